@@ -1,0 +1,266 @@
+// Package finding defines the one result type shared by every Palisade
+// scanner and every output format.
+//
+// The JSON names of Finding, ObjectRef and Summary are a public, documented
+// schema (docs/output-schema.md): later scanners add fields, they never rename
+// or remove the ones here.
+package finding
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Severity orders findings. The zero value is SeverityUnknown.
+type Severity int
+
+// Severities from least to most severe.
+const (
+	SeverityUnknown Severity = iota
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = [...]string{"UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+// String returns the upper-case name used in every output format.
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return "UNKNOWN"
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, case-insensitively.
+func ParseSeverity(name string) (Severity, error) {
+	upper := strings.ToUpper(strings.TrimSpace(name))
+	for i, n := range severityNames {
+		if n == upper {
+			return Severity(i), nil
+		}
+	}
+	return SeverityUnknown, fmt.Errorf("unknown severity %q (want one of CRITICAL, HIGH, MEDIUM, LOW)", name)
+}
+
+// MarshalText writes the severity name, so JSON and YAML carry "HIGH", not 3.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads a severity name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// AllSeverities lists the named severities from most to least severe.
+func AllSeverities() []Severity {
+	return []Severity{SeverityCritical, SeverityHigh, SeverityMedium, SeverityLow}
+}
+
+// ObjectRef names the object a finding is about. For a Dockerfile, Kind is
+// "Dockerfile" and Name the stage or file name.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion,omitempty" yaml:"apiVersion,omitempty"`
+	Kind       string `json:"kind" yaml:"kind"`
+	Namespace  string `json:"namespace,omitempty" yaml:"namespace,omitempty"`
+	Name       string `json:"name" yaml:"name"`
+}
+
+// String renders the reference as kubectl does: Kind/namespace/name.
+func (o ObjectRef) String() string {
+	if o.Namespace == "" {
+		return o.Kind + "/" + o.Name
+	}
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// Suppression records why a finding does not count against the exit code.
+type Suppression struct {
+	// Kind is "annotation" (palisade.io/exempt on the object), "policy"
+	// (an exception in the policy file) or "vex" (an OpenVEX statement).
+	Kind string `json:"kind" yaml:"kind"`
+	// Reason is the justification the exception gave; it is mandatory.
+	Reason string `json:"reason" yaml:"reason"`
+	// Expires is when a policy exception stops applying, if it has an expiry.
+	Expires *time.Time `json:"expires,omitempty" yaml:"expires,omitempty"`
+}
+
+// Reference points at a standard or guide behind a rule.
+type Reference struct {
+	// Title names the document and section, e.g. "CIS Kubernetes Benchmark 5.2.2".
+	Title string `json:"title" yaml:"title"`
+	URL   string `json:"url,omitempty" yaml:"url,omitempty"`
+}
+
+// Finding is one rule violated by one object.
+type Finding struct {
+	RuleID   string   `json:"ruleID" yaml:"ruleID"`
+	Severity Severity `json:"severity" yaml:"severity"`
+	Title    string   `json:"title" yaml:"title"`
+	// Message says what exactly is wrong with this object.
+	Message string    `json:"message" yaml:"message"`
+	Object  ObjectRef `json:"object" yaml:"object"`
+	// File and Line locate the object (or the offending field) in the input;
+	// empty for objects read from a live cluster.
+	File string `json:"file,omitempty" yaml:"file,omitempty"`
+	Line int    `json:"line,omitempty" yaml:"line,omitempty"`
+	// Field is the path of the offending field inside the object, e.g.
+	// spec.template.spec.containers[0].securityContext.privileged.
+	Field string `json:"field,omitempty" yaml:"field,omitempty"`
+	// Container names the container at fault, when there is one.
+	Container   string       `json:"container,omitempty" yaml:"container,omitempty"`
+	Suppressed  bool         `json:"suppressed" yaml:"suppressed"`
+	Suppression *Suppression `json:"suppression,omitempty" yaml:"suppression,omitempty"`
+	Remediation string       `json:"remediation,omitempty" yaml:"remediation,omitempty"`
+	References  []Reference  `json:"references,omitempty" yaml:"references,omitempty"`
+	Tags        []string     `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// Location renders file:line, or "" when the finding has no file.
+func (f Finding) Location() string {
+	switch {
+	case f.File == "":
+		return ""
+	case f.Line > 0:
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	default:
+		return f.File
+	}
+}
+
+// Summary counts findings; suppressed findings are counted apart.
+type Summary struct {
+	Total      int            `json:"total" yaml:"total"`
+	Suppressed int            `json:"suppressed" yaml:"suppressed"`
+	BySeverity map[string]int `json:"bySeverity" yaml:"bySeverity"`
+	// Objects is how many objects (or files) were evaluated.
+	Objects int `json:"objects" yaml:"objects"`
+	// Errors is how many inputs could not be read; see Report.Problems.
+	Errors int `json:"errors" yaml:"errors"`
+}
+
+// Summarize counts the unsuppressed findings by severity.
+func Summarize(findings []Finding) Summary {
+	s := Summary{BySeverity: map[string]int{}}
+	for _, sev := range AllSeverities() {
+		s.BySeverity[sev.String()] = 0
+	}
+	for _, f := range findings {
+		if f.Suppressed {
+			s.Suppressed++
+			continue
+		}
+		s.Total++
+		s.BySeverity[f.Severity.String()]++
+	}
+	return s
+}
+
+// AtOrAbove reports whether any unsuppressed finding has at least the given severity.
+func AtOrAbove(findings []Finding, min Severity) bool {
+	for _, f := range findings {
+		if !f.Suppressed && f.Severity >= min {
+			return true
+		}
+	}
+	return false
+}
+
+// Sort orders findings deterministically: by file, line, object, then
+// severity (most severe first) and rule ID.
+func Sort(findings []Finding) {
+	sort.SliceStable(findings, func(i, j int) bool {
+		a, b := findings[i], findings[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if ao, bo := a.Object.String(), b.Object.String(); ao != bo {
+			return ao < bo
+		}
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.RuleID != b.RuleID {
+			return a.RuleID < b.RuleID
+		}
+		if a.Container != b.Container {
+			return a.Container < b.Container
+		}
+		return a.Message < b.Message
+	})
+}
+
+// Problem is an input that could not be read, or was skipped. Problems never
+// stop a scan: the rest of the input is still scanned.
+type Problem struct {
+	File string `json:"file,omitempty" yaml:"file,omitempty"`
+	Line int    `json:"line,omitempty" yaml:"line,omitempty"`
+	// Level is "error" (the input could not be scanned; exit code 2) or
+	// "note" (skipped on purpose, e.g. YAML that is not a Kubernetes object).
+	Level   string `json:"level" yaml:"level"`
+	Message string `json:"message" yaml:"message"`
+}
+
+// Problem levels.
+const (
+	LevelError = "error"
+	LevelNote  = "note"
+)
+
+func (p Problem) String() string {
+	loc := p.File
+	if p.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	if loc == "" {
+		return p.Message
+	}
+	return loc + ": " + p.Message
+}
+
+// RuleInfo describes a rule for outputs that carry rule metadata (SARIF).
+type RuleInfo struct {
+	ID          string      `json:"id" yaml:"id"`
+	Title       string      `json:"title" yaml:"title"`
+	Severity    Severity    `json:"severity" yaml:"severity"`
+	Description string      `json:"description" yaml:"description"`
+	Remediation string      `json:"remediation,omitempty" yaml:"remediation,omitempty"`
+	References  []Reference `json:"references,omitempty" yaml:"references,omitempty"`
+	Tags        []string    `json:"tags,omitempty" yaml:"tags,omitempty"`
+}
+
+// Report is what a scan produces and every output format renders.
+type Report struct {
+	Findings []Finding `json:"findings" yaml:"findings"`
+	Summary  Summary   `json:"summary" yaml:"summary"`
+	Problems []Problem `json:"problems,omitempty" yaml:"problems,omitempty"`
+	// Rules describes the rules that produced findings (used by SARIF);
+	// not part of the JSON schema.
+	Rules []RuleInfo `json:"-" yaml:"-"`
+}
+
+// NewReport sorts the findings and computes the summary.
+func NewReport(findings []Finding, problems []Problem, objects int, rules []RuleInfo) *Report {
+	if findings == nil {
+		findings = []Finding{}
+	}
+	Sort(findings)
+	s := Summarize(findings)
+	s.Objects = objects
+	for _, p := range problems {
+		if p.Level == LevelError {
+			s.Errors++
+		}
+	}
+	return &Report{Findings: findings, Summary: s, Problems: problems, Rules: rules}
+}
