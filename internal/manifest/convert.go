@@ -1,0 +1,282 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// Limits that bound the work and memory one document may cost.
+const (
+	maxDepth = 100
+	// maxExpandedNodes caps nodes emitted after alias expansion, which is
+	// what defeats "billion laughs" documents.
+	maxExpandedNodes = 1_000_000
+)
+
+var errTooMuchAliasing = errors.New("document expands to too many nodes (alias bomb?)")
+
+// converter turns a YAML node tree into canonical JSON and records the line
+// of every field. Aliases are expanded with a budget.
+type converter struct {
+	buf   bytes.Buffer
+	lines lineIndex
+	nodes int
+	// record is false inside alias expansions: their lines belong to the anchor.
+	record bool
+}
+
+// mark records the line of a field: the line of its key, or of its item.
+func (c *converter) mark(h pathHash, line int) {
+	if c.record {
+		c.lines = append(c.lines, lineEntry{hash: uint64(h), line: int32(line)})
+	}
+}
+
+// fieldError is a conversion error with the line it concerns.
+type fieldError struct {
+	line int
+	msg  string
+}
+
+func (e *fieldError) Error() string { return e.msg }
+
+func (c *converter) convert(n *yaml.Node, h pathHash, depth int, top bool) error {
+	c.nodes++
+	if c.nodes > maxExpandedNodes || c.buf.Len() > 4*maxDocumentBytes {
+		return &fieldError{line: n.Line, msg: errTooMuchAliasing.Error()}
+	}
+	if depth > maxDepth {
+		return &fieldError{line: n.Line, msg: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			c.buf.WriteString("null")
+			return nil
+		}
+		return c.convert(n.Content[0], h, depth+1, true)
+	case yaml.AliasNode:
+		saved := c.record
+		c.record = false
+		err := c.convert(n.Alias, h, depth+1, true)
+		c.record = saved
+		return err
+	case yaml.MappingNode:
+		return c.mapping(n, h, depth, top)
+	case yaml.SequenceNode:
+		c.buf.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				c.buf.WriteByte(',')
+			}
+			c.mark(h.index(i), item.Line)
+			if err := c.convert(item, h.index(i), depth+1, false); err != nil {
+				return err
+			}
+		}
+		c.buf.WriteByte(']')
+		return nil
+	case yaml.ScalarNode:
+		return c.scalar(n)
+	}
+	return &fieldError{line: n.Line, msg: fmt.Sprintf("unsupported YAML node kind %d", n.Kind)}
+}
+
+// mapping writes a JSON object. Keys must be unique; "<<" merge keys are
+// honoured with explicit keys taking precedence, as YAML 1.1 defines.
+func (c *converter) mapping(n *yaml.Node, h pathHash, depth int, top bool) error {
+	pairs, err := mergedPairs(n, 0)
+	if err != nil {
+		return err
+	}
+	c.buf.WriteByte('{')
+	seen := make(map[string]struct{}, len(pairs))
+	for i, p := range pairs {
+		key, err := scalarKey(p.key)
+		if err != nil {
+			return err
+		}
+		if _, dup := seen[key]; dup {
+			return &fieldError{line: p.key.Line, msg: fmt.Sprintf("duplicate key %q", key)}
+		}
+		seen[key] = struct{}{}
+		if i > 0 {
+			c.buf.WriteByte(',')
+		}
+		appendJSONString(&c.buf, key)
+		c.buf.WriteByte(':')
+		var child pathHash
+		if top {
+			child = h.firstKey(key)
+		} else {
+			child = h.key(key)
+		}
+		c.mark(child, p.key.Line)
+		saved := c.record
+		if p.merged {
+			c.record = false
+		}
+		err = c.convert(p.value, child, depth+1, false)
+		c.record = saved
+		if err != nil {
+			return err
+		}
+	}
+	c.buf.WriteByte('}')
+	return nil
+}
+
+type pair struct {
+	key, value *yaml.Node
+	merged     bool
+}
+
+func mergedPairs(n *yaml.Node, depth int) ([]pair, error) {
+	if depth > maxDepth {
+		return nil, &fieldError{line: n.Line, msg: "merge keys nested too deeply"}
+	}
+	if len(n.Content)%2 != 0 {
+		return nil, &fieldError{line: n.Line, msg: "malformed mapping"}
+	}
+	var own, merged []pair
+	for i := 0; i < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge" {
+			sources := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				sources = v.Content
+			}
+			for _, src := range sources {
+				for src.Kind == yaml.AliasNode {
+					src = src.Alias
+				}
+				if src.Kind != yaml.MappingNode {
+					return nil, &fieldError{line: k.Line, msg: "merge key must refer to a mapping"}
+				}
+				ps, err := mergedPairs(src, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				for _, p := range ps {
+					p.merged = true
+					merged = append(merged, p)
+				}
+			}
+			continue
+		}
+		own = append(own, pair{key: k, value: v})
+	}
+	if len(merged) == 0 {
+		return own, nil
+	}
+	// Explicit keys win over merged ones; earlier merge sources win over later.
+	have := map[string]bool{}
+	for _, p := range own {
+		if p.key.Kind == yaml.ScalarNode {
+			have[p.key.Value] = true
+		}
+	}
+	out := own
+	for _, p := range merged {
+		if p.key.Kind == yaml.ScalarNode && have[p.key.Value] {
+			continue
+		}
+		have[p.key.Value] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func scalarKey(k *yaml.Node) (string, error) {
+	for k.Kind == yaml.AliasNode {
+		k = k.Alias
+	}
+	if k.Kind != yaml.ScalarNode {
+		return "", &fieldError{line: k.Line, msg: "mapping key is not a scalar"}
+	}
+	if k.ShortTag() == "!!null" {
+		return "null", nil
+	}
+	return k.Value, nil
+}
+
+// scalar writes a scalar with the type YAML resolved for it, as
+// sigs.k8s.io/yaml would when converting to JSON.
+func (c *converter) scalar(n *yaml.Node) error {
+	switch n.ShortTag() {
+	case "!!null":
+		c.buf.WriteString("null")
+	case "!!bool":
+		switch strings.ToLower(n.Value) {
+		case "true":
+			c.buf.WriteString("true")
+		case "false":
+			c.buf.WriteString("false")
+		default:
+			appendJSONString(&c.buf, n.Value)
+		}
+	case "!!int":
+		v := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+			c.buf.WriteString(strconv.FormatInt(i, 10))
+		} else if u, err := strconv.ParseUint(v, 0, 64); err == nil {
+			c.buf.WriteString(strconv.FormatUint(u, 10))
+		} else if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) {
+			c.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		} else {
+			appendJSONString(&c.buf, n.Value)
+		}
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			// JSON has no infinity or NaN: keep the text.
+			appendJSONString(&c.buf, n.Value)
+		} else {
+			c.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		}
+	default: // !!str, !!timestamp, !!binary and custom tags stay strings
+		appendJSONString(&c.buf, n.Value)
+	}
+	return nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(b *bytes.Buffer, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteString(`\ufffd`)
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20, r == 0x2028, r == 0x2029:
+			b.WriteString(`\u`)
+			b.WriteByte(hexDigits[(r>>12)&0xf])
+			b.WriteByte(hexDigits[(r>>8)&0xf])
+			b.WriteByte(hexDigits[(r>>4)&0xf])
+			b.WriteByte(hexDigits[r&0xf])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteByte('"')
+}
