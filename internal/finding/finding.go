@@ -205,16 +205,19 @@ func Sort(findings []Finding) {
 type Problem struct {
 	File string `json:"file,omitempty" yaml:"file,omitempty"`
 	Line int    `json:"line,omitempty" yaml:"line,omitempty"`
-	// Level is "error" (the input could not be scanned; exit code 2) or
-	// "note" (skipped on purpose, e.g. YAML that is not a Kubernetes object).
+	// Level is "error" (the input could not be scanned; exit code 2),
+	// "warning" (scanned, but something needs attention, such as an expired
+	// exception) or "note" (skipped on purpose, e.g. YAML that is not a
+	// Kubernetes object).
 	Level   string `json:"level" yaml:"level"`
 	Message string `json:"message" yaml:"message"`
 }
 
 // Problem levels.
 const (
-	LevelError = "error"
-	LevelNote  = "note"
+	LevelError   = "error"
+	LevelWarning = "warning"
+	LevelNote    = "note"
 )
 
 func (p Problem) String() string {

@@ -1,0 +1,65 @@
+package rule
+
+import (
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// Pod Security levels, as written in namespace labels.
+const (
+	LevelPrivileged = "privileged"
+	LevelBaseline   = "baseline"
+	LevelRestricted = "restricted"
+)
+
+// Settings are the user's choices that rules read.
+type Settings struct {
+	// DefaultPSSLevel applies to namespaces without an enforce label.
+	DefaultPSSLevel string
+	// AllowedRegistries are registry host globs (e.g. "registry.example.com",
+	// "*.gcr.io"); empty means every registry is allowed.
+	AllowedRegistries []string
+}
+
+// Context is what a check may read besides the object it checks. It is
+// read-only during evaluation.
+type Context struct {
+	Inventory *workload.Inventory
+	Settings  Settings
+	selected  *Set
+}
+
+// NewContext prepares a context for evaluating the selected rules.
+func NewContext(inv *workload.Inventory, settings Settings, selected *Set) *Context {
+	if settings.DefaultPSSLevel == "" {
+		settings.DefaultPSSLevel = LevelRestricted
+	}
+	if inv == nil {
+		inv = workload.NewInventory()
+	}
+	return &Context{Inventory: inv, Settings: settings, selected: selected}
+}
+
+// Selected reports whether a rule ID is part of this evaluation, for rules
+// that defer to a stricter rule when it also runs.
+func (c *Context) Selected(id string) bool {
+	if c.selected == nil {
+		return true
+	}
+	_, ok := c.selected.Get(id)
+	return ok
+}
+
+// PSSLevel returns the Pod Security level that applies in a namespace: its
+// enforce label when the input declares the namespace with one, otherwise
+// the default. An unknown label value counts as restricted, as the
+// admission controller treats an invalid level as the strictest.
+func (c *Context) PSSLevel(namespace string) (level string, fromLabel bool) {
+	if v, ok := c.Inventory.PolicyLevelLabel(namespace, "enforce"); ok {
+		switch v {
+		case LevelPrivileged, LevelBaseline, LevelRestricted:
+			return v, true
+		}
+		return LevelRestricted, true
+	}
+	return c.Settings.DefaultPSSLevel, false
+}

@@ -1,0 +1,170 @@
+package rule
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// ExemptAnnotation exempts an object from rules:
+//
+//	palisade.io/exempt: "<rule-id>[,<rule-id>]: <reason>"
+//
+// Several entries may be separated by ";" or new lines. Rule IDs may be
+// globs. The reason is mandatory: an entry without one exempts nothing.
+const ExemptAnnotation = "palisade.io/exempt"
+
+// Exception exempts findings that match all of its non-empty selectors.
+// It comes from a policy file.
+type Exception struct {
+	// Rules are rule ID globs or tags; at least one is required.
+	Rules []string `json:"rules"`
+	// Namespaces, Kinds and Names are globs; empty matches all.
+	Namespaces []string `json:"namespaces,omitempty"`
+	Kinds      []string `json:"kinds,omitempty"`
+	Names      []string `json:"names,omitempty"`
+	// Reason is mandatory.
+	Reason string `json:"reason"`
+	// Expires, when set, ends the exception (at the start of that day, UTC,
+	// when given as a date).
+	Expires *time.Time `json:"expires,omitempty"`
+}
+
+// Validate checks an exception's mandatory fields.
+func (e *Exception) Validate() error {
+	if len(e.Rules) == 0 {
+		return fmt.Errorf("exception needs at least one rule")
+	}
+	if strings.TrimSpace(e.Reason) == "" {
+		return fmt.Errorf("exception for %s needs a reason", strings.Join(e.Rules, ","))
+	}
+	return nil
+}
+
+func (e *Exception) matches(rules *Set, f *finding.Finding) bool {
+	return matchAnyRule(rules, e.Rules, f.RuleID) &&
+		matchAnyGlob(e.Namespaces, f.Object.Namespace) &&
+		matchAnyGlob(e.Kinds, f.Object.Kind) &&
+		matchAnyGlob(e.Names, f.Object.Name)
+}
+
+func matchAnyRule(rules *Set, sels []string, id string) bool {
+	for _, sel := range sels {
+		if MatchID(sel, id) {
+			return true
+		}
+		if r, ok := rules.Get(id); ok && r.HasTag(sel) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchAnyGlob(globs []string, s string) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if MatchID(g, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// annotationExemption is one parsed entry of the exempt annotation.
+type annotationExemption struct {
+	rules  []string
+	reason string
+}
+
+// ParseExemptAnnotation parses the annotation value. Entries without a
+// reason or without rules are returned as errors and exempt nothing.
+func ParseExemptAnnotation(value string) ([]annotationExemption, []error) {
+	var out []annotationExemption
+	var errs []error
+	for _, entry := range strings.FieldsFunc(value, func(r rune) bool { return r == ';' || r == '\n' }) {
+		entry = strings.TrimSpace(entry)
+		if entry == "" {
+			continue
+		}
+		ids, reason, ok := strings.Cut(entry, ":")
+		reason = strings.TrimSpace(reason)
+		if !ok || reason == "" {
+			errs = append(errs, fmt.Errorf("%s entry %q has no reason (want \"<rule-id>[,<rule-id>]: <reason>\")", ExemptAnnotation, entry))
+			continue
+		}
+		var rules []string
+		for _, id := range strings.Split(ids, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				rules = append(rules, id)
+			}
+		}
+		if len(rules) == 0 {
+			errs = append(errs, fmt.Errorf("%s entry %q names no rule", ExemptAnnotation, entry))
+			continue
+		}
+		out = append(out, annotationExemption{rules: rules, reason: reason})
+	}
+	return out, errs
+}
+
+// ApplyExemptions marks findings exempted by an object's annotation or by
+// a policy exception as suppressed (they stay in the output). Malformed
+// annotations and expired exceptions are returned as warnings.
+func ApplyExemptions(findings []finding.Finding, rules *Set, inv *workload.Inventory, exceptions []Exception, now time.Time) []finding.Problem {
+	var probs []finding.Problem
+	byRef := map[finding.ObjectRef][]annotationExemption{}
+	for _, o := range inv.Objects {
+		value, ok := o.Annotations()[ExemptAnnotation]
+		if !ok && o.Workload != nil && o.Workload.PodMeta != o.Workload.Meta {
+			value, ok = o.Workload.PodMeta.Annotations[ExemptAnnotation]
+		}
+		if !ok {
+			continue
+		}
+		parsed, errs := ParseExemptAnnotation(value)
+		for _, err := range errs {
+			p := finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%s: %v", o.Ref, err)}
+			if o.Source != nil {
+				p.File, p.Line = o.Source.File, o.Source.LineOf("metadata.annotations."+ExemptAnnotation)
+			}
+			probs = append(probs, p)
+		}
+		byRef[o.Ref] = append(byRef[o.Ref], parsed...)
+	}
+	active := make([]Exception, 0, len(exceptions))
+	for _, e := range exceptions {
+		if e.Expires != nil && !now.Before(*e.Expires) {
+			probs = append(probs, finding.Problem{Level: finding.LevelWarning,
+				Message: fmt.Sprintf("policy exception for %s (%s) expired on %s and no longer applies",
+					strings.Join(e.Rules, ","), e.Reason, e.Expires.Format(time.DateOnly))})
+			continue
+		}
+		active = append(active, e)
+	}
+	for i := range findings {
+		f := &findings[i]
+		for _, ex := range byRef[f.Object] {
+			if matchAnyRule(rules, ex.rules, f.RuleID) {
+				f.Suppressed = true
+				f.Suppression = &finding.Suppression{Kind: "annotation", Reason: ex.reason}
+				break
+			}
+		}
+		if f.Suppressed {
+			continue
+		}
+		for j := range active {
+			if active[j].matches(rules, f) {
+				f.Suppressed = true
+				f.Suppression = &finding.Suppression{Kind: "policy", Reason: active[j].Reason, Expires: active[j].Expires}
+				break
+			}
+		}
+	}
+	return probs
+}

@@ -1,0 +1,159 @@
+package rule
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Set is an ordered collection of rules with unique IDs.
+type Set struct {
+	rules []*Rule
+	byID  map[string]*Rule
+}
+
+// NewSet builds a set; duplicate or empty IDs are an error.
+func NewSet(rules ...*Rule) (*Set, error) {
+	s := &Set{byID: map[string]*Rule{}}
+	for _, r := range rules {
+		if err := s.add(r); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Set) add(r *Rule) error {
+	if r.ID == "" {
+		return fmt.Errorf("rule %q: empty ID", r.Title)
+	}
+	if _, dup := s.byID[r.ID]; dup {
+		return fmt.Errorf("rule %s: defined twice", r.ID)
+	}
+	n := 0
+	for _, set := range []bool{r.Workload != nil, r.Object != nil, r.Dockerfile != nil, r.Inventory != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("rule %s: must have exactly one check function, has %d", r.ID, n)
+	}
+	s.byID[r.ID] = r
+	s.rules = append(s.rules, r)
+	return nil
+}
+
+// With returns a new set holding these rules and more.
+func (s *Set) With(more ...*Rule) (*Set, error) {
+	return NewSet(append(append([]*Rule{}, s.rules...), more...)...)
+}
+
+// Rules returns the rules sorted by ID.
+func (s *Set) Rules() []*Rule {
+	out := append([]*Rule(nil), s.rules...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Get returns a rule by ID.
+func (s *Set) Get(id string) (*Rule, bool) {
+	r, ok := s.byID[id]
+	return r, ok
+}
+
+// Len is the number of rules.
+func (s *Set) Len() int { return len(s.rules) }
+
+// Select keeps the rules matching any selector: a tag (pss-baseline,
+// hardening ...) or an ID glob ("pss/*", "hardening/latest-tag"). A
+// selector starting with "-" removes what it matches. No selector, or only
+// removals, starts from every rule. A selector matching nothing is an
+// error, so a typo never silently disables checks.
+func (s *Set) Select(selectors []string) (*Set, error) {
+	var include, exclude []string
+	for _, sel := range selectors {
+		for _, part := range strings.Split(sel, ",") {
+			part = strings.TrimSpace(part)
+			switch {
+			case part == "":
+			case strings.HasPrefix(part, "-"):
+				exclude = append(exclude, part[1:])
+			default:
+				include = append(include, part)
+			}
+		}
+	}
+	for _, sel := range append(append([]string{}, include...), exclude...) {
+		if err := validGlob(sel); err != nil {
+			return nil, err
+		}
+		if !s.anyMatches(sel) {
+			return nil, fmt.Errorf("rule selector %q matches no rule ID or tag (see 'palisade rules list')", sel)
+		}
+	}
+	out := &Set{byID: map[string]*Rule{}}
+	for _, r := range s.rules {
+		keep := len(include) == 0
+		for _, sel := range include {
+			if r.matches(sel) {
+				keep = true
+				break
+			}
+		}
+		for _, sel := range exclude {
+			if r.matches(sel) {
+				keep = false
+			}
+		}
+		if keep {
+			_ = out.add(r)
+		}
+	}
+	return out, nil
+}
+
+func (s *Set) anyMatches(sel string) bool {
+	for _, r := range s.rules {
+		if r.matches(sel) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Rule) matches(sel string) bool {
+	return r.HasTag(sel) || MatchID(sel, r.ID)
+}
+
+// MatchID matches a rule ID against a glob where "*" also crosses "/".
+func MatchID(glob, id string) bool {
+	return glob == id || globAcross(glob, id)
+}
+
+// globAcross matches with "*" standing for any run of characters.
+func globAcross(glob, s string) bool {
+	parts := strings.Split(glob, "*")
+	if len(parts) == 1 {
+		return glob == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	for i := 1; i < len(parts)-1; i++ {
+		j := strings.Index(s, parts[i])
+		if j < 0 {
+			return false
+		}
+		s = s[j+len(parts[i]):]
+	}
+	return strings.HasSuffix(s, parts[len(parts)-1])
+}
+
+func validGlob(g string) error {
+	if strings.ContainsAny(g, " \t[]?") {
+		return fmt.Errorf("rule selector %q: only letters, digits, '-', '/', '.' and '*' are allowed", g)
+	}
+	return nil
+}

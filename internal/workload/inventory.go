@@ -1,0 +1,294 @@
+package workload
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
+)
+
+// Inventory holds every object a scan evaluates and the context rules need
+// about them. It is built once and then only read, so rules may run on it
+// concurrently.
+type Inventory struct {
+	Workloads       []*Workload
+	Namespaces      map[string]*Namespace
+	ServiceAccounts map[string]*ServiceAccount // key: namespace/name
+	Services        []*Service
+	NetworkPolicies []*NetworkPolicy
+	RBAC            RBAC
+	// Objects is every object read, typed or not, for custom (CEL) rules.
+	Objects []*Object
+}
+
+// Object is any object with its decoded JSON form and source.
+type Object struct {
+	Ref         finding.ObjectRef
+	Source      *manifest.Object
+	content     map[string]any
+	contentErr  error
+	contentOnce sync.Once
+	// Typed is the decoded typed object when the kind is known, else nil.
+	Typed any
+	// Workload is set when the object is a workload.
+	Workload *Workload
+}
+
+// Namespace is a namespace and where it was declared.
+type Namespace struct {
+	*corev1.Namespace
+	Source *manifest.Object
+}
+
+// ServiceAccount is a service account and where it was declared.
+type ServiceAccount struct {
+	*corev1.ServiceAccount
+	Source *manifest.Object
+}
+
+// Service is a service and where it was declared.
+type Service struct {
+	*corev1.Service
+	Source *manifest.Object
+}
+
+// NetworkPolicy is a network policy and where it was declared.
+type NetworkPolicy struct {
+	*networkingv1.NetworkPolicy
+	Source *manifest.Object
+}
+
+// RBAC holds the RBAC objects of the input.
+type RBAC struct {
+	Roles               []*rbacv1.Role
+	ClusterRoles        []*rbacv1.ClusterRole
+	RoleBindings        []*rbacv1.RoleBinding
+	ClusterRoleBindings []*rbacv1.ClusterRoleBinding
+}
+
+// NewInventory returns an empty inventory.
+func NewInventory() *Inventory {
+	return &Inventory{
+		Namespaces:      map[string]*Namespace{},
+		ServiceAccounts: map[string]*ServiceAccount{},
+	}
+}
+
+// FromManifests decodes the objects of a manifest set. Objects without a
+// namespace are placed in defaultNamespace, as kubectl would. Objects that
+// do not decode (wrong field types) are reported as errors naming the file
+// and line of the field at fault.
+func FromManifests(set *manifest.Set, defaultNamespace string) (*Inventory, []finding.Problem) {
+	if defaultNamespace == "" {
+		defaultNamespace = metav1.NamespaceDefault
+	}
+	inv := NewInventory()
+	var probs []finding.Problem
+	for _, src := range set.Objects {
+		typed, err := decodeTyped(src)
+		if err != nil {
+			line, msg := describeDecodeError(src, err)
+			probs = append(probs, finding.Problem{File: src.File, Line: line, Level: finding.LevelError,
+				Message: fmt.Sprintf("%s %q: %s", src.Kind, src.Name, msg)})
+			continue
+		}
+		ref := finding.ObjectRef{APIVersion: src.APIVersion, Kind: src.Kind, Namespace: src.Namespace, Name: src.Name}
+		if ref.Namespace == "" && IsNamespaced(src.Group(), src.Kind) {
+			ref.Namespace = defaultNamespace
+		}
+		inv.Add(typed, ref, src)
+	}
+	return inv, probs
+}
+
+// Add places a typed (or nil, for unknown kinds) object in the inventory.
+func (inv *Inventory) Add(typed any, ref finding.ObjectRef, src *manifest.Object) {
+	obj := &Object{Ref: ref, Source: src, Typed: typed}
+	switch o := typed.(type) {
+	case *corev1.Namespace:
+		inv.Namespaces[o.Name] = &Namespace{Namespace: o, Source: src}
+	case *corev1.ServiceAccount:
+		o.Namespace = ref.Namespace
+		inv.ServiceAccounts[ref.Namespace+"/"+o.Name] = &ServiceAccount{ServiceAccount: o, Source: src}
+	case *corev1.Service:
+		o.Namespace = ref.Namespace
+		inv.Services = append(inv.Services, &Service{Service: o, Source: src})
+	case *networkingv1.NetworkPolicy:
+		o.Namespace = ref.Namespace
+		inv.NetworkPolicies = append(inv.NetworkPolicies, &NetworkPolicy{NetworkPolicy: o, Source: src})
+	case *rbacv1.Role:
+		o.Namespace = ref.Namespace
+		inv.RBAC.Roles = append(inv.RBAC.Roles, o)
+	case *rbacv1.ClusterRole:
+		inv.RBAC.ClusterRoles = append(inv.RBAC.ClusterRoles, o)
+	case *rbacv1.RoleBinding:
+		o.Namespace = ref.Namespace
+		inv.RBAC.RoleBindings = append(inv.RBAC.RoleBindings, o)
+	case *rbacv1.ClusterRoleBinding:
+		inv.RBAC.ClusterRoleBindings = append(inv.RBAC.ClusterRoleBindings, o)
+	default:
+		if w := FromTyped(typed, ref, src); w != nil {
+			w.Meta.Namespace = ref.Namespace
+			inv.Workloads = append(inv.Workloads, w)
+			obj.Workload = w
+		}
+	}
+	inv.Objects = append(inv.Objects, obj)
+}
+
+// newTyped returns an empty typed object for the kinds rules understand.
+func newTyped(group, kind string) any {
+	switch group + "/" + kind {
+	case "/Pod":
+		return &corev1.Pod{}
+	case "/ReplicationController":
+		return &corev1.ReplicationController{}
+	case "/Namespace":
+		return &corev1.Namespace{}
+	case "/ServiceAccount":
+		return &corev1.ServiceAccount{}
+	case "/Service":
+		return &corev1.Service{}
+	case "apps/Deployment":
+		return &appsv1.Deployment{}
+	case "apps/StatefulSet":
+		return &appsv1.StatefulSet{}
+	case "apps/DaemonSet":
+		return &appsv1.DaemonSet{}
+	case "apps/ReplicaSet":
+		return &appsv1.ReplicaSet{}
+	case "batch/Job":
+		return &batchv1.Job{}
+	case "batch/CronJob":
+		return &batchv1.CronJob{}
+	case "networking.k8s.io/NetworkPolicy":
+		return &networkingv1.NetworkPolicy{}
+	case "rbac.authorization.k8s.io/Role":
+		return &rbacv1.Role{}
+	case "rbac.authorization.k8s.io/ClusterRole":
+		return &rbacv1.ClusterRole{}
+	case "rbac.authorization.k8s.io/RoleBinding":
+		return &rbacv1.RoleBinding{}
+	case "rbac.authorization.k8s.io/ClusterRoleBinding":
+		return &rbacv1.ClusterRoleBinding{}
+	}
+	return nil
+}
+
+func decodeTyped(src *manifest.Object) (any, error) {
+	typed := newTyped(src.Group(), src.Kind)
+	if typed == nil {
+		return nil, nil
+	}
+	if err := json.Unmarshal(src.JSON, typed); err != nil {
+		return nil, err
+	}
+	return typed, nil
+}
+
+// describeDecodeError turns a JSON type error into a message and the line
+// of the offending field.
+func describeDecodeError(src *manifest.Object, err error) (int, string) {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		msg := fmt.Sprintf("field %s: cannot use %s as %s", field, te.Value, te.Type)
+		// The JSON field path has no list indexes; its deepest
+		// existing prefix still gives a close line.
+		return src.LineOf(field), msg
+	}
+	return src.Line, err.Error()
+}
+
+// clusterScoped lists the built-in kinds that live outside namespaces,
+// keyed "group/Kind".
+var clusterScoped = map[string]bool{
+	"/Namespace": true, "/Node": true, "/PersistentVolume": true, "/ComponentStatus": true,
+	"rbac.authorization.k8s.io/ClusterRole": true, "rbac.authorization.k8s.io/ClusterRoleBinding": true,
+	"storage.k8s.io/StorageClass": true, "storage.k8s.io/CSIDriver": true, "storage.k8s.io/CSINode": true,
+	"storage.k8s.io/VolumeAttachment": true, "scheduling.k8s.io/PriorityClass": true,
+	"node.k8s.io/RuntimeClass": true, "networking.k8s.io/IngressClass": true,
+	"apiextensions.k8s.io/CustomResourceDefinition": true, "apiregistration.k8s.io/APIService": true,
+	"admissionregistration.k8s.io/ValidatingWebhookConfiguration":   true,
+	"admissionregistration.k8s.io/MutatingWebhookConfiguration":     true,
+	"admissionregistration.k8s.io/ValidatingAdmissionPolicy":        true,
+	"admissionregistration.k8s.io/ValidatingAdmissionPolicyBinding": true,
+	"admissionregistration.k8s.io/MutatingAdmissionPolicy":          true,
+	"admissionregistration.k8s.io/MutatingAdmissionPolicyBinding":   true,
+	"certificates.k8s.io/CertificateSigningRequest":                 true,
+}
+
+// IsNamespaced reports whether a kind lives in a namespace. Unknown kinds
+// are assumed namespaced, as most custom resources are.
+func IsNamespaced(group, kind string) bool {
+	return !clusterScoped[group+"/"+kind]
+}
+
+// Content returns the object as generic JSON (maps, slices, float64,
+// strings), decoded once; safe for concurrent use.
+func (o *Object) Content() (map[string]any, error) {
+	o.contentOnce.Do(func() {
+		var data []byte
+		var err error
+		if o.Source != nil {
+			data = o.Source.JSON
+		} else if o.Typed != nil {
+			data, err = json.Marshal(o.Typed)
+		} else {
+			err = errors.New("object has no content")
+		}
+		if err == nil {
+			err = json.Unmarshal(data, &o.content)
+		}
+		o.contentErr = err
+	})
+	return o.content, o.contentErr
+}
+
+// ServiceAccountFor returns the service account a workload runs as, if the
+// inventory has it.
+func (inv *Inventory) ServiceAccountFor(w *Workload) *ServiceAccount {
+	return inv.ServiceAccounts[w.Namespace()+"/"+w.Spec.ServiceAccountName]
+}
+
+// PolicyLevelLabel returns the value of a namespace's
+// pod-security.kubernetes.io/<mode> label, if the namespace is known.
+func (inv *Inventory) PolicyLevelLabel(namespace, mode string) (string, bool) {
+	ns, ok := inv.Namespaces[namespace]
+	if !ok {
+		return "", false
+	}
+	v, ok := ns.Labels["pod-security.kubernetes.io/"+mode]
+	return strings.TrimSpace(v), ok
+}
+
+// Annotations returns the object's metadata annotations.
+func (o *Object) Annotations() map[string]string {
+	if a, ok := o.Typed.(interface{ GetAnnotations() map[string]string }); ok {
+		return a.GetAnnotations()
+	}
+	content, err := o.Content()
+	if err != nil {
+		return nil
+	}
+	md, _ := content["metadata"].(map[string]any)
+	raw, _ := md["annotations"].(map[string]any)
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+// Package workload normalises Kubernetes objects, from manifests or from a
+// live cluster, into the model every rule evaluates: workloads reduced to
+// their pod template, plus the objects around them (namespaces, service
+// accounts, services, network policies, RBAC).
+package workload
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
+)
+
+// Workload is a pod template and the object that owns it.
+type Workload struct {
+	// Ref is the owning object (the Deployment, CronJob, or the Pod itself).
+	Ref finding.ObjectRef
+	// Meta is the owning object's metadata.
+	Meta *metav1.ObjectMeta
+	// PodMeta is the pod template's metadata (for a Pod, its own).
+	PodMeta *metav1.ObjectMeta
+	// Spec is the pod spec with the API server's defaulting applied where it
+	// changes what a rule sees.
+	Spec *corev1.PodSpec
+	// SpecPath is where the pod spec sits inside the owning object, such as
+	// "spec.template.spec", to locate fields in the source.
+	SpecPath string
+	// Source is where the object was read from; nil for a live cluster.
+	Source *manifest.Object
+}
+
+// Namespace returns the namespace the workload runs in.
+func (w *Workload) Namespace() string { return w.Ref.Namespace }
+
+// Field returns the full path of a field given relative to the pod spec.
+func (w *Workload) Field(rel string) string {
+	if rel == "" {
+		return w.SpecPath
+	}
+	if rel[0] == '[' {
+		return w.SpecPath + rel
+	}
+	return w.SpecPath + "." + rel
+}
+
+// Container is any container of a pod: init, regular or ephemeral.
+type Container struct {
+	*corev1.Container
+	// Path is the field path relative to the pod spec, e.g. "containers[1]".
+	Path string
+	// Init reports an init container.
+	Init bool
+}
+
+// Containers lists all containers of a pod spec, init containers first,
+// then regular and ephemeral ones.
+func Containers(spec *corev1.PodSpec) []Container {
+	out := make([]Container, 0, len(spec.InitContainers)+len(spec.Containers)+len(spec.EphemeralContainers))
+	for i := range spec.InitContainers {
+		out = append(out, Container{Container: &spec.InitContainers[i], Path: indexPath("initContainers", i), Init: true})
+	}
+	for i := range spec.Containers {
+		out = append(out, Container{Container: &spec.Containers[i], Path: indexPath("containers", i)})
+	}
+	for i := range spec.EphemeralContainers {
+		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
+		out = append(out, Container{Container: &c, Path: indexPath("ephemeralContainers", i)})
+	}
+	return out
+}
+
+func indexPath(field string, i int) string {
+	return field + "[" + itoa(i) + "]"
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	var b [20]byte
+	n := len(b)
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}
+
+// fromPodTemplate builds a workload from any owner with a pod template.
+func fromPodTemplate(ref finding.ObjectRef, meta *metav1.ObjectMeta, tmpl *corev1.PodTemplateSpec, path string, src *manifest.Object) *Workload {
+	w := &Workload{Ref: ref, Meta: meta, PodMeta: &tmpl.ObjectMeta, Spec: &tmpl.Spec, SpecPath: path, Source: src}
+	applyDefaults(w.Spec)
+	return w
+}
+
+// FromTyped normalises a typed workload object. It returns nil for objects
+// that are not workloads. The namespace of ref must already be resolved.
+func FromTyped(obj any, ref finding.ObjectRef, src *manifest.Object) *Workload {
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		w := &Workload{Ref: ref, Meta: &o.ObjectMeta, PodMeta: &o.ObjectMeta, Spec: &o.Spec, SpecPath: "spec", Source: src}
+		applyDefaults(w.Spec)
+		return w
+	case *appsv1.Deployment:
+		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+	case *appsv1.StatefulSet:
+		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+	case *appsv1.DaemonSet:
+		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+	case *appsv1.ReplicaSet:
+		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+	case *corev1.ReplicationController:
+		if o.Spec.Template == nil {
+			o.Spec.Template = &corev1.PodTemplateSpec{}
+		}
+		return fromPodTemplate(ref, &o.ObjectMeta, o.Spec.Template, "spec.template.spec", src)
+	case *batchv1.Job:
+		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+	case *batchv1.CronJob:
+		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template.spec", src)
+	}
+	return nil
+}
+
+// applyDefaults applies the API server's defaulting that changes what the
+// rules see, so results match what the cluster would admit:
+//   - a volume with no source is an emptyDir;
+//   - a container port with no protocol is TCP;
+//   - a pod with no service account runs as "default".
+func applyDefaults(spec *corev1.PodSpec) {
+	for i := range spec.Volumes {
+		if isEmptyVolumeSource(&spec.Volumes[i].VolumeSource) {
+			spec.Volumes[i].EmptyDir = &corev1.EmptyDirVolumeSource{}
+		}
+	}
+	for _, c := range Containers(spec) {
+		for j := range c.Ports {
+			if c.Ports[j].Protocol == "" {
+				c.Ports[j].Protocol = corev1.ProtocolTCP
+			}
+		}
+	}
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = spec.DeprecatedServiceAccount
+	}
+	if spec.ServiceAccountName == "" {
+		spec.ServiceAccountName = "default"
+	}
+}
+
+func isEmptyVolumeSource(v *corev1.VolumeSource) bool {
+	return *v == (corev1.VolumeSource{})
+}
