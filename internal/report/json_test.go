@@ -1,0 +1,82 @@
+package report
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// TestRoundTrip reads the JSON and YAML back and expects the report that
+// went in (less Rules, which are not part of the schema).
+func TestRoundTrip(t *testing.T) {
+	unmarshal := map[Format]func([]byte, any) error{
+		FormatJSON: json.Unmarshal,
+		FormatYAML: func(b []byte, v any) error { return yaml.UnmarshalStrict(b, v) },
+	}
+	for _, f := range []Format{FormatJSON, FormatYAML} {
+		for name, in := range map[string]*finding.Report{"full": testReport(), "empty": emptyReport()} {
+			t.Run(string(f)+"/"+name, func(t *testing.T) {
+				var got finding.Report
+				if err := unmarshal[f](render(t, f, in, Options{}), &got); err != nil {
+					t.Fatalf("unmarshal: %v", err)
+				}
+				want := *in
+				want.Rules = nil
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("round trip changed the report:\n got: %+v\nwant: %+v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestFindingsNeverNull covers a report built without NewReport.
+func TestFindingsNeverNull(t *testing.T) {
+	out := string(render(t, FormatJSON, &finding.Report{}, Options{}))
+	if !strings.Contains(out, `"findings": []`) || !strings.Contains(out, `"bySeverity": {}`) {
+		t.Errorf("nil findings or counts rendered as null:\n%s", out)
+	}
+	if strings.Contains(out, "problems") {
+		t.Errorf("empty problems should be omitted:\n%s", out)
+	}
+	y := string(render(t, FormatYAML, &finding.Report{}, Options{}))
+	if !strings.Contains(y, "findings: []") {
+		t.Errorf("YAML findings not an empty list:\n%s", y)
+	}
+}
+
+// TestJSONFieldNames pins the public schema's names on one finding.
+func TestJSONFieldNames(t *testing.T) {
+	var doc struct {
+		Findings []map[string]any `json:"findings"`
+		Summary  map[string]any   `json:"summary"`
+		Problems []map[string]any `json:"problems"`
+	}
+	if err := json.Unmarshal(render(t, FormatJSON, testReport(), Options{}), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var priv map[string]any // the finding with every field set
+	for _, f := range doc.Findings {
+		if f["ruleID"] == "PS-K8S-001" {
+			priv = f
+		}
+	}
+	for _, key := range []string{"ruleID", "severity", "title", "message", "object", "file", "line", "field", "container", "suppressed", "remediation", "references", "tags"} {
+		if _, ok := priv[key]; !ok {
+			t.Errorf("finding lacks %q: %v", key, priv)
+		}
+	}
+	for _, key := range []string{"total", "suppressed", "bySeverity", "objects", "errors"} {
+		if _, ok := doc.Summary[key]; !ok {
+			t.Errorf("summary lacks %q", key)
+		}
+	}
+	if len(doc.Problems) != 2 {
+		t.Errorf("got %d problems, want 2", len(doc.Problems))
+	}
+}
