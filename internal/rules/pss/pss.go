@@ -1,0 +1,159 @@
+// Package pss turns every Pod Security Standards control of
+// k8s.io/pod-security-admission/policy into a Palisade rule. The checks
+// themselves are the library's: nothing here re-implements a control.
+//
+// The level a workload is held to comes from its namespace's
+// pod-security.kubernetes.io/enforce label, or the default level. At the
+// restricted level, a restricted control that overrides a baseline one
+// (capabilities, seccomp, volumes, procMount) replaces it, exactly as the
+// admission controller does.
+package pss
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// IDPrefix starts every Pod Security rule ID.
+const IDPrefix = "pss/"
+
+// control is Palisade's metadata for one library check.
+type control struct {
+	severity    finding.Severity
+	title       string
+	description string
+	remediation string
+	fixYAML     string
+	cis         string // CIS Kubernetes Benchmark section
+	pssAnchor   string // anchor in the Pod Security Standards page
+}
+
+// RuleID maps a library check ID ("capabilities_baseline") to a rule ID
+// ("pss/capabilities-baseline").
+func RuleID(checkID policy.CheckID) string {
+	return IDPrefix + kebab(string(checkID))
+}
+
+var camelBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+
+func kebab(s string) string {
+	s = camelBoundary.ReplaceAllString(s, "$1-$2")
+	return strings.ToLower(strings.ReplaceAll(s, "_", "-"))
+}
+
+// Rules returns one rule per Pod Security check of the library, using its
+// newest version of each check.
+func Rules() ([]*rule.Rule, error) {
+	checks := policy.DefaultChecks()
+	overriddenBy := map[policy.CheckID][]policy.CheckID{}
+	for _, c := range checks {
+		latest := c.Versions[len(c.Versions)-1]
+		for _, o := range latest.OverrideCheckIDs {
+			overriddenBy[o] = append(overriddenBy[o], c.ID)
+		}
+	}
+	var out []*rule.Rule
+	for _, c := range checks {
+		meta, ok := controls[c.ID]
+		if !ok {
+			return nil, fmt.Errorf("pod security check %q has no Palisade metadata; add it to controls", c.ID)
+		}
+		out = append(out, newRule(c, meta, overriddenBy[c.ID]))
+	}
+	return out, nil
+}
+
+func newRule(c policy.Check, meta control, overriders []policy.CheckID) *rule.Rule {
+	latest := c.Versions[len(c.Versions)-1]
+	tags := []string{rule.TagPSSRestricted}
+	level := rule.LevelRestricted
+	if c.Level == api.LevelBaseline {
+		tags = []string{rule.TagPSSBaseline, rule.TagPSSRestricted}
+		level = rule.LevelBaseline
+	}
+	refs := []finding.Reference{{
+		Title: fmt.Sprintf("Pod Security Standards, %s: %s", c.Level, meta.title),
+		URL:   "https://kubernetes.io/docs/concepts/security/pod-security-standards/#" + meta.pssAnchor,
+	}}
+	if meta.cis != "" {
+		refs = append(refs, finding.Reference{Title: "CIS Kubernetes Benchmark " + meta.cis})
+	}
+	refs = append(refs, finding.Reference{Title: "NSA/CISA Kubernetes Hardening Guide: Pod security",
+		URL: "https://media.defense.gov/2022/Aug/29/2003066362/-1/-1/0/CTR_KUBERNETES_HARDENING_GUIDANCE_1.2_20220829.PDF"})
+	id := RuleID(c.ID)
+	check := latest.CheckPod
+	return &rule.Rule{
+		ID:              id,
+		Title:           meta.title,
+		Severity:        meta.severity,
+		Description:     meta.description,
+		Remediation:     meta.remediation,
+		RemediationYAML: meta.fixYAML,
+		References:      refs,
+		Tags:            tags,
+		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
+			nsLevel, fromLabel := ctx.PSSLevel(w.Namespace())
+			if !appliesAt(level, nsLevel) {
+				return nil
+			}
+			if nsLevel == rule.LevelRestricted {
+				for _, o := range overriders {
+					if ctx.Selected(RuleID(o)) {
+						return nil // the stricter control reports instead
+					}
+				}
+			}
+			res := check(w.PodMeta, w.Spec)
+			if res.Allowed {
+				return nil
+			}
+			msg := res.ForbiddenReason
+			if res.ForbiddenDetail != "" {
+				msg += " (" + res.ForbiddenDetail + ")"
+			}
+			source := "default level"
+			if fromLabel {
+				source = "namespace enforce label"
+			}
+			msg = fmt.Sprintf("violates Pod Security %q (%s): %s", nsLevel, source, msg)
+			v := rule.Violation{Message: msg, Field: w.SpecPath}
+			if c, ok := firstNamedContainer(w, res.ForbiddenDetail); ok {
+				v.Container = c.Name
+				v.Field = w.Field(c.Path)
+			}
+			return []rule.Violation{v}
+		},
+	}
+}
+
+// appliesAt reports whether a control of level control is enforced in a
+// namespace at level ns.
+func appliesAt(control, ns string) bool {
+	switch ns {
+	case rule.LevelRestricted:
+		return true
+	case rule.LevelBaseline:
+		return control == rule.LevelBaseline
+	}
+	return false
+}
+
+// firstNamedContainer finds the first container the library's detail
+// message names (it quotes container names), to point at its lines.
+func firstNamedContainer(w *workload.Workload, detail string) (workload.Container, bool) {
+	best, bestAt := workload.Container{}, -1
+	for _, c := range workload.Containers(w.Spec) {
+		if i := strings.Index(detail, `"`+c.Name+`"`); i >= 0 && (bestAt < 0 || i < bestAt) {
+			best, bestAt = c, i
+		}
+	}
+	return best, bestAt >= 0
+}

@@ -1,0 +1,7 @@
+package pss
+
+import "fmt"
+
+func fmtSscanf(name string, minor *int) (int, error) {
+	return fmt.Sscanf(name, "v1.%d", minor)
+}
