@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +50,7 @@ type Object struct {
 type Namespace struct {
 	*corev1.Namespace
 	Source *manifest.Object
+	object *Object
 }
 
 // ServiceAccount is a service account and where it was declared.
@@ -117,7 +119,7 @@ func (inv *Inventory) Add(typed any, ref finding.ObjectRef, src *manifest.Object
 	obj := &Object{Ref: ref, Source: src, Typed: typed}
 	switch o := typed.(type) {
 	case *corev1.Namespace:
-		inv.Namespaces[o.Name] = &Namespace{Namespace: o, Source: src}
+		inv.Namespaces[o.Name] = &Namespace{Namespace: o, Source: src, object: obj}
 	case *corev1.ServiceAccount:
 		o.Namespace = ref.Namespace
 		inv.ServiceAccounts[ref.Namespace+"/"+o.Name] = &ServiceAccount{ServiceAccount: o, Source: src}
@@ -235,8 +237,9 @@ func IsNamespaced(group, kind string) bool {
 	return !clusterScoped[group+"/"+kind]
 }
 
-// Content returns the object as generic JSON (maps, slices, float64,
-// strings), decoded once; safe for concurrent use.
+// Content returns the object as generic JSON (maps, slices, strings,
+// bools, int64 for whole numbers and float64 otherwise, as Kubernetes' own
+// CEL sees them), decoded once; safe for concurrent use.
 func (o *Object) Content() (map[string]any, error) {
 	o.contentOnce.Do(func() {
 		var data []byte
@@ -249,7 +252,7 @@ func (o *Object) Content() (map[string]any, error) {
 			err = errors.New("object has no content")
 		}
 		if err == nil {
-			err = json.Unmarshal(data, &o.content)
+			o.content, err = decodeGeneric(data)
 		}
 		o.contentErr = err
 	})
@@ -291,4 +294,44 @@ func (o *Object) Annotations() map[string]string {
 		}
 	}
 	return out
+}
+
+func decodeGeneric(data []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return convertNumbers(v).(map[string]any), nil
+}
+
+// convertNumbers turns json.Number into int64 when whole, else float64.
+func convertNumbers(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = convertNumbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = convertNumbers(e)
+		}
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i
+		}
+		f, _ := t.Float64()
+		return f
+	}
+	return v
+}
+
+// NamespaceObject returns the Namespace object of a namespace, if the input has it.
+func (inv *Inventory) NamespaceObject(name string) (*Object, bool) {
+	ns, ok := inv.Namespaces[name]
+	if !ok || name == "" {
+		return nil, false
+	}
+	return ns.object, ns.object != nil
 }

@@ -1,0 +1,43 @@
+// Package hardening holds the workload hardening rules that go beyond the
+// Pod Security Standards: immutable and least-privilege containers, pinned
+// images, resource bounds, service-account tokens, exposure and network
+// isolation. One rule per file; each file opens with the rule's contract.
+package hardening
+
+import (
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/rule"
+)
+
+// Rules returns the hardening rules.
+func Rules() []*rule.Rule {
+	return []*rule.Rule{
+		readOnlyRootFS(),
+		imageNotPinned(),
+		latestTag(),
+		resources(),
+		tokenAutomount(),
+		secretInEnv(),
+		runtimeSocket(),
+		sensitiveHostPath(),
+		hostDevices(),
+		defaultNamespace(),
+		defaultServiceAccount(),
+		serviceExposed(),
+		noNetworkPolicy(),
+		registryNotAllowed(),
+	}
+}
+
+var tags = []string{rule.TagHardening}
+
+func nsaGuide(section string) finding.Reference {
+	return finding.Reference{
+		Title: "NSA/CISA Kubernetes Hardening Guide: " + section,
+		URL:   "https://media.defense.gov/2022/Aug/29/2003066362/-1/-1/0/CTR_KUBERNETES_HARDENING_GUIDANCE_1.2_20220829.PDF",
+	}
+}
+
+func cis(section string) finding.Reference {
+	return finding.Reference{Title: "CIS Kubernetes Benchmark " + section}
+}
