@@ -1,0 +1,193 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/policy"
+	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules"
+	"github.com/palisade-sec/palisade/internal/scan"
+)
+
+// scanOptions are the flags shared by every scan command.
+type scanOptions struct {
+	failOn            string
+	rules             []string
+	policyFile        string
+	allowedRegistries []string
+	pssLevel          string
+	showSuppressed    bool
+	outputFile        string
+}
+
+func (o *scanOptions) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.StringSliceVar(&o.rules, "rules", nil, "rules to run, by tag (pss-baseline, pss-restricted, hardening, dockerfile, custom) or ID glob (\"pss/*\"); prefix with - to exclude")
+	f.StringVar(&o.policyFile, "policy", "", "policy file: custom CEL rules, exceptions, allow-list, default Pod Security level")
+	f.StringSliceVar(&o.allowedRegistries, "allowed-registries", nil, "registries (or registry/repository globs) images may come from; empty allows all")
+	f.StringVar(&o.pssLevel, "pss-level", "", "Pod Security level for namespaces without an enforce label: privileged, baseline or restricted (default restricted)")
+	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list exempted findings in table output (other formats always include them, marked)")
+	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
+}
+
+// failThreshold parses --fail-on; ok is false for "none".
+func (o *scanOptions) failThreshold() (finding.Severity, bool, error) {
+	if strings.EqualFold(o.failOn, "none") {
+		return 0, false, nil
+	}
+	s, err := finding.ParseSeverity(o.failOn)
+	if err != nil {
+		return 0, false, fmt.Errorf("--fail-on: %w", err)
+	}
+	return s, true, nil
+}
+
+// prepare turns flags into scan options: rules selected, policy applied.
+func (o *scanOptions) prepare(cmd *cobra.Command) (scan.Options, error) {
+	var opts scan.Options
+	builtin, err := rules.Builtin()
+	if err != nil {
+		return opts, err
+	}
+	all := builtin
+	if o.policyFile != "" {
+		p, err := policy.Load(cmd.Context(), o.policyFile)
+		if err != nil {
+			return opts, err
+		}
+		customRules, err := p.CustomRules()
+		if err != nil {
+			return opts, err
+		}
+		if all, err = builtin.With(customRules...); err != nil {
+			return opts, fmt.Errorf("policy %s: %w", o.policyFile, err)
+		}
+		opts.Exceptions = p.Exceptions()
+		opts.Settings.AllowedRegistries = p.Spec.AllowedRegistries
+		opts.Settings.DefaultPSSLevel = p.Spec.PodSecurity.DefaultLevel
+	}
+	if len(o.allowedRegistries) > 0 {
+		opts.Settings.AllowedRegistries = o.allowedRegistries
+	}
+	if o.pssLevel != "" {
+		switch o.pssLevel {
+		case rule.LevelPrivileged, rule.LevelBaseline, rule.LevelRestricted:
+			opts.Settings.DefaultPSSLevel = o.pssLevel
+		default:
+			return opts, fmt.Errorf("--pss-level must be privileged, baseline or restricted, not %q", o.pssLevel)
+		}
+	}
+	if opts.Rules, err = all.Select(o.rules); err != nil {
+		return opts, err
+	}
+	return opts, nil
+}
+
+// writeReport renders the report, prints problems to stderr for machine
+// formats, and turns the result into the exit code.
+func (o *scanOptions) writeReport(s *streams, g *globalOptions, format report.Format, r *finding.Report) error {
+	var out io.Writer = s.out
+	var file *os.File
+	if o.outputFile != "" {
+		var err error
+		if file, err = os.Create(o.outputFile); err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("--output-file: %w", err)}
+		}
+		out = file
+	}
+	bi := buildinfo.Get()
+	err := report.Write(out, format, r, report.Options{
+		Color:          g.color(s) && file == nil,
+		ShowSuppressed: o.showSuppressed,
+		ToolVersion:    bi.Version,
+		InformationURI: "https://github.com/palisade-sec/palisade",
+	})
+	if file != nil {
+		if cerr := file.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	if format != report.FormatTable || file != nil {
+		for _, p := range r.Problems {
+			if p.Level == finding.LevelError || !g.quiet {
+				fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
+			}
+		}
+	}
+	if r.Summary.Errors > 0 {
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest of the input", r.Summary.Errors)}
+	}
+	threshold, enabled, _ := o.failThreshold()
+	if enabled && finding.AtOrAbove(r.Findings, threshold) {
+		return &exitCodeError{code: exitFindings}
+	}
+	return nil
+}
+
+func newScanCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Scan workload configuration, clusters and images",
+	}
+	cmd.AddCommand(newScanConfigCommand(s, g))
+	return cmd
+}
+
+func newScanConfigCommand(s *streams, g *globalOptions) *cobra.Command {
+	o := &scanOptions{}
+	cmd := &cobra.Command{
+		Use:   "config PATH... | -",
+		Short: "Scan Kubernetes manifests and Dockerfiles for insecure configuration",
+		Long: `Scan Kubernetes manifests (YAML or JSON, multi-document, kind: List, Helm or
+kustomize output) and Dockerfiles against the Pod Security Standards,
+hardening rules and your custom CEL rules.
+
+PATH may be a file, a directory (read recursively: *.yaml, *.yml, *.json,
+Dockerfile*, *.Dockerfile, Containerfile) or - for standard input.
+
+Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
+--fail-on; 2 usage or input error (the report still covers the rest).`,
+		Example: `  palisade scan config ./deploy
+  helm template my-chart | palisade scan config -
+  palisade scan config k8s/ --rules pss-restricted,hardening -o sarif --output-file palisade.sarif
+  palisade scan config . --policy policy.yaml --fail-on high`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("scan config needs at least one PATH (or - for standard input)")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := report.ParseFormat(g.output)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if _, _, err := o.failThreshold(); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			opts, err := o.prepare(cmd)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			r, err := scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.in, DefaultNamespace: g.namespace}, opts)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			return o.writeReport(s, g, format, r)
+		},
+	}
+	o.addFlags(cmd)
+	return cmd
+}
