@@ -118,9 +118,9 @@ type Finding struct {
 	Container   string       `json:"container,omitempty" yaml:"container,omitempty"`
 	Suppressed  bool         `json:"suppressed" yaml:"suppressed"`
 	Suppression *Suppression `json:"suppression,omitempty" yaml:"suppression,omitempty"`
-	Remediation string       `json:"remediation,omitempty" yaml:"remediation,omitempty"`
-	References  []Reference  `json:"references,omitempty" yaml:"references,omitempty"`
-	Tags        []string     `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// Remediation says how to fix it; the rule's references and tags are
+	// in Report.Rules, once per rule rather than once per finding.
+	Remediation string `json:"remediation,omitempty" yaml:"remediation,omitempty"`
 }
 
 // Location renders file:line, or "" when the finding has no file.
@@ -247,9 +247,9 @@ type Report struct {
 	Findings []Finding `json:"findings" yaml:"findings"`
 	Summary  Summary   `json:"summary" yaml:"summary"`
 	Problems []Problem `json:"problems,omitempty" yaml:"problems,omitempty"`
-	// Rules describes the rules that produced findings (used by SARIF);
-	// not part of the JSON schema.
-	Rules []RuleInfo `json:"-" yaml:"-"`
+	// Rules describes each rule that produced findings: description,
+	// remediation, references and tags.
+	Rules []RuleInfo `json:"rules,omitempty" yaml:"rules,omitempty"`
 }
 
 // NewReport sorts the findings and computes the summary.

@@ -1,7 +1,11 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"slices"
+	"strings"
 	"encoding/json"
 	"fmt"
 
@@ -20,6 +24,9 @@ func normalized(r *finding.Report) finding.Report {
 	if out.Summary.BySeverity == nil {
 		out.Summary.BySeverity = map[string]int{}
 	}
+	// Rules come in whatever order the scanner found them; sort a copy.
+	out.Rules = slices.Clone(out.Rules)
+	slices.SortStableFunc(out.Rules, func(a, b finding.RuleInfo) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
@@ -36,13 +43,47 @@ func marshalJSON(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func writeJSON(buf *bytes.Buffer, r *finding.Report) error {
-	b, err := marshalJSON(normalized(r))
+// writeJSON streams the report one finding at a time, so a report with
+// tens of thousands of findings never needs a second copy in memory. The
+// bytes are exactly those of marshalJSON(normalized(r)).
+func writeJSON(w io.Writer, r *finding.Report) error {
+	n := normalized(r)
+	bw := bufio.NewWriterSize(w, 64<<10)
+	var item bytes.Buffer
+	enc := json.NewEncoder(&item)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("    ", "  ")
+	if len(n.Findings) == 0 {
+		bw.WriteString("{\n  \"findings\": [],\n")
+	} else {
+		bw.WriteString("{\n  \"findings\": [\n")
+		for i := range n.Findings {
+			item.Reset()
+			if err := enc.Encode(&n.Findings[i]); err != nil {
+				return fmt.Errorf("encode JSON: finding %d: %w", i, err)
+			}
+			bw.WriteString("    ")
+			bw.Write(bytes.TrimRight(item.Bytes(), "\n"))
+			if i < len(n.Findings)-1 {
+				bw.WriteString(",\n")
+			} else {
+				bw.WriteString("\n  ],\n")
+			}
+		}
+	}
+	// The rest is small: encode it whole and splice it in after "findings".
+	rest := n
+	rest.Findings = nil
+	b, err := marshalJSON(struct {
+		Summary  finding.Summary    `json:"summary"`
+		Problems []finding.Problem  `json:"problems,omitempty"`
+		Rules    []finding.RuleInfo `json:"rules,omitempty"`
+	}{rest.Summary, rest.Problems, rest.Rules})
 	if err != nil {
 		return err
 	}
-	buf.Write(b)
-	return nil
+	bw.Write(b[2:]) // drop the opening "{\n"
+	return bw.Flush()
 }
 
 // writeYAML goes through JSON (sigs.k8s.io/yaml does), so the field names

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strings"
@@ -12,7 +13,7 @@ import (
 )
 
 // TestRoundTrip reads the JSON and YAML back and expects the report that
-// went in (less Rules, which are not part of the schema).
+// went in, with its rules sorted by ID.
 func TestRoundTrip(t *testing.T) {
 	unmarshal := map[Format]func([]byte, any) error{
 		FormatJSON: json.Unmarshal,
@@ -26,7 +27,7 @@ func TestRoundTrip(t *testing.T) {
 					t.Fatalf("unmarshal: %v", err)
 				}
 				want := *in
-				want.Rules = nil
+				want.Rules = normalized(in).Rules
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("round trip changed the report:\n got: %+v\nwant: %+v", got, want)
 				}
@@ -56,6 +57,7 @@ func TestJSONFieldNames(t *testing.T) {
 		Findings []map[string]any `json:"findings"`
 		Summary  map[string]any   `json:"summary"`
 		Problems []map[string]any `json:"problems"`
+		Rules    []map[string]any `json:"rules"`
 	}
 	if err := json.Unmarshal(render(t, FormatJSON, testReport(), Options{}), &doc); err != nil {
 		t.Fatal(err)
@@ -66,9 +68,17 @@ func TestJSONFieldNames(t *testing.T) {
 			priv = f
 		}
 	}
-	for _, key := range []string{"ruleID", "severity", "title", "message", "object", "file", "line", "field", "container", "suppressed", "remediation", "references", "tags"} {
+	for _, key := range []string{"ruleID", "severity", "title", "message", "object", "file", "line", "field", "container", "suppressed", "remediation"} {
 		if _, ok := priv[key]; !ok {
 			t.Errorf("finding lacks %q: %v", key, priv)
+		}
+	}
+	if len(doc.Rules) == 0 {
+		t.Fatal("report has no rules section")
+	}
+	for _, key := range []string{"id", "title", "severity", "description"} {
+		if _, ok := doc.Rules[0][key]; !ok {
+			t.Errorf("rule lacks %q: %v", key, doc.Rules[0])
 		}
 	}
 	for _, key := range []string{"total", "suppressed", "bySeverity", "objects", "errors"} {
@@ -78,5 +88,23 @@ func TestJSONFieldNames(t *testing.T) {
 	}
 	if len(doc.Problems) != 2 {
 		t.Errorf("got %d problems, want 2", len(doc.Problems))
+	}
+}
+
+// TestStreamedJSONMatchesWholeEncoding pins the streamed JSON writer to the
+// plain encoding of the whole report, byte for byte.
+func TestStreamedJSONMatchesWholeEncoding(t *testing.T) {
+	for _, r := range []*finding.Report{testReport(), emptyReport()} {
+		var streamed bytes.Buffer
+		if err := writeJSON(&streamed, r); err != nil {
+			t.Fatal(err)
+		}
+		whole, err := marshalJSON(normalized(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if streamed.String() != string(whole) {
+			t.Errorf("streamed JSON differs:\n%s\nwant:\n%s", streamed.String(), whole)
+		}
 	}
 }

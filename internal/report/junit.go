@@ -160,9 +160,6 @@ func junitDetails(f finding.Finding) string {
 	line("Field", f.Field)
 	line("Container", f.Container)
 	line("Remediation", f.Remediation)
-	for _, ref := range f.References {
-		line("Reference", strings.TrimSpace(ref.Title+" "+ref.URL))
-	}
 	return stripControl(b.String(), true)
 }
 

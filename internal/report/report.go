@@ -65,18 +65,24 @@ type Options struct {
 }
 
 // Write renders r to w in format f. The output is built in memory first so
-// that a failing renderer never leaves half a document behind.
+// that a failing renderer never leaves half a document behind, except JSON,
+// which is streamed: it is the format of large reports, and encoding a
+// finding cannot fail.
 func Write(w io.Writer, f Format, r *finding.Report, opts Options) error {
 	if r == nil {
 		return fmt.Errorf("render %s: nil report", f)
+	}
+	if f == FormatJSON {
+		if err := writeJSON(w, r); err != nil {
+			return fmt.Errorf("write %s output: %w", f, err)
+		}
+		return nil
 	}
 	var buf bytes.Buffer
 	var err error
 	switch f {
 	case FormatTable:
 		err = writeTable(&buf, r, opts)
-	case FormatJSON:
-		err = writeJSON(&buf, r)
 	case FormatYAML:
 		err = writeYAML(&buf, r)
 	case FormatSARIF:

@@ -35,7 +35,6 @@ func testReport() *finding.Report {
 			Object:  web, File: "manifests/web.yaml", Line: 21,
 			Field:     "spec.template.spec.containers[0].securityContext.privileged",
 			Container: "app", Remediation: "Set securityContext.privileged to false.",
-			References: []finding.Reference{cis, pss}, Tags: []string{"pod-security", "cis"},
 		},
 		{
 			RuleID: "PS-K8S-002", Severity: finding.SeverityHigh, Title: "Host network",

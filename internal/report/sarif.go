@@ -216,7 +216,7 @@ func sarifRules(r *finding.Report) ([]sarifRule, map[string]int) {
 		if _, ok := infos[f.RuleID]; !ok {
 			infos[f.RuleID] = finding.RuleInfo{
 				ID: f.RuleID, Title: f.Title, Severity: f.Severity,
-				Remediation: f.Remediation, References: f.References, Tags: f.Tags,
+				Remediation: f.Remediation,
 			}
 		}
 	}

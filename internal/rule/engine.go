@@ -100,8 +100,6 @@ func baseFinding(r *Rule, v Violation) finding.Finding {
 		Field:       v.Field,
 		Container:   v.Container,
 		Remediation: r.Remediation,
-		References:  r.References,
-		Tags:        r.Tags,
 	}
 }
 
