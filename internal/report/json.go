@@ -3,11 +3,11 @@ package report
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
-	"encoding/json"
-	"fmt"
 
 	"sigs.k8s.io/yaml"
 

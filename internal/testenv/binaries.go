@@ -25,7 +25,7 @@ const (
 	// etcd data) after Stop, for debugging.
 	EnvKeepDir = "PALISADE_TESTENV_KEEP_DIR"
 
-	buildHint = "build them with: bash hack/kube/build.sh (8-15 min cold, cached afterwards)"
+	buildHint = "build them with: bash hack/kube/build.sh (about 7-15 min cold, cached afterwards)"
 )
 
 // ErrBinariesNotFound is wrapped by errors about missing control-plane

@@ -22,6 +22,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -128,6 +129,47 @@ func TestRestrictedUserIsForbiddenUntilBound(t *testing.T) {
 	}
 	if _, err := alice.CoreV1().Secrets(ns.Name).List(ctx, metav1.ListOptions{}); !apierrors.IsForbidden(err) {
 		t.Fatalf("alice listing secrets: got %v, want Forbidden", err)
+	}
+}
+
+// Regression guard for the etcd build: with an etcd lacking
+// RequestWatchProgress (3.4 without progress notifications), a watch on an
+// idle resource fails after ~3s with "Too large resource version".
+func TestIdleWatchStaysHealthy(t *testing.T) {
+	env := Shared(t)
+	ctx := testCtx(t)
+	ns := env.CreateNamespace(ctx, t, "watch-", nil)
+	client := env.AdminClient(t)
+	list, err := client.CoreV1().ConfigMaps(ns.Name).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatalf("list configmaps: %v", err)
+	}
+	w, err := client.CoreV1().ConfigMaps(ns.Name).Watch(ctx, metav1.ListOptions{ResourceVersion: list.ResourceVersion})
+	if err != nil {
+		t.Fatalf("watch configmaps: %v", err)
+	}
+	defer w.Stop()
+
+	idle := time.After(4 * time.Second)
+	for waiting := true; waiting; {
+		select {
+		case ev, ok := <-w.ResultChan():
+			t.Fatalf("idle watch produced %v (open=%v): %+v", ev.Type, ok, ev.Object)
+		case <-idle:
+			waiting = false
+		}
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "after-idle"}}
+	if _, err := client.CoreV1().ConfigMaps(ns.Name).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create configmap: %v", err)
+	}
+	select {
+	case ev := <-w.ResultChan():
+		if ev.Type != watch.Added {
+			t.Fatalf("after idle: got %v %+v, want ADDED", ev.Type, ev.Object)
+		}
+	case <-ctx.Done():
+		t.Fatal("no event after idle period")
 	}
 }
 
