@@ -55,12 +55,15 @@ func (p *process) exited() bool {
 }
 
 // stop asks the process group to terminate and escalates to SIGKILL after
-// grace; it always returns once the process has exited.
+// grace (at once when grace is 0); it always returns once the process has
+// exited.
 func (p *process) stop(grace time.Duration) {
 	if p == nil || p.exited() {
 		return
 	}
-	_ = signalGroup(p.cmd, syscall.SIGTERM)
+	if grace > 0 {
+		_ = signalGroup(p.cmd, syscall.SIGTERM)
+	}
 	select {
 	case <-p.done:
 	case <-time.After(grace):
