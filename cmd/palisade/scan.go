@@ -52,7 +52,9 @@ func (o *scanOptions) failThreshold() (finding.Severity, bool, error) {
 }
 
 // prepare turns flags into scan options: rules selected, policy applied.
-func (o *scanOptions) prepare(cmd *cobra.Command) (scan.Options, error) {
+// Cluster-level rules need a whole cluster's view and run only when
+// liveCluster is true.
+func (o *scanOptions) prepare(cmd *cobra.Command, liveCluster bool) (scan.Options, error) {
 	var opts scan.Options
 	builtin, err := rules.Builtin()
 	if err != nil {
@@ -86,7 +88,11 @@ func (o *scanOptions) prepare(cmd *cobra.Command) (scan.Options, error) {
 			return opts, fmt.Errorf("--pss-level must be privileged, baseline or restricted, not %q", o.pssLevel)
 		}
 	}
-	if opts.Rules, err = all.Select(o.rules); err != nil {
+	selectors := o.rules
+	if !liveCluster {
+		selectors = append(append([]string{}, selectors...), "-"+rule.TagCluster)
+	}
+	if opts.Rules, err = all.Select(selectors); err != nil {
 		return opts, err
 	}
 	return opts, nil
@@ -141,7 +147,7 @@ func newScanCommand(s *streams, g *globalOptions) *cobra.Command {
 		Use:   "scan",
 		Short: "Scan workload configuration, clusters and images",
 	}
-	cmd.AddCommand(newScanConfigCommand(s, g))
+	cmd.AddCommand(newScanConfigCommand(s, g), newScanClusterCommand(s, g))
 	return cmd
 }
 
@@ -177,7 +183,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			if _, _, err := o.failThreshold(); err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
-			opts, err := o.prepare(cmd)
+			opts, err := o.prepare(cmd, false)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}

@@ -144,6 +144,9 @@ type Summary struct {
 	Objects int `json:"objects" yaml:"objects"`
 	// Errors is how many inputs could not be read; see Report.Problems.
 	Errors int `json:"errors" yaml:"errors"`
+	// Partial is true when part of the target could not be read (for
+	// example resources the scanner may not list): findings may be missing.
+	Partial bool `json:"partial,omitempty" yaml:"partial,omitempty"`
 }
 
 // Summarize counts the unsuppressed findings by severity.

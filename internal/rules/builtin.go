@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/palisade-sec/palisade/internal/rule"
+	clusterrules "github.com/palisade-sec/palisade/internal/rules/cluster"
 	dockerfilerules "github.com/palisade-sec/palisade/internal/rules/dockerfile"
 	"github.com/palisade-sec/palisade/internal/rules/hardening"
 	"github.com/palisade-sec/palisade/internal/rules/pss"
@@ -20,6 +21,7 @@ func Builtin() (*rule.Set, error) {
 	}
 	all := append(pssRules, hardening.Rules()...)
 	all = append(all, dockerfilerules.Rules()...)
+	all = append(all, clusterrules.Rules()...)
 	set, err := rule.NewSet(all...)
 	if err != nil {
 		return nil, fmt.Errorf("built-in rules: %w", err)

@@ -1,0 +1,331 @@
+// Package cluster reads a live cluster through the Kubernetes API into the
+// same inventory that manifests produce, so every rule runs unchanged on
+// both. It only lists (paginated, never one GET per object), never reads
+// Secrets, and turns API failures into problems naming the resource, so a
+// scan with partial access still reports what it could read.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// DefaultPageSize is how many objects one list request asks for.
+const DefaultPageSize = 500
+
+// ReadOptions select what to read.
+type ReadOptions struct {
+	// Namespace limits namespaced resources to one namespace; "" reads all.
+	Namespace string
+	// PageSize is the list chunk size; 0 means DefaultPageSize.
+	PageSize int64
+	// Progress, when set, is called after each page with the resource
+	// being listed and the objects read so far.
+	Progress func(resource string, objects int)
+}
+
+// Stats describe the API traffic of a read.
+type Stats struct {
+	// Requests counts list requests (pages), for the "no per-object GET" promise.
+	Requests int64
+	Objects  int
+	Duration time.Duration
+}
+
+// Snapshot is what was read from the cluster.
+type Snapshot struct {
+	Inventory *workload.Inventory
+	// Problems name resources that could not be listed (forbidden, not
+	// served, timed out); the inventory is then partial.
+	Problems []finding.Problem
+	// Partial is true when some resource could not be listed.
+	Partial bool
+	Stats   Stats
+}
+
+// resource lists one kind into the inventory.
+type resource struct {
+	name       string // plural, for messages: "deployments.apps"
+	namespaced bool
+	list       func(ctx context.Context, c kubernetes.Interface, ns string, opts metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error)
+}
+
+// Read lists every resource Palisade evaluates. It fails outright only when
+// the API server cannot be reached or rejects the credentials; anything
+// else becomes a problem in the snapshot.
+func Read(ctx context.Context, client kubernetes.Interface, opts ReadOptions) (*Snapshot, error) {
+	start := time.Now()
+	if opts.PageSize <= 0 {
+		opts.PageSize = DefaultPageSize
+	}
+	if err := probe(ctx, client); err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{Inventory: workload.NewInventory()}
+	var requests atomic.Int64
+	var typed []typedObject
+	for _, r := range resources() {
+		ns := ""
+		if r.namespaced {
+			ns = opts.Namespace
+		}
+		cont := ""
+		for {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			requests.Add(1)
+			next, err := r.list(ctx, client, ns, metav1.ListOptions{Limit: opts.PageSize, Continue: cont}, func(obj any, tm metav1.TypeMeta) {
+				typed = append(typed, typedObject{obj: obj, typeMeta: tm})
+			})
+			if err != nil {
+				if fatal := fatalError(err); fatal != nil {
+					return nil, fatal
+				}
+				snap.Partial = true
+				snap.Problems = append(snap.Problems, finding.Problem{Level: finding.LevelError,
+					Message: fmt.Sprintf("cannot list %s: %s; results for it are missing", r.name, describe(err))})
+				break
+			}
+			if opts.Progress != nil {
+				opts.Progress(r.name, len(typed))
+			}
+			if next == "" {
+				break
+			}
+			cont = next
+		}
+	}
+	for _, t := range typed {
+		if controlledByScannedKind(t.obj) {
+			continue // its owner is scanned: the same template, reported once
+		}
+		snap.Inventory.Add(t.obj, ref(t.obj, t.typeMeta), nil)
+	}
+	snap.Stats = Stats{Requests: requests.Load(), Objects: len(snap.Inventory.Objects), Duration: time.Since(start)}
+	return snap, nil
+}
+
+type typedObject struct {
+	obj      any
+	typeMeta metav1.TypeMeta
+}
+
+func ref(obj any, tm metav1.TypeMeta) finding.ObjectRef {
+	m := obj.(metav1.Object)
+	return finding.ObjectRef{APIVersion: tm.APIVersion, Kind: tm.Kind, Namespace: m.GetNamespace(), Name: m.GetName()}
+}
+
+// scannedOwnerKinds are the owners whose pod templates are scanned
+// themselves; objects they control are skipped to avoid duplicates.
+var scannedOwnerKinds = map[string]bool{
+	"Deployment": true, "ReplicaSet": true, "StatefulSet": true, "DaemonSet": true,
+	"Job": true, "CronJob": true, "ReplicationController": true,
+}
+
+func controlledByScannedKind(obj any) bool {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return false
+	}
+	switch obj.(type) {
+	case *corev1.Pod, *appsv1.ReplicaSet, *batchv1.Job:
+	default:
+		return false
+	}
+	for _, o := range m.GetOwnerReferences() {
+		if o.Controller != nil && *o.Controller && scannedOwnerKinds[o.Kind] {
+			return true
+		}
+	}
+	return false
+}
+
+// probe makes one cheap request so that an unreachable server or bad
+// credentials fail fast with one clear message instead of one per resource.
+func probe(ctx context.Context, client kubernetes.Interface) error {
+	_, err := client.Discovery().ServerVersion()
+	if err == nil {
+		return nil
+	}
+	if fatal := fatalError(err); fatal != nil {
+		return fatal
+	}
+	return fmt.Errorf("cannot reach the Kubernetes API: %s", describe(err))
+}
+
+// fatalError returns a clear error for failures that doom every request.
+func fatalError(err error) error {
+	switch {
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("the API server rejected the credentials (401 Unauthorized): they may have expired; refresh the kubeconfig or token")
+	case isConnectionError(err):
+		return fmt.Errorf("cannot reach the Kubernetes API: %s", describe(err))
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("scan interrupted: %w", err)
+	}
+	return nil
+}
+
+// isConnectionError reports transport failures (refused, DNS, TLS,
+// client timeouts): client-go wraps them in *url.Error, while answers from
+// the server are *StatusError.
+func isConnectionError(err error) bool {
+	var ue *url.Error
+	var oe *net.OpError
+	return errors.As(err, &ue) || errors.As(err, &oe)
+}
+
+func describe(err error) string {
+	switch {
+	case apierrors.IsForbidden(err):
+		return "forbidden (the identity lacks list permission; see deploy/rbac/scanner.yaml)"
+	case apierrors.IsNotFound(err):
+		return "not served by this API server"
+	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err):
+		return "timed out"
+	}
+	return err.Error()
+}
+
+// resources lists what a scan reads. Secrets and ConfigMaps are never read.
+func resources() []resource {
+	return []resource{
+		{"namespaces", false, func(ctx context.Context, c kubernetes.Interface, _ string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.CoreV1().Namespaces().List(ctx, o)
+			return each(l, err, func(l *corev1.NamespaceList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("v1", "Namespace"))
+		}},
+		{"serviceaccounts", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.CoreV1().ServiceAccounts(ns).List(ctx, o)
+			return each(l, err, func(l *corev1.ServiceAccountList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("v1", "ServiceAccount"))
+		}},
+		{"services", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.CoreV1().Services(ns).List(ctx, o)
+			return each(l, err, func(l *corev1.ServiceList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("v1", "Service"))
+		}},
+		{"pods", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.CoreV1().Pods(ns).List(ctx, o)
+			return each(l, err, func(l *corev1.PodList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("v1", "Pod"))
+		}},
+		{"replicationcontrollers", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.CoreV1().ReplicationControllers(ns).List(ctx, o)
+			return each(l, err, func(l *corev1.ReplicationControllerList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("v1", "ReplicationController"))
+		}},
+		{"deployments.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.AppsV1().Deployments(ns).List(ctx, o)
+			return each(l, err, func(l *appsv1.DeploymentList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("apps/v1", "Deployment"))
+		}},
+		{"statefulsets.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.AppsV1().StatefulSets(ns).List(ctx, o)
+			return each(l, err, func(l *appsv1.StatefulSetList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("apps/v1", "StatefulSet"))
+		}},
+		{"daemonsets.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.AppsV1().DaemonSets(ns).List(ctx, o)
+			return each(l, err, func(l *appsv1.DaemonSetList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("apps/v1", "DaemonSet"))
+		}},
+		{"replicasets.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.AppsV1().ReplicaSets(ns).List(ctx, o)
+			return each(l, err, func(l *appsv1.ReplicaSetList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("apps/v1", "ReplicaSet"))
+		}},
+		{"jobs.batch", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.BatchV1().Jobs(ns).List(ctx, o)
+			return each(l, err, func(l *batchv1.JobList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("batch/v1", "Job"))
+		}},
+		{"cronjobs.batch", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.BatchV1().CronJobs(ns).List(ctx, o)
+			return each(l, err, func(l *batchv1.CronJobList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("batch/v1", "CronJob"))
+		}},
+		{"networkpolicies.networking.k8s.io", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.NetworkingV1().NetworkPolicies(ns).List(ctx, o)
+			return each(l, err, func(l *networkingv1.NetworkPolicyList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("networking.k8s.io/v1", "NetworkPolicy"))
+		}},
+		{"roles.rbac.authorization.k8s.io", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.RbacV1().Roles(ns).List(ctx, o)
+			return each(l, err, func(l *rbacv1.RoleList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("rbac.authorization.k8s.io/v1", "Role"))
+		}},
+		{"rolebindings.rbac.authorization.k8s.io", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.RbacV1().RoleBindings(ns).List(ctx, o)
+			return each(l, err, func(l *rbacv1.RoleBindingList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("rbac.authorization.k8s.io/v1", "RoleBinding"))
+		}},
+		{"clusterroles.rbac.authorization.k8s.io", false, func(ctx context.Context, c kubernetes.Interface, _ string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.RbacV1().ClusterRoles().List(ctx, o)
+			return each(l, err, func(l *rbacv1.ClusterRoleList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("rbac.authorization.k8s.io/v1", "ClusterRole"))
+		}},
+		{"clusterrolebindings.rbac.authorization.k8s.io", false, func(ctx context.Context, c kubernetes.Interface, _ string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+			l, err := c.RbacV1().ClusterRoleBindings().List(ctx, o)
+			return each(l, err, func(l *rbacv1.ClusterRoleBindingList) (string, int, func(int) any) {
+				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
+			}, add, meta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"))
+		}},
+	}
+}
+
+func meta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+// each hands every item of a list page to add, with its TypeMeta set (list
+// items arrive without it), and returns the continue token.
+func each[L any](l L, err error, items func(L) (string, int, func(int) any), add func(any, metav1.TypeMeta), tm metav1.TypeMeta) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	cont, n, item := items(l)
+	for i := range n {
+		obj := item(i)
+		if ro, ok := obj.(runtime.Object); ok {
+			ro.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind))
+		}
+		add(obj, tm)
+	}
+	return cont, nil
+}
