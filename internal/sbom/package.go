@@ -1,0 +1,57 @@
+// Package sbom defines the software packages found in an image or file
+// system, the catalogers that find them, and the SBOM formats that carry
+// them (CycloneDX, SPDX).
+package sbom
+
+// Ecosystem names follow OSV's ecosystem names, so a package can be
+// matched against OSV records without translation.
+const (
+	EcosystemDebian = "Debian"
+	EcosystemUbuntu = "Ubuntu"
+	EcosystemAlpine = "Alpine"
+	EcosystemRedHat = "Red Hat"
+	EcosystemGo     = "Go"
+	EcosystemPyPI   = "PyPI"
+	EcosystemNPM    = "npm"
+	EcosystemMaven  = "Maven"
+)
+
+// Package is one installed software package.
+type Package struct {
+	// Name and Version as the package manager records them.
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Ecosystem is the OSV ecosystem ("Debian", "Alpine", "Go", "PyPI" ...);
+	// for OS packages it may carry the release ("Debian:12", "Alpine:v3.20").
+	Ecosystem string `json:"ecosystem"`
+	// Type is the package type of Package URLs: deb, apk, rpm, golang, pypi, npm, maven.
+	Type string `json:"type"`
+	// PURL is the Package URL (https://github.com/package-url/purl-spec).
+	PURL string `json:"purl,omitempty"`
+	// SourceName and SourceVersion name the source package (dpkg Source:,
+	// apk origin, rpm source RPM); advisories of Debian, Ubuntu and Alpine
+	// are written against it.
+	SourceName    string   `json:"sourceName,omitempty"`
+	SourceVersion string   `json:"sourceVersion,omitempty"`
+	Arch          string   `json:"arch,omitempty"`
+	Licenses      []string `json:"licenses,omitempty"`
+	// Locations are the files that record the package (the dpkg status
+	// file, a binary, a package.json).
+	Locations []string `json:"locations,omitempty"`
+	// LayerDigest is the image layer that introduced the package, when the
+	// package comes from an image.
+	LayerDigest string `json:"layerDigest,omitempty"`
+	// Cataloger names the cataloger that found the package.
+	Cataloger string `json:"cataloger"`
+}
+
+// OS describes the operating system of an image, from /etc/os-release.
+type OS struct {
+	// ID is os-release's ID (debian, ubuntu, alpine, rhel, fedora, sles,
+	// amzn ...); "distroless" images keep Debian's.
+	ID        string `json:"id"`
+	VersionID string `json:"versionID,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Codename is VERSION_CODENAME (bookworm, jammy).
+	Codename string `json:"codename,omitempty"`
+}
