@@ -84,6 +84,9 @@ fi
 # (no C toolchain) can build; upstream ships kube-apiserver the same way.
 export CGO_ENABLED=0 GOWORK=off GOFLAGS=-buildvcs=false
 
+# Remove this run's temp binaries however it ends (Ctrl-C included).
+trap 'rm -f "$bin_dir"/.*.tmp.$$' EXIT
+
 # build MODULE_DIR PACKAGE OUTPUT LDFLAGS: go build into a temp file and rename
 # it, so an interrupted build never leaves a half-written binary that would
 # pass the existence check.

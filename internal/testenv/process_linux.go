@@ -11,7 +11,10 @@ import (
 // setProcAttrs puts the child in its own process group, so signals sent to
 // the test's group (Ctrl-C) reach it only through us and we can kill anything
 // it spawned, and asks the kernel to SIGKILL it when the test binary dies,
-// however it dies (panic, go test -timeout, kill -9).
+// however it dies (panic, go test -timeout, kill -9). The kernel ties
+// Pdeathsig to the OS thread that forked, not the process; the Go runtime only
+// retires a thread when a goroutine exits while locked to it (LockOSThread),
+// which this package never does around exec.
 func setProcAttrs(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
