@@ -39,6 +39,10 @@ func RESTConfig(o ClientOptions) (*rest.Config, error) {
 	// Lists are paginated; a higher rate keeps big clusters quick without
 	// hammering the server (client-go's default is 5 QPS).
 	cfg.QPS, cfg.Burst = 50, 100
+	// Protobuf is several times cheaper to decode than JSON for built-in
+	// types, which matters on small edge nodes.
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
 	return cfg, nil
 }
 

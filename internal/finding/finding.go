@@ -187,8 +187,8 @@ func Sort(findings []Finding) {
 		if a.Line != b.Line {
 			return a.Line < b.Line
 		}
-		if ao, bo := a.Object.String(), b.Object.String(); ao != bo {
-			return ao < bo
+		if c := compareRefs(a.Object, b.Object); c != 0 {
+			return c < 0
 		}
 		if a.Severity != b.Severity {
 			return a.Severity > b.Severity
@@ -201,6 +201,18 @@ func Sort(findings []Finding) {
 		}
 		return a.Message < b.Message
 	})
+}
+
+// compareRefs orders object references as their String forms would sort,
+// without building the strings (sorting compares millions of times).
+func compareRefs(a, b ObjectRef) int {
+	if c := strings.Compare(a.Kind, b.Kind); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Namespace, b.Namespace); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Name, b.Name)
 }
 
 // Problem is an input that could not be read, or was skipped. Problems never
