@@ -1,0 +1,297 @@
+package vulndb
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Record is an OSV vulnerability record
+// (https://ossf.github.io/osv-schema/), reduced to the fields Palisade
+// reads. Unknown fields are dropped on import; database_specific and
+// ecosystem_specific are kept verbatim because distributions put their
+// severity there.
+type Record struct {
+	SchemaVersion    string          `json:"schema_version,omitempty"`
+	ID               string          `json:"id"`
+	Modified         time.Time       `json:"modified"`
+	Published        *time.Time      `json:"published,omitempty"`
+	Withdrawn        *time.Time      `json:"withdrawn,omitempty"`
+	Aliases          []string        `json:"aliases,omitempty"`
+	Upstream         []string        `json:"upstream,omitempty"`
+	Related          []string        `json:"related,omitempty"`
+	Summary          string          `json:"summary,omitempty"`
+	Details          string          `json:"details,omitempty"`
+	Severity         []Severity      `json:"severity,omitempty"`
+	Affected         []Affected      `json:"affected,omitempty"`
+	References       []Reference     `json:"references,omitempty"`
+	DatabaseSpecific json.RawMessage `json:"database_specific,omitempty"`
+}
+
+// Affected is one package a record affects, with the versions affected.
+type Affected struct {
+	Package           Package         `json:"package"`
+	Severity          []Severity      `json:"severity,omitempty"`
+	Ranges            []Range         `json:"ranges,omitempty"`
+	Versions          []string        `json:"versions,omitempty"`
+	EcosystemSpecific json.RawMessage `json:"ecosystem_specific,omitempty"`
+	DatabaseSpecific  json.RawMessage `json:"database_specific,omitempty"`
+}
+
+// Package names a package in an OSV ecosystem ("Debian:12", "Go", "PyPI").
+type Package struct {
+	Ecosystem string `json:"ecosystem"`
+	Name      string `json:"name"`
+	PURL      string `json:"purl,omitempty"`
+}
+
+// Range types of OSV.
+const (
+	RangeEcosystem = "ECOSYSTEM"
+	RangeSemver    = "SEMVER"
+	RangeGit       = "GIT"
+)
+
+// Range is a list of events over a version ordering; see
+// https://ossf.github.io/osv-schema/#affectedranges-field.
+type Range struct {
+	Type   string  `json:"type"`
+	Repo   string  `json:"repo,omitempty"`
+	Events []Event `json:"events"`
+}
+
+// Event is one event of a range; exactly one field is set.
+type Event struct {
+	Introduced   string `json:"introduced,omitempty"`
+	Fixed        string `json:"fixed,omitempty"`
+	LastAffected string `json:"last_affected,omitempty"`
+	Limit        string `json:"limit,omitempty"`
+}
+
+// Severity is a score of a record: Type is CVSS_V2, CVSS_V3, CVSS_V4 (Score
+// holds the vector) or a distribution's own scale such as "Ubuntu" (Score
+// holds its word: "medium").
+type Severity struct {
+	Type  string `json:"type"`
+	Score string `json:"score"`
+}
+
+// Reference is a link of a record (ADVISORY, FIX, WEB ...).
+type Reference struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+// Limits of a single record. Real records stay far below them (the largest
+// in OSV's exports are a few hundred kilobytes, mostly `versions` lists); a
+// record over them is rejected rather than allowed to exhaust memory.
+const (
+	MaxRecordSize    = 8 << 20
+	maxIDLen         = 128
+	maxNameLen       = 1024
+	maxAliases       = 1000
+	maxAffected      = 10000
+	maxRanges        = 1000
+	maxEvents        = 10000
+	maxVersions      = 200000
+	maxSeverities    = 100
+	maxReferences    = 10000
+	maxSpecificBytes = 1 << 20
+)
+
+// ErrRecordTooLarge is wrapped when a record exceeds MaxRecordSize.
+var ErrRecordTooLarge = errors.New("OSV record too large")
+
+// ReadRecord reads and validates one OSV JSON record from r, reading at most
+// MaxRecordSize bytes.
+func ReadRecord(r io.Reader) (*Record, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxRecordSize+1))
+	if err != nil {
+		return nil, err
+	}
+	return ParseRecord(data)
+}
+
+// ParseRecord decodes and validates one OSV JSON record. It never panics on
+// hostile input: sizes, counts and identifiers are bounded, and a record
+// that fails validation is an error naming the field at fault.
+func ParseRecord(data []byte) (*Record, error) {
+	if len(data) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrRecordTooLarge, MaxRecordSize)
+	}
+	var rec Record
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&rec); err != nil {
+		return nil, fmt.Errorf("decode OSV record: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("decode OSV record: data after the JSON object")
+	}
+	if err := rec.validate(); err != nil {
+		if rec.ID != "" && len(rec.ID) <= maxIDLen {
+			return nil, fmt.Errorf("OSV record %q: %w", rec.ID, err)
+		}
+		return nil, fmt.Errorf("OSV record: %w", err)
+	}
+	return &rec, nil
+}
+
+func (r *Record) validate() error {
+	if err := validID(r.ID); err != nil {
+		return fmt.Errorf("id: %w", err)
+	}
+	if err := within("aliases", len(r.Aliases)+len(r.Upstream)+len(r.Related), maxAliases); err != nil {
+		return err
+	}
+	for _, a := range r.Aliases {
+		if err := validID(a); err != nil {
+			return fmt.Errorf("alias: %w", err)
+		}
+	}
+	if err := within("severity", len(r.Severity), maxSeverities); err != nil {
+		return err
+	}
+	if err := within("references", len(r.References), maxReferences); err != nil {
+		return err
+	}
+	if err := within("affected", len(r.Affected), maxAffected); err != nil {
+		return err
+	}
+	if len(r.DatabaseSpecific) > maxSpecificBytes {
+		return errors.New("database_specific: too large")
+	}
+	for i := range r.Affected {
+		if err := r.Affected[i].validate(); err != nil {
+			return fmt.Errorf("affected[%d]: %w", i, err)
+		}
+	}
+	return nil
+}
+
+func (a *Affected) validate() error {
+	p := a.Package
+	if p.Name == "" || p.Ecosystem == "" {
+		return errors.New("package: ecosystem and name are required")
+	}
+	if len(p.Name) > maxNameLen || len(p.Ecosystem) > maxIDLen || len(p.PURL) > maxNameLen {
+		return errors.New("package: name too long")
+	}
+	if strings.ContainsRune(p.Name, 0) || strings.ContainsRune(p.Ecosystem, 0) {
+		return errors.New("package: NUL in name")
+	}
+	if err := within("ranges", len(a.Ranges), maxRanges); err != nil {
+		return err
+	}
+	if err := within("versions", len(a.Versions), maxVersions); err != nil {
+		return err
+	}
+	if err := within("severity", len(a.Severity), maxSeverities); err != nil {
+		return err
+	}
+	if len(a.EcosystemSpecific)+len(a.DatabaseSpecific) > maxSpecificBytes {
+		return errors.New("ecosystem_specific/database_specific: too large")
+	}
+	for i, rg := range a.Ranges {
+		if err := within("events", len(rg.Events), maxEvents); err != nil {
+			return fmt.Errorf("ranges[%d]: %w", i, err)
+		}
+		switch rg.Type {
+		case RangeEcosystem, RangeSemver, RangeGit:
+		default:
+			return fmt.Errorf("ranges[%d]: unknown type %q", i, truncate(rg.Type, 32))
+		}
+		for j, e := range rg.Events {
+			n := 0
+			for _, v := range []string{e.Introduced, e.Fixed, e.LastAffected, e.Limit} {
+				if v != "" {
+					n++
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("ranges[%d].events[%d]: want exactly one of introduced, fixed, last_affected, limit", i, j)
+			}
+		}
+	}
+	return nil
+}
+
+// validID accepts OSV identifiers and aliases: printable ASCII without
+// spaces or path separators (they become database keys and file names).
+func validID(id string) error {
+	if id == "" {
+		return errors.New("empty")
+	}
+	if len(id) > maxIDLen {
+		return fmt.Errorf("%q...: longer than %d bytes", id[:32], maxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= ' ' || c >= 0x7f || c == '/' || c == '\\' {
+			return fmt.Errorf("%q: invalid character", id)
+		}
+	}
+	return nil
+}
+
+func within(field string, n, max int) error {
+	if n > max {
+		return fmt.Errorf("%s: %d entries, limit %d", field, n, max)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+// Links returns the record's advisory link first, then its other references.
+func (r *Record) Links() []string {
+	var first, rest []string
+	for _, ref := range r.References {
+		if ref.Type == "ADVISORY" {
+			first = append(first, ref.URL)
+		} else {
+			rest = append(rest, ref.URL)
+		}
+	}
+	return append(first, rest...)
+}
+
+// SpecificSeverity returns the "severity" string a distribution puts in
+// database_specific or ecosystem_specific (for example "HIGH", "moderate",
+// "unimportant"), or "" if there is none. The affected entry's values win
+// over the record's.
+func (r *Record) SpecificSeverity(a *Affected) string {
+	var blobs []json.RawMessage
+	if a != nil {
+		blobs = append(blobs, a.EcosystemSpecific, a.DatabaseSpecific)
+	}
+	blobs = append(blobs, r.DatabaseSpecific)
+	for _, b := range blobs {
+		if len(b) == 0 {
+			continue
+		}
+		var v struct {
+			Severity json.RawMessage `json:"severity"`
+			Urgency  string          `json:"urgency"`
+		}
+		if json.Unmarshal(b, &v) != nil {
+			continue
+		}
+		var s string
+		if json.Unmarshal(v.Severity, &s) == nil && s != "" {
+			return s
+		}
+		if v.Urgency != "" {
+			return v.Urgency
+		}
+	}
+	return ""
+}

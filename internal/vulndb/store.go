@@ -1,0 +1,455 @@
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// The database is one bbolt file with three buckets:
+//
+//	meta     "meta" -> Metadata as JSON
+//	records  ID -> source name, NUL, the record as compact JSON
+//	index    IndexKey(ecosystem, package) -> the IDs of its records, one per line
+//
+// The file is only ever written whole, by a builder, into a temporary file
+// beside the live one, and then renamed over it: readers never see a half
+// written database, and a failed build leaves the old one in place.
+var (
+	bucketMeta    = []byte("meta")
+	bucketRecords = []byte("records")
+	bucketIndex   = []byte("index")
+	keyMeta       = []byte("meta")
+)
+
+// SchemaVersion is the layout version of the database file. A file of
+// another version is rejected by Open; `palisade db update` rebuilds it.
+const SchemaVersion = 1
+
+// Metadata describes a database file: when it was built and from what.
+type Metadata struct {
+	SchemaVersion int `json:"schemaVersion"`
+	// Built is when the file was written; Updated is the last time every
+	// source was found current (a download, or a 304 Not Modified).
+	Built   time.Time `json:"built"`
+	Updated time.Time `json:"updated"`
+	// Sources are the inputs of the records, by name.
+	Sources []SourceState `json:"sources"`
+	// Ecosystems counts records per base OSV ecosystem ("Debian", "Go").
+	Ecosystems map[string]int `json:"ecosystems"`
+	// Records is the number of records.
+	Records int `json:"records"`
+}
+
+// SourceState is what the database remembers of one source.
+type SourceState struct {
+	Name string `json:"name"`
+	// Kind is "url" for a downloaded source and "file" for an imported
+	// directory or zip.
+	Kind string `json:"kind"`
+	// Location is the URL or the file imported.
+	Location string `json:"location"`
+	// ETag and LastModified are the validators of the last download, sent
+	// back as If-None-Match and If-Modified-Since.
+	ETag         string `json:"etag,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+	// SHA256 is the hash of the last archive read.
+	SHA256 string `json:"sha256,omitempty"`
+	// Fetched is when the content was last read; Checked when it was last
+	// found current.
+	Fetched time.Time `json:"fetched"`
+	Checked time.Time `json:"checked"`
+	Records int       `json:"records"`
+	// Skipped counts records that failed validation and were left out.
+	Skipped int `json:"skipped,omitempty"`
+}
+
+// Source kinds.
+const (
+	KindURL  = "url"
+	KindFile = "file"
+)
+
+// DB is an open, read-only vulnerability database. It is safe for
+// concurrent use.
+type DB struct {
+	bolt *bolt.DB
+	path string
+	meta Metadata
+}
+
+// ErrNoDatabase is returned by Open when the file does not exist.
+var ErrNoDatabase = errors.New("no vulnerability database (run `palisade db update` or `palisade db import`)")
+
+// Open opens the database file at path read-only.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNoDatabase)
+	}
+	b, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open vulnerability database %s: %w", path, err)
+	}
+	db := &DB{bolt: b, path: path}
+	if err := b.View(func(tx *bolt.Tx) error {
+		m := tx.Bucket(bucketMeta)
+		if m == nil || tx.Bucket(bucketRecords) == nil || tx.Bucket(bucketIndex) == nil {
+			return errors.New("not a Palisade vulnerability database")
+		}
+		return json.Unmarshal(m.Get(keyMeta), &db.meta)
+	}); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("vulnerability database %s: %w", path, err)
+	}
+	if db.meta.SchemaVersion != SchemaVersion {
+		b.Close()
+		return nil, fmt.Errorf("vulnerability database %s: schema version %d, want %d (run `palisade db update`)", path, db.meta.SchemaVersion, SchemaVersion)
+	}
+	return db, nil
+}
+
+// Close releases the file.
+func (db *DB) Close() error { return db.bolt.Close() }
+
+// Path is the file the database was opened from.
+func (db *DB) Path() string { return db.path }
+
+// Metadata describes the database.
+func (db *DB) Metadata() Metadata { return db.meta }
+
+// Lookup returns the records that name the package in an ecosystem. The
+// ecosystem's release suffix is ignored ("Debian:12" looks up "Debian"):
+// the matcher decides which releases apply. Names are normalised as the
+// ecosystem does (PyPI's are case- and separator-insensitive).
+func (db *DB) Lookup(ecosystem, name string) ([]*Record, error) {
+	var out []*Record
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketIndex).Get([]byte(IndexKey(ecosystem, name)))
+		if ids == nil {
+			return nil
+		}
+		recs := tx.Bucket(bucketRecords)
+		for _, id := range bytes.Split(ids, []byte{'\n'}) {
+			raw := recs.Get(id)
+			if raw == nil {
+				return fmt.Errorf("index names record %s, which is missing", id)
+			}
+			rec, err := decodeStored(raw)
+			if err != nil {
+				return fmt.Errorf("record %s: %w", id, err)
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database %s: lookup %s/%s: %w", db.path, ecosystem, name, err)
+	}
+	return out, nil
+}
+
+// Get returns one record by ID, or nil if there is none.
+func (db *DB) Get(id string) (*Record, error) {
+	var rec *Record
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketRecords).Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		var err error
+		rec, err = decodeStored(raw)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database %s: record %s: %w", db.path, id, err)
+	}
+	return rec, nil
+}
+
+// forEachOf calls fn with every stored record of a source, for carrying a
+// source that did not change into a new build.
+func (db *DB) forEachOf(ctx context.Context, source string, fn func(rec *Record) error) error {
+	prefix := []byte(source + "\x00")
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
+			if !bytes.HasPrefix(v, prefix) {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rec, err := decodeStored(v)
+			if err != nil {
+				return fmt.Errorf("record %s: %w", k, err)
+			}
+			return fn(rec)
+		})
+	})
+}
+
+func decodeStored(v []byte) (*Record, error) {
+	i := bytes.IndexByte(v, 0)
+	if i < 0 {
+		return nil, errors.New("corrupt stored record")
+	}
+	var rec Record
+	if err := json.Unmarshal(v[i+1:], &rec); err != nil {
+		return nil, fmt.Errorf("corrupt stored record: %w", err)
+	}
+	return &rec, nil
+}
+
+// IndexKey is the database key of a package: the base ecosystem in lower
+// case and the package name as the ecosystem compares names.
+func IndexKey(ecosystem, name string) string {
+	eco := strings.ToLower(BaseEcosystem(ecosystem))
+	return eco + "\x00" + NormalizeName(ecosystem, name)
+}
+
+// BaseEcosystem drops an OSV ecosystem's release suffix: "Debian:12" is
+// "Debian", "Ubuntu:22.04:LTS" is "Ubuntu".
+func BaseEcosystem(ecosystem string) string {
+	base, _, _ := strings.Cut(ecosystem, ":")
+	return strings.TrimSpace(base)
+}
+
+var pypiSeparators = regexp.MustCompile(`[-_.]+`)
+
+// NormalizeName returns the form of a package name that the ecosystem
+// treats as identical: PEP 503 for PyPI; other ecosystems compare names
+// exactly.
+func NormalizeName(ecosystem, name string) string {
+	switch strings.ToLower(BaseEcosystem(ecosystem)) {
+	case "pypi":
+		return pypiSeparators.ReplaceAllString(strings.ToLower(name), "-")
+	}
+	return name
+}
+
+// builder writes a new database file beside dest. Records are written in
+// batches without fsync; commit writes the index and metadata, syncs the
+// file and renames it over dest.
+type builder struct {
+	bolt    *bolt.DB
+	tmp     string
+	batch   map[string][]byte
+	keys    map[string][]string // record ID -> index keys
+	sources map[string]string   // record ID -> source name
+}
+
+const buildBatch = 2000
+
+func newBuilder(dest string) (*builder, error) {
+	dir := filepath.Dir(dest)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("vulnerability database directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".build-*.db")
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database: %w", err)
+	}
+	tmp := f.Name()
+	f.Close()
+	b, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second})
+	if err != nil {
+		os.Remove(tmp)
+		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
+	}
+	if err := b.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketRecords, bucketIndex} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
+	}
+	return &builder{bolt: b, tmp: tmp, batch: map[string][]byte{}, keys: map[string][]string{}, sources: map[string]string{}}, nil
+}
+
+// add stores a record of a source. A record with the same ID as an earlier
+// one replaces it: the last source wins.
+func (b *builder) add(source string, rec *Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("record %s: %w", rec.ID, err)
+	}
+	v := make([]byte, 0, len(source)+1+len(data))
+	v = append(append(append(v, source...), 0), data...)
+	seen := map[string]bool{}
+	var keys []string
+	for _, a := range rec.Affected {
+		k := IndexKey(a.Package.Ecosystem, a.Package.Name)
+		if !seen[k] {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	b.keys[rec.ID] = keys
+	b.sources[rec.ID] = source
+	b.batch[rec.ID] = v
+	if len(b.batch) >= buildBatch {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *builder) flush() error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(b.batch))
+	for id := range b.batch {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	err := b.bolt.Update(func(tx *bolt.Tx) error {
+		recs := tx.Bucket(bucketRecords)
+		for _, id := range ids {
+			if err := recs.Put([]byte(id), b.batch[id]); err != nil {
+				return fmt.Errorf("record %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	clear(b.batch)
+	if err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", b.tmp, err)
+	}
+	return nil
+}
+
+// commit completes the file and renames it over dest. meta's counts are
+// filled in from what was added.
+func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
+	if err := b.flush(); err != nil {
+		return meta, err
+	}
+	index := map[string][]string{}
+	meta.Ecosystems = map[string]int{}
+	perSource := map[string]int{}
+	for id, keys := range b.keys {
+		ecos := map[string]bool{}
+		for _, k := range keys {
+			index[k] = append(index[k], id)
+			eco, _, _ := strings.Cut(k, "\x00")
+			ecos[eco] = true
+		}
+		for eco := range ecos {
+			meta.Ecosystems[eco]++
+		}
+		perSource[b.sources[id]]++
+	}
+	// Ecosystem counts keep OSV's spelling of the name where known.
+	named := map[string]int{}
+	for eco, n := range meta.Ecosystems {
+		named[displayEcosystem(eco)] = n
+	}
+	meta.Ecosystems = named
+	meta.Records = len(b.keys)
+	for i := range meta.Sources {
+		meta.Sources[i].Records = perSource[meta.Sources[i].Name]
+	}
+	meta.SchemaVersion = SchemaVersion
+	keys := make([]string, 0, len(index))
+	for k := range index {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	metaJSON, err := json.Marshal(meta)
+	if err != nil {
+		return meta, err
+	}
+	err = b.bolt.Update(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketIndex)
+		idx.FillPercent = 1.0 // keys arrive in order
+		for _, k := range keys {
+			ids := index[k]
+			sort.Strings(ids)
+			if err := idx.Put([]byte(k), []byte(strings.Join(ids, "\n"))); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyMeta, metaJSON)
+	})
+	if err == nil {
+		err = b.bolt.Sync()
+	}
+	if cerr := b.bolt.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncFile(b.tmp)
+	}
+	if err == nil {
+		err = os.Rename(b.tmp, dest)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(dest))
+	}
+	if err != nil {
+		os.Remove(b.tmp)
+		return meta, fmt.Errorf("write vulnerability database %s: %w", dest, err)
+	}
+	return meta, nil
+}
+
+// abort discards the file being built.
+func (b *builder) abort() {
+	b.bolt.Close()
+	os.Remove(b.tmp)
+}
+
+var ecosystemNames = map[string]string{
+	"debian": "Debian", "ubuntu": "Ubuntu", "alpine": "Alpine", "red hat": "Red Hat",
+	"go": "Go", "pypi": "PyPI", "npm": "npm", "maven": "Maven", "crates.io": "crates.io",
+	"rubygems": "RubyGems", "nuget": "NuGet", "packagist": "Packagist", "wolfi": "Wolfi",
+	"chainguard": "Chainguard", "almalinux": "AlmaLinux", "rocky linux": "Rocky Linux",
+	"suse": "SUSE", "opensuse": "openSUSE",
+}
+
+func displayEcosystem(lower string) string {
+	if n, ok := ecosystemNames[lower]; ok {
+		return n
+	}
+	return lower
+}
+
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some file systems cannot sync a directory; the rename is still atomic.
+	_ = d.Sync()
+	return nil
+}
