@@ -110,7 +110,7 @@ func (c *converter) mapping(n *yaml.Node, h pathHash, depth int, top bool) error
 		if i > 0 {
 			c.buf.WriteByte(',')
 		}
-		appendJSONString(&c.buf, key)
+		c.buf.Write(appendJSONString(c.buf.AvailableBuffer(), key))
 		c.buf.WriteByte(':')
 		var child pathHash
 		if top {
@@ -210,73 +210,126 @@ func scalarKey(k *yaml.Node) (string, error) {
 // scalar writes a scalar with the type YAML resolved for it, as
 // sigs.k8s.io/yaml would when converting to JSON.
 func (c *converter) scalar(n *yaml.Node) error {
-	switch n.ShortTag() {
+	c.buf.Write(appendScalarJSON(c.buf.AvailableBuffer(), n.ShortTag(), n.Value))
+	return nil
+}
+
+// appendScalarJSON appends the JSON for a scalar whose resolved YAML tag is
+// tag. The fast path uses it too, so both paths type scalars identically.
+func appendScalarJSON(dst []byte, tag, value string) []byte {
+	switch tag {
 	case "!!null":
-		c.buf.WriteString("null")
+		return append(dst, "null"...)
 	case "!!bool":
-		switch strings.ToLower(n.Value) {
+		switch strings.ToLower(value) {
 		case "true":
-			c.buf.WriteString("true")
+			return append(dst, "true"...)
 		case "false":
-			c.buf.WriteString("false")
-		default:
-			appendJSONString(&c.buf, n.Value)
+			return append(dst, "false"...)
 		}
 	case "!!int":
-		v := strings.ReplaceAll(n.Value, "_", "")
+		v := strings.ReplaceAll(value, "_", "")
 		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
-			c.buf.WriteString(strconv.FormatInt(i, 10))
+			return strconv.AppendInt(dst, i, 10)
 		} else if u, err := strconv.ParseUint(v, 0, 64); err == nil {
-			c.buf.WriteString(strconv.FormatUint(u, 10))
+			return strconv.AppendUint(dst, u, 10)
 		} else if f, err := strconv.ParseFloat(v, 64); err == nil && !math.IsInf(f, 0) {
-			c.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
-		} else {
-			appendJSONString(&c.buf, n.Value)
+			return strconv.AppendFloat(dst, f, 'g', -1, 64)
 		}
 	case "!!float":
-		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
-		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			// JSON has no infinity or NaN: keep the text.
-			appendJSONString(&c.buf, n.Value)
-		} else {
-			c.buf.WriteString(strconv.FormatFloat(f, 'g', -1, 64))
+		f, err := strconv.ParseFloat(strings.ReplaceAll(value, "_", ""), 64)
+		if err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+			return strconv.AppendFloat(dst, f, 'g', -1, 64)
 		}
-	default: // !!str, !!timestamp, !!binary and custom tags stay strings
-		appendJSONString(&c.buf, n.Value)
+		// JSON has no infinity or NaN: keep the text.
 	}
-	return nil
+	// !!str, !!timestamp, !!binary, custom tags and anything unparsable
+	// stay strings.
+	return appendJSONString(dst, value)
 }
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b *bytes.Buffer, s string) {
-	b.WriteByte('"')
+// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
 	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		if c < 0x80 {
+			dst = appendJSONEscape(dst, rune(c))
+			i++
+			start = i
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
-			b.WriteString(`\ufffd`)
-		case r == '"':
-			b.WriteString(`\"`)
-		case r == '\\':
-			b.WriteString(`\\`)
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\r':
-			b.WriteString(`\r`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20, r == 0x2028, r == 0x2029:
-			b.WriteString(`\u`)
-			b.WriteByte(hexDigits[(r>>12)&0xf])
-			b.WriteByte(hexDigits[(r>>8)&0xf])
-			b.WriteByte(hexDigits[(r>>4)&0xf])
-			b.WriteByte(hexDigits[r&0xf])
+			dst = append(dst, `\ufffd`...)
+		case r == 0x2028, r == 0x2029:
+			dst = appendJSONEscape(dst, r)
 		default:
-			b.WriteString(s[i : i+size])
+			dst = append(dst, s[i:i+size]...)
 		}
 		i += size
+		start = i
 	}
-	b.WriteByte('"')
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONBytes is appendJSONString for a byte slice.
+func appendJSONBytes(dst []byte, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		if c < 0x80 {
+			dst = appendJSONEscape(dst, rune(c))
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\ufffd`...)
+		case r == 0x2028, r == 0x2029:
+			dst = appendJSONEscape(dst, r)
+		default:
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendJSONEscape appends the escape of an ASCII character that JSON
+// needs escaped, or of U+2028/U+2029.
+func appendJSONEscape(dst []byte, r rune) []byte {
+	switch r {
+	case '"':
+		return append(dst, `\"`...)
+	case '\\':
+		return append(dst, `\\`...)
+	case '\n':
+		return append(dst, `\n`...)
+	case '\r':
+		return append(dst, `\r`...)
+	case '\t':
+		return append(dst, `\t`...)
+	}
+	return append(dst, '\\', 'u', hexDigits[(r>>12)&0xf], hexDigits[(r>>8)&0xf], hexDigits[(r>>4)&0xf], hexDigits[r&0xf])
 }

@@ -108,8 +108,9 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var fp fastParser
 			for j := range jobs {
-				objs, probs := parseDocument(j)
+				objs, probs := parseDocument(j, &fp)
 				results <- docResult{fileSeq: j.fileSeq, docSeq: j.docSeq, objects: objs, problems: probs}
 			}
 		}()
@@ -350,8 +351,19 @@ func isBinary(head []byte) bool {
 	return bytes.IndexByte(head, 0) >= 0
 }
 
-// parseDocument parses one document into zero or more objects.
-func parseDocument(j docJob) ([]*Object, []finding.Problem) {
+// parseDocument parses one document into zero or more objects, with the
+// fast path when it can and yaml.v3 otherwise.
+func parseDocument(j docJob, fp *fastParser) ([]*Object, []finding.Problem) {
+	if fp != nil {
+		if o, ok := fp.parse(j); ok {
+			return []*Object{o}, nil
+		}
+	}
+	return parseDocumentYAML(j)
+}
+
+// parseDocumentYAML parses one document with yaml.v3.
+func parseDocumentYAML(j docJob) ([]*Object, []finding.Problem) {
 	var probs []finding.Problem
 	problem := func(line int, level, format string, args ...any) {
 		probs = append(probs, finding.Problem{File: j.file, Line: line, Level: level, Message: fmt.Sprintf(format, args...)})

@@ -9,7 +9,9 @@
 package manifest
 
 import (
+	"cmp"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,8 +67,11 @@ type lineEntry struct {
 	line int32
 }
 
+// sortEntries sorts by hash. The sort is stable so that both conversion
+// paths, which record entries in the same order, build identical indexes
+// even when two paths hash alike.
 func (ix lineIndex) sortEntries() {
-	sort.Slice(ix, func(i, j int) bool { return ix[i].hash < ix[j].hash })
+	slices.SortStableFunc(ix, func(a, b lineEntry) int { return cmp.Compare(a.hash, b.hash) })
 }
 
 func (ix lineIndex) get(h uint64) int {
@@ -114,6 +119,15 @@ const fnvPrime = 1099511628211
 func (h pathHash) add(s string) pathHash {
 	for i := 0; i < len(s); i++ {
 		h ^= pathHash(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// addBytes is add for a byte slice.
+func (h pathHash) addBytes(s []byte) pathHash {
+	for _, c := range s {
+		h ^= pathHash(c)
 		h *= fnvPrime
 	}
 	return h

@@ -96,9 +96,17 @@ func splitYAML(r io.Reader, emit func(document) error) error {
 
 // readLine returns the next line including its newline. A line longer than
 // max is returned truncated to max bytes (the caller then treats the
-// document as oversized) and the rest of it is discarded.
+// document as oversized) and the rest of it is discarded. The line is only
+// valid until the next read.
 func readLine(br *bufio.Reader, max int) ([]byte, error) {
-	var out []byte
+	chunk, err := br.ReadSlice('\n')
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		if len(chunk) > max {
+			chunk = chunk[:max]
+		}
+		return chunk, err
+	}
+	out := append([]byte(nil), chunk[:min(len(chunk), max)]...)
 	for {
 		chunk, err := br.ReadSlice('\n')
 		if len(out)+len(chunk) <= max {
