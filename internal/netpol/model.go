@@ -510,9 +510,9 @@ func (m *Model) matchesPeer(pol *Policy, rp RulePeer, q *Peer) bool {
 
 type bitset []uint64
 
-func newBitset(n int) bitset        { return make(bitset, (n+63)/64) }
-func (b bitset) set(i int)          { b[i/64] |= 1 << (uint(i) % 64) }
-func (b bitset) has(i int) bool     { return b[i/64]&(1<<(uint(i)%64)) != 0 }
+func newBitset(n int) bitset    { return make(bitset, (n+63)/64) }
+func (b bitset) set(i int)      { b[i/64] |= 1 << (uint(i) % 64) }
+func (b bitset) has(i int) bool { return b[i/64]&(1<<(uint(i)%64)) != 0 }
 func (b bitset) subsetOf(o bitset) bool {
 	for i := range b {
 		if b[i]&^o[i] != 0 {
