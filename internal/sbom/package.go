@@ -14,6 +14,19 @@ const (
 	EcosystemPyPI   = "PyPI"
 	EcosystemNPM    = "npm"
 	EcosystemMaven  = "Maven"
+
+	// Further OS ecosystems. OSV names the first five; Fedora, Amazon
+	// Linux and CBL-Mariner have no OSV ecosystem of their own, so their
+	// packages carry these descriptive names and match nothing in OSV
+	// until one exists.
+	EcosystemRockyLinux = "Rocky Linux"
+	EcosystemAlmaLinux  = "AlmaLinux"
+	EcosystemSUSE       = "SUSE"
+	EcosystemOpenSUSE   = "openSUSE"
+	EcosystemWolfi      = "Wolfi"
+	EcosystemFedora     = "Fedora"
+	EcosystemAmazon     = "Amazon Linux"
+	EcosystemMariner    = "Mariner"
 )
 
 // Package is one installed software package.
@@ -54,4 +67,12 @@ type OS struct {
 	Name      string `json:"name,omitempty"`
 	// Codename is VERSION_CODENAME (bookworm, jammy).
 	Codename string `json:"codename,omitempty"`
+	// IDLike is ID_LIKE's list (rocky: "rhel centos fedora").
+	IDLike []string `json:"idLike,omitempty"`
+	// PrettyName is PRETTY_NAME ("Distroless" for Google's distroless).
+	PrettyName string `json:"prettyName,omitempty"`
+	// Distroless is set for Debian-based distroless images: their
+	// os-release is Debian's but dpkg's database is status.d/, one file
+	// per package, and there is no package manager.
+	Distroless bool `json:"distroless,omitempty"`
 }
