@@ -121,6 +121,59 @@ type Finding struct {
 	// Remediation says how to fix it; the rule's references and tags are
 	// in Report.Rules, once per rule rather than once per finding.
 	Remediation string `json:"remediation,omitempty" yaml:"remediation,omitempty"`
+	// Vulnerability is set on findings of the vulnerability matcher (rule
+	// ID = the vulnerability ID): the package, versions and scores.
+	Vulnerability *Vulnerability `json:"vulnerability,omitempty" yaml:"vulnerability,omitempty"`
+}
+
+// Vulnerability describes a known vulnerability of an installed package.
+type Vulnerability struct {
+	// ID is the identifier of the advisory matched (GO-2022-0969,
+	// CVE-2024-0727, DEBIAN-CVE-2024-0727, GHSA-..., DSA-...).
+	ID string `json:"id" yaml:"id"`
+	// Aliases are the other identifiers of the same vulnerability.
+	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
+	// Package is the package found vulnerable.
+	Package VulnerablePackage `json:"package" yaml:"package"`
+	// Installed is the version found (for Debian, Ubuntu and Alpine, the
+	// source package's version the advisory is written against).
+	Installed string `json:"installed" yaml:"installed"`
+	// Fixed is the first version without the vulnerability; "" means there
+	// is no fix yet.
+	Fixed string `json:"fixed,omitempty" yaml:"fixed,omitempty"`
+	// CVSS are the scores the advisory gives, each with its vector.
+	CVSS []CVSS `json:"cvss,omitempty" yaml:"cvss,omitempty"`
+	// SeveritySource says where Finding.Severity comes from: "CVSS_V4",
+	// "CVSS_V3", "CVSS_V2", or the database whose own rating was used
+	// ("Debian", "Ubuntu", "GitHub" ...); "" when the advisory has none.
+	SeveritySource string `json:"severitySource,omitempty" yaml:"severitySource,omitempty"`
+	// Layer is the digest of the image layer that introduced the package.
+	Layer string `json:"layer,omitempty" yaml:"layer,omitempty"`
+	// Links are the advisory's URLs, the most useful first.
+	Links []string `json:"links,omitempty" yaml:"links,omitempty"`
+}
+
+// VulnerablePackage names the package of a Vulnerability.
+type VulnerablePackage struct {
+	Name string `json:"name" yaml:"name"`
+	// Ecosystem is the OSV ecosystem, with release ("Debian:12", "Go").
+	Ecosystem string `json:"ecosystem" yaml:"ecosystem"`
+	// Version is the package's own version (a binary package's, which may
+	// differ from Installed).
+	Version string `json:"version" yaml:"version"`
+	PURL    string `json:"purl,omitempty" yaml:"purl,omitempty"`
+	// SourceName is the source package the advisory names, when it is not Name.
+	SourceName string `json:"sourceName,omitempty" yaml:"sourceName,omitempty"`
+}
+
+// CVSS is one Common Vulnerability Scoring System rating.
+type CVSS struct {
+	// Version is "2.0", "3.0", "3.1" or "4.0".
+	Version string `json:"version" yaml:"version"`
+	Vector  string `json:"vector" yaml:"vector"`
+	// Score is the base score computed from the vector; 0 when Palisade
+	// cannot compute it (CVSS 4.0).
+	Score float64 `json:"score" yaml:"score"`
 }
 
 // Location renders file:line, or "" when the finding has no file.

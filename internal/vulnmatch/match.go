@@ -1,0 +1,633 @@
+// Package vulnmatch matches installed packages against OSV records: which
+// advisories affect which package, the first fixed version, and the
+// severity.
+//
+// Matching follows the OSV schema's evaluation of affected versions
+// (https://ossf.github.io/osv-schema/#evaluation): a version is affected if
+// it is listed in `versions`, or if an ECOSYSTEM or SEMVER range's events,
+// sorted by the ecosystem's version order, leave it inside an introduced /
+// fixed (or last_affected) interval and below every limit. GIT ranges name
+// commits, which an installed package does not carry; their records list
+// the affected versions in `versions`, which is matched.
+//
+// Distributions publish advisories against source packages: Debian and
+// Ubuntu packages are matched by their source package name and version,
+// Alpine packages by their origin. Go modules match by module path, and the
+// Go standard library as the package "stdlib" at the toolchain's version.
+package vulnmatch
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/sbom"
+	"github.com/palisade-sec/palisade/internal/version"
+	"github.com/palisade-sec/palisade/internal/version/semver"
+	"github.com/palisade-sec/palisade/internal/vulndb"
+)
+
+// Source returns the records that name a package; *vulndb.DB is one.
+type Source interface {
+	Lookup(ecosystem, name string) ([]*vulndb.Record, error)
+}
+
+// Options tune Match.
+type Options struct {
+	// IgnoreUnfixed drops vulnerabilities that have no fixed version yet.
+	IgnoreUnfixed bool
+	// VEX statements suppress the findings they declare not_affected or
+	// fixed; the findings stay in the result, marked suppressed.
+	VEX *VEX
+	// Object is the object the findings are about (the image); when its
+	// Kind is empty, findings name the package instead.
+	Object finding.ObjectRef
+	// Products are the identifiers VEX statements may name the scanned
+	// artifact by (its pkg:oci PURL, its reference, its digest).
+	Products []string
+}
+
+// Result is what Match found.
+type Result struct {
+	Findings []finding.Finding
+	// Problems are packages that could not be matched: an ecosystem without
+	// a version order, a version the ecosystem cannot parse.
+	Problems []finding.Problem
+}
+
+// NoFix is the text findings show for a vulnerability without a fix.
+const NoFix = "no fix yet"
+
+// Match finds the vulnerabilities of pkgs in src.
+func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (*Result, error) {
+	res := &Result{Findings: []finding.Finding{}}
+	unsupported := map[string]bool{}
+	for i := range pkgs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p := &pkgs[i]
+		q := queryOf(p)
+		if q.version == "" || q.name == "" {
+			continue
+		}
+		cmp, err := version.For(p.Ecosystem)
+		if err != nil {
+			base := vulndb.BaseEcosystem(p.Ecosystem)
+			if !unsupported[base] {
+				unsupported[base] = true
+				res.Problems = append(res.Problems, finding.Problem{Level: finding.LevelNote,
+					Message: fmt.Sprintf("packages of ecosystem %q are not matched against vulnerabilities: %v", base, err)})
+			}
+			continue
+		}
+		if _, err := cmp.Compare(q.version, q.version); err != nil {
+			res.Problems = append(res.Problems, finding.Problem{Level: finding.LevelWarning, File: firstLocation(p),
+				Message: fmt.Sprintf("package %s: not matched against vulnerabilities: %v", p.Name, err)})
+			continue
+		}
+		recs, err := src.Lookup(p.Ecosystem, q.name)
+		if err != nil {
+			return nil, err
+		}
+		var matches []match
+		for _, rec := range recs {
+			m, ok, err := matchRecord(rec, p, q, cmp)
+			if err != nil {
+				res.Problems = append(res.Problems, finding.Problem{Level: finding.LevelWarning, File: firstLocation(p),
+					Message: fmt.Sprintf("package %s %s: advisory %s: %v", p.Name, p.Version, rec.ID, err)})
+			}
+			if ok {
+				matches = append(matches, m)
+			}
+		}
+		for _, m := range dedupe(matches) {
+			if opts.IgnoreUnfixed && m.fixed == "" {
+				continue
+			}
+			f := findingOf(p, q, m, opts.Object)
+			if opts.VEX != nil {
+				opts.VEX.apply(&f, p, opts.Products)
+			}
+			res.Findings = append(res.Findings, f)
+		}
+	}
+	return res, nil
+}
+
+// query is what a package is looked up and compared as.
+type query struct {
+	name, version string
+	// bySource is true when name/version are the source package's.
+	bySource bool
+}
+
+func queryOf(p *sbom.Package) query {
+	q := query{name: p.Name, version: p.Version}
+	switch strings.ToLower(vulndb.BaseEcosystem(p.Ecosystem)) {
+	case "debian", "ubuntu", "alpine", "wolfi", "chainguard":
+		if p.SourceName != "" {
+			q.name, q.bySource = p.SourceName, p.SourceName != p.Name
+		}
+		if p.SourceVersion != "" {
+			q.version = p.SourceVersion
+		}
+	case "go":
+		if p.Version == "(devel)" {
+			q.version = ""
+		}
+	}
+	return q
+}
+
+// match is one record found to affect a package.
+type match struct {
+	rec   *vulndb.Record
+	aff   *vulndb.Affected
+	fixed string
+	// aliases are the record's aliases and the IDs of duplicates merged in.
+	aliases []string
+}
+
+// matchRecord evaluates every affected entry of rec that names the package;
+// the record matches if any does. The fix reported is the lowest fixed
+// version above the installed one among the matching entries.
+func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Comparer) (match, bool, error) {
+	m := match{rec: rec}
+	found := false
+	var firstErr error
+	for i := range rec.Affected {
+		a := &rec.Affected[i]
+		if !samePackage(a.Package, p.Ecosystem, q.name) {
+			continue
+		}
+		affected, fixed, err := evaluate(a, p.Ecosystem, q.version, cmp)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if !affected {
+			continue
+		}
+		switch {
+		case !found:
+			m.aff, m.fixed = a, fixed
+		case fixed != "" && (m.fixed == "" || less(cmp, fixed, m.fixed)):
+			m.fixed = fixed
+		}
+		found = true
+	}
+	return m, found, firstErr
+}
+
+func less(cmp version.Comparer, a, b string) bool {
+	c, err := cmp.Compare(a, b)
+	return err == nil && c < 0
+}
+
+// samePackage reports whether an affected entry names the package: same
+// base ecosystem, a compatible release, the same normalised name.
+func samePackage(ap vulndb.Package, ecosystem, name string) bool {
+	if !strings.EqualFold(vulndb.BaseEcosystem(ap.Ecosystem), vulndb.BaseEcosystem(ecosystem)) {
+		return false
+	}
+	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(ecosystem, name) {
+		return false
+	}
+	return sameRelease(release(ap.Ecosystem), release(ecosystem))
+}
+
+func release(ecosystem string) string {
+	_, r, _ := strings.Cut(ecosystem, ":")
+	return strings.TrimSpace(r)
+}
+
+// sameRelease compares the release parts of two ecosystem names. A record
+// without a release applies to every release; a package without one (its
+// OS release is unknown) is matched against every release's records.
+// Releases are compared as tokens, because OSV spells them with extra
+// fields: "Ubuntu:22.04:LTS", "Ubuntu:Pro:18.04:LTS", "Alpine:v3.20",
+// "Red Hat:enterprise_linux:9::appstream".
+func sameRelease(record, pkg string) bool {
+	rec, pk := releaseTokens(record), releaseTokens(pkg)
+	if len(rec) == 0 || len(pk) == 0 {
+		return true
+	}
+	// Ubuntu Pro (ESM) fixes apply only to hosts that use Pro.
+	if slices.Contains(rec, "pro") && !slices.Contains(pk, "pro") {
+		return false
+	}
+	for _, t := range pk {
+		if !slices.ContainsFunc(rec, func(r string) bool { return r == t || strings.HasPrefix(t, r+".") }) {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseTokens splits a release into lower-case tokens without "v"
+// prefixes, dropping empty ones and "LTS".
+func releaseTokens(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ":") {
+		t = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(t)), "v")
+		if t != "" && t != "lts" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// evaluate decides whether version v is affected by entry a, and if so the
+// fixed version (or "").
+func evaluate(a *vulndb.Affected, ecosystem, v string, cmp version.Comparer) (bool, string, error) {
+	affected := false
+	var firstErr error
+	for _, listed := range a.Versions {
+		if listed == v {
+			affected = true
+			break
+		}
+		if c, err := cmp.Compare(listed, v); err == nil && c == 0 {
+			affected = true
+			break
+		}
+	}
+	fixed := ""
+	for _, r := range a.Ranges {
+		var rc version.Comparer
+		switch r.Type {
+		case vulndb.RangeEcosystem:
+			rc = cmp
+		case vulndb.RangeSemver:
+			rc = semverComparer(ecosystem, cmp)
+		default:
+			continue
+		}
+		in, fix, err := inRange(rc, v, r.Events)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if in {
+			if !affected || fixed == "" || (fix != "" && less(rc, fix, fixed)) {
+				fixed = fix
+			}
+			affected = true
+		}
+	}
+	return affected, fixed, firstErr
+}
+
+// semverComparer orders SEMVER ranges: the ecosystem's own order where it is
+// SemVer already (Go accepts "v" prefixes and toolchain versions), else
+// SemVer 2.0 read leniently.
+func semverComparer(ecosystem string, eco version.Comparer) version.Comparer {
+	switch strings.ToLower(vulndb.BaseEcosystem(ecosystem)) {
+	case "go", "npm", "crates.io":
+		return eco
+	}
+	return version.Func(func(a, b string) (int, error) {
+		if a == "0" || b == "0" {
+			switch {
+			case a == b:
+				return 0, nil
+			case a == "0":
+				return -1, nil
+			default:
+				return 1, nil
+			}
+		}
+		return semver.CompareLoose(a, b)
+	})
+}
+
+// inRange evaluates one range's events for version v, following the OSV
+// schema's algorithm: sort the events by version ("introduced": "0" first),
+// and let the last event at or below v decide; last_affected counts
+// strictly below. The fix is the first fixed event above v.
+func inRange(cmp version.Comparer, v string, events []vulndb.Event) (bool, string, error) {
+	type ev struct {
+		kind, ver string
+	}
+	var evs, limits []ev
+	var badVersion error
+	for _, e := range events {
+		var x ev
+		switch {
+		case e.Introduced != "":
+			x = ev{"introduced", e.Introduced}
+		case e.Fixed != "":
+			x = ev{"fixed", e.Fixed}
+		case e.LastAffected != "":
+			x = ev{"last_affected", e.LastAffected}
+		case e.Limit != "":
+			limits = append(limits, ev{"limit", e.Limit})
+			continue
+		}
+		if x.ver == "0" && x.kind == "introduced" {
+			evs = append(evs, x)
+			continue
+		}
+		if _, err := cmp.Compare(x.ver, x.ver); err != nil {
+			// An event we cannot order is dropped; the rest still count.
+			if badVersion == nil {
+				badVersion = fmt.Errorf("range event %s %q: %w", x.kind, x.ver, err)
+			}
+			continue
+		}
+		evs = append(evs, x)
+	}
+	if _, err := cmp.Compare(v, v); err != nil {
+		return false, "", fmt.Errorf("installed version %q: %w", v, err)
+	}
+	compare := func(a, b string) int {
+		if a == b {
+			return 0
+		}
+		c, _ := cmp.Compare(a, b)
+		return c
+	}
+	sort.SliceStable(evs, func(i, j int) bool {
+		a, b := evs[i], evs[j]
+		if a.kind == "introduced" && a.ver == "0" {
+			return !(b.kind == "introduced" && b.ver == "0")
+		}
+		if b.kind == "introduced" && b.ver == "0" {
+			return false
+		}
+		return compare(a.ver, b.ver) < 0
+	})
+	affected := false
+	next := -1
+	for i, e := range evs {
+		if e.kind == "introduced" && e.ver == "0" {
+			affected = true
+			continue
+		}
+		c := compare(v, e.ver)
+		if c < 0 || (c == 0 && e.kind == "last_affected") {
+			if c < 0 {
+				next = i
+				break
+			}
+			continue
+		}
+		switch e.kind {
+		case "introduced":
+			affected = true
+		case "fixed", "last_affected":
+			affected = false
+		}
+	}
+	if affected && len(limits) > 0 {
+		below := false
+		for _, l := range limits {
+			if l.ver == "*" || compare(v, l.ver) < 0 {
+				below = true
+			}
+		}
+		affected = below
+	}
+	if !affected {
+		return false, "", badVersion
+	}
+	fixed := ""
+	if next >= 0 {
+		for _, e := range evs[next:] {
+			if e.kind == "fixed" {
+				fixed = e.ver
+				break
+			}
+			if e.kind != "introduced" {
+				break
+			}
+		}
+	}
+	return true, fixed, badVersion
+}
+
+// dedupe drops records that describe a vulnerability already reported for
+// the package under another ID (a GO- record and its GHSA- alias, a DSA and
+// its CVE), keeping the one with a CVSS vector and merging the IDs into
+// its aliases.
+func dedupe(ms []match) []match {
+	sort.SliceStable(ms, func(i, j int) bool {
+		ai, aj := hasVector(ms[i].rec), hasVector(ms[j].rec)
+		if ai != aj {
+			return ai
+		}
+		return ms[i].rec.ID < ms[j].rec.ID
+	})
+	var out []match
+	owner := map[string]int{}
+	for _, m := range ms {
+		ids := append([]string{m.rec.ID}, m.rec.Aliases...)
+		ids = append(ids, m.rec.Upstream...)
+		dup := -1
+		for _, id := range ids {
+			if k, ok := owner[id]; ok {
+				dup = k
+				break
+			}
+		}
+		if dup >= 0 {
+			for _, id := range ids {
+				owner[id] = dup
+			}
+			if out[dup].fixed == "" {
+				out[dup].fixed = m.fixed
+			}
+			continue
+		}
+		for _, id := range ids {
+			owner[id] = len(out)
+		}
+		out = append(out, m)
+	}
+	// Collect the merged IDs as aliases of the record kept.
+	merged := make([][]string, len(out))
+	for id, k := range owner {
+		if id != out[k].rec.ID {
+			merged[k] = append(merged[k], id)
+		}
+	}
+	for k := range out {
+		sort.Strings(merged[k])
+		out[k].aliases = merged[k]
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].rec.ID < out[j].rec.ID })
+	return out
+}
+
+func hasVector(r *vulndb.Record) bool {
+	for _, s := range r.Severity {
+		if strings.HasPrefix(s.Type, "CVSS_") {
+			return true
+		}
+	}
+	for _, a := range r.Affected {
+		for _, s := range a.Severity {
+			if strings.HasPrefix(s.Type, "CVSS_") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func firstLocation(p *sbom.Package) string {
+	if len(p.Locations) > 0 {
+		return p.Locations[0]
+	}
+	return ""
+}
+
+// findingOf renders a match as a finding.
+func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef) finding.Finding {
+	rec := m.rec
+	sev, source, scores := severityOf(rec, m.aff)
+	v := &finding.Vulnerability{
+		ID:             rec.ID,
+		Aliases:        m.aliases,
+		Package:        finding.VulnerablePackage{Name: p.Name, Ecosystem: p.Ecosystem, Version: p.Version, PURL: p.PURL},
+		Installed:      q.version,
+		Fixed:          m.fixed,
+		CVSS:           scores,
+		SeveritySource: source,
+		Layer:          p.LayerDigest,
+		Links:          links(rec),
+	}
+	if q.bySource {
+		v.Package.SourceName = q.name
+	}
+	if obj.Kind == "" {
+		obj = finding.ObjectRef{Kind: "Package", Name: p.Name}
+	}
+	title := rec.Summary
+	if title == "" {
+		title = rec.ID + " in " + q.name
+	}
+	pkgText := p.Name + " " + p.Version
+	if q.bySource {
+		pkgText += fmt.Sprintf(" (source %s %s)", q.name, q.version)
+	}
+	fixText, remediation := NoFix, fmt.Sprintf("No fixed version of %s is available yet; consider mitigations or removing the package.", q.name)
+	if m.fixed != "" {
+		fixText = "fixed in " + m.fixed
+		remediation = fmt.Sprintf("Upgrade %s to %s or later.", q.name, m.fixed)
+	}
+	msg := fmt.Sprintf("%s is affected by %s; %s", pkgText, rec.ID, fixText)
+	if len(m.aliases) > 0 {
+		msg += fmt.Sprintf(" (aliases: %s)", strings.Join(m.aliases, ", "))
+	}
+	if len(v.Links) > 0 {
+		msg += "\n" + v.Links[0]
+	}
+	return finding.Finding{
+		RuleID:        rec.ID,
+		Severity:      sev,
+		Title:         strings.TrimSpace(title),
+		Message:       msg,
+		Object:        obj,
+		File:          firstLocation(p),
+		Remediation:   remediation,
+		Vulnerability: v,
+	}
+}
+
+// links returns the record's links, with a canonical page for its ID first
+// where one is known.
+func links(rec *vulndb.Record) []string {
+	out := rec.Links()
+	var canon string
+	switch {
+	case strings.HasPrefix(rec.ID, "GO-"):
+		canon = "https://pkg.go.dev/vuln/" + rec.ID
+	case strings.HasPrefix(rec.ID, "CVE-"), strings.HasPrefix(rec.ID, "GHSA-"), strings.HasPrefix(rec.ID, "PYSEC-"),
+		strings.HasPrefix(rec.ID, "DEBIAN-"), strings.HasPrefix(rec.ID, "DSA-"), strings.HasPrefix(rec.ID, "DLA-"),
+		strings.HasPrefix(rec.ID, "USN-"), strings.HasPrefix(rec.ID, "ALPINE-"):
+		canon = "https://osv.dev/vulnerability/" + rec.ID
+	}
+	if canon != "" && !slices.Contains(out, canon) {
+		out = append([]string{canon}, out...)
+	}
+	return out
+}
+
+// severityOf rates a record: the highest-version CVSS vector of the
+// affected entry or the record (4.0 is not scored, see cvss.go), else the
+// database's own rating.
+func severityOf(rec *vulndb.Record, aff *vulndb.Affected) (finding.Severity, string, []finding.CVSS) {
+	var all []vulndb.Severity
+	if aff != nil {
+		all = append(all, aff.Severity...)
+	}
+	all = append(all, rec.Severity...)
+	var scores []finding.CVSS
+	best, bestSource, bestRank := finding.SeverityUnknown, "", 0
+	word := ""
+	for _, s := range all {
+		var c finding.CVSS
+		var sev finding.Severity
+		rank := 0
+		switch s.Type {
+		case "CVSS_V3":
+			score, ver, err := CVSS3(s.Score)
+			if err != nil {
+				continue
+			}
+			c, sev, rank = finding.CVSS{Version: ver, Vector: s.Score, Score: score}, SeverityOfScore(score), 3
+		case "CVSS_V2":
+			score, err := CVSS2(s.Score)
+			if err != nil {
+				continue
+			}
+			c, sev, rank = finding.CVSS{Version: "2.0", Vector: s.Score, Score: score}, severityOfCVSS2(score), 2
+		case "CVSS_V4":
+			if CheckCVSS4(s.Score) != nil {
+				continue
+			}
+			c = finding.CVSS{Version: "4.0", Vector: s.Score}
+		default:
+			if word == "" {
+				if _, ok := SeverityOfWord(s.Score); ok {
+					word, bestSource = s.Score, s.Type
+				}
+			}
+			continue
+		}
+		if !slices.ContainsFunc(scores, func(x finding.CVSS) bool { return x.Vector == c.Vector }) {
+			scores = append(scores, c)
+		}
+		if rank > bestRank {
+			best, bestRank = sev, rank
+			bestSource = s.Type
+		}
+	}
+	if bestRank > 0 {
+		return best, bestSource, scores
+	}
+	if word == "" {
+		word = rec.SpecificSeverity(aff)
+		if word != "" {
+			bestSource = ratingSource(rec, aff)
+		}
+	}
+	if sev, ok := SeverityOfWord(word); ok {
+		return sev, bestSource, scores
+	}
+	return finding.SeverityUnknown, "", scores
+}
+
+// ratingSource names the database whose own rating a record carries.
+func ratingSource(rec *vulndb.Record, aff *vulndb.Affected) string {
+	if strings.HasPrefix(rec.ID, "GHSA-") {
+		return "GitHub"
+	}
+	if aff != nil {
+		return vulndb.BaseEcosystem(aff.Package.Ecosystem)
+	}
+	return ""
+}
