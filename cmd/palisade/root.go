@@ -79,6 +79,8 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newScanCommand(s, g),
 		newRulesCommand(s, g),
 		newVersionCommand(s, g),
+		newNodeCommand(s, g),
+		newClusterCommand(s, g),
 	)
 	return root
 }

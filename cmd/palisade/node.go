@@ -1,0 +1,71 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/nodeaudit"
+	"github.com/palisade-sec/palisade/internal/report"
+)
+
+func newNodeCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Audit the Kubernetes components and files of a node",
+	}
+	cmd.AddCommand(newNodeAuditCommand(s, g))
+	return cmd
+}
+
+func newNodeAuditCommand(s *streams, g *globalOptions) *cobra.Command {
+	var root, distribution, failOn, outputFile string
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check a control-plane or worker node against the CIS Kubernetes Benchmark",
+		Long: `Audit the node this runs on (or the host tree under --root) against the CIS
+Kubernetes Benchmark v1.10 and the K3s CIS self-assessment: API server,
+etcd, controller manager, scheduler and kubelet settings, and the
+permissions and ownership of manifests, kubeconfigs, PKI and configuration
+files.
+
+The distribution (kubeadm, K3s, MicroK8s) is detected from the host's
+layout and processes; each component's effective flags are read as that
+distribution builds them (static Pod manifests, k3s config files and the
+"Running kube-apiserver" line of its log, MicroK8s args files) and live
+command lines under /proc override them. Checks that do not concern this
+node (no API server on a worker, no etcd under MicroK8s) are reported as
+not applicable, never as failures.
+
+Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
+--fail-on; 2 usage error or unreadable host files.`,
+		Example: `  sudo palisade node audit
+  palisade node audit --root /host -o json        # in a DaemonSet with the host mounted
+  palisade node audit --root ./fixture --distribution k3s --fail-on high`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := report.ParseFormat(g.output)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			o := &scanOptions{failOn: failOn, outputFile: outputFile}
+			if _, _, err := o.failThreshold(); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			d, err := nodeaudit.ParseDistribution(distribution)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			n, err := nodeaudit.Load(cmd.Context(), nodeaudit.Options{Root: root, Distribution: d})
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			r := nodeaudit.Report(n, nodeaudit.Evaluate(n, nodeaudit.Checks()))
+			return o.writeReport(s, g, format, r)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&root, "root", "/", "root directory of the host to audit (a mounted host file system or a fixture tree)")
+	f.StringVar(&distribution, "distribution", "auto", "auto, kubeadm, k3s or microk8s")
+	f.StringVar(&failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.StringVar(&outputFile, "output-file", "", "write the report to this file instead of standard output")
+	return cmd
+}

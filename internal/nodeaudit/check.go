@@ -1,0 +1,230 @@
+package nodeaudit
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/rule"
+)
+
+// Status is the outcome of a check.
+type Status string
+
+// Check outcomes. NotApplicable is never a failure: the check does not
+// concern this host or distribution (no API server on a worker, no etcd
+// under MicroK8s).
+const (
+	Pass          Status = "pass"
+	Fail          Status = "fail"
+	NotApplicable Status = "not-applicable"
+)
+
+// Check is one audit item: metadata plus a pure function over a Node.
+type Check struct {
+	ID          string
+	Title       string
+	Severity    finding.Severity
+	Description string
+	Remediation string
+	// CIS lists the CIS Kubernetes Benchmark (v1.10) sections it covers;
+	// K3s the sections of the K3s CIS self-assessment, when they differ
+	// from or add to CIS (nil means the same numbers apply).
+	CIS []string
+	K3s []string
+	// Component must be found on the host, else the check is not
+	// applicable; "" for checks that decide themselves.
+	Component ComponentName
+	// Evaluate returns failures (Status Fail) or one NotApplicable result;
+	// no result means the check passed.
+	Evaluate func(n *Node) []Result
+}
+
+// Result is one outcome of a check on one object.
+type Result struct {
+	CheckID string
+	Status  Status
+	Message string
+	// Object is the component or file at fault; File where the setting
+	// came from; Field the flag or configuration key.
+	Object finding.ObjectRef
+	File   string
+	Field  string
+}
+
+// references builds the check's references.
+func (c *Check) references() []finding.Reference {
+	var out []finding.Reference
+	for _, s := range c.CIS {
+		out = append(out, finding.Reference{Title: "CIS Kubernetes Benchmark v1.10 " + s})
+	}
+	k3s := c.K3s
+	if k3s == nil {
+		k3s = c.CIS
+	}
+	for _, s := range k3s {
+		out = append(out, finding.Reference{Title: "K3s CIS self-assessment " + s, URL: "https://docs.k3s.io/security/self-assessment"})
+	}
+	return out
+}
+
+// Info returns the check's metadata in the rule format all outputs share.
+func (c *Check) Info() finding.RuleInfo {
+	r := rule.Rule{ID: c.ID, Title: c.Title, Severity: c.Severity, Description: c.Description,
+		Remediation: c.Remediation, References: c.references(), Tags: []string{"node", "cis"}}
+	return r.Info()
+}
+
+// Outcome is the overall result of one check on a node.
+type Outcome struct {
+	Check   *Check
+	Status  Status
+	Results []Result
+}
+
+// Evaluate runs every check over the node.
+func Evaluate(n *Node, checks []Check) []Outcome {
+	out := make([]Outcome, 0, len(checks))
+	for i := range checks {
+		c := &checks[i]
+		o := Outcome{Check: c, Status: Pass}
+		if c.Component != "" && !n.Component(c.Component).Found {
+			reason := n.Component(c.Component).Absent
+			if reason == "" {
+				reason = string(c.Component) + " is not configured or running on this node"
+			}
+			o.Status = NotApplicable
+			o.Results = []Result{{CheckID: c.ID, Status: NotApplicable, Message: reason}}
+			out = append(out, o)
+			continue
+		}
+		for _, r := range c.Evaluate(n) {
+			r.CheckID = c.ID
+			o.Results = append(o.Results, r)
+			switch {
+			case r.Status == Fail:
+				o.Status = Fail
+			case r.Status == NotApplicable && o.Status == Pass:
+				o.Status = NotApplicable
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// Report turns outcomes into a report: failures are findings; checks that
+// do not apply are notes saying why; the first note states the
+// distribution and the tally.
+func Report(n *Node, outcomes []Outcome) *finding.Report {
+	var findings []finding.Finding
+	var problems []finding.Problem
+	var infos []finding.RuleInfo
+	tally := map[Status]int{}
+	var notApplicable []finding.Problem
+	for _, o := range outcomes {
+		tally[o.Status]++
+		if o.Status == Fail {
+			infos = append(infos, o.Check.Info())
+		}
+		for _, r := range o.Results {
+			switch r.Status {
+			case Fail:
+				findings = append(findings, finding.Finding{RuleID: o.Check.ID, Severity: o.Check.Severity, Title: o.Check.Title,
+					Message: r.Message, Object: r.Object, File: r.File, Field: r.Field, Remediation: o.Check.Remediation})
+			case NotApplicable:
+				if o.Status == NotApplicable {
+					notApplicable = append(notApplicable, finding.Problem{Level: finding.LevelNote,
+						Message: fmt.Sprintf("%s (CIS %s): not applicable: %s", o.Check.ID, strings.Join(o.Check.CIS, ", "), r.Message)})
+				}
+			}
+		}
+	}
+	evidence := ""
+	if len(n.DetectedBy) > 0 {
+		evidence = " (" + strings.Join(n.DetectedBy, ", ") + ")"
+	}
+	problems = append(problems, finding.Problem{Level: finding.LevelNote, Message: fmt.Sprintf(
+		"node audit of %s: distribution %s%s; %d checks: %d passed, %d failed, %d not applicable",
+		n.Root, n.Distribution, evidence, len(outcomes), tally[Pass], tally[Fail], tally[NotApplicable])})
+	problems = append(problems, n.Problems...)
+	problems = append(problems, notApplicable...)
+	sort.SliceStable(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })
+	return finding.NewReport(findings, problems, len(outcomes), infos)
+}
+
+// Helpers for check functions.
+
+func componentRef(c ComponentName) finding.ObjectRef {
+	return finding.ObjectRef{Kind: "Component", Name: string(c)}
+}
+
+func fileRef(p string) finding.ObjectRef { return finding.ObjectRef{Kind: "File", Name: p} }
+
+// failFlag reports a flag's value (or absence) as a failure, citing the
+// source of the value.
+func failFlag(c *Component, flag, format string, args ...any) Result {
+	r := Result{Status: Fail, Message: fmt.Sprintf(format, args...), Object: componentRef(c.Name), Field: "--" + flag, File: c.Source}
+	if s, ok := c.Flags.Lookup(flag); ok {
+		r.File = s.Source
+	}
+	return r
+}
+
+func notApplicable(format string, args ...any) []Result {
+	return []Result{{Status: NotApplicable, Message: fmt.Sprintf(format, args...)}}
+}
+
+// listValue splits a comma-separated flag value.
+func listValue(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// kubeletSetting returns a kubelet setting: the command-line flag when
+// given (flags override the configuration file), else the value at the
+// key path of the KubeletConfiguration file.
+func kubeletSetting(k *Component, flag string, keys ...string) (value, source string, set bool) {
+	if s, ok := k.Flags.Lookup(flag); ok {
+		return s.Value, s.Source, true
+	}
+	var cur any = k.Config
+	for _, key := range keys {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return "", "", false
+		}
+		if cur, ok = m[key]; !ok {
+			return "", "", false
+		}
+	}
+	if cur == nil || len(keys) == 0 {
+		return "", "", false
+	}
+	switch t := cur.(type) {
+	case []any:
+		parts := make([]string, 0, len(t))
+		for _, e := range t {
+			parts = append(parts, scalar(e))
+		}
+		return strings.Join(parts, ","), k.ConfigPath, true
+	case map[string]any:
+		return "", "", false
+	}
+	return scalar(cur), k.ConfigPath, true
+}

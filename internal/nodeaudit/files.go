@@ -1,0 +1,109 @@
+package nodeaudit
+
+import (
+	"path"
+	"strings"
+)
+
+// maxWalk bounds the entries listed under a PKI or credentials directory.
+const maxWalk = 10000
+
+// collectFiles stats the files whose permissions and ownership the checks
+// look at, by distribution and from the components' flags.
+func collectFiles(h *Host, n *Node) {
+	seen := map[string]bool{}
+	add := func(p string, role FileRole) {
+		if p == "" || seen[p] {
+			return
+		}
+		seen[p] = true
+		n.Files = append(n.Files, h.Stat(p, role))
+	}
+	addPKI := func(dir string) {
+		for _, p := range h.Walk(dir, maxWalk) {
+			f := h.Stat(p, RolePKIDir)
+			switch {
+			case f.IsDir:
+			case strings.HasSuffix(p, ".key"):
+				f.Role = RolePKIKey
+			case strings.HasSuffix(p, ".crt"), strings.HasSuffix(p, ".pem"), strings.HasSuffix(p, ".pub"):
+				f.Role = RolePKICert
+			default:
+				continue
+			}
+			if !seen[p] {
+				seen[p] = true
+				n.Files = append(n.Files, f)
+			}
+		}
+	}
+	addMatching := func(dir, suffix string, role FileRole) {
+		for _, name := range h.ReadDir(dir) {
+			if strings.HasSuffix(name, suffix) {
+				add(dir+"/"+name, role)
+			}
+		}
+	}
+
+	switch n.Distribution {
+	case Kubeadm:
+		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"} {
+			add(kubeadmManifests+"/"+c+".yaml", RoleComponentConfig)
+		}
+		for _, k := range []string{"admin.conf", "super-admin.conf", "scheduler.conf", "controller-manager.conf", "kubelet.conf"} {
+			add("/etc/kubernetes/"+k, RoleKubeconfig)
+		}
+		addPKI(kubeadmPKI)
+		for _, dir := range []string{"/usr/lib/systemd/system/kubelet.service.d", "/lib/systemd/system/kubelet.service.d", "/etc/systemd/system/kubelet.service.d"} {
+			addMatching(dir, ".conf", RoleKubeletConfig)
+		}
+	case K3s:
+		add(k3sConfig, RoleComponentConfig)
+		addMatching(k3sConfigDir, ".yaml", RoleComponentConfig)
+		add("/etc/rancher/k3s/k3s.yaml", RoleKubeconfig)
+		addMatching(k3sData+"/server/cred", ".kubeconfig", RoleKubeconfig)
+		addMatching(k3sData+"/agent", ".kubeconfig", RoleKubeconfig)
+		addPKI(k3sTLS)
+		for _, name := range h.ReadDir(k3sData + "/agent") {
+			if strings.HasSuffix(name, ".crt") || strings.HasSuffix(name, ".key") {
+				addPKI(k3sData + "/agent/" + name)
+			}
+		}
+		add(k3sData+"/server/cred/encryption-config.json", RoleSecurityConfig)
+	case MicroK8s:
+		for _, name := range h.ReadDir(microk8sArgs) {
+			add(microk8sArgs+"/"+name, RoleComponentConfig)
+		}
+		addMatching(microk8sData+"/credentials", ".config", RoleKubeconfig)
+		addPKI(microk8sData + "/certs")
+		add(microk8sData+"/var/kubernetes/backend", RoleEtcdDataDir)
+	}
+
+	if etcd := n.Component(Etcd); etcd.Found {
+		if d, ok := etcd.Flags.Get("data-dir"); ok {
+			add(path.Clean(d), RoleEtcdDataDir)
+		}
+	}
+	api := n.Component(APIServer)
+	for _, flag := range []string{"encryption-provider-config", "audit-policy-file", "admission-control-config-file",
+		"authentication-config", "authorization-config", "token-auth-file", "audit-webhook-config-file"} {
+		if p, ok := api.Flags.Get(flag); ok && strings.HasPrefix(p, "/") {
+			add(path.Clean(p), RoleSecurityConfig)
+		}
+	}
+	k := n.Component(Kubelet)
+	if k.ConfigPath != "" {
+		add(k.ConfigPath, RoleKubeletConfig)
+	}
+	if p, ok := k.Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
+		add(path.Clean(p), RoleKubeconfig)
+	}
+	if p, _, ok := kubeletSetting(k, "client-ca-file", "authentication", "x509", "clientCAFile"); ok && strings.HasPrefix(p, "/") {
+		add(path.Clean(p), RolePKICert)
+	}
+	for _, f := range n.Files {
+		if f.Err != "" {
+			n.problem("warning", f.Path, "cannot stat: %s", f.Err)
+		}
+	}
+}

@@ -1,0 +1,487 @@
+package nodeaudit
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-sec/palisade/internal/encryption"
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// Options say which host to load and how.
+type Options struct {
+	// Root is the host's root directory (default "/").
+	Root string
+	// Distribution forces a distribution; "" or "auto" detects it.
+	Distribution Distribution
+}
+
+// ParseDistribution reads a --distribution value.
+func ParseDistribution(s string) (Distribution, error) {
+	switch d := Distribution(strings.ToLower(strings.TrimSpace(s))); d {
+	case "", "auto":
+		return "", nil
+	case Kubeadm, K3s, MicroK8s:
+		return d, nil
+	}
+	return "", fmt.Errorf("--distribution must be auto, kubeadm, k3s or microk8s, not %q", s)
+}
+
+// Host paths of each distribution.
+const (
+	kubeadmManifests = "/etc/kubernetes/manifests"
+	kubeadmPKI       = "/etc/kubernetes/pki"
+	k3sConfig        = "/etc/rancher/k3s/config.yaml"
+	k3sConfigDir     = "/etc/rancher/k3s/config.yaml.d"
+	k3sData          = "/var/lib/rancher/k3s"
+	k3sTLS           = k3sData + "/server/tls"
+	k3sEtcdDir       = k3sData + "/server/db/etcd"
+	microk8sData     = "/var/snap/microk8s/current"
+	microk8sArgs     = microk8sData + "/args"
+)
+
+// k3sLogs are files that may hold the k3s service's log (OpenRC and
+// syslog setups); the systemd journal is binary and is not parsed.
+var k3sLogs = []string{"/var/log/k3s.log", "/var/log/k3s-service.log", "/var/log/syslog", "/var/log/messages"}
+
+// process is one live process of interest.
+type process struct {
+	pid  string
+	argv []string
+}
+
+// Load reads the host and returns its normalised view. Unreadable inputs
+// become Problems; an error is returned only when the root cannot be
+// opened.
+func Load(ctx context.Context, o Options) (*Node, error) {
+	if o.Root == "" {
+		o.Root = "/"
+	}
+	h, err := OpenHost(o.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = h.Close() }()
+	n := &Node{Root: o.Root, Components: map[ComponentName]*Component{}}
+	for _, c := range AllComponents() {
+		n.Components[c] = &Component{Name: c}
+	}
+	procs := readProcs(ctx, h)
+	n.Distribution = o.Distribution
+	if n.Distribution == "" {
+		n.Distribution, n.DetectedBy = detect(h, procs)
+	} else {
+		n.DetectedBy = []string{"--distribution " + string(n.Distribution)}
+	}
+	switch n.Distribution {
+	case Kubeadm:
+		loadKubeadm(h, n)
+	case K3s:
+		loadK3s(h, n, procs)
+	case MicroK8s:
+		loadMicroK8s(h, n)
+	}
+	if n.Distribution != K3s {
+		applyProcs(n, procs)
+	}
+	loadKubeletConfig(h, n)
+	loadEtcdDefaults(n)
+	collectFiles(h, n)
+	loadEncryptionConfig(h, n)
+	return n, nil
+}
+
+func (n *Node) problem(level, file, format string, args ...any) {
+	n.Problems = append(n.Problems, finding.Problem{Level: level, File: file, Message: fmt.Sprintf(format, args...)})
+}
+
+// readProcs reads the command lines of the Kubernetes processes under
+// <root>/proc.
+func readProcs(ctx context.Context, h *Host) map[string][]process {
+	out := map[string][]process{}
+	for _, pid := range h.ReadDir("/proc") {
+		if ctx.Err() != nil {
+			break
+		}
+		if _, err := strconv.Atoi(pid); err != nil {
+			continue
+		}
+		data, err := h.ReadFile("/proc/"+pid+"/cmdline", maxCmdline)
+		if err != nil || len(data) == 0 {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(data), "\x00"), "\x00")
+		if len(argv) == 1 {
+			// A process that rewrote its title (k3s) may use spaces.
+			argv = strings.Fields(argv[0])
+		}
+		if len(argv) == 0 {
+			continue
+		}
+		name := path.Base(argv[0])
+		switch name {
+		case string(APIServer), string(Etcd), string(Kubelet), string(ControllerManager), string(Scheduler), "k3s", "kubelite":
+			out[name] = append(out[name], process{pid: pid, argv: argv})
+		}
+	}
+	return out
+}
+
+// detect picks the distribution from the host's layout and processes.
+func detect(h *Host, procs map[string][]process) (Distribution, []string) {
+	evidence := map[Distribution][]string{}
+	check := func(d Distribution, p string) {
+		if h.Exists(p) {
+			evidence[d] = append(evidence[d], p)
+		}
+	}
+	check(MicroK8s, microk8sArgs)
+	check(K3s, k3sConfig)
+	check(K3s, k3sData)
+	check(Kubeadm, kubeadmManifests+"/kube-apiserver.yaml")
+	check(Kubeadm, kubeadmManifests+"/etcd.yaml")
+	check(Kubeadm, "/var/lib/kubelet/kubeadm-flags.env")
+	check(Kubeadm, "/etc/kubernetes/kubelet.conf")
+	if len(procs["k3s"]) > 0 {
+		evidence[K3s] = append(evidence[K3s], "process k3s (pid "+procs["k3s"][0].pid+")")
+	}
+	if len(procs["kubelite"]) > 0 {
+		evidence[MicroK8s] = append(evidence[MicroK8s], "process kubelite (pid "+procs["kubelite"][0].pid+")")
+	}
+	for _, d := range []Distribution{MicroK8s, K3s, Kubeadm} {
+		if len(evidence[d]) > 0 {
+			return d, evidence[d]
+		}
+	}
+	return Unknown, nil
+}
+
+// applyProcs makes live command lines override configuration files: what
+// runs is what counts.
+func applyProcs(n *Node, procs map[string][]process) {
+	for _, c := range AllComponents() {
+		ps := procs[string(c)]
+		if len(ps) == 0 {
+			continue
+		}
+		p := ps[0]
+		comp := n.Components[c]
+		src := "/proc/" + p.pid + "/cmdline"
+		comp.Flags.Merge(ParseArgs(p.argv[1:]), src)
+		comp.Found, comp.Running, comp.Source = true, true, src
+	}
+}
+
+func (n *Node) readConfig(h *Host, p string) ([]byte, bool) {
+	data, err := h.ReadFile(p, maxConfigFile)
+	if err != nil {
+		if h.Exists(p) {
+			n.problem(finding.LevelError, p, "cannot read: %v", err)
+		}
+		return nil, false
+	}
+	return data, true
+}
+
+func loadKubeadm(h *Host, n *Node) {
+	for _, c := range []ComponentName{APIServer, ControllerManager, Scheduler, Etcd} {
+		p := kubeadmManifests + "/" + string(c) + ".yaml"
+		data, ok := n.readConfig(h, p)
+		if !ok {
+			continue
+		}
+		argv, err := ParseStaticPod(data)
+		if err != nil {
+			n.problem(finding.LevelError, p, "%v", err)
+			continue
+		}
+		comp := n.Components[c]
+		comp.Found, comp.Source = true, p
+		if len(argv) > 0 {
+			comp.Flags.Merge(ParseArgs(argv[1:]), p)
+		}
+	}
+	// The kubelet runs from systemd: its flags are environment variables
+	// set by the unit drop-ins and kubeadm's flags file.
+	var env []string
+	vars := map[string]string{}
+	for _, dir := range []string{"/usr/lib/systemd/system/kubelet.service.d", "/lib/systemd/system/kubelet.service.d", "/etc/systemd/system/kubelet.service.d"} {
+		for _, name := range h.ReadDir(dir) {
+			if strings.HasSuffix(name, ".conf") {
+				env = append(env, dir+"/"+name)
+			}
+		}
+	}
+	env = append(env, "/var/lib/kubelet/kubeadm-flags.env", "/etc/default/kubelet", "/etc/sysconfig/kubelet")
+	kubelet := n.Components[Kubelet]
+	for _, p := range env {
+		data, ok := n.readConfig(h, p)
+		if !ok {
+			continue
+		}
+		kubelet.Found = true
+		for k, v := range ParseEnvFile(data) {
+			vars[k] = v
+		}
+		if kubelet.Source == "" {
+			kubelet.Source = p
+		}
+	}
+	for _, v := range []string{"KUBELET_KUBECONFIG_ARGS", "KUBELET_CONFIG_ARGS", "KUBELET_KUBEADM_ARGS", "KUBELET_EXTRA_ARGS"} {
+		kubelet.Flags.Merge(ParseArgs(SplitWords(vars[v])), "kubelet environment ("+v+")")
+	}
+	if h.Exists("/var/lib/kubelet/config.yaml") {
+		kubelet.Found = true
+		if _, ok := kubelet.Flags.Get("config"); !ok {
+			kubelet.Flags.Set("config", "/var/lib/kubelet/config.yaml", "kubeadm default")
+		}
+	}
+}
+
+// k3s's built-in flags for the components it embeds, for settings that
+// neither its config nor its log show. They are reported with the source
+// "k3s default".
+func k3sDefaults(etcd bool) map[ComponentName][]Arg {
+	tls := k3sTLS + "/"
+	d := map[ComponentName][]Arg{
+		APIServer: {
+			{"anonymous-auth", "false"}, {"authorization-mode", "Node,RBAC"}, {"enable-admission-plugins", "NodeRestriction"},
+			{"profiling", "false"}, {"tls-cert-file", tls + "serving-kube-apiserver.crt"}, {"tls-private-key-file", tls + "serving-kube-apiserver.key"},
+			{"client-ca-file", tls + "client-ca.crt"}, {"kubelet-client-certificate", tls + "client-kube-apiserver.crt"},
+			{"kubelet-client-key", tls + "client-kube-apiserver.key"}, {"kubelet-certificate-authority", tls + "server-ca.crt"},
+			{"service-account-key-file", tls + "service.key"}, {"service-account-signing-key-file", tls + "service.current.key"},
+			{"service-account-issuer", "https://kubernetes.default.svc.cluster.local"}, {"service-account-lookup", "true"},
+		},
+		ControllerManager: {
+			{"profiling", "false"}, {"bind-address", "127.0.0.1"}, {"use-service-account-credentials", "true"},
+			{"service-account-private-key-file", tls + "service.current.key"}, {"root-ca-file", tls + "server-ca.crt"},
+		},
+		Scheduler: {{"profiling", "false"}, {"bind-address", "127.0.0.1"}},
+		Kubelet: {
+			{"anonymous-auth", "false"}, {"authorization-mode", "Webhook"}, {"read-only-port", "0"},
+			{"client-ca-file", k3sData + "/agent/client-ca.crt"}, {"tls-cert-file", k3sData + "/agent/serving-kubelet.crt"},
+			{"tls-private-key-file", k3sData + "/agent/serving-kubelet.key"}, {"kubeconfig", k3sData + "/agent/kubelet.kubeconfig"},
+		},
+	}
+	if etcd {
+		d[APIServer] = append(d[APIServer], Arg{"etcd-servers", "https://127.0.0.1:2379"}, Arg{"etcd-cafile", tls + "etcd/server-ca.crt"},
+			Arg{"etcd-certfile", tls + "etcd/client.crt"}, Arg{"etcd-keyfile", tls + "etcd/client.key"})
+	} else {
+		// SQLite or an external datastore, both behind kine.
+		d[APIServer] = append(d[APIServer], Arg{"etcd-servers", "unix://kine.sock"})
+	}
+	return d
+}
+
+func loadK3s(h *Host, n *Node, procs map[string][]process) {
+	cfg := K3sConfig{}
+	files := []string{k3sConfig}
+	for _, name := range h.ReadDir(k3sConfigDir) {
+		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+			files = append(files, k3sConfigDir+"/"+name)
+		}
+	}
+	for _, p := range files {
+		data, ok := n.readConfig(h, p)
+		if !ok {
+			continue
+		}
+		c, err := ParseK3sConfig(data)
+		if err != nil {
+			n.problem(finding.LevelError, p, "%v", err)
+			continue
+		}
+		cfg = MergeK3sConfig(cfg, c)
+	}
+	src := "k3s config (" + k3sConfig + ")"
+	server := h.Exists(k3sData + "/server")
+	var k3sProc *process
+	if ps := procs["k3s"]; len(ps) > 0 {
+		k3sProc = &ps[0]
+		if len(ps) > 1 && slices.Contains(ps[1].argv, "server") {
+			k3sProc = &ps[1]
+		}
+		cfg = MergeK3sConfig(cfg, K3sConfigFromArgs(k3sProc.argv[1:]))
+		server = server || slices.Contains(k3sProc.argv, "server")
+		src = "k3s config and /proc/" + k3sProc.pid + "/cmdline"
+	}
+	_, external := cfg.Get("datastore-endpoint")
+	embeddedEtcd := !external && (h.Exists(k3sEtcdDir) || cfg.Bool("cluster-init"))
+
+	defaults := k3sDefaults(embeddedEtcd)
+	enable := map[ComponentName]bool{
+		APIServer:         server && !cfg.Bool("disable-apiserver"),
+		ControllerManager: server && !cfg.Bool("disable-controller-manager"),
+		Scheduler:         server && !cfg.Bool("disable-scheduler"),
+		Kubelet:           !cfg.Bool("disable-agent"),
+		Etcd:              server && embeddedEtcd && !cfg.Bool("disable-etcd"),
+	}
+	argKeys := map[ComponentName]string{APIServer: "kube-apiserver-arg", ControllerManager: "kube-controller-manager-arg",
+		Scheduler: "kube-scheduler-arg", Kubelet: "kubelet-arg", Etcd: "etcd-arg"}
+	var logTail []byte
+	var logPath string
+	for _, p := range k3sLogs {
+		if data, err := h.Tail(p, MaxLogTail); err == nil && bytes.Contains(data, []byte("Running kube-apiserver ")) {
+			logTail, logPath = data, p
+			break
+		}
+	}
+	for _, c := range AllComponents() {
+		comp := n.Components[c]
+		if !enable[c] {
+			switch {
+			case c == Etcd && external:
+				comp.Absent = "K3s uses an external datastore (datastore-endpoint)"
+			case c == Etcd:
+				comp.Absent = "K3s stores cluster state in SQLite through kine, not etcd"
+			case !server && c != Kubelet:
+				comp.Absent = "this is a K3s agent: control-plane components run on the servers"
+			default:
+				comp.Absent = "disabled in the k3s configuration"
+			}
+			continue
+		}
+		comp.Found, comp.Running, comp.Source = true, k3sProc != nil, src
+		comp.Flags.Merge(defaults[c], "k3s default")
+		switch c {
+		case APIServer:
+			if cfg.Bool("secrets-encryption") {
+				comp.Flags.Set("encryption-provider-config", k3sData+"/server/cred/encryption-config.json", src)
+			}
+		case Kubelet:
+			if cfg.Bool("protect-kernel-defaults") {
+				comp.Flags.Set("protect-kernel-defaults", "true", src)
+			}
+		}
+		comp.Flags.Merge(cfg.ComponentArgs(argKeys[c]), src)
+		if logTail != nil {
+			if args, ok := RunningLine(logTail, string(c)); ok {
+				// The exact command line k3s started the component with.
+				comp.Flags.Merge(ParseArgs(args), "k3s log ("+logPath+")")
+				comp.Source = "k3s log (" + logPath + ")"
+			}
+		}
+	}
+	if etcd := n.Components[Etcd]; etcd.Found {
+		p := k3sEtcdDir + "/config"
+		if data, ok := n.readConfig(h, p); ok {
+			if err := mergeEtcdConfigFile(etcd, data, p); err != nil {
+				n.problem(finding.LevelError, p, "%v", err)
+			}
+		} else {
+			etcd.Flags.Merge([]Arg{{"client-cert-auth", "true"}, {"cert-file", k3sTLS + "/etcd/server-client.crt"},
+				{"key-file", k3sTLS + "/etcd/server-client.key"}, {"trusted-ca-file", k3sTLS + "/etcd/server-ca.crt"},
+				{"peer-client-cert-auth", "true"}, {"peer-cert-file", k3sTLS + "/etcd/peer-server-client.crt"},
+				{"peer-key-file", k3sTLS + "/etcd/peer-server-client.key"}, {"peer-trusted-ca-file", k3sTLS + "/etcd/peer-ca.crt"},
+				{"data-dir", k3sEtcdDir}}, "k3s default")
+		}
+		etcd.Flags.Merge(cfg.ComponentArgs("etcd-arg"), src)
+	}
+}
+
+// mergeEtcdConfigFile reads an etcd --config-file (YAML) into flags: the
+// transport security sections become the equivalent flags.
+func mergeEtcdConfigFile(c *Component, data []byte, p string) error {
+	var raw map[string]any
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("parse etcd config: %w", err)
+	}
+	c.Config, c.ConfigPath = raw, p
+	for k, v := range raw {
+		switch k {
+		case "client-transport-security", "peer-transport-security":
+			sec, ok := v.(map[string]any)
+			if !ok {
+				continue
+			}
+			prefix := ""
+			if k == "peer-transport-security" {
+				prefix = "peer-"
+			}
+			for sk, sv := range sec {
+				c.Flags.Set(prefix+sk, scalar(sv), p)
+			}
+		default:
+			if _, isMap := v.(map[string]any); !isMap {
+				c.Flags.Set(k, scalar(v), p)
+			}
+		}
+	}
+	return nil
+}
+
+func loadMicroK8s(h *Host, n *Node) {
+	vars := map[string]string{"SNAP_DATA": microk8sData, "SNAP": "/snap/microk8s/current", "SNAP_COMMON": "/var/snap/microk8s/common"}
+	for _, c := range AllComponents() {
+		p := microk8sArgs + "/" + string(c)
+		data, ok := n.readConfig(h, p)
+		if !ok {
+			continue
+		}
+		comp := n.Components[c]
+		comp.Found, comp.Source = true, p
+		comp.Flags.Merge(ParseArgsFile(data, vars), p)
+	}
+	if etcd := n.Components[Etcd]; !etcd.Found {
+		etcd.Absent = "MicroK8s stores cluster state in dqlite (k8s-dqlite), not etcd"
+	}
+}
+
+// loadEtcdDefaults fills etcd's data directory default where it runs.
+func loadEtcdDefaults(n *Node) {
+	etcd := n.Components[Etcd]
+	if etcd.Found {
+		if _, ok := etcd.Flags.Get("data-dir"); !ok {
+			etcd.Flags.Set("data-dir", "/var/lib/etcd", "etcd default")
+		}
+	}
+}
+
+func loadKubeletConfig(h *Host, n *Node) {
+	k := n.Components[Kubelet]
+	p, ok := k.Flags.Get("config")
+	if !ok {
+		return
+	}
+	data, ok := n.readConfig(h, p)
+	if !ok {
+		n.problem(finding.LevelWarning, p, "kubelet --config file not found: settings default as without a config file")
+		return
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		n.problem(finding.LevelError, p, "parse kubelet config: %v", err)
+		return
+	}
+	k.Config, k.ConfigPath = cfg, p
+}
+
+func loadEncryptionConfig(h *Host, n *Node) {
+	api := n.Components[APIServer]
+	p, ok := api.Flags.Get("encryption-provider-config")
+	if !ok || p == "" {
+		return
+	}
+	data, err := h.ReadFile(p, maxConfigFile)
+	if err != nil {
+		n.EncryptionConfigErr = err.Error()
+		return
+	}
+	c, err := encryption.ParseConfig(data)
+	if err != nil {
+		n.EncryptionConfigErr = fmt.Sprintf("%s: %v", p, err)
+		return
+	}
+	c.Path = p
+	if st, err := h.root.Stat(rel(p)); err == nil {
+		c.ModTime = st.ModTime()
+	}
+	n.EncryptionConfig = c
+}
