@@ -1,0 +1,223 @@
+package netpol
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// Rule IDs of the network policy findings.
+const (
+	RuleNoIngress       = "netpol/no-ingress-policy"
+	RuleNoEgress        = "netpol/no-egress-policy"
+	RuleEgressInternet  = "netpol/egress-to-internet"
+	RuleAllNamespaces   = "netpol/exposed-to-all-namespaces"
+	RuleSelectsNothing  = "netpol/selects-nothing"
+	RuleShadowed        = "netpol/shadowed-rule"
+	RuleEgressDenyNoDNS = "netpol/egress-deny-without-dns"
+)
+
+// Rules describes every finding this package produces.
+func Rules() []finding.RuleInfo {
+	return []finding.RuleInfo{
+		{ID: RuleNoIngress, Severity: finding.SeverityMedium, Title: "Workload not isolated for ingress",
+			Description: "No NetworkPolicy selects the workload for Ingress, so every pod and every external address may connect to it.",
+			Remediation: "Add a default-deny ingress policy to the namespace and allow only the required sources (palisade netpol generate).",
+			Tags:        []string{"netpol"}},
+		{ID: RuleNoEgress, Severity: finding.SeverityLow, Title: "Workload not isolated for egress",
+			Description: "No NetworkPolicy selects the workload for Egress, so it may open connections anywhere (edge whitepaper 6.7: unauthorised outbound traffic).",
+			Remediation: "Add a default-deny egress policy with DNS egress and allow only the required destinations.",
+			Tags:        []string{"netpol"}},
+		{ID: RuleEgressInternet, Severity: finding.SeverityHigh, Title: "Egress to the whole internet allowed by a policy",
+			Description: "A NetworkPolicy rule allows egress to every external address (0.0.0.0/0 or an empty 'to').",
+			Remediation: "Restrict the rule's 'to' to the CIDRs the workload needs.",
+			Tags:        []string{"netpol"}},
+		{ID: RuleAllNamespaces, Severity: finding.SeverityMedium, Title: "Workload exposed to all namespaces",
+			Description: "An ingress rule admits every pod of every namespace (namespaceSelector: {} without a podSelector, or an empty 'from').",
+			Remediation: "Name the source namespaces and pods explicitly.",
+			Tags:        []string{"netpol"}},
+		{ID: RuleSelectsNothing, Severity: finding.SeverityLow, Title: "NetworkPolicy selects no workload",
+			Description: "The policy's podSelector matches no workload of its namespace: it has no effect, often because of a label typo.",
+			Remediation: "Fix the podSelector or delete the policy.",
+			Tags:        []string{"netpol"}},
+		{ID: RuleShadowed, Severity: finding.SeverityLow, Title: "Rule shadowed by another rule",
+			Description: "Everything the rule allows is already allowed by another rule for the same workloads: it is redundant, and a later edit of it will have no effect.",
+			Remediation: "Delete the redundant rule or merge the two rules.",
+			Tags:        []string{"netpol"}},
+		{ID: RuleEgressDenyNoDNS, Severity: finding.SeverityMedium, Title: "Egress denied without DNS",
+			Description: "The workload is isolated for egress and may not reach any DNS port (UDP/TCP 53), so name resolution fails.",
+			Remediation: "Allow egress to the cluster DNS on UDP and TCP 53.",
+			Tags:        []string{"netpol"}},
+	}
+}
+
+// Findings evaluates the model: unisolated workloads, broad rules,
+// ineffective and redundant rules, and egress isolation without DNS.
+func Findings(m *Model) []finding.Finding {
+	info := map[string]finding.RuleInfo{}
+	for _, r := range Rules() {
+		info[r.ID] = r
+	}
+	var out []finding.Finding
+	add := func(id string, ref finding.ObjectRef, file string, line int, msg string) {
+		r := info[id]
+		out = append(out, finding.Finding{RuleID: id, Severity: r.Severity, Title: r.Title, Message: msg, Object: ref, File: file, Line: line, Remediation: r.Remediation})
+	}
+	dns := ConnsOf("UDP", PortSet{{53, 53}}).Union(ConnsOf("TCP", PortSet{{53, 53}}))
+	for _, p := range m.Peers {
+		if !m.ingressIsolated[p.Index] {
+			add(RuleNoIngress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Ingress; every source may connect", p))
+		}
+		if !m.egressIsolated[p.Index] {
+			add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress; it may connect anywhere", p))
+			continue
+		}
+		reach := NoConns()
+		for _, q := range m.Peers {
+			if q != p {
+				reach = reach.Union(m.egressConns(p, q).Intersect(dns))
+			}
+		}
+		for _, a := range m.egressAtoms {
+			reach = reach.Union(m.egressToExternal(p, a).Intersect(dns))
+		}
+		if reach.IsEmpty() {
+			add(RuleEgressDenyNoDNS, p.Ref, p.File, p.Line, fmt.Sprintf("%s is isolated for egress and may not reach port 53 anywhere: DNS lookups will fail", p))
+		}
+	}
+	for _, pol := range m.Policies {
+		ref := finding.ObjectRef{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: pol.Namespace, Name: pol.Name}
+		if len(pol.selected) == 0 {
+			add(RuleSelectsNothing, ref, pol.File, pol.Line, fmt.Sprintf("NetworkPolicy %s: podSelector %q matches no workload in namespace %s", pol, pol.Selector.String(), pol.Namespace))
+		}
+		if pol.AffectsEgress {
+			for _, r := range pol.Egress {
+				if r.AllPeers || coversUniverse(r.ips) {
+					add(RuleEgressInternet, ref, pol.File, pol.Line, fmt.Sprintf("%s allows egress to every external address (%s)", r, r.conns(nil)))
+				}
+			}
+		}
+		if pol.AffectsIngress {
+			for _, r := range pol.Ingress {
+				if r.AllPeers {
+					add(RuleAllNamespaces, ref, pol.File, pol.Line, fmt.Sprintf("%s has no 'from': every pod of every namespace and every external address may connect", r))
+					continue
+				}
+				for _, rp := range r.Peers {
+					if rp.NamespaceSelector != nil && rp.NamespaceSelector.Empty() && (rp.PodSelector == nil || rp.PodSelector.Empty()) {
+						add(RuleAllNamespaces, ref, pol.File, pol.Line, fmt.Sprintf("%s admits every pod of every namespace (namespaceSelector: {})", r))
+						break
+					}
+				}
+			}
+		}
+	}
+	out = append(out, shadowed(m)...)
+	for i := range out {
+		if out[i].RuleID == RuleShadowed {
+			r := info[RuleShadowed]
+			out[i].Severity, out[i].Title, out[i].Remediation = r.Severity, r.Title, r.Remediation
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Message < out[j].Message })
+	return out
+}
+
+func coversUniverse(s IPSet) bool {
+	for _, r := range s {
+		if r == universe4 {
+			return true
+		}
+	}
+	return false
+}
+
+// shadowed finds rules whose every allowed connection another rule of the
+// same direction also allows, for every workload the first applies to.
+func shadowed(m *Model) []finding.Finding {
+	var rules []ruleSel
+	for _, pol := range m.Policies {
+		sel := newBitset(len(m.Peers))
+		for _, i := range pol.selected {
+			sel.set(i)
+		}
+		if len(pol.selected) == 0 {
+			continue
+		}
+		if pol.AffectsIngress {
+			for _, r := range pol.Ingress {
+				rules = append(rules, ruleSel{r, sel})
+			}
+		}
+		if pol.AffectsEgress {
+			for _, r := range pol.Egress {
+				rules = append(rules, ruleSel{r, sel})
+			}
+		}
+	}
+	var out []finding.Finding
+	for i, a := range rules {
+		for j, b := range rules {
+			if i == j || a.r.Direction != b.r.Direction || !a.sel.subsetOf(b.sel) {
+				continue
+			}
+			if !b.r.AllPeers && (a.r.AllPeers || !a.r.matched.subsetOf(b.r.matched) || !ipSubset(a.r.ips, b.r.ips)) {
+				continue
+			}
+			if !portsCovered(m, a, b) {
+				continue
+			}
+			// Identical rules shadow each other: report only the later one.
+			if j > i && a.sel.subsetOf(b.sel) && b.sel.subsetOf(a.sel) && b.r.matched.subsetOf(a.r.matched) && ipSubset(b.r.ips, a.r.ips) && portsCovered(m, b, a) && a.r.AllPeers == b.r.AllPeers {
+				continue
+			}
+			pol := a.r.Policy
+			out = append(out, finding.Finding{RuleID: RuleShadowed, Object: finding.ObjectRef{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: pol.Namespace, Name: pol.Name}, File: pol.File, Line: pol.Line,
+				Message: fmt.Sprintf("%s is shadowed by %s: it allows nothing more", a.r, b.r)})
+			break
+		}
+	}
+	return out
+}
+
+// ruleSel is a rule and the workloads its policy applies to.
+type ruleSel struct {
+	r   *Rule
+	sel bitset
+}
+
+func portsCovered(m *Model, a, b ruleSel) bool {
+	for i := range m.Peers {
+		if !a.sel.has(i) {
+			continue
+		}
+		// For egress the ports resolve against the destination; compare
+		// against every workload the rule reaches.
+		if a.r.Direction == DirIngress {
+			if !a.r.conns(m.Peers[i]).SubsetOf(b.r.conns(m.Peers[i])) {
+				return false
+			}
+			continue
+		}
+		for _, q := range m.Peers {
+			if a.r.matched.has(q.Index) && !a.r.conns(q).SubsetOf(b.r.conns(q)) {
+				return false
+			}
+		}
+		if len(a.r.ips) > 0 && !a.r.conns(nil).SubsetOf(b.r.conns(nil)) {
+			return false
+		}
+		break
+	}
+	return true
+}
+
+func ipSubset(a, b IPSet) bool {
+	for _, r := range a {
+		if !b.containsRange(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,52 @@
+package netpol
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzPolicyParser feeds arbitrary documents through the loader, the policy
+// compiler and the analysis: they may report problems, never panic, and
+// every connection they print must parse back.
+func FuzzPolicyParser(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/fuzz/*.yaml")
+	scen, _ := filepath.Glob("testdata/scenarios/*/input.yaml")
+	for _, p := range append(seeds, scen...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(data))
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		if len(doc) > 64<<10 {
+			return
+		}
+		ctx := context.Background()
+		m, _, err := Load(ctx, []string{"-"}, strings.NewReader(doc), "")
+		if err != nil {
+			return
+		}
+		if len(m.Peers) > 50 {
+			return
+		}
+		c, err := Analyze(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range c.Connections {
+			back, err := ParseConns(x.Conns.String())
+			if err != nil || !back.Equal(x.Conns) {
+				t.Fatalf("%q does not parse back: %v", x.Conns.String(), err)
+			}
+		}
+		_ = Findings(m)
+		for _, p := range m.Peers {
+			_ = m.Focus(p)
+			break
+		}
+	})
+}
