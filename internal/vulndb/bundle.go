@@ -134,7 +134,7 @@ func (c Cache) ImportBundle(ctx context.Context, r io.Reader, trusted []ed25519.
 	}
 	gz, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, fmt.Errorf("import bundle: %w", err)
+		return nil, fmt.Errorf("import bundle: not a gzip-compressed bundle: %w", err)
 	}
 	defer gz.Close()
 	tr := tar.NewReader(gz)
