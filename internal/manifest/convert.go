@@ -26,7 +26,7 @@ var errTooMuchAliasing = errors.New("document expands to too many nodes (alias b
 // of every field. Aliases are expanded with a budget.
 type converter struct {
 	buf   bytes.Buffer
-	lines lineIndex
+	lines []lineEntry
 	nodes int
 	// record is false inside alias expansions: their lines belong to the anchor.
 	record bool

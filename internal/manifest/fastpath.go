@@ -46,7 +46,7 @@ type fastParser struct {
 	data  []byte
 	lines []fline
 	out   []byte
-	idx   lineIndex
+	idx   []lineEntry
 	nodes int
 	// tmp holds unescaped quoted scalars; slices of it stay valid when it grows.
 	tmp  []byte
@@ -80,11 +80,10 @@ func (p *fastParser) parse(j docJob) (o *Object, ok bool) {
 		return nil, false // let the yaml.v3 path report or expand it
 	}
 	abs := func(rel int) int { return j.doc.startLine + rel - 1 }
-	lines := make(lineIndex, len(p.idx))
-	for i, e := range p.idx {
-		lines[i] = lineEntry{hash: e.hash, line: int32(abs(int(e.line)))}
+	for i := range p.idx {
+		p.idx[i].line = int32(abs(int(p.idx[i].line)))
 	}
-	lines.sortEntries()
+	lines, lineBase := newLineIndex(p.idx)
 	o = &Object{
 		File:       j.file,
 		Line:       abs(first.num),
@@ -95,6 +94,7 @@ func (p *fastParser) parse(j docJob) (o *Object, ok bool) {
 		Namespace:  string(p.namespace),
 		JSON:       slices.Clone(p.out),
 		lines:      lines,
+		lineBase:   lineBase,
 	}
 	if o.Name == "" {
 		o.Name = string(p.generateName)
@@ -526,18 +526,25 @@ func (p *fastParser) plainJSON(v []byte) {
 		p.out = appendJSONBytes(p.out, v) // always a string
 		return
 	}
-	if len(v) <= 18 && (v[0] != '0' || len(v) == 1) {
-		digits := true
-		for _, c := range v {
-			if c < '0' || c > '9' {
-				digits = false
-				break
-			}
+	digits, numeric := true, true
+	for _, c := range v {
+		switch {
+		case c >= '0' && c <= '9':
+		case c >= 'a' && c <= 'f', c >= 'A' && c <= 'F', c == 'x', c == 'X', c == 'o', c == 'O', c == '_', c == '.', c == '+', c == '-':
+			digits = false
+		default:
+			digits, numeric = false, false
 		}
-		if digits {
-			p.out = append(p.out, v...) // a decimal int64 prints as written
-			return
-		}
+	}
+	if digits && len(v) <= 18 && (v[0] != '0' || len(v) == 1) {
+		p.out = append(p.out, v...) // a decimal int64 prints as written
+		return
+	}
+	if !numeric && v[0] != '~' && v[0] != '<' && (len(v) > 5 || v[0] == '+' || v[0] == '-' || v[0] == '.' || (v[0] >= '0' && v[0] <= '9')) {
+		// No number, special word or prefix of one can hold these
+		// characters (timestamps, which can, are strings too).
+		p.out = appendJSONBytes(p.out, v)
+		return
 	}
 	switch string(v) {
 	case "true":

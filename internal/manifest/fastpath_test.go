@@ -35,7 +35,7 @@ func fastPathResult(t testing.TB, fp *fastParser, j docJob) bool {
 	if fastMeta != slowMeta {
 		t.Fatalf("metadata differs for\n%s\nfast: %s\nslow: %s", j.doc.data, fastMeta, slowMeta)
 	}
-	if !reflect.DeepEqual(fast.lines, s.lines) {
+	if !reflect.DeepEqual(fast.lines, s.lines) || fast.lineBase != s.lineBase {
 		t.Fatalf("line index differs for\n%s\nfast: %v\nslow: %v", j.doc.data, fast.lines, s.lines)
 	}
 	for _, path := range fieldPaths(t, s.JSON) {

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -175,6 +176,8 @@ type reader struct {
 	opts    Options
 	fileSeq int
 	mu      sync.Mutex
+	// br is reused from file to file.
+	br *bufio.Reader
 }
 
 func (r *reader) problem(file string, line int, level, format string, args ...any) {
@@ -300,7 +303,15 @@ func readCapped(path string, limit int64) ([]byte, error) {
 
 // readStream sniffs the start of a stream and splits it as JSON or YAML.
 func (r *reader) readStream(name string, in io.Reader) {
-	br := bufioReader(in)
+	br, ok := in.(*bufio.Reader)
+	if !ok || br.Size() < sniffBytes {
+		if r.br == nil {
+			r.br = bufio.NewReaderSize(in, 64<<10)
+		} else {
+			r.br.Reset(in)
+		}
+		br = r.br
+	}
 	head, _ := br.Peek(sniffBytes)
 	if isBinary(head) {
 		r.problem(name, 0, finding.LevelError, "binary file, not YAML or JSON")
@@ -431,7 +442,7 @@ func newObject(j docJob, n *yaml.Node, abs func(int) int) (*Object, error) {
 	for i := range c.lines {
 		c.lines[i].line = int32(abs(int(c.lines[i].line)))
 	}
-	c.lines.sortEntries()
+	lines, lineBase := newLineIndex(c.lines)
 	o := &Object{
 		File:       j.file,
 		Line:       abs(n.Line),
@@ -439,7 +450,8 @@ func newObject(j docJob, n *yaml.Node, abs func(int) int) (*Object, error) {
 		APIVersion: topScalar(n, "apiVersion"),
 		Kind:       topScalar(n, "kind"),
 		JSON:       bytes.Clone(c.buf.Bytes()),
-		lines:      c.lines,
+		lines:      lines,
+		lineBase:   lineBase,
 	}
 	if md := topValue(n, "metadata"); md != nil && md.Kind == yaml.MappingNode {
 		o.Name = topScalar(md, "name")

@@ -9,10 +9,8 @@
 package manifest
 
 import (
-	"cmp"
 	"hash/fnv"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -35,7 +33,8 @@ type Object struct {
 	// JSON is the object as canonical JSON, ready for typed decoding.
 	JSON []byte
 
-	lines lineIndex
+	lines    lineIndex
+	lineBase int
 }
 
 // Group returns the API group of the object ("" for the core group).
@@ -51,7 +50,7 @@ func (o *Object) Group() string {
 // field is absent it falls back to its nearest existing parent, and finally
 // to the object's own line.
 func (o *Object) LineOf(path string) int {
-	if l := o.lines.lookup(path); l > 0 {
+	if l := o.lines.lookup(path, o.lineBase); l > 0 {
 		return l
 	}
 	return o.Line
@@ -59,32 +58,54 @@ func (o *Object) LineOf(path string) int {
 
 // lineIndex maps hashed field paths to lines. It is a sorted slice rather
 // than a map or the YAML node tree so that 10,000 objects keep only a few
-// bytes per field in memory.
-type lineIndex []lineEntry
+// bytes per field in memory: each entry packs the top 40 bits of the path's
+// hash above the field's line, counted from the object's lineBase.
+type lineIndex []uint64
 
+const (
+	lineBits = 24
+	lineMask = 1<<lineBits - 1
+)
+
+// lineEntry is a field's path hash and absolute line, before packing.
 type lineEntry struct {
 	hash uint64
 	line int32
 }
 
-// sortEntries sorts by hash. The sort is stable so that both conversion
-// paths, which record entries in the same order, build identical indexes
-// even when two paths hash alike.
-func (ix lineIndex) sortEntries() {
-	slices.SortStableFunc(ix, func(a, b lineEntry) int { return cmp.Compare(a.hash, b.hash) })
+// newLineIndex packs and sorts entries. It returns the index and the line
+// its entries count from. Documents are at most 4 MiB, so no line is
+// further than 2^24 from the first; a line that were would be clamped.
+func newLineIndex(entries []lineEntry) (lineIndex, int) {
+	if len(entries) == 0 {
+		return nil, 0
+	}
+	base := entries[0].line
+	for _, e := range entries {
+		base = min(base, e.line)
+	}
+	ix := make(lineIndex, len(entries))
+	for i, e := range entries {
+		ix[i] = e.hash>>lineBits<<lineBits | uint64(min(e.line-base, lineMask))
+	}
+	slices.Sort(ix)
+	return ix, int(base)
 }
 
-func (ix lineIndex) get(h uint64) int {
-	i := sort.Search(len(ix), func(i int) bool { return ix[i].hash >= h })
-	if i < len(ix) && ix[i].hash == h {
-		return int(ix[i].line)
+// get returns the line (relative to the base) of a hash, and whether the
+// index has it. Equal hashes (two paths that collide) yield the first line.
+func (ix lineIndex) get(h uint64) (int, bool) {
+	key := h >> lineBits << lineBits
+	i, _ := slices.BinarySearch(ix, key)
+	if i < len(ix) && ix[i]>>lineBits == h>>lineBits {
+		return int(ix[i] & lineMask), true
 	}
-	return 0
+	return 0, false
 }
 
 // lookup walks the path's prefixes (at "." and "[" boundaries) and returns
 // the line of the deepest one present.
-func (ix lineIndex) lookup(path string) int {
+func (ix lineIndex) lookup(path string, base int) int {
 	if len(ix) == 0 || path == "" {
 		return 0
 	}
@@ -95,11 +116,11 @@ func (ix lineIndex) lookup(path string) int {
 		if i == len(path) || (i > 0 && (path[i] == '.' || path[i] == '[')) {
 			h = h.add(path[start:i])
 			start = i
-			l := ix.get(uint64(h))
-			if l == 0 {
+			l, ok := ix.get(uint64(h))
+			if !ok {
 				return best
 			}
-			best = l
+			best = base + l
 		}
 	}
 	return best

@@ -29,7 +29,7 @@ var helmSourcePrefix = []byte("# Source: ")
 // costs at most one document of memory; a longer document is reported as
 // oversized and skipped up to the next separator.
 func splitYAML(r io.Reader, emit func(document) error) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufioReader(r)
 	line := 0
 	cur := document{startLine: 1}
 	var buf bytes.Buffer
