@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"sort"
@@ -157,3 +158,5 @@ func render(fsys *FS) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
