@@ -204,7 +204,7 @@ func (m *Model) Explain(src, dst Endpoint) Explanation {
 			}
 		}
 		if egress.IsEmpty() {
-			e.Egress = append(e.Egress, "denied: "+strings.Join(m.policyNames(DirEgress, src.Peer), ", ")+" select "+src.Peer.String()+" for Egress and no rule allows "+dst.String())
+			e.Egress = append(e.Egress, "denied: "+strings.Join(m.policyNames(DirEgress, src.Peer), ", ")+" selects "+src.Peer.String()+" for Egress and no rule allows "+dst.String())
 		}
 	}
 	if dst.Peer == nil {
@@ -226,7 +226,7 @@ func (m *Model) Explain(src, dst Endpoint) Explanation {
 			}
 		}
 		if ingress.IsEmpty() {
-			e.Ingress = append(e.Ingress, "denied: "+strings.Join(m.policyNames(DirIngress, dst.Peer), ", ")+" select "+dst.Peer.String()+" for Ingress and no rule allows "+src.String())
+			e.Ingress = append(e.Ingress, "denied: "+strings.Join(m.policyNames(DirIngress, dst.Peer), ", ")+" selects "+dst.Peer.String()+" for Ingress and no rule allows "+src.String())
 		}
 	}
 	e.Allowed = egress.Intersect(ingress)

@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/netpol"
+	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+func newNetpolCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "netpol",
+		Short: "Analyse, compare and generate NetworkPolicies: who can talk to whom",
+		Long: `Analyse pod connectivity under networking.k8s.io/v1 NetworkPolicies, compare
+two configurations, and generate least-privilege policies from a requirements
+file, proven exact by re-analysis. See docs/netpol.md.`,
+	}
+	cmd.AddCommand(newNetpolAnalyzeCommand(s, g), newNetpolDiffCommand(s, g), newNetpolGenerateCommand(s, g))
+	return cmd
+}
+
+// netpolInput reads manifests or a live cluster into an inventory.
+type netpolInput struct {
+	cluster bool
+	timeout time.Duration
+}
+
+func (in *netpolInput) addFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&in.cluster, "cluster", false, "read workloads, namespaces and policies from the live cluster (kubeconfig, --context)")
+	cmd.Flags().DurationVar(&in.timeout, "timeout", 5*time.Minute, "give up reading the cluster after this long")
+}
+
+func (in *netpolInput) inventory(ctx context.Context, s *streams, g *globalOptions, paths []string) (*workload.Inventory, []finding.Problem, error) {
+	if in.cluster {
+		if len(paths) > 0 {
+			return nil, nil, fmt.Errorf("give PATHs or --cluster, not both")
+		}
+		cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context})
+		if err != nil {
+			return nil, nil, err
+		}
+		client, err := cluster.NewClient(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		ctx, cancel := context.WithTimeout(ctx, in.timeout)
+		defer cancel()
+		snap, err := cluster.Read(ctx, client, cluster.ReadOptions{Namespace: g.namespace})
+		if err != nil {
+			return nil, nil, err
+		}
+		return snap.Inventory, snap.Problems, nil
+	}
+	if len(paths) == 0 {
+		return nil, nil, fmt.Errorf("give at least one PATH (or - for standard input), or --cluster")
+	}
+	return netpol.LoadInventory(ctx, paths, s.in, g.namespace)
+}
+
+// reportProblems prints problems to stderr and says whether any is an error.
+func reportProblems(s *streams, g *globalOptions, probs []finding.Problem) bool {
+	failed := false
+	for _, p := range probs {
+		if p.Level == finding.LevelError {
+			failed = true
+		}
+		if p.Level == finding.LevelError || !g.quiet {
+			fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
+		}
+	}
+	return failed
+}
+
+func newNetpolAnalyzeCommand(s *streams, g *globalOptions) *cobra.Command {
+	in := &netpolInput{}
+	var focus, failOn string
+	var findings bool
+	cmd := &cobra.Command{
+		Use:   "analyze (PATH... | --cluster)",
+		Short: "List every allowed connection, or findings, or explain one workload",
+		Long: `List every allowed workload-to-workload and workload-to/from-external
+connection, one line per pair: "<src> => <dst> : <conns>" with peers written
+namespace/name[Kind] or first-ip-last-ip[External] and connections
+"All Connections" or protocols with merged port ranges ("TCP 8080,UDP 53").
+
+-o txt (default), json, csv, md or dot. With --findings, report risky
+policies and unisolated workloads as findings (-o table, json, yaml, sarif,
+junit). With --focus WORKLOAD, explain every connection from and to that
+workload, allowed or denied, naming the policies and rules responsible.
+
+Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
+2 usage or input error (invalid policies are reported and left out).`,
+		Example: `  palisade netpol analyze ./examples/netpol/shop
+  palisade netpol analyze --cluster -o dot | dot -Tsvg > connectivity.svg
+  palisade netpol analyze ./k8s --focus shop/web
+  palisade netpol analyze ./k8s --findings -o sarif`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inv, probs, err := in.inventory(cmd.Context(), s, g, args)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			b := netpol.FromInventory(inv)
+			probs = append(probs, b.Problems...)
+			if findings {
+				format, err := report.ParseFormat(g.output)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				r := finding.NewReport(netpol.Findings(b.Model), probs, len(inv.Objects), netpol.Rules())
+				if err := report.Write(s.out, format, r, report.Options{Color: g.color(s)}); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				if reportProblems(s, g, probs) {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest", r.Summary.Errors)}
+				}
+				if !strings.EqualFold(failOn, "none") {
+					sev, err := finding.ParseSeverity(failOn)
+					if err != nil {
+						return &exitCodeError{code: exitError, err: fmt.Errorf("--fail-on: %w", err)}
+					}
+					if finding.AtOrAbove(r.Findings, sev) {
+						return &exitCodeError{code: exitFindings}
+					}
+				}
+				return nil
+			}
+			if focus != "" {
+				p, err := b.Model.Peer(focus)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--focus: %w", err)}
+				}
+				if err := netpol.WriteExplanations(s.out, b.Model.Focus(p)); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			} else {
+				format, err := netpol.ParseFormat(g.output)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				c, err := netpol.Analyze(cmd.Context(), b.Model)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				if err := netpol.Write(s.out, format, c); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
+			if reportProblems(s, g, probs) {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("input errors: the output covers the rest of the input")}
+			}
+			return nil
+		},
+	}
+	in.addFlags(cmd)
+	cmd.Flags().StringVar(&focus, "focus", "", "explain every connection from and to this workload (namespace/name or namespace/name[Kind])")
+	cmd.Flags().BoolVar(&findings, "findings", false, "report findings instead of the connectivity list")
+	cmd.Flags().StringVar(&failOn, "fail-on", "none", "with --findings: exit 1 at or above this severity (critical, high, medium, low, none)")
+	return cmd
+}
+
+func newNetpolDiffCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "diff OLD NEW",
+		Short: "Connections added, removed and changed between two configurations",
+		Long: `Analyse two sets of manifests (files or directories) and list the
+connections added, removed and changed, one per line:
+  added: <src> => <dst> : <conns>
+  removed: <src> => <dst> : <conns>
+  changed: <src> => <dst> : <old conns> -> <new conns>
+External ranges are compared address by address.
+
+Exit codes: 0 no difference; 1 differences; 2 usage or input error.`,
+		Example: `  palisade netpol diff ./k8s-main ./k8s-branch`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("netpol diff needs OLD and NEW")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var conns [2]*netpol.Connectivity
+			for i, path := range args {
+				m, probs, err := netpol.Load(cmd.Context(), []string{path}, s.in, g.namespace)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				if reportProblems(s, g, probs) {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("%s: input errors", path)}
+				}
+				if conns[i], err = netpol.Analyze(cmd.Context(), m); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
+			changes := netpol.Diff(conns[0], conns[1])
+			for _, c := range changes {
+				fmt.Fprintln(s.out, c)
+			}
+			if len(changes) > 0 {
+				return &exitCodeError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	return cmd
+}
+
+func newNetpolGenerateCommand(s *streams, g *globalOptions) *cobra.Command {
+	in := &netpolInput{}
+	var reqFile, outFile string
+	var infer bool
+	cmd := &cobra.Command{
+		Use:   "generate --requirements FILE (PATH... | --cluster)",
+		Short: "Write least-privilege NetworkPolicies, proven exact by re-analysis",
+		Long: `Generate NetworkPolicies from a requirements file (schema in docs/netpol.md):
+for every namespace in scope a default deny of ingress and egress, DNS
+egress, and per workload exactly the traffic the requirements allow.
+With --infer, connections to Services named in environment variables and
+ConfigMaps are added to the requirements.
+
+The generated policies are then fed back into the analyser: the command
+fails (exit 1, nothing written) if the allowed connectivity differs in any
+way from the requirements, printing each difference.
+
+Output is YAML (default) or JSON (-o json).`,
+		Example: `  palisade netpol generate --requirements examples/netpol/requirements.yaml examples/netpol/shop > policies.yaml`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if reqFile == "" {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--requirements is required")}
+			}
+			req, err := netpol.ReadRequirements(reqFile)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			inv, probs, err := in.inventory(cmd.Context(), s, g, args)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if reportProblems(s, g, probs) {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("input errors: fix them before generating policies")}
+			}
+			if infer {
+				inferred := netpol.InferRequirements(inv)
+				for _, a := range inferred {
+					if !g.quiet {
+						fmt.Fprintf(s.err, "note: inferred %s -> %s %v\n", a.From, a.To, a.Ports)
+					}
+				}
+				req.Allow = append(req.Allow, inferred...)
+			}
+			plan, err := netpol.Generate(inv, req)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			proof, err := plan.Prove(cmd.Context(), inv)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if !proof.OK() {
+				for _, d := range proof.Differences {
+					fmt.Fprintln(s.err, "proof:", d)
+				}
+				for _, d := range proof.Unmet {
+					fmt.Fprintln(s.err, "proof: required but denied:", d)
+				}
+				return &exitCodeError{code: exitFindings, err: fmt.Errorf("the generated policies do not allow exactly the required connectivity (%d differences); nothing written", len(proof.Differences)+len(proof.Unmet))}
+			}
+			var out io.Writer = s.out
+			if outFile != "" {
+				f, err := os.Create(outFile)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				defer f.Close()
+				out = f
+			}
+			if err := writePolicies(out, g.output, plan); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if !g.quiet {
+				fmt.Fprintf(s.err, "proof: %d policies in %d namespaces allow exactly the %d required connections\n", len(plan.Policies), len(plan.Scope), len(proof.Actual.Connections))
+			}
+			return nil
+		},
+	}
+	in.addFlags(cmd)
+	cmd.Flags().StringVar(&reqFile, "requirements", "", "requirements file (see docs/netpol.md)")
+	cmd.Flags().StringVar(&outFile, "output-file", "", "write the policies to this file")
+	cmd.Flags().BoolVar(&infer, "infer", false, "also allow connections to Services referenced in env vars and ConfigMaps")
+	return cmd
+}
+
+func writePolicies(w io.Writer, format string, plan *netpol.Plan) error {
+	switch strings.ToLower(format) {
+	case "json":
+		data, err := netpol.PoliciesJSON(plan.Policies)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(data)
+		return err
+	case "yaml", "table", "":
+		for i, p := range plan.Policies {
+			data, err := yaml.Marshal(netpol.Clean(p))
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				io.WriteString(w, "---\n")
+			}
+			if _, err := w.Write(data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("netpol generate writes yaml or json, not %q", format)
+}
