@@ -1,0 +1,450 @@
+package main
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/vulndb"
+)
+
+// dbOptions are the flags of every `palisade db` command.
+type dbOptions struct {
+	cacheDir string
+}
+
+func (o *dbOptions) cache() (vulndb.Cache, error) {
+	dir, err := vulndb.CacheDir(o.cacheDir, os.Getenv)
+	if err != nil {
+		return vulndb.Cache{}, &exitCodeError{code: exitError, err: err}
+	}
+	return vulndb.Cache{Dir: dir}, nil
+}
+
+func newDBCommand(s *streams, g *globalOptions) *cobra.Command {
+	o := &dbOptions{}
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the vulnerability database used by image scans",
+		Long: `Manage the vulnerability database: OSV records from the OSV project's
+per-ecosystem exports and the Go vulnerability database, kept in one file
+under the cache directory (--cache-dir, else $` + vulndb.EnvCacheDir + `, else the
+user cache directory's palisade/).
+
+An update or import builds a complete new database and swaps it in
+atomically: a failed download, a corrupt archive or a rejected bundle leaves
+the previous database in place. See docs/vulndb.md.`,
+	}
+	cmd.PersistentFlags().StringVar(&o.cacheDir, "cache-dir", "", "cache directory (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
+	cmd.AddCommand(
+		newDBUpdateCommand(s, g, o),
+		newDBImportCommand(s, g, o),
+		newDBExportCommand(s, g, o),
+		newDBStatusCommand(s, g, o),
+		newDBKeygenCommand(s),
+	)
+	return cmd
+}
+
+func newDBUpdateCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+	var sources []string
+	cmd := &cobra.Command{
+		Use:   "update",
+		Short: "Download the OSV exports and rebuild the database",
+		Long: `Download each source with a conditional request (If-None-Match /
+If-Modified-Since), verify it (Content-Length, x-goog-hash, a pinned or
+published SHA-256, each zip entry's CRC), and swap in a database built from
+the new archives and the unchanged ones. If any source fails, the previous
+database stays as it was and the exit code is 2.
+
+Sources default to OSV's exports of ` + strings.Join(vulndb.DefaultEcosystems, ", ") + `.
+--source takes an ecosystem name (its OSV export) or NAME=URL (a mirror).`,
+		Example: `  palisade db update
+  palisade db update --source Debian --source Go
+  palisade db update --source debian=https://mirror.internal/osv/Debian/all.zip`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.cache()
+			if err != nil {
+				return err
+			}
+			var srcs []vulndb.Source
+			for _, spec := range sources {
+				src, err := vulndb.ParseSource(spec)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--source: %w", err)}
+				}
+				srcs = append(srcs, src)
+			}
+			res, err := c.Update(cmd.Context(), vulndb.UpdateOptions{Sources: srcs, UserAgent: "palisade/" + buildinfo.Get().Version})
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			return printDB(s, g, res, func(w io.Writer) {
+				for _, r := range res.Sources {
+					state := fmt.Sprintf("downloaded %s", byteSize(r.Downloaded))
+					if r.NotModified {
+						state = "not modified"
+					}
+					fmt.Fprintf(w, "%s: %s, %d records", r.Name, state, r.Records)
+					if r.Skipped > 0 {
+						fmt.Fprintf(w, ", %d invalid records skipped", r.Skipped)
+					}
+					fmt.Fprintln(w)
+				}
+				fmt.Fprintf(w, "%d records in %s\n", res.Metadata.Records, c.DBPath())
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name or NAME=URL of a zip of OSV records (repeatable)")
+	return cmd
+}
+
+func newDBImportCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+	var publicKeys []string
+	var name string
+	cmd := &cobra.Command{
+		Use:   "import FILE|DIR",
+		Short: "Import a signed bundle, or a directory or zip of OSV records",
+		Long: `Import a signed bundle made by 'palisade db export' (verified against
+--public-key before anything is replaced), or a directory or zip of OSV JSON
+records as the OSV project and the Go vulnerability database publish them
+(e.g. an ecosystem's all.zip, or golang.org/x/vulndb's data/osv). A directory
+or zip becomes a source of its own (--name, default the file name), replacing
+an earlier import of that name; the other sources stay.`,
+		Example: `  palisade db import vulndb-bundle.tar.gz --public-key palisade-db.pub
+  palisade db import ./all.zip --name Debian
+  palisade db import ./vulndb/data/osv --name go-vulndb`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &exitCodeError{code: exitError, err: errors.New("db import needs exactly one FILE or DIR")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.cache()
+			if err != nil {
+				return err
+			}
+			kind, err := importKind(args[0])
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if kind != "bundle" {
+				res, err := c.ImportOSV(cmd.Context(), args[0], name, time.Now())
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				return printDB(s, g, res, func(w io.Writer) {
+					fmt.Fprintf(w, "imported %d records from %s as source %q", res.Source.Records, args[0], res.Source.Name)
+					if res.Source.Skipped > 0 {
+						fmt.Fprintf(w, " (%d invalid records skipped)", res.Source.Skipped)
+					}
+					fmt.Fprintf(w, "; %d records in %s\n", res.Metadata.Records, c.DBPath())
+					for _, e := range res.Errors {
+						if !g.quiet {
+							fmt.Fprintf(s.err, "warning: skipped %s\n", e)
+						}
+					}
+				})
+			}
+			if len(publicKeys) == 0 {
+				return &exitCodeError{code: exitError, err: errors.New("importing a signed bundle needs --public-key")}
+			}
+			var keys []ed25519.PublicKey
+			for _, p := range publicKeys {
+				data, err := os.ReadFile(p)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--public-key: %w", err)}
+				}
+				k, err := vulndb.ParsePublicKey(data)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--public-key %s: %w", p, err)}
+				}
+				keys = append(keys, k)
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			defer f.Close()
+			m, err := c.ImportBundle(cmd.Context(), bufio.NewReader(f), keys)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("%s: %w", args[0], err)}
+			}
+			return printDB(s, g, m, func(w io.Writer) {
+				fmt.Fprintf(w, "imported signed bundle of %s (%d records, data as of %s) into %s\n",
+					m.Created.Format(time.RFC3339), m.Metadata.Records, m.Metadata.Updated.Format(time.RFC3339), c.DBPath())
+			})
+		},
+	}
+	cmd.Flags().StringArrayVar(&publicKeys, "public-key", nil, "trusted ed25519 public key (PEM) for signed bundles (repeatable)")
+	cmd.Flags().StringVar(&name, "name", "", "source name for a directory or zip of OSV records (default its file name)")
+	return cmd
+}
+
+// importKind tells a signed bundle (gzip) from a zip or directory of OSV
+// records.
+func importKind(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return "dir", nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var magic [4]byte
+	n, _ := io.ReadFull(f, magic[:])
+	switch {
+	case n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		return "bundle", nil
+	case n == 4 && string(magic[:]) == "PK\x03\x04", n == 4 && string(magic[:]) == "PK\x05\x06":
+		return "zip", nil
+	}
+	return "", fmt.Errorf("%s is neither a signed bundle (.tar.gz) nor a zip or directory of OSV records", path)
+}
+
+func newDBExportCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+	var privateKey string
+	cmd := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Write the database as one signed bundle for air-gapped and edge hosts",
+		Long: `Write the database as a signed bundle (a tar.gz of the database file and
+a manifest with its SHA-256, signed with ed25519). Hosts import it with
+'palisade db import FILE --public-key KEY.pub'. Create a key pair with
+'palisade db keygen' or 'openssl genpkey -algorithm ed25519'.`,
+		Example: `  palisade db export vulndb-bundle.tar.gz --private-key palisade-db.key`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &exitCodeError{code: exitError, err: errors.New("db export needs exactly one FILE")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.cache()
+			if err != nil {
+				return err
+			}
+			if privateKey == "" {
+				return &exitCodeError{code: exitError, err: errors.New("db export needs --private-key")}
+			}
+			data, err := os.ReadFile(privateKey)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--private-key: %w", err)}
+			}
+			key, err := vulndb.ParsePrivateKey(data)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--private-key %s: %w", privateKey, err)}
+			}
+			m, err := writeFileAtomic(args[0], func(w io.Writer) (*vulndb.BundleManifest, error) {
+				return c.Export(cmd.Context(), w, key, time.Now())
+			})
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			return printDB(s, g, m, func(w io.Writer) {
+				fmt.Fprintf(w, "wrote %s: %d records, database SHA-256 %s, signed by key %s\n",
+					args[0], m.Metadata.Records, m.DBSHA256, vulndb.KeyID(key.Public().(ed25519.PublicKey)))
+			})
+		},
+	}
+	cmd.Flags().StringVar(&privateKey, "private-key", "", "ed25519 private key (PKCS #8 PEM) to sign the bundle with")
+	return cmd
+}
+
+// writeFileAtomic writes a file through a temporary file and a rename, so
+// an interrupted export leaves no half bundle under the final name.
+func writeFileAtomic[T any](path string, write func(io.Writer) (T, error)) (T, error) {
+	var zero T
+	tmp, err := os.CreateTemp(dirOf(path), ".palisade-export-*")
+	if err != nil {
+		return zero, err
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	v, err := write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("write %s: %w", path, err)
+	}
+	return v, nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, os.PathSeparator); i >= 0 {
+		return path[:i+1]
+	}
+	return "."
+}
+
+func newDBStatusCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+	var maxAge time.Duration
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the database's sources, record counts and age",
+		Long: `Show where the database is, its sources, its record counts per ecosystem
+and its age (since every source was last found current).
+
+Exit codes: 0 the database exists and is younger than --max-age; 1 it is
+missing or older; 2 error.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.cache()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(cmd.Context(), time.Now(), maxAge)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if err := printDB(s, g, st, func(w io.Writer) { writeStatusTable(w, st) }); err != nil {
+				return err
+			}
+			if !st.Exists || st.Stale {
+				return &exitCodeError{code: exitFindings}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().DurationVar(&maxAge, "max-age", vulndb.DefaultMaxAge, "age after which the database counts as stale")
+	return cmd
+}
+
+func writeStatusTable(w io.Writer, st *vulndb.Status) {
+	if !st.Exists {
+		fmt.Fprintf(w, "No vulnerability database at %s.\nRun 'palisade db update', or 'palisade db import' a bundle or OSV records.\n", st.Path)
+		return
+	}
+	fresh := "fresh"
+	if st.Stale {
+		fresh = fmt.Sprintf("STALE (older than %s): run 'palisade db update'", st.MaxAge)
+	}
+	fmt.Fprintf(w, "Database: %s\nBuilt:    %s\nUpdated:  %s (%s ago, %s)\nRecords:  %d\n\n",
+		st.Path, st.Built.Format(time.RFC3339), st.Updated.Format(time.RFC3339), st.AgeText, fresh, st.Records)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ECOSYSTEM\tRECORDS")
+	ecos := make([]string, 0, len(st.Ecosystems))
+	for e := range st.Ecosystems {
+		ecos = append(ecos, e)
+	}
+	sort.Strings(ecos)
+	for _, e := range ecos {
+		fmt.Fprintf(tw, "%s\t%d\n", e, st.Ecosystems[e])
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tKIND\tRECORDS\tCHECKED\tLOCATION")
+	for _, src := range st.Sources {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", src.Name, src.Kind, src.Records, src.Checked.Format(time.RFC3339), src.Location)
+	}
+	tw.Flush()
+}
+
+func newDBKeygenCommand(s *streams) *cobra.Command {
+	var privPath, pubPath string
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Create an ed25519 key pair for signing database bundles",
+		Long: `Create an ed25519 key pair for 'palisade db export' and 'palisade db import':
+the private key as PKCS #8 PEM (mode 0600), the public key as PKIX PEM. The
+same files can be made with
+  openssl genpkey -algorithm ed25519 -out palisade-db.key
+  openssl pkey -in palisade-db.key -pubout -out palisade-db.pub`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if privPath == "" || pubPath == "" {
+				return &exitCodeError{code: exitError, err: errors.New("db keygen needs --private-key and --public-key")}
+			}
+			priv, pub, err := vulndb.GenerateKey()
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			// O_EXCL: never overwrite an existing signing key.
+			f, err := os.OpenFile(privPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			_, err = f.Write(priv)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err == nil {
+				err = os.WriteFile(pubPath, pub, 0o644)
+			}
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			k, _ := vulndb.ParsePublicKey(pub)
+			fmt.Fprintf(s.out, "wrote %s and %s (key ID %s)\n", privPath, pubPath, vulndb.KeyID(k))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&privPath, "private-key", "", "file to write the private key to (must not exist)")
+	cmd.Flags().StringVar(&pubPath, "public-key", "", "file to write the public key to")
+	return cmd
+}
+
+// printDB writes v as JSON or YAML for -o json|yaml, else runs table.
+func printDB(s *streams, g *globalOptions, v any, table func(io.Writer)) error {
+	switch g.output {
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		fmt.Fprintln(s.out, string(b))
+	case "yaml":
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		fmt.Fprint(s.out, string(b))
+	case "table", "":
+		table(s.out)
+	default:
+		return &exitCodeError{code: exitError, err: fmt.Errorf("db commands support -o table, json or yaml, not %q", g.output)}
+	}
+	return nil
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
