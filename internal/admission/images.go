@@ -1,0 +1,298 @@
+package admission
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/palisade-sec/palisade/internal/admission/cosign"
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/imageref"
+)
+
+// Rule IDs of the checks only admission does (they need a registry or a
+// scanner, so they are not pure rules of internal/rules).
+const (
+	RuleDigestResolution = "admission/digest-resolution"
+	RuleSignature        = "admission/image-signature"
+	RuleVulnerabilities  = "admission/image-vulnerabilities"
+)
+
+// ImageScanner scans an image by digest reference ("registry/repo@sha256:…")
+// and returns its vulnerability findings. The vulnerability matcher of
+// internal/vulnmatch implements it once wired; tests use a fake.
+type ImageScanner interface {
+	Scan(ctx context.Context, digestRef string) (*finding.Report, error)
+}
+
+// imageChecks reaches registries and the scanner, with caches that outlive
+// policy reloads (keys include everything the result depends on).
+type imageChecks struct {
+	transport http.RoundTripper
+	scanner   ImageScanner
+	// fixable reports whether a vulnerability finding has a fix.
+	fixable func(finding.Finding) bool
+	metrics *Metrics
+
+	digests    *ttlCache[string]
+	signatures *ttlCache[sigResult]
+	scans      *ttlCache[scanResult]
+}
+
+type sigResult struct {
+	ok     bool
+	key    string
+	reason string
+}
+
+type scanResult struct {
+	// counts of findings at or above each severity, per fixable-only.
+	worst   []finding.Finding
+	summary string
+}
+
+// How long a verified signature and a scan result are trusted. A digest
+// never changes, but keys are rotated and databases updated.
+const (
+	signatureTTL = time.Hour
+	scanTTL      = 30 * time.Minute
+	cacheEntries = 10000
+)
+
+func newImageChecks(transport http.RoundTripper, scanner ImageScanner, fixable func(finding.Finding) bool) *imageChecks {
+	if transport == nil {
+		transport = defaultTransport()
+	}
+	if fixable == nil {
+		fixable = func(finding.Finding) bool { return true }
+	}
+	return &imageChecks{
+		transport:  transport,
+		scanner:    scanner,
+		fixable:    fixable,
+		digests:    newTTLCache[string](cacheEntries),
+		signatures: newTTLCache[sigResult](cacheEntries),
+		scans:      newTTLCache[scanResult](cacheEntries),
+	}
+}
+
+// defaultTransport has tight connection timeouts: a registry that does not
+// answer must fail well within the webhook's timeout.
+func defaultTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = 2 * time.Second
+	t.ResponseHeaderTimeout = 5 * time.Second
+	t.MaxIdleConnsPerHost = 8
+	return t
+}
+
+func (ic *imageChecks) cacheStats() map[string]*cacheStats {
+	out := map[string]*cacheStats{}
+	for n, c := range map[string]interface {
+		stats() cacheStats
+	}{"digest": ic.digests, "signature": ic.signatures, "scan": ic.scans} {
+		s := c.stats()
+		out[n] = &s
+	}
+	return out
+}
+
+func (c *ttlCache[V]) stats() cacheStats {
+	return cacheStats{hits: c.hits.Load(), misses: c.misses.Load(), entries: c.len()}
+}
+
+func (ic *imageChecks) observe(check string, start time.Time, err error) {
+	if ic.metrics == nil {
+		return
+	}
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	ic.metrics.checks.WithLabelValues(check, result).Observe(time.Since(start).Seconds())
+}
+
+func parseName(p *Policy, image string) (name.Reference, error) {
+	var opts []name.Option
+	if r, err := imageref.Parse(image); err == nil {
+		for _, h := range p.images.Registry.Insecure {
+			if r.Registry == h {
+				opts = append(opts, name.Insecure)
+			}
+		}
+	}
+	return name.ParseReference(image, opts...)
+}
+
+func (ic *imageChecks) remoteOptions(kc authn.Keychain) []remote.Option {
+	if kc == nil {
+		kc = authn.DefaultKeychain
+	}
+	return []remote.Option{remote.WithTransport(ic.transport), remote.WithAuthFromKeychain(kc)}
+}
+
+// resolve returns the digest a reference points at: the written digest,
+// or the one the registry serves for the tag now (cached for the policy's
+// TTL). Errors name the image.
+func (ic *imageChecks) resolve(ctx context.Context, p *Policy, image string, kc authn.Keychain) (string, error) {
+	ref, err := parseName(p, image)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", image, err)
+	}
+	if d, ok := ref.(name.Digest); ok {
+		return d.DigestStr(), nil
+	}
+	d, _, err := ic.digests.get(ctx, ref.Name(), p.cacheTTL, func(ctx context.Context) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, p.registryTimeout)
+		defer cancel()
+		start := time.Now()
+		desc, err := remote.Head(ref, append(ic.remoteOptions(kc), remote.WithContext(ctx))...)
+		ic.observe("resolve", start, err)
+		if err != nil {
+			return "", err
+		}
+		return desc.Digest.String(), nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("image %q: resolve tag: %w", image, describeRegistryError(err))
+	}
+	return d, nil
+}
+
+// verifySignature checks that the digest carries a cosign signature from
+// one of the policy's keys, once per digest, repository and key set.
+func (ic *imageChecks) verifySignature(ctx context.Context, p *Policy, image, digest string, kc authn.Keychain) (sigResult, error) {
+	ref, err := parseName(p, image)
+	if err != nil {
+		return sigResult{}, fmt.Errorf("image %q: %w", image, err)
+	}
+	repo := ref.Context()
+	key := digest + "|" + repo.Name() + "|" + p.keysID()
+	res, _, err := ic.signatures.get(ctx, key, signatureTTL, func(ctx context.Context) (sigResult, error) {
+		ctx, cancel := context.WithTimeout(ctx, p.registryTimeout)
+		defer cancel()
+		start := time.Now()
+		sigs, err := cosign.Fetch(ctx, repo, digest, ic.remoteOptions(kc)...)
+		ic.observe("signature", start, err)
+		if err != nil {
+			return sigResult{}, err
+		}
+		if len(sigs) == 0 {
+			return sigResult{reason: "no cosign signature found (tag " + cosign.SignatureTag(digest) + ")"}, nil
+		}
+		var reasons []string
+		for _, s := range sigs {
+			for _, k := range p.keys {
+				if _, err := cosign.Verify(k.Key, s, digest); err == nil {
+					return sigResult{ok: true, key: k.Name}, nil
+				} else if !strings.Contains(err.Error(), "does not verify") {
+					reasons = append(reasons, err.Error())
+				}
+			}
+		}
+		reason := fmt.Sprintf("%d signature(s) found, none valid for a trusted key (%s)", len(sigs), p.keyNames())
+		if len(reasons) > 0 {
+			reason += ": " + reasons[0]
+		}
+		return sigResult{reason: reason}, nil
+	})
+	if err != nil {
+		return sigResult{}, fmt.Errorf("image %q: signatures: %w", image, describeRegistryError(err))
+	}
+	return res, nil
+}
+
+// scan runs the scanner for a digest, once per digest, bounded by the
+// policy's scan timeout.
+func (ic *imageChecks) scan(ctx context.Context, p *Policy, image, digest string) (scanResult, error) {
+	if ic.scanner == nil {
+		return scanResult{}, fmt.Errorf("image %q: no vulnerability scanner is configured", image)
+	}
+	ref, err := parseName(p, image)
+	if err != nil {
+		return scanResult{}, fmt.Errorf("image %q: %w", image, err)
+	}
+	digestRef := ref.Context().Name() + "@" + digest
+	fixableOnly := p.images.Vulnerabilities.FixableOnly
+	key := fmt.Sprintf("%s|%d|%t", digestRef, p.vulnSeverity, fixableOnly)
+	res, _, err := ic.scans.get(ctx, key, scanTTL, func(ctx context.Context) (scanResult, error) {
+		ctx, cancel := context.WithTimeout(ctx, p.scanTimeout)
+		defer cancel()
+		start := time.Now()
+		rep, err := ic.scanner.Scan(ctx, digestRef)
+		ic.observe("scan", start, err)
+		if err != nil {
+			return scanResult{}, err
+		}
+		var res scanResult
+		counts := map[finding.Severity]int{}
+		for _, f := range rep.Findings {
+			if f.Suppressed || f.Severity < p.vulnSeverity || (fixableOnly && !ic.fixable(f)) {
+				continue
+			}
+			counts[f.Severity]++
+			if len(res.worst) < 3 {
+				res.worst = append(res.worst, f)
+			}
+		}
+		var parts []string
+		for _, s := range finding.AllSeverities() {
+			if counts[s] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+			}
+		}
+		res.summary = strings.Join(parts, ", ")
+		return res, nil
+	})
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return scanResult{}, fmt.Errorf("image %q: scan did not finish within %s", image, p.scanTimeout)
+		}
+		return scanResult{}, fmt.Errorf("image %q: scan: %w", image, err)
+	}
+	return res, nil
+}
+
+// describeRegistryError shortens the usual registry failures.
+func describeRegistryError(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("registry did not answer in time: %w", err)
+	}
+	var ue x509.UnknownAuthorityError
+	if errors.As(err, &ue) {
+		return fmt.Errorf("registry certificate not trusted: %w", err)
+	}
+	return err
+}
+
+// keysID identifies the policy's key set in cache keys.
+func (p *Policy) keysID() string { return p.keysHash }
+
+func hashKeys(keys []PublicKey) string {
+	h := sha256.New()
+	for _, k := range keys {
+		der, _ := x509.MarshalPKIXPublicKey(k.Key)
+		h.Write(der)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func (p *Policy) keyNames() string {
+	names := make([]string, len(p.keys))
+	for i, k := range p.keys {
+		names[i] = k.Name
+	}
+	return strings.Join(names, ", ")
+}

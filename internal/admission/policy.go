@@ -1,0 +1,604 @@
+package admission
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/policy"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules"
+	"github.com/palisade-sec/palisade/internal/rules/custom"
+)
+
+// APIVersion and Kind identify an admission policy file. The scan policy
+// (kind Policy) shares the API group; the admission policy is its own kind
+// because it says how to decide, not only what to check.
+const (
+	APIVersion = "palisade.io/v1alpha1"
+	Kind       = "AdmissionPolicy"
+)
+
+// Mode says what a violation does, as in Pod Security Admission.
+type Mode string
+
+// Modes, from strongest to weakest.
+const (
+	// ModeEnforce denies the request.
+	ModeEnforce Mode = "enforce"
+	// ModeWarn admits it and returns a warning to the client (kubectl
+	// prints it).
+	ModeWarn Mode = "warn"
+	// ModeAudit admits it and records an audit annotation only.
+	ModeAudit Mode = "audit"
+)
+
+func (m Mode) valid() bool { return m == ModeEnforce || m == ModeWarn || m == ModeAudit }
+
+// FailurePolicy says what happens when a check cannot be completed (an
+// unreachable registry, a scan that takes too long).
+type FailurePolicy string
+
+// Failure policies.
+const (
+	// FailClosed treats an incomplete check as a violation (in the rule's mode).
+	FailClosed FailurePolicy = "Fail"
+	// FailOpen admits, with a warning and an event.
+	FailOpen FailurePolicy = "Ignore"
+)
+
+// Defaults.
+const (
+	DefaultNamespace       = "palisade-system"
+	defaultRegistryTimeout = 3 * time.Second
+	defaultCacheTTL        = 10 * time.Minute
+	defaultScanTimeout     = 5 * time.Second
+)
+
+// BreakGlassAnnotation admits an object whatever the enforced rules say:
+//
+//	palisade.io/break-glass: "<reason>"
+//
+// Every use is reported as an event, a warning and an audit annotation.
+const BreakGlassAnnotation = "palisade.io/break-glass"
+
+// PolicyFile is the admission policy as written (palisade.io/v1alpha1,
+// kind AdmissionPolicy). docs/admission.md documents every field.
+type PolicyFile struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Metadata   policy.Metadata `json:"metadata,omitempty"`
+	Spec       PolicySpec      `json:"spec"`
+}
+
+// PolicySpec is the policy proper.
+type PolicySpec struct {
+	// Mode applies to every violation unless an override says otherwise.
+	Mode Mode `json:"mode,omitempty"`
+	// PodSecurity is the Pod Security level workloads are held to.
+	PodSecurity PodSecurity `json:"podSecurity,omitempty"`
+	// Rules select built-in and custom rules, as --rules does; empty means
+	// "pss-restricted" (every Pod Security control, filtered by level).
+	Rules []string `json:"rules,omitempty"`
+	// Overrides change the mode or level for some rules and/or namespaces;
+	// the last matching override wins.
+	Overrides []Override `json:"overrides,omitempty"`
+	// Images configures the image rules.
+	Images Images `json:"images,omitempty"`
+	// Exemptions skip evaluation entirely.
+	Exemptions *Exemptions `json:"exemptions,omitempty"`
+	// CustomRules are CEL rules, as in the scan policy.
+	CustomRules []custom.Spec `json:"customRules,omitempty"`
+	// Exceptions suppress findings, as in the scan policy.
+	Exceptions []policy.ExceptionSpec `json:"exceptions,omitempty"`
+}
+
+// PodSecurity sets the level.
+type PodSecurity struct {
+	// Level: privileged, baseline or restricted (default baseline).
+	Level string `json:"level,omitempty"`
+}
+
+// Override changes the mode (and for namespaces the Pod Security level)
+// for the rules and namespaces it matches. Empty selectors match all.
+type Override struct {
+	// Rules are rule ID globs or tags.
+	Rules []string `json:"rules,omitempty"`
+	// Namespaces are name globs.
+	Namespaces []string `json:"namespaces,omitempty"`
+	Mode       Mode     `json:"mode,omitempty"`
+	// PodSecurityLevel applies to the namespaces (only valid without rules).
+	PodSecurityLevel string `json:"podSecurityLevel,omitempty"`
+}
+
+// Images configures the image rules.
+type Images struct {
+	// AllowedRegistries are registry or registry/repository globs
+	// (hardening/registry-not-allowed); empty allows all.
+	AllowedRegistries []string `json:"allowedRegistries,omitempty"`
+	// RequireDigest selects hardening/image-not-pinned and
+	// hardening/latest-tag (mutable tags are denied once resolution, if
+	// on, had its chance).
+	RequireDigest bool `json:"requireDigest,omitempty"`
+	// ResolveDigests makes the mutating endpoint pin every tag to the
+	// digest the registry serves now.
+	ResolveDigests bool `json:"resolveDigests,omitempty"`
+	// Registry configures access to registries.
+	Registry Registry `json:"registry,omitempty"`
+	// Signatures requires cosign signatures.
+	Signatures *Signatures `json:"signatures,omitempty"`
+	// Vulnerabilities gates on known vulnerabilities.
+	Vulnerabilities *Vulnerabilities `json:"vulnerabilities,omitempty"`
+}
+
+// Registry configures registry access for resolution, signatures and scans.
+type Registry struct {
+	// Timeout bounds one registry operation (default 3s); keep it well
+	// below the webhook's timeoutSeconds.
+	Timeout Duration `json:"timeout,omitempty"`
+	// FailurePolicy: Fail (default) or Ignore when a registry cannot be reached.
+	FailurePolicy FailurePolicy `json:"failurePolicy,omitempty"`
+	// CacheTTL is how long a tag's digest is trusted (default 10m).
+	CacheTTL Duration `json:"cacheTTL,omitempty"`
+	// Insecure lists registry hosts reached over plain HTTP.
+	Insecure []string `json:"insecure,omitempty"`
+	// PullSecrets reads the pod's and its service account's
+	// imagePullSecrets through the API (needs the RBAC in docs/admission.md).
+	PullSecrets bool `json:"pullSecrets,omitempty"`
+}
+
+// Signatures requires cosign signatures made with one of the keys.
+type Signatures struct {
+	// Images are allow-list style globs of images that must be signed;
+	// empty means every image.
+	Images []string `json:"images,omitempty"`
+	// Keys are PEM public keys (ECDSA, Ed25519 or RSA), inline or from a
+	// file (relative to the policy file).
+	Keys []Key `json:"keys"`
+}
+
+// Key is one trusted public key.
+type Key struct {
+	Name string `json:"name"`
+	// PEM is the key itself; File a path to it. Exactly one is set.
+	PEM  string `json:"pem,omitempty"`
+	File string `json:"file,omitempty"`
+}
+
+// Vulnerabilities gates on scan results.
+type Vulnerabilities struct {
+	// Images are globs of images to scan; empty means every image.
+	Images []string `json:"images,omitempty"`
+	// Severity: deny at or above it (CRITICAL, HIGH, MEDIUM, LOW).
+	Severity string `json:"severity"`
+	// FixableOnly counts only vulnerabilities with a fixed version.
+	FixableOnly bool `json:"fixableOnly,omitempty"`
+	// Timeout bounds one scan (default 5s); FailurePolicy applies beyond it.
+	Timeout       Duration      `json:"timeout,omitempty"`
+	FailurePolicy FailurePolicy `json:"failurePolicy,omitempty"`
+}
+
+// Exemptions skip evaluation. When the block is absent, kube-system and
+// palisade-system are exempt; when present, it says everything.
+type Exemptions struct {
+	Namespaces []string `json:"namespaces,omitempty"`
+	Users      []string `json:"usernames,omitempty"`
+	Groups     []string `json:"groups,omitempty"`
+	// BreakGlass enables the palisade.io/break-glass annotation (default true).
+	BreakGlass *bool `json:"breakGlass,omitempty"`
+}
+
+// Duration is a time.Duration written as "3s" or "500ms".
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON reads "3s".
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"3s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes "3s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+func (d Duration) or(def time.Duration) time.Duration {
+	if d.Duration > 0 {
+		return d.Duration
+	}
+	return def
+}
+
+// Policy is a loaded, compiled admission policy: immutable and shared by
+// concurrent requests.
+type Policy struct {
+	Name string
+	// Hash identifies the file's content (sha256, hex), for events.
+	Hash string
+	File string
+
+	mode       Mode
+	level      string
+	rules      *rule.Set
+	overrides  []Override
+	exceptions []rule.Exception
+	settings   rule.Settings
+
+	images          Images
+	keys            []PublicKey
+	keysHash        string
+	exemptNS        []string
+	exemptUsers     []string
+	exemptGroups    []string
+	breakGlass      bool
+	registryTimeout time.Duration
+	registryFail    FailurePolicy
+	cacheTTL        time.Duration
+	vulnSeverity    finding.Severity
+	scanTimeout     time.Duration
+	scanFail        FailurePolicy
+}
+
+// PublicKey is a trusted signature key.
+type PublicKey struct {
+	Name string
+	Key  crypto.PublicKey
+}
+
+// LoadPolicy reads, validates and compiles an admission policy file.
+// Errors name the file and, where it can be found, the line at fault.
+func LoadPolicy(ctx context.Context, path string) (*Policy, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("admission policy %s: %w", path, err)
+	}
+	return parsePolicy(ctx, path, data)
+}
+
+func parsePolicy(ctx context.Context, path string, data []byte) (*Policy, error) {
+	set, err := manifest.Load(ctx, []string{"-"}, manifest.Options{Stdin: bytes.NewReader(data), SkipDockerfiles: true})
+	if err != nil {
+		return nil, fmt.Errorf("admission policy %s: %w", path, err)
+	}
+	for _, p := range set.Problems {
+		if p.Level == finding.LevelError {
+			return nil, fmt.Errorf("admission policy %s:%d: %s", path, p.Line, p.Message)
+		}
+	}
+	var found *manifest.Object
+	for _, o := range set.Objects {
+		if o.Kind == Kind && strings.HasPrefix(o.APIVersion, "palisade.io/") {
+			if found != nil {
+				return nil, fmt.Errorf("admission policy %s: more than one %s (lines %d and %d)", path, Kind, found.Line, o.Line)
+			}
+			found = o
+		}
+	}
+	if found == nil {
+		return nil, fmt.Errorf("admission policy %s: no object with apiVersion %s and kind %s", path, APIVersion, Kind)
+	}
+	if found.APIVersion != APIVersion {
+		return nil, fmt.Errorf("admission policy %s:%d: unsupported apiVersion %q (this version of Palisade reads %s)", path, found.Line, found.APIVersion, APIVersion)
+	}
+	var f PolicyFile
+	dec := json.NewDecoder(bytes.NewReader(found.JSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("admission policy %s:%d: %w", path, found.Line, err)
+	}
+	sum := sha256.Sum256(data)
+	p, err := compile(&f, filepath.Dir(path))
+	if err != nil {
+		var fe *fieldError
+		if asFieldError(err, &fe) {
+			return nil, fmt.Errorf("admission policy %s:%d: %s: %w", path, found.LineOf(fe.field), fe.field, fe.err)
+		}
+		return nil, fmt.Errorf("admission policy %s:%d: %w", path, found.Line, err)
+	}
+	p.Name, p.File, p.Hash = f.Metadata.Name, path, hex.EncodeToString(sum[:])
+	return p, nil
+}
+
+// fieldError names the field at fault so the loader can add its line.
+type fieldError struct {
+	field string
+	err   error
+}
+
+func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Unwrap() error { return e.err }
+
+func asFieldError(err error, out **fieldError) bool {
+	fe, ok := err.(*fieldError)
+	if ok {
+		*out = fe
+	}
+	return ok
+}
+
+func fieldErr(field, format string, args ...any) error {
+	return &fieldError{field: field, err: fmt.Errorf(format, args...)}
+}
+
+func validLevel(l string) bool {
+	return l == rule.LevelPrivileged || l == rule.LevelBaseline || l == rule.LevelRestricted
+}
+
+func validFailure(f FailurePolicy) bool { return f == "" || f == FailClosed || f == FailOpen }
+
+func orFail(f FailurePolicy) FailurePolicy {
+	if f == "" {
+		return FailClosed
+	}
+	return f
+}
+
+// compile validates the spec and builds the policy. baseDir resolves key files.
+func compile(f *PolicyFile, baseDir string) (*Policy, error) {
+	s := &f.Spec
+	p := &Policy{mode: s.Mode, level: s.PodSecurity.Level, overrides: s.Overrides, images: s.Images}
+	if p.mode == "" {
+		p.mode = ModeEnforce
+	}
+	if !p.mode.valid() {
+		return nil, fieldErr("spec.mode", "must be enforce, warn or audit, not %q", s.Mode)
+	}
+	if p.level == "" {
+		p.level = rule.LevelBaseline
+	}
+	if !validLevel(p.level) {
+		return nil, fieldErr("spec.podSecurity.level", "must be privileged, baseline or restricted, not %q", s.PodSecurity.Level)
+	}
+	for i, o := range s.Overrides {
+		field := fmt.Sprintf("spec.overrides[%d]", i)
+		if o.Mode != "" && !o.Mode.valid() {
+			return nil, fieldErr(field+".mode", "must be enforce, warn or audit, not %q", o.Mode)
+		}
+		if o.PodSecurityLevel != "" {
+			if !validLevel(o.PodSecurityLevel) {
+				return nil, fieldErr(field+".podSecurityLevel", "must be privileged, baseline or restricted, not %q", o.PodSecurityLevel)
+			}
+			if len(o.Rules) > 0 {
+				return nil, fieldErr(field+".podSecurityLevel", "applies to namespaces; remove rules from this override")
+			}
+		}
+		if o.Mode == "" && o.PodSecurityLevel == "" {
+			return nil, fieldErr(field, "sets neither mode nor podSecurityLevel")
+		}
+	}
+
+	builtin, err := rules.Builtin()
+	if err != nil {
+		return nil, err
+	}
+	customRules, err := custom.Compile(s.CustomRules)
+	if err != nil {
+		return nil, fieldErr("spec.customRules", "%w", err)
+	}
+	all, err := builtin.With(customRules...)
+	if err != nil {
+		return nil, fieldErr("spec.customRules", "%w", err)
+	}
+	selectors := s.Rules
+	if len(selectors) == 0 {
+		selectors = []string{rule.TagPSSRestricted}
+	}
+	selectors = append([]string{}, selectors...)
+	if len(s.CustomRules) > 0 {
+		selectors = append(selectors, rule.TagCustom)
+	}
+	if len(s.Images.AllowedRegistries) > 0 {
+		selectors = append(selectors, "hardening/registry-not-allowed")
+	}
+	if s.Images.RequireDigest {
+		selectors = append(selectors, "hardening/image-not-pinned", "hardening/latest-tag")
+	}
+	// Cluster-wide and Dockerfile rules need inputs a single admission
+	// request does not have.
+	selectors = append(selectors, "-"+rule.TagCluster, "-"+rule.TagDockerfile)
+	if p.rules, err = all.Select(selectors); err != nil {
+		return nil, fieldErr("spec.rules", "%w", err)
+	}
+	for i, o := range s.Overrides {
+		for _, sel := range o.Rules {
+			if _, err := all.Select([]string{sel}); err != nil {
+				return nil, fieldErr(fmt.Sprintf("spec.overrides[%d].rules", i), "%w", err)
+			}
+		}
+	}
+	p.settings = rule.Settings{DefaultPSSLevel: p.level, AllowedRegistries: s.Images.AllowedRegistries}
+
+	for i, e := range s.Exceptions {
+		field := fmt.Sprintf("spec.exceptions[%d]", i)
+		if len(e.Rules) == 0 {
+			return nil, fieldErr(field, "rules is required")
+		}
+		if strings.TrimSpace(e.Reason) == "" {
+			return nil, fieldErr(field, "reason is required")
+		}
+	}
+	if len(s.Exceptions) > 0 {
+		tmp := policy.Policy{Spec: policy.Spec{Exceptions: s.Exceptions}}
+		p.exceptions = tmp.Exceptions()
+		for i, e := range s.Exceptions {
+			if e.Expires != "" && p.exceptions[i].Expires == nil {
+				return nil, fieldErr(fmt.Sprintf("spec.exceptions[%d].expires", i), "%q is neither a date (2027-01-31) nor an RFC 3339 time", e.Expires)
+			}
+		}
+	}
+
+	reg := s.Images.Registry
+	if !validFailure(reg.FailurePolicy) {
+		return nil, fieldErr("spec.images.registry.failurePolicy", "must be Fail or Ignore, not %q", reg.FailurePolicy)
+	}
+	p.registryTimeout = reg.Timeout.or(defaultRegistryTimeout)
+	p.registryFail = orFail(reg.FailurePolicy)
+	p.cacheTTL = reg.CacheTTL.or(defaultCacheTTL)
+
+	if sig := s.Images.Signatures; sig != nil {
+		if len(sig.Keys) == 0 {
+			return nil, fieldErr("spec.images.signatures.keys", "at least one key is required")
+		}
+		for i, k := range sig.Keys {
+			field := fmt.Sprintf("spec.images.signatures.keys[%d]", i)
+			pk, err := loadKey(k, baseDir)
+			if err != nil {
+				return nil, fieldErr(field, "%w", err)
+			}
+			p.keys = append(p.keys, pk)
+		}
+		p.keysHash = hashKeys(p.keys)
+	}
+	if v := s.Images.Vulnerabilities; v != nil {
+		if p.vulnSeverity, err = finding.ParseSeverity(v.Severity); err != nil || p.vulnSeverity == finding.SeverityUnknown {
+			return nil, fieldErr("spec.images.vulnerabilities.severity", "must be CRITICAL, HIGH, MEDIUM or LOW, not %q", v.Severity)
+		}
+		if !validFailure(v.FailurePolicy) {
+			return nil, fieldErr("spec.images.vulnerabilities.failurePolicy", "must be Fail or Ignore, not %q", v.FailurePolicy)
+		}
+		p.scanTimeout = v.Timeout.or(defaultScanTimeout)
+		p.scanFail = orFail(v.FailurePolicy)
+	}
+
+	p.breakGlass = true
+	if ex := s.Exemptions; ex != nil {
+		p.exemptNS, p.exemptUsers, p.exemptGroups = ex.Namespaces, ex.Users, ex.Groups
+		if ex.BreakGlass != nil {
+			p.breakGlass = *ex.BreakGlass
+		}
+	} else {
+		p.exemptNS = []string{"kube-system", DefaultNamespace}
+	}
+	return p, nil
+}
+
+// loadKey reads a PEM public key.
+func loadKey(k Key, baseDir string) (PublicKey, error) {
+	if strings.TrimSpace(k.Name) == "" {
+		return PublicKey{}, fmt.Errorf("name is required")
+	}
+	data := []byte(k.PEM)
+	switch {
+	case k.PEM != "" && k.File != "":
+		return PublicKey{}, fmt.Errorf("key %s: set pem or file, not both", k.Name)
+	case k.File != "":
+		path := k.File
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(baseDir, path)
+		}
+		var err error
+		if data, err = os.ReadFile(path); err != nil {
+			return PublicKey{}, fmt.Errorf("key %s: %w", k.Name, err)
+		}
+	case k.PEM == "":
+		return PublicKey{}, fmt.Errorf("key %s: pem or file is required", k.Name)
+	}
+	pub, err := ParsePublicKey(data)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("key %s: %w", k.Name, err)
+	}
+	return PublicKey{Name: k.Name, Key: pub}, nil
+}
+
+// ParsePublicKey reads a PEM "PUBLIC KEY" (PKIX) block holding an ECDSA,
+// Ed25519 or RSA key, the formats cosign writes.
+func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, fmt.Errorf("no PEM block")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("parse public key: %w", err)
+	}
+	switch pub.(type) {
+	case *ecdsa.PublicKey, ed25519.PublicKey, *rsa.PublicKey:
+		return pub, nil
+	}
+	return nil, fmt.Errorf("unsupported public key type %T", pub)
+}
+
+// modeFor returns the mode for a rule in a namespace.
+func (p *Policy) modeFor(ruleID, namespace string) Mode {
+	m := p.mode
+	for _, o := range p.overrides {
+		if o.Mode == "" || !globAny(o.Namespaces, namespace) {
+			continue
+		}
+		if len(o.Rules) > 0 && !p.ruleMatches(o.Rules, ruleID) {
+			continue
+		}
+		m = o.Mode
+	}
+	return m
+}
+
+// levelFor returns the Pod Security level for a namespace.
+func (p *Policy) levelFor(namespace string) string {
+	l := p.level
+	for _, o := range p.overrides {
+		if o.PodSecurityLevel != "" && globAny(o.Namespaces, namespace) {
+			l = o.PodSecurityLevel
+		}
+	}
+	return l
+}
+
+func (p *Policy) ruleMatches(sels []string, id string) bool {
+	r, known := p.rules.Get(id)
+	for _, s := range sels {
+		if rule.MatchID(s, id) || (known && r.HasTag(s)) {
+			return true
+		}
+	}
+	return false
+}
+
+// globAny matches s against globs; no globs match everything.
+func globAny(globs []string, s string) bool {
+	if len(globs) == 0 {
+		return true
+	}
+	for _, g := range globs {
+		if rule.MatchID(g, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func exemptBy(list []string, s string) bool {
+	for _, g := range list {
+		if rule.MatchID(g, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Rules returns the selected rules (for docs and tests).
+func (p *Policy) Rules() *rule.Set { return p.rules }
