@@ -126,6 +126,9 @@ func junitCaseOf(f finding.Finding) junitCase {
 		// the test names apart so CI does not merge them.
 		name += " [" + f.Container + "]"
 	}
+	if k := vulnerabilityKey(f); k != "" {
+		name += " [" + k + "]"
+	}
 	c := junitCase{Name: attr(name), Classname: attr(f.Object.String()), File: attr(f.File)}
 	if f.Suppressed {
 		reason := "suppressed"
@@ -160,6 +163,7 @@ func junitDetails(f finding.Finding) string {
 	line("Field", f.Field)
 	line("Container", f.Container)
 	line("Remediation", f.Remediation)
+	vulnerabilityDetails(f.Vulnerability, line)
 	return stripControl(b.String(), true)
 }
 

@@ -106,6 +106,9 @@ type sarifResultProps struct {
 	Severity  string `json:"severity"`
 	Field     string `json:"field,omitempty"`
 	Container string `json:"container,omitempty"`
+	// Vulnerability carries a vulnerability finding's package, versions
+	// and CVSS scores, as in the JSON report.
+	Vulnerability *finding.Vulnerability `json:"vulnerability,omitempty"`
 }
 
 type sarifLocation struct {
@@ -329,9 +332,10 @@ func sarifResultOf(f finding.Finding, ruleIndex int) sarifResult {
 		Locations:           []sarifLocation{loc},
 		PartialFingerprints: map[string]string{fingerprintKey: fingerprint(f)},
 		Properties: &sarifResultProps{
-			Severity:  f.Severity.String(),
-			Field:     f.Field,
-			Container: f.Container,
+			Severity:      f.Severity.String(),
+			Field:         f.Field,
+			Container:     f.Container,
+			Vulnerability: f.Vulnerability,
 		},
 	}
 	if f.Suppressed {
@@ -399,6 +403,9 @@ func fingerprint(f finding.Finding) string {
 	for _, part := range []string{f.RuleID, f.Object.String(), f.Field, f.Container} {
 		h.Write([]byte(part))
 		h.Write([]byte{0}) // separator: ("ab","c") must differ from ("a","bc")
+	}
+	if k := vulnerabilityKey(f); k != "" {
+		h.Write([]byte(k))
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
