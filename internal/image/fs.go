@@ -35,6 +35,17 @@ type StreamResult struct {
 	Path  string
 	Value any
 	Err   error
+	// Layer is the index of the layer the file came from.
+	Layer int
+	// Hidden is true for a file that an upper layer deleted or replaced
+	// (FS.HiddenResults).
+	Hidden     bool
+	keepHidden bool
+}
+
+type hiddenResult struct {
+	stream string
+	r      StreamResult
 }
 
 // Entry describes one path of the final file system.
@@ -132,6 +143,7 @@ type FS struct {
 	root     *node
 	layers   []LayerRef
 	problems []Problem
+	hidden   []hiddenResult
 }
 
 func newFS() *FS {
@@ -389,8 +401,22 @@ func (f *FS) Result(name, stream string) (StreamResult, bool) {
 		return StreamResult{}, false
 	}
 	r, ok := n.extra.results[stream]
-	r.Path = n.path()
+	r.Path, r.Layer = n.path(), int(n.layer)
 	return r, ok
+}
+
+// HiddenResults lists the named stream's results for files that a later
+// layer deleted or replaced, for streams with KeepHidden, in the order the
+// walk removed them. Such files are gone from the final view but still in
+// the image's layers.
+func (f *FS) HiddenResults(stream string) []StreamResult {
+	var out []StreamResult
+	for _, h := range f.hidden {
+		if h.stream == stream {
+			out = append(out, h.r)
+		}
+	}
+	return out
 }
 
 // Results lists the named stream's results for every final file that has
@@ -403,7 +429,7 @@ func (f *FS) Results(stream string) []StreamResult {
 			cp := joinPath(p, k)
 			if c.extra != nil {
 				if r, ok := c.extra.results[stream]; ok {
-					r.Path = cp
+					r.Path, r.Layer = cp, int(c.layer)
 					out = append(out, r)
 				}
 			}

@@ -160,3 +160,5 @@ func render(fsys *FS) string {
 }
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+type tarHeader = tar.Header

@@ -120,6 +120,10 @@ type Want struct {
 type Stream struct {
 	Name string
 	Read func(path string, r io.Reader) (any, error)
+	// KeepHidden keeps this stream's results for files that an upper
+	// layer deletes or replaces too (FS.HiddenResults): a secret removed by
+	// a later layer is still in the image, in the layer that added it.
+	KeepHidden bool
 }
 
 // Combine merges selectors: a file is kept if any wants it kept, with the
@@ -536,7 +540,7 @@ func runStreams(p string, streams []Stream, data []byte, r io.Reader) (map[strin
 	if r == nil {
 		for _, s := range streams {
 			v, err := s.Read(p, bytes.NewReader(data))
-			out[s.Name] = StreamResult{Path: p, Value: v, Err: err}
+			out[s.Name] = StreamResult{Path: p, Value: v, Err: err, keepHidden: s.KeepHidden}
 		}
 		return out, nil
 	}
@@ -544,7 +548,7 @@ func runStreams(p string, streams []Stream, data []byte, r io.Reader) (map[strin
 		s := streams[0]
 		cr := &errTrackReader{r: r}
 		v, err := s.Read(p, cr)
-		out[s.Name] = StreamResult{Path: p, Value: v, Err: err}
+		out[s.Name] = StreamResult{Path: p, Value: v, Err: err, keepHidden: s.KeepHidden}
 		if cr.err != nil && cr.err != io.EOF {
 			return nil, cr.err
 		}
@@ -554,6 +558,7 @@ func runStreams(p string, streams []Stream, data []byte, r io.Reader) (map[strin
 		name string
 		v    any
 		err  error
+		keep bool
 	}
 	pws := make([]*io.PipeWriter, len(streams))
 	ws := make([]io.Writer, len(streams))
@@ -565,7 +570,7 @@ func runStreams(p string, streams []Stream, data []byte, r io.Reader) (map[strin
 			v, err := s.Read(p, pr)
 			// Drain what the stream left so the writer never blocks.
 			_, _ = io.Copy(io.Discard, pr)
-			done <- res{s.Name, v, err}
+			done <- res{s.Name, v, err, s.KeepHidden}
 		}()
 	}
 	_, cerr := io.Copy(io.MultiWriter(ws...), r)
@@ -578,7 +583,7 @@ func runStreams(p string, streams []Stream, data []byte, r io.Reader) (map[strin
 	}
 	for range streams {
 		x := <-done
-		out[x.name] = StreamResult{Path: p, Value: x.v, Err: x.err}
+		out[x.name] = StreamResult{Path: p, Value: x.v, Err: x.err, keepHidden: x.keep}
 	}
 	if cerr != nil {
 		return nil, cerr
@@ -612,6 +617,12 @@ func (w *walker) replace(parent *node, name string, n *node) {
 // release forgets a subtree's kept content.
 func (w *walker) release(n *node) {
 	if n.extra != nil {
+		for name, r := range n.extra.results {
+			if r.keepHidden {
+				r.Path, r.Layer, r.Hidden = n.path(), int(n.layer), true
+				w.fs.hidden = append(w.fs.hidden, hiddenResult{stream: name, r: r})
+			}
+		}
 		w.kept -= int64(len(n.extra.data))
 		n.extra = nil
 	}
