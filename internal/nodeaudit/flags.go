@@ -83,7 +83,9 @@ func ParseArgs(tokens []string) []Arg {
 			continue
 		}
 		if n, v, ok := strings.Cut(name, "="); ok {
-			out = append(out, Arg{n, v})
+			if n != "" {
+				out = append(out, Arg{n, v})
+			}
 			continue
 		}
 		if i+1 < len(tokens) && !strings.HasPrefix(tokens[i+1], "-") && !boolFlags[name] {

@@ -1,0 +1,295 @@
+package nodeaudit
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// copyTree copies a fixture host tree to a temporary directory and sets
+// modes and owners, which git does not keep: secure (files 0600, dirs
+// 0700, root-owned; kubeadm's etcd data dir owned by etcd) or insecure
+// (0644/0755, owned by uid 1000). It reports whether owners could be set.
+func copyTree(t *testing.T, src string, secure bool) (string, bool) {
+	t.Helper()
+	dst := t.TempDir()
+	asRoot := os.Geteuid() == 0
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(dst, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dst {
+			return err
+		}
+		mode, uid := fs.FileMode(0o644), 1000
+		if d.IsDir() {
+			mode = 0o755
+		}
+		if secure {
+			mode, uid = 0o600, 0
+			if d.IsDir() {
+				mode = 0o700
+			}
+			if strings.HasSuffix(filepath.ToSlash(p), "/var/lib/etcd") {
+				uid = 998
+			}
+		}
+		if asRoot {
+			if err := os.Chown(p, uid, uid); err != nil {
+				return err
+			}
+		}
+		return os.Chmod(p, mode)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst, asRoot
+}
+
+func isOwnershipCheck(id string) bool { return strings.HasSuffix(id, "-ownership") || id == "node/file-security-config" }
+
+// TestFixtureTrees runs every check over a secure and an insecure host tree
+// of each distribution: nothing may fail on a secure tree, and every check
+// must pass on some secure tree and fail on some insecure tree, so a check
+// added without fixtures fails this test.
+func TestFixtureTrees(t *testing.T) {
+	passed, failed := map[string]bool{}, map[string]bool{}
+	owners := true
+	for _, dist := range []Distribution{Kubeadm, K3s, MicroK8s} {
+		for _, secure := range []bool{true, false} {
+			name := string(dist) + "/bad"
+			if secure {
+				name = string(dist) + "/good"
+			}
+			t.Run(name, func(t *testing.T) {
+				root, asRoot := copyTree(t, filepath.Join("testdata", "hosts", name), secure)
+				owners = owners && asRoot
+				n, err := Load(context.Background(), Options{Root: root})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n.Distribution != dist {
+					t.Fatalf("detected %s (%v), want %s", n.Distribution, n.DetectedBy, dist)
+				}
+				for _, p := range n.Problems {
+					t.Errorf("problem: %s", p)
+				}
+				for _, o := range Evaluate(n, Checks()) {
+					if !asRoot && isOwnershipCheck(o.Check.ID) {
+						continue
+					}
+					switch o.Status {
+					case Pass:
+						passed[o.Check.ID] = true
+					case Fail:
+						failed[o.Check.ID] = true
+						if secure {
+							for _, r := range o.Results {
+								t.Errorf("%s failed on a secure tree: %s: %s (%s)", o.Check.ID, r.Object, r.Message, r.File)
+							}
+						}
+					}
+				}
+			})
+		}
+	}
+	for _, c := range Checks() {
+		if !owners && isOwnershipCheck(c.ID) {
+			continue
+		}
+		if !passed[c.ID] {
+			t.Errorf("%s passes on no secure fixture tree", c.ID)
+		}
+		if !failed[c.ID] {
+			t.Errorf("%s fails on no insecure fixture tree", c.ID)
+		}
+	}
+}
+
+func outcomeOf(t *testing.T, outcomes []Outcome, id string) Outcome {
+	t.Helper()
+	for _, o := range outcomes {
+		if o.Check.ID == id {
+			return o
+		}
+	}
+	t.Fatalf("no outcome for %s", id)
+	return Outcome{}
+}
+
+func TestDistributionSpecifics(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		tree  string
+		check func(t *testing.T, n *Node, out []Outcome)
+	}{
+		{"microk8s/good", func(t *testing.T, n *Node, out []Outcome) {
+			// dqlite, not etcd: etcd checks do not apply, and say why.
+			o := outcomeOf(t, out, "node/etcd-client-tls")
+			if o.Status != NotApplicable || !strings.Contains(o.Results[0].Message, "dqlite") {
+				t.Errorf("etcd under MicroK8s: %+v", o)
+			}
+			if o := outcomeOf(t, out, "node/apiserver-etcd-tls"); o.Status != NotApplicable {
+				t.Errorf("kine socket: %+v", o)
+			}
+			// ${SNAP_DATA} expanded, quotes removed.
+			if v, _ := n.Component(APIServer).Flags.Get("etcd-servers"); v != "unix:///var/snap/microk8s/current/var/kubernetes/backend/kine.sock:12379" {
+				t.Errorf("etcd-servers = %q", v)
+			}
+			if v, _ := n.Component(Scheduler).Flags.Get("bind-address"); v != "127.0.0.1" {
+				t.Errorf("'--bind-address 127.0.0.1' read as %q", v)
+			}
+		}},
+		{"k3s/good", func(t *testing.T, n *Node, out []Outcome) {
+			api := n.Component(APIServer)
+			if s, _ := api.Flags.Lookup("anonymous-auth"); s.Source != "k3s log (/var/log/k3s.log)" {
+				t.Errorf("anonymous-auth from %q, want the k3s log", s.Source)
+			}
+			if !api.Running {
+				t.Error("k3s server process not seen")
+			}
+			if v, _ := n.Component(Kubelet).Flags.Get("protect-kernel-defaults"); v != "true" {
+				t.Errorf("protect-kernel-defaults key not mapped: %q", v)
+			}
+			if n.EncryptionConfig == nil || n.EncryptionConfig.Entries[0].Providers[0].Type != "secretbox" {
+				t.Errorf("encryption config: %+v (%s)", n.EncryptionConfig, n.EncryptionConfigErr)
+			}
+			if v, _ := n.Component(Etcd).Flags.Get("peer-client-cert-auth"); v != "true" {
+				t.Errorf("etcd config file peer-transport-security not mapped: %q", v)
+			}
+		}},
+		{"kubeadm/bad", func(t *testing.T, n *Node, out []Outcome) {
+			// The live command line overrides the kubelet config file.
+			k := n.Component(Kubelet)
+			if s, _ := k.Flags.Lookup("anonymous-auth"); s.Source != "/proc/4242/cmdline" || !k.Running {
+				t.Errorf("kubelet anonymous-auth from %+v, running %v", s, k.Running)
+			}
+			o := outcomeOf(t, out, "node/kubelet-authorization-mode")
+			if o.Status != Fail || o.Results[0].Field != "authorization.mode" || o.Results[0].File != "/var/lib/kubelet/config.yaml" {
+				t.Errorf("kubelet authorization from the config file: %+v", o.Results)
+			}
+			if o := outcomeOf(t, out, "node/etcd-unique-ca"); o.Status != NotApplicable {
+				t.Errorf("unique CA without both CA flags: %+v", o)
+			}
+		}},
+		{"kubeadm/good", func(t *testing.T, n *Node, out []Outcome) {
+			if !slices.Contains(n.DetectedBy, "/etc/kubernetes/manifests/kube-apiserver.yaml") {
+				t.Errorf("evidence %v", n.DetectedBy)
+			}
+			if v, _ := n.Component(Kubelet).Flags.Get("container-runtime-endpoint"); v != "unix:///var/run/containerd/containerd.sock" {
+				t.Errorf("'--flag value' on /proc cmdline: %q", v)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.tree, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", tt.tree), true)
+			n, err := Load(ctx, Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, n, Evaluate(n, Checks()))
+		})
+	}
+}
+
+// TestWorkerNode: a kubeadm worker has a kubelet only; control-plane checks
+// are not applicable, and the report says so in notes, not findings.
+func TestWorkerNode(t *testing.T) {
+	root, _ := copyTree(t, filepath.Join("testdata", "hosts", "kubeadm", "good"), true)
+	if err := os.RemoveAll(filepath.Join(root, "etc/kubernetes/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Load(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Evaluate(n, Checks())
+	r := Report(n, out)
+	if len(r.Findings) != 0 {
+		t.Errorf("findings on a secure worker: %+v", r.Findings)
+	}
+	na := 0
+	for _, p := range r.Problems {
+		if strings.Contains(p.Message, "node/apiserver-profiling (CIS 1.2.15): not applicable: kube-apiserver is not configured") {
+			na++
+		}
+	}
+	if na != 1 {
+		t.Errorf("no not-applicable note for the API server: %+v", r.Problems)
+	}
+	if o := outcomeOf(t, out, "node/kubelet-anonymous-auth"); o.Status != Pass {
+		t.Errorf("kubelet check on a worker: %+v", o)
+	}
+}
+
+func TestForcedDistributionAndBadRoot(t *testing.T) {
+	if _, err := Load(context.Background(), Options{Root: "/nonexistent/palisade"}); err == nil || !strings.Contains(err.Error(), "--root") {
+		t.Errorf("bad root: %v", err)
+	}
+	root, _ := copyTree(t, filepath.Join("testdata", "hosts", "kubeadm", "good"), true)
+	n, err := Load(context.Background(), Options{Root: root, Distribution: MicroK8s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Component(APIServer).Found {
+		t.Error("forced microk8s read kubeadm manifests")
+	}
+	if _, err := ParseDistribution("openshift"); err == nil {
+		t.Error("unknown distribution accepted")
+	}
+}
+
+// TestK3sLogBound: only the end of the log is read, so a "Running" line
+// beyond the bound is never seen, and the last one wins.
+func TestK3sLogBound(t *testing.T) {
+	root, _ := copyTree(t, filepath.Join("testdata", "hosts", "k3s", "bad"), true)
+	var b strings.Builder
+	b.WriteString(`msg="Running kube-apiserver --anonymous-auth=true --old=1"` + "\n")
+	pad := strings.Repeat("x", 1023) + "\n"
+	for b.Len() < MaxLogTail+1<<20 {
+		b.WriteString(pad)
+	}
+	b.WriteString(`msg="Running kube-apiserver --anonymous-auth=false --first=1"` + "\n")
+	b.WriteString(`msg="Running kube-apiserver --anonymous-auth=false --profiling=false"` + "\n")
+	if err := os.MkdirAll(filepath.Join(root, "var/log"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "var/log/k3s.log"), []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := Load(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := n.Component(APIServer).Flags
+	if _, ok := f.Get("old"); ok {
+		t.Error("read a line beyond the tail bound")
+	}
+	if _, ok := f.Get("first"); ok {
+		t.Error("used an earlier Running line, not the last")
+	}
+	if v, _ := f.Get("profiling"); v != "false" {
+		t.Errorf("profiling = %q from the log", v)
+	}
+}
