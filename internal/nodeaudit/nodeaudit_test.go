@@ -66,7 +66,9 @@ func copyTree(t *testing.T, src string, secure bool) (string, bool) {
 	return dst, asRoot
 }
 
-func isOwnershipCheck(id string) bool { return strings.HasSuffix(id, "-ownership") || id == "node/file-security-config" }
+func isOwnershipCheck(id string) bool {
+	return strings.HasSuffix(id, "-ownership") || id == "node/file-security-config"
+}
 
 // TestFixtureTrees runs every check over a secure and an insecure host tree
 // of each distribution: nothing may fail on a secure tree, and every check
