@@ -43,7 +43,6 @@ type rangeSet struct {
 // per workload one policy allowing exactly its required traffic. Policies
 // already in the input for namespaces in scope are replaced.
 func Generate(inv *workload.Inventory, req *Requirements) (*Plan, error) {
-	base := withoutPoliciesIn(inv, nil)
 	scopeSet := map[string]bool{}
 	if len(req.Namespaces) > 0 {
 		for _, ns := range req.Namespaces {
@@ -59,7 +58,7 @@ func Generate(inv *workload.Inventory, req *Requirements) (*Plan, error) {
 	if !req.DNS.Disabled && scopeSet[req.DNS.Namespace] {
 		return nil, fmt.Errorf("namespace %s holds the DNS servers (dns.namespace) and cannot be in scope", req.DNS.Namespace)
 	}
-	base = withoutPoliciesIn(inv, scopeSet)
+	base := withoutPoliciesIn(inv, scopeSet)
 	bm := FromInventory(base).Model
 	p := &Plan{req: req, pairs: map[[2]int]ConnSet{}, extIn: map[int][]rangeSet{}, extOut: map[int][]rangeSet{}, baseline: bm, inScope: scopeSet}
 	for ns := range scopeSet {
