@@ -79,11 +79,12 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newScanCommand(s, g),
 		newRulesCommand(s, g),
 		newVersionCommand(s, g),
-		newAdmissionCommand(s, g),
 		newDBCommand(s, g),
 		newNetpolCommand(s, g),
+		newAdmissionCommand(s, g),
 		newNodeCommand(s, g),
 		newClusterCommand(s, g),
+		newAuditlogCommand(s, g),
 	)
 	return root
 }

@@ -1,0 +1,67 @@
+package auditlog
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// maxFindings bounds the findings kept from one analysis; past it they are
+// counted but not kept, so a hostile log cannot exhaust memory.
+const maxFindings = 100000
+
+// Analysis is the result of reading audit logs.
+type Analysis struct {
+	Report  *finding.Report
+	Access  *AccessSummary
+	Stats   Stats
+	Dropped int
+}
+
+// Analyze streams the files through the engine and builds the report and
+// the access summary.
+func Analyze(ctx context.Context, engine *Engine, reader Reader, paths []string, stdin io.Reader) (*Analysis, error) {
+	var findings []finding.Finding
+	dropped := 0
+	summary := newSummaryBuilder()
+	stats, err := reader.ReadFiles(ctx, paths, stdin, func(rec Record) error {
+		summary.observe(rec.Event)
+		for _, f := range engine.Observe(rec) {
+			if len(findings) >= maxFindings {
+				dropped++
+				continue
+			}
+			findings = append(findings, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var problems []finding.Problem
+	for _, s := range stats.Details {
+		problems = append(problems, finding.Problem{File: s.File, Line: s.Line, Level: finding.LevelWarning, Message: "skipped: " + s.Reason})
+	}
+	if extra := stats.Skipped - len(stats.Details); extra > 0 {
+		problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%d more lines skipped", extra)})
+	}
+	if dropped > 0 {
+		problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%d findings beyond the first %d not kept", dropped, maxFindings)})
+	}
+	var infos []finding.RuleInfo
+	seen := map[string]bool{}
+	byID := map[string]*Detection{}
+	for _, d := range engine.Detections() {
+		byID[d.ID] = d
+	}
+	for _, f := range findings {
+		if !seen[f.RuleID] {
+			seen[f.RuleID] = true
+			infos = append(infos, byID[f.RuleID].Info())
+		}
+	}
+	r := finding.NewReport(findings, problems, stats.Events, infos)
+	return &Analysis{Report: r, Access: summary.build(), Stats: stats, Dropped: dropped}, nil
+}

@@ -1,0 +1,167 @@
+package auditlog
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+func line(t testing.TB, user, verb, resource, ns, name, when string) string {
+	e := map[string]any{"kind": "Event", "apiVersion": "audit.k8s.io/v1", "stage": "ResponseComplete", "verb": verb,
+		"auditID": user + verb + name + when, "user": map[string]any{"username": user},
+		"objectRef": map[string]any{"resource": resource, "namespace": ns, "name": name}, "responseStatus": map[string]any{"code": 200},
+		"requestReceivedTimestamp": when, "stageTimestamp": when}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func writeFile(t *testing.T, dir, name, content string, gz bool) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	data := []byte(content)
+	if gz {
+		var b bytes.Buffer
+		w := gzip.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+		data = b.Bytes()
+	}
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestReadOrderAndBadLines: rotated files (one gzipped) are read oldest
+// first whatever their names; bad lines are skipped with their numbers.
+func TestReadOrderAndBadLines(t *testing.T) {
+	dir := t.TempDir()
+	newest := writeFile(t, dir, "audit.log", line(t, "c", "get", "secrets", "ns", "third", "2026-11-25T12:00:00Z")+"\n", false)
+	oldest := writeFile(t, dir, "audit-2026-11-25T10-00-00.000.log.gz",
+		line(t, "a", "get", "secrets", "ns", "first", "2026-11-25T10:00:00Z")+"\n"+
+			`{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","verb":"get"}`+"\n"+
+			`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"usern`+"\n"+
+			"\n"+
+			`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"username":"x"},"objectRef":{"resource":"secrets","name":"`+strings.Repeat("A", 2<<20)+`"}}`+"\n", true)
+	middle := writeFile(t, dir, "zzz-rotated.log", line(t, "b", "get", "secrets", "ns", "second", "2026-11-25T11:00:00Z"), false)
+
+	var order []string
+	st, err := Reader{}.ReadFiles(context.Background(), []string{newest, middle, oldest}, nil, func(r Record) error {
+		order = append(order, r.Event.ObjectRef.Name)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(order, ",") != "first,second,third" {
+		t.Errorf("order = %v", order)
+	}
+	if st.Events != 3 || st.Skipped != 3 || st.Files != 3 {
+		t.Errorf("stats = %+v", st)
+	}
+	wantReasons := []string{"not an audit.k8s.io/v1 Event", "not valid JSON", "event larger than"}
+	wantLines := []int{2, 3, 5} // line 4 is blank: not an event, not an error
+	for i, d := range st.Details {
+		if d.Line != wantLines[i] || filepath.Base(d.File) != filepath.Base(oldest) || !strings.Contains(d.Reason, wantReasons[i]) {
+			t.Errorf("skip %d = %+v", i, d)
+		}
+	}
+}
+
+func TestAnalyzeAndAccessSummary(t *testing.T) {
+	in := strings.Join([]string{
+		line(t, "alice", "get", "secrets", "shop", "db", "2026-11-25T10:00:00Z"),
+		line(t, "alice", "get", "secrets", "shop", "db", "2026-11-25T10:05:00Z"),
+		line(t, "bob", "list", "secrets", "", "", "2026-11-25T10:06:00Z"),
+		line(t, "system:kube-controller-manager", "get", "secrets", "shop", "db", "2026-11-25T10:07:00Z"),
+		line(t, "alice", "get", "pods", "shop", "p", "2026-11-25T10:08:00Z"),
+	}, "\n")
+	engine, err := NewEngine(EngineOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Analyze(context.Background(), engine, Reader{}, []string{"-"}, strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range a.Report.Findings {
+		got = append(got, f.RuleID+" "+f.Object.Name)
+	}
+	want := "audit/secret-read db,audit/secret-read db,audit/secret-list-all-namespaces "
+	if strings.Join(got, ",") != want {
+		t.Errorf("findings = %q, want %q", strings.Join(got, ","), want)
+	}
+	if a.Report.Findings[0].Line != 1 || a.Report.Findings[0].File != "-" {
+		t.Errorf("location = %s", a.Report.Findings[0].Location())
+	}
+	var ids []string
+	for _, id := range a.Access.Identities {
+		for _, acc := range id.Accesses {
+			ids = append(ids, id.Identity+" "+acc.Action+" "+acc.Target+" x"+string(rune('0'+acc.Count)))
+		}
+	}
+	if strings.Join(ids, ";") != "alice secret get shop/db x2;bob secret list * x1;system:kube-controller-manager secret get shop/db x1" {
+		t.Errorf("access = %v", ids)
+	}
+}
+
+func TestWebhookServer(t *testing.T) {
+	engine, _ := NewEngine(EngineOptions{})
+	var got []finding.Finding
+	srv := httptest.NewServer(&Server{Engine: engine, Sink: func(fs []finding.Finding) { got = append(got, fs...) }, MaxBatchBytes: 1 << 20})
+	defer srv.Close()
+	post := func(body string) int {
+		resp, err := http.Post(srv.URL, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// List items carry no kind and apiVersion of their own.
+	item := strings.Replace(line(t, "bob", "get", "secrets", "shop", "db", "2026-11-25T10:00:01Z"), `"apiVersion":"audit.k8s.io/v1",`, "", 1)
+	item = strings.Replace(item, `"kind":"Event",`, "", 1)
+	good := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + line(t, "alice", "get", "secrets", "shop", "db", "2026-11-25T10:00:00Z") + `,{"bad":true},` + item + `]}`
+	if code := post(good); code != 200 || len(got) != 2 || got[0].RuleID != "audit/secret-read" || !strings.Contains(got[1].Message, "bob") {
+		t.Errorf("good batch: %d %v", code, got)
+	}
+	for name, body := range map[string]string{
+		"truncated":     good[:40],
+		"wrong version": `{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[]}`,
+		"not JSON":      "\x00\x01",
+	} {
+		if code := post(body); code != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", name, code)
+		}
+	}
+	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["` + strings.Repeat("A", 2<<20) + `"]}`); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized: status %d", code)
+	}
+}
+
+func FuzzParseEvent(f *testing.F) {
+	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"username":"a"},"objectRef":{"resource":"secrets"},"requestObject":{"spec":{"hostPID":true}}}`))
+	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","objectRef":{"resource":"pods"},"requestObject":[1,2]}`))
+	f.Add([]byte(`{`))
+	engine, _ := NewEngine(EngineOptions{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, _ := parseEvent(b)
+		if ev == nil {
+			return
+		}
+		engine.Observe(Record{Event: ev})
+	})
+}
