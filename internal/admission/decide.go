@@ -377,6 +377,9 @@ func (d *Decider) mutate(ctx context.Context, p *Policy, w *workload.Workload, k
 		if err != nil || r.Pinned() {
 			return // the image rules report invalid references
 		}
+		if allowed := p.settings.AllowedRegistries; len(allowed) > 0 && !r.MatchesAny(allowed) {
+			return // denied by the allow-list: never contact its registry
+		}
 		digest, err := d.images.resolve(ctx, p, t.c.Image, kc)
 		if err != nil {
 			msg := fmt.Sprintf("container %q: %v", t.c.Name, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -174,3 +175,5 @@ func privileged(c corev1.Container) corev1.Container {
 }
 
 var _ = io.Discard
+
+func osWriteFile(path string, data []byte) error { return os.WriteFile(path, data, 0o600) }

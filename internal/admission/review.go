@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,6 +35,10 @@ var ErrBadReview = errors.New("bad AdmissionReview")
 // MaxReviewBytes. Every error wraps ErrBadReview.
 func DecodeReview(r io.Reader) (*admissionv1.AdmissionReview, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxReviewBytes+1))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) || len(data) > MaxReviewBytes {
+		return nil, fmt.Errorf("%w: body over %d bytes", ErrBadReview, MaxReviewBytes)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: read body: %v", ErrBadReview, err)
 	}
