@@ -2,6 +2,7 @@ package encryption
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -107,7 +108,7 @@ func (a *Assessment) Report(o ReviewOptions) *finding.Report {
 		objects++
 		if a.Level() != LevelEtcd {
 			f := newFinding(RuleNotVerified, "encryption is configured, but the stored values were not read: it is not known whether existing objects are encrypted",
-				finding.ObjectRef{APIVersion: "apiserver.config.k8s.io/v1", Kind: "EncryptionConfiguration", Name: a.Config.Path})
+				finding.ObjectRef{APIVersion: "apiserver.config.k8s.io/v1", Kind: "EncryptionConfiguration", Name: filepath.Base(a.Config.Path)})
 			f.File = a.Config.Path
 			findings = append(findings, f)
 		}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fixtureHost copies a node audit fixture tree and makes it secure (0600
+// files, 0700 dirs) so only flag findings remain.
+func fixtureHost(t *testing.T, tree string) string {
+	t.Helper()
+	src := filepath.Join("..", "..", "internal", "nodeaudit", "testdata", "hosts", tree)
+	dst := t.TempDir()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(out, 0o700)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(out, data, 0o600)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func TestNodeAuditCommand(t *testing.T) {
+	bad := fixtureHost(t, "kubeadm/bad")
+	out, stderr, code := palisade(t, "", "node", "audit", "--root", bad, "-o", "json")
+	if code != exitFindings {
+		t.Fatalf("exit %d, want 1: %s", code, stderr)
+	}
+	var doc struct {
+		Findings []struct {
+			RuleID string `json:"ruleID"`
+			File   string `json:"file"`
+		} `json:"findings"`
+		Problems []struct{ Message string } `json:"problems"`
+		Rules    []struct {
+			ID         string
+			References []struct{ Title string }
+		} `json:"rules"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, f := range doc.Findings {
+		ids[f.RuleID] = f.File
+	}
+	if ids["node/apiserver-authorization-always-allow"] != "/etc/kubernetes/manifests/kube-apiserver.yaml" {
+		t.Errorf("findings: %v", ids)
+	}
+	if len(doc.Problems) == 0 || !strings.Contains(doc.Problems[0].Message, "distribution kubeadm") {
+		t.Errorf("first note: %+v", doc.Problems)
+	}
+	cis := false
+	for _, r := range doc.Rules {
+		for _, ref := range r.References {
+			cis = cis || strings.HasPrefix(ref.Title, "CIS Kubernetes Benchmark v1.10 1.2.6")
+		}
+	}
+	if !cis {
+		t.Error("no CIS reference in the rules section")
+	}
+
+	good := fixtureHost(t, "microk8s/good")
+	out, stderr, code = palisade(t, "", "node", "audit", "--root", good, "--fail-on", "medium")
+	if code != exitClean {
+		t.Fatalf("microk8s good: exit %d: %s%s", code, out, stderr)
+	}
+	if !strings.Contains(out, "not applicable: MicroK8s stores cluster state in dqlite") {
+		t.Errorf("table lacks the not-applicable note:\n%s", out)
+	}
+	for _, format := range []string{"yaml", "sarif", "junit", "table"} {
+		if _, stderr, code := palisade(t, "", "node", "audit", "--root", bad, "-o", format); code != exitFindings {
+			t.Errorf("-o %s: exit %d: %s", format, code, stderr)
+		}
+	}
+	if _, _, code := palisade(t, "", "node", "audit", "--root", good, "--distribution", "openshift"); code != exitError {
+		t.Errorf("bad --distribution: exit %d", code)
+	}
+	if _, _, code := palisade(t, "", "node", "audit", "--root", filepath.Join(good, "nope")); code != exitError {
+		t.Errorf("missing --root: exit %d", code)
+	}
+}
