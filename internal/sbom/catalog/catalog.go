@@ -144,7 +144,7 @@ func (g Glob) parseFile(ctx context.Context, env Env, fsys fs.FS, p string) ([]s
 	defer f.Close()
 	r := &capReader{r: f, n: g.maxSize()}
 	pkgs, err := g.Parse(ctx, env, fsys, p, r)
-	if err == nil && r.over {
+	if r.over {
 		err = fmt.Errorf("larger than %d bytes", g.maxSize())
 	}
 	if err != nil {

@@ -67,7 +67,7 @@ func GoPackages(bi *debug.BuildInfo, path string) []sbom.Package {
 		if m.Replace != nil {
 			// A replacement by a local directory has no version; it is
 			// still the replaced path that the code is known by.
-			if m.Replace.Version != "" {
+			if v := m.Replace.Version; v != "" && v != "(devel)" {
 				m = *m.Replace
 			} else {
 				m.Version = ""

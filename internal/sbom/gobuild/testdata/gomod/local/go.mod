@@ -1,0 +1,3 @@
+module example.com/palisade/local
+
+go 1.26
