@@ -42,24 +42,24 @@ type JavaLimits struct {
 	MaxEntries      int   // entries of one archive looked at
 }
 
-// DefaultJavaLimits suit real application images (Spring Boot fat JARs of
-// a few hundred MB, WARs with hundreds of libraries).
-var defaultJavaLimits = JavaLimits{
-	MaxArchiveSize:  1 << 30,
-	MaxNestedSize:   128 << 20,
-	MaxMetadataSize: 1 << 20,
-	MaxTotalInflate: 1 << 30,
-	MaxDepth:        4,
-	MaxEntries:      1 << 17,
+// DefaultJavaLimits returns the limits Java() uses; they suit real
+// application images (Spring Boot fat JARs of a few hundred MB, WARs with
+// hundreds of libraries).
+func DefaultJavaLimits() JavaLimits {
+	return JavaLimits{
+		MaxArchiveSize:  1 << 30,
+		MaxNestedSize:   128 << 20,
+		MaxMetadataSize: 1 << 20,
+		MaxTotalInflate: 1 << 30,
+		MaxDepth:        4,
+		MaxEntries:      1 << 17,
+	}
 }
-
-// DefaultJavaLimits returns the limits Java() uses.
-func DefaultJavaLimits() JavaLimits { return defaultJavaLimits }
 
 type javaCataloger struct{ limits JavaLimits }
 
 // Java returns the cataloger of Java archives with the default limits.
-func Java() Cataloger { return JavaWithLimits(defaultJavaLimits) }
+func Java() Cataloger { return JavaWithLimits(DefaultJavaLimits()) }
 
 // JavaWithLimits returns the cataloger of Java archives with limits l.
 func JavaWithLimits(l JavaLimits) Cataloger { return javaCataloger{l} }

@@ -124,14 +124,6 @@ func unquoteOSRelease(v string) string {
 	return v
 }
 
-// osFamily names the distribution whose package conventions o follows.
-func osFamily(o *sbom.OS) string {
-	if o == nil {
-		return ""
-	}
-	return o.ID
-}
-
 // hasLike reports whether o is id or names it in ID_LIKE.
 func hasLike(o *sbom.OS, id string) bool {
 	if o == nil {

@@ -32,7 +32,7 @@ var (
 	ErrNotGoBinary = errors.New("no Go build information")
 	// ErrPointerFormat: build information of Go 1.17 or older, stored as
 	// pointers into the binary, which a stream cannot follow.
-	ErrPointerFormat = errors.New("Go build information in pre-1.18 pointer format is not supported in a stream")
+	ErrPointerFormat = errors.New("pre-1.18 pointer-format build information cannot be read from a stream")
 )
 
 const (
@@ -186,7 +186,7 @@ func (s *stream) parseAt(start int) (*debug.BuildInfo, error) {
 	}
 	bi, err := debug.ParseBuildInfo(mod)
 	if err != nil {
-		return nil, fmt.Errorf("Go build information: %w", err)
+		return nil, fmt.Errorf("parsing build information: %w", err)
 	}
 	bi.GoVersion = vers
 	return bi, nil

@@ -56,7 +56,7 @@ func (p Package) EVR() string {
 	return v
 }
 
-// SourceName and SourceVersion parse SOURCERPM "name-version-release.src.rpm".
+// Source returns the source package name and version from SOURCERPM "name-version-release.src.rpm".
 func (p Package) Source() (name, version string) {
 	s := strings.TrimSuffix(strings.TrimSuffix(p.SourceRPM, ".rpm"), ".src")
 	s = strings.TrimSuffix(s, ".nosrc")
