@@ -144,13 +144,24 @@ type FS struct {
 	layers   []LayerRef
 	problems []Problem
 	hidden   []hiddenResult
+	// budget counts path elements the walk may still visit resolving
+	// paths (nil after the walk): symlink chains cannot make a layer of
+	// many entries cost quadratic time.
+	budget   *int64
+	entryCap int
 }
 
 func newFS() *FS {
 	return &FS{root: &node{kids: map[string]*node{}, mode: fs.ModeDir | 0o755}}
 }
 
-const maxLinkHops = 255
+// maxLinkHops is Linux's limit on symlinks followed in one lookup
+// (MAXSYMLINKS); maxSteps bounds the path elements one lookup may visit,
+// however the links expand.
+const (
+	maxLinkHops = 40
+	maxSteps    = 8192
+)
 
 var errNotDir = errors.New("not a directory")
 
@@ -161,10 +172,19 @@ var errNotDir = errors.New("not a directory")
 func (f *FS) walkPath(p string, followLast, create bool, layer int32) (*node, error) {
 	parts := splitPath(p)
 	cur := f.root
-	hops := 0
+	hops, steps := 0, 0
 	for len(parts) > 0 {
 		c := parts[0]
 		parts = parts[1:]
+		steps++
+		if steps > maxSteps {
+			return nil, fmt.Errorf("%w: resolving %.64q visits more than %d path elements", ErrMalformed, p, maxSteps)
+		}
+		if f.budget != nil {
+			if *f.budget--; *f.budget < 0 {
+				return nil, fmt.Errorf("%w: path resolution work over the budget of %d entries", ErrLimit, f.entryCap)
+			}
+		}
 		switch c {
 		case "", ".":
 			continue

@@ -162,3 +162,13 @@ func render(fsys *FS) string {
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 type tarHeader = tar.Header
+
+type fakeLayerT = genLayer
+
+func toLayers(ls []genLayer) []v1.Layer {
+	out := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		out[i] = l
+	}
+	return out
+}

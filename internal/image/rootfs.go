@@ -63,7 +63,7 @@ func WalkDir(ctx context.Context, dir string, sel Selector, lim Limits) (*FS, er
 	if err != nil {
 		return nil, fmt.Errorf("rootfs %s: %w", dir, err)
 	}
-	return w.fs, nil
+	return w.done(), nil
 }
 
 // lazyFile opens a file on its first read, so files nobody selects are

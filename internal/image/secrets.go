@@ -42,8 +42,22 @@ func DefaultSecretSkipDirs() []string {
 		"usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "usr/share/i18n",
 		"usr/share/zoneinfo", "usr/share/common-licenses", "usr/share/perl", "usr/share/perl5",
 		"usr/lib/locale", "usr/include", "usr/share/X11", "usr/share/terminfo", "usr/share/mime",
-		"var/lib/dpkg/info", "proc", "sys", "dev",
+		"usr/share/lintian", "var/lib/dpkg/info", "proc", "sys", "dev",
 	}
+}
+
+// skipDirNames are directory names skipped wherever they are: language
+// runtimes' own libraries, whose code and tests are full of sample
+// passwords ("usr/lib/x86_64-linux-gnu/perl-base", "usr/lib/python3.11").
+func skipDirName(p string) bool {
+	for _, seg := range strings.Split(path.Dir(p), "/") {
+		switch {
+		case seg == "perl-base", seg == "perl5",
+			strings.HasPrefix(seg, "python3.") && strings.HasPrefix(p, "usr/lib/"):
+			return true
+		}
+	}
+	return false
 }
 
 // binaryExts are skipped without reading: compressed, compiled or media files.
@@ -130,6 +144,9 @@ func SecretSelector(opts SecretOptions) Selector {
 			limit = 4 * max
 		} else {
 			if hdr.Size > max || binaryExts[path.Ext(p)] || hdr.Size == 0 {
+				return Want{}
+			}
+			if skipDirName(p) {
 				return Want{}
 			}
 			for _, d := range skip {

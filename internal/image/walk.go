@@ -221,7 +221,7 @@ func Walk(ctx context.Context, img v1.Image, sel Selector, lim Limits) (*FS, err
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
 	}
-	return w.fs, nil
+	return w.done(), nil
 }
 
 // walker holds the state of one pass.
@@ -232,13 +232,28 @@ type walker struct {
 	entries      int
 	kept         int64 // content bytes held now
 	uncompressed int64 // decompressed bytes read so far, all layers
+	streamed     int64 // bytes given to streams, all layers
 }
 
 func newWalker(sel Selector, lim Limits) *walker {
 	if sel == nil {
 		sel = func(string, *tar.Header) Want { return Want{} }
 	}
-	return &walker{fs: newFS(), sel: sel, lim: lim.withDefaults()}
+	w := &walker{fs: newFS(), sel: sel, lim: lim.withDefaults()}
+	// Typical paths take under 20 steps; 512 per entry leaves room for
+	// symlinked directories while bounding the total.
+	budget := int64(512) * int64(w.lim.MaxEntries)
+	if w.lim.MaxEntries <= 0 {
+		budget = 1 << 40
+	}
+	w.fs.budget, w.fs.entryCap = &budget, w.lim.MaxEntries
+	return w
+}
+
+// done hands the FS over for reading.
+func (w *walker) done() *FS {
+	w.fs.budget = nil
+	return w.fs
 }
 
 // layer applies one layer.
@@ -523,6 +538,11 @@ func (w *walker) content(n *node, canon string, hdr *tar.Header, r io.Reader) er
 		if x.kept {
 			src = nil
 		}
+		if src != nil {
+			// Sparse entries expand to their logical size without input
+			// bytes; count what streams read against the decompressed cap.
+			src = &streamCounter{r: src, w: w}
+		}
 		res, err := runStreams(canon, want.Streams, data, src)
 		if err != nil {
 			return wrapRead(err)
@@ -589,6 +609,21 @@ func runStreams(p string, streams []Stream, data []byte, r io.Reader) (map[strin
 		return nil, cerr
 	}
 	return out, nil
+}
+
+// streamCounter counts bytes fed to streams against MaxUncompressedBytes.
+type streamCounter struct {
+	r io.Reader
+	w *walker
+}
+
+func (s *streamCounter) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.w.streamed += int64(n)
+	if max := s.w.lim.MaxUncompressedBytes; max > 0 && s.w.streamed > max {
+		return n, fmt.Errorf("%w: streams read more than %d bytes", ErrLimit, max)
+	}
+	return n, err
 }
 
 // errTrackReader remembers a read error from the layer, so that a stream
