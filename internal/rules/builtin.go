@@ -11,6 +11,7 @@ import (
 	dockerfilerules "github.com/palisade-sec/palisade/internal/rules/dockerfile"
 	"github.com/palisade-sec/palisade/internal/rules/hardening"
 	"github.com/palisade-sec/palisade/internal/rules/pss"
+	rbacrules "github.com/palisade-sec/palisade/internal/rules/rbac"
 )
 
 // Builtin returns every built-in rule.
@@ -22,6 +23,7 @@ func Builtin() (*rule.Set, error) {
 	all := append(pssRules, hardening.Rules()...)
 	all = append(all, dockerfilerules.Rules()...)
 	all = append(all, clusterrules.Rules()...)
+	all = append(all, rbacrules.Rules()...)
 	set, err := rule.NewSet(all...)
 	if err != nil {
 		return nil, fmt.Errorf("built-in rules: %w", err)

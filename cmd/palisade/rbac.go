@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/rbac"
+	"github.com/palisade-sec/palisade/internal/report"
+	rbacrules "github.com/palisade-sec/palisade/internal/rules/rbac"
+	"github.com/palisade-sec/palisade/internal/scan"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+func newRBACCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rbac",
+		Short: "Find risky RBAC grants and answer who can do what",
+	}
+	cmd.AddCommand(newRBACAnalyzeCommand(s, g), newRBACWhoCanCommand(s, g))
+	return cmd
+}
+
+// rbacSource reads RBAC objects from manifests or, with --cluster, the API.
+type rbacSource struct {
+	live bool
+}
+
+func (r *rbacSource) addFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&r.live, "cluster", false, "read the live cluster (--kubeconfig, --context) instead of manifests")
+}
+
+func (r *rbacSource) check(args []string) error {
+	if r.live == (len(args) > 0) {
+		return &exitCodeError{code: exitError, err: fmt.Errorf("give manifest paths or --cluster, not both or neither")}
+	}
+	return nil
+}
+
+func newRBACAnalyzeCommand(s *streams, g *globalOptions) *cobra.Command {
+	o := &scanOptions{}
+	src := &rbacSource{}
+	cmd := &cobra.Command{
+		Use:   "analyze (PATH... | --cluster)",
+		Short: "Report risky grants: Secrets, exec, escalation, tokens, nodes/proxy, webhooks, CSR approval, wildcards, cluster-admin",
+		Long: `Report RBAC grants that let their holders read credentials, run code in
+other workloads or raise their own privileges, from manifests or a live
+cluster. These are the rules tagged rbac; 'palisade scan config' and
+'palisade scan cluster' run them too. System subjects (system: users and
+groups, kube-system service accounts) are not reported; broad groups
+(system:authenticated, system:serviceaccounts) are.`,
+		Example: `  palisade rbac analyze ./manifests
+  palisade rbac analyze --cluster -o json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := src.check(args); err != nil {
+				return err
+			}
+			format, err := report.ParseFormat(g.output)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			o.rules = []string{rbacrules.TagRBAC}
+			opts, err := o.prepare(cmd, src.live)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			var r *finding.Report
+			if src.live {
+				client, err := liveClient(g)
+				if err != nil {
+					return err
+				}
+				r, _, err = scan.Cluster(cmd.Context(), client, cluster.ReadOptions{}, opts)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			} else {
+				r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.in, DefaultNamespace: g.namespace}, opts)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
+			return o.writeReport(s, g, format, r)
+		},
+	}
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or none")
+	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file")
+	cmd.Flags().StringVar(&o.policyFile, "policy", "", "policy file (exceptions)")
+	src.addFlags(cmd)
+	return cmd
+}
+
+func newRBACWhoCanCommand(s *streams, g *globalOptions) *cobra.Command {
+	src := &rbacSource{}
+	var name string
+	cmd := &cobra.Command{
+		Use:   "who-can VERB RESOURCE (PATH... | --cluster)",
+		Short: "List the subjects that may do VERB on RESOURCE, with the binding and role that allow it",
+		Long: `List the users, groups and service accounts that may do VERB on RESOURCE
+(kubectl spelling: pods, pods/exec, deployments.apps, roles.rbac.authorization.k8s.io)
+in the namespace given with -n (cluster-wide bindings only without -n),
+evaluated like the API server's RBAC authorizer: wildcards, subresources,
+resourceNames (which only match with --name), RoleBindings to
+ClusterRoles. Members of system:masters always may. In manifests,
+ClusterRoles with an aggregationRule are aggregated first.`,
+		Example: `  palisade rbac who-can get secrets -n shop --cluster
+  palisade rbac who-can create pods/exec -n prod ./rbac/
+  palisade rbac who-can get secrets --name tls -n shop --cluster -o json`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			verb, resource, paths := args[0], args[1], args[2:]
+			if err := src.check(paths); err != nil {
+				return err
+			}
+			inv, err := loadRBAC(cmd.Context(), s, g, src.live, paths)
+			if err != nil {
+				return err
+			}
+			group, res, sub := rbac.ParseResource(resource)
+			req := rbac.Request{Verb: verb, Group: group, Resource: res, Subresource: sub, Namespace: g.namespace, Name: name}
+			grants := rbac.NewModel(inv.RBAC, !src.live).WhoCan(req)
+			switch g.output {
+			case "json":
+				b, _ := json.MarshalIndent(map[string]any{"request": req, "subjects": grants}, "", "  ")
+				fmt.Fprintln(s.out, string(b))
+			case "yaml":
+				b, _ := yaml.Marshal(map[string]any{"request": req, "subjects": grants})
+				fmt.Fprint(s.out, string(b))
+			case "table", "":
+				tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "KIND\tSUBJECT\tBINDING\tROLE")
+				for _, gr := range grants {
+					subj := gr.Subject.Name
+					if gr.Subject.Namespace != "" {
+						subj = gr.Subject.Namespace + "/" + subj
+					}
+					role := gr.Role
+					if role == "" {
+						role = "(superuser: bypasses RBAC)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", gr.Subject.Kind, subj, gr.Binding, role)
+				}
+				return tw.Flush()
+			default:
+				return &exitCodeError{code: exitError, err: fmt.Errorf("who-can supports -o table, json or yaml, not %q", g.output)}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "the object's name, for roles that use resourceNames")
+	src.addFlags(cmd)
+	return cmd
+}
+
+func liveClient(g *globalOptions) (kubernetes.Interface, error) {
+	cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context})
+	if err != nil {
+		return nil, &exitCodeError{code: exitError, err: err}
+	}
+	c, err := cluster.NewClient(cfg)
+	if err != nil {
+		return nil, &exitCodeError{code: exitError, err: err}
+	}
+	return c, nil
+}
+
+func loadRBAC(ctx context.Context, s *streams, g *globalOptions, live bool, paths []string) (*workload.Inventory, error) {
+	if live {
+		c, err := liveClient(g)
+		if err != nil {
+			return nil, err
+		}
+		snap, err := cluster.Read(ctx, c, cluster.ReadOptions{})
+		if err != nil {
+			return nil, &exitCodeError{code: exitError, err: err}
+		}
+		return snap.Inventory, nil
+	}
+	set, err := manifest.Load(ctx, paths, manifest.Options{Stdin: s.in, SkipDockerfiles: true})
+	if err != nil {
+		return nil, &exitCodeError{code: exitError, err: err}
+	}
+	inv, probs := workload.FromManifests(set, g.namespace)
+	for _, p := range append(set.Problems, probs...) {
+		if p.Level == "error" {
+			return nil, &exitCodeError{code: exitError, err: fmt.Errorf("%s", p)}
+		}
+	}
+	return inv, nil
+}

@@ -1,0 +1,314 @@
+// Package rbac evaluates Kubernetes RBAC the way the API server's RBAC
+// authorizer does, from Roles, ClusterRoles and their bindings read from
+// manifests or a live cluster: who can do what, and which grants are
+// risky. It never calls the API server; tests check it against the real
+// server's SubjectAccessReview answers.
+package rbac
+
+import (
+	"sort"
+	"strings"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// Request is one access to check, like a SubjectAccessReview's
+// resourceAttributes.
+type Request struct {
+	Verb        string
+	Group       string
+	Resource    string
+	Subresource string
+	Namespace   string // "" for cluster-scoped resources or all namespaces
+	Name        string
+}
+
+// Subject is an identity with its groups, as the authenticator sees it.
+type Subject struct {
+	User   string
+	Groups []string
+}
+
+// ServiceAccountSubject is the identity of a service account token.
+func ServiceAccountSubject(namespace, name string) Subject {
+	return Subject{User: "system:serviceaccount:" + namespace + ":" + name,
+		Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"}}
+}
+
+// Grant explains why a subject may do something: the binding and role.
+type Grant struct {
+	// Subject is the binding's subject that matched (User, Group or ServiceAccount).
+	Subject rbacv1.Subject `json:"subject"`
+	// Binding is "ClusterRoleBinding/name" or "RoleBinding/namespace/name".
+	Binding string `json:"binding"`
+	// Role is "ClusterRole/name" or "Role/namespace/name".
+	Role string `json:"role"`
+	// Rule is the index of the matching rule in the role.
+	Rule int `json:"rule"`
+}
+
+// Model is the RBAC state to evaluate. Build it with NewModel.
+type Model struct {
+	roles               map[string]*rbacv1.Role // namespace/name
+	clusterRoles        map[string]*rbacv1.ClusterRole
+	roleBindings        []*rbacv1.RoleBinding
+	clusterRoleBindings []*rbacv1.ClusterRoleBinding
+}
+
+// NewModel indexes the inventory's RBAC objects. With manifests true (the
+// objects come from files, not a live cluster), ClusterRoles with an
+// aggregationRule get the rules of the roles their selectors match, as the
+// aggregation controller would write them, and cluster-admin, which
+// manifests bind but never ship, is assumed to be the built-in one.
+func NewModel(r workload.RBAC, manifests bool) *Model {
+	m := &Model{roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{},
+		roleBindings: r.RoleBindings, clusterRoleBindings: r.ClusterRoleBindings}
+	for _, role := range r.Roles {
+		m.roles[role.Namespace+"/"+role.Name] = role
+	}
+	for _, cr := range r.ClusterRoles {
+		m.clusterRoles[cr.Name] = cr
+	}
+	if manifests {
+		m.aggregate()
+		if _, ok := m.clusterRoles["cluster-admin"]; !ok {
+			m.clusterRoles["cluster-admin"] = &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin"},
+				Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}},
+					{NonResourceURLs: []string{"*"}, Verbs: []string{"*"}}}}
+		}
+	}
+	return m
+}
+
+func (m *Model) aggregate() {
+	for name, cr := range m.clusterRoles {
+		if cr.AggregationRule == nil {
+			continue
+		}
+		agg := cr.DeepCopy()
+		agg.Rules = nil
+		names := make([]string, 0, len(m.clusterRoles))
+		for n := range m.clusterRoles {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, sel := range cr.AggregationRule.ClusterRoleSelectors {
+			s, err := metav1.LabelSelectorAsSelector(&sel)
+			if err != nil {
+				continue
+			}
+			for _, n := range names {
+				other := m.clusterRoles[n]
+				if n != name && s.Matches(labels.Set(other.Labels)) {
+					agg.Rules = append(agg.Rules, other.Rules...)
+				}
+			}
+		}
+		m.clusterRoles[name] = agg
+	}
+}
+
+// superuserGroup bypasses authorization altogether.
+const superuserGroup = "system:masters"
+
+// Allowed reports whether the subject may make the request, and the first
+// grant that allows it. Members of system:masters are always allowed
+// (Grant.Binding "system:masters").
+func (m *Model) Allowed(s Subject, req Request) (bool, *Grant) {
+	for _, g := range s.Groups {
+		if g == superuserGroup {
+			return true, &Grant{Subject: rbacv1.Subject{Kind: rbacv1.GroupKind, Name: superuserGroup}, Binding: superuserGroup}
+		}
+	}
+	for _, b := range m.clusterRoleBindings {
+		if subj, ok := matchSubjects(b.Subjects, s, ""); ok {
+			if i := m.ruleIndex(b.RoleRef, "", req); i >= 0 {
+				return true, &Grant{Subject: subj, Binding: "ClusterRoleBinding/" + b.Name, Role: roleName(b.RoleRef, ""), Rule: i}
+			}
+		}
+	}
+	if req.Namespace == "" {
+		return false, nil
+	}
+	for _, b := range m.roleBindings {
+		if b.Namespace != req.Namespace {
+			continue
+		}
+		if subj, ok := matchSubjects(b.Subjects, s, b.Namespace); ok {
+			if i := m.ruleIndex(b.RoleRef, b.Namespace, req); i >= 0 {
+				return true, &Grant{Subject: subj, Binding: "RoleBinding/" + b.Namespace + "/" + b.Name, Role: roleName(b.RoleRef, b.Namespace), Rule: i}
+			}
+		}
+	}
+	return false, nil
+}
+
+func roleName(ref rbacv1.RoleRef, ns string) string {
+	if ref.Kind == "Role" {
+		return "Role/" + ns + "/" + ref.Name
+	}
+	return "ClusterRole/" + ref.Name
+}
+
+// RoleRules returns the rules a binding's roleRef points to; ok is false
+// when the role does not exist (a dangling binding grants nothing).
+func (m *Model) RoleRules(ref rbacv1.RoleRef, ns string) (rules []rbacv1.PolicyRule, ok bool) {
+	switch ref.Kind {
+	case "ClusterRole":
+		if cr, ok := m.clusterRoles[ref.Name]; ok {
+			return cr.Rules, true
+		}
+	case "Role":
+		if r, ok := m.roles[ns+"/"+ref.Name]; ok {
+			return r.Rules, true
+		}
+	}
+	return nil, false
+}
+
+func (m *Model) ruleIndex(ref rbacv1.RoleRef, ns string, req Request) int {
+	rules, _ := m.RoleRules(ref, ns)
+	for i, r := range rules {
+		if RuleAllows(r, req) {
+			return i
+		}
+	}
+	return -1
+}
+
+// matchSubjects finds the binding subject that names s. A ServiceAccount
+// subject without a namespace takes the binding's namespace.
+func matchSubjects(subjects []rbacv1.Subject, s Subject, bindingNS string) (rbacv1.Subject, bool) {
+	for _, subj := range subjects {
+		switch subj.Kind {
+		case rbacv1.UserKind:
+			if subj.Name == s.User {
+				return subj, true
+			}
+		case rbacv1.GroupKind:
+			for _, g := range s.Groups {
+				if g == subj.Name {
+					return subj, true
+				}
+			}
+		case rbacv1.ServiceAccountKind:
+			ns := subj.Namespace
+			if ns == "" {
+				ns = bindingNS
+			}
+			if ns != "" && s.User == "system:serviceaccount:"+ns+":"+subj.Name {
+				return subj, true
+			}
+		}
+	}
+	return rbacv1.Subject{}, false
+}
+
+// RuleAllows reports whether one policy rule allows a resource request,
+// with the authorizer's matching: "*" wildcards for groups, resources and
+// verbs, "resource/subresource" and "*/subresource" forms, and
+// resourceNames that only match requests naming one of them.
+func RuleAllows(r rbacv1.PolicyRule, req Request) bool {
+	return hasOrStar(r.Verbs, req.Verb) &&
+		hasOrStar(r.APIGroups, req.Group) &&
+		resourceMatches(r.Resources, req.Resource, req.Subresource) &&
+		(len(r.ResourceNames) == 0 || (req.Name != "" && contains(r.ResourceNames, req.Name)))
+}
+
+func resourceMatches(resources []string, resource, sub string) bool {
+	combined := resource
+	if sub != "" {
+		combined = resource + "/" + sub
+	}
+	for _, r := range resources {
+		switch {
+		case r == "*" || r == combined:
+			return true
+		case sub != "" && r == "*/"+sub:
+			return true
+		}
+	}
+	return false
+}
+
+func hasOrStar(list []string, v string) bool {
+	for _, x := range list {
+		if x == "*" || x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// WhoCan lists every binding subject that may make the request, with the
+// grant, sorted; system:masters is listed first, as it always may.
+func (m *Model) WhoCan(req Request) []Grant {
+	out := []Grant{{Subject: rbacv1.Subject{Kind: rbacv1.GroupKind, Name: superuserGroup}, Binding: superuserGroup}}
+	seen := map[string]bool{}
+	add := func(subj rbacv1.Subject, binding, role string, rule int) {
+		key := subj.Kind + "/" + subj.Namespace + "/" + subj.Name
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		out = append(out, Grant{Subject: subj, Binding: binding, Role: role, Rule: rule})
+	}
+	for _, b := range m.clusterRoleBindings {
+		if i := m.ruleIndex(b.RoleRef, "", req); i >= 0 {
+			for _, s := range b.Subjects {
+				add(s, "ClusterRoleBinding/"+b.Name, roleName(b.RoleRef, ""), i)
+			}
+		}
+	}
+	if req.Namespace != "" {
+		for _, b := range m.roleBindings {
+			if b.Namespace != req.Namespace {
+				continue
+			}
+			if i := m.ruleIndex(b.RoleRef, b.Namespace, req); i >= 0 {
+				for _, s := range b.Subjects {
+					if s.Kind == rbacv1.ServiceAccountKind && s.Namespace == "" {
+						s.Namespace = b.Namespace
+					}
+					add(s, "RoleBinding/"+b.Namespace+"/"+b.Name, roleName(b.RoleRef, b.Namespace), i)
+				}
+			}
+		}
+	}
+	sort.SliceStable(out[1:], func(i, j int) bool {
+		a, b := out[1+i].Subject, out[1+j].Subject
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Namespace != b.Namespace {
+			return a.Namespace < b.Namespace
+		}
+		return a.Name < b.Name
+	})
+	return out
+}
+
+// ParseResource splits "deployments.apps/scale" into group, resource and
+// subresource, as kubectl spells resources.
+func ParseResource(s string) (group, resource, sub string) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		s, sub = s[:i], s[i+1:]
+	}
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		return s[i+1:], s[:i], sub
+	}
+	return "", s, sub
+}

@@ -1,0 +1,64 @@
+package rbac
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// TestRiskyGrants: every line ending in "# want: id..." must carry exactly
+// those findings, and no other line any; system subjects and named-Secret
+// grants are not reported.
+func TestRiskyGrants(t *testing.T) {
+	const file = "testdata/risky.yaml"
+	var want []string
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		if _, ids, ok := strings.Cut(sc.Text(), "# want: "); ok {
+			for _, id := range strings.Fields(ids) {
+				want = append(want, fmt.Sprintf("%d %s", n, id))
+			}
+		}
+	}
+	f.Close()
+	set, err := manifest.Load(context.Background(), []string{file}, manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, probs := workload.FromManifests(set, "")
+	if len(probs)+len(set.Problems) > 0 {
+		t.Fatal(probs, set.Problems)
+	}
+	rules, err := rule.NewSet(Rules()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := rules.Evaluate(context.Background(), rule.NewContext(inv, rule.Settings{}, rules), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, fmt.Sprintf("%d %s", f.Line, f.RuleID))
+		if f.Object.Kind == "" || f.Message == "" {
+			t.Errorf("finding without object or message: %+v", f)
+		}
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
