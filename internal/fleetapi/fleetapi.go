@@ -1,0 +1,268 @@
+// Package fleetapi holds the wire types shared by the Palisade hub and its
+// agents, and read by the dashboard: JSON over HTTPS, versioned by the URL
+// prefix /api/v1. Types here carry no behaviour beyond validation, so both
+// sides (and tests) agree on one definition.
+package fleetapi
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// Paths of the API. Agent paths need a client certificate issued by the
+// hub; the enrol path needs a bootstrap token; the rest need a user session
+// or an API token.
+const (
+	PathHealth    = "/healthz"
+	PathEnroll    = "/api/v1/enroll"
+	PathRenew     = "/api/v1/agent/renew"
+	PathReports   = "/api/v1/agent/reports"
+	PathHeartbeat = "/api/v1/agent/heartbeat"
+	PathBundles   = "/api/v1/agent/bundles"
+)
+
+// Envelope kinds: what a report carries.
+const (
+	KindFindings  = "findings"
+	KindInventory = "inventory"
+	KindImages    = "images"
+	KindImageScan = "imagescan"
+	KindAdmission = "admission"
+)
+
+// MaxReportBytes bounds one report body on the hub.
+const MaxReportBytes = 32 << 20
+
+// EnrollRequest exchanges a single-use bootstrap token and a CSR for a
+// client certificate.
+type EnrollRequest struct {
+	Token string `json:"token"`
+	// CSR is a PEM "CERTIFICATE REQUEST" for the agent's own key.
+	CSR string `json:"csr"`
+	// AgentVersion is informational.
+	AgentVersion string `json:"agentVersion,omitempty"`
+}
+
+// EnrollResponse is the agent's identity.
+type EnrollResponse struct {
+	ClusterID   string `json:"clusterID"`
+	ClusterName string `json:"clusterName"`
+	AgentID     string `json:"agentID"`
+	// Certificate is the PEM client certificate; CA the PEM hub CA.
+	Certificate string `json:"certificate"`
+	CA          string `json:"ca"`
+	// BundleKey is the PEM (PKIX) ed25519 public key that signs bundles.
+	BundleKey string    `json:"bundleKey"`
+	NotAfter  time.Time `json:"notAfter"`
+}
+
+// RenewRequest asks for a fresh certificate for a new key (rotation).
+type RenewRequest struct {
+	CSR string `json:"csr"`
+}
+
+// Envelope is one report from an agent. Seq is per agent, strictly
+// increasing; the hub applies an envelope at most once (it keeps the
+// highest applied Seq per agent), so replays after an outage or restart are
+// acknowledged without being counted again.
+type Envelope struct {
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	// Cluster, when set, must be the sender's own cluster ID: a report
+	// naming another cluster is refused, never silently re-attributed.
+	Cluster string `json:"cluster,omitempty"`
+	// Dropped is the agent outbox's running count of reports dropped
+	// because the outbox was full (oldest first).
+	Dropped uint64 `json:"dropped,omitempty"`
+
+	Findings  *FindingsDelta   `json:"findings,omitempty"`
+	Inventory *Inventory       `json:"inventory,omitempty"`
+	Images    *ImageSet        `json:"images,omitempty"`
+	ImageScan *ImageScan       `json:"imageScan,omitempty"`
+	Admission []AdmissionEvent `json:"admission,omitempty"`
+}
+
+// Validate checks that the envelope carries what its kind says.
+func (e *Envelope) Validate() error {
+	if e.Seq == 0 {
+		return errors.New("seq must be positive")
+	}
+	var ok bool
+	switch e.Kind {
+	case KindFindings:
+		ok = e.Findings != nil
+	case KindInventory:
+		ok = e.Inventory != nil
+	case KindImages:
+		ok = e.Images != nil
+	case KindImageScan:
+		ok = e.ImageScan != nil && e.ImageScan.Digest != ""
+	case KindAdmission:
+		ok = len(e.Admission) > 0
+	default:
+		return fmt.Errorf("unknown kind %q", e.Kind)
+	}
+	if !ok {
+		return fmt.Errorf("kind %q without its payload", e.Kind)
+	}
+	return nil
+}
+
+// FindingsDelta replaces the findings of the objects it names. Objects
+// listed with no findings are clean; Deleted objects are gone. When Full is
+// set, the delta is the cluster's complete state: every object it does not
+// name is cleared (sent after an agent restart or after outbox drops, so
+// the hub converges whatever was lost).
+type FindingsDelta struct {
+	Full    bool                `json:"full,omitempty"`
+	Objects []ObjectFindings    `json:"objects,omitempty"`
+	Deleted []finding.ObjectRef `json:"deleted,omitempty"`
+}
+
+// ObjectFindings is the complete current set of findings of one object.
+type ObjectFindings struct {
+	Object   finding.ObjectRef `json:"object"`
+	Findings []finding.Finding `json:"findings"`
+}
+
+// Inventory describes the cluster and its nodes.
+type Inventory struct {
+	KubernetesVersion string `json:"kubernetesVersion"`
+	// Distribution is k3s, microk8s, kubeadm, eks, gke, aks, openshift,
+	// rke2, kind or unknown.
+	Distribution string   `json:"distribution"`
+	Nodes        []Node   `json:"nodes"`
+	Namespaces   int      `json:"namespaces"`
+	Pods         int      `json:"pods"`
+	Rules        []string `json:"rules,omitempty"` // rule IDs the agent evaluates
+	AgentVersion string   `json:"agentVersion,omitempty"`
+}
+
+// Node is what placement and the dashboard need about a node.
+type Node struct {
+	Name             string            `json:"name"`
+	Architecture     string            `json:"architecture"`
+	OS               string            `json:"os"`
+	OSImage          string            `json:"osImage,omitempty"`
+	KernelVersion    string            `json:"kernelVersion,omitempty"`
+	KubeletVersion   string            `json:"kubeletVersion,omitempty"`
+	ContainerRuntime string            `json:"containerRuntime,omitempty"`
+	Labels           map[string]string `json:"labels,omitempty"`
+	Capacity         map[string]string `json:"capacity,omitempty"`
+	Allocatable      map[string]string `json:"allocatable,omitempty"`
+	Conditions       map[string]string `json:"conditions,omitempty"` // type -> status
+	Unschedulable    bool              `json:"unschedulable,omitempty"`
+}
+
+// ImageSet is the complete set of images running in the cluster; it
+// replaces the previous set.
+type ImageSet struct {
+	Images []ImageUse `json:"images"`
+}
+
+// ImageUse is one image as used by the cluster's workloads.
+type ImageUse struct {
+	Ref    string `json:"ref"`
+	Digest string `json:"digest,omitempty"` // sha256:... when known
+	// Workloads is how many workloads run it; Namespaces where.
+	Workloads  int      `json:"workloads"`
+	Namespaces []string `json:"namespaces,omitempty"`
+}
+
+// ImageScan is the result of scanning one image digest; it replaces the
+// previous result for that digest in this cluster.
+type ImageScan struct {
+	Digest   string    `json:"digest"`
+	Ref      string    `json:"ref,omitempty"`
+	DBStamp  string    `json:"dbStamp,omitempty"` // vulnerability DB version used
+	ScannedAt time.Time `json:"scannedAt"`
+	// Vulnerabilities are findings with Vulnerability set.
+	Vulnerabilities []finding.Finding `json:"vulnerabilities"`
+	Error           string            `json:"error,omitempty"`
+}
+
+// AdmissionEvent is a decision of the cluster's admission controller.
+type AdmissionEvent struct {
+	Time       time.Time         `json:"time"`
+	UID        string            `json:"uid,omitempty"` // dedupe key from the webhook
+	Operation  string            `json:"operation"`
+	Object     finding.ObjectRef `json:"object"`
+	User       string            `json:"user,omitempty"`
+	Decision   string            `json:"decision"` // allowed, denied, warned
+	BreakGlass bool              `json:"breakGlass,omitempty"`
+	Rules      []string          `json:"rules,omitempty"`
+	Message    string            `json:"message,omitempty"`
+}
+
+// ReportResult acknowledges an envelope.
+type ReportResult struct {
+	Seq uint64 `json:"seq"`
+	// Duplicate is true when the envelope had been applied before.
+	Duplicate bool `json:"duplicate"`
+}
+
+// Heartbeat is sent directly (not through the outbox).
+type Heartbeat struct {
+	Time         time.Time `json:"time"`
+	AgentVersion string    `json:"agentVersion,omitempty"`
+	// Pending reports in the outbox, and Dropped so far.
+	Pending uint64 `json:"pending"`
+	Dropped uint64 `json:"dropped"`
+	// LastSeq is the highest Seq the agent has assigned.
+	LastSeq uint64 `json:"lastSeq"`
+}
+
+// Bundle kinds distributed to agents.
+const (
+	BundlePolicy    = "policy"
+	BundleAllowList = "allowlist"
+	BundleRules     = "rules"
+	BundleVulnDB    = "vulndb"
+)
+
+// Bundle is signed content for agents. SHA256 is the hex digest of
+// Content; Signature is ed25519 over SigningPayload.
+type Bundle struct {
+	Kind      string    `json:"kind"`
+	Name      string    `json:"name"`
+	Version   int64     `json:"version"`
+	Cluster   string    `json:"cluster,omitempty"` // "" for every cluster
+	SHA256    string    `json:"sha256"`
+	Signature []byte    `json:"signature"`
+	Content   []byte    `json:"content"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// SigningPayload is what the hub signs for a bundle: every field that
+// decides how the agent uses it, so a signature cannot be moved to another
+// kind, name, version or cluster.
+func (b *Bundle) SigningPayload() []byte {
+	return fmt.Appendf(nil, "palisade-bundle-v1\nkind=%s\nname=%s\nversion=%d\ncluster=%s\nsha256=%s\n",
+		b.Kind, b.Name, b.Version, b.Cluster, b.SHA256)
+}
+
+// BundleList is the agent's view of its bundles.
+type BundleList struct {
+	Bundles []Bundle `json:"bundles"`
+}
+
+// ClusterState is how fresh a cluster's data is.
+type ClusterState string
+
+// Cluster states. A cluster is never shown online unless a heartbeat
+// arrived within the stale threshold.
+const (
+	StateNeverSeen ClusterState = "never-seen"
+	StateOnline    ClusterState = "online"
+	StateStale     ClusterState = "stale"
+	StateOffline   ClusterState = "offline"
+)
+
+// Error is the body of every non-2xx response.
+type Error struct {
+	Error string `json:"error"`
+}

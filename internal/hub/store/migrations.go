@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// migration is one schema version. SQL is written once for both backends:
+// {{blob}} becomes BLOB (SQLite) or BYTEA (PostgreSQL); everything else
+// (TEXT, BIGINT, INTEGER, ON CONFLICT, RETURNING) means the same in both.
+// Times are BIGINT Unix milliseconds, flags INTEGER 0/1.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations are applied in order and never edited once released: a change
+// is a new version.
+var migrations = []migration{
+	{1, "core: keys, clusters, agents, tokens, certificates, findings, users", `
+CREATE TABLE hub_secrets (
+	name TEXT PRIMARY KEY,
+	value {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE clusters (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	created_at BIGINT NOT NULL,
+	last_seen BIGINT NOT NULL DEFAULT 0,
+	gen BIGINT NOT NULL DEFAULT 0,
+	k8s_version TEXT NOT NULL DEFAULT '',
+	distribution TEXT NOT NULL DEFAULT '',
+	inventory TEXT NOT NULL DEFAULT '',
+	dropped BIGINT NOT NULL DEFAULT 0,
+	pending BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE agents (
+	id TEXT PRIMARY KEY,
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	created_at BIGINT NOT NULL,
+	last_seq BIGINT NOT NULL DEFAULT 0,
+	last_seen BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX agents_cluster ON agents(cluster_id);
+CREATE TABLE bootstrap_tokens (
+	id TEXT PRIMARY KEY,
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	hash {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL,
+	used_at BIGINT NOT NULL DEFAULT 0,
+	used_by TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE certificates (
+	serial TEXT PRIMARY KEY,
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	agent_id TEXT NOT NULL REFERENCES agents(id),
+	not_before BIGINT NOT NULL,
+	not_after BIGINT NOT NULL,
+	revoked_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX certificates_agent ON certificates(agent_id);
+CREATE INDEX certificates_cluster ON certificates(cluster_id);
+CREATE TABLE findings (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	object_key TEXT NOT NULL,
+	fkey TEXT NOT NULL,
+	gen BIGINT NOT NULL,
+	rule_id TEXT NOT NULL,
+	severity INTEGER NOT NULL,
+	kind TEXT NOT NULL,
+	namespace TEXT NOT NULL,
+	name TEXT NOT NULL,
+	title TEXT NOT NULL,
+	suppressed INTEGER NOT NULL,
+	data TEXT NOT NULL,
+	first_seen BIGINT NOT NULL,
+	last_seen BIGINT NOT NULL,
+	PRIMARY KEY (cluster_id, object_key, fkey)
+);
+CREATE INDEX findings_gen ON findings(cluster_id, gen);
+CREATE INDEX findings_rule ON findings(rule_id, cluster_id);
+CREATE TABLE nodes (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	name TEXT NOT NULL,
+	architecture TEXT NOT NULL,
+	os TEXT NOT NULL,
+	data TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, name)
+);
+CREATE TABLE users (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL UNIQUE,
+	password_hash TEXT NOT NULL,
+	role TEXT NOT NULL,
+	created_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+	id_hash {{blob}} PRIMARY KEY,
+	user_id TEXT NOT NULL REFERENCES users(id),
+	csrf TEXT NOT NULL,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL
+);
+CREATE TABLE api_tokens (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	role TEXT NOT NULL,
+	hash {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	expires_at BIGINT NOT NULL DEFAULT 0,
+	revoked_at BIGINT NOT NULL DEFAULT 0
+);
+`},
+	{2, "images, vulnerabilities, admission events, bundles", `
+CREATE TABLE cluster_images (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	ref TEXT NOT NULL,
+	digest TEXT NOT NULL,
+	workloads INTEGER NOT NULL,
+	namespaces TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, ref, digest)
+);
+CREATE INDEX cluster_images_digest ON cluster_images(digest);
+CREATE TABLE image_scans (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	digest TEXT NOT NULL,
+	ref TEXT NOT NULL,
+	db_stamp TEXT NOT NULL,
+	scanned_at BIGINT NOT NULL,
+	error TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, digest)
+);
+CREATE TABLE image_vulns (
+	cluster_id TEXT NOT NULL,
+	digest TEXT NOT NULL,
+	vuln_id TEXT NOT NULL,
+	package TEXT NOT NULL,
+	installed TEXT NOT NULL,
+	severity INTEGER NOT NULL,
+	data TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, digest, vuln_id, package, installed)
+);
+CREATE INDEX image_vulns_id ON image_vulns(vuln_id);
+CREATE TABLE image_vuln_aliases (
+	cluster_id TEXT NOT NULL,
+	digest TEXT NOT NULL,
+	alias TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, digest, alias)
+);
+CREATE INDEX image_vuln_aliases_alias ON image_vuln_aliases(alias);
+CREATE TABLE admission_events (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	id TEXT NOT NULL,
+	time BIGINT NOT NULL,
+	operation TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	break_glass INTEGER NOT NULL,
+	data TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, id)
+);
+CREATE INDEX admission_events_time ON admission_events(time);
+CREATE TABLE bundles (
+	kind TEXT NOT NULL,
+	name TEXT NOT NULL,
+	cluster_id TEXT NOT NULL,
+	version BIGINT NOT NULL,
+	sha256 TEXT NOT NULL,
+	signature {{blob}} NOT NULL,
+	content {{blob}} NOT NULL,
+	created_at BIGINT NOT NULL,
+	PRIMARY KEY (kind, name, cluster_id)
+);
+`},
+}
+
+// LatestSchemaVersion is the version this binary migrates to.
+func LatestSchemaVersion() int { return migrations[len(migrations)-1].version }
+
+// migrate applies pending migrations, each in its own transaction with
+// its version row, under a backend lock so concurrent hub replicas
+// starting together apply each migration once. A database newer than this
+// binary is refused rather than used with a schema it does not know.
+func migrate(ctx context.Context, pool *sql.DB, d dialect, upTo int) error {
+	db, err := pool.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	defer db.Close()
+	if d.lockMigrations != "" {
+		if _, err := db.ExecContext(ctx, d.lockMigrations); err != nil {
+			return fmt.Errorf("migrations: lock: %w", err)
+		}
+		defer db.ExecContext(context.WithoutCancel(ctx), d.unlockMigrations) //nolint:errcheck // the lock dies with the session anyway
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	for _, m := range migrations {
+		if m.version > upTo {
+			break
+		}
+		if err := applyMigration(ctx, db, d, m); err != nil {
+			return fmt.Errorf("migration %d (%s): %w", m.version, m.name, err)
+		}
+	}
+	var max sql.NullInt64
+	if err := db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&max); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	if int(max.Int64) > LatestSchemaVersion() {
+		return fmt.Errorf("database schema version %d is newer than this hub (%d): upgrade the hub", max.Int64, LatestSchemaVersion())
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, db *sql.Conn, d dialect, m migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var n int
+	if err := tx.QueryRowContext(ctx, d.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), m.version).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	for _, stmt := range strings.Split(strings.ReplaceAll(m.sql, "{{blob}}", d.blob), ";") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),
+		m.version, m.name, time.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

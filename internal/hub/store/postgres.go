@@ -1,0 +1,50 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
+)
+
+// Postgres is the backend for large fleets and several hub replicas: all
+// state is in the database and every multi-step change is one transaction
+// (row locks decide races between replicas; migrations take an advisory
+// lock).
+type Postgres struct{ *sqlStore }
+
+// OpenPostgres connects with a postgres:// URL and migrates the schema.
+func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := migrate(ctx, db, postgresDialect, LatestSchemaVersion()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &Postgres{&sqlStore{db: db, d: postgresDialect}}, nil
+}
+
+// migrationLockKey is an arbitrary constant shared by all hub replicas.
+const migrationLockKey = 0x70616c69
+
+var postgresDialect = dialect{
+	name:             "postgres",
+	blob:             "BYTEA",
+	dollar:           true,
+	lockMigrations:   fmt.Sprintf("SELECT pg_advisory_lock(%d)", migrationLockKey),
+	unlockMigrations: fmt.Sprintf("SELECT pg_advisory_unlock(%d)", migrationLockKey),
+	maxParams:        60000,
+}

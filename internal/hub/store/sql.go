@@ -1,0 +1,1093 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// dialect is what differs between the backends' SQL.
+type dialect struct {
+	name string
+	blob string
+	// dollar placeholders ($1) instead of ?.
+	dollar bool
+	// lockMigrations/unlockMigrations serialise migrations across replicas.
+	lockMigrations, unlockMigrations string
+	// maxParams bounds the parameters of one statement.
+	maxParams int
+}
+
+// rebind turns ? placeholders into $n for PostgreSQL. Queries here never
+// contain a literal question mark.
+func (d dialect) rebind(q string) string {
+	if !d.dollar {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// sqlStore implements Store over database/sql for both backends.
+type sqlStore struct {
+	db *sql.DB
+	d  dialect
+}
+
+func (s *sqlStore) Backend() string { return s.d.name }
+func (s *sqlStore) Close() error    { return s.db.Close() }
+
+func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("schema version: %w", err)
+	}
+	return int(v.Int64), nil
+}
+
+func (s *sqlStore) exec(ctx context.Context, q execer, query string, args ...any) (sql.Result, error) {
+	return q.ExecContext(ctx, s.d.rebind(query), args...)
+}
+
+func (s *sqlStore) queryRow(ctx context.Context, q execer, query string, args ...any) *sql.Row {
+	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
+}
+
+func (s *sqlStore) query(ctx context.Context, q execer, query string, args ...any) (*sql.Rows, error) {
+	return q.QueryContext(ctx, s.d.rebind(query), args...)
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// tx runs fn in a transaction (BEGIN IMMEDIATE on SQLite, so writers queue
+// on the busy timeout instead of failing to upgrade a read lock).
+func (s *sqlStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand never fails on supported platforms
+	return prefix + hex.EncodeToString(b)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (s *sqlStore) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
+	var v []byte
+	err := s.queryRow(ctx, s.db, `SELECT value FROM hub_secrets WHERE name = ?`, name).Scan(&v)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	nv, err := create()
+	if err != nil {
+		return nil, fmt.Errorf("secret %s: create: %w", name, err)
+	}
+	if _, err := s.exec(ctx, s.db, `INSERT INTO hub_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		name, nv, time.Now().UnixMilli()); err != nil {
+		return nil, fmt.Errorf("secret %s: store: %w", name, err)
+	}
+	// Another replica may have won the race: everyone uses the stored one.
+	if err := s.queryRow(ctx, s.db, `SELECT value FROM hub_secrets WHERE name = ?`, name).Scan(&v); err != nil {
+		return nil, fmt.Errorf("secret %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// ---- clusters
+
+const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending`
+
+func scanCluster(sc interface{ Scan(...any) error }) (Cluster, error) {
+	var c Cluster
+	var created, seen int64
+	var inv string
+	var dropped, pending int64
+	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending); err != nil {
+		return c, err
+	}
+	c.CreatedAt, c.LastSeen = fromMS(created), fromMS(seen)
+	c.Dropped, c.Pending = uint64(dropped), uint64(pending)
+	if inv != "" {
+		c.Inventory = &fleetapi.Inventory{}
+		if err := json.Unmarshal([]byte(inv), c.Inventory); err != nil {
+			return c, fmt.Errorf("cluster %s: inventory: %w", c.Name, err)
+		}
+	}
+	c.Findings = emptyCounts()
+	return c, nil
+}
+
+func emptyCounts() map[string]int {
+	m := map[string]int{}
+	for _, sev := range finding.AllSeverities() {
+		m[sev.String()] = 0
+	}
+	return m
+}
+
+func (s *sqlStore) EnsureCluster(ctx context.Context, name string, now time.Time) (Cluster, error) {
+	if name == "" {
+		return Cluster{}, errors.New("cluster name is empty")
+	}
+	if _, err := s.exec(ctx, s.db, `INSERT INTO clusters (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		newID("c-"), name, ms(now)); err != nil {
+		return Cluster{}, fmt.Errorf("cluster %q: %w", name, err)
+	}
+	c, err := scanCluster(s.queryRow(ctx, s.db, `SELECT `+clusterCols+` FROM clusters WHERE name = ?`, name))
+	if err != nil {
+		return Cluster{}, fmt.Errorf("cluster %q: %w", name, err)
+	}
+	return c, nil
+}
+
+func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
+	c, err := scanCluster(s.queryRow(ctx, s.db, `SELECT `+clusterCols+` FROM clusters WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Cluster{}, fmt.Errorf("cluster %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Cluster{}, fmt.Errorf("cluster %s: %w", id, err)
+	}
+	counts, err := s.severityCounts(ctx, id)
+	if err != nil {
+		return Cluster{}, err
+	}
+	if m, ok := counts[id]; ok {
+		c.Findings = m
+	}
+	return c, nil
+}
+
+func (s *sqlStore) ListClusters(ctx context.Context) ([]Cluster, error) {
+	rows, err := s.query(ctx, s.db, `SELECT `+clusterCols+` FROM clusters ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	defer rows.Close()
+	var out []Cluster
+	for rows.Next() {
+		c, err := scanCluster(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list clusters: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list clusters: %w", err)
+	}
+	counts, err := s.severityCounts(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if m, ok := counts[out[i].ID]; ok {
+			out[i].Findings = m
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) severityCounts(ctx context.Context, clusterID string) (map[string]map[string]int, error) {
+	q := `SELECT cluster_id, severity, COUNT(*) FROM findings WHERE suppressed = 0`
+	var args []any
+	if clusterID != "" {
+		q += ` AND cluster_id = ?`
+		args = append(args, clusterID)
+	}
+	rows, err := s.query(ctx, s.db, q+` GROUP BY cluster_id, severity`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count findings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]int{}
+	for rows.Next() {
+		var id string
+		var sev, n int
+		if err := rows.Scan(&id, &sev, &n); err != nil {
+			return nil, fmt.Errorf("count findings: %w", err)
+		}
+		if out[id] == nil {
+			out[id] = emptyCounts()
+		}
+		out[id][finding.Severity(sev).String()] += n
+	}
+	return out, rows.Err()
+}
+
+// ---- tokens, agents, certificates
+
+func (s *sqlStore) CreateBootstrapToken(ctx context.Context, t BootstrapToken) error {
+	if _, err := s.exec(ctx, s.db, `INSERT INTO bootstrap_tokens (id, cluster_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		t.ID, t.ClusterID, t.Hash, ms(t.CreatedAt), ms(t.ExpiresAt)); err != nil {
+		return fmt.Errorf("bootstrap token for cluster %s: %w", t.ClusterID, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) EnrollAgent(ctx context.Context, tokenID string, secretHash []byte, a Agent, now time.Time) (Cluster, error) {
+	var clusterID string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var hash []byte
+		// The conditional update is the single-use guarantee: of two
+		// concurrent enrolments with one token, one updates the row and the
+		// other finds used_at already set.
+		err := s.queryRow(ctx, tx, `UPDATE bootstrap_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at = 0 AND expires_at > ? RETURNING cluster_id, hash`,
+			ms(now), a.ID, tokenID, ms(now)).Scan(&clusterID, &hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrTokenRejected
+		}
+		if err != nil {
+			return fmt.Errorf("consume token: %w", err)
+		}
+		if subtle.ConstantTimeCompare(hash, secretHash) != 1 {
+			return ErrTokenRejected // rolled back: a wrong guess does not burn the token
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO agents (id, cluster_id, created_at) VALUES (?, ?, ?)`, a.ID, clusterID, ms(now)); err != nil {
+			return fmt.Errorf("create agent: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Cluster{}, err
+	}
+	return s.GetCluster(ctx, clusterID)
+}
+
+func (s *sqlStore) GetAgent(ctx context.Context, id string) (Agent, error) {
+	var a Agent
+	var created, seq, seen int64
+	err := s.queryRow(ctx, s.db, `SELECT id, cluster_id, created_at, last_seq, last_seen FROM agents WHERE id = ?`, id).
+		Scan(&a.ID, &a.ClusterID, &created, &seq, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, fmt.Errorf("agent %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return a, fmt.Errorf("agent %s: %w", id, err)
+	}
+	a.CreatedAt, a.LastSeq, a.LastSeen = fromMS(created), uint64(seq), fromMS(seen)
+	return a, nil
+}
+
+func (s *sqlStore) RecordCertificate(ctx context.Context, c Certificate) error {
+	if _, err := s.exec(ctx, s.db, `INSERT INTO certificates (serial, cluster_id, agent_id, not_before, not_after) VALUES (?, ?, ?, ?, ?)`,
+		c.Serial, c.ClusterID, c.AgentID, ms(c.NotBefore), ms(c.NotAfter)); err != nil {
+		return fmt.Errorf("certificate %s: %w", c.Serial, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
+	var c Certificate
+	var nb, na, rev int64
+	err := s.queryRow(ctx, s.db, `SELECT serial, cluster_id, agent_id, not_before, not_after, revoked_at FROM certificates WHERE serial = ?`, serial).
+		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("certificate %s: %w", serial, ErrNotFound)
+	}
+	if err != nil {
+		return c, fmt.Errorf("certificate %s: %w", serial, err)
+	}
+	c.NotBefore, c.NotAfter, c.RevokedAt = fromMS(nb), fromMS(na), fromMS(rev)
+	return c, nil
+}
+
+func (s *sqlStore) RevokeCertificates(ctx context.Context, f CertificateFilter, now time.Time) (int, error) {
+	var col, val string
+	n := 0
+	for _, c := range []struct{ col, val string }{{"serial", f.Serial}, {"agent_id", f.AgentID}, {"cluster_id", f.ClusterID}} {
+		if c.val != "" {
+			col, val = c.col, c.val
+			n++
+		}
+	}
+	if n != 1 {
+		return 0, errors.New("revoke: set exactly one of serial, agent, cluster")
+	}
+	res, err := s.exec(ctx, s.db, `UPDATE certificates SET revoked_at = ? WHERE `+col+` = ? AND revoked_at = 0`, ms(now), val)
+	if err != nil {
+		return 0, fmt.Errorf("revoke %s %s: %w", col, val, err)
+	}
+	r, err := res.RowsAffected()
+	return int(r), err
+}
+
+// ---- ingest
+
+func (s *sqlStore) Ingest(ctx context.Context, agentID string, env *fleetapi.Envelope, now time.Time) (bool, error) {
+	if err := env.Validate(); err != nil {
+		return false, fmt.Errorf("report %d: %w", env.Seq, err)
+	}
+	applied := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var clusterID string
+		if err := s.queryRow(ctx, tx, `SELECT cluster_id FROM agents WHERE id = ?`, agentID).Scan(&clusterID); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+			}
+			return fmt.Errorf("agent %s: %w", agentID, err)
+		}
+		if env.Cluster != "" && env.Cluster != clusterID {
+			return fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
+		}
+		// Deduplication: the row lock on the agent serialises its reports
+		// across replicas, and a Seq at or below the applied one is a replay.
+		res, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_seen = ? WHERE id = ? AND last_seq < ?`,
+			int64(env.Seq), ms(now), agentID, int64(env.Seq))
+		if err != nil {
+			return fmt.Errorf("agent %s: seq: %w", agentID, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		var gen int64
+		if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
+			ms(now), int64(env.Dropped), int64(env.Dropped), clusterID).Scan(&gen); err != nil {
+			return fmt.Errorf("cluster %s: %w", clusterID, err)
+		}
+		a := applier{s: s, tx: tx, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
+		switch env.Kind {
+		case fleetapi.KindFindings:
+			err = a.findings(ctx, env.Findings)
+		case fleetapi.KindInventory:
+			err = a.inventory(ctx, env.Inventory)
+		case fleetapi.KindImages:
+			err = a.images(ctx, env.Images)
+		case fleetapi.KindImageScan:
+			err = a.imageScan(ctx, env.ImageScan)
+		case fleetapi.KindAdmission:
+			err = a.admission(ctx, env.Admission)
+		}
+		if err != nil {
+			return fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
+		}
+		applied = true
+		return nil
+	})
+	return applied, err
+}
+
+// applier writes one envelope inside its transaction.
+type applier struct {
+	s       *sqlStore
+	tx      *sql.Tx
+	cluster string
+	gen     int64
+	now     int64
+	seq     uint64
+}
+
+// ObjectKey identifies an object within a cluster.
+func ObjectKey(o finding.ObjectRef) string {
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// FindingKey identifies a finding within its object: the same rule on the
+// same container and field with the same message is the same finding.
+func FindingKey(f *finding.Finding) string {
+	h := sha256.New()
+	for _, p := range []string{f.RuleID, f.Container, f.Field, f.Message} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// insertRows runs a multi-row INSERT in chunks within the parameter limit.
+func (a *applier) insertRows(ctx context.Context, head, tail string, cols int, rows [][]any) error {
+	per := max(1, a.s.d.maxParams/cols)
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	for start := 0; start < len(rows); start += per {
+		end := min(len(rows), start+per)
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph)
+			args = append(args, rows[i]...)
+		}
+		b.WriteString(tail)
+		if _, err := a.s.exec(ctx, a.tx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error {
+	var rows [][]any
+	objects := make([]string, 0, len(d.Objects))
+	for _, o := range d.Objects {
+		okey := ObjectKey(o.Object)
+		objects = append(objects, okey)
+		seen := map[string]bool{}
+		for i := range o.Findings {
+			f := &o.Findings[i]
+			fk := FindingKey(f)
+			if seen[fk] {
+				continue // one row per finding, even if sent twice
+			}
+			seen[fk] = true
+			data, err := json.Marshal(f)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, []any{a.cluster, okey, fk, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
+				f.Title, b2i(f.Suppressed), string(data), a.now, a.now})
+		}
+	}
+	if err := a.insertRows(ctx,
+		`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen) VALUES `,
+		` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, last_seen = excluded.last_seen`,
+		14, rows); err != nil {
+		return fmt.Errorf("findings: %w", err)
+	}
+	if d.Full {
+		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND gen < ?`, a.cluster, a.gen); err != nil {
+			return fmt.Errorf("findings: clear: %w", err)
+		}
+		return nil
+	}
+	for _, okey := range objects {
+		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND object_key = ? AND gen < ?`, a.cluster, okey, a.gen); err != nil {
+			return fmt.Errorf("findings: %s: %w", okey, err)
+		}
+	}
+	for _, o := range d.Deleted {
+		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND object_key = ?`, a.cluster, ObjectKey(o)); err != nil {
+			return fmt.Errorf("findings: %s: %w", o, err)
+		}
+	}
+	return nil
+}
+
+func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error {
+	data, err := json.Marshal(inv)
+	if err != nil {
+		return err
+	}
+	if _, err := a.s.exec(ctx, a.tx, `UPDATE clusters SET k8s_version = ?, distribution = ?, inventory = ? WHERE id = ?`,
+		inv.KubernetesVersion, inv.Distribution, string(data), a.cluster); err != nil {
+		return err
+	}
+	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM nodes WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	var rows [][]any
+	for _, n := range inv.Nodes {
+		nd, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{a.cluster, n.Name, n.Architecture, n.OS, string(nd)})
+	}
+	return a.insertRows(ctx, `INSERT INTO nodes (cluster_id, name, architecture, os, data) VALUES `, ` ON CONFLICT (cluster_id, name) DO NOTHING`, 5, rows)
+}
+
+func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
+	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_images WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	var rows [][]any
+	for _, im := range set.Images {
+		rows = append(rows, []any{a.cluster, im.Ref, im.Digest, im.Workloads, strings.Join(im.Namespaces, ",")})
+	}
+	return a.insertRows(ctx, `INSERT INTO cluster_images (cluster_id, ref, digest, workloads, namespaces) VALUES `,
+		` ON CONFLICT (cluster_id, ref, digest) DO UPDATE SET workloads = excluded.workloads, namespaces = excluded.namespaces`, 5, rows)
+}
+
+func (a *applier) imageScan(ctx context.Context, sc *fleetapi.ImageScan) error {
+	for _, t := range []string{"image_vulns", "image_vuln_aliases"} {
+		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM `+t+` WHERE cluster_id = ? AND digest = ?`, a.cluster, sc.Digest); err != nil {
+			return err
+		}
+	}
+	if _, err := a.s.exec(ctx, a.tx, `INSERT INTO image_scans (cluster_id, digest, ref, db_stamp, scanned_at, error) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (cluster_id, digest) DO UPDATE SET ref = excluded.ref, db_stamp = excluded.db_stamp, scanned_at = excluded.scanned_at, error = excluded.error`,
+		a.cluster, sc.Digest, sc.Ref, sc.DBStamp, ms(sc.ScannedAt), sc.Error); err != nil {
+		return err
+	}
+	var vulns, aliases [][]any
+	seenV, seenA := map[string]bool{}, map[string]bool{}
+	for i := range sc.Vulnerabilities {
+		f := &sc.Vulnerabilities[i]
+		if f.Vulnerability == nil {
+			continue
+		}
+		v := f.Vulnerability
+		k := v.ID + "\x00" + v.Package.Name + "\x00" + v.Installed
+		if seenV[k] {
+			continue
+		}
+		seenV[k] = true
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		vulns = append(vulns, []any{a.cluster, sc.Digest, v.ID, v.Package.Name, v.Installed, int(f.Severity), string(data)})
+		for _, al := range append([]string{v.ID}, v.Aliases...) {
+			if !seenA[al] {
+				seenA[al] = true
+				aliases = append(aliases, []any{a.cluster, sc.Digest, al})
+			}
+		}
+	}
+	if err := a.insertRows(ctx, `INSERT INTO image_vulns (cluster_id, digest, vuln_id, package, installed, severity, data) VALUES `, ``, 7, vulns); err != nil {
+		return err
+	}
+	return a.insertRows(ctx, `INSERT INTO image_vuln_aliases (cluster_id, digest, alias) VALUES `, ``, 3, aliases)
+}
+
+func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) error {
+	var rows [][]any
+	for i, e := range evs {
+		id := e.UID
+		if id == "" {
+			// Replays are rejected by Seq before reaching here, so the
+			// envelope position is a stable key.
+			id = fmt.Sprintf("seq-%d-%d", a.seq, i)
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{a.cluster, id, ms(e.Time), e.Operation, e.Decision, b2i(e.BreakGlass), string(data)})
+	}
+	return a.insertRows(ctx, `INSERT INTO admission_events (cluster_id, id, time, operation, decision, break_glass, data) VALUES `,
+		` ON CONFLICT (cluster_id, id) DO NOTHING`, 7, rows)
+}
+
+func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var clusterID string
+		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id`, ms(now), agentID).Scan(&clusterID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`,
+			ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID); err != nil {
+			return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
+		}
+		return nil
+	})
+}
+
+// ---- reads
+
+func (s *sqlStore) findingWhere(q FindingQuery) (string, []any) {
+	var conds []string
+	var args []any
+	add := func(c string, v any) { conds = append(conds, c); args = append(args, v) }
+	if q.ClusterID != "" {
+		add("cluster_id = ?", q.ClusterID)
+	}
+	if q.RuleID != "" {
+		add("rule_id = ?", q.RuleID)
+	}
+	if q.Namespace != "" {
+		add("namespace = ?", q.Namespace)
+	}
+	if q.MinSeverity > 0 {
+		add("severity >= ?", int(q.MinSeverity))
+	}
+	if !q.IncludeSuppressed {
+		conds = append(conds, "suppressed = 0")
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func (s *sqlStore) ListFindings(ctx context.Context, q FindingQuery) ([]Finding, error) {
+	where, args := s.findingWhere(q)
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	args = append(args, limit, max(0, q.Offset))
+	rows, err := s.query(ctx, s.db, `SELECT cluster_id, data, first_seen, last_seen FROM findings`+where+
+		` ORDER BY severity DESC, cluster_id, object_key, rule_id, fkey LIMIT ? OFFSET ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
+	}
+	defer rows.Close()
+	var out []Finding
+	for rows.Next() {
+		var f Finding
+		var data string
+		var first, last int64
+		if err := rows.Scan(&f.ClusterID, &data, &first, &last); err != nil {
+			return nil, fmt.Errorf("list findings: %w", err)
+		}
+		if err := json.Unmarshal([]byte(data), &f.Finding); err != nil {
+			return nil, fmt.Errorf("list findings: %w", err)
+		}
+		f.FirstSeen, f.LastSeen = fromMS(first), fromMS(last)
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) CountFindings(ctx context.Context, q FindingQuery) (int, error) {
+	where, args := s.findingWhere(q)
+	var n int
+	if err := s.queryRow(ctx, s.db, `SELECT COUNT(*) FROM findings`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count findings: %w", err)
+	}
+	return n, nil
+}
+
+func (s *sqlStore) ListNodes(ctx context.Context, clusterID string) ([]fleetapi.Node, error) {
+	rows, err := s.query(ctx, s.db, `SELECT data FROM nodes WHERE cluster_id = ? ORDER BY name`, clusterID)
+	if err != nil {
+		return nil, fmt.Errorf("nodes of %s: %w", clusterID, err)
+	}
+	defer rows.Close()
+	var out []fleetapi.Node
+	for rows.Next() {
+		var data string
+		var n fleetapi.Node
+		if err := rows.Scan(&data); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(data), &n); err != nil {
+			return nil, fmt.Errorf("nodes of %s: %w", clusterID, err)
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
+
+func (s *sqlStore) ListImages(ctx context.Context, clusterID string) ([]Image, error) {
+	q := `SELECT ci.cluster_id, ci.ref, ci.digest, ci.workloads, ci.namespaces, COALESCE(sc.scanned_at, 0), COALESCE(sc.db_stamp, ''), COALESCE(sc.error, '')
+		FROM cluster_images ci LEFT JOIN image_scans sc ON sc.cluster_id = ci.cluster_id AND sc.digest = ci.digest`
+	var args []any
+	if clusterID != "" {
+		q += ` WHERE ci.cluster_id = ?`
+		args = append(args, clusterID)
+	}
+	rows, err := s.query(ctx, s.db, q+` ORDER BY ci.cluster_id, ci.ref`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	var out []Image
+	for rows.Next() {
+		var im Image
+		var ns string
+		var scanned int64
+		if err := rows.Scan(&im.ClusterID, &im.Ref, &im.Digest, &im.Workloads, &ns, &scanned, &im.DBStamp, &im.ScanError); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list images: %w", err)
+		}
+		im.Namespaces, im.ScannedAt, im.Vulnerabilities = splitList(ns), fromMS(scanned), emptyCounts()
+		out = append(out, im)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	cq := `SELECT cluster_id, digest, severity, COUNT(*) FROM image_vulns`
+	if clusterID != "" {
+		cq += ` WHERE cluster_id = ?`
+	}
+	crows, err := s.query(ctx, s.db, cq+` GROUP BY cluster_id, digest, severity`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("count image vulnerabilities: %w", err)
+	}
+	defer crows.Close()
+	counts := map[[2]string]map[string]int{}
+	for crows.Next() {
+		var c, d string
+		var sev, n int
+		if err := crows.Scan(&c, &d, &sev, &n); err != nil {
+			return nil, err
+		}
+		k := [2]string{c, d}
+		if counts[k] == nil {
+			counts[k] = map[string]int{}
+		}
+		counts[k][finding.Severity(sev).String()] += n
+	}
+	for i := range out {
+		for sev, n := range counts[[2]string{out[i].ClusterID, out[i].Digest}] {
+			out[i].Vulnerabilities[sev] = n
+		}
+	}
+	return out, crows.Err()
+}
+
+func (s *sqlStore) ImageVulnerabilities(ctx context.Context, clusterID, digest string) ([]ImageVulnerability, error) {
+	q := `SELECT cluster_id, digest, severity, data FROM image_vulns WHERE digest = ?`
+	args := []any{digest}
+	if clusterID != "" {
+		q += ` AND cluster_id = ?`
+		args = append(args, clusterID)
+	}
+	rows, err := s.query(ctx, s.db, q+` ORDER BY severity DESC, vuln_id, package`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("vulnerabilities of %s: %w", digest, err)
+	}
+	defer rows.Close()
+	var out []ImageVulnerability
+	for rows.Next() {
+		var v ImageVulnerability
+		var sev int
+		var data string
+		if err := rows.Scan(&v.ClusterID, &v.Digest, &sev, &data); err != nil {
+			return nil, err
+		}
+		v.Severity = finding.Severity(sev)
+		if err := json.Unmarshal([]byte(data), &v.Vulnerability); err != nil {
+			return nil, fmt.Errorf("vulnerabilities of %s: %w", digest, err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) ClustersAffectedBy(ctx context.Context, vulnID string) ([]AffectedCluster, error) {
+	// A cluster is affected when it runs a digest that its own agent's
+	// scan found vulnerable (by ID or alias): an agent can only speak for
+	// its own cluster, so one cluster's report never marks another.
+	rows, err := s.query(ctx, s.db, `SELECT ci.cluster_id, c.name, ci.digest, ci.ref, ci.workloads, ci.namespaces
+		FROM cluster_images ci JOIN clusters c ON c.id = ci.cluster_id
+		WHERE ci.digest <> '' AND EXISTS (SELECT 1 FROM image_vuln_aliases a WHERE a.cluster_id = ci.cluster_id AND a.digest = ci.digest AND a.alias = ?)
+		ORDER BY c.name, ci.digest, ci.ref`, vulnID)
+	if err != nil {
+		return nil, fmt.Errorf("clusters affected by %s: %w", vulnID, err)
+	}
+	defer rows.Close()
+	var out []AffectedCluster
+	for rows.Next() {
+		var id, name, digest, ref, ns string
+		var wl int
+		if err := rows.Scan(&id, &name, &digest, &ref, &wl, &ns); err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && out[n-1].ClusterID == id && out[n-1].Digest == digest {
+			out[n-1].Refs = append(out[n-1].Refs, ref)
+			out[n-1].Workloads += wl
+			out[n-1].Namespaces = mergeSorted(out[n-1].Namespaces, splitList(ns))
+			continue
+		}
+		out = append(out, AffectedCluster{ClusterID: id, ClusterName: name, Digest: digest, Refs: []string{ref}, Workloads: wl, Namespaces: mergeSorted(nil, splitList(ns))})
+	}
+	return out, rows.Err()
+}
+
+func mergeSorted(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range append(a, b...) {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (s *sqlStore) Compliance(ctx context.Context) ([]RuleCompliance, error) {
+	rows, err := s.query(ctx, s.db, `SELECT rule_id, MAX(title), MAX(severity), COUNT(DISTINCT cluster_id), COUNT(DISTINCT cluster_id || '/' || object_key)
+		FROM findings WHERE suppressed = 0 GROUP BY rule_id ORDER BY rule_id`)
+	if err != nil {
+		return nil, fmt.Errorf("compliance: %w", err)
+	}
+	var out []RuleCompliance
+	for rows.Next() {
+		var r RuleCompliance
+		var sev int
+		if err := rows.Scan(&r.RuleID, &r.Title, &sev, &r.FailingClusters, &r.FailingObjects); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("compliance: %w", err)
+		}
+		r.Severity = finding.Severity(sev)
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("compliance: %w", err)
+	}
+	clusters, err := s.ListClusters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	evaluating := map[string]int{}
+	for _, c := range clusters {
+		if c.Inventory != nil {
+			for _, id := range c.Inventory.Rules {
+				evaluating[id]++
+			}
+		}
+	}
+	for i := range out {
+		out[i].EvaluatingClusters = evaluating[out[i].RuleID]
+		delete(evaluating, out[i].RuleID)
+	}
+	for id, n := range evaluating { // evaluated and passing everywhere
+		out = append(out, RuleCompliance{RuleID: id, EvaluatingClusters: n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RuleID < out[j].RuleID })
+	return out, nil
+}
+
+func (s *sqlStore) ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([]AdmissionEvent, error) {
+	var conds []string
+	var args []any
+	if q.ClusterID != "" {
+		conds, args = append(conds, "cluster_id = ?"), append(args, q.ClusterID)
+	}
+	if q.Decision != "" {
+		conds, args = append(conds, "decision = ?"), append(args, q.Decision)
+	}
+	if q.BreakGlassOnly {
+		conds = append(conds, "break_glass = 1")
+	}
+	if !q.Since.IsZero() {
+		conds, args = append(conds, "time >= ?"), append(args, ms(q.Since))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
+	args = append(args, limit)
+	rows, err := s.query(ctx, s.db, `SELECT cluster_id, data FROM admission_events`+where+` ORDER BY time DESC, id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("admission events: %w", err)
+	}
+	defer rows.Close()
+	var out []AdmissionEvent
+	for rows.Next() {
+		var e AdmissionEvent
+		var data string
+		if err := rows.Scan(&e.ClusterID, &data); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(data), &e.AdmissionEvent); err != nil {
+			return nil, fmt.Errorf("admission events: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// ---- users
+
+func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
+	if !ValidRole(u.Role) {
+		return fmt.Errorf("user %q: unknown role %q", u.Name, u.Role)
+	}
+	if u.ID == "" {
+		u.ID = newID("u-")
+	}
+	res, err := s.exec(ctx, s.db, `INSERT INTO users (id, name, password_hash, role, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+		u.ID, u.Name, u.PasswordHash, u.Role, ms(u.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("user %q: %w", u.Name, ErrConflict)
+	}
+	return nil
+}
+
+func (s *sqlStore) GetUserByName(ctx context.Context, name string) (User, error) {
+	var u User
+	var created int64
+	err := s.queryRow(ctx, s.db, `SELECT id, name, password_hash, role, created_at FROM users WHERE name = ?`, name).
+		Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Role, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, fmt.Errorf("user %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return u, fmt.Errorf("user %q: %w", name, err)
+	}
+	u.CreatedAt = fromMS(created)
+	return u, nil
+}
+
+func (s *sqlStore) CreateSession(ctx context.Context, se Session) error {
+	if _, err := s.exec(ctx, s.db, `INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		se.IDHash, se.UserID, se.CSRFToken, ms(se.CreatedAt), ms(se.ExpiresAt)); err != nil {
+		return fmt.Errorf("session for user %s: %w", se.UserID, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) GetSession(ctx context.Context, idHash []byte, now time.Time) (Session, User, error) {
+	var se Session
+	var u User
+	var sc, se2, uc int64
+	err := s.queryRow(ctx, s.db, `SELECT s.id_hash, s.user_id, s.csrf, s.created_at, s.expires_at, u.id, u.name, u.password_hash, u.role, u.created_at
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?`, idHash, ms(now)).
+		Scan(&se.IDHash, &se.UserID, &se.CSRFToken, &sc, &se2, &u.ID, &u.Name, &u.PasswordHash, &u.Role, &uc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return se, u, fmt.Errorf("session: %w", ErrNotFound)
+	}
+	if err != nil {
+		return se, u, fmt.Errorf("session: %w", err)
+	}
+	se.CreatedAt, se.ExpiresAt, u.CreatedAt = fromMS(sc), fromMS(se2), fromMS(uc)
+	return se, u, nil
+}
+
+func (s *sqlStore) DeleteSession(ctx context.Context, idHash []byte) error {
+	if _, err := s.exec(ctx, s.db, `DELETE FROM sessions WHERE id_hash = ?`, idHash); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) CreateAPIToken(ctx context.Context, t APIToken) error {
+	if !ValidRole(t.Role) {
+		return fmt.Errorf("api token %q: unknown role %q", t.Name, t.Role)
+	}
+	if _, err := s.exec(ctx, s.db, `INSERT INTO api_tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, t.Role, t.Hash, ms(t.CreatedAt), ms(t.ExpiresAt)); err != nil {
+		return fmt.Errorf("api token %q: %w", t.Name, err)
+	}
+	return nil
+}
+
+func (s *sqlStore) GetAPIToken(ctx context.Context, id string, now time.Time) (APIToken, error) {
+	var t APIToken
+	var created, expires int64
+	err := s.queryRow(ctx, s.db, `SELECT id, name, role, hash, created_at, expires_at FROM api_tokens
+		WHERE id = ? AND revoked_at = 0 AND (expires_at = 0 OR expires_at > ?)`, id, ms(now)).
+		Scan(&t.ID, &t.Name, &t.Role, &t.Hash, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, fmt.Errorf("api token %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return t, fmt.Errorf("api token %s: %w", id, err)
+	}
+	t.CreatedAt, t.ExpiresAt = fromMS(created), fromMS(expires)
+	return t, nil
+}
+
+// ---- bundles
+
+func (s *sqlStore) PutBundle(ctx context.Context, b fleetapi.Bundle, sign func(*fleetapi.Bundle) error) (fleetapi.Bundle, error) {
+	sum := sha256.Sum256(b.Content)
+	b.SHA256 = hex.EncodeToString(sum[:])
+	if b.CreatedAt.IsZero() {
+		b.CreatedAt = time.Now().UTC()
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// The upsert takes the row lock, so concurrent publishers get
+		// distinct, increasing versions.
+		if err := s.queryRow(ctx, tx, `INSERT INTO bundles (kind, name, cluster_id, version, sha256, signature, content, created_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?)
+			ON CONFLICT (kind, name, cluster_id) DO UPDATE SET version = bundles.version + 1, sha256 = excluded.sha256, signature = excluded.signature, content = excluded.content, created_at = excluded.created_at
+			RETURNING version`, b.Kind, b.Name, b.Cluster, b.SHA256, []byte{}, b.Content, ms(b.CreatedAt)).Scan(&b.Version); err != nil {
+			return err
+		}
+		if err := sign(&b); err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
+		_, err := s.exec(ctx, tx, `UPDATE bundles SET signature = ? WHERE kind = ? AND name = ? AND cluster_id = ?`, b.Signature, b.Kind, b.Name, b.Cluster)
+		return err
+	})
+	if err != nil {
+		return b, fmt.Errorf("bundle %s/%s: %w", b.Kind, b.Name, err)
+	}
+	return b, nil
+}
+
+func (s *sqlStore) ListBundles(ctx context.Context, clusterID string) ([]fleetapi.Bundle, error) {
+	rows, err := s.query(ctx, s.db, `SELECT kind, name, cluster_id, version, sha256, signature, content, created_at FROM bundles
+		WHERE cluster_id = '' OR cluster_id = ? ORDER BY kind, name, cluster_id`, clusterID)
+	if err != nil {
+		return nil, fmt.Errorf("bundles of %s: %w", clusterID, err)
+	}
+	defer rows.Close()
+	var out []fleetapi.Bundle
+	for rows.Next() {
+		var b fleetapi.Bundle
+		var created int64
+		if err := rows.Scan(&b.Kind, &b.Name, &b.Cluster, &b.Version, &b.SHA256, &b.Signature, &b.Content, &created); err != nil {
+			return nil, err
+		}
+		b.CreatedAt = fromMS(created)
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,278 @@
+// Package store is the hub's database: every cluster's findings, images,
+// vulnerabilities, nodes and admission events, the agents' identities and
+// the users. Scan results live here and never in a cluster's etcd.
+//
+// Store is one interface with two backends: embedded SQLite (the default,
+// pure Go, WAL; one hub process) and PostgreSQL (large fleets, several hub
+// replicas). Neither keeps state in memory between calls, so any number of
+// hub replicas may share one PostgreSQL database: deduplication of reports,
+// single use of bootstrap tokens and certificate revocation are decided by
+// the database inside transactions.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// Errors callers branch on.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	// ErrTokenRejected covers unknown, wrong, expired and already used
+	// bootstrap tokens alike: the caller learns nothing about which.
+	ErrTokenRejected = errors.New("bootstrap token rejected")
+	// ErrWrongCluster is a report naming a cluster other than the sender's.
+	ErrWrongCluster = errors.New("report names another cluster")
+)
+
+// Store is the hub's storage. Times are stored with millisecond precision.
+type Store interface {
+	// Backend is "sqlite" or "postgres".
+	Backend() string
+	// SchemaVersion is the highest applied migration.
+	SchemaVersion(ctx context.Context) (int, error)
+	Close() error
+
+	// Secret returns the hub secret called name (CA, bundle key), creating
+	// it with create when absent. Replicas racing to create one all end up
+	// with the first one stored.
+	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
+
+	// EnsureCluster returns the cluster called name, creating it if needed.
+	EnsureCluster(ctx context.Context, name string, now time.Time) (Cluster, error)
+	GetCluster(ctx context.Context, id string) (Cluster, error)
+	ListClusters(ctx context.Context) ([]Cluster, error)
+
+	CreateBootstrapToken(ctx context.Context, t BootstrapToken) error
+	// EnrollAgent consumes the token (hash of its secret must match, not
+	// expired, never used) and creates the agent in the token's cluster,
+	// atomically. It returns the cluster.
+	EnrollAgent(ctx context.Context, tokenID string, secretHash []byte, agent Agent, now time.Time) (Cluster, error)
+	GetAgent(ctx context.Context, id string) (Agent, error)
+
+	RecordCertificate(ctx context.Context, c Certificate) error
+	GetCertificate(ctx context.Context, serial string) (Certificate, error)
+	// RevokeCertificates revokes by serial, agent or cluster (exactly one
+	// set) and returns how many were revoked.
+	RevokeCertificates(ctx context.Context, f CertificateFilter, now time.Time) (int, error)
+
+	// Ingest applies an envelope from agentID once: it returns applied
+	// false for a Seq at or below the agent's highest applied one.
+	Ingest(ctx context.Context, agentID string, env *fleetapi.Envelope, now time.Time) (applied bool, err error)
+	Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error
+
+	ListFindings(ctx context.Context, q FindingQuery) ([]Finding, error)
+	CountFindings(ctx context.Context, q FindingQuery) (int, error)
+	ListNodes(ctx context.Context, clusterID string) ([]fleetapi.Node, error)
+	ListImages(ctx context.Context, clusterID string) ([]Image, error)
+	ImageVulnerabilities(ctx context.Context, clusterID, digest string) ([]ImageVulnerability, error)
+	// ClustersAffectedBy lists the clusters running an image with the
+	// vulnerability (by ID or alias, e.g. a CVE behind a GHSA).
+	ClustersAffectedBy(ctx context.Context, vulnID string) ([]AffectedCluster, error)
+	Compliance(ctx context.Context) ([]RuleCompliance, error)
+	ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([]AdmissionEvent, error)
+
+	CreateUser(ctx context.Context, u User) error
+	GetUserByName(ctx context.Context, name string) (User, error)
+	CreateSession(ctx context.Context, s Session) error
+	// GetSession returns an unexpired session and its user.
+	GetSession(ctx context.Context, idHash []byte, now time.Time) (Session, User, error)
+	DeleteSession(ctx context.Context, idHash []byte) error
+	CreateAPIToken(ctx context.Context, t APIToken) error
+	// GetAPIToken returns an unexpired, unrevoked token.
+	GetAPIToken(ctx context.Context, id string, now time.Time) (APIToken, error)
+
+	// PutBundle stores content as the next version of (kind, name,
+	// cluster); sign is called with the version-stamped bundle to fill in
+	// the signature inside the same transaction.
+	PutBundle(ctx context.Context, b fleetapi.Bundle, sign func(*fleetapi.Bundle) error) (fleetapi.Bundle, error)
+	// ListBundles returns the latest bundles for a cluster: its own and the
+	// fleet-wide ones.
+	ListBundles(ctx context.Context, clusterID string) ([]fleetapi.Bundle, error)
+}
+
+// Cluster is a registered cluster and what its agent last reported.
+type Cluster struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	// LastSeen is the last heartbeat or report; zero if never.
+	LastSeen          time.Time
+	KubernetesVersion string
+	Distribution      string
+	Inventory         *fleetapi.Inventory
+	// Dropped is the agent outbox's drop counter; Pending its backlog.
+	Dropped, Pending uint64
+	// Findings counts open (unsuppressed) findings by severity name.
+	Findings map[string]int
+}
+
+// State classifies a cluster by the age of its last contact: online
+// within stale, stale within offline, offline after; never seen before
+// any contact.
+func (c Cluster) State(now time.Time, stale, offline time.Duration) fleetapi.ClusterState {
+	switch age := now.Sub(c.LastSeen); {
+	case c.LastSeen.IsZero():
+		return fleetapi.StateNeverSeen
+	case age <= stale:
+		return fleetapi.StateOnline
+	case age <= offline:
+		return fleetapi.StateStale
+	default:
+		return fleetapi.StateOffline
+	}
+}
+
+// BootstrapToken is a single-use enrolment token; only the hash of its
+// secret is stored.
+type BootstrapToken struct {
+	ID        string
+	ClusterID string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Agent is an enrolled agent; LastSeq is its highest applied report.
+type Agent struct {
+	ID        string
+	ClusterID string
+	CreatedAt time.Time
+	LastSeq   uint64
+	LastSeen  time.Time
+}
+
+// Certificate is an issued client certificate.
+type Certificate struct {
+	Serial    string // lowercase hex
+	ClusterID string
+	AgentID   string
+	NotBefore time.Time
+	NotAfter  time.Time
+	RevokedAt time.Time // zero if valid
+}
+
+// CertificateFilter selects certificates to revoke.
+type CertificateFilter struct {
+	Serial, AgentID, ClusterID string
+}
+
+// Finding is a stored finding.
+type Finding struct {
+	ClusterID string
+	finding.Finding
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// FindingQuery filters findings; zero fields match everything. Limit 0
+// means 1000.
+type FindingQuery struct {
+	ClusterID   string
+	RuleID      string
+	Namespace   string
+	MinSeverity finding.Severity
+	// IncludeSuppressed lists suppressed findings too.
+	IncludeSuppressed bool
+	Limit, Offset     int
+}
+
+// Image is an image in use in a cluster, with its last scan.
+type Image struct {
+	ClusterID  string
+	Ref        string
+	Digest     string
+	Workloads  int
+	Namespaces []string
+	ScannedAt  time.Time
+	DBStamp    string
+	ScanError  string
+	// Vulnerabilities counts by severity name.
+	Vulnerabilities map[string]int
+}
+
+// ImageVulnerability is one vulnerable package in an image.
+type ImageVulnerability struct {
+	ClusterID string
+	Digest    string
+	Severity  finding.Severity
+	finding.Vulnerability
+}
+
+// AffectedCluster is a cluster running an affected image.
+type AffectedCluster struct {
+	ClusterID   string
+	ClusterName string
+	Digest      string
+	Refs        []string
+	Workloads   int
+	Namespaces  []string
+}
+
+// RuleCompliance summarises one rule across the fleet.
+type RuleCompliance struct {
+	RuleID          string
+	Title           string
+	Severity        finding.Severity
+	FailingClusters int
+	FailingObjects  int
+	// EvaluatingClusters reported this rule as evaluated (inventory).
+	EvaluatingClusters int
+}
+
+// AdmissionQuery filters admission events; Limit 0 means 1000.
+type AdmissionQuery struct {
+	ClusterID      string
+	Decision       string
+	BreakGlassOnly bool
+	Since          time.Time
+	Limit          int
+}
+
+// AdmissionEvent is a stored admission decision.
+type AdmissionEvent struct {
+	ClusterID string
+	fleetapi.AdmissionEvent
+}
+
+// Roles of human users and API tokens.
+const (
+	RoleViewer = "viewer"
+	RoleAdmin  = "admin"
+)
+
+// User is a local account; PasswordHash is a PHC-format argon2id string.
+type User struct {
+	ID           string
+	Name         string
+	PasswordHash string
+	Role         string
+	CreatedAt    time.Time
+}
+
+// Session is a login session; only the hash of its ID is stored.
+type Session struct {
+	IDHash    []byte
+	UserID    string
+	CSRFToken string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// APIToken is an automation token; only the hash of its secret is stored.
+type APIToken struct {
+	ID        string
+	Name      string
+	Role      string
+	Hash      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time // zero: never
+}
+
+// ValidRole reports whether r names a role.
+func ValidRole(r string) bool { return r == RoleViewer || r == RoleAdmin }
