@@ -73,7 +73,7 @@ func TestScanExamplesGolden(t *testing.T) {
 			if err := os.Chdir(root); err != nil {
 				t.Fatal(err)
 			}
-			out, stderr, code := palisade(t, "", "scan", "config", "examples", "--policy", "examples/policy.yaml", "-o", format)
+			out, stderr, code := palisade(t, "", "scan", "config", "examples/manifests", "examples/docker", "--policy", "examples/policy.yaml", "-o", format)
 			if code != exitFindings {
 				t.Fatalf("exit code %d, want 1; stderr: %s", code, stderr)
 			}
