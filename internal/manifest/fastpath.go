@@ -362,7 +362,7 @@ func (p *fastParser) blockMap(li, pos, depth int, h pathHash, role int) (int, bo
 				next, ok = nl, true
 			}
 		} else {
-			next, ok = p.inlineValue(li, v, depth+1, child, childRole)
+			next, ok = p.inlineValue(li, v, col, depth+1, child, childRole)
 		}
 		if !ok {
 			return 0, false
@@ -456,12 +456,16 @@ func (p *fastParser) blockSeq(li, pos, depth int, h pathHash) (int, bool) {
 	return next, true
 }
 
-// inlineValue parses the value after "key: " on the key's line.
-func (p *fastParser) inlineValue(li, pos, depth int, h pathHash, role int) (int, bool) {
+// inlineValue parses the value after "key: " on the key's line, in a
+// mapping at column col.
+func (p *fastParser) inlineValue(li, pos, col, depth int, h pathHash, role int) (int, bool) {
 	l := p.lines[li]
 	var end int
 	var ok bool
 	switch p.data[pos] {
+	case '|':
+		p.nodes++
+		return p.literal(li, pos, col)
 	case '[', '{':
 		end, ok = p.flowNode(li, pos, depth, h, role)
 	default:
@@ -881,4 +885,79 @@ loop:
 		return 0, false
 	}
 	return end, true
+}
+
+// literal parses a literal block scalar ("|" or "|-", no indentation
+// indicator) that is the value of a key in a mapping at column col, and
+// returns the content line after it. It declines leading blank lines,
+// blank lines holding more spaces than the indentation, "|+", and a last
+// line without a line break.
+func (p *fastParser) literal(li, pos, col int) (int, bool) {
+	l := p.lines[li]
+	d := p.data
+	i := pos + 1
+	strip := false
+	if i < l.end && d[i] == '-' {
+		strip = true
+		i++
+	}
+	if !p.restIsEmpty(i, l) {
+		return 0, false
+	}
+	start := len(p.tmp)
+	indent := -1
+	blanks := 0
+	off := l.end + 1
+	for off < len(d) {
+		e := off
+		for e < len(d) && d[e] != '\n' {
+			e++
+		}
+		sp := off
+		for sp < e && d[sp] == ' ' {
+			sp++
+		}
+		ind := sp - off
+		if sp == e {
+			if indent < 0 || ind > indent {
+				return 0, false
+			}
+			blanks++
+			off = e + 1
+			continue
+		}
+		if indent < 0 {
+			if ind <= col {
+				return 0, false // an empty block scalar
+			}
+			indent = ind
+		} else if ind < indent {
+			break
+		} else {
+			p.tmp = append(p.tmp, '\n')
+			for ; blanks > 0; blanks-- {
+				p.tmp = append(p.tmp, '\n')
+			}
+		}
+		if e == len(d) {
+			return 0, false // no line break after the last line
+		}
+		blanks = 0
+		p.tmp = append(p.tmp, d[off+indent:e]...)
+		off = e + 1
+	}
+	if indent < 0 {
+		return 0, false
+	}
+	if !strip {
+		p.tmp = append(p.tmp, '\n')
+	}
+	v := p.tmp[start:]
+	p.out = appendJSONBytes(p.out, v)
+	p.valScalar, p.valRaw = true, v
+	next := li + 1
+	for next < len(p.lines) && p.lines[next].base < off {
+		next++
+	}
+	return next, true
 }

@@ -173,7 +173,13 @@ func TestFastPathCases(t *testing.T) {
 		{"data: {a: b, 'c': \"d\\u00e9\\t\"}\n", true},
 		{"spec:\n  l:\n  - 1\n  - -2\n  - 0x10\n  - 010\n  - 1e3\n  - .5\n  - .inf\n  - ~\n  - yes\n  - true\n  - 'true'\n  - 2001-01-01\n  - 1_000\n", true},
 		{"spec:\n  l:\n    - {a: [x, y], b: []}\n    -   k: v\n        j: w\n  m: - x\n", false},
-		{"data:\n  a: |\n    x\n", false},
+		{"data:\n  a: |\n    x\n", true},
+		{"data:\n  a: |-\n    x\n     # y\n\n    z  \n\n  b: |\n   q\n # c\n", true},
+		{"data:\n  a: |+\n    x\n", false},
+		{"data:\n  a: |2\n    x\n", false},
+		{"data:\n  a: >\n    x\n", false},
+		{"data:\n  a: |\n\n    x\n", false},
+		{"data:\n  a: |\n  b: x\n", false},
 		{"data:\n  a: &x b\n  c: *x\n", false},
 		{"data:\n  a: b\n  a: c\n", false},
 		{"data:\n  a: multi\n    line\n", false},
@@ -202,6 +208,8 @@ func TestFastPathCases(t *testing.T) {
 func FuzzFastPathMatchesYAMLv3(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: n}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.2\n    ports: [{containerPort: 80}]\n"))
 	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"a\\x41\"\n  generateName: g-\ndata:\n  n: 0o17\n  f: -1.5e-3\n  s: 'x'' y'\n"))
+	f.Add([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: |\n    x\n\n      y # z\n  b: |-\n   q\n\n # c\n  c: d\n"))
+	f.Add([]byte("kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: c\n    args:\n    - |\n      x\n    command: [sh, -c, 'a  b']\n"))
 	var fp fastParser
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {

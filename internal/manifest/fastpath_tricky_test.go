@@ -30,7 +30,11 @@ func TestFastPathTrickyInputs(t *testing.T) {
 		"data:\n  null: 1\n  ~: 2\n", "data:\n  true: 1\n  1: 2\n  1.0: 3\n  0x1: 4\n", "data:\n  'null': 1\n  ~: 2\n", "data:\n  << : 1\n",
 		"data:\n  k: [a,b]\n", "data:\n  k: [a , b]\n", "data:\n  k: {a: b,c: d}\n", "data:\n  k: {a: b , c: d}\n", "data:\n  k: {a:b}\n", "data:\n  k: [a:b]\n",
 		"data:\n  k: {a: [b]: c}\n", "data:\n  k: {a: -}\n", "data:\n  k: [-]\n", "data:\n  k: [- a]\n", "data:\n  k: [?a]\n", "data:\n  k: [a?]\n", "data:\n  k: [:a]\n",
-		"data:\n  k: {? a: b}\n", "data:\n  k: {a: 'b', \"c\": \"d\"}\n", "data:\n  k: {'a': 1}\n", "data:\n  k: {\"a\" : 1}\n",
+		"data:\n  k: {? a: b}\n",
+		"data:\n  k: |\n    a\n", "data:\n  k: |\n    a", "data:\n  k: |-\n    a\n\n\n", "data:\n  k: |\n    a\n  \n    b\n   \n  j: 1\n",
+		"data:\n  k: |\n    a\n      b\n    c\n   d\n", "data:\n  k: |\n    a\n # c\n  j: 1\n", "data:\n  k: | # c\n    #a\n", "data:\n  k: |#c\n    a\n",
+		"data:\n  k: |\n  a\n", "data:\n  k: |\n   a\n  j: |-\n   b\n", "spec:\n- k: |\n    a\n  j: 1\n- k: |\n   b\n", "spec:\n- |\n  a\n",
+		"data:\n  k: |\n    a\n     \n    b\n", "data:\n  k: |\n    a: b\n    - c\n    [d\n", "data:\n  k: |-\n    a\n  # c\n    b\n", "data:\n  k: {a: 'b', \"c\": \"d\"}\n", "data:\n  k: {'a': 1}\n", "data:\n  k: {\"a\" : 1}\n",
 	}
 	heads := []string{head, "apiVersion: v1\nkind: X\nmetadata: {name: n, namespace: ns}\n", "  apiVersion: v1\n  kind: X\n", "apiVersion: 1\nkind: true\nmetadata:\n  name: ~\n  generateName: \"\"\n"}
 	var fp fastParser
