@@ -10,10 +10,11 @@ import (
 
 // The fast path converts the plain YAML that nearly every Kubernetes
 // manifest is written in (block mappings and sequences, one-line plain and
-// quoted scalars, one-line flow collections, comments) straight to JSON,
-// without building a yaml.Node tree. It produces exactly what the yaml.v3
-// path produces, or declines: anything it is not sure about (anchors,
-// aliases, tags, block scalars, multi-line scalars and flow collections,
+// quoted scalars, one-line flow collections, "|" and "|-" literals as
+// mapping values, comments) straight to JSON, without building a yaml.Node
+// tree. It produces exactly what the yaml.v3 path produces, or declines:
+// anything it is not sure about (anchors, aliases, tags, folded and other
+// block scalars, multi-line plain and quoted scalars and flow collections,
 // tabs, explicit keys, merge keys, duplicate keys, kind: List, documents
 // that are not objects, ...) goes to yaml.v3. FuzzFastPathMatchesYAMLv3
 // checks the equivalence.
