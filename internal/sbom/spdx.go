@@ -104,7 +104,7 @@ func WriteSPDX(w io.Writer, doc Document) error {
 		out.Packages = append(out.Packages, spdxPackage{
 			SPDXID: "SPDXRef-OperatingSystem", Name: doc.OS.ID, VersionInfo: doc.OS.VersionID,
 			DownloadLocation: noAssertion, LicenseConcluded: noAssertion, LicenseDeclared: noAssertion,
-			CopyrightText: noAssertion, PrimaryPackagePurpose: "OPERATING-SYSTEM",
+			CopyrightText: noAssertion, PrimaryPackagePurpose: "OPERATING_SYSTEM",
 		})
 		out.Relationships = append(out.Relationships, spdxRelationship{"SPDXRef-Subject", "CONTAINS", "SPDXRef-OperatingSystem"})
 	}
