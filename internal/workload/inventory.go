@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -95,11 +97,11 @@ func FromManifests(set *manifest.Set, defaultNamespace string) (*Inventory, []fi
 	if defaultNamespace == "" {
 		defaultNamespace = metav1.NamespaceDefault
 	}
+	typed, errs := decodeAll(set.Objects)
 	inv := NewInventory()
 	var probs []finding.Problem
-	for _, src := range set.Objects {
-		typed, err := decodeTyped(src)
-		if err != nil {
+	for i, src := range set.Objects {
+		if err := errs[i]; err != nil {
 			line, msg := describeDecodeError(src, err)
 			probs = append(probs, finding.Problem{File: src.File, Line: line, Level: finding.LevelError,
 				Message: fmt.Sprintf("%s %q: %s", src.Kind, src.Name, msg)})
@@ -109,9 +111,39 @@ func FromManifests(set *manifest.Set, defaultNamespace string) (*Inventory, []fi
 		if ref.Namespace == "" && IsNamespaced(src.Group(), src.Kind) {
 			ref.Namespace = defaultNamespace
 		}
-		inv.Add(typed, ref, src)
+		inv.Add(typed[i], ref, src)
 	}
 	return inv, probs
+}
+
+// decodeAll decodes the objects into typed API objects on every core:
+// reflection-based decoding is the largest serial cost of a scan. Once an
+// object is typed its JSON is released (Object.Content re-encodes the typed
+// object when a custom rule asks), which keeps large scans' memory down.
+func decodeAll(objs []*manifest.Object) ([]any, []error) {
+	typed := make([]any, len(objs))
+	errs := make([]error, len(objs))
+	workers := runtime.GOMAXPROCS(0)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(objs) {
+					return
+				}
+				typed[i], errs[i] = decodeTyped(objs[i])
+				if typed[i] != nil && errs[i] == nil {
+					objs[i].JSON = nil
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return typed, errs
 }
 
 // Add places a typed (or nil, for unknown kinds) object in the inventory.
@@ -244,7 +276,7 @@ func (o *Object) Content() (map[string]any, error) {
 	o.contentOnce.Do(func() {
 		var data []byte
 		var err error
-		if o.Source != nil {
+		if o.Source != nil && o.Source.JSON != nil {
 			data = o.Source.JSON
 		} else if o.Typed != nil {
 			data, err = json.Marshal(o.Typed)
