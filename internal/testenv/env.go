@@ -25,7 +25,10 @@ import (
 const EtcdPrefix = "/registry"
 
 // Env is one running control plane. Its fields are fixed for its lifetime,
-// including across [Env.RestartAPIServer] (same port, same credentials).
+// including across [Env.RestartAPIServer] (same port, same credentials);
+// the one exception is a restart that finds its port taken by another
+// process, which moves to a new port and updates Config.Host, APIServerURL
+// and the admin kubeconfig in place.
 type Env struct {
 	// Config is an admin rest.Config: a client certificate for user
 	// "palisade-admin" in group system:masters. Copy it (rest.CopyConfig)
