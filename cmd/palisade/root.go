@@ -86,6 +86,7 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newClusterCommand(s, g),
 		newAuditlogCommand(s, g),
 		newRBACCommand(s, g),
+		newSBOMCommand(s, g),
 	)
 	return root
 }

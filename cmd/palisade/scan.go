@@ -147,7 +147,7 @@ func newScanCommand(s *streams, g *globalOptions) *cobra.Command {
 		Use:   "scan",
 		Short: "Scan workload configuration, clusters and images",
 	}
-	cmd.AddCommand(newScanConfigCommand(s, g), newScanClusterCommand(s, g))
+	cmd.AddCommand(newScanConfigCommand(s, g), newScanClusterCommand(s, g), newScanImageCommand(s, g))
 	return cmd
 }
 

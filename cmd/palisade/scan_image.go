@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/image"
+	"github.com/palisade-sec/palisade/internal/imagescan"
+	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/vulndb"
+	"github.com/palisade-sec/palisade/internal/vulnmatch"
+)
+
+// imageFlags choose and reach an image: shared by `scan image` and `sbom`.
+type imageFlags struct {
+	platform      string
+	username      string
+	passwordStdin bool
+	insecure      []string
+	timeout       time.Duration
+}
+
+func (f *imageFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.platform, "platform", "", "platform to choose from a multi-arch image, e.g. linux/arm64 (default linux and this machine's architecture)")
+	fl.StringVar(&f.username, "username", "", "registry user name (with --password-stdin); default credentials come from the Docker config")
+	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the registry password (or token) from standard input")
+	fl.StringArrayVar(&f.insecure, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable); no other registry ever is")
+	fl.DurationVar(&f.timeout, "registry-timeout", 30*time.Second, "how long to wait to connect to a registry and for each response")
+}
+
+// options turns the flags into image options, reading the password from
+// standard input when asked.
+func (f *imageFlags) options(s *streams) (image.Options, error) {
+	opts := image.Options{
+		Platform:           f.platform,
+		InsecureRegistries: f.insecure,
+		Timeout:            f.timeout,
+		UserAgent:          "palisade/" + buildinfo.Get().Version,
+	}
+	switch {
+	case f.passwordStdin && f.username == "":
+		return opts, errors.New("--password-stdin needs --username")
+	case f.username != "" && !f.passwordStdin:
+		return opts, errors.New("--username needs --password-stdin (passwords are never taken as arguments)")
+	case f.passwordStdin:
+		line, err := bufio.NewReader(io.LimitReader(s.in, 64<<10)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return opts, fmt.Errorf("--password-stdin: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return opts, errors.New("--password-stdin: standard input is empty")
+		}
+		opts.Username, opts.Password = f.username, pw
+	}
+	return opts, nil
+}
+
+// progressFunc shows the scan's progress on a terminal's stderr.
+func progressFunc(p *progress) func(imagescan.Progress) {
+	return func(ev imagescan.Progress) {
+		switch ev.Stage {
+		case "reading":
+			msg := fmt.Sprintf("reading layer %d/%d", ev.Layer, ev.Layers)
+			if ev.Total > 0 {
+				msg += fmt.Sprintf(": %s of %s", byteSize(ev.Bytes), byteSize(ev.Total))
+			}
+			p.update(msg)
+		default:
+			p.update(ev.Stage + "…")
+		}
+	}
+}
+
+func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
+	var (
+		o             scanOptions
+		img           imageFlags
+		vexFiles      []string
+		ignoreUnfixed bool
+		cacheDir      string
+		maxAge        time.Duration
+		scanners      []string
+	)
+	cmd := &cobra.Command{
+		Use:   "image REF",
+		Short: "Scan a container image for vulnerable packages and embedded secrets",
+		Long: `Scan a container image: list its packages (OS packages, Go binaries, Python,
+npm and Java), match them against the vulnerability database, and look for
+credentials baked into its files. Layers are streamed, never unpacked to disk.
+
+REF is a registry reference (registry.example.com/app:1.2, app@sha256:…),
+oci:DIR (an OCI image layout), docker-archive:FILE (docker save) or
+rootfs:DIR (an unpacked root file system).
+
+The vulnerability database lives in the cache directory (--cache-dir, else
+$` + vulndb.EnvCacheDir + `, else the user cache directory): create it with
+'palisade db update', or on an air-gapped host with 'palisade db import'.
+See docs/image-scanning.md.
+
+Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
+--fail-on; 2 usage error, or the image or the database could not be read.`,
+		Example: `  palisade scan image registry.example.com/app:1.2
+  palisade scan image --platform linux/arm64 registry.example.com/app:1.2 --fail-on high
+  palisade scan image oci:./build/oci --vex app.openvex.json --ignore-unfixed -o sarif --output-file image.sarif
+  echo "$TOKEN" | palisade scan image --username ci --password-stdin registry.internal:5000/app:1
+  palisade scan image docker-archive:app.tar --scanners secret`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return &exitCodeError{code: exitError, err: errors.New("scan image needs exactly one image reference")}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			format, err := report.ParseFormat(g.output)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if _, _, err := o.failThreshold(); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			sc, err := imagescan.ParseScanners(scanners)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--scanners: %w", err)}
+			}
+			iopts, err := img.options(s)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			opts := imagescan.Options{
+				Image:         iopts,
+				Scanners:      sc,
+				IgnoreUnfixed: ignoreUnfixed,
+				MaxDBAge:      maxAge,
+				ToolName:      "palisade",
+				ToolVersion:   buildinfo.Get().Version,
+			}
+			if maxAge <= 0 {
+				opts.MaxDBAge = -1
+			}
+			if sc.Vuln {
+				if opts.CacheDir, err = vulndb.CacheDir(cacheDir, os.Getenv); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
+			if len(vexFiles) > 0 {
+				if opts.VEX, err = vulnmatch.LoadVEX(vexFiles...); err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--vex: %w", err)}
+				}
+			}
+			prog := newProgress(s, g)
+			opts.Progress = progressFunc(prog)
+			res, err := imagescan.Scan(cmd.Context(), args[0], opts)
+			prog.done()
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			if format == report.FormatTable && !g.quiet {
+				for _, w := range res.Warnings {
+					fmt.Fprintf(s.err, "warning: %s\n", w)
+				}
+			}
+			return o.writeReport(s, g, format, res.Report)
+		},
+	}
+	img.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list findings suppressed by VEX in table output (other formats always include them, marked)")
+	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
+	f.StringArrayVar(&vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress findings (repeatable)")
+	f.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
+	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
+	f.DurationVar(&maxAge, "db-max-age", vulndb.DefaultMaxAge, "warn when the vulnerability database is older than this; 0 disables the warning")
+	f.StringSliceVar(&scanners, "scanners", []string{imagescan.ScannerVuln, imagescan.ScannerSecret}, "what to look for: vuln, secret, or both")
+	return cmd
+}

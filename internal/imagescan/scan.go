@@ -1,0 +1,359 @@
+// Package imagescan scans a container image end to end: it opens the image
+// (a registry reference, an OCI layout, a docker save archive or a root
+// file system directory), streams its layers once through the SBOM
+// catalogers and the secret detectors, attributes every package to the
+// layer that introduced it, matches the packages against the vulnerability
+// database, and returns one finding.Report together with the SBOM.
+//
+// Layers are never unpacked to disk: internal/image keeps only the package
+// databases and os-release in memory and feeds Go binaries and text files
+// to streams as they pass. See docs/image-scanning.md.
+package imagescan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/image"
+	"github.com/palisade-sec/palisade/internal/sbom"
+	"github.com/palisade-sec/palisade/internal/sbom/catalog"
+	"github.com/palisade-sec/palisade/internal/vulndb"
+	"github.com/palisade-sec/palisade/internal/vulnmatch"
+)
+
+// Scanners choose what a scan looks for. The zero value means both.
+type Scanners struct {
+	Vuln   bool
+	Secret bool
+}
+
+// Scanner names accepted by ParseScanners (--scanners).
+const (
+	ScannerVuln   = "vuln"
+	ScannerSecret = "secret"
+)
+
+// ParseScanners reads a list such as ["vuln", "secret"] or ["vuln,secret"].
+func ParseScanners(names []string) (Scanners, error) {
+	var s Scanners
+	for _, list := range names {
+		for _, n := range strings.Split(list, ",") {
+			switch strings.ToLower(strings.TrimSpace(n)) {
+			case ScannerVuln, "vulnerability", "vulnerabilities":
+				s.Vuln = true
+			case ScannerSecret, "secrets":
+				s.Secret = true
+			case "":
+			default:
+				return Scanners{}, fmt.Errorf("unknown scanner %q (valid: %s, %s)", n, ScannerVuln, ScannerSecret)
+			}
+		}
+	}
+	if !s.Vuln && !s.Secret {
+		return Scanners{}, errors.New("no scanner selected (valid: vuln, secret)")
+	}
+	return s, nil
+}
+
+func (s Scanners) orDefault() Scanners {
+	if !s.Vuln && !s.Secret {
+		return Scanners{Vuln: true, Secret: true}
+	}
+	return s
+}
+
+// Options tune a scan. The zero value scans for vulnerabilities and
+// secrets with the database of the default cache directory.
+type Options struct {
+	// Image chooses the platform, credentials and insecure registries.
+	Image image.Options
+	// Limits bound what a hostile image may make the walk do; zero fields
+	// take internal/image's defaults.
+	Limits image.Limits
+	// Scanners choose vulnerability and/or secret scanning.
+	Scanners Scanners
+	// DB is the vulnerability database to match against. When nil, the
+	// database of CacheDir is opened read-only for the scan (and closed
+	// after it), so an update swapped in meanwhile is used by the next scan.
+	DB vulnmatch.Source
+	// CacheDir is the cache directory (vulndb.CacheDir resolves the
+	// default); used when DB is nil.
+	CacheDir string
+	// MaxDBAge is the age after which the report warns that the database is
+	// stale; 0 means vulndb.DefaultMaxAge, negative disables the warning.
+	MaxDBAge time.Duration
+	// IgnoreUnfixed drops vulnerabilities without a fixed version.
+	IgnoreUnfixed bool
+	// VEX statements suppress findings (they stay in the report, marked).
+	VEX *vulnmatch.VEX
+	// Secrets tunes the secret scan.
+	Secrets image.SecretOptions
+	// Catalogers replace catalog.Default().
+	Catalogers *catalog.Set
+	// Cache keeps inventories by image digest across scans (admission,
+	// agents); nil disables it.
+	Cache InventoryCache
+	// Progress, when set, is called as the scan advances.
+	Progress func(Progress)
+	// Now is the clock for staleness; nil means time.Now.
+	Now func() time.Time
+	// ToolName and ToolVersion name the producer in the SBOM.
+	ToolName, ToolVersion string
+}
+
+// Progress reports how far a scan is.
+type Progress struct {
+	// Stage is "resolving", "reading", "cataloguing" or "matching".
+	Stage string
+	// Layer (1-based) and Layers count layers while reading; Bytes and
+	// Total are the compressed bytes of that layer read so far and its size.
+	Layer, Layers int
+	Bytes, Total  int64
+}
+
+// ImageInfo identifies the scanned image.
+type ImageInfo struct {
+	// Ref is the reference as given ("app:1", "oci:/x", "rootfs:/r").
+	Ref  string     `json:"ref"`
+	Kind image.Kind `json:"kind"`
+	// Digest is the manifest digest of the scanned image; IndexDigest that
+	// of the multi-arch index it was chosen from, if any.
+	Digest      string           `json:"digest,omitempty"`
+	IndexDigest string           `json:"indexDigest,omitempty"`
+	Platform    string           `json:"platform,omitempty"`
+	Layers      []image.LayerRef `json:"layers,omitempty"`
+}
+
+// Name is the reference with its digest ("registry/app:1@sha256:…"), the
+// object name of the scan's findings.
+func (i ImageInfo) Name() string {
+	if i.Digest == "" || strings.Contains(i.Ref, "@"+i.Digest) {
+		return i.Ref
+	}
+	if _, rest, ok := strings.Cut(i.Ref, "@"); ok && strings.HasPrefix(rest, "sha256:") {
+		return i.Ref // pinned to another digest (an index): keep what was asked
+	}
+	return i.Ref + "@" + i.Digest
+}
+
+// Object is the finding object of the image.
+func (i ImageInfo) Object() finding.ObjectRef {
+	return finding.ObjectRef{Kind: "Image", Name: i.Name()}
+}
+
+// Inventory is what one walk of an image found: its OS, packages (each
+// with the layer that introduced it), and secret findings. It depends only
+// on the image content, so it can be cached by digest; callers must treat
+// it as read-only.
+type Inventory struct {
+	Image    ImageInfo      `json:"image"`
+	OS       *sbom.OS       `json:"os,omitempty"`
+	Packages []sbom.Package `json:"packages"`
+	// Secrets are the secret findings (nil unless the secret scanner ran).
+	Secrets []finding.Finding `json:"secrets,omitempty"`
+	// Problems are files the walk or the catalogers skipped.
+	Problems []finding.Problem `json:"problems,omitempty"`
+	// Scanned records which scanners' inputs were collected.
+	Scanned Scanners `json:"scanned"`
+}
+
+// Document is the inventory as an SBOM document.
+func (inv *Inventory) Document(toolName, toolVersion string) sbom.Document {
+	kind := sbom.SubjectImage
+	if inv.Image.Kind == image.KindRootFS {
+		kind = sbom.SubjectDirectory
+	}
+	return sbom.Document{
+		Subject:     sbom.Subject{Kind: kind, Name: inv.Image.Ref, Digest: inv.Image.Digest},
+		OS:          inv.OS,
+		Packages:    append([]sbom.Package(nil), inv.Packages...),
+		ToolName:    toolName,
+		ToolVersion: toolVersion,
+	}
+}
+
+// Result is what Scan returns.
+type Result struct {
+	Image ImageInfo
+	// Report holds the vulnerability and secret findings about the image
+	// (object Image/<reference@digest>) and the problems met.
+	Report *finding.Report
+	// SBOM is the software found.
+	SBOM sbom.Document
+	// DB describes the database matched against; nil when the
+	// vulnerability scanner did not run or DB was not a *vulndb.DB.
+	DB *vulndb.Metadata
+	// Warnings are notes for a person (a stale database); they are in
+	// Report.Problems too.
+	Warnings []string
+	// Cached is true when the inventory came from Options.Cache.
+	Cached bool
+}
+
+// Scan scans the image ref end to end. Errors (an image that cannot be
+// opened or read, a hostile layer, no vulnerability database) name the
+// image; problems with single files are in the report.
+func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
+	sc := opts.Scanners.orDefault()
+	var (
+		db      vulnmatch.Source
+		meta    *vulndb.Metadata
+		closeDB func()
+	)
+	if sc.Vuln {
+		// Open the database first: without one there is no point in
+		// downloading layers.
+		var err error
+		if db, meta, closeDB, err = openDB(ctx, opts); err != nil {
+			return nil, fmt.Errorf("image %s: %w", ref, err)
+		}
+		defer closeDB()
+	}
+	inv, cached, err := inventory(ctx, ref, opts, sc)
+	if err != nil {
+		return nil, err
+	}
+	obj := inv.Image.Object()
+	res := &Result{Image: inv.Image, DB: meta, Cached: cached, SBOM: inv.Document(opts.ToolName, opts.ToolVersion)}
+	var findings []finding.Finding
+	problems := append([]finding.Problem(nil), inv.Problems...)
+	if sc.Vuln {
+		report(opts, Progress{Stage: "matching"})
+		m, err := vulnmatch.Match(ctx, db, inv.Packages, vulnmatch.Options{
+			IgnoreUnfixed: opts.IgnoreUnfixed,
+			VEX:           opts.VEX,
+			Object:        obj,
+			Products:      products(inv.Image),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)
+		}
+		findings = append(findings, m.Findings...)
+		problems = append(problems, m.Problems...)
+		if meta != nil {
+			now := time.Now
+			if opts.Now != nil {
+				now = opts.Now
+			}
+			maxAge := opts.MaxDBAge
+			if maxAge == 0 {
+				maxAge = vulndb.DefaultMaxAge
+			}
+			if w := meta.StaleWarning(now(), maxAge); w != "" {
+				res.Warnings = append(res.Warnings, w)
+				problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: w})
+			}
+		}
+	}
+	var rules []finding.RuleInfo
+	if sc.Secret {
+		used := map[string]bool{}
+		for _, f := range inv.Secrets {
+			f.Object = obj
+			findings = append(findings, f)
+			used[f.RuleID] = true
+		}
+		for _, r := range image.SecretRules() {
+			if used[r.ID] {
+				rules = append(rules, r)
+			}
+		}
+	}
+	res.Report = finding.NewReport(findings, problems, 1, rules)
+	return res, nil
+}
+
+// Catalog walks the image once for its SBOM (and, with Scanners.Secret,
+// its secrets) without matching vulnerabilities: no database is needed.
+func Catalog(ctx context.Context, ref string, opts Options) (*Inventory, error) {
+	sc := opts.Scanners
+	sc.Vuln = true // packages are always catalogued
+	inv, _, err := inventory(ctx, ref, opts, sc)
+	return inv, err
+}
+
+// openDB returns the database to match against and a function that
+// releases it.
+func openDB(ctx context.Context, opts Options) (vulnmatch.Source, *vulndb.Metadata, func(), error) {
+	if opts.DB != nil {
+		var meta *vulndb.Metadata
+		if d, ok := opts.DB.(*vulndb.DB); ok {
+			m := d.Metadata()
+			meta = &m
+		}
+		return opts.DB, meta, func() {}, nil
+	}
+	dir := opts.CacheDir
+	if dir == "" {
+		var err error
+		if dir, err = vulndb.CacheDir("", func(string) string { return "" }); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	c := vulndb.Cache{Dir: dir}
+	db, err := c.Open(ctx)
+	if errors.Is(err, vulndb.ErrNoDatabase) {
+		return nil, nil, nil, fmt.Errorf("no vulnerability database in %s: run `palisade db update` or `palisade db import` (for air-gapped hosts, import a bundle made by `palisade db export`)", dir)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m := db.Metadata()
+	return db, &m, func() { db.Close() }, nil
+}
+
+// products are the names VEX documents may give the scanned image.
+func products(img ImageInfo) []string {
+	out := []string{img.Ref, img.Name()}
+	if img.Digest == "" {
+		return out
+	}
+	out = append(out, img.Digest)
+	kind, rest := image.ParseRef(img.Ref)
+	repo := rest
+	if kind == image.KindRegistry {
+		if i := strings.IndexAny(repo, "@"); i >= 0 {
+			repo = repo[:i]
+		}
+		if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+			repo = repo[:i]
+		}
+	}
+	name := strings.TrimSuffix(repo, "/")
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	if name == "" {
+		return out
+	}
+	var q []sbom.Qualifier
+	if kind == image.KindRegistry {
+		q = append(q, sbom.Qualifier{Key: "repository_url", Value: repo})
+	}
+	out = append(out, sbom.PURL("oci", "", strings.ToLower(name), img.Digest, q...))
+	if img.IndexDigest != "" {
+		out = append(out, img.IndexDigest, sbom.PURL("oci", "", strings.ToLower(name), img.IndexDigest, q...))
+	}
+	return out
+}
+
+func report(opts Options, p Progress) {
+	if opts.Progress != nil {
+		opts.Progress(p)
+	}
+}
+
+// sortProblems orders problems by file then message, for stable reports.
+func sortProblems(ps []finding.Problem) {
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ps[i].File != ps[j].File {
+			return ps[i].File < ps[j].File
+		}
+		return ps[i].Message < ps[j].Message
+	})
+}
