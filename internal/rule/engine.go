@@ -16,6 +16,17 @@ import (
 // checked in parallel; checks are pure, so the order of findings only
 // depends on the later sort.
 func (s *Set) Evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfile.File) ([]finding.Finding, error) {
+	return s.evaluate(ctx, c, dockerfiles, true)
+}
+
+// EvaluateObjects runs only the per-object rules (workload and object
+// checks) over the inventory's objects: for scans that evaluate a large
+// input in batches and run the inventory-wide rules once.
+func (s *Set) EvaluateObjects(ctx context.Context, c *Context) ([]finding.Finding, error) {
+	return s.evaluate(ctx, c, nil, false)
+}
+
+func (s *Set) evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfile.File, global bool) ([]finding.Finding, error) {
 	var workloadRules, objectRules, dockerfileRules, inventoryRules []*Rule
 	for _, r := range s.rules {
 		switch {
@@ -75,6 +86,9 @@ feed:
 	var all []finding.Finding
 	for _, r := range results {
 		all = append(all, r...)
+	}
+	if !global {
+		return all, nil
 	}
 	for _, r := range inventoryRules {
 		for _, v := range r.Inventory(c) {

@@ -11,6 +11,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/render"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
@@ -33,16 +34,20 @@ type ConfigInput struct {
 	Stdin io.Reader
 	// DefaultNamespace is where objects without a namespace land (-n).
 	DefaultNamespace string
+	// Render configures how Helm charts and kustomize overlays found in
+	// Paths are rendered before scanning (internal/render).
+	Render render.Options
 }
 
-// Config scans manifests and Dockerfiles.
+// Config scans manifests and Dockerfiles, and Helm charts and kustomize
+// overlays rendered as `helm template` and `kustomize build` would.
 func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report, error) {
-	set, err := manifest.Load(ctx, in.Paths, manifest.Options{Stdin: in.Stdin})
+	set, _, err := render.Load(ctx, in.Paths, in.Render, manifest.Options{Stdin: in.Stdin})
 	if err != nil {
 		return nil, err
 	}
 	problems := set.Problems
-	inv, decodeProblems := workload.FromManifests(set, in.DefaultNamespace)
+	inv, workloads, decodeProblems := workload.Partition(set, in.DefaultNamespace)
 	problems = append(problems, decodeProblems...)
 	var dfs []*dockerfile.File
 	for _, d := range set.Dockerfiles {
@@ -53,7 +58,52 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		}
 		dfs = append(dfs, f)
 	}
-	return Evaluate(ctx, inv, dfs, len(inv.Objects)+len(dfs), problems, opts)
+	objects := len(inv.Objects) + len(workloads) + len(dfs)
+	// Context objects, inventory-wide rules and Dockerfiles first...
+	c := rule.NewContext(inv, opts.Settings, opts.Rules)
+	findings, err := opts.Rules.Evaluate(ctx, c, dfs)
+	if err != nil {
+		return nil, err
+	}
+	now := opts.now()
+	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
+	// ...then workloads in batches, so only one batch of typed objects is
+	// in memory at a time: typed workloads are most of a large scan's heap.
+	for start := 0; start < len(workloads); start += workloadBatch {
+		batch, batchProblems := inv.WithBatch(workloads[start:min(start+workloadBatch, len(workloads))], in.DefaultNamespace)
+		problems = append(problems, batchProblems...)
+		fs, err := opts.Rules.EvaluateObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules))
+		if err != nil {
+			return nil, err
+		}
+		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
+		findings = append(findings, fs...)
+	}
+	return finding.NewReport(findings, uniqueProblems(problems), objects, ruleInfos(opts.Rules, findings)), nil
+}
+
+// workloadBatch is how many workloads are decoded and evaluated at once.
+const workloadBatch = 512
+
+func (o Options) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
+}
+
+// uniqueProblems drops repeated problems (an expired exception is reported
+// by every batch that applies exceptions).
+func uniqueProblems(ps []finding.Problem) []finding.Problem {
+	seen := make(map[finding.Problem]bool, len(ps))
+	out := ps[:0]
+	for _, p := range ps {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Evaluate runs the rules over an inventory (from manifests or a live
@@ -64,11 +114,7 @@ func Evaluate(ctx context.Context, inv *workload.Inventory, dfs []*dockerfile.Fi
 	if err != nil {
 		return nil, err
 	}
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
+	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, opts.now())...)
 	return finding.NewReport(findings, problems, objects, ruleInfos(opts.Rules, findings)), nil
 }
 

@@ -367,3 +367,39 @@ func (inv *Inventory) NamespaceObject(name string) (*Object, bool) {
 	}
 	return ns.object, ns.object != nil
 }
+
+// Partition decodes the set's context objects (everything that is not a
+// workload: namespaces, service accounts, services, policies, RBAC, custom
+// resources) into an inventory, and returns the workloads' sources still
+// undecoded, so a large scan can decode and evaluate them in batches
+// (WithBatch) instead of holding every typed workload at once.
+func Partition(set *manifest.Set, defaultNamespace string) (*Inventory, []*manifest.Object, []finding.Problem) {
+	var context, workloads []*manifest.Object
+	for _, o := range set.Objects {
+		if isWorkloadKind(o.Group(), o.Kind) {
+			workloads = append(workloads, o)
+		} else {
+			context = append(context, o)
+		}
+	}
+	inv, probs := FromManifests(&manifest.Set{Objects: context}, defaultNamespace)
+	return inv, workloads, probs
+}
+
+// WithBatch returns an inventory that shares inv's context (namespaces,
+// service accounts, services, network policies, RBAC) but whose Workloads
+// and Objects are only the decoded batch.
+func (inv *Inventory) WithBatch(batch []*manifest.Object, defaultNamespace string) (*Inventory, []finding.Problem) {
+	b, probs := FromManifests(&manifest.Set{Objects: batch}, defaultNamespace)
+	shared := *inv
+	shared.Workloads, shared.Objects = b.Workloads, b.Objects
+	return &shared, probs
+}
+
+func isWorkloadKind(group, kind string) bool {
+	switch group + "/" + kind {
+	case "/Pod", "/ReplicationController", "apps/Deployment", "apps/StatefulSet", "apps/DaemonSet", "apps/ReplicaSet", "batch/Job", "batch/CronJob":
+		return true
+	}
+	return false
+}
