@@ -55,6 +55,20 @@ type Options struct {
 	Workers int
 	// SkipDockerfiles ignores Dockerfiles found in directories.
 	SkipDockerfiles bool
+	// Skip, when set, is asked about every path given and every file and
+	// directory a walk meets; true leaves it out. Rendered sources (Helm
+	// charts, kustomize overlays: internal/render) are skipped this way and
+	// read as Streams instead.
+	Skip func(path string, isDir bool) bool
+	// Streams are read after the paths, each as a file of its own name.
+	Streams []Stream
+}
+
+// Stream is named input that is not a file on disk, such as the rendered
+// output of one Helm chart template.
+type Stream struct {
+	Name string
+	Data []byte
 }
 
 // IsManifestFile reports whether a file in a directory walk is read as a manifest.
@@ -132,6 +146,12 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 		}
 		r.readPath(p)
 	}
+	for _, st := range opts.Streams {
+		if ctx.Err() != nil {
+			break
+		}
+		r.readStream(st.Name, bytes.NewReader(st.Data))
+	}
 	close(jobs)
 	wg.Wait()
 	close(results)
@@ -200,6 +220,9 @@ func (r *reader) readPath(p string) {
 		r.problem(p, 0, finding.LevelError, "%s", describeFSError(err))
 		return
 	}
+	if r.opts.Skip != nil && r.opts.Skip(p, info.IsDir()) {
+		return
+	}
 	if !info.IsDir() {
 		if IsDockerfile(p) && !IsManifestFile(p) {
 			r.readDockerfile(p)
@@ -220,6 +243,12 @@ func (r *reader) readPath(p string) {
 			return nil
 		}
 		name := d.Name()
+		if path != p && r.opts.Skip != nil && r.opts.Skip(path, d.IsDir()) {
+			if d.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
 		if d.IsDir() {
 			// Hidden directories (.git, .terraform) and vendored trees
 			// hold no manifests of this project.
