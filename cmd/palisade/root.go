@@ -85,6 +85,7 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newNodeCommand(s, g),
 		newClusterCommand(s, g),
 		newAuditlogCommand(s, g),
+		newHubCommand(s, g), newAgentCommand(s, g),
 		newRBACCommand(s, g),
 		newSBOMCommand(s, g),
 	)

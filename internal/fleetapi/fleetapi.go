@@ -176,9 +176,9 @@ type ImageUse struct {
 // ImageScan is the result of scanning one image digest; it replaces the
 // previous result for that digest in this cluster.
 type ImageScan struct {
-	Digest   string    `json:"digest"`
-	Ref      string    `json:"ref,omitempty"`
-	DBStamp  string    `json:"dbStamp,omitempty"` // vulnerability DB version used
+	Digest    string    `json:"digest"`
+	Ref       string    `json:"ref,omitempty"`
+	DBStamp   string    `json:"dbStamp,omitempty"` // vulnerability DB version used
 	ScannedAt time.Time `json:"scannedAt"`
 	// Vulnerabilities are findings with Vulnerability set.
 	Vulnerabilities []finding.Finding `json:"vulnerabilities"`

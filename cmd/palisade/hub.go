@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/hub"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// defaultHubDatabase keeps the embedded database in the working directory.
+const defaultHubDatabase = "sqlite://palisade-hub.db"
+
+func newHubCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "hub",
+		Short: "Run the fleet hub and manage its clusters, tokens and users",
+		Long: `The hub collects findings, images, vulnerabilities and admission events from
+the agents of every cluster in the fleet (see docs/fleet.md).`,
+	}
+	var database string
+	cmd.PersistentFlags().StringVar(&database, "database", defaultHubDatabase, "database URL: sqlite:///path/hub.db or postgres://user@host/db")
+	open := func(cmd *cobra.Command) (*hub.Hub, store.Store, error) {
+		st, err := store.Open(cmd.Context(), database)
+		if err != nil {
+			return nil, nil, &exitCodeError{code: exitError, err: err}
+		}
+		h, err := hub.New(cmd.Context(), hub.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(s.err, nil))})
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		return h, st, nil
+	}
+	cmd.AddCommand(newHubServeCommand(s, open), newHubTokenCommand(s, open), newHubUserCommand(s, open))
+	return cmd
+}
+
+type hubOpener func(cmd *cobra.Command) (*hub.Hub, store.Store, error)
+
+func newHubServeCommand(s *streams, open hubOpener) *cobra.Command {
+	var listen string
+	var hosts []string
+	var certTTL, stale, offline time.Duration
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
+		Example: `  palisade hub serve --listen :8443 --database sqlite:///var/lib/palisade/hub.db
+  palisade hub serve --listen :8443 --database postgres://palisade@db/palisade --tls-san hub.example.com`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if verbose {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+			_, st, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("listen %s: %w", listen, err)}
+			}
+			log.Info("hub serving", slog.String("address", ln.Addr().String()), slog.String("database", st.Backend()),
+				slog.String("caFingerprint", h.CAFingerprint()))
+			return h.Serve(cmd.Context(), ln)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", ":8443", "address to listen on")
+	f.StringSliceVar(&hosts, "tls-san", nil, "names and IPs for the serving certificate (default localhost, 127.0.0.1, ::1, the host name)")
+	f.DurationVar(&certTTL, "agent-cert-ttl", 24*time.Hour, "lifetime of agent client certificates (renewed at two thirds)")
+	f.DurationVar(&stale, "stale-after", 90*time.Second, "a cluster without contact for this long is stale")
+	f.DurationVar(&offline, "offline-after", 10*time.Minute, "a cluster without contact for this long is offline")
+	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	return cmd
+}
+
+func newHubTokenCommand(s *streams, open hubOpener) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create bootstrap and API tokens"}
+	var cluster string
+	var ttl time.Duration
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a single-use bootstrap token for a cluster's agent",
+		Long: `Creates the cluster if needed and prints a single-use bootstrap token (shown
+once; the hub stores only its hash) and the hub CA fingerprint to pass to
+'palisade agent run'.`,
+		Example: `  palisade hub token create --cluster edge-042 --ttl 1h`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cluster == "" {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--cluster is required")}
+			}
+			h, st, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tok, c, err := h.CreateBootstrapToken(cmd.Context(), cluster, ttl)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			fmt.Fprintf(s.out, "cluster:        %s (%s)\ntoken:          %s\nexpires:        %s\nca-fingerprint: %s\n",
+				c.Name, c.ID, tok, time.Now().Add(ttl).UTC().Format(time.RFC3339), h.CAFingerprint())
+			return nil
+		},
+	}
+	create.Flags().StringVar(&cluster, "cluster", "", "cluster name")
+	create.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token may be used (at most 168h)")
+
+	var name, role string
+	var apiTTL time.Duration
+	api := &cobra.Command{
+		Use:   "create-api",
+		Short: "Create an API token for automation (Authorization: Bearer)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			h, st, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tok, err := h.CreateAPIToken(cmd.Context(), name, role, apiTTL)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			fmt.Fprintln(s.out, tok)
+			return nil
+		},
+	}
+	api.Flags().StringVar(&name, "name", "automation", "token name")
+	api.Flags().StringVar(&role, "role", store.RoleViewer, "viewer or admin")
+	api.Flags().DurationVar(&apiTTL, "ttl", 90*24*time.Hour, "lifetime (0: no expiry)")
+	cmd.AddCommand(create, api)
+	return cmd
+}
+
+func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage local user accounts"}
+	var name, role string
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a local account; the password is read from standard input",
+		Example: `  printf '%s\n' "$PASSWORD" | palisade hub user create --name alice --role admin`,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			line, err := bufio.NewReader(s.in).ReadString('\n')
+			if err != nil && line == "" {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("read password from stdin: %w", err)}
+			}
+			h, st, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if err := h.CreateUser(cmd.Context(), name, strings.TrimRight(line, "\r\n"), role); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			fmt.Fprintf(s.err, "user %s created with role %s\n", name, role)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "user name")
+	create.Flags().StringVar(&role, "role", store.RoleViewer, "viewer or admin")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+

@@ -1,0 +1,764 @@
+// Package agent is the in-cluster edge agent: it watches the cluster with
+// informers, re-evaluates changed objects with Palisade's rules, scans
+// each image digest once, and reports to the hub through a durable,
+// bounded on-disk outbox over mutual TLS. It keeps working while the hub
+// is unreachable: reports queue on disk and policies, rules and the
+// vulnerability database come from a verified on-disk cache.
+package agent
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/policy"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules"
+	"github.com/palisade-sec/palisade/internal/scan"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// Checks evaluates checks beyond the rule set over the same inventory
+// (NetworkPolicy coverage, RBAC analysis); those packages plug in here.
+// Findings must name the object they are about.
+type Checks interface {
+	Name() string
+	Evaluate(ctx context.Context, inv *workload.Inventory) ([]finding.Finding, error)
+}
+
+// ImageScanner scans one image by digest (the image scanner, SBOM and
+// vulnerability matching plug in here). The agent calls Scan once per
+// digest and DB stamp, with bounded concurrency.
+type ImageScanner interface {
+	// Scan returns vulnerability findings (Vulnerability set) for the image.
+	Scan(ctx context.Context, ref, digest string) ([]finding.Finding, error)
+	// DBStamp identifies the vulnerability data in use; when it changes,
+	// every known digest is matched again.
+	DBStamp() string
+}
+
+// VulnDBLoader receives vulnerability-database bundles from the hub,
+// verified; an ImageScanner may implement it.
+type VulnDBLoader interface {
+	LoadBundle(ctx context.Context, name string, content []byte) error
+}
+
+// Config configures an agent.
+type Config struct {
+	HubURL string
+	// Token is the bootstrap token, needed only for the first enrolment.
+	Token string
+	// CAFingerprint pins the hub CA ("sha256:…").
+	CAFingerprint string
+	// StateDir holds identity, outbox and bundle cache.
+	StateDir string
+	// OutboxMaxBytes bounds the outbox (default 64 MiB).
+	OutboxMaxBytes int64
+	Client         kubernetes.Interface
+	// Rules default to rules.Builtin().
+	Rules   *rule.Set
+	Checks  []Checks
+	Scanner ImageScanner
+	// ScanConcurrency bounds parallel image scans (default 2).
+	ScanConcurrency int
+	// Debounce waits for changes to settle; MaxDelay bounds the wait under
+	// constant churn (defaults 2s and 10s).
+	Debounce, MaxDelay time.Duration
+	// FullEvery re-evaluates everything periodically (default 10m).
+	FullEvery         time.Duration
+	HeartbeatInterval time.Duration // default 30s
+	BundleInterval    time.Duration // default 5m
+	Version           string
+	Logger            *slog.Logger
+}
+
+// Agent is a running agent.
+type Agent struct {
+	cfg    Config
+	log    *slog.Logger
+	pin    []byte
+	id     *identity
+	hub    *hubClient
+	outbox *Outbox
+	watch  *watcher
+	cache  bundleCache
+
+	mu         sync.Mutex
+	opts       scan.Options
+	sent       map[string]uint64 // object key -> findings hash
+	needFull   bool              // send the next findings as a full snapshot
+	lastDrop   uint64
+	imagesHash uint64
+	invHash    uint64
+	scanned    map[string]string // digest -> DB stamp scanned with
+	inflight   map[string]bool
+	digestRefs map[string]string
+
+	online     atomic.Bool
+	evalCount  atomic.Int64
+	scanSem    chan struct{}
+	bundleHash uint64
+}
+
+// New enrols (first start) or loads the identity and opens the outbox.
+func New(ctx context.Context, cfg Config) (*Agent, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("agent: no Kubernetes client")
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("agent: no state directory")
+	}
+	pin, err := parseFingerprint(cfg.CAFingerprint)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	setDefault := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	setDefault(&cfg.Debounce, 2*time.Second)
+	setDefault(&cfg.MaxDelay, 10*time.Second)
+	setDefault(&cfg.FullEvery, 10*time.Minute)
+	setDefault(&cfg.HeartbeatInterval, 30*time.Second)
+	setDefault(&cfg.BundleInterval, 5*time.Minute)
+	if cfg.OutboxMaxBytes <= 0 {
+		cfg.OutboxMaxBytes = 64 << 20
+	}
+	if cfg.ScanConcurrency <= 0 {
+		cfg.ScanConcurrency = 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.Rules == nil {
+		if cfg.Rules, err = rules.Builtin(); err != nil {
+			return nil, fmt.Errorf("agent: rules: %w", err)
+		}
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: state dir: %w", err)
+	}
+	a := &Agent{cfg: cfg, log: cfg.Logger, pin: pin, sent: map[string]uint64{}, needFull: true,
+		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
+		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles")}}
+	a.opts = scan.Options{Rules: cfg.Rules}
+	id, ok, err := loadIdentity(cfg.StateDir, pin)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.id = id
+	if a.hub, err = newHubClient(cfg.HubURL, pin, id); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if !ok {
+		if err := a.enroll(ctx); err != nil {
+			return nil, err
+		}
+	} else if id.meta.Hub != cfg.HubURL {
+		a.log.Warn("hub URL differs from the one enrolled with; using the saved identity", slog.String("enrolled", id.meta.Hub))
+	}
+	if a.outbox, err = OpenOutbox(filepath.Join(cfg.StateDir, "outbox.db"), cfg.OutboxMaxBytes); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.lastDrop = a.outbox.Stats().Dropped
+	a.applyCachedBundles(ctx)
+	a.watch = newWatcher(cfg.Client, 0)
+	return a, nil
+}
+
+func (a *Agent) enroll(ctx context.Context) error {
+	if a.cfg.Token == "" {
+		return errors.New("agent: not enrolled yet and no bootstrap token given (--token)")
+	}
+	keyPEM, csrPEM, err := newKeyAndCSR()
+	if err != nil {
+		return fmt.Errorf("agent: key: %w", err)
+	}
+	var resp fleetapi.EnrollResponse
+	if err := a.hub.do(ctx, http.MethodPost, fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: a.cfg.Token, CSR: string(csrPEM), AgentVersion: a.cfg.Version}, &resp); err != nil {
+		return fmt.Errorf("agent: enrol: %w", err)
+	}
+	if err := a.id.save(&resp, keyPEM, a.pin, a.cfg.HubURL); err != nil {
+		return fmt.Errorf("agent: enrol: %w", err)
+	}
+	a.hub.closeIdle() // reconnect with the client certificate
+	a.log.Info("enrolled", slog.String("cluster", resp.ClusterName), slog.String("agent", resp.AgentID), slog.Time("certificateExpires", resp.NotAfter))
+	return nil
+}
+
+// ClusterID is the enrolled cluster.
+func (a *Agent) ClusterID() string { return a.id.meta.ClusterID }
+
+// AgentID is the enrolled agent.
+func (a *Agent) AgentID() string { return a.id.meta.AgentID }
+
+// Close releases the outbox.
+func (a *Agent) Close() error { return a.outbox.Close() }
+
+// OutboxStats describe the outbox.
+func (a *Agent) OutboxStats() OutboxStats { return a.outbox.Stats() }
+
+// Online reports whether the last call to the hub succeeded.
+func (a *Agent) Online() bool { return a.online.Load() }
+
+// Evaluations counts completed evaluation rounds.
+func (a *Agent) Evaluations() int64 { return a.evalCount.Load() }
+
+// Run watches, evaluates and reports until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	if err := a.watch.start(ctx); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	var wg sync.WaitGroup
+	for _, loop := range []func(context.Context){a.sendLoop, a.heartbeatLoop, a.rotateLoop, a.bundleLoop} {
+		wg.Add(1)
+		go func() { defer wg.Done(); loop(ctx) }()
+	}
+	a.evaluateLoop(ctx)
+	wg.Wait()
+	return nil
+}
+
+// evaluateLoop debounces changes and evaluates.
+func (a *Agent) evaluateLoop(ctx context.Context) {
+	full := time.NewTicker(a.cfg.FullEvery)
+	defer full.Stop()
+	a.evaluateOnce(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-full.C:
+			a.watch.forceFull()
+			continue
+		case <-a.watch.kick:
+		}
+		// Debounce: wait until changes stop for Debounce, at most MaxDelay.
+		deadline := time.NewTimer(a.cfg.MaxDelay)
+	settle:
+		for {
+			quiet := time.NewTimer(a.cfg.Debounce)
+			select {
+			case <-ctx.Done():
+				quiet.Stop()
+				deadline.Stop()
+				return
+			case <-a.watch.kick:
+				quiet.Stop()
+			case <-quiet.C:
+				break settle
+			case <-deadline.C:
+				quiet.Stop()
+				break settle
+			}
+		}
+		deadline.Stop()
+		a.evaluateOnce(ctx)
+	}
+}
+
+func (a *Agent) evaluateOnce(ctx context.Context) {
+	dirty, full, imagesDirty, nodesDirty := a.watch.pending()
+	a.mu.Lock()
+	if st := a.outbox.Stats(); st.Dropped != a.lastDrop {
+		// Reports were dropped: the hub missed deltas; converge with a snapshot.
+		a.log.Warn("outbox dropped reports; sending a full snapshot", slog.Uint64("dropped", st.Dropped))
+		a.lastDrop = st.Dropped
+		a.needFull = true
+	}
+	if a.needFull {
+		full = true
+	}
+	opts := a.opts
+	a.mu.Unlock()
+
+	if full || len(dirty) > 0 {
+		if err := a.reportFindings(ctx, full, dirty, opts); err != nil {
+			a.log.Error("evaluation failed", slog.Any("error", err))
+			a.watch.requeue(dirty, full)
+			return
+		}
+	}
+	if full || nodesDirty {
+		if err := a.reportInventory(ctx); err != nil {
+			a.log.Error("inventory report failed", slog.Any("error", err))
+		}
+	}
+	if full || imagesDirty {
+		if err := a.reportImages(ctx); err != nil {
+			a.log.Error("image report failed", slog.Any("error", err))
+		}
+	}
+	a.evalCount.Add(1)
+}
+
+func (a *Agent) enqueue(env *fleetapi.Envelope) error {
+	env.Cluster = a.id.meta.ClusterID
+	env.Time = time.Now().UTC()
+	_, err := a.outbox.Append(env)
+	return err
+}
+
+func (a *Agent) reportFindings(ctx context.Context, full bool, dirty map[string]bool, opts scan.Options) error {
+	ev, err := a.watch.evaluate(ctx, full, dirty, opts, a.cfg.Checks)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	snapshot := a.needFull
+	delta := &fleetapi.FindingsDelta{Full: snapshot}
+	next := map[string]uint64{}
+	keys := make([]string, 0, len(ev.byObject))
+	for k := range ev.byObject {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		of := ev.byObject[k]
+		h := findingsHash(of.Findings)
+		next[k] = h
+		old, known := a.sent[k]
+		switch {
+		case snapshot:
+			if len(of.Findings) > 0 {
+				delta.Objects = append(delta.Objects, of)
+			}
+		case !known && len(of.Findings) == 0:
+		case !known || old != h:
+			delta.Objects = append(delta.Objects, of)
+		}
+	}
+	var gone []string
+	if full {
+		for k := range a.sent {
+			if _, ok := ev.byObject[k]; !ok {
+				gone = append(gone, k)
+			}
+		}
+	}
+	for _, d := range ev.deleted {
+		k := objectKey(d.Kind, d.Namespace, d.Name)
+		if _, ok := a.sent[k]; ok || snapshot {
+			gone = append(gone, k)
+		}
+	}
+	sort.Strings(gone)
+	if !snapshot {
+		for _, k := range gone {
+			kind, ns, name := splitKey(k)
+			delta.Deleted = append(delta.Deleted, finding.ObjectRef{Kind: kind, Namespace: ns, Name: name})
+		}
+	}
+	if snapshot || len(delta.Objects) > 0 || len(delta.Deleted) > 0 {
+		if err := a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindFindings, Findings: delta}); err != nil {
+			return err
+		}
+	}
+	// Only after the delta is durably queued does the agent consider the
+	// hub up to date with it.
+	if full {
+		a.sent = next
+	} else {
+		for k, h := range next {
+			a.sent[k] = h
+		}
+		for _, k := range gone {
+			delete(a.sent, k)
+		}
+	}
+	a.needFull = false
+	return nil
+}
+
+func hashJSON(v any) uint64 {
+	b, _ := json.Marshal(v)
+	s := sha256.Sum256(b)
+	var h uint64
+	for _, c := range s[:8] {
+		h = h<<8 | uint64(c)
+	}
+	return h
+}
+
+func (a *Agent) reportInventory(ctx context.Context) error {
+	inv := &fleetapi.Inventory{Namespaces: a.watch.namespaceCount(), Pods: len(a.watch.pods()), AgentVersion: a.cfg.Version}
+	if v, err := a.cfg.Client.Discovery().ServerVersion(); err == nil {
+		inv.KubernetesVersion = v.GitVersion
+	} else {
+		a.log.Warn("cannot read the server version", slog.Any("error", err))
+	}
+	nodes := a.watch.nodes()
+	inv.Distribution = detectDistribution(inv.KubernetesVersion, nodes)
+	for _, n := range nodes {
+		inv.Nodes = append(inv.Nodes, nodeInfo(n))
+	}
+	a.mu.Lock()
+	for _, r := range a.opts.Rules.Rules() {
+		inv.Rules = append(inv.Rules, r.ID)
+	}
+	a.mu.Unlock()
+	h := hashJSON(inv)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h == a.invHash {
+		return nil
+	}
+	if err := a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindInventory, Inventory: inv}); err != nil {
+		return err
+	}
+	a.invHash = h
+	return nil
+}
+
+func (a *Agent) reportImages(ctx context.Context) error {
+	uses := imageUses(a.watch.pods())
+	h := hashJSON(uses)
+	a.mu.Lock()
+	changed := h != a.imagesHash
+	for _, u := range uses {
+		if u.Digest != "" {
+			a.digestRefs[u.Digest] = u.Ref
+		}
+	}
+	a.mu.Unlock()
+	if changed {
+		if err := a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindImages, Images: &fleetapi.ImageSet{Images: uses}}); err != nil {
+			return err
+		}
+		a.mu.Lock()
+		a.imagesHash = h
+		a.mu.Unlock()
+	}
+	a.scanImages(ctx, uses)
+	return nil
+}
+
+// scanImages starts a scan for each digest not yet scanned with the
+// scanner's current DB stamp; at most ScanConcurrency run at once.
+func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
+	if a.cfg.Scanner == nil {
+		return
+	}
+	stamp := a.cfg.Scanner.DBStamp()
+	for _, u := range uses {
+		if u.Digest == "" {
+			continue
+		}
+		a.mu.Lock()
+		skip := a.scanned[u.Digest] == stamp || a.inflight[u.Digest]
+		if !skip {
+			a.inflight[u.Digest] = true
+		}
+		a.mu.Unlock()
+		if skip {
+			continue
+		}
+		go func(ref, digest string) {
+			select {
+			case a.scanSem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-a.scanSem }()
+			vulns, err := a.cfg.Scanner.Scan(ctx, ref, digest)
+			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, ScannedAt: time.Now().UTC(), Vulnerabilities: vulns}
+			if err != nil {
+				res.Error = err.Error()
+				res.Vulnerabilities = nil
+			}
+			if res.Vulnerabilities == nil {
+				res.Vulnerabilities = []finding.Finding{}
+			}
+			qerr := a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindImageScan, ImageScan: res})
+			a.mu.Lock()
+			delete(a.inflight, digest)
+			if err == nil && qerr == nil {
+				a.scanned[digest] = stamp
+			}
+			a.mu.Unlock()
+			if err != nil || qerr != nil {
+				a.log.Warn("image scan failed", slog.String("image", ref), slog.Any("error", errors.Join(err, qerr)))
+			}
+		}(u.Ref, u.Digest)
+	}
+}
+
+// RecordAdmission queues admission decisions for the hub (the admission
+// webhook's event sink calls this).
+func (a *Agent) RecordAdmission(events ...fleetapi.AdmissionEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindAdmission, Admission: events})
+}
+
+// ---- sending
+
+func (a *Agent) setOnline(ok bool, err error) {
+	if a.online.Swap(ok) != ok {
+		if ok {
+			a.log.Info("hub reachable")
+		} else {
+			a.log.Warn("hub unreachable; reports are kept in the outbox", slog.Any("error", err))
+		}
+	}
+}
+
+// sendLoop sends the outbox oldest first, one report at a time, and
+// removes each only once the hub acknowledged it (applied or duplicate).
+func (a *Agent) sendLoop(ctx context.Context) {
+	backoff := time.Second
+	for {
+		batch, err := a.outbox.Oldest(1)
+		if err != nil {
+			a.log.Error("outbox read failed", slog.Any("error", err))
+		}
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-a.outbox.Notify():
+			case <-time.After(5 * time.Second):
+			}
+			continue
+		}
+		env := batch[0]
+		env.Dropped = a.outbox.Stats().Dropped
+		var res fleetapi.ReportResult
+		err = a.hub.do(ctx, http.MethodPost, fleetapi.PathReports, &env, &res)
+		var he *HTTPError
+		switch {
+		case err == nil:
+			a.setOnline(true, nil)
+			backoff = time.Second
+			if err := a.outbox.Ack(env.Seq); err != nil {
+				a.log.Error("outbox ack failed", slog.Any("error", err))
+			}
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusBadRequest:
+			// A report the hub can never accept must not block the queue.
+			a.log.Error("hub rejected a report; dropping it", slog.Uint64("seq", env.Seq), slog.String("kind", env.Kind), slog.String("reason", he.Msg))
+			_ = a.outbox.Ack(env.Seq)
+			continue
+		case ctx.Err() != nil:
+			return
+		}
+		a.setOnline(false, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 30*time.Second)
+	}
+}
+
+func (a *Agent) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		st := a.outbox.Stats()
+		err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: a.cfg.Version,
+			Pending: uint64(st.Pending), Dropped: st.Dropped, LastSeq: st.LastSeq}, nil)
+		if ctx.Err() != nil {
+			return
+		}
+		a.setOnline(err == nil, err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// rotateLoop renews the client certificate at two thirds of its life.
+func (a *Agent) rotateLoop(ctx context.Context) {
+	for {
+		nb, na := a.id.notAfter()
+		life := na.Sub(nb)
+		renewAt := nb.Add(life * 2 / 3)
+		wait := time.Until(renewAt)
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(wait, time.Minute)):
+				continue
+			}
+		}
+		if time.Now().After(na) {
+			a.log.Error("client certificate expired before it could be renewed; enrol again with a new bootstrap token")
+		}
+		if err := a.renew(ctx); err != nil {
+			a.log.Warn("certificate renewal failed; retrying", slog.Any("error", err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(max(life/20, time.Second), time.Minute)):
+			}
+		}
+	}
+}
+
+func (a *Agent) renew(ctx context.Context) error {
+	keyPEM, csrPEM, err := newKeyAndCSR()
+	if err != nil {
+		return err
+	}
+	var resp fleetapi.EnrollResponse
+	if err := a.hub.do(ctx, http.MethodPost, fleetapi.PathRenew, fleetapi.RenewRequest{CSR: string(csrPEM)}, &resp); err != nil {
+		return err
+	}
+	if err := a.id.save(&resp, keyPEM, a.pin, a.id.meta.Hub); err != nil {
+		return err
+	}
+	a.hub.closeIdle() // new connections present the new certificate
+	a.log.Info("client certificate renewed", slog.Time("expires", resp.NotAfter))
+	return nil
+}
+
+// ---- bundles
+
+func (a *Agent) bundleLoop(ctx context.Context) {
+	t := time.NewTicker(a.cfg.BundleInterval)
+	defer t.Stop()
+	for {
+		if err := a.fetchBundles(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("bundle update failed; using the cached bundles", slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// FetchBundles downloads, verifies, caches and applies bundles now.
+func (a *Agent) FetchBundles(ctx context.Context) error { return a.fetchBundles(ctx) }
+
+func (a *Agent) fetchBundles(ctx context.Context) error {
+	var list fleetapi.BundleList
+	if err := a.hub.do(ctx, http.MethodGet, fleetapi.PathBundles, nil, &list); err != nil {
+		return err
+	}
+	changed := false
+	for i := range list.Bundles {
+		b := &list.Bundles[i]
+		if err := verifyBundle(b, a.id.bundleKey, a.id.meta.ClusterID); err != nil {
+			a.log.Error("refusing bundle", slog.Any("error", err))
+			continue
+		}
+		c, err := a.cache.store(b)
+		if err != nil {
+			return fmt.Errorf("cache bundle %s/%s: %w", b.Kind, b.Name, err)
+		}
+		changed = changed || c
+	}
+	if changed {
+		a.applyCachedBundles(ctx)
+	}
+	return nil
+}
+
+// applyCachedBundles builds scan options from the verified cached
+// bundles: policies (settings, exceptions, custom rules), allow-lists
+// (registry globs, one a line), rules (policy files carrying rules), and
+// hands vulnerability-DB bundles to the scanner.
+func (a *Agent) applyCachedBundles(ctx context.Context) {
+	bundles, errs := a.cache.load(a.id.bundleKey, a.id.meta.ClusterID)
+	for _, err := range errs {
+		a.log.Error("ignoring cached bundle", slog.Any("error", err))
+	}
+	h := hashJSON(bundles)
+	a.mu.Lock()
+	same := h == a.bundleHash
+	a.mu.Unlock()
+	if same {
+		return
+	}
+	opts := scan.Options{Rules: a.cfg.Rules}
+	var custom []*rule.Rule
+	for _, b := range bundles {
+		switch b.Kind {
+		case fleetapi.BundlePolicy, fleetapi.BundleRules:
+			p, err := a.loadPolicy(ctx, &b)
+			if err != nil {
+				a.log.Error("bundle policy", slog.String("name", b.Name), slog.Any("error", err))
+				continue
+			}
+			if b.Kind == fleetapi.BundlePolicy {
+				if p.Spec.PodSecurity.DefaultLevel != "" {
+					opts.Settings.DefaultPSSLevel = p.Spec.PodSecurity.DefaultLevel
+				}
+				opts.Settings.AllowedRegistries = append(opts.Settings.AllowedRegistries, p.Spec.AllowedRegistries...)
+				opts.Exceptions = append(opts.Exceptions, p.Exceptions()...)
+			}
+			rs, err := p.CustomRules()
+			if err != nil {
+				a.log.Error("bundle rules", slog.String("name", b.Name), slog.Any("error", err))
+				continue
+			}
+			custom = append(custom, rs...)
+		case fleetapi.BundleAllowList:
+			for _, line := range strings.Split(string(b.Content), "\n") {
+				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+					opts.Settings.AllowedRegistries = append(opts.Settings.AllowedRegistries, line)
+				}
+			}
+		case fleetapi.BundleVulnDB:
+			if l, ok := a.cfg.Scanner.(VulnDBLoader); ok {
+				if err := l.LoadBundle(ctx, b.Name, b.Content); err != nil {
+					a.log.Error("vulnerability DB bundle", slog.String("name", b.Name), slog.Any("error", err))
+				}
+			}
+		}
+	}
+	if len(custom) > 0 {
+		set, err := a.cfg.Rules.With(custom...)
+		if err != nil {
+			a.log.Error("custom rules", slog.Any("error", err))
+		} else {
+			opts.Rules = set
+		}
+	}
+	a.mu.Lock()
+	a.opts = opts
+	a.bundleHash = h
+	a.invHash = 0 // the rule list may have changed
+	a.mu.Unlock()
+	a.log.Info("bundles applied", slog.Int("bundles", len(bundles)))
+	if a.watch != nil {
+		a.watch.forceFull() // policies changed: re-evaluate and re-match
+	}
+}
+
+func (a *Agent) loadPolicy(ctx context.Context, b *fleetapi.Bundle) (*policy.Policy, error) {
+	dir := filepath.Join(a.cfg.StateDir, "policies")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, b.Kind+"--"+b.Name+".yaml")
+	if err := writeFileAtomic(path, b.Content); err != nil {
+		return nil, err
+	}
+	return policy.Load(ctx, path)
+}

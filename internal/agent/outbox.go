@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// Outbox is the agent's durable, bounded queue of reports. Every report is
+// written to disk (fsync'd by bbolt's commit) with its sequence number
+// before it is sent, and removed only when the hub acknowledges it, so a
+// hub outage or an agent restart loses nothing and a resend is recognised
+// by the hub as a duplicate. When the queue exceeds its byte budget the
+// oldest reports are dropped and counted: the counter is persisted, sent
+// to the hub with every report and heartbeat, and makes the agent send a
+// full snapshot, so a drop is never silent and the hub converges.
+type Outbox struct {
+	db       *bolt.DB
+	maxBytes int64
+
+	mu      sync.Mutex
+	notify  chan struct{}
+	nextSeq uint64
+	dropped uint64
+	bytes   int64
+	count   int
+}
+
+var (
+	bucketQueue = []byte("queue")
+	bucketMeta  = []byte("meta")
+	keyNextSeq  = []byte("nextSeq")
+	keyDropped  = []byte("dropped")
+)
+
+// ErrTooLarge is a single report larger than the outbox's whole budget.
+var ErrTooLarge = errors.New("report larger than the outbox")
+
+// OpenOutbox opens (creating) the outbox file; maxBytes bounds the queued
+// reports' total size.
+func OpenOutbox(path string, maxBytes int64) (*Outbox, error) {
+	if maxBytes <= 0 {
+		return nil, errors.New("outbox: size limit must be positive")
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	o := &Outbox{db: db, maxBytes: maxBytes, notify: make(chan struct{}, 1), nextSeq: 1}
+	err = db.Update(func(tx *bolt.Tx) error {
+		q, err := tx.CreateBucketIfNotExists(bucketQueue)
+		if err != nil {
+			return err
+		}
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := m.Get(keyNextSeq); len(v) == 8 {
+			o.nextSeq = binary.BigEndian.Uint64(v)
+		}
+		if v := m.Get(keyDropped); len(v) == 8 {
+			o.dropped = binary.BigEndian.Uint64(v)
+		}
+		return q.ForEach(func(k, v []byte) error {
+			o.bytes += int64(len(v))
+			o.count++
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("outbox %s: %w", path, err)
+	}
+	return o, nil
+}
+
+// Close closes the file.
+func (o *Outbox) Close() error { return o.db.Close() }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// Append assigns the next sequence number to env, stores it durably and
+// returns the seq. It drops the oldest reports when over budget.
+func (o *Outbox) Append(env *fleetapi.Envelope) (uint64, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	seq := o.nextSeq
+	env.Seq = seq
+	data, err := json.Marshal(env)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: encode report: %w", err)
+	}
+	if int64(len(data)) > o.maxBytes {
+		return 0, fmt.Errorf("outbox: %d bytes: %w", len(data), ErrTooLarge)
+	}
+	dropped, freed, removed := o.dropped, int64(0), 0
+	err = o.db.Update(func(tx *bolt.Tx) error {
+		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
+		if err := q.Put(u64(seq), data); err != nil {
+			return err
+		}
+		c := q.Cursor()
+		for k, v := c.First(); k != nil && o.bytes+int64(len(data))-freed > o.maxBytes; k, v = c.First() {
+			if binary.BigEndian.Uint64(k) == seq {
+				break
+			}
+			freed += int64(len(v))
+			removed++
+			dropped++
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		if err := m.Put(keyDropped, u64(dropped)); err != nil {
+			return err
+		}
+		return m.Put(keyNextSeq, u64(seq+1))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: append: %w", err)
+	}
+	o.nextSeq = seq + 1
+	o.dropped = dropped
+	o.bytes += int64(len(data)) - freed
+	o.count += 1 - removed
+	select {
+	case o.notify <- struct{}{}:
+	default:
+	}
+	return seq, nil
+}
+
+// Oldest returns up to n queued reports, oldest first.
+func (o *Outbox) Oldest(n int) ([]fleetapi.Envelope, error) {
+	var out []fleetapi.Envelope
+	err := o.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketQueue).Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			var e fleetapi.Envelope
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("report %d: %w", binary.BigEndian.Uint64(k), err)
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: read: %w", err)
+	}
+	return out, nil
+}
+
+// Ack removes every report with a seq at or below seq.
+func (o *Outbox) Ack(seq uint64) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var freed int64
+	removed := 0
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketQueue).Cursor()
+		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, v = c.First() {
+			freed += int64(len(v))
+			removed++
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("outbox: ack %d: %w", seq, err)
+	}
+	o.bytes -= freed
+	o.count -= removed
+	return nil
+}
+
+// OutboxStats describe the queue.
+type OutboxStats struct {
+	Pending int
+	Bytes   int64
+	Dropped uint64
+	// LastSeq is the highest seq assigned.
+	LastSeq uint64
+}
+
+// Stats returns the queue's state.
+func (o *Outbox) Stats() OutboxStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return OutboxStats{Pending: o.count, Bytes: o.bytes, Dropped: o.dropped, LastSeq: o.nextSeq - 1}
+}
+
+// Notify is signalled (coalesced) after each Append.
+func (o *Outbox) Notify() <-chan struct{} { return o.notify }

@@ -1,0 +1,768 @@
+package hub
+
+import (
+	"compress/gzip"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// Cookie names. __Host- binds the cookie to this origin: Secure, path /,
+// no Domain attribute.
+const (
+	sessionCookie = "__Host-palisade-session"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+type ctxKey int
+
+const (
+	agentKey ctxKey = iota
+	principalKey
+)
+
+// agentIdentity is an authenticated agent: who its certificate was issued
+// to, as recorded by the hub (never as claimed by the agent).
+type agentIdentity struct {
+	AgentID, ClusterID, Serial string
+}
+
+// principal is an authenticated human or automation token.
+type principal struct {
+	Name    string
+	Role    string
+	Session *store.Session // nil for API tokens
+}
+
+// Handler returns the API.
+func (h *Hub) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+fleetapi.PathHealth, h.health)
+	mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
+
+	mux.Handle("POST "+fleetapi.PathRenew, h.agentOnly(h.renew))
+	mux.Handle("POST "+fleetapi.PathReports, h.agentOnly(h.report))
+	mux.Handle("POST "+fleetapi.PathHeartbeat, h.agentOnly(h.heartbeat))
+	mux.Handle("GET "+fleetapi.PathBundles, h.agentOnly(h.agentBundles))
+
+	mux.HandleFunc("POST /api/v1/login", h.login)
+	mux.Handle("POST /api/v1/logout", h.user(store.RoleViewer, h.logout))
+	mux.Handle("GET /api/v1/me", h.user(store.RoleViewer, h.me))
+
+	mux.Handle("GET /api/v1/clusters", h.user(store.RoleViewer, h.listClusters))
+	mux.Handle("GET /api/v1/clusters/{id}", h.user(store.RoleViewer, h.getCluster))
+	mux.Handle("GET /api/v1/clusters/{id}/nodes", h.user(store.RoleViewer, h.clusterNodes))
+	mux.Handle("GET /api/v1/findings", h.user(store.RoleViewer, h.listFindings))
+	mux.Handle("GET /api/v1/images", h.user(store.RoleViewer, h.listImages))
+	mux.Handle("GET /api/v1/images/{digest}/vulnerabilities", h.user(store.RoleViewer, h.imageVulns))
+	mux.Handle("GET /api/v1/vulnerabilities/{id}/clusters", h.user(store.RoleViewer, h.affectedClusters))
+	mux.Handle("GET /api/v1/compliance", h.user(store.RoleViewer, h.compliance))
+	mux.Handle("GET /api/v1/admission-events", h.user(store.RoleViewer, h.admissionEvents))
+
+	mux.Handle("POST /api/v1/clusters", h.user(store.RoleAdmin, h.createCluster))
+	mux.Handle("POST /api/v1/clusters/{id}/revoke", h.user(store.RoleAdmin, h.revokeCluster))
+	mux.Handle("POST /api/v1/certificates/{serial}/revoke", h.user(store.RoleAdmin, h.revokeCertificate))
+	mux.Handle("POST /api/v1/users", h.user(store.RoleAdmin, h.createUser))
+	mux.Handle("POST /api/v1/tokens", h.user(store.RoleAdmin, h.createAPIToken))
+	mux.Handle("POST /api/v1/bundles", h.user(store.RoleAdmin, h.publishBundle))
+	return h.logRequests(securityHeaders(mux))
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Strict-Transport-Security", "max-age=31536000")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(c int) { s.status = c; s.ResponseWriter.WriteHeader(c) }
+
+// logRequests logs method, path, status and duration: never bodies,
+// headers or query strings, which may carry secrets.
+func (h *Hub) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		next.ServeHTTP(sw, r)
+		level := slog.LevelDebug
+		if sw.status >= 400 {
+			level = slog.LevelInfo
+		}
+		h.log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, fleetapi.Error{Error: msg})
+}
+
+// readJSON decodes a bounded JSON body (gzip allowed) and refuses other
+// content types, which also keeps HTML forms from other sites out.
+func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "want Content-Type: application/json")
+		return false
+	}
+	body := io.Reader(http.MaxBytesReader(w, r.Body, limit))
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad gzip body")
+			return false
+		}
+		defer zr.Close()
+		body = io.LimitReader(zr, limit+1) // bounds the decompressed size too
+	}
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func (h *Hub) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	v, err := h.st.SchemaVersion(ctx)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "database unreachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "backend": h.st.Backend(), "schemaVersion": v})
+}
+
+// ---- agents
+
+// agentOnly admits requests with a client certificate that the TLS layer
+// verified against the hub CA and that the store knows and has not revoked.
+// Expired certificates never get here: the handshake refuses them.
+func (h *Hub) agentOnly(next func(http.ResponseWriter, *http.Request, agentIdentity)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.PeerCertificates) == 0 {
+			writeError(w, http.StatusUnauthorized, "client certificate required")
+			return
+		}
+		leaf := r.TLS.PeerCertificates[0]
+		now := h.cfg.Now()
+		if now.After(leaf.NotAfter) || now.Before(leaf.NotBefore) {
+			writeError(w, http.StatusUnauthorized, "certificate expired or not yet valid")
+			return
+		}
+		serial := SerialHex(leaf.SerialNumber)
+		c, err := h.st.GetCertificate(r.Context(), serial)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusUnauthorized, "unknown certificate")
+			return
+		}
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		if !c.RevokedAt.IsZero() {
+			writeError(w, http.StatusUnauthorized, "certificate revoked")
+			return
+		}
+		next(w, r, agentIdentity{AgentID: c.AgentID, ClusterID: c.ClusterID, Serial: serial})
+	})
+}
+
+func (h *Hub) internal(w http.ResponseWriter, r *http.Request, err error) {
+	h.log.ErrorContext(r.Context(), "internal error", slog.String("path", r.URL.Path), slog.Any("error", err))
+	writeError(w, http.StatusInternalServerError, "internal error")
+}
+
+func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
+	var req fleetapi.EnrollRequest
+	if !readJSON(w, r, 64<<10, &req) {
+		return
+	}
+	id, secret, err := splitToken(bootstrapPrefix, req.Token)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "bootstrap token rejected")
+		return
+	}
+	// The CSR is checked before the token is consumed, so a malformed
+	// request does not burn a token.
+	if _, _, err := h.ca.issueClient([]byte(req.CSR), "check", "check", h.cfg.Now(), time.Minute); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	agentID := "a-" + randomHex(12)
+	now := h.cfg.Now()
+	cluster, err := h.st.EnrollAgent(r.Context(), id, hashSecret(secret), store.Agent{ID: agentID}, now)
+	if errors.Is(err, store.ErrTokenRejected) {
+		h.log.WarnContext(r.Context(), "enrolment refused", slog.String("tokenID", id))
+		writeError(w, http.StatusUnauthorized, "bootstrap token rejected")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), cluster.ID, agentID, now)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	bk, err := PublicKeyPEM(h.BundlePublicKey())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "agent enrolled", slog.String("cluster", cluster.Name), slog.String("agent", agentID))
+	writeJSON(w, http.StatusOK, fleetapi.EnrollResponse{ClusterID: cluster.ID, ClusterName: cluster.Name, AgentID: agentID,
+		Certificate: string(certPEM), CA: string(h.ca.pem), BundleKey: string(bk), NotAfter: notAfter})
+}
+
+func (h *Hub) issue(ctx context.Context, csr []byte, clusterID, agentID string, now time.Time) ([]byte, time.Time, error) {
+	cert, certPEM, err := h.ca.issueClient(csr, clusterID, agentID, now, h.cfg.CertTTL)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := h.st.RecordCertificate(ctx, store.Certificate{Serial: SerialHex(cert.SerialNumber), ClusterID: clusterID, AgentID: agentID,
+		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}); err != nil {
+		return nil, time.Time{}, err
+	}
+	return certPEM, cert.NotAfter, nil
+}
+
+func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	var req fleetapi.RenewRequest
+	if !readJSON(w, r, 64<<10, &req) {
+		return
+	}
+	c, err := h.st.GetCluster(r.Context(), id.ClusterID)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), id.ClusterID, id.AgentID, h.cfg.Now())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	bk, _ := PublicKeyPEM(h.BundlePublicKey())
+	writeJSON(w, http.StatusOK, fleetapi.EnrollResponse{ClusterID: id.ClusterID, ClusterName: c.Name, AgentID: id.AgentID,
+		Certificate: string(certPEM), CA: string(h.ca.pem), BundleKey: string(bk), NotAfter: notAfter})
+}
+
+func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	var env fleetapi.Envelope
+	if !readJSON(w, r, fleetapi.MaxReportBytes, &env) {
+		return
+	}
+	if env.Cluster != "" && env.Cluster != id.ClusterID {
+		h.log.WarnContext(r.Context(), "cross-cluster report refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID))
+		writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
+		return
+	}
+	if err := env.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	applied, err := h.st.Ingest(r.Context(), id.AgentID, &env, h.cfg.Now())
+	if errors.Is(err, store.ErrWrongCluster) {
+		writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, fleetapi.ReportResult{Seq: env.Seq, Duplicate: !applied})
+}
+
+func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	var hb fleetapi.Heartbeat
+	if !readJSON(w, r, 16<<10, &hb) {
+		return
+	}
+	if err := h.st.Heartbeat(r.Context(), id.AgentID, hb, h.cfg.Now()); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Hub) agentBundles(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	bs, err := h.st.ListBundles(r.Context(), id.ClusterID)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if bs == nil {
+		bs = []fleetapi.Bundle{}
+	}
+	writeJSON(w, http.StatusOK, fleetapi.BundleList{Bundles: bs})
+}
+
+// ---- users
+
+// user admits a session (with a CSRF token on unsafe methods) or an API
+// token with at least role. Agents' certificates grant nothing here.
+func (h *Hub) user(role string, next func(http.ResponseWriter, *http.Request, principal)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := h.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if role == store.RoleAdmin && p.Role != store.RoleAdmin {
+			writeError(w, http.StatusForbidden, "admin role required")
+			return
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
+	})
+}
+
+func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
+	now := h.cfg.Now()
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		tok, ok := strings.CutPrefix(auth, "Bearer ")
+		id, secret, err := splitToken(apiTokenPrefix, tok)
+		if !ok || err != nil {
+			writeError(w, http.StatusUnauthorized, "invalid API token")
+			return principal{}, false
+		}
+		t, err := h.st.GetAPIToken(r.Context(), id, now)
+		if err != nil || subtle.ConstantTimeCompare(t.Hash, hashSecret(secret)) != 1 {
+			writeError(w, http.StatusUnauthorized, "invalid API token")
+			return principal{}, false
+		}
+		return principal{Name: "token:" + t.Name, Role: t.Role}, true
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		writeError(w, http.StatusUnauthorized, "login required")
+		return principal{}, false
+	}
+	se, u, err := h.st.GetSession(r.Context(), hashSecret(c.Value), now)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "session expired")
+		return principal{}, false
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if got := r.Header.Get(csrfHeader); got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(se.CSRFToken)) != 1 {
+			writeError(w, http.StatusForbidden, "missing or wrong CSRF token")
+			return principal{}, false
+		}
+	}
+	return principal{Name: u.Name, Role: u.Role, Session: &se}, true
+}
+
+// LoginRequest is the body of POST /api/v1/login.
+type LoginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// LoginResponse carries the CSRF token to send in X-CSRF-Token.
+type LoginResponse struct {
+	User      string `json:"user"`
+	Role      string `json:"role"`
+	CSRFToken string `json:"csrfToken"`
+}
+
+func (h *Hub) login(w http.ResponseWriter, r *http.Request) {
+	var req LoginRequest
+	if !readJSON(w, r, 4<<10, &req) {
+		return
+	}
+	u, err := h.st.GetUserByName(r.Context(), req.Username)
+	if err != nil {
+		CheckPassword(h.dummyHash, req.Password) // same cost as a wrong password
+		writeError(w, http.StatusUnauthorized, "wrong user name or password")
+		return
+	}
+	if !CheckPassword(u.PasswordHash, req.Password) {
+		h.log.WarnContext(r.Context(), "login failed", slog.String("user", u.Name))
+		writeError(w, http.StatusUnauthorized, "wrong user name or password")
+		return
+	}
+	now := h.cfg.Now()
+	sid := randomSecret()
+	se := store.Session{IDHash: hashSecret(sid), UserID: u.ID, CSRFToken: randomSecret(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.SessionTTL)}
+	if err := h.st.CreateSession(r.Context(), se); err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sid, Path: "/", Expires: se.ExpiresAt,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	writeJSON(w, http.StatusOK, LoginResponse{User: u.Name, Role: u.Role, CSRFToken: se.CSRFToken})
+}
+
+func (h *Hub) logout(w http.ResponseWriter, r *http.Request, p principal) {
+	if p.Session != nil {
+		if err := h.st.DeleteSession(r.Context(), p.Session.IDHash); err != nil {
+			h.internal(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Hub) me(w http.ResponseWriter, r *http.Request, p principal) {
+	writeJSON(w, http.StatusOK, map[string]string{"user": p.Name, "role": p.Role})
+}
+
+// ---- reads
+
+// ClusterView is a cluster as the API returns it.
+type ClusterView struct {
+	ID                string                `json:"id"`
+	Name              string                `json:"name"`
+	State             fleetapi.ClusterState `json:"state"`
+	LastSeen          *time.Time            `json:"lastSeen,omitempty"`
+	KubernetesVersion string                `json:"kubernetesVersion,omitempty"`
+	Distribution      string                `json:"distribution,omitempty"`
+	Nodes             int                   `json:"nodes"`
+	Pods              int                   `json:"pods"`
+	Findings          map[string]int        `json:"findings"`
+	OutboxPending     uint64                `json:"outboxPending"`
+	OutboxDropped     uint64                `json:"outboxDropped"`
+	CreatedAt         time.Time             `json:"createdAt"`
+}
+
+func (h *Hub) view(c store.Cluster) ClusterView {
+	v := ClusterView{ID: c.ID, Name: c.Name, State: c.State(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter),
+		KubernetesVersion: c.KubernetesVersion, Distribution: c.Distribution, Findings: c.Findings,
+		OutboxPending: c.Pending, OutboxDropped: c.Dropped, CreatedAt: c.CreatedAt}
+	if !c.LastSeen.IsZero() {
+		t := c.LastSeen
+		v.LastSeen = &t
+	}
+	if c.Inventory != nil {
+		v.Nodes, v.Pods = len(c.Inventory.Nodes), c.Inventory.Pods
+	}
+	return v
+}
+
+func (h *Hub) listClusters(w http.ResponseWriter, r *http.Request, _ principal) {
+	cs, err := h.st.ListClusters(r.Context())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	out := make([]ClusterView, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, h.view(c))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clusters": out})
+}
+
+func (h *Hub) getCluster(w http.ResponseWriter, r *http.Request, _ principal) {
+	c, err := h.st.GetCluster(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such cluster")
+		return
+	}
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cluster": h.view(c), "inventory": c.Inventory})
+}
+
+func (h *Hub) clusterNodes(w http.ResponseWriter, r *http.Request, _ principal) {
+	ns, err := h.st.ListNodes(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if ns == nil {
+		ns = []fleetapi.Node{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"nodes": ns})
+}
+
+// FindingView is a stored finding as the API returns it.
+type FindingView struct {
+	ClusterID string `json:"clusterID"`
+	finding.Finding
+	FirstSeen time.Time `json:"firstSeen"`
+	LastSeen  time.Time `json:"lastSeen"`
+}
+
+func intParam(r *http.Request, name string, def int) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s: want a non-negative integer", name)
+	}
+	return n, nil
+}
+
+func (h *Hub) listFindings(w http.ResponseWriter, r *http.Request, _ principal) {
+	q := r.URL.Query()
+	fq := store.FindingQuery{ClusterID: q.Get("cluster"), RuleID: q.Get("rule"), Namespace: q.Get("namespace"), IncludeSuppressed: q.Get("suppressed") == "true"}
+	if s := q.Get("severity"); s != "" {
+		sev, err := finding.ParseSeverity(s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		fq.MinSeverity = sev
+	}
+	var err error
+	if fq.Limit, err = intParam(r, "limit", 100); err == nil {
+		fq.Offset, err = intParam(r, "offset", 0)
+	}
+	if err != nil || fq.Limit > 5000 {
+		writeError(w, http.StatusBadRequest, "limit (at most 5000) and offset must be non-negative integers")
+		return
+	}
+	total, err := h.st.CountFindings(r.Context(), fq)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	fs, err := h.st.ListFindings(r.Context(), fq)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	out := make([]FindingView, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, FindingView{ClusterID: f.ClusterID, Finding: f.Finding, FirstSeen: f.FirstSeen, LastSeen: f.LastSeen})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "findings": out})
+}
+
+func (h *Hub) listImages(w http.ResponseWriter, r *http.Request, _ principal) {
+	ims, err := h.st.ListImages(r.Context(), r.URL.Query().Get("cluster"))
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if ims == nil {
+		ims = []store.Image{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"images": ims})
+}
+
+func (h *Hub) imageVulns(w http.ResponseWriter, r *http.Request, _ principal) {
+	vs, err := h.st.ImageVulnerabilities(r.Context(), r.URL.Query().Get("cluster"), r.PathValue("digest"))
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if vs == nil {
+		vs = []store.ImageVulnerability{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"vulnerabilities": vs})
+}
+
+func (h *Hub) affectedClusters(w http.ResponseWriter, r *http.Request, _ principal) {
+	cs, err := h.st.ClustersAffectedBy(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if cs == nil {
+		cs = []store.AffectedCluster{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"vulnerability": r.PathValue("id"), "clusters": cs})
+}
+
+func (h *Hub) compliance(w http.ResponseWriter, r *http.Request, _ principal) {
+	rs, err := h.st.Compliance(r.Context())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if rs == nil {
+		rs = []store.RuleCompliance{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"rules": rs})
+}
+
+func (h *Hub) admissionEvents(w http.ResponseWriter, r *http.Request, _ principal) {
+	q := r.URL.Query()
+	aq := store.AdmissionQuery{ClusterID: q.Get("cluster"), Decision: q.Get("decision"), BreakGlassOnly: q.Get("breakGlass") == "true"}
+	if s := q.Get("since"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "since: want RFC 3339")
+			return
+		}
+		aq.Since = t
+	}
+	var err error
+	if aq.Limit, err = intParam(r, "limit", 200); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	evs, err := h.st.ListAdmissionEvents(r.Context(), aq)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	if evs == nil {
+		evs = []store.AdmissionEvent{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+}
+
+// ---- admin
+
+// CreateClusterRequest registers a cluster and returns a bootstrap token.
+type CreateClusterRequest struct {
+	Name string `json:"name"`
+	TTL  string `json:"ttl,omitempty"` // Go duration, default 1h
+}
+
+func (h *Hub) createCluster(w http.ResponseWriter, r *http.Request, p principal) {
+	var req CreateClusterRequest
+	if !readJSON(w, r, 4<<10, &req) {
+		return
+	}
+	ttl := time.Hour
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "ttl: "+err.Error())
+			return
+		}
+		ttl = d
+	}
+	tok, c, err := h.CreateBootstrapToken(r.Context(), req.Name, ttl)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.log.InfoContext(r.Context(), "bootstrap token created", slog.String("cluster", c.Name), slog.String("by", p.Name))
+	writeJSON(w, http.StatusCreated, map[string]any{"cluster": h.view(c), "token": tok, "caFingerprint": h.CAFingerprint()})
+}
+
+func (h *Hub) revokeCluster(w http.ResponseWriter, r *http.Request, p principal) {
+	n, err := h.RevokeCluster(r.Context(), r.PathValue("id"))
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "certificates revoked", slog.String("cluster", r.PathValue("id")), slog.Int("count", n), slog.String("by", p.Name))
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+func (h *Hub) revokeCertificate(w http.ResponseWriter, r *http.Request, p principal) {
+	n, err := h.st.RevokeCertificates(r.Context(), store.CertificateFilter{Serial: r.PathValue("serial")}, h.cfg.Now())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	h.log.InfoContext(r.Context(), "certificate revoked", slog.String("serial", r.PathValue("serial")), slog.String("by", p.Name))
+	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
+}
+
+// CreateUserRequest creates a local account.
+type CreateUserRequest struct {
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+func (h *Hub) createUser(w http.ResponseWriter, r *http.Request, p principal) {
+	var req CreateUserRequest
+	if !readJSON(w, r, 4<<10, &req) {
+		return
+	}
+	if err := h.CreateUser(r.Context(), req.Name, req.Password, req.Role); err != nil {
+		status := http.StatusBadRequest
+		if errors.Is(err, store.ErrConflict) {
+			status = http.StatusConflict
+		}
+		writeError(w, status, err.Error())
+		return
+	}
+	h.log.InfoContext(r.Context(), "user created", slog.String("user", req.Name), slog.String("role", req.Role), slog.String("by", p.Name))
+	w.WriteHeader(http.StatusCreated)
+}
+
+// CreateTokenRequest creates an API token.
+type CreateTokenRequest struct {
+	Name string `json:"name"`
+	Role string `json:"role"`
+	TTL  string `json:"ttl,omitempty"` // "" = no expiry
+}
+
+func (h *Hub) createAPIToken(w http.ResponseWriter, r *http.Request, p principal) {
+	var req CreateTokenRequest
+	if !readJSON(w, r, 4<<10, &req) {
+		return
+	}
+	var ttl time.Duration
+	if req.TTL != "" {
+		d, err := time.ParseDuration(req.TTL)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "ttl: "+err.Error())
+			return
+		}
+		ttl = d
+	}
+	tok, err := h.CreateAPIToken(r.Context(), req.Name, req.Role, ttl)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.log.InfoContext(r.Context(), "api token created", slog.String("name", req.Name), slog.String("by", p.Name))
+	writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+}
+
+// PublishBundleRequest publishes a bundle; Content is base64 in JSON.
+type PublishBundleRequest struct {
+	Kind    string `json:"kind"`
+	Name    string `json:"name"`
+	Cluster string `json:"cluster,omitempty"`
+	Content []byte `json:"content"`
+}
+
+func (h *Hub) publishBundle(w http.ResponseWriter, r *http.Request, p principal) {
+	var req PublishBundleRequest
+	if !readJSON(w, r, 256<<20, &req) {
+		return
+	}
+	b, err := h.PublishBundle(r.Context(), req.Kind, req.Name, req.Cluster, req.Content)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	h.log.InfoContext(r.Context(), "bundle published", slog.String("kind", b.Kind), slog.String("name", b.Name), slog.Int64("version", b.Version), slog.String("by", p.Name))
+	b.Content = nil
+	writeJSON(w, http.StatusCreated, b)
+}

@@ -1,0 +1,351 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// testHub serves a hub over real TLS on loopback.
+type testHub struct {
+	*Hub
+	url string
+	st  store.Store
+}
+
+func startHub(t *testing.T) *testHub {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := New(ctx, Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = h.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; st.Close() })
+	return &testHub{Hub: h, url: "https://" + ln.Addr().String(), st: st}
+}
+
+// client trusts the hub CA and presents cert when given.
+func (th *testHub) client(cert *tls.Certificate) *http.Client {
+	pool := x509.NewCertPool()
+	pool.AddCert(th.CACertificate())
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if cert != nil {
+		tc.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
+}
+
+func call(t *testing.T, c *http.Client, method, url string, body any, hdr map[string]string) (*http.Response, []byte) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func keyAndCSR(t *testing.T) (*ecdsa.PrivateKey, string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+func tlsCert(t *testing.T, certPEM string, key *ecdsa.PrivateKey) *tls.Certificate {
+	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	c, err := tls.X509KeyPair([]byte(certPEM), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+// enrol registers an agent for cluster and returns its client certificate.
+func (th *testHub) enrol(t *testing.T, cluster string) (*tls.Certificate, fleetapi.EnrollResponse, string) {
+	t.Helper()
+	tok, _, err := th.CreateBootstrapToken(context.Background(), cluster, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, csr := keyAndCSR(t)
+	resp, body := call(t, th.client(nil), "POST", th.url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tok, CSR: csr}, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("enrol: %d %s", resp.StatusCode, body)
+	}
+	var er fleetapi.EnrollResponse
+	if err := json.Unmarshal(body, &er); err != nil {
+		t.Fatal(err)
+	}
+	return tlsCert(t, er.Certificate, key), er, tok
+}
+
+func report(seq uint64, cluster string) fleetapi.Envelope {
+	return fleetapi.Envelope{Seq: seq, Kind: fleetapi.KindInventory, Cluster: cluster, Inventory: &fleetapi.Inventory{KubernetesVersion: "v1.37.2"}}
+}
+
+func TestHealth(t *testing.T) {
+	th := startHub(t)
+	resp, body := call(t, th.client(nil), "GET", th.url+"/healthz", nil, nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"status":"ok"`) {
+		t.Fatalf("healthz: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestAgentAuthorization(t *testing.T) {
+	th := startHub(t)
+	certA, a, tokA := th.enrol(t, "edge-a")
+	_, b, _ := th.enrol(t, "edge-b")
+	ca := th.client(certA)
+
+	t.Run("own cluster report accepted, replay acknowledged as duplicate", func(t *testing.T) {
+		for i, wantDup := range []bool{false, true} {
+			resp, body := call(t, ca, "POST", th.url+fleetapi.PathReports, report(1, a.ClusterID), nil)
+			var res fleetapi.ReportResult
+			_ = json.Unmarshal(body, &res)
+			if resp.StatusCode != 200 || res.Duplicate != wantDup {
+				t.Fatalf("send %d: %d %s", i, resp.StatusCode, body)
+			}
+		}
+	})
+	t.Run("cross-cluster write refused", func(t *testing.T) {
+		resp, _ := call(t, ca, "POST", th.url+fleetapi.PathReports, report(2, b.ClusterID), nil)
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("status %d, want 403", resp.StatusCode)
+		}
+		c, _ := th.st.GetCluster(context.Background(), b.ClusterID)
+		if c.KubernetesVersion != "" {
+			t.Fatal("cluster b was written")
+		}
+	})
+	t.Run("agent certificate grants no user API", func(t *testing.T) {
+		resp, _ := call(t, ca, "GET", th.url+"/api/v1/clusters/"+b.ClusterID, nil, nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("no certificate refused", func(t *testing.T) {
+		resp, _ := call(t, th.client(nil), "POST", th.url+fleetapi.PathReports, report(3, ""), nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("replayed bootstrap token refused", func(t *testing.T) {
+		_, csr := keyAndCSR(t)
+		resp, _ := call(t, th.client(nil), "POST", th.url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tokA, CSR: csr}, nil)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("status %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("renewal keeps the identity", func(t *testing.T) {
+		key, csr := keyAndCSR(t)
+		resp, body := call(t, ca, "POST", th.url+fleetapi.PathRenew, fleetapi.RenewRequest{CSR: csr}, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("renew: %d %s", resp.StatusCode, body)
+		}
+		var er fleetapi.EnrollResponse
+		_ = json.Unmarshal(body, &er)
+		if er.AgentID != a.AgentID || er.ClusterID != a.ClusterID {
+			t.Fatalf("renewed as %s/%s", er.ClusterID, er.AgentID)
+		}
+		resp, _ = call(t, th.client(tlsCert(t, er.Certificate, key)), "POST", th.url+fleetapi.PathReports, report(5, a.ClusterID), nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("report with renewed certificate: %d", resp.StatusCode)
+		}
+	})
+	t.Run("revoked certificate refused", func(t *testing.T) {
+		if _, err := th.RevokeCluster(context.Background(), a.ClusterID); err != nil {
+			t.Fatal(err)
+		}
+		resp, body := call(t, th.client(certA), "POST", th.url+fleetapi.PathReports, report(9, a.ClusterID), nil)
+		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "revoked") {
+			t.Fatalf("status %d %s, want 401 revoked", resp.StatusCode, body)
+		}
+	})
+}
+
+func TestExpiredAndForeignCertificatesRefused(t *testing.T) {
+	th := startHub(t)
+	_, a, _ := th.enrol(t, "edge-a")
+	// A certificate for the same agent that expired an hour ago.
+	key, csr := keyAndCSR(t)
+	cert, certPEM, err := th.ca.issueClient([]byte(csr), a.ClusterID, a.AgentID, time.Now().Add(-3*time.Hour), 2*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := th.st.RecordCertificate(context.Background(), store.Certificate{Serial: SerialHex(cert.SerialNumber), ClusterID: a.ClusterID, AgentID: a.AgentID, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}); err != nil {
+		t.Fatal(err)
+	}
+	// A certificate from another CA with the same identity.
+	otherPEM, _ := newCAPEM()
+	other, _ := parseCA(otherPEM)
+	fkey, fcsr := keyAndCSR(t)
+	_, foreignPEM, _ := other.issueClient([]byte(fcsr), a.ClusterID, a.AgentID, time.Now(), time.Hour)
+
+	for name, c := range map[string]*tls.Certificate{"expired": tlsCert(t, string(certPEM), key), "foreign CA": tlsCert(t, string(foreignPEM), fkey)} {
+		t.Run(name, func(t *testing.T) {
+			b, _ := json.Marshal(report(1, a.ClusterID))
+			req, _ := http.NewRequest("POST", th.url+fleetapi.PathReports, bytes.NewReader(b))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := th.client(c).Do(req)
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("accepted: %d", resp.StatusCode)
+				}
+			}
+		})
+	}
+}
+
+func TestEnrollRefusesBadCSRWithoutBurningToken(t *testing.T) {
+	th := startHub(t)
+	tok, _, _ := th.CreateBootstrapToken(context.Background(), "edge", time.Hour)
+	rsaLike := "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+	resp, _ := call(t, th.client(nil), "POST", th.url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tok, CSR: rsaLike}, nil)
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad CSR: %d", resp.StatusCode)
+	}
+	_, csr := keyAndCSR(t)
+	resp, _ = call(t, th.client(nil), "POST", th.url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tok, CSR: csr}, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("token burnt by a bad CSR: %d", resp.StatusCode)
+	}
+}
+
+func TestUsersSessionsCSRFAndRoles(t *testing.T) {
+	th := startHub(t)
+	ctx := context.Background()
+	if err := th.CreateUser(ctx, "admin", "correct horse battery", store.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.CreateUser(ctx, "viewer", "correct horse battery", store.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	if err := th.CreateUser(ctx, "short", "short", store.RoleViewer); err == nil {
+		t.Fatal("short password accepted")
+	}
+	c := th.client(nil)
+	login := func(user, pass string) (string, string, int) {
+		resp, body := call(t, c, "POST", th.url+"/api/v1/login", LoginRequest{Username: user, Password: pass}, nil)
+		var lr LoginResponse
+		_ = json.Unmarshal(body, &lr)
+		for _, ck := range resp.Cookies() {
+			if ck.Name == sessionCookie {
+				if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode {
+					t.Errorf("session cookie attributes: %+v", ck)
+				}
+				return ck.Value, lr.CSRFToken, resp.StatusCode
+			}
+		}
+		return "", "", resp.StatusCode
+	}
+	if _, _, st := login("admin", "wrong password!!"); st != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", st)
+	}
+	if _, _, st := login("nobody", "correct horse battery"); st != http.StatusUnauthorized {
+		t.Fatalf("unknown user: %d", st)
+	}
+	adminSess, adminCSRF, _ := login("admin", "correct horse battery")
+	viewSess, viewCSRF, _ := login("viewer", "correct horse battery")
+	cookie := func(v string) string { return sessionCookie + "=" + v }
+	newCluster := CreateClusterRequest{Name: "edge-x"}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   any
+		hdr    map[string]string
+		want   int
+	}{
+		{"anonymous read refused", "GET", "/api/v1/clusters", nil, nil, 401},
+		{"viewer reads", "GET", "/api/v1/clusters", nil, map[string]string{"Cookie": cookie(viewSess)}, 200},
+		{"viewer write refused", "POST", "/api/v1/clusters", newCluster, map[string]string{"Cookie": cookie(viewSess), csrfHeader: viewCSRF}, 403},
+		{"admin write without CSRF token refused", "POST", "/api/v1/clusters", newCluster, map[string]string{"Cookie": cookie(adminSess)}, 403},
+		{"admin write with another session's CSRF token refused", "POST", "/api/v1/clusters", newCluster, map[string]string{"Cookie": cookie(adminSess), csrfHeader: viewCSRF}, 403},
+		{"admin write with CSRF token", "POST", "/api/v1/clusters", newCluster, map[string]string{"Cookie": cookie(adminSess), csrfHeader: adminCSRF}, 201},
+		{"forged session refused", "GET", "/api/v1/clusters", nil, map[string]string{"Cookie": cookie("forged")}, 401},
+		{"bad API token refused", "GET", "/api/v1/clusters", nil, map[string]string{"Authorization": "Bearer pat_x.y"}, 401},
+	}
+	for _, tt := range tests {
+		resp, body := call(t, c, tt.method, th.url+tt.path, tt.body, tt.hdr)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: %d %s, want %d", tt.name, resp.StatusCode, body, tt.want)
+		}
+	}
+	tok, err := th.CreateAPIToken(ctx, "ci", store.RoleViewer, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := call(t, c, "GET", th.url+"/api/v1/compliance", nil, map[string]string{"Authorization": "Bearer " + tok}); resp.StatusCode != 200 {
+		t.Fatalf("API token read: %d", resp.StatusCode)
+	}
+	if resp, _ := call(t, c, "POST", th.url+"/api/v1/bundles", PublishBundleRequest{Kind: "policy", Name: "x"}, map[string]string{"Authorization": "Bearer " + tok}); resp.StatusCode != 403 {
+		t.Fatalf("viewer API token wrote: %d", resp.StatusCode)
+	}
+	// Logout ends the session.
+	call(t, c, "POST", th.url+"/api/v1/logout", nil, map[string]string{"Cookie": cookie(viewSess), csrfHeader: viewCSRF})
+	if resp, _ := call(t, c, "GET", th.url+"/api/v1/me", nil, map[string]string{"Cookie": cookie(viewSess)}); resp.StatusCode != 401 {
+		t.Fatalf("session alive after logout: %d", resp.StatusCode)
+	}
+}
+
+func TestPasswordHash(t *testing.T) {
+	h, err := HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		pw   string
+		want bool
+	}{{"correct horse battery", true}, {"correct horse batterY", false}, {"", false}} {
+		if got := CheckPassword(h, tt.pw); got != tt.want {
+			t.Errorf("CheckPassword(%q) = %v", tt.pw, got)
+		}
+	}
+	if CheckPassword("$argon2id$garbage", "x") {
+		t.Error("garbage hash matched")
+	}
+}
