@@ -70,6 +70,8 @@ type Config struct {
 	// OutboxMaxBytes bounds the outbox (default 64 MiB).
 	OutboxMaxBytes int64
 	Client         kubernetes.Interface
+	// Namespace limits namespaced watches to one namespace ("" = all).
+	Namespace string
 	// Rules default to rules.Builtin().
 	Rules   *rule.Set
 	Checks  []Checks
@@ -178,7 +180,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a.lastDrop = a.outbox.Stats().Dropped
 	a.applyCachedBundles(ctx)
-	a.watch = newWatcher(cfg.Client, 0)
+	a.watch = newWatcher(cfg.Client, cfg.Namespace, 0)
 	return a, nil
 }
 

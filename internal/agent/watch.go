@@ -93,8 +93,14 @@ type watcher struct {
 
 func objectKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
-func newWatcher(client kubernetes.Interface, resync time.Duration) *watcher {
-	f := informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(stripForCache))
+func newWatcher(client kubernetes.Interface, namespace string, resync time.Duration) *watcher {
+	opts := []informers.SharedInformerOption{informers.WithTransform(stripForCache)}
+	if namespace != "" {
+		// Cluster-scoped kinds (namespaces, cluster RBAC, nodes) are still
+		// watched whole.
+		opts = append(opts, informers.WithNamespace(namespace))
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(client, resync, opts...)
 	w := &watcher{client: client, factory: f, dirty: map[string]bool{}, fullPending: true, imagesDirty: true, nodesDirty: true, kick: make(chan struct{}, 1)}
 	add := func(apiVersion, kind string, inf cache.SharedIndexInformer, wl, pods, nodes bool) {
 		w.kinds = append(w.kinds, &watchedKind{apiVersion: apiVersion, kind: kind, informer: inf, workload: wl, pods: pods, nodes: nodes})
