@@ -335,9 +335,17 @@ func products(img ImageInfo) []string {
 	if kind == image.KindRegistry {
 		q = append(q, sbom.Qualifier{Key: "repository_url", Value: repo})
 	}
-	out = append(out, sbom.PURL("oci", "", strings.ToLower(name), img.Digest, q...))
-	if img.IndexDigest != "" {
-		out = append(out, img.IndexDigest, sbom.PURL("oci", "", strings.ToLower(name), img.IndexDigest, q...))
+	for _, d := range []string{img.Digest, img.IndexDigest} {
+		if d == "" {
+			continue
+		}
+		if d != img.Digest {
+			out = append(out, d)
+		}
+		// purl-spec's OCI examples percent-encode the digest's colon;
+		// sbom.PURL leaves it as it is. VEX authors write either.
+		purl := sbom.PURL("oci", "", strings.ToLower(name), d, q...)
+		out = append(out, purl, strings.Replace(purl, "@sha256:", "@sha256%3A", 1))
 	}
 	return out
 }

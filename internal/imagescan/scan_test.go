@@ -188,7 +188,7 @@ func TestScanMatchesVEXIgnoreUnfixedAndCache(t *testing.T) {
 	cacheDir := debianDB(t, map[string][]byte{
 		"DEBIAN-CVE-2026-1000": DebianRecord("DEBIAN-CVE-2026-1000", "CVE-2026-1000", "glibc", "2.36-9+deb12u5", vector),
 		"DEBIAN-CVE-2026-1001": DebianRecord("DEBIAN-CVE-2026-1001", "CVE-2026-1001", "glibc", "2.36-9+deb12u3", vector), // fixed below
-		"DEBIAN-CVE-2026-1002": DebianRecord("DEBIAN-CVE-2026-1002", "CVE-2026-1002", "zlib", "", ""),                     // no fix yet
+		"DEBIAN-CVE-2026-1002": DebianRecord("DEBIAN-CVE-2026-1002", "CVE-2026-1002", "zlib", "", ""),                    // no fix yet
 	}, time.Now().Add(-30*24*time.Hour))
 	ids := func(r *Result) []string {
 		var out []string
