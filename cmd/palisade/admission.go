@@ -31,6 +31,7 @@ func newAdmissionServeCommand(s *streams, g *globalOptions) *cobra.Command {
 		logLevel                              string
 		reload                                time.Duration
 		pullSecrets                           bool
+		cacheDir                              string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --policy FILE --listen ADDR --tls-cert-file F --tls-key-file F",
@@ -53,6 +54,10 @@ certificate, or when the address cannot be listened on.`,
 			}
 			logger := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
 			opts := admission.Options{PolicyFile: policyFile, CertFile: certFile, KeyFile: keyFile, Logger: logger, ReloadInterval: reload}
+			var err error
+			if opts.Scanner, opts.Fixable, err = newAdmissionScanner(cacheDir); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
 			if pullSecrets {
 				cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context, RequestTimeout: 5 * time.Second})
 				if err != nil {
@@ -86,6 +91,7 @@ certificate, or when the address cannot be listened on.`,
 	f.StringVar(&keyFile, "tls-key-file", "", "serving key (PEM), reloaded on rotation")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.DurationVar(&reload, "reload-interval", 2*time.Second, "how often the policy and certificate files are checked for changes")
+	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database of the image vulnerability gate (default $PALISADE_CACHE_DIR or the user cache directory)")
 	f.BoolVar(&pullSecrets, "pull-secrets", false, "read imagePullSecrets through the API (in-cluster config or --kubeconfig) when the policy asks for them")
 	return cmd
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/image"
 	"github.com/palisade-sec/palisade/internal/imagescan"
 	"github.com/palisade-sec/palisade/internal/report"
@@ -183,4 +185,23 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	f.DurationVar(&maxAge, "db-max-age", vulndb.DefaultMaxAge, "warn when the vulnerability database is older than this; 0 disables the warning")
 	f.StringSliceVar(&scanners, "scanners", []string{imagescan.ScannerVuln, imagescan.ScannerSecret}, "what to look for: vuln, secret, or both")
 	return cmd
+}
+
+// newAdmissionScanner is the vulnerability gate of `palisade admission
+// serve`: images are scanned for vulnerabilities by digest, with the
+// database of the cache directory (opened per scan, so `palisade db
+// update` takes effect at once) and inventories cached by digest.
+func newAdmissionScanner(cacheDir string) (admission.ImageScanner, func(finding.Finding) bool, error) {
+	dir, err := vulndb.CacheDir(cacheDir, os.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := imagescan.NewScanner(imagescan.Options{
+		CacheDir:    dir,
+		Scanners:    imagescan.Scanners{Vuln: true},
+		Image:       image.Options{UserAgent: "palisade-admission/" + buildinfo.Get().Version},
+		ToolName:    "palisade",
+		ToolVersion: buildinfo.Get().Version,
+	})
+	return sc, imagescan.Fixable, nil
 }
