@@ -147,12 +147,13 @@ func newScanCommand(s *streams, g *globalOptions) *cobra.Command {
 		Use:   "scan",
 		Short: "Scan workload configuration, clusters and images",
 	}
-	cmd.AddCommand(newScanConfigCommand(s, g), newScanClusterCommand(s, g), newScanImageCommand(s, g))
+	cmd.AddCommand(newScanConfigCommand(s, g), newScanClusterCommand(s, g), newScanImageCommand(s, g), newScanRepoCommand(s, g))
 	return cmd
 }
 
 func newScanConfigCommand(s *streams, g *globalOptions) *cobra.Command {
 	o := &scanOptions{}
+	rf, bf, cf := &renderFlags{}, &baselineFlags{}, &ciFlags{}
 	cmd := &cobra.Command{
 		Use:   "config PATH... | -",
 		Short: "Scan Kubernetes manifests and Dockerfiles for insecure configuration",
@@ -161,7 +162,9 @@ kustomize output) and Dockerfiles against the Pod Security Standards,
 hardening rules and your custom CEL rules.
 
 PATH may be a file, a directory (read recursively: *.yaml, *.yml, *.json,
-Dockerfile*, *.Dockerfile, Containerfile) or - for standard input.
+Dockerfile*, *.Dockerfile, Containerfile) or - for standard input. Helm
+charts (directories with Chart.yaml, packaged .tgz) and kustomize overlays
+found in PATH are rendered first (--values, --set; see docs/ci-cd.md).
 
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 --fail-on; 2 usage or input error (the report still covers the rest).`,
@@ -176,24 +179,12 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := report.ParseFormat(g.output)
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			if _, _, err := o.failThreshold(); err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			opts, err := o.prepare(cmd, false)
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			r, err := scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.in, DefaultNamespace: g.namespace}, opts)
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			return o.writeReport(s, g, format, r)
+			return runConfigScan(cmd, s, g, o, rf, bf, cf, args, ".")
 		},
 	}
 	o.addFlags(cmd)
+	rf.addFlags(cmd)
+	bf.addFlags(cmd)
+	cf.addFlags(cmd)
 	return cmd
 }
