@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -29,7 +30,8 @@ const (
 
 // Formats lists the valid format names, in the order help text shows them.
 func Formats() []string {
-	return []string{string(FormatTable), string(FormatJSON), string(FormatYAML), string(FormatSARIF), string(FormatJUnit)}
+	return []string{string(FormatTable), string(FormatJSON), string(FormatYAML), string(FormatSARIF), string(FormatJUnit),
+		string(FormatGitLabSAST), string(FormatGitLabContainerScanning)}
 }
 
 // ParseFormat reads a format name, case-insensitively.
@@ -89,6 +91,10 @@ func Write(w io.Writer, f Format, r *finding.Report, opts Options) error {
 		err = writeSARIF(&buf, r, opts)
 	case FormatJUnit:
 		err = writeJUnit(&buf, r)
+	case FormatGitLabSAST:
+		err = writeGitLab(&buf, r, opts, "sast", time.Now())
+	case FormatGitLabContainerScanning:
+		err = writeGitLab(&buf, r, opts, "container_scanning", time.Now())
 	default:
 		return fmt.Errorf("unknown output format %q (valid: %s)", f, strings.Join(Formats(), ", "))
 	}
