@@ -153,10 +153,10 @@ func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
 	cmd := &cobra.Command{Use: "user", Short: "Manage local user accounts"}
 	var name, role string
 	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create a local account; the password is read from standard input",
+		Use:     "create",
+		Short:   "Create a local account; the password is read from standard input",
 		Example: `  printf '%s\n' "$PASSWORD" | palisade hub user create --name alice --role admin`,
-		Args:  cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			line, err := bufio.NewReader(s.in).ReadString('\n')
 			if err != nil && line == "" {
@@ -179,5 +179,3 @@ func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
 	cmd.AddCommand(create)
 	return cmd
 }
-
-
