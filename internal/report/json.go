@@ -50,20 +50,17 @@ func writeJSON(w io.Writer, r *finding.Report) error {
 	n := normalized(r)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var item bytes.Buffer
-	enc := json.NewEncoder(&item)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("    ", "  ")
 	if len(n.Findings) == 0 {
 		bw.WriteString("{\n  \"findings\": [],\n")
 	} else {
 		bw.WriteString("{\n  \"findings\": [\n")
 		for i := range n.Findings {
 			item.Reset()
-			if err := enc.Encode(&n.Findings[i]); err != nil {
+			if err := appendFinding(&item, &n.Findings[i]); err != nil {
 				return fmt.Errorf("encode JSON: finding %d: %w", i, err)
 			}
 			bw.WriteString("    ")
-			bw.Write(bytes.TrimRight(item.Bytes(), "\n"))
+			bw.Write(item.Bytes())
 			if i < len(n.Findings)-1 {
 				bw.WriteString(",\n")
 			} else {

@@ -108,3 +108,24 @@ func TestStreamedJSONMatchesWholeEncoding(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendString checks the hand-written string encoder against
+// encoding/json (HTML escaping off) on any input, valid UTF-8 or not.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "\n\r\t\b\f\x00\x1f\x7f", "<>&", "\u2028\u2029", "\xff\xfe bad", "é ✓ 😀", hostileMessage} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var got bytes.Buffer
+		appendString(&got, s)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("appendString(%q) = %s, encoding/json gives %s", s, got.String(), want.String())
+		}
+	})
+}

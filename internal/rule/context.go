@@ -1,6 +1,9 @@
 package rule
 
 import (
+	"sync"
+
+	"github.com/palisade-sec/palisade/internal/imageref"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -26,6 +29,24 @@ type Context struct {
 	Inventory *workload.Inventory
 	Settings  Settings
 	selected  *Set
+	images    sync.Map // image reference → imageRefResult
+}
+
+type imageRefResult struct {
+	ref imageref.Ref
+	err error
+}
+
+// Image parses an image reference once per evaluation: several rules look
+// at every container's image, and the same images recur across workloads.
+func (c *Context) Image(s string) (imageref.Ref, error) {
+	if v, ok := c.images.Load(s); ok {
+		r := v.(imageRefResult)
+		return r.ref, r.err
+	}
+	ref, err := imageref.Parse(s)
+	c.images.Store(s, imageRefResult{ref: ref, err: err})
+	return ref, err
 }
 
 // NewContext prepares a context for evaluating the selected rules.

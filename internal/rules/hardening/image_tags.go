@@ -57,10 +57,10 @@ func latestTag() *rule.Rule {
 // imageCheck applies a per-image check to every container; unparsable
 // images are reported by the first rule only once, as the message says.
 func imageCheck(check func(workload.Container, imageref.Ref) string) func(*rule.Context, *workload.Workload) []rule.Violation {
-	return func(_ *rule.Context, w *workload.Workload) []rule.Violation {
+	return func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 		var out []rule.Violation
 		for _, c := range workload.Containers(w.Spec) {
-			ref, err := imageref.Parse(c.Image)
+			ref, err := ctx.Image(c.Image)
 			var msg string
 			if err != nil {
 				msg = fmt.Sprintf("container %q: invalid image reference: %v", c.Name, err)

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/finding"
-	"github.com/palisade-sec/palisade/internal/imageref"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
@@ -30,7 +29,7 @@ func registryNotAllowed() *rule.Rule {
 			}
 			var out []rule.Violation
 			for _, ctr := range workload.Containers(w.Spec) {
-				ref, err := imageref.Parse(ctr.Image)
+				ref, err := c.Image(ctr.Image)
 				if err == nil && ref.MatchesAny(allowed) {
 					continue
 				}
