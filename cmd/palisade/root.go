@@ -87,6 +87,7 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newAuditlogCommand(s, g),
 		newHubCommand(s, g), newAgentCommand(s, g),
 		newRBACCommand(s, g),
+		newReleaseCommand(s, g),
 		newSBOMCommand(s, g),
 	)
 	return root
