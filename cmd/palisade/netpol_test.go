@@ -1,0 +1,70 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestNetpolCommands runs the netpol commands on the bundled example as a
+// user would: analyze, generate (whose proof must pass), and diff of the
+// current policies against the generated ones.
+func TestNetpolCommands(t *testing.T) {
+	root := filepath.Join("..", "..", "examples", "netpol")
+	shop := filepath.Join(root, "shop")
+
+	out, stderr, code := palisade(t, "", "netpol", "analyze", shop)
+	if code != exitClean || !strings.Contains(out, " => ") {
+		t.Fatalf("analyze: exit %d, stderr %s, out %q", code, stderr, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.Contains(line, " => ") || !strings.Contains(line, " : ") {
+			t.Errorf("analyze line not in '<src> => <dst> : <conns>' form: %q", line)
+		}
+	}
+
+	gen, stderr, code := palisade(t, "", "netpol", "generate", "--requirements", filepath.Join(root, "requirements.yaml"), shop)
+	if code != exitClean || !strings.Contains(gen, "kind: NetworkPolicy") {
+		t.Fatalf("generate: exit %d, stderr %s", code, stderr)
+	}
+	genFile := filepath.Join(t.TempDir(), "generated.yaml")
+	if err := os.WriteFile(genFile, []byte(gen), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	// The generated policies, on the example's workloads, must allow less
+	// than the example's current, looser policies: diff says what goes.
+	tight := t.TempDir()
+	for _, f := range []string{"namespaces.yaml", "services.yaml", "workloads.yaml"} {
+		b, err := os.ReadFile(filepath.Join(shop, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(tight, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(tight, "policies.yaml"), []byte(gen), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	diff, stderr, code := palisade(t, "", "netpol", "diff", shop, tight)
+	if code != exitFindings || !strings.Contains(diff, "removed: ") {
+		t.Errorf("diff old → generated: exit %d, stderr %s, out %q", code, stderr, diff)
+	}
+	if _, _, code := palisade(t, "", "netpol", "diff", shop, shop); code != exitClean {
+		t.Errorf("diff of identical inputs: exit %d", code)
+	}
+	if _, stderr, code := palisade(t, "", "netpol", "diff", shop, filepath.Join(t.TempDir(), "missing")); code != exitError || !strings.Contains(stderr, "missing") {
+		t.Errorf("diff with a missing path: exit %d, stderr %s", code, stderr)
+	}
+
+	for _, format := range []string{"json", "csv", "md", "dot"} {
+		if out, stderr, code := palisade(t, "", "netpol", "analyze", shop, "-o", format); code != exitClean || out == "" {
+			t.Errorf("analyze -o %s: exit %d, stderr %s", format, code, stderr)
+		}
+	}
+	if _, stderr, code := palisade(t, "", "netpol", "analyze"); code != exitError || stderr == "" {
+		t.Errorf("analyze without input: exit %d", code)
+	}
+}
