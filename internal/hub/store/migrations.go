@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -16,6 +17,9 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// post, when set, runs after sql in the same transaction: data moves
+	// that need Go (JSON columns read the same on both backends).
+	post func(ctx context.Context, tx *sql.Tx, d dialect) error
 }
 
 // migrations are applied in order and never edited once released: a change
@@ -116,7 +120,7 @@ CREATE TABLE api_tokens (
 	expires_at BIGINT NOT NULL DEFAULT 0,
 	revoked_at BIGINT NOT NULL DEFAULT 0
 );
-`},
+`, nil},
 	{2, "images, vulnerabilities, admission events, bundles", `
 CREATE TABLE cluster_images (
 	cluster_id TEXT NOT NULL REFERENCES clusters(id),
@@ -176,7 +180,75 @@ CREATE TABLE bundles (
 	created_at BIGINT NOT NULL,
 	PRIMARY KEY (kind, name, cluster_id)
 );
-`},
+`, nil},
+	{3, "counters maintained at ingest: findings by cluster and severity, by cluster and rule; rules evaluated per cluster", `
+CREATE TABLE cluster_severity_counts (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	severity INTEGER NOT NULL,
+	n BIGINT NOT NULL,
+	PRIMARY KEY (cluster_id, severity)
+);
+CREATE TABLE cluster_rule_counts (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	rule_id TEXT NOT NULL,
+	title TEXT NOT NULL,
+	severity INTEGER NOT NULL,
+	objects BIGINT NOT NULL,
+	PRIMARY KEY (cluster_id, rule_id)
+);
+CREATE INDEX cluster_rule_counts_rule ON cluster_rule_counts(rule_id);
+CREATE TABLE cluster_rules (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	rule_id TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, rule_id)
+);
+CREATE INDEX cluster_rules_rule ON cluster_rules(rule_id);
+CREATE INDEX clusters_last_seen ON clusters(last_seen);
+CREATE INDEX cluster_images_ref ON cluster_images(ref, cluster_id);
+CREATE INDEX image_vulns_digest ON image_vulns(digest);
+INSERT INTO cluster_severity_counts (cluster_id, severity, n)
+	SELECT cluster_id, severity, COUNT(*) FROM findings WHERE suppressed = 0 GROUP BY cluster_id, severity;
+INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects)
+	SELECT cluster_id, rule_id, MAX(title), MAX(severity), COUNT(DISTINCT object_key) FROM findings WHERE suppressed = 0 GROUP BY cluster_id, rule_id;
+`, backfillClusterRules},
+}
+
+// backfillClusterRules fills cluster_rules from the inventories already
+// stored (migration 3).
+func backfillClusterRules(ctx context.Context, tx *sql.Tx, d dialect) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, inventory FROM clusters WHERE inventory <> ''`)
+	if err != nil {
+		return err
+	}
+	type pair struct{ id, rule string }
+	var all []pair
+	for rows.Next() {
+		var id, inv string
+		if err := rows.Scan(&id, &inv); err != nil {
+			rows.Close()
+			return err
+		}
+		var v struct {
+			Rules []string `json:"rules"`
+		}
+		if err := json.Unmarshal([]byte(inv), &v); err != nil {
+			rows.Close()
+			return fmt.Errorf("cluster %s: inventory: %w", id, err)
+		}
+		for _, r := range v.Rules {
+			all = append(all, pair{id, r})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range all {
+		if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO cluster_rules (cluster_id, rule_id) VALUES (?, ?) ON CONFLICT (cluster_id, rule_id) DO NOTHING`), p.id, p.rule); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LatestSchemaVersion is the version this binary migrates to.
@@ -238,6 +310,11 @@ func applyMigration(ctx context.Context, db *sql.Conn, d dialect, m migration) e
 		}
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("%s: %w", strings.TrimSpace(stmt), err)
+		}
+	}
+	if m.post != nil {
+		if err := m.post(ctx, tx, d); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`),

@@ -249,13 +249,13 @@ func (s *sqlStore) ListClusters(ctx context.Context) ([]Cluster, error) {
 }
 
 func (s *sqlStore) severityCounts(ctx context.Context, clusterID string) (map[string]map[string]int, error) {
-	q := `SELECT cluster_id, severity, COUNT(*) FROM findings WHERE suppressed = 0`
+	q := `SELECT cluster_id, severity, n FROM cluster_severity_counts WHERE n <> 0`
 	var args []any
 	if clusterID != "" {
 		q += ` AND cluster_id = ?`
 		args = append(args, clusterID)
 	}
-	rows, err := s.query(ctx, s.db, q+` GROUP BY cluster_id, severity`, args...)
+	rows, err := s.query(ctx, s.db, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count findings: %w", err)
 	}
@@ -478,6 +478,37 @@ func (a *applier) insertRows(ctx context.Context, head, tail string, cols int, r
 }
 
 func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error {
+	// Counters: a small delta is diffed over its objects; a full snapshot
+	// or a large delta recounts the cluster (see counters.go).
+	touched := make([]string, 0, len(d.Objects)+len(d.Deleted))
+	for _, o := range d.Objects {
+		touched = append(touched, ObjectKey(o.Object))
+	}
+	for _, o := range d.Deleted {
+		touched = append(touched, ObjectKey(o))
+	}
+	diff := !d.Full && len(touched) <= recountAbove
+	var before openFindings
+	if diff {
+		var err error
+		if before, err = a.snapshotObjects(ctx, touched); err != nil {
+			return fmt.Errorf("findings: counters: %w", err)
+		}
+	}
+	if err := a.applyFindings(ctx, d); err != nil {
+		return err
+	}
+	if !diff {
+		return a.recount(ctx)
+	}
+	after, err := a.snapshotObjects(ctx, touched)
+	if err != nil {
+		return fmt.Errorf("findings: counters: %w", err)
+	}
+	return a.applyCounterDiff(ctx, before, after)
+}
+
+func (a *applier) applyFindings(ctx context.Context, d *fleetapi.FindingsDelta) error {
 	var rows [][]any
 	objects := make([]string, 0, len(d.Objects))
 	for _, o := range d.Objects {
@@ -534,6 +565,20 @@ func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error 
 		return err
 	}
 	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM nodes WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_rules WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	var ruleRows [][]any
+	seenRule := map[string]bool{}
+	for _, r := range inv.Rules {
+		if !seenRule[r] {
+			seenRule[r] = true
+			ruleRows = append(ruleRows, []any{a.cluster, r})
+		}
+	}
+	if err := a.insertRows(ctx, `INSERT INTO cluster_rules (cluster_id, rule_id) VALUES `, ` ON CONFLICT (cluster_id, rule_id) DO NOTHING`, 2, ruleRows); err != nil {
 		return err
 	}
 	var rows [][]any
@@ -863,8 +908,10 @@ func mergeSorted(a, b []string) []string {
 }
 
 func (s *sqlStore) Compliance(ctx context.Context) ([]RuleCompliance, error) {
-	rows, err := s.query(ctx, s.db, `SELECT rule_id, MAX(title), MAX(severity), COUNT(DISTINCT cluster_id), COUNT(DISTINCT cluster_id || '/' || object_key)
-		FROM findings WHERE suppressed = 0 GROUP BY rule_id ORDER BY rule_id`)
+	// Both aggregates read the counter tables (clusters × rules rows), never
+	// the findings table.
+	rows, err := s.query(ctx, s.db, `SELECT rule_id, MAX(title), MAX(severity), COUNT(*), SUM(objects)
+		FROM cluster_rule_counts WHERE objects > 0 GROUP BY rule_id ORDER BY rule_id`)
 	if err != nil {
 		return nil, fmt.Errorf("compliance: %w", err)
 	}
@@ -883,17 +930,23 @@ func (s *sqlStore) Compliance(ctx context.Context) ([]RuleCompliance, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("compliance: %w", err)
 	}
-	clusters, err := s.ListClusters(ctx)
+	erows, err := s.query(ctx, s.db, `SELECT rule_id, COUNT(*) FROM cluster_rules GROUP BY rule_id`)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compliance: evaluating clusters: %w", err)
 	}
 	evaluating := map[string]int{}
-	for _, c := range clusters {
-		if c.Inventory != nil {
-			for _, id := range c.Inventory.Rules {
-				evaluating[id]++
-			}
+	for erows.Next() {
+		var id string
+		var n int
+		if err := erows.Scan(&id, &n); err != nil {
+			erows.Close()
+			return nil, fmt.Errorf("compliance: %w", err)
 		}
+		evaluating[id] = n
+	}
+	erows.Close()
+	if err := erows.Err(); err != nil {
+		return nil, fmt.Errorf("compliance: %w", err)
 	}
 	for i := range out {
 		out[i].EvaluatingClusters = evaluating[out[i].RuleID]

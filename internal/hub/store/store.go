@@ -47,6 +47,12 @@ type Store interface {
 	EnsureCluster(ctx context.Context, name string, now time.Time) (Cluster, error)
 	GetCluster(ctx context.Context, id string) (Cluster, error)
 	ListClusters(ctx context.Context) ([]Cluster, error)
+	// QueryClusters returns one page of clusters (by name) and how many
+	// match in all: the dashboard's view of large fleets.
+	QueryClusters(ctx context.Context, q ClusterQuery) ([]Cluster, int, error)
+	// FleetSummary counts clusters by state and open findings by severity
+	// over the whole fleet (from counters, not the findings table).
+	FleetSummary(ctx context.Context, c StateCutoffs) (FleetSummary, error)
 
 	CreateBootstrapToken(ctx context.Context, t BootstrapToken) error
 	// EnrollAgent consumes the token (hash of its secret must match, not
@@ -70,6 +76,9 @@ type Store interface {
 	CountFindings(ctx context.Context, q FindingQuery) (int, error)
 	ListNodes(ctx context.Context, clusterID string) ([]fleetapi.Node, error)
 	ListImages(ctx context.Context, clusterID string) ([]Image, error)
+	// QueryImages returns one page of images in use (by ref, cluster) and
+	// how many match in all.
+	QueryImages(ctx context.Context, q ImageQuery) ([]Image, int, error)
 	ImageVulnerabilities(ctx context.Context, clusterID, digest string) ([]ImageVulnerability, error)
 	// ClustersAffectedBy lists the clusters running an image with the
 	// vulnerability (by ID or alias, e.g. a CVE behind a GHSA).
@@ -126,6 +135,48 @@ func (c Cluster) State(now time.Time, stale, offline time.Duration) fleetapi.Clu
 	default:
 		return fleetapi.StateOffline
 	}
+}
+
+// StateCutoffs turn the stale and offline thresholds into last-contact
+// times: a cluster last seen at or after Stale is online, at or after
+// Offline stale, before it offline.
+type StateCutoffs struct {
+	Stale, Offline time.Time
+}
+
+// Cutoffs computes the cut-offs at now; State agrees with them.
+func Cutoffs(now time.Time, stale, offline time.Duration) StateCutoffs {
+	return StateCutoffs{Stale: now.Add(-stale), Offline: now.Add(-offline)}
+}
+
+// ClusterQuery selects a page of clusters; Limit 0 means 100.
+type ClusterQuery struct {
+	// Search matches a substring of the name (case-insensitive).
+	Search string
+	// State keeps clusters in that state under Cutoffs ("" = all).
+	State   fleetapi.ClusterState
+	Cutoffs StateCutoffs
+	Limit   int
+	Offset  int
+}
+
+// FleetSummary is the fleet at a glance.
+type FleetSummary struct {
+	Clusters int
+	// States counts clusters by state.
+	States map[fleetapi.ClusterState]int
+	// Findings counts open findings by severity name.
+	Findings map[string]int
+}
+
+// ImageQuery selects a page of images in use; Limit 0 means 100.
+type ImageQuery struct {
+	ClusterID string
+	Digest    string
+	// Search matches a substring of the reference or digest.
+	Search string
+	Limit  int
+	Offset int
 }
 
 // BootstrapToken is a single-use enrolment token; only the hash of its
