@@ -16,12 +16,16 @@ import (
 // hub; the enrol path needs a bootstrap token; the rest need a user session
 // or an API token.
 const (
-	PathHealth    = "/healthz"
-	PathEnroll    = "/api/v1/enroll"
-	PathRenew     = "/api/v1/agent/renew"
-	PathReports   = "/api/v1/agent/reports"
-	PathHeartbeat = "/api/v1/agent/heartbeat"
-	PathBundles   = "/api/v1/agent/bundles"
+	PathHealth  = "/healthz"
+	PathEnroll  = "/api/v1/enroll"
+	PathRenew   = "/api/v1/agent/renew"
+	PathReports = "/api/v1/agent/reports"
+	// PathReportBatch takes several outbox reports in one request and one
+	// database transaction (ReportBatch); hubs without it answer 404 and
+	// agents fall back to PathReports.
+	PathReportBatch = "/api/v1/agent/reports/batch"
+	PathHeartbeat   = "/api/v1/agent/heartbeat"
+	PathBundles     = "/api/v1/agent/bundles"
 )
 
 // Envelope kinds: what a report carries.
@@ -140,6 +144,27 @@ type Inventory struct {
 	Pods         int      `json:"pods"`
 	Rules        []string `json:"rules,omitempty"` // rule IDs the agent evaluates
 	AgentVersion string   `json:"agentVersion,omitempty"`
+	// PodSecurity maps every namespace to its pod-security.kubernetes.io/
+	// enforce level ("" when unlabelled); nil when not reported.
+	PodSecurity map[string]string `json:"podSecurity,omitempty"`
+	// EncryptionAtRest is what the agent verified about Secrets at rest;
+	// nil when not reported (placement treats that as unknown).
+	EncryptionAtRest *EncryptionAtRest `json:"encryptionAtRest,omitempty"`
+}
+
+// Encryption-at-rest statuses.
+const (
+	EncryptionVerified     = "verified"      // every Secret read was encrypted
+	EncryptionNotEncrypted = "not-encrypted" // some Secrets are stored in plaintext
+	EncryptionUnknown      = "unknown"       // could not be checked
+)
+
+// EncryptionAtRest is the result of checking how Secrets are stored.
+type EncryptionAtRest struct {
+	Status    string    `json:"status"`
+	Provider  string    `json:"provider,omitempty"` // aescbc, aesgcm, secretbox, kms
+	CheckedAt time.Time `json:"checkedAt,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
 }
 
 // Node is what placement and the dashboard need about a node.
@@ -155,7 +180,10 @@ type Node struct {
 	Capacity         map[string]string `json:"capacity,omitempty"`
 	Allocatable      map[string]string `json:"allocatable,omitempty"`
 	Conditions       map[string]string `json:"conditions,omitempty"` // type -> status
-	Unschedulable    bool              `json:"unschedulable,omitempty"`
+	// Requested is the sum of the resource requests of the pods scheduled
+	// on the node (quantities as in Allocatable); nil when not reported.
+	Requested     map[string]string `json:"requested,omitempty"`
+	Unschedulable bool              `json:"unschedulable,omitempty"`
 }
 
 // ImageSet is the complete set of images running in the cluster; it
@@ -203,6 +231,47 @@ type ReportResult struct {
 	Seq uint64 `json:"seq"`
 	// Duplicate is true when the envelope had been applied before.
 	Duplicate bool `json:"duplicate"`
+	// Error, in a batch, is why the hub refused this envelope for good
+	// (it is invalid); the agent drops it, as it does on a 400 for a
+	// single report.
+	Error string `json:"error,omitempty"`
+}
+
+// MaxBatchReports bounds the envelopes of one ReportBatch.
+const MaxBatchReports = 64
+
+// ReportBatch is several outbox reports of one agent, oldest first
+// (strictly increasing Seq). The hub applies them in one transaction, each
+// at most once, exactly as if they had been sent one by one; the answer
+// has one result per envelope, in order. A database failure fails the
+// whole batch (nothing applied), and the agent retries it.
+type ReportBatch struct {
+	// Dropped is the outbox's drop counter at sending time; it overrides
+	// the envelopes' own (they were encoded when queued).
+	Dropped   uint64     `json:"dropped,omitempty"`
+	Envelopes []Envelope `json:"envelopes"`
+}
+
+// Validate checks the batch's shape; each envelope is validated on its
+// own (an invalid one is refused alone).
+func (b *ReportBatch) Validate() error {
+	if len(b.Envelopes) == 0 {
+		return errors.New("empty batch")
+	}
+	if len(b.Envelopes) > MaxBatchReports {
+		return fmt.Errorf("%d reports in one batch, at most %d", len(b.Envelopes), MaxBatchReports)
+	}
+	for i := 1; i < len(b.Envelopes); i++ {
+		if b.Envelopes[i].Seq <= b.Envelopes[i-1].Seq {
+			return fmt.Errorf("report %d: seq %d after %d: not increasing", i, b.Envelopes[i].Seq, b.Envelopes[i-1].Seq)
+		}
+	}
+	return nil
+}
+
+// BatchResult answers a ReportBatch: one result per envelope, in order.
+type BatchResult struct {
+	Results []ReportResult `json:"results"`
 }
 
 // Heartbeat is sent directly (not through the outbox).

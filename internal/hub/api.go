@@ -55,6 +55,7 @@ func (h *Hub) Handler() http.Handler {
 
 	mux.Handle("POST "+fleetapi.PathRenew, h.agentOnly(h.renew))
 	mux.Handle("POST "+fleetapi.PathReports, h.agentOnly(h.report))
+	mux.Handle("POST "+fleetapi.PathReportBatch, h.agentOnly(h.reportBatch))
 	mux.Handle("POST "+fleetapi.PathHeartbeat, h.agentOnly(h.heartbeat))
 	mux.Handle("GET "+fleetapi.PathBundles, h.agentOnly(h.agentBundles))
 
@@ -78,8 +79,16 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /api/v1/users", h.user(store.RoleAdmin, h.createUser))
 	mux.Handle("POST /api/v1/tokens", h.user(store.RoleAdmin, h.createAPIToken))
 	mux.Handle("POST /api/v1/bundles", h.user(store.RoleAdmin, h.publishBundle))
+	mux.Handle("POST /api/v1/place", h.user(store.RoleViewer, h.place))
+	h.routeDashboard(mux)
 	return h.logRequests(securityHeaders(mux))
 }
+
+// ContentSecurityPolicy is sent with every response. The dashboard has no
+// scripts at all (none inline, none from files), so script-src falls back
+// to default-src 'none'; only this origin's stylesheet and images load,
+// forms post only here, and no page can be framed.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +97,11 @@ func securityHeaders(next http.Handler) http.Handler {
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Cache-Control", "no-store")
-		hd.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+		hd.Set("Content-Security-Policy", ContentSecurityPolicy)
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), usb=(), payment=()")
 		next.ServeHTTP(w, r)
 	})
 }

@@ -49,6 +49,7 @@ type Hub struct {
 	bundleKey ed25519.PrivateKey
 	log       *slog.Logger
 	dummyHash string
+	dash      *dashboard
 }
 
 // Secret names in the store.
@@ -107,7 +108,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy}, nil
+	dash, err := newDashboard()
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 )
 
 // Findings counters. The fleet overview (open findings by cluster and
@@ -37,51 +36,6 @@ type ruleObjects struct {
 	title    string
 	severity int
 	objects  map[string]bool
-}
-
-// snapshotObjects reads the open findings of the named objects.
-func (a *applier) snapshotObjects(ctx context.Context, objects []string) (openFindings, error) {
-	o := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
-	per := max(1, a.s.d.maxParams-1)
-	for start := 0; start < len(objects); start += per {
-		chunk := objects[start:min(len(objects), start+per)]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, a.cluster)
-		for _, k := range chunk {
-			args = append(args, k)
-		}
-		rows, err := a.s.query(ctx, a.tx, `SELECT object_key, rule_id, severity, title FROM findings WHERE cluster_id = ? AND suppressed = 0 AND object_key IN (`+
-			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`)`, args...)
-		if err != nil {
-			return o, err
-		}
-		for rows.Next() {
-			var okey, rule, title string
-			var sev int
-			if err := rows.Scan(&okey, &rule, &sev, &title); err != nil {
-				rows.Close()
-				return o, err
-			}
-			o.bySeverity[sev]++
-			r := o.rules[rule]
-			if r == nil {
-				r = &ruleObjects{objects: map[string]bool{}}
-				o.rules[rule] = r
-			}
-			r.objects[okey] = true
-			if sev > r.severity {
-				r.severity = sev
-			}
-			if title > r.title {
-				r.title = title
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return o, err
-		}
-	}
-	return o, nil
 }
 
 // applyCounterDiff adds after − before to the cluster's counters.

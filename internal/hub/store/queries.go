@@ -145,6 +145,9 @@ func (s *sqlStore) QueryImages(ctx context.Context, q ImageQuery) ([]Image, int,
 	if q.Digest != "" {
 		conds, args = append(conds, "ci.digest = ?"), append(args, q.Digest)
 	}
+	if q.Ref != "" {
+		conds, args = append(conds, "ci.ref = ?"), append(args, q.Ref)
+	}
 	if q.Search != "" {
 		p := likePattern(q.Search)
 		conds, args = append(conds, `(LOWER(ci.ref) LIKE ? ESCAPE '\' OR LOWER(ci.digest) LIKE ? ESCAPE '\')`), append(args, p, p)

@@ -54,11 +54,20 @@ func (d dialect) rebind(q string) string {
 // sqlStore implements Store over database/sql for both backends.
 type sqlStore struct {
 	db *sql.DB
-	d  dialect
+	// w, when set, runs transactions (SQLite: the one writer connection);
+	// else db does.
+	w *sql.DB
+	d dialect
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
-func (s *sqlStore) Close() error    { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	err := s.db.Close()
+	if s.w != nil {
+		err = errors.Join(err, s.w.Close())
+	}
+	return err
+}
 
 func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
@@ -89,7 +98,11 @@ type execer interface {
 // tx runs fn in a transaction (BEGIN IMMEDIATE on SQLite, so writers queue
 // on the busy timeout instead of failing to upgrade a read lock).
 func (s *sqlStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	db := s.db
+	if s.w != nil {
+		db = s.w
+	}
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -370,317 +383,6 @@ func (s *sqlStore) RevokeCertificates(ctx context.Context, f CertificateFilter, 
 	}
 	r, err := res.RowsAffected()
 	return int(r), err
-}
-
-// ---- ingest
-
-func (s *sqlStore) Ingest(ctx context.Context, agentID string, env *fleetapi.Envelope, now time.Time) (bool, error) {
-	if err := env.Validate(); err != nil {
-		return false, fmt.Errorf("report %d: %w", env.Seq, err)
-	}
-	applied := false
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var clusterID string
-		if err := s.queryRow(ctx, tx, `SELECT cluster_id FROM agents WHERE id = ?`, agentID).Scan(&clusterID); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
-			}
-			return fmt.Errorf("agent %s: %w", agentID, err)
-		}
-		if env.Cluster != "" && env.Cluster != clusterID {
-			return fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
-		}
-		// Deduplication: the row lock on the agent serialises its reports
-		// across replicas, and a Seq at or below the applied one is a replay.
-		res, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_seen = ? WHERE id = ? AND last_seq < ?`,
-			int64(env.Seq), ms(now), agentID, int64(env.Seq))
-		if err != nil {
-			return fmt.Errorf("agent %s: seq: %w", agentID, err)
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err
-		}
-		var gen int64
-		if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
-			ms(now), int64(env.Dropped), int64(env.Dropped), clusterID).Scan(&gen); err != nil {
-			return fmt.Errorf("cluster %s: %w", clusterID, err)
-		}
-		a := applier{s: s, tx: tx, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
-		switch env.Kind {
-		case fleetapi.KindFindings:
-			err = a.findings(ctx, env.Findings)
-		case fleetapi.KindInventory:
-			err = a.inventory(ctx, env.Inventory)
-		case fleetapi.KindImages:
-			err = a.images(ctx, env.Images)
-		case fleetapi.KindImageScan:
-			err = a.imageScan(ctx, env.ImageScan)
-		case fleetapi.KindAdmission:
-			err = a.admission(ctx, env.Admission)
-		}
-		if err != nil {
-			return fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
-		}
-		applied = true
-		return nil
-	})
-	return applied, err
-}
-
-// applier writes one envelope inside its transaction.
-type applier struct {
-	s       *sqlStore
-	tx      *sql.Tx
-	cluster string
-	gen     int64
-	now     int64
-	seq     uint64
-}
-
-// ObjectKey identifies an object within a cluster.
-func ObjectKey(o finding.ObjectRef) string {
-	return o.Kind + "/" + o.Namespace + "/" + o.Name
-}
-
-// FindingKey identifies a finding within its object: the same rule on the
-// same container and field with the same message is the same finding.
-func FindingKey(f *finding.Finding) string {
-	h := sha256.New()
-	for _, p := range []string{f.RuleID, f.Container, f.Field, f.Message} {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// insertRows runs a multi-row INSERT in chunks within the parameter limit.
-func (a *applier) insertRows(ctx context.Context, head, tail string, cols int, rows [][]any) error {
-	per := max(1, a.s.d.maxParams/cols)
-	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	for start := 0; start < len(rows); start += per {
-		end := min(len(rows), start+per)
-		var b strings.Builder
-		b.WriteString(head)
-		args := make([]any, 0, (end-start)*cols)
-		for i := start; i < end; i++ {
-			if i > start {
-				b.WriteString(", ")
-			}
-			b.WriteString(ph)
-			args = append(args, rows[i]...)
-		}
-		b.WriteString(tail)
-		if _, err := a.s.exec(ctx, a.tx, b.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error {
-	// Counters: a small delta is diffed over its objects; a full snapshot
-	// or a large delta recounts the cluster (see counters.go).
-	touched := make([]string, 0, len(d.Objects)+len(d.Deleted))
-	for _, o := range d.Objects {
-		touched = append(touched, ObjectKey(o.Object))
-	}
-	for _, o := range d.Deleted {
-		touched = append(touched, ObjectKey(o))
-	}
-	diff := !d.Full && len(touched) <= recountAbove
-	var before openFindings
-	if diff {
-		var err error
-		if before, err = a.snapshotObjects(ctx, touched); err != nil {
-			return fmt.Errorf("findings: counters: %w", err)
-		}
-	}
-	if err := a.applyFindings(ctx, d); err != nil {
-		return err
-	}
-	if !diff {
-		return a.recount(ctx)
-	}
-	after, err := a.snapshotObjects(ctx, touched)
-	if err != nil {
-		return fmt.Errorf("findings: counters: %w", err)
-	}
-	return a.applyCounterDiff(ctx, before, after)
-}
-
-func (a *applier) applyFindings(ctx context.Context, d *fleetapi.FindingsDelta) error {
-	var rows [][]any
-	objects := make([]string, 0, len(d.Objects))
-	for _, o := range d.Objects {
-		okey := ObjectKey(o.Object)
-		objects = append(objects, okey)
-		seen := map[string]bool{}
-		for i := range o.Findings {
-			f := &o.Findings[i]
-			fk := FindingKey(f)
-			if seen[fk] {
-				continue // one row per finding, even if sent twice
-			}
-			seen[fk] = true
-			data, err := json.Marshal(f)
-			if err != nil {
-				return err
-			}
-			rows = append(rows, []any{a.cluster, okey, fk, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
-				f.Title, b2i(f.Suppressed), string(data), a.now, a.now})
-		}
-	}
-	if err := a.insertRows(ctx,
-		`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen) VALUES `,
-		` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, last_seen = excluded.last_seen`,
-		14, rows); err != nil {
-		return fmt.Errorf("findings: %w", err)
-	}
-	if d.Full {
-		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND gen < ?`, a.cluster, a.gen); err != nil {
-			return fmt.Errorf("findings: clear: %w", err)
-		}
-		return nil
-	}
-	for _, okey := range objects {
-		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND object_key = ? AND gen < ?`, a.cluster, okey, a.gen); err != nil {
-			return fmt.Errorf("findings: %s: %w", okey, err)
-		}
-	}
-	for _, o := range d.Deleted {
-		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND object_key = ?`, a.cluster, ObjectKey(o)); err != nil {
-			return fmt.Errorf("findings: %s: %w", o, err)
-		}
-	}
-	return nil
-}
-
-func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error {
-	data, err := json.Marshal(inv)
-	if err != nil {
-		return err
-	}
-	if _, err := a.s.exec(ctx, a.tx, `UPDATE clusters SET k8s_version = ?, distribution = ?, inventory = ? WHERE id = ?`,
-		inv.KubernetesVersion, inv.Distribution, string(data), a.cluster); err != nil {
-		return err
-	}
-	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM nodes WHERE cluster_id = ?`, a.cluster); err != nil {
-		return err
-	}
-	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_rules WHERE cluster_id = ?`, a.cluster); err != nil {
-		return err
-	}
-	var ruleRows [][]any
-	seenRule := map[string]bool{}
-	for _, r := range inv.Rules {
-		if !seenRule[r] {
-			seenRule[r] = true
-			ruleRows = append(ruleRows, []any{a.cluster, r})
-		}
-	}
-	if err := a.insertRows(ctx, `INSERT INTO cluster_rules (cluster_id, rule_id) VALUES `, ` ON CONFLICT (cluster_id, rule_id) DO NOTHING`, 2, ruleRows); err != nil {
-		return err
-	}
-	var rows [][]any
-	for _, n := range inv.Nodes {
-		nd, err := json.Marshal(n)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, []any{a.cluster, n.Name, n.Architecture, n.OS, string(nd)})
-	}
-	return a.insertRows(ctx, `INSERT INTO nodes (cluster_id, name, architecture, os, data) VALUES `, ` ON CONFLICT (cluster_id, name) DO NOTHING`, 5, rows)
-}
-
-func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
-	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_images WHERE cluster_id = ?`, a.cluster); err != nil {
-		return err
-	}
-	var rows [][]any
-	for _, im := range set.Images {
-		rows = append(rows, []any{a.cluster, im.Ref, im.Digest, im.Workloads, strings.Join(im.Namespaces, ",")})
-	}
-	return a.insertRows(ctx, `INSERT INTO cluster_images (cluster_id, ref, digest, workloads, namespaces) VALUES `,
-		` ON CONFLICT (cluster_id, ref, digest) DO UPDATE SET workloads = excluded.workloads, namespaces = excluded.namespaces`, 5, rows)
-}
-
-func (a *applier) imageScan(ctx context.Context, sc *fleetapi.ImageScan) error {
-	for _, t := range []string{"image_vulns", "image_vuln_aliases"} {
-		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM `+t+` WHERE cluster_id = ? AND digest = ?`, a.cluster, sc.Digest); err != nil {
-			return err
-		}
-	}
-	if _, err := a.s.exec(ctx, a.tx, `INSERT INTO image_scans (cluster_id, digest, ref, db_stamp, scanned_at, error) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (cluster_id, digest) DO UPDATE SET ref = excluded.ref, db_stamp = excluded.db_stamp, scanned_at = excluded.scanned_at, error = excluded.error`,
-		a.cluster, sc.Digest, sc.Ref, sc.DBStamp, ms(sc.ScannedAt), sc.Error); err != nil {
-		return err
-	}
-	var vulns, aliases [][]any
-	seenV, seenA := map[string]bool{}, map[string]bool{}
-	for i := range sc.Vulnerabilities {
-		f := &sc.Vulnerabilities[i]
-		if f.Vulnerability == nil {
-			continue
-		}
-		v := f.Vulnerability
-		k := v.ID + "\x00" + v.Package.Name + "\x00" + v.Installed
-		if seenV[k] {
-			continue
-		}
-		seenV[k] = true
-		data, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		vulns = append(vulns, []any{a.cluster, sc.Digest, v.ID, v.Package.Name, v.Installed, int(f.Severity), string(data)})
-		for _, al := range append([]string{v.ID}, v.Aliases...) {
-			if !seenA[al] {
-				seenA[al] = true
-				aliases = append(aliases, []any{a.cluster, sc.Digest, al})
-			}
-		}
-	}
-	if err := a.insertRows(ctx, `INSERT INTO image_vulns (cluster_id, digest, vuln_id, package, installed, severity, data) VALUES `, ``, 7, vulns); err != nil {
-		return err
-	}
-	return a.insertRows(ctx, `INSERT INTO image_vuln_aliases (cluster_id, digest, alias) VALUES `, ``, 3, aliases)
-}
-
-func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) error {
-	var rows [][]any
-	for i, e := range evs {
-		id := e.UID
-		if id == "" {
-			// Replays are rejected by Seq before reaching here, so the
-			// envelope position is a stable key.
-			id = fmt.Sprintf("seq-%d-%d", a.seq, i)
-		}
-		data, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		rows = append(rows, []any{a.cluster, id, ms(e.Time), e.Operation, e.Decision, b2i(e.BreakGlass), string(data)})
-	}
-	return a.insertRows(ctx, `INSERT INTO admission_events (cluster_id, id, time, operation, decision, break_glass, data) VALUES `,
-		` ON CONFLICT (cluster_id, id) DO NOTHING`, 7, rows)
-}
-
-func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var clusterID string
-		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id`, ms(now), agentID).Scan(&clusterID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
-		}
-		if _, err := s.exec(ctx, tx, `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`,
-			ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID); err != nil {
-			return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
-		}
-		return nil
-	})
 }
 
 // ---- reads

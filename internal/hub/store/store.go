@@ -70,6 +70,10 @@ type Store interface {
 	// Ingest applies an envelope from agentID once: it returns applied
 	// false for a Seq at or below the agent's highest applied one.
 	Ingest(ctx context.Context, agentID string, env *fleetapi.Envelope, now time.Time) (applied bool, err error)
+	// IngestBatch applies several envelopes of one agent (strictly
+	// increasing Seq) in one transaction, each at most once as Ingest
+	// would; applied[i] tells which were new. An error applies none.
+	IngestBatch(ctx context.Context, agentID string, envs []*fleetapi.Envelope, now time.Time) (applied []bool, err error)
 	Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error
 
 	ListFindings(ctx context.Context, q FindingQuery) ([]Finding, error)
@@ -173,6 +177,8 @@ type FleetSummary struct {
 type ImageQuery struct {
 	ClusterID string
 	Digest    string
+	// Ref matches the image reference exactly.
+	Ref string
 	// Search matches a substring of the reference or digest.
 	Search string
 	Limit  int

@@ -1,0 +1,61 @@
+package hub
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// reportBatch applies several outbox reports of one agent in one store
+// transaction (fleetapi.ReportBatch). Each envelope is deduplicated by its
+// Seq exactly as on the single-report path; an invalid envelope is refused
+// alone (its result carries the reason), a report naming another cluster
+// refuses the whole batch, and a store failure fails the whole batch so
+// the agent resends it.
+func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	var b fleetapi.ReportBatch
+	if !readJSON(w, r, fleetapi.MaxReportBytes, &b) {
+		return
+	}
+	if err := b.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	results := make([]fleetapi.ReportResult, len(b.Envelopes))
+	envs := make([]*fleetapi.Envelope, 0, len(b.Envelopes))
+	idx := make([]int, 0, len(b.Envelopes))
+	for i := range b.Envelopes {
+		env := &b.Envelopes[i]
+		results[i].Seq = env.Seq
+		if env.Cluster != "" && env.Cluster != id.ClusterID {
+			h.log.WarnContext(r.Context(), "cross-cluster report refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID))
+			writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
+			return
+		}
+		if err := env.Validate(); err != nil {
+			results[i].Error = err.Error()
+			continue
+		}
+		env.Dropped = max(env.Dropped, b.Dropped)
+		envs = append(envs, env)
+		idx = append(idx, i)
+	}
+	if len(envs) > 0 {
+		applied, err := h.st.IngestBatch(r.Context(), id.AgentID, envs, h.cfg.Now())
+		if errors.Is(err, store.ErrWrongCluster) {
+			writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
+			return
+		}
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		for j, i := range idx {
+			results[i].Duplicate = !applied[j]
+		}
+	}
+	writeJSON(w, http.StatusOK, fleetapi.BatchResult{Results: results})
+}

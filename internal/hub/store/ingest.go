@@ -1,0 +1,491 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// ---- ingest
+
+func (s *sqlStore) Ingest(ctx context.Context, agentID string, env *fleetapi.Envelope, now time.Time) (bool, error) {
+	applied, err := s.IngestBatch(ctx, agentID, []*fleetapi.Envelope{env}, now)
+	if err != nil {
+		return false, err
+	}
+	return applied[0], nil
+}
+
+// IngestBatch applies several envelopes of one agent, in increasing Seq
+// order, in one transaction: each is applied at most once exactly as
+// Ingest would (a Seq at or below the agent's highest applied one is a
+// replay), and the result says which were applied. An error applies none.
+func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*fleetapi.Envelope, now time.Time) ([]bool, error) {
+	for i, env := range envs {
+		if err := env.Validate(); err != nil {
+			return nil, fmt.Errorf("report %d: %w", env.Seq, err)
+		}
+		if i > 0 && env.Seq <= envs[i-1].Seq {
+			return nil, fmt.Errorf("report %d after %d: sequence numbers must increase within a batch", env.Seq, envs[i-1].Seq)
+		}
+	}
+	applied := make([]bool, len(envs))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		clear(applied)
+		// Deduplication: the update takes the agent's row lock, which
+		// serialises its reports across replicas, and returns the highest
+		// Seq applied so far (re-read after the lock on PostgreSQL).
+		var clusterID string
+		var lastSeq int64
+		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&clusterID, &lastSeq)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("agent %s: %w", agentID, err)
+		}
+		var fresh []int
+		var dropped int64
+		for i, env := range envs {
+			if env.Cluster != "" && env.Cluster != clusterID {
+				return fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
+			}
+			if int64(env.Seq) > lastSeq {
+				fresh = append(fresh, i)
+				dropped = max(dropped, int64(env.Dropped))
+			}
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		var gen int64
+		if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
+			ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
+			return fmt.Errorf("cluster %s: %w", clusterID, err)
+		}
+		for _, i := range fresh {
+			env := envs[i]
+			a := applier{s: s, tx: tx, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
+			switch env.Kind {
+			case fleetapi.KindFindings:
+				err = a.findings(ctx, env.Findings)
+			case fleetapi.KindInventory:
+				err = a.inventory(ctx, env.Inventory)
+			case fleetapi.KindImages:
+				err = a.images(ctx, env.Images)
+			case fleetapi.KindImageScan:
+				err = a.imageScan(ctx, env.ImageScan)
+			case fleetapi.KindAdmission:
+				err = a.admission(ctx, env.Admission)
+			}
+			if err != nil {
+				return fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
+			}
+			applied[i] = true
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), agentID); err != nil {
+			return fmt.Errorf("agent %s: seq: %w", agentID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+// applier writes one envelope inside its transaction.
+type applier struct {
+	s       *sqlStore
+	tx      *sql.Tx
+	cluster string
+	gen     int64
+	now     int64
+	seq     uint64
+}
+
+// ObjectKey identifies an object within a cluster.
+func ObjectKey(o finding.ObjectRef) string {
+	return o.Kind + "/" + o.Namespace + "/" + o.Name
+}
+
+// FindingKey identifies a finding within its object: the same rule on the
+// same container and field with the same message is the same finding.
+func FindingKey(f *finding.Finding) string {
+	h := sha256.New()
+	for _, p := range []string{f.RuleID, f.Container, f.Field, f.Message} {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// insertRows runs a multi-row INSERT in chunks within the parameter limit.
+func (a *applier) insertRows(ctx context.Context, head, tail string, cols int, rows [][]any) error {
+	per := max(1, a.s.d.maxParams/cols)
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	for start := 0; start < len(rows); start += per {
+		end := min(len(rows), start+per)
+		var b strings.Builder
+		b.WriteString(head)
+		args := make([]any, 0, (end-start)*cols)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph)
+			args = append(args, rows[i]...)
+		}
+		b.WriteString(tail)
+		if _, err := a.s.exec(ctx, a.tx, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lastSeenRefresh is the resolution of a finding's LastSeen: a finding
+// reported again unchanged is rewritten only when its last_seen is at least
+// this old, so steady-state reports and periodic snapshots do not rewrite
+// every row of the cluster.
+const lastSeenRefresh = time.Hour
+
+// storedFinding is a findings row as the diff needs it.
+type storedFinding struct {
+	okey, fkey, rule, title, data string
+	sev                           int
+	suppressed                    bool
+	lastSeen                      int64
+}
+
+// wantedFinding is a finding of the report, encoded.
+type wantedFinding struct {
+	okey, fkey, data string
+	f                *finding.Finding
+}
+
+// findings applies a findings delta by diffing it against the stored rows
+// of the objects it covers (the whole cluster for a full snapshot): rows
+// are keyed by the stable fingerprint (object key, FindingKey) and only new
+// or changed findings are written, only vanished ones deleted. The
+// counters (counters.go) follow from the same diff; a full snapshot
+// recounts the cluster, which also repairs counters of any older hub.
+func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error {
+	deletedObj := make(map[string]bool, len(d.Deleted))
+	for _, o := range d.Deleted {
+		deletedObj[ObjectKey(o)] = true
+	}
+	named := make(map[string]bool, len(d.Objects))
+	wanted := map[[2]string]*wantedFinding{}
+	var order []*wantedFinding
+	for _, o := range d.Objects {
+		okey := ObjectKey(o.Object)
+		named[okey] = true
+		if deletedObj[okey] {
+			continue // deleted in the same report: the deletion wins
+		}
+		for i := range o.Findings {
+			f := &o.Findings[i]
+			k := [2]string{okey, FindingKey(f)}
+			if wanted[k] != nil {
+				continue // one row per finding, even if sent twice
+			}
+			data, err := json.Marshal(f)
+			if err != nil {
+				return err
+			}
+			w := &wantedFinding{okey: okey, fkey: k[1], data: string(data), f: f}
+			wanted[k] = w
+			order = append(order, w)
+		}
+	}
+	var scope []string // objects whose stored rows the report replaces
+	if !d.Full {
+		scope = make([]string, 0, len(named)+len(deletedObj))
+		for k := range named {
+			scope = append(scope, k)
+		}
+		for k := range deletedObj {
+			if !named[k] {
+				scope = append(scope, k)
+			}
+		}
+		sort.Strings(scope)
+	}
+	stored, err := a.storedFindings(ctx, d.Full, scope)
+	if err != nil {
+		return fmt.Errorf("findings: read: %w", err)
+	}
+	var write [][]any
+	var gone [][2]string
+	storedKeys := make(map[[2]string]bool, len(stored))
+	for i := range stored {
+		r := &stored[i]
+		k := [2]string{r.okey, r.fkey}
+		storedKeys[k] = true
+		w := wanted[k]
+		switch {
+		case w == nil:
+			gone = append(gone, k)
+		case w.data != r.data || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
+			write = append(write, a.findingRow(w))
+		}
+	}
+	for _, w := range order {
+		if !storedKeys[[2]string{w.okey, w.fkey}] {
+			write = append(write, a.findingRow(w))
+		}
+	}
+	if err := a.insertRows(ctx,
+		`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen) VALUES `,
+		` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, last_seen = excluded.last_seen`,
+		14, write); err != nil {
+		return fmt.Errorf("findings: %w", err)
+	}
+	if err := a.deleteFindings(ctx, gone); err != nil {
+		return fmt.Errorf("findings: delete: %w", err)
+	}
+	if d.Full || len(scope) > recountAbove {
+		return a.recount(ctx)
+	}
+	// Counters: the scope's open findings before (stored) and after
+	// (wanted) the report.
+	before := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
+	for i := range stored {
+		if r := &stored[i]; !r.suppressed {
+			before.add(r.okey, r.rule, r.title, r.sev)
+		}
+	}
+	after := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
+	for _, w := range order {
+		if !w.f.Suppressed {
+			after.add(w.okey, w.f.RuleID, w.f.Title, int(w.f.Severity))
+		}
+	}
+	return a.applyCounterDiff(ctx, before, after)
+}
+
+// add counts one open finding.
+func (o *openFindings) add(okey, rule, title string, sev int) {
+	o.bySeverity[sev]++
+	r := o.rules[rule]
+	if r == nil {
+		r = &ruleObjects{objects: map[string]bool{}}
+		o.rules[rule] = r
+	}
+	r.objects[okey] = true
+	if sev > r.severity {
+		r.severity = sev
+	}
+	if title > r.title {
+		r.title = title
+	}
+}
+
+func (a *applier) findingRow(w *wantedFinding) []any {
+	f := w.f
+	return []any{a.cluster, w.okey, w.fkey, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
+		f.Title, b2i(f.Suppressed), w.data, a.now, a.now}
+}
+
+// storedFindings reads the stored findings of the cluster (all) or of the
+// objects in scope.
+func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) ([]storedFinding, error) {
+	const cols = `SELECT object_key, fkey, rule_id, title, data, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
+	var out []storedFinding
+	read := func(q string, args ...any) error {
+		rows, err := a.s.query(ctx, a.tx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r storedFinding
+			var sup int
+			if err := rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.data, &r.sev, &sup, &r.lastSeen); err != nil {
+				return err
+			}
+			r.suppressed = sup != 0
+			out = append(out, r)
+		}
+		return rows.Err()
+	}
+	if all {
+		return out, read(cols, a.cluster)
+	}
+	per := max(1, a.s.d.maxParams-1)
+	for start := 0; start < len(scope); start += per {
+		chunk := scope[start:min(len(scope), start+per)]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, a.cluster)
+		for _, k := range chunk {
+			args = append(args, k)
+		}
+		if err := read(cols+` AND object_key IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// deleteFindings deletes rows by (object key, finding key).
+func (a *applier) deleteFindings(ctx context.Context, keys [][2]string) error {
+	per := max(1, (a.s.d.maxParams-1)/2)
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(len(keys), start+per)]
+		args := make([]any, 0, 2*len(chunk)+1)
+		args = append(args, a.cluster)
+		var b strings.Builder
+		for i, k := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?)")
+			args = append(args, k[0], k[1])
+		}
+		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (VALUES `+b.String()+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error {
+	data, err := json.Marshal(inv)
+	if err != nil {
+		return err
+	}
+	if _, err := a.s.exec(ctx, a.tx, `UPDATE clusters SET k8s_version = ?, distribution = ?, inventory = ? WHERE id = ?`,
+		inv.KubernetesVersion, inv.Distribution, string(data), a.cluster); err != nil {
+		return err
+	}
+	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM nodes WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_rules WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	var ruleRows [][]any
+	seenRule := map[string]bool{}
+	for _, r := range inv.Rules {
+		if !seenRule[r] {
+			seenRule[r] = true
+			ruleRows = append(ruleRows, []any{a.cluster, r})
+		}
+	}
+	if err := a.insertRows(ctx, `INSERT INTO cluster_rules (cluster_id, rule_id) VALUES `, ` ON CONFLICT (cluster_id, rule_id) DO NOTHING`, 2, ruleRows); err != nil {
+		return err
+	}
+	var rows [][]any
+	for _, n := range inv.Nodes {
+		nd, err := json.Marshal(n)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{a.cluster, n.Name, n.Architecture, n.OS, string(nd)})
+	}
+	return a.insertRows(ctx, `INSERT INTO nodes (cluster_id, name, architecture, os, data) VALUES `, ` ON CONFLICT (cluster_id, name) DO NOTHING`, 5, rows)
+}
+
+func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
+	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_images WHERE cluster_id = ?`, a.cluster); err != nil {
+		return err
+	}
+	var rows [][]any
+	for _, im := range set.Images {
+		rows = append(rows, []any{a.cluster, im.Ref, im.Digest, im.Workloads, strings.Join(im.Namespaces, ",")})
+	}
+	return a.insertRows(ctx, `INSERT INTO cluster_images (cluster_id, ref, digest, workloads, namespaces) VALUES `,
+		` ON CONFLICT (cluster_id, ref, digest) DO UPDATE SET workloads = excluded.workloads, namespaces = excluded.namespaces`, 5, rows)
+}
+
+func (a *applier) imageScan(ctx context.Context, sc *fleetapi.ImageScan) error {
+	for _, t := range []string{"image_vulns", "image_vuln_aliases"} {
+		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM `+t+` WHERE cluster_id = ? AND digest = ?`, a.cluster, sc.Digest); err != nil {
+			return err
+		}
+	}
+	if _, err := a.s.exec(ctx, a.tx, `INSERT INTO image_scans (cluster_id, digest, ref, db_stamp, scanned_at, error) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (cluster_id, digest) DO UPDATE SET ref = excluded.ref, db_stamp = excluded.db_stamp, scanned_at = excluded.scanned_at, error = excluded.error`,
+		a.cluster, sc.Digest, sc.Ref, sc.DBStamp, ms(sc.ScannedAt), sc.Error); err != nil {
+		return err
+	}
+	var vulns, aliases [][]any
+	seenV, seenA := map[string]bool{}, map[string]bool{}
+	for i := range sc.Vulnerabilities {
+		f := &sc.Vulnerabilities[i]
+		if f.Vulnerability == nil {
+			continue
+		}
+		v := f.Vulnerability
+		k := v.ID + "\x00" + v.Package.Name + "\x00" + v.Installed
+		if seenV[k] {
+			continue
+		}
+		seenV[k] = true
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		vulns = append(vulns, []any{a.cluster, sc.Digest, v.ID, v.Package.Name, v.Installed, int(f.Severity), string(data)})
+		for _, al := range append([]string{v.ID}, v.Aliases...) {
+			if !seenA[al] {
+				seenA[al] = true
+				aliases = append(aliases, []any{a.cluster, sc.Digest, al})
+			}
+		}
+	}
+	if err := a.insertRows(ctx, `INSERT INTO image_vulns (cluster_id, digest, vuln_id, package, installed, severity, data) VALUES `, ``, 7, vulns); err != nil {
+		return err
+	}
+	return a.insertRows(ctx, `INSERT INTO image_vuln_aliases (cluster_id, digest, alias) VALUES `, ``, 3, aliases)
+}
+
+func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) error {
+	var rows [][]any
+	for i, e := range evs {
+		id := e.UID
+		if id == "" {
+			// Replays are rejected by Seq before reaching here, so the
+			// envelope position is a stable key.
+			id = fmt.Sprintf("seq-%d-%d", a.seq, i)
+		}
+		data, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []any{a.cluster, id, ms(e.Time), e.Operation, e.Decision, b2i(e.BreakGlass), string(data)})
+	}
+	return a.insertRows(ctx, `INSERT INTO admission_events (cluster_id, id, time, operation, decision, break_glass, data) VALUES `,
+		` ON CONFLICT (cluster_id, id) DO NOTHING`, 7, rows)
+}
+
+func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var clusterID string
+		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id`, ms(now), agentID).Scan(&clusterID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`,
+			ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID); err != nil {
+			return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
+		}
+		return nil
+	})
+}
