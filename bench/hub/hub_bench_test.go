@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -129,7 +130,10 @@ func podFindings(pod int, gen int) fleetapi.ObjectFindings {
 }
 
 // phase sends reports from workers and returns reports/s and latencies.
-func phase(t *testing.T, clusters []*simCluster, url string, reports int, workers int, mk func(c *simCluster, i int) *fleetapi.Envelope) (float64, []time.Duration) {
+// With batch > 1, each request carries batch consecutive reports of one
+// cluster (fleetapi.ReportBatch), as an agent draining a backlog does;
+// reports/s still counts reports, latency is per request.
+func phase(t *testing.T, clusters []*simCluster, url string, reports int, workers, batch int, mk func(c *simCluster, i int) *fleetapi.Envelope) (float64, []time.Duration) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -142,13 +146,22 @@ func phase(t *testing.T, clusters []*simCluster, url string, reports int, worker
 			var mine []time.Duration
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= reports {
+				if i*batch >= reports {
 					break
 				}
 				c := clusters[i%len(clusters)]
-				env := mk(c, i)
+				var b fleetapi.ReportBatch
+				for k := range min(batch, reports-i*batch) {
+					b.Envelopes = append(b.Envelopes, *mk(c, i*batch+k))
+				}
 				t0 := time.Now()
-				if err := post(c.client, url+fleetapi.PathReports, env, nil); err != nil {
+				var err error
+				if batch == 1 {
+					err = post(c.client, url+fleetapi.PathReports, &b.Envelopes[0], nil)
+				} else {
+					err = post(c.client, url+fleetapi.PathReportBatch, &b, nil)
+				}
+				if err != nil {
 					t.Error(err)
 					return
 				}
@@ -180,7 +193,9 @@ func TestHubIngest(t *testing.T) {
 	pods := envInt("PALISADE_BENCH_PODS", 500)
 	deltas := envInt("PALISADE_BENCH_DELTAS", 10000)
 	workers := envInt("PALISADE_BENCH_WORKERS", 32)
-	for _, backend := range []string{"sqlite", "postgres"} {
+	batch := envInt("PALISADE_BENCH_BATCH", 1)
+	backends := strings.Split(envStr("PALISADE_BENCH_BACKENDS", "sqlite,postgres"), ",")
+	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {
 			var st store.Store
 			var err error
@@ -203,7 +218,7 @@ func TestHubIngest(t *testing.T) {
 				go func() { defer wg.Done(); clusters[i] = enrol(t, h, url, fmt.Sprintf("edge-%04d", i)); <-sem }()
 			}
 			wg.Wait()
-			snapRate, snapLat := phase(t, clusters, url, nClusters, workers, func(c *simCluster, i int) *fleetapi.Envelope {
+			snapRate, snapLat := phase(t, clusters, url, nClusters, workers, 1, func(c *simCluster, i int) *fleetapi.Envelope {
 				d := &fleetapi.FindingsDelta{Full: true}
 				for p := range pods {
 					d.Objects = append(d.Objects, podFindings(p, 0))
@@ -212,7 +227,7 @@ func TestHubIngest(t *testing.T) {
 				return &fleetapi.Envelope{Seq: c.seq, Kind: fleetapi.KindFindings, Findings: d}
 			})
 			var seqMu sync.Mutex
-			deltaRate, deltaLat := phase(t, clusters, url, deltas, workers, func(c *simCluster, i int) *fleetapi.Envelope {
+			deltaRate, deltaLat := phase(t, clusters, url, deltas, workers, batch, func(c *simCluster, i int) *fleetapi.Envelope {
 				d := &fleetapi.FindingsDelta{}
 				for k := range 5 {
 					d.Objects = append(d.Objects, podFindings((i*7+k)%pods, i))
@@ -224,8 +239,8 @@ func TestHubIngest(t *testing.T) {
 				return &fleetapi.Envelope{Seq: seq, Kind: fleetapi.KindFindings, Findings: d}
 			})
 			n, _ := st.CountFindings(context.Background(), store.FindingQuery{})
-			t.Logf("%s: %d clusters x %d pods: snapshot %.0f reports/s (p50 %v, p99 %v); deltas %d: %.0f reports/s (p50 %v, p99 %v); %d findings stored",
-				backend, nClusters, pods, snapRate, pct(snapLat, .5), pct(snapLat, .99), deltas, deltaRate, pct(deltaLat, .5), pct(deltaLat, .99), n)
+			t.Logf("%s: %d clusters x %d pods, %d workers: snapshot %.0f reports/s (p50 %v, p99 %v); deltas %d (batch %d): %.0f reports/s (p50 %v, p99 %v); %d findings stored",
+				backend, nClusters, pods, workers, snapRate, pct(snapLat, .5), pct(snapLat, .99), deltas, batch, deltaRate, pct(deltaLat, .5), pct(deltaLat, .99), n)
 			if n != nClusters*pods*2 {
 				t.Errorf("stored %d findings, want %d", n, nClusters*pods*2)
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,10 +12,12 @@ import (
 	"github.com/palisade-sec/palisade/internal/cluster"
 )
 
+// newAgentCommand is `palisade agent run`. The slim cmd/palisade-agent
+// binary runs the same agent with the same flags and links far less (see
+// docs/fleet.md, "Memory"); deploy/agent uses that one.
 func newAgentCommand(s *streams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "agent", Short: "Run the in-cluster agent that reports to a hub"}
-	var cfg agent.Config
-	var outboxMiB int64
+	var flags agent.Flags
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Watch the cluster, evaluate changes and report to the hub",
@@ -28,11 +29,9 @@ until the identity is saved in --state-dir.`,
     --hub-ca-fingerprint sha256:… --state-dir /var/lib/palisade-agent`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := flags.Resolve(os.Getenv)
 			if cfg.HubURL == "" || cfg.CAFingerprint == "" {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("--hub and --hub-ca-fingerprint are required")}
-			}
-			if cfg.Token == "" {
-				cfg.Token = os.Getenv("PALISADE_AGENT_TOKEN")
 			}
 			rc, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context})
 			if err != nil {
@@ -41,7 +40,6 @@ until the identity is saved in --state-dir.`,
 			if cfg.Client, err = cluster.NewClient(rc); err != nil {
 				return err
 			}
-			cfg.OutboxMaxBytes = outboxMiB << 20
 			cfg.Version = buildinfo.Get().Version
 			cfg.Logger = slog.New(slog.NewJSONHandler(s.err, nil))
 			a, err := agent.New(cmd.Context(), cfg)
@@ -52,15 +50,7 @@ until the identity is saved in --state-dir.`,
 			return a.Run(cmd.Context())
 		},
 	}
-	f := run.Flags()
-	f.StringVar(&cfg.HubURL, "hub", "", "hub URL (https://host:port)")
-	f.StringVar(&cfg.Token, "token", "", "single-use bootstrap token (or PALISADE_AGENT_TOKEN)")
-	f.StringVar(&cfg.CAFingerprint, "hub-ca-fingerprint", "", "sha256:… fingerprint of the hub CA ('palisade hub token create' prints it)")
-	f.StringVar(&cfg.StateDir, "state-dir", "/var/lib/palisade-agent", "identity, outbox and bundle cache")
-	f.Int64Var(&outboxMiB, "outbox-max-mib", 64, "outbox size limit; the oldest reports are dropped (and counted) beyond it")
-	f.DurationVar(&cfg.Debounce, "debounce", 2*time.Second, "wait for changes to settle before evaluating")
-	f.DurationVar(&cfg.HeartbeatInterval, "heartbeat", 30*time.Second, "heartbeat interval")
-	f.IntVar(&cfg.ScanConcurrency, "scan-concurrency", 2, "image scans run in parallel")
+	flags.Bind(run.Flags())
 	cmd.AddCommand(run)
 	return cmd
 }

@@ -29,7 +29,6 @@ import (
 	"github.com/palisade-sec/palisade/internal/policy"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
-	"github.com/palisade-sec/palisade/internal/scan"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -101,7 +100,7 @@ type Agent struct {
 	cache  bundleCache
 
 	mu         sync.Mutex
-	opts       scan.Options
+	opts       evalOptions
 	sent       map[string]uint64 // object key -> findings hash
 	needFull   bool              // send the next findings as a full snapshot
 	lastDrop   uint64
@@ -159,7 +158,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a := &Agent{cfg: cfg, log: cfg.Logger, pin: pin, sent: map[string]uint64{}, needFull: true,
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles")}}
-	a.opts = scan.Options{Rules: cfg.Rules}
+	a.opts = evalOptions{Rules: cfg.Rules}
 	id, ok, err := loadIdentity(cfg.StateDir, pin)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -317,7 +316,7 @@ func (a *Agent) enqueue(env *fleetapi.Envelope) error {
 	return err
 }
 
-func (a *Agent) reportFindings(ctx context.Context, full bool, dirty map[string]bool, opts scan.Options) error {
+func (a *Agent) reportFindings(ctx context.Context, full bool, dirty map[string]bool, opts evalOptions) error {
 	ev, err := a.watch.evaluate(ctx, full, dirty, opts, a.cfg.Checks)
 	if err != nil {
 		return err
@@ -523,12 +522,27 @@ func (a *Agent) setOnline(ok bool, err error) {
 	}
 }
 
-// sendLoop sends the outbox oldest first, one report at a time, and
-// removes each only once the hub acknowledged it (applied or duplicate).
+// Batching of reports: up to sendBatchReports envelopes and about
+// sendBatchBytes of JSON per request, applied by the hub in one
+// transaction. After an outage the backlog drains in far fewer round
+// trips and transactions; in steady state a batch holds what queued while
+// the previous request was in flight.
+const (
+	sendBatchReports = 32
+	sendBatchBytes   = 4 << 20
+)
+
+// sendLoop sends the outbox oldest first, in batches, and removes reports
+// only once the hub acknowledged them (applied or duplicate).
 func (a *Agent) sendLoop(ctx context.Context) {
 	backoff := time.Second
+	batching := true // until a hub without the batch endpoint answers 404
 	for {
-		batch, err := a.outbox.Oldest(1)
+		n := 1
+		if batching {
+			n = sendBatchReports
+		}
+		batch, err := a.outbox.OldestRaw(n, sendBatchBytes)
 		if err != nil {
 			a.log.Error("outbox read failed", slog.Any("error", err))
 		}
@@ -541,23 +555,28 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			}
 			continue
 		}
-		env := batch[0]
-		env.Dropped = a.outbox.Stats().Dropped
-		var res fleetapi.ReportResult
-		err = a.hub.do(ctx, http.MethodPost, fleetapi.PathReports, &env, &res)
+		if batching {
+			err = a.sendBatch(ctx, batch)
+		} else {
+			err = a.sendOne(ctx, batch[0])
+		}
 		var he *HTTPError
 		switch {
 		case err == nil:
 			a.setOnline(true, nil)
 			backoff = time.Second
-			if err := a.outbox.Ack(env.Seq); err != nil {
+			if err := a.outbox.Ack(batch[len(batch)-1].Seq); err != nil {
 				a.log.Error("outbox ack failed", slog.Any("error", err))
 			}
 			continue
+		case batching && errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusMethodNotAllowed):
+			a.log.Info("hub has no batch endpoint; sending reports one by one")
+			batching = false
+			continue
 		case errors.As(err, &he) && he.Status == http.StatusBadRequest:
 			// A report the hub can never accept must not block the queue.
-			a.log.Error("hub rejected a report; dropping it", slog.Uint64("seq", env.Seq), slog.String("kind", env.Kind), slog.String("reason", he.Msg))
-			_ = a.outbox.Ack(env.Seq)
+			a.log.Error("hub rejected a report; dropping it", slog.Uint64("seq", batch[0].Seq), slog.String("reason", he.Msg))
+			_ = a.outbox.Ack(batch[0].Seq)
 			continue
 		case ctx.Err() != nil:
 			return
@@ -570,6 +589,49 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// sendBatch posts reports as one fleetapi.ReportBatch, passing their
+// queued JSON through without decoding it.
+func (a *Agent) sendBatch(ctx context.Context, batch []RawReport) error {
+	size := 64
+	for _, r := range batch {
+		size += len(r.JSON) + 1
+	}
+	body := make([]byte, 0, size)
+	body = fmt.Appendf(body, `{"dropped":%d,"envelopes":[`, a.outbox.Stats().Dropped)
+	for i, r := range batch {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, r.JSON...)
+	}
+	body = append(body, "]}"...)
+	var res fleetapi.BatchResult
+	if err := a.hub.do(ctx, http.MethodPost, fleetapi.PathReportBatch, rawJSON(body), &res); err != nil {
+		return err
+	}
+	if len(res.Results) != len(batch) {
+		return fmt.Errorf("hub answered %d results for %d reports", len(res.Results), len(batch))
+	}
+	for _, r := range res.Results {
+		if r.Error != "" {
+			// A report the hub can never accept must not block the queue.
+			a.log.Error("hub rejected a report; dropping it", slog.Uint64("seq", r.Seq), slog.String("reason", r.Error))
+		}
+	}
+	return nil
+}
+
+// sendOne posts one report (hubs without the batch endpoint).
+func (a *Agent) sendOne(ctx context.Context, r RawReport) error {
+	var env fleetapi.Envelope
+	if err := json.Unmarshal(r.JSON, &env); err != nil {
+		return &HTTPError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("undecodable queued report: %v", err)}
+	}
+	env.Dropped = a.outbox.Stats().Dropped
+	var res fleetapi.ReportResult
+	return a.hub.do(ctx, http.MethodPost, fleetapi.PathReports, &env, &res)
 }
 
 func (a *Agent) heartbeatLoop(ctx context.Context) {
@@ -697,7 +759,7 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	if same {
 		return
 	}
-	opts := scan.Options{Rules: a.cfg.Rules}
+	opts := evalOptions{Rules: a.cfg.Rules}
 	var custom []*rule.Rule
 	for _, b := range bundles {
 		switch b.Kind {

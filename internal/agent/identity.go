@@ -285,7 +285,9 @@ func (e *HTTPError) Error() string { return fmt.Sprintf("hub: HTTP %d: %s", e.St
 // do posts (or gets, when in is nil and method GET) JSON.
 func (c *hubClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
-	if in != nil {
+	if raw, ok := in.(rawJSON); ok {
+		body = bytes.NewReader(raw)
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return err
@@ -318,5 +320,8 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 	}
 	return nil
 }
+
+// rawJSON is a request body already encoded.
+type rawJSON []byte
 
 func (c *hubClient) closeIdle() { c.http.CloseIdleConnections() }

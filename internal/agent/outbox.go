@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -149,6 +150,36 @@ func (o *Outbox) Oldest(n int) ([]fleetapi.Envelope, error) {
 				return fmt.Errorf("report %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			out = append(out, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("outbox: read: %w", err)
+	}
+	return out, nil
+}
+
+// RawReport is a queued report as stored (JSON of a fleetapi.Envelope).
+type RawReport struct {
+	Seq  uint64
+	JSON []byte
+}
+
+// OldestRaw returns up to n queued reports, oldest first, without decoding
+// them, stopping before maxBytes of JSON (but always returning at least
+// one when the queue is not empty).
+func (o *Outbox) OldestRaw(n int, maxBytes int) ([]RawReport, error) {
+	var out []RawReport
+	size := 0
+	err := o.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketQueue).Cursor()
+		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			if len(out) > 0 && size+len(v) > maxBytes {
+				break
+			}
+			size += len(v)
+			// bbolt's values are valid only inside the transaction.
+			out = append(out, RawReport{Seq: binary.BigEndian.Uint64(k), JSON: bytes.Clone(v)})
 		}
 		return nil
 	})

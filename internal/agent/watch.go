@@ -23,7 +23,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
-	"github.com/palisade-sec/palisade/internal/scan"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -238,7 +237,7 @@ type evaluation struct {
 // workload (full) or only the dirty ones, and returns the findings of the
 // objects whose results are exact: all objects when full, else the dirty
 // workloads.
-func (w *watcher) evaluate(ctx context.Context, full bool, dirty map[string]bool, opts scan.Options, checks []Checks) (*evaluation, error) {
+func (w *watcher) evaluate(ctx context.Context, full bool, dirty map[string]bool, opts evalOptions, checks []Checks) (*evaluation, error) {
 	inv := workload.NewInventory()
 	ev := &evaluation{byObject: map[string]fleetapi.ObjectFindings{}}
 	for _, k := range w.kinds {
@@ -285,11 +284,10 @@ func (w *watcher) evaluate(ctx context.Context, full bool, dirty map[string]bool
 			addToInventory(inv, k, obj)
 		}
 	}
-	report, err := scan.Evaluate(ctx, inv, nil, len(inv.Objects), nil, opts)
+	fs, err := evaluateInventory(ctx, inv, opts)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate: %w", err)
 	}
-	fs := report.Findings
 	for _, c := range checks {
 		extra, err := c.Evaluate(ctx, inv)
 		if err != nil {

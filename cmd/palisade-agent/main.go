@@ -1,0 +1,142 @@
+// Command palisade-agent is the in-cluster fleet agent alone: the same
+// agent as `palisade agent run`, with the same flags, in a binary that
+// links only internal/agent and what it needs (client-go, the rules, the
+// policy loader). It leaves out the hub and its SQLite/PostgreSQL drivers,
+// the image scanner, Helm and kustomize rendering, BuildKit's solver and
+// the admission webhook, so far fewer binary pages are resident on every
+// node (docs/fleet.md, "Memory").
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/palisade-sec/palisade/internal/agent"
+	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cluster"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run parses args and runs the agent; it returns the exit code (0, or 2 on
+// a usage or runtime error).
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("palisade-agent", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var flags agent.Flags
+	flags.Bind(fs)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)")
+	kubeContext := fs.String("context", "", "kubeconfig context")
+	version := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: palisade-agent --hub URL --hub-ca-fingerprint sha256:… [--token T] [flags]\n\n"+
+			"Runs the in-cluster agent (the same as `palisade agent run`).\n\nFlags:\n%s", fs.FlagUsages())
+	}
+	// Accept `palisade-agent run …` too, like `palisade agent run …`.
+	if len(args) > 0 && args[0] == "run" {
+		args = args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.Get().Version)
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "palisade-agent: unexpected arguments %q\n", fs.Args())
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if limit, source := memoryLimit(getenv, readCgroupLimit); limit > 0 {
+		debug.SetMemoryLimit(limit)
+		log.Info("memory limit", slog.Int64("bytes", limit), slog.String("source", source))
+	}
+	cfg := flags.Resolve(getenv)
+	if cfg.HubURL == "" || cfg.CAFingerprint == "" {
+		fmt.Fprintln(stderr, "palisade-agent: --hub and --hub-ca-fingerprint are required")
+		return 2
+	}
+	rc, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: *kubeconfig, Context: *kubeContext})
+	if err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	if cfg.Client, err = cluster.NewClient(rc); err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	cfg.Version = buildinfo.Get().Version
+	cfg.Logger = log
+	a, err := agent.New(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	defer a.Close()
+	if err := a.Run(ctx); err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	return 0
+}
+
+// Memory-limit defaults. The agent's live heap with 1,000 pods is ≈ 15 MiB
+// (bench/hub/README.md); without a limit Go lets the heap grow to twice the
+// live size between collections (GOGC=100). A soft limit keeps the peak
+// near the live size when memory is tight and costs nothing when it is not.
+const (
+	// defaultMemoryLimit applies when neither GOMEMLIMIT nor a cgroup
+	// limit is set.
+	defaultMemoryLimit = 40 << 20
+	// cgroupShare is the part of the container's memory limit given to the
+	// Go runtime; the rest is binary pages, stacks and the page cache of
+	// the outbox file.
+	cgroupShare = 0.7
+)
+
+// memoryLimit picks the Go soft memory limit: none when GOMEMLIMIT is set
+// (the runtime already applied it), else 70% of the cgroup's memory.max
+// when there is one, else 40 MiB.
+func memoryLimit(getenv func(string) string, cgroup func() int64) (int64, string) {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0, "GOMEMLIMIT"
+	}
+	if max := cgroup(); max > 0 {
+		return int64(float64(max) * cgroupShare), "cgroup memory.max"
+	}
+	return defaultMemoryLimit, "default"
+}
+
+// readCgroupLimit returns the cgroup v2 memory.max of this process, or 0
+// when unlimited or unknown.
+func readCgroupLimit() int64 {
+	b, err := os.ReadFile("/sys/fs/cgroup/memory.max")
+	if err != nil {
+		return 0
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil { // "max"
+		return 0
+	}
+	return v
+}

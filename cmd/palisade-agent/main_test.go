@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestMemoryLimit(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	none := func() int64 { return 0 }
+	if l, src := memoryLimit(env(map[string]string{"GOMEMLIMIT": "30MiB"}), func() int64 { return 1 << 30 }); l != 0 || src != "GOMEMLIMIT" {
+		t.Errorf("GOMEMLIMIT set: %d %s", l, src)
+	}
+	if l, _ := memoryLimit(env(nil), func() int64 { return 100 << 20 }); l != 70<<20 {
+		t.Errorf("cgroup 100 MiB: %d", l)
+	}
+	if l, src := memoryLimit(env(nil), none); l != defaultMemoryLimit || src != "default" {
+		t.Errorf("default: %d %s", l, src)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--hub", "https://h"}, func(string) string { return "" }, &out, &errb); code != 2 ||
+		!strings.Contains(errb.String(), "--hub-ca-fingerprint") {
+		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"--bogus"}, func(string) string { return "" }, &out, &errb); code != 2 {
+		t.Fatalf("unknown flag: code %d", code)
+	}
+}
+
+// TestSlimDependencies keeps the binary slim: the hub's storage drivers,
+// Helm, kustomize, BuildKit's solver, the image scanner and the admission
+// webhook must not be linked.
+func TestSlimDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	forbidden := []string{
+		"modernc.org/sqlite", "github.com/jackc/pgx", "helm.sh/helm", "sigs.k8s.io/kustomize",
+		"github.com/moby/buildkit/client", "github.com/moby/buildkit/solver", "github.com/google/go-containerregistry/pkg/v1/remote",
+		"github.com/palisade-sec/palisade/internal/hub", "github.com/palisade-sec/palisade/internal/imagescan",
+		"github.com/palisade-sec/palisade/internal/admission", "github.com/palisade-sec/palisade/internal/render",
+		"github.com/palisade-sec/palisade/internal/scan",
+	}
+	for _, dep := range strings.Split(string(out), "\n") {
+		for _, f := range forbidden {
+			if dep == f || strings.HasPrefix(dep, f+"/") {
+				t.Errorf("palisade-agent links %s", dep)
+			}
+		}
+	}
+}
