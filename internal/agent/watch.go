@@ -28,7 +28,11 @@ import (
 
 // stripForCache drops what no rule reads and costs memory in the informer
 // caches: managed fields and the last-applied annotation (a full copy of
-// the object).
+// the object) everywhere; a Pod's status except the containers' image IDs
+// (image digests for the image report); a Node's image list and volumes
+// (hundreds of entries on busy nodes; the inventory reads node info,
+// capacity, allocatable and conditions only). Custom CEL rules therefore
+// see no pod status in the agent, as in manifests.
 func stripForCache(obj any) (any, error) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
@@ -39,7 +43,30 @@ func stripForCache(obj any) (any, error) {
 			}
 		}
 	}
+	switch o := obj.(type) {
+	case *corev1.Pod:
+		o.Status = corev1.PodStatus{
+			InitContainerStatuses: imageIDsOnly(o.Status.InitContainerStatuses),
+			ContainerStatuses:     imageIDsOnly(o.Status.ContainerStatuses),
+		}
+	case *corev1.Node:
+		o.Status.Images = nil
+		o.Status.VolumesInUse = nil
+		o.Status.VolumesAttached = nil
+	}
 	return obj, nil
+}
+
+// imageIDsOnly keeps each container status's name and image ID.
+func imageIDsOnly(in []corev1.ContainerStatus) []corev1.ContainerStatus {
+	if len(in) == 0 {
+		return nil
+	}
+	out := make([]corev1.ContainerStatus, len(in))
+	for i, cs := range in {
+		out[i] = corev1.ContainerStatus{Name: cs.Name, ImageID: cs.ImageID}
+	}
+	return out
 }
 
 // kinds watched, with how a change affects evaluation.
