@@ -164,7 +164,7 @@ func TestDashboardSecurity(t *testing.T) {
 		for k, want := range map[string]string{
 			"Content-Security-Policy": hub.ContentSecurityPolicy,
 			"X-Frame-Options":         "DENY",
-			"Referrer-Policy":         "no-referrer",
+			"Referrer-Policy":         "same-origin",
 			"X-Content-Type-Options":  "nosniff",
 		} {
 			if got := resp.Header.Get(k); got != want {
