@@ -48,7 +48,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "Usage: palisade-agent --hub URL --hub-ca-fingerprint sha256:… [--token T] [flags]\n\n"+
 			"Runs the in-cluster agent (the same as `palisade agent run`).\n\nFlags:\n%s", fs.FlagUsages())
 	}
-	// Accept `palisade-agent run …` too, like `palisade agent run …`.
+	// Accept `palisade-agent run …` and `palisade-agent agent run …` too,
+	// so manifests written for the full binary keep working.
+	if len(args) > 0 && args[0] == "agent" {
+		args = args[1:]
+	}
 	if len(args) > 0 && args[0] == "run" {
 		args = args[1:]
 	}

@@ -7,6 +7,8 @@
 package agent
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -591,24 +593,45 @@ func (a *Agent) sendLoop(ctx context.Context) {
 	}
 }
 
-// sendBatch posts reports as one fleetapi.ReportBatch, passing their
-// queued JSON through without decoding it.
+// sendBatch posts reports as one fleetapi.ReportBatch. The body is gzip:
+// a concatenation of gzip members (which decompresses to the concatenated
+// JSON), so each stored report's compressed member is passed through as
+// is, without decompressing or decoding it.
 func (a *Agent) sendBatch(ctx context.Context, batch []RawReport) error {
 	size := 64
 	for _, r := range batch {
-		size += len(r.JSON) + 1
+		size += len(r.Stored)
 	}
-	body := make([]byte, 0, size)
-	body = fmt.Appendf(body, `{"dropped":%d,"envelopes":[`, a.outbox.Stats().Dropped)
+	var body bytes.Buffer
+	body.Grow(size)
+	zw, _ := gzip.NewWriterLevel(&body, gzip.BestSpeed) // a valid level never fails
+	member := func(p []byte) error {
+		zw.Reset(&body)
+		if _, err := zw.Write(p); err != nil {
+			return err
+		}
+		return zw.Close()
+	}
+	if err := member(fmt.Appendf(nil, `{"dropped":%d,"envelopes":[`, a.outbox.Stats().Dropped)); err != nil {
+		return err
+	}
 	for i, r := range batch {
 		if i > 0 {
-			body = append(body, ',')
+			if err := member([]byte(",")); err != nil {
+				return err
+			}
 		}
-		body = append(body, r.JSON...)
+		if m, _, ok := splitReport(r.Stored); ok {
+			body.Write(m)
+		} else if err := member(r.Stored); err != nil { // plain JSON from an older agent
+			return err
+		}
 	}
-	body = append(body, "]}"...)
+	if err := member([]byte("]}")); err != nil {
+		return err
+	}
 	var res fleetapi.BatchResult
-	if err := a.hub.do(ctx, http.MethodPost, fleetapi.PathReportBatch, rawJSON(body), &res); err != nil {
+	if err := a.hub.do(ctx, http.MethodPost, fleetapi.PathReportBatch, gzipJSON(body.Bytes()), &res); err != nil {
 		return err
 	}
 	if len(res.Results) != len(batch) {
@@ -625,8 +648,12 @@ func (a *Agent) sendBatch(ctx context.Context, batch []RawReport) error {
 
 // sendOne posts one report (hubs without the batch endpoint).
 func (a *Agent) sendOne(ctx context.Context, r RawReport) error {
+	js, err := r.JSON()
 	var env fleetapi.Envelope
-	if err := json.Unmarshal(r.JSON, &env); err != nil {
+	if err == nil {
+		err = json.Unmarshal(js, &env)
+	}
+	if err != nil {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: fmt.Sprintf("undecodable queued report: %v", err)}
 	}
 	env.Dropped = a.outbox.Stats().Dropped

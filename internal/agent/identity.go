@@ -285,8 +285,9 @@ func (e *HTTPError) Error() string { return fmt.Sprintf("hub: HTTP %d: %s", e.St
 // do posts (or gets, when in is nil and method GET) JSON.
 func (c *hubClient) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
-	if raw, ok := in.(rawJSON); ok {
-		body = bytes.NewReader(raw)
+	gz, isGzip := in.(gzipJSON)
+	if isGzip {
+		body = bytes.NewReader(gz)
 	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
@@ -300,6 +301,9 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if isGzip {
+		req.Header.Set("Content-Encoding", "gzip")
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -321,7 +325,7 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 	return nil
 }
 
-// rawJSON is a request body already encoded.
-type rawJSON []byte
+// gzipJSON is a request body already encoded as gzip-compressed JSON.
+type gzipJSON []byte
 
 func (c *hubClient) closeIdle() { c.http.CloseIdleConnections() }

@@ -2,10 +2,12 @@ package agent
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -71,7 +73,7 @@ func OpenOutbox(path string, maxBytes int64) (*Outbox, error) {
 			o.dropped = binary.BigEndian.Uint64(v)
 		}
 		return q.ForEach(func(k, v []byte) error {
-			o.bytes += int64(len(v))
+			o.bytes += int64(reportSize(v))
 			o.count++
 			return nil
 		})
@@ -89,18 +91,21 @@ func (o *Outbox) Close() error { return o.db.Close() }
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // Append assigns the next sequence number to env, stores it durably and
-// returns the seq. It drops the oldest reports when over budget.
+// returns the seq. It drops the oldest reports when over budget. Reports
+// are stored gzip-compressed (findings snapshots shrink about tenfold, and
+// so do the outbox file, its page cache and bbolt's write buffers); the
+// budget counts their JSON size, as before compression.
 func (o *Outbox) Append(env *fleetapi.Envelope) (uint64, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	seq := o.nextSeq
 	env.Seq = seq
-	data, err := json.Marshal(env)
+	data, size, err := encodeReport(env)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: encode report: %w", err)
 	}
-	if int64(len(data)) > o.maxBytes {
-		return 0, fmt.Errorf("outbox: %d bytes: %w", len(data), ErrTooLarge)
+	if int64(size) > o.maxBytes {
+		return 0, fmt.Errorf("outbox: %d bytes: %w", size, ErrTooLarge)
 	}
 	dropped, freed, removed := o.dropped, int64(0), 0
 	err = o.db.Update(func(tx *bolt.Tx) error {
@@ -109,11 +114,11 @@ func (o *Outbox) Append(env *fleetapi.Envelope) (uint64, error) {
 			return err
 		}
 		c := q.Cursor()
-		for k, v := c.First(); k != nil && o.bytes+int64(len(data))-freed > o.maxBytes; k, v = c.First() {
+		for k, v := c.First(); k != nil && o.bytes+int64(size)-freed > o.maxBytes; k, v = c.First() {
 			if binary.BigEndian.Uint64(k) == seq {
 				break
 			}
-			freed += int64(len(v))
+			freed += int64(reportSize(v))
 			removed++
 			dropped++
 			if err := c.Delete(); err != nil {
@@ -130,7 +135,7 @@ func (o *Outbox) Append(env *fleetapi.Envelope) (uint64, error) {
 	}
 	o.nextSeq = seq + 1
 	o.dropped = dropped
-	o.bytes += int64(len(data)) - freed
+	o.bytes += int64(size) - freed
 	o.count += 1 - removed
 	select {
 	case o.notify <- struct{}{}:
@@ -139,14 +144,80 @@ func (o *Outbox) Append(env *fleetapi.Envelope) (uint64, error) {
 	return seq, nil
 }
 
+// Stored reports are either plain JSON (outboxes written by earlier
+// agents: the value starts with '{') or formatGzip, the uvarint length of
+// the JSON, and one gzip member holding it.
+const formatGzip = 0x01
+
+// encodeReport returns the stored form of env and its JSON size.
+func encodeReport(env *fleetapi.Envelope) ([]byte, int, error) {
+	js, err := json.Marshal(env)
+	if err != nil {
+		return nil, 0, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(js)/8 + 64)
+	buf.WriteByte(formatGzip)
+	buf.Write(binary.AppendUvarint(nil, uint64(len(js))))
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level never fails
+	if _, err := zw.Write(js); err != nil {
+		return nil, 0, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, 0, err
+	}
+	return buf.Bytes(), len(js), nil
+}
+
+// splitReport returns the gzip member of a stored report and its JSON
+// size; ok is false for a plain JSON value.
+func splitReport(v []byte) (member []byte, size int, ok bool) {
+	if len(v) == 0 || v[0] != formatGzip {
+		return nil, len(v), false
+	}
+	n, w := binary.Uvarint(v[1:])
+	if w <= 0 {
+		return nil, len(v), false
+	}
+	return v[1+w:], int(n), true
+}
+
+// reportSize is the JSON size of a stored report.
+func reportSize(v []byte) int {
+	_, size, _ := splitReport(v)
+	return size
+}
+
+// reportJSON returns the JSON of a stored report.
+func reportJSON(v []byte) ([]byte, error) {
+	member, size, ok := splitReport(v)
+	if !ok {
+		return v, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(member))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	out := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := io.Copy(out, zr); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
 // Oldest returns up to n queued reports, oldest first.
 func (o *Outbox) Oldest(n int) ([]fleetapi.Envelope, error) {
 	var out []fleetapi.Envelope
 	err := o.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketQueue).Cursor()
 		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+			js, err := reportJSON(v)
+			if err != nil {
+				return fmt.Errorf("report %d: %w", binary.BigEndian.Uint64(k), err)
+			}
 			var e fleetapi.Envelope
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := json.Unmarshal(js, &e); err != nil {
 				return fmt.Errorf("report %d: %w", binary.BigEndian.Uint64(k), err)
 			}
 			out = append(out, e)
@@ -159,11 +230,17 @@ func (o *Outbox) Oldest(n int) ([]fleetapi.Envelope, error) {
 	return out, nil
 }
 
-// RawReport is a queued report as stored (JSON of a fleetapi.Envelope).
+// RawReport is a queued report as stored (see encodeReport).
 type RawReport struct {
-	Seq  uint64
-	JSON []byte
+	Seq uint64
+	// Size is the report's JSON size.
+	Size int
+	// Stored is the stored value, copied out of the file.
+	Stored []byte
 }
+
+// JSON decodes the report's JSON.
+func (r RawReport) JSON() ([]byte, error) { return reportJSON(r.Stored) }
 
 // OldestRaw returns up to n queued reports, oldest first, without decoding
 // them, stopping before maxBytes of JSON (but always returning at least
@@ -174,12 +251,13 @@ func (o *Outbox) OldestRaw(n int, maxBytes int) ([]RawReport, error) {
 	err := o.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketQueue).Cursor()
 		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
-			if len(out) > 0 && size+len(v) > maxBytes {
+			rs := reportSize(v)
+			if len(out) > 0 && size+rs > maxBytes {
 				break
 			}
-			size += len(v)
+			size += rs
 			// bbolt's values are valid only inside the transaction.
-			out = append(out, RawReport{Seq: binary.BigEndian.Uint64(k), JSON: bytes.Clone(v)})
+			out = append(out, RawReport{Seq: binary.BigEndian.Uint64(k), Size: rs, Stored: bytes.Clone(v)})
 		}
 		return nil
 	})
@@ -198,7 +276,7 @@ func (o *Outbox) Ack(seq uint64) error {
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketQueue).Cursor()
 		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= seq; k, v = c.First() {
-			freed += int64(len(v))
+			freed += int64(reportSize(v))
 			removed++
 			if err := c.Delete(); err != nil {
 				return err

@@ -1,9 +1,18 @@
 package agent
 
 import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
@@ -76,5 +85,91 @@ func TestOutboxDropsOldestAndCounts(t *testing.T) {
 	}
 	if _, err := o.Append(admissionEnv(strings.Repeat("y", 3000))); err == nil {
 		t.Fatal("report larger than the outbox accepted")
+	}
+}
+
+func TestOutboxCompressedAndLegacyReports(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	o, err := OpenOutbox(path, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A report queued by an earlier agent: plain JSON.
+	legacy, _ := json.Marshal(&fleetapi.Envelope{Seq: 1, Kind: fleetapi.KindAdmission, Admission: []fleetapi.AdmissionEvent{{Operation: "CREATE", Decision: "denied", Message: "old"}}})
+	if err := o.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketQueue).Put(u64(1), legacy); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Put(keyNextSeq, u64(2))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	if o, err = OpenOutbox(path, 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	big := strings.Repeat("compressible ", 2000)
+	if seq, err := o.Append(admissionEnv(big)); err != nil || seq != 2 {
+		t.Fatalf("append: %d %v", seq, err)
+	}
+	raw, err := o.OldestRaw(10, 1<<20)
+	if err != nil || len(raw) != 2 {
+		t.Fatalf("raw: %d %v", len(raw), err)
+	}
+	if raw[0].Size != len(legacy) || raw[1].Size < len(big) || len(raw[1].Stored) > raw[1].Size/4 {
+		t.Fatalf("sizes: legacy %d/%d, new %d stored in %d", raw[0].Size, len(legacy), raw[1].Size, len(raw[1].Stored))
+	}
+	if st := o.Stats(); st.Bytes != int64(raw[0].Size+raw[1].Size) {
+		t.Fatalf("budget counts JSON bytes: %d", st.Bytes)
+	}
+	got, err := o.Oldest(10)
+	if err != nil || len(got) != 2 || got[0].Admission[0].Message != "old" || got[1].Admission[0].Message != big {
+		t.Fatalf("oldest: %v %v", got, err)
+	}
+	// The batch body is gzip members concatenated: it decodes, as the hub
+	// reads it, to one ReportBatch.
+	if only, _ := o.OldestRaw(10, 1); len(only) != 1 {
+		t.Fatalf("byte budget: %d reports", len(only))
+	}
+}
+
+func TestBatchBodyDecodes(t *testing.T) {
+	o, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	for _, m := range []string{"a", "b", "c"} {
+		if _, err := o.Append(admissionEnv(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, _ := o.OldestRaw(10, 1<<20)
+	var got fleetapi.ReportBatch
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("content encoding %q", r.Header.Get("Content-Encoding"))
+		}
+		zr, err := gzip.NewReader(r.Body)
+		if err == nil {
+			err = json.NewDecoder(zr).Decode(&got)
+		}
+		if err != nil {
+			t.Errorf("decode: %v", err)
+		}
+		res := fleetapi.BatchResult{}
+		for _, e := range got.Envelopes {
+			res.Results = append(res.Results, fleetapi.ReportResult{Seq: e.Seq})
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	}))
+	defer srv.Close()
+	a := &Agent{outbox: o, hub: &hubClient{base: srv.URL, http: srv.Client()}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := a.sendBatch(context.Background(), raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Validate(); err != nil || len(got.Envelopes) != 3 || got.Envelopes[2].Admission[0].Message != "c" {
+		t.Fatalf("batch %+v: %v", got, err)
 	}
 }

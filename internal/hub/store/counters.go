@@ -64,18 +64,24 @@ func (a *applier) applyCounterDiff(ctx context.Context, before, after openFindin
 	for r := range after.rules {
 		rules[r] = true
 	}
+	shrunk := false
 	for r := range rules {
 		var nb, na int
 		title, sev := "", 0
+		btitle, bsev := "", 0
 		if b := before.rules[r]; b != nil {
-			nb = len(b.objects)
+			nb, btitle, bsev = len(b.objects), b.title, b.severity
 		}
 		if x := after.rules[r]; x != nil {
 			na, title, sev = len(x.objects), x.title, x.severity
 		}
-		if na == nb && title == "" {
+		// Nothing to write when the report changes neither the count nor
+		// the title and severity the scope already had (the common steady
+		// state: an object's findings change within the same rules).
+		if na == nb && (title == "" || (title == btitle && sev <= bsev)) {
 			continue
 		}
+		shrunk = shrunk || na < nb
 		// The title and severity follow the latest report of the rule; the
 		// severity never goes down while the rule keeps failing.
 		if _, err := a.s.exec(ctx, a.tx, `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES (?, ?, ?, ?, ?)
@@ -85,6 +91,9 @@ func (a *applier) applyCounterDiff(ctx context.Context, before, after openFindin
 			a.cluster, r, title, sev, na-nb); err != nil {
 			return fmt.Errorf("rule counters: %w", err)
 		}
+	}
+	if !shrunk {
+		return nil
 	}
 	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_rule_counts WHERE cluster_id = ? AND objects <= 0`, a.cluster); err != nil {
 		return fmt.Errorf("rule counters: %w", err)
