@@ -101,8 +101,9 @@ type Placement struct {
 const RuleNamespaceNoEnforce = "cluster/namespace-no-pss-enforce"
 
 // Place evaluates every cluster for the workload and ranks them: clusters
-// that fit first, then by fewer unknowns, online before stale, more
-// headroom, fewer open critical and high findings, and name.
+// that fit first; then online before stale before offline before never
+// seen; then fewer failed and fewer unknown checks, more headroom, fewer
+// open critical and high findings, and name.
 func (h *Hub) Place(ctx context.Context, req PlacementRequest) ([]Placement, error) {
 	if req.Namespace == "" {
 		req.Namespace = "default"
@@ -136,14 +137,14 @@ func (h *Hub) Place(ctx context.Context, req PlacementRequest) ([]Placement, err
 		if a.Fits != b.Fits {
 			return a.Fits
 		}
+		if stateOrder[a.State] != stateOrder[b.State] {
+			return stateOrder[a.State] < stateOrder[b.State]
+		}
 		if a.Failed != b.Failed {
 			return a.Failed < b.Failed
 		}
 		if a.Unknown != b.Unknown {
 			return a.Unknown < b.Unknown
-		}
-		if stateOrder[a.State] != stateOrder[b.State] {
-			return stateOrder[a.State] < stateOrder[b.State]
 		}
 		if a.Headroom != b.Headroom {
 			return a.Headroom > b.Headroom
@@ -440,7 +441,7 @@ func (h *Hub) capacityCheck(req PlacementRequest, nodes []fleetapi.Node, add fun
 	case unreported > 0:
 		add(CheckCapacity, CheckUnknown, "%d replica(s) of %s fit on allocatable, but %d node(s) do not report the requests already running", fit, perPod, unreported)
 	default:
-		add(CheckCapacity, CheckPass, "%d replica(s) of %s fit (%d asked) on %d node(s)", fit, perPod, want, fitNodes)
+		add(CheckCapacity, CheckPass, "room for %d replica(s) of %s on %d node(s), %d asked", fit, perPod, fitNodes, want)
 	}
 	return fit - want
 }
