@@ -58,6 +58,17 @@ func checkCounters(t *testing.T, s store.Store, step string) {
 			total[sev] += n
 		}
 	}
+	all := 0
+	for _, n := range total {
+		all += n
+	}
+	if n, err := s.CountFindings(ctx, store.FindingQuery{}); err != nil || n != all {
+		t.Fatalf("%s: CountFindings = %d (%v), want %d", step, n, err, all)
+	}
+	high := total["HIGH"] + total["CRITICAL"]
+	if n, err := s.CountFindings(ctx, store.FindingQuery{MinSeverity: finding.SeverityHigh}); err != nil || n != high {
+		t.Fatalf("%s: CountFindings(HIGH) = %d (%v), want %d", step, n, err, high)
+	}
 	sum, err := s.FleetSummary(ctx, store.Cutoffs(t0, time.Minute, time.Hour))
 	if err != nil {
 		t.Fatal(err)
