@@ -484,7 +484,28 @@ func (h *Hub) view(c store.Cluster) ClusterView {
 }
 
 func (h *Hub) listClusters(w http.ResponseWriter, r *http.Request, _ principal) {
-	cs, err := h.st.ListClusters(r.Context())
+	q := r.URL.Query()
+	var cs []store.Cluster
+	var total int
+	var err error
+	if q.Has("limit") || q.Has("offset") || q.Has("q") || q.Has("state") {
+		// One page, for large fleets: ?limit=100&offset=0&q=name&state=stale.
+		cq := store.ClusterQuery{Search: q.Get("q"), State: fleetapi.ClusterState(q.Get("state")), Cutoffs: store.Cutoffs(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter)}
+		if cq.Limit, err = intParam(r, "limit", 100); err == nil {
+			cq.Offset, err = intParam(r, "offset", 0)
+		}
+		if err != nil || cq.Limit > 5000 {
+			writeError(w, http.StatusBadRequest, "limit (at most 5000) and offset must be non-negative integers")
+			return
+		}
+		if cs, total, err = h.st.QueryClusters(r.Context(), cq); err != nil && cq.State != "" {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	} else {
+		cs, err = h.st.ListClusters(r.Context())
+		total = len(cs)
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -493,7 +514,7 @@ func (h *Hub) listClusters(w http.ResponseWriter, r *http.Request, _ principal) 
 	for _, c := range cs {
 		out = append(out, h.view(c))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"clusters": out})
+	writeJSON(w, http.StatusOK, map[string]any{"total": total, "clusters": out})
 }
 
 func (h *Hub) getCluster(w http.ResponseWriter, r *http.Request, _ principal) {

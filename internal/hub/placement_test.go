@@ -67,3 +67,42 @@ func TestPlaceAPI(t *testing.T) {
 	}
 	resp.Body.Close()
 }
+
+func TestClustersAPIPages(t *testing.T) {
+	h := hubtest.Start(t)
+	hubtest.SeedFleet(t, h)
+	tok, err := h.CreateAPIToken(context.Background(), "reader", "viewer", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		query  string
+		status int
+		total  int
+		names  int
+	}{
+		{"", 200, 5, 5},
+		{"?limit=2&offset=1", 200, 5, 2},
+		{"?state=stale", 200, 1, 1},
+		{"?q=edge&state=online", 200, 2, 2},
+		{"?state=bogus", 400, 0, 0},
+		{"?limit=x", 400, 0, 0},
+	}
+	for _, tt := range tests {
+		req, _ := http.NewRequest("GET", h.URL+"/api/v1/clusters"+tt.query, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := h.Client(nil).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Total    int
+			Clusters []hub.ClusterView
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || (tt.status == 200 && (out.Total != tt.total || len(out.Clusters) != tt.names)) {
+			t.Errorf("%s: %d total %d clusters %d", tt.query, resp.StatusCode, out.Total, len(out.Clusters))
+		}
+	}
+}
