@@ -108,7 +108,10 @@ func TestHubReadsAtScale(t *testing.T) {
 				fn   func() error
 			}{
 				{"list clusters (all, counters)", func() error { _, err := st.ListClusters(ctx); return err }},
-				{"cluster page of 50 (counters)", func() error { _, _, err := st.QueryClusters(ctx, store.ClusterQuery{Limit: 50, Offset: 500}); return err }},
+				{"cluster page of 50 (counters)", func() error {
+					_, _, err := st.QueryClusters(ctx, store.ClusterQuery{Limit: 50, Offset: 500})
+					return err
+				}},
 				{"fleet summary (counters)", func() error { _, err := st.FleetSummary(ctx, cut); return err }},
 				{"compliance (counters)", func() error { _, err := st.Compliance(ctx); return err }},
 				{"findings page", func() error {
