@@ -99,7 +99,7 @@ func TestAgentRSS(t *testing.T) {
 				args = append([]string{"agent", "run"}, args...)
 			}
 			cmd := exec.CommandContext(ctx, bin, args...)
-			// GOMEMLIMIT: the slim agent sets its own default (40 MiB, or
+			// GOMEMLIMIT: the slim agent sets its own default (32 MiB, or
 			// 70% of the cgroup limit); the full CLI sets none, so the
 			// earlier figures' 48 MiB is kept for it.
 			cmd.Env = os.Environ()
@@ -170,20 +170,22 @@ func (l *lockedBuffer) tail(n int) string {
 }
 
 // lastGC returns the heap figures of the last gctrace line ("gc N @…: …,
-// A->B->C MB, D MB goal, …").
+// A->B->C MB, D MB goal, …") and the largest heap any collection started
+// with (the Go heap's peak, give or take one GC cycle).
 func lastGC(s string) string {
-	i := strings.LastIndex(s, "\ngc ")
-	if i < 0 {
-		return "n/a"
-	}
-	line := s[i+1:]
-	if j := strings.IndexByte(line, '\n'); j >= 0 {
-		line = line[:j]
-	}
-	for _, f := range strings.Split(line, ",") {
-		if strings.Contains(f, "->") {
-			return strings.TrimSpace(f) + " heap (start->end->live)"
+	last, peak := "n/a", 0
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(line, "gc ") {
+			continue
+		}
+		for _, f := range strings.Split(line, ",") {
+			if f = strings.TrimSpace(f); strings.Contains(f, "->") && strings.HasSuffix(f, " MB") {
+				last = f
+				if n, err := strconv.Atoi(strings.SplitN(f, "->", 2)[0]); err == nil {
+					peak = max(peak, n)
+				}
+			}
 		}
 	}
-	return line
+	return fmt.Sprintf("%s heap (start->end->live), peak heap at a GC start %d MB", last, peak)
 }
