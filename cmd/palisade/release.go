@@ -45,7 +45,7 @@ func registryOptions(insecure bool) []remote.Option {
 
 func newReleaseBuildCommand(s *streams) *cobra.Command {
 	var (
-		repo, tag, keyFile, outDir, pkg, version, commit, caCerts, deployDir string
+		repo, tag, keyFile, outDir, pkg, version, commit, caCerts, deployDir, deployRepo string
 		insecure, push                                                       bool
 	)
 	cmd := &cobra.Command{
@@ -102,12 +102,15 @@ Prints the index reference REPO@sha256:... on standard output.`,
 				return &exitCodeError{code: exitError, err: err}
 			}
 			if deployDir != "" {
-				changed, err := release.RewriteDeploy(deployDir, repo, pub.IndexDigest)
+				if deployRepo == "" {
+					deployRepo = repo
+				}
+				changed, err := release.RewriteDeploy(deployDir, deployRepo, pub.IndexDigest)
 				if err != nil {
 					return &exitCodeError{code: exitError, err: err}
 				}
 				for _, f := range changed {
-					fmt.Fprintf(s.err, "pinned %s to %s\n", f, pub.Ref())
+					fmt.Fprintf(s.err, "pinned %s to %s@%s\n", f, deployRepo, pub.IndexDigest)
 				}
 			}
 			fmt.Fprintln(s.out, pub.Ref())
@@ -123,7 +126,8 @@ Prints the index reference REPO@sha256:... on standard output.`,
 	f.StringVar(&version, "version", "", "version stamped into the binary")
 	f.StringVar(&commit, "commit", "", "commit stamped into the binary and the image labels")
 	f.StringVar(&caCerts, "ca-certificates", release.DefaultCACerts, "CA bundle to put in the image")
-	f.StringVar(&deployDir, "deploy-dir", "", "rewrite image references to --repo under this directory to the pushed digest")
+	f.StringVar(&deployDir, "deploy-dir", "", "rewrite image references to --deploy-repo under this directory to the pushed digest")
+	f.StringVar(&deployRepo, "deploy-repo", "", "repository the manifests name (default --repo; the digest is the same in any registry)")
 	f.BoolVar(&insecure, "insecure-registry", false, "reach the registry over plain HTTP (a local test registry)")
 	f.BoolVar(&push, "push", true, "push, sign and attach SBOMs (false: build and print the index digest)")
 	return cmd

@@ -56,7 +56,8 @@ step "build, push, sign, attach SBOMs (deploy/ copy pinned)"
 cp -r deploy "$work/deploy"
 commit=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 ref=$("$p" release build --repo "$repo" --tag ci --key "$key" --insecure-registry \
-	--out "$work/bin" --commit "$commit" --version "ci-$commit" --deploy-dir "$work/deploy")
+	--out "$work/bin" --commit "$commit" --version "ci-$commit" --deploy-dir "$work/deploy" \
+	--deploy-repo ghcr.io/palisade-sec/palisade)
 digest=${ref#"$repo@"}
 echo "pushed $ref"
 
