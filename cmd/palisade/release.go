@@ -46,7 +46,7 @@ func registryOptions(insecure bool) []remote.Option {
 func newReleaseBuildCommand(s *streams) *cobra.Command {
 	var (
 		repo, tag, keyFile, outDir, pkg, version, commit, caCerts, deployDir, deployRepo string
-		insecure, push                                                       bool
+		insecure, push                                                                   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build --repo REPO --tag TAG --key cosign.key",
