@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -194,6 +195,7 @@ func newReleaseKeygenCommand(s *streams) *cobra.Command {
 
 func newReleaseCheckDeployCommand(s *streams) *cobra.Command {
 	var strict bool
+	var only string
 	cmd := &cobra.Command{
 		Use:   "check-deploy DIR",
 		Short: "Fail when an image reference under DIR is not pinned by digest",
@@ -202,6 +204,15 @@ func newReleaseCheckDeployCommand(s *streams) *cobra.Command {
 			refs, err := release.DeployImages(args[0])
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
+			}
+			if only != "" {
+				var mine []release.ImageRef
+				for _, r := range refs {
+					if strings.HasPrefix(r.Ref, only+"@") || strings.HasPrefix(r.Ref, only+":") || r.Ref == only {
+						mine = append(mine, r)
+					}
+				}
+				refs = mine
 			}
 			bad := release.Unpinned(refs, !strict)
 			for _, r := range bad {
@@ -215,6 +226,7 @@ func newReleaseCheckDeployCommand(s *streams) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&strict, "strict", false, "also refuse the release placeholder (after the release step)")
+	cmd.Flags().StringVar(&only, "repo", "", "check only references to this repository")
 	return cmd
 }
 

@@ -74,7 +74,7 @@ fi
 
 step "deploy/ references pinned (source: digest or placeholder; released copy: digest)"
 "$p" release check-deploy deploy || echo "warning: deploy/ has unpinned references in the source (see above)"
-"$p" release check-deploy --strict "$work/deploy"
+"$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade "$work/deploy"
 
 step "vulnerability database"
 cache=$work/cache
