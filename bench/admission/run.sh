@@ -13,7 +13,7 @@ trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-go build -o "$work/palisade" ./cmd/palisade
+go build -o "$work/palisade-admission" ./cmd/palisade-admission
 go build -o "$work/loadgen" ./bench/admission/loadgen
 
 reg_port=$(free_port)
@@ -31,7 +31,7 @@ for _ in $(seq 50); do curl -fs "http://127.0.0.1:$reg_port/v2/" >/dev/null && b
 "$work/loadgen" prepare -registry "127.0.0.1:$reg_port" -dir "$work"
 
 port=$(free_port)
-GOMAXPROCS=${SERVER_GOMAXPROCS:-2} "$work/palisade" admission serve --policy "$work/policy.yaml" --listen "127.0.0.1:$port" \
+GOMAXPROCS=${SERVER_GOMAXPROCS:-2} "$work/palisade-admission" --policy "$work/policy.yaml" --listen "127.0.0.1:$port" \
   --tls-cert-file "$work/tls.crt" --tls-key-file "$work/tls.key" --log-level warn 2>"$work/server.log" &
 server=$!
 pids+=($server)

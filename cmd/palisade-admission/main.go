@@ -1,0 +1,121 @@
+// Command palisade-admission is the admission webhook alone: the same
+// server as `palisade admission serve`, with the same flags, in a binary
+// that links only internal/admission, the rules and the image scanner of
+// its vulnerability gate. It leaves out the hub and its database drivers,
+// Helm and kustomize rendering, BuildKit, the browser-driven tests' tooling
+// and the other commands, so far fewer binary pages stay resident in each
+// webhook replica (bench/admission/README.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/palisade-sec/palisade/internal/admission"
+	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/image"
+	"github.com/palisade-sec/palisade/internal/imagescan"
+	"github.com/palisade-sec/palisade/internal/vulndb"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run serves until ctx ends; it returns 0 after a clean shutdown and 2 for
+// a bad flag, policy or certificate, or an address that cannot be used.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("palisade-admission", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policyFile := fs.String("policy", "", "AdmissionPolicy file (palisade.io/v1alpha1), reloaded on change")
+	listen := fs.String("listen", ":8443", "address to serve HTTPS on")
+	certFile := fs.String("tls-cert-file", "", "serving certificate (PEM), reloaded on rotation")
+	keyFile := fs.String("tls-key-file", "", "serving key (PEM), reloaded on rotation")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	reload := fs.Duration("reload-interval", 2*time.Second, "how often the policy and certificate files are checked for changes")
+	cacheDir := fs.String("cache-dir", "", "cache directory holding the vulnerability database of the image vulnerability gate (default $PALISADE_CACHE_DIR or the user cache directory)")
+	pullSecrets := fs.Bool("pull-secrets", false, "read imagePullSecrets through the API (in-cluster config or --kubeconfig) when the policy asks for them")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for --pull-secrets outside the cluster")
+	version := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
+	if *version {
+		fmt.Fprintln(stderr, "palisade-admission", buildinfo.Get().Version)
+		return 0
+	}
+	if err := serve(ctx, serveOptions{policy: *policyFile, listen: *listen, cert: *certFile, key: *keyFile, logLevel: *logLevel,
+		reload: *reload, cacheDir: *cacheDir, pullSecrets: *pullSecrets, kubeconfig: *kubeconfig}, stderr); err != nil {
+		fmt.Fprintln(stderr, "Error:", err)
+		return 2
+	}
+	return 0
+}
+
+type serveOptions struct {
+	policy, listen, cert, key, logLevel, cacheDir, kubeconfig string
+	reload                                                    time.Duration
+	pullSecrets                                               bool
+}
+
+func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	if o.policy == "" || o.cert == "" || o.key == "" {
+		return errors.New("--policy, --tls-cert-file and --tls-key-file are required")
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := admission.Options{PolicyFile: o.policy, CertFile: o.cert, KeyFile: o.key, Logger: logger, ReloadInterval: o.reload}
+	dir, err := vulndb.CacheDir(o.cacheDir, os.Getenv)
+	if err != nil {
+		return err
+	}
+	version := buildinfo.Get().Version
+	opts.Scanner = imagescan.NewScanner(imagescan.Options{CacheDir: dir, Scanners: imagescan.Scanners{Vuln: true},
+		Image: image.Options{UserAgent: "palisade-admission/" + version}, ToolName: "palisade", ToolVersion: version})
+	opts.Fixable = imagescan.Fixable
+	if o.pullSecrets {
+		cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: o.kubeconfig, RequestTimeout: 5 * time.Second})
+		if err != nil {
+			return err
+		}
+		if opts.Client, err = cluster.NewClient(cfg); err != nil {
+			return err
+		}
+	}
+	srv, err := admission.NewServer(ctx, opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("--listen: %w", err)
+	}
+	p := srv.Policy()
+	logger.Info("admission webhook serving", "address", ln.Addr().String(), "policy", p.Name, "hash", p.Hash, "rules", p.Rules().Len())
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	logger.Info("admission webhook stopped")
+	return nil
+}
