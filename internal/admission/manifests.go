@@ -36,7 +36,9 @@ func Manifests(o ManifestOptions) ([]byte, error) {
 		o.Namespace = DefaultNamespace
 	}
 	if o.Image == "" {
-		o.Image = "ghcr.io/palisade-sec/palisade:latest"
+		// Pinned by digest; the release step replaces the placeholder with
+		// the published index digest (docs/ci-cd.md).
+		o.Image = "ghcr.io/palisade-sec/palisade@sha256:IMAGE_DIGEST_PLACEHOLDER"
 	}
 	if o.Replicas == 0 {
 		o.Replicas = 2
