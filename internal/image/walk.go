@@ -274,7 +274,9 @@ func (w *walker) layer(ctx context.Context, idx int32, l v1.Layer) error {
 			return fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
 		}
 		defer zr.Close()
-		plain = zr
+		ra := newReadAhead(zr)
+		defer ra.Close()
+		plain = ra
 	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(128<<20))
 		if err != nil {
