@@ -1,7 +1,6 @@
 package workload
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/palisade-sec/palisade/internal/celvalue"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
 )
@@ -284,7 +284,7 @@ func (o *Object) Content() (map[string]any, error) {
 			err = errors.New("object has no content")
 		}
 		if err == nil {
-			o.content, err = decodeGeneric(data)
+			o.content, err = celvalue.DecodeObject(data)
 		}
 		o.contentErr = err
 	})
@@ -326,37 +326,6 @@ func (o *Object) Annotations() map[string]string {
 		}
 	}
 	return out
-}
-
-func decodeGeneric(data []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v map[string]any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return convertNumbers(v).(map[string]any), nil
-}
-
-// convertNumbers turns json.Number into int64 when whole, else float64.
-func convertNumbers(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = convertNumbers(e)
-		}
-	case []any:
-		for i, e := range t {
-			t[i] = convertNumbers(e)
-		}
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	}
-	return v
 }
 
 // NamespaceObject returns the Namespace object of a namespace, if the input has it.
