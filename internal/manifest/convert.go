@@ -7,9 +7,10 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // Limits that bound the work and memory one document may cost.
@@ -248,88 +249,8 @@ func appendScalarJSON(dst []byte, tag, value string) []byte {
 	return appendJSONString(dst, value)
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		if c < 0x80 {
-			dst = appendJSONEscape(dst, rune(c))
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, `\ufffd`...)
-		case r == 0x2028, r == 0x2029:
-			dst = appendJSONEscape(dst, r)
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendJSONString appends s as a JSON string, as encoding/json would.
+func appendJSONString(dst []byte, s string) []byte { return jsonenc.AppendString(dst, s) }
 
 // appendJSONBytes is appendJSONString for a byte slice.
-func appendJSONBytes(dst []byte, s []byte) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		if c < 0x80 {
-			dst = appendJSONEscape(dst, rune(c))
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRune(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			dst = append(dst, `\ufffd`...)
-		case r == 0x2028, r == 0x2029:
-			dst = appendJSONEscape(dst, r)
-		default:
-			dst = append(dst, s[i:i+size]...)
-		}
-		i += size
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// appendJSONEscape appends the escape of an ASCII character that JSON
-// needs escaped, or of U+2028/U+2029.
-func appendJSONEscape(dst []byte, r rune) []byte {
-	switch r {
-	case '"':
-		return append(dst, `\"`...)
-	case '\\':
-		return append(dst, `\\`...)
-	case '\n':
-		return append(dst, `\n`...)
-	case '\r':
-		return append(dst, `\r`...)
-	case '\t':
-		return append(dst, `\t`...)
-	}
-	return append(dst, '\\', 'u', hexDigits[(r>>12)&0xf], hexDigits[(r>>8)&0xf], hexDigits[(r>>4)&0xf], hexDigits[r&0xf])
-}
+func appendJSONBytes(dst []byte, s []byte) []byte { return jsonenc.AppendString(dst, s) }

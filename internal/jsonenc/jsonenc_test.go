@@ -1,0 +1,34 @@
+package jsonenc
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+func reference(t *testing.T, s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	return string(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+}
+
+// FuzzAppendString checks both forms against encoding/json on any input,
+// valid UTF-8 or not.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "quote\" back\\slash", "\n\r\t\b\f\x00\x1f\x7f", "<>&", "\u2028\u2029", "\xff\xfe bad", "é ✓ 😀", "\xe2\x80", "trailing \xf0\x9f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := reference(t, s)
+		if got := string(AppendString(nil, s)); got != want {
+			t.Errorf("AppendString(%q) = %s, encoding/json gives %s", s, got, want)
+		}
+		if got := string(AppendString([]byte("x"), []byte(s))); got != "x"+want {
+			t.Errorf("AppendString([]byte %q) = %s, want x%s", s, got, want)
+		}
+	})
+}
