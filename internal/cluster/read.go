@@ -210,122 +210,91 @@ func describe(err error) string {
 // resources lists what a scan reads. Secrets and ConfigMaps are never read.
 func resources() []resource {
 	return []resource{
-		{"namespaces", false, func(ctx context.Context, c kubernetes.Interface, _ string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.CoreV1().Namespaces().List(ctx, o)
-			return each(l, err, func(l *corev1.NamespaceList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("v1", "Namespace"))
-		}},
-		{"serviceaccounts", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.CoreV1().ServiceAccounts(ns).List(ctx, o)
-			return each(l, err, func(l *corev1.ServiceAccountList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("v1", "ServiceAccount"))
-		}},
-		{"services", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.CoreV1().Services(ns).List(ctx, o)
-			return each(l, err, func(l *corev1.ServiceList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("v1", "Service"))
-		}},
-		{"pods", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.CoreV1().Pods(ns).List(ctx, o)
-			return each(l, err, func(l *corev1.PodList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("v1", "Pod"))
-		}},
-		{"replicationcontrollers", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.CoreV1().ReplicationControllers(ns).List(ctx, o)
-			return each(l, err, func(l *corev1.ReplicationControllerList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("v1", "ReplicationController"))
-		}},
-		{"deployments.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.AppsV1().Deployments(ns).List(ctx, o)
-			return each(l, err, func(l *appsv1.DeploymentList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("apps/v1", "Deployment"))
-		}},
-		{"statefulsets.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.AppsV1().StatefulSets(ns).List(ctx, o)
-			return each(l, err, func(l *appsv1.StatefulSetList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("apps/v1", "StatefulSet"))
-		}},
-		{"daemonsets.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.AppsV1().DaemonSets(ns).List(ctx, o)
-			return each(l, err, func(l *appsv1.DaemonSetList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("apps/v1", "DaemonSet"))
-		}},
-		{"replicasets.apps", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.AppsV1().ReplicaSets(ns).List(ctx, o)
-			return each(l, err, func(l *appsv1.ReplicaSetList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("apps/v1", "ReplicaSet"))
-		}},
-		{"jobs.batch", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.BatchV1().Jobs(ns).List(ctx, o)
-			return each(l, err, func(l *batchv1.JobList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("batch/v1", "Job"))
-		}},
-		{"cronjobs.batch", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.BatchV1().CronJobs(ns).List(ctx, o)
-			return each(l, err, func(l *batchv1.CronJobList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("batch/v1", "CronJob"))
-		}},
-		{"networkpolicies.networking.k8s.io", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.NetworkingV1().NetworkPolicies(ns).List(ctx, o)
-			return each(l, err, func(l *networkingv1.NetworkPolicyList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("networking.k8s.io/v1", "NetworkPolicy"))
-		}},
-		{"roles.rbac.authorization.k8s.io", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.RbacV1().Roles(ns).List(ctx, o)
-			return each(l, err, func(l *rbacv1.RoleList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("rbac.authorization.k8s.io/v1", "Role"))
-		}},
-		{"rolebindings.rbac.authorization.k8s.io", true, func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.RbacV1().RoleBindings(ns).List(ctx, o)
-			return each(l, err, func(l *rbacv1.RoleBindingList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("rbac.authorization.k8s.io/v1", "RoleBinding"))
-		}},
-		{"clusterroles.rbac.authorization.k8s.io", false, func(ctx context.Context, c kubernetes.Interface, _ string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.RbacV1().ClusterRoles().List(ctx, o)
-			return each(l, err, func(l *rbacv1.ClusterRoleList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("rbac.authorization.k8s.io/v1", "ClusterRole"))
-		}},
-		{"clusterrolebindings.rbac.authorization.k8s.io", false, func(ctx context.Context, c kubernetes.Interface, _ string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
-			l, err := c.RbacV1().ClusterRoleBindings().List(ctx, o)
-			return each(l, err, func(l *rbacv1.ClusterRoleBindingList) (string, int, func(int) any) {
-				return l.Continue, len(l.Items), func(i int) any { return &l.Items[i] }
-			}, add, meta("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"))
-		}},
+		res("namespaces", false, "v1", "Namespace", func(c kubernetes.Interface, _ string) lister[*corev1.NamespaceList] { return c.CoreV1().Namespaces() },
+			func(l *corev1.NamespaceList) (string, []corev1.Namespace) { return l.Continue, l.Items }),
+		res("serviceaccounts", true, "v1", "ServiceAccount", func(c kubernetes.Interface, ns string) lister[*corev1.ServiceAccountList] {
+			return c.CoreV1().ServiceAccounts(ns)
+		},
+			func(l *corev1.ServiceAccountList) (string, []corev1.ServiceAccount) { return l.Continue, l.Items }),
+		res("services", true, "v1", "Service", func(c kubernetes.Interface, ns string) lister[*corev1.ServiceList] { return c.CoreV1().Services(ns) },
+			func(l *corev1.ServiceList) (string, []corev1.Service) { return l.Continue, l.Items }),
+		res("pods", true, "v1", "Pod", func(c kubernetes.Interface, ns string) lister[*corev1.PodList] { return c.CoreV1().Pods(ns) },
+			func(l *corev1.PodList) (string, []corev1.Pod) { return l.Continue, l.Items }),
+		res("replicationcontrollers", true, "v1", "ReplicationController", func(c kubernetes.Interface, ns string) lister[*corev1.ReplicationControllerList] {
+			return c.CoreV1().ReplicationControllers(ns)
+		},
+			func(l *corev1.ReplicationControllerList) (string, []corev1.ReplicationController) {
+				return l.Continue, l.Items
+			}),
+		res("deployments.apps", true, "apps/v1", "Deployment", func(c kubernetes.Interface, ns string) lister[*appsv1.DeploymentList] {
+			return c.AppsV1().Deployments(ns)
+		},
+			func(l *appsv1.DeploymentList) (string, []appsv1.Deployment) { return l.Continue, l.Items }),
+		res("statefulsets.apps", true, "apps/v1", "StatefulSet", func(c kubernetes.Interface, ns string) lister[*appsv1.StatefulSetList] {
+			return c.AppsV1().StatefulSets(ns)
+		},
+			func(l *appsv1.StatefulSetList) (string, []appsv1.StatefulSet) { return l.Continue, l.Items }),
+		res("daemonsets.apps", true, "apps/v1", "DaemonSet", func(c kubernetes.Interface, ns string) lister[*appsv1.DaemonSetList] {
+			return c.AppsV1().DaemonSets(ns)
+		},
+			func(l *appsv1.DaemonSetList) (string, []appsv1.DaemonSet) { return l.Continue, l.Items }),
+		res("replicasets.apps", true, "apps/v1", "ReplicaSet", func(c kubernetes.Interface, ns string) lister[*appsv1.ReplicaSetList] {
+			return c.AppsV1().ReplicaSets(ns)
+		},
+			func(l *appsv1.ReplicaSetList) (string, []appsv1.ReplicaSet) { return l.Continue, l.Items }),
+		res("jobs.batch", true, "batch/v1", "Job", func(c kubernetes.Interface, ns string) lister[*batchv1.JobList] { return c.BatchV1().Jobs(ns) },
+			func(l *batchv1.JobList) (string, []batchv1.Job) { return l.Continue, l.Items }),
+		res("cronjobs.batch", true, "batch/v1", "CronJob", func(c kubernetes.Interface, ns string) lister[*batchv1.CronJobList] { return c.BatchV1().CronJobs(ns) },
+			func(l *batchv1.CronJobList) (string, []batchv1.CronJob) { return l.Continue, l.Items }),
+		res("networkpolicies.networking.k8s.io", true, "networking.k8s.io/v1", "NetworkPolicy", func(c kubernetes.Interface, ns string) lister[*networkingv1.NetworkPolicyList] {
+			return c.NetworkingV1().NetworkPolicies(ns)
+		},
+			func(l *networkingv1.NetworkPolicyList) (string, []networkingv1.NetworkPolicy) {
+				return l.Continue, l.Items
+			}),
+		res("roles.rbac.authorization.k8s.io", true, "rbac.authorization.k8s.io/v1", "Role", func(c kubernetes.Interface, ns string) lister[*rbacv1.RoleList] { return c.RbacV1().Roles(ns) },
+			func(l *rbacv1.RoleList) (string, []rbacv1.Role) { return l.Continue, l.Items }),
+		res("rolebindings.rbac.authorization.k8s.io", true, "rbac.authorization.k8s.io/v1", "RoleBinding", func(c kubernetes.Interface, ns string) lister[*rbacv1.RoleBindingList] {
+			return c.RbacV1().RoleBindings(ns)
+		},
+			func(l *rbacv1.RoleBindingList) (string, []rbacv1.RoleBinding) { return l.Continue, l.Items }),
+		res("clusterroles.rbac.authorization.k8s.io", false, "rbac.authorization.k8s.io/v1", "ClusterRole", func(c kubernetes.Interface, _ string) lister[*rbacv1.ClusterRoleList] {
+			return c.RbacV1().ClusterRoles()
+		},
+			func(l *rbacv1.ClusterRoleList) (string, []rbacv1.ClusterRole) { return l.Continue, l.Items }),
+		res("clusterrolebindings.rbac.authorization.k8s.io", false, "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", func(c kubernetes.Interface, _ string) lister[*rbacv1.ClusterRoleBindingList] {
+			return c.RbacV1().ClusterRoleBindings()
+		},
+			func(l *rbacv1.ClusterRoleBindingList) (string, []rbacv1.ClusterRoleBinding) {
+				return l.Continue, l.Items
+			}),
 	}
 }
 
-func meta(apiVersion, kind string) metav1.TypeMeta {
-	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+// lister is what every typed client's List has in common.
+type lister[L any] interface {
+	List(ctx context.Context, opts metav1.ListOptions) (L, error)
 }
 
-// each hands every item of a list page to add, with its TypeMeta set (list
-// items arrive without it), and returns the continue token.
-func each[L any](l L, err error, items func(L) (string, int, func(int) any), add func(any, metav1.TypeMeta), tm metav1.TypeMeta) (string, error) {
-	if err != nil {
-		return "", err
-	}
-	cont, n, item := items(l)
-	for i := range n {
-		obj := item(i)
-		if ro, ok := obj.(runtime.Object); ok {
-			ro.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(tm.APIVersion, tm.Kind))
+// res describes one resource: how to list a page of it, and how to get the
+// continue token and items out of the page. Items are handed to add with
+// their TypeMeta set, which list items arrive without.
+func res[L any, T any](name string, namespaced bool, apiVersion, kind string, client func(kubernetes.Interface, string) lister[L], items func(L) (string, []T)) resource {
+	tm := metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+	gvk := schema.FromAPIVersionAndKind(apiVersion, kind)
+	return resource{name: name, namespaced: namespaced, list: func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+		l, err := client(c, ns).List(ctx, o)
+		if err != nil {
+			return "", err
 		}
-		add(obj, tm)
-	}
-	return cont, nil
+		cont, xs := items(l)
+		for i := range xs {
+			obj := any(&xs[i])
+			if ro, ok := obj.(runtime.Object); ok {
+				ro.GetObjectKind().SetGroupVersionKind(gvk)
+			}
+			add(obj, tm)
+		}
+		return cont, nil
+	}}
 }
