@@ -12,6 +12,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/encryption"
+	"github.com/palisade-sec/palisade/internal/encryption/etcdkv"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/nodeaudit"
 	"github.com/palisade-sec/palisade/internal/report"
@@ -27,7 +28,7 @@ func newClusterCommand(s *streams, g *globalOptions) *cobra.Command {
 }
 
 type clusterEncryptionOptions struct {
-	etcd             encryption.EtcdOptions
+	etcd             etcdkv.Options
 	etcdPrefix       string
 	resources        []string
 	encryptionConfig string
@@ -129,7 +130,7 @@ func (o *clusterEncryptionOptions) assess(ctx context.Context, s *streams, g *gl
 			Message: "no etcd access (--etcd-endpoints not given): stored values were not read, so encryption at rest is not verified"})
 		return a, nil
 	}
-	kv, err := encryption.DialEtcd(ctx, o.etcd)
+	kv, err := etcdkv.Dial(ctx, o.etcd)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/palisade-sec/palisade/internal/encryption"
+	"github.com/palisade-sec/palisade/internal/encryption/etcdkv"
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
@@ -79,7 +80,7 @@ func TestEncryptionLifecycle(t *testing.T) {
 	env := testenv.Start(t, testenv.Options{})
 	ctx := context.Background()
 	ns := env.CreateNamespace(ctx, t, "enc", nil).Name
-	kv, err := encryption.DialEtcd(ctx, encryption.EtcdOptions{Endpoints: []string{env.EtcdEndpoint}})
+	kv, err := etcdkv.Dial(ctx, etcdkv.Options{Endpoints: []string{env.EtcdEndpoint}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,21 +225,21 @@ func TestEtcdUnreachable(t *testing.T) {
 	plainHost := strings.TrimPrefix(env.EtcdEndpoint, "http://")
 	tests := []struct {
 		name string
-		opts encryption.EtcdOptions
+		opts etcdkv.Options
 		want string
 	}{
-		{"no scheme", encryption.EtcdOptions{Endpoints: []string{plainHost}}, "not an http:// or https:// URL"},
-		{"cert without key", encryption.EtcdOptions{Endpoints: []string{"https://" + plainHost}, CertFile: cert}, "must be given together"},
-		{"TLS flags on http", encryption.EtcdOptions{Endpoints: []string{env.EtcdEndpoint}, CAFile: caCert}, "use https:// URLs"},
-		{"missing CA file", encryption.EtcdOptions{Endpoints: []string{"https://" + plainHost}, CAFile: filepath.Join(dir, "nope")}, "--etcd-cacert"},
-		{"closed port", encryption.EtcdOptions{Endpoints: []string{"http://" + closedAddr}, DialTimeout: 2 * time.Second}, "etcd http://" + closedAddr},
-		{"TLS to plain etcd", encryption.EtcdOptions{Endpoints: []string{"https://" + plainHost}, CAFile: caCert, CertFile: cert, KeyFile: key, DialTimeout: 2 * time.Second}, "check the URL"},
-		{"silent TLS server", encryption.EtcdOptions{Endpoints: []string{"https://" + ln.Addr().String()}, CAFile: caCert, CertFile: cert, KeyFile: key, DialTimeout: 2 * time.Second}, "check the URL"},
+		{"no scheme", etcdkv.Options{Endpoints: []string{plainHost}}, "not an http:// or https:// URL"},
+		{"cert without key", etcdkv.Options{Endpoints: []string{"https://" + plainHost}, CertFile: cert}, "must be given together"},
+		{"TLS flags on http", etcdkv.Options{Endpoints: []string{env.EtcdEndpoint}, CAFile: caCert}, "use https:// URLs"},
+		{"missing CA file", etcdkv.Options{Endpoints: []string{"https://" + plainHost}, CAFile: filepath.Join(dir, "nope")}, "--etcd-cacert"},
+		{"closed port", etcdkv.Options{Endpoints: []string{"http://" + closedAddr}, DialTimeout: 2 * time.Second}, "etcd http://" + closedAddr},
+		{"TLS to plain etcd", etcdkv.Options{Endpoints: []string{"https://" + plainHost}, CAFile: caCert, CertFile: cert, KeyFile: key, DialTimeout: 2 * time.Second}, "check the URL"},
+		{"silent TLS server", etcdkv.Options{Endpoints: []string{"https://" + ln.Addr().String()}, CAFile: caCert, CertFile: cert, KeyFile: key, DialTimeout: 2 * time.Second}, "check the URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			kv, err := encryption.DialEtcd(ctx, tt.opts)
+			kv, err := etcdkv.Dial(ctx, tt.opts)
 			if err == nil {
 				_ = kv.Close()
 				t.Fatal("connected")
