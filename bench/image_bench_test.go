@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/buildinfo"
 	"github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
 	"github.com/palisade-sec/palisade/internal/vulndb/vulndbtest"
 )
@@ -26,11 +27,14 @@ import (
 // (rusage of the child). See bench/README.md ("Image scanning") and
 // bench/image.sh.
 
-// palisadeBinary builds cmd/palisade once per benchmark run.
+// palisadeBinary builds cmd/palisade once per benchmark run, the way a
+// release is built (internal/release.BuildBinary): static, with
+// buildinfo.GoBuildTags.
 func palisadeBinary(b *testing.B) string {
 	b.Helper()
 	out := filepath.Join(b.TempDir(), "palisade")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../cmd/palisade")
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", buildinfo.GoBuildTags, "-o", out, "../cmd/palisade")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, msg)
 	}

@@ -22,7 +22,7 @@ mkdir -p "$work"
 step() { echo "== release-check: $*"; }
 
 step "palisade binary for this machine"
-go build -o "$work/palisade" ./cmd/palisade
+CGO_ENABLED=0 go build -tags kustomize_disable_go_plugin_support -o "$work/palisade" ./cmd/palisade
 p="$work/palisade"
 
 step "local registry"

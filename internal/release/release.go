@@ -33,6 +33,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/palisade-sec/palisade/internal/buildinfo"
 )
 
 // Identity of the non-root user the image runs as (distroless' "nonroot").
@@ -69,7 +71,7 @@ type BuildOptions struct {
 }
 
 // BuildBinary builds one static binary for a platform, reproducibly:
-// CGO_ENABLED=0, -trimpath, an empty build ID, no VCS stamping (the
+// CGO_ENABLED=0, -trimpath, buildinfo.GoBuildTags, an empty build ID, no VCS stamping (the
 // commit is stamped explicitly), and the file's modification time set to
 // the epoch. It returns the binary's path.
 func BuildBinary(ctx context.Context, o BuildOptions, p v1.Platform) (string, error) {
@@ -88,7 +90,7 @@ func BuildBinary(ctx context.Context, o BuildOptions, p v1.Platform) (string, er
 		}
 	}
 	sort.Strings(ldflags[3:])
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags", strings.Join(ldflags, " "), "-o", out, o.Package)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-tags", buildinfo.GoBuildTags, "-ldflags", strings.Join(ldflags, " "), "-o", out, o.Package)
 	cmd.Dir = o.ModuleDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture, "GOFLAGS=-mod=readonly")
 	cmd.Env = append(cmd.Env, o.Env...)
