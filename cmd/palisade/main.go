@@ -45,9 +45,12 @@ func main() {
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd := newRootCommand(newStreams(stdin, stdout, stderr))
+	cmd, g := newRoot(newStreams(stdin, stdout, stderr))
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
+	if perr := g.stopProfile(); perr != nil && err == nil {
+		err = perr
+	}
 	if err == nil {
 		return exitClean
 	}

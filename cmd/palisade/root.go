@@ -36,6 +36,9 @@ type globalOptions struct {
 	allNamespaces bool
 	noColor       bool
 	quiet         bool
+	// stopProfile ends a --profile (see profile.go); run calls it once the
+	// command has returned, whatever the outcome.
+	stopProfile func() error
 }
 
 // color reports whether table output should be coloured: only on a
@@ -45,7 +48,8 @@ func (g *globalOptions) color(s *streams) bool {
 	return s.outTTY && !g.noColor && !noColorEnv
 }
 
-func newRootCommand(s *streams) *cobra.Command {
+// newRoot builds the command tree and returns its global options too.
+func newRoot(s *streams) (*cobra.Command, *globalOptions) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:   "palisade",
@@ -74,6 +78,11 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 	pf.BoolVarP(&g.allNamespaces, "all-namespaces", "A", false, "scan all namespaces")
 	pf.BoolVar(&g.noColor, "no-color", false, "disable coloured output (also NO_COLOR)")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print only the report: no progress, notes or warnings on stderr")
+	prof := &profiler{}
+	prof.addFlags(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
+	// A failing command skips PersistentPostRun; run() calls stop then.
+	g.stopProfile = prof.stop
 
 	root.AddCommand(
 		newScanCommand(s, g),
@@ -90,7 +99,7 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newReleaseCommand(s, g),
 		newSBOMCommand(s, g),
 	)
-	return root
+	return root, g
 }
 
 func joinFormats() string {
