@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -49,6 +50,8 @@ func newHubServeCommand(s *streams, open hubOpener) *cobra.Command {
 	var hosts []string
 	var certTTL, stale, offline time.Duration
 	var verbose bool
+	var trustedProxies []string
+	var clientFailures int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -61,12 +64,23 @@ func newHubServeCommand(s *streams, open hubOpener) *cobra.Command {
 				level = slog.LevelDebug
 			}
 			log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+			proxies, err := parsePrefixes(trustedProxies)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--trusted-proxies: %w", err)}
+			}
+			limits := hub.DefaultAuthLimits()
+			if clientFailures <= 0 {
+				limits.Client.Free, limits.Token.Free = -1, -1 // off
+			} else {
+				limits.Client.Free = clientFailures
+			}
 			_, st, err := open(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log})
+			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log,
+				AuthLimits: limits, TrustedProxies: proxies})
 			if err != nil {
 				return err
 			}
@@ -86,7 +100,28 @@ func newHubServeCommand(s *streams, open hubOpener) *cobra.Command {
 	f.DurationVar(&stale, "stale-after", 90*time.Second, "a cluster without contact for this long is stale")
 	f.DurationVar(&offline, "offline-after", 10*time.Minute, "a cluster without contact for this long is offline")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
+	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
+		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")
 	return cmd
+}
+
+// parsePrefixes reads CIDRs and bare addresses (a /32 or /128).
+func parsePrefixes(ss []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ss {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q: want an IP address or CIDR", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 func newHubTokenCommand(s *streams, open hubOpener) *cobra.Command {

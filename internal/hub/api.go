@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
@@ -51,6 +53,9 @@ type principal struct {
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+fleetapi.PathHealth, h.health)
+	mux.Handle("GET /metrics", h.user(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ principal) {
+		promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	}))
 	mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 
 	mux.Handle("POST "+fleetapi.PathRenew, h.agentOnly(h.renew))
@@ -218,12 +223,16 @@ func (h *Hub) internal(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
+	if !h.tokenAllowed(w, r, "enroll") {
+		return
+	}
 	var req fleetapi.EnrollRequest
 	if !readJSON(w, r, 64<<10, &req) {
 		return
 	}
 	id, secret, err := splitToken(bootstrapPrefix, req.Token)
 	if err != nil {
+		h.tokenFailed(r, "enroll", "")
 		writeError(w, http.StatusUnauthorized, "bootstrap token rejected")
 		return
 	}
@@ -237,7 +246,7 @@ func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 	cluster, err := h.st.EnrollAgent(r.Context(), id, hashSecret(secret), store.Agent{ID: agentID}, now)
 	if errors.Is(err, store.ErrTokenRejected) {
-		h.log.WarnContext(r.Context(), "enrolment refused", slog.String("tokenID", id))
+		h.tokenFailed(r, "enroll", id)
 		writeError(w, http.StatusUnauthorized, "bootstrap token rejected")
 		return
 	}
@@ -363,14 +372,23 @@ func (h *Hub) user(role string, next func(http.ResponseWriter, *http.Request, pr
 func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	now := h.cfg.Now()
 	if auth := r.Header.Get("Authorization"); auth != "" {
+		if !h.tokenAllowed(w, r, "api-token") {
+			return principal{}, false
+		}
 		tok, ok := strings.CutPrefix(auth, "Bearer ")
 		id, secret, err := splitToken(apiTokenPrefix, tok)
 		if !ok || err != nil {
+			h.tokenFailed(r, "api-token", "")
 			writeError(w, http.StatusUnauthorized, "invalid API token")
 			return principal{}, false
 		}
 		t, err := h.st.GetAPIToken(r.Context(), id, now)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.internal(w, r, err)
+			return principal{}, false
+		}
 		if err != nil || subtle.ConstantTimeCompare(t.Hash, hashSecret(secret)) != 1 {
+			h.tokenFailed(r, "api-token", id)
 			writeError(w, http.StatusUnauthorized, "invalid API token")
 			return principal{}, false
 		}
@@ -413,14 +431,20 @@ func (h *Hub) login(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, 4<<10, &req) {
 		return
 	}
-	u, err := h.st.GetUserByName(r.Context(), req.Username)
-	if err != nil {
-		CheckPassword(h.dummyHash, req.Password) // same cost as a wrong password
-		writeError(w, http.StatusUnauthorized, "wrong user name or password")
+	u, out, wait, err := h.checkLogin(r, "login", req.Username, req.Password)
+	switch out {
+	case loginThrottled:
+		s := retryAfter(w, wait)
+		writeError(w, http.StatusTooManyRequests, "too many failed sign-ins; retry in "+strconv.Itoa(s)+"s")
 		return
-	}
-	if !CheckPassword(u.PasswordHash, req.Password) {
-		h.log.WarnContext(r.Context(), "login failed", slog.String("user", u.Name))
+	case loginBusy:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "too many sign-ins at once; retry")
+		return
+	case loginError:
+		h.internal(w, r, err)
+		return
+	case loginWrong:
 		writeError(w, http.StatusUnauthorized, "wrong user name or password")
 		return
 	}

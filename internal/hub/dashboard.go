@@ -286,14 +286,20 @@ func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "The sign-in form expired; please try again.")
 		return
 	}
-	u, err := h.st.GetUserByName(r.Context(), r.PostForm.Get("username"))
-	if err != nil {
-		CheckPassword(h.dummyHash, r.PostForm.Get("password")) // same cost as a wrong password
-		fail(http.StatusUnauthorized, "Wrong user name or password.")
+	u, out, wait, err := h.checkLogin(r, "dashboard-login", r.PostForm.Get("username"), r.PostForm.Get("password"))
+	switch out {
+	case loginThrottled:
+		s := retryAfter(w, wait)
+		fail(http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins. Try again in %s.", time.Duration(s)*time.Second))
 		return
-	}
-	if !CheckPassword(u.PasswordHash, r.PostForm.Get("password")) {
-		h.log.WarnContext(r.Context(), "login failed", slog.String("user", u.Name))
+	case loginBusy:
+		w.Header().Set("Retry-After", "1")
+		fail(http.StatusServiceUnavailable, "The hub is busy signing others in; please try again.")
+		return
+	case loginError:
+		h.pageError(w, r, viewer{}, err)
+		return
+	case loginWrong:
 		fail(http.StatusUnauthorized, "Wrong user name or password.")
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"time"
 
@@ -39,6 +40,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// AuthLimits bound password and token guessing (zero: defaults).
+	AuthLimits AuthLimits
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// for the per-address limits; from anyone else it is ignored. Empty
+	// (the default) trusts no one.
+	TrustedProxies []netip.Prefix
 }
 
 // Hub serves the fleet API.
@@ -50,6 +57,8 @@ type Hub struct {
 	log       *slog.Logger
 	dummyHash string
 	dash      *dashboard
+	guard     *guard
+	metrics   *metrics
 }
 
 // Secret names in the store.
@@ -112,7 +121,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash}, nil
+	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
+	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
+		guard: g, metrics: newMetrics(g)}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.

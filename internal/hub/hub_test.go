@@ -32,12 +32,23 @@ type testHub struct {
 
 func startHub(t *testing.T) *testHub {
 	t.Helper()
+	return startHubWith(t, Config{})
+}
+
+// startHubWith starts a hub with cfg, filling in the store, the hosts and
+// (unless set) a silent logger.
+func startHubWith(t *testing.T, cfg Config) *testHub {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := New(ctx, Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1"}})
+	cfg.Store, cfg.Hosts = st, []string{"127.0.0.1"}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	h, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

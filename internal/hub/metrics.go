@@ -1,0 +1,43 @@
+package hub
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the hub's Prometheus metrics, on their own registry (never
+// the global one), served at GET /metrics to viewers (an API token in
+// Prometheus's authorization setting). docs/fleet.md lists them.
+type metrics struct {
+	registry  *prometheus.Registry
+	failures  *prometheus.CounterVec
+	throttled *prometheus.CounterVec
+	lockouts  *prometheus.CounterVec
+}
+
+func newMetrics(g *guard) *metrics {
+	m := &metrics{registry: prometheus.NewRegistry()}
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_auth_failures_total",
+		Help: "Rejected credentials by endpoint (login, dashboard-login, api-token, enroll).",
+	}, []string{"endpoint"})
+	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_auth_throttled_total",
+		Help: "Attempts answered 429 because an account or client address was locked, by endpoint and limit (account, client).",
+	}, []string{"endpoint", "limit"})
+	m.lockouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_auth_lockouts_total",
+		Help: "Failures that started or extended a lockout, by endpoint.",
+	}, []string{"endpoint"})
+	tracked := func(name string, n func() int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "palisade_hub_auth_limiter_keys",
+			Help:        "Keys (accounts, client addresses) tracked per limiter; bounded by its capacity.",
+			ConstLabels: prometheus.Labels{"limiter": name},
+		}, func() float64 { return float64(n()) })
+	}
+	m.registry.MustRegister(m.failures, m.throttled, m.lockouts,
+		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
