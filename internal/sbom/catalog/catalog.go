@@ -196,6 +196,15 @@ func (c *capReader) Read(p []byte) (int, error) {
 // segments are path.Match patterns, and a segment "**" matches any number
 // of segments, including none: "**/node_modules/**/package.json".
 func Match(pattern, name string) bool {
+	// The last segment of a pattern that does not end in "**" matches the
+	// last segment of the name, whatever comes before. Checking it first,
+	// without splitting, rejects almost every file of an image at no
+	// allocation (the walker asks about each one).
+	if last := pattern[strings.LastIndexByte(pattern, '/')+1:]; last != "**" {
+		if ok, err := path.Match(last, name[strings.LastIndexByte(name, '/')+1:]); err != nil || !ok {
+			return false
+		}
+	}
 	return matchSegs(strings.Split(pattern, "/"), strings.Split(name, "/"))
 }
 

@@ -225,6 +225,25 @@ func TestMatch(t *testing.T) {
 	}
 }
 
+// FuzzMatch checks Match's last-segment shortcut against the full
+// segment matcher: they never disagree.
+func FuzzMatch(f *testing.F) {
+	f.Add("**/node_modules/*/package.json", "srv/node_modules/a/package.json")
+	f.Add("**/*.egg-info", "usr/lib/x.egg-info")
+	f.Add("var/lib/dpkg/status.d/*", "var/lib/dpkg/status.d/")
+	f.Add("**/", "a/")
+	f.Add("[", "[")
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 256 || len(name) > 256 {
+			return
+		}
+		want := matchSegs(strings.Split(pattern, "/"), strings.Split(name, "/"))
+		if got := Match(pattern, name); got != want {
+			t.Fatalf("Match(%q, %q) = %v, full matcher says %v", pattern, name, got, want)
+		}
+	})
+}
+
 func TestDetectOS(t *testing.T) {
 	tests := []struct {
 		name, osRelease string
