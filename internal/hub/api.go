@@ -291,9 +291,16 @@ func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		h.internal(w, r, err)
 		return
 	}
+	// The CSR is checked on its own so that only its faults are the
+	// agent's (400, with the reason); failures to sign or record are the
+	// hub's (500, details only in the log).
+	if _, _, err := h.ca.issueClient([]byte(req.CSR), "check", "check", h.cfg.Now(), time.Minute); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), id.ClusterID, id.AgentID, h.cfg.Now())
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		h.internal(w, r, err)
 		return
 	}
 	bk, _ := PublicKeyPEM(h.BundlePublicKey())
@@ -682,8 +689,8 @@ func (h *Hub) admissionEvents(w http.ResponseWriter, r *http.Request, _ principa
 		aq.Since = t
 	}
 	var err error
-	if aq.Limit, err = intParam(r, "limit", 200); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+	if aq.Limit, err = intParam(r, "limit", 200); err != nil || aq.Limit > 5000 {
+		writeError(w, http.StatusBadRequest, "limit: want a non-negative integer, at most 5000")
 		return
 	}
 	evs, err := h.st.ListAdmissionEvents(r.Context(), aq)

@@ -1,0 +1,63 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// failingStore fails to record certificates after enrolment, with an
+// error text that must stay in the hub's log.
+type failingStore struct {
+	store.Store
+	fail bool
+}
+
+const storeSecret = "pq: relation certificates at 10.0.0.5 password=hunter2"
+
+func (f *failingStore) RecordCertificate(ctx context.Context, c store.Certificate) error {
+	if f.fail {
+		return errors.New(storeSecret)
+	}
+	return f.Store.RecordCertificate(ctx, c)
+}
+
+// TestRenewErrors: a bad CSR is the agent's fault (400 with the reason);
+// a store failure is the hub's (500 without internals).
+func TestRenewErrors(t *testing.T) {
+	th := startHub(t)
+	fs := &failingStore{Store: th.st}
+	th.st, th.Hub.st = fs, fs
+	cert, _, _ := th.enrol(t, "edge")
+	c := th.client(cert)
+
+	resp, body := call(t, c, "POST", th.url+fleetapi.PathRenew, fleetapi.RenewRequest{CSR: "not a csr"}, nil)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "csr:") {
+		t.Fatalf("bad CSR: %d %s, want 400 naming the CSR", resp.StatusCode, body)
+	}
+	fs.fail = true
+	_, csr := keyAndCSR(t)
+	resp, body = call(t, c, "POST", th.url+fleetapi.PathRenew, fleetapi.RenewRequest{CSR: csr}, nil)
+	if resp.StatusCode != http.StatusInternalServerError || strings.Contains(string(body), "hunter2") || strings.Contains(string(body), "10.0.0.5") {
+		t.Fatalf("store failure: %d %s, want 500 without internals", resp.StatusCode, body)
+	}
+}
+
+func TestAdmissionEventsLimitCapped(t *testing.T) {
+	th := startHub(t)
+	tok, err := th.CreateAPIToken(context.Background(), "ci", store.RoleViewer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := map[string]string{"Authorization": "Bearer " + tok}
+	for q, want := range map[string]int{"?limit=5000": 200, "?limit=5001": 400, "?limit=100000000": 400, "?limit=-1": 400} {
+		if resp, _ := call(t, th.client(nil), "GET", th.url+"/api/v1/admission-events"+q, nil, auth); resp.StatusCode != want {
+			t.Errorf("%s: %d, want %d", q, resp.StatusCode, want)
+		}
+	}
+}
