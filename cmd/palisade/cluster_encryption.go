@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -123,7 +122,7 @@ func (o *clusterEncryptionOptions) assess(ctx context.Context, s *streams, g *gl
 		}
 		a.Config = c
 	} else {
-		o.fromHost(ctx, a)
+		a = nodeaudit.AssessEncryption(ctx, o.root)
 	}
 	if len(o.etcd.Endpoints) == 0 {
 		a.Problems = append(a.Problems, finding.Problem{Level: finding.LevelWarning,
@@ -156,32 +155,6 @@ func (o *clusterEncryptionOptions) assess(ctx context.Context, s *streams, g *gl
 		return nil, fmt.Errorf("verify after rewrite: %w", err)
 	}
 	return a, nil
-}
-
-// fromHost falls back to the API server's flags on this host (or --root).
-func (o *clusterEncryptionOptions) fromHost(ctx context.Context, a *encryption.Assessment) {
-	n, err := nodeaudit.Load(ctx, nodeaudit.Options{Root: o.root})
-	if err != nil {
-		a.Problems = append(a.Problems, finding.Problem{Level: finding.LevelNote, Message: fmt.Sprintf("API server configuration not read: %v", err)})
-		return
-	}
-	api := n.Component(nodeaudit.APIServer)
-	if !api.Found {
-		a.Problems = append(a.Problems, finding.Problem{Level: finding.LevelNote,
-			Message: fmt.Sprintf("no API server configuration found under %s (distribution %s); give --encryption-config", o.root, n.Distribution)})
-		return
-	}
-	a.APIServerSeen, a.APIServerSource = true, api.Source
-	a.EncryptionConfigFlag, _ = api.Flags.Get("encryption-provider-config")
-	switch {
-	case n.EncryptionConfig != nil:
-		c := *n.EncryptionConfig
-		c.Path = filepath.Join(o.root, c.Path)
-		a.Config = &c
-	case a.EncryptionConfigFlag != "":
-		a.Problems = append(a.Problems, finding.Problem{Level: finding.LevelWarning, File: a.EncryptionConfigFlag,
-			Message: "the API server's encryption configuration could not be read: " + n.EncryptionConfigErr})
-	}
 }
 
 // rewriteStale rewrites, through the API server, every object that is

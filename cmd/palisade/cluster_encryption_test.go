@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/palisade-sec/palisade/internal/encryption"
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
@@ -60,6 +61,11 @@ func TestClusterEncryptionCommand(t *testing.T) {
 	if !strings.Contains(stderr, "rewrote") || strings.Contains(out, "plaintext-at-rest") {
 		t.Errorf("after --rewrite: %s\n%s", stderr, out)
 	}
+	// The JSON report, as an agent reads it (--encryption-report): verified
+	// from etcd, with the provider that encrypted every Secret.
+	if at, err := encryption.ReadReport(strings.NewReader(out)); err != nil || at.Status != encryption.StatusVerified || at.Level != encryption.LevelEtcd || at.Provider != "secretbox" {
+		t.Errorf("report read back: %+v %v", at, err)
+	}
 	raw, _, err := env.EtcdGet(ctx, testenv.StorageKey("secrets", ns, "before"))
 	if err != nil || !strings.HasPrefix(string(raw), "k8s:enc:secretbox:v1:sb1:") {
 		t.Errorf("stored value after rewrite: %.30q %v", raw, err)
@@ -82,6 +88,10 @@ func TestClusterEncryptionFallback(t *testing.T) {
 	}
 	if strings.Contains(out, "plaintext-at-rest") || strings.Contains(out, "verification: etcd") {
 		t.Errorf("claims more than verified:\n%s", out)
+	}
+	js, _, _ := palisade(t, "", "cluster", "encryption", "--root", root, "-o", "json")
+	if at, err := encryption.ReadReport(strings.NewReader(js)); err != nil || at.Status != encryption.StatusConfigured || at.Level != encryption.LevelConfig {
+		t.Errorf("configuration-only report read back: %+v %v", at, err)
 	}
 
 	// A host whose API server has no encryption configuration.

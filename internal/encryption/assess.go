@@ -86,13 +86,16 @@ func (a *Assessment) Report(o ReviewOptions) *finding.Report {
 		for _, r := range a.Inventory.Resources {
 			n += len(r.Objects)
 		}
-		note(finding.LevelNote, fmt.Sprintf("verification: etcd — the raw stored values of %d object(s) were read at revision %d", n, a.Inventory.Revision))
+		note(finding.LevelNote, fmt.Sprintf(noteEtcd+" — the raw stored values of %d object(s) were read at revision %d", n, a.Inventory.Revision))
 	case LevelConfig:
-		note(finding.LevelWarning, fmt.Sprintf("verification: configuration only — %s was read but no stored value: objects written before encryption was enabled may still be plaintext (give --etcd-endpoints to verify)", a.Config.Path))
+		note(finding.LevelWarning, fmt.Sprintf(noteConfig+" — %s was read but no stored value: objects written before encryption was enabled may still be plaintext (give --etcd-endpoints to verify)", a.Config.Path))
+		for _, res := range o.Resources {
+			note(finding.LevelNote, fmt.Sprintf(noteNotRead, res, a.Config.WriteStorage(res).Label()))
+		}
 	case LevelFlags:
-		note(finding.LevelWarning, fmt.Sprintf("verification: API server flags only (%s) — neither the encryption configuration nor the stored values were read", a.APIServerSource))
+		note(finding.LevelWarning, fmt.Sprintf(noteFlags+" (%s) — neither the encryption configuration nor the stored values were read", a.APIServerSource))
 	default:
-		note(finding.LevelWarning, "verification: none — no etcd access, no encryption configuration and no API server configuration found: nothing about encryption at rest is known")
+		note(finding.LevelWarning, noteNone+" — no etcd access, no encryption configuration and no API server configuration found: nothing about encryption at rest is known")
 	}
 	problems = append(problems, a.Problems...)
 
@@ -121,14 +124,14 @@ func (a *Assessment) Report(o ReviewOptions) *finding.Report {
 			for _, l := range r.Labels() {
 				counts = append(counts, fmt.Sprintf("%d %s", r.Counts[l], l))
 			}
-			summary := "none stored"
+			summary := noneStored
 			if len(counts) > 0 {
 				summary = strings.Join(counts, ", ")
 			}
 			if w := a.writeStorage(r.Resource); w != nil {
-				summary += "; new writes: " + w.Label()
+				summary += newWrites + w.Label()
 			}
-			note(finding.LevelNote, fmt.Sprintf("%s: %d object(s) in etcd: %s", r.Resource, len(r.Objects), summary))
+			note(finding.LevelNote, fmt.Sprintf(noteStored, r.Resource, len(r.Objects), summary))
 
 			write := a.writeStorage(r.Resource)
 			plain, stale := 0, 0
