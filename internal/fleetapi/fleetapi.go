@@ -154,17 +154,43 @@ type Inventory struct {
 
 // Encryption-at-rest statuses.
 const (
-	EncryptionVerified     = "verified"      // every Secret read was encrypted
-	EncryptionNotEncrypted = "not-encrypted" // some Secrets are stored in plaintext
-	EncryptionUnknown      = "unknown"       // could not be checked
+	// EncryptionVerified: the stored values were read from etcd and every
+	// Secret was encrypted (Verification is "etcd"; nothing else verifies).
+	EncryptionVerified = "verified"
+	// EncryptionConfigured: the API server's EncryptionConfiguration
+	// encrypts new writes of Secrets, but the stored values were not read:
+	// Secrets written before encryption was enabled may be plaintext.
+	EncryptionConfigured = "configured"
+	// EncryptionNotEncrypted: Secrets are stored, or written, as plaintext.
+	EncryptionNotEncrypted = "not-encrypted"
+	EncryptionUnknown      = "unknown" // could not be checked
+)
+
+// Verification levels of EncryptionAtRest, from most to least certain
+// (those `palisade cluster encryption` states).
+const (
+	VerificationEtcd   = "etcd"   // raw stored values read from etcd
+	VerificationConfig = "config" // the EncryptionConfiguration read
+	VerificationFlags  = "flags"  // only the API server's flags seen
+	VerificationNone   = "none"   // nothing read
 )
 
 // EncryptionAtRest is the result of checking how Secrets are stored.
 type EncryptionAtRest struct {
-	Status    string    `json:"status"`
-	Provider  string    `json:"provider,omitempty"` // aescbc, aesgcm, secretbox, kms
+	Status string `json:"status"`
+	// Verification is how Status was established: etcd, config, flags or
+	// none ("" from agents that did not say, which placement never takes
+	// as verified).
+	Verification string `json:"verification,omitempty"`
+	// Provider: aescbc, aesgcm, secretbox, kms-v1, kms-v2 (several joined
+	// by "+").
+	Provider string `json:"provider,omitempty"`
+	// CheckedAt is when the check ran: for a report file, when the file
+	// was last written.
 	CheckedAt time.Time `json:"checkedAt,omitempty"`
 	Detail    string    `json:"detail,omitempty"`
+	// Source names where the agent got it: "report /path" or "host /root".
+	Source string `json:"source,omitempty"`
 }
 
 // Node is what placement and the dashboard need about a node.

@@ -313,21 +313,7 @@ func (h *Hub) placeOn(ctx context.Context, req PlacementRequest, c store.Cluster
 		return p, err
 	}
 
-	// Encryption at rest.
-	switch e := encryptionOf(c); {
-	case e == nil:
-		add(CheckEncryption, CheckUnknown, "not reported by the agent")
-	case e.Status == fleetapi.EncryptionVerified:
-		prov := ""
-		if e.Provider != "" {
-			prov = " with " + e.Provider
-		}
-		add(CheckEncryption, CheckPass, "Secrets verified encrypted at rest%s", prov)
-	case e.Status == fleetapi.EncryptionNotEncrypted:
-		add(CheckEncryption, CheckFail, "Secrets stored in plaintext%s", suffix(e.Detail))
-	default:
-		add(CheckEncryption, CheckUnknown, "agent could not verify%s", suffix(e.Detail))
-	}
+	h.encryptionCheck(encryptionOf(c), add)
 
 	// Critical findings.
 	asOf := ""
@@ -344,6 +330,42 @@ func (h *Hub) placeOn(ctx context.Context, req PlacementRequest, c store.Cluster
 	}
 	p.Fits = p.Failed == 0
 	return p, nil
+}
+
+// encryptionCheck passes only what was verified from etcd: a configured
+// provider, or "verified" claimed from anything less than an etcd read, is
+// unknown (Secrets written before encryption was enabled may be plaintext).
+func (h *Hub) encryptionCheck(e *fleetapi.EncryptionAtRest, add func(string, string, string, ...any)) {
+	if e == nil {
+		add(CheckEncryption, CheckUnknown, "not reported by the agent")
+		return
+	}
+	how := ""
+	if e.Verification != "" {
+		how = "verification: " + e.Verification
+	}
+	if !e.CheckedAt.IsZero() {
+		how = strings.TrimPrefix(how+", checked "+ago(h.cfg.Now(), e.CheckedAt), ", ")
+	}
+	if how != "" {
+		how = " (" + how + ")"
+	}
+	prov := ""
+	if e.Provider != "" {
+		prov = " with " + e.Provider
+	}
+	switch {
+	case e.Status == fleetapi.EncryptionVerified && e.Verification == fleetapi.VerificationEtcd:
+		add(CheckEncryption, CheckPass, "Secrets verified encrypted at rest%s, read from etcd%s", prov, how)
+	case e.Status == fleetapi.EncryptionVerified:
+		add(CheckEncryption, CheckUnknown, "reported verified without reading etcd%s; not taken as verified", how)
+	case e.Status == fleetapi.EncryptionNotEncrypted:
+		add(CheckEncryption, CheckFail, "Secrets not encrypted at rest%s%s", how, suffix(e.Detail))
+	case e.Status == fleetapi.EncryptionConfigured:
+		add(CheckEncryption, CheckUnknown, "encryption configured%s, but the stored Secrets were not read from etcd: those written before it was enabled may be plaintext%s", prov, how)
+	default:
+		add(CheckEncryption, CheckUnknown, "agent could not verify%s%s", how, suffix(e.Detail))
+	}
 }
 
 func suffix(s string) string {

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub"
 	"github.com/palisade-sec/palisade/internal/hub/hubtest"
 )
@@ -103,6 +105,79 @@ func TestClustersAPIPages(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tt.status || (tt.status == 200 && (out.Total != tt.total || len(out.Clusters) != tt.names)) {
 			t.Errorf("%s: %d total %d clusters %d", tt.query, resp.StatusCode, out.Total, len(out.Clusters))
+		}
+	}
+}
+
+// TestPlaceEncryptionAndPodSecurity: only an etcd-level verification
+// passes the encryption check; a configured provider, or "verified"
+// claimed from a configuration, stays unknown (and fails with Strict);
+// plaintext fails. The pod-security check reads the reported labels.
+func TestPlaceEncryptionAndPodSecurity(t *testing.T) {
+	h := hubtest.Start(t)
+	now := h.Clock.Now()
+	enc := func(status, level, provider, detail string) *fleetapi.EncryptionAtRest {
+		return &fleetapi.EncryptionAtRest{Status: status, Verification: level, Provider: provider, Detail: detail, CheckedAt: now.Add(-2 * time.Hour)}
+	}
+	tests := []struct {
+		cluster string
+		enc     *fleetapi.EncryptionAtRest
+		pss     map[string]string
+		result  string // encryption check
+		reason  string
+		psa     string // pod-security check for namespace "app"
+	}{
+		{"etcd-verified", enc(fleetapi.EncryptionVerified, fleetapi.VerificationEtcd, "secretbox", ""), map[string]string{"app": "restricted"},
+			hub.CheckPass, "verified encrypted at rest with secretbox, read from etcd (verification: etcd, checked 2h", hub.CheckPass},
+		{"config-only", enc(fleetapi.EncryptionConfigured, fleetapi.VerificationConfig, "aescbc", ""), map[string]string{"app": "baseline"},
+			hub.CheckUnknown, "configured with aescbc, but the stored Secrets were not read from etcd", hub.CheckPass},
+		{"claims-verified", enc(fleetapi.EncryptionVerified, fleetapi.VerificationConfig, "aescbc", ""), map[string]string{"app": ""},
+			hub.CheckUnknown, "reported verified without reading etcd (verification: config", hub.CheckFail},
+		{"no-level", enc(fleetapi.EncryptionVerified, "", "aescbc", ""), map[string]string{"app": "privileged"},
+			hub.CheckUnknown, "reported verified without reading etcd", hub.CheckFail},
+		{"plaintext", enc(fleetapi.EncryptionNotEncrypted, fleetapi.VerificationEtcd, "", "3 of 9 Secrets stored as plaintext in etcd"), map[string]string{"other": "restricted"},
+			hub.CheckFail, "not encrypted at rest (verification: etcd, checked 2h", hub.CheckFail},
+		{"no-flag", enc(fleetapi.EncryptionNotEncrypted, fleetapi.VerificationFlags, "", "the API server runs without --encryption-provider-config"), map[string]string{"app": "restricted"},
+			hub.CheckFail, "without --encryption-provider-config", hub.CheckPass},
+		{"not-reported", nil, nil, hub.CheckUnknown, "not reported by the agent", hub.CheckUnknown},
+	}
+	for _, tt := range tests {
+		a := h.Enrol(t, tt.cluster)
+		a.Report(t, fleetapi.KindInventory, fleetapi.Inventory{KubernetesVersion: "v1.37.2", Distribution: "kubeadm", PodSecurity: tt.pss, EncryptionAtRest: tt.enc,
+			Nodes: []fleetapi.Node{{Name: "n1", OS: "linux", Architecture: "amd64", Conditions: map[string]string{"Ready": "True"}}}})
+		a.Heartbeat(t)
+	}
+	for _, strict := range []bool{false, true} {
+		ps, err := h.Place(context.Background(), hub.PlacementRequest{Namespace: "app", Images: []hub.PlacementImage{{Ref: "x", Platforms: []string{"linux/amd64"}}}, Strict: strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]map[string]hub.PlacementCheck{}
+		for _, p := range ps {
+			got[p.ClusterName] = map[string]hub.PlacementCheck{}
+			for _, c := range p.Checks {
+				got[p.ClusterName][c.Name] = c
+			}
+		}
+		for _, tt := range tests {
+			want := tt.result
+			if strict && want == hub.CheckUnknown {
+				want = hub.CheckFail
+			}
+			c := got[tt.cluster][hub.CheckEncryption]
+			if c.Result != want || !strings.Contains(c.Reason, tt.reason) {
+				t.Errorf("strict=%v %s: encryption %s %q, want %s with %q", strict, tt.cluster, c.Result, c.Reason, want, tt.reason)
+			}
+			psa := tt.psa
+			if strict && psa == hub.CheckUnknown {
+				psa = hub.CheckFail
+			}
+			if c := got[tt.cluster][hub.CheckPodSecurity]; c.Result != psa {
+				t.Errorf("strict=%v %s: pod-security %s %q, want %s", strict, tt.cluster, c.Result, c.Reason, psa)
+			}
+		}
+		if !strict && (ps[0].ClusterName != "etcd-verified" || !ps[0].Fits) {
+			t.Errorf("first placement %s (fits %v), want etcd-verified", ps[0].ClusterName, ps[0].Fits)
 		}
 	}
 }

@@ -141,7 +141,7 @@ func SeedFleet(t testing.TB, h *Hub) Fleet {
 			}},
 		{name: "edge-arm-01", inv: fleetapi.Inventory{KubernetesVersion: "v1.31.4+k3s1", Distribution: "k3s", Namespaces: 6, Pods: 23, Rules: rules, AgentVersion: "v0.9.0",
 			PodSecurity:      map[string]string{"sensors": "restricted", "default": "baseline", "kube-system": "privileged"},
-			EncryptionAtRest: &fleetapi.EncryptionAtRest{Status: fleetapi.EncryptionVerified, Provider: "aescbc", CheckedAt: now.Add(-time.Hour)},
+			EncryptionAtRest: &fleetapi.EncryptionAtRest{Status: fleetapi.EncryptionVerified, Verification: fleetapi.VerificationEtcd, Provider: "aescbc", CheckedAt: now.Add(-time.Hour)},
 			Nodes: []fleetapi.Node{node("pi-1", "arm64", map[string]string{"palisade.dev/sensor": "lidar"}, "4", "8Gi", "1500m", "3Gi"),
 				node("pi-2", "arm64", nil, "4", "8Gi", "500m", "1Gi")}},
 			finds: []finding.Finding{
