@@ -1,8 +1,8 @@
 // Command palisade-agent is the in-cluster fleet agent alone: the same
 // agent as `palisade agent run`, with the same flags, in a binary that
 // links only internal/agent and what it needs (client-go, the rules, the
-// policy loader). It leaves out the hub and its SQLite/PostgreSQL drivers,
-// the image scanner, Helm and kustomize rendering, BuildKit's solver and
+// policy loader, the image scanner). It leaves out the hub and its
+// database drivers, Helm and kustomize rendering, BuildKit's solver and
 // the admission webhook, so far fewer binary pages are resident on every
 // node (docs/fleet.md, "Memory").
 package main

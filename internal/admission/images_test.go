@@ -262,7 +262,7 @@ func TestPullSecretsReachAuthenticatedRegistry(t *testing.T) {
 		"auth": base64.StdEncoding.EncodeToString([]byte(testregistry.User + ":" + testregistry.Password))}}})
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "regcred", Namespace: "prod"}, Type: corev1.SecretTypeDockerConfigJson,
 		Data: map[string][]byte{corev1.DockerConfigJsonKey: cfg}}
-	kc := &secretKeychain{auths: map[string]authn.AuthConfig{}}
+	kc := &secretKeychain{}
 	if err := kc.add(secret); err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,7 @@ package admission
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +12,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/palisade-sec/palisade/internal/image"
 )
 
 // pullSecrets builds registry credentials from the imagePullSecrets of a
@@ -66,7 +65,7 @@ func (ps *pullSecrets) load(ctx context.Context, namespace, serviceAccount strin
 			}
 		}
 	}
-	kc := &secretKeychain{auths: map[string]authn.AuthConfig{}}
+	kc := &secretKeychain{}
 	seen := map[string]bool{}
 	for _, n := range names {
 		if seen[n] {
@@ -87,76 +86,21 @@ func (ps *pullSecrets) load(ctx context.Context, namespace, serviceAccount strin
 	return kc, nil
 }
 
-// secretKeychain maps registry hosts to credentials.
+// secretKeychain maps registry hosts to the credentials of pull secrets.
 type secretKeychain struct {
-	auths map[string]authn.AuthConfig
-}
-
-type dockerConfig struct {
-	Auths map[string]dockerAuth `json:"auths"`
-}
-
-type dockerAuth struct {
-	Username string `json:"username,omitempty"`
-	Password string `json:"password,omitempty"`
-	Auth     string `json:"auth,omitempty"`
-	// IdentityToken and RegistryToken are OAuth tokens.
-	IdentityToken string `json:"identitytoken,omitempty"`
-	RegistryToken string `json:"registrytoken,omitempty"`
+	image.Credentials
 }
 
 func (kc *secretKeychain) add(s *corev1.Secret) error {
-	var auths map[string]dockerAuth
 	switch s.Type {
 	case corev1.SecretTypeDockerConfigJson:
-		var cfg dockerConfig
-		if err := json.Unmarshal(s.Data[corev1.DockerConfigJsonKey], &cfg); err != nil {
+		if err := kc.AddDockerConfig(s.Data[corev1.DockerConfigJsonKey]); err != nil {
 			return fmt.Errorf("%s: %w", corev1.DockerConfigJsonKey, err)
 		}
-		auths = cfg.Auths
 	case corev1.SecretTypeDockercfg:
-		if err := json.Unmarshal(s.Data[corev1.DockerConfigKey], &auths); err != nil {
+		if err := kc.AddDockercfg(s.Data[corev1.DockerConfigKey]); err != nil {
 			return fmt.Errorf("%s: %w", corev1.DockerConfigKey, err)
-		}
-	default:
-		return nil
-	}
-	for host, a := range auths {
-		cfg := authn.AuthConfig{Username: a.Username, Password: a.Password, IdentityToken: a.IdentityToken, RegistryToken: a.RegistryToken}
-		if a.Auth != "" {
-			raw, err := base64.StdEncoding.DecodeString(a.Auth)
-			if err != nil {
-				return fmt.Errorf("auth for %s is not base64", host)
-			}
-			cfg.Username, cfg.Password, _ = strings.Cut(string(raw), ":")
-		}
-		h := registryHost(host)
-		if _, dup := kc.auths[h]; !dup {
-			kc.auths[h] = cfg
 		}
 	}
 	return nil
-}
-
-// registryHost normalises a docker config key ("https://index.docker.io/v1/",
-// "registry.example.com:5000") to a host.
-func registryHost(key string) string {
-	if strings.Contains(key, "://") {
-		if u, err := url.Parse(key); err == nil {
-			key = u.Host
-		}
-	}
-	key, _, _ = strings.Cut(key, "/")
-	if key == "index.docker.io" || key == "docker.io" || key == "registry-1.docker.io" {
-		return "index.docker.io"
-	}
-	return key
-}
-
-// Resolve implements authn.Keychain.
-func (kc *secretKeychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	if cfg, ok := kc.auths[registryHost(r.RegistryStr())]; ok {
-		return authn.FromConfig(cfg), nil
-	}
-	return authn.Anonymous, nil
 }

@@ -49,7 +49,8 @@ type ImageScanner interface {
 	// Scan returns vulnerability findings (Vulnerability set) for the image.
 	Scan(ctx context.Context, ref, digest string) ([]finding.Finding, error)
 	// DBStamp identifies the vulnerability data in use; when it changes,
-	// every known digest is matched again.
+	// every known digest is matched again. "" means there is no data yet:
+	// nothing is scanned until there is.
 	DBStamp() string
 }
 
@@ -77,6 +78,9 @@ type Config struct {
 	Rules   *rule.Set
 	Checks  []Checks
 	Scanner ImageScanner
+	// Images, when Scanner is nil, makes New build the registry scanner
+	// (NewRegistryScanner) with these settings; nil scans no images.
+	Images *RegistryScanConfig
 	// ScanConcurrency bounds parallel image scans (default 2).
 	ScanConcurrency int
 	// Debounce waits for changes to settle; MaxDelay bounds the wait under
@@ -116,6 +120,7 @@ type Agent struct {
 	evalCount  atomic.Int64
 	scanSem    chan struct{}
 	bundleHash uint64
+	ownScanner *RegistryScanner // built by New from Config.Images; closed by Close
 }
 
 // New enrols (first start) or loads the identity and opens the outbox.
@@ -157,10 +162,22 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: state dir: %w", err)
 	}
+	var own *RegistryScanner
+	if cfg.Scanner == nil && cfg.Images != nil {
+		images := *cfg.Images
+		if images.UserAgent == "" {
+			images.UserAgent = "palisade-agent/" + cfg.Version
+		}
+		if own, err = NewRegistryScanner(images, cfg.StateDir, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("agent: image scanner: %w", err)
+		}
+		cfg.Scanner = own
+	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, pin: pin, sent: map[string]uint64{}, needFull: true,
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles")}}
 	a.opts = evalOptions{Rules: cfg.Rules}
+	a.ownScanner = own
 	id, ok, err := loadIdentity(cfg.StateDir, pin)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -211,8 +228,13 @@ func (a *Agent) ClusterID() string { return a.id.meta.ClusterID }
 // AgentID is the enrolled agent.
 func (a *Agent) AgentID() string { return a.id.meta.AgentID }
 
-// Close releases the outbox.
-func (a *Agent) Close() error { return a.outbox.Close() }
+// Close releases the outbox and the image scanner New built.
+func (a *Agent) Close() error {
+	if a.ownScanner != nil {
+		a.ownScanner.Close()
+	}
+	return a.outbox.Close()
+}
 
 // OutboxStats describe the outbox.
 func (a *Agent) OutboxStats() OutboxStats { return a.outbox.Stats() }
@@ -460,6 +482,9 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 		return
 	}
 	stamp := a.cfg.Scanner.DBStamp()
+	if stamp == "" {
+		return // no vulnerability data yet; a new bundle triggers a full round
+	}
 	for _, u := range uses {
 		if u.Digest == "" {
 			continue

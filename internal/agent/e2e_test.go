@@ -85,11 +85,16 @@ func (p *hubProc) stop() {
 
 func (p *hubProc) url() string { return "https://" + p.addr }
 
-func startAgent(t *testing.T, ctx context.Context, p *hubProc, client kubernetes.Interface, ns, token, stateDir string) (*agent.Agent, context.CancelFunc) {
+// startAgent runs an agent for namespace ns; opts adjust its configuration.
+func startAgent(t *testing.T, ctx context.Context, p *hubProc, client kubernetes.Interface, ns, token, stateDir string, opts ...func(*agent.Config)) (*agent.Agent, context.CancelFunc) {
 	t.Helper()
-	a, err := agent.New(ctx, agent.Config{HubURL: p.url(), Token: token, CAFingerprint: p.h.CAFingerprint(), StateDir: stateDir,
+	cfg := agent.Config{HubURL: p.url(), Token: token, CAFingerprint: p.h.CAFingerprint(), StateDir: stateDir,
 		Client: client, Namespace: ns, Debounce: 200 * time.Millisecond, MaxDelay: time.Second, HeartbeatInterval: 500 * time.Millisecond,
-		Logger: quietLog()})
+		Logger: quietLog()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := agent.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

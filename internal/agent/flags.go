@@ -13,6 +13,12 @@ type Flags struct {
 	Config
 	// OutboxMiB is Config.OutboxMaxBytes in MiB.
 	OutboxMiB int64
+	// ScanImages turns the registry scanner on (Config.Images).
+	ScanImages bool
+	// Images are the registry scanner's settings; SBOMCacheMiB is its
+	// CacheMaxBytes in MiB.
+	Images       RegistryScanConfig
+	SBOMCacheMiB int64
 }
 
 // Bind registers the flags on fs.
@@ -25,15 +31,28 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.Debounce, "debounce", 2*time.Second, "wait for changes to settle before evaluating")
 	fs.DurationVar(&f.HeartbeatInterval, "heartbeat", 30*time.Second, "heartbeat interval")
 	fs.IntVar(&f.ScanConcurrency, "scan-concurrency", 2, "image scans run in parallel")
+	fs.BoolVar(&f.ScanImages, "scan-images", true, "scan each image digest in use for vulnerabilities once there is a vulnerability database (a vulndb bundle from the hub, or --vuln-db-dir)")
+	fs.StringVar(&f.Images.VulnDBDir, "vuln-db-dir", "", "directory holding vulndb/osv.db, as palisade's cache directory does (default: --state-dir); hub vulndb bundles are imported into it")
+	fs.StringArrayVar(&f.Images.VulnDBKeyFiles, "vuln-db-public-key", nil, "PEM public key trusted to sign vulndb bundles from the hub ('palisade db keygen'; repeatable); without one, hub vulndb bundles are ignored")
+	fs.StringVar(&f.Images.RegistryConfig, "registry-config", "", "Docker config file with registry credentials (e.g. a mounted kubernetes.io/dockerconfigjson Secret); default: anonymous")
+	fs.StringArrayVar(&f.Images.InsecureRegistries, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable); no other registry ever is")
+	fs.StringVar(&f.Images.Platform, "image-platform", "", "platform chosen from multi-arch images, e.g. linux/arm64 (default: linux and the agent's architecture)")
+	fs.Int64Var(&f.SBOMCacheMiB, "sbom-cache-mib", 64, "on-disk size limit of the scanned images' package lists; the least recently used are removed beyond it")
 }
 
 // Resolve completes the configuration after parsing: the token from
-// PALISADE_AGENT_TOKEN when not given, and the outbox size in bytes.
+// PALISADE_AGENT_TOKEN when not given, the outbox size in bytes and the
+// image scanner's settings.
 func (f *Flags) Resolve(getenv func(string) string) Config {
 	c := f.Config
 	if c.Token == "" {
 		c.Token = getenv("PALISADE_AGENT_TOKEN")
 	}
 	c.OutboxMaxBytes = f.OutboxMiB << 20
+	if f.ScanImages {
+		images := f.Images
+		images.CacheMaxBytes = f.SBOMCacheMiB << 20
+		c.Images = &images
+	}
 	return c
 }

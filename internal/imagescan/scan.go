@@ -224,14 +224,9 @@ func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
 	problems := append([]finding.Problem(nil), inv.Problems...)
 	if sc.Vuln {
 		report(opts, Progress{Stage: "matching"})
-		m, err := vulnmatch.Match(ctx, db, inv.Packages, vulnmatch.Options{
-			IgnoreUnfixed: opts.IgnoreUnfixed,
-			VEX:           opts.VEX,
-			Object:        obj,
-			Products:      products(inv.Image),
-		})
+		m, err := Match(ctx, inv, db, opts)
 		if err != nil {
-			return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)
+			return nil, err
 		}
 		findings = append(findings, m.Findings...)
 		problems = append(problems, m.Problems...)
@@ -266,6 +261,24 @@ func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
 	}
 	res.Report = finding.NewReport(findings, problems, 1, rules)
 	return res, nil
+}
+
+// Match matches an inventory's packages against db, as Scan does after
+// the walk (opts.IgnoreUnfixed and opts.VEX apply; findings name the
+// inventory's image). Callers that keep inventories, such as the agent's
+// on-disk cache, call it again when the database changes, without reading
+// the image again.
+func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Options) (*vulnmatch.Result, error) {
+	m, err := vulnmatch.Match(ctx, db, inv.Packages, vulnmatch.Options{
+		IgnoreUnfixed: opts.IgnoreUnfixed,
+		VEX:           opts.VEX,
+		Object:        inv.Image.Object(),
+		Products:      products(inv.Image),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)
+	}
+	return m, nil
 }
 
 // Catalog walks the image once for its SBOM (and, with Scanners.Secret,
