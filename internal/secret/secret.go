@@ -20,9 +20,11 @@
 package secret
 
 import (
+	"bytes"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -70,6 +72,16 @@ type detector struct {
 	group       int
 	// accept, when set, rejects look-alikes the expression cannot express.
 	accept func(secret string) bool
+	// keywords: re can only match a line that contains one of them (in
+	// ASCII lower case when fold is set, for case-insensitive
+	// expressions). They let ScanText skip a detector's expression on most
+	// files; FuzzScanTextFastPath checks they are complete.
+	keywords []string
+	fold     bool
+	// lineLocal: every match lies within one line, but for the newline
+	// before it (an assignment's key may start after "\n"). ScanText then
+	// runs re only over the lines holding a keyword.
+	lineLocal bool
 }
 
 // detectors are tried in order; an earlier, more specific detector wins
@@ -81,6 +93,7 @@ var detectors = []detector{
 		description: "GCP service account key (private_key of a service account JSON file)",
 		re:          regexp.MustCompile(`"private_key"\s*:\s*"-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----(?:\\n)+([A-Za-z0-9+/=]{40,})`),
 		group:       1,
+		keywords:    []string{`"private_key"`},
 	},
 	{
 		kind:        "private-key",
@@ -89,8 +102,9 @@ var detectors = []detector{
 		// may precede the body. The body must be there: a bare header, as in
 		// documentation, is not a key. Newlines may be escaped ("\n") when
 		// the key sits inside a JSON or YAML string.
-		re:    regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\n|\\r)+(?:[A-Za-z-]{1,20}: [^\n\\]{1,100}(?:\s|\\n|\\r)+){0,4}([A-Za-z0-9+/=]{40,})`),
-		group: 1,
+		re:       regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]{1,12} ){0,2}PRIVATE KEY(?: BLOCK)?-----(?:\s|\\n|\\r)+(?:[A-Za-z-]{1,20}: [^\n\\]{1,100}(?:\s|\\n|\\r)+){0,4}([A-Za-z0-9+/=]{40,})`),
+		group:    1,
+		keywords: []string{"PRIVATE KEY"},
 	},
 	{
 		kind:        "aws-access-key-id",
@@ -98,6 +112,8 @@ var detectors = []detector{
 		re:          regexp.MustCompile(`\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})\b`),
 		group:       1,
 		accept:      notAWSExample,
+		keywords:    []string{"AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "aws-secret-access-key",
@@ -105,54 +121,74 @@ var detectors = []detector{
 		re:          regexp.MustCompile(`(?i)(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?\s*(?::=|[:=])\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+]|$)`),
 		group:       1,
 		accept:      notAWSExample,
+		keywords:    []string{"secret"},
+		fold:        true,
 	},
 	{
 		kind:        "azure-storage-key",
 		description: "Azure storage account key",
 		re:          regexp.MustCompile(`(?i)AccountKey=([A-Za-z0-9+/]{86}==)`),
 		group:       1,
+		keywords:    []string{"accountkey="},
+		fold:        true,
+		lineLocal:   true,
 	},
 	{
 		kind:        "azure-sas-token",
 		description: "Azure shared access signature",
 		re:          regexp.MustCompile(`(?i)[?&;]sv=\d{4}-\d{2}-\d{2}&[^\s"'<>]*?\bsig=([A-Za-z0-9%+/=]{30,})`),
 		group:       1,
+		keywords:    []string{"sig="},
+		fold:        true,
+		lineLocal:   true,
 	},
 	{
 		kind:        "github-token",
 		description: "GitHub token",
 		re:          regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{50,})\b`),
 		group:       1,
+		keywords:    []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "gitlab-token",
 		description: "GitLab token",
 		re:          regexp.MustCompile(`\b(gl(?:pat|dt|rt|ptt|soat|cbt)-[A-Za-z0-9_\-]{20,64})\b`),
 		group:       1,
+		keywords:    []string{"glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "glcbt-"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "slack-token",
 		description: "Slack token",
 		re:          regexp.MustCompile(`\b(xox[abposre]-[A-Za-z0-9][A-Za-z0-9-]{9,})\b`),
 		group:       1,
+		keywords:    []string{"xox"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "slack-webhook",
 		description: "Slack incoming webhook URL",
 		re:          regexp.MustCompile(`https://hooks\.slack\.com/(?:services|workflows)/(T[A-Z0-9]{6,12}/[A-Za-z0-9/]{20,})`),
 		group:       1,
+		keywords:    []string{"https://hooks.slack.com/"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "stripe-key",
 		description: "Stripe secret or restricted API key",
 		re:          regexp.MustCompile(`\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{20,})\b`),
 		group:       1,
+		keywords:    []string{"sk_live_", "sk_test_", "rk_live_", "rk_test_"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "npm-token",
 		description: "npm access token",
 		re:          regexp.MustCompile(`\b(npm_[A-Za-z0-9]{36})\b`),
 		group:       1,
+		keywords:    []string{"npm_"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "npm-token",
@@ -160,12 +196,15 @@ var detectors = []detector{
 		re:          regexp.MustCompile(`:_(?:authToken|auth|password)\s*=\s*([^\s"'$]{8,})`),
 		group:       1,
 		accept:      func(s string) bool { return !IsPlaceholder(s) },
+		keywords:    []string{":_auth", ":_password"},
 	},
 	{
 		kind:        "jwt",
 		description: "JSON Web Token",
 		re:          regexp.MustCompile(`\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})`),
 		group:       1,
+		keywords:    []string{"eyJ"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "url-credentials",
@@ -173,6 +212,8 @@ var detectors = []detector{
 		re:          regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/?#@"'<>]+:([^\s/?#@"'<>]+)@[A-Za-z0-9\[]`),
 		group:       1,
 		accept:      func(s string) bool { return !IsPlaceholder(s) },
+		keywords:    []string{"://"},
+		lineLocal:   true,
 	},
 	{
 		kind:        "password-assignment",
@@ -180,6 +221,9 @@ var detectors = []detector{
 		re:          assignment(`pass(?:word|wd|phrase)`),
 		group:       1,
 		accept:      literalSecret,
+		keywords:    []string{"pass"},
+		fold:        true,
+		lineLocal:   true,
 	},
 	{
 		kind:        "secret-assignment",
@@ -187,6 +231,9 @@ var detectors = []detector{
 		re:          assignment(`secret|token|api_?key|apikey|access_?key|private_?key|secret_?key|client_?secret|auth_?token`),
 		group:       1,
 		accept:      literalSecret,
+		keywords:    []string{"secret", "token", "key"},
+		fold:        true,
+		lineLocal:   true,
 	},
 }
 
@@ -276,6 +323,14 @@ func IsPlaceholder(v string) bool {
 // ScanText finds credentials in text: a manifest, a configuration file, a
 // file from an image. Matches are ordered by line, at most MaxMatches.
 func ScanText(data []byte) []Match {
+	fast := newFastPath(data)
+	defer fast.release()
+	return scanText(data, fast)
+}
+
+// scanText is ScanText, with the keyword and line filters of fast, or
+// every expression over the whole text when fast is nil.
+func scanText(data []byte, fast *fastPath) []Match {
 	type span struct{ start, end int }
 	var taken []span
 	overlaps := func(s span) bool {
@@ -292,7 +347,7 @@ func ScanText(data []byte) []Match {
 	}
 	var all []found
 	for _, d := range detectors {
-		for _, loc := range d.re.FindAllSubmatchIndex(data, MaxMatches+1) {
+		for _, loc := range d.find(data, fast) {
 			start, end := secretSpan(loc, d.group)
 			if start < 0 {
 				continue
@@ -327,6 +382,111 @@ func ScanText(data []byte) []Match {
 		pos = f.offset
 		f.m.Line = line
 		out = append(out, f.m)
+	}
+	return out
+}
+
+// fastPath holds what ScanText computes once per text to skip
+// expressions: the text in ASCII lower case. Case-insensitive expressions
+// also match two non-ASCII runes as ASCII letters (Go's simple case
+// folding: the Kelvin sign K as k, the long s ſ as s); texts holding either
+// get no fast path, every expression runs over the whole text.
+type fastPath struct {
+	lower []byte
+	buf   *[]byte
+}
+
+// lowerBuffers recycles fastPath.lower between ScanText calls (an image
+// scan makes thousands); buffers over 1 MiB are not kept.
+var lowerBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+func newFastPath(data []byte) *fastPath {
+	if bytes.Contains(data, []byte("\u212a")) || bytes.Contains(data, []byte("\u017f")) {
+		return nil
+	}
+	bp := lowerBuffers.Get().(*[]byte)
+	lower := (*bp)[:0]
+	for _, c := range data {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower = append(lower, c)
+	}
+	return &fastPath{lower: lower, buf: bp}
+}
+
+func (f *fastPath) release() {
+	if f == nil || cap(f.lower) > 1<<20 {
+		return
+	}
+	*f.buf = f.lower[:0]
+	lowerBuffers.Put(f.buf)
+}
+
+// find returns d's matches in data, as FindAllSubmatchIndex (at most
+// MaxMatches+1, offsets into data), looking only where fast says a match
+// can be.
+func (d *detector) find(data []byte, fast *fastPath) [][]int {
+	if fast == nil {
+		return d.re.FindAllSubmatchIndex(data, MaxMatches+1)
+	}
+	text := data
+	if d.fold {
+		text = fast.lower
+	}
+	if !d.lineLocal {
+		for _, k := range d.keywords {
+			if bytes.Contains(text, []byte(k)) {
+				return d.re.FindAllSubmatchIndex(data, MaxMatches+1)
+			}
+		}
+		return nil
+	}
+	// The starts of the lines holding a keyword, in order.
+	var lines []int
+	for _, k := range d.keywords {
+		for off := 0; ; {
+			i := bytes.Index(text[off:], []byte(k))
+			if i < 0 {
+				break
+			}
+			ls := bytes.LastIndexByte(text[:off+i], '\n') + 1
+			lines = append(lines, ls)
+			// Next search from the next line: one hit per line is enough.
+			nl := bytes.IndexByte(text[off+i:], '\n')
+			if nl < 0 {
+				break
+			}
+			off += i + nl + 1
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	sort.Ints(lines)
+	var out [][]int
+	for i, ls := range lines {
+		if i > 0 && ls == lines[i-1] {
+			continue
+		}
+		le := len(data)
+		if nl := bytes.IndexByte(data[ls:], '\n'); nl >= 0 {
+			le = ls + nl
+		}
+		// Include the newline before the line: in the whole text an
+		// expression may start on it, and must see it to agree.
+		from := max(ls-1, 0)
+		for _, loc := range d.re.FindAllSubmatchIndex(data[from:le], MaxMatches+1-len(out)) {
+			for j := range loc {
+				if loc[j] >= 0 {
+					loc[j] += from
+				}
+			}
+			out = append(out, loc)
+		}
+		if len(out) > MaxMatches {
+			break
+		}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -56,6 +57,10 @@ func TestScanTextFinds(t *testing.T) {
 		{"password ini", "[db]\npasswd=correcthorse", "password-assignment", 2},
 		{"api key assignment", `API_KEY="f3a9c1d7e5b2"`, "secret-assignment", 1},
 		{"client secret go", `clientSecret := "s8d7f6g5h4j3"`, "secret-assignment", 1},
+		// Case-insensitive expressions match the Kelvin sign as k and the
+		// long s as s: the keyword filter must not skip them.
+		{"api key with kelvin sign", "API_\u212aEY=\"f3a9c1d7e5b2\"", "secret-assignment", 1},
+		{"password with long s", "pa\u017fsword: hunter2!", "password-assignment", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,6 +249,40 @@ func assertNoLeak(t *testing.T, secret string, m Match) {
 	}
 	if !fixed && m.Description != "AWS secret access key" {
 		t.Errorf("Description %q is not a fixed text", m.Description)
+	}
+}
+
+// FuzzScanTextFastPath checks ScanText's keyword and line filters
+// against running every expression over the whole text: the same matches,
+// always (keywords complete, line-local expressions really line-local).
+func FuzzScanTextFastPath(f *testing.F) {
+	f.Add([]byte(privateKey + gcpKeyFile + "password: hunter2!\n" + awsKeyID))
+	f.Add([]byte("aws_\u017fecret_key=" + awsSecret + " ACCOUNT\u212aEY=" + azureKey))
+	f.Add([]byte("aws_secret_access_key = " + awsSecret + "\npassword = hunter22\n\ntoken: x1y2z3w4"))
+	f.Add([]byte("aws_secret_access_key =\n  " + awsSecret + "\n//r/:_authToken =\n  a8f9c2e7d1b34f5a"))
+	// The other detectors' seeds are assembled here rather than kept in
+	// testdata/fuzz, for the reason given above the test credentials.
+	f.Add([]byte("token: " + githubToken + "\n" + githubPAT + "\nGITLAB=" + gitlabToken + "\n" + slackToken + "\n" + stripeKey))
+	f.Add([]byte(slackHook + "\nDATABASE_URL=postgres://app:S3cure-pw@db:5432/app\n?sv=2022-11-02&ss=b&sig=" + strings.Repeat("AbCd%2B", 6)))
+	f.Add([]byte("//registry.npmjs.org/:_authToken=" + npmToken + "\nAuthorization: Bearer " + jwtToken))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want := scanText(data, nil)
+		if got := ScanText(data); !reflect.DeepEqual(got, want) {
+			t.Fatalf("ScanText(%q):\n fast path %+v\n every expression %+v", data, got, want)
+		}
+	})
+}
+
+func TestEveryDetectorHasKeywords(t *testing.T) {
+	for _, d := range detectors {
+		if len(d.keywords) == 0 {
+			t.Errorf("detector %s has no keywords: ScanText would never run it", d.kind)
+		}
+		for _, k := range d.keywords {
+			if d.fold && strings.ToLower(k) != k {
+				t.Errorf("detector %s: keyword %q of a case-insensitive expression is not in lower case", d.kind, k)
+			}
+		}
 	}
 }
 
