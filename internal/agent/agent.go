@@ -74,6 +74,12 @@ type Config struct {
 	Client         kubernetes.Interface
 	// Namespace limits namespaced watches to one namespace ("" = all).
 	Namespace string
+	// EncryptionReport is a `palisade cluster encryption -o json` report
+	// file (e.g. a mounted ConfigMap); HostRoot a read-only host tree of a
+	// control-plane node whose API server configuration is reviewed when
+	// there is no report. They fill the inventory's encryption at rest
+	// (see encryptionSource); neither: not reported.
+	EncryptionReport, HostRoot string
 	// Rules default to rules.Builtin().
 	Rules   *rule.Set
 	Checks  []Checks
@@ -104,6 +110,7 @@ type Agent struct {
 	outbox *Outbox
 	watch  *watcher
 	cache  bundleCache
+	enc    *encryptionSource
 
 	mu         sync.Mutex
 	opts       evalOptions
@@ -177,6 +184,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles")}}
 	a.opts = evalOptions{Rules: cfg.Rules}
+	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
 	id, ok, err := loadIdentity(cfg.StateDir, pin)
 	if err != nil {
@@ -423,7 +431,8 @@ func hashJSON(v any) uint64 {
 }
 
 func (a *Agent) reportInventory(ctx context.Context) error {
-	inv := &fleetapi.Inventory{Namespaces: a.watch.namespaceCount(), Pods: len(a.watch.pods()), AgentVersion: a.cfg.Version}
+	inv := &fleetapi.Inventory{Namespaces: a.watch.namespaceCount(), Pods: len(a.watch.pods()), AgentVersion: a.cfg.Version,
+		PodSecurity: a.watch.podSecurity(), EncryptionAtRest: a.enc.current(ctx)}
 	if v, err := a.cfg.Client.Discovery().ServerVersion(); err == nil {
 		inv.KubernetesVersion = v.GitVersion
 	} else {

@@ -28,6 +28,8 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.CAFingerprint, "hub-ca-fingerprint", "", "sha256:… fingerprint of the hub CA ('palisade hub token create' prints it)")
 	fs.StringVar(&f.StateDir, "state-dir", "/var/lib/palisade-agent", "identity, outbox and bundle cache")
 	fs.Int64Var(&f.OutboxMiB, "outbox-max-mib", 64, "outbox size limit; the oldest reports are dropped (and counted) beyond it")
+	fs.StringVar(&f.EncryptionReport, "encryption-report", "", "JSON report of 'palisade cluster encryption -o json' (e.g. a mounted ConfigMap) to report encryption at rest from")
+	fs.StringVar(&f.HostRoot, "host-root", "", "read-only host root of a control-plane node (hostPath); without --encryption-report, its API server's encryption configuration is reported (never as verified)")
 	fs.DurationVar(&f.Debounce, "debounce", 2*time.Second, "wait for changes to settle before evaluating")
 	fs.DurationVar(&f.HeartbeatInterval, "heartbeat", 30*time.Second, "heartbeat interval")
 	fs.IntVar(&f.ScanConcurrency, "scan-concurrency", 2, "image scans run in parallel")
