@@ -65,6 +65,16 @@ step "verify signatures of the index and both images"
 mapfile -t images < <(go run ./hack/release/digests "$ref")
 "$p" release verify --repo "$repo" --key "$pub" --insecure-registry "$digest" "${images[@]}"
 
+step "agent image (cmd/palisade-agent) for amd64 and arm64: build, push, sign, verify, pin deploy/agent"
+agent_repo=$host/palisade-sec/palisade-agent
+agent_ref=$("$p" release build --package ./cmd/palisade-agent --repo "$agent_repo" --tag ci --key "$key" --insecure-registry \
+	--out "$work/agent-bin" --commit "$commit" --version "ci-$commit" --deploy-dir "$work/deploy" \
+	--deploy-repo ghcr.io/palisade-sec/palisade-agent)
+mapfile -t agent_images < <(go run ./hack/release/digests "$agent_ref")
+"$p" release verify --repo "$agent_repo" --key "$pub" --insecure-registry "${agent_ref#"$agent_repo@"}" "${agent_images[@]}"
+"$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade-agent "$work/deploy"
+echo "pushed $agent_ref"
+
 step "reproducible: rebuild gives $digest"
 again=$("$p" release build --repo "$repo" --out "$work/bin2" --commit "$commit" --version "ci-$commit" --push=false)
 if [[ $again != "$digest" ]]; then
