@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -53,11 +54,15 @@ type principal struct {
 func (h *Hub) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+fleetapi.PathHealth, h.health)
+	mux.HandleFunc("GET "+PathReady, h.readyz)
+	mux.Handle("GET /api/v1/status", h.user(store.RoleViewer, h.status))
 	mux.Handle("GET /metrics", h.user(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, _ principal) {
 		promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
 
+	// Agent endpoints decode with readAgentJSON (unknown fields ignored):
+	// agents and the hub are upgraded independently.
 	mux.Handle("POST "+fleetapi.PathRenew, h.agentOnly(h.renew))
 	mux.Handle("POST "+fleetapi.PathReports, h.agentOnly(h.report))
 	mux.Handle("POST "+fleetapi.PathReportBatch, h.agentOnly(h.reportBatch))
@@ -144,9 +149,24 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, fleetapi.Error{Error: msg})
 }
 
-// readJSON decodes a bounded JSON body (gzip allowed) and refuses other
-// content types, which also keeps HTML forms from other sites out.
+// readJSON decodes a bounded JSON body (gzip allowed) for the user and
+// admin endpoints, strictly: unknown fields are refused (a misspelt
+// "ttl" must not silently mean "no expiry"). Other content types are
+// refused, which also keeps HTML forms from other sites out.
 func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	return decodeBody(w, r, limit, v, true)
+}
+
+// readAgentJSON is readJSON for the agent endpoints, which ignore unknown
+// fields: an agent newer than the hub may send fields the hub does not
+// know yet, and must keep reporting (fleet upgrades are never atomic).
+func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	return decodeBody(w, r, limit, v, false)
+}
+
+// decodeBody decodes exactly one JSON value: data after it (other than
+// white space) is refused, so a body never means more than was decoded.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, strict bool) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "want Content-Type: application/json")
@@ -163,20 +183,84 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 		body = io.LimitReader(zr, limit+1) // bounds the decompressed size too
 	}
 	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		writeError(w, http.StatusBadRequest, "bad JSON body: data after the first JSON value")
 		return false
 	}
 	return true
 }
 
+// PathReady is the readiness check: 200 while the database answers.
+const PathReady = "/readyz"
+
+// readyCheckEvery bounds how often /readyz, which anyone may call, reaches
+// the database: every caller gets the last answer until it is this old.
+const readyCheckEvery = 5 * time.Second
+
+// readiness caches the database check behind /readyz. The lock is held
+// during a check, so concurrent callers wait for one query instead of
+// each sending their own.
+type readiness struct {
+	every time.Duration
+	mu    sync.Mutex
+	at    time.Time // wall clock (never Config.Now, which tests move); zero before the first check
+	err   error
+}
+
+func (rd *readiness) check(ctx context.Context, ping func(context.Context) error) error {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if !rd.at.IsZero() && time.Since(rd.at) < rd.every {
+		return rd.err
+	}
+	// Not the caller's context: a caller hanging up must not be cached
+	// as the database failing.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	rd.err, rd.at = ping(ctx), time.Now()
+	return rd.err
+}
+
+// health is the liveness check: the process serves HTTP. It touches no
+// database (an outage must not get replicas restarted) and says nothing
+// about the hub to anonymous callers.
 func (h *Hub) health(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 503 while the database is unreachable (checked at most
+// every readyCheckEvery), without details.
+func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
+	err := h.ready.check(r.Context(), func(ctx context.Context) error {
+		_, err := h.st.SchemaVersion(ctx)
+		if err != nil {
+			h.log.WarnContext(ctx, "readiness: database unreachable", slog.Any("error", err))
+		}
+		return err
+	})
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// status is the hub's state for signed-in users: database kind and
+// schema version (useful to operators, a map to attackers).
+func (h *Hub) status(w http.ResponseWriter, r *http.Request, _ principal) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
 	v, err := h.st.SchemaVersion(ctx)
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "database unreachable"})
+		h.log.ErrorContext(r.Context(), "status: database unreachable", slog.Any("error", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "backend": h.st.Backend()})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "backend": h.st.Backend(), "schemaVersion": v})
@@ -222,12 +306,28 @@ func (h *Hub) internal(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusInternalServerError, "internal error")
 }
 
+// fail answers an admin action's error: input the caller got wrong
+// (store.ErrInvalid) is a 400 and a duplicate (store.ErrConflict) a 409,
+// with the error's message, which names the field or object and carries
+// no database text; anything else is the hub's fault, a 500 with details
+// only in the log.
+func (h *Hub) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+	default:
+		h.internal(w, r, err)
+	}
+}
+
 func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 	if !h.tokenAllowed(w, r, "enroll") {
 		return
 	}
 	var req fleetapi.EnrollRequest
-	if !readJSON(w, r, 64<<10, &req) {
+	if !readAgentJSON(w, r, 64<<10, &req) {
 		return
 	}
 	id, secret, err := splitToken(bootstrapPrefix, req.Token)
@@ -283,7 +383,7 @@ func (h *Hub) issue(ctx context.Context, csr []byte, clusterID, agentID string, 
 
 func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	var req fleetapi.RenewRequest
-	if !readJSON(w, r, 64<<10, &req) {
+	if !readAgentJSON(w, r, 64<<10, &req) {
 		return
 	}
 	c, err := h.st.GetCluster(r.Context(), id.ClusterID)
@@ -310,7 +410,7 @@ func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 
 func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	var env fleetapi.Envelope
-	if !readJSON(w, r, fleetapi.MaxReportBytes, &env) {
+	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &env) {
 		return
 	}
 	if env.Cluster != "" && env.Cluster != id.ClusterID {
@@ -336,7 +436,7 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 
 func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	var hb fleetapi.Heartbeat
-	if !readJSON(w, r, 16<<10, &hb) {
+	if !readAgentJSON(w, r, 16<<10, &hb) {
 		return
 	}
 	if err := h.st.Heartbeat(r.Context(), id.AgentID, hb, h.cfg.Now()); err != nil {
@@ -407,8 +507,12 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, b
 		return principal{}, false
 	}
 	se, u, err := h.st.GetSession(r.Context(), hashSecret(c.Value), now)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusUnauthorized, "session expired")
+		return principal{}, false
+	}
+	if err != nil {
+		h.internal(w, r, err)
 		return principal{}, false
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -458,7 +562,7 @@ func (h *Hub) login(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 	sid := randomSecret()
 	se := store.Session{IDHash: hashSecret(sid), UserID: u.ID, CSRFToken: randomSecret(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.SessionTTL)}
-	if err := h.st.CreateSession(r.Context(), se); err != nil {
+	if err := h.st.CreateSession(r.Context(), se, h.cfg.MaxSessionsPerUser); err != nil {
 		h.internal(w, r, err)
 		return
 	}
@@ -529,7 +633,7 @@ func (h *Hub) listClusters(w http.ResponseWriter, r *http.Request, _ principal) 
 			writeError(w, http.StatusBadRequest, "limit (at most 5000) and offset must be non-negative integers")
 			return
 		}
-		if cs, total, err = h.st.QueryClusters(r.Context(), cq); err != nil && cq.State != "" {
+		if cs, total, err = h.st.QueryClusters(r.Context(), cq); errors.Is(err, store.ErrInvalid) {
 			writeError(w, http.StatusBadRequest, err.Error())
 			return
 		}
@@ -728,7 +832,7 @@ func (h *Hub) createCluster(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	tok, c, err := h.CreateBootstrapToken(r.Context(), req.Name, ttl)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		h.fail(w, r, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "bootstrap token created", slog.String("cluster", c.Name), slog.String("by", p.Name))
@@ -768,11 +872,7 @@ func (h *Hub) createUser(w http.ResponseWriter, r *http.Request, p principal) {
 		return
 	}
 	if err := h.CreateUser(r.Context(), req.Name, req.Password, req.Role); err != nil {
-		status := http.StatusBadRequest
-		if errors.Is(err, store.ErrConflict) {
-			status = http.StatusConflict
-		}
-		writeError(w, status, err.Error())
+		h.fail(w, r, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "user created", slog.String("user", req.Name), slog.String("role", req.Role), slog.String("by", p.Name))
@@ -802,7 +902,7 @@ func (h *Hub) createAPIToken(w http.ResponseWriter, r *http.Request, p principal
 	}
 	tok, err := h.CreateAPIToken(r.Context(), req.Name, req.Role, ttl)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		h.fail(w, r, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "api token created", slog.String("name", req.Name), slog.String("by", p.Name))
@@ -824,7 +924,7 @@ func (h *Hub) publishBundle(w http.ResponseWriter, r *http.Request, p principal)
 	}
 	b, err := h.PublishBundle(r.Context(), req.Kind, req.Name, req.Cluster, req.Content)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		h.fail(w, r, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "bundle published", slog.String("kind", b.Kind), slog.String("name", b.Name), slog.Int64("version", b.Version), slog.String("by", p.Name))

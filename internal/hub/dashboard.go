@@ -306,7 +306,7 @@ func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 	sid := randomSecret()
 	se := store.Session{IDHash: hashSecret(sid), UserID: u.ID, CSRFToken: randomSecret(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.SessionTTL)}
-	if err := h.st.CreateSession(r.Context(), se); err != nil {
+	if err := h.st.CreateSession(r.Context(), se, h.cfg.MaxSessionsPerUser); err != nil {
 		h.pageError(w, r, viewer{}, err)
 		return
 	}
@@ -450,11 +450,11 @@ func (h *Hub) overviewPage(w http.ResponseWriter, r *http.Request, v viewer) {
 	cut := store.Cutoffs(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter)
 	cq := store.ClusterQuery{Search: strings.TrimSpace(q.Get("q")), State: fleetapi.ClusterState(q.Get("state")), Cutoffs: cut, Limit: pageSize, Offset: offsetParam(r)}
 	cs, total, err := h.st.QueryClusters(r.Context(), cq)
+	if errors.Is(err, store.ErrInvalid) {
+		h.render(w, r, http.StatusBadRequest, "error", v, page{Title: "Bad request", Error: err.Error()})
+		return
+	}
 	if err != nil {
-		if cq.State != "" {
-			h.render(w, r, http.StatusBadRequest, "error", v, page{Title: "Bad request", Error: err.Error()})
-			return
-		}
 		h.pageError(w, r, v, err)
 		return
 	}
@@ -816,6 +816,20 @@ func (h *Hub) adminFailed(w http.ResponseWriter, r *http.Request, v viewer, msg 
 	h.render(w, r, http.StatusBadRequest, "admin", v, page{Title: "Administration", Nav: "admin", Error: msg, D: adminData{}})
 }
 
+// adminActionFailed shows the form's error as the API's fail does: the
+// caller's mistakes (store.ErrInvalid, store.ErrConflict) with their
+// message, anything else as the generic error page.
+func (h *Hub) adminActionFailed(w http.ResponseWriter, r *http.Request, v viewer, err error) {
+	switch {
+	case errors.Is(err, store.ErrInvalid):
+		h.adminFailed(w, r, v, err.Error())
+	case errors.Is(err, store.ErrConflict):
+		h.render(w, r, http.StatusConflict, "admin", v, page{Title: "Administration", Nav: "admin", Error: err.Error(), D: adminData{}})
+	default:
+		h.pageError(w, r, v, err)
+	}
+}
+
 func formTTL(s string, def time.Duration) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -837,7 +851,7 @@ func (h *Hub) adminCreateCluster(w http.ResponseWriter, r *http.Request, v viewe
 	}
 	tok, c, err := h.CreateBootstrapToken(r.Context(), name, ttl)
 	if err != nil {
-		h.adminFailed(w, r, v, err.Error())
+		h.adminActionFailed(w, r, v, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "bootstrap token created", slog.String("cluster", c.Name), slog.String("by", v.Name))
@@ -848,7 +862,7 @@ func (h *Hub) adminCreateCluster(w http.ResponseWriter, r *http.Request, v viewe
 func (h *Hub) adminCreateUser(w http.ResponseWriter, r *http.Request, v viewer) {
 	name, role := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("role")
 	if err := h.CreateUser(r.Context(), name, r.PostForm.Get("password"), role); err != nil {
-		h.adminFailed(w, r, v, err.Error())
+		h.adminActionFailed(w, r, v, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "user created", slog.String("user", name), slog.String("role", role), slog.String("by", v.Name))
@@ -867,7 +881,7 @@ func (h *Hub) adminCreateToken(w http.ResponseWriter, r *http.Request, v viewer)
 	}
 	tok, err := h.CreateAPIToken(r.Context(), name, role, ttl)
 	if err != nil {
-		h.adminFailed(w, r, v, err.Error())
+		h.adminActionFailed(w, r, v, err)
 		return
 	}
 	h.log.InfoContext(r.Context(), "api token created", slog.String("name", name), slog.String("by", v.Name))

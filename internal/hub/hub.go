@@ -35,6 +35,9 @@ type Config struct {
 	StaleAfter, OfflineAfter time.Duration
 	// SessionTTL is the lifetime of a login session (default 12h).
 	SessionTTL time.Duration
+	// MaxSessionsPerUser caps each user's live sessions: a sign-in beyond
+	// it ends that user's oldest one (default 10).
+	MaxSessionsPerUser int
 	// Hosts are the names and IPs in the serving certificate.
 	Hosts  []string
 	Logger *slog.Logger
@@ -59,6 +62,7 @@ type Hub struct {
 	dash      *dashboard
 	guard     *guard
 	metrics   *metrics
+	ready     readiness
 }
 
 // Secret names in the store.
@@ -84,6 +88,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.MaxSessionsPerUser <= 0 {
+		cfg.MaxSessionsPerUser = 10
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -123,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
 	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
-		guard: g, metrics: newMetrics(g)}, nil
+		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery}}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.
@@ -183,11 +190,15 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+// The admin actions below return errors wrapping store.ErrInvalid (input
+// at fault, message safe to show) or store.ErrConflict; any other error is
+// the hub's and its text is for the log only.
+
 // CreateBootstrapToken creates the cluster if needed and a single-use
 // token to enrol its agent. The token is shown once; only its hash is kept.
 func (h *Hub) CreateBootstrapToken(ctx context.Context, cluster string, ttl time.Duration) (string, store.Cluster, error) {
 	if ttl <= 0 || ttl > 7*24*time.Hour {
-		return "", store.Cluster{}, fmt.Errorf("token ttl %v: want between 0 and 168h", ttl)
+		return "", store.Cluster{}, store.Invalid("ttl", "%v: want more than 0 and at most 168h", ttl)
 	}
 	now := h.cfg.Now()
 	c, err := h.st.EnsureCluster(ctx, cluster, now)
@@ -203,8 +214,9 @@ func (h *Hub) CreateBootstrapToken(ctx context.Context, cluster string, ttl time
 
 // CreateUser creates a local account.
 func (h *Hub) CreateUser(ctx context.Context, name, password, role string) error {
-	if name == "" {
-		return errors.New("user name is empty")
+	// Checked before the password is hashed: argon2id is the costly part.
+	if err := store.CheckName("user name", name); err != nil {
+		return err
 	}
 	hash, err := HashPassword(password)
 	if err != nil {
@@ -215,6 +227,10 @@ func (h *Hub) CreateUser(ctx context.Context, name, password, role string) error
 
 // CreateAPIToken creates an automation token (shown once).
 func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Duration) (string, error) {
+	if ttl < 0 {
+		// Not "no expiry": a typo must not mint an eternal token.
+		return "", store.Invalid("ttl", "%v: want a positive duration, or none for no expiry", ttl)
+	}
 	token, id, hash := newToken(apiTokenPrefix)
 	now := h.cfg.Now()
 	t := store.APIToken{ID: id, Name: name, Role: role, Hash: hash, CreatedAt: now}
@@ -232,10 +248,16 @@ func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, con
 	switch kind {
 	case fleetapi.BundlePolicy, fleetapi.BundleAllowList, fleetapi.BundleRules, fleetapi.BundleVulnDB:
 	default:
-		return fleetapi.Bundle{}, fmt.Errorf("bundle kind %q: want policy, allowlist, rules or vulndb", kind)
+		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules or vulndb", kind)
 	}
-	if name == "" {
-		return fleetapi.Bundle{}, errors.New("bundle name is empty")
+	if cluster != "" {
+		// Agents fetch by cluster ID: a bundle for an unknown one would
+		// be stored and signed but never reach anyone.
+		if _, err := h.st.GetCluster(ctx, cluster); errors.Is(err, store.ErrNotFound) {
+			return fleetapi.Bundle{}, store.Invalid("cluster", "no cluster with ID %q", cluster)
+		} else if err != nil {
+			return fleetapi.Bundle{}, err
+		}
 	}
 	return h.st.PutBundle(ctx, fleetapi.Bundle{Kind: kind, Name: name, Cluster: cluster, Content: content, CreatedAt: h.cfg.Now().UTC()},
 		func(b *fleetapi.Bundle) error {

@@ -17,7 +17,7 @@ import (
 // the agent resends it.
 func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	var b fleetapi.ReportBatch
-	if !readJSON(w, r, fleetapi.MaxReportBytes, &b) {
+	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &b) {
 		return
 	}
 	if err := b.Validate(); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
 // Token prefixes make leaked secrets recognisable to secret scanners.
@@ -70,7 +72,7 @@ const (
 // HashPassword returns a PHC-style argon2id string.
 func HashPassword(password string) (string, error) {
 	if len(password) < 12 {
-		return "", errors.New("password must be at least 12 characters")
+		return "", store.Invalid("password", "want at least 12 characters")
 	}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {

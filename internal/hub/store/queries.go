@@ -37,7 +37,7 @@ func stateCondition(st fleetapi.ClusterState, c StateCutoffs) (string, []any, er
 	case fleetapi.StateOffline:
 		return "last_seen > 0 AND last_seen < ?", []any{ms(c.Offline)}, nil
 	default:
-		return "", nil, fmt.Errorf("cluster state %q: want online, stale, offline or never-seen", st)
+		return "", nil, Invalid("state", "%q: want online, stale, offline or never-seen", st)
 	}
 }
 

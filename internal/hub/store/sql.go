@@ -200,8 +200,8 @@ func emptyCounts() map[string]int {
 }
 
 func (s *sqlStore) EnsureCluster(ctx context.Context, name string, now time.Time) (Cluster, error) {
-	if name == "" {
-		return Cluster{}, errors.New("cluster name is empty")
+	if err := CheckName("cluster name", name); err != nil {
+		return Cluster{}, err
 	}
 	if _, err := s.exec(ctx, s.db, `INSERT INTO clusters (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
 		newID("c-"), name, ms(now)); err != nil {
@@ -724,8 +724,11 @@ func (s *sqlStore) ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([
 // ---- users
 
 func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
-	if !ValidRole(u.Role) {
-		return fmt.Errorf("user %q: unknown role %q", u.Name, u.Role)
+	if err := CheckName("user name", u.Name); err != nil {
+		return err
+	}
+	if err := checkRole(u.Role); err != nil {
+		return fmt.Errorf("user %q: %w", u.Name, err)
 	}
 	if u.ID == "" {
 		u.ID = newID("u-")
@@ -756,9 +759,31 @@ func (s *sqlStore) GetUserByName(ctx context.Context, name string) (User, error)
 	return u, nil
 }
 
-func (s *sqlStore) CreateSession(ctx context.Context, se Session) error {
-	if _, err := s.exec(ctx, s.db, `INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
-		se.IDHash, se.UserID, se.CSRFToken, ms(se.CreatedAt), ms(se.ExpiresAt)); err != nil {
+func (s *sqlStore) CreateSession(ctx context.Context, se Session, keep int) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := s.exec(ctx, tx, `INSERT INTO sessions (id_hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+			se.IDHash, se.UserID, se.CSRFToken, ms(se.CreatedAt), ms(se.ExpiresAt)); err != nil {
+			return err
+		}
+		// Expired sessions can never be used again; without this they
+		// would stay forever (logout is optional for a browser). Only
+		// this user's rows: logins of different users never contend for
+		// row locks, and the cap below bounds every user's count anyway.
+		if _, err := s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND expires_at <= ?`, se.UserID, ms(se.CreatedAt)); err != nil {
+			return fmt.Errorf("delete expired: %w", err)
+		}
+		if keep <= 0 {
+			return nil
+		}
+		// Keep the new session and the user's keep-1 newest others.
+		if _, err := s.exec(ctx, tx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ? AND id_hash NOT IN (
+			SELECT id_hash FROM sessions WHERE user_id = ? AND id_hash <> ? ORDER BY created_at DESC, expires_at DESC, id_hash LIMIT ?)`,
+			se.UserID, se.IDHash, se.UserID, se.IDHash, keep-1); err != nil {
+			return fmt.Errorf("cap sessions: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("session for user %s: %w", se.UserID, err)
 	}
 	return nil
@@ -789,8 +814,11 @@ func (s *sqlStore) DeleteSession(ctx context.Context, idHash []byte) error {
 }
 
 func (s *sqlStore) CreateAPIToken(ctx context.Context, t APIToken) error {
-	if !ValidRole(t.Role) {
-		return fmt.Errorf("api token %q: unknown role %q", t.Name, t.Role)
+	if err := CheckName("token name", t.Name); err != nil {
+		return err
+	}
+	if err := checkRole(t.Role); err != nil {
+		return fmt.Errorf("api token %q: %w", t.Name, err)
 	}
 	if _, err := s.exec(ctx, s.db, `INSERT INTO api_tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Name, t.Role, t.Hash, ms(t.CreatedAt), ms(t.ExpiresAt)); err != nil {
@@ -818,6 +846,9 @@ func (s *sqlStore) GetAPIToken(ctx context.Context, id string, now time.Time) (A
 // ---- bundles
 
 func (s *sqlStore) PutBundle(ctx context.Context, b fleetapi.Bundle, sign func(*fleetapi.Bundle) error) (fleetapi.Bundle, error) {
+	if err := CheckName("bundle name", b.Name); err != nil {
+		return b, err
+	}
 	sum := sha256.Sum256(b.Content)
 	b.SHA256 = hex.EncodeToString(sum[:])
 	if b.CreatedAt.IsZero() {

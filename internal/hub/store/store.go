@@ -13,7 +13,11 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -28,7 +32,53 @@ var (
 	ErrTokenRejected = errors.New("bootstrap token rejected")
 	// ErrWrongCluster is a report naming a cluster other than the sender's.
 	ErrWrongCluster = errors.New("report names another cluster")
+	// ErrInvalid marks input the caller got wrong (an empty or malformed
+	// name, an unknown role or state): an API answers it with its message,
+	// unlike database failures, whose text stays in the server log. Every
+	// *ValidationError is an ErrInvalid.
+	ErrInvalid = errors.New("invalid input")
 )
+
+// ValidationError is input refused before it reaches the database. Its
+// message names the field and says what is wanted; it never carries
+// database text, so it may be shown to the caller.
+type ValidationError struct {
+	Field  string // e.g. "role", "name"
+	Reason string // e.g. `"root": want viewer or admin`
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalid) true for every ValidationError.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid returns a *ValidationError for field.
+func Invalid(field, format string, args ...any) error {
+	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// MaxNameLen bounds the names of clusters, users, API tokens and bundles.
+const MaxNameLen = 128
+
+// CheckName refuses names that are empty, longer than MaxNameLen bytes,
+// not UTF-8, padded with spaces or carrying control characters (which
+// would forge lines in logs and terminals). field names the input in the
+// error ("name", "cluster").
+func CheckName(field, name string) error {
+	switch {
+	case name == "":
+		return Invalid(field, "empty")
+	case len(name) > MaxNameLen:
+		return Invalid(field, "%d bytes, want at most %d", len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return Invalid(field, "not valid UTF-8")
+	case strings.TrimSpace(name) != name:
+		return Invalid(field, "%q has leading or trailing spaces", name)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return Invalid(field, "%q contains control characters", name)
+	}
+	return nil
+}
 
 // Store is the hub's storage. Times are stored with millisecond precision.
 type Store interface {
@@ -92,7 +142,11 @@ type Store interface {
 
 	CreateUser(ctx context.Context, u User) error
 	GetUserByName(ctx context.Context, name string) (User, error)
-	CreateSession(ctx context.Context, s Session) error
+	// CreateSession stores s and, in the same transaction, deletes the
+	// user's expired sessions and its oldest beyond keep, counting s,
+	// which is never the one dropped (keep <= 0: no cap). This bounds the
+	// table to users × keep however often anyone signs in.
+	CreateSession(ctx context.Context, s Session, keep int) error
 	// GetSession returns an unexpired session and its user.
 	GetSession(ctx context.Context, idHash []byte, now time.Time) (Session, User, error)
 	DeleteSession(ctx context.Context, idHash []byte) error
@@ -333,3 +387,11 @@ type APIToken struct {
 
 // ValidRole reports whether r names a role.
 func ValidRole(r string) bool { return r == RoleViewer || r == RoleAdmin }
+
+// checkRole is ValidRole as a ValidationError.
+func checkRole(r string) error {
+	if !ValidRole(r) {
+		return Invalid("role", "%q: want viewer or admin", r)
+	}
+	return nil
+}

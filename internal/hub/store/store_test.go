@@ -558,7 +558,7 @@ func TestUsersSessionsTokens(t *testing.T) {
 		if err := s.CreateUser(ctx, store.User{Name: "bob", Role: "root"}); err == nil {
 			t.Fatal("bad role accepted")
 		}
-		if err := s.CreateSession(ctx, store.Session{IDHash: hash("s"), UserID: "u1", CSRFToken: "c", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		if err := s.CreateSession(ctx, store.Session{IDHash: hash("s"), UserID: "u1", CSRFToken: "c", CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}, 0); err != nil {
 			t.Fatal(err)
 		}
 		se, got, err := s.GetSession(ctx, hash("s"), t0)
@@ -611,3 +611,93 @@ func TestBundles(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionCap: a login keeps the user's newest sessions up to the cap
+// (the new one always among them), drops the oldest and the user's
+// expired ones, and leaves other users' sessions alone.
+func TestSessionCap(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		for _, u := range []store.User{{ID: "u1", Name: "alice", Role: store.RoleAdmin}, {ID: "u2", Name: "bob", Role: store.RoleViewer}} {
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		login := func(id, user string, at time.Time, ttl time.Duration, keep int) {
+			t.Helper()
+			if err := s.CreateSession(ctx, store.Session{IDHash: hash(id), UserID: user, CSRFToken: "c", CreatedAt: at, ExpiresAt: at.Add(ttl)}, keep); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alive := func(id string, at time.Time) bool {
+			_, _, err := s.GetSession(ctx, hash(id), at)
+			return err == nil
+		}
+		login("bob-old", "u2", t0, time.Minute, 3) // expires before the others log in
+		login("bob", "u2", t0, 24*time.Hour, 3)
+		for i, id := range []string{"a1", "a2", "a3", "a4", "a5"} {
+			login(id, "u1", t0.Add(time.Duration(i+1)*time.Hour), 24*time.Hour, 3)
+		}
+		// The same millisecond as a3..a5's newest: the new one must win.
+		login("a6", "u1", t0.Add(5*time.Hour), 24*time.Hour, 3)
+		now := t0.Add(5 * time.Hour)
+		for id, want := range map[string]bool{"a1": false, "a2": false, "a3": false, "a4": true, "a5": true, "a6": true, "bob": true} {
+			if got := alive(id, now); got != want {
+				t.Errorf("session %s alive = %v, want %v", id, got, want)
+			}
+		}
+		// Alice's logins leave bob's sessions alone, even the expired one;
+		// bob's next login deletes it from the table, not only filters it.
+		if !alive("bob-old", t0) {
+			t.Error("another user's session deleted")
+		}
+		login("bob-2", "u2", now, 24*time.Hour, 3)
+		if alive("bob-old", t0) || !alive("bob", now) {
+			t.Error("expired session still stored, or a live one dropped")
+		}
+		login("n1", "u1", now, time.Hour, 0) // no cap
+		if !alive("a4", now) || !alive("n1", now) {
+			t.Error("keep 0 dropped sessions")
+		}
+	})
+}
+
+// TestValidationErrors: input the caller got wrong is an ErrInvalid
+// naming the field; duplicates are ErrConflict; neither is a database error.
+func TestValidationErrors(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		sign := func(b *fleetapi.Bundle) error { return nil }
+		tests := []struct {
+			name  string
+			err   error
+			want  error
+			field string
+		}{
+			{"empty cluster name", second(s.EnsureCluster(ctx, "", t0)), store.ErrInvalid, "cluster name"},
+			{"control character in cluster name", second(s.EnsureCluster(ctx, "edge\n1", t0)), store.ErrInvalid, "cluster name"},
+			{"long cluster name", second(s.EnsureCluster(ctx, string(make([]byte, 200)), t0)), store.ErrInvalid, "cluster name"},
+			{"padded user name", s.CreateUser(ctx, store.User{Name: " alice", Role: store.RoleViewer}), store.ErrInvalid, "user name"},
+			{"bad role", s.CreateUser(ctx, store.User{Name: "bob", Role: "root"}), store.ErrInvalid, "role"},
+			{"empty token name", s.CreateAPIToken(ctx, store.APIToken{ID: "t", Role: store.RoleViewer}), store.ErrInvalid, "token name"},
+			{"bad token role", s.CreateAPIToken(ctx, store.APIToken{ID: "t", Name: "ci", Role: "owner"}), store.ErrInvalid, "role"},
+			{"empty bundle name", second(s.PutBundle(ctx, fleetapi.Bundle{Kind: "policy"}, sign)), store.ErrInvalid, "bundle name"},
+			{"bad state", third(s.QueryClusters(ctx, store.ClusterQuery{State: "sleeping"})), store.ErrInvalid, "state"},
+		}
+		for _, tt := range tests {
+			var ve *store.ValidationError
+			if !errors.Is(tt.err, tt.want) || !errors.As(tt.err, &ve) || ve.Field != tt.field {
+				t.Errorf("%s: %v, want %v on field %q", tt.name, tt.err, tt.want, tt.field)
+			}
+		}
+		if err := s.CreateUser(ctx, store.User{Name: "carol", Role: store.RoleViewer}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateUser(ctx, store.User{Name: "carol", Role: store.RoleViewer}); !errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid) {
+			t.Errorf("duplicate user: %v, want ErrConflict only", err)
+		}
+	})
+}
+
+func second[T any](_ T, err error) error        { return err }
+func third[T, U any](_ T, _ U, err error) error { return err }
