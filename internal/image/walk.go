@@ -264,7 +264,7 @@ func (w *walker) layer(ctx context.Context, idx int32, l v1.Layer) error {
 	}
 	defer rc.Close()
 	comp := &countReader{ctx: ctx, r: rc}
-	br := bufio.NewReaderSize(comp, 64<<10)
+	br := bufio.NewReaderSize(comp, 1<<20)
 	magic, _ := br.Peek(4)
 	var plain io.Reader = br
 	switch {
