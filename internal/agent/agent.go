@@ -785,23 +785,7 @@ func (a *Agent) fetchBundles(ctx context.Context) error {
 	if err := a.hub.do(ctx, http.MethodGet, fleetapi.PathBundles, nil, &list); err != nil {
 		return err
 	}
-	changed := false
-	for i := range list.Bundles {
-		b := &list.Bundles[i]
-		if err := verifyBundle(b, a.id.bundleKey, a.id.meta.ClusterID); err != nil {
-			a.log.Error("refusing bundle", slog.Any("error", err))
-			continue
-		}
-		c, err := a.cache.store(b)
-		if err != nil {
-			return fmt.Errorf("cache bundle %s/%s: %w", b.Kind, b.Name, err)
-		}
-		changed = changed || c
-	}
-	if changed {
-		a.applyCachedBundles(ctx)
-	}
-	return nil
+	return a.receiveBundles(ctx, list.Bundles)
 }
 
 // applyCachedBundles builds scan options from the verified cached
@@ -881,7 +865,7 @@ func (a *Agent) loadPolicy(ctx context.Context, b *fleetapi.Bundle) (*policy.Pol
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, b.Kind+"--"+b.Name+".yaml")
+	path := filepath.Join(dir, bundleFileName(b, ".yaml"))
 	if err := writeFileAtomic(path, b.Content); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,15 +23,23 @@ import (
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
-// runAgent enrols an agent for cluster name and runs it until the test
-// ends; cfg carries what the test sets beyond the hub and the timings.
-func runAgent(t *testing.T, ctx context.Context, p *hubProc, name string, cfg agent.Config) *agent.Agent {
+// runAgent runs an agent until the test ends or stop is called. With a
+// cluster name it enrols with a new bootstrap token; without, it starts
+// from the identity saved in cfg.StateDir (a restart). cfg carries what
+// the test sets beyond the hub and the timings.
+func runAgent(t *testing.T, ctx context.Context, p *hubProc, name string, cfg agent.Config) (a *agent.Agent, stop func()) {
 	t.Helper()
-	tok, _, err := p.h.CreateBootstrapToken(ctx, name, time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	if name != "" {
+		tok, _, err := p.h.CreateBootstrapToken(ctx, name, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Token = tok
 	}
-	cfg.HubURL, cfg.Token, cfg.CAFingerprint, cfg.StateDir = p.url(), tok, p.h.CAFingerprint(), t.TempDir()
+	if cfg.StateDir == "" {
+		cfg.StateDir = t.TempDir()
+	}
+	cfg.HubURL, cfg.CAFingerprint = p.url(), p.h.CAFingerprint()
 	cfg.Debounce, cfg.MaxDelay, cfg.HeartbeatInterval, cfg.Logger = 200*time.Millisecond, time.Second, 500*time.Millisecond, quietLog()
 	a, err := agent.New(ctx, cfg)
 	if err != nil {
@@ -39,8 +48,10 @@ func runAgent(t *testing.T, ctx context.Context, p *hubProc, name string, cfg ag
 	actx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = a.Run(actx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; a.Close() })
-	return a
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done; a.Close() }) }
+	t.Cleanup(stop)
+	return a, stop
 }
 
 // hubInventory is the inventory the hub holds for a cluster.
@@ -90,7 +101,7 @@ func TestAgentReportsPodSecurity(t *testing.T) {
 	client := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 	p := newHubProc(t)
-	a := runAgent(t, ctx, p, "psa-edge", agent.Config{Client: client, Namespace: ns})
+	a, _ := runAgent(t, ctx, p, "psa-edge", agent.Config{Client: client, Namespace: ns})
 
 	level := func() (string, bool) {
 		l, ok := hubInventory(t, ctx, p, a.ClusterID()).PodSecurity[ns]
@@ -201,7 +212,7 @@ func TestAgentReportsEncryptionAtRest(t *testing.T) {
 	writeReport(before)
 
 	p := newHubProc(t)
-	a := runAgent(t, ctx, p, "enc-edge", agent.Config{Client: client, Namespace: ns, EncryptionReport: reportPath, FullEvery: time.Second})
+	a, _ := runAgent(t, ctx, p, "enc-edge", agent.Config{Client: client, Namespace: ns, EncryptionReport: reportPath, FullEvery: time.Second})
 	status := func() *fleetapi.EncryptionAtRest {
 		if e := hubInventory(t, ctx, p, a.ClusterID()).EncryptionAtRest; e != nil {
 			return e
