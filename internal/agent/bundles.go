@@ -12,16 +12,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
-
-// safeName is what a bundle's kind and name may be: both become file
-// names in the cache and lines of the signed payload, so no path
-// separator, no "..", no newline.
-var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
 // maxCachedBundleBytes bounds one cached bundle file (the hub bounds
 // report bodies likewise; vulnerability-DB bundles are the large ones).
@@ -32,8 +26,8 @@ const maxCachedBundleBytes = 512 << 20
 // name, version and cluster. cluster is the agent's own cluster: a bundle
 // for another cluster is refused even when validly signed.
 func verifyBundle(b *fleetapi.Bundle, keyPEM []byte, cluster string) error {
-	if !safeName.MatchString(b.Kind) || !safeName.MatchString(b.Name) {
-		return fmt.Errorf("bundle %q/%q: unsafe kind or name (letters, digits, '.', '_' and '-', at most 128)", b.Kind, b.Name)
+	if err := fleetapi.CheckBundleName(b.Kind, b.Name); err != nil {
+		return fmt.Errorf("unsafe: %w", err)
 	}
 	blk, _ := pem.Decode(keyPEM)
 	if blk == nil {
@@ -83,8 +77,11 @@ type bundleCache struct {
 // scope is refused (a replayed or rolled-back bundle never replaces a
 // newer one), and so is other content under the same version.
 func (c bundleCache) store(b *fleetapi.Bundle, keyPEM []byte, cluster string) (bool, error) {
-	if !safeName.MatchString(b.Kind) || !safeName.MatchString(b.Name) || (b.Cluster != "" && !safeName.MatchString(b.Cluster)) {
-		return false, fmt.Errorf("bundle name %q/%q: unsafe", b.Kind, b.Name)
+	if err := fleetapi.CheckBundleName(b.Kind, b.Name); err != nil {
+		return false, err
+	}
+	if b.Cluster != "" && fleetapi.CheckBundleName(b.Kind, b.Cluster) != nil {
+		return false, fmt.Errorf("bundle %s/%s: unsafe cluster %q", b.Kind, b.Name, b.Cluster)
 	}
 	p := filepath.Join(c.dir, bundleFileName(b, ".json"))
 	if old, err := c.readFile(p); err == nil && verifyBundle(old, keyPEM, cluster) == nil {

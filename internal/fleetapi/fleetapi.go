@@ -7,6 +7,7 @@ package fleetapi
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -330,6 +331,20 @@ type Bundle struct {
 	Signature []byte    `json:"signature"`
 	Content   []byte    `json:"content"`
 	CreatedAt time.Time `json:"createdAt"`
+}
+
+// bundleName is what a bundle's kind and name may be: agents use them as
+// file names, and each is one line of the signed payload, so no path
+// separator, no leading dot and no newline.
+var bundleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// CheckBundleName refuses a kind or name agents could not use safely; the
+// hub checks it when a bundle is published, agents again when they verify.
+func CheckBundleName(kind, name string) error {
+	if !bundleName.MatchString(kind) || !bundleName.MatchString(name) {
+		return fmt.Errorf("bundle %q/%q: kind and name must be letters, digits, '.', '_' and '-' (not first), at most 128", kind, name)
+	}
+	return nil
 }
 
 // SigningPayload is what the hub signs for a bundle: every field that

@@ -250,6 +250,12 @@ func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, con
 	default:
 		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules or vulndb", kind)
 	}
+	if err := fleetapi.CheckBundleName(kind, name); err != nil && name != "" {
+		// Agents refuse such a bundle (a file name, a line of the signed
+		// payload): refuse it here, where the publisher sees why. (An
+		// empty name is the store's to refuse.)
+		return fleetapi.Bundle{}, store.Invalid("name", "%v", err)
+	}
 	if cluster != "" {
 		// Agents fetch by cluster ID: a bundle for an unknown one would
 		// be stored and signed but never reach anyone.

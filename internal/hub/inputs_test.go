@@ -126,6 +126,7 @@ func TestAdminActionErrors(t *testing.T) {
 		{"negative token ttl", "POST", "/api/v1/tokens", CreateTokenRequest{Name: "ci", Role: "viewer", TTL: "-1h"}, false, 400, "ttl: -1h0m0s"},
 		{"unknown bundle kind", "POST", "/api/v1/bundles", PublishBundleRequest{Kind: "script", Name: "x"}, false, 400, `kind: "script"`},
 		{"empty bundle name", "POST", "/api/v1/bundles", PublishBundleRequest{Kind: "policy"}, false, 400, "bundle name: empty"},
+		{"bundle name agents cannot use", "POST", "/api/v1/bundles", PublishBundleRequest{Kind: "policy", Name: "../../etc/x"}, false, 400, "kind and name must be letters"},
 		{"bundle for an unknown cluster", "POST", "/api/v1/bundles", PublishBundleRequest{Kind: "policy", Name: "x", Cluster: "c-nope"}, false, 400, `cluster: no cluster with ID "c-nope"`},
 		{"unknown state filter", "GET", "/api/v1/clusters?state=sleeping", nil, false, 400, `state: "sleeping"`},
 
