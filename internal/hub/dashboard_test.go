@@ -102,7 +102,7 @@ func TestDashboardPages(t *testing.T) {
 		{"/", []string{"edge-arm-01", "edge-stale-03", `class="row-stale"`, `state-stale`, `state-offline`, `state-never-seen`, "data as of"}, nil},
 		{"/?state=stale", []string{"edge-stale-03"}, []string{"edge-arm-01</a>"}},
 		{"/?q=AMD", []string{"edge-amd-02"}, []string{"edge-arm-01</a>"}},
-		{"/clusters/" + arm, []string{"v1.31.4&#43;k3s1", "k3s", "pi-1", "arm64", "6.1.0-28-arm64", "containerd://1.7.24", "verified", "aescbc"}, []string{"class=\"alert\""}},
+		{"/clusters/" + arm, []string{"v1.31.4&#43;k3s1", "k3s", "pi-1", "arm64", "6.1.0-28-arm64", "containerd://1.7.24", "verified", "aescbc", "verification: etcd"}, []string{"class=\"alert\""}},
 		{"/clusters/" + stale, []string{"is <b>stale</b> since", "may no longer be true"}, nil},
 		{"/findings?cluster=" + fleet.IDs["edge-amd-02"] + "&severity=HIGH", []string{"pss/privileged", "pss/run-as-non-root", "web/frontend"}, []string{"no-resource-limits</a>"}},
 		{"/findings?rule=pss/run-as-non-root", []string{"edge-arm-01", "edge-amd-02"}, nil},
