@@ -10,12 +10,12 @@ package catalog
 // skipped.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 	"github.com/palisade-sec/palisade/internal/sbom/rpmdb"
@@ -33,8 +33,8 @@ var rpmDBPaths = []string{
 	"usr/share/rpm/Packages",
 }
 
-// maxRPMDBSize caps the database copied to a temporary file; the largest
-// real BerkeleyDB Packages files are a few hundred megabytes.
+// maxRPMDBSize caps the database read; the largest real BerkeleyDB
+// Packages files are a few hundred megabytes.
 const maxRPMDBSize = 1 << 30
 
 type rpmCataloger struct{}
@@ -118,28 +118,31 @@ func rpmPackages(env Env, pkgs []rpmdb.Package, location string) []sbom.Package 
 	return out
 }
 
-// readRPMDB copies the database to a temporary file, which all three
-// readers need (SQLite opens a path; the others seek), and reads it.
+// readRPMDB reads the database where it is when the file system's files
+// support ReadAt (the image view, which holds selected files in memory,
+// and os.DirFS do) and otherwise from a copy in memory: no temporary file.
 func readRPMDB(ctx context.Context, fsys fs.FS, p string) ([]rpmdb.Package, error) {
 	src, err := fsys.Open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp("", "palisade-rpmdb-*")
+	st, err := src.Stat()
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	n, err := io.Copy(tmp, io.LimitReader(src, maxRPMDBSize+1))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if ra, ok := src.(io.ReaderAt); ok && st.Mode().IsRegular() {
+		if st.Size() > maxRPMDBSize {
+			return nil, fmt.Errorf("larger than %d bytes", int64(maxRPMDBSize))
+		}
+		return rpmdb.Read(ctx, ra, st.Size())
 	}
+	data, err := io.ReadAll(io.LimitReader(src, maxRPMDBSize+1))
 	if err != nil {
 		return nil, err
 	}
-	if n > maxRPMDBSize {
+	if len(data) > maxRPMDBSize {
 		return nil, fmt.Errorf("larger than %d bytes", int64(maxRPMDBSize))
 	}
-	return rpmdb.ReadFile(ctx, tmp.Name())
+	return rpmdb.Read(ctx, bytes.NewReader(data), int64(len(data)))
 }

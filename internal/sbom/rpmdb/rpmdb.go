@@ -50,8 +50,7 @@ func Detect(head []byte) Format {
 var ErrUnknownFormat = errors.New("not an rpm database")
 
 // ReadFile reads all packages of the database file at path, whichever its
-// format. Packages whose header does not decode are skipped and reported
-// in the joined error returned with the others.
+// format (see Read); errors name the file.
 func ReadFile(ctx context.Context, path string) ([]Package, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,19 +61,33 @@ func ReadFile(ctx context.Context, path string) ([]Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	head := make([]byte, 512)
-	n, err := io.ReadFull(f, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+	pkgs, err := Read(ctx, f, st.Size())
+	if err != nil {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return pkgs, err
+}
+
+// Read reads all packages of a database of size bytes read through r,
+// whichever its format. Packages whose header does not decode are skipped
+// and reported in the joined error returned with the others.
+func Read(ctx context.Context, r io.ReaderAt, size int64) ([]Package, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("size %d", size)
+	}
+	head := make([]byte, min(size, 512))
+	n, err := r.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, err
 	}
 	var blobs [][]byte
 	switch Detect(head[:n]) {
 	case FormatBDB:
-		blobs, err = ReadBDB(f, st.Size())
+		blobs, err = ReadBDB(r, size)
 	case FormatNDB:
-		blobs, err = ReadNDB(f, st.Size())
+		blobs, err = ReadNDB(r, size)
 	case FormatSQLite:
-		blobs, err = ReadSQLite(ctx, path)
+		blobs, err = ReadSQLite(ctx, r, size)
 	default:
 		return nil, ErrUnknownFormat
 	}
