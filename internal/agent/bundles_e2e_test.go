@@ -10,7 +10,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 	"github.com/palisade-sec/palisade/internal/testenv"
@@ -30,7 +29,7 @@ func TestBundlesSurviveRestartWithHubDown(t *testing.T) {
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 	p := newHubProc(t)
 	state := t.TempDir()
-	a, stop := runAgent(t, ctx, p, "bundle-edge", agent.Config{Client: client, Namespace: ns, StateDir: state})
+	a, stop := runAgent(t, ctx, p, "bundle-edge", client, ns, state)
 	policy, err := os.ReadFile(filepath.Join("testdata", "team-policy.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +49,7 @@ func TestBundlesSurviveRestartWithHubDown(t *testing.T) {
 	if _, err := client.AppsV1().Deployments(ns).Create(ctx, insecureDeployment(ns, "no-team"), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	a, _ = runAgent(t, ctx, p, "", agent.Config{Client: client, Namespace: ns, StateDir: state})
+	a, _ = runAgent(t, ctx, p, "", client, ns, state)
 	if err := a.FetchBundles(ctx); err == nil {
 		t.Fatal("fetched bundles from a stopped hub")
 	}

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/encryption"
@@ -23,33 +24,24 @@ import (
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
-// runAgent runs an agent until the test ends or stop is called. With a
+// runAgent is startAgent until the test ends or stop is called. With a
 // cluster name it enrols with a new bootstrap token; without, it starts
-// from the identity saved in cfg.StateDir (a restart). cfg carries what
-// the test sets beyond the hub and the timings.
-func runAgent(t *testing.T, ctx context.Context, p *hubProc, name string, cfg agent.Config) (a *agent.Agent, stop func()) {
+// from the identity saved in stateDir (a restart; "" is a new directory).
+func runAgent(t *testing.T, ctx context.Context, p *hubProc, name string, client kubernetes.Interface, ns, stateDir string, opts ...func(*agent.Config)) (a *agent.Agent, stop func()) {
 	t.Helper()
+	token := ""
 	if name != "" {
-		tok, _, err := p.h.CreateBootstrapToken(ctx, name, time.Hour)
-		if err != nil {
+		var err error
+		if token, _, err = p.h.CreateBootstrapToken(ctx, name, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		cfg.Token = tok
 	}
-	if cfg.StateDir == "" {
-		cfg.StateDir = t.TempDir()
+	if stateDir == "" {
+		stateDir = t.TempDir()
 	}
-	cfg.HubURL, cfg.CAFingerprint = p.url(), p.h.CAFingerprint()
-	cfg.Debounce, cfg.MaxDelay, cfg.HeartbeatInterval, cfg.Logger = 200*time.Millisecond, time.Second, 500*time.Millisecond, quietLog()
-	a, err := agent.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = a.Run(actx); close(done) }()
+	a, cancel := startAgent(t, ctx, p, client, ns, token, stateDir, opts...)
 	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done; a.Close() }) }
+	stop = func() { once.Do(cancel) }
 	t.Cleanup(stop)
 	return a, stop
 }
@@ -101,7 +93,7 @@ func TestAgentReportsPodSecurity(t *testing.T) {
 	client := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 	p := newHubProc(t)
-	a, _ := runAgent(t, ctx, p, "psa-edge", agent.Config{Client: client, Namespace: ns})
+	a, _ := runAgent(t, ctx, p, "psa-edge", client, ns, "")
 
 	level := func() (string, bool) {
 		l, ok := hubInventory(t, ctx, p, a.ClusterID()).PodSecurity[ns]
@@ -212,7 +204,7 @@ func TestAgentReportsEncryptionAtRest(t *testing.T) {
 	writeReport(before)
 
 	p := newHubProc(t)
-	a, _ := runAgent(t, ctx, p, "enc-edge", agent.Config{Client: client, Namespace: ns, EncryptionReport: reportPath, FullEvery: time.Second})
+	a, _ := runAgent(t, ctx, p, "enc-edge", client, ns, "", func(c *agent.Config) { c.EncryptionReport, c.FullEvery = reportPath, time.Second })
 	status := func() *fleetapi.EncryptionAtRest {
 		if e := hubInventory(t, ctx, p, a.ClusterID()).EncryptionAtRest; e != nil {
 			return e
