@@ -7,7 +7,9 @@ package fleetapi
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -27,6 +29,9 @@ const (
 	PathReportBatch = "/api/v1/agent/reports/batch"
 	PathHeartbeat   = "/api/v1/agent/heartbeat"
 	PathBundles     = "/api/v1/agent/bundles"
+	// PathBundleContent serves one bundle's content as raw bytes; the
+	// query names it (BundleContentQuery).
+	PathBundleContent = "/api/v1/agent/bundles/content"
 )
 
 // Envelope kinds: what a report carries.
@@ -320,8 +325,19 @@ const (
 	BundleVulnDB    = "vulndb"
 )
 
-// Bundle is signed content for agents. SHA256 is the hex digest of
-// Content; Signature is ed25519 over SigningPayload.
+// MaxInlineBundleBytes bounds the content the hub sends inside a
+// BundleList. Larger bundles (vulnerability databases) are listed without
+// Content and fetched as raw bytes from PathBundleContent, so neither end
+// holds a large bundle in JSON, base64 or memory; small ones stay inline,
+// which is what agents older than PathBundleContent read.
+const MaxInlineBundleBytes = 256 << 10
+
+// Bundle is signed content for agents. SHA256 is the hex digest of the
+// content; Signature is ed25519 over SigningPayload, which binds the
+// SHA256, so a content fetched apart from its metadata is verified by
+// hashing it. Content is set only for bundles of at most
+// MaxInlineBundleBytes in a BundleList; Size is always the content's
+// length (informational: it is not signed, the SHA-256 is).
 type Bundle struct {
 	Kind      string    `json:"kind"`
 	Name      string    `json:"name"`
@@ -329,8 +345,16 @@ type Bundle struct {
 	Cluster   string    `json:"cluster,omitempty"` // "" for every cluster
 	SHA256    string    `json:"sha256"`
 	Signature []byte    `json:"signature"`
-	Content   []byte    `json:"content"`
+	Size      int64     `json:"size,omitempty"`
+	Content   []byte    `json:"content,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
+}
+
+// BundleContentQuery names a bundle version for PathBundleContent. The hub
+// keeps only the latest version of a bundle: an older one is a 404 (list
+// again); another cluster's bundle is a 403.
+func BundleContentQuery(b *Bundle) url.Values {
+	return url.Values{"kind": {b.Kind}, "name": {b.Name}, "cluster": {b.Cluster}, "version": {strconv.FormatInt(b.Version, 10)}}
 }
 
 // bundleName is what a bundle's kind and name may be: agents use them as

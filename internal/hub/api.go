@@ -68,6 +68,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST "+fleetapi.PathReportBatch, h.agentOnly(h.reportBatch))
 	mux.Handle("POST "+fleetapi.PathHeartbeat, h.agentOnly(h.heartbeat))
 	mux.Handle("GET "+fleetapi.PathBundles, h.agentOnly(h.agentBundles))
+	mux.Handle("GET "+fleetapi.PathBundleContent, h.agentOnly(h.agentBundleContent))
 
 	mux.HandleFunc("POST /api/v1/login", h.login)
 	mux.Handle("POST /api/v1/logout", h.user(store.RoleViewer, h.logout))
@@ -122,6 +123,10 @@ type statusWriter struct {
 }
 
 func (s *statusWriter) WriteHeader(c int) { s.status = c; s.ResponseWriter.WriteHeader(c) }
+
+// Unwrap lets http.ResponseController reach the connection (write
+// deadlines of a bundle's content).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // logRequests logs method, path, status and duration: never bodies,
 // headers or query strings, which may carry secrets.
@@ -456,6 +461,70 @@ func (h *Hub) agentBundles(w http.ResponseWriter, r *http.Request, id agentIdent
 		bs = []fleetapi.Bundle{}
 	}
 	writeJSON(w, http.StatusOK, fleetapi.BundleList{Bundles: bs})
+}
+
+// Sending a bundle's content: each chunk must leave within
+// bundleChunkTimeout (a stalled agent is dropped), the whole response
+// within bundleSendTimeout (instead of the server's WriteTimeout, which a
+// slow edge link would exceed for a large vulnerability database).
+const (
+	bundleChunk        = 256 << 10
+	bundleChunkTimeout = time.Minute
+	bundleSendTimeout  = 30 * time.Minute
+)
+
+// agentBundleContent serves one bundle's content as raw bytes: a
+// fleet-wide bundle or one of the agent's own cluster (another cluster's
+// is a 403, whether it exists or not), only in its latest version (an
+// older one is a 404: list again). The store returns the content as one
+// value, so the hub holds one copy of it per request while sending; the
+// agent, which is the memory-constrained end, streams it to disk.
+func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	q := r.URL.Query()
+	kind, name, cluster := q.Get("kind"), q.Get("name"), q.Get("cluster")
+	version, err := strconv.ParseInt(q.Get("version"), 10, 64)
+	if err != nil || version < 1 || fleetapi.CheckBundleName(kind, name) != nil {
+		writeError(w, http.StatusBadRequest, "want kind, name, version and cluster of a listed bundle")
+		return
+	}
+	if cluster != "" && cluster != id.ClusterID {
+		writeError(w, http.StatusForbidden, "bundle of another cluster")
+		return
+	}
+	b, err := h.st.GetBundle(r.Context(), kind, name, cluster)
+	if errors.Is(err, store.ErrNotFound) || err == nil && b.Version != version {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("bundle %s/%s v%d is not the current version", kind, name, version))
+		return
+	}
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	etag := `"` + b.SHA256 + `"`
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b.Content)))
+	rc := http.NewResponseController(w)
+	end := time.Now().Add(bundleSendTimeout)
+	for rest := b.Content; len(rest) > 0; {
+		n := min(len(rest), bundleChunk)
+		// Not every ResponseWriter supports deadlines; the server's
+		// WriteTimeout then bounds the response.
+		d := time.Now().Add(bundleChunkTimeout)
+		if d.After(end) {
+			d = end
+		}
+		_ = rc.SetWriteDeadline(d)
+		if _, err := w.Write(rest[:n]); err != nil {
+			h.log.WarnContext(r.Context(), "bundle content not sent", slog.String("kind", kind), slog.String("name", name), slog.String("agent", id.AgentID), slog.Any("error", err))
+			return
+		}
+		rest = rest[n:]
+	}
 }
 
 // ---- users

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -358,5 +359,100 @@ func TestPasswordHash(t *testing.T) {
 	}
 	if CheckPassword("$argon2id$garbage", "x") {
 		t.Error("garbage hash matched")
+	}
+}
+
+// TestBundleContent: the bundle list carries small bundles inline and
+// large ones as metadata; the content endpoint serves a large bundle's
+// raw bytes under its SHA-256 to an agent of the fleet or of the bundle's
+// own cluster, only in its current version, and never another cluster's
+// (403, whether it exists or not) or to a caller without a certificate.
+func TestBundleContent(t *testing.T) {
+	th := startHub(t)
+	ctx := context.Background()
+	certA, a, _ := th.enrol(t, "edge-a")
+	certB, _, _ := th.enrol(t, "edge-b")
+	big := bytes.Repeat([]byte("0123456789abcdef"), fleetapi.MaxInlineBundleBytes/16+1)
+	fleetDB, err := th.PublishBundle(ctx, fleetapi.BundleVulnDB, "osv", "", big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownDB, err := th.PublishBundle(ctx, fleetapi.BundleVulnDB, "osv", a.ClusterID, append([]byte("a:"), big...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := th.PublishBundle(ctx, fleetapi.BundleAllowList, "registries", "", []byte("registry.example.com\n")); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, body := call(t, th.client(certA), "GET", th.url+fleetapi.PathBundles, nil, nil)
+	var list fleetapi.BundleList
+	if err := json.Unmarshal(body, &list); resp.StatusCode != 200 || err != nil || len(list.Bundles) != 3 {
+		t.Fatalf("list: %d %v %s", resp.StatusCode, err, body)
+	}
+	for _, b := range list.Bundles {
+		inline := b.Kind == fleetapi.BundleAllowList
+		if (b.Content != nil) != inline || b.Size == 0 || len(b.Signature) == 0 {
+			t.Errorf("listed %s/%s@%s: %d content bytes, size %d", b.Kind, b.Name, b.Cluster, len(b.Content), b.Size)
+		}
+	}
+	if len(body) > 64<<10 {
+		t.Errorf("bundle list of %d bytes: large content was inlined", len(body))
+	}
+
+	get := func(cert *tls.Certificate, q url.Values, hdr map[string]string) (*http.Response, []byte) {
+		return call(t, th.client(cert), "GET", th.url+fleetapi.PathBundleContent+"?"+q.Encode(), nil, hdr)
+	}
+	for _, tt := range []struct {
+		name string
+		cert *tls.Certificate
+		b    fleetapi.Bundle
+		want []byte
+	}{
+		{"fleet bundle, agent a", certA, fleetDB, big},
+		{"fleet bundle, agent b", certB, fleetDB, big},
+		{"own cluster's bundle", certA, ownDB, append([]byte("a:"), big...)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := get(tt.cert, fleetapi.BundleContentQuery(&tt.b), nil)
+			if resp.StatusCode != 200 || !bytes.Equal(body, tt.want) {
+				t.Fatalf("status %d, %d bytes, want %d", resp.StatusCode, len(body), len(tt.want))
+			}
+			if ct, cl, etag := resp.Header.Get("Content-Type"), resp.ContentLength, resp.Header.Get("ETag"); ct != "application/octet-stream" || cl != int64(len(tt.want)) || etag != `"`+tt.b.SHA256+`"` {
+				t.Errorf("headers: %s, %d, %s", ct, cl, etag)
+			}
+			resp, _ = get(tt.cert, fleetapi.BundleContentQuery(&tt.b), map[string]string{"If-None-Match": `"` + tt.b.SHA256 + `"`})
+			if resp.StatusCode != http.StatusNotModified {
+				t.Errorf("If-None-Match: %d", resp.StatusCode)
+			}
+		})
+	}
+	older := fleetDB
+	if _, err := th.PublishBundle(ctx, fleetapi.BundleVulnDB, "osv", "", append([]byte("v2"), big...)); err != nil {
+		t.Fatal(err)
+	}
+	missing := fleetapi.Bundle{Kind: fleetapi.BundleVulnDB, Name: "nvd", Version: 1}
+	bad := fleetapi.BundleContentQuery(&fleetDB)
+	bad.Set("name", "../x")
+	for _, tt := range []struct {
+		name   string
+		cert   *tls.Certificate
+		q      url.Values
+		status int
+	}{
+		{"another cluster's bundle", certB, fleetapi.BundleContentQuery(&ownDB), http.StatusForbidden},
+		{"another cluster's missing bundle", certB, fleetapi.BundleContentQuery(&fleetapi.Bundle{Kind: "vulndb", Name: "nvd", Cluster: a.ClusterID, Version: 1}), http.StatusForbidden},
+		{"older version", certA, fleetapi.BundleContentQuery(&older), http.StatusNotFound},
+		{"no such bundle", certA, fleetapi.BundleContentQuery(&missing), http.StatusNotFound},
+		{"unsafe name", certA, bad, http.StatusBadRequest},
+		{"no version", certA, url.Values{"kind": {"vulndb"}, "name": {"osv"}}, http.StatusBadRequest},
+		{"no certificate", nil, fleetapi.BundleContentQuery(&ownDB), http.StatusUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := get(tt.cert, tt.q, nil)
+			if resp.StatusCode != tt.status || bytes.Contains(body, big[:64]) {
+				t.Fatalf("status %d (%d bytes), want %d", resp.StatusCode, len(body), tt.status)
+			}
+		})
 	}
 }

@@ -875,8 +875,9 @@ func (s *sqlStore) PutBundle(ctx context.Context, b fleetapi.Bundle, sign func(*
 }
 
 func (s *sqlStore) ListBundles(ctx context.Context, clusterID string) ([]fleetapi.Bundle, error) {
-	rows, err := s.query(ctx, s.db, `SELECT kind, name, cluster_id, version, sha256, signature, content, created_at FROM bundles
-		WHERE cluster_id = '' OR cluster_id = ? ORDER BY kind, name, cluster_id`, clusterID)
+	rows, err := s.query(ctx, s.db, `SELECT kind, name, cluster_id, version, sha256, signature,
+		CASE WHEN length(content) <= ? THEN content END, length(content), created_at FROM bundles
+		WHERE cluster_id = '' OR cluster_id = ? ORDER BY kind, name, cluster_id`, fleetapi.MaxInlineBundleBytes, clusterID)
 	if err != nil {
 		return nil, fmt.Errorf("bundles of %s: %w", clusterID, err)
 	}
@@ -885,11 +886,26 @@ func (s *sqlStore) ListBundles(ctx context.Context, clusterID string) ([]fleetap
 	for rows.Next() {
 		var b fleetapi.Bundle
 		var created int64
-		if err := rows.Scan(&b.Kind, &b.Name, &b.Cluster, &b.Version, &b.SHA256, &b.Signature, &b.Content, &created); err != nil {
+		if err := rows.Scan(&b.Kind, &b.Name, &b.Cluster, &b.Version, &b.SHA256, &b.Signature, &b.Content, &b.Size, &created); err != nil {
 			return nil, err
 		}
 		b.CreatedAt = fromMS(created)
 		out = append(out, b)
 	}
 	return out, rows.Err()
+}
+
+func (s *sqlStore) GetBundle(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error) {
+	b := fleetapi.Bundle{Kind: kind, Name: name, Cluster: cluster}
+	var created int64
+	err := s.queryRow(ctx, s.db, `SELECT version, sha256, signature, content, created_at FROM bundles
+		WHERE kind = ? AND name = ? AND cluster_id = ?`, kind, name, cluster).Scan(&b.Version, &b.SHA256, &b.Signature, &b.Content, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("bundle %s/%s: %w", kind, name, ErrNotFound)
+	}
+	if err != nil {
+		return b, fmt.Errorf("bundle %s/%s: %w", kind, name, err)
+	}
+	b.Size, b.CreatedAt = int64(len(b.Content)), fromMS(created)
+	return b, nil
 }

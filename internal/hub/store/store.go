@@ -159,8 +159,12 @@ type Store interface {
 	// the signature inside the same transaction.
 	PutBundle(ctx context.Context, b fleetapi.Bundle, sign func(*fleetapi.Bundle) error) (fleetapi.Bundle, error)
 	// ListBundles returns the latest bundles for a cluster: its own and the
-	// fleet-wide ones.
+	// fleet-wide ones, each with its Size; Content only for those of at
+	// most fleetapi.MaxInlineBundleBytes (the rest is never read).
 	ListBundles(ctx context.Context, clusterID string) ([]fleetapi.Bundle, error)
+	// GetBundle returns the latest version of one bundle with its
+	// content, read as one value from the database (ErrNotFound if none).
+	GetBundle(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error)
 }
 
 // Cluster is a registered cluster and what its agent last reported.

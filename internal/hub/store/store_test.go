@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -606,8 +607,23 @@ func TestBundles(t *testing.T) {
 		put("allowlist", "edge", a.ID, "only-a")
 		la, _ := s.ListBundles(ctx, a.ID)
 		lb, _ := s.ListBundles(ctx, b.ID)
-		if len(la) != 2 || len(lb) != 1 || string(lb[0].Content) != "v2" || len(lb[0].Signature) == 0 {
+		if len(la) != 2 || len(lb) != 1 || string(lb[0].Content) != "v2" || lb[0].Size != 2 || len(lb[0].Signature) == 0 {
 			t.Fatalf("bundles a=%d b=%+v", len(la), lb)
+		}
+		// A bundle over the inline limit is listed without its content,
+		// which GetBundle returns.
+		big := strings.Repeat("x", fleetapi.MaxInlineBundleBytes+1)
+		put("vulndb", "osv", "", big)
+		lb, _ = s.ListBundles(ctx, b.ID)
+		if len(lb) != 2 || lb[1].Kind != "vulndb" || lb[1].Content != nil || lb[1].Size != int64(len(big)) || lb[1].SHA256 == "" {
+			t.Fatalf("large bundle listed as %+v", lb[1:])
+		}
+		got, err := s.GetBundle(ctx, "vulndb", "osv", "")
+		if err != nil || string(got.Content) != big || got.Version != 1 || got.SHA256 != lb[1].SHA256 || string(got.Signature) != string(lb[1].Signature) {
+			t.Fatalf("GetBundle: v%d %d bytes %v", got.Version, len(got.Content), err)
+		}
+		if _, err := s.GetBundle(ctx, "allowlist", "edge", b.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another cluster's bundle: %v", err)
 		}
 	})
 }
