@@ -55,9 +55,13 @@ type ImageScanner interface {
 }
 
 // VulnDBLoader receives vulnerability-database bundles from the hub,
-// verified; an ImageScanner may implement it.
+// verified; an ImageScanner may implement it. The bundle is the file at
+// path in the agent's bundle cache, whose content has the hex SHA-256
+// sha256 (checked just before): read it, streaming, and neither keep nor
+// move it. Called whenever the set of bundles changes, with bundles
+// already imported too.
 type VulnDBLoader interface {
-	LoadBundle(ctx context.Context, name string, content []byte) error
+	LoadBundle(ctx context.Context, name, sha256, path string) error
 }
 
 // Config configures an agent.
@@ -69,6 +73,10 @@ type Config struct {
 	CAFingerprint string
 	// StateDir holds identity, outbox and bundle cache.
 	StateDir string
+	// MaxBundleBytes bounds one bundle's content, downloaded to the
+	// bundle cache (default DefaultMaxBundleBytes). Bundles other than
+	// vulndb are also bounded by 4 MiB: they are read into memory.
+	MaxBundleBytes int64
 	// OutboxMaxBytes bounds the outbox (default 64 MiB).
 	OutboxMaxBytes int64
 	Client         kubernetes.Interface
@@ -111,6 +119,8 @@ type Agent struct {
 	watch  *watcher
 	cache  bundleCache
 	enc    *encryptionSource
+	// bundleMu serialises bundle fetches, which write the cache.
+	bundleMu sync.Mutex
 
 	mu         sync.Mutex
 	opts       evalOptions
@@ -182,7 +192,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, pin: pin, sent: map[string]uint64{}, needFull: true,
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
-		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles")}}
+		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes}}
 	a.opts = evalOptions{Rules: cfg.Rules}
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
@@ -806,10 +816,19 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	}
 	opts := evalOptions{Rules: a.cfg.Rules}
 	var custom []*rule.Rule
-	for _, b := range bundles {
+	for i := range bundles {
+		b := &bundles[i]
+		var content []byte
+		if b.Kind != fleetapi.BundleVulnDB {
+			var err error
+			if content, err = a.cache.content(b); err != nil {
+				a.log.Error("ignoring cached bundle", slog.String("kind", b.Kind), slog.String("name", b.Name), slog.Any("error", err))
+				continue
+			}
+		}
 		switch b.Kind {
 		case fleetapi.BundlePolicy, fleetapi.BundleRules:
-			p, err := a.loadPolicy(ctx, &b)
+			p, err := a.loadPolicy(ctx, &b.Bundle, content)
 			if err != nil {
 				a.log.Error("bundle policy", slog.String("name", b.Name), slog.Any("error", err))
 				continue
@@ -828,16 +847,24 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 			}
 			custom = append(custom, rs...)
 		case fleetapi.BundleAllowList:
-			for _, line := range strings.Split(string(b.Content), "\n") {
+			for _, line := range strings.Split(string(content), "\n") {
 				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
 					opts.Settings.AllowedRegistries = append(opts.Settings.AllowedRegistries, line)
 				}
 			}
 		case fleetapi.BundleVulnDB:
-			if l, ok := a.cfg.Scanner.(VulnDBLoader); ok {
-				if err := l.LoadBundle(ctx, b.Name, b.Content); err != nil {
-					a.log.Error("vulnerability DB bundle", slog.String("name", b.Name), slog.Any("error", err))
-				}
+			l, ok := a.cfg.Scanner.(VulnDBLoader)
+			if !ok {
+				continue
+			}
+			if b.path == "" {
+				// Cached by an older agent, content inline: the database
+				// it imported stays in use until the hub sends it again.
+				a.log.Warn("vulnerability DB bundle cached in an older format; waiting for the hub to send it again", slog.String("name", b.Name))
+				continue
+			}
+			if err := l.LoadBundle(ctx, b.Name, b.SHA256, b.path); err != nil {
+				a.log.Error("vulnerability DB bundle", slog.String("name", b.Name), slog.Any("error", err))
 			}
 		}
 	}
@@ -860,13 +887,13 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	}
 }
 
-func (a *Agent) loadPolicy(ctx context.Context, b *fleetapi.Bundle) (*policy.Policy, error) {
+func (a *Agent) loadPolicy(ctx context.Context, b *fleetapi.Bundle, content []byte) (*policy.Policy, error) {
 	dir := filepath.Join(a.cfg.StateDir, "policies")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(dir, bundleFileName(b, ".yaml"))
-	if err := writeFileAtomic(path, b.Content); err != nil {
+	if err := writeFileAtomic(path, content); err != nil {
 		return nil, err
 	}
 	return policy.Load(ctx, path)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/pem"
@@ -40,12 +41,15 @@ func FuzzBundle(f *testing.F) {
 			t.Fatalf("verified bundle %q/%q names file %q", b.Kind, b.Name, name)
 		}
 		c := bundleCache{dir: t.TempDir()}
-		if _, err := c.store(b, pub, "c-1"); err != nil {
+		if _, err := c.receive(context.Background(), b, pub, "c-1", nil); err != nil {
 			t.Fatalf("verified bundle not cached: %v", err)
 		}
 		got, errs := c.load(pub, "c-1")
-		if len(errs) > 0 || len(got) != 1 || got[0].SHA256 != b.SHA256 || got[0].Version != b.Version || string(got[0].Content) != string(b.Content) {
+		if len(errs) > 0 || len(got) != 1 || got[0].SHA256 != b.SHA256 || got[0].Version != b.Version {
 			t.Fatalf("cached %+v, loaded %+v %v", b, got, errs)
+		}
+		if content, err := c.content(&got[0]); err != nil || string(content) != string(b.Content) {
+			t.Fatalf("cached content %q, loaded %q %v", b.Content, content, err)
 		}
 	})
 }

@@ -160,14 +160,17 @@ func TestBundleVerificationAndCache(t *testing.T) {
 			if got := a.applied(); got != applied {
 				t.Errorf("after the refusal: %s, want the cached bundles still: %s", got, applied)
 			}
-			cached, err := a.cache.readFile(filepath.Join(dir, "bundles", "allowlist--registries.json"))
-			if err != nil || cached.Version != 3 || string(cached.Content) != string(allow.Content) {
-				t.Errorf("cached allow-list replaced: %+v %v", cached, err)
+			cached, err := a.cache.read(filepath.Join(dir, "bundles", "allowlist--registries.json"), hub.pubPEM, "c-1")
+			if err != nil || cached.Version != 3 {
+				t.Fatalf("cached allow-list replaced: %+v %v", cached, err)
+			}
+			if content, err := a.cache.content(cached); err != nil || string(content) != string(allow.Content) {
+				t.Errorf("cached allow-list content %q %v", content, err)
 			}
 		})
 	}
-	if entries, _ := os.ReadDir(filepath.Join(dir, "bundles")); len(entries) != 2 {
-		t.Errorf("cache holds %d files, want the 2 good bundles", len(entries))
+	if entries, _ := os.ReadDir(filepath.Join(dir, "bundles")); len(entries) != 4 {
+		t.Errorf("cache holds %d files, want the 2 good bundles' metadata and content", len(entries))
 	}
 	if _, err := os.Stat(filepath.Join(dir, "tmp")); err == nil {
 		t.Error("a bundle name escaped the cache directory")
@@ -218,5 +221,17 @@ func TestBundleVerificationAndCache(t *testing.T) {
 	}
 	if got := a.applied(); got != newer {
 		t.Errorf("after the re-fetch: %s, want %s", got, newer)
+	}
+	// The content file of the cluster's policy, changed on disk, is
+	// refused on the next start: the fleet policy alone applies.
+	m, err := a.cache.readMeta(filepath.Join(dir, "bundles", "policy--fleet@c-1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.cache.contentPath(m.SHA256), []byte("apiVersion: palisade.io/v1alpha1\nkind: Policy\nmetadata: {name: edge}\nspec: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := bundleAgent(t, dir, hub.pubPEM).applied(), "pss=baseline registries=[registry.example.com mirror.example.com] exceptions=0 custom=1"; got != want {
+		t.Errorf("tampered content file: %s, want %s", got, want)
 	}
 }

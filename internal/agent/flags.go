@@ -13,6 +13,8 @@ type Flags struct {
 	Config
 	// OutboxMiB is Config.OutboxMaxBytes in MiB.
 	OutboxMiB int64
+	// MaxBundleMiB is Config.MaxBundleBytes in MiB.
+	MaxBundleMiB int64
 	// ScanImages turns the registry scanner on (Config.Images).
 	ScanImages bool
 	// Images are the registry scanner's settings; SBOMCacheMiB is its
@@ -28,6 +30,7 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.CAFingerprint, "hub-ca-fingerprint", "", "sha256:… fingerprint of the hub CA ('palisade hub token create' prints it)")
 	fs.StringVar(&f.StateDir, "state-dir", "/var/lib/palisade-agent", "identity, outbox and bundle cache")
 	fs.Int64Var(&f.OutboxMiB, "outbox-max-mib", 64, "outbox size limit; the oldest reports are dropped (and counted) beyond it")
+	fs.Int64Var(&f.MaxBundleMiB, "max-bundle-mib", DefaultMaxBundleBytes>>20, "largest bundle content downloaded from the hub (streamed to --state-dir/bundles, never held in memory); policy, rules and allowlist bundles are also limited to 4 MiB")
 	fs.StringVar(&f.EncryptionReport, "encryption-report", "", "JSON report of 'palisade cluster encryption -o json' (e.g. a mounted ConfigMap) to report encryption at rest from")
 	fs.StringVar(&f.HostRoot, "host-root", "", "read-only host root of a control-plane node (hostPath); without --encryption-report, its API server's encryption configuration is reported (never as verified)")
 	fs.DurationVar(&f.Debounce, "debounce", 2*time.Second, "wait for changes to settle before evaluating")
@@ -51,6 +54,7 @@ func (f *Flags) Resolve(getenv func(string) string) Config {
 		c.Token = getenv("PALISADE_AGENT_TOKEN")
 	}
 	c.OutboxMaxBytes = f.OutboxMiB << 20
+	c.MaxBundleBytes = f.MaxBundleMiB << 20
 	if f.ScanImages {
 		images := f.Images
 		images.CacheMaxBytes = f.SBOMCacheMiB << 20

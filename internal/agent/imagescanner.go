@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -59,6 +58,8 @@ type RegistryScanConfig struct {
 	// UserAgent is sent to registries.
 	UserAgent string
 }
+
+var _ VulnDBLoader = (*RegistryScanner)(nil)
 
 // RegistryScanner is the agent's ImageScanner and VulnDBLoader. It pulls
 // each image by digest from its registry, walks its layers once (streamed,
@@ -274,29 +275,35 @@ func dbStamp(m vulndb.Metadata) string {
 }
 
 // LoadBundle imports a vulnerability-database bundle from the hub
-// (`palisade db export` output) after checking its signature against the
-// trusted keys; the next DBStamp then differs and every image is matched
-// again. A bundle already imported is not imported again.
-func (s *RegistryScanner) LoadBundle(ctx context.Context, name string, content []byte) error {
+// (`palisade db export` output, the file at path whose SHA-256 is sum)
+// after checking its signature against the trusted keys; the next
+// DBStamp then differs and every image is matched again. The import
+// streams the file: the database is never held in memory. A bundle
+// already imported is not imported again.
+func (s *RegistryScanner) LoadBundle(ctx context.Context, name, sum, path string) error {
 	if len(s.keys) == 0 {
 		return fmt.Errorf("vulnerability DB bundle %s: no trusted signing key configured (--vuln-db-public-key); ignored", name)
 	}
-	sum := sha256.Sum256(content)
 	marker := filepath.Join(filepath.Dir(s.dbCache.DBPath()), "hub-bundles.json")
 	imported := map[string]string{}
 	if b, err := os.ReadFile(marker); err == nil {
 		_ = json.Unmarshal(b, &imported) // unreadable: import again
 	}
-	if imported[name] == hex.EncodeToString(sum[:]) {
+	if imported[name] == sum {
 		if _, err := os.Stat(s.dbCache.DBPath()); err == nil {
 			return nil
 		}
 	}
-	m, err := s.dbCache.ImportBundle(ctx, bytes.NewReader(content), s.keys)
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("vulnerability DB bundle %s: %w", name, err)
 	}
-	imported[name] = hex.EncodeToString(sum[:])
+	defer f.Close()
+	m, err := s.dbCache.ImportBundle(ctx, f, s.keys)
+	if err != nil {
+		return fmt.Errorf("vulnerability DB bundle %s: %w", name, err)
+	}
+	imported[name] = sum
 	if b, err := json.Marshal(imported); err == nil {
 		if err := writeFileAtomic(marker, b); err != nil {
 			s.log.Warn("cannot record the imported bundle; it will be imported again", slog.Any("error", err))

@@ -3,9 +3,13 @@ package agent_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -83,6 +87,22 @@ func withZlib() map[string][]byte {
 	recs := glibcRecords()
 	recs["DEBIAN-CVE-2026-1002"] = DebianRecord("DEBIAN-CVE-2026-1002", "CVE-2026-1002", "zlib", "", "")
 	return recs
+}
+
+// withFiller adds n advisories of packages no image has, each with 10 KiB
+// of random details, so that a bundle of recs hardly compresses.
+func withFiller(recs map[string][]byte, n int) map[string][]byte {
+	out := maps.Clone(recs)
+	noise := make([]byte, 10<<10)
+	for i := range n {
+		_, _ = rand.Read(noise)
+		id := fmt.Sprintf("DEBIAN-CVE-2026-9%04d", i)
+		var rec map[string]any
+		_ = json.Unmarshal(DebianRecord(id, "CVE-2026-9"+id[len(id)-4:], fmt.Sprintf("filler-%d", i), "", ""), &rec)
+		rec["details"] = base64.StdEncoding.EncodeToString(noise)
+		out[id], _ = json.Marshal(rec)
+	}
+	return out
 }
 
 // importDB builds the database of recs into dir (dir/vulndb/osv.db).
@@ -316,6 +336,25 @@ func exportBundle(t *testing.T, recs map[string][]byte, built time.Time, keyPEM 
 	return buf.Bytes()
 }
 
+// bundleFile writes a bundle's content to a file, as the agent's cache
+// holds it, and returns its SHA-256 and path.
+func bundleFile(t *testing.T, content []byte) (string, string) {
+	t.Helper()
+	sum := sha256.Sum256(content)
+	p := filepath.Join(t.TempDir(), "content.bundle")
+	if err := os.WriteFile(p, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(sum[:]), p
+}
+
+// loadBundle hands content to l as the agent does, from a file.
+func loadBundle(t *testing.T, l agent.VulnDBLoader, name string, content []byte) error {
+	t.Helper()
+	sum, p := bundleFile(t, content)
+	return l.LoadBundle(context.Background(), name, sum, p)
+}
+
 func writeKey(t *testing.T, pub []byte) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "db.pub")
@@ -329,7 +368,6 @@ func writeKey(t *testing.T, pub []byte) string {
 // key signed them, imports the same bundle once, and changes the stamp
 // with each new database.
 func TestRegistryScannerLoadBundle(t *testing.T) {
-	ctx := context.Background()
 	priv, pub, err := vulndb.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +383,7 @@ func TestRegistryScannerLoadBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := untrusting.LoadBundle(ctx, "debian", b1); err == nil || !strings.Contains(err.Error(), "--vuln-db-public-key") {
+	if err := loadBundle(t, untrusting, "debian", b1); err == nil || !strings.Contains(err.Error(), "--vuln-db-public-key") {
 		t.Fatalf("bundle without a trusted key: %v", err)
 	}
 	if untrusting.DBStamp() != "" {
@@ -358,13 +396,13 @@ func TestRegistryScannerLoadBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.LoadBundle(ctx, "debian", exportBundle(t, withZlib(), time.Now(), otherPriv)); err == nil || !strings.Contains(err.Error(), "signature") {
+	if err := loadBundle(t, s, "debian", exportBundle(t, withZlib(), time.Now(), otherPriv)); err == nil || !strings.Contains(err.Error(), "signature") {
 		t.Fatalf("bundle signed by another key: %v", err)
 	}
 	if s.DBStamp() != "" {
 		t.Fatal("database imported from a bundle signed by another key")
 	}
-	if err := s.LoadBundle(ctx, "debian", b1); err != nil {
+	if err := loadBundle(t, s, "debian", b1); err != nil {
 		t.Fatal(err)
 	}
 	stamp1 := s.DBStamp()
@@ -373,13 +411,13 @@ func TestRegistryScannerLoadBundle(t *testing.T) {
 	if stamp1 == "" || err != nil {
 		t.Fatalf("after the import: stamp %q, %v", stamp1, err)
 	}
-	if err := s.LoadBundle(ctx, "debian", b1); err != nil {
+	if err := loadBundle(t, s, "debian", b1); err != nil {
 		t.Fatal(err)
 	}
 	if after, err := os.Stat(dbPath); err != nil || !os.SameFile(before, after) {
 		t.Fatal("the same bundle was imported again")
 	}
-	if err := s.LoadBundle(ctx, "debian", exportBundle(t, withZlib(), time.Now(), priv)); err != nil {
+	if err := loadBundle(t, s, "debian", exportBundle(t, withZlib(), time.Now(), priv)); err != nil {
 		t.Fatal(err)
 	}
 	if stamp2 := s.DBStamp(); stamp2 == "" || stamp2 == stamp1 {
@@ -457,10 +495,16 @@ func TestAgentScansImagesEndToEnd(t *testing.T) {
 		t.Fatalf("%d registry requests before there was a vulnerability database", all)
 	}
 
+	// Each bundle is over the hub's inline limit: the agent lists it as
+	// metadata and downloads its content, streaming.
 	publish := func(recs map[string][]byte, built time.Time) {
 		t.Helper()
-		if _, err := p.h.PublishBundle(ctx, fleetapi.BundleVulnDB, "debian", "", exportBundle(t, recs, built, priv)); err != nil {
+		b, err := p.h.PublishBundle(ctx, fleetapi.BundleVulnDB, "debian", "", exportBundle(t, withFiller(recs, 40), built, priv))
+		if err != nil {
 			t.Fatal(err)
+		}
+		if len(b.Content) <= fleetapi.MaxInlineBundleBytes {
+			t.Fatalf("bundle of %d bytes travels inline", len(b.Content))
 		}
 		if err := a.FetchBundles(ctx); err != nil {
 			t.Fatal(err)
