@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -233,5 +234,47 @@ func TestBundleVerificationAndCache(t *testing.T) {
 	}
 	if got, want := bundleAgent(t, dir, hub.pubPEM).applied(), "pss=baseline registries=[registry.example.com mirror.example.com] exceptions=0 custom=1"; got != want {
 		t.Errorf("tampered content file: %s, want %s", got, want)
+	}
+}
+
+// TestBundleCacheOfAnOlderAgent: a cache file written by an agent that
+// kept the content inside the JSON still applies after an upgrade (hub
+// down), and the same bundle from the hub is cached again in the current
+// layout, content apart, without counting as a replay.
+func TestBundleCacheOfAnOlderAgent(t *testing.T) {
+	hub := newBundleSigner(t)
+	dir := t.TempDir()
+	allow := hub.sign(fleetapi.BundleAllowList, "registries", "", 3, "registry.example.com\n")
+	raw, err := json.Marshal(allow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bundles"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	legacy := filepath.Join(dir, "bundles", "allowlist--registries.json")
+	if err := os.WriteFile(legacy, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := bundleAgent(t, dir, hub.pubPEM)
+	const want = "pss= registries=[registry.example.com] exceptions=0 custom=0"
+	if got := a.applied(); got != want {
+		t.Fatalf("older cache: %s, want %s", got, want)
+	}
+	if err := a.receiveBundles(context.Background(), []fleetapi.Bundle{hub.sign(fleetapi.BundleAllowList, "registries", "", 2, "old.example.com\n")}); err == nil || !strings.Contains(err.Error(), "older than the cached v3") {
+		t.Fatalf("replay over an older agent's cache: %v", err)
+	}
+	if err := a.receiveBundles(context.Background(), []fleetapi.Bundle{allow}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.cache.readMeta(legacy)
+	if err != nil || m.Content != nil || m.Size != int64(len(allow.Content)) {
+		t.Fatalf("cached again as %+v %v", m, err)
+	}
+	if _, err := os.Stat(a.cache.contentPath(allow.SHA256)); err != nil {
+		t.Fatal(err)
+	}
+	if got := bundleAgent(t, dir, hub.pubPEM).applied(); got != want {
+		t.Errorf("after the re-cache: %s, want %s", got, want)
 	}
 }
