@@ -149,24 +149,87 @@ func (o *Outbox) Append(env *fleetapi.Envelope) (uint64, error) {
 // the JSON, and one gzip member holding it.
 const formatGzip = 0x01
 
-// encodeReport returns the stored form of env and its JSON size.
+// encodeReport returns the stored form of env and its JSON size. The
+// JSON goes straight into the gzip stream, a findings report object by
+// object (see writeEnvelopeJSON): a snapshot of 10,000 findings is
+// megabytes of JSON, which json.Marshal would hold in memory at once (its
+// growing buffer, then a copy) at the agent's memory peak.
 func encodeReport(env *fleetapi.Envelope) ([]byte, int, error) {
-	js, err := json.Marshal(env)
-	if err != nil {
-		return nil, 0, err
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(js)/8 + 64)
-	buf.WriteByte(formatGzip)
-	buf.Write(binary.AppendUvarint(nil, uint64(len(js))))
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // a valid level never fails
-	if _, err := zw.Write(js); err != nil {
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed) // a valid level never fails
+	cw := &countingWriter{w: zw}
+	if err := writeEnvelopeJSON(cw, env); err != nil {
 		return nil, 0, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, 0, err
 	}
-	return buf.Bytes(), len(js), nil
+	out := make([]byte, 0, 1+binary.MaxVarintLen64+z.Len())
+	out = append(out, formatGzip)
+	out = binary.AppendUvarint(out, uint64(cw.n))
+	return append(out, z.Bytes()...), cw.n, nil
+}
+
+// writeEnvelopeJSON writes env as JSON: what json.Marshal writes, but for
+// a findings report the objects are encoded one at a time, last in their
+// object ("findings":{...,"objects":[...]}).
+func writeEnvelopeJSON(w io.Writer, env *fleetapi.Envelope) error {
+	if env.Findings == nil || len(env.Findings.Objects) == 0 {
+		b, err := json.Marshal(env)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	}
+	outer, inner := *env, *env.Findings
+	outer.Findings, inner.Objects = nil, nil
+	head, err := json.Marshal(&outer)
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(&inner)
+	if err != nil {
+		return err
+	}
+	// head and body are JSON objects: drop their closing braces.
+	buf := append(head[:len(head)-1:len(head)-1], `,"findings":`...)
+	buf = append(buf, body[:len(body)-1]...)
+	if len(body) > 2 {
+		buf = append(buf, ',')
+	}
+	buf = append(buf, `"objects":[`...)
+	if _, err := w.Write(buf); err != nil {
+		return err
+	}
+	for i := range env.Findings.Objects {
+		b, err := json.Marshal(&env.Findings.Objects[i])
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			if _, err := w.Write([]byte{','}); err != nil {
+				return err
+			}
+		}
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	_, err = io.WriteString(w, "]}}")
+	return err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
 }
 
 // splitReport returns the gzip member of a stored report and its JSON

@@ -4,16 +4,20 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
 
@@ -171,5 +175,56 @@ func TestBatchBodyDecodes(t *testing.T) {
 	}
 	if err := got.Validate(); err != nil || len(got.Envelopes) != 3 || got.Envelopes[2].Admission[0].Message != "c" {
 		t.Fatalf("batch %+v: %v", got, err)
+	}
+}
+
+// TestEncodeReportMatchesMarshal: the streamed encoding of a report
+// decodes to the envelope json.Marshal would have written, its size is
+// the JSON's, and a findings report holds the same JSON bytes up to key
+// order (objects last).
+func TestEncodeReportMatchesMarshal(t *testing.T) {
+	obj := func(i int) fleetapi.ObjectFindings {
+		ref := finding.ObjectRef{Kind: "Pod", Namespace: "ns", Name: fmt.Sprintf("p%d", i)}
+		return fleetapi.ObjectFindings{Object: ref, Findings: []finding.Finding{{RuleID: "hardening/x", Severity: finding.SeverityHigh, Message: "<x> & \"y\"", Object: ref}}}
+	}
+	many := make([]fleetapi.ObjectFindings, 500)
+	for i := range many {
+		many[i] = obj(i)
+	}
+	at := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		env  fleetapi.Envelope
+	}{
+		{"admission", fleetapi.Envelope{Seq: 1, Time: at, Kind: fleetapi.KindAdmission, Admission: []fleetapi.AdmissionEvent{{Operation: "CREATE"}}}},
+		{"findings without objects", fleetapi.Envelope{Seq: 2, Time: at, Kind: fleetapi.KindFindings, Findings: &fleetapi.FindingsDelta{Deleted: []finding.ObjectRef{{Kind: "Pod", Name: "gone"}}}}},
+		{"delta: one object, nothing else", fleetapi.Envelope{Seq: 3, Time: at, Kind: fleetapi.KindFindings, Findings: &fleetapi.FindingsDelta{Objects: many[:1]}}},
+		{"full snapshot", fleetapi.Envelope{Seq: 4, Time: at, Kind: fleetapi.KindFindings, Cluster: "c", Dropped: 7, Findings: &fleetapi.FindingsDelta{Full: true, Objects: many, Deleted: []finding.ObjectRef{{Kind: "Pod", Name: "gone"}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(&tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stored, size, err := encodeReport(&tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := reportJSON(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if size != len(got) || len(got) != len(want) {
+				t.Fatalf("size %d, JSON %d bytes, json.Marshal %d", size, len(got), len(want))
+			}
+			var a, b any
+			if err := json.Unmarshal(got, &a); err != nil {
+				t.Fatalf("stored JSON does not decode: %v\n%s", err, got)
+			}
+			_ = json.Unmarshal(want, &b)
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("stored JSON differs from json.Marshal:\n%s\n%s", got, want)
+			}
+		})
 	}
 }
