@@ -850,7 +850,7 @@ func (s *sqlStore) PutBundle(ctx context.Context, b fleetapi.Bundle, sign func(*
 		return b, err
 	}
 	sum := sha256.Sum256(b.Content)
-	b.SHA256 = hex.EncodeToString(sum[:])
+	b.SHA256, b.Size = hex.EncodeToString(sum[:]), int64(len(b.Content))
 	if b.CreatedAt.IsZero() {
 		b.CreatedAt = time.Now().UTC()
 	}

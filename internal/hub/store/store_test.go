@@ -598,8 +598,8 @@ func TestBundles(t *testing.T) {
 			}
 			return got
 		}
-		if v := put("policy", "default", "", "v1").Version; v != 1 {
-			t.Fatalf("version %d", v)
+		if b := put("policy", "default", "", "v1"); b.Version != 1 || b.Size != 2 {
+			t.Fatalf("put: %+v", b)
 		}
 		if v := put("policy", "default", "", "v2").Version; v != 2 {
 			t.Fatalf("version %d", v)
