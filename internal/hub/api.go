@@ -471,14 +471,20 @@ const (
 	bundleChunk        = 256 << 10
 	bundleChunkTimeout = time.Minute
 	bundleSendTimeout  = 30 * time.Minute
+	// bundleSendWait is how long a download waits for one of the
+	// replica's Config.MaxBundleSends before a 503 (agents try again at
+	// their next fetch); shorter than an agent's one-minute stall limit.
+	bundleSendWait = 30 * time.Second
 )
 
 // agentBundleContent serves one bundle's content as raw bytes: a
 // fleet-wide bundle or one of the agent's own cluster (another cluster's
 // is a 403, whether it exists or not), only in its latest version (an
 // older one is a 404: list again). The store returns the content as one
-// value, so the hub holds one copy of it per request while sending; the
-// agent, which is the memory-constrained end, streams it to disk.
+// value, so the hub holds one copy of it per request while sending, for
+// at most Config.MaxBundleSends requests at once (a 503 when none is free
+// within bundleSendWait); the agent, which is the memory-constrained end,
+// streams it to disk.
 func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	q := r.URL.Query()
 	kind, name, cluster := q.Get("kind"), q.Get("name"), q.Get("cluster")
@@ -489,6 +495,18 @@ func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agen
 	}
 	if cluster != "" && cluster != id.ClusterID {
 		writeError(w, http.StatusForbidden, "bundle of another cluster")
+		return
+	}
+	wait := time.NewTimer(h.bundleWait)
+	defer wait.Stop()
+	select {
+	case h.bundleSends <- struct{}{}:
+		defer func() { <-h.bundleSends }()
+	case <-wait.C:
+		w.Header().Set("Retry-After", strconv.Itoa(int(bundleSendWait/time.Second)))
+		writeError(w, http.StatusServiceUnavailable, "too many bundle downloads at once; try again later")
+		return
+	case <-r.Context().Done():
 		return
 	}
 	b, err := h.st.GetBundle(r.Context(), kind, name, cluster)

@@ -7,6 +7,7 @@
 package hub
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
@@ -49,6 +50,9 @@ type Config struct {
 	// for the per-address limits; from anyone else it is ignored. Empty
 	// (the default) trusts no one.
 	TrustedProxies []netip.Prefix
+	// MaxBundleSends bounds the bundle contents a replica sends at once
+	// (default 8): each is held in memory while it is sent.
+	MaxBundleSends int
 }
 
 // Hub serves the fleet API.
@@ -63,6 +67,10 @@ type Hub struct {
 	guard     *guard
 	metrics   *metrics
 	ready     readiness
+	// bundleSends holds a token per bundle content being sent;
+	// bundleWait is how long a request waits for one.
+	bundleSends chan struct{}
+	bundleWait  time.Duration
 }
 
 // Secret names in the store.
@@ -130,7 +138,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
 	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
-		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery}}, nil
+		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
+		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.

@@ -455,4 +455,22 @@ func TestBundleContent(t *testing.T) {
 			}
 		})
 	}
+
+	// While every send slot is taken, a download waits, then gets a 503.
+	t.Run("every send slot taken", func(t *testing.T) {
+		th.bundleWait = 50 * time.Millisecond
+		for range cap(th.bundleSends) {
+			th.bundleSends <- struct{}{}
+		}
+		resp, _ := get(certA, fleetapi.BundleContentQuery(&ownDB), nil)
+		for range cap(th.bundleSends) {
+			<-th.bundleSends
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("status %d, want 503 with Retry-After", resp.StatusCode)
+		}
+		if resp, _ := get(certA, fleetapi.BundleContentQuery(&ownDB), nil); resp.StatusCode != 200 {
+			t.Fatalf("with a free slot: %d", resp.StatusCode)
+		}
+	})
 }
