@@ -280,6 +280,22 @@ func LoadPolicy(ctx context.Context, path string) (*Policy, error) {
 }
 
 func parsePolicy(ctx context.Context, path string, data []byte) (*Policy, error) {
+	return parsePolicyIn(ctx, path, data, filepath.Dir(path))
+}
+
+// ValidateBundlePolicy checks an AdmissionPolicy published to the fleet
+// hub as an `admission` bundle, which agents write into each cluster's
+// webhook ConfigMap: it must load as the webhook loads it, and be
+// self-contained (keys inline as pem: a key file path means nothing on
+// another machine, and the hub reads no files for a publisher).
+func ValidateBundlePolicy(ctx context.Context, name string, data []byte) error {
+	_, err := parsePolicyIn(ctx, name, data, "")
+	return err
+}
+
+// parsePolicyIn parses and compiles a policy whose key files are relative
+// to baseDir; "" allows no key files.
+func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string) (*Policy, error) {
 	set, err := manifest.Load(ctx, []string{"-"}, manifest.Options{Stdin: bytes.NewReader(data), SkipDockerfiles: true})
 	if err != nil {
 		return nil, fmt.Errorf("admission policy %s: %w", path, err)
@@ -311,7 +327,7 @@ func parsePolicy(ctx context.Context, path string, data []byte) (*Policy, error)
 		return nil, fmt.Errorf("admission policy %s:%d: %w", path, found.Line, err)
 	}
 	sum := sha256.Sum256(data)
-	p, err := compile(&f, filepath.Dir(path))
+	p, err := compile(&f, baseDir)
 	if err != nil {
 		var fe *fieldError
 		if asFieldError(err, &fe) {
@@ -505,6 +521,8 @@ func loadKey(k Key, baseDir string) (PublicKey, error) {
 	switch {
 	case k.PEM != "" && k.File != "":
 		return PublicKey{}, fmt.Errorf("key %s: set pem or file, not both", k.Name)
+	case k.File != "" && baseDir == "":
+		return PublicKey{}, fmt.Errorf("key %s: a key file cannot be used here; put the key inline (pem)", k.Name)
 	case k.File != "":
 		path := k.File
 		if !filepath.IsAbs(path) {
