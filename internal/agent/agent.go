@@ -88,6 +88,10 @@ type Config struct {
 	// there is no report. They fill the inventory's encryption at rest
 	// (see encryptionSource); neither: not reported.
 	EncryptionReport, HostRoot string
+	// AdmissionPolicyConfigMap, NAMESPACE/NAME[:KEY], is where the hub's
+	// `admission` bundle is written for the cluster's admission webhook
+	// (see AdmissionPolicyTarget); "" leaves the webhook's policy alone.
+	AdmissionPolicyConfigMap string
 	// Rules default to rules.Builtin().
 	Rules   *rule.Set
 	Checks  []Checks
@@ -119,6 +123,10 @@ type Agent struct {
 	watch  *watcher
 	cache  bundleCache
 	enc    *encryptionSource
+	// admission is where `admission` bundles go (nil: nowhere);
+	// admissionSynced the bundle last written there.
+	admission       *AdmissionPolicyTarget
+	admissionSynced string
 	// bundleMu serialises bundle fetches, which write the cache.
 	bundleMu sync.Mutex
 
@@ -151,6 +159,14 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	pin, err := parseFingerprint(cfg.CAFingerprint)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
+	}
+	var admissionTarget *AdmissionPolicyTarget
+	if cfg.AdmissionPolicyConfigMap != "" {
+		t, err := ParseAdmissionPolicyTarget(cfg.AdmissionPolicyConfigMap)
+		if err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+		admissionTarget = &t
 	}
 	setDefault := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -194,6 +210,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes}}
 	a.opts = evalOptions{Rules: cfg.Rules}
+	a.admission = admissionTarget
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
 	id, ok, err := loadIdentity(cfg.StateDir, pin)
@@ -807,6 +824,7 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	for _, err := range errs {
 		a.log.Error("ignoring cached bundle", slog.Any("error", err))
 	}
+	a.syncAdmission(ctx, bundles)
 	h := hashJSON(bundles)
 	a.mu.Lock()
 	same := h == a.bundleHash
@@ -884,6 +902,51 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	a.log.Info("bundles applied", slog.Int("bundles", len(bundles)))
 	if a.watch != nil {
 		a.watch.forceFull() // policies changed: re-evaluate and re-match
+	}
+}
+
+// syncAdmission writes the `admission` bundle in force (a cluster's own
+// over the fleet's: it comes last) into the webhook's ConfigMap, once per
+// bundle version. It runs on every bundle check, before the "nothing
+// changed" shortcut, so a failed write (API server unreachable, the
+// ConfigMap missing) is tried again at the next check.
+func (a *Agent) syncAdmission(ctx context.Context, bundles []cachedBundle) {
+	var in *cachedBundle
+	for i := range bundles {
+		if bundles[i].Kind == fleetapi.BundleAdmission {
+			in = &bundles[i]
+		}
+	}
+	if in == nil {
+		return
+	}
+	id := fmt.Sprintf("%s/%s v%d sha256:%s", in.Kind, in.Name, in.Version, in.SHA256)
+	if in.Cluster != "" {
+		id = "cluster " + id
+	}
+	if a.admission == nil {
+		if a.admissionSynced != id {
+			a.log.Warn("admission bundle received but --admission-policy-configmap is not set: the webhook's policy is not updated", slog.String("bundle", id))
+			a.admissionSynced = id
+		}
+		return
+	}
+	if a.admissionSynced == id {
+		return
+	}
+	content, err := a.cache.content(in)
+	if err != nil {
+		a.log.Error("ignoring cached bundle", slog.String("bundle", id), slog.Any("error", err))
+		return
+	}
+	changed, err := syncAdmissionPolicy(ctx, a.cfg.Client, *a.admission, content, id)
+	if err != nil {
+		a.log.Error("admission policy not written; retried at the next bundle check", slog.String("bundle", id), slog.Any("error", err))
+		return
+	}
+	a.admissionSynced = id
+	if changed {
+		a.log.Info("admission policy written", slog.String("bundle", id), slog.String("configmap", a.admission.String()))
 	}
 }
 

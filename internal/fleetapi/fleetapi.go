@@ -323,6 +323,9 @@ const (
 	BundleAllowList = "allowlist"
 	BundleRules     = "rules"
 	BundleVulnDB    = "vulndb"
+	// BundleAdmission is an AdmissionPolicy for each cluster's admission
+	// webhook: agents write it into the webhook's ConfigMap.
+	BundleAdmission = "admission"
 )
 
 // MaxInlineBundleBytes bounds the content the hub sends inside a

@@ -21,6 +21,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
@@ -256,8 +257,14 @@ func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Du
 func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, content []byte) (fleetapi.Bundle, error) {
 	switch kind {
 	case fleetapi.BundlePolicy, fleetapi.BundleAllowList, fleetapi.BundleRules, fleetapi.BundleVulnDB:
+	case fleetapi.BundleAdmission:
+		// Agents write it into each webhook's ConfigMap as it is: refuse
+		// here what the webhooks would refuse.
+		if err := admission.ValidateBundlePolicy(ctx, kind+"/"+name, content); err != nil {
+			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
+		}
 	default:
-		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules or vulndb", kind)
+		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules, vulndb or admission", kind)
 	}
 	if err := fleetapi.CheckBundleName(kind, name); err != nil && name != "" {
 		// Agents refuse such a bundle (a file name, a line of the signed

@@ -1,0 +1,71 @@
+package agent_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/palisade-sec/palisade/internal/agent"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/testenv"
+)
+
+// TestAdmissionBundleReachesWebhookConfigMap: on the real hub and API
+// server, the hub refuses an admission bundle the webhook could not load;
+// a fleet-wide one, then a cluster's own, reach the webhook's ConfigMap
+// through the agent, the cluster's winning.
+func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := env.AdminClient(t)
+	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	const cmName = "palisade-admission-policy"
+	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
+		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p := newHubProc(t)
+	policy := func(mode string) []byte {
+		return []byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: " + mode + "\n")
+	}
+	if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", policy("sometimes")); err == nil || !strings.Contains(err.Error(), "spec.mode") {
+		t.Fatalf("publishing a policy the webhook would refuse: %v", err)
+	}
+	a, _ := runAgent(t, ctx, p, "admission-edge", client, ns, "", func(c *agent.Config) {
+		c.AdmissionPolicyConfigMap = ns + "/" + cmName
+	})
+	inCM := func() string {
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data["policy.yaml"]
+	}
+	for _, step := range []struct {
+		cluster, mode string
+	}{{"", "warn"}, {a.ClusterID(), "enforce"}} {
+		if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", step.cluster, policy(step.mode)); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.FetchBundles(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the "+step.mode+" policy in the webhook's ConfigMap", time.Minute, func() bool { return inCM() == string(policy(step.mode)) })
+	}
+	// A fleet-wide version published later does not override the
+	// cluster's own.
+	if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", policy("audit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FetchBundles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := inCM(); got != string(policy("enforce")) {
+		t.Fatalf("after a newer fleet-wide bundle the ConfigMap holds %q, want the cluster's enforce policy", got)
+	}
+}
