@@ -39,7 +39,7 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		}
 		return h, st, nil
 	}
-	cmd.AddCommand(newHubServeCommand(s, open), newHubTokenCommand(s, open), newHubUserCommand(s, open), newHubPlaceCommand(s, g, open))
+	cmd.AddCommand(newHubServeCommand(s, open), newHubTokenCommand(s, open), newHubUserCommand(s, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
 	return cmd
 }
 
