@@ -26,26 +26,28 @@ func newHubCommand(s *streams, g *globalOptions) *cobra.Command {
 the agents of every cluster in the fleet (see docs/fleet.md).`,
 	}
 	var database string
+	var encryptionMaxAge time.Duration
 	cmd.PersistentFlags().StringVar(&database, "database", defaultHubDatabase, "database URL: sqlite:///path/hub.db or postgres://user@host/db")
+	cmd.PersistentFlags().DurationVar(&encryptionMaxAge, "encryption-max-age", hub.DefaultEncryptionMaxAge, "placement trusts an etcd verification of encryption at rest for this long")
 	open := func(cmd *cobra.Command) (*hub.Hub, store.Store, error) {
 		st, err := store.Open(cmd.Context(), database)
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
-		h, err := hub.New(cmd.Context(), hub.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(s.err, nil))})
+		h, err := hub.New(cmd.Context(), hub.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(s.err, nil)), EncryptionMaxAge: encryptionMaxAge})
 		if err != nil {
 			st.Close()
 			return nil, nil, err
 		}
 		return h, st, nil
 	}
-	cmd.AddCommand(newHubServeCommand(s, open), newHubTokenCommand(s, open), newHubUserCommand(s, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
+	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, open), newHubUserCommand(s, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
 	return cmd
 }
 
 type hubOpener func(cmd *cobra.Command) (*hub.Hub, store.Store, error)
 
-func newHubServeCommand(s *streams, open hubOpener) *cobra.Command {
+func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Duration) *cobra.Command {
 	var listen string
 	var hosts []string
 	var certTTL, stale, offline time.Duration
@@ -79,7 +81,7 @@ func newHubServeCommand(s *streams, open hubOpener) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log,
+			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
 				AuthLimits: limits, TrustedProxies: proxies})
 			if err != nil {
 				return err

@@ -54,6 +54,10 @@ type Config struct {
 	// MaxBundleSends bounds the bundle contents a replica sends at once
 	// (default 8): each is held in memory while it is sent.
 	MaxBundleSends int
+	// EncryptionMaxAge is how long placement trusts an etcd verification
+	// of encryption at rest (default 7 days): encryption can be turned off
+	// after it was checked.
+	EncryptionMaxAge time.Duration
 }
 
 // Hub serves the fleet API.
@@ -103,6 +107,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	if cfg.EncryptionMaxAge <= 0 {
+		cfg.EncryptionMaxAge = DefaultEncryptionMaxAge
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 
@@ -332,7 +333,11 @@ func (h *Hub) placeOn(ctx context.Context, req PlacementRequest, c store.Cluster
 	return p, nil
 }
 
-// encryptionCheck passes only what was verified from etcd: a configured
+// DefaultEncryptionMaxAge is Config.EncryptionMaxAge's default.
+const DefaultEncryptionMaxAge = 7 * 24 * time.Hour
+
+// encryptionCheck passes only what was verified from etcd, within
+// Config.EncryptionMaxAge (a verification without a time is too old): a configured
 // provider, or "verified" claimed from anything less than an etcd read, is
 // unknown (Secrets written before encryption was enabled may be plaintext).
 func (h *Hub) encryptionCheck(e *fleetapi.EncryptionAtRest, add func(string, string, string, ...any)) {
@@ -355,6 +360,8 @@ func (h *Hub) encryptionCheck(e *fleetapi.EncryptionAtRest, add func(string, str
 		prov = " with " + e.Provider
 	}
 	switch {
+	case e.Status == fleetapi.EncryptionVerified && e.Verification == fleetapi.VerificationEtcd && h.cfg.Now().Sub(e.CheckedAt) > h.cfg.EncryptionMaxAge:
+		add(CheckEncryption, CheckUnknown, "Secrets were verified encrypted at rest%s, read from etcd%s, but longer ago than %s: re-run `palisade cluster encryption`", prov, how, h.cfg.EncryptionMaxAge)
 	case e.Status == fleetapi.EncryptionVerified && e.Verification == fleetapi.VerificationEtcd:
 		add(CheckEncryption, CheckPass, "Secrets verified encrypted at rest%s, read from etcd%s", prov, how)
 	case e.Status == fleetapi.EncryptionVerified:

@@ -111,7 +111,9 @@ func TestClustersAPIPages(t *testing.T) {
 
 // TestPlaceEncryptionAndPodSecurity: only an etcd-level verification
 // passes the encryption check; a configured provider, or "verified"
-// claimed from a configuration, stays unknown (and fails with Strict);
+// claimed from a configuration, or an etcd verification older than
+// DefaultEncryptionMaxAge (or without a time), stays unknown (and fails
+// with Strict);
 // plaintext fails. The pod-security check reads the reported labels.
 func TestPlaceEncryptionAndPodSecurity(t *testing.T) {
 	h := hubtest.Start(t)
@@ -140,6 +142,10 @@ func TestPlaceEncryptionAndPodSecurity(t *testing.T) {
 		{"no-flag", enc(fleetapi.EncryptionNotEncrypted, fleetapi.VerificationFlags, "", "the API server runs without --encryption-provider-config"), map[string]string{"app": "restricted"},
 			hub.CheckFail, "without --encryption-provider-config", hub.CheckPass},
 		{"not-reported", nil, nil, hub.CheckUnknown, "not reported by the agent", hub.CheckUnknown},
+		{"etcd-verified-long-ago", &fleetapi.EncryptionAtRest{Status: fleetapi.EncryptionVerified, Verification: fleetapi.VerificationEtcd, Provider: "secretbox", CheckedAt: now.Add(-hub.DefaultEncryptionMaxAge - time.Hour)},
+			map[string]string{"app": "restricted"}, hub.CheckUnknown, "but longer ago than 168h0m0s", hub.CheckPass},
+		{"etcd-verified-no-time", &fleetapi.EncryptionAtRest{Status: fleetapi.EncryptionVerified, Verification: fleetapi.VerificationEtcd, Provider: "secretbox"},
+			map[string]string{"app": "restricted"}, hub.CheckUnknown, "but longer ago than", hub.CheckPass},
 	}
 	for _, tt := range tests {
 		a := h.Enrol(t, tt.cluster)
