@@ -276,11 +276,12 @@ func TestLargeVulnDBBundleStreamed(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	allocated := after.TotalAlloc - before.TotalAlloc
 	t.Logf("bundle %d bytes: %d bytes allocated while receiving, verifying and importing it; heap in use %d -> %d", st.Size(), allocated, before.HeapInuse, after.HeapInuse)
-	// Everything allocated, freed or not, bounds the peak heap.
-	if limit := uint64(st.Size() / 8); allocated > limit {
+	// Everything allocated, freed or not, bounds the peak heap: about 1 MB
+	// (a few MB under -race); the old path held several copies of the bundle.
+	if limit := uint64(st.Size() / 4); allocated > limit {
 		t.Errorf("%d bytes allocated for a %d-byte bundle, want under %d: the content was held in memory", allocated, st.Size(), limit)
 	}
-	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > st.Size()/8 {
+	if grown := int64(after.HeapInuse) - int64(before.HeapInuse); grown > st.Size()/4 {
 		t.Errorf("heap in use grew by %d bytes", grown)
 	}
 	stamp := sc.DBStamp()
