@@ -208,7 +208,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger, pin: pin, sent: map[string]uint64{}, needFull: true,
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
-		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes}}
+		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes, hashed: newHashedFiles()}}
 	a.opts = evalOptions{Rules: cfg.Rules}
 	a.admission = admissionTarget
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -132,6 +133,52 @@ type bundleCache struct {
 	dir string
 	// max bounds one bundle's content; 0 is DefaultMaxBundleBytes.
 	max int64
+	// hashed, when set, remembers content files already hashed, so the
+	// periodic cache read does not hash a 40 MB vulndb bundle every 5
+	// minutes (see verifyContentFile).
+	hashed *hashedFiles
+}
+
+// hashedFiles remembers the content files whose hash matched, with the
+// size and modification time they had then.
+type hashedFiles struct {
+	mu    sync.Mutex
+	files map[string]hashedFile
+	now   func() time.Time // tests; nil is time.Now
+}
+
+type hashedFile struct {
+	sha      string
+	size     int64
+	modTime  time.Time
+	hashedAt time.Time
+}
+
+// rehashAfter is how long a content file that did not change (same size
+// and modification time) is trusted without hashing it again.
+const rehashAfter = 24 * time.Hour
+
+func newHashedFiles() *hashedFiles { return &hashedFiles{files: map[string]hashedFile{}} }
+
+// fresh reports whether p was hashed to sha within rehashAfter and has
+// not changed since.
+func (h *hashedFiles) fresh(p, sha string, st os.FileInfo, now time.Time) bool {
+	if h == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f, ok := h.files[p]
+	return ok && f.sha == sha && f.size == st.Size() && f.modTime.Equal(st.ModTime()) && now.Sub(f.hashedAt) < rehashAfter
+}
+
+func (h *hashedFiles) record(p, sha string, st os.FileInfo, now time.Time) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.files[p] = hashedFile{sha: sha, size: st.Size(), modTime: st.ModTime(), hashedAt: now}
 }
 
 // cachedBundle is a verified bundle of the cache.
@@ -201,6 +248,17 @@ func (c bundleCache) verifyContentFile(b *fleetapi.Bundle) (string, error) {
 		return "", fmt.Errorf("bundle %s/%s v%d: %w", b.Kind, b.Name, b.Version, err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("bundle %s/%s v%d: %w", b.Kind, b.Name, b.Version, err)
+	}
+	now := time.Now()
+	if c.hashed != nil && c.hashed.now != nil {
+		now = c.hashed.now()
+	}
+	if c.hashed.fresh(p, b.SHA256, st, now) {
+		return p, nil
+	}
 	h := sha256.New()
 	n, err := io.Copy(h, io.LimitReader(f, c.limit(b.Kind)+1))
 	if err != nil {
@@ -212,6 +270,7 @@ func (c bundleCache) verifyContentFile(b *fleetapi.Bundle) (string, error) {
 	if hex.EncodeToString(h.Sum(nil)) != b.SHA256 {
 		return "", errContentMismatch(b)
 	}
+	c.hashed.record(p, b.SHA256, st, now)
 	return p, nil
 }
 
