@@ -53,7 +53,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var certTTL, stale, offline time.Duration
 	var verbose bool
 	var trustedProxies []string
-	var clientFailures int
+	var clientFailures, maxBundleSends int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -82,7 +82,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			}
 			defer st.Close()
 			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
-				AuthLimits: limits, TrustedProxies: proxies})
+				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends})
 			if err != nil {
 				return err
 			}
@@ -102,6 +102,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.DurationVar(&stale, "stale-after", 90*time.Second, "a cluster without contact for this long is stale")
 	f.DurationVar(&offline, "offline-after", 10*time.Minute, "a cluster without contact for this long is offline")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
+	f.IntVar(&maxBundleSends, "max-bundle-sends", 8, "bundle contents sent to agents at once (each is held in memory while sent); more wait, then get 503")
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")
