@@ -16,8 +16,10 @@ import (
 
 // TestAdmissionBundleReachesWebhookConfigMap: on the real hub and API
 // server, the hub refuses an admission bundle the webhook could not load;
-// a fleet-wide one, then a cluster's own, reach the webhook's ConfigMap
-// through the agent, the cluster's winning.
+// a bundle that arrives before the webhook's ConfigMap exists is written
+// once it does, even with the hub down; a fleet-wide one, then a
+// cluster's own, reach the ConfigMap through the agent, the cluster's
+// winning; an edit made in the cluster is undone.
 func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -25,10 +27,6 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	client := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 	const cmName = "palisade-admission-policy"
-	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
-		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	p := newHubProc(t)
 	policy := func(mode string) []byte {
 		return []byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: " + mode + "\n")
@@ -46,6 +44,26 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 		}
 		return cm.Data["policy.yaml"]
 	}
+	// The first bundle arrives before the ConfigMap exists: the write
+	// fails, and is tried again at the next bundle check, hub or no hub.
+	if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", policy("audit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FetchBundles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
+		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p.stop()
+	if err := a.FetchBundles(ctx); err == nil {
+		t.Fatal("fetched bundles from a stopped hub")
+	}
+	if got := inCM(); got != string(policy("audit")) {
+		t.Fatalf("after the ConfigMap appeared, with the hub down: %q, want the cached audit policy", got)
+	}
+	p.start()
 	for _, step := range []struct {
 		cluster, mode string
 	}{{"", "warn"}, {a.ClusterID(), "enforce"}} {
@@ -67,5 +85,20 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	}
 	if got := inCM(); got != string(policy("enforce")) {
 		t.Fatalf("after a newer fleet-wide bundle the ConfigMap holds %q, want the cluster's enforce policy", got)
+	}
+	// An edit in the cluster is undone at the next bundle check.
+	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm.Data["policy.yaml"] = string(policy("audit"))
+	if _, err := client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FetchBundles(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := inCM(); got != string(policy("enforce")) {
+		t.Fatalf("a local edit survived the bundle check: %q", got)
 	}
 }

@@ -124,7 +124,7 @@ type Agent struct {
 	cache  bundleCache
 	enc    *encryptionSource
 	// admission is where `admission` bundles go (nil: nowhere);
-	// admissionSynced the bundle last written there.
+	// admissionSynced the bundle last written there (bundleMu).
 	admission       *AdmissionPolicyTarget
 	admissionSynced string
 	// bundleMu serialises bundle fetches, which write the cache.
@@ -809,10 +809,18 @@ func (a *Agent) FetchBundles(ctx context.Context) error { return a.fetchBundles(
 
 func (a *Agent) fetchBundles(ctx context.Context) error {
 	var list fleetapi.BundleList
-	if err := a.hub.do(ctx, http.MethodGet, fleetapi.PathBundles, nil, &list); err != nil {
-		return err
+	err := a.hub.do(ctx, http.MethodGet, fleetapi.PathBundles, nil, &list)
+	if err == nil {
+		err = a.receiveBundles(ctx, list.Bundles)
 	}
-	return a.receiveBundles(ctx, list.Bundles)
+	// Whether or not the hub answered: the webhook's policy follows the
+	// cached admission bundle (a failed write is retried, a local edit
+	// undone).
+	a.bundleMu.Lock()
+	bundles, _ := a.cache.load(a.id.bundleKey, a.id.meta.ClusterID)
+	a.syncAdmission(ctx, bundles)
+	a.bundleMu.Unlock()
+	return err
 }
 
 // applyCachedBundles builds scan options from the verified cached
@@ -824,7 +832,6 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	for _, err := range errs {
 		a.log.Error("ignoring cached bundle", slog.Any("error", err))
 	}
-	a.syncAdmission(ctx, bundles)
 	h := hashJSON(bundles)
 	a.mu.Lock()
 	same := h == a.bundleHash
@@ -905,11 +912,12 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	}
 }
 
-// syncAdmission writes the `admission` bundle in force (a cluster's own
-// over the fleet's: it comes last) into the webhook's ConfigMap, once per
-// bundle version. It runs on every bundle check, before the "nothing
-// changed" shortcut, so a failed write (API server unreachable, the
-// ConfigMap missing) is tried again at the next check.
+// syncAdmission makes the webhook's ConfigMap hold the `admission` bundle
+// in force (a cluster's own over the fleet's: it comes last). It runs at
+// every bundle check (fetchBundles, with bundleMu held), hub reachable or
+// not: a failed write is tried again, and a ConfigMap changed in the
+// cluster is put back, with a warning (the hub's policy is the one
+// enforced; publish a new version to change it).
 func (a *Agent) syncAdmission(ctx context.Context, bundles []cachedBundle) {
 	var in *cachedBundle
 	for i := range bundles {
@@ -931,23 +939,22 @@ func (a *Agent) syncAdmission(ctx context.Context, bundles []cachedBundle) {
 		}
 		return
 	}
-	if a.admissionSynced == id {
-		return
-	}
 	content, err := a.cache.content(in)
 	if err != nil {
 		a.log.Error("ignoring cached bundle", slog.String("bundle", id), slog.Any("error", err))
 		return
 	}
 	changed, err := syncAdmissionPolicy(ctx, a.cfg.Client, *a.admission, content, id)
-	if err != nil {
+	switch {
+	case err != nil:
 		a.log.Error("admission policy not written; retried at the next bundle check", slog.String("bundle", id), slog.Any("error", err))
 		return
-	}
-	a.admissionSynced = id
-	if changed {
+	case changed && a.admissionSynced == id:
+		a.log.Warn("admission policy ConfigMap was changed in the cluster; the hub's policy is restored", slog.String("bundle", id), slog.String("configmap", a.admission.String()))
+	case changed:
 		a.log.Info("admission policy written", slog.String("bundle", id), slog.String("configmap", a.admission.String()))
 	}
+	a.admissionSynced = id
 }
 
 func (a *Agent) loadPolicy(ctx context.Context, b *fleetapi.Bundle, content []byte) (*policy.Policy, error) {
