@@ -68,9 +68,15 @@ func ReadFile(ctx context.Context, path string) ([]Package, error) {
 	return pkgs, err
 }
 
+// maxPackageErrors is how many packages whose header does not decode Read
+// names in its error; the others are counted. A hostile database may
+// hold many thousands of such rows.
+const maxPackageErrors = 20
+
 // Read reads all packages of a database of size bytes read through r,
 // whichever its format. Packages whose header does not decode are skipped
-// and reported in the joined error returned with the others.
+// and reported in the joined error returned with the others: the first
+// maxPackageErrors by index and error, then how many more.
 func Read(ctx context.Context, r io.ReaderAt, size int64) ([]Package, error) {
 	if size < 0 {
 		return nil, fmt.Errorf("size %d", size)
@@ -94,15 +100,24 @@ func Read(ctx context.Context, r io.ReaderAt, size int64) ([]Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	pkgs := make([]Package, 0, len(blobs))
+	// Not len(blobs): most of a hostile database's rows may not decode.
+	pkgs := make([]Package, 0, min(len(blobs), 256))
 	var errs []error
+	more := 0
 	for i, b := range blobs {
 		p, err := ParseHeader(b)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("package %d: %w", i, err))
+			if len(errs) < maxPackageErrors {
+				errs = append(errs, fmt.Errorf("package %d: %w", i, err))
+			} else {
+				more++
+			}
 			continue
 		}
 		pkgs = append(pkgs, *p)
+	}
+	if more > 0 {
+		errs = append(errs, fmt.Errorf("and %d more packages whose header does not decode", more))
 	}
 	return pkgs, errors.Join(errs...)
 }

@@ -31,8 +31,13 @@ package rpmdb
 // Hostile files: every page number is checked against the page count,
 // every page of the walk (B-tree and overflow) may be visited once, the
 // B-tree may be at most 20 levels deep (as in SQLite), a payload is at
-// most maxHeaderBlobLen (plus its record header), the rows are at most
-// maxSQLiteRows and all payloads together at most the file's size.
+// most maxHeaderBlobLen (plus its record header), the cells of a page may
+// neither repeat nor overlap (SQLite never shares a cell), the rows are
+// at most maxSQLiteRows and one per sqliteRowCost bytes of the file, and
+// all payloads together are at most the file's size. A row costs its
+// caller some hundred bytes whatever its payload: without the cell and
+// row checks, a file of a few MB whose cell pointers repeat one tiny
+// cell made a million rows and hundreds of MB.
 
 import (
 	"bytes"
@@ -42,6 +47,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf16"
 )
@@ -56,8 +62,11 @@ const (
 	// record header (a few bytes of serial types).
 	maxSQLitePayload = maxHeaderBlobLen + 64
 	// maxSQLiteRows is far above any real system (a few thousand
-	// packages) and bounds a file whose cell pointers repeat one cell.
-	maxSQLiteRows = 1 << 20
+	// packages, each a header blob of kilobytes).
+	maxSQLiteRows = 100_000
+	// sqliteRowCost is the file bytes each row is charged: a file holds
+	// at most size/sqliteRowCost rows, whatever their payloads.
+	sqliteRowCost = 64
 	// sqliteCtxEvery is how many pages are read between checks of ctx.
 	sqliteCtxEvery = 256
 )
@@ -104,9 +113,6 @@ func readSQLiteTable(ctx context.Context, r io.ReaderAt, size int64, table strin
 	}
 	var rows []sqliteRow
 	err = db.walk(root, 0, func(pg uint32, rowid int64, payload []byte) error {
-		if len(rows) >= maxSQLiteRows {
-			return fmt.Errorf("%w: page %d: table %s has more than %d rows", errSQLite, pg, table, maxSQLiteRows)
-		}
 		st, v, err := recordColumn(payload, col)
 		if err != nil {
 			return fmt.Errorf("%w: page %d: %s row %d: %v", errSQLite, pg, table, rowid, err)
@@ -137,6 +143,9 @@ type sqliteFile struct {
 	visited  []uint64
 	nvisited uint32
 	payload  int64 // bytes of all payloads read so far
+	rows     int64 // leaf cells (rows) read so far, of all tables
+	maxRows  int64
+	spans    []uint64 // the cells of the page being checked, see checkCells
 	bufs     [sqliteMaxDepth + 1][]byte
 }
 
@@ -189,6 +198,7 @@ func openSQLite(ctx context.Context, r io.ReaderAt, size int64) (*sqliteFile, er
 	return &sqliteFile{
 		ctx: ctx, r: r, size: size, pageSize: ps, usable: usable, pages: uint32(n), enc: enc,
 		visited: make([]uint64, n/64+1),
+		maxRows: min(maxSQLiteRows, size/sqliteRowCost),
 	}, nil
 }
 
@@ -315,12 +325,11 @@ func (db *sqliteFile) walk(pg uint32, depth int, fn func(pg uint32, rowid int64,
 	if end > len(page) {
 		return fmt.Errorf("%w: page %d: %d cells do not fit", errSQLite, pg, cells)
 	}
+	if err := db.checkCells(pg, page, ptrs, cells, leaf); err != nil {
+		return err
+	}
 	for i := range cells {
-		off := int(binary.BigEndian.Uint16(page[ptrs+2*i:]))
-		if off < end || off >= len(page) {
-			return fmt.Errorf("%w: page %d: cell %d at offset %d", errSQLite, pg, i, off)
-		}
-		cell := page[off:]
+		cell := page[binary.BigEndian.Uint16(page[ptrs+2*i:]):]
 		if !leaf {
 			if len(cell) < 4 {
 				return fmt.Errorf("%w: page %d: cell %d truncated", errSQLite, pg, i)
@@ -329,6 +338,9 @@ func (db *sqliteFile) walk(pg uint32, depth int, fn func(pg uint32, rowid int64,
 				return err
 			}
 			continue
+		}
+		if db.rows++; db.rows > db.maxRows {
+			return fmt.Errorf("%w: page %d: more than %d rows in a file of %d bytes (at most %d, and one per %d bytes)", errSQLite, pg, db.maxRows, db.size, maxSQLiteRows, sqliteRowCost)
 		}
 		plen, n1 := sqliteVarint(cell)
 		rowid, n2 := sqliteVarint(cell[n1:])
@@ -349,6 +361,80 @@ func (db *sqliteFile) walk(pg uint32, depth int, fn func(pg uint32, rowid int64,
 	return db.walk(binary.BigEndian.Uint32(page[h+8:]), depth+1, fn)
 }
 
+// checkCells checks the cell pointer array of page pg (cells pointers
+// from ptrs): every cell starts after the array and inside the page, and
+// no cell starts inside another (the same offset twice included), as in
+// every page SQLite writes. A cell's extent is as far as it can be
+// decoded; a truncated cell is left to the caller to report.
+func (db *sqliteFile) checkCells(pg uint32, page []byte, ptrs, cells int, leaf bool) error {
+	end := ptrs + 2*cells
+	// A span packs a cell's offset (16 bits), the end of its extent
+	// (17 bits) and its index (15 bits), sorting by offset.
+	spans := db.spans[:0]
+	for i := range cells {
+		off := int(binary.BigEndian.Uint16(page[ptrs+2*i:]))
+		if off < end || off >= len(page) {
+			return fmt.Errorf("%w: page %d: cell %d at offset %d", errSQLite, pg, i, off)
+		}
+		spans = append(spans, uint64(off)<<32|uint64(off+db.cellLen(page[off:], leaf))<<15|uint64(i))
+	}
+	db.spans = spans
+	slices.Sort(spans)
+	for k := 1; k < len(spans); k++ {
+		a, b := spans[k-1], spans[k]
+		aOff, aEnd, aIdx := a>>32, a>>15&(1<<17-1), a&(1<<15-1)
+		bOff, bIdx := b>>32, b&(1<<15-1)
+		if aOff == bOff {
+			return fmt.Errorf("%w: page %d: cells %d and %d both at offset %d (cell pointers repeat a cell)", errSQLite, pg, min(aIdx, bIdx), max(aIdx, bIdx), aOff)
+		}
+		if bOff < aEnd {
+			return fmt.Errorf("%w: page %d: cell %d at offset %d starts inside cell %d (offsets %d to %d)", errSQLite, pg, bIdx, bOff, aIdx, aOff, aEnd)
+		}
+	}
+	return nil
+}
+
+// cellLen returns the length of the cell at the start of cell (the rest
+// of its page) as far as it decodes, at least 1 and at most len(cell):
+// an interior cell's child page and key, a leaf cell's payload length,
+// rowid, local payload and first overflow page.
+func (db *sqliteFile) cellLen(cell []byte, leaf bool) int {
+	n := 1
+	if !leaf {
+		if _, k := sqliteVarint(cell[min(4, len(cell)):]); len(cell) >= 4 && k > 0 {
+			n = 4 + k
+		}
+	} else {
+		plen, n1 := sqliteVarint(cell)
+		_, n2 := sqliteVarint(cell[n1:])
+		if n1 > 0 && n2 > 0 && plen <= maxSQLitePayload {
+			onPage, ovfl := db.localLen(int64(plen))
+			n = n1 + n2 + int(onPage)
+			if ovfl {
+				n += 4
+			}
+		}
+	}
+	return max(1, min(n, len(cell)))
+}
+
+// localLen returns how many bytes of a payload of p bytes its leaf cell
+// holds, and whether the rest is on overflow pages (whose first page
+// number follows those bytes).
+func (db *sqliteFile) localLen(p int64) (onPage int64, overflow bool) {
+	u := db.usable
+	x := u - 35
+	if p <= x {
+		return p, false
+	}
+	m := (u-12)*32/255 - 23
+	k := m + (p-m)%(u-4)
+	if k <= x {
+		return k, true
+	}
+	return m, true
+}
+
 // readPayload assembles a leaf cell's payload of plen bytes from the rest
 // of its cell (local) and its overflow chain.
 func (db *sqliteFile) readPayload(pg uint32, local []byte, plen uint64) ([]byte, error) {
@@ -357,22 +443,16 @@ func (db *sqliteFile) readPayload(pg uint32, local []byte, plen uint64) ([]byte,
 	}
 	p := int64(plen)
 	if db.payload+p > db.size {
-		return nil, fmt.Errorf("%w: page %d: payloads add up to more than the file's %d bytes (cells overlap)", errSQLite, pg, db.size)
+		return nil, fmt.Errorf("%w: page %d: payloads add up to more than the file's %d bytes", errSQLite, pg, db.size)
 	}
 	db.payload += p
 	u := db.usable
-	x := u - 35
-	if p <= x {
+	onPage, overflow := db.localLen(p)
+	if !overflow {
 		if p > int64(len(local)) {
 			return nil, fmt.Errorf("%w: page %d: payload of %d bytes overruns the page", errSQLite, pg, p)
 		}
 		return bytes.Clone(local[:p]), nil
-	}
-	m := (u-12)*32/255 - 23
-	k := m + (p-m)%(u-4)
-	onPage := m
-	if k <= x {
-		onPage = k
 	}
 	if onPage+4 > int64(len(local)) {
 		return nil, fmt.Errorf("%w: page %d: payload of %d bytes overruns the page", errSQLite, pg, p)

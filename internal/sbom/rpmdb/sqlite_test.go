@@ -112,7 +112,8 @@ func readFileT(t testing.TB, path string) []byte {
 }
 
 // FuzzReadSQLite: a hostile rpmdb.sqlite is an error, never a panic, a
-// loop or more bytes out than the file holds.
+// loop, more bytes out than the file holds or more than one row per
+// sqliteRowCost bytes of it.
 func FuzzReadSQLite(f *testing.F) {
 	for _, name := range sqliteFixtures {
 		f.Add(readFileT(f, filepath.Join("testdata/sqlite", name)))
@@ -129,6 +130,9 @@ func FuzzReadSQLite(f *testing.F) {
 		}
 		if total > len(data) {
 			t.Fatalf("%d bytes of blobs from a file of %d", total, len(data))
+		}
+		if len(blobs)*sqliteRowCost > len(data) {
+			t.Fatalf("%d rows from a file of %d bytes", len(blobs), len(data))
 		}
 	})
 }
