@@ -21,6 +21,8 @@ type Flags struct {
 	// CacheMaxBytes in MiB.
 	Images       RegistryScanConfig
 	SBOMCacheMiB int64
+	// ScanMaxFileMiB and ScanMaxMemoryMiB are Images' walk limits in MiB.
+	ScanMaxFileMiB, ScanMaxMemoryMiB int64
 }
 
 // Bind registers the flags on fs.
@@ -43,6 +45,8 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.Images.RegistryConfig, "registry-config", "", "Docker config file with registry credentials (e.g. a mounted kubernetes.io/dockerconfigjson Secret); default: anonymous")
 	fs.StringArrayVar(&f.Images.InsecureRegistries, "insecure-registry", nil, "registry host[:port] that may be reached over plain HTTP (repeatable); no other registry ever is")
 	fs.StringVar(&f.Images.Platform, "image-platform", "", "platform chosen from multi-arch images, e.g. linux/arm64 (default: linux and the agent's architecture)")
+	fs.Int64Var(&f.ScanMaxFileMiB, "scan-max-file-mib", DefaultScanMaxFileBytes>>20, "largest file of an image kept for the catalogers (a JAR, a package database)")
+	fs.Int64Var(&f.ScanMaxMemoryMiB, "scan-max-memory-mib", DefaultScanMaxMemoryBytes>>20, "image files kept in memory at once during one scan; an image needing more is not scanned (an error names it)")
 	fs.Int64Var(&f.SBOMCacheMiB, "sbom-cache-mib", 64, "on-disk size limit of the scanned images' package lists; the least recently used are removed beyond it")
 }
 
@@ -59,6 +63,8 @@ func (f *Flags) Resolve(getenv func(string) string) Config {
 	if f.ScanImages {
 		images := f.Images
 		images.CacheMaxBytes = f.SBOMCacheMiB << 20
+		images.MaxFileBytes = f.ScanMaxFileMiB << 20
+		images.MaxMemoryBytes = f.ScanMaxMemoryMiB << 20
 		c.Images = &images
 	}
 	return c

@@ -57,7 +57,21 @@ type RegistryScanConfig struct {
 	Transport http.RoundTripper
 	// UserAgent is sent to registries.
 	UserAgent string
+	// MaxFileBytes and MaxMemoryBytes bound one image walk: the largest
+	// file kept for the catalogers (a JAR, a package database) and all
+	// the files kept at once (DefaultScanMaxFileBytes,
+	// DefaultScanMaxMemoryBytes). An image needing more is not scanned
+	// (an error names it): the agent must fit its container.
+	MaxFileBytes, MaxMemoryBytes int64
 }
+
+// Defaults of RegistryScanConfig's walk limits: with two scans at once,
+// 2 × 24 MiB of kept files beside the agent's own ~30 MiB stays inside
+// deploy/agent's 128 MiB limit. (The CLI's defaults are 64 and 512 MiB.)
+const (
+	DefaultScanMaxFileBytes   = 16 << 20
+	DefaultScanMaxMemoryBytes = 24 << 20
+)
 
 var _ VulnDBLoader = (*RegistryScanner)(nil)
 
@@ -71,6 +85,7 @@ type RegistryScanner struct {
 	dbCache vulndb.Cache
 	keys    []ed25519.PublicKey
 	image   image.Options
+	limits  image.Limits
 	sboms   *sbomCache
 	log     *slog.Logger
 	walks   atomic.Int64
@@ -99,7 +114,14 @@ func NewRegistryScanner(cfg RegistryScanConfig, stateDir string, log *slog.Logge
 	if dbDir == "" {
 		dbDir = stateDir
 	}
-	s := &RegistryScanner{dbCache: vulndb.Cache{Dir: dbDir}, log: log, image: image.Options{
+	limits := image.Limits{MaxFileSize: cfg.MaxFileBytes, MaxTotalBytes: cfg.MaxMemoryBytes}
+	if limits.MaxFileSize <= 0 {
+		limits.MaxFileSize = DefaultScanMaxFileBytes
+	}
+	if limits.MaxTotalBytes <= 0 {
+		limits.MaxTotalBytes = DefaultScanMaxMemoryBytes
+	}
+	s := &RegistryScanner{dbCache: vulndb.Cache{Dir: dbDir}, log: log, limits: limits, image: image.Options{
 		Platform:           cfg.Platform,
 		InsecureRegistries: cfg.InsecureRegistries,
 		Timeout:            cfg.Timeout,
@@ -171,7 +193,13 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 	defer s.release(d)
 	inv, ok := s.sboms.get(digest)
 	if !ok {
-		if inv, err = imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image}); err != nil {
+		done, ok := s.sboms.startWalk(digest)
+		if !ok {
+			return nil, fmt.Errorf("image %s: not scanned again: a scan of it was running when the agent last stopped (out of memory?); raise the agent's memory limit or --scan-max-memory-mib and restart it", pull)
+		}
+		inv, err = imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits})
+		done()
+		if err != nil {
 			return nil, err // names the image
 		}
 		s.walks.Add(1)

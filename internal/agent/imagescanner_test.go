@@ -533,3 +533,64 @@ func TestAgentScansImagesEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryScannerMemoryBounds: the agent's walk keeps at most
+// MaxMemoryBytes of image files, so an image of many large JARs is
+// refused with an error rather than pushing the agent out of its memory
+// limit; a scan that was running when the agent stopped (its marker left
+// behind, as after an out-of-memory kill) is not started again by the
+// restart, and the other images still are.
+func TestRegistryScannerMemoryBounds(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	jar := strings.Repeat("PK", 3<<19) // 3 MiB each
+	jars := Image(t, "linux/amd64", Layer(t, File("etc/os-release", OSRelease),
+		File("opt/app/lib/a.jar", jar), File("opt/app/lib/b.jar", jar), File("opt/app/lib/c.jar", jar)))
+	heavy := push(t, reg.Host+"/edge/jars:1", jars)
+	good := push(t, reg.Host+"/edge/app:1", debianImage(t))
+	db := t.TempDir()
+	importDB(t, db, glibcRecords(), time.Now())
+	cfg := agent.RegistryScanConfig{InsecureRegistries: []string{reg.Host}, VulnDBDir: db, MaxFileBytes: 4 << 20, MaxMemoryBytes: 8 << 20}
+
+	s, err := agent.NewRegistryScanner(cfg, t.TempDir(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Scan(ctx, reg.Host+"/edge/jars:1", heavy); err == nil || !strings.Contains(err.Error(), "edge/jars@"+heavy) {
+		t.Fatalf("9 MiB of JARs with an 8 MiB bound: %v", err)
+	}
+	cfg.MaxMemoryBytes = 16 << 20
+	roomy, err := agent.NewRegistryScanner(cfg, t.TempDir(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer roomy.Close()
+	if _, err := roomy.Scan(ctx, reg.Host+"/edge/jars:1", heavy); err != nil {
+		t.Fatalf("with a 16 MiB bound: %v", err)
+	}
+
+	// A marker left by a walk the agent did not survive.
+	state := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(state, "sboms"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "sboms", strings.Replace(heavy, ":", "-", 1)+".scanning"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	restarted, err := agent.NewRegistryScanner(cfg, state, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restarted.Close()
+	if _, err := restarted.Scan(ctx, reg.Host+"/edge/jars:1", heavy); err == nil || !strings.Contains(err.Error(), "was running when the agent last stopped") {
+		t.Fatalf("the image whose scan was interrupted: %v", err)
+	}
+	if fs, err := restarted.Scan(ctx, reg.Host+"/edge/app:1", good); err != nil || len(fs) == 0 {
+		t.Fatalf("another image after the restart: %v %v", fs, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(state, "sboms", "*.scanning")); len(left) != 0 {
+		t.Errorf("markers left after the scans: %v", left)
+	}
+}

@@ -28,6 +28,31 @@ type sbomCache struct {
 	mu    sync.Mutex
 	files map[string]*sbomFile // by file name
 	total int64
+	// unfinished are the digests whose walk was in progress when the
+	// agent last stopped (their marker file was left behind).
+	unfinished map[string]bool
+}
+
+// scanningSuffix names the marker file kept while an image is walked.
+const scanningSuffix = ".scanning"
+
+// startWalk leaves a marker for digest until done is called. It reports
+// false, and leaves none, if a walk of this digest was in progress when
+// the agent last stopped: a walk that may have cost the agent its memory
+// is not started again by every restart.
+func (c *sbomCache) startWalk(digest string) (done func(), ok bool) {
+	c.mu.Lock()
+	stuck := c.unfinished[digest]
+	c.mu.Unlock()
+	if stuck {
+		return nil, false
+	}
+	p := filepath.Join(c.dir, strings.Replace(digest, ":", "-", 1)+scanningSuffix)
+	if f, err := os.Create(p); err == nil {
+		_ = f.Sync()
+		f.Close()
+	}
+	return func() { _ = os.Remove(p) }, true
 }
 
 type sbomFile struct {
@@ -51,7 +76,7 @@ func openSBOMCache(dir string, maxBytes int64) (*sbomCache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("package list cache: %w", err)
 	}
-	c := &sbomCache{dir: dir, maxBytes: maxBytes, files: map[string]*sbomFile{}}
+	c := &sbomCache{dir: dir, maxBytes: maxBytes, files: map[string]*sbomFile{}, unfinished: map[string]bool{}}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("package list cache: %w", err)
@@ -59,6 +84,15 @@ func openSBOMCache(dir string, maxBytes int64) (*sbomCache, error) {
 	for _, e := range entries {
 		n := e.Name()
 		if strings.HasSuffix(n, ".tmp") { // an interrupted write
+			_ = os.Remove(filepath.Join(dir, n))
+			continue
+		}
+		if d, ok := strings.CutSuffix(n, scanningSuffix); ok {
+			// A walk of this image was in progress when the agent
+			// stopped: it may be what stopped it (out of memory).
+			if digest := strings.Replace(d, "-", ":", 1); digestPattern.MatchString(digest) {
+				c.unfinished[digest] = true
+			}
 			_ = os.Remove(filepath.Join(dir, n))
 			continue
 		}
