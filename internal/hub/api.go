@@ -328,16 +328,18 @@ func (h *Hub) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
-	if !h.tokenAllowed(w, r, "enroll") {
+	att, ok := h.tokenAllowed(w, r, "enroll")
+	if !ok {
 		return
 	}
+	defer att.end()
 	var req fleetapi.EnrollRequest
 	if !readAgentJSON(w, r, 64<<10, &req) {
 		return
 	}
 	id, secret, err := splitToken(bootstrapPrefix, req.Token)
 	if err != nil {
-		h.tokenFailed(r, "enroll", "")
+		att.failed(r, "")
 		writeError(w, http.StatusUnauthorized, "bootstrap token rejected")
 		return
 	}
@@ -351,7 +353,7 @@ func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 	now := h.cfg.Now()
 	cluster, err := h.st.EnrollAgent(r.Context(), id, hashSecret(secret), store.Agent{ID: agentID}, now)
 	if errors.Is(err, store.ErrTokenRejected) {
-		h.tokenFailed(r, "enroll", id)
+		att.failed(r, id)
 		writeError(w, http.StatusUnauthorized, "bootstrap token rejected")
 		return
 	}
@@ -480,10 +482,13 @@ const (
 // agentBundleContent serves one bundle's content as raw bytes: a
 // fleet-wide bundle or one of the agent's own cluster (another cluster's
 // is a 403, whether it exists or not), only in its latest version (an
-// older one is a 404: list again). The store returns the content as one
-// value, so the hub holds one copy of it per request while sending, for
-// at most Config.MaxBundleSends requests at once (a 503 when none is free
-// within bundleSendWait); the agent, which is the memory-constrained end,
+// older one is a 404: list again). The metadata is looked up first, so a
+// 404 or a 304 never reads the content. The store returns the content as
+// one value, so the hub holds one copy of it per request while sending,
+// for at most Config.MaxBundleSendsPerCluster requests per cluster (a
+// 429 beyond: one agent's slow downloads cannot take every slot) and
+// Config.MaxBundleSends per replica (a 503 when none is free within
+// bundleSendWait); the agent, which is the memory-constrained end,
 // streams it to disk.
 func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	q := r.URL.Query()
@@ -497,6 +502,30 @@ func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agen
 		writeError(w, http.StatusForbidden, "bundle of another cluster")
 		return
 	}
+	notCurrent := func() {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("bundle %s/%s v%d is not the current version", kind, name, version))
+	}
+	info, err := h.st.GetBundleInfo(r.Context(), kind, name, cluster)
+	if errors.Is(err, store.ErrNotFound) || err == nil && info.Version != version {
+		notCurrent()
+		return
+	}
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	etag := `"` + info.SHA256 + `"`
+	w.Header().Set("ETag", etag)
+	if r.Header.Get("If-None-Match") == etag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	if !h.bundleSendStart(id.ClusterID) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(bundleSendWait/time.Second)))
+		writeError(w, http.StatusTooManyRequests, "this cluster is already downloading a bundle; try again later")
+		return
+	}
+	defer h.bundleSendEnd(id.ClusterID)
 	wait := time.NewTimer(h.bundleWait)
 	defer wait.Stop()
 	select {
@@ -510,18 +539,12 @@ func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agen
 		return
 	}
 	b, err := h.st.GetBundle(r.Context(), kind, name, cluster)
-	if errors.Is(err, store.ErrNotFound) || err == nil && b.Version != version {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("bundle %s/%s v%d is not the current version", kind, name, version))
+	if errors.Is(err, store.ErrNotFound) || err == nil && (b.Version != version || b.SHA256 != info.SHA256) {
+		notCurrent() // replaced since the lookup
 		return
 	}
 	if err != nil {
 		h.internal(w, r, err)
-		return
-	}
-	etag := `"` + b.SHA256 + `"`
-	w.Header().Set("ETag", etag)
-	if r.Header.Get("If-None-Match") == etag {
-		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
@@ -542,6 +565,26 @@ func (h *Hub) agentBundleContent(w http.ResponseWriter, r *http.Request, id agen
 			return
 		}
 		rest = rest[n:]
+	}
+}
+
+// bundleSendStart takes one of cluster's Config.MaxBundleSendsPerCluster
+// download places, reporting false when all are taken.
+func (h *Hub) bundleSendStart(cluster string) bool {
+	h.bundleMu.Lock()
+	defer h.bundleMu.Unlock()
+	if h.bundleByCluster[cluster] >= h.bundlePerCluster {
+		return false
+	}
+	h.bundleByCluster[cluster]++
+	return true
+}
+
+func (h *Hub) bundleSendEnd(cluster string) {
+	h.bundleMu.Lock()
+	defer h.bundleMu.Unlock()
+	if h.bundleByCluster[cluster]--; h.bundleByCluster[cluster] <= 0 {
+		delete(h.bundleByCluster, cluster)
 	}
 }
 
@@ -566,13 +609,15 @@ func (h *Hub) user(role string, next func(http.ResponseWriter, *http.Request, pr
 func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, bool) {
 	now := h.cfg.Now()
 	if auth := r.Header.Get("Authorization"); auth != "" {
-		if !h.tokenAllowed(w, r, "api-token") {
+		att, ok := h.tokenAllowed(w, r, "api-token")
+		if !ok {
 			return principal{}, false
 		}
+		defer att.end()
 		tok, ok := strings.CutPrefix(auth, "Bearer ")
 		id, secret, err := splitToken(apiTokenPrefix, tok)
 		if !ok || err != nil {
-			h.tokenFailed(r, "api-token", "")
+			att.failed(r, "")
 			writeError(w, http.StatusUnauthorized, "invalid API token")
 			return principal{}, false
 		}
@@ -582,7 +627,7 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, b
 			return principal{}, false
 		}
 		if err != nil || subtle.ConstantTimeCompare(t.Hash, hashSecret(secret)) != 1 {
-			h.tokenFailed(r, "api-token", id)
+			att.failed(r, id)
 			writeError(w, http.StatusUnauthorized, "invalid API token")
 			return principal{}, false
 		}

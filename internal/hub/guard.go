@@ -85,6 +85,15 @@ type guard struct {
 	// login waits for one before getting 503.
 	slots    chan struct{}
 	slotWait time.Duration
+	// onAttempt, when set (tests), is called for each attempt admitted by
+	// the limits, just before its password or token is checked.
+	onAttempt func(endpoint string)
+}
+
+func (g *guard) attempt(endpoint string) {
+	if g.onAttempt != nil {
+		g.onAttempt(endpoint)
+	}
 }
 
 func newGuard(l AuthLimits, trusted []netip.Prefix, now func() time.Time) *guard {
@@ -198,8 +207,16 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 	ctx := r.Context()
 	client := clientKey(h.guard.clientAddr(r))
 	acct := accountKey(name)
+	// Allow reserves the attempt in both limiters; every path below ends
+	// both reservations: Fail for a wrong password, Succeed (account)
+	// for a right one, Cancel when no verdict counts.
 	okA, waitA := h.guard.account.Allow(acct)
-	okC, waitC := h.guard.client.Allow(client)
+	okC, waitC := true, time.Duration(0)
+	if okA {
+		if okC, waitC = h.guard.client.Allow(client); !okC {
+			h.guard.account.Cancel(acct)
+		}
+	}
 	if !okA || !okC {
 		limit := "account"
 		if !okC {
@@ -209,6 +226,14 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 		h.log.DebugContext(ctx, "login throttled", slog.String("account", acct[:12]), slog.String("client", client), slog.String("limit", limit))
 		return u, loginThrottled, max(waitA, waitC), nil
 	}
+	decided := false
+	defer func() {
+		if !decided { // no verdict (busy, store error, panic): refund
+			h.guard.account.Cancel(acct)
+			h.guard.client.Cancel(client)
+		}
+	}()
+	h.guard.attempt(endpoint)
 	su, lookupErr := h.st.GetUserByName(ctx, name)
 	known := lookupErr == nil
 	if lookupErr != nil && !errors.Is(lookupErr, store.ErrNotFound) {
@@ -222,8 +247,10 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 	if !ok {
 		return u, loginBusy, 0, nil
 	}
+	decided = true
 	if known && match {
 		h.guard.account.Succeed(acct)
+		h.guard.client.Cancel(client) // one account's success says nothing of the address's other guesses
 		return su, loginOK, 0, nil
 	}
 	h.metrics.failures.WithLabelValues(endpoint).Inc()
@@ -244,33 +271,60 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 	return u, loginWrong, 0, nil
 }
 
+// tokenAttempt is one token attempt admitted by tokenAllowed: the
+// caller ends it with failed for a rejected token, and always with a
+// deferred end, which refunds the reservation unless failed counted it.
+type tokenAttempt struct {
+	h        *Hub
+	endpoint string
+	key      string
+	done     bool
+}
+
 // tokenAllowed answers 429 and returns false when the client address is
-// locked for token failures on endpoint.
-func (h *Hub) tokenAllowed(w http.ResponseWriter, r *http.Request, endpoint string) bool {
+// locked for token failures on endpoint, or has as many attempts in
+// flight as it has failures left; otherwise it reserves the attempt.
+func (h *Hub) tokenAllowed(w http.ResponseWriter, r *http.Request, endpoint string) (*tokenAttempt, bool) {
 	client := clientKey(h.guard.clientAddr(r))
 	if ok, wait := h.guard.token.Allow(endpoint + "/" + client); !ok {
 		h.metrics.throttled.WithLabelValues(endpoint, "client").Inc()
 		h.log.DebugContext(r.Context(), "token attempt throttled", slog.String("endpoint", endpoint), slog.String("client", client))
 		s := retryAfter(w, wait)
 		writeError(w, http.StatusTooManyRequests, "too many failed attempts; retry in "+strconv.Itoa(s)+"s")
-		return false
+		return nil, false
 	}
-	return true
+	h.guard.attempt(endpoint)
+	return &tokenAttempt{h: h, endpoint: endpoint, key: endpoint + "/" + client}, true
 }
 
-// tokenFailed counts a rejected token. tokenID is the token's public ID
-// part (never its secret) when the token was well formed.
-func (h *Hub) tokenFailed(r *http.Request, endpoint, tokenID string) {
+// end refunds the reservation unless failed counted it: an accepted
+// token does not reset the address's count, and a request that failed
+// for another reason (bad body, store error) is no guess.
+func (a *tokenAttempt) end() {
+	if !a.done {
+		a.done = true
+		a.h.guard.token.Cancel(a.key)
+	}
+}
+
+// failed counts a rejected token. tokenID is the token's public ID part
+// (never its secret) when the token was well formed.
+func (a *tokenAttempt) failed(r *http.Request, tokenID string) {
+	if a.done {
+		return
+	}
+	a.done = true
+	h := a.h
 	client := clientKey(h.guard.clientAddr(r))
-	h.metrics.failures.WithLabelValues(endpoint).Inc()
-	lock := h.guard.token.Fail(endpoint + "/" + client)
-	attrs := []slog.Attr{slog.String("endpoint", endpoint), slog.String("client", client)}
+	h.metrics.failures.WithLabelValues(a.endpoint).Inc()
+	lock := h.guard.token.Fail(a.key)
+	attrs := []slog.Attr{slog.String("endpoint", a.endpoint), slog.String("client", client)}
 	if isTokenID(tokenID) {
 		attrs = append(attrs, slog.String("tokenID", tokenID))
 	}
 	h.log.LogAttrs(r.Context(), slog.LevelWarn, "token rejected", attrs...)
 	if lock > 0 {
-		h.metrics.lockouts.WithLabelValues(endpoint).Inc()
+		h.metrics.lockouts.WithLabelValues(a.endpoint).Inc()
 		h.log.LogAttrs(r.Context(), slog.LevelWarn, "token attempts locked", append(attrs, slog.Duration("clientLockedFor", lock))...)
 	}
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -393,5 +394,127 @@ func TestPasswordChecksAreBounded(t *testing.T) {
 	<-gh.guard.slots
 	if st, _ := apiLogin(t, gh, "alice", goodPassword); st != 200 {
 		t.Fatalf("login with a free slot: %d", st)
+	}
+}
+
+// burst fires n attempts at once and returns how many got each status
+// and how many were admitted to a check. Admitted attempts are held in
+// their check until every other attempt has been answered (or a second
+// has passed), so all n are in flight together: without the
+// reservations in Allow, every one would pass the limits before the
+// first check recorded its failure.
+func burst(t *testing.T, gh *guardedHub, n int, try func() int) (statuses map[int]int, checked int) {
+	t.Helper()
+	var mu sync.Mutex
+	statuses = map[int]int{}
+	answered := 0
+	release := make(chan struct{})
+	var once sync.Once
+	open := func() { once.Do(func() { close(release) }) }
+	gh.guard.slots = make(chan struct{}, n) // no 503s: every admitted check runs
+	gh.guard.onAttempt = func(string) {
+		mu.Lock()
+		checked++
+		mu.Unlock()
+		select {
+		case <-release:
+		case <-time.After(time.Second):
+		}
+	}
+	defer func() { gh.guard.onAttempt = nil }()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := try()
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[st]++
+			answered++
+			if answered+checked >= n { // the rest are all held in checks
+				open()
+			}
+		}()
+	}
+	wg.Wait()
+	open()
+	return statuses, checked
+}
+
+// statusOf sends a JSON request and returns the status, or -1 when the
+// request failed (safe to call from any goroutine).
+func statusOf(gh *guardedHub, method, url string, body any, hdr map[string]string) int {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, url, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := gh.client(nil).Do(req)
+	if err != nil {
+		return -1
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestParallelLoginsCheckAtMostFree: a burst of wrong passwords for one
+// account gets at most Free password checks; the rest are refused before
+// any check, and the right password gets in once the lock passes.
+func TestParallelLoginsCheckAtMostFree(t *testing.T) {
+	const free, n = 3, 60
+	gh := startGuardedHub(t, AuthLimits{Account: lockPolicy(free), Client: lockPolicy(20), Token: off})
+	if err := gh.CreateUser(context.Background(), "alice", goodPassword, store.RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	statuses, checked := burst(t, gh, n, func() int {
+		return statusOf(gh, "POST", gh.url+"/api/v1/login", LoginRequest{Username: "alice", Password: badPassword}, nil)
+	})
+	if checked != free || statuses[401] != free || statuses[429] != n-free {
+		t.Fatalf("%d parallel wrong logins: %d password checks, statuses %v; want %d checks, %d x 401 and %d x 429",
+			n, checked, statuses, free, free, n-free)
+	}
+	if st, ra := apiLogin(t, gh, "alice", goodPassword); st != 429 || ra != "60" {
+		t.Fatalf("right password during the lock: %d %q, want 429 60", st, ra)
+	}
+	gh.clock.Advance(time.Minute)
+	if st, _ := apiLogin(t, gh, "alice", goodPassword); st != 200 {
+		t.Fatalf("right password after the lock: %d", st)
+	}
+	// Unknown user names are limited the same way.
+	statuses, checked = burst(t, gh, n, func() int {
+		return statusOf(gh, "POST", gh.url+"/api/v1/login", LoginRequest{Username: "nobody", Password: badPassword}, nil)
+	})
+	if checked != free || statuses[401] != free || statuses[429] != n-free {
+		t.Fatalf("unknown user: %d checks, statuses %v", checked, statuses)
+	}
+}
+
+// TestParallelTokenGuessesCheckAtMostFree: the same for API and
+// bootstrap tokens, per client address.
+func TestParallelTokenGuessesCheckAtMostFree(t *testing.T) {
+	const free, n = 3, 60
+	for _, tc := range []struct {
+		name string
+		try  func(gh *guardedHub, tok string) int
+		bad  string
+	}{
+		{"api token", func(gh *guardedHub, tok string) int {
+			return statusOf(gh, "GET", gh.url+"/api/v1/me", nil, map[string]string{"Authorization": "Bearer " + tok})
+		}, apiTokenPrefix + "0123456789abcdef.guessed-secret-0001"},
+		{"bootstrap token", func(gh *guardedHub, tok string) int {
+			_, csr := keyAndCSR(t)
+			return statusOf(gh, "POST", gh.url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tok, CSR: csr}, nil)
+		}, bootstrapPrefix + "0123456789abcdef.guessed-secret-0001"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gh := startGuardedHub(t, AuthLimits{Account: off, Client: off, Token: lockPolicy(free)})
+			statuses, checked := burst(t, gh, n, func() int { return tc.try(gh, tc.bad) })
+			if checked != free || statuses[401] != free || statuses[429] != n-free {
+				t.Fatalf("%d parallel bad tokens: %d checks, statuses %v; want %d checks, %d x 401 and %d x 429",
+					n, checked, statuses, free, free, n-free)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/admission"
@@ -54,6 +55,10 @@ type Config struct {
 	// MaxBundleSends bounds the bundle contents a replica sends at once
 	// (default 8): each is held in memory while it is sent.
 	MaxBundleSends int
+	// MaxBundleSendsPerCluster bounds the bundle contents a replica sends
+	// at once to the agents of one cluster (default 1; agents download
+	// one at a time): one agent cannot hold every send slot.
+	MaxBundleSendsPerCluster int
 	// EncryptionMaxAge is how long placement trusts an etcd verification
 	// of encryption at rest (default 7 days): encryption can be turned off
 	// after it was checked.
@@ -76,6 +81,11 @@ type Hub struct {
 	// bundleWait is how long a request waits for one.
 	bundleSends chan struct{}
 	bundleWait  time.Duration
+	// bundleByCluster counts the sends in progress per cluster, at most
+	// bundlePerCluster each.
+	bundleMu         sync.Mutex
+	bundleByCluster  map[string]int
+	bundlePerCluster int
 }
 
 // Secret names in the store.
@@ -147,7 +157,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
 	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
-		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait}, nil
+		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
+		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -368,19 +369,10 @@ func TestPasswordHash(t *testing.T) {
 // own cluster, only in its current version, and never another cluster's
 // (403, whether it exists or not) or to a caller without a certificate.
 func TestBundleContent(t *testing.T) {
-	th := startHub(t)
+	th, certA, certB, a, big := startBundleHub(t)
 	ctx := context.Background()
-	certA, a, _ := th.enrol(t, "edge-a")
-	certB, _, _ := th.enrol(t, "edge-b")
-	big := bytes.Repeat([]byte("0123456789abcdef"), fleetapi.MaxInlineBundleBytes/16+1)
-	fleetDB, err := th.PublishBundle(ctx, fleetapi.BundleVulnDB, "osv", "", big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ownDB, err := th.PublishBundle(ctx, fleetapi.BundleVulnDB, "osv", a.ClusterID, append([]byte("a:"), big...))
-	if err != nil {
-		t.Fatal(err)
-	}
+	fleetDB := th.publish(t, "", big)
+	ownDB := th.publish(t, a.ClusterID, append([]byte("a:"), big...))
 	if _, err := th.PublishBundle(ctx, fleetapi.BundleAllowList, "registries", "", []byte("registry.example.com\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -473,4 +465,128 @@ func TestBundleContent(t *testing.T) {
 			t.Fatalf("with a free slot: %d", resp.StatusCode)
 		}
 	})
+}
+
+// startBundleHub starts a hub with the agents of clusters edge-a and
+// edge-b, and returns a content too large to be listed inline.
+func startBundleHub(t *testing.T) (th *testHub, certA, certB *tls.Certificate, a fleetapi.EnrollResponse, big []byte) {
+	t.Helper()
+	th = startHub(t)
+	certA, a, _ = th.enrol(t, "edge-a")
+	certB, _, _ = th.enrol(t, "edge-b")
+	return th, certA, certB, a, bytes.Repeat([]byte("0123456789abcdef"), fleetapi.MaxInlineBundleBytes/16+1)
+}
+
+// publish makes content the next version of the vulndb bundle "osv" of
+// cluster ("": the fleet's).
+func (th *testHub) publish(t *testing.T, cluster string, content []byte) fleetapi.Bundle {
+	t.Helper()
+	b, err := th.PublishBundle(context.Background(), fleetapi.BundleVulnDB, "osv", cluster, content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// contentStore counts the bundle contents read from the store and, while
+// hold is set, stops the first read until hold is closed (a download in
+// progress).
+type contentStore struct {
+	store.Store
+	reads   atomic.Int32
+	hold    chan struct{}
+	entered chan struct{}
+}
+
+func (c *contentStore) GetBundle(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error) {
+	if c.reads.Add(1) == 1 && c.hold != nil {
+		close(c.entered)
+		<-c.hold
+	}
+	return c.Store.GetBundle(ctx, kind, name, cluster)
+}
+
+// TestBundleDownloadsPerCluster: while an agent downloads a bundle, its
+// second download is refused with 429 and Retry-After, and another
+// cluster's agent still gets its own; once the first ends, the agent
+// downloads again.
+func TestBundleDownloadsPerCluster(t *testing.T) {
+	th, certA, certB, _, big := startBundleHub(t)
+	db := th.publish(t, "", big)
+	cs := &contentStore{Store: th.st, hold: make(chan struct{}), entered: make(chan struct{})}
+	th.st, th.Hub.st = cs, cs
+	get := func(cert *tls.Certificate) (*http.Response, []byte) {
+		return call(t, th.client(cert), "GET", th.url+fleetapi.PathBundleContent+"?"+fleetapi.BundleContentQuery(&db).Encode(), nil, nil)
+	}
+	first := make(chan int)
+	go func() {
+		resp, err := th.client(certA).Get(th.url + fleetapi.PathBundleContent + "?" + fleetapi.BundleContentQuery(&db).Encode())
+		if err != nil {
+			first <- -1
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	select {
+	case <-cs.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first download never read the content")
+	}
+	resp, _ := get(certA)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		close(cs.hold)
+		t.Fatalf("second download by the same agent: %d (Retry-After %q), want 429 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if resp, body := get(certB); resp.StatusCode != 200 || !bytes.Equal(body, big) {
+		close(cs.hold)
+		t.Fatalf("another cluster's agent during the download: %d", resp.StatusCode)
+	}
+	close(cs.hold)
+	if st := <-first; st != 200 {
+		t.Fatalf("first download: %d", st)
+	}
+	if resp, body := get(certA); resp.StatusCode != 200 || !bytes.Equal(body, big) {
+		t.Fatalf("download after the first ended: %d", resp.StatusCode)
+	}
+}
+
+// TestBundleChecksReadNoContent: a 304 (If-None-Match), a stale version,
+// a missing bundle and another cluster's bundle are answered from the
+// metadata, without reading the content.
+func TestBundleChecksReadNoContent(t *testing.T) {
+	th, certA, certB, a, big := startBundleHub(t)
+	old := th.publish(t, "", big)
+	cur := th.publish(t, "", append([]byte("v2"), big...))
+	own := th.publish(t, a.ClusterID, big)
+	cs := &contentStore{Store: th.st}
+	th.st, th.Hub.st = cs, cs
+	for _, tt := range []struct {
+		name   string
+		cert   *tls.Certificate
+		b      fleetapi.Bundle
+		hdr    map[string]string
+		status int
+	}{
+		{"If-None-Match", certA, cur, map[string]string{"If-None-Match": `"` + cur.SHA256 + `"`}, http.StatusNotModified},
+		{"stale version", certA, old, nil, http.StatusNotFound},
+		{"missing bundle", certA, fleetapi.Bundle{Kind: fleetapi.BundleVulnDB, Name: "nvd", Version: 1}, nil, http.StatusNotFound},
+		{"another cluster's bundle", certB, own, nil, http.StatusForbidden},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := cs.reads.Load()
+			resp, _ := call(t, th.client(tt.cert), "GET", th.url+fleetapi.PathBundleContent+"?"+fleetapi.BundleContentQuery(&tt.b).Encode(), nil, tt.hdr)
+			if resp.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if n := cs.reads.Load() - before; n != 0 {
+				t.Fatalf("%d content reads for a %d", n, tt.status)
+			}
+		})
+	}
+	before := cs.reads.Load()
+	if resp, _ := call(t, th.client(certA), "GET", th.url+fleetapi.PathBundleContent+"?"+fleetapi.BundleContentQuery(&cur).Encode(), nil, nil); resp.StatusCode != 200 || cs.reads.Load()-before != 1 {
+		t.Fatalf("download: %d, %d content reads, want 200 and 1", resp.StatusCode, cs.reads.Load()-before)
+	}
 }

@@ -7,6 +7,13 @@
 // Refused attempts are not counted: a locked key cannot be locked for
 // longer by hammering it, and the owner gets in once the window passes.
 //
+// Allow reserves: an admitted attempt counts as pending until the caller
+// ends it with exactly one of Fail, Succeed or Cancel, and pending
+// attempts count against Policy.Free. So a key with f failures admits at
+// most Free-f attempts at once (one at a time once it has had Free), and
+// parallel requests cannot all pass Allow before the first slow check
+// records its failure.
+//
 // Memory is bounded: at most capacity keys are tracked. When full, the
 // least recently failed key still below the threshold is evicted first, so
 // a flood of distinct one-off keys (random user names, many addresses)
@@ -58,10 +65,11 @@ type Limiter struct {
 	now      func() time.Time
 
 	mu sync.Mutex
-	// Keys live in exactly one of two lists, most recent failure at the
-	// front: below (fewer than Free failures) and over (at least Free:
-	// locked now or before, and doubling). Eviction takes the back of
-	// below first.
+	// Keys live in exactly one of two lists, most recent failure or
+	// reservation at the front: below (fewer than Free failures and
+	// pending attempts) and over (at least Free: locked now or before,
+	// and doubling, or about to be if the pending attempts fail).
+	// Eviction takes the back of below first.
 	keys  map[string]*list.Element
 	below list.List
 	over  list.List
@@ -70,9 +78,16 @@ type Limiter struct {
 type entry struct {
 	key      string
 	failures int
-	last     time.Time // last counted failure
-	until    time.Time // locked until (zero: not locked)
+	pending  int        // attempts admitted by Allow and not yet ended
+	last     time.Time  // last counted failure or reservation
+	until    time.Time  // locked until (zero: not locked)
+	in       *list.List // below or over
 }
+
+// PendingRetry is the wait Allow reports when a key is refused only
+// because attempts in flight could reach Policy.Free: they are decided
+// within a password check.
+const PendingRetry = time.Second
 
 // New returns a limiter tracking at most capacity keys (at least 1) with
 // clock now (nil: time.Now).
@@ -87,7 +102,12 @@ func New(p Policy, capacity int, now func() time.Time) *Limiter {
 }
 
 // Allow reports whether key may attempt now, and if not, how long until
-// it may.
+// it may. An admitted attempt is reserved: it counts as a failure in
+// waiting, and the caller must end it with exactly one of Fail, Succeed
+// or Cancel. A key is refused while locked, and while its failures plus
+// the attempts in flight have reached Policy.Free (then with
+// PendingRetry), so at most Free attempts are ever decided before the
+// lock, however many arrive at once.
 func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	if l.policy.Free <= 0 {
 		return true, 0
@@ -95,23 +115,25 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	el, ok := l.keys[key]
-	if !ok {
-		return true, 0
+	el, e := l.find(key, now)
+	if e != nil {
+		if now.Before(e.until) {
+			return false, e.until.Sub(now)
+		}
+		if e.pending > 0 && e.failures+e.pending >= l.policy.Free {
+			return false, PendingRetry
+		}
 	}
-	e := el.Value.(*entry)
-	if l.expired(e, now) {
-		l.remove(el)
-		return true, 0
-	}
-	if now.Before(e.until) {
-		return false, e.until.Sub(now)
-	}
+	e = l.take(el, key)
+	e.pending++
+	e.last = now
+	l.push(e)
 	return true, 0
 }
 
-// Fail records a failed attempt by key and returns the lockout it
-// started (0 if the key may still try).
+// Fail records a failed attempt by key, ending its reservation, and
+// returns the lockout it started (0 if the key may still try). A Fail
+// without a reservation (or after the key was evicted) counts too.
 func (l *Limiter) Fail(key string) time.Duration {
 	if l.policy.Free <= 0 {
 		return 0
@@ -119,40 +141,92 @@ func (l *Limiter) Fail(key string) time.Duration {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	el, ok := l.keys[key]
-	var e *entry
-	if ok {
-		e = el.Value.(*entry)
-		if l.expired(e, now) {
-			e.failures = 0
-		}
-		l.unlink(el)
-	} else {
-		if len(l.keys) >= l.capacity {
-			l.evict()
-		}
-		e = &entry{key: key}
+	el, e := l.find(key, now)
+	if e != nil {
+		e.pending = max(0, e.pending-1)
 	}
+	e = l.take(el, key)
 	e.failures++
 	e.last = now
 	lock := l.policy.lockFor(e.failures)
 	e.until = time.Time{}
 	if lock > 0 {
 		e.until = now.Add(lock)
-		l.keys[key] = l.over.PushFront(e)
-	} else {
-		l.keys[key] = l.below.PushFront(e)
 	}
+	l.push(e)
 	return lock
 }
 
-// Succeed forgets key: a correct password ends its count.
+// Succeed ends a reservation with a correct password, which ends key's
+// count; attempts still in flight keep their reservations.
 func (l *Limiter) Succeed(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if el, ok := l.keys[key]; ok {
-		l.remove(el)
+		e := el.Value.(*entry)
+		e.failures, e.until = 0, time.Time{}
+		l.release(el)
 	}
+}
+
+// Cancel ends a reservation without a verdict (the check did not run, or
+// passed for a limit that success does not reset): the attempt is
+// refunded and the count stays.
+func (l *Limiter) Cancel(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if el, ok := l.keys[key]; ok {
+		l.release(el)
+	}
+}
+
+// release drops one reservation of el's key, forgetting the key when
+// nothing is left to remember.
+func (l *Limiter) release(el *list.Element) {
+	e := el.Value.(*entry)
+	l.unlink(el)
+	e.pending = max(0, e.pending-1)
+	if e.pending == 0 && e.failures == 0 {
+		delete(l.keys, e.key)
+		return
+	}
+	l.push(e)
+}
+
+// find returns key's element and entry, the count reset if it has
+// expired, or nils.
+func (l *Limiter) find(key string, now time.Time) (*list.Element, *entry) {
+	el, ok := l.keys[key]
+	if !ok {
+		return nil, nil
+	}
+	e := el.Value.(*entry)
+	if l.expired(e, now) {
+		e.failures, e.until = 0, time.Time{}
+	}
+	return el, e
+}
+
+// take unlinks el's entry for an update and a push, or, with no el,
+// makes a new entry for key, evicting one when full.
+func (l *Limiter) take(el *list.Element, key string) *entry {
+	if el != nil {
+		l.unlink(el)
+		return el.Value.(*entry)
+	}
+	if len(l.keys) >= l.capacity {
+		l.evict()
+	}
+	return &entry{key: key}
+}
+
+// push files e at the front of the list its counts belong in.
+func (l *Limiter) push(e *entry) {
+	e.in = &l.below
+	if !e.until.IsZero() || e.failures+e.pending >= l.policy.Free {
+		e.in = &l.over
+	}
+	l.keys[e.key] = e.in.PushFront(e)
 }
 
 // Len is the number of keys tracked.
@@ -162,9 +236,9 @@ func (l *Limiter) Len() int {
 	return len(l.keys)
 }
 
-// expired: not locked and no failure for Forget.
+// expired: not locked, no attempt in flight and no failure for Forget.
 func (l *Limiter) expired(e *entry, now time.Time) bool {
-	return !now.Before(e.until) && now.Sub(e.last) >= l.policy.Forget
+	return e.pending == 0 && !now.Before(e.until) && now.Sub(e.last) >= l.policy.Forget
 }
 
 // evict drops an expired key if the oldest over the threshold is one,
@@ -185,11 +259,7 @@ func (l *Limiter) evict() {
 }
 
 func (l *Limiter) unlink(el *list.Element) {
-	if el.Value.(*entry).until.IsZero() {
-		l.below.Remove(el)
-	} else {
-		l.over.Remove(el)
-	}
+	el.Value.(*entry).in.Remove(el)
 }
 
 func (l *Limiter) remove(el *list.Element) {

@@ -177,3 +177,94 @@ func TestExpiredKeysGoFirst(t *testing.T) {
 		t.Fatalf("recent's count was lost (lock %v): an expired key should have gone first", lock)
 	}
 }
+
+// TestAllowReserves: attempts in flight count against Free, so a burst
+// that passes Allow before any check ends cannot exceed it.
+func TestAllowReserves(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := New(policy, 100, c.now)
+	for i := range policy.Free {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("attempt %d refused", i)
+		}
+	}
+	for range 100 {
+		if ok, wait := l.Allow("a"); ok || wait != PendingRetry {
+			t.Fatalf("attempt past Free with %d in flight: %v %v, want refused for %v", policy.Free, ok, wait, PendingRetry)
+		}
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Fatal("another key refused")
+	}
+	l.Cancel("b")
+	if l.Len() != 1 {
+		t.Fatalf("a cancelled first attempt left %d keys, want 1", l.Len())
+	}
+	// A refunded attempt frees its place.
+	l.Cancel("a")
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("cancelled attempt not refunded")
+	}
+	l.Fail("a")
+	l.Fail("a")
+	if lock := l.Fail("a"); lock != time.Minute {
+		t.Fatalf("third failure locked for %v", lock)
+	}
+	if ok, wait := l.Allow("a"); ok || wait != time.Minute {
+		t.Fatalf("locked: %v %v", ok, wait)
+	}
+	// After the lock, one attempt at a time.
+	c.advance(time.Minute)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("refused after the lock")
+	}
+	if ok, wait := l.Allow("a"); ok || wait != PendingRetry {
+		t.Fatalf("second attempt after the lock: %v %v", ok, wait)
+	}
+	// A hanging attempt never lets the key expire.
+	c.advance(2 * time.Hour)
+	if ok, _ := l.Allow("a"); ok {
+		t.Fatal("an attempt in flight was forgotten")
+	}
+	if lock := l.Fail("a"); lock != 2*time.Minute {
+		t.Fatalf("failure after the lock locked for %v, want the doubled 2m", lock)
+	}
+}
+
+func TestSucceedWithAttemptsInFlight(t *testing.T) {
+	l := New(policy, 100, nil)
+	l.Fail("a")
+	l.Allow("a")
+	l.Allow("a")
+	l.Succeed("a") // count reset, one attempt still in flight
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("refused after a success")
+	}
+	l.Fail("a")
+	l.Fail("a")
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("two failures after a success locked or refused the key")
+	}
+	l.Succeed("a")
+	if l.Len() != 0 {
+		t.Fatalf("%d keys after the last attempt succeeded", l.Len())
+	}
+}
+
+func TestReservedKeysAreKeptOverFloods(t *testing.T) {
+	l := New(policy, 8, nil)
+	for range policy.Free {
+		l.Allow("victim") // a burst in flight
+	}
+	for i := range 1000 {
+		if ok, _ := l.Allow(fmt.Sprintf("flood-%d", i)); ok {
+			l.Fail(fmt.Sprintf("flood-%d", i))
+		}
+	}
+	if ok, _ := l.Allow("victim"); ok {
+		t.Fatal("a flood of one-off keys evicted a key with Free attempts in flight")
+	}
+	if l.Len() > 8 {
+		t.Fatalf("%d keys, cap 8", l.Len())
+	}
+}

@@ -909,3 +909,18 @@ func (s *sqlStore) GetBundle(ctx context.Context, kind, name, cluster string) (f
 	b.Size, b.CreatedAt = int64(len(b.Content)), fromMS(created)
 	return b, nil
 }
+
+func (s *sqlStore) GetBundleInfo(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error) {
+	b := fleetapi.Bundle{Kind: kind, Name: name, Cluster: cluster}
+	var created int64
+	err := s.queryRow(ctx, s.db, `SELECT version, sha256, signature, length(content), created_at FROM bundles
+		WHERE kind = ? AND name = ? AND cluster_id = ?`, kind, name, cluster).Scan(&b.Version, &b.SHA256, &b.Signature, &b.Size, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return b, fmt.Errorf("bundle %s/%s: %w", kind, name, ErrNotFound)
+	}
+	if err != nil {
+		return b, fmt.Errorf("bundle %s/%s: %w", kind, name, err)
+	}
+	b.CreatedAt = fromMS(created)
+	return b, nil
+}

@@ -165,6 +165,10 @@ type Store interface {
 	// GetBundle returns the latest version of one bundle with its
 	// content, read as one value from the database (ErrNotFound if none).
 	GetBundle(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error)
+	// GetBundleInfo returns the latest version of one bundle without
+	// reading its content: version, SHA-256, signature, Size and
+	// creation time (ErrNotFound if none).
+	GetBundleInfo(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error)
 }
 
 // Cluster is a registered cluster and what its agent last reported.

@@ -625,6 +625,18 @@ func TestBundles(t *testing.T) {
 		if _, err := s.GetBundle(ctx, "allowlist", "edge", b.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("another cluster's bundle: %v", err)
 		}
+		// GetBundleInfo: the same metadata, without the content.
+		info, err := s.GetBundleInfo(ctx, "vulndb", "osv", "")
+		if err != nil || info.Content != nil || info.Version != got.Version || info.SHA256 != got.SHA256 || info.Size != int64(len(big)) ||
+			string(info.Signature) != string(got.Signature) || !info.CreatedAt.Equal(got.CreatedAt) || info.Cluster != "" {
+			t.Fatalf("GetBundleInfo: %+v %v", info, err)
+		}
+		if info, err := s.GetBundleInfo(ctx, "allowlist", "edge", a.ID); err != nil || info.Size != int64(len("only-a")) || info.Cluster != a.ID || info.Version != 1 {
+			t.Fatalf("GetBundleInfo of a cluster's bundle: %+v %v", info, err)
+		}
+		if _, err := s.GetBundleInfo(ctx, "allowlist", "edge", b.ID); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetBundleInfo of another cluster's bundle: %v", err)
+		}
 	})
 }
 
