@@ -90,7 +90,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
-			return so.writeReport(s, g, format, a.Report(encryption.ReviewOptions{Resources: o.resources}))
+			return so.writeReport(s, g, format, a.Report(encryption.ReviewOptions{Resources: o.resources, Now: time.Now()}))
 		},
 	}
 	f := cmd.Flags()

@@ -90,7 +90,7 @@ func (s *encryptionSource) current(ctx context.Context) *fleetapi.EncryptionAtRe
 		}
 		key := fmt.Sprintf("%d/%d", st.Size(), st.ModTime().UnixNano())
 		if key != s.key || s.last == nil {
-			s.key, s.last = key, readEncryptionReport(s.report, st.ModTime())
+			s.key, s.last = key, readEncryptionReport(s.report, st.ModTime(), s.now())
 		}
 		return s.last
 	}
@@ -106,7 +106,7 @@ func unreadableReport(path string, err error) *fleetapi.EncryptionAtRest {
 		Detail: fmt.Sprintf("encryption report unreadable: %v", err), Source: "report " + path}
 }
 
-func readEncryptionReport(path string, mtime time.Time) *fleetapi.EncryptionAtRest {
+func readEncryptionReport(path string, mtime, now time.Time) *fleetapi.EncryptionAtRest {
 	f, err := os.Open(path)
 	if err != nil {
 		return unreadableReport(path, err)
@@ -116,8 +116,21 @@ func readEncryptionReport(path string, mtime time.Time) *fleetapi.EncryptionAtRe
 	if err != nil {
 		return unreadableReport(path, err)
 	}
-	return atRest(r, mtime.UTC().Truncate(time.Second), "report "+path)
+	// The report's own time when it has one: a mounted ConfigMap's file
+	// time is when the kubelet wrote it, not when etcd was read.
+	at := r.CheckedAt
+	if at.IsZero() {
+		at = mtime
+	}
+	if at.After(now.Add(maxClockSkew)) {
+		return unreadableReport(path, fmt.Errorf("made at %s, in the future", at.UTC().Format(time.RFC3339)))
+	}
+	return atRest(r, at.UTC().Truncate(time.Second), "report "+path)
 }
+
+// maxClockSkew is how far in the future a report's time may be before it
+// is refused (a time in the future would never grow old for placement).
+const maxClockSkew = 5 * time.Minute
 
 // atRest turns encryption's summary into the wire type, status by status,
 // so that a status the hub does not know becomes unknown, and "verified"

@@ -82,6 +82,27 @@ func TestEncryptionReportFile(t *testing.T) {
 	if e := s.current(context.Background()); e.Status != fleetapi.EncryptionNotEncrypted || !strings.Contains(e.Detail, "1 of 3 Secrets stored as plaintext") {
 		t.Errorf("changed report: %+v", e)
 	}
+	// The report's own time wins over the file's (a mounted ConfigMap's
+	// file time is when the kubelet wrote it); one in the future is
+	// refused, as is a report whose findings contradict its notes.
+	made := t0.Add(-48 * time.Hour)
+	etcdReport := func(at time.Time, findings string) string {
+		return `{"findings":[` + findings + `],"problems":[{"level":"note","message":"verification: etcd — at revision 11"},` +
+			`{"level":"note","message":"secrets: 2 object(s) in etcd: 2 aescbc:k"},{"level":"note","message":"checked at ` + at.Format(time.RFC3339) + `"}]}`
+	}
+	write(etcdReport(made, ""), t0.Add(2*time.Hour))
+	if e := s.current(context.Background()); e.Status != fleetapi.EncryptionVerified || !e.CheckedAt.Equal(made) {
+		t.Errorf("report with its own time: %+v, want checked at %s", e, made)
+	}
+	s.now = func() time.Time { return t0 }
+	write(etcdReport(t0.Add(time.Hour), ""), t0.Add(3*time.Hour))
+	if e := s.current(context.Background()); e.Status != fleetapi.EncryptionUnknown || !strings.Contains(e.Detail, "in the future") {
+		t.Errorf("report from the future: %+v", e)
+	}
+	write(etcdReport(made, `{"ruleID":"encryption/plaintext-at-rest","severity":"HIGH","message":"stored as plaintext","object":{"kind":"Secret","namespace":"ns","name":"db"}}`), t0.Add(4*time.Hour))
+	if e := s.current(context.Background()); e.Status != fleetapi.EncryptionUnknown || !strings.Contains(e.Detail, "contradict") {
+		t.Errorf("verified notes with a plaintext Secret finding: %+v", e)
+	}
 }
 
 // TestAgentLinksNoEtcdClient keeps the slim agent free of etcd's gRPC

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -96,6 +97,9 @@ func (a *Assessment) Report(o ReviewOptions) *finding.Report {
 		note(finding.LevelWarning, fmt.Sprintf(noteFlags+" (%s) — neither the encryption configuration nor the stored values were read", a.APIServerSource))
 	default:
 		note(finding.LevelWarning, noteNone+" — no etcd access, no encryption configuration and no API server configuration found: nothing about encryption at rest is known")
+	}
+	if !o.Now.IsZero() {
+		note(finding.LevelNote, noteCheckedAt+o.Now.UTC().Format(time.RFC3339))
 	}
 	problems = append(problems, a.Problems...)
 

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -16,14 +17,17 @@ import (
 // The notes a Report states, in this exact form, so that a report read
 // back (ReadReport) yields what the assessment itself says (AtRest).
 const (
-	noteEtcd    = "verification: etcd"
-	noteConfig  = "verification: configuration only"
-	noteFlags   = "verification: API server flags only"
-	noteNone    = "verification: none"
-	noteStored  = "%s: %d object(s) in etcd: %s"
-	noteNotRead = "%s: stored values not read; new writes: %s"
-	newWrites   = "; new writes: "
-	noneStored  = "none stored"
+	noteEtcd = "verification: etcd"
+	// noteCheckedAt + RFC 3339 time: when the report was made (set when
+	// ReviewOptions.Now is).
+	noteCheckedAt = "checked at "
+	noteConfig    = "verification: configuration only"
+	noteFlags     = "verification: API server flags only"
+	noteNone      = "verification: none"
+	noteStored    = "%s: %d object(s) in etcd: %s"
+	noteNotRead   = "%s: stored values not read; new writes: %s"
+	newWrites     = "; new writes: "
+	noneStored    = "none stored"
 )
 
 // Secrets-at-rest statuses, from most to least favourable.
@@ -48,6 +52,9 @@ const (
 type AtRest struct {
 	Level  Level
 	Status string
+	// CheckedAt is when the report was made (its "checked at" note); zero
+	// when it does not say.
+	CheckedAt time.Time
 	// Provider writes (configured) or stored (verified) the Secrets:
 	// aescbc, aesgcm, secretbox, kms-v1, kms-v2; several joined by "+".
 	Provider string
@@ -203,6 +210,7 @@ func ReadReport(r io.Reader) (AtRest, error) {
 func FromReport(rep *finding.Report) (AtRest, error) {
 	f := atRestFacts{}
 	found := false
+	var checkedAt time.Time
 	for _, p := range rep.Problems {
 		m := p.Message
 		if !found {
@@ -216,6 +224,14 @@ func FromReport(rep *finding.Report) (AtRest, error) {
 				}
 				continue
 			}
+		}
+		if ts, ok := strings.CutPrefix(m, noteCheckedAt); ok {
+			t, err := time.Parse(time.RFC3339, ts)
+			if err != nil {
+				return AtRest{}, fmt.Errorf("encryption report: %q: %v", m, err)
+			}
+			checkedAt = t
+			continue
 		}
 		if sm := reNoteNotRead.FindStringSubmatch(m); sm != nil {
 			f.write = sm[1]
@@ -246,15 +262,28 @@ func FromReport(rep *finding.Report) (AtRest, error) {
 	if !found {
 		return AtRest{}, errors.New("not a palisade cluster encryption report: no \"verification:\" note")
 	}
+	notStored := 0 // findings of Secrets stored as plaintext or unreadable
 	for _, fd := range rep.Findings {
-		if fd.RuleID == RuleNotConfigured {
+		switch fd.RuleID {
+		case RuleNotConfigured:
 			f.flagUnset = true
+		case RulePlaintext, RuleUnknownEncoding:
+			if fd.Object.Kind == "Secret" {
+				notStored++
+			}
 		}
 	}
 	if f.level != LevelEtcd {
 		f.stored = nil // stored counts only count when etcd was read
 	}
-	return f.decide(), nil
+	out := f.decide()
+	if out.Status == StatusVerified && notStored > 0 {
+		// The notes say every Secret is encrypted, the findings say
+		// otherwise: an edited report.
+		return AtRest{}, fmt.Errorf("encryption report: the notes say all Secrets are encrypted, but %d finding(s) of %s or %s contradict them", notStored, RulePlaintext, RuleUnknownEncoding)
+	}
+	out.CheckedAt = checkedAt
+	return out, nil
 }
 
 func levelOfNote(m string) (Level, bool) {
