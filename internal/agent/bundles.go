@@ -324,6 +324,10 @@ type bundleSource func(ctx context.Context, b *fleetapi.Bundle, limit int64) (io
 // carry is read from open.
 func (c bundleCache) receive(ctx context.Context, b *fleetapi.Bundle, keyPEM []byte, cluster string, open bundleSource) (bool, error) {
 	inline := b.Content != nil || b.Size == 0
+	if len(b.Content) > fleetapi.MaxInlineBundleBytes {
+		// The hub sends larger contents apart; this list is not the hub's.
+		return false, fmt.Errorf("refusing bundle %s/%s v%d: %d bytes of content inside the list, over the %d the hub sends there", b.Kind, b.Name, b.Version, len(b.Content), fleetapi.MaxInlineBundleBytes)
+	}
 	verify := verifyBundleMeta
 	if inline {
 		verify = verifyBundle

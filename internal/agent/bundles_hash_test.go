@@ -1,8 +1,12 @@
 package agent
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -64,5 +68,28 @@ func TestContentFileHashedOncePerDay(t *testing.T) {
 	}
 	if _, err := c.verifyContentFile(b); err == nil {
 		t.Fatal("content with a new modification time accepted without hashing")
+	}
+}
+
+// TestHubAnswersBounded: the agent decodes at most maxHubResponseBytes of
+// a hub answer, and refuses a listed bundle carrying more inline content
+// than the hub ever puts in a list, even when signed.
+func TestHubAnswersBounded(t *testing.T) {
+	big := strings.Repeat("x", maxHubResponseBytes)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"bundles":[{"kind":"policy","name":"`+big+`"}]}`)
+	}))
+	defer srv.Close()
+	c := &hubClient{base: srv.URL, http: srv.Client()}
+	var list fleetapi.BundleList
+	if err := c.do(context.Background(), http.MethodGet, fleetapi.PathBundles, nil, &list); err == nil || !strings.Contains(err.Error(), "answer over") {
+		t.Fatalf("a 16 MiB bundle list: %v", err)
+	}
+
+	hub := newBundleSigner(t)
+	a := bundleAgent(t, t.TempDir(), hub.pubPEM)
+	huge := hub.sign(fleetapi.BundleAllowList, "registries", "", 1, strings.Repeat("registry.example.com\n", fleetapi.MaxInlineBundleBytes/20))
+	if err := a.receiveBundles(context.Background(), []fleetapi.Bundle{huge}); err == nil || !strings.Contains(err.Error(), "inside the list") {
+		t.Fatalf("a signed bundle with %d bytes inline: %v", len(huge.Content), err)
 	}
 }

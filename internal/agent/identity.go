@@ -319,11 +319,21 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 512<<20)).Decode(out); err != nil {
+	lr := &io.LimitedReader{R: resp.Body, N: maxHubResponseBytes + 1}
+	if err := json.NewDecoder(lr).Decode(out); err != nil {
+		if lr.N <= 0 {
+			return fmt.Errorf("hub %s: answer over %d bytes", path, maxHubResponseBytes)
+		}
 		return fmt.Errorf("hub %s: %w", path, err)
 	}
 	return nil
 }
+
+// maxHubResponseBytes bounds a JSON answer of the hub, decoded in memory:
+// the largest is the bundle list, whose inline contents are at most
+// fleetapi.MaxInlineBundleBytes each (larger ones are fetched apart,
+// streamed to disk).
+const maxHubResponseBytes = 16 << 20
 
 // gzipJSON is a request body already encoded as gzip-compressed JSON.
 type gzipJSON []byte
