@@ -2,6 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +37,8 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", policy("sometimes")); err == nil || !strings.Contains(err.Error(), "spec.mode") {
 		t.Fatalf("publishing a policy the webhook would refuse: %v", err)
 	}
-	a, _ := runAgent(t, ctx, p, "admission-edge", client, ns, "", func(c *agent.Config) {
+	state := t.TempDir()
+	a, _ := runAgent(t, ctx, p, "admission-edge", client, ns, state, func(c *agent.Config) {
 		c.AdmissionPolicyConfigMap = ns + "/" + cmName
 	})
 	inCM := func() string {
@@ -100,5 +104,27 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	}
 	if got := inCM(); got != string(policy("enforce")) {
 		t.Fatalf("a local edit survived the bundle check: %q", got)
+	}
+	// The cluster's own bundle, damaged in the cache, does not give way
+	// to the fleet's audit policy.
+	p.stop()
+	metas, _ := filepath.Glob(filepath.Join(state, "bundles", "admission--fleet@*.json"))
+	if len(metas) != 1 {
+		t.Fatalf("cluster admission bundle in the cache: %v", metas)
+	}
+	raw, err := os.ReadFile(metas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta fleetapi.Bundle
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(state, "bundles", meta.SHA256+".bundle"), policy("audit"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.FetchBundles(ctx)
+	if got := inCM(); got != string(policy("enforce")) {
+		t.Fatalf("with the cluster's bundle damaged, the ConfigMap holds %q; want the cluster's enforce policy kept", got)
 	}
 }

@@ -928,6 +928,16 @@ func (a *Agent) syncAdmission(ctx context.Context, bundles []cachedBundle) {
 	if in == nil {
 		return
 	}
+	if in.Cluster == "" && a.id != nil {
+		// A cluster's own admission bundle in the cache that did not
+		// verify must not silently give way to the fleet's (which may be
+		// laxer): keep the webhook's current policy and say why.
+		own, _ := filepath.Glob(filepath.Join(a.cache.dir, fleetapi.BundleAdmission+"--*@"+a.id.meta.ClusterID+".json"))
+		if len(own) > 0 {
+			a.log.Error("this cluster's admission bundle is cached but does not verify; the webhook's policy is left as it is until the hub sends it again", slog.String("file", filepath.Base(own[0])))
+			return
+		}
+	}
 	id := fmt.Sprintf("%s/%s v%d sha256:%s", in.Kind, in.Name, in.Version, in.SHA256)
 	if in.Cluster != "" {
 		id = "cluster " + id
