@@ -79,7 +79,7 @@ type entry struct {
 	key      string
 	failures int
 	pending  int        // attempts admitted by Allow and not yet ended
-	last     time.Time  // last counted failure or reservation
+	last     time.Time  // last counted failure (first reservation of a key without failures)
 	until    time.Time  // locked until (zero: not locked)
 	in       *list.List // below or over
 }
@@ -126,7 +126,11 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	}
 	e = l.take(el, key)
 	e.pending++
-	e.last = now
+	if e.failures == 0 {
+		// A new key's time; once it has failures, last stays the last
+		// failure's, so good traffic does not keep old failures alive.
+		e.last = now
+	}
 	l.push(e)
 	return true, 0
 }

@@ -268,3 +268,30 @@ func TestReservedKeysAreKeptOverFloods(t *testing.T) {
 		t.Fatalf("%d keys, cap 8", l.Len())
 	}
 }
+
+// TestGoodTrafficDoesNotKeepFailures: failures are forgotten Forget after
+// the last one even while the key keeps making good attempts (a host
+// whose API token works, an office behind one address signing in).
+func TestGoodTrafficDoesNotKeepFailures(t *testing.T) {
+	c := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	l := New(policy, 100, c.now)
+	for range policy.Free - 1 {
+		if ok, _ := l.Allow("host"); !ok {
+			t.Fatal("refused before any lock")
+		}
+		l.Fail("host")
+	}
+	for range 5 { // good attempts every 30 minutes for 2.5 hours
+		c.t = c.t.Add(30 * time.Minute)
+		if ok, _ := l.Allow("host"); !ok {
+			t.Fatal("good attempt refused")
+		}
+		l.Cancel("host")
+	}
+	if ok, _ := l.Allow("host"); !ok {
+		t.Fatal("refused")
+	}
+	if lock := l.Fail("host"); lock != 0 {
+		t.Fatalf("one failure after %v of good traffic locked the key for %v: the old failures were kept", 150*time.Minute, lock)
+	}
+}
