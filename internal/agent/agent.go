@@ -141,6 +141,7 @@ type Agent struct {
 	inflight   map[string]bool
 	digestRefs map[string]string
 
+	scans      sync.WaitGroup // image scans in flight
 	online     atomic.Bool
 	evalCount  atomic.Int64
 	scanSem    chan struct{}
@@ -292,6 +293,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.evaluateLoop(ctx)
 	wg.Wait()
+	// Image scans end with ctx too; wait for them, so that none is cut
+	// off by the process's exit (a walk cut off looks, to the next
+	// start, like one that killed the agent).
+	a.scans.Wait()
 	return nil
 }
 
@@ -534,7 +539,9 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 		if skip {
 			continue
 		}
+		a.scans.Add(1)
 		go func(ref, digest string) {
+			defer a.scans.Done()
 			select {
 			case a.scanSem <- struct{}{}:
 			case <-ctx.Done():

@@ -193,14 +193,8 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 	defer s.release(d)
 	inv, ok := s.sboms.get(digest)
 	if !ok {
-		done, ok := s.sboms.startWalk(digest)
-		if !ok {
-			return nil, fmt.Errorf("image %s: not scanned again: a scan of it was running when the agent last stopped (out of memory?); raise the agent's memory limit or --scan-max-memory-mib and restart it", pull)
-		}
-		inv, err = imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits})
-		done()
-		if err != nil {
-			return nil, err // names the image
+		if inv, err = s.walk(ctx, pull, digest); err != nil {
+			return nil, err
 		}
 		s.walks.Add(1)
 		if err := s.sboms.put(digest, inv); err != nil {
@@ -213,6 +207,16 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 		return nil, err
 	}
 	return m.Findings, nil
+}
+
+// walk catalogues the image, a marker file in place while it runs.
+func (s *RegistryScanner) walk(ctx context.Context, pull, digest string) (*imagescan.Inventory, error) {
+	done, ok := s.sboms.startWalk(digest)
+	if !ok {
+		return nil, fmt.Errorf("image %s: not scanned again for now: a scan of it was running when the agent last stopped (out of memory?); tried again %s after the restart, or raise the agent's memory limit or --scan-max-memory-mib", pull, unfinishedBlock)
+	}
+	defer done()
+	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits}) // errors name the image
 }
 
 // pullRef is ref's repository at digest ("nginx:1.27" and

@@ -29,20 +29,31 @@ type sbomCache struct {
 	files map[string]*sbomFile // by file name
 	total int64
 	// unfinished are the digests whose walk was in progress when the
-	// agent last stopped (their marker file was left behind).
-	unfinished map[string]bool
+	// agent last stopped (their marker file was left behind), with when
+	// the cache was opened: they are not walked for unfinishedBlock.
+	unfinished map[string]time.Time
+	now        func() time.Time
 }
+
+// unfinishedBlock is how long after a restart an image whose walk did not
+// finish is left alone: if walking it is what kills the agent, it does so
+// at most once in that time, not at every restart.
+const unfinishedBlock = 24 * time.Hour
 
 // scanningSuffix names the marker file kept while an image is walked.
 const scanningSuffix = ".scanning"
 
 // startWalk leaves a marker for digest until done is called. It reports
 // false, and leaves none, if a walk of this digest was in progress when
-// the agent last stopped: a walk that may have cost the agent its memory
-// is not started again by every restart.
+// the agent last stopped, less than unfinishedBlock ago: a walk that may
+// have cost the agent its memory is not started again by every restart.
 func (c *sbomCache) startWalk(digest string) (done func(), ok bool) {
 	c.mu.Lock()
-	stuck := c.unfinished[digest]
+	since, stuck := c.unfinished[digest]
+	if stuck && c.now().Sub(since) >= unfinishedBlock {
+		delete(c.unfinished, digest)
+		stuck = false
+	}
 	c.mu.Unlock()
 	if stuck {
 		return nil, false
@@ -76,7 +87,7 @@ func openSBOMCache(dir string, maxBytes int64) (*sbomCache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("package list cache: %w", err)
 	}
-	c := &sbomCache{dir: dir, maxBytes: maxBytes, files: map[string]*sbomFile{}, unfinished: map[string]bool{}}
+	c := &sbomCache{dir: dir, maxBytes: maxBytes, files: map[string]*sbomFile{}, unfinished: map[string]time.Time{}, now: time.Now}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("package list cache: %w", err)
@@ -91,7 +102,7 @@ func openSBOMCache(dir string, maxBytes int64) (*sbomCache, error) {
 			// A walk of this image was in progress when the agent
 			// stopped: it may be what stopped it (out of memory).
 			if digest := strings.Replace(d, "-", ":", 1); digestPattern.MatchString(digest) {
-				c.unfinished[digest] = true
+				c.unfinished[digest] = c.now()
 			}
 			_ = os.Remove(filepath.Join(dir, n))
 			continue
