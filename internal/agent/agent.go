@@ -961,7 +961,9 @@ func (a *Agent) syncAdmission(ctx context.Context, bundles []cachedBundle) {
 		a.log.Error("ignoring cached bundle", slog.String("bundle", id), slog.Any("error", err))
 		return
 	}
-	changed, err := syncAdmissionPolicy(ctx, a.cfg.Client, *a.admission, content, id)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second) // bundleMu is held
+	defer cancel()
+	changed, err := syncAdmissionPolicy(sctx, a.cfg.Client, *a.admission, content, id)
 	switch {
 	case err != nil:
 		a.log.Error("admission policy not written; retried at the next bundle check", slog.String("bundle", id), slog.Any("error", err))

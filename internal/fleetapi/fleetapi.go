@@ -335,6 +335,11 @@ const (
 // which is what agents older than PathBundleContent read.
 const MaxInlineBundleBytes = 256 << 10
 
+// MaxInlineListBytes bounds the inline contents of one BundleList
+// together (agents decode at most 16 MiB of a hub answer; base64 adds a
+// third): bundles past it are listed without content.
+const MaxInlineListBytes = 4 << 20
+
 // Bundle is signed content for agents. SHA256 is the hex digest of the
 // content; Signature is ed25519 over SigningPayload, which binds the
 // SHA256, so a content fetched apart from its metadata is verified by

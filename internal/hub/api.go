@@ -462,6 +462,20 @@ func (h *Hub) agentBundles(w http.ResponseWriter, r *http.Request, id agentIdent
 	if bs == nil {
 		bs = []fleetapi.Bundle{}
 	}
+	// Inline contents add up to at most MaxInlineListBytes; the rest are
+	// listed without content and fetched apart, so the list stays far
+	// below what agents decode.
+	inline := 0
+	for i := range bs {
+		if bs[i].Content == nil {
+			continue
+		}
+		if inline+len(bs[i].Content) > fleetapi.MaxInlineListBytes {
+			bs[i].Content = nil
+			continue
+		}
+		inline += len(bs[i].Content)
+	}
 	writeJSON(w, http.StatusOK, fleetapi.BundleList{Bundles: bs})
 }
 
