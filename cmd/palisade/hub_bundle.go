@@ -6,6 +6,9 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
 // maxBundleFile bounds what `hub bundle publish` reads: the hub holds a
@@ -14,7 +17,7 @@ const maxBundleFile = 1 << 30
 
 func newHubBundleCommand(s *streams, open hubOpener) *cobra.Command {
 	cmd := &cobra.Command{Use: "bundle", Short: "Publish signed bundles (policies, allow-lists, rules, admission policies, vulnerability databases) to agents"}
-	var kind, name, cluster, file string
+	var kind, name, cluster, file, signKey string
 	publish := &cobra.Command{
 		Use:   "publish --kind KIND --name NAME -f FILE",
 		Short: "Sign and publish a bundle, fleet-wide or for one cluster",
@@ -24,7 +27,8 @@ keep using it while disconnected (docs/fleet.md, "Bundles").
 
 Kinds: policy (a Palisade policy file), allowlist (registry globs, one a
 line), rules (a policy file carrying custom rules), admission (an
-AdmissionPolicy for each cluster's webhook; keys inline), vulndb (a
+AdmissionPolicy for each cluster's webhook; keys inline; --sign-key signs it
+with a publisher key agents can require), vulndb (a
 'palisade db export' bundle). --cluster limits it to one cluster (name or
 ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 		Example: `  palisade hub bundle publish --kind admission --name fleet -f admission-policy.yaml
@@ -37,6 +41,20 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 			content, err := readBundleFile(s, file)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
+			}
+			if signKey != "" {
+				if kind != fleetapi.BundleAdmission {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--sign-key signs admission bundles (vulndb bundles are signed by 'palisade db export --key')")}
+				}
+				raw, err := os.ReadFile(signKey)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				key, err := vulndb.ParsePrivateKey(raw)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--sign-key %s: %w", signKey, err)}
+				}
+				content = fleetapi.SignAdmissionPolicy(content, key)
 			}
 			h, st, err := open(cmd)
 			if err != nil {
@@ -74,6 +92,7 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 	publish.Flags().StringVar(&name, "name", "", "bundle name (letters, digits, '.', '_', '-')")
 	publish.Flags().StringVar(&cluster, "cluster", "", "only this cluster (name or ID); default every cluster")
 	publish.Flags().StringVarP(&file, "filename", "f", "", "content file, - for standard input")
+	publish.Flags().StringVar(&signKey, "sign-key", "", "admission bundles: sign the policy with this publisher key ('palisade db keygen'), which agents check with --admission-policy-public-key")
 	cmd.AddCommand(publish)
 	return cmd
 }

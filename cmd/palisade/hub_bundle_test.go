@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
 // TestHubBundlePublish: bundles are signed and published with increasing
@@ -27,6 +29,11 @@ func TestHubBundlePublish(t *testing.T) {
 	}
 	good := write("admission.yaml", "apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: warn\n")
 	bad := write("bad.yaml", "apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: sometimes\n")
+	keyPEM, _, err := vulndb.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := write("publisher.key", string(keyPEM))
 	published := regexp.MustCompile(`^published admission/fleet version (\d+) for (every cluster|cluster \S+) \(\d+ bytes, sha256:[0-9a-f]{64}\)\n$`)
 	for i, tc := range []struct {
 		args    []string
@@ -39,6 +46,10 @@ func TestHubBundlePublish(t *testing.T) {
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good}, version: "2", scope: "every cluster"},
 		// Versions count per scope: the cluster's own bundle starts at 1.
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good, "--cluster", "edge-7"}, version: "1", scope: "cluster c-"},
+		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good, "--sign-key", key}, version: "3", scope: "every cluster"},
+		{args: []string{"--kind", "admission", "--name", "fleet", "-f", bad, "--sign-key", key}, code: exitError, stderr: "spec.mode"},
+		{args: []string{"--kind", "policy", "--name", "p", "-f", good, "--sign-key", key}, code: exitError, stderr: "--sign-key signs admission bundles"},
+		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good, "--sign-key", good}, code: exitError, stderr: "--sign-key " + good},
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", bad}, code: exitError, stderr: "bundle admission/fleet from " + bad},
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good, "--cluster", "nowhere"}, code: exitError, stderr: `--cluster "nowhere": no such cluster`},
 		{args: []string{"--kind", "binary", "--name", "x", "-f", good}, code: exitError, stderr: "want policy, allowlist, rules, vulndb or admission"},

@@ -15,6 +15,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/testenv"
+	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
 // TestAdmissionBundleReachesWebhookConfigMap: on the real hub and API
@@ -126,5 +127,65 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	_ = a.FetchBundles(ctx)
 	if got := inCM(); got != string(policy("enforce")) {
 		t.Fatalf("with the cluster's bundle damaged, the ConfigMap holds %q; want the cluster's enforce policy kept", got)
+	}
+}
+
+// TestAdmissionBundlePublisherKey: an agent given a publisher key writes
+// only admission policies that key signed — not an unsigned one nor one
+// signed by another key, though the hub signed both bundles — and writes
+// the policy YAML, not the signed document.
+func TestAdmissionBundlePublisherKey(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := env.AdminClient(t)
+	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	const cmName = "palisade-admission-policy"
+	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
+		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, pubPEM, err := vulndb.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPEM, _, _ := vulndb.GenerateKey()
+	key, _ := vulndb.ParsePrivateKey(keyPEM)
+	other, _ := vulndb.ParsePrivateKey(otherPEM)
+	pubFile := filepath.Join(t.TempDir(), "publisher.pub")
+	if err := os.WriteFile(pubFile, pubPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newHubProc(t)
+	a, _ := runAgent(t, ctx, p, "signed-edge", client, ns, "", func(c *agent.Config) {
+		c.AdmissionPolicyConfigMap = ns + "/" + cmName
+		c.AdmissionPolicyKeyFiles = []string{pubFile}
+	})
+	inCM := func() string {
+		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm.Data["policy.yaml"]
+	}
+	policy := []byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: enforce\n")
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		want    string
+	}{
+		{"unsigned", policy, "local"},
+		{"signed by another key", fleetapi.SignAdmissionPolicy(policy, other), "local"},
+		{"signed by the publisher", fleetapi.SignAdmissionPolicy(policy, key), string(policy)},
+	} {
+		if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", tc.content); err != nil {
+			t.Fatalf("%s: publish: %v", tc.name, err)
+		}
+		if err := a.FetchBundles(ctx); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := inCM(); got != tc.want {
+			t.Fatalf("%s: the ConfigMap holds %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,11 @@ type Config struct {
 	// `admission` bundle is written for the cluster's admission webhook
 	// (see AdmissionPolicyTarget); "" leaves the webhook's policy alone.
 	AdmissionPolicyConfigMap string
+	// AdmissionPolicyKeyFiles are PEM public keys of admission policy
+	// publishers (`palisade db keygen`): when set, only an admission
+	// bundle one of them signed (`hub bundle publish --sign-key`) is
+	// written, whatever the hub signed.
+	AdmissionPolicyKeyFiles []string
 	// Rules default to rules.Builtin().
 	Rules   *rule.Set
 	Checks  []Checks
@@ -126,6 +132,7 @@ type Agent struct {
 	// admission is where `admission` bundles go (nil: nowhere);
 	// admissionSynced the bundle last written there (bundleMu).
 	admission       *AdmissionPolicyTarget
+	admissionKeys   []ed25519.PublicKey
 	admissionSynced string
 	// bundleMu serialises bundle fetches, which write the cache.
 	bundleMu sync.Mutex
@@ -169,6 +176,10 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		}
 		admissionTarget = &t
 	}
+	admissionKeys, err := readPublicKeys(cfg.AdmissionPolicyKeyFiles, "admission policy key")
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
 	setDefault := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -211,7 +222,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes, hashed: newHashedFiles()}}
 	a.opts = evalOptions{Rules: cfg.Rules}
-	a.admission = admissionTarget
+	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
 	id, ok, err := loadIdentity(cfg.StateDir, pin)
@@ -961,9 +972,14 @@ func (a *Agent) syncAdmission(ctx context.Context, bundles []cachedBundle) {
 		a.log.Error("ignoring cached bundle", slog.String("bundle", id), slog.Any("error", err))
 		return
 	}
+	policy, err := fleetapi.OpenAdmissionPolicy(content, a.admissionKeys)
+	if err != nil {
+		a.log.Error("admission bundle refused; the webhook's policy is left as it is", slog.String("bundle", id), slog.Any("error", err))
+		return
+	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second) // bundleMu is held
 	defer cancel()
-	changed, err := syncAdmissionPolicy(sctx, a.cfg.Client, *a.admission, content, id)
+	changed, err := syncAdmissionPolicy(sctx, a.cfg.Client, *a.admission, policy, id)
 	switch {
 	case err != nil:
 		a.log.Error("admission policy not written; retried at the next bundle check", slog.String("bundle", id), slog.Any("error", err))

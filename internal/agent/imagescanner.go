@@ -137,22 +137,15 @@ func NewRegistryScanner(cfg RegistryScanConfig, stateDir string, log *slog.Logge
 		}
 		s.image.Keychain = creds
 	}
-	for _, f := range cfg.VulnDBKeyFiles {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("vulnerability DB key: %w", err)
-		}
-		k, err := vulndb.ParsePublicKey(b)
-		if err != nil {
-			return nil, fmt.Errorf("vulnerability DB key %s: %w", f, err)
-		}
-		s.keys = append(s.keys, k)
+	keys, err := readPublicKeys(cfg.VulnDBKeyFiles, "vulnerability DB key")
+	if err != nil {
+		return nil, err
 	}
+	s.keys = keys
 	max := cfg.CacheMaxBytes
 	if max <= 0 {
 		max = 64 << 20
 	}
-	var err error
 	if s.sboms, err = openSBOMCache(filepath.Join(stateDir, "sboms"), max); err != nil {
 		return nil, err
 	}
@@ -217,6 +210,24 @@ func (s *RegistryScanner) walk(ctx context.Context, pull, digest string) (*image
 	}
 	defer done()
 	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits}) // errors name the image
+}
+
+// readPublicKeys reads ed25519 public keys (PKIX PEM) from files; what
+// names them in errors.
+func readPublicKeys(files []string, what string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		k, err := vulndb.ParsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", what, f, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
 }
 
 // pullRef is ref's repository at digest ("nginx:1.27" and

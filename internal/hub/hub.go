@@ -278,7 +278,13 @@ func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, con
 	case fleetapi.BundleAdmission:
 		// Agents write it into each webhook's ConfigMap as it is: refuse
 		// here what the webhooks would refuse.
-		if err := admission.ValidateBundlePolicy(ctx, kind+"/"+name, content); err != nil {
+		// Signed by its publisher or plain: the hub checks the policy,
+		// agents holding publisher keys check the signature.
+		policy, err := fleetapi.OpenAdmissionPolicy(content, nil)
+		if err != nil {
+			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
+		}
+		if err := admission.ValidateBundlePolicy(ctx, kind+"/"+name, policy); err != nil {
 			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
 		}
 	default:
