@@ -3,6 +3,7 @@ package fleetapi
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -37,4 +38,28 @@ func TestAdmissionPolicySignatures(t *testing.T) {
 			t.Errorf("%s: %q, %v", tc.name, got, err)
 		}
 	}
+}
+
+// FuzzOpenAdmissionPolicy: any content opens to a policy or is refused
+// with an error and no policy, never a panic; with keys set,
+// what opens is exactly a policy one of them signed.
+func FuzzOpenAdmissionPolicy(f *testing.F) {
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	f.Add([]byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\n"))
+	f.Add(SignAdmissionPolicy([]byte("kind: AdmissionPolicy\n"), priv))
+	f.Add([]byte(`{"policy":"x","signature":"AAAA"}`))
+	f.Fuzz(func(t *testing.T, content []byte) {
+		for _, keys := range [][]ed25519.PublicKey{nil, {pub}} {
+			p, err := OpenAdmissionPolicy(content, keys)
+			if err != nil && p != nil {
+				t.Fatalf("policy %q and error %v", p, err)
+			}
+			if err == nil && keys != nil {
+				var s SignedAdmissionPolicy
+				if json.Unmarshal(content, &s) != nil || !ed25519.Verify(pub, AdmissionPolicySigningPayload(s.Policy), s.Signature) || string(p) != s.Policy {
+					t.Fatalf("opened %q without a valid signature", p)
+				}
+			}
+		}
+	})
 }
