@@ -811,16 +811,22 @@ func (h *Hub) getCluster(w http.ResponseWriter, r *http.Request, _ principal) {
 	writeJSON(w, http.StatusOK, map[string]any{"cluster": h.view(c), "inventory": c.Inventory})
 }
 
-func (h *Hub) clusterNodes(w http.ResponseWriter, r *http.Request, _ principal) {
-	ns, err := h.st.ListNodes(r.Context(), r.PathValue("id"))
+// writeList answers a listing from the store as {key: items}: a store
+// error is a 500 (logged, not shown), no items an empty array, never null.
+func writeList[T any](h *Hub, w http.ResponseWriter, r *http.Request, key string, items []T, err error) {
 	if err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	if ns == nil {
-		ns = []fleetapi.Node{}
+	if items == nil {
+		items = []T{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"nodes": ns})
+	writeJSON(w, http.StatusOK, map[string]any{key: items})
+}
+
+func (h *Hub) clusterNodes(w http.ResponseWriter, r *http.Request, _ principal) {
+	ns, err := h.st.ListNodes(r.Context(), r.PathValue("id"))
+	writeList(h, w, r, "nodes", ns, err)
 }
 
 // FindingView is a stored finding as the API returns it.
@@ -881,26 +887,12 @@ func (h *Hub) listFindings(w http.ResponseWriter, r *http.Request, _ principal) 
 
 func (h *Hub) listImages(w http.ResponseWriter, r *http.Request, _ principal) {
 	ims, err := h.st.ListImages(r.Context(), r.URL.Query().Get("cluster"))
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if ims == nil {
-		ims = []store.Image{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"images": ims})
+	writeList(h, w, r, "images", ims, err)
 }
 
 func (h *Hub) imageVulns(w http.ResponseWriter, r *http.Request, _ principal) {
 	vs, err := h.st.ImageVulnerabilities(r.Context(), r.URL.Query().Get("cluster"), r.PathValue("digest"))
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if vs == nil {
-		vs = []store.ImageVulnerability{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"vulnerabilities": vs})
+	writeList(h, w, r, "vulnerabilities", vs, err)
 }
 
 func (h *Hub) affectedClusters(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -917,14 +909,7 @@ func (h *Hub) affectedClusters(w http.ResponseWriter, r *http.Request, _ princip
 
 func (h *Hub) compliance(w http.ResponseWriter, r *http.Request, _ principal) {
 	rs, err := h.st.Compliance(r.Context())
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if rs == nil {
-		rs = []store.RuleCompliance{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"rules": rs})
+	writeList(h, w, r, "rules", rs, err)
 }
 
 func (h *Hub) admissionEvents(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -944,14 +929,7 @@ func (h *Hub) admissionEvents(w http.ResponseWriter, r *http.Request, _ principa
 		return
 	}
 	evs, err := h.st.ListAdmissionEvents(r.Context(), aq)
-	if err != nil {
-		h.internal(w, r, err)
-		return
-	}
-	if evs == nil {
-		evs = []store.AdmissionEvent{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	writeList(h, w, r, "events", evs, err)
 }
 
 // ---- admin
