@@ -11,12 +11,40 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/testenv"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 )
+
+// cmName is the webhook's policy ConfigMap, as deploy/admission names it.
+const cmName = "palisade-admission-policy"
+
+func admissionPolicyYAML(mode string) []byte {
+	return []byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: " + mode + "\n")
+}
+
+// createPolicyConfigMap creates the webhook's ConfigMap in ns holding
+// "local".
+func createPolicyConfigMap(t *testing.T, ctx context.Context, client kubernetes.Interface, ns string) {
+	t.Helper()
+	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
+		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// policyInConfigMap is what the webhook would read.
+func policyInConfigMap(t *testing.T, ctx context.Context, client kubernetes.Interface, ns string) string {
+	t.Helper()
+	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm.Data["policy.yaml"]
+}
 
 // TestAdmissionBundleReachesWebhookConfigMap: on the real hub and API
 // server, the hub refuses an admission bundle the webhook could not load;
@@ -30,11 +58,8 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	defer cancel()
 	client := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
-	const cmName = "palisade-admission-policy"
 	p := newHubProc(t)
-	policy := func(mode string) []byte {
-		return []byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: " + mode + "\n")
-	}
+	policy := admissionPolicyYAML
 	if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", policy("sometimes")); err == nil || !strings.Contains(err.Error(), "spec.mode") {
 		t.Fatalf("publishing a policy the webhook would refuse: %v", err)
 	}
@@ -42,13 +67,7 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	a, _ := runAgent(t, ctx, p, "admission-edge", client, ns, state, func(c *agent.Config) {
 		c.AdmissionPolicyConfigMap = ns + "/" + cmName
 	})
-	inCM := func() string {
-		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cm.Data["policy.yaml"]
-	}
+	inCM := func() string { return policyInConfigMap(t, ctx, client, ns) }
 	// The first bundle arrives before the ConfigMap exists: the write
 	// fails, and is tried again at the next bundle check, hub or no hub.
 	if _, err := p.h.PublishBundle(ctx, fleetapi.BundleAdmission, "fleet", "", policy("audit")); err != nil {
@@ -57,10 +76,7 @@ func TestAdmissionBundleReachesWebhookConfigMap(t *testing.T) {
 	if err := a.FetchBundles(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
-		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPolicyConfigMap(t, ctx, client, ns)
 	p.stop()
 	if err := a.FetchBundles(ctx); err == nil {
 		t.Fatal("fetched bundles from a stopped hub")
@@ -140,11 +156,7 @@ func TestAdmissionBundlePublisherKey(t *testing.T) {
 	defer cancel()
 	client := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
-	const cmName = "palisade-admission-policy"
-	if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: cmName},
-		Data: map[string]string{"policy.yaml": "local"}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	createPolicyConfigMap(t, ctx, client, ns)
 	keyPEM, pubPEM, err := vulndb.GenerateKey()
 	if err != nil {
 		t.Fatal(err)
@@ -161,14 +173,8 @@ func TestAdmissionBundlePublisherKey(t *testing.T) {
 		c.AdmissionPolicyConfigMap = ns + "/" + cmName
 		c.AdmissionPolicyKeyFiles = []string{pubFile}
 	})
-	inCM := func() string {
-		cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, cmName, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cm.Data["policy.yaml"]
-	}
-	policy := []byte("apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: enforce\n")
+	inCM := func() string { return policyInConfigMap(t, ctx, client, ns) }
+	policy := admissionPolicyYAML("enforce")
 	for _, tc := range []struct {
 		name    string
 		content []byte
