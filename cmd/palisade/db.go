@@ -163,17 +163,9 @@ an earlier import of that name; the other sources stay.`,
 			if len(publicKeys) == 0 {
 				return &exitCodeError{code: exitError, err: errors.New("importing a signed bundle needs --public-key")}
 			}
-			var keys []ed25519.PublicKey
-			for _, p := range publicKeys {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--public-key: %w", err)}
-				}
-				k, err := vulndb.ParsePublicKey(data)
-				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--public-key %s: %w", p, err)}
-				}
-				keys = append(keys, k)
+			keys, err := vulndb.ReadPublicKeys(publicKeys)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--public-key: %w", err)}
 			}
 			f, err := os.Open(args[0])
 			if err != nil {

@@ -212,20 +212,11 @@ func (s *RegistryScanner) walk(ctx context.Context, pull, digest string) (*image
 	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits}) // errors name the image
 }
 
-// readPublicKeys reads ed25519 public keys (PKIX PEM) from files; what
-// names them in errors.
+// readPublicKeys is vulndb.ReadPublicKeys with its errors named by what.
 func readPublicKeys(files []string, what string) ([]ed25519.PublicKey, error) {
-	var keys []ed25519.PublicKey
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
-		}
-		k, err := vulndb.ParsePublicKey(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: %w", what, f, err)
-		}
-		keys = append(keys, k)
+	keys, err := vulndb.ReadPublicKeys(files)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return keys, nil
 }

@@ -293,6 +293,24 @@ func ParsePrivateKey(data []byte) (ed25519.PrivateKey, error) {
 	return ek, nil
 }
 
+// ReadPublicKeys reads ed25519 public keys (PKIX PEM) from files; errors
+// name the file.
+func ReadPublicKeys(files []string) ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		k, err := ParsePublicKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // ParsePublicKey reads an ed25519 public key in PKIX PEM.
 func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 	b, _ := pem.Decode(data)
