@@ -110,7 +110,9 @@ func TestDetectionsAgainstRealAPIServer(t *testing.T) {
 	mustNoErr(kubernetes.NewForConfigOrDie(anon).CoreV1().Pods("shop").List(ctx, metav1.ListOptions{}))
 
 	want := map[string]string{
-		"audit/cluster-admin-granted":      "palisade-admin",
+		"audit/cluster-admin-granted": "palisade-admin",
+		// The setup's binding of a role to system:anonymous, judged like rbac/anonymous-binding.
+		"audit/rbac-anonymous-binding":     "palisade-admin",
 		"audit/secret-read":                "alice",
 		"audit/secret-list-all-namespaces": "alice",
 		"audit/privileged-pod":             "alice",

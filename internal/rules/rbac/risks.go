@@ -127,7 +127,7 @@ var grants = []grant{
 		fix: "Keep CSR approval to the controller-manager and reviewed automation.",
 		role: allows([]access{{req: rbaceval.Request{Group: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval"}, cluster: true}},
 			[]string{"update", "patch"}, false)},
-	{id: "rbac/rbac-write", title: "Can create or change roles and bindings", severity: finding.SeverityMedium, cis: "5.1.x",
+	{id: "rbac/roles-write", title: "Can create or change roles and bindings", severity: finding.SeverityMedium, cis: "5.1.x",
 		why:  "Whoever writes roles and bindings can hand the permissions they hold to any identity, including ones outside the cluster, and keep access after their own is removed; with escalate or bind it is every permission.",
 		fix:  "Keep RBAC changes to cluster operators and the GitOps controller that applies reviewed changes.",
 		role: allows(rbacResources, writeVerbs, false)},
