@@ -7,13 +7,14 @@ import (
 
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	rbaceval "github.com/palisade-sec/palisade/internal/rbac"
 	rbacrules "github.com/palisade-sec/palisade/internal/rules/rbac"
 )
 
 // The RBAC detections judge each Role, ClusterRole, RoleBinding and
 // ClusterRoleBinding that a non-system identity creates, updates or
-// patches with internal/rules/rbac's RoleRisks and BindingRisks, the
-// functions behind 'palisade rbac analyze': one definition of a risky
+// patches with internal/rules/rbac's RoleRisks, BindingRisks and
+// BoundRoleRisks, the functions behind 'palisade rbac analyze': one definition of a risky
 // grant for the static and the streaming analyser. Each rbac rule has an
 // audit detection of the same severity, named "audit/rbac-<name>", except
 // the two whose IDs predate this and stay as they were:
@@ -102,11 +103,20 @@ type rbacObject struct {
 	namespace string // "" for ClusterRoles and ClusterRoleBindings
 }
 
+// risks judges the object. A binding's role is not in the event, so what
+// it gives through its role's rules is known only for the roles every
+// cluster ships (admin, edit, view).
 func (o *rbacObject) risks() []rbacrules.Risk {
-	if o.binding {
-		return rbacrules.BindingRisks(o.RoleRef, o.Subjects, o.namespace)
+	if !o.binding {
+		return rbacrules.RoleRisks(o.Rules, o.namespace)
 	}
-	return rbacrules.RoleRisks(o.Rules, o.namespace)
+	risks := rbacrules.BindingRisks(o.RoleRef, o.Subjects, o.namespace)
+	if o.RoleRef.Kind == "ClusterRole" {
+		if rules, ok := rbaceval.BuiltinClusterRoleRules(o.RoleRef.Name); ok {
+			risks = append(risks, rbacrules.BoundRoleRisks(o.RoleRef, o.Subjects, o.namespace, rules)...)
+		}
+	}
+	return risks
 }
 
 func (o *rbacObject) name(e *Event) string {

@@ -10,7 +10,6 @@ package rbac
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -89,33 +88,20 @@ func roleGrantCheck(g *grant) func(c *rule.Context) []rule.Violation {
 					Message: fmt.Sprintf("%s allows %s", objectName(kind, o.Ref.Namespace, o.Ref.Name), what)})
 			}
 		}
-		// Manifest semantics (aggregation, built-in cluster-admin) also
-		// fit a live cluster, whose roles are already aggregated.
+		// Manifest semantics (aggregation, the shipped roles where the
+		// input lacks them) also fit a live cluster, whose roles are
+		// already aggregated and shipped.
 		model := rbaceval.NewModel(c.Inventory.RBAC, true)
 		for _, b := range bindings(c.Inventory) {
-			if b.roleRef.Kind == "ClusterRole" && b.roleRef.Name == "cluster-admin" {
-				continue // everything: rbac/cluster-admin-binding reports it once
-			}
 			rules, ok := model.RoleRules(b.roleRef, b.namespace)
 			if !ok {
 				continue
 			}
-			i, _, what := g.role(rules, b.namespace)
-			if i < 0 {
-				continue
-			}
-			var who []string
-			for _, s := range b.subjects {
-				if !isSystem(s, b.namespace) {
-					who = append(who, subjectName(s, b.namespace))
+			for _, r := range BoundRoleRisks(b.roleRef, b.subjects, b.namespace, rules) {
+				if r.RuleID == g.id {
+					out = append(out, rule.Violation{Object: b.object, Field: r.Field, Message: b.ref() + " gives " + r.What})
 				}
 			}
-			if len(who) == 0 {
-				continue
-			}
-			sort.Strings(who)
-			out = append(out, rule.Violation{Object: b.object, Field: "roleRef",
-				Message: fmt.Sprintf("%s gives %s %s through %s", b.ref(), strings.Join(who, ", "), what, b.roleRefName())})
 		}
 		return out
 	}

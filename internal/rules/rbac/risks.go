@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -259,6 +260,34 @@ func BindingRisks(roleRef rbacv1.RoleRef, subjects []rbacv1.Subject, namespace s
 		}
 	}
 	return out
+}
+
+// BoundRoleRisks returns the risky grants a binding gives its non-system
+// subjects through its role's rules: RoleRisks of rules in the binding's
+// namespace, with What naming who receives what through which role
+// ("Group developers create pods/exec through Role debugger") and Field
+// "roleRef". A binding to cluster-admin, or only to system subjects,
+// gives nothing here: BindingRisks reports cluster-admin once.
+func BoundRoleRisks(roleRef rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string, rules []rbacv1.PolicyRule) []Risk {
+	if roleRef.Kind == "ClusterRole" && roleRef.Name == "cluster-admin" {
+		return nil
+	}
+	var who []string
+	for _, s := range subjects {
+		if !isSystem(s, namespace) {
+			who = append(who, subjectName(s, namespace))
+		}
+	}
+	if len(who) == 0 {
+		return nil
+	}
+	sort.Strings(who)
+	risks := RoleRisks(rules, namespace)
+	for i := range risks {
+		risks[i].What = fmt.Sprintf("%s %s through %s %s", strings.Join(who, ", "), risks[i].What, roleRef.Kind, roleRef.Name)
+		risks[i].Field = "roleRef"
+	}
+	return risks
 }
 
 // builtinClusterRoles are the ClusterRoles every cluster ships besides
