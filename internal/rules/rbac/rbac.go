@@ -27,15 +27,6 @@ var tags = []string{TagRBAC}
 
 var refRBAC = finding.Reference{Title: "Kubernetes: RBAC good practices", URL: "https://kubernetes.io/docs/concepts/security/rbac-good-practices/"}
 
-// remediationYAML shows the fix for each rule; role grants share one.
-var remediationYAML = map[string]string{
-	"rbac/cluster-admin-binding":              "roleRef:\n  kind: ClusterRole\n  name: edit   # or a custom role with only what is needed",
-	"rbac/default-serviceaccount-permissions": "subjects:\n- kind: ServiceAccount\n  name: my-app\n  namespace: my-app",
-	"rbac/anonymous-binding":                  "subjects:\n- kind: Group\n  name: my-team   # the identities that need the role",
-	"rbac/authenticated-binding":              "subjects:\n- kind: Group\n  name: my-team   # the identities that need the role",
-	"rbac/system-masters-binding":             "subjects:\n- kind: Group\n  name: cluster-operators",
-}
-
 // Rules returns the RBAC risk rules, one per risky grant (see RoleRisks
 // and BindingRisks).
 func Rules() []*rule.Rule {
@@ -44,12 +35,12 @@ func Rules() []*rule.Rule {
 		g := &grants[i]
 		r := &rule.Rule{
 			ID: g.id, Title: g.title, Severity: g.severity, Description: g.why, Remediation: g.fix,
-			RemediationYAML: "rules:\n- apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  verbs: [\"get\"]   # only what is needed",
+			RemediationYAML: g.yaml,
 			References:      []finding.Reference{refRBAC, {Title: "CIS Kubernetes Benchmark " + g.cis}},
 			Tags:            tags,
 		}
-		if y, ok := remediationYAML[g.id]; ok {
-			r.RemediationYAML = y
+		if r.RemediationYAML == "" {
+			r.RemediationYAML = "rules:\n- apiGroups: [\"\"]\n  resources: [\"configmaps\"]\n  verbs: [\"get\"]   # only what is needed"
 		}
 		if g.role != nil {
 			r.Inventory = roleGrantCheck(g)

@@ -34,6 +34,8 @@ type grant struct {
 	severity  finding.Severity
 	cis       string
 	why, fix  string
+	// yaml shows the fix; role grants share one that lists rules.
+	yaml string
 	// role finds the grant in a role's rules: the index of the first rule
 	// that gives it and what it gives. namespace is the scope the rules
 	// apply in: "" cluster-wide (a ClusterRole judged on its own or bound
@@ -166,8 +168,9 @@ var grants = []grant{
 			return -1, "", ""
 		}},
 	{id: "rbac/cluster-admin-binding", title: "cluster-admin bound to a non-system subject", severity: finding.SeverityCritical, cis: "5.1.1",
-		why: "cluster-admin is unrestricted control of the cluster; bound to people or workloads it turns one stolen credential into a full compromise.",
-		fix: "Bind narrower roles; keep cluster-admin for break-glass access through a reviewed process.",
+		why:  "cluster-admin is unrestricted control of the cluster; bound to people or workloads it turns one stolen credential into a full compromise.",
+		fix:  "Bind narrower roles; keep cluster-admin for break-glass access through a reviewed process.",
+		yaml: "roleRef:\n  kind: ClusterRole\n  name: edit   # or a custom role with only what is needed",
 		binding: func(ref rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string) []Risk {
 			if ref.Kind != "ClusterRole" || ref.Name != "cluster-admin" {
 				return nil
@@ -182,14 +185,17 @@ var grants = []grant{
 	{id: "rbac/anonymous-binding", title: "Role bound to anonymous users", severity: finding.SeverityCritical, cis: "5.1.x",
 		why:     "system:anonymous and system:unauthenticated are every request without credentials: whatever they are bound to, anyone who reaches the API server can do.",
 		fix:     "Remove the subject; bind the role to the identities that need it. Keep anonymous access to the built-in health and discovery endpoints only.",
+		yaml:    "subjects:\n- kind: Group\n  name: my-team   # the identities that need the role",
 		binding: broadGroupBinding("system:anonymous", "system:unauthenticated")},
 	{id: "rbac/authenticated-binding", title: "Role bound to every authenticated identity", severity: finding.SeverityHigh, cis: "5.1.x",
 		why:     "system:authenticated holds every identity the API server accepts, and system:serviceaccounts every pod's service account: one compromised workload or leaked token anywhere gets the role.",
 		fix:     "Bind the role to the users, groups or service accounts that need it.",
+		yaml:    "subjects:\n- kind: Group\n  name: my-team   # the identities that need the role",
 		binding: broadGroupBinding("system:authenticated", "system:serviceaccounts")},
 	{id: "rbac/system-masters-binding", title: "Role bound to system:masters", severity: finding.SeverityMedium, cis: "5.1.x",
-		why: "Members of system:masters bypass RBAC altogether, so a binding to it grants nothing; it shows that credentials in that group are in use or expected, and certificates naming it cannot be revoked.",
-		fix: "Give administrators identities in an ordinary group bound to the roles they need; keep system:masters to break-glass certificates.",
+		why:  "Members of system:masters bypass RBAC altogether, so a binding to it grants nothing; it shows that credentials in that group are in use or expected, and certificates naming it cannot be revoked.",
+		fix:  "Give administrators identities in an ordinary group bound to the roles they need; keep system:masters to break-glass certificates.",
+		yaml: "subjects:\n- kind: Group\n  name: cluster-operators",
 		binding: func(ref rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string) []Risk {
 			if ref.Kind == "ClusterRole" && ref.Name == "cluster-admin" {
 				return nil // the built-in cluster-admin binding
@@ -202,8 +208,9 @@ var grants = []grant{
 			})
 		}},
 	{id: "rbac/default-serviceaccount-permissions", title: "Default service account granted permissions", severity: finding.SeverityMedium, cis: "5.1.5",
-		why: "Every pod that names no service account runs as \"default\"; permissions granted to it reach all of them.",
-		fix: "Grant permissions to a dedicated service account and set serviceAccountName on the workloads that need them.",
+		why:  "Every pod that names no service account runs as \"default\"; permissions granted to it reach all of them.",
+		fix:  "Grant permissions to a dedicated service account and set serviceAccountName on the workloads that need them.",
+		yaml: "subjects:\n- kind: ServiceAccount\n  name: my-app\n  namespace: my-app",
 		binding: func(ref rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string) []Risk {
 			return perSubject(subjects, func(s rbacv1.Subject) string {
 				ns := s.Namespace
