@@ -117,6 +117,12 @@ var rbacCases = []rbacCase{
 			m[k].(map[string]any)["subjects"] = []any{map[string]any{"kind": "Group", "name": "ops"}}
 		}
 	}},
+	{name: "kubectl patch of a binding's subjects only", event: anonymousBinding, edit: func(m map[string]any) {
+		m["verb"] = "patch"
+		m["requestObject"] = map[string]any{"subjects": []any{map[string]any{"kind": "Group", "name": "system:unauthenticated"}}}
+	}, want: map[string]string{
+		"audit/rbac-anonymous-binding": "its role to Group system:unauthenticated (subjects[0])",
+	}},
 	{name: "forbidden", event: roleApplyCreate, edit: func(m map[string]any) { m["responseStatus"] = map[string]any{"code": 403} }},
 	{name: "written by the control plane", event: roleApplyCreate, edit: func(m map[string]any) {
 		m["user"] = map[string]any{"username": "system:serviceaccount:kube-system:clusterrole-aggregation-controller"}

@@ -44,6 +44,10 @@ func BuiltinClusterRoleRules(name string) (rules []rbacv1.PolicyRule, ok bool) {
 
 var builtinNames = map[string]bool{"cluster-admin": true, "admin": true, "edit": true, "view": true}
 
+// IsShippedClusterRole reports the ClusterRoles besides the "system:" ones
+// that every cluster ships: cluster-admin, admin, edit and view.
+func IsShippedClusterRole(name string) bool { return builtinNames[name] }
+
 // addBuiltins adds the shipped ClusterRoles the model lacks.
 func (m *Model) addBuiltins() {
 	if _, ok := m.clusterRoles["cluster-admin"]; !ok {

@@ -202,7 +202,7 @@ var grants = []grant{
 			}
 			return perSubject(subjects, func(s rbacv1.Subject) string {
 				if s.Kind == rbacv1.GroupKind && s.Name == "system:masters" {
-					return ref.Kind + " " + ref.Name + " to Group system:masters"
+					return roleLabel(ref) + " to Group system:masters"
 				}
 				return ""
 			})
@@ -218,7 +218,7 @@ var grants = []grant{
 					ns = namespace
 				}
 				if s.Kind == rbacv1.ServiceAccountKind && s.Name == "default" && ns != "kube-system" {
-					return fmt.Sprintf("%s %s to the default service account of namespace %q", ref.Kind, ref.Name, ns)
+					return fmt.Sprintf("%s to the default service account of namespace %q", roleLabel(ref), ns)
 				}
 				return ""
 			})
@@ -297,10 +297,6 @@ func BoundRoleRisks(roleRef rbacv1.RoleRef, subjects []rbacv1.Subject, namespace
 	return risks
 }
 
-// builtinClusterRoles are the ClusterRoles every cluster ships besides
-// the "system:" ones.
-var builtinClusterRoles = map[string]bool{"cluster-admin": true, "admin": true, "edit": true, "view": true}
-
 // IsBuiltinRole reports the roles Kubernetes itself ships and reconciles
 // (cluster-admin, admin, edit, view and every "system:" role, a prefix the
 // Kubernetes documentation reserves for the control plane). They are
@@ -310,7 +306,7 @@ func IsBuiltinRole(kind, name string) bool {
 	if strings.HasPrefix(name, "system:") {
 		return true
 	}
-	return kind == "ClusterRole" && builtinClusterRoles[name]
+	return kind == "ClusterRole" && rbaceval.IsShippedClusterRole(name)
 }
 
 // discoveryRoles are the built-in roles bound to broad groups by default:
@@ -325,11 +321,20 @@ func broadGroupBinding(groups ...string) func(rbacv1.RoleRef, []rbacv1.Subject, 
 		}
 		return perSubject(subjects, func(s rbacv1.Subject) string {
 			if (s.Kind == rbacv1.GroupKind || s.Kind == rbacv1.UserKind) && contains(groups, s.Name) {
-				return ref.Kind + " " + ref.Name + " to " + s.Kind + " " + s.Name
+				return roleLabel(ref) + " to " + s.Kind + " " + s.Name
 			}
 			return ""
 		})
 	}
+}
+
+// roleLabel names a binding's role; a patch that changes only subjects
+// does not say which role it binds.
+func roleLabel(ref rbacv1.RoleRef) string {
+	if ref.Name == "" {
+		return "its role"
+	}
+	return ref.Kind + " " + ref.Name
 }
 
 // perSubject makes one Risk per subject for which what says something; the
