@@ -1,12 +1,18 @@
 package auditlog
 
 import (
+	"context"
 	"encoding/json"
 	"sort"
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	rbacrules "github.com/palisade-sec/palisade/internal/rules/rbac"
+	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
 // Audit events as the API server writes them for RBAC writes. The bodies
@@ -245,3 +251,123 @@ func FuzzRBACDetections(f *testing.F) {
 		}
 	})
 }
+
+// rbacRequestResponsePolicy logs RBAC writes with their response bodies,
+// so patches are judged from the object they left.
+const rbacRequestResponsePolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: RequestResponse
+  verbs: [create, update, patch]
+  resources:
+  - group: rbac.authorization.k8s.io
+- level: Metadata
+`
+
+// TestRBACWritesAgainstRealAPIServer: RBAC writes made the ways kubectl
+// and controllers make them (create, client-side apply's strategic-merge
+// patch, server-side apply, a JSON patch), as a real kube-apiserver logs
+// them under the recommended policy and under one that logs responses.
+func TestRBACWritesAgainstRealAPIServer(t *testing.T) {
+	testenv.Require(t)
+	for _, tt := range []struct {
+		name, policy string
+		want         map[string]string // detection ID -> text in one of its messages
+	}{
+		{"recommended policy", RecommendedPolicy, map[string]string{
+			"audit/cluster-admin-granted":       "cluster-admin to Group ops",
+			"audit/rbac-secrets-read":           "on roles shop/secrets-admin, which grants get secrets",
+			"audit/rbac-secrets-write":          "create secrets",
+			"audit/rbac-wildcard":               `"*" in verbs`,
+			"audit/rbac-exec":                   "on roles shop/debugger, which grants get pods/exec",
+			"audit/rbac-create-workloads":       "on clusterroles ci-deployer, which grants create deployments.apps",
+			"audit/rbac-kube-system-configmaps": "update configmaps",
+			"audit/escalation-rights-granted":   "User bob impersonate serviceaccounts through ClusterRole edit",
+			"audit/rbac-serviceaccount-token":   "User bob create serviceaccounts/token through ClusterRole edit",
+			// The JSON patch adding nodes/proxy is not judged: its
+			// response is not logged at Request level.
+		}},
+		{"responses logged", rbacRequestResponsePolicy, map[string]string{
+			"audit/cluster-admin-granted":       "cluster-admin to Group ops",
+			"audit/rbac-secrets-read":           "on roles shop/secrets-admin, which grants get secrets",
+			"audit/rbac-secrets-write":          "create secrets",
+			"audit/rbac-wildcard":               `"*" in verbs`,
+			"audit/rbac-exec":                   "on roles shop/debugger, which grants get pods/exec",
+			"audit/rbac-create-workloads":       "on clusterroles ci-deployer, which grants create deployments.apps",
+			"audit/rbac-kube-system-configmaps": "update configmaps",
+			"audit/escalation-rights-granted":   "User bob impersonate serviceaccounts through ClusterRole edit",
+			"audit/rbac-serviceaccount-token":   "User bob create serviceaccounts/token through ClusterRole edit",
+			"audit/rbac-nodes-proxy":            "did patch on clusterroles monitoring, which grants get nodes/proxy",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := testenv.Start(t, testenv.Options{Audit: &testenv.AuditOptions{Policy: tt.policy}})
+			ctx := context.Background()
+			admin := env.AdminClient(t)
+			env.CreateNamespace(ctx, t, "shop", nil)
+			must := func(_ any, err error) {
+				t.Helper()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			rbacGroup := rbacv1.GroupName
+			// kubectl create clusterrolebinding ops-admin --clusterrole=cluster-admin --group=ops
+			must(admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "ops-admin"},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: "cluster-admin"},
+				Subjects: []rbacv1.Subject{{Kind: "Group", APIGroup: rbacGroup, Name: "ops"}}}, metav1.CreateOptions{}))
+			// kubectl apply of a new Role: a create carrying the last-applied annotation.
+			must(admin.RbacV1().Roles("shop").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "secrets-admin",
+				Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"secrets-admin","namespace":"shop"},"rules":[{"apiGroups":[""],"resources":["secrets"],"verbs":["*"]}]}`}},
+				Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"*"}}}}, metav1.CreateOptions{}))
+			// kubectl apply of a changed Role: a strategic-merge patch.
+			must(admin.RbacV1().Roles("shop").Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "debugger"},
+				Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}}}}, metav1.CreateOptions{}))
+			applied := `{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"debugger","namespace":"shop"},"rules":[{"apiGroups":[""],"resources":["pods","pods/log"],"verbs":["get","list"]},{"apiGroups":[""],"resources":["pods/exec"],"verbs":["get"]}]}`
+			patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{"kubectl.kubernetes.io/last-applied-configuration": applied}},
+				"rules": []any{map[string]any{"apiGroups": []string{""}, "resources": []string{"pods", "pods/log"}, "verbs": []string{"get", "list"}},
+					map[string]any{"apiGroups": []string{""}, "resources": []string{"pods/exec"}, "verbs": []string{"get"}}}})
+			must(admin.RbacV1().Roles("shop").Patch(ctx, "debugger", types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "kubectl-client-side-apply"}))
+			// Server-side apply of a CI deployer's ClusterRole (as Argo CD and kubectl --server-side do).
+			ssa := []byte(`{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"ci-deployer"},"rules":[{"apiGroups":["apps"],"resources":["deployments"],"verbs":["get","create","update"]},{"apiGroups":[""],"resources":["configmaps"],"verbs":["get","update"]}]}`)
+			must(admin.RbacV1().ClusterRoles().Patch(ctx, "ci-deployer", types.ApplyPatchType, ssa, metav1.PatchOptions{FieldManager: "argocd-controller", Force: ptrTo(true)}))
+			// kubectl create rolebinding bob-edit --clusterrole=edit --user=bob -n shop
+			must(admin.RbacV1().RoleBindings("shop").Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "bob-edit"},
+				RoleRef:  rbacv1.RoleRef{APIGroup: rbacGroup, Kind: "ClusterRole", Name: "edit"},
+				Subjects: []rbacv1.Subject{{Kind: "User", APIGroup: rbacGroup, Name: "bob"}}}, metav1.CreateOptions{}))
+			// kubectl patch clusterrole monitoring --type json: nodes/proxy added.
+			must(admin.RbacV1().ClusterRoles().Create(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "monitoring"},
+				Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"nodes", "nodes/metrics"}, Verbs: []string{"get", "list"}}}}, metav1.CreateOptions{}))
+			must(admin.RbacV1().ClusterRoles().Patch(ctx, "monitoring", types.JSONPatchType,
+				[]byte(`[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["nodes/proxy"],"verbs":["get"]}}]`), metav1.PatchOptions{}))
+
+			engine, err := NewEngine(EngineOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := Analyze(ctx, engine, Reader{}, []string{env.AuditLogPath}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, f := range a.Report.Findings {
+				if strings.HasPrefix(f.RuleID, "audit/rbac-") || f.RuleID == "audit/cluster-admin-granted" || f.RuleID == "audit/escalation-rights-granted" {
+					got[f.RuleID] = append(got[f.RuleID], f.Message)
+				}
+			}
+			for id, text := range tt.want {
+				if msgs := strings.Join(got[id], "\n"); !strings.Contains(msgs, text) {
+					t.Errorf("%s: no message with %q in %q", id, text, msgs)
+				}
+			}
+			for id, msgs := range got {
+				if _, ok := tt.want[id]; !ok {
+					t.Errorf("unexpected %s: %v", id, msgs)
+				}
+			}
+		})
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -129,8 +129,6 @@ type binding struct {
 
 func (b binding) ref() string { return objectName(b.kind, b.namespace, b.name) }
 
-func (b binding) roleRefName() string { return b.roleRef.Kind + " " + b.roleRef.Name }
-
 func bindings(inv *workload.Inventory) []binding {
 	var out []binding
 	for _, o := range inv.Objects {
