@@ -423,9 +423,10 @@ func (r *reader) readStream(name string, in io.Reader) {
 		if name == stdinName && d.helmSource != "" {
 			// Helm output piped in: the template is the only place a
 			// user can find and fix the object, so it is the file, and
-			// its lines count from the line after "# Source:".
+			// its lines count with the "# Source:" comment as line 1, as
+			// for charts rendered by internal/render (docs/ci-cd.md).
 			file = d.helmSource
-			d.startLine -= d.helmLine
+			d.startLine -= d.helmLine - 1
 		}
 		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems}
 		docSeq++
@@ -518,7 +519,7 @@ func parseDocumentYAML(j docJob) docResult {
 			l += rel - 1
 		}
 		// Lines of Helm documents count from their "# Source:" comment;
-		// the comment and the separator before it are line 1.
+		// the separator before it is line 1 too.
 		return max(l, 1)
 	}
 	var root yaml.Node
