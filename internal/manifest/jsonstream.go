@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 )
 
 // jsonStream yields the top-level values of a JSON stream with their
@@ -70,3 +71,77 @@ func (s *jsonStream) skipSpace(i int64) int64 {
 }
 
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// jsonItem is one item of a JSON list: its offset in the list and bytes.
+type jsonItem struct {
+	offset int64
+	raw    []byte
+}
+
+// jsonListItems returns the items of a JSON list (an object with a string
+// apiVersion, a kind ending in "List" and an array of items), so that each
+// is parsed on its own and a list is bounded by the file, not the document
+// size. It returns no items for anything else, empty lists, and lists with
+// a repeated key, which are left to be parsed whole (and reported) as one
+// document.
+func jsonListItems(obj []byte) (apiVersion, kind string, items []jsonItem) {
+	if !bytes.Contains(obj, []byte(`"items"`)) {
+		return "", "", nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", "", nil
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		key, isKey := t.(string)
+		if err != nil || !isKey || seen[key] {
+			return "", "", nil
+		}
+		seen[key] = true
+		switch key {
+		case "apiVersion", "kind":
+			var v string
+			if dec.Decode(&v) != nil {
+				return "", "", nil // not a string: the whole object says why
+			}
+			if key == "kind" {
+				kind = v
+			} else {
+				apiVersion = v
+			}
+		case "items":
+			s := &jsonStream{data: obj, dec: dec}
+			start := dec.InputOffset()
+			for start < int64(len(obj)) && (isJSONSpace(obj[start]) || obj[start] == ':') {
+				start++
+			}
+			if start >= int64(len(obj)) || obj[start] != '[' {
+				return "", "", nil
+			}
+			if _, err := dec.Token(); err != nil {
+				return "", "", nil
+			}
+			for dec.More() {
+				start, raw, err := s.decode()
+				if err != nil {
+					return "", "", nil
+				}
+				items = append(items, jsonItem{offset: start, raw: raw})
+			}
+			if _, err := dec.Token(); err != nil {
+				return "", "", nil
+			}
+		default:
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return "", "", nil
+			}
+		}
+	}
+	if apiVersion == "" || !strings.HasSuffix(kind, "List") {
+		return "", "", nil
+	}
+	return apiVersion, kind, items
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -169,6 +170,18 @@ documents 2, not understood 1
 a.json:3 v1 Pod /b
 documents 2, not understood 0
 `},
+		{"JSON lists read item by item", "l.json", "{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"a\"}},\n {\"metadata\": {\"name\": \"b\"}}, 7]}\n{\"kind\": \"ServiceList\", \"apiVersion\": \"v1\", \"items\": [{\"metadata\": {\"name\": \"s\", \"name\": \"t\"}}, {\"metadata\": {\"name\": \"u\"}}]}\n", `l.json:2 v1 Pod /a
+l.json:4 v1 Service /u
+l.json:3 error: document 1: List item 2: no apiVersion and no kind (an item of kind: List must name its own); not read
+l.json:3 error: document 1: List item 3 is a scalar, not an object; not read
+l.json:4 error: document 2: ServiceList item 1: duplicate key "name"
+documents 2, not understood 3
+`},
+		{"JSON lists that are not read item by item", "l.json", "{\"apiVersion\": \"v1\", \"kind\": \"PodList\", \"items\": []}\n{\"apiVersion\": \"v1\", \"kind\": \"PodList\", \"items\": [{}], \"items\": []}\n{\"apiVersion\": 1, \"kind\": \"PodList\", \"items\": [{}]}\n{\"kind\": \"PodList\", \"items\": [{}]}\n", `l.json:3 1 Pod /
+l.json:2 error: document 2: duplicate key "items"
+l.json:4 error: document 4: kind PodList but no apiVersion; not read
+documents 4, not understood 2
+`},
 		{"JSON with a byte order mark", "bom.json", "\ufeff{\"apiVersion\": \"v1\",\n \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}\n", `bom.json:1 v1 Namespace /n
 documents 1, not understood 0
 `},
@@ -250,5 +263,73 @@ func TestLoadMillionEmptyObjects(t *testing.T) {
 	}
 	if len(set.Objects) != 0 || set.NotUnderstood != 1_000_000-defaultMaxItems || len(set.Problems) != 1 || set.Problems[0].Level != finding.LevelError {
 		t.Errorf("got %d objects, %d not understood, problems %v", len(set.Objects), set.NotUnderstood, set.Problems)
+	}
+}
+
+// TestLoadLargeJSONList reads a JSON PodList larger than the 4 MiB limit
+// of one document, as `kubectl get pods -A -o json` gives on a cluster of
+// a few hundred pods: its items are read one by one, each with its line.
+func TestLoadLargeJSONList(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{\n \"apiVersion\": \"v1\",\n \"items\": [\n")
+	const n = 1500
+	pad := strings.Repeat("x", 4000)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",\n")
+		}
+		fmt.Fprintf(&b, "  {\"metadata\": {\"name\": \"p%d\", \"namespace\": \"n\", \"annotations\": {\"a\": %q}},\n   \"spec\": {\"hostPID\": true}}", i, pad)
+	}
+	b.WriteString("\n ],\n \"kind\": \"PodList\",\n \"metadata\": {\"resourceVersion\": \"9\"}\n}\n")
+	if b.Len() <= maxDocumentBytes {
+		t.Fatalf("test list is only %d bytes", b.Len())
+	}
+	set, err := Load(context.Background(), []string{StdinPath}, Options{Stdin: strings.NewReader(b.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Objects) != n || len(set.Problems) != 0 || set.Documents != 1 || set.NotUnderstood != 0 {
+		t.Fatalf("%d objects, %d documents, %d not understood, problems %v", len(set.Objects), set.Documents, set.NotUnderstood, set.Problems)
+	}
+	for i, o := range set.Objects {
+		line := 4 + 2*i
+		if o.Kind != "Pod" || o.APIVersion != "v1" || o.Name != fmt.Sprintf("p%d", i) || o.Line != line || o.LineOf("spec.hostPID") != line+1 || o.Index != i {
+			t.Fatalf("item %d: %s %s %s line %d, hostPID line %d, index %d; want line %d", i, o.APIVersion, o.Kind, o.Name, o.Line, o.LineOf("spec.hostPID"), o.Index, line)
+		}
+	}
+}
+
+// TestJSONListSplitMatchesWhole checks that a JSON list read item by item
+// gives exactly the objects and problems of the same list parsed whole.
+func TestJSONListSplitMatchesWhole(t *testing.T) {
+	dump, err := os.ReadFile("testdata/dumps/namespaces.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := []string{
+		string(dump),
+		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"name\": \"a\"},\n  \"spec\": {\"template\": {\"spec\": {\"containers\": [{\"name\": \"c\"}]}}}},\n {\"kind\": \"Pod\"}, [], null,\n {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"kind\": \"Pod\"}]}",
+		"{\"items\": [{\"metadata\": {\"name\": \"x\"}, \"kind\": \"\"}, {\"apiVersion\": \"v2\", \"kind\": null}], \"kind\": \"RoleList\", \"apiVersion\": \"rbac.authorization.k8s.io/v1\"}",
+	}
+	for i, list := range lists {
+		set, err := Load(context.Background(), []string{StdinPath}, Options{Stdin: strings.NewReader(list)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		whole := parseDocumentYAML(docJob{file: "<stdin>", doc: document{startLine: 1, num: 1, data: []byte(list)}})
+		if len(whole.objects) != len(set.Objects) || fmt.Sprint(whole.problems) != fmt.Sprint(set.Problems) || whole.notUnderstood != set.NotUnderstood {
+			t.Fatalf("list %d: split gives %d objects, problems %v; whole %d, %v", i, len(set.Objects), set.Problems, len(whole.objects), whole.problems)
+		}
+		for k, o := range set.Objects {
+			w := whole.objects[k]
+			if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
+				t.Errorf("list %d item %d: split %d %s, whole %d %s", i, k, o.Line, o.JSON, w.Line, w.JSON)
+			}
+			for _, path := range fieldPaths(t, o.JSON) {
+				if o.LineOf(path) != w.LineOf(path) {
+					t.Errorf("list %d item %d: line of %s split %d, whole %d", i, k, path, o.LineOf(path), w.LineOf(path))
+				}
+			}
+		}
 	}
 }

@@ -137,14 +137,16 @@ func (j docJob) where() string {
 	if j.doc.elem > 0 {
 		return fmt.Sprintf("JSON array element %d", j.doc.elem)
 	}
-	return fmt.Sprintf("document %d", j.docSeq+1)
+	return fmt.Sprintf("document %d", j.doc.num)
 }
 
 type docResult struct {
 	fileSeq, docSeq int
 	objects         []*Object
 	problems        []finding.Problem
-	// empty is set for documents with no content (null, {}).
+	// empty is set for documents with no content (null, {}), and for the
+	// items of a split list after its first: they are not counted in
+	// Set.Documents.
 	empty bool
 	// notUnderstood counts the document or items that yielded no object
 	// because of an error (Set.NotUnderstood).
@@ -428,6 +430,9 @@ func (r *reader) readStream(name string, in io.Reader) {
 			file = d.helmSource
 			d.startLine -= d.helmLine - 1
 		}
+		if d.num == 0 {
+			d.num = docSeq + 1
+		}
 		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems}
 		docSeq++
 		return nil
@@ -533,6 +538,14 @@ func parseDocumentYAML(j docJob) docResult {
 		return res
 	}
 	body := deref(root.Content[0])
+	if j.doc.list != nil {
+		// One item of a list split up by splitJSON.
+		res.empty = j.doc.list.item > 1 // the list counts once
+		if o := listItem(j, body, *j.doc.list, abs, problem); o != nil {
+			res.objects = []*Object{o}
+		}
+		return res
+	}
 	switch {
 	case body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null",
 		body.Kind == yaml.MappingNode && len(body.Content) == 0:
@@ -564,6 +577,11 @@ func parseDocumentYAML(j docJob) docResult {
 		res.objects = []*Object{o}
 		return res
 	}
+	if key := duplicateKey(body); key != "" {
+		// An object's keys are checked as it is converted; a list's here.
+		problem(abs(body.Line), finding.LevelError, "%s: duplicate key %q", j.where(), key)
+		return res
+	}
 	switch {
 	case items.Kind == yaml.ScalarNode && items.ShortTag() == "!!null":
 		return res // an empty list, as kubectl prints "items: null"
@@ -571,37 +589,63 @@ func parseDocumentYAML(j docJob) docResult {
 		problem(abs(items.Line), finding.LevelError, "%s: %s whose items is %s, not a list; not read", j.where(), kind, nodeDescription(items))
 		return res
 	}
-	// A typed list names the kind of its items; kind: List does not.
-	var itemAPIVersion, itemKind string
-	if kind != "List" {
-		itemAPIVersion, itemKind = apiVersion, strings.TrimSuffix(kind, "List")
-	}
 	for i, item := range items.Content {
 		if j.maxItems > 0 && i >= j.maxItems {
 			problem(abs(item.Line), finding.LevelError, "%s: %s has %d items: the last %d, from this line on, were not read", j.where(), kind, len(items.Content), len(items.Content)-i)
 			res.notUnderstood += len(items.Content) - i - 1
 			break
 		}
-		item = deref(item)
-		where := fmt.Sprintf("%s: %s item %d", j.where(), kind, i+1)
-		if item.Kind != yaml.MappingNode {
-			problem(abs(item.Line), finding.LevelError, "%s is %s, not an object; not read", where, nodeDescription(item))
-			continue
+		if o := listItem(j, deref(item), listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}, abs, problem); o != nil {
+			res.objects = append(res.objects, o)
 		}
-		if itemKind == "" {
-			if msg := missingTypeMeta(item); msg != "" {
-				problem(abs(item.Line), finding.LevelError, "%s: %s (an item of kind: List must name its own); not read", where, msg)
-				continue
-			}
-		}
-		o, err := newObject(j, item, abs, itemAPIVersion, itemKind)
-		if err != nil {
-			problem(abs(errLine(err)), finding.LevelError, "%s: %s", where, err)
-			continue
-		}
-		res.objects = append(res.objects, o)
 	}
 	return res
+}
+
+// listInfo is the list a document or node is an item of.
+type listInfo struct {
+	apiVersion, kind string
+	// item is the 1-based position of the item in the list.
+	item int
+}
+
+// listItem makes the object of an item of a list, or reports why not.
+// Items of a typed list get the list's apiVersion and its kind without
+// "List" where they have none; items of kind: List must name their own.
+func listItem(j docJob, item *yaml.Node, list listInfo, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
+	where := fmt.Sprintf("%s: %s item %d", j.where(), list.kind, list.item)
+	if item.Kind != yaml.MappingNode {
+		problem(abs(item.Line), finding.LevelError, "%s is %s, not an object; not read", where, nodeDescription(item))
+		return nil
+	}
+	var apiVersion, kind string
+	if list.kind == "List" {
+		if msg := missingTypeMeta(item); msg != "" {
+			problem(abs(item.Line), finding.LevelError, "%s: %s (an item of kind: List must name its own); not read", where, msg)
+			return nil
+		}
+	} else {
+		apiVersion, kind = list.apiVersion, strings.TrimSuffix(list.kind, "List")
+	}
+	o, err := newObject(j, item, abs, apiVersion, kind)
+	if err != nil {
+		problem(abs(errLine(err)), finding.LevelError, "%s: %s", where, err)
+		return nil
+	}
+	return o
+}
+
+// duplicateKey returns a key that a mapping has twice, or "".
+func duplicateKey(m *yaml.Node) string {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+	}
+	return ""
 }
 
 // syntax names the language a document was written in, for messages.

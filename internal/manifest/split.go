@@ -24,6 +24,12 @@ type document struct {
 	// elem is the 1-based position of the document in a top-level JSON
 	// array, 0 when it is not an array element.
 	elem int
+	// num is the 1-based position of the document in its file, for
+	// messages; 0 lets the reader number documents as they come.
+	num int
+	// list is set when the document is one item of a JSON list, split up
+	// so that a list of any size is read item by item.
+	list *listInfo
 	// oversized is set (and data dropped) when the chunk exceeded the limit.
 	oversized bool
 }
@@ -168,6 +174,7 @@ func splitJSON(data []byte, emit func(document) error, note func(line int, forma
 	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	s := jsonDecoder(data)
 	lines := lineCounter{data: data, line: 1}
+	num := 0 // top-level values that are not arrays
 	for {
 		start, raw, err := s.nextValue(false)
 		if err == io.EOF {
@@ -177,6 +184,21 @@ func splitJSON(data []byte, emit func(document) error, note func(line int, forma
 			return s.syntaxError(&lines, err)
 		}
 		if raw != nil {
+			num++
+			if apiVersion, kind, items := jsonListItems(raw); len(items) > 0 {
+				for i, it := range items {
+					d := document{startLine: lines.at(start + it.offset), num: num, list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}}
+					if len(it.raw) > maxDocumentBytes {
+						d.oversized = true
+					} else {
+						d.data = it.raw
+					}
+					if err := emit(d); err != nil {
+						return err
+					}
+				}
+				continue
+			}
 			if err := emitJSON(emit, lines.at(start), raw, 0); err != nil {
 				return err
 			}
