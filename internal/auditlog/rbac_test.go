@@ -271,35 +271,33 @@ rules:
 // them under the recommended policy and under one that logs responses.
 func TestRBACWritesAgainstRealAPIServer(t *testing.T) {
 	testenv.Require(t)
+	// What both policies show: creates, and patches whose body is the
+	// new object (client-side and server-side apply).
+	judged := map[string]string{
+		"audit/cluster-admin-granted":       "cluster-admin to Group ops",
+		"audit/rbac-secrets-read":           "on roles shop/secrets-admin, which grants get secrets",
+		"audit/rbac-secrets-write":          "create secrets",
+		"audit/rbac-wildcard":               `"*" in verbs`,
+		"audit/rbac-exec":                   "on roles shop/debugger, which grants get pods/exec",
+		"audit/rbac-create-workloads":       "on clusterroles ci-deployer, which grants create deployments.apps",
+		"audit/rbac-kube-system-configmaps": "update configmaps",
+		"audit/escalation-rights-granted":   "User bob impersonate serviceaccounts through ClusterRole edit",
+		"audit/rbac-serviceaccount-token":   "User bob create serviceaccounts/token through ClusterRole edit",
+	}
+	withResponses := map[string]string{
+		// The JSON patch adding nodes/proxy is judged from the response
+		// only: at Request level there is none.
+		"audit/rbac-nodes-proxy": "did patch on clusterroles monitoring, which grants get nodes/proxy",
+	}
+	for id, text := range judged {
+		withResponses[id] = text
+	}
 	for _, tt := range []struct {
 		name, policy string
 		want         map[string]string // detection ID -> text in one of its messages
 	}{
-		{"recommended policy", RecommendedPolicy, map[string]string{
-			"audit/cluster-admin-granted":       "cluster-admin to Group ops",
-			"audit/rbac-secrets-read":           "on roles shop/secrets-admin, which grants get secrets",
-			"audit/rbac-secrets-write":          "create secrets",
-			"audit/rbac-wildcard":               `"*" in verbs`,
-			"audit/rbac-exec":                   "on roles shop/debugger, which grants get pods/exec",
-			"audit/rbac-create-workloads":       "on clusterroles ci-deployer, which grants create deployments.apps",
-			"audit/rbac-kube-system-configmaps": "update configmaps",
-			"audit/escalation-rights-granted":   "User bob impersonate serviceaccounts through ClusterRole edit",
-			"audit/rbac-serviceaccount-token":   "User bob create serviceaccounts/token through ClusterRole edit",
-			// The JSON patch adding nodes/proxy is not judged: its
-			// response is not logged at Request level.
-		}},
-		{"responses logged", rbacRequestResponsePolicy, map[string]string{
-			"audit/cluster-admin-granted":       "cluster-admin to Group ops",
-			"audit/rbac-secrets-read":           "on roles shop/secrets-admin, which grants get secrets",
-			"audit/rbac-secrets-write":          "create secrets",
-			"audit/rbac-wildcard":               `"*" in verbs`,
-			"audit/rbac-exec":                   "on roles shop/debugger, which grants get pods/exec",
-			"audit/rbac-create-workloads":       "on clusterroles ci-deployer, which grants create deployments.apps",
-			"audit/rbac-kube-system-configmaps": "update configmaps",
-			"audit/escalation-rights-granted":   "User bob impersonate serviceaccounts through ClusterRole edit",
-			"audit/rbac-serviceaccount-token":   "User bob create serviceaccounts/token through ClusterRole edit",
-			"audit/rbac-nodes-proxy":            "did patch on clusterroles monitoring, which grants get nodes/proxy",
-		}},
+		{"recommended policy", RecommendedPolicy, judged},
+		{"responses logged", rbacRequestResponsePolicy, withResponses},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			env := testenv.Start(t, testenv.Options{Audit: &testenv.AuditOptions{Policy: tt.policy}})
