@@ -29,12 +29,20 @@ func (s *jsonStream) offset() int64 { return s.dec.InputOffset() }
 func (s *jsonStream) nextValue(inArray bool) (int64, []byte, error) {
 	if inArray {
 		if !s.dec.More() {
-			if _, err := s.dec.Token(); err != nil { // the closing ']'
+			_, err := s.dec.Token() // the closing ']'
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // "[{}" is cut short, not an end
+			}
+			if err != nil {
 				return s.offset(), nil, err
 			}
 			return s.offset(), nil, io.EOF
 		}
-		return s.decode()
+		start, raw, err := s.decode()
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // "[{}," is cut short too
+		}
+		return start, raw, err
 	}
 	if !s.dec.More() {
 		// More is false at the end of input and before a stray ']' or '}'.

@@ -144,6 +144,11 @@ o.yaml:8 error: document 3: kind Deployment but no apiVersion; not read
 o.yaml:11 error: document 4: no apiVersion and no kind; not read
 documents 4, not understood 3
 `},
+		{"null is no value", "n.yaml", "apiVersion: v1\nkind: ~\nmetadata: {name: a}\n---\napiVersion: null\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: ~\n  namespace: null\n", `n.yaml:8 v1 Pod /
+n.yaml:1 error: document 1: apiVersion v1 but no kind; not read
+n.yaml:5 error: document 2: kind Pod but no apiVersion; not read
+documents 3, not understood 2
+`},
 		{"typed list without apiVersion", "o.yaml", "kind: PodList\nitems:\n- metadata: {name: a}\n", `o.yaml:1 error: document 1: kind PodList but no apiVersion; not read
 documents 1, not understood 1
 `},
@@ -181,6 +186,10 @@ documents 2, not understood 3
 l.json:2 error: document 2: duplicate key "items"
 l.json:4 error: document 4: kind PodList but no apiVersion; not read
 documents 4, not understood 2
+`},
+		{"JSON array cut short", "a.json", "[{\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n", `a.json:1 v1 Pod /
+a.json:1 error: invalid JSON: unexpected EOF
+documents 1, not understood 1
 `},
 		{"JSON with a byte order mark", "bom.json", "\ufeff{\"apiVersion\": \"v1\",\n \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}\n", `bom.json:1 v1 Namespace /n
 documents 1, not understood 0
@@ -331,5 +340,30 @@ func TestJSONListSplitMatchesWhole(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLoadListAliasBudget checks that the items of one list share the
+// document's alias expansion budget: ten items aliasing an anchor of
+// 600,000 nodes must not cost six million.
+func TestLoadListAliasBudget(t *testing.T) {
+	doc := "apiVersion: v1\nkind: PodList\nmetadata:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e"} {
+		doc += fmt.Sprintf("  %s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = n
+	}
+	doc += "  f: &f [*e, *e, *e, *e, *e, *e]\nitems:\n"
+	for i := range 10 {
+		doc += fmt.Sprintf("- {metadata: {name: p%d}, spec: *f}\n", i)
+	}
+	set := loadString(t, "bomb.yaml", doc)
+	want := `bomb.yaml:11 v1 Pod /p0
+bomb.yaml:12 error: document 1: PodList item 2: document expands to too many nodes (alias bomb?)
+bomb.yaml:13 error: document 1: PodList expands to too many nodes (alias bomb?): the last 8 items, from this line on, were not read
+documents 1, not understood 9
+`
+	if got := describe(set); got != want {
+		t.Errorf("got:\n%swant:\n%s", got, want)
 	}
 }

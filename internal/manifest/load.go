@@ -541,7 +541,7 @@ func parseDocumentYAML(j docJob) docResult {
 	if j.doc.list != nil {
 		// One item of a list split up by splitJSON.
 		res.empty = j.doc.list.item > 1 // the list counts once
-		if o := listItem(j, body, *j.doc.list, abs, problem); o != nil {
+		if o := listItem(j, body, *j.doc.list, newBudget(), abs, problem); o != nil {
 			res.objects = []*Object{o}
 		}
 		return res
@@ -569,7 +569,7 @@ func parseDocumentYAML(j docJob) docResult {
 		isList = true
 	}
 	if !isList {
-		o, err := newObject(j, body, abs, "", "")
+		o, err := newObject(j, body, newBudget(), abs, "", "")
 		if err != nil {
 			problem(abs(errLine(err)), finding.LevelError, "%s: %s", j.where(), err)
 			return res
@@ -589,13 +589,19 @@ func parseDocumentYAML(j docJob) docResult {
 		problem(abs(items.Line), finding.LevelError, "%s: %s whose items is %s, not a list; not read", j.where(), kind, nodeDescription(items))
 		return res
 	}
+	b := newBudget()
 	for i, item := range items.Content {
 		if j.maxItems > 0 && i >= j.maxItems {
 			problem(abs(item.Line), finding.LevelError, "%s: %s has %d items: the last %d, from this line on, were not read", j.where(), kind, len(items.Content), len(items.Content)-i)
 			res.notUnderstood += len(items.Content) - i - 1
 			break
 		}
-		if o := listItem(j, deref(item), listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}, abs, problem); o != nil {
+		if b.nodes <= 0 || b.bytes <= 0 {
+			problem(abs(item.Line), finding.LevelError, "%s: %s expands to too many nodes (alias bomb?): the last %d items, from this line on, were not read", j.where(), kind, len(items.Content)-i)
+			res.notUnderstood += len(items.Content) - i - 1
+			break
+		}
+		if o := listItem(j, deref(item), listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}, b, abs, problem); o != nil {
 			res.objects = append(res.objects, o)
 		}
 	}
@@ -612,7 +618,7 @@ type listInfo struct {
 // listItem makes the object of an item of a list, or reports why not.
 // Items of a typed list get the list's apiVersion and its kind without
 // "List" where they have none; items of kind: List must name their own.
-func listItem(j docJob, item *yaml.Node, list listInfo, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
+func listItem(j docJob, item *yaml.Node, list listInfo, b *budget, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
 	where := fmt.Sprintf("%s: %s item %d", j.where(), list.kind, list.item)
 	if item.Kind != yaml.MappingNode {
 		problem(abs(item.Line), finding.LevelError, "%s is %s, not an object; not read", where, nodeDescription(item))
@@ -627,9 +633,10 @@ func listItem(j docJob, item *yaml.Node, list listInfo, abs func(int) int, probl
 	} else {
 		apiVersion, kind = list.apiVersion, strings.TrimSuffix(list.kind, "List")
 	}
-	o, err := newObject(j, item, abs, apiVersion, kind)
+	o, err := newObject(j, item, b, abs, apiVersion, kind)
 	if err != nil {
-		problem(abs(errLine(err)), finding.LevelError, "%s: %s", where, err)
+		// An error inside an alias is on the anchor's line, elsewhere.
+		problem(abs(max(errLine(err), item.Line)), finding.LevelError, "%s: %s", where, err)
 		return nil
 	}
 	return o
@@ -697,9 +704,11 @@ func deref(n *yaml.Node) *yaml.Node {
 // newObject converts a mapping node into an Object. apiVersion and kind,
 // when not empty, are the item's inferred type: they are used, and added to
 // its JSON, where the mapping has none of its own.
-func newObject(j docJob, n *yaml.Node, abs func(int) int, apiVersion, kind string) (*Object, error) {
-	c := converter{record: true}
-	if err := c.convert(n, newPathHash(), 0, true); err != nil {
+func newObject(j docJob, n *yaml.Node, b *budget, abs func(int) int, apiVersion, kind string) (*Object, error) {
+	c := converter{record: true, budget: b}
+	err := c.convert(n, newPathHash(), 0, true)
+	b.spend(&c)
+	if err != nil {
 		return nil, err
 	}
 	for i := range c.lines {
@@ -796,8 +805,10 @@ func topValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// topScalar returns the text of a scalar value, "" when it is null ("~",
+// "null") or not a scalar.
 func topScalar(m *yaml.Node, key string) string {
-	if v := topValue(m, key); v != nil && v.Kind == yaml.ScalarNode {
+	if v := topValue(m, key); v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() != "!!null" {
 		return v.Value
 	}
 	return ""

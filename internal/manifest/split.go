@@ -239,12 +239,15 @@ type jsonError struct {
 }
 
 // syntaxError locates an error of the decoder: a syntax error at its
-// offset, others (unexpected end) where the decoder stopped.
+// offset, an unexpected end at the end.
 func (s *jsonStream) syntaxError(lines *lineCounter, err error) error {
 	off := s.offset()
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		off = se.Offset
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		off = int64(len(bytes.TrimRight(s.data, " \t\r\n"))) // the last line with content
 	}
 	return &jsonError{line: lines.at(off), err: err}
 }
