@@ -367,3 +367,90 @@ documents 1, not understood 9
 		t.Errorf("got:\n%swant:\n%s", got, want)
 	}
 }
+
+// TestYAMLListSplitMatchesWhole checks that a YAML list split into its
+// items (as lists over 4 MiB are; here with a limit just past "items:") gives
+// exactly the objects and problems of the same list parsed whole.
+func TestYAMLListSplitMatchesWhole(t *testing.T) {
+	var lists []string
+	for _, f := range []string{"testdata/dumps/podlist.yaml", "testdata/dumps/get-all.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists = append(lists, string(data))
+	}
+	lists = append(lists,
+		"kind: PodList\napiVersion: v1\nitems:\n  - metadata:\n      name: a\n    spec:\n      containers:\n        - name: c\n          args:\n            - |\n              x\n              - y\n\n  # a comment\n  - metadata: {name: b}\n  -\n    metadata: {name: c}\n  - x\n",
+		"apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: ok}\n- metadata: {name: nokind}\n-   kind: Pod\n    apiVersion: v1\n- [a]\n- {apiVersion: v1, kind: Secret, metadata: {name: s}, data: {a: b}}\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+	)
+	for i, list := range lists {
+		whole := parseDocumentYAML(docJob{file: "l.yaml", doc: document{startLine: 1, num: 1, data: []byte(list)}})
+		var split docResult
+		docs := 0
+		// Past the limit only a document that has shown its "items:"
+		// may grow: the limit is just after it.
+		limit := strings.Index(list, "\nitems:") + 10
+		err := yamlSplitter{limit: limit, listLimit: 1 << 20}.split(strings.NewReader(list), func(d document) error {
+			docs++
+			if d.oversized || d.list == nil {
+				t.Fatalf("list %d: not split: %+v", i, d)
+			}
+			r := parseDocumentYAML(docJob{file: "l.yaml", doc: d})
+			split.objects = append(split.objects, r.objects...)
+			split.problems = append(split.problems, r.problems...)
+			split.notUnderstood += r.notUnderstood
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if docs < 2 || len(whole.objects) != len(split.objects) || fmt.Sprint(whole.problems) != fmt.Sprint(split.problems) || whole.notUnderstood != split.notUnderstood {
+			t.Fatalf("list %d: %d documents; split gives %d objects, problems %v; whole %d, %v", i, docs, len(split.objects), split.problems, len(whole.objects), whole.problems)
+		}
+		for k, o := range split.objects {
+			w := whole.objects[k]
+			if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
+				t.Errorf("list %d item %d: split %d %s, whole %d %s", i, k, o.Line, o.JSON, w.Line, w.JSON)
+			}
+			for _, path := range fieldPaths(t, o.JSON) {
+				if o.LineOf(path) != w.LineOf(path) {
+					t.Errorf("list %d item %d: line of %s split %d, whole %d", i, k, path, o.LineOf(path), w.LineOf(path))
+				}
+			}
+		}
+	}
+}
+
+// TestLoadLargeYAMLList reads a YAML PodList larger than the 4 MiB limit
+// of one document, as `kubectl get pods -A -o yaml` gives on a cluster of
+// a few hundred pods, with its kind after the items as kubectl writes it.
+func TestLoadLargeYAMLList(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nitems:\n")
+	const n = 1200
+	pad := strings.Repeat("x", 4000)
+	for i := range n {
+		fmt.Fprintf(&b, "- metadata:\n    annotations:\n      a: %s\n    name: p%d\n  spec:\n    hostPID: true\n", pad, i)
+	}
+	b.WriteString("kind: PodList\nmetadata:\n  resourceVersion: \"9\"\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: after}\n")
+	if b.Len() <= maxDocumentBytes {
+		t.Fatalf("test list is only %d bytes", b.Len())
+	}
+	set, err := Load(context.Background(), []string{StdinPath}, Options{Stdin: strings.NewReader(b.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Objects) != n+1 || len(set.Problems) != 0 || set.Documents != 2 || set.NotUnderstood != 0 {
+		t.Fatalf("%d objects, %d documents, %d not understood, problems %v", len(set.Objects), set.Documents, set.NotUnderstood, set.Problems)
+	}
+	for i, o := range set.Objects[:n] {
+		line := 3 + 6*i
+		if o.Kind != "Pod" || o.APIVersion != "v1" || o.Name != fmt.Sprintf("p%d", i) || o.Line != line || o.LineOf("spec.hostPID") != line+5 {
+			t.Fatalf("item %d: %s %s %s line %d, hostPID line %d; want line %d", i, o.APIVersion, o.Kind, o.Name, o.Line, o.LineOf("spec.hostPID"), line)
+		}
+	}
+	if last := set.Objects[n]; last.Kind != "Namespace" || last.Name != "after" {
+		t.Errorf("after the list: %+v", last)
+	}
+}
