@@ -326,18 +326,24 @@ func TestJSONListSplitMatchesWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 		whole := parseDocumentYAML(docJob{file: "<stdin>", doc: document{startLine: 1, num: 1, data: []byte(list)}})
-		if len(whole.objects) != len(set.Objects) || fmt.Sprint(whole.problems) != fmt.Sprint(set.Problems) || whole.notUnderstood != set.NotUnderstood {
-			t.Fatalf("list %d: split gives %d objects, problems %v; whole %d, %v", i, len(set.Objects), set.Problems, len(whole.objects), whole.problems)
+		sameResult(t, fmt.Sprintf("list %d", i), docResult{objects: set.Objects, problems: set.Problems, notUnderstood: set.NotUnderstood}, whole)
+	}
+}
+
+// sameResult compares a list read item by item with the list parsed whole.
+func sameResult(t *testing.T, name string, split, whole docResult) {
+	t.Helper()
+	if len(whole.objects) != len(split.objects) || fmt.Sprint(whole.problems) != fmt.Sprint(split.problems) || whole.notUnderstood != split.notUnderstood {
+		t.Fatalf("%s: split gives %d objects, problems %v; whole %d, %v", name, len(split.objects), split.problems, len(whole.objects), whole.problems)
+	}
+	for k, o := range split.objects {
+		w := whole.objects[k]
+		if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
+			t.Errorf("%s item %d: split %d %s, whole %d %s", name, k, o.Line, o.JSON, w.Line, w.JSON)
 		}
-		for k, o := range set.Objects {
-			w := whole.objects[k]
-			if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
-				t.Errorf("list %d item %d: split %d %s, whole %d %s", i, k, o.Line, o.JSON, w.Line, w.JSON)
-			}
-			for _, path := range fieldPaths(t, o.JSON) {
-				if o.LineOf(path) != w.LineOf(path) {
-					t.Errorf("list %d item %d: line of %s split %d, whole %d", i, k, path, o.LineOf(path), w.LineOf(path))
-				}
+		for _, path := range fieldPaths(t, o.JSON) {
+			if o.LineOf(path) != w.LineOf(path) {
+				t.Errorf("%s item %d: line of %s split %d, whole %d", name, k, path, o.LineOf(path), w.LineOf(path))
 			}
 		}
 	}
@@ -405,20 +411,10 @@ func TestYAMLListSplitMatchesWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if docs < 2 || len(whole.objects) != len(split.objects) || fmt.Sprint(whole.problems) != fmt.Sprint(split.problems) || whole.notUnderstood != split.notUnderstood {
-			t.Fatalf("list %d: %d documents; split gives %d objects, problems %v; whole %d, %v", i, docs, len(split.objects), split.problems, len(whole.objects), whole.problems)
+		if docs < 2 {
+			t.Fatalf("list %d: cut into %d documents", i, docs)
 		}
-		for k, o := range split.objects {
-			w := whole.objects[k]
-			if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
-				t.Errorf("list %d item %d: split %d %s, whole %d %s", i, k, o.Line, o.JSON, w.Line, w.JSON)
-			}
-			for _, path := range fieldPaths(t, o.JSON) {
-				if o.LineOf(path) != w.LineOf(path) {
-					t.Errorf("list %d item %d: line of %s split %d, whole %d", i, k, path, o.LineOf(path), w.LineOf(path))
-				}
-			}
-		}
+		sameResult(t, fmt.Sprintf("list %d", i), split, whole)
 	}
 }
 
