@@ -319,6 +319,8 @@ func TestJSONListSplitMatchesWhole(t *testing.T) {
 		string(dump),
 		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"name\": \"a\"},\n  \"spec\": {\"template\": {\"spec\": {\"containers\": [{\"name\": \"c\"}]}}}},\n {\"kind\": \"Pod\"}, [], null,\n {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"kind\": \"Pod\"}]}",
 		"{\"items\": [{\"metadata\": {\"name\": \"x\"}, \"kind\": \"\"}, {\"apiVersion\": \"v2\", \"kind\": null}], \"kind\": \"RoleList\", \"apiVersion\": \"rbac.authorization.k8s.io/v1\"}",
+		"{\"kind\": \"PodList\", \"apiVersion\": \"v1\", \"metadata\": {\"continue\": \"abc\", \"remainingItemCount\": 3},\n \"items\": [\n  {\"metadata\": {\"name\": \"a\"}}, {\"metadata\": {\"name\": \"b\"}}]}",
+		"{\"kind\": \"PodList\", \"apiVersion\": \"v1\", \"metadata\": {\"continue\": \"abc\"},\n \"items\": [{}]}",
 	}
 	for i, list := range lists {
 		set, err := Load(context.Background(), []string{StdinPath}, Options{Stdin: strings.NewReader(list)})
@@ -389,6 +391,7 @@ func TestYAMLListSplitMatchesWhole(t *testing.T) {
 	lists = append(lists,
 		"kind: PodList\napiVersion: v1\nitems:\n  - metadata:\n      name: a\n    spec:\n      containers:\n        - name: c\n          args:\n            - |\n              x\n              - y\n\n  # a comment\n  - metadata: {name: b}\n  -\n    metadata: {name: c}\n  - x\n",
 		"apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: ok}\n- metadata: {name: nokind}\n-   kind: Pod\n    apiVersion: v1\n- [a]\n- {apiVersion: v1, kind: Secret, metadata: {name: s}, data: {a: b}}\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+		"apiVersion: v1\nitems:\n- metadata: {name: a}\n- metadata: {name: b}\nkind: PodList\nmetadata:\n  continue: abc\n  remainingItemCount: 7\n",
 	)
 	for i, list := range lists {
 		whole := parseDocumentYAML(docJob{file: "l.yaml", doc: document{startLine: 1, num: 1, data: []byte(list)}})
@@ -448,5 +451,46 @@ func TestLoadLargeYAMLList(t *testing.T) {
 	}
 	if last := set.Objects[n]; last.Kind != "Namespace" || last.Name != "after" {
 		t.Errorf("after the list: %+v", last)
+	}
+}
+
+// TestLoadAPIServerCaptures reads lists exactly as a real kube-apiserver
+// returned them (testdata/apiserver/README.md).
+func TestLoadAPIServerCaptures(t *testing.T) {
+	tests := []struct {
+		file       string
+		want       string
+		privileged int // line of debug's privileged: true, 0 to skip
+	}{
+		{"pods.json", "pods.json:1 v1 Pod shop/debug\npods.json:1 v1 Pod shop/web\ndocuments 1, not understood 0\n", 1},
+		{"pods.yaml", "pods.yaml:3 v1 Pod shop/debug\npods.yaml:76 v1 Pod shop/web\ndocuments 1, not understood 0\n", 53},
+		// Read with ?limit=2: what is missing is said.
+		{"clusterroles.yaml", `clusterroles.yaml:3 rbac.authorization.k8s.io/v1 ClusterRole /admin
+clusterroles.yaml:34 rbac.authorization.k8s.io/v1 ClusterRole /cluster-admin
+clusterroles.yaml:3 warning: document 1: ClusterRoleList is one page of a longer list: metadata.continue is set and 71 more items are not in the input
+documents 1, not understood 0
+`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			set, err := Load(context.Background(), []string{"testdata/apiserver/" + tt.file}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range set.Objects {
+				o.File = strings.TrimPrefix(o.File, "testdata/apiserver/")
+			}
+			for i := range set.Problems {
+				set.Problems[i].File = strings.TrimPrefix(set.Problems[i].File, "testdata/apiserver/")
+			}
+			if got := describe(set); got != tt.want {
+				t.Errorf("got:\n%swant:\n%s", got, tt.want)
+			}
+			if tt.privileged > 0 {
+				if got := set.Objects[0].LineOf("spec.containers[0].securityContext.privileged"); got != tt.privileged {
+					t.Errorf("line of privileged = %d, want %d", got, tt.privileged)
+				}
+			}
+		})
 	}
 }

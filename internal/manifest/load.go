@@ -589,6 +589,10 @@ func parseDocumentYAML(j docJob) docResult {
 		problem(abs(items.Line), finding.LevelError, "%s: %s whose items is %s, not a list; not read", j.where(), kind, nodeDescription(items))
 		return res
 	}
+	list := listInfo{apiVersion: apiVersion, kind: kind}
+	if md := topValue(body, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		list.partial = partialList(topScalar(md, "continue"), topScalar(md, "remainingItemCount"))
+	}
 	b := newBudget()
 	for i, item := range items.Content {
 		if j.maxItems > 0 && i >= j.maxItems {
@@ -601,7 +605,8 @@ func parseDocumentYAML(j docJob) docResult {
 			res.notUnderstood += len(items.Content) - i - 1
 			break
 		}
-		if o := listItem(j, deref(item), listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}, b, abs, problem); o != nil {
+		list.item = i + 1
+		if o := listItem(j, deref(item), list, b, abs, problem); o != nil {
 			res.objects = append(res.objects, o)
 		}
 	}
@@ -613,6 +618,20 @@ type listInfo struct {
 	apiVersion, kind string
 	// item is the 1-based position of the item in the list.
 	item int
+	// partial, when set, says that the list is one page of a longer one.
+	partial string
+}
+
+// partialList says what is missing from a list that has a continue token
+// (read with a limit, as kubectl --chunk-size or ?limit= pages), or "".
+func partialList(continueToken, remaining string) string {
+	if continueToken == "" {
+		return ""
+	}
+	if remaining != "" && remaining != "0" {
+		return fmt.Sprintf("is one page of a longer list: metadata.continue is set and %s more items are not in the input", remaining)
+	}
+	return "is one page of a longer list: metadata.continue is set and its other items are not in the input"
 }
 
 // listItem makes the object of an item of a list, or reports why not.
@@ -620,6 +639,10 @@ type listInfo struct {
 // "List" where they have none; items of kind: List must name their own.
 func listItem(j docJob, item *yaml.Node, list listInfo, b *budget, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
 	where := fmt.Sprintf("%s: %s item %d", j.where(), list.kind, list.item)
+	if list.item == 1 && list.partial != "" {
+		// Scanned, but not all of it: said once, at the first item.
+		problem(abs(item.Line), finding.LevelWarning, "%s: %s %s", j.where(), list.kind, list.partial)
+	}
 	if item.Kind != yaml.MappingNode {
 		problem(abs(item.Line), finding.LevelError, "%s is %s, not an object; not read", where, nodeDescription(item))
 		return nil

@@ -233,6 +233,10 @@ func splitYAMLList(d document) ([]document, bool) {
 	if apiVersion == "" || !strings.HasSuffix(kind, "List") || duplicateKey(root.Content[0]) != "" {
 		return nil, false
 	}
+	var partial string
+	if md := topValue(root.Content[0], "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		partial = partialList(topScalar(md, "continue"), topScalar(md, "remainingItemCount"))
+	}
 	docs := make([]document, len(items))
 	for i, it := range items {
 		end := itemsEnd
@@ -242,7 +246,7 @@ func splitYAMLList(d document) ([]document, bool) {
 		text := bytes.Clone(data[it.start:end])
 		text[indent] = ' ' // the item's "-"
 		docs[i] = document{startLine: it.line, data: text, num: d.num, helmSource: d.helmSource, helmLine: d.helmLine,
-			list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}}
+			list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1, partial: partial}}
 	}
 	return docs, true
 }
@@ -323,9 +327,11 @@ func splitJSON(data []byte, emit func(document) error, note func(line int, forma
 		}
 		if raw != nil {
 			num++
-			if apiVersion, kind, items := jsonListItems(raw); len(items) > 0 {
+			if list, items := jsonListItems(raw); len(items) > 0 {
 				for i, it := range items {
-					d := document{startLine: lines.at(start + it.offset), num: num, list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}}
+					item := list
+					item.item = i + 1
+					d := document{startLine: lines.at(start + it.offset), num: num, list: &item}
 					if len(it.raw) > maxDocumentBytes {
 						d.oversized = true
 					} else {
