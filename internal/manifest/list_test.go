@@ -235,10 +235,10 @@ func TestLoadLimits(t *testing.T) {
 		{"documents", "d.yaml", strings.Repeat("apiVersion: v1\nkind: Pod\n---\n", 5), `d.yaml:1 v1 Pod /
 d.yaml:4 v1 Pod /
 d.yaml:7 v1 Pod /
-d.yaml:9 error: more than 3 documents or JSON array elements in one file: the last 2, from this line on, were not read
+d.yaml:9 error: more than 3 documents, list items or JSON array elements in one file: the last 2, from this line on, were not read
 documents 3, not understood 2
 `},
-		{"array elements", "a.json", "[" + strings.Repeat("{},\n", 5) + "{}]", `a.json:4 error: more than 3 documents or JSON array elements in one file: the last 3, from this line on, were not read
+		{"array elements", "a.json", "[" + strings.Repeat("{},\n", 5) + "{}]", `a.json:4 error: more than 3 documents, list items or JSON array elements in one file: the last 3, from this line on, were not read
 documents 0, not understood 3
 `},
 		{"list items", "l.yaml", podList, `l.yaml:4 v1 Pod /p
@@ -392,6 +392,7 @@ func TestYAMLListSplitMatchesWhole(t *testing.T) {
 		"kind: PodList\napiVersion: v1\nitems:\n  - metadata:\n      name: a\n    spec:\n      containers:\n        - name: c\n          args:\n            - |\n              x\n              - y\n\n  # a comment\n  - metadata: {name: b}\n  -\n    metadata: {name: c}\n  - x\n",
 		"apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: ok}\n- metadata: {name: nokind}\n-   kind: Pod\n    apiVersion: v1\n- [a]\n- {apiVersion: v1, kind: Secret, metadata: {name: s}, data: {a: b}}\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
 		"apiVersion: v1\nitems:\n- metadata: {name: a}\n- metadata: {name: b}\nkind: PodList\nmetadata:\n  continue: abc\n  remainingItemCount: 7\n",
+		"apiVersion: v1\nkind: PodList\nitems:\n-\n- \n- # c\n- ~\n- metadata: {name: a}\n",
 	)
 	for i, list := range lists {
 		whole := parseDocumentYAML(docJob{file: "l.yaml", doc: document{startLine: 1, num: 1, data: []byte(list)}})

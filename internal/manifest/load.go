@@ -403,7 +403,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 	r.fileSeq++
 	seq := r.fileSeq
 	docSeq := 0
-	// Documents beyond maxItemsPerFile are counted, not parsed.
+	// Documents beyond Options.MaxItems are counted, not parsed.
 	cut, cutLine := 0, 0
 	emit := func(d document) error {
 		if r.ctx.Err() != nil {
@@ -439,7 +439,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 	}
 	defer func() {
 		if cut > 0 {
-			r.problem(name, cutLine, finding.LevelError, "more than %d documents or JSON array elements in one file: the last %d, from this line on, were not read", r.opts.MaxItems, cut)
+			r.problem(name, cutLine, finding.LevelError, "more than %d documents, list items or JSON array elements in one file: the last %d, from this line on, were not read", r.opts.MaxItems, cut)
 			r.set.NotUnderstood += cut
 		}
 	}()
@@ -533,19 +533,24 @@ func parseDocumentYAML(j docJob) docResult {
 		problem(abs(line), finding.LevelError, "%s: invalid %s: %s", j.where(), j.syntax(), msg)
 		return res
 	}
+	if j.doc.list != nil {
+		// One item of a list split up by splitJSON or splitYAMLList; an
+		// empty one ("-" alone) is an error as in a list parsed whole.
+		item := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: 1}
+		if root.Kind != 0 && len(root.Content) > 0 {
+			item = deref(root.Content[0])
+		}
+		res.empty = j.doc.list.item > 1 // the list counts once
+		if o := listItem(j, item, *j.doc.list, newBudget(), abs, problem); o != nil {
+			res.objects = []*Object{o}
+		}
+		return res
+	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		res.empty = true
 		return res
 	}
 	body := deref(root.Content[0])
-	if j.doc.list != nil {
-		// One item of a list split up by splitJSON.
-		res.empty = j.doc.list.item > 1 // the list counts once
-		if o := listItem(j, body, *j.doc.list, newBudget(), abs, problem); o != nil {
-			res.objects = []*Object{o}
-		}
-		return res
-	}
 	switch {
 	case body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null",
 		body.Kind == yaml.MappingNode && len(body.Content) == 0:
