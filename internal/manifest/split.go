@@ -99,7 +99,11 @@ func (sp yamlSplitter) split(r io.Reader, emit func(document) error) error {
 		return emit(d)
 	}
 	for {
-		text, err := readLine(br, sp.listLimit+1)
+		maxLine := sp.limit + 1
+		if hasItems {
+			maxLine = sp.listLimit + 1
+		}
+		text, err := readLine(br, maxLine)
 		if len(text) > 0 || err == nil {
 			line++
 			switch {
@@ -132,7 +136,7 @@ func (sp yamlSplitter) split(r io.Reader, emit func(document) error) error {
 				if !hasItems && isItemsKey(text) {
 					hasItems = true
 				}
-				if limit := sp.limit; buf.Len()+len(text) > limit && (!hasItems || buf.Len()+len(text) > sp.listLimit) {
+				if size := buf.Len() + len(text); size > sp.limit && (!hasItems || size > sp.listLimit) {
 					cur.oversized = true
 					buf.Reset()
 					continue
