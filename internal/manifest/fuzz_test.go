@@ -23,6 +23,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("\ufeff{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{\"apiVersion\": \"v1\"}]}\n]"))
 	f.Add([]byte("---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n---\n# Source: c/templates/b.yaml\n"))
 	f.Add([]byte("{apiVersion: v1, kind: PodList, items: [{metadata: {name: flow}}]}\n"))
+	// UTF-16 with a byte order mark, odd length, lone surrogate.
+	f.Add([]byte("\xff\xfek\x00i\x00n\x00d\x00:\x00 \x00X\x00\n\x00\x00\xd8"))
+	f.Add([]byte("\xfe\xff\x00{\x00}\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {
 			return

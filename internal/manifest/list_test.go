@@ -3,14 +3,25 @@ package manifest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
+
+// utf16Text encodes s as UTF-16 with a byte order mark.
+func utf16Text(order binary.AppendByteOrder, s string) string {
+	b := order.AppendUint16(nil, 0xFEFF)
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return string(b)
+}
 
 // describe prints what a Set holds, one line per object and problem, so
 // that table tests compare the whole result.
@@ -190,6 +201,15 @@ documents 4, not understood 2
 		{"JSON array cut short", "a.json", "[{\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n", `a.json:1 v1 Pod /
 a.json:1 error: invalid JSON: unexpected EOF
 documents 1, not understood 1
+`},
+		{"UTF-16LE with CRLF, as PowerShell 5 redirects kubectl", "ps.yaml", utf16Text(binary.LittleEndian, "apiVersion: v1\r\nitems:\r\n- metadata:\r\n    name: p\r\n  spec:\r\n    hostPID: true\r\nkind: PodList\r\n"), `ps.yaml:3 v1 Pod /p
+documents 1, not understood 0
+`},
+		{"UTF-16BE JSON", "be.json", utf16Text(binary.BigEndian, "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"ü\"}}"), `be.json:1 v1 Namespace /ü
+documents 1, not understood 0
+`},
+		{"CRLF typed list", "crlf.yaml", "apiVersion: v1\r\nkind: ServiceList\r\nitems:\r\n- metadata: {name: s}\r\n", `crlf.yaml:4 v1 Service /s
+documents 1, not understood 0
 `},
 		{"JSON with a byte order mark", "bom.json", "\ufeff{\"apiVersion\": \"v1\",\n \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}\n", `bom.json:1 v1 Namespace /n
 documents 1, not understood 0

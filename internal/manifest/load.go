@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf16"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -395,6 +397,16 @@ func (r *reader) readStream(name string, in io.Reader) {
 		br = r.br
 	}
 	head, _ := br.Peek(sniffBytes)
+	if utf16BOM(head) != nil {
+		// PowerShell 5 writes "kubectl get ... > file" as UTF-16.
+		data, err := io.ReadAll(io.LimitReader(br, maxJSONFileBytes+1))
+		if err != nil || len(data) > maxJSONFileBytes {
+			r.problem(name, 0, finding.LevelError, "UTF-16 file unreadable or larger than %d MiB, skipped", maxJSONFileBytes>>20)
+			return
+		}
+		r.readStream(name, bytes.NewReader(decodeUTF16(data)))
+		return
+	}
 	if isBinary(head) {
 		r.problem(name, 0, finding.LevelError, "binary file, not YAML or JSON")
 		return
@@ -474,6 +486,29 @@ func (r *reader) readStream(name string, in io.Reader) {
 	if err := splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
 		r.problem(name, 0, finding.LevelError, "read: %v", err)
 	}
+}
+
+// utf16BOM returns the byte order of a stream that starts with a UTF-16
+// byte order mark, or nil.
+func utf16BOM(head []byte) binary.ByteOrder {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) && !bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}):
+		return binary.LittleEndian
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return binary.BigEndian
+	}
+	return nil
+}
+
+// decodeUTF16 turns UTF-16 text after its byte order mark into UTF-8 (an
+// odd last byte is dropped, invalid surrogates become U+FFFD).
+func decodeUTF16(data []byte) []byte {
+	order := utf16BOM(data)
+	units := make([]uint16, 0, len(data)/2-1)
+	for i := 2; i+1 < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return []byte(string(utf16.Decode(units)))
 }
 
 // isBinary reports whether the start of a file looks binary: a NUL byte is
