@@ -252,8 +252,8 @@ func RoleRisks(rules []rbacv1.PolicyRule, namespace string) []Risk {
 // to every authenticated identity or to system:masters, or to a
 // namespace's default service account; one Risk per subject. The built-in
 // discovery bindings (system:discovery, system:basic-user,
-// system:public-info-viewer, system:service-account-issuer-discovery) are
-// not risks. What the role's rules give is RoleRisks's to judge.
+// system:public-info-viewer, system:service-account-issuer-discovery,
+// system:cluster-trust-bundle-discovery) are not risks. What the role's rules give is RoleRisks's to judge.
 func BindingRisks(roleRef rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string) []Risk {
 	var out []Risk
 	for i := range grants {
@@ -311,8 +311,10 @@ func IsBuiltinRole(kind, name string) bool {
 
 // discoveryRoles are the built-in roles bound to broad groups by default:
 // API discovery, self-review and public information only.
+// (Kubernetes v1.37 bootstrap policy's cluster-role-bindings.)
 var discoveryRoles = map[string]bool{"system:discovery": true, "system:basic-user": true,
-	"system:public-info-viewer": true, "system:service-account-issuer-discovery": true}
+	"system:public-info-viewer": true, "system:service-account-issuer-discovery": true,
+	"system:cluster-trust-bundle-discovery": true}
 
 func broadGroupBinding(groups ...string) func(rbacv1.RoleRef, []rbacv1.Subject, string) []Risk {
 	return func(ref rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string) []Risk {

@@ -131,6 +131,7 @@ func TestBindingRisks(t *testing.T) {
 			l("rbac/anonymous-binding subjects[1]", "rbac/anonymous-binding subjects[2]")},
 		{"built-in public info", cr("system:public-info-viewer"), []rbacv1.Subject{group("system:authenticated"), group("system:unauthenticated")}, "", nil},
 		{"built-in discovery", cr("system:discovery"), []rbacv1.Subject{group("system:authenticated")}, "", nil},
+		{"built-in trust bundle discovery", cr("system:cluster-trust-bundle-discovery"), []rbacv1.Subject{group("system:serviceaccounts")}, "", nil},
 		{"everyone authenticated", cr("view"), []rbacv1.Subject{group("system:authenticated")}, "", l("rbac/authenticated-binding subjects[0]")},
 		{"every service account", cr("secret-reader"), []rbacv1.Subject{group("system:serviceaccounts")}, "", l("rbac/authenticated-binding subjects[0]")},
 		{"system:masters", cr("view"), []rbacv1.Subject{group("system:masters")}, "", l("rbac/system-masters-binding subjects[0]")},
