@@ -19,11 +19,11 @@ import (
 // disagree and are left out of the labels generated policies select on,
 // which must survive the next rollout.
 var perPodLabels = map[string]bool{
-	"pod-template-hash":                      true,
-	"controller-revision-hash":               true,
-	"pod-template-generation":                true,
-	"statefulset.kubernetes.io/pod-name":     true,
-	"apps.kubernetes.io/pod-index":           true,
+	"pod-template-hash":                        true,
+	"controller-revision-hash":                 true,
+	"pod-template-generation":                  true,
+	"statefulset.kubernetes.io/pod-name":       true,
+	"apps.kubernetes.io/pod-index":             true,
 	"batch.kubernetes.io/job-completion-index": true,
 }
 
