@@ -27,11 +27,7 @@ func TestScenarios(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range probs {
-				if p.Level == finding.LevelError {
-					t.Fatalf("problem: %s", p)
-				}
-			}
+			checkProblems(t, dir, probs)
 			c, err := Analyze(context.Background(), m)
 			if err != nil {
 				t.Fatal(err)
@@ -55,6 +51,42 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkProblems compares the problems of a scenario with its problems.txt,
+// whose lines are "level: text": each must match a problem of that level
+// containing the text, and every error and warning must be listed. Without
+// the file, no error is allowed.
+func checkProblems(t *testing.T, dir string, probs []finding.Problem) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "problems.txt"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	listed := make([]bool, len(probs))
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		level, text, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("problems.txt: %q is not \"level: text\"", line)
+		}
+		found := false
+		for i, p := range probs {
+			if p.Level == level && strings.Contains(p.Message, text) {
+				listed[i], found = true, true
+			}
+		}
+		if !found {
+			t.Errorf("no %s containing %q among %v", level, text, probs)
+		}
+	}
+	for i, p := range probs {
+		if !listed[i] && p.Level != finding.LevelNote && (p.Level == finding.LevelError || data != nil) {
+			t.Errorf("unexpected %s: %s", p.Level, p)
+		}
 	}
 }
 
