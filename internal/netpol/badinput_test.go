@@ -34,6 +34,7 @@ func TestBadPolicies(t *testing.T) {
 		"ipBlock and pods":   {"podSelector: {}\negress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]", "ipBlock cannot be combined"},
 		"empty peer":         {"podSelector: {}\ningress: [{from: [{}]}]", "peer has no podSelector, namespaceSelector or ipBlock"},
 		"policy type":        {"podSelector: {}\npolicyTypes: [Sideways]", `spec.policyTypes[0]: "Sideways" is neither Ingress nor Egress`},
+		"does not decode":    {"podSelector: [app]", `NetworkPolicy "bad": field spec.podSelector`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := badWorkload + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: a}\nspec:\n  " + strings.ReplaceAll(tc.spec, "\n", "\n  ") + "\n"

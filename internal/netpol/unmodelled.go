@@ -33,6 +33,13 @@ var unmodelledKinds = map[string]string{
 	"security.istio.io/AuthorizationPolicy":               "Istio denies or allows requests in its proxies",
 }
 
+// clusterWide are the kinds of unmodelledKinds that have no namespace (the
+// inventory places unknown kinds in the default namespace).
+var clusterWide = map[string]bool{
+	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true, "ClusterNetworkPolicy": true,
+	"CiliumClusterwideNetworkPolicy": true, "GlobalNetworkPolicy": true,
+}
+
 // unmodelled reports the objects of the input that affect connectivity and
 // are not modelled, including NetworkPolicies of an API version that was
 // not decoded as networking.k8s.io/v1.
@@ -55,7 +62,7 @@ func unmodelled(inv *workload.Inventory) []finding.Problem {
 			file, line = o.Source.File, o.Source.Line
 		}
 		name := o.Ref.Name
-		if o.Ref.Namespace != "" {
+		if o.Ref.Namespace != "" && !clusterWide[o.Ref.Kind] {
 			name = o.Ref.Namespace + "/" + name
 		}
 		out = append(out, finding.Problem{File: file, Line: line, Level: finding.LevelError,
