@@ -31,6 +31,7 @@ func TestBadPolicies(t *testing.T) {
 		"protocol":           {"podSelector: {}\ningress: [{ports: [{protocol: ICMP, port: 1}]}]", `ports[0].protocol: "ICMP" is not TCP, UDP or SCTP`},
 		"cidr":               {"podSelector: {}\ningress: [{from: [{ipBlock: {cidr: 10.0.0.0/40}}]}]", `networkpolicy a/bad: spec.ingress[0]: from[0]: ipBlock cidr "10.0.0.0/40"`},
 		"except outside":     {"podSelector: {}\ningress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]", `except "11.0.0.0/16" is not inside cidr "10.0.0.0/8"`},
+		"except is the cidr": {"podSelector: {}\ningress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/8]}}]}]", `except "10.1.0.0/8" is all of cidr "10.0.0.0/8"`},
 		"ipBlock and pods":   {"podSelector: {}\negress: [{to: [{ipBlock: {cidr: 10.0.0.0/8}, podSelector: {}}]}]", "ipBlock cannot be combined"},
 		"empty peer":         {"podSelector: {}\ningress: [{from: [{}]}]", "peer has no podSelector, namespaceSelector or ipBlock"},
 		"policy type":        {"podSelector: {}\npolicyTypes: [Sideways]", `spec.policyTypes[0]: "Sideways" is neither Ingress nor Egress`},
