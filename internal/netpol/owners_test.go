@@ -162,3 +162,38 @@ spec: {selector: {app: db}, ports: [{port: 5432, targetPort: pg}]}
 		t.Fatalf("inferred %+v, want one shop/web-7d4b9c6f5[ReplicaSet] -> shop/db[StatefulSet]", got)
 	}
 }
+
+// TestOwnersInInputNotRepeated: the objects of a dump that stand for the
+// same pods give one peer, named after the pods' controller.
+func TestOwnersInInputNotRepeated(t *testing.T) {
+	pod := func(name, labels, owner string) string {
+		return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: a, labels: {" + labels + "}, ownerReferences: [" + owner + "]}\nspec: {containers: [{name: c, image: x}]}\nstatus: {phase: Running}\n"
+	}
+	const cronJob = "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: backup, namespace: a}\nspec: {schedule: '@daily', jobTemplate: {spec: {template: {metadata: {labels: {app: backup}}, spec: {containers: [{name: c, image: x}]}}}}}\n"
+	const job = "---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: backup-29001300, namespace: a, ownerReferences: [{apiVersion: batch/v1, kind: CronJob, name: backup, uid: u, controller: true}]}\nspec: {template: {metadata: {labels: {app: backup}}, spec: {containers: [{name: c, image: x}]}}}\n"
+	const deploy = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\nspec: {selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c, image: x}]}}}\n"
+	jobPod := pod("backup-29001300-xk2p9", "app: backup", "{apiVersion: batch/v1, kind: Job, name: backup-29001300, uid: j, controller: true}")
+	webPod := pod("web-5d8c-aaaaa", "app: web, pod-template-hash: 5d8c", "{apiVersion: apps/v1, kind: ReplicaSet, name: web-5d8c, uid: r, controller: true}")
+	for name, tc := range map[string]struct {
+		doc  string
+		want []string
+	}{
+		"cronjob with running job pod, job absent":       {cronJob + jobPod, []string{"a/backup-29001300[Job]"}},
+		"cronjob, its job, and the job's pod":            {cronJob + job + jobPod, []string{"a/backup-29001300[Job]"}},
+		"cronjob and its job, no pods":                   {cronJob + job, []string{"a/backup[CronJob]"}},
+		"deployment and pod, replicaset absent":          {deploy + webPod, []string{"a/web-5d8c[ReplicaSet]"}},
+		"pod not owned (owner reference not controller)": {pod("p", "app: p", "{apiVersion: v1, kind: ConfigMap, name: cm, uid: c}"), []string{"a/p[Pod]"}},
+		"deployment of another name stays":               {strings.ReplaceAll(deploy, "name: web", "name: webx") + webPod, []string{"a/web-5d8c[ReplicaSet]", "a/webx[Deployment]"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			m := FromInventory(loadInventory(t, tc.doc)).Model
+			var got []string
+			for _, p := range m.Peers {
+				got = append(got, p.String())
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("peers %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

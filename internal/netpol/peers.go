@@ -69,7 +69,10 @@ func PeerName(w *workload.Workload) string {
 //     controller (ReplicaSet, DaemonSet, StatefulSet, Job, ...), exactly as
 //     the owner reference names it;
 //   - a workload object of the input whose pods are present (or whose
-//     owned objects' pods are) is the same set of pods and is dropped, and
+//     owned objects' pods are, linked by the owned object or by its name:
+//     a Deployment's ReplicaSet is "<deployment>-<pod-template-hash>", a
+//     CronJob's Job "<cronjob>-<minutes>") is the same set of pods and is
+//     dropped, and
 //     so is a ReplicaSet or Job whose owner is in the input without pods
 //     (the owner stands for it);
 //   - Pods that cannot take part in pod networking are left out with a
@@ -134,6 +137,13 @@ func buildPeers(inv *workload.Inventory) ([]*Peer, []finding.Problem) {
 				mark(s.w.Namespace()+"/"+d+"[Deployment]", 0)
 			}
 		}
+		// Likewise a CronJob's Job is named after it and the scheduled
+		// time in minutes.
+		if s.owner.Kind == "Job" {
+			if i := strings.LastIndexByte(s.owner.Name, '-'); i > 0 && isDigits(s.owner.Name[i+1:]) {
+				mark(s.w.Namespace()+"/"+s.owner.Name[:i]+"[CronJob]", 0)
+			}
+		}
 	}
 	groups := map[string][]*peerSource{}
 	var order []string
@@ -162,6 +172,15 @@ func buildPeers(inv *workload.Inventory) ([]*Peer, []finding.Problem) {
 		peers = append(peers, peerOf(g))
 	}
 	return peers, probs
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // notNetworked says why a workload has no pods on the pod network.
