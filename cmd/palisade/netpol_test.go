@@ -91,9 +91,9 @@ func TestNetpolRealInput(t *testing.T) {
 			[]string{`"kind": "ReplicaSet"`, `"name": "web-7d4b9c6f5"`}, nil},
 		{"unmodelled kinds", "14-unmodelled-kinds", nil, exitError,
 			[]string{"shop/web[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections\n"},
-			[]string{"error: ", "AdminNetworkPolicy cluster-control (policy.networking.k8s.io/v1alpha1) affects connectivity", "Ingress shop/web"}},
+			[]string{"error: ", "ClusterNetworkPolicy cluster-control (policy.networking.k8s.io/v1alpha2) affects connectivity", "Ingress shop/web"}},
 		{"unmodelled kinds with findings", "14-unmodelled-kinds", []string{"--findings"}, exitError, nil,
-			[]string{"BaselineAdminNetworkPolicy default"}},
+			[]string{"CiliumNetworkPolicy shop/l7"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"netpol", "analyze", filepath.Join(scen, tc.dir, "input.yaml")}, tc.args...)

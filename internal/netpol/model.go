@@ -134,6 +134,13 @@ type Model struct {
 	Peers      []*Peer
 	Namespaces map[string]*Namespace
 	Policies   []*Policy
+	// Admin are the AdminNetworkPolicies by precedence; Baseline is the
+	// BaselineAdminNetworkPolicy, if any.
+	Admin    []*AdminPolicy
+	Baseline *AdminPolicy
+	// adminIn, adminOut, baseIn and baseOut are each peer's admin rules
+	// in precedence order.
+	adminIn, adminOut, baseIn, baseOut [][]*AdminRule
 	// ingressAtoms and egressAtoms name the external peers.
 	ingressAtoms, egressAtoms []IPRange
 	ingressOf, egressOf       [][]*Rule
@@ -210,6 +217,9 @@ func FromInventory(inv *workload.Inventory) *BuildResult {
 		m.Policies = append(m.Policies, pol)
 	}
 	sort.SliceStable(m.Policies, func(i, j int) bool { return m.Policies[i].String() < m.Policies[j].String() })
+	var adminProbs []finding.Problem
+	m.Admin, m.Baseline, adminProbs = adminTiers(inv)
+	res.Problems = append(res.Problems, adminProbs...)
 	m.index()
 	res.Problems = append(res.Problems, m.labelConflicts()...)
 	res.Problems = append(res.Problems, unmodelled(inv)...)
@@ -488,8 +498,10 @@ func (r *Rule) conns(dst *Peer) ConnSet {
 			continue
 		}
 		for _, np := range dst.NamedPorts[p.Named] {
-			if np.Protocol == p.Protocol && np.Port >= MinPort && np.Port <= MaxPort {
-				c = c.Union(ConnsOf(p.Protocol, PortSet{{np.Port, np.Port}}))
+			// An admin policy's named port has no protocol: it
+			// matches the container port's own.
+			if (p.Protocol == "" || np.Protocol == p.Protocol) && np.Port >= MinPort && np.Port <= MaxPort {
+				c = c.Union(ConnsOf(np.Protocol, PortSet{{np.Port, np.Port}}))
 			}
 		}
 	}
@@ -580,8 +592,9 @@ func (m *Model) index() {
 			}
 		}
 	}
+	m.indexAdmin()
 	m.ingressAtoms = atoms(inBlocks)
-	m.egressAtoms = atoms(outBlocks)
+	m.egressAtoms = atoms(append(outBlocks, m.adminBlocks()...))
 }
 
 // Selected returns the workloads a policy applies to.

@@ -13,8 +13,6 @@ import (
 // would print connectivity the cluster does not have, so each one is an
 // error (the command exits 2) naming the object.
 var unmodelledKinds = map[string]string{
-	"policy.networking.k8s.io/AdminNetworkPolicy":         "cluster-wide policies evaluated before NetworkPolicies",
-	"policy.networking.k8s.io/BaselineAdminNetworkPolicy": "cluster-wide default policies evaluated after NetworkPolicies",
 	"policy.networking.k8s.io/ClusterNetworkPolicy":       "cluster-wide policies evaluated around NetworkPolicies",
 	"networking.k8s.io/Ingress":                           "exposes workloads through an ingress controller",
 	"extensions/Ingress":                                  "exposes workloads through an ingress controller",
@@ -36,7 +34,7 @@ var unmodelledKinds = map[string]string{
 // clusterWide are the kinds of unmodelledKinds that have no namespace (the
 // inventory places unknown kinds in the default namespace).
 var clusterWide = map[string]bool{
-	"AdminNetworkPolicy": true, "BaselineAdminNetworkPolicy": true, "ClusterNetworkPolicy": true,
+	"ClusterNetworkPolicy": true,
 	"CiliumClusterwideNetworkPolicy": true, "GlobalNetworkPolicy": true,
 }
 
