@@ -14,6 +14,8 @@ import (
 func FuzzPolicyParser(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/fuzz/*.yaml")
 	scen, _ := filepath.Glob("testdata/scenarios/*/input.yaml")
+	dumps, _ := filepath.Glob("testdata/scenarios/*/*.json")
+	scen = append(scen, dumps...)
 	for _, p := range append(seeds, scen...) {
 		data, err := os.ReadFile(p)
 		if err != nil {

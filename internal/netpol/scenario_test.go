@@ -14,7 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files of output formats (never the hand-checked expected.txt)")
 
 // TestScenarios runs every hand-checked scenario under testdata/scenarios:
-// input.yaml is analysed and the text output must equal expected.txt, which
+// input.yaml (or the *.json files) is analysed and the text output must equal expected.txt, which
 // was worked out by hand (each README.md says how).
 func TestScenarios(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/scenarios/*")
@@ -23,7 +23,12 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			m, probs, err := Load(context.Background(), []string{filepath.Join(dir, "input.yaml")}, nil, "")
+			// input.yaml, or the API server's responses saved as *.json.
+			inputs := []string{filepath.Join(dir, "input.yaml")}
+			if _, err := os.Stat(inputs[0]); err != nil {
+				inputs, _ = filepath.Glob(filepath.Join(dir, "*.json"))
+			}
+			m, probs, err := Load(context.Background(), inputs, nil, "")
 			if err != nil {
 				t.Fatal(err)
 			}
