@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -447,19 +448,9 @@ func (m *Model) indexAdmin() {
 		}
 		for _, rules := range [][]*AdminRule{pol.Ingress, pol.Egress} {
 			for _, r := range rules {
-				r.matched = newBitset(n)
-				for _, q := range m.Peers {
-					if r.allPods {
-						r.matched.set(q.Index)
-						continue
-					}
-					for _, ap := range r.peers {
-						if ap.matches(m, q) {
-							r.matched.set(q.Index)
-							break
-						}
-					}
-				}
+				r.matched = m.matching(r.allPods, func(q *Peer) bool {
+					return slices.ContainsFunc(r.peers, func(ap adminPeer) bool { return ap.matches(m, q) })
+				})
 			}
 		}
 		in, out := m.adminIn, m.adminOut

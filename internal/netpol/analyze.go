@@ -115,36 +115,24 @@ func (c *Connectivity) Lines() []string {
 }
 
 func (m *Model) ingressConns(src, dst *Peer) ConnSet {
-	np := func() (ConnSet, bool) {
-		if !m.ingressIsolated[dst.Index] {
-			return AllConns(), false
-		}
-		var c ConnSet
-		for _, r := range m.ingressOf[dst.Index] {
-			if r.matched.has(src.Index) {
-				c = c.Union(r.conns(dst))
-				if c.IsAll() {
-					break
-				}
-			}
-		}
-		return c, true
-	}
-	if len(m.adminIn[dst.Index]) == 0 && len(m.baseIn[dst.Index]) == 0 {
-		c, _ := np()
-		return c
-	}
-	return tiered(m.adminIn[dst.Index], m.baseIn[dst.Index], func(r *AdminRule) bool { return r.matched.has(src.Index) }, dst, np)
+	return m.podConns(m.ingressIsolated, m.ingressOf, m.adminIn, m.baseIn, dst, src, dst)
 }
 
 func (m *Model) egressConns(src, dst *Peer) ConnSet {
+	return m.podConns(m.egressIsolated, m.egressOf, m.adminOut, m.baseOut, src, dst, dst)
+}
+
+// podConns decides one direction of a connection between two pods: self
+// is the pod whose rules of that direction apply, other the pod at the
+// other end, and dst the destination, against which named ports resolve.
+func (m *Model) podConns(isolated []bool, rulesOf [][]*Rule, admin, base [][]*AdminRule, self, other, dst *Peer) ConnSet {
 	np := func() (ConnSet, bool) {
-		if !m.egressIsolated[src.Index] {
+		if !isolated[self.Index] {
 			return AllConns(), false
 		}
 		var c ConnSet
-		for _, r := range m.egressOf[src.Index] {
-			if r.matched.has(dst.Index) {
+		for _, r := range rulesOf[self.Index] {
+			if r.matched.has(other.Index) {
 				c = c.Union(r.conns(dst))
 				if c.IsAll() {
 					break
@@ -153,11 +141,11 @@ func (m *Model) egressConns(src, dst *Peer) ConnSet {
 		}
 		return c, true
 	}
-	if len(m.adminOut[src.Index]) == 0 && len(m.baseOut[src.Index]) == 0 {
+	if len(admin[self.Index]) == 0 && len(base[self.Index]) == 0 {
 		c, _ := np()
 		return c
 	}
-	return tiered(m.adminOut[src.Index], m.baseOut[src.Index], func(r *AdminRule) bool { return r.matched.has(dst.Index) }, dst, np)
+	return tiered(admin[self.Index], base[self.Index], func(r *AdminRule) bool { return r.matched.has(other.Index) }, dst, np)
 }
 
 // ingressFromExternal: admin ingress peers are pods only, so they never

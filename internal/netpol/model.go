@@ -3,6 +3,7 @@ package netpol
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -540,6 +541,17 @@ func (b bitset) subsetOf(o bitset) bool {
 	return true
 }
 
+// matching is the set of peers match holds for (every peer when all is set).
+func (m *Model) matching(all bool, match func(*Peer) bool) bitset {
+	b := newBitset(len(m.Peers))
+	for _, q := range m.Peers {
+		if all || match(q) {
+			b.set(q.Index)
+		}
+	}
+	return b
+}
+
 // index resolves selectors against the peers once, so that analysis is
 // only set lookups.
 func (m *Model) index() {
@@ -558,19 +570,9 @@ func (m *Model) index() {
 		}
 		for _, rules := range [][]*Rule{pol.Ingress, pol.Egress} {
 			for _, r := range rules {
-				r.matched = newBitset(n)
-				for _, q := range m.Peers {
-					if r.AllPeers {
-						r.matched.set(q.Index)
-						continue
-					}
-					for _, rp := range r.Peers {
-						if m.matchesPeer(pol, rp, q) {
-							r.matched.set(q.Index)
-							break
-						}
-					}
-				}
+				r.matched = m.matching(r.AllPeers, func(q *Peer) bool {
+					return slices.ContainsFunc(r.Peers, func(rp RulePeer) bool { return m.matchesPeer(pol, rp, q) })
+				})
 			}
 		}
 		if pol.AffectsIngress {
