@@ -197,3 +197,37 @@ func TestOwnersInInputNotRepeated(t *testing.T) {
 		})
 	}
 }
+
+// TestLabelConflictsScoped: pods of one StatefulSet differ in their
+// per-pod name label; only a selector that can see them (a policy of their
+// namespace, or a rule peer naming it) makes that a note.
+func TestLabelConflictsScoped(t *testing.T) {
+	pods := ""
+	for _, n := range []string{"db-0", "db-1"} {
+		pods += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + n + ", namespace: a, labels: {app: db, statefulset.kubernetes.io/pod-name: " + n + "}, ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: db, uid: u, controller: true}]}\nspec: {containers: [{name: c, image: x}]}\n"
+	}
+	policy := func(ns, spec string) string {
+		return "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: " + ns + "}\nspec: " + spec + "\n"
+	}
+	const first = "{podSelector: {matchLabels: {statefulset.kubernetes.io/pod-name: db-0}}}"
+	for name, tc := range map[string]struct {
+		policies string
+		note     bool
+	}{
+		"no policy":                           {"", false},
+		"selected in their namespace":         {policy("a", first), true},
+		"same selector in another namespace":  {policy("b", first), false},
+		"rule peer in the policy's namespace": {policy("b", "{podSelector: {}, ingress: [{from: ["+first+"]}]}"), false},
+		"rule peer naming their namespace":    {policy("b", "{podSelector: {}, ingress: [{from: [{namespaceSelector: {}, podSelector: {matchLabels: {statefulset.kubernetes.io/pod-name: db-0}}}]}]}"), true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := FromInventory(loadInventory(t, pods+tc.policies))
+			got := slices.ContainsFunc(b.Problems, func(p finding.Problem) bool {
+				return strings.Contains(p.Message, "a/db[StatefulSet]: its 2 pods do not behave as one peer")
+			})
+			if got != tc.note {
+				t.Errorf("note = %v, want %v: %v", got, tc.note, b.Problems)
+			}
+		})
+	}
+}

@@ -280,14 +280,22 @@ func addNamedPorts(p *Peer, spec *corev1.PodSpec) {
 // input's policies selects some of their pods and not others. The owner is
 // analysed with the labels of its first pod by name.
 func (m *Model) labelConflicts() []finding.Problem {
-	var sels []labels.Selector
+	// sels are the pod selectors of the input with the pods they can see:
+	// a policy's own in its namespace, a rule peer's in the namespaces it
+	// names.
+	type scoped struct {
+		sel     labels.Selector
+		applies func(*Peer) bool
+	}
+	var sels []scoped
 	for _, pol := range m.Policies {
-		sels = append(sels, pol.Selector)
+		sels = append(sels, scoped{pol.Selector, func(q *Peer) bool { return q.Namespace == pol.Namespace }})
 		for _, rules := range [][]*Rule{pol.Ingress, pol.Egress} {
 			for _, r := range rules {
 				for _, rp := range r.Peers {
 					if rp.PodSelector != nil {
-						sels = append(sels, rp.PodSelector)
+						all := RulePeer{NamespaceSelector: rp.NamespaceSelector}
+						sels = append(sels, scoped{rp.PodSelector, func(q *Peer) bool { return m.matchesPeer(pol, all, q) }})
 					}
 				}
 			}
@@ -316,8 +324,8 @@ func (m *Model) labelConflicts() []finding.Problem {
 			why = append(why, "their labels differ in "+strings.Join(ks, ", "))
 		}
 		for _, s := range sels {
-			if splitsPods(s, p.podLabels) {
-				why = append(why, fmt.Sprintf("selector %q selects some of them and not others", s))
+			if s.applies(p) && splitsPods(s.sel, p.podLabels) {
+				why = append(why, fmt.Sprintf("selector %q selects some of them and not others", s.sel))
 				break
 			}
 		}
