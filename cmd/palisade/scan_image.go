@@ -109,8 +109,14 @@ $` + vulndb.EnvCacheDir + `, else the user cache directory): create it with
 'palisade db update', or on an air-gapped host with 'palisade db import'.
 See docs/image-scanning.md.
 
+A vulnerability whose advisory gives no severity (UNKNOWN: many Go, Alpine,
+Wolfi and Debian records) fails --fail-on at every level but none: an
+unknown risk is not a harmless one. --ignore-unknown-severity lets them
+pass; --fail-on unknown fails on any finding at all.
+
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
---fail-on; 2 usage error, or the image or the database could not be read.`,
+--fail-on, or of unknown severity; 2 usage error, or the image or the
+database could not be read.`,
 		Example: `  palisade scan image registry.example.com/app:1.2
   palisade scan image --platform linux/arm64 registry.example.com/app:1.2 --fail-on high
   palisade scan image oci:./build/oci --vex app.openvex.json --ignore-unfixed -o sarif --output-file image.sarif
@@ -176,7 +182,8 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	}
 	img.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or of unknown severity: critical, high, medium, low, unknown (any finding), or none")
+	f.BoolVar(&o.ignoreUnknownSeverity, "ignore-unknown-severity", false, "do not let vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list findings suppressed by VEX in table output (other formats always include them, marked)")
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
 	f.StringArrayVar(&vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress findings (repeatable)")
