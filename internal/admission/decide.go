@@ -474,9 +474,13 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 				if vul.FixableOnly {
 					fixable = "fixable "
 				}
-				fs[i] = append(fs[i], newImageFinding(w, RuleVulnerabilities, res.worst[0].Severity, vulnTitle, t,
+				threshold := p.vulnSeverity.String()
+				if res.unknown {
+					threshold += " or of unknown severity"
+				}
+				fs[i] = append(fs[i], newImageFinding(w, RuleVulnerabilities, res.severity, vulnTitle, t,
 					fmt.Sprintf("container %q image %q (%s) has %svulnerabilities at or above %s: %s (e.g. %s)",
-						t.c.Name, t.c.Image, digest, fixable, p.vulnSeverity, res.summary, strings.Join(ids, ", "))))
+						t.c.Name, t.c.Image, digest, fixable, threshold, res.summary, strings.Join(ids, ", "))))
 			}
 		}
 	})

@@ -363,3 +363,32 @@ func TestKeyFileRelativeToPolicy(t *testing.T) {
 		t.Fatalf("%v %v", p, err)
 	}
 }
+
+// TestVulnerabilityGateUnknownSeverity: a vulnerability whose advisory
+// gives no severity denies at any gate level unless the policy says
+// ignoreUnknownSeverity.
+func TestVulnerabilityGateUnknownSeverity(t *testing.T) {
+	image := "registry.example.com/alpine-app@sha256:" + strings.Repeat("4", 64)
+	scanner := &fakeScanner{findings: map[string][]finding.Finding{
+		"sha256:" + strings.Repeat("4", 64): {{RuleID: "ALPINE-CVE-2099-0001", Title: "CVE-2099-0001", Severity: finding.SeverityUnknown}},
+	}}
+	for _, tt := range []struct {
+		name    string
+		spec    string
+		allowed bool
+		want    string
+	}{
+		{"CRITICAL gate", "{severity: CRITICAL}", false, "has vulnerabilities at or above CRITICAL or of unknown severity: 1 UNKNOWN (e.g. CVE-2099-0001)"},
+		{"LOW gate", "{severity: LOW}", false, "1 UNKNOWN"},
+		{"ignored", "{severity: LOW, ignoreUnknownSeverity: true}", true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			policy := policyHeader + "spec:\n  rules: [pss-baseline]\n  images:\n    vulnerabilities: " + tt.spec + "\n"
+			ts := newTestServer(t, policy, Options{Scanner: scanner})
+			resp, _, body := ts.post(t, EndpointValidate, reviewFor(t, pod("p", container("a", image)), podGVK, "prod", reviewOpts{}))
+			if resp.Allowed != tt.allowed || (!tt.allowed && !strings.Contains(resp.Result.Message, tt.want)) {
+				t.Errorf("allowed %v, want %v (%q): %s", resp.Allowed, tt.allowed, tt.want, body)
+			}
+		})
+	}
+}
