@@ -69,3 +69,29 @@ func TestScanImageUnknownSeverity(t *testing.T) {
 		})
 	}
 }
+
+// TestScanImageMissingData: an image whose ecosystem has no advisories in
+// the database is not "No findings", exit 0: each such ecosystem is an
+// error counting the packages left unchecked, exit 2, unless
+// --allow-missing-data.
+func TestScanImageMissingData(t *testing.T) {
+	fx := newGateFixture(t)
+	want := "no vulnerability data for ecosystem Alpine:v3.20 (2 packages not checked)"
+	for _, format := range []string{"table", "json", "sarif"} {
+		out, stderr, code := palisade(t, "", "scan", "image", fx.alpine, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
+		if code != exitError {
+			t.Errorf("-o %s: exit %d, want 2: %s", format, code, stderr)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("-o %s: report lacks %q:\n%s", format, want, out)
+		}
+	}
+	out, stderr, code := palisade(t, "", "scan", "image", fx.alpine, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "--allow-missing-data")
+	if code != exitClean || !strings.Contains(out, "WARNING") || !strings.Contains(out, want) {
+		t.Errorf("--allow-missing-data: exit %d, want 0 and a warning: %s%s", code, out, stderr)
+	}
+	// The Debian image is covered: its exit code is the gate's, not 2.
+	if _, stderr, code := palisade(t, "", "scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "--fail-on", "none"); code != exitClean {
+		t.Errorf("covered image: exit %d: %s", code, stderr)
+	}
+}

@@ -462,6 +462,12 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		}
 		if needScan {
 			res, err := d.images.scan(ctx, p, t.c.Image, digest)
+			if err == nil && len(res.gaps) > 0 {
+				// Not "no vulnerabilities": a scan that could not check
+				// everything fails as a scan does, per its failurePolicy.
+				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, fmt.Errorf("image %q (%s) was not fully checked: %s",
+					t.c.Image, digest, strings.Join(res.gaps, "; ")))
+			}
 			switch {
 			case err != nil:
 				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, err)

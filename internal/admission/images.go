@@ -66,6 +66,10 @@ type scanResult struct {
 	unknown bool
 	// summary counts them by severity ("1 CRITICAL, 2 UNKNOWN").
 	summary string
+	// gaps are the scan's errors: what it could not check (packages of an
+	// ecosystem without advisories in the database, unreadable package
+	// databases). The gate treats them as a failed scan.
+	gaps []string
 }
 
 // How long a verified signature and a scan result are trusted. A digest
@@ -243,6 +247,11 @@ func (ic *imageChecks) scan(ctx context.Context, p *Policy, image, digest string
 			return scanResult{}, err
 		}
 		var res scanResult
+		for _, pr := range rep.Problems {
+			if pr.Level == finding.LevelError {
+				res.gaps = append(res.gaps, pr.String())
+			}
+		}
 		counts := map[finding.Severity]int{}
 		for _, f := range rep.Findings {
 			if !p.vulnGate.Fails(f) || (fixableOnly && !ic.fixable(f)) {
