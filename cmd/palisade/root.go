@@ -62,7 +62,8 @@ cluster settings before they reach production, from CI pipelines to
 thousands of small edge clusters.
 
 Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
---fail-on, 2 usage or input error.`,
+--fail-on, 2 usage or input error (a mistyped command included), or
+nothing could be checked.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
