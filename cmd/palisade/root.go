@@ -140,7 +140,8 @@ func strictHelpTopics(root *cobra.Command) {
 // of its subcommands. Cobra checks this only for the root: below it, a
 // mistyped `palisade scan confg` printed help and exited 0, which a script
 // or CI job reads as success. A group given no argument still prints its
-// help and exits 0, as kubectl and git do.
+// help and exits 0, as `palisade` alone does: nothing was asked that could
+// fail (exit 1 would mean findings here).
 func requireSubcommands(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		requireSubcommands(sub)

@@ -55,7 +55,7 @@ func TestMistypedSubcommand(t *testing.T) {
 }
 
 // TestGroupWithoutSubcommand: a group given nothing prints its help and
-// exits 0 (as kubectl does).
+// exits 0, as `palisade` alone does.
 func TestGroupWithoutSubcommand(t *testing.T) {
 	for _, args := range [][]string{{"scan"}, {"node"}, {"netpol"}, {"hub"}, {}} {
 		stdout, stderr, code := palisade(t, "", args...)
