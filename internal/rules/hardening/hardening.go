@@ -13,6 +13,8 @@ import (
 func Rules() []*rule.Rule {
 	return []*rule.Rule{
 		readOnlyRootFS(),
+		dangerousCaps(),
+		runAsRoot(),
 		imageNotPinned(),
 		latestTag(),
 		cpuRequests(),
