@@ -75,7 +75,10 @@ func dangerousCaps() *rule.Rule {
 			{Title: "capabilities(7)", URL: "https://man7.org/linux/man-pages/man7/capabilities.7.html"},
 			cis("5.2.8, 5.2.9"), nsaGuide("Pod security"),
 		},
-		Tags: tags,
+		// The Pod Security tags, not "hardening": the rule takes over part of
+		// pss/capabilities-baseline and -restricted, so whoever selects,
+		// exempts or overrides those by tag gets the same on it.
+		Tags: []string{rule.TagPSSBaseline, rule.TagPSSRestricted},
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
 			for _, c := range workload.Containers(w.Spec) {

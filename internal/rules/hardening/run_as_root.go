@@ -79,7 +79,10 @@ func runAsRoot() *rule.Rule {
 			{Title: "Pod Security Standards, restricted: Running as Non-root", URL: "https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"},
 			cis("5.2.7"), nsaGuide("Use containers built to run applications as non-root users"),
 		},
-		Tags: tags,
+		// The Pod Security tag, not "hardening": the rule takes over part of
+		// pss/run-as-user and pss/run-as-non-root, so whoever selects,
+		// exempts or overrides those by tag gets the same on it.
+		Tags: []string{rule.TagPSSRestricted},
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
 			for _, c := range workload.Containers(w.Spec) {
