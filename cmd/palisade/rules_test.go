@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/palisade-sec/palisade/internal/baseline"
 	"github.com/palisade-sec/palisade/internal/finding"
 )
 
@@ -110,5 +113,34 @@ func TestFormerResourcesID(t *testing.T) {
 		if code != 0 || !strings.Contains(out, id) {
 			t.Errorf("rules show hardening/resources (exit %d) does not mention %s:\n%s", code, id, out)
 		}
+	}
+}
+
+// A baseline written when the resource rule was hardening/resources keeps
+// accepting the findings of the four rules it was split into.
+func TestBaselineUnderFormerResourcesID(t *testing.T) {
+	repo := t.TempDir()
+	manifest := "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n      - {name: app, image: nginx}\n"
+	if err := os.WriteFile(filepath.Join(repo, "web.yaml"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := palisade(t, "", "scan", "repo", repo, "--rules", "hardening/memory-limits", "-o", "json")
+	var r finding.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitFindings || len(r.Findings) != 1 {
+		t.Fatalf("exit %d, findings %+v (%v)", code, r.Findings, err)
+	}
+	old := r.Findings[0]
+	old.RuleID = "hardening/resources"
+	bl := filepath.Join(t.TempDir(), "baseline.json")
+	if err := baseline.FromReport(&finding.Report{Findings: []finding.Finding{old}}, repo).WriteFile(bl); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := palisade(t, "", "scan", "repo", repo, "--rules", "hardening/resources", "--baseline", bl, "--fail-on", "low", "-o", "json")
+	r = finding.Report{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitClean {
+		t.Fatalf("exit %d (%v); stderr: %s", code, err, stderr)
+	}
+	if len(r.Findings) != 4 || r.Summary.Suppressed != 4 {
+		t.Errorf("findings %+v, want the four resource findings accepted by the baseline", r.Findings)
 	}
 }
