@@ -59,15 +59,18 @@ func dangerousAdds(c *corev1.Container) []int {
 
 // dangerousCaps: no container (init, regular or ephemeral) may add a
 // dangerous capability to its securityContext.capabilities.add, whatever
-// it drops (an added capability is granted even with drop: [ALL]) and
-// whatever the Pod Security level. One finding per container, at its
-// first dangerous capability, naming them as the manifest writes them.
+// it drops (an added capability is granted even with drop: [ALL]). One
+// finding per container, at its first dangerous capability, naming them
+// as the manifest writes them. It applies where the Pod Security
+// capability controls it takes over apply (the baseline and restricted
+// levels), and is suppressed like them in a namespace labelled
+// privileged.
 func dangerousCaps() *rule.Rule {
 	return &rule.Rule{
 		ID:              DangerousCapabilitiesID,
 		Title:           "Dangerous capabilities added",
 		Severity:        finding.SeverityHigh,
-		Description:     "Capabilities such as SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH or BPF (or ALL) give the container powers over the kernel, the node's network or other processes: mounting file systems, loading kernel modules, sniffing and spoofing neighbour traffic, reading any host file. Most container escapes start from one of them. This rule reports them at every Pod Security level; the Pod Security capability controls then report only what remains (other added capabilities, not dropping ALL).",
+		Description:     "Capabilities such as SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH or BPF (or ALL) give the container powers over the kernel, the node's network or other processes: mounting file systems, loading kernel modules, sniffing and spoofing neighbour traffic, reading any host file. Most container escapes start from one of them. This rule reports them, HIGH, at the baseline and restricted Pod Security levels; the Pod Security capability controls then report only what remains (other added capabilities, not dropping ALL).",
 		Remediation:     "Remove the capability from capabilities.add; drop ALL and add back only what the process needs (usually NET_BIND_SERVICE at most).",
 		RemediationYAML: "securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]   # only if binding a port below 1024",
 		References: []finding.Reference{
@@ -79,7 +82,11 @@ func dangerousCaps() *rule.Rule {
 		// pss/capabilities-baseline and -restricted, so whoever selects,
 		// exempts or overrides those by tag gets the same on it.
 		Tags: []string{rule.TagPSSBaseline, rule.TagPSSRestricted},
-		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
+		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
+			ps := ctx.PodSecurityFor(w.Namespace())
+			if !ps.Applies(rule.LevelBaseline) {
+				return nil
+			}
 			var out []rule.Violation
 			for _, c := range workload.Containers(w.Spec) {
 				idx := dangerousAdds(c.Container)
@@ -92,9 +99,10 @@ func dangerousCaps() *rule.Rule {
 					names[i] = string(add[j])
 				}
 				out = append(out, rule.Violation{
-					Message:   fmt.Sprintf("container %q adds dangerous capabilities: %s", c.Name, strings.Join(names, ", ")),
-					Field:     w.Field(fmt.Sprintf("%s.securityContext.capabilities.add[%d]", c.Path, idx[0])),
-					Container: c.Name,
+					Message:     fmt.Sprintf("container %q adds dangerous capabilities: %s", c.Name, strings.Join(names, ", ")),
+					Field:       w.Field(fmt.Sprintf("%s.securityContext.capabilities.add[%d]", c.Path, idx[0])),
+					Container:   c.Name,
+					Suppression: ps.Suppression,
 				})
 			}
 			return out

@@ -66,13 +66,15 @@ func explicitRoot(spec *corev1.PodSpec, c *corev1.Container) (rootSetting, bool)
 // set to run as root: an effective runAsUser: 0, or an effective
 // runAsNonRoot: false with no runAsUser. A container that merely does not
 // say (the image decides) is the Pod Security runAsNonRoot control's
-// finding, a lesser one: here the manifest asks for root.
+// finding, a lesser one: here the manifest asks for root. It applies
+// where the Pod Security controls it takes over apply (the restricted
+// level), and is suppressed like them in a namespace labelled privileged.
 func runAsRoot() *rule.Rule {
 	return &rule.Rule{
 		ID:              RunAsRootID,
 		Title:           "Runs as root",
 		Severity:        finding.SeverityHigh,
-		Description:     "The manifest explicitly runs the container as root (runAsUser: 0, or runAsNonRoot: false with no other user). Root in a container is root on the node's kernel: one runtime or kernel bug, a writable hostPath or an added capability away from owning the node.",
+		Description:     "The manifest explicitly runs the container as root (runAsUser: 0, or runAsNonRoot: false with no other user). Root in a container is root on the node's kernel: one runtime or kernel bug, a writable hostPath or an added capability away from owning the node. Reported at the restricted Pod Security level, which forbids root; pss/run-as-user and pss/run-as-non-root then report only what remains (runAsNonRoot not set).",
 		Remediation:     "Set a non-zero runAsUser and runAsNonRoot: true (in the pod's or the container's securityContext), and build the image with a numeric non-root USER.",
 		RemediationYAML: "securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
 		References: []finding.Reference{
@@ -83,7 +85,11 @@ func runAsRoot() *rule.Rule {
 		// pss/run-as-user and pss/run-as-non-root, so whoever selects,
 		// exempts or overrides those by tag gets the same on it.
 		Tags: []string{rule.TagPSSRestricted},
-		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
+		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
+			ps := ctx.PodSecurityFor(w.Namespace())
+			if !ps.Applies(rule.LevelRestricted) {
+				return nil
+			}
 			var out []rule.Violation
 			for _, c := range workload.Containers(w.Spec) {
 				s, ok := explicitRoot(w.Spec, c.Container)
@@ -99,9 +105,10 @@ func runAsRoot() *rule.Rule {
 					setting = "runAsNonRoot: false and no runAsUser"
 				}
 				out = append(out, rule.Violation{
-					Message:   fmt.Sprintf("container %q runs as root (%s in %s)", c.Name, setting, where),
-					Field:     field,
-					Container: c.Name,
+					Message:     fmt.Sprintf("container %q runs as root (%s in %s)", c.Name, setting, where),
+					Field:       field,
+					Container:   c.Name,
+					Suppression: ps.Suppression,
 				})
 			}
 			return out

@@ -111,10 +111,6 @@ var covers = []struct {
 	{hardening.RunAsRootID, hardening.WithoutExplicitRoot},
 }
 
-// SuppressionNamespacePolicy marks findings that a namespace's
-// pod-security.kubernetes.io/enforce: privileged label switches off.
-const SuppressionNamespacePolicy = "namespace-policy"
-
 func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridden []overriddenCheck) *rule.Rule {
 	latest := c.Versions[len(c.Versions)-1]
 	tags := []string{rule.TagPSSRestricted}
@@ -144,24 +140,11 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 		References:      refs,
 		Tags:            tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
-			nsLevel, fromLabel := ctx.PSSLevel(w.Namespace())
-			source := "default level"
-			if fromLabel {
-				source = "namespace enforce label"
-			}
-			var suppression *finding.Suppression
-			if nsLevel == rule.LevelPrivileged && fromLabel {
-				// The label is honoured, but a change that adds it (or
-				// moves a workload into such a namespace) must not make
-				// findings vanish unseen: report what the default level
-				// would, as suppressed, with the label as the reason.
-				nsLevel, source = ctx.Settings.DefaultPSSLevel, "default level; switched off by the namespace's privileged enforce label"
-				suppression = &finding.Suppression{Kind: SuppressionNamespacePolicy,
-					Reason: fmt.Sprintf("namespace %s enforces the privileged Pod Security level", w.Namespace())}
-			}
-			if !appliesAt(level, nsLevel) {
+			ps := ctx.PodSecurityFor(w.Namespace())
+			if !ps.Applies(level) {
 				return nil
 			}
+			nsLevel := ps.Level
 			if nsLevel == rule.LevelRestricted {
 				for _, o := range overriders {
 					if ctx.Selected(RuleID(o)) {
@@ -183,8 +166,8 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 			if res.ForbiddenDetail != "" {
 				msg += " (" + res.ForbiddenDetail + ")"
 			}
-			msg = fmt.Sprintf("violates Pod Security %q (%s): %s", nsLevel, source, msg)
-			v := rule.Violation{Message: msg, Field: w.SpecPath, Suppression: suppression}
+			msg = fmt.Sprintf("violates Pod Security %q (%s): %s", nsLevel, ps.Source, msg)
+			v := rule.Violation{Message: msg, Field: w.SpecPath, Suppression: ps.Suppression}
 			if nsLevel == rule.LevelRestricted {
 				v.Severity = baselineSeverity(overridden, w.PodMeta, spec)
 			}
@@ -210,18 +193,6 @@ func baselineSeverity(overridden []overriddenCheck, meta *metav1.ObjectMeta, spe
 		}
 	}
 	return sev
-}
-
-// appliesAt reports whether a control of level control is enforced in a
-// namespace at level ns.
-func appliesAt(control, ns string) bool {
-	switch ns {
-	case rule.LevelRestricted:
-		return true
-	case rule.LevelBaseline:
-		return control == rule.LevelBaseline
-	}
-	return false
 }
 
 // firstNamedContainer finds the first container the library's detail

@@ -400,3 +400,55 @@ func keys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// The rules that take over part of the Pod Security controls follow the
+// level like the controls do: nothing at privileged, the baseline part at
+// baseline, and suppressed in a namespace labelled privileged.
+func TestCoversFollowTheLevel(t *testing.T) {
+	const in = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: relaxed
+  labels: {pod-security.kubernetes.io/enforce: privileged}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: %s}
+spec:
+  securityContext: {runAsUser: 0, runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [ALL], add: [NET_ADMIN]}
+`
+	tests := []struct{ ns, level, want string }{
+		{"apps", rule.LevelPrivileged, ""},
+		{"apps", rule.LevelBaseline, "hardening/dangerous-capabilities"},
+		{"apps", rule.LevelRestricted, "hardening/dangerous-capabilities hardening/run-as-root"},
+		{"relaxed", rule.LevelRestricted, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy"},
+		{"relaxed", rule.LevelBaseline, "hardening/dangerous-capabilities=namespace-policy"},
+	}
+	rules := withCovers(t)
+	for _, tt := range tests {
+		t.Run(tt.ns+"/"+tt.level, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "p.yaml")
+			if err := os.WriteFile(file, []byte(fmt.Sprintf(in, tt.ns)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range evaluate(t, rules, []string{file}, tt.level) {
+				if f.Suppressed {
+					got = append(got, f.RuleID+"="+f.Suppression.Kind)
+				} else {
+					got = append(got, f.RuleID)
+				}
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("%v, want %s", got, tt.want)
+			}
+		})
+	}
+}
