@@ -99,10 +99,12 @@ type overriddenCheck struct {
 }
 
 // covers are the hardening rules that report part of what Pod Security
-// controls forbid, at the severity of that part, whatever the level. When
-// such a rule runs, the controls judge the pod without what it reports,
-// so one added SYS_ADMIN or one runAsUser: 0 gives one finding, not two.
-// Exempting the hardening rule thus also exempts that part of the control.
+// controls forbid, at the severity of that part, where those controls
+// apply (they gate on rule.Context.PodSecurityFor like the controls).
+// When such a rule runs, the controls judge the pod without what it
+// reports, so one added SYS_ADMIN or one runAsUser: 0 gives one finding,
+// not two. Exempting the hardening rule thus also exempts that part of
+// the control.
 var covers = []struct {
 	ruleID  string
 	without func(*corev1.PodSpec) (*corev1.PodSpec, bool)
