@@ -595,13 +595,7 @@ func (p *Policy) levelFor(namespace string) string {
 }
 
 func (p *Policy) ruleMatches(sels []string, id string) bool {
-	r, known := p.rules.Get(id)
-	for _, s := range sels {
-		if rule.MatchID(s, id) || (known && r.HasTag(s)) {
-			return true
-		}
-	}
-	return false
+	return p.rules.Matches(sels, id)
 }
 
 // globAny matches s against globs; no globs match everything.
