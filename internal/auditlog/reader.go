@@ -40,8 +40,9 @@ type Stats struct {
 	Files  int `json:"files"`
 	Lines  int `json:"lines"`
 	Events int `json:"events"`
-	// Skipped counts lines that were not events of audit.k8s.io/v1
-	// (truncated, oversized, other versions, not JSON).
+	// Skipped counts lines, values and list items that were not audit
+	// events (truncated, oversized, unsupported versions, not JSON, JSON
+	// of something else).
 	Skipped int `json:"skipped"`
 	// Details lists the first skipped lines with their numbers.
 	Details []Skip `json:"details,omitempty"`
@@ -58,6 +59,9 @@ func (s *Stats) skip(file string, line int, reason string) {
 type Reader struct {
 	// MaxEventBytes bounds one line; 0 means DefaultMaxEventBytes.
 	MaxEventBytes int
+	// AllowUnreadable makes Analyze report what it could not read as
+	// warnings instead of errors (exit code 2).
+	AllowUnreadable bool
 }
 
 // ReadFiles reads files oldest first (by their first event's time, so
@@ -97,46 +101,56 @@ func (r Reader) max() int {
 	return DefaultMaxEventBytes
 }
 
-// Read streams one file's events into fn, adding to st.
+// DefaultMaxDocumentBytes bounds one JSON value that spans several lines
+// (a pretty-printed event or EventList); an array's elements are read one
+// at a time, so a large array costs one element of memory.
+const DefaultMaxDocumentBytes = 64 << 20
+
+// maxLinePrefix bounds the text a line may carry before its JSON: the
+// CRI log header ("2026-11-25T10:00:00.123Z stdout F "), a CloudWatch
+// export's timestamp or a syslog header.
+const maxLinePrefix = 256
+
+// Read streams one file's events into fn, adding to st. It reads JSON
+// lines, pretty-printed JSON values spanning lines, top-level arrays
+// (element by element) and lines with a log prefix before the JSON; every
+// line that is not an event is counted in st with its number.
 func (r Reader) Read(ctx context.Context, name string, in io.Reader, st *Stats, fn func(Record) error) error {
+	return r.read(ctx, name, in, st, fn, 0)
+}
+
+// read is Read stopping after maxLines lines when maxLines > 0.
+func (r Reader) read(ctx context.Context, name string, in io.Reader, st *Stats, fn func(Record) error, maxLines int) error {
 	st.Files++
 	br, err := maybeGunzip(bufio.NewReaderSize(in, 256<<10))
 	if err != nil {
 		return fmt.Errorf("audit log %s: %w", name, err)
 	}
-	max := r.max()
-	var dec eventDecoder
+	limit := r.max()
+	fr := framer{name: name, st: st, maxDoc: max(DefaultMaxDocumentBytes, limit), fn: fn}
 	line := 0
 	buf := make([]byte, 0, 64<<10)
 	for {
 		if line%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		var tooLong bool
-		buf, tooLong, err = readLine(br, buf[:0], max)
-		if len(buf) == 0 && err == io.EOF {
+		if maxLines > 0 && line >= maxLines {
 			return nil
+		}
+		var tooLong bool
+		buf, tooLong, err = readLine(br, buf[:0], limit)
+		if len(buf) == 0 && !tooLong && err == io.EOF {
+			return fr.end(line)
 		}
 		line++
 		st.Lines++
-		switch {
-		case tooLong:
-			st.skip(name, line, fmt.Sprintf("event larger than %d bytes", max))
-		case len(bytes.TrimSpace(buf)) == 0:
-			st.Lines-- // blank lines are not events and not errors
-		default:
-			ev, reason := dec.decode(buf, false)
-			if ev == nil {
-				st.skip(name, line, reason)
-			} else {
-				st.Events++
-				if ferr := fn(Record{Event: ev, File: name, Line: line}); ferr != nil {
-					return ferr
-				}
-			}
+		if tooLong {
+			fr.abandon(line, fmt.Sprintf("line longer than %d bytes (--max-event-size) not read", limit))
+		} else if ferr := fr.line(line, buf); ferr != nil {
+			return ferr
 		}
 		if err == io.EOF {
-			return nil
+			return fr.end(line)
 		}
 		if err != nil {
 			return fmt.Errorf("audit log %s: line %d: %w", name, line, err)
@@ -144,10 +158,165 @@ func (r Reader) Read(ctx context.Context, name string, in io.Reader, st *Stats, 
 	}
 }
 
-// parseEvent decodes one line with a fresh decoder (tests, peeking).
+// framer cuts lines into JSON documents: a document is one line, or the
+// lines of a value opened on one line and closed on a later one. A line
+// that opens a value at column 0 while another is still open ends the
+// open one as incomplete, so a truncated JSON line costs only that line.
+type framer struct {
+	name   string
+	st     *Stats
+	maxDoc int
+	fn     func(Record) error
+	dec    eventDecoder
+
+	doc      []byte // the open multi-line document
+	docLine  int    // its first line; 0 when none is open
+	depth    jsonDepth
+	dropping bool // the open document outgrew maxDoc: track, do not keep
+	inArray  bool // inside a top-level array opened by a line "["
+}
+
+func (f *framer) line(n int, b []byte) error {
+	t := bytes.TrimSpace(b)
+	if len(t) == 0 {
+		f.st.Lines-- // blank lines are not events and not errors
+		return nil
+	}
+	if f.docLine > 0 {
+		if b[0] != '{' && b[0] != '[' {
+			return f.continueDoc(n, b)
+		}
+		f.abandon(n, "")
+	}
+	if f.inArray {
+		switch string(bytes.TrimRight(t, ",")) {
+		case "]":
+			f.inArray = false
+			return nil
+		case "":
+			return nil
+		}
+	}
+	switch {
+	case string(t) == "[" && !f.inArray:
+		f.inArray = true
+		return nil
+	case t[0] == '{' || t[0] == '[':
+		f.depth = jsonDepth{}
+		if f.depth.feed(t) {
+			return f.emit(n, t)
+		}
+		f.doc, f.docLine, f.dropping = append(f.doc[:0], t...), n, false
+		return nil
+	}
+	if i := bytes.IndexByte(t, '{'); i > 0 && i <= maxLinePrefix && !bytes.ContainsAny(t[:i], "\"[]") {
+		return f.emit(n, t[i:])
+	}
+	f.st.skip(f.name, n, "not JSON")
+	return nil
+}
+
+func (f *framer) continueDoc(n int, b []byte) error {
+	if !f.dropping && len(f.doc)+len(b)+1 > f.maxDoc {
+		f.dropping, f.doc = true, f.doc[:0]
+	}
+	if !f.dropping {
+		f.doc = append(append(f.doc, '\n'), b...)
+	}
+	if !f.depth.feed(b) {
+		return nil
+	}
+	start := f.docLine
+	f.docLine = 0
+	if f.dropping {
+		f.st.skip(f.name, start, fmt.Sprintf("JSON value of lines %d-%d larger than %d bytes not read", start, n, f.maxDoc))
+		return nil
+	}
+	return f.emit(start, f.doc)
+}
+
+// abandon ends the open document, if any, as incomplete, and reports the
+// line n itself when reason is set.
+func (f *framer) abandon(n int, reason string) {
+	if f.docLine > 0 {
+		f.st.skip(f.name, f.docLine, fmt.Sprintf("JSON value opened here is incomplete (line %d starts another or cannot be read)", n))
+		f.docLine = 0
+	}
+	if reason != "" {
+		f.st.skip(f.name, n, reason)
+	}
+}
+
+func (f *framer) end(last int) error {
+	if f.docLine > 0 {
+		f.st.skip(f.name, f.docLine, fmt.Sprintf("JSON value opened here is not closed by the end of the input (line %d): truncated?", last))
+		f.docLine = 0
+	}
+	return nil
+}
+
+func (f *framer) emit(n int, doc []byte) error {
+	doc = bytes.TrimRight(doc, ", \t\r\n")
+	d, reason := f.dec.decode(doc)
+	if reason != "" {
+		f.st.skip(f.name, n, reason)
+		return nil
+	}
+	for _, s := range d.skipped {
+		f.st.skip(f.name, n, s)
+	}
+	for _, ev := range d.events {
+		f.st.Events++
+		if err := f.fn(Record{Event: ev, File: f.name, Line: n}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonDepth follows the nesting of JSON text fed in pieces.
+type jsonDepth struct {
+	depth         int
+	opened        bool
+	inStr, escape bool
+}
+
+// feed reports whether the value opened so far closed within b.
+func (j *jsonDepth) feed(b []byte) bool {
+	for _, c := range b {
+		switch {
+		case j.escape:
+			j.escape = false
+		case j.inStr:
+			switch c {
+			case '\\':
+				j.escape = true
+			case '"':
+				j.inStr = false
+			}
+		case c == '"':
+			j.inStr = true
+		case c == '{' || c == '[':
+			j.depth++
+			j.opened = true
+		case c == '}' || c == ']':
+			j.depth--
+			if j.opened && j.depth <= 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// parseEvent decodes one document with a fresh decoder (tests, fuzzing).
 func parseEvent(b []byte) (*Event, string) {
 	var d eventDecoder
-	return d.decode(b, false)
+	out, reason := d.decode(b)
+	if len(out.events) == 0 {
+		return nil, reason
+	}
+	return out.events[0], ""
 }
 
 // readLine appends the next line (without its newline) to buf. A line
@@ -232,18 +401,15 @@ func firstEventTime(path string, max int) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("audit log %s: %w", path, err)
 	}
-	var buf []byte
-	for range 100 {
-		var tooLong bool
-		buf, tooLong, err = readLine(br, buf[:0], max)
-		if !tooLong && len(buf) > 0 {
-			if ev, _ := parseEvent(buf); ev != nil {
-				return ev.RequestReceived, nil
-			}
-		}
-		if err != nil {
-			break
-		}
+	var first time.Time
+	var st Stats
+	errFound := errors.New("found")
+	err = Reader{MaxEventBytes: max}.read(context.Background(), path, br, &st, func(rec Record) error {
+		first = rec.Event.RequestReceived
+		return errFound
+	}, 1000)
+	if err != nil && !errors.Is(err, errFound) {
+		return time.Time{}, nil // the full read reports it
 	}
-	return time.Time{}, nil
+	return first, nil
 }

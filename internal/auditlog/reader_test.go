@@ -51,7 +51,7 @@ func TestReadOrderAndBadLines(t *testing.T) {
 	newest := writeFile(t, dir, "audit.log", line(t, "c", "get", "secrets", "ns", "third", "2026-11-25T12:00:00Z")+"\n", false)
 	oldest := writeFile(t, dir, "audit-2026-11-25T10-00-00.000.log.gz",
 		line(t, "a", "get", "secrets", "ns", "first", "2026-11-25T10:00:00Z")+"\n"+
-			`{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","verb":"get"}`+"\n"+
+			`{"kind":"Event","apiVersion":"audit.k8s.io/v2","verb":"get"}`+"\n"+
 			`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"usern`+"\n"+
 			"\n"+
 			`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"username":"x"},"objectRef":{"resource":"secrets","name":"`+strings.Repeat("A", 2<<20)+`"}}`+"\n", true)
@@ -71,7 +71,7 @@ func TestReadOrderAndBadLines(t *testing.T) {
 	if st.Events != 3 || st.Skipped != 3 || st.Files != 3 {
 		t.Errorf("stats = %+v", st)
 	}
-	wantReasons := []string{"not an audit.k8s.io/v1 Event", "not valid JSON", "event larger than"}
+	wantReasons := []string{"unsupported audit API version", "incomplete", "longer than"}
 	wantLines := []int{2, 3, 5} // line 4 is blank: not an event, not an error
 	for i, d := range st.Details {
 		if d.Line != wantLines[i] || filepath.Base(d.File) != filepath.Base(oldest) || !strings.Contains(d.Reason, wantReasons[i]) {
@@ -140,7 +140,7 @@ func TestWebhookServer(t *testing.T) {
 	}
 	for name, body := range map[string]string{
 		"truncated":     good[:40],
-		"wrong version": `{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[]}`,
+		"wrong version": `{"kind":"EventList","apiVersion":"audit.k8s.io/v2","items":[]}`,
 		"not JSON":      "\x00\x01",
 	} {
 		if code := post(body); code != http.StatusBadRequest {
