@@ -104,7 +104,7 @@ func (r Reader) max() int {
 // DefaultMaxDocumentBytes bounds one JSON value that spans several lines
 // (a pretty-printed event or EventList); an array's elements are read one
 // at a time, so a large array costs one element of memory.
-const DefaultMaxDocumentBytes = 64 << 20
+const DefaultMaxDocumentBytes = 16 << 20
 
 // maxLinePrefix bounds the text a line may carry before its JSON: the
 // CRI log header ("2026-11-25T10:00:00.123Z stdout F "), a CloudWatch
