@@ -152,16 +152,94 @@ func TestWebhookServer(t *testing.T) {
 	}
 }
 
+// FuzzParseEvent: any document decodes without panic, the detections run
+// on whatever it yields, and an event read bare is read the same inside a
+// log shipper's envelope, as a JSON string or as an object.
 func FuzzParseEvent(f *testing.F) {
 	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"username":"a"},"objectRef":{"resource":"secrets"},"requestObject":{"spec":{"hostPID":true}}}`))
 	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","objectRef":{"resource":"pods"},"requestObject":[1,2]}`))
 	f.Add([]byte(`{`))
 	engine, _ := NewEngine(EngineOptions{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ev, _ := parseEvent(b)
-		if ev == nil {
+		var d eventDecoder
+		out, reason := d.decode(b)
+		if len(out.events) == 0 && reason == "" {
+			t.Fatalf("no event and no reason")
+		}
+		for _, ev := range out.events {
+			engine.Observe(Record{Event: ev})
+		}
+		engine.Flush(func(Record, []finding.Finding) {})
+		if len(out.events) != 1 || len(b) > 1<<16 {
 			return
 		}
-		engine.Observe(Record{Event: ev})
+		want := out.events[0]
+		for _, wrapped := range [][]byte{
+			append(append([]byte(`{"stream":"stdout","log":`), mustMarshal(t, string(b))...), '}'),
+			append(append([]byte(`{"_source":{"@timestamp":"x","event":`), b...), []byte(`}}`)...),
+		} {
+			var d2 eventDecoder
+			got, reason := d2.decode(wrapped)
+			if len(got.events) != 1 {
+				t.Fatalf("wrapped as %s: %d events (%s)", wrapped, len(got.events), reason)
+			}
+			g := got.events[0]
+			if g.AuditID != want.AuditID || g.Verb != want.Verb || g.Stage != want.Stage || g.User.Username != want.User.Username ||
+				g.Resource() != want.Resource() || !g.StageTimestamp.Equal(want.StageTimestamp) {
+				t.Fatalf("wrapped event differs: %+v vs %+v", g, want)
+			}
+		}
 	})
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzRead: any input, split into lines and values however it comes, is
+// read without panic or error, and every non-blank line is accounted for
+// (an event, or a reason with its line number).
+func FuzzRead(f *testing.F) {
+	f.Add([]byte("{\"auditID\":\"a\",\"stage\":\"ResponseStarted\",\"verb\":\"create\"}\n[\n  {\"a\": 1},\n]\n"))
+	f.Add([]byte("2026-11-25T10:00:00Z stdout F {\"log\":\"{\\\"auditID\\\":1}\"}\n{\n\"x\":\"{\"\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		engine, _ := NewEngine(EngineOptions{})
+		var st Stats
+		err := Reader{MaxEventBytes: 4096}.Read(context.Background(), "fuzz", bytes.NewReader(b), &st, func(r Record) error {
+			if r.Event == nil || r.Line < 1 || r.Line > st.Lines {
+				t.Fatalf("record %+v at line count %d", r, st.Lines)
+			}
+			engine.Observe(r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine.Flush(func(Record, []finding.Finding) {})
+		if st.Lines > 0 && st.Events == 0 && st.Skipped == 0 && !onlyArrayBrackets(b) {
+			t.Fatalf("%d non-blank lines, no event and nothing reported", st.Lines)
+		}
+		for _, d := range st.Details {
+			if d.Line < 1 || d.Line > st.Lines+bytes.Count(b, []byte("\n"))+1 || d.Reason == "" {
+				t.Fatalf("bad skip %+v", d)
+			}
+		}
+	})
+}
+
+// onlyArrayBrackets: lines "[" and "]" (an empty array spread over lines)
+// hold nothing to report.
+func onlyArrayBrackets(b []byte) bool {
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		switch string(bytes.TrimRight(bytes.TrimSpace(l), ",")) {
+		case "", "[", "]":
+		default:
+			return false
+		}
+	}
+	return true
 }
