@@ -48,6 +48,41 @@ var auditVersions = map[string]bool{
 var envelopeKeys = []string{"log", "message", "MESSAGE", "line", "body", "event", "jsonPayload", "protoPayload",
 	"_source", "log_processed", "properties", "kubernetes", "audit"}
 
+// fieldAliases are other spellings of an event's fields: Azure Monitor's
+// AKSAudit and AKSAuditAdmin tables (Log Analytics, Sentinel exports)
+// carry the event's fields as PascalCase columns, some of them "dynamic"
+// columns exported as JSON strings.
+var fieldAliases = map[string][]string{
+	"auditID": {"AuditId", "AuditID"}, "stage": {"Stage"}, "verb": {"Verb"}, "requestURI": {"RequestUri", "RequestURI"},
+	"level": {"Level"}, "user": {"User"}, "impersonatedUser": {"ImpersonatedUser"}, "sourceIPs": {"SourceIps", "SourceIPs"},
+	"userAgent": {"UserAgent"}, "objectRef": {"ObjectRef"}, "responseStatus": {"ResponseStatus"},
+	"requestObject": {"RequestObject"}, "responseObject": {"ResponseObject"}, "annotations": {"Annotations"},
+	"requestReceivedTimestamp": {"RequestReceivedTime"}, "stageTimestamp": {"StageReceivedTime", "StageTimestamp"},
+	"username": {"Username"}, "groups": {"Groups"}, "uid": {"Uid", "UID"}, "extra": {"Extra"},
+	"resource": {"Resource"}, "namespace": {"Namespace"}, "name": {"Name"}, "apiGroup": {"ApiGroup", "APIGroup"},
+	"apiVersion": {}, "subresource": {"Subresource"}, "code": {"Code"}, "reason": {"Reason"}, "message": {"Message"},
+}
+
+// get is v's field key, under its own name or an alias.
+func get(v *fastjson.Value, key string) *fastjson.Value {
+	if v == nil {
+		return nil
+	}
+	if f := v.Get(key); f != nil {
+		return f
+	}
+	for _, a := range fieldAliases[key] {
+		if f := v.Get(a); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// maxOtherFields bounds the fields of an unknown envelope searched for an
+// event (fluent-bit's Merge_Log_Key and similar put it under any name).
+const maxOtherFields = 64
+
 // batchKeys hold arrays of records: EventList "items", Azure "records",
 // CloudWatch filter-log-events "events", Cloud Logging "entries".
 var batchKeys = []string{"items", "records", "events", "entries"}
@@ -61,6 +96,8 @@ type eventDecoder struct {
 	// p[0] parses the document, p[i] the JSON string found in the i-th
 	// envelope: values of a fastjson parser live until its next parse.
 	p [maxEnvelopeDepth + 1]fastjson.Parser
+	// side parses dynamic columns written as JSON strings, one at a time.
+	side fastjson.Parser
 }
 
 // decoded is what one document held.
@@ -110,12 +147,12 @@ func (d *eventDecoder) value(v *fastjson.Value, raw []byte, depth int, out *deco
 		if !auditVersions[apiVersion] {
 			return fmt.Sprintf("unsupported audit API version %q (supported: audit.k8s.io/v1, v1beta1)", apiVersion)
 		}
-		out.events = append(out.events, eventOf(v, raw))
+		out.events = append(out.events, d.eventOf(v, raw))
 		return ""
 	case (apiVersion == "" && kind == "" || kind == "Event" && apiVersion == "") && looksLikeEvent(v):
 		// Webhook batch items and shippers that merge the event into their
 		// record drop the TypeMeta; the fields every event has say what it is.
-		out.events = append(out.events, eventOf(v, raw))
+		out.events = append(out.events, d.eventOf(v, raw))
 		return ""
 	}
 	if depth < maxEnvelopeDepth {
@@ -141,6 +178,9 @@ func (d *eventDecoder) value(v *fastjson.Value, raw []byte, depth int, out *deco
 				}
 			}
 		}
+		if d.otherFields(v, depth, out) {
+			return ""
+		}
 	}
 	switch {
 	case kind == "Event" && (apiVersion == "v1" || apiVersion == "events.k8s.io/v1" || apiVersion == "events.k8s.io/v1beta1"):
@@ -151,6 +191,38 @@ func (d *eventDecoder) value(v *fastjson.Value, raw []byte, depth int, out *deco
 		return fmt.Sprintf("not an audit event (apiVersion %q, kind %q)", apiVersion, kind)
 	}
 	return "a JSON object that is not an audit event (no auditID, stage and verb, nor an envelope holding one)"
+}
+
+// otherFields looks for one event in the fields of v not tried already,
+// as an object or a JSON string; it reports whether it found one.
+func (d *eventDecoder) otherFields(v *fastjson.Value, depth int, out *decoded) bool {
+	o, err := v.Object()
+	if err != nil {
+		return false
+	}
+	n := 0
+	found := false
+	o.Visit(func(k []byte, f *fastjson.Value) {
+		if found || n >= maxOtherFields {
+			return
+		}
+		n++
+		if t := f.Type(); t != fastjson.TypeObject && t != fastjson.TypeString {
+			return
+		}
+		key := string(k)
+		for _, known := range envelopeKeys {
+			if key == known {
+				return
+			}
+		}
+		var sub decoded
+		if d.envelope(f, depth+1, &sub) == "" && len(sub.events) == 1 {
+			out.events = append(out.events, sub.events...)
+			found = true
+		}
+	})
+	return found
 }
 
 // envelope reads an envelope field: an object, or a JSON string holding one.
@@ -210,7 +282,7 @@ func looksLikeEvent(v *fastjson.Value) bool {
 
 // eventOf copies the event out of v (whose values die with the parser).
 // raw is v's own JSON text when known, for custom detections.
-func eventOf(v *fastjson.Value, raw []byte) *Event {
+func (d *eventDecoder) eventOf(v *fastjson.Value, raw []byte) *Event {
 	ev := &Event{Kind: "Event", APIVersion: str(v, "apiVersion")}
 	if ev.APIVersion == "" {
 		ev.APIVersion = "audit.k8s.io/v1"
@@ -221,23 +293,27 @@ func eventOf(v *fastjson.Value, raw []byte) *Event {
 	ev.RequestURI = str(v, "requestURI")
 	ev.Verb = str(v, "verb")
 	ev.UserAgent = str(v, "userAgent")
-	ev.User = user(v.Get("user"))
-	if iu := v.Get("impersonatedUser"); iu != nil && iu.Type() == fastjson.TypeObject {
+	ev.User = user(d.dynamic(v, "user"))
+	if iu := d.dynamic(v, "impersonatedUser"); iu != nil && iu.Type() == fastjson.TypeObject {
 		u := user(iu)
 		ev.ImpersonatedUser = &u
 	}
-	ev.SourceIPs = strs(v.Get("sourceIPs"))
-	if o := v.Get("objectRef"); o != nil && o.Type() == fastjson.TypeObject {
+	ev.SourceIPs = strs(d.dynamic(v, "sourceIPs"))
+	if o := d.dynamic(v, "objectRef"); o != nil && o.Type() == fastjson.TypeObject {
 		ev.ObjectRef = &ObjectRef{Resource: str(o, "resource"), Namespace: str(o, "namespace"), Name: str(o, "name"),
 			APIGroup: str(o, "apiGroup"), APIVersion: str(o, "apiVersion"), Subresource: str(o, "subresource")}
 	}
-	if s := v.Get("responseStatus"); s != nil && s.Type() == fastjson.TypeObject {
-		ev.ResponseStatus = &Status{Code: s.GetInt("code"), Reason: str(s, "reason"), Message: str(s, "message")}
+	if s := d.dynamic(v, "responseStatus"); s != nil && s.Type() == fastjson.TypeObject {
+		code := get(s, "code")
+		ev.ResponseStatus = &Status{Reason: str(s, "reason"), Message: str(s, "message")}
+		if code != nil {
+			ev.ResponseStatus.Code = code.GetInt()
+		}
 	}
-	if r := v.Get("requestObject"); r != nil && r.Type() != fastjson.TypeNull {
+	if r := d.dynamic(v, "requestObject"); r != nil && r.Type() != fastjson.TypeNull {
 		ev.RequestObject = r.MarshalTo(nil)
 	}
-	if r := v.Get("responseObject"); r != nil && r.Type() != fastjson.TypeNull {
+	if r := d.dynamic(v, "responseObject"); r != nil && r.Type() != fastjson.TypeNull {
 		ev.ResponseObject = r.MarshalTo(nil)
 	}
 	// v1beta1 and v1alpha1 events may carry only "timestamp" or
@@ -254,13 +330,16 @@ func eventOf(v *fastjson.Value, raw []byte) *Event {
 	if ev.RequestReceived.IsZero() {
 		ev.RequestReceived = ev.StageTimestamp
 	}
-	if a := v.GetObject("annotations"); a != nil && a.Len() > 0 {
-		ev.Annotations = make(map[string]string, a.Len())
-		a.Visit(func(k []byte, val *fastjson.Value) {
-			if s, err := val.StringBytes(); err == nil {
-				ev.Annotations[string(k)] = string(s)
-			}
-		})
+	if a := d.dynamic(v, "annotations"); a != nil && a.Type() == fastjson.TypeObject {
+		o, _ := a.Object()
+		if o.Len() > 0 {
+			ev.Annotations = make(map[string]string, o.Len())
+			o.Visit(func(k []byte, val *fastjson.Value) {
+				if s, err := val.StringBytes(); err == nil {
+					ev.Annotations[string(k)] = string(s)
+				}
+			})
+		}
 	}
 	if raw != nil {
 		ev.raw = raw
@@ -268,6 +347,25 @@ func eventOf(v *fastjson.Value, raw []byte) *Event {
 		ev.raw = v.MarshalTo(nil)
 	}
 	return ev
+}
+
+// dynamic is v's field key; when it is a JSON object or array written as
+// a string (a Log Analytics "dynamic" column exported), it is parsed. The
+// result lives until the next call.
+func (d *eventDecoder) dynamic(v *fastjson.Value, key string) *fastjson.Value {
+	f := get(v, key)
+	if f == nil || f.Type() != fastjson.TypeString {
+		return f
+	}
+	s := bytes.TrimSpace(f.GetStringBytes())
+	if len(s) == 0 || (s[0] != '{' && s[0] != '[') {
+		return f
+	}
+	parsed, err := d.side.ParseBytes(s)
+	if err != nil {
+		return f
+	}
+	return parsed
 }
 
 func shortErr(err error) string {
@@ -279,10 +377,7 @@ func shortErr(err error) string {
 }
 
 func str(v *fastjson.Value, key string) string {
-	if v == nil {
-		return ""
-	}
-	f := v.Get(key)
+	f := get(v, key)
 	if f == nil {
 		return ""
 	}
@@ -311,10 +406,10 @@ func user(v *fastjson.Value) User {
 	if v == nil || v.Type() != fastjson.TypeObject {
 		return User{}
 	}
-	u := User{Username: str(v, "username"), UID: str(v, "uid"), Groups: strs(v.Get("groups"))}
-	if ex := v.GetObject("extra"); ex != nil && ex.Len() > 0 {
+	u := User{Username: str(v, "username"), UID: str(v, "uid"), Groups: strs(get(v, "groups"))}
+	if ex := get(v, "extra"); ex != nil && ex.Type() == fastjson.TypeObject && ex.GetObject().Len() > 0 {
 		u.Extra = map[string][]string{}
-		ex.Visit(func(k []byte, val *fastjson.Value) { u.Extra[string(k)] = strs(val) })
+		ex.GetObject().Visit(func(k []byte, val *fastjson.Value) { u.Extra[string(k)] = strs(val) })
 	}
 	return u
 }

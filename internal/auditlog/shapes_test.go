@@ -138,6 +138,31 @@ var shapes = map[string]func(t testing.TB, events []map[string]any) string{
 			return map[string]any{"@timestamp": "2026-11-25T10:00:00Z", "kubernetes": map[string]any{"audit": noTypeMeta(e)}}
 		})
 	},
+	// fluent-bit's Merge_Log with a Merge_Log_Key of the user's choosing.
+	"fluent-bit Merge_Log_Key": func(t testing.TB, evs []map[string]any) string {
+		return jsonLines(t, evs, func(e map[string]any) any {
+			return map[string]any{"time": "2026-11-25T10:00:00Z", "stream": "stdout", "data": noTypeMeta(e)}
+		})
+	},
+	// Azure Monitor's AKSAudit table (Log Analytics, Sentinel): PascalCase
+	// columns, dynamic columns exported as JSON strings.
+	"AKSAudit table export": func(t testing.TB, evs []map[string]any) string {
+		var rows []any
+		for _, e := range evs {
+			row := map[string]any{"TimeGenerated": e["stageTimestamp"], "Category": "kube-audit", "PodName": "kube-apiserver-abc",
+				"AuditId": e["auditID"], "Level": e["level"], "Stage": e["stage"], "RequestUri": e["requestURI"], "Verb": e["verb"],
+				"User": mustJSON(t, e["user"], false), "SourceIps": mustJSON(t, e["sourceIPs"], false), "UserAgent": e["userAgent"],
+				"RequestReceivedTime": e["requestReceivedTimestamp"], "StageReceivedTime": e["stageTimestamp"]}
+			for from, to := range map[string]string{"objectRef": "ObjectRef", "responseStatus": "ResponseStatus", "requestObject": "RequestObject",
+				"responseObject": "ResponseObject", "annotations": "Annotations", "impersonatedUser": "ImpersonatedUser"} {
+				if v, ok := e[from]; ok {
+					row[to] = mustJSON(t, v, false)
+				}
+			}
+			rows = append(rows, row)
+		}
+		return mustJSON(t, rows, true) + "\n"
+	},
 	"Loki logcli jsonl": func(t testing.TB, evs []map[string]any) string {
 		return jsonLines(t, evs, func(e map[string]any) any {
 			return map[string]any{"labels": map[string]any{"job": "audit"}, "line": mustJSON(t, e, false), "timestamp": "2026-11-25T10:00:00Z"}
