@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -149,6 +150,26 @@ func TestWebhookServer(t *testing.T) {
 	}
 	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["` + strings.Repeat("A", 2<<20) + `"]}`); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized: status %d", code)
+	}
+	// A v1beta1 batch (--audit-webhook-version) holding an exec that has
+	// only started: judged when its window passes or at shutdown, once.
+	got = nil
+	started := mustJSON(t, noTypeMeta(stage(t, "ws1", "ResponseStarted", "alice", "create", "exec", 101, t0())), false)
+	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[` + started + `]}`); code != 200 || len(got) != 0 {
+		t.Fatalf("v1beta1 batch: %d %v", code, got)
+	}
+	srv.Config.Handler.(*Server).Expire(t0().Add(time.Minute))
+	if len(got) != 0 {
+		t.Fatalf("judged before the window passed: %v", got)
+	}
+	srv.Config.Handler.(*Server).Expire(t0().Add(DefaultStageWindow + time.Minute))
+	if len(got) != 1 || got[0].RuleID != "audit/pod-exec" {
+		t.Fatalf("after the window: %v", got)
+	}
+	srv.Config.Handler.(*Server).Flush()
+	completed := mustJSON(t, noTypeMeta(stage(t, "ws1", "ResponseComplete", "alice", "create", "exec", 101, t0().Add(time.Hour))), false)
+	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + completed + `]}`); code != 200 || len(got) != 1 {
+		t.Errorf("the session's end was judged again: %d %v", code, got)
 	}
 }
 
