@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"net"
@@ -16,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -113,33 +111,13 @@ func upgrade(ctx context.Context, t *testing.T, cfg *rest.Config, path string) i
 // committed capture the fast unit tests convert to other shapes.
 func TestRealCaptureEveryStage(t *testing.T) {
 	testenv.Require(t)
-	engine, err := auditlog.NewEngine(auditlog.EngineOptions{BurstThreshold: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var live []finding.Finding
-	webhookSrv := &auditlog.Server{Engine: engine, Sink: func(fs []finding.Finding) {
-		mu.Lock()
-		live = append(live, fs...)
-		mu.Unlock()
-	}}
-	webhook := httptest.NewTLSServer(webhookSrv)
-	defer webhook.Close()
 	kubelet, kubeletPort := fakeKubelet(t)
 	defer kubelet.Close()
-	env := testenv.Start(t, testenv.Options{Audit: &testenv.AuditOptions{
-		Policy:            captureStages,
-		WebhookKubeconfig: testenv.AuditWebhookKubeconfig(webhook.URL, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: webhook.Certificate().Raw})),
-	}})
+	au := startAudited(t, captureStages)
+	env := au.env
 	ctx := context.Background()
 	admin := env.AdminClient(t)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	must := noErr(t)
 	env.CreateNamespace(ctx, t, "shop", nil)
 	node, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}}, metav1.CreateOptions{})
 	if err != nil {
@@ -236,9 +214,7 @@ func TestRealCaptureEveryStage(t *testing.T) {
 	if a.Stats.Skipped > 0 || a.Report.Summary.Errors > 0 {
 		t.Errorf("the API server's own log was not fully read: %+v", a.Report.Problems)
 	}
-	webhookSrv.Flush()
-	mu.Lock()
-	defer mu.Unlock()
+	live := au.findings()
 	want := map[string]int{ // rule → findings by alice or mallory: one per request
 		"audit/pod-exec":                   2, // alice's session, mallory's denied attempt
 		"audit/pod-attach":                 1,

@@ -28,16 +28,20 @@ func line(t testing.TB, user, verb, resource, ns, name, when string) string {
 	return string(b)
 }
 
+func gzipped(data []byte) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
 func writeFile(t *testing.T, dir, name, content string, gz bool) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	data := []byte(content)
 	if gz {
-		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		w.Write(data)
-		w.Close()
-		data = b.Bytes()
+		data = gzipped(data)
 	}
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package auditlog
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -289,11 +288,7 @@ func TestCaptureInEveryShape(t *testing.T) {
 			for _, gz := range []bool{false, true} {
 				b := []byte(in)
 				if gz {
-					var buf bytes.Buffer
-					w := gzip.NewWriter(&buf)
-					w.Write(b)
-					w.Close()
-					b = buf.Bytes()
+					b = gzipped(b)
 				}
 				got, a := analyze(t, b, Reader{})
 				if a.Stats.Skipped > 0 || a.Report.Summary.Errors > 0 {
