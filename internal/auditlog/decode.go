@@ -341,9 +341,13 @@ func (d *eventDecoder) eventOf(v *fastjson.Value, raw []byte) *Event {
 			})
 		}
 	}
-	if raw != nil {
+	switch {
+	case v.Get("auditID") == nil:
+		// Read through aliases (an AKSAudit row): custom detections get
+		// the event under its canonical field names instead.
+	case raw != nil:
 		ev.raw = raw
-	} else {
+	default:
 		ev.raw = v.MarshalTo(nil)
 	}
 	return ev

@@ -66,6 +66,9 @@ func TestEveryStageCounts(t *testing.T) {
 			var short []string
 			for _, g := range got {
 				rule := strings.Fields(g)[0]
+				if strings.HasPrefix(rule, "custom/") {
+					continue // the shapes test's custom detection
+				}
 				i := strings.Index(g, "(status ")
 				if i < 0 {
 					t.Fatalf("message without status: %s", g)

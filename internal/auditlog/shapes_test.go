@@ -240,7 +240,13 @@ func readCapture(t testing.TB, name string) []map[string]any {
 // finding (rule, object, message without the file location), sorted.
 func analyze(t testing.TB, in []byte, reader Reader) ([]string, *Analysis) {
 	t.Helper()
-	engine, err := NewEngine(EngineOptions{BurstThreshold: 5})
+	// A custom detection sees the event itself, whatever carried it.
+	custom, err := CompileCustom([]CustomSpec{{ID: "exec", Severity: "HIGH",
+		Expression: "has(event.objectRef) && has(event.objectRef.subresource) && event.objectRef.subresource == 'exec' && event.user.username != ''"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, err := NewEngine(EngineOptions{BurstThreshold: 5, Custom: custom})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +279,7 @@ func TestCaptureInEveryShape(t *testing.T) {
 	}
 	wantRules := map[string]int{"audit/pod-exec": 2, "audit/pod-attach": 1, "audit/pod-portforward": 1, "audit/secret-read": 2,
 		"audit/secret-list-all-namespaces": 1, "audit/privileged-pod": 1, "audit/token-for-other-sa": 1, "audit/anonymous-allowed": 1,
-		"audit/forbidden-burst": 1}
+		"audit/forbidden-burst": 1, "custom/exec": 2}
 	if fmt.Sprint(rules) != fmt.Sprint(wantRules) {
 		t.Fatalf("the capture gives %v, want %v:\n%s", rules, wantRules, strings.Join(want, "\n"))
 	}

@@ -83,28 +83,39 @@ func TestNothingSilentlyDropped(t *testing.T) {
 	}
 }
 
-// endless yields n bytes of c, a newline every `every` bytes when set,
-// never holding them.
+// endless yields n bytes of c, a newline ending every `every` bytes when
+// set, never holding more than one period of them.
 type endless struct {
 	n, every, i int64
 	c           byte
+	period      []byte
 }
 
 func (e *endless) Read(p []byte) (int, error) {
 	if e.n <= 0 {
 		return 0, io.EOF
 	}
+	if e.period == nil {
+		size := e.every
+		if size <= 0 {
+			size = 64 << 10
+		}
+		e.period = bytes.Repeat([]byte{e.c}, int(size))
+		if e.every > 0 {
+			e.period[size-1] = '\n'
+		}
+	}
 	if int64(len(p)) > e.n {
 		p = p[:e.n]
 	}
-	for i := range p {
-		p[i] = e.c
-		if e.i++; e.every > 0 && e.i%e.every == 0 {
-			p[i] = '\n'
-		}
+	n := 0
+	for n < len(p) {
+		c := copy(p[n:], e.period[e.i%int64(len(e.period)):])
+		n += c
+		e.i += int64(c)
 	}
-	e.n -= int64(len(p))
-	return len(p), nil
+	e.n -= int64(n)
+	return n, nil
 }
 
 // TestHostileSizes: a 1 GiB line, and a 1 GiB value that never closes,
