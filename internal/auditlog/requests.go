@@ -38,6 +38,19 @@ func stageRank(stage string) int {
 	return 0
 }
 
+// requestKey names one request: its auditID with what every stage of it
+// repeats. The auditID alone is not enough: the API server takes it from
+// the client's Audit-ID header when one is sent, so a client could give
+// its exec the auditID of an earlier harmless request to have it dropped
+// as a duplicate.
+func requestKey(e *Event) string {
+	key := e.AuditID + "\x00" + e.Verb + "\x00" + e.RequestURI + "\x00" + e.User.Username
+	if e.ImpersonatedUser != nil {
+		key += "\x00" + e.ImpersonatedUser.Username
+	}
+	return key
+}
+
 // requestTracker groups the stages of each request by auditID so that
 // one request is judged once, on the most complete stage seen: a final
 // stage (ResponseComplete, Panic) is judged at once; an earlier one waits
@@ -54,7 +67,7 @@ func stageRank(stage string) int {
 // stage would then be judged a second time: a duplicate, never a miss.
 type requestTracker struct {
 	window  time.Duration
-	byID    map[string]*list.Element // of *tracked
+	byID    map[string]*list.Element // of *tracked, by requestKey
 	order   *list.List               // all entries, oldest first
 	pending *list.List               // waiting entries, oldest first
 	bytes   int
@@ -90,7 +103,8 @@ func (t *requestTracker) add(rec Record, judge func(Record)) {
 		return
 	}
 	final := stageRank(ev.Stage) == 3
-	if el, ok := t.byID[ev.AuditID]; ok {
+	key := requestKey(ev)
+	if el, ok := t.byID[key]; ok {
 		tr := el.Value.(*tracked)
 		switch {
 		case tr.judged:
@@ -106,7 +120,7 @@ func (t *requestTracker) add(rec Record, judge func(Record)) {
 			t.bytes += size(tr.best.Event)
 		}
 	} else {
-		tr := &tracked{id: ev.AuditID, first: at}
+		tr := &tracked{id: key, first: at}
 		if final {
 			tr.judged, tr.final = true, true
 			judge(rec)
@@ -115,7 +129,7 @@ func (t *requestTracker) add(rec Record, judge func(Record)) {
 			t.bytes += size(tr.best.Event)
 			tr.waiting = t.pending.PushBack(tr)
 		}
-		t.byID[ev.AuditID] = t.order.PushBack(tr)
+		t.byID[key] = t.order.PushBack(tr)
 	}
 	for t.order.Len() > maxTrackedRequests || t.bytes > maxPendingBytes {
 		oldest := t.order.Front()

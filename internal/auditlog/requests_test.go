@@ -55,6 +55,11 @@ func TestEveryStageCounts(t *testing.T) {
 			stage(t, "e5", "ResponseStarted", "alice", "create", "exec", 101, t0),
 			stage(t, "e6", "ResponseStarted", "alice", "create", "exec", 101, t0),
 		}, []string{"audit/pod-exec status 101", "audit/pod-exec status 101"}},
+		{"an exec reusing a harmless request's auditID (Audit-ID header) is not a duplicate", []map[string]any{
+			stage(t, "same", "ResponseComplete", "alice", "get", "", 200, t0),
+			stage(t, "same", "ResponseStarted", "alice", "create", "exec", 101, t0),
+			stage(t, "same", "ResponseComplete", "alice", "create", "exec", 101, t0),
+		}, []string{"audit/pod-exec status 101"}},
 		{"out-of-order stages: a late RequestReceived does not replace the final stage", []map[string]any{
 			stage(t, "e7", "ResponseComplete", "alice", "create", "exec", 403, t0),
 			stage(t, "e7", "RequestReceived", "alice", "create", "exec", 0, t0),
