@@ -11,6 +11,8 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/valyala/fastjson"
 )
 
 // DefaultMaxEventBytes bounds one event line. The API server's own
@@ -174,6 +176,13 @@ type framer struct {
 	depth    jsonDepth
 	dropping bool // the open document outgrew maxDoc: track, do not keep
 	inArray  bool // inside a top-level array opened by a line "["
+
+	// part joins a line the container runtime split: CRI "P" lines, or
+	// Docker json-file records whose "log" does not end a line (both
+	// split at 16 KiB, and RequestResponse events are often larger).
+	part     []byte
+	partLine int
+	side     fastjson.Parser // reads Docker records when a line is not an event
 }
 
 func (f *framer) line(n int, b []byte) error {
@@ -181,6 +190,22 @@ func (f *framer) line(n int, b []byte) error {
 	if len(t) == 0 {
 		f.st.Lines-- // blank lines are not events and not errors
 		return nil
+	}
+	if content, partial, ok := criLine(t); ok {
+		if partial {
+			f.addPart(n, content)
+			return nil
+		}
+		if len(f.part) > 0 {
+			f.addPart(n, content)
+			n, content = f.partLine, f.part
+			defer f.resetPart()
+		}
+		t = bytes.TrimSpace(content)
+		if len(t) == 0 {
+			return nil
+		}
+		b = t
 	}
 	if f.docLine > 0 {
 		if b[0] != '{' && b[0] != '[' {
@@ -248,6 +273,10 @@ func (f *framer) abandon(n int, reason string) {
 }
 
 func (f *framer) end(last int) error {
+	if len(f.part) > 0 {
+		f.st.skip(f.name, f.partLine, fmt.Sprintf("a line split by the container runtime (lines %d-%d) is never completed: truncated?", f.partLine, last))
+		f.resetPart()
+	}
 	if f.docLine > 0 {
 		f.st.skip(f.name, f.docLine, fmt.Sprintf("JSON value opened here is not closed by the end of the input (line %d): truncated?", last))
 		f.docLine = 0
@@ -259,9 +288,24 @@ func (f *framer) emit(n int, doc []byte) error {
 	doc = bytes.TrimRight(doc, ", \t\r\n")
 	d, reason := f.dec.decode(doc)
 	if reason != "" {
+		if log, ok := f.dockerRecord(doc); ok {
+			f.addPart(n, log)
+			if !bytes.HasSuffix(log, []byte("\n")) {
+				return nil // more of the line follows
+			}
+			n, doc = f.partLine, append([]byte(nil), f.part...)
+			f.resetPart()
+			if d, reason = f.dec.decode(bytes.TrimSpace(doc)); reason == "" {
+				return f.emitDecoded(n, d)
+			}
+		}
 		f.st.skip(f.name, n, reason)
 		return nil
 	}
+	return f.emitDecoded(n, d)
+}
+
+func (f *framer) emitDecoded(n int, d decoded) error {
 	for _, s := range d.skipped {
 		f.st.skip(f.name, n, s)
 	}
@@ -272,6 +316,63 @@ func (f *framer) emit(n int, doc []byte) error {
 		}
 	}
 	return nil
+}
+
+// addPart appends a piece of a split line, dropping it past maxDoc.
+func (f *framer) addPart(n int, piece []byte) {
+	if len(f.part) == 0 {
+		f.partLine = n
+	}
+	if len(f.part)+len(piece) > f.maxDoc {
+		f.st.skip(f.name, f.partLine, fmt.Sprintf("a line split by the container runtime (lines %d-%d) is larger than %d bytes", f.partLine, n, f.maxDoc))
+		f.resetPart()
+		return
+	}
+	f.part = append(f.part, piece...)
+}
+
+func (f *framer) resetPart() { f.part, f.partLine = f.part[:0], 0 }
+
+// dockerRecord recognises a Docker json-file record ({"log", "stream",
+// "time"}) and returns its log text, when a line was not an event by
+// itself: a piece of a split line, or its last piece.
+func (f *framer) dockerRecord(doc []byte) ([]byte, bool) {
+	v, err := f.side.ParseBytes(doc)
+	if err != nil || v.Type() != fastjson.TypeObject || v.Get("stream") == nil {
+		return nil, false
+	}
+	log := v.Get("log")
+	if log == nil || log.Type() != fastjson.TypeString {
+		return nil, false
+	}
+	s := log.GetStringBytes()
+	if !bytes.HasSuffix(s, []byte("\n")) || len(f.part) > 0 {
+		return s, true
+	}
+	return nil, false // a whole line that is not an event
+}
+
+// criLine splits a CRI container log line, "<time> <stream> <P|F> <text>",
+// saying whether it is a partial line (more of it follows).
+func criLine(t []byte) (content []byte, partial, ok bool) {
+	if len(t) == 0 || t[0] < '0' || t[0] > '9' {
+		return nil, false, false
+	}
+	fields := bytes.SplitN(t, []byte(" "), 4)
+	if len(fields) < 3 || !bytes.Contains(fields[0], []byte("T")) {
+		return nil, false, false
+	}
+	if s := string(fields[1]); s != "stdout" && s != "stderr" {
+		return nil, false, false
+	}
+	tag := fields[2]
+	if len(tag) == 0 || (tag[0] != 'P' && tag[0] != 'F') {
+		return nil, false, false
+	}
+	if len(fields) == 4 {
+		content = fields[3]
+	}
+	return content, tag[0] == 'P', true
 }
 
 // jsonDepth follows the nesting of JSON text fed in pieces.

@@ -94,6 +94,34 @@ var shapes = map[string]func(t testing.TB, events []map[string]any) string{
 		}
 		return b.String()
 	},
+	// containerd splits lines at 16 KiB into "P" pieces ended by an "F"
+	// one; the split is shown here at 300 bytes.
+	"CRI split lines": func(t testing.TB, evs []map[string]any) string {
+		var b strings.Builder
+		for _, e := range evs {
+			line := mustJSON(t, e, false)
+			for len(line) > 300 {
+				b.WriteString("2026-11-25T10:00:00.123456789Z stdout P " + line[:300] + "\n")
+				line = line[300:]
+			}
+			b.WriteString("2026-11-25T10:00:00.123456789Z stdout F " + line + "\n")
+		}
+		return b.String()
+	},
+	// Docker's json-file driver splits lines at 16 KiB too: only the last
+	// piece's "log" ends with a newline.
+	"docker json-file split lines": func(t testing.TB, evs []map[string]any) string {
+		var b strings.Builder
+		for _, e := range evs {
+			line := mustJSON(t, e, false) + "\n"
+			for len(line) > 0 {
+				piece := line[:min(300, len(line))]
+				line = line[len(piece):]
+				b.WriteString(mustJSON(t, map[string]any{"log": piece, "stream": "stdout", "time": "2026-11-25T10:00:00.000000001Z"}, false) + "\n")
+			}
+		}
+		return b.String()
+	},
 	// EKS control-plane logs: CloudWatch records whose message is the event.
 	"EKS CloudWatch records": func(t testing.TB, evs []map[string]any) string {
 		return jsonLines(t, evs, func(e map[string]any) any {

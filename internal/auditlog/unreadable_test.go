@@ -43,6 +43,9 @@ func TestNothingSilentlyDropped(t *testing.T) {
 		{"JSON array of numbers", "[1,2]\n", map[int]string{1: "no item is an audit event"}, true},
 		{"pretty value never closed", "{\n  \"auditID\": \"x\",\n", map[int]string{1: "not closed"}, true},
 		{"a scalar", "42\n", map[int]string{1: "not JSON"}, true},
+		{"CRI line split and never completed", exec + "\n2026-11-25T10:00:00Z stdout P {\"auditID\":\n", map[int]string{2: "never completed"}, false},
+		{"Docker record split and never completed", exec + "\n" + `{"log":"{\"auditID\":","stream":"stdout"}` + "\n", map[int]string{2: "never completed"}, false},
+		{"Docker record of another container's log line", `{"log":"GET / 200\n","stream":"stdout"}` + "\n" + exec + "\n", map[int]string{1: "not an audit event"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
