@@ -318,14 +318,12 @@ func (d *eventDecoder) eventOf(v *fastjson.Value, raw []byte) *Event {
 	}
 	// v1beta1 and v1alpha1 events may carry only "timestamp" or
 	// metadata.creationTimestamp (the time the event was generated).
-	fallback := timestamp(v, "timestamp")
-	if fallback.IsZero() {
-		fallback = timestamp(v.Get("metadata"), "creationTimestamp")
-	}
 	ev.RequestReceived = timestamp(v, "requestReceivedTimestamp")
 	ev.StageTimestamp = timestamp(v, "stageTimestamp")
 	if ev.StageTimestamp.IsZero() {
-		ev.StageTimestamp = fallback
+		if ev.StageTimestamp = timestamp(v, "timestamp"); ev.StageTimestamp.IsZero() {
+			ev.StageTimestamp = timestamp(v.Get("metadata"), "creationTimestamp")
+		}
 	}
 	if ev.RequestReceived.IsZero() {
 		ev.RequestReceived = ev.StageTimestamp

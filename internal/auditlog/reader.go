@@ -227,6 +227,13 @@ func (f *framer) line(n int, b []byte) error {
 		f.inArray = true
 		return nil
 	case t[0] == '{' || t[0] == '[':
+		if last := t[len(t)-1]; last == '}' || last == ']' || last == ',' {
+			// The usual JSON line: decode it whole before paying for a
+			// pass of jsonDepth over it.
+			if d, reason := f.dec.decode(bytes.TrimRight(t, ", \t")); reason == "" {
+				return f.emitDecoded(n, d)
+			}
+		}
 		f.depth = jsonDepth{}
 		if f.depth.feed(t) {
 			return f.emit(n, t)
