@@ -121,6 +121,9 @@ func (t *requestTracker) add(rec Record, judge func(Record)) {
 		}
 	} else {
 		tr := &tracked{id: key, first: at}
+		if at.IsZero() {
+			tr.first = t.clock // an event without times waits from the latest time seen
+		}
 		if final {
 			tr.judged, tr.final = true, true
 			judge(rec)
@@ -152,7 +155,17 @@ func (t *requestTracker) expire(now time.Time, judge func(Record)) {
 	}
 	for el := t.pending.Front(); el != nil; el = t.pending.Front() {
 		tr := el.Value.(*tracked)
-		if tr.first.IsZero() || t.clock.Sub(tr.first) <= t.window {
+		if tr.first.IsZero() {
+			// Seen before any time was known: its wait starts now, behind
+			// the others (whose times are all at most now).
+			if t.clock.IsZero() {
+				return
+			}
+			tr.first = t.clock
+			t.pending.MoveToBack(el)
+			continue
+		}
+		if t.clock.Sub(tr.first) <= t.window {
 			return
 		}
 		t.judge(tr, tr.best, judge)

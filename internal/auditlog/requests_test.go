@@ -60,6 +60,12 @@ func TestEveryStageCounts(t *testing.T) {
 			stage(t, "same", "ResponseStarted", "alice", "create", "exec", 101, t0),
 			stage(t, "same", "ResponseComplete", "alice", "create", "exec", 101, t0),
 		}, []string{"audit/pod-exec status 101"}},
+		{"a waiting request without times does not hold back the window of later ones", []map[string]any{
+			stage(t, "nt", "ResponseStarted", "alice", "create", "attach", 101, time.Time{}),
+			stage(t, "e8", "ResponseStarted", "alice", "create", "exec", 101, t0),
+			stage(t, "x2", "ResponseComplete", "bob", "get", "", 200, later), // the window passes for e8
+			stage(t, "e8", "ResponseComplete", "alice", "create", "exec", 200, later),
+		}, []string{"audit/pod-attach status 101", "audit/pod-exec status 101"}},
 		{"out-of-order stages: a late RequestReceived does not replace the final stage", []map[string]any{
 			stage(t, "e7", "ResponseComplete", "alice", "create", "exec", 403, t0),
 			stage(t, "e7", "RequestReceived", "alice", "create", "exec", 0, t0),
