@@ -203,6 +203,7 @@ func (f *framer) line(n int, b []byte) error {
 		}
 		t = bytes.TrimSpace(content)
 		if len(t) == 0 {
+			f.st.Lines-- // an empty log line
 			return nil
 		}
 		b = t
@@ -366,20 +367,22 @@ func criLine(t []byte) (content []byte, partial, ok bool) {
 		return nil, false, false
 	}
 	fields := bytes.SplitN(t, []byte(" "), 4)
-	if len(fields) < 3 || !bytes.Contains(fields[0], []byte("T")) {
+	if len(fields) < 3 {
 		return nil, false, false
 	}
 	if s := string(fields[1]); s != "stdout" && s != "stderr" {
 		return nil, false, false
 	}
-	tag := fields[2]
-	if len(tag) == 0 || (tag[0] != 'P' && tag[0] != 'F') {
+	if tag := string(fields[2]); tag != "P" && tag != "F" {
+		return nil, false, false
+	}
+	if _, err := time.Parse(time.RFC3339Nano, string(fields[0])); err != nil {
 		return nil, false, false
 	}
 	if len(fields) == 4 {
 		content = fields[3]
 	}
-	return content, tag[0] == 'P', true
+	return content, string(fields[2]) == "P", true
 }
 
 // jsonDepth follows the nesting of JSON text fed in pieces.
