@@ -103,6 +103,8 @@ type eventDecoder struct {
 // decoded is what one document held.
 type decoded struct {
 	events []*Event
+	// depth is the deepest nesting an event was found at (0: the document).
+	depth int
 	// skipped are the reasons items of a list or array were not read.
 	skipped []string
 }
@@ -148,11 +150,13 @@ func (d *eventDecoder) value(v *fastjson.Value, raw []byte, depth int, out *deco
 			return fmt.Sprintf("unsupported audit API version %q (supported: audit.k8s.io/v1, v1beta1)", apiVersion)
 		}
 		out.events = append(out.events, d.eventOf(v, raw))
+		out.depth = max(out.depth, depth)
 		return ""
 	case (apiVersion == "" && kind == "" || kind == "Event" && apiVersion == "") && looksLikeEvent(v):
 		// Webhook batch items and shippers that merge the event into their
 		// record drop the TypeMeta; the fields every event has say what it is.
 		out.events = append(out.events, d.eventOf(v, raw))
+		out.depth = max(out.depth, depth)
 		return ""
 	}
 	if depth < maxEnvelopeDepth {
@@ -163,7 +167,7 @@ func (d *eventDecoder) value(v *fastjson.Value, raw []byte, depth int, out *deco
 			}
 			var sub decoded
 			if d.envelope(inner, depth+1, &sub) == "" && len(sub.events) > 0 {
-				out.events = append(out.events, sub.events...)
+				out.events, out.depth = append(out.events, sub.events...), max(out.depth, sub.depth)
 				out.skipped = append(out.skipped, sub.skipped...)
 				return ""
 			}
@@ -172,7 +176,7 @@ func (d *eventDecoder) value(v *fastjson.Value, raw []byte, depth int, out *deco
 			if arr := v.GetArray(k); arr != nil {
 				var sub decoded
 				if d.items(arr, depth+1, &sub) == "" && len(sub.events) > 0 {
-					out.events = append(out.events, sub.events...)
+					out.events, out.depth = append(out.events, sub.events...), max(out.depth, sub.depth)
 					out.skipped = append(out.skipped, sub.skipped...)
 					return ""
 				}
@@ -218,7 +222,7 @@ func (d *eventDecoder) otherFields(v *fastjson.Value, depth int, out *decoded) b
 		}
 		var sub decoded
 		if d.envelope(f, depth+1, &sub) == "" && len(sub.events) == 1 {
-			out.events = append(out.events, sub.events...)
+			out.events, out.depth = append(out.events, sub.events...), max(out.depth, sub.depth)
 			found = true
 		}
 	})
@@ -263,7 +267,7 @@ func (d *eventDecoder) items(arr []*fastjson.Value, depth int, out *decoded) str
 			out.skipped = append(out.skipped, fmt.Sprintf("item %d: %s", i+1, r))
 			continue
 		}
-		out.events = append(out.events, sub.events...)
+		out.events, out.depth = append(out.events, sub.events...), max(out.depth, sub.depth)
 		out.skipped = append(out.skipped, sub.skipped...)
 	}
 	if len(out.events) == 0 {

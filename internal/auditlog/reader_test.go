@@ -196,8 +196,10 @@ func FuzzParseEvent(f *testing.F) {
 			engine.Observe(Record{Event: ev})
 		}
 		engine.Flush(func(Record, []finding.Finding) {})
-		if len(out.events) != 1 || len(b) > 1<<16 || !utf8.Valid(b) {
-			return // a JSON string cannot carry invalid UTF-8 unchanged
+		if len(out.events) != 1 || len(b) > 1<<16 || !utf8.Valid(b) || out.depth+2 > maxEnvelopeDepth {
+			// A JSON string cannot carry invalid UTF-8 unchanged, and two
+			// more envelopes must stay within the nesting bound.
+			return
 		}
 		want := out.events[0]
 		for _, wrapped := range [][]byte{
