@@ -43,7 +43,8 @@ func eventDetections() []*Detection {
 			Remediation: "Confirm the reader needs the Secret; narrow RBAC to named Secrets (resourceNames) or move the credential to a workload identity.",
 			References:  []finding.Reference{refRBACGood, {Title: "CIS Kubernetes Benchmark 5.1.2"}},
 			Match: func(e *Event) string {
-				if e.Is("", "secrets", "") && isRead(e.Verb) && e.Allowed() && nonSystem(e) && !(e.Verb == "list" && e.ObjectRef.Namespace == "") {
+				// Cluster-wide list and watch are audit/secret-list-all-namespaces.
+				if e.Is("", "secrets", "") && isRead(e.Verb) && e.Allowed() && nonSystem(e) && !(e.Verb != "get" && e.ObjectRef.Namespace == "") {
 					return fmt.Sprintf("%s did %s on secret %s", e.Who(), e.Verb, e.Target())
 				}
 				return ""

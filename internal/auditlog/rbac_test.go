@@ -152,12 +152,14 @@ var rbacCases = []rbacCase{
 // rbac rules' own functions, through the engine as 'auditlog analyze'
 // runs them.
 func TestRBACDetections(t *testing.T) {
-	engine, err := NewEngine(EngineOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tt := range rbacCases {
 		t.Run(tt.name, func(t *testing.T) {
+			// An engine per case: cases edit one event, keeping its auditID,
+			// and one engine judges a request once.
+			engine, err := NewEngine(EngineOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
 			line := tt.event
 			if tt.edit != nil {
 				var m map[string]any
