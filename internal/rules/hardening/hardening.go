@@ -26,6 +26,7 @@ func Rules() []*rule.Rule {
 		serviceExposed(),
 		noNetworkPolicy(),
 		registryNotAllowed(),
+		deprecatedAPIVersion(),
 	}
 }
 
