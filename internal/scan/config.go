@@ -44,7 +44,7 @@ type ConfigInput struct {
 // Config scans manifests and Dockerfiles, and Helm charts and kustomize
 // overlays rendered as `helm template` and `kustomize build` would.
 func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report, error) {
-	set, _, err := render.Load(ctx, in.Paths, in.Render, manifest.Options{Stdin: in.Stdin})
+	set, loaded, err := render.Load(ctx, in.Paths, in.Render, manifest.Options{Stdin: in.Stdin})
 	if err != nil {
 		return nil, err
 	}
@@ -90,6 +90,9 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 	}
 	// Every error so far is an input (object, document, file, overlay)
 	// that was not understood; exemption problems are warnings.
+	if err := locatePatchedFindings(ctx, findings, loaded.Patched, inv, in.DefaultNamespace, opts); err != nil {
+		return nil, err
+	}
 	findings = foldFindings(findings, folded, sources.own)
 	problems = uniqueProblems(problems)
 	notUnderstood := countErrors(problems)

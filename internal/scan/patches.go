@@ -1,0 +1,63 @@
+package scan
+
+import (
+	"context"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/render"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/workload"
+)
+
+// findingKey identifies a finding of one object independently of where
+// it is located.
+type findingKey struct {
+	rule, container, message, field string
+}
+
+func keyOfFinding(f *finding.Finding) findingKey {
+	return findingKey{f.RuleID, f.Container, f.Message, f.Field}
+}
+
+// locatePatchedFindings points the findings a kustomize patch caused at
+// the patch: a finding of an object a patch changed, which the object
+// without that patch does not have, is located at the line of the patch
+// that sets its field (render.Patch.Locate), in the patch file (or the
+// kustomization file, for an inline patch). Findings the base already had
+// keep the base file. Each finding moves at most once (the first patch
+// that caused it). ctx bounds the extra evaluations.
+func locatePatchedFindings(ctx context.Context, findings []finding.Finding, patched []render.Patched, inv *workload.Inventory, defaultNamespace string, opts Options) error {
+	moved := make([]bool, len(findings))
+	for _, p := range patched {
+		set, err := manifest.Load(ctx, nil, manifest.Options{Streams: []manifest.Stream{{Name: p.Stream, Data: p.Unpatched}}})
+		if err != nil {
+			return err
+		}
+		if len(set.Objects) != 1 {
+			continue
+		}
+		batch, probs := inv.WithBatch(set.Objects, defaultNamespace)
+		if len(probs) > 0 || len(batch.Objects) != 1 {
+			continue // the object does not decode without the patch
+		}
+		ref := batch.Objects[0].Ref
+		before, err := opts.Rules.EvaluateObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules))
+		if err != nil {
+			return err
+		}
+		had := make(map[findingKey]bool, len(before))
+		for i := range before {
+			had[keyOfFinding(&before[i])] = true
+		}
+		for i := range findings {
+			f := &findings[i]
+			if moved[i] || f.File != p.Stream || f.Object != ref || had[keyOfFinding(f)] {
+				continue
+			}
+			f.File, f.Line = p.Patch.File, p.Patch.Locate(f.Field)
+			moved[i] = true
+		}
+	}
+	return nil
+}
