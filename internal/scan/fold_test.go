@@ -6,51 +6,40 @@ import (
 	"testing"
 )
 
-// pod is a Pod of a dump (kubectl get pods -o yaml), with its controller.
-// Its container is on line 8 without an owner, 10 with one; it is 11 or
-// 13 lines long.
-func pod(name, ownerKind, owner string) string {
+// privilegedContainers is a pod spec's containers, indented for a Pod.
+const privilegedContainers = `  containers:
+  - name: app
+    image: registry.example/app:1.0
+    securityContext: {privileged: true}
+`
+
+// object is a manifest of the namespace "shop" with a controller owner
+// reference when owner is set (the owner's apiVersion does not matter:
+// owners are matched by kind and name), followed by spec and "---".
+func object(apiVersion, kind, name, ownerKind, owner, spec string) string {
 	refs := ""
 	if owner != "" {
 		refs = "\n  ownerReferences:\n  - {apiVersion: apps/v1, kind: " + ownerKind + ", name: " + owner + ", uid: 6f1c0a52-0000-4000-8000-000000000001, controller: true, blockOwnerDeletion: true}"
 	}
-	return `apiVersion: v1
-kind: Pod
-metadata:
-  name: ` + name + `
-  namespace: shop` + refs + `
-spec:
-  containers:
-  - name: app
-    image: registry.example/app:1.0
-    securityContext: {privileged: true}
----
-`
+	return "apiVersion: " + apiVersion + "\nkind: " + kind + "\nmetadata:\n  name: " + name + "\n  namespace: shop" + refs + "\n" + spec + "---\n"
+}
+
+// pod is a Pod of a dump (kubectl get pods -o yaml), with its controller.
+// Its container is on line 8 without an owner, 10 with one; it is 11 or
+// 13 lines long.
+func pod(name, ownerKind, owner string) string {
+	return object("v1", "Pod", name, ownerKind, owner, "spec:\n"+privilegedContainers)
 }
 
 // controller is a workload with a pod template, with its controller; its
 // container is on line 12 without an owner, 14 with one.
 func controller(kind, name, ownerKind, owner string) string {
-	refs := ""
-	if owner != "" {
-		refs = "\n  ownerReferences:\n  - {apiVersion: apps/v1, kind: " + ownerKind + ", name: " + owner + ", uid: 6f1c0a52-0000-4000-8000-000000000002, controller: true}"
-	}
-	return `apiVersion: apps/v1
-kind: ` + kind + `
-metadata:
-  name: ` + name + `
-  namespace: shop` + refs + `
-spec:
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers:
-      - name: app
-        image: registry.example/app:1.0
-        securityContext: {privileged: true}
----
-`
+	template := "spec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n"
+	return object("apps/v1", kind, name, ownerKind, owner, template+indent(privilegedContainers, "    "))
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n"+prefix) + "\n"
 }
 
 func TestConfigFoldsReplicasIntoOwners(t *testing.T) {
