@@ -99,7 +99,7 @@ func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.
 	for _, g := range groups {
 		streams = append(streams, manifest.Stream{Name: g.name, Data: bytes.Join(g.docs, []byte("---\n"))})
 	}
-	return streams, unpatched(k, src.Path, abs, full), nil
+	return streams, unpatched(k, src.Path, abs, full, opts.MaxOutputBytes), nil
 }
 
 // runKustomize runs the build with origin annotations switched on, so

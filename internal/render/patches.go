@@ -318,8 +318,11 @@ func firstDocument(data []byte) *yaml.Node {
 // objects each patch changed, as they are without it. Objects are matched
 // by their final ID; an object a patch renames or creates is left out.
 // full maps the final IDs of the full build to their stream and YAML.
-func unpatched(k *krusty.Kustomizer, dir, abs string, full map[string]renderedObject) []Patched {
+// The objects kept are bounded to maxBytes of YAML in all: a patch that
+// targets every object of a large overlay must not hold it 32 times.
+func unpatched(k *krusty.Kustomizer, dir, abs string, full map[string]renderedObject, maxBytes int) []Patched {
 	var out []Patched
+	total := 0
 	entries := patchesOf(dir)
 	if len(entries) > maxPatchRebuilds {
 		entries = entries[:maxPatchRebuilds]
@@ -340,6 +343,9 @@ func unpatched(k *krusty.Kustomizer, dir, abs string, full map[string]renderedOb
 			y, err := r.AsYAML()
 			if err != nil || string(y) == string(f.yaml) {
 				continue
+			}
+			if total += len(y); total > maxBytes {
+				return out
 			}
 			out = append(out, Patched{Stream: f.stream, Unpatched: y, Patch: e.patch})
 		}

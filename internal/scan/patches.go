@@ -28,8 +28,26 @@ func keyOfFinding(f *finding.Finding) findingKey {
 // keep the base file. Each finding moves at most once (the first patch
 // that caused it). ctx bounds the extra evaluations.
 func locatePatchedFindings(ctx context.Context, findings []finding.Finding, patched []render.Patched, inv *workload.Inventory, defaultNamespace string, opts Options) error {
+	if len(patched) == 0 {
+		return nil
+	}
+	// The findings of each object of each file, to look them up per patch.
+	type fileObject struct {
+		file string
+		ref  finding.ObjectRef
+	}
+	byObject := map[fileObject][]int{}
+	files := map[string]bool{}
+	for i := range findings {
+		k := fileObject{findings[i].File, findings[i].Object}
+		byObject[k] = append(byObject[k], i)
+		files[k.file] = true
+	}
 	moved := make([]bool, len(findings))
 	for _, p := range patched {
+		if !files[p.Stream] {
+			continue // no finding there to move: no need to evaluate
+		}
 		set, err := manifest.Load(ctx, nil, manifest.Options{Streams: []manifest.Stream{{Name: p.Stream, Data: p.Unpatched}}})
 		if err != nil {
 			return err
@@ -50,9 +68,9 @@ func locatePatchedFindings(ctx context.Context, findings []finding.Finding, patc
 		for i := range before {
 			had[keyOfFinding(&before[i])] = true
 		}
-		for i := range findings {
+		for _, i := range byObject[fileObject{p.Stream, ref}] {
 			f := &findings[i]
-			if moved[i] || f.File != p.Stream || f.Object != ref || had[keyOfFinding(f)] {
+			if moved[i] || had[keyOfFinding(f)] {
 				continue
 			}
 			f.File, f.Line = p.Patch.File, p.Patch.Locate(f.Field)
