@@ -28,15 +28,16 @@ var podSpecPaths = []string{"spec.jobTemplate.spec.template.spec", "spec.templat
 // replica (or the owner's own template) it was found in.
 type foldKey struct {
 	rule, object, container, message, field string
-	suppressed                              bool
 }
 
 // foldFindings keeps one finding of each kind per folded owner: the
 // replicas of one owner, and a Pod and its ReplicaSet both in the input,
-// share the owner's findings, which are reported once. The one kept is
-// the owner's own when the owner is in the input (own reports whether a
-// finding was found in the owner object itself; nil for none), else the
-// first in file and line order. Findings about objects that were not
+// share the owner's findings, which are reported once. The one kept is a
+// suppressed one when any is (an exemption of the owner covers its
+// replicas, even those evaluated in another batch, which did not see the
+// owner's annotation), then the owner's own when the owner is in the
+// input (own reports whether a finding was found in the owner object
+// itself; nil for none), else the first in file and line order. Findings about objects that were not
 // folded are kept as they are: the same object in two files (two
 // overlays) is two findings.
 func foldFindings(findings []finding.Finding, folded map[finding.ObjectRef]bool, own func(*finding.Finding) bool) []finding.Finding {
@@ -50,8 +51,8 @@ func foldFindings(findings []finding.Finding, folded map[finding.ObjectRef]bool,
 		if !folded[f.Object] {
 			continue
 		}
-		k := foldKey{f.RuleID, f.Object.String(), f.Container, f.Message, relativeField(f.Field), f.Suppressed}
-		if j, ok := best[k]; !ok || (own != nil && own(f) && !own(&findings[j])) {
+		k := foldKey{f.RuleID, f.Object.String(), f.Container, f.Message, relativeField(f.Field)}
+		if j, ok := best[k]; !ok || foldRank(f, own) > foldRank(&findings[j], own) {
 			best[k] = i
 		}
 	}
@@ -66,6 +67,19 @@ func foldFindings(findings []finding.Finding, folded map[finding.ObjectRef]bool,
 		}
 	}
 	return out
+}
+
+// foldRank orders the findings of one fold key: suppressed first, then
+// the owner's own.
+func foldRank(f *finding.Finding, own func(*finding.Finding) bool) int {
+	r := 0
+	if f.Suppressed {
+		r += 2
+	}
+	if own != nil && own(f) {
+		r++
+	}
+	return r
 }
 
 // ownerSources says whether a finding was found in the folded owner's own

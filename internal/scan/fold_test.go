@@ -1,6 +1,7 @@
 package scan_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -102,5 +103,32 @@ func TestConfigFoldsReplicasIntoOwners(t *testing.T) {
 				t.Errorf("summary total %d, want %d", r.Summary.Total, len(tt.want))
 			}
 		})
+	}
+}
+
+// An exemption annotation of the owner covers its replicas even when they
+// are decoded and evaluated in another batch than the owner (a dump of
+// more than 512 workloads).
+func TestConfigFoldedExemptionAcrossBatches(t *testing.T) {
+	deployment := strings.Replace(controller("Deployment", "web", "", ""), "  namespace: shop\n",
+		"  namespace: shop\n  annotations: {palisade.io/exempt: \"pss/privileged: the node agent needs it\"}\n", 1)
+	var b strings.Builder
+	b.WriteString(deployment)
+	for i := range 520 {
+		b.WriteString(object("v1", "Pod", fmt.Sprintf("filler-%d", i), "", "", "spec:\n  containers: [{name: c, image: registry.example/c:1}]\n"))
+	}
+	b.WriteString(controller("ReplicaSet", "web-7d4b9c", "Deployment", "web"))
+	b.WriteString(pod("web-7d4b9c-abcde", "ReplicaSet", "web-7d4b9c"))
+	r, _ := scanFiles(t, map[string]string{"dump.yaml": b.String()}, "pss/privileged")
+	if errs := errorsOf(r); len(errs) > 0 {
+		t.Fatalf("errors: %q", errs)
+	}
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, fmt.Sprintf("%s %s suppressed=%v", f.RuleID, f.Object, f.Suppressed))
+	}
+	want := []string{"pss/privileged Deployment/shop/web suppressed=true"}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings %q, want %q", got, want)
 	}
 }
