@@ -119,7 +119,7 @@ func TestBuiltinDetections(t *testing.T) {
 		}
 	}
 	for id := range byID {
-		if !tested[id] {
+		if !tested[id] && !coveredByRBACTest(id) {
 			t.Errorf("detection %s has no test case", id)
 		}
 	}
