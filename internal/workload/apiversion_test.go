@@ -63,7 +63,7 @@ func TestFromManifestsAPIVersions(t *testing.T) {
 	tests := []struct {
 		name, doc string
 		kind      string // the workload kind evaluated; "" for none
-		typed     bool   // an object that is typed (RBAC, NetworkPolicy)
+		typed     bool   // a typed object that is not a workload (RBAC)
 		problem   string // the error expected, if any
 	}{
 		{name: "extensions DaemonSet without selector", kind: "DaemonSet", doc: `apiVersion: extensions/v1beta1
@@ -124,7 +124,8 @@ kind: ClusterRole
 metadata: {name: secret-reader}
 rules: [{apiGroups: [""], resources: [secrets], verbs: [get, watch, list]}]
 `},
-		{name: "extensions NetworkPolicy", typed: true, doc: `apiVersion: extensions/v1beta1
+		// Never enforced by a current cluster: not counted as isolation.
+		{name: "extensions NetworkPolicy", doc: `apiVersion: extensions/v1beta1
 kind: NetworkPolicy
 metadata: {name: deny-all}
 spec: {podSelector: {}}
@@ -164,8 +165,11 @@ spec: {podSelector: {}}
 				t.Fatalf("%d objects, want 1", len(inv.Objects))
 			}
 			o := inv.Objects[0]
-			if tt.typed && o.Typed == nil {
-				t.Errorf("%s not decoded into its typed form", o.Ref)
+			if want := tt.typed || tt.kind != ""; want != (o.Typed != nil) {
+				t.Errorf("%s typed: %v, want %v", o.Ref, o.Typed != nil, want)
+			}
+			if o.Ref.Kind == "NetworkPolicy" && len(inv.NetworkPolicies) != 0 {
+				t.Errorf("a NetworkPolicy of a removed version counted as enforced")
 			}
 			if tt.kind == "" {
 				return

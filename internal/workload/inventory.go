@@ -237,10 +237,18 @@ func apiGroup(src *manifest.Object) string {
 // DaemonSet) decodes leniently into the current one: the old shapes are
 // compatible where rules look, and fields the current type lacks (such as
 // rollbackTo) are ignored.
+//
+// A NetworkPolicy under a removed version is the exception: it is never
+// enforced by a current cluster, so counting it as isolation would be a
+// false clean. It stays an untyped object (hardening/deprecated-api-version
+// reports it; netpol names it as not modelled).
 func decodeTyped(src *manifest.Object) (any, error) {
 	info := LookupAPIVersion(src.APIVersion, src.Kind)
-	if info.Status == APIUnknown {
+	switch {
+	case info.Status == APIUnknown:
 		return nil, &notUnderstoodError{info}
+	case info.Status == APIReplaced && src.Kind == "NetworkPolicy":
+		return nil, nil
 	}
 	typed := newTyped(info.Group, src.Kind)
 	if typed == nil {
