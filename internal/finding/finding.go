@@ -200,6 +200,13 @@ type Summary struct {
 	Objects int `json:"objects" yaml:"objects"`
 	// Errors is how many inputs could not be read; see Report.Problems.
 	Errors int `json:"errors" yaml:"errors"`
+	// NotUnderstood is how many objects, documents or files of the input
+	// a configuration scan could not read or understand (an unknown
+	// apiVersion, a document that does not parse, a field of the wrong
+	// type), so did not evaluate; each is an error in Report.Problems.
+	// Only scans of objects count it (scan config, repo and cluster); nil
+	// means the analyser does not count objects this way.
+	NotUnderstood *int `json:"notUnderstood,omitempty" yaml:"notUnderstood,omitempty"`
 	// Partial is true when part of the target could not be read (for
 	// example resources the scanner may not list): findings may be missing.
 	Partial bool `json:"partial,omitempty" yaml:"partial,omitempty"`

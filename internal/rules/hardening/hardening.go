@@ -34,6 +34,7 @@ func Rules() []*rule.Rule {
 		serviceExposed(),
 		noNetworkPolicy(),
 		registryNotAllowed(),
+		deprecatedAPIVersion(),
 	}
 }
 
