@@ -84,7 +84,7 @@ ResponseStarted count too.
 Reading streams in constant memory. Every line that is not an audit event
 (not JSON, JSON of something else, truncated, over --max-event-size) is a
 problem with its file and line, and makes the exit code 2 unless
---allow-unreadable; reading no event at all is always exit code 2.
+--ignore-input-errors; reading no event at all is always exit code 2.
 
 With --summary, print the per-identity access summary instead: who read
 which Secrets, who exec'd, attached or port-forwarded where.
@@ -135,7 +135,7 @@ read error, or input not understood.`,
 	cmd.Flags().StringVar(&so.outputFile, "output-file", "", "write the report to this file")
 	cmd.Flags().IntVar(&maxEvent, "max-event-size", auditlog.DefaultMaxEventBytes, "skip events larger than this many bytes")
 	cmd.Flags().BoolVar(&summary, "summary", false, "print the per-identity access summary instead of findings")
-	cmd.Flags().BoolVar(&allowUnreadable, "allow-unreadable", false, "report lines that are not audit events as warnings instead of exiting 2 (reading no event at all still exits 2)")
+	cmd.Flags().BoolVar(&allowUnreadable, "ignore-input-errors", false, "report lines that are not audit events as warnings instead of exiting 2 (reading no event at all still exits 2)")
 	return cmd
 }
 

@@ -26,9 +26,9 @@ func TestAuditlogAnalyzeExitCodes(t *testing.T) {
 		{"benign event", benign + "\n", nil, exitClean, ""},
 		{"nothing at all", "", nil, exitError, "input error"},
 		{"not audit events", `{"hello":"world"}` + "\n", nil, exitError, "not an audit event"},
-		{"not audit events, allowed, still nothing read", `{"hello":"world"}` + "\n", []string{"--allow-unreadable"}, exitError, "no audit events understood"},
+		{"not audit events, allowed, still nothing read", `{"hello":"world"}` + "\n", []string{"--ignore-input-errors"}, exitError, "no audit events understood"},
 		{"one line not understood", benign + "\nnot json\n", nil, exitError, "line(s) or item(s) not understood"},
-		{"one line not understood, allowed", benign + "\nnot json\n", []string{"--allow-unreadable"}, exitClean, ""},
+		{"one line not understood, allowed", benign + "\nnot json\n", []string{"--ignore-input-errors"}, exitClean, ""},
 		{"summary of input not understood", benign + "\nnot json\n", []string{"--summary"}, exitError, "not JSON"},
 	}
 	for _, tt := range tests {
