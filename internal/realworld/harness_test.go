@@ -1,0 +1,273 @@
+package realworld
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules"
+	"github.com/palisade-sec/palisade/internal/scan"
+)
+
+// deprecatedRule is the finding an object under a removed or wrong
+// apiVersion must carry besides being evaluated as its kind.
+const deprecatedRule = "hardening/deprecated-api-version"
+
+// realworldDir is testdata/realworld at the repository root.
+var realworldDir = filepath.Join("..", "..", "testdata", "realworld")
+
+// corpus is a named set of input files.
+type corpus struct {
+	Name  string
+	Files []string
+}
+
+// corpusFiles lists the manifest files under dir, leaving out the
+// harness's own files (SOURCE.md, expectations).
+func corpusFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".yaml", ".yml", ".json":
+		default:
+			return nil
+		}
+		if d.Name() == expectationsFile {
+			return nil
+		}
+		files = append(files, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("listing corpus %s: %v", dir, err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// expectationsFile, beside a corpus's files, holds the results written by
+// hand for some of them.
+const expectationsFile = "expectations.yaml"
+
+// moduleDir locates a module of the build list in the module cache.
+func moduleDir(t *testing.T, module string) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+	if err != nil {
+		t.Fatalf("locating %s: %v", module, err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// allCorpora are the committed corpora (every directory of
+// testdata/realworld with a SOURCE.md) and the API's own example objects
+// of the k8s.io/api module Palisade builds with: every kind, every
+// group-version including removed ones, read where the module cache holds
+// them rather than copied.
+func allCorpora(t *testing.T) []corpus {
+	t.Helper()
+	entries, err := os.ReadDir(realworldDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []corpus
+	for _, e := range entries {
+		dir := filepath.Join(realworldDir, e.Name())
+		if _, err := os.Stat(filepath.Join(dir, "SOURCE.md")); !e.IsDir() || err != nil {
+			continue
+		}
+		out = append(out, corpus{Name: e.Name(), Files: corpusFiles(t, dir)})
+	}
+	api := filepath.Join(moduleDir(t, "k8s.io/api"), "testdata", "HEAD")
+	var apiFiles []string
+	for _, f := range corpusFiles(t, api) {
+		if strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".json") {
+			apiFiles = append(apiFiles, f)
+		}
+	}
+	out = append(out, corpus{Name: "k8s-api-examples", Files: apiFiles})
+	return out
+}
+
+// builtinRules is the rule set every scan of the harness runs.
+var builtinRules = sync.OnceValues(rules.Builtin)
+
+// scanPaths runs scan.Config, the `scan config` entry point, at a Pod
+// Security level.
+func scanPaths(t *testing.T, paths []string, level string) *finding.Report {
+	t.Helper()
+	set, err := builtinRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := scan.Config(context.Background(), scan.ConfigInput{Paths: paths},
+		scan.Options{Rules: set, Settings: rule.Settings{DefaultPSSLevel: level}})
+	if err != nil {
+		t.Fatalf("scan %v: %v", paths, err)
+	}
+	return rep
+}
+
+// mismatches collects every difference of a run, by corpus and cause, so
+// one run shows all gaps with counts instead of stopping at the first.
+type mismatches struct {
+	mu      sync.Mutex
+	byCause map[string]map[string][]string // corpus → cause → details
+	counted map[string]map[string]int      // corpus → what → how many checked
+}
+
+func newMismatches() *mismatches {
+	return &mismatches{byCause: map[string]map[string][]string{}, counted: map[string]map[string]int{}}
+}
+
+func (m *mismatches) add(corpus, cause, format string, args ...any) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.byCause[corpus] == nil {
+		m.byCause[corpus] = map[string][]string{}
+	}
+	m.byCause[corpus][cause] = append(m.byCause[corpus][cause], fmt.Sprintf(format, args...))
+}
+
+func (m *mismatches) count(corpus, what string, n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.counted[corpus] == nil {
+		m.counted[corpus] = map[string]int{}
+	}
+	m.counted[corpus][what] += n
+}
+
+// examplesPerCause bounds the log: the counts say how many, a few
+// examples say what.
+const examplesPerCause = 15
+
+// report logs what was checked and fails once per corpus and cause with
+// the count and the first examples.
+func (m *mismatches) report(t *testing.T) {
+	t.Helper()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range sortedKeys(m.counted) {
+		var parts []string
+		for _, w := range sortedKeys(m.counted[c]) {
+			parts = append(parts, fmt.Sprintf("%s=%d", w, m.counted[c][w]))
+		}
+		t.Logf("corpus %s: checked %s", c, strings.Join(parts, " "))
+	}
+	for _, c := range sortedKeys(m.byCause) {
+		for _, cause := range sortedKeys(m.byCause[c]) {
+			details := m.byCause[c][cause]
+			sort.Strings(details)
+			shown := details[:min(len(details), examplesPerCause)]
+			t.Errorf("corpus %s: %d× %s:\n  %s%s", c, len(details), cause, strings.Join(shown, "\n  "), more(len(details)-len(shown)))
+		}
+	}
+}
+
+func more(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n  … and %d more", n)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// forEachFile runs fn over the files of a corpus on two workers (the
+// scans parallelise inside too).
+func forEachFile(files []string, fn func(string)) {
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for f := range work {
+				fn(f)
+			}
+		})
+	}
+	for _, f := range files {
+		work <- f
+	}
+	close(work)
+	wg.Wait()
+}
+
+// findingsOn returns the findings a report names on an object. A Pod with
+// a controller owner may be named as that owner (workloads, not replicas).
+func findingsOn(rep *finding.Report, o oracleObject) []finding.Finding {
+	ownerKind, ownerName := controllerOwner(o.Content)
+	var out []finding.Finding
+	for _, f := range rep.Findings {
+		if matchesRef(f.Object, o.ID) || (ownerKind != "" && f.Object.Kind == ownerKind && f.Object.Name == ownerName) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func matchesRef(ref finding.ObjectRef, id objectID) bool {
+	return ref.Kind == id.Kind && ref.Name == id.Name && (id.Namespace == "" || ref.Namespace == id.Namespace)
+}
+
+// controllerOwner returns the controller ownerReference of a Pod.
+func controllerOwner(obj map[string]any) (kind, name string) {
+	if obj["kind"] != "Pod" {
+		return "", ""
+	}
+	md, _ := obj["metadata"].(map[string]any)
+	refs, _ := md["ownerReferences"].([]any)
+	for _, r := range refs {
+		rm, _ := r.(map[string]any)
+		if c, _ := rm["controller"].(bool); c {
+			k, _ := rm["kind"].(string)
+			n, _ := rm["name"].(string)
+			return k, n
+		}
+	}
+	return "", ""
+}
+
+// errorProblems are the ERROR problems of a report about a file.
+func errorProblems(rep *finding.Report, file string) []string {
+	var out []string
+	for _, p := range rep.Problems {
+		if p.Level == finding.LevelError && (p.File == file || p.File == "") {
+			out = append(out, fmt.Sprintf("line %d: %s", p.Line, p.Message))
+		}
+	}
+	return out
+}
+
+func ruleIDs(fs []finding.Finding, prefix string) []string {
+	seen := map[string]bool{}
+	for _, f := range fs {
+		if strings.HasPrefix(f.RuleID, prefix) {
+			seen[f.RuleID] = true
+		}
+	}
+	return sortedKeys(seen)
+}
