@@ -33,7 +33,7 @@ func TestCorpora(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newMismatches()
+	m := newMismatches(15)
 	for _, c := range allCorpora(t) {
 		if len(c.Files) == 0 {
 			t.Errorf("corpus %s has no files", c.Name)

@@ -127,13 +127,16 @@ func scanPaths(t *testing.T, paths []string, level string) *finding.Report {
 // mismatches collects every difference of a run, by corpus and cause, so
 // one run shows all gaps with counts instead of stopping at the first.
 type mismatches struct {
-	mu      sync.Mutex
+	// examples is how many details each cause shows; the count says
+	// how many there are.
+	examples int
+	mu       sync.Mutex
 	byCause map[string]map[string][]string // corpus → cause → details
 	counted map[string]map[string]int      // corpus → what → how many checked
 }
 
-func newMismatches() *mismatches {
-	return &mismatches{byCause: map[string]map[string][]string{}, counted: map[string]map[string]int{}}
+func newMismatches(examples int) *mismatches {
+	return &mismatches{examples: examples, byCause: map[string]map[string][]string{}, counted: map[string]map[string]int{}}
 }
 
 func (m *mismatches) add(corpus, cause, format string, args ...any) {
@@ -154,10 +157,6 @@ func (m *mismatches) count(corpus, what string, n int) {
 	m.counted[corpus][what] += n
 }
 
-// examplesPerCause bounds the log: the counts say how many, a few
-// examples say what.
-const examplesPerCause = 15
-
 // report logs what was checked and fails once per corpus and cause with
 // the count and the first examples.
 func (m *mismatches) report(t *testing.T) {
@@ -175,7 +174,7 @@ func (m *mismatches) report(t *testing.T) {
 		for _, cause := range sortedKeys(m.byCause[c]) {
 			details := m.byCause[c][cause]
 			sort.Strings(details)
-			shown := details[:min(len(details), examplesPerCause)]
+			shown := details[:min(len(details), m.examples)]
 			t.Errorf("corpus %s: %d× %s:\n  %s%s", c, len(details), cause, strings.Join(shown, "\n  "), more(len(details)-len(shown)))
 		}
 	}
