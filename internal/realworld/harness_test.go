@@ -131,8 +131,8 @@ type mismatches struct {
 	// how many there are.
 	examples int
 	mu       sync.Mutex
-	byCause map[string]map[string][]string // corpus → cause → details
-	counted map[string]map[string]int      // corpus → what → how many checked
+	byCause  map[string]map[string][]string // corpus → cause → details
+	counted  map[string]map[string]int      // corpus → what → how many checked
 }
 
 func newMismatches(examples int) *mismatches {
