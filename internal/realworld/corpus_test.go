@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -219,4 +221,27 @@ func podTemplate(o oracleObject) (*metav1.ObjectMeta, *corev1.PodSpec, error) {
 		return nil, nil, err
 	}
 	return &pt.ObjectMeta, &pt.Spec, nil
+}
+
+// TestCorpusExpectations checks the hand-written expectations.yaml beside
+// each committed corpus.
+func TestCorpusExpectations(t *testing.T) {
+	entries, err := os.ReadDir(realworldDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := newMismatches(15)
+	n := 0
+	for _, e := range entries {
+		exp := filepath.Join(realworldDir, e.Name(), expectationsFile)
+		if _, err := os.Stat(exp); !e.IsDir() || err != nil {
+			continue
+		}
+		n++
+		checkExpectations(t, m, e.Name(), filepath.Join(realworldDir, e.Name()), exp)
+	}
+	if n == 0 {
+		t.Fatal("no corpus has an expectations file")
+	}
+	m.report(t)
 }

@@ -12,7 +12,10 @@ import (
 	"sync"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
 	"github.com/palisade-sec/palisade/internal/scan"
@@ -269,4 +272,128 @@ func ruleIDs(fs []finding.Finding, prefix string) []string {
 		}
 	}
 	return sortedKeys(seen)
+}
+
+// corpusExpectations is a corpus's expectations.yaml: results for some of
+// its files written by reading them, not mechanical like the differential
+// checks.
+type corpusExpectations struct {
+	Files []struct {
+		File string `json:"file"`
+		// Objects, when set, is how many objects the loader must see.
+		Objects *int `json:"objects"`
+		// Errors is how many ERROR problems the file must give (0 when
+		// unset), and ErrorLines their lines when set.
+		Errors     int                  `json:"errors"`
+		ErrorLines []int                `json:"errorLines"`
+		Findings   []findingExpectation `json:"findings"`
+		Absent     []findingExpectation `json:"absent"`
+	} `json:"files"`
+}
+
+// findingExpectation names findings on one object: Rule is an ID or a
+// prefix glob ("pss/*"), Level the Pod Security level of the scan
+// (restricted when empty). Count, when set, is how many findings there
+// must be; MinSeverity the least severity of the most severe one.
+type findingExpectation struct {
+	Kind        string `json:"kind"`
+	Name        string `json:"name"`
+	Rule        string `json:"rule"`
+	Level       string `json:"level"`
+	Count       int    `json:"count"`
+	MinSeverity string `json:"minSeverity"`
+}
+
+func (e findingExpectation) String() string {
+	return fmt.Sprintf("%s %s %s at %s", e.Kind, e.Name, e.Rule, e.level())
+}
+
+func (e findingExpectation) level() string {
+	if e.Level == "" {
+		return rule.LevelRestricted
+	}
+	return e.Level
+}
+
+func (e findingExpectation) matches(f finding.Finding) bool {
+	if f.Suppressed || f.Object.Kind != e.Kind || f.Object.Name != e.Name {
+		return false
+	}
+	if p, ok := strings.CutSuffix(e.Rule, "*"); ok {
+		return strings.HasPrefix(f.RuleID, p)
+	}
+	return f.RuleID == e.Rule
+}
+
+// checkExpectations checks the files of dir against an expectations file.
+func checkExpectations(t *testing.T, m *mismatches, corpus, dir, expectations string) {
+	t.Helper()
+	data, err := os.ReadFile(expectations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp corpusExpectations
+	if err := yaml.UnmarshalStrict(data, &exp); err != nil {
+		t.Fatalf("%s: %v", expectations, err)
+	}
+	for _, fe := range exp.Files {
+		file := filepath.Join(dir, fe.File)
+		m.count(corpus, "hand-written expectations", 1)
+		set, err := manifest.Load(context.Background(), []string{file}, manifest.Options{SkipDockerfiles: true})
+		if err != nil {
+			m.add(corpus, "expectation: file not loaded", "%s: %v", file, err)
+			continue
+		}
+		if fe.Objects != nil && len(set.Objects) != *fe.Objects {
+			m.add(corpus, "expectation: object count", "%s: want %d objects, loader saw %d", file, *fe.Objects, len(set.Objects))
+		}
+		reports := map[string]*finding.Report{
+			rule.LevelBaseline:   scanPaths(t, []string{file}, rule.LevelBaseline),
+			rule.LevelRestricted: scanPaths(t, []string{file}, rule.LevelRestricted),
+		}
+		var lines []int
+		for _, p := range reports[rule.LevelRestricted].Problems {
+			if p.Level == finding.LevelError {
+				lines = append(lines, p.Line)
+			}
+		}
+		if len(lines) != fe.Errors || fe.ErrorLines != nil && fmt.Sprint(lines) != fmt.Sprint(fe.ErrorLines) {
+			m.add(corpus, "expectation: ERROR problems", "%s: want %d at lines %v, got %d at lines %v: %s",
+				file, fe.Errors, fe.ErrorLines, len(lines), lines, strings.Join(errorProblems(reports[rule.LevelRestricted], file), "; "))
+		}
+		for _, e := range fe.Findings {
+			var got []finding.Finding
+			for _, f := range reports[e.level()].Findings {
+				if e.matches(f) {
+					got = append(got, f)
+				}
+			}
+			switch {
+			case len(got) == 0:
+				m.add(corpus, "expectation: finding missing", "%s: %s", file, e)
+			case e.Count > 0 && len(got) != e.Count:
+				m.add(corpus, "expectation: finding count", "%s: %s: want %d, got %d", file, e, e.Count, len(got))
+			}
+			if e.MinSeverity != "" {
+				want, err := finding.ParseSeverity(e.MinSeverity)
+				if err != nil {
+					t.Fatalf("%s: %v", expectations, err)
+				}
+				best := finding.SeverityUnknown
+				for _, f := range got {
+					best = max(best, f.Severity)
+				}
+				if best < want {
+					m.add(corpus, "expectation: severity", "%s: %s: want at least %s, got %s", file, e, want, best)
+				}
+			}
+		}
+		for _, e := range fe.Absent {
+			for _, f := range reports[e.level()].Findings {
+				if e.matches(f) {
+					m.add(corpus, "expectation: finding must be absent", "%s: %s: got %s", file, e, f.RuleID)
+				}
+			}
+		}
+	}
 }
