@@ -234,7 +234,9 @@ func TestCorpusExpectations(t *testing.T) {
 	n := 0
 	for _, e := range entries {
 		exp := filepath.Join(realworldDir, e.Name(), expectationsFile)
-		if _, err := os.Stat(exp); !e.IsDir() || err != nil {
+		_, errExp := os.Stat(exp)
+		_, errSrc := os.Stat(filepath.Join(realworldDir, e.Name(), "SOURCE.md"))
+		if !e.IsDir() || errExp != nil || errSrc != nil {
 			continue
 		}
 		n++
