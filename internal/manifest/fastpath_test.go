@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -22,7 +23,8 @@ func fastPathResult(t testing.TB, fp *fastParser, j docJob) bool {
 	if !ok {
 		return false
 	}
-	slow, probs := parseDocumentYAML(j)
+	res := parseDocumentYAML(j)
+	slow, probs := res.objects, res.problems
 	if len(slow) != 1 || len(probs) != 0 {
 		t.Fatalf("fast path took a document yaml.v3 turns into %d objects and problems %v:\n%s\nfast JSON: %s", len(slow), probs, j.doc.data, fast.JSON)
 	}
@@ -217,4 +219,57 @@ func FuzzFastPathMatchesYAMLv3(f *testing.F) {
 		}
 		diffStream(t, &fp, "fuzz.yaml", data)
 	})
+}
+
+// TestTypedListItemsMatchFastPath checks that an item of a typed list, read
+// with its type inferred by the yaml.v3 path, is exactly the object the
+// fast path makes of the same item written alone with its apiVersion and
+// kind: same JSON, and the same field lines, shifted.
+func TestTypedListItemsMatchFastPath(t *testing.T) {
+	data, err := os.ReadFile("testdata/dumps/podlist.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	set, err := Load(context.Background(), []string{"testdata/dumps/podlist.yaml"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Objects) < 2 {
+		t.Fatalf("objects: %s", describe(set))
+	}
+	var fp fastParser
+	for _, list := range []string{string(data), "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n"} {
+		if _, ok := fp.parse(docJob{file: "list.yaml", doc: document{startLine: 1, data: []byte(list)}}); ok {
+			t.Errorf("fast path took a list, which only yaml.v3 expands:\n%.200s", list)
+		}
+	}
+	for _, item := range set.Objects {
+		// The item's lines: from its "- " to the next item or the list's
+		// own fields, unindented by the two columns of the sequence.
+		alone := "apiVersion: v1\nkind: Pod\n"
+		for i := item.Line - 1; i < len(lines); i++ {
+			l := lines[i]
+			if i > item.Line-1 && (strings.HasPrefix(l, "- ") || !strings.HasPrefix(l, "  ")) {
+				break
+			}
+			alone += l[2:]
+		}
+		fast, ok := fp.parse(docJob{file: "alone.yaml", doc: document{startLine: 1, data: []byte(alone)}})
+		if !ok {
+			t.Fatalf("fast path declined item %s:\n%s", item.Name, alone)
+		}
+		if !bytes.Equal(fast.JSON, item.JSON) {
+			t.Errorf("item %s: JSON differs\nlist:  %s\nalone: %s", item.Name, item.JSON, fast.JSON)
+		}
+		shift := item.Line - 3 // line 3 of alone is the item's first line
+		for _, path := range fieldPaths(t, fast.JSON) {
+			if path == "apiVersion" || path == "kind" || strings.HasPrefix(path, "apiVersion.") || strings.HasPrefix(path, "kind.") {
+				continue // not written in the list: they are the item's own line
+			}
+			if got, want := item.LineOf(path), fast.LineOf(path)+shift; got != want {
+				t.Errorf("item %s: line of %s = %d, want %d", item.Name, path, got, want)
+			}
+		}
+	}
 }

@@ -3,7 +3,9 @@ package manifest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +30,14 @@ const (
 	maxJSONFileBytes   = 64 << 20
 	maxDockerfileBytes = 1 << 20
 	sniffBytes         = 8 << 10
+	// defaultMaxItems bounds the documents and JSON array elements read
+	// from one file, and the items of one list: a file of a million empty
+	// objects costs its size in memory, not a million objects.
+	defaultMaxItems = 100_000
 )
+
+// stdinName is the file name of objects and problems read from stdin.
+const stdinName = "<stdin>"
 
 // Dockerfile is a Dockerfile found in the input, not yet parsed.
 type Dockerfile struct {
@@ -45,6 +54,22 @@ type Set struct {
 	Problems []finding.Problem
 	// Files counts the files read.
 	Files int
+	// Documents counts the non-empty documents read: YAML documents, JSON
+	// values and the elements of top-level JSON arrays. A list (typed or
+	// kind: List) is one document however many items it holds. Empty
+	// documents (blank, only comments, null, {}) are not counted.
+	Documents int
+	// NotUnderstood counts the documents, list items and JSON array
+	// elements that were read but yielded no object because of an error:
+	// invalid YAML or JSON, apiVersion or kind missing, too large, beyond a
+	// limit. Each has an error in Problems naming its file and line (one
+	// problem may stand for several cut at once, and says how many).
+	// Together with len(Objects) it gives the summary "N objects scanned, M
+	// not understood". Files that could not be read at all are errors in
+	// Problems but are not counted here: how many objects they held is
+	// unknown. Documents that are clearly not manifests (a values file, a
+	// JSON array of strings) are notes and not counted either.
+	NotUnderstood int
 }
 
 // Options tune loading.
@@ -62,6 +87,10 @@ type Options struct {
 	Skip func(path string, isDir bool) bool
 	// Streams are read after the paths, each as a file of its own name.
 	Streams []Stream
+	// MaxItems bounds the documents and JSON array elements read from one
+	// file, and the items of one list; 0 means 100,000. What is cut is an
+	// error problem saying how much.
+	MaxItems int
 }
 
 // Stream is named input that is not a file on disk, such as the rendered
@@ -93,17 +122,35 @@ func IsDockerfile(name string) bool {
 }
 
 type docJob struct {
-	file     string
-	fileSeq  int
-	docSeq   int
-	doc      document
-	jsonData bool
+	file    string
+	fileSeq int
+	// docSeq is the position of the document among those of its file.
+	docSeq int
+	doc    document
+	// maxItems bounds the items of a list (Options.MaxItems).
+	maxItems int
+}
+
+// where names the document in messages, as a user counts: "document 3",
+// or "JSON array element 3".
+func (j docJob) where() string {
+	if j.doc.elem > 0 {
+		return fmt.Sprintf("JSON array element %d", j.doc.elem)
+	}
+	return fmt.Sprintf("document %d", j.doc.num)
 }
 
 type docResult struct {
 	fileSeq, docSeq int
 	objects         []*Object
 	problems        []finding.Problem
+	// empty is set for documents with no content (null, {}), and for the
+	// items of a split list after its first: they are not counted in
+	// Set.Documents.
+	empty bool
+	// notUnderstood counts the document or items that yielded no object
+	// because of an error (Set.NotUnderstood).
+	notUnderstood int
 }
 
 // Load reads every path (files, directories recursively, "-" for stdin).
@@ -113,6 +160,9 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxItems <= 0 {
+		opts.MaxItems = defaultMaxItems
 	}
 	set := &Set{}
 	jobs := make(chan docJob, 4*workers)
@@ -125,8 +175,7 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 			defer wg.Done()
 			var fp fastParser
 			for j := range jobs {
-				objs, probs := parseDocument(j, &fp)
-				results <- docResult{fileSeq: j.fileSeq, docSeq: j.docSeq, objects: objs, problems: probs}
+				results <- parseDocument(j, &fp)
 			}
 		}()
 	}
@@ -168,6 +217,10 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 	})
 	index := map[string]int{}
 	for _, c := range collected {
+		if !c.empty {
+			set.Documents++
+		}
+		set.NotUnderstood += c.notUnderstood
 		for _, o := range c.objects {
 			o.Index = index[o.File]
 			index[o.File]++
@@ -209,10 +262,10 @@ func (r *reader) problem(file string, line int, level, format string, args ...an
 func (r *reader) readPath(p string) {
 	if p == StdinPath {
 		if r.opts.Stdin == nil {
-			r.problem("<stdin>", 0, finding.LevelError, "no standard input")
+			r.problem(stdinName, 0, finding.LevelError, "no standard input")
 			return
 		}
-		r.readStream("<stdin>", r.opts.Stdin)
+		r.readStream(stdinName, r.opts.Stdin)
 		return
 	}
 	info, err := os.Stat(p)
@@ -350,22 +403,48 @@ func (r *reader) readStream(name string, in io.Reader) {
 	r.fileSeq++
 	seq := r.fileSeq
 	docSeq := 0
-	emit := func(json bool) func(document) error {
-		return func(d document) error {
-			if r.ctx.Err() != nil {
-				return r.ctx.Err()
-			}
-			if d.oversized {
-				r.problem(name, d.startLine, finding.LevelError, "document larger than %d MiB, skipped", maxDocumentBytes>>20)
-				return nil
-			}
-			r.jobs <- docJob{file: name, fileSeq: seq, docSeq: docSeq, doc: d, jsonData: json}
-			docSeq++
+	// Documents beyond maxItemsPerFile are counted, not parsed.
+	cut, cutLine := 0, 0
+	emit := func(d document) error {
+		if r.ctx.Err() != nil {
+			return r.ctx.Err()
+		}
+		if d.oversized {
+			r.problem(name, d.startLine, finding.LevelError, "document larger than %d MiB, skipped", maxDocumentBytes>>20)
+			r.set.NotUnderstood++
 			return nil
 		}
+		if docSeq >= r.opts.MaxItems {
+			if cut == 0 {
+				cutLine = d.startLine
+			}
+			cut++
+			return nil
+		}
+		file := name
+		if name == stdinName && d.helmSource != "" {
+			// Helm output piped in: the template is the only place a
+			// user can find and fix the object, so it is the file, and
+			// its lines count with the "# Source:" comment as line 1, as
+			// for charts rendered by internal/render (docs/ci-cd.md).
+			file = d.helmSource
+			d.startLine -= d.helmLine - 1
+		}
+		if d.num == 0 {
+			d.num = docSeq + 1
+		}
+		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems}
+		docSeq++
+		return nil
 	}
+	defer func() {
+		if cut > 0 {
+			r.problem(name, cutLine, finding.LevelError, "more than %d documents or JSON array elements in one file: the last %d, from this line on, were not read", r.opts.MaxItems, cut)
+			r.set.NotUnderstood += cut
+		}
+	}()
 	trimmed := bytes.TrimLeft(head, " \t\r\n\ufeff")
-	if len(trimmed) > 0 && trimmed[0] == '{' {
+	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
 		data, err := io.ReadAll(io.LimitReader(br, maxJSONFileBytes+1))
 		if err != nil {
 			r.problem(name, 0, finding.LevelError, "read: %v", err)
@@ -375,12 +454,24 @@ func (r *reader) readStream(name string, in io.Reader) {
 			r.problem(name, 0, finding.LevelError, "JSON file larger than %d MiB, skipped", maxJSONFileBytes>>20)
 			return
 		}
-		if err := splitJSON(data, emit(true)); err != nil && r.ctx.Err() == nil {
-			r.problem(name, 0, finding.LevelError, "invalid JSON: %v", err)
+		note := func(line int, format string, args ...any) {
+			r.problem(name, line, finding.LevelNote, format, args...)
+		}
+		if !looksLikeJSON(bytes.TrimPrefix(data, []byte("\ufeff"))) {
+			// YAML flow style ("{a: b}", "[a, b]") starts the same way.
+			if err := splitYAML(bytes.NewReader(data), emit); err != nil && r.ctx.Err() == nil {
+				r.problem(name, 0, finding.LevelError, "read: %v", err)
+			}
+			return
+		}
+		var je *jsonError
+		if err := splitJSON(data, emit, note); errors.As(err, &je) && r.ctx.Err() == nil {
+			r.problem(name, je.line, finding.LevelError, "invalid JSON: %v", je.err)
+			r.set.NotUnderstood++
 		}
 		return
 	}
-	if err := splitYAML(br, emit(false)); err != nil && r.ctx.Err() == nil {
+	if err := splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
 		r.problem(name, 0, finding.LevelError, "read: %v", err)
 	}
 }
@@ -393,77 +484,220 @@ func isBinary(head []byte) bool {
 
 // parseDocument parses one document into zero or more objects, with the
 // fast path when it can and yaml.v3 otherwise.
-func parseDocument(j docJob, fp *fastParser) ([]*Object, []finding.Problem) {
+func parseDocument(j docJob, fp *fastParser) docResult {
+	res := docResult{fileSeq: j.fileSeq, docSeq: j.docSeq}
 	if fp != nil {
 		if o, ok := fp.parse(j); ok {
-			return []*Object{o}, nil
+			res.objects = []*Object{o}
+			return res
 		}
 	}
 	return parseDocumentYAML(j)
 }
 
-// parseDocumentYAML parses one document with yaml.v3.
-func parseDocumentYAML(j docJob) ([]*Object, []finding.Problem) {
-	var probs []finding.Problem
+// parseDocumentYAML parses one document with yaml.v3. The result says
+// whether the document was empty (null, {}), which is silent, and how many
+// of the document or its items yielded no object because of an error
+// (each has an error problem); notes are for documents that are clearly
+// not manifests.
+//
+// A mapping is read as an object when it has both apiVersion and kind; as
+// a list when, besides, its kind ends in "List" and it has items. Items of
+// a typed list (PodList, DeploymentList, ...) as the API server returns
+// them carry no apiVersion and kind: they get the list's apiVersion and its
+// kind without "List". Items of kind: List (kubectl get a,b -o yaml) must
+// carry their own, as nothing tells what they are. A mapping with only
+// some of apiVersion, kind and metadata was meant as an object and is an
+// error; one with none of them (a Helm values file, a package.json) is a
+// note, as is a document that is not a mapping.
+func parseDocumentYAML(j docJob) docResult {
+	res := docResult{fileSeq: j.fileSeq, docSeq: j.docSeq}
 	problem := func(line int, level, format string, args ...any) {
-		probs = append(probs, finding.Problem{File: j.file, Line: line, Level: level, Message: fmt.Sprintf(format, args...)})
+		res.problems = append(res.problems, finding.Problem{File: j.file, Line: line, Level: level, Message: fmt.Sprintf(format, args...)})
+		if level == finding.LevelError {
+			res.notUnderstood++
+		}
 	}
 	abs := func(rel int) int {
-		if rel <= 0 {
-			return j.doc.startLine
+		l := j.doc.startLine
+		if rel > 0 {
+			l += rel - 1
 		}
-		return j.doc.startLine + rel - 1
+		// Lines of Helm documents count from their "# Source:" comment;
+		// the separator before it is line 1 too.
+		return max(l, 1)
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(j.doc.data, &root); err != nil {
 		line, msg := yamlErrorLine(err)
-		problem(abs(line), finding.LevelError, "invalid YAML: %s", msg)
-		return nil, probs
+		problem(abs(line), finding.LevelError, "%s: invalid %s: %s", j.where(), j.syntax(), msg)
+		return res
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, nil
+		res.empty = true
+		return res
 	}
-	body := root.Content[0]
-	for body.Kind == yaml.AliasNode {
-		body = body.Alias
+	body := deref(root.Content[0])
+	if j.doc.list != nil {
+		// One item of a list split up by splitJSON.
+		res.empty = j.doc.list.item > 1 // the list counts once
+		if o := listItem(j, body, *j.doc.list, abs, problem); o != nil {
+			res.objects = []*Object{o}
+		}
+		return res
 	}
-	if body.Kind != yaml.MappingNode {
-		problem(abs(body.Line), finding.LevelNote, "not a Kubernetes object (document is not a mapping); skipped")
-		return nil, probs
+	switch {
+	case body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null",
+		body.Kind == yaml.MappingNode && len(body.Content) == 0:
+		res.empty = true
+		return res
+	case body.Kind != yaml.MappingNode:
+		problem(abs(body.Line), finding.LevelNote, "%s is %s, not a Kubernetes object; skipped", j.where(), nodeDescription(body))
+		return res
 	}
 	apiVersion, kind := topScalar(body, "apiVersion"), topScalar(body, "kind")
-	if apiVersion == "" || kind == "" {
-		problem(abs(body.Line), finding.LevelNote, "not a Kubernetes object (no apiVersion and kind); skipped")
-		return nil, probs
-	}
-	if items := topValue(body, "items"); strings.HasSuffix(kind, "List") && items != nil && items.Kind == yaml.SequenceNode {
-		var objs []*Object
-		for _, item := range items.Content {
-			for item.Kind == yaml.AliasNode {
-				item = item.Alias
-			}
-			if item.Kind != yaml.MappingNode || topScalar(item, "apiVersion") == "" || topScalar(item, "kind") == "" {
-				problem(abs(item.Line), finding.LevelNote, "%s item is not a Kubernetes object; skipped", kind)
-				continue
-			}
-			o, err := newObject(j, item, abs)
-			if err != nil {
-				problem(abs(errLine(err)), finding.LevelError, "%s", err)
-				continue
-			}
-			objs = append(objs, o)
+	if msg := missingTypeMeta(body); msg != "" {
+		if apiVersion == "" && kind == "" && topValue(body, "metadata") == nil {
+			problem(abs(body.Line), finding.LevelNote, "%s is not a Kubernetes object (no apiVersion, kind or metadata: a values or configuration file?); skipped", j.where())
+		} else {
+			problem(abs(body.Line), finding.LevelError, "%s: %s; not read", j.where(), msg)
 		}
-		return objs, probs
+		return res
 	}
-	o, err := newObject(j, body, abs)
-	if err != nil {
-		problem(abs(errLine(err)), finding.LevelError, "%s", err)
-		return nil, probs
+	items, isList := topValue(body, "items"), false
+	if strings.HasSuffix(kind, "List") && items != nil {
+		isList = true
 	}
-	return []*Object{o}, probs
+	if !isList {
+		o, err := newObject(j, body, abs, "", "")
+		if err != nil {
+			problem(abs(errLine(err)), finding.LevelError, "%s: %s", j.where(), err)
+			return res
+		}
+		res.objects = []*Object{o}
+		return res
+	}
+	if key := duplicateKey(body); key != "" {
+		// An object's keys are checked as it is converted; a list's here.
+		problem(abs(body.Line), finding.LevelError, "%s: duplicate key %q", j.where(), key)
+		return res
+	}
+	switch {
+	case items.Kind == yaml.ScalarNode && items.ShortTag() == "!!null":
+		return res // an empty list, as kubectl prints "items: null"
+	case items.Kind != yaml.SequenceNode:
+		problem(abs(items.Line), finding.LevelError, "%s: %s whose items is %s, not a list; not read", j.where(), kind, nodeDescription(items))
+		return res
+	}
+	for i, item := range items.Content {
+		if j.maxItems > 0 && i >= j.maxItems {
+			problem(abs(item.Line), finding.LevelError, "%s: %s has %d items: the last %d, from this line on, were not read", j.where(), kind, len(items.Content), len(items.Content)-i)
+			res.notUnderstood += len(items.Content) - i - 1
+			break
+		}
+		if o := listItem(j, deref(item), listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}, abs, problem); o != nil {
+			res.objects = append(res.objects, o)
+		}
+	}
+	return res
 }
 
-func newObject(j docJob, n *yaml.Node, abs func(int) int) (*Object, error) {
+// listInfo is the list a document or node is an item of.
+type listInfo struct {
+	apiVersion, kind string
+	// item is the 1-based position of the item in the list.
+	item int
+}
+
+// listItem makes the object of an item of a list, or reports why not.
+// Items of a typed list get the list's apiVersion and its kind without
+// "List" where they have none; items of kind: List must name their own.
+func listItem(j docJob, item *yaml.Node, list listInfo, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
+	where := fmt.Sprintf("%s: %s item %d", j.where(), list.kind, list.item)
+	if item.Kind != yaml.MappingNode {
+		problem(abs(item.Line), finding.LevelError, "%s is %s, not an object; not read", where, nodeDescription(item))
+		return nil
+	}
+	var apiVersion, kind string
+	if list.kind == "List" {
+		if msg := missingTypeMeta(item); msg != "" {
+			problem(abs(item.Line), finding.LevelError, "%s: %s (an item of kind: List must name its own); not read", where, msg)
+			return nil
+		}
+	} else {
+		apiVersion, kind = list.apiVersion, strings.TrimSuffix(list.kind, "List")
+	}
+	o, err := newObject(j, item, abs, apiVersion, kind)
+	if err != nil {
+		problem(abs(errLine(err)), finding.LevelError, "%s: %s", where, err)
+		return nil
+	}
+	return o
+}
+
+// duplicateKey returns a key that a mapping has twice, or "".
+func duplicateKey(m *yaml.Node) string {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i].Value
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+	}
+	return ""
+}
+
+// syntax names the language a document was written in, for messages.
+func (j docJob) syntax() string {
+	if d := bytes.TrimLeft(j.doc.data, " \t\r\n"); j.doc.elem > 0 || (len(d) > 0 && d[0] == '{') {
+		return "JSON"
+	}
+	return "YAML"
+}
+
+// missingTypeMeta says what of apiVersion and kind a mapping lacks, or ""
+// when it has both.
+func missingTypeMeta(m *yaml.Node) string {
+	apiVersion, kind := topScalar(m, "apiVersion"), topScalar(m, "kind")
+	switch {
+	case apiVersion != "" && kind != "":
+		return ""
+	case apiVersion != "":
+		return fmt.Sprintf("apiVersion %s but no kind", apiVersion)
+	case kind != "":
+		return fmt.Sprintf("kind %s but no apiVersion", kind)
+	}
+	return "no apiVersion and no kind"
+}
+
+// nodeDescription names what a YAML node is, for messages.
+func nodeDescription(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!null" {
+			return "empty"
+		}
+		return "a scalar"
+	}
+	return "not an object"
+}
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	return n
+}
+
+// newObject converts a mapping node into an Object. apiVersion and kind,
+// when not empty, are the item's inferred type: they are used, and added to
+// its JSON, where the mapping has none of its own.
+func newObject(j docJob, n *yaml.Node, abs func(int) int, apiVersion, kind string) (*Object, error) {
 	c := converter{record: true}
 	if err := c.convert(n, newPathHash(), 0, true); err != nil {
 		return nil, err
@@ -478,10 +712,22 @@ func newObject(j docJob, n *yaml.Node, abs func(int) int) (*Object, error) {
 		HelmSource: j.doc.helmSource,
 		APIVersion: topScalar(n, "apiVersion"),
 		Kind:       topScalar(n, "kind"),
-		JSON:       bytes.Clone(c.buf.Bytes()),
+		JSON:       c.buf.Bytes(),
 		lines:      lines,
 		lineBase:   lineBase,
 	}
+	if o.APIVersion != "" {
+		apiVersion = ""
+	}
+	if o.Kind != "" {
+		kind = ""
+	}
+	if apiVersion != "" || kind != "" {
+		o.JSON = withTypeMeta(o.JSON, apiVersion, kind)
+		o.APIVersion = cmp.Or(o.APIVersion, apiVersion)
+		o.Kind = cmp.Or(o.Kind, kind)
+	}
+	o.JSON = bytes.Clone(o.JSON)
 	if md := topValue(n, "metadata"); md != nil && md.Kind == yaml.MappingNode {
 		o.Name = topScalar(md, "name")
 		if o.Name == "" {
@@ -490,6 +736,42 @@ func newObject(j docJob, n *yaml.Node, abs func(int) int) (*Object, error) {
 		o.Namespace = topScalar(md, "namespace")
 	}
 	return o, nil
+}
+
+// withTypeMeta puts an inferred apiVersion and kind (those not empty) at
+// the front of a JSON object, as the API server writes them. The object
+// has none of its own, or an empty one ("kind: ”", "kind: ~"), which is
+// dropped so that the key is not there twice.
+func withTypeMeta(obj []byte, apiVersion, kind string) []byte {
+	add := [][2]string{{"apiVersion", apiVersion}, {"kind", kind}}
+	rest := obj[1:] // after '{'
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(obj, &fields) == nil {
+		dropped := false
+		for _, kv := range add {
+			if _, ok := fields[kv[0]]; ok && kv[1] != "" {
+				delete(fields, kv[0])
+				dropped = true
+			}
+		}
+		if rebuilt, err := json.Marshal(fields); dropped && err == nil {
+			rest = rebuilt[1:]
+		}
+	}
+	out := []byte{'{'}
+	for _, kv := range add {
+		if kv[1] == "" {
+			continue
+		}
+		out = appendJSONString(out, kv[0])
+		out = append(out, ':')
+		out = appendJSONString(out, kv[1])
+		out = append(out, ',')
+	}
+	if rest[0] == '}' {
+		out = out[:len(out)-1]
+	}
+	return append(out, rest...)
 }
 
 func errLine(err error) int {

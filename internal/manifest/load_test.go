@@ -67,8 +67,8 @@ func TestLoadMultiDocument(t *testing.T) {
 		probs = append(probs, fmt.Sprintf("%d %s %s", p.Line, p.Level, p.Message))
 	}
 	wantProbs := []string{
-		"24 note not a Kubernetes object (no apiVersion and kind); skipped",
-		"38 error invalid YAML: did not find expected ',' or '}'",
+		"24 note document 3 is not a Kubernetes object (no apiVersion, kind or metadata: a values or configuration file?); skipped",
+		"38 error document 5: invalid YAML: did not find expected ',' or '}'",
 	}
 	if strings.Join(probs, "\n") != strings.Join(wantProbs, "\n") {
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(probs, "\n"), strings.Join(wantProbs, "\n"))

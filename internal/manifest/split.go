@@ -3,8 +3,8 @@ package manifest
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -15,9 +15,21 @@ const maxDocumentBytes = 4 << 20
 // document is one chunk of a YAML stream, before parsing.
 type document struct {
 	// startLine is the line in the file of the chunk's first line.
-	startLine  int
-	data       []byte
+	startLine int
+	data      []byte
+	// helmSource is the template named by a "# Source:" comment before the
+	// document's content, and helmLine the line of that comment.
 	helmSource string
+	helmLine   int
+	// elem is the 1-based position of the document in a top-level JSON
+	// array, 0 when it is not an array element.
+	elem int
+	// num is the 1-based position of the document in its file, for
+	// messages; 0 lets the reader number documents as they come.
+	num int
+	// list is set when the document is one item of a JSON list, split up
+	// so that a list of any size is read item by item.
+	list *listInfo
 	// oversized is set (and data dropped) when the chunk exceeded the limit.
 	oversized bool
 }
@@ -74,8 +86,11 @@ func splitYAML(r io.Reader, emit func(document) error) error {
 			case cur.oversized:
 				// skip to the next separator
 			default:
-				if cur.helmSource == "" && bytes.HasPrefix(text, helmSourcePrefix) {
+				// Only a comment before the content names the template
+				// of the whole document, as Helm prints it.
+				if cur.helmSource == "" && bytes.HasPrefix(text, helmSourcePrefix) && isBlankYAML(buf.Bytes()) {
 					cur.helmSource = string(bytes.TrimSpace(text[len(helmSourcePrefix):]))
+					cur.helmLine = line
 				}
 				if buf.Len()+len(text) > maxDocumentBytes {
 					cur.oversized = true
@@ -150,31 +165,126 @@ func isBlankYAML(b []byte) bool {
 }
 
 // splitJSON cuts a stream of JSON values (one or more objects, as kubectl
-// accepts) into documents, recording the line each starts on.
-func splitJSON(data []byte, emit func(document) error) error {
-	dec := jsonDecoder(data)
-	line := 1
-	prev := int64(0)
+// accepts, or arrays of objects, as scripts dump them) into documents,
+// recording the line each starts on. Each object element of a top-level
+// array is a document of its own; elements that are not objects are
+// reported once per array with note, as the array is then not a list of
+// manifests. A leading byte order mark is skipped.
+func splitJSON(data []byte, emit func(document) error, note func(line int, format string, args ...any)) error {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	s := jsonDecoder(data)
+	lines := lineCounter{data: data, line: 1}
+	num := 0 // top-level values that are not arrays
 	for {
-		start, raw, err := dec.next()
+		start, raw, err := s.nextValue(false)
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line+bytes.Count(data[prev:min(int64(len(data)), dec.offset())], []byte("\n")), err)
+			return s.syntaxError(&lines, err)
 		}
-		line += bytes.Count(data[prev:start], []byte("\n"))
-		prev = start
-		if len(raw) > maxDocumentBytes {
-			if err := emit(document{startLine: line, oversized: true}); err != nil {
+		if raw != nil {
+			num++
+			if apiVersion, kind, items := jsonListItems(raw); len(items) > 0 {
+				for i, it := range items {
+					d := document{startLine: lines.at(start + it.offset), num: num, list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}}
+					if len(it.raw) > maxDocumentBytes {
+						d.oversized = true
+					} else {
+						d.data = it.raw
+					}
+					if err := emit(d); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := emitJSON(emit, lines.at(start), raw, 0); err != nil {
 				return err
 			}
 			continue
 		}
-		// Pad with the newlines before the value on its own line, so the
-		// YAML parser's columns match; lines are offset by startLine.
-		if err := emit(document{startLine: line, data: raw}); err != nil {
-			return err
+		// An array: its elements, one by one.
+		arrayLine := lines.at(start)
+		others, othersLine := 0, 0
+		for elem := 1; ; elem++ {
+			start, raw, err := s.nextValue(true)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return s.syntaxError(&lines, err)
+			}
+			if raw[0] != '{' {
+				if others == 0 {
+					othersLine = lines.at(start)
+				}
+				others++
+				continue
+			}
+			if err := emitJSON(emit, lines.at(start), raw, elem); err != nil {
+				return err
+			}
+		}
+		if others > 0 {
+			note(othersLine, "JSON array at line %d: %d elements are not objects, so not Kubernetes manifests; skipped", arrayLine, others)
 		}
 	}
+}
+
+// jsonError is a syntax error in a JSON stream and the line it was met on.
+type jsonError struct {
+	line int
+	err  error
+}
+
+// syntaxError locates an error of the decoder: a syntax error at its
+// offset, others (unexpected end) where the decoder stopped.
+func (s *jsonStream) syntaxError(lines *lineCounter, err error) error {
+	off := s.offset()
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		off = se.Offset
+	}
+	return &jsonError{line: lines.at(off), err: err}
+}
+
+func (e *jsonError) Error() string { return e.err.Error() }
+func (e *jsonError) Unwrap() error { return e.err }
+
+// looksLikeJSON reports whether data, which starts with '{' or '[', is
+// JSON rather than YAML flow style: JSON's first key or element is quoted,
+// or the collection is empty. "{apiVersion: v1, ...}" is YAML.
+func looksLikeJSON(data []byte) bool {
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case ' ', '\t', '\r', '\n', '{', '[':
+			continue
+		case '"', '}', ']':
+			return true
+		}
+		return false
+	}
+	return true
+}
+
+func emitJSON(emit func(document) error, line int, raw []byte, elem int) error {
+	if len(raw) > maxDocumentBytes {
+		return emit(document{startLine: line, oversized: true, elem: elem})
+	}
+	return emit(document{startLine: line, data: raw, elem: elem})
+}
+
+// lineCounter turns increasing offsets into line numbers in one pass.
+type lineCounter struct {
+	data []byte
+	prev int64
+	line int
+}
+
+func (c *lineCounter) at(off int64) int {
+	off = min(max(off, c.prev), int64(len(c.data)))
+	c.line += bytes.Count(c.data[c.prev:off], []byte("\n"))
+	c.prev = off
+	return c.line
 }
