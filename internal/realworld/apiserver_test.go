@@ -278,7 +278,10 @@ func TestAPIServerDumps(t *testing.T) {
 	}
 	m := newMismatches(15)
 	files := corpusFiles(t, dir)
-	forEachFile(files, func(f string) { checkFile(t, m, evaluator, "apiserver-live", f) })
+	forEachFile(files, func(f string) {
+		checkFile(t, m, evaluator, "apiserver-live", f)
+		checkNetpolFile(t, m, "apiserver-live", f)
+	})
 	checkExpectations(t, m, "apiserver-live", dir, filepath.Join(dumpDir, expectationsFile))
 	m.report(t)
 
