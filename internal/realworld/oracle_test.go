@@ -75,14 +75,24 @@ func decodeBytes(path string, data []byte) oracleFile {
 		// cannot resynchronise after an error.
 		dec := json.NewDecoder(bytes.NewReader(data))
 		for range maxDocuments {
-			var doc any
-			err := dec.Decode(&doc)
+			var raw json.RawMessage
+			err := dec.Decode(&raw)
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
 				f.Unreadable = append(f.Unreadable, "JSON parse error: "+err.Error())
 				break
+			}
+			// Strict field validation rejects duplicate keys in JSON too.
+			if k, dup := duplicateKey(raw); dup {
+				f.Unreadable = append(f.Unreadable, fmt.Sprintf("JSON duplicate key %q", k))
+				continue
+			}
+			var doc any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				f.Unreadable = append(f.Unreadable, "JSON parse error: "+err.Error())
+				continue
 			}
 			f.addDocument(doc)
 		}
@@ -114,6 +124,53 @@ func decodeBytes(path string, data []byte) oracleFile {
 		f.addDocument(doc)
 	}
 	return f
+}
+
+// duplicateKey finds a key written twice in one JSON object of a value.
+func duplicateKey(raw []byte) (string, bool) {
+	// keys is nil for an array; expectKey says the next token of an
+	// object is a key (or its end).
+	type frame struct {
+		keys      map[string]bool
+		expectKey bool
+	}
+	var stack []*frame
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].keys != nil {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].keys != nil && stack[n-1].expectKey {
+			if tok == json.Delim('}') {
+				stack = stack[:n-1]
+				valueDone()
+				continue
+			}
+			k, _ := tok.(string)
+			if stack[n-1].keys[k] {
+				return k, true
+			}
+			stack[n-1].keys[k], stack[n-1].expectKey = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{keys: map[string]bool{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim(']'), json.Delim('}'):
+			stack = stack[:len(stack)-1]
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }
 
 func looksJSON(data []byte) bool {
@@ -171,9 +228,12 @@ func (f *oracleFile) addMap(m map[string]any, listKind, listAPIVersion string) {
 			apiVersion = listAPIVersion
 		}
 	}
-	if strings.HasSuffix(kind, "List") && apiVersion != "" {
-		if m["items"] == nil {
-			return // an empty list holds nothing
+	// A list is a *List kind with an items key, as apimachinery's
+	// unstructured decoder tells them; without the key it is an object
+	// whose kind happens to end in List.
+	if rawItems, isList := m["items"]; isList && strings.HasSuffix(kind, "List") && apiVersion != "" {
+		if rawItems == nil {
+			return // items: null, an empty list, holds nothing
 		}
 		items, ok := m["items"].([]any)
 		if !ok {
