@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -70,6 +71,12 @@ func decodeFile(path string) (oracleFile, error) {
 
 func decodeBytes(path string, data []byte) oracleFile {
 	f := oracleFile{Path: path}
+	if !utf8.Valid(data) {
+		// Manifests are UTF-8; encoding/json would quietly replace the
+		// bad bytes, a reader must refuse them.
+		f.Unreadable = append(f.Unreadable, "not valid UTF-8")
+		return f
+	}
 	if looksJSON(data) {
 		// A JSON stream (one or more values), as kubectl reads it. It
 		// cannot resynchronise after an error.
