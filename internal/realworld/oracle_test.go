@@ -3,12 +3,14 @@ package realworld
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -71,6 +73,7 @@ func decodeFile(path string) (oracleFile, error) {
 
 func decodeBytes(path string, data []byte) oracleFile {
 	f := oracleFile{Path: path}
+	data = fromBOM(data)
 	if !utf8.Valid(data) {
 		// Manifests are UTF-8; encoding/json would quietly replace the
 		// bad bytes, a reader must refuse them.
@@ -178,6 +181,27 @@ func duplicateKey(raw []byte) (string, bool) {
 			valueDone()
 		}
 	}
+}
+
+// fromBOM decodes text with a byte order mark to UTF-8, as kubectl reads
+// files (Windows tools write UTF-16 with a BOM).
+func fromBOM(data []byte) []byte {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xEF, 0xBB, 0xBF}):
+		return data[3:]
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		order = binary.BigEndian
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		order = binary.LittleEndian
+	default:
+		return data
+	}
+	units := make([]uint16, 0, len(data)/2)
+	for i := 2; i+1 < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return []byte(string(utf16.Decode(units)))
 }
 
 func looksJSON(data []byte) bool {

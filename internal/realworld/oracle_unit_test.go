@@ -30,6 +30,9 @@ func TestOracle(t *testing.T) {
 		{"values file is no manifest", "replicaCount: 2\nimage: {tag: x}\n", nil, 0, 1},
 		{"scalar document is no manifest", "just text\n", nil, 0, 1},
 		{"empty documents", "---\n---\n", nil, 0, 0},
+		{"UTF-16 with a byte order mark", "\xff\xfea\x00p\x00i\x00V\x00e\x00r\x00s\x00i\x00o\x00n\x00:\x00 \x00v\x001\x00\n\x00k\x00i\x00n\x00d\x00:\x00 \x00P\x00o\x00d\x00\n\x00",
+			[]string{"v1 Pod "}, 0, 0},
+		{"not UTF-8", "apiVersion: v1\nkind: \xff\n", nil, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
