@@ -21,6 +21,17 @@ const (
 	maxExpandedNodes = 1_000_000
 )
 
+// budget is the work a document may still cost.
+type budget struct{ nodes, bytes int }
+
+func newBudget() *budget { return &budget{nodes: maxExpandedNodes, bytes: 4 * maxDocumentBytes} }
+
+// spend takes what a conversion cost from the budget.
+func (b *budget) spend(c *converter) {
+	b.nodes -= c.nodes
+	b.bytes -= c.buf.Len()
+}
+
 var errTooMuchAliasing = errors.New("document expands to too many nodes (alias bomb?)")
 
 // converter turns a YAML node tree into canonical JSON and records the line
@@ -29,6 +40,11 @@ type converter struct {
 	buf   bytes.Buffer
 	lines []lineEntry
 	nodes int
+	// budget, when set, is what the document has left of maxExpandedNodes
+	// and of 4*maxDocumentBytes of JSON: the items of one list share
+	// them, so that a list of aliases to one big anchor cannot multiply
+	// the cost by its length.
+	budget *budget
 	// record is false inside alias expansions: their lines belong to the anchor.
 	record bool
 }
@@ -50,7 +66,11 @@ func (e *fieldError) Error() string { return e.msg }
 
 func (c *converter) convert(n *yaml.Node, h pathHash, depth int, top bool) error {
 	c.nodes++
-	if c.nodes > maxExpandedNodes || c.buf.Len() > 4*maxDocumentBytes {
+	maxNodes, maxBytes := maxExpandedNodes, 4*maxDocumentBytes
+	if c.budget != nil {
+		maxNodes, maxBytes = c.budget.nodes, c.budget.bytes
+	}
+	if c.nodes > maxNodes || c.buf.Len() > maxBytes {
 		return &fieldError{line: n.Line, msg: errTooMuchAliasing.Error()}
 	}
 	if depth > maxDepth {

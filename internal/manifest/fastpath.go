@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -391,8 +392,11 @@ func (p *fastParser) capture(role int, key []byte) {
 		return
 	}
 	raw := p.valRaw
-	if raw == nil {
-		raw = []byte{} // present but empty
+	if raw == nil || bytes.HasSuffix(p.out, []byte("null")) {
+		// Present but empty, or null ("~", "null"): as topScalar has
+		// it, no value. The value was just written, and only a null
+		// ends in "null" (a string would end in a quote).
+		raw = []byte{}
 	}
 	switch role {
 	case roleRoot:

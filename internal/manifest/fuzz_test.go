@@ -23,6 +23,9 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("\ufeff{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [{\"apiVersion\": \"v1\"}]}\n]"))
 	f.Add([]byte("---\n# Source: c/templates/a.yaml\napiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n---\n# Source: c/templates/b.yaml\n"))
 	f.Add([]byte("{apiVersion: v1, kind: PodList, items: [{metadata: {name: flow}}]}\n"))
+	// UTF-16 with a byte order mark, odd length, lone surrogate.
+	f.Add([]byte("\xff\xfek\x00i\x00n\x00d\x00:\x00 \x00X\x00\n\x00\x00\xd8"))
+	f.Add([]byte("\xfe\xff\x00{\x00}\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 64<<10 {
 			return
@@ -76,4 +79,38 @@ func typeMatches(v any, s string) bool {
 		return str == s
 	}
 	return true
+}
+
+// FuzzYAMLListSplit cuts arbitrary YAML as lists over the document limit
+// are cut (with a limit of 16 bytes): it must not panic, every item must be
+// a document of its own list with a line inside the input, and what the
+// items parse to must be typed objects.
+func FuzzYAMLListSplit(f *testing.F) {
+	f.Add([]byte("apiVersion: v1\nitems:\n- metadata: {name: a}\n  spec: {}\n- x\nkind: PodList\nmetadata: {}\n"))
+	f.Add([]byte("kind: List\napiVersion: v1\nitems:\n  - apiVersion: v1\n    kind: Pod\n  # c\n  -\n    kind: Pod\n  - |\n    - x\n"))
+	f.Add([]byte("apiVersion: v1\nitems:\n- &a {metadata: {name: a}}\n- *a\nitems:\n- b\nkind: PodList\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 {
+			return
+		}
+		lines := bytes.Count(data, []byte("\n")) + 1
+		err := yamlSplitter{limit: 16, listLimit: 1 << 20}.split(bytes.NewReader(data), func(d document) error {
+			if d.startLine < 1 || d.startLine > lines {
+				t.Fatalf("document at line %d of %d", d.startLine, lines)
+			}
+			if d.oversized || d.list == nil {
+				return nil
+			}
+			r := parseDocumentYAML(docJob{file: "f.yaml", doc: d})
+			for _, o := range r.objects {
+				if o.Line < d.startLine || o.APIVersion == "" || o.Kind == "" {
+					t.Fatalf("object %+v of item at line %d", o, d.startLine)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
 }

@@ -29,12 +29,20 @@ func (s *jsonStream) offset() int64 { return s.dec.InputOffset() }
 func (s *jsonStream) nextValue(inArray bool) (int64, []byte, error) {
 	if inArray {
 		if !s.dec.More() {
-			if _, err := s.dec.Token(); err != nil { // the closing ']'
+			_, err := s.dec.Token() // the closing ']'
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // "[{}" is cut short, not an end
+			}
+			if err != nil {
 				return s.offset(), nil, err
 			}
 			return s.offset(), nil, io.EOF
 		}
-		return s.decode()
+		start, raw, err := s.decode()
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // "[{}," is cut short too
+		}
+		return start, raw, err
 	}
 	if !s.dec.More() {
 		// More is false at the end of input and before a stray ']' or '}'.
@@ -84,33 +92,46 @@ type jsonItem struct {
 // size. It returns no items for anything else, empty lists, and lists with
 // a repeated key, which are left to be parsed whole (and reported) as one
 // document.
-func jsonListItems(obj []byte) (apiVersion, kind string, items []jsonItem) {
+func jsonListItems(obj []byte) (list listInfo, items []jsonItem) {
 	if !bytes.Contains(obj, []byte(`"items"`)) {
-		return "", "", nil
+		return list, nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(obj))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", "", nil
+		return listInfo{}, nil
 	}
 	seen := map[string]bool{}
 	for dec.More() {
 		t, err := dec.Token()
 		key, isKey := t.(string)
 		if err != nil || !isKey || seen[key] {
-			return "", "", nil
+			return listInfo{}, nil
 		}
 		seen[key] = true
 		switch key {
 		case "apiVersion", "kind":
 			var v string
 			if dec.Decode(&v) != nil {
-				return "", "", nil // not a string: the whole object says why
+				return listInfo{}, nil // not a string: the whole object says why
 			}
 			if key == "kind" {
-				kind = v
+				list.kind = v
 			} else {
-				apiVersion = v
+				list.apiVersion = v
 			}
+		case "metadata":
+			var md struct {
+				Continue           string          `json:"continue"`
+				RemainingItemCount json.RawMessage `json:"remainingItemCount"`
+			}
+			if dec.Decode(&md) != nil {
+				return listInfo{}, nil
+			}
+			remaining := string(md.RemainingItemCount)
+			if remaining == "null" {
+				remaining = ""
+			}
+			list.partial = partialList(md.Continue, remaining)
 		case "items":
 			s := &jsonStream{data: obj, dec: dec}
 			start := dec.InputOffset()
@@ -118,30 +139,30 @@ func jsonListItems(obj []byte) (apiVersion, kind string, items []jsonItem) {
 				start++
 			}
 			if start >= int64(len(obj)) || obj[start] != '[' {
-				return "", "", nil
+				return listInfo{}, nil
 			}
 			if _, err := dec.Token(); err != nil {
-				return "", "", nil
+				return listInfo{}, nil
 			}
 			for dec.More() {
 				start, raw, err := s.decode()
 				if err != nil {
-					return "", "", nil
+					return listInfo{}, nil
 				}
 				items = append(items, jsonItem{offset: start, raw: raw})
 			}
 			if _, err := dec.Token(); err != nil {
-				return "", "", nil
+				return listInfo{}, nil
 			}
 		default:
 			var skip json.RawMessage
 			if dec.Decode(&skip) != nil {
-				return "", "", nil
+				return listInfo{}, nil
 			}
 		}
 	}
-	if apiVersion == "" || !strings.HasSuffix(kind, "List") {
-		return "", "", nil
+	if list.apiVersion == "" || !strings.HasSuffix(list.kind, "List") {
+		return listInfo{}, nil
 	}
-	return apiVersion, kind, items
+	return list, items
 }

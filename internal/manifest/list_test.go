@@ -3,14 +3,25 @@ package manifest
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
+
+// utf16Text encodes s as UTF-16 with a byte order mark.
+func utf16Text(order binary.AppendByteOrder, s string) string {
+	b := order.AppendUint16(nil, 0xFEFF)
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = order.AppendUint16(b, u)
+	}
+	return string(b)
+}
 
 // describe prints what a Set holds, one line per object and problem, so
 // that table tests compare the whole result.
@@ -144,6 +155,11 @@ o.yaml:8 error: document 3: kind Deployment but no apiVersion; not read
 o.yaml:11 error: document 4: no apiVersion and no kind; not read
 documents 4, not understood 3
 `},
+		{"null is no value", "n.yaml", "apiVersion: v1\nkind: ~\nmetadata: {name: a}\n---\napiVersion: null\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: ~\n  namespace: null\n", `n.yaml:8 v1 Pod /
+n.yaml:1 error: document 1: apiVersion v1 but no kind; not read
+n.yaml:5 error: document 2: kind Pod but no apiVersion; not read
+documents 3, not understood 2
+`},
 		{"typed list without apiVersion", "o.yaml", "kind: PodList\nitems:\n- metadata: {name: a}\n", `o.yaml:1 error: document 1: kind PodList but no apiVersion; not read
 documents 1, not understood 1
 `},
@@ -181,6 +197,19 @@ documents 2, not understood 3
 l.json:2 error: document 2: duplicate key "items"
 l.json:4 error: document 4: kind PodList but no apiVersion; not read
 documents 4, not understood 2
+`},
+		{"JSON array cut short", "a.json", "[{\"apiVersion\": \"v1\", \"kind\": \"Pod\"},\n", `a.json:1 v1 Pod /
+a.json:1 error: invalid JSON: unexpected EOF
+documents 1, not understood 1
+`},
+		{"UTF-16LE with CRLF, as PowerShell 5 redirects kubectl", "ps.yaml", utf16Text(binary.LittleEndian, "apiVersion: v1\r\nitems:\r\n- metadata:\r\n    name: p\r\n  spec:\r\n    hostPID: true\r\nkind: PodList\r\n"), `ps.yaml:3 v1 Pod /p
+documents 1, not understood 0
+`},
+		{"UTF-16BE JSON", "be.json", utf16Text(binary.BigEndian, "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\": {\"name\": \"ü\"}}"), `be.json:1 v1 Namespace /ü
+documents 1, not understood 0
+`},
+		{"CRLF typed list", "crlf.yaml", "apiVersion: v1\r\nkind: ServiceList\r\nitems:\r\n- metadata: {name: s}\r\n", `crlf.yaml:4 v1 Service /s
+documents 1, not understood 0
 `},
 		{"JSON with a byte order mark", "bom.json", "\ufeff{\"apiVersion\": \"v1\",\n \"kind\": \"Namespace\", \"metadata\": {\"name\": \"n\"}}\n", `bom.json:1 v1 Namespace /n
 documents 1, not understood 0
@@ -226,10 +255,10 @@ func TestLoadLimits(t *testing.T) {
 		{"documents", "d.yaml", strings.Repeat("apiVersion: v1\nkind: Pod\n---\n", 5), `d.yaml:1 v1 Pod /
 d.yaml:4 v1 Pod /
 d.yaml:7 v1 Pod /
-d.yaml:9 error: more than 3 documents or JSON array elements in one file: the last 2, from this line on, were not read
+d.yaml:9 error: more than 3 documents, list items or JSON array elements in one file: the last 2, from this line on, were not read
 documents 3, not understood 2
 `},
-		{"array elements", "a.json", "[" + strings.Repeat("{},\n", 5) + "{}]", `a.json:4 error: more than 3 documents or JSON array elements in one file: the last 3, from this line on, were not read
+		{"array elements", "a.json", "[" + strings.Repeat("{},\n", 5) + "{}]", `a.json:4 error: more than 3 documents, list items or JSON array elements in one file: the last 3, from this line on, were not read
 documents 0, not understood 3
 `},
 		{"list items", "l.yaml", podList, `l.yaml:4 v1 Pod /p
@@ -310,6 +339,8 @@ func TestJSONListSplitMatchesWhole(t *testing.T) {
 		string(dump),
 		"{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\n {\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"name\": \"a\"},\n  \"spec\": {\"template\": {\"spec\": {\"containers\": [{\"name\": \"c\"}]}}}},\n {\"kind\": \"Pod\"}, [], null,\n {\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"kind\": \"Pod\"}]}",
 		"{\"items\": [{\"metadata\": {\"name\": \"x\"}, \"kind\": \"\"}, {\"apiVersion\": \"v2\", \"kind\": null}], \"kind\": \"RoleList\", \"apiVersion\": \"rbac.authorization.k8s.io/v1\"}",
+		"{\"kind\": \"PodList\", \"apiVersion\": \"v1\", \"metadata\": {\"continue\": \"abc\", \"remainingItemCount\": 3},\n \"items\": [\n  {\"metadata\": {\"name\": \"a\"}}, {\"metadata\": {\"name\": \"b\"}}]}",
+		"{\"kind\": \"PodList\", \"apiVersion\": \"v1\", \"metadata\": {\"continue\": \"abc\"},\n \"items\": [{}]}",
 	}
 	for i, list := range lists {
 		set, err := Load(context.Background(), []string{StdinPath}, Options{Stdin: strings.NewReader(list)})
@@ -317,19 +348,170 @@ func TestJSONListSplitMatchesWhole(t *testing.T) {
 			t.Fatal(err)
 		}
 		whole := parseDocumentYAML(docJob{file: "<stdin>", doc: document{startLine: 1, num: 1, data: []byte(list)}})
-		if len(whole.objects) != len(set.Objects) || fmt.Sprint(whole.problems) != fmt.Sprint(set.Problems) || whole.notUnderstood != set.NotUnderstood {
-			t.Fatalf("list %d: split gives %d objects, problems %v; whole %d, %v", i, len(set.Objects), set.Problems, len(whole.objects), whole.problems)
+		sameResult(t, fmt.Sprintf("list %d", i), docResult{objects: set.Objects, problems: set.Problems, notUnderstood: set.NotUnderstood}, whole)
+	}
+}
+
+// sameResult compares a list read item by item with the list parsed whole.
+func sameResult(t *testing.T, name string, split, whole docResult) {
+	t.Helper()
+	if len(whole.objects) != len(split.objects) || fmt.Sprint(whole.problems) != fmt.Sprint(split.problems) || whole.notUnderstood != split.notUnderstood {
+		t.Fatalf("%s: split gives %d objects, problems %v; whole %d, %v", name, len(split.objects), split.problems, len(whole.objects), whole.problems)
+	}
+	for k, o := range split.objects {
+		w := whole.objects[k]
+		if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
+			t.Errorf("%s item %d: split %d %s, whole %d %s", name, k, o.Line, o.JSON, w.Line, w.JSON)
 		}
-		for k, o := range set.Objects {
-			w := whole.objects[k]
-			if !bytes.Equal(o.JSON, w.JSON) || o.Line != w.Line || o.Name != w.Name || o.APIVersion != w.APIVersion || o.Kind != w.Kind {
-				t.Errorf("list %d item %d: split %d %s, whole %d %s", i, k, o.Line, o.JSON, w.Line, w.JSON)
+		for _, path := range fieldPaths(t, o.JSON) {
+			if o.LineOf(path) != w.LineOf(path) {
+				t.Errorf("%s item %d: line of %s split %d, whole %d", name, k, path, o.LineOf(path), w.LineOf(path))
 			}
-			for _, path := range fieldPaths(t, o.JSON) {
-				if o.LineOf(path) != w.LineOf(path) {
-					t.Errorf("list %d item %d: line of %s split %d, whole %d", i, k, path, o.LineOf(path), w.LineOf(path))
+		}
+	}
+}
+
+// TestLoadListAliasBudget checks that the items of one list share the
+// document's alias expansion budget: ten items aliasing an anchor of
+// 600,000 nodes must not cost six million.
+func TestLoadListAliasBudget(t *testing.T) {
+	doc := "apiVersion: v1\nkind: PodList\nmetadata:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e"} {
+		doc += fmt.Sprintf("  %s: &%s [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = n
+	}
+	doc += "  f: &f [*e, *e, *e, *e, *e, *e]\nitems:\n"
+	for i := range 10 {
+		doc += fmt.Sprintf("- {metadata: {name: p%d}, spec: *f}\n", i)
+	}
+	set := loadString(t, "bomb.yaml", doc)
+	want := `bomb.yaml:11 v1 Pod /p0
+bomb.yaml:12 error: document 1: PodList item 2: document expands to too many nodes (alias bomb?)
+bomb.yaml:13 error: document 1: PodList expands to too many nodes (alias bomb?): the last 8 items, from this line on, were not read
+documents 1, not understood 9
+`
+	if got := describe(set); got != want {
+		t.Errorf("got:\n%swant:\n%s", got, want)
+	}
+}
+
+// TestYAMLListSplitMatchesWhole checks that a YAML list split into its
+// items (as lists over 4 MiB are; here with a limit just past "items:") gives
+// exactly the objects and problems of the same list parsed whole.
+func TestYAMLListSplitMatchesWhole(t *testing.T) {
+	var lists []string
+	for _, f := range []string{"testdata/dumps/podlist.yaml", "testdata/dumps/get-all.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lists = append(lists, string(data))
+	}
+	lists = append(lists,
+		"kind: PodList\napiVersion: v1\nitems:\n  - metadata:\n      name: a\n    spec:\n      containers:\n        - name: c\n          args:\n            - |\n              x\n              - y\n\n  # a comment\n  - metadata: {name: b}\n  -\n    metadata: {name: c}\n  - x\n",
+		"apiVersion: v1\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: ok}\n- metadata: {name: nokind}\n-   kind: Pod\n    apiVersion: v1\n- [a]\n- {apiVersion: v1, kind: Secret, metadata: {name: s}, data: {a: b}}\nkind: List\nmetadata:\n  resourceVersion: \"\"\n",
+		"apiVersion: v1\nitems:\n- metadata: {name: a}\n- metadata: {name: b}\nkind: PodList\nmetadata:\n  continue: abc\n  remainingItemCount: 7\n",
+		"apiVersion: v1\nkind: PodList\nitems:\n-\n- \n- # c\n- ~\n- metadata: {name: a}\n",
+	)
+	for i, list := range lists {
+		whole := parseDocumentYAML(docJob{file: "l.yaml", doc: document{startLine: 1, num: 1, data: []byte(list)}})
+		var split docResult
+		docs := 0
+		// Past the limit only a document that has shown its "items:"
+		// may grow: the limit is just after it.
+		limit := strings.Index(list, "\nitems:") + 10
+		err := yamlSplitter{limit: limit, listLimit: 1 << 20}.split(strings.NewReader(list), func(d document) error {
+			docs++
+			if d.oversized || d.list == nil {
+				t.Fatalf("list %d: not split: %+v", i, d)
+			}
+			r := parseDocumentYAML(docJob{file: "l.yaml", doc: d})
+			split.objects = append(split.objects, r.objects...)
+			split.problems = append(split.problems, r.problems...)
+			split.notUnderstood += r.notUnderstood
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if docs < 2 {
+			t.Fatalf("list %d: cut into %d documents", i, docs)
+		}
+		sameResult(t, fmt.Sprintf("list %d", i), split, whole)
+	}
+}
+
+// TestLoadLargeYAMLList reads a YAML PodList larger than the 4 MiB limit
+// of one document, as `kubectl get pods -A -o yaml` gives on a cluster of
+// a few hundred pods, with its kind after the items as kubectl writes it.
+func TestLoadLargeYAMLList(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nitems:\n")
+	const n = 1200
+	pad := strings.Repeat("x", 4000)
+	for i := range n {
+		fmt.Fprintf(&b, "- metadata:\n    annotations:\n      a: %s\n    name: p%d\n  spec:\n    hostPID: true\n", pad, i)
+	}
+	b.WriteString("kind: PodList\nmetadata:\n  resourceVersion: \"9\"\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: after}\n")
+	if b.Len() <= maxDocumentBytes {
+		t.Fatalf("test list is only %d bytes", b.Len())
+	}
+	set, err := Load(context.Background(), []string{StdinPath}, Options{Stdin: strings.NewReader(b.String())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Objects) != n+1 || len(set.Problems) != 0 || set.Documents != 2 || set.NotUnderstood != 0 {
+		t.Fatalf("%d objects, %d documents, %d not understood, problems %v", len(set.Objects), set.Documents, set.NotUnderstood, set.Problems)
+	}
+	for i, o := range set.Objects[:n] {
+		line := 3 + 6*i
+		if o.Kind != "Pod" || o.APIVersion != "v1" || o.Name != fmt.Sprintf("p%d", i) || o.Line != line || o.LineOf("spec.hostPID") != line+5 {
+			t.Fatalf("item %d: %s %s %s line %d, hostPID line %d; want line %d", i, o.APIVersion, o.Kind, o.Name, o.Line, o.LineOf("spec.hostPID"), line)
+		}
+	}
+	if last := set.Objects[n]; last.Kind != "Namespace" || last.Name != "after" {
+		t.Errorf("after the list: %+v", last)
+	}
+}
+
+// TestLoadAPIServerCaptures reads lists exactly as a real kube-apiserver
+// returned them (testdata/apiserver/README.md).
+func TestLoadAPIServerCaptures(t *testing.T) {
+	tests := []struct {
+		file       string
+		want       string
+		privileged int // line of debug's privileged: true, 0 to skip
+	}{
+		{"pods.json", "pods.json:1 v1 Pod shop/debug\npods.json:1 v1 Pod shop/web\ndocuments 1, not understood 0\n", 1},
+		{"pods.yaml", "pods.yaml:3 v1 Pod shop/debug\npods.yaml:76 v1 Pod shop/web\ndocuments 1, not understood 0\n", 53},
+		// Read with ?limit=2: what is missing is said.
+		{"clusterroles.yaml", `clusterroles.yaml:3 rbac.authorization.k8s.io/v1 ClusterRole /admin
+clusterroles.yaml:34 rbac.authorization.k8s.io/v1 ClusterRole /cluster-admin
+clusterroles.yaml:3 warning: document 1: ClusterRoleList is one page of a longer list: metadata.continue is set and 71 more items are not in the input
+documents 1, not understood 0
+`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			set, err := Load(context.Background(), []string{"testdata/apiserver/" + tt.file}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range set.Objects {
+				o.File = strings.TrimPrefix(o.File, "testdata/apiserver/")
+			}
+			for i := range set.Problems {
+				set.Problems[i].File = strings.TrimPrefix(set.Problems[i].File, "testdata/apiserver/")
+			}
+			if got := describe(set); got != tt.want {
+				t.Errorf("got:\n%swant:\n%s", got, tt.want)
+			}
+			if tt.privileged > 0 {
+				if got := set.Objects[0].LineOf("spec.containers[0].securityContext.privileged"); got != tt.privileged {
+					t.Errorf("line of privileged = %d, want %d", got, tt.privileged)
 				}
 			}
-		}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf16"
 
 	yaml "go.yaml.in/yaml/v3"
 
@@ -395,6 +397,16 @@ func (r *reader) readStream(name string, in io.Reader) {
 		br = r.br
 	}
 	head, _ := br.Peek(sniffBytes)
+	if utf16BOM(head) != nil {
+		// PowerShell 5 writes "kubectl get ... > file" as UTF-16.
+		data, err := io.ReadAll(io.LimitReader(br, maxJSONFileBytes+1))
+		if err != nil || len(data) > maxJSONFileBytes {
+			r.problem(name, 0, finding.LevelError, "UTF-16 file unreadable or larger than %d MiB, skipped", maxJSONFileBytes>>20)
+			return
+		}
+		r.readStream(name, bytes.NewReader(decodeUTF16(data)))
+		return
+	}
 	if isBinary(head) {
 		r.problem(name, 0, finding.LevelError, "binary file, not YAML or JSON")
 		return
@@ -403,7 +415,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 	r.fileSeq++
 	seq := r.fileSeq
 	docSeq := 0
-	// Documents beyond maxItemsPerFile are counted, not parsed.
+	// Documents beyond Options.MaxItems are counted, not parsed.
 	cut, cutLine := 0, 0
 	emit := func(d document) error {
 		if r.ctx.Err() != nil {
@@ -439,7 +451,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 	}
 	defer func() {
 		if cut > 0 {
-			r.problem(name, cutLine, finding.LevelError, "more than %d documents or JSON array elements in one file: the last %d, from this line on, were not read", r.opts.MaxItems, cut)
+			r.problem(name, cutLine, finding.LevelError, "more than %d documents, list items or JSON array elements in one file: the last %d, from this line on, were not read", r.opts.MaxItems, cut)
 			r.set.NotUnderstood += cut
 		}
 	}()
@@ -474,6 +486,29 @@ func (r *reader) readStream(name string, in io.Reader) {
 	if err := splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
 		r.problem(name, 0, finding.LevelError, "read: %v", err)
 	}
+}
+
+// utf16BOM returns the byte order of a stream that starts with a UTF-16
+// byte order mark, or nil.
+func utf16BOM(head []byte) binary.ByteOrder {
+	switch {
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}) && !bytes.HasPrefix(head, []byte{0xFF, 0xFE, 0, 0}):
+		return binary.LittleEndian
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		return binary.BigEndian
+	}
+	return nil
+}
+
+// decodeUTF16 turns UTF-16 text after its byte order mark into UTF-8 (an
+// odd last byte is dropped, invalid surrogates become U+FFFD).
+func decodeUTF16(data []byte) []byte {
+	order := utf16BOM(data)
+	units := make([]uint16, 0, len(data)/2-1)
+	for i := 2; i+1 < len(data); i += 2 {
+		units = append(units, order.Uint16(data[i:]))
+	}
+	return []byte(string(utf16.Decode(units)))
 }
 
 // isBinary reports whether the start of a file looks binary: a NUL byte is
@@ -533,19 +568,24 @@ func parseDocumentYAML(j docJob) docResult {
 		problem(abs(line), finding.LevelError, "%s: invalid %s: %s", j.where(), j.syntax(), msg)
 		return res
 	}
+	if j.doc.list != nil {
+		// One item of a list split up by splitJSON or splitYAMLList; an
+		// empty one ("-" alone) is an error as in a list parsed whole.
+		item := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: 1}
+		if root.Kind != 0 && len(root.Content) > 0 {
+			item = deref(root.Content[0])
+		}
+		res.empty = j.doc.list.item > 1 // the list counts once
+		if o := listItem(j, item, *j.doc.list, newBudget(), abs, problem); o != nil {
+			res.objects = []*Object{o}
+		}
+		return res
+	}
 	if root.Kind == 0 || len(root.Content) == 0 {
 		res.empty = true
 		return res
 	}
 	body := deref(root.Content[0])
-	if j.doc.list != nil {
-		// One item of a list split up by splitJSON.
-		res.empty = j.doc.list.item > 1 // the list counts once
-		if o := listItem(j, body, *j.doc.list, abs, problem); o != nil {
-			res.objects = []*Object{o}
-		}
-		return res
-	}
 	switch {
 	case body.Kind == yaml.ScalarNode && body.ShortTag() == "!!null",
 		body.Kind == yaml.MappingNode && len(body.Content) == 0:
@@ -569,7 +609,7 @@ func parseDocumentYAML(j docJob) docResult {
 		isList = true
 	}
 	if !isList {
-		o, err := newObject(j, body, abs, "", "")
+		o, err := newObject(j, body, newBudget(), abs, "", "")
 		if err != nil {
 			problem(abs(errLine(err)), finding.LevelError, "%s: %s", j.where(), err)
 			return res
@@ -589,13 +629,24 @@ func parseDocumentYAML(j docJob) docResult {
 		problem(abs(items.Line), finding.LevelError, "%s: %s whose items is %s, not a list; not read", j.where(), kind, nodeDescription(items))
 		return res
 	}
+	list := listInfo{apiVersion: apiVersion, kind: kind}
+	if md := topValue(body, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		list.partial = partialList(topScalar(md, "continue"), topScalar(md, "remainingItemCount"))
+	}
+	b := newBudget()
 	for i, item := range items.Content {
 		if j.maxItems > 0 && i >= j.maxItems {
 			problem(abs(item.Line), finding.LevelError, "%s: %s has %d items: the last %d, from this line on, were not read", j.where(), kind, len(items.Content), len(items.Content)-i)
 			res.notUnderstood += len(items.Content) - i - 1
 			break
 		}
-		if o := listItem(j, deref(item), listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}, abs, problem); o != nil {
+		if b.nodes <= 0 || b.bytes <= 0 {
+			problem(abs(item.Line), finding.LevelError, "%s: %s expands to too many nodes (alias bomb?): the last %d items, from this line on, were not read", j.where(), kind, len(items.Content)-i)
+			res.notUnderstood += len(items.Content) - i - 1
+			break
+		}
+		list.item = i + 1
+		if o := listItem(j, deref(item), list, b, abs, problem); o != nil {
 			res.objects = append(res.objects, o)
 		}
 	}
@@ -607,13 +658,31 @@ type listInfo struct {
 	apiVersion, kind string
 	// item is the 1-based position of the item in the list.
 	item int
+	// partial, when set, says that the list is one page of a longer one.
+	partial string
+}
+
+// partialList says what is missing from a list that has a continue token
+// (read with a limit, as kubectl --chunk-size or ?limit= pages), or "".
+func partialList(continueToken, remaining string) string {
+	if continueToken == "" {
+		return ""
+	}
+	if remaining != "" && remaining != "0" {
+		return fmt.Sprintf("is one page of a longer list: metadata.continue is set and %s more items are not in the input", remaining)
+	}
+	return "is one page of a longer list: metadata.continue is set and its other items are not in the input"
 }
 
 // listItem makes the object of an item of a list, or reports why not.
 // Items of a typed list get the list's apiVersion and its kind without
 // "List" where they have none; items of kind: List must name their own.
-func listItem(j docJob, item *yaml.Node, list listInfo, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
+func listItem(j docJob, item *yaml.Node, list listInfo, b *budget, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
 	where := fmt.Sprintf("%s: %s item %d", j.where(), list.kind, list.item)
+	if list.item == 1 && list.partial != "" {
+		// Scanned, but not all of it: said once, at the first item.
+		problem(abs(item.Line), finding.LevelWarning, "%s: %s %s", j.where(), list.kind, list.partial)
+	}
 	if item.Kind != yaml.MappingNode {
 		problem(abs(item.Line), finding.LevelError, "%s is %s, not an object; not read", where, nodeDescription(item))
 		return nil
@@ -627,9 +696,10 @@ func listItem(j docJob, item *yaml.Node, list listInfo, abs func(int) int, probl
 	} else {
 		apiVersion, kind = list.apiVersion, strings.TrimSuffix(list.kind, "List")
 	}
-	o, err := newObject(j, item, abs, apiVersion, kind)
+	o, err := newObject(j, item, b, abs, apiVersion, kind)
 	if err != nil {
-		problem(abs(errLine(err)), finding.LevelError, "%s: %s", where, err)
+		// An error inside an alias is on the anchor's line, elsewhere.
+		problem(abs(max(errLine(err), item.Line)), finding.LevelError, "%s: %s", where, err)
 		return nil
 	}
 	return o
@@ -697,9 +767,11 @@ func deref(n *yaml.Node) *yaml.Node {
 // newObject converts a mapping node into an Object. apiVersion and kind,
 // when not empty, are the item's inferred type: they are used, and added to
 // its JSON, where the mapping has none of its own.
-func newObject(j docJob, n *yaml.Node, abs func(int) int, apiVersion, kind string) (*Object, error) {
-	c := converter{record: true}
-	if err := c.convert(n, newPathHash(), 0, true); err != nil {
+func newObject(j docJob, n *yaml.Node, b *budget, abs func(int) int, apiVersion, kind string) (*Object, error) {
+	c := converter{record: true, budget: b}
+	err := c.convert(n, newPathHash(), 0, true)
+	b.spend(&c)
+	if err != nil {
 		return nil, err
 	}
 	for i := range c.lines {
@@ -796,8 +868,10 @@ func topValue(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// topScalar returns the text of a scalar value, "" when it is null ("~",
+// "null") or not a scalar.
 func topScalar(m *yaml.Node, key string) string {
-	if v := topValue(m, key); v != nil && v.Kind == yaml.ScalarNode {
+	if v := topValue(m, key); v != nil && v.Kind == yaml.ScalarNode && v.ShortTag() != "!!null" {
 		return v.Value
 	}
 	return ""

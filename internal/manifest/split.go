@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 // maxDocumentBytes bounds one YAML document; the API server itself refuses
@@ -27,8 +30,9 @@ type document struct {
 	// num is the 1-based position of the document in its file, for
 	// messages; 0 lets the reader number documents as they come.
 	num int
-	// list is set when the document is one item of a JSON list, split up
-	// so that a list of any size is read item by item.
+	// list is set when the document is one item of a list split up so
+	// that a list of any size is read item by item (JSON lists, and YAML
+	// lists larger than maxDocumentBytes).
 	list *listInfo
 	// oversized is set (and data dropped) when the chunk exceeded the limit.
 	oversized bool
@@ -36,15 +40,33 @@ type document struct {
 
 var helmSourcePrefix = []byte("# Source: ")
 
+// maxListBytes bounds a YAML list document: a list over maxDocumentBytes
+// (kubectl get pods -A -o yaml on a cluster of a few hundred pods) is read
+// item by item, and the whole of it is kept in memory until its end, where
+// kubectl writes its kind.
+const maxListBytes = 64 << 20
+
 // splitYAML cuts a YAML stream into documents at "---" and "..." lines,
 // calling emit for each non-empty one. It reads line by line, so a huge file
 // costs at most one document of memory; a longer document is reported as
-// oversized and skipped up to the next separator.
+// oversized and skipped up to the next separator, unless it is a list with
+// a block sequence of items, which is then split into its items.
 func splitYAML(r io.Reader, emit func(document) error) error {
+	return yamlSplitter{limit: maxDocumentBytes, listLimit: maxListBytes}.split(r, emit)
+}
+
+// yamlSplitter holds the limits of splitYAML; tests lower them.
+type yamlSplitter struct{ limit, listLimit int }
+
+func (sp yamlSplitter) split(r io.Reader, emit func(document) error) error {
 	br := bufioReader(r)
 	line := 0
+	num := 0
 	cur := document{startLine: 1}
 	var buf bytes.Buffer
+	// hasItems is set once the current document has an "items:" line at
+	// column 0: only such a document may grow past the limit.
+	hasItems := false
 	flush := func(nextStart int) error {
 		d := cur
 		if !d.oversized {
@@ -54,15 +76,34 @@ func splitYAML(r io.Reader, emit func(document) error) error {
 				d.data = bytes.Clone(buf.Bytes())
 			}
 		}
+		big := buf.Len() > sp.limit
 		buf.Reset()
-		cur = document{startLine: nextStart}
-		if d.oversized || d.data != nil {
-			return emit(d)
+		cur, hasItems = document{startLine: nextStart}, false
+		if !d.oversized && d.data == nil {
+			return nil
 		}
-		return nil
+		num++
+		d.num = num
+		if big {
+			items, ok := splitYAMLList(d)
+			if !ok {
+				return emit(document{startLine: d.startLine, num: num, oversized: true})
+			}
+			for _, it := range items {
+				if err := emit(it); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return emit(d)
 	}
 	for {
-		text, err := readLine(br, maxDocumentBytes+1)
+		maxLine := sp.limit + 1
+		if hasItems {
+			maxLine = sp.listLimit + 1
+		}
+		text, err := readLine(br, maxLine)
 		if len(text) > 0 || err == nil {
 			line++
 			switch {
@@ -92,7 +133,10 @@ func splitYAML(r io.Reader, emit func(document) error) error {
 					cur.helmSource = string(bytes.TrimSpace(text[len(helmSourcePrefix):]))
 					cur.helmLine = line
 				}
-				if buf.Len()+len(text) > maxDocumentBytes {
+				if !hasItems && isItemsKey(text) {
+					hasItems = true
+				}
+				if size := buf.Len() + len(text); size > sp.limit && (!hasItems || size > sp.listLimit) {
 					cur.oversized = true
 					buf.Reset()
 					continue
@@ -107,6 +151,108 @@ func splitYAML(r io.Reader, emit func(document) error) error {
 			return err
 		}
 	}
+}
+
+// isItemsKey reports whether a line is "items:" at column 0 with nothing
+// after it but blanks or a comment: the start of a list's block sequence.
+func isItemsKey(text []byte) bool {
+	rest, ok := bytes.CutPrefix(text, []byte("items:"))
+	if !ok {
+		return false
+	}
+	rest = bytes.TrimLeft(rest, " \t")
+	return len(rest) == 0 || rest[0] == '#' || rest[0] == '\n' || rest[0] == '\r'
+}
+
+// splitYAMLList cuts a list document into one document per item, each
+// with the list as context, the way kubectl and the API server write
+// lists: "items:" at column 0 followed by a block sequence (at column 0 or
+// indented), the other fields (apiVersion, kind, metadata) before or after
+// it. Each item's "-" is blanked so that its text is a mapping with the
+// same lines and columns. It returns false when the document is not such a
+// list; anchors shared between items are not supported (an item using one
+// is then an error of its own).
+func splitYAMLList(d document) ([]document, bool) {
+	var header bytes.Buffer
+	type chunk struct {
+		start, line int
+	}
+	var items []chunk
+	const (
+		before = iota
+		inItems
+		after
+	)
+	state, indent := before, -1
+	data := d.data
+	itemsEnd := len(data)
+	for off, n := 0, 0; off < len(data); n++ {
+		end := bytes.IndexByte(data[off:], '\n')
+		if end < 0 {
+			end = len(data)
+		} else {
+			end += off + 1
+		}
+		text := data[off:end]
+		lineOff := off
+		off = end
+		trimmed := bytes.TrimLeft(text, " ")
+		spaces := len(text) - len(trimmed)
+		blank := len(bytes.TrimSpace(trimmed)) == 0 || trimmed[0] == '#'
+		if state == inItems && !blank {
+			dash := trimmed[0] == '-' && (len(trimmed) == 1 || trimmed[1] == ' ' || trimmed[1] == '\n' || trimmed[1] == '\r')
+			switch {
+			case indent < 0 && !dash:
+				return nil, false // "items:" followed by something else
+			case indent < 0 || (spaces == indent && dash):
+				indent = spaces
+				items = append(items, chunk{start: lineOff, line: d.startLine + n})
+				continue
+			case spaces > indent:
+				continue // inside the current item
+			case spaces < indent || indent == 0:
+				state, itemsEnd = after, lineOff // a field of the list after its items
+			default:
+				return nil, false // not a block sequence at the items' column
+			}
+		}
+		if state == inItems {
+			continue // a blank or comment line between items
+		}
+		if isItemsKey(text) {
+			if state != before {
+				return nil, false // "items" twice
+			}
+			state = inItems
+			header.WriteByte('\n')
+			continue
+		}
+		header.Write(text)
+	}
+	var root yaml.Node
+	if len(items) == 0 || yaml.Unmarshal(header.Bytes(), &root) != nil || len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return nil, false
+	}
+	apiVersion, kind := topScalar(root.Content[0], "apiVersion"), topScalar(root.Content[0], "kind")
+	if apiVersion == "" || !strings.HasSuffix(kind, "List") || duplicateKey(root.Content[0]) != "" {
+		return nil, false
+	}
+	var partial string
+	if md := topValue(root.Content[0], "metadata"); md != nil && md.Kind == yaml.MappingNode {
+		partial = partialList(topScalar(md, "continue"), topScalar(md, "remainingItemCount"))
+	}
+	docs := make([]document, len(items))
+	for i, it := range items {
+		end := itemsEnd
+		if i+1 < len(items) {
+			end = items[i+1].start
+		}
+		text := bytes.Clone(data[it.start:end])
+		text[indent] = ' ' // the item's "-"
+		docs[i] = document{startLine: it.line, data: text, num: d.num, helmSource: d.helmSource, helmLine: d.helmLine,
+			list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1, partial: partial}}
+	}
+	return docs, true
 }
 
 // readLine returns the next line including its newline. A line longer than
@@ -185,9 +331,11 @@ func splitJSON(data []byte, emit func(document) error, note func(line int, forma
 		}
 		if raw != nil {
 			num++
-			if apiVersion, kind, items := jsonListItems(raw); len(items) > 0 {
+			if list, items := jsonListItems(raw); len(items) > 0 {
 				for i, it := range items {
-					d := document{startLine: lines.at(start + it.offset), num: num, list: &listInfo{apiVersion: apiVersion, kind: kind, item: i + 1}}
+					item := list
+					item.item = i + 1
+					d := document{startLine: lines.at(start + it.offset), num: num, list: &item}
 					if len(it.raw) > maxDocumentBytes {
 						d.oversized = true
 					} else {
@@ -239,12 +387,15 @@ type jsonError struct {
 }
 
 // syntaxError locates an error of the decoder: a syntax error at its
-// offset, others (unexpected end) where the decoder stopped.
+// offset, an unexpected end at the end.
 func (s *jsonStream) syntaxError(lines *lineCounter, err error) error {
 	off := s.offset()
 	var se *json.SyntaxError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		off = se.Offset
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		off = int64(len(bytes.TrimRight(s.data, " \t\r\n"))) // the last line with content
 	}
 	return &jsonError{line: lines.at(off), err: err}
 }
