@@ -43,37 +43,26 @@ func TestAdmissionAgreesWithPodSecurity(t *testing.T) {
 		handlers[level] = admissionHandler(t, level)
 	}
 	m := newMismatches(15)
-	for _, c := range allCorpora(t) {
-		if c.Name == "k8s-api-examples" {
+	for i, w := range committedWorkloads(t) {
+		if classify(w.Obj.ID.APIVersion, w.Obj.ID.Kind) != served {
 			continue
 		}
-		for _, file := range c.Files {
-			oracle, err := decodeFile(file)
+		meta, spec, err := podTemplate(w.Obj)
+		if err != nil {
+			continue // TestCorpora reports it
+		}
+		m.count(w.Corpus, "admission reviews", 2)
+		for _, level := range []string{rule.LevelBaseline, rule.LevelRestricted} {
+			want := policy.AggregateCheckResults(evaluator.EvaluatePod(
+				api.LevelVersion{Level: api.Level(level), Version: api.LatestVersion()}, meta, spec))
+			got, msg, err := review(handlers[level], w.Obj, fmt.Sprintf("review-%d", i))
 			if err != nil {
-				t.Fatal(err)
+				m.add(w.Corpus, "admission review failed", "%s: %s: %v", w.File, w.Obj.ID, err)
+				continue
 			}
-			for i, o := range oracle.Objects {
-				if !isWorkload(o.ID) || classify(o.ID.APIVersion, o.ID.Kind) != served {
-					continue
-				}
-				meta, spec, err := podTemplate(o)
-				if err != nil {
-					continue // TestCorpora reports it
-				}
-				m.count(c.Name, "admission reviews", 2)
-				for _, level := range []string{rule.LevelBaseline, rule.LevelRestricted} {
-					want := policy.AggregateCheckResults(evaluator.EvaluatePod(
-						api.LevelVersion{Level: api.Level(level), Version: api.LatestVersion()}, meta, spec))
-					got, msg, err := review(handlers[level], o, fmt.Sprintf("%s-%d", filepath.Base(file), i))
-					if err != nil {
-						m.add(c.Name, "admission review failed", "%s: %s: %v", file, o.ID, err)
-						continue
-					}
-					if got != want.Allowed {
-						m.add(c.Name, "admission differs from pod-security-admission at "+level,
-							"%s: %s: pod-security-admission allowed=%v (%s); webhook allowed=%v (%s)", file, o.ID, want.Allowed, want.ForbiddenDetail(), got, msg)
-					}
-				}
+			if got != want.Allowed {
+				m.add(w.Corpus, "admission differs from pod-security-admission at "+level,
+					"%s: %s: pod-security-admission allowed=%v (%s); webhook allowed=%v (%s)", w.File, w.Obj.ID, want.Allowed, want.ForbiddenDetail(), got, msg)
 			}
 		}
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -104,9 +106,42 @@ func allCorpora(t *testing.T) []corpus {
 			apiFiles = append(apiFiles, f)
 		}
 	}
-	out = append(out, corpus{Name: "k8s-api-examples", Files: apiFiles})
+	out = append(out, corpus{Name: apiExamplesCorpus, Files: apiFiles})
 	return out
 }
+
+// committedWorkload is a workload of a committed corpus.
+type committedWorkload struct {
+	Corpus, File string
+	Obj          oracleObject
+}
+
+// committedWorkloads are the workloads of the committed corpora, leaving
+// out the API's example objects (filler values, not workloads anyone runs).
+func committedWorkloads(t *testing.T) []committedWorkload {
+	t.Helper()
+	var out []committedWorkload
+	for _, c := range allCorpora(t) {
+		if c.Name == apiExamplesCorpus {
+			continue
+		}
+		for _, f := range c.Files {
+			o, err := decodeFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, obj := range o.Objects {
+				if isWorkload(obj.ID) {
+					out = append(out, committedWorkload{Corpus: c.Name, File: f, Obj: obj})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// apiExamplesCorpus names the k8s.io/api example objects.
+const apiExamplesCorpus = "k8s-api-examples"
 
 // builtinRules is the rule set every scan of the harness runs.
 var builtinRules = sync.OnceValues(rules.Builtin)
@@ -190,14 +225,7 @@ func more(n int) string {
 	return fmt.Sprintf("\n  … and %d more", n)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // forEachFile runs fn over the files of a corpus on two workers (the
 // scans parallelise inside too).

@@ -16,7 +16,7 @@ import (
 func TestNetpolModel(t *testing.T) {
 	m := newMismatches(15)
 	for _, c := range allCorpora(t) {
-		if c.Name == "k8s-api-examples" {
+		if c.Name == apiExamplesCorpus {
 			// Filler values ("namespaceValue", selectors of
 			// "keyValue") say nothing about connectivity.
 			continue

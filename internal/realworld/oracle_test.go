@@ -99,12 +99,7 @@ func decodeBytes(path string, data []byte) oracleFile {
 				f.Unreadable = append(f.Unreadable, fmt.Sprintf("JSON duplicate key %q", k))
 				continue
 			}
-			var doc any
-			if err := json.Unmarshal(raw, &doc); err != nil {
-				f.Unreadable = append(f.Unreadable, "JSON parse error: "+err.Error())
-				continue
-			}
-			f.addDocument(doc)
+			f.addJSON(raw)
 		}
 		return f
 	}
@@ -126,14 +121,19 @@ func decodeBytes(path string, data []byte) oracleFile {
 			f.Unreadable = append(f.Unreadable, "YAML parse error: "+err.Error())
 			continue
 		}
-		var doc any
-		if err := json.Unmarshal(j, &doc); err != nil {
-			f.Unreadable = append(f.Unreadable, "YAML parse error: "+err.Error())
-			continue
-		}
-		f.addDocument(doc)
+		f.addJSON(j)
 	}
 	return f
+}
+
+// addJSON adds one document already converted to JSON.
+func (f *oracleFile) addJSON(j []byte) {
+	var doc any
+	if err := json.Unmarshal(j, &doc); err != nil {
+		f.Unreadable = append(f.Unreadable, "parse error: "+err.Error())
+		return
+	}
+	f.addDocument(doc)
 }
 
 // duplicateKey finds a key written twice in one JSON object of a value.

@@ -260,45 +260,24 @@ func harden(meta, spec map[string]any) {
 	}
 }
 
-// twinSource is a real workload the twins derive from.
-type twinSource struct {
-	File string
-	Obj  oracleObject
-}
-
-// twinSources are the workloads of the committed corpora (the API's
-// example objects are filler values, not workloads anyone runs), in a
-// served version of their kind and not Windows pods (restricted differs).
-func twinSources(t *testing.T) []twinSource {
+// twinSources are the workloads of the committed corpora, except
+// Windows pods (restricted differs) and templates without containers,
+// one per distinct hardened object.
+func twinSources(t *testing.T) []committedWorkload {
 	t.Helper()
-	var out []twinSource
+	var out []committedWorkload
 	seen := map[string]bool{}
-	for _, c := range allCorpora(t) {
-		if c.Name == "k8s-api-examples" {
+	for _, w := range committedWorkloads(t) {
+		if _, spec, err := podTemplate(w.Obj); err != nil || len(spec.Containers) == 0 || spec.OS != nil && spec.OS.Name == "windows" {
 			continue
 		}
-		for _, f := range c.Files {
-			o, err := decodeFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, obj := range o.Objects {
-				if !isWorkload(obj.ID) {
-					continue
-				}
-				if _, spec, err := podTemplate(obj); err != nil || len(spec.Containers) == 0 || spec.OS != nil && spec.OS.Name == "windows" {
-					continue
-				}
-				// Twins of sources that harden to the same object (the
-				// kubectl corpus has many copies of one nginx) would
-				// test the same thing again.
-				key, _ := json.Marshal(twin(obj, "", nil))
-				if seen[string(key)] {
-					continue
-				}
-				seen[string(key)] = true
-				out = append(out, twinSource{File: f, Obj: obj})
-			}
+		// Twins of sources that harden to the same object (the kubectl
+		// corpus has many copies of one nginx) would test the same
+		// thing again.
+		key, _ := json.Marshal(twin(w.Obj, "", nil))
+		if !seen[string(key)] {
+			seen[string(key)] = true
+			out = append(out, w)
 		}
 	}
 	return out
@@ -467,7 +446,7 @@ func TestTwins(t *testing.T) {
 	}
 	// Every source gives a hardened twin and one twin per mutation.
 	type pair struct {
-		src               twinSource
+		src               committedWorkload
 		kind, fixed, name string
 		mutation          int
 	}
