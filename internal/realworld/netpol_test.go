@@ -66,12 +66,16 @@ func checkNetpolFile(t *testing.T, m *mismatches, corpus, file string) {
 			}
 		case isWorkload(o.ID):
 			m.count(corpus, "workloads", 1)
-			kind, name := o.ID.Kind, o.ID.Name
-			if ok, on := controllerOwner(o.Content); ok != "" {
-				kind, name = ok, on
-			}
-			if !peers[ns(o.ID)+"/"+kind+"/"+name] {
-				m.add(corpus, "workload not a peer of the netpol model", "%s: %s (want peer %s/%s[%s])", file, o.ID, ns(o.ID), name, kind)
+			// A Pod with a controller owner must be folded into it; other
+			// owned workloads may be shown as themselves or their owner.
+			own := ns(o.ID) + "/" + o.ID.Kind + "/" + o.ID.Name
+			ok, on := controllerOwner(o.Content)
+			owner := ns(o.ID) + "/" + ok + "/" + on
+			switch {
+			case ok != "" && o.ID.Kind == "Pod" && !peers[owner]:
+				m.add(corpus, "owned Pod not folded into its owner in the netpol model", "%s: %s (want peer %s/%s[%s])", file, o.ID, ns(o.ID), on, ok)
+			case ok == "" && !peers[own], ok != "" && o.ID.Kind != "Pod" && !peers[own] && !peers[owner]:
+				m.add(corpus, "workload not a peer of the netpol model", "%s: %s", file, o.ID)
 			}
 			if model.Namespaces[ns(o.ID)] == nil {
 				m.add(corpus, "namespace missing from the netpol model", "%s: %s of %s", file, ns(o.ID), o.ID)
