@@ -64,6 +64,10 @@ func checkNetpolFile(t *testing.T, m *mismatches, corpus, file string) {
 			if model.Namespaces[ns(o.ID)] == nil {
 				m.add(corpus, "namespace missing from the netpol model", "%s: %s of %s", file, ns(o.ID), o.ID)
 			}
+		case isWorkload(o.ID) && hostNetwork(o):
+			// Pods on the node's network are not selected by
+			// NetworkPolicies: the node, not a peer of its own.
+			m.count(corpus, "host-network workloads", 1)
 		case isWorkload(o.ID):
 			m.count(corpus, "workloads", 1)
 			// A Pod with a controller owner must be folded into it; other
@@ -82,4 +86,9 @@ func checkNetpolFile(t *testing.T, m *mismatches, corpus, file string) {
 			}
 		}
 	}
+}
+
+func hostNetwork(o oracleObject) bool {
+	_, spec, err := podTemplate(o)
+	return err == nil && spec.HostNetwork
 }

@@ -368,7 +368,8 @@ var removedVersions = map[string]bool{
 	"networking.k8s.io/v1beta1/IngressClass": true, // 1.22
 	"rbac.authorization.k8s.io/v1beta1":      true, // 1.22
 	"rbac.authorization.k8s.io/v1alpha1":     true, // 1.22
-	"policy/v1beta1":                         true, // 1.25
+	"policy/v1beta1/PodDisruptionBudget":     true, // 1.25
+	"policy/v1beta1/PodSecurityPolicy":       true, // 1.25
 	"autoscaling/v2beta1":                    true, // 1.25
 	"autoscaling/v2beta2":                    true, // 1.26
 	"admissionregistration.k8s.io/v1beta1/MutatingWebhookConfiguration":   true, // 1.22
@@ -377,8 +378,8 @@ var removedVersions = map[string]bool{
 	"apiregistration.k8s.io/v1beta1":                                      true, // 1.22
 	"certificates.k8s.io/v1beta1/CertificateSigningRequest":               true, // 1.22
 	"coordination.k8s.io/v1beta1/Lease":                                   true, // 1.22
-	"scheduling.k8s.io/v1beta1":                                           true, // 1.22
-	"scheduling.k8s.io/v1alpha1":                                          true, // 1.22
+	"scheduling.k8s.io/v1beta1/PriorityClass":                             true, // 1.22
+	"scheduling.k8s.io/v1alpha1/PriorityClass":                            true, // 1.22
 	"storage.k8s.io/v1beta1/CSIDriver":                                    true, // 1.22
 	"storage.k8s.io/v1beta1/CSINode":                                      true, // 1.22
 	"storage.k8s.io/v1beta1/StorageClass":                                 true, // 1.22
