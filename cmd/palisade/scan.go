@@ -26,6 +26,9 @@ type scanOptions struct {
 	pssLevel          string
 	showSuppressed    bool
 	outputFile        string
+	// ignoreUnknownSeverity lets findings of unknown severity pass the
+	// --fail-on gate (scan image's --ignore-unknown-severity).
+	ignoreUnknownSeverity bool
 }
 
 func (o *scanOptions) addFlags(cmd *cobra.Command) {
@@ -136,7 +139,7 @@ func (o *scanOptions) writeReport(s *streams, g *globalOptions, format report.Fo
 		return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest of the input", r.Summary.Errors)}
 	}
 	threshold, enabled, _ := o.failThreshold()
-	if enabled && finding.AtOrAbove(r.Findings, threshold) {
+	if enabled && (finding.Gate{Min: threshold, IgnoreUnknown: o.ignoreUnknownSeverity}).FailsAny(r.Findings) {
 		return &exitCodeError{code: exitFindings}
 	}
 	return nil

@@ -43,7 +43,7 @@ func ParseSeverity(name string) (Severity, error) {
 			return Severity(i), nil
 		}
 	}
-	return SeverityUnknown, fmt.Errorf("unknown severity %q (want one of CRITICAL, HIGH, MEDIUM, LOW)", name)
+	return SeverityUnknown, fmt.Errorf("unknown severity %q (want one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)", name)
 }
 
 // MarshalText writes the severity name, so JSON and YAML carry "HIGH", not 3.
@@ -84,7 +84,10 @@ func (o ObjectRef) String() string {
 // Suppression records why a finding does not count against the exit code.
 type Suppression struct {
 	// Kind is "annotation" (palisade.io/exempt on the object), "policy"
-	// (an exception in the policy file) or "vex" (an OpenVEX statement).
+	// (an exception in the policy file), "vex" (an OpenVEX statement),
+	// "baseline" (accepted in a baseline file) or "namespace-policy" (a
+	// namespace's pod-security.kubernetes.io/enforce label switched the
+	// check off).
 	Kind string `json:"kind" yaml:"kind"`
 	// Reason is the justification the exception gave; it is mandatory.
 	Reason string `json:"reason" yaml:"reason"`
@@ -308,6 +311,9 @@ type RuleInfo struct {
 	Remediation string      `json:"remediation,omitempty" yaml:"remediation,omitempty"`
 	References  []Reference `json:"references,omitempty" yaml:"references,omitempty"`
 	Tags        []string    `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// Aliases are the rule's former IDs (see rule.Rule.Aliases); baselines
+	// written under a former ID still match its findings.
+	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
 }
 
 // Report is what a scan produces and every output format renders.
