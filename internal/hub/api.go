@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -302,6 +303,10 @@ func (h *Hub) agentOnly(next func(http.ResponseWriter, *http.Request, agentIdent
 			writeError(w, http.StatusUnauthorized, "certificate revoked")
 			return
 		}
+		if !c.ClusterRevokedAt.IsZero() {
+			writeError(w, http.StatusUnauthorized, "cluster revoked")
+			return
+		}
 		next(w, r, agentIdentity{AgentID: c.AgentID, ClusterID: c.ClusterID, Serial: serial})
 	})
 }
@@ -361,7 +366,11 @@ func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), cluster.ID, agentID, now)
+	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), store.Certificate{ClusterID: cluster.ID, AgentID: agentID}, now, 0)
+	if errors.Is(err, store.ErrRevoked) { // revoked again since the token was used
+		writeError(w, http.StatusUnauthorized, "cluster revoked")
+		return
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -376,13 +385,17 @@ func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 		Certificate: string(certPEM), CA: string(h.ca.pem), BundleKey: string(bk), NotAfter: notAfter})
 }
 
-func (h *Hub) issue(ctx context.Context, csr []byte, clusterID, agentID string, now time.Time) ([]byte, time.Time, error) {
-	cert, certPEM, err := h.ca.issueClient(csr, clusterID, agentID, now, h.cfg.CertTTL)
+// issue signs a certificate for the CSR and records it (rec names the
+// cluster, agent and, for a renewal, the certificate renewed). A
+// certificate the store refuses (revoked cluster, renewal too soon) is
+// never recorded, so it authenticates nothing.
+func (h *Hub) issue(ctx context.Context, csr []byte, rec store.Certificate, now time.Time, minInterval time.Duration) ([]byte, time.Time, error) {
+	cert, certPEM, err := h.ca.issueClient(csr, rec.ClusterID, rec.AgentID, now, h.cfg.CertTTL)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if err := h.st.RecordCertificate(ctx, store.Certificate{Serial: SerialHex(cert.SerialNumber), ClusterID: clusterID, AgentID: agentID,
-		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}); err != nil {
+	rec.Serial, rec.NotBefore, rec.NotAfter = SerialHex(cert.SerialNumber), cert.NotBefore, cert.NotAfter
+	if err := h.st.RecordCertificate(ctx, rec, now, minInterval); err != nil {
 		return nil, time.Time{}, err
 	}
 	return certPEM, cert.NotAfter, nil
@@ -405,8 +418,18 @@ func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), id.ClusterID, id.AgentID, h.cfg.Now())
-	if err != nil {
+	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), store.Certificate{ClusterID: id.ClusterID, AgentID: id.AgentID, RenewedFrom: id.Serial},
+		h.cfg.Now(), h.cfg.RenewInterval)
+	var soon *store.RenewalTooSoon
+	switch {
+	case errors.As(err, &soon):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(soon.RetryAfter.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, "renewed less than "+h.cfg.RenewInterval.String()+" ago")
+		return
+	case errors.Is(err, store.ErrRevoked):
+		writeError(w, http.StatusUnauthorized, "cluster revoked")
+		return
+	case err != nil:
 		h.internal(w, r, err)
 		return
 	}
