@@ -166,8 +166,33 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 // readAgentJSON is readJSON for the agent endpoints, which ignore unknown
 // fields: an agent newer than the hub may send fields the hub does not
 // know yet, and must keep reporting (fleet upgrades are never atomic).
+//
+// An agent's body is also bounded in items (fleetapi.MaxReportItems),
+// counted as it streams in: over either limit is 413.
 func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 	return decodeBody(w, r, limit, v, false)
+}
+
+// errDecompressedTooLarge is a gzip body that inflates past the limit.
+var errDecompressedTooLarge = fmt.Errorf("decompressed body too large: %w", fleetapi.ErrTooLarge)
+
+// capReader fails with errDecompressedTooLarge past n bytes (where
+// io.LimitReader would end the JSON early and read as a syntax error).
+type capReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errDecompressedTooLarge
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
 }
 
 // decodeBody decodes exactly one JSON value: data after it (other than
@@ -186,14 +211,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, stri
 			return false
 		}
 		defer zr.Close()
-		body = io.LimitReader(zr, limit+1) // bounds the decompressed size too
+		body = &capReader{r: zr, n: limit} // bounds the decompressed size too
 	}
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(&fleetapi.ItemLimitReader{R: body, Max: fleetapi.MaxReportItems})
 	if strict {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", mbe.Limit))
+		case errors.Is(err, fleetapi.ErrTooLarge):
+			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		}
 		return false
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -439,6 +472,11 @@ func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 }
 
 func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	done, ok := h.ingestTurn(w, id.ClusterID)
+	if !ok {
+		return
+	}
+	defer done()
 	var env fleetapi.Envelope
 	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &env) {
 		return

@@ -91,6 +91,10 @@ type Hub struct {
 	bundleMu         sync.Mutex
 	bundleByCluster  map[string]int
 	bundlePerCluster int
+	// ingesting marks the clusters with a report or batch being decoded
+	// or stored: one at a time each (see ingestTurn).
+	ingestMu  sync.Mutex
+	ingesting map[string]bool
 }
 
 // Secret names in the store.
