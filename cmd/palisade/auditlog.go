@@ -64,21 +64,33 @@ func newAuditlogAnalyzeCommand(s *streams, g *globalOptions) *cobra.Command {
 	o := &auditOptions{}
 	so := &scanOptions{}
 	var maxEvent int
-	var summary bool
+	var summary, allowUnreadable bool
 	cmd := &cobra.Command{
 		Use:   "analyze FILE... | -",
 		Short: "Run the detections over audit log files (plain or gzip, rotated files in order)",
-		Long: `Read audit.k8s.io/v1 Event JSON lines (the API server's --audit-log-path
-files, plain or gzip; rotated files are read oldest first by their first
-event) and report what the detections find. Reading streams in constant
-memory; truncated lines, other versions and events over --max-event-size
-are skipped and counted with their line numbers.
+		Long: `Read Kubernetes audit events and report what the detections find.
+
+Events are read as every source writes them: the API server's
+--audit-log-path files (plain or gzip; rotated files are read oldest first
+by their first event), audit.k8s.io/v1 or v1beta1, with or without
+apiVersion and kind, EventList batches, JSON lines, pretty-printed JSON or
+a JSON array, and events inside log shippers' records (Docker/CRI "log",
+CloudWatch "message", Splunk "event", Cloud Logging "jsonPayload",
+Elasticsearch "_source", AKS "properties.log", ...). The stages of one
+request are grouped by auditID and judged once, on the most complete stage
+seen, so exec, attach, port-forward and watch requests that only log
+ResponseStarted count too.
+
+Reading streams in constant memory. Every line that is not an audit event
+(not JSON, JSON of something else, truncated, over --max-event-size) is a
+problem with its file and line, and makes the exit code 2 unless
+--ignore-input-errors; reading no event at all is always exit code 2.
 
 With --summary, print the per-identity access summary instead: who read
 which Secrets, who exec'd, attached or port-forwarded where.
 
 Exit codes: 0 no finding at or above --fail-on, 1 findings, 2 usage or
-read error.`,
+read error, or input not understood.`,
 		Example: `  palisade auditlog analyze /var/log/kubernetes/audit.log*
   zcat audit.log.gz | palisade auditlog analyze - -o json
   palisade auditlog analyze audit.log --summary`,
@@ -95,15 +107,25 @@ read error.`,
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
-			a, err := auditlog.Analyze(cmd.Context(), engine, auditlog.Reader{MaxEventBytes: maxEvent}, args, s.in)
+			a, err := auditlog.Analyze(cmd.Context(), engine, auditlog.Reader{MaxEventBytes: maxEvent, AllowUnreadable: allowUnreadable}, args, s.in)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
 			if !g.quiet {
-				fmt.Fprintf(s.err, "read %d events from %d file(s); skipped %d line(s)\n", a.Stats.Events, a.Stats.Files, a.Stats.Skipped)
+				fmt.Fprintf(s.err, "read %d events (%d requests) from %d file(s); %d line(s) or item(s) not understood\n",
+					a.Stats.Events, a.Requests, a.Stats.Files, a.Stats.Skipped)
 			}
 			if summary {
-				return writeAccessSummary(s, g.output, a.Access)
+				if err := writeAccessSummary(s, g.output, a.Access); err != nil {
+					return err
+				}
+				if a.Report.Summary.Errors > 0 {
+					for _, p := range a.Report.Problems {
+						fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
+					}
+					return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the summary covers the rest of the input", a.Report.Summary.Errors)}
+				}
+				return nil
 			}
 			return so.writeReport(s, g, format, a.Report)
 		},
@@ -113,6 +135,7 @@ read error.`,
 	cmd.Flags().StringVar(&so.outputFile, "output-file", "", "write the report to this file")
 	cmd.Flags().IntVar(&maxEvent, "max-event-size", auditlog.DefaultMaxEventBytes, "skip events larger than this many bytes")
 	cmd.Flags().BoolVar(&summary, "summary", false, "print the per-identity access summary instead of findings")
+	cmd.Flags().BoolVar(&allowUnreadable, "ignore-input-errors", false, "report lines that are not audit events as warnings instead of exiting 2 (reading no event at all still exits 2)")
 	return cmd
 }
 
@@ -196,12 +219,26 @@ certificate signed by that CA (the API server) are accepted.`,
 			hs := &http.Server{Handler: srv, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 			logger.Info("audit webhook listening", "address", ln.Addr().String())
 			go func() {
-				<-cmd.Context().Done()
-				shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = hs.Shutdown(shutdown)
+				// Long-running requests (exec, watch) may log their final
+				// stage hours later: judge them when the stage window passes
+				// even if the cluster falls quiet.
+				tick := time.NewTicker(auditlog.DefaultStageWindow / 4)
+				defer tick.Stop()
+				for {
+					select {
+					case <-cmd.Context().Done():
+						shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+						defer cancel()
+						_ = hs.Shutdown(shutdown)
+						return
+					case now := <-tick.C:
+						srv.Expire(now)
+					}
+				}
 			}()
-			if err := hs.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			err = hs.ServeTLS(ln, "", "")
+			srv.Flush()
+			if err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return &exitCodeError{code: exitError, err: err}
 			}
 			return nil

@@ -22,7 +22,8 @@ func newNetpolCommand(s *streams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "netpol",
 		Short: "Analyse, compare and generate NetworkPolicies: who can talk to whom",
-		Long: `Analyse pod connectivity under networking.k8s.io/v1 NetworkPolicies, compare
+		Long: `Analyse pod connectivity under networking.k8s.io/v1 NetworkPolicies and
+AdminNetworkPolicies (pods of a workload shown as their owner), compare
 two configurations, and generate least-privilege policies from a requirements
 file, proven exact by re-analysis. See docs/netpol.md.`,
 	}

@@ -68,3 +68,52 @@ func TestNetpolCommands(t *testing.T) {
 		t.Errorf("analyze without input: exit %d", code)
 	}
 }
+
+// TestNetpolRealInput runs netpol analyze on inputs as clusters produce
+// them: pods are shown as their owners, input it cannot model is an error
+// (exit 2) while the rest is still printed, and implicit namespaces are
+// notes (exit 0).
+func TestNetpolRealInput(t *testing.T) {
+	scen := filepath.Join("..", "..", "internal", "netpol", "testdata", "scenarios")
+	for _, tc := range []struct {
+		name, dir string
+		args      []string
+		code      int
+		out       []string
+		stderr    []string
+	}{
+		{"pods folded", "10-pods-folded-into-owners", nil, exitClean,
+			[]string{"shop/web-7d4b9c6f5[ReplicaSet] => shop/db[StatefulSet] : TCP 5432,9187\n"},
+			[]string{`note: ` /* location */, `namespace "shop" has no Namespace object`}},
+		{"focus on an owner", "10-pods-folded-into-owners", []string{"--focus", "shop/web-7d4b9c6f5"}, exitClean,
+			[]string{"shop/web-7d4b9c6f5[ReplicaSet] => shop/db[StatefulSet] : ALLOWED TCP 5432,9187"}, nil},
+		{"findings name owners", "10-pods-folded-into-owners", []string{"--findings", "-o", "json"}, exitClean,
+			[]string{`"kind": "ReplicaSet"`, `"name": "web-7d4b9c6f5"`}, nil},
+		{"unmodelled kinds", "14-unmodelled-kinds", nil, exitError,
+			[]string{"shop/web[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections\n"},
+			[]string{"error: ", "ClusterNetworkPolicy cluster-control (policy.networking.k8s.io/v1alpha2) affects connectivity", "Ingress shop/web"}},
+		{"unmodelled kinds with findings", "14-unmodelled-kinds", []string{"--findings"}, exitError, nil,
+			[]string{"CiliumNetworkPolicy shop/l7"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"netpol", "analyze", filepath.Join(scen, tc.dir, "input.yaml")}, tc.args...)
+			out, stderr, code := palisade(t, "", args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stderr %s", code, tc.code, stderr)
+			}
+			for _, s := range tc.out {
+				if !strings.Contains(out, s) {
+					t.Errorf("output lacks %q:\n%s", s, out)
+				}
+			}
+			if strings.Contains(out, "-2xkqp") {
+				t.Errorf("output names a pod of a folded owner:\n%s", out)
+			}
+			for _, s := range tc.stderr {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr lacks %q:\n%s", s, stderr)
+				}
+			}
+		})
+	}
+}

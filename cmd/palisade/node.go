@@ -33,10 +33,12 @@ distribution builds them (static Pod manifests, k3s config files and the
 "Running kube-apiserver" line of its log, MicroK8s args files) and live
 command lines under /proc override them. Checks that do not concern this
 node (no API server on a worker, no etcd under MicroK8s) are reported as
-not applicable, never as failures.
+not applicable, never as failures. A root where nothing of Kubernetes is
+found (an empty or unmounted --root) is an error: auditing nothing is not
+a clean node.
 
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
---fail-on; 2 usage error or unreadable host files.`,
+--fail-on; 2 usage error, unreadable host files, or nothing to audit.`,
 		Example: `  sudo palisade node audit
   palisade node audit --root /host -o json        # in a DaemonSet with the host mounted
   palisade node audit --root ./fixture --distribution k3s --fail-on high`,

@@ -96,3 +96,19 @@ func TestNodeAuditCommand(t *testing.T) {
 		t.Errorf("missing --root: exit %d", code)
 	}
 }
+
+// TestNodeAuditNothingToAudit: an empty or missing --root exits 2 with a
+// message saying what was looked for, in every format.
+func TestNodeAuditNothingToAudit(t *testing.T) {
+	empty := t.TempDir()
+	for _, format := range []string{"table", "json"} {
+		out, stderr, code := palisade(t, "", "node", "audit", "--root", empty, "-o", format)
+		if code != exitError || !strings.Contains(out+stderr, "nothing to audit: no Kubernetes component found under --root "+empty) {
+			t.Errorf("-o %s: exit %d, want 2 and the reason:\n%s%s", format, code, out, stderr)
+		}
+	}
+	_, stderr, code := palisade(t, "", "node", "audit", "--root", filepath.Join(empty, "unmounted"))
+	if code != exitError || !strings.Contains(stderr, "does not exist: nothing to audit") {
+		t.Errorf("missing root: exit %d: %s", code, stderr)
+	}
+}

@@ -51,13 +51,19 @@ func newRBACAnalyzeCommand(s *streams, g *globalOptions) *cobra.Command {
 	src := &rbacSource{}
 	cmd := &cobra.Command{
 		Use:   "analyze (PATH... | --cluster)",
-		Short: "Report risky grants: Secrets, exec, escalation, tokens, nodes/proxy, webhooks, CSR approval, wildcards, cluster-admin",
+		Short: "Report risky grants: Secrets, exec, escalation, tokens, nodes/proxy, webhooks, CSR approval, RBAC and workload writes, wildcards, cluster-admin, anonymous bindings",
 		Long: `Report RBAC grants that let their holders read credentials, run code in
 other workloads or raise their own privileges, from manifests or a live
 cluster. These are the rules tagged rbac; 'palisade scan config' and
-'palisade scan cluster' run them too. System subjects (system: users and
-groups, kube-system service accounts) are not reported; broad groups
-(system:authenticated, system:serviceaccounts) are.`,
+'palisade scan cluster' run them too.
+
+A Role or ClusterRole with a risky grant is reported at the rule that gives
+it, bound or not (a chart's ClusterRole is often bound elsewhere); a
+binding in the input adds who receives it. The roles Kubernetes ships
+(cluster-admin, admin, edit, view, system:*) are reported only through
+their bindings. System subjects (system: users and groups, kube-system
+service accounts) are not reported; broad groups (system:authenticated,
+system:unauthenticated, system:serviceaccounts) are.`,
 		Example: `  palisade rbac analyze ./manifests
   palisade rbac analyze --cluster -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {

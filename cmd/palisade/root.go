@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
@@ -59,7 +62,8 @@ cluster settings before they reach production, from CI pipelines to
 thousands of small edge clusters.
 
 Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
---fail-on, 2 usage or input error.`,
+--fail-on, 2 usage or input error (a mistyped command included), or
+nothing could be checked.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -99,7 +103,75 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 		newReleaseCommand(s, g),
 		newSBOMCommand(s, g),
 	)
+	// Cobra adds these two at Execute time; adding them now lets
+	// requireSubcommands reach the completion group too.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	requireSubcommands(root)
+	strictHelpTopics(root)
 	return root, g
+}
+
+// strictHelpTopics makes `palisade help confg` an error (exit 2) like
+// `palisade confg`, instead of cobra's "Unknown help topic" and exit 0.
+func strictHelpTopics(root *cobra.Command) {
+	for _, h := range root.Commands() {
+		if h.Name() != "help" || h.Run == nil {
+			continue
+		}
+		show := h.Run
+		h.Run = nil
+		h.RunE = func(c *cobra.Command, args []string) error {
+			target, rest, err := root.Find(args)
+			if err == nil && len(rest) > 0 && target.HasSubCommands() {
+				return &exitCodeError{code: exitError, err: unknownSubcommand(target, rest[0])}
+			}
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			show(c, args)
+			return nil
+		}
+	}
+}
+
+// requireSubcommands makes every command group of the tree (a command with
+// subcommands and no action of its own) reject an argument that names none
+// of its subcommands. Cobra checks this only for the root: below it, a
+// mistyped `palisade scan confg` printed help and exited 0, which a script
+// or CI job reads as success. A group given no argument still prints its
+// help and exits 0, as `palisade` alone does: nothing was asked that could
+// fail (exit 1 would mean findings here).
+func requireSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		requireSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	c.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		return &exitCodeError{code: exitError, err: unknownSubcommand(c, args[0])}
+	}
+}
+
+// unknownSubcommand is cobra's own message for a mistyped command of the
+// root, with its "Did you mean this?" suggestions, for any group.
+func unknownSubcommand(c *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, c.CommandPath())
+	if !c.DisableSuggestions {
+		if c.SuggestionsMinimumDistance <= 0 {
+			c.SuggestionsMinimumDistance = 2
+		}
+		if s := c.SuggestionsFor(name); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+	}
+	msg += fmt.Sprintf("\n\nRun '%s --help' for usage.", c.CommandPath())
+	return errors.New(msg)
 }
 
 func joinFormats() string {

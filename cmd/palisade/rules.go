@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
 )
 
@@ -61,22 +62,39 @@ func newRulesCommand(s *streams, g *globalOptions) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show RULE-ID",
 		Short: "Describe one rule: why it matters, how to fix it, references",
-		Args:  cobra.ExactArgs(1),
+		Long: `Describe one rule: why it matters, how to fix it, references. Given a
+former rule ID (an alias kept after a rename or split), describe every rule
+it now stands for.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			set, err := rules.Builtin()
 			if err != nil {
 				return err
 			}
-			r, ok := set.Get(args[0])
-			if !ok {
+			matched := set.ByAlias(args[0])
+			if r, ok := set.Get(args[0]); ok {
+				matched = []*rule.Rule{r}
+			} else if len(matched) > 0 {
+				fmt.Fprintf(s.out, "%s is a former rule ID; it now stands for %d rule(s).\n\n", args[0], len(matched))
+			}
+			if len(matched) == 0 {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("no rule %q (see 'palisade rules list')", args[0])}
 			}
-			i := r.Info()
-			fmt.Fprintf(s.out, "%s  [%s]  %s\ntags: %s\n\n%s\n\nRemediation: %s\n", i.ID, i.Severity, i.Title, strings.Join(i.Tags, ", "), i.Description, i.Remediation)
-			if len(i.References) > 0 {
-				fmt.Fprintln(s.out, "\nReferences:")
-				for _, ref := range i.References {
-					fmt.Fprintf(s.out, "  - %s %s\n", ref.Title, ref.URL)
+			for n, r := range matched {
+				if n > 0 {
+					fmt.Fprintln(s.out)
+				}
+				i := r.Info()
+				fmt.Fprintf(s.out, "%s  [%s]  %s\ntags: %s\n", i.ID, i.Severity, i.Title, strings.Join(i.Tags, ", "))
+				if len(i.Aliases) > 0 {
+					fmt.Fprintf(s.out, "aliases: %s (still select and exempt this rule)\n", strings.Join(i.Aliases, ", "))
+				}
+				fmt.Fprintf(s.out, "\n%s\n\nRemediation: %s\n", i.Description, i.Remediation)
+				if len(i.References) > 0 {
+					fmt.Fprintln(s.out, "\nReferences:")
+					for _, ref := range i.References {
+						fmt.Fprintf(s.out, "  - %s %s\n", ref.Title, ref.URL)
+					}
 				}
 			}
 			return nil

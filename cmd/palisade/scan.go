@@ -26,6 +26,12 @@ type scanOptions struct {
 	pssLevel          string
 	showSuppressed    bool
 	outputFile        string
+	// ignoreUnknownSeverity lets findings of unknown severity pass the
+	// --fail-on gate (scan image's --ignore-unknown-severity).
+	ignoreUnknownSeverity bool
+	// ignoreInputErrors keeps input errors (problems of level error) out of
+	// the exit code: they are still reported.
+	ignoreInputErrors bool
 }
 
 func (o *scanOptions) addFlags(cmd *cobra.Command) {
@@ -37,6 +43,13 @@ func (o *scanOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.pssLevel, "pss-level", "", "Pod Security level for namespaces without an enforce label: privileged, baseline or restricted (default restricted)")
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list exempted findings in table output (other formats always include them, marked)")
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
+}
+
+// addInputErrorFlag adds --ignore-input-errors, for the commands whose
+// input can be partly unreadable.
+func (o *scanOptions) addInputErrorFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&o.ignoreInputErrors, "ignore-input-errors", false,
+		"still report input errors (objects not understood, unreadable files or resources, nothing to scan) but exit 0 or 1 by the findings alone")
 }
 
 // failThreshold parses --fail-on; ok is false for "none".
@@ -132,11 +145,11 @@ func (o *scanOptions) writeReport(s *streams, g *globalOptions, format report.Fo
 			}
 		}
 	}
-	if r.Summary.Errors > 0 {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest of the input", r.Summary.Errors)}
+	if r.Summary.Errors > 0 && !o.ignoreInputErrors {
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest of the input (--ignore-input-errors exits by the findings alone)", r.Summary.Errors)}
 	}
 	threshold, enabled, _ := o.failThreshold()
-	if enabled && finding.AtOrAbove(r.Findings, threshold) {
+	if enabled && (finding.Gate{Min: threshold, IgnoreUnknown: o.ignoreUnknownSeverity}).FailsAny(r.Findings) {
 		return &exitCodeError{code: exitFindings}
 	}
 	return nil
@@ -166,8 +179,18 @@ Dockerfile*, *.Dockerfile, Containerfile) or - for standard input. Helm
 charts (directories with Chart.yaml, packaged .tgz) and kustomize overlays
 found in PATH are rendered first (--values, --set; see docs/ci-cd.md).
 
+Every output says how much of the input was understood ("N objects
+scanned, M not understood"). An object Palisade cannot understand (an
+apiVersion Kubernetes does not serve for its kind, a document that does
+not parse, a field of the wrong type) is an input error naming its file
+and line; so is an input with nothing to scan. A built-in kind under a
+removed or mistaken apiVersion (extensions/v1beta1 DaemonSet, v1
+Deployment) is scanned as that kind and reported by
+hardening/deprecated-api-version.
+
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
---fail-on; 2 usage or input error (the report still covers the rest).`,
+--fail-on; 2 usage or input error (the report still covers the rest;
+--ignore-input-errors decides by the findings alone).`,
 		Example: `  palisade scan config ./deploy
   helm template my-chart | palisade scan config -
   palisade scan config k8s/ --rules pss-restricted,hardening -o sarif --output-file palisade.sarif
@@ -183,6 +206,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 		},
 	}
 	o.addFlags(cmd)
+	o.addInputErrorFlag(cmd)
 	rf.addFlags(cmd)
 	bf.addFlags(cmd)
 	cf.addFlags(cmd)

@@ -37,7 +37,8 @@ context (kubeadm, K3s, MicroK8s, managed clusters).
 
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 --fail-on; 2 usage error, unreachable cluster, or a partial scan (some
-resources could not be listed; the report says which).`,
+resources could not be listed; the report says which, and
+--ignore-input-errors decides by the findings alone).`,
 		Example: `  palisade scan cluster
   palisade scan cluster --context k3s-edge-17 -n shop -o json
   palisade scan cluster --rules pss-restricted,cluster --fail-on high -o sarif --output-file cluster.sarif`,
@@ -81,6 +82,7 @@ resources could not be listed; the report says which).`,
 		},
 	}
 	o.addFlags(cmd)
+	o.addInputErrorFlag(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up on the whole scan after this long")
 	cmd.Flags().DurationVar(&requestTimeout, "request-timeout", 30*time.Second, "timeout of each API request")
 	cmd.Flags().Int64Var(&pageSize, "page-size", cluster.DefaultPageSize, "objects per list request")

@@ -117,7 +117,8 @@ func TestScanHelmStdinLocations(t *testing.T) {
 		t.Errorf("SARIF artifact URIs = %v, want %s and <stdin>", uris, template)
 	}
 	inv := sarif.Runs[0].Invocations
-	if len(inv) != 1 || len(inv[0].ToolExecutionNotifications) != 1 || len(inv[0].ToolExecutionNotifications[0].Locations) != 1 ||
+	// The problem, then the note saying how much was understood.
+	if len(inv) != 1 || len(inv[0].ToolExecutionNotifications) != 2 || len(inv[0].ToolExecutionNotifications[0].Locations) != 1 ||
 		inv[0].ToolExecutionNotifications[0].Locations[0].PhysicalLocation.ArtifactLocation.URI != "mychart/templates/broken.yaml" {
 		t.Errorf("SARIF notifications = %+v, want one at mychart/templates/broken.yaml", inv)
 	}

@@ -89,6 +89,7 @@ func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
 		img           imageFlags
 		vexFiles      []string
 		ignoreUnfixed bool
+		allowMissing  bool
 		cacheDir      string
 		maxAge        time.Duration
 		scanners      []string
@@ -109,8 +110,20 @@ $` + vulndb.EnvCacheDir + `, else the user cache directory): create it with
 'palisade db update', or on an air-gapped host with 'palisade db import'.
 See docs/image-scanning.md.
 
+A vulnerability whose advisory gives no severity (UNKNOWN: many Go, Alpine,
+Wolfi and Debian records) fails --fail-on at every level but none: an
+unknown risk is not a harmless one. --ignore-unknown-severity lets them
+pass; --fail-on unknown fails on any finding at all.
+
+Packages of an ecosystem the database has no advisories of (an Alpine
+image and a database of Debian's only, Wolfi, Amazon Linux ...) were not
+checked: each such ecosystem is an error naming the packages left
+unchecked, and the exit code is 2, unless --allow-missing-data makes them
+warnings.
+
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
---fail-on; 2 usage error, or the image or the database could not be read.`,
+--fail-on, or of unknown severity; 2 usage error, the image or the
+database could not be read, or packages were left unchecked.`,
 		Example: `  palisade scan image registry.example.com/app:1.2
   palisade scan image --platform linux/arm64 registry.example.com/app:1.2 --fail-on high
   palisade scan image oci:./build/oci --vex app.openvex.json --ignore-unfixed -o sarif --output-file image.sarif
@@ -139,12 +152,13 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 				return &exitCodeError{code: exitError, err: err}
 			}
 			opts := imagescan.Options{
-				Image:         iopts,
-				Scanners:      sc,
-				IgnoreUnfixed: ignoreUnfixed,
-				MaxDBAge:      maxAge,
-				ToolName:      "palisade",
-				ToolVersion:   buildinfo.Get().Version,
+				Image:            iopts,
+				Scanners:         sc,
+				IgnoreUnfixed:    ignoreUnfixed,
+				AllowMissingData: allowMissing,
+				MaxDBAge:         maxAge,
+				ToolName:         "palisade",
+				ToolVersion:      buildinfo.Get().Version,
 			}
 			if maxAge <= 0 {
 				opts.MaxDBAge = -1
@@ -176,11 +190,13 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	}
 	img.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or of unknown severity: critical, high, medium, low, unknown (any finding), or none")
+	f.BoolVar(&o.ignoreUnknownSeverity, "ignore-unknown-severity", false, "do not let vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list findings suppressed by VEX in table output (other formats always include them, marked)")
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
 	f.StringArrayVar(&vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress findings (repeatable)")
 	f.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
+	f.BoolVar(&allowMissing, "allow-missing-data", false, "do not exit 2 when the database has no advisories for an ecosystem of the image (its packages stay unchecked; reported as warnings)")
 	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
 	f.DurationVar(&maxAge, "db-max-age", vulndb.DefaultMaxAge, "warn when the vulnerability database is older than this; 0 disables the warning")
 	f.StringSliceVar(&scanners, "scanners", []string{imagescan.ScannerVuln, imagescan.ScannerSecret}, "what to look for: vuln, secret, or both")

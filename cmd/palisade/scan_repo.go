@@ -104,7 +104,9 @@ written earlier with --write-baseline. Fingerprints do not depend on line
 numbers, and paths are taken relative to DIR.
 
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
---fail-on; 2 usage or input error (the report still covers the rest).`,
+--fail-on; 2 usage or input error, such as an object not understood or
+nothing to scan (the report still covers the rest; --ignore-input-errors
+decides by the findings alone).`,
 		Example: `  palisade scan repo .
   palisade scan repo . --write-baseline .palisade-baseline.json
   palisade scan repo . --baseline .palisade-baseline.json --fail-on high -o sarif --output-file palisade.sarif
@@ -123,6 +125,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 		},
 	}
 	o.addFlags(cmd)
+	o.addInputErrorFlag(cmd)
 	rf.addFlags(cmd)
 	bf.addFlags(cmd)
 	cf.addFlags(cmd)
@@ -159,7 +162,7 @@ func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOpti
 		return err
 	}
 	if written {
-		if r.Summary.Errors > 0 {
+		if r.Summary.Errors > 0 && !o.ignoreInputErrors {
 			return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the baseline covers the rest of the input", r.Summary.Errors)}
 		}
 		return nil

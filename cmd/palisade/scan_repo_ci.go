@@ -108,8 +108,12 @@ func writeGrouped(w io.Writer, mode string, r *finding.Report, showSuppressed bo
 		}
 		endGroup(w, mode, "palisade_problems", now)
 	}
-	fmt.Fprintf(w, "palisade: %d finding(s) in %d file(s): %s; %d suppressed; %d object(s) scanned; %d input error(s)\n",
-		r.Summary.Total, len(files), severityLine(r.Summary), r.Summary.Suppressed, r.Summary.Objects, r.Summary.Errors)
+	coverage := fmt.Sprintf("%d object(s) scanned", r.Summary.Objects)
+	if line := report.CoverageLine(r.Summary); line != "" {
+		coverage = line
+	}
+	fmt.Fprintf(w, "palisade: %d finding(s) in %d file(s): %s; %d suppressed; %s; %d input error(s)\n",
+		r.Summary.Total, len(files), severityLine(r.Summary), r.Summary.Suppressed, coverage, r.Summary.Errors)
 }
 
 func countBySeverity(fs []finding.Finding) string {

@@ -462,6 +462,12 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		}
 		if needScan {
 			res, err := d.images.scan(ctx, p, t.c.Image, digest)
+			if err == nil && len(res.gaps) > 0 {
+				// Not "no vulnerabilities": a scan that could not check
+				// everything fails as a scan does, per its failurePolicy.
+				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, fmt.Errorf("image %q (%s) was not fully checked: %s",
+					t.c.Image, digest, strings.Join(res.gaps, "; ")))
+			}
 			switch {
 			case err != nil:
 				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, err)
@@ -474,9 +480,13 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 				if vul.FixableOnly {
 					fixable = "fixable "
 				}
-				fs[i] = append(fs[i], newImageFinding(w, RuleVulnerabilities, res.worst[0].Severity, vulnTitle, t,
+				threshold := p.vulnSeverity.String()
+				if res.unknown {
+					threshold += " or of unknown severity"
+				}
+				fs[i] = append(fs[i], newImageFinding(w, RuleVulnerabilities, res.severity, vulnTitle, t,
 					fmt.Sprintf("container %q image %q (%s) has %svulnerabilities at or above %s: %s (e.g. %s)",
-						t.c.Name, t.c.Image, digest, fixable, p.vulnSeverity, res.summary, strings.Join(ids, ", "))))
+						t.c.Name, t.c.Image, digest, fixable, threshold, res.summary, strings.Join(ids, ", "))))
 			}
 		}
 	})

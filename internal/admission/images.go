@@ -57,9 +57,19 @@ type sigResult struct {
 }
 
 type scanResult struct {
-	// counts of findings at or above each severity, per fixable-only.
-	worst   []finding.Finding
+	// worst are up to three of the findings that fail the gate.
+	worst []finding.Finding
+	// severity is the highest known severity of those findings, or the
+	// gate's own when all of them are of unknown severity.
+	severity finding.Severity
+	// unknown is true when some of them are of unknown severity.
+	unknown bool
+	// summary counts them by severity ("1 CRITICAL, 2 UNKNOWN").
 	summary string
+	// gaps are the scan's errors: what it could not check (packages of an
+	// ecosystem without advisories in the database, unreadable package
+	// databases). The gate treats them as a failed scan.
+	gaps []string
 }
 
 // How long a verified signature and a scan result are trusted. A digest
@@ -226,7 +236,7 @@ func (ic *imageChecks) scan(ctx context.Context, p *Policy, image, digest string
 	}
 	digestRef := ref.Context().Name() + "@" + digest
 	fixableOnly := p.images.Vulnerabilities.FixableOnly
-	key := fmt.Sprintf("%s|%d|%t", digestRef, p.vulnSeverity, fixableOnly)
+	key := fmt.Sprintf("%s|%d|%t|%t", digestRef, p.vulnSeverity, fixableOnly, p.vulnGate.IgnoreUnknown)
 	res, _, err := ic.scans.get(ctx, key, scanTTL, func(ctx context.Context) (scanResult, error) {
 		ctx, cancel := context.WithTimeout(ctx, p.scanTimeout)
 		defer cancel()
@@ -237,18 +247,28 @@ func (ic *imageChecks) scan(ctx context.Context, p *Policy, image, digest string
 			return scanResult{}, err
 		}
 		var res scanResult
+		for _, pr := range rep.Problems {
+			if pr.Level == finding.LevelError {
+				res.gaps = append(res.gaps, pr.String())
+			}
+		}
 		counts := map[finding.Severity]int{}
 		for _, f := range rep.Findings {
-			if f.Suppressed || f.Severity < p.vulnSeverity || (fixableOnly && !ic.fixable(f)) {
+			if !p.vulnGate.Fails(f) || (fixableOnly && !ic.fixable(f)) {
 				continue
 			}
 			counts[f.Severity]++
+			res.severity = max(res.severity, f.Severity)
+			res.unknown = res.unknown || f.Severity == finding.SeverityUnknown
 			if len(res.worst) < 3 {
 				res.worst = append(res.worst, f)
 			}
 		}
+		if res.severity == finding.SeverityUnknown {
+			res.severity = p.vulnSeverity
+		}
 		var parts []string
-		for _, s := range finding.AllSeverities() {
+		for _, s := range append(finding.AllSeverities(), finding.SeverityUnknown) {
 			if counts[s] > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 			}

@@ -285,6 +285,7 @@ func TestPullSecretsReachAuthenticatedRegistry(t *testing.T) {
 type fakeScanner struct {
 	delay    time.Duration
 	findings map[string][]finding.Finding // by digest suffix
+	problems map[string][]finding.Problem // by digest suffix
 	calls    int
 }
 
@@ -296,7 +297,7 @@ func (f *fakeScanner) Scan(ctx context.Context, digestRef string) (*finding.Repo
 		return nil, ctx.Err()
 	}
 	_, digest, _ := strings.Cut(digestRef, "@")
-	return &finding.Report{Findings: f.findings[digest]}, nil
+	return &finding.Report{Findings: f.findings[digest], Problems: f.problems[digest]}, nil
 }
 
 func TestVulnerabilityGateWithFakeScanner(t *testing.T) {
@@ -361,5 +362,66 @@ func TestKeyFileRelativeToPolicy(t *testing.T) {
 	p, err := LoadPolicy(context.Background(), path)
 	if err != nil || len(p.keys) != 1 {
 		t.Fatalf("%v %v", p, err)
+	}
+}
+
+// TestVulnerabilityGateUnknownSeverity: a vulnerability whose advisory
+// gives no severity denies at any gate level unless the policy says
+// ignoreUnknownSeverity.
+func TestVulnerabilityGateUnknownSeverity(t *testing.T) {
+	image := "registry.example.com/alpine-app@sha256:" + strings.Repeat("4", 64)
+	scanner := &fakeScanner{findings: map[string][]finding.Finding{
+		"sha256:" + strings.Repeat("4", 64): {{RuleID: "ALPINE-CVE-2099-0001", Title: "CVE-2099-0001", Severity: finding.SeverityUnknown}},
+	}}
+	for _, tt := range []struct {
+		name    string
+		spec    string
+		allowed bool
+		want    string
+	}{
+		{"CRITICAL gate", "{severity: CRITICAL}", false, "has vulnerabilities at or above CRITICAL or of unknown severity: 1 UNKNOWN (e.g. CVE-2099-0001)"},
+		{"LOW gate", "{severity: LOW}", false, "1 UNKNOWN"},
+		{"ignored", "{severity: LOW, ignoreUnknownSeverity: true}", true, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			policy := policyHeader + "spec:\n  rules: [pss-baseline]\n  images:\n    vulnerabilities: " + tt.spec + "\n"
+			ts := newTestServer(t, policy, Options{Scanner: scanner})
+			resp, _, body := ts.post(t, EndpointValidate, reviewFor(t, pod("p", container("a", image)), podGVK, "prod", reviewOpts{}))
+			if resp.Allowed != tt.allowed || (!tt.allowed && !strings.Contains(resp.Result.Message, tt.want)) {
+				t.Errorf("allowed %v, want %v (%q): %s", resp.Allowed, tt.allowed, tt.want, body)
+			}
+		})
+	}
+}
+
+// TestVulnerabilityGateMissingData: a scan that left packages unchecked
+// (no advisories of the image's ecosystem in the database) is not a clean
+// image: it fails as a scan does, denied under failurePolicy Fail, a
+// warning under Ignore.
+func TestVulnerabilityGateMissingData(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("5", 64)
+	image := "registry.example.com/wolfi-app@" + digest
+	gap := "Image registry.example.com/wolfi-app@" + digest + ": no vulnerability data for ecosystem Wolfi (12 packages not checked)"
+	scanner := &fakeScanner{problems: map[string][]finding.Problem{
+		digest: {{Level: finding.LevelError, Message: gap}, {Level: finding.LevelWarning, Message: "database is 9 days old"}},
+	}}
+	for _, tt := range []struct {
+		fp      FailurePolicy
+		allowed bool
+	}{
+		{FailClosed, false},
+		{FailOpen, true},
+	} {
+		t.Run(string(tt.fp), func(t *testing.T) {
+			policy := policyHeader + "spec:\n  rules: [pss-baseline]\n  images:\n    vulnerabilities: {severity: CRITICAL, failurePolicy: " + string(tt.fp) + "}\n"
+			ts := newTestServer(t, policy, Options{Scanner: scanner})
+			resp, _, body := ts.post(t, EndpointValidate, reviewFor(t, pod("p", container("a", image)), podGVK, "prod", reviewOpts{}))
+			if resp.Allowed != tt.allowed || !strings.Contains(body, "was not fully checked: "+gap) {
+				t.Errorf("allowed %v, want %v and the gap: %s", resp.Allowed, tt.allowed, body)
+			}
+			if strings.Contains(body, "9 days old") {
+				t.Errorf("a warning of the scan denied or warned: %s", body)
+			}
+		})
 	}
 }

@@ -184,8 +184,13 @@ type Key struct {
 type Vulnerabilities struct {
 	// Images are globs of images to scan; empty means every image.
 	Images []string `json:"images,omitempty"`
-	// Severity: deny at or above it (CRITICAL, HIGH, MEDIUM, LOW).
+	// Severity: deny at or above it (CRITICAL, HIGH, MEDIUM, LOW). A
+	// vulnerability of unknown severity denies too, unless
+	// IgnoreUnknownSeverity: an unknown risk is not a harmless one.
 	Severity string `json:"severity"`
+	// IgnoreUnknownSeverity lets vulnerabilities whose advisory gives no
+	// severity pass the gate.
+	IgnoreUnknownSeverity bool `json:"ignoreUnknownSeverity,omitempty"`
 	// FixableOnly counts only vulnerabilities with a fixed version.
 	FixableOnly bool `json:"fixableOnly,omitempty"`
 	// Timeout bounds one scan (default 5s); FailurePolicy applies beyond it.
@@ -259,8 +264,10 @@ type Policy struct {
 	registryFail    FailurePolicy
 	cacheTTL        time.Duration
 	vulnSeverity    finding.Severity
-	scanTimeout     time.Duration
-	scanFail        FailurePolicy
+	// vulnGate is vulnSeverity with the unknown-severity choice.
+	vulnGate    finding.Gate
+	scanTimeout time.Duration
+	scanFail    FailurePolicy
 }
 
 // PublicKey is a trusted signature key.
@@ -496,6 +503,7 @@ func compile(f *PolicyFile, baseDir string) (*Policy, error) {
 		if !validFailure(v.FailurePolicy) {
 			return nil, fieldErr("spec.images.vulnerabilities.failurePolicy", "must be Fail or Ignore, not %q", v.FailurePolicy)
 		}
+		p.vulnGate = finding.Gate{Min: p.vulnSeverity, IgnoreUnknown: v.IgnoreUnknownSeverity}
 		p.scanTimeout = v.Timeout.or(defaultScanTimeout)
 		p.scanFail = orFail(v.FailurePolicy)
 	}
@@ -587,13 +595,7 @@ func (p *Policy) levelFor(namespace string) string {
 }
 
 func (p *Policy) ruleMatches(sels []string, id string) bool {
-	r, known := p.rules.Get(id)
-	for _, s := range sels {
-		if rule.MatchID(s, id) || (known && r.HasTag(s)) {
-			return true
-		}
-	}
-	return false
+	return p.rules.Matches(sels, id)
 }
 
 // globAny matches s against globs; no globs match everything.

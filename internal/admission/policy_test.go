@@ -63,10 +63,16 @@ func TestExamplePolicyLoads(t *testing.T) {
 	if p.level != "baseline" || p.mode != ModeEnforce || len(p.settings.AllowedRegistries) != 2 {
 		t.Errorf("level %s mode %s allow-list %v", p.level, p.mode, p.settings.AllowedRegistries)
 	}
-	for _, id := range []string{"pss/privileged", "hardening/registry-not-allowed", "hardening/image-not-pinned", "hardening/resources"} {
+	// The example still names hardening/resources, the former ID of the
+	// four resource rules: it selects and overrides all four.
+	for _, id := range []string{"pss/privileged", "hardening/registry-not-allowed", "hardening/image-not-pinned",
+		"hardening/cpu-requests", "hardening/cpu-limits", "hardening/memory-requests", "hardening/memory-limits"} {
 		if _, ok := p.Rules().Get(id); !ok {
 			t.Errorf("rule %s not selected", id)
 		}
+	}
+	if got := p.modeFor("hardening/cpu-limits", "prod"); got != ModeWarn {
+		t.Errorf("override by former ID: mode %s, want warn", got)
 	}
 	if _, ok := p.Rules().Get("cluster/namespace-no-pss-enforce"); ok {
 		t.Error("cluster rules must never be selected for admission")
@@ -98,8 +104,8 @@ func TestModesAndLevels(t *testing.T) {
 		want     Mode
 	}{
 		{"pss/host-ports", "prod", ModeEnforce},
-		{"hardening/resources", "prod", ModeWarn},
-		{"hardening/resources", "lab-1", ModeAudit},
+		{"hardening/memory-limits", "prod", ModeWarn},
+		{"hardening/memory-limits", "lab-1", ModeAudit},
 		{"pss/privileged", "lab-1", ModeEnforce},
 		{"pss/host-ports", "lab-1", ModeAudit},
 		{"admission/image-signature", "prod", ModeEnforce},

@@ -199,6 +199,14 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 	if err != nil {
 		return nil, err
 	}
+	// Packages left unchecked (an ecosystem the database has no advisories
+	// of) must not pass for a clean image: the operator is told, once per
+	// scan or rematch. The hub does not carry them yet.
+	for _, p := range m.Problems {
+		if p.Level == finding.LevelError {
+			s.log.Warn("image not fully checked for vulnerabilities", slog.String("image", pull), slog.String("problem", p.Message))
+		}
+	}
 	return m.Findings, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"maps"
 	"net/http"
 	"os"
@@ -592,5 +593,33 @@ func TestRegistryScannerMemoryBounds(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(state, "sboms", "*.scanning")); len(left) != 0 {
 		t.Errorf("markers left after the scans: %v", left)
+	}
+}
+
+// TestRegistryScannerWarnsOfMissingData: an Alpine image scanned with a
+// database of Debian advisories only has no findings, but was not
+// checked: the scanner says so in its log, naming the image and the
+// ecosystem.
+func TestRegistryScannerWarnsOfMissingData(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	alpine := Image(t, "linux/amd64", Layer(t,
+		File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"),
+		File("lib/apk/db/installed", "P:musl\nV:1.2.5-r0\no:musl\n\n"),
+	))
+	digest := push(t, reg.Host+"/edge/alpine:1", alpine)
+	state := t.TempDir()
+	importDB(t, state, glibcRecords(), time.Now())
+	var logs strings.Builder
+	s, err := agent.NewRegistryScanner(agent.RegistryScanConfig{InsecureRegistries: []string{reg.Host}}, state, slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fs, err := s.Scan(context.Background(), reg.Host+"/edge/alpine:1", digest)
+	if err != nil || len(fs) != 0 {
+		t.Fatalf("scan: %v, %v", fs, err)
+	}
+	if !strings.Contains(logs.String(), "no vulnerability data for ecosystem Alpine:v3.20 (1 package not checked)") {
+		t.Errorf("log does not say the image was not checked:\n%s", logs.String())
 	}
 }

@@ -14,10 +14,12 @@ const maxFindings = 100000
 
 // Analysis is the result of reading audit logs.
 type Analysis struct {
-	Report  *finding.Report
-	Access  *AccessSummary
-	Stats   Stats
-	Dropped int
+	Report *finding.Report
+	Access *AccessSummary
+	Stats  Stats
+	// Requests counts the requests judged: events of one auditID count once.
+	Requests int
+	Dropped  int
 }
 
 // Analyze streams the files through the engine and builds the report and
@@ -26,26 +28,42 @@ func Analyze(ctx context.Context, engine *Engine, reader Reader, paths []string,
 	var findings []finding.Finding
 	dropped := 0
 	summary := newSummaryBuilder()
-	stats, err := reader.ReadFiles(ctx, paths, stdin, func(rec Record) error {
+	requests := 0
+	judged := func(rec Record, fs []finding.Finding) {
+		requests++
 		summary.observe(rec.Event)
-		for _, f := range engine.Observe(rec) {
+		for _, f := range fs {
 			if len(findings) >= maxFindings {
 				dropped++
 				continue
 			}
 			findings = append(findings, f)
 		}
+	}
+	stats, err := reader.ReadFiles(ctx, paths, stdin, func(rec Record) error {
+		engine.Feed(rec, judged)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	engine.Flush(judged)
+	// Input that was not understood may have been the one event that
+	// mattered: it is an error (exit 2) unless the caller accepts it.
+	level := finding.LevelError
+	if reader.AllowUnreadable {
+		level = finding.LevelWarning
+	}
 	var problems []finding.Problem
+	if stats.Events == 0 {
+		problems = append(problems, finding.Problem{Level: finding.LevelError, Message: fmt.Sprintf(
+			"no audit events understood in %d file(s) (%d non-blank line(s)): nothing was audited", stats.Files, stats.Lines)})
+	}
 	for _, s := range stats.Details {
-		problems = append(problems, finding.Problem{File: s.File, Line: s.Line, Level: finding.LevelWarning, Message: "skipped: " + s.Reason})
+		problems = append(problems, finding.Problem{File: s.File, Line: s.Line, Level: level, Message: "not read: " + s.Reason})
 	}
 	if extra := stats.Skipped - len(stats.Details); extra > 0 {
-		problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%d more lines skipped", extra)})
+		problems = append(problems, finding.Problem{Level: level, Message: fmt.Sprintf("%d more lines or items not read", extra)})
 	}
 	if dropped > 0 {
 		problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%d findings beyond the first %d not kept", dropped, maxFindings)})
@@ -63,5 +81,5 @@ func Analyze(ctx context.Context, engine *Engine, reader Reader, paths []string,
 		}
 	}
 	r := finding.NewReport(findings, problems, stats.Events, infos)
-	return &Analysis{Report: r, Access: summary.build(), Stats: stats, Dropped: dropped}, nil
+	return &Analysis{Report: r, Access: summary.build(), Stats: stats, Requests: requests, Dropped: dropped}, nil
 }

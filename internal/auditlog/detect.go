@@ -43,6 +43,7 @@ type Engine struct {
 	detections []*Detection
 	burst      *burstTracker
 	burstRule  *Detection
+	requests   *requestTracker
 }
 
 // EngineOptions configure an engine.
@@ -55,6 +56,9 @@ type EngineOptions struct {
 	// audit/forbidden-burst.
 	BurstThreshold int
 	BurstWindow    time.Duration
+	// StageWindow is how long a request waits for its final stage before
+	// it is judged on its most complete stage; 0 means DefaultStageWindow.
+	StageWindow time.Duration
 }
 
 // NewEngine builds an engine with the built-in detections plus custom ones.
@@ -67,7 +71,7 @@ func NewEngine(o EngineOptions) (*Engine, error) {
 	}
 	all := append(Builtin(), o.Custom...)
 	seen := map[string]bool{burstDetection.ID: true}
-	e := &Engine{}
+	e := &Engine{requests: newRequestTracker(o.StageWindow)}
 	for _, d := range all {
 		if seen[d.ID] {
 			return nil, fmt.Errorf("detection %s defined twice", d.ID)
@@ -109,12 +113,37 @@ func (e *Engine) Detections() []*Detection {
 	return out
 }
 
-// Observe checks one event and returns the findings it raises.
+// Observe takes one event and returns the findings of the requests it
+// completes. The stages of one request (grouped by auditID) are judged
+// once, on the most complete stage seen: a request whose final stage has
+// not come yet is judged later, by Observe, Expire or Flush.
 func (e *Engine) Observe(rec Record) []finding.Finding {
+	var out []finding.Finding
+	e.Feed(rec, func(_ Record, fs []finding.Finding) { out = append(out, fs...) })
+	return out
+}
+
+// Feed is Observe calling fn for each request judged, with its findings
+// (often none), so callers can also summarise every request.
+func (e *Engine) Feed(rec Record, fn func(Record, []finding.Finding)) {
+	e.requests.add(rec, func(r Record) { fn(r, e.judge(r)) })
+}
+
+// Expire judges the requests that have waited longer than the stage
+// window before now (for a live stream that falls quiet).
+func (e *Engine) Expire(now time.Time, fn func(Record, []finding.Finding)) {
+	e.requests.expire(now, func(r Record) { fn(r, e.judge(r)) })
+}
+
+// Flush judges every request still waiting for its final stage: call it
+// at the end of the stream.
+func (e *Engine) Flush(fn func(Record, []finding.Finding)) {
+	e.requests.flush(func(r Record) { fn(r, e.judge(r)) })
+}
+
+// judge runs the detections on one request's chosen stage.
+func (e *Engine) judge(rec Record) []finding.Finding {
 	ev := rec.Event
-	if !ev.Final() {
-		return nil
-	}
 	var out []finding.Finding
 	for _, d := range e.detections {
 		if msg := d.Match(ev); msg != "" {

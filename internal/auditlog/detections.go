@@ -8,7 +8,6 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/secret"
@@ -34,7 +33,9 @@ func isRead(verb string) bool { return verb == "get" || verb == "list" || verb =
 func nonSystem(e *Event) bool { return !e.Effective().IsSystem() }
 
 // Builtin returns the built-in detections, each a pure function of one event.
-func Builtin() []*Detection {
+func Builtin() []*Detection { return append(eventDetections(), rbacDetections()...) }
+
+func eventDetections() []*Detection {
 	return []*Detection{
 		{
 			ID: "audit/secret-read", Title: "Secret read by a non-system identity", Severity: finding.SeverityMedium,
@@ -42,7 +43,8 @@ func Builtin() []*Detection {
 			Remediation: "Confirm the reader needs the Secret; narrow RBAC to named Secrets (resourceNames) or move the credential to a workload identity.",
 			References:  []finding.Reference{refRBACGood, {Title: "CIS Kubernetes Benchmark 5.1.2"}},
 			Match: func(e *Event) string {
-				if e.Is("", "secrets", "") && isRead(e.Verb) && e.Allowed() && nonSystem(e) && !(e.Verb == "list" && e.ObjectRef.Namespace == "") {
+				// Cluster-wide list and watch are audit/secret-list-all-namespaces.
+				if e.Is("", "secrets", "") && isRead(e.Verb) && e.Allowed() && nonSystem(e) && !(e.Verb != "get" && e.ObjectRef.Namespace == "") {
 					return fmt.Sprintf("%s did %s on secret %s", e.Who(), e.Verb, e.Target())
 				}
 				return ""
@@ -130,52 +132,6 @@ func Builtin() []*Detection {
 				}
 				return ""
 			}),
-		{
-			ID: "audit/cluster-admin-granted", Title: "cluster-admin granted", Severity: finding.SeverityCritical,
-			Description: "Binding cluster-admin gives unrestricted control of the cluster; it should happen only through reviewed, version-controlled changes.",
-			Remediation: "Review the binding; bind narrower roles instead.",
-			References:  []finding.Reference{refRBACGood, {Title: "CIS Kubernetes Benchmark 5.1.1"}},
-			Match: func(e *Event) string {
-				if !(e.Is("rbac.authorization.k8s.io", "clusterrolebindings", "") || e.Is("rbac.authorization.k8s.io", "rolebindings", "")) ||
-					!(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() {
-					return ""
-				}
-				var b struct {
-					RoleRef  rbacv1.RoleRef   `json:"roleRef"`
-					Subjects []rbacv1.Subject `json:"subjects"`
-				}
-				if json.Unmarshal(e.RequestObject, &b) != nil || b.RoleRef.Name != "cluster-admin" {
-					return ""
-				}
-				return fmt.Sprintf("%s bound cluster-admin to %s via %s %s", e.Who(), subjects(b.Subjects), e.ObjectRef.Resource, e.Target())
-			},
-		},
-		{
-			ID: "audit/escalation-rights-granted", Title: "Role with escalation rights written", Severity: finding.SeverityHigh,
-			Description: "Roles with escalate, bind or impersonate verbs, or wildcards, let their holders give themselves any permission.",
-			Remediation: "Remove escalate/bind/impersonate and wildcards from the role, or keep such roles to the control plane.",
-			References:  []finding.Reference{refRBACGood},
-			Match: func(e *Event) string {
-				if !(e.Is("rbac.authorization.k8s.io", "clusterroles", "") || e.Is("rbac.authorization.k8s.io", "roles", "")) ||
-					!(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() || !nonSystem(e) {
-					return ""
-				}
-				var r struct {
-					Rules []rbacv1.PolicyRule `json:"rules"`
-				}
-				if json.Unmarshal(e.RequestObject, &r) != nil {
-					return ""
-				}
-				for _, rule := range r.Rules {
-					for _, v := range rule.Verbs {
-						if v == "escalate" || v == "bind" || v == "impersonate" || v == "*" {
-							return fmt.Sprintf("%s wrote %s %s granting %q on %s", e.Who(), e.ObjectRef.Resource, e.Target(), v, strings.Join(rule.Resources, ","))
-						}
-					}
-				}
-				return ""
-			},
-		},
 		{
 			ID: "audit/admission-webhook-changed", Title: "Admission webhook or policy changed", Severity: finding.SeverityHigh,
 			Description: "Changing or deleting admission webhooks and policies can switch off Palisade and every other guard rail in one request.",
@@ -405,19 +361,4 @@ func allContainers(s *corev1.PodSpec) []corev1.Container {
 		out = append(out, corev1.Container(e.EphemeralContainerCommon))
 	}
 	return out
-}
-
-func subjects(ss []rbacv1.Subject) string {
-	var out []string
-	for _, s := range ss {
-		name := s.Kind + " " + s.Name
-		if s.Namespace != "" {
-			name = s.Kind + " " + s.Namespace + "/" + s.Name
-		}
-		out = append(out, name)
-	}
-	if len(out) == 0 {
-		return "no subject"
-	}
-	return strings.Join(out, ", ")
 }

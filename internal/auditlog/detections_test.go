@@ -119,7 +119,7 @@ func TestBuiltinDetections(t *testing.T) {
 		}
 	}
 	for id := range byID {
-		if !tested[id] {
+		if !tested[id] && !coveredByRBACTest(id) {
 			t.Errorf("detection %s has no test case", id)
 		}
 	}
@@ -138,6 +138,7 @@ func TestForbiddenBurst(t *testing.T) {
 	for i := range 12 {
 		x := ev("mallory", "list", "", "secrets", "", "shop", "", 403, "")
 		x.StageTimestamp = base.Add(time.Duration(i) * time.Second)
+		x.AuditID = fmt.Sprint("burst-", i) // twelve requests, not one
 		fired += len(e.Observe(Record{Event: x}))
 	}
 	if fired != 1 {
@@ -148,6 +149,7 @@ func TestForbiddenBurst(t *testing.T) {
 	for i := range 5 {
 		x := ev("slow", "list", "", "secrets", "", "shop", "", 403, "")
 		x.StageTimestamp = base.Add(time.Duration(i) * 2 * time.Minute)
+		x.AuditID = fmt.Sprint("slow-", i)
 		if fs := e2.Observe(Record{Event: x}); len(fs) > 0 {
 			t.Errorf("fired on spread-out denials: %v", fs)
 		}

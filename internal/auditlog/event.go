@@ -1,8 +1,12 @@
-// Package auditlog detects risky activity in Kubernetes audit logs
-// (audit.k8s.io/v1 Event JSON lines), from files or live from the API
-// server's audit webhook. Reading is streaming and bounded: one event at a
-// time, oversized or malformed lines skipped with their line number, so a
-// gigabyte log costs the same memory as a kilobyte one.
+// Package auditlog detects risky activity in Kubernetes audit logs, from
+// files or live from the API server's audit webhook. It reads audit
+// events as every source writes them: audit.k8s.io/v1 and v1beta1, with
+// or without apiVersion and kind, EventList batches, JSON lines or
+// pretty-printed JSON, and events inside log shippers' envelopes. Reading
+// is streaming and bounded: one document at a time, anything not
+// understood counted and reported with its line number, so a gigabyte log
+// costs the same memory as a kilobyte one. The stages of one request are
+// grouped by auditID and judged once.
 package auditlog
 
 import (
@@ -11,7 +15,8 @@ import (
 	"time"
 )
 
-// Event is the part of an audit.k8s.io/v1 Event that detections read.
+// Event is the part of an audit event (audit.k8s.io/v1, or v1beta1
+// mapped to it) that detections read.
 // Request and response bodies stay raw until a detection asks for them.
 type Event struct {
 	Kind       string `json:"kind"`
@@ -62,17 +67,6 @@ type Status struct {
 	Code    int    `json:"code,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	Message string `json:"message,omitempty"`
-}
-
-// Final reports whether the event is the one to judge a request by: the
-// ResponseComplete (or Panic) stage. RequestReceived and ResponseStarted
-// stages repeat the same request and would double-count it.
-func (e *Event) Final() bool {
-	switch e.Stage {
-	case "ResponseComplete", "Panic", "":
-		return true
-	}
-	return false
 }
 
 // Code is the HTTP status code of the response, 0 when unknown.

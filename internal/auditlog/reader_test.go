@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -27,16 +29,20 @@ func line(t testing.TB, user, verb, resource, ns, name, when string) string {
 	return string(b)
 }
 
+func gzipped(data []byte) []byte {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	w.Write(data)
+	w.Close()
+	return b.Bytes()
+}
+
 func writeFile(t *testing.T, dir, name, content string, gz bool) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	data := []byte(content)
 	if gz {
-		var b bytes.Buffer
-		w := gzip.NewWriter(&b)
-		w.Write(data)
-		w.Close()
-		data = b.Bytes()
+		data = gzipped(data)
 	}
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -51,7 +57,7 @@ func TestReadOrderAndBadLines(t *testing.T) {
 	newest := writeFile(t, dir, "audit.log", line(t, "c", "get", "secrets", "ns", "third", "2026-11-25T12:00:00Z")+"\n", false)
 	oldest := writeFile(t, dir, "audit-2026-11-25T10-00-00.000.log.gz",
 		line(t, "a", "get", "secrets", "ns", "first", "2026-11-25T10:00:00Z")+"\n"+
-			`{"kind":"Event","apiVersion":"audit.k8s.io/v1beta1","verb":"get"}`+"\n"+
+			`{"kind":"Event","apiVersion":"audit.k8s.io/v2","verb":"get"}`+"\n"+
 			`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"usern`+"\n"+
 			"\n"+
 			`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"username":"x"},"objectRef":{"resource":"secrets","name":"`+strings.Repeat("A", 2<<20)+`"}}`+"\n", true)
@@ -71,7 +77,7 @@ func TestReadOrderAndBadLines(t *testing.T) {
 	if st.Events != 3 || st.Skipped != 3 || st.Files != 3 {
 		t.Errorf("stats = %+v", st)
 	}
-	wantReasons := []string{"not an audit.k8s.io/v1 Event", "not valid JSON", "event larger than"}
+	wantReasons := []string{"unsupported audit API version", "incomplete", "longer than"}
 	wantLines := []int{2, 3, 5} // line 4 is blank: not an event, not an error
 	for i, d := range st.Details {
 		if d.Line != wantLines[i] || filepath.Base(d.File) != filepath.Base(oldest) || !strings.Contains(d.Reason, wantReasons[i]) {
@@ -140,7 +146,7 @@ func TestWebhookServer(t *testing.T) {
 	}
 	for name, body := range map[string]string{
 		"truncated":     good[:40],
-		"wrong version": `{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[]}`,
+		"wrong version": `{"kind":"EventList","apiVersion":"audit.k8s.io/v2","items":[]}`,
 		"not JSON":      "\x00\x01",
 	} {
 		if code := post(body); code != http.StatusBadRequest {
@@ -150,18 +156,119 @@ func TestWebhookServer(t *testing.T) {
 	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":["` + strings.Repeat("A", 2<<20) + `"]}`); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("oversized: status %d", code)
 	}
+	// A v1beta1 batch (--audit-webhook-version) holding an exec that has
+	// only started: judged when its window passes or at shutdown, once.
+	got = nil
+	started := mustJSON(t, noTypeMeta(stage(t, "ws1", "ResponseStarted", "alice", "create", "exec", 101, t0())), false)
+	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[` + started + `]}`); code != 200 || len(got) != 0 {
+		t.Fatalf("v1beta1 batch: %d %v", code, got)
+	}
+	srv.Config.Handler.(*Server).Expire(t0().Add(time.Minute))
+	if len(got) != 0 {
+		t.Fatalf("judged before the window passed: %v", got)
+	}
+	srv.Config.Handler.(*Server).Expire(t0().Add(DefaultStageWindow + time.Minute))
+	if len(got) != 1 || got[0].RuleID != "audit/pod-exec" {
+		t.Fatalf("after the window: %v", got)
+	}
+	srv.Config.Handler.(*Server).Flush()
+	completed := mustJSON(t, noTypeMeta(stage(t, "ws1", "ResponseComplete", "alice", "create", "exec", 101, t0().Add(time.Hour))), false)
+	if code := post(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","items":[` + completed + `]}`); code != 200 || len(got) != 1 {
+		t.Errorf("the session's end was judged again: %d %v", code, got)
+	}
 }
 
+// FuzzParseEvent: any document decodes without panic, the detections run
+// on whatever it yields, and an event read bare is read the same inside a
+// log shipper's envelope, as a JSON string or as an object.
 func FuzzParseEvent(f *testing.F) {
 	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"get","user":{"username":"a"},"objectRef":{"resource":"secrets"},"requestObject":{"spec":{"hostPID":true}}}`))
 	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","verb":"create","objectRef":{"resource":"pods"},"requestObject":[1,2]}`))
 	f.Add([]byte(`{`))
 	engine, _ := NewEngine(EngineOptions{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ev, _ := parseEvent(b)
-		if ev == nil {
+		var d eventDecoder
+		out, reason := d.decode(b)
+		if len(out.events) == 0 && reason == "" {
+			t.Fatalf("no event and no reason")
+		}
+		for _, ev := range out.events {
+			engine.Observe(Record{Event: ev})
+		}
+		engine.Flush(func(Record, []finding.Finding) {})
+		if len(out.events) != 1 || len(b) > 1<<16 || !utf8.Valid(b) || out.depth+2 > maxEnvelopeDepth {
+			// A JSON string cannot carry invalid UTF-8 unchanged, and two
+			// more envelopes must stay within the nesting bound.
 			return
 		}
-		engine.Observe(Record{Event: ev})
+		want := out.events[0]
+		for _, wrapped := range [][]byte{
+			append(append([]byte(`{"stream":"stdout","log":`), mustMarshal(t, string(b))...), '}'),
+			append(append([]byte(`{"_source":{"@timestamp":"x","event":`), b...), []byte(`}}`)...),
+		} {
+			var d2 eventDecoder
+			got, reason := d2.decode(wrapped)
+			if len(got.events) != 1 {
+				t.Fatalf("wrapped as %s: %d events (%s)", wrapped, len(got.events), reason)
+			}
+			g := got.events[0]
+			if g.AuditID != want.AuditID || g.Verb != want.Verb || g.Stage != want.Stage || g.User.Username != want.User.Username ||
+				g.Resource() != want.Resource() || !g.StageTimestamp.Equal(want.StageTimestamp) {
+				t.Fatalf("wrapped event differs: %+v vs %+v", g, want)
+			}
+		}
 	})
+}
+
+func mustMarshal(t testing.TB, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzRead: any input, split into lines and values however it comes, is
+// read without panic or error, and every non-blank line is accounted for
+// (an event, or a reason with its line number).
+func FuzzRead(f *testing.F) {
+	f.Add([]byte("{\"auditID\":\"a\",\"stage\":\"ResponseStarted\",\"verb\":\"create\"}\n[\n  {\"a\": 1},\n]\n"))
+	f.Add([]byte("2026-11-25T10:00:00Z stdout F {\"log\":\"{\\\"auditID\\\":1}\"}\n{\n\"x\":\"{\"\n"))
+	engine, _ := NewEngine(EngineOptions{}) // its state across inputs is bounded
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lines := bytes.Count(b, []byte("\n")) + 1
+		var st Stats
+		err := Reader{MaxEventBytes: 4096}.Read(context.Background(), "fuzz", bytes.NewReader(b), &st, func(r Record) error {
+			if r.Event == nil || r.Line < 1 || r.Line > lines {
+				t.Fatalf("record %+v in %d lines", r, lines)
+			}
+			engine.Observe(r)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine.Flush(func(Record, []finding.Finding) {})
+		if st.Lines > 0 && st.Events == 0 && st.Skipped == 0 && !onlyArrayBrackets(b) {
+			t.Fatalf("%d non-blank lines, no event and nothing reported", st.Lines)
+		}
+		for _, d := range st.Details {
+			if d.Line < 1 || d.Line > lines || d.Reason == "" {
+				t.Fatalf("bad skip %+v", d)
+			}
+		}
+	})
+}
+
+// onlyArrayBrackets: lines "[" and "]" (an empty array spread over lines)
+// hold nothing to report.
+func onlyArrayBrackets(b []byte) bool {
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		switch string(bytes.TrimRight(bytes.TrimSpace(l), ",")) {
+		case "", "[", "]":
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -1,19 +1,20 @@
 package auditlog
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
 
 // DefaultMaxBatchBytes bounds one webhook request. The API server sends
-// batches of up to 400 events by default.
+// batches of up to 400 events by default; MaxItemsPerDocument bounds the
+// events read from one batch.
 const DefaultMaxBatchBytes = 32 << 20
 
 // Server is an audit webhook backend: the API server POSTs EventLists to
@@ -26,19 +27,17 @@ type Server struct {
 	MaxBatchBytes int64
 	Log           *slog.Logger
 
-	mu     sync.Mutex // the engine keeps per-identity state; dec is reused
-	dec    eventDecoder
-	events int64
+	mu      sync.Mutex // the engine keeps per-identity state; dec is reused
+	dec     eventDecoder
+	events  int64
+	batches int64
 }
 
-type eventList struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Items      []json.RawMessage `json:"items"`
-}
-
-// ServeHTTP handles one batch. Malformed batches get 400 and a log line;
-// malformed events inside a good batch are skipped and counted.
+// ServeHTTP handles one batch: an EventList of audit.k8s.io/v1 or
+// v1beta1 (as --audit-webhook-version sends it), or events in any shape
+// 'auditlog analyze' reads. A body with no event gets 400 and a log line;
+// items of a good batch that are not events are skipped, counted and
+// logged.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/healthz" {
 		w.WriteHeader(http.StatusOK)
@@ -46,50 +45,73 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		http.Error(w, "POST audit.k8s.io/v1 EventList", http.StatusMethodNotAllowed)
+		http.Error(w, "POST an audit.k8s.io/v1 EventList", http.StatusMethodNotAllowed)
 		return
 	}
 	max := s.MaxBatchBytes
 	if max <= 0 {
 		max = DefaultMaxBatchBytes
 	}
-	var list eventList
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
-	if err := dec.Decode(&list); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		status := http.StatusBadRequest
 		if errors.As(err, &mbe) {
 			status = http.StatusRequestEntityTooLarge
 		}
 		s.logger().Warn("audit webhook: rejected batch", "remote", r.RemoteAddr, "error", err.Error())
-		http.Error(w, "invalid EventList: "+err.Error(), status)
-		return
-	}
-	if list.APIVersion != "audit.k8s.io/v1" || list.Kind != "EventList" {
-		s.logger().Warn("audit webhook: rejected batch", "remote", r.RemoteAddr, "apiVersion", list.APIVersion, "kind", list.Kind)
-		http.Error(w, fmt.Sprintf("want audit.k8s.io/v1 EventList, got %s %s", list.APIVersion, list.Kind), http.StatusBadRequest)
+		http.Error(w, "reading the batch: "+err.Error(), status)
 		return
 	}
 	var out []finding.Finding
-	skipped := 0
+	collect := func(_ Record, fs []finding.Finding) { out = append(out, fs...) }
 	s.mu.Lock()
-	for i, raw := range list.Items {
-		ev, _ := s.dec.decode(raw, true)
-		if ev == nil {
-			skipped++
-			continue
+	batch, reason := s.dec.decode(body)
+	if reason == "" {
+		s.batches++
+		for i, ev := range batch.events {
+			s.events++
+			s.Engine.Feed(Record{Event: ev, File: fmt.Sprintf("webhook batch %d", s.batches), Line: i + 1}, collect)
 		}
-		s.events++
-		out = append(out, s.Engine.Observe(Record{Event: ev, File: "webhook", Line: i + 1})...)
 	}
 	s.mu.Unlock()
-	if skipped > 0 {
-		s.logger().Warn("audit webhook: skipped malformed events", "count", skipped)
+	if reason != "" {
+		s.logger().Warn("audit webhook: rejected batch", "remote", r.RemoteAddr, "reason", reason)
+		http.Error(w, "no audit events: "+reason, http.StatusBadRequest)
+		return
 	}
-	if len(out) > 0 && s.Sink != nil {
-		s.Sink(out)
+	if len(batch.skipped) > 0 {
+		s.logger().Warn("audit webhook: skipped items that are not audit events", "count", len(batch.skipped), "first", batch.skipped[0])
 	}
+	s.sink(out)
 	w.WriteHeader(http.StatusOK)
+}
+
+// Expire judges the requests that waited longer than the engine's stage
+// window for their final stage; call it periodically so a quiet cluster's
+// long-running requests are still reported.
+func (s *Server) Expire(now time.Time) {
+	var out []finding.Finding
+	s.mu.Lock()
+	s.Engine.Expire(now, func(_ Record, fs []finding.Finding) { out = append(out, fs...) })
+	s.mu.Unlock()
+	s.sink(out)
+}
+
+// Flush judges every request still waiting for its final stage (at
+// shutdown).
+func (s *Server) Flush() {
+	var out []finding.Finding
+	s.mu.Lock()
+	s.Engine.Flush(func(_ Record, fs []finding.Finding) { out = append(out, fs...) })
+	s.mu.Unlock()
+	s.sink(out)
+}
+
+func (s *Server) sink(fs []finding.Finding) {
+	if len(fs) > 0 && s.Sink != nil {
+		s.Sink(fs)
+	}
 }
 
 // Events is how many events the server has judged.

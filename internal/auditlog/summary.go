@@ -46,9 +46,10 @@ type accessKey struct{ identity, action, target string }
 
 func newSummaryBuilder() *summaryBuilder { return &summaryBuilder{entries: map[accessKey]*Access{}} }
 
-// observe records the event if it is a sensitive access.
+// observe records the judged stage of one request if it is a sensitive
+// access.
 func (s *summaryBuilder) observe(e *Event) {
-	if !e.Final() || e.ObjectRef == nil {
+	if e.ObjectRef == nil {
 		return
 	}
 	var action string

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -202,6 +203,31 @@ func Read(path string) (*File, error) {
 	return &b, nil
 }
 
+// aliasFingerprint returns the fingerprint of f under one of its rule's
+// former IDs that still has a count left for f's rule, taking one from
+// it, or "" when there is none.
+func aliasFingerprint(f finding.Finding, root string, aliases []string, counts map[string]int, viaAlias map[[2]string]int) string {
+	id := f.RuleID
+	for _, a := range aliases {
+		f.RuleID = a
+		fp := Fingerprint(f, root)
+		if counts[fp] == 0 {
+			continue
+		}
+		key := [2]string{fp, id}
+		n, seen := viaAlias[key]
+		if !seen {
+			n = counts[fp]
+		}
+		if n == 0 {
+			continue
+		}
+		viaAlias[key] = n - 1
+		return fp
+	}
+	return ""
+}
+
 var errBadEntry = errors.New("needs a fingerprint and a count of at least 1")
 
 // Apply marks the findings of r that the baseline accepts as suppressed
@@ -210,11 +236,25 @@ var errBadEntry = errors.New("needs a fingerprint and a count of at least 1")
 // matched in report order, each fingerprint up to its count. It returns
 // how many findings the baseline accepted and how many of its entries
 // matched nothing (fixed since: the baseline can be rewritten smaller).
+//
+// An entry recorded under a rule's former ID (an alias in r.Rules) keeps
+// accepting that rule's findings. When one rule was split into several,
+// the entry accepts up to its count of each of them: it accepted "this
+// container lacks resources" as a whole, which is now one finding per
+// missing resource.
 func (b *File) Apply(r *finding.Report, root, name string) (accepted, stale int) {
-	left := make(map[string]int, len(b.Entries))
+	counts := make(map[string]int, len(b.Entries))
 	for _, e := range b.Entries {
-		left[e.Fingerprint] += e.Count
+		counts[e.Fingerprint] += e.Count
 	}
+	left := maps.Clone(counts)
+	aliases := map[string][]string{}
+	for _, ri := range r.Rules {
+		aliases[ri.ID] = ri.Aliases
+	}
+	// viaAlias counts what is left of an entry matched through an alias,
+	// separately for each rule that alias now stands for.
+	viaAlias := map[[2]string]int{}
 	used := map[string]bool{}
 	for i := range r.Findings {
 		f := &r.Findings[i]
@@ -222,10 +262,11 @@ func (b *File) Apply(r *finding.Report, root, name string) (accepted, stale int)
 			continue
 		}
 		fp := Fingerprint(*f, root)
-		if left[fp] == 0 {
+		if left[fp] > 0 {
+			left[fp]--
+		} else if fp = aliasFingerprint(*f, root, aliases[f.RuleID], counts, viaAlias); fp == "" {
 			continue
 		}
-		left[fp]--
 		used[fp] = true
 		f.Suppressed = true
 		f.Suppression = &finding.Suppression{Kind: SuppressionKind, Reason: "accepted in baseline " + name}

@@ -127,3 +127,56 @@ func TestReadRejects(t *testing.T) {
 		})
 	}
 }
+
+// A baseline written before a rule was split keeps accepting the findings
+// of every rule that now carries the former ID as an alias, once per
+// entry count for each of them, and nothing else.
+func TestApplyThroughAliases(t *testing.T) {
+	old := FromReport(finding.NewReport([]finding.Finding{
+		f("hardening/resources", "a.yaml", 5, "app"),
+		f("hardening/resources", "a.yaml", 9, "db"),
+		f("hardening/resources", "a.yaml", 9, "db"),
+	}, nil, 2, nil), ".")
+	split := []finding.RuleInfo{
+		{ID: "hardening/cpu-limits", Aliases: []string{"hardening/resources"}},
+		{ID: "hardening/memory-limits", Aliases: []string{"hardening/resources"}},
+		{ID: "hardening/latest-tag"},
+	}
+	tests := []struct {
+		name         string
+		later        []finding.Finding
+		wantAccepted int
+		wantStale    int
+		wantNew      string
+	}{
+		{"each split rule accepted up to the count", []finding.Finding{
+			f("hardening/cpu-limits", "a.yaml", 6, "app"),
+			f("hardening/memory-limits", "a.yaml", 6, "app"),
+			f("hardening/cpu-limits", "a.yaml", 9, "db"),
+			f("hardening/cpu-limits", "a.yaml", 9, "db"),
+			f("hardening/cpu-limits", "a.yaml", 9, "db"),
+		}, 4, 0, "hardening/cpu-limits@db"},
+		{"a rule without the alias is new", []finding.Finding{
+			f("hardening/latest-tag", "a.yaml", 5, "app"),
+			f("hardening/memory-limits", "a.yaml", 5, "new"),
+		}, 0, 2, "hardening/latest-tag@app hardening/memory-limits@new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := finding.NewReport(tt.later, nil, 2, split)
+			acc, stale := old.Apply(r, ".", "baseline.json")
+			if acc != tt.wantAccepted || stale != tt.wantStale {
+				t.Errorf("accepted %d stale %d, want %d and %d", acc, stale, tt.wantAccepted, tt.wantStale)
+			}
+			var newOnes []string
+			for _, x := range r.Findings {
+				if !x.Suppressed {
+					newOnes = append(newOnes, x.RuleID+"@"+x.Object.Name)
+				}
+			}
+			if strings.Join(newOnes, " ") != tt.wantNew {
+				t.Errorf("new findings %v, want %s", newOnes, tt.wantNew)
+			}
+		})
+	}
+}

@@ -43,7 +43,7 @@ func ParseSeverity(name string) (Severity, error) {
 			return Severity(i), nil
 		}
 	}
-	return SeverityUnknown, fmt.Errorf("unknown severity %q (want one of CRITICAL, HIGH, MEDIUM, LOW)", name)
+	return SeverityUnknown, fmt.Errorf("unknown severity %q (want one of CRITICAL, HIGH, MEDIUM, LOW, UNKNOWN)", name)
 }
 
 // MarshalText writes the severity name, so JSON and YAML carry "HIGH", not 3.
@@ -84,7 +84,10 @@ func (o ObjectRef) String() string {
 // Suppression records why a finding does not count against the exit code.
 type Suppression struct {
 	// Kind is "annotation" (palisade.io/exempt on the object), "policy"
-	// (an exception in the policy file) or "vex" (an OpenVEX statement).
+	// (an exception in the policy file), "vex" (an OpenVEX statement),
+	// "baseline" (accepted in a baseline file) or "namespace-policy" (a
+	// namespace's pod-security.kubernetes.io/enforce label switched the
+	// check off).
 	Kind string `json:"kind" yaml:"kind"`
 	// Reason is the justification the exception gave; it is mandatory.
 	Reason string `json:"reason" yaml:"reason"`
@@ -197,6 +200,13 @@ type Summary struct {
 	Objects int `json:"objects" yaml:"objects"`
 	// Errors is how many inputs could not be read; see Report.Problems.
 	Errors int `json:"errors" yaml:"errors"`
+	// NotUnderstood is how many objects, documents or files of the input
+	// a configuration scan could not read or understand (an unknown
+	// apiVersion, a document that does not parse, a field of the wrong
+	// type), so did not evaluate; each is an error in Report.Problems.
+	// Only scans of objects count it (scan config, repo and cluster); nil
+	// means the analyser does not count objects this way.
+	NotUnderstood *int `json:"notUnderstood,omitempty" yaml:"notUnderstood,omitempty"`
 	// Partial is true when part of the target could not be read (for
 	// example resources the scanner may not list): findings may be missing.
 	Partial bool `json:"partial,omitempty" yaml:"partial,omitempty"`
@@ -308,6 +318,9 @@ type RuleInfo struct {
 	Remediation string      `json:"remediation,omitempty" yaml:"remediation,omitempty"`
 	References  []Reference `json:"references,omitempty" yaml:"references,omitempty"`
 	Tags        []string    `json:"tags,omitempty" yaml:"tags,omitempty"`
+	// Aliases are the rule's former IDs (see rule.Rule.Aliases); baselines
+	// written under a former ID still match its findings.
+	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
 }
 
 // Report is what a scan produces and every output format renders.

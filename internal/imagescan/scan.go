@@ -89,6 +89,10 @@ type Options struct {
 	MaxDBAge time.Duration
 	// IgnoreUnfixed drops vulnerabilities without a fixed version.
 	IgnoreUnfixed bool
+	// AllowMissingData makes packages of an ecosystem the database has no
+	// advisories of (or whose versions Palisade cannot compare) warnings
+	// of the report instead of errors.
+	AllowMissingData bool
 	// VEX statements suppress findings (they stay in the report, marked).
 	VEX *vulnmatch.VEX
 	// Secrets tunes the secret scan.
@@ -270,10 +274,11 @@ func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
 // the image again.
 func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Options) (*vulnmatch.Result, error) {
 	m, err := vulnmatch.Match(ctx, db, inv.Packages, vulnmatch.Options{
-		IgnoreUnfixed: opts.IgnoreUnfixed,
-		VEX:           opts.VEX,
-		Object:        inv.Image.Object(),
-		Products:      products(inv.Image),
+		IgnoreUnfixed:    opts.IgnoreUnfixed,
+		VEX:              opts.VEX,
+		Object:           inv.Image.Object(),
+		Products:         products(inv.Image),
+		AllowMissingData: opts.AllowMissingData,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)

@@ -115,37 +115,41 @@ func (c *Connectivity) Lines() []string {
 }
 
 func (m *Model) ingressConns(src, dst *Peer) ConnSet {
-	if !m.ingressIsolated[dst.Index] {
-		return AllConns()
-	}
-	var c ConnSet
-	for _, r := range m.ingressOf[dst.Index] {
-		if r.matched.has(src.Index) {
-			c = c.Union(r.conns(dst))
-			if c.IsAll() {
-				break
-			}
-		}
-	}
-	return c
+	return m.podConns(m.ingressIsolated, m.ingressOf, m.adminIn, m.baseIn, dst, src, dst)
 }
 
 func (m *Model) egressConns(src, dst *Peer) ConnSet {
-	if !m.egressIsolated[src.Index] {
-		return AllConns()
-	}
-	var c ConnSet
-	for _, r := range m.egressOf[src.Index] {
-		if r.matched.has(dst.Index) {
-			c = c.Union(r.conns(dst))
-			if c.IsAll() {
-				break
-			}
-		}
-	}
-	return c
+	return m.podConns(m.egressIsolated, m.egressOf, m.adminOut, m.baseOut, src, dst, dst)
 }
 
+// podConns decides one direction of a connection between two pods: self
+// is the pod whose rules of that direction apply, other the pod at the
+// other end, and dst the destination, against which named ports resolve.
+func (m *Model) podConns(isolated []bool, rulesOf [][]*Rule, admin, base [][]*AdminRule, self, other, dst *Peer) ConnSet {
+	np := func() (ConnSet, bool) {
+		if !isolated[self.Index] {
+			return AllConns(), false
+		}
+		var c ConnSet
+		for _, r := range rulesOf[self.Index] {
+			if r.matched.has(other.Index) {
+				c = c.Union(r.conns(dst))
+				if c.IsAll() {
+					break
+				}
+			}
+		}
+		return c, true
+	}
+	if len(admin[self.Index]) == 0 && len(base[self.Index]) == 0 {
+		c, _ := np()
+		return c
+	}
+	return tiered(admin[self.Index], base[self.Index], func(r *AdminRule) bool { return r.matched.has(other.Index) }, dst, np)
+}
+
+// ingressFromExternal: admin ingress peers are pods only, so they never
+// match an external source, but they still decide nothing for it.
 func (m *Model) ingressFromExternal(a IPRange, dst *Peer) ConnSet {
 	if !m.ingressIsolated[dst.Index] {
 		return AllConns()
@@ -160,16 +164,23 @@ func (m *Model) ingressFromExternal(a IPRange, dst *Peer) ConnSet {
 }
 
 func (m *Model) egressToExternal(src *Peer, a IPRange) ConnSet {
-	if !m.egressIsolated[src.Index] {
-		return AllConns()
-	}
-	var c ConnSet
-	for _, r := range m.egressOf[src.Index] {
-		if r.AllPeers || r.ips.containsRange(a) {
-			c = c.Union(r.conns(nil))
+	np := func() (ConnSet, bool) {
+		if !m.egressIsolated[src.Index] {
+			return AllConns(), false
 		}
+		var c ConnSet
+		for _, r := range m.egressOf[src.Index] {
+			if r.AllPeers || r.ips.containsRange(a) {
+				c = c.Union(r.conns(nil))
+			}
+		}
+		return c, true
 	}
-	return c
+	if len(m.adminOut[src.Index]) == 0 && len(m.baseOut[src.Index]) == 0 {
+		c, _ := np()
+		return c
+	}
+	return tiered(m.adminOut[src.Index], m.baseOut[src.Index], func(r *AdminRule) bool { return r.ips.containsRange(a) }, nil, np)
 }
 
 // Explanation says why a connection is allowed or denied.
@@ -229,8 +240,35 @@ func (m *Model) Explain(src, dst Endpoint) Explanation {
 			e.Ingress = append(e.Ingress, "denied: "+strings.Join(m.policyNames(DirIngress, dst.Peer), ", ")+" selects "+dst.Peer.String()+" for Ingress and no rule allows "+src.String())
 		}
 	}
+	if src.Peer != nil && (len(m.adminOut[src.Peer.Index]) > 0 || len(m.baseOut[src.Peer.Index]) > 0) {
+		hit := func(r *AdminRule) bool { return r.ips.containsRange(dst.IPs) }
+		if dst.Peer != nil {
+			hit = func(r *AdminRule) bool { return r.matched.has(dst.Peer.Index) }
+			egress = m.egressConns(src.Peer, dst.Peer)
+		} else {
+			egress = m.egressToExternal(src.Peer, dst.IPs)
+		}
+		e.Egress = append(adminReasons(m.adminOut[src.Peer.Index], m.baseOut[src.Peer.Index], hit, dst.Peer), e.Egress...)
+	}
+	if dst.Peer != nil && src.Peer != nil && (len(m.adminIn[dst.Peer.Index]) > 0 || len(m.baseIn[dst.Peer.Index]) > 0) {
+		ingress = m.ingressConns(src.Peer, dst.Peer)
+		hit := func(r *AdminRule) bool { return r.matched.has(src.Peer.Index) }
+		e.Ingress = append(adminReasons(m.adminIn[dst.Peer.Index], m.baseIn[dst.Peer.Index], hit, dst.Peer), e.Ingress...)
+	}
 	e.Allowed = egress.Intersect(ingress)
 	return e
+}
+
+// adminReasons lists the admin rules matching the other end, in
+// precedence order; the NetworkPolicy reasons follow them.
+func adminReasons(admin, base []*AdminRule, hit func(*AdminRule) bool, dst *Peer) []string {
+	var out []string
+	for _, r := range append(append([]*AdminRule{}, admin...), base...) {
+		if c := r.conns(dst); hit(r) && !c.IsEmpty() {
+			out = append(out, fmt.Sprintf("%s: %s %s", r, r.Action, c))
+		}
+	}
+	return out
 }
 
 // policyNames lists the policies isolating a peer, including those without rules.

@@ -2,9 +2,10 @@
 // NetworkPolicies and writes the policies that allow exactly what an
 // application needs.
 //
-// It models pods (from workloads' templates, with labels and named ports),
-// namespaces and networking.k8s.io/v1 NetworkPolicies with their full
-// semantics, computes every allowed connection between workloads and to or
+// It models pods (from workloads' templates, or live Pods folded into the
+// workload that owns them, with labels and named ports), namespaces,
+// networking.k8s.io/v1 NetworkPolicies and the AdminNetworkPolicy tiers
+// around them with their full semantics, computes every allowed connection between workloads and to or
 // from external IP ranges, explains why a pair is allowed, diffs two
 // states, reports policy findings, and generates least-privilege policies
 // from a requirements file, proving them by re-analysis. See docs/netpol.md.

@@ -14,6 +14,8 @@ import (
 func FuzzPolicyParser(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/fuzz/*.yaml")
 	scen, _ := filepath.Glob("testdata/scenarios/*/input.yaml")
+	dumps, _ := filepath.Glob("testdata/scenarios/*/*.json")
+	scen = append(scen, dumps...)
 	for _, p := range append(seeds, scen...) {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -47,6 +49,35 @@ func FuzzPolicyParser(f *testing.F) {
 		for _, p := range m.Peers {
 			_ = m.Focus(p)
 			break
+		}
+	})
+}
+
+// FuzzCompileAdminPolicy feeds arbitrary JSON to the admin policy decoder:
+// it may reject it, never panic, and what it accepts must evaluate.
+func FuzzCompileAdminPolicy(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/fuzz/admin/*.json")
+	for _, p := range seeds {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 {
+			return
+		}
+		p, err := CompileAdminPolicy(data)
+		if err != nil {
+			return
+		}
+		if len(p.Ingress) > maxAdminRules || len(p.Egress) > maxAdminRules {
+			t.Fatalf("%d ingress and %d egress rules accepted", len(p.Ingress), len(p.Egress))
+		}
+		for _, r := range append(append([]*AdminRule{}, p.Ingress...), p.Egress...) {
+			_ = r.conns(nil)
+			_ = r.String()
 		}
 	})
 }

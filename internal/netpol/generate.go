@@ -185,7 +185,7 @@ func Generate(inv *workload.Inventory, req *Requirements) (*Plan, error) {
 		if len(out) > 0 {
 			types = append(types, networkingv1.PolicyTypeEgress)
 		}
-		pol := newPolicy(peer.Namespace, name, metav1.LabelSelector{MatchLabels: peer.Labels}, types)
+		pol := newPolicy(peer.Namespace, name, metav1.LabelSelector{MatchLabels: peer.StableLabels}, types)
 		pol.Spec.Ingress, pol.Spec.Egress = in, out
 		p.Policies = append(p.Policies, pol)
 	}
@@ -216,7 +216,7 @@ func newPolicy(ns, name string, sel metav1.LabelSelector, types []networkingv1.P
 
 // peerFor selects a workload from a policy in namespace ns.
 func peerFor(q *Peer, ns string) networkingv1.NetworkPolicyPeer {
-	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: q.Labels}}
+	peer := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: q.StableLabels}}
 	if q.Namespace != ns {
 		peer.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{NamespaceNameLabel: q.Namespace}}
 	}
@@ -256,16 +256,21 @@ func policyPorts(specs []PortSpec) []networkingv1.NetworkPolicyPort {
 	return out
 }
 
-// selectsExactly checks that a workload's pod labels select it and no
-// other workload of its namespace.
+// selectsExactly checks that a workload's stable pod labels select it, all
+// its pods, and no other workload of its namespace.
 func selectsExactly(m *Model, q *Peer) error {
-	if len(q.Labels) == 0 {
-		return fmt.Errorf("workload %s has no pod labels: a policy cannot select it alone", q)
+	if len(q.StableLabels) == 0 {
+		return fmt.Errorf("workload %s has no pod labels (other than those set per pod): a policy cannot select it alone", q)
 	}
-	sel := labels.SelectorFromSet(q.Labels)
+	sel := labels.SelectorFromSet(q.StableLabels)
+	for i, l := range q.podLabels {
+		if !sel.Matches(l) {
+			return fmt.Errorf("workload %s cannot be selected as one: its pod %s lacks labels %s of pod %s", q, q.Pods[i], q.StableLabels, q.Pods[0])
+		}
+	}
 	for _, o := range m.Peers {
 		if o != q && o.Namespace == q.Namespace && sel.Matches(o.Labels) {
-			return fmt.Errorf("workload %s cannot be selected alone: its pod labels %s also select %s", q, q.Labels, o)
+			return fmt.Errorf("workload %s cannot be selected alone: its pod labels %s also select %s", q, q.StableLabels, o)
 		}
 	}
 	return nil

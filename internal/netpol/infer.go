@@ -95,7 +95,7 @@ func allowsToService(inv *workload.Inventory, from *workload.Workload, name, ns,
 		}
 		sel := labels.SelectorFromSet(svc.Spec.Selector)
 		for _, w := range inv.Workloads {
-			if w.Namespace() != ns || w == from || w.PodMeta == nil || !sel.Matches(labels.Set(w.PodMeta.Labels)) {
+			if w.Namespace() != ns || PeerName(w) == PeerName(from) || w.PodMeta == nil || !sel.Matches(labels.Set(w.PodMeta.Labels)) {
 				continue
 			}
 			var ports []string
@@ -112,7 +112,7 @@ func allowsToService(inv *workload.Inventory, from *workload.Workload, name, ns,
 				}
 			}
 			if len(ports) > 0 {
-				out = append(out, Allow{From: from.Namespace() + "/" + from.Ref.Name + "[" + from.Ref.Kind + "]", To: ns + "/" + w.Ref.Name + "[" + w.Ref.Kind + "]", Ports: ports})
+				out = append(out, Allow{From: PeerName(from), To: PeerName(w), Ports: ports})
 			}
 		}
 	}

@@ -40,7 +40,7 @@ func prefixRange(p netip.Prefix) IPRange {
 type IPSet []IPRange
 
 // ParseIPBlock reads an ipBlock: a CIDR minus its excepts. Every except
-// must be a CIDR inside the block's CIDR (the API server's rule).
+// must be a CIDR strictly inside the block's CIDR (the API server's rule).
 func ParseIPBlock(cidr string, except []string) (IPSet, error) {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
@@ -55,6 +55,10 @@ func ParseIPBlock(cidr string, except []string) (IPSet, error) {
 		er := prefixRange(ep)
 		if !prefixRange(p).Contains(er) {
 			return nil, fmt.Errorf("ipBlock except %q is not inside cidr %q", e, cidr)
+		}
+		if ep.Bits() <= p.Bits() {
+			// The API server rejects an except that is the whole block.
+			return nil, fmt.Errorf("ipBlock except %q is all of cidr %q: it must be a strict subset", e, cidr)
 		}
 		set = set.subtract(er)
 	}

@@ -3,6 +3,7 @@ package netpol
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +34,14 @@ type Peer struct {
 	Ref        finding.ObjectRef
 	File       string
 	Line       int
+	// Pods are the names of the pods folded into a peer named after their
+	// controller, sorted; nil for a workload object or a standalone Pod.
+	Pods []string
+	// StableLabels are Labels without those controllers vary per pod
+	// (pod-template-hash, ...): what generated policies select on.
+	StableLabels labels.Set
+	// podLabels are the labels of each of Pods.
+	podLabels []labels.Set
 }
 
 // NamedPort is a named container port.
@@ -126,6 +135,13 @@ type Model struct {
 	Peers      []*Peer
 	Namespaces map[string]*Namespace
 	Policies   []*Policy
+	// Admin are the AdminNetworkPolicies by precedence; Baseline is the
+	// BaselineAdminNetworkPolicy, if any.
+	Admin    []*AdminPolicy
+	Baseline *AdminPolicy
+	// adminIn, adminOut, baseIn and baseOut are each peer's admin rules
+	// in precedence order.
+	adminIn, adminOut, baseIn, baseOut [][]*AdminRule
 	// ingressAtoms and egressAtoms name the external peers.
 	ingressAtoms, egressAtoms []IPRange
 	ingressOf, egressOf       [][]*Rule
@@ -166,24 +182,22 @@ func FromInventory(inv *workload.Inventory) *BuildResult {
 		set[NamespaceNameLabel] = name
 		m.Namespaces[name] = &Namespace{Name: name, Labels: set, Declared: true}
 	}
-	for _, w := range inv.Workloads {
-		p := peerFromWorkload(w)
+	peers, probs := buildPeers(inv)
+	for _, p := range peers {
 		key := p.String()
 		if _, dup := m.peerIndex[key]; dup {
 			continue
 		}
 		m.peerIndex[key] = -1
 		m.Peers = append(m.Peers, p)
-		if _, ok := m.Namespaces[p.Namespace]; !ok {
-			m.Namespaces[p.Namespace] = &Namespace{Name: p.Namespace, Labels: labels.Set{NamespaceNameLabel: p.Namespace}}
-		}
+		probs = append(probs, m.implicitNamespace(p.Namespace, p.File, p.Line)...)
 	}
 	sort.Slice(m.Peers, func(i, j int) bool { return m.Peers[i].String() < m.Peers[j].String() })
 	for i, p := range m.Peers {
 		p.Index = i
 		m.peerIndex[p.String()] = i
 	}
-	res := &BuildResult{Model: m}
+	res := &BuildResult{Model: m, Problems: probs}
 	for _, np := range inv.NetworkPolicies {
 		file, line := "", 0
 		if np.Source != nil {
@@ -191,9 +205,7 @@ func FromInventory(inv *workload.Inventory) *BuildResult {
 		}
 		pol, warnings, err := CompilePolicy(np.NetworkPolicy)
 		if err == nil {
-			if _, ok := m.Namespaces[pol.Namespace]; !ok {
-				err = &PolicyError{Policy: pol.String(), Err: fmt.Errorf("namespace %q does not exist in the input (no Namespace object and no workloads)", pol.Namespace)}
-			}
+			res.Problems = append(res.Problems, m.implicitNamespace(pol.Namespace, file, line)...)
 		}
 		if err != nil {
 			res.Problems = append(res.Problems, finding.Problem{File: file, Line: line, Level: finding.LevelError, Message: err.Error()})
@@ -206,8 +218,26 @@ func FromInventory(inv *workload.Inventory) *BuildResult {
 		m.Policies = append(m.Policies, pol)
 	}
 	sort.SliceStable(m.Policies, func(i, j int) bool { return m.Policies[i].String() < m.Policies[j].String() })
+	var adminProbs []finding.Problem
+	m.Admin, m.Baseline, adminProbs = adminTiers(inv)
+	res.Problems = append(res.Problems, adminProbs...)
 	m.index()
+	res.Problems = append(res.Problems, m.labelConflicts()...)
+	res.Problems = append(res.Problems, unmodelled(inv)...)
 	return res
+}
+
+// implicitNamespace adds a namespace the input names but does not declare.
+// The API server would have it (a workload or policy cannot exist in a
+// namespace that does not), labelled only with kubernetes.io/metadata.name,
+// so it is a note: namespaceSelectors on other labels will not match it.
+func (m *Model) implicitNamespace(name, file string, line int) []finding.Problem {
+	if _, ok := m.Namespaces[name]; ok {
+		return nil
+	}
+	m.Namespaces[name] = &Namespace{Name: name, Labels: labels.Set{NamespaceNameLabel: name}}
+	return []finding.Problem{{File: file, Line: line, Level: finding.LevelNote,
+		Message: fmt.Sprintf("namespace %q has no Namespace object in the input: assumed to exist with the single label %s=%s", name, NamespaceNameLabel, name)}}
 }
 
 func peerFromWorkload(w *workload.Workload) *Peer {
@@ -220,20 +250,7 @@ func peerFromWorkload(w *workload.Workload) *Peer {
 	if w.Source != nil {
 		p.File, p.Line = w.Source.File, w.Source.Line
 	}
-	if w.Spec != nil {
-		for _, c := range w.Spec.Containers {
-			for _, cp := range c.Ports {
-				if cp.Name == "" {
-					continue
-				}
-				proto := cp.Protocol
-				if proto == "" {
-					proto = corev1.ProtocolTCP
-				}
-				p.NamedPorts[cp.Name] = append(p.NamedPorts[cp.Name], NamedPort{Protocol: proto, Port: cp.ContainerPort})
-			}
-		}
-	}
+	addNamedPorts(p, w.Spec)
 	return p
 }
 
@@ -482,8 +499,10 @@ func (r *Rule) conns(dst *Peer) ConnSet {
 			continue
 		}
 		for _, np := range dst.NamedPorts[p.Named] {
-			if np.Protocol == p.Protocol && np.Port >= MinPort && np.Port <= MaxPort {
-				c = c.Union(ConnsOf(p.Protocol, PortSet{{np.Port, np.Port}}))
+			// An admin policy's named port has no protocol: it
+			// matches the container port's own.
+			if (p.Protocol == "" || np.Protocol == p.Protocol) && np.Port >= MinPort && np.Port <= MaxPort {
+				c = c.Union(ConnsOf(np.Protocol, PortSet{{np.Port, np.Port}}))
 			}
 		}
 	}
@@ -522,6 +541,17 @@ func (b bitset) subsetOf(o bitset) bool {
 	return true
 }
 
+// matching is the set of peers match holds for (every peer when all is set).
+func (m *Model) matching(all bool, match func(*Peer) bool) bitset {
+	b := newBitset(len(m.Peers))
+	for _, q := range m.Peers {
+		if all || match(q) {
+			b.set(q.Index)
+		}
+	}
+	return b
+}
+
 // index resolves selectors against the peers once, so that analysis is
 // only set lookups.
 func (m *Model) index() {
@@ -540,19 +570,9 @@ func (m *Model) index() {
 		}
 		for _, rules := range [][]*Rule{pol.Ingress, pol.Egress} {
 			for _, r := range rules {
-				r.matched = newBitset(n)
-				for _, q := range m.Peers {
-					if r.AllPeers {
-						r.matched.set(q.Index)
-						continue
-					}
-					for _, rp := range r.Peers {
-						if m.matchesPeer(pol, rp, q) {
-							r.matched.set(q.Index)
-							break
-						}
-					}
-				}
+				r.matched = m.matching(r.AllPeers, func(q *Peer) bool {
+					return slices.ContainsFunc(r.Peers, func(rp RulePeer) bool { return m.matchesPeer(pol, rp, q) })
+				})
 			}
 		}
 		if pol.AffectsIngress {
@@ -574,8 +594,9 @@ func (m *Model) index() {
 			}
 		}
 	}
+	m.indexAdmin()
 	m.ingressAtoms = atoms(inBlocks)
-	m.egressAtoms = atoms(outBlocks)
+	m.egressAtoms = atoms(append(outBlocks, m.adminBlocks()...))
 }
 
 // Selected returns the workloads a policy applies to.

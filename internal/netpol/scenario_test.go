@@ -14,7 +14,7 @@ import (
 var update = flag.Bool("update", false, "rewrite golden files of output formats (never the hand-checked expected.txt)")
 
 // TestScenarios runs every hand-checked scenario under testdata/scenarios:
-// input.yaml is analysed and the text output must equal expected.txt, which
+// input.yaml (or the *.json files) is analysed and the text output must equal expected.txt, which
 // was worked out by hand (each README.md says how).
 func TestScenarios(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/scenarios/*")
@@ -23,15 +23,16 @@ func TestScenarios(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			m, probs, err := Load(context.Background(), []string{filepath.Join(dir, "input.yaml")}, nil, "")
+			// input.yaml, or the API server's responses saved as *.json.
+			inputs := []string{filepath.Join(dir, "input.yaml")}
+			if _, err := os.Stat(inputs[0]); err != nil {
+				inputs, _ = filepath.Glob(filepath.Join(dir, "*.json"))
+			}
+			m, probs, err := Load(context.Background(), inputs, nil, "")
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range probs {
-				if p.Level == finding.LevelError {
-					t.Fatalf("problem: %s", p)
-				}
-			}
+			checkProblems(t, dir, probs)
 			c, err := Analyze(context.Background(), m)
 			if err != nil {
 				t.Fatal(err)
@@ -55,6 +56,42 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// checkProblems compares the problems of a scenario with its problems.txt,
+// whose lines are "level: text": each must match a problem of that level
+// containing the text, and every error and warning must be listed. Without
+// the file, no error is allowed.
+func checkProblems(t *testing.T, dir string, probs []finding.Problem) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "problems.txt"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	listed := make([]bool, len(probs))
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if line == "" {
+			continue
+		}
+		level, text, ok := strings.Cut(line, ": ")
+		if !ok {
+			t.Fatalf("problems.txt: %q is not \"level: text\"", line)
+		}
+		found := false
+		for i, p := range probs {
+			if p.Level == level && strings.Contains(p.Message, text) {
+				listed[i], found = true, true
+			}
+		}
+		if !found {
+			t.Errorf("no %s containing %q among %v", level, text, probs)
+		}
+	}
+	for i, p := range probs {
+		if !listed[i] && p.Level != finding.LevelNote && (p.Level == finding.LevelError || data != nil) {
+			t.Errorf("unexpected %s: %s", p.Level, p)
+		}
 	}
 }
 

@@ -134,7 +134,9 @@ func Report(n *Node, outcomes []Outcome) *finding.Report {
 				findings = append(findings, finding.Finding{RuleID: o.Check.ID, Severity: o.Check.Severity, Title: o.Check.Title,
 					Message: r.Message, Object: r.Object, File: r.File, Field: r.Field, Remediation: o.Check.Remediation})
 			case NotApplicable:
-				if o.Status == NotApplicable {
+				// On an empty root every check is not applicable: the
+				// error that nothing was found says it once.
+				if o.Status == NotApplicable && !n.NothingFound() {
 					notApplicable = append(notApplicable, finding.Problem{Level: finding.LevelNote,
 						Message: fmt.Sprintf("%s (CIS %s): not applicable: %s", o.Check.ID, strings.Join(o.Check.CIS, ", "), r.Message)})
 				}

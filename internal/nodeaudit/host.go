@@ -39,6 +39,9 @@ type Host struct {
 // OpenHost opens the host tree at dir ("/" for the running host).
 func OpenHost(dir string) (*Host, error) {
 	r, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("--root %s does not exist: nothing to audit (mount the host's root file system there): %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--root %s: %w", dir, err)
 	}

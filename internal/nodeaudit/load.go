@@ -74,9 +74,10 @@ func Load(ctx context.Context, o Options) (*Node, error) {
 		n.Components[c] = &Component{Name: c}
 	}
 	procs := readProcs(ctx, h)
+	evidence := hostEvidence(h, procs)
 	n.Distribution = o.Distribution
 	if n.Distribution == "" {
-		n.Distribution, n.DetectedBy = detect(h, procs)
+		n.Distribution, n.DetectedBy = detect(evidence)
 	} else {
 		n.DetectedBy = []string{"--distribution " + string(n.Distribution)}
 	}
@@ -95,7 +96,39 @@ func Load(ctx context.Context, o Options) (*Node, error) {
 	loadEtcdDefaults(n)
 	collectFiles(h, n)
 	loadEncryptionConfig(h, n)
+	// No file of any distribution, no Kubernetes process, none of the
+	// files the checks look at: an empty or unmounted root, even when
+	// --distribution names one (whose built-in defaults, as K3s's, would
+	// otherwise make components appear).
+	n.nothingFound = len(evidence) == 0 && len(procs) == 0 && !slices.ContainsFunc(n.Files, func(f File) bool { return f.Exists })
+	if n.NothingFound() {
+		n.problem(finding.LevelError, "", "%s", nothingFound(o.Root, o.Distribution))
+	}
 	return n, nil
+}
+
+// NothingFound reports whether nothing of Kubernetes was found on the
+// host: no file of any distribution, no Kubernetes process, no file the
+// checks look at. Every check would then be "not applicable", which must not
+// read as a clean node.
+func (n *Node) NothingFound() bool { return n.nothingFound }
+
+// nothingFound says what was looked for, and where, when nothing was found.
+func nothingFound(root string, forced Distribution) string {
+	var looked string
+	switch forced {
+	case Kubeadm:
+		looked = "kubeadm's static Pod manifests in " + kubeadmManifests + " and the kubelet's systemd drop-ins and /var/lib/kubelet/config.yaml"
+	case K3s:
+		looked = "K3s's " + k3sConfig + ", " + k3sData + " and its log (" + strings.Join(k3sLogs, ", ") + ")"
+	case MicroK8s:
+		looked = "MicroK8s's arguments files in " + microk8sArgs
+	default:
+		looked = "kubeadm (" + kubeadmManifests + ", /var/lib/kubelet/kubeadm-flags.env, /etc/kubernetes/kubelet.conf), K3s (" +
+			k3sConfig + ", " + k3sData + "), MicroK8s (" + microk8sArgs + ")"
+	}
+	return fmt.Sprintf("nothing to audit: no Kubernetes component found under --root %s; looked for %s, and for kube-apiserver, etcd, kubelet, kube-controller-manager, kube-scheduler, k3s or kubelite processes in %s; is the host's file system mounted there?",
+		root, looked, path.Join(root, "proc"))
 }
 
 func (n *Node) problem(level, file, format string, args ...any) {
@@ -134,8 +167,9 @@ func readProcs(ctx context.Context, h *Host) map[string][]process {
 	return out
 }
 
-// detect picks the distribution from the host's layout and processes.
-func detect(h *Host, procs map[string][]process) (Distribution, []string) {
+// hostEvidence lists, per distribution, the files and processes of the
+// host that show it runs Kubernetes that way.
+func hostEvidence(h *Host, procs map[string][]process) map[Distribution][]string {
 	evidence := map[Distribution][]string{}
 	check := func(d Distribution, p string) {
 		if h.Exists(p) {
@@ -155,6 +189,11 @@ func detect(h *Host, procs map[string][]process) (Distribution, []string) {
 	if len(procs["kubelite"]) > 0 {
 		evidence[MicroK8s] = append(evidence[MicroK8s], "process kubelite (pid "+procs["kubelite"][0].pid+")")
 	}
+	return evidence
+}
+
+// detect picks the distribution from the host's layout and processes.
+func detect(evidence map[Distribution][]string) (Distribution, []string) {
 	for _, d := range []Distribution{MicroK8s, K3s, Kubeadm} {
 		if len(evidence[d]) > 0 {
 			return d, evidence[d]

@@ -111,6 +111,9 @@ type Node struct {
 	EncryptionConfigErr string
 	// Problems are inputs that could not be read.
 	Problems []finding.Problem
+	// nothingFound is set by Load when the host showed no file of any
+	// distribution and no Kubernetes process (see NothingFound).
+	nothingFound bool
 }
 
 // Component returns a component, never nil.

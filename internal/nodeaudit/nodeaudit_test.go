@@ -295,3 +295,64 @@ func TestK3sLogBound(t *testing.T) {
 		t.Errorf("profiling = %q from the log", v)
 	}
 }
+
+// TestNothingToAudit: a root where no Kubernetes component is found (an
+// empty or unmounted host mount) is an error naming what was looked for,
+// not 49 checks "not applicable".
+func TestNothingToAudit(t *testing.T) {
+	withProc := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(withProc, "proc", "1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(withProc, "proc", "1", "cmdline"), []byte("/sbin/init\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		root string
+		dist Distribution
+		want []string
+	}{
+		{"empty root", t.TempDir(), "", []string{"nothing to audit", "kubeadm (/etc/kubernetes/manifests", "K3s (/etc/rancher/k3s/config.yaml", "MicroK8s (/var/snap/microk8s/current/args)", "/proc"}},
+		{"no Kubernetes process", withProc, "", []string{"nothing to audit", withProc}},
+		{"forced k3s", t.TempDir(), K3s, []string{"nothing to audit", "K3s's /etc/rancher/k3s/config.yaml"}},
+		{"forced kubeadm", t.TempDir(), Kubeadm, []string{"nothing to audit", "kubeadm's static Pod manifests"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n, err := Load(context.Background(), Options{Root: tt.root, Distribution: tt.dist})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Report(n, Evaluate(n, Checks()))
+			if r.Summary.Errors != 1 {
+				t.Fatalf("%d errors, want 1: %+v", r.Summary.Errors, r.Problems)
+			}
+			var msg string
+			for _, p := range r.Problems {
+				if p.Level == "error" {
+					msg = p.Message
+				}
+				if strings.Contains(p.Message, "not applicable:") {
+					t.Errorf("not-applicable note on an empty root: %s", p.Message)
+				}
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q lacks %q", msg, w)
+				}
+			}
+		})
+	}
+	if _, err := Load(context.Background(), Options{Root: filepath.Join(t.TempDir(), "unmounted")}); err == nil || !strings.Contains(err.Error(), "does not exist: nothing to audit") {
+		t.Errorf("missing root: %v", err)
+	}
+	// A worker (kubelet only) is not empty.
+	root, _ := copyTree(t, filepath.Join("testdata", "hosts", "kubeadm", "good"), true)
+	if err := os.RemoveAll(filepath.Join(root, "etc/kubernetes/manifests")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := Load(context.Background(), Options{Root: root}); err != nil || n.NothingFound() {
+		t.Errorf("worker node: nothing found (%v)", err)
+	}
+}

@@ -6,6 +6,7 @@
 package rbac
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -60,10 +61,12 @@ type Model struct {
 }
 
 // NewModel indexes the inventory's RBAC objects. With manifests true (the
-// objects come from files, not a live cluster), ClusterRoles with an
-// aggregationRule get the rules of the roles their selectors match, as the
-// aggregation controller would write them, and cluster-admin, which
-// manifests bind but never ship, is assumed to be the built-in one.
+// objects come from files, not a live cluster), the ClusterRoles every
+// cluster ships and manifests bind but never contain (cluster-admin,
+// admin, edit, view and the roles aggregated into them) are added where
+// the input lacks them, and ClusterRoles with an aggregationRule get the
+// rules of the roles their selectors match, as the aggregation controller
+// would write them.
 func NewModel(r workload.RBAC, manifests bool) *Model {
 	m := &Model{roles: map[string]*rbacv1.Role{}, clusterRoles: map[string]*rbacv1.ClusterRole{},
 		roleBindings: r.RoleBindings, clusterRoleBindings: r.ClusterRoleBindings}
@@ -74,42 +77,75 @@ func NewModel(r workload.RBAC, manifests bool) *Model {
 		m.clusterRoles[cr.Name] = cr
 	}
 	if manifests {
+		m.addBuiltins()
 		m.aggregate()
-		if _, ok := m.clusterRoles["cluster-admin"]; !ok {
-			m.clusterRoles["cluster-admin"] = &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "cluster-admin"},
-				Rules: []rbacv1.PolicyRule{{APIGroups: []string{"*"}, Resources: []string{"*"}, Verbs: []string{"*"}},
-					{NonResourceURLs: []string{"*"}, Verbs: []string{"*"}}}}
-		}
 	}
 	return m
 }
 
+// aggregate sets each aggregated ClusterRole's rules to those of the
+// roles its selectors match, in name order, as the aggregation controller
+// does. Aggregated roles may select aggregated roles (admin selects edit,
+// which selects view), so passes repeat until nothing changes; each pass
+// can only complete one more link of a chain, so there are at most as
+// many passes as roles.
 func (m *Model) aggregate() {
-	for name, cr := range m.clusterRoles {
+	names := make([]string, 0, len(m.clusterRoles))
+	for n := range m.clusterRoles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	selectors := map[string][]labels.Selector{}
+	for _, n := range names {
+		cr := m.clusterRoles[n]
 		if cr.AggregationRule == nil {
 			continue
 		}
-		agg := cr.DeepCopy()
-		agg.Rules = nil
-		names := make([]string, 0, len(m.clusterRoles))
-		for n := range m.clusterRoles {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		selectors[n] = nil
 		for _, sel := range cr.AggregationRule.ClusterRoleSelectors {
-			s, err := metav1.LabelSelectorAsSelector(&sel)
-			if err != nil {
+			if s, err := metav1.LabelSelectorAsSelector(&sel); err == nil {
+				selectors[n] = append(selectors[n], s)
+			}
+		}
+		// Never modify the input's objects.
+		m.clusterRoles[n] = cr.DeepCopy()
+	}
+	for pass := 0; pass <= len(names); pass++ {
+		changed := false
+		for _, n := range names {
+			sels, ok := selectors[n]
+			if !ok {
 				continue
 			}
-			for _, n := range names {
-				other := m.clusterRoles[n]
-				if n != name && s.Matches(labels.Set(other.Labels)) {
-					agg.Rules = append(agg.Rules, other.Rules...)
+			var rules []rbacv1.PolicyRule
+			seen := map[string]bool{}
+			for _, sel := range sels {
+				for _, other := range names {
+					if other == n || !sel.Matches(labels.Set(m.clusterRoles[other].Labels)) {
+						continue
+					}
+					// Like the controller, each distinct rule once: roles
+					// that select each other stay bounded.
+					for _, r := range m.clusterRoles[other].Rules {
+						if k := ruleKey(r); !seen[k] {
+							seen[k] = true
+							rules = append(rules, r)
+						}
+					}
 				}
 			}
+			if len(rules) != len(m.clusterRoles[n].Rules) {
+				m.clusterRoles[n].Rules, changed = rules, true
+			}
 		}
-		m.clusterRoles[name] = agg
+		if !changed {
+			return
+		}
 	}
+}
+
+func ruleKey(r rbacv1.PolicyRule) string {
+	return fmt.Sprintf("%q %q %q %q %q", r.Verbs, r.APIGroups, r.Resources, r.ResourceNames, r.NonResourceURLs)
 }
 
 // superuserGroup bypasses authorization altogether.

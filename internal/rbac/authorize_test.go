@@ -1,6 +1,7 @@
 package rbac
 
 import (
+	"fmt"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -61,5 +62,66 @@ func TestParseResource(t *testing.T) {
 		if [3]string{g, r, s} != want {
 			t.Errorf("ParseResource(%q) = %q %q %q", in, g, r, s)
 		}
+	}
+}
+
+// TestBuiltinRolesForManifests: bindings in manifests to the roles every
+// cluster ships grant what those roles grant on a cluster, including
+// rules other roles in the input aggregate into them.
+func TestBuiltinRolesForManifests(t *testing.T) {
+	crd := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "widgets-edit", Labels: map[string]string{"rbac.authorization.k8s.io/aggregate-to-edit": "true"}},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"example.com"}, Resources: []string{"widgets"}, Verbs: []string{"create"}}}}
+	bind := func(role string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role, Namespace: "shop"}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: role},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: role + "-user"}}}
+	}
+	r := workload.RBAC{ClusterRoles: []*rbacv1.ClusterRole{crd}, RoleBindings: []*rbacv1.RoleBinding{bind("admin"), bind("edit"), bind("view")}}
+	m := NewModel(r, true)
+	tests := []struct {
+		user string
+		req  Request
+		want bool
+	}{
+		{"view-user", Request{Verb: "list", Resource: "pods"}, true},
+		{"view-user", Request{Verb: "get", Resource: "secrets"}, false},
+		{"edit-user", Request{Verb: "get", Resource: "secrets"}, true},
+		{"edit-user", Request{Verb: "create", Resource: "pods", Subresource: "exec"}, true},
+		{"edit-user", Request{Verb: "impersonate", Resource: "serviceaccounts"}, true},
+		{"edit-user", Request{Verb: "create", Group: "example.com", Resource: "widgets"}, true},
+		{"edit-user", Request{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}, false},
+		{"admin-user", Request{Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"}, true},
+		{"admin-user", Request{Verb: "create", Group: "example.com", Resource: "widgets"}, true}, // admin ⊇ edit ⊇ the CRD role
+		{"admin-user", Request{Verb: "list", Resource: "nodes"}, false},
+	}
+	for _, tt := range tests {
+		tt.req.Namespace = "shop"
+		if ok, _ := m.Allowed(Subject{User: tt.user}, tt.req); ok != tt.want {
+			t.Errorf("%s %+v: allowed %v, want %v", tt.user, tt.req, ok, tt.want)
+		}
+	}
+	if ok, _ := NewModel(r, false).Allowed(Subject{User: "edit-user"}, Request{Verb: "get", Resource: "secrets", Namespace: "shop"}); ok {
+		t.Error("a live cluster's model must not invent roles")
+	}
+	if rules, ok := BuiltinClusterRoleRules("edit"); !ok || len(rules) < 10 {
+		t.Errorf("BuiltinClusterRoleRules(edit) = %d rules, %v", len(rules), ok)
+	}
+	if _, ok := BuiltinClusterRoleRules("system:aggregate-to-edit"); ok {
+		t.Error("only the roles bindings name are built-in rules")
+	}
+}
+
+// TestAggregationCycleBounded: roles that aggregate each other end with
+// each distinct rule once.
+func TestAggregationCycleBounded(t *testing.T) {
+	var roles []*rbacv1.ClusterRole
+	sel := &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{"ring": "x"}}}}
+	for i := range 50 {
+		roles = append(roles, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("r%d", i), Labels: map[string]string{"ring": "x"}}, AggregationRule: sel})
+	}
+	roles = append(roles, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "leaf", Labels: map[string]string{"ring": "x"}},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get"}}}})
+	m := NewModel(workload.RBAC{ClusterRoles: roles}, true)
+	if rules, _ := m.RoleRules(rbacv1.RoleRef{Kind: "ClusterRole", Name: "r7"}, ""); len(rules) != 1 {
+		t.Errorf("r7 has %d rules, want the leaf's one", len(rules))
 	}
 }

@@ -37,17 +37,21 @@ type kustomizationRefs struct {
 // Objects are grouped into one stream per file they came from (the
 // origin kustomize records); generated objects go under the
 // kustomization file.
-func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.Stream, []finding.Problem) {
+//
+// It also returns, for each patch of the overlay and its bases, the
+// objects the patch changed as they would be without it (Patched), so
+// findings the patch caused can be located in the patch.
+func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.Stream, []Patched, []finding.Problem) {
 	kfile := kustomizationFile(src.Path)
-	fail := func(format string, args ...any) ([]manifest.Stream, []finding.Problem) {
-		return nil, []finding.Problem{{File: kfile, Level: finding.LevelError,
+	fail := func(format string, args ...any) ([]manifest.Stream, []Patched, []finding.Problem) {
+		return nil, nil, []finding.Problem{{File: kfile, Level: finding.LevelError,
 			Message: fmt.Sprintf("kustomize overlay %s: ", src.Path) + fmt.Sprintf(format, args...)}}
 	}
 	if err := checkLocal(src.Path, map[string]bool{}, 0); err != nil {
 		return fail("%v", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	abs, err := filepath.Abs(src.Path)
 	if err != nil {
@@ -64,6 +68,7 @@ func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.
 	}
 	var groups []*group
 	byName := map[string]*group{}
+	full := map[string]renderedObject{}
 	total := 0
 	for _, r := range m.Resources() {
 		name := kfile
@@ -77,6 +82,7 @@ func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.
 		if err != nil {
 			return fail("%s: %v", r.CurId(), err)
 		}
+		full[r.CurId().String()] = renderedObject{stream: name, yaml: y}
 		total += len(y)
 		if total > opts.MaxOutputBytes {
 			return fail("rendered output larger than %d MiB; not scanned", opts.MaxOutputBytes>>20)
@@ -93,7 +99,7 @@ func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.
 	for _, g := range groups {
 		streams = append(streams, manifest.Stream{Name: g.name, Data: bytes.Join(g.docs, []byte("---\n"))})
 	}
-	return streams, nil
+	return streams, unpatched(k, src.Path, abs, full, opts.MaxOutputBytes), nil
 }
 
 // runKustomize runs the build with origin annotations switched on, so
@@ -105,8 +111,10 @@ func runKustomize(k *krusty.Kustomizer, dir string) (m resmap.ResMap, err error)
 			err = fmt.Errorf("kustomize panicked: %v", r)
 		}
 	}()
-	return k.Run(originFS{filesys.MakeFsOnDisk()}, dir)
+	return k.Run(originFS{FileSystem: diskFS()}, dir)
 }
+
+func diskFS() filesys.FileSystem { return filesys.MakeFsOnDisk() }
 
 // originFile resolves where an object came from to a path beside the
 // input: the resource file for local resources, the kustomization that
@@ -124,8 +132,12 @@ func originFile(dir, kfile string, o *resource.Origin) string {
 }
 
 // originFS is the disk, except that kustomization files read through it
-// ask for origin annotations (buildMetadata: [originAnnotations]).
-type originFS struct{ filesys.FileSystem }
+// ask for origin annotations (buildMetadata: [originAnnotations]), and
+// leave out one patch when drop says so.
+type originFS struct {
+	filesys.FileSystem
+	drop *dropPatch
+}
 
 func (f originFS) ReadFile(path string) ([]byte, error) {
 	data, err := f.FileSystem.ReadFile(path)
@@ -136,14 +148,18 @@ func (f originFS) ReadFile(path string) ([]byte, error) {
 	if sigyaml.Unmarshal(data, &k) != nil || k == nil {
 		return data, nil // kustomize reports the error itself
 	}
+	f.drop.apply(path, k)
 	var md []any
 	if v, ok := k["buildMetadata"].([]any); ok {
 		md = v
 	}
-	if slices.Contains(md, any(types.OriginAnnotations)) {
+	if slices.Contains(md, any(types.OriginAnnotations)) && f.drop == nil {
 		return data, nil
 	}
-	k["buildMetadata"] = append(md, types.OriginAnnotations)
+	if !slices.Contains(md, any(types.OriginAnnotations)) {
+		md = append(md, types.OriginAnnotations)
+	}
+	k["buildMetadata"] = md
 	out, err := sigyaml.Marshal(k)
 	if err != nil {
 		return data, nil

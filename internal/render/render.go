@@ -232,6 +232,9 @@ type Result struct {
 	Problems []finding.Problem
 	// Rendered counts the sources rendered without error.
 	Rendered int
+	// Patched are the objects kustomize patches changed, as they would be
+	// without each patch.
+	Patched []Patched
 }
 
 // Render renders every source of the plan. One failing source is a
@@ -253,6 +256,7 @@ func Render(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	}
 	type out struct {
 		streams []manifest.Stream
+		patched []Patched
 		probs   []finding.Problem
 		ok      bool
 	}
@@ -266,10 +270,11 @@ func Render(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 			for i := range idx {
 				src := plan.Sources[i]
 				var streams []manifest.Stream
+				var patched []Patched
 				var probs []finding.Problem
 				switch src.Kind {
 				case KindKustomize:
-					streams, probs = renderKustomize(ctx, src, opts)
+					streams, patched, probs = renderKustomize(ctx, src, opts)
 				default:
 					if err != nil {
 						probs = []finding.Problem{{File: src.Path, Level: finding.LevelError, Message: fmt.Sprintf("helm chart %s: not rendered: %v", src.Path, err)}}
@@ -277,7 +282,7 @@ func Render(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 					}
 					streams, probs = renderHelm(ctx, src, vals, opts)
 				}
-				outs[i] = out{streams: streams, probs: probs, ok: len(probs) == 0 || !hasError(probs)}
+				outs[i] = out{streams: streams, patched: patched, probs: probs, ok: len(probs) == 0 || !hasError(probs)}
 			}
 		}()
 	}
@@ -295,6 +300,7 @@ func Render(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 	res.Problems = append(res.Problems, plan.Problems...)
 	for _, o := range outs {
 		res.Streams = append(res.Streams, o.streams...)
+		res.Patched = append(res.Patched, o.patched...)
 		res.Problems = append(res.Problems, o.probs...)
 		if o.ok {
 			res.Rendered++
@@ -312,11 +318,18 @@ func hasError(ps []finding.Problem) bool {
 	return false
 }
 
+// Loaded is what Load found besides the objects: the plan, and the
+// objects kustomize patches changed, as they would be without each patch.
+type Loaded struct {
+	*Plan
+	Patched []Patched
+}
+
 // Load discovers, renders and loads paths in one call: what a
 // configuration scan reads. The set holds the plain manifests and
 // Dockerfiles of paths and the rendered objects, with rendering problems
 // among its problems.
-func Load(ctx context.Context, paths []string, opts Options, mopts manifest.Options) (*manifest.Set, *Plan, error) {
+func Load(ctx context.Context, paths []string, opts Options, mopts manifest.Options) (*manifest.Set, *Loaded, error) {
 	plan, err := Discover(ctx, paths)
 	if err != nil {
 		return nil, nil, err
@@ -339,5 +352,5 @@ func Load(ctx context.Context, paths []string, opts Options, mopts manifest.Opti
 		}
 		return a.Line < b.Line
 	})
-	return set, plan, nil
+	return set, &Loaded{Plan: plan, Patched: res.Patched}, nil
 }

@@ -4,14 +4,17 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/render"
+	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
 	"github.com/palisade-sec/palisade/internal/scan"
 )
@@ -22,7 +25,7 @@ func renderPaths(t *testing.T, opts render.Options, paths ...string) (*manifest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return set, plan
+	return set, plan.Plan
 }
 
 func objectsByFile(set *manifest.Set) map[string][]string {
@@ -36,8 +39,8 @@ func objectsByFile(set *manifest.Set) map[string][]string {
 func TestDiscoverAndRender(t *testing.T) {
 	set, plan := renderPaths(t, render.Options{}, "testdata")
 	charts, overlays := plan.Counts()
-	if charts != 4 || overlays != 4 {
-		t.Errorf("found %d charts and %d overlays, want 4 and 4: %v", charts, overlays, plan.Sources)
+	if charts != 4 || overlays != 6 {
+		t.Errorf("found %d charts and %d overlays, want 4 and 6: %v", charts, overlays, plan.Sources)
 	}
 	got := objectsByFile(set)
 	want := map[string][]string{
@@ -47,6 +50,8 @@ func TestDiscoverAndRender(t *testing.T) {
 		// the overlay's prefix and namespace), both mapped to its file.
 		"testdata/kustomize/base/deployment.yaml":             {"Deployment//api", "Deployment/prod/prod-api"},
 		"testdata/kustomize/overlays/prod/kustomization.yaml": {"ConfigMap/prod/prod-settings-hf678c7m2b"},
+		"testdata/kustomize/patched/base/deployment.yaml":     {"Deployment//web", "Deployment/shop/web"},
+		"testdata/kustomize/patched/base/service.yaml":        {"Service//web", "Service/shop/web"},
 	}
 	for file, objs := range want {
 		if strings.Join(got[file], " ") != strings.Join(objs, " ") {
@@ -261,7 +266,9 @@ func TestScanMapsFindingsToSources(t *testing.T) {
 	}
 	want := map[string]string{
 		"testdata/charts/web/templates/deployment.yaml": "release-name-web",
-		"testdata/kustomize/base/deployment.yaml":       "prod-api",
+		// The overlay's patch makes the container privileged: the finding
+		// is the patch's, not the base file's.
+		"testdata/kustomize/overlays/prod/privileged.yaml": "prod-api",
 	}
 	for _, f := range r.Findings {
 		if !strings.Contains(f.RuleID, "privileged") {
@@ -276,5 +283,54 @@ func TestScanMapsFindingsToSources(t *testing.T) {
 	}
 	if len(want) > 0 {
 		t.Errorf("no privileged finding for %v in %+v", want, r.Findings)
+	}
+}
+
+// TestScanLocatesFindingsInKustomizePatches: a finding a kustomize patch
+// caused is located in the patch (a strategic-merge patch file, a JSON
+// 6902 patch file, an inline patch of the kustomization file, a patch of
+// a base), at the line that sets the field; a finding the base already
+// had stays in the base file.
+func TestScanLocatesFindingsInKustomizePatches(t *testing.T) {
+	builtin, err := rules.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := builtin.Select([]string{"pss/privileged", "pss/host-namespaces", "pss/capabilities-baseline", "hardening/latest-tag", "hardening/service-exposed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		overlay string
+		want    []string // "rule file:line"
+	}{
+		{"testdata/kustomize/patched/overlay", []string{
+			"hardening/latest-tag testdata/kustomize/patched/base/deployment.yaml:16",            // in the base
+			"hardening/service-exposed testdata/kustomize/patched/overlay/kustomization.yaml:14", // inline JSON 6902 patch: its operation
+			"pss/capabilities-baseline testdata/kustomize/patched/overlay/host-pid.json6902.yaml:4",
+			"pss/host-namespaces testdata/kustomize/patched/overlay/host-pid.json6902.yaml:1", // the hostIPC operation
+			"pss/privileged testdata/kustomize/patched/overlay/privileged.yaml:9",             // the patched container
+		}},
+		{"testdata/kustomize/patched/base", []string{
+			"hardening/latest-tag testdata/kustomize/patched/base/deployment.yaml:15", // lines count in the rendered output
+			"pss/host-namespaces testdata/kustomize/patched/base/host-network.yaml:8", // hostNetwork, set by the base's own patch
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.overlay, func(t *testing.T) {
+			r, err := scan.Config(context.Background(), scan.ConfigInput{Paths: []string{tt.overlay}},
+				scan.Options{Rules: sel, Settings: rule.Settings{DefaultPSSLevel: rule.LevelBaseline}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range r.Findings {
+				got = append(got, fmt.Sprintf("%s %s:%d", f.RuleID, f.File, f.Line))
+			}
+			sort.Strings(got)
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
 	}
 }

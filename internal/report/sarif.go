@@ -191,7 +191,7 @@ func writeSARIF(buf *bytes.Buffer, r *finding.Report, opts Options) error {
 			InformationURI: opts.InformationURI,
 			Rules:          rules,
 		}},
-		Invocations: []sarifInvocation{sarifInvocationOf(r.Problems)},
+		Invocations: []sarifInvocation{withCoverage(sarifInvocationOf(r.Problems), r.Summary)},
 		Results:     []sarifResult{},
 	}
 	for _, f := range r.Findings {
@@ -423,6 +423,17 @@ func sarifInvocationOf(problems []finding.Problem) sarifInvocation {
 			n.Locations = []sarifLocation{{PhysicalLocation: pl}}
 		}
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, n)
+	}
+	return inv
+}
+
+// withCoverage adds how much of the input was understood as a final
+// note, for reports that count it: a SARIF viewer shows notifications,
+// and a run with findings but most of its input unread must say so.
+func withCoverage(inv sarifInvocation, s finding.Summary) sarifInvocation {
+	if line := CoverageLine(s); line != "" {
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications,
+			sarifNotification{Level: finding.LevelNote, Message: sarifText{Text: line}})
 	}
 	return inv
 }

@@ -102,8 +102,26 @@ func writeTable(buf *bytes.Buffer, r *finding.Report, opts Options) error {
 		}
 	}
 
-	buf.WriteString("\n" + summaryLine(r, hidden) + "\n")
+	buf.WriteString("\n")
+	if line := CoverageLine(r.Summary); line != "" {
+		buf.WriteString(line + "\n")
+	}
+	buf.WriteString(summaryLine(r, hidden) + "\n")
 	return nil
+}
+
+// CoverageLine says how much of the input a scan of objects understood,
+// e.g. "12 objects scanned, 1 not understood"; "" for reports that do not
+// count objects that way (Summary.NotUnderstood is nil).
+func CoverageLine(s finding.Summary) string {
+	if s.NotUnderstood == nil {
+		return ""
+	}
+	line := fmt.Sprintf("%s scanned, %d not understood", plural(s.Objects, "object"), *s.NotUnderstood)
+	if s.Partial {
+		line += "; partial: part of the target could not be read"
+	}
+	return line
 }
 
 // findingRows renders one finding: its main row, then continuation rows

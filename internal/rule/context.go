@@ -1,8 +1,10 @@
 package rule
 
 import (
+	"fmt"
 	"sync"
 
+	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/imageref"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
@@ -83,4 +85,50 @@ func (c *Context) PSSLevel(namespace string) (level string, fromLabel bool) {
 		return LevelRestricted, true
 	}
 	return c.Settings.DefaultPSSLevel, false
+}
+
+// SuppressionNamespacePolicy marks findings that a namespace's
+// pod-security.kubernetes.io/enforce: privileged label switches off.
+const SuppressionNamespacePolicy = "namespace-policy"
+
+// PodSecurity is how Pod Security applies to one workload's namespace.
+type PodSecurity struct {
+	// Level is the level the workload is held to.
+	Level string
+	// Source says where the level comes from, for messages.
+	Source string
+	// Suppression is set when the namespace's enforce label is privileged:
+	// the label is honoured, but a change that adds it (or moves a
+	// workload into such a namespace) must not make findings vanish
+	// unseen, so the default level's findings are reported, suppressed
+	// with the label as the reason.
+	Suppression *finding.Suppression
+}
+
+// PodSecurityFor returns how Pod Security applies in a namespace, for the
+// Pod Security controls and the rules that take over part of them.
+func (c *Context) PodSecurityFor(namespace string) PodSecurity {
+	level, fromLabel := c.PSSLevel(namespace)
+	switch {
+	case fromLabel && level == LevelPrivileged:
+		return PodSecurity{Level: c.Settings.DefaultPSSLevel,
+			Source: "default level; switched off by the namespace's privileged enforce label",
+			Suppression: &finding.Suppression{Kind: SuppressionNamespacePolicy,
+				Reason: fmt.Sprintf("namespace %s enforces the privileged Pod Security level", namespace)}}
+	case fromLabel:
+		return PodSecurity{Level: level, Source: "namespace enforce label"}
+	}
+	return PodSecurity{Level: level, Source: "default level"}
+}
+
+// Applies reports whether a control of the given level (baseline or
+// restricted) is enforced at this level.
+func (p PodSecurity) Applies(control string) bool {
+	switch p.Level {
+	case LevelRestricted:
+		return true
+	case LevelBaseline:
+		return control == LevelBaseline
+	}
+	return false
 }

@@ -106,7 +106,7 @@ feed:
 }
 
 func baseFinding(r *Rule, v Violation) finding.Finding {
-	return finding.Finding{
+	f := finding.Finding{
 		RuleID:      r.ID,
 		Severity:    r.Severity,
 		Title:       r.Title,
@@ -115,6 +115,13 @@ func baseFinding(r *Rule, v Violation) finding.Finding {
 		Container:   v.Container,
 		Remediation: r.Remediation,
 	}
+	if v.Severity != 0 {
+		f.Severity = v.Severity
+	}
+	if v.Suppression != nil {
+		f.Suppressed, f.Suppression = true, v.Suppression
+	}
+	return f
 }
 
 func newFinding(r *Rule, o *workload.Object, v Violation) finding.Finding {

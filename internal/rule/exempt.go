@@ -14,13 +14,15 @@ import (
 //	palisade.io/exempt: "<rule-id>[,<rule-id>]: <reason>"
 //
 // Several entries may be separated by ";" or new lines. Rule IDs may be
-// globs. The reason is mandatory: an entry without one exempts nothing.
+// globs, tags or former IDs (an alias exempts every rule it stands for).
+// The reason is mandatory: an entry without one exempts nothing.
 const ExemptAnnotation = "palisade.io/exempt"
 
 // Exception exempts findings that match all of its non-empty selectors.
 // It comes from a policy file.
 type Exception struct {
-	// Rules are rule ID globs or tags; at least one is required.
+	// Rules are rule ID globs, tags or former rule IDs (aliases); at least
+	// one is required.
 	Rules []string `json:"rules"`
 	// Namespaces, Kinds and Names are globs; empty matches all.
 	Namespaces []string `json:"namespaces,omitempty"`
@@ -45,22 +47,10 @@ func (e *Exception) Validate() error {
 }
 
 func (e *Exception) matches(rules *Set, f *finding.Finding) bool {
-	return matchAnyRule(rules, e.Rules, f.RuleID) &&
+	return rules.Matches(e.Rules, f.RuleID) &&
 		matchAnyGlob(e.Namespaces, f.Object.Namespace) &&
 		matchAnyGlob(e.Kinds, f.Object.Kind) &&
 		matchAnyGlob(e.Names, f.Object.Name)
-}
-
-func matchAnyRule(rules *Set, sels []string, id string) bool {
-	for _, sel := range sels {
-		if MatchID(sel, id) {
-			return true
-		}
-		if r, ok := rules.Get(id); ok && r.HasTag(sel) {
-			return true
-		}
-	}
-	return false
 }
 
 func matchAnyGlob(globs []string, s string) bool {
@@ -112,6 +102,28 @@ func ParseExemptAnnotation(value string) ([]annotationExemption, []error) {
 	return out, errs
 }
 
+// exemptAnnotation is one exempt annotation of an object and the field
+// path it was written at.
+type exemptAnnotation struct{ value, field string }
+
+// exemptAnnotations returns the exempt annotations that apply to an
+// object: its own and, for a workload, its pod template's. Both count (the
+// union of their entries): authors put the annotation on either, and
+// tools that copy template annotations to pods put it on the template.
+func exemptAnnotations(o *workload.Object) []exemptAnnotation {
+	var out []exemptAnnotation
+	if v, ok := o.Annotations()[ExemptAnnotation]; ok {
+		out = append(out, exemptAnnotation{v, "metadata.annotations." + ExemptAnnotation})
+	}
+	if w := o.Workload; w != nil && w.PodMeta != nil && w.PodMeta != w.Meta {
+		if v, ok := w.PodMeta.Annotations[ExemptAnnotation]; ok {
+			meta := strings.TrimSuffix(w.SpecPath, ".spec") + ".metadata"
+			out = append(out, exemptAnnotation{v, meta + ".annotations." + ExemptAnnotation})
+		}
+	}
+	return out
+}
+
 // ApplyExemptions marks findings exempted by an object's annotation or by
 // a policy exception as suppressed (they stay in the output). Malformed
 // annotations and expired exceptions are returned as warnings.
@@ -119,22 +131,17 @@ func ApplyExemptions(findings []finding.Finding, rules *Set, inv *workload.Inven
 	var probs []finding.Problem
 	byRef := map[finding.ObjectRef][]annotationExemption{}
 	for _, o := range inv.Objects {
-		value, ok := o.Annotations()[ExemptAnnotation]
-		if !ok && o.Workload != nil && o.Workload.PodMeta != o.Workload.Meta {
-			value, ok = o.Workload.PodMeta.Annotations[ExemptAnnotation]
-		}
-		if !ok {
-			continue
-		}
-		parsed, errs := ParseExemptAnnotation(value)
-		for _, err := range errs {
-			p := finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%s: %v", o.Ref, err)}
-			if o.Source != nil {
-				p.File, p.Line = o.Source.File, o.Source.LineOf("metadata.annotations."+ExemptAnnotation)
+		for _, a := range exemptAnnotations(o) {
+			parsed, errs := ParseExemptAnnotation(a.value)
+			for _, err := range errs {
+				p := finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%s: %v", o.Ref, err)}
+				if o.Source != nil {
+					p.File, p.Line = o.Source.File, o.Source.LineOf(a.field)
+				}
+				probs = append(probs, p)
 			}
-			probs = append(probs, p)
+			byRef[o.Ref] = append(byRef[o.Ref], parsed...)
 		}
-		byRef[o.Ref] = append(byRef[o.Ref], parsed...)
 	}
 	active := make([]Exception, 0, len(exceptions))
 	for _, e := range exceptions {
@@ -149,7 +156,7 @@ func ApplyExemptions(findings []finding.Finding, rules *Set, inv *workload.Inven
 	for i := range findings {
 		f := &findings[i]
 		for _, ex := range byRef[f.Object] {
-			if matchAnyRule(rules, ex.rules, f.RuleID) {
+			if rules.Matches(ex.rules, f.RuleID) {
 				f.Suppressed = true
 				f.Suppression = &finding.Suppression{Kind: "annotation", Reason: ex.reason}
 				break

@@ -26,7 +26,13 @@ const (
 // Rule is one check with its metadata. Exactly one of the check functions is set.
 type Rule struct {
 	// ID is stable forever: users write it in exemptions and policies.
-	ID       string
+	ID string
+	// Aliases are IDs this rule was known by before a rename or a split
+	// (one rule becoming several). Wherever users write a rule ID (--rules,
+	// palisade.io/exempt, policy exceptions, baselines), an alias stands for
+	// every rule that lists it, so old configuration keeps its meaning. An
+	// alias is never the ID of a rule.
+	Aliases  []string
 	Title    string
 	Severity finding.Severity
 	// Description says why the rule matters.
@@ -51,6 +57,14 @@ type Rule struct {
 // Violation is one thing a check found wrong.
 type Violation struct {
 	Message string
+	// Severity, when set, replaces the rule's severity for this violation:
+	// for a rule whose risk depends on what exactly it found (a restricted
+	// Pod Security control that also breaks the baseline).
+	Severity finding.Severity
+	// Suppression, when set, reports the violation as suppressed for that
+	// reason: the check was switched off by configuration in the input
+	// (a namespace's Pod Security label), and a reviewer must still see it.
+	Suppression *finding.Suppression
 	// Field is the path of the offending field in the object, such as
 	// "spec.template.spec.containers[0].image"; it locates the line.
 	Field     string
@@ -80,5 +94,5 @@ func (r *Rule) Info() finding.RuleInfo {
 		rem += "\n\n" + r.RemediationYAML
 	}
 	return finding.RuleInfo{ID: r.ID, Title: r.Title, Severity: r.Severity, Description: r.Description,
-		Remediation: rem, References: r.References, Tags: r.Tags}
+		Remediation: rem, References: r.References, Tags: r.Tags, Aliases: r.Aliases}
 }

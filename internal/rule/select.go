@@ -8,13 +8,15 @@ import (
 
 // Set is an ordered collection of rules with unique IDs.
 type Set struct {
-	rules []*Rule
-	byID  map[string]*Rule
+	rules   []*Rule
+	byID    map[string]*Rule
+	byAlias map[string][]*Rule
 }
 
-// NewSet builds a set; duplicate or empty IDs are an error.
+// NewSet builds a set; duplicate or empty IDs, and an alias that is also a
+// rule's ID, are an error.
 func NewSet(rules ...*Rule) (*Set, error) {
-	s := &Set{byID: map[string]*Rule{}}
+	s := &Set{byID: map[string]*Rule{}, byAlias: map[string][]*Rule{}}
 	for _, r := range rules {
 		if err := s.add(r); err != nil {
 			return nil, err
@@ -39,6 +41,17 @@ func (s *Set) add(r *Rule) error {
 	if n != 1 {
 		return fmt.Errorf("rule %s: must have exactly one check function, has %d", r.ID, n)
 	}
+	if _, ok := s.byAlias[r.ID]; ok {
+		return fmt.Errorf("rule %s: its ID is another rule's alias", r.ID)
+	}
+	for _, a := range r.Aliases {
+		if _, ok := s.byID[a]; ok || a == r.ID || a == "" {
+			return fmt.Errorf("rule %s: alias %q is empty or a rule's ID", r.ID, a)
+		}
+	}
+	for _, a := range r.Aliases {
+		s.byAlias[a] = append(s.byAlias[a], r)
+	}
 	s.byID[r.ID] = r
 	s.rules = append(s.rules, r)
 	return nil
@@ -62,11 +75,31 @@ func (s *Set) Get(id string) (*Rule, bool) {
 	return r, ok
 }
 
+// ByAlias returns the rules a former ID now stands for, in set order.
+func (s *Set) ByAlias(alias string) []*Rule {
+	return s.byAlias[alias]
+}
+
+// Matches reports whether any selector a user wrote (an ID glob, a tag or
+// a former ID) designates the rule with this ID: the one definition of
+// "this exemption or override is about that rule". A rule ID not in the
+// set matches by glob only.
+func (s *Set) Matches(selectors []string, id string) bool {
+	r, known := s.byID[id]
+	for _, sel := range selectors {
+		if MatchID(sel, id) || (known && r.matches(sel)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Len is the number of rules.
 func (s *Set) Len() int { return len(s.rules) }
 
 // Select keeps the rules matching any selector: a tag (pss-baseline,
-// hardening ...) or an ID glob ("pss/*", "hardening/latest-tag"). A
+// hardening ...), an ID glob ("pss/*", "hardening/latest-tag") or a
+// former ID, which selects every rule it now stands for. A
 // selector starting with "-" removes what it matches. No selector, or only
 // removals, starts from every rule. A selector matching nothing is an
 // error, so a typo never silently disables checks.
@@ -92,7 +125,7 @@ func (s *Set) Select(selectors []string) (*Set, error) {
 			return nil, fmt.Errorf("rule selector %q matches no rule ID or tag (see 'palisade rules list')", sel)
 		}
 	}
-	out := &Set{byID: map[string]*Rule{}}
+	out := &Set{byID: map[string]*Rule{}, byAlias: map[string][]*Rule{}}
 	for _, r := range s.rules {
 		keep := len(include) == 0
 		for _, sel := range include {
@@ -122,8 +155,18 @@ func (s *Set) anyMatches(sel string) bool {
 	return false
 }
 
+// matches reports whether a selector designates the rule: a tag, a glob
+// of its ID, or a glob of one of its former IDs.
 func (r *Rule) matches(sel string) bool {
-	return r.HasTag(sel) || MatchID(sel, r.ID)
+	if r.HasTag(sel) || MatchID(sel, r.ID) {
+		return true
+	}
+	for _, a := range r.Aliases {
+		if MatchID(sel, a) {
+			return true
+		}
+	}
+	return false
 }
 
 // MatchID matches a rule ID against a glob where "*" also crosses "/".

@@ -7,6 +7,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/workload"
 )
 
 // Cluster scans a live cluster with the same rules as Config, plus the
@@ -17,10 +18,23 @@ func Cluster(ctx context.Context, client kubernetes.Interface, read cluster.Read
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := Evaluate(ctx, snap.Inventory, nil, len(snap.Inventory.Objects), snap.Problems, opts)
+	// The read already skips objects whose owner it scans (the Pods of a
+	// ReplicaSet); what remains controlled, such as the Pods of a custom
+	// controller, is named after its owner as in a configuration scan.
+	inv := snap.Inventory
+	inv.FoldOwned(workload.OwnersOfInventory(inv))
+	folded := map[finding.ObjectRef]bool{}
+	noteFolded(folded, inv)
+	r, err := Evaluate(ctx, inv, nil, len(inv.Objects), snap.Problems, opts)
 	if err != nil {
 		return nil, nil, err
 	}
+	r.Findings = foldFindings(r.Findings, folded, nil)
+	r.Summary = recount(r.Summary, r.Findings)
 	r.Summary.Partial = snap.Partial
+	// Objects read from the API server are always of served kinds and
+	// decode: none is "not understood"; what could not be listed at all
+	// makes the report partial instead.
+	r.Summary.NotUnderstood = new(int)
 	return r, &snap.Stats, nil
 }

@@ -5,7 +5,9 @@ package scan
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
@@ -42,13 +44,16 @@ type ConfigInput struct {
 // Config scans manifests and Dockerfiles, and Helm charts and kustomize
 // overlays rendered as `helm template` and `kustomize build` would.
 func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report, error) {
-	set, _, err := render.Load(ctx, in.Paths, in.Render, manifest.Options{Stdin: in.Stdin})
+	set, loaded, err := render.Load(ctx, in.Paths, in.Render, manifest.Options{Stdin: in.Stdin})
 	if err != nil {
 		return nil, err
 	}
 	problems := set.Problems
 	inv, workloads, decodeProblems := workload.Partition(set, in.DefaultNamespace)
 	problems = append(problems, decodeProblems...)
+	owners := workload.OwnersOf(workloads, in.DefaultNamespace)
+	folded := map[finding.ObjectRef]bool{}
+	sources := newOwnerSources(set.Objects)
 	var dfs []*dockerfile.File
 	for _, d := range set.Dockerfiles {
 		f, err := dockerfile.Parse(d.Path, d.Content)
@@ -58,7 +63,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		}
 		dfs = append(dfs, f)
 	}
-	objects := len(inv.Objects) + len(workloads) + len(dfs)
+	scanned := len(inv.Objects) + len(dfs)
 	// Context objects, inventory-wide rules and Dockerfiles first...
 	c := rule.NewContext(inv, opts.Settings, opts.Rules)
 	findings, err := opts.Rules.Evaluate(ctx, c, dfs)
@@ -72,6 +77,10 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 	for start := 0; start < len(workloads); start += workloadBatch {
 		batch, batchProblems := inv.WithBatch(workloads[start:min(start+workloadBatch, len(workloads))], in.DefaultNamespace)
 		problems = append(problems, batchProblems...)
+		scanned += len(batch.Objects)
+		batch.FoldOwned(owners)
+		noteFolded(folded, batch)
+		sources.note(batch)
 		fs, err := opts.Rules.EvaluateObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules))
 		if err != nil {
 			return nil, err
@@ -79,7 +88,41 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
 		findings = append(findings, fs...)
 	}
-	return finding.NewReport(findings, uniqueProblems(problems), objects, ruleInfos(opts.Rules, findings)), nil
+	// Every error so far is an input (object, document, file, overlay)
+	// that was not understood; exemption problems are warnings.
+	if err := locatePatchedFindings(ctx, findings, loaded.Patched, inv, in.DefaultNamespace, opts); err != nil {
+		return nil, err
+	}
+	findings = foldFindings(findings, folded, sources.own)
+	problems = uniqueProblems(problems)
+	notUnderstood := countErrors(problems)
+	if scanned == 0 {
+		problems = append(problems, nothingToScan(in))
+	}
+	r := finding.NewReport(findings, problems, scanned, ruleInfos(opts.Rules, findings))
+	r.Summary.NotUnderstood = &notUnderstood
+	return r, nil
+}
+
+// nothingToScan is the error of an input with no object and no
+// Dockerfile: a scan of nothing must never pass as a clean scan.
+func nothingToScan(in ConfigInput) finding.Problem {
+	what := strings.Join(in.Paths, ", ")
+	if what == "-" {
+		what = "standard input"
+	}
+	return finding.Problem{Level: finding.LevelError,
+		Message: fmt.Sprintf("nothing to scan: no Kubernetes object or Dockerfile found in %s", what)}
+}
+
+func countErrors(ps []finding.Problem) int {
+	n := 0
+	for _, p := range ps {
+		if p.Level == finding.LevelError {
+			n++
+		}
+	}
+	return n
 }
 
 // workloadBatch is how many workloads are decoded and evaluated at once.

@@ -130,6 +130,24 @@ func (db *DB) Path() string { return db.path }
 // Metadata describes the database.
 func (db *DB) Metadata() Metadata { return db.meta }
 
+// HasEcosystem reports whether the database holds any record of the
+// ecosystem's base ("Alpine:v3.20" is Alpine). A package of an ecosystem
+// without records was not checked at all, which is not the same as
+// having no vulnerabilities.
+func (db *DB) HasEcosystem(ecosystem string) bool { return db.meta.HasEcosystem(ecosystem) }
+
+// HasEcosystem reports whether the metadata counts records of the
+// ecosystem's base, case-insensitively.
+func (m Metadata) HasEcosystem(ecosystem string) bool {
+	base := BaseEcosystem(ecosystem)
+	for eco, n := range m.Ecosystems {
+		if n > 0 && strings.EqualFold(eco, base) {
+			return true
+		}
+	}
+	return false
+}
+
 // Lookup returns the records that name the package in an ecosystem. The
 // ecosystem's release suffix is ignored ("Debian:12" looks up "Debian"):
 // the matcher decides which releases apply. Names are normalised as the

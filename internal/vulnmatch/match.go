@@ -35,6 +35,15 @@ type Source interface {
 	Lookup(ecosystem, name string) ([]*vulndb.Record, error)
 }
 
+// Coverage is implemented by sources that know which ecosystems they hold
+// records of (*vulndb.DB does). Match reports the packages of an
+// ecosystem the source has no record of as not checked, rather than
+// finding nothing in it: a database that only has Debian's advisories
+// says nothing about an Alpine image.
+type Coverage interface {
+	HasEcosystem(ecosystem string) bool
+}
+
 // Options tune Match.
 type Options struct {
 	// IgnoreUnfixed drops vulnerabilities that have no fixed version yet.
@@ -48,14 +57,33 @@ type Options struct {
 	// Products are the identifiers VEX statements may name the scanned
 	// artifact by (its pkg:oci PURL, its reference, its digest).
 	Products []string
+	// AllowMissingData makes packages that could not be checked (their
+	// ecosystem has no advisories in the source, or no version order in
+	// Palisade) warnings instead of errors.
+	AllowMissingData bool
 }
 
 // Result is what Match found.
 type Result struct {
 	Findings []finding.Finding
 	// Problems are packages that could not be matched: an ecosystem without
-	// a version order, a version the ecosystem cannot parse.
+	// advisories in the source or without a version order (errors, unless
+	// Options.AllowMissingData), a version the ecosystem cannot parse.
 	Problems []finding.Problem
+	// Unchecked are the ecosystems whose packages were not checked at all,
+	// in the order first met; each is one of Problems too.
+	Unchecked []Unchecked
+}
+
+// Unchecked is an ecosystem whose packages were not checked.
+type Unchecked struct {
+	// Ecosystem is as the packages name it ("Alpine:v3.20").
+	Ecosystem string
+	// Packages counts them.
+	Packages int
+	// NoVersionOrder is true when Palisade cannot compare the ecosystem's
+	// versions; otherwise the source has no advisories of it.
+	NoVersionOrder bool
 }
 
 // NoFix is the text findings show for a vulnerability without a fix.
@@ -64,7 +92,17 @@ const NoFix = "no fix yet"
 // Match finds the vulnerabilities of pkgs in src.
 func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (*Result, error) {
 	res := &Result{Findings: []finding.Finding{}}
-	unsupported := map[string]bool{}
+	unchecked := map[string]int{} // index in res.Unchecked
+	skip := func(p *sbom.Package, noOrder bool) {
+		i, ok := unchecked[p.Ecosystem]
+		if !ok {
+			i = len(res.Unchecked)
+			unchecked[p.Ecosystem] = i
+			res.Unchecked = append(res.Unchecked, Unchecked{Ecosystem: p.Ecosystem, NoVersionOrder: noOrder})
+		}
+		res.Unchecked[i].Packages++
+	}
+	coverage, _ := src.(Coverage)
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -76,12 +114,11 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		}
 		cmp, err := version.For(p.Ecosystem)
 		if err != nil {
-			base := vulndb.BaseEcosystem(p.Ecosystem)
-			if !unsupported[base] {
-				unsupported[base] = true
-				res.Problems = append(res.Problems, finding.Problem{Level: finding.LevelNote,
-					Message: fmt.Sprintf("packages of ecosystem %q are not matched against vulnerabilities: %v", base, err)})
-			}
+			skip(p, true)
+			continue
+		}
+		if coverage != nil && !coverage.HasEcosystem(p.Ecosystem) {
+			skip(p, false)
 			continue
 		}
 		if _, err := cmp.Compare(q.version, q.version); err != nil {
@@ -115,7 +152,33 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 			res.Findings = append(res.Findings, f)
 		}
 	}
+	for _, u := range res.Unchecked {
+		res.Problems = append(res.Problems, u.problem(opts))
+	}
 	return res, nil
+}
+
+// problem says that an ecosystem's packages were not checked: an error,
+// since "no findings" would be false, unless missing data is accepted.
+func (u Unchecked) problem(opts Options) finding.Problem {
+	level := finding.LevelError
+	if opts.AllowMissingData {
+		level = finding.LevelWarning
+	}
+	subject := ""
+	if opts.Object.Name != "" {
+		subject = opts.Object.Kind + " " + opts.Object.Name + ": "
+	}
+	pkgs := "1 package"
+	if u.Packages != 1 {
+		pkgs = fmt.Sprintf("%d packages", u.Packages)
+	}
+	msg := fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked); run `palisade db update` or `palisade db import` with advisories of %s",
+		subject, u.Ecosystem, pkgs, vulndb.BaseEcosystem(u.Ecosystem))
+	if u.NoVersionOrder {
+		msg = fmt.Sprintf("%secosystem %s is not supported: Palisade cannot compare its versions (%s not checked)", subject, u.Ecosystem, pkgs)
+	}
+	return finding.Problem{Level: level, Message: msg}
 }
 
 // query is what a package is looked up and compared as.

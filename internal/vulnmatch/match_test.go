@@ -175,21 +175,51 @@ func TestMatchPyPIDedupesAliases(t *testing.T) {
 	}
 }
 
+// TestMatchProblems: packages that cannot be checked are never silently
+// clean. An ecosystem without advisories in the database, or whose
+// versions cannot be compared, is one error per ecosystem counting its
+// packages (a warning with AllowMissingData); a version that does not
+// parse is a warning.
 func TestMatchProblems(t *testing.T) {
 	db := openFixtures(t)
-	res, err := Match(context.Background(), db, []sbom.Package{
+	pkgs := []sbom.Package{
 		{Name: "x", Version: "1", Ecosystem: "Fedora:40"},
 		{Name: "y", Version: "2", Ecosystem: "Fedora:40"},
 		{Name: "libc6", Version: "not a version!", Ecosystem: "Debian:12", SourceName: "glibc"},
-	}, Options{})
-	if err != nil {
-		t.Fatal(err)
+		{Name: "busybox", Version: "1.36.1-r0", Ecosystem: "Wolfi"},
+		{Name: "left-pad", Version: "1.3.0", Ecosystem: "npm"},
+		{Name: "musl", Version: "1.2.5-r0", Ecosystem: "Alpine:v3.20"}, // the database has Alpine
 	}
-	if len(res.Findings) != 0 {
-		t.Errorf("findings: %v", summarize(res.Findings))
-	}
-	if len(res.Problems) != 2 { // one note for Fedora, one warning for the bad version
-		t.Errorf("problems: %v", res.Problems)
+	obj := finding.ObjectRef{Kind: "Image", Name: "app@sha256:1"}
+	for _, allow := range []bool{false, true} {
+		res, err := Match(context.Background(), db, pkgs, Options{Object: obj, AllowMissingData: allow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != 0 {
+			t.Errorf("findings: %v", summarize(res.Findings))
+		}
+		level := finding.LevelError
+		if allow {
+			level = finding.LevelWarning
+		}
+		want := []finding.Problem{
+			{Level: finding.LevelWarning, File: "", Message: "package libc6: not matched against vulnerabilities"},
+			{Level: level, Message: "Image app@sha256:1: ecosystem Fedora:40 is not supported: Palisade cannot compare its versions (2 packages not checked)"},
+			{Level: level, Message: "Image app@sha256:1: no vulnerability data for ecosystem Wolfi (1 package not checked); run `palisade db update` or `palisade db import` with advisories of Wolfi"},
+			{Level: level, Message: "Image app@sha256:1: no vulnerability data for ecosystem npm (1 package not checked)"},
+		}
+		if len(res.Problems) != len(want) {
+			t.Fatalf("allow %v: problems %+v, want %d", allow, res.Problems, len(want))
+		}
+		for i, w := range want {
+			if got := res.Problems[i]; got.Level != w.Level || !strings.Contains(got.Message, w.Message) {
+				t.Errorf("allow %v: problem %d = %s %q, want %s %q", allow, i, got.Level, got.Message, w.Level, w.Message)
+			}
+		}
+		if len(res.Unchecked) != 3 || res.Unchecked[0] != (Unchecked{Ecosystem: "Fedora:40", Packages: 2, NoVersionOrder: true}) {
+			t.Errorf("unchecked: %+v", res.Unchecked)
+		}
 	}
 }
 

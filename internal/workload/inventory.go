@@ -108,7 +108,7 @@ func FromManifests(set *manifest.Set, defaultNamespace string) (*Inventory, []fi
 			continue
 		}
 		ref := finding.ObjectRef{APIVersion: src.APIVersion, Kind: src.Kind, Namespace: src.Namespace, Name: src.Name}
-		if ref.Namespace == "" && IsNamespaced(src.Group(), src.Kind) {
+		if ref.Namespace == "" && IsNamespaced(apiGroup(src), src.Kind) {
 			ref.Namespace = defaultNamespace
 		}
 		inv.Add(typed[i], ref, src)
@@ -220,8 +220,37 @@ func newTyped(group, kind string) any {
 	return nil
 }
 
+// notUnderstoodError is an object of a built-in API group whose version
+// or kind Kubernetes does not know: it is reported, never evaluated.
+type notUnderstoodError struct{ info APIVersionInfo }
+
+func (e *notUnderstoodError) Error() string { return e.info.Message() }
+
+// apiGroup is the group an object is evaluated in: its own, or the current
+// group of a kind written under a removed or mistaken group/version.
+func apiGroup(src *manifest.Object) string {
+	return LookupAPIVersion(src.APIVersion, src.Kind).Group
+}
+
+// decodeTyped decodes the kinds rules understand into their current typed
+// form. A kind written under a removed group/version (extensions/v1beta1
+// DaemonSet) decodes leniently into the current one: the old shapes are
+// compatible where rules look, and fields the current type lacks (such as
+// rollbackTo) are ignored.
+//
+// A NetworkPolicy under a removed version is the exception: it is never
+// enforced by a current cluster, so counting it as isolation would be a
+// false clean. It stays an untyped object (hardening/deprecated-api-version
+// reports it; netpol names it as not modelled).
 func decodeTyped(src *manifest.Object) (any, error) {
-	typed := newTyped(src.Group(), src.Kind)
+	info := LookupAPIVersion(src.APIVersion, src.Kind)
+	switch {
+	case info.Status == APIUnknown:
+		return nil, &notUnderstoodError{info}
+	case info.Status == APIReplaced && src.Kind == "NetworkPolicy":
+		return nil, nil
+	}
+	typed := newTyped(info.Group, src.Kind)
 	if typed == nil {
 		return nil, nil
 	}
@@ -234,6 +263,10 @@ func decodeTyped(src *manifest.Object) (any, error) {
 // describeDecodeError turns a JSON type error into a message and the line
 // of the offending field.
 func describeDecodeError(src *manifest.Object, err error) (int, string) {
+	var nu *notUnderstoodError
+	if errors.As(err, &nu) {
+		return src.LineOf("apiVersion"), nu.Error()
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
 		field := te.Field
@@ -345,7 +378,7 @@ func (inv *Inventory) NamespaceObject(name string) (*Object, bool) {
 func Partition(set *manifest.Set, defaultNamespace string) (*Inventory, []*manifest.Object, []finding.Problem) {
 	var context, workloads []*manifest.Object
 	for _, o := range set.Objects {
-		if isWorkloadKind(o.Group(), o.Kind) {
+		if isWorkloadKind(apiGroup(o), o.Kind) {
 			workloads = append(workloads, o)
 		} else {
 			context = append(context, o)

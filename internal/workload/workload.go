@@ -16,8 +16,12 @@ import (
 
 // Workload is a pod template and the object that owns it.
 type Workload struct {
-	// Ref is the owning object (the Deployment, CronJob, or the Pod itself).
+	// Ref is the owning object (the Deployment, CronJob, or the Pod itself);
+	// after Inventory.FoldOwned, a controlled object's top owner.
 	Ref finding.ObjectRef
+	// Own is the object's own reference when Ref names its controller
+	// owner instead (Inventory.FoldOwned); nil when Ref is the object.
+	Own *finding.ObjectRef
 	// Meta is the owning object's metadata.
 	Meta *metav1.ObjectMeta
 	// PodMeta is the pod template's metadata (for a Pod, its own).

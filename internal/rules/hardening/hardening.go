@@ -1,7 +1,10 @@
 // Package hardening holds the workload hardening rules that go beyond the
 // Pod Security Standards: immutable and least-privilege containers, pinned
 // images, resource bounds, service-account tokens, exposure and network
-// isolation. One rule per file; each file opens with the rule's contract.
+// isolation. One rule (or one family, like the four resource rules) per
+// file; each file opens with the rule's contract. Two rules take over part
+// of the Pod Security controls (dangerous-capabilities, run-as-root): they
+// follow the Pod Security level and carry its tags.
 package hardening
 
 import (
@@ -13,9 +16,14 @@ import (
 func Rules() []*rule.Rule {
 	return []*rule.Rule{
 		readOnlyRootFS(),
+		dangerousCaps(),
+		runAsRoot(),
 		imageNotPinned(),
 		latestTag(),
-		resources(),
+		cpuRequests(),
+		cpuLimits(),
+		memoryRequests(),
+		memoryLimits(),
 		tokenAutomount(),
 		secretInEnv(),
 		runtimeSocket(),
@@ -26,6 +34,7 @@ func Rules() []*rule.Rule {
 		serviceExposed(),
 		noNetworkPolicy(),
 		registryNotAllowed(),
+		deprecatedAPIVersion(),
 	}
 }
 

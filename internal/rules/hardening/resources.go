@@ -2,7 +2,6 @@ package hardening
 
 import (
 	"fmt"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -11,17 +10,59 @@ import (
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
-// resources: every regular and init container must set CPU and memory
-// requests and a memory limit, and a CPU limit. On a 1-CPU edge node one
-// unbounded container starves everything else, Palisade included.
-func resources() *rule.Rule {
+// resourcesAlias is the single rule the four resource rules replace: it
+// keeps selecting and exempting all four.
+const resourcesAlias = "hardening/resources"
+
+// cpuRequests, cpuLimits, memoryRequests, memoryLimits: every regular and
+// init container must set a CPU request, a CPU limit, a memory request and
+// a memory limit; a limit alone counts as the request (the API server
+// copies it). Ephemeral containers cannot have resources and are skipped.
+// One rule per resource and kind, because teams fix and exempt them
+// separately: many deliberately run without CPU limits. On a 1-CPU edge
+// node one unbounded container starves everything else, Palisade
+// included.
+//
+// Each finding points at the container's resources field, as the former
+// hardening/resources rule did, so baselines written for it still match.
+func cpuRequests() *rule.Rule {
+	return resourceRule("hardening/cpu-requests", "requests", corev1.ResourceCPU, finding.SeverityLow,
+		"CPU request missing",
+		"Without a CPU request the scheduler places the pod as if it needed no CPU, so nodes are overcommitted and the pod is the first to be starved under load.",
+		"resources:\n  requests:\n    cpu: 100m")
+}
+
+func cpuLimits() *rule.Rule {
+	return resourceRule("hardening/cpu-limits", "limits", corev1.ResourceCPU, finding.SeverityLow,
+		"CPU limit missing",
+		"Without a CPU limit a compromised or runaway container can use every idle CPU of the node; on small edge nodes that starves the other workloads. Teams that deliberately run without CPU limits exempt this rule alone.",
+		"resources:\n  limits:\n    cpu: 500m")
+}
+
+func memoryRequests() *rule.Rule {
+	return resourceRule("hardening/memory-requests", "requests", corev1.ResourceMemory, finding.SeverityLow,
+		"Memory request missing",
+		"Without a memory request the scheduler cannot place the pod safely and the kubelet evicts it first under memory pressure.",
+		"resources:\n  requests:\n    memory: 128Mi")
+}
+
+func memoryLimits() *rule.Rule {
+	return resourceRule("hardening/memory-limits", "limits", corev1.ResourceMemory, finding.SeverityMedium,
+		"Memory limit missing",
+		"Without a memory limit one compromised or leaking container can exhaust the node's memory (denial of service); the kernel's OOM killer then picks victims among every workload of the node.",
+		"resources:\n  limits:\n    memory: 256Mi")
+}
+
+func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severity, title, description, fix string) *rule.Rule {
+	field := kind + "." + string(name)
 	return &rule.Rule{
-		ID:              "hardening/resources",
-		Title:           "CPU or memory requests/limits missing",
-		Severity:        finding.SeverityMedium,
-		Description:     "Without requests the scheduler cannot place the pod safely; without limits one compromised or buggy container can exhaust a node's CPU or memory (denial of service), which on small edge nodes takes down every workload.",
-		Remediation:     "Set requests and limits for cpu and memory on every container.",
-		RemediationYAML: "resources:\n  requests:\n    cpu: 100m\n    memory: 128Mi\n  limits:\n    cpu: 500m\n    memory: 256Mi",
+		ID:              id,
+		Aliases:         []string{resourcesAlias},
+		Title:           title,
+		Severity:        sev,
+		Description:     description,
+		Remediation:     fmt.Sprintf("Set resources.%s on every container.", field),
+		RemediationYAML: fix,
 		References:      []finding.Reference{nsaGuide("Resource policies"), cis("5.7.x (general policies)")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
@@ -30,34 +71,17 @@ func resources() *rule.Rule {
 				if c.Path[0] == 'e' { // ephemeral containers cannot have resources
 					continue
 				}
-				var missing []string
-				for _, need := range []struct {
-					list corev1.ResourceList
-					kind string
-					name corev1.ResourceName
-				}{
-					{c.Resources.Requests, "requests", corev1.ResourceCPU},
-					{c.Resources.Requests, "requests", corev1.ResourceMemory},
-					{c.Resources.Limits, "limits", corev1.ResourceCPU},
-					{c.Resources.Limits, "limits", corev1.ResourceMemory},
-				} {
-					if _, ok := need.list[need.name]; !ok {
-						// A limit alone also sets the request.
-						if need.kind == "requests" {
-							if _, ok := c.Resources.Limits[need.name]; ok {
-								continue
-							}
-						}
-						missing = append(missing, need.kind+"."+string(need.name))
-					}
+				if _, ok := c.Resources.Limits[name]; ok {
+					continue // a limit is always set, and also sets the request
 				}
-				if len(missing) > 0 {
-					out = append(out, rule.Violation{
-						Message:   fmt.Sprintf("container %q sets no %s", c.Name, strings.Join(missing, ", ")),
-						Field:     w.Field(c.Path + ".resources"),
-						Container: c.Name,
-					})
+				if _, ok := c.Resources.Requests[name]; ok && kind == "requests" {
+					continue
 				}
+				out = append(out, rule.Violation{
+					Message:   fmt.Sprintf("container %q sets no resources.%s", c.Name, field),
+					Field:     w.Field(c.Path + ".resources"),
+					Container: c.Name,
+				})
 			}
 			return out
 		},

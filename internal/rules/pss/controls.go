@@ -8,7 +8,9 @@ import (
 
 // controls holds Palisade's metadata for each check ID of the library.
 // Rules() fails when the library gains a check missing here, so a new
-// control can never be silently ignored.
+// control can never be silently ignored. Every baseline control is HIGH
+// or CRITICAL: breaking the baseline is a known privilege escalation at
+// any level; what restricted adds is MEDIUM (a test holds this).
 var controls = map[policy.CheckID]control{
 	"privileged": {
 		severity:    finding.SeverityCritical,
@@ -38,7 +40,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "baseline",
 	},
 	"hostPorts": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "Host port",
 		description: "A hostPort binds the container directly on the node's interfaces, bypassing Services and NetworkPolicies.",
 		remediation: "Remove hostPort and expose the port through a Service.",
@@ -47,7 +49,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "baseline",
 	},
 	"hostProbesAndHostLifecycle": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "Probe or lifecycle hook targets another host",
 		description: "A probe or lifecycle handler with a host field makes the kubelet send requests to arbitrary hosts (SSRF from the node).",
 		remediation: "Remove the host field from httpGet and tcpSocket probes and lifecycle handlers.",
@@ -55,7 +57,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "baseline",
 	},
 	"appArmorProfile": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "AppArmor profile disabled or custom",
 		description: "Overriding the runtime's default AppArmor profile with unconfined removes a layer of confinement.",
 		remediation: "Leave appArmorProfile unset, or set type RuntimeDefault or Localhost.",
@@ -63,7 +65,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "baseline",
 	},
 	"seLinuxOptions": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "Custom SELinux type or user/role",
 		description: "Setting a custom SELinux user, role or type can lift the container out of its confinement domain.",
 		remediation: "Leave seLinuxOptions.user and role unset and use only container_t, container_init_t, container_kvm_t or container_engine_t types.",
@@ -71,7 +73,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "baseline",
 	},
 	"procMount": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "Unmasked /proc mount",
 		description: "procMount Unmasked exposes kernel interfaces under /proc that the runtime normally masks.",
 		remediation: "Remove securityContext.procMount or set it to Default.",
@@ -87,7 +89,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "restricted",
 	},
 	"seccompProfile_baseline": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "Seccomp disabled",
 		description: "An Unconfined seccomp profile gives the container every system call, widening the kernel attack surface.",
 		remediation: "Set seccompProfile.type to RuntimeDefault (or Localhost).",
@@ -105,7 +107,7 @@ var controls = map[policy.CheckID]control{
 		pssAnchor:   "restricted",
 	},
 	"sysctls": {
-		severity:    finding.SeverityMedium,
+		severity:    finding.SeverityHigh,
 		title:       "Unsafe sysctl",
 		description: "Sysctls outside the safe set change kernel settings for the whole node.",
 		remediation: "Use only the safe sysctls (net.ipv4.ip_local_port_range, net.ipv4.ping_group_range, ...) or none.",
@@ -122,8 +124,8 @@ var controls = map[policy.CheckID]control{
 	},
 	"capabilities_baseline": {
 		severity:    finding.SeverityHigh,
-		title:       "Dangerous capabilities added",
-		description: "Capabilities beyond the runtime's defaults (SYS_ADMIN, NET_ADMIN, ...) give the container powers over the kernel and the node.",
+		title:       "Capabilities beyond the baseline added",
+		description: "Capabilities beyond the baseline's short list (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT) give the container powers over the kernel and the node. The most dangerous ones (SYS_ADMIN, NET_ADMIN, NET_RAW, ...) are reported by hardening/dangerous-capabilities when it runs; this control reports the others.",
 		remediation: "Add no capabilities beyond the defaults; prefer dropping ALL and adding only NET_BIND_SERVICE if needed.",
 		fixYAML:     "securityContext:\n  capabilities:\n    drop: [\"ALL\"]",
 		cis:         "5.2.8, 5.2.9",

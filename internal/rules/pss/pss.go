@@ -7,6 +7,13 @@
 // restricted level, a restricted control that overrides a baseline one
 // (capabilities, seccomp, volumes, procMount) replaces it, exactly as the
 // admission controller does.
+//
+// Severity follows the risk, not the level: every baseline control is
+// HIGH or CRITICAL; what the restricted level adds is MEDIUM, except that
+// a restricted control replacing a baseline one that the pod also fails
+// keeps the baseline's severity. A namespace labelled privileged switches
+// the controls off; its workloads' findings at the default level are
+// still reported, as suppressed.
 package pss
 
 import (
@@ -14,11 +21,14 @@ import (
 	"regexp"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules/hardening"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -53,8 +63,10 @@ func kebab(s string) string {
 // newest version of each check.
 func Rules() ([]*rule.Rule, error) {
 	checks := policy.DefaultChecks()
+	byID := map[policy.CheckID]policy.Check{}
 	overriddenBy := map[policy.CheckID][]policy.CheckID{}
 	for _, c := range checks {
+		byID[c.ID] = c
 		latest := c.Versions[len(c.Versions)-1]
 		for _, o := range latest.OverrideCheckIDs {
 			overriddenBy[o] = append(overriddenBy[o], c.ID)
@@ -66,12 +78,42 @@ func Rules() ([]*rule.Rule, error) {
 		if !ok {
 			return nil, fmt.Errorf("pod security check %q has no Palisade metadata; add it to controls", c.ID)
 		}
-		out = append(out, newRule(c, meta, overriddenBy[c.ID]))
+		var overridden []overriddenCheck
+		for _, o := range c.Versions[len(c.Versions)-1].OverrideCheckIDs {
+			oc, ok := byID[o]
+			if !ok {
+				return nil, fmt.Errorf("pod security check %q overrides unknown check %q", c.ID, o)
+			}
+			overridden = append(overridden, overriddenCheck{check: oc.Versions[len(oc.Versions)-1].CheckPod, severity: controls[o].severity})
+		}
+		out = append(out, newRule(c, meta, overriddenBy[c.ID], overridden))
 	}
 	return out, nil
 }
 
-func newRule(c policy.Check, meta control, overriders []policy.CheckID) *rule.Rule {
+// overriddenCheck is a baseline check that a restricted one replaces at
+// the restricted level, with the severity of its control.
+type overriddenCheck struct {
+	check    policy.CheckPodFn
+	severity finding.Severity
+}
+
+// covers are the hardening rules that report part of what Pod Security
+// controls forbid, at the severity of that part, where those controls
+// apply (they gate on rule.Context.PodSecurityFor like the controls).
+// When such a rule runs, the controls judge the pod without what it
+// reports, so one added SYS_ADMIN or one runAsUser: 0 gives one finding,
+// not two. Exempting the hardening rule thus also exempts that part of
+// the control.
+var covers = []struct {
+	ruleID  string
+	without func(*corev1.PodSpec) (*corev1.PodSpec, bool)
+}{
+	{hardening.DangerousCapabilitiesID, hardening.WithoutDangerousCapabilities},
+	{hardening.RunAsRootID, hardening.WithoutExplicitRoot},
+}
+
+func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridden []overriddenCheck) *rule.Rule {
 	latest := c.Versions[len(c.Versions)-1]
 	tags := []string{rule.TagPSSRestricted}
 	level := rule.LevelRestricted
@@ -100,10 +142,11 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID) *rule.Ru
 		References:      refs,
 		Tags:            tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
-			nsLevel, fromLabel := ctx.PSSLevel(w.Namespace())
-			if !appliesAt(level, nsLevel) {
+			ps := ctx.PodSecurityFor(w.Namespace())
+			if !ps.Applies(level) {
 				return nil
 			}
+			nsLevel := ps.Level
 			if nsLevel == rule.LevelRestricted {
 				for _, o := range overriders {
 					if ctx.Selected(RuleID(o)) {
@@ -111,7 +154,13 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID) *rule.Ru
 					}
 				}
 			}
-			res := check(w.PodMeta, w.Spec)
+			spec := w.Spec
+			for _, cv := range covers {
+				if ctx.Selected(cv.ruleID) {
+					spec, _ = cv.without(spec)
+				}
+			}
+			res := check(w.PodMeta, spec)
 			if res.Allowed {
 				return nil
 			}
@@ -119,12 +168,11 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID) *rule.Ru
 			if res.ForbiddenDetail != "" {
 				msg += " (" + res.ForbiddenDetail + ")"
 			}
-			source := "default level"
-			if fromLabel {
-				source = "namespace enforce label"
+			msg = fmt.Sprintf("violates Pod Security %q (%s): %s", nsLevel, ps.Source, msg)
+			v := rule.Violation{Message: msg, Field: w.SpecPath, Suppression: ps.Suppression}
+			if nsLevel == rule.LevelRestricted {
+				v.Severity = baselineSeverity(overridden, w.PodMeta, spec)
 			}
-			msg = fmt.Sprintf("violates Pod Security %q (%s): %s", nsLevel, source, msg)
-			v := rule.Violation{Message: msg, Field: w.SpecPath}
 			if c, ok := firstNamedContainer(w, res.ForbiddenDetail); ok {
 				v.Container = c.Name
 				v.Field = w.Field(c.Path)
@@ -134,16 +182,19 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID) *rule.Ru
 	}
 }
 
-// appliesAt reports whether a control of level control is enforced in a
-// namespace at level ns.
-func appliesAt(control, ns string) bool {
-	switch ns {
-	case rule.LevelRestricted:
-		return true
-	case rule.LevelBaseline:
-		return control == rule.LevelBaseline
+// baselineSeverity returns the severity of the baseline checks that a
+// restricted check replaces and that the pod also fails, or 0 when it
+// passes them all: a hostPath volume is as dangerous under the
+// restricted control that reports it as under the baseline one, so the
+// finding keeps the baseline's severity at every level.
+func baselineSeverity(overridden []overriddenCheck, meta *metav1.ObjectMeta, spec *corev1.PodSpec) finding.Severity {
+	var sev finding.Severity
+	for _, o := range overridden {
+		if o.severity > sev && !o.check(meta, spec).Allowed {
+			sev = o.severity
+		}
 	}
-	return false
+	return sev
 }
 
 // firstNamedContainer finds the first container the library's detail

@@ -2,6 +2,7 @@ package pss
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules/hardening"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -171,19 +173,26 @@ func TestAgreesWithLibraryEvaluator(t *testing.T) {
 	}
 }
 
+// A namespace labelled privileged switches the controls off for its
+// workloads; the findings of the default level are still reported, as
+// suppressed with the label as the reason, so adding the label cannot
+// hide them in a review.
 func TestLevelFromNamespaceLabel(t *testing.T) {
 	all, _ := Rules()
 	rules, _ := rule.NewSet(all...)
 	inv := workload.NewInventory()
-	inv.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "relaxed", Labels: map[string]string{api.EnforceLevelLabel: "privileged"}}},
-		finding.ObjectRef{Kind: "Namespace", Name: "relaxed"}, nil)
+	for name, level := range map[string]string{"relaxed": "privileged", "strict": "baseline"} {
+		inv.Add(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{api.EnforceLevelLabel: level}}},
+			finding.ObjectRef{Kind: "Namespace", Name: name}, nil)
+	}
 	pod := func(ns string) *corev1.Pod {
 		yes := true
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: ns}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: "c", Image: "x", SecurityContext: &corev1.SecurityContext{Privileged: &yes}}}}}
 	}
-	inv.Add(pod("relaxed"), finding.ObjectRef{Kind: "Pod", Namespace: "relaxed", Name: "p"}, nil)
-	inv.Add(pod("other"), finding.ObjectRef{Kind: "Pod", Namespace: "other", Name: "p"}, nil)
+	for _, ns := range []string{"relaxed", "strict", "other"} {
+		inv.Add(pod(ns), finding.ObjectRef{Kind: "Pod", Namespace: ns, Name: "p"}, nil)
+	}
 	c := rule.NewContext(inv, rule.Settings{DefaultPSSLevel: rule.LevelBaseline}, rules)
 	fs, err := rules.Evaluate(context.Background(), c, nil)
 	if err != nil {
@@ -191,11 +200,195 @@ func TestLevelFromNamespaceLabel(t *testing.T) {
 	}
 	var got []string
 	for _, f := range fs {
-		got = append(got, f.Object.Namespace+" "+f.RuleID+" "+f.Container)
+		s := f.Object.Namespace + " " + f.RuleID + " " + f.Container
+		if f.Suppressed {
+			s += " suppressed " + f.Suppression.Kind + ": " + f.Suppression.Reason
+		}
+		got = append(got, s)
 	}
 	sort.Strings(got)
-	if strings.Join(got, ";") != "other pss/privileged c" {
-		t.Errorf("findings = %v; want only the privileged pod outside the privileged namespace", got)
+	want := []string{
+		"other pss/privileged c",
+		"relaxed pss/privileged c suppressed namespace-policy: namespace relaxed enforces the privileged Pod Security level",
+		"strict pss/privileged c",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// With privileged as the default level too, nothing applies anywhere
+	// in the labelled namespace.
+	c = rule.NewContext(inv, rule.Settings{DefaultPSSLevel: rule.LevelPrivileged}, rules)
+	fs, _ = rules.Evaluate(context.Background(), c, nil)
+	for _, f := range fs {
+		if f.Object.Namespace == "relaxed" || f.Object.Namespace == "other" {
+			t.Errorf("finding at the privileged level: %+v", f)
+		}
+	}
+}
+
+// withCovers is every Pod Security rule with the hardening rules that
+// report part of what they forbid.
+func withCovers(t *testing.T) *rule.Set {
+	t.Helper()
+	all, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range hardening.Rules() {
+		for _, cv := range covers {
+			if r.ID == cv.ruleID {
+				all = append(all, r)
+			}
+		}
+	}
+	set, err := rule.NewSet(all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.Len() != len(all) || len(all) < len(covers)+10 {
+		t.Fatalf("set of %d rules", set.Len())
+	}
+	return set
+}
+
+// With the covering hardening rules selected, the verdicts still agree
+// with the upstream fixtures: every fail fixture raises a Pod Security
+// finding or a covering rule's finding, every pass fixture none at all.
+func TestUpstreamFixturesWithCovers(t *testing.T) {
+	rules := withCovers(t)
+	root := fixtureRoot(t)
+	for _, level := range []string{rule.LevelBaseline, rule.LevelRestricted} {
+		dir := newestVersionDir(t, filepath.Join(root, level))
+		for _, outcome := range []string{"pass", "fail"} {
+			files, _ := filepath.Glob(filepath.Join(dir, outcome, "*.yaml"))
+			for _, file := range files {
+				got := keysOf(evaluate(t, rules, []string{file}, level))
+				if (len(got) > 0) != (outcome == "fail") {
+					t.Errorf("%s at %s: findings %v", file, level, got)
+				}
+			}
+		}
+	}
+}
+
+func keysOf(fs []finding.Finding) []string {
+	m := map[string]bool{}
+	for _, f := range fs {
+		m[f.RuleID+"="+f.Severity.String()] = true
+	}
+	return keys(m)
+}
+
+const riskyDeployment = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: agent, namespace: ops}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: agent
+        image: agent:1
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities:
+            drop: [ALL]
+            add: [%s]
+        volumeMounts: [{name: host, mountPath: /host}]
+      volumes:
+      - name: host
+        %s
+`
+
+// Severity follows the risk, not the level: the same pod gets the same
+// severity for what breaks the baseline at the baseline and the
+// restricted level, and a dangerous capability or explicit root is
+// reported once, by its own rule.
+func TestSeverityFollowsRisk(t *testing.T) {
+	tests := []struct {
+		name       string
+		add        string
+		volume     string
+		baseline   string
+		restricted string
+	}{
+		{"SYS_ADMIN and hostPath", "SYS_ADMIN", "hostPath: {path: /var/lib}",
+			"hardening/dangerous-capabilities=HIGH pss/host-path-volumes=HIGH",
+			"hardening/dangerous-capabilities=HIGH pss/restricted-volumes=HIGH"},
+		{"capability beyond the baseline, not dangerous", "SYS_NICE", "emptyDir: {}",
+			"pss/capabilities-baseline=HIGH",
+			"pss/capabilities-restricted=HIGH"},
+		{"only what restricted adds", "NET_BIND_SERVICE", "gitRepo: {repository: https://example.com/r.git}",
+			"",
+			"pss/restricted-volumes=MEDIUM"},
+		{"allowed everywhere", "NET_BIND_SERVICE", "emptyDir: {}", "", ""},
+	}
+	rules := withCovers(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "d.yaml")
+			if err := os.WriteFile(file, []byte(fmt.Sprintf(riskyDeployment, tt.add, tt.volume)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for level, want := range map[string]string{rule.LevelBaseline: tt.baseline, rule.LevelRestricted: tt.restricted} {
+				if got := strings.Join(keysOf(evaluate(t, rules, []string{file}, level)), " "); got != want {
+					t.Errorf("at %s: %s, want %s", level, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRunAsRootReportedOnce(t *testing.T) {
+	rules := withCovers(t)
+	const pod = `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: ops}
+spec:
+  securityContext: {seccompProfile: {type: RuntimeDefault}, %s}
+  containers:
+  - name: c
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [ALL]}
+`
+	tests := []struct{ name, podSC, want string }{
+		{"runAsUser 0 and runAsNonRoot true", "runAsUser: 0, runAsNonRoot: true", "hardening/run-as-root=HIGH"},
+		{"runAsNonRoot false", "runAsNonRoot: false", "hardening/run-as-root=HIGH"},
+		{"runAsNonRoot not set", "", "pss/run-as-non-root=MEDIUM"},
+		{"runAsNonRoot false with a user", "runAsNonRoot: false, runAsUser: 1000", "pss/run-as-non-root=MEDIUM"},
+		{"non-root", "runAsNonRoot: true, runAsUser: 1000", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "p.yaml")
+			if err := os.WriteFile(file, []byte(fmt.Sprintf(pod, tt.podSC)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(keysOf(evaluate(t, rules, []string{file}, rule.LevelRestricted)), " "); got != tt.want {
+				t.Errorf("%s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// Every baseline control is at least HIGH; only what restricted adds is
+// MEDIUM.
+func TestControlSeverities(t *testing.T) {
+	all, _ := Rules()
+	for _, r := range all {
+		if r.HasTag(rule.TagPSSBaseline) && r.Severity < finding.SeverityHigh {
+			t.Errorf("baseline control %s is %s", r.ID, r.Severity)
+		}
+		if !r.HasTag(rule.TagPSSBaseline) && r.Severity != finding.SeverityMedium {
+			t.Errorf("restricted control %s is %s", r.ID, r.Severity)
+		}
 	}
 }
 
@@ -206,4 +399,56 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The rules that take over part of the Pod Security controls follow the
+// level like the controls do: nothing at privileged, the baseline part at
+// baseline, and suppressed in a namespace labelled privileged.
+func TestCoversFollowTheLevel(t *testing.T) {
+	const in = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: relaxed
+  labels: {pod-security.kubernetes.io/enforce: privileged}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: %s}
+spec:
+  securityContext: {runAsUser: 0, runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [ALL], add: [NET_ADMIN]}
+`
+	tests := []struct{ ns, level, want string }{
+		{"apps", rule.LevelPrivileged, ""},
+		{"apps", rule.LevelBaseline, "hardening/dangerous-capabilities"},
+		{"apps", rule.LevelRestricted, "hardening/dangerous-capabilities hardening/run-as-root"},
+		{"relaxed", rule.LevelRestricted, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy"},
+		{"relaxed", rule.LevelBaseline, "hardening/dangerous-capabilities=namespace-policy"},
+	}
+	rules := withCovers(t)
+	for _, tt := range tests {
+		t.Run(tt.ns+"/"+tt.level, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "p.yaml")
+			if err := os.WriteFile(file, []byte(fmt.Sprintf(in, tt.ns)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, f := range evaluate(t, rules, []string{file}, tt.level) {
+				if f.Suppressed {
+					got = append(got, f.RuleID+"="+f.Suppression.Kind)
+				} else {
+					got = append(got, f.RuleID)
+				}
+			}
+			sort.Strings(got)
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("%v, want %s", got, tt.want)
+			}
+		})
+	}
 }

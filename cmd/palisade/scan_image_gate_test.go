@@ -1,0 +1,97 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	. "github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
+)
+
+// gateFixture is a Debian 12 image whose one package, zlib, has a
+// vulnerability of unknown severity (its advisory has no CVSS vector, as
+// many Debian, Go and Alpine records have none), an Alpine image, and a
+// database holding Debian records only.
+type gateFixture struct {
+	debian, alpine string
+	cacheDir       string
+}
+
+func newGateFixture(t *testing.T) *gateFixture {
+	t.Helper()
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	fx := &gateFixture{cacheDir: t.TempDir()}
+	fx.debian = "oci:" + Layout(t, Image(t, "linux/amd64", Layer(t,
+		File("etc/os-release", OSRelease),
+		File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("zlib1g", "1:1.2.13.dfsg-1", "zlib"))),
+	)))
+	fx.alpine = "oci:" + Layout(t, Image(t, "linux/amd64", Layer(t,
+		File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"),
+		File("lib/apk/db/installed", "P:musl\nV:1.2.5-r0\no:musl\n\nP:zlib\nV:1.3.1-r1\no:zlib\n\n"),
+	)))
+	recs := WriteRecords(t, map[string][]byte{
+		"DEBIAN-CVE-2099-0777": DebianRecord("DEBIAN-CVE-2099-0777", "CVE-2099-0777", "zlib", "", ""),
+	})
+	if _, stderr, code := palisade(t, "", "db", "import", recs, "--name", "debian", "--cache-dir", fx.cacheDir); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, stderr)
+	}
+	return fx
+}
+
+// TestScanImageUnknownSeverity: a vulnerability of unknown severity fails
+// --fail-on at every level but none, unless --ignore-unknown-severity.
+func TestScanImageUnknownSeverity(t *testing.T) {
+	fx := newGateFixture(t)
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"default --fail-on low", nil, exitFindings},
+		{"--fail-on critical", []string{"--fail-on", "critical"}, exitFindings},
+		{"--fail-on high", []string{"--fail-on", "high"}, exitFindings},
+		{"--fail-on unknown", []string{"--fail-on", "unknown"}, exitFindings},
+		{"--fail-on none", []string{"--fail-on", "none"}, exitClean},
+		{"--ignore-unknown-severity", []string{"--ignore-unknown-severity"}, exitClean},
+		{"--fail-on critical --ignore-unknown-severity", []string{"--fail-on", "critical", "--ignore-unknown-severity"}, exitClean},
+		{"--fail-on unknown fails on anything", []string{"--fail-on", "unknown", "--ignore-unknown-severity"}, exitFindings},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln"}, tt.args...)
+			out, stderr, code := palisade(t, "", args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.want, stderr)
+			}
+			// The finding is in the report whatever the gate says.
+			if !strings.Contains(out, "DEBIAN-CVE-2099-0777") || !strings.Contains(out, "UNKNOWN") {
+				t.Errorf("report lacks the UNKNOWN finding:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestScanImageMissingData: an image whose ecosystem has no advisories in
+// the database is not "No findings", exit 0: each such ecosystem is an
+// error counting the packages left unchecked, exit 2, unless
+// --allow-missing-data.
+func TestScanImageMissingData(t *testing.T) {
+	fx := newGateFixture(t)
+	want := "no vulnerability data for ecosystem Alpine:v3.20 (2 packages not checked)"
+	for _, format := range []string{"table", "json", "sarif"} {
+		out, stderr, code := palisade(t, "", "scan", "image", fx.alpine, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
+		if code != exitError {
+			t.Errorf("-o %s: exit %d, want 2: %s", format, code, stderr)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("-o %s: report lacks %q:\n%s", format, want, out)
+		}
+	}
+	out, stderr, code := palisade(t, "", "scan", "image", fx.alpine, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "--allow-missing-data")
+	if code != exitClean || !strings.Contains(out, "WARNING") || !strings.Contains(out, want) {
+		t.Errorf("--allow-missing-data: exit %d, want 0 and a warning: %s%s", code, out, stderr)
+	}
+	// The Debian image is covered: its exit code is the gate's, not 2.
+	if _, stderr, code := palisade(t, "", "scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "--fail-on", "none"); code != exitClean {
+		t.Errorf("covered image: exit %d: %s", code, stderr)
+	}
+}
