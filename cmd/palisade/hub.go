@@ -30,6 +30,7 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 	cmd.PersistentFlags().StringVar(&database, "database", defaultHubDatabase, "database URL: sqlite:///path/hub.db or postgres://user@host/db")
 	cmd.PersistentFlags().DurationVar(&encryptionMaxAge, "encryption-max-age", hub.DefaultEncryptionMaxAge, "placement trusts an etcd verification of encryption at rest for this long")
 	open := func(cmd *cobra.Command) (*hub.Hub, store.Store, error) {
+		privateUmask()
 		st, err := store.Open(cmd.Context(), database)
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
@@ -76,7 +77,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			} else {
 				limits.Client.Free = clientFailures
 			}
-			_, st, err := open(cmd)
+			_, st, err := open(cmd) // sets the 077 umask of the hub's state
 			if err != nil {
 				return err
 			}

@@ -148,12 +148,15 @@ type Agent struct {
 	inflight   map[string]bool
 	digestRefs map[string]string
 
-	scans      sync.WaitGroup // image scans in flight
-	online     atomic.Bool
-	evalCount  atomic.Int64
-	scanSem    chan struct{}
-	bundleHash uint64
-	ownScanner *RegistryScanner // built by New from Config.Images; closed by Close
+	scans  sync.WaitGroup // image scans in flight
+	online atomic.Bool
+	// refusedTooLarge counts reports dropped because the hub answered 413
+	// to them alone.
+	refusedTooLarge atomic.Uint64
+	evalCount       atomic.Int64
+	scanSem         chan struct{}
+	bundleHash      uint64
+	ownScanner      *RegistryScanner // built by New from Config.Images; closed by Close
 }
 
 // New enrols (first start) or loads the identity and opens the outbox.
@@ -618,10 +621,17 @@ const (
 func (a *Agent) sendLoop(ctx context.Context) {
 	backoff := time.Second
 	batching := true // until a hub without the batch endpoint answers 404
+	// split is the reports per batch after a 413, halved at each until the
+	// report too large alone is found and dropped (then 0: full batches);
+	// the culprit is thus refused about log2(sendBatchReports) times.
+	split := 0
 	for {
 		n := 1
 		if batching {
 			n = sendBatchReports
+		}
+		if split > 0 {
+			n = split
 		}
 		batch, err := a.outbox.OldestRaw(n, sendBatchBytes)
 		if err != nil {
@@ -646,6 +656,9 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		case err == nil:
 			a.setOnline(true, nil)
 			backoff = time.Second
+			if len(batch) < n {
+				split = 0 // the queue drained: nothing left to split
+			}
 			if err := a.outbox.Ack(batch[len(batch)-1].Seq); err != nil {
 				a.log.Error("outbox ack failed", slog.Any("error", err))
 			}
@@ -653,6 +666,31 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		case batching && errors.As(err, &he) && (he.Status == http.StatusNotFound || he.Status == http.StatusMethodNotAllowed):
 			a.log.Info("hub has no batch endpoint; sending reports one by one")
 			batching = false
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge && len(batch) > 1:
+			// Over the hub's bytes or items per request: send fewer at once,
+			// down to one, to find the report that is too large alone.
+			split = len(batch) / 2
+			a.log.Warn("hub refused a batch as too large; sending fewer reports at once", slog.Int("reports", len(batch)), slog.String("reason", he.Msg))
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusRequestEntityTooLarge:
+			// Resending it unchanged would be refused forever and block the
+			// queue behind it.
+			n := a.refusedTooLarge.Add(1)
+			a.log.Error("hub refused a report as too large; dropping it", slog.Uint64("seq", batch[0].Seq),
+				slog.String("reason", he.Msg), slog.Uint64("refusedTooLarge", n))
+			_ = a.outbox.Ack(batch[0].Seq)
+			split = 0
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
+			// The hub is up and asks this cluster to slow down: wait as it
+			// says (bounded), without counting it an outage.
+			wait := min(max(he.RetryAfter, time.Second), 5*time.Minute)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
 			continue
 		case errors.As(err, &he) && he.Status == http.StatusBadRequest:
 			// A report the hub can never accept must not block the queue.

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -278,6 +279,8 @@ func newHubClient(hubURL string, pin []byte, id *identity) (*hubClient, error) {
 type HTTPError struct {
 	Status int
 	Msg    string
+	// RetryAfter is the hub's Retry-After (429, 503), zero if none.
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("hub: HTTP %d: %s", e.Status, e.Msg) }
@@ -313,7 +316,11 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 	if resp.StatusCode/100 != 2 {
 		var e fleetapi.Error
 		_ = json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
-		return &HTTPError{Status: resp.StatusCode, Msg: e.Error}
+		he := &HTTPError{Status: resp.StatusCode, Msg: e.Error}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+			he.RetryAfter = time.Duration(s) * time.Second
+		}
+		return he
 	}
 	if out == nil {
 		_, _ = io.Copy(io.Discard, resp.Body)

@@ -402,6 +402,9 @@ const (
 	StateOnline    ClusterState = "online"
 	StateStale     ClusterState = "stale"
 	StateOffline   ClusterState = "offline"
+	// StateRevoked is a cluster whose agents an operator revoked: its
+	// data stops where the revocation found it, whatever last contact says.
+	StateRevoked ClusterState = "revoked"
 )
 
 // Error is the body of every non-2xx response.

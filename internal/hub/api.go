@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -165,8 +166,33 @@ func readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 // readAgentJSON is readJSON for the agent endpoints, which ignore unknown
 // fields: an agent newer than the hub may send fields the hub does not
 // know yet, and must keep reporting (fleet upgrades are never atomic).
+//
+// An agent's body is also bounded in items (fleetapi.MaxReportItems),
+// counted as it streams in: over either limit is 413.
 func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 	return decodeBody(w, r, limit, v, false)
+}
+
+// errDecompressedTooLarge is a gzip body that inflates past the limit.
+var errDecompressedTooLarge = fmt.Errorf("decompressed body too large: %w", fleetapi.ErrTooLarge)
+
+// capReader fails with errDecompressedTooLarge past n bytes (where
+// io.LimitReader would end the JSON early and read as a syntax error).
+type capReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.n <= 0 {
+		return 0, errDecompressedTooLarge
+	}
+	if int64(len(p)) > c.n {
+		p = p[:c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n -= int64(n)
+	return n, err
 }
 
 // decodeBody decodes exactly one JSON value: data after it (other than
@@ -185,14 +211,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, stri
 			return false
 		}
 		defer zr.Close()
-		body = io.LimitReader(zr, limit+1) // bounds the decompressed size too
+		body = &capReader{r: zr, n: limit} // bounds the decompressed size too
 	}
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(&fleetapi.ItemLimitReader{R: body, Max: fleetapi.MaxReportItems})
 	if strict {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", mbe.Limit))
+		case errors.Is(err, fleetapi.ErrTooLarge):
+			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		}
 		return false
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
@@ -302,6 +336,10 @@ func (h *Hub) agentOnly(next func(http.ResponseWriter, *http.Request, agentIdent
 			writeError(w, http.StatusUnauthorized, "certificate revoked")
 			return
 		}
+		if !c.ClusterRevokedAt.IsZero() {
+			writeError(w, http.StatusUnauthorized, "cluster revoked")
+			return
+		}
 		next(w, r, agentIdentity{AgentID: c.AgentID, ClusterID: c.ClusterID, Serial: serial})
 	})
 }
@@ -361,7 +399,11 @@ func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), cluster.ID, agentID, now)
+	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), store.Certificate{ClusterID: cluster.ID, AgentID: agentID}, now, 0)
+	if errors.Is(err, store.ErrRevoked) { // revoked again since the token was used
+		writeError(w, http.StatusUnauthorized, "cluster revoked")
+		return
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -376,13 +418,17 @@ func (h *Hub) enroll(w http.ResponseWriter, r *http.Request) {
 		Certificate: string(certPEM), CA: string(h.ca.pem), BundleKey: string(bk), NotAfter: notAfter})
 }
 
-func (h *Hub) issue(ctx context.Context, csr []byte, clusterID, agentID string, now time.Time) ([]byte, time.Time, error) {
-	cert, certPEM, err := h.ca.issueClient(csr, clusterID, agentID, now, h.cfg.CertTTL)
+// issue signs a certificate for the CSR and records it (rec names the
+// cluster, agent and, for a renewal, the certificate renewed). A
+// certificate the store refuses (revoked cluster, renewal too soon) is
+// never recorded, so it authenticates nothing.
+func (h *Hub) issue(ctx context.Context, csr []byte, rec store.Certificate, now time.Time, minInterval time.Duration) ([]byte, time.Time, error) {
+	cert, certPEM, err := h.ca.issueClient(csr, rec.ClusterID, rec.AgentID, now, h.cfg.CertTTL)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	if err := h.st.RecordCertificate(ctx, store.Certificate{Serial: SerialHex(cert.SerialNumber), ClusterID: clusterID, AgentID: agentID,
-		NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}); err != nil {
+	rec.Serial, rec.NotBefore, rec.NotAfter = SerialHex(cert.SerialNumber), cert.NotBefore, cert.NotAfter
+	if err := h.st.RecordCertificate(ctx, rec, now, minInterval); err != nil {
 		return nil, time.Time{}, err
 	}
 	return certPEM, cert.NotAfter, nil
@@ -405,8 +451,18 @@ func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), id.ClusterID, id.AgentID, h.cfg.Now())
-	if err != nil {
+	certPEM, notAfter, err := h.issue(r.Context(), []byte(req.CSR), store.Certificate{ClusterID: id.ClusterID, AgentID: id.AgentID, RenewedFrom: id.Serial},
+		h.cfg.Now(), h.cfg.RenewInterval)
+	var soon *store.RenewalTooSoon
+	switch {
+	case errors.As(err, &soon):
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(soon.RetryAfter.Seconds()))))
+		writeError(w, http.StatusTooManyRequests, "renewed less than "+h.cfg.RenewInterval.String()+" ago")
+		return
+	case errors.Is(err, store.ErrRevoked):
+		writeError(w, http.StatusUnauthorized, "cluster revoked")
+		return
+	case err != nil:
 		h.internal(w, r, err)
 		return
 	}
@@ -416,6 +472,11 @@ func (h *Hub) renew(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 }
 
 func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	done, ok := h.ingestTurn(w, id.ClusterID)
+	if !ok {
+		return
+	}
+	defer done()
 	var env fleetapi.Envelope
 	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &env) {
 		return

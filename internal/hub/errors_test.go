@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
@@ -20,11 +21,11 @@ type failingStore struct {
 
 const storeSecret = "pq: relation certificates at 10.0.0.5 password=hunter2"
 
-func (f *failingStore) RecordCertificate(ctx context.Context, c store.Certificate) error {
+func (f *failingStore) RecordCertificate(ctx context.Context, c store.Certificate, now time.Time, minInterval time.Duration) error {
 	if f.fail {
 		return errors.New(storeSecret)
 	}
-	return f.Store.RecordCertificate(ctx, c)
+	return f.Store.RecordCertificate(ctx, c, now, minInterval)
 }
 
 // TestRenewErrors: a bad CSR is the agent's fault (400 with the reason);

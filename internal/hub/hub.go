@@ -33,6 +33,11 @@ type Config struct {
 	// CertTTL is the lifetime of agent certificates (default 24h); agents
 	// renew at two thirds of it.
 	CertTTL time.Duration
+	// RenewInterval is the least time between two certificate renewals
+	// of one cluster (default one minute, or a tenth of CertTTL if that
+	// is shorter); a renewal sooner is answered 429 with Retry-After. One
+	// stolen certificate once made 2,000 renewals in 5 seconds.
+	RenewInterval time.Duration
 	// StaleAfter and OfflineAfter classify clusters by their last contact
 	// (defaults 90s and 10m; agents heartbeat every 30s).
 	StaleAfter, OfflineAfter time.Duration
@@ -86,6 +91,10 @@ type Hub struct {
 	bundleMu         sync.Mutex
 	bundleByCluster  map[string]int
 	bundlePerCluster int
+	// ingesting marks the clusters with a report or batch being decoded
+	// or stored: one at a time each (see ingestTurn).
+	ingestMu  sync.Mutex
+	ingesting map[string]bool
 }
 
 // Secret names in the store.
@@ -102,6 +111,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.CertTTL <= 0 {
 		cfg.CertTTL = 24 * time.Hour
+	}
+	if cfg.RenewInterval <= 0 {
+		cfg.RenewInterval = min(time.Minute, cfg.CertTTL/10)
 	}
 	if cfg.StaleAfter <= 0 {
 		cfg.StaleAfter = 90 * time.Second
@@ -312,8 +324,10 @@ func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, con
 		})
 }
 
-// RevokeCluster revokes every certificate of a cluster's agents: they must
-// enrol again with a new token.
+// RevokeCluster marks the cluster revoked and revokes every certificate of
+// its agents: no request of theirs is accepted, whatever certificate it
+// presents, until an agent enrols with a bootstrap token made after the
+// revocation.
 func (h *Hub) RevokeCluster(ctx context.Context, clusterID string) (int, error) {
-	return h.st.RevokeCertificates(ctx, store.CertificateFilter{ClusterID: clusterID}, h.cfg.Now())
+	return h.st.RevokeCluster(ctx, clusterID, h.cfg.Now())
 }

@@ -228,7 +228,7 @@ func TestExpiredAndForeignCertificatesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := th.st.RecordCertificate(context.Background(), store.Certificate{Serial: SerialHex(cert.SerialNumber), ClusterID: a.ClusterID, AgentID: a.AgentID, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}); err != nil {
+	if err := th.st.RecordCertificate(context.Background(), store.Certificate{Serial: SerialHex(cert.SerialNumber), ClusterID: a.ClusterID, AgentID: a.AgentID, NotBefore: cert.NotBefore, NotAfter: cert.NotAfter}, time.Now(), 0); err != nil {
 		t.Fatal(err)
 	}
 	// A certificate from another CA with the same identity.

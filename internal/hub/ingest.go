@@ -9,6 +9,32 @@ import (
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
+// ingestTurn gives the cluster the right to send one report or batch at
+// a time; a second one while the first is decoded or stored is answered
+// 429 with Retry-After (the agent sends its outbox in order, one request
+// at a time, so only a misbehaving agent meets this). This is each
+// cluster's fair share of ingest: the database writer is shared, and a
+// cluster sending in parallel queued every other cluster behind it. The
+// returned function ends the turn.
+func (h *Hub) ingestTurn(w http.ResponseWriter, clusterID string) (func(), bool) {
+	h.ingestMu.Lock()
+	defer h.ingestMu.Unlock()
+	if h.ingesting[clusterID] {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "a report of this cluster is already being ingested; send one at a time")
+		return nil, false
+	}
+	if h.ingesting == nil {
+		h.ingesting = map[string]bool{}
+	}
+	h.ingesting[clusterID] = true
+	return func() {
+		h.ingestMu.Lock()
+		delete(h.ingesting, clusterID)
+		h.ingestMu.Unlock()
+	}, true
+}
+
 // reportBatch applies several outbox reports of one agent in one store
 // transaction (fleetapi.ReportBatch). Each envelope is deduplicated by its
 // Seq exactly as on the single-report path; an invalid envelope is refused
@@ -16,6 +42,11 @@ import (
 // refuses the whole batch, and a store failure fails the whole batch so
 // the agent resends it.
 func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdentity) {
+	done, ok := h.ingestTurn(w, id.ClusterID)
+	if !ok {
+		return
+	}
+	defer done()
 	var b fleetapi.ReportBatch
 	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &b) {
 		return

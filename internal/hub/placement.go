@@ -226,6 +226,8 @@ func (h *Hub) placeOn(ctx context.Context, req PlacementRequest, c store.Cluster
 		}
 	}
 	switch st {
+	case fleetapi.StateRevoked:
+		add(CheckState, CheckFail, "revoked %s: its agents' certificates are refused", ago(h.cfg.Now(), c.RevokedAt))
 	case fleetapi.StateOnline:
 		add(CheckState, CheckPass, "online, last seen %s", ago(h.cfg.Now(), c.LastSeen))
 	case fleetapi.StateStale:

@@ -187,3 +187,40 @@ func TestPlaceEncryptionAndPodSecurity(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaceNeverOffersRevokedCluster: a revoked cluster, however recently
+// its agent reported, is shown revoked and never fits a placement.
+func TestPlaceNeverOffersRevokedCluster(t *testing.T) {
+	h := hubtest.Start(t)
+	fleet := hubtest.SeedFleet(t, h)
+	req := hub.PlacementRequest{Namespace: "sensors", Images: []hub.PlacementImage{{Ref: hubtest.SensorRef}}}
+	fitting := func() map[string]bool {
+		ps, err := h.Place(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, p := range ps {
+			if p.Fits {
+				out[p.ClusterName] = true
+			}
+		}
+		return out
+	}
+	if !fitting()["edge-arm-01"] {
+		t.Fatal("edge-arm-01 does not fit before the revocation: the test sees nothing")
+	}
+	if _, err := h.RevokeCluster(context.Background(), fleet.IDs["edge-arm-01"]); err != nil {
+		t.Fatal(err)
+	}
+	if fitting()["edge-arm-01"] {
+		t.Error("place offers revoked cluster edge-arm-01")
+	}
+	c, err := h.Store.GetCluster(context.Background(), fleet.IDs["edge-arm-01"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := c.State(h.Clock.Now(), 90*time.Second, 10*time.Minute); st != fleetapi.StateRevoked {
+		t.Errorf("revoked cluster shown %s", st)
+	}
+}

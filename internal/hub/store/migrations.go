@@ -211,6 +211,13 @@ INSERT INTO cluster_severity_counts (cluster_id, severity, n)
 INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects)
 	SELECT cluster_id, rule_id, MAX(title), MAX(severity), COUNT(DISTINCT object_key) FROM findings WHERE suppressed = 0 GROUP BY cluster_id, rule_id;
 `, backfillClusterRules},
+	{4, "revocation is a state of the cluster; renewals are rate-limited per cluster", `
+ALTER TABLE clusters ADD COLUMN revoked_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN renewed_at BIGINT NOT NULL DEFAULT 0;
+UPDATE clusters SET revoked_at = (SELECT MIN(revoked_at) FROM certificates WHERE certificates.cluster_id = clusters.id)
+	WHERE NOT EXISTS (SELECT 1 FROM certificates WHERE certificates.cluster_id = clusters.id AND revoked_at = 0)
+	AND EXISTS (SELECT 1 FROM certificates WHERE certificates.cluster_id = clusters.id);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

@@ -28,16 +28,18 @@ func stateCondition(st fleetapi.ClusterState, c StateCutoffs) (string, []any, er
 	switch st {
 	case "":
 		return "", nil, nil
+	case fleetapi.StateRevoked:
+		return "revoked_at > 0", nil, nil
 	case fleetapi.StateNeverSeen:
-		return "last_seen = 0", nil, nil
+		return "revoked_at = 0 AND last_seen = 0", nil, nil
 	case fleetapi.StateOnline:
-		return "last_seen > 0 AND last_seen >= ?", []any{ms(c.Stale)}, nil
+		return "revoked_at = 0 AND last_seen > 0 AND last_seen >= ?", []any{ms(c.Stale)}, nil
 	case fleetapi.StateStale:
-		return "last_seen > 0 AND last_seen < ? AND last_seen >= ?", []any{ms(c.Stale), ms(c.Offline)}, nil
+		return "revoked_at = 0 AND last_seen > 0 AND last_seen < ? AND last_seen >= ?", []any{ms(c.Stale), ms(c.Offline)}, nil
 	case fleetapi.StateOffline:
-		return "last_seen > 0 AND last_seen < ?", []any{ms(c.Offline)}, nil
+		return "revoked_at = 0 AND last_seen > 0 AND last_seen < ?", []any{ms(c.Offline)}, nil
 	default:
-		return "", nil, Invalid("state", "%q: want online, stale, offline or never-seen", st)
+		return "", nil, Invalid("state", "%q: want online, stale, offline, never-seen or revoked", st)
 	}
 }
 
@@ -110,17 +112,21 @@ func (s *sqlStore) QueryClusters(ctx context.Context, q ClusterQuery) ([]Cluster
 
 func (s *sqlStore) FleetSummary(ctx context.Context, c StateCutoffs) (FleetSummary, error) {
 	sum := FleetSummary{States: map[fleetapi.ClusterState]int{}, Findings: emptyCounts()}
-	var never, online, stale, offline int
+	var never, online, stale, offline, revoked int
 	if err := s.queryRow(ctx, s.db, `SELECT COUNT(*),
-		COALESCE(SUM(CASE WHEN last_seen = 0 THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN last_seen > 0 AND last_seen >= ? THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN last_seen > 0 AND last_seen < ? AND last_seen >= ? THEN 1 ELSE 0 END), 0),
-		COALESCE(SUM(CASE WHEN last_seen > 0 AND last_seen < ? THEN 1 ELSE 0 END), 0)
-		FROM clusters`, ms(c.Stale), ms(c.Stale), ms(c.Offline), ms(c.Offline)).Scan(&sum.Clusters, &never, &online, &stale, &offline); err != nil {
+		COALESCE(SUM(CASE WHEN revoked_at = 0 AND last_seen = 0 THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN revoked_at = 0 AND last_seen > 0 AND last_seen >= ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN revoked_at = 0 AND last_seen > 0 AND last_seen < ? AND last_seen >= ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN revoked_at = 0 AND last_seen > 0 AND last_seen < ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN revoked_at > 0 THEN 1 ELSE 0 END), 0)
+		FROM clusters`, ms(c.Stale), ms(c.Stale), ms(c.Offline), ms(c.Offline)).Scan(&sum.Clusters, &never, &online, &stale, &offline, &revoked); err != nil {
 		return sum, fmt.Errorf("fleet summary: %w", err)
 	}
 	sum.States[fleetapi.StateNeverSeen], sum.States[fleetapi.StateOnline] = never, online
 	sum.States[fleetapi.StateStale], sum.States[fleetapi.StateOffline] = stale, offline
+	if revoked > 0 {
+		sum.States[fleetapi.StateRevoked] = revoked
+	}
 	rows, err := s.query(ctx, s.db, `SELECT severity, SUM(n) FROM cluster_severity_counts GROUP BY severity`)
 	if err != nil {
 		return sum, fmt.Errorf("fleet summary: %w", err)

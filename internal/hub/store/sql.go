@@ -31,6 +31,16 @@ type dialect struct {
 	maxParams int
 }
 
+// forUpdate locks the rows a SELECT reads until the transaction ends on
+// PostgreSQL; SQLite's BEGIN IMMEDIATE already holds the database's one
+// write lock (and has no FOR UPDATE).
+func (d dialect) forUpdate() string {
+	if d.dollar {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
 // rebind turns ? placeholders into $n for PostgreSQL. Queries here never
 // contain a literal question mark.
 func (d dialect) rebind(q string) string {
@@ -169,17 +179,17 @@ func (s *sqlStore) Secret(ctx context.Context, name string, create func() ([]byt
 
 // ---- clusters
 
-const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending`
+const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at`
 
 func scanCluster(sc interface{ Scan(...any) error }) (Cluster, error) {
 	var c Cluster
-	var created, seen int64
+	var created, seen, revoked int64
 	var inv string
 	var dropped, pending int64
-	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked); err != nil {
 		return c, err
 	}
-	c.CreatedAt, c.LastSeen = fromMS(created), fromMS(seen)
+	c.CreatedAt, c.LastSeen, c.RevokedAt = fromMS(created), fromMS(seen), fromMS(revoked)
 	c.Dropped, c.Pending = uint64(dropped), uint64(pending)
 	if inv != "" {
 		c.Inventory = &fleetapi.Inventory{}
@@ -302,11 +312,12 @@ func (s *sqlStore) EnrollAgent(ctx context.Context, tokenID string, secretHash [
 	var clusterID string
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var hash []byte
+		var created int64
 		// The conditional update is the single-use guarantee: of two
 		// concurrent enrolments with one token, one updates the row and the
 		// other finds used_at already set.
-		err := s.queryRow(ctx, tx, `UPDATE bootstrap_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at = 0 AND expires_at > ? RETURNING cluster_id, hash`,
-			ms(now), a.ID, tokenID, ms(now)).Scan(&clusterID, &hash)
+		err := s.queryRow(ctx, tx, `UPDATE bootstrap_tokens SET used_at = ?, used_by = ? WHERE id = ? AND used_at = 0 AND expires_at > ? RETURNING cluster_id, hash, created_at`,
+			ms(now), a.ID, tokenID, ms(now)).Scan(&clusterID, &hash, &created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrTokenRejected
 		}
@@ -315,6 +326,13 @@ func (s *sqlStore) EnrollAgent(ctx context.Context, tokenID string, secretHash [
 		}
 		if subtle.ConstantTimeCompare(hash, secretHash) != 1 {
 			return ErrTokenRejected // rolled back: a wrong guess does not burn the token
+		}
+		// Re-enrolment: a token an operator made after revoking the
+		// cluster lifts the revocation; one made before does not (it may
+		// have been stolen with the node). The revoked certificates stay
+		// revoked either way.
+		if _, err := s.exec(ctx, tx, `UPDATE clusters SET revoked_at = 0, renewed_at = 0 WHERE id = ? AND revoked_at > 0 AND revoked_at <= ?`, clusterID, created); err != nil {
+			return fmt.Errorf("re-enrol cluster %s: %w", clusterID, err)
 		}
 		if _, err := s.exec(ctx, tx, `INSERT INTO agents (id, cluster_id, created_at) VALUES (?, ?, ?)`, a.ID, clusterID, ms(now)); err != nil {
 			return fmt.Errorf("create agent: %w", err)
@@ -342,26 +360,87 @@ func (s *sqlStore) GetAgent(ctx context.Context, id string) (Agent, error) {
 	return a, nil
 }
 
-func (s *sqlStore) RecordCertificate(ctx context.Context, c Certificate) error {
-	if _, err := s.exec(ctx, s.db, `INSERT INTO certificates (serial, cluster_id, agent_id, not_before, not_after) VALUES (?, ?, ?, ?, ?)`,
-		c.Serial, c.ClusterID, c.AgentID, ms(c.NotBefore), ms(c.NotAfter)); err != nil {
-		return fmt.Errorf("certificate %s: %w", c.Serial, err)
-	}
-	return nil
+func (s *sqlStore) RecordCertificate(ctx context.Context, c Certificate, now time.Time, minInterval time.Duration) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		// The cluster row is the lock renewals and RevokeCluster share:
+		// SQLite's BEGIN IMMEDIATE serialises every writer, and on
+		// PostgreSQL FOR UPDATE here and RevokeCluster's UPDATE take the
+		// same row lock, so the revocation check and the insert cannot be
+		// split by a revocation.
+		var revoked, renewed int64
+		err := s.queryRow(ctx, tx, `SELECT revoked_at, renewed_at FROM clusters WHERE id = ?`+s.d.forUpdate(), c.ClusterID).Scan(&revoked, &renewed)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("certificate %s: cluster %s: %w", c.Serial, c.ClusterID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("certificate %s: cluster %s: %w", c.Serial, c.ClusterID, err)
+		}
+		if revoked != 0 {
+			return fmt.Errorf("certificate %s: cluster %s: %w", c.Serial, c.ClusterID, ErrRevoked)
+		}
+		if c.RenewedFrom != "" {
+			var old int64
+			if err := s.queryRow(ctx, tx, `SELECT revoked_at FROM certificates WHERE serial = ?`+s.d.forUpdate(), c.RenewedFrom).Scan(&old); err != nil {
+				return fmt.Errorf("certificate %s: renewing %s: %w", c.Serial, c.RenewedFrom, err)
+			}
+			if old != 0 {
+				return fmt.Errorf("certificate %s: renewing %s: %w", c.Serial, c.RenewedFrom, ErrRevoked)
+			}
+		}
+		if minInterval > 0 {
+			if next := fromMS(renewed).Add(minInterval); renewed != 0 && now.Before(next) {
+				return &RenewalTooSoon{Cluster: c.ClusterID, RetryAfter: next.Sub(now)}
+			}
+			if _, err := s.exec(ctx, tx, `UPDATE clusters SET renewed_at = ? WHERE id = ?`, ms(now), c.ClusterID); err != nil {
+				return fmt.Errorf("certificate %s: cluster %s: %w", c.Serial, c.ClusterID, err)
+			}
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO certificates (serial, cluster_id, agent_id, not_before, not_after) VALUES (?, ?, ?, ?, ?)`,
+			c.Serial, c.ClusterID, c.AgentID, ms(c.NotBefore), ms(c.NotAfter)); err != nil {
+			return fmt.Errorf("certificate %s: %w", c.Serial, err)
+		}
+		return nil
+	})
+}
+
+func (s *sqlStore) RevokeCluster(ctx context.Context, clusterID string, now time.Time) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Marking the cluster first takes its row lock (see
+		// RecordCertificate); a cluster revoked earlier keeps its first
+		// revocation time.
+		res, err := s.exec(ctx, tx, `UPDATE clusters SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?`, ms(now), clusterID)
+		if err != nil {
+			return fmt.Errorf("revoke cluster %s: %w", clusterID, err)
+		}
+		if k, err := res.RowsAffected(); err != nil {
+			return fmt.Errorf("revoke cluster %s: %w", clusterID, err)
+		} else if k == 0 {
+			return fmt.Errorf("revoke cluster %s: %w", clusterID, ErrNotFound)
+		}
+		res, err = s.exec(ctx, tx, `UPDATE certificates SET revoked_at = ? WHERE cluster_id = ? AND revoked_at = 0`, ms(now), clusterID)
+		if err != nil {
+			return fmt.Errorf("revoke cluster %s: %w", clusterID, err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }
 
 func (s *sqlStore) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
 	var c Certificate
-	var nb, na, rev int64
-	err := s.queryRow(ctx, s.db, `SELECT serial, cluster_id, agent_id, not_before, not_after, revoked_at FROM certificates WHERE serial = ?`, serial).
-		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev)
+	var nb, na, rev, crev int64
+	err := s.queryRow(ctx, s.db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
+		FROM certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ?`, serial).
+		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev, &crev)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, fmt.Errorf("certificate %s: %w", serial, ErrNotFound)
 	}
 	if err != nil {
 		return c, fmt.Errorf("certificate %s: %w", serial, err)
 	}
-	c.NotBefore, c.NotAfter, c.RevokedAt = fromMS(nb), fromMS(na), fromMS(rev)
+	c.NotBefore, c.NotAfter, c.RevokedAt, c.ClusterRevokedAt = fromMS(nb), fromMS(na), fromMS(rev), fromMS(crev)
 	return c, nil
 }
 

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,7 +35,7 @@ const (
 
 // OpenSQLite opens (creating) the database file and migrates it.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := privateFiles(path); err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	dsn := func(txlock string, pragmas ...string) string {
@@ -69,13 +71,48 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil { // it holds the hub's keys
-		s.Close()
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
-	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.checkpoints()
 	return s, nil
+}
+
+// privateFiles makes the database's directory (0700 when it creates it)
+// and the database file 0600 before SQLite opens it, and takes group and
+// other access away from the -wal and -shm files an earlier hub left.
+//
+// Why before: SQLite creates the -wal and -shm files with the mode of the
+// database file, and all three hold hub_secrets (the CA key, the
+// bundle-signing key). A database created by SQLite under the usual 022
+// umask and chmod-ed afterwards had world-readable WAL and SHM files for
+// as long as the hub ran. `hub` commands also set a 077 umask (see
+// cmd/palisade), which covers what this cannot name; this path does not,
+// because a umask is process-wide and the store is a library.
+func privateFiles(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(name, fi.Mode().Perm()&0o700); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (s *SQLite) checkpoints() {

@@ -37,7 +37,20 @@ var (
 	// unlike database failures, whose text stays in the server log. Every
 	// *ValidationError is an ErrInvalid.
 	ErrInvalid = errors.New("invalid input")
+	// ErrRevoked is a certificate asked for a cluster an operator revoked.
+	ErrRevoked = errors.New("cluster revoked")
 )
+
+// RenewalTooSoon is a renewal refused because the cluster renewed less
+// than the minimum interval ago; RetryAfter is how long to wait.
+type RenewalTooSoon struct {
+	Cluster    string
+	RetryAfter time.Duration
+}
+
+func (e *RenewalTooSoon) Error() string {
+	return fmt.Sprintf("cluster %s: renewed less than a minimum interval ago, retry in %s", e.Cluster, e.RetryAfter)
+}
 
 // ValidationError is input refused before it reaches the database. Its
 // message names the field and says what is wanted; it never carries
@@ -111,8 +124,20 @@ type Store interface {
 	EnrollAgent(ctx context.Context, tokenID string, secretHash []byte, agent Agent, now time.Time) (Cluster, error)
 	GetAgent(ctx context.Context, id string) (Agent, error)
 
-	RecordCertificate(ctx context.Context, c Certificate) error
+	// RecordCertificate records an issued certificate unless its cluster
+	// is revoked (ErrRevoked), in the transaction that checks it, so that
+	// a certificate is either recorded before RevokeCluster (and revoked
+	// by it) or refused. A renewal (minInterval > 0) is also refused with
+	// *RenewalTooSoon when the cluster's last renewal is more recent than
+	// minInterval before now.
+	RecordCertificate(ctx context.Context, c Certificate, now time.Time, minInterval time.Duration) error
+	// GetCertificate returns a certificate; its ClusterRevokedAt is its
+	// cluster's revocation, which refuses it as much as its own.
 	GetCertificate(ctx context.Context, serial string) (Certificate, error)
+	// RevokeCluster marks the cluster revoked and revokes its
+	// certificates in one transaction; it returns how many certificates
+	// it revoked (ErrNotFound for an unknown cluster).
+	RevokeCluster(ctx context.Context, clusterID string, now time.Time) (int, error)
 	// RevokeCertificates revokes by serial, agent or cluster (exactly one
 	// set) and returns how many were revoked.
 	RevokeCertificates(ctx context.Context, f CertificateFilter, now time.Time) (int, error)
@@ -185,6 +210,10 @@ type Cluster struct {
 	Dropped, Pending uint64
 	// Findings counts open (unsuppressed) findings by severity name.
 	Findings map[string]int
+	// RevokedAt is when an operator revoked the cluster; zero if not.
+	// Every agent request of a revoked cluster is refused, whatever
+	// certificate it presents.
+	RevokedAt time.Time
 }
 
 // State classifies a cluster by the age of its last contact: online
@@ -192,6 +221,8 @@ type Cluster struct {
 // any contact.
 func (c Cluster) State(now time.Time, stale, offline time.Duration) fleetapi.ClusterState {
 	switch age := now.Sub(c.LastSeen); {
+	case !c.RevokedAt.IsZero():
+		return fleetapi.StateRevoked
 	case c.LastSeen.IsZero():
 		return fleetapi.StateNeverSeen
 	case age <= stale:
@@ -274,6 +305,12 @@ type Certificate struct {
 	NotBefore time.Time
 	NotAfter  time.Time
 	RevokedAt time.Time // zero if valid
+	// ClusterRevokedAt is the revocation of the certificate's cluster.
+	ClusterRevokedAt time.Time
+	// RenewedFrom is the serial of the certificate that asked for this
+	// one (renewals only): RecordCertificate refuses the renewal if that
+	// certificate was revoked meanwhile.
+	RenewedFrom string
 }
 
 // CertificateFilter selects certificates to revoke.

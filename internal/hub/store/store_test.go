@@ -526,7 +526,7 @@ func TestCertificates(t *testing.T) {
 		ctx := context.Background()
 		a := enrolled(t, s, "a", "agent-a")
 		for _, serial := range []string{"01", "02"} {
-			if err := s.RecordCertificate(ctx, store.Certificate{Serial: serial, ClusterID: a.ID, AgentID: "agent-a", NotBefore: t0, NotAfter: t0.Add(time.Hour)}); err != nil {
+			if err := s.RecordCertificate(ctx, store.Certificate{Serial: serial, ClusterID: a.ID, AgentID: "agent-a", NotBefore: t0, NotAfter: t0.Add(time.Hour)}, t0, 0); err != nil {
 				t.Fatal(err)
 			}
 		}

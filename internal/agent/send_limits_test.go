@@ -1,0 +1,111 @@
+package agent
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// TestSendLoopOverLimitAnswers: the hub answers 429 with Retry-After
+// (wait and resend), 413 to a batch (split it) and 413 to one report
+// alone (drop and count it, do not resend it forever); every other report
+// arrives once and the outbox drains.
+func TestSendLoopOverLimitAnswers(t *testing.T) {
+	const tooLarge = 2 // the seq the hub always refuses as too large
+	var (
+		mu       sync.Mutex
+		accepted []uint64
+		throttle = 1 // answer the first request 429
+		refusals = map[uint64]int{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != fleetapi.PathReportBatch {
+			http.NotFound(w, r)
+			return
+		}
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		var b fleetapi.ReportBatch
+		if err := json.NewDecoder(zr).Decode(&b); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if throttle > 0 {
+			throttle--
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		for _, e := range b.Envelopes {
+			if e.Seq == tooLarge {
+				refusals[e.Seq]++
+				w.WriteHeader(http.StatusRequestEntityTooLarge)
+				_, _ = io.WriteString(w, `{"error":"over 500000 JSON items: request too large"}`)
+				return
+			}
+		}
+		var res fleetapi.BatchResult
+		for _, e := range b.Envelopes {
+			accepted = append(accepted, e.Seq)
+			res.Results = append(res.Results, fleetapi.ReportResult{Seq: e.Seq})
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	}))
+	defer srv.Close()
+
+	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	for i := range 4 {
+		if _, err := ob.Append(admissionEnv(string(rune('a' + i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := &Agent{log: slog.New(slog.NewTextHandler(io.Discard, nil)), hub: &hubClient{base: srv.URL, http: srv.Client()}, outbox: ob}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.sendLoop(ctx) }()
+	deadline := time.After(time.Minute) // a guard against a hang, not a timing assertion
+	for ob.Stats().Pending > 0 {
+		select {
+		case <-deadline:
+			cancel()
+			<-done
+			t.Fatalf("outbox still holds %d reports", ob.Stats().Pending)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(accepted)
+	if want := []uint64{1, 3, 4}; !slices.Equal(accepted, want) {
+		t.Errorf("hub accepted %v, want %v once each", accepted, want)
+	}
+	// Refused in the batch of 4, then of 2, then alone: halving finds it.
+	if refusals[tooLarge] > 3 {
+		t.Errorf("report %d refused as too large %d times: it is resent", tooLarge, refusals[tooLarge])
+	}
+	if n := a.refusedTooLarge.Load(); n != 1 {
+		t.Errorf("refusedTooLarge %d, want 1", n)
+	}
+}

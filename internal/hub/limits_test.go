@@ -1,0 +1,94 @@
+package hub
+
+import (
+	"bytes"
+	"compress/gzip"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// TestHostileReportBoundedMemory sends, as an enrolled agent, small gzip
+// bodies that inflate to millions of empty findings (under the byte
+// limit): the hub must answer 413 without decoding them. Before items
+// were counted, a 4 KB request of this shape made the hub allocate about
+// a gigabyte.
+func TestHostileReportBoundedMemory(t *testing.T) {
+	const empties = 3_000_000 // 9 MB of "{}," inflated, far under MaxReportBytes
+	envelope := func() []byte {
+		var b bytes.Buffer
+		b.WriteString(`{"seq":1,"kind":"findings","findings":{"objects":[{"object":{"kind":"Pod","name":"p"},"findings":[`)
+		b.WriteString(strings.Repeat(`{},`, empties))
+		b.WriteString(`{}]}]}}`)
+		return b.Bytes()
+	}
+	th := startHub(t)
+	cert, _, _ := th.enrol(t, "hostile")
+	for _, tc := range []struct {
+		name, path string
+		body       []byte
+	}{
+		{"report", fleetapi.PathReports, envelope()},
+		{"batch", fleetapi.PathReportBatch, append(append([]byte(`{"envelopes":[`), envelope()...), `]}`...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gz bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+			_, _ = zw.Write(tc.body)
+			_ = zw.Close()
+			req, _ := http.NewRequest(http.MethodPost, th.url+tc.path, bytes.NewReader(gz.Bytes()))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Content-Encoding", "gzip")
+			c := th.client(cert)
+			defer c.CloseIdleConnections()
+
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			runtime.ReadMemStats(&after)
+
+			if resp.StatusCode != http.StatusRequestEntityTooLarge {
+				t.Errorf("%d-byte gzip body of %d empty findings: status %d, want 413", gz.Len(), empties, resp.StatusCode)
+			}
+			// Generous: the hub reads one buffer past the limit; the old
+			// hub allocated hundreds of megabytes here.
+			if grew := after.TotalAlloc - before.TotalAlloc; grew > 64<<20 {
+				t.Errorf("%d-byte gzip body: the hub allocated %d MiB, want under 64 MiB", gz.Len(), grew>>20)
+			}
+		})
+	}
+}
+
+// TestIngestTurnPerCluster: a cluster gets one ingest at a time; a second
+// is 429 with Retry-After, and another cluster is not held up.
+func TestIngestTurnPerCluster(t *testing.T) {
+	h := &Hub{}
+	done, ok := h.ingestTurn(httptest.NewRecorder(), "c-1")
+	if !ok {
+		t.Fatal("first turn refused")
+	}
+	rec := httptest.NewRecorder()
+	if _, ok := h.ingestTurn(rec, "c-1"); ok || rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("second turn of c-1: ok %v, status %d, Retry-After %q; want 429 with Retry-After", ok, rec.Code, rec.Header().Get("Retry-After"))
+	}
+	done2, ok := h.ingestTurn(httptest.NewRecorder(), "c-2")
+	if !ok {
+		t.Fatal("another cluster was held up")
+	}
+	done2()
+	done()
+	done3, ok := h.ingestTurn(httptest.NewRecorder(), "c-1")
+	if !ok {
+		t.Fatal("turn not given back")
+	}
+	done3()
+}
