@@ -76,7 +76,7 @@ func TestPrivilegedNamespaceFindingsSuppressed(t *testing.T) {
 		}
 	}
 	want := "pss/host-path-volumes namespace-policy: namespace ops enforces the privileged Pod Security level\n" +
-		"hardening/dangerous-capabilities namespace-policy: namespace ops enforces the privileged Pod Security level"
+		"pss/capabilities-baseline namespace-policy: namespace ops enforces the privileged Pod Security level"
 	if strings.Join(got, "\n") != want || r.Summary.Suppressed != 2 {
 		t.Errorf("suppressed findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), want)
 	}

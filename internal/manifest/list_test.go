@@ -230,8 +230,13 @@ documents 0, not understood 1
 		{"multi-document mix", "mix.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: n}\n---\napiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: p, namespace: n}\n---\napiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Service, metadata: {name: s, namespace: n}}\n- {apiVersion: v1, kind: ServiceAccountList, items: []}\n", `mix.yaml:1 v1 Namespace /n
 mix.yaml:8 v1 Pod n/p
 mix.yaml:13 v1 Service n/s
-mix.yaml:14 v1 ServiceAccountList /
 documents 3, not understood 0
+`},
+		// kubectl flattens a list inside kind: List; its items are typed by
+		// the inner list.
+		{"list nested in kind: List", "nested.yaml", "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: {name: s}\n- apiVersion: rbac.authorization.k8s.io/v1\n  kind: RoleList\n  items:\n  - metadata: {name: r}\n    rules: []\n", `nested.yaml:4 v1 Service /s
+nested.yaml:10 rbac.authorization.k8s.io/v1 Role /r
+documents 1, not understood 0
 `},
 	}
 	for _, tt := range tests {

@@ -576,9 +576,7 @@ func parseDocumentYAML(j docJob) docResult {
 			item = deref(root.Content[0])
 		}
 		res.empty = j.doc.list.item > 1 // the list counts once
-		if o := listItem(j, item, *j.doc.list, newBudget(), abs, problem); o != nil {
-			res.objects = []*Object{o}
-		}
+		res.objects = listItems(j, item, *j.doc.list, newBudget(), abs, problem, 0)
 		return res
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
@@ -646,9 +644,7 @@ func parseDocumentYAML(j docJob) docResult {
 			break
 		}
 		list.item = i + 1
-		if o := listItem(j, deref(item), list, b, abs, problem); o != nil {
-			res.objects = append(res.objects, o)
-		}
+		res.objects = append(res.objects, listItems(j, deref(item), list, b, abs, problem, 0)...)
 	}
 	return res
 }
@@ -674,9 +670,44 @@ func partialList(continueToken, remaining string) string {
 	return "is one page of a longer list: metadata.continue is set and its other items are not in the input"
 }
 
-// listItem makes the object of an item of a list, or reports why not.
+// maxListNesting bounds lists inside lists (kubectl flattens them at any
+// depth; real dumps nest one level at most).
+const maxListNesting = 8
+
+// listItems makes the objects of an item of a list, or reports why not.
 // Items of a typed list get the list's apiVersion and its kind without
 // "List" where they have none; items of kind: List must name their own.
+// An item that is itself a list (a RoleList inside kind: List) is
+// flattened into its items, as kubectl's resource builder does, so a
+// nested list is never taken for one object of kind RoleList.
+func listItems(j docJob, item *yaml.Node, list listInfo, b *budget, abs func(int) int, problem func(line int, level, format string, args ...any), depth int) []*Object {
+	if item.Kind == yaml.MappingNode && list.kind == "List" {
+		if kind, items := topScalar(item, "kind"), topValue(item, "items"); strings.HasSuffix(kind, "List") && items != nil &&
+			items.Kind == yaml.SequenceNode && topScalar(item, "apiVersion") != "" {
+			if depth >= maxListNesting {
+				problem(abs(item.Line), finding.LevelError, "%s: %s item %d: lists nested deeper than %d levels; not read", j.where(), list.kind, list.item, maxListNesting)
+				return nil
+			}
+			inner := listInfo{apiVersion: topScalar(item, "apiVersion"), kind: kind}
+			var out []*Object
+			for i, it := range items.Content {
+				if b.nodes <= 0 || b.bytes <= 0 {
+					problem(abs(it.Line), finding.LevelError, "%s: %s expands to too many nodes (alias bomb?): the last %d items, from this line on, were not read", j.where(), kind, len(items.Content)-i)
+					break
+				}
+				inner.item = i + 1
+				out = append(out, listItems(j, deref(it), inner, b, abs, problem, depth+1)...)
+			}
+			return out
+		}
+	}
+	if o := listItem(j, item, list, b, abs, problem); o != nil {
+		return []*Object{o}
+	}
+	return nil
+}
+
+// listItem makes the object of one item of a list, or reports why not.
 func listItem(j docJob, item *yaml.Node, list listInfo, b *budget, abs func(int) int, problem func(line int, level, format string, args ...any)) *Object {
 	where := fmt.Sprintf("%s: %s item %d", j.where(), list.kind, list.item)
 	if list.item == 1 && list.partial != "" {

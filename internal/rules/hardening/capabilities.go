@@ -12,7 +12,8 @@ import (
 )
 
 // DangerousCapabilitiesID is the rule that reports dangerous added
-// capabilities; the Pod Security capability controls leave those to it.
+// capabilities, HIGH at every Pod Security level, beside the Pod Security
+// capability controls (which keep their upstream verdicts).
 const DangerousCapabilitiesID = "hardening/dangerous-capabilities"
 
 // dangerousCapabilities are the capabilities whose addition hands a
@@ -70,7 +71,7 @@ func dangerousCaps() *rule.Rule {
 		ID:              DangerousCapabilitiesID,
 		Title:           "Dangerous capabilities added",
 		Severity:        finding.SeverityHigh,
-		Description:     "Capabilities such as SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH or BPF (or ALL) give the container powers over the kernel, the node's network or other processes: mounting file systems, loading kernel modules, sniffing and spoofing neighbour traffic, reading any host file. Most container escapes start from one of them. This rule reports them, HIGH, at the baseline and restricted Pod Security levels; the Pod Security capability controls then report only what remains (other added capabilities, not dropping ALL).",
+		Description:     "Capabilities such as SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH or BPF (or ALL) give the container powers over the kernel, the node's network or other processes: mounting file systems, loading kernel modules, sniffing and spoofing neighbour traffic, reading any host file. Most container escapes start from one of them. This rule reports them, HIGH, at the baseline and restricted Pod Security levels, as its own finding that can be fixed or exempted apart; the Pod Security capability controls report them too, with their upstream verdicts.",
 		Remediation:     "Remove the capability from capabilities.add; drop ALL and add back only what the process needs (usually NET_BIND_SERVICE at most).",
 		RemediationYAML: "securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]   # only if binding a port below 1024",
 		References: []finding.Reference{
@@ -78,10 +79,7 @@ func dangerousCaps() *rule.Rule {
 			{Title: "capabilities(7)", URL: "https://man7.org/linux/man-pages/man7/capabilities.7.html"},
 			cis("5.2.8, 5.2.9"), nsaGuide("Pod security"),
 		},
-		// The Pod Security tags, not "hardening": the rule takes over part of
-		// pss/capabilities-baseline and -restricted, so whoever selects,
-		// exempts or overrides those by tag gets the same on it.
-		Tags: []string{rule.TagPSSBaseline, rule.TagPSSRestricted},
+		Tags: tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 			ps := ctx.PodSecurityFor(w.Namespace())
 			if !ps.Applies(rule.LevelBaseline) {
@@ -108,33 +106,4 @@ func dangerousCaps() *rule.Rule {
 			return out
 		},
 	}
-}
-
-// WithoutDangerousCapabilities returns a copy of spec without the
-// capabilities hardening/dangerous-capabilities reports, and whether it
-// reports any: the Pod Security capability controls judge what is left,
-// so one added SYS_ADMIN is one finding, not two.
-func WithoutDangerousCapabilities(spec *corev1.PodSpec) (*corev1.PodSpec, bool) {
-	out := spec.DeepCopy()
-	changed := false
-	// Containers shares the security contexts of out's containers (also
-	// of its ephemeral ones), so editing them edits out.
-	for _, c := range workload.Containers(out) {
-		idx := dangerousAdds(c.Container)
-		if len(idx) == 0 {
-			continue
-		}
-		changed = true
-		caps := c.SecurityContext.Capabilities
-		kept := caps.Add[:0:0]
-		for i, name := range caps.Add {
-			if len(idx) > 0 && idx[0] == i {
-				idx = idx[1:]
-				continue
-			}
-			kept = append(kept, name)
-		}
-		caps.Add = kept
-	}
-	return out, changed
 }

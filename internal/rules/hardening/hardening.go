@@ -2,9 +2,11 @@
 // Pod Security Standards: immutable and least-privilege containers, pinned
 // images, resource bounds, service-account tokens, exposure and network
 // isolation. One rule (or one family, like the four resource rules) per
-// file; each file opens with the rule's contract. Two rules take over part
-// of the Pod Security controls (dangerous-capabilities, run-as-root): they
-// follow the Pod Security level and carry its tags.
+// file; each file opens with the rule's contract. Two rules report, HIGH and
+// on their own, what the Pod Security controls also forbid
+// (dangerous-capabilities, run-as-root): they apply at the baseline and
+// restricted levels and are suppressed in a namespace labelled privileged,
+// like the controls.
 package hardening
 
 import (

@@ -66,28 +66,27 @@ func explicitRoot(spec *corev1.PodSpec, c *corev1.Container) (rootSetting, bool)
 // set to run as root: an effective runAsUser: 0, or an effective
 // runAsNonRoot: false with no runAsUser. A container that merely does not
 // say (the image decides) is the Pod Security runAsNonRoot control's
-// finding, a lesser one: here the manifest asks for root. It applies
-// where the Pod Security controls it takes over apply (the restricted
-// level), and is suppressed like them in a namespace labelled privileged.
+// finding, a lesser one: here the manifest asks for root. Severity follows
+// the risk, not the profile: it applies at the baseline and restricted
+// levels alike (not when a scan asks for the privileged level), and is
+// suppressed like the Pod Security controls in a namespace labelled
+// privileged.
 func runAsRoot() *rule.Rule {
 	return &rule.Rule{
 		ID:              RunAsRootID,
 		Title:           "Runs as root",
 		Severity:        finding.SeverityHigh,
-		Description:     "The manifest explicitly runs the container as root (runAsUser: 0, or runAsNonRoot: false with no other user). Root in a container is root on the node's kernel: one runtime or kernel bug, a writable hostPath or an added capability away from owning the node. Reported at the restricted Pod Security level, which forbids root; pss/run-as-user and pss/run-as-non-root then report only what remains (runAsNonRoot not set).",
+		Description:     "The manifest explicitly runs the container as root (runAsUser: 0, or runAsNonRoot: false with no other user). Root in a container is root on the node's kernel: one runtime or kernel bug, a writable hostPath or an added capability away from owning the node. Reported at the baseline and restricted Pod Security levels, as its own finding; pss/run-as-user and pss/run-as-non-root report the restricted profile's verdict beside it.",
 		Remediation:     "Set a non-zero runAsUser and runAsNonRoot: true (in the pod's or the container's securityContext), and build the image with a numeric non-root USER.",
 		RemediationYAML: "securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
 		References: []finding.Reference{
 			{Title: "Pod Security Standards, restricted: Running as Non-root", URL: "https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted"},
 			cis("5.2.7"), nsaGuide("Use containers built to run applications as non-root users"),
 		},
-		// The Pod Security tag, not "hardening": the rule takes over part of
-		// pss/run-as-user and pss/run-as-non-root, so whoever selects,
-		// exempts or overrides those by tag gets the same on it.
-		Tags: []string{rule.TagPSSRestricted},
+		Tags: tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 			ps := ctx.PodSecurityFor(w.Namespace())
-			if !ps.Applies(rule.LevelRestricted) {
+			if !ps.Applies(rule.LevelBaseline) {
 				return nil
 			}
 			var out []rule.Violation
@@ -114,35 +113,4 @@ func runAsRoot() *rule.Rule {
 			return out
 		},
 	}
-}
-
-// WithoutExplicitRoot returns a copy of spec where the settings
-// hardening/run-as-root reports are replaced by non-root ones, and whether
-// it reports any: the Pod Security runAsUser and runAsNonRoot controls
-// judge what is left, so runAsUser: 0 is one finding, not two.
-func WithoutExplicitRoot(spec *corev1.PodSpec) (*corev1.PodSpec, bool) {
-	out := spec.DeepCopy()
-	var settings []rootSetting
-	var scs []*corev1.SecurityContext
-	// Decide on the unchanged copy first: fixing a pod-level setting
-	// changes what the next container inherits.
-	for _, c := range workload.Containers(out) {
-		if s, ok := explicitRoot(out, c.Container); ok {
-			settings, scs = append(settings, s), append(scs, c.SecurityContext)
-		}
-	}
-	nonRootUID, yes := int64(65534), true
-	for i, s := range settings {
-		switch {
-		case s.pod && s.field == "runAsUser":
-			out.SecurityContext.RunAsUser = &nonRootUID
-		case s.pod:
-			out.SecurityContext.RunAsNonRoot = &yes
-		case s.field == "runAsUser":
-			scs[i].RunAsUser = &nonRootUID
-		default:
-			scs[i].RunAsNonRoot = &yes
-		}
-	}
-	return out, len(settings) > 0
 }

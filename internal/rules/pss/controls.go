@@ -125,7 +125,7 @@ var controls = map[policy.CheckID]control{
 	"capabilities_baseline": {
 		severity:    finding.SeverityHigh,
 		title:       "Capabilities beyond the baseline added",
-		description: "Capabilities beyond the baseline's short list (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT) give the container powers over the kernel and the node. The most dangerous ones (SYS_ADMIN, NET_ADMIN, NET_RAW, ...) are reported by hardening/dangerous-capabilities when it runs; this control reports the others.",
+		description: "Capabilities beyond the baseline's short list (AUDIT_WRITE, CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, MKNOD, NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID, SYS_CHROOT) give the container powers over the kernel and the node. The most dangerous ones (SYS_ADMIN, NET_ADMIN, NET_RAW, ...) are also reported on their own by hardening/dangerous-capabilities.",
 		remediation: "Add no capabilities beyond the defaults; prefer dropping ALL and adding only NET_BIND_SERVICE if needed.",
 		fixYAML:     "securityContext:\n  capabilities:\n    drop: [\"ALL\"]",
 		cis:         "5.2.8, 5.2.9",

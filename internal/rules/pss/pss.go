@@ -28,7 +28,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/rule"
-	"github.com/palisade-sec/palisade/internal/rules/hardening"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -98,21 +97,6 @@ type overriddenCheck struct {
 	severity finding.Severity
 }
 
-// covers are the hardening rules that report part of what Pod Security
-// controls forbid, at the severity of that part, where those controls
-// apply (they gate on rule.Context.PodSecurityFor like the controls).
-// When such a rule runs, the controls judge the pod without what it
-// reports, so one added SYS_ADMIN or one runAsUser: 0 gives one finding,
-// not two. Exempting the hardening rule thus also exempts that part of
-// the control.
-var covers = []struct {
-	ruleID  string
-	without func(*corev1.PodSpec) (*corev1.PodSpec, bool)
-}{
-	{hardening.DangerousCapabilitiesID, hardening.WithoutDangerousCapabilities},
-	{hardening.RunAsRootID, hardening.WithoutExplicitRoot},
-}
-
 func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridden []overriddenCheck) *rule.Rule {
 	latest := c.Versions[len(c.Versions)-1]
 	tags := []string{rule.TagPSSRestricted}
@@ -155,11 +139,6 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 				}
 			}
 			spec := w.Spec
-			for _, cv := range covers {
-				if ctx.Selected(cv.ruleID) {
-					spec, _ = cv.without(spec)
-				}
-			}
 			res := check(w.PodMeta, spec)
 			if res.Allowed {
 				return nil

@@ -227,36 +227,35 @@ func TestLevelFromNamespaceLabel(t *testing.T) {
 	}
 }
 
-// withCovers is every Pod Security rule with the hardening rules that
-// report part of what they forbid.
-func withCovers(t *testing.T) *rule.Set {
+// withHardening is every Pod Security rule with the two hardening rules
+// that report, on their own, part of what the controls forbid.
+func withHardening(t *testing.T) *rule.Set {
 	t.Helper()
 	all, err := Rules()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range hardening.Rules() {
-		for _, cv := range covers {
-			if r.ID == cv.ruleID {
-				all = append(all, r)
-			}
+		if r.ID == hardening.DangerousCapabilitiesID || r.ID == hardening.RunAsRootID {
+			all = append(all, r)
 		}
 	}
 	set, err := rule.NewSet(all...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if set.Len() != len(all) || len(all) < len(covers)+10 {
+	if set.Len() != len(all) || len(all) < 12 {
 		t.Fatalf("set of %d rules", set.Len())
 	}
 	return set
 }
 
-// With the covering hardening rules selected, the verdicts still agree
-// with the upstream fixtures: every fail fixture raises a Pod Security
-// finding or a covering rule's finding, every pass fixture none at all.
-func TestUpstreamFixturesWithCovers(t *testing.T) {
-	rules := withCovers(t)
+// With the two hardening rules selected, the verdicts still agree with
+// the upstream fixtures: every fail fixture raises a Pod Security finding,
+// every pass fixture no finding at all (not even a hardening one: what
+// they report, the baseline forbids).
+func TestUpstreamFixturesWithHardening(t *testing.T) {
+	rules := withHardening(t)
 	root := fixtureRoot(t)
 	for _, level := range []string{rule.LevelBaseline, rule.LevelRestricted} {
 		dir := newestVersionDir(t, filepath.Join(root, level))
@@ -307,8 +306,8 @@ spec:
 
 // Severity follows the risk, not the level: the same pod gets the same
 // severity for what breaks the baseline at the baseline and the
-// restricted level, and a dangerous capability or explicit root is
-// reported once, by its own rule.
+// restricted level, and a dangerous capability is also reported, HIGH, by
+// its own rule, beside the control's unchanged verdict.
 func TestSeverityFollowsRisk(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -318,8 +317,8 @@ func TestSeverityFollowsRisk(t *testing.T) {
 		restricted string
 	}{
 		{"SYS_ADMIN and hostPath", "SYS_ADMIN", "hostPath: {path: /var/lib}",
-			"hardening/dangerous-capabilities=HIGH pss/host-path-volumes=HIGH",
-			"hardening/dangerous-capabilities=HIGH pss/restricted-volumes=HIGH"},
+			"hardening/dangerous-capabilities=HIGH pss/capabilities-baseline=HIGH pss/host-path-volumes=HIGH",
+			"hardening/dangerous-capabilities=HIGH pss/capabilities-restricted=HIGH pss/restricted-volumes=HIGH"},
 		{"capability beyond the baseline, not dangerous", "SYS_NICE", "emptyDir: {}",
 			"pss/capabilities-baseline=HIGH",
 			"pss/capabilities-restricted=HIGH"},
@@ -328,7 +327,7 @@ func TestSeverityFollowsRisk(t *testing.T) {
 			"pss/restricted-volumes=MEDIUM"},
 		{"allowed everywhere", "NET_BIND_SERVICE", "emptyDir: {}", "", ""},
 	}
-	rules := withCovers(t)
+	rules := withHardening(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "d.yaml")
@@ -344,8 +343,11 @@ func TestSeverityFollowsRisk(t *testing.T) {
 	}
 }
 
-func TestRunAsRootReportedOnce(t *testing.T) {
-	rules := withCovers(t)
+// Explicit root is reported, HIGH, by hardening/run-as-root beside the
+// restricted controls' unchanged (MEDIUM) verdicts; runAsNonRoot merely
+// not set is only the control's finding.
+func TestRunAsRootBesidePodSecurity(t *testing.T) {
+	rules := withHardening(t)
 	const pod = `apiVersion: v1
 kind: Pod
 metadata: {name: p, namespace: ops}
@@ -359,8 +361,8 @@ spec:
       capabilities: {drop: [ALL]}
 `
 	tests := []struct{ name, podSC, want string }{
-		{"runAsUser 0 and runAsNonRoot true", "runAsUser: 0, runAsNonRoot: true", "hardening/run-as-root=HIGH"},
-		{"runAsNonRoot false", "runAsNonRoot: false", "hardening/run-as-root=HIGH"},
+		{"runAsUser 0 and runAsNonRoot true", "runAsUser: 0, runAsNonRoot: true", "hardening/run-as-root=HIGH pss/run-as-user=MEDIUM"},
+		{"runAsNonRoot false", "runAsNonRoot: false", "hardening/run-as-root=HIGH pss/run-as-non-root=MEDIUM"},
 		{"runAsNonRoot not set", "", "pss/run-as-non-root=MEDIUM"},
 		{"runAsNonRoot false with a user", "runAsNonRoot: false, runAsUser: 1000", "pss/run-as-non-root=MEDIUM"},
 		{"non-root", "runAsNonRoot: true, runAsUser: 1000", ""},
@@ -401,10 +403,11 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-// The rules that take over part of the Pod Security controls follow the
-// level like the controls do: nothing at privileged, the baseline part at
-// baseline, and suppressed in a namespace labelled privileged.
-func TestCoversFollowTheLevel(t *testing.T) {
+// The two hardening rules apply at the baseline and restricted levels
+// alike (severity follows the risk, not the profile), nothing at
+// privileged, and are suppressed like the controls in a namespace
+// labelled privileged.
+func TestHardeningRulesFollowTheLevel(t *testing.T) {
 	const in = `apiVersion: v1
 kind: Namespace
 metadata:
@@ -425,12 +428,12 @@ spec:
 `
 	tests := []struct{ ns, level, want string }{
 		{"apps", rule.LevelPrivileged, ""},
-		{"apps", rule.LevelBaseline, "hardening/dangerous-capabilities"},
-		{"apps", rule.LevelRestricted, "hardening/dangerous-capabilities hardening/run-as-root"},
-		{"relaxed", rule.LevelRestricted, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy"},
-		{"relaxed", rule.LevelBaseline, "hardening/dangerous-capabilities=namespace-policy"},
+		{"apps", rule.LevelBaseline, "hardening/dangerous-capabilities hardening/run-as-root pss/capabilities-baseline"},
+		{"apps", rule.LevelRestricted, "hardening/dangerous-capabilities hardening/run-as-root pss/capabilities-restricted pss/run-as-user"},
+		{"relaxed", rule.LevelRestricted, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy pss/capabilities-restricted=namespace-policy pss/run-as-user=namespace-policy"},
+		{"relaxed", rule.LevelBaseline, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy pss/capabilities-baseline=namespace-policy"},
 	}
-	rules := withCovers(t)
+	rules := withHardening(t)
 	for _, tt := range tests {
 		t.Run(tt.ns+"/"+tt.level, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "p.yaml")
