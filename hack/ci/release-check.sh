@@ -24,9 +24,9 @@ step() { echo "== release-check: $*"; }
 # Release binaries are built with the newest patch release of the Go
 # toolchain (served by the Go module proxy), not the development one: the
 # scan below gates on every known vulnerability of the standard library,
-# UNKNOWN severity included, and Go 1.26.8's (GO-2026-6599, -6600, -6603)
-# are fixed in 1.26.9. Development and tests stay on go.mod's Go 1.26.8.
-export GOTOOLCHAIN=${PALISADE_RELEASE_GOTOOLCHAIN:-go1.26.9}
+# UNKNOWN severity included (Go 1.26.8 has GO-2026-6599, -6600, -6603 and
+# -6809; 1.26.10 has none). Development and tests stay on go.mod's 1.26.8.
+export GOTOOLCHAIN=${PALISADE_RELEASE_GOTOOLCHAIN:-go1.26.10}
 
 step "palisade binary for this machine"
 CGO_ENABLED=0 go build -tags kustomize_disable_go_plugin_support -o "$work/palisade" ./cmd/palisade
