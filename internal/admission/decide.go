@@ -427,8 +427,10 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		if err != nil {
 			return
 		}
-		needSig := sig != nil && len(p.keys) > 0 && (len(sig.Images) == 0 || r.MatchesAny(sig.Images))
-		needScan := vul != nil && (len(vul.Images) == 0 || r.MatchesAny(vul.Images))
+		// Requirements match every spelling the runtime resolves to the
+		// same registry (see imageref.RequiredByAny).
+		needSig := sig != nil && len(p.keys) > 0 && (len(sig.Images) == 0 || r.RequiredByAny(sig.Images))
+		needScan := vul != nil && (len(vul.Images) == 0 || r.RequiredByAny(vul.Images))
 		if !needSig && !needScan {
 			return
 		}

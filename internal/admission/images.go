@@ -138,7 +138,7 @@ func parseName(p *Policy, image string) (name.Reference, error) {
 	var opts []name.Option
 	if r, err := imageref.Parse(image); err == nil {
 		for _, h := range p.images.Registry.Insecure {
-			if r.Registry == h {
+			if r.Registry == imageref.NormaliseHost(h) {
 				opts = append(opts, name.Insecure)
 			}
 		}
