@@ -18,13 +18,13 @@ import (
 // next transport's answer) and counts them.
 type countingTransport struct {
 	mu    sync.Mutex
-	hosts []string
+	paths []string
 	next  http.RoundTripper
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
-	c.hosts = append(c.hosts, r.URL.Host)
+	c.paths = append(c.paths, r.Method+" "+r.URL.Host+r.URL.Path)
 	c.mu.Unlock()
 	if c.next == nil {
 		return nil, errors.New("registry unreachable in this test")
@@ -35,7 +35,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (c *countingTransport) count() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.hosts)
+	return len(c.paths)
 }
 
 // TestRespeltRegistriesDecideAlike: a registry written in another case,
