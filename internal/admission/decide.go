@@ -368,7 +368,7 @@ func newImageFinding(w *workload.Workload, id string, sev finding.Severity, titl
 // failure policy: Fail makes a finding (decided by its mode), Ignore a
 // warning. Each distinct image is resolved once per review.
 func (d *Decider) mutate(ctx context.Context, p *Policy, w *workload.Workload, kc authn.Keychain) ([]finding.Finding, []patchOp, []string) {
-	if !p.images.ResolveDigests {
+	if !p.images.ResolveDigests && !p.signaturesRequired() {
 		return nil, nil, nil
 	}
 	var tasks []imageTask
@@ -385,6 +385,12 @@ func (d *Decider) mutate(ctx context.Context, p *Policy, w *workload.Workload, k
 		if allowed := p.settings.AllowedRegistries; len(allowed) > 0 && !r.MatchesAny(allowed) {
 			continue // denied by the allow-list: never contact its registry
 		}
+		if !p.images.ResolveDigests && !p.signatureRequired(r) {
+			continue
+		}
+		// An image whose signature is required is pinned even without
+		// resolveDigests: the validating webhook verifies the digest, and
+		// only a pinned digest makes it the one that runs.
 		tasks = append(tasks, t)
 	}
 	type resolved struct {
@@ -433,10 +439,24 @@ func distinctImages(tasks []imageTask) []string {
 	return out
 }
 
+// signaturesRequired reports whether the policy verifies signatures.
+func (p *Policy) signaturesRequired() bool {
+	return p.images.Signatures != nil && len(p.keys) > 0
+}
+
+// signatureRequired reports whether the image must carry a signature. The
+// patterns match every spelling the runtime resolves to the same registry
+// (see imageref.RequiredByAny).
+func (p *Policy) signatureRequired(r imageref.Ref) bool {
+	sig := p.images.Signatures
+	return p.signaturesRequired() && (len(sig.Images) == 0 || r.RequiredByAny(sig.Images))
+}
+
 // imageOutcome is what the registry and the scanner said about one image
 // reference; every container naming the reference shares it.
 type imageOutcome struct {
 	needSig, needScan bool
+	pinned            bool
 	digest            string
 	resolveErr        error
 	sig               sigResult
@@ -462,10 +482,9 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		if err != nil {
 			return // the image rules report invalid references
 		}
-		// Requirements match every spelling the runtime resolves to the
-		// same registry (see imageref.RequiredByAny).
-		o.needSig = sig != nil && len(p.keys) > 0 && (len(sig.Images) == 0 || r.RequiredByAny(sig.Images))
+		o.needSig = p.signatureRequired(r)
 		o.needScan = vul != nil && (len(vul.Images) == 0 || r.RequiredByAny(vul.Images))
+		o.pinned = r.Pinned()
 		if !o.needSig && !o.needScan {
 			return
 		}
@@ -513,6 +532,13 @@ func imageFindings(p *Policy, w *workload.Workload, t imageTask, o *imageOutcome
 			fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, o.resolveErr)
 		}
 		return fs, warns
+	}
+	if o.needSig && !o.pinned {
+		// A verdict holds for a digest; a tag can move to another image
+		// between this check and the kubelet's pull.
+		fail(RuleSignature, sigTitle, p.registryFail, finding.SeverityHigh, fmt.Errorf(
+			"image %q is not pinned by digest, so the image verified is not necessarily the one that runs; "+
+				"the mutating webhook pins it to the digest it verifies (is mutate.admission.palisade.io installed?), or write %s@sha256:…", t.c.Image, t.c.Image))
 	}
 	if o.needSig {
 		switch {

@@ -63,9 +63,11 @@ func TestOnePodCannotKnockOutTheWebhook(t *testing.T) {
 	// What checking one image costs, to compare with.
 	one := &countingTransport{next: defaultTransport()}
 	ts := newTestServer(t, policy, Options{RegistryTransport: one})
-	resp, _, body := ts.post(t, EndpointValidate, reviewFor(t, manyContainers(1), podGVK, "prod", reviewOpts{}))
-	if !resp.Allowed {
-		t.Fatalf("signed image denied: %s", body)
+	// The mutating endpoint resolves every tag whose signature is
+	// required; the validating one then verifies the pinned digests.
+	resp, _, body := ts.post(t, EndpointMutate, reviewFor(t, manyContainers(1), podGVK, "prod", reviewOpts{}))
+	if !resp.Allowed || resp.Patch == nil {
+		t.Fatalf("signed image not pinned: %s", body)
 	}
 
 	for _, tt := range []struct {
@@ -83,7 +85,7 @@ func TestOnePodCannotKnockOutTheWebhook(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr := &countingTransport{next: defaultTransport()}
 			ts := newTestServer(t, policy, Options{RegistryTransport: tr, MaxContainers: tt.maxContainers, ReviewConcurrency: 2, GlobalConcurrency: 3})
-			resp, _, body := ts.post(t, EndpointValidate, reviewFor(t, manyContainers(tt.containers), podGVK, "prod", reviewOpts{}))
+			resp, _, body := ts.post(t, EndpointMutate, reviewFor(t, manyContainers(tt.containers), podGVK, "prod", reviewOpts{}))
 			if resp.Allowed != tt.allowed {
 				t.Fatalf("allowed %v, want %v: %.500s", resp.Allowed, tt.allowed, body)
 			}
