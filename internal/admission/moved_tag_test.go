@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/testregistry"
 )
@@ -73,5 +74,48 @@ func TestMovedTagNotAdmitted(t *testing.T) {
 	after := pinned(t)
 	if ok, body := validate(t, after); ok != (after == tag+"@"+signed) {
 		t.Errorf("pinned to %s: allowed %v: %s", after, ok, body)
+	}
+}
+
+// TestSigningAnImageTakesEffect: an image denied as unsigned is admitted
+// soon after it is signed, while a verified signature stays cached.
+func TestSigningAnImageTakesEffect(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	repo := reg.Host + "/team/app"
+	digest := pushImage(t, repo+":v1")
+	image := repo + "@" + digest
+	ts := newTestServer(t, policyHeader+fmt.Sprintf(`spec:
+  rules: [pss-baseline]
+  images:
+    registry: {timeout: 2s}
+    signatures:
+      keys:
+      - name: k
+        pem: |
+%s
+`, indent(publicPEM(t, &key.PublicKey), 10)), Options{})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ts.decider.images.signatures.now = func() time.Time { return now }
+	validate := func() (bool, string) {
+		resp, _, body := ts.post(t, EndpointValidate, reviewFor(t, pod("p", container("a", image)), podGVK, "prod", reviewOpts{}))
+		return resp.Allowed, body
+	}
+	if ok, body := validate(); ok {
+		t.Fatalf("unsigned image admitted: %s", body)
+	}
+	sign(t, key, repo, digest, digest)
+	for _, step := range []struct {
+		after   time.Duration
+		allowed bool
+	}{
+		{time.Second, false}, // the negative result is still cached
+		{unsignedTTL, true},
+		{signatureTTL - time.Minute, true},
+	} {
+		now = now.Add(step.after)
+		if ok, body := validate(); ok != step.allowed {
+			t.Errorf("%s later: allowed %v, want %v: %s", step.after, ok, step.allowed, body)
+		}
 	}
 }
