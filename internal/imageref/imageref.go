@@ -38,6 +38,10 @@ func Parse(s string) (Ref, error) {
 		return Ref{}, fmt.Errorf("image %q: %w", s, err)
 	}
 	r := Ref{Original: s, Registry: NormaliseHost(ref.Context().RegistryStr()), Repository: ref.Context().RepositoryStr()}
+	if r.Registry == "" || strings.HasPrefix(r.Registry, ":") {
+		// go-containerregistry accepts ":443/x"; no runtime pulls it.
+		return Ref{}, fmt.Errorf("image %q: no registry host before the port", s)
+	}
 	if r.Registry == DockerHub && !strings.Contains(r.Repository, "/") {
 		// Docker Hub's official images live under "library/", however
 		// the host was spelt.
@@ -66,7 +70,11 @@ var dockerHubHosts = map[string]bool{DockerHub: true, name.DefaultRegistry: true
 // respelling of a registry cannot escape a rule written for it.
 func NormaliseHost(h string) string {
 	h = strings.ToLower(strings.TrimSpace(h))
-	h = strings.TrimSuffix(h, ":443")
+	if bare, ok := strings.CutSuffix(h, ":443"); ok && (strings.ContainsAny(bare, ".]") || bare == "localhost") {
+		// Without its port a host with neither "." nor ":" would read as
+		// a Docker Hub namespace, so the port stays on such names.
+		h = bare
+	}
 	if dockerHubHosts[h] {
 		return DockerHub
 	}

@@ -134,3 +134,25 @@ func TestMatchesRespelt(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParse: any input parses or fails without panicking, and a parsed
+// reference is normalised: parsing its name again changes nothing.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"nginx", "REGISTRY.EXAMPLE.COM:443/app:1", "registry-1.docker.io/nginx@sha256:" + sha, "[::1]:5000/app", "localhost/x", "docker.io:443/a/b/c:tag"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := Parse(s)
+		if err != nil {
+			return
+		}
+		again, err := Parse(r.Name())
+		if err != nil {
+			t.Fatalf("Parse(%q) gave name %q that does not parse: %v", s, r.Name(), err)
+		}
+		if again.Name() != r.Name() {
+			t.Fatalf("Parse(%q).Name() = %q, parsed again %q", s, r.Name(), again.Name())
+		}
+		_ = r.RequiredByAny([]string{r.Name(), "*", "localhost:5000/*"})
+	})
+}
