@@ -13,6 +13,20 @@ import (
 	"github.com/palisade-sec/palisade/internal/testregistry"
 )
 
+// signaturePolicy requires every image to be signed by key.
+func signaturePolicy(t *testing.T, key *ecdsa.PrivateKey) string {
+	return policyHeader + fmt.Sprintf(`spec:
+  rules: [pss-baseline]
+  images:
+    registry: {timeout: 2s}
+    signatures:
+      keys:
+      - name: k
+        pem: |
+%s
+`, indent(publicPEM(t, &key.PublicKey), 10))
+}
+
 // TestMovedTagNotAdmitted: a signed tag that moves to an unsigned image
 // does not let the unsigned image run. The mutating endpoint pins the tag
 // to a digest, the validating one verifies that digest and denies a tag
@@ -24,16 +38,7 @@ func TestMovedTagNotAdmitted(t *testing.T) {
 	tag := repo + ":moving"
 	signed := pushImage(t, tag)
 	sign(t, key, repo, signed, signed)
-	ts := newTestServer(t, policyHeader+fmt.Sprintf(`spec:
-  rules: [pss-baseline]
-  images:
-    registry: {timeout: 2s}
-    signatures:
-      keys:
-      - name: k
-        pem: |
-%s
-`, indent(publicPEM(t, &key.PublicKey), 10)), Options{})
+	ts := newTestServer(t, signaturePolicy(t, key), Options{})
 
 	// pinned returns the image the mutating endpoint pins tag to.
 	pinned := func(t *testing.T) string {
@@ -85,16 +90,7 @@ func TestSigningAnImageTakesEffect(t *testing.T) {
 	repo := reg.Host + "/team/app"
 	digest := pushImage(t, repo+":v1")
 	image := repo + "@" + digest
-	ts := newTestServer(t, policyHeader+fmt.Sprintf(`spec:
-  rules: [pss-baseline]
-  images:
-    registry: {timeout: 2s}
-    signatures:
-      keys:
-      - name: k
-        pem: |
-%s
-`, indent(publicPEM(t, &key.PublicKey), 10)), Options{})
+	ts := newTestServer(t, signaturePolicy(t, key), Options{})
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	ts.decider.images.signatures.now = func() time.Time { return now }
 	validate := func() (bool, string) {
