@@ -50,6 +50,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	cacheDir := fs.String("cache-dir", "", "cache directory holding the vulnerability database of the image vulnerability gate (default $PALISADE_CACHE_DIR or the user cache directory)")
 	pullSecrets := fs.Bool("pull-secrets", false, "read imagePullSecrets through the API (in-cluster config or --kubeconfig) when the policy asks for them")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for --pull-secrets outside the cluster")
+	maxContainers := fs.Int("max-containers", admission.DefaultMaxContainers, "deny a pod spec with more containers than this (containers, initContainers and ephemeralContainers together)")
+	perReview := fs.Int("review-concurrency", admission.DefaultReviewConcurrency, "registry and scanner checks one review runs at a time")
+	global := fs.Int("global-concurrency", admission.DefaultGlobalConcurrency, "registry and scanner checks all reviews run at a time")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -63,7 +66,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 0
 	}
 	if err := serve(ctx, serveOptions{policy: *policyFile, listen: *listen, cert: *certFile, key: *keyFile, logLevel: *logLevel,
-		reload: *reload, cacheDir: *cacheDir, pullSecrets: *pullSecrets, kubeconfig: *kubeconfig}, stderr); err != nil {
+		reload: *reload, cacheDir: *cacheDir, pullSecrets: *pullSecrets, kubeconfig: *kubeconfig,
+		maxContainers: *maxContainers, perReview: *perReview, global: *global}, stderr); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
@@ -74,6 +78,7 @@ type serveOptions struct {
 	policy, listen, cert, key, logLevel, cacheDir, kubeconfig string
 	reload                                                    time.Duration
 	pullSecrets                                               bool
+	maxContainers, perReview, global                          int
 }
 
 func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
@@ -85,7 +90,8 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 		return errors.New("--policy, --tls-cert-file and --tls-key-file are required")
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := admission.Options{PolicyFile: o.policy, CertFile: o.cert, KeyFile: o.key, Logger: logger, ReloadInterval: o.reload}
+	opts := admission.Options{PolicyFile: o.policy, CertFile: o.cert, KeyFile: o.key, Logger: logger, ReloadInterval: o.reload,
+		MaxContainers: o.maxContainers, ReviewConcurrency: o.perReview, GlobalConcurrency: o.global}
 	dir, err := vulndb.CacheDir(o.cacheDir, os.Getenv)
 	if err != nil {
 		return err

@@ -32,6 +32,7 @@ func newAdmissionServeCommand(s *streams, g *globalOptions) *cobra.Command {
 		reload                                time.Duration
 		pullSecrets                           bool
 		cacheDir                              string
+		maxContainers, perReview, global      int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --policy FILE --listen ADDR --tls-cert-file F --tls-key-file F",
@@ -53,7 +54,8 @@ certificate, or when the address cannot be listened on.`,
 				return &exitCodeError{code: exitError, err: fmt.Errorf("--policy, --tls-cert-file and --tls-key-file are required")}
 			}
 			logger := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
-			opts := admission.Options{PolicyFile: policyFile, CertFile: certFile, KeyFile: keyFile, Logger: logger, ReloadInterval: reload}
+			opts := admission.Options{PolicyFile: policyFile, CertFile: certFile, KeyFile: keyFile, Logger: logger, ReloadInterval: reload,
+				MaxContainers: maxContainers, ReviewConcurrency: perReview, GlobalConcurrency: global}
 			var err error
 			if opts.Scanner, opts.Fixable, err = newAdmissionScanner(cacheDir); err != nil {
 				return &exitCodeError{code: exitError, err: err}
@@ -93,6 +95,9 @@ certificate, or when the address cannot be listened on.`,
 	f.DurationVar(&reload, "reload-interval", 2*time.Second, "how often the policy and certificate files are checked for changes")
 	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database of the image vulnerability gate (default $PALISADE_CACHE_DIR or the user cache directory)")
 	f.BoolVar(&pullSecrets, "pull-secrets", false, "read imagePullSecrets through the API (in-cluster config or --kubeconfig) when the policy asks for them")
+	f.IntVar(&maxContainers, "max-containers", admission.DefaultMaxContainers, "deny a pod spec with more containers than this (containers, initContainers and ephemeralContainers together)")
+	f.IntVar(&perReview, "review-concurrency", admission.DefaultReviewConcurrency, "registry and scanner checks one review runs at a time")
+	f.IntVar(&global, "global-concurrency", admission.DefaultGlobalConcurrency, "registry and scanner checks all reviews run at a time")
 	return cmd
 }
 

@@ -18,6 +18,9 @@ type ttlCache[V any] struct {
 	hits     atomic.Uint64
 	misses   atomic.Uint64
 	now      func() time.Time
+	// ttlOf, when set, shortens the time a value is kept (negative
+	// results are trusted less than positive ones).
+	ttlOf func(v V, ttl time.Duration) time.Duration
 }
 
 type cacheEntry[V any] struct {
@@ -65,7 +68,11 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, ttl time.Duration, lo
 				if len(c.entries) >= c.max {
 					c.evictLocked()
 				}
-				c.entries[key] = cacheEntry[V]{value: cl.value, expires: c.now().Add(ttl)}
+				keep := ttl
+				if c.ttlOf != nil {
+					keep = c.ttlOf(cl.value, ttl)
+				}
+				c.entries[key] = cacheEntry[V]{value: cl.value, expires: c.now().Add(keep)}
 			}
 			c.mu.Unlock()
 			close(cl.done)

@@ -48,6 +48,9 @@ type Decider struct {
 	events  EventSink
 	metrics *Metrics
 	now     func() time.Time
+	// limits bound the containers of a review and the concurrent image
+	// checks; nil means the defaults without a global bound.
+	limits *limits
 }
 
 // decision is what one request came to, before it is encoded.
@@ -103,6 +106,15 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 	inv.Add(typed, ref, nil)
 	w := inv.Objects[0].Workload
 	if w == nil {
+		return out
+	}
+	if err := d.limits.checkSize(w); err != nil {
+		// Refused before any rule or registry sees it: a spec this
+		// large is an attack on the webhook, not a workload.
+		resp.Allowed = false
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
+			Message: fmt.Sprintf("palisade: %s %s: %v", ref.Kind, objectName(ref), err)}
+		out.label = decisionDenied
 		return out
 	}
 	kc := d.keychain(ctx, p, w)
@@ -354,64 +366,107 @@ func newImageFinding(w *workload.Workload, id string, sev finding.Severity, titl
 
 // mutate pins every tag to its digest. Failures follow the registry's
 // failure policy: Fail makes a finding (decided by its mode), Ignore a
-// warning.
+// warning. Each distinct image is resolved once per review.
 func (d *Decider) mutate(ctx context.Context, p *Policy, w *workload.Workload, kc authn.Keychain) ([]finding.Finding, []patchOp, []string) {
-	if !p.images.ResolveDigests {
+	if !p.images.ResolveDigests && !p.signaturesRequired() {
 		return nil, nil, nil
 	}
-	tasks := imageTasks(w)
-	type result struct {
-		op  *patchOp
-		f   *finding.Finding
-		msg string
-	}
-	results := make([]result, len(tasks))
-	forEach(len(tasks), func(i int) {
-		t := tasks[i]
+	var tasks []imageTask
+	for _, t := range imageTasks(w) {
 		if strings.HasPrefix(t.c.Path, "ephemeralContainers") {
 			// Added through a subresource whose patches take other paths:
 			// checked by the validating endpoint, never patched.
-			return
+			continue
 		}
 		r, err := imageref.Parse(t.c.Image)
 		if err != nil || r.Pinned() {
-			return // the image rules report invalid references
+			continue // the image rules report invalid references
 		}
 		if allowed := p.settings.AllowedRegistries; len(allowed) > 0 && !r.MatchesAny(allowed) {
-			return // denied by the allow-list: never contact its registry
+			continue // denied by the allow-list: never contact its registry
 		}
-		digest, err := d.images.resolve(ctx, p, t.c.Image, kc)
-		if err != nil {
-			msg := fmt.Sprintf("container %q: %v", t.c.Name, err)
-			if p.registryFail == FailOpen {
-				results[i].msg = fmt.Sprintf("[%s] %s (not pinned: registry failurePolicy is Ignore)", RuleDigestResolution, msg)
-				return
-			}
-			f := newImageFinding(w, RuleDigestResolution, finding.SeverityMedium, "Image tag could not be resolved to a digest", t, msg)
-			results[i].f = &f
-			return
+		if !p.images.ResolveDigests && !p.signatureRequired(r) {
+			continue
 		}
-		results[i].op = &patchOp{Op: "replace", Path: jsonPointer(t.field), Value: t.c.Image + "@" + digest}
+		// An image whose signature is required is pinned even without
+		// resolveDigests: the validating webhook verifies the digest, and
+		// only a pinned digest makes it the one that runs.
+		tasks = append(tasks, t)
+	}
+	type resolved struct {
+		digest string
+		err    error
+	}
+	images := distinctImages(tasks)
+	out := make([]resolved, len(images))
+	d.forEachImage(ctx, len(images), func(i int) {
+		out[i].digest, out[i].err = d.images.resolve(ctx, p, images[i], kc)
 	})
+	byImage := make(map[string]resolved, len(images))
+	for i, img := range images {
+		byImage[img] = out[i]
+	}
 	var fs []finding.Finding
 	var ops []patchOp
 	var warns []string
-	for _, r := range results {
-		if r.op != nil {
-			ops = append(ops, *r.op)
+	for _, t := range tasks {
+		r := byImage[t.c.Image]
+		if r.err != nil {
+			msg := fmt.Sprintf("container %q: %v", t.c.Name, r.err)
+			if p.registryFail == FailOpen {
+				warns = append(warns, fmt.Sprintf("[%s] %s (not pinned: registry failurePolicy is Ignore)", RuleDigestResolution, msg))
+				continue
+			}
+			fs = append(fs, newImageFinding(w, RuleDigestResolution, finding.SeverityMedium, "Image tag could not be resolved to a digest", t, msg))
+			continue
 		}
-		if r.f != nil {
-			fs = append(fs, *r.f)
-		}
-		if r.msg != "" {
-			warns = append(warns, r.msg)
-		}
+		ops = append(ops, patchOp{Op: "replace", Path: jsonPointer(t.field), Value: t.c.Image + "@" + r.digest})
 	}
 	return fs, ops, warns
 }
 
+// distinctImages returns the image references of the tasks, each once, in
+// the order first seen.
+func distinctImages(tasks []imageTask) []string {
+	seen := make(map[string]bool, len(tasks))
+	var out []string
+	for _, t := range tasks {
+		if !seen[t.c.Image] {
+			seen[t.c.Image] = true
+			out = append(out, t.c.Image)
+		}
+	}
+	return out
+}
+
+// signaturesRequired reports whether the policy verifies signatures.
+func (p *Policy) signaturesRequired() bool {
+	return p.images.Signatures != nil && len(p.keys) > 0
+}
+
+// signatureRequired reports whether the image must carry a signature. The
+// patterns match every spelling the runtime resolves to the same registry
+// (see imageref.RequiredByAny).
+func (p *Policy) signatureRequired(r imageref.Ref) bool {
+	sig := p.images.Signatures
+	return p.signaturesRequired() && (len(sig.Images) == 0 || r.RequiredByAny(sig.Images))
+}
+
+// imageOutcome is what the registry and the scanner said about one image
+// reference; every container naming the reference shares it.
+type imageOutcome struct {
+	needSig, needScan bool
+	pinned            bool
+	digest            string
+	resolveErr        error
+	sig               sigResult
+	sigErr            error
+	scan              scanResult
+	scanErr           error
+}
+
 // checkImages runs the signature and vulnerability checks of the policy
-// on every image, in parallel.
+// on every distinct image, in parallel within the server's bounds.
 func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Workload, kc authn.Keychain) ([]finding.Finding, []string) {
 	sig := p.images.Signatures
 	vul := p.images.Vulnerabilities
@@ -419,84 +474,111 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		return nil, nil
 	}
 	tasks := imageTasks(w)
-	fs := make([][]finding.Finding, len(tasks))
-	warns := make([][]string, len(tasks))
-	forEach(len(tasks), func(i int) {
-		t := tasks[i]
-		r, err := imageref.Parse(t.c.Image)
+	images := distinctImages(tasks)
+	outcomes := make([]imageOutcome, len(images))
+	d.forEachImage(ctx, len(images), func(i int) {
+		o := &outcomes[i]
+		r, err := imageref.Parse(images[i])
 		if err != nil {
+			return // the image rules report invalid references
+		}
+		o.needSig = p.signatureRequired(r)
+		o.needScan = vul != nil && (len(vul.Images) == 0 || r.RequiredByAny(vul.Images))
+		o.pinned = r.Pinned()
+		if !o.needSig && !o.needScan {
 			return
 		}
-		needSig := sig != nil && len(p.keys) > 0 && (len(sig.Images) == 0 || r.MatchesAny(sig.Images))
-		needScan := vul != nil && (len(vul.Images) == 0 || r.MatchesAny(vul.Images))
-		if !needSig && !needScan {
+		if o.digest, o.resolveErr = d.images.resolve(ctx, p, images[i], kc); o.resolveErr != nil {
 			return
 		}
-		fail := func(id, title string, policy FailurePolicy, sev finding.Severity, err error) {
-			msg := fmt.Sprintf("container %q: %v", t.c.Name, err)
-			if policy == FailOpen {
-				warns[i] = append(warns[i], fmt.Sprintf("[%s] %s (check skipped: failurePolicy is Ignore)", id, msg))
-				return
-			}
-			fs[i] = append(fs[i], newImageFinding(w, id, sev, title, t, msg))
+		if o.needSig {
+			o.sig, o.sigErr = d.images.verifySignature(ctx, p, images[i], o.digest, kc)
 		}
-		digest, err := d.images.resolve(ctx, p, t.c.Image, kc)
-		if err != nil {
-			if needSig {
-				fail(RuleSignature, sigTitle, p.registryFail, finding.SeverityHigh, err)
-			}
-			if needScan {
-				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, err)
-			}
-			return
-		}
-		if needSig {
-			res, err := d.images.verifySignature(ctx, p, t.c.Image, digest, kc)
-			switch {
-			case err != nil:
-				fail(RuleSignature, sigTitle, p.registryFail, finding.SeverityHigh, err)
-			case !res.ok:
-				fs[i] = append(fs[i], newImageFinding(w, RuleSignature, finding.SeverityHigh, sigTitle, t,
-					fmt.Sprintf("container %q image %q (%s) is not signed by a trusted key: %s", t.c.Name, t.c.Image, digest, res.reason)))
-			}
-		}
-		if needScan {
-			res, err := d.images.scan(ctx, p, t.c.Image, digest)
-			if err == nil && len(res.gaps) > 0 {
-				// Not "no vulnerabilities": a scan that could not check
-				// everything fails as a scan does, per its failurePolicy.
-				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, fmt.Errorf("image %q (%s) was not fully checked: %s",
-					t.c.Image, digest, strings.Join(res.gaps, "; ")))
-			}
-			switch {
-			case err != nil:
-				fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, err)
-			case len(res.worst) > 0:
-				var ids []string
-				for _, f := range res.worst {
-					ids = append(ids, f.Title)
-				}
-				fixable := ""
-				if vul.FixableOnly {
-					fixable = "fixable "
-				}
-				threshold := p.vulnSeverity.String()
-				if res.unknown {
-					threshold += " or of unknown severity"
-				}
-				fs[i] = append(fs[i], newImageFinding(w, RuleVulnerabilities, res.severity, vulnTitle, t,
-					fmt.Sprintf("container %q image %q (%s) has %svulnerabilities at or above %s: %s (e.g. %s)",
-						t.c.Name, t.c.Image, digest, fixable, threshold, res.summary, strings.Join(ids, ", "))))
-			}
+		if o.needScan {
+			o.scan, o.scanErr = d.images.scan(ctx, p, images[i], o.digest)
 		}
 	})
-	var all []finding.Finding
-	var allWarns []string
-	for i := range tasks {
-		all = append(all, fs[i]...)
-		allWarns = append(allWarns, warns[i]...)
+	byImage := make(map[string]*imageOutcome, len(images))
+	for i, img := range images {
+		byImage[img] = &outcomes[i]
 	}
-	return all, allWarns
+	var fs []finding.Finding
+	var warns []string
+	for _, t := range tasks {
+		more, w2 := imageFindings(p, w, t, byImage[t.c.Image])
+		fs = append(fs, more...)
+		warns = append(warns, w2...)
+	}
+	return fs, warns
+}
+
+// imageFindings turns an image's outcome into the findings and warnings of
+// one container naming it.
+func imageFindings(p *Policy, w *workload.Workload, t imageTask, o *imageOutcome) (fs []finding.Finding, warns []string) {
+	vul := p.images.Vulnerabilities
+	fail := func(id, title string, policy FailurePolicy, sev finding.Severity, err error) {
+		msg := fmt.Sprintf("container %q: %v", t.c.Name, err)
+		if policy == FailOpen {
+			warns = append(warns, fmt.Sprintf("[%s] %s (check skipped: failurePolicy is Ignore)", id, msg))
+			return
+		}
+		fs = append(fs, newImageFinding(w, id, sev, title, t, msg))
+	}
+	if o.resolveErr != nil {
+		if o.needSig {
+			fail(RuleSignature, sigTitle, p.registryFail, finding.SeverityHigh, o.resolveErr)
+		}
+		if o.needScan {
+			fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, o.resolveErr)
+		}
+		return fs, warns
+	}
+	if o.needSig && !o.pinned {
+		// A verdict holds for a digest; a tag can move to another image
+		// between this check and the kubelet's pull.
+		fail(RuleSignature, sigTitle, p.registryFail, finding.SeverityHigh, fmt.Errorf(
+			"image %q is not pinned by digest, so the image verified is not necessarily the one that runs; "+
+				"the mutating webhook pins it to the digest it verifies (is mutate.admission.palisade.io installed?), or write %s@sha256:…", t.c.Image, t.c.Image))
+	}
+	if o.needSig {
+		switch {
+		case o.sigErr != nil:
+			fail(RuleSignature, sigTitle, p.registryFail, finding.SeverityHigh, o.sigErr)
+		case !o.sig.ok:
+			fs = append(fs, newImageFinding(w, RuleSignature, finding.SeverityHigh, sigTitle, t,
+				fmt.Sprintf("container %q image %q (%s) is not signed by a trusted key: %s", t.c.Name, t.c.Image, o.digest, o.sig.reason)))
+		}
+	}
+	if o.needScan {
+		res := o.scan
+		if o.scanErr == nil && len(res.gaps) > 0 {
+			// Not "no vulnerabilities": a scan that could not check
+			// everything fails as a scan does, per its failurePolicy.
+			fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, fmt.Errorf("image %q (%s) was not fully checked: %s",
+				t.c.Image, o.digest, strings.Join(res.gaps, "; ")))
+		}
+		switch {
+		case o.scanErr != nil:
+			fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, o.scanErr)
+		case len(res.worst) > 0:
+			var ids []string
+			for _, f := range res.worst {
+				ids = append(ids, f.Title)
+			}
+			fixable := ""
+			if vul.FixableOnly {
+				fixable = "fixable "
+			}
+			threshold := p.vulnSeverity.String()
+			if res.unknown {
+				threshold += " or of unknown severity"
+			}
+			fs = append(fs, newImageFinding(w, RuleVulnerabilities, res.severity, vulnTitle, t,
+				fmt.Sprintf("container %q image %q (%s) has %svulnerabilities at or above %s: %s (e.g. %s)",
+					t.c.Name, t.c.Image, o.digest, fixable, threshold, res.summary, strings.Join(ids, ", "))))
+		}
+	}
+	return fs, warns
 }
 
 const (
@@ -504,19 +586,33 @@ const (
 	vulnTitle = "Image has known vulnerabilities"
 )
 
-// forEach runs fn for 0..n-1, concurrently when there is more than one.
-func forEach(n int, fn func(i int)) {
-	if n == 1 {
-		fn(0)
-		return
-	}
+// forEachImage runs fn for 0..n-1 with at most the review's concurrency
+// of goroutines, each holding one of the server's global slots while it
+// runs, so neither one review nor many at once can open unbounded
+// registry requests. A slot not obtained before the review's deadline
+// leaves its index undone: fn's callers treat that as the context error
+// their own registry calls would have met.
+func (d *Decider) forEachImage(ctx context.Context, n int, fn func(i int)) {
+	workers := min(n, d.limits.reviewConcurrency())
+	next := make(chan int)
 	var wg sync.WaitGroup
-	for i := range n {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(i)
+			for i := range next {
+				if !d.limits.acquire(ctx) {
+					fn(i) // runs with the expired context: fails fast
+					continue
+				}
+				fn(i)
+				d.limits.release()
+			}
 		}()
 	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
 	wg.Wait()
 }

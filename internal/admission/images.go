@@ -74,8 +74,12 @@ type scanResult struct {
 
 // How long a verified signature and a scan result are trusted. A digest
 // never changes, but keys are rotated and databases updated.
+//
+// An image found unsigned is remembered only briefly: signing it is the
+// remedy for the denial, and must take effect at once.
 const (
 	signatureTTL = time.Hour
+	unsignedTTL  = 30 * time.Second
 	scanTTL      = 30 * time.Minute
 	cacheEntries = 10000
 )
@@ -87,12 +91,19 @@ func newImageChecks(transport http.RoundTripper, scanner ImageScanner, fixable f
 	if fixable == nil {
 		fixable = func(finding.Finding) bool { return true }
 	}
+	signatures := newTTLCache[sigResult](cacheEntries)
+	signatures.ttlOf = func(r sigResult, ttl time.Duration) time.Duration {
+		if !r.ok {
+			return min(ttl, unsignedTTL)
+		}
+		return ttl
+	}
 	return &imageChecks{
 		transport:  transport,
 		scanner:    scanner,
 		fixable:    fixable,
 		digests:    newTTLCache[string](cacheEntries),
-		signatures: newTTLCache[sigResult](cacheEntries),
+		signatures: signatures,
 		scans:      newTTLCache[scanResult](cacheEntries),
 	}
 }
@@ -138,7 +149,7 @@ func parseName(p *Policy, image string) (name.Reference, error) {
 	var opts []name.Option
 	if r, err := imageref.Parse(image); err == nil {
 		for _, h := range p.images.Registry.Insecure {
-			if r.Registry == h {
+			if r.Registry == imageref.NormaliseHost(h) {
 				opts = append(opts, name.Insecure)
 			}
 		}

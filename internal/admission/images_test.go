@@ -150,12 +150,13 @@ func TestDigestPinningAndSignatures(t *testing.T) {
 		allowed     bool
 		want        string
 	}{
-		{"signed ECDSA", repo + ":signed", true, ""},
+		{"signed ECDSA", repo + ":signed@" + signedDigest, true, ""},
 		{"signed ECDSA by digest", repo + "@" + signedDigest, true, ""},
-		{"signed Ed25519", repo + ":ed25519", true, ""},
-		{"unsigned", repo + ":unsigned", false, "no cosign signature found"},
-		{"wrong key", repo + ":wrong-key", false, "none valid for a trusted key (release, edge)"},
-		{"signature for another digest", repo + ":other-digest", false, "signature is for digest " + signedDigest},
+		{"signed Ed25519", repo + ":ed25519@" + edDigest, true, ""},
+		{"signed tag not pinned", repo + ":signed", false, "is not pinned by digest"},
+		{"unsigned", repo + ":unsigned@" + unsignedDigest, false, "no cosign signature found"},
+		{"wrong key", repo + ":wrong-key@" + wrongDigest, false, "none valid for a trusted key (release, edge)"},
+		{"signature for another digest", repo + ":other-digest@" + otherDigest, false, "signature is for digest " + signedDigest},
 		{"not covered by the signature globs", "registry.other.example/x@" + signedDigest, true, ""},
 	}
 	for _, tt := range tests {
@@ -173,7 +174,7 @@ func TestDigestPinningAndSignatures(t *testing.T) {
 	// Verified once per digest: the second round is served from the cache.
 	before := ts.decider.images.signatures.stats()
 	for range 3 {
-		ts.post(t, EndpointValidate, reviewFor(t, pod("p", container("a", repo+":signed")), podGVK, "prod", reviewOpts{}))
+		ts.post(t, EndpointValidate, reviewFor(t, pod("p", container("a", repo+":signed@"+signedDigest)), podGVK, "prod", reviewOpts{}))
 	}
 	after := ts.decider.images.signatures.stats()
 	if after.misses != before.misses || after.hits != before.hits+3 {

@@ -55,7 +55,9 @@ func DecodeReviewBytes(data []byte) (*admissionv1.AdmissionReview, error) {
 	if err := dec.Decode(&ar); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadReview, err)
 	}
-	if dec.More() {
+	// dec.More reports false before a stray "]" or "}", so look at the
+	// bytes themselves: only white space may follow the review.
+	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
 		return nil, fmt.Errorf("%w: data after the review", ErrBadReview)
 	}
 	if ar.APIVersion != reviewAPIVersion || ar.Kind != reviewKind {

@@ -41,6 +41,10 @@ type Options struct {
 	// RegistryTransport reaches registries (default: tight timeouts, the
 	// system's CAs).
 	RegistryTransport http.RoundTripper
+	// MaxContainers, ReviewConcurrency and GlobalConcurrency bound the
+	// work of reviews (defaults DefaultMaxContainers,
+	// DefaultReviewConcurrency, DefaultGlobalConcurrency).
+	MaxContainers, ReviewConcurrency, GlobalConcurrency int
 	// ReloadInterval is how often the policy and certificate files are
 	// checked for changes (default 2s).
 	ReloadInterval time.Duration
@@ -89,7 +93,8 @@ func NewServer(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(images.cacheStats)
 	images.metrics = s.metrics
-	s.decider = &Decider{policy: s.policy.Load, images: images, secrets: secrets, events: opts.Events, metrics: s.metrics}
+	s.decider = &Decider{policy: s.policy.Load, images: images, secrets: secrets, events: opts.Events, metrics: s.metrics,
+		limits: newLimits(opts.MaxContainers, opts.ReviewConcurrency, opts.GlobalConcurrency)}
 	if s.certs != nil {
 		s.certs.onReload = func(err error) {
 			if err != nil {

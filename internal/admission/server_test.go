@@ -39,6 +39,9 @@ func TestBadInput(t *testing.T) {
 		{"no request", "POST", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), 400, "no request"},
 		{"no uid", "POST", bytes.Replace(good, []byte(`"uid":"uid-p"`), []byte(`"uid":""`), 1), 400, "no uid"},
 		{"trailing data", "POST", append(append([]byte{}, good...), good...), 400, "data after the review"},
+		{"trailing ]", "POST", append(append([]byte{}, good...), ']'), 400, "data after the review"},
+		{"trailing }", "POST", append(append([]byte{}, good...), "\n}"...), 400, "data after the review"},
+		{"trailing garbage", "POST", append(append([]byte{}, good...), " x"...), 400, "data after the review"},
 		{"object of the wrong type", "POST", bytes.Replace(good, []byte(`"containers":[`), []byte(`"containers":7,"x":[`), 1), 200, ""},
 		{"GET", "GET", nil, 405, "want POST"},
 	}

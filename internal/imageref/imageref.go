@@ -37,9 +37,15 @@ func Parse(s string) (Ref, error) {
 	if err != nil {
 		return Ref{}, fmt.Errorf("image %q: %w", s, err)
 	}
-	r := Ref{Original: s, Registry: ref.Context().RegistryStr(), Repository: ref.Context().RepositoryStr()}
-	if r.Registry == name.DefaultRegistry {
-		r.Registry = DockerHub
+	r := Ref{Original: s, Registry: NormaliseHost(ref.Context().RegistryStr()), Repository: ref.Context().RepositoryStr()}
+	if r.Registry == "" || strings.HasPrefix(r.Registry, ":") {
+		// go-containerregistry accepts ":443/x"; no runtime pulls it.
+		return Ref{}, fmt.Errorf("image %q: no registry host before the port", s)
+	}
+	if r.Registry == DockerHub && !strings.Contains(r.Repository, "/") {
+		// Docker Hub's official images live under "library/", however
+		// the host was spelt.
+		r.Repository = "library/" + r.Repository
 	}
 	rest := s
 	if i := strings.Index(rest, "@"); i >= 0 {
@@ -52,6 +58,69 @@ func Parse(s string) (Ref, error) {
 		r.Tag = rest[i+1:]
 	}
 	return r, nil
+}
+
+// dockerHubHosts are the spellings of Docker Hub the runtime sends to the
+// same registry.
+var dockerHubHosts = map[string]bool{DockerHub: true, name.DefaultRegistry: true, "registry-1.docker.io": true}
+
+// NormaliseHost returns a registry host as the runtime reaches it: DNS
+// names are case-insensitive, 443 is the default HTTPS port, and Docker Hub
+// has several names. Every policy decision compares normalised hosts, so a
+// respelling of a registry cannot escape a rule written for it.
+func NormaliseHost(h string) string {
+	h = strings.ToLower(strings.TrimSpace(h))
+	if bare, ok := strings.CutSuffix(h, ":443"); ok && (strings.ContainsAny(bare, ".]") || bare == "localhost") {
+		// Without its port a host with neither "." nor ":" would read as
+		// a Docker Hub namespace, so the port stays on such names.
+		h = bare
+	}
+	if dockerHubHosts[h] {
+		return DockerHub
+	}
+	return h
+}
+
+// loopbackHosts are names of the local host. A runtime treats them as
+// different registries (their certificates and credentials differ), but
+// they reach the same listener, so requirements match any of them.
+var loopbackHosts = []string{"localhost", "127.0.0.1", "[::1]"}
+
+// aliases returns the registry/repository names a requirement compares:
+// the canonical name and, for a loopback host, the same repository under
+// the other loopback names (port kept).
+func (r Ref) aliases() []string {
+	out := []string{r.Name()}
+	host, port := r.Registry, ""
+	if i := strings.LastIndex(host, ":"); i >= 0 && !strings.HasSuffix(host, "]") {
+		host, port = host[:i], host[i:]
+	}
+	for _, l := range loopbackHosts {
+		if l == host {
+			for _, other := range loopbackHosts {
+				if other != host {
+					out = append(out, other+port+"/"+r.Repository)
+				}
+			}
+			break
+		}
+	}
+	return out
+}
+
+// RequiredByAny reports whether a requirement (a signature or a scan) with
+// these image patterns applies to the image. Unlike MatchesAny, which
+// grants, it errs towards applying: a loopback registry written as
+// "localhost" is covered by a pattern for "127.0.0.1" and the reverse.
+func (r Ref) RequiredByAny(patterns []string) bool {
+	for _, n := range r.aliases() {
+		alias := r
+		alias.Registry, alias.Repository, _ = strings.Cut(n, "/")
+		if alias.MatchesAny(patterns) {
+			return true
+		}
+	}
+	return false
 }
 
 // Pinned reports whether the reference names a digest, so what runs is
@@ -86,10 +155,13 @@ func (r Ref) Matches(entry string) bool {
 	if entry == "" {
 		return false
 	}
-	if entry == "index.docker.io" || strings.HasPrefix(entry, "index.docker.io/") {
-		entry = DockerHub + strings.TrimPrefix(entry, "index.docker.io")
-	}
 	pattern := strings.Split(entry, "/")
+	// The entry's host is normalised as the image's is; "docker.io/nginx"
+	// means the official image, as it does on the command line.
+	pattern[0] = NormaliseHost(pattern[0])
+	if pattern[0] == DockerHub && len(pattern) == 2 && pattern[1] != "*" {
+		pattern = []string{DockerHub, "library", pattern[1]}
+	}
 	subject := strings.Split(r.Name(), "/")
 	if len(pattern) == 1 {
 		return segmentMatch(pattern[0], subject[0])

@@ -64,3 +64,95 @@ func TestMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestRespellings: a registry spelt differently but reached the same way
+// by the runtime is the same registry for every policy decision.
+func TestRespellings(t *testing.T) {
+	tests := []struct {
+		image, name string
+	}{
+		{"REGISTRY.EXAMPLE.COM/app:1", "registry.example.com/app"},
+		{"Registry.Example.Com/team/app@sha256:" + sha, "registry.example.com/team/app"},
+		{"registry.example.com:443/app:1", "registry.example.com/app"},
+		{"REGISTRY.EXAMPLE.COM:443/app", "registry.example.com/app"},
+		{"registry.example.com:5000/app", "registry.example.com:5000/app"},
+		{"docker.io/nginx", "docker.io/library/nginx"},
+		{"index.docker.io/nginx", "docker.io/library/nginx"},
+		{"registry-1.docker.io/nginx", "docker.io/library/nginx"},
+		{"registry-1.docker.io/library/nginx:1", "docker.io/library/nginx"},
+		{"DOCKER.IO/nginx", "docker.io/library/nginx"},
+		{"docker.io:443/bitnami/redis", "docker.io/bitnami/redis"},
+		{"LOCALHOST:5000/app", "localhost:5000/app"},
+	}
+	for _, tt := range tests {
+		r, err := Parse(tt.image)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tt.image, err)
+			continue
+		}
+		if r.Name() != tt.name {
+			t.Errorf("Parse(%q).Name() = %q, want %q", tt.image, r.Name(), tt.name)
+		}
+	}
+}
+
+// TestMatchesRespelt: allow-lists and requirements decide the same for
+// every spelling of the image and of the entry.
+func TestMatchesRespelt(t *testing.T) {
+	tests := []struct {
+		image, entry      string
+		matches, required bool
+	}{
+		{"REGISTRY.EXAMPLE.COM/app:1", "registry.example.com", true, true},
+		{"registry.example.com:443/app:1", "registry.example.com/*", true, true},
+		{"registry.example.com/app:1", "REGISTRY.example.com:443/*", true, true},
+		{"registry.example.com:5000/app", "registry.example.com", false, false},
+		{"registry-1.docker.io/nginx", "docker.io/library/*", true, true},
+		{"index.docker.io/library/nginx", "docker.io/nginx", true, true},
+		{"nginx", "registry-1.docker.io/library/nginx", true, true},
+		{"docker.io/bitnami/redis", "docker.io/nginx", false, false},
+		// Loopback names are different registries to the runtime: an
+		// allow-list entry grants only the name written, a requirement
+		// covers every name of the local host.
+		{"localhost:5000/app", "127.0.0.1:5000/*", false, true},
+		{"127.0.0.1:5000/app", "localhost:5000", false, true},
+		{"[::1]:5000/app", "localhost:5000", false, true},
+		{"localhost/app", "127.0.0.1", false, true},
+		{"localhost:5001/app", "127.0.0.1:5000", false, false},
+		{"localhost:5000/app", "localhost:5000", true, true},
+	}
+	for _, tt := range tests {
+		r, err := Parse(tt.image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.MatchesAny([]string{tt.entry}); got != tt.matches {
+			t.Errorf("%q MatchesAny %q = %v, want %v", tt.image, tt.entry, got, tt.matches)
+		}
+		if got := r.RequiredByAny([]string{tt.entry}); got != tt.required {
+			t.Errorf("%q RequiredByAny %q = %v, want %v", tt.image, tt.entry, got, tt.required)
+		}
+	}
+}
+
+// FuzzParse: any input parses or fails without panicking, and a parsed
+// reference is normalised: parsing its name again changes nothing.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"nginx", "REGISTRY.EXAMPLE.COM:443/app:1", "registry-1.docker.io/nginx@sha256:" + sha, "[::1]:5000/app", "localhost/x", "docker.io:443/a/b/c:tag"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := Parse(s)
+		if err != nil {
+			return
+		}
+		again, err := Parse(r.Name())
+		if err != nil {
+			t.Fatalf("Parse(%q) gave name %q that does not parse: %v", s, r.Name(), err)
+		}
+		if again.Name() != r.Name() {
+			t.Fatalf("Parse(%q).Name() = %q, parsed again %q", s, r.Name(), again.Name())
+		}
+		_ = r.RequiredByAny([]string{r.Name(), "*", "localhost:5000/*"})
+	})
+}
