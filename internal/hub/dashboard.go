@@ -83,8 +83,25 @@ func newDashboard() (*dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.static = http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	d.static = http.StripPrefix("/static/", http.FileServer(http.FS(filesOnly{static})))
 	return d, nil
+}
+
+// filesOnly hides the directories of an fs.FS, so a file server over it
+// answers 404 for them instead of listing what they hold.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := file.Stat()
+	if err != nil || st.IsDir() {
+		_ = file.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return file, nil
 }
 
 func shortDigest(d string) string {
@@ -249,9 +266,24 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: it returns next only
+// when it is a clean absolute path (with an optional query) of this host,
+// and "/" otherwise. Browsers drop tabs and newlines from URLs and read a
+// backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+// leave the site: any control character, space or backslash is refused,
+// as is anything that parses with a scheme, host or user.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	const maxNext = 2048
+	if len(next) == 0 || len(next) > maxNext || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c == 0x7f || c == '\\' || c >= 0x80 {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
