@@ -293,12 +293,22 @@ func safeNext(next string) string {
 
 type loginData struct {
 	Next, Token, Username string
+	// NoUsers: the hub has no account yet, so the page says how to
+	// create the first instead of leaving the operator to guess.
+	NoUsers bool
+}
+
+// noUsers reports whether the hub has no account; a store error counts as
+// "has users" (the hint is help, never a reason to fail the page).
+func (h *Hub) noUsers(r *http.Request) bool {
+	has, err := h.st.HasUsers(r.Context())
+	return err == nil && !has
 }
 
 func (h *Hub) loginPage(w http.ResponseWriter, r *http.Request) {
 	tok := randomSecret()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/", MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	h.render(w, r, http.StatusOK, "login", viewer{}, page{Title: "Sign in", D: loginData{Next: safeNext(r.URL.Query().Get("next")), Token: tok}})
+	h.render(w, r, http.StatusOK, "login", viewer{}, page{Title: "Sign in", D: loginData{Next: safeNext(r.URL.Query().Get("next")), Token: tok, NoUsers: h.noUsers(r)}})
 }
 
 func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -311,7 +321,7 @@ func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		tok := randomSecret()
 		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/", MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		h.render(w, r, status, "login", viewer{}, page{Title: "Sign in", Error: msg, D: loginData{Next: next, Token: tok, Username: r.PostForm.Get("username")}})
+		h.render(w, r, status, "login", viewer{}, page{Title: "Sign in", Error: msg, D: loginData{Next: next, Token: tok, Username: r.PostForm.Get("username"), NoUsers: h.noUsers(r)}})
 	}
 	c, err := r.Cookie(loginCookie)
 	if err != nil || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("token"))) != 1 {

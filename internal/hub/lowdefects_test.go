@@ -100,3 +100,18 @@ func TestHTTPLowDefects(t *testing.T) {
 		}
 	})
 }
+
+// A new hub's login page says how to create the first user; once one
+// exists the hint is gone (issue #16, an operator's first day).
+func TestLoginPageFirstUserHint(t *testing.T) {
+	h := hubtest.Start(t)
+	b := newBrowser(t, h)
+	const hint = "palisade hub user create --name admin --role admin"
+	if resp, page := b.do("GET", "/login", nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="no-users"`) || !strings.Contains(page, hint) {
+		t.Fatalf("login page of a hub without users: %d, no hint:\n%s", resp.StatusCode, page)
+	}
+	hubtest.SeedFleet(t, h)
+	if _, page := b.do("GET", "/login", nil, nil); strings.Contains(page, `id="no-users"`) {
+		t.Errorf("the hint stays after users exist:\n%s", page)
+	}
+}
