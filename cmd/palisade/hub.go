@@ -30,7 +30,7 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 	var database, dataDir string
 	var initHub bool
 	var encryptionMaxAge time.Duration
-	cmd.PersistentFlags().StringVar(&database, "database", "", "database URL: sqlite:///path/hub.db or postgres://user@host/db (default: hub.db in --data-dir)")
+	cmd.PersistentFlags().StringVar(&database, "database", "", "database URL: sqlite:///path/hub.db or postgres://user@host/db (default $"+hubDatabaseEnv+", else hub.db in --data-dir)")
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "", "directory of the hub's state (default $"+hubDataDirEnv+", else $XDG_STATE_HOME/palisade/hub, ~/.local/state/palisade/hub, or /var/lib/palisade/hub for root)")
 	cmd.PersistentFlags().BoolVar(&initHub, "init", false, "let a command other than 'hub serve' create a new hub where none exists")
 	cmd.PersistentFlags().DurationVar(&encryptionMaxAge, "encryption-max-age", hub.DefaultEncryptionMaxAge, "placement trusts an etcd verification of encryption at rest for this long")

@@ -12,8 +12,13 @@ import (
 )
 
 // hubDataDirEnv names the hub's data directory when --data-dir is not
-// given.
-const hubDataDirEnv = "PALISADE_HUB_DATA_DIR"
+// given; hubDatabaseEnv the database URL when --database is not (the
+// variable deploy/hub/hub.yaml sets in the hub's container, so commands
+// run there with kubectl exec find the hub that serves).
+const (
+	hubDataDirEnv  = "PALISADE_HUB_DATA_DIR"
+	hubDatabaseEnv = "PALISADE_HUB_DATABASE"
+)
 
 // hubState is where a hub command finds the hub's state: a database URL
 // and, for the embedded SQLite database, its file and directory.
@@ -53,9 +58,13 @@ func defaultHubDataDir(getenv func(string) string, euid int) (string, error) {
 }
 
 // locateHubState resolves --database and --data-dir: an explicit database
-// URL wins (as deploy/hub passes it), else hub.db in the data directory
-// from --data-dir, $PALISADE_HUB_DATA_DIR or the default.
+// URL (--database, as deploy/hub passes it, or $PALISADE_HUB_DATABASE when
+// no --data-dir is given) wins, else hub.db in the data directory from
+// --data-dir, $PALISADE_HUB_DATA_DIR or the default.
 func locateHubState(database, dataDir string, getenv func(string) string, euid int) (hubState, error) {
+	if database == "" && dataDir == "" {
+		database = getenv(hubDatabaseEnv)
+	}
 	if database != "" {
 		l := hubState{database: database}
 		if f, ok := strings.CutPrefix(database, "sqlite://"); ok {
@@ -105,11 +114,11 @@ func (l hubState) prepare(create bool) error {
 		return fmt.Errorf("hub database %s: %w", l.file, err)
 	}
 	if l.legacy != "" {
-		return fmt.Errorf("no hub database in %s, but %s exists (where hubs before the data directory kept it): "+
+		return fmt.Errorf("no hub at %s, but %s exists (where hubs before the data directory kept it): "+
 			"pass --database sqlite://%s, or move it to %s", l, l.legacy, l.legacy, l.file)
 	}
 	if !create {
-		return fmt.Errorf("no hub in %s: this command would create a new, empty hub with its own CA. "+
+		return fmt.Errorf("no hub at %s: this command would create a new, empty hub with its own CA. "+
 			"Point it at the hub 'palisade hub serve' uses (--data-dir, $%s or --database), or pass --init to create one here", l, hubDataDirEnv)
 	}
 	if l.dir != "" {

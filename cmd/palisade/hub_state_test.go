@@ -38,6 +38,7 @@ func TestHubStateFirstDay(t *testing.T) {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
 	t.Setenv(hubDataDirEnv, "")
+	t.Setenv(hubDatabaseEnv, "")
 	t.Chdir(t.TempDir()) // no legacy palisade-hub.db here
 	if os.Geteuid() == 0 {
 		t.Setenv(hubDataDirEnv, filepath.Join(home, "state", "palisade", "hub")) // root's default is /var/lib
@@ -46,7 +47,7 @@ func TestHubStateFirstDay(t *testing.T) {
 
 	// No hub yet: user create refuses rather than make one.
 	_, errOut, code := palisade(t, "alice-password-1\n", "hub", "user", "create", "--name", "alice", "--role", "admin")
-	if code != exitError || !strings.Contains(errOut, "no hub in "+dir) || !strings.Contains(errOut, "--init") {
+	if code != exitError || !strings.Contains(errOut, "no hub at "+dir) || !strings.Contains(errOut, "--init") {
 		t.Fatalf("user create without a hub: exit %d\n%s", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "hub.db")); err == nil {
@@ -71,7 +72,7 @@ func TestHubStateFirstDay(t *testing.T) {
 	}
 	// --data-dir and the environment name other hubs.
 	other := filepath.Join(home, "other")
-	if _, errOut, code := palisade(t, "", "hub", "token", "create", "--cluster", "edge-1", "--data-dir", other); code != exitError || !strings.Contains(errOut, "no hub in "+other) {
+	if _, errOut, code := palisade(t, "", "hub", "token", "create", "--cluster", "edge-1", "--data-dir", other); code != exitError || !strings.Contains(errOut, "no hub at "+other) {
 		t.Fatalf("--data-dir without a hub: exit %d\n%s", code, errOut)
 	}
 	t.Setenv(hubDataDirEnv, dir)
@@ -87,6 +88,7 @@ func TestHubStateLegacyDatabase(t *testing.T) {
 	t.Setenv("HOME", home)
 	t.Setenv("XDG_STATE_HOME", "")
 	t.Setenv(hubDataDirEnv, "")
+	t.Setenv(hubDatabaseEnv, "")
 	wd := t.TempDir()
 	t.Chdir(wd)
 	if err := os.WriteFile(legacyHubDatabase, nil, 0o600); err != nil {
@@ -106,5 +108,14 @@ func TestHubStateLegacyDatabase(t *testing.T) {
 	}
 	if l, _ := locateHubState("sqlite://"+filepath.Join(home, "x.db"), "", os.Getenv, 1000); l.file != filepath.Join(home, "x.db") || l.dir != "" {
 		t.Errorf("explicit --database: %+v", l)
+	}
+	// $PALISADE_HUB_DATABASE (set in deploy/hub's container) names the
+	// database when no flag does; --data-dir overrides it.
+	t.Setenv(hubDatabaseEnv, "sqlite:///var/lib/palisade-hub/hub.db")
+	if l, _ := locateHubState("", "", os.Getenv, 1000); l.file != "/var/lib/palisade-hub/hub.db" || l.legacy != "" {
+		t.Errorf("$%s: %+v", hubDatabaseEnv, l)
+	}
+	if l, _ := locateHubState("", filepath.Join(home, "d"), os.Getenv, 1000); l.file != filepath.Join(home, "d", "hub.db") {
+		t.Errorf("--data-dir with $%s: %+v", hubDatabaseEnv, l)
 	}
 }
