@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
-// defaultHubDatabase keeps the embedded database in the working directory.
-const defaultHubDatabase = "sqlite://palisade-hub.db"
+// legacyHubDatabase is where hubs before the data directory kept their
+// database: the working directory of whoever ran them.
+const legacyHubDatabase = "palisade-hub.db"
 
 func newHubCommand(s *streams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
@@ -25,13 +27,23 @@ func newHubCommand(s *streams, g *globalOptions) *cobra.Command {
 		Long: `The hub collects findings, images, vulnerabilities and admission events from
 the agents of every cluster in the fleet (see docs/fleet.md).`,
 	}
-	var database string
+	var database, dataDir string
+	var initHub bool
 	var encryptionMaxAge time.Duration
-	cmd.PersistentFlags().StringVar(&database, "database", defaultHubDatabase, "database URL: sqlite:///path/hub.db or postgres://user@host/db")
+	cmd.PersistentFlags().StringVar(&database, "database", "", "database URL: sqlite:///path/hub.db or postgres://user@host/db (default $"+hubDatabaseEnv+", else hub.db in --data-dir)")
+	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "", "directory of the hub's state (default $"+hubDataDirEnv+", else $XDG_STATE_HOME/palisade/hub, ~/.local/state/palisade/hub, or /var/lib/palisade/hub for root)")
+	cmd.PersistentFlags().BoolVar(&initHub, "init", false, "let a command other than 'hub serve' create a new hub where none exists")
 	cmd.PersistentFlags().DurationVar(&encryptionMaxAge, "encryption-max-age", hub.DefaultEncryptionMaxAge, "placement trusts an etcd verification of encryption at rest for this long")
 	open := func(cmd *cobra.Command) (*hub.Hub, store.Store, error) {
 		privateUmask()
-		st, err := store.Open(cmd.Context(), database)
+		loc, err := locateHubState(database, dataDir, os.Getenv, os.Geteuid())
+		if err != nil {
+			return nil, nil, &exitCodeError{code: exitError, err: err}
+		}
+		if err := loc.prepare(cmd.Name() == "serve" || initHub); err != nil {
+			return nil, nil, &exitCodeError{code: exitError, err: err}
+		}
+		st, err := store.Open(cmd.Context(), loc.database)
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
@@ -39,6 +51,9 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		if err != nil {
 			st.Close()
 			return nil, nil, err
+		}
+		if cmd.Name() == "serve" {
+			fmt.Fprintf(s.err, "palisade hub: state in %s\n", loc)
 		}
 		return h, st, nil
 	}
@@ -58,7 +73,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
-		Example: `  palisade hub serve --listen :8443 --database sqlite:///var/lib/palisade/hub.db
+		Example: `  palisade hub serve --listen :8443 --data-dir /var/lib/palisade/hub
   palisade hub serve --listen :8443 --database postgres://palisade@db/palisade --tls-san hub.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

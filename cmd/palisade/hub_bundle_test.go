@@ -24,7 +24,7 @@ func TestHubBundlePublish(t *testing.T) {
 		}
 		return p
 	}
-	if _, stderr, code := palisade(t, "", "hub", "token", "create", "--cluster", "edge-7", "--database", db); code != 0 {
+	if _, stderr, code := palisade(t, "", "hub", "token", "create", "--cluster", "edge-7", "--database", db, "--init"); code != 0 {
 		t.Fatalf("token create: %s", stderr)
 	}
 	good := write("admission.yaml", "apiVersion: palisade.io/v1alpha1\nkind: AdmissionPolicy\nmetadata:\n  name: fleet\nspec:\n  mode: warn\n")

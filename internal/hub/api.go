@@ -1034,13 +1034,28 @@ func (h *Hub) revokeCluster(w http.ResponseWriter, r *http.Request, p principal)
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
 
+// revokeCertificate revokes one certificate by serial, in any spelling
+// ParseSerial accepts. An unknown serial is 404, never a 200 that revoked
+// nothing; a certificate revoked before answers {"revoked": 0}.
 func (h *Hub) revokeCertificate(w http.ResponseWriter, r *http.Request, p principal) {
-	n, err := h.st.RevokeCertificates(r.Context(), store.CertificateFilter{Serial: r.PathValue("serial")}, h.cfg.Now())
+	serial, err := ParseSerial(r.PathValue("serial"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if _, err := h.st.GetCertificate(r.Context(), serial); errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "no such certificate: "+serial)
+		return
+	} else if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	n, err := h.st.RevokeCertificates(r.Context(), store.CertificateFilter{Serial: serial}, h.cfg.Now())
 	if err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "certificate revoked", slog.String("serial", r.PathValue("serial")), slog.String("by", p.Name))
+	h.log.InfoContext(r.Context(), "certificate revoked", slog.String("serial", serial), slog.Int("count", n), slog.String("by", p.Name))
 	writeJSON(w, http.StatusOK, map[string]int{"revoked": n})
 }
 

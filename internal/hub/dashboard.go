@@ -83,8 +83,25 @@ func newDashboard() (*dashboard, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.static = http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	d.static = http.StripPrefix("/static/", http.FileServer(http.FS(filesOnly{static})))
 	return d, nil
+}
+
+// filesOnly hides the directories of an fs.FS, so a file server over it
+// answers 404 for them instead of listing what they hold.
+type filesOnly struct{ fs.FS }
+
+func (f filesOnly) Open(name string) (fs.File, error) {
+	file, err := f.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := file.Stat()
+	if err != nil || st.IsDir() {
+		_ = file.Close()
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+	}
+	return file, nil
 }
 
 func shortDigest(d string) string {
@@ -249,9 +266,24 @@ func sameOrigin(r *http.Request) bool {
 	return true
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: it returns next only
+// when it is a clean absolute path (with an optional query) of this host,
+// and "/" otherwise. Browsers drop tabs and newlines from URLs and read a
+// backslash as a slash, so "/\t/evil.example" or "/\\evil.example" would
+// leave the site: any control character, space or backslash is refused,
+// as is anything that parses with a scheme, host or user.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	const maxNext = 2048
+	if len(next) == 0 || len(next) > maxNext || next[0] != '/' || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c == 0x7f || c == '\\' || c >= 0x80 {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next
@@ -261,12 +293,22 @@ func safeNext(next string) string {
 
 type loginData struct {
 	Next, Token, Username string
+	// NoUsers: the hub has no account yet, so the page says how to
+	// create the first instead of leaving the operator to guess.
+	NoUsers bool
+}
+
+// noUsers reports whether the hub has no account; a store error counts as
+// "has users" (the hint is help, never a reason to fail the page).
+func (h *Hub) noUsers(r *http.Request) bool {
+	has, err := h.st.HasUsers(r.Context())
+	return err == nil && !has
 }
 
 func (h *Hub) loginPage(w http.ResponseWriter, r *http.Request) {
 	tok := randomSecret()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/", MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	h.render(w, r, http.StatusOK, "login", viewer{}, page{Title: "Sign in", D: loginData{Next: safeNext(r.URL.Query().Get("next")), Token: tok}})
+	h.render(w, r, http.StatusOK, "login", viewer{}, page{Title: "Sign in", D: loginData{Next: safeNext(r.URL.Query().Get("next")), Token: tok, NoUsers: h.noUsers(r)}})
 }
 
 func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -279,7 +321,7 @@ func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		tok := randomSecret()
 		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/", MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		h.render(w, r, status, "login", viewer{}, page{Title: "Sign in", Error: msg, D: loginData{Next: next, Token: tok, Username: r.PostForm.Get("username")}})
+		h.render(w, r, status, "login", viewer{}, page{Title: "Sign in", Error: msg, D: loginData{Next: next, Token: tok, Username: r.PostForm.Get("username"), NoUsers: h.noUsers(r)}})
 	}
 	c, err := r.Cookie(loginCookie)
 	if err != nil || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("token"))) != 1 {

@@ -21,10 +21,14 @@ import (
 
 // Brute-force protection for the endpoints that take secrets: logins (API
 // and form), API tokens and bootstrap tokens. Failures are counted per
-// account (the submitted user name, known or not, so a lockout says
-// nothing about which accounts exist) and per client address; a locked
-// account or address gets 429 with Retry-After before any password is
-// checked, even when the password is right. Tokens are limited per
+// attempt source, the client address and the submitted user name together
+// (known or not, so a lockout says nothing about which accounts exist),
+// and per client address; a locked source or address gets 429 with
+// Retry-After before any password is checked, even when the password is
+// right. The user name alone is never the key: then any anonymous client
+// could lock any account, admins included, for everyone (issue #16).
+// Guessing one account from many addresses is slowed by argon2id and the
+// bounded password-check slots instead. Tokens are limited per
 // client address only: their secrets are 256-bit random, so counting per
 // token ID would protect nothing and would let anyone who saw an ID in a
 // log lock an agent or a CI job out.
@@ -35,7 +39,8 @@ import (
 // AuthLimits configures the brute-force limits. A zero Policy takes its
 // default; a Policy with Free < 0 is off.
 type AuthLimits struct {
-	// Account limits failed logins per user name.
+	// Account limits failed logins per user name from one client address
+	// (IPv6: /64), so a lockout shuts out that source, not the user.
 	Account authlimit.Policy
 	// Client limits failed logins per client address (IPv6: per /64).
 	Client authlimit.Policy
@@ -124,11 +129,19 @@ func (g *guard) checkPassword(ctx context.Context, encoded, password string) (ma
 	return CheckPassword(encoded, password), true
 }
 
-// accountKey is a fixed-size key for a submitted user name: names come
-// from attackers and may be kilobytes long.
-func accountKey(name string) string {
-	s := sha256.Sum256([]byte(name))
+// accountKey is a fixed-size key for a user name submitted from client
+// (a clientKey): names come from attackers and may be kilobytes long.
+func accountKey(client, name string) string {
+	s := sha256.Sum256([]byte(client + "\x00" + name))
 	return hex.EncodeToString(s[:16])
+}
+
+// nameFingerprint is what logs show of a submitted user name: the first
+// 12 hex digits of its SHA-256 (names typed by mistake are often
+// passwords), the same for a name whatever address it came from.
+func nameFingerprint(name string) string {
+	s := sha256.Sum256([]byte(name))
+	return hex.EncodeToString(s[:6])
 }
 
 // clientAddr is the client's address: the TCP peer, or, when the peer is
@@ -206,7 +219,7 @@ const (
 func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u store.User, out loginOutcome, wait time.Duration, err error) {
 	ctx := r.Context()
 	client := clientKey(h.guard.clientAddr(r))
-	acct := accountKey(name)
+	acct := accountKey(client, name)
 	// Allow reserves the attempt in both limiters; every path below ends
 	// both reservations: Fail for a wrong password, Succeed (account)
 	// for a right one, Cancel when no verdict counts.
@@ -223,7 +236,7 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 			limit = "client"
 		}
 		h.metrics.throttled.WithLabelValues(endpoint, limit).Inc()
-		h.log.DebugContext(ctx, "login throttled", slog.String("account", acct[:12]), slog.String("client", client), slog.String("limit", limit))
+		h.log.DebugContext(ctx, "login throttled", slog.String("account", nameFingerprint(name)), slog.String("client", client), slog.String("limit", limit))
 		return u, loginThrottled, max(waitA, waitC), nil
 	}
 	decided := false
@@ -256,7 +269,7 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 	h.metrics.failures.WithLabelValues(endpoint).Inc()
 	lockA := h.guard.account.Fail(acct)
 	lockC := h.guard.client.Fail(client)
-	attrs := []slog.Attr{slog.String("account", acct[:12]), slog.String("client", client)}
+	attrs := []slog.Attr{slog.String("account", nameFingerprint(name)), slog.String("client", client)}
 	if known {
 		attrs = append(attrs, slog.String("user", su.Name))
 	} else {

@@ -518,3 +518,37 @@ func TestParallelTokenGuessesCheckAtMostFree(t *testing.T) {
 		})
 	}
 }
+
+// TestAnonymousClientCannotLockOthersOut: failures lock the source that
+// made them (client address and user name), not the account for
+// everyone, so an anonymous client guessing an admin's password does not
+// lock the admin out (issue #16). Addresses come from a trusted proxy's
+// X-Forwarded-For, as behind an ingress.
+func TestAnonymousClientCannotLockOthersOut(t *testing.T) {
+	gh := startGuardedHub(t, AuthLimits{Account: lockPolicy(3), Client: off, Token: off}, netip.MustParsePrefix("127.0.0.1/32"))
+	if err := gh.CreateUser(context.Background(), "admin", goodPassword, store.RoleAdmin); err != nil {
+		t.Fatal(err)
+	}
+	login := func(from, password string) int {
+		resp, _ := call(t, gh.client(nil), "POST", gh.url+"/api/v1/login", LoginRequest{Username: "admin", Password: password}, map[string]string{"X-Forwarded-For": from})
+		return resp.StatusCode
+	}
+	const attacker, operator = "203.0.113.9", "198.51.100.7"
+	steps := []struct {
+		from, pass string
+		want       int
+	}{
+		{attacker, badPassword, 401},
+		{attacker, badPassword, 401},
+		{attacker, badPassword, 401}, // locks admin@attacker
+		{attacker, goodPassword, 429},
+		{operator, goodPassword, 200}, // the admin still signs in
+		{operator, badPassword, 401},  // and has her own count
+		{attacker, goodPassword, 429},
+	}
+	for i, s := range steps {
+		if got := login(s.from, s.pass); got != s.want {
+			t.Fatalf("step %d from %s: %d, want %d", i, s.from, got, s.want)
+		}
+	}
+}

@@ -195,10 +195,26 @@ func (h *Hub) TLSConfig() (*tls.Config, error) {
 	pool.AddCert(h.ca.cert)
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: aeadSuites(),
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
 	}, nil
+}
+
+// aeadSuites are the TLS 1.2 cipher suites the hub accepts: forward-secret
+// ECDHE key exchange with an AEAD cipher only, no CBC (Lucky13-style
+// padding oracles, SHA-1 MACs). TLS 1.3 suites are not configurable and
+// all AEAD.
+func aeadSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
 }
 
 // Serve serves HTTPS on ln until ctx ends, then shuts down gracefully.

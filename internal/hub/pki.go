@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -108,6 +109,25 @@ func newSerial() (*big.Int, error) {
 
 // SerialHex is how certificate serials are stored.
 func SerialHex(n *big.Int) string { return hex.EncodeToString(n.Bytes()) }
+
+// ParseSerial reads a certificate serial as operators copy it: hex in any
+// case, with or without "0x", colons or spaces between bytes, and leading
+// zeros (openssl prints "0A:1B:..", browsers "0A 1B .."). It returns the
+// stored form (SerialHex), or an error for anything that is not a
+// positive hex number of at most 20 bytes (RFC 5280 §4.1.2.2).
+func ParseSerial(s string) (string, error) {
+	orig := s
+	s = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(s), "0x"), "0X")
+	s = strings.NewReplacer(":", "", " ", "").Replace(s)
+	if s == "" || len(s) > 128 {
+		return "", fmt.Errorf("certificate serial %q: not a hex number", orig)
+	}
+	n, ok := new(big.Int).SetString(s, 16)
+	if !ok || n.Sign() <= 0 || len(n.Bytes()) > 20 {
+		return "", fmt.Errorf("certificate serial %q: not a positive hex number of at most 20 bytes", orig)
+	}
+	return SerialHex(n), nil
+}
 
 // AgentURI is the identity URI placed in an agent's certificate.
 func AgentURI(clusterID, agentID string) *url.URL {

@@ -823,6 +823,18 @@ func (s *sqlStore) CreateUser(ctx context.Context, u User) error {
 	return nil
 }
 
+func (s *sqlStore) HasUsers(ctx context.Context) (bool, error) {
+	var one int
+	err := s.queryRow(ctx, s.db, `SELECT 1 FROM users LIMIT 1`).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("users: %w", err)
+	}
+	return true, nil
+}
+
 func (s *sqlStore) GetUserByName(ctx context.Context, name string) (User, error) {
 	var u User
 	var created int64

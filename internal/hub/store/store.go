@@ -167,6 +167,9 @@ type Store interface {
 
 	CreateUser(ctx context.Context, u User) error
 	GetUserByName(ctx context.Context, name string) (User, error)
+	// HasUsers reports whether any local account exists (the login page
+	// of a new hub says how to create the first).
+	HasUsers(ctx context.Context) (bool, error)
 	// CreateSession stores s and, in the same transaction, deletes the
 	// user's expired sessions and its oldest beyond keep, counting s,
 	// which is never the one dropped (keep <= 0: no cap). This bounds the
