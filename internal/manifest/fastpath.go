@@ -81,7 +81,7 @@ func (p *fastParser) parse(j docJob) (o *Object, ok bool) {
 	if len(p.apiVersion) == 0 || len(p.kind) == 0 || strings.HasSuffix(string(p.kind), "List") {
 		return nil, false // let the yaml.v3 path report or expand it
 	}
-	abs := func(rel int) int { return j.doc.startLine + rel - 1 }
+	abs := func(rel int) int { return j.fileLine(j.doc.startLine + rel - 1) }
 	for i := range p.idx {
 		p.idx[i].line = int32(abs(int(p.idx[i].line)))
 	}

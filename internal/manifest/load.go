@@ -100,6 +100,12 @@ type Options struct {
 type Stream struct {
 	Name string
 	Data []byte
+	// Lines, when set, maps the lines of Data to lines of the file Name:
+	// Lines[k-1] is the line of Name that produced line k of Data (0 when
+	// unknown). Rendered templates use it so that objects and fields are
+	// located at the template line that wrote them, not at a line of the
+	// rendered output, which in the template file is somewhere else.
+	Lines []int
 }
 
 // IsManifestFile reports whether a file in a directory walk is read as a manifest.
@@ -131,6 +137,17 @@ type docJob struct {
 	doc    document
 	// maxItems bounds the items of a list (Options.MaxItems).
 	maxItems int
+	// lineMap maps lines of the stream to lines of file (Stream.Lines).
+	lineMap []int
+}
+
+// fileLine maps a line of the document's stream to the line reported:
+// itself, or the source line Stream.Lines gives for it.
+func (j docJob) fileLine(l int) int {
+	if l >= 1 && l <= len(j.lineMap) && j.lineMap[l-1] > 0 {
+		return j.lineMap[l-1]
+	}
+	return l
 }
 
 // where names the document in messages, as a user counts: "document 3",
@@ -201,7 +218,9 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 		if ctx.Err() != nil {
 			break
 		}
+		r.lineMap = st.Lines
 		r.readStream(st.Name, bytes.NewReader(st.Data))
+		r.lineMap = nil
 	}
 	close(jobs)
 	wg.Wait()
@@ -253,6 +272,8 @@ type reader struct {
 	mu      sync.Mutex
 	// br is reused from file to file.
 	br *bufio.Reader
+	// lineMap is the Lines of the stream being read (nil for files).
+	lineMap []int
 }
 
 func (r *reader) problem(file string, line int, level, format string, args ...any) {
@@ -445,7 +466,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 		if d.num == 0 {
 			d.num = docSeq + 1
 		}
-		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems}
+		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems, lineMap: r.lineMap}
 		docSeq++
 		return nil
 	}
@@ -560,7 +581,7 @@ func parseDocumentYAML(j docJob) docResult {
 		}
 		// Lines of Helm documents count from their "# Source:" comment;
 		// the separator before it is line 1 too.
-		return max(l, 1)
+		return j.fileLine(max(l, 1))
 	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(j.doc.data, &root); err != nil {

@@ -152,6 +152,7 @@ func renderHelm(ctx context.Context, src Source, vals map[string]any, opts Optio
 		fail(file, line, "render: %v", err)
 		return nil, probs
 	}
+	sources := templateSources(ch, nil)
 	keys := make([]string, 0, len(out))
 	for k := range out {
 		base := path.Base(k)
@@ -177,9 +178,40 @@ func renderHelm(ctx context.Context, src Source, vals map[string]any, opts Optio
 			fail(src.Path, 0, "rendered output larger than %d MiB; not scanned", opts.MaxOutputBytes>>20)
 			return nil, probs
 		}
-		streams = append(streams, manifest.Stream{Name: chartFile(src, ch.Name(), k), Data: data})
+		streams = append(streams, manifest.Stream{Name: chartFile(src, ch.Name(), k), Data: data, Lines: sourceLines(sources[k], out[k])})
 	}
 	return streams, probs
+}
+
+// templateSources maps the keys of rendered output (as the engine names
+// them: "app/templates/x.yaml", "app/charts/db/templates/y.yaml") to the
+// template text of the chart and its subcharts.
+func templateSources(ch *chart.Chart, into map[string]string) map[string]string {
+	if into == nil {
+		into = map[string]string{}
+	}
+	for _, t := range ch.Templates {
+		into[path.Join(ch.ChartFullPath(), t.Name)] = string(t.Data)
+	}
+	for _, d := range ch.Dependencies() {
+		templateSources(d, into)
+	}
+	return into
+}
+
+// sourceLines maps the lines of a stream made by withSource (the
+// "# Source:" header, then the output) to the template's lines; nil when
+// the template is unknown or too large to align.
+func sourceLines(tmpl, out string) []int {
+	if tmpl == "" {
+		return nil
+	}
+	m := templateLineMap(tmpl, out)
+	if m == nil {
+		return nil
+	}
+	// The header line stands for the template's first line.
+	return append([]int{1}, m...)
 }
 
 // withSource prefixes rendered text with Helm's "# Source:" comment, as
