@@ -495,6 +495,11 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
 		return
 	}
+	if errors.Is(err, store.ErrSeqAdvance) {
+		h.log.WarnContext(r.Context(), "report sequence number refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID), slog.Any("error", err))
+		writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
+		return
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return

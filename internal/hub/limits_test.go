@@ -92,3 +92,44 @@ func TestIngestTurnPerCluster(t *testing.T) {
 	}
 	done3()
 }
+
+// TestReportSeqFarAheadRefused: a report numbered far beyond what the
+// agent can have sent is answered 409 (single and batch) and does not
+// turn the agent's next genuine report into a duplicate.
+func TestReportSeqFarAheadRefused(t *testing.T) {
+	th := startHub(t)
+	cert, _, _ := th.enrol(t, "forged-seq")
+	c := th.client(cert)
+	defer c.CloseIdleConnections()
+	post := func(path, body string) (int, string) {
+		t.Helper()
+		resp, err := c.Post(th.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	env := func(seq string) string {
+		return `{"seq":` + seq + `,"kind":"findings","findings":{"full":true,"objects":[]}}`
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		want             int
+	}{
+		{"first genuine report", fleetapi.PathReports, env("1"), http.StatusOK},
+		{"forged report", fleetapi.PathReports, env("9223372036854775807"), http.StatusConflict},
+		{"forged batch", fleetapi.PathReportBatch, `{"envelopes":[` + env("9223372036854775807") + `]}`, http.StatusConflict},
+		{"next genuine report", fleetapi.PathReports, env("2"), http.StatusOK},
+	} {
+		code, body := post(tc.path, tc.body)
+		if code != tc.want {
+			t.Fatalf("%s: status %d (%s), want %d", tc.name, code, body, tc.want)
+		}
+		if tc.want == http.StatusOK && strings.Contains(body, `"duplicate":true`) {
+			t.Fatalf("%s: taken for a duplicate: %s", tc.name, body)
+		}
+	}
+}

@@ -26,6 +26,15 @@ func (s *sqlStore) Ingest(ctx context.Context, agentID string, env *fleetapi.Env
 	return applied[0], nil
 }
 
+// MaxSeqAdvance bounds how far one report's Seq may be beyond the highest
+// Seq applied from its agent. The agent numbers its outbox reports one by
+// one (reports dropped from a full outbox still use their numbers), so a
+// genuine agent advances by the reports it made while cut off from the
+// hub: far less than a million. Without a bound, a single report with
+// Seq 2^63-1 from a stolen certificate made every later genuine report a
+// silent duplicate. A new agent (re-enrolment) starts again from 0.
+const MaxSeqAdvance = 1_000_000
+
 // IngestBatch applies several envelopes of one agent, in increasing Seq
 // order, in one transaction: each is applied at most once exactly as
 // Ingest would (a Seq at or below the agent's highest applied one is a
@@ -60,7 +69,13 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 			if env.Cluster != "" && env.Cluster != clusterID {
 				return fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
 			}
-			if int64(env.Seq) > lastSeq {
+			// Compared as unsigned: a Seq of 2^63 or more must not wrap
+			// to a negative number and pass as a replay.
+			if env.Seq > uint64(lastSeq) {
+				if env.Seq-uint64(lastSeq) > MaxSeqAdvance {
+					return fmt.Errorf("agent %s of cluster %s: report %d after %d (at most %d ahead): %w",
+						agentID, clusterID, env.Seq, lastSeq, MaxSeqAdvance, ErrSeqAdvance)
+				}
 				fresh = append(fresh, i)
 				dropped = max(dropped, int64(env.Dropped))
 			}
@@ -475,15 +490,27 @@ func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) 
 func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var clusterID string
-		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id`, ms(now), agentID).Scan(&clusterID)
+		var lastSeq int64
+		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&clusterID, &lastSeq)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
 		}
-		if _, err := s.exec(ctx, tx, `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`,
-			ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID); err != nil {
+		// An agent that says it has numbered fewer reports than the hub
+		// has applied from it will see its next reports taken for
+		// replays: its data is frozen (a forged report ran the Seq
+		// ahead). Its heartbeats then do not count as contact, so the
+		// cluster turns stale and offline instead of looking online.
+		// LastSeq 0 is an agent that reports no number (or none yet).
+		q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
+		args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
+		if hb.LastSeq > 0 && hb.LastSeq < uint64(lastSeq) {
+			q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
+			args = args[1:]
+		}
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
 			return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
 		}
 		return nil

@@ -32,6 +32,10 @@ var (
 	ErrTokenRejected = errors.New("bootstrap token rejected")
 	// ErrWrongCluster is a report naming a cluster other than the sender's.
 	ErrWrongCluster = errors.New("report names another cluster")
+	// ErrSeqAdvance is a report whose Seq is further beyond the agent's
+	// highest applied one than MaxSeqAdvance: no genuine agent can have
+	// sent it (see MaxSeqAdvance).
+	ErrSeqAdvance = errors.New("sequence number too far beyond the last applied report")
 	// ErrInvalid marks input the caller got wrong (an empty or malformed
 	// name, an unknown role or state): an API answers it with its message,
 	// unlike database failures, whose text stays in the server log. Every
