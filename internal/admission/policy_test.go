@@ -40,6 +40,8 @@ func TestLoadPolicyErrors(t *testing.T) {
 		{"bad duration", policyHeader + "spec:\n  images:\n    registry: {timeout: soon}\n", "invalid duration"},
 		{"bad CEL", policyHeader + "spec:\n  customRules:\n  - id: x\n    validations:\n    - expression: 'object.('\n", "custom rule x"},
 		{"not YAML", "\x00\x01\x02", "admission policy"},
+		{"break-glass for everyone", policyHeader + "spec:\n  exemptions:\n    breakGlass: true\n", "spec.exemptions.breakGlassGroups: must name the groups"},
+		{"empty break-glass group", policyHeader + "spec:\n  exemptions:\n    breakGlass: true\n    breakGlassGroups: [\"\"]\n", "spec.exemptions.breakGlassGroups[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
