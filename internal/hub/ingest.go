@@ -89,8 +89,13 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 			h.internal(w, r, err)
 			return
 		}
+		quota := false
 		for j, i := range idx {
 			results[i].Duplicate = !applied[j]
+			quota = quota || (applied[j] && envs[j].Kind == fleetapi.KindAdmission)
+		}
+		if quota {
+			h.enforceQuota(r.Context(), id.ClusterID)
 		}
 	}
 	writeJSON(w, http.StatusOK, fleetapi.BatchResult{Results: results})
