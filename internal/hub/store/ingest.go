@@ -501,12 +501,14 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 		// An agent that says it has numbered fewer reports than the hub
 		// has applied from it will see its next reports taken for
 		// replays: its data is frozen (a forged report ran the Seq
-		// ahead). Its heartbeats then do not count as contact, so the
-		// cluster turns stale and offline instead of looking online.
-		// LastSeq 0 is an agent that reports no number (or none yet).
+		// ahead). One whose oldest queued report is beyond MaxSeqAdvance
+		// will see them all refused. Either way its heartbeats do not
+		// count as contact, so the cluster turns stale and offline
+		// instead of looking online. LastSeq 0 is an agent that reports
+		// no number (or none yet).
 		q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 		args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
-		if hb.LastSeq > 0 && hb.LastSeq < uint64(lastSeq) {
+		if hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq))) {
 			q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 			args = args[1:]
 		}
@@ -515,4 +517,14 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 		}
 		return nil
 	})
+}
+
+// seqRefused: the oldest report the agent has queued (by its heartbeat) is
+// further beyond last than MaxSeqAdvance, so Ingest refuses it.
+func seqRefused(hb fleetapi.Heartbeat, last uint64) bool {
+	if hb.Pending == 0 || hb.Pending > hb.LastSeq {
+		return false
+	}
+	oldest := hb.LastSeq - hb.Pending + 1
+	return oldest > last && oldest-last > MaxSeqAdvance
 }

@@ -93,6 +93,15 @@ func TestHeartbeatOfFrozenAgentIsNotContact(t *testing.T) {
 		if st := got.State(later, time.Minute, 5*time.Minute); st != fleetapi.StateOnline {
 			t.Fatalf("cluster is %s after a consistent heartbeat, want online", st)
 		}
+		// An agent whose queued reports are all beyond the bound (its
+		// reports are refused) is not contact either.
+		if err := s.Heartbeat(ctx, "ag", fleetapi.Heartbeat{LastSeq: 3*store.MaxSeqAdvance + 5, Pending: 5}, later.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = s.GetCluster(ctx, c.ID)
+		if st := got.State(later.Add(time.Hour), time.Minute, 5*time.Minute); st == fleetapi.StateOnline {
+			t.Fatalf("cluster whose reports are all refused is %s after a heartbeat", st)
+		}
 		// Re-enrolment: the new agent's numbering starts from 0.
 		if err := s.CreateBootstrapToken(ctx, store.BootstrapToken{ID: "tok-2", ClusterID: c.ID, Hash: hash("s2"), CreatedAt: t0, ExpiresAt: later.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
