@@ -124,3 +124,24 @@ func TestModesAndLevels(t *testing.T) {
 		t.Errorf("default exempt namespaces %v", p.exemptNS)
 	}
 }
+
+// FuzzLoadPolicy loads arbitrary policy files: nothing panics, every
+// error names the file, and no policy that loads enables break-glass
+// without naming the groups that may use it (issue #16). Seeds in
+// testdata/fuzz/FuzzLoadPolicy.
+func FuzzLoadPolicy(f *testing.F) {
+	f.Add([]byte(decidePolicy))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		path := writePolicy(t, string(body))
+		p, err := LoadPolicy(context.Background(), path)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %q does not name %s", err, path)
+			}
+			return
+		}
+		if p.breakGlass && len(p.breakGlassGroup) == 0 {
+			t.Fatalf("break-glass enabled for no named group:\n%s", body)
+		}
+	})
+}
