@@ -35,6 +35,12 @@ func (s *sqlStore) Ingest(ctx context.Context, agentID string, env *fleetapi.Env
 // silent duplicate. A new agent (re-enrolment) starts again from 0.
 const MaxSeqAdvance = 1_000_000
 
+// StuckAfter is how long an agent may have reports queued (its heartbeat's
+// Pending) without any being applied before its heartbeats stop counting
+// as contact: twenty heartbeats. A healthy agent drains its outbox in
+// seconds once the hub answers.
+const StuckAfter = 10 * time.Minute
+
 // IngestBatch applies several envelopes of one agent, in increasing Seq
 // order, in one transaction: each is applied at most once exactly as
 // Ingest would (a Seq at or below the agent's highest applied one is a
@@ -108,7 +114,7 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 			}
 			applied[i] = true
 		}
-		if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), agentID); err != nil {
+		if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
 			return fmt.Errorf("agent %s: seq: %w", agentID, err)
 		}
 		return nil
@@ -490,8 +496,9 @@ func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) 
 func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var clusterID string
-		var lastSeq int64
-		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&clusterID, &lastSeq)
+		var lastSeq, created, lastReport int64
+		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq, created_at, last_report`, ms(now), agentID).
+			Scan(&clusterID, &lastSeq, &created, &lastReport)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 		}
@@ -508,7 +515,11 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 		// no number (or none yet).
 		q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 		args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
-		if hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq))) {
+		// An agent with reports queued and none applied for StuckAfter
+		// (since enrolment if never) is not getting its data through,
+		// whatever the reason: the same.
+		stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
+		if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
 			q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 			args = args[1:]
 		}

@@ -114,3 +114,43 @@ func TestHeartbeatOfFrozenAgentIsNotContact(t *testing.T) {
 		}
 	})
 }
+
+// An agent with reports queued and none applied for StuckAfter (all
+// refused, or never sent) does not keep its cluster online by
+// heartbeats; one whose reports are applied does.
+func TestHeartbeatWithReportsStuckIsNotContact(t *testing.T) {
+	tests := []struct {
+		name    string
+		applied bool          // a report applied at t0
+		after   time.Duration // heartbeat time after t0
+		pending uint64
+		online  bool
+	}{
+		{"nothing queued", false, time.Hour, 0, true},
+		{"queued, recently enrolled", false, time.Minute, 3, true},
+		{"queued, never applied", false, store.StuckAfter + time.Minute, 3, false},
+		{"queued, applied long ago", true, store.StuckAfter + time.Minute, 3, false},
+		{"queued, applied recently", true, store.StuckAfter - time.Minute, 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, s store.Store) {
+				ctx := context.Background()
+				c := enrolled(t, s, "edge", "ag")
+				if tt.applied {
+					if ok, err := s.Ingest(ctx, "ag", findingsEnv(1, true), t0); err != nil || !ok {
+						t.Fatalf("report: %v %v", ok, err)
+					}
+				}
+				at := t0.Add(tt.after)
+				if err := s.Heartbeat(ctx, "ag", fleetapi.Heartbeat{Pending: tt.pending}, at); err != nil {
+					t.Fatal(err)
+				}
+				got, _ := s.GetCluster(ctx, c.ID)
+				if online := got.State(at, time.Minute, 5*time.Minute) == fleetapi.StateOnline; online != tt.online {
+					t.Fatalf("online %v after the heartbeat, want %v", online, tt.online)
+				}
+			})
+		})
+	}
+}
