@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net"
@@ -70,6 +71,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var verbose bool
 	var trustedProxies []string
 	var clientFailures, maxBundleSends int
+	var admissionQuota int64
+	var admissionRetention time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -98,7 +101,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			}
 			defer st.Close()
 			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
-				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends})
+				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
+				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1)})
 			if err != nil {
 				return err
 			}
@@ -119,6 +123,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.DurationVar(&offline, "offline-after", 10*time.Minute, "a cluster without contact for this long is offline")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	f.IntVar(&maxBundleSends, "max-bundle-sends", 8, "bundle contents sent to agents at once (each is held in memory while sent); more wait, then get 503")
+	f.Int64Var(&admissionQuota, "admission-events-per-cluster", hub.DefaultAdmissionEventsPerCluster, "admission events kept per cluster; beyond it the oldest are dropped and counted (0: no quota)")
+	f.DurationVar(&admissionRetention, "admission-event-retention", hub.DefaultAdmissionEventRetention, "admission events older than this are deleted (0: kept)")
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")

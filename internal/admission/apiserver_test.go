@@ -81,6 +81,8 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
     registry: {timeout: 2s, insecure: ["%s"]}
   exemptions:
     namespaces: [kube-system, %s]
+    breakGlass: true
+    breakGlassGroups: ["system:masters"]
 `, reg.Host, reg.Host, exemptNS), Options{CertFile: certFile, KeyFile: keyFile})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

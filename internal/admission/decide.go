@@ -163,9 +163,14 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 			audit = append(audit, v)
 		}
 	}
-	breakGlass := ""
-	if p.breakGlass {
-		breakGlass = breakGlassReason(w)
+	breakGlass, refused := breakGlassReason(w), ""
+	if breakGlass != "" && !breakGlassAllowed(p, req) {
+		breakGlass, refused = "", breakGlass
+		why := "break-glass is not enabled by the policy"
+		if p.breakGlass {
+			why = "the requester is in none of the policy's breakGlassGroups"
+		}
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("palisade: break-glass annotation ignored (%s): %s", refused, why))
 	}
 
 	for _, v := range warn {
@@ -182,6 +187,7 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 		User: req.UserInfo.Username, Groups: req.UserInfo.Groups, DryRun: req.DryRun != nil && *req.DryRun,
 		Violations: all, Policy: p.Name, PolicyHash: p.Hash,
 	}
+	base := ev
 	switch {
 	case breakGlass != "":
 		// Admitted whatever was enforced, and always reported.
@@ -224,6 +230,14 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 		for _, m := range out.failOpen {
 			ev.Violations = append(ev.Violations, Violation{RuleID: "admission/check-failed", Severity: finding.SeverityMedium.String(), Mode: ModeWarn, Message: m})
 		}
+	}
+	if refused != "" {
+		// A refused attempt is always an event, whatever the verdict.
+		if ev == nil {
+			ev = base
+			ev.Type = EventBreakGlassRefused
+		}
+		ev.BreakGlassReason = refused
 	}
 	out.event = ev
 	if resp.Allowed && len(patch) > 0 {
@@ -277,6 +291,20 @@ func exempt(p *Policy, req *admissionv1.AdmissionRequest) bool {
 	}
 	for _, g := range req.UserInfo.Groups {
 		if exemptBy(p.exemptGroups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// breakGlassAllowed: the policy enables break-glass and the requester is
+// in one of its break-glass groups.
+func breakGlassAllowed(p *Policy, req *admissionv1.AdmissionRequest) bool {
+	if !p.breakGlass {
+		return false
+	}
+	for _, g := range req.UserInfo.Groups {
+		if exemptBy(p.breakGlassGroup, g) {
 			return true
 		}
 	}

@@ -27,6 +27,8 @@ const decidePolicy = policyHeader + `spec:
     namespaces: [kube-system, palisade-system]
     usernames: ["system:serviceaccount:ops:*"]
     groups: [breakers]
+    breakGlass: true
+    breakGlassGroups: ["oncall-*"]
   customRules:
   - id: team-label
     severity: LOW
@@ -87,12 +89,17 @@ func TestDecisions(t *testing.T) {
 		{name: "exempt user", obj: pod("p", privileged(container("a", good))), gvk: podGVK, ns: "prod", o: reviewOpts{user: "system:serviceaccount:ops:deployer"}, allowed: true},
 		{name: "exempt group", obj: pod("p", privileged(container("a", good))), gvk: podGVK, ns: "prod", o: reviewOpts{groups: []string{"breakers"}}, allowed: true},
 		{name: "break-glass admits and reports", obj: team(deployment("bg", map[string]string{BreakGlassAnnotation: "INC-42 outage"}, privileged(container("a", good)))),
-			gvk: deploymentGVK, ns: "prod", allowed: true, warnings: []string{"break-glass annotation used (INC-42 outage)", "[pss/privileged]"},
+			gvk: deploymentGVK, ns: "prod", o: reviewOpts{groups: []string{"oncall-sre"}}, allowed: true, warnings: []string{"break-glass annotation used (INC-42 outage)", "[pss/privileged]"},
 			audit: "INC-42", eventType: EventBreakGlass},
 		{name: "break-glass without violations still reported", obj: team(deployment("bg2", map[string]string{BreakGlassAnnotation: "drill"}, container("a", good))),
-			gvk: deploymentGVK, ns: "prod", allowed: true, warnings: []string{"break-glass"}, eventType: EventBreakGlass},
+			gvk: deploymentGVK, ns: "prod", o: reviewOpts{groups: []string{"oncall-sre"}}, allowed: true, warnings: []string{"break-glass"}, eventType: EventBreakGlass},
 		{name: "empty break-glass reason does not count", obj: team(deployment("bg3", map[string]string{BreakGlassAnnotation: " "}, privileged(container("a", good)))),
-			gvk: deploymentGVK, ns: "prod", message: []string{"[pss/privileged]"}, eventType: EventDenied},
+			gvk: deploymentGVK, ns: "prod", o: reviewOpts{groups: []string{"oncall-sre"}}, message: []string{"[pss/privileged]"}, eventType: EventDenied},
+		{name: "break-glass outside its groups is denied and reported", obj: team(deployment("bg4", map[string]string{BreakGlassAnnotation: "INC-43"}, privileged(container("a", good)))),
+			gvk: deploymentGVK, ns: "prod", o: reviewOpts{groups: []string{"developers"}}, message: []string{"[pss/privileged]"},
+			warnings: []string{"break-glass annotation ignored (INC-43)", "breakGlassGroups"}, eventType: EventDenied},
+		{name: "break-glass attempt on a clean object is still an event", obj: team(deployment("bg5", map[string]string{BreakGlassAnnotation: "try"}, container("a", good))),
+			gvk: deploymentGVK, ns: "prod", allowed: true, warnings: []string{"break-glass annotation ignored (try)"}, eventType: EventBreakGlassRefused},
 		{name: "delete skipped", obj: pod("p", privileged(container("a", good))), gvk: podGVK, ns: "prod", o: reviewOpts{op: admissionv1.Delete}, allowed: true},
 		{name: "status subresource skipped", obj: pod("p", privileged(container("a", good))), gvk: podGVK, ns: "prod", o: reviewOpts{sub: "status"}, allowed: true},
 		{name: "unknown kind allowed", obj: &corev1.ConfigMap{TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"}, ObjectMeta: metav1.ObjectMeta{Name: "c"}},
@@ -150,10 +157,38 @@ func TestDecisions(t *testing.T) {
 				if e.Schema != EventSchemaVersion || e.UID == "" || e.Namespace != tt.ns || e.Allowed != tt.allowed || e.Policy != "t" || len(e.PolicyHash) != 64 {
 					t.Errorf("event fields: %+v", e)
 				}
+				if bg := tt.obj.(metav1.Object).GetAnnotations()[BreakGlassAnnotation]; strings.TrimSpace(bg) != "" && e.BreakGlassReason != bg {
+					t.Errorf("event break-glass reason %q, want %q", e.BreakGlassReason, bg)
+				}
 			}
 		})
 	}
 	if !strings.Contains(ts.log.String(), `"msg":"admission event"`) || !strings.Contains(ts.log.String(), `"type":"break-glass"`) {
 		t.Errorf("events not logged as JSON lines:\n%s", ts.log.String())
+	}
+}
+
+// TestBreakGlassOffByDefault: a policy that does not enable break-glass
+// (no exemptions block, or one without breakGlass) judges an annotated
+// object as without it, and the attempt is an event (issue #16: the
+// annotation admitted anything for every requester by default).
+func TestBreakGlassOffByDefault(t *testing.T) {
+	good := "registry.example.com/app:1.0@sha256:" + strings.Repeat("a", 64)
+	for _, tc := range []struct{ name, policy string }{
+		{"no exemptions block", policyHeader + "spec:\n  mode: enforce\n  podSecurity: {level: baseline}\n"},
+		{"exemptions without breakGlass", policyHeader + "spec:\n  mode: enforce\n  podSecurity: {level: baseline}\n  exemptions:\n    namespaces: [kube-system]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, tc.policy, Options{})
+			obj := deployment("bg", map[string]string{BreakGlassAnnotation: "INC-1"}, privileged(container("a", good)))
+			resp, code, body := ts.post(t, EndpointValidate, reviewFor(t, obj, deploymentGVK, "prod", reviewOpts{groups: []string{"system:masters"}}))
+			if code != 200 || resp.Allowed {
+				t.Fatalf("status %d allowed %v, want a denial: %s", code, resp.Allowed, body)
+			}
+			evs := ts.events.all()
+			if len(evs) != 1 || evs[0].Type != EventDenied || evs[0].BreakGlassReason != "INC-1" {
+				t.Fatalf("events %+v, want one denial recording the break-glass attempt", evs)
+			}
+		})
 	}
 }

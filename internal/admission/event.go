@@ -17,6 +17,10 @@ const (
 	// EventBreakGlass: the break-glass annotation admitted the request;
 	// Violations lists what it overrode (possibly nothing).
 	EventBreakGlass = "break-glass"
+	// EventBreakGlassRefused: the break-glass annotation was present but
+	// the policy does not honour it for this requester (off, or not in
+	// breakGlassGroups); the request was judged without it.
+	EventBreakGlassRefused = "break-glass-refused"
 	// EventCheckFailed: a check could not complete (registry or scanner
 	// unreachable, timeout) and the failure policy decided.
 	EventCheckFailed = "check-failed"
@@ -76,13 +80,13 @@ type EventSink interface {
 //
 //	{"time":…,"level":"WARN","msg":"admission event","event":{…Event…}}
 //
-// Denials and break-glass uses log at WARN, the rest at INFO.
+// Denials and break-glass uses and attempts log at WARN, the rest at INFO.
 type LogSink struct{ Logger *slog.Logger }
 
 // Emit logs the event.
 func (s LogSink) Emit(ctx context.Context, e *Event) {
 	level := slog.LevelInfo
-	if e.Type == EventDenied || e.Type == EventBreakGlass || e.Type == EventCheckFailed {
+	if e.Type == EventDenied || e.Type == EventBreakGlass || e.Type == EventBreakGlassRefused || e.Type == EventCheckFailed {
 		level = slog.LevelWarn
 	}
 	s.Logger.LogAttrs(ctx, level, "admission event", slog.Any("event", e))

@@ -74,7 +74,10 @@ const (
 //
 //	palisade.io/break-glass: "<reason>"
 //
-// Every use is reported as an event, a warning and an audit annotation.
+// It is off unless the policy sets spec.exemptions.breakGlass and names
+// the groups that may use it (breakGlassGroups). Every use is reported as
+// an event, a warning and an audit annotation; so is every attempt the
+// policy does not honour (the request is then judged as without it).
 const BreakGlassAnnotation = "palisade.io/break-glass"
 
 // PolicyFile is the admission policy as written (palisade.io/v1alpha1,
@@ -204,8 +207,11 @@ type Exemptions struct {
 	Namespaces []string `json:"namespaces,omitempty"`
 	Users      []string `json:"usernames,omitempty"`
 	Groups     []string `json:"groups,omitempty"`
-	// BreakGlass enables the palisade.io/break-glass annotation (default true).
-	BreakGlass *bool `json:"breakGlass,omitempty"`
+	// BreakGlass enables the palisade.io/break-glass annotation (default
+	// false): it admits anything, so it is opt-in and, when on, honoured
+	// only for requesters in BreakGlassGroups (required then).
+	BreakGlass       *bool    `json:"breakGlass,omitempty"`
+	BreakGlassGroups []string `json:"breakGlassGroups,omitempty"`
 }
 
 // Duration is a time.Duration written as "3s" or "500ms".
@@ -260,6 +266,7 @@ type Policy struct {
 	exemptUsers     []string
 	exemptGroups    []string
 	breakGlass      bool
+	breakGlassGroup []string
 	registryTimeout time.Duration
 	registryFail    FailurePolicy
 	cacheTTL        time.Duration
@@ -508,12 +515,18 @@ func compile(f *PolicyFile, baseDir string) (*Policy, error) {
 		p.scanFail = orFail(v.FailurePolicy)
 	}
 
-	p.breakGlass = true
 	if ex := s.Exemptions; ex != nil {
 		p.exemptNS, p.exemptUsers, p.exemptGroups = ex.Namespaces, ex.Users, ex.Groups
-		if ex.BreakGlass != nil {
-			p.breakGlass = *ex.BreakGlass
+		p.breakGlass = ex.BreakGlass != nil && *ex.BreakGlass
+		if p.breakGlass && len(ex.BreakGlassGroups) == 0 {
+			return nil, fieldErr("spec.exemptions.breakGlassGroups", "must name the groups that may use break-glass when breakGlass is true")
 		}
+		for i, g := range ex.BreakGlassGroups {
+			if strings.TrimSpace(g) == "" {
+				return nil, fieldErr(fmt.Sprintf("spec.exemptions.breakGlassGroups[%d]", i), "must not be empty")
+			}
+		}
+		p.breakGlassGroup = ex.BreakGlassGroups
 	} else {
 		p.exemptNS = []string{"kube-system", DefaultNamespace}
 	}

@@ -40,6 +40,8 @@ func TestLoadPolicyErrors(t *testing.T) {
 		{"bad duration", policyHeader + "spec:\n  images:\n    registry: {timeout: soon}\n", "invalid duration"},
 		{"bad CEL", policyHeader + "spec:\n  customRules:\n  - id: x\n    validations:\n    - expression: 'object.('\n", "custom rule x"},
 		{"not YAML", "\x00\x01\x02", "admission policy"},
+		{"break-glass for everyone", policyHeader + "spec:\n  exemptions:\n    breakGlass: true\n", "spec.exemptions.breakGlassGroups: must name the groups"},
+		{"empty break-glass group", policyHeader + "spec:\n  exemptions:\n    breakGlass: true\n    breakGlassGroups: [\"\"]\n", "spec.exemptions.breakGlassGroups[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,4 +123,25 @@ func TestModesAndLevels(t *testing.T) {
 	if !exemptBy(p.exemptNS, "kube-system") || !exemptBy(p.exemptNS, DefaultNamespace) {
 		t.Errorf("default exempt namespaces %v", p.exemptNS)
 	}
+}
+
+// FuzzLoadPolicy loads arbitrary policy files: nothing panics, every
+// error names the file, and no policy that loads enables break-glass
+// without naming the groups that may use it (issue #16). Seeds in
+// testdata/fuzz/FuzzLoadPolicy.
+func FuzzLoadPolicy(f *testing.F) {
+	f.Add([]byte(decidePolicy))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		path := writePolicy(t, string(body))
+		p, err := LoadPolicy(context.Background(), path)
+		if err != nil {
+			if !strings.Contains(err.Error(), path) {
+				t.Fatalf("error %q does not name %s", err, path)
+			}
+			return
+		}
+		if p.breakGlass && len(p.breakGlassGroup) == 0 {
+			t.Fatalf("break-glass enabled for no named group:\n%s", body)
+		}
+	})
 }

@@ -495,9 +495,17 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
 		return
 	}
+	if errors.Is(err, store.ErrSeqAdvance) {
+		h.log.WarnContext(r.Context(), "report sequence number refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID), slog.Any("error", err))
+		writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
+		return
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return
+	}
+	if applied && env.Kind == fleetapi.KindAdmission {
+		h.enforceQuota(r.Context(), id.ClusterID)
 	}
 	writeJSON(w, http.StatusOK, fleetapi.ReportResult{Seq: env.Seq, Duplicate: !applied})
 }
@@ -808,13 +816,16 @@ type ClusterView struct {
 	Findings          map[string]int        `json:"findings"`
 	OutboxPending     uint64                `json:"outboxPending"`
 	OutboxDropped     uint64                `json:"outboxDropped"`
-	CreatedAt         time.Time             `json:"createdAt"`
+	// AdmissionEventsDropped counts the admission events the hub dropped,
+	// oldest first, to keep the cluster within its quota.
+	AdmissionEventsDropped uint64    `json:"admissionEventsDropped"`
+	CreatedAt              time.Time `json:"createdAt"`
 }
 
 func (h *Hub) view(c store.Cluster) ClusterView {
 	v := ClusterView{ID: c.ID, Name: c.Name, State: c.State(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter),
 		KubernetesVersion: c.KubernetesVersion, Distribution: c.Distribution, Findings: c.Findings,
-		OutboxPending: c.Pending, OutboxDropped: c.Dropped, CreatedAt: c.CreatedAt}
+		OutboxPending: c.Pending, OutboxDropped: c.Dropped, AdmissionEventsDropped: c.AdmissionDropped, CreatedAt: c.CreatedAt}
 	if !c.LastSeen.IsZero() {
 		t := c.LastSeen
 		v.LastSeen = &t

@@ -384,14 +384,16 @@ type clusterRow struct {
 	Findings     map[string]int
 	Pending      uint64
 	Dropped      uint64
-	Online       bool
+	// AdmissionDropped: admission events dropped over the cluster's quota.
+	AdmissionDropped uint64
+	Online           bool
 }
 
 func (h *Hub) row(c store.Cluster) clusterRow {
 	st := c.State(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter)
 	r := clusterRow{ID: c.ID, Name: c.Name, State: string(st), LastSeen: c.LastSeen, CreatedAt: c.CreatedAt,
 		Version: c.KubernetesVersion, Distribution: c.Distribution, Findings: c.Findings, Pending: c.Pending, Dropped: c.Dropped,
-		Online: st == fleetapi.StateOnline}
+		AdmissionDropped: c.AdmissionDropped, Online: st == fleetapi.StateOnline}
 	switch st {
 	case fleetapi.StateOnline:
 		r.Since = c.LastSeen

@@ -68,6 +68,14 @@ type Config struct {
 	// of encryption at rest (default 7 days): encryption can be turned off
 	// after it was checked.
 	EncryptionMaxAge time.Duration
+	// AdmissionEventsPerCluster is the most admission events the hub keeps
+	// per cluster (default DefaultAdmissionEventsPerCluster; negative: no
+	// quota); beyond it the oldest are dropped and counted on the cluster.
+	// AdmissionEventRetention deletes older events (default
+	// DefaultAdmissionEventRetention; negative: kept). Agents append these
+	// events; one 2 KB request once inserted 699,035 rows.
+	AdmissionEventsPerCluster int64
+	AdmissionEventRetention   time.Duration
 }
 
 // Hub serves the fleet API.
@@ -135,6 +143,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.AdmissionEventsPerCluster == 0 {
+		cfg.AdmissionEventsPerCluster = DefaultAdmissionEventsPerCluster
+	}
+	if cfg.AdmissionEventRetention == 0 {
+		cfg.AdmissionEventRetention = DefaultAdmissionEventRetention
 	}
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
@@ -234,6 +248,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, tc)) }()
+	go h.pruneLoop(ctx)
 	select {
 	case err := <-errc:
 		return err

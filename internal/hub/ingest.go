@@ -80,12 +80,22 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 			writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
 			return
 		}
+		if errors.Is(err, store.ErrSeqAdvance) {
+			h.log.WarnContext(r.Context(), "report sequence number refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID), slog.Any("error", err))
+			writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
+			return
+		}
 		if err != nil {
 			h.internal(w, r, err)
 			return
 		}
+		quota := false
 		for j, i := range idx {
 			results[i].Duplicate = !applied[j]
+			quota = quota || (applied[j] && envs[j].Kind == fleetapi.KindAdmission)
+		}
+		if quota {
+			h.enforceQuota(r.Context(), id.ClusterID)
 		}
 	}
 	writeJSON(w, http.StatusOK, fleetapi.BatchResult{Results: results})

@@ -3,13 +3,17 @@ package hub
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
 // TestHostileReportBoundedMemory sends, as an enrolled agent, small gzip
@@ -91,4 +95,110 @@ func TestIngestTurnPerCluster(t *testing.T) {
 		t.Fatal("turn not given back")
 	}
 	done3()
+}
+
+// TestReportSeqFarAheadRefused: a report numbered far beyond what the
+// agent can have sent is answered 409 (single and batch) and does not
+// turn the agent's next genuine report into a duplicate.
+func TestReportSeqFarAheadRefused(t *testing.T) {
+	th := startHub(t)
+	cert, _, _ := th.enrol(t, "forged-seq")
+	c := th.client(cert)
+	defer c.CloseIdleConnections()
+	post := func(path, body string) (int, string) {
+		t.Helper()
+		resp, err := c.Post(th.url+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.String()
+	}
+	env := func(seq string) string {
+		return `{"seq":` + seq + `,"kind":"findings","findings":{"full":true,"objects":[]}}`
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		want             int
+	}{
+		{"first genuine report", fleetapi.PathReports, env("1"), http.StatusOK},
+		{"forged report", fleetapi.PathReports, env("9223372036854775807"), http.StatusConflict},
+		{"forged batch", fleetapi.PathReportBatch, `{"envelopes":[` + env("9223372036854775807") + `]}`, http.StatusConflict},
+		{"next genuine report", fleetapi.PathReports, env("2"), http.StatusOK},
+	} {
+		code, body := post(tc.path, tc.body)
+		if code != tc.want {
+			t.Fatalf("%s: status %d (%s), want %d", tc.name, code, body, tc.want)
+		}
+		if tc.want == http.StatusOK && strings.Contains(body, `"duplicate":true`) {
+			t.Fatalf("%s: taken for a duplicate: %s", tc.name, body)
+		}
+	}
+}
+
+// TestAdmissionEventQuota: one report of many admission events leaves the
+// cluster at its quota, the newest kept; the drop is counted on the
+// cluster (API view) and in the hub's metrics (issue #16: a 2 KB request
+// inserted 699,035 rows, nothing ever deleted them).
+func TestAdmissionEventQuota(t *testing.T) {
+	const quota, sent = 5, 40
+	th := startHubWith(t, Config{AdmissionEventsPerCluster: quota})
+	cert, er, _ := th.enrol(t, "noisy")
+	c := th.client(cert)
+	defer c.CloseIdleConnections()
+	now := time.Now().UTC()
+	for _, path := range []string{fleetapi.PathReports, fleetapi.PathReportBatch} {
+		evs := make([]fleetapi.AdmissionEvent, sent)
+		for i := range evs {
+			evs[i] = fleetapi.AdmissionEvent{Time: now.Add(time.Duration(i) * time.Second), UID: path + strconv.Itoa(i), Operation: "CREATE", Decision: "denied"}
+		}
+		seq := uint64(1)
+		var body any = fleetapi.Envelope{Seq: seq, Kind: fleetapi.KindAdmission, Admission: evs}
+		if path == fleetapi.PathReportBatch {
+			seq = 2
+			body = fleetapi.ReportBatch{Envelopes: []fleetapi.Envelope{{Seq: seq, Kind: fleetapi.KindAdmission, Admission: evs}}}
+		}
+		resp, out := call(t, c, "POST", th.url+path, body, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, out)
+		}
+		stored, err := th.st.ListAdmissionEvents(context.Background(), store.AdmissionQuery{ClusterID: er.ClusterID, Limit: 1000})
+		if err != nil || len(stored) != quota {
+			t.Fatalf("%s: %d events stored (%v), want the quota %d", path, len(stored), err, quota)
+		}
+		for _, e := range stored {
+			if e.Time.Before(now.Add((sent - quota) * time.Second)) {
+				t.Errorf("%s: kept an old event of %v, want only the newest %d", path, e.Time, quota)
+			}
+		}
+	}
+	cl, err := th.st.GetCluster(context.Background(), er.ClusterID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := th.view(cl); v.AdmissionEventsDropped != 2*sent-quota {
+		t.Errorf("cluster view: %d admission events dropped, want %d", v.AdmissionEventsDropped, 2*sent-quota)
+	}
+	mfs, err := th.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "palisade_hub_admission_events_pruned_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == "quota" {
+					got += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	if got != 2*sent-quota {
+		t.Errorf("metric: %v dropped over quota, want %d", got, 2*sent-quota)
+	}
 }

@@ -13,6 +13,9 @@ type metrics struct {
 	failures  *prometheus.CounterVec
 	throttled *prometheus.CounterVec
 	lockouts  *prometheus.CounterVec
+	// admissionPruned counts admission events deleted by reason (quota,
+	// age); per cluster, the quota drops are on the cluster (API).
+	admissionPruned *prometheus.CounterVec
 }
 
 func newMetrics(g *guard) *metrics {
@@ -36,7 +39,11 @@ func newMetrics(g *guard) *metrics {
 			ConstLabels: prometheus.Labels{"limiter": name},
 		}, func() float64 { return float64(n()) })
 	}
-	m.registry.MustRegister(m.failures, m.throttled, m.lockouts,
+	m.admissionPruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_admission_events_pruned_total",
+		Help: "Admission events deleted by reason: quota (a cluster over its quota, oldest first) or age (older than the retention).",
+	}, []string{"reason"})
+	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned,
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -26,6 +26,21 @@ func (s *sqlStore) Ingest(ctx context.Context, agentID string, env *fleetapi.Env
 	return applied[0], nil
 }
 
+// MaxSeqAdvance bounds how far one report's Seq may be beyond the highest
+// Seq applied from its agent. The agent numbers its outbox reports one by
+// one (reports dropped from a full outbox still use their numbers), so a
+// genuine agent advances by the reports it made while cut off from the
+// hub: far less than a million. Without a bound, a single report with
+// Seq 2^63-1 from a stolen certificate made every later genuine report a
+// silent duplicate. A new agent (re-enrolment) starts again from 0.
+const MaxSeqAdvance = 1_000_000
+
+// StuckAfter is how long an agent may have reports queued (its heartbeat's
+// Pending) without any being applied before its heartbeats stop counting
+// as contact: twenty heartbeats. A healthy agent drains its outbox in
+// seconds once the hub answers.
+const StuckAfter = 10 * time.Minute
+
 // IngestBatch applies several envelopes of one agent, in increasing Seq
 // order, in one transaction: each is applied at most once exactly as
 // Ingest would (a Seq at or below the agent's highest applied one is a
@@ -60,7 +75,13 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 			if env.Cluster != "" && env.Cluster != clusterID {
 				return fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
 			}
-			if int64(env.Seq) > lastSeq {
+			// Compared as unsigned: a Seq of 2^63 or more must not wrap
+			// to a negative number and pass as a replay.
+			if env.Seq > uint64(lastSeq) {
+				if env.Seq-uint64(lastSeq) > MaxSeqAdvance {
+					return fmt.Errorf("agent %s of cluster %s: report %d after %d (at most %d ahead): %w",
+						agentID, clusterID, env.Seq, lastSeq, MaxSeqAdvance, ErrSeqAdvance)
+				}
 				fresh = append(fresh, i)
 				dropped = max(dropped, int64(env.Dropped))
 			}
@@ -93,7 +114,7 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 			}
 			applied[i] = true
 		}
-		if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), agentID); err != nil {
+		if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
 			return fmt.Errorf("agent %s: seq: %w", agentID, err)
 		}
 		return nil
@@ -475,17 +496,46 @@ func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) 
 func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var clusterID string
-		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id`, ms(now), agentID).Scan(&clusterID)
+		var lastSeq, created, lastReport int64
+		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq, created_at, last_report`, ms(now), agentID).
+			Scan(&clusterID, &lastSeq, &created, &lastReport)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 		}
 		if err != nil {
 			return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
 		}
-		if _, err := s.exec(ctx, tx, `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`,
-			ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID); err != nil {
+		// An agent that says it has numbered fewer reports than the hub
+		// has applied from it will see its next reports taken for
+		// replays: its data is frozen (a forged report ran the Seq
+		// ahead). One whose oldest queued report is beyond MaxSeqAdvance
+		// will see them all refused. Either way its heartbeats do not
+		// count as contact, so the cluster turns stale and offline
+		// instead of looking online. LastSeq 0 is an agent that reports
+		// no number (or none yet).
+		q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
+		args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
+		// An agent with reports queued and none applied for StuckAfter
+		// (since enrolment if never) is not getting its data through,
+		// whatever the reason: the same.
+		stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
+		if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
+			q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
+			args = args[1:]
+		}
+		if _, err := s.exec(ctx, tx, q, args...); err != nil {
 			return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
 		}
 		return nil
 	})
+}
+
+// seqRefused: the oldest report the agent has queued (by its heartbeat) is
+// further beyond last than MaxSeqAdvance, so Ingest refuses it.
+func seqRefused(hb fleetapi.Heartbeat, last uint64) bool {
+	if hb.Pending == 0 || hb.Pending > hb.LastSeq {
+		return false
+	}
+	oldest := hb.LastSeq - hb.Pending + 1
+	return oldest > last && oldest-last > MaxSeqAdvance
 }

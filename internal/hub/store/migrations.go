@@ -218,6 +218,11 @@ UPDATE clusters SET revoked_at = (SELECT MIN(revoked_at) FROM certificates WHERE
 	WHERE NOT EXISTS (SELECT 1 FROM certificates WHERE certificates.cluster_id = clusters.id AND revoked_at = 0)
 	AND EXISTS (SELECT 1 FROM certificates WHERE certificates.cluster_id = clusters.id);
 `, nil},
+	{5, "per-cluster quota of admission events: a counter of those dropped over it; when each agent's last report was applied", `
+ALTER TABLE clusters ADD COLUMN admission_dropped BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE agents ADD COLUMN last_report BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX admission_events_cluster_time ON admission_events(cluster_id, time);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

@@ -179,18 +179,18 @@ func (s *sqlStore) Secret(ctx context.Context, name string, create func() ([]byt
 
 // ---- clusters
 
-const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at`
+const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at, admission_dropped`
 
 func scanCluster(sc interface{ Scan(...any) error }) (Cluster, error) {
 	var c Cluster
 	var created, seen, revoked int64
 	var inv string
-	var dropped, pending int64
-	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked); err != nil {
+	var dropped, pending, admDropped int64
+	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked, &admDropped); err != nil {
 		return c, err
 	}
 	c.CreatedAt, c.LastSeen, c.RevokedAt = fromMS(created), fromMS(seen), fromMS(revoked)
-	c.Dropped, c.Pending = uint64(dropped), uint64(pending)
+	c.Dropped, c.Pending, c.AdmissionDropped = uint64(dropped), uint64(pending), uint64(admDropped)
 	if inv != "" {
 		c.Inventory = &fleetapi.Inventory{}
 		if err := json.Unmarshal([]byte(inv), c.Inventory); err != nil {

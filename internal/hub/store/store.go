@@ -32,6 +32,10 @@ var (
 	ErrTokenRejected = errors.New("bootstrap token rejected")
 	// ErrWrongCluster is a report naming a cluster other than the sender's.
 	ErrWrongCluster = errors.New("report names another cluster")
+	// ErrSeqAdvance is a report whose Seq is further beyond the agent's
+	// highest applied one than MaxSeqAdvance: no genuine agent can have
+	// sent it (see MaxSeqAdvance).
+	ErrSeqAdvance = errors.New("sequence number too far beyond the last applied report")
 	// ErrInvalid marks input the caller got wrong (an empty or malformed
 	// name, an unknown role or state): an API answers it with its message,
 	// unlike database failures, whose text stays in the server log. Every
@@ -164,6 +168,12 @@ type Store interface {
 	ClustersAffectedBy(ctx context.Context, vulnID string) ([]AffectedCluster, error)
 	Compliance(ctx context.Context) ([]RuleCompliance, error)
 	ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([]AdmissionEvent, error)
+	// PruneAdmissionEvents applies r to the admission events of one
+	// cluster (clusterID) or of all (""): events older than r.MaxAge are
+	// deleted, then each cluster's oldest beyond r.PerCluster, which are
+	// added to its AdmissionDropped. At most r.MaxDeletes rows go per
+	// call; the result is how many went.
+	PruneAdmissionEvents(ctx context.Context, clusterID string, r Retention, now time.Time) (int64, error)
 
 	CreateUser(ctx context.Context, u User) error
 	GetUserByName(ctx context.Context, name string) (User, error)
@@ -199,6 +209,19 @@ type Store interface {
 	GetBundleInfo(ctx context.Context, kind, name, cluster string) (fleetapi.Bundle, error)
 }
 
+// Retention bounds the admission events agents write (they are the one
+// table agents append to; the others are keyed by what the cluster runs
+// and replaced by full reports). Zero fields do not limit.
+type Retention struct {
+	// PerCluster is the most events a cluster keeps.
+	PerCluster int64
+	// MaxAge deletes events older than this.
+	MaxAge time.Duration
+	// MaxDeletes bounds the rows one call deletes, so a prune never holds
+	// the writer long; the next call continues.
+	MaxDeletes int64
+}
+
 // Cluster is a registered cluster and what its agent last reported.
 type Cluster struct {
 	ID        string
@@ -211,6 +234,9 @@ type Cluster struct {
 	Inventory         *fleetapi.Inventory
 	// Dropped is the agent outbox's drop counter; Pending its backlog.
 	Dropped, Pending uint64
+	// AdmissionDropped counts the cluster's admission events the hub
+	// deleted, oldest first, to keep it within its quota (Retention).
+	AdmissionDropped uint64
 	// Findings counts open (unsuppressed) findings by severity name.
 	Findings map[string]int
 	// RevokedAt is when an operator revoked the cluster; zero if not.

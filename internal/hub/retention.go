@@ -1,0 +1,74 @@
+package hub
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// Defaults of the admission-event quota and retention (Config).
+const (
+	DefaultAdmissionEventsPerCluster = 100_000
+	DefaultAdmissionEventRetention   = 30 * 24 * time.Hour
+)
+
+// pruneEvery is how often the hub applies the retention to every cluster;
+// pruneMaxDeletes bounds the rows one pass deletes, so a pass never holds
+// the database writer long (the next pass continues).
+const (
+	pruneEvery      = time.Minute
+	pruneMaxDeletes = 20_000
+)
+
+// enforceQuota brings one cluster back within its admission-event quota
+// right after a report added events, so the quota holds between passes of
+// pruneLoop. A failure is logged: the report is stored, and the next pass
+// retries.
+func (h *Hub) enforceQuota(ctx context.Context, clusterID string) {
+	if h.cfg.AdmissionEventsPerCluster <= 0 {
+		return
+	}
+	r := store.Retention{PerCluster: h.cfg.AdmissionEventsPerCluster, MaxDeletes: pruneMaxDeletes}
+	n, err := h.st.PruneAdmissionEvents(ctx, clusterID, r, h.cfg.Now())
+	if err != nil {
+		h.log.ErrorContext(ctx, "admission event quota", slog.String("cluster", clusterID), slog.Any("error", err))
+		return
+	}
+	if n > 0 {
+		h.metrics.admissionPruned.WithLabelValues("quota").Add(float64(n))
+		h.log.WarnContext(ctx, "admission events over the cluster's quota dropped", slog.String("cluster", clusterID),
+			slog.Int64("dropped", n), slog.Int64("quota", h.cfg.AdmissionEventsPerCluster))
+	}
+}
+
+// pruneLoop applies the retention and quotas to every cluster until ctx
+// ends.
+func (h *Hub) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		h.prune(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune is one pass of pruneLoop: age first, then the quotas.
+func (h *Hub) prune(ctx context.Context) {
+	if h.cfg.AdmissionEventRetention > 0 {
+		n, err := h.st.PruneAdmissionEvents(ctx, "", store.Retention{MaxAge: h.cfg.AdmissionEventRetention, MaxDeletes: pruneMaxDeletes}, h.cfg.Now())
+		if err != nil {
+			h.log.ErrorContext(ctx, "admission event retention", slog.Any("error", err))
+		} else if n > 0 {
+			h.metrics.admissionPruned.WithLabelValues("age").Add(float64(n))
+		}
+	}
+	if h.cfg.AdmissionEventsPerCluster > 0 {
+		h.enforceQuota(ctx, "")
+	}
+}
