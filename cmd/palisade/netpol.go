@@ -69,6 +69,21 @@ func (in *netpolInput) inventory(ctx context.Context, s *streams, g *globalOptio
 	return netpol.LoadInventory(ctx, paths, s.in, g.namespace)
 }
 
+// nothingToAnalyse is an error when the input held no object at all: an
+// empty directory, a file of notes only, a cluster nothing could be read
+// from. Analysing nothing would print an empty connectivity list or "No
+// findings" and exit 0, a clean answer about input never read.
+func nothingToAnalyse(inv *workload.Inventory, paths []string) error {
+	if len(inv.Objects) > 0 || len(inv.Namespaces) > 0 {
+		return nil
+	}
+	where := "the cluster"
+	if len(paths) > 0 {
+		where = strings.Join(paths, ", ")
+	}
+	return &exitCodeError{code: exitError, err: fmt.Errorf("nothing to analyse: no Kubernetes object read from %s", where)}
+}
+
 // reportProblems prints problems to stderr and says whether any is an error.
 func reportProblems(s *streams, g *globalOptions, probs []finding.Problem) bool {
 	failed := false
@@ -110,6 +125,10 @@ Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
 			inv, probs, err := in.inventory(cmd.Context(), s, g, args)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
+			}
+			if err := nothingToAnalyse(inv, args); err != nil {
+				reportProblems(s, g, probs)
+				return err
 			}
 			b := netpol.FromInventory(inv)
 			probs = append(probs, b.Problems...)
@@ -249,6 +268,9 @@ Output is YAML (default) or JSON (-o json).`,
 			}
 			if reportProblems(s, g, probs) {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("input errors: fix them before generating policies")}
+			}
+			if err := nothingToAnalyse(inv, args); err != nil {
+				return err
 			}
 			if infer {
 				inferred := netpol.InferRequirements(inv)

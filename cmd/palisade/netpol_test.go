@@ -117,3 +117,29 @@ func TestNetpolRealInput(t *testing.T) {
 		})
 	}
 }
+
+// Input with no object at all (an empty directory, a values file only) is
+// nothing analysed: exit 2, never an empty connectivity list or "No
+// findings" with exit 0.
+func TestNetpolNothingToAnalyse(t *testing.T) {
+	empty := t.TempDir()
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte("replicaCount: 2\nimage: {repository: nginx}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reqs := filepath.Join(t.TempDir(), "requirements.yaml")
+	if err := os.WriteFile(reqs, []byte("apiVersion: palisade.io/v1alpha1\nkind: NetworkRequirements\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"netpol", "analyze", empty},
+		{"netpol", "analyze", "--findings", empty},
+		{"netpol", "analyze", values},
+		{"netpol", "generate", "--requirements", reqs, empty},
+	} {
+		_, stderr, code := palisade(t, "", args...)
+		if code != exitError || !strings.Contains(stderr, "nothing to analyse") {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d, nothing to analyse", args, code, stderr, exitError)
+		}
+	}
+}
