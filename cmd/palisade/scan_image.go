@@ -180,6 +180,9 @@ database could not be read, or packages were left unchecked.`,
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
+			if sc.Vuln && len(res.SBOM.Packages) == 0 {
+				nothingChecked(res.Report, args[0], allowMissing)
+			}
 			if format == report.FormatTable && !g.quiet {
 				for _, w := range res.Warnings {
 					fmt.Fprintf(s.err, "warning: %s\n", w)
@@ -220,4 +223,21 @@ func newAdmissionScanner(cacheDir string) (admission.ImageScanner, func(finding.
 		ToolVersion: buildinfo.Get().Version,
 	})
 	return sc, imagescan.Fixable, nil
+}
+
+// nothingChecked records that no package was found in the image, so
+// nothing was matched against vulnerabilities: an empty image, or software
+// Palisade cannot identify (a static binary without build information).
+// "No findings" would be a clean answer about nothing, so it is an error
+// (exit 2) unless --allow-missing-data accepts it, like an ecosystem
+// without advisories.
+func nothingChecked(r *finding.Report, ref string, allowMissing bool) {
+	p := finding.Problem{Level: finding.LevelError,
+		Message: fmt.Sprintf("image %s: no package found, so nothing was checked for vulnerabilities (an empty image, or software Palisade cannot identify); --allow-missing-data accepts this", ref)}
+	if allowMissing {
+		p.Level = finding.LevelWarning
+	} else {
+		r.Summary.Errors++
+	}
+	r.Problems = append(r.Problems, p)
 }

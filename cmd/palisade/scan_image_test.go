@@ -408,3 +408,22 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// An image in which no package is found was checked against nothing: exit
+// 2 with the reason, never "No findings" and exit 0, unless
+// --allow-missing-data accepts it (then a warning).
+func TestScanImageNothingChecked(t *testing.T) {
+	cache := t.TempDir()
+	if _, stderr, code := palisade(t, "", "db", "import", GoVulnRecords(t, "golang.org/x/text"), "--name", "go-vulndb", "--cache-dir", cache); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, stderr)
+	}
+	empty := "rootfs:" + t.TempDir()
+	out, stderr, code := palisade(t, "", "scan", "image", empty, "--cache-dir", cache)
+	if code != exitError || !strings.Contains(stderr+out, "no package found") {
+		t.Errorf("empty image: exit %d, output %q %q; want exit %d naming that no package was found", code, out, stderr, exitError)
+	}
+	r, _, code := scanJSON(t, "", empty, "--cache-dir", cache, "--allow-missing-data")
+	if code != exitClean || r == nil || len(r.Problems) != 1 || r.Problems[0].Level != finding.LevelWarning {
+		t.Errorf("--allow-missing-data: exit %d, report %+v; want exit 0 and one warning", code, r)
+	}
+}
