@@ -57,6 +57,9 @@ type Container struct {
 	Path string
 	// Init reports an init container.
 	Init bool
+	// Ephemeral reports an ephemeral (debug) container, which can have no
+	// resources, ports or probes.
+	Ephemeral bool
 }
 
 // Containers lists all containers of a pod spec, init containers first,
@@ -71,7 +74,7 @@ func Containers(spec *corev1.PodSpec) []Container {
 	}
 	for i := range spec.EphemeralContainers {
 		c := corev1.Container(spec.EphemeralContainers[i].EphemeralContainerCommon)
-		out = append(out, Container{Container: &c, Path: indexPath("ephemeralContainers", i)})
+		out = append(out, Container{Container: &c, Path: indexPath("ephemeralContainers", i), Ephemeral: true})
 	}
 	return out
 }

@@ -68,7 +68,7 @@ func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severit
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
 			for _, c := range workload.Containers(w.Spec) {
-				if c.Path[0] == 'e' { // ephemeral containers cannot have resources
+				if c.Ephemeral { // ephemeral containers cannot have resources
 					continue
 				}
 				if _, ok := c.Resources.Limits[name]; ok {
