@@ -309,7 +309,20 @@ func (p Problem) String() string {
 	return loc + ": " + p.Message
 }
 
-// RuleInfo describes a rule for outputs that carry rule metadata (SARIF).
+// RuleInfo is the metadata of one check of any analyser (workload and
+// Dockerfile rules, cluster and RBAC rules, node audit, audit-log
+// detections, encryption, network policies, runtime): the one shape the
+// catalogue (internal/catalog), `palisade rules`, docs/rules.md,
+// --rules selection, exemptions and every output format read.
+//
+// How to fill it: an analyser keeps its own check type and pure check
+// function and exposes this metadata (rule.Rule.Info, nodeaudit.Check.Info,
+// auditlog.Detection.Info, encryption.Rules, netpol.Rules). ID, Title,
+// Severity (the risk, never the profile), Description (why it matters) and
+// Remediation are required. Frameworks places the check in the frameworks
+// auditors report against (see Frameworks). Analyser and Peers are filled
+// by the catalogue, not by the analyser: Analyser from the adapter that
+// read the check, Peers from internal/catalog/peers/*.yaml.
 type RuleInfo struct {
 	ID          string      `json:"id" yaml:"id"`
 	Title       string      `json:"title" yaml:"title"`
@@ -321,6 +334,72 @@ type RuleInfo struct {
 	// Aliases are the rule's former IDs (see rule.Rule.Aliases); baselines
 	// written under a former ID still match its findings.
 	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
+	// Analyser names the analyser that runs the check: workload,
+	// dockerfile, cluster, rbac, node, audit, encryption, netpol, runtime.
+	Analyser   string     `json:"analyser,omitempty" yaml:"analyser,omitempty"`
+	Frameworks Frameworks `json:"frameworks,omitzero" yaml:"frameworks,omitempty"`
+	// Peers are the equivalent checks of other tools, from
+	// internal/catalog/peers.
+	Peers []PeerCheck `json:"peers,omitempty" yaml:"peers,omitempty"`
+}
+
+// Frameworks places a check in the security frameworks users report
+// against. Each list holds control IDs exactly as the framework
+// definitions in internal/catalog/frameworks write them; a test fails on
+// an ID no framework defines. Leave a list empty when the framework has no
+// control the check proves (never map loosely to fill a column).
+type Frameworks struct {
+	// CIS lists CIS Kubernetes Benchmark v1.12 sections, e.g. "5.2.2"
+	// (workload, RBAC and policy checks are in section 5; node checks in
+	// 1 to 4).
+	CIS []string `json:"cis,omitempty" yaml:"cis,omitempty"`
+	// NSA lists sections of the NSA/CISA Kubernetes Hardening Guide v1.2,
+	// by the IDs of internal/catalog/frameworks/nsa.yaml, e.g.
+	// "pod-security.non-root", "network.policies", "authz.rbac".
+	NSA []string `json:"nsa,omitempty" yaml:"nsa,omitempty"`
+	// MITRE lists MITRE ATT&CK technique IDs the check helps prevent or
+	// detect, e.g. "T1611" (Escape to Host), "T1552.007" (Container API).
+	MITRE []string `json:"mitre,omitempty" yaml:"mitre,omitempty"`
+	// PSS lists Pod Security Standards controls as "<level>/<control>",
+	// e.g. "baseline/privileged-containers",
+	// "restricted/running-as-non-root".
+	PSS []string `json:"pss,omitempty" yaml:"pss,omitempty"`
+}
+
+// IsZero reports whether no framework is mapped.
+func (f Frameworks) IsZero() bool {
+	return len(f.CIS) == 0 && len(f.NSA) == 0 && len(f.MITRE) == 0 && len(f.PSS) == 0
+}
+
+// Merge returns the union of two mappings, each list without duplicates.
+func (f Frameworks) Merge(o Frameworks) Frameworks {
+	return Frameworks{CIS: union(f.CIS, o.CIS), NSA: union(f.NSA, o.NSA), MITRE: union(f.MITRE, o.MITRE), PSS: union(f.PSS, o.PSS)}
+}
+
+func union(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := append([]string(nil), a...)
+	seen := map[string]bool{}
+	for _, s := range a {
+		seen[s] = true
+	}
+	for _, s := range b {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// PeerCheck names one check of another tool: Tool is trivy, kubescape,
+// polaris, kube-score, kube-linter or kube-bench; ID as that tool's
+// documentation writes it ("KSV-0017", "C-0057", "runAsRootAllowed").
+type PeerCheck struct {
+	Tool string `json:"tool" yaml:"tool"`
+	ID   string `json:"id" yaml:"id"`
 }
 
 // Report is what a scan produces and every output format renders.
