@@ -184,13 +184,23 @@ func (u Unchecked) problem(opts Options) finding.Problem {
 // query is what a package is looked up and compared as.
 type query struct {
 	name, version string
+	// ecosystem is the package's, qualified with the release where the
+	// package itself does not say it but its purl or version does (Red
+	// Hat's "el9").
+	ecosystem string
 	// bySource is true when name/version are the source package's.
 	bySource bool
 }
 
 func queryOf(p *sbom.Package) query {
-	q := query{name: p.Name, version: p.Version}
+	q := query{name: p.Name, version: p.Version, ecosystem: p.Ecosystem}
 	switch strings.ToLower(vulndb.BaseEcosystem(p.Ecosystem)) {
+	case "red hat":
+		if release(p.Ecosystem) == "" {
+			if r := redHatRelease(p); r != "" {
+				q.ecosystem = p.Ecosystem + ":" + r
+			}
+		}
 	case "debian", "ubuntu", "alpine", "wolfi", "chainguard":
 		if p.SourceName != "" {
 			q.name, q.bySource = p.SourceName, p.SourceName != p.Name
@@ -224,7 +234,7 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 	var firstErr error
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if !samePackage(a.Package, p.Ecosystem, q.name) {
+		if !samePackage(a.Package, q.ecosystem, q.name) {
 			continue
 		}
 		affected, fixed, err := evaluate(a, p.Ecosystem, q.version, cmp)
@@ -259,7 +269,68 @@ func samePackage(ap vulndb.Package, ecosystem, name string) bool {
 	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(ecosystem, name) {
 		return false
 	}
+	if strings.EqualFold(vulndb.BaseEcosystem(ecosystem), "Red Hat") {
+		return sameRedHatStream(release(ap.Ecosystem), release(ecosystem))
+	}
 	return sameRelease(release(ap.Ecosystem), release(ecosystem))
+}
+
+// redHatRelease returns the major release of a Red Hat family rpm ("9"):
+// from the purl's distro qualifier ("rhel-9.4", "centos-9"), else from
+// the ".elN" of the rpm release ("3.11.5-1.el9_3"), else "".
+func redHatRelease(p *sbom.Package) string {
+	if _, qs, ok := strings.Cut(p.PURL, "?"); ok {
+		for _, kv := range strings.Split(qs, "&") {
+			if v, ok := strings.CutPrefix(kv, "distro="); ok {
+				if i := strings.LastIndexByte(v, '-'); i >= 0 {
+					if m := leadingDigits(v[i+1:]); m != "" {
+						return m
+					}
+				}
+			}
+		}
+	}
+	_, rel, ok := strings.Cut(p.Version, "-")
+	if !ok {
+		return ""
+	}
+	for _, part := range strings.Split(rel, ".") {
+		if n, ok := strings.CutPrefix(part, "el"); ok {
+			if m := leadingDigits(n); m != "" {
+				return m
+			}
+		}
+	}
+	return ""
+}
+
+func leadingDigits(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
+
+// sameRedHatStream reports whether an OSV Red Hat record's stream applies
+// to a package of major release pkg. Red Hat qualifies its records by CPE
+// product and version ("enterprise_linux:9::appstream",
+// "rhel_eus:9.2::baseos"); an image records neither its repositories nor
+// its subscription, so a package is matched against the standard stream
+// of its major release only: the extended-support streams (EUS, AUS,
+// E4S, TUS) publish fixes that a standard image does not receive, and
+// another major release's fixed versions say nothing about this one's. A
+// package of unknown release is matched against every stream.
+func sameRedHatStream(record, pkg string) bool {
+	rec, pk := releaseTokens(record), releaseTokens(pkg)
+	if len(rec) == 0 || len(pk) == 0 {
+		return true
+	}
+	if len(rec) < 2 || rec[0] != "enterprise_linux" {
+		return false
+	}
+	major, _, _ := strings.Cut(rec[1], ".")
+	return major == pk[0]
 }
 
 func release(ecosystem string) string {
