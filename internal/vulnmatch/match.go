@@ -18,6 +18,7 @@ package vulnmatch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -109,6 +110,15 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		}
 		p := &pkgs[i]
 		q := queryOf(p)
+		if q.unknownVersion != "" {
+			level := finding.LevelError
+			if opts.AllowMissingData {
+				level = finding.LevelWarning
+			}
+			res.Problems = append(res.Problems, finding.Problem{Level: level, File: firstLocation(p),
+				Message: fmt.Sprintf("package %s: %s; not matched against vulnerabilities", p.Name, q.unknownVersion)})
+			continue
+		}
 		if q.version == "" || q.name == "" {
 			continue
 		}
@@ -190,6 +200,9 @@ type query struct {
 	ecosystem string
 	// bySource is true when name/version are the source package's.
 	bySource bool
+	// unknownVersion says why a package with a version cannot be
+	// matched at all (a development Go toolchain).
+	unknownVersion string
 }
 
 func queryOf(p *sbom.Package) query {
@@ -209,11 +222,41 @@ func queryOf(p *sbom.Package) query {
 			q.version = p.SourceVersion
 		}
 	case "go":
-		if p.Version == "(devel)" {
+		switch {
+		case p.Version == "(devel)":
 			q.version = ""
+		case p.Name == "stdlib" || p.Name == "toolchain":
+			v, ok := goRelease(p.Version)
+			if !ok {
+				q.unknownVersion = fmt.Sprintf("development Go toolchain %q has no release version", p.Version)
+			}
+			q.version = v
 		}
 	}
 	return q
+}
+
+// goRelease returns the release a Go toolchain version builds on, in the
+// form of the Go vulnerability database's stdlib and toolchain ranges:
+// "go1.26.8-X:jsonv2" (a GOEXPERIMENT build), "go1.21.0 X:boringcrypto"
+// and "1.26.8" are 1.26.8, "go1.26rc1" stays a release candidate (which
+// the Go version order reads as 1.26.0-rc.1). A development toolchain
+// ("devel go1.27-4c2e7d1a ...") is no release: ok is false.
+func goRelease(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "devel") {
+		return "", false
+	}
+	if f := strings.Fields(v); len(f) > 0 {
+		v = f[0]
+	}
+	v = strings.TrimPrefix(v, "go")
+	// Suffixes after the release: "-X:exp1,exp2" (experiments), "+auto"
+	// and similar build annotations.
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	return v, v != ""
 }
 
 // match is one record found to affect a package.
@@ -234,7 +277,7 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 	var firstErr error
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if !samePackage(a.Package, q.ecosystem, q.name) {
+		if !samePackage(a.Package, q.ecosystem, q.name) || !onPlatform(a, p.Platform) {
 			continue
 		}
 		affected, fixed, err := evaluate(a, p.Ecosystem, q.version, cmp)
@@ -253,6 +296,34 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 		found = true
 	}
 	return m, found, firstErr
+}
+
+// onPlatform reports whether a Go affected entry applies to a binary built
+// for platform ("linux/amd64"), as govulncheck decides it: an entry
+// without ecosystem_specific.imports, or with one import whose goos and
+// goarch lists (empty: every platform) include the binary's, applies. An
+// unknown platform, or imports that cannot be read, apply too: a record
+// is only ever dropped on evidence.
+func onPlatform(a *vulndb.Affected, platform string) bool {
+	goos, goarch, ok := strings.Cut(platform, "/")
+	if !ok || len(a.EcosystemSpecific) == 0 || !strings.EqualFold(vulndb.BaseEcosystem(a.Package.Ecosystem), "Go") {
+		return true
+	}
+	var es struct {
+		Imports []struct {
+			GOOS   []string `json:"goos"`
+			GOARCH []string `json:"goarch"`
+		} `json:"imports"`
+	}
+	if json.Unmarshal(a.EcosystemSpecific, &es) != nil || len(es.Imports) == 0 {
+		return true
+	}
+	for _, imp := range es.Imports {
+		if (len(imp.GOOS) == 0 || slices.Contains(imp.GOOS, goos)) && (len(imp.GOARCH) == 0 || slices.Contains(imp.GOARCH, goarch)) {
+			return true
+		}
+	}
+	return false
 }
 
 func less(cmp version.Comparer, a, b string) bool {
