@@ -43,15 +43,15 @@ const (
 )
 
 // Formats lists the formats a source can have.
-var Formats = []string{FormatOSV, FormatNVD, FormatKEV, FormatEPSS}
+var Formats = []string{FormatOSV, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker}
 
 // FormatOf returns the format a source name implies when none is given:
 // "nvd", "nvd-2024", "NVD:recent" are NVD feeds, "kev" and "epss" (and
-// names starting "kev-", "epss-") are CISA KEV and EPSS; every other name
-// is OSV.
+// names starting "kev-", "epss-") are CISA KEV and EPSS, "debian-tracker"
+// is the Debian Security Tracker's JSON; every other name is OSV.
 func FormatOf(name string) string {
 	n := strings.ToLower(name)
-	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS} {
+	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker} {
 		if n == f || strings.HasPrefix(n, f+"-") || strings.HasPrefix(n, f+":") || strings.HasPrefix(n, f+"_") {
 			return f
 		}
@@ -81,6 +81,24 @@ type CVEInfo struct {
 	KEV *KEV `json:"kev,omitempty"`
 	// EPSS is the CVE's exploit prediction score.
 	EPSS *EPSS `json:"epss,omitempty"`
+	// Statuses are distributions' fix states of the CVE per source
+	// package and release, where their advisories do not carry them
+	// (Debian's Security Tracker).
+	Statuses []PackageStatus `json:"statuses,omitempty"`
+}
+
+// PackageStatus is a distribution's fix state of a CVE in one package of
+// one release.
+type PackageStatus struct {
+	// Ecosystem is the OSV ecosystem with release ("Debian:12").
+	Ecosystem string `json:"ecosystem"`
+	// Package is the source package.
+	Package string `json:"package"`
+	// State is "affected", "will_not_fix", "fix_deferred" or
+	// "end_of_life" (the finding.FixState names); Reason is the
+	// distribution's own word ("no-dsa", "ignored", "postponed").
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // CVEScore is one CVSS vector of a CVE.
@@ -120,6 +138,7 @@ func (c *CVEInfo) merge(o *CVEInfo) {
 	if c.EPSS == nil {
 		c.EPSS = o.EPSS
 	}
+	c.Statuses = append(c.Statuses, o.Statuses...)
 }
 
 // IsCVE reports whether id has the form CVE-YYYY-NNNN...
@@ -212,6 +231,8 @@ func readCVEStream(ctx context.Context, r io.Reader, format string, st *readStat
 		return readKEV(ctx, r, st, fn)
 	case FormatEPSS:
 		return readEPSS(ctx, r, st, fn)
+	case FormatDebianTracker:
+		return readDebianTracker(ctx, r, st, fn)
 	}
 	return fmt.Errorf("unknown format %q", format)
 }

@@ -69,6 +69,7 @@ func TestImportEnrichment(t *testing.T) {
 		{gz, "nvd", "", 4, 1, 1},
 		{"testdata/enrich/known_exploited_vulnerabilities.json", "cisa", FormatKEV, 1, 0, 0},
 		{"testdata/enrich/epss_scores.csv", "epss", "", 3, 2, 0},
+		{"testdata/enrich/debian-tracker.json", "debian-tracker", "", 2, 0, 0},
 	} {
 		res, err := c.Import(ctx, tt.path, tt.name, tt.format, testNow)
 		if err != nil {
@@ -84,8 +85,24 @@ func TestImportEnrichment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if m := db.Metadata(); m.Records != 2 || m.CVEs != 8 {
-		t.Errorf("metadata: %d records, %d CVE entries; want the 2 OSV records kept and 8 entries", m.Records, m.CVEs)
+	if m := db.Metadata(); m.Records != 2 || m.CVEs != 10 {
+		t.Errorf("metadata: %d records, %d CVE entries; want the 2 OSV records kept and 10 entries", m.Records, m.CVEs)
+	}
+	glibc, err := db.CVE("CVE-2010-4756")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatuses := map[string]PackageStatus{
+		"Debian:12": {Ecosystem: "Debian:12", Package: "glibc", State: "will_not_fix", Reason: "ignored"},
+		"Debian:11": {Ecosystem: "Debian:11", Package: "glibc", State: "affected", Reason: "no-dsa"},
+	}
+	if glibc == nil || len(glibc.Statuses) != len(wantStatuses) || glibc.EPSS == nil {
+		t.Fatalf("CVE-2010-4756: %+v", glibc)
+	}
+	for _, s := range glibc.Statuses {
+		if wantStatuses[s.Ecosystem] != s {
+			t.Errorf("CVE-2010-4756 status %+v, want %+v", s, wantStatuses[s.Ecosystem])
+		}
 	}
 	got, err := db.CVE("CVE-2021-44228")
 	if err != nil {

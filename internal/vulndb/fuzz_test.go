@@ -33,11 +33,12 @@ func FuzzParseRecord(f *testing.F) {
 	})
 }
 
-// FuzzReadCVEs feeds hostile NVD, KEV and EPSS documents to the
+// FuzzReadCVEs feeds hostile NVD, KEV, EPSS and Debian tracker documents to the
 // enrichment readers: they fail or yield valid CVE IDs, never panic.
 func FuzzReadCVEs(f *testing.F) {
 	for _, seed := range []struct{ format, file string }{
 		{FormatNVD, "nvdcve-2.0-2024.json"}, {FormatKEV, "known_exploited_vulnerabilities.json"}, {FormatEPSS, "epss_scores.csv"},
+		{FormatDebianTracker, "debian-tracker.json"},
 	} {
 		data, err := os.ReadFile("testdata/enrich/" + seed.file)
 		if err != nil {
@@ -46,7 +47,7 @@ func FuzzReadCVEs(f *testing.F) {
 		f.Add(seed.format, data)
 	}
 	f.Fuzz(func(t *testing.T, format string, data []byte) {
-		if !slices.Contains([]string{FormatNVD, FormatKEV, FormatEPSS}, format) {
+		if !slices.Contains([]string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker}, format) {
 			return
 		}
 		var st readStats

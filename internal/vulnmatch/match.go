@@ -49,6 +49,10 @@ type Coverage interface {
 type Options struct {
 	// IgnoreUnfixed drops vulnerabilities that have no fixed version yet.
 	IgnoreUnfixed bool
+	// IgnoreStatus drops vulnerabilities in these fix states
+	// (finding.FixStates: "affected", "will_not_fix", "fix_deferred",
+	// "end_of_life", "fixed").
+	IgnoreStatus []string
 	// VEX statements suppress the findings they declare not_affected or
 	// fixed; the findings stay in the result, marked suppressed.
 	VEX *VEX
@@ -104,6 +108,7 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		res.Unchecked[i].Packages++
 	}
 	coverage, _ := src.(Coverage)
+	enrich, _ := src.(CVESource)
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -155,7 +160,22 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 			if opts.IgnoreUnfixed && m.fixed == "" {
 				continue
 			}
-			f := findingOf(p, q, m, opts.Object)
+			var infos []*vulndb.CVEInfo
+			if enrich != nil {
+				for _, id := range cvesOf(m) {
+					info, err := enrich.CVE(id)
+					if err != nil {
+						return nil, err
+					}
+					if info != nil {
+						infos = append(infos, info)
+					}
+				}
+			}
+			f := findingOf(p, q, m, opts.Object, infos)
+			if slices.Contains(opts.IgnoreStatus, f.Vulnerability.FixState) {
+				continue
+			}
 			if opts.VEX != nil {
 				opts.VEX.apply(&f, p, opts.Products)
 			}
@@ -690,20 +710,24 @@ func firstLocation(p *sbom.Package) string {
 }
 
 // findingOf renders a match as a finding.
-func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef) finding.Finding {
+func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos []*vulndb.CVEInfo) finding.Finding {
 	rec := m.rec
-	sev, source, scores := severityOf(rec, m.aff)
+	r := rate(m, infos)
+	sev := r.severity
 	v := &finding.Vulnerability{
 		ID:             rec.ID,
 		Aliases:        m.aliases,
 		Package:        finding.VulnerablePackage{Name: p.Name, Ecosystem: p.Ecosystem, Version: p.Version, PURL: p.PURL},
 		Installed:      q.version,
 		Fixed:          m.fixed,
-		CVSS:           scores,
-		SeveritySource: source,
+		CVSS:           r.scores,
+		SeveritySource: r.source,
+		KEV:            r.kev,
+		EPSS:           r.epss,
 		Layer:          p.LayerDigest,
 		Links:          links(rec),
 	}
+	v.FixState, v.FixStateReason = fixState(m, q, infos)
 	if q.bySource {
 		v.Package.SourceName = q.name
 	}
@@ -719,14 +743,27 @@ func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef) finding
 		pkgText += fmt.Sprintf(" (source %s %s)", q.name, q.version)
 	}
 	fixText, remediation := NoFix, fmt.Sprintf("No fixed version of %s is available yet; consider mitigations or removing the package.", q.name)
-	if m.fixed != "" {
+	switch {
+	case m.fixed != "":
 		fixText = "fixed in " + m.fixed
 		remediation = fmt.Sprintf("Upgrade %s to %s or later.", q.name, m.fixed)
+	case v.FixState == finding.FixStateWillNotFix:
+		fixText = "the distribution will not fix it"
+		remediation = fmt.Sprintf("The distribution will not fix %s in this release; mitigate, or replace the package or the base image.", q.name)
+	case v.FixState == finding.FixStateDeferred:
+		fixText = "the distribution has deferred the fix"
+	case v.FixState == finding.FixStateEndOfLife:
+		fixText = "the release is past its end of life, no fix will come"
+		remediation = "Move to a supported release of the distribution."
+	}
+	if v.FixStateReason != "" {
+		fixText += " (" + v.FixStateReason + ")"
 	}
 	msg := fmt.Sprintf("%s is affected by %s; %s", pkgText, rec.ID, fixText)
 	if len(m.aliases) > 0 {
 		msg += fmt.Sprintf(" (aliases: %s)", strings.Join(m.aliases, ", "))
 	}
+	msg += "; " + r.note()
 	if len(v.Links) > 0 {
 		msg += "\n" + v.Links[0]
 	}
@@ -761,78 +798,26 @@ func links(rec *vulndb.Record) []string {
 	return out
 }
 
-// severityOf rates a record: the highest-version CVSS vector of the
-// affected entry or the record (4.0 is not scored, see cvss.go), else the
-// database's own rating.
-func severityOf(rec *vulndb.Record, aff *vulndb.Affected) (finding.Severity, string, []finding.CVSS) {
-	var all []vulndb.Severity
-	if aff != nil {
-		all = append(all, aff.Severity...)
+// fixState tells whether and how a match is fixed: fixed when it has a
+// fixed version, else the state the distribution gives the package in
+// the CVE enrichment (Debian's no-dsa/ignored, postponed, end-of-life),
+// else affected.
+func fixState(m match, q query, infos []*vulndb.CVEInfo) (state, reason string) {
+	if m.fixed != "" {
+		return finding.FixStateFixed, ""
 	}
-	all = append(all, rec.Severity...)
-	var scores []finding.CVSS
-	best, bestSource, bestRank := finding.SeverityUnknown, "", 0
-	word := ""
-	for _, s := range all {
-		var c finding.CVSS
-		var sev finding.Severity
-		rank := 0
-		switch s.Type {
-		case "CVSS_V3":
-			score, ver, err := CVSS3(s.Score)
-			if err != nil {
+	for _, info := range infos {
+		for _, st := range info.Statuses {
+			if !strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) || st.Package != q.name {
 				continue
 			}
-			c, sev, rank = finding.CVSS{Version: ver, Vector: s.Score, Score: score}, SeverityOfScore(score), 3
-		case "CVSS_V2":
-			score, err := CVSS2(s.Score)
-			if err != nil {
+			if !sameRelease(release(st.Ecosystem), release(q.ecosystem)) {
 				continue
 			}
-			c, sev, rank = finding.CVSS{Version: "2.0", Vector: s.Score, Score: score}, severityOfCVSS2(score), 2
-		case "CVSS_V4":
-			if CheckCVSS4(s.Score) != nil {
-				continue
+			if slices.Contains(finding.FixStates, st.State) {
+				return st.State, st.Reason
 			}
-			c = finding.CVSS{Version: "4.0", Vector: s.Score}
-		default:
-			if word == "" {
-				if _, ok := SeverityOfWord(s.Score); ok {
-					word, bestSource = s.Score, s.Type
-				}
-			}
-			continue
-		}
-		if !slices.ContainsFunc(scores, func(x finding.CVSS) bool { return x.Vector == c.Vector }) {
-			scores = append(scores, c)
-		}
-		if rank > bestRank {
-			best, bestRank = sev, rank
-			bestSource = s.Type
 		}
 	}
-	if bestRank > 0 {
-		return best, bestSource, scores
-	}
-	if word == "" {
-		word = rec.SpecificSeverity(aff)
-		if word != "" {
-			bestSource = ratingSource(rec, aff)
-		}
-	}
-	if sev, ok := SeverityOfWord(word); ok {
-		return sev, bestSource, scores
-	}
-	return finding.SeverityUnknown, "", scores
-}
-
-// ratingSource names the database whose own rating a record carries.
-func ratingSource(rec *vulndb.Record, aff *vulndb.Affected) string {
-	if strings.HasPrefix(rec.ID, "GHSA-") {
-		return "GitHub"
-	}
-	if aff != nil {
-		return vulndb.BaseEcosystem(aff.Package.Ecosystem)
-	}
-	return ""
+	return finding.FixStateAffected, ""
 }
