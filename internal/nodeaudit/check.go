@@ -50,6 +50,7 @@ type Result struct {
 	// came from; Field the flag or configuration key.
 	Object finding.ObjectRef
 	File   string
+	Line   int
 	Field  string
 }
 
@@ -132,7 +133,7 @@ func Report(n *Node, outcomes []Outcome) *finding.Report {
 			switch r.Status {
 			case Fail:
 				findings = append(findings, finding.Finding{RuleID: o.Check.ID, Severity: o.Check.Severity, Title: o.Check.Title,
-					Message: r.Message, Object: r.Object, File: r.File, Field: r.Field, Remediation: o.Check.Remediation})
+					Message: r.Message, Object: r.Object, File: r.File, Line: r.Line, Field: r.Field, Remediation: o.Check.Remediation})
 			case NotApplicable:
 				// On an empty root every check is not applicable: the
 				// error that nothing was found says it once.
@@ -169,7 +170,7 @@ func fileRef(p string) finding.ObjectRef { return finding.ObjectRef{Kind: "File"
 func failFlag(c *Component, flag, format string, args ...any) Result {
 	r := Result{Status: Fail, Message: fmt.Sprintf(format, args...), Object: componentRef(c.Name), Field: "--" + flag, File: c.Source}
 	if s, ok := c.Flags.Lookup(flag); ok {
-		r.File = s.Source
+		r.File, r.Line = s.Source, s.Line
 	}
 	return r
 }

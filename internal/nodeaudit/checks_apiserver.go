@@ -30,7 +30,7 @@ func apiServerChecks() []Check {
 		{ID: "node/apiserver-anonymous-auth", Title: "API server allows anonymous requests", Severity: finding.SeverityMedium, CIS: []string{"1.2.1"}, Component: api,
 			Description: "With anonymous authentication on, unauthenticated requests reach the API server as system:anonymous; any RBAC binding to that user or to system:unauthenticated opens the cluster.",
 			Remediation: "Set --anonymous-auth=false (on K3s: kube-apiserver-arg: [anonymous-auth=false]).",
-			Evaluate:    flagIs(api, "anonymous-auth", "false", "true")},
+			Evaluate:    flagBool(api, "anonymous-auth", false, true)},
 		{ID: "node/apiserver-token-auth-file", Title: "API server accepts static tokens", Severity: finding.SeverityMedium, CIS: []string{"1.2.2"}, Component: api,
 			Description: "Static token files hold long-lived bearer tokens in clear text that cannot be revoked without a restart.",
 			Remediation: "Remove --token-auth-file; use client certificates, OIDC or service-account tokens.",
@@ -126,7 +126,7 @@ func apiServerChecks() []Check {
 			}},
 		{ID: "node/apiserver-profiling", Title: "API server profiling enabled", Severity: finding.SeverityLow, CIS: []string{"1.2.15"}, Component: api,
 			Description: "The profiling endpoints reveal internals and can be used to load the server.",
-			Remediation: "Set --profiling=false.", Evaluate: flagIs(api, "profiling", "false", "true")},
+			Remediation: "Set --profiling=false.", Evaluate: flagBool(api, "profiling", false, true)},
 		{ID: "node/apiserver-audit-log-path", Title: "API server audit logging off", Severity: finding.SeverityMedium, CIS: []string{"1.2.16"}, Component: api,
 			Description: "Without an audit log (or webhook) there is no record of who did what in the cluster.",
 			Remediation: "Set --audit-log-path (and --audit-policy-file).",
@@ -229,7 +229,7 @@ func apiServerChecks() []Check {
 		{ID: "node/apiserver-service-account", Title: "Service-account token settings unsafe", Severity: finding.SeverityMedium, CIS: []string{"1.2.21", "1.2.22"}, Component: api,
 			Description: "Service-account tokens must be checked against existing accounts (lookup) and signed with a key whose public half the API server verifies; an issuer must be set.",
 			Remediation: "Keep --service-account-lookup=true; set --service-account-key-file, --service-account-signing-key-file and --service-account-issuer.",
-			Evaluate: all(flagNot(api, "service-account-lookup", "false", "true"),
+			Evaluate: all(flagBool(api, "service-account-lookup", true, true),
 				flagsSet(api, "service-account-key-file", "service-account-signing-key-file", "service-account-issuer"))},
 	}
 }

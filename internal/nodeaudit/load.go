@@ -131,6 +131,26 @@ func nothingFound(root string, forced Distribution) string {
 		root, looked, path.Join(root, "proc"))
 }
 
+// commandLine parses a component's command line with the component's flag
+// syntax, recording as warnings what the component would refuse or read
+// differently from what was meant, and flags Kubernetes 1.37 removed.
+func (n *Node) commandLine(c ComponentName, tokens []string, source string) []Arg {
+	syntax := PFlag
+	if c == Etcd {
+		syntax = GoFlag
+	}
+	args, warnings := ParseCommandLine(tokens, syntax)
+	for _, w := range warnings {
+		n.problem(finding.LevelWarning, source, "%s: %s", c, w)
+	}
+	for _, a := range args {
+		if v, ok := removedFlags[c][normaliseName(a.Name)]; ok {
+			n.problem(finding.LevelWarning, source, "%s: --%s was removed in Kubernetes %s: the component does not start with it", c, normaliseName(a.Name), v)
+		}
+	}
+	return args
+}
+
 func (n *Node) problem(level, file, format string, args ...any) {
 	n.Problems = append(n.Problems, finding.Problem{Level: level, File: file, Message: fmt.Sprintf(format, args...)})
 }
@@ -213,7 +233,11 @@ func applyProcs(n *Node, procs map[string][]process) {
 		p := ps[0]
 		comp := n.Components[c]
 		src := "/proc/" + p.pid + "/cmdline"
-		comp.Flags.Merge(ParseArgs(p.argv[1:]), src)
+		// The whole command line of the running process replaces what
+		// the files say: a flag in a manifest but not in the process
+		// is not in effect.
+		comp.Flags = Flags{}
+		comp.Flags.Merge(n.commandLine(c, p.argv[1:], src), src)
 		comp.Found, comp.Running, comp.Source = true, true, src
 	}
 }
@@ -244,7 +268,8 @@ func loadKubeadm(h *Host, n *Node) {
 		comp := n.Components[c]
 		comp.Found, comp.Source = true, p
 		if len(argv) > 0 {
-			comp.Flags.Merge(ParseArgs(argv[1:]), p)
+			comp.Flags.Merge(n.commandLine(c, argv[1:], p), p)
+			comp.Flags.Locate(p, data)
 		}
 	}
 	// The kubelet runs from systemd: its flags are environment variables
@@ -273,9 +298,14 @@ func loadKubeadm(h *Host, n *Node) {
 			kubelet.Source = p
 		}
 	}
+	// ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS
+	// $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS: one command line.
+	var parts []Part
 	for _, v := range []string{"KUBELET_KUBECONFIG_ARGS", "KUBELET_CONFIG_ARGS", "KUBELET_KUBEADM_ARGS", "KUBELET_EXTRA_ARGS"} {
-		kubelet.Flags.Merge(ParseArgs(SplitWords(vars[v])), "kubelet environment ("+v+")")
+		src := "kubelet environment (" + v + ")"
+		parts = append(parts, Part{n.commandLine(Kubelet, SplitWords(vars[v]), src), src})
 	}
+	kubelet.Flags.MergeLine(parts...)
 	if h.Exists("/var/lib/kubelet/config.yaml") {
 		kubelet.Found = true
 		if _, ok := kubelet.Flags.Get("config"); !ok {
@@ -402,8 +432,11 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 		comp.Flags.Merge(cfg.ComponentArgs(argKeys[c]), src)
 		if logTail != nil {
 			if args, ok := RunningLine(logTail, string(c)); ok {
-				// The exact command line k3s started the component with.
-				comp.Flags.Merge(ParseArgs(args), "k3s log ("+logPath+")")
+				// The exact command line k3s started the component with
+				// replaces what was assembled from defaults and config.
+				src := "k3s log (" + logPath + ")"
+				comp.Flags = Flags{}
+				comp.Flags.Merge(n.commandLine(c, args, src), src)
 				comp.Source = "k3s log (" + logPath + ")"
 			}
 		}
@@ -466,7 +499,8 @@ func loadMicroK8s(h *Host, n *Node) {
 		}
 		comp := n.Components[c]
 		comp.Found, comp.Source = true, p
-		comp.Flags.Merge(ParseArgsFile(data, vars), p)
+		comp.Flags.Merge(n.commandLine(c, ArgsFileTokens(data, vars), p), p)
+		comp.Flags.Locate(p, data)
 	}
 	if etcd := n.Components[Etcd]; !etcd.Found {
 		etcd.Absent = "MicroK8s stores cluster state in dqlite (k8s-dqlite), not etcd"
