@@ -2,7 +2,6 @@ package nodeaudit
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Builders for checks over one component's flags.
@@ -58,27 +57,24 @@ func featureGateNotFalse(comp ComponentName, gate string) func(n *Node) []Result
 	return func(n *Node) []Result {
 		c := n.Component(comp)
 		v, _ := c.Flags.Get("feature-gates")
-		for _, g := range listValue(v) {
-			name, val, _ := strings.Cut(g, "=")
-			if strings.TrimSpace(name) == gate && strings.EqualFold(strings.TrimSpace(val), "false") {
-				return []Result{failFlag(c, "feature-gates", "--feature-gates switches %s off", gate)}
-			}
+		if val, ok := FeatureGates(v)[gate]; ok && sameValue(val, "false") {
+			return []Result{failFlag(c, "feature-gates", "--feature-gates switches %s off", gate)}
 		}
 		return nil
 	}
 }
 
-// bindLoopback requires --bind-address to be a loopback address; the
+// bindLoopback requires an address flag to be a loopback address; the
 // components default to all interfaces.
-func bindLoopback(comp ComponentName) func(n *Node) []Result {
+func bindLoopback(comp ComponentName, flag string) func(n *Node) []Result {
 	return func(n *Node) []Result {
 		c := n.Component(comp)
-		v, ok := c.Flags.Get("bind-address")
+		v, ok := c.Flags.Get(flag)
 		if !ok {
-			return []Result{failFlag(c, "bind-address", "--bind-address is not set: the secure port listens on all interfaces")}
+			return []Result{failFlag(c, flag, "--%s is not set: the secure port listens on all interfaces", flag)}
 		}
-		if v != "127.0.0.1" && v != "::1" && v != "localhost" {
-			return []Result{failFlag(c, "bind-address", "--bind-address=%s exposes the component's port beyond the host", v)}
+		if !loopbackHostPort(v) {
+			return []Result{failFlag(c, flag, "--%s=%s exposes the component's port beyond the host", flag, v)}
 		}
 		return nil
 	}

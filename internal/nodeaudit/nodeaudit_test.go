@@ -75,7 +75,7 @@ func isOwnershipCheck(id string) bool {
 // must pass on some secure tree and fail on some insecure tree, so a check
 // added without fixtures fails this test.
 func TestFixtureTrees(t *testing.T) {
-	passed, failed := map[string]bool{}, map[string]bool{}
+	passed, failed, manual := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	owners := true
 	for _, dist := range []Distribution{Kubeadm, K3s, MicroK8s} {
 		for _, secure := range []bool{true, false} {
@@ -101,6 +101,8 @@ func TestFixtureTrees(t *testing.T) {
 						continue
 					}
 					switch o.Status {
+					case Manual:
+						manual[o.Check.ID] = true
 					case Pass:
 						passed[o.Check.ID] = true
 					case Fail:
@@ -117,6 +119,12 @@ func TestFixtureTrees(t *testing.T) {
 	}
 	for _, c := range Checks() {
 		if !owners && isOwnershipCheck(c.ID) {
+			continue
+		}
+		if c.Manual {
+			if !manual[c.ID] || passed[c.ID] || failed[c.ID] {
+				t.Errorf("manual item %s: manual on some tree %v, never passed %v or failed %v", c.ID, manual[c.ID], !passed[c.ID], !failed[c.ID])
+			}
 			continue
 		}
 		if !passed[c.ID] {
