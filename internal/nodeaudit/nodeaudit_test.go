@@ -49,7 +49,7 @@ func copyTree(t *testing.T, src string, secure bool) (string, bool) {
 			if d.IsDir() {
 				mode = 0o700
 			}
-			if strings.HasSuffix(filepath.ToSlash(p), "/var/lib/etcd") {
+			if strings.HasSuffix(filepath.ToSlash(p), "/var/lib/etcd") || strings.HasSuffix(filepath.ToSlash(p), "/rke2/server/db/etcd") {
 				uid = 998
 			}
 		}
@@ -77,7 +77,7 @@ func isOwnershipCheck(id string) bool {
 func TestFixtureTrees(t *testing.T) {
 	passed, failed, manual := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	owners := true
-	for _, dist := range []Distribution{Kubeadm, K3s, MicroK8s} {
+	for _, dist := range []Distribution{Kubeadm, K3s, RKE2, MicroK8s} {
 		for _, secure := range []bool{true, false} {
 			name := string(dist) + "/bad"
 			if secure {
