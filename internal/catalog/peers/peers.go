@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-sec/palisade/internal/finding"
 )
 
 // Everything in the directory is embedded so that the package builds
@@ -192,4 +194,18 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// ByCheck indexes the files by Palisade check ID: the peer checks each
+// implements, in file order.
+func ByCheck(files []*File) map[string][]finding.PeerCheck {
+	out := map[string][]finding.PeerCheck{}
+	for _, f := range files {
+		for _, c := range f.Checks {
+			for _, id := range c.Palisade {
+				out[id] = append(out[id], finding.PeerCheck{Tool: f.Tool, ID: c.ID})
+			}
+		}
+	}
+	return out
 }
