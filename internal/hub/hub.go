@@ -76,6 +76,12 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
+	// and stores at once: small ones (deltas) and large ones (snapshots,
+	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
+	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
+	// and 2). See ingestGate.
+	MaxIngests, MaxLargeIngests int
 }
 
 // Hub serves the fleet API.
@@ -103,6 +109,8 @@ type Hub struct {
 	// or stored: one at a time each (see ingestTurn).
 	ingestMu  sync.Mutex
 	ingesting map[string]bool
+	// gate bounds the reports decoded and stored at once (ingest.go).
+	gate *ingestGate
 }
 
 // Secret names in the store.
@@ -184,7 +192,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
-		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}, nil
+		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
+		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.
