@@ -302,14 +302,20 @@ func (h *Hub) CreateUser(ctx context.Context, name, password, role string) error
 	if err != nil {
 		return fmt.Errorf("user %q: %w", name, err)
 	}
-	return h.st.CreateUser(ctx, store.User{ID: "u-" + randomHex(12), Name: name, PasswordHash: hash, Role: role, CreatedAt: h.cfg.Now()})
+	if err := h.st.CreateUser(ctx, store.User{ID: "u-" + randomHex(12), Name: name, PasswordHash: hash, Role: role, CreatedAt: h.cfg.Now()}); err != nil {
+		return err
+	}
+	return h.audit(ctx, AuditUserCreate, name, "role "+role)
 }
 
-// CreateAPIToken creates an automation token (shown once).
+// CreateAPIToken creates an automation token (shown once) that expires
+// after ttl; a ttl of 0 never expires, which callers offer only when
+// asked for explicitly (ParseTokenExpiry; the default is
+// DefaultAPITokenTTL).
 func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Duration) (string, error) {
 	if ttl < 0 {
 		// Not "no expiry": a typo must not mint an eternal token.
-		return "", store.Invalid("ttl", "%v: want a positive duration, or none for no expiry", ttl)
+		return "", store.Invalid("ttl", "%v: want a positive duration, or never", ttl)
 	}
 	token, id, hash := newToken(apiTokenPrefix)
 	now := h.cfg.Now()
@@ -320,7 +326,11 @@ func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Du
 	if err := h.st.CreateAPIToken(ctx, t); err != nil {
 		return "", err
 	}
-	return token, nil
+	exp := "never expires"
+	if ttl > 0 {
+		exp = "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return token, h.audit(ctx, AuditTokenCreate, name+" ("+id+")", "role "+role+"; "+exp)
 }
 
 // PublishBundle signs and stores content for agents (cluster "" = all).
