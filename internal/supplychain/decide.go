@@ -21,6 +21,8 @@ type Decision struct {
 	Checks   []CheckResult `json:"checks"`
 	// Evidence counts what was found, by kind.
 	Evidence map[Kind]int `json:"evidence"`
+	// Unreadable lists evidence found but not understood, with why.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // CheckResult is one requirement's outcome.
@@ -56,6 +58,8 @@ func (v *Verifier) Evaluate(r *Rule, image, digest string, evidence []Evidence) 
 	for _, ev := range evidence {
 		if ev.Err == nil {
 			d.Evidence[ev.Kind]++
+		} else {
+			d.Unreadable = append(d.Unreadable, ev.Source+": "+ev.Err.Error())
 		}
 	}
 	if len(r.Signers) > 0 {
