@@ -87,7 +87,10 @@ func (c Cache) Import(ctx context.Context, path, name, format string, now time.T
 		return nil, err
 	}
 	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(abs), ".zip")
+		name = filepath.Base(abs)
+		for _, ext := range []string{".gz", ".zip", ".json", ".csv"} {
+			name = strings.TrimSuffix(name, ext)
+		}
 	}
 	if format == "" {
 		format = FormatOf(name)
