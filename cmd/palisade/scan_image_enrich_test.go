@@ -89,3 +89,34 @@ func TestScanImageEnrichment(t *testing.T) {
 		t.Errorf("--ignore-status wontfix: exit %d: %s", code, stderr)
 	}
 }
+
+// TestScanImageEndOfLife: an image of a release past its end of life
+// (Debian 10, whose LTS ended on 2024-06-30) is a High finding.
+func TestScanImageEndOfLife(t *testing.T) {
+	rootfs := t.TempDir()
+	for name, body := range map[string]string{
+		"etc/os-release":      strings.ReplaceAll(OSRelease, "12", "10"),
+		"var/lib/dpkg/status": DpkgStatus(DpkgStanza("zlib1g", "1:1.2.11.dfsg-1+deb10u2", "zlib")),
+	} {
+		p := filepath.Join(rootfs, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cache := t.TempDir()
+	recs := WriteRecords(t, map[string][]byte{"DEBIAN-CVE-2099-0001": DebianRecord("DEBIAN-CVE-2099-0001", "CVE-2099-0001", "other", "", "")})
+	if _, stderr, code := palisade(t, "", "db", "import", "--cache-dir", cache, recs, "--name", "debian"); code != 0 {
+		t.Fatalf("db import: %s", stderr)
+	}
+	rep, stderr, code := scanJSON(t, "", "rootfs:"+rootfs, "--cache-dir", cache, "--scanners", "vuln")
+	if rep == nil {
+		t.Fatalf("scan: exit %d: %s", code, stderr)
+	}
+	eol := byRule(rep)["os-end-of-life"]
+	if len(eol) != 1 || eol[0].Severity != finding.SeverityHigh || !strings.Contains(eol[0].Message, "2024-06-30") || code != exitFindings {
+		t.Errorf("exit %d, end-of-life findings %+v", code, eol)
+	}
+}

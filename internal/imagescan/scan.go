@@ -287,6 +287,13 @@ func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)
 	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if f, ok := vulnmatch.EndOfLife(inv.OS, now(), inv.Image.Object()); ok {
+		m.Findings = append(m.Findings, f)
+	}
 	return m, nil
 }
 
