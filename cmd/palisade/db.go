@@ -76,8 +76,9 @@ Enrichment sources go in the same database (and bundles): nvd-YYYY,
 nvd-modified, nvd-recent (NVD's CVE API 2.0 feeds: CVSS scores for CVEs
 whose advisories give none), kev (CISA's Known Exploited Vulnerabilities),
 epss (FIRST's EPSS scores), debian-tracker (Debian's fix states: no-dsa,
-ignored, postponed, end-of-life). NAME=URL with such a name is a mirror of
-that format.`,
+ignored, postponed, end-of-life). Amazon Linux's advisories come from its
+repositories' updateinfo.xml: alas-2=URL, alas-2023=URL. NAME=URL with such
+a name is a source of that format.`,
 		Example: `  palisade db update
   palisade db update --source Debian --source Go
   palisade db update --source debian=https://mirror.internal/osv/Debian/all.zip
@@ -136,12 +137,14 @@ records as the OSV project and the Go vulnerability database publish them
 or zip becomes a source of its own (--name, default the file name), replacing
 an earlier import of that name; the other sources stay.
 
---format imports CVE enrichment instead (plain, gzip or zip files, or a
-directory of them): nvd (NVD's CVE API 2.0 JSON feeds: CVSS scores of CVEs
+--format alas imports Amazon Linux's advisories from a yum updateinfo.xml
+(plain or gzip; --name alas-2 or alas-2023 says which release). Other
+formats import CVE enrichment (plain, gzip or zip files, or a directory of
+them): nvd (NVD's CVE API 2.0 JSON feeds: CVSS scores of CVEs
 whose advisories give none), kev (CISA's Known Exploited Vulnerabilities
 JSON), epss (FIRST's EPSS CSV), debian-tracker (the Debian Security
 Tracker's JSON: no-dsa, ignored, postponed, end-of-life). A --name of nvd,
-nvd-*, kev, epss or debian-tracker implies the format.`,
+nvd-*, kev, epss, debian-tracker or alas-* implies the format.`,
 		Example: `  palisade db import vulndb-bundle.tar.gz --public-key palisade-db.pub
   palisade db import ./all.zip --name Debian
   palisade db import ./vulndb/data/osv --name go-vulndb
@@ -164,7 +167,7 @@ nvd-*, kev, epss or debian-tracker implies the format.`,
 			if !vulndb.ValidFormat(format) {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("--format: unknown format %q (want one of %s)", format, strings.Join(vulndb.Formats, ", "))}
 			}
-			kind := "enrichment"
+			kind := format
 			if format == "" || format == vulndb.FormatOSV {
 				if kind, err = importKind(args[0]); err != nil {
 					return &exitCodeError{code: exitError, err: err}
@@ -177,7 +180,7 @@ nvd-*, kev, epss or debian-tracker implies the format.`,
 				}
 				return printDB(s, g, res, func(w io.Writer) {
 					what := fmt.Sprintf("%d records", res.Source.Records)
-					if kind == "enrichment" {
+					if res.Source.CVEs > 0 {
 						what = fmt.Sprintf("%d CVEs", res.Source.CVEs)
 					}
 					fmt.Fprintf(w, "imported %s from %s as source %q", what, args[0], res.Source.Name)

@@ -146,7 +146,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
 		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
-		enrich := in.state.Format != "" && in.state.Format != FormatOSV
+		enrich := isEnrichment(in.state.Format)
 		if in.path == "" {
 			if old == nil {
 				b.abort()
@@ -163,9 +163,12 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 		} else {
 			var st readStats
 			var err error
-			if enrich {
+			switch {
+			case enrich:
 				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
-			} else {
+			case in.state.Format == FormatALAS:
+				st, err = readALAS(ctx, in.path, name, add)
+			default:
 				st, err = readRecords(ctx, in.path, add)
 			}
 			if err != nil {
