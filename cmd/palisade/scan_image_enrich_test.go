@@ -120,3 +120,50 @@ func TestScanImageEndOfLife(t *testing.T) {
 		t.Errorf("exit %d, end-of-life findings %+v", code, eol)
 	}
 }
+
+// TestScanImageApkDistributions scans root file systems assembled from a
+// real Alpine installed database (Trivy's apk test data) under Wolfi's
+// and Chainguard's os-release: packages are matched by origin against
+// records of their own ecosystem only, never Alpine's.
+func TestScanImageApkDistributions(t *testing.T) {
+	installed, err := os.ReadFile("../../internal/sbom/catalog/testdata/oracle/apk/trivy/testdata/apk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	osvRecord := func(id, eco, name, fixed string) []byte {
+		return []byte(`{"id":"` + id + `","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"` + eco + `","name":"` + name +
+			`"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"` + fixed + `"}]}]}]}`)
+	}
+	cache := t.TempDir()
+	recs := WriteRecords(t, map[string][]byte{
+		"CGA-wolfi-openssl":      osvRecord("CGA-wolfi-openssl", "Wolfi", "openssl", "1.0.2h-r3"),
+		"CGA-chainguard-openssl": osvRecord("CGA-chainguard-openssl", "Chainguard", "openssl", "1.0.2h-r4"),
+		"ALPINE-CVE-2099-1":      osvRecord("ALPINE-CVE-2099-1", "Alpine:v3.4", "musl", "1.1.14-r99"),
+	})
+	if _, stderr, code := palisade(t, "", "db", "import", "--cache-dir", cache, recs, "--name", "apk-distros"); code != 0 {
+		t.Fatalf("db import: %s", stderr)
+	}
+	for _, tt := range []struct{ id, want string }{{"wolfi", "CGA-wolfi-openssl"}, {"chainguard", "CGA-chainguard-openssl"}} {
+		rootfs := t.TempDir()
+		for name, body := range map[string]string{
+			"etc/os-release":       "ID=" + tt.id + "\nNAME=\"" + tt.id + "\"\nVERSION_ID=\"20230201\"\n",
+			"lib/apk/db/installed": string(installed),
+		} {
+			p := filepath.Join(rootfs, name)
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, stderr, code := scanJSON(t, "", "rootfs:"+rootfs, "--cache-dir", cache, "--scanners", "vuln")
+		if rep == nil {
+			t.Fatalf("%s: exit %d: %s", tt.id, code, stderr)
+		}
+		got := byRule(rep)
+		if len(got) != 1 || len(got[tt.want]) == 0 || got[tt.want][0].Vulnerability.Package.SourceName != "openssl" {
+			t.Errorf("%s: findings %v, want %s on the openssl origin's packages", tt.id, got, tt.want)
+		}
+	}
+}
