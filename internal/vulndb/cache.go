@@ -1,7 +1,10 @@
 // Package vulndb keeps the vulnerability database that image scans match
 // packages against: OSV records (https://ossf.github.io/osv-schema/), the
-// one internal format, indexed by (ecosystem, package) in a bbolt file
-// under the cache directory.
+// one internal model of advisories, indexed by (ecosystem, package) in a
+// bbolt file under the cache directory. Vendors' own formats are read and
+// normalised into it (Amazon's ALAS updateinfo.xml), and CVE enrichment
+// (NVD's scores, CISA KEV, EPSS, the Debian Security Tracker's fix
+// states) is kept beside it by CVE ID.
 //
 // The database is replaced, never modified: an update or import builds a
 // complete new file beside the live one, syncs it and renames it over the
