@@ -62,8 +62,6 @@ type updateinfo struct {
 	} `xml:"pkglist>collection>package"`
 }
 
-const maxUpdateInfoItem = 8 << 20
-
 // readUpdateInfo streams <update> elements and turns each into an OSV
 // record of ecosystem.
 func readUpdateInfo(ctx context.Context, r io.Reader, ecosystem string, st *readStats, fn func(*Record) error) error {
