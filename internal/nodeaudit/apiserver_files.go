@@ -156,6 +156,8 @@ var defaultAdmission = map[string]bool{
 	"CertificateApproval": true, "CertificateSigning": true, "ClusterTrustBundleAttest": true,
 	"CertificateSubjectRestriction": true, "DefaultIngressClass": true, "MutatingAdmissionWebhook": true,
 	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionWebhook": true, "ResourceQuota": true,
+	"PodGroupProtection": true, "PodTopologyLabels": true, "NodeDeclaredFeatureValidator": true, "PodResizeValidator": true,
+	"MutatingAdmissionPolicy": true,
 }
 
 // admissionEnabled says whether an admission plugin is on, as the API

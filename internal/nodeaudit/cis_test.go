@@ -102,6 +102,7 @@ var cisCases = []cisCase{
 	{cis: "1.3.4", check: "node/controller-manager-service-account-keys", comp: ControllerManager, bad: []string{"-service-account-private-key-file"}, good: nil},
 	{cis: "1.3.5", check: "node/controller-manager-service-account-keys", comp: ControllerManager, bad: []string{"-root-ca-file"}, good: nil},
 	{cis: "1.3.6", check: "node/controller-manager-rotate-kubelet-server-cert", comp: ControllerManager, bad: []string{"feature-gates=RotateKubeletServerCertificate=false"}, good: []string{"feature-gates=RotateKubeletServerCertificate=false", "feature-gates=RotateKubeletServerCertificate=true"}},
+	{cis: "1.3.6", check: "node/controller-manager-rotate-kubelet-server-cert", comp: ControllerManager, bad: []string{"feature-gates=kube:RotateKubeletServerCertificate=false"}, good: []string{"feature-gates=kube:RotateKubeletServerCertificate=true"}},
 	{cis: "1.3.7", check: "node/controller-manager-bind-address", comp: ControllerManager, bad: []string{"bind-address=0.0.0.0"}, good: []string{"bind-address=127.0.0.1"}},
 	{cis: "1.4.1", check: "node/scheduler-profiling", comp: Scheduler, bad: []string{"profiling=true"}, good: []string{"profiling=false"}},
 	{cis: "1.4.2", check: "node/scheduler-bind-address", comp: Scheduler, bad: []string{"bind-address=0.0.0.0"}, good: []string{"bind-address=::1"}},

@@ -40,7 +40,7 @@ var listFlags = map[string]bool{
 	"authorization-mode": true, "tls-cipher-suites": true, "etcd-servers": true, "etcd-servers-overrides": true,
 	"api-audiences": true, "service-account-key-file": true, "service-account-issuer": true,
 	"cors-allowed-origins": true, "kubelet-preferred-address-types": true, "controllers": true,
-	"cluster-dns": true, "allowed-unsafe-sysctls": true, "tls-sni-cert-key": true, "runtime-config": true,
+	"cluster-dns": true, "allowed-unsafe-sysctls": true,
 }
 
 // normaliseName strips leading dashes and, as the Kubernetes components'
@@ -180,13 +180,22 @@ func isFlagChar(b byte) bool {
 	return b == '-' || b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
-// FeatureGates parses a --feature-gates value ("A=true,B=false"); values
-// that are not booleans are kept as false-y errors by the caller.
+// FeatureGates parses a --feature-gates value ("A=true,B=false"). Since
+// Kubernetes 1.34 a gate may name its component ("kube:A=true"); gates of
+// other components (an embedded etcd's) are left out. Values are returned
+// as written; the caller reads them as booleans.
 func FeatureGates(v string) map[string]string {
 	out := map[string]string{}
 	for _, g := range listValue(v) {
 		name, val, _ := strings.Cut(g, "=")
-		out[strings.TrimSpace(name)] = strings.TrimSpace(val)
+		name = strings.TrimSpace(name)
+		if comp, gate, ok := strings.Cut(name, ":"); ok {
+			if comp != "kube" {
+				continue
+			}
+			name = gate
+		}
+		out[name] = strings.TrimSpace(val)
 	}
 	return out
 }

@@ -115,6 +115,7 @@ func TestFlagSemantics(t *testing.T) {
 		{"list appended with +", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction"}, {"--enable-admission-plugins+=EventRateLimit"}}, "enable-admission-plugins", "NodeRestriction,EventRateLimit", 0},
 		{"authorization modes repeated", PFlag, [][]string{{"--authorization-mode=Node", "--authorization-mode=RBAC"}}, "authorization-mode", "Node,RBAC", 0},
 		{"feature gates merge", PFlag, [][]string{{"--feature-gates=A=true,RotateKubeletServerCertificate=false", "--feature-gates=RotateKubeletServerCertificate=true"}}, "feature-gates", "A=true,RotateKubeletServerCertificate=true", 0},
+		{"feature gates with a component", PFlag, [][]string{{"--feature-gates=kube:RotateKubeletServerCertificate=false"}}, "feature-gates", "kube:RotateKubeletServerCertificate=false", 0},
 		{"underscores are dashes", PFlag, [][]string{{"--anonymous_auth=false"}}, "anonymous-auth", "false", 0},
 		{"single-dash long flag refused by pflag", PFlag, [][]string{{"--anonymous-auth=true", "-anonymous-auth=false"}}, "anonymous-auth", "true", 1},
 		{"single-dash long flag accepted by etcd", GoFlag, [][]string{{"-client-cert-auth=true"}}, "client-cert-auth", "true", 0},
@@ -164,5 +165,12 @@ func TestLocate(t *testing.T) {
 	f.Locate("m.yaml", data)
 	if s, _ := f.Lookup("profiling"); s.Line != 5 {
 		t.Errorf("line %d, want 5", s.Line)
+	}
+}
+
+func TestFeatureGates(t *testing.T) {
+	g := FeatureGates("kube:RotateKubeletServerCertificate=false,etcd:InitialCorruptCheck=true,SeccompDefault=true")
+	if g["RotateKubeletServerCertificate"] != "false" || g["SeccompDefault"] != "true" || len(g) != 2 {
+		t.Errorf("gates %v", g)
 	}
 }
