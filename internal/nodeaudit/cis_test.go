@@ -36,7 +36,19 @@ type cisCase struct {
 	owner bool
 	// only restricts the layouts (nil: every layout where comp is found).
 	only []Distribution
+	// badFiles and goodFiles are host files written for the twin (a
+	// configuration file a flag names).
+	badFiles, goodFiles map[string]string
 }
+
+const (
+	authnAnonymousEverywhere = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\nanonymous:\n  enabled: true\n"
+	authnAnonymousHealth     = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthenticationConfiguration\nanonymous:\n  enabled: true\n  conditions:\n  - path: /livez\n  - path: /readyz\n  - path: /healthz\n"
+	authzAllowFirst          = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: AlwaysAllow\n  name: allow\n- type: Node\n  name: node\n- type: RBAC\n  name: rbac\n"
+	authzNodeRBAC            = "apiVersion: apiserver.config.k8s.io/v1\nkind: AuthorizationConfiguration\nauthorizers:\n- type: Node\n  name: node\n- type: RBAC\n  name: rbac\n"
+	auditNothing             = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n"
+	auditMetadata            = "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: None\n  nonResourceURLs: [\"/healthz*\"]\n- level: Metadata\n"
+)
 
 var layouts = []Distribution{Kubeadm, K3s, RKE2, MicroK8s}
 
@@ -67,11 +79,23 @@ var cisCases = []cisCase{
 	// 1.2 API server
 	{cis: "1.2.1", check: "node/apiserver-anonymous-auth", comp: APIServer, bad: []string{"anonymous-auth=true"}, good: []string{"anonymous-auth=false"}},
 	{cis: "1.2.1", check: "node/apiserver-anonymous-auth", comp: APIServer, bad: []string{"-anonymous-auth"}, good: []string{"anonymous-auth=0"}, only: []Distribution{Kubeadm, RKE2, MicroK8s}},
+	{cis: "1.2.1", check: "node/apiserver-anonymous-auth", comp: APIServer, only: []Distribution{Kubeadm},
+		bad: []string{"-anonymous-auth", "authentication-config=/etc/kubernetes/authn.yaml"}, badFiles: map[string]string{"/etc/kubernetes/authn.yaml": authnAnonymousEverywhere},
+		good: []string{"-anonymous-auth", "authentication-config=/etc/kubernetes/authn.yaml"}, goodFiles: map[string]string{"/etc/kubernetes/authn.yaml": authnAnonymousHealth}},
 	{cis: "1.2.2", check: "node/apiserver-token-auth-file", comp: APIServer, bad: []string{"token-auth-file=/etc/kubernetes/tokens.csv"}, good: []string{"-token-auth-file"}},
 	{cis: "1.2.4", check: "node/apiserver-kubelet-tls", comp: APIServer, bad: []string{"-kubelet-client-certificate"}, good: nil},
 	{cis: "1.2.5", check: "node/apiserver-kubelet-tls", comp: APIServer, bad: []string{"-kubelet-certificate-authority"}, good: nil},
 	{cis: "1.2.6", check: "node/apiserver-authorization-always-allow", comp: APIServer, bad: []string{"authorization-mode=AlwaysAllow"}, good: []string{"authorization-mode=Node,RBAC"}},
 	{cis: "1.2.6", check: "node/apiserver-authorization-always-allow", comp: APIServer, bad: []string{"-authorization-mode"}, good: nil, only: []Distribution{Kubeadm, RKE2, MicroK8s}},
+	{cis: "1.2.6", check: "node/apiserver-authorization-always-allow", comp: APIServer, only: []Distribution{Kubeadm},
+		bad: []string{"-authorization-mode", "authorization-config=/etc/kubernetes/authz.yaml"}, badFiles: map[string]string{"/etc/kubernetes/authz.yaml": authzAllowFirst},
+		good: []string{"-authorization-mode", "authorization-config=/etc/kubernetes/authz.yaml"}, goodFiles: map[string]string{"/etc/kubernetes/authz.yaml": authzNodeRBAC}},
+	{cis: "1.2.6", check: "node/apiserver-authorization-always-allow", comp: APIServer, only: []Distribution{Kubeadm},
+		bad: []string{"authorization-config=/etc/kubernetes/authz.yaml"}, badFiles: map[string]string{"/etc/kubernetes/authz.yaml": authzNodeRBAC},
+		good: []string{"-authorization-mode", "authorization-config=/etc/kubernetes/authz.yaml"}, goodFiles: map[string]string{"/etc/kubernetes/authz.yaml": authzNodeRBAC}},
+	{cis: "1.2.7", check: "node/apiserver-authorization-node-rbac", comp: APIServer, only: []Distribution{Kubeadm},
+		bad: []string{"-authorization-mode", "authorization-config=/etc/kubernetes/authz.yaml"}, badFiles: map[string]string{"/etc/kubernetes/authz.yaml": authzAllowFirst},
+		good: []string{"-authorization-mode", "authorization-config=/etc/kubernetes/authz.yaml"}, goodFiles: map[string]string{"/etc/kubernetes/authz.yaml": authzNodeRBAC}},
 	{cis: "1.2.7", check: "node/apiserver-authorization-node-rbac", comp: APIServer, bad: []string{"authorization-mode=RBAC"}, good: []string{"authorization-mode=Node", "authorization-mode=RBAC"}},
 	{cis: "1.2.8", check: "node/apiserver-authorization-node-rbac", comp: APIServer, bad: []string{"authorization-mode=AlwaysAllow,Node,RBAC"}, good: []string{"authorization-mode=Node,RBAC,Webhook"}},
 	{cis: "1.2.10", check: "node/apiserver-admission-always-admit", comp: APIServer, bad: []string{"enable-admission-plugins=NodeRestriction,AlwaysAdmit"}, good: []string{"enable-admission-plugins=NodeRestriction"}},
@@ -122,6 +146,9 @@ var cisCases = []cisCase{
 	// 3 control-plane configuration
 	{cis: "3.2.1", check: "node/apiserver-audit-policy", comp: APIServer, bad: []string{"-audit-policy-file"}, good: nil},
 	{cis: "3.2.1", check: "node/apiserver-audit-policy", comp: APIServer, bad: []string{"audit-policy-file=/etc/kubernetes/missing-policy.yaml"}, good: nil, only: []Distribution{Kubeadm}},
+	{cis: "3.2.1", check: "node/apiserver-audit-policy", comp: APIServer, only: []Distribution{Kubeadm},
+		bad: []string{"audit-policy-file=/etc/kubernetes/policy.yaml"}, badFiles: map[string]string{"/etc/kubernetes/policy.yaml": auditNothing},
+		good: []string{"audit-policy-file=/etc/kubernetes/policy.yaml"}, goodFiles: map[string]string{"/etc/kubernetes/policy.yaml": auditMetadata}},
 
 	// 4.1 worker files
 	{cis: "4.1.1", check: "node/file-config-permissions", files: map[Distribution]string{Kubeadm: "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", MicroK8s: microk8sArgs + "/kubelet"}},
@@ -389,9 +416,12 @@ func applyCase(t *testing.T, root string, d Distribution, tc cisCase, bad bool) 
 		}
 		return true
 	}
-	ops, cfg := tc.good, tc.goodCfg
+	ops, cfg, files := tc.good, tc.goodCfg, tc.goodFiles
 	if bad {
-		ops, cfg = tc.bad, tc.badCfg
+		ops, cfg, files = tc.bad, tc.badCfg, tc.badFiles
+	}
+	for p, data := range files {
+		writeFile(t, filepath.Join(root, p), data)
 	}
 	if len(cfg) > 0 {
 		editYAML(t, filepath.Join(root, "var/lib/kubelet/config.yaml"), func(m map[string]any) {
