@@ -46,7 +46,7 @@ var listFlags = map[string]bool{
 // normaliseName strips leading dashes and, as the Kubernetes components'
 // flag sets do (cliflag.WordSepNormalizeFunc), reads '_' as '-'.
 func normaliseName(name string) string {
-	return strings.ReplaceAll(strings.TrimLeft(name, "-"), "_", "-")
+	return strings.TrimLeft(strings.ReplaceAll(name, "_", "-"), "-")
 }
 
 // Set records a flag value from a source, replacing any earlier value.
@@ -270,7 +270,7 @@ func ParseCommandLine(tokens []string, syntax Syntax) (args []Arg, warnings []st
 			}
 		}
 		name := strings.TrimLeft(t, "-")
-		if name == "" {
+		if normaliseName(strings.SplitN(name, "=", 2)[0]) == "" {
 			continue
 		}
 		if n, v, ok := strings.Cut(name, "="); ok {
