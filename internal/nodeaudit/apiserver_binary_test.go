@@ -2,13 +2,23 @@ package nodeaudit
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
@@ -104,4 +114,95 @@ func TestRealAPIServerFlags(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("default admission plugins of kube-apiserver %v, the package assumes %v", got, want)
 	}
+}
+
+// TestRealAPIServerCommandLine audits the command line of a real running
+// kube-apiserver (internal/testenv) as found under /proc, and holds what the
+// audit concludes to what the server does: --enable-admission-plugins given
+// twice enables both lists (AlwaysPullImages rewrites a pod's pull
+// policy), and the absent --anonymous-auth defaults to true (an
+// unauthenticated request is forbidden as system:anonymous, not refused
+// as unauthenticated).
+func TestRealAPIServerCommandLine(t *testing.T) {
+	env := testenv.Start(t, testenv.Options{
+		EnableAdmissionPlugins: []string{"NodeRestriction"},
+		ExtraAPIServerFlags:    []string{"--enable-admission-plugins=AlwaysPullImages"},
+	})
+	pid, cmdline := findAPIServer(t, env.Dir)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "proc", pid, "cmdline"), string(cmdline))
+	n, err := Load(context.Background(), Options{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := n.Component(APIServer)
+	if !api.Running || api.Source != "/proc/"+pid+"/cmdline" {
+		t.Fatalf("API server not read from its process: %+v", api)
+	}
+	for _, p := range []string{"NodeRestriction", "AlwaysPullImages"} {
+		if on, _ := admissionEnabled(api, p); !on {
+			t.Errorf("the audit reads %s as off", p)
+		}
+	}
+	out := Evaluate(n, Checks())
+	if o := outcomeOf(t, out, "node/apiserver-admission-node-restriction"); o.Status != Pass {
+		t.Errorf("NodeRestriction: %+v", o.Results)
+	}
+	if o := outcomeOf(t, out, "node/apiserver-anonymous-auth"); o.Status != Fail {
+		t.Errorf("anonymous auth: %+v", o.Results)
+	}
+	if o := outcomeOf(t, out, "node/apiserver-token-auth-file"); o.Status != Fail {
+		t.Errorf("token auth file: %+v", o.Results)
+	}
+
+	// What the server does.
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "pull", Namespace: "default"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.example/app:1", ImagePullPolicy: corev1.PullIfNotPresent}}}}
+	got, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Spec.Containers[0].ImagePullPolicy; p != corev1.PullAlways {
+		t.Errorf("the server did not run AlwaysPullImages: pull policy %s", p)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(env.Config.CAData)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second}
+	resp, err := hc.Get(env.APIServerURL + "/api/v1/namespaces/default/secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "system:anonymous") {
+		t.Errorf("anonymous request: %d %s; the audit says anonymous requests are allowed in", resp.StatusCode, body)
+	}
+}
+
+// findAPIServer finds the kube-apiserver process of a testenv instance by
+// its --cert-dir under dir.
+func findAPIServer(t *testing.T, dir string) (string, []byte) {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv := strings.Split(string(data), "\x00")
+		if filepath.Base(argv[0]) == "kube-apiserver" && slices.Contains(argv, "--cert-dir="+filepath.Join(dir, "cert-dir")) {
+			return e.Name(), data
+		}
+	}
+	t.Fatalf("no kube-apiserver process with --cert-dir under %s", dir)
+	return "", nil
 }
