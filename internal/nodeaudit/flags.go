@@ -157,20 +157,26 @@ func (f *Flags) Locate(source string, data []byte) {
 	}
 }
 
-// lineNames reports whether a line sets the flag: "--name", "name=" (a
-// k3s *-arg item) or "name:" (a YAML key).
+// lineNames reports whether a line sets the flag: "--name", "-name=",
+// "name=" (a k3s *-arg item) or "name:" (a YAML key), not as the end of a
+// longer name (--requestheader-client-ca-file is not --client-ca-file).
 func lineNames(line, name string) bool {
 	for _, pat := range []string{"--" + name, "-" + name + "=", name + "=", name + ":"} {
-		i := strings.Index(line, pat)
-		if i < 0 {
-			continue
-		}
-		if i > 0 && pat[0] != '-' && (isFlagChar(line[i-1])) {
-			continue
-		}
-		end := i + len(pat)
-		if pat[len(pat)-1] == '=' || pat[len(pat)-1] == ':' || end == len(line) || !isFlagChar(line[end]) {
-			return true
+		for from := 0; from < len(line); {
+			i := strings.Index(line[from:], pat)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + 1
+			if i > 0 && isFlagChar(line[i-1]) {
+				continue
+			}
+			end := i + len(pat)
+			last := pat[len(pat)-1]
+			if last == '=' || last == ':' || end == len(line) || !isFlagChar(line[end]) {
+				return true
+			}
 		}
 	}
 	return false

@@ -159,12 +159,14 @@ func TestFlagBool(t *testing.T) {
 }
 
 func TestLocate(t *testing.T) {
-	data := []byte("spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x=1\n")
+	data := []byte("spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x=1\n    - --client-ca-file=/ca\n    - --requestheader-client-ca-file=/fp\n")
 	var f Flags
-	f.Merge(ParseArgs([]string{"--profiling=true", "--profiling-x=1"}), "m.yaml")
+	f.Merge(ParseArgs([]string{"--profiling=true", "--profiling-x=1", "--client-ca-file=/ca", "--requestheader-client-ca-file=/fp"}), "m.yaml")
 	f.Locate("m.yaml", data)
-	if s, _ := f.Lookup("profiling"); s.Line != 5 {
-		t.Errorf("line %d, want 5", s.Line)
+	for flag, want := range map[string]int{"profiling": 5, "profiling-x": 6, "client-ca-file": 7, "requestheader-client-ca-file": 8} {
+		if s, _ := f.Lookup(flag); s.Line != want {
+			t.Errorf("--%s: line %d, want %d", flag, s.Line, want)
+		}
 	}
 }
 
