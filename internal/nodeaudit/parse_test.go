@@ -1,7 +1,10 @@
 package nodeaudit
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -174,5 +177,36 @@ func TestFeatureGates(t *testing.T) {
 	g := FeatureGates("kube:RotateKubeletServerCertificate=false,etcd:InitialCorruptCheck=true,SeccompDefault=true")
 	if g["RotateKubeletServerCertificate"] != "false" || g["SeccompDefault"] != "true" || len(g) != 2 {
 		t.Errorf("gates %v", g)
+	}
+}
+
+// TestK3sArgReplacesDefault: a kube-apiserver-arg replaces k3s's own value
+// of that flag (K3s's enable-admission-plugins=NodeRestriction is lost when
+// the config names other plugins), unless written name+=value.
+func TestK3sArgReplacesDefault(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want bool
+	}{
+		{"enable-admission-plugins=EventRateLimit", false},
+		{"enable-admission-plugins=NodeRestriction,EventRateLimit", true},
+		{"enable-admission-plugins+=EventRateLimit", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "k3s", "good"), true)
+			if err := os.Remove(filepath.Join(root, "var/log/k3s.log")); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(root, "etc/rancher/k3s/config.yaml"), "kube-apiserver-arg:\n  - "+tt.arg+"\n")
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on, _ := admissionEnabled(n.Component(APIServer), "NodeRestriction"); on != tt.want {
+				v, _ := n.Component(APIServer).Flags.Get("enable-admission-plugins")
+				t.Errorf("NodeRestriction on = %v, want %v (--enable-admission-plugins=%s)", on, tt.want, v)
+			}
+		})
 	}
 }
