@@ -143,7 +143,7 @@ func SelectWith(n int, selectors []string, match func(i int, sel string) bool) (
 			found = match(i, sel)
 		}
 		if !found {
-			return nil, fmt.Errorf("rule selector %q matches no rule ID or tag (see 'palisade rules list')", sel)
+			return nil, fmt.Errorf("rule selector %q matches no rule ID, tag, framework control or peer check ID (see 'palisade rules list')", sel)
 		}
 	}
 	var keep []int
