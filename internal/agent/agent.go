@@ -98,7 +98,7 @@ type Config struct {
 	// bundle one of them signed (`hub bundle publish --sign-key`) is
 	// written, whatever the hub signed.
 	AdmissionPolicyKeyFiles []string
-	// Rules default to rules.Builtin().
+	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
 	Scanner ImageScanner
@@ -203,7 +203,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.Rules == nil {
-		if cfg.Rules, err = rules.Builtin(); err != nil {
+		if cfg.Rules, err = rules.Default(); err != nil {
 			return nil, fmt.Errorf("agent: rules: %w", err)
 		}
 	}
