@@ -8,11 +8,13 @@ package agent_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -238,5 +240,126 @@ func TestHubKilledMidBatch(t *testing.T) {
 	}
 	if ag.LastSeq != outbox.LastSeq || outbox.Dropped != 0 {
 		t.Errorf("hub applied up to seq %d, the agent queued up to %d (dropped %d)", ag.LastSeq, outbox.LastSeq, outbox.Dropped)
+	}
+}
+
+// countingHandler counts log records with a message.
+type countingHandler struct {
+	msg string
+	n   *atomic.Int64
+}
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestAgentClockAnHourOff runs an agent whose clock is an hour ahead of
+// and an hour behind the hub's, with 90-minute client certificates
+// (renewed at two thirds of their life). Enrolment, reports and
+// heartbeats work; the cluster is online by the hub's clock; report and
+// event times are kept as the agent sent them; and the certificate is
+// renewed once per life, not again and again (an hour ahead, each new
+// certificate looked two thirds gone at once) nor after it expired (an
+// hour behind).
+func TestAgentClockAnHourOff(t *testing.T) {
+	for _, skew := range []time.Duration{time.Hour, -time.Hour} {
+		t.Run(fmt.Sprintf("agent %+v", skew), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			const ttl = 90 * time.Minute
+			h, err := hub.New(ctx, hub.Config{Store: st, Logger: quietLog(), Hosts: []string{"127.0.0.1"},
+				CertTTL: ttl, StaleAfter: 3 * time.Second, OfflineAfter: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			sctx, stopHub := context.WithCancel(ctx)
+			served := make(chan struct{})
+			go func() { _ = h.Serve(sctx, ln); close(served) }()
+			defer func() { stopHub(); <-served }()
+			tok, _, err := h.CreateBootstrapToken(ctx, "edge-skew", time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The agent's clock runs from an offset; moved forward below to
+			// where renewal is due.
+			var offset atomic.Int64
+			offset.Store(int64(skew))
+			agentNow := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+			var renewals atomic.Int64
+			cfg := agent.Config{HubURL: "https://" + ln.Addr().String(), Token: tok, CAFingerprint: h.CAFingerprint(),
+				StateDir: t.TempDir(), Client: fake.NewClientset(), Namespace: "faults", Now: agentNow,
+				Debounce: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
+				Logger: slog.New(countingHandler{msg: "client certificate renewed", n: &renewals})}
+			a, err := agent.New(ctx, cfg)
+			if err != nil {
+				t.Fatalf("enrol: %v", err)
+			}
+			actx, stop := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { _ = a.Run(actx); close(done) }()
+			defer func() { stop(); <-done; a.Close() }()
+
+			sent := admissionEvents(1, 3)
+			if err := a.RecordAdmission(sent...); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "reports applied", time.Minute, func() bool { return a.OutboxStats().Pending == 0 && a.Online() })
+			// Long enough for a renewal loop to show (each is a round trip).
+			time.Sleep(2 * time.Second)
+			if n := renewals.Load(); n != 0 {
+				t.Errorf("certificate renewed %d times within seconds of enrolment", n)
+			}
+			cs, err := st.ListClusters(ctx)
+			if err != nil || len(cs) != 1 {
+				t.Fatalf("clusters %v, %v", cs, err)
+			}
+			if state := cs[0].State(time.Now(), 3*time.Second, 10*time.Second); state != fleetapi.StateOnline {
+				t.Errorf("cluster %s by the hub's clock, want online (last seen %s)", state, cs[0].LastSeen)
+			}
+			evs, err := st.ListAdmissionEvents(ctx, store.AdmissionQuery{ClusterID: a.ClusterID()})
+			if err != nil || len(evs) != len(sent) {
+				t.Fatalf("%d events stored, want %d (%v)", len(evs), len(sent), err)
+			}
+			for _, e := range evs {
+				for _, s := range sent {
+					if s.UID == e.UID && !s.Time.Equal(e.Time) {
+						t.Errorf("event %s: stored time %s, sent %s", e.UID, e.Time, s.Time)
+					}
+				}
+			}
+
+			if skew > 0 {
+				return // the renewal below takes a minute of the agent's polling
+			}
+			// Two thirds of the certificate's life later on the agent's
+			// clock (an hour behind: a third of its life left on the hub's):
+			// one renewal, and the agent keeps reporting with the new
+			// certificate.
+			offset.Add(int64(ttl * 2 / 3))
+			waitFor(t, "certificate renewed", time.Minute, func() bool { return renewals.Load() >= 1 })
+			time.Sleep(2 * time.Second)
+			if n := renewals.Load(); n != 1 {
+				t.Errorf("certificate renewed %d times, want once", n)
+			}
+			if err := a.RecordAdmission(admissionEvents(2, 1)...); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "report after renewal applied", time.Minute, func() bool { return a.OutboxStats().Pending == 0 && a.Online() })
+		})
 	}
 }
