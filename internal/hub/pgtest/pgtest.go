@@ -38,6 +38,11 @@ type Server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
+	// bin, data and cred start it again (Restart).
+	bin, data string
+	cred      *syscall.Credential
+	// durable keeps synchronous_commit on (StartDurable).
+	durable bool
 }
 
 // shared is started once per test binary; starting costs seconds.
@@ -99,18 +104,32 @@ func Stop() {
 }
 
 // Start initialises a cluster in a temporary directory and starts it.
+// For speed it runs with synchronous_commit off: a crash (Restart) may
+// lose the last commits, which tests of crashes must not use.
 func Start(ctx context.Context, bin string) (*Server, error) {
+	return start(ctx, bin, false)
+}
+
+// StartDurable is Start with synchronous_commit on, as PostgreSQL ships:
+// a commit that returned survives a crash of the server (Restart). (fsync
+// stays off: the machine itself does not crash in tests.)
+func StartDurable(ctx context.Context, bin string) (*Server, error) {
+	return start(ctx, bin, true)
+}
+
+func start(ctx context.Context, bin string, durable bool) (*Server, error) {
 	dir, err := os.MkdirTemp("", "palisade-pg-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan struct{})}
+	s := &Server{dir: dir, done: make(chan struct{}), bin: bin, durable: durable}
 	cred, err := credential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
+	s.data, s.cred = data, cred
 	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -138,9 +157,13 @@ func (s *Server) launch(bin, data string, cred *syscall.Credential) error {
 	if err != nil {
 		return err
 	}
+	sync := "off"
+	if s.durable {
+		sync = "on"
+	}
 	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.port),
 		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		"-c", "fsync=off", "-c", "synchronous_commit="+sync, "-c", "full_page_writes=off",
 		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL, Setpgid: true}
@@ -239,6 +262,24 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 	})
 	return s.dsn(name)
+}
+
+// Restart takes the server down as a crash would (immediate shutdown:
+// SIGQUIT, no checkpoint, clients cut off; the next start recovers from
+// the WAL), keeps it down for down, and starts it again on the same port
+// with the same data. Not for the Shared server: other tests use it.
+func (s *Server) Restart(down time.Duration) error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	}
+	time.Sleep(down)
+	return s.launch(s.bin, s.data, s.cred)
 }
 
 // Stop stops the server (fast shutdown) and removes its directory.
