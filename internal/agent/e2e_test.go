@@ -25,7 +25,10 @@ import (
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	runFaultHubChild() // faults_test.go: the test binary as a hub process
+	testenv.Main(m)
+}
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
