@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -44,14 +45,14 @@ import (
 )
 
 type options struct {
-	bin, backend, mode, workDir       string
-	replicas, clusters, pods, cliJobs int
-	rates                             []float64
-	step, duration, interval, hb      time.Duration
-	seedRate, snapshotShare, imageShr float64
-	p99Goal                           time.Duration
-	pgDurable                         bool
-	hubArgs                           []string
+	bin, backend, mode, workDir, tokens string
+	replicas, clusters, pods, cliJobs   int
+	rates                               []float64
+	step, duration, interval, hb        time.Duration
+	seedRate, snapshotShare, imageShr   float64
+	p99Goal                             time.Duration
+	pgDurable                           bool
+	hubArgs                             []string
 }
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.IntVar(&o.replicas, "replicas", 1, "hub replicas (postgres only for more than one), behind a TCP load balancer")
 	flag.IntVar(&o.clusters, "clusters", 100, "enrolled agents (one cluster each)")
 	flag.IntVar(&o.pods, "pods", 500, "pods per cluster (14.3 findings each, as measured)")
+	flag.StringVar(&o.tokens, "tokens", "cli", "where bootstrap tokens come from: cli (`palisade hub token create`, one process each) or api (the admin API, with a token from `hub token create-api`)")
 	flag.IntVar(&o.cliJobs, "cli-jobs", 2, "`palisade hub token create` processes at once while enrolling")
 	flag.StringVar(&rates, "rates", "100,200,400,700,1000,1500,2000,3000", "step mode: reports/s, in order")
 	flag.DurationVar(&o.step, "step", 20*time.Second, "step mode: how long each rate is held")
@@ -161,11 +163,21 @@ func run(ctx context.Context, o options) (bool, error) {
 	logf("%d hub replica(s) of %s on %s (%s), agents at %s", o.replicas, o.bin, o.backend, o.workDir, hubs.url)
 
 	t0 := time.Now()
-	ids, err := hubs.enrolFleet(ctx, o.clusters, o.cliJobs, func(n int) { logf("enrolled %d", n) })
+	var api *adminTokens
+	how := "bootstrap tokens from `palisade hub token create`"
+	if o.tokens == "api" {
+		if api, err = hubs.newAdminTokens(ctx); err != nil {
+			return false, err
+		}
+		how = "bootstrap tokens from POST /api/v1/clusters with an admin API token from `palisade hub token create-api`"
+	} else if o.tokens != "cli" {
+		return false, fmt.Errorf("--tokens %q: want cli or api", o.tokens)
+	}
+	ids, err := hubs.enrolFleet(ctx, o.clusters, o.cliJobs, api, func(n int) { logf("enrolled %d", n) })
 	if err != nil {
 		return false, err
 	}
-	logf("enrolled %d agents (CLI tokens + enrolment API) in %v", len(ids), time.Since(t0).Round(time.Millisecond))
+	logf("enrolled %d agents (%s, then the enrolment API) in %v", len(ids), how, time.Since(t0).Round(time.Millisecond))
 
 	st := &stats{}
 	sims := make([]*sim, len(ids))
@@ -510,6 +522,10 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 		return false, err
 	}
 	defer s.Close()
+	pgStats := ""
+	if !strings.HasPrefix(database, "sqlite://") {
+		pgStats = postgresFlushes(ctx, database, st.applied.Load())
+	}
 	var sent uint64
 	bad := 0
 	for _, sm := range sims {
@@ -529,6 +545,9 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 			bad++
 		}
 	}
+	if pgStats != "" {
+		logf("%s", pgStats)
+	}
 	applied := st.applied.Load()
 	logf("verify: %d reports sent, %d applied, %d duplicates answered to first attempts, %d to retries, %d rejected, %d client overflows; %d requests, %.1f MB of gzip; %d clusters mismatched; %d errors",
 		sent, applied, st.dups.Load(), st.dupsRetry.Load(), st.rejected.Load(), st.overflow.Load(), st.requests.Load(), float64(st.bytes.Load())/1e6, bad, st.nErrs)
@@ -543,4 +562,25 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 		logf("FAIL")
 	}
 	return ok, nil
+}
+
+// postgresFlushes reads how many transactions the hub's database committed
+// and how many times PostgreSQL flushed its WAL (pg_stat_wal, PostgreSQL
+// 14+): with durable settings every flush is an fdatasync, so reports per
+// flush is what group commit buys.
+func postgresFlushes(ctx context.Context, dsn string, applied int64) string {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "pg stats: " + err.Error()
+	}
+	defer db.Close()
+	var commits, syncs int64
+	if err := db.QueryRowContext(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&commits); err != nil {
+		return "pg stats: " + err.Error()
+	}
+	if err := db.QueryRowContext(ctx, `SELECT wal_sync FROM pg_stat_wal`).Scan(&syncs); err != nil {
+		return "pg stats: " + err.Error()
+	}
+	return fmt.Sprintf("PostgreSQL: %d transactions committed in the hub's database (reads included), %d WAL flushes (server-wide); %d reports applied: %.1f reports per flush",
+		commits, syncs, applied, float64(applied)/float64(max(syncs, 1)))
 }
