@@ -198,6 +198,9 @@ func run(ctx context.Context, o options) (bool, error) {
 	seedStart := time.Now()
 	schedule(ctx, sims, o.seedRate, time.Duration(float64(len(sims))/o.seedRate*float64(time.Second)), seedStart, 0, func(int) jobKind { return jobSnapshot })
 	waitIdle(ctx, sims, 30*time.Minute)
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
 	lat := st.window(seedStart, time.Now(), nil)
 	seedDur := time.Since(seedStart)
 	logf("seed: %d first snapshots (%d pods, %d findings each) scheduled at %.0f/s: done in %v = %.1f/s; p50 %v p99 %v max %v; load %s; hub RSS %s",
@@ -548,6 +551,14 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 	if pgStats != "" {
 		logf("%s", pgStats)
 	}
+	var findings int
+	for _, sm := range sims {
+		findings += sm.model.findings()
+	}
+	if size := databaseBytes(ctx, database); size > 0 {
+		logf("database: %.1f MB for %d clusters and %d findings: %.1f KB per cluster, %.0f bytes per finding",
+			float64(size)/1e6, len(sims), findings, float64(size)/1e3/float64(len(sims)), float64(size)/float64(max(findings, 1)))
+	}
 	applied := st.applied.Load()
 	logf("verify: %d reports sent, %d applied, %d duplicates answered to first attempts, %d to retries, %d rejected, %d client overflows; %d requests, %.1f MB of gzip; %d clusters mismatched; %d errors",
 		sent, applied, st.dups.Load(), st.dupsRetry.Load(), st.rejected.Load(), st.overflow.Load(), st.requests.Load(), float64(st.bytes.Load())/1e6, bad, st.nErrs)
@@ -583,4 +594,26 @@ func postgresFlushes(ctx context.Context, dsn string, applied int64) string {
 	}
 	return fmt.Sprintf("PostgreSQL: %d transactions committed in the hub's database (reads included), %d WAL flushes (server-wide); %d reports applied: %.1f reports per flush",
 		commits, syncs, applied, float64(applied)/float64(max(syncs, 1)))
+}
+
+// databaseBytes is the size of the hub's database: the SQLite files, or
+// pg_database_size (tables, indexes and TOAST; not the WAL).
+func databaseBytes(ctx context.Context, database string) int64 {
+	if p, ok := strings.CutPrefix(database, "sqlite://"); ok {
+		var n int64
+		for _, f := range []string{p, p + "-wal"} {
+			if fi, err := os.Stat(f); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	db, err := sql.Open("pgx", database)
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var n int64
+	_ = db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n
 }
