@@ -34,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,8 +194,14 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	rss := newRSSSampler(hubs)
 	defer rss.stop()
+	meter := &cpuMeter{hubs: hubs}
+	if pg != nil {
+		meter.pgPID = pg.PID()
+	}
+	cores := runtime.NumCPU()
 
 	// Seed: every cluster's first full snapshot, all findings new.
+	meter.reset()
 	seedStart := time.Now()
 	schedule(ctx, sims, o.seedRate, time.Duration(float64(len(sims))/o.seedRate*float64(time.Second)), seedStart, 0, func(int) jobKind { return jobSnapshot })
 	waitIdle(ctx, sims, 30*time.Minute)
@@ -206,6 +213,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	logf("seed: %d first snapshots (%d pods, %d findings each) scheduled at %.0f/s: done in %v = %.1f/s; p50 %v p99 %v max %v; load %s; hub RSS %s",
 		len(sims), o.pods, sims[0].model.findings(), o.seedRate, seedDur.Round(time.Millisecond), float64(len(sims))/seedDur.Seconds(),
 		pct(lat, .5), pct(lat, .99), pct(lat, 1), loadAvg(), rss.describe())
+	logf("seed: %s", meter.per(len(sims), cores))
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func(int) jobKind {
@@ -220,9 +228,9 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	switch o.mode {
 	case "step":
-		stepRates(ctx, o, sims, st, rss, pick)
+		stepRates(ctx, o, sims, st, rss, meter, cores, pick)
 	case "fleet":
-		if err := fleetRun(ctx, o, hubs, sims, st, rss, pick); err != nil {
+		if err := fleetRun(ctx, o, hubs, sims, st, rss, meter, cores, pick); err != nil {
 			return false, err
 		}
 	default:
@@ -255,13 +263,14 @@ func waitIdle(ctx context.Context, sims []*sim, limit time.Duration) bool {
 	return false
 }
 
-func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssSampler, pick func(int) jobKind) {
+func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssSampler, meter *cpuMeter, cores int, pick func(int) jobKind) {
 	offset := 0
 	for _, rate := range o.rates {
 		if ctx.Err() != nil {
 			return
 		}
 		rss.reset()
+		meter.reset()
 		before := st.applied.Load()
 		start := time.Now()
 		n := schedule(ctx, sims, rate, o.step, start, offset, pick)
@@ -276,6 +285,7 @@ func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssS
 			rate, o.step, n, applied, last.Sub(start).Round(time.Millisecond), float64(n)/last.Sub(start).Seconds(),
 			pct(lat, .5).Round(10*time.Microsecond), pct(lat, .99).Round(10*time.Microsecond), pct(lat, 1).Round(time.Millisecond),
 			snapshotNote(snap), st.throttled.Load(), st.nErrs, loadAvg(), rss.describe())
+		logf("rate %.0f/s: %s", rate, meter.per(n, cores))
 		if !drained {
 			logf("rate %.0f/s: the hub did not catch up within 2 minutes: saturated", rate)
 			return
@@ -297,12 +307,13 @@ func snapshotNote(snap []time.Duration) string {
 // fleetRun: every cluster reports every interval and heartbeats every
 // hb, each at its own phase, for duration; a dashboard session reads the
 // overview, compliance, fleet findings and a cluster's page in turn.
-func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *stats, rss *rssSampler, pick func(int) jobKind) error {
+func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *stats, rss *rssSampler, meter *cpuMeter, cores int, pick func(int) jobKind) error {
 	dash, err := newDashboard(ctx, hubs)
 	if err != nil {
 		return err
 	}
 	rss.reset()
+	meter.reset()
 	start := time.Now()
 	end := start.Add(o.duration)
 	fctx, cancel := context.WithDeadline(ctx, end)
@@ -355,6 +366,7 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 	logf("fleet: %d clusters for %v: %d reports (%.0f/s) p50 %v p99 %v max %v; %d heartbeats p99 %v; dashboard %d pages p50 %v p99 %v max %v; load %s; hub RSS %s",
 		len(sims), o.duration, len(lat), float64(len(lat))/o.duration.Seconds(), pct(lat, .5), pct(lat, .99), pct(lat, 1),
 		len(hb), pct(hb, .99), len(d), pct(d, .5), pct(d, .99), pct(d, 1), loadAvg(), rss.describe())
+	logf("fleet: %s (heartbeats and page reads included)", meter.per(len(lat), cores))
 	return dash.err
 }
 
