@@ -269,6 +269,14 @@ func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error
 	return s.dsn(name), nil
 }
 
+// PID is the postmaster's process ID (its backends are its children).
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Port is the server's TCP port.
 func (s *Server) Port() int { return s.port }
 
