@@ -27,16 +27,22 @@ func newHubCommand(s *streams, g *globalOptions) *cobra.Command {
 		Long: `The hub collects findings, images, vulnerabilities and admission events from
 the agents of every cluster in the fleet (see docs/fleet.md).`,
 	}
-	var database, dataDir string
+	var database, dataDir, caKeyFile, bundleKeyFile string
 	var initHub bool
 	var encryptionMaxAge time.Duration
 	cmd.PersistentFlags().StringVar(&database, "database", "", "database URL: sqlite:///path/hub.db or postgres://user@host/db (default $"+hubDatabaseEnv+", else hub.db in --data-dir)")
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "", "directory of the hub's state (default $"+hubDataDirEnv+", else $XDG_STATE_HOME/palisade/hub, ~/.local/state/palisade/hub, or /var/lib/palisade/hub for root)")
+	cmd.PersistentFlags().StringVar(&caKeyFile, "ca-key-file", "", "the hub CA's private key, PKCS #8 PEM, mode 0600 (default keys/ca.key in --data-dir; created on first start; every replica needs the same file)")
+	cmd.PersistentFlags().StringVar(&bundleKeyFile, "bundle-signing-key-file", "", "the bundle-signing private key, PKCS #8 PEM, mode 0600 (default keys/bundle-signing.key in --data-dir; created on first start; every replica needs the same file)")
 	cmd.PersistentFlags().BoolVar(&initHub, "init", false, "let a command other than 'hub serve' create a new hub where none exists")
 	cmd.PersistentFlags().DurationVar(&encryptionMaxAge, "encryption-max-age", hub.DefaultEncryptionMaxAge, "placement trusts an etcd verification of encryption at rest for this long")
-	open := func(cmd *cobra.Command) (*hub.Hub, store.Store, error) {
+	open := func(cmd *cobra.Command, cfg hub.Config) (*hub.Hub, store.Store, error) {
 		privateUmask()
 		loc, err := locateHubState(database, dataDir, os.Getenv, os.Geteuid())
+		if err != nil {
+			return nil, nil, &exitCodeError{code: exitError, err: err}
+		}
+		keys, err := loc.keyFiles(caKeyFile, bundleKeyFile)
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
@@ -47,13 +53,20 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
-		h, err := hub.New(cmd.Context(), hub.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(s.err, nil)), EncryptionMaxAge: encryptionMaxAge})
+		cfg.Store, cfg.Keys = st, keys
+		if cfg.Logger == nil {
+			cfg.Logger = slog.New(slog.NewJSONHandler(s.err, nil))
+		}
+		if cfg.EncryptionMaxAge == 0 {
+			cfg.EncryptionMaxAge = encryptionMaxAge
+		}
+		h, err := hub.New(cmd.Context(), cfg)
 		if err != nil {
 			st.Close()
-			return nil, nil, err
+			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
 		if cmd.Name() == "serve" {
-			fmt.Fprintf(s.err, "palisade hub: state in %s\n", loc)
+			fmt.Fprintf(s.err, "palisade hub: state in %s, private keys in %s and %s\n", loc, keys.CAKey, keys.BundleKey)
 		}
 		return h, st, nil
 	}
@@ -61,7 +74,9 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 	return cmd
 }
 
-type hubOpener func(cmd *cobra.Command) (*hub.Hub, store.Store, error)
+// hubOpener opens the hub's store and starts a hub over it with cfg
+// (Store and Keys filled in); the caller closes the store.
+type hubOpener func(cmd *cobra.Command, cfg hub.Config) (*hub.Hub, store.Store, error)
 
 func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Duration) *cobra.Command {
 	var listen string
@@ -94,17 +109,13 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			} else {
 				limits.Client.Free = clientFailures
 			}
-			_, st, err := open(cmd) // sets the 077 umask of the hub's state
+			h, st, err := open(cmd, hub.Config{Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
+				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
+				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1)}) // sets the 077 umask of the hub's state
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
-				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
-				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1)})
-			if err != nil {
-				return err
-			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("listen %s: %w", listen, err)}
@@ -164,7 +175,7 @@ once; the hub stores only its hash) and the hub CA fingerprint to pass to
 			if cluster == "" {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("--cluster is required")}
 			}
-			h, st, err := open(cmd)
+			h, st, err := open(cmd, hub.Config{})
 			if err != nil {
 				return err
 			}

@@ -76,6 +76,9 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
+	// they are kept out of the database.
+	Keys KeyFiles
 }
 
 // Hub serves the fleet API.
@@ -104,12 +107,6 @@ type Hub struct {
 	ingestMu  sync.Mutex
 	ingesting map[string]bool
 }
-
-// Secret names in the store.
-const (
-	secretCA        = "ca"
-	secretBundleKey = "bundle-key"
-)
 
 // New loads (creating on first start) the hub's CA and bundle-signing key
 // from the store.
@@ -156,22 +153,11 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 			cfg.Hosts = append(cfg.Hosts, h)
 		}
 	}
-	caPEM, err := cfg.Store.Secret(ctx, secretCA, newCAPEM)
+	km, moved, err := loadKeys(ctx, cfg.Store, cfg.Keys, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	ca, err := parseCA(caPEM)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
-	bk, err := cfg.Store.Secret(ctx, secretBundleKey, newBundleKeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
-	bundleKey, err := parseBundleKey(bk)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
+	ca, bundleKey := km.ca, km.bundleKey
 	dummy, err := HashPassword("timing-equaliser-not-a-password")
 	if err != nil {
 		return nil, err
@@ -181,10 +167,16 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
 	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
-	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
+	h := &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
-		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}, nil
+		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}
+	for _, m := range moved {
+		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.
