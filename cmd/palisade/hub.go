@@ -85,6 +85,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var verbose bool
 	var trustedProxies []string
 	var clientFailures, maxBundleSends int
+	var tlsCertFile, tlsKeyFile string
 	var admissionQuota int64
 	var admissionRetention time.Duration
 	cmd := &cobra.Command{
@@ -109,7 +110,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			} else {
 				limits.Client.Free = clientFailures
 			}
-			h, st, err := open(cmd, hub.Config{Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
+			h, st, err := open(cmd, hub.Config{Hosts: hosts, TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
 				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
 				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1)}) // sets the 077 umask of the hub's state
 			if err != nil {
@@ -127,6 +128,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", ":8443", "address to listen on")
+	f.StringVar(&tlsCertFile, "tls-cert-file", "", "an operator's certificate (PEM, leaf first) for browsers and API clients, reloaded when it changes; agents keep the hub CA's, which they pin")
+	f.StringVar(&tlsKeyFile, "tls-key-file", "", "the private key of --tls-cert-file")
 	f.StringSliceVar(&hosts, "tls-san", nil, "names and IPs for the serving certificate (default localhost, 127.0.0.1, ::1, the host name)")
 	f.DurationVar(&certTTL, "agent-cert-ttl", 24*time.Hour, "lifetime of agent client certificates (renewed at two thirds)")
 	f.DurationVar(&stale, "stale-after", 90*time.Second, "a cluster without contact for this long is stale")

@@ -75,6 +75,9 @@ func pinnedTLS(pin []byte, serverName string, id *identity) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		ServerName: serverName,
+		// AgentALPN asks a hub that serves an operator's certificate to
+		// browsers for the one of its CA; http/1.1 is what is spoken.
+		NextProtos: []string{fleetapi.AgentALPN, "http/1.1"},
 		// Verification is not skipped: VerifyConnection does it against the
 		// pinned CA instead of the system roots.
 		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection

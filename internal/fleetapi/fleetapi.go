@@ -32,7 +32,16 @@ const (
 	// PathBundleContent serves one bundle's content as raw bytes; the
 	// query names it (BundleContentQuery).
 	PathBundleContent = "/api/v1/agent/bundles/content"
+	// PathCACert serves the hub CA's certificate (PEM) to anyone: browsers
+	// and tools that trust it, operators checking the fingerprint.
+	PathCACert = "/ca.crt"
 )
+
+// AgentALPN is the TLS application protocol agents offer (before
+// http/1.1): a hub serving an operator's certificate to browsers
+// (--tls-cert-file) answers the connections that offer it with the
+// certificate of its own CA, which agents pin.
+const AgentALPN = "palisade-agent/1"
 
 // Envelope kinds: what a report carries.
 const (

@@ -79,6 +79,11 @@ type Config struct {
 	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
 	// they are kept out of the database.
 	Keys KeyFiles
+	// TLSCertFile and TLSKeyFile, when set, are an operator's certificate
+	// (chain) and key for browsers and API clients; agents, which offer
+	// fleetapi.AgentALPN, are still served a certificate from the hub's
+	// CA, which they pin. Reloaded when the files change.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Hub serves the fleet API.
@@ -87,6 +92,9 @@ type Hub struct {
 	st        store.Store
 	ca        *authority
 	bundleKey ed25519.PrivateKey
+	// operator is the operator's serving certificate for browsers (nil:
+	// the hub CA's serves everyone).
+	operator  *operatorCert
 	log       *slog.Logger
 	dummyHash string
 	dash      *dashboard
@@ -166,8 +174,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
+	oc, err := newOperatorCert(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
 	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
-	h := &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
+	h := &Hub{operator: oc, cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}
@@ -199,13 +211,14 @@ func (h *Hub) TLSConfig() (*tls.Config, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(h.ca.cert)
-	return &tls.Config{
+	base := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: aeadSuites(),
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
-	}, nil
+	}
+	return withOperatorCert(base, h.operator), nil
 }
 
 // aeadSuites are the TLS 1.2 cipher suites the hub accepts: forward-secret
