@@ -325,7 +325,7 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 		return he
 	}
-	if out == nil {
+	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}

@@ -324,6 +324,16 @@ type Heartbeat struct {
 	Dropped uint64 `json:"dropped"`
 	// LastSeq is the highest Seq the agent has assigned.
 	LastSeq uint64 `json:"lastSeq"`
+	// Resync asks the hub for the highest Seq it applied from this agent
+	// (HeartbeatResult.LastApplied): an agent whose reports are refused as
+	// too far ahead (409) renumbers its queue after it.
+	Resync bool `json:"resync,omitempty"`
+}
+
+// HeartbeatResult answers a heartbeat that asked to resync; other
+// heartbeats (and hubs before it) are answered 204 No Content.
+type HeartbeatResult struct {
+	LastApplied *uint64 `json:"lastApplied,omitempty"`
 }
 
 // Bundle kinds distributed to agents.

@@ -534,6 +534,19 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity
 		h.internal(w, r, err)
 		return
 	}
+	if hb.Resync {
+		// The agent's reports were refused as too far ahead (a restored
+		// hub database, a long cut-off): it renumbers its queue after
+		// what this hub applied, losing nothing.
+		ag, err := h.st.GetAgent(r.Context(), id.AgentID)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		last := ag.LastSeq
+		writeJSON(w, http.StatusOK, fleetapi.HeartbeatResult{LastApplied: &last})
+		return
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
