@@ -87,7 +87,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var clientFailures, maxBundleSends int
 	var tlsCertFile, tlsKeyFile string
 	var admissionQuota int64
-	var admissionRetention time.Duration
+	var admissionRetention, unusedScanRetention time.Duration
+	var scanQuota int64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -112,7 +113,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			}
 			h, st, err := open(cmd, hub.Config{Hosts: hosts, TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
 				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
-				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1)}) // sets the 077 umask of the hub's state
+				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1),
+				ImageScansPerCluster: cmp.Or(scanQuota, -1), UnusedImageScanRetention: cmp.Or(unusedScanRetention, -1)}) // sets the 077 umask of the hub's state
 			if err != nil {
 				return err
 			}
@@ -138,6 +140,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.IntVar(&maxBundleSends, "max-bundle-sends", 8, "bundle contents sent to agents at once (each is held in memory while sent); more wait, then get 503")
 	f.Int64Var(&admissionQuota, "admission-events-per-cluster", hub.DefaultAdmissionEventsPerCluster, "admission events kept per cluster; beyond it the oldest are dropped and counted (0: no quota)")
 	f.DurationVar(&admissionRetention, "admission-event-retention", hub.DefaultAdmissionEventRetention, "admission events older than this are deleted (0: kept)")
+	f.Int64Var(&scanQuota, "image-scans-per-cluster", hub.DefaultImageScansPerCluster, "image scans kept per cluster; beyond it those of images the cluster does not run go first, then the oldest (0: no quota)")
+	f.DurationVar(&unusedScanRetention, "unused-image-scan-retention", hub.DefaultUnusedImageScanRetention, "scans of images a cluster no longer runs are deleted after this long (0: kept)")
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +178,54 @@ func TestHostileAgentAttacks(t *testing.T) {
 	}
 	if c, err := st.GetCluster(context.Background(), victim.ClusterID); err != nil || !c.LastSeen.IsZero() {
 		t.Errorf("victim cluster touched: %+v %v", c, err)
+	}
+}
+
+// TestHostileAgentCannotGrowImageScans: scans of forged digests are
+// bounded by the cluster's quota at the next prune, and counted in
+// palisade_hub_image_scans_pruned_total.
+func TestHostileAgentCannotGrowImageScans(t *testing.T) {
+	st := newStore(t)
+	h, err := New(context.Background(), Config{Store: st, Logger: quietLogger(), Hosts: []string{"127.0.0.1"}, ImageScansPerCluster: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := newHostileAgent(t, h, "edge-hostile")
+	for i := 1; i <= 10; i++ {
+		env := fleetapi.Envelope{Seq: uint64(i), Kind: fleetapi.KindImageScan, Cluster: hostile.ClusterID,
+			ImageScan: &fleetapi.ImageScan{Digest: "sha256:forged" + string(rune('a'+i)), ScannedAt: time.Now()}}
+		if rec := hostile.send(http.MethodPost, fleetapi.PathReports, mustJSON(t, env), false); rec.Code != http.StatusOK {
+			t.Fatalf("scan %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	h.prune(context.Background())
+	rec := httptest.NewRecorder()
+	promText(t, h, rec)
+	if !bytes.Contains(rec.Body.Bytes(), []byte(`palisade_hub_image_scans_pruned_total{reason="quota"} 7`)) {
+		t.Errorf("metric of pruned scans missing:\n%s", rec.Body)
+	}
+}
+
+// promText writes the hub's metrics to rec.
+func promText(t *testing.T, h *Hub, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	mfs, err := h.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if c := m.GetCounter(); c != nil {
+				var labels []string
+				for _, l := range m.GetLabel() {
+					labels = append(labels, l.GetName()+`="`+l.GetValue()+`"`)
+				}
+				lbl := ""
+				if len(labels) > 0 {
+					lbl = "{" + strings.Join(labels, ",") + "}"
+				}
+				rec.Body.WriteString(mf.GetName() + lbl + " " + strconv.FormatFloat(c.GetValue(), 'f', -1, 64) + "\n")
+			}
+		}
 	}
 }

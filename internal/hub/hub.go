@@ -76,6 +76,15 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// ImageScansPerCluster is the most image scans the hub keeps per
+	// cluster (default DefaultImageScansPerCluster; negative: no quota);
+	// UnusedImageScanRetention deletes the scans of images a cluster no
+	// longer runs after this long (default
+	// DefaultUnusedImageScanRetention; negative: kept). Scans are keyed
+	// by digests the agent names: without a bound an agent could add
+	// rows without end.
+	ImageScansPerCluster     int64
+	UnusedImageScanRetention time.Duration
 	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
 	// they are kept out of the database.
 	Keys KeyFiles
@@ -154,6 +163,12 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.AdmissionEventRetention == 0 {
 		cfg.AdmissionEventRetention = DefaultAdmissionEventRetention
+	}
+	if cfg.ImageScansPerCluster == 0 {
+		cfg.ImageScansPerCluster = DefaultImageScansPerCluster
+	}
+	if cfg.UnusedImageScanRetention == 0 {
+		cfg.UnusedImageScanRetention = DefaultUnusedImageScanRetention
 	}
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
