@@ -19,8 +19,7 @@ func TestHubKeyFileLocations(t *testing.T) {
 		{"default data dir", "", "", "", "/home/a/.local/state/palisade/hub/keys/ca.key", "/home/a/.local/state/palisade/hub/keys/bundle-signing.key"},
 		{"sqlite file: beside it", "sqlite:///db/hub.db", "", "", "/db/keys/ca.key", "/db/keys/bundle-signing.key"},
 		{"postgres: the data dir", "postgres://p@db/hub", "/srv/hub", "", "/srv/hub/keys/ca.key", "/srv/hub/keys/bundle-signing.key"},
-		{"postgres: default data dir", "postgres://p@db/hub", "", "", "/home/a/.local/state/palisade/hub/keys/ca.key", "/home/a/.local/state/palisade/hub/keys/bundle-signing.key"},
-		{"flag", "postgres://p@db/hub", "", "/run/secrets/ca.key", "/run/secrets/ca.key", "/home/a/.local/state/palisade/hub/keys/bundle-signing.key"},
+		{"sqlite file and a data dir", "sqlite:///db/hub.db", "/srv/hub", "", "/srv/hub/keys/ca.key", "/srv/hub/keys/bundle-signing.key"},
 	}
 	for _, tt := range tests {
 		loc, err := locateHubState(tt.database, tt.dataDir, getenv, 1000)
@@ -32,13 +31,19 @@ func TestHubKeyFileLocations(t *testing.T) {
 			t.Errorf("%s: %+v %v; want %s, %s", tt.name, kf, err, tt.wantCA, tt.wantBundle)
 		}
 	}
-	// Nowhere to put them: the error says which flags to pass.
-	loc, err := locateHubState("postgres://p@db/hub", "", func(string) string { return "" }, 1000)
+	// PostgreSQL: replicas share no default directory; the key files
+	// are named (both flags), or the error says which flags to pass.
+	loc, err := locateHubState("postgres://p@db/hub", "", getenv, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loc.keyFiles("", ""); err == nil || !strings.Contains(err.Error(), "--ca-key-file") {
-		t.Errorf("no data directory: %v", err)
+	for _, flags := range [][2]string{{"", ""}, {"/run/secrets/ca.key", ""}} {
+		if _, err := loc.keyFiles(flags[0], flags[1]); err == nil || !strings.Contains(err.Error(), "--ca-key-file") {
+			t.Errorf("postgres with key flags %v: %v", flags, err)
+		}
+	}
+	if kf, err := loc.keyFiles("/run/secrets/ca.key", "/run/secrets/bundle.key"); err != nil || kf.CAKey != "/run/secrets/ca.key" || kf.BundleKey != "/run/secrets/bundle.key" {
+		t.Errorf("postgres with both flags: %+v %v", kf, err)
 	}
 }
 

@@ -113,6 +113,11 @@ func locateHubState(database, dataDir string, getenv func(string) string, euid i
 				// The keys of a hub named by its SQLite file sit beside it.
 				l.keyDir, l.errKeyDir = filepath.Join(filepath.Dir(f), "keys"), nil
 			}
+		} else if !explicit {
+			// PostgreSQL: replicas share the database but not a default
+			// directory (in a container, often not even a persistent
+			// one); keys made or moved there would be lost or differ.
+			l.keyDir, l.errKeyDir = "", errors.New("with a PostgreSQL database the key files every replica shares must be named")
 		}
 		return l, nil
 	}
