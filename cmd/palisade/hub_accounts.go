@@ -61,7 +61,7 @@ func readSecretLine(in io.Reader) (string, error) {
 
 // hubAction runs do with an opened hub; errors are exit 2.
 func hubAction(cmd *cobra.Command, open hubOpener, do func(h *hub.Hub) error) error {
-	h, st, err := open(cmd)
+	h, st, err := open(cmd, hub.Config{})
 	if err != nil {
 		return err
 	}

@@ -632,6 +632,7 @@ func (a *Agent) sendLoop(ctx context.Context) {
 	// report too large alone is found and dropped (then 0: full batches);
 	// the culprit is thus refused about log2(sendBatchReports) times.
 	split := 0
+	resynced := false // since the last report accepted
 	for {
 		n := 1
 		if batching {
@@ -662,7 +663,7 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		switch {
 		case err == nil:
 			a.setOnline(true, nil)
-			backoff = time.Second
+			backoff, resynced = time.Second, false
 			if len(batch) < n {
 				split = 0 // the queue drained: nothing left to split
 			}
@@ -699,6 +700,14 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			case <-time.After(wait):
 			}
 			continue
+		case errors.As(err, &he) && he.Status == http.StatusConflict && !resynced:
+			// Refused as too far beyond what the hub applied: renumber the
+			// queue after the hub's last applied report and resend (once;
+			// a second refusal in a row waits as for an outage).
+			resynced = true
+			if a.resync(ctx, he.Msg) {
+				continue
+			}
 		case errors.As(err, &he) && he.Status == http.StatusBadRequest:
 			// A report the hub can never accept must not block the queue.
 			a.log.Error("hub rejected a report; dropping it", slog.Uint64("seq", batch[0].Seq), slog.String("reason", he.Msg))
@@ -715,6 +724,29 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// resync asks the hub for the last report it applied from this agent and
+// renumbers the outbox after it; false when the hub does not say (a hub
+// before resync) or the outbox cannot be renumbered, and the reports wait.
+func (a *Agent) resync(ctx context.Context, reason string) bool {
+	st := a.outbox.Stats()
+	var res fleetapi.HeartbeatResult
+	err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: a.cfg.Version,
+		Pending: uint64(st.Pending), Dropped: st.Dropped, LastSeq: st.LastSeq, Resync: true}, &res)
+	if err != nil || res.LastApplied == nil {
+		a.log.Error("hub refused reports as out of sequence and did not say which it applied; keeping them queued",
+			slog.String("reason", reason), slog.Any("error", err))
+		return false
+	}
+	n, err := a.outbox.Resequence(*res.LastApplied)
+	if err != nil {
+		a.log.Error("outbox resequence failed", slog.Any("error", err))
+		return false
+	}
+	a.log.Warn("hub refused reports as out of sequence; renumbered the queue after its last applied report",
+		slog.String("reason", reason), slog.Uint64("hubLastApplied", *res.LastApplied), slog.Int("renumbered", n))
+	return true
 }
 
 // sendBatch posts reports as one fleetapi.ReportBatch. The body is gzip:

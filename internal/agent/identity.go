@@ -85,6 +85,9 @@ func pinnedTLS(pin []byte, serverName string, id *identity, now func() time.Time
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		ServerName: serverName,
+		// AgentALPN asks a hub that serves an operator's certificate to
+		// browsers for the one of its CA; http/1.1 is what is spoken.
+		NextProtos: []string{fleetapi.AgentALPN, "http/1.1"},
 		// Verification is not skipped: VerifyConnection does it against the
 		// pinned CA instead of the system roots.
 		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection
@@ -350,7 +353,7 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 		return he
 	}
-	if out == nil {
+	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}

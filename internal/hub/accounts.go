@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -202,10 +201,4 @@ func (h *Hub) Unlock(ctx context.Context, address, user string) error {
 		h.guard.token.Reset(client)
 	}
 	return h.audit(ctx, AuditLockoutUnlock, target, "")
-}
-
-// isCallerError tells the input's faults (shown to the caller) from the
-// hub's.
-func isCallerError(err error) bool {
-	return errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict)
 }

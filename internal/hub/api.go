@@ -62,6 +62,7 @@ func (h *Hub) Handler() http.Handler {
 		promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
+	mux.HandleFunc("GET "+fleetapi.PathCACert, h.caCert)
 
 	// Agent endpoints decode with readAgentJSON (unknown fields ignored):
 	// agents and the hub are upgraded independently.
@@ -278,6 +279,16 @@ func (h *Hub) health(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 503 while the database is unreachable (checked at most
 // every readyCheckEvery), without details.
+// caCert serves the hub CA's certificate, public by nature: browsers and
+// tools that should trust the hub import it; its SHA-256 is what agents
+// pin (X-Palisade-CA-Fingerprint says it too).
+func (h *Hub) caCert(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="palisade-hub-ca.crt"`)
+	w.Header().Set("X-Palisade-CA-Fingerprint", h.CAFingerprint())
+	_, _ = w.Write(h.ca.pem)
+}
+
 func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 	err := h.ready.check(r.Context(), func(ctx context.Context) error {
 		_, err := h.st.SchemaVersion(ctx)
@@ -526,6 +537,19 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity
 	}
 	if err := h.st.Heartbeat(r.Context(), id.AgentID, hb, h.cfg.Now()); err != nil {
 		h.internal(w, r, err)
+		return
+	}
+	if hb.Resync {
+		// The agent's reports were refused as too far ahead (a restored
+		// hub database, a long cut-off): it renumbers its queue after
+		// what this hub applied, losing nothing.
+		ag, err := h.st.GetAgent(r.Context(), id.AgentID)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		last := ag.LastSeq
+		writeJSON(w, http.StatusOK, fleetapi.HeartbeatResult{LastApplied: &last})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -296,6 +296,8 @@ func safeNext(next string) string {
 
 type loginData struct {
 	Next, Token, Username string
+	// CAFingerprint is shown beside the CA download link.
+	CAFingerprint string
 	// NoUsers: the hub has no account yet, so the page says how to
 	// create the first instead of leaving the operator to guess.
 	NoUsers bool
@@ -311,7 +313,7 @@ func (h *Hub) noUsers(r *http.Request) bool {
 func (h *Hub) loginPage(w http.ResponseWriter, r *http.Request) {
 	tok := randomSecret()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/", MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-	h.render(w, r, http.StatusOK, "login", viewer{}, page{Title: "Sign in", D: loginData{Next: safeNext(r.URL.Query().Get("next")), Token: tok, NoUsers: h.noUsers(r)}})
+	h.render(w, r, http.StatusOK, "login", viewer{}, page{Title: "Sign in", D: loginData{Next: safeNext(r.URL.Query().Get("next")), Token: tok, NoUsers: h.noUsers(r), CAFingerprint: h.CAFingerprint()}})
 }
 
 func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -324,7 +326,7 @@ func (h *Hub) loginForm(w http.ResponseWriter, r *http.Request) {
 	fail := func(status int, msg string) {
 		tok := randomSecret()
 		http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/", MaxAge: 600, Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		h.render(w, r, status, "login", viewer{}, page{Title: "Sign in", Error: msg, D: loginData{Next: next, Token: tok, Username: r.PostForm.Get("username"), NoUsers: h.noUsers(r)}})
+		h.render(w, r, status, "login", viewer{}, page{Title: "Sign in", Error: msg, D: loginData{Next: next, Token: tok, Username: r.PostForm.Get("username"), NoUsers: h.noUsers(r), CAFingerprint: h.CAFingerprint()}})
 	}
 	c, err := r.Cookie(loginCookie)
 	if err != nil || !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("token"))) != 1 {
@@ -485,6 +487,25 @@ type overviewData struct {
 	Pager    pager
 	Search   string
 	State    string
+	// First is the way to register the first cluster, shown while the
+	// fleet is empty.
+	First firstCluster
+}
+
+// firstCluster is what the empty fleet page needs to say how to register
+// a cluster: where agents reach this hub and the CA they pin.
+type firstCluster struct {
+	HubURL, Fingerprint string
+}
+
+// firstCluster takes the hub's address from the request: the name and
+// port the operator's browser used, which agents can usually use too.
+func (h *Hub) firstCluster(r *http.Request) firstCluster {
+	host := r.Host
+	if host == "" || strings.ContainsAny(host, " \t\r\n\"'<>") {
+		host = "HUB:8443"
+	}
+	return firstCluster{HubURL: "https://" + host, Fingerprint: h.CAFingerprint()}
 }
 
 type stateCount struct {
@@ -510,7 +531,7 @@ func (h *Hub) overviewPage(w http.ResponseWriter, r *http.Request, v viewer) {
 		h.pageError(w, r, v, err)
 		return
 	}
-	d := overviewData{Summary: sum, Search: cq.Search, State: string(cq.State),
+	d := overviewData{Summary: sum, Search: cq.Search, State: string(cq.State), First: h.firstCluster(r),
 		Pager: pager{Total: total, Offset: cq.Offset, Limit: pageSize, Path: "/", Query: q}}
 	for _, st := range []fleetapi.ClusterState{fleetapi.StateOnline, fleetapi.StateStale, fleetapi.StateOffline, fleetapi.StateNeverSeen} {
 		d.States = append(d.States, stateCount{State: string(st), N: sum.States[st]})
@@ -855,8 +876,8 @@ type adminData struct {
 }
 
 type createdCluster struct {
-	Name, ID, Token, Fingerprint string
-	Expires                      time.Time
+	Name, ID, Token, Fingerprint, HubURL string
+	Expires                              time.Time
 }
 
 func (h *Hub) adminPage(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -909,7 +930,7 @@ func (h *Hub) adminCreateCluster(w http.ResponseWriter, r *http.Request, v viewe
 	}
 	h.log.InfoContext(r.Context(), "bootstrap token created", slog.String("cluster", c.Name), slog.String("by", v.Name))
 	h.renderAdmin(w, r, v, http.StatusCreated, "", adminData{
-		CreatedCluster: &createdCluster{Name: c.Name, ID: c.ID, Token: tok, Fingerprint: h.CAFingerprint(), Expires: h.cfg.Now().Add(ttl)}})
+		CreatedCluster: &createdCluster{Name: c.Name, ID: c.ID, Token: tok, Fingerprint: h.CAFingerprint(), Expires: h.cfg.Now().Add(ttl), HubURL: h.firstCluster(r).HubURL}})
 }
 
 func (h *Hub) adminCreateUser(w http.ResponseWriter, r *http.Request, v viewer) {

@@ -62,13 +62,6 @@ func (s *sqlStore) lockUser(ctx context.Context, tx *sql.Tx, name string) (User,
 // nobody could then manage the hub but by editing its database.
 func (s *sqlStore) keepAnAdmin(ctx context.Context, tx *sql.Tx, name, what string) error {
 	var n int
-	// Lock the admins' rows on PostgreSQL so two concurrent demotions
-	// cannot each see the other as the remaining admin.
-	if s.d.dollar {
-		if _, err := s.exec(ctx, tx, `SELECT id FROM users WHERE role = ? FOR UPDATE`, RoleAdmin); err != nil {
-			return err
-		}
-	}
 	if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM users WHERE role = ? AND disabled_at = 0`, RoleAdmin).Scan(&n); err != nil {
 		return err
 	}
@@ -76,6 +69,24 @@ func (s *sqlStore) keepAnAdmin(ctx context.Context, tx *sql.Tx, name, what strin
 		return Invalid("user", "%q is the last enabled admin: %s would leave nobody to manage the hub (make another admin first)", name, what)
 	}
 	return nil
+}
+
+// lockAccounts locks, on PostgreSQL, the rows of the admins and of the
+// account called name, in one order, first thing in tx: two concurrent
+// changes of the last two admins then run one after the other (the
+// second sees the first's change and is refused) instead of each seeing
+// the other as the admin that remains, or deadlocking. SQLite's writer
+// lock already serialises them.
+func (s *sqlStore) lockAccounts(ctx context.Context, tx *sql.Tx, name string) error {
+	if !s.d.dollar {
+		return nil
+	}
+	rows, err := s.query(ctx, tx, `SELECT id FROM users WHERE role = ? OR name = ? ORDER BY id FOR UPDATE`, RoleAdmin, name)
+	if err != nil {
+		return fmt.Errorf("lock accounts: %w", err)
+	}
+	rows.Close()
+	return rows.Err()
 }
 
 func (s *sqlStore) deleteSessions(ctx context.Context, tx *sql.Tx, userID string) (int, error) {
@@ -99,6 +110,9 @@ func (s *sqlStore) UpdateUser(ctx context.Context, name string, ch UserChange, n
 	var u User
 	var ended int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccounts(ctx, tx, name); err != nil {
+			return err
+		}
 		var err error
 		if u, err = s.lockUser(ctx, tx, name); err != nil {
 			return err
@@ -139,6 +153,9 @@ func (s *sqlStore) UpdateUser(ctx context.Context, name string, ch UserChange, n
 func (s *sqlStore) DeleteUser(ctx context.Context, name string) (int, error) {
 	var ended int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockAccounts(ctx, tx, name); err != nil {
+			return err
+		}
 		u, err := s.lockUser(ctx, tx, name)
 		if err != nil {
 			return err

@@ -175,6 +175,10 @@ type Store interface {
 	// call; the result is how many went.
 	PruneAdmissionEvents(ctx context.Context, clusterID string, r Retention, now time.Time) (int64, error)
 
+	// PruneImageScans applies r to the image scans of every cluster (see
+	// ImageScanRetention) and returns how many it deleted, by reason.
+	PruneImageScans(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)
+
 	CreateUser(ctx context.Context, u User) error
 	GetUserByName(ctx context.Context, name string) (User, error)
 	// HasUsers reports whether any local account exists (the login page
