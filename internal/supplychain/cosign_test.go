@@ -146,7 +146,7 @@ func TestRealCosign(t *testing.T) {
 				{name: "signature", rule: sigRule(signer), want: true},
 				{name: "SLSA provenance with condition", rule: attRule("slsaprovenance1"), want: true},
 				{name: "CycloneDX SBOM", rule: &Rule{Name: "sbom", Attestations: []AttestationRule{{Type: PredicateType("cyclonedx"), Signers: []Signer{signer}}}}, want: true},
-				{name: "another key", rule: sigRule(otherSigner), wantReason: "none verifies for cosign key"},
+				{name: "another key", rule: sigRule(otherSigner), wantReason: "none valid for a trusted key (cosign key)"},
 				{name: "wrong predicate type", rule: attRule("openvex"), wantReason: "no attestation of type https://openvex.dev/ns found"},
 				{name: "provenance from another repository", rule: &Rule{Name: "att", Attestations: []AttestationRule{{Type: PredicateType("slsaprovenance1"), Signers: []Signer{signer},
 					Conditions: mustConditions(t, `predicate.buildDefinition.externalParameters.workflow.repository == "https://github.com/evil/shop"`)}}}, wantReason: "is false"},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -332,9 +331,4 @@ func isNotFound(err error) bool {
 		}
 	}
 	return false
-}
-
-// jsonObject reports whether data looks like one JSON object.
-func jsonObject(data []byte) bool {
-	return json.Valid(data) && len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{'
 }
