@@ -99,7 +99,7 @@ func TestRegistryEvidence(t *testing.T) {
 			}
 		}
 	}
-	good := keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: ghClaims("https://github.com/acme/shop")}
+	good := keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: ghClaims("https://github.com/acme/shop")}
 
 	tests := []struct {
 		name       string
@@ -123,7 +123,7 @@ func TestRegistryEvidence(t *testing.T) {
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{keySigner}}}}, wantReason: "no attestation of type " + slsaV1 + " found (found: https://cyclonedx.org/bom)"},
 		{name: "keyless bundle referrer (tag-schema fallback)", setup: []setup{keylessRef(slsaV1, provenance("https://github.com/acme/shop"), good)},
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{ghSigner}, Conditions: prov("https://github.com/acme/shop")}}}, want: true},
-		{name: "keyless bundle from another repository's workflow", setup: []setup{keylessRef(slsaV1, provenance("https://github.com/acme/shop"), keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: ghClaims("https://github.com/evil/shop")})},
+		{name: "keyless bundle from another repository's workflow", setup: []setup{keylessRef(slsaV1, provenance("https://github.com/acme/shop"), keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: ghClaims("https://github.com/evil/shop")})},
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{ghSigner}}}}, wantReason: "none verifies for GitHub release"},
 		{name: "keyless signature bundle and keyed SBOM together", setup: []setup{
 			keylessRef(SignPredicateType, map[string]any{}, good), legacyAtt("https://cyclonedx.org/bom", map[string]any{"bomFormat": "CycloneDX"})},
