@@ -66,7 +66,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	}
 	f := cmd.Flags()
 	f.StringVar(&root, "root", "/", "root directory of the host to audit (a mounted host file system or a fixture tree)")
-	f.StringVar(&distribution, "distribution", "auto", "auto, kubeadm, k3s or microk8s")
+	f.StringVar(&distribution, "distribution", "auto", "auto, kubeadm, k3s, rke2 or microk8s")
 	f.StringVar(&failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.StringVar(&outputFile, "output-file", "", "write the report to this file instead of standard output")
 	return cmd

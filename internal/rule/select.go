@@ -98,8 +98,10 @@ func (s *Set) Matches(selectors []string, id string) bool {
 func (s *Set) Len() int { return len(s.rules) }
 
 // Select keeps the rules matching any selector: a tag (pss-baseline,
-// hardening ...), an ID glob ("pss/*", "hardening/latest-tag") or a
-// former ID, which selects every rule it now stands for. A
+// hardening ...), an ID glob ("pss/*", "hardening/latest-tag"), a
+// former ID, which selects every rule it now stands for, or a framework
+// or peer selector (see MatchMapping: "cis-5.2.*", "mitre:T1611",
+// "ksv-0017"). A
 // selector starting with "-" removes what it matches. No selector, or only
 // removals, starts from every rule. A selector matching nothing is an
 // error, so a typo never silently disables checks.
@@ -166,7 +168,7 @@ func (r *Rule) matches(sel string) bool {
 			return true
 		}
 	}
-	return false
+	return MatchMapping(sel, r.Frameworks, r.Peers)
 }
 
 // MatchID matches a rule ID against a glob where "*" also crosses "/".
@@ -196,7 +198,7 @@ func globAcross(glob, s string) bool {
 
 func validGlob(g string) error {
 	if strings.ContainsAny(g, " \t[]?") {
-		return fmt.Errorf("rule selector %q: only letters, digits, '-', '/', '.' and '*' are allowed", g)
+		return fmt.Errorf("rule selector %q: only letters, digits, '-', '/', '.', ':' and '*' are allowed", g)
 	}
 	return nil
 }

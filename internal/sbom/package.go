@@ -44,10 +44,14 @@ type Package struct {
 	// SourceName and SourceVersion name the source package (dpkg Source:,
 	// apk origin, rpm source RPM); advisories of Debian, Ubuntu and Alpine
 	// are written against it.
-	SourceName    string   `json:"sourceName,omitempty"`
-	SourceVersion string   `json:"sourceVersion,omitempty"`
-	Arch          string   `json:"arch,omitempty"`
-	Licenses      []string `json:"licenses,omitempty"`
+	SourceName    string `json:"sourceName,omitempty"`
+	SourceVersion string `json:"sourceVersion,omitempty"`
+	Arch          string `json:"arch,omitempty"`
+	// Platform is the GOOS/GOARCH a Go binary was built for
+	// ("linux/amd64"), from its build information: Go advisories whose
+	// affected packages exist only on other platforms do not apply.
+	Platform string   `json:"platform,omitempty"`
+	Licenses []string `json:"licenses,omitempty"`
 	// Locations are the files that record the package (the dpkg status
 	// file, a binary, a package.json).
 	Locations []string `json:"locations,omitempty"`

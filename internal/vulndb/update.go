@@ -31,6 +31,9 @@ type Source struct {
 	// ChecksumURL, when set, serves the archive's SHA-256 as the first
 	// field of its body (the format of sha256sum).
 	ChecksumURL string `json:"checksumURL,omitempty"`
+	// Format is the source's format (see Formats); "" is the one FormatOf
+	// the name implies.
+	Format string `json:"format,omitempty"`
 }
 
 // OSVExportBase is where OSV publishes its per-ecosystem exports.
@@ -133,11 +136,17 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 		opts.Now = time.Now
 	}
 	seen := map[string]bool{}
-	for _, s := range opts.Sources {
+	for i, s := range opts.Sources {
 		if seen[s.Name] {
 			return nil, fmt.Errorf("update: source %q configured twice", s.Name)
 		}
 		seen[s.Name] = true
+		if s.Format == "" {
+			opts.Sources[i].Format = FormatOf(s.Name)
+		}
+		if !ValidFormat(opts.Sources[i].Format) {
+			return nil, fmt.Errorf("update: source %q: unknown format %q (want one of %s)", s.Name, s.Format, strings.Join(Formats, ", "))
+		}
 	}
 	old := c.openOld(ctx)
 	previous := map[string]SourceState{}
@@ -160,8 +169,8 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 	var inputs []buildInput
 	for _, s := range opts.Sources {
 		prev, hasPrev := previous[s.Name]
-		if hasPrev && prev.Location != s.URL {
-			hasPrev = false // moved: fetch unconditionally
+		if hasPrev && (prev.Location != s.URL || formatOrOSV(prev.Format) != s.Format) {
+			hasPrev = false // moved or reformatted: fetch unconditionally
 		}
 		path, state, err := fetch(ctx, opts, s, prev, hasPrev, tmpDir)
 		if err != nil {
@@ -206,6 +215,13 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 	return res, nil
 }
 
+func formatOrOSV(f string) string {
+	if f == "" {
+		return FormatOSV
+	}
+	return f
+}
+
 func previousFileSources(old *DB) []SourceState {
 	if old == nil {
 		return nil
@@ -222,7 +238,7 @@ func previousFileSources(old *DB) []SourceState {
 // fetch downloads one source. It returns the archive's path, or "" when the
 // previous records still hold (304 Not Modified, or the same SHA-256).
 func fetch(ctx context.Context, opts UpdateOptions, s Source, prev SourceState, hasPrev bool, dir string) (string, SourceState, error) {
-	state := SourceState{Name: s.Name, Kind: KindURL, Location: s.URL}
+	state := SourceState{Name: s.Name, Kind: KindURL, Format: s.Format, Location: s.URL}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
 		return "", state, err
