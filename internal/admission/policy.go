@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -604,21 +599,9 @@ func loadKey(k Key, baseDir string) (PublicKey, error) {
 }
 
 // ParsePublicKey reads a PEM "PUBLIC KEY" (PKIX) block holding an ECDSA,
-// Ed25519 or RSA key, the formats cosign writes.
+// Ed25519 or RSA (2048 bits or more) key, the formats cosign writes.
 func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("no PEM block")
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse public key: %w", err)
-	}
-	switch pub.(type) {
-	case *ecdsa.PublicKey, ed25519.PublicKey, *rsa.PublicKey:
-		return pub, nil
-	}
-	return nil, fmt.Errorf("unsupported public key type %T", pub)
+	return supplychain.ParsePublicKey(data)
 }
 
 // modeFor returns the mode for a rule in a namespace.

@@ -10,12 +10,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/palisade-sec/palisade/internal/supplychain"
+	"github.com/palisade-sec/palisade/internal/supplychain/sigstoretest"
 	"github.com/palisade-sec/palisade/internal/testregistry"
 )
 
@@ -127,4 +130,37 @@ func TestVerifyImages(t *testing.T) {
 	if after.misses != before.misses || after.hits != before.hits+3 {
 		t.Errorf("verification cache: before %+v after %+v, want 3 hits and no miss", before, after)
 	}
+}
+
+// TestTrustedRootAgeMetric: the trusted root's age is exported, so an
+// operator sees how stale an offline cluster's trust is.
+func TestTrustedRootAgeMetric(t *testing.T) {
+	ss := sigstoretest.New(t)
+	rootPath := ss.RootPath
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(rootPath, old, old); err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, policyHeader+fmt.Sprintf(`spec:
+  images:
+    trustedRoot: %s
+    verifyImages:
+    - name: keyless
+      images: ["ghcr.io/acme/*"]
+      signers:
+      - keyless: {subject: a@example.com, issuer: https://accounts.example.com}
+`, rootPath), Options{})
+	mfs, err := ts.Metrics().Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "palisade_admission_trusted_root_age_seconds" {
+			if age := mf.GetMetric()[0].GetGauge().GetValue(); age < 47*3600 || age > 49*3600 {
+				t.Fatalf("trusted root age %v s, want about 48 h", age)
+			}
+			return
+		}
+	}
+	t.Fatal("no palisade_admission_trusted_root_age_seconds metric")
 }
