@@ -60,6 +60,27 @@ type simCluster struct {
 	seq    uint64
 }
 
+// durablePostgres starts a PostgreSQL server with its default durability
+// (pgtest.Options.Durable): ingest figures of a server that may lose
+// committed reports on a crash would flatter the hub. It is stopped at the
+// test's end.
+func durablePostgres(t *testing.T) *pgtest.Server {
+	t.Helper()
+	bin, err := pgtest.BinDir()
+	if err != nil {
+		if os.Getenv("PALISADE_REQUIRE_POSTGRES") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	srv, err := pgtest.StartWith(context.Background(), bin, pgtest.Options{Durable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
 func startHub(t *testing.T, st store.Store) (*hub.Hub, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h, err := hub.New(ctx, hub.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1"}})
@@ -265,7 +286,7 @@ func TestHubIngest(t *testing.T) {
 			if backend == "sqlite" {
 				st, err = store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hub.db"))
 			} else {
-				st, err = store.OpenPostgres(context.Background(), pgtest.Shared(t).NewDatabase(t))
+				st, err = store.OpenPostgres(context.Background(), durablePostgres(t).NewDatabase(t))
 			}
 			if err != nil {
 				t.Fatal(err)

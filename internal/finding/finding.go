@@ -455,6 +455,50 @@ type Report struct {
 	// Rules describes each rule that produced findings: description,
 	// remediation, references and tags.
 	Rules []RuleInfo `json:"rules,omitempty" yaml:"rules,omitempty"`
+	// Compliance holds one result per framework asked for (--framework).
+	Compliance []Compliance `json:"compliance,omitempty" yaml:"compliance,omitempty"`
+	// Inputs counts, per analyser (workload, rbac, dockerfile, cluster),
+	// the objects it examined, so that a compliance report never calls a
+	// control passed when its checks had nothing to look at.
+	Inputs map[string]int `json:"-" yaml:"-"`
+}
+
+// Control statuses of a compliance report.
+const (
+	ControlPassed        = "passed"
+	ControlFailed        = "failed"
+	ControlNotApplicable = "not-applicable"
+	ControlManual        = "manual"
+)
+
+// Compliance is a framework's per-control result and score. Score is
+// the percentage of assessed controls that passed:
+// 100 × passed / (passed + failed); not-applicable and manual controls
+// are excluded. It is nil when no control could be assessed.
+type Compliance struct {
+	Framework     string          `json:"framework" yaml:"framework"`
+	Title         string          `json:"title" yaml:"title"`
+	Version       string          `json:"version,omitempty" yaml:"version,omitempty"`
+	Score         *float64        `json:"score" yaml:"score"`
+	Passed        int             `json:"passed" yaml:"passed"`
+	Failed        int             `json:"failed" yaml:"failed"`
+	NotApplicable int             `json:"notApplicable" yaml:"notApplicable"`
+	Manual        int             `json:"manual" yaml:"manual"`
+	Controls      []ControlResult `json:"controls" yaml:"controls"`
+}
+
+// ControlResult is one control's outcome.
+type ControlResult struct {
+	ID     string `json:"id" yaml:"id"`
+	Title  string `json:"title" yaml:"title"`
+	Status string `json:"status" yaml:"status"`
+	// Checks are the checks that assessed the control in this run;
+	// FailedChecks those with findings, Findings how many.
+	Checks       []string `json:"checks,omitempty" yaml:"checks,omitempty"`
+	FailedChecks []string `json:"failedChecks,omitempty" yaml:"failedChecks,omitempty"`
+	Findings     int      `json:"findings,omitempty" yaml:"findings,omitempty"`
+	// Reason says why a control is not applicable or manual.
+	Reason string `json:"reason,omitempty" yaml:"reason,omitempty"`
 }
 
 // NewReport sorts the findings and computes the summary.

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -43,6 +44,11 @@ func (h *Hub) ingestTurn(w http.ResponseWriter, clusterID string) (func(), bool)
 // typically a full snapshot (500 pods: about 160 KB of gzip; a delta of
 // a 20-pod rollout: 9 KB).
 const largeReportBytes = 64 << 10
+
+// refusedBodyDrain is how much of a refused report's body is read and
+// discarded to keep its connection open (a 500-pod snapshot is about
+// 160 KB of gzip).
+const refusedBodyDrain = 1 << 20
 
 // ingestGate bounds the reports a replica decodes and stores at once, in
 // two classes with their own slots, so that snapshots, which hold tens of
@@ -99,6 +105,12 @@ func (h *Hub) ingestSlot(w http.ResponseWriter, r *http.Request) (func(), bool) 
 	if h.metrics != nil {
 		h.metrics.throttled.WithLabelValues("reports", "busy-"+class).Inc()
 	}
+	// The body is read (up to refusedBodyDrain) before the answer, so
+	// the agent's connection stays usable: a body left unread makes the
+	// server close the connection, and the agent pays a new mutual-TLS
+	// handshake for its next request (or sees EOF if it was already
+	// writing the next one).
+	_, _ = io.CopyN(io.Discard, r.Body, refusedBodyDrain)
 	w.Header().Set("Retry-After", strconv.Itoa(retry))
 	writeError(w, http.StatusTooManyRequests, "the hub is busy storing other reports; send this one again after Retry-After")
 	return nil, false

@@ -33,64 +33,76 @@ type APIServerFiles struct {
 // configuration file.
 const maxConfigItems = 10000
 
+// apiServerFileFlags are the flags whose files loadAPIServerFiles reads.
+var apiServerFileFlags = []string{"authorization-config", "authentication-config", "audit-policy-file"}
+
 func loadAPIServerFiles(h *Host, n *Node) {
 	api := n.Components[APIServer]
 	f := &n.APIServerFiles
 	f.Errs = map[string]string{}
-	read := func(flag string, into any) (string, bool) {
+	for _, flag := range apiServerFileFlags {
 		p, ok := api.Flags.Get(flag)
 		if !ok || p == "" {
-			return "", false
+			continue
 		}
 		data, err := h.ReadFile(p, maxConfigFile)
-		if err != nil {
-			if !h.Exists(p) {
-				f.Errs[flag] = fmt.Sprintf("--%s names %s, which does not exist on this host: the API server does not start", flag, p)
-			} else {
-				f.Errs[flag] = fmt.Sprintf("--%s: cannot read %s: %v", flag, p, err)
-			}
-			return p, false
-		}
-		if err := yaml.Unmarshal(data, into); err != nil {
-			f.Errs[flag] = fmt.Sprintf("--%s: %s is not valid YAML: %v", flag, p, err)
-			return p, false
-		}
-		return p, true
-	}
-
-	var authz struct {
-		Kind        string `json:"kind"`
-		Authorizers []struct {
-			Type string `json:"type"`
-		} `json:"authorizers"`
-	}
-	if p, ok := read("authorization-config", &authz); ok {
 		switch {
+		case err != nil && !h.Exists(p):
+			f.Errs[flag] = fmt.Sprintf("--%s names %s, which does not exist on this host: the API server does not start", flag, p)
+		case err != nil:
+			f.Errs[flag] = fmt.Sprintf("--%s: cannot read %s: %v", flag, p, err)
+		default:
+			f.Parse(flag, p, data)
+		}
+	}
+}
+
+// Parse reads the file a flag names (authorization-config,
+// authentication-config or audit-policy-file) into f; what is not
+// understood goes to f.Errs[flag].
+func (f *APIServerFiles) Parse(flag, p string, data []byte) {
+	if f.Errs == nil {
+		f.Errs = map[string]string{}
+	}
+	fail := func(format string, args ...any) {
+		f.Errs[flag] = fmt.Sprintf("--%s: %s: ", flag, p) + fmt.Sprintf(format, args...)
+	}
+	switch flag {
+	case "authorization-config":
+		var authz struct {
+			Kind        string `json:"kind"`
+			Authorizers []struct {
+				Type string `json:"type"`
+			} `json:"authorizers"`
+		}
+		switch err := yaml.Unmarshal(data, &authz); {
+		case err != nil:
+			fail("not valid YAML: %v", err)
 		case authz.Kind != "AuthorizationConfiguration":
-			f.Errs["authorization-config"] = fmt.Sprintf("--authorization-config: %s has kind %q, want AuthorizationConfiguration", p, authz.Kind)
+			fail("kind %q, want AuthorizationConfiguration", authz.Kind)
 		case len(authz.Authorizers) > maxConfigItems:
-			f.Errs["authorization-config"] = fmt.Sprintf("--authorization-config: %s lists more than %d authorizers", p, maxConfigItems)
+			fail("more than %d authorizers", maxConfigItems)
 		default:
 			for _, a := range authz.Authorizers {
 				f.AuthorizationModes = append(f.AuthorizationModes, a.Type)
 			}
 			f.AuthorizationSource = p
 		}
-	}
-
-	var authn struct {
-		Kind      string `json:"kind"`
-		Anonymous *struct {
-			Enabled    bool `json:"enabled"`
-			Conditions []struct {
-				Path string `json:"path"`
-			} `json:"conditions"`
-		} `json:"anonymous"`
-	}
-	if p, ok := read("authentication-config", &authn); ok {
-		switch {
+	case "authentication-config":
+		var authn struct {
+			Kind      string `json:"kind"`
+			Anonymous *struct {
+				Enabled    bool `json:"enabled"`
+				Conditions []struct {
+					Path string `json:"path"`
+				} `json:"conditions"`
+			} `json:"anonymous"`
+		}
+		switch err := yaml.Unmarshal(data, &authn); {
+		case err != nil:
+			fail("not valid YAML: %v", err)
 		case authn.Kind != "AuthenticationConfiguration":
-			f.Errs["authentication-config"] = fmt.Sprintf("--authentication-config: %s has kind %q, want AuthenticationConfiguration", p, authn.Kind)
+			fail("kind %q, want AuthenticationConfiguration", authn.Kind)
 		case authn.Anonymous != nil:
 			on := authn.Anonymous.Enabled
 			f.Anonymous = &on
@@ -101,18 +113,19 @@ func loadAPIServerFiles(h *Host, n *Node) {
 				f.AnonymousPaths = append(f.AnonymousPaths, c.Path)
 			}
 		}
-	}
-
-	var policy struct {
-		Kind  string `json:"kind"`
-		Rules []struct {
-			Level string `json:"level"`
-		} `json:"rules"`
-	}
-	if p, ok := read("audit-policy-file", &policy); ok {
-		if policy.Kind != "Policy" {
-			f.Errs["audit-policy-file"] = fmt.Sprintf("--audit-policy-file: %s has kind %q, want an audit Policy", p, policy.Kind)
-		} else {
+	case "audit-policy-file":
+		var policy struct {
+			Kind  string `json:"kind"`
+			Rules []struct {
+				Level string `json:"level"`
+			} `json:"rules"`
+		}
+		switch err := yaml.Unmarshal(data, &policy); {
+		case err != nil:
+			fail("not valid YAML: %v", err)
+		case policy.Kind != "Policy":
+			fail("kind %q, want an audit Policy", policy.Kind)
+		default:
 			f.AuditPolicyRead = true
 			for _, r := range policy.Rules {
 				if !strings.EqualFold(r.Level, "None") {
@@ -156,6 +169,8 @@ var defaultAdmission = map[string]bool{
 	"CertificateApproval": true, "CertificateSigning": true, "ClusterTrustBundleAttest": true,
 	"CertificateSubjectRestriction": true, "DefaultIngressClass": true, "MutatingAdmissionWebhook": true,
 	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionWebhook": true, "ResourceQuota": true,
+	"PodGroupProtection": true, "PodTopologyLabels": true, "NodeDeclaredFeatureValidator": true, "PodResizeValidator": true,
+	"MutatingAdmissionPolicy": true,
 }
 
 // admissionEnabled says whether an admission plugin is on, as the API

@@ -113,8 +113,16 @@ func (c *Check) Info() finding.RuleInfo {
 		}
 	}
 	r := rule.Rule{ID: c.ID, Title: c.Title, Severity: c.Severity, Description: c.Description,
-		Remediation: rem, References: c.references(), Tags: c.Tags()}
-	return r.Info()
+		Remediation: rem, References: c.references(), Tags: c.Tags(), Frameworks: c.Frameworks()}
+	info := r.Info()
+	info.Analyser = "node"
+	return info
+}
+
+// Frameworks returns the check's framework mappings: its CIS v1.12
+// sections, NSA/CISA sections and MITRE ATT&CK techniques.
+func (c *Check) Frameworks() finding.Frameworks {
+	return finding.Frameworks{CIS: c.CIS, NSA: c.NSA, MITRE: c.MITRE}
 }
 
 // Outcome is the overall result of one check on a node.

@@ -80,8 +80,27 @@ func apiServerChecks() []Check {
 	return []Check{
 		{ID: "node/apiserver-anonymous-auth", Title: "API server allows anonymous requests", Severity: finding.SeverityMedium, CIS: []string{"1.2.1"}, Component: api,
 			Description: "With anonymous authentication on, unauthenticated requests reach the API server as system:anonymous; any RBAC binding to that user or to system:unauthenticated opens the cluster.",
-			Remediation: "Set --anonymous-auth=false (on K3s: kube-apiserver-arg: [anonymous-auth=false]).",
-			Evaluate:    flagBool(api, "anonymous-auth", false, true)},
+			Remediation: "Set --anonymous-auth=false, or limit anonymous access to health paths with anonymous.conditions in the --authentication-config file.",
+			RemediationFor: map[Distribution]string{K3s: "K3s sets --anonymous-auth=false; remove any kube-apiserver-arg that sets it to true.", RKE2: "RKE2 sets --anonymous-auth=false; remove any kube-apiserver-arg that sets it to true.",
+				MicroK8s: "Add --anonymous-auth=false to /var/snap/microk8s/current/args/kube-apiserver and restart MicroK8s."},
+			NSA: []string{"authz.authentication"}, MITRE: []string{"T1078.001"},
+			Evaluate: func(n *Node) []Result {
+				c := n.Component(api)
+				files := &n.APIServerFiles
+				if files.Anonymous != nil {
+					if _, ok := c.Flags.Get("anonymous-auth"); ok {
+						return []Result{failFlag(c, "anonymous-auth", "--anonymous-auth is set together with an anonymous section in --authentication-config: the API server refuses to start")}
+					}
+					if *files.Anonymous && len(files.AnonymousPaths) == 0 {
+						return []Result{failFlag(c, "authentication-config", "the --authentication-config file enables anonymous requests on every path")}
+					}
+					return nil
+				}
+				if e, ok := files.Errs["authentication-config"]; ok {
+					return []Result{failFlag(c, "authentication-config", "%s", e)}
+				}
+				return flagBool(api, "anonymous-auth", false, true)(n)
+			}},
 		{ID: "node/apiserver-token-auth-file", Title: "API server accepts static tokens", Severity: finding.SeverityMedium, CIS: []string{"1.2.2"}, Component: api, NSA: []string{"authz.authentication"}, MITRE: []string{"T1078", "T1552.001"},
 			Description: "Static token files hold long-lived bearer tokens in clear text that cannot be revoked without a restart.",
 			Remediation: "Remove --token-auth-file; use client certificates, OIDC or service-account tokens.",

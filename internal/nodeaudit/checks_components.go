@@ -253,8 +253,8 @@ func kubeletChecks() []Check {
 			Remediation: "Set seccompDefault: true in the kubelet config (or --seccomp-default).", NSA: []string{"pod-security.enforcement"}, MITRE: []string{"T1611"},
 			Evaluate: kubeletIs("seccomp-default", []string{"seccompDefault"}, "true", "false", "false")},
 		{ID: "node/kubelet-protect-kernel-defaults", Title: "Kubelet does not protect kernel defaults", Severity: finding.SeverityLow, K3s: []string{"K3s hardening guide"}, Component: k,
-			Description:    "With protect-kernel-defaults the kubelet refuses to start when kernel tunables differ from what it expects instead of silently changing them. CIS dropped this item in v1.7; the K3s and RKE2 hardening guides keep it.",
-			Remediation:    "Set protectKernelDefaults: true after setting the kernel parameters.",
+			Description: "With protect-kernel-defaults the kubelet refuses to start when kernel tunables differ from what it expects instead of silently changing them. CIS dropped this item in v1.7; the K3s and RKE2 hardening guides keep it.",
+			Remediation: "Set protectKernelDefaults: true after setting the kernel parameters.", NSA: []string{"network.worker-segmentation"},
 			RemediationFor: map[Distribution]string{K3s: "Set protect-kernel-defaults: true in /etc/rancher/k3s/config.yaml after setting the kernel parameters.", RKE2: "Set protect-kernel-defaults: true in /etc/rancher/rke2/config.yaml (the CIS profile sets it)."},
 			Evaluate:       kubeletIs("protect-kernel-defaults", []string{"protectKernelDefaults"}, "true", "false", "false")},
 	}

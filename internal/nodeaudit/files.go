@@ -45,6 +45,16 @@ func collectFiles(h *Host, n *Node) {
 		}
 	}
 
+	// The files the API server's flags name first, so that one kept among
+	// a distribution's configuration (MicroK8s's args/encryption.yaml) is
+	// checked as the security configuration it is.
+	api := n.Component(APIServer)
+	for _, flag := range []string{"encryption-provider-config", "audit-policy-file", "admission-control-config-file",
+		"authentication-config", "authorization-config", "token-auth-file", "audit-webhook-config-file"} {
+		if p, ok := api.Flags.Get(flag); ok && strings.HasPrefix(p, "/") {
+			add(path.Clean(p), RoleSecurityConfig)
+		}
+	}
 	switch n.Distribution {
 	case Kubeadm:
 		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"} {
@@ -111,13 +121,6 @@ func collectFiles(h *Host, n *Node) {
 	if etcd := n.Component(Etcd); etcd.Found {
 		if d, ok := etcd.Flags.Get("data-dir"); ok {
 			add(path.Clean(d), RoleEtcdDataDir)
-		}
-	}
-	api := n.Component(APIServer)
-	for _, flag := range []string{"encryption-provider-config", "audit-policy-file", "admission-control-config-file",
-		"authentication-config", "authorization-config", "token-auth-file", "audit-webhook-config-file"} {
-		if p, ok := api.Flags.Get(flag); ok && strings.HasPrefix(p, "/") {
-			add(path.Clean(p), RoleSecurityConfig)
 		}
 	}
 	k := n.Component(Kubelet)

@@ -40,13 +40,13 @@ var listFlags = map[string]bool{
 	"authorization-mode": true, "tls-cipher-suites": true, "etcd-servers": true, "etcd-servers-overrides": true,
 	"api-audiences": true, "service-account-key-file": true, "service-account-issuer": true,
 	"cors-allowed-origins": true, "kubelet-preferred-address-types": true, "controllers": true,
-	"cluster-dns": true, "allowed-unsafe-sysctls": true, "tls-sni-cert-key": true, "runtime-config": true,
+	"cluster-dns": true, "allowed-unsafe-sysctls": true,
 }
 
 // normaliseName strips leading dashes and, as the Kubernetes components'
 // flag sets do (cliflag.WordSepNormalizeFunc), reads '_' as '-'.
 func normaliseName(name string) string {
-	return strings.ReplaceAll(strings.TrimLeft(name, "-"), "_", "-")
+	return strings.TrimLeft(strings.ReplaceAll(name, "_", "-"), "-")
 }
 
 // Set records a flag value from a source, replacing any earlier value.
@@ -157,20 +157,26 @@ func (f *Flags) Locate(source string, data []byte) {
 	}
 }
 
-// lineNames reports whether a line sets the flag: "--name", "name=" (a
-// k3s *-arg item) or "name:" (a YAML key).
+// lineNames reports whether a line sets the flag: "--name", "-name=",
+// "name=" (a k3s *-arg item) or "name:" (a YAML key), not as the end of a
+// longer name (--requestheader-client-ca-file is not --client-ca-file).
 func lineNames(line, name string) bool {
 	for _, pat := range []string{"--" + name, "-" + name + "=", name + "=", name + ":"} {
-		i := strings.Index(line, pat)
-		if i < 0 {
-			continue
-		}
-		if i > 0 && pat[0] != '-' && (isFlagChar(line[i-1])) {
-			continue
-		}
-		end := i + len(pat)
-		if pat[len(pat)-1] == '=' || pat[len(pat)-1] == ':' || end == len(line) || !isFlagChar(line[end]) {
-			return true
+		for from := 0; from < len(line); {
+			i := strings.Index(line[from:], pat)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + 1
+			if i > 0 && isFlagChar(line[i-1]) {
+				continue
+			}
+			end := i + len(pat)
+			last := pat[len(pat)-1]
+			if last == '=' || last == ':' || end == len(line) || !isFlagChar(line[end]) {
+				return true
+			}
 		}
 	}
 	return false
@@ -180,13 +186,22 @@ func isFlagChar(b byte) bool {
 	return b == '-' || b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
 }
 
-// FeatureGates parses a --feature-gates value ("A=true,B=false"); values
-// that are not booleans are kept as false-y errors by the caller.
+// FeatureGates parses a --feature-gates value ("A=true,B=false"). Since
+// Kubernetes 1.34 a gate may name its component ("kube:A=true"); gates of
+// other components (an embedded etcd's) are left out. Values are returned
+// as written; the caller reads them as booleans.
 func FeatureGates(v string) map[string]string {
 	out := map[string]string{}
 	for _, g := range listValue(v) {
 		name, val, _ := strings.Cut(g, "=")
-		out[strings.TrimSpace(name)] = strings.TrimSpace(val)
+		name = strings.TrimSpace(name)
+		if comp, gate, ok := strings.Cut(name, ":"); ok {
+			if comp != "kube" {
+				continue
+			}
+			name = gate
+		}
+		out[name] = strings.TrimSpace(val)
 	}
 	return out
 }
@@ -261,7 +276,7 @@ func ParseCommandLine(tokens []string, syntax Syntax) (args []Arg, warnings []st
 			}
 		}
 		name := strings.TrimLeft(t, "-")
-		if name == "" {
+		if normaliseName(strings.SplitN(name, "=", 2)[0]) == "" {
 			continue
 		}
 		if n, v, ok := strings.Cut(name, "="); ok {

@@ -1,7 +1,10 @@
 package nodeaudit
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -115,6 +118,7 @@ func TestFlagSemantics(t *testing.T) {
 		{"list appended with +", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction"}, {"--enable-admission-plugins+=EventRateLimit"}}, "enable-admission-plugins", "NodeRestriction,EventRateLimit", 0},
 		{"authorization modes repeated", PFlag, [][]string{{"--authorization-mode=Node", "--authorization-mode=RBAC"}}, "authorization-mode", "Node,RBAC", 0},
 		{"feature gates merge", PFlag, [][]string{{"--feature-gates=A=true,RotateKubeletServerCertificate=false", "--feature-gates=RotateKubeletServerCertificate=true"}}, "feature-gates", "A=true,RotateKubeletServerCertificate=true", 0},
+		{"feature gates with a component", PFlag, [][]string{{"--feature-gates=kube:RotateKubeletServerCertificate=false"}}, "feature-gates", "kube:RotateKubeletServerCertificate=false", 0},
 		{"underscores are dashes", PFlag, [][]string{{"--anonymous_auth=false"}}, "anonymous-auth", "false", 0},
 		{"single-dash long flag refused by pflag", PFlag, [][]string{{"--anonymous-auth=true", "-anonymous-auth=false"}}, "anonymous-auth", "true", 1},
 		{"single-dash long flag accepted by etcd", GoFlag, [][]string{{"-client-cert-auth=true"}}, "client-cert-auth", "true", 0},
@@ -158,11 +162,51 @@ func TestFlagBool(t *testing.T) {
 }
 
 func TestLocate(t *testing.T) {
-	data := []byte("spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x=1\n")
+	data := []byte("spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x=1\n    - --client-ca-file=/ca\n    - --requestheader-client-ca-file=/fp\n")
 	var f Flags
-	f.Merge(ParseArgs([]string{"--profiling=true", "--profiling-x=1"}), "m.yaml")
+	f.Merge(ParseArgs([]string{"--profiling=true", "--profiling-x=1", "--client-ca-file=/ca", "--requestheader-client-ca-file=/fp"}), "m.yaml")
 	f.Locate("m.yaml", data)
-	if s, _ := f.Lookup("profiling"); s.Line != 5 {
-		t.Errorf("line %d, want 5", s.Line)
+	for flag, want := range map[string]int{"profiling": 5, "profiling-x": 6, "client-ca-file": 7, "requestheader-client-ca-file": 8} {
+		if s, _ := f.Lookup(flag); s.Line != want {
+			t.Errorf("--%s: line %d, want %d", flag, s.Line, want)
+		}
+	}
+}
+
+func TestFeatureGates(t *testing.T) {
+	g := FeatureGates("kube:RotateKubeletServerCertificate=false,etcd:InitialCorruptCheck=true,SeccompDefault=true")
+	if g["RotateKubeletServerCertificate"] != "false" || g["SeccompDefault"] != "true" || len(g) != 2 {
+		t.Errorf("gates %v", g)
+	}
+}
+
+// TestK3sArgReplacesDefault: a kube-apiserver-arg replaces k3s's own value
+// of that flag (K3s's enable-admission-plugins=NodeRestriction is lost when
+// the config names other plugins), unless written name+=value.
+func TestK3sArgReplacesDefault(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want bool
+	}{
+		{"enable-admission-plugins=EventRateLimit", false},
+		{"enable-admission-plugins=NodeRestriction,EventRateLimit", true},
+		{"enable-admission-plugins+=EventRateLimit", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "k3s", "good"), true)
+			if err := os.Remove(filepath.Join(root, "var/log/k3s.log")); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(root, "etc/rancher/k3s/config.yaml"), "kube-apiserver-arg:\n  - "+tt.arg+"\n")
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on, _ := admissionEnabled(n.Component(APIServer), "NodeRestriction"); on != tt.want {
+				v, _ := n.Component(APIServer).Flags.Get("enable-admission-plugins")
+				t.Errorf("NodeRestriction on = %v, want %v (--enable-admission-plugins=%s)", on, tt.want, v)
+			}
+		})
 	}
 }

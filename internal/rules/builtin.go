@@ -1,10 +1,11 @@
 // Package rules assembles Palisade's built-in rule set from the rule
-// packages below it (pss, hardening, dockerfile) and the user's custom
-// rules.
+// packages below it (pss, hardening, dockerfile, cluster, rbac,
+// reliability) and the user's custom rules.
 package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/palisade-sec/palisade/internal/catalog/peers"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -14,6 +15,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/rules/hardening"
 	"github.com/palisade-sec/palisade/internal/rules/pss"
 	rbacrules "github.com/palisade-sec/palisade/internal/rules/rbac"
+	"github.com/palisade-sec/palisade/internal/rules/reliability"
 )
 
 // Builtin returns every built-in rule.
@@ -26,6 +28,7 @@ func Builtin() (*rule.Set, error) {
 	all = append(all, dockerfilerules.Rules()...)
 	all = append(all, clusterrules.Rules()...)
 	all = append(all, rbacrules.Rules()...)
+	all = append(all, reliability.Rules()...)
 	if err := annotate(all, pss.Frameworks(), hardening.Frameworks(), dockerfilerules.Frameworks(),
 		clusterrules.Frameworks(), rbacrules.Frameworks()); err != nil {
 		return nil, err
@@ -62,4 +65,31 @@ func annotate(all []*rule.Rule, tables ...map[string]finding.Frameworks) error {
 		}
 	}
 	return nil
+}
+
+// DefaultSelectors completes the rule selectors a user gave (--rules, a
+// policy's rules) with what the default security gate leaves out: when no
+// selector names rules to include, only removals or none at all, the
+// reliability rules are removed, so that "every rule" means every
+// security rule and reliability findings appear only when asked for
+// (--rules reliability, or a reliability rule's ID).
+func DefaultSelectors(selectors []string) []string {
+	for _, sel := range selectors {
+		for _, part := range strings.Split(sel, ",") {
+			if p := strings.TrimSpace(part); p != "" && !strings.HasPrefix(p, "-") {
+				return selectors
+			}
+		}
+	}
+	return append(append([]string{}, selectors...), "-"+reliability.Tag)
+}
+
+// Default returns the built-in rules of the default security gate: every
+// built-in rule but the reliability ones (see DefaultSelectors).
+func Default() (*rule.Set, error) {
+	all, err := Builtin()
+	if err != nil {
+		return nil, err
+	}
+	return all.Select(DefaultSelectors(nil))
 }

@@ -15,10 +15,11 @@ const (
 	EcosystemNPM    = "npm"
 	EcosystemMaven  = "Maven"
 
-	// Further OS ecosystems. OSV names the first five; Fedora, Amazon
-	// Linux and CBL-Mariner have no OSV ecosystem of their own, so their
-	// packages carry these descriptive names and match nothing in OSV
-	// until one exists.
+	// Further OS ecosystems. OSV names the first five and Chainguard;
+	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have
+	// no OSV ecosystem of their own, so their packages carry these
+	// descriptive names, matched by advisories imported in the vendors'
+	// formats (Amazon's ALAS) under the same names.
 	EcosystemRockyLinux = "Rocky Linux"
 	EcosystemAlmaLinux  = "AlmaLinux"
 	EcosystemSUSE       = "SUSE"
@@ -27,6 +28,9 @@ const (
 	EcosystemFedora     = "Fedora"
 	EcosystemAmazon     = "Amazon Linux"
 	EcosystemMariner    = "Mariner"
+	EcosystemChainguard = "Chainguard"
+	EcosystemOracle     = "Oracle Linux"
+	EcosystemPhoton     = "Photon OS"
 )
 
 // Package is one installed software package.

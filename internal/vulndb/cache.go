@@ -1,7 +1,10 @@
 // Package vulndb keeps the vulnerability database that image scans match
 // packages against: OSV records (https://ossf.github.io/osv-schema/), the
-// one internal format, indexed by (ecosystem, package) in a bbolt file
-// under the cache directory.
+// one internal model of advisories, indexed by (ecosystem, package) in a
+// bbolt file under the cache directory. Vendors' own formats are read and
+// normalised into it (Amazon's ALAS updateinfo.xml), and CVE enrichment
+// (NVD's scores, CISA KEV, EPSS, the Debian Security Tracker's fix
+// states) is kept beside it by CVE ID.
 //
 // The database is replaced, never modified: an update or import builds a
 // complete new file beside the live one, syncs it and renames it over the
@@ -87,7 +90,10 @@ func (c Cache) Import(ctx context.Context, path, name, format string, now time.T
 		return nil, err
 	}
 	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(abs), ".zip")
+		name = filepath.Base(abs)
+		for _, ext := range []string{".gz", ".zip", ".json", ".csv"} {
+			name = strings.TrimSuffix(name, ext)
+		}
 	}
 	if format == "" {
 		format = FormatOf(name)
@@ -143,7 +149,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
 		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
-		enrich := in.state.Format != "" && in.state.Format != FormatOSV
+		enrich := isEnrichment(in.state.Format)
 		if in.path == "" {
 			if old == nil {
 				b.abort()
@@ -160,9 +166,12 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 		} else {
 			var st readStats
 			var err error
-			if enrich {
+			switch {
+			case enrich:
 				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
-			} else {
+			case in.state.Format == FormatALAS:
+				st, err = readALAS(ctx, in.path, name, add)
+			default:
 				st, err = readRecords(ctx, in.path, add)
 			}
 			if err != nil {

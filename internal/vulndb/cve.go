@@ -43,15 +43,16 @@ const (
 )
 
 // Formats lists the formats a source can have.
-var Formats = []string{FormatOSV, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker}
+var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker}
 
 // FormatOf returns the format a source name implies when none is given:
 // "nvd", "nvd-2024", "NVD:recent" are NVD feeds, "kev" and "epss" (and
 // names starting "kev-", "epss-") are CISA KEV and EPSS, "debian-tracker"
-// is the Debian Security Tracker's JSON; every other name is OSV.
+// is the Debian Security Tracker's JSON, "alas-2" and "alas-2023" are
+// Amazon Linux's updateinfo.xml; every other name is OSV.
 func FormatOf(name string) string {
 	n := strings.ToLower(name)
-	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker} {
+	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS} {
 		if n == f || strings.HasPrefix(n, f+"-") || strings.HasPrefix(n, f+":") || strings.HasPrefix(n, f+"_") {
 			return f
 		}
@@ -169,31 +170,46 @@ const (
 // archives (NVD's .json.gz and .json.zip feeds, EPSS's .csv.gz); a
 // directory's regular files are read in name order (NVD's yearly feeds).
 func readCVEs(ctx context.Context, path, format string, fn func(*CVEInfo) error) (readStats, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return readStats{}, err
-	}
 	var st readStats
-	if !info.IsDir() {
-		err := readCVEFile(ctx, path, format, &st, fn)
-		return st, err
-	}
-	entries, err := os.ReadDir(path)
+	files, err := sourceFiles(path)
 	if err != nil {
 		return st, err
 	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		if err := readCVEFile(ctx, filepath.Join(path, e.Name()), format, &st, fn); err != nil {
-			return st, err
+	for _, f := range files {
+		err := withDecompressed(f, func(r io.Reader) error { return readCVEStream(ctx, r, format, &st, fn) })
+		if err != nil {
+			return st, fmt.Errorf("%s: %w", f, err)
 		}
 	}
 	return st, nil
 }
 
-func readCVEFile(ctx context.Context, path, format string, st *readStats, fn func(*CVEInfo) error) error {
+// sourceFiles lists the files of a source: the file itself, or a
+// directory's regular files in name order (NVD's yearly feeds).
+func sourceFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, filepath.Join(path, e.Name()))
+		}
+	}
+	return out, nil
+}
+
+// withDecompressed calls fn with the content of a plain, gzip or zip
+// file; for a zip, once per regular entry.
+func withDecompressed(path string, fn func(io.Reader) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -201,26 +217,43 @@ func readCVEFile(ctx context.Context, path, format string, st *readStats, fn fun
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 64<<10)
 	magic, _ := br.Peek(4)
-	var r io.Reader = br
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return err
 		}
 		defer zr.Close()
-		r = zr
+		return fn(zr)
 	case bytes.HasPrefix(magic, []byte("PK\x03\x04")):
 		fi, err := f.Stat()
 		if err != nil {
 			return err
 		}
-		return readCVEZip(ctx, f, fi.Size(), path, format, st, fn)
+		zr, err := zip.NewReader(f, fi.Size())
+		if err != nil {
+			return err
+		}
+		if len(zr.File) > 1000 {
+			return fmt.Errorf("zip: %d entries, limit 1000", len(zr.File))
+		}
+		for _, zf := range zr.File {
+			if zf.FileInfo().IsDir() {
+				continue
+			}
+			rc, err := zf.Open()
+			if err != nil {
+				return fmt.Errorf("%s: %w", zf.Name, err)
+			}
+			err = fn(rc)
+			rc.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", zf.Name, err)
+			}
+		}
+		return nil
 	}
-	if err := readCVEStream(ctx, r, format, st, fn); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	return fn(br)
 }
 
 func readCVEStream(ctx context.Context, r io.Reader, format string, st *readStats, fn func(*CVEInfo) error) error {
@@ -468,33 +501,6 @@ func expectDelim(dec *json.Decoder, want json.Delim) error {
 	}
 	if d, ok := t.(json.Delim); !ok || d != want {
 		return fmt.Errorf("want %q, got %v", want, t)
-	}
-	return nil
-}
-
-// readCVEZip reads every regular entry of a zip (NVD's .json.zip feeds
-// hold one JSON file).
-func readCVEZip(ctx context.Context, r io.ReaderAt, size int64, name, format string, st *readStats, fn func(*CVEInfo) error) error {
-	zr, err := zip.NewReader(r, size)
-	if err != nil {
-		return fmt.Errorf("zip %s: %w", name, err)
-	}
-	if len(zr.File) > 1000 {
-		return fmt.Errorf("zip %s: %d entries, limit 1000", name, len(zr.File))
-	}
-	for _, zf := range zr.File {
-		if zf.FileInfo().IsDir() {
-			continue
-		}
-		rc, err := zf.Open()
-		if err != nil {
-			return fmt.Errorf("zip %s: %s: %w", name, zf.Name, err)
-		}
-		err = readCVEStream(ctx, rc, format, st, fn)
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("zip %s: %s: %w", name, zf.Name, err)
-		}
 	}
 	return nil
 }

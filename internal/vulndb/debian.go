@@ -43,7 +43,7 @@ type trackerRelease struct {
 func readDebianTracker(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) error) error {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '{'); err != nil {
-		return fmt.Errorf("Debian Security Tracker JSON: %w", err)
+		return fmt.Errorf("the Debian Security Tracker JSON: %w", err)
 	}
 	for dec.More() {
 		if err := ctx.Err(); err != nil {
@@ -51,12 +51,12 @@ func readDebianTracker(ctx context.Context, r io.Reader, st *readStats, fn func(
 		}
 		tok, err := dec.Token()
 		if err != nil {
-			return fmt.Errorf("Debian Security Tracker JSON: %w", err)
+			return fmt.Errorf("the Debian Security Tracker JSON: %w", err)
 		}
 		pkg, _ := tok.(string)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("Debian Security Tracker JSON: package %q: %w", truncate(pkg, 64), err)
+			return fmt.Errorf("the Debian Security Tracker JSON: package %q: %w", truncate(pkg, 64), err)
 		}
 		if pkg == "" || len(pkg) > maxNameLen || len(raw) > maxTrackerPackage {
 			st.skip(truncate(pkg, 64), errors.New("invalid or oversized package entry"))

@@ -62,3 +62,22 @@ func FuzzReadCVEs(f *testing.F) {
 		})
 	})
 }
+
+// FuzzUpdateInfo feeds hostile updateinfo.xml to the ALAS reader: it
+// fails or yields valid records, never panics.
+func FuzzUpdateInfo(f *testing.F) {
+	data, err := os.ReadFile("testdata/alas/updateinfo-al2023.xml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var st readStats
+		_ = readUpdateInfo(context.Background(), bytes.NewReader(data), "Amazon Linux:2023", &st, func(rec *Record) error {
+			if err := rec.validate(); err != nil {
+				t.Fatalf("invalid record yielded: %v", err)
+			}
+			return nil
+		})
+	})
+}

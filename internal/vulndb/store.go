@@ -560,7 +560,7 @@ var ecosystemNames = map[string]string{
 	"go": "Go", "pypi": "PyPI", "npm": "npm", "maven": "Maven", "crates.io": "crates.io",
 	"rubygems": "RubyGems", "nuget": "NuGet", "packagist": "Packagist", "wolfi": "Wolfi",
 	"chainguard": "Chainguard", "almalinux": "AlmaLinux", "rocky linux": "Rocky Linux",
-	"suse": "SUSE", "opensuse": "openSUSE",
+	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
 }
 
 func displayEcosystem(lower string) string {

@@ -59,13 +59,47 @@ func DefaultSources() []Source {
 	return out
 }
 
-// ParseSource reads a source given as NAME=URL, or as an ecosystem name
-// alone for its OSV export.
+// Where the enrichment sources publish (see cve.go and debian.go).
+const (
+	NVDFeedBase      = "https://nvd.nist.gov/feeds/json/cve/2.0/"
+	KEVURL           = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+	EPSSURL          = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+	DebianTrackerURL = "https://security-tracker.debian.org/tracker/data/json"
+)
+
+// EnrichmentSource returns the published location of an enrichment
+// source named alone: "kev", "epss", "debian-tracker", and NVD's feeds
+// "nvd-2024" (a year), "nvd-modified" and "nvd-recent".
+func EnrichmentSource(name string) (Source, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	switch n {
+	case FormatKEV:
+		return Source{Name: n, URL: KEVURL, Format: FormatKEV}, true
+	case FormatEPSS:
+		return Source{Name: n, URL: EPSSURL, Format: FormatEPSS}, true
+	case FormatDebianTracker:
+		return Source{Name: n, URL: DebianTrackerURL, Format: FormatDebianTracker}, true
+	}
+	if feed, ok := strings.CutPrefix(n, "nvd-"); ok {
+		if feed == "modified" || feed == "recent" || (len(feed) == 4 && strings.Trim(feed, "0123456789") == "") {
+			return Source{Name: n, URL: NVDFeedBase + "nvdcve-2.0-" + feed + ".json.gz", Format: FormatNVD}, true
+		}
+	}
+	return Source{}, false
+}
+
+// ParseSource reads a source given as NAME=URL, as an enrichment source
+// named alone (EnrichmentSource), or as an ecosystem name alone for its
+// OSV export. The format of a NAME=URL source is the one FormatOf the
+// name implies.
 func ParseSource(s string) (Source, error) {
 	name, u, ok := strings.Cut(s, "=")
 	if !ok {
 		if strings.Contains(s, "://") {
 			return Source{}, fmt.Errorf("source %q: want NAME=URL or an ecosystem name", s)
+		}
+		if src, ok := EnrichmentSource(s); ok {
+			return src, nil
 		}
 		return OSVSource(strings.TrimSpace(s)), nil
 	}
@@ -77,7 +111,7 @@ func ParseSource(s string) (Source, error) {
 	if name == "" || strings.ContainsRune(name, 0) {
 		return Source{}, fmt.Errorf("source %q: empty name", s)
 	}
-	return Source{Name: name, URL: u}, nil
+	return Source{Name: name, URL: u, Format: FormatOf(name)}, nil
 }
 
 // DefaultMaxDownload caps one archive download (OSV's largest export is a
@@ -105,6 +139,7 @@ type SourceResult struct {
 	NotModified bool     `json:"notModified"`
 	Downloaded  int64    `json:"downloaded"`
 	Records     int      `json:"records"`
+	CVEs        int      `json:"cves,omitempty"`
 	Skipped     int      `json:"skipped"`
 	Withdrawn   int      `json:"withdrawn"`
 	Errors      []string `json:"errors,omitempty"`
@@ -202,7 +237,7 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 			Withdrawn: stats[i].withdrawn, Errors: stats[i].errors}
 		for _, s := range meta.Sources {
 			if s.Name == in.state.Name {
-				sr.Records = s.Records
+				sr.Records, sr.CVEs = s.Records, s.CVEs
 			}
 		}
 		if in.path != "" {

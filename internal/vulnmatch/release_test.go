@@ -108,3 +108,43 @@ func TestMatchRedHatStreams(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchAmazonLinux matches Amazon Linux rpms against ALAS advisories
+// (imported from updateinfo.xml) with rpm's version order, epochs
+// included, qualified by release: an Amazon Linux 2023 advisory says
+// nothing of Amazon Linux 2. ALAS's own severity rates the finding.
+func TestMatchAmazonLinux(t *testing.T) {
+	ctx := context.Background()
+	c := vulndb.Cache{Dir: t.TempDir()}
+	if _, err := c.Import(ctx, "../vulndb/testdata/alas/updateinfo-al2023.xml", "alas-2023", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db, err := c.Open(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	amzn := func(name, ver, release string) sbom.Package {
+		return sbom.Package{Name: name, Version: ver, Ecosystem: "Amazon Linux:" + release, Type: "rpm"}
+	}
+	tests := []struct {
+		pkg  sbom.Package
+		want []want
+	}{
+		{amzn("openssl-libs", "1:3.0.8-1.amzn2023.0.1", "2023"),
+			[]want{{"openssl-libs", "ALAS2023-2024-507", "1:3.0.8-1.amzn2023.0.3", finding.SeverityMedium, "Amazon Linux"}}},
+		{amzn("openssl-libs", "1:3.0.8-1.amzn2023.0.3", "2023"), nil},
+		{amzn("libcurl-minimal", "8.3.0-1.amzn2023.0.2", "2023"),
+			[]want{{"libcurl-minimal", "ALAS2023-2024-600", "8.5.0-1.amzn2023.0.1", finding.SeverityHigh, "Amazon Linux"}}},
+		{amzn("openssl-libs", "1:1.0.2k-24.amzn2.0.7", "2"), nil},
+	}
+	for _, tt := range tests {
+		res, err := Match(ctx, db, []sbom.Package{tt.pkg}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := summarize(res.Findings); !equalWants(got, tt.want) {
+			t.Errorf("%s %s (%s):\n got  %v\n want %v", tt.pkg.Name, tt.pkg.Version, tt.pkg.Ecosystem, got, tt.want)
+		}
+	}
+}

@@ -40,6 +40,37 @@ type Inventory struct {
 	HorizontalPodAutoscalers []*autoscalingv2.HorizontalPodAutoscaler
 	// Objects is every object read, typed or not, for custom (CEL) rules.
 	Objects []*Object
+	// Templates, when not nil, stands for Workloads in rules that relate
+	// other objects to the pods that exist (a Service selecting none): a
+	// scan that evaluates workloads in batches keeps only this summary of
+	// them, and sets it before running the inventory-wide rules. Use
+	// PodTemplates.
+	Templates []PodTemplate
+}
+
+// PodTemplate is what relations between objects need of a workload: its
+// namespace, owner and pod labels.
+type PodTemplate struct {
+	Ref    finding.ObjectRef
+	Labels map[string]string
+}
+
+// TemplateOf summarises a workload.
+func TemplateOf(w *Workload) PodTemplate {
+	return PodTemplate{Ref: w.Ref, Labels: w.PodMeta.Labels}
+}
+
+// PodTemplates returns every workload's pod template: Templates when a
+// batched scan set it, else the inventory's own workloads.
+func (inv *Inventory) PodTemplates() []PodTemplate {
+	if inv.Templates != nil {
+		return inv.Templates
+	}
+	out := make([]PodTemplate, len(inv.Workloads))
+	for i, w := range inv.Workloads {
+		out[i] = TemplateOf(w)
+	}
+	return out
 }
 
 // Object is any object with its decoded JSON form and source.

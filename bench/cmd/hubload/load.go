@@ -56,10 +56,10 @@ type sim struct {
 func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64) *sim {
 	tr := &http.Transport{TLSClientConfig: id.tls.Clone(), MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
 	return &sim{id: id, url: url, model: newClusterModel(pods), rng: rand.New(rand.NewPCG(seed, 17)),
-		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, jobs: make(chan job, 4096), stats: st}
+		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, jobs: make(chan job, 512), stats: st}
 }
 
-// enqueue schedules a report; a full outbox (4,096 reports behind) is
+// enqueue schedules a report; a full outbox (512 reports behind) is
 // counted as a loss of the load client, never silently.
 func (s *sim) enqueue(j job) {
 	s.pending.Add(1)

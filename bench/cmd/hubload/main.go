@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,14 +46,14 @@ import (
 )
 
 type options struct {
-	bin, backend, mode, workDir       string
-	replicas, clusters, pods, cliJobs int
-	rates                             []float64
-	step, duration, interval, hb      time.Duration
-	seedRate, snapshotShare, imageShr float64
-	p99Goal                           time.Duration
-	pgDurable                         bool
-	hubArgs                           []string
+	bin, backend, mode, workDir, tokens string
+	replicas, clusters, pods, cliJobs   int
+	rates                               []float64
+	step, duration, interval, hb        time.Duration
+	seedRate, snapshotShare, imageShr   float64
+	p99Goal                             time.Duration
+	pgDurable                           bool
+	hubArgs                             []string
 }
 
 func main() {
@@ -64,6 +66,7 @@ func main() {
 	flag.IntVar(&o.replicas, "replicas", 1, "hub replicas (postgres only for more than one), behind a TCP load balancer")
 	flag.IntVar(&o.clusters, "clusters", 100, "enrolled agents (one cluster each)")
 	flag.IntVar(&o.pods, "pods", 500, "pods per cluster (14.3 findings each, as measured)")
+	flag.StringVar(&o.tokens, "tokens", "cli", "where bootstrap tokens come from: cli (`palisade hub token create`, one process each) or api (the admin API, with a token from `hub token create-api`)")
 	flag.IntVar(&o.cliJobs, "cli-jobs", 2, "`palisade hub token create` processes at once while enrolling")
 	flag.StringVar(&rates, "rates", "100,200,400,700,1000,1500,2000,3000", "step mode: reports/s, in order")
 	flag.DurationVar(&o.step, "step", 20*time.Second, "step mode: how long each rate is held")
@@ -161,11 +164,21 @@ func run(ctx context.Context, o options) (bool, error) {
 	logf("%d hub replica(s) of %s on %s (%s), agents at %s", o.replicas, o.bin, o.backend, o.workDir, hubs.url)
 
 	t0 := time.Now()
-	ids, err := hubs.enrolFleet(ctx, o.clusters, o.cliJobs, func(n int) { logf("enrolled %d", n) })
+	var api *adminTokens
+	how := "bootstrap tokens from `palisade hub token create`"
+	if o.tokens == "api" {
+		if api, err = hubs.newAdminTokens(ctx); err != nil {
+			return false, err
+		}
+		how = "bootstrap tokens from POST /api/v1/clusters with an admin API token from `palisade hub token create-api`"
+	} else if o.tokens != "cli" {
+		return false, fmt.Errorf("--tokens %q: want cli or api", o.tokens)
+	}
+	ids, err := hubs.enrolFleet(ctx, o.clusters, o.cliJobs, api, func(n int) { logf("enrolled %d", n) })
 	if err != nil {
 		return false, err
 	}
-	logf("enrolled %d agents (CLI tokens + enrolment API) in %v", len(ids), time.Since(t0).Round(time.Millisecond))
+	logf("enrolled %d agents (%s, then the enrolment API) in %v", len(ids), how, time.Since(t0).Round(time.Millisecond))
 
 	st := &stats{}
 	sims := make([]*sim, len(ids))
@@ -181,16 +194,26 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	rss := newRSSSampler(hubs)
 	defer rss.stop()
+	meter := &cpuMeter{hubs: hubs}
+	if pg != nil {
+		meter.pgPID = pg.PID()
+	}
+	cores := runtime.NumCPU()
 
 	// Seed: every cluster's first full snapshot, all findings new.
+	meter.reset()
 	seedStart := time.Now()
 	schedule(ctx, sims, o.seedRate, time.Duration(float64(len(sims))/o.seedRate*float64(time.Second)), seedStart, 0, func(int) jobKind { return jobSnapshot })
 	waitIdle(ctx, sims, 30*time.Minute)
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
 	lat := st.window(seedStart, time.Now(), nil)
 	seedDur := time.Since(seedStart)
 	logf("seed: %d first snapshots (%d pods, %d findings each) scheduled at %.0f/s: done in %v = %.1f/s; p50 %v p99 %v max %v; load %s; hub RSS %s",
 		len(sims), o.pods, sims[0].model.findings(), o.seedRate, seedDur.Round(time.Millisecond), float64(len(sims))/seedDur.Seconds(),
 		pct(lat, .5), pct(lat, .99), pct(lat, 1), loadAvg(), rss.describe())
+	logf("seed: %s", meter.per(len(sims), cores))
 
 	rng := rand.New(rand.NewPCG(1, 2))
 	pick := func(int) jobKind {
@@ -205,9 +228,9 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	switch o.mode {
 	case "step":
-		stepRates(ctx, o, sims, st, rss, pick)
+		stepRates(ctx, o, sims, st, rss, meter, cores, pick)
 	case "fleet":
-		if err := fleetRun(ctx, o, hubs, sims, st, rss, pick); err != nil {
+		if err := fleetRun(ctx, o, hubs, sims, st, rss, meter, cores, pick); err != nil {
 			return false, err
 		}
 	default:
@@ -240,13 +263,14 @@ func waitIdle(ctx context.Context, sims []*sim, limit time.Duration) bool {
 	return false
 }
 
-func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssSampler, pick func(int) jobKind) {
+func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssSampler, meter *cpuMeter, cores int, pick func(int) jobKind) {
 	offset := 0
 	for _, rate := range o.rates {
 		if ctx.Err() != nil {
 			return
 		}
 		rss.reset()
+		meter.reset()
 		before := st.applied.Load()
 		start := time.Now()
 		n := schedule(ctx, sims, rate, o.step, start, offset, pick)
@@ -261,6 +285,7 @@ func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssS
 			rate, o.step, n, applied, last.Sub(start).Round(time.Millisecond), float64(n)/last.Sub(start).Seconds(),
 			pct(lat, .5).Round(10*time.Microsecond), pct(lat, .99).Round(10*time.Microsecond), pct(lat, 1).Round(time.Millisecond),
 			snapshotNote(snap), st.throttled.Load(), st.nErrs, loadAvg(), rss.describe())
+		logf("rate %.0f/s: %s", rate, meter.per(n, cores))
 		if !drained {
 			logf("rate %.0f/s: the hub did not catch up within 2 minutes: saturated", rate)
 			return
@@ -282,12 +307,13 @@ func snapshotNote(snap []time.Duration) string {
 // fleetRun: every cluster reports every interval and heartbeats every
 // hb, each at its own phase, for duration; a dashboard session reads the
 // overview, compliance, fleet findings and a cluster's page in turn.
-func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *stats, rss *rssSampler, pick func(int) jobKind) error {
+func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *stats, rss *rssSampler, meter *cpuMeter, cores int, pick func(int) jobKind) error {
 	dash, err := newDashboard(ctx, hubs)
 	if err != nil {
 		return err
 	}
 	rss.reset()
+	meter.reset()
 	start := time.Now()
 	end := start.Add(o.duration)
 	fctx, cancel := context.WithDeadline(ctx, end)
@@ -340,6 +366,7 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 	logf("fleet: %d clusters for %v: %d reports (%.0f/s) p50 %v p99 %v max %v; %d heartbeats p99 %v; dashboard %d pages p50 %v p99 %v max %v; load %s; hub RSS %s",
 		len(sims), o.duration, len(lat), float64(len(lat))/o.duration.Seconds(), pct(lat, .5), pct(lat, .99), pct(lat, 1),
 		len(hb), pct(hb, .99), len(d), pct(d, .5), pct(d, .99), pct(d, 1), loadAvg(), rss.describe())
+	logf("fleet: %s (heartbeats and page reads included)", meter.per(len(lat), cores))
 	return dash.err
 }
 
@@ -510,6 +537,10 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 		return false, err
 	}
 	defer s.Close()
+	pgStats := ""
+	if !strings.HasPrefix(database, "sqlite://") {
+		pgStats = postgresFlushes(ctx, database, st.applied.Load())
+	}
 	var sent uint64
 	bad := 0
 	for _, sm := range sims {
@@ -529,6 +560,17 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 			bad++
 		}
 	}
+	if pgStats != "" {
+		logf("%s", pgStats)
+	}
+	var findings int
+	for _, sm := range sims {
+		findings += sm.model.findings()
+	}
+	if size := databaseBytes(ctx, database); size > 0 {
+		logf("database: %.1f MB for %d clusters and %d findings: %.1f KB per cluster, %.0f bytes per finding",
+			float64(size)/1e6, len(sims), findings, float64(size)/1e3/float64(len(sims)), float64(size)/float64(max(findings, 1)))
+	}
 	applied := st.applied.Load()
 	logf("verify: %d reports sent, %d applied, %d duplicates answered to first attempts, %d to retries, %d rejected, %d client overflows; %d requests, %.1f MB of gzip; %d clusters mismatched; %d errors",
 		sent, applied, st.dups.Load(), st.dupsRetry.Load(), st.rejected.Load(), st.overflow.Load(), st.requests.Load(), float64(st.bytes.Load())/1e6, bad, st.nErrs)
@@ -543,4 +585,47 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 		logf("FAIL")
 	}
 	return ok, nil
+}
+
+// postgresFlushes reads how many transactions the hub's database committed
+// and how many times PostgreSQL flushed its WAL (pg_stat_wal, PostgreSQL
+// 14+): with durable settings every flush is an fdatasync, so reports per
+// flush is what group commit buys.
+func postgresFlushes(ctx context.Context, dsn string, applied int64) string {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "pg stats: " + err.Error()
+	}
+	defer db.Close()
+	var commits, syncs int64
+	if err := db.QueryRowContext(ctx, `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&commits); err != nil {
+		return "pg stats: " + err.Error()
+	}
+	if err := db.QueryRowContext(ctx, `SELECT wal_sync FROM pg_stat_wal`).Scan(&syncs); err != nil {
+		return "pg stats: " + err.Error()
+	}
+	return fmt.Sprintf("PostgreSQL: %d transactions committed in the hub's database (reads included), %d WAL flushes (server-wide); %d reports applied: %.1f reports per flush",
+		commits, syncs, applied, float64(applied)/float64(max(syncs, 1)))
+}
+
+// databaseBytes is the size of the hub's database: the SQLite files, or
+// pg_database_size (tables, indexes and TOAST; not the WAL).
+func databaseBytes(ctx context.Context, database string) int64 {
+	if p, ok := strings.CutPrefix(database, "sqlite://"); ok {
+		var n int64
+		for _, f := range []string{p, p + "-wal"} {
+			if fi, err := os.Stat(f); err == nil {
+				n += fi.Size()
+			}
+		}
+		return n
+	}
+	db, err := sql.Open("pgx", database)
+	if err != nil {
+		return 0
+	}
+	defer db.Close()
+	var n int64
+	_ = db.QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+	return n
 }

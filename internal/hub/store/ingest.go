@@ -318,10 +318,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			write = append(write, a.findingRow(w))
 		}
 	}
-	if err := a.insertRows(ctx,
-		`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen) VALUES `,
-		` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, last_seen = excluded.last_seen`,
-		14, write); err != nil {
+	if err := a.upsertFindings(ctx, write); err != nil {
 		return fmt.Errorf("findings: %w", err)
 	}
 	if err := a.deleteFindings(ctx, gone); err != nil {
@@ -364,6 +361,40 @@ func (o *openFindings) add(okey, rule, title string, sev int) {
 	}
 }
 
+const findingsUpsertTail = ` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, last_seen = excluded.last_seen`
+
+// upsertFindings writes findingRow rows. On PostgreSQL it is one
+// statement whatever the number of rows: the columns travel as arrays and
+// unnest turns them into rows, so the statement text never changes (one
+// prepared statement per connection, planned once) where a multi-row
+// VALUES list is a new statement for every row count, parsed and planned
+// each time, with 14 parameters a row to encode.
+func (a *applier) upsertFindings(ctx context.Context, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if !a.s.d.dollar {
+		return a.insertRows(ctx,
+			`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen) VALUES `,
+			findingsUpsertTail, 14, rows)
+	}
+	n := len(rows)
+	okey, fkey, rule, kind, ns, name, title, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sev, sup := make([]int32, n), make([]int32, n)
+	for i, r := range rows {
+		okey[i], fkey[i], rule[i] = r[1].(string), r[2].(string), r[4].(string)
+		sev[i] = int32(r[5].(int))
+		kind[i], ns[i], name[i], title[i] = r[6].(string), r[7].(string), r[8].(string), r[9].(string)
+		sup[i] = int32(r[10].(int))
+		data[i] = r[11].(string)
+	}
+	_, err := a.tx.ExecContext(ctx, `INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen)
+		SELECT $1, u.o, u.f, $2, u.r, u.s, u.k, u.ns, u.n, u.t, u.su, u.d, $3, $3
+		FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[]) AS u(o, f, r, s, k, ns, n, t, su, d)`+findingsUpsertTail,
+		a.cluster, a.gen, a.now, okey, fkey, rule, sev, kind, ns, name, title, sup, data)
+	return err
+}
+
 func (a *applier) findingRow(w *wantedFinding) []any {
 	f := w.f
 	return []any{a.cluster, w.okey, w.fkey, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
@@ -395,6 +426,14 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) 
 	if all {
 		return out, read(cols, a.cluster)
 	}
+	if a.s.d.dollar {
+		// One statement text whatever the scope's size (see
+		// upsertFindings).
+		if len(scope) == 0 {
+			return out, nil
+		}
+		return out, read(cols+` AND object_key = ANY(?::text[])`, a.cluster, scope)
+	}
 	per := max(1, a.s.d.maxParams-1)
 	for start := 0; start < len(scope); start += per {
 		chunk := scope[start:min(len(scope), start+per)]
@@ -412,6 +451,14 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) 
 
 // deleteFindings deletes rows by (object key, finding key).
 func (a *applier) deleteFindings(ctx context.Context, keys [][2]string) error {
+	if a.s.d.dollar && len(keys) > 0 {
+		okey, fkey := make([]string, len(keys)), make([]string, len(keys))
+		for i, k := range keys {
+			okey[i], fkey[i] = k[0], k[1]
+		}
+		_, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (SELECT * FROM unnest(?::text[], ?::text[]))`, a.cluster, okey, fkey)
+		return err
+	}
 	per := max(1, (a.s.d.maxParams-1)/2)
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(len(keys), start+per)]

@@ -126,3 +126,18 @@ its reason, and a scan of the release shows it as exempt, not as clean.
 palisade.io/exempt: {{ join "; " $entries | quote }}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The size of a PersistentVolumeClaim: an existing claim keeps its size (a
+claim can never shrink, and can grow only where its storage class allows),
+unless persistence.resize asks for persistence.size.
+*/}}
+{{- define "palisade.pvcSize" -}}
+{{- $size := .persistence.size -}}
+{{- if not .persistence.resize -}}
+{{- with lookup "v1" "PersistentVolumeClaim" .root.Release.Namespace .name -}}
+{{- $size = .spec.resources.requests.storage | default $size -}}
+{{- end -}}
+{{- end -}}
+{{- $size -}}
+{{- end -}}
