@@ -144,12 +144,28 @@ type Vulnerability struct {
 	// Fixed is the first version without the vulnerability; "" means there
 	// is no fix yet.
 	Fixed string `json:"fixed,omitempty" yaml:"fixed,omitempty"`
-	// CVSS are the scores the advisory gives, each with its vector.
+	// FixState says whether and how the vulnerability is fixed: one of the
+	// FixState constants ("fixed", "affected", "will_not_fix",
+	// "fix_deferred", "end_of_life").
+	FixState string `json:"fixState,omitempty" yaml:"fixState,omitempty"`
+	// FixStateReason is the distribution's own word for the state, where
+	// it gave one ("no-dsa", "ignored", "postponed").
+	FixStateReason string `json:"fixStateReason,omitempty" yaml:"fixStateReason,omitempty"`
+	// CVSS are the scores the advisory gives, each with its vector, then
+	// NVD's scores of its CVE (Source "NVD").
 	CVSS []CVSS `json:"cvss,omitempty" yaml:"cvss,omitempty"`
-	// SeveritySource says where Finding.Severity comes from: "CVSS_V4",
-	// "CVSS_V3", "CVSS_V2", or the database whose own rating was used
-	// ("Debian", "Ubuntu", "GitHub" ...); "" when the advisory has none.
+	// SeveritySource says where Finding.Severity comes from: the
+	// distribution whose own rating was used ("Debian", "Ubuntu", "Red
+	// Hat" ...), the advisory's CVSS ("CVSS_V4", "CVSS_V3", "CVSS_V2"),
+	// NVD's CVSS of the CVE ("NVD"), or GitHub's rating ("GitHub"); ""
+	// when nobody rates it.
 	SeveritySource string `json:"severitySource,omitempty" yaml:"severitySource,omitempty"`
+	// KEV is set when CISA's Known Exploited Vulnerabilities catalogue
+	// lists the vulnerability (or a CVE alias of it).
+	KEV *KEV `json:"kev,omitempty" yaml:"kev,omitempty"`
+	// EPSS is the vulnerability's EPSS score, the probability of
+	// exploitation activity in the next 30 days (FIRST).
+	EPSS *EPSS `json:"epss,omitempty" yaml:"epss,omitempty"`
 	// Layer is the digest of the image layer that introduced the package.
 	Layer string `json:"layer,omitempty" yaml:"layer,omitempty"`
 	// Links are the advisory's URLs, the most useful first.
@@ -169,14 +185,43 @@ type VulnerablePackage struct {
 	SourceName string `json:"sourceName,omitempty" yaml:"sourceName,omitempty"`
 }
 
+// Fix states of a vulnerability, named as Trivy names them.
+const (
+	FixStateFixed      = "fixed"
+	FixStateAffected   = "affected"
+	FixStateWillNotFix = "will_not_fix"
+	FixStateDeferred   = "fix_deferred"
+	FixStateEndOfLife  = "end_of_life"
+)
+
+// FixStates lists the fix states.
+var FixStates = []string{FixStateFixed, FixStateAffected, FixStateWillNotFix, FixStateDeferred, FixStateEndOfLife}
+
 // CVSS is one Common Vulnerability Scoring System rating.
 type CVSS struct {
 	// Version is "2.0", "3.0", "3.1" or "4.0".
 	Version string `json:"version" yaml:"version"`
 	Vector  string `json:"vector" yaml:"vector"`
-	// Score is the base score computed from the vector; 0 when Palisade
-	// cannot compute it (CVSS 4.0).
+	// Score is the score computed from the vector.
 	Score float64 `json:"score" yaml:"score"`
+	// Source is "NVD" for NVD's score of the CVE, "" for the advisory's own.
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+}
+
+// KEV is an entry of CISA's Known Exploited Vulnerabilities catalogue.
+type KEV struct {
+	CVE       string `json:"cve" yaml:"cve"`
+	DateAdded string `json:"dateAdded" yaml:"dateAdded"`
+	DueDate   string `json:"dueDate,omitempty" yaml:"dueDate,omitempty"`
+	// Ransomware is "Known" when the CVE is used in ransomware campaigns.
+	Ransomware string `json:"ransomware,omitempty" yaml:"ransomware,omitempty"`
+}
+
+// EPSS is an exploit prediction score (0..1) and its percentile (0..1).
+type EPSS struct {
+	CVE        string  `json:"cve" yaml:"cve"`
+	Score      float64 `json:"score" yaml:"score"`
+	Percentile float64 `json:"percentile" yaml:"percentile"`
 }
 
 // Location renders file:line, or "" when the finding has no file.
