@@ -1,8 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/catalog"
+	"github.com/palisade-sec/palisade/internal/catalog/frameworks"
 	"github.com/palisade-sec/palisade/internal/nodeaudit"
 	"github.com/palisade-sec/palisade/internal/report"
 )
@@ -18,6 +23,7 @@ func newNodeCommand(s *streams, g *globalOptions) *cobra.Command {
 
 func newNodeAuditCommand(s *streams, g *globalOptions) *cobra.Command {
 	var root, distribution, failOn, outputFile string
+	var selectors, fws []string
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check a control-plane or worker node against the CIS Kubernetes Benchmark",
@@ -48,15 +54,25 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 --fail-on; 2 usage error, unreadable host files, or nothing to audit.`,
 		Example: `  sudo palisade node audit
   palisade node audit --root /host -o json        # in a DaemonSet with the host mounted
-  palisade node audit --root ./fixture --distribution k3s --fail-on high`,
+  palisade node audit --root ./fixture --distribution k3s --fail-on high
+  palisade node audit --framework cis -o json
+  palisade node audit --rules cis-1.2.*,-node/apiserver-profiling`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := report.ParseFormat(g.output)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
-			o := &scanOptions{failOn: failOn, outputFile: outputFile}
+			o := &scanOptions{failOn: failOn, outputFile: outputFile, frameworks: fws}
 			if _, _, err := o.failThreshold(); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			names, err := o.frameworkNames()
+			if err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
+			checks, err := selectNodeChecks(selectors)
+			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
 			d, err := nodeaudit.ParseDistribution(distribution)
@@ -67,7 +83,13 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
-			r := nodeaudit.Report(n, nodeaudit.Evaluate(n, nodeaudit.Checks()))
+			outcomes := nodeaudit.Evaluate(n, checks)
+			r := nodeaudit.Report(n, outcomes)
+			if len(names) > 0 {
+				if err := assess(r, names, nodeRun(outcomes)); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
 			return o.writeReport(s, g, format, r)
 		},
 	}
@@ -76,5 +98,55 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	f.StringVar(&distribution, "distribution", "auto", "auto, kubeadm, k3s, rke2 or microk8s")
 	f.StringVar(&failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.StringVar(&outputFile, "output-file", "", "write the report to this file instead of standard output")
+	f.StringSliceVar(&selectors, "rules", nil, "checks to run, by ID glob, framework (cis-1.2.*) or peer ID; prefix with - to exclude")
+	f.StringSliceVar(&fws, "framework", nil, "also report compliance per control with a score: cis, nsa, mitre, edge (see docs/frameworks.md)")
 	return cmd
+}
+
+// selectNodeChecks applies --rules to the node checks through the
+// catalogue, so that selectors mean the same as for every other analyser.
+func selectNodeChecks(selectors []string) ([]nodeaudit.Check, error) {
+	all := nodeaudit.Checks()
+	if len(selectors) == 0 {
+		return all, nil
+	}
+	cat, err := catalog.Load()
+	if err != nil {
+		return nil, err
+	}
+	picked, err := cat.Select(selectors)
+	if err != nil {
+		return nil, err
+	}
+	keep := map[string]bool{}
+	for _, c := range picked {
+		keep[c.ID] = true
+	}
+	var out []nodeaudit.Check
+	for _, c := range all {
+		if keep[c.ID] {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("--rules %s selects no node check (see 'palisade rules list --rules node')", strings.Join(selectors, ","))
+	}
+	return out, nil
+}
+
+// nodeRun describes a node audit for a compliance report.
+func nodeRun(outcomes []nodeaudit.Outcome) catalog.Run {
+	run := catalog.Run{Command: "node audit", Scope: frameworks.ScopeNode, Analysers: []string{catalog.AnalyserNode},
+		Evaluated: map[string]bool{}, NotApplicable: map[string]string{}}
+	for _, o := range outcomes {
+		run.Evaluated[o.Check.ID] = true
+		if o.Status == nodeaudit.NotApplicable {
+			why := "does not concern this node"
+			if len(o.Results) > 0 {
+				why = o.Results[0].Message
+			}
+			run.NotApplicable[o.Check.ID] = why
+		}
+	}
+	return run
 }

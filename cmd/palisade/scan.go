@@ -32,6 +32,8 @@ type scanOptions struct {
 	// ignoreInputErrors keeps input errors (problems of level error) out of
 	// the exit code: they are still reported.
 	ignoreInputErrors bool
+	// frameworks are the --framework values: compliance to report.
+	frameworks []string
 }
 
 func (o *scanOptions) addFlags(cmd *cobra.Command) {
@@ -100,6 +102,9 @@ func (o *scanOptions) prepare(cmd *cobra.Command, liveCluster bool) (scan.Option
 		default:
 			return opts, fmt.Errorf("--pss-level must be privileged, baseline or restricted, not %q", o.pssLevel)
 		}
+	}
+	if _, err := o.frameworkNames(); err != nil {
+		return opts, err
 	}
 	selectors := rules.DefaultSelectors(o.rules)
 	if !liveCluster {
@@ -194,7 +199,8 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 		Example: `  palisade scan config ./deploy
   helm template my-chart | palisade scan config -
   palisade scan config k8s/ --rules pss-restricted,hardening -o sarif --output-file palisade.sarif
-  palisade scan config . --policy policy.yaml --fail-on high`,
+  palisade scan config . --policy policy.yaml --fail-on high
+  palisade scan config ./deploy --framework cis,nsa -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("scan config needs at least one PATH (or - for standard input)")}
@@ -207,6 +213,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	}
 	o.addFlags(cmd)
 	o.addInputErrorFlag(cmd)
+	o.addFrameworkFlag(cmd)
 	rf.addFlags(cmd)
 	bf.addFlags(cmd)
 	cf.addFlags(cmd)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/scan"
@@ -41,7 +42,8 @@ resources could not be listed; the report says which, and
 --ignore-input-errors decides by the findings alone).`,
 		Example: `  palisade scan cluster
   palisade scan cluster --context k3s-edge-17 -n shop -o json
-  palisade scan cluster --rules pss-restricted,cluster --fail-on high -o sarif --output-file cluster.sarif`,
+  palisade scan cluster --rules pss-restricted,cluster --fail-on high -o sarif --output-file cluster.sarif
+  palisade scan cluster --framework nsa,mitre`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			format, err := report.ParseFormat(g.output)
@@ -78,11 +80,15 @@ resources could not be listed; the report says which, and
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
+			if err := o.assessFrameworks(r, opts.Rules, "scan cluster", catalog.AnalyserWorkload, catalog.AnalyserRBAC, catalog.AnalyserCluster); err != nil {
+				return &exitCodeError{code: exitError, err: err}
+			}
 			return o.writeReport(s, g, format, r)
 		},
 	}
 	o.addFlags(cmd)
 	o.addInputErrorFlag(cmd)
+	o.addFrameworkFlag(cmd)
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Minute, "give up on the whole scan after this long")
 	cmd.Flags().DurationVar(&requestTimeout, "request-timeout", 30*time.Second, "timeout of each API request")
 	cmd.Flags().Int64Var(&pageSize, "page-size", cluster.DefaultPageSize, "objects per list request")

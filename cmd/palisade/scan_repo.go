@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/baseline"
+	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/render"
 	"github.com/palisade-sec/palisade/internal/report"
@@ -126,6 +127,7 @@ decides by the findings alone).`,
 	}
 	o.addFlags(cmd)
 	o.addInputErrorFlag(cmd)
+	o.addFrameworkFlag(cmd)
 	rf.addFlags(cmd)
 	bf.addFlags(cmd)
 	cf.addFlags(cmd)
@@ -155,6 +157,10 @@ func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOpti
 	}
 	r, err := scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.in, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts)
 	if err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	// Compliance counts every finding, before a baseline hides accepted ones.
+	if err := o.assessFrameworks(r, opts.Rules, "scan config", catalog.AnalyserWorkload, catalog.AnalyserDockerfile, catalog.AnalyserRBAC); err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}
 	written, err := bf.apply(s, g, r, root)

@@ -119,8 +119,6 @@ func assessControl(ctl frameworks.Control, checks []*Check, run Run, runs map[st
 		r.Reason = "assessed by other analysers: " + strings.Join(uniqueSorted(elsewhere), ", ")
 		return r
 	}
-	r.Checks = ran
-	var concerned int
 	var reasons []string
 	for _, id := range ran {
 		if n := failing[id]; n > 0 {
@@ -135,12 +133,13 @@ func assessControl(ctl frameworks.Control, checks []*Check, run Run, runs map[st
 			reasons = append(reasons, fmt.Sprintf("%s: no input for the %s analyser", id, a))
 			continue
 		}
-		concerned++
+		// Checks lists the checks that examined input the control concerns.
+		r.Checks = append(r.Checks, id)
 	}
 	switch {
 	case len(r.FailedChecks) > 0:
 		r.Status = finding.ControlFailed
-	case concerned > 0:
+	case len(r.Checks) > 0:
 		r.Status = finding.ControlPassed
 	default:
 		r.Status = finding.ControlNotApplicable

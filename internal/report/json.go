@@ -72,10 +72,11 @@ func writeJSON(w io.Writer, r *finding.Report) error {
 	rest := n
 	rest.Findings = nil
 	b, err := marshalJSON(struct {
-		Summary  finding.Summary    `json:"summary"`
-		Problems []finding.Problem  `json:"problems,omitempty"`
-		Rules    []finding.RuleInfo `json:"rules,omitempty"`
-	}{rest.Summary, rest.Problems, rest.Rules})
+		Summary    finding.Summary      `json:"summary"`
+		Problems   []finding.Problem    `json:"problems,omitempty"`
+		Rules      []finding.RuleInfo   `json:"rules,omitempty"`
+		Compliance []finding.Compliance `json:"compliance,omitempty"`
+	}{rest.Summary, rest.Problems, rest.Rules, rest.Compliance})
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,13 @@ type sarifRun struct {
 	Tool        sarifTool         `json:"tool"`
 	Invocations []sarifInvocation `json:"invocations"`
 	Results     []sarifResult     `json:"results"`
+	// Properties carry the compliance results (--framework): SARIF has
+	// no notion of a control or a score.
+	Properties *sarifRunProperties `json:"properties,omitempty"`
+}
+
+type sarifRunProperties struct {
+	Compliance []finding.Compliance `json:"compliance,omitempty"`
 }
 
 type sarifTool struct {
@@ -200,6 +207,9 @@ func writeSARIF(buf *bytes.Buffer, r *finding.Report, opts Options) error {
 	}
 	for _, f := range r.Findings {
 		run.Results = append(run.Results, sarifResultOf(f, index[f.RuleID]))
+	}
+	if len(r.Compliance) > 0 {
+		run.Properties = &sarifRunProperties{Compliance: r.Compliance}
 	}
 	b, err := marshalJSON(sarifLog{Schema: sarifSchemaURI, Version: sarifVersion, Runs: []sarifRun{run}})
 	if err != nil {

@@ -90,6 +90,8 @@ func writeTable(buf *bytes.Buffer, r *finding.Report, opts Options) error {
 		writeRows(buf, rows, opts.Color)
 	}
 
+	writeComplianceTable(buf, r.Compliance)
+
 	if len(r.Problems) > 0 {
 		buf.WriteString("\nProblems:\n")
 		for _, p := range r.Problems {

@@ -115,6 +115,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 	}
 	r := finding.NewReport(findings, problems, scanned, ruleInfos(opts.Rules, findings))
 	r.Summary.NotUnderstood = &notUnderstood
+	r.Inputs = inputs(inv, len(workloads), dfs)
 	return r, nil
 }
 
@@ -172,7 +173,9 @@ func Evaluate(ctx context.Context, inv *workload.Inventory, dfs []*dockerfile.Fi
 		return nil, err
 	}
 	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, opts.now())...)
-	return finding.NewReport(findings, problems, objects, ruleInfos(opts.Rules, findings)), nil
+	r := finding.NewReport(findings, problems, objects, ruleInfos(opts.Rules, findings))
+	r.Inputs = inputs(inv, 0, dfs)
+	return r, nil
 }
 
 // ruleInfos describes the rules that produced findings, for SARIF.
