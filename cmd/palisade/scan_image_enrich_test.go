@@ -17,22 +17,14 @@ import (
 // carry KEV, have a fix state, and that --ignore-status filters by it.
 func TestScanImageEnrichment(t *testing.T) {
 	rootfs := t.TempDir()
-	for name, body := range map[string]string{
+	writeTree(t, rootfs, map[string]string{
 		"etc/os-release": OSRelease,
 		"var/lib/dpkg/status": DpkgStatus(
 			DpkgStanza("libssl3", "3.0.11-1~deb12u2", "openssl"),
 			DpkgStanza("libc6", "2.36-9+deb12u9", "glibc"),
 			DpkgStanza("liblog4j2-java", "2.17.1-1", "apache-log4j2"),
 		),
-	} {
-		p := filepath.Join(rootfs, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	cache := t.TempDir()
 	recs := WriteRecords(t, map[string][]byte{
 		"DEBIAN-CVE-2024-0727":  DebianRecord("DEBIAN-CVE-2024-0727", "CVE-2024-0727", "openssl", "3.0.13-1~deb12u1", ""),
@@ -94,18 +86,10 @@ func TestScanImageEnrichment(t *testing.T) {
 // (Debian 10, whose LTS ended on 2024-06-30) is a High finding.
 func TestScanImageEndOfLife(t *testing.T) {
 	rootfs := t.TempDir()
-	for name, body := range map[string]string{
+	writeTree(t, rootfs, map[string]string{
 		"etc/os-release":      strings.ReplaceAll(OSRelease, "12", "10"),
 		"var/lib/dpkg/status": DpkgStatus(DpkgStanza("zlib1g", "1:1.2.11.dfsg-1+deb10u2", "zlib")),
-	} {
-		p := filepath.Join(rootfs, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	})
 	cache := t.TempDir()
 	recs := WriteRecords(t, map[string][]byte{"DEBIAN-CVE-2099-0001": DebianRecord("DEBIAN-CVE-2099-0001", "CVE-2099-0001", "other", "", "")})
 	if _, stderr, code := palisade(t, "", "db", "import", "--cache-dir", cache, recs, "--name", "debian"); code != 0 {
@@ -145,18 +129,10 @@ func TestScanImageApkDistributions(t *testing.T) {
 	}
 	for _, tt := range []struct{ id, want string }{{"wolfi", "CGA-wolfi-openssl"}, {"chainguard", "CGA-chainguard-openssl"}} {
 		rootfs := t.TempDir()
-		for name, body := range map[string]string{
+		writeTree(t, rootfs, map[string]string{
 			"etc/os-release":       "ID=" + tt.id + "\nNAME=\"" + tt.id + "\"\nVERSION_ID=\"20230201\"\n",
 			"lib/apk/db/installed": string(installed),
-		} {
-			p := filepath.Join(rootfs, name)
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		})
 		rep, stderr, code := scanJSON(t, "", "rootfs:"+rootfs, "--cache-dir", cache, "--scanners", "vuln")
 		if rep == nil {
 			t.Fatalf("%s: exit %d: %s", tt.id, code, stderr)
@@ -164,6 +140,20 @@ func TestScanImageApkDistributions(t *testing.T) {
 		got := byRule(rep)
 		if len(got) != 1 || len(got[tt.want]) == 0 || got[tt.want][0].Vulnerability.Package.SourceName != "openssl" {
 			t.Errorf("%s: findings %v, want %s on the openssl origin's packages", tt.id, got, tt.want)
+		}
+	}
+}
+
+// writeTree writes files (path -> content) under root.
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for name, body := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -171,17 +171,23 @@ const (
 // directory's regular files are read in name order (NVD's yearly feeds).
 func readCVEs(ctx context.Context, path, format string, fn func(*CVEInfo) error) (readStats, error) {
 	var st readStats
+	err := readSourceFiles(path, func(r io.Reader) error { return readCVEStream(ctx, r, format, &st, fn) })
+	return st, err
+}
+
+// readSourceFiles calls read with the decompressed content of each file
+// of a source (sourceFiles, withDecompressed).
+func readSourceFiles(path string, read func(io.Reader) error) error {
 	files, err := sourceFiles(path)
 	if err != nil {
-		return st, err
+		return err
 	}
 	for _, f := range files {
-		err := withDecompressed(f, func(r io.Reader) error { return readCVEStream(ctx, r, format, &st, fn) })
-		if err != nil {
-			return st, fmt.Errorf("%s: %w", f, err)
+		if err := withDecompressed(f, read); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
 		}
 	}
-	return st, nil
+	return nil
 }
 
 // sourceFiles lists the files of a source: the file itself, or a

@@ -427,44 +427,32 @@ func (b *builder) stored(key string) bool {
 }
 
 func (b *builder) flush() error {
-	if len(b.cveBatch) > 0 {
-		keys := make([]string, 0, len(b.cveBatch))
-		for k := range b.cveBatch {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		err := b.bolt.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bucketCVEs)
-			for _, k := range keys {
-				if err := bk.Put([]byte(k), b.cveBatch[k]); err != nil {
-					return fmt.Errorf("CVE entry %q: %w", k, err)
-				}
-			}
-			return nil
-		})
-		clear(b.cveBatch)
-		if err != nil {
-			return fmt.Errorf("vulnerability database %s: %w", b.tmp, err)
-		}
+	if err := b.put(bucketCVEs, b.cveBatch, "CVE entry"); err != nil {
+		return err
 	}
-	if len(b.batch) == 0 {
+	return b.put(bucketRecords, b.batch, "record")
+}
+
+// put writes a batch into a bucket in key order and empties it.
+func (b *builder) put(bucket []byte, batch map[string][]byte, what string) error {
+	if len(batch) == 0 {
 		return nil
 	}
-	ids := make([]string, 0, len(b.batch))
-	for id := range b.batch {
-		ids = append(ids, id)
+	keys := make([]string, 0, len(batch))
+	for k := range batch {
+		keys = append(keys, k)
 	}
-	sort.Strings(ids)
+	sort.Strings(keys)
 	err := b.bolt.Update(func(tx *bolt.Tx) error {
-		recs := tx.Bucket(bucketRecords)
-		for _, id := range ids {
-			if err := recs.Put([]byte(id), b.batch[id]); err != nil {
-				return fmt.Errorf("record %s: %w", id, err)
+		bk := tx.Bucket(bucket)
+		for _, k := range keys {
+			if err := bk.Put([]byte(k), batch[k]); err != nil {
+				return fmt.Errorf("%s %q: %w", what, k, err)
 			}
 		}
 		return nil
 	})
-	clear(b.batch)
+	clear(batch)
 	if err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", b.tmp, err)
 	}

@@ -188,17 +188,8 @@ func readALAS(ctx context.Context, path, name string, fn func(*Record) error) (r
 	if err != nil {
 		return st, err
 	}
-	files, err := sourceFiles(path)
-	if err != nil {
-		return st, err
-	}
-	for _, f := range files {
-		err := withDecompressed(f, func(r io.Reader) error { return readUpdateInfo(ctx, r, eco, &st, fn) })
-		if err != nil {
-			return st, fmt.Errorf("%s: %w", f, err)
-		}
-	}
-	return st, nil
+	err = readSourceFiles(path, func(r io.Reader) error { return readUpdateInfo(ctx, r, eco, &st, fn) })
+	return st, err
 }
 
 // isEnrichment reports whether a format enriches CVEs rather than

@@ -32,11 +32,7 @@ func TestMatchFixStates(t *testing.T) {
 	if _, err := c.Import(context.Background(), "../vulndb/testdata/enrich/debian-tracker.json", "debian-tracker", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	db, err := c.Open(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db = openCache(t, c)
 	pkg := func(name, ver, src, eco string) sbom.Package {
 		return sbom.Package{Name: name, Version: ver, Ecosystem: eco, SourceName: src}
 	}

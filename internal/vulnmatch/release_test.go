@@ -30,12 +30,17 @@ func openRecords(t *testing.T, recs ...vulndb.Record) *vulndb.DB {
 			t.Fatal(err)
 		}
 	}
-	ctx := context.Background()
 	c := vulndb.Cache{Dir: t.TempDir()}
-	if _, err := c.ImportOSV(ctx, dir, "records", time.Now()); err != nil {
+	if _, err := c.ImportOSV(context.Background(), dir, "records", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	db, err := c.Open(ctx)
+	return openCache(t, c)
+}
+
+// openCache opens the database of a cache for the test.
+func openCache(t *testing.T, c vulndb.Cache) *vulndb.DB {
+	t.Helper()
+	db, err := c.Open(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +124,7 @@ func TestMatchAmazonLinux(t *testing.T) {
 	if _, err := c.Import(ctx, "../vulndb/testdata/alas/updateinfo-al2023.xml", "alas-2023", "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	db, err := c.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openCache(t, c)
 	amzn := func(name, ver, release string) sbom.Package {
 		return sbom.Package{Name: name, Version: ver, Ecosystem: "Amazon Linux:" + release, Type: "rpm"}
 	}

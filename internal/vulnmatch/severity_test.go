@@ -12,8 +12,8 @@ import (
 	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
-// enrich imports the vulndb package's NVD, KEV and EPSS fixtures (in
-// their published formats) into the database dir of db's cache.
+// openEnriched imports recs and the vulndb package's NVD, KEV and EPSS
+// fixtures (in their published formats) into one database.
 func openEnriched(t *testing.T, recs ...vulndb.Record) *vulndb.DB {
 	t.Helper()
 	db := openRecords(t, recs...)
@@ -30,12 +30,7 @@ func openEnriched(t *testing.T, recs ...vulndb.Record) *vulndb.DB {
 			t.Fatal(err)
 		}
 	}
-	db, err := c.Open(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return openCache(t, c)
 }
 
 // TestMatchSeverityOrder: the severity of a finding comes from the first
