@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -93,6 +94,7 @@ func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
 		ignoreStatus  []string
 		allowMissing  bool
 		cacheDir      string
+		noCache       bool
 		maxAge        time.Duration
 		scanners      []string
 	)
@@ -111,6 +113,13 @@ The vulnerability database lives in the cache directory (--cache-dir, else
 $` + vulndb.EnvCacheDir + `, else the user cache directory): create it with
 'palisade db update', or on an air-gapped host with 'palisade db import'.
 See docs/image-scanning.md.
+
+What a walk of an image found (packages, secrets) is cached by the image's
+manifest digest under <cache-dir>/inventories (at most 256 MiB, least
+recently used evicted first, files readable by the owner only), so a
+re-scan of the same image only matches against the current database.
+--no-cache walks the image again. Root file systems (rootfs:) are never
+cached: they have no digest.
 
 A finding's severity comes from the distribution's own rating, else the
 advisory's CVSS (4.0, 3.x, 2), else NVD's CVSS of its CVE (import NVD's
@@ -174,8 +183,14 @@ database could not be read, or packages were left unchecked.`,
 			if maxAge <= 0 {
 				opts.MaxDBAge = -1
 			}
-			if sc.Vuln {
+			if sc.Vuln || !noCache {
 				if opts.CacheDir, err = vulndb.CacheDir(cacheDir, os.Getenv); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
+			if !noCache {
+				// Inventories by image digest: a re-scan only matches again.
+				if opts.Cache, err = imagescan.NewDiskCache(filepath.Join(opts.CacheDir, "inventories"), 0); err != nil {
 					return &exitCodeError{code: exitError, err: err}
 				}
 			}
@@ -213,6 +228,7 @@ database could not be read, or packages were left unchecked.`,
 	f.StringSliceVar(&ignoreStatus, "ignore-status", nil, "leave out vulnerabilities in these fix states: "+strings.Join(finding.FixStates, ", "))
 	f.BoolVar(&allowMissing, "allow-missing-data", false, "do not exit 2 when the database has no advisories for an ecosystem of the image (its packages stay unchecked; reported as warnings)")
 	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
+	f.BoolVar(&noCache, "no-cache", false, "walk the image even if its inventory is cached, and do not cache it (inventories are kept under <cache-dir>/inventories by image digest, at most 256 MiB, least recently used first)")
 	f.DurationVar(&maxAge, "db-max-age", vulndb.DefaultMaxAge, "warn when the vulnerability database is older than this; 0 disables the warning")
 	f.StringSliceVar(&scanners, "scanners", []string{imagescan.ScannerVuln, imagescan.ScannerSecret}, "what to look for: vuln, secret, or both")
 	return cmd

@@ -1,0 +1,139 @@
+package imagescan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	. "github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
+)
+
+// TestDiskCacheRoundTrip walks an image with packages from several layers
+// (a dpkg database replaced by upper layers, a deleted binary) and a
+// secret, caches it on disk, and reads it back through a second DiskCache
+// on the same directory (another process): the inventory must be equal,
+// field for field, and the scan must report it as cached.
+func TestDiskCacheRoundTrip(t *testing.T) {
+	base := Layer(t,
+		File("etc/os-release", OSRelease),
+		File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("base-files", "12.4", ""), DpkgStanza("libc6", "2.36-9+deb12u4", "glibc"))),
+		Exec("usr/bin/deleted", []byte("\x7fELF FAKEGO example.com/deleted")),
+		File("root/.aws/credentials", "[default]\naws_access_key_id = "+awsKey+"\n"),
+	)
+	upper := Layer(t,
+		Whiteout("usr/bin/deleted"),
+		File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("base-files", "12.4", ""), DpkgStanza("libc6", "2.36-9+deb12u9", "glibc"))),
+	)
+	ref := "oci:" + Layout(t, Image(t, "linux/amd64", base, upper))
+	dir := filepath.Join(t.TempDir(), "inventories")
+	c1, err := NewDiskCache(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := Options{Catalogers: fakeSet(), Scanners: Scanners{Secret: true}, Cache: c1}
+	cold, err := Catalog(context.Background(), ref, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cold.Packages) != 2 || len(cold.Secrets) != 1 {
+		t.Fatalf("cold walk: %d packages, %d secrets", len(cold.Packages), len(cold.Secrets))
+	}
+	c2, err := NewDiskCache(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Cache = c2
+	warm, cached, err := inventory(context.Background(), ref, opts, Scanners{Vuln: true, Secret: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cached {
+		t.Fatal("second scan walked the image again")
+	}
+	if !reflect.DeepEqual(warm, cold) {
+		t.Errorf("cached inventory differs:\n got %+v\nwant %+v", warm, cold)
+	}
+	// A scan with other scanners must not reuse the entry.
+	if _, cached, err := inventory(context.Background(), ref, opts, Scanners{Vuln: true}); err != nil || cached {
+		t.Errorf("vuln-only scan: cached %v, err %v", cached, err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("cache directory mode %v", st.Mode().Perm())
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600 (entries hold secret findings)", e.Name(), fi.Mode().Perm())
+		}
+	}
+}
+
+// TestDiskCacheBoundsAndCorruption checks the LRU bound in bytes, that
+// reading an entry makes it recent, and that corrupt, foreign or
+// other-version entries are misses.
+func TestDiskCacheBoundsAndCorruption(t *testing.T) {
+	inv := func(d string) *Inventory { return &Inventory{Image: ImageInfo{Ref: d, Digest: d}} }
+	one, err := os.MkdirTemp(t.TempDir(), "probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, _ := NewDiskCache(one, 0)
+	probe.Put("a", inv("sha256:a"))
+	size := probe.Size()
+	if size == 0 {
+		t.Fatal("nothing written")
+	}
+
+	dir := t.TempDir()
+	c, _ := NewDiskCache(dir, 3*size+size/2) // room for three entries
+	old := time.Now().Add(-time.Hour)
+	for i, k := range []string{"a", "b", "c"} {
+		c.Put(k, inv("sha256:"+k))
+		// distinct, increasing modification times regardless of clock granularity
+		ts := old.Add(time.Duration(i) * time.Minute)
+		os.Chtimes(c.path(k), ts, ts)
+	}
+	if _, ok := c.Get("a"); !ok { // a becomes the most recent
+		t.Fatal("a missing")
+	}
+	c.Put("d", inv("sha256:d")) // evicts b, the least recently used
+	for k, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
+		if _, ok := c.Get(k); ok != want {
+			t.Errorf("%s cached = %v, want %v", k, ok, want)
+		}
+	}
+	if c.Size() > 3*size+size/2 {
+		t.Errorf("cache holds %d bytes, bound %d", c.Size(), 3*size+size/2)
+	}
+
+	tests := []struct {
+		name    string
+		content string
+	}{
+		{"not json", "{not json"},
+		{"empty", ""},
+		{"other analyser", `{"analyzer":"imagescan/0","key":"x","inventory":{"image":{"ref":"r"}}}`},
+		{"other key", `{"analyzer":"` + AnalyzerVersion + `","key":"y","inventory":{"image":{"ref":"r"}}}`},
+		{"no inventory", `{"analyzer":"` + AnalyzerVersion + `","key":"x"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := os.WriteFile(c.path("x"), []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok := c.Get("x"); ok {
+				t.Errorf("corrupt entry returned %+v", got)
+			}
+		})
+	}
+}
