@@ -43,6 +43,8 @@ func TestHubReadsAtScale(t *testing.T) {
 					raw, err = sql.Open("sqlite", "file:"+path)
 				}
 			} else {
+				// Reads only: the seeding's durability does not change
+				// them, so the tests' fast, non-durable server is used.
 				url := pgtest.Shared(t).NewDatabase(t)
 				if st, err = store.OpenPostgres(ctx, url); err == nil {
 					raw, err = sql.Open("pgx", url)

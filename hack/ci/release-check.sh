@@ -82,6 +82,12 @@ mapfile -t agent_images < <(go run ./hack/release/digests "$agent_ref")
 "$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade-agent "$work/deploy"
 echo "pushed $agent_ref"
 
+step "Helm chart (deploy/helm/palisade, pinned above): package, push, sign, verify"
+chart_repo=$host/palisade-sec/charts/palisade
+chart_ref=$("$p" release chart "$work/deploy/helm/palisade" --repo "$chart_repo" --version "0.0.0-ci" --key "$key" --insecure-registry)
+"$p" release verify --repo "$chart_repo" --key "$pub" --insecure-registry "${chart_ref#"$chart_repo@"}"
+echo "pushed $chart_ref"
+
 step "reproducible: rebuild gives $digest"
 again=$("$p" release build --repo "$repo" --out "$work/bin2" --commit "$commit" --version "ci-$commit" --push=false)
 if [[ $again != "$digest" ]]; then

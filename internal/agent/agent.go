@@ -98,7 +98,7 @@ type Config struct {
 	// bundle one of them signed (`hub bundle publish --sign-key`) is
 	// written, whatever the hub signed.
 	AdmissionPolicyKeyFiles []string
-	// Rules default to rules.Builtin().
+	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
 	Scanner ImageScanner
@@ -116,6 +116,10 @@ type Config struct {
 	BundleInterval    time.Duration // default 5m
 	Version           string
 	Logger            *slog.Logger
+	// Now is the agent's clock (tests of clock skew); nil means time.Now.
+	// It stamps reports and heartbeats, verifies the hub's certificate
+	// and schedules certificate renewal.
+	Now func() time.Time
 }
 
 // Agent is a running agent.
@@ -199,11 +203,14 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.ScanConcurrency <= 0 {
 		cfg.ScanConcurrency = 2
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.Rules == nil {
-		if cfg.Rules, err = rules.Builtin(); err != nil {
+		if cfg.Rules, err = rules.Default(); err != nil {
 			return nil, fmt.Errorf("agent: rules: %w", err)
 		}
 	}
@@ -228,12 +235,12 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
-	id, ok, err := loadIdentity(cfg.StateDir, pin)
+	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.id = id
-	if a.hub, err = newHubClient(cfg.HubURL, pin, id); err != nil {
+	if a.hub, err = newHubClient(cfg.HubURL, pin, id, cfg.Now); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if !ok {
@@ -389,7 +396,7 @@ func (a *Agent) evaluateOnce(ctx context.Context) {
 
 func (a *Agent) enqueue(env *fleetapi.Envelope) error {
 	env.Cluster = a.id.meta.ClusterID
-	env.Time = time.Now().UTC()
+	env.Time = a.cfg.Now().UTC()
 	_, err := a.outbox.Append(env)
 	return err
 }
@@ -563,7 +570,7 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 			}
 			defer func() { <-a.scanSem }()
 			vulns, err := a.cfg.Scanner.Scan(ctx, ref, digest)
-			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, ScannedAt: time.Now().UTC(), Vulnerabilities: vulns}
+			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, ScannedAt: a.cfg.Now().UTC(), Vulnerabilities: vulns}
 			if err != nil {
 				res.Error = err.Error()
 				res.Vulnerabilities = nil
@@ -815,7 +822,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		st := a.outbox.Stats()
-		err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: a.cfg.Version,
+		err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: a.cfg.Now().UTC(), AgentVersion: a.cfg.Version,
 			Pending: uint64(st.Pending), Dropped: st.Dropped, LastSeq: st.LastSeq}, nil)
 		if ctx.Err() != nil {
 			return
@@ -829,13 +836,14 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// rotateLoop renews the client certificate at two thirds of its life.
+// rotateLoop renews the client certificate at two thirds of its life,
+// measured on the agent's clock from its receipt (identity.lifetime).
 func (a *Agent) rotateLoop(ctx context.Context) {
 	for {
-		nb, na := a.id.notAfter()
+		nb, na := a.id.lifetime()
 		life := na.Sub(nb)
 		renewAt := nb.Add(life * 2 / 3)
-		wait := time.Until(renewAt)
+		wait := renewAt.Sub(a.cfg.Now())
 		if wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -844,7 +852,7 @@ func (a *Agent) rotateLoop(ctx context.Context) {
 				continue
 			}
 		}
-		if time.Now().After(na) {
+		if a.cfg.Now().After(na) {
 			a.log.Error("client certificate expired before it could be renewed; enrol again with a new bootstrap token")
 		}
 		if err := a.renew(ctx); err != nil {

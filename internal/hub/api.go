@@ -492,6 +492,11 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		return
 	}
 	defer done()
+	release, ok := h.ingestSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	var env fleetapi.Envelope
 	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &env) {
 		return

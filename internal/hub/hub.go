@@ -93,6 +93,12 @@ type Config struct {
 	// fleetapi.AgentALPN, are still served a certificate from the hub's
 	// CA, which they pin. Reloaded when the files change.
 	TLSCertFile, TLSKeyFile string
+	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
+	// and stores at once: small ones (deltas) and large ones (snapshots,
+	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
+	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
+	// and 2). See ingestGate.
+	MaxIngests, MaxLargeIngests int
 }
 
 // Hub serves the fleet API.
@@ -123,6 +129,8 @@ type Hub struct {
 	// or stored: one at a time each (see ingestTurn).
 	ingestMu  sync.Mutex
 	ingesting map[string]bool
+	// gate bounds the reports decoded and stored at once (ingest.go).
+	gate *ingestGate
 }
 
 // New loads (creating on first start) the hub's CA and bundle-signing key
@@ -197,7 +205,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h := &Hub{operator: oc, cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
-		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}
+		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
+		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
 	for _, m := range moved {
 		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)

@@ -38,6 +38,12 @@ type Server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
+	// bin, data and cred start it again (Restart).
+	bin, data string
+	cred      *syscall.Credential
+	// durable: PostgreSQL's default fsync, synchronous_commit and
+	// full_page_writes (Options.Durable).
+	durable bool
 }
 
 // shared is started once per test binary; starting costs seconds.
@@ -98,19 +104,44 @@ func Stop() {
 	}
 }
 
-// Start initialises a cluster in a temporary directory and starts it.
+// Options choose how a server started by StartWith runs.
+type Options struct {
+	// Durable keeps PostgreSQL's default durability (fsync,
+	// synchronous_commit and full_page_writes on: a commit returns after
+	// its WAL is flushed to disk), as a production hub runs it. Off (the
+	// tests' default), the three are off: tests check behaviour, not
+	// durability, and each commit's flush would only slow them down.
+	// Benchmarks use Durable, or their figures would be of a database that
+	// loses committed reports on a crash.
+	Durable bool
+}
+
+// Start initialises a cluster in a temporary directory and starts it,
+// without durability (see Options.Durable).
 func Start(ctx context.Context, bin string) (*Server, error) {
+	return StartWith(ctx, bin, Options{})
+}
+
+// StartDurable is StartWith(ctx, bin, Options{Durable: true}): a commit
+// that returned survives a crash of the server (Restart).
+func StartDurable(ctx context.Context, bin string) (*Server, error) {
+	return StartWith(ctx, bin, Options{Durable: true})
+}
+
+// StartWith is Start with options.
+func StartWith(ctx context.Context, bin string, opts Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "palisade-pg-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan struct{})}
+	s := &Server{dir: dir, done: make(chan struct{}), bin: bin, durable: opts.Durable}
 	cred, err := credential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
+	s.data, s.cred = data, cred
 	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -138,10 +169,13 @@ func (s *Server) launch(bin, data string, cred *syscall.Credential) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
+	args := []string{"-D", data, "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + s.dir,
+		"-c", "max_connections=300", "-c", "shared_buffers=64MB"}
+	if !s.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -212,6 +246,37 @@ func (s *Server) dsn(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
 }
 
+// DSN is the URL of database db on the server.
+func (s *Server) DSN(db string) string { return s.dsn(db) }
+
+// CreateDatabase creates an empty database called name (letters, digits
+// and underscores) and returns its URL; for programs, where NewDatabase is
+// for tests.
+func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error) {
+	for _, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return "", fmt.Errorf("database name %q: want lower-case letters, digits and _", name)
+		}
+	}
+	db, err := sql.Open("pgx", s.dsn("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return s.dsn(name), nil
+}
+
+// PID is the postmaster's process ID (its backends are its children).
+func (s *Server) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Port is the server's TCP port.
 func (s *Server) Port() int { return s.port }
 
@@ -239,6 +304,24 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 	})
 	return s.dsn(name)
+}
+
+// Restart takes the server down as a crash would (immediate shutdown:
+// SIGQUIT, no checkpoint, clients cut off; the next start recovers from
+// the WAL), keeps it down for down, and starts it again on the same port
+// with the same data. Not for the Shared server: other tests use it.
+func (s *Server) Restart(down time.Duration) error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	}
+	time.Sleep(down)
+	return s.launch(s.bin, s.data, s.cred)
 }
 
 // Stop stops the server (fast shutdown) and removes its directory.

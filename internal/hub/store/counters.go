@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 )
 
 // Findings counters. The fleet overview (open findings by cluster and
@@ -47,15 +48,18 @@ func (a *applier) applyCounterDiff(ctx context.Context, before, after openFindin
 	for s := range after.bySeverity {
 		sevs[s] = true
 	}
+	// Every counter the report changes is written by one statement per
+	// table (a rollout changes about twenty rules' counts: one round trip
+	// each made the counters most of a delta's statements).
+	var sevRows [][]any
 	for s := range sevs {
-		d := after.bySeverity[s] - before.bySeverity[s]
-		if d == 0 {
-			continue
+		if d := after.bySeverity[s] - before.bySeverity[s]; d != 0 {
+			sevRows = append(sevRows, []any{a.cluster, s, d})
 		}
-		if _, err := a.s.exec(ctx, a.tx, `INSERT INTO cluster_severity_counts (cluster_id, severity, n) VALUES (?, ?, ?)
-			ON CONFLICT (cluster_id, severity) DO UPDATE SET n = cluster_severity_counts.n + excluded.n`, a.cluster, s, d); err != nil {
-			return fmt.Errorf("severity counters: %w", err)
-		}
+	}
+	if err := a.insertRows(ctx, `INSERT INTO cluster_severity_counts (cluster_id, severity, n) VALUES `,
+		` ON CONFLICT (cluster_id, severity) DO UPDATE SET n = cluster_severity_counts.n + excluded.n`, 3, sevRows); err != nil {
+		return fmt.Errorf("severity counters: %w", err)
 	}
 	rules := map[string]bool{}
 	for r := range before.rules {
@@ -65,6 +69,7 @@ func (a *applier) applyCounterDiff(ctx context.Context, before, after openFindin
 		rules[r] = true
 	}
 	shrunk := false
+	var ruleRows [][]any
 	for r := range rules {
 		var nb, na int
 		title, sev := "", 0
@@ -82,15 +87,17 @@ func (a *applier) applyCounterDiff(ctx context.Context, before, after openFindin
 			continue
 		}
 		shrunk = shrunk || na < nb
-		// The title and severity follow the latest report of the rule; the
-		// severity never goes down while the rule keeps failing.
-		if _, err := a.s.exec(ctx, a.tx, `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (cluster_id, rule_id) DO UPDATE SET objects = cluster_rule_counts.objects + excluded.objects,
+		ruleRows = append(ruleRows, []any{a.cluster, r, title, sev, na - nb})
+	}
+	sort.Slice(ruleRows, func(i, j int) bool { return ruleRows[i][1].(string) < ruleRows[j][1].(string) }) // one lock order
+	// The title and severity follow the latest report of the rule; the
+	// severity never goes down while the rule keeps failing.
+	if err := a.insertRows(ctx, `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES `,
+		` ON CONFLICT (cluster_id, rule_id) DO UPDATE SET objects = cluster_rule_counts.objects + excluded.objects,
 				title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE cluster_rule_counts.title END,
 				severity = CASE WHEN excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END`,
-			a.cluster, r, title, sev, na-nb); err != nil {
-			return fmt.Errorf("rule counters: %w", err)
-		}
+		5, ruleRows); err != nil {
+		return fmt.Errorf("rule counters: %w", err)
 	}
 	if !shrunk {
 		return nil

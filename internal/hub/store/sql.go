@@ -68,10 +68,14 @@ type sqlStore struct {
 	// else db does.
 	w *sql.DB
 	d dialect
+	// commit applies reports and heartbeats in groups (groupcommit.go);
+	// nil: each in its own transaction.
+	commit *committer
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
+	s.stopCommitters()
 	err := s.db.Close()
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())

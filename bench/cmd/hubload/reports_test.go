@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// decodeReport reads a report's gzip member(s) back as the hub does.
+func decodeReport(t *testing.T, z []byte) *fleetapi.Envelope {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env fleetapi.Envelope
+	if err := json.Unmarshal(js, &env); err != nil {
+		t.Fatalf("%v: %.200s", err, js)
+	}
+	return &env
+}
+
+// TestModelMatchesStore: the reports the generator sends, applied by the
+// hub's store, leave exactly the findings its model counts, so a
+// mismatch in a run is the hub's fault, not the generator's. Snapshots
+// (with their cached members) and deltas of every shape are mixed.
+func TestModelMatchesStore(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c, err := st.EnsureCluster(ctx, "edge", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateBootstrapToken(ctx, store.BootstrapToken{ID: "t", ClusterID: c.ID, Hash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnrollAgent(ctx, "t", []byte("h"), store.Agent{ID: "a"}, now); err != nil {
+		t.Fatal(err)
+	}
+	m := newClusterModel(30)
+	rng := rand.New(rand.NewPCG(1, 1))
+	var seq uint64
+	for step, tc := range []struct {
+		name string
+		k, c int
+		snap bool
+	}{
+		{"first snapshot", 0, 0, true},
+		{"changes only", 0, 3, false},
+		{"rollout of one", 1, 1, false},
+		{"rollout of twenty", 20, 2, false},
+		{"snapshot again, cached", 0, 0, true},
+		{"snapshot after changes", 0, 5, true},
+		{"rollout of five", 5, 3, false},
+	} {
+		seq++
+		var env *fleetapi.Envelope
+		if tc.snap {
+			if tc.c > 0 {
+				m.delta(rng, 0, tc.c)
+			}
+			env = decodeReport(t, m.snapshotEnvelopeZ(seq, now))
+		} else {
+			env = decodeReport(t, envelopeZ(&fleetapi.Envelope{Seq: seq, Time: now, Kind: fleetapi.KindFindings, Findings: m.delta(rng, tc.k, tc.c)}))
+		}
+		applied, err := st.Ingest(ctx, "a", env, now)
+		if err != nil || !applied {
+			t.Fatalf("step %d (%s): applied %v, %v", step, tc.name, applied, err)
+		}
+		n, err := st.CountFindings(ctx, store.FindingQuery{ClusterID: c.ID})
+		if err != nil || n != m.findings() {
+			t.Fatalf("step %d (%s): the hub holds %d findings, the model %d (%v)", step, tc.name, n, m.findings(), err)
+		}
+	}
+}
+
+// TestBatchBodyDecodes: a batch body of concatenated gzip members is one
+// valid fleetapi.ReportBatch, as the hub reads it.
+func TestBatchBodyDecodes(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	m := newClusterModel(3)
+	body := batchBody([][]byte{m.snapshotEnvelopeZ(1, now), envelopeZ(imagesEnvelope(2, now, 0))})
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b fleetapi.ReportBatch
+	if err := json.NewDecoder(zr).Decode(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Validate(); err != nil || len(b.Envelopes) != 2 || b.Envelopes[0].Findings == nil || !b.Envelopes[0].Findings.Full || len(b.Envelopes[1].Images.Images) != 50 {
+		t.Fatalf("batch: %v, %+v", err, b)
+	}
+}
