@@ -162,6 +162,9 @@ attached to verify.`,
 	}
 	img.add(cmd)
 	f := cmd.Flags()
+	// Verification is of the digest the reference names (an index or a
+	// manifest), as cosign signs it: no platform is chosen.
+	_ = f.MarkHidden("platform")
 	f.StringVar(&vf.policy, "policy", "", "verification policy file (kind ImageVerificationPolicy; see docs/supply-chain.md)")
 	f.StringArrayVar(&vf.keys, "key", nil, "trusted public key: PEM file (ECDSA, Ed25519, RSA) or k8s://namespace/secret; KMS URIs need the key exported first (repeatable)")
 	f.StringVar(&vf.identity, "certificate-identity", "", "keyless: the signer's identity exactly (the certificate's SAN: an e-mail or a workflow URI)")

@@ -72,6 +72,21 @@ step "verify signatures of the index and both images"
 mapfile -t images < <(go run ./hack/release/digests "$ref")
 "$p" release verify --repo "$repo" --key "$pub" --insecure-registry "$digest" "${images[@]}"
 
+step "verify the same with 'palisade verify image' and a verification policy (docs/supply-chain.md)"
+cat >"$work/verify-policy.yaml" <<YAML
+apiVersion: palisade.io/v1alpha1
+kind: ImageVerificationPolicy
+metadata: {name: palisade-release}
+spec:
+  verifyImages:
+  - name: palisade release
+    images: ["$host/palisade-sec/*"]
+    signers:
+    - name: release key
+      key: $pub
+YAML
+"$p" verify image -q --policy "$work/verify-policy.yaml" --insecure-registry "$host" "$repo@$digest" "${images[@]/#/$repo@}"
+
 step "agent image (cmd/palisade-agent) for amd64 and arm64: build, push, sign, verify, pin deploy/agent"
 agent_repo=$host/palisade-sec/palisade-agent
 agent_ref=$("$p" release build --package ./cmd/palisade-agent --repo "$agent_repo" --tag ci --key "$key" --insecure-registry \

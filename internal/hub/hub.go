@@ -76,6 +76,12 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
+	// and stores at once: small ones (deltas) and large ones (snapshots,
+	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
+	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
+	// and 2). See ingestGate.
+	MaxIngests, MaxLargeIngests int
 	// ImageScansPerCluster is the most image scans the hub keeps per
 	// cluster (default DefaultImageScansPerCluster; negative: no quota);
 	// UnusedImageScanRetention deletes the scans of images a cluster no
@@ -93,12 +99,6 @@ type Config struct {
 	// fleetapi.AgentALPN, are still served a certificate from the hub's
 	// CA, which they pin. Reloaded when the files change.
 	TLSCertFile, TLSKeyFile string
-	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
-	// and stores at once: small ones (deltas) and large ones (snapshots,
-	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
-	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
-	// and 2). See ingestGate.
-	MaxIngests, MaxLargeIngests int
 }
 
 // Hub serves the fleet API.

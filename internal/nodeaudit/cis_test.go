@@ -129,6 +129,10 @@ var cisCases = []cisCase{
 	{cis: "1.3.6", check: "node/controller-manager-rotate-kubelet-server-cert", comp: ControllerManager, bad: []string{"feature-gates=kube:RotateKubeletServerCertificate=false"}, good: []string{"feature-gates=kube:RotateKubeletServerCertificate=true"}},
 	{cis: "1.3.7", check: "node/controller-manager-bind-address", comp: ControllerManager, bad: []string{"bind-address=0.0.0.0"}, good: []string{"bind-address=127.0.0.1"}},
 	{cis: "1.4.1", check: "node/scheduler-profiling", comp: Scheduler, bad: []string{"profiling=true"}, good: []string{"profiling=false"}},
+	// With --config the scheduler ignores --profiling: the file decides.
+	{cis: "1.4.1", check: "node/scheduler-profiling", comp: Scheduler, only: []Distribution{Kubeadm},
+		bad: []string{"config=/etc/kubernetes/scheduler-config.yaml", "profiling=false"}, badFiles: map[string]string{"/etc/kubernetes/scheduler-config.yaml": schedulerConfig("")},
+		good: []string{"config=/etc/kubernetes/scheduler-config.yaml", "profiling=true"}, goodFiles: map[string]string{"/etc/kubernetes/scheduler-config.yaml": schedulerConfig("enableProfiling: false\n")}},
 	{cis: "1.4.2", check: "node/scheduler-bind-address", comp: Scheduler, bad: []string{"bind-address=0.0.0.0"}, good: []string{"bind-address=::1"}},
 
 	// 2 etcd
@@ -189,9 +193,21 @@ var cisCases = []cisCase{
 
 	// 4.3 kube-proxy
 	{cis: "4.3.1", check: "node/kube-proxy-metrics-bind-address", comp: KubeProxy, bad: []string{"metrics-bind-address=0.0.0.0:10249"}, good: []string{"metrics-bind-address=127.0.0.1:10249"}},
+	// With --config kube-proxy ignores --metrics-bind-address: the file decides.
+	{cis: "4.3.1", check: "node/kube-proxy-metrics-bind-address", comp: KubeProxy, only: []Distribution{MicroK8s, RKE2},
+		bad: []string{"config=/etc/kube-proxy.yaml", "metrics-bind-address=127.0.0.1:10249"}, badFiles: map[string]string{"/etc/kube-proxy.yaml": proxyConfig("0.0.0.0:10249")},
+		good: []string{"config=/etc/kube-proxy.yaml", "metrics-bind-address=0.0.0.0:10249"}, goodFiles: map[string]string{"/etc/kube-proxy.yaml": proxyConfig("127.0.0.1:10249")}},
 
 	// 5.2.1 (on the node: the PodSecurity admission plugin)
 	{cis: "5.2.1", check: "node/apiserver-admission-pod-security", comp: APIServer, bad: []string{"disable-admission-plugins=PodSecurity"}, good: []string{"-disable-admission-plugins"}},
+}
+
+func schedulerConfig(extra string) string {
+	return "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nclientConnection:\n  kubeconfig: /etc/kubernetes/scheduler.conf\n" + extra
+}
+
+func proxyConfig(metrics string) string {
+	return "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: iptables\nmetricsBindAddress: " + metrics + "\n"
 }
 
 // TestCISCases: for every automated CIS item, a configuration that fails

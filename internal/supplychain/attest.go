@@ -99,6 +99,9 @@ func Evaluate(conds []Condition, statement []byte) error {
 	if len(conds) == 0 {
 		return nil
 	}
+	if err := checkDepth(statement, MaxJSONDepth); err != nil {
+		return fmt.Errorf("in-toto statement: %w", err)
+	}
 	obj, err := celvalue.DecodeObject(statement)
 	if err != nil {
 		return fmt.Errorf("in-toto statement: %w", err)

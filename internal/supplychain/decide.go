@@ -98,10 +98,16 @@ func (v *Verifier) requireSignature(signers []Signer, digest string, evidence []
 		}
 	}
 	if n == 0 {
-		res.Reason = "no signature found (legacy .sig tag or Sigstore bundle referrer)"
+		res.Reason = "no cosign signature found (no legacy sha256-<hex>.sig tag, no Sigstore bundle referrer)"
 		return res
 	}
-	res.Reason = fmt.Sprintf("%d signature(s) found, none verifies for %s: %s", n, signerNames(signers), quote(misses))
+	what := "key"
+	for _, s := range signers {
+		if s.Key == nil {
+			what = "signer"
+		}
+	}
+	res.Reason = fmt.Sprintf("%d signature(s) found, none valid for a trusted %s (%s): %s", n, what, signerNames(signers), quote(misses))
 	return res
 }
 

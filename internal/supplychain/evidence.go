@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -217,48 +216,68 @@ func fetchReferrers(d name.Digest, opts []remote.Option) ([]Evidence, error) {
 	var out []Evidence
 	n := 0
 	for _, desc := range im.Manifests {
-		if !strings.HasPrefix(desc.ArtifactType, BundleMediaTypePrefix) {
+		if !maybeBundle(desc.ArtifactType) {
 			continue
 		}
 		src := "referrer " + desc.Digest.String()
 		if n == MaxReferrers {
-			out = append(out, Evidence{Source: src, Format: FormatBundle, Err: fmt.Errorf("more than %d Sigstore bundles refer to the image; only the first %d are read", MaxReferrers, MaxReferrers)})
+			out = append(out, Evidence{Source: src, Format: FormatBundle, Err: fmt.Errorf("more than %d candidate Sigstore bundles refer to the image; only the first %d are read", MaxReferrers, MaxReferrers)})
 			break
 		}
 		n++
-		out = append(out, readReferrer(d.Context(), desc, src, opts))
+		if ev, ok := readReferrer(d.Context(), desc, src, opts); ok {
+			out = append(out, ev)
+		}
 	}
 	return out, nil
 }
 
-func readReferrer(repo name.Repository, desc v1.Descriptor, src string, opts []remote.Option) Evidence {
+// emptyArtifactType is what cosign 2.x's fallback index records for a
+// bundle (the config's media type, not the manifest's artifactType), so
+// such referrers are opened to see what they are.
+const emptyArtifactType = "application/vnd.oci.empty.v1+json"
+
+func maybeBundle(artifactType string) bool {
+	return strings.HasPrefix(artifactType, BundleMediaTypePrefix) || artifactType == emptyArtifactType || artifactType == ""
+}
+
+// readReferrer reads one referrer; ok is false when it turns out not to be
+// a Sigstore bundle (another tool's artifact), which is not evidence.
+func readReferrer(repo name.Repository, desc v1.Descriptor, src string, opts []remote.Option) (Evidence, bool) {
 	ev := Evidence{Source: src, Format: FormatBundle, Kind: KindAttestation}
 	img, err := remote.Image(repo.Digest(desc.Digest.String()), opts...)
 	if err != nil {
 		ev.Err = err
-		return ev
+		return ev, true
 	}
 	m, err := img.Manifest()
 	if err != nil {
 		ev.Err = err
-		return ev
+		return ev, true
+	}
+	isBundle := strings.HasPrefix(m.ArtifactType, BundleMediaTypePrefix)
+	for _, l := range m.Layers {
+		isBundle = isBundle || strings.HasPrefix(string(l.MediaType), BundleMediaTypePrefix)
+	}
+	if !isBundle {
+		return ev, false
 	}
 	if len(m.Layers) != 1 {
 		ev.Err = fmt.Errorf("bundle manifest has %d layers, want 1", len(m.Layers))
-		return ev
+		return ev, true
 	}
 	data, err := readBlob(img, m.Layers[0], MaxBundle)
 	if err != nil {
 		ev.Err = err
-		return ev
+		return ev, true
 	}
 	ev.Bundle, err = ParseBundle(data)
 	if err != nil {
 		ev.Err = err
-		return ev
+		return ev, true
 	}
 	ev.Kind, ev.PredicateType, ev.Err = classify(ev.Bundle)
-	return ev
+	return ev, true
 }
 
 // SignPredicateType is the predicate of the in-toto statement cosign signs
@@ -312,9 +331,4 @@ func isNotFound(err error) bool {
 		}
 	}
 	return false
-}
-
-// jsonObject reports whether data looks like one JSON object.
-func jsonObject(data []byte) bool {
-	return json.Valid(data) && len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{'
 }

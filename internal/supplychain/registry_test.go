@@ -99,7 +99,7 @@ func TestRegistryEvidence(t *testing.T) {
 			}
 		}
 	}
-	good := keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: ghClaims("https://github.com/acme/shop")}
+	good := keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: ghClaims("https://github.com/acme/shop")}
 
 	tests := []struct {
 		name       string
@@ -111,10 +111,10 @@ func TestRegistryEvidence(t *testing.T) {
 		{name: "legacy keyed signature", setup: []setup{legacySig(key, "")},
 			rule: Rule{Signers: []Signer{keySigner}}, want: true},
 		{name: "legacy signature by another key", setup: []setup{legacySig(other, "")},
-			rule: Rule{Signers: []Signer{keySigner}}, wantReason: "1 signature(s) found, none verifies"},
+			rule: Rule{Signers: []Signer{keySigner}}, wantReason: "1 signature(s) found, none valid for a trusted key (release key)"},
 		{name: "legacy signature for another digest", setup: []setup{legacySig(key, otherDigest)},
 			rule: Rule{Signers: []Signer{keySigner}}, wantReason: "signature is for digest " + otherDigest},
-		{name: "nothing attached", rule: Rule{Signers: []Signer{keySigner}}, wantReason: "no signature found"},
+		{name: "nothing attached", rule: Rule{Signers: []Signer{keySigner}}, wantReason: "no cosign signature found"},
 		{name: "legacy keyed attestation with condition", setup: []setup{legacyAtt(slsaV1, provenance("https://github.com/acme/shop"))},
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{keySigner}, Conditions: prov("https://github.com/acme/shop")}}}, want: true},
 		{name: "legacy attestation whose condition is false", setup: []setup{legacyAtt(slsaV1, provenance("https://github.com/evil/shop"))},
@@ -123,7 +123,7 @@ func TestRegistryEvidence(t *testing.T) {
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{keySigner}}}}, wantReason: "no attestation of type " + slsaV1 + " found (found: https://cyclonedx.org/bom)"},
 		{name: "keyless bundle referrer (tag-schema fallback)", setup: []setup{keylessRef(slsaV1, provenance("https://github.com/acme/shop"), good)},
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{ghSigner}, Conditions: prov("https://github.com/acme/shop")}}}, want: true},
-		{name: "keyless bundle from another repository's workflow", setup: []setup{keylessRef(slsaV1, provenance("https://github.com/acme/shop"), keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: ghClaims("https://github.com/evil/shop")})},
+		{name: "keyless bundle from another repository's workflow", setup: []setup{keylessRef(slsaV1, provenance("https://github.com/acme/shop"), keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: ghClaims("https://github.com/evil/shop")})},
 			rule: Rule{Attestations: []AttestationRule{{Type: slsaV1, Signers: []Signer{ghSigner}}}}, wantReason: "none verifies for GitHub release"},
 		{name: "keyless signature bundle and keyed SBOM together", setup: []setup{
 			keylessRef(SignPredicateType, map[string]any{}, good), legacyAtt("https://cyclonedx.org/bom", map[string]any{"bomFormat": "CycloneDX"})},

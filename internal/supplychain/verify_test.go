@@ -46,7 +46,7 @@ func ghClaims(repo string) map[int]string {
 
 func TestKeylessAttestation(t *testing.T) {
 	ts := newTestSigstore(t)
-	good := keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: ghClaims("https://github.com/acme/shop")}
+	good := keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: ghClaims("https://github.com/acme/shop")}
 	stmt := statement(t, testDigest, slsaV1, provenance("https://github.com/acme/shop"))
 	tests := []struct {
 		name    string
@@ -57,8 +57,8 @@ func TestKeylessAttestation(t *testing.T) {
 		wantErr string
 	}{
 		{name: "verified: TSA, SET and inclusion proof", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, good), digest: testDigest, id: ghIdentity()},
-		{name: "verified: SET only", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: good.claims, noTimestamp: true}), digest: testDigest, id: ghIdentity()},
-		{name: "verified: timestamp only", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: good.claims, noTlog: true}), digest: testDigest, id: ghIdentity()},
+		{name: "verified: SET only", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: good.Claims, NoTimestamp: true}), digest: testDigest, id: ghIdentity()},
+		{name: "verified: timestamp only", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: good.Claims, NoTlog: true}), digest: testDigest, id: ghIdentity()},
 		{name: "verified: subject regexp", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, good), digest: testDigest,
 			id: &Identity{SubjectRegexp: `^https://github\.com/acme/shop/\.github/workflows/release\.yml@refs/tags/v`, Issuer: ghIssuer}},
 		{name: "refused: another digest", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, good), digest: otherDigest, id: ghIdentity(), wantErr: "does not match"},
@@ -66,14 +66,14 @@ func TestKeylessAttestation(t *testing.T) {
 			id: &Identity{Subject: "https://github.com/evil/shop/.github/workflows/release.yml@refs/tags/v1.2.0", Issuer: ghIssuer}, wantErr: "no matching CertificateIdentity"},
 		{name: "refused: wrong issuer", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, good), digest: testDigest,
 			id: &Identity{Subject: ghSubject, Issuer: "https://gitlab.com"}, wantErr: "no matching CertificateIdentity"},
-		{name: "refused: wrong repository claim", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{subject: ghSubject, issuer: ghIssuer, claims: ghClaims("https://github.com/evil/shop")}), digest: testDigest,
+		{name: "refused: wrong repository claim", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: ghClaims("https://github.com/evil/shop")}), digest: testDigest,
 			id: ghIdentity(), wantErr: "no matching CertificateIdentity"},
 		{name: "refused: trusted root without the signer's CA", root: ts.untrusting, bundle: ts.keylessBundle(t, stmt, good), digest: testDigest, id: ghIdentity(), wantErr: "certificate"},
-		{name: "refused: no timestamp and no log entry", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{subject: ghSubject, issuer: ghIssuer, noTimestamp: true, noTlog: true}), digest: testDigest,
+		{name: "refused: no timestamp and no log entry", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, NoTimestamp: true, NoTlog: true}), digest: testDigest,
 			id: &Identity{Subject: ghSubject, Issuer: ghIssuer}, wantErr: "timestamp"},
-		{name: "refused: inclusion proof alone gives no time", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{subject: ghSubject, issuer: ghIssuer, noTimestamp: true, noSET: true}), digest: testDigest,
+		{name: "refused: inclusion proof alone gives no time", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, NoTimestamp: true, NoSET: true}), digest: testDigest,
 			id: &Identity{Subject: ghSubject, Issuer: ghIssuer}, wantErr: "timestamp"},
-		{name: "refused: certificate expired when timestamped", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{subject: ghSubject, issuer: ghIssuer, notBefore: time.Now().Add(-time.Hour)}), digest: testDigest,
+		{name: "refused: certificate expired when timestamped", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, NotBefore: time.Now().Add(-time.Hour)}), digest: testDigest,
 			id: &Identity{Subject: ghSubject, Issuer: ghIssuer}, wantErr: "certificate"},
 	}
 	for _, tt := range tests {
