@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"log/slog"
@@ -28,16 +27,22 @@ func newHubCommand(s *streams, g *globalOptions) *cobra.Command {
 		Long: `The hub collects findings, images, vulnerabilities and admission events from
 the agents of every cluster in the fleet (see docs/fleet.md).`,
 	}
-	var database, dataDir string
+	var database, dataDir, caKeyFile, bundleKeyFile string
 	var initHub bool
 	var encryptionMaxAge time.Duration
 	cmd.PersistentFlags().StringVar(&database, "database", "", "database URL: sqlite:///path/hub.db or postgres://user@host/db (default $"+hubDatabaseEnv+", else hub.db in --data-dir)")
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "", "directory of the hub's state (default $"+hubDataDirEnv+", else $XDG_STATE_HOME/palisade/hub, ~/.local/state/palisade/hub, or /var/lib/palisade/hub for root)")
+	cmd.PersistentFlags().StringVar(&caKeyFile, "ca-key-file", "", "the hub CA's private key, PKCS #8 PEM, mode 0600 (default keys/ca.key in --data-dir; created on first start; every replica needs the same file)")
+	cmd.PersistentFlags().StringVar(&bundleKeyFile, "bundle-signing-key-file", "", "the bundle-signing private key, PKCS #8 PEM, mode 0600 (default keys/bundle-signing.key in --data-dir; created on first start; every replica needs the same file)")
 	cmd.PersistentFlags().BoolVar(&initHub, "init", false, "let a command other than 'hub serve' create a new hub where none exists")
 	cmd.PersistentFlags().DurationVar(&encryptionMaxAge, "encryption-max-age", hub.DefaultEncryptionMaxAge, "placement trusts an etcd verification of encryption at rest for this long")
-	open := func(cmd *cobra.Command) (*hub.Hub, store.Store, error) {
+	open := func(cmd *cobra.Command, cfg hub.Config) (*hub.Hub, store.Store, error) {
 		privateUmask()
 		loc, err := locateHubState(database, dataDir, os.Getenv, os.Geteuid())
+		if err != nil {
+			return nil, nil, &exitCodeError{code: exitError, err: err}
+		}
+		keys, err := loc.keyFiles(caKeyFile, bundleKeyFile)
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
@@ -48,21 +53,30 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		if err != nil {
 			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
-		h, err := hub.New(cmd.Context(), hub.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(s.err, nil)), EncryptionMaxAge: encryptionMaxAge})
+		cfg.Store, cfg.Keys = st, keys
+		if cfg.Logger == nil {
+			cfg.Logger = slog.New(slog.NewJSONHandler(s.err, nil))
+		}
+		if cfg.EncryptionMaxAge == 0 {
+			cfg.EncryptionMaxAge = encryptionMaxAge
+		}
+		h, err := hub.New(cmd.Context(), cfg)
 		if err != nil {
 			st.Close()
-			return nil, nil, err
+			return nil, nil, &exitCodeError{code: exitError, err: err}
 		}
 		if cmd.Name() == "serve" {
-			fmt.Fprintf(s.err, "palisade hub: state in %s\n", loc)
+			fmt.Fprintf(s.err, "palisade hub: state in %s, private keys in %s and %s\n", loc, keys.CAKey, keys.BundleKey)
 		}
 		return h, st, nil
 	}
-	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, open), newHubUserCommand(s, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
+	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, g, open), newHubUserCommand(s, g, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
 	return cmd
 }
 
-type hubOpener func(cmd *cobra.Command) (*hub.Hub, store.Store, error)
+// hubOpener opens the hub's store and starts a hub over it with cfg
+// (Store and Keys filled in); the caller closes the store.
+type hubOpener func(cmd *cobra.Command, cfg hub.Config) (*hub.Hub, store.Store, error)
 
 func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Duration) *cobra.Command {
 	var listen string
@@ -71,8 +85,10 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var verbose bool
 	var trustedProxies []string
 	var clientFailures, maxBundleSends int
+	var tlsCertFile, tlsKeyFile string
 	var admissionQuota int64
-	var admissionRetention time.Duration
+	var admissionRetention, unusedScanRetention time.Duration
+	var scanQuota int64
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -95,17 +111,14 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			} else {
 				limits.Client.Free = clientFailures
 			}
-			_, st, err := open(cmd) // sets the 077 umask of the hub's state
+			h, st, err := open(cmd, hub.Config{Hosts: hosts, TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
+				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
+				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1),
+				ImageScansPerCluster: cmp.Or(scanQuota, -1), UnusedImageScanRetention: cmp.Or(unusedScanRetention, -1)}) // sets the 077 umask of the hub's state
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			h, err := hub.New(cmd.Context(), hub.Config{Store: st, Hosts: hosts, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
-				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
-				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1)})
-			if err != nil {
-				return err
-			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("listen %s: %w", listen, err)}
@@ -117,6 +130,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "listen", ":8443", "address to listen on")
+	f.StringVar(&tlsCertFile, "tls-cert-file", "", "an operator's certificate (PEM, leaf first) for browsers and API clients, reloaded when it changes; agents keep the hub CA's, which they pin")
+	f.StringVar(&tlsKeyFile, "tls-key-file", "", "the private key of --tls-cert-file")
 	f.StringSliceVar(&hosts, "tls-san", nil, "names and IPs for the serving certificate (default localhost, 127.0.0.1, ::1, the host name)")
 	f.DurationVar(&certTTL, "agent-cert-ttl", 24*time.Hour, "lifetime of agent client certificates (renewed at two thirds)")
 	f.DurationVar(&stale, "stale-after", 90*time.Second, "a cluster without contact for this long is stale")
@@ -125,6 +140,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.IntVar(&maxBundleSends, "max-bundle-sends", 8, "bundle contents sent to agents at once (each is held in memory while sent); more wait, then get 503")
 	f.Int64Var(&admissionQuota, "admission-events-per-cluster", hub.DefaultAdmissionEventsPerCluster, "admission events kept per cluster; beyond it the oldest are dropped and counted (0: no quota)")
 	f.DurationVar(&admissionRetention, "admission-event-retention", hub.DefaultAdmissionEventRetention, "admission events older than this are deleted (0: kept)")
+	f.Int64Var(&scanQuota, "image-scans-per-cluster", hub.DefaultImageScansPerCluster, "image scans kept per cluster; beyond it those of images the cluster does not run go first, then the oldest (0: no quota)")
+	f.DurationVar(&unusedScanRetention, "unused-image-scan-retention", hub.DefaultUnusedImageScanRetention, "scans of images a cluster no longer runs are deleted after this long (0: kept)")
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")
@@ -149,8 +166,8 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func newHubTokenCommand(s *streams, open hubOpener) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create bootstrap and API tokens"}
+func newHubTokenCommand(s *streams, g *globalOptions, open hubOpener) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create bootstrap tokens; create, list and revoke API tokens"}
 	var cluster string
 	var ttl time.Duration
 	create := &cobra.Command{
@@ -165,7 +182,7 @@ once; the hub stores only its hash) and the hub CA fingerprint to pass to
 			if cluster == "" {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("--cluster is required")}
 			}
-			h, st, err := open(cmd)
+			h, st, err := open(cmd, hub.Config{})
 			if err != nil {
 				return err
 			}
@@ -182,35 +199,49 @@ once; the hub stores only its hash) and the hub CA fingerprint to pass to
 	create.Flags().StringVar(&cluster, "cluster", "", "cluster name")
 	create.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token may be used (at most 168h)")
 
-	var name, role string
+	var name, role, expires string
 	var apiTTL time.Duration
 	api := &cobra.Command{
 		Use:   "create-api",
 		Short: "Create an API token for automation (Authorization: Bearer)",
-		Args:  cobra.NoArgs,
+		Long: `Prints a new API token (shown once; the hub stores only its hash). Tokens
+expire after 90 days unless --expires says otherwise; --expires never makes
+one that does not expire. 'palisade hub token list' shows them with their
+last use, 'palisade hub token revoke' ends one.`,
+		Example: `  palisade hub token create-api --name ci --role viewer --expires 30d`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, st, err := open(cmd)
+			ttl, err := hub.ParseTokenExpiry(expires)
+			if cmd.Flags().Changed("ttl") {
+				if cmd.Flags().Changed("expires") {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("give --expires or --ttl, not both")}
+				}
+				ttl, err = apiTTL, nil
+			}
 			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--expires: %w", err)}
+			}
+			return hubAction(cmd, open, func(h *hub.Hub) error {
+				tok, err := h.CreateAPIToken(cmd.Context(), name, role, ttl)
+				if tok != "" {
+					fmt.Fprintln(s.out, tok)
+				}
 				return err
-			}
-			defer st.Close()
-			tok, err := h.CreateAPIToken(cmd.Context(), name, role, apiTTL)
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			fmt.Fprintln(s.out, tok)
-			return nil
+			})
 		},
 	}
 	api.Flags().StringVar(&name, "name", "automation", "token name")
 	api.Flags().StringVar(&role, "role", store.RoleViewer, "viewer or admin")
-	api.Flags().DurationVar(&apiTTL, "ttl", 90*24*time.Hour, "lifetime (0: no expiry)")
+	api.Flags().StringVar(&expires, "expires", "90d", "lifetime: days (90d), a duration (720h), or never")
+	api.Flags().DurationVar(&apiTTL, "ttl", 0, "lifetime as a duration (0: no expiry); use --expires")
+	_ = api.Flags().MarkDeprecated("ttl", "use --expires (a duration, days such as 90d, or never)")
 	cmd.AddCommand(create, api)
+	addTokenAdminCommands(cmd, s, g, open)
 	return cmd
 }
 
-func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Manage local user accounts"}
+func newHubUserCommand(s *streams, g *globalOptions, open hubOpener) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage local user accounts: create, list, disable, enable, delete, passwd, role, logout"}
 	var name, role string
 	create := &cobra.Command{
 		Use:     "create",
@@ -218,24 +249,22 @@ func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
 		Example: `  printf '%s\n' "$PASSWORD" | palisade hub user create --name alice --role admin`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			line, err := bufio.NewReader(s.in).ReadString('\n')
-			if err != nil && line == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("read password from stdin: %w", err)}
-			}
-			h, st, err := open(cmd)
+			pw, err := readSecretLine(s.in)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			if err := h.CreateUser(cmd.Context(), name, strings.TrimRight(line, "\r\n"), role); err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			fmt.Fprintf(s.err, "user %s created with role %s\n", name, role)
-			return nil
+			return hubAction(cmd, open, func(h *hub.Hub) error {
+				if err := h.CreateUser(cmd.Context(), name, pw, role); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.err, "user %s created with role %s\n", name, role)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "user name")
 	create.Flags().StringVar(&role, "role", store.RoleViewer, "viewer or admin")
 	cmd.AddCommand(create)
+	addUserAdminCommands(cmd, s, g, open)
 	return cmd
 }

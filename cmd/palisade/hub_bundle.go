@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
@@ -56,7 +57,7 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 				}
 				content = fleetapi.SignAdmissionPolicy(content, key)
 			}
-			h, st, err := open(cmd)
+			h, st, err := open(cmd, hub.Config{})
 			if err != nil {
 				return err
 			}

@@ -111,7 +111,7 @@ func runHubPlace(ctx context.Context, cmd *cobra.Command, s *streams, g *globalO
 			}
 		}
 	}
-	h, st, err := open(cmd)
+	h, st, err := open(cmd, hub.Config{})
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/palisade-sec/palisade/internal/hub"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
@@ -27,6 +28,28 @@ type hubState struct {
 	file     string // SQLite file; empty for PostgreSQL
 	dir      string // data directory (--data-dir or its default); empty when --database was given
 	legacy   string // palisade-hub.db in the working directory, when it exists and no location was given
+	// keyDir holds the private key files unless --ca-key-file and
+	// --bundle-signing-key-file say otherwise: keys/ in the data
+	// directory, which is resolved for it even when --database names the
+	// database (errKeyDir when it cannot be).
+	keyDir    string
+	errKeyDir error
+}
+
+// keyFiles resolves the private key files: the flags, else keys/ca.key
+// and keys/bundle-signing.key in the data directory.
+func (l hubState) keyFiles(caKey, bundleKey string) (hub.KeyFiles, error) {
+	if (caKey == "" || bundleKey == "") && l.keyDir == "" {
+		return hub.KeyFiles{}, fmt.Errorf("hub key files: %w; pass --ca-key-file and --bundle-signing-key-file", l.errKeyDir)
+	}
+	kf := hub.KeyFiles{CAKey: caKey, BundleKey: bundleKey}
+	if kf.CAKey == "" {
+		kf.CAKey = filepath.Join(l.keyDir, "ca.key")
+	}
+	if kf.BundleKey == "" {
+		kf.BundleKey = filepath.Join(l.keyDir, "bundle-signing.key")
+	}
+	return kf, nil
 }
 
 func (l hubState) String() string {
@@ -65,30 +88,44 @@ func locateHubState(database, dataDir string, getenv func(string) string, euid i
 	if database == "" && dataDir == "" {
 		database = getenv(hubDatabaseEnv)
 	}
-	if database != "" {
-		l := hubState{database: database}
-		if f, ok := strings.CutPrefix(database, "sqlite://"); ok {
-			l.file = f
-		}
-		return l, nil
-	}
 	explicit := dataDir != "" || getenv(hubDataDirEnv) != ""
 	if dataDir == "" {
 		dataDir = getenv(hubDataDirEnv)
 	}
+	var dir string
+	var dirErr error
 	if dataDir == "" {
-		d, err := defaultHubDataDir(getenv, euid)
-		if err != nil {
-			return hubState{}, err
-		}
-		dataDir = d
+		dataDir, dirErr = defaultHubDataDir(getenv, euid)
 	}
-	dir, err := filepath.Abs(dataDir)
-	if err != nil {
-		return hubState{}, fmt.Errorf("hub data directory %s: %w", dataDir, err)
+	if dirErr == nil {
+		if dir, dirErr = filepath.Abs(dataDir); dirErr != nil {
+			dirErr = fmt.Errorf("hub data directory %s: %w", dataDir, dirErr)
+		}
+	}
+	if database != "" {
+		l := hubState{database: database, errKeyDir: dirErr}
+		if dirErr == nil {
+			l.keyDir = filepath.Join(dir, "keys")
+		}
+		if f, ok := strings.CutPrefix(database, "sqlite://"); ok {
+			l.file = f
+			if !explicit {
+				// The keys of a hub named by its SQLite file sit beside it.
+				l.keyDir, l.errKeyDir = filepath.Join(filepath.Dir(f), "keys"), nil
+			}
+		} else if !explicit {
+			// PostgreSQL: replicas share the database but not a default
+			// directory (in a container, often not even a persistent
+			// one); keys made or moved there would be lost or differ.
+			l.keyDir, l.errKeyDir = "", errors.New("with a PostgreSQL database the key files every replica shares must be named")
+		}
+		return l, nil
+	}
+	if dirErr != nil {
+		return hubState{}, dirErr
 	}
 	file := filepath.Join(dir, "hub.db")
-	l := hubState{database: "sqlite://" + file, file: file, dir: dir}
+	l := hubState{database: "sqlite://" + file, file: file, dir: dir, keyDir: filepath.Join(dir, "keys")}
 	if !explicit {
 		if _, err := os.Stat(legacyHubDatabase); err == nil {
 			l.legacy, _ = filepath.Abs(legacyHubDatabase)

@@ -31,7 +31,7 @@ func newReleaseCommand(s *streams, g *globalOptions) *cobra.Command {
 		Short:  "Build, sign and verify Palisade's own release images (maintainers)",
 		Hidden: true,
 	}
-	cmd.AddCommand(newReleaseBuildCommand(s), newReleaseVerifyCommand(s), newReleaseKeygenCommand(s), newReleaseCheckDeployCommand(s))
+	cmd.AddCommand(newReleaseBuildCommand(s), newReleaseVerifyCommand(s), newReleaseKeygenCommand(s), newReleaseCheckDeployCommand(s), newReleaseChartCommand(s))
 	return cmd
 }
 

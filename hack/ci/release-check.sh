@@ -72,6 +72,21 @@ step "verify signatures of the index and both images"
 mapfile -t images < <(go run ./hack/release/digests "$ref")
 "$p" release verify --repo "$repo" --key "$pub" --insecure-registry "$digest" "${images[@]}"
 
+step "verify the same with 'palisade verify image' and a verification policy (docs/supply-chain.md)"
+cat >"$work/verify-policy.yaml" <<YAML
+apiVersion: palisade.io/v1alpha1
+kind: ImageVerificationPolicy
+metadata: {name: palisade-release}
+spec:
+  verifyImages:
+  - name: palisade release
+    images: ["$host/palisade-sec/*"]
+    signers:
+    - name: release key
+      key: $pub
+YAML
+"$p" verify image -q --policy "$work/verify-policy.yaml" --insecure-registry "$host" "$repo@$digest" "${images[@]/#/$repo@}"
+
 step "agent image (cmd/palisade-agent) for amd64 and arm64: build, push, sign, verify, pin deploy/agent"
 agent_repo=$host/palisade-sec/palisade-agent
 agent_ref=$("$p" release build --package ./cmd/palisade-agent --repo "$agent_repo" --tag ci --key "$key" --insecure-registry \
@@ -81,6 +96,12 @@ mapfile -t agent_images < <(go run ./hack/release/digests "$agent_ref")
 "$p" release verify --repo "$agent_repo" --key "$pub" --insecure-registry "${agent_ref#"$agent_repo@"}" "${agent_images[@]}"
 "$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade-agent "$work/deploy"
 echo "pushed $agent_ref"
+
+step "Helm chart (deploy/helm/palisade, pinned above): package, push, sign, verify"
+chart_repo=$host/palisade-sec/charts/palisade
+chart_ref=$("$p" release chart "$work/deploy/helm/palisade" --repo "$chart_repo" --version "0.0.0-ci" --key "$key" --insecure-registry)
+"$p" release verify --repo "$chart_repo" --key "$pub" --insecure-registry "${chart_ref#"$chart_repo@"}"
+echo "pushed $chart_ref"
 
 step "reproducible: rebuild gives $digest"
 again=$("$p" release build --repo "$repo" --out "$work/bin2" --commit "$commit" --version "ci-$commit" --push=false)

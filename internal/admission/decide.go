@@ -17,6 +17,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/imageref"
 	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -396,7 +397,7 @@ func newImageFinding(w *workload.Workload, id string, sev finding.Severity, titl
 // failure policy: Fail makes a finding (decided by its mode), Ignore a
 // warning. Each distinct image is resolved once per review.
 func (d *Decider) mutate(ctx context.Context, p *Policy, w *workload.Workload, kc authn.Keychain) ([]finding.Finding, []patchOp, []string) {
-	if !p.images.ResolveDigests && !p.signaturesRequired() {
+	if !p.images.ResolveDigests && !p.signaturesRequired() && len(p.verifyRules) == 0 {
 		return nil, nil, nil
 	}
 	var tasks []imageTask
@@ -413,7 +414,7 @@ func (d *Decider) mutate(ctx context.Context, p *Policy, w *workload.Workload, k
 		if allowed := p.settings.AllowedRegistries; len(allowed) > 0 && !r.MatchesAny(allowed) {
 			continue // denied by the allow-list: never contact its registry
 		}
-		if !p.images.ResolveDigests && !p.signatureRequired(r) {
+		if !p.images.ResolveDigests && !p.signatureRequired(r) && !p.mutateDigest(r) {
 			continue
 		}
 		// An image whose signature is required is pinned even without
@@ -480,6 +481,21 @@ func (p *Policy) signatureRequired(r imageref.Ref) bool {
 	return p.signaturesRequired() && (len(sig.Images) == 0 || r.RequiredByAny(sig.Images))
 }
 
+// verifyRule returns the verifyImages rule that applies to the image, or nil.
+func (p *Policy) verifyRule(r imageref.Ref) *supplychain.Rule {
+	if len(p.verifyRules) == 0 {
+		return nil
+	}
+	return supplychain.MatchRule(p.verifyRules, r.Original)
+}
+
+// mutateDigest reports whether a verifyImages rule with mutateDigest
+// covers the image: the mutating endpoint pins it.
+func (p *Policy) mutateDigest(r imageref.Ref) bool {
+	vr := p.verifyRule(r)
+	return vr != nil && vr.MutateDigest
+}
+
 // imageOutcome is what the registry and the scanner said about one image
 // reference; every container naming the reference shares it.
 type imageOutcome struct {
@@ -489,6 +505,9 @@ type imageOutcome struct {
 	resolveErr        error
 	sig               sigResult
 	sigErr            error
+	rule              *supplychain.Rule
+	verify            supplychain.Decision
+	verifyErr         error
 	scan              scanResult
 	scanErr           error
 }
@@ -498,7 +517,7 @@ type imageOutcome struct {
 func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Workload, kc authn.Keychain) ([]finding.Finding, []string) {
 	sig := p.images.Signatures
 	vul := p.images.Vulnerabilities
-	if (sig == nil || len(p.keys) == 0) && vul == nil {
+	if (sig == nil || len(p.keys) == 0) && vul == nil && len(p.verifyRules) == 0 {
 		return nil, nil
 	}
 	tasks := imageTasks(w)
@@ -513,7 +532,8 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		o.needSig = p.signatureRequired(r)
 		o.needScan = vul != nil && (len(vul.Images) == 0 || r.RequiredByAny(vul.Images))
 		o.pinned = r.Pinned()
-		if !o.needSig && !o.needScan {
+		o.rule = p.verifyRule(r)
+		if !o.needSig && !o.needScan && o.rule == nil {
 			return
 		}
 		if o.digest, o.resolveErr = d.images.resolve(ctx, p, images[i], kc); o.resolveErr != nil {
@@ -521,6 +541,9 @@ func (d *Decider) checkImages(ctx context.Context, p *Policy, w *workload.Worklo
 		}
 		if o.needSig {
 			o.sig, o.sigErr = d.images.verifySignature(ctx, p, images[i], o.digest, kc)
+		}
+		if o.rule != nil {
+			o.verify, o.verifyErr = d.images.verifyRule(ctx, p, o.rule, images[i], o.digest, kc)
 		}
 		if o.needScan {
 			o.scan, o.scanErr = d.images.scan(ctx, p, images[i], o.digest)
@@ -559,7 +582,15 @@ func imageFindings(p *Policy, w *workload.Workload, t imageTask, o *imageOutcome
 		if o.needScan {
 			fail(RuleVulnerabilities, vulnTitle, p.scanFail, p.vulnSeverity, o.resolveErr)
 		}
+		if o.rule != nil {
+			fail(RuleSignature, verifyTitle, p.registryFail, finding.SeverityHigh, o.resolveErr)
+		}
 		return fs, warns
+	}
+	if o.rule != nil {
+		more, w2 := verifyFindings(p, w, t, o, fail)
+		fs = append(fs, more...)
+		warns = append(warns, w2...)
 	}
 	if o.needSig && !o.pinned {
 		// A verdict holds for a digest; a tag can move to another image
@@ -609,9 +640,35 @@ func imageFindings(p *Policy, w *workload.Workload, t imageTask, o *imageOutcome
 	return fs, warns
 }
 
+// verifyFindings reports an image's verifyImages outcome: which rule,
+// which requirement and which evidence failed. fail reports what could not
+// be checked, per the registry's failure policy.
+func verifyFindings(p *Policy, w *workload.Workload, t imageTask, o *imageOutcome, fail func(id, title string, policy FailurePolicy, sev finding.Severity, err error)) (fs []finding.Finding, warns []string) {
+	if !o.pinned {
+		fail(RuleSignature, verifyTitle, p.registryFail, finding.SeverityHigh, fmt.Errorf(
+			"image %q is not pinned by digest, so the image verified is not necessarily the one that runs; "+
+				"set mutateDigest on verifyImages rule %q (with mutate.admission.palisade.io installed), or write %s@sha256:…", t.c.Image, o.rule.Name, t.c.Image))
+	}
+	if o.verifyErr != nil {
+		fail(RuleSignature, verifyTitle, p.registryFail, finding.SeverityHigh, o.verifyErr)
+		return fs, warns
+	}
+	for _, c := range o.verify.Failed() {
+		id, title := RuleSignature, verifyTitle
+		if strings.HasPrefix(c.Requirement, "attestation") {
+			id, title = RuleAttestation, attTitle
+		}
+		fs = append(fs, newImageFinding(w, id, finding.SeverityHigh, title, t,
+			fmt.Sprintf("container %q image %q (%s): verifyImages rule %q: %s: %s", t.c.Name, t.c.Image, o.digest, o.rule.Name, c.Requirement, c.Reason)))
+	}
+	return fs, warns
+}
+
 const (
-	sigTitle  = "Image not signed by a trusted key"
-	vulnTitle = "Image has known vulnerabilities"
+	verifyTitle = "Image signature not verified"
+	attTitle    = "Required image attestation missing or not satisfied"
+	sigTitle    = "Image not signed by a trusted key"
+	vulnTitle   = "Image has known vulnerabilities"
 )
 
 // forEachImage runs fn for 0..n-1 with at most the review's concurrency

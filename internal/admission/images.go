@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/palisade-sec/palisade/internal/admission/cosign"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/imageref"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 )
 
 // Rule IDs of the checks only admission does (they need a registry or a
@@ -26,6 +26,7 @@ import (
 const (
 	RuleDigestResolution = "admission/digest-resolution"
 	RuleSignature        = "admission/image-signature"
+	RuleAttestation      = "admission/image-attestation"
 	RuleVulnerabilities  = "admission/image-vulnerabilities"
 )
 
@@ -45,9 +46,10 @@ type imageChecks struct {
 	fixable func(finding.Finding) bool
 	metrics *Metrics
 
-	digests    *ttlCache[string]
-	signatures *ttlCache[sigResult]
-	scans      *ttlCache[scanResult]
+	digests       *ttlCache[string]
+	signatures    *ttlCache[sigResult]
+	verifications *ttlCache[supplychain.Decision]
+	scans         *ttlCache[scanResult]
 }
 
 type sigResult struct {
@@ -98,13 +100,21 @@ func newImageChecks(transport http.RoundTripper, scanner ImageScanner, fixable f
 		}
 		return ttl
 	}
+	verifications := newTTLCache[supplychain.Decision](cacheEntries)
+	verifications.ttlOf = func(d supplychain.Decision, ttl time.Duration) time.Duration {
+		if !d.Verified {
+			return min(ttl, unsignedTTL)
+		}
+		return ttl
+	}
 	return &imageChecks{
-		transport:  transport,
-		scanner:    scanner,
-		fixable:    fixable,
-		digests:    newTTLCache[string](cacheEntries),
-		signatures: signatures,
-		scans:      newTTLCache[scanResult](cacheEntries),
+		transport:     transport,
+		scanner:       scanner,
+		fixable:       fixable,
+		digests:       newTTLCache[string](cacheEntries),
+		signatures:    signatures,
+		verifications: verifications,
+		scans:         newTTLCache[scanResult](cacheEntries),
 	}
 }
 
@@ -123,7 +133,7 @@ func (ic *imageChecks) cacheStats() map[string]*cacheStats {
 	out := map[string]*cacheStats{}
 	for n, c := range map[string]interface {
 		stats() cacheStats
-	}{"digest": ic.digests, "signature": ic.signatures, "scan": ic.scans} {
+	}{"digest": ic.digests, "signature": ic.signatures, "verification": ic.verifications, "scan": ic.scans} {
 		s := c.stats()
 		out[n] = &s
 	}
@@ -193,7 +203,9 @@ func (ic *imageChecks) resolve(ctx context.Context, p *Policy, image string, kc 
 }
 
 // verifySignature checks that the digest carries a cosign signature from
-// one of the policy's keys, once per digest, repository and key set.
+// one of the policy's keys (spec.images.signatures), once per digest,
+// repository and key set. Evidence is read and verified by
+// internal/supplychain: legacy .sig tags and Sigstore bundle referrers.
 func (ic *imageChecks) verifySignature(ctx context.Context, p *Policy, image, digest string, kc authn.Keychain) (sigResult, error) {
 	ref, err := parseName(p, image)
 	if err != nil {
@@ -202,37 +214,62 @@ func (ic *imageChecks) verifySignature(ctx context.Context, p *Policy, image, di
 	repo := ref.Context()
 	key := digest + "|" + repo.Name() + "|" + p.keysID()
 	res, _, err := ic.signatures.get(ctx, key, signatureTTL, func(ctx context.Context) (sigResult, error) {
-		ctx, cancel := context.WithTimeout(ctx, p.registryTimeout)
-		defer cancel()
-		start := time.Now()
-		sigs, err := cosign.Fetch(ctx, repo, digest, ic.remoteOptions(kc)...)
-		ic.observe("signature", start, err)
+		d, err := ic.evaluate(ctx, p, "signature", p.legacyRule, repo, digest, kc)
 		if err != nil {
 			return sigResult{}, err
 		}
-		if len(sigs) == 0 {
-			return sigResult{reason: "no cosign signature found (tag " + cosign.SignatureTag(digest) + ")"}, nil
+		c := d.Checks[0]
+		if c.OK {
+			return sigResult{ok: true, key: c.Signer}, nil
 		}
-		var reasons []string
-		for _, s := range sigs {
-			for _, k := range p.keys {
-				if _, err := cosign.Verify(k.Key, s, digest); err == nil {
-					return sigResult{ok: true, key: k.Name}, nil
-				} else if !strings.Contains(err.Error(), "does not verify") {
-					reasons = append(reasons, err.Error())
-				}
-			}
-		}
-		reason := fmt.Sprintf("%d signature(s) found, none valid for a trusted key (%s)", len(sigs), p.keyNames())
-		if len(reasons) > 0 {
-			reason += ": " + reasons[0]
-		}
-		return sigResult{reason: reason}, nil
+		return sigResult{reason: c.Reason}, nil
 	})
 	if err != nil {
 		return sigResult{}, fmt.Errorf("image %q: signatures: %w", image, describeRegistryError(err))
 	}
 	return res, nil
+}
+
+// evaluate fetches a digest's evidence and evaluates a rule, within the
+// policy's registry timeout.
+func (ic *imageChecks) evaluate(ctx context.Context, p *Policy, check string, r *supplychain.Rule, repo name.Repository, digest string, kc authn.Keychain) (supplychain.Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, p.registryTimeout)
+	defer cancel()
+	start := time.Now()
+	ev, err := supplychain.Fetch(ctx, repo, digest, ic.remoteOptions(kc)...)
+	ic.observe(check, start, err)
+	if err != nil {
+		return supplychain.Decision{}, err
+	}
+	return p.verifier.Evaluate(r, repo.Name(), digest, ev), nil
+}
+
+// verifyRule evaluates the verifyImages rule that applies to an image, once
+// per digest, repository, rule and trusted root. A failed verification is
+// remembered only briefly, as an unsigned image is: attaching the missing
+// evidence is the remedy and must take effect at once.
+func (ic *imageChecks) verifyRule(ctx context.Context, p *Policy, r *supplychain.Rule, image, digest string, kc authn.Keychain) (supplychain.Decision, error) {
+	ref, err := parseName(p, image)
+	if err != nil {
+		return supplychain.Decision{}, fmt.Errorf("image %q: %w", image, err)
+	}
+	repo := ref.Context()
+	key := digest + "|" + repo.Name() + "|" + r.ID + "|" + p.rootID()
+	d, _, err := ic.verifications.get(ctx, key, signatureTTL, func(ctx context.Context) (supplychain.Decision, error) {
+		return ic.evaluate(ctx, p, "verification", r, repo, digest, kc)
+	})
+	if err != nil {
+		return supplychain.Decision{}, fmt.Errorf("image %q: verification: %w", image, describeRegistryError(err))
+	}
+	return d, nil
+}
+
+// rootID identifies the trusted root in cache keys: its file and age.
+func (p *Policy) rootID() string {
+	if p.verifier == nil || p.verifier.Root == nil {
+		return ""
+	}
+	return p.verifier.Root.Path + "@" + p.verifier.Root.ModTime.String()
 }
 
 // scan runs the scanner for a digest, once per digest, bounded by the
@@ -318,12 +355,4 @@ func hashKeys(keys []PublicKey) string {
 		h.Write(der)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-func (p *Policy) keyNames() string {
-	names := make([]string, len(p.keys))
-	for i, k := range p.keys {
-		names[i] = k.Name
-	}
-	return strings.Join(names, ", ")
 }

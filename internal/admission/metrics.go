@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -17,7 +19,7 @@ type Metrics struct {
 	checks      *prometheus.HistogramVec
 }
 
-func newMetrics(caches func() map[string]*cacheStats) *Metrics {
+func newMetrics(caches func() map[string]*cacheStats, policy func() *Policy) *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry()}
 	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "palisade_admission_decisions_total",
@@ -45,7 +47,18 @@ func newMetrics(caches func() map[string]*cacheStats) *Metrics {
 		Help:    "Duration of image checks that missed the cache, by check (resolve, signature, scan) and result (ok, error).",
 		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 	}, []string{"check", "result"})
-	m.Registry.MustRegister(m.decisions, m.latency, m.badRequests, m.events, m.reloads, m.checks,
+	// How old the trusted root of keyless verification is: an edge cluster
+	// verifies offline, so its trust is as fresh as that file.
+	rootAge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "palisade_admission_trusted_root_age_seconds",
+		Help: "Age of the policy's Sigstore trusted root file (spec.images.trustedRoot); 0 when none is configured.",
+	}, func() float64 {
+		if p := policy(); p != nil && p.verifier != nil && p.verifier.Root != nil {
+			return p.verifier.Root.Age(time.Now()).Seconds()
+		}
+		return 0
+	})
+	m.Registry.MustRegister(m.decisions, m.latency, m.badRequests, m.events, m.reloads, m.checks, rootAge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&cacheCollector{caches: caches,
 			requests: prometheus.NewDesc("palisade_admission_cache_requests_total", "Image cache lookups by cache (digest, signature, scan) and result (hit, miss).", []string{"cache", "result"}, nil),

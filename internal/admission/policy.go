@@ -4,14 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -24,6 +19,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
 	"github.com/palisade-sec/palisade/internal/rules/custom"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 )
 
 // APIVersion and Kind identify an admission policy file. The scan policy
@@ -145,6 +141,14 @@ type Images struct {
 	Registry Registry `json:"registry,omitempty"`
 	// Signatures requires cosign signatures.
 	Signatures *Signatures `json:"signatures,omitempty"`
+	// TrustedRoot is a trusted_root.json file (relative to the policy
+	// file) for keyless signers, log entries and timestamps.
+	TrustedRoot string `json:"trustedRoot,omitempty"`
+	// VerifyImages are Sigstore verification rules (signers, required
+	// attestations with CEL conditions, mutateDigest), the format of
+	// `palisade verify image --policy`: the first rule whose images glob
+	// matches an image applies.
+	VerifyImages []supplychain.RuleSpec `json:"verifyImages,omitempty"`
 	// Vulnerabilities gates on known vulnerabilities.
 	Vulnerabilities *Vulnerabilities `json:"vulnerabilities,omitempty"`
 }
@@ -259,9 +263,14 @@ type Policy struct {
 	exceptions []rule.Exception
 	settings   rule.Settings
 
-	images          Images
-	keys            []PublicKey
-	keysHash        string
+	images   Images
+	keys     []PublicKey
+	keysHash string
+	// legacyRule is spec.images.signatures as a verification rule;
+	// verifyRules are spec.images.verifyImages.
+	legacyRule      *supplychain.Rule
+	verifyRules     []supplychain.Rule
+	verifier        *supplychain.Verifier
 	exemptNS        []string
 	exemptUsers     []string
 	exemptGroups    []string
@@ -341,7 +350,7 @@ func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string
 		return nil, fmt.Errorf("admission policy %s:%d: %w", path, found.Line, err)
 	}
 	sum := sha256.Sum256(data)
-	p, err := compile(&f, baseDir)
+	p, err := compile(ctx, &f, baseDir)
 	if err != nil {
 		var fe *fieldError
 		if asFieldError(err, &fe) {
@@ -388,7 +397,7 @@ func orFail(f FailurePolicy) FailurePolicy {
 }
 
 // compile validates the spec and builds the policy. baseDir resolves key files.
-func compile(f *PolicyFile, baseDir string) (*Policy, error) {
+func compile(ctx context.Context, f *PolicyFile, baseDir string) (*Policy, error) {
 	s := &f.Spec
 	p := &Policy{mode: s.Mode, level: s.PodSecurity.Level, overrides: s.Overrides, images: s.Images}
 	if p.mode == "" {
@@ -502,6 +511,32 @@ func compile(f *PolicyFile, baseDir string) (*Policy, error) {
 			p.keys = append(p.keys, pk)
 		}
 		p.keysHash = hashKeys(p.keys)
+		p.legacyRule = &supplychain.Rule{Name: "signatures", Images: sig.Images, ID: p.keysHash}
+		if len(sig.Images) == 0 {
+			p.legacyRule.Images = []string{"*"}
+		}
+		for _, k := range p.keys {
+			p.legacyRule.Signers = append(p.legacyRule.Signers, supplychain.Signer{Name: k.Name, Key: k.Key})
+		}
+	}
+	p.verifier = &supplychain.Verifier{}
+	if tr := s.Images.TrustedRoot; tr != "" {
+		if baseDir == "" {
+			return nil, fieldErr("spec.images.trustedRoot", "a trusted root file cannot be used in a fleet bundle policy")
+		}
+		if !filepath.IsAbs(tr) {
+			tr = filepath.Join(baseDir, tr)
+		}
+		if p.verifier.Root, err = supplychain.LoadTrustedRoot(tr); err != nil {
+			return nil, fieldErr("spec.images.trustedRoot", "%w", err)
+		}
+	}
+	if len(s.Images.VerifyImages) > 0 {
+		// Keys are files (relative to the policy) or inline PEM; the
+		// webhook reads no Secret for them.
+		if p.verifyRules, err = supplychain.CompileRules(ctx, s.Images.VerifyImages, baseDir, nil, p.verifier.Root != nil); err != nil {
+			return nil, fieldErr("spec.images", "%w", err)
+		}
 	}
 	if v := s.Images.Vulnerabilities; v != nil {
 		if p.vulnSeverity, err = finding.ParseSeverity(v.Severity); err != nil || p.vulnSeverity == finding.SeverityUnknown {
@@ -564,21 +599,9 @@ func loadKey(k Key, baseDir string) (PublicKey, error) {
 }
 
 // ParsePublicKey reads a PEM "PUBLIC KEY" (PKIX) block holding an ECDSA,
-// Ed25519 or RSA key, the formats cosign writes.
+// Ed25519 or RSA (2048 bits or more) key, the formats cosign writes.
 func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, fmt.Errorf("no PEM block")
-	}
-	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parse public key: %w", err)
-	}
-	switch pub.(type) {
-	case *ecdsa.PublicKey, ed25519.PublicKey, *rsa.PublicKey:
-		return pub, nil
-	}
-	return nil, fmt.Errorf("unsupported public key type %T", pub)
+	return supplychain.ParsePublicKey(data)
 }
 
 // modeFor returns the mode for a rule in a namespace.

@@ -91,7 +91,7 @@ func NewServer(ctx context.Context, opts Options) (*Server, error) {
 	if opts.Client != nil {
 		secrets = newPullSecrets(opts.Client)
 	}
-	s.metrics = newMetrics(images.cacheStats)
+	s.metrics = newMetrics(images.cacheStats, s.policy.Load)
 	images.metrics = s.metrics
 	s.decider = &Decider{policy: s.policy.Load, images: images, secrets: secrets, events: opts.Events, metrics: s.metrics,
 		limits: newLimits(opts.MaxContainers, opts.ReviewConcurrency, opts.GlobalConcurrency)}

@@ -98,7 +98,7 @@ type Config struct {
 	// bundle one of them signed (`hub bundle publish --sign-key`) is
 	// written, whatever the hub signed.
 	AdmissionPolicyKeyFiles []string
-	// Rules default to rules.Builtin().
+	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
 	Scanner ImageScanner
@@ -116,6 +116,10 @@ type Config struct {
 	BundleInterval    time.Duration // default 5m
 	Version           string
 	Logger            *slog.Logger
+	// Now is the agent's clock (tests of clock skew); nil means time.Now.
+	// It stamps reports and heartbeats, verifies the hub's certificate
+	// and schedules certificate renewal.
+	Now func() time.Time
 }
 
 // Agent is a running agent.
@@ -199,11 +203,14 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	if cfg.ScanConcurrency <= 0 {
 		cfg.ScanConcurrency = 2
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.Rules == nil {
-		if cfg.Rules, err = rules.Builtin(); err != nil {
+		if cfg.Rules, err = rules.Default(); err != nil {
 			return nil, fmt.Errorf("agent: rules: %w", err)
 		}
 	}
@@ -228,12 +235,12 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
-	id, ok, err := loadIdentity(cfg.StateDir, pin)
+	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	a.id = id
-	if a.hub, err = newHubClient(cfg.HubURL, pin, id); err != nil {
+	if a.hub, err = newHubClient(cfg.HubURL, pin, id, cfg.Now); err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
 	if !ok {
@@ -389,7 +396,7 @@ func (a *Agent) evaluateOnce(ctx context.Context) {
 
 func (a *Agent) enqueue(env *fleetapi.Envelope) error {
 	env.Cluster = a.id.meta.ClusterID
-	env.Time = time.Now().UTC()
+	env.Time = a.cfg.Now().UTC()
 	_, err := a.outbox.Append(env)
 	return err
 }
@@ -563,7 +570,7 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 			}
 			defer func() { <-a.scanSem }()
 			vulns, err := a.cfg.Scanner.Scan(ctx, ref, digest)
-			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, ScannedAt: time.Now().UTC(), Vulnerabilities: vulns}
+			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, ScannedAt: a.cfg.Now().UTC(), Vulnerabilities: vulns}
 			if err != nil {
 				res.Error = err.Error()
 				res.Vulnerabilities = nil
@@ -625,6 +632,7 @@ func (a *Agent) sendLoop(ctx context.Context) {
 	// report too large alone is found and dropped (then 0: full batches);
 	// the culprit is thus refused about log2(sendBatchReports) times.
 	split := 0
+	resynced := false // since the last report accepted
 	for {
 		n := 1
 		if batching {
@@ -655,7 +663,7 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		switch {
 		case err == nil:
 			a.setOnline(true, nil)
-			backoff = time.Second
+			backoff, resynced = time.Second, false
 			if len(batch) < n {
 				split = 0 // the queue drained: nothing left to split
 			}
@@ -692,6 +700,14 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			case <-time.After(wait):
 			}
 			continue
+		case errors.As(err, &he) && he.Status == http.StatusConflict && !resynced:
+			// Refused as too far beyond what the hub applied: renumber the
+			// queue after the hub's last applied report and resend (once;
+			// a second refusal in a row waits as for an outage).
+			resynced = true
+			if a.resync(ctx, he.Msg) {
+				continue
+			}
 		case errors.As(err, &he) && he.Status == http.StatusBadRequest:
 			// A report the hub can never accept must not block the queue.
 			a.log.Error("hub rejected a report; dropping it", slog.Uint64("seq", batch[0].Seq), slog.String("reason", he.Msg))
@@ -708,6 +724,29 @@ func (a *Agent) sendLoop(ctx context.Context) {
 		}
 		backoff = min(backoff*2, 30*time.Second)
 	}
+}
+
+// resync asks the hub for the last report it applied from this agent and
+// renumbers the outbox after it; false when the hub does not say (a hub
+// before resync) or the outbox cannot be renumbered, and the reports wait.
+func (a *Agent) resync(ctx context.Context, reason string) bool {
+	st := a.outbox.Stats()
+	var res fleetapi.HeartbeatResult
+	err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: a.cfg.Version,
+		Pending: uint64(st.Pending), Dropped: st.Dropped, LastSeq: st.LastSeq, Resync: true}, &res)
+	if err != nil || res.LastApplied == nil {
+		a.log.Error("hub refused reports as out of sequence and did not say which it applied; keeping them queued",
+			slog.String("reason", reason), slog.Any("error", err))
+		return false
+	}
+	n, err := a.outbox.Resequence(*res.LastApplied)
+	if err != nil {
+		a.log.Error("outbox resequence failed", slog.Any("error", err))
+		return false
+	}
+	a.log.Warn("hub refused reports as out of sequence; renumbered the queue after its last applied report",
+		slog.String("reason", reason), slog.Uint64("hubLastApplied", *res.LastApplied), slog.Int("renumbered", n))
+	return true
 }
 
 // sendBatch posts reports as one fleetapi.ReportBatch. The body is gzip:
@@ -783,7 +822,7 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		st := a.outbox.Stats()
-		err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: a.cfg.Version,
+		err := a.hub.do(ctx, http.MethodPost, fleetapi.PathHeartbeat, fleetapi.Heartbeat{Time: a.cfg.Now().UTC(), AgentVersion: a.cfg.Version,
 			Pending: uint64(st.Pending), Dropped: st.Dropped, LastSeq: st.LastSeq}, nil)
 		if ctx.Err() != nil {
 			return
@@ -797,13 +836,14 @@ func (a *Agent) heartbeatLoop(ctx context.Context) {
 	}
 }
 
-// rotateLoop renews the client certificate at two thirds of its life.
+// rotateLoop renews the client certificate at two thirds of its life,
+// measured on the agent's clock from its receipt (identity.lifetime).
 func (a *Agent) rotateLoop(ctx context.Context) {
 	for {
-		nb, na := a.id.notAfter()
+		nb, na := a.id.lifetime()
 		life := na.Sub(nb)
 		renewAt := nb.Add(life * 2 / 3)
-		wait := time.Until(renewAt)
+		wait := renewAt.Sub(a.cfg.Now())
 		if wait > 0 {
 			select {
 			case <-ctx.Done():
@@ -812,7 +852,7 @@ func (a *Agent) rotateLoop(ctx context.Context) {
 				continue
 			}
 		}
-		if time.Now().After(na) {
+		if a.cfg.Now().After(na) {
 			a.log.Error("client certificate expired before it could be renewed; enrol again with a new bootstrap token")
 		}
 		if err := a.renew(ctx); err != nil {

@@ -33,6 +33,16 @@ import (
 // directory (0600) so a restart does not need a new token.
 type identity struct {
 	dir string
+	// now is the agent's clock (Config.Now).
+	now func() time.Time
+
+	// received is when, by the agent's clock, the certificate arrived
+	// (its file's time after a restart). Renewal is scheduled from it,
+	// not from the certificate's NotBefore: that is the hub's clock, and
+	// an agent an hour ahead of a hub issuing 90-minute certificates
+	// would otherwise see each new certificate two thirds gone and renew
+	// it again and again (an hour behind: renew after it expired).
+	received time.Time
 
 	mu        sync.RWMutex
 	cert      *tls.Certificate
@@ -71,10 +81,13 @@ func parseFingerprint(s string) ([]byte, error) {
 // the pinned fingerprint (found among the certificates the hub presents),
 // including the host name, and presents the identity's client certificate
 // when there is one.
-func pinnedTLS(pin []byte, serverName string, id *identity) *tls.Config {
+func pinnedTLS(pin []byte, serverName string, id *identity, now func() time.Time) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		ServerName: serverName,
+		// AgentALPN asks a hub that serves an operator's certificate to
+		// browsers for the one of its CA; http/1.1 is what is spoken.
+		NextProtos: []string{fleetapi.AgentALPN, "http/1.1"},
 		// Verification is not skipped: VerifyConnection does it against the
 		// pinned CA instead of the system roots.
 		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyConnection
@@ -94,7 +107,8 @@ func pinnedTLS(pin []byte, serverName string, id *identity) *tls.Config {
 			}
 			roots := x509.NewCertPool()
 			roots.AddCert(root)
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: serverName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: serverName, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+				CurrentTime: now()})
 			if err != nil {
 				return fmt.Errorf("hub certificate: %w", err)
 			}
@@ -115,8 +129,8 @@ func pinnedTLS(pin []byte, serverName string, id *identity) *tls.Config {
 }
 
 // loadIdentity reads a saved identity; ok is false when there is none.
-func loadIdentity(dir string, pin []byte) (*identity, bool, error) {
-	id := &identity{dir: dir}
+func loadIdentity(dir string, pin []byte, now func() time.Time) (*identity, bool, error) {
+	id := &identity{dir: dir, now: now}
 	raw, err := os.ReadFile(filepath.Join(dir, fileIdentity))
 	if errors.Is(err, os.ErrNotExist) {
 		return id, false, nil
@@ -144,6 +158,9 @@ func loadIdentity(dir string, pin []byte) (*identity, bool, error) {
 	}
 	if err := id.setCert(certPEM, keyPEM); err != nil {
 		return nil, false, err
+	}
+	if fi, err := os.Stat(filepath.Join(dir, fileCert)); err == nil {
+		id.received = fi.ModTime()
 	}
 	if id.bundleKey, err = os.ReadFile(filepath.Join(dir, fileBundleKey)); err != nil {
 		return nil, false, fmt.Errorf("identity: %w", err)
@@ -174,13 +191,23 @@ func (id *identity) setCert(certPEM, keyPEM []byte) error {
 	return nil
 }
 
-func (id *identity) notAfter() (time.Time, time.Time) {
+// lifetime is the certificate's validity on the agent's clock: from its
+// receipt for as long as the hub made it valid. (The receipt is at or
+// after the hub's NotBefore in real time, so this ends at or after the
+// real expiry by the request's round trip and the hub's backdating, at
+// most a minute: renewal at two thirds of it is still well before.)
+func (id *identity) lifetime() (from, until time.Time) {
 	id.mu.RLock()
 	defer id.mu.RUnlock()
 	if id.leaf == nil {
 		return time.Time{}, time.Time{}
 	}
-	return id.leaf.NotBefore, id.leaf.NotAfter
+	life := id.leaf.NotAfter.Sub(id.leaf.NotBefore)
+	from = id.received
+	if from.IsZero() {
+		from = id.leaf.NotBefore
+	}
+	return from, from.Add(life)
 }
 
 // writeFileAtomic writes via a temporary file and rename, so a crash
@@ -236,6 +263,10 @@ func (id *identity) save(resp *fleetapi.EnrollResponse, keyPEM []byte, pin []byt
 		return err
 	}
 	id.mu.Lock()
+	id.received = time.Now()
+	if id.now != nil {
+		id.received = id.now()
+	}
 	id.ca, id.bundleKey = ca, []byte(resp.BundleKey)
 	id.meta = identityMeta{Hub: hub, ClusterID: resp.ClusterID, ClusterName: resp.ClusterName, AgentID: resp.AgentID}
 	meta := id.meta
@@ -260,13 +291,13 @@ type hubClient struct {
 	http *http.Client
 }
 
-func newHubClient(hubURL string, pin []byte, id *identity) (*hubClient, error) {
+func newHubClient(hubURL string, pin []byte, id *identity, now func() time.Time) (*hubClient, error) {
 	u, err := url.Parse(hubURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("hub URL %q: want https://host:port", hubURL)
 	}
 	tr := &http.Transport{
-		TLSClientConfig:     pinnedTLS(pin, u.Hostname(), id),
+		TLSClientConfig:     pinnedTLS(pin, u.Hostname(), id, now),
 		ForceAttemptHTTP2:   true,
 		MaxIdleConnsPerHost: 2,
 		IdleConnTimeout:     90 * time.Second,
@@ -322,7 +353,7 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 		}
 		return he
 	}
-	if out == nil {
+	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body)
 		return nil
 	}

@@ -355,6 +355,79 @@ func (o *Outbox) Ack(seq uint64) error {
 	return nil
 }
 
+// Resequence renumbers the queue after the hub's highest applied Seq
+// (after): reports at or below it were applied (their acknowledgement was
+// lost) and are removed; the rest keep their order as after+1, after+2…,
+// and the next report follows them. The hub refuses (409) reports more
+// than a bound ahead of what it applied, which a genuine agent meets when
+// the hub's database was restored from an older backup: renumbered, its
+// reports are accepted and none is lost. It returns how many reports it
+// renumbered.
+func (o *Outbox) Resequence(after uint64) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var freed int64
+	removed, renumbered := 0, 0
+	next := after + 1
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		q, m := tx.Bucket(bucketQueue), tx.Bucket(bucketMeta)
+		var keys []uint64
+		if err := q.ForEach(func(k, _ []byte) error {
+			keys = append(keys, binary.BigEndian.Uint64(k))
+			return nil
+		}); err != nil {
+			return err
+		}
+		// Ascending, each report moves to a key at or below its own and
+		// above every key already moved: none overwrites another.
+		for _, old := range keys {
+			v := q.Get(u64(old))
+			if old <= after {
+				freed += int64(reportSize(v))
+				removed++
+				if err := q.Delete(u64(old)); err != nil {
+					return err
+				}
+				continue
+			}
+			if old == next {
+				next++
+				continue
+			}
+			js, err := reportJSON(v)
+			if err != nil {
+				return fmt.Errorf("report %d: %w", old, err)
+			}
+			var env fleetapi.Envelope
+			if err := json.Unmarshal(js, &env); err != nil {
+				return fmt.Errorf("report %d: %w", old, err)
+			}
+			env.Seq = next
+			data, size, err := encodeReport(&env)
+			if err != nil {
+				return fmt.Errorf("report %d: %w", old, err)
+			}
+			freed += int64(reportSize(v) - size)
+			if err := q.Delete(u64(old)); err != nil {
+				return err
+			}
+			if err := q.Put(u64(next), data); err != nil {
+				return err
+			}
+			next++
+			renumbered++
+		}
+		return m.Put(keyNextSeq, u64(next))
+	})
+	if err != nil {
+		return 0, fmt.Errorf("outbox: resequence after %d: %w", after, err)
+	}
+	o.nextSeq = next
+	o.bytes -= freed
+	o.count -= removed
+	return renumbered, nil
+}
+
 // OutboxStats describe the queue.
 type OutboxStats struct {
 	Pending int

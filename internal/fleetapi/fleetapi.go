@@ -32,7 +32,16 @@ const (
 	// PathBundleContent serves one bundle's content as raw bytes; the
 	// query names it (BundleContentQuery).
 	PathBundleContent = "/api/v1/agent/bundles/content"
+	// PathCACert serves the hub CA's certificate (PEM) to anyone: browsers
+	// and tools that trust it, operators checking the fingerprint.
+	PathCACert = "/ca.crt"
 )
+
+// AgentALPN is the TLS application protocol agents offer (before
+// http/1.1): a hub serving an operator's certificate to browsers
+// (--tls-cert-file) answers the connections that offer it with the
+// certificate of its own CA, which agents pin.
+const AgentALPN = "palisade-agent/1"
 
 // Envelope kinds: what a report carries.
 const (
@@ -315,6 +324,16 @@ type Heartbeat struct {
 	Dropped uint64 `json:"dropped"`
 	// LastSeq is the highest Seq the agent has assigned.
 	LastSeq uint64 `json:"lastSeq"`
+	// Resync asks the hub for the highest Seq it applied from this agent
+	// (HeartbeatResult.LastApplied): an agent whose reports are refused as
+	// too far ahead (409) renumbers its queue after it.
+	Resync bool `json:"resync,omitempty"`
+}
+
+// HeartbeatResult answers a heartbeat that asked to resync; other
+// heartbeats (and hubs before it) are answered 204 No Content.
+type HeartbeatResult struct {
+	LastApplied *uint64 `json:"lastApplied,omitempty"`
 }
 
 // Bundle kinds distributed to agents.

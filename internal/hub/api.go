@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/subtle"
@@ -61,6 +62,7 @@ func (h *Hub) Handler() http.Handler {
 		promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 	}))
 	mux.HandleFunc("POST "+fleetapi.PathEnroll, h.enroll)
+	mux.HandleFunc("GET "+fleetapi.PathCACert, h.caCert)
 
 	// Agent endpoints decode with readAgentJSON (unknown fields ignored):
 	// agents and the hub are upgraded independently.
@@ -90,6 +92,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /api/v1/certificates/{serial}/revoke", h.user(store.RoleAdmin, h.revokeCertificate))
 	mux.Handle("POST /api/v1/users", h.user(store.RoleAdmin, h.createUser))
 	mux.Handle("POST /api/v1/tokens", h.user(store.RoleAdmin, h.createAPIToken))
+	h.routeAccounts(mux)
 	mux.Handle("POST /api/v1/bundles", h.user(store.RoleAdmin, h.publishBundle))
 	mux.Handle("POST /api/v1/place", h.user(store.RoleViewer, h.place))
 	h.routeDashboard(mux)
@@ -276,6 +279,16 @@ func (h *Hub) health(w http.ResponseWriter, r *http.Request) {
 
 // readyz answers 503 while the database is unreachable (checked at most
 // every readyCheckEvery), without details.
+// caCert serves the hub CA's certificate, public by nature: browsers and
+// tools that should trust the hub import it; its SHA-256 is what agents
+// pin (X-Palisade-CA-Fingerprint says it too).
+func (h *Hub) caCert(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	w.Header().Set("Content-Disposition", `attachment; filename="palisade-hub-ca.crt"`)
+	w.Header().Set("X-Palisade-CA-Fingerprint", h.CAFingerprint())
+	_, _ = w.Write(h.ca.pem)
+}
+
 func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 	err := h.ready.check(r.Context(), func(ctx context.Context) error {
 		_, err := h.st.SchemaVersion(ctx)
@@ -360,6 +373,8 @@ func (h *Hub) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
 	default:
 		h.internal(w, r, err)
 	}
@@ -522,6 +537,19 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity
 	}
 	if err := h.st.Heartbeat(r.Context(), id.AgentID, hb, h.cfg.Now()); err != nil {
 		h.internal(w, r, err)
+		return
+	}
+	if hb.Resync {
+		// The agent's reports were refused as too far ahead (a restored
+		// hub database, a long cut-off): it renumbers its queue after
+		// what this hub applied, losing nothing.
+		ag, err := h.st.GetAgent(r.Context(), id.AgentID)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		last := ag.LastSeq
+		writeJSON(w, http.StatusOK, fleetapi.HeartbeatResult{LastApplied: &last})
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -690,7 +718,7 @@ func (h *Hub) user(role string, next func(http.ResponseWriter, *http.Request, pr
 			writeError(w, http.StatusForbidden, "admin role required")
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
+		next(w, r.WithContext(WithActor(context.WithValue(r.Context(), principalKey, p), p.Name)), p)
 	})
 }
 
@@ -718,6 +746,10 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, b
 			att.failed(r, id)
 			writeError(w, http.StatusUnauthorized, "invalid API token")
 			return principal{}, false
+		}
+		if err := h.st.TouchAPIToken(r.Context(), t.ID, now); err != nil {
+			// The last use is for the token listing; the request goes on.
+			h.log.WarnContext(r.Context(), "api token last use not recorded", slog.Any("error", err))
 		}
 		return principal{Name: "token:" + t.Name, Role: t.Role}, true
 	}
@@ -1091,15 +1123,17 @@ func (h *Hub) createUser(w http.ResponseWriter, r *http.Request, p principal) {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "user created", slog.String("user", req.Name), slog.String("role", req.Role), slog.String("by", p.Name))
 	w.WriteHeader(http.StatusCreated)
 }
 
-// CreateTokenRequest creates an API token.
+// CreateTokenRequest creates an API token. Expires (or its older name
+// TTL) is read by ParseTokenExpiry: empty is DefaultAPITokenTTL, "never"
+// or "0" no expiry.
 type CreateTokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	TTL  string `json:"ttl,omitempty"` // "" = no expiry
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Expires string `json:"expires,omitempty"`
+	TTL     string `json:"ttl,omitempty"`
 }
 
 func (h *Hub) createAPIToken(w http.ResponseWriter, r *http.Request, p principal) {
@@ -1107,22 +1141,25 @@ func (h *Hub) createAPIToken(w http.ResponseWriter, r *http.Request, p principal
 	if !readJSON(w, r, 4<<10, &req) {
 		return
 	}
-	var ttl time.Duration
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "ttl: "+err.Error())
-			return
-		}
-		ttl = d
+	if req.Expires != "" && req.TTL != "" {
+		writeError(w, http.StatusBadRequest, "give expires or ttl, not both")
+		return
 	}
-	tok, err := h.CreateAPIToken(r.Context(), req.Name, req.Role, ttl)
+	ttl, err := ParseTokenExpiry(cmp.Or(req.Expires, req.TTL))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "api token created", slog.String("name", req.Name), slog.String("by", p.Name))
-	writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+	tok, err := h.CreateAPIToken(r.Context(), req.Name, req.Role, ttl)
+	if err != nil && tok == "" {
+		h.fail(w, r, err)
+		return
+	}
+	res := map[string]any{"token": tok}
+	if ttl > 0 {
+		res["expiresAt"] = h.cfg.Now().Add(ttl).UTC()
+	}
+	writeJSON(w, http.StatusCreated, res)
 }
 
 // PublishBundleRequest publishes a bundle; Content is base64 in JSON.

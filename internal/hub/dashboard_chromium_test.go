@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,38 +17,13 @@ import (
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
-// chromiumPath finds Debian's Chromium ($PALISADE_CHROMIUM overrides). It
-// skips the test when there is none, and fails instead when
-// PALISADE_REQUIRE_CHROMIUM=1 (CI), so a CI machine without Chromium
-// cannot pass silently.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("PALISADE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	msg := "Chromium not installed (run hack/chromium/install.sh, or apt-get install chromium)"
-	if os.Getenv("PALISADE_REQUIRE_CHROMIUM") == "1" {
-		t.Fatal(msg + "; PALISADE_REQUIRE_CHROMIUM=1 makes this a failure")
-	}
-	t.Skip(msg)
-	return ""
-}
-
 // TestDashboardInChromium drives the dashboard in real headless Chromium:
 // login, the fleet overview, a cluster, its findings filtered by severity,
 // an image and its vulnerabilities, the vulnerability search (following a
 // CVE link and typing a GHSA ID), compliance and admission, with a
 // screenshot of each page.
 func TestDashboardInChromium(t *testing.T) {
-	bin := chromiumPath(t)
+	bin := hubtest.ChromiumPath(t)
 	h := hubtest.Start(t)
 	fleet := hubtest.SeedFleet(t, h)
 
@@ -60,35 +34,7 @@ func TestDashboardInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The flags keep Chromium off the network: this machine reaches no
-	// update, sync or safe-browsing service. The hub's certificate comes
-	// from its own CA, which this throwaway profile does not trust.
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-default-apps", true),
-		chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("safebrowsing-disable-auto-update", true),
-		chromedp.Flag("metrics-recording-only", true),
-		chromedp.Flag("password-store", "basic"),
-		chromedp.IgnoreCertErrors,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// Start the browser on the context without a timeout (chromedp's rule),
-	// then bound every step.
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
+	ctx := hubtest.Chromium(t, bin)
 	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		sctx, scancel := context.WithTimeout(ctx, 60*time.Second)

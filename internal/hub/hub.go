@@ -82,6 +82,23 @@ type Config struct {
 	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
 	// and 2). See ingestGate.
 	MaxIngests, MaxLargeIngests int
+	// ImageScansPerCluster is the most image scans the hub keeps per
+	// cluster (default DefaultImageScansPerCluster; negative: no quota);
+	// UnusedImageScanRetention deletes the scans of images a cluster no
+	// longer runs after this long (default
+	// DefaultUnusedImageScanRetention; negative: kept). Scans are keyed
+	// by digests the agent names: without a bound an agent could add
+	// rows without end.
+	ImageScansPerCluster     int64
+	UnusedImageScanRetention time.Duration
+	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
+	// they are kept out of the database.
+	Keys KeyFiles
+	// TLSCertFile and TLSKeyFile, when set, are an operator's certificate
+	// (chain) and key for browsers and API clients; agents, which offer
+	// fleetapi.AgentALPN, are still served a certificate from the hub's
+	// CA, which they pin. Reloaded when the files change.
+	TLSCertFile, TLSKeyFile string
 }
 
 // Hub serves the fleet API.
@@ -90,6 +107,9 @@ type Hub struct {
 	st        store.Store
 	ca        *authority
 	bundleKey ed25519.PrivateKey
+	// operator is the operator's serving certificate for browsers (nil:
+	// the hub CA's serves everyone).
+	operator  *operatorCert
 	log       *slog.Logger
 	dummyHash string
 	dash      *dashboard
@@ -112,12 +132,6 @@ type Hub struct {
 	// gate bounds the reports decoded and stored at once (ingest.go).
 	gate *ingestGate
 }
-
-// Secret names in the store.
-const (
-	secretCA        = "ca"
-	secretBundleKey = "bundle-key"
-)
 
 // New loads (creating on first start) the hub's CA and bundle-signing key
 // from the store.
@@ -158,28 +172,23 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.AdmissionEventRetention == 0 {
 		cfg.AdmissionEventRetention = DefaultAdmissionEventRetention
 	}
+	if cfg.ImageScansPerCluster == 0 {
+		cfg.ImageScansPerCluster = DefaultImageScansPerCluster
+	}
+	if cfg.UnusedImageScanRetention == 0 {
+		cfg.UnusedImageScanRetention = DefaultUnusedImageScanRetention
+	}
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
 		if h, err := os.Hostname(); err == nil {
 			cfg.Hosts = append(cfg.Hosts, h)
 		}
 	}
-	caPEM, err := cfg.Store.Secret(ctx, secretCA, newCAPEM)
+	km, moved, err := loadKeys(ctx, cfg.Store, cfg.Keys, cfg.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
-	ca, err := parseCA(caPEM)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
-	bk, err := cfg.Store.Secret(ctx, secretBundleKey, newBundleKeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
-	bundleKey, err := parseBundleKey(bk)
-	if err != nil {
-		return nil, fmt.Errorf("hub: %w", err)
-	}
+	ca, bundleKey := km.ca, km.bundleKey
 	dummy, err := HashPassword("timing-equaliser-not-a-password")
 	if err != nil {
 		return nil, err
@@ -188,12 +197,22 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
+	oc, err := newOperatorCert(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
 	g := newGuard(cfg.AuthLimits, cfg.TrustedProxies, cfg.Now)
-	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
+	h := &Hub{operator: oc, cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
-		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}, nil
+		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
+	for _, m := range moved {
+		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+	}
+	return h, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.
@@ -216,13 +235,14 @@ func (h *Hub) TLSConfig() (*tls.Config, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(h.ca.cert)
-	return &tls.Config{
+	base := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: aeadSuites(),
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
-	}, nil
+	}
+	return withOperatorCert(base, h.operator), nil
 }
 
 // aeadSuites are the TLS 1.2 cipher suites the hub accepts: forward-secret
@@ -302,14 +322,20 @@ func (h *Hub) CreateUser(ctx context.Context, name, password, role string) error
 	if err != nil {
 		return fmt.Errorf("user %q: %w", name, err)
 	}
-	return h.st.CreateUser(ctx, store.User{ID: "u-" + randomHex(12), Name: name, PasswordHash: hash, Role: role, CreatedAt: h.cfg.Now()})
+	if err := h.st.CreateUser(ctx, store.User{ID: "u-" + randomHex(12), Name: name, PasswordHash: hash, Role: role, CreatedAt: h.cfg.Now()}); err != nil {
+		return err
+	}
+	return h.audit(ctx, AuditUserCreate, name, "role "+role)
 }
 
-// CreateAPIToken creates an automation token (shown once).
+// CreateAPIToken creates an automation token (shown once) that expires
+// after ttl; a ttl of 0 never expires, which callers offer only when
+// asked for explicitly (ParseTokenExpiry; the default is
+// DefaultAPITokenTTL).
 func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Duration) (string, error) {
 	if ttl < 0 {
 		// Not "no expiry": a typo must not mint an eternal token.
-		return "", store.Invalid("ttl", "%v: want a positive duration, or none for no expiry", ttl)
+		return "", store.Invalid("ttl", "%v: want a positive duration, or never", ttl)
 	}
 	token, id, hash := newToken(apiTokenPrefix)
 	now := h.cfg.Now()
@@ -320,7 +346,11 @@ func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Du
 	if err := h.st.CreateAPIToken(ctx, t); err != nil {
 		return "", err
 	}
-	return token, nil
+	exp := "never expires"
+	if ttl > 0 {
+		exp = "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return token, h.audit(ctx, AuditTokenCreate, name+" ("+id+")", "role "+role+"; "+exp)
 }
 
 // PublishBundle signs and stores content for agents (cluster "" = all).

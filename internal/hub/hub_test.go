@@ -98,7 +98,7 @@ func call(t *testing.T, c *http.Client, method, url string, body any, hdr map[st
 	return resp, b
 }
 
-func keyAndCSR(t *testing.T) (*ecdsa.PrivateKey, string) {
+func keyAndCSR(t testing.TB) (*ecdsa.PrivateKey, string) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	if err != nil {

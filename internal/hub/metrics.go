@@ -16,6 +16,8 @@ type metrics struct {
 	// admissionPruned counts admission events deleted by reason (quota,
 	// age); per cluster, the quota drops are on the cluster (API).
 	admissionPruned *prometheus.CounterVec
+	// scansPruned counts image scans deleted by reason (unused, quota).
+	scansPruned *prometheus.CounterVec
 }
 
 func newMetrics(g *guard) *metrics {
@@ -43,7 +45,11 @@ func newMetrics(g *guard) *metrics {
 		Name: "palisade_hub_admission_events_pruned_total",
 		Help: "Admission events deleted by reason: quota (a cluster over its quota, oldest first) or age (older than the retention).",
 	}, []string{"reason"})
-	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned,
+	m.scansPruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_image_scans_pruned_total",
+		Help: "Image scans (with their vulnerabilities) deleted by reason: unused (of an image no cluster's report lists any more, past the retention) or quota (a cluster over its quota, oldest first).",
+	}, []string{"reason"})
+	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned,
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

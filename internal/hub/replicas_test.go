@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,9 +22,19 @@ import (
 // startReplicas starts n hubs on one new PostgreSQL database at the same
 // time, as replicas behind a load balancer start: each opens its own pool,
 // runs the migrations and loads (or creates) the CA concurrently.
+// Every replica is given the same key files (one directory, as a shared
+// Kubernetes Secret would be), created by whichever starts first.
 func startReplicas(t *testing.T, n int) []*testHub {
 	t.Helper()
+	hubs, _, _ := startReplicasWithKeys(t, n)
+	return hubs
+}
+
+func startReplicasWithKeys(t *testing.T, n int) ([]*testHub, string, KeyFiles) {
+	t.Helper()
 	dsn := pgtest.Shared(t).NewDatabase(t)
+	keyDir := filepath.Join(t.TempDir(), "keys")
+	keys := KeyFiles{CAKey: filepath.Join(keyDir, "ca.key"), BundleKey: filepath.Join(keyDir, "bundle-signing.key")}
 	ctx, cancel := context.WithCancel(context.Background())
 	hubs := make([]*testHub, n)
 	errs := make([]error, n)
@@ -35,7 +48,7 @@ func startReplicas(t *testing.T, n int) []*testHub {
 				errs[i] = err
 				return
 			}
-			h, err := New(ctx, Config{Store: st, Hosts: []string{"127.0.0.1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			h, err := New(ctx, Config{Store: st, Keys: keys, Hosts: []string{"127.0.0.1"}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
 				st.Close()
 				errs[i] = err
@@ -72,7 +85,7 @@ func startReplicas(t *testing.T, n int) []*testHub {
 		go func() { _ = h.Serve(ctx, ln); close(d) }()
 		h.url = "https://" + ln.Addr().String()
 	}
-	return hubs
+	return hubs, dsn, keys
 }
 
 // TestReplicasShareOnePostgreSQL: hub replicas on one database behave as
@@ -145,5 +158,42 @@ func TestReplicasShareOnePostgreSQL(t *testing.T) {
 	call(t, b.client(nil), "POST", b.url+"/api/v1/logout", nil, map[string]string{"Cookie": cookie["Cookie"], csrfHeader: lr.CSRFToken})
 	if resp, _ := call(t, a.client(nil), "GET", a.url+"/api/v1/me", nil, cookie); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("session alive on a after logout on b: %d", resp.StatusCode)
+	}
+}
+
+// TestReplicasShareKeyFiles: replicas started at once on one PostgreSQL
+// database with one key directory agree on one CA; the database holds no
+// private key; a replica given no key files, or others, refuses to start
+// rather than mint a second CA.
+func TestReplicasShareKeyFiles(t *testing.T) {
+	hubs, dsn, keys := startReplicasWithKeys(t, 3)
+	for _, h := range hubs[1:] {
+		if h.CAFingerprint() != hubs[0].CAFingerprint() {
+			t.Fatalf("replicas created two CAs")
+		}
+	}
+	ctx := context.Background()
+	st := hubs[0].st
+	for _, name := range []string{legacySecretCA, legacySecretBKey} {
+		if _, err := st.LookupSecret(ctx, name); err == nil {
+			t.Errorf("private key %s in the database", name)
+		}
+	}
+	if _, err := st.LookupSecret(ctx, secretCACert); err != nil {
+		t.Errorf("no CA certificate in the database: %v", err)
+	}
+	for name, kf := range map[string]KeyFiles{"no key files": {}, "an empty key directory": testKeyFiles(t.TempDir())} {
+		st2, err := store.OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New(ctx, Config{Store: st2, Keys: kf, Logger: quietLogger()})
+		st2.Close()
+		if err == nil || !strings.Contains(err.Error(), "give this replica the same --ca-key-file") {
+			t.Errorf("replica with %s: %v, want a refusal", name, err)
+		}
+	}
+	if fi, err := os.Stat(keys.CAKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("shared CA key file: %v %v", fi, err)
 	}
 }

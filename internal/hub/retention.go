@@ -8,10 +8,13 @@ import (
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
-// Defaults of the admission-event quota and retention (Config).
+// Defaults of the admission-event and image-scan quotas and retentions
+// (Config).
 const (
 	DefaultAdmissionEventsPerCluster = 100_000
 	DefaultAdmissionEventRetention   = 30 * 24 * time.Hour
+	DefaultImageScansPerCluster      = 20_000
+	DefaultUnusedImageScanRetention  = 7 * 24 * time.Hour
 )
 
 // pruneEvery is how often the hub applies the retention to every cluster;
@@ -70,5 +73,18 @@ func (h *Hub) prune(ctx context.Context) {
 	}
 	if h.cfg.AdmissionEventsPerCluster > 0 {
 		h.enforceQuota(ctx, "")
+	}
+	r := store.ImageScanRetention{Unused: max(h.cfg.UnusedImageScanRetention, 0), PerCluster: max(h.cfg.ImageScansPerCluster, 0), MaxDeletes: pruneMaxDeletes}
+	if r.Unused > 0 || r.PerCluster > 0 {
+		n, err := h.st.PruneImageScans(ctx, r, h.cfg.Now())
+		if err != nil {
+			h.log.ErrorContext(ctx, "image scan retention", slog.Any("error", err))
+			return
+		}
+		h.metrics.scansPruned.WithLabelValues("unused").Add(float64(n.Unused))
+		h.metrics.scansPruned.WithLabelValues("quota").Add(float64(n.Quota))
+		if n.Quota > 0 {
+			h.log.WarnContext(ctx, "image scans over a cluster's quota dropped", slog.Int64("dropped", n.Quota), slog.Int64("quota", r.PerCluster))
+		}
 	}
 }

@@ -30,12 +30,25 @@ type ImageRef struct {
 
 func (r ImageRef) String() string { return fmt.Sprintf("%s:%d: %s", r.File, r.Line, r.Ref) }
 
-// DeployImages lists every image reference in the YAML files under dir.
+// DeployImages lists every image reference in the YAML files under dir;
+// in a Helm chart, the {repository, digest} images of its values files
+// (its templates name no image of their own).
 func DeployImages(dir string) ([]ImageRef, error) {
 	var refs []ImageRef
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if !isChartDir(path) {
+				return nil
+			}
+			imgs, err := chartImages(path)
+			if err != nil {
+				return err
+			}
+			refs = append(refs, imgs...)
+			return filepath.SkipDir
 		}
 		if ext := strings.ToLower(filepath.Ext(path)); ext != ".yaml" && ext != ".yml" {
 			return nil
@@ -70,7 +83,8 @@ func Unpinned(refs []ImageRef, allowPlaceholder bool) []ImageRef {
 
 // RewriteDeploy pins every reference to repo (by tag, by the placeholder
 // or by an older digest) in the YAML files under dir to repo@digest, in
-// place. It returns the files changed, sorted.
+// place, and the digest of repo's images in the values files of Helm
+// charts under dir. It returns the files changed, sorted.
 func RewriteDeploy(dir, repo, digest string) ([]string, error) {
 	if !regexp.MustCompile(`^sha256:[0-9a-f]{64}$`).MatchString(digest) {
 		return nil, fmt.Errorf("rewrite %s: %q is not a sha256 digest", dir, digest)
@@ -78,8 +92,19 @@ func RewriteDeploy(dir, repo, digest string) ([]string, error) {
 	ref := regexp.MustCompile(`(image:\s*["']?)` + regexp.QuoteMeta(repo) + `(?::[\w][\w.-]*)?(?:@sha256:(?:[0-9a-f]{64}|` + Placeholder + `))?(["']?\s*(?:#.*)?)$`)
 	var changed []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if !isChartDir(path) {
+				return nil
+			}
+			files, err := pinChart(path, repo, digest)
+			changed = append(changed, files...)
+			if err != nil {
+				return err
+			}
+			return filepath.SkipDir
 		}
 		if ext := strings.ToLower(filepath.Ext(path)); ext != ".yaml" && ext != ".yml" {
 			return nil

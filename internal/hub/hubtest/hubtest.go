@@ -64,14 +64,17 @@ type Hub struct {
 func Start(t testing.TB) *Hub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	db := "sqlite://" + filepath.Join(t.TempDir(), "hub.db")
+	dir := t.TempDir()
+	db := "sqlite://" + filepath.Join(dir, "hub.db")
+	// Where 'palisade hub --database sqlite:///DIR/hub.db' looks for them.
+	keys := hub.KeyFiles{CAKey: filepath.Join(dir, "keys", "ca.key"), BundleKey: filepath.Join(dir, "keys", "bundle-signing.key")}
 	st, err := store.Open(ctx, db)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	clock := &Clock{t: time.Now().UTC().Truncate(time.Millisecond)}
-	h, err := hub.New(ctx, hub.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1", "localhost"}, Now: clock.Now})
+	h, err := hub.New(ctx, hub.Config{Store: st, Keys: keys, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1", "localhost"}, Now: clock.Now})
 	if err != nil {
 		cancel()
 		t.Fatal(err)

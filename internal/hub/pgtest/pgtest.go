@@ -38,6 +38,9 @@ type Server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
+	// bin, data and cred start it again (Restart).
+	bin, data string
+	cred      *syscall.Credential
 	// durable: PostgreSQL's default fsync, synchronous_commit and
 	// full_page_writes (Options.Durable).
 	durable bool
@@ -119,19 +122,26 @@ func Start(ctx context.Context, bin string) (*Server, error) {
 	return StartWith(ctx, bin, Options{})
 }
 
+// StartDurable is StartWith(ctx, bin, Options{Durable: true}): a commit
+// that returned survives a crash of the server (Restart).
+func StartDurable(ctx context.Context, bin string) (*Server, error) {
+	return StartWith(ctx, bin, Options{Durable: true})
+}
+
 // StartWith is Start with options.
 func StartWith(ctx context.Context, bin string, opts Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "palisade-pg-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan struct{}), durable: opts.Durable}
+	s := &Server{dir: dir, done: make(chan struct{}), bin: bin, durable: opts.Durable}
 	cred, err := credential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	data := filepath.Join(dir, "data")
+	s.data, s.cred = data, cred
 	initdb := exec.CommandContext(ctx, filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := initdb.CombinedOutput(); err != nil {
@@ -294,6 +304,24 @@ func (s *Server) NewDatabase(t testing.TB) string {
 		_, _ = db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
 	})
 	return s.dsn(name)
+}
+
+// Restart takes the server down as a crash would (immediate shutdown:
+// SIGQUIT, no checkpoint, clients cut off; the next start recovers from
+// the WAL), keeps it down for down, and starts it again on the same port
+// with the same data. Not for the Shared server: other tests use it.
+func (s *Server) Restart(down time.Duration) error {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-s.done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+			<-s.done
+		}
+	}
+	time.Sleep(down)
+	return s.launch(s.bin, s.data, s.cred)
 }
 
 // Stop stops the server (fast shutdown) and removes its directory.

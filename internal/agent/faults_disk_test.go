@@ -1,0 +1,192 @@
+package agent_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes/fake"
+	_ "modernc.org/sqlite"
+
+	"github.com/palisade-sec/palisade/internal/agent"
+	"github.com/palisade-sec/palisade/internal/hub"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// smallDisk mounts a tmpfs of size bytes (a disk that fills up) and
+// unmounts it at cleanup. It needs root; without, the test is skipped
+// (CI runs as root).
+func smallDisk(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", "-l", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
+}
+
+// fill writes a file in dir until the file system is full; removing it
+// gives the space back.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return path
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDiskFull fills the hub's data directory (SQLite on a 6 MiB tmpfs)
+// while an agent reports, then the agent's state directory. With the
+// hub's disk full the hub answers errors, the agent keeps every report in
+// its outbox (none dropped) and the cluster's earlier data stays
+// readable; with space back, every report is stored once and the database
+// passes SQLite's integrity check. With the agent's disk full, recording
+// fails with an error (no panic, no report half written) and works again
+// once there is space.
+func TestDiskFull(t *testing.T) {
+	hubDisk := smallDisk(t, "6m")
+	agentDisk := smallDisk(t, "4m")
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	dbPath := filepath.Join(hubDisk, "hub.db")
+	st, err := store.OpenSQLite(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := hub.New(ctx, hub.Config{Store: st, Logger: quietLog(), Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stopHub := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { _ = h.Serve(sctx, ln); close(served) }()
+	hubStopped := false
+	stopServing := func() {
+		if !hubStopped {
+			stopHub()
+			<-served
+			st.Close()
+			hubStopped = true
+		}
+	}
+	defer stopServing()
+	tok, _, err := h.CreateBootstrapToken(ctx, "edge-disk", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := agent.Config{HubURL: "https://" + ln.Addr().String(), Token: tok, CAFingerprint: h.CAFingerprint(),
+		StateDir: agentDisk, Client: fake.NewClientset(), Namespace: "faults", OutboxMaxBytes: 1 << 20,
+		Debounce: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, Logger: quietLog()}
+	a, err := agent.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = a.Run(actx); close(done) }()
+	defer func() { stop(); <-done; a.Close() }()
+
+	report := 0
+	record := func(n int) {
+		t.Helper()
+		for range n {
+			// 16 KB of events a report: more than SQLite's slack in its
+			// files, so a full disk shows.
+			evs := admissionEvents(report, 4)
+			for i := range evs {
+				evs[i].Message = strings.Repeat("m", 4000)
+			}
+			if err := a.RecordAdmission(evs...); err != nil {
+				t.Fatalf("report %d: %v", report, err)
+			}
+			report++
+		}
+	}
+	record(5)
+	waitFor(t, "first reports applied", time.Minute, func() bool { return a.OutboxStats().Pending == 0 })
+
+	// The hub's disk fills up.
+	filler := fill(t, hubDisk)
+	record(40)
+	waitFor(t, "the agent sees the hub failing", time.Minute, func() bool { return !a.Online() })
+	time.Sleep(2 * time.Second) // several retries against the full disk
+	if s := a.OutboxStats(); s.Pending == 0 || s.Dropped != 0 {
+		t.Fatalf("with the hub's disk full: outbox %+v, want reports kept and none dropped", s)
+	}
+	if got := storedEvents(t, st, a.ClusterID()); len(got) < 5*4 {
+		t.Errorf("earlier events unreadable with the disk full: %d", len(got))
+	}
+
+	// Space comes back: everything is stored, once.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "outbox drained after space came back", 2*time.Minute, func() bool { return a.OutboxStats().Pending == 0 })
+	counts := storedEvents(t, st, a.ClusterID())
+	for r := range report {
+		for _, e := range admissionEvents(r, 4) {
+			if counts[e.UID] != 1 {
+				t.Errorf("event %s stored %d times", e.UID, counts[e.UID])
+			}
+		}
+	}
+
+	// The agent's own disk fills up.
+	agentFiller := fill(t, agentDisk)
+	var recErr error
+	for i := 0; i < 200 && recErr == nil; i++ {
+		recErr = a.RecordAdmission(admissionEvents(1000+i, 4)...)
+	}
+	if recErr == nil {
+		t.Error("recording on a full disk never failed")
+	}
+	if err := os.Remove(agentFiller); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RecordAdmission(admissionEvents(2000, 4)...); err != nil {
+		t.Errorf("recording after space came back: %v", err)
+	}
+	waitFor(t, "outbox drained after the agent's disk had space again", 2*time.Minute, func() bool { return a.OutboxStats().Pending == 0 })
+
+	stopServing()
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var check string
+	if err := db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&check); err != nil || !strings.EqualFold(check, "ok") {
+		t.Errorf("integrity_check: %q, %v", check, err)
+	}
+}
