@@ -4,9 +4,11 @@ import (
 	"container/list"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/sbom/catalog"
 )
 
 // InventoryCache keeps image inventories by manifest digest, for callers
@@ -22,9 +24,18 @@ type InventoryCache interface {
 }
 
 // cacheKey identifies an inventory: the digest and what was collected
-// (secret findings depend on the secret options' caps too).
-func cacheKey(digest string, sc Scanners, opts Options) string {
-	return fmt.Sprintf("%s|secret=%t|%d|%d", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs))
+// (secret findings depend on the secret options' caps too; the catalogers
+// by name, so a Palisade with a new cataloger never reuses an inventory
+// collected without it).
+func cacheKey(digest string, sc Scanners, opts Options, set *catalog.Set) string {
+	var names []string
+	for _, c := range set.Catalogers {
+		names = append(names, c.Name())
+	}
+	for _, c := range set.Streams {
+		names = append(names, c.Name())
+	}
+	return fmt.Sprintf("%s|secret=%t|%d|%d|catalogers=%s", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs), strings.Join(names, ","))
 }
 
 // MemoryCache is an InventoryCache in memory that keeps the most recently

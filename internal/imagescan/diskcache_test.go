@@ -9,6 +9,7 @@ import (
 	"time"
 
 	. "github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
+	"github.com/palisade-sec/palisade/internal/sbom/catalog"
 )
 
 // TestDiskCacheRoundTrip walks an image with packages from several layers
@@ -135,5 +136,36 @@ func TestDiskCacheBoundsAndCorruption(t *testing.T) {
 				t.Errorf("corrupt entry returned %+v", got)
 			}
 		})
+	}
+}
+
+// TestCacheKeyCatalogers: an inventory collected by another set of
+// catalogers (an older Palisade without a new cataloger) is not reused.
+func TestCacheKeyCatalogers(t *testing.T) {
+	ref := "oci:" + Layout(t, Image(t, "linux/amd64", Layer(t, File("etc/os-release", OSRelease))))
+	c, err := NewDiskCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fewer := fakeSet()
+	fewer.Catalogers = fewer.Catalogers[:1]
+	tests := []struct {
+		name       string
+		set        *catalog.Set
+		wantCached bool
+	}{
+		{"first scan", fakeSet(), false},
+		{"same catalogers", fakeSet(), true},
+		{"other catalogers", fewer, false},
+		{"other catalogers again", fewer, true},
+	}
+	for _, tt := range tests {
+		_, cached, err := inventory(context.Background(), ref, Options{Catalogers: tt.set, Cache: c}, Scanners{Vuln: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cached != tt.wantCached {
+			t.Errorf("%s: cached %v, want %v", tt.name, cached, tt.wantCached)
+		}
 	}
 }

@@ -51,18 +51,18 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 	if src.Platform != nil {
 		info.Platform = src.Platform.String()
 	}
+	set := opts.Catalogers
+	if set == nil {
+		set = catalog.Default()
+	}
 	key := ""
 	if opts.Cache != nil && src.Digest != "" {
-		key = cacheKey(src.Digest, sc, opts)
+		key = cacheKey(src.Digest, sc, opts, set)
 		if inv, ok := opts.Cache.Get(key); ok {
 			c := *inv
 			c.Image.Ref, c.Image.IndexDigest = ref, src.IndexDigest
 			return &c, true, nil
 		}
-	}
-	set := opts.Catalogers
-	if set == nil {
-		set = catalog.Default()
 	}
 	sels := []image.Selector{catalogSelector(ctx, set)}
 	if sc.Secret {

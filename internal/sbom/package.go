@@ -14,6 +14,8 @@ const (
 	EcosystemPyPI   = "PyPI"
 	EcosystemNPM    = "npm"
 	EcosystemMaven  = "Maven"
+	// EcosystemPackagist is PHP Composer's registry (purl type composer).
+	EcosystemPackagist = "Packagist"
 
 	// Further OS ecosystems. OSV names the first five and Chainguard;
 	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have

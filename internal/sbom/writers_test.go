@@ -28,6 +28,8 @@ func testDocument() Document {
 				PURL: PURL("golang", "github.com/google", "uuid", "v1.6.0"), Locations: []string{"usr/local/bin/other"}, Cataloger: "go-binary"},
 			{Name: "@babel/core", Version: "7.24.0", Ecosystem: "npm", Type: "npm", PURL: PURL("npm", "@babel", "core", "7.24.0"),
 				Licenses: []string{"MIT"}, Cataloger: "npm"},
+			{Name: "monolog/monolog", Version: "3.5.0", Ecosystem: EcosystemPackagist, Type: "composer", PURL: PURL("composer", "monolog", "monolog", "3.5.0"),
+				Licenses: []string{"MIT"}, Locations: []string{"srv/app/vendor/composer/installed.json"}, Cataloger: "composer"},
 			{Name: "bash", Version: "5.1.8-6.el9", Ecosystem: "Red Hat", Type: "rpm", Licenses: []string{"GPLv3+"}, Cataloger: "rpm"},
 		},
 		Created:     time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),

@@ -144,3 +144,21 @@ func FuzzJavaArchive(f *testing.F) {
 		})
 	})
 }
+
+func FuzzComposerInstalled(f *testing.F) {
+	f.Add([]byte(`{"packages":[{"name":"psr/log","version":"3.0.0","license":["MIT"]}]}`))
+	f.Add([]byte(`[{"name":"symfony/yaml","version":"v5.4.3","license":"MIT"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := parseComposerInstalled(t.Context(), Env{}, nil, "vendor/composer/installed.json", bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.PURL, "pkg:composer/") {
+					t.Fatalf("incomplete package %+v", p)
+				}
+			}
+		})
+	})
+}
