@@ -16,6 +16,8 @@ const (
 	EcosystemMaven  = "Maven"
 	// EcosystemPackagist is PHP Composer's registry (purl type composer).
 	EcosystemPackagist = "Packagist"
+	// EcosystemRubyGems is Ruby's gems (purl type gem).
+	EcosystemRubyGems = "RubyGems"
 
 	// Further OS ecosystems. OSV names the first five and Chainguard;
 	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have

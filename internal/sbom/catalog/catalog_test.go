@@ -28,6 +28,7 @@ var fixtures = map[string]func(t *testing.T) fs.FS{
 	"python":   dirFixture("python"),
 	"npm":      dirFixture("npm"),
 	"composer": dirFixture("composer"),
+	"gemspec":  dirFixture("gemspec"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))

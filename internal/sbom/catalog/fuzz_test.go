@@ -162,3 +162,20 @@ func FuzzComposerInstalled(f *testing.F) {
 		})
 	})
 }
+
+func FuzzGemspec(f *testing.F) {
+	f.Add([]byte("# stub: rack 2.2.8 ruby lib\nGem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.8\"\n  s.licenses = [\"MIT\".freeze]\nend\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := parseGemspec(t.Context(), Env{}, nil, "specifications/x.gemspec", bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.PURL, "pkg:gem/") {
+					t.Fatalf("incomplete package %+v", p)
+				}
+			}
+		})
+	})
+}
