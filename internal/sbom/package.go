@@ -18,6 +18,8 @@ const (
 	EcosystemPackagist = "Packagist"
 	// EcosystemRubyGems is Ruby's gems (purl type gem).
 	EcosystemRubyGems = "RubyGems"
+	// EcosystemNuGet is .NET's packages (purl type nuget).
+	EcosystemNuGet = "NuGet"
 
 	// Further OS ecosystems. OSV names the first five and Chainguard;
 	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have

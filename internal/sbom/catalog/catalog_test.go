@@ -23,12 +23,13 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 // fixtures gives each cataloger a root file system to run on. A cataloger
 // of Default() without an entry here fails TestEveryCatalogerHasFixture.
 var fixtures = map[string]func(t *testing.T) fs.FS{
-	"dpkg":     dirFixture("dpkg"),
-	"apk":      dirFixture("apk"),
-	"python":   dirFixture("python"),
-	"npm":      dirFixture("npm"),
-	"composer": dirFixture("composer"),
-	"gemspec":  dirFixture("gemspec"),
+	"dpkg":        dirFixture("dpkg"),
+	"apk":         dirFixture("apk"),
+	"python":      dirFixture("python"),
+	"npm":         dirFixture("npm"),
+	"composer":    dirFixture("composer"),
+	"gemspec":     dirFixture("gemspec"),
+	"dotnet-deps": dirFixture("dotnet-deps"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))

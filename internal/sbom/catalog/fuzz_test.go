@@ -179,3 +179,20 @@ func FuzzGemspec(f *testing.F) {
 		})
 	})
 }
+
+func FuzzDotnetDeps(f *testing.F) {
+	f.Add([]byte(`{"libraries":{"App/1.0.0":{"type":"project"},"Serilog/3.1.1":{"type":"package"}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := parseDotnetDeps(t.Context(), Env{}, nil, "App.deps.json", bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.PURL, "pkg:nuget/") {
+					t.Fatalf("incomplete package %+v", p)
+				}
+			}
+		})
+	})
+}
