@@ -31,5 +31,18 @@ func Frameworks() map[string]finding.Frameworks {
 		"hardening/no-network-policy":        {CIS: []string{"5.3.2"}, NSA: []string{"network.policies"}, MITRE: []string{"T1046"}},
 		"hardening/registry-not-allowed":     {CIS: []string{"5.5.1"}, NSA: images, MITRE: []string{"T1204.003", "T1525"}},
 		"hardening/deprecated-api-version":   {NSA: []string{"upgrading"}},
+		"hardening/run-as-low-uid":           {NSA: []string{"pod-security.non-root"}, MITRE: []string{"T1611"}},
+		"hardening/run-as-low-gid":           {NSA: []string{"pod-security.non-root"}, MITRE: []string{"T1611"}},
+		"hardening/root-group":               {CIS: []string{"5.2.7"}, NSA: []string{"pod-security.non-root"}, MITRE: []string{"T1611"}},
+		"hardening/privileged-port":          {NSA: []string{"pod-security.non-root"}},
+		"hardening/ssh-port":                 {NSA: []string{"pod-security.secure-images"}, MITRE: []string{"T1021", "T1133"}},
+		"hardening/host-aliases":             {MITRE: []string{"T1557"}},
+		"hardening/no-security-context":      {CIS: []string{"5.7.3"}, NSA: enforce},
+		"hardening/kube-system-workload":     {CIS: []string{"5.7.1"}, NSA: []string{"network.namespaces"}, MITRE: []string{"T1610"}},
+		"hardening/tiller":                   {NSA: []string{"authz.rbac"}, MITRE: []string{"T1610", "T1190"}},
+		"hardening/configmap-secret":         {CIS: []string{"5.4.1"}, NSA: []string{"network.secrets"}, MITRE: []string{"T1552.001"}},
+		"hardening/service-external-ips":     {NSA: []string{"network.worker-segmentation"}, MITRE: []string{"T1557"}},
+		"hardening/ingress-no-tls":           {NSA: []string{"network.encryption"}, MITRE: []string{"T1557"}},
+		"hardening/secret-env-ref":           {CIS: []string{"5.4.1"}, NSA: []string{"network.secrets"}, MITRE: []string{"T1552"}},
 	}
 }
