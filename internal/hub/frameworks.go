@@ -174,3 +174,13 @@ func (h *Hub) frameworksAPI(w http.ResponseWriter, r *http.Request, _ principal)
 	ffs, err := h.fleetFrameworks(r.Context(), days)
 	writeList(h, w, r, "frameworks", ffs, err)
 }
+
+// frameworksPage shows the fleet's compliance per framework with the trend.
+func (h *Hub) frameworksPage(w http.ResponseWriter, r *http.Request, v viewer) {
+	ffs, err := h.fleetFrameworks(r.Context(), 30)
+	if err != nil {
+		h.pageError(w, r, v, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "frameworks", v, page{Title: "Frameworks", Nav: "frameworks", D: ffs})
+}
