@@ -20,6 +20,8 @@ const (
 	EcosystemRubyGems = "RubyGems"
 	// EcosystemNuGet is .NET's packages (purl type nuget).
 	EcosystemNuGet = "NuGet"
+	// EcosystemSwiftURL is Swift packages named by repository URL (purl type swift).
+	EcosystemSwiftURL = "SwiftURL"
 
 	// Further OS ecosystems. OSV names the first five and Chainguard;
 	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have

@@ -246,7 +246,7 @@ type Set struct {
 func Default() *Set {
 	return &Set{
 		Catalogers: []Cataloger{
-			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(),
+			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(),
 		},
 		Streams: []StreamCataloger{GoBinary()},
 	}

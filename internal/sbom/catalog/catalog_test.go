@@ -30,6 +30,7 @@ var fixtures = map[string]func(t *testing.T) fs.FS{
 	"composer":    dirFixture("composer"),
 	"gemspec":     dirFixture("gemspec"),
 	"dotnet-deps": dirFixture("dotnet-deps"),
+	"swift":       dirFixture("swift"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))

@@ -196,3 +196,20 @@ func FuzzDotnetDeps(f *testing.F) {
 		})
 	})
 }
+
+func FuzzSwiftResolved(f *testing.F) {
+	f.Add([]byte(`{"version":2,"pins":[{"kind":"remoteSourceControl","location":"https://github.com/a/b.git","state":{"version":"1.0.0"}}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := parseSwiftResolved(t.Context(), Env{}, nil, "Package.resolved", bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.PURL, "pkg:swift/") || strings.Contains(p.Name, "..") {
+					t.Fatalf("incomplete package %+v", p)
+				}
+			}
+		})
+	})
+}
