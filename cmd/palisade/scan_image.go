@@ -102,7 +102,7 @@ func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
 		Use:   "image REF",
 		Short: "Scan a container image for vulnerable packages and embedded secrets",
 		Long: `Scan a container image: list its packages (OS packages, Go binaries, Python,
-npm, Java, PHP Composer, Ruby gems, .NET NuGet and Swift packages), match them
+npm, Java, PHP Composer, Ruby gems, .NET NuGet, Swift and Dart packages), match them
 against the vulnerability database, and look for
 credentials baked into its files. Layers are streamed, never unpacked to disk.
 

@@ -22,6 +22,8 @@ const (
 	EcosystemNuGet = "NuGet"
 	// EcosystemSwiftURL is Swift packages named by repository URL (purl type swift).
 	EcosystemSwiftURL = "SwiftURL"
+	// EcosystemPub is Dart's packages of pub.dev (purl type pub).
+	EcosystemPub = "Pub"
 
 	// Further OS ecosystems. OSV names the first five and Chainguard;
 	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have

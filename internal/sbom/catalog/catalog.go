@@ -246,7 +246,7 @@ type Set struct {
 func Default() *Set {
 	return &Set{
 		Catalogers: []Cataloger{
-			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(),
+			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(), Pub(),
 		},
 		Streams: []StreamCataloger{GoBinary()},
 	}

@@ -31,6 +31,7 @@ var fixtures = map[string]func(t *testing.T) fs.FS{
 	"gemspec":     dirFixture("gemspec"),
 	"dotnet-deps": dirFixture("dotnet-deps"),
 	"swift":       dirFixture("swift"),
+	"pub":         dirFixture("pub"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))

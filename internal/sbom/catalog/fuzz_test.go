@@ -213,3 +213,20 @@ func FuzzSwiftResolved(f *testing.F) {
 		})
 	})
 }
+
+func FuzzPubLock(f *testing.F) {
+	f.Add([]byte("packages:\n  http:\n    dependency: \"direct main\"\n    source: hosted\n    version: \"1.2.0\"\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := parsePubLock(t.Context(), Env{}, nil, "pubspec.lock", bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.PURL, "pkg:pub/") {
+					t.Fatalf("incomplete package %+v", p)
+				}
+			}
+		})
+	})
+}
