@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes/fake"
 	_ "modernc.org/sqlite"
 
 	"github.com/palisade-sec/palisade/internal/agent"
@@ -80,42 +78,9 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := hub.New(ctx, hub.Config{Store: st, Logger: quietLog(), Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopHub := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { _ = h.Serve(sctx, ln); close(served) }()
-	hubStopped := false
-	stopServing := func() {
-		if !hubStopped {
-			stopHub()
-			<-served
-			st.Close()
-			hubStopped = true
-		}
-	}
-	defer stopServing()
-	tok, _, err := h.CreateBootstrapToken(ctx, "edge-disk", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := agent.Config{HubURL: "https://" + ln.Addr().String(), Token: tok, CAFingerprint: h.CAFingerprint(),
-		StateDir: agentDisk, Client: fake.NewClientset(), Namespace: "faults", OutboxMaxBytes: 1 << 20,
-		Debounce: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, Logger: quietLog()}
-	a, err := agent.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = a.Run(actx); close(done) }()
-	defer func() { stop(); <-done; a.Close() }()
+	t.Cleanup(func() { st.Close() }) // after the hub stops
+	h, url, tok := serveHub(ctx, t, hub.Config{Store: st}, "edge-disk")
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint(), StateDir: agentDisk, OutboxMaxBytes: 1 << 20})
 
 	report := 0
 	record := func(n int) {
@@ -179,7 +144,6 @@ func TestDiskFull(t *testing.T) {
 	}
 	waitFor(t, "outbox drained after the agent's disk had space again", 2*time.Minute, func() bool { return a.OutboxStats().Pending == 0 })
 
-	stopServing()
 	db, err := sql.Open("sqlite", "file:"+dbPath+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)

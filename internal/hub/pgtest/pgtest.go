@@ -269,29 +269,28 @@ func (s *Server) NewDatabase(t testing.TB) string {
 // the WAL), keeps it down for down, and starts it again on the same port
 // with the same data. Not for the Shared server: other tests use it.
 func (s *Server) Restart(down time.Duration) error {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
+	s.shutdown(syscall.SIGQUIT)
 	time.Sleep(down)
 	return s.launch(s.bin, s.data, s.cred)
 }
 
 // Stop stops the server (fast shutdown) and removes its directory.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
+	s.shutdown(syscall.SIGINT)
 	os.RemoveAll(s.dir)
+}
+
+// shutdown signals the postmaster (SIGINT fast, SIGQUIT immediate) and
+// waits for it, killing its process group after 10 s.
+func (s *Server) shutdown(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(sig)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
 }
