@@ -26,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,27 +99,78 @@ func post(c *http.Client, url string, v any, out any) error {
 	return err
 }
 
-func enrol(t *testing.T, h *hub.Hub, url, name string) *simCluster {
+// enrolConcurrency keeps enrolments in flight from one address below the
+// hub's bootstrap-token guessing limit (DefaultAuthLimits().Token.Free,
+// 10): attempts in flight count against it, and the 11th concurrent
+// enrolment from 127.0.0.1 is answered 429 (the harness enrolled 16 at a
+// time and panicked on the nil cluster of the refused one).
+const enrolConcurrency = 8
+
+// enrol creates a bootstrap token and enrols a simulated agent with it;
+// a 429 (the guessing limit) is retried after its Retry-After. It returns
+// an error instead of failing the test, since it runs in goroutines.
+func enrol(h *hub.Hub, url, name string) (*simCluster, error) {
 	tok, _, err := h.CreateBootstrapToken(context.Background(), name, time.Hour)
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("cluster %s: token: %w", name, err)
 	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	if err != nil {
+		return nil, err
+	}
 	pool := x509.NewCertPool()
 	pool.AddCert(h.CACertificate())
-	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: time.Minute}
 	var er fleetapi.EnrollResponse
-	if err := post(anon, url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tok, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))}, &er); err != nil {
-		t.Fatal(err)
+	for attempt := 0; ; attempt++ {
+		err = post(anon, url+fleetapi.PathEnroll, fleetapi.EnrollRequest{Token: tok, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))}, &er)
+		if err == nil || !strings.Contains(err.Error(), ": 429 ") || attempt == 5 {
+			break
+		}
+		time.Sleep(time.Second)
 	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("cluster %s: enrol: %w", name, err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
 	cert, err := tls.X509KeyPair([]byte(er.Certificate), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}))
 	if err != nil {
-		t.Fatal(err)
+		return nil, fmt.Errorf("cluster %s: certificate: %w", name, err)
 	}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}}, MaxIdleConnsPerHost: 1}
-	return &simCluster{client: &http.Client{Transport: tr, Timeout: time.Minute}, id: er.ClusterID}
+	return &simCluster{client: &http.Client{Transport: tr, Timeout: time.Minute}, id: er.ClusterID}, nil
+}
+
+// enrolFleet enrols n simulated clusters, enrolConcurrency at a time.
+func enrolFleet(t *testing.T, h *hub.Hub, url string, n int) []*simCluster {
+	t.Helper()
+	clusters := make([]*simCluster, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, enrolConcurrency)
+	for i := range clusters {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			clusters[i], errs[i] = enrol(h, url, fmt.Sprintf("edge-%04d", i))
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err) // in the test's goroutine
+		}
+	}
+	return clusters
 }
 
 func podFindings(pod int, gen int) fleetapi.ObjectFindings {
@@ -137,43 +187,52 @@ func podFindings(pod int, gen int) fleetapi.ObjectFindings {
 // With batch > 1, each request carries batch consecutive reports of one
 // cluster (fleetapi.ReportBatch), as an agent draining a backlog does;
 // reports/s still counts reports, latency is per request.
+//
+// Each cluster belongs to one worker, which sends its reports in order, one
+// at a time, as an agent does: the hub answers a second concurrent report
+// of a cluster 429, and reports of one cluster sent in parallel could
+// arrive out of order and be taken for replays.
 func phase(t *testing.T, clusters []*simCluster, url string, reports int, workers, batch int, mk func(c *simCluster, i int) *fleetapi.Envelope) (float64, []time.Duration) {
-	var next atomic.Int64
+	workers = min(workers, len(clusters))
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range workers {
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
-			for {
-				i := int(next.Add(1)) - 1
-				if i*batch >= reports {
-					break
+			defer func() {
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			}()
+			for round := 0; ; round++ {
+				for ci := w; ci < len(clusters); ci += workers {
+					i := round*len(clusters) + ci
+					if i*batch >= reports {
+						return
+					}
+					c := clusters[ci]
+					var b fleetapi.ReportBatch
+					for k := range min(batch, reports-i*batch) {
+						b.Envelopes = append(b.Envelopes, *mk(c, i*batch+k))
+					}
+					t0 := time.Now()
+					var err error
+					if batch == 1 {
+						err = post(c.client, url+fleetapi.PathReports, &b.Envelopes[0], nil)
+					} else {
+						err = post(c.client, url+fleetapi.PathReportBatch, &b, nil)
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mine = append(mine, time.Since(t0))
 				}
-				c := clusters[i%len(clusters)]
-				var b fleetapi.ReportBatch
-				for k := range min(batch, reports-i*batch) {
-					b.Envelopes = append(b.Envelopes, *mk(c, i*batch+k))
-				}
-				t0 := time.Now()
-				var err error
-				if batch == 1 {
-					err = post(c.client, url+fleetapi.PathReports, &b.Envelopes[0], nil)
-				} else {
-					err = post(c.client, url+fleetapi.PathReportBatch, &b, nil)
-				}
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mine = append(mine, time.Since(t0))
 			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -213,15 +272,7 @@ func TestHubIngest(t *testing.T) {
 			}
 			defer st.Close()
 			h, url := startHub(t, st)
-			clusters := make([]*simCluster, nClusters)
-			var wg sync.WaitGroup
-			sem := make(chan struct{}, 16)
-			for i := range clusters {
-				wg.Add(1)
-				sem <- struct{}{}
-				go func() { defer wg.Done(); clusters[i] = enrol(t, h, url, fmt.Sprintf("edge-%04d", i)); <-sem }()
-			}
-			wg.Wait()
+			clusters := enrolFleet(t, h, url, nClusters)
 			snapRate, snapLat := phase(t, clusters, url, nClusters, workers, 1, func(c *simCluster, i int) *fleetapi.Envelope {
 				d := &fleetapi.FindingsDelta{Full: true}
 				for p := range pods {

@@ -70,10 +70,19 @@ the new archives and the unchanged ones. If any source fails, the previous
 database stays as it was and the exit code is 2.
 
 Sources default to OSV's exports of ` + strings.Join(vulndb.DefaultEcosystems, ", ") + `.
---source takes an ecosystem name (its OSV export) or NAME=URL (a mirror).`,
+--source takes an ecosystem name (its OSV export) or NAME=URL (a mirror).
+
+Enrichment sources go in the same database (and bundles): nvd-YYYY,
+nvd-modified, nvd-recent (NVD's CVE API 2.0 feeds: CVSS scores for CVEs
+whose advisories give none), kev (CISA's Known Exploited Vulnerabilities),
+epss (FIRST's EPSS scores), debian-tracker (Debian's fix states: no-dsa,
+ignored, postponed, end-of-life). Amazon Linux's advisories come from its
+repositories' updateinfo.xml: alas-2=URL, alas-2023=URL. NAME=URL with such
+a name is a source of that format.`,
 		Example: `  palisade db update
   palisade db update --source Debian --source Go
-  palisade db update --source debian=https://mirror.internal/osv/Debian/all.zip`,
+  palisade db update --source debian=https://mirror.internal/osv/Debian/all.zip
+  palisade db update --source Debian --source debian-tracker --source kev --source epss --source nvd-2025 --source nvd-modified`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.cache()
@@ -99,6 +108,9 @@ Sources default to OSV's exports of ` + strings.Join(vulndb.DefaultEcosystems, "
 						state = "not modified"
 					}
 					fmt.Fprintf(w, "%s: %s, %d records", r.Name, state, r.Records)
+					if r.CVEs > 0 {
+						fmt.Fprintf(w, ", %d CVEs", r.CVEs)
+					}
 					if r.Skipped > 0 {
 						fmt.Fprintf(w, ", %d invalid records skipped", r.Skipped)
 					}
@@ -108,25 +120,36 @@ Sources default to OSV's exports of ` + strings.Join(vulndb.DefaultEcosystems, "
 			})
 		},
 	}
-	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name or NAME=URL of a zip of OSV records (repeatable)")
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name, an enrichment source (nvd-YYYY, nvd-modified, kev, epss, debian-tracker), or NAME=URL (repeatable)")
 	return cmd
 }
 
 func newDBImportCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
 	var publicKeys []string
-	var name string
+	var name, format string
 	cmd := &cobra.Command{
 		Use:   "import FILE|DIR",
-		Short: "Import a signed bundle, or a directory or zip of OSV records",
+		Short: "Import a signed bundle, OSV records, or NVD, KEV, EPSS or Debian tracker data",
 		Long: `Import a signed bundle made by 'palisade db export' (verified against
 --public-key before anything is replaced), or a directory or zip of OSV JSON
 records as the OSV project and the Go vulnerability database publish them
 (e.g. an ecosystem's all.zip, or golang.org/x/vulndb's data/osv). A directory
 or zip becomes a source of its own (--name, default the file name), replacing
-an earlier import of that name; the other sources stay.`,
+an earlier import of that name; the other sources stay.
+
+--format alas imports Amazon Linux's advisories from a yum updateinfo.xml
+(plain or gzip; --name alas-2 or alas-2023 says which release). Other
+formats import CVE enrichment (plain, gzip or zip files, or a directory of
+them): nvd (NVD's CVE API 2.0 JSON feeds: CVSS scores of CVEs
+whose advisories give none), kev (CISA's Known Exploited Vulnerabilities
+JSON), epss (FIRST's EPSS CSV), debian-tracker (the Debian Security
+Tracker's JSON: no-dsa, ignored, postponed, end-of-life). A --name of nvd,
+nvd-*, kev, epss, debian-tracker or alas-* implies the format.`,
 		Example: `  palisade db import vulndb-bundle.tar.gz --public-key palisade-db.pub
   palisade db import ./all.zip --name Debian
-  palisade db import ./vulndb/data/osv --name go-vulndb`,
+  palisade db import ./vulndb/data/osv --name go-vulndb
+  palisade db import ./nvd-feeds/ --name nvd
+  palisade db import known_exploited_vulnerabilities.json --format kev`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return &exitCodeError{code: exitError, err: errors.New("db import needs exactly one FILE or DIR")}
@@ -138,17 +161,29 @@ an earlier import of that name; the other sources stay.`,
 			if err != nil {
 				return err
 			}
-			kind, err := importKind(args[0])
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			if format == "" && name != "" {
+				format = vulndb.FormatOf(name)
+			}
+			if !vulndb.ValidFormat(format) {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--format: unknown format %q (want one of %s)", format, strings.Join(vulndb.Formats, ", "))}
+			}
+			kind := format
+			if format == "" || format == vulndb.FormatOSV {
+				if kind, err = importKind(args[0]); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
 			}
 			if kind != "bundle" {
-				res, err := c.ImportOSV(cmd.Context(), args[0], name, time.Now())
+				res, err := c.Import(cmd.Context(), args[0], name, format, time.Now())
 				if err != nil {
 					return &exitCodeError{code: exitError, err: err}
 				}
 				return printDB(s, g, res, func(w io.Writer) {
-					fmt.Fprintf(w, "imported %d records from %s as source %q", res.Source.Records, args[0], res.Source.Name)
+					what := fmt.Sprintf("%d records", res.Source.Records)
+					if res.Source.CVEs > 0 {
+						what = fmt.Sprintf("%d CVEs", res.Source.CVEs)
+					}
+					fmt.Fprintf(w, "imported %s from %s as source %q", what, args[0], res.Source.Name)
 					if res.Source.Skipped > 0 {
 						fmt.Fprintf(w, " (%d invalid records skipped)", res.Source.Skipped)
 					}
@@ -184,6 +219,7 @@ an earlier import of that name; the other sources stay.`,
 	}
 	cmd.Flags().StringArrayVar(&publicKeys, "public-key", nil, "trusted ed25519 public key (PEM) for signed bundles (repeatable)")
 	cmd.Flags().StringVar(&name, "name", "", "source name for a directory or zip of OSV records (default its file name)")
+	cmd.Flags().StringVar(&format, "format", "", "format of FILE|DIR when it is not a bundle: "+strings.Join(vulndb.Formats, ", ")+" (default: implied by --name, else osv)")
 	return cmd
 }
 
@@ -357,9 +393,13 @@ func writeStatusTable(w io.Writer, st *vulndb.Status) {
 	tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tKIND\tRECORDS\tCHECKED\tLOCATION")
+	fmt.Fprintln(tw, "SOURCE\tKIND\tFORMAT\tRECORDS\tCVES\tCHECKED\tLOCATION")
 	for _, src := range st.Sources {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", src.Name, src.Kind, src.Records, src.Checked.Format(time.RFC3339), src.Location)
+		format := src.Format
+		if format == "" {
+			format = vulndb.FormatOSV
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", src.Name, src.Kind, format, src.Records, src.CVEs, src.Checked.Format(time.RFC3339), src.Location)
 	}
 	tw.Flush()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"fmt"
 	"log/slog"
@@ -58,7 +57,7 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		}
 		return h, st, nil
 	}
-	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, open), newHubUserCommand(s, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
+	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, g, open), newHubUserCommand(s, g, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
 	return cmd
 }
 
@@ -149,8 +148,8 @@ func parsePrefixes(ss []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func newHubTokenCommand(s *streams, open hubOpener) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create bootstrap and API tokens"}
+func newHubTokenCommand(s *streams, g *globalOptions, open hubOpener) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create bootstrap tokens; create, list and revoke API tokens"}
 	var cluster string
 	var ttl time.Duration
 	create := &cobra.Command{
@@ -182,35 +181,49 @@ once; the hub stores only its hash) and the hub CA fingerprint to pass to
 	create.Flags().StringVar(&cluster, "cluster", "", "cluster name")
 	create.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token may be used (at most 168h)")
 
-	var name, role string
+	var name, role, expires string
 	var apiTTL time.Duration
 	api := &cobra.Command{
 		Use:   "create-api",
 		Short: "Create an API token for automation (Authorization: Bearer)",
-		Args:  cobra.NoArgs,
+		Long: `Prints a new API token (shown once; the hub stores only its hash). Tokens
+expire after 90 days unless --expires says otherwise; --expires never makes
+one that does not expire. 'palisade hub token list' shows them with their
+last use, 'palisade hub token revoke' ends one.`,
+		Example: `  palisade hub token create-api --name ci --role viewer --expires 30d`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			h, st, err := open(cmd)
+			ttl, err := hub.ParseTokenExpiry(expires)
+			if cmd.Flags().Changed("ttl") {
+				if cmd.Flags().Changed("expires") {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("give --expires or --ttl, not both")}
+				}
+				ttl, err = apiTTL, nil
+			}
 			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--expires: %w", err)}
+			}
+			return hubAction(cmd, open, func(h *hub.Hub) error {
+				tok, err := h.CreateAPIToken(cmd.Context(), name, role, ttl)
+				if tok != "" {
+					fmt.Fprintln(s.out, tok)
+				}
 				return err
-			}
-			defer st.Close()
-			tok, err := h.CreateAPIToken(cmd.Context(), name, role, apiTTL)
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			fmt.Fprintln(s.out, tok)
-			return nil
+			})
 		},
 	}
 	api.Flags().StringVar(&name, "name", "automation", "token name")
 	api.Flags().StringVar(&role, "role", store.RoleViewer, "viewer or admin")
-	api.Flags().DurationVar(&apiTTL, "ttl", 90*24*time.Hour, "lifetime (0: no expiry)")
+	api.Flags().StringVar(&expires, "expires", "90d", "lifetime: days (90d), a duration (720h), or never")
+	api.Flags().DurationVar(&apiTTL, "ttl", 0, "lifetime as a duration (0: no expiry); use --expires")
+	_ = api.Flags().MarkDeprecated("ttl", "use --expires (a duration, days such as 90d, or never)")
 	cmd.AddCommand(create, api)
+	addTokenAdminCommands(cmd, s, g, open)
 	return cmd
 }
 
-func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
-	cmd := &cobra.Command{Use: "user", Short: "Manage local user accounts"}
+func newHubUserCommand(s *streams, g *globalOptions, open hubOpener) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage local user accounts: create, list, disable, enable, delete, passwd, role, logout"}
 	var name, role string
 	create := &cobra.Command{
 		Use:     "create",
@@ -218,24 +231,22 @@ func newHubUserCommand(s *streams, open hubOpener) *cobra.Command {
 		Example: `  printf '%s\n' "$PASSWORD" | palisade hub user create --name alice --role admin`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			line, err := bufio.NewReader(s.in).ReadString('\n')
-			if err != nil && line == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("read password from stdin: %w", err)}
-			}
-			h, st, err := open(cmd)
+			pw, err := readSecretLine(s.in)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			if err := h.CreateUser(cmd.Context(), name, strings.TrimRight(line, "\r\n"), role); err != nil {
-				return &exitCodeError{code: exitError, err: err}
-			}
-			fmt.Fprintf(s.err, "user %s created with role %s\n", name, role)
-			return nil
+			return hubAction(cmd, open, func(h *hub.Hub) error {
+				if err := h.CreateUser(cmd.Context(), name, pw, role); err != nil {
+					return err
+				}
+				fmt.Fprintf(s.err, "user %s created with role %s\n", name, role)
+				return nil
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "user name")
 	create.Flags().StringVar(&role, "role", store.RoleViewer, "viewer or admin")
 	cmd.AddCommand(create)
+	addUserAdminCommands(cmd, s, g, open)
 	return cmd
 }

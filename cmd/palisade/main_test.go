@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/finding"
-	"github.com/palisade-sec/palisade/internal/rules"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files and docs/rules.md")
@@ -162,25 +162,30 @@ func TestRuleSelectionByTag(t *testing.T) {
 	}
 }
 
-// TestRulesDocUpToDate fails when docs/rules.md no longer matches the rule
-// definitions (regenerate with -update).
+// TestRulesDocUpToDate fails when docs/rules.md or docs/coverage.md no
+// longer match the check definitions and the peers' lists (regenerate
+// with -update).
 func TestRulesDocUpToDate(t *testing.T) {
-	set, err := rules.Builtin()
+	cat, err := catalog.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := rules.Markdown(set)
-	path := filepath.Join("..", "..", "docs", "rules.md")
-	if *update {
-		os.WriteFile(path, []byte(want), 0o644)
-	}
-	got, err := os.ReadFile(path)
-	if err != nil || string(got) != want {
-		t.Errorf("docs/rules.md is out of date: run 'go test ./cmd/palisade -update' (or 'go run ./cmd/palisade rules docs > docs/rules.md')")
-	}
-	out, _, _ := palisade(t, "", "rules", "docs")
-	if out != want {
-		t.Errorf("'palisade rules docs' differs from rules.Markdown")
+	for _, doc := range []struct{ file, command, want string }{
+		{"rules.md", "docs", catalog.Markdown(cat)},
+		{"coverage.md", "coverage", catalog.Coverage(cat)},
+	} {
+		path := filepath.Join("..", "..", "docs", doc.file)
+		if *update {
+			os.WriteFile(path, []byte(doc.want), 0o644)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil || string(got) != doc.want {
+			t.Errorf("docs/%s is out of date: run 'go test ./cmd/palisade -update' (or 'go run ./cmd/palisade rules %s > docs/%s')", doc.file, doc.command, doc.file)
+		}
+		out, _, _ := palisade(t, "", "rules", doc.command)
+		if out != doc.want {
+			t.Errorf("'palisade rules %s' differs from docs/%s", doc.command, doc.file)
+		}
 	}
 }
 

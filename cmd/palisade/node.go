@@ -21,21 +21,28 @@ func newNodeAuditCommand(s *streams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check a control-plane or worker node against the CIS Kubernetes Benchmark",
-		Long: `Audit the node this runs on (or the host tree under --root) against the CIS
-Kubernetes Benchmark v1.10 and the K3s CIS self-assessment: API server,
-etcd, controller manager, scheduler and kubelet settings, and the
-permissions and ownership of manifests, kubeconfigs, PKI and configuration
-files.
+		Long: `Audit the node this runs on (or the host tree under --root) against the
+CIS Kubernetes Benchmark v1.12 and the K3s and RKE2 CIS self-assessments:
+API server, etcd, controller manager, scheduler, kubelet and kube-proxy
+settings, and the permissions and ownership of manifests, kubeconfigs, PKI
+and configuration files.
 
-The distribution (kubeadm, K3s, MicroK8s) is detected from the host's
-layout and processes; each component's effective flags are read as that
-distribution builds them (static Pod manifests, k3s config files and the
-"Running kube-apiserver" line of its log, MicroK8s args files) and live
-command lines under /proc override them. Checks that do not concern this
-node (no API server on a worker, no etcd under MicroK8s) are reported as
-not applicable, never as failures. A root where nothing of Kubernetes is
-found (an empty or unmounted --root) is an error: auditing nothing is not
-a clean node.
+The distribution (kubeadm, K3s, RKE2, MicroK8s) is detected from the
+host's layout and processes; each component's effective settings are read
+as that component resolves them: static Pod manifests, k3s config files and
+the "Running kube-apiserver" line of its log, RKE2's pod manifests and
+config, MicroK8s args files, the kubelet's KubeletConfiguration file and
+drop-ins (command-line flags override them), the API server's
+authorization, authentication and audit policy files; a running process's
+command line (under /proc) replaces what the files say. Flags are parsed as
+the components parse them: repeated list flags accumulate, the last scalar
+wins, defaults are Kubernetes 1.37's.
+
+CIS items that need judgement are reported as MANUAL notes with what was
+observed. Checks that do not concern this node (no API server on a worker,
+no etcd under MicroK8s) are reported as not applicable, never as failures.
+A root where nothing of Kubernetes is found (an empty or unmounted --root)
+is an error: auditing nothing is not a clean node.
 
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 --fail-on; 2 usage error, unreadable host files, or nothing to audit.`,
@@ -66,7 +73,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 	}
 	f := cmd.Flags()
 	f.StringVar(&root, "root", "/", "root directory of the host to audit (a mounted host file system or a fixture tree)")
-	f.StringVar(&distribution, "distribution", "auto", "auto, kubeadm, k3s or microk8s")
+	f.StringVar(&distribution, "distribution", "auto", "auto, kubeadm, k3s, rke2 or microk8s")
 	f.StringVar(&failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.StringVar(&outputFile, "output-file", "", "write the report to this file instead of standard output")
 	return cmd

@@ -69,7 +69,7 @@ func TestNodeAuditCommand(t *testing.T) {
 	cis := false
 	for _, r := range doc.Rules {
 		for _, ref := range r.References {
-			cis = cis || strings.HasPrefix(ref.Title, "CIS Kubernetes Benchmark v1.10 1.2.6")
+			cis = cis || strings.HasPrefix(ref.Title, "CIS Kubernetes Benchmark v1.12 1.2.6")
 		}
 	}
 	if !cis {

@@ -102,6 +102,7 @@ nothing could be checked.`,
 		newRBACCommand(s, g),
 		newReleaseCommand(s, g),
 		newSBOMCommand(s, g),
+		newVerifyCommand(s, g),
 	)
 	// Cobra adds these two at Execute time; adding them now lets
 	// requireSubcommands reach the completion group too.

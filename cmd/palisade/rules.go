@@ -9,34 +9,48 @@ import (
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/yaml"
 
+	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/finding"
-	"github.com/palisade-sec/palisade/internal/rule"
-	"github.com/palisade-sec/palisade/internal/rules"
 )
 
 func newRulesCommand(s *streams, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rules",
-		Short: "List and describe the built-in rules",
+		Short: "List and describe every check of every analyser",
+		Long: `List and describe the checks of every analyser: workload and Dockerfile
+rules, cluster and RBAC rules, node audit checks, audit-log detections,
+encryption at rest and network-policy findings, with their CIS, NSA/CISA,
+MITRE ATT&CK and Pod Security mappings and the equivalent checks of other
+tools (Trivy, Kubescape, Polaris, kube-score, kube-linter, kube-bench).`,
 	}
 	var selectors []string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List rules with their ID, severity, tags and title",
+		Short: "List checks with their ID, analyser, severity, tags and title",
+		Long: `List checks with their ID, analyser, severity, tags and title.
+
+--rules selects by tag, analyser (node, audit, netpol ...), ID glob, former
+ID, framework (cis, cis-5.2.*, nsa, nsa:network.*, mitre:T1611,
+pss:baseline/*) or a peer tool's check ID (ksv-0017, C-0057,
+trivy:KSV-0017), case-insensitively; prefix with - to exclude. A selector
+that matches nothing is an error (exit 2).`,
 		Example: `  palisade rules list
-  palisade rules list --rules pss-restricted -o json`,
+  palisade rules list --rules pss-restricted -o json
+  palisade rules list --rules cis-5.2.*
+  palisade rules list --rules mitre:T1611,ksv-0017`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := rules.Builtin()
+			cat, err := catalog.Load()
 			if err != nil {
 				return err
 			}
-			if set, err = set.Select(selectors); err != nil {
+			checks, err := cat.Select(selectors)
+			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
-			var infos []finding.RuleInfo
-			for _, r := range set.Rules() {
-				infos = append(infos, r.Info())
+			infos := make([]finding.RuleInfo, 0, len(checks))
+			for _, c := range checks {
+				infos = append(infos, c.RuleInfo)
 			}
 			switch g.output {
 			case "json":
@@ -47,9 +61,9 @@ func newRulesCommand(s *streams, g *globalOptions) *cobra.Command {
 				fmt.Fprint(s.out, string(b))
 			case "table", "":
 				tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tSEVERITY\tTAGS\tTITLE")
+				fmt.Fprintln(tw, "ID\tANALYSER\tSEVERITY\tTAGS\tTITLE")
 				for _, r := range infos {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, strings.Join(r.Tags, ","), r.Title)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Analyser, r.Severity, strings.Join(r.Tags, ","), r.Title)
 				}
 				return tw.Flush()
 			default:
@@ -58,41 +72,51 @@ func newRulesCommand(s *streams, g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	list.Flags().StringSliceVar(&selectors, "rules", nil, "only rules matching these tags or ID globs")
+	list.Flags().StringSliceVar(&selectors, "rules", nil, "only checks matching these tags, analysers, ID globs, framework selectors or peer IDs")
 	show := &cobra.Command{
 		Use:   "show RULE-ID",
-		Short: "Describe one rule: why it matters, how to fix it, references",
-		Long: `Describe one rule: why it matters, how to fix it, references. Given a
-former rule ID (an alias kept after a rename or split), describe every rule
-it now stands for.`,
+		Short: "Describe one check: why it matters, how to fix it, frameworks, peers, references",
+		Long: `Describe one check: why it matters, how to fix it, its framework mappings,
+the equivalent checks of other tools, and references. Given a former
+rule ID (an alias kept after a rename or split), describe every rule it
+now stands for.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := rules.Builtin()
+			cat, err := catalog.Load()
 			if err != nil {
 				return err
 			}
-			matched := set.ByAlias(args[0])
-			if r, ok := set.Get(args[0]); ok {
-				matched = []*rule.Rule{r}
+			matched := cat.ByAlias(args[0])
+			if c, ok := cat.Get(args[0]); ok {
+				matched = []*catalog.Check{c}
 			} else if len(matched) > 0 {
 				fmt.Fprintf(s.out, "%s is a former rule ID; it now stands for %d rule(s).\n\n", args[0], len(matched))
 			}
 			if len(matched) == 0 {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("no rule %q (see 'palisade rules list')", args[0])}
 			}
-			for n, r := range matched {
+			for n, c := range matched {
 				if n > 0 {
 					fmt.Fprintln(s.out)
 				}
-				i := r.Info()
-				fmt.Fprintf(s.out, "%s  [%s]  %s\ntags: %s\n", i.ID, i.Severity, i.Title, strings.Join(i.Tags, ", "))
-				if len(i.Aliases) > 0 {
-					fmt.Fprintf(s.out, "aliases: %s (still select and exempt this rule)\n", strings.Join(i.Aliases, ", "))
+				fmt.Fprintf(s.out, "%s  [%s]  %s\nanalyser: %s\ntags: %s\n", c.ID, c.Severity, c.Title, c.Analyser, strings.Join(c.Tags, ", "))
+				if len(c.Aliases) > 0 {
+					fmt.Fprintf(s.out, "aliases: %s (still select and exempt this rule)\n", strings.Join(c.Aliases, ", "))
 				}
-				fmt.Fprintf(s.out, "\n%s\n\nRemediation: %s\n", i.Description, i.Remediation)
-				if len(i.References) > 0 {
+				for _, l := range catalog.FrameworkLines(c.Frameworks) {
+					fmt.Fprintf(s.out, "framework: %s\n", l)
+				}
+				if len(c.Peers) > 0 {
+					fmt.Fprintf(s.out, "equivalent: %s\n", catalog.PeerLine(c.Peers))
+				}
+				rem := c.Remediation
+				if c.Fix != "" {
+					rem += "\n\n" + c.Fix
+				}
+				fmt.Fprintf(s.out, "\n%s\n\nRemediation: %s\n", c.Description, rem)
+				if len(c.References) > 0 {
 					fmt.Fprintln(s.out, "\nReferences:")
-					for _, ref := range i.References {
+					for _, ref := range c.References {
 						fmt.Fprintf(s.out, "  - %s %s\n", ref.Title, ref.URL)
 					}
 				}
@@ -102,17 +126,30 @@ it now stands for.`,
 	}
 	docs := &cobra.Command{
 		Use:   "docs",
-		Short: "Print the Markdown rule reference (docs/rules.md)",
+		Short: "Print the Markdown reference of every check (docs/rules.md)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set, err := rules.Builtin()
+			cat, err := catalog.Load()
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(s.out, rules.Markdown(set))
+			_, err = fmt.Fprint(s.out, catalog.Markdown(cat))
 			return err
 		},
 	}
-	cmd.AddCommand(list, show, docs)
+	coverage := &cobra.Command{
+		Use:   "coverage",
+		Short: "Print, per peer tool, every check it documents and how Palisade covers it (docs/coverage.md)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, err := catalog.Load()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(s.out, catalog.Coverage(cat))
+			return err
+		},
+	}
+	cmd.AddCommand(list, show, docs, coverage)
 	return cmd
 }

@@ -101,7 +101,7 @@ func (o *scanOptions) prepare(cmd *cobra.Command, liveCluster bool) (scan.Option
 			return opts, fmt.Errorf("--pss-level must be privileged, baseline or restricted, not %q", o.pssLevel)
 		}
 	}
-	selectors := o.rules
+	selectors := rules.DefaultSelectors(o.rules)
 	if !liveCluster {
 		selectors = append(append([]string{}, selectors...), "-"+rule.TagCluster)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +90,7 @@ func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
 		img           imageFlags
 		vexFiles      []string
 		ignoreUnfixed bool
+		ignoreStatus  []string
 		allowMissing  bool
 		cacheDir      string
 		maxAge        time.Duration
@@ -110,9 +112,11 @@ $` + vulndb.EnvCacheDir + `, else the user cache directory): create it with
 'palisade db update', or on an air-gapped host with 'palisade db import'.
 See docs/image-scanning.md.
 
-A vulnerability whose advisory gives no severity (UNKNOWN: many Go, Alpine,
-Wolfi and Debian records) fails --fail-on at every level but none: an
-unknown risk is not a harmless one. --ignore-unknown-severity lets them
+A finding's severity comes from the distribution's own rating, else the
+advisory's CVSS (4.0, 3.x, 2), else NVD's CVSS of its CVE (import NVD's
+feeds with 'palisade db update --source nvd-2024 ...'), else GitHub's; the
+finding names the source. One that nobody rates (UNKNOWN) fails --fail-on
+at every level but none: an unknown risk is not a harmless one. --ignore-unknown-severity lets them
 pass; --fail-on unknown fails on any finding at all.
 
 Packages of an ecosystem the database has no advisories of (an Alpine
@@ -127,6 +131,7 @@ database could not be read, or packages were left unchecked.`,
 		Example: `  palisade scan image registry.example.com/app:1.2
   palisade scan image --platform linux/arm64 registry.example.com/app:1.2 --fail-on high
   palisade scan image oci:./build/oci --vex app.openvex.json --ignore-unfixed -o sarif --output-file image.sarif
+  palisade scan image debian:12 --ignore-status will_not_fix,end_of_life
   echo "$TOKEN" | palisade scan image --username ci --password-stdin registry.internal:5000/app:1
   palisade scan image docker-archive:app.tar --scanners secret`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -151,10 +156,16 @@ database could not be read, or packages were left unchecked.`,
 			if err != nil {
 				return &exitCodeError{code: exitError, err: err}
 			}
+			for _, st := range ignoreStatus {
+				if !slices.Contains(finding.FixStates, st) {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--ignore-status: unknown fix state %q (want %s)", st, strings.Join(finding.FixStates, ", "))}
+				}
+			}
 			opts := imagescan.Options{
 				Image:            iopts,
 				Scanners:         sc,
 				IgnoreUnfixed:    ignoreUnfixed,
+				IgnoreStatus:     ignoreStatus,
 				AllowMissingData: allowMissing,
 				MaxDBAge:         maxAge,
 				ToolName:         "palisade",
@@ -199,6 +210,7 @@ database could not be read, or packages were left unchecked.`,
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
 	f.StringArrayVar(&vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress findings (repeatable)")
 	f.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
+	f.StringSliceVar(&ignoreStatus, "ignore-status", nil, "leave out vulnerabilities in these fix states: "+strings.Join(finding.FixStates, ", "))
 	f.BoolVar(&allowMissing, "allow-missing-data", false, "do not exit 2 when the database has no advisories for an ecosystem of the image (its packages stay unchecked; reported as warnings)")
 	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
 	f.DurationVar(&maxAge, "db-max-age", vulndb.DefaultMaxAge, "warn when the vulnerability database is older than this; 0 disables the warning")

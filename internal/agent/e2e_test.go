@@ -127,7 +127,7 @@ func insecureDeployment(ns, name string) *appsv1.Deployment {
 // expected computes, with a one-shot scan of the namespace, the finding
 // keys of each Deployment: what the hub must hold, each exactly once.
 func expected(t *testing.T, ctx context.Context, client kubernetes.Interface, ns string) map[string][]string {
-	set, err := rules.Builtin()
+	set, err := rules.Default() // what the agent runs by default
 	if err != nil {
 		t.Fatal(err)
 	}

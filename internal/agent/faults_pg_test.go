@@ -29,7 +29,7 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 	defer cancel()
 	// Its own server, restarted below, committing durably as PostgreSQL
 	// ships (pgtest's faster default loses the last commits in a crash).
-	pg, err := pgtest.StartDurable(ctx, bin)
+	pg, err := pgtest.StartWith(ctx, bin, pgtest.Options{Durable: true})
 	if err != nil {
 		t.Fatal(err)
 	}

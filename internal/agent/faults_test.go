@@ -377,3 +377,33 @@ func runFaultAgent(ctx context.Context, t *testing.T, cfg agent.Config) *agent.A
 	t.Cleanup(func() { stop(); <-done; a.Close() })
 	return a
 }
+
+// TestTokenFile: an agent enrols with the token read from --token-file (a
+// mounted Secret), and a file that is not a token is refused by name.
+func TestTokenFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h, url, tok := serveHub(ctx, t, hub.Config{Store: st}, "edge-token-file")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("pbt_a\npbt_b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.New(ctx, agent.Config{HubURL: url, TokenFile: bad, CAFingerprint: h.CAFingerprint(), StateDir: t.TempDir(),
+		Client: fake.NewClientset(), Logger: quietLog()}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("two-line token file: %v", err)
+	}
+	good := filepath.Join(dir, "token")
+	if err := os.WriteFile(good, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, TokenFile: good, CAFingerprint: h.CAFingerprint()})
+	if a.ClusterID() == "" {
+		t.Error("not enrolled")
+	}
+}

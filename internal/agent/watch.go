@@ -148,6 +148,10 @@ func newWatcher(client kubernetes.Interface, namespace string, resync time.Durat
 	add("rbac.authorization.k8s.io/v1", "ClusterRole", f.Rbac().V1().ClusterRoles().Informer(), false, false, false)
 	add("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", f.Rbac().V1().ClusterRoleBindings().Informer(), false, false, false)
 	add("v1", "Node", f.Core().V1().Nodes().Informer(), false, false, true)
+	// Read by the cluster rules that require a LimitRange and a
+	// ResourceQuota in each namespace that runs workloads.
+	add("v1", "LimitRange", f.Core().V1().LimitRanges().Informer(), false, false, false)
+	add("v1", "ResourceQuota", f.Core().V1().ResourceQuotas().Informer(), false, false, false)
 	for _, k := range w.kinds {
 		_, _ = k.informer.AddEventHandler(w.handler(k))
 	}

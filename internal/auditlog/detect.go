@@ -18,6 +18,9 @@ type Detection struct {
 	Description string
 	Remediation string
 	References  []finding.Reference
+	// Frameworks maps the detection to MITRE ATT&CK techniques and other
+	// frameworks (see finding.Frameworks).
+	Frameworks finding.Frameworks
 	// Match returns a non-empty message when the event is suspicious.
 	Match func(e *Event) string
 }
@@ -25,7 +28,8 @@ type Detection struct {
 // Info is the detection's metadata for reports.
 func (d *Detection) Info() finding.RuleInfo {
 	return finding.RuleInfo{ID: d.ID, Title: d.Title, Severity: d.Severity, Description: d.Description,
-		Remediation: d.Remediation, References: d.References, Tags: []string{"audit"}}
+		Remediation: d.Remediation, References: d.References, Tags: []string{"audit"},
+		Frameworks: d.Frameworks}
 }
 
 // Burst settings for the forbidden-responses detection.

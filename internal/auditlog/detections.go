@@ -33,7 +33,7 @@ func isRead(verb string) bool { return verb == "get" || verb == "list" || verb =
 func nonSystem(e *Event) bool { return !e.Effective().IsSystem() }
 
 // Builtin returns the built-in detections, each a pure function of one event.
-func Builtin() []*Detection { return append(eventDetections(), rbacDetections()...) }
+func Builtin() []*Detection { return withFrameworks(append(eventDetections(), rbacDetections()...)) }
 
 func eventDetections() []*Detection {
 	return []*Detection{
@@ -283,7 +283,15 @@ var burstDetection = &Detection{
 	Description: "Many forbidden responses for one identity in a short time is what permission discovery with a stolen credential looks like.",
 	Remediation: "Find where the identity's credential is used from (source IPs, user agent) and rotate it if unexpected.",
 	References:  []finding.Reference{refAuditing, refNSA},
+	Frameworks:  finding.Frameworks{NSA: []string{"logging.threat-detection"}, MITRE: []string{"T1613", "T1078"}},
 	Match:       func(*Event) string { return "" }, // stateful: see Engine.Observe
+}
+
+// Detections returns the metadata of every built-in detection, the
+// stateful forbidden-burst one included, for the catalogue.
+func Detections() []*Detection {
+	burst := *burstDetection
+	return append(Builtin(), &burst)
 }
 
 func subresourceDetection(id, sub, title string, sev finding.Severity, why string) *Detection {

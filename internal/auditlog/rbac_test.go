@@ -96,6 +96,7 @@ var rbacCases = []rbacCase{
 		"audit/rbac-kube-system-configmaps": "kube-system included",
 		"audit/rbac-roles-write":            "create rolebindings",
 		"audit/escalation-rights-granted":   "bind clusterroles",
+		"audit/rbac-networking-write":       "create services (rules[1].verbs)",
 	}},
 	{name: "an operator's ClusterRole", event: operatorClusterRole, want: map[string]string{
 		"audit/rbac-csr-approval":         "update certificatesigningrequests/approval",
@@ -110,12 +111,14 @@ var rbacCases = []rbacCase{
 		m["requestObject"] = map[string]any{"roleRef": map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
 			"subjects": []any{map[string]any{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": "bob"}}}
 	}, want: map[string]string{
-		"audit/rbac-secrets-read":         "User bob get secrets through ClusterRole edit (roleRef)",
-		"audit/rbac-secrets-write":        "create secrets",
-		"audit/rbac-exec":                 "pods/exec",
-		"audit/escalation-rights-granted": "impersonate serviceaccounts",
-		"audit/rbac-serviceaccount-token": "create serviceaccounts/token",
-		"audit/rbac-create-workloads":     "create pods",
+		"audit/rbac-secrets-read":          "User bob get secrets through ClusterRole edit (roleRef)",
+		"audit/rbac-secrets-write":         "create secrets",
+		"audit/rbac-exec":                  "pods/exec",
+		"audit/escalation-rights-granted":  "impersonate serviceaccounts",
+		"audit/rbac-serviceaccount-token":  "create serviceaccounts/token",
+		"audit/rbac-create-workloads":      "create pods",
+		"audit/rbac-networking-write":      "User bob create services through ClusterRole edit",
+		"audit/rbac-delete-logs-or-events": "User bob delete events through ClusterRole edit",
 	}},
 	{name: "kubectl create clusterrolebinding --clusterrole=view", event: crbCreateClusterAdmin, edit: func(m map[string]any) {
 		for _, k := range []string{"requestObject", "responseObject"} {
@@ -285,6 +288,8 @@ func TestRBACWritesAgainstRealAPIServer(t *testing.T) {
 		"audit/rbac-kube-system-configmaps": "update configmaps",
 		"audit/escalation-rights-granted":   "User bob impersonate serviceaccounts through ClusterRole edit",
 		"audit/rbac-serviceaccount-token":   "User bob create serviceaccounts/token through ClusterRole edit",
+		"audit/rbac-networking-write":       "User bob create services through ClusterRole edit",
+		"audit/rbac-delete-logs-or-events":  "User bob delete events through ClusterRole edit",
 	}
 	withResponses := map[string]string{
 		// The JSON patch adding nodes/proxy is judged from the response

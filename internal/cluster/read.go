@@ -15,9 +15,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -250,6 +252,26 @@ func resources() []resource {
 			return c.NetworkingV1().NetworkPolicies(ns)
 		},
 			func(l *networkingv1.NetworkPolicyList) (string, []networkingv1.NetworkPolicy) {
+				return l.Continue, l.Items
+			}),
+		res("ingresses.networking.k8s.io", true, "networking.k8s.io/v1", "Ingress", func(c kubernetes.Interface, ns string) lister[*networkingv1.IngressList] {
+			return c.NetworkingV1().Ingresses(ns)
+		},
+			func(l *networkingv1.IngressList) (string, []networkingv1.Ingress) { return l.Continue, l.Items }),
+		res("limitranges", true, "v1", "LimitRange", func(c kubernetes.Interface, ns string) lister[*corev1.LimitRangeList] { return c.CoreV1().LimitRanges(ns) },
+			func(l *corev1.LimitRangeList) (string, []corev1.LimitRange) { return l.Continue, l.Items }),
+		res("resourcequotas", true, "v1", "ResourceQuota", func(c kubernetes.Interface, ns string) lister[*corev1.ResourceQuotaList] {
+			return c.CoreV1().ResourceQuotas(ns)
+		},
+			func(l *corev1.ResourceQuotaList) (string, []corev1.ResourceQuota) { return l.Continue, l.Items }),
+		res("poddisruptionbudgets.policy", true, "policy/v1", "PodDisruptionBudget", func(c kubernetes.Interface, ns string) lister[*policyv1.PodDisruptionBudgetList] {
+			return c.PolicyV1().PodDisruptionBudgets(ns)
+		},
+			func(l *policyv1.PodDisruptionBudgetList) (string, []policyv1.PodDisruptionBudget) { return l.Continue, l.Items }),
+		res("horizontalpodautoscalers.autoscaling", true, "autoscaling/v2", "HorizontalPodAutoscaler", func(c kubernetes.Interface, ns string) lister[*autoscalingv2.HorizontalPodAutoscalerList] {
+			return c.AutoscalingV2().HorizontalPodAutoscalers(ns)
+		},
+			func(l *autoscalingv2.HorizontalPodAutoscalerList) (string, []autoscalingv2.HorizontalPodAutoscaler) {
 				return l.Continue, l.Items
 			}),
 		res("roles.rbac.authorization.k8s.io", true, "rbac.authorization.k8s.io/v1", "Role", func(c kubernetes.Interface, ns string) lister[*rbacv1.RoleList] { return c.RbacV1().Roles(ns) },

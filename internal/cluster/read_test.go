@@ -268,7 +268,8 @@ func TestForbiddenResourceMakesPartialReport(t *testing.T) {
 	admin := env.AdminClient(t)
 	create(t, ctx, admin,
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "scan-partial"}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"", "apps", "batch", "rbac.authorization.k8s.io"}, Resources: []string{"*"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"", "apps", "batch", "rbac.authorization.k8s.io", "policy", "autoscaling"}, Resources: []string{"*"}, Verbs: []string{"list"}},
+			{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses"}, Verbs: []string{"list"}},
 		}},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "scan-partial"},
 			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "scan-partial"},

@@ -29,8 +29,9 @@ var (
 		URL: "https://kubernetes.io/docs/tasks/administer-cluster/kms-provider/"}
 )
 
-// Rules lists the metadata of every rule this package reports.
-func Rules() []rule.Rule {
+// ruleList lists the metadata of every rule this package reports (Rules
+// adds the framework mappings).
+func ruleList() []rule.Rule {
 	return []rule.Rule{
 		{ID: RulePlaintext, Severity: finding.SeverityHigh, Title: "Object stored in etcd as plaintext",
 			Description: "The raw value in etcd has no encryption prefix: anyone with etcd access, an etcd backup or the disk reads it.",

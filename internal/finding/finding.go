@@ -144,12 +144,28 @@ type Vulnerability struct {
 	// Fixed is the first version without the vulnerability; "" means there
 	// is no fix yet.
 	Fixed string `json:"fixed,omitempty" yaml:"fixed,omitempty"`
-	// CVSS are the scores the advisory gives, each with its vector.
+	// FixState says whether and how the vulnerability is fixed: one of the
+	// FixState constants ("fixed", "affected", "will_not_fix",
+	// "fix_deferred", "end_of_life").
+	FixState string `json:"fixState,omitempty" yaml:"fixState,omitempty"`
+	// FixStateReason is the distribution's own word for the state, where
+	// it gave one ("no-dsa", "ignored", "postponed").
+	FixStateReason string `json:"fixStateReason,omitempty" yaml:"fixStateReason,omitempty"`
+	// CVSS are the scores the advisory gives, each with its vector, then
+	// NVD's scores of its CVE (Source "NVD").
 	CVSS []CVSS `json:"cvss,omitempty" yaml:"cvss,omitempty"`
-	// SeveritySource says where Finding.Severity comes from: "CVSS_V4",
-	// "CVSS_V3", "CVSS_V2", or the database whose own rating was used
-	// ("Debian", "Ubuntu", "GitHub" ...); "" when the advisory has none.
+	// SeveritySource says where Finding.Severity comes from: the
+	// distribution whose own rating was used ("Debian", "Ubuntu", "Red
+	// Hat" ...), the advisory's CVSS ("CVSS_V4", "CVSS_V3", "CVSS_V2"),
+	// NVD's CVSS of the CVE ("NVD"), or GitHub's rating ("GitHub"); ""
+	// when nobody rates it.
 	SeveritySource string `json:"severitySource,omitempty" yaml:"severitySource,omitempty"`
+	// KEV is set when CISA's Known Exploited Vulnerabilities catalogue
+	// lists the vulnerability (or a CVE alias of it).
+	KEV *KEV `json:"kev,omitempty" yaml:"kev,omitempty"`
+	// EPSS is the vulnerability's EPSS score, the probability of
+	// exploitation activity in the next 30 days (FIRST).
+	EPSS *EPSS `json:"epss,omitempty" yaml:"epss,omitempty"`
 	// Layer is the digest of the image layer that introduced the package.
 	Layer string `json:"layer,omitempty" yaml:"layer,omitempty"`
 	// Links are the advisory's URLs, the most useful first.
@@ -169,14 +185,43 @@ type VulnerablePackage struct {
 	SourceName string `json:"sourceName,omitempty" yaml:"sourceName,omitempty"`
 }
 
+// Fix states of a vulnerability, named as Trivy names them.
+const (
+	FixStateFixed      = "fixed"
+	FixStateAffected   = "affected"
+	FixStateWillNotFix = "will_not_fix"
+	FixStateDeferred   = "fix_deferred"
+	FixStateEndOfLife  = "end_of_life"
+)
+
+// FixStates lists the fix states.
+var FixStates = []string{FixStateFixed, FixStateAffected, FixStateWillNotFix, FixStateDeferred, FixStateEndOfLife}
+
 // CVSS is one Common Vulnerability Scoring System rating.
 type CVSS struct {
 	// Version is "2.0", "3.0", "3.1" or "4.0".
 	Version string `json:"version" yaml:"version"`
 	Vector  string `json:"vector" yaml:"vector"`
-	// Score is the base score computed from the vector; 0 when Palisade
-	// cannot compute it (CVSS 4.0).
+	// Score is the score computed from the vector.
 	Score float64 `json:"score" yaml:"score"`
+	// Source is "NVD" for NVD's score of the CVE, "" for the advisory's own.
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
+}
+
+// KEV is an entry of CISA's Known Exploited Vulnerabilities catalogue.
+type KEV struct {
+	CVE       string `json:"cve" yaml:"cve"`
+	DateAdded string `json:"dateAdded" yaml:"dateAdded"`
+	DueDate   string `json:"dueDate,omitempty" yaml:"dueDate,omitempty"`
+	// Ransomware is "Known" when the CVE is used in ransomware campaigns.
+	Ransomware string `json:"ransomware,omitempty" yaml:"ransomware,omitempty"`
+}
+
+// EPSS is an exploit prediction score (0..1) and its percentile (0..1).
+type EPSS struct {
+	CVE        string  `json:"cve" yaml:"cve"`
+	Score      float64 `json:"score" yaml:"score"`
+	Percentile float64 `json:"percentile" yaml:"percentile"`
 }
 
 // Location renders file:line, or "" when the finding has no file.
@@ -309,7 +354,20 @@ func (p Problem) String() string {
 	return loc + ": " + p.Message
 }
 
-// RuleInfo describes a rule for outputs that carry rule metadata (SARIF).
+// RuleInfo is the metadata of one check of any analyser (workload and
+// Dockerfile rules, cluster and RBAC rules, node audit, audit-log
+// detections, encryption, network policies, runtime): the one shape the
+// catalogue (internal/catalog), `palisade rules`, docs/rules.md,
+// --rules selection, exemptions and every output format read.
+//
+// How to fill it: an analyser keeps its own check type and pure check
+// function and exposes this metadata (rule.Rule.Info, nodeaudit.Check.Info,
+// auditlog.Detection.Info, encryption.Rules, netpol.Rules). ID, Title,
+// Severity (the risk, never the profile), Description (why it matters) and
+// Remediation are required. Frameworks places the check in the frameworks
+// auditors report against (see Frameworks). Analyser and Peers are filled
+// by the catalogue, not by the analyser: Analyser from the adapter that
+// read the check, Peers from internal/catalog/peers/*.yaml.
 type RuleInfo struct {
 	ID          string      `json:"id" yaml:"id"`
 	Title       string      `json:"title" yaml:"title"`
@@ -321,6 +379,72 @@ type RuleInfo struct {
 	// Aliases are the rule's former IDs (see rule.Rule.Aliases); baselines
 	// written under a former ID still match its findings.
 	Aliases []string `json:"aliases,omitempty" yaml:"aliases,omitempty"`
+	// Analyser names the analyser that runs the check: workload,
+	// dockerfile, cluster, rbac, node, audit, encryption, netpol, runtime.
+	Analyser   string     `json:"analyser,omitempty" yaml:"analyser,omitempty"`
+	Frameworks Frameworks `json:"frameworks,omitzero" yaml:"frameworks,omitempty"`
+	// Peers are the equivalent checks of other tools, from
+	// internal/catalog/peers.
+	Peers []PeerCheck `json:"peers,omitempty" yaml:"peers,omitempty"`
+}
+
+// Frameworks places a check in the security frameworks users report
+// against. Each list holds control IDs exactly as the framework
+// definitions in internal/catalog/frameworks write them; a test fails on
+// an ID no framework defines. Leave a list empty when the framework has no
+// control the check proves (never map loosely to fill a column).
+type Frameworks struct {
+	// CIS lists CIS Kubernetes Benchmark v1.12 sections, e.g. "5.2.2"
+	// (workload, RBAC and policy checks are in section 5; node checks in
+	// 1 to 4).
+	CIS []string `json:"cis,omitempty" yaml:"cis,omitempty"`
+	// NSA lists sections of the NSA/CISA Kubernetes Hardening Guide v1.2,
+	// by the IDs of internal/catalog/frameworks/nsa.yaml, e.g.
+	// "pod-security.non-root", "network.policies", "authz.rbac".
+	NSA []string `json:"nsa,omitempty" yaml:"nsa,omitempty"`
+	// MITRE lists MITRE ATT&CK technique IDs the check helps prevent or
+	// detect, e.g. "T1611" (Escape to Host), "T1552.007" (Container API).
+	MITRE []string `json:"mitre,omitempty" yaml:"mitre,omitempty"`
+	// PSS lists Pod Security Standards controls as "<level>/<control>",
+	// e.g. "baseline/privileged-containers",
+	// "restricted/running-as-non-root".
+	PSS []string `json:"pss,omitempty" yaml:"pss,omitempty"`
+}
+
+// IsZero reports whether no framework is mapped.
+func (f Frameworks) IsZero() bool {
+	return len(f.CIS) == 0 && len(f.NSA) == 0 && len(f.MITRE) == 0 && len(f.PSS) == 0
+}
+
+// Merge returns the union of two mappings, each list without duplicates.
+func (f Frameworks) Merge(o Frameworks) Frameworks {
+	return Frameworks{CIS: union(f.CIS, o.CIS), NSA: union(f.NSA, o.NSA), MITRE: union(f.MITRE, o.MITRE), PSS: union(f.PSS, o.PSS)}
+}
+
+func union(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	out := append([]string(nil), a...)
+	seen := map[string]bool{}
+	for _, s := range a {
+		seen[s] = true
+	}
+	for _, s := range b {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// PeerCheck names one check of another tool: Tool is trivy, kubescape,
+// polaris, kube-score, kube-linter or kube-bench; ID as that tool's
+// documentation writes it ("KSV-0017", "C-0057", "runAsRootAllowed").
+type PeerCheck struct {
+	Tool string `json:"tool" yaml:"tool"`
+	ID   string `json:"id" yaml:"id"`
 }
 
 // Report is what a scan produces and every output format renders.
@@ -331,6 +455,50 @@ type Report struct {
 	// Rules describes each rule that produced findings: description,
 	// remediation, references and tags.
 	Rules []RuleInfo `json:"rules,omitempty" yaml:"rules,omitempty"`
+	// Compliance holds one result per framework asked for (--framework).
+	Compliance []Compliance `json:"compliance,omitempty" yaml:"compliance,omitempty"`
+	// Inputs counts, per analyser (workload, rbac, dockerfile, cluster),
+	// the objects it examined, so that a compliance report never calls a
+	// control passed when its checks had nothing to look at.
+	Inputs map[string]int `json:"-" yaml:"-"`
+}
+
+// Control statuses of a compliance report.
+const (
+	ControlPassed        = "passed"
+	ControlFailed        = "failed"
+	ControlNotApplicable = "not-applicable"
+	ControlManual        = "manual"
+)
+
+// Compliance is a framework's per-control result and score. Score is
+// the percentage of assessed controls that passed:
+// 100 × passed / (passed + failed); not-applicable and manual controls
+// are excluded. It is nil when no control could be assessed.
+type Compliance struct {
+	Framework     string          `json:"framework" yaml:"framework"`
+	Title         string          `json:"title" yaml:"title"`
+	Version       string          `json:"version,omitempty" yaml:"version,omitempty"`
+	Score         *float64        `json:"score" yaml:"score"`
+	Passed        int             `json:"passed" yaml:"passed"`
+	Failed        int             `json:"failed" yaml:"failed"`
+	NotApplicable int             `json:"notApplicable" yaml:"notApplicable"`
+	Manual        int             `json:"manual" yaml:"manual"`
+	Controls      []ControlResult `json:"controls" yaml:"controls"`
+}
+
+// ControlResult is one control's outcome.
+type ControlResult struct {
+	ID     string `json:"id" yaml:"id"`
+	Title  string `json:"title" yaml:"title"`
+	Status string `json:"status" yaml:"status"`
+	// Checks are the checks that assessed the control in this run;
+	// FailedChecks those with findings, Findings how many.
+	Checks       []string `json:"checks,omitempty" yaml:"checks,omitempty"`
+	FailedChecks []string `json:"failedChecks,omitempty" yaml:"failedChecks,omitempty"`
+	Findings     int      `json:"findings,omitempty" yaml:"findings,omitempty"`
+	// Reason says why a control is not applicable or manual.
+	Reason string `json:"reason,omitempty" yaml:"reason,omitempty"`
 }
 
 // NewReport sorts the findings and computes the summary.

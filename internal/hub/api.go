@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/subtle"
@@ -90,6 +91,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("POST /api/v1/certificates/{serial}/revoke", h.user(store.RoleAdmin, h.revokeCertificate))
 	mux.Handle("POST /api/v1/users", h.user(store.RoleAdmin, h.createUser))
 	mux.Handle("POST /api/v1/tokens", h.user(store.RoleAdmin, h.createAPIToken))
+	h.routeAccounts(mux)
 	mux.Handle("POST /api/v1/bundles", h.user(store.RoleAdmin, h.publishBundle))
 	mux.Handle("POST /api/v1/place", h.user(store.RoleViewer, h.place))
 	h.routeDashboard(mux)
@@ -360,6 +362,8 @@ func (h *Hub) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, store.ErrConflict):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
 	default:
 		h.internal(w, r, err)
 	}
@@ -477,6 +481,11 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		return
 	}
 	defer done()
+	release, ok := h.ingestSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	var env fleetapi.Envelope
 	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &env) {
 		return
@@ -685,7 +694,7 @@ func (h *Hub) user(role string, next func(http.ResponseWriter, *http.Request, pr
 			writeError(w, http.StatusForbidden, "admin role required")
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)), p)
+		next(w, r.WithContext(WithActor(context.WithValue(r.Context(), principalKey, p), p.Name)), p)
 	})
 }
 
@@ -713,6 +722,10 @@ func (h *Hub) authenticate(w http.ResponseWriter, r *http.Request) (principal, b
 			att.failed(r, id)
 			writeError(w, http.StatusUnauthorized, "invalid API token")
 			return principal{}, false
+		}
+		if err := h.st.TouchAPIToken(r.Context(), t.ID, now); err != nil {
+			// The last use is for the token listing; the request goes on.
+			h.log.WarnContext(r.Context(), "api token last use not recorded", slog.Any("error", err))
 		}
 		return principal{Name: "token:" + t.Name, Role: t.Role}, true
 	}
@@ -1086,15 +1099,17 @@ func (h *Hub) createUser(w http.ResponseWriter, r *http.Request, p principal) {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "user created", slog.String("user", req.Name), slog.String("role", req.Role), slog.String("by", p.Name))
 	w.WriteHeader(http.StatusCreated)
 }
 
-// CreateTokenRequest creates an API token.
+// CreateTokenRequest creates an API token. Expires (or its older name
+// TTL) is read by ParseTokenExpiry: empty is DefaultAPITokenTTL, "never"
+// or "0" no expiry.
 type CreateTokenRequest struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	TTL  string `json:"ttl,omitempty"` // "" = no expiry
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Expires string `json:"expires,omitempty"`
+	TTL     string `json:"ttl,omitempty"`
 }
 
 func (h *Hub) createAPIToken(w http.ResponseWriter, r *http.Request, p principal) {
@@ -1102,22 +1117,25 @@ func (h *Hub) createAPIToken(w http.ResponseWriter, r *http.Request, p principal
 	if !readJSON(w, r, 4<<10, &req) {
 		return
 	}
-	var ttl time.Duration
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "ttl: "+err.Error())
-			return
-		}
-		ttl = d
+	if req.Expires != "" && req.TTL != "" {
+		writeError(w, http.StatusBadRequest, "give expires or ttl, not both")
+		return
 	}
-	tok, err := h.CreateAPIToken(r.Context(), req.Name, req.Role, ttl)
+	ttl, err := ParseTokenExpiry(cmp.Or(req.Expires, req.TTL))
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "api token created", slog.String("name", req.Name), slog.String("by", p.Name))
-	writeJSON(w, http.StatusCreated, map[string]string{"token": tok})
+	tok, err := h.CreateAPIToken(r.Context(), req.Name, req.Role, ttl)
+	if err != nil && tok == "" {
+		h.fail(w, r, err)
+		return
+	}
+	res := map[string]any{"token": tok}
+	if ttl > 0 {
+		res["expiresAt"] = h.cfg.Now().Add(ttl).UTC()
+	}
+	writeJSON(w, http.StatusCreated, res)
 }
 
 // PublishBundleRequest publishes a bundle; Content is base64 in JSON.

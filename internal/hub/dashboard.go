@@ -50,6 +50,7 @@ func newDashboard() (*dashboard, error) {
 		"ago":      ago,
 		"utc":      func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"short":    shortDigest,
+		"deref":    func(t *time.Time) time.Time { return *t },
 		"join":     strings.Join,
 		"sevClass": func(s string) string { return "sev-" + strings.ToLower(s) },
 		"sevs":     func() []string { return []string{"CRITICAL", "HIGH", "MEDIUM", "LOW"} },
@@ -172,6 +173,7 @@ func (h *Hub) routeDashboard(mux *http.ServeMux) {
 	mux.Handle("POST /admin/clusters", h.dashPage(store.RoleAdmin, h.adminCreateCluster))
 	mux.Handle("POST /admin/users", h.dashPage(store.RoleAdmin, h.adminCreateUser))
 	mux.Handle("POST /admin/tokens", h.dashPage(store.RoleAdmin, h.adminCreateToken))
+	h.routeAdminAccounts(mux)
 	mux.HandleFunc("GET /api/", func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotFound, "no such endpoint") })
 	mux.Handle("GET /", h.dashPage(store.RoleViewer, func(w http.ResponseWriter, r *http.Request, v viewer) {
 		h.render(w, r, http.StatusNotFound, "error", v, page{Title: "Not found", Error: "There is no page at " + r.URL.Path + "."})
@@ -225,6 +227,7 @@ func (h *Hub) dashPage(role string, next func(http.ResponseWriter, *http.Request
 			return
 		}
 		v := viewer{Name: u.Name, Role: u.Role, Session: se}
+		r = r.WithContext(WithActor(r.Context(), u.Name))
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if !sameOrigin(r) {
 				h.render(w, r, http.StatusForbidden, "error", v, page{Title: "Forbidden", Error: "Cross-site form submission refused."})
@@ -845,6 +848,10 @@ type adminData struct {
 	CreatedCluster *createdCluster
 	CreatedToken   string
 	Message        string
+	// The accounts, tokens and audit trail (filled by renderAdmin).
+	Users  []store.UserInfo
+	Tokens []TokenView
+	Events []store.AuditEvent
 }
 
 type createdCluster struct {
@@ -853,11 +860,11 @@ type createdCluster struct {
 }
 
 func (h *Hub) adminPage(w http.ResponseWriter, r *http.Request, v viewer) {
-	h.render(w, r, http.StatusOK, "admin", v, page{Title: "Administration", Nav: "admin", D: adminData{}})
+	h.renderAdmin(w, r, v, http.StatusOK, "", adminData{})
 }
 
 func (h *Hub) adminFailed(w http.ResponseWriter, r *http.Request, v viewer, msg string) {
-	h.render(w, r, http.StatusBadRequest, "admin", v, page{Title: "Administration", Nav: "admin", Error: msg, D: adminData{}})
+	h.renderAdmin(w, r, v, http.StatusBadRequest, msg, adminData{})
 }
 
 // adminActionFailed shows the form's error as the API's fail does: the
@@ -868,7 +875,9 @@ func (h *Hub) adminActionFailed(w http.ResponseWriter, r *http.Request, v viewer
 	case errors.Is(err, store.ErrInvalid):
 		h.adminFailed(w, r, v, err.Error())
 	case errors.Is(err, store.ErrConflict):
-		h.render(w, r, http.StatusConflict, "admin", v, page{Title: "Administration", Nav: "admin", Error: err.Error(), D: adminData{}})
+		h.renderAdmin(w, r, v, http.StatusConflict, err.Error(), adminData{})
+	case errors.Is(err, store.ErrNotFound):
+		h.renderAdmin(w, r, v, http.StatusNotFound, err.Error(), adminData{})
 	default:
 		h.pageError(w, r, v, err)
 	}
@@ -899,8 +908,8 @@ func (h *Hub) adminCreateCluster(w http.ResponseWriter, r *http.Request, v viewe
 		return
 	}
 	h.log.InfoContext(r.Context(), "bootstrap token created", slog.String("cluster", c.Name), slog.String("by", v.Name))
-	h.render(w, r, http.StatusCreated, "admin", v, page{Title: "Administration", Nav: "admin", D: adminData{
-		CreatedCluster: &createdCluster{Name: c.Name, ID: c.ID, Token: tok, Fingerprint: h.CAFingerprint(), Expires: h.cfg.Now().Add(ttl)}}})
+	h.renderAdmin(w, r, v, http.StatusCreated, "", adminData{
+		CreatedCluster: &createdCluster{Name: c.Name, ID: c.ID, Token: tok, Fingerprint: h.CAFingerprint(), Expires: h.cfg.Now().Add(ttl)}})
 }
 
 func (h *Hub) adminCreateUser(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -909,13 +918,12 @@ func (h *Hub) adminCreateUser(w http.ResponseWriter, r *http.Request, v viewer) 
 		h.adminActionFailed(w, r, v, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "user created", slog.String("user", name), slog.String("role", role), slog.String("by", v.Name))
-	h.render(w, r, http.StatusCreated, "admin", v, page{Title: "Administration", Nav: "admin", D: adminData{Message: fmt.Sprintf("User %s created with role %s.", name, role)}})
+	h.renderAdmin(w, r, v, http.StatusCreated, "", adminData{Message: fmt.Sprintf("User %s created with role %s.", name, role)})
 }
 
 func (h *Hub) adminCreateToken(w http.ResponseWriter, r *http.Request, v viewer) {
 	name, role := strings.TrimSpace(r.PostForm.Get("name")), r.PostForm.Get("role")
-	ttl, err := formTTL(r.PostForm.Get("ttl"), 0)
+	ttl, err := ParseTokenExpiry(r.PostForm.Get("ttl"))
 	if err == nil && name == "" {
 		err = errors.New("token name is empty")
 	}
@@ -924,11 +932,10 @@ func (h *Hub) adminCreateToken(w http.ResponseWriter, r *http.Request, v viewer)
 		return
 	}
 	tok, err := h.CreateAPIToken(r.Context(), name, role, ttl)
-	if err != nil {
+	if tok == "" {
 		h.adminActionFailed(w, r, v, err)
 		return
 	}
-	h.log.InfoContext(r.Context(), "api token created", slog.String("name", name), slog.String("by", v.Name))
-	h.render(w, r, http.StatusCreated, "admin", v, page{Title: "Administration", Nav: "admin", D: adminData{CreatedToken: tok,
-		Message: fmt.Sprintf("API token %s (%s) created; it is shown once.", name, role)}})
+	h.renderAdmin(w, r, v, http.StatusCreated, "", adminData{CreatedToken: tok,
+		Message: fmt.Sprintf("API token %s (%s) created; it is shown once.", name, role)})
 }

@@ -248,7 +248,9 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 	}()
 	h.guard.attempt(endpoint)
 	su, lookupErr := h.st.GetUserByName(ctx, name)
-	known := lookupErr == nil
+	// A disabled account signs in as an unknown one would: the same
+	// argon2id work, the same answer, the failure counted.
+	known := lookupErr == nil && su.DisabledAt.IsZero()
 	if lookupErr != nil && !errors.Is(lookupErr, store.ErrNotFound) {
 		return u, loginError, 0, lookupErr
 	}

@@ -76,6 +76,12 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
+	// and stores at once: small ones (deltas) and large ones (snapshots,
+	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
+	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
+	// and 2). See ingestGate.
+	MaxIngests, MaxLargeIngests int
 }
 
 // Hub serves the fleet API.
@@ -103,6 +109,8 @@ type Hub struct {
 	// or stored: one at a time each (see ingestTurn).
 	ingestMu  sync.Mutex
 	ingesting map[string]bool
+	// gate bounds the reports decoded and stored at once (ingest.go).
+	gate *ingestGate
 }
 
 // Secret names in the store.
@@ -184,7 +192,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	return &Hub{cfg: cfg, st: cfg.Store, ca: ca, bundleKey: bundleKey, log: cfg.Logger, dummyHash: dummy, dash: dash,
 		guard: g, metrics: newMetrics(g), ready: readiness{every: readyCheckEvery},
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
-		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1)}, nil
+		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
+		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}, nil
 }
 
 // CAFingerprint is what agents pass as --hub-ca-fingerprint.
@@ -293,14 +302,20 @@ func (h *Hub) CreateUser(ctx context.Context, name, password, role string) error
 	if err != nil {
 		return fmt.Errorf("user %q: %w", name, err)
 	}
-	return h.st.CreateUser(ctx, store.User{ID: "u-" + randomHex(12), Name: name, PasswordHash: hash, Role: role, CreatedAt: h.cfg.Now()})
+	if err := h.st.CreateUser(ctx, store.User{ID: "u-" + randomHex(12), Name: name, PasswordHash: hash, Role: role, CreatedAt: h.cfg.Now()}); err != nil {
+		return err
+	}
+	return h.audit(ctx, AuditUserCreate, name, "role "+role)
 }
 
-// CreateAPIToken creates an automation token (shown once).
+// CreateAPIToken creates an automation token (shown once) that expires
+// after ttl; a ttl of 0 never expires, which callers offer only when
+// asked for explicitly (ParseTokenExpiry; the default is
+// DefaultAPITokenTTL).
 func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Duration) (string, error) {
 	if ttl < 0 {
 		// Not "no expiry": a typo must not mint an eternal token.
-		return "", store.Invalid("ttl", "%v: want a positive duration, or none for no expiry", ttl)
+		return "", store.Invalid("ttl", "%v: want a positive duration, or never", ttl)
 	}
 	token, id, hash := newToken(apiTokenPrefix)
 	now := h.cfg.Now()
@@ -311,7 +326,11 @@ func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Du
 	if err := h.st.CreateAPIToken(ctx, t); err != nil {
 		return "", err
 	}
-	return token, nil
+	exp := "never expires"
+	if ttl > 0 {
+		exp = "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return token, h.audit(ctx, AuditTokenCreate, name+" ("+id+")", "role "+role+"; "+exp)
 }
 
 // PublishBundle signs and stores content for agents (cluster "" = all).

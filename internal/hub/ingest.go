@@ -4,6 +4,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"runtime"
+	"strconv"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
@@ -35,6 +38,72 @@ func (h *Hub) ingestTurn(w http.ResponseWriter, clusterID string) (func(), bool)
 	}, true
 }
 
+// largeReportBytes splits reports into two classes by the size of their
+// body on the wire (gzip): over it (or of unknown length) is a large one,
+// typically a full snapshot (500 pods: about 160 KB of gzip; a delta of
+// a 20-pod rollout: 9 KB).
+const largeReportBytes = 64 << 10
+
+// ingestGate bounds the reports a replica decodes and stores at once, in
+// two classes with their own slots, so that snapshots, which hold tens of
+// megabytes while they are decoded and take a writer for hundreds of
+// milliseconds, can neither exhaust memory (100 snapshots of 500 pods at
+// once took a hub to 3.5 GiB) nor take every slot from the clusters'
+// small deltas. A report waits at most wait for a slot of its class;
+// then it is answered 429 with Retry-After, and the agent keeps it in its
+// outbox and sends it again after that (internal/agent sendLoop): the
+// queue is bounded in time, and the backlog stays on the agents' disks
+// instead of in the hub's memory.
+type ingestGate struct {
+	small, large chan struct{}
+	wait         time.Duration
+}
+
+// newIngestGate: small and large slots (defaults: 8 per CPU and one per
+// CPU, at least 16 and 2).
+func newIngestGate(small, large int) *ingestGate {
+	if small <= 0 {
+		small = max(16, 8*runtime.GOMAXPROCS(0))
+	}
+	if large <= 0 {
+		large = max(2, runtime.GOMAXPROCS(0))
+	}
+	return &ingestGate{small: make(chan struct{}, small), large: make(chan struct{}, large), wait: 2 * time.Second}
+}
+
+// ingestSlot takes a slot of the request's class, waiting at most the
+// gate's wait; on false the 429 is written. A hub built without a gate
+// (tests that make a Hub by hand) admits everything.
+func (h *Hub) ingestSlot(w http.ResponseWriter, r *http.Request) (func(), bool) {
+	g := h.gate
+	if g == nil {
+		return func() {}, true
+	}
+	slots, class, retry := g.small, "small", 1
+	if r.ContentLength < 0 || r.ContentLength > largeReportBytes {
+		slots, class, retry = g.large, "large", 5
+	}
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, true
+	default:
+	}
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, true
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	if h.metrics != nil {
+		h.metrics.throttled.WithLabelValues("reports", "busy-"+class).Inc()
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(retry))
+	writeError(w, http.StatusTooManyRequests, "the hub is busy storing other reports; send this one again after Retry-After")
+	return nil, false
+}
+
 // reportBatch applies several outbox reports of one agent in one store
 // transaction (fleetapi.ReportBatch). Each envelope is deduplicated by its
 // Seq exactly as on the single-report path; an invalid envelope is refused
@@ -47,6 +116,11 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 		return
 	}
 	defer done()
+	release, ok := h.ingestSlot(w, r)
+	if !ok {
+		return
+	}
+	defer release()
 	var b fleetapi.ReportBatch
 	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &b) {
 		return

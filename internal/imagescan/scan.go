@@ -89,6 +89,9 @@ type Options struct {
 	MaxDBAge time.Duration
 	// IgnoreUnfixed drops vulnerabilities without a fixed version.
 	IgnoreUnfixed bool
+	// IgnoreStatus drops vulnerabilities in these fix states
+	// (finding.FixStates).
+	IgnoreStatus []string
 	// AllowMissingData makes packages of an ecosystem the database has no
 	// advisories of (or whose versions Palisade cannot compare) warnings
 	// of the report instead of errors.
@@ -275,6 +278,7 @@ func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
 func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Options) (*vulnmatch.Result, error) {
 	m, err := vulnmatch.Match(ctx, db, inv.Packages, vulnmatch.Options{
 		IgnoreUnfixed:    opts.IgnoreUnfixed,
+		IgnoreStatus:     opts.IgnoreStatus,
 		VEX:              opts.VEX,
 		Object:           inv.Image.Object(),
 		Products:         products(inv.Image),
@@ -282,6 +286,13 @@ func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Option
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)
+	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
+	if f, ok := vulnmatch.EndOfLife(inv.OS, now(), inv.Image.Object()); ok {
+		m.Findings = append(m.Findings, f)
 	}
 	return m, nil
 }

@@ -116,11 +116,12 @@ func (ix lineIndex) lookup(path string, base int) int {
 		if i == len(path) || (i > 0 && (path[i] == '.' || path[i] == '[')) {
 			h = h.add(path[start:i])
 			start = i
-			l, ok := ix.get(uint64(h))
-			if !ok {
-				return best
+			// A miss is not the end: a key with dots in it
+			// ("data.application.properties", an annotation) has
+			// prefixes that are no field; the whole path still is.
+			if l, ok := ix.get(uint64(h)); ok {
+				best = base + l
 			}
-			best = base + l
 		}
 	}
 	return best

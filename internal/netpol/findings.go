@@ -18,8 +18,9 @@ const (
 	RuleEgressDenyNoDNS = "netpol/egress-deny-without-dns"
 )
 
-// Rules describes every finding this package produces.
-func Rules() []finding.RuleInfo {
+// ruleList describes every finding this package produces (Rules adds the
+// framework mappings).
+func ruleList() []finding.RuleInfo {
 	return []finding.RuleInfo{
 		{ID: RuleNoIngress, Severity: finding.SeverityMedium, Title: "Workload not isolated for ingress",
 			Description: "No NetworkPolicy selects the workload for Ingress, so every pod and every external address may connect to it.",

@@ -19,7 +19,14 @@ const (
 	Pass          Status = "pass"
 	Fail          Status = "fail"
 	NotApplicable Status = "not-applicable"
+	// Manual: a CIS item whose right value depends on the cluster's use;
+	// the audit says what it observed and a person decides.
+	Manual Status = "manual"
 )
+
+// Benchmark is the CIS Kubernetes Benchmark version the checks are
+// numbered after.
+const Benchmark = "CIS Kubernetes Benchmark v1.12"
 
 // Check is one audit item: metadata plus a pure function over a Node.
 type Check struct {
@@ -28,11 +35,22 @@ type Check struct {
 	Severity    finding.Severity
 	Description string
 	Remediation string
-	// CIS lists the CIS Kubernetes Benchmark (v1.10) sections it covers;
-	// K3s the sections of the K3s CIS self-assessment, when they differ
-	// from or add to CIS (nil means the same numbers apply).
+	// RemediationFor replaces Remediation on a distribution where the fix
+	// is made differently (a k3s config key instead of a manifest flag).
+	RemediationFor map[Distribution]string
+	// CIS lists the CIS Kubernetes Benchmark v1.12 sections it covers;
+	// K3s the sections of the K3s and RKE2 CIS self-assessments, when they
+	// differ from or add to CIS (nil means the same numbers apply).
 	CIS []string
 	K3s []string
+	// NSA and MITRE place the check in the NSA/CISA Kubernetes Hardening
+	// Guide (section IDs of internal/catalog/frameworks/nsa.yaml) and
+	// MITRE ATT&CK (technique IDs).
+	NSA   []string
+	MITRE []string
+	// Manual marks a CIS item that needs judgement: Evaluate returns
+	// Manual results that say what was observed, never a failure.
+	Manual bool
 	// Component must be found on the host, else the check is not
 	// applicable; "" for checks that decide themselves.
 	Component ComponentName
@@ -50,6 +68,7 @@ type Result struct {
 	// came from; Field the flag or configuration key.
 	Object finding.ObjectRef
 	File   string
+	Line   int
 	Field  string
 }
 
@@ -57,23 +76,53 @@ type Result struct {
 func (c *Check) references() []finding.Reference {
 	var out []finding.Reference
 	for _, s := range c.CIS {
-		out = append(out, finding.Reference{Title: "CIS Kubernetes Benchmark v1.10 " + s})
+		out = append(out, finding.Reference{Title: Benchmark + " " + s})
 	}
 	k3s := c.K3s
 	if k3s == nil {
 		k3s = c.CIS
 	}
 	for _, s := range k3s {
-		out = append(out, finding.Reference{Title: "K3s CIS self-assessment " + s, URL: "https://docs.k3s.io/security/self-assessment"})
+		out = append(out, finding.Reference{Title: "K3s CIS self-assessment " + s, URL: "https://docs.k3s.io/security/self-assessment-1.10"})
 	}
 	return out
 }
 
+// RemediationOn returns the remediation for a distribution.
+func (c *Check) RemediationOn(d Distribution) string {
+	if r, ok := c.RemediationFor[d]; ok {
+		return r
+	}
+	return c.Remediation
+}
+
+// Tags are the check's tags: node, cis, and manual for a manual item.
+func (c *Check) Tags() []string {
+	if c.Manual {
+		return []string{"node", "cis", "manual"}
+	}
+	return []string{"node", "cis"}
+}
+
 // Info returns the check's metadata in the rule format all outputs share.
 func (c *Check) Info() finding.RuleInfo {
+	rem := c.Remediation
+	for _, d := range []Distribution{Kubeadm, K3s, RKE2, MicroK8s} {
+		if r, ok := c.RemediationFor[d]; ok {
+			rem += "\n" + string(d) + ": " + r
+		}
+	}
 	r := rule.Rule{ID: c.ID, Title: c.Title, Severity: c.Severity, Description: c.Description,
-		Remediation: c.Remediation, References: c.references(), Tags: []string{"node", "cis"}}
-	return r.Info()
+		Remediation: rem, References: c.references(), Tags: c.Tags(), Frameworks: c.Frameworks()}
+	info := r.Info()
+	info.Analyser = "node"
+	return info
+}
+
+// Frameworks returns the check's framework mappings: its CIS v1.12
+// sections, NSA/CISA sections and MITRE ATT&CK techniques.
+func (c *Check) Frameworks() finding.Frameworks {
+	return finding.Frameworks{CIS: c.CIS, NSA: c.NSA, MITRE: c.MITRE}
 }
 
 // Outcome is the overall result of one check on a node.
@@ -105,6 +154,8 @@ func Evaluate(n *Node, checks []Check) []Outcome {
 			switch {
 			case r.Status == Fail:
 				o.Status = Fail
+			case r.Status == Manual && o.Status != Fail:
+				o.Status = Manual
 			case r.Status == NotApplicable && o.Status == Pass:
 				o.Status = NotApplicable
 			}
@@ -122,7 +173,7 @@ func Report(n *Node, outcomes []Outcome) *finding.Report {
 	var problems []finding.Problem
 	var infos []finding.RuleInfo
 	tally := map[Status]int{}
-	var notApplicable []finding.Problem
+	var notApplicable, manual []finding.Problem
 	for _, o := range outcomes {
 		tally[o.Status]++
 		if o.Status == Fail {
@@ -132,7 +183,10 @@ func Report(n *Node, outcomes []Outcome) *finding.Report {
 			switch r.Status {
 			case Fail:
 				findings = append(findings, finding.Finding{RuleID: o.Check.ID, Severity: o.Check.Severity, Title: o.Check.Title,
-					Message: r.Message, Object: r.Object, File: r.File, Field: r.Field, Remediation: o.Check.Remediation})
+					Message: r.Message, Object: r.Object, File: r.File, Line: r.Line, Field: r.Field, Remediation: o.Check.RemediationOn(n.Distribution)})
+			case Manual:
+				manual = append(manual, finding.Problem{Level: finding.LevelNote, File: r.File, Line: r.Line,
+					Message: fmt.Sprintf("MANUAL %s (CIS %s): %s: %s", o.Check.ID, strings.Join(o.Check.CIS, ", "), o.Check.Title, r.Message)})
 			case NotApplicable:
 				// On an empty root every check is not applicable: the
 				// error that nothing was found says it once.
@@ -148,9 +202,12 @@ func Report(n *Node, outcomes []Outcome) *finding.Report {
 		evidence = " (" + strings.Join(n.DetectedBy, ", ") + ")"
 	}
 	problems = append(problems, finding.Problem{Level: finding.LevelNote, Message: fmt.Sprintf(
-		"node audit of %s: distribution %s%s; %d checks: %d passed, %d failed, %d not applicable",
-		n.Root, n.Distribution, evidence, len(outcomes), tally[Pass], tally[Fail], tally[NotApplicable])})
+		"node audit of %s against the %s: distribution %s%s; %d checks: %d passed, %d failed, %d manual, %d not applicable",
+		n.Root, Benchmark, n.Distribution, evidence, len(outcomes), tally[Pass], tally[Fail], tally[Manual], tally[NotApplicable])})
 	problems = append(problems, n.Problems...)
+	if !n.NothingFound() {
+		problems = append(problems, manual...)
+	}
 	problems = append(problems, notApplicable...)
 	sort.SliceStable(infos, func(i, j int) bool { return infos[i].ID < infos[j].ID })
 	return finding.NewReport(findings, problems, len(outcomes), infos)
@@ -169,13 +226,25 @@ func fileRef(p string) finding.ObjectRef { return finding.ObjectRef{Kind: "File"
 func failFlag(c *Component, flag, format string, args ...any) Result {
 	r := Result{Status: Fail, Message: fmt.Sprintf(format, args...), Object: componentRef(c.Name), Field: "--" + flag, File: c.Source}
 	if s, ok := c.Flags.Lookup(flag); ok {
-		r.File = s.Source
+		r.File, r.Line = s.Source, s.Line
 	}
 	return r
 }
 
 func notApplicable(format string, args ...any) []Result {
 	return []Result{{Status: NotApplicable, Message: fmt.Sprintf(format, args...)}}
+}
+
+// manual reports what a manual item observed.
+func manualResult(c *Component, flag, format string, args ...any) []Result {
+	r := Result{Status: Manual, Message: fmt.Sprintf(format, args...), Object: componentRef(c.Name), File: c.Source}
+	if flag != "" {
+		r.Field = "--" + flag
+		if s, ok := c.Flags.Lookup(flag); ok {
+			r.File, r.Line = s.Source, s.Line
+		}
+	}
+	return []Result{r}
 }
 
 // listValue splits a comma-separated flag value.
@@ -198,35 +267,56 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// kubeletSetting returns a kubelet setting: the command-line flag when
-// given (flags override the configuration file), else the value at the
-// key path of the KubeletConfiguration file.
-func kubeletSetting(k *Component, flag string, keys ...string) (value, source string, set bool) {
-	if s, ok := k.Flags.Lookup(flag); ok {
-		return s.Value, s.Source, true
+// componentSetting returns a setting as the component resolves it from
+// its command line and its --config file (keys is the path in the file):
+//   - the kubelet: a command-line flag overrides the KubeletConfiguration
+//     file (and its drop-ins), which overrides the defaults;
+//   - kube-scheduler and kube-proxy: with --config, the file decides and
+//     the flags are ignored; without it, the flag.
+//
+// field names the flag or key the value came from, for the finding.
+func componentSetting(c *Component, flag string, keys ...string) (value string, src Setting, field string, ok bool) {
+	configWins := c.Config != nil && (c.Name == Scheduler || c.Name == KubeProxy)
+	if !configWins {
+		if s, ok := c.Flags.Lookup(flag); ok {
+			return s.Value, s, "--" + flag, true
+		}
 	}
-	var cur any = k.Config
+	if len(keys) == 0 {
+		return "", Setting{}, "", false
+	}
+	var cur any = c.Config
 	for _, key := range keys {
 		m, ok := cur.(map[string]any)
 		if !ok {
-			return "", "", false
+			return "", Setting{}, "", false
 		}
 		if cur, ok = m[key]; !ok {
-			return "", "", false
+			return "", Setting{}, "", false
 		}
 	}
-	if cur == nil || len(keys) == 0 {
-		return "", "", false
+	field = strings.Join(keys, ".")
+	src = Setting{Source: c.ConfigPath}
+	if pos, ok := c.ConfigPos[field]; ok {
+		src = pos
 	}
 	switch t := cur.(type) {
+	case nil:
+		return "", Setting{}, "", false
 	case []any:
 		parts := make([]string, 0, len(t))
 		for _, e := range t {
 			parts = append(parts, scalar(e))
 		}
-		return strings.Join(parts, ","), k.ConfigPath, true
+		return strings.Join(parts, ","), src, field, true
 	case map[string]any:
-		return "", "", false
+		return "", Setting{}, "", false
 	}
-	return scalar(cur), k.ConfigPath, true
+	return scalar(cur), src, field, true
+}
+
+// kubeletSetting returns a kubelet setting (see componentSetting).
+func kubeletSetting(k *Component, flag string, keys ...string) (value, source string, set bool) {
+	v, s, _, ok := componentSetting(k, flag, keys...)
+	return v, s.Source, ok
 }

@@ -2,6 +2,7 @@ package nodeaudit
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/encryption"
@@ -17,11 +18,61 @@ var strongCiphers = map[string]bool{
 	"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": true, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": true,
 }
 
-// admission returns the enabled and disabled admission plugin lists.
-func admission(c *Component) (enabled, disabled []string) {
-	v, _ := c.Flags.Get("enable-admission-plugins")
-	d, _ := c.Flags.Get("disable-admission-plugins")
-	return listValue(v), listValue(d)
+// admissionOn requires an admission plugin to be on (want) or off.
+func admissionOn(plugin string, want bool, why string) func(n *Node) []Result {
+	return func(n *Node) []Result {
+		c := n.Component(APIServer)
+		on, flag := admissionEnabled(c, plugin)
+		if on == want {
+			return nil
+		}
+		state := "off"
+		if on {
+			state = "on"
+		}
+		return []Result{failFlag(c, flag, "admission plugin %s is %s: %s", plugin, state, why)}
+	}
+}
+
+// authorizationHas requires authorizers: missing ones fail; an
+// AlwaysAllow authorizer before them short-circuits them.
+func authorizationFail(n *Node, format string, args ...any) []Result {
+	c := n.Component(APIServer)
+	flag := "authorization-mode"
+	if _, ok := c.Flags.Get("authorization-config"); ok {
+		flag = "authorization-config"
+	}
+	return []Result{failFlag(c, flag, format, args...)}
+}
+
+// tlsCiphers requires --tls-cipher-suites (or the kubelet's
+// tlsCipherSuites) to list strong suites only, and no TLS below 1.2.
+func tlsCiphers(comp ComponentName) func(n *Node) []Result {
+	return func(n *Node) []Result {
+		c := n.Component(comp)
+		var out []Result
+		v, src, field, ok := componentSetting(c, "tls-cipher-suites", "tlsCipherSuites")
+		switch {
+		case !ok || v == "":
+			r := failFlag(c, "tls-cipher-suites", "--tls-cipher-suites is not set: Go's default suites include ECDHE CBC-SHA suites without AEAD")
+			out = append(out, r)
+		default:
+			var weak []string
+			for _, s := range listValue(v) {
+				if !strongCiphers[s] {
+					weak = append(weak, s)
+				}
+			}
+			if len(weak) > 0 {
+				out = append(out, Result{Status: Fail, Object: componentRef(comp), File: src.Source, Line: src.Line, Field: field,
+					Message: fmt.Sprintf("%s allows %s", field, strings.Join(weak, ", "))})
+			}
+		}
+		if v, src, field, ok := componentSetting(c, "tls-min-version", "tlsMinVersion"); ok && (v == "VersionTLS10" || v == "VersionTLS11") {
+			out = append(out, Result{Status: Fail, Object: componentRef(comp), File: src.Source, Line: src.Line, Field: field, Message: fmt.Sprintf("%s=%s", field, v)})
+		}
+		return out
+	}
 }
 
 func apiServerChecks() []Check {
@@ -29,107 +80,106 @@ func apiServerChecks() []Check {
 	return []Check{
 		{ID: "node/apiserver-anonymous-auth", Title: "API server allows anonymous requests", Severity: finding.SeverityMedium, CIS: []string{"1.2.1"}, Component: api,
 			Description: "With anonymous authentication on, unauthenticated requests reach the API server as system:anonymous; any RBAC binding to that user or to system:unauthenticated opens the cluster.",
-			Remediation: "Set --anonymous-auth=false (on K3s: kube-apiserver-arg: [anonymous-auth=false]).",
-			Evaluate:    flagIs(api, "anonymous-auth", "false", "true")},
-		{ID: "node/apiserver-token-auth-file", Title: "API server accepts static tokens", Severity: finding.SeverityMedium, CIS: []string{"1.2.2"}, Component: api,
+			Remediation: "Set --anonymous-auth=false, or limit anonymous access to health paths with anonymous.conditions in the --authentication-config file.",
+			RemediationFor: map[Distribution]string{K3s: "K3s sets --anonymous-auth=false; remove any kube-apiserver-arg that sets it to true.", RKE2: "RKE2 sets --anonymous-auth=false; remove any kube-apiserver-arg that sets it to true.",
+				MicroK8s: "Add --anonymous-auth=false to /var/snap/microk8s/current/args/kube-apiserver and restart MicroK8s."},
+			NSA: []string{"authz.authentication"}, MITRE: []string{"T1078.001"},
+			Evaluate: func(n *Node) []Result {
+				c := n.Component(api)
+				files := &n.APIServerFiles
+				if files.Anonymous != nil {
+					if _, ok := c.Flags.Get("anonymous-auth"); ok {
+						return []Result{failFlag(c, "anonymous-auth", "--anonymous-auth is set together with an anonymous section in --authentication-config: the API server refuses to start")}
+					}
+					if *files.Anonymous && len(files.AnonymousPaths) == 0 {
+						return []Result{failFlag(c, "authentication-config", "the --authentication-config file enables anonymous requests on every path")}
+					}
+					return nil
+				}
+				if e, ok := files.Errs["authentication-config"]; ok {
+					return []Result{failFlag(c, "authentication-config", "%s", e)}
+				}
+				return flagBool(api, "anonymous-auth", false, true)(n)
+			}},
+		{ID: "node/apiserver-token-auth-file", Title: "API server accepts static tokens", Severity: finding.SeverityMedium, CIS: []string{"1.2.2"}, Component: api, NSA: []string{"authz.authentication"}, MITRE: []string{"T1078", "T1552.001"},
 			Description: "Static token files hold long-lived bearer tokens in clear text that cannot be revoked without a restart.",
 			Remediation: "Remove --token-auth-file; use client certificates, OIDC or service-account tokens.",
 			Evaluate:    flagUnset(api, "token-auth-file", "static bearer tokens in a plain file")},
 		{ID: "node/apiserver-kubelet-tls", Title: "API server does not authenticate to or verify kubelets", Severity: finding.SeverityMedium, CIS: []string{"1.2.4", "1.2.5"}, Component: api,
-			Description: "Without a client certificate the API server cannot authenticate to kubelets; without --kubelet-certificate-authority it does not verify them, so exec, logs and port-forward can be intercepted.",
-			Remediation: "Set --kubelet-client-certificate, --kubelet-client-key and --kubelet-certificate-authority.",
-			Evaluate:    flagsSet(api, "kubelet-client-certificate", "kubelet-client-key", "kubelet-certificate-authority")},
+			Description:    "Without a client certificate the API server cannot authenticate to kubelets; without --kubelet-certificate-authority it does not verify them, so exec, logs and port-forward can be intercepted.",
+			Remediation:    "Set --kubelet-client-certificate, --kubelet-client-key and --kubelet-certificate-authority.",
+			RemediationFor: map[Distribution]string{Kubeadm: "kubeadm does not set --kubelet-certificate-authority: enable serverTLSBootstrap on the kubelets, approve their serving CSRs, then add --kubelet-certificate-authority=/etc/kubernetes/pki/ca.crt to the API server manifest."},
+			NSA:            []string{"network.encryption"}, MITRE: []string{"T1557"},
+			Evaluate: flagsSet(api, "kubelet-client-certificate", "kubelet-client-key", "kubelet-certificate-authority")},
 		{ID: "node/apiserver-authorization-always-allow", Title: "API server authorizes every request", Severity: finding.SeverityCritical, CIS: []string{"1.2.6"}, Component: api,
-			Description: "AlwaysAllow (the default of --authorization-mode) grants every authenticated request everything.",
-			Remediation: "Set --authorization-mode=Node,RBAC.",
+			Description: "AlwaysAllow (the default when neither --authorization-mode nor --authorization-config is set) grants every authenticated request everything; listed before other authorizers it decides first.",
+			Remediation: "Set --authorization-mode=Node,RBAC (or authorizers Node and RBAC in --authorization-config), without AlwaysAllow.",
+			NSA:         []string{"authz.rbac"}, MITRE: []string{"T1078"},
 			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				v, ok := c.Flags.Get("authorization-mode")
-				if !ok {
-					if f, ok := c.Flags.Get("authorization-config"); ok {
-						return notApplicable("authorization is configured by the file %s, which this check does not read", f)
-					}
-					return []Result{failFlag(c, "authorization-mode", "--authorization-mode is not set and defaults to AlwaysAllow")}
-				}
-				if contains(listValue(v), "AlwaysAllow") {
-					return []Result{failFlag(c, "authorization-mode", "--authorization-mode=%s includes AlwaysAllow", v)}
+				modes, _, dflt, err := authorizationModes(n)
+				switch {
+				case err != nil:
+					return authorizationFail(n, "%v", err)
+				case dflt:
+					return authorizationFail(n, "--authorization-mode is not set and defaults to AlwaysAllow")
+				case contains(modes, "AlwaysAllow"):
+					return authorizationFail(n, "authorization modes %s include AlwaysAllow", strings.Join(modes, ","))
 				}
 				return nil
 			}},
 		{ID: "node/apiserver-authorization-node-rbac", Title: "API server authorization lacks Node or RBAC", Severity: finding.SeverityHigh, CIS: []string{"1.2.7", "1.2.8"}, Component: api,
-			Description: "The Node authorizer limits each kubelet to its own node's objects; RBAC is the standard way to grant least privilege.",
-			Remediation: "Set --authorization-mode=Node,RBAC.",
+			Description: "The Node authorizer limits each kubelet to its own node's objects; RBAC is the standard way to grant least privilege. An AlwaysAllow authorizer listed before them makes them useless.",
+			Remediation: "Set --authorization-mode=Node,RBAC (or authorizers Node and RBAC in --authorization-config).",
+			NSA:         []string{"authz.rbac"}, MITRE: []string{"T1078"},
 			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				v, ok := c.Flags.Get("authorization-mode")
-				if !ok {
-					if f, ok := c.Flags.Get("authorization-config"); ok {
-						return notApplicable("authorization is configured by the file %s, which this check does not read", f)
-					}
+				modes, _, _, err := authorizationModes(n)
+				if err != nil {
+					return authorizationFail(n, "%v", err)
 				}
-				modes := listValue(v)
-				var missing []string
-				for _, m := range []string{"Node", "RBAC"} {
-					if !contains(modes, m) {
-						missing = append(missing, m)
-					}
-				}
-				if len(missing) > 0 {
-					return []Result{failFlag(c, "authorization-mode", "--authorization-mode=%s lacks %s", v, strings.Join(missing, " and "))}
-				}
-				return nil
-			}},
-		{ID: "node/apiserver-admission-always-admit", Title: "AlwaysAdmit admission plugin enabled", Severity: finding.SeverityHigh, CIS: []string{"1.2.10"}, Component: api,
-			Description: "AlwaysAdmit admits every request regardless of the other admission plugins.",
-			Remediation: "Remove AlwaysAdmit from --enable-admission-plugins.",
-			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				if en, _ := admission(c); contains(en, "AlwaysAdmit") {
-					return []Result{failFlag(c, "enable-admission-plugins", "--enable-admission-plugins includes AlwaysAdmit")}
-				}
-				return nil
-			}},
-		{ID: "node/apiserver-admission-node-restriction", Title: "NodeRestriction admission plugin not enabled", Severity: finding.SeverityMedium, CIS: []string{"1.2.14"}, Component: api,
-			Description: "NodeRestriction stops a kubelet from modifying other nodes and pods not bound to it, which limits what a compromised node can do.",
-			Remediation: "Add NodeRestriction to --enable-admission-plugins.",
-			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				en, dis := admission(c)
-				if !contains(en, "NodeRestriction") || contains(dis, "NodeRestriction") {
-					return []Result{failFlag(c, "enable-admission-plugins", "NodeRestriction is not in --enable-admission-plugins (it is off by default)")}
-				}
-				return nil
-			}},
-		{ID: "node/apiserver-admission-pod-security", Title: "PodSecurity admission plugin disabled", Severity: finding.SeverityMedium, CIS: []string{"5.2.1"}, Component: api,
-			Description: "PodSecurity enforces the Pod Security Standards through namespace labels; with it disabled, no built-in control stops privileged pods.",
-			Remediation: "Remove PodSecurity from --disable-admission-plugins (it is on by default).",
-			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				if _, dis := admission(c); contains(dis, "PodSecurity") {
-					return []Result{failFlag(c, "disable-admission-plugins", "--disable-admission-plugins includes PodSecurity")}
-				}
-				return nil
-			}},
-		{ID: "node/apiserver-admission-defaults-disabled", Title: "ServiceAccount or NamespaceLifecycle admission disabled", Severity: finding.SeverityMedium, CIS: []string{"1.2.12", "1.2.13"}, Component: api,
-			Description: "ServiceAccount admission assigns and checks service accounts; NamespaceLifecycle stops objects being created in terminating or missing namespaces.",
-			Remediation: "Remove ServiceAccount and NamespaceLifecycle from --disable-admission-plugins.",
-			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				_, dis := admission(c)
 				var out []Result
-				for _, p := range []string{"ServiceAccount", "NamespaceLifecycle"} {
-					if contains(dis, p) {
-						out = append(out, failFlag(c, "disable-admission-plugins", "--disable-admission-plugins includes %s", p))
+				for _, m := range []string{"Node", "RBAC"} {
+					i := slices.Index(modes, m)
+					switch {
+					case i < 0:
+						out = append(out, authorizationFail(n, "authorization modes %s lack %s", strings.Join(modes, ","), m)...)
+					case slices.Contains(modes[:i], "AlwaysAllow"):
+						out = append(out, authorizationFail(n, "authorization modes %s put AlwaysAllow before %s, which is never asked", strings.Join(modes, ","), m)...)
 					}
 				}
 				return out
 			}},
+		{ID: "node/apiserver-admission-always-admit", Title: "AlwaysAdmit admission plugin enabled", Severity: finding.SeverityHigh, CIS: []string{"1.2.10"}, Component: api,
+			Description: "AlwaysAdmit admits every request regardless of the other admission plugins.",
+			Remediation: "Remove AlwaysAdmit from --enable-admission-plugins.", NSA: []string{"network.control-plane"}, MITRE: []string{"T1610"},
+			Evaluate: admissionOn("AlwaysAdmit", false, "it admits every request")},
+		{ID: "node/apiserver-admission-node-restriction", Title: "NodeRestriction admission plugin not enabled", Severity: finding.SeverityMedium, CIS: []string{"1.2.14"}, Component: api,
+			Description: "NodeRestriction stops a kubelet from modifying other nodes and pods not bound to it, which limits what a compromised node can do.",
+			Remediation: "Add NodeRestriction to --enable-admission-plugins (it is off by default).",
+			RemediationFor: map[Distribution]string{K3s: "K3s enables NodeRestriction; a kube-apiserver-arg enable-admission-plugins=... replaces K3s's value, so list NodeRestriction in it (or use enable-admission-plugins+=...).",
+				RKE2: "RKE2 enables NodeRestriction; a kube-apiserver-arg enable-admission-plugins=... replaces RKE2's value, so list NodeRestriction in it."},
+			NSA: []string{"network.control-plane"}, MITRE: []string{"T1611"},
+			Evaluate: admissionOn("NodeRestriction", true, "kubelets may modify other nodes and pods not bound to them")},
+		{ID: "node/apiserver-admission-pod-security", Title: "PodSecurity admission plugin disabled", Severity: finding.SeverityMedium, CIS: []string{"5.2.1"}, Component: api,
+			Description: "PodSecurity enforces the Pod Security Standards through namespace labels; with it disabled, no built-in control stops privileged pods.",
+			Remediation: "Remove PodSecurity from --disable-admission-plugins (it is on by default).", NSA: []string{"pod-security.enforcement"}, MITRE: []string{"T1611", "T1610"},
+			Evaluate: admissionOn("PodSecurity", true, "no built-in control enforces the Pod Security Standards")},
+		{ID: "node/apiserver-admission-defaults-disabled", Title: "ServiceAccount or NamespaceLifecycle admission disabled", Severity: finding.SeverityMedium, CIS: []string{"1.2.12", "1.2.13"}, Component: api,
+			Description: "ServiceAccount admission assigns and checks service accounts; NamespaceLifecycle stops objects being created in terminating or missing namespaces. Both are on by default; --disable-admission-plugins or the deprecated --admission-control (which lists exactly the plugins to run) can switch them off.",
+			Remediation: "Remove ServiceAccount and NamespaceLifecycle from --disable-admission-plugins; replace --admission-control with --enable-admission-plugins.",
+			NSA:         []string{"network.control-plane"},
+			Evaluate: all(admissionOn("ServiceAccount", true, "pods are not given or checked against service accounts"),
+				admissionOn("NamespaceLifecycle", true, "objects can be created in terminating or missing namespaces"))},
 		{ID: "node/apiserver-profiling", Title: "API server profiling enabled", Severity: finding.SeverityLow, CIS: []string{"1.2.15"}, Component: api,
 			Description: "The profiling endpoints reveal internals and can be used to load the server.",
-			Remediation: "Set --profiling=false.", Evaluate: flagIs(api, "profiling", "false", "true")},
+			Remediation: "Set --profiling=false.", NSA: []string{"network.control-plane"}, MITRE: []string{"T1046"},
+			RemediationFor: map[Distribution]string{MicroK8s: "Add --profiling=false to /var/snap/microk8s/current/args/kube-apiserver."},
+			Evaluate:       flagBool(api, "profiling", false, true)},
 		{ID: "node/apiserver-audit-log-path", Title: "API server audit logging off", Severity: finding.SeverityMedium, CIS: []string{"1.2.16"}, Component: api,
 			Description: "Without an audit log (or webhook) there is no record of who did what in the cluster.",
 			Remediation: "Set --audit-log-path (and --audit-policy-file).",
+			RemediationFor: map[Distribution]string{K3s: "kube-apiserver-arg: [audit-log-path=/var/lib/rancher/k3s/server/logs/audit.log, audit-policy-file=...] in /etc/rancher/k3s/config.yaml.",
+				RKE2: "RKE2 writes /var/lib/rancher/rke2/server/logs/audit.log by default; do not set audit-log-path= to empty or '-'."},
+			NSA: []string{"logging.audit"}, MITRE: []string{"T1070"},
 			Evaluate: func(n *Node) []Result {
 				c := n.Component(api)
 				if v, ok := c.Flags.Get("audit-log-path"); ok && v != "" && v != "-" {
@@ -142,7 +192,7 @@ func apiServerChecks() []Check {
 			}},
 		{ID: "node/apiserver-audit-log-retention", Title: "API server audit log kept too briefly", Severity: finding.SeverityLow, CIS: []string{"1.2.17", "1.2.18", "1.2.19"}, Component: api,
 			Description: "Audit logs must be kept long enough to investigate an incident: at least 30 days, 10 files of 100 MB.",
-			Remediation: "Set --audit-log-maxage=30, --audit-log-maxbackup=10 and --audit-log-maxsize=100 (or more).",
+			Remediation: "Set --audit-log-maxage=30, --audit-log-maxbackup=10 and --audit-log-maxsize=100 (or more).", NSA: []string{"logging.audit"},
 			Evaluate: func(n *Node) []Result {
 				c := n.Component(api)
 				if v, ok := c.Flags.Get("audit-log-path"); !ok || v == "" || v == "-" {
@@ -151,16 +201,32 @@ func apiServerChecks() []Check {
 				return all(minInt(api, "audit-log-maxage", 30), minInt(api, "audit-log-maxbackup", 10), minInt(api, "audit-log-maxsize", 100))(n)
 			}},
 		{ID: "node/apiserver-audit-policy", Title: "API server has no audit policy", Severity: finding.SeverityMedium, CIS: []string{"3.2.1"}, Component: api,
-			Description: "Without --audit-policy-file the API server records no audit events at all, even with an audit log path.",
+			Description: "Without --audit-policy-file the API server records no audit events at all, even with an audit log path; a policy whose rules are all level None records nothing either.",
 			Remediation: "Write an audit policy (palisade auditlog policy prints one: Metadata for Secrets, never bodies) and pass it with --audit-policy-file.",
-			Evaluate:    flagsSet(api, "audit-policy-file")},
+			NSA:         []string{"logging.audit"}, MITRE: []string{"T1070"},
+			Evaluate: func(n *Node) []Result {
+				c := n.Component(api)
+				f := &n.APIServerFiles
+				switch p, ok := c.Flags.Get("audit-policy-file"); {
+				case !ok || p == "":
+					return []Result{failFlag(c, "audit-policy-file", "--audit-policy-file is not set: no audit event is recorded")}
+				case f.Errs["audit-policy-file"] != "":
+					return []Result{failFlag(c, "audit-policy-file", "%s", f.Errs["audit-policy-file"])}
+				case f.AuditPolicyRead && f.AuditRules == 0:
+					return []Result{failFlag(c, "audit-policy-file", "the audit policy %s has no rule that records anything (every rule is level None)", p)}
+				}
+				return nil
+			}},
 		{ID: "node/apiserver-encryption-provider-config", Title: "Encryption at rest not configured", Severity: finding.SeverityHigh, CIS: []string{"1.2.27"}, K3s: []string{"1.2.27 (secrets-encryption)"}, Component: api,
 			Description: "Without --encryption-provider-config, Secrets are stored in etcd as plaintext.",
-			Remediation: "Configure an EncryptionConfiguration and pass it with --encryption-provider-config (K3s: secrets-encryption: true); then verify with palisade cluster encryption.",
-			Evaluate:    flagsSet(api, "encryption-provider-config")},
+			Remediation: "Configure an EncryptionConfiguration and pass it with --encryption-provider-config; then verify with palisade cluster encryption.",
+			RemediationFor: map[Distribution]string{K3s: "Set secrets-encryption: true in /etc/rancher/k3s/config.yaml (K3s writes server/cred/encryption-config.json).",
+				RKE2: "RKE2 encrypts Secrets by default; do not set secrets-encryption: false."},
+			NSA: []string{"network.secrets"}, MITRE: []string{"T1552"},
+			Evaluate: flagsSet(api, "encryption-provider-config")},
 		{ID: "node/apiserver-encryption-providers", Title: "Encryption providers weak or misordered", Severity: finding.SeverityHigh, CIS: []string{"1.2.28"}, Component: api,
 			Description: "The EncryptionConfiguration must write with a strong provider (kms v2, secretbox; aescbc is accepted by CIS but no longer recommended) and list identity only last.",
-			Remediation: "Put kms (v2) or secretbox first for secrets, identity last; rotate keys.",
+			Remediation: "Put kms (v2) or secretbox first for secrets, identity last; rotate keys.", NSA: []string{"network.secrets"}, MITRE: []string{"T1552"},
 			Evaluate: func(n *Node) []Result {
 				c := n.Component(api)
 				p, ok := c.Flags.Get("encryption-provider-config")
@@ -179,33 +245,16 @@ func apiServerChecks() []Check {
 			}},
 		{ID: "node/apiserver-tls", Title: "API server TLS or client CA not configured", Severity: finding.SeverityHigh, CIS: []string{"1.2.24", "1.2.25"}, Component: api,
 			Description: "The API server needs its own serving certificate and a client CA to authenticate clients by certificate.",
-			Remediation: "Set --tls-cert-file, --tls-private-key-file and --client-ca-file.",
-			Evaluate:    flagsSet(api, "tls-cert-file", "tls-private-key-file", "client-ca-file")},
-		{ID: "node/apiserver-tls-ciphers", Title: "API server allows weak TLS", Severity: finding.SeverityMedium, CIS: []string{"1.2.29"}, Component: api,
-			Description: "TLS 1.0/1.1 and cipher suites without forward secrecy or AEAD weaken every connection to the API server.",
-			Remediation: "Leave --tls-cipher-suites unset (Go's defaults) or restrict it to ECDHE AEAD suites; do not set --tls-min-version below VersionTLS12.",
-			Evaluate: func(n *Node) []Result {
-				c := n.Component(api)
-				var out []Result
-				if v, ok := c.Flags.Get("tls-cipher-suites"); ok {
-					var weak []string
-					for _, s := range listValue(v) {
-						if !strongCiphers[s] {
-							weak = append(weak, s)
-						}
-					}
-					if len(weak) > 0 {
-						out = append(out, failFlag(c, "tls-cipher-suites", "--tls-cipher-suites allows %s", strings.Join(weak, ", ")))
-					}
-				}
-				if v, ok := c.Flags.Get("tls-min-version"); ok && (v == "VersionTLS10" || v == "VersionTLS11") {
-					out = append(out, failFlag(c, "tls-min-version", "--tls-min-version=%s", v))
-				}
-				return out
-			}},
+			Remediation: "Set --tls-cert-file, --tls-private-key-file and --client-ca-file.", NSA: []string{"network.encryption", "authz.authentication"}, MITRE: []string{"T1557"},
+			Evaluate: flagsSet(api, "tls-cert-file", "tls-private-key-file", "client-ca-file")},
+		{ID: "node/apiserver-tls-ciphers", Title: "API server allows weak TLS", Severity: finding.SeverityLow, CIS: []string{"1.2.29"}, Component: api,
+			Description: "TLS 1.0/1.1 and cipher suites without forward secrecy or AEAD weaken every connection to the API server. Without --tls-cipher-suites Go's defaults apply, which still accept ECDHE CBC-SHA suites.",
+			Remediation: "Set --tls-cipher-suites to ECDHE AEAD suites only (e.g. TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256); do not set --tls-min-version below VersionTLS12.",
+			NSA:         []string{"network.encryption"}, MITRE: []string{"T1557"},
+			Evaluate: tlsCiphers(api)},
 		{ID: "node/apiserver-etcd-tls", Title: "API server talks to etcd without mutual TLS", Severity: finding.SeverityHigh, CIS: []string{"1.2.23", "1.2.26"}, Component: api,
 			Description: "The API server must authenticate to etcd with a client certificate and verify etcd's certificate; otherwise anyone on the network path reads or rewrites cluster state.",
-			Remediation: "Set --etcd-certfile, --etcd-keyfile and --etcd-cafile, and https:// --etcd-servers.",
+			Remediation: "Set --etcd-certfile, --etcd-keyfile and --etcd-cafile, and https:// --etcd-servers.", NSA: []string{"network.etcd", "network.encryption"}, MITRE: []string{"T1557"},
 			Evaluate: func(n *Node) []Result {
 				c := n.Component(api)
 				servers, _ := c.Flags.Get("etcd-servers")
@@ -228,8 +277,13 @@ func apiServerChecks() []Check {
 			}},
 		{ID: "node/apiserver-service-account", Title: "Service-account token settings unsafe", Severity: finding.SeverityMedium, CIS: []string{"1.2.21", "1.2.22"}, Component: api,
 			Description: "Service-account tokens must be checked against existing accounts (lookup) and signed with a key whose public half the API server verifies; an issuer must be set.",
-			Remediation: "Keep --service-account-lookup=true; set --service-account-key-file, --service-account-signing-key-file and --service-account-issuer.",
-			Evaluate: all(flagNot(api, "service-account-lookup", "false", "true"),
+			Remediation: "Keep --service-account-lookup=true; set --service-account-key-file, --service-account-signing-key-file and --service-account-issuer.", NSA: []string{"pod-security.sa-tokens"}, MITRE: []string{"T1528"},
+			Evaluate: all(flagBool(api, "service-account-lookup", true, true),
 				flagsSet(api, "service-account-key-file", "service-account-signing-key-file", "service-account-issuer"))},
+		{ID: "node/apiserver-service-account-extend-token-expiration", Title: "API server extends service-account token lifetimes", Severity: finding.SeverityLow, CIS: []string{"1.2.30"}, Component: api,
+			Description: "With --service-account-extend-token-expiration (on by default) projected service-account tokens are valid for up to a year whatever expiry a pod asked for, so a stolen token stays useful for that long.",
+			Remediation: "Set --service-account-extend-token-expiration=false once workloads refresh their projected tokens.",
+			NSA:         []string{"pod-security.sa-tokens"}, MITRE: []string{"T1528"},
+			Evaluate: flagBool(api, "service-account-extend-token-expiration", false, true)},
 	}
 }

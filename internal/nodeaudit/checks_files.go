@@ -50,10 +50,11 @@ func ownedBy(want func(n *Node) (user, group string), roles ...FileRole) func(n 
 
 func rootRoot(*Node) (string, string) { return "root", "root" }
 
-// etcdOwner: kubeadm's etcd is expected to run as the etcd user; K3s's
+// etcdOwner: kubeadm's and RKE2's etcd (RKE2's CIS profile runs it as the
+// etcd user) are expected to run as the etcd user; K3s's
 // embedded etcd and MicroK8s's dqlite run inside root-owned services.
 func etcdOwner(n *Node) (string, string) {
-	if n.Distribution == Kubeadm || n.Distribution == Unknown {
+	if n.Distribution == Kubeadm || n.Distribution == RKE2 || n.Distribution == Unknown {
 		return "etcd", "etcd"
 	}
 	return "root", "root"
@@ -62,37 +63,37 @@ func etcdOwner(n *Node) (string, string) {
 func fileChecks() []Check {
 	return []Check{
 		{ID: "node/file-config-permissions", Title: "Component configuration files writable or readable by others", Severity: finding.SeverityMedium,
-			CIS:         []string{"1.1.1", "1.1.3", "1.1.5", "1.1.7", "4.1.1", "4.1.9"},
+			CIS: []string{"1.1.1", "1.1.3", "1.1.5", "1.1.7", "4.1.1", "4.1.9"}, NSA: []string{"network.control-plane"}, MITRE: []string{"T1611"},
 			Description: "Static Pod manifests, MicroK8s args files, the k3s config and the kubelet's unit and config files decide how components run; whoever can write them controls the node.",
 			Remediation: "chmod 600 the files named.", Evaluate: modeAtMost(0o600, RoleComponentConfig, RoleKubeletConfig)},
 		{ID: "node/file-config-ownership", Title: "Component configuration files not owned by root", Severity: finding.SeverityMedium,
-			CIS:         []string{"1.1.2", "1.1.4", "1.1.6", "1.1.8", "4.1.2", "4.1.10"},
+			CIS: []string{"1.1.2", "1.1.4", "1.1.6", "1.1.8", "4.1.2", "4.1.10"}, NSA: []string{"network.control-plane"},
 			Description: "The owner of a component's configuration can change how it runs.",
 			Remediation: "chown root:root the files named.", Evaluate: ownedBy(rootRoot, RoleComponentConfig, RoleKubeletConfig)},
-		{ID: "node/file-etcd-data-dir-permissions", Title: "Datastore directory open to other users", Severity: finding.SeverityHigh, CIS: []string{"1.1.11"},
+		{ID: "node/file-etcd-data-dir-permissions", Title: "Datastore directory open to other users", Severity: finding.SeverityHigh, CIS: []string{"1.1.11"}, NSA: []string{"network.etcd"}, MITRE: []string{"T1552"},
 			Description: "The etcd (or dqlite) data directory holds every Secret of the cluster.",
 			Remediation: "chmod 700 the data directory.", Evaluate: modeAtMost(0o700, RoleEtcdDataDir)},
-		{ID: "node/file-etcd-data-dir-ownership", Title: "Datastore directory has the wrong owner", Severity: finding.SeverityMedium, CIS: []string{"1.1.12"},
+		{ID: "node/file-etcd-data-dir-ownership", Title: "Datastore directory has the wrong owner", Severity: finding.SeverityMedium, CIS: []string{"1.1.12"}, NSA: []string{"network.etcd"},
 			Description: "The data directory must belong to the account the datastore runs as (etcd:etcd for kubeadm; root for K3s's embedded etcd and MicroK8s's dqlite).",
 			Remediation: "chown etcd:etcd (kubeadm) or root:root (K3s, MicroK8s) the data directory.", Evaluate: ownedBy(etcdOwner, RoleEtcdDataDir)},
 		{ID: "node/file-kubeconfig-permissions", Title: "Kubeconfig files readable by others", Severity: finding.SeverityHigh,
-			CIS:         []string{"1.1.13", "1.1.15", "1.1.17", "4.1.3", "4.1.5"},
+			CIS: []string{"1.1.13", "1.1.15", "1.1.17", "4.1.3", "4.1.5"}, NSA: []string{"network.kubeconfig"}, MITRE: []string{"T1552.001"},
 			Description: "Kubeconfig files hold credentials: admin.conf (or k3s.yaml) grants cluster-admin to whoever reads it.",
 			Remediation: "chmod 600 the files named (K3s: write-kubeconfig-mode: \"0600\").", Evaluate: modeAtMost(0o600, RoleKubeconfig)},
 		{ID: "node/file-kubeconfig-ownership", Title: "Kubeconfig files not owned by root", Severity: finding.SeverityMedium,
-			CIS:         []string{"1.1.14", "1.1.16", "1.1.18", "4.1.4", "4.1.6"},
+			CIS: []string{"1.1.14", "1.1.16", "1.1.18", "4.1.4", "4.1.6"}, NSA: []string{"network.kubeconfig"}, MITRE: []string{"T1552.001"},
 			Description: "The owner of a kubeconfig file can read its credentials.",
 			Remediation: "chown root:root the files named.", Evaluate: ownedBy(rootRoot, RoleKubeconfig)},
-		{ID: "node/file-pki-ownership", Title: "PKI files not owned by root", Severity: finding.SeverityMedium, CIS: []string{"1.1.19", "4.1.8"},
+		{ID: "node/file-pki-ownership", Title: "PKI files not owned by root", Severity: finding.SeverityMedium, CIS: []string{"1.1.19", "4.1.8"}, NSA: []string{"authz.authentication"}, MITRE: []string{"T1552.001"},
 			Description: "Whoever owns the PKI directory can replace certificate authorities and keys.",
 			Remediation: "chown -R root:root the PKI directory.", Evaluate: ownedBy(rootRoot, RolePKIDir, RolePKICert, RolePKIKey)},
-		{ID: "node/file-pki-cert-permissions", Title: "Certificates writable or readable by others", Severity: finding.SeverityLow, CIS: []string{"1.1.20", "4.1.7"},
+		{ID: "node/file-pki-cert-permissions", Title: "Certificates writable or readable by others", Severity: finding.SeverityLow, CIS: []string{"1.1.20", "4.1.7"}, NSA: []string{"authz.authentication"},
 			Description: "A writable CA certificate lets an attacker add trust in their own CA.",
 			Remediation: "chmod 600 the certificate files named.", Evaluate: modeAtMost(0o600, RolePKICert)},
-		{ID: "node/file-pki-key-permissions", Title: "Private keys readable by others", Severity: finding.SeverityHigh, CIS: []string{"1.1.21"},
+		{ID: "node/file-pki-key-permissions", Title: "Private keys readable by others", Severity: finding.SeverityHigh, CIS: []string{"1.1.21"}, NSA: []string{"authz.authentication"}, MITRE: []string{"T1552.001"},
 			Description: "A readable CA or service-account key lets anyone mint credentials for any identity.",
 			Remediation: "chmod 600 the key files named.", Evaluate: modeAtMost(0o600, RolePKIKey)},
-		{ID: "node/file-security-config", Title: "Security configuration files exposed", Severity: finding.SeverityHigh, CIS: []string{"1.2.27", "3.2.1"},
+		{ID: "node/file-security-config", Title: "Security configuration files exposed", Severity: finding.SeverityHigh, CIS: []string{"1.2.27", "3.2.1"}, NSA: []string{"network.secrets", "logging.audit"}, MITRE: []string{"T1552.001"},
 			Description: "The EncryptionConfiguration holds the keys that protect Secrets; audit policies, admission and authentication configuration and token files decide who is let in and what is recorded.",
 			Remediation: "chmod 600 and chown root:root the files named.",
 			Evaluate:    all(modeAtMost(0o600, RoleSecurityConfig), ownedBy(rootRoot, RoleSecurityConfig))},
@@ -106,6 +107,8 @@ func Checks() []Check {
 	out = append(out, etcdChecks()...)
 	out = append(out, controlPlaneChecks()...)
 	out = append(out, kubeletChecks()...)
+	out = append(out, kubeProxyChecks()...)
 	out = append(out, fileChecks()...)
+	out = append(out, manualChecks()...)
 	return out
 }

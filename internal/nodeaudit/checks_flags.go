@@ -2,42 +2,26 @@ package nodeaudit
 
 import (
 	"fmt"
-	"strings"
 )
 
 // Builders for checks over one component's flags.
 
-// flagIs requires flag to equal want; def is the component's default when
-// the flag is absent.
-func flagIs(comp ComponentName, flag, want, def string) func(n *Node) []Result {
+// flagBool requires a boolean flag to be want; def is the component's
+// default when the flag is absent. Values are read as the component reads
+// them (strconv.ParseBool), so --profiling=0 is false and --profiling=yes
+// a value the component refuses.
+func flagBool(comp ComponentName, flag string, want, def bool) func(n *Node) []Result {
 	return func(n *Node) []Result {
 		c := n.Component(comp)
-		v, ok := c.Flags.Get(flag)
+		v, set, err := c.Flags.Bool(flag)
 		switch {
-		case !ok && def == want:
-			return nil
-		case !ok:
-			return []Result{failFlag(c, flag, "--%s is not set; it defaults to %s, want %s", flag, def, want)}
-		case !strings.EqualFold(v, want):
-			return []Result{failFlag(c, flag, "--%s=%s, want %s", flag, v, want)}
-		}
-		return nil
-	}
-}
-
-// flagNot forbids one value; def is the default when absent.
-func flagNot(comp ComponentName, flag, bad, def string) func(n *Node) []Result {
-	return func(n *Node) []Result {
-		c := n.Component(comp)
-		v, ok := c.Flags.Get(flag)
-		if !ok {
-			v = def
-		}
-		if strings.EqualFold(v, bad) {
-			if !ok {
-				return []Result{failFlag(c, flag, "--%s is not set and defaults to %s", flag, def)}
-			}
-			return []Result{failFlag(c, flag, "--%s=%s", flag, v)}
+		case err != nil:
+			return []Result{failFlag(c, flag, "%v: the component refuses to start with it", err)}
+		case !set && def != want:
+			return []Result{failFlag(c, flag, "--%s is not set; it defaults to %t, want %t", flag, def, want)}
+		case set && v != want:
+			raw, _ := c.Flags.Get(flag)
+			return []Result{failFlag(c, flag, "--%s=%s, want %t", flag, raw, want)}
 		}
 		return nil
 	}
@@ -73,27 +57,24 @@ func featureGateNotFalse(comp ComponentName, gate string) func(n *Node) []Result
 	return func(n *Node) []Result {
 		c := n.Component(comp)
 		v, _ := c.Flags.Get("feature-gates")
-		for _, g := range listValue(v) {
-			name, val, _ := strings.Cut(g, "=")
-			if strings.TrimSpace(name) == gate && strings.EqualFold(strings.TrimSpace(val), "false") {
-				return []Result{failFlag(c, "feature-gates", "--feature-gates switches %s off", gate)}
-			}
+		if val, ok := FeatureGates(v)[gate]; ok && sameValue(val, "false") {
+			return []Result{failFlag(c, "feature-gates", "--feature-gates switches %s off", gate)}
 		}
 		return nil
 	}
 }
 
-// bindLoopback requires --bind-address to be a loopback address; the
+// bindLoopback requires an address flag to be a loopback address; the
 // components default to all interfaces.
-func bindLoopback(comp ComponentName) func(n *Node) []Result {
+func bindLoopback(comp ComponentName, flag string) func(n *Node) []Result {
 	return func(n *Node) []Result {
 		c := n.Component(comp)
-		v, ok := c.Flags.Get("bind-address")
+		v, ok := c.Flags.Get(flag)
 		if !ok {
-			return []Result{failFlag(c, "bind-address", "--bind-address is not set: the secure port listens on all interfaces")}
+			return []Result{failFlag(c, flag, "--%s is not set: the secure port listens on all interfaces", flag)}
 		}
-		if v != "127.0.0.1" && v != "::1" && v != "localhost" {
-			return []Result{failFlag(c, "bind-address", "--bind-address=%s exposes the component's port beyond the host", v)}
+		if !loopbackHostPort(v) {
+			return []Result{failFlag(c, flag, "--%s=%s exposes the component's port beyond the host", flag, v)}
 		}
 		return nil
 	}

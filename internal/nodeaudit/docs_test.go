@@ -20,7 +20,7 @@ const (
 // drift from the code.
 func checksTable() string {
 	var b strings.Builder
-	b.WriteString("| ID | Severity | CIS v1.10 | K3s self-assessment | Component | Title |\n|---|---|---|---|---|---|\n")
+	b.WriteString("| ID | Severity | CIS v1.12 | K3s / RKE2 self-assessment | Component | Type | Title |\n|---|---|---|---|---|---|---|\n")
 	for _, c := range Checks() {
 		k3s := c.K3s
 		if k3s == nil {
@@ -30,7 +30,11 @@ func checksTable() string {
 		if comp == "" {
 			comp = "files"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s |\n", c.ID, c.Severity, strings.Join(c.CIS, ", "), strings.Join(k3s, ", "), comp, c.Title)
+		kind := "automated"
+		if c.Manual {
+			kind = "manual"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s |\n", c.ID, c.Severity, strings.Join(c.CIS, ", "), strings.Join(k3s, ", "), comp, kind, c.Title)
 	}
 	return b.String()
 }

@@ -45,6 +45,16 @@ func collectFiles(h *Host, n *Node) {
 		}
 	}
 
+	// The files the API server's flags name first, so that one kept among
+	// a distribution's configuration (MicroK8s's args/encryption.yaml) is
+	// checked as the security configuration it is.
+	api := n.Component(APIServer)
+	for _, flag := range []string{"encryption-provider-config", "audit-policy-file", "admission-control-config-file",
+		"authentication-config", "authorization-config", "token-auth-file", "audit-webhook-config-file"} {
+		if p, ok := api.Flags.Get(flag); ok && strings.HasPrefix(p, "/") {
+			add(path.Clean(p), RoleSecurityConfig)
+		}
+	}
 	switch n.Distribution {
 	case Kubeadm:
 		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd"} {
@@ -70,6 +80,24 @@ func collectFiles(h *Host, n *Node) {
 			}
 		}
 		add(k3sData+"/server/cred/encryption-config.json", RoleSecurityConfig)
+		addMatching(k3sData+"/agent/etc/kubelet.conf.d", ".conf", RoleKubeletConfig)
+	case RKE2:
+		add(rke2Config, RoleComponentConfig)
+		addMatching(rke2ConfigDir, ".yaml", RoleComponentConfig)
+		for _, c := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd", "kube-proxy"} {
+			add(rke2Manifests+"/"+c+".yaml", RoleComponentConfig)
+		}
+		add("/etc/rancher/rke2/rke2.yaml", RoleKubeconfig)
+		addMatching(rke2Data+"/server/cred", ".kubeconfig", RoleKubeconfig)
+		addMatching(rke2Data+"/agent", ".kubeconfig", RoleKubeconfig)
+		addPKI(rke2TLS)
+		for _, name := range h.ReadDir(rke2Data + "/agent") {
+			if strings.HasSuffix(name, ".crt") || strings.HasSuffix(name, ".key") {
+				addPKI(rke2Data + "/agent/" + name)
+			}
+		}
+		addMatching(rke2Data+"/agent/etc/kubelet.conf.d", ".conf", RoleKubeletConfig)
+		add(rke2EtcdDir, RoleEtcdDataDir)
 	case MicroK8s:
 		for _, name := range h.ReadDir(microk8sArgs) {
 			add(microk8sArgs+"/"+name, RoleComponentConfig)
@@ -79,16 +107,20 @@ func collectFiles(h *Host, n *Node) {
 		add(microk8sData+"/var/kubernetes/backend", RoleEtcdDataDir)
 	}
 
+	// CNI configuration (CIS 1.1.9, 1.1.10).
+	for _, dir := range []string{"/etc/cni/net.d", k3sData + "/agent/etc/cni/net.d", microk8sArgs + "/cni-network"} {
+		for _, name := range h.ReadDir(dir) {
+			if strings.HasSuffix(name, ".conf") || strings.HasSuffix(name, ".conflist") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".yaml") {
+				add(dir+"/"+name, RoleCNIConfig)
+			}
+		}
+	}
+	if p, ok := n.Component(KubeProxy).Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
+		add(path.Clean(p), RoleKubeconfig)
+	}
 	if etcd := n.Component(Etcd); etcd.Found {
 		if d, ok := etcd.Flags.Get("data-dir"); ok {
 			add(path.Clean(d), RoleEtcdDataDir)
-		}
-	}
-	api := n.Component(APIServer)
-	for _, flag := range []string{"encryption-provider-config", "audit-policy-file", "admission-control-config-file",
-		"authentication-config", "authorization-config", "token-auth-file", "audit-webhook-config-file"} {
-		if p, ok := api.Flags.Get(flag); ok && strings.HasPrefix(p, "/") {
-			add(path.Clean(p), RoleSecurityConfig)
 		}
 	}
 	k := n.Component(Kubelet)

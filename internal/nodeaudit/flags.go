@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -15,24 +16,49 @@ import (
 type Setting struct {
 	Value string
 	// Source is a host path ("/etc/kubernetes/manifests/kube-apiserver.yaml",
-	// "/proc/812/cmdline") or "k3s default".
+	// "/proc/812/cmdline") or "k3s default"; Line the line of the flag in
+	// that file, 0 when unknown.
 	Source string
+	Line   int
 }
 
-// Flags are a component's effective flags, by name without dashes. Later
-// sources override earlier ones, as the last occurrence of a flag wins on
-// a command line.
+// Flags are a component's effective flags, by name without dashes, as the
+// component's flag parser (spf13/pflag for Kubernetes components) builds
+// them from one command line: a scalar flag given twice keeps the last
+// value; a list flag (--enable-admission-plugins, --authorization-mode,
+// --tls-cipher-suites, ...) replaces its default on its first occurrence
+// and accumulates on later ones; --feature-gates merges its key=value maps,
+// a later key overriding an earlier one.
 type Flags struct {
 	m map[string]Setting
 }
 
-// Set records a flag value from a source.
+// listFlags are the pflag StringSlice and StringArray flags of the
+// Kubernetes components audited: repeated occurrences accumulate.
+var listFlags = map[string]bool{
+	"enable-admission-plugins": true, "disable-admission-plugins": true, "admission-control": true,
+	"authorization-mode": true, "tls-cipher-suites": true, "etcd-servers": true, "etcd-servers-overrides": true,
+	"api-audiences": true, "service-account-key-file": true, "service-account-issuer": true,
+	"cors-allowed-origins": true, "kubelet-preferred-address-types": true, "controllers": true,
+	"cluster-dns": true, "allowed-unsafe-sysctls": true,
+}
+
+// normaliseName strips leading dashes and, as the Kubernetes components'
+// flag sets do (cliflag.WordSepNormalizeFunc), reads '_' as '-'.
+func normaliseName(name string) string {
+	return strings.TrimLeft(strings.ReplaceAll(name, "_", "-"), "-")
+}
+
+// Set records a flag value from a source, replacing any earlier value.
 func (f *Flags) Set(name, value, source string) {
 	if f.m == nil {
 		f.m = map[string]Setting{}
 	}
-	f.m[strings.TrimLeft(name, "-")] = Setting{Value: value, Source: source}
+	f.m[normaliseName(name)] = Setting{Value: value, Source: source}
 }
+
+// Unset removes a flag.
+func (f *Flags) Unset(name string) { delete(f.m, normaliseName(name)) }
 
 // Lookup returns a flag's setting.
 func (f *Flags) Lookup(name string) (Setting, bool) {
@@ -46,6 +72,22 @@ func (f *Flags) Get(name string) (string, bool) {
 	return s.Value, ok
 }
 
+// Bool returns a boolean flag as the component parses it
+// (strconv.ParseBool: 1, t, true, TRUE, 0, f, false, ...). set is false
+// when the flag is absent; err is set when its value is not a boolean,
+// which the component refuses at start.
+func (f *Flags) Bool(name string) (value, set bool, err error) {
+	s, ok := f.m[name]
+	if !ok {
+		return false, false, nil
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(s.Value))
+	if err != nil {
+		return false, true, fmt.Errorf("--%s=%q is not a boolean", name, s.Value)
+	}
+	return b, true, nil
+}
+
 // Names lists the flags set, sorted.
 func (f *Flags) Names() []string {
 	out := make([]string, 0, len(f.m))
@@ -56,54 +98,244 @@ func (f *Flags) Names() []string {
 	return out
 }
 
-// Merge sets every flag of args (as parsed by ParseArgs) from source.
-func (f *Flags) Merge(args []Arg, source string) {
-	for _, a := range args {
-		f.Set(a.Name, a.Value, source)
+// Part is a piece of one command line and where it came from (a kubelet's
+// command line is assembled from several systemd environment variables).
+type Part struct {
+	Args   []Arg
+	Source string
+}
+
+// Merge applies one command line (as parsed by ParseArgs) from source over
+// the flags set so far.
+func (f *Flags) Merge(args []Arg, source string) { f.MergeLine(Part{args, source}) }
+
+// MergeLine applies one command line, made of parts, over the flags set so
+// far (defaults, or an earlier configuration layer). A name ending in '+'
+// (k3s's kube-apiserver-arg "name+=value") appends to the earlier value
+// instead of replacing it.
+func (f *Flags) MergeLine(parts ...Part) {
+	seen := map[string]bool{}
+	for _, p := range parts {
+		for _, a := range p.Args {
+			name := normaliseName(a.Name)
+			appendPrev := false
+			if n, ok := strings.CutSuffix(name, "+"); ok {
+				name, appendPrev = n, true
+			}
+			if name == "" {
+				continue
+			}
+			prev, had := f.Lookup(name)
+			v := a.Value
+			switch {
+			case name == "feature-gates" && had && (seen[name] || appendPrev):
+				v = mergeGates(prev.Value, v)
+			case listFlags[name] && had && (seen[name] || appendPrev) && prev.Value != "":
+				v = prev.Value + "," + v
+			}
+			seen[name] = true
+			f.Set(name, v, p.Source)
+		}
 	}
+}
+
+// Locate sets the line of every flag whose value came from source, from
+// the text of that file: the last line naming the flag.
+func (f *Flags) Locate(source string, data []byte) {
+	lines := strings.Split(string(data), "\n")
+	for name, s := range f.m {
+		if s.Source != source {
+			continue
+		}
+		for i := len(lines) - 1; i >= 0; i-- {
+			if lineNames(lines[i], name) {
+				s.Line = i + 1
+				f.m[name] = s
+				break
+			}
+		}
+	}
+}
+
+// lineNames reports whether a line sets the flag: "--name", "-name=",
+// "name=" (a k3s *-arg item) or "name:" (a YAML key), not as the end of a
+// longer name (--requestheader-client-ca-file is not --client-ca-file).
+func lineNames(line, name string) bool {
+	for _, pat := range []string{"--" + name, "-" + name + "=", name + "=", name + ":"} {
+		for from := 0; from < len(line); {
+			i := strings.Index(line[from:], pat)
+			if i < 0 {
+				break
+			}
+			i += from
+			from = i + 1
+			if i > 0 && isFlagChar(line[i-1]) {
+				continue
+			}
+			end := i + len(pat)
+			last := pat[len(pat)-1]
+			if last == '=' || last == ':' || end == len(line) || !isFlagChar(line[end]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isFlagChar(b byte) bool {
+	return b == '-' || b == '_' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9'
+}
+
+// FeatureGates parses a --feature-gates value ("A=true,B=false"). Since
+// Kubernetes 1.34 a gate may name its component ("kube:A=true"); gates of
+// other components (an embedded etcd's) are left out. Values are returned
+// as written; the caller reads them as booleans.
+func FeatureGates(v string) map[string]string {
+	out := map[string]string{}
+	for _, g := range listValue(v) {
+		name, val, _ := strings.Cut(g, "=")
+		name = strings.TrimSpace(name)
+		if comp, gate, ok := strings.Cut(name, ":"); ok {
+			if comp != "kube" {
+				continue
+			}
+			name = gate
+		}
+		out[name] = strings.TrimSpace(val)
+	}
+	return out
+}
+
+// mergeGates applies a later --feature-gates value over an earlier one,
+// keeping the order of first appearance.
+func mergeGates(prev, next string) string {
+	var order []string
+	vals := map[string]string{}
+	for _, s := range []string{prev, next} {
+		for _, g := range listValue(s) {
+			name, val, _ := strings.Cut(g, "=")
+			name = strings.TrimSpace(name)
+			if _, ok := vals[name]; !ok {
+				order = append(order, name)
+			}
+			vals[name] = strings.TrimSpace(val)
+		}
+	}
+	parts := make([]string, 0, len(order))
+	for _, n := range order {
+		parts = append(parts, n+"="+vals[n])
+	}
+	return strings.Join(parts, ",")
 }
 
 // Arg is one --name=value of a command line.
 type Arg struct{ Name, Value string }
 
-// ParseArgs reads Kubernetes-style flags: --name=value, --name value, or a
-// bare --name (a boolean, true). Positional words (a subcommand such as
-// "server") are skipped. Component flags of Kubernetes take booleans only
-// in the --name=value form, so a bare flag followed by a word that is not a
-// flag is read as "--name value".
+// Syntax is the flag syntax of a component's command line.
+type Syntax int
+
+// Flag syntaxes.
+const (
+	// PFlag is spf13/pflag, used by every Kubernetes component and k3s:
+	// long flags take two dashes; a single dash starts shorthand letters
+	// (only -v exists); a boolean flag takes a value only as --name=value.
+	PFlag Syntax = iota
+	// GoFlag is Go's flag package, used by etcd: one or two dashes.
+	GoFlag
+)
+
+// ParseArgs reads a command line with pflag syntax (see ParseCommandLine),
+// dropping what it does not understand.
 func ParseArgs(tokens []string) []Arg {
-	var out []Arg
+	args, _ := ParseCommandLine(tokens, PFlag)
+	return args
+}
+
+// ParseCommandLine reads flags the way the component's parser does:
+// --name=value, --name value (not for boolean flags), a bare --name (a
+// boolean, true); "--" ends the flags; positional words (a subcommand such
+// as "server") are skipped. Tokens the component would refuse or read
+// differently from what was likely meant are returned as warnings: a
+// single-dash long flag under pflag (-anonymous-auth=false is a cluster of
+// unknown shorthands), and a bare boolean flag followed by true or false
+// (--anonymous-auth false sets it to true).
+func ParseCommandLine(tokens []string, syntax Syntax) (args []Arg, warnings []string) {
 	for i := 0; i < len(tokens); i++ {
 		t := tokens[i]
-		if !strings.HasPrefix(t, "-") || t == "-" || t == "--" {
+		if t == "--" {
+			break
+		}
+		if !strings.HasPrefix(t, "-") || t == "-" {
 			continue
 		}
+		if syntax == PFlag && !strings.HasPrefix(t, "--") {
+			short := strings.TrimPrefix(t, "-")
+			if short != "v" && !strings.HasPrefix(short, "v=") {
+				warnings = append(warnings, fmt.Sprintf("%q: a single dash starts shorthand flags in Kubernetes components, so this is not --%s; the component refuses to start", t, strings.SplitN(short, "=", 2)[0]))
+				continue
+			}
+		}
 		name := strings.TrimLeft(t, "-")
-		if name == "" {
+		if normaliseName(strings.SplitN(name, "=", 2)[0]) == "" {
 			continue
 		}
 		if n, v, ok := strings.Cut(name, "="); ok {
 			if n != "" {
-				out = append(out, Arg{n, v})
+				args = append(args, Arg{n, v})
 			}
 			continue
 		}
-		if i+1 < len(tokens) && !strings.HasPrefix(tokens[i+1], "-") && !boolFlags[name] {
-			out = append(out, Arg{name, tokens[i+1]})
+		if boolFlags[normaliseName(name)] {
+			if i+1 < len(tokens) {
+				if _, err := strconv.ParseBool(tokens[i+1]); err == nil {
+					warnings = append(warnings, fmt.Sprintf("%q %q: a boolean flag takes its value only as %s=%s; this sets it to true and leaves %q as an argument", t, tokens[i+1], t, tokens[i+1], tokens[i+1]))
+				}
+			}
+			args = append(args, Arg{name, "true"})
+			continue
+		}
+		if i+1 < len(tokens) && !strings.HasPrefix(tokens[i+1], "-") {
+			args = append(args, Arg{name, tokens[i+1]})
 			i++
 			continue
 		}
-		out = append(out, Arg{name, "true"})
+		args = append(args, Arg{name, "true"})
 	}
-	return out
+	return args, warnings
 }
 
-// boolFlags are flags that never take the next word as their value.
+// boolFlags are the boolean flags of the components audited (Kubernetes,
+// etcd, k3s): they never take the next word as their value.
 var boolFlags = map[string]bool{
-	"anonymous-auth": true, "profiling": true, "allow-privileged": true, "client-cert-auth": true,
-	"peer-client-cert-auth": true, "auto-tls": true, "peer-auto-tls": true, "rotate-certificates": true,
-	"protect-kernel-defaults": true, "use-service-account-credentials": true, "service-account-lookup": true,
-	"cluster-init": true, "secrets-encryption": true, "make-iptables-util-chains": true,
+	"anonymous-auth": true, "profiling": true, "contention-profiling": true, "allow-privileged": true,
+	"client-cert-auth": true, "peer-client-cert-auth": true, "auto-tls": true, "peer-auto-tls": true,
+	"rotate-certificates": true, "rotate-server-certificates": true, "protect-kernel-defaults": true,
+	"use-service-account-credentials": true, "service-account-lookup": true, "service-account-extend-token-expiration": true,
+	"enable-bootstrap-token-auth": true, "enable-aggregator-routing": true, "enable-priority-and-fairness": true,
+	"enable-garbage-collector": true, "leader-elect": true, "make-iptables-util-chains": true, "fail-swap-on": true,
+	"serialize-image-pulls": true, "enable-debugging-handlers": true, "enable-server": true, "seccomp-default": true,
+	"cgroups-per-qos": true, "register-node": true, "watch-cache": true, "enable-logs-handler": true,
+	"allocate-node-cidrs": true, "configure-cloud-routes": true, "enable-hostpath-provisioner": true,
+	"authentication-skip-lookup": true, "exit-on-lock-contention": true, "help": true, "strict-reconfig-check": true,
+	"enable-pprof": true, "force-new-cluster": true, "enable-v2": true, "enable-grpc-gateway": true,
+	"cluster-init": true, "secrets-encryption": true, "disable-agent": true, "disable-apiserver": true,
+	"disable-controller-manager": true, "disable-scheduler": true, "disable-etcd": true, "disable-kube-proxy": true,
+	"kubelet-https": true, "logtostderr": true, "alsologtostderr": true,
+}
+
+// removedFlags are flags that Kubernetes 1.37's components no longer
+// accept: a command line with one does not start, so it is not what runs.
+var removedFlags = map[ComponentName]map[string]string{
+	APIServer: {"insecure-port": "1.24", "insecure-bind-address": "1.24", "port": "1.24", "address": "1.24",
+		"kubelet-https": "1.22", "basic-auth-file": "1.19", "experimental-encryption-provider-config": "1.14",
+		"enable-swagger-ui": "1.14", "repair-malformed-updates": "1.14",
+		"log-dir": "1.26", "log-file": "1.26", "logtostderr": "1.26", "alsologtostderr": "1.26"},
+	ControllerManager: {"port": "1.24", "address": "1.24", "log-dir": "1.26", "logtostderr": "1.26", "alsologtostderr": "1.26"},
+	Scheduler: {"port": "1.24", "address": "1.24", "algorithm-provider": "1.23", "policy-config-file": "1.23",
+		"log-dir": "1.26", "logtostderr": "1.26", "alsologtostderr": "1.26"},
+	Kubelet: {"network-plugin": "1.24", "cni-bin-dir": "1.24", "cni-conf-dir": "1.24", "docker-endpoint": "1.24",
+		"container-runtime": "1.27", "experimental-dockershim": "1.24",
+		"log-dir": "1.26", "logtostderr": "1.26", "alsologtostderr": "1.26"},
 }
 
 // SplitWords splits a shell-like line into words, honouring single and
@@ -149,6 +381,11 @@ func SplitWords(s string) []string {
 // ParseArgsFile reads a MicroK8s args file: one or more flags per line,
 // '#' comments, ${SNAP}/${SNAP_DATA} style variables expanded with vars.
 func ParseArgsFile(data []byte, vars map[string]string) []Arg {
+	return ParseArgs(ArgsFileTokens(data, vars))
+}
+
+// ArgsFileTokens returns the words of a MicroK8s args file.
+func ArgsFileTokens(data []byte, vars map[string]string) []string {
 	var tokens []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 64<<10), maxConfigFile)
@@ -159,7 +396,7 @@ func ParseArgsFile(data []byte, vars map[string]string) []Arg {
 		}
 		tokens = append(tokens, SplitWords(expandVars(line, vars))...)
 	}
-	return ParseArgs(tokens)
+	return tokens
 }
 
 func expandVars(s string, vars map[string]string) string {

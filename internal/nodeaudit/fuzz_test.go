@@ -3,6 +3,7 @@ package nodeaudit
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,51 @@ func FuzzParseStaticPod(f *testing.F) {
 			_ = ParseArgs(argv[1:])
 		}
 		_, _ = RunningLine(data, "kube-apiserver")
+	})
+}
+
+// FuzzParseCommandLine: tokens (NUL-separated) under both flag syntaxes,
+// applied as one command line and as a later layer; feature gates read.
+func FuzzParseCommandLine(f *testing.F) {
+	f.Add([]byte("--enable-admission-plugins=A\x00--enable-admission-plugins=B\x00--feature-gates=kube:X=false,Y=true\x00--anonymous-auth\x00false"))
+	f.Add([]byte("-anonymous_auth=false\x00--\x00--x=1\x00-v\x004\x00--a+=b"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tokens := strings.Split(string(data), "\x00")
+		for _, syntax := range []Syntax{PFlag, GoFlag} {
+			args, _ := ParseCommandLine(tokens, syntax)
+			var fl Flags
+			fl.Merge(args, "a")
+			fl.Merge(args, "b")
+			for _, name := range fl.Names() {
+				if name == "" {
+					t.Fatalf("empty flag name from %q", data)
+				}
+				_, _, _ = fl.Bool(name)
+			}
+			v, _ := fl.Get("feature-gates")
+			_ = FeatureGates(v)
+		}
+	})
+}
+
+// FuzzAPIServerFiles: the authorization, authentication and audit policy
+// files the API server's flags name.
+func FuzzAPIServerFiles(f *testing.F) {
+	for _, p := range []string{"testdata/hosts/kubeadm/good/etc/kubernetes/audit-policy.yaml"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("kind: AuthorizationConfiguration\nauthorizers:\n- type: Node\n"))
+	f.Add([]byte("kind: AuthenticationConfiguration\nanonymous:\n  enabled: true\n  conditions:\n  - path: /livez\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var files APIServerFiles
+		for _, flag := range apiServerFileFlags {
+			files.Parse(flag, "/f", data)
+		}
+		if len(files.AuthorizationModes) > maxConfigItems || len(files.AnonymousPaths) > maxConfigItems {
+			t.Fatalf("unbounded items from %q", data)
+		}
+		_ = yamlKeyLines(data, "/f")
 	})
 }

@@ -28,10 +28,10 @@ func ParseDistribution(s string) (Distribution, error) {
 	switch d := Distribution(strings.ToLower(strings.TrimSpace(s))); d {
 	case "", "auto":
 		return "", nil
-	case Kubeadm, K3s, MicroK8s:
+	case Kubeadm, K3s, RKE2, MicroK8s:
 		return d, nil
 	}
-	return "", fmt.Errorf("--distribution must be auto, kubeadm, k3s or microk8s, not %q", s)
+	return "", fmt.Errorf("--distribution must be auto, kubeadm, k3s, rke2 or microk8s, not %q", s)
 }
 
 // Host paths of each distribution.
@@ -43,6 +43,12 @@ const (
 	k3sData          = "/var/lib/rancher/k3s"
 	k3sTLS           = k3sData + "/server/tls"
 	k3sEtcdDir       = k3sData + "/server/db/etcd"
+	rke2Config       = "/etc/rancher/rke2/config.yaml"
+	rke2ConfigDir    = "/etc/rancher/rke2/config.yaml.d"
+	rke2Data         = "/var/lib/rancher/rke2"
+	rke2TLS          = rke2Data + "/server/tls"
+	rke2Manifests    = rke2Data + "/agent/pod-manifests"
+	rke2EtcdDir      = rke2Data + "/server/db/etcd"
 	microk8sData     = "/var/snap/microk8s/current"
 	microk8sArgs     = microk8sData + "/args"
 )
@@ -86,16 +92,25 @@ func Load(ctx context.Context, o Options) (*Node, error) {
 		loadKubeadm(h, n)
 	case K3s:
 		loadK3s(h, n, procs)
+	case RKE2:
+		loadRKE2(h, n, procs)
 	case MicroK8s:
 		loadMicroK8s(h, n)
 	}
 	if n.Distribution != K3s {
 		applyProcs(n, procs)
 	}
-	loadKubeletConfig(h, n)
+	if c := n.Components[KubeProxy]; c.Found {
+		c.Absent = ""
+	}
+	if n.Distribution != K3s {
+		loadEtcdConfigFile(h, n)
+	}
+	loadComponentConfigs(h, n)
 	loadEtcdDefaults(n)
 	collectFiles(h, n)
 	loadEncryptionConfig(h, n)
+	loadAPIServerFiles(h, n)
 	// No file of any distribution, no Kubernetes process, none of the
 	// files the checks look at: an empty or unmounted root, even when
 	// --distribution names one (whose built-in defaults, as K3s's, would
@@ -121,14 +136,36 @@ func nothingFound(root string, forced Distribution) string {
 		looked = "kubeadm's static Pod manifests in " + kubeadmManifests + " and the kubelet's systemd drop-ins and /var/lib/kubelet/config.yaml"
 	case K3s:
 		looked = "K3s's " + k3sConfig + ", " + k3sData + " and its log (" + strings.Join(k3sLogs, ", ") + ")"
+	case RKE2:
+		looked = "RKE2's " + rke2Config + ", its static Pod manifests in " + rke2Manifests + " and " + rke2Data
 	case MicroK8s:
 		looked = "MicroK8s's arguments files in " + microk8sArgs
 	default:
 		looked = "kubeadm (" + kubeadmManifests + ", /var/lib/kubelet/kubeadm-flags.env, /etc/kubernetes/kubelet.conf), K3s (" +
-			k3sConfig + ", " + k3sData + "), MicroK8s (" + microk8sArgs + ")"
+			k3sConfig + ", " + k3sData + "), RKE2 (" + rke2Config + ", " + rke2Data + "), MicroK8s (" + microk8sArgs + ")"
 	}
-	return fmt.Sprintf("nothing to audit: no Kubernetes component found under --root %s; looked for %s, and for kube-apiserver, etcd, kubelet, kube-controller-manager, kube-scheduler, k3s or kubelite processes in %s; is the host's file system mounted there?",
+	return fmt.Sprintf("nothing to audit: no Kubernetes component found under --root %s; looked for %s, and for kube-apiserver, etcd, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, k3s, rke2 or kubelite processes in %s; is the host's file system mounted there?",
 		root, looked, path.Join(root, "proc"))
+}
+
+// commandLine parses a component's command line with the component's flag
+// syntax, recording as warnings what the component would refuse or read
+// differently from what was meant, and flags Kubernetes 1.37 removed.
+func (n *Node) commandLine(c ComponentName, tokens []string, source string) []Arg {
+	syntax := PFlag
+	if c == Etcd {
+		syntax = GoFlag
+	}
+	args, warnings := ParseCommandLine(tokens, syntax)
+	for _, w := range warnings {
+		n.problem(finding.LevelWarning, source, "%s: %s", c, w)
+	}
+	for _, a := range args {
+		if v, ok := removedFlags[c][normaliseName(a.Name)]; ok {
+			n.problem(finding.LevelWarning, source, "%s: --%s was removed in Kubernetes %s: the component does not start with it", c, normaliseName(a.Name), v)
+		}
+	}
+	return args
 }
 
 func (n *Node) problem(level, file, format string, args ...any) {
@@ -160,7 +197,7 @@ func readProcs(ctx context.Context, h *Host) map[string][]process {
 		}
 		name := path.Base(argv[0])
 		switch name {
-		case string(APIServer), string(Etcd), string(Kubelet), string(ControllerManager), string(Scheduler), "k3s", "kubelite":
+		case string(APIServer), string(Etcd), string(Kubelet), string(ControllerManager), string(Scheduler), string(KubeProxy), "k3s", "rke2", "kubelite":
 			out[name] = append(out[name], process{pid: pid, argv: argv})
 		}
 	}
@@ -177,6 +214,8 @@ func hostEvidence(h *Host, procs map[string][]process) map[Distribution][]string
 		}
 	}
 	check(MicroK8s, microk8sArgs)
+	check(RKE2, rke2Config)
+	check(RKE2, rke2Data)
 	check(K3s, k3sConfig)
 	check(K3s, k3sData)
 	check(Kubeadm, kubeadmManifests+"/kube-apiserver.yaml")
@@ -186,6 +225,9 @@ func hostEvidence(h *Host, procs map[string][]process) map[Distribution][]string
 	if len(procs["k3s"]) > 0 {
 		evidence[K3s] = append(evidence[K3s], "process k3s (pid "+procs["k3s"][0].pid+")")
 	}
+	if len(procs["rke2"]) > 0 {
+		evidence[RKE2] = append(evidence[RKE2], "process rke2 (pid "+procs["rke2"][0].pid+")")
+	}
 	if len(procs["kubelite"]) > 0 {
 		evidence[MicroK8s] = append(evidence[MicroK8s], "process kubelite (pid "+procs["kubelite"][0].pid+")")
 	}
@@ -194,7 +236,7 @@ func hostEvidence(h *Host, procs map[string][]process) map[Distribution][]string
 
 // detect picks the distribution from the host's layout and processes.
 func detect(evidence map[Distribution][]string) (Distribution, []string) {
-	for _, d := range []Distribution{MicroK8s, K3s, Kubeadm} {
+	for _, d := range []Distribution{MicroK8s, RKE2, K3s, Kubeadm} {
 		if len(evidence[d]) > 0 {
 			return d, evidence[d]
 		}
@@ -213,7 +255,11 @@ func applyProcs(n *Node, procs map[string][]process) {
 		p := ps[0]
 		comp := n.Components[c]
 		src := "/proc/" + p.pid + "/cmdline"
-		comp.Flags.Merge(ParseArgs(p.argv[1:]), src)
+		// The whole command line of the running process replaces what
+		// the files say: a flag in a manifest but not in the process
+		// is not in effect.
+		comp.Flags = Flags{}
+		comp.Flags.Merge(n.commandLine(c, p.argv[1:], src), src)
 		comp.Found, comp.Running, comp.Source = true, true, src
 	}
 }
@@ -230,8 +276,17 @@ func (n *Node) readConfig(h *Host, p string) ([]byte, bool) {
 }
 
 func loadKubeadm(h *Host, n *Node) {
-	for _, c := range []ComponentName{APIServer, ControllerManager, Scheduler, Etcd} {
-		p := kubeadmManifests + "/" + string(c) + ".yaml"
+	loadStaticPods(h, n, kubeadmManifests, APIServer, ControllerManager, Scheduler, Etcd)
+	n.Components[KubeProxy].Absent = "kubeadm runs kube-proxy as a DaemonSet configured by the kube-system/kube-proxy ConfigMap, not from a file of the node, and no kube-proxy process was seen"
+	loadKubeletSystemd(h, n)
+}
+
+// loadStaticPods reads the components' static Pod manifests
+// (<dir>/<component>.yaml): the first container's command and args are
+// the component's command line.
+func loadStaticPods(h *Host, n *Node, dir string, comps ...ComponentName) {
+	for _, c := range comps {
+		p := dir + "/" + string(c) + ".yaml"
 		data, ok := n.readConfig(h, p)
 		if !ok {
 			continue
@@ -244,9 +299,15 @@ func loadKubeadm(h *Host, n *Node) {
 		comp := n.Components[c]
 		comp.Found, comp.Source = true, p
 		if len(argv) > 0 {
-			comp.Flags.Merge(ParseArgs(argv[1:]), p)
+			comp.Flags.Merge(n.commandLine(c, argv[1:], p), p)
+			comp.Flags.Locate(p, data)
 		}
 	}
+}
+
+// loadKubeletSystemd reads a kubelet started by systemd (kubeadm's
+// packages).
+func loadKubeletSystemd(h *Host, n *Node) {
 	// The kubelet runs from systemd: its flags are environment variables
 	// set by the unit drop-ins and kubeadm's flags file.
 	var env []string
@@ -273,9 +334,14 @@ func loadKubeadm(h *Host, n *Node) {
 			kubelet.Source = p
 		}
 	}
+	// ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS
+	// $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS: one command line.
+	var parts []Part
 	for _, v := range []string{"KUBELET_KUBECONFIG_ARGS", "KUBELET_CONFIG_ARGS", "KUBELET_KUBEADM_ARGS", "KUBELET_EXTRA_ARGS"} {
-		kubelet.Flags.Merge(ParseArgs(SplitWords(vars[v])), "kubelet environment ("+v+")")
+		src := "kubelet environment (" + v + ")"
+		parts = append(parts, Part{n.commandLine(Kubelet, SplitWords(vars[v]), src), src})
 	}
+	kubelet.Flags.MergeLine(parts...)
 	if h.Exists("/var/lib/kubelet/config.yaml") {
 		kubelet.Found = true
 		if _, ok := kubelet.Flags.Get("config"); !ok {
@@ -308,6 +374,7 @@ func k3sDefaults(etcd bool) map[ComponentName][]Arg {
 			{"client-ca-file", k3sData + "/agent/client-ca.crt"}, {"tls-cert-file", k3sData + "/agent/serving-kubelet.crt"},
 			{"tls-private-key-file", k3sData + "/agent/serving-kubelet.key"}, {"kubeconfig", k3sData + "/agent/kubelet.kubeconfig"},
 		},
+		KubeProxy: {{"kubeconfig", k3sData + "/agent/kubeproxy.kubeconfig"}, {"proxy-mode", "iptables"}},
 	}
 	if etcd {
 		d[APIServer] = append(d[APIServer], Arg{"etcd-servers", "https://127.0.0.1:2379"}, Arg{"etcd-cafile", tls + "etcd/server-ca.crt"},
@@ -319,12 +386,14 @@ func k3sDefaults(etcd bool) map[ComponentName][]Arg {
 	return d
 }
 
-func loadK3s(h *Host, n *Node, procs map[string][]process) {
+// readRancherConfig reads a K3s or RKE2 config.yaml and its
+// config.yaml.d/*.yaml drop-ins in name order, merged as they merge them.
+func readRancherConfig(h *Host, n *Node, file, dir string) K3sConfig {
 	cfg := K3sConfig{}
-	files := []string{k3sConfig}
-	for _, name := range h.ReadDir(k3sConfigDir) {
+	files := []string{file}
+	for _, name := range h.ReadDir(dir) {
 		if strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
-			files = append(files, k3sConfigDir+"/"+name)
+			files = append(files, dir+"/"+name)
 		}
 	}
 	for _, p := range files {
@@ -339,6 +408,16 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 		}
 		cfg = MergeK3sConfig(cfg, c)
 	}
+	return cfg
+}
+
+// rancherArgKeys are the K3s and RKE2 config keys whose items are extra
+// flags of a component.
+var rancherArgKeys = map[ComponentName]string{APIServer: "kube-apiserver-arg", ControllerManager: "kube-controller-manager-arg",
+	Scheduler: "kube-scheduler-arg", Kubelet: "kubelet-arg", Etcd: "etcd-arg", KubeProxy: "kube-proxy-arg"}
+
+func loadK3s(h *Host, n *Node, procs map[string][]process) {
+	cfg := readRancherConfig(h, n, k3sConfig, k3sConfigDir)
 	src := "k3s config (" + k3sConfig + ")"
 	server := h.Exists(k3sData + "/server")
 	var k3sProc *process
@@ -361,9 +440,9 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 		Scheduler:         server && !cfg.Bool("disable-scheduler"),
 		Kubelet:           !cfg.Bool("disable-agent"),
 		Etcd:              server && embeddedEtcd && !cfg.Bool("disable-etcd"),
+		KubeProxy:         !cfg.Bool("disable-agent") && !cfg.Bool("disable-kube-proxy"),
 	}
-	argKeys := map[ComponentName]string{APIServer: "kube-apiserver-arg", ControllerManager: "kube-controller-manager-arg",
-		Scheduler: "kube-scheduler-arg", Kubelet: "kubelet-arg", Etcd: "etcd-arg"}
+	argKeys := rancherArgKeys
 	var logTail []byte
 	var logPath string
 	for _, p := range k3sLogs {
@@ -380,7 +459,7 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 				comp.Absent = "K3s uses an external datastore (datastore-endpoint)"
 			case c == Etcd:
 				comp.Absent = "K3s stores cluster state in SQLite through kine, not etcd"
-			case !server && c != Kubelet:
+			case !server && c != Kubelet && c != KubeProxy:
 				comp.Absent = "this is a K3s agent: control-plane components run on the servers"
 			default:
 				comp.Absent = "disabled in the k3s configuration"
@@ -398,12 +477,18 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 			if cfg.Bool("protect-kernel-defaults") {
 				comp.Flags.Set("protect-kernel-defaults", "true", src)
 			}
+			if d := k3sData + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
+				comp.Flags.Set("config-dir", d, "k3s default")
+			}
 		}
 		comp.Flags.Merge(cfg.ComponentArgs(argKeys[c]), src)
 		if logTail != nil {
 			if args, ok := RunningLine(logTail, string(c)); ok {
-				// The exact command line k3s started the component with.
-				comp.Flags.Merge(ParseArgs(args), "k3s log ("+logPath+")")
+				// The exact command line k3s started the component with
+				// replaces what was assembled from defaults and config.
+				src := "k3s log (" + logPath + ")"
+				comp.Flags = Flags{}
+				comp.Flags.Merge(n.commandLine(c, args, src), src)
 				comp.Source = "k3s log (" + logPath + ")"
 			}
 		}
@@ -423,6 +508,28 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 		}
 		etcd.Flags.Merge(cfg.ComponentArgs("etcd-arg"), src)
 	}
+}
+
+// loadEtcdConfigFile reads etcd's --config-file. etcd then ignores its
+// other command-line flags, so the file's settings replace them.
+func loadEtcdConfigFile(h *Host, n *Node) {
+	etcd := n.Components[Etcd]
+	p, ok := etcd.Flags.Get("config-file")
+	if !etcd.Found || !ok || p == "" {
+		return
+	}
+	data, ok := n.readConfig(h, p)
+	if !ok {
+		n.problem(finding.LevelError, p, "etcd --config-file not found: etcd does not start, and its settings cannot be audited")
+		return
+	}
+	src, _ := etcd.Flags.Lookup("config-file")
+	etcd.Flags = Flags{}
+	etcd.Flags.Set("config-file", p, src.Source)
+	if err := mergeEtcdConfigFile(etcd, data, p); err != nil {
+		n.problem(finding.LevelError, p, "%v", err)
+	}
+	etcd.Flags.Locate(p, data)
 }
 
 // mergeEtcdConfigFile reads an etcd --config-file (YAML) into flags: the
@@ -456,6 +563,56 @@ func mergeEtcdConfigFile(c *Component, data []byte, p string) error {
 	return nil
 }
 
+// rke2KubeletDefaults are the flags RKE2 starts its kubelet with, for a
+// host where no kubelet process is seen.
+func rke2KubeletDefaults() []Arg {
+	a := rke2Data + "/agent/"
+	return []Arg{{"anonymous-auth", "false"}, {"authorization-mode", "Webhook"}, {"read-only-port", "0"},
+		{"client-ca-file", a + "client-ca.crt"}, {"tls-cert-file", a + "serving-kubelet.crt"}, {"tls-private-key-file", a + "serving-kubelet.key"},
+		{"kubeconfig", a + "kubelet.kubeconfig"}}
+}
+
+// loadRKE2 reads an RKE2 node: the control plane, etcd and kube-proxy run
+// as static Pods whose manifests RKE2 writes to agent/pod-manifests from
+// its defaults and config.yaml (so the manifests are what runs); the
+// kubelet is a child process of rke2, started with RKE2's defaults plus
+// kubelet-arg.
+func loadRKE2(h *Host, n *Node, procs map[string][]process) {
+	cfg := readRancherConfig(h, n, rke2Config, rke2ConfigDir)
+	src := "rke2 config (" + rke2Config + ")"
+	loadStaticPods(h, n, rke2Manifests, APIServer, ControllerManager, Scheduler, Etcd, KubeProxy)
+	server := h.Exists(rke2Data+"/server") || len(procs["rke2"]) > 0 && slices.Contains(procs["rke2"][0].argv, "server")
+	for _, c := range []ComponentName{APIServer, ControllerManager, Scheduler, Etcd} {
+		comp := n.Components[c]
+		switch {
+		case comp.Found:
+		case !server:
+			comp.Absent = "this is an RKE2 agent: control-plane components run on the servers"
+		case c == Etcd:
+			if _, ext := cfg.Get("datastore-endpoint"); ext {
+				comp.Absent = "RKE2 uses an external datastore (datastore-endpoint)"
+			} else {
+				comp.Absent = "no etcd static Pod manifest in " + rke2Manifests
+			}
+		default:
+			comp.Absent = "no static Pod manifest in " + rke2Manifests
+		}
+	}
+	if cfg.Bool("disable-kube-proxy") {
+		n.Components[KubeProxy].Absent = "disabled in the rke2 configuration (disable-kube-proxy)"
+	}
+	k := n.Components[Kubelet]
+	k.Found, k.Source = true, src
+	k.Flags.Merge(rke2KubeletDefaults(), "rke2 default")
+	if cfg.Bool("protect-kernel-defaults") || contains(cfg["profile"], "cis") || slices.ContainsFunc(cfg["profile"], func(p string) bool { return strings.HasPrefix(p, "cis") }) {
+		k.Flags.Set("protect-kernel-defaults", "true", src)
+	}
+	if d := rke2Data + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
+		k.Flags.Set("config-dir", d, "rke2 default")
+	}
+	k.Flags.Merge(cfg.ComponentArgs("kubelet-arg"), src)
+}
+
 func loadMicroK8s(h *Host, n *Node) {
 	vars := map[string]string{"SNAP_DATA": microk8sData, "SNAP": "/snap/microk8s/current", "SNAP_COMMON": "/var/snap/microk8s/common"}
 	for _, c := range AllComponents() {
@@ -466,7 +623,8 @@ func loadMicroK8s(h *Host, n *Node) {
 		}
 		comp := n.Components[c]
 		comp.Found, comp.Source = true, p
-		comp.Flags.Merge(ParseArgsFile(data, vars), p)
+		comp.Flags.Merge(n.commandLine(c, ArgsFileTokens(data, vars), p), p)
+		comp.Flags.Locate(p, data)
 	}
 	if etcd := n.Components[Etcd]; !etcd.Found {
 		etcd.Absent = "MicroK8s stores cluster state in dqlite (k8s-dqlite), not etcd"
@@ -483,23 +641,128 @@ func loadEtcdDefaults(n *Node) {
 	}
 }
 
-func loadKubeletConfig(h *Host, n *Node) {
-	k := n.Components[Kubelet]
-	p, ok := k.Flags.Get("config")
-	if !ok {
-		return
+// maxDropIns bounds the kubelet configuration drop-ins read.
+const maxDropIns = 100
+
+// loadComponentConfigs reads the --config file of the kubelet (and the
+// drop-ins of its --config-dir, applied in name order over it, as the
+// kubelet does), kube-scheduler and kube-proxy.
+func loadComponentConfigs(h *Host, n *Node) {
+	for _, name := range []ComponentName{Kubelet, Scheduler, KubeProxy} {
+		c := n.Components[name]
+		p, ok := c.Flags.Get("config")
+		if !ok || p == "" {
+			if dir, ok := c.Flags.Get("config-dir"); ok && name == Kubelet && dir != "" {
+				c.Config, c.ConfigPath, c.ConfigPos = map[string]any{}, dir, map[string]Setting{}
+				loadKubeletDropIns(h, n, c, dir)
+			}
+			continue
+		}
+		data, ok := n.readConfig(h, p)
+		if !ok {
+			switch name {
+			case Kubelet:
+				n.problem(finding.LevelWarning, p, "kubelet --config file not found: settings default as without a config file")
+			case KubeProxy:
+				// A DaemonSet's kube-proxy reads its ConfigMap at a
+				// container path; the check says so.
+			default:
+				n.problem(finding.LevelError, p, "%s --config file not found: the component does not start, and its settings cannot be audited", name)
+			}
+			continue
+		}
+		var cfg map[string]any
+		if err := yaml.Unmarshal(data, &cfg); err != nil {
+			n.problem(finding.LevelError, p, "parse %s config: %v", name, err)
+			continue
+		}
+		if cfg == nil {
+			cfg = map[string]any{}
+		}
+		c.Config, c.ConfigPath, c.ConfigPos = cfg, p, yamlKeyLines(data, p)
+		if name != Kubelet {
+			continue
+		}
+		if dir, ok := c.Flags.Get("config-dir"); ok && dir != "" {
+			loadKubeletDropIns(h, n, c, dir)
+		}
 	}
-	data, ok := n.readConfig(h, p)
-	if !ok {
-		n.problem(finding.LevelWarning, p, "kubelet --config file not found: settings default as without a config file")
-		return
+}
+
+// loadKubeletDropIns applies the *.conf drop-ins of the kubelet's
+// --config-dir in name order over its configuration.
+func loadKubeletDropIns(h *Host, n *Node, c *Component, dir string) {
+	{
+		for i, f := range h.ReadDir(dir) {
+			if i >= maxDropIns {
+				n.problem(finding.LevelWarning, dir, "more than %d kubelet drop-ins; the rest are not read", maxDropIns)
+				break
+			}
+			if !strings.HasSuffix(f, ".conf") {
+				continue
+			}
+			dp := path.Join(dir, f)
+			data, ok := n.readConfig(h, dp)
+			if !ok {
+				continue
+			}
+			var drop map[string]any
+			if err := yaml.Unmarshal(data, &drop); err != nil {
+				n.problem(finding.LevelError, dp, "parse kubelet drop-in: %v", err)
+				continue
+			}
+			mergeMaps(c.Config, drop)
+			for k, v := range yamlKeyLines(data, dp) {
+				c.ConfigPos[k] = v
+			}
+		}
 	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(data, &cfg); err != nil {
-		n.problem(finding.LevelError, p, "parse kubelet config: %v", err)
-		return
+}
+
+// mergeMaps applies src over dst: maps merge key by key, anything else
+// replaces.
+func mergeMaps(dst, src map[string]any) {
+	for k, v := range src {
+		if sm, ok := v.(map[string]any); ok {
+			if dm, ok := dst[k].(map[string]any); ok {
+				mergeMaps(dm, sm)
+				continue
+			}
+		}
+		dst[k] = v
 	}
-	k.Config, k.ConfigPath = cfg, p
+}
+
+// yamlKeyLines maps the dotted key paths of a block-style YAML mapping to
+// their lines (list items are not descended into).
+func yamlKeyLines(data []byte, source string) map[string]Setting {
+	out := map[string]Setting{}
+	type level struct {
+		indent int
+		key    string
+	}
+	var stack []level
+	for i, line := range strings.Split(string(data), "\n") {
+		trimmed := strings.TrimLeft(line, " ")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") || strings.HasPrefix(trimmed, "-") {
+			continue
+		}
+		key, _, ok := strings.Cut(trimmed, ":")
+		if !ok || strings.ContainsAny(key, " \t\"'{[") {
+			continue
+		}
+		indent := len(line) - len(trimmed)
+		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
+			stack = stack[:len(stack)-1]
+		}
+		stack = append(stack, level{indent, key})
+		parts := make([]string, len(stack))
+		for j, l := range stack {
+			parts[j] = l.key
+		}
+		out[strings.Join(parts, ".")] = Setting{Source: source, Line: i + 1}
+	}
+	return out
 }
 
 func loadEncryptionConfig(h *Host, n *Node) {

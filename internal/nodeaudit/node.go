@@ -25,6 +25,7 @@ type Distribution string
 const (
 	Kubeadm  Distribution = "kubeadm"
 	K3s      Distribution = "k3s"
+	RKE2     Distribution = "rke2"
 	MicroK8s Distribution = "microk8s"
 	// Unknown: no known layout; only live processes are audited.
 	Unknown Distribution = "unknown"
@@ -40,11 +41,12 @@ const (
 	Kubelet           ComponentName = "kubelet"
 	ControllerManager ComponentName = "kube-controller-manager"
 	Scheduler         ComponentName = "kube-scheduler"
+	KubeProxy         ComponentName = "kube-proxy"
 )
 
 // AllComponents lists the components in audit order.
 func AllComponents() []ComponentName {
-	return []ComponentName{APIServer, Etcd, ControllerManager, Scheduler, Kubelet}
+	return []ComponentName{APIServer, Etcd, ControllerManager, Scheduler, Kubelet, KubeProxy}
 }
 
 // Component is one component's effective configuration on the host.
@@ -62,6 +64,9 @@ type Component struct {
 	// ConfigPath its host path.
 	Config     map[string]any
 	ConfigPath string
+	// ConfigPos maps a dotted key path of Config to the file and line
+	// that set it (a kubelet drop-in overrides the main file).
+	ConfigPos map[string]Setting
 	// Absent explains why a component that is normally there is not
 	// (for example "MicroK8s stores cluster state in dqlite, not etcd").
 	Absent string
@@ -80,6 +85,7 @@ const (
 	RolePKIKey          FileRole = "pki-key"
 	RoleEtcdDataDir     FileRole = "etcd-data-dir"
 	RoleSecurityConfig  FileRole = "security-config"
+	RoleCNIConfig       FileRole = "cni-config"
 )
 
 // File is the mode and owner of one host file.
@@ -109,6 +115,9 @@ type Node struct {
 	// could be read, else EncryptionConfigErr says why not.
 	EncryptionConfig    *encryption.Config
 	EncryptionConfigErr string
+	// APIServerFiles is what the API server's other configuration files
+	// (authorization, authentication, audit policy) say.
+	APIServerFiles APIServerFiles
 	// Problems are inputs that could not be read.
 	Problems []finding.Problem
 	// nothingFound is set by Load when the host showed no file of any

@@ -49,7 +49,7 @@ func copyTree(t *testing.T, src string, secure bool) (string, bool) {
 			if d.IsDir() {
 				mode = 0o700
 			}
-			if strings.HasSuffix(filepath.ToSlash(p), "/var/lib/etcd") {
+			if strings.HasSuffix(filepath.ToSlash(p), "/var/lib/etcd") || strings.HasSuffix(filepath.ToSlash(p), "/rke2/server/db/etcd") {
 				uid = 998
 			}
 		}
@@ -75,9 +75,9 @@ func isOwnershipCheck(id string) bool {
 // must pass on some secure tree and fail on some insecure tree, so a check
 // added without fixtures fails this test.
 func TestFixtureTrees(t *testing.T) {
-	passed, failed := map[string]bool{}, map[string]bool{}
+	passed, failed, manual := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	owners := true
-	for _, dist := range []Distribution{Kubeadm, K3s, MicroK8s} {
+	for _, dist := range []Distribution{Kubeadm, K3s, RKE2, MicroK8s} {
 		for _, secure := range []bool{true, false} {
 			name := string(dist) + "/bad"
 			if secure {
@@ -101,6 +101,8 @@ func TestFixtureTrees(t *testing.T) {
 						continue
 					}
 					switch o.Status {
+					case Manual:
+						manual[o.Check.ID] = true
 					case Pass:
 						passed[o.Check.ID] = true
 					case Fail:
@@ -117,6 +119,12 @@ func TestFixtureTrees(t *testing.T) {
 	}
 	for _, c := range Checks() {
 		if !owners && isOwnershipCheck(c.ID) {
+			continue
+		}
+		if c.Manual {
+			if !manual[c.ID] || passed[c.ID] || failed[c.ID] {
+				t.Errorf("manual item %s: manual on some tree %v, never passed %v or failed %v", c.ID, manual[c.ID], !passed[c.ID], !failed[c.ID])
+			}
 			continue
 		}
 		if !passed[c.ID] {

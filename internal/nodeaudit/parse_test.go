@@ -1,6 +1,10 @@
 package nodeaudit
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -11,7 +15,10 @@ func TestParseArgs(t *testing.T) {
 		in   []string
 		want []Arg
 	}{
-		{"equals", []string{"--a=1", "-b=2"}, []Arg{{"a", "1"}, {"b", "2"}}},
+		{"equals", []string{"--a=1", "-b=2"}, []Arg{{"a", "1"}}},
+		{"verbosity shorthand", []string{"-v=2", "-v", "4"}, []Arg{{"v", "2"}, {"v", "4"}}},
+		{"double dash ends flags", []string{"--a=1", "--", "--b=2"}, []Arg{{"a", "1"}}},
+		{"bare bool before a word", []string{"--anonymous-auth", "false", "--x=1"}, []Arg{{"anonymous-auth", "true"}, {"x", "1"}}},
 		{"separate value", []string{"--a", "1", "--b"}, []Arg{{"a", "1"}, {"b", "true"}}},
 		{"bool flag never takes a word", []string{"--profiling", "server"}, []Arg{{"profiling", "true"}}},
 		{"subcommand skipped", []string{"server", "--x=y"}, []Arg{{"x", "y"}}},
@@ -90,5 +97,116 @@ func TestRunningLine(t *testing.T) {
 	}
 	if _, ok := RunningLine(log, "kube-apiserver"); ok {
 		t.Error("found a component that is not there")
+	}
+}
+
+// TestFlagSemantics: effective values as the components' flag parsers build
+// them from one or more command lines.
+func TestFlagSemantics(t *testing.T) {
+	tests := []struct {
+		name   string
+		syntax Syntax
+		lines  [][]string // command lines applied in order (defaults first)
+		flag   string
+		want   string
+		warn   int
+	}{
+		{"scalar repeated: last wins", PFlag, [][]string{{"--profiling=false", "--profiling=true"}}, "profiling", "true", 0},
+		{"separate value", PFlag, [][]string{{"--audit-log-path", "/var/log/a.log"}}, "audit-log-path", "/var/log/a.log", 0},
+		{"list repeated: accumulates", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction", "--enable-admission-plugins=AlwaysPullImages"}}, "enable-admission-plugins", "NodeRestriction,AlwaysPullImages", 0},
+		{"list in a later line replaces", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction"}, {"--enable-admission-plugins=EventRateLimit"}}, "enable-admission-plugins", "EventRateLimit", 0},
+		{"list appended with +", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction"}, {"--enable-admission-plugins+=EventRateLimit"}}, "enable-admission-plugins", "NodeRestriction,EventRateLimit", 0},
+		{"authorization modes repeated", PFlag, [][]string{{"--authorization-mode=Node", "--authorization-mode=RBAC"}}, "authorization-mode", "Node,RBAC", 0},
+		{"feature gates merge", PFlag, [][]string{{"--feature-gates=A=true,RotateKubeletServerCertificate=false", "--feature-gates=RotateKubeletServerCertificate=true"}}, "feature-gates", "A=true,RotateKubeletServerCertificate=true", 0},
+		{"feature gates with a component", PFlag, [][]string{{"--feature-gates=kube:RotateKubeletServerCertificate=false"}}, "feature-gates", "kube:RotateKubeletServerCertificate=false", 0},
+		{"underscores are dashes", PFlag, [][]string{{"--anonymous_auth=false"}}, "anonymous-auth", "false", 0},
+		{"single-dash long flag refused by pflag", PFlag, [][]string{{"--anonymous-auth=true", "-anonymous-auth=false"}}, "anonymous-auth", "true", 1},
+		{"single-dash long flag accepted by etcd", GoFlag, [][]string{{"-client-cert-auth=true"}}, "client-cert-auth", "true", 0},
+		{"bool followed by false is true", PFlag, [][]string{{"--anonymous-auth", "false"}}, "anonymous-auth", "true", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var f Flags
+			warns := 0
+			for i, line := range tt.lines {
+				args, w := ParseCommandLine(line, tt.syntax)
+				warns += len(w)
+				f.Merge(args, fmt.Sprint("line ", i))
+			}
+			if v, _ := f.Get(tt.flag); v != tt.want {
+				t.Errorf("--%s = %q, want %q", tt.flag, v, tt.want)
+			}
+			if warns != tt.warn {
+				t.Errorf("%d warnings, want %d", warns, tt.warn)
+			}
+		})
+	}
+}
+
+func TestFlagBool(t *testing.T) {
+	tests := []struct {
+		value     string
+		want, bad bool
+	}{
+		{"true", true, false}, {"1", true, false}, {"T", true, false}, {"False", false, false}, {"0", false, false}, {"f", false, false},
+		{"yes", false, true}, {"", false, true},
+	}
+	for _, tt := range tests {
+		var f Flags
+		f.Set("anonymous-auth", tt.value, "x")
+		v, set, err := f.Bool("anonymous-auth")
+		if !set || v != tt.want || (err != nil) != tt.bad {
+			t.Errorf("%q: got %v, %v, %v", tt.value, v, set, err)
+		}
+	}
+}
+
+func TestLocate(t *testing.T) {
+	data := []byte("spec:\n  containers:\n  - command:\n    - kube-apiserver\n    - --profiling=true\n    - --profiling-x=1\n    - --client-ca-file=/ca\n    - --requestheader-client-ca-file=/fp\n")
+	var f Flags
+	f.Merge(ParseArgs([]string{"--profiling=true", "--profiling-x=1", "--client-ca-file=/ca", "--requestheader-client-ca-file=/fp"}), "m.yaml")
+	f.Locate("m.yaml", data)
+	for flag, want := range map[string]int{"profiling": 5, "profiling-x": 6, "client-ca-file": 7, "requestheader-client-ca-file": 8} {
+		if s, _ := f.Lookup(flag); s.Line != want {
+			t.Errorf("--%s: line %d, want %d", flag, s.Line, want)
+		}
+	}
+}
+
+func TestFeatureGates(t *testing.T) {
+	g := FeatureGates("kube:RotateKubeletServerCertificate=false,etcd:InitialCorruptCheck=true,SeccompDefault=true")
+	if g["RotateKubeletServerCertificate"] != "false" || g["SeccompDefault"] != "true" || len(g) != 2 {
+		t.Errorf("gates %v", g)
+	}
+}
+
+// TestK3sArgReplacesDefault: a kube-apiserver-arg replaces k3s's own value
+// of that flag (K3s's enable-admission-plugins=NodeRestriction is lost when
+// the config names other plugins), unless written name+=value.
+func TestK3sArgReplacesDefault(t *testing.T) {
+	tests := []struct {
+		arg  string
+		want bool
+	}{
+		{"enable-admission-plugins=EventRateLimit", false},
+		{"enable-admission-plugins=NodeRestriction,EventRateLimit", true},
+		{"enable-admission-plugins+=EventRateLimit", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.arg, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "k3s", "good"), true)
+			if err := os.Remove(filepath.Join(root, "var/log/k3s.log")); err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(root, "etc/rancher/k3s/config.yaml"), "kube-apiserver-arg:\n  - "+tt.arg+"\n")
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if on, _ := admissionEnabled(n.Component(APIServer), "NodeRestriction"); on != tt.want {
+				v, _ := n.Component(APIServer).Flags.Get("enable-admission-plugins")
+				t.Errorf("NodeRestriction on = %v, want %v (--enable-admission-plugins=%s)", on, tt.want, v)
+			}
+		})
 	}
 }

@@ -78,6 +78,10 @@ type sarifRuleProperties struct {
 	// SecuritySeverity is the CVSS-like score GitHub code scanning reads to
 	// rank security alerts; it is a string by convention.
 	SecuritySeverity string `json:"security-severity,omitempty"`
+	// Frameworks and Peers carry the rule's CIS, NSA/CISA, MITRE ATT&CK
+	// and Pod Security mappings and its peer tools' equivalent IDs.
+	Frameworks *finding.Frameworks `json:"frameworks,omitempty"`
+	Peers      []finding.PeerCheck `json:"peers,omitempty"`
 }
 
 type sarifInvocation struct {
@@ -267,7 +271,11 @@ func sarifRuleOf(ri finding.RuleInfo) sarifRule {
 	if !slices.Contains(tags, "security") {
 		tags = append(tags, "security")
 	}
-	rule.Properties = &sarifRuleProperties{Tags: tags, SecuritySeverity: securitySeverity(ri.Severity)}
+	rule.Properties = &sarifRuleProperties{Tags: tags, SecuritySeverity: securitySeverity(ri.Severity), Peers: ri.Peers}
+	if !ri.Frameworks.IsZero() {
+		fw := ri.Frameworks
+		rule.Properties.Frameworks = &fw
+	}
 	return rule
 }
 

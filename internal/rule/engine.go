@@ -26,18 +26,24 @@ func (s *Set) EvaluateObjects(ctx context.Context, c *Context) ([]finding.Findin
 	return s.evaluate(ctx, c, nil, false)
 }
 
+// EvaluateGlobal runs only the inventory-wide and Dockerfile rules: the
+// other half of EvaluateObjects, run once after every batch, when the
+// inventory knows every workload's pod template (Inventory.Templates).
+func (s *Set) EvaluateGlobal(ctx context.Context, c *Context, dockerfiles []*dockerfile.File) ([]finding.Finding, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.evaluateGlobal(c, dockerfiles, nil), nil
+}
+
 func (s *Set) evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfile.File, global bool) ([]finding.Finding, error) {
-	var workloadRules, objectRules, dockerfileRules, inventoryRules []*Rule
+	var workloadRules, objectRules []*Rule
 	for _, r := range s.rules {
 		switch {
 		case r.Workload != nil:
 			workloadRules = append(workloadRules, r)
 		case r.Object != nil:
 			objectRules = append(objectRules, r)
-		case r.Dockerfile != nil:
-			dockerfileRules = append(dockerfileRules, r)
-		case r.Inventory != nil:
-			inventoryRules = append(inventoryRules, r)
 		}
 	}
 	objects := c.Inventory.Objects
@@ -90,19 +96,31 @@ feed:
 	if !global {
 		return all, nil
 	}
-	for _, r := range inventoryRules {
+	return s.evaluateGlobal(c, dockerfiles, all), nil
+}
+
+// evaluateGlobal appends the findings of the inventory-wide and Dockerfile
+// rules to all.
+func (s *Set) evaluateGlobal(c *Context, dockerfiles []*dockerfile.File, all []finding.Finding) []finding.Finding {
+	for _, r := range s.rules {
+		if r.Inventory == nil {
+			continue
+		}
 		for _, v := range r.Inventory(c) {
 			all = append(all, newInventoryFinding(r, v))
 		}
 	}
 	for _, f := range dockerfiles {
-		for _, r := range dockerfileRules {
+		for _, r := range s.rules {
+			if r.Dockerfile == nil {
+				continue
+			}
 			for _, v := range r.Dockerfile(c, f) {
 				all = append(all, newDockerfileFinding(r, f, v))
 			}
 		}
 	}
-	return all, nil
+	return all
 }
 
 func baseFinding(r *Rule, v Violation) finding.Finding {

@@ -42,6 +42,14 @@ type Rule struct {
 	RemediationYAML string
 	References      []finding.Reference
 	Tags            []string
+	// Frameworks maps the rule to CIS, NSA/CISA, MITRE ATT&CK and Pod
+	// Security controls (see finding.Frameworks). A rule package may
+	// instead keep its mappings in one table keyed by rule ID
+	// (frameworks.go), merged in by rules.Builtin.
+	Frameworks finding.Frameworks
+	// Peers are other tools' equivalent checks; the catalogue fills them
+	// from internal/catalog/peers, rule definitions leave them empty.
+	Peers []finding.PeerCheck
 
 	// Workload checks a pod template and its owner.
 	Workload func(c *Context, w *workload.Workload) []Violation
@@ -94,5 +102,6 @@ func (r *Rule) Info() finding.RuleInfo {
 		rem += "\n\n" + r.RemediationYAML
 	}
 	return finding.RuleInfo{ID: r.ID, Title: r.Title, Severity: r.Severity, Description: r.Description,
-		Remediation: rem, References: r.References, Tags: r.Tags, Aliases: r.Aliases}
+		Remediation: rem, References: r.References, Tags: r.Tags, Aliases: r.Aliases,
+		Frameworks: r.Frameworks, Peers: r.Peers}
 }

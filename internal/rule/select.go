@@ -98,12 +98,29 @@ func (s *Set) Matches(selectors []string, id string) bool {
 func (s *Set) Len() int { return len(s.rules) }
 
 // Select keeps the rules matching any selector: a tag (pss-baseline,
-// hardening ...), an ID glob ("pss/*", "hardening/latest-tag") or a
-// former ID, which selects every rule it now stands for. A
+// hardening ...), an ID glob ("pss/*", "hardening/latest-tag"), a
+// former ID, which selects every rule it now stands for, or a framework
+// or peer selector (see MatchMapping: "cis-5.2.*", "mitre:T1611",
+// "ksv-0017"). A
 // selector starting with "-" removes what it matches. No selector, or only
 // removals, starts from every rule. A selector matching nothing is an
 // error, so a typo never silently disables checks.
 func (s *Set) Select(selectors []string) (*Set, error) {
+	keep, err := SelectWith(len(s.rules), selectors, func(i int, sel string) bool { return s.rules[i].matches(sel) })
+	if err != nil {
+		return nil, err
+	}
+	out := &Set{byID: map[string]*Rule{}, byAlias: map[string][]*Rule{}}
+	for _, i := range keep {
+		_ = out.add(s.rules[i])
+	}
+	return out, nil
+}
+
+// SelectWith applies selectors, with Select's semantics, to n checks
+// that match reports on: the indices kept, in order. The catalogue uses it
+// for the checks of every analyser.
+func SelectWith(n int, selectors []string, match func(i int, sel string) bool) ([]int, error) {
 	var include, exclude []string
 	for _, sel := range selectors {
 		for _, part := range strings.Split(sel, ",") {
@@ -121,38 +138,33 @@ func (s *Set) Select(selectors []string) (*Set, error) {
 		if err := validGlob(sel); err != nil {
 			return nil, err
 		}
-		if !s.anyMatches(sel) {
-			return nil, fmt.Errorf("rule selector %q matches no rule ID or tag (see 'palisade rules list')", sel)
+		found := false
+		for i := 0; i < n && !found; i++ {
+			found = match(i, sel)
+		}
+		if !found {
+			return nil, fmt.Errorf("rule selector %q matches no rule ID, tag, framework control or peer check ID (see 'palisade rules list')", sel)
 		}
 	}
-	out := &Set{byID: map[string]*Rule{}, byAlias: map[string][]*Rule{}}
-	for _, r := range s.rules {
-		keep := len(include) == 0
+	var keep []int
+	for i := 0; i < n; i++ {
+		ok := len(include) == 0
 		for _, sel := range include {
-			if r.matches(sel) {
-				keep = true
+			if match(i, sel) {
+				ok = true
 				break
 			}
 		}
 		for _, sel := range exclude {
-			if r.matches(sel) {
-				keep = false
+			if match(i, sel) {
+				ok = false
 			}
 		}
-		if keep {
-			_ = out.add(r)
+		if ok {
+			keep = append(keep, i)
 		}
 	}
-	return out, nil
-}
-
-func (s *Set) anyMatches(sel string) bool {
-	for _, r := range s.rules {
-		if r.matches(sel) {
-			return true
-		}
-	}
-	return false
+	return keep, nil
 }
 
 // matches reports whether a selector designates the rule: a tag, a glob
@@ -166,7 +178,7 @@ func (r *Rule) matches(sel string) bool {
 			return true
 		}
 	}
-	return false
+	return MatchMapping(sel, r.Frameworks, r.Peers)
 }
 
 // MatchID matches a rule ID against a glob where "*" also crosses "/".
@@ -196,7 +208,7 @@ func globAcross(glob, s string) bool {
 
 func validGlob(g string) error {
 	if strings.ContainsAny(g, " \t[]?") {
-		return fmt.Errorf("rule selector %q: only letters, digits, '-', '/', '.' and '*' are allowed", g)
+		return fmt.Errorf("rule selector %q: only letters, digits, '-', '/', '.', ':' and '*' are allowed", g)
 	}
 	return nil
 }

@@ -15,10 +15,11 @@ const (
 	EcosystemNPM    = "npm"
 	EcosystemMaven  = "Maven"
 
-	// Further OS ecosystems. OSV names the first five; Fedora, Amazon
-	// Linux and CBL-Mariner have no OSV ecosystem of their own, so their
-	// packages carry these descriptive names and match nothing in OSV
-	// until one exists.
+	// Further OS ecosystems. OSV names the first five and Chainguard;
+	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have
+	// no OSV ecosystem of their own, so their packages carry these
+	// descriptive names, matched by advisories imported in the vendors'
+	// formats (Amazon's ALAS) under the same names.
 	EcosystemRockyLinux = "Rocky Linux"
 	EcosystemAlmaLinux  = "AlmaLinux"
 	EcosystemSUSE       = "SUSE"
@@ -27,6 +28,9 @@ const (
 	EcosystemFedora     = "Fedora"
 	EcosystemAmazon     = "Amazon Linux"
 	EcosystemMariner    = "Mariner"
+	EcosystemChainguard = "Chainguard"
+	EcosystemOracle     = "Oracle Linux"
+	EcosystemPhoton     = "Photon OS"
 )
 
 // Package is one installed software package.
@@ -44,10 +48,14 @@ type Package struct {
 	// SourceName and SourceVersion name the source package (dpkg Source:,
 	// apk origin, rpm source RPM); advisories of Debian, Ubuntu and Alpine
 	// are written against it.
-	SourceName    string   `json:"sourceName,omitempty"`
-	SourceVersion string   `json:"sourceVersion,omitempty"`
-	Arch          string   `json:"arch,omitempty"`
-	Licenses      []string `json:"licenses,omitempty"`
+	SourceName    string `json:"sourceName,omitempty"`
+	SourceVersion string `json:"sourceVersion,omitempty"`
+	Arch          string `json:"arch,omitempty"`
+	// Platform is the GOOS/GOARCH a Go binary was built for
+	// ("linux/amd64"), from its build information: Go advisories whose
+	// affected packages exist only on other platforms do not apply.
+	Platform string   `json:"platform,omitempty"`
+	Licenses []string `json:"licenses,omitempty"`
 	// Locations are the files that record the package (the dpkg status
 	// file, a binary, a package.json).
 	Locations []string `json:"locations,omitempty"`

@@ -64,9 +64,9 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		dfs = append(dfs, f)
 	}
 	scanned := len(inv.Objects) + len(dfs)
-	// Context objects, inventory-wide rules and Dockerfiles first...
+	// Context objects first...
 	c := rule.NewContext(inv, opts.Settings, opts.Rules)
-	findings, err := opts.Rules.Evaluate(ctx, c, dfs)
+	findings, err := opts.Rules.EvaluateObjects(ctx, c)
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +74,9 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
 	// ...then workloads in batches, so only one batch of typed objects is
 	// in memory at a time: typed workloads are most of a large scan's heap.
+	// Of each batch only the pod templates' summary stays, for the
+	// inventory-wide rules run last.
+	templates := make([]workload.PodTemplate, 0, len(workloads))
 	for start := 0; start < len(workloads); start += workloadBatch {
 		batch, batchProblems := inv.WithBatch(workloads[start:min(start+workloadBatch, len(workloads))], in.DefaultNamespace)
 		problems = append(problems, batchProblems...)
@@ -87,7 +90,18 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		}
 		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
 		findings = append(findings, fs...)
+		for _, w := range batch.Workloads {
+			templates = append(templates, workload.TemplateOf(w))
+		}
 	}
+	// Inventory-wide rules and Dockerfiles, with every workload known.
+	inv.Templates = templates
+	global, err := opts.Rules.EvaluateGlobal(ctx, c, dfs)
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, rule.ApplyExemptions(global, opts.Rules, inv, opts.Exceptions, now)...)
+	findings = append(findings, global...)
 	// Every error so far is an input (object, document, file, overlay)
 	// that was not understood; exemption problems are warnings.
 	if err := locatePatchedFindings(ctx, findings, loaded.Patched, inv, in.DefaultNamespace, opts); err != nil {

@@ -56,7 +56,10 @@ func For(ecosystem string) (Comparer, error) {
 		return Func(deb.Compare), nil
 	case "alpine", "wolfi", "chainguard":
 		return Func(apk.Compare), nil
-	case "red hat", "almalinux", "rocky linux", "suse", "opensuse", "mageia", "openeuler":
+	case "red hat", "almalinux", "rocky linux", "suse", "opensuse", "mageia", "openeuler",
+		// rpm distributions OSV has no export of; their advisories come in
+		// the vendors' formats (Amazon's ALAS) and compare as rpm does.
+		"amazon linux", "fedora", "mariner", "azure linux", "oracle linux", "photon os":
 		return Func(rpm.Compare), nil
 	case "go":
 		// ParseGo already reads "0" as 0.0.0, the lowest Go version.

@@ -1,7 +1,10 @@
 // Package vulndb keeps the vulnerability database that image scans match
 // packages against: OSV records (https://ossf.github.io/osv-schema/), the
-// one internal format, indexed by (ecosystem, package) in a bbolt file
-// under the cache directory.
+// one internal model of advisories, indexed by (ecosystem, package) in a
+// bbolt file under the cache directory. Vendors' own formats are read and
+// normalised into it (Amazon's ALAS updateinfo.xml), and CVE enrichment
+// (NVD's scores, CISA KEV, EPSS, the Debian Security Tracker's fix
+// states) is kept beside it by CVE ID.
 //
 // The database is replaced, never modified: an update or import builds a
 // complete new file beside the live one, syncs it and renames it over the
@@ -74,12 +77,29 @@ type ImportResult struct {
 // called name (the base name of path when name is empty), replacing an
 // earlier import of that name and keeping every other source.
 func (c Cache) ImportOSV(ctx context.Context, path, name string, now time.Time) (*ImportResult, error) {
+	return c.Import(ctx, path, name, FormatOSV, now)
+}
+
+// Import imports a file or directory of a source format (see Formats; ""
+// is the format FormatOf the name implies) as the source called name,
+// replacing an earlier import of that name and keeping every other
+// source.
+func (c Cache) Import(ctx context.Context, path, name, format string, now time.Time) (*ImportResult, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
 	}
 	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(abs), ".zip")
+		name = filepath.Base(abs)
+		for _, ext := range []string{".gz", ".zip", ".json", ".csv"} {
+			name = strings.TrimSuffix(name, ext)
+		}
+	}
+	if format == "" {
+		format = FormatOf(name)
+	}
+	if !ValidFormat(format) {
+		return nil, fmt.Errorf("import %s: unknown format %q (want one of %s)", path, format, strings.Join(Formats, ", "))
 	}
 	if _, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
@@ -94,7 +114,7 @@ func (c Cache) ImportOSV(ctx context.Context, path, name string, now time.Time) 
 			}
 		}
 	}
-	state := SourceState{Name: name, Kind: KindFile, Location: abs, Fetched: now, Checked: now}
+	state := SourceState{Name: name, Kind: KindFile, Format: format, Location: abs, Fetched: now, Checked: now}
 	inputs = append(inputs, buildInput{state: state, path: abs})
 	meta, stats, err := c.rebuild(ctx, old, inputs, now)
 	if err != nil {
@@ -128,17 +148,32 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 	for i, in := range inputs {
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
+		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
+		enrich := isEnrichment(in.state.Format)
 		if in.path == "" {
 			if old == nil {
 				b.abort()
 				return meta, nil, fmt.Errorf("source %s: no previous database to keep it from", name)
 			}
-			if err := old.forEachOf(ctx, name, add); err != nil {
+			keep := func() error { return old.forEachOf(ctx, name, add) }
+			if enrich {
+				keep = func() error { return old.forEachCVEOf(ctx, name, addCVE) }
+			}
+			if err := keep(); err != nil {
 				b.abort()
 				return meta, nil, fmt.Errorf("source %s: keep from %s: %w", name, old.path, err)
 			}
 		} else {
-			st, err := readRecords(ctx, in.path, add)
+			var st readStats
+			var err error
+			switch {
+			case enrich:
+				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
+			case in.state.Format == FormatALAS:
+				st, err = readALAS(ctx, in.path, name, add)
+			default:
+				st, err = readRecords(ctx, in.path, add)
+			}
 			if err != nil {
 				b.abort()
 				return meta, nil, fmt.Errorf("source %s: %w", name, err)

@@ -21,6 +21,10 @@ import (
 //	meta     "meta" -> Metadata as JSON
 //	records  ID -> source name, NUL, the record as compact JSON
 //	index    IndexKey(ecosystem, package) -> the IDs of its records, one per line
+//	cves     CVE ID, NUL, source name -> that source's CVEInfo as JSON
+//
+// The cves bucket holds the enrichment sources (NVD, CISA KEV, EPSS); a
+// file built before it existed has none and opens without it.
 //
 // The file is only ever written whole, by a builder, into a temporary file
 // beside the live one, and then renamed over it: readers never see a half
@@ -29,6 +33,7 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketRecords = []byte("records")
 	bucketIndex   = []byte("index")
+	bucketCVEs    = []byte("cves")
 	keyMeta       = []byte("meta")
 )
 
@@ -49,6 +54,8 @@ type Metadata struct {
 	Ecosystems map[string]int `json:"ecosystems"`
 	// Records is the number of records.
 	Records int `json:"records"`
+	// CVEs is the number of CVE enrichment entries (NVD, KEV, EPSS).
+	CVEs int `json:"cves,omitempty"`
 }
 
 // SourceState is what the database remembers of one source.
@@ -57,6 +64,9 @@ type SourceState struct {
 	// Kind is "url" for a downloaded source and "file" for an imported
 	// directory or zip.
 	Kind string `json:"kind"`
+	// Format is the source's format: "" or "osv" for advisories, "nvd",
+	// "kev" or "epss" for CVE enrichment.
+	Format string `json:"format,omitempty"`
 	// Location is the URL or the file imported.
 	Location string `json:"location"`
 	// ETag and LastModified are the validators of the last download, sent
@@ -70,6 +80,8 @@ type SourceState struct {
 	Fetched time.Time `json:"fetched"`
 	Checked time.Time `json:"checked"`
 	Records int       `json:"records"`
+	// CVEs counts the CVEs an enrichment source describes.
+	CVEs int `json:"cves,omitempty"`
 	// Skipped counts records that failed validation and were left out.
 	Skipped int `json:"skipped,omitempty"`
 }
@@ -197,6 +209,59 @@ func (db *DB) Get(id string) (*Record, error) {
 	return rec, nil
 }
 
+// CVE returns what the enrichment sources say of a CVE, merged across
+// sources, or nil when none says anything.
+func (db *DB) CVE(id string) (*CVEInfo, error) {
+	var out *CVEInfo
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCVEs)
+		if b == nil {
+			return nil
+		}
+		prefix := []byte(id + "\x00")
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var info CVEInfo
+			if err := json.Unmarshal(v, &info); err != nil {
+				return fmt.Errorf("corrupt CVE entry %q: %w", k, err)
+			}
+			if out == nil {
+				out = &CVEInfo{ID: id}
+			}
+			out.merge(&info)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vulnerability database %s: %s: %w", db.path, id, err)
+	}
+	return out, nil
+}
+
+// forEachCVEOf calls fn with every stored CVE entry of a source.
+func (db *DB) forEachCVEOf(ctx context.Context, source string, fn func(*CVEInfo) error) error {
+	suffix := []byte("\x00" + source)
+	return db.bolt.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCVEs)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if !bytes.HasSuffix(k, suffix) || bytes.IndexByte(k, 0) != len(k)-len(suffix) {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var info CVEInfo
+			if err := json.Unmarshal(v, &info); err != nil {
+				return fmt.Errorf("CVE entry %q: %w", k, err)
+			}
+			return fn(&info)
+		})
+	})
+}
+
 // forEachOf calls fn with every stored record of a source, for carrying a
 // source that did not change into a new build.
 func (db *DB) forEachOf(ctx context.Context, source string, fn func(rec *Record) error) error {
@@ -261,11 +326,15 @@ func NormalizeName(ecosystem, name string) string {
 // batches without fsync; commit writes the index and metadata, syncs the
 // file and renames it over dest.
 type builder struct {
-	bolt    *bolt.DB
-	tmp     string
-	batch   map[string][]byte
-	keys    map[string][]string // record ID -> index keys
-	sources map[string]string   // record ID -> source name
+	bolt  *bolt.DB
+	tmp   string
+	batch map[string][]byte
+	// cveBatch holds CVE entries by key (ID, NUL, source); cveCounts
+	// counts the entries of each source.
+	cveBatch  map[string][]byte
+	cveCounts map[string]int
+	keys      map[string][]string // record ID -> index keys
+	sources   map[string]string   // record ID -> source name
 }
 
 const buildBatch = 2000
@@ -287,7 +356,7 @@ func newBuilder(dest string) (*builder, error) {
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
 	if err := b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketRecords, bucketIndex} {
+		for _, name := range [][]byte{bucketMeta, bucketRecords, bucketIndex, bucketCVEs} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
@@ -298,7 +367,8 @@ func newBuilder(dest string) (*builder, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
-	return &builder{bolt: b, tmp: tmp, batch: map[string][]byte{}, keys: map[string][]string{}, sources: map[string]string{}}, nil
+	return &builder{bolt: b, tmp: tmp, batch: map[string][]byte{}, keys: map[string][]string{}, sources: map[string]string{},
+		cveBatch: map[string][]byte{}, cveCounts: map[string]int{}}, nil
 }
 
 // add stores a record of a source. A record with the same ID as an earlier
@@ -328,7 +398,55 @@ func (b *builder) add(source string, rec *Record) error {
 	return nil
 }
 
+// addCVE stores a source's information on a CVE. A later entry of the
+// same source for the same CVE replaces the earlier one: NVD's yearly and
+// "modified" feeds overlap, and the later feed is the newer.
+func (b *builder) addCVE(source string, info *CVEInfo) error {
+	key := info.ID + "\x00" + source
+	data, err := json.Marshal(info)
+	if err != nil {
+		return fmt.Errorf("CVE %s: %w", info.ID, err)
+	}
+	if _, ok := b.cveBatch[key]; !ok && !b.stored(key) {
+		b.cveCounts[source]++
+	}
+	b.cveBatch[key] = data
+	if len(b.cveBatch) >= 4*buildBatch {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *builder) stored(key string) bool {
+	found := false
+	_ = b.bolt.View(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bucketCVEs).Get([]byte(key)) != nil
+		return nil
+	})
+	return found
+}
+
 func (b *builder) flush() error {
+	if len(b.cveBatch) > 0 {
+		keys := make([]string, 0, len(b.cveBatch))
+		for k := range b.cveBatch {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		err := b.bolt.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucketCVEs)
+			for _, k := range keys {
+				if err := bk.Put([]byte(k), b.cveBatch[k]); err != nil {
+					return fmt.Errorf("CVE entry %q: %w", k, err)
+				}
+			}
+			return nil
+		})
+		clear(b.cveBatch)
+		if err != nil {
+			return fmt.Errorf("vulnerability database %s: %w", b.tmp, err)
+		}
+	}
 	if len(b.batch) == 0 {
 		return nil
 	}
@@ -381,8 +499,11 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	}
 	meta.Ecosystems = named
 	meta.Records = len(b.keys)
+	meta.CVEs = 0
 	for i := range meta.Sources {
 		meta.Sources[i].Records = perSource[meta.Sources[i].Name]
+		meta.Sources[i].CVEs = b.cveCounts[meta.Sources[i].Name]
+		meta.CVEs += meta.Sources[i].CVEs
 	}
 	meta.SchemaVersion = SchemaVersion
 	keys := make([]string, 0, len(index))
@@ -439,7 +560,7 @@ var ecosystemNames = map[string]string{
 	"go": "Go", "pypi": "PyPI", "npm": "npm", "maven": "Maven", "crates.io": "crates.io",
 	"rubygems": "RubyGems", "nuget": "NuGet", "packagist": "Packagist", "wolfi": "Wolfi",
 	"chainguard": "Chainguard", "almalinux": "AlmaLinux", "rocky linux": "Rocky Linux",
-	"suse": "SUSE", "opensuse": "openSUSE",
+	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
 }
 
 func displayEcosystem(lower string) string {

@@ -31,6 +31,9 @@ type Source struct {
 	// ChecksumURL, when set, serves the archive's SHA-256 as the first
 	// field of its body (the format of sha256sum).
 	ChecksumURL string `json:"checksumURL,omitempty"`
+	// Format is the source's format (see Formats); "" is the one FormatOf
+	// the name implies.
+	Format string `json:"format,omitempty"`
 }
 
 // OSVExportBase is where OSV publishes its per-ecosystem exports.
@@ -56,13 +59,47 @@ func DefaultSources() []Source {
 	return out
 }
 
-// ParseSource reads a source given as NAME=URL, or as an ecosystem name
-// alone for its OSV export.
+// Where the enrichment sources publish (see cve.go and debian.go).
+const (
+	NVDFeedBase      = "https://nvd.nist.gov/feeds/json/cve/2.0/"
+	KEVURL           = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
+	EPSSURL          = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
+	DebianTrackerURL = "https://security-tracker.debian.org/tracker/data/json"
+)
+
+// EnrichmentSource returns the published location of an enrichment
+// source named alone: "kev", "epss", "debian-tracker", and NVD's feeds
+// "nvd-2024" (a year), "nvd-modified" and "nvd-recent".
+func EnrichmentSource(name string) (Source, bool) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	switch n {
+	case FormatKEV:
+		return Source{Name: n, URL: KEVURL, Format: FormatKEV}, true
+	case FormatEPSS:
+		return Source{Name: n, URL: EPSSURL, Format: FormatEPSS}, true
+	case FormatDebianTracker:
+		return Source{Name: n, URL: DebianTrackerURL, Format: FormatDebianTracker}, true
+	}
+	if feed, ok := strings.CutPrefix(n, "nvd-"); ok {
+		if feed == "modified" || feed == "recent" || (len(feed) == 4 && strings.Trim(feed, "0123456789") == "") {
+			return Source{Name: n, URL: NVDFeedBase + "nvdcve-2.0-" + feed + ".json.gz", Format: FormatNVD}, true
+		}
+	}
+	return Source{}, false
+}
+
+// ParseSource reads a source given as NAME=URL, as an enrichment source
+// named alone (EnrichmentSource), or as an ecosystem name alone for its
+// OSV export. The format of a NAME=URL source is the one FormatOf the
+// name implies.
 func ParseSource(s string) (Source, error) {
 	name, u, ok := strings.Cut(s, "=")
 	if !ok {
 		if strings.Contains(s, "://") {
 			return Source{}, fmt.Errorf("source %q: want NAME=URL or an ecosystem name", s)
+		}
+		if src, ok := EnrichmentSource(s); ok {
+			return src, nil
 		}
 		return OSVSource(strings.TrimSpace(s)), nil
 	}
@@ -74,7 +111,7 @@ func ParseSource(s string) (Source, error) {
 	if name == "" || strings.ContainsRune(name, 0) {
 		return Source{}, fmt.Errorf("source %q: empty name", s)
 	}
-	return Source{Name: name, URL: u}, nil
+	return Source{Name: name, URL: u, Format: FormatOf(name)}, nil
 }
 
 // DefaultMaxDownload caps one archive download (OSV's largest export is a
@@ -102,6 +139,7 @@ type SourceResult struct {
 	NotModified bool     `json:"notModified"`
 	Downloaded  int64    `json:"downloaded"`
 	Records     int      `json:"records"`
+	CVEs        int      `json:"cves,omitempty"`
 	Skipped     int      `json:"skipped"`
 	Withdrawn   int      `json:"withdrawn"`
 	Errors      []string `json:"errors,omitempty"`
@@ -133,11 +171,17 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 		opts.Now = time.Now
 	}
 	seen := map[string]bool{}
-	for _, s := range opts.Sources {
+	for i, s := range opts.Sources {
 		if seen[s.Name] {
 			return nil, fmt.Errorf("update: source %q configured twice", s.Name)
 		}
 		seen[s.Name] = true
+		if s.Format == "" {
+			opts.Sources[i].Format = FormatOf(s.Name)
+		}
+		if !ValidFormat(opts.Sources[i].Format) {
+			return nil, fmt.Errorf("update: source %q: unknown format %q (want one of %s)", s.Name, s.Format, strings.Join(Formats, ", "))
+		}
 	}
 	old := c.openOld(ctx)
 	previous := map[string]SourceState{}
@@ -160,8 +204,8 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 	var inputs []buildInput
 	for _, s := range opts.Sources {
 		prev, hasPrev := previous[s.Name]
-		if hasPrev && prev.Location != s.URL {
-			hasPrev = false // moved: fetch unconditionally
+		if hasPrev && (prev.Location != s.URL || formatOrOSV(prev.Format) != s.Format) {
+			hasPrev = false // moved or reformatted: fetch unconditionally
 		}
 		path, state, err := fetch(ctx, opts, s, prev, hasPrev, tmpDir)
 		if err != nil {
@@ -193,7 +237,7 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 			Withdrawn: stats[i].withdrawn, Errors: stats[i].errors}
 		for _, s := range meta.Sources {
 			if s.Name == in.state.Name {
-				sr.Records = s.Records
+				sr.Records, sr.CVEs = s.Records, s.CVEs
 			}
 		}
 		if in.path != "" {
@@ -204,6 +248,13 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 		res.Sources = append(res.Sources, sr)
 	}
 	return res, nil
+}
+
+func formatOrOSV(f string) string {
+	if f == "" {
+		return FormatOSV
+	}
+	return f
 }
 
 func previousFileSources(old *DB) []SourceState {
@@ -222,7 +273,7 @@ func previousFileSources(old *DB) []SourceState {
 // fetch downloads one source. It returns the archive's path, or "" when the
 // previous records still hold (304 Not Modified, or the same SHA-256).
 func fetch(ctx context.Context, opts UpdateOptions, s Source, prev SourceState, hasPrev bool, dir string) (string, SourceState, error) {
-	state := SourceState{Name: s.Name, Kind: KindURL, Location: s.URL}
+	state := SourceState{Name: s.Name, Kind: KindURL, Format: s.Format, Location: s.URL}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
 		return "", state, err

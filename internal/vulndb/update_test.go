@@ -206,12 +206,20 @@ func TestUpdate(t *testing.T) {
 func TestParseSource(t *testing.T) {
 	for _, tt := range []struct {
 		in, name, url, err string
+		format             string
 	}{
-		{"Debian", "Debian", OSVExportBase + "Debian/all.zip", ""},
-		{"Red Hat", "Red Hat", OSVExportBase + "Red%20Hat/all.zip", ""},
-		{"mirror=https://mirror.example/osv/Go/all.zip", "mirror", "https://mirror.example/osv/Go/all.zip", ""},
-		{"x=ftp://host/a.zip", "", "", "not an http"},
-		{"https://host/a.zip", "", "", "want NAME=URL"},
+		{"Debian", "Debian", OSVExportBase + "Debian/all.zip", "", ""},
+		{"Red Hat", "Red Hat", OSVExportBase + "Red%20Hat/all.zip", "", ""},
+		{"mirror=https://mirror.example/osv/Go/all.zip", "mirror", "https://mirror.example/osv/Go/all.zip", "", FormatOSV},
+		{"x=ftp://host/a.zip", "", "", "not an http", ""},
+		{"https://host/a.zip", "", "", "want NAME=URL", ""},
+		{"nvd-2024", "nvd-2024", NVDFeedBase + "nvdcve-2.0-2024.json.gz", "", FormatNVD},
+		{"NVD-modified", "nvd-modified", NVDFeedBase + "nvdcve-2.0-modified.json.gz", "", FormatNVD},
+		{"kev", "kev", KEVURL, "", FormatKEV},
+		{"epss", "epss", EPSSURL, "", FormatEPSS},
+		{"debian-tracker", "debian-tracker", DebianTrackerURL, "", FormatDebianTracker},
+		{"nvd=https://mirror.example/nvd/2024.json.gz", "nvd", "https://mirror.example/nvd/2024.json.gz", "", FormatNVD},
+		{"kev-mirror=https://mirror.example/kev.json", "kev-mirror", "https://mirror.example/kev.json", "", FormatKEV},
 	} {
 		s, err := ParseSource(tt.in)
 		if tt.err != "" {
@@ -220,7 +228,7 @@ func TestParseSource(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || s.Name != tt.name || s.URL != tt.url {
+		if err != nil || s.Name != tt.name || s.URL != tt.url || s.Format != tt.format {
 			t.Errorf("ParseSource(%q) = %+v, %v", tt.in, s, err)
 		}
 	}

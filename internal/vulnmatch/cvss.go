@@ -13,9 +13,7 @@ import (
 // section 7) and v2 (https://www.first.org/cvss/v2/guide, section 3.2.1).
 // Only base metrics count: temporal and environmental metrics in a vector
 // are accepted and ignored, as every advisory database publishes base
-// scores. CVSS 4.0 vectors are validated but not scored (its score comes
-// from a lookup table of macro vectors); a record with only a 4.0 vector
-// falls back to the database's own rating.
+// scores. CVSS 4.0 is scored in cvss4.go.
 
 // cvss3Weights are the base metric values of v3.x.
 var cvss3Weights = map[string]map[string]float64{
@@ -141,34 +139,6 @@ func CVSS2(vector string) (float64, error) {
 	}
 	base := (0.6*impact + 0.4*exploitability - 1.5) * f
 	return math.Round(base*10) / 10, nil
-}
-
-var cvss4Base = map[string]string{
-	"AV": "NALP", "AC": "LH", "AT": "NP", "PR": "NLH", "UI": "NPA",
-	"VC": "HLN", "VI": "HLN", "VA": "HLN", "SC": "HLN", "SI": "HLN", "SA": "HLN",
-}
-
-// CheckCVSS4 validates a CVSS 4.0 vector's base metrics.
-func CheckCVSS4(vector string) error {
-	rest, ok := strings.CutPrefix(vector, "CVSS:4.0/")
-	if !ok {
-		return fmt.Errorf("CVSS vector %q: not CVSS:4.0", vector)
-	}
-	m, err := parseMetrics(vector, rest, func(k, v string) bool {
-		if vals, ok := cvss4Base[k]; ok {
-			return len(v) == 1 && strings.Contains(vals, v)
-		}
-		return v != "" // supplemental, threat and environmental metrics
-	})
-	if err != nil {
-		return err
-	}
-	for k := range cvss4Base {
-		if _, ok := m[k]; !ok {
-			return fmt.Errorf("CVSS vector %q: base metric %s missing", vector, k)
-		}
-	}
-	return nil
 }
 
 // parseMetrics splits "K:V/K:V" into a map, rejecting unknown or repeated

@@ -1,6 +1,9 @@
 package vulnmatch
 
 import (
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -114,6 +117,45 @@ func TestSeverityOfScoreAndWord(t *testing.T) {
 		{"not yet assigned", finding.SeverityUnknown, false}, {"", finding.SeverityUnknown, false}} {
 		if got, ok := SeverityOfWord(tt.word); got != tt.want || ok != tt.ok {
 			t.Errorf("SeverityOfWord(%q) = %v, %v; want %v, %v", tt.word, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestCVSS4 scores the reference vectors of testdata/cvss/v4.txt: base
+// vectors across every macro vector class, and environmental security
+// requirements (CR/IR/AR) that move the EQ6 class.
+func TestCVSS4(t *testing.T) {
+	data, err := os.ReadFile("testdata/cvss/v4.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		vector, want, _ := strings.Cut(line, " ")
+		w, err := strconv.ParseFloat(want, 64)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		got, err := CVSS4(vector)
+		if err != nil || got != w {
+			t.Errorf("CVSS4(%s) = %v, %v; want %v", vector, got, err, w)
+		}
+		n++
+	}
+	if n < 40 {
+		t.Errorf("only %d vectors", n)
+	}
+	for _, bad := range []string{
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N",          // SA missing
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:Q", // bad threat value
+		"CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:S/SA:N",     // S only in MSI
+		"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+	} {
+		if _, err := CVSS4(bad); err == nil {
+			t.Errorf("CVSS4(%s) accepted", bad)
 		}
 	}
 }

@@ -6,11 +6,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
+	"github.com/palisade-sec/palisade/internal/sbom/catalog"
 	"github.com/palisade-sec/palisade/internal/version"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 	"github.com/palisade-sec/palisade/internal/vulndb/vulndbtest"
@@ -38,12 +42,13 @@ func openGoVulnDB(t *testing.T) *vulndb.DB {
 
 // buildVulnApp builds testdata/vulnapp, a program that depends on
 // golang.org/x/text v0.3.5, and returns the binary's path.
-func buildVulnApp(t *testing.T) string {
+func buildVulnApp(t *testing.T, env ...string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "vulnapp")
 	cmd := exec.Command("go", "build", "-o", out, ".")
 	cmd.Dir = "testdata/vulnapp"
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
+	cmd.Env = append(cmd.Env, env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if os.Getenv("PALISADE_REQUIRE_NETWORK_DATA") == "" {
 			t.Skipf("go build testdata/vulnapp (needs the module proxy): %v\n%s", err, b)
@@ -156,6 +161,74 @@ func TestMatchGoStdlibVersions(t *testing.T) {
 		}
 		if found != tt.affected {
 			t.Errorf("stdlib %s: %s found %v, want %v (%d findings)", tt.goVersion, tt.id, found, tt.affected, len(res.Findings))
+		}
+	}
+}
+
+// TestMatchGoExperimentBinary builds vulnapp for linux/amd64 with a Go
+// experiment (its Go version reads "go1.26.8-X:jsonv2"), catalogues it
+// with the Go binary cataloger, and matches it against the real Go
+// vulnerability database: the standard library is matched at its release
+// (the same findings as a plain build of that release would have), with
+// no problem, and records whose affected packages are all Windows-only
+// (GO-2026-6604, os and syscall on windows) are not reported, as
+// govulncheck does not report them.
+func TestMatchGoExperimentBinary(t *testing.T) {
+	db := openGoVulnDB(t)
+	bin := buildVulnApp(t, "GOEXPERIMENT=jsonv2", "GOOS=linux", "GOARCH=amd64")
+	bi, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(bi.GoVersion, "X:jsonv2") {
+		t.Fatalf("Go version %q: the experiment is not recorded", bi.GoVersion)
+	}
+	pkgs := catalog.GoPackages(bi, bin)
+	var stdlib *sbom.Package
+	for i := range pkgs {
+		if pkgs[i].Name == "stdlib" {
+			stdlib = &pkgs[i]
+		}
+	}
+	if stdlib == nil || stdlib.Platform != "linux/amd64" {
+		t.Fatalf("stdlib package %+v: want one, for linux/amd64", stdlib)
+	}
+	res, err := Match(context.Background(), db, []sbom.Package{*stdlib}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 0 {
+		t.Errorf("problems: %+v", res.Problems)
+	}
+	release := strings.TrimPrefix(runtime.Version(), "go")
+	if i := strings.IndexAny(release, " -"); i >= 0 {
+		release = release[:i]
+	}
+	plain, err := Match(context.Background(), db, []sbom.Package{{Name: "stdlib", Version: release, Ecosystem: "Go", Platform: "linux/amd64"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(r *Result) []string {
+		var out []string
+		for _, f := range r.Findings {
+			out = append(out, f.RuleID)
+		}
+		return out
+	}
+	if got, want := ids(res), ids(plain); !slices.Equal(got, want) {
+		t.Errorf("go%s-X:jsonv2 findings %v, want those of go%s: %v", release, got, release, want)
+	}
+	if release == "1.26.8" {
+		if len(res.Findings) == 0 || slices.Contains(ids(res), "GO-2026-6604") {
+			t.Errorf("go1.26.8 on linux/amd64: findings %v; want several, and not the Windows-only GO-2026-6604", ids(res))
+		}
+		stdlib.Platform = "windows/amd64"
+		win, err := Match(context.Background(), db, []sbom.Package{*stdlib}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(ids(win), "GO-2026-6604") {
+			t.Errorf("go1.26.8 on windows/amd64: findings %v lack GO-2026-6604", ids(win))
 		}
 	}
 }

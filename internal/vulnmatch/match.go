@@ -18,6 +18,7 @@ package vulnmatch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -48,6 +49,10 @@ type Coverage interface {
 type Options struct {
 	// IgnoreUnfixed drops vulnerabilities that have no fixed version yet.
 	IgnoreUnfixed bool
+	// IgnoreStatus drops vulnerabilities in these fix states
+	// (finding.FixStates: "affected", "will_not_fix", "fix_deferred",
+	// "end_of_life", "fixed").
+	IgnoreStatus []string
 	// VEX statements suppress the findings they declare not_affected or
 	// fixed; the findings stay in the result, marked suppressed.
 	VEX *VEX
@@ -103,12 +108,22 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		res.Unchecked[i].Packages++
 	}
 	coverage, _ := src.(Coverage)
+	enrich, _ := src.(CVESource)
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		p := &pkgs[i]
 		q := queryOf(p)
+		if q.unknownVersion != "" {
+			level := finding.LevelError
+			if opts.AllowMissingData {
+				level = finding.LevelWarning
+			}
+			res.Problems = append(res.Problems, finding.Problem{Level: level, File: firstLocation(p),
+				Message: fmt.Sprintf("package %s: %s; not matched against vulnerabilities", p.Name, q.unknownVersion)})
+			continue
+		}
 		if q.version == "" || q.name == "" {
 			continue
 		}
@@ -145,7 +160,22 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 			if opts.IgnoreUnfixed && m.fixed == "" {
 				continue
 			}
-			f := findingOf(p, q, m, opts.Object)
+			var infos []*vulndb.CVEInfo
+			if enrich != nil {
+				for _, id := range cvesOf(m) {
+					info, err := enrich.CVE(id)
+					if err != nil {
+						return nil, err
+					}
+					if info != nil {
+						infos = append(infos, info)
+					}
+				}
+			}
+			f := findingOf(p, q, m, opts.Object, infos)
+			if slices.Contains(opts.IgnoreStatus, f.Vulnerability.FixState) {
+				continue
+			}
 			if opts.VEX != nil {
 				opts.VEX.apply(&f, p, opts.Products)
 			}
@@ -184,13 +214,26 @@ func (u Unchecked) problem(opts Options) finding.Problem {
 // query is what a package is looked up and compared as.
 type query struct {
 	name, version string
+	// ecosystem is the package's, qualified with the release where the
+	// package itself does not say it but its purl or version does (Red
+	// Hat's "el9").
+	ecosystem string
 	// bySource is true when name/version are the source package's.
 	bySource bool
+	// unknownVersion says why a package with a version cannot be
+	// matched at all (a development Go toolchain).
+	unknownVersion string
 }
 
 func queryOf(p *sbom.Package) query {
-	q := query{name: p.Name, version: p.Version}
+	q := query{name: p.Name, version: p.Version, ecosystem: p.Ecosystem}
 	switch strings.ToLower(vulndb.BaseEcosystem(p.Ecosystem)) {
+	case "red hat":
+		if release(p.Ecosystem) == "" {
+			if r := redHatRelease(p); r != "" {
+				q.ecosystem = p.Ecosystem + ":" + r
+			}
+		}
 	case "debian", "ubuntu", "alpine", "wolfi", "chainguard":
 		if p.SourceName != "" {
 			q.name, q.bySource = p.SourceName, p.SourceName != p.Name
@@ -199,11 +242,41 @@ func queryOf(p *sbom.Package) query {
 			q.version = p.SourceVersion
 		}
 	case "go":
-		if p.Version == "(devel)" {
+		switch {
+		case p.Version == "(devel)":
 			q.version = ""
+		case p.Name == "stdlib" || p.Name == "toolchain":
+			v, ok := goRelease(p.Version)
+			if !ok {
+				q.unknownVersion = fmt.Sprintf("development Go toolchain %q has no release version", p.Version)
+			}
+			q.version = v
 		}
 	}
 	return q
+}
+
+// goRelease returns the release a Go toolchain version builds on, in the
+// form of the Go vulnerability database's stdlib and toolchain ranges:
+// "go1.26.8-X:jsonv2" (a GOEXPERIMENT build), "go1.21.0 X:boringcrypto"
+// and "1.26.8" are 1.26.8, "go1.26rc1" stays a release candidate (which
+// the Go version order reads as 1.26.0-rc.1). A development toolchain
+// ("devel go1.27-4c2e7d1a ...") is no release: ok is false.
+func goRelease(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "devel") {
+		return "", false
+	}
+	if f := strings.Fields(v); len(f) > 0 {
+		v = f[0]
+	}
+	v = strings.TrimPrefix(v, "go")
+	// Suffixes after the release: "-X:exp1,exp2" (experiments), "+auto"
+	// and similar build annotations.
+	if i := strings.IndexAny(v, "-+"); i >= 0 {
+		v = v[:i]
+	}
+	return v, v != ""
 }
 
 // match is one record found to affect a package.
@@ -224,7 +297,7 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 	var firstErr error
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if !samePackage(a.Package, p.Ecosystem, q.name) {
+		if !samePackage(a.Package, q.ecosystem, q.name) || !onPlatform(a, p.Platform) {
 			continue
 		}
 		affected, fixed, err := evaluate(a, p.Ecosystem, q.version, cmp)
@@ -245,6 +318,34 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 	return m, found, firstErr
 }
 
+// onPlatform reports whether a Go affected entry applies to a binary built
+// for platform ("linux/amd64"), as govulncheck decides it: an entry
+// without ecosystem_specific.imports, or with one import whose goos and
+// goarch lists (empty: every platform) include the binary's, applies. An
+// unknown platform, or imports that cannot be read, apply too: a record
+// is only ever dropped on evidence.
+func onPlatform(a *vulndb.Affected, platform string) bool {
+	goos, goarch, ok := strings.Cut(platform, "/")
+	if !ok || len(a.EcosystemSpecific) == 0 || !strings.EqualFold(vulndb.BaseEcosystem(a.Package.Ecosystem), "Go") {
+		return true
+	}
+	var es struct {
+		Imports []struct {
+			GOOS   []string `json:"goos"`
+			GOARCH []string `json:"goarch"`
+		} `json:"imports"`
+	}
+	if json.Unmarshal(a.EcosystemSpecific, &es) != nil || len(es.Imports) == 0 {
+		return true
+	}
+	for _, imp := range es.Imports {
+		if (len(imp.GOOS) == 0 || slices.Contains(imp.GOOS, goos)) && (len(imp.GOARCH) == 0 || slices.Contains(imp.GOARCH, goarch)) {
+			return true
+		}
+	}
+	return false
+}
+
 func less(cmp version.Comparer, a, b string) bool {
 	c, err := cmp.Compare(a, b)
 	return err == nil && c < 0
@@ -259,7 +360,68 @@ func samePackage(ap vulndb.Package, ecosystem, name string) bool {
 	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(ecosystem, name) {
 		return false
 	}
+	if strings.EqualFold(vulndb.BaseEcosystem(ecosystem), "Red Hat") {
+		return sameRedHatStream(release(ap.Ecosystem), release(ecosystem))
+	}
 	return sameRelease(release(ap.Ecosystem), release(ecosystem))
+}
+
+// redHatRelease returns the major release of a Red Hat family rpm ("9"):
+// from the purl's distro qualifier ("rhel-9.4", "centos-9"), else from
+// the ".elN" of the rpm release ("3.11.5-1.el9_3"), else "".
+func redHatRelease(p *sbom.Package) string {
+	if _, qs, ok := strings.Cut(p.PURL, "?"); ok {
+		for _, kv := range strings.Split(qs, "&") {
+			if v, ok := strings.CutPrefix(kv, "distro="); ok {
+				if i := strings.LastIndexByte(v, '-'); i >= 0 {
+					if m := leadingDigits(v[i+1:]); m != "" {
+						return m
+					}
+				}
+			}
+		}
+	}
+	_, rel, ok := strings.Cut(p.Version, "-")
+	if !ok {
+		return ""
+	}
+	for _, part := range strings.Split(rel, ".") {
+		if n, ok := strings.CutPrefix(part, "el"); ok {
+			if m := leadingDigits(n); m != "" {
+				return m
+			}
+		}
+	}
+	return ""
+}
+
+func leadingDigits(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return s[:i]
+}
+
+// sameRedHatStream reports whether an OSV Red Hat record's stream applies
+// to a package of major release pkg. Red Hat qualifies its records by CPE
+// product and version ("enterprise_linux:9::appstream",
+// "rhel_eus:9.2::baseos"); an image records neither its repositories nor
+// its subscription, so a package is matched against the standard stream
+// of its major release only: the extended-support streams (EUS, AUS,
+// E4S, TUS) publish fixes that a standard image does not receive, and
+// another major release's fixed versions say nothing about this one's. A
+// package of unknown release is matched against every stream.
+func sameRedHatStream(record, pkg string) bool {
+	rec, pk := releaseTokens(record), releaseTokens(pkg)
+	if len(rec) == 0 || len(pk) == 0 {
+		return true
+	}
+	if len(rec) < 2 || rec[0] != "enterprise_linux" {
+		return false
+	}
+	major, _, _ := strings.Cut(rec[1], ".")
+	return major == pk[0]
 }
 
 func release(ecosystem string) string {
@@ -548,20 +710,24 @@ func firstLocation(p *sbom.Package) string {
 }
 
 // findingOf renders a match as a finding.
-func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef) finding.Finding {
+func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos []*vulndb.CVEInfo) finding.Finding {
 	rec := m.rec
-	sev, source, scores := severityOf(rec, m.aff)
+	r := rate(m, infos)
+	sev := r.severity
 	v := &finding.Vulnerability{
 		ID:             rec.ID,
 		Aliases:        m.aliases,
 		Package:        finding.VulnerablePackage{Name: p.Name, Ecosystem: p.Ecosystem, Version: p.Version, PURL: p.PURL},
 		Installed:      q.version,
 		Fixed:          m.fixed,
-		CVSS:           scores,
-		SeveritySource: source,
+		CVSS:           r.scores,
+		SeveritySource: r.source,
+		KEV:            r.kev,
+		EPSS:           r.epss,
 		Layer:          p.LayerDigest,
 		Links:          links(rec),
 	}
+	v.FixState, v.FixStateReason = fixState(m, q, infos)
 	if q.bySource {
 		v.Package.SourceName = q.name
 	}
@@ -577,14 +743,27 @@ func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef) finding
 		pkgText += fmt.Sprintf(" (source %s %s)", q.name, q.version)
 	}
 	fixText, remediation := NoFix, fmt.Sprintf("No fixed version of %s is available yet; consider mitigations or removing the package.", q.name)
-	if m.fixed != "" {
+	switch {
+	case m.fixed != "":
 		fixText = "fixed in " + m.fixed
 		remediation = fmt.Sprintf("Upgrade %s to %s or later.", q.name, m.fixed)
+	case v.FixState == finding.FixStateWillNotFix:
+		fixText = "the distribution will not fix it"
+		remediation = fmt.Sprintf("The distribution will not fix %s in this release; mitigate, or replace the package or the base image.", q.name)
+	case v.FixState == finding.FixStateDeferred:
+		fixText = "the distribution has deferred the fix"
+	case v.FixState == finding.FixStateEndOfLife:
+		fixText = "the release is past its end of life, no fix will come"
+		remediation = "Move to a supported release of the distribution."
+	}
+	if v.FixStateReason != "" {
+		fixText += " (" + v.FixStateReason + ")"
 	}
 	msg := fmt.Sprintf("%s is affected by %s; %s", pkgText, rec.ID, fixText)
 	if len(m.aliases) > 0 {
 		msg += fmt.Sprintf(" (aliases: %s)", strings.Join(m.aliases, ", "))
 	}
+	msg += "; " + r.note()
 	if len(v.Links) > 0 {
 		msg += "\n" + v.Links[0]
 	}
@@ -619,78 +798,26 @@ func links(rec *vulndb.Record) []string {
 	return out
 }
 
-// severityOf rates a record: the highest-version CVSS vector of the
-// affected entry or the record (4.0 is not scored, see cvss.go), else the
-// database's own rating.
-func severityOf(rec *vulndb.Record, aff *vulndb.Affected) (finding.Severity, string, []finding.CVSS) {
-	var all []vulndb.Severity
-	if aff != nil {
-		all = append(all, aff.Severity...)
+// fixState tells whether and how a match is fixed: fixed when it has a
+// fixed version, else the state the distribution gives the package in
+// the CVE enrichment (Debian's no-dsa/ignored, postponed, end-of-life),
+// else affected.
+func fixState(m match, q query, infos []*vulndb.CVEInfo) (state, reason string) {
+	if m.fixed != "" {
+		return finding.FixStateFixed, ""
 	}
-	all = append(all, rec.Severity...)
-	var scores []finding.CVSS
-	best, bestSource, bestRank := finding.SeverityUnknown, "", 0
-	word := ""
-	for _, s := range all {
-		var c finding.CVSS
-		var sev finding.Severity
-		rank := 0
-		switch s.Type {
-		case "CVSS_V3":
-			score, ver, err := CVSS3(s.Score)
-			if err != nil {
+	for _, info := range infos {
+		for _, st := range info.Statuses {
+			if !strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) || st.Package != q.name {
 				continue
 			}
-			c, sev, rank = finding.CVSS{Version: ver, Vector: s.Score, Score: score}, SeverityOfScore(score), 3
-		case "CVSS_V2":
-			score, err := CVSS2(s.Score)
-			if err != nil {
+			if !sameRelease(release(st.Ecosystem), release(q.ecosystem)) {
 				continue
 			}
-			c, sev, rank = finding.CVSS{Version: "2.0", Vector: s.Score, Score: score}, severityOfCVSS2(score), 2
-		case "CVSS_V4":
-			if CheckCVSS4(s.Score) != nil {
-				continue
+			if slices.Contains(finding.FixStates, st.State) {
+				return st.State, st.Reason
 			}
-			c = finding.CVSS{Version: "4.0", Vector: s.Score}
-		default:
-			if word == "" {
-				if _, ok := SeverityOfWord(s.Score); ok {
-					word, bestSource = s.Score, s.Type
-				}
-			}
-			continue
-		}
-		if !slices.ContainsFunc(scores, func(x finding.CVSS) bool { return x.Vector == c.Vector }) {
-			scores = append(scores, c)
-		}
-		if rank > bestRank {
-			best, bestRank = sev, rank
-			bestSource = s.Type
 		}
 	}
-	if bestRank > 0 {
-		return best, bestSource, scores
-	}
-	if word == "" {
-		word = rec.SpecificSeverity(aff)
-		if word != "" {
-			bestSource = ratingSource(rec, aff)
-		}
-	}
-	if sev, ok := SeverityOfWord(word); ok {
-		return sev, bestSource, scores
-	}
-	return finding.SeverityUnknown, "", scores
-}
-
-// ratingSource names the database whose own rating a record carries.
-func ratingSource(rec *vulndb.Record, aff *vulndb.Affected) string {
-	if strings.HasPrefix(rec.ID, "GHSA-") {
-		return "GitHub"
-	}
-	if aff != nil {
-		return vulndb.BaseEcosystem(aff.Package.Ecosystem)
-	}
-	return ""
+	return finding.FixStateAffected, ""
 }

@@ -10,9 +10,11 @@ import (
 	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -31,8 +33,44 @@ type Inventory struct {
 	Services        []*Service
 	NetworkPolicies []*NetworkPolicy
 	RBAC            RBAC
+	// PodDisruptionBudgets and HorizontalPodAutoscalers are the objects
+	// that decide how a workload's replicas are kept and scaled; the
+	// reliability rules judge each workload against them.
+	PodDisruptionBudgets     []*policyv1.PodDisruptionBudget
+	HorizontalPodAutoscalers []*autoscalingv2.HorizontalPodAutoscaler
 	// Objects is every object read, typed or not, for custom (CEL) rules.
 	Objects []*Object
+	// Templates, when not nil, stands for Workloads in rules that relate
+	// other objects to the pods that exist (a Service selecting none): a
+	// scan that evaluates workloads in batches keeps only this summary of
+	// them, and sets it before running the inventory-wide rules. Use
+	// PodTemplates.
+	Templates []PodTemplate
+}
+
+// PodTemplate is what relations between objects need of a workload: its
+// namespace, owner and pod labels.
+type PodTemplate struct {
+	Ref    finding.ObjectRef
+	Labels map[string]string
+}
+
+// TemplateOf summarises a workload.
+func TemplateOf(w *Workload) PodTemplate {
+	return PodTemplate{Ref: w.Ref, Labels: w.PodMeta.Labels}
+}
+
+// PodTemplates returns every workload's pod template: Templates when a
+// batched scan set it, else the inventory's own workloads.
+func (inv *Inventory) PodTemplates() []PodTemplate {
+	if inv.Templates != nil {
+		return inv.Templates
+	}
+	out := make([]PodTemplate, len(inv.Workloads))
+	for i, w := range inv.Workloads {
+		out[i] = TemplateOf(w)
+	}
+	return out
 }
 
 // Object is any object with its decoded JSON form and source.
@@ -171,6 +209,12 @@ func (inv *Inventory) Add(typed any, ref finding.ObjectRef, src *manifest.Object
 		inv.RBAC.RoleBindings = append(inv.RBAC.RoleBindings, o)
 	case *rbacv1.ClusterRoleBinding:
 		inv.RBAC.ClusterRoleBindings = append(inv.RBAC.ClusterRoleBindings, o)
+	case *policyv1.PodDisruptionBudget:
+		o.Namespace = ref.Namespace
+		inv.PodDisruptionBudgets = append(inv.PodDisruptionBudgets, o)
+	case *autoscalingv2.HorizontalPodAutoscaler:
+		o.Namespace = ref.Namespace
+		inv.HorizontalPodAutoscalers = append(inv.HorizontalPodAutoscalers, o)
 	default:
 		if w := FromTyped(typed, ref, src); w != nil {
 			w.Meta.Namespace = ref.Namespace
@@ -194,6 +238,16 @@ func newTyped(group, kind string) any {
 		return &corev1.ServiceAccount{}
 	case "/Service":
 		return &corev1.Service{}
+	case "/ConfigMap":
+		return &corev1.ConfigMap{}
+	case "networking.k8s.io/Ingress":
+		return &networkingv1.Ingress{}
+	case "policy/PodDisruptionBudget":
+		return &policyv1.PodDisruptionBudget{}
+	case "autoscaling/HorizontalPodAutoscaler":
+		// autoscaling/v1 decodes leniently: scaleTargetRef and the
+		// replica bounds, which rules read, have the same shape.
+		return &autoscalingv2.HorizontalPodAutoscaler{}
 	case "apps/Deployment":
 		return &appsv1.Deployment{}
 	case "apps/StatefulSet":

@@ -34,6 +34,14 @@ type Workload struct {
 	SpecPath string
 	// Source is where the object was read from; nil for a live cluster.
 	Source *manifest.Object
+	// Replicas is the owning object's spec.replicas as written (nil when
+	// unset, which the API server defaults to 1) for the kinds that have
+	// one: Deployment, StatefulSet, ReplicaSet, ReplicationController.
+	Replicas *int32
+	// Scaled reports a kind that runs a number of replicas (those with
+	// Replicas), as opposed to one per node (DaemonSet), to completion
+	// (Job, CronJob) or a single Pod.
+	Scaled bool
 }
 
 // Namespace returns the namespace the workload runs in.
@@ -113,24 +121,41 @@ func FromTyped(obj any, ref finding.ObjectRef, src *manifest.Object) *Workload {
 		applyDefaults(w.Spec)
 		return w
 	case *appsv1.Deployment:
-		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+		return scaled(fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src), o.Spec.Replicas)
 	case *appsv1.StatefulSet:
-		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+		return scaled(fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src), o.Spec.Replicas)
 	case *appsv1.DaemonSet:
 		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
 	case *appsv1.ReplicaSet:
-		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
+		return scaled(fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src), o.Spec.Replicas)
 	case *corev1.ReplicationController:
 		if o.Spec.Template == nil {
 			o.Spec.Template = &corev1.PodTemplateSpec{}
 		}
-		return fromPodTemplate(ref, &o.ObjectMeta, o.Spec.Template, "spec.template.spec", src)
+		return scaled(fromPodTemplate(ref, &o.ObjectMeta, o.Spec.Template, "spec.template.spec", src), o.Spec.Replicas)
 	case *batchv1.Job:
 		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.Template, "spec.template.spec", src)
 	case *batchv1.CronJob:
 		return fromPodTemplate(ref, &o.ObjectMeta, &o.Spec.JobTemplate.Spec.Template, "spec.jobTemplate.spec.template.spec", src)
 	}
 	return nil
+}
+
+func scaled(w *Workload, replicas *int32) *Workload {
+	w.Replicas, w.Scaled = replicas, true
+	return w
+}
+
+// ReplicaCount is the number of replicas the workload asks for: spec.replicas,
+// 1 when unset; 0 for kinds that are not scaled by a replica count.
+func (w *Workload) ReplicaCount() int32 {
+	switch {
+	case !w.Scaled:
+		return 0
+	case w.Replicas == nil:
+		return 1
+	}
+	return *w.Replicas
 }
 
 // applyDefaults applies the API server's defaulting that changes what the

@@ -184,6 +184,26 @@ func (l *Limiter) Cancel(key string) {
 	}
 }
 
+// Reset forgets key's failures and lockout (an admin's unlock); attempts
+// in flight keep their reservations. It reports whether key was tracked.
+func (l *Limiter) Reset(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.keys[key]
+	if !ok {
+		return false
+	}
+	e := el.Value.(*entry)
+	l.unlink(el)
+	e.failures, e.until = 0, time.Time{}
+	if e.pending == 0 {
+		delete(l.keys, e.key)
+		return true
+	}
+	l.push(e)
+	return true
+}
+
 // release drops one reservation of el's key, forgetting the key when
 // nothing is left to remember.
 func (l *Limiter) release(el *list.Element) {

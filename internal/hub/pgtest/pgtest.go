@@ -38,11 +38,12 @@ type Server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
+	// durable: PostgreSQL's default fsync, synchronous_commit and
+	// full_page_writes (Options.Durable).
+	durable bool
 	// bin, data and cred start it again (Restart).
 	bin, data string
 	cred      *syscall.Credential
-	// durable keeps synchronous_commit on (StartDurable).
-	durable bool
 }
 
 // shared is started once per test binary; starting costs seconds.
@@ -103,26 +104,31 @@ func Stop() {
 	}
 }
 
-// Start initialises a cluster in a temporary directory and starts it.
-// For speed it runs with synchronous_commit off: a crash (Restart) may
-// lose the last commits, which tests of crashes must not use.
+// Options choose how a server started by StartWith runs.
+type Options struct {
+	// Durable keeps PostgreSQL's default durability (fsync,
+	// synchronous_commit and full_page_writes on: a commit returns after
+	// its WAL is flushed to disk), as a production hub runs it. Off (the
+	// tests' default), the three are off: tests check behaviour, not
+	// durability, and each commit's flush would only slow them down.
+	// Benchmarks use Durable, or their figures would be of a database that
+	// loses committed reports on a crash.
+	Durable bool
+}
+
+// Start initialises a cluster in a temporary directory and starts it,
+// without durability (see Options.Durable).
 func Start(ctx context.Context, bin string) (*Server, error) {
-	return start(ctx, bin, false)
+	return StartWith(ctx, bin, Options{})
 }
 
-// StartDurable is Start with synchronous_commit on, as PostgreSQL ships:
-// a commit that returned survives a crash of the server (Restart). (fsync
-// stays off: the machine itself does not crash in tests.)
-func StartDurable(ctx context.Context, bin string) (*Server, error) {
-	return start(ctx, bin, true)
-}
-
-func start(ctx context.Context, bin string, durable bool) (*Server, error) {
+// StartWith is Start with options.
+func StartWith(ctx context.Context, bin string, opts Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "palisade-pg-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan struct{}), bin: bin, durable: durable}
+	s := &Server{dir: dir, done: make(chan struct{}), durable: opts.Durable, bin: bin}
 	cred, err := credential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -157,14 +163,13 @@ func (s *Server) launch(bin, data string, cred *syscall.Credential) error {
 	if err != nil {
 		return err
 	}
-	sync := "off"
-	if s.durable {
-		sync = "on"
+	args := []string{"-D", data, "-p", strconv.Itoa(s.port),
+		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=" + s.dir,
+		"-c", "max_connections=300", "-c", "shared_buffers=64MB"}
+	if !s.durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(s.port),
-		"-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="+s.dir,
-		"-c", "fsync=off", "-c", "synchronous_commit="+sync, "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=64MB")
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -233,6 +238,29 @@ func tail(path string) string {
 
 func (s *Server) dsn(db string) string {
 	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", s.port, db)
+}
+
+// DSN is the URL of database db on the server.
+func (s *Server) DSN(db string) string { return s.dsn(db) }
+
+// CreateDatabase creates an empty database called name (letters, digits
+// and underscores) and returns its URL; for programs, where NewDatabase is
+// for tests.
+func (s *Server) CreateDatabase(ctx context.Context, name string) (string, error) {
+	for _, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return "", fmt.Errorf("database name %q: want lower-case letters, digits and _", name)
+		}
+	}
+	db, err := sql.Open("pgx", s.dsn("postgres"))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", fmt.Errorf("create database %s: %w", name, err)
+	}
+	return s.dsn(name), nil
 }
 
 // Port is the server's TCP port.

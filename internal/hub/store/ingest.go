@@ -54,73 +54,110 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 			return nil, fmt.Errorf("report %d after %d: sequence numbers must increase within a batch", env.Seq, envs[i-1].Seq)
 		}
 	}
-	applied := make([]bool, len(envs))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		clear(applied)
-		// Deduplication: the update takes the agent's row lock, which
-		// serialises its reports across replicas, and returns the highest
-		// Seq applied so far (re-read after the lock on PostgreSQL).
-		var clusterID string
-		var lastSeq int64
-		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&clusterID, &lastSeq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("agent %s: %w", agentID, err)
-		}
-		var fresh []int
-		var dropped int64
-		for i, env := range envs {
-			if env.Cluster != "" && env.Cluster != clusterID {
-				return fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
-			}
-			// Compared as unsigned: a Seq of 2^63 or more must not wrap
-			// to a negative number and pass as a replay.
-			if env.Seq > uint64(lastSeq) {
-				if env.Seq-uint64(lastSeq) > MaxSeqAdvance {
-					return fmt.Errorf("agent %s of cluster %s: report %d after %d (at most %d ahead): %w",
-						agentID, clusterID, env.Seq, lastSeq, MaxSeqAdvance, ErrSeqAdvance)
-				}
-				fresh = append(fresh, i)
-				dropped = max(dropped, int64(env.Dropped))
-			}
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		var gen int64
-		if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
-			ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
-			return fmt.Errorf("cluster %s: %w", clusterID, err)
-		}
-		for _, i := range fresh {
-			env := envs[i]
-			a := applier{s: s, tx: tx, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
-			switch env.Kind {
-			case fleetapi.KindFindings:
-				err = a.findings(ctx, env.Findings)
-			case fleetapi.KindInventory:
-				err = a.inventory(ctx, env.Inventory)
-			case fleetapi.KindImages:
-				err = a.images(ctx, env.Images)
-			case fleetapi.KindImageScan:
-				err = a.imageScan(ctx, env.ImageScan)
-			case fleetapi.KindAdmission:
-				err = a.admission(ctx, env.Admission)
-			}
+	prep := make([]*preparedFindings, len(envs))
+	work := 0
+	for i, env := range envs {
+		work++
+		if env.Kind == fleetapi.KindFindings {
+			p, err := prepareFindings(env.Findings)
 			if err != nil {
-				return fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
+				return nil, fmt.Errorf("report %d: %w", env.Seq, err)
 			}
-			applied[i] = true
+			prep[i] = p
+			work += len(env.Findings.Objects) + len(env.Findings.Deleted)
+			if env.Findings.Full {
+				work += largeWork // a snapshot replaces the whole cluster's rows
+			}
 		}
-		if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
-			return fmt.Errorf("agent %s: seq: %w", agentID, err)
+	}
+	if s.commit != nil {
+		it := &commitItem{ctx: ctx, agentID: agentID, now: now, envs: envs, prep: prep, work: work}
+		if err := s.commit.submit(it); err != nil {
+			return nil, err
 		}
-		return nil
+		return it.applied, nil
+	}
+	var applied []bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		applied, err = s.ingestIn(ctx, tx, agentID, envs, prep, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return applied, nil
+}
+
+// ingestIn applies the envelopes in tx (IngestBatch's contract); prep
+// holds the findings envelopes prepared outside it.
+func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, prep []*preparedFindings, now time.Time) ([]bool, error) {
+	applied := make([]bool, len(envs))
+	// Deduplication: the update takes the agent's row lock, which
+	// serialises its reports across replicas, and returns the highest
+	// Seq applied so far (re-read after the lock on PostgreSQL).
+	var clusterID string
+	var lastSeq int64
+	err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&clusterID, &lastSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agent %s: %w", agentID, err)
+	}
+	var fresh []int
+	var dropped int64
+	for i, env := range envs {
+		if env.Cluster != "" && env.Cluster != clusterID {
+			return nil, fmt.Errorf("agent %s of cluster %s, report for %s: %w", agentID, clusterID, env.Cluster, ErrWrongCluster)
+		}
+		// Compared as unsigned: a Seq of 2^63 or more must not wrap
+		// to a negative number and pass as a replay.
+		if env.Seq > uint64(lastSeq) {
+			if env.Seq-uint64(lastSeq) > MaxSeqAdvance {
+				return nil, fmt.Errorf("agent %s of cluster %s: report %d after %d (at most %d ahead): %w",
+					agentID, clusterID, env.Seq, lastSeq, MaxSeqAdvance, ErrSeqAdvance)
+			}
+			fresh = append(fresh, i)
+			dropped = max(dropped, int64(env.Dropped))
+		}
+	}
+	if len(fresh) == 0 {
+		return applied, nil
+	}
+	var gen int64
+	if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
+		ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
+		return nil, fmt.Errorf("cluster %s: %w", clusterID, err)
+	}
+	for _, i := range fresh {
+		env := envs[i]
+		a := applier{s: s, tx: tx, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
+		switch env.Kind {
+		case fleetapi.KindFindings:
+			p := prep[i]
+			if p == nil {
+				if p, err = prepareFindings(env.Findings); err != nil {
+					return nil, fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
+				}
+			}
+			err = a.findings(ctx, p)
+		case fleetapi.KindInventory:
+			err = a.inventory(ctx, env.Inventory)
+		case fleetapi.KindImages:
+			err = a.images(ctx, env.Images)
+		case fleetapi.KindImageScan:
+			err = a.imageScan(ctx, env.ImageScan)
+		case fleetapi.KindAdmission:
+			err = a.admission(ctx, env.Admission)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
+		}
+		applied[i] = true
+	}
+	if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
+		return nil, fmt.Errorf("agent %s: seq: %w", agentID, err)
 	}
 	return applied, nil
 }
@@ -195,20 +232,24 @@ type wantedFinding struct {
 	f                *finding.Finding
 }
 
-// findings applies a findings delta by diffing it against the stored rows
-// of the objects it covers (the whole cluster for a full snapshot): rows
-// are keyed by the stable fingerprint (object key, FindingKey) and only new
-// or changed findings are written, only vanished ones deleted. The
-// counters (counters.go) follow from the same diff; a full snapshot
-// recounts the cluster, which also repairs counters of any older hub.
-func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error {
+// preparedFindings is a findings delta with the work that needs no
+// database done: each finding encoded and fingerprinted once, duplicates
+// merged, the objects in scope listed. prepareFindings runs before the
+// report reaches the writer (see groupcommit.go).
+type preparedFindings struct {
+	full   bool
+	wanted map[[2]string]*wantedFinding
+	order  []*wantedFinding
+	scope  []string // objects whose stored rows the delta replaces (not for a full one)
+}
+
+func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	deletedObj := make(map[string]bool, len(d.Deleted))
 	for _, o := range d.Deleted {
 		deletedObj[ObjectKey(o)] = true
 	}
 	named := make(map[string]bool, len(d.Objects))
-	wanted := map[[2]string]*wantedFinding{}
-	var order []*wantedFinding
+	p := &preparedFindings{full: d.Full, wanted: map[[2]string]*wantedFinding{}}
 	for _, o := range d.Objects {
 		okey := ObjectKey(o.Object)
 		named[okey] = true
@@ -218,32 +259,42 @@ func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error
 		for i := range o.Findings {
 			f := &o.Findings[i]
 			k := [2]string{okey, FindingKey(f)}
-			if wanted[k] != nil {
+			if p.wanted[k] != nil {
 				continue // one row per finding, even if sent twice
 			}
 			data, err := json.Marshal(f)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			w := &wantedFinding{okey: okey, fkey: k[1], data: string(data), f: f}
-			wanted[k] = w
-			order = append(order, w)
+			p.wanted[k] = w
+			p.order = append(p.order, w)
 		}
 	}
-	var scope []string // objects whose stored rows the report replaces
 	if !d.Full {
-		scope = make([]string, 0, len(named)+len(deletedObj))
+		p.scope = make([]string, 0, len(named)+len(deletedObj))
 		for k := range named {
-			scope = append(scope, k)
+			p.scope = append(p.scope, k)
 		}
 		for k := range deletedObj {
 			if !named[k] {
-				scope = append(scope, k)
+				p.scope = append(p.scope, k)
 			}
 		}
-		sort.Strings(scope)
+		sort.Strings(p.scope)
 	}
-	stored, err := a.storedFindings(ctx, d.Full, scope)
+	return p, nil
+}
+
+// findings applies a findings delta by diffing it against the stored rows
+// of the objects it covers (the whole cluster for a full snapshot): rows
+// are keyed by the stable fingerprint (object key, FindingKey) and only new
+// or changed findings are written, only vanished ones deleted. The
+// counters (counters.go) follow from the same diff; a full snapshot
+// recounts the cluster, which also repairs counters of any older hub.
+func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
+	wanted, order, scope := p.wanted, p.order, p.scope
+	stored, err := a.storedFindings(ctx, p.full, scope)
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
 	}
@@ -276,7 +327,7 @@ func (a *applier) findings(ctx context.Context, d *fleetapi.FindingsDelta) error
 	if err := a.deleteFindings(ctx, gone); err != nil {
 		return fmt.Errorf("findings: delete: %w", err)
 	}
-	if d.Full || len(scope) > recountAbove {
+	if p.full || len(scope) > recountAbove {
 		return a.recount(ctx)
 	}
 	// Counters: the scope's open findings before (stored) and after
@@ -494,40 +545,46 @@ func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) 
 }
 
 func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var clusterID string
-		var lastSeq, created, lastReport int64
-		err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq, created_at, last_report`, ms(now), agentID).
-			Scan(&clusterID, &lastSeq, &created, &lastReport)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
-		}
-		// An agent that says it has numbered fewer reports than the hub
-		// has applied from it will see its next reports taken for
-		// replays: its data is frozen (a forged report ran the Seq
-		// ahead). One whose oldest queued report is beyond MaxSeqAdvance
-		// will see them all refused. Either way its heartbeats do not
-		// count as contact, so the cluster turns stale and offline
-		// instead of looking online. LastSeq 0 is an agent that reports
-		// no number (or none yet).
-		q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
-		args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
-		// An agent with reports queued and none applied for StuckAfter
-		// (since enrolment if never) is not getting its data through,
-		// whatever the reason: the same.
-		stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
-		if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
-			q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
-			args = args[1:]
-		}
-		if _, err := s.exec(ctx, tx, q, args...); err != nil {
-			return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
-		}
-		return nil
-	})
+	if s.commit != nil {
+		return s.commit.submit(&commitItem{ctx: ctx, agentID: agentID, now: now, hb: &hb, work: 1})
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.heartbeatIn(ctx, tx, agentID, hb, now) })
+}
+
+// heartbeatIn applies a heartbeat in tx.
+func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
+	var clusterID string
+	var lastSeq, created, lastReport int64
+	err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq, created_at, last_report`, ms(now), agentID).
+		Scan(&clusterID, &lastSeq, &created, &lastReport)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
+	}
+	// An agent that says it has numbered fewer reports than the hub
+	// has applied from it will see its next reports taken for
+	// replays: its data is frozen (a forged report ran the Seq
+	// ahead). One whose oldest queued report is beyond MaxSeqAdvance
+	// will see them all refused. Either way its heartbeats do not
+	// count as contact, so the cluster turns stale and offline
+	// instead of looking online. LastSeq 0 is an agent that reports
+	// no number (or none yet).
+	q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
+	args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
+	// An agent with reports queued and none applied for StuckAfter
+	// (since enrolment if never) is not getting its data through,
+	// whatever the reason: the same.
+	stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
+	if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
+		q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
+		args = args[1:]
+	}
+	if _, err := s.exec(ctx, tx, q, args...); err != nil {
+		return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
+	}
+	return nil
 }
 
 // seqRefused: the oldest report the agent has queued (by its heartbeat) is

@@ -223,6 +223,21 @@ ALTER TABLE clusters ADD COLUMN admission_dropped BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE agents ADD COLUMN last_report BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX admission_events_cluster_time ON admission_events(cluster_id, time);
 `, nil},
+	{6, "accounts: disabled users, API tokens' last use, the audit trail of account and credential changes", `
+ALTER TABLE users ADD COLUMN disabled_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE api_tokens ADD COLUMN last_used_at BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE INDEX api_tokens_name ON api_tokens(name);
+CREATE TABLE audit_events (
+	id TEXT PRIMARY KEY,
+	time BIGINT NOT NULL,
+	actor TEXT NOT NULL,
+	action TEXT NOT NULL,
+	target TEXT NOT NULL,
+	detail TEXT NOT NULL
+);
+CREATE INDEX audit_events_time ON audit_events(time);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

@@ -34,8 +34,16 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Postgres{&sqlStore{db: db, d: postgresDialect}}, nil
+	s := &Postgres{&sqlStore{db: db, d: postgresDialect}}
+	s.startCommitters(pgCommitters)
+	return s, nil
 }
+
+// pgCommitters is how many groups of reports a replica commits at once,
+// each on its own connection: enough to overlap one group's WAL flush
+// with the next groups' statements, few enough that a group is usually
+// more than one report.
+const pgCommitters = 4
 
 // migrationLockKey is an arbitrary constant shared by all hub replicas.
 const migrationLockKey = 0x70616c69

@@ -68,10 +68,14 @@ type sqlStore struct {
 	// else db does.
 	w *sql.DB
 	d dialect
+	// commit applies reports and heartbeats in groups (groupcommit.go);
+	// nil: each in its own transaction.
+	commit *committer
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
+	s.stopCommitters()
 	err := s.db.Close()
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
@@ -838,15 +842,16 @@ func (s *sqlStore) HasUsers(ctx context.Context) (bool, error) {
 func (s *sqlStore) GetUserByName(ctx context.Context, name string) (User, error) {
 	var u User
 	var created int64
-	err := s.queryRow(ctx, s.db, `SELECT id, name, password_hash, role, created_at FROM users WHERE name = ?`, name).
-		Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Role, &created)
+	var disabled int64
+	err := s.queryRow(ctx, s.db, `SELECT id, name, password_hash, role, created_at, disabled_at FROM users WHERE name = ?`, name).
+		Scan(&u.ID, &u.Name, &u.PasswordHash, &u.Role, &created, &disabled)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, fmt.Errorf("user %q: %w", name, ErrNotFound)
 	}
 	if err != nil {
 		return u, fmt.Errorf("user %q: %w", name, err)
 	}
-	u.CreatedAt = fromMS(created)
+	u.CreatedAt, u.DisabledAt = fromMS(created), fromMS(disabled)
 	return u, nil
 }
 
@@ -885,7 +890,7 @@ func (s *sqlStore) GetSession(ctx context.Context, idHash []byte, now time.Time)
 	var u User
 	var sc, se2, uc int64
 	err := s.queryRow(ctx, s.db, `SELECT s.id_hash, s.user_id, s.csrf, s.created_at, s.expires_at, u.id, u.name, u.password_hash, u.role, u.created_at
-		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ?`, idHash, ms(now)).
+		FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled_at = 0`, idHash, ms(now)).
 		Scan(&se.IDHash, &se.UserID, &se.CSRFToken, &sc, &se2, &u.ID, &u.Name, &u.PasswordHash, &u.Role, &uc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return se, u, fmt.Errorf("session: %w", ErrNotFound)

@@ -192,6 +192,38 @@ type Store interface {
 	// GetAPIToken returns an unexpired, unrevoked token.
 	GetAPIToken(ctx context.Context, id string, now time.Time) (APIToken, error)
 
+	// ListUsers lists the local accounts with their live session counts.
+	ListUsers(ctx context.Context, now time.Time) ([]UserInfo, error)
+	// UpdateUser applies ch to the account called name and returns it
+	// and how many of its sessions ended (see UserChange). A change that
+	// would leave no enabled admin is refused (ErrInvalid).
+	UpdateUser(ctx context.Context, name string, ch UserChange, now time.Time) (User, int, error)
+	// DeleteUser deletes the account and its sessions, unless it is the
+	// last enabled admin (ErrInvalid); it returns the sessions ended.
+	DeleteUser(ctx context.Context, name string) (int, error)
+	// DeleteUserSessions ends every session of the account.
+	DeleteUserSessions(ctx context.Context, name string) (int, error)
+	// ListAPITokens lists every API token, revoked and expired ones too.
+	ListAPITokens(ctx context.Context) ([]APIToken, error)
+	// RevokeAPITokens revokes the token whose ID is ref, or else every
+	// token called ref, and returns how many it revoked; ErrNotFound when
+	// no token has that ID or name.
+	RevokeAPITokens(ctx context.Context, ref string, now time.Time) (int, error)
+	// TouchAPIToken records a use of the token, writing at most once a
+	// minute per token.
+	TouchAPIToken(ctx context.Context, id string, now time.Time) error
+	// AddAuditEvent appends to the audit trail (ID filled in if empty).
+	AddAuditEvent(ctx context.Context, e AuditEvent) error
+	// ListAuditEvents returns the newest events first (limit 0: 200).
+	ListAuditEvents(ctx context.Context, limit int) ([]AuditEvent, error)
+	// LookupSecret returns the secret called name (ErrNotFound if none).
+	LookupSecret(ctx context.Context, name string) ([]byte, error)
+	// WipeSecret deletes the secret called name and, as far as the
+	// backend allows, its bytes from the database files (SQLite: secure
+	// delete and a truncating WAL checkpoint; PostgreSQL: VACUUM of the
+	// table).
+	WipeSecret(ctx context.Context, name string) error
+
 	// PutBundle stores content as the next version of (kind, name,
 	// cluster); sign is called with the version-stamped bundle to fill in
 	// the signature inside the same transaction.
@@ -438,6 +470,37 @@ type User struct {
 	PasswordHash string
 	Role         string
 	CreatedAt    time.Time
+	// DisabledAt is when an admin disabled the account; zero if enabled.
+	// A disabled account has no sessions and cannot sign in.
+	DisabledAt time.Time
+}
+
+// UserInfo is a user as the account lists show it.
+type UserInfo struct {
+	User
+	// Sessions counts the user's unexpired sessions.
+	Sessions int
+}
+
+// UserChange changes one account; nil fields stay. Every change but
+// enabling ends the user's sessions in the same transaction: a password
+// that leaked, a role taken away or a disabled account must not live on
+// in a browser.
+type UserChange struct {
+	PasswordHash *string
+	Role         *string
+	Disabled     *bool
+}
+
+// AuditEvent is one change to accounts or credentials (users, API
+// tokens, sessions, lockouts, keys), kept for the dashboard.
+type AuditEvent struct {
+	ID     string
+	Time   time.Time
+	Actor  string // who did it: a user name, "token:NAME", "cli" or "hub"
+	Action string // e.g. "user.disable", "token.revoke"
+	Target string // the user, token or source acted on
+	Detail string
 }
 
 // Session is a login session; only the hash of its ID is stored.
@@ -457,6 +520,10 @@ type APIToken struct {
 	Hash      []byte
 	CreatedAt time.Time
 	ExpiresAt time.Time // zero: never
+	// RevokedAt is when it was revoked (zero: not); LastUsedAt its last
+	// use, to the minute (zero: never used).
+	RevokedAt  time.Time
+	LastUsedAt time.Time
 }
 
 // ValidRole reports whether r names a role.

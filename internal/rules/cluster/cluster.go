@@ -18,7 +18,8 @@ import (
 
 // Rules returns the cluster-level rules, tagged rule.TagCluster.
 func Rules() []*rule.Rule {
-	return []*rule.Rule{namespaceNoEnforce(), defaultSAAutomount(), namespaceNoNetworkPolicy()}
+	return []*rule.Rule{namespaceNoEnforce(), defaultSAAutomount(), namespaceNoNetworkPolicy(),
+		namespaceWithout("LimitRange"), namespaceWithout("ResourceQuota")}
 }
 
 var tags = []string{rule.TagCluster, rule.TagHardening}
@@ -34,8 +35,8 @@ func sortedNamespaces(inv *workload.Inventory) []*workload.Namespace {
 
 func workloadsIn(inv *workload.Inventory) map[string]int {
 	n := map[string]int{}
-	for _, w := range inv.Workloads {
-		n[w.Namespace()]++
+	for _, t := range inv.PodTemplates() {
+		n[t.Ref.Namespace]++
 	}
 	return n
 }
@@ -120,6 +121,50 @@ func namespaceNoNetworkPolicy() *rule.Rule {
 				}
 			}
 			return []rule.Violation{{Message: fmt.Sprintf("namespace %q has no NetworkPolicy, so this workload's traffic is unrestricted", w.Namespace()), Field: w.SpecPath}}
+		},
+	}
+}
+
+// namespaceWithout: every namespace that runs workloads should hold a
+// LimitRange (default and maximum requests and limits for each container)
+// and a ResourceQuota (a ceiling on the namespace's total), so that one
+// namespace's workloads cannot exhaust the nodes the others share (Trivy
+// KSV039, KSV040; CIS 5.7.x). Like the other cluster rules it needs the
+// whole namespace, so it runs on live clusters.
+func namespaceWithout(kind string) *rule.Rule {
+	id, title := "cluster/namespace-no-limitrange", "Namespace without a LimitRange"
+	why := "Without a LimitRange, containers that set no requests or limits get none: they are scheduled anywhere, may use a node's whole CPU and memory, and are the first evicted under pressure."
+	fix := "Add a LimitRange with default requests and limits (and maxima) for containers."
+	yaml := "apiVersion: v1\nkind: LimitRange\nmetadata:\n  name: defaults\n  namespace: my-app\nspec:\n  limits:\n  - type: Container\n    defaultRequest: {cpu: 100m, memory: 128Mi}\n    default: {cpu: 500m, memory: 512Mi}\n    max: {cpu: \"2\", memory: 2Gi}"
+	ref := finding.Reference{Title: "Kubernetes: Limit Ranges", URL: "https://kubernetes.io/docs/concepts/policy/limit-range/"}
+	if kind == "ResourceQuota" {
+		id, title = "cluster/namespace-no-resourcequota", "Namespace without a ResourceQuota"
+		why = "Without a ResourceQuota a namespace's workloads (or one runaway autoscaler or CronJob) can claim every node's capacity and the cluster's object counts, starving every other namespace."
+		fix = "Add a ResourceQuota that caps the namespace's requests, limits and object counts."
+		yaml = "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: my-app\nspec:\n  hard:\n    requests.cpu: \"8\"\n    requests.memory: 16Gi\n    limits.memory: 32Gi\n    pods: \"100\""
+		ref = finding.Reference{Title: "Kubernetes: Resource Quotas", URL: "https://kubernetes.io/docs/concepts/policy/resource-quotas/"}
+	}
+	return &rule.Rule{
+		ID: id, Title: title, Severity: finding.SeverityLow, Description: why, Remediation: fix, RemediationYAML: yaml,
+		References: []finding.Reference{ref, {Title: "NSA/CISA Kubernetes Hardening Guide: Resource policies"}},
+		Tags:       tags,
+		Inventory: func(c *rule.Context) []rule.Violation {
+			has := map[string]bool{}
+			for _, o := range c.Inventory.Objects {
+				if o.Ref.Kind == kind && o.Ref.APIVersion == "v1" {
+					has[o.Ref.Namespace] = true
+				}
+			}
+			counts := workloadsIn(c.Inventory)
+			var out []rule.Violation
+			for _, ns := range sortedNamespaces(c.Inventory) {
+				if counts[ns.Name] == 0 || has[ns.Name] {
+					continue
+				}
+				out = append(out, rule.Violation{Namespace: ns, Field: "metadata.name",
+					Message: fmt.Sprintf("namespace %q runs %d workload(s) and has no %s", ns.Name, counts[ns.Name], kind)})
+			}
+			return out
 		},
 	}
 }

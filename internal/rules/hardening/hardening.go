@@ -37,6 +37,19 @@ func Rules() []*rule.Rule {
 		noNetworkPolicy(),
 		registryNotAllowed(),
 		deprecatedAPIVersion(),
+		lowID(true),
+		lowID(false),
+		rootGroup(),
+		privilegedPort(),
+		sshPort(),
+		hostAliases(),
+		noSecurityContext(),
+		kubeSystemWorkload(),
+		tiller(),
+		configMapSecret(),
+		serviceExternalIPs(),
+		ingressNoTLS(),
+		secretEnvRef(),
 	}
 }
 

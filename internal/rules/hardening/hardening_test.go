@@ -128,3 +128,22 @@ func TestSecretValueNeverShown(t *testing.T) {
 		t.Errorf("got %d findings, want 2", len(fs))
 	}
 }
+
+// TestConfigMapSecretNeverShown: the credentials of a ConfigMap are named
+// and masked, never printed.
+func TestConfigMapSecretNeverShown(t *testing.T) {
+	set, _ := manifest.Load(context.Background(), []string{"testdata/configmap-secret.fail.yaml"}, manifest.Options{})
+	inv, _ := workload.FromManifests(set, "")
+	rules, _ := rule.NewSet(configMapSecret())
+	fs, _ := rules.Evaluate(context.Background(), rule.NewContext(inv, rule.Settings{}, rules), nil)
+	if len(fs) != 3 {
+		t.Fatalf("got %d findings, want 3", len(fs))
+	}
+	for _, f := range fs {
+		for _, secretValue := range []string{"Pr0d-s3cret-pa55", "AKIAQWERTYUIOPASDFGH", "Sup3rS3cretPw"} {
+			if strings.Contains(f.Message, secretValue) {
+				t.Errorf("message shows the secret: %s", f.Message)
+			}
+		}
+	}
+}

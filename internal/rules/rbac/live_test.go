@@ -64,7 +64,8 @@ func TestLiveCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"rbac/create-workloads RoleBinding/devs-edit", "rbac/escalation RoleBinding/devs-edit", "rbac/exec RoleBinding/devs-edit",
+		"rbac/create-workloads RoleBinding/devs-edit", "rbac/delete-logs-or-events RoleBinding/devs-edit",
+		"rbac/escalation RoleBinding/devs-edit", "rbac/exec RoleBinding/devs-edit", "rbac/networking-write RoleBinding/devs-edit",
 		"rbac/secrets-read ClusterRole/ingress-controller", "rbac/secrets-read RoleBinding/devs-edit",
 		"rbac/secrets-write RoleBinding/devs-edit", "rbac/serviceaccount-token RoleBinding/devs-edit",
 	}

@@ -73,3 +73,29 @@ func checkWants(t *testing.T, file string) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestEveryRuleHasFixtures: each rule is expected ("# want:") somewhere in
+// testdata, whose unmarked objects are its passing twins; a rule added
+// without a failing fixture fails here.
+func TestEveryRuleHasFixtures(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	wanted := map[string]bool{}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if _, ids, ok := strings.Cut(line, "# want: "); ok {
+				for _, id := range strings.Fields(ids) {
+					wanted[id] = true
+				}
+			}
+		}
+	}
+	for _, r := range Rules() {
+		if !wanted[r.ID] {
+			t.Errorf("rule %s has no fixture in testdata (a line marked \"# want: %s\")", r.ID, r.ID)
+		}
+	}
+}

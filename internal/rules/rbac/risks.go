@@ -77,6 +77,14 @@ var (
 		{req: rbaceval.Request{Group: rbacv1.GroupName, Resource: "clusterroles"}, cluster: true},
 		{req: rbaceval.Request{Group: rbacv1.GroupName, Resource: "clusterrolebindings"}, cluster: true},
 	}
+	networkingResources = []access{
+		{req: rbaceval.Request{Resource: "services"}}, {req: rbaceval.Request{Resource: "endpoints"}},
+		{req: rbaceval.Request{Group: "discovery.k8s.io", Resource: "endpointslices"}},
+		{req: rbaceval.Request{Group: "networking.k8s.io", Resource: "networkpolicies"}},
+		{req: rbaceval.Request{Group: "networking.k8s.io", Resource: "ingresses"}},
+		{req: rbaceval.Request{Group: "gateway.networking.k8s.io", Resource: "httproutes"}},
+		{req: rbaceval.Request{Group: "gateway.networking.k8s.io", Resource: "gateways"}},
+	}
 	admissionResources = func() []access {
 		var out []access
 		for _, r := range []string{"validatingwebhookconfigurations", "mutatingwebhookconfigurations",
@@ -151,6 +159,14 @@ var grants = []grant{
 			}
 			return i, field, what
 		}},
+	{id: "rbac/networking-write", title: "Can change Services, Ingresses or NetworkPolicies", severity: finding.SeverityMedium, cis: "5.1.x",
+		why:  "Whoever changes Services, Endpoints, Ingresses or NetworkPolicies decides where traffic goes and who may send it: they can redirect a Service to their own pod, publish an internal application, or delete the policy that isolates it.",
+		fix:  "Keep networking changes to the GitOps controller and platform operators; grant read access to the rest.",
+		role: allows(networkingResources, []string{"create", "update", "patch", "delete", "deletecollection"}, false)},
+	{id: "rbac/delete-logs-or-events", title: "Can delete pod logs or events", severity: finding.SeverityMedium, cis: "5.1.x",
+		why:  "Deleting Events or pod logs removes the record of what happened in the cluster: an intruder with this permission covers their tracks.",
+		fix:  "Let Events expire on their own; keep delete on events and pods/log to no one but the control plane.",
+		role: allows([]access{{req: rbaceval.Request{Resource: "pods", Subresource: "log"}}, {req: rbaceval.Request{Resource: "events"}}, {req: rbaceval.Request{Group: "events.k8s.io", Resource: "events"}}}, []string{"delete", "deletecollection"}, false)},
 	{id: "rbac/wildcard", title: "Role uses wildcards", severity: finding.SeverityMedium, cis: "5.1.3",
 		why: "A \"*\" in verbs, resources or API groups grants everything that exists now and every resource added later.",
 		fix: "List the verbs, resources and groups needed explicitly.",

@@ -68,7 +68,13 @@ func TestRoleRisks(t *testing.T) {
 		{"rolebindings in a namespace", []rbacv1.PolicyRule{pr(rbacG, l("rolebindings"), l("create", "delete"))}, "shop", l("rbac/roles-write rules[0].verbs")},
 		{"clusterroles from a Role grant nothing", []rbacv1.PolicyRule{pr(rbacG, l("clusterroles"), l("update"))}, "shop", nil},
 		{"a CI deployer in its namespace", []rbacv1.PolicyRule{pr(apps, l("deployments"), l("get", "list", "update", "patch")),
-			pr(core, l("configmaps", "services"), l("get", "create", "update"))}, "shop", l("rbac/create-workloads rules[0].verbs")},
+			pr(core, l("configmaps", "services"), l("get", "create", "update"))}, "shop", l("rbac/create-workloads rules[0].verbs", "rbac/networking-write rules[1].verbs")},
+		{"network policies and ingresses", []rbacv1.PolicyRule{pr(l("networking.k8s.io"), l("networkpolicies"), l("get", "list")),
+			pr(l("networking.k8s.io"), l("ingresses"), l("delete"))}, "shop", l("rbac/networking-write rules[1].verbs")},
+		{"reading services is not changing them", []rbacv1.PolicyRule{pr(core, l("services", "endpoints"), l("get", "list", "watch"))}, "shop", nil},
+		{"pod logs deleted", []rbacv1.PolicyRule{pr(core, l("pods/log"), l("get", "delete"))}, "shop", l("rbac/delete-logs-or-events rules[0].verbs")},
+		{"events deleted", []rbacv1.PolicyRule{pr(l("events.k8s.io"), l("events"), l("deletecollection"))}, "", l("rbac/delete-logs-or-events rules[0].verbs")},
+		{"reading logs and events", []rbacv1.PolicyRule{pr(core, l("pods/log", "events"), l("get", "list", "watch"))}, "shop", nil},
 		{"replication controllers", []rbacv1.PolicyRule{pr(core, l("replicationcontrollers"), l("create"))}, "shop", l("rbac/create-workloads rules[0].verbs")},
 		{"scaling is not changing the template", []rbacv1.PolicyRule{pr(apps, l("deployments/scale"), l("update", "patch"))}, "shop", nil},
 		{"configmaps in kube-system", []rbacv1.PolicyRule{pr(core, l("configmaps"), l("update"), "aws-auth")}, "kube-system",
@@ -80,11 +86,11 @@ func TestRoleRisks(t *testing.T) {
 		{"non-resource URLs", []rbacv1.PolicyRule{{NonResourceURLs: l("/healthz", "/metrics"), Verbs: l("get")}}, "", nil},
 		{"everything (Argo CD's application controller)", []rbacv1.PolicyRule{pr(l("*"), l("*"), l("*")), {NonResourceURLs: l("*"), Verbs: l("*")}}, "", l(
 			"rbac/admission-webhooks rules[0].verbs", "rbac/create-workloads rules[0].verbs", "rbac/csr-approval rules[0].verbs",
-			"rbac/escalation rules[0].verbs", "rbac/exec rules[0].verbs", "rbac/kube-system-configmaps rules[0].verbs",
+			"rbac/delete-logs-or-events rules[0].verbs", "rbac/networking-write rules[0].verbs", "rbac/escalation rules[0].verbs", "rbac/exec rules[0].verbs", "rbac/kube-system-configmaps rules[0].verbs",
 			"rbac/nodes-proxy rules[0].verbs", "rbac/roles-write rules[0].verbs", "rbac/secrets-read rules[0].verbs",
 			"rbac/secrets-write rules[0].verbs", "rbac/serviceaccount-token rules[0].verbs", "rbac/wildcard rules[0].verbs")},
 		{"everything bound in a namespace", []rbacv1.PolicyRule{pr(l("*"), l("*"), l("*"))}, "shop", l(
-			"rbac/create-workloads rules[0].verbs", "rbac/escalation rules[0].verbs", "rbac/exec rules[0].verbs",
+			"rbac/create-workloads rules[0].verbs", "rbac/delete-logs-or-events rules[0].verbs", "rbac/networking-write rules[0].verbs", "rbac/escalation rules[0].verbs", "rbac/exec rules[0].verbs",
 			"rbac/roles-write rules[0].verbs", "rbac/secrets-read rules[0].verbs", "rbac/secrets-write rules[0].verbs",
 			"rbac/serviceaccount-token rules[0].verbs", "rbac/wildcard rules[0].verbs")},
 	}

@@ -52,8 +52,11 @@ func (goBinary) CatalogStream(_ context.Context, path string, r io.Reader) ([]sb
 // GoPackages turns build information into packages located at path.
 func GoPackages(bi *debug.BuildInfo, path string) []sbom.Package {
 	var pkgs []sbom.Package
+	platform := goPlatform(bi)
 	add := func(name, version string) {
-		pkgs = append(pkgs, goPackage(name, version, path))
+		p := goPackage(name, version, path)
+		p.Platform = platform
+		pkgs = append(pkgs, p)
 	}
 	if bi.Main.Path != "" {
 		m := bi.Main
@@ -106,10 +109,34 @@ func goModVersion(v string) string {
 	return v
 }
 
+// goPlatform returns "GOOS/GOARCH" from the build settings, or "".
+func goPlatform(bi *debug.BuildInfo) string {
+	var goos, goarch string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "GOOS":
+			goos = s.Value
+		case "GOARCH":
+			goarch = s.Value
+		}
+	}
+	if goos == "" || goarch == "" {
+		return ""
+	}
+	return goos + "/" + goarch
+}
+
 // goToolchainVersion turns "go1.22.1" (or "go1.21.0 X:boringcrypto")
-// into "1.22.1", the form of OSV's stdlib ranges. Development toolchains
-// ("devel go1.23-abc") have no release version and give "".
+// into "1.22.1", the form of OSV's stdlib ranges; an experiment build's
+// "go1.26.8-X:jsonv2" gives "1.26.8-X:jsonv2", which the matcher reads as
+// 1.26.8. Development toolchains ("devel go1.23-abc ...") have no release
+// version and are kept verbatim, so the standard library is reported as
+// not checked rather than left out.
 func goToolchainVersion(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "devel") {
+		return v
+	}
 	f := strings.Fields(v)
 	if len(f) == 0 || !strings.HasPrefix(f[0], "go1") {
 		return ""

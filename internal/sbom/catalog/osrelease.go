@@ -173,6 +173,8 @@ func apkEcosystem(o *sbom.OS) (ecosystem, vendor, distro string) {
 	switch {
 	case o != nil && o.ID == "wolfi":
 		return sbom.EcosystemWolfi, "wolfi", ""
+	case o != nil && o.ID == "chainguard":
+		return sbom.EcosystemChainguard, "chainguard", ""
 	case o != nil && o.ID == "alpine" && o.VersionID != "":
 		return sbom.EcosystemAlpine + ":v" + majorMinor(o.VersionID), "alpine", "alpine-" + o.VersionID
 	default:
@@ -200,6 +202,10 @@ func rpmEcosystem(o *sbom.OS) (ecosystem, vendor, distro string) {
 		return withRelease(sbom.EcosystemAmazon, o.VersionID), "amazon", distro
 	case o.ID == "mariner" || o.ID == "azurelinux":
 		return withRelease(sbom.EcosystemMariner, o.VersionID), o.ID, distro
+	case o.ID == "ol":
+		return withRelease(sbom.EcosystemOracle, major(o.VersionID)), "oracle", distro
+	case o.ID == "photon":
+		return withRelease(sbom.EcosystemPhoton, o.VersionID), "photon", distro
 	case strings.HasPrefix(o.ID, "opensuse"):
 		return sbom.EcosystemOpenSUSE, "opensuse", distro
 	case o.ID == "sles" || strings.HasPrefix(o.ID, "sle") || hasLike(o, "suse"):

@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// jobKind is what one scheduled report carries.
+type jobKind int
+
+const (
+	jobDelta jobKind = iota
+	jobImages
+	jobSnapshot
+)
+
+// job is one report due at sched: its latency is counted from sched, not
+// from when it was sent (open loop: a slow hub does not slow the
+// schedule, it lengthens the queue).
+type job struct {
+	sched time.Time
+	kind  jobKind
+}
+
+// maxBatch is how many queued reports the agent sends in one request.
+const maxBatch = 32
+
+// sim is one simulated agent: its identity, its connection, the findings
+// it has reported, and its outbox (jobs), sent in order, one request at a
+// time, as the agent's send loop does.
+type sim struct {
+	id     *agentIdentity
+	client *http.Client
+	url    string
+	model  *clusterModel
+	seq    uint64
+	rng    *rand.Rand
+	jobs   chan job
+	hbBusy atomic.Bool
+	stats  *stats
+	// pending counts jobs queued or in flight (the heartbeat's Pending).
+	pending atomic.Int64
+}
+
+func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64) *sim {
+	tr := &http.Transport{TLSClientConfig: id.tls.Clone(), MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
+	return &sim{id: id, url: url, model: newClusterModel(pods), rng: rand.New(rand.NewPCG(seed, 17)),
+		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, jobs: make(chan job, 4096), stats: st}
+}
+
+// enqueue schedules a report; a full outbox (4,096 reports behind) is
+// counted as a loss of the load client, never silently.
+func (s *sim) enqueue(j job) {
+	s.pending.Add(1)
+	select {
+	case s.jobs <- j:
+	default:
+		s.pending.Add(-1)
+		s.stats.overflow.Add(1)
+	}
+}
+
+// deltaShape draws a rollout size and a number of changed pods; the mix
+// is in bench/hub/README.md (mean 1.7 pods rolled out and 2 changed per
+// report: about 50 findings, the measured rollouts of 1–20 pods weighted
+// towards the small ones).
+func (s *sim) deltaShape() (k, c int) {
+	r := s.rng.IntN(100)
+	switch {
+	case r < 40:
+		k = 0
+	case r < 70:
+		k = 1
+	case r < 85:
+		k = 2
+	case r < 95:
+		k = 5
+	case r < 99:
+		k = 10
+	default:
+		k = 20
+	}
+	return k, 1 + s.rng.IntN(3)
+}
+
+// run sends the sim's reports until ctx ends and its queue is empty.
+func (s *sim) run(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		var first job
+		select {
+		case first = <-s.jobs:
+		case <-ctx.Done():
+			return
+		}
+		batch := []job{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-s.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		s.send(ctx, batch)
+		s.pending.Add(-int64(len(batch)))
+	}
+}
+
+// send encodes the batch's reports (the model changes now, in the order
+// the hub applies them) and posts them until the hub takes them: 429 waits
+// its Retry-After, errors back off as the agent does. A report is never
+// dropped by the client, so anything missing on the hub is the hub's.
+func (s *sim) send(ctx context.Context, batch []job) {
+	now := time.Now().UTC()
+	members := make([][]byte, len(batch))
+	for i, j := range batch {
+		s.seq++
+		switch j.kind {
+		case jobSnapshot:
+			// A resnapshot after an agent restart: the pods changed a
+			// little since the last one.
+			s.model.delta(s.rng, 0, 5)
+			members[i] = s.model.snapshotEnvelopeZ(s.seq, now)
+		case jobImages:
+			members[i] = envelopeZ(imagesEnvelope(s.seq, now, int(s.seq)))
+		default:
+			k, c := s.deltaShape()
+			members[i] = envelopeZ(&fleetapi.Envelope{Seq: s.seq, Time: now, Kind: fleetapi.KindFindings, Findings: s.model.delta(s.rng, k, c)})
+		}
+	}
+	body := batchBody(members)
+	backoff := time.Second
+	retried := false
+	for {
+		res, status, wait, err := s.post(ctx, fleetapi.PathReportBatch, body)
+		switch {
+		case err == nil && status == http.StatusOK:
+			done := time.Now()
+			s.stats.record(batch, res, done, retried, len(body))
+			return
+		case status == http.StatusTooManyRequests:
+			s.stats.throttled.Add(1)
+			retried = true
+			sleep(ctx, wait)
+		default:
+			s.stats.errorf("cluster %s: %d %v", s.id.clusterID, status, err)
+			retried = true
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 30*time.Second)
+		}
+		if ctx.Err() != nil && context.Cause(ctx) != errDrain {
+			return
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+}
+
+func (s *sim) post(ctx context.Context, path string, gz []byte) (fleetapi.BatchResult, int, time.Duration, error) {
+	var res fleetapi.BatchResult
+	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, s.url+path, bytes.NewReader(gz))
+	if err != nil {
+		return res, 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return res, 0, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body) // drained: the connection is kept, as the agent's
+	if err != nil {
+		return res, resp.StatusCode, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return res, resp.StatusCode, retryAfter(resp), fmt.Errorf("%s", bytes.TrimSpace(b))
+	}
+	return res, resp.StatusCode, 0, json.Unmarshal(b, &res)
+}
+
+// heartbeat posts one heartbeat unless the last is still in flight (the
+// agent's heartbeat loop is sequential); its latency is recorded apart.
+func (s *sim) heartbeat(ctx context.Context) {
+	if !s.hbBusy.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.hbBusy.Store(false)
+	hb, _ := json.Marshal(fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: "hubload", Pending: uint64(max(0, s.pending.Load()))})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+fleetapi.PathHeartbeat, bytes.NewReader(hb))
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.stats.errorf("heartbeat %s: %v", s.id.clusterID, err)
+		}
+		return
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		s.stats.errorf("heartbeat %s: %d", s.id.clusterID, resp.StatusCode)
+		return
+	}
+	s.stats.heartbeat(time.Since(t0))
+}
+
+var errDrain = fmt.Errorf("draining")
+
+// stats collects every report's outcome.
+type stats struct {
+	mu        sync.Mutex
+	samples   []sample
+	hbLat     []time.Duration
+	errs      []string
+	nErrs     int
+	applied   atomic.Int64
+	dups      atomic.Int64 // duplicates answered to a first attempt: a report counted twice or a client bug
+	dupsRetry atomic.Int64 // duplicates answered to a retry of a request that may have been applied
+	rejected  atomic.Int64 // per-report errors in a batch answer
+	throttled atomic.Int64 // 429 answers
+	overflow  atomic.Int64
+	bytes     atomic.Int64
+	requests  atomic.Int64
+}
+
+type sample struct {
+	sched time.Time
+	lat   time.Duration
+	kind  jobKind
+}
+
+func (st *stats) record(batch []job, res fleetapi.BatchResult, done time.Time, retried bool, n int) {
+	st.requests.Add(1)
+	st.bytes.Add(int64(n))
+	if len(res.Results) != len(batch) {
+		st.errorf("batch of %d answered with %d results", len(batch), len(res.Results))
+	}
+	for _, r := range res.Results {
+		switch {
+		case r.Error != "":
+			st.rejected.Add(1)
+			st.errorf("report %d rejected: %s", r.Seq, r.Error)
+		case r.Duplicate && retried:
+			st.dupsRetry.Add(1)
+		case r.Duplicate:
+			st.dups.Add(1)
+		default:
+			st.applied.Add(1)
+		}
+	}
+	st.mu.Lock()
+	for _, j := range batch {
+		st.samples = append(st.samples, sample{sched: j.sched, lat: done.Sub(j.sched), kind: j.kind})
+	}
+	st.mu.Unlock()
+}
+
+func (st *stats) heartbeat(d time.Duration) {
+	st.mu.Lock()
+	st.hbLat = append(st.hbLat, d)
+	st.mu.Unlock()
+}
+
+func (st *stats) errorf(format string, args ...any) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.nErrs++
+	if len(st.errs) < 20 {
+		st.errs = append(st.errs, fmt.Sprintf(format, args...))
+	}
+}
+
+// window returns the latencies of reports scheduled in [from, to).
+func (st *stats) window(from, to time.Time, kind func(jobKind) bool) []time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []time.Duration
+	for _, s := range st.samples {
+		if !s.sched.Before(from) && s.sched.Before(to) && (kind == nil || kind(s.kind)) {
+			out = append(out, s.lat)
+		}
+	}
+	return out
+}
+
+// pct returns the p-quantile (nearest rank) of d, sorting it.
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+// schedule dispatches reports open-loop at rate per second for d, round
+// robin over the sims, kind chosen by pick; it returns when the last is
+// scheduled. The schedule is fixed in advance (report i at start+i/rate):
+// a late dispatcher catches up instead of lowering the rate.
+func schedule(ctx context.Context, sims []*sim, rate float64, d time.Duration, start time.Time, offset int, pick func(i int) jobKind) int {
+	n := int(rate * d.Seconds())
+	for i := range n {
+		at := start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+		if w := time.Until(at); w > 0 {
+			select {
+			case <-time.After(w):
+			case <-ctx.Done():
+				return i
+			}
+		}
+		sims[(offset+i)%len(sims)].enqueue(job{sched: at, kind: pick(i)})
+	}
+	return n
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// The shape of the real agent's reports, measured by
+// bench/hub TestAgentReportShapes (the agent's code against a real
+// kube-apiserver with 1,000 pods of four kinds, then rollouts of 1–20
+// pods; figures in bench/hub/README.md):
+//   - a full snapshot: 14.3 findings per pod, 450 bytes of JSON per
+//     finding, gzip (BestSpeed, the outbox's) to 1/20 of it;
+//   - a findings delta of a rollout of k pods: k objects deleted, k new
+//     objects with all their findings (about 14 each), 1.5 KB + 330 B per
+//     pod of gzip;
+//   - an images report beside most deltas (the set of images changed),
+//     4.5 KB of JSON.
+//
+// findingsPerKind are the findings of the four pod kinds (bare, with
+// resources and a sidecar, hardened, privileged with host mounts); their
+// mean is the measured 14.3.
+var findingsPerKind = [4]int{15, 20, 5, 17}
+
+// podState is one pod of a simulated cluster: its kind and the generation
+// of its findings' messages (a change rewrites one finding).
+type podState struct {
+	id, kind, gen int
+}
+
+// clusterModel is what a simulated agent has reported: the hub must hold
+// exactly these findings once every report is applied.
+type clusterModel struct {
+	pods    []podState
+	nextPod int
+	// snapshotZ caches the gzip member of the current snapshot's objects
+	// (nil after a change), so an unchanged cluster's snapshots cost the
+	// load client no encoding.
+	snapshotZ []byte
+}
+
+func newClusterModel(pods int) *clusterModel {
+	m := &clusterModel{}
+	for range pods {
+		m.addPod()
+	}
+	return m
+}
+
+func (m *clusterModel) addPod() podState {
+	p := podState{id: m.nextPod, kind: m.nextPod % 4}
+	m.nextPod++
+	m.pods = append(m.pods, p)
+	return p
+}
+
+func (m *clusterModel) findings() int {
+	n := 0
+	for _, p := range m.pods {
+		n += podFindingCount(p)
+	}
+	return n
+}
+
+// podFindingCount: a pod whose generation is odd has one finding more (a
+// change that adds a finding; the next change removes it).
+func podFindingCount(p podState) int {
+	return findingsPerKind[p.kind] + p.gen%2
+}
+
+func podRef(p podState) finding.ObjectRef {
+	return finding.ObjectRef{Kind: "Pod", Namespace: fmt.Sprintf("team-%02d", p.id%10), Name: fmt.Sprintf("web-%06d-7f9c8d6b5-x%03d", p.id, p.id%997)}
+}
+
+var rulesByIndex = []struct{ id, title, field string }{
+	{"pss/run-as-non-root", "Container may run as root", "securityContext.runAsNonRoot"},
+	{"pss/seccomp", "Seccomp profile not set to RuntimeDefault or Localhost", "securityContext.seccompProfile.type"},
+	{"pss/allow-privilege-escalation", "Privilege escalation allowed", "securityContext.allowPrivilegeEscalation"},
+	{"pss/capabilities", "Capabilities not dropped", "securityContext.capabilities.drop"},
+	{"hardening/read-only-root-fs", "Root filesystem is writable", "securityContext.readOnlyRootFilesystem"},
+	{"resources/cpu-limit", "No CPU limit", "resources.limits.cpu"},
+	{"resources/memory-limit", "No memory limit", "resources.limits.memory"},
+	{"resources/cpu-request", "No CPU request", "resources.requests.cpu"},
+	{"resources/memory-request", "No memory request", "resources.requests.memory"},
+	{"images/latest-tag", "Image tag is mutable", "image"},
+	{"images/digest", "Image not pinned by digest", "image"},
+	{"probes/liveness", "No liveness probe", "livenessProbe"},
+	{"probes/readiness", "No readiness probe", "readinessProbe"},
+	{"hardening/automount-token", "Service account token mounted", "spec.automountServiceAccountToken"},
+	{"pss/privileged", "Privileged container", "securityContext.privileged"},
+	{"pss/host-network", "Host network", "spec.hostNetwork"},
+	{"pss/host-path", "HostPath volume", "spec.volumes[0].hostPath"},
+	{"hardening/uid", "Runs with a low UID", "securityContext.runAsUser"},
+	{"network/no-policy", "No NetworkPolicy selects the pod", "metadata.labels"},
+	{"hardening/pdb", "No PodDisruptionBudget", "metadata.labels"},
+	{"hardening/anti-affinity", "Replicas may share a node", "spec.affinity"},
+}
+
+// podFindings are the pod's findings as the agent reports them.
+func podFindings(p podState) fleetapi.ObjectFindings {
+	ref := podRef(p)
+	o := fleetapi.ObjectFindings{Object: ref, Findings: make([]finding.Finding, 0, podFindingCount(p))}
+	for i := range podFindingCount(p) {
+		r := rulesByIndex[(i+p.kind*3)%len(rulesByIndex)]
+		container := "app"
+		if i%3 == 2 {
+			container = "sidecar"
+		}
+		msg := fmt.Sprintf("container %q of pod %s/%s: %s (%s is not set as the baseline requires)", container, ref.Namespace, ref.Name, r.title, r.field)
+		if i == 0 {
+			msg += fmt.Sprintf(" [revision %d]", p.gen) // a change rewrites this finding
+		}
+		o.Findings = append(o.Findings, finding.Finding{RuleID: fmt.Sprintf("%s-%d", r.id, i/len(rulesByIndex)), Severity: finding.Severity(1 + (i+p.kind)%4),
+			Title: r.title, Message: msg, Object: ref, Field: "spec.containers[0]." + r.field, Container: container,
+			Remediation: "Set " + r.field + " in the pod template as the restricted profile of the Pod Security Standards requires; see the rule's references for the exact values allowed."})
+	}
+	return o
+}
+
+// delta makes the model's next findings delta: a rollout of k pods (k
+// deleted, k new ones with all their findings) and c pods whose findings
+// change (one message rewritten, one finding added or removed). It
+// returns the delta; the model already holds its result.
+func (m *clusterModel) delta(rng *rand.Rand, k, c int) *fleetapi.FindingsDelta {
+	d := &fleetapi.FindingsDelta{}
+	for range min(k, len(m.pods)-1) {
+		i := rng.IntN(len(m.pods))
+		d.Deleted = append(d.Deleted, podRef(m.pods[i]))
+		m.pods[i] = m.pods[len(m.pods)-1]
+		m.pods = m.pods[:len(m.pods)-1]
+	}
+	for range k {
+		d.Objects = append(d.Objects, podFindings(m.addPod()))
+	}
+	// Changed pods: distinct, and none of the k just added (the agent
+	// names an object once per report).
+	old := len(m.pods) - k
+	for _, i := range rng.Perm(old)[:min(c, old)] {
+		m.pods[i].gen++
+		d.Objects = append(d.Objects, podFindings(m.pods[i]))
+	}
+	m.snapshotZ = nil
+	return d
+}
+
+// gzipMember compresses p as one gzip member, as the agent's outbox
+// stores each report.
+func gzipMember(p []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	_, _ = zw.Write(p)
+	_ = zw.Close()
+	return b.Bytes()
+}
+
+// batchBody is a POST /api/v1/agent/reports/batch body exactly as the
+// agent builds it: concatenated gzip members (the batch's head, each
+// report, the tail).
+func batchBody(reports [][]byte) []byte {
+	var b bytes.Buffer
+	b.Write(gzipMember([]byte(`{"dropped":0,"envelopes":[`)))
+	for i, r := range reports {
+		if i > 0 {
+			b.Write(gzipMember([]byte(",")))
+		}
+		b.Write(r)
+	}
+	b.Write(gzipMember([]byte("]}")))
+	return b.Bytes()
+}
+
+// envelopeZ encodes an envelope as the gzip member(s) of one report.
+func envelopeZ(env *fleetapi.Envelope) []byte {
+	js, _ := json.Marshal(env)
+	return gzipMember(js)
+}
+
+// snapshotZ encodes a full snapshot of the model: the objects (cached
+// while the model is unchanged) between a head and a tail member.
+func (m *clusterModel) snapshotEnvelopeZ(seq uint64, now time.Time) []byte {
+	if m.snapshotZ == nil {
+		objs := make([]fleetapi.ObjectFindings, 0, len(m.pods))
+		for _, p := range m.pods {
+			objs = append(objs, podFindings(p))
+		}
+		js, _ := json.Marshal(objs)
+		m.snapshotZ = gzipMember(js)
+	}
+	head, _ := json.Marshal(struct {
+		Seq  uint64    `json:"seq"`
+		Time time.Time `json:"time"`
+		Kind string    `json:"kind"`
+	}{seq, now, fleetapi.KindFindings})
+	var b bytes.Buffer
+	b.Write(gzipMember(append(head[:len(head)-1], []byte(`,"findings":{"full":true,"objects":`)...)))
+	b.Write(m.snapshotZ)
+	b.Write(gzipMember([]byte("}}")))
+	return b.Bytes()
+}
+
+// imagesEnvelope is the images report beside a delta (the measured 4.5 KB
+// of JSON: 50 images).
+func imagesEnvelope(seq uint64, now time.Time, gen int) *fleetapi.Envelope {
+	set := &fleetapi.ImageSet{}
+	for i := range 50 {
+		set.Images = append(set.Images, fleetapi.ImageUse{Ref: fmt.Sprintf("registry.example.com/app-%d:1.%d", i, gen%3),
+			Digest: fmt.Sprintf("sha256:%064x", i*7919+gen%3), Workloads: 20, Namespaces: []string{fmt.Sprintf("team-%02d", i%10)}})
+	}
+	return &fleetapi.Envelope{Seq: seq, Time: now, Kind: fleetapi.KindImages, Images: set}
+}

@@ -1,0 +1,65 @@
+package frameworks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+func TestEmbeddedFrameworksLoad(t *testing.T) {
+	all, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, f := range all {
+		got[f.ID] = len(f.Controls)
+	}
+	for _, id := range []string{"cis", "nsa", "mitre", "pss-baseline", "pss-restricted", "edge"} {
+		if got[id] == 0 {
+			t.Errorf("framework %s missing or empty", id)
+		}
+	}
+	if _, err := Get("CIS"); err != nil {
+		t.Errorf("Get is case-insensitive: %v", err)
+	}
+	if _, err := Get("pci"); err == nil {
+		t.Error("unknown framework accepted")
+	}
+}
+
+func TestRestrictedIncludesBaseline(t *testing.T) {
+	b, _ := Get("pss-baseline")
+	r, _ := Get("pss-restricted")
+	for _, c := range b.Controls {
+		if r.Control(c.ID) == nil {
+			t.Errorf("restricted lacks baseline control %s", c.ID)
+		}
+	}
+}
+
+func TestNamed(t *testing.T) {
+	cis, _ := Get("cis")
+	got := cis.Named(finding.Frameworks{CIS: []string{"5.2.2", "9.9.9"}, NSA: []string{"network.policies"}})
+	if strings.Join(got, ",") != "5.2.2" {
+		t.Errorf("Named = %v, want only the defined CIS section", got)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for name, doc := range map[string]string{
+		"no id":          "title: x\ncontrols: [{id: a, title: b}]",
+		"no controls":    "id: x\ntitle: x",
+		"dup control":    "id: x\ntitle: x\ncontrols: [{id: a, title: b}, {id: a, title: c}]",
+		"bad mapping":    "id: x\ntitle: x\nmapping: pci\ncontrols: [{id: a, title: b}]",
+		"bad scope":      "id: x\ntitle: x\ncontrols: [{id: a, title: b, scope: moon}]",
+		"unknown field":  "id: x\ntitle: x\nextra: 1\ncontrols: [{id: a, title: b}]",
+		"untitled ctrl":  "id: x\ntitle: x\ncontrols: [{id: a}]",
+		"not a document": "[",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

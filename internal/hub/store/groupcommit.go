@@ -1,0 +1,230 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+)
+
+// Group commit. Reports and heartbeats of many agents are applied by a
+// few committer goroutines, each running a group of them in one
+// transaction: one commit (on PostgreSQL one WAL flush, on SQLite one
+// append of the pages the group changed) for up to maxGroupWork items
+// instead of one per item. Each item runs inside its own SAVEPOINT, so one
+// that fails (an unknown agent, a sequence number too far ahead, a
+// database error on its rows) is rolled back alone and gets its own error;
+// the others commit. A failed commit fails every item of the group, none
+// applied: the agents resend, and deduplication by Seq keeps the outcome
+// exactly once.
+//
+// Fairness: items are small (deltas, heartbeats) or large (full
+// snapshots and batches over largeWork objects). Small items are grouped;
+// a large one runs alone, and a committer alternates between the two
+// queues when both wait, so a cluster's snapshot delays the others'
+// deltas by at most one snapshot, and a stream of deltas never starves
+// the snapshots.
+//
+// Decoding and the per-finding work that needs no database (encoding each
+// finding, its fingerprint, the objects in scope) happen before an item
+// is queued (prepareFindings), in the caller's goroutine, outside the
+// writer.
+
+// maxGroupWork bounds one group: objects of reports plus one per
+// heartbeat or report.
+const maxGroupWork = 2048
+
+// largeWork is the objects above which an item runs in its own
+// transaction.
+const largeWork = 256
+
+type commitItem struct {
+	ctx     context.Context
+	agentID string
+	now     time.Time
+	// a report batch (envs, prep) or a heartbeat (hb)
+	envs []*fleetapi.Envelope
+	prep []*preparedFindings
+	hb   *fleetapi.Heartbeat
+	work int
+
+	applied []bool
+	err     error
+	done    chan struct{}
+}
+
+type committer struct {
+	s            *sqlStore
+	small, large chan *commitItem
+	stop         chan struct{}
+	wg           sync.WaitGroup
+}
+
+// startCommitters starts n committer goroutines (SQLite: 1, its one
+// writer; PostgreSQL: a few, each on its own connection).
+func (s *sqlStore) startCommitters(n int) {
+	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{})}
+	s.commit = c
+	for range n {
+		c.wg.Go(c.loop)
+	}
+}
+
+// stopCommitters ends the goroutines once the queued items are done.
+func (s *sqlStore) stopCommitters() {
+	if s.commit == nil {
+		return
+	}
+	close(s.commit.stop)
+	s.commit.wg.Wait()
+	s.commit = nil
+}
+
+// submit queues the item and waits for its outcome.
+func (c *committer) submit(it *commitItem) error {
+	it.done = make(chan struct{})
+	q := c.small
+	if it.work > largeWork {
+		q = c.large
+	}
+	select {
+	case q <- it:
+	case <-it.ctx.Done():
+		return it.ctx.Err()
+	case <-c.stop:
+		return errors.New("store closed")
+	}
+	// Once queued the item is applied or failed by a committer; its
+	// outcome is awaited even when the caller's context ends, so that a
+	// caller never reports failure for an item that was committed.
+	<-it.done
+	return it.err
+}
+
+func (c *committer) loop() {
+	preferLarge := false
+	for {
+		var first *commitItem
+		// Alternate when both queues wait.
+		if preferLarge {
+			select {
+			case first = <-c.large:
+			default:
+			}
+		}
+		if first == nil {
+			select {
+			case first = <-c.small:
+			case first = <-c.large:
+			case <-c.stop:
+				c.drain()
+				return
+			}
+		}
+		if first.work > largeWork {
+			c.run([]*commitItem{first})
+			preferLarge = false
+			continue
+		}
+		group := []*commitItem{first}
+		work := first.work
+	more:
+		for work < maxGroupWork {
+			select {
+			case it := <-c.small:
+				group = append(group, it)
+				work += it.work
+			default:
+				break more
+			}
+		}
+		c.run(group)
+		preferLarge = true
+	}
+}
+
+// drain fails what is still queued at Close.
+func (c *committer) drain() {
+	for {
+		select {
+		case it := <-c.small:
+			it.err = errors.New("store closed")
+			close(it.done)
+		case it := <-c.large:
+			it.err = errors.New("store closed")
+			close(it.done)
+		default:
+			return
+		}
+	}
+}
+
+// run applies a group in one transaction.
+func (c *committer) run(group []*commitItem) {
+	// Items whose callers gave up before the group started are skipped
+	// (nothing of theirs is applied, and they are told so).
+	live := make([]*commitItem, 0, len(group))
+	for _, it := range group {
+		if err := it.ctx.Err(); err != nil {
+			it.err = err
+			close(it.done)
+			continue
+		}
+		live = append(live, it)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// One lock order for every group (agents' rows, then clusters'), so
+	// two committers' groups cannot deadlock on PostgreSQL.
+	sort.SliceStable(live, func(i, j int) bool { return live[i].agentID < live[j].agentID })
+	ctx := context.WithoutCancel(live[0].ctx)
+	err := c.s.tx(ctx, func(tx *sql.Tx) error {
+		for _, it := range live {
+			it.err = nil
+			if len(live) > 1 {
+				if _, err := tx.ExecContext(ctx, "SAVEPOINT item"); err != nil {
+					return fmt.Errorf("savepoint: %w", err)
+				}
+			}
+			if it.hb != nil {
+				it.err = c.s.heartbeatIn(ctx, tx, it.agentID, *it.hb, it.now)
+			} else {
+				it.applied, it.err = c.s.ingestIn(ctx, tx, it.agentID, it.envs, it.prep, it.now)
+			}
+			if len(live) == 1 {
+				return it.err
+			}
+			stmt := "RELEASE SAVEPOINT item"
+			if it.err != nil {
+				stmt = "ROLLBACK TO SAVEPOINT item"
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				return fmt.Errorf("%s: %w", stmt, err)
+			}
+			if it.err != nil {
+				// ROLLBACK TO keeps the savepoint; release it so the
+				// next item's is the only one.
+				if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT item"); err != nil {
+					return fmt.Errorf("release savepoint: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+	for _, it := range live {
+		switch {
+		case err != nil && (len(live) > 1 || it.err == nil):
+			// The transaction failed as a whole: nothing was applied.
+			it.err, it.applied = err, nil
+		case it.err != nil:
+			it.applied = nil
+		}
+		close(it.done)
+	}
+}

@@ -1,0 +1,119 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// TestGroupCommitIsolatesItems: reports and heartbeats of several agents
+// committed as one group each keep their own outcome. An unknown agent's
+// report, a report numbered too far ahead and a report naming another
+// cluster are refused alone (their changes rolled back to their
+// savepoint), while the others in the same transaction are applied
+// exactly once, a replay in the group included.
+func TestGroupCommitIsolatesItems(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		a := enrolled(t, s, "edge-a", "ag-a")
+		b := enrolled(t, s, "edge-b", "ag-b")
+		c := enrolled(t, s, "edge-c", "ag-c")
+		farAhead := findingsEnv(store.MaxSeqAdvance+5, false, objFindings("Pod", "x", "p", "r9"))
+		// b's refused report first writes a finding, then fails: the
+		// savepoint must take its finding away again.
+		bBad := []*fleetapi.Envelope{findingsEnv(1, false, objFindings("Pod", "b", "p1", "r1")), farAhead}
+		wrong := findingsEnv(1, false, objFindings("Pod", "c", "p1", "r1"))
+		wrong.Cluster = a.ID
+		items := []store.GroupItem{
+			{AgentID: "ag-a", Envs: []*fleetapi.Envelope{findingsEnv(1, false, objFindings("Pod", "a", "p1", "r1", "r2"))}},
+			{AgentID: "ag-nobody", Envs: []*fleetapi.Envelope{findingsEnv(1, false, objFindings("Pod", "n", "p1", "r1"))}},
+			{AgentID: "ag-b", Envs: bBad},
+			{AgentID: "ag-c", Envs: []*fleetapi.Envelope{wrong}},
+			{AgentID: "ag-c", HB: &fleetapi.Heartbeat{Time: t0, Pending: 3}},
+			{AgentID: "ag-a", Envs: []*fleetapi.Envelope{findingsEnv(1, false, objFindings("Pod", "a", "p9", "r1")), findingsEnv(2, false, objFindings("Pod", "a", "p2", "r3"))}},
+		}
+		applied, errs := store.CommitGroup(s, t0, items)
+		for i, tc := range []struct {
+			applied []bool
+			err     error
+		}{
+			{[]bool{true}, nil},
+			{nil, store.ErrNotFound},
+			{nil, store.ErrSeqAdvance},
+			{nil, store.ErrWrongCluster},
+			{nil, nil},
+			{[]bool{false, true}, nil}, // seq 1 again: a replay, even within the group
+		} {
+			if fmt.Sprint(applied[i]) != fmt.Sprint(tc.applied) || !errors.Is(errs[i], tc.err) || (tc.err == nil) != (errs[i] == nil) {
+				t.Errorf("item %d: applied %v, error %v; want %v, %v", i, applied[i], errs[i], tc.applied, tc.err)
+			}
+		}
+		for _, want := range []struct {
+			cluster string
+			n       int
+			agent   string
+			seq     uint64
+		}{{a.ID, 3, "ag-a", 2}, {b.ID, 0, "ag-b", 0}, {c.ID, 0, "ag-c", 0}} {
+			n, err := s.CountFindings(ctx, store.FindingQuery{ClusterID: want.cluster})
+			ag, err2 := s.GetAgent(ctx, want.agent)
+			if err != nil || err2 != nil || n != want.n || ag.LastSeq != want.seq {
+				t.Errorf("cluster %s: %d findings, last seq %d (%v %v); want %d, %d", want.cluster, n, ag.LastSeq, err, err2, want.n, want.seq)
+			}
+		}
+		cl, err := s.GetCluster(ctx, c.ID)
+		if err != nil || cl.Pending != 3 {
+			t.Errorf("heartbeat in the group: pending %d (%v), want 3", cl.Pending, err)
+		}
+	})
+}
+
+// TestGroupCommitConcurrentAgents: many agents reporting at once through
+// the committers (groups form from whatever is queued) end with every
+// report applied once and every finding stored once.
+func TestGroupCommitConcurrentAgents(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		const agents, reports = 12, 15
+		clusters := make([]store.Cluster, agents)
+		for i := range agents {
+			clusters[i] = enrolled(t, s, fmt.Sprintf("edge-%d", i), fmt.Sprintf("ag-%d", i))
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, agents*reports*2)
+		for i := range agents {
+			wg.Go(func() {
+				agent := fmt.Sprintf("ag-%d", i)
+				for seq := uint64(1); seq <= reports; seq++ {
+					// Each report adds pod p<seq> with two findings; every
+					// third is sent twice (an agent's retry).
+					env := findingsEnv(seq, false, objFindings("Pod", "ns", fmt.Sprintf("p%d", seq), "r1", "r2"))
+					for range 1 + int(seq%3/2) {
+						if _, err := s.Ingest(ctx, agent, env, t0); err != nil {
+							errs <- err
+						}
+					}
+					if err := s.Heartbeat(ctx, agent, fleetapi.Heartbeat{Time: t0, LastSeq: seq}, t0); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		for i, c := range clusters {
+			n, err := s.CountFindings(ctx, store.FindingQuery{ClusterID: c.ID})
+			ag, err2 := s.GetAgent(ctx, fmt.Sprintf("ag-%d", i))
+			if err != nil || err2 != nil || n != 2*reports || ag.LastSeq != reports {
+				t.Errorf("cluster %d: %d findings, last seq %d (%v %v); want %d, %d", i, n, ag.LastSeq, err, err2, 2*reports, reports)
+			}
+		}
+	})
+}

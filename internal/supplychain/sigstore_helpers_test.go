@@ -1,0 +1,416 @@
+package supplychain
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
+	"github.com/digitorus/timestamp"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
+	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
+	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
+	protorekor "github.com/sigstore/protobuf-specs/gen/pb-go/rekor/v1"
+	"github.com/sigstore/rekor/pkg/types"
+	"github.com/sigstore/rekor/pkg/util"
+	"github.com/sigstore/sigstore-go/pkg/root"
+	"github.com/sigstore/sigstore-go/pkg/tlog"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// testSigstore is the keyless signing infrastructure of these tests, all
+// in process and offline: a Fulcio-style CA (root, intermediate, leaf
+// certificates with the OIDC identity as a URI SAN and Fulcio's
+// 1.3.6.1.4.1.57264.1.* extensions for issuer and workflow claims), a Rekor
+// log key signing real Rekor "dsse" v0.0.1 entries (built with rekor's own
+// types) with signed entry timestamps, inclusion proofs and signed
+// checkpoints, and an RFC 3161 timestamp authority (digitorus/timestamp, the
+// library Sigstore's TSA uses). It is not a running Fulcio or Rekor: no
+// OIDC token exchange happens. sigstore-go's own pkg/testing/ca cannot be
+// used: it imports rekor's PGP support, which needs golang.org/x/crypto's
+// openpgp, removed from the x/crypto this module must use (v0.59.0).
+type testSigstore struct {
+	fulcio     *root.FulcioCertificateAuthority
+	interKey   *ecdsa.PrivateKey
+	tsa        *root.SigstoreTimestampingAuthority
+	tsaKey     *ecdsa.PrivateKey
+	rekorKey   *ecdsa.PrivateKey
+	rekorID    []byte
+	rootPath   string
+	otherRoot  string // a trusted root with another Fulcio CA
+	trusted    *TrustedRoot
+	untrusting *TrustedRoot
+}
+
+func newTestSigstore(t testing.TB) *testSigstore {
+	t.Helper()
+	ts := &testSigstore{}
+	ts.fulcio, ts.interKey = newCA(t, x509.ExtKeyUsageCodeSigning)
+	other, _ := newCA(t, x509.ExtKeyUsageCodeSigning)
+	tsaCA, tsaInterKey := newCA(t, x509.ExtKeyUsageTimeStamping)
+	ts.tsaKey = genKey(t)
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	leaf := issue(t, &x509.Certificate{
+		SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "test tsa"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}},
+	}, tsaCA.Intermediates[0], &ts.tsaKey.PublicKey, tsaInterKey)
+	ts.tsa = &root.SigstoreTimestampingAuthority{Root: tsaCA.Root, Intermediates: tsaCA.Intermediates, Leaf: leaf,
+		ValidityPeriodStart: time.Now().Add(-time.Hour), ValidityPeriodEnd: time.Now().Add(time.Hour), URI: "https://tsa.test"}
+	ts.rekorKey = genKey(t)
+	der, err := x509.MarshalPKIXPublicKey(&ts.rekorKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(der)
+	ts.rekorID = sum[:]
+
+	dir := t.TempDir()
+	ts.rootPath = filepath.Join(dir, "trusted_root.json")
+	ts.otherRoot = filepath.Join(dir, "other_root.json")
+	ts.writeRoot(t, ts.rootPath, ts.fulcio)
+	ts.writeRoot(t, ts.otherRoot, other)
+	if ts.trusted, err = LoadTrustedRoot(ts.rootPath); err != nil {
+		t.Fatal(err)
+	}
+	if ts.untrusting, err = LoadTrustedRoot(ts.otherRoot); err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+func genKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func issue(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, priv crypto.Signer) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// newCA makes a root and an intermediate for one extended key usage.
+func newCA(t testing.TB, eku x509.ExtKeyUsage) (*root.FulcioCertificateAuthority, *ecdsa.PrivateKey) {
+	t.Helper()
+	rootKey, interKey := genKey(t), genKey(t)
+	rootTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test root", Organization: []string{"palisade test"}},
+		NotBefore: time.Now().Add(-5 * time.Hour), NotAfter: time.Now().Add(5 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	rootCert := issue(t, rootTmpl, rootTmpl, &rootKey.PublicKey, rootKey)
+	inter := issue(t, &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "test intermediate", Organization: []string{"palisade test"}},
+		NotBefore: time.Now().Add(-4 * time.Hour), NotAfter: time.Now().Add(4 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, ExtKeyUsage: []x509.ExtKeyUsage{eku},
+		BasicConstraintsValid: true, IsCA: true,
+	}, rootCert, &interKey.PublicKey, rootKey)
+	return &root.FulcioCertificateAuthority{
+		Root: rootCert, Intermediates: []*x509.Certificate{inter},
+		ValidityPeriodStart: time.Now().Add(-5 * time.Hour), ValidityPeriodEnd: time.Now().Add(5 * time.Hour),
+		URI: "https://fulcio.test",
+	}, interKey
+}
+
+const rekorHost = "rekor.localhost"
+
+// writeRoot writes a trusted_root.json with the Fulcio CA f and the test
+// Rekor log and timestamp authority (no CT log: the test certificates
+// carry no SCT).
+func (ts *testSigstore) writeRoot(t testing.TB, path string, f *root.FulcioCertificateAuthority) {
+	t.Helper()
+	logs := map[string]*root.TransparencyLog{hex.EncodeToString(ts.rekorID): {
+		BaseURL: "https://" + rekorHost, ID: ts.rekorID, HashFunc: crypto.SHA256, SignatureHashFunc: crypto.SHA256,
+		PublicKey: &ts.rekorKey.PublicKey, ValidityPeriodStart: time.Now().Add(-5 * time.Hour),
+	}}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{f}, nil, []root.TimestampingAuthority{ts.tsa}, logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// keylessOpts choose what a keyless signature carries.
+type keylessOpts struct {
+	subject string // SAN URI
+	issuer  string
+	claims  map[int]string // Fulcio extension OID arc -> value
+	// noTimestamp leaves out the RFC 3161 timestamp; noTlog the Rekor entry.
+	noTimestamp, noTlog bool
+	// noSET leaves the signed entry timestamp out of the Rekor entry (an
+	// inclusion proof alone gives no trusted time).
+	noSET bool
+	// notBefore shifts the certificate's validity (default now).
+	notBefore time.Time
+}
+
+// fulcioLeaf issues a leaf certificate the way Fulcio does: the OIDC
+// identity as a URI SAN, the issuer and claims as v2 extensions (DER
+// UTF8String), ten minutes of validity.
+func (ts *testSigstore) fulcioLeaf(t testing.TB, o keylessOpts) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(o.subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := o.notBefore
+	if nb.IsZero() {
+		nb = time.Now().Add(-time.Minute)
+	}
+	exts := map[int]string{8: o.issuer}
+	for k, v := range o.claims {
+		exts[k] = v
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		URIs:         []*url.URL{u},
+		NotBefore:    nb, NotAfter: nb.Add(10 * time.Minute),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
+	}
+	for arc, v := range exts {
+		der, err := asn1.MarshalWithParams(v, "utf8")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, arc}, Value: der})
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ts.fulcio.Intermediates[0], &key.PublicKey, ts.interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
+}
+
+// statement returns an in-toto statement about digest.
+func statement(t testing.TB, digest, predicateType string, predicate any) []byte {
+	t.Helper()
+	h := digest[len("sha256:"):]
+	out, err := json.Marshal(map[string]any{
+		"_type":         "https://in-toto.io/Statement/v1",
+		"subject":       []any{map[string]any{"name": "image", "digest": map[string]string{"sha256": h}}},
+		"predicateType": predicateType,
+		"predicate":     predicate,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// signEnvelope signs an in-toto statement into a DSSE envelope.
+func signEnvelope(t testing.TB, key crypto.Signer, stmt []byte) *dsse.Envelope {
+	t.Helper()
+	sv, err := signature.LoadSignerVerifier(key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := dsse.NewEnvelopeSigner(&sigdsse.SignerAdapter{SignatureSigner: sv, Pub: key.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := es.SignPayload(context.Background(), inTotoPayloadType, stmt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func protoEnvelope(t testing.TB, env *dsse.Envelope) *protodsse.Envelope {
+	t.Helper()
+	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &protodsse.Envelope{PayloadType: env.PayloadType, Payload: payload, Signatures: []*protodsse.Signature{{Sig: sig}}}
+}
+
+// keylessBundle signs stmt keylessly and returns the Sigstore bundle JSON
+// (v0.3: leaf certificate, Rekor entry with inclusion proof, RFC 3161
+// timestamp).
+func (ts *testSigstore) keylessBundle(t testing.TB, stmt []byte, o keylessOpts) []byte {
+	t.Helper()
+	cert, key := ts.fulcioLeaf(t, o)
+	env := signEnvelope(t, key, stmt)
+	sig, _ := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	pb := &protobundle.Bundle{
+		MediaType: bundleV03,
+		VerificationMaterial: &protobundle.VerificationMaterial{
+			Content: &protobundle.VerificationMaterial_Certificate{Certificate: &protocommon.X509Certificate{RawBytes: cert.Raw}},
+		},
+		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: protoEnvelope(t, env)},
+	}
+	if !o.noTlog {
+		pb.VerificationMaterial.TlogEntries = []*protorekor.TransparencyLogEntry{ts.tlogEntry(t, cert, env, sig, !o.noSET)}
+	}
+	if !o.noTimestamp {
+		tsr := ts.timestamp(t, sig)
+		pb.VerificationMaterial.TimestampVerificationData = &protobundle.TimestampVerificationData{
+			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: tsr}},
+		}
+	}
+	data, err := protojson.Marshal(pb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// keyedBundle signs stmt with key into a bundle with a public-key hint and
+// nothing else (cosign --tlog-upload=false).
+func keyedBundle(t testing.TB, key crypto.Signer, stmt []byte) []byte {
+	t.Helper()
+	env := signEnvelope(t, key, stmt)
+	data, err := protojson.Marshal(&protobundle.Bundle{
+		MediaType:            bundleV03,
+		VerificationMaterial: keyMaterial(),
+		Content:              &protobundle.Bundle_DsseEnvelope{DsseEnvelope: protoEnvelope(t, env)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// envelopeJSONOf is a DSSE envelope as cosign writes it in .att layers.
+func envelopeJSONOf(t testing.TB, env *dsse.Envelope) []byte {
+	t.Helper()
+	out, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tlogEntry logs the envelope in the test Rekor: a "dsse" v0.0.1 entry
+// canonicalised by rekor's own types, with (unless withSET is false) a
+// signed entry timestamp, and an inclusion proof in a tree of one leaf
+// with a checkpoint signed by the log key.
+func (ts *testSigstore) tlogEntry(t testing.TB, cert *x509.Certificate, env *dsse.Envelope, sig []byte, withSET bool) *protorekor.TransparencyLogEntry {
+	t.Helper()
+	ctx := context.Background()
+	envJSON, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pe, err := types.NewProposedEntry(ctx, "dsse", "0.0.1", types.ArtifactProperties{
+		ArtifactBytes: envJSON, PublicKeyBytes: [][]byte{certPEM}, PKIFormat: "x509", SignatureBytes: sig,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	impl, err := types.CreateVersionedEntry(pe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := types.CanonicalizeEntry(ctx, impl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signature.LoadECDSASignerVerifier(ts.rekorKey, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	integrated := time.Now().Unix()
+	tle := &protorekor.TransparencyLogEntry{
+		LogIndex: 0, LogId: &protocommon.LogId{KeyId: ts.rekorID},
+		KindVersion:    &protorekor.KindVersion{Kind: "dsse", Version: "0.0.1"},
+		IntegratedTime: integrated, CanonicalizedBody: body,
+	}
+	if withSET {
+		payload, err := json.Marshal(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: integrated, LogIndex: 0, LogID: hex.EncodeToString(ts.rekorID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, err := jsoncanonicalizer.Transform(payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, err := signer.SignMessage(bytes.NewReader(canon))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+	}
+	leaf := sha256.Sum256(append([]byte{0}, body...))
+	cp, err := util.CreateAndSignCheckpoint(ctx, rekorHost, 123, 1, leaf[:], signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tle.InclusionProof = &protorekor.InclusionProof{LogIndex: 0, RootHash: leaf[:], TreeSize: 1, Checkpoint: &protorekor.Checkpoint{Envelope: string(cp)}}
+	return tle
+}
+
+// timestamp is the test TSA's RFC 3161 response for sig.
+func (ts *testSigstore) timestamp(t testing.TB, sig []byte) []byte {
+	t.Helper()
+	tsq, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := timestamp.ParseRequest(tsq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := timestamp.Timestamp{HashAlgorithm: req.HashAlgorithm, HashedMessage: req.HashedMessage, Time: time.Now(), Policy: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 2}}
+	resp, err := tmpl.CreateResponseWithOpts(ts.tsa.Leaf, ts.tsaKey, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
