@@ -125,12 +125,13 @@ type Resolver struct {
 	walkErr     error
 	unknown     uint64
 	unknownSeen map[uint64]bool
+	startTried  map[uint64]bool
 }
 
 // NewResolver returns a resolver over the cgroup v2 hierarchy mounted at
 // root (see CgroupV2Root).
 func NewResolver(root string, pods PodLookup) *Resolver {
-	return &Resolver{Root: root, MinRefresh: time.Second, MaxEntries: 65536, Pods: pods, byID: map[uint64]Attribution{}, unknownSeen: map[uint64]bool{}}
+	return &Resolver{Root: root, MinRefresh: time.Second, MaxEntries: 65536, Pods: pods, byID: map[uint64]Attribution{}, unknownSeen: map[uint64]bool{}, startTried: map[uint64]bool{}}
 }
 
 // Unknown returns how many distinct cgroups could not be attributed.
@@ -162,15 +163,21 @@ func (r *Resolver) Resolve(ctx context.Context, id uint64) Attribution {
 	if !ok {
 		return Attribution{Unknown: true}
 	}
-	if a.ContainerID != "" && a.StartedAt.IsZero() {
+	if a.ContainerID != "" && a.StartedAt.IsZero() && !r.startTried[id] {
 		// The cgroup directory's times move when processes join it, so the
-		// container's start is its oldest process's start.
-		if t, err := oldestStart(filepath.Join(r.Root, a.CgroupPath)); err == nil {
-			a.StartedAt = t
-			r.mu.Lock()
-			r.byID[id] = a
-			r.mu.Unlock()
+		// container's start is its oldest process's start. Tried once per
+		// cgroup: a container whose processes are all gone stays unknown.
+		t, err := oldestStart(filepath.Join(r.Root, a.CgroupPath))
+		r.mu.Lock()
+		if len(r.startTried) >= r.MaxEntries {
+			clear(r.startTried)
 		}
+		r.startTried[id] = true
+		if err == nil {
+			a.StartedAt = t
+			r.byID[id] = a
+		}
+		r.mu.Unlock()
 	}
 	if a.ContainerID != "" && a.Pod == nil && r.Pods != nil {
 		if p, found := r.Pods.LookupPod(ctx, a.ContainerID, a.PodUID); found {
