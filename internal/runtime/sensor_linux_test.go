@@ -304,3 +304,28 @@ func newTestResolver(t *testing.T) *Resolver {
 	r.MinRefresh = 0
 	return r
 }
+
+// TestSensorHostExec checks a process outside any container is labelled host.
+func TestSensorHostExec(t *testing.T) {
+	requireEBPF(t)
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(own), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok && ParseCgroupPath(p).ContainerID != "" {
+			t.Skipf("the test itself runs in container cgroup %s", p)
+		}
+	}
+	_, c := startSensor(t, Options{})
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
+	cmd := exec.Command("/bin/sh", "-c", "exit 0")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := uint32(cmd.Process.Pid)
+	e := c.waitFor(t, "exec", func(e *Event) bool { return e.Kind == KindExec && e.TGID == pid })
+	if fs := p.Process(context.Background(), &e); len(fs) != 0 || !e.Attribution.Host {
+		t.Fatalf("host shell: attribution %+v findings %+v, want host and none", e.Attribution, fs)
+	}
+}
