@@ -25,7 +25,7 @@ func newGateFixture(t *testing.T) *gateFixture {
 		File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("zlib1g", "1:1.2.13.dfsg-1", "zlib"))),
 	)))
 	fx.alpine = "oci:" + Layout(t, Image(t, "linux/amd64", Layer(t,
-		File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"),
+		File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.23.0\n"),
 		File("lib/apk/db/installed", "P:musl\nV:1.2.5-r0\no:musl\n\nP:zlib\nV:1.3.1-r1\no:zlib\n\n"),
 	)))
 	recs := WriteRecords(t, map[string][]byte{
@@ -76,7 +76,7 @@ func TestScanImageUnknownSeverity(t *testing.T) {
 // --allow-missing-data.
 func TestScanImageMissingData(t *testing.T) {
 	fx := newGateFixture(t)
-	want := "no vulnerability data for ecosystem Alpine:v3.20 (2 packages not checked)"
+	want := "no vulnerability data for ecosystem Alpine:v3.23 (2 packages not checked)"
 	for _, format := range []string{"table", "json", "sarif"} {
 		out, stderr, code := palisade(t, "", "scan", "image", fx.alpine, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
 		if code != exitError {
