@@ -37,6 +37,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 type hubProc struct {
 	t      *testing.T
 	st     store.Store
+	keys   hub.KeyFiles // the restarted hub's keys are the same files
 	addr   string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -44,11 +45,12 @@ type hubProc struct {
 }
 
 func newHubProc(t *testing.T) *hubProc {
-	st, err := store.OpenSQLite(context.Background(), filepath.Join(t.TempDir(), "hub.db"))
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "hub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &hubProc{t: t, st: st}
+	p := &hubProc{t: t, st: st, keys: hub.KeyFiles{CAKey: filepath.Join(dir, "keys", "ca.key"), BundleKey: filepath.Join(dir, "keys", "bundle-signing.key")}}
 	p.start()
 	t.Cleanup(func() { p.stop(); st.Close() })
 	return p
@@ -56,7 +58,7 @@ func newHubProc(t *testing.T) *hubProc {
 
 func (p *hubProc) start() {
 	ctx, cancel := context.WithCancel(context.Background())
-	h, err := hub.New(ctx, hub.Config{Store: p.st, Logger: quietLog(), Hosts: []string{"127.0.0.1"}, StaleAfter: 3 * time.Second, OfflineAfter: 10 * time.Second})
+	h, err := hub.New(ctx, hub.Config{Store: p.st, Keys: p.keys, Logger: quietLog(), Hosts: []string{"127.0.0.1"}, StaleAfter: 3 * time.Second, OfflineAfter: 10 * time.Second})
 	if err != nil {
 		p.t.Fatal(err)
 	}
