@@ -237,20 +237,51 @@ func stripTypeArgs(s string) string {
 }
 
 // bufferTee keeps what a stream cataloger reads, up to a limit, so the
-// whole binary can be read again at random offsets.
+// whole binary can be read again at random offsets. It keeps chunks
+// rather than one growing buffer: a 170 MB binary costs 170 MB, not the
+// several copies a doubling buffer makes.
 type bufferTee struct {
-	buf  bytes.Buffer
-	over bool
+	chunks [][]byte
+	size   int
+	over   bool
 }
 
+const teeChunk = 1 << 20
+
 func (b *bufferTee) Write(p []byte) (int, error) {
-	if !b.over && b.buf.Len()+len(p) <= maxSymbolBinary {
-		b.buf.Write(p)
-	} else {
-		b.over = true
-		b.buf = bytes.Buffer{}
+	n := len(p)
+	if b.over || b.size+n > maxSymbolBinary {
+		b.over, b.chunks = true, nil
+		return n, nil
 	}
-	return len(p), nil
+	b.size += n
+	for len(p) > 0 {
+		if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == teeChunk {
+			b.chunks = append(b.chunks, make([]byte, 0, teeChunk))
+		}
+		last := &b.chunks[len(b.chunks)-1]
+		k := min(len(p), teeChunk-len(*last))
+		*last = append(*last, p[:k]...)
+		p = p[k:]
+	}
+	return n, nil
+}
+
+// ReadAt reads the kept bytes; every chunk but the last is full.
+func (b *bufferTee) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos >= int64(b.size) {
+			return n, io.EOF
+		}
+		c := b.chunks[pos/teeChunk]
+		n += copy(p[n:], c[pos%teeChunk:])
+	}
+	return n, nil
 }
 
 // symbolsAfter reads the rest of r into the tee and the symbol table of
@@ -259,7 +290,8 @@ func (b *bufferTee) symbolsAfter(r io.Reader) map[string]struct{} {
 	if _, err := io.Copy(b, r); err != nil || b.over {
 		return nil
 	}
-	syms, err := GoSymbols(bytes.NewReader(b.buf.Bytes()))
+	syms, err := GoSymbols(b)
+	b.chunks = nil
 	if err != nil {
 		return nil
 	}

@@ -104,3 +104,29 @@ func FuzzGoSymbolsOf(f *testing.F) {
 		_, _ = goSymbolsOf(tab, 0)
 	})
 }
+
+// TestBufferTeeReadAt reads back across chunk boundaries what was
+// written in pieces of odd sizes.
+func TestBufferTeeReadAt(t *testing.T) {
+	data := make([]byte, 3*teeChunk+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	var b bufferTee
+	for rest := data; len(rest) > 0; {
+		n := min(len(rest), 333333)
+		b.Write(rest[:n])
+		rest = rest[n:]
+	}
+	for _, tt := range []struct {
+		off, n  int
+		wantEOF bool
+	}{{0, 10, false}, {teeChunk - 5, 10, false}, {teeChunk, teeChunk + 3, false}, {len(data) - 4, 4, false}, {len(data) - 4, 8, true}, {len(data), 1, true}} {
+		p := make([]byte, tt.n)
+		n, err := b.ReadAt(p, int64(tt.off))
+		end := min(tt.off+tt.n, len(data))
+		if (err != nil) != tt.wantEOF || !bytes.Equal(p[:n], data[tt.off:end]) {
+			t.Errorf("ReadAt(%d, %d) = %d, %v; want %d bytes, EOF %v", tt.off, tt.n, n, err, end-tt.off, tt.wantEOF)
+		}
+	}
+}
