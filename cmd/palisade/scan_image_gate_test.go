@@ -122,7 +122,7 @@ func TestScanImageFailOnPriority(t *testing.T) {
 			}
 		})
 	}
-	for format, want := range map[string]string{"table": "UNKNOWN P4", "json": `"priority": "P4"`, "sarif": `"priority": "P4"`} {
+	for format, want := range map[string]string{"table": "UNKNOWN P4", "json": `"priority": "P4"`, "sarif": `"priority": "P4"`, "yaml": "priority: P4"} {
 		out, stderr, _ := palisade(t, "", "scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
 		if !strings.Contains(out, want) {
 			t.Errorf("-o %s lacks %q: %s\n%s", format, want, stderr, out)
