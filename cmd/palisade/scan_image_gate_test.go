@@ -95,3 +95,37 @@ func TestScanImageMissingData(t *testing.T) {
 		t.Errorf("covered image: exit %d: %s", code, stderr)
 	}
 }
+
+// TestScanImageFailOnPriority: the fixture's finding, of unknown severity
+// (P3) and without a fix (one step lower), is P4. --fail-on-priority
+// gates on it alone, both gates apply when --fail-on is given too, and
+// every format carries the priority.
+func TestScanImageFailOnPriority(t *testing.T) {
+	fx := newGateFixture(t)
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"P4 fails", []string{"--fail-on-priority", "P4"}, exitFindings},
+		{"P3 passes, replacing --fail-on low", []string{"--fail-on-priority", "p3"}, exitClean},
+		{"P1 with --fail-on low: severity gate still fails", []string{"--fail-on-priority", "P1", "--fail-on", "low"}, exitFindings},
+		{"P1 with --fail-on none", []string{"--fail-on-priority", "P1", "--fail-on", "none"}, exitClean},
+		{"not a priority", []string{"--fail-on-priority", "high"}, exitError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln"}, tt.args...)
+			_, stderr, code := palisade(t, "", args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.want, stderr)
+			}
+		})
+	}
+	for format, want := range map[string]string{"table": "UNKNOWN P4", "json": `"priority": "P4"`, "sarif": `"priority": "P4"`, "yaml": "priority: P4"} {
+		out, stderr, _ := palisade(t, "", "scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
+		if !strings.Contains(out, want) {
+			t.Errorf("-o %s lacks %q: %s\n%s", format, want, stderr, out)
+		}
+	}
+}
