@@ -34,6 +34,8 @@ type scanOptions struct {
 	ignoreInputErrors bool
 	// frameworks are the --framework values: compliance to report.
 	frameworks []string
+	// failOnPriority is scan image's --fail-on-priority: "" or P1..P4.
+	failOnPriority string
 }
 
 func (o *scanOptions) addFlags(cmd *cobra.Command) {
@@ -156,6 +158,12 @@ func (o *scanOptions) writeReport(s *streams, g *globalOptions, format report.Fo
 	threshold, enabled, _ := o.failThreshold()
 	if enabled && (finding.Gate{Min: threshold, IgnoreUnknown: o.ignoreUnknownSeverity}).FailsAny(r.Findings) {
 		return &exitCodeError{code: exitFindings}
+	}
+	if o.failOnPriority != "" {
+		p, _ := finding.ParsePriority(o.failOnPriority)
+		if (finding.PriorityGate{Max: p}).FailsAny(r.Findings) {
+			return &exitCodeError{code: exitFindings}
+		}
 	}
 	return nil
 }

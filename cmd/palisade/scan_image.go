@@ -129,19 +129,28 @@ finding names the source. One that nobody rates (UNKNOWN) fails --fail-on
 at every level but none: an unknown risk is not a harmless one. --ignore-unknown-severity lets them
 pass; --fail-on unknown fails on any finding at all.
 
+Every vulnerability gets a fix-first priority, P1 (first) to P4, shown
+beside its severity: the severity sets it, an EPSS score of 0.1 or more
+raises it, no fix available lowers it, and so do vulnerable Go symbols the
+binary does not link ("reachable": false, read from the binary's own
+symbol table); CISA KEV makes it P1 (P2 when not reachable).
+--fail-on-priority P2 exits 1 on P1 and P2 findings only.
+
 Packages of an ecosystem the database has no advisories of (an Alpine
 image and a database of Debian's only, Wolfi, Amazon Linux ...) were not
 checked: each such ecosystem is an error naming the packages left
 unchecked, and the exit code is 2, unless --allow-missing-data makes them
 warnings.
 
-Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
---fail-on, or of unknown severity; 2 usage error, the image or the
+Exit codes: 0 no findings at or above --fail-on (or --fail-on-priority); 1
+findings at or above --fail-on, or of unknown severity, or at or above
+--fail-on-priority; 2 usage error, the image or the
 database could not be read, or packages were left unchecked.`,
 		Example: `  palisade scan image registry.example.com/app:1.2
   palisade scan image --platform linux/arm64 registry.example.com/app:1.2 --fail-on high
   palisade scan image oci:./build/oci --vex app.openvex.json --ignore-unfixed -o sarif --output-file image.sarif
   palisade scan image debian:12 --ignore-status will_not_fix,end_of_life
+  palisade scan image registry.example.com/app:1.2 --fail-on-priority P2
   echo "$TOKEN" | palisade scan image --username ci --password-stdin registry.internal:5000/app:1
   palisade scan image docker-archive:app.tar --scanners secret`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -157,6 +166,16 @@ database could not be read, or packages were left unchecked.`,
 			}
 			if _, _, err := o.failThreshold(); err != nil {
 				return &exitCodeError{code: exitError, err: err}
+			}
+			if o.failOnPriority != "" {
+				if _, err := finding.ParsePriority(o.failOnPriority); err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--fail-on-priority: %w", err)}
+				}
+				// The priority gate replaces the severity gate unless
+				// --fail-on is given too; then either fails the run.
+				if !cmd.Flags().Changed("fail-on") {
+					o.failOn = "none"
+				}
 			}
 			sc, err := imagescan.ParseScanners(scanners)
 			if err != nil {
@@ -221,6 +240,7 @@ database could not be read, or packages were left unchecked.`,
 	img.add(cmd)
 	f := cmd.Flags()
 	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or of unknown severity: critical, high, medium, low, unknown (any finding), or none")
+	f.StringVar(&o.failOnPriority, "fail-on-priority", "", "exit 1 when a vulnerability's fix-first priority is at or above this: P1, P2, P3 or P4 (replaces --fail-on's severity gate unless --fail-on is given too)")
 	f.BoolVar(&o.ignoreUnknownSeverity, "ignore-unknown-severity", false, "do not let vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list findings suppressed by VEX in table output (other formats always include them, marked)")
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")

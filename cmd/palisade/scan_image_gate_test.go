@@ -25,7 +25,7 @@ func newGateFixture(t *testing.T) *gateFixture {
 		File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("zlib1g", "1:1.2.13.dfsg-1", "zlib"))),
 	)))
 	fx.alpine = "oci:" + Layout(t, Image(t, "linux/amd64", Layer(t,
-		File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.20.3\n"),
+		File("etc/os-release", "NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID=3.23.0\n"),
 		File("lib/apk/db/installed", "P:musl\nV:1.2.5-r0\no:musl\n\nP:zlib\nV:1.3.1-r1\no:zlib\n\n"),
 	)))
 	recs := WriteRecords(t, map[string][]byte{
@@ -76,7 +76,7 @@ func TestScanImageUnknownSeverity(t *testing.T) {
 // --allow-missing-data.
 func TestScanImageMissingData(t *testing.T) {
 	fx := newGateFixture(t)
-	want := "no vulnerability data for ecosystem Alpine:v3.20 (2 packages not checked)"
+	want := "no vulnerability data for ecosystem Alpine:v3.23 (2 packages not checked)"
 	for _, format := range []string{"table", "json", "sarif"} {
 		out, stderr, code := palisade(t, "", "scan", "image", fx.alpine, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
 		if code != exitError {
@@ -93,5 +93,39 @@ func TestScanImageMissingData(t *testing.T) {
 	// The Debian image is covered: its exit code is the gate's, not 2.
 	if _, stderr, code := palisade(t, "", "scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "--fail-on", "none"); code != exitClean {
 		t.Errorf("covered image: exit %d: %s", code, stderr)
+	}
+}
+
+// TestScanImageFailOnPriority: the fixture's finding, of unknown severity
+// (P3) and without a fix (one step lower), is P4. --fail-on-priority
+// gates on it alone, both gates apply when --fail-on is given too, and
+// every format carries the priority.
+func TestScanImageFailOnPriority(t *testing.T) {
+	fx := newGateFixture(t)
+	tests := []struct {
+		name string
+		args []string
+		want int
+	}{
+		{"P4 fails", []string{"--fail-on-priority", "P4"}, exitFindings},
+		{"P3 passes, replacing --fail-on low", []string{"--fail-on-priority", "p3"}, exitClean},
+		{"P1 with --fail-on low: severity gate still fails", []string{"--fail-on-priority", "P1", "--fail-on", "low"}, exitFindings},
+		{"P1 with --fail-on none", []string{"--fail-on-priority", "P1", "--fail-on", "none"}, exitClean},
+		{"not a priority", []string{"--fail-on-priority", "high"}, exitError},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln"}, tt.args...)
+			_, stderr, code := palisade(t, "", args...)
+			if code != tt.want {
+				t.Errorf("exit %d, want %d; stderr: %s", code, tt.want, stderr)
+			}
+		})
+	}
+	for format, want := range map[string]string{"table": "UNKNOWN P4", "json": `"priority": "P4"`, "sarif": `"priority": "P4"`, "yaml": "priority: P4"} {
+		out, stderr, _ := palisade(t, "", "scan", "image", fx.debian, "--cache-dir", fx.cacheDir, "--scanners", "vuln", "-o", format)
+		if !strings.Contains(out, want) {
+			t.Errorf("-o %s lacks %q: %s\n%s", format, want, stderr, out)
+		}
 	}
 }

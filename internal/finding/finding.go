@@ -166,6 +166,15 @@ type Vulnerability struct {
 	// EPSS is the vulnerability's EPSS score, the probability of
 	// exploitation activity in the next 30 days (FIRST).
 	EPSS *EPSS `json:"epss,omitempty" yaml:"epss,omitempty"`
+	// Reachable says, for Go binaries, whether the binary links the
+	// advisory's vulnerable symbols: ReachableTrue, ReachableFalse or
+	// ReachableUnknown; "" for other ecosystems.
+	Reachable string `json:"reachable,omitempty" yaml:"reachable,omitempty"`
+	// Symbols are the vulnerable symbols found in the binary, as
+	// "import/path.Func" or "import/path.Type.Method".
+	Symbols []string `json:"symbols,omitempty" yaml:"symbols,omitempty"`
+	// Priority is what to fix first, P1 .. P4 (see PriorityOf).
+	Priority Priority `json:"priority,omitempty" yaml:"priority,omitempty"`
 	// Layer is the digest of the image layer that introduced the package.
 	Layer string `json:"layer,omitempty" yaml:"layer,omitempty"`
 	// Links are the advisory's URLs, the most useful first.

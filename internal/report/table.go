@@ -157,8 +157,14 @@ func findingCells(f finding.Finding) [tableColumns]string {
 	if loc == "" {
 		loc = "-" // a live-cluster object has no file
 	}
+	sev := f.Severity.String()
+	if f.Vulnerability != nil && f.Vulnerability.Priority != finding.PriorityNone {
+		// A vulnerability's fix-first priority rides in the severity
+		// column ("HIGH P2"), so the table keeps its columns.
+		sev += " " + f.Vulnerability.Priority.String()
+	}
 	return [tableColumns]string{
-		f.Severity.String(),
+		sev,
 		stripControl(f.RuleID, false),
 		stripControl(f.Object.String(), false),
 		stripControl(loc, false),

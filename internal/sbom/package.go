@@ -64,8 +64,16 @@ type Package struct {
 	// Platform is the GOOS/GOARCH a Go binary was built for
 	// ("linux/amd64"), from its build information: Go advisories whose
 	// affected packages exist only on other platforms do not apply.
-	Platform string   `json:"platform,omitempty"`
-	Licenses []string `json:"licenses,omitempty"`
+	Platform string `json:"platform,omitempty"`
+	// GoSymbols are the functions a Go binary links, as "import/path.Func"
+	// and "import/path.Type.Method", and each linked package's bare
+	// "import/path", read from its pclntab; the matcher
+	// decides from them whether an advisory's vulnerable symbols are
+	// reachable. nil means the table was not read (not an ELF binary, too
+	// large, unreadable): reachability is then unknown. Not part of the
+	// SBOM output.
+	GoSymbols map[string]struct{} `json:"-"`
+	Licenses  []string            `json:"licenses,omitempty"`
 	// Locations are the files that record the package (the dpkg status
 	// file, a binary, a package.json).
 	Locations []string `json:"locations,omitempty"`

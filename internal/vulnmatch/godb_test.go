@@ -44,16 +44,22 @@ func openGoVulnDB(t *testing.T) *vulndb.DB {
 // golang.org/x/text v0.3.5, and returns the binary's path.
 func buildVulnApp(t *testing.T, env ...string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "vulnapp")
-	cmd := exec.Command("go", "build", "-o", out, ".")
-	cmd.Dir = "testdata/vulnapp"
+	return buildTestApp(t, "testdata/vulnapp", nil, env...)
+}
+
+// buildTestApp builds the program in dir with extra go build flags.
+func buildTestApp(t *testing.T, dir string, flags []string, env ...string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), filepath.Base(dir))
+	cmd := exec.Command("go", append(append([]string{"build", "-o", out}, flags...), ".")...)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "CGO_ENABLED=0")
 	cmd.Env = append(cmd.Env, env...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		if os.Getenv("PALISADE_REQUIRE_NETWORK_DATA") == "" {
-			t.Skipf("go build testdata/vulnapp (needs the module proxy): %v\n%s", err, b)
+			t.Skipf("go build %s (needs the module proxy): %v\n%s", dir, err, b)
 		}
-		t.Fatalf("go build testdata/vulnapp: %v\n%s", err, b)
+		t.Fatalf("go build %s: %v\n%s", dir, err, b)
 	}
 	return out
 }

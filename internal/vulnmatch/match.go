@@ -728,6 +728,7 @@ func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos [
 		Links:          links(rec),
 	}
 	v.FixState, v.FixStateReason = fixState(m, q, infos)
+	v.Reachable, v.Symbols = reachability(rec, p, q)
 	if q.bySource {
 		v.Package.SourceName = q.name
 	}
@@ -767,7 +768,13 @@ func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos [
 	if len(v.Links) > 0 {
 		msg += "\n" + v.Links[0]
 	}
-	return finding.Finding{
+	switch v.Reachable {
+	case finding.ReachableTrue:
+		msg += "; the binary links the vulnerable " + strings.Join(v.Symbols, ", ")
+	case finding.ReachableFalse:
+		msg += "; the binary links none of the vulnerable symbols"
+	}
+	f := finding.Finding{
 		RuleID:        rec.ID,
 		Severity:      sev,
 		Title:         strings.TrimSpace(title),
@@ -777,6 +784,8 @@ func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos [
 		Remediation:   remediation,
 		Vulnerability: v,
 	}
+	v.Priority = finding.PriorityOf(f)
+	return f
 }
 
 // links returns the record's links, with a canonical page for its ID first

@@ -38,15 +38,26 @@ func (goBinary) Wants(path string, size int64, mode fs.FileMode) bool {
 // CatalogStream reads the build information from r; a file that is not a
 // Go binary yields no packages and no error, and so does a Go 1.17 or
 // older binary, whose build information a stream cannot follow.
+//
+// The stream is kept in memory (up to 512 MiB) so the binary's symbol
+// table can be read after its build information: every package gets the
+// binary's GoSymbols, nil when they could not be read.
 func (goBinary) CatalogStream(_ context.Context, path string, r io.Reader) ([]sbom.Package, error) {
-	bi, err := gobuild.ReadStream(r)
+	var tee bufferTee
+	bi, err := gobuild.ReadStream(io.TeeReader(r, &tee))
 	switch {
 	case errors.Is(err, gobuild.ErrNotExecutable), errors.Is(err, gobuild.ErrNotGoBinary), errors.Is(err, gobuild.ErrPointerFormat):
 		return nil, nil
 	case err != nil:
 		return nil, err
 	}
-	return GoPackages(bi, path), nil
+	pkgs := GoPackages(bi, path)
+	if syms := tee.symbolsAfter(r); syms != nil {
+		for i := range pkgs {
+			pkgs[i].GoSymbols = syms
+		}
+	}
+	return pkgs, nil
 }
 
 // GoPackages turns build information into packages located at path.
