@@ -8,12 +8,7 @@ import (
 // TestComposerInstalled covers both installed.json layouts and the inputs
 // that must be errors (never an empty, clean answer).
 func TestComposerInstalled(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    []string // name@version purl
-		wantErr string
-	}{
+	checkParser(t, parseComposerInstalled, "vendor/composer/installed.json", "Packagist", "composer", nameVersionPURL, []parseCase{
 		{"composer 2", `{"packages":[{"name":"psr/log","version":"3.0.0","license":["MIT"]}],"dev":false}`,
 			[]string{"psr/log@3.0.0 pkg:composer/psr/log@3.0.0"}, ""},
 		{"composer 1", `[{"name":"symfony/yaml","version":"v5.4.3"}]`,
@@ -25,31 +20,7 @@ func TestComposerInstalled(t *testing.T) {
 		{"bad name", `[{"name":"ab","version":"1"}]`, nil, "not vendor/project"},
 		{"deep name", `[{"name":"a/b/c","version":"1"}]`, nil, "not vendor/project"},
 		{"truncated", `{"packages":[{"name":"a/b"`, nil, "unexpected EOF"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pkgs, err := parseComposerInstalled(t.Context(), Env{}, nil, "vendor/composer/installed.json", strings.NewReader(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, p := range pkgs {
-				got = append(got, p.Name+"@"+p.Version+" "+p.PURL)
-				if p.Ecosystem != "Packagist" || p.Type != "composer" {
-					t.Errorf("%s: ecosystem %q type %q", p.Name, p.Ecosystem, p.Type)
-				}
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestComposerLicenses(t *testing.T) {

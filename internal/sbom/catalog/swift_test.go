@@ -1,19 +1,11 @@
 package catalog
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // TestSwiftResolved covers the three Package.resolved versions, pins that
 // cannot be matched (skipped) and inputs that must be errors.
 func TestSwiftResolved(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    []string
-		wantErr string
-	}{
+	checkParser(t, parseSwiftResolved, "Package.resolved", "SwiftURL", "swift", nameVersionPURL, []parseCase{
 		{"v1", `{"version":1,"object":{"pins":[{"package":"A","repositoryURL":"https://github.com/a/b.git","state":{"version":"1.0.0"}}]}}`,
 			[]string{"github.com/a/b@1.0.0 pkg:swift/github.com/a/b@1.0.0"}, ""},
 		{"v2 skips branch and local pins", `{"version":2,"pins":[{"kind":"remoteSourceControl","location":"https://GitHub.com/a/b/","state":{"version":"2.0.0"}},{"kind":"remoteSourceControl","location":"https://github.com/a/c.git","state":{"branch":"main","revision":"x"}},{"kind":"localSourceControl","location":"/src/d","state":{"version":"1.0.0"}}]}`,
@@ -26,29 +18,5 @@ func TestSwiftResolved(t *testing.T) {
 		{"no path", `{"version":2,"pins":[{"kind":"remoteSourceControl","location":"https://github.com/","state":{"version":"1"}}]}`, nil, "no repository path"},
 		{"climbing path", `{"version":2,"pins":[{"kind":"remoteSourceControl","location":"https://h/a/../b","state":{"version":"1"}}]}`, nil, "no repository path"},
 		{"not json", `pins`, nil, "invalid character"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			pkgs, err := parseSwiftResolved(t.Context(), Env{}, nil, "Package.resolved", strings.NewReader(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, p := range pkgs {
-				got = append(got, p.Name+"@"+p.Version+" "+p.PURL)
-				if p.Ecosystem != "SwiftURL" || p.Type != "swift" {
-					t.Errorf("%s: ecosystem %q type %q", p.Name, p.Ecosystem, p.Type)
-				}
-			}
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
-	}
+	})
 }
