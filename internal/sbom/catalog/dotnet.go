@@ -13,7 +13,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
@@ -48,11 +49,7 @@ func parseDotnetDeps(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) (
 	if len(doc.Libraries) > maxDepsLibraries {
 		return nil, fmt.Errorf("deps.json lists %d libraries, more than %d", len(doc.Libraries), maxDepsLibraries)
 	}
-	keys := make([]string, 0, len(doc.Libraries))
-	for k := range doc.Libraries {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(doc.Libraries))
 	var out []sbom.Package
 	for _, k := range keys {
 		if !strings.EqualFold(doc.Libraries[k].Type, "package") {

@@ -13,7 +13,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"sort"
+	"maps"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 
@@ -51,11 +52,7 @@ func parsePubLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]s
 	if len(doc.Packages) > maxPubPackages {
 		return nil, fmt.Errorf("%d packages, more than %d", len(doc.Packages), maxPubPackages)
 	}
-	names := make([]string, 0, len(doc.Packages))
-	for n := range doc.Packages {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(doc.Packages))
 	var out []sbom.Package
 	for _, n := range names {
 		e := doc.Packages[n]
