@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +22,7 @@ import (
 // cataloger, the secret rules or the Inventory encoding changes what a walk
 // of the same image yields, so entries written by an older Palisade are
 // never read as current.
-const AnalyzerVersion = "imagescan/1"
+const AnalyzerVersion = "imagescan/2"
 
 // DefaultDiskCacheBytes bounds a DiskCache made with max <= 0.
 const DefaultDiskCacheBytes = 256 << 20
@@ -76,6 +78,16 @@ func (c *DiskCache) Get(key string) (*Inventory, bool) {
 	if err := json.NewDecoder(f).Decode(&e); err != nil || e.Analyzer != AnalyzerVersion || e.Key != key || e.Inventory == nil {
 		return nil, false
 	}
+	for i, syms := range e.GoSymbols {
+		if i < 0 || i >= len(e.Inventory.Packages) {
+			return nil, false
+		}
+		set := make(map[string]struct{}, len(syms))
+		for _, s := range syms {
+			set[s] = struct{}{}
+		}
+		e.Inventory.Packages[i].GoSymbols = set
+	}
 	now := time.Now()
 	_ = os.Chtimes(p, now, now) // recency for LRU; a failure only ages the entry
 	return e.Inventory, true
@@ -87,6 +99,11 @@ type diskEntry struct {
 	Analyzer  string     `json:"analyzer"`
 	Key       string     `json:"key"`
 	Inventory *Inventory `json:"inventory"`
+	// GoSymbols are the Go binaries' function names by package index:
+	// sbom.Package does not serialise them, and without them a warm scan
+	// would call every Go finding's reachability unknown where the cold
+	// scan decided it.
+	GoSymbols map[int][]string `json:"goSymbols,omitempty"`
 }
 
 // Put stores inv under key and evicts the least recently used entries
@@ -94,7 +111,16 @@ type diskEntry struct {
 // optimisation and the scan's result does not depend on it.
 func (c *DiskCache) Put(key string, inv *Inventory) {
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(diskEntry{Analyzer: AnalyzerVersion, Key: key, Inventory: inv}); err != nil {
+	e := diskEntry{Analyzer: AnalyzerVersion, Key: key, Inventory: inv}
+	for i := range inv.Packages {
+		if syms := inv.Packages[i].GoSymbols; syms != nil {
+			if e.GoSymbols == nil {
+				e.GoSymbols = map[int][]string{}
+			}
+			e.GoSymbols[i] = slices.Sorted(maps.Keys(syms))
+		}
+	}
+	if err := json.NewEncoder(&buf).Encode(e); err != nil {
 		return
 	}
 	if int64(buf.Len()) > c.max || buf.Len() > maxEntryBytes {

@@ -2,6 +2,7 @@ package imagescan
 
 import (
 	"context"
+	"github.com/palisade-sec/palisade/internal/sbom"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -167,5 +168,37 @@ func TestCacheKeyCatalogers(t *testing.T) {
 		if cached != tt.wantCached {
 			t.Errorf("%s: cached %v, want %v", tt.name, cached, tt.wantCached)
 		}
+	}
+}
+
+// TestDiskCacheKeepsGoSymbols checks that a warm scan sees the Go
+// binaries' symbols the cold scan read: sbom.Package does not serialise
+// them, and without them every Go finding's reachability would turn
+// unknown on a re-scan.
+func TestDiskCacheKeepsGoSymbols(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "inventories")
+	inv := &Inventory{Packages: []sbom.Package{
+		{Name: "stdlib", Version: "1.26.8", Ecosystem: sbom.EcosystemGo},
+		{Name: "golang.org/x/text", Version: "v0.3.0", Ecosystem: sbom.EcosystemGo,
+			GoSymbols: map[string]struct{}{"golang.org/x/text/language.Parse": {}, "main.main": {}}},
+	}}
+	c1, err := NewDiskCache(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1.Put("key", inv)
+	c2, err := NewDiskCache(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := c2.Get("key")
+	if !ok {
+		t.Fatal("entry not found")
+	}
+	if got.Packages[0].GoSymbols != nil {
+		t.Errorf("package without symbols got %v", got.Packages[0].GoSymbols)
+	}
+	if !reflect.DeepEqual(got.Packages[1].GoSymbols, inv.Packages[1].GoSymbols) {
+		t.Errorf("symbols: got %v, want %v", got.Packages[1].GoSymbols, inv.Packages[1].GoSymbols)
 	}
 }
