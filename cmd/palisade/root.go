@@ -103,6 +103,7 @@ nothing could be checked.`,
 		newReleaseCommand(s, g),
 		newSBOMCommand(s, g),
 		newVerifyCommand(s, g),
+		newRuntimeCommand(s, g),
 	)
 	// Cobra adds these two at Execute time; adding them now lets
 	// requireSubcommands reach the completion group too.

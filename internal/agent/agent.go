@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -70,6 +71,10 @@ type Config struct {
 	HubURL string
 	// Token is the bootstrap token, needed only for the first enrolment.
 	Token string
+	// TokenFile, when Token is empty, holds the bootstrap token (a mounted
+	// Secret: the token never sits in the process environment). Read only
+	// when the agent must enrol; a missing file is no token.
+	TokenFile string
 	// CAFingerprint pins the hub CA ("sha256:…").
 	CAFingerprint string
 	// StateDir holds identity, outbox and bundle cache.
@@ -266,8 +271,15 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 }
 
 func (a *Agent) enroll(ctx context.Context) error {
+	if a.cfg.Token == "" && a.cfg.TokenFile != "" {
+		tok, err := readTokenFile(a.cfg.TokenFile)
+		if err != nil {
+			return err
+		}
+		a.cfg.Token = tok
+	}
 	if a.cfg.Token == "" {
-		return errors.New("agent: not enrolled yet and no bootstrap token given (--token)")
+		return errors.New("agent: not enrolled yet and no bootstrap token given (--token, --token-file)")
 	}
 	keyPEM, csrPEM, err := newKeyAndCSR()
 	if err != nil {
@@ -609,6 +621,28 @@ func (a *Agent) RecordAdmission(events ...fleetapi.AdmissionEvent) error {
 		return nil
 	}
 	return a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindAdmission, Admission: events})
+}
+
+// readTokenFile reads a bootstrap token file: "" when it does not exist,
+// an error when it cannot be read or is not a token-sized line.
+func readTokenFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("agent: --token-file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4097))
+	if err != nil {
+		return "", fmt.Errorf("agent: --token-file %s: %w", path, err)
+	}
+	tok := strings.TrimSpace(string(data))
+	if len(data) > 4096 || strings.ContainsAny(tok, " \t\r\n") {
+		return "", fmt.Errorf("agent: --token-file %s: not a bootstrap token (one line, pbt_…)", path)
+	}
+	return tok, nil
 }
 
 // ---- sending

@@ -2,12 +2,9 @@ package agent_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"testing"
 	"time"
-
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/hub"
@@ -32,7 +29,7 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 	defer cancel()
 	// Its own server, restarted below, committing durably as PostgreSQL
 	// ships (pgtest's faster default loses the last commits in a crash).
-	pg, err := pgtest.StartDurable(ctx, bin)
+	pg, err := pgtest.StartWith(ctx, bin, pgtest.Options{Durable: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,34 +38,9 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	h, err := hub.New(ctx, hub.Config{Store: st, Logger: quietLog(), Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stopHub := context.WithCancel(ctx)
-	served := make(chan struct{})
-	go func() { _ = h.Serve(sctx, ln); close(served) }()
-	defer func() { stopHub(); <-served }()
-	tok, _, err := h.CreateBootstrapToken(ctx, "edge-pg", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := agent.Config{HubURL: "https://" + ln.Addr().String(), Token: tok, CAFingerprint: h.CAFingerprint(),
-		StateDir: t.TempDir(), Client: fake.NewClientset(), Namespace: "faults",
-		Debounce: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, Logger: quietLog()}
-	a, err := agent.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = a.Run(actx); close(done) }()
-	defer func() { stop(); <-done; a.Close() }()
+	t.Cleanup(func() { st.Close() }) // after the hub stops
+	h, url, tok := serveHub(ctx, t, hub.Config{Store: st}, "edge-pg")
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint()})
 
 	const reports, perReport = 150, 4
 	restarts := map[int]bool{50: true, 100: true}

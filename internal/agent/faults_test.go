@@ -183,17 +183,7 @@ func TestHubKilledMidBatch(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	p := startHubProcess(t)
-	cfg := agent.Config{HubURL: "https://" + p.addr, Token: p.read("token"), CAFingerprint: p.read("fingerprint"),
-		StateDir: t.TempDir(), Client: fake.NewClientset(), Namespace: "faults",
-		Debounce: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond, Logger: quietLog()}
-	a, err := agent.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	actx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = a.Run(actx); close(done) }()
-	defer func() { stop(); <-done; a.Close() }()
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: "https://" + p.addr, Token: p.read("token"), CAFingerprint: p.read("fingerprint")})
 
 	const reports, perReport = 240, 5
 	kills := map[int]bool{60: true, 120: true, 180: true}
@@ -276,43 +266,17 @@ func TestAgentClockAnHourOff(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer st.Close()
+			t.Cleanup(func() { st.Close() }) // after the hub stops
 			const ttl = 90 * time.Minute
-			h, err := hub.New(ctx, hub.Config{Store: st, Logger: quietLog(), Hosts: []string{"127.0.0.1"},
-				CertTTL: ttl, StaleAfter: 3 * time.Second, OfflineAfter: 10 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			sctx, stopHub := context.WithCancel(ctx)
-			served := make(chan struct{})
-			go func() { _ = h.Serve(sctx, ln); close(served) }()
-			defer func() { stopHub(); <-served }()
-			tok, _, err := h.CreateBootstrapToken(ctx, "edge-skew", time.Hour)
-			if err != nil {
-				t.Fatal(err)
-			}
+			h, url, tok := serveHub(ctx, t, hub.Config{Store: st, CertTTL: ttl, StaleAfter: 3 * time.Second, OfflineAfter: 10 * time.Second}, "edge-skew")
 			// The agent's clock runs from an offset; moved forward below to
 			// where renewal is due.
 			var offset atomic.Int64
 			offset.Store(int64(skew))
 			agentNow := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 			var renewals atomic.Int64
-			cfg := agent.Config{HubURL: "https://" + ln.Addr().String(), Token: tok, CAFingerprint: h.CAFingerprint(),
-				StateDir: t.TempDir(), Client: fake.NewClientset(), Namespace: "faults", Now: agentNow,
-				Debounce: 50 * time.Millisecond, MaxDelay: 200 * time.Millisecond, HeartbeatInterval: 200 * time.Millisecond,
-				Logger: slog.New(countingHandler{msg: "client certificate renewed", n: &renewals})}
-			a, err := agent.New(ctx, cfg)
-			if err != nil {
-				t.Fatalf("enrol: %v", err)
-			}
-			actx, stop := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { _ = a.Run(actx); close(done) }()
-			defer func() { stop(); <-done; a.Close() }()
+			a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint(), Now: agentNow,
+				Logger: slog.New(countingHandler{msg: "client certificate renewed", n: &renewals})})
 
 			sent := admissionEvents(1, 3)
 			if err := a.RecordAdmission(sent...); err != nil {
@@ -361,5 +325,85 @@ func TestAgentClockAnHourOff(t *testing.T) {
 			}
 			waitFor(t, "report after renewal applied", time.Minute, func() bool { return a.OutboxStats().Pending == 0 && a.Online() })
 		})
+	}
+}
+
+// serveHub serves a hub of cfg on a loopback port until the test ends and
+// enrols a cluster: it returns the hub, its URL and a bootstrap token.
+func serveHub(ctx context.Context, t *testing.T, cfg hub.Config, cluster string) (*hub.Hub, string, string) {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = quietLog()
+	}
+	cfg.Hosts = []string{"127.0.0.1"}
+	h, err := hub.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan struct{})
+	go func() { _ = h.Serve(sctx, ln); close(served) }()
+	t.Cleanup(func() { stop(); <-served })
+	tok, _, err := h.CreateBootstrapToken(ctx, cluster, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, "https://" + ln.Addr().String(), tok
+}
+
+// runFaultAgent starts an agent (fake cluster, fast timers, quiet log
+// unless cfg says otherwise) and runs it until the test ends.
+func runFaultAgent(ctx context.Context, t *testing.T, cfg agent.Config) *agent.Agent {
+	t.Helper()
+	if cfg.StateDir == "" {
+		cfg.StateDir = t.TempDir()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = quietLog()
+	}
+	cfg.Client, cfg.Namespace = fake.NewClientset(), "faults"
+	cfg.Debounce, cfg.MaxDelay, cfg.HeartbeatInterval = 50*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond
+	a, err := agent.New(ctx, cfg)
+	if err != nil {
+		t.Fatalf("agent: %v", err)
+	}
+	actx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = a.Run(actx); close(done) }()
+	t.Cleanup(func() { stop(); <-done; a.Close() })
+	return a
+}
+
+// TestTokenFile: an agent enrols with the token read from --token-file (a
+// mounted Secret), and a file that is not a token is refused by name.
+func TestTokenFile(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h, url, tok := serveHub(ctx, t, hub.Config{Store: st}, "edge-token-file")
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(bad, []byte("pbt_a\npbt_b\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := agent.New(ctx, agent.Config{HubURL: url, TokenFile: bad, CAFingerprint: h.CAFingerprint(), StateDir: t.TempDir(),
+		Client: fake.NewClientset(), Logger: quietLog()}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("two-line token file: %v", err)
+	}
+	good := filepath.Join(dir, "token")
+	if err := os.WriteFile(good, []byte(tok+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, TokenFile: good, CAFingerprint: h.CAFingerprint()})
+	if a.ClusterID() == "" {
+		t.Error("not enrolled")
 	}
 }

@@ -29,6 +29,7 @@ type Flags struct {
 func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.HubURL, "hub", "", "hub URL (https://host:port)")
 	fs.StringVar(&f.Token, "token", "", "single-use bootstrap token (or PALISADE_AGENT_TOKEN)")
+	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the bootstrap token (a mounted Secret), read when the agent must enrol; a missing file is no token")
 	fs.StringVar(&f.CAFingerprint, "hub-ca-fingerprint", "", "sha256:… fingerprint of the hub CA ('palisade hub token create' prints it)")
 	fs.StringVar(&f.StateDir, "state-dir", "/var/lib/palisade-agent", "identity, outbox and bundle cache")
 	fs.Int64Var(&f.OutboxMiB, "outbox-max-mib", 64, "outbox size limit; the oldest reports are dropped (and counted) beyond it")

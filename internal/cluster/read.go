@@ -258,7 +258,9 @@ func resources() []resource {
 			return c.NetworkingV1().Ingresses(ns)
 		},
 			func(l *networkingv1.IngressList) (string, []networkingv1.Ingress) { return l.Continue, l.Items }),
-		res("limitranges", true, "v1", "LimitRange", func(c kubernetes.Interface, ns string) lister[*corev1.LimitRangeList] { return c.CoreV1().LimitRanges(ns) },
+		res("limitranges", true, "v1", "LimitRange", func(c kubernetes.Interface, ns string) lister[*corev1.LimitRangeList] {
+			return c.CoreV1().LimitRanges(ns)
+		},
 			func(l *corev1.LimitRangeList) (string, []corev1.LimitRange) { return l.Continue, l.Items }),
 		res("resourcequotas", true, "v1", "ResourceQuota", func(c kubernetes.Interface, ns string) lister[*corev1.ResourceQuotaList] {
 			return c.CoreV1().ResourceQuotas(ns)
@@ -267,7 +269,9 @@ func resources() []resource {
 		res("poddisruptionbudgets.policy", true, "policy/v1", "PodDisruptionBudget", func(c kubernetes.Interface, ns string) lister[*policyv1.PodDisruptionBudgetList] {
 			return c.PolicyV1().PodDisruptionBudgets(ns)
 		},
-			func(l *policyv1.PodDisruptionBudgetList) (string, []policyv1.PodDisruptionBudget) { return l.Continue, l.Items }),
+			func(l *policyv1.PodDisruptionBudgetList) (string, []policyv1.PodDisruptionBudget) {
+				return l.Continue, l.Items
+			}),
 		res("horizontalpodautoscalers.autoscaling", true, "autoscaling/v2", "HorizontalPodAutoscaler", func(c kubernetes.Interface, ns string) lister[*autoscalingv2.HorizontalPodAutoscalerList] {
 			return c.AutoscalingV2().HorizontalPodAutoscalers(ns)
 		},

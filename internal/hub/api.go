@@ -85,6 +85,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("GET /api/v1/images/{digest}/vulnerabilities", h.user(store.RoleViewer, h.imageVulns))
 	mux.Handle("GET /api/v1/vulnerabilities/{id}/clusters", h.user(store.RoleViewer, h.affectedClusters))
 	mux.Handle("GET /api/v1/compliance", h.user(store.RoleViewer, h.compliance))
+	mux.Handle("GET /api/v1/frameworks", h.user(store.RoleViewer, h.frameworksAPI))
 	mux.Handle("GET /api/v1/admission-events", h.user(store.RoleViewer, h.admissionEvents))
 
 	mux.Handle("POST /api/v1/clusters", h.user(store.RoleAdmin, h.createCluster))

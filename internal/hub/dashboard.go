@@ -57,6 +57,7 @@ func newDashboard() (*dashboard, error) {
 		"lower":    strings.ToLower,
 		"pathEsc":  url.PathEscape,
 		"add":      func(a, b int) int { return a + b },
+		"score":    func(f *float64) float64 { return *f },
 		"pct": func(n, d int) int {
 			if d <= 0 {
 				return 0
@@ -168,6 +169,7 @@ func (h *Hub) routeDashboard(mux *http.ServeMux) {
 	mux.Handle("GET /images/{digest}", h.dashPage(store.RoleViewer, h.imagePage))
 	mux.Handle("GET /vulnerabilities", h.dashPage(store.RoleViewer, h.vulnSearchPage))
 	mux.Handle("GET /compliance", h.dashPage(store.RoleViewer, h.compliancePage))
+	mux.Handle("GET /frameworks", h.dashPage(store.RoleViewer, h.frameworksPage))
 	mux.Handle("GET /admission", h.dashPage(store.RoleViewer, h.admissionPage))
 	mux.Handle("GET /admin", h.dashPage(store.RoleAdmin, h.adminPage))
 	mux.Handle("POST /admin/clusters", h.dashPage(store.RoleAdmin, h.adminCreateCluster))

@@ -112,6 +112,7 @@ func TestDashboardPages(t *testing.T) {
 		{"/vulnerabilities?q=cve-2026-10001", []string{"2 clusters run an image affected by " + hubtest.CVE}, nil},
 		{"/vulnerabilities?q=CVE-1999-0001", []string{"No cluster runs an image affected by CVE-1999-0001"}, nil},
 		{"/compliance", []string{"pss/privileged", "hardening/read-only-root-fs", "<meter"}, nil},
+		{"/frameworks", []string{"Compliance by framework", "(pss-baseline)", "(edge)", "edge-arm-01", "Fleet score: <strong class=\"score\">"}, []string{"No cluster has reported yet"}},
 		{"/admission", []string{"debug-shell", "camera", "denied"}, []string{"incident-debug"}},
 		{"/admission?view=break-glass", []string{"incident-debug", "break-glass"}, []string{"debug-shell"}},
 	}

@@ -278,6 +278,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, tc)) }()
 	go h.pruneLoop(ctx)
+	go h.frameworkLoop(ctx)
 	select {
 	case err := <-errc:
 		return err

@@ -30,7 +30,7 @@ func Builtin() (*rule.Set, error) {
 	all = append(all, rbacrules.Rules()...)
 	all = append(all, reliability.Rules()...)
 	if err := annotate(all, pss.Frameworks(), hardening.Frameworks(), dockerfilerules.Frameworks(),
-		clusterrules.Frameworks(), rbacrules.Frameworks()); err != nil {
+		clusterrules.Frameworks(), rbacrules.Frameworks(), reliability.Frameworks()); err != nil {
 		return nil, err
 	}
 	set, err := rule.NewSet(all...)

@@ -367,7 +367,12 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 		len(sims), o.duration, len(lat), float64(len(lat))/o.duration.Seconds(), pct(lat, .5), pct(lat, .99), pct(lat, 1),
 		len(hb), pct(hb, .99), len(d), pct(d, .5), pct(d, .99), pct(d, 1), loadAvg(), rss.describe())
 	logf("fleet: %s (heartbeats and page reads included)", meter.per(len(lat), cores))
-	return dash.err
+	if dash.err != nil {
+		// Counted as an error (the run fails), but the reports are still
+		// verified: a slow dashboard does not say whether any was lost.
+		st.errorf("%d dashboard reads failed, the first: %v", dash.fail, dash.err)
+	}
+	return nil
 }
 
 // dashboard is a signed-in viewer reading pages while the fleet reports.

@@ -63,3 +63,26 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	for _, name := range []string{"cis.yaml", "edge.yaml"} {
+		data, err := files.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fw, err := Parse(data)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, c := range fw.Controls {
+			if c.ID == "" || seen[c.ID] {
+				t.Fatalf("accepted control %q twice or empty", c.ID)
+			}
+			seen[c.ID] = true
+		}
+	})
+}

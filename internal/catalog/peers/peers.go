@@ -143,7 +143,7 @@ func Parse(name string, data []byte) (*File, error) {
 		}
 		if len(c.Palisade) == 0 {
 			if !hasReasonPrefix(c.Reason) {
-				return nil, fmt.Errorf("%s: not implemented, so reason must start with obsolete:, cloud-specific:, covered-by <id>: or out-of-scope:", where)
+				return nil, fmt.Errorf("%s: not implemented, so reason must start with obsolete:, cloud-specific:, covered-by <id>: or out-of-scope (then a colon and why)", where)
 			}
 			if strings.HasPrefix(c.Reason, "covered-by ") && (c.CoveredBy() == "" || !strings.Contains(c.Reason, ":")) {
 				return nil, fmt.Errorf("%s: reason %q: want covered-by <palisade-id>: <why>", where, c.Reason)

@@ -38,12 +38,12 @@ type Server struct {
 	port int
 	cmd  *exec.Cmd
 	done chan struct{}
-	// bin, data and cred start it again (Restart).
-	bin, data string
-	cred      *syscall.Credential
 	// durable: PostgreSQL's default fsync, synchronous_commit and
 	// full_page_writes (Options.Durable).
 	durable bool
+	// bin, data and cred start it again (Restart).
+	bin, data string
+	cred      *syscall.Credential
 }
 
 // shared is started once per test binary; starting costs seconds.
@@ -122,19 +122,13 @@ func Start(ctx context.Context, bin string) (*Server, error) {
 	return StartWith(ctx, bin, Options{})
 }
 
-// StartDurable is StartWith(ctx, bin, Options{Durable: true}): a commit
-// that returned survives a crash of the server (Restart).
-func StartDurable(ctx context.Context, bin string) (*Server, error) {
-	return StartWith(ctx, bin, Options{Durable: true})
-}
-
 // StartWith is Start with options.
 func StartWith(ctx context.Context, bin string, opts Options) (*Server, error) {
 	dir, err := os.MkdirTemp("", "palisade-pg-")
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{dir: dir, done: make(chan struct{}), bin: bin, durable: opts.Durable}
+	s := &Server{dir: dir, done: make(chan struct{}), durable: opts.Durable, bin: bin}
 	cred, err := credential(dir)
 	if err != nil {
 		os.RemoveAll(dir)
@@ -311,29 +305,28 @@ func (s *Server) NewDatabase(t testing.TB) string {
 // the WAL), keeps it down for down, and starts it again on the same port
 // with the same data. Not for the Shared server: other tests use it.
 func (s *Server) Restart(down time.Duration) error {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
+	s.shutdown(syscall.SIGQUIT)
 	time.Sleep(down)
 	return s.launch(s.bin, s.data, s.cred)
 }
 
 // Stop stops the server (fast shutdown) and removes its directory.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-	}
+	s.shutdown(syscall.SIGINT)
 	os.RemoveAll(s.dir)
+}
+
+// shutdown signals the postmaster (SIGINT fast, SIGQUIT immediate) and
+// waits for it, killing its process group after 10 s.
+func (s *Server) shutdown(sig syscall.Signal) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(sig)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-s.done
+	}
 }

@@ -238,6 +238,21 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_events_time ON audit_events(time);
 `, nil},
+	{8, "framework compliance scores per cluster over time", `
+CREATE TABLE framework_scores (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	framework TEXT NOT NULL,
+	at BIGINT NOT NULL,
+	gen BIGINT NOT NULL,
+	score_permille INTEGER NOT NULL,
+	passed INTEGER NOT NULL,
+	failed INTEGER NOT NULL,
+	not_applicable INTEGER NOT NULL,
+	manual INTEGER NOT NULL,
+	PRIMARY KEY (cluster_id, framework, at)
+);
+CREATE INDEX framework_scores_at ON framework_scores(at);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

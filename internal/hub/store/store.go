@@ -167,6 +167,14 @@ type Store interface {
 	// vulnerability (by ID or alias, e.g. a CVE behind a GHSA).
 	ClustersAffectedBy(ctx context.Context, vulnID string) ([]AffectedCluster, error)
 	Compliance(ctx context.Context) ([]RuleCompliance, error)
+	// ClusterRuleStatus returns, per cluster, the rules its agent
+	// evaluates and the objects failing each (frameworks.go).
+	ClusterRuleStatus(ctx context.Context) ([]ClusterRules, error)
+	// RecordFrameworkScores keeps each score that differs from the
+	// cluster's last one for that framework; FrameworkScores returns
+	// those recorded since a time, oldest first.
+	RecordFrameworkScores(ctx context.Context, scores []FrameworkScore) error
+	FrameworkScores(ctx context.Context, since time.Time) ([]FrameworkScore, error)
 	ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([]AdmissionEvent, error)
 	// PruneAdmissionEvents applies r to the admission events of one
 	// cluster (clusterID) or of all (""): events older than r.MaxAge are

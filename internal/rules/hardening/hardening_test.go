@@ -1,101 +1,20 @@
 package hardening
 
 import (
-	"bufio"
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
 	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/rule"
+	"github.com/palisade-sec/palisade/internal/rules/rulestest"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
-// Each rule has testdata/<name>.fail.yaml and <name>.pass.yaml. In a fail
-// fixture, every line that must carry a finding ends in "# want: <rule-id>";
-// the test requires exactly those findings of that rule, at those lines.
-// A "# allowed: a, b" line sets the registry allow-list.
-func TestRuleFixtures(t *testing.T) {
-	for _, r := range Rules() {
-		name := strings.TrimPrefix(r.ID, "hardening/")
-		for _, outcome := range []string{"fail", "pass"} {
-			file := filepath.Join("testdata", name+"."+outcome+".yaml")
-			t.Run(name+"/"+outcome, func(t *testing.T) {
-				if _, err := os.Stat(file); err != nil {
-					t.Fatalf("rule %s has no %s fixture: %v", r.ID, outcome, err)
-				}
-				want, allowed := expectations(t, file)
-				if outcome == "fail" && len(want) == 0 {
-					t.Fatalf("%s marks no expected finding", file)
-				}
-				got := evaluate(t, r, file, allowed)
-				if strings.Join(got, "\n") != strings.Join(want, "\n") {
-					t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-				}
-			})
-		}
-	}
-}
-
-func expectations(t *testing.T, file string) (want []string, allowed []string) {
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
-		if _, id, ok := strings.Cut(text, "# want: "); ok {
-			want = append(want, fmt.Sprintf("%d %s", line, strings.TrimSpace(id)))
-		}
-		if _, list, ok := strings.Cut(text, "# allowed: "); ok {
-			for _, a := range strings.Split(list, ",") {
-				allowed = append(allowed, strings.TrimSpace(a))
-			}
-		}
-	}
-	return want, allowed
-}
-
-func evaluate(t *testing.T, r *rule.Rule, file string, allowed []string) []string {
-	t.Helper()
-	set, err := manifest.Load(context.Background(), []string{file}, manifest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, probs := workload.FromManifests(set, "")
-	for _, p := range append(set.Problems, probs...) {
-		t.Fatalf("fixture problem: %v", p)
-	}
-	rules, err := rule.NewSet(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := rule.NewContext(inv, rule.Settings{AllowedRegistries: allowed}, rules)
-	fs, err := rules.Evaluate(context.Background(), c, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range fs {
-		if f.Message == "" || f.Title == "" {
-			t.Errorf("finding without message or title: %+v", f)
-		}
-		got = append(got, fmt.Sprintf("%d %s", f.Line, f.RuleID))
-	}
-	sort.Slice(got, func(i, j int) bool {
-		var a, b int
-		fmt.Sscan(got[i], &a)
-		fmt.Sscan(got[j], &b)
-		return a < b
-	})
-	return got
-}
+// Each rule has testdata/<name>.fail.yaml and <name>.pass.yaml (see
+// rulestest.Fixtures). A "# allowed: a, b" line sets the registry
+// allow-list.
+func TestRuleFixtures(t *testing.T) { rulestest.Fixtures(t, Rules(), "hardening/") }
 
 func TestRuleMetadata(t *testing.T) {
 	seen := map[string]bool{}
@@ -111,8 +30,6 @@ func TestRuleMetadata(t *testing.T) {
 }
 
 func TestSecretValueNeverShown(t *testing.T) {
-	want, _ := expectations(t, "testdata/secret-in-env.fail.yaml")
-	_ = want
 	set, _ := manifest.Load(context.Background(), []string{"testdata/secret-in-env.fail.yaml"}, manifest.Options{})
 	inv, _ := workload.FromManifests(set, "")
 	rules, _ := rule.NewSet(secretInEnv())

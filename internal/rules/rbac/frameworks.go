@@ -23,8 +23,8 @@ func Frameworks() map[string]finding.Frameworks {
 		"rbac/secrets-write":                      {CIS: []string{"5.1.2"}, NSA: rbac},
 		"rbac/serviceaccount-token":               {CIS: []string{"5.1.13"}, NSA: rbac, MITRE: []string{"T1528"}},
 		"rbac/system-masters-binding":             {CIS: []string{"5.1.7"}, NSA: rbac, MITRE: []string{"T1078"}},
-		"rbac/delete-logs-or-events":              {NSA: []string{"authz.rbac", "logging.audit"}, MITRE: []string{"T1070"}},
-		"rbac/networking-write":                   {NSA: []string{"authz.rbac", "network.policies"}, MITRE: []string{"T1557"}},
 		"rbac/wildcard":                           {CIS: []string{"5.1.3"}, NSA: rbac},
+		"rbac/networking-write":                   {NSA: []string{"authz.rbac", "network.policies"}, MITRE: []string{"T1557", "T1562.001"}},
+		"rbac/delete-logs-or-events":              {NSA: []string{"authz.rbac", "logging.audit"}, MITRE: []string{"T1070"}},
 	}
 }

@@ -120,6 +120,9 @@ its reason, and a scan of the release shows it as exempt, not as clean.
 {{- if not $reason -}}
 {{- fail (printf "exemption of %s needs a reason" $rule) -}}
 {{- end -}}
+{{- if regexMatch "[;\n]" $reason -}}
+{{- fail (printf "exemption of %s: the reason cannot hold ';' or a new line (they separate palisade.io/exempt entries)" $rule) -}}
+{{- end -}}
 {{- $entries = append $entries (printf "%s: %s" $rule $reason) -}}
 {{- end -}}
 {{- if $entries }}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+)
+
+func newRuntimeCommand(s *streams, g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "runtime",
+		Short: "Watch what containers execute and connect to (eBPF sensor)",
+	}
+	cmd.AddCommand(newRuntimeWatchCommand(s, g))
+	return cmd
+}
+
+func newRuntimeWatchCommand(s *streams, g *globalOptions) *cobra.Command {
+	var (
+		duration       time.Duration
+		connectWindow  time.Duration
+		btfPath        string
+		failOn         string
+		containersOnly bool
+		findingsOnly   bool
+	)
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Print process and network events and runtime findings until interrupted",
+		Long: `Load Palisade's eBPF sensor on this node and print what it sees: process
+execs and exits, outbound TCP connects and inbound accepts, each attributed
+to its container (containerd, CRI-O, Docker, podman and the kubelet's
+cgroupfs layout) or labelled host, and the runtime detections' findings
+(PAL-RT-001..006, docs/runtime.md).
+
+Needs root or CAP_BPF + CAP_PERFMON, kernel BTF (/sys/kernel/btf/vmlinux)
+and a cgroup v2 hierarchy. Pod names need the agent (palisade-agent); here
+containers are named by their ID.
+
+-o table prints one line per event; -o json one JSON object per line,
+{"event": ...} or {"finding": ...}. Runs until interrupted or --duration.
+
+Exit codes: 0 no finding at or above --fail-on; 1 findings at or above
+--fail-on; 2 the sensor could not load (the reason is printed), or events
+were lost (dropped or malformed records) and no finding decides the
+outcome: the watch was incomplete, never reported clean.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if g.output != "table" && g.output != "json" {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("runtime watch writes -o table or -o json, not %q", g.output)}
+			}
+			gate := finding.SeverityUnknown
+			if !strings.EqualFold(failOn, "none") {
+				sev, err := finding.ParseSeverity(failOn)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--fail-on: %w", err)}
+				}
+				gate = sev
+			}
+			ctx := c.Context()
+			if duration > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, duration)
+				defer cancel()
+			}
+			root, err := rt.CgroupV2Root()
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
+			}
+			opts := rt.Options{BTFPath: btfPath, ConnectWindow: connectWindow}
+			if containersOnly {
+				var st syscall.Stat_t
+				if err := syscall.Stat(root, &st); err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--containers-only: %w", err)}
+				}
+				opts.SkipCgroupID = st.Ino
+			}
+			sensor, err := rt.Open(ctx, opts)
+			if err != nil {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
+			}
+			defer sensor.Close()
+			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{}}
+			w := &watchWriter{out: s.out, json: g.output == "json", findingsOnly: findingsOnly}
+			gated := 0
+			runErr := sensor.Run(ctx, func(e rt.Event) {
+				fs := p.Process(ctx, &e)
+				w.event(&e)
+				for _, f := range fs {
+					w.finding(&f)
+					if gate != finding.SeverityUnknown && f.Severity >= gate {
+						gated++
+					}
+				}
+			})
+			st := sensor.State()
+			if !g.quiet {
+				fmt.Fprintf(s.err, "runtime watch: %d events, %d malformed, %d dropped, %d cgroups not attributed, %d execs not checked for drift\n",
+					st.Decoded, st.Malformed, st.Dropped, p.Resolver.Unknown(), p.Detector.Unverified)
+			}
+			if w.err != nil {
+				return &exitCodeError{code: exitError, err: w.err}
+			}
+			if runErr != nil {
+				return &exitCodeError{code: exitError, err: runErr}
+			}
+			if gated > 0 {
+				return &exitCodeError{code: exitFindings}
+			}
+			if st.Mode != "ok" || st.Dropped > 0 || st.Malformed > 0 {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("the watch is incomplete: %d records dropped, %d malformed %s", st.Dropped, st.Malformed, st.Reason)}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&duration, "duration", 0, "stop after this long (0: until interrupted)")
+	f.DurationVar(&connectWindow, "connect-window", time.Minute, "report one connect per container and destination within this window (0: every connect)")
+	f.StringVar(&btfPath, "btf", "", "kernel BTF file (default: the running kernel's /sys/kernel/btf/vmlinux)")
+	f.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.BoolVar(&containersOnly, "containers-only", false, "drop host processes' events in the kernel (the root cgroup's)")
+	f.BoolVar(&findingsOnly, "findings-only", false, "print findings, not every event")
+	return cmd
+}
+
+// watchWriter prints events and findings as they come; it keeps the first
+// write error (stdout gone) for the exit code.
+type watchWriter struct {
+	out          io.Writer
+	json         bool
+	findingsOnly bool
+	err          error
+}
+
+func (w *watchWriter) event(e *rt.Event) {
+	if w.findingsOnly || w.err != nil {
+		return
+	}
+	if w.json {
+		w.line(map[string]any{"event": e})
+		return
+	}
+	who := "host"
+	switch a := e.Attribution; {
+	case a.Pod != nil:
+		who = a.Pod.Namespace + "/" + a.Pod.Name
+	case a.ContainerID != "":
+		who = a.Runtime + ":" + a.ContainerID[:min(12, len(a.ContainerID))]
+	case a.Unknown:
+		who = "unknown"
+	}
+	detail := ""
+	switch e.Kind {
+	case rt.KindExec:
+		detail = e.Path + " " + strings.Join(e.Args[min(1, len(e.Args)):], " ")
+	case rt.KindExit:
+		detail = fmt.Sprintf("status %d", e.ExitCode)
+	case rt.KindConnect:
+		detail = "→ " + e.Dst.String()
+	case rt.KindAccept:
+		detail = e.Src.String() + " ← " + e.Dst.String()
+	}
+	_, w.err = fmt.Fprintf(w.out, "%-7s pid=%-7d uid=%-5d %-22s %s\n", e.Kind, e.TGID, e.UID, who, detail)
+}
+
+func (w *watchWriter) finding(f *finding.Finding) {
+	if w.err != nil {
+		return
+	}
+	if w.json {
+		w.line(map[string]any{"finding": f})
+		return
+	}
+	_, w.err = fmt.Fprintf(w.out, "! %s %s %s: %s\n", f.Severity, f.RuleID, f.Object, f.Message)
+}
+
+func (w *watchWriter) line(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		w.err = err
+		return
+	}
+	_, w.err = w.out.Write(append(b, '\n'))
+}

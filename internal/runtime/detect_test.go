@@ -1,0 +1,96 @@
+package runtime
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const testCID = "4f1f6b3c2a5d8e9f00112233445566778899aabbccddeeff0011223344556677"
+
+func TestDetectorRecordedEvents(t *testing.T) {
+	pod := &Pod{Namespace: "shop", Name: "web-0", Container: "web", RunAsNonRoot: true}
+	inPod := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: pod}
+	bare := Attribution{Runtime: "docker", ContainerID: testCID}
+	withSBOM := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: &Pod{Namespace: "shop", Name: "api-0", ImageFiles: map[string]bool{"/app/server": true}}}
+	conn := func(a string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), port) }
+	for _, tc := range []struct {
+		name   string
+		e      Event
+		want   []string
+		object string
+	}{
+		{"shell in pod", Event{Kind: KindExec, Path: "/bin/bash", UID: 1000, Attribution: inPod}, []string{RuleShell}, "Pod/shop/web-0"},
+		{"package manager", Event{Kind: KindExec, Path: "/usr/bin/apt-get", UID: 1000, Attribution: bare}, []string{RulePackageManager}, "Container/" + testCID},
+		{"root despite runAsNonRoot", Event{Kind: KindExec, Path: "/app/server", UID: 0, Attribution: inPod}, []string{RuleRootUser}, "Pod/shop/web-0"},
+		{"root shell", Event{Kind: KindExec, Path: "/bin/sh", UID: 0, Attribution: inPod}, []string{RuleShell, RuleRootUser}, "Pod/shop/web-0"},
+		{"binary not in SBOM", Event{Kind: KindExec, Path: "/tmp/miner", UID: 1000, Attribution: withSBOM}, []string{RuleDrift}, "Pod/shop/api-0"},
+		{"binary in SBOM", Event{Kind: KindExec, Path: "/app/server", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"cloud metadata", Event{Kind: KindConnect, Dst: conn("169.254.169.254", 80), Attribution: inPod}, []string{RuleMetadata}, "Pod/shop/web-0"},
+		{"kubelet port", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 10250), Attribution: inPod}, []string{RuleKubelet}, "Pod/shop/web-0"},
+		{"read-only kubelet port", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 10255), Attribution: bare}, []string{RuleKubelet}, "Container/" + testCID},
+		{"ordinary connect", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 443), Attribution: inPod}, nil, ""},
+		{"host shell", Event{Kind: KindExec, Path: "/bin/bash", Attribution: Attribution{Host: true}}, nil, ""},
+		{"host metadata", Event{Kind: KindConnect, Dst: conn("169.254.169.254", 80), Attribution: Attribution{Host: true}}, nil, ""},
+		{"exit", Event{Kind: KindExit, Attribution: inPod}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Detector{ProcRoot: t.TempDir()}
+			fs := d.Evaluate(&tc.e)
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.RuleID)
+				if f.Object.String() != tc.object || f.Message == "" || f.Title == "" {
+					t.Errorf("finding %+v, want object %s", f, tc.object)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("rules %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+type fakePods map[string]*Pod
+
+func (f fakePods) LookupPod(_ context.Context, cid, _ string) (*Pod, bool) {
+	p, ok := f[cid]
+	return p, ok
+}
+
+// TestResolverKeepsShortLivedContainers attributes a cgroup, removes it (the
+// container exited) and checks its later events are still attributed.
+func TestResolverKeepsShortLivedContainers(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "kubepods.slice", "cri-containerd-"+testCID+".scope")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	pod := &Pod{Namespace: "jobs", Name: "once"}
+	r := NewResolver(root, fakePods{testCID: pod})
+	r.MinRefresh = 0
+	a := r.Resolve(context.Background(), st.Ino)
+	if a.ContainerID != testCID || a.Pod != pod {
+		t.Fatalf("first resolve %+v", a)
+	}
+	if err := os.RemoveAll(filepath.Join(root, "kubepods.slice")); err != nil {
+		t.Fatal(err)
+	}
+	if a := r.Resolve(context.Background(), st.Ino); a.ContainerID != testCID || a.Pod != pod {
+		t.Fatalf("after the cgroup went away: %+v", a)
+	}
+	if a := r.Resolve(context.Background(), 987654321); !a.Unknown {
+		t.Fatalf("unknown id resolved to %+v", a)
+	}
+	if r.Unknown() != 1 {
+		t.Fatalf("unknown count %d, want 1", r.Unknown())
+	}
+}

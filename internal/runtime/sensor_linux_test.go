@@ -1,0 +1,331 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireEBPF skips when the kernel side cannot be tested here, unless
+// PALISADE_REQUIRE_EBPF is set (CI), where absence is a failure.
+func requireEBPF(t *testing.T) {
+	t.Helper()
+	why := ""
+	if os.Geteuid() != 0 {
+		why = "not root"
+	} else if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		why = "no kernel BTF"
+	} else if _, err := CgroupV2Root(); err != nil {
+		why = err.Error()
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
+		t.Fatalf("PALISADE_REQUIRE_EBPF is set but the sensor cannot be tested: %s", why)
+	}
+	t.Skipf("sensor test needs root, BTF and cgroup v2: %s", why)
+}
+
+// TestMain lets the test binary act as the "container's" network client.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("PALISADE_RT_TEST_DIAL"); addr != "" {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		_, _ = io.ReadAll(c)
+		c.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+type collected struct {
+	ch chan Event
+}
+
+func startSensor(t *testing.T, o Options) (*Sensor, *collected) {
+	t.Helper()
+	s, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collected{ch: make(chan Event, 1<<16)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx, func(e Event) {
+			select {
+			case c.ch <- e:
+			default:
+			}
+		})
+	}()
+	t.Cleanup(func() { cancel(); <-done; s.Close() })
+	return s, c
+}
+
+// waitFor returns the first event that match accepts, failing after 10s.
+func (c *collected) waitFor(t *testing.T, what string, match func(*Event) bool) Event {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case e := <-c.ch:
+			if match(&e) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no %s event", what)
+		}
+	}
+}
+
+// newCgroup makes a fresh cgroup v2 directory standing in for a container's,
+// named like containerd's systemd-driver scopes so attribution is exercised.
+func newCgroup(t *testing.T) (dir string, id string) {
+	t.Helper()
+	id = fmt.Sprintf("%064x", time.Now().UnixNano())
+	root, err := CgroupV2Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(root, "palisade-test-"+fmt.Sprint(os.Getpid()), "cri-containerd-"+id+".scope")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.Remove(dir)
+		os.Remove(filepath.Dir(dir))
+	})
+	return dir, id
+}
+
+func runInCgroup(t *testing.T, cgdir string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	fd, err := syscall.Open(cgdir, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	cmd := exec.Command(name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+	return cmd
+}
+
+func TestSensorExecExitAndDrift(t *testing.T) {
+	requireEBPF(t)
+	cgdir, cid := newCgroup(t)
+	// The container's init runs first; a binary copied in afterwards is drift.
+	initCmd := runInCgroup(t, cgdir, "/bin/sleep", "60")
+	if err := initCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { initCmd.Process.Kill(); initCmd.Wait() })
+	time.Sleep(50 * time.Millisecond) // > the 10 ms resolution of process start times
+	bin := filepath.Join(t.TempDir(), "sleep")
+	data, err := os.ReadFile("/bin/sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, c := startSensor(t, Options{})
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
+
+	for _, tc := range []struct {
+		name      string
+		bin       string
+		args      []string
+		wantRules []string
+	}{
+		{"image binary", "/bin/sleep", []string{"0.3"}, nil},
+		{"binary copied in after start", bin, []string{"0.3"}, []string{RuleDrift}},
+		{"shell", "/bin/sh", []string{"-c", "sleep 0.3; exit 7"}, []string{RuleShell}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := runInCgroup(t, cgdir, tc.bin, tc.args...)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pid := uint32(cmd.Process.Pid)
+			e := c.waitFor(t, "exec", func(e *Event) bool { return e.Kind == KindExec && e.TGID == pid })
+			fs := p.Process(context.Background(), &e)
+			_ = cmd.Wait()
+			if e.Path != tc.bin || len(e.Args) == 0 || e.Args[0] != tc.bin || strings.Join(e.Args[1:], " ") != strings.Join(tc.args, " ") {
+				t.Errorf("exec event path %q args %q, want %q %q", e.Path, e.Args, tc.bin, tc.args)
+			}
+			if e.PPID != uint32(os.Getpid()) || e.UID != 0 {
+				t.Errorf("ppid %d uid %d, want %d 0", e.PPID, e.UID, os.Getpid())
+			}
+			a := e.Attribution
+			if a.ContainerID != cid || a.Runtime != "containerd" || a.Host {
+				t.Errorf("attribution %+v, want containerd container %s", a, cid)
+			}
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.RuleID)
+			}
+			if strings.Join(got, ",") != strings.Join(tc.wantRules, ",") {
+				t.Errorf("findings %v, want %v (%+v)", got, tc.wantRules, fs)
+			}
+			x := c.waitFor(t, "exit", func(e *Event) bool { return e.Kind == KindExit && e.TGID == pid })
+			if x.CgroupID != e.CgroupID {
+				t.Errorf("exit cgroup %d, exec cgroup %d", x.CgroupID, e.CgroupID)
+			}
+			if tc.name == "shell" && x.ExitCode>>8 != 7 {
+				t.Errorf("exit code %#x, want status 7", x.ExitCode)
+			}
+		})
+	}
+}
+
+// TestSensorConnectAccept runs a client in a fresh network namespace and
+// cgroup, connecting over a veth pair to a listener the test runs on the
+// address it assigned on the host side.
+func TestSensorConnectAccept(t *testing.T) {
+	requireEBPF(t)
+	if _, err := exec.LookPath("ip"); err != nil {
+		if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
+			t.Fatal("ip (iproute2) is missing")
+		}
+		t.Skip("ip (iproute2) is missing")
+	}
+	ns := fmt.Sprintf("paltest%d", os.Getpid())
+	hostIf, nsIf := "pth"+fmt.Sprint(os.Getpid()%100000), "ptn"+fmt.Sprint(os.Getpid()%100000)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+		_ = exec.Command("ip", "link", "del", hostIf).Run()
+	})
+	run("link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
+	run("link", "set", nsIf, "netns", ns)
+	run("addr", "add", "10.213.77.1/30", "dev", hostIf)
+	run("link", "set", hostIf, "up")
+	run("-n", ns, "addr", "add", "10.213.77.2/30", "dev", nsIf)
+	run("-n", ns, "link", "set", nsIf, "up")
+	var nsStat syscall.Stat_t
+	if err := syscall.Stat("/run/netns/"+ns, &nsStat); err != nil {
+		t.Fatal(err)
+	}
+
+	ln, err := net.Listen("tcp4", "10.213.77.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+
+	cgdir, cid := newCgroup(t)
+	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // the second connect falls in the kernel's dedup window
+		cmd := runInCgroup(t, cgdir, "ip", "netns", "exec", ns, self)
+		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_DIAL="+ln.Addr().String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("client %d: %v: %s", i, err, out)
+		}
+	}
+	want := netip.AddrPortFrom(netip.MustParseAddr("10.213.77.1"), port)
+	e := c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == want })
+	p.Process(context.Background(), &e)
+	if e.NetNS != uint32(nsStat.Ino) {
+		t.Errorf("connect netns %d, want the test namespace's %d", e.NetNS, nsStat.Ino)
+	}
+	if e.Attribution.ContainerID != cid {
+		t.Errorf("connect attributed to %+v, want container %s", e.Attribution, cid)
+	}
+	a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == want })
+	if a.Dst.Addr() != netip.MustParseAddr("10.213.77.2") {
+		t.Errorf("accept peer %s, want 10.213.77.2", a.Dst)
+	}
+	// Only one connect to this destination from this cgroup may arrive.
+	deadline := time.After(500 * time.Millisecond)
+	for {
+		select {
+		case e := <-c.ch:
+			if e.Kind == KindConnect && e.Dst == want {
+				t.Fatalf("second connect within the window reached user space: %+v", e)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func TestSensorDegradedOnMissingBTF(t *testing.T) {
+	requireEBPF(t)
+	_, err := Open(context.Background(), Options{BTFPath: filepath.Join(t.TempDir(), "no-such-vmlinux")})
+	if err == nil || !strings.Contains(err.Error(), "load kernel BTF") {
+		t.Fatalf("Open with a missing BTF path: %v, want a load kernel BTF error", err)
+	}
+}
+
+func newTestResolver(t *testing.T) *Resolver {
+	t.Helper()
+	root, err := CgroupV2Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewResolver(root, nil)
+	r.MinRefresh = 0
+	return r
+}
+
+// TestSensorHostExec checks a process outside any container is labelled host.
+func TestSensorHostExec(t *testing.T) {
+	requireEBPF(t)
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(own), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok && ParseCgroupPath(p).ContainerID != "" {
+			t.Skipf("the test itself runs in container cgroup %s", p)
+		}
+	}
+	_, c := startSensor(t, Options{})
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
+	cmd := exec.Command("/bin/sh", "-c", "exit 0")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	pid := uint32(cmd.Process.Pid)
+	e := c.waitFor(t, "exec", func(e *Event) bool { return e.Kind == KindExec && e.TGID == pid })
+	if fs := p.Process(context.Background(), &e); len(fs) != 0 || !e.Attribution.Host {
+		t.Fatalf("host shell: attribution %+v findings %+v, want host and none", e.Attribution, fs)
+	}
+}
