@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/buildinfo"
@@ -49,7 +50,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	reload := fs.Duration("reload-interval", 2*time.Second, "how often the policy and certificate files are checked for changes")
 	cacheDir := fs.String("cache-dir", "", "cache directory holding the vulnerability database of the image vulnerability gate (default $PALISADE_CACHE_DIR or the user cache directory)")
 	pullSecrets := fs.Bool("pull-secrets", false, "read imagePullSecrets through the API (in-cluster config or --kubeconfig) when the policy asks for them")
-	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for --pull-secrets outside the cluster")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for --pull-secrets and --kube-events outside the cluster")
+	kubeEvents := fs.Bool("kube-events", false, "write each break-glass use and refused attempt as a Kubernetes Event (reason PalisadeBreakGlass) for the agent to forward to the hub; needs RBAC create on events")
+	kubeEventRate := fs.Float64("kube-event-rate", admission.DefaultEventRate, "Kubernetes Events written per second at most after a burst of 20; the excess is counted in palisade_admission_kube_events_dropped_total and only logged")
 	maxContainers := fs.Int("max-containers", admission.DefaultMaxContainers, "deny a pod spec with more containers than this (containers, initContainers and ephemeralContainers together)")
 	perReview := fs.Int("review-concurrency", admission.DefaultReviewConcurrency, "registry and scanner checks one review runs at a time")
 	global := fs.Int("global-concurrency", admission.DefaultGlobalConcurrency, "registry and scanner checks all reviews run at a time")
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if err := serve(ctx, serveOptions{policy: *policyFile, listen: *listen, cert: *certFile, key: *keyFile, logLevel: *logLevel,
 		reload: *reload, cacheDir: *cacheDir, pullSecrets: *pullSecrets, kubeconfig: *kubeconfig,
-		maxContainers: *maxContainers, perReview: *perReview, global: *global}, stderr); err != nil {
+		kubeEvents: *kubeEvents, kubeEventRate: *kubeEventRate, maxContainers: *maxContainers, perReview: *perReview, global: *global}, stderr); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
@@ -77,7 +80,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 type serveOptions struct {
 	policy, listen, cert, key, logLevel, cacheDir, kubeconfig string
 	reload                                                    time.Duration
-	pullSecrets                                               bool
+	kubeEventRate                                             float64
+	pullSecrets, kubeEvents                                   bool
 	maxContainers, perReview, global                          int
 }
 
@@ -100,18 +104,32 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	opts.Scanner = imagescan.NewScanner(imagescan.Options{CacheDir: dir, Scanners: imagescan.Scanners{Vuln: true},
 		Image: image.Options{UserAgent: "palisade-admission/" + version}, ToolName: "palisade", ToolVersion: version})
 	opts.Fixable = imagescan.Fixable
-	if o.pullSecrets {
+	var client kubernetes.Interface
+	if o.pullSecrets || o.kubeEvents {
 		cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: o.kubeconfig, RequestTimeout: 5 * time.Second})
 		if err != nil {
 			return err
 		}
-		if opts.Client, err = cluster.NewClient(cfg); err != nil {
+		if client, err = cluster.NewClient(cfg); err != nil {
 			return err
 		}
+	}
+	if o.pullSecrets {
+		opts.Client = client
+	}
+	var sink *admission.KubeEventSink
+	if o.kubeEvents {
+		host, _ := os.Hostname()
+		sink = admission.NewKubeEventSink(client, logger, o.kubeEventRate, 0, host)
+		opts.Events = admission.MultiSink{admission.LogSink{Logger: logger}, sink}
+		go sink.Run(ctx)
 	}
 	srv, err := admission.NewServer(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if sink != nil {
+		srv.Metrics().Registry.MustRegister(sink.Collectors()...)
 	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {

@@ -188,6 +188,10 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 		User: req.UserInfo.Username, Groups: req.UserInfo.Groups, DryRun: req.DryRun != nil && *req.DryRun,
 		Violations: all, Policy: p.Name, PolicyHash: p.Hash,
 	}
+	if breakGlass != "" || refused != "" {
+		// Who broke glass for what: the images go to the hub with it.
+		ev.Images = workloadImages(w)
+	}
 	base := ev
 	switch {
 	case breakGlass != "":
@@ -296,6 +300,22 @@ func exempt(p *Policy, req *admissionv1.AdmissionRequest) bool {
 		}
 	}
 	return false
+}
+
+// workloadImages lists the distinct images of w's containers, in order.
+func workloadImages(w *workload.Workload) []string {
+	if w == nil || w.Spec == nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, c := range workload.Containers(w.Spec) {
+		if c.Image != "" && !seen[c.Image] {
+			seen[c.Image] = true
+			out = append(out, c.Image)
+		}
+	}
+	return out
 }
 
 // breakGlassAllowed: the policy enables break-glass and the requester is

@@ -51,8 +51,11 @@ type Event struct {
 	Groups    []string `json:"groups,omitempty"`
 	DryRun    bool     `json:"dryRun,omitempty"`
 	// BreakGlassReason is the annotation's value, for break-glass events.
-	BreakGlassReason string      `json:"breakGlassReason,omitempty"`
-	Violations       []Violation `json:"violations,omitempty"`
+	BreakGlassReason string `json:"breakGlassReason,omitempty"`
+	// Images are the object's container images, for break-glass uses
+	// and attempts.
+	Images     []string    `json:"images,omitempty"`
+	Violations []Violation `json:"violations,omitempty"`
 	// Policy names the policy that decided and its content hash.
 	Policy     string `json:"policy,omitempty"`
 	PolicyHash string `json:"policyHash,omitempty"`

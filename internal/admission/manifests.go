@@ -111,7 +111,33 @@ kind: ServiceAccount
 metadata:
   name: palisade-admission
   namespace: {{.Namespace}}
-automountServiceAccountToken: {{if .PullSecrets}}true{{else}}false{{end}}
+# The token writes break-glass Events (and reads pull secrets when asked).
+automountServiceAccountToken: true
+---
+# Break-glass uses and attempts become Kubernetes Events the agent
+# forwards to the hub (--kube-events). Least privilege: create and patch
+# events only, no read.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: palisade-admission-events
+rules:
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: palisade-admission-events
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: palisade-admission-events
+subjects:
+- kind: ServiceAccount
+  name: palisade-admission
+  namespace: {{.Namespace}}
 {{- if .PullSecrets}}
 ---
 # Read imagePullSecrets to resolve and verify private images. Least
@@ -179,7 +205,7 @@ spec:
         app.kubernetes.io/name: palisade-admission
     spec:
       serviceAccountName: palisade-admission
-      automountServiceAccountToken: {{if .PullSecrets}}true{{else}}false{{end}}
+      automountServiceAccountToken: true
       priorityClassName: system-cluster-critical
       affinity:
         podAntiAffinity:
@@ -213,6 +239,7 @@ spec:
         - --listen=:8443
         - --tls-cert-file=/etc/palisade/tls/tls.crt
         - --tls-key-file=/etc/palisade/tls/tls.key
+        - --kube-events
         ports:
         - name: https
           containerPort: 8443

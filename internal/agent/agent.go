@@ -103,6 +103,10 @@ type Config struct {
 	// bundle one of them signed (`hub bundle publish --sign-key`) is
 	// written, whatever the hub signed.
 	AdmissionPolicyKeyFiles []string
+	// AdmissionEvents watches the admission webhook's break-glass
+	// Kubernetes Events (reportingComponent palisade-admission) and sends
+	// them to the hub as admission events; needs list and watch on events.
+	AdmissionEvents bool
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -129,15 +133,16 @@ type Config struct {
 
 // Agent is a running agent.
 type Agent struct {
-	cfg    Config
-	log    *slog.Logger
-	pin    []byte
-	id     *identity
-	hub    *hubClient
-	outbox *Outbox
-	watch  *watcher
-	cache  bundleCache
-	enc    *encryptionSource
+	cfg      Config
+	admWatch admissionWatch
+	log      *slog.Logger
+	pin      []byte
+	id       *identity
+	hub      *hubClient
+	outbox   *Outbox
+	watch    *watcher
+	cache    bundleCache
+	enc      *encryptionSource
 	// admission is where `admission` bundles go (nil: nowhere);
 	// admissionSynced the bundle last written there (bundleMu).
 	admission       *AdmissionPolicyTarget
@@ -237,6 +242,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes, hashed: newHashedFiles()}}
 	a.opts = evalOptions{Rules: cfg.Rules}
+	a.admWatch.a = a
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
@@ -320,7 +326,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("agent: %w", err)
 	}
 	var wg sync.WaitGroup
-	for _, loop := range []func(context.Context){a.sendLoop, a.heartbeatLoop, a.rotateLoop, a.bundleLoop} {
+	loops := []func(context.Context){a.sendLoop, a.heartbeatLoop, a.rotateLoop, a.bundleLoop}
+	if a.cfg.AdmissionEvents {
+		loops = append(loops, a.watchAdmissionEvents)
+	}
+	for _, loop := range loops {
 		wg.Add(1)
 		go func() { defer wg.Done(); loop(ctx) }()
 	}

@@ -430,3 +430,20 @@ const (
 type Error struct {
 	Error string `json:"error"`
 }
+
+// Kubernetes Events carrying admission events from the webhook to the
+// agent (the webhook runs apart from the agent; see internal/admission's
+// KubeEventSink and internal/agent's admission event watch).
+const (
+	// KubeEventReportingComponent is the Events' reportingComponent (and
+	// source.component): the agent watches by this field selector.
+	KubeEventReportingComponent = "palisade-admission"
+	// KubeEventReasonBreakGlass: the break-glass annotation admitted the
+	// object; KubeEventReasonBreakGlassRefused: it was present but not
+	// honoured for the requester.
+	KubeEventReasonBreakGlass        = "PalisadeBreakGlass"
+	KubeEventReasonBreakGlassRefused = "PalisadeBreakGlassRefused"
+	// KubeEventAnnotation holds the webhook's admission event as JSON
+	// (schema palisade.io/admission-event/v1, docs/admission.md).
+	KubeEventAnnotation = "palisade.io/admission-event"
+)
