@@ -52,7 +52,10 @@ func serveFaultHub(dir, addr string) error {
 	if err != nil {
 		return err
 	}
-	h, err := hub.New(ctx, hub.Config{Store: st, Logger: quietLog(), Hosts: []string{"127.0.0.1"}})
+	// The keys are files in the data directory, as in a real hub: a hub
+	// started again on the same database must find the same CA.
+	keys := hub.KeyFiles{CAKey: filepath.Join(dir, "keys", "ca.key"), BundleKey: filepath.Join(dir, "keys", "bundle-signing.key")}
+	h, err := hub.New(ctx, hub.Config{Store: st, Keys: keys, Logger: quietLog(), Hosts: []string{"127.0.0.1"}})
 	if err != nil {
 		return err
 	}
