@@ -93,13 +93,13 @@ func chartValueImages(path string, data []byte) ([]chartValueImage, error) {
 	return out, nil
 }
 
-// chartImages lists the images of the values files of the chart in dir.
-func chartImages(dir string) ([]ImageRef, error) {
+// chartValuesFiles calls fn with each values file of the chart in dir,
+// its content and the images it names, in directory order.
+func chartValuesFiles(dir string, fn func(path string, data []byte, imgs []chartValueImage) error) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var refs []ImageRef
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
 		if e.IsDir() || !isValuesFile(path) {
@@ -107,12 +107,23 @@ func chartImages(dir string) ([]ImageRef, error) {
 		}
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		imgs, err := chartValueImages(path, data)
 		if err != nil {
-			return nil, err
+			return err
 		}
+		if err := fn(path, data, imgs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// chartImages lists the images of the values files of the chart in dir.
+func chartImages(dir string) ([]ImageRef, error) {
+	var refs []ImageRef
+	err := chartValuesFiles(dir, func(path string, _ []byte, imgs []chartValueImage) error {
 		for _, img := range imgs {
 			if img.digest == "" {
 				// Another file's map (values-edge.yaml overriding
@@ -121,8 +132,9 @@ func chartImages(dir string) ([]ImageRef, error) {
 			}
 			refs = append(refs, ImageRef{File: path, Line: img.line, Ref: img.repository + "@" + img.digest})
 		}
-	}
-	return refs, nil
+		return nil
+	})
+	return refs, err
 }
 
 var digestValue = regexp.MustCompile(`^(\s*digest:\s*["']?)[^"'\s#]*(["']?.*)$`)
@@ -130,24 +142,8 @@ var digestValue = regexp.MustCompile(`^(\s*digest:\s*["']?)[^"'\s#]*(["']?.*)$`)
 // pinChart sets the digest of every image of repo in the chart's values
 // files in dir, keeping comments and layout. It returns the files changed.
 func pinChart(dir, repo, digest string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
 	var changed []string
-	for _, e := range entries {
-		path := filepath.Join(dir, e.Name())
-		if e.IsDir() || !isValuesFile(path) {
-			continue
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		imgs, err := chartValueImages(path, data)
-		if err != nil {
-			return nil, err
-		}
+	err := chartValuesFiles(dir, func(path string, data []byte, imgs []chartValueImage) error {
 		lines := strings.Split(string(data), "\n")
 		for _, img := range imgs {
 			if img.repository != repo || img.digest == "" || img.line < 1 || img.line > len(lines) {
@@ -155,22 +151,26 @@ func pinChart(dir, repo, digest string) ([]string, error) {
 			}
 			l := lines[img.line-1]
 			if !digestValue.MatchString(l) {
-				return nil, fmt.Errorf("%s:%d: digest of %s is not on a `digest: VALUE` line", path, img.line, repo)
+				return fmt.Errorf("%s:%d: digest of %s is not on a `digest: VALUE` line", path, img.line, repo)
 			}
 			lines[img.line-1] = digestValue.ReplaceAllString(l, "${1}"+digest+"${2}")
 		}
 		out := strings.Join(lines, "\n")
 		if out == string(data) {
-			continue
+			return nil
 		}
 		info, err := os.Stat(path)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if err := os.WriteFile(path, []byte(out), info.Mode().Perm()); err != nil {
-			return nil, err
+			return err
 		}
 		changed = append(changed, path)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return changed, nil
 }
