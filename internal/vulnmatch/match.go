@@ -234,6 +234,12 @@ func queryOf(p *sbom.Package) query {
 				q.ecosystem = p.Ecosystem + ":" + r
 			}
 		}
+	case "suse", "opensuse":
+		if release(p.Ecosystem) == "" {
+			if r := suseRelease(p); r != "" {
+				q.ecosystem = p.Ecosystem + ":" + r
+			}
+		}
 	case "debian", "ubuntu", "alpine", "wolfi", "chainguard":
 		if p.SourceName != "" {
 			q.name, q.bySource = p.SourceName, p.SourceName != p.Name
@@ -360,10 +366,20 @@ func samePackage(ap vulndb.Package, ecosystem, name string) bool {
 	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(ecosystem, name) {
 		return false
 	}
-	if strings.EqualFold(vulndb.BaseEcosystem(ecosystem), "Red Hat") {
-		return sameRedHatStream(release(ap.Ecosystem), release(ecosystem))
+	return releaseApplies(ecosystem, release(ap.Ecosystem), release(ecosystem))
+}
+
+// releaseApplies reports whether what a source says of release record
+// (an advisory's or a fix state's) applies to a package of release pkg,
+// by the distribution's own way of naming releases.
+func releaseApplies(ecosystem, record, pkg string) bool {
+	switch strings.ToLower(vulndb.BaseEcosystem(ecosystem)) {
+	case "red hat":
+		return sameRedHatStream(record, pkg)
+	case "suse", "opensuse":
+		return sameSUSEProduct(record, pkg)
 	}
-	return sameRelease(release(ap.Ecosystem), release(ecosystem))
+	return sameRelease(record, pkg)
 }
 
 // redHatRelease returns the major release of a Red Hat family rpm ("9"):
@@ -820,7 +836,7 @@ func fixState(m match, q query, infos []*vulndb.CVEInfo) (state, reason string) 
 			if !strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) || st.Package != q.name {
 				continue
 			}
-			if !sameRelease(release(st.Ecosystem), release(q.ecosystem)) {
+			if !releaseApplies(q.ecosystem, release(st.Ecosystem), release(q.ecosystem)) {
 				continue
 			}
 			if slices.Contains(finding.FixStates, st.State) {
