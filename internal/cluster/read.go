@@ -72,7 +72,7 @@ type resource struct {
 	// maxPage, when set, caps the page size: a page of ConfigMaps is
 	// held whole until it is reduced, and each may be 1 MiB.
 	maxPage int64
-	list       func(ctx context.Context, c kubernetes.Interface, ns string, opts metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error)
+	list    func(ctx context.Context, c kubernetes.Interface, ns string, opts metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error)
 }
 
 // Read lists every resource Palisade evaluates. It fails outright only when
@@ -228,7 +228,9 @@ const maxConfigMapPage = 50
 // read for hardening/configmap-secret and reduced to their credential keys
 // as each page arrives (ReduceConfigMap).
 func resources() []resource {
-	configMaps := res("configmaps", true, "v1", "ConfigMap", func(c kubernetes.Interface, ns string) lister[*corev1.ConfigMapList] { return c.CoreV1().ConfigMaps(ns) },
+	configMaps := res("configmaps", true, "v1", "ConfigMap", func(c kubernetes.Interface, ns string) lister[*corev1.ConfigMapList] {
+		return c.CoreV1().ConfigMaps(ns)
+	},
 		func(l *corev1.ConfigMapList) (string, []corev1.ConfigMap) { return l.Continue, l.Items })
 	configMaps.maxPage = maxConfigMapPage
 	return []resource{
