@@ -521,6 +521,9 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
 		return
 	}
+	if h.storeBusy(w, err) {
+		return
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return
@@ -537,6 +540,9 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity
 		return
 	}
 	if err := h.st.Heartbeat(r.Context(), id.AgentID, hb, h.cfg.Now()); err != nil {
+		if h.storeBusy(w, err) {
+			return
+		}
 		h.internal(w, r, err)
 		return
 	}
