@@ -88,6 +88,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("GET /api/v1/compliance", h.user(store.RoleViewer, h.compliance))
 	mux.Handle("GET /api/v1/frameworks", h.user(store.RoleViewer, h.frameworksAPI))
 	mux.Handle("GET /api/v1/admission-events", h.user(store.RoleViewer, h.admissionEvents))
+	h.routeRuntime(mux)
 
 	mux.Handle("POST /api/v1/clusters", h.user(store.RoleAdmin, h.createCluster))
 	mux.Handle("POST /api/v1/clusters/{id}/revoke", h.user(store.RoleAdmin, h.revokeCluster))
@@ -529,7 +530,7 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		h.internal(w, r, err)
 		return
 	}
-	if applied && env.Kind == fleetapi.KindAdmission {
+	if applied && (env.Kind == fleetapi.KindAdmission || env.Kind == fleetapi.KindRuntime) {
 		h.enforceQuota(r.Context(), id.ClusterID)
 	}
 	writeJSON(w, http.StatusOK, fleetapi.ReportResult{Seq: env.Seq, Duplicate: !applied})

@@ -196,7 +196,7 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 		quota := false
 		for j, i := range idx {
 			results[i].Duplicate = !applied[j]
-			quota = quota || (applied[j] && envs[j].Kind == fleetapi.KindAdmission)
+			quota = quota || (applied[j] && (envs[j].Kind == fleetapi.KindAdmission || envs[j].Kind == fleetapi.KindRuntime))
 		}
 		if quota {
 			h.enforceQuota(r.Context(), id.ClusterID)

@@ -152,6 +152,8 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 			err = a.admission(ctx, env.Admission)
 		case fleetapi.KindImageVerification:
 			err = a.imageVerification(ctx, env.ImageVerification)
+		case fleetapi.KindRuntime:
+			err = a.runtime(ctx, env.Runtime)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
