@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"sync"
-	"unique"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -57,18 +56,19 @@ func (s *Set) evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfil
 		go func() {
 			defer wg.Done()
 			var out findingChunks
+			seen := stringSet{}
 			for i := range next {
 				o := objects[i]
 				if o.Workload != nil {
 					for _, r := range workloadRules {
 						for _, v := range r.Workload(c, o.Workload) {
-							out.add(newFinding(r, o, v))
+							out.add(newFinding(r, o, v, seen))
 						}
 					}
 				}
 				for _, r := range objectRules {
 					for _, v := range r.Object(c, o) {
-						out.add(newFinding(r, o, v))
+						out.add(newFinding(r, o, v, seen))
 					}
 				}
 			}
@@ -154,17 +154,17 @@ func (s *Set) evaluateGlobal(c *Context, dockerfiles []*dockerfile.File, all []f
 }
 
 // baseFinding builds the finding of a violation. Its message and field
-// path are canonicalised (unique.Make): a large scan holds over a hundred
-// thousand findings until the report is written, and most repeat a few
-// thousand messages and a few dozen paths, which rules build afresh for
-// each workload.
-func baseFinding(r *Rule, v Violation) finding.Finding {
+// path are canonicalised in seen when given: a large scan holds over a
+// hundred thousand findings until the report is written, and most repeat
+// a few thousand messages and a few dozen paths, which rules build afresh
+// for each workload.
+func baseFinding(r *Rule, v Violation, seen stringSet) finding.Finding {
 	f := finding.Finding{
 		RuleID:      r.ID,
 		Severity:    r.Severity,
 		Title:       r.Title,
-		Message:     intern(v.Message),
-		Field:       intern(v.Field),
+		Message:     seen.intern(v.Message),
+		Field:       seen.intern(v.Field),
 		Container:   v.Container,
 		Remediation: r.Remediation,
 	}
@@ -177,18 +177,27 @@ func baseFinding(r *Rule, v Violation) finding.Finding {
 	return f
 }
 
-func intern(s string) string {
-	if s == "" {
+// stringSet canonicalises the messages and field paths of one worker's
+// findings (a map without locks: unique.Make cost more CPU than the
+// copies it saves).
+type stringSet map[string]string
+
+func (m stringSet) intern(s string) string {
+	if s == "" || m == nil {
 		return s
 	}
-	return unique.Make(s).Value()
+	if c, ok := m[s]; ok {
+		return c
+	}
+	m[s] = s
+	return s
 }
 
-func newFinding(r *Rule, o *workload.Object, v Violation) finding.Finding {
+func newFinding(r *Rule, o *workload.Object, v Violation, seen stringSet) finding.Finding {
 	if v.Object != nil {
 		o = v.Object
 	}
-	f := baseFinding(r, v)
+	f := baseFinding(r, v, seen)
 	f.Object = o.Ref
 	f.File, f.Line = locate(o.Source, v.Field, v.Line)
 	return f
@@ -197,18 +206,18 @@ func newFinding(r *Rule, o *workload.Object, v Violation) finding.Finding {
 func newInventoryFinding(r *Rule, v Violation) finding.Finding {
 	switch {
 	case v.Object != nil:
-		return newFinding(r, v.Object, v)
+		return newFinding(r, v.Object, v, nil)
 	case v.Namespace != nil:
-		f := baseFinding(r, v)
+		f := baseFinding(r, v, nil)
 		f.Object = finding.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: v.Namespace.Name}
 		f.File, f.Line = locate(v.Namespace.Source, v.Field, v.Line)
 		return f
 	}
-	return baseFinding(r, v)
+	return baseFinding(r, v, nil)
 }
 
 func newDockerfileFinding(r *Rule, df *dockerfile.File, v Violation) finding.Finding {
-	f := baseFinding(r, v)
+	f := baseFinding(r, v, nil)
 	f.Object = finding.ObjectRef{Kind: "Dockerfile", Name: df.Path}
 	f.File, f.Line = df.Path, v.Line
 	return f
