@@ -43,7 +43,9 @@ func TestAdmissionConfigFile(t *testing.T) {
 			edit:    func(t *testing.T, root string) { remove(t, root, admission) },
 			errWant: "/etc/kubernetes/admission.yaml, which does not exist on this host", manual: "its configuration cannot be read"},
 		{name: "admission configuration not understood", tree: "kubeadm",
-			edit:    func(t *testing.T, root string) { writeFile(t, filepath.Join(root, admission), "kind: Configuration\nlimits: []\n") },
+			edit: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, admission), "kind: Configuration\nlimits: []\n")
+			},
 			errWant: `kind "Configuration", want AdmissionConfiguration`},
 		{name: "admission configuration not YAML", tree: "kubeadm",
 			edit:    func(t *testing.T, root string) { writeFile(t, filepath.Join(root, admission), "plugins: [\n") },
@@ -67,7 +69,9 @@ func TestAdmissionConfigFile(t *testing.T) {
 			},
 			errWant: `type "Pod"`},
 		{name: "EventRateLimit enabled, not configured", tree: "kubeadm",
-			edit:    func(t *testing.T, root string) { writeFile(t, filepath.Join(root, admission), inline("- name: PodSecurity\n  configuration: {kind: PodSecurityConfiguration}\n")) },
+			edit: func(t *testing.T, root string) {
+				writeFile(t, filepath.Join(root, admission), inline("- name: PodSecurity\n  configuration: {kind: PodSecurityConfiguration}\n"))
+			},
 			errWant: "does not configure it", manual: "does not configure it"},
 		{name: "EventRateLimit enabled without the flag", tree: "kubeadm",
 			edit: func(t *testing.T, root string) {
