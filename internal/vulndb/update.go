@@ -69,7 +69,8 @@ const (
 )
 
 // EnrichmentSource returns the published location of an enrichment
-// source named alone: "kev", "epss", "debian-tracker", and NVD's feeds
+// source named alone: "kev", "epss", "debian-tracker", "ubuntu-tracker",
+// and NVD's feeds
 // "nvd-2024" (a year), "nvd-modified" and "nvd-recent".
 func EnrichmentSource(name string) (Source, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
@@ -80,6 +81,8 @@ func EnrichmentSource(name string) (Source, bool) {
 		return Source{Name: n, URL: EPSSURL, Format: FormatEPSS}, true
 	case FormatDebianTracker:
 		return Source{Name: n, URL: DebianTrackerURL, Format: FormatDebianTracker}, true
+	case FormatUbuntuTracker:
+		return Source{Name: n, URL: UbuntuTrackerURL, Format: FormatUbuntuTracker}, true
 	}
 	if feed, ok := strings.CutPrefix(n, "nvd-"); ok {
 		if feed == "modified" || feed == "recent" || (len(feed) == 4 && strings.Trim(feed, "0123456789") == "") {
