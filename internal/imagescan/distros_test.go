@@ -85,6 +85,14 @@ func TestDistributions(t *testing.T) {
 			[]want{{"libuuid", "REDHAT-CVE-2022-0563", "", finding.FixStateWillNotFix, finding.SeverityLow, "Red Hat"}}, nil},
 		{"UBI 9 (the same rpm, a stream Red Hat declares not affected)", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/Packages", libuuid,
 			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}}, nil, []string{"libuuid REDHAT-CVE-2022-0563"}},
+		{"Rocky Linux 8", "ID=\"rocky\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
+			[]want{{"libuuid", "RLSA-2023:7877", "2.32.1-43.el8_9", finding.FixStateFixed, finding.SeverityLow, "Rocky Linux"}},
+			[]string{"libuuid ALSA-2023:7877"}},
+		{"AlmaLinux 8", "ID=\"almalinux\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
+			[]want{{"libuuid", "ALSA-2023:7877", "2.32.1-43.el8_9", finding.FixStateFixed, finding.SeverityLow, "AlmaLinux"}},
+			[]string{"libuuid RLSA-2023:7877"}},
 		{"Oracle Linux 8", "ID=\"ol\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
 			[]source{{vuln + "oval/com.oracle.elsa-test.xml", "oval-oracle"}},
 			[]want{{"libuuid", "ELSA-2023-7877", "2.32.1-43.0.1.el8_9", finding.FixStateFixed, finding.SeverityLow, "Oracle Linux"}}, nil},
@@ -147,7 +155,6 @@ func TestDistributions(t *testing.T) {
 					sevs[v.Package.Name+" "+f.RuleID] = f.Severity
 				}
 			}
-			t.Logf("%d findings, %d problems", len(res.Report.Findings), len(res.Report.Problems))
 			for _, w := range tc.want {
 				key := w.pkg + " " + w.id
 				v, ok := got[key]
