@@ -103,6 +103,8 @@ type Envelope struct {
 	Images    *ImageSet        `json:"images,omitempty"`
 	ImageScan *ImageScan       `json:"imageScan,omitempty"`
 	Admission []AdmissionEvent `json:"admission,omitempty"`
+	// ImageVerification is KindImageVerification's payload.
+	ImageVerification *ImageVerification `json:"imageVerification,omitempty"`
 }
 
 // Validate checks that the envelope carries what its kind says.
@@ -122,6 +124,14 @@ func (e *Envelope) Validate() error {
 		ok = e.ImageScan != nil && e.ImageScan.Digest != ""
 	case KindAdmission:
 		ok = len(e.Admission) > 0
+	case KindImageVerification:
+		if e.ImageVerification == nil {
+			break
+		}
+		if err := e.ImageVerification.Validate(); err != nil {
+			return err
+		}
+		ok = true
 	default:
 		return fmt.Errorf("unknown kind %q", e.Kind)
 	}

@@ -83,6 +83,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("GET /api/v1/findings", h.user(store.RoleViewer, h.listFindings))
 	mux.Handle("GET /api/v1/images", h.user(store.RoleViewer, h.listImages))
 	mux.Handle("GET /api/v1/images/{digest}/vulnerabilities", h.user(store.RoleViewer, h.imageVulns))
+	mux.Handle("GET /api/v1/image-verifications", h.user(store.RoleViewer, h.imageVerifications))
 	mux.Handle("GET /api/v1/vulnerabilities/{id}/clusters", h.user(store.RoleViewer, h.affectedClusters))
 	mux.Handle("GET /api/v1/compliance", h.user(store.RoleViewer, h.compliance))
 	mux.Handle("GET /api/v1/frameworks", h.user(store.RoleViewer, h.frameworksAPI))

@@ -167,6 +167,7 @@ func (h *Hub) routeDashboard(mux *http.ServeMux) {
 	mux.Handle("GET /findings", h.dashPage(store.RoleViewer, h.findingsPage))
 	mux.Handle("GET /images", h.dashPage(store.RoleViewer, h.imagesPage))
 	mux.Handle("GET /images/{digest}", h.dashPage(store.RoleViewer, h.imagePage))
+	mux.Handle("GET /provenance", h.dashPage(store.RoleViewer, h.provenancePage))
 	mux.Handle("GET /vulnerabilities", h.dashPage(store.RoleViewer, h.vulnSearchPage))
 	mux.Handle("GET /compliance", h.dashPage(store.RoleViewer, h.compliancePage))
 	mux.Handle("GET /frameworks", h.dashPage(store.RoleViewer, h.frameworksPage))

@@ -150,6 +150,8 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 			err = a.imageScan(ctx, env.ImageScan)
 		case fleetapi.KindAdmission:
 			err = a.admission(ctx, env.Admission)
+		case fleetapi.KindImageVerification:
+			err = a.imageVerification(ctx, env.ImageVerification)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)

@@ -253,6 +253,7 @@ CREATE TABLE framework_scores (
 );
 CREATE INDEX framework_scores_at ON framework_scores(at);
 `, nil},
+	{9, "Sigstore verification of the images each cluster runs", verificationsMigration, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

@@ -186,6 +186,13 @@ type Store interface {
 	// PruneImageScans applies r to the image scans of every cluster (see
 	// ImageScanRetention) and returns how many it deleted, by reason.
 	PruneImageScans(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)
+	// QueryImageVerifications returns one page of images in use with the
+	// Sigstore verification their agent reported, how many match, and
+	// how many per cluster (see VerificationQuery).
+	QueryImageVerifications(ctx context.Context, q VerificationQuery) ([]ImageVerificationRow, int, []VerificationSummary, error)
+	// PruneImageVerifications applies r to image verifications as
+	// PruneImageScans does to scans.
+	PruneImageVerifications(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)
 
 	CreateUser(ctx context.Context, u User) error
 	GetUserByName(ctx context.Context, name string) (User, error)
