@@ -55,7 +55,9 @@ func TestLegacyKeylessSignature(t *testing.T) {
 		{name: "refused: trusted root without the signer's CA", opts: good, root: ts.untrusting, id: ghIdentity(), wantErr: "certificate"},
 		{name: "refused: another identity", opts: good, root: ts.trusted, id: &Identity{Subject: "https://github.com/evil/shop/.github/workflows/release.yml@refs/tags/v1.2.0", Issuer: ghIssuer},
 			wantErr: "no matching CertificateIdentity"},
-		{name: "refused: not a certificate", opts: good, mutate: func(ann map[string]string) { ann[AnnCertificate] = "-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----\n" },
+		{name: "refused: not a certificate", opts: good, mutate: func(ann map[string]string) {
+			ann[AnnCertificate] = "-----BEGIN PUBLIC KEY-----\nAA==\n-----END PUBLIC KEY-----\n"
+		},
 			root: ts.trusted, id: ghIdentity(), wantErr: "want one PEM certificate"},
 		{name: "refused: Rekor bundle not JSON", opts: good, mutate: func(ann map[string]string) { ann[AnnRekorBundle] = "{" }, root: ts.trusted, id: ghIdentity(), wantErr: AnnRekorBundle},
 	} {
