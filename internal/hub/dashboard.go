@@ -172,6 +172,7 @@ func (h *Hub) routeDashboard(mux *http.ServeMux) {
 	mux.Handle("GET /compliance", h.dashPage(store.RoleViewer, h.compliancePage))
 	mux.Handle("GET /frameworks", h.dashPage(store.RoleViewer, h.frameworksPage))
 	mux.Handle("GET /admission", h.dashPage(store.RoleViewer, h.admissionPage))
+	mux.Handle("GET /runtime", h.dashPage(store.RoleViewer, h.runtimePage))
 	mux.Handle("GET /admin", h.dashPage(store.RoleAdmin, h.adminPage))
 	mux.Handle("POST /admin/clusters", h.dashPage(store.RoleAdmin, h.adminCreateCluster))
 	mux.Handle("POST /admin/users", h.dashPage(store.RoleAdmin, h.adminCreateUser))

@@ -35,6 +35,7 @@ func (h *Hub) enforceQuota(ctx context.Context, clusterID string) {
 	if h.cfg.AdmissionEventsPerCluster <= 0 {
 		return
 	}
+	h.pruneRuntime(ctx, clusterID, false)
 	r := store.Retention{PerCluster: h.cfg.AdmissionEventsPerCluster, MaxDeletes: pruneMaxDeletes}
 	n, err := h.st.PruneAdmissionEvents(ctx, clusterID, r, h.cfg.Now())
 	if err != nil {
@@ -65,6 +66,7 @@ func (h *Hub) pruneLoop(ctx context.Context) {
 
 // prune is one pass of pruneLoop: age first, then the quotas.
 func (h *Hub) prune(ctx context.Context) {
+	h.pruneRuntime(ctx, "", true)
 	if h.cfg.AdmissionEventRetention > 0 {
 		n, err := h.st.PruneAdmissionEvents(ctx, "", store.Retention{MaxAge: h.cfg.AdmissionEventRetention, MaxDeletes: pruneMaxDeletes}, h.cfg.Now())
 		if err != nil {

@@ -27,8 +27,21 @@ func FuzzParseK3sConfig(f *testing.F) {
 			return
 		}
 		m := MergeK3sConfig(c, c)
-		_ = m.ComponentArgs("kube-apiserver-arg")
+		extra := m.ComponentArgs("kube-apiserver-arg")
 		_ = m.Bool("secrets-encryption")
+		// Every item, however written, becomes at most one flag of the
+		// command line, never an empty or suffixed name.
+		line := RancherLine([]Part{{[]Arg{{"enable-admission-plugins", "NodeRestriction"}, {"anonymous-auth", "false"}}, "default"}}, extra, "config")
+		if len(line) > len(extra)+2 {
+			t.Fatalf("%d flags from %d items", len(line), len(extra))
+		}
+		var f Flags
+		f.MergeLine(line...)
+		for _, name := range f.Names() {
+			if name == "" || strings.HasSuffix(name, "+") || strings.HasSuffix(name, "-") {
+				t.Fatalf("flag name %q from %q", name, data)
+			}
+		}
 	})
 }
 

@@ -467,21 +467,21 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 			continue
 		}
 		comp.Found, comp.Running, comp.Source = true, k3sProc != nil, src
-		comp.Flags.Merge(defaults[c], "k3s default")
+		initial := []Part{{defaults[c], "k3s default"}}
 		switch c {
 		case APIServer:
 			if cfg.Bool("secrets-encryption") {
-				comp.Flags.Set("encryption-provider-config", k3sData+"/server/cred/encryption-config.json", src)
+				initial = append(initial, Part{[]Arg{{"encryption-provider-config", k3sData + "/server/cred/encryption-config.json"}}, src})
 			}
 		case Kubelet:
 			if cfg.Bool("protect-kernel-defaults") {
-				comp.Flags.Set("protect-kernel-defaults", "true", src)
+				initial = append(initial, Part{[]Arg{{"protect-kernel-defaults", "true"}}, src})
 			}
 			if d := k3sData + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
-				comp.Flags.Set("config-dir", d, "k3s default")
+				initial = append(initial, Part{[]Arg{{"config-dir", d}}, "k3s default"})
 			}
 		}
-		comp.Flags.Merge(cfg.ComponentArgs(argKeys[c]), src)
+		comp.Flags.MergeLine(RancherLine(initial, cfg.ComponentArgs(argKeys[c]), src)...)
 		if logTail != nil {
 			if args, ok := RunningLine(logTail, string(c)); ok {
 				// The exact command line k3s started the component with
@@ -603,14 +603,14 @@ func loadRKE2(h *Host, n *Node, procs map[string][]process) {
 	}
 	k := n.Components[Kubelet]
 	k.Found, k.Source = true, src
-	k.Flags.Merge(rke2KubeletDefaults(), "rke2 default")
+	initial := []Part{{rke2KubeletDefaults(), "rke2 default"}}
 	if cfg.Bool("protect-kernel-defaults") || contains(cfg["profile"], "cis") || slices.ContainsFunc(cfg["profile"], func(p string) bool { return strings.HasPrefix(p, "cis") }) {
-		k.Flags.Set("protect-kernel-defaults", "true", src)
+		initial = append(initial, Part{[]Arg{{"protect-kernel-defaults", "true"}}, src})
 	}
 	if d := rke2Data + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
-		k.Flags.Set("config-dir", d, "rke2 default")
+		initial = append(initial, Part{[]Arg{{"config-dir", d}}, "rke2 default"})
 	}
-	k.Flags.Merge(cfg.ComponentArgs("kubelet-arg"), src)
+	k.Flags.MergeLine(RancherLine(initial, cfg.ComponentArgs("kubelet-arg"), src)...)
 }
 
 func loadMicroK8s(h *Host, n *Node) {

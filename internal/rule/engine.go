@@ -89,7 +89,11 @@ feed:
 	if err != nil {
 		return nil, err
 	}
-	var all []finding.Finding
+	total := 0
+	for _, r := range results {
+		total += len(r)
+	}
+	all := make([]finding.Finding, 0, total)
 	for _, r := range results {
 		all = append(all, r...)
 	}

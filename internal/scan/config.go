@@ -66,12 +66,16 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 	scanned := len(inv.Objects) + len(dfs)
 	// Context objects first...
 	c := rule.NewContext(inv, opts.Settings, opts.Rules)
-	findings, err := opts.Rules.EvaluateObjects(ctx, c)
+	contextFindings, err := opts.Rules.EvaluateObjects(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	now := opts.now()
-	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
+	problems = append(problems, rule.ApplyExemptions(contextFindings, opts.Rules, inv, opts.Exceptions, now)...)
+	// Each batch's findings are kept as they come and joined once at the
+	// end: appending them to one growing slice copied every finding
+	// several times (half of a large scan's allocations).
+	parts := [][]finding.Finding{contextFindings}
 	// ...then workloads in batches, so only one batch of typed objects is
 	// in memory at a time: typed workloads are most of a large scan's heap.
 	// Of each batch only the pod templates' summary stays, for the
@@ -89,7 +93,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 			return nil, err
 		}
 		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
-		findings = append(findings, fs...)
+		parts = append(parts, fs)
 		for _, w := range batch.Workloads {
 			templates = append(templates, workload.TemplateOf(w))
 		}
@@ -101,7 +105,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		return nil, err
 	}
 	problems = append(problems, rule.ApplyExemptions(global, opts.Rules, inv, opts.Exceptions, now)...)
-	findings = append(findings, global...)
+	findings := joinFindings(append(parts, global))
 	// Every error so far is an input (object, document, file, overlay)
 	// that was not understood; exemption problems are warnings.
 	if err := locatePatchedFindings(ctx, findings, loaded.Patched, inv, in.DefaultNamespace, opts); err != nil {
@@ -138,6 +142,21 @@ func countErrors(ps []finding.Problem) int {
 		}
 	}
 	return n
+}
+
+// joinFindings concatenates parts into one slice of exactly their total
+// length, dropping each part once copied.
+func joinFindings(parts [][]finding.Finding) []finding.Finding {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	out := make([]finding.Finding, 0, n)
+	for i, p := range parts {
+		out = append(out, p...)
+		parts[i] = nil
+	}
+	return out
 }
 
 // workloadBatch is how many workloads are decoded and evaluated at once.

@@ -43,16 +43,17 @@ const (
 )
 
 // Formats lists the formats a source can have.
-var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker}
+var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX}
 
 // FormatOf returns the format a source name implies when none is given:
 // "nvd", "nvd-2024", "NVD:recent" are NVD feeds, "kev" and "epss" (and
 // names starting "kev-", "epss-") are CISA KEV and EPSS, "debian-tracker"
 // is the Debian Security Tracker's JSON, "alas-2" and "alas-2023" are
-// Amazon Linux's updateinfo.xml; every other name is OSV.
+// Amazon Linux's updateinfo.xml, "redhat-vex" is Red Hat's CSAF VEX;
+// every other name is OSV.
 func FormatOf(name string) string {
 	n := strings.ToLower(name)
-	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS} {
+	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS, FormatRedHatVEX} {
 		if n == f || strings.HasPrefix(n, f+"-") || strings.HasPrefix(n, f+":") || strings.HasPrefix(n, f+"_") {
 			return f
 		}

@@ -48,7 +48,8 @@ func OSVSource(ecosystem string) Source {
 // no source is configured: the OS distributions and language ecosystems
 // the image catalogers find. OSV's Go export carries the Go vulnerability
 // database's GO- records.
-var DefaultEcosystems = []string{"Debian", "Ubuntu", "Alpine", "Red Hat", "Go", "PyPI", "npm", "Maven"}
+var DefaultEcosystems = []string{"Debian", "Ubuntu", "Alpine", "Red Hat", "Go", "PyPI", "npm", "Maven",
+	"RubyGems", "NuGet", "Packagist", "Pub", "SwiftURL"}
 
 // DefaultSources are the OSV exports of DefaultEcosystems.
 func DefaultSources() []Source {

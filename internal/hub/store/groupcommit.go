@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -48,27 +49,53 @@ type commitItem struct {
 	agentID string
 	now     time.Time
 	// a report batch (envs, prep) or a heartbeat (hb)
-	envs []*fleetapi.Envelope
-	prep []*preparedFindings
-	hb   *fleetapi.Heartbeat
-	work int
+	envs  []*fleetapi.Envelope
+	prep  []*preparedFindings
+	hb    *fleetapi.Heartbeat
+	hbOut *heartbeatOutcome
+	work  int
 
 	applied []bool
 	err     error
 	done    chan struct{}
+	// state: itemQueued until a committer starts the item's group
+	// (itemStarted) or its caller stops waiting first (itemAbandoned); the
+	// one compare-and-swap that wins decides whether it is applied.
+	state atomic.Int32
 }
+
+const (
+	itemQueued int32 = iota
+	itemStarted
+	itemAbandoned
+)
+
+// ErrBusy is an item that waited maxCommitWait without a committer
+// starting it: nothing of it was applied. The hub answers 429 with
+// Retry-After, and the agent sends it again (from its outbox, or at its
+// next heartbeat).
+var ErrBusy = errors.New("the database writer is busy; nothing was applied, try again later")
+
+// maxCommitWait bounds how long an item waits in the queue for a
+// committer. Without a bound, a hub behind its load held requests until
+// the HTTP server's write timeout (2 minutes) closed their connections,
+// which agents saw as EOF; an answer that says "later" keeps the
+// connection and the agent's backlog on its own disk.
+const maxCommitWait = 15 * time.Second
 
 type committer struct {
 	s            *sqlStore
 	small, large chan *commitItem
 	stop         chan struct{}
 	wg           sync.WaitGroup
+	// maxWait is maxCommitWait (shorter in tests).
+	maxWait time.Duration
 }
 
 // startCommitters starts n committer goroutines (SQLite: 1, its one
 // writer; PostgreSQL: a few, each on its own connection).
 func (s *sqlStore) startCommitters(n int) {
-	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{})}
+	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{}), maxWait: maxCommitWait}
 	s.commit = c
 	for range n {
 		c.wg.Go(c.loop)
@@ -99,9 +126,25 @@ func (c *committer) submit(it *commitItem) error {
 	case <-c.stop:
 		return errors.New("store closed")
 	}
-	// Once queued the item is applied or failed by a committer; its
-	// outcome is awaited even when the caller's context ends, so that a
-	// caller never reports failure for an item that was committed.
+	// Once a committer has started the item its outcome is awaited, even
+	// when the caller's context ends, so that a caller never reports
+	// failure for an item that was committed; before that, the caller
+	// may give up (its context ends, or maxCommitWait passes) and the
+	// committer then skips the item.
+	t := time.NewTimer(c.maxWait)
+	defer t.Stop()
+	select {
+	case <-it.done:
+		return it.err
+	case <-t.C:
+		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
+			return ErrBusy
+		}
+	case <-it.ctx.Done():
+		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
+			return it.ctx.Err()
+		}
+	}
 	<-it.done
 	return it.err
 }
@@ -170,6 +213,9 @@ func (c *committer) run(group []*commitItem) {
 	// (nothing of theirs is applied, and they are told so).
 	live := make([]*commitItem, 0, len(group))
 	for _, it := range group {
+		if !it.state.CompareAndSwap(itemQueued, itemStarted) {
+			continue // abandoned: its caller has returned
+		}
 		if err := it.ctx.Err(); err != nil {
 			it.err = err
 			close(it.done)
@@ -193,7 +239,11 @@ func (c *committer) run(group []*commitItem) {
 				}
 			}
 			if it.hb != nil {
-				it.err = c.s.heartbeatIn(ctx, tx, it.agentID, *it.hb, it.now)
+				var out heartbeatOutcome
+				out, it.err = c.s.heartbeatIn(ctx, tx, it.agentID, *it.hb, it.now)
+				if it.hbOut != nil {
+					*it.hbOut = out
+				}
 			} else {
 				it.applied, it.err = c.s.ingestIn(ctx, tx, it.agentID, it.envs, it.prep, it.now)
 			}

@@ -152,6 +152,8 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 			err = a.admission(ctx, env.Admission)
 		case fleetapi.KindImageVerification:
 			err = a.imageVerification(ctx, env.ImageVerification)
+		case fleetapi.KindRuntime:
+			err = a.runtime(ctx, env.Runtime)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
@@ -594,23 +596,44 @@ func (a *applier) admission(ctx context.Context, evs []fleetapi.AdmissionEvent) 
 }
 
 func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
-	if s.commit != nil {
-		return s.commit.submit(&commitItem{ctx: ctx, agentID: agentID, now: now, hb: &hb, work: 1})
+	if s.seen != nil && s.seen.record(agentID, hb, ms(now)) {
+		return nil // contact only: written behind (heartbeat.go)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error { return s.heartbeatIn(ctx, tx, agentID, hb, now) })
+	var out heartbeatOutcome
+	var err error
+	if s.commit != nil {
+		err = s.commit.submit(&commitItem{ctx: ctx, agentID: agentID, now: now, hb: &hb, hbOut: &out, work: 1})
+	} else {
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			var err error
+			out, err = s.heartbeatIn(ctx, tx, agentID, hb, now)
+			return err
+		})
+	}
+	if err == nil && s.seen != nil {
+		s.seen.applied(agentID, out.cluster, hb, ms(now), out.contact)
+	}
+	return err
+}
+
+// heartbeatOutcome is what applying a heartbeat found: the agent's
+// cluster, and whether the heartbeat counted as contact.
+type heartbeatOutcome struct {
+	cluster string
+	contact bool
 }
 
 // heartbeatIn applies a heartbeat in tx.
-func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, hb fleetapi.Heartbeat, now time.Time) error {
+func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, hb fleetapi.Heartbeat, now time.Time) (heartbeatOutcome, error) {
 	var clusterID string
 	var lastSeq, created, lastReport int64
 	err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq, created_at, last_report`, ms(now), agentID).
 		Scan(&clusterID, &lastSeq, &created, &lastReport)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
+		return heartbeatOutcome{}, fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
+		return heartbeatOutcome{}, fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
 	}
 	// An agent that says it has numbered fewer reports than the hub
 	// has applied from it will see its next reports taken for
@@ -626,14 +649,16 @@ func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, 
 	// (since enrolment if never) is not getting its data through,
 	// whatever the reason: the same.
 	stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
+	out := heartbeatOutcome{cluster: clusterID, contact: true}
 	if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
 		q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 		args = args[1:]
+		out.contact = false
 	}
 	if _, err := s.exec(ctx, tx, q, args...); err != nil {
-		return fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
+		return heartbeatOutcome{}, fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
 	}
-	return nil
+	return out, nil
 }
 
 // seqRefused: the oldest report the agent has queued (by its heartbeat) is
