@@ -171,6 +171,8 @@ type Agent struct {
 	scanSem         chan struct{}
 	bundleHash      uint64
 	ownScanner      *RegistryScanner // built by New from Config.Images; closed by Close
+	// verify checks running images against the verification bundle.
+	verify *imageVerifier
 }
 
 // New enrols (first start) or loads the identity and opens the outbox.
@@ -246,6 +248,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
+	a.verify = newImageVerifier(cfg.Logger, verifyRegistry(own, cfg.Version), cfg.Now)
 	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -556,6 +559,9 @@ func (a *Agent) reportImages(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 	a.scanImages(ctx, uses)
+	a.verify.verify(ctx, uses, &a.scans, func(v *fleetapi.ImageVerification) error {
+		return a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindImageVerification, ImageVerification: v})
+	})
 	return nil
 }
 
@@ -981,6 +987,8 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	}
 	opts := evalOptions{Rules: a.cfg.Rules}
 	var custom []*rule.Rule
+	var verification *cachedBundle
+	var verificationContent []byte
 	for i := range bundles {
 		b := &bundles[i]
 		var content []byte
@@ -1011,6 +1019,8 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 				continue
 			}
 			custom = append(custom, rs...)
+		case fleetapi.BundleVerification:
+			verification, verificationContent = b, content // the last (a cluster's own) wins
 		case fleetapi.BundleAllowList:
 			for _, line := range strings.Split(string(content), "\n") {
 				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
@@ -1033,6 +1043,7 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 			}
 		}
 	}
+	a.verify.apply(ctx, verification, verificationContent)
 	if len(custom) > 0 {
 		set, err := a.cfg.Rules.With(custom...)
 		if err != nil {
