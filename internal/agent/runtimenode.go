@@ -224,8 +224,7 @@ func (n *RuntimeNode) report(f finding.Finding) {
 	ns := f.Object.Namespace
 	involved := corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: f.Object.Name}
 	if f.Object.Kind != "Pod" {
-		ns = n.cfg.Namespace
-		involved = corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.cfg.Node}
+		ns, involved = n.cfg.Namespace, n.nodeRef()
 	}
 	rep := fleetapi.RuntimeReport{Node: n.cfg.Node, Findings: []fleetapi.RuntimeFinding{{ID: randomID(), Time: now.UTC(), F: f}}}
 	ev := n.kubeEvent(ns, involved, fleetapi.KubeEventReasonRuntimeFinding, corev1.EventTypeWarning, f.RuleID+": "+f.Message, &rep)
@@ -299,9 +298,16 @@ func (n *RuntimeNode) maybeWriteState() {
 		typ, msg = corev1.EventTypeWarning, "runtime sensor: "+gap
 	}
 	rep := fleetapi.RuntimeReport{Node: n.cfg.Node, Sensor: &cur}
-	ev := n.kubeEvent(n.cfg.Namespace, corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.cfg.Node}, fleetapi.KubeEventReasonRuntimeState, typ, msg, &rep)
+	ev := n.kubeEvent(n.cfg.Namespace, n.nodeRef(), fleetapi.KubeEventReasonRuntimeState, typ, msg, &rep)
 	// The state must not be lost behind a burst of findings: wait for room.
 	n.queue <- ev
+}
+
+// nodeRef is what the Events about the node itself regard: the Node, with
+// the runtime namespace, because the API server keeps an Event in its
+// involved object's namespace and the agent may watch that one only.
+func (n *RuntimeNode) nodeRef() corev1.ObjectReference {
+	return corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.cfg.Node, Namespace: n.cfg.Namespace}
 }
 
 func (n *RuntimeNode) kubeEvent(ns string, involved corev1.ObjectReference, reason, typ, msg string, rep *fleetapi.RuntimeReport) *corev1.Event {
@@ -319,6 +325,7 @@ func (n *RuntimeNode) kubeEvent(ns string, involved corev1.ObjectReference, reas
 		Source:              corev1.EventSource{Component: fleetapi.KubeEventRuntimeComponent, Host: n.cfg.Node},
 		ReportingController: fleetapi.KubeEventRuntimeComponent,
 		ReportingInstance:   n.cfg.Node,
+		Action:              "Detect",
 		FirstTimestamp:      now,
 		LastTimestamp:       now,
 		Count:               1,
