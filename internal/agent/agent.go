@@ -107,6 +107,10 @@ type Config struct {
 	// Kubernetes Events (reportingComponent palisade-admission) and sends
 	// them to the hub as admission events; needs list and watch on events.
 	AdmissionEvents bool
+	// RuntimeEvents forwards the node runtime sensors' Kubernetes Events
+	// (reportingComponent palisade-runtime) to the hub as runtime reports;
+	// needs list and watch on events.
+	RuntimeEvents bool
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -135,6 +139,7 @@ type Config struct {
 type Agent struct {
 	cfg      Config
 	admWatch admissionWatch
+	rtWatch  runtimeWatch
 	log      *slog.Logger
 	pin      []byte
 	id       *identity
@@ -245,6 +250,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes, hashed: newHashedFiles()}}
 	a.opts = evalOptions{Rules: cfg.Rules}
 	a.admWatch.a = a
+	a.rtWatch.a = a
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
@@ -332,6 +338,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	loops := []func(context.Context){a.sendLoop, a.heartbeatLoop, a.rotateLoop, a.bundleLoop}
 	if a.cfg.AdmissionEvents {
 		loops = append(loops, a.watchAdmissionEvents)
+	}
+	if a.cfg.RuntimeEvents {
+		loops = append(loops, a.watchRuntimeEvents)
 	}
 	for _, loop := range loops {
 		wg.Add(1)
