@@ -253,6 +253,13 @@ CREATE TABLE framework_scores (
 );
 CREATE INDEX framework_scores_at ON framework_scores(at);
 `, nil},
+	{9, "per-cluster findings quota: the cluster's findings rows counted at ingest; reports refused over a quota", `
+ALTER TABLE clusters ADD COLUMN finding_rows BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_refused BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_refused_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_reason TEXT NOT NULL DEFAULT '';
+UPDATE clusters SET finding_rows = (SELECT COUNT(*) FROM findings WHERE findings.cluster_id = clusters.id);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already
