@@ -21,6 +21,8 @@ type metrics struct {
 	// reportsRefused counts reports refused by reason (quota,
 	// unavailable): their data is not stored.
 	reportsRefused *prometheus.CounterVec
+	// scoresPruned counts framework score points deleted (age or limit).
+	scoresPruned prometheus.Counter
 }
 
 func newMetrics(g *guard) *metrics {
@@ -56,7 +58,11 @@ func newMetrics(g *guard) *metrics {
 		Name: "palisade_hub_reports_refused_total",
 		Help: "Agent requests (reports, batches) refused by reason: quota (over a per-cluster quota, 413; the agent drops the report and sends a full snapshot) or unavailable (the database unreachable or full, 503; the agent keeps the report and retries).",
 	}, []string{"reason"})
-	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.reportsRefused,
+	m.scoresPruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "palisade_hub_framework_scores_pruned_total",
+		Help: "Framework score points deleted: older than 366 days, or beyond 5,000 per cluster and framework (oldest first).",
+	})
+	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.reportsRefused, m.scoresPruned,
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

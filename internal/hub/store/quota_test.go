@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -144,6 +145,47 @@ func TestFindingsQuota(t *testing.T) {
 		s.SetIngestLimits(store.IngestLimits{})
 		if err := ingest(objectsDelta(6, 1000, 200, false)); err != nil {
 			t.Errorf("without a quota: %v", err)
+		}
+	})
+}
+
+// TestPruneFrameworkScores: the score history the hub writes from what
+// agents report is bounded by age and per cluster and framework (oldest
+// first), within the deletion budget of one call.
+func TestPruneFrameworkScores(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		c := enrolled(t, s, "edge-scores", "agent-s")
+		score := 50.0
+		for i := range 30 {
+			// A score that changes at every record, a minute apart, the
+			// first ten over a year old.
+			at := t0.Add(time.Duration(i) * time.Minute)
+			if i < 10 {
+				at = t0.Add(-400*24*time.Hour + time.Duration(i)*time.Minute)
+			}
+			score += 0.5
+			v := score
+			if err := s.RecordFrameworkScores(ctx, []store.FrameworkScore{{ClusterID: c.ID, Framework: "cis", At: at, Score: &v, Passed: i}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		points := func() []store.FrameworkScore {
+			got, err := s.FrameworkScores(ctx, time.Time{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		if n, err := s.PruneFrameworkScores(ctx, 366*24*time.Hour, 0, 4, t0); err != nil || n != 4 {
+			t.Fatalf("age within a budget of 4: %d, %v", n, err)
+		}
+		if n, err := s.PruneFrameworkScores(ctx, 366*24*time.Hour, 15, 0, t0); err != nil || n != 6+5 {
+			t.Fatalf("age then the limit of 15: %d, %v; want 11", n, err)
+		}
+		got := points()
+		if len(got) != 15 || got[0].Passed != 15 {
+			t.Errorf("%d points left starting at %d, want the newest 15 (from 15)", len(got), got[0].Passed)
 		}
 	})
 }

@@ -182,6 +182,10 @@ type Store interface {
 	// those recorded since a time, oldest first.
 	RecordFrameworkScores(ctx context.Context, scores []FrameworkScore) error
 	FrameworkScores(ctx context.Context, since time.Time) ([]FrameworkScore, error)
+	// PruneFrameworkScores deletes points older than maxAge, then each
+	// cluster's and framework's oldest beyond perSeries, at most
+	// maxDeletes rows a call (zero: no limit); it returns how many went.
+	PruneFrameworkScores(ctx context.Context, maxAge time.Duration, perSeries, maxDeletes int64, now time.Time) (int64, error)
 	ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([]AdmissionEvent, error)
 	// PruneAdmissionEvents applies r to the admission events of one
 	// cluster (clusterID) or of all (""): events older than r.MaxAge are
