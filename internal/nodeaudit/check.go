@@ -83,7 +83,7 @@ func (c *Check) references() []finding.Reference {
 		k3s = c.CIS
 	}
 	for _, s := range k3s {
-		out = append(out, finding.Reference{Title: "K3s CIS self-assessment " + s, URL: "https://docs.k3s.io/security/self-assessment-1.10"})
+		out = append(out, finding.Reference{Title: "K3s CIS self-assessment " + s, URL: "https://docs.k3s.io/security/self-assessment-1.12"})
 	}
 	return out
 }

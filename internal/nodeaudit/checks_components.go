@@ -201,6 +201,24 @@ func kubeletChecks() []Check {
 			Remediation: "Remove makeIPTablesUtilChains: false (or --make-iptables-util-chains=false); it defaults to true.",
 			NSA:         []string{"network.worker-segmentation"},
 			Evaluate:    kubeletIs("make-iptables-util-chains", []string{"makeIPTablesUtilChains"}, "true", "true", "true")},
+		// Automated in CIS 1.12 (manual up to 1.11). K3s and RKE2 set the
+		// flag themselves, and their self-assessments mark the item not
+		// applicable ("to comply with cloud providers that require this
+		// flag"); so does this check.
+		{ID: "node/kubelet-hostname-override", Title: "Kubelet hostname overridden", Severity: finding.SeverityLow, CIS: []string{"4.2.7"}, Component: k,
+			Description: "--hostname-override makes the kubelet register under a name that need not match its host or its serving certificate, which can break TLS between the API server and the kubelet and lets node names drift from the machines they stand for.",
+			Remediation: "Remove --hostname-override unless the cloud provider requires it.",
+			NSA:         []string{"network.worker-segmentation"}, MITRE: []string{"T1557"},
+			Evaluate: func(n *Node) []Result {
+				if n.Distribution == K3s || n.Distribution == RKE2 {
+					return notApplicable("%s sets --hostname-override itself; its CIS self-assessment marks 4.2.7 not applicable", n.Distribution)
+				}
+				c := n.Component(k)
+				if v, ok := c.Flags.Get("hostname-override"); ok {
+					return []Result{failFlag(c, "hostname-override", "--hostname-override=%s: the kubelet registers under a name other than its host's", v)}
+				}
+				return nil
+			}},
 		{ID: "node/kubelet-serving-certificate", Title: "Kubelet serves a self-signed certificate", Severity: finding.SeverityMedium, CIS: []string{"4.2.9", "4.2.11"}, Component: k,
 			Description:    "Without tlsCertFile/tlsPrivateKeyFile or serverTLSBootstrap (rotate-server-certificates), the kubelet generates a self-signed serving certificate that the API server cannot verify, so connections to it can be intercepted; RotateKubeletServerCertificate=false stops the bootstrap from renewing it.",
 			Remediation:    "Set serverTLSBootstrap: true (and approve the kubelets' serving CSRs) or tlsCertFile and tlsPrivateKeyFile; do not switch RotateKubeletServerCertificate off.",

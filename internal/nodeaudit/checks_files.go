@@ -93,6 +93,15 @@ func fileChecks() []Check {
 		{ID: "node/file-pki-key-permissions", Title: "Private keys readable by others", Severity: finding.SeverityHigh, CIS: []string{"1.1.21"}, NSA: []string{"authz.authentication"}, MITRE: []string{"T1552.001"},
 			Description: "A readable CA or service-account key lets anyone mint credentials for any identity.",
 			Remediation: "chmod 600 the key files named.", Evaluate: modeAtMost(0o600, RolePKIKey)},
+		// CIS 1.12 makes 1.1.9 and 1.1.10 automated (they were manual up to
+		// 1.11); the K3s CIS 1.12 self-assessment audits the host-local IPAM
+		// files of /var/lib/cni/networks, lock files excepted.
+		{ID: "node/file-cni-permissions", Title: "CNI files readable or writable by others", Severity: finding.SeverityLow, CIS: []string{"1.1.9"}, NSA: []string{"network.policies"}, MITRE: []string{"T1557"},
+			Description: "The CNI configuration decides how pods are networked, and the IPAM state which pod holds which address; a user who can change them can reroute or impersonate pod traffic.",
+			Remediation: "chmod 600 the CNI configuration and IPAM files named (lock files excepted).", Evaluate: modeAtMost(0o600, RoleCNIConfig)},
+		{ID: "node/file-cni-ownership", Title: "CNI files not owned by root", Severity: finding.SeverityLow, CIS: []string{"1.1.10"}, NSA: []string{"network.policies"}, MITRE: []string{"T1557"},
+			Description: "The CNI configuration and IPAM files must be owned by root:root, so only root can change how pods are networked.",
+			Remediation: "chown root:root the CNI configuration and IPAM files named.", Evaluate: ownedBy(rootRoot, RoleCNIConfig)},
 		{ID: "node/file-security-config", Title: "Security configuration files exposed", Severity: finding.SeverityHigh, CIS: []string{"1.2.27", "3.2.1"}, NSA: []string{"network.secrets", "logging.audit"}, MITRE: []string{"T1552.001"},
 			Description: "The EncryptionConfiguration holds the keys that protect Secrets; audit policies, admission and authentication configuration and token files decide who is let in and what is recorded.",
 			Remediation: "chmod 600 and chown root:root the files named.",

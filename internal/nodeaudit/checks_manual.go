@@ -90,20 +90,6 @@ func manualChecks() []Check {
 	const api = APIServer
 	low, med := finding.SeverityLow, finding.SeverityMedium
 	return []Check{
-		{ID: "node/file-cni-permissions", Title: "CNI configuration files permissions and ownership", Severity: low, CIS: []string{"1.1.9", "1.1.10"}, Manual: true,
-			Description: "The CNI configuration decides how pods are networked; CIS asks for mode 600 and root:root where the plugin allows it.",
-			Remediation: "chmod 600 and chown root:root the CNI configuration files if the CNI plugin does not need them readable.", NSA: []string{"network.policies"},
-			Evaluate: func(n *Node) []Result {
-				files := n.FilesWith(RoleCNIConfig)
-				if len(files) == 0 {
-					return notApplicable("no CNI configuration file found (/etc/cni/net.d and the distribution's CNI directory)")
-				}
-				var parts []string
-				for _, f := range files {
-					parts = append(parts, fmt.Sprintf("%s %04o %s:%s", f.Path, uint32(f.Mode), f.User, f.Group))
-				}
-				return []Result{{Status: Manual, Object: fileRef(files[0].Path), Message: "CIS asks for 600 root:root: " + strings.Join(parts, "; ")}}
-			}},
 		{ID: "node/apiserver-deny-service-external-ips", Title: "DenyServiceExternalIPs admission plugin", Severity: med, CIS: []string{"1.2.3"}, Component: api, Manual: true,
 			Description: "Service externalIPs let whoever creates a Service intercept traffic to any IP (CVE-2020-8554); DenyServiceExternalIPs refuses them. Clusters that use externalIPs cannot enable it.",
 			Remediation: "Add DenyServiceExternalIPs to --enable-admission-plugins unless Services need externalIPs.", NSA: []string{"network.control-plane"}, MITRE: []string{"T1557"},
@@ -158,10 +144,6 @@ func manualChecks() []Check {
 				}
 				return manualResult(c, "audit-policy-file", "%s has %d rules that record events; check it covers Secrets, exec and RBAC changes", p, n.APIServerFiles.AuditRules)
 			}},
-		{ID: "node/kubelet-hostname-override", Title: "Kubelet hostname override", Severity: low, CIS: []string{"4.2.7"}, Component: Kubelet, Manual: true,
-			Description: "--hostname-override can break TLS between the API server and the kubelet when the name differs from the certificate; some cloud providers need it.",
-			Remediation: "Remove --hostname-override unless the platform needs it.",
-			Evaluate:    observeFlag(Kubelet, "hostname-override", "the host name", "remove it unless the platform needs it")},
 		{ID: "node/kubelet-event-qps", Title: "Kubelet event rate", Severity: low, CIS: []string{"4.2.8"}, Component: Kubelet, Manual: true,
 			Description: "eventRecordQPS limits the events the kubelet creates per second (default 50; 0 means unlimited); too low loses security-relevant events.",
 			Remediation: "Set eventRecordQPS to a level that captures the events the cluster needs.", NSA: []string{"logging.worker"},

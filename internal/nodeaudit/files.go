@@ -3,6 +3,8 @@ package nodeaudit
 import (
 	"path"
 	"strings"
+
+	"github.com/palisade-sec/palisade/internal/finding"
 )
 
 // maxWalk bounds the entries listed under a PKI or credentials directory.
@@ -100,19 +102,39 @@ func collectFiles(h *Host, n *Node) {
 		add(rke2EtcdDir, RoleEtcdDataDir)
 	case MicroK8s:
 		for _, name := range h.ReadDir(microk8sArgs) {
-			add(microk8sArgs+"/"+name, RoleComponentConfig)
+			// args/ also holds directories (cni-network): their files
+			// are judged by their own role, not as 0600 files.
+			if f := h.Stat(microk8sArgs+"/"+name, RoleComponentConfig); !f.IsDir {
+				add(microk8sArgs+"/"+name, RoleComponentConfig)
+			}
 		}
 		addMatching(microk8sData+"/credentials", ".config", RoleKubeconfig)
 		addPKI(microk8sData + "/certs")
 		add(microk8sData+"/var/kubernetes/backend", RoleEtcdDataDir)
 	}
 
-	// CNI configuration (CIS 1.1.9, 1.1.10).
+	// CNI configuration (CIS 1.1.9, 1.1.10), and the host-local IPAM
+	// files of /var/lib/cni/networks/<network>/ that the K3s CIS 1.12
+	// self-assessment audits (lock files are expected to be 0750).
 	for _, dir := range []string{"/etc/cni/net.d", k3sData + "/agent/etc/cni/net.d", microk8sArgs + "/cni-network"} {
 		for _, name := range h.ReadDir(dir) {
 			if strings.HasSuffix(name, ".conf") || strings.HasSuffix(name, ".conflist") || strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".yaml") {
 				add(dir+"/"+name, RoleCNIConfig)
 			}
+		}
+	}
+	const cniNetworks = "/var/lib/cni/networks"
+	ipam := 0
+	for _, network := range h.ReadDir(cniNetworks) {
+		for _, name := range h.ReadDir(cniNetworks + "/" + network) {
+			if name == "lock" {
+				continue
+			}
+			if ipam++; ipam > maxWalk {
+				n.problem(finding.LevelWarning, cniNetworks, "more than %d IPAM files; the rest are not checked", maxWalk)
+				break
+			}
+			add(cniNetworks+"/"+network+"/"+name, RoleCNIConfig)
 		}
 	}
 	if p, ok := n.Component(KubeProxy).Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {

@@ -571,11 +571,13 @@ func mergeEtcdConfigFile(c *Component, data []byte, p string) error {
 
 // kubeletFlagDefaults keeps, of a distribution's kubelet default flags,
 // those that stay flags when its defaults move to a KubeletConfiguration
-// drop-in (K3s and RKE2 v1.32+): the kubeconfig.
+// drop-in (K3s and RKE2 v1.32+): --kubeconfig and --read-only-port=0 (the
+// "Running kubelet" line of the K3s CIS 1.12 self-assessment, and RKE2's
+// kubelet command line, show them beside --config-dir).
 func kubeletFlagDefaults(all []Arg) []Arg {
 	var out []Arg
 	for _, a := range all {
-		if a.Name == "kubeconfig" {
+		if a.Name == "kubeconfig" || a.Name == "read-only-port" {
 			out = append(out, a)
 		}
 	}
@@ -628,7 +630,7 @@ func loadRKE2(h *Host, n *Node, procs map[string][]process) {
 			// RKE2 v1.32+ keeps its kubelet defaults in this drop-in and
 			// starts the kubelet with --config-dir, --kubeconfig and
 			// --read-only-port=0 among few other flags.
-			initial = []Part{{append(kubeletFlagDefaults(rke2KubeletDefaults()), Arg{"read-only-port", "0"}), "rke2 default"}}
+			initial = []Part{{kubeletFlagDefaults(rke2KubeletDefaults()), "rke2 default"}}
 		}
 		initial = append(initial, Part{[]Arg{{"config-dir", d}}, "rke2 default"})
 	}
