@@ -83,10 +83,12 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("GET /api/v1/findings", h.user(store.RoleViewer, h.listFindings))
 	mux.Handle("GET /api/v1/images", h.user(store.RoleViewer, h.listImages))
 	mux.Handle("GET /api/v1/images/{digest}/vulnerabilities", h.user(store.RoleViewer, h.imageVulns))
+	mux.Handle("GET /api/v1/image-verifications", h.user(store.RoleViewer, h.imageVerifications))
 	mux.Handle("GET /api/v1/vulnerabilities/{id}/clusters", h.user(store.RoleViewer, h.affectedClusters))
 	mux.Handle("GET /api/v1/compliance", h.user(store.RoleViewer, h.compliance))
 	mux.Handle("GET /api/v1/frameworks", h.user(store.RoleViewer, h.frameworksAPI))
 	mux.Handle("GET /api/v1/admission-events", h.user(store.RoleViewer, h.admissionEvents))
+	h.routeRuntime(mux)
 
 	mux.Handle("POST /api/v1/clusters", h.user(store.RoleAdmin, h.createCluster))
 	mux.Handle("POST /api/v1/clusters/{id}/revoke", h.user(store.RoleAdmin, h.revokeCluster))
@@ -521,11 +523,14 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
 		return
 	}
+	if h.storeBusy(w, err) {
+		return
+	}
 	if err != nil {
 		h.internal(w, r, err)
 		return
 	}
-	if applied && env.Kind == fleetapi.KindAdmission {
+	if applied && (env.Kind == fleetapi.KindAdmission || env.Kind == fleetapi.KindRuntime) {
 		h.enforceQuota(r.Context(), id.ClusterID)
 	}
 	writeJSON(w, http.StatusOK, fleetapi.ReportResult{Seq: env.Seq, Duplicate: !applied})
@@ -537,6 +542,9 @@ func (h *Hub) heartbeat(w http.ResponseWriter, r *http.Request, id agentIdentity
 		return
 	}
 	if err := h.st.Heartbeat(r.Context(), id.AgentID, hb, h.cfg.Now()); err != nil {
+		if h.storeBusy(w, err) {
+			return
+		}
 		h.internal(w, r, err)
 		return
 	}

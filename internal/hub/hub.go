@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 )
 
 // Config configures a hub.
@@ -207,6 +208,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
 		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
+	h.metrics.registry.MustRegister(newRuntimeCollector(cfg.Store))
 	for _, m := range moved {
 		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)
@@ -358,6 +360,12 @@ func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Du
 func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, content []byte) (fleetapi.Bundle, error) {
 	switch kind {
 	case fleetapi.BundlePolicy, fleetapi.BundleAllowList, fleetapi.BundleRules, fleetapi.BundleVulnDB:
+	case fleetapi.BundleVerification:
+		// Agents verify images with it offline: it must compile with
+		// nothing beside it (keys inline, the trusted root inline).
+		if _, err := supplychain.ParsePolicy(ctx, kind+"/"+name, content, supplychain.PolicySource{Updated: h.cfg.Now()}); err != nil {
+			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
+		}
 	case fleetapi.BundleAdmission:
 		// Agents write it into each webhook's ConfigMap as it is: refuse
 		// here what the webhooks would refuse.
@@ -371,7 +379,7 @@ func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, con
 			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
 		}
 	default:
-		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules, vulndb or admission", kind)
+		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules, vulndb, admission or verification", kind)
 	}
 	if err := fleetapi.CheckBundleName(kind, name); err != nil && name != "" {
 		// Agents refuse such a bundle (a file name, a line of the signed

@@ -18,6 +18,8 @@ type metrics struct {
 	admissionPruned *prometheus.CounterVec
 	// scansPruned counts image scans deleted by reason (unused, quota).
 	scansPruned *prometheus.CounterVec
+	// verificationsPruned counts image verifications deleted by reason.
+	verificationsPruned *prometheus.CounterVec
 }
 
 func newMetrics(g *guard) *metrics {
@@ -49,7 +51,11 @@ func newMetrics(g *guard) *metrics {
 		Name: "palisade_hub_image_scans_pruned_total",
 		Help: "Image scans (with their vulnerabilities) deleted by reason: unused (of an image no cluster's report lists any more, past the retention) or quota (a cluster over its quota, oldest first).",
 	}, []string{"reason"})
-	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned,
+	m.verificationsPruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_image_verifications_pruned_total",
+		Help: "Image verifications deleted by reason: unused (of an image the cluster no longer runs, past the image-scan retention) or quota (a cluster over its image-scan quota, oldest first).",
+	}, []string{"reason"})
+	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.verificationsPruned,
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

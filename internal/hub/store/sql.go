@@ -71,12 +71,16 @@ type sqlStore struct {
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
+	// seen coalesces heartbeats that change nothing (heartbeat.go); nil:
+	// each is applied in full.
+	seen *seenCache
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
+	err := s.stopSeen()
 	s.stopCommitters()
-	err := s.db.Close()
+	err = errors.Join(err, s.db.Close())
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
 	}
@@ -229,6 +233,9 @@ func (s *sqlStore) EnsureCluster(ctx context.Context, name string, now time.Time
 }
 
 func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
+	if err := s.flushSeen(ctx); err != nil {
+		return Cluster{}, err
+	}
 	c, err := scanCluster(s.queryRow(ctx, s.db, `SELECT `+clusterCols+` FROM clusters WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cluster{}, fmt.Errorf("cluster %s: %w", id, ErrNotFound)
@@ -247,6 +254,9 @@ func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
 }
 
 func (s *sqlStore) ListClusters(ctx context.Context) ([]Cluster, error) {
+	if err := s.flushSeen(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.query(ctx, s.db, `SELECT `+clusterCols+` FROM clusters ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
@@ -350,6 +360,9 @@ func (s *sqlStore) EnrollAgent(ctx context.Context, tokenID string, secretHash [
 }
 
 func (s *sqlStore) GetAgent(ctx context.Context, id string) (Agent, error) {
+	if err := s.flushSeen(ctx); err != nil {
+		return Agent{}, err
+	}
 	var a Agent
 	var created, seq, seen int64
 	err := s.queryRow(ctx, s.db, `SELECT id, cluster_id, created_at, last_seq, last_seen FROM agents WHERE id = ?`, id).

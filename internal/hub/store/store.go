@@ -182,10 +182,28 @@ type Store interface {
 	// added to its AdmissionDropped. At most r.MaxDeletes rows go per
 	// call; the result is how many went.
 	PruneAdmissionEvents(ctx context.Context, clusterID string, r Retention, now time.Time) (int64, error)
+	// ListRuntimeSensors returns the last state of each node's runtime
+	// sensor of one cluster ("" all), by cluster and node.
+	ListRuntimeSensors(ctx context.Context, clusterID string) ([]RuntimeSensor, error)
+	// ListRuntimeFindings returns runtime findings, newest first.
+	ListRuntimeFindings(ctx context.Context, q RuntimeQuery) ([]RuntimeFinding, error)
+	// PruneRuntimeFindings is PruneAdmissionEvents for runtime findings
+	// (the dropped ones counted in RuntimeDropped).
+	PruneRuntimeFindings(ctx context.Context, clusterID string, r Retention, now time.Time) (int64, error)
+	// RuntimeDropped returns, per cluster ID, the runtime findings pruned
+	// over the cluster's quota.
+	RuntimeDropped(ctx context.Context) (map[string]uint64, error)
 
 	// PruneImageScans applies r to the image scans of every cluster (see
 	// ImageScanRetention) and returns how many it deleted, by reason.
 	PruneImageScans(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)
+	// QueryImageVerifications returns one page of images in use with the
+	// Sigstore verification their agent reported, how many match, and
+	// how many per cluster (see VerificationQuery).
+	QueryImageVerifications(ctx context.Context, q VerificationQuery) ([]ImageVerificationRow, int, []VerificationSummary, error)
+	// PruneImageVerifications applies r to image verifications as
+	// PruneImageScans does to scans.
+	PruneImageVerifications(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)
 
 	CreateUser(ctx context.Context, u User) error
 	GetUserByName(ctx context.Context, name string) (User, error)
