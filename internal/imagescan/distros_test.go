@@ -186,14 +186,14 @@ func keysOf(m map[string]*finding.Vulnerability) []string {
 }
 
 // TestLanguageEcosystems scans a root file system holding the catalogers'
-// fixtures of Composer, RubyGems, .NET, Pub and Swift projects against
+// fixtures of Composer, RubyGems, .NET, Pub, Swift, Hex and Cargo projects against
 // GHSA-style records of those ecosystems (illustrative advisories): every
 // package is checked in its ecosystem's version order, none is reported
 // as not checked.
 func TestLanguageEcosystems(t *testing.T) {
 	ctx := context.Background()
 	root := t.TempDir()
-	for _, fx := range []string{"composer", "gemspec", "dotnet-deps", "pub", "swift"} {
+	for _, fx := range []string{"composer", "gemspec", "dotnet-deps", "pub", "swift", "mix-lock", "cargo-lock"} {
 		if err := os.CopyFS(root, os.DirFS("../sbom/catalog/testdata/fixtures/"+fx)); err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +219,9 @@ func TestLanguageEcosystems(t *testing.T) {
 		"github.com/vapor/vapor 4.92.1 GHSA-0001-lang-0008 fixed 4.92.2",
 		"guzzlehttp/guzzle 6.5.5 GHSA-0001-lang-0001 fixed 6.5.8",
 		"http 1.2.0 GHSA-0001-lang-0007 fixed 1.2.1",
+		"plug 1.15.2 GHSA-0001-lang-0010 fixed 1.15.3",
 		"rack 2.2.8 GHSA-0001-lang-0003 fixed 2.2.8.1",
+		"regex 1.5.4 GHSA-0001-lang-0011 fixed 1.5.5",
 		"symfony/polyfill-mbstring v1.19.0 GHSA-0001-lang-0002 fixed 1.20.0",
 	}
 	if !slices.Equal(got, want) {

@@ -566,7 +566,7 @@ var ecosystemNames = map[string]string{
 	"chainguard": "Chainguard", "almalinux": "AlmaLinux", "rocky linux": "Rocky Linux",
 	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
 	"pub": "Pub", "swifturl": "SwiftURL", "oracle linux": "Oracle Linux", "photon os": "Photon OS",
-	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora",
+	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora", "hex": "Hex",
 }
 
 func displayEcosystem(lower string) string {
