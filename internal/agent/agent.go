@@ -748,6 +748,31 @@ func (a *Agent) sendLoop(ctx context.Context) {
 				slog.String("reason", he.Msg), slog.Uint64("refusedTooLarge", n))
 			_ = a.outbox.Ack(batch[0].Seq)
 			split = 0
+			// The hub missed what the report said (a findings delta over
+			// the cluster's quota, say): the next findings go as a full
+			// snapshot, which replaces the hub's rows and converges as
+			// soon as the cluster's findings fit.
+			a.mu.Lock()
+			a.needFull = true
+			a.mu.Unlock()
+			if a.watch != nil {
+				a.watch.forceFull()
+			}
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusServiceUnavailable:
+			// The hub cannot store reports now (its database unavailable
+			// or full): keep them queued and send them again after its
+			// Retry-After (bounded), counting the hub as down meanwhile.
+			wait := min(max(he.RetryAfter, backoff), 5*time.Minute)
+			a.log.Warn("hub cannot store reports now; keeping them queued", slog.Int("reports", len(batch)),
+				slog.String("reason", he.Msg), slog.Duration("retryAfter", wait))
+			a.setOnline(false, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			backoff = min(backoff*2, 30*time.Second)
 			continue
 		case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
 			// The hub is up and asks this cluster to slow down: wait as it
