@@ -76,9 +76,16 @@ Enrichment sources go in the same database (and bundles): nvd-YYYY,
 nvd-modified, nvd-recent (NVD's CVE API 2.0 feeds: CVSS scores for CVEs
 whose advisories give none), kev (CISA's Known Exploited Vulnerabilities),
 epss (FIRST's EPSS scores), debian-tracker (Debian's fix states: no-dsa,
-ignored, postponed, end-of-life). Amazon Linux's advisories come from its
-repositories' updateinfo.xml: alas-2=URL, alas-2023=URL. NAME=URL with such
-a name is a source of that format.`,
+ignored, postponed, end-of-life), ubuntu-tracker (the Ubuntu CVE
+Tracker's states: needed, pending, deferred, ignored, DNE, not-affected).
+
+Vendor advisories in their own formats: oval-oracle (Oracle Linux ELSA),
+oval-azurelinux-3.0 and oval-mariner-2.0 (Microsoft's OVAL), photon-5.0
+(Photon OS's CVE metadata) by name alone; redhat-vex=URL (Red Hat's CSAF
+VEX archive: will not fix, fix deferred, not affected per stream),
+bodhi=URL (Fedora's Bodhi updates), alas-2=URL and alas-2023=URL (Amazon
+Linux's updateinfo.xml). NAME=URL with such a name is a source of that
+format.`,
 		Example: `  palisade db update
   palisade db update --source Debian --source Go
   palisade db update --source debian=https://mirror.internal/osv/Debian/all.zip
@@ -120,7 +127,7 @@ a name is a source of that format.`,
 			})
 		},
 	}
-	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name, an enrichment source (nvd-YYYY, nvd-modified, kev, epss, debian-tracker), or NAME=URL (repeatable)")
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name, an enrichment or vendor source (nvd-YYYY, nvd-modified, kev, epss, debian-tracker, ubuntu-tracker, oval-oracle, oval-azurelinux-N, oval-mariner-N, photon-N), or NAME=URL (repeatable)")
 	return cmd
 }
 
@@ -143,8 +150,13 @@ formats import CVE enrichment (plain, gzip or zip files, or a directory of
 them): nvd (NVD's CVE API 2.0 JSON feeds: CVSS scores of CVEs
 whose advisories give none), kev (CISA's Known Exploited Vulnerabilities
 JSON), epss (FIRST's EPSS CSV), debian-tracker (the Debian Security
-Tracker's JSON: no-dsa, ignored, postponed, end-of-life). A --name of nvd,
-nvd-*, kev, epss, debian-tracker or alas-* implies the format.`,
+Tracker's JSON: no-dsa, ignored, postponed, end-of-life), ubuntu-tracker
+(the Ubuntu CVE Tracker's files). Vendor advisory formats (a file, a
+directory, or a zip, tar, tar.gz or tar.zst of documents): redhat-vex (Red
+Hat's CSAF VEX), oval (--name oval-oracle, oval-azurelinux-N or
+oval-mariner-N), photon (--name photon-N), bodhi (Fedora). A --name of
+nvd, nvd-*, kev, epss, debian-tracker, ubuntu-tracker, redhat-vex, oval-*,
+photon-*, bodhi or alas-* implies the format.`,
 		Example: `  palisade db import vulndb-bundle.tar.gz --public-key palisade-db.pub
   palisade db import ./all.zip --name Debian
   palisade db import ./vulndb/data/osv --name go-vulndb

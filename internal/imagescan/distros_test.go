@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,48 @@ func keysOf(m map[string]*finding.Vulnerability) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestLanguageEcosystems scans a root file system holding the catalogers'
+// fixtures of Composer, RubyGems, .NET, Pub, Swift, Hex and Cargo projects against
+// GHSA-style records of those ecosystems (illustrative advisories): every
+// package is checked in its ecosystem's version order, none is reported
+// as not checked.
+func TestLanguageEcosystems(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	for _, fx := range []string{"composer", "gemspec", "dotnet-deps", "pub", "swift", "mix-lock", "cargo-lock"} {
+		if err := os.CopyFS(root, os.DirFS("../sbom/catalog/testdata/fixtures/"+fx)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := vulndb.Cache{Dir: t.TempDir()}
+	if _, err := c.ImportOSV(ctx, "testdata/distros/lang-osv", "ghsa", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Scan(ctx, "rootfs:"+root, Options{CacheDir: c.Dir, MaxDBAge: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Report.Problems {
+		t.Errorf("problem: %s", p.Message)
+	}
+	var got []string
+	for _, f := range res.Report.Findings {
+		got = append(got, f.Vulnerability.Package.Name+" "+f.Vulnerability.Installed+" "+f.RuleID+" fixed "+f.Vulnerability.Fixed)
+	}
+	slices.Sort(got)
+	want := []string{
+		"Serilog 3.1.1 GHSA-0001-lang-0005 fixed 3.1.2",
+		"github.com/vapor/vapor 4.92.1 GHSA-0001-lang-0008 fixed 4.92.2",
+		"guzzlehttp/guzzle 6.5.5 GHSA-0001-lang-0001 fixed 6.5.8",
+		"http 1.2.0 GHSA-0001-lang-0007 fixed 1.2.1",
+		"plug 1.15.2 GHSA-0001-lang-0010 fixed 1.15.3",
+		"rack 2.2.8 GHSA-0001-lang-0003 fixed 2.2.8.1",
+		"regex 1.5.4 GHSA-0001-lang-0011 fixed 1.5.5",
+		"symfony/polyfill-mbstring v1.19.0 GHSA-0001-lang-0002 fixed 1.20.0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n got  %s\n want %s", strings.Join(got, "\n      "), strings.Join(want, "\n      "))
+	}
 }

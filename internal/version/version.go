@@ -50,7 +50,7 @@ func Ecosystem(name string) string {
 // a ":release" suffix. Names are matched exactly as OSV spells them, except
 // that case is ignored.
 //
-// The semver-based ecosystems (Go, npm, crates.io, SwiftURL, Pub) and
+// The semver-based ecosystems (Go, npm, crates.io, Hex, SwiftURL, Pub) and
 // RubyGems, NuGet and Packagist accept the OSV range sentinel "0" (as in
 // "introduced": "0") as a version lower than every other, pre-releases of
 // 0 included; the distributions' grammars already order "0" at or near
@@ -71,7 +71,8 @@ func For(ecosystem string) (Comparer, error) {
 		return Func(semver.CompareGo), nil
 	case "npm":
 		return Func(withZeroSentinel(semver.ParseLoose)), nil
-	case "crates.io":
+	case "crates.io", "hex":
+		// Cargo and Elixir's Version both read SemVer 2.0 strictly.
 		return Func(withZeroSentinel(semver.Parse)), nil
 	case "swifturl":
 		// SwiftPM versions are SemVer 2.0; tags may carry a "v".

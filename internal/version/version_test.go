@@ -46,6 +46,8 @@ func TestFor(t *testing.T) {
 		{"Pub", "0", "0.0.0-dev", -1},
 		{"SwiftURL", "v1.2.3", "1.2.3", 0},
 		{"SwiftURL", "0", "0.0.1", -1},
+		{"Hex", "1.0.0-rc.1", "1.0.0", -1},
+		{"Hex", "0", "0.1.0", -1},
 	} {
 		c, err := For(tc.eco)
 		if err != nil {

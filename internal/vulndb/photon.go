@@ -24,7 +24,7 @@ const FormatPhoton = "photon"
 func photonEcosystem(name string) (string, error) {
 	rel := strings.TrimLeft(strings.TrimPrefix(strings.ToLower(name), FormatPhoton), "-_:")
 	if rel == "" || strings.Trim(rel, "0123456789.") != "" || !strings.Contains(rel, ".") {
-		return "", fmt.Errorf("Photon source %q: name it photon-5.0 (photon-<release>) to say which release it describes", name)
+		return "", fmt.Errorf("source %q: name it photon-5.0 (photon-<release>) to say which release it describes", name)
 	}
 	return "Photon OS:" + rel, nil
 }
@@ -71,14 +71,14 @@ func readPhoton(ctx context.Context, path, name string, add func(*Record) error)
 func parsePhoton(r io.Reader, eco string, st *readStats) ([]*Record, error) {
 	dec := json.NewDecoder(r)
 	if err := expectDelim(dec, '['); err != nil {
-		return nil, fmt.Errorf("Photon CVE metadata: %w", err)
+		return nil, fmt.Errorf("the Photon CVE metadata: %w", err)
 	}
 	byCVE := map[string]*Record{}
 	rel := strings.TrimPrefix(eco, "Photon OS:")
 	for i := 0; dec.More(); i++ {
 		var e photonCVE
 		if err := dec.Decode(&e); err != nil {
-			return nil, fmt.Errorf("Photon CVE metadata: [%d]: %w", i, err)
+			return nil, fmt.Errorf("the Photon CVE metadata: [%d]: %w", i, err)
 		}
 		item := fmt.Sprintf("[%d]", i)
 		if !IsCVE(e.CVE) || e.Package == "" || len(e.Package) > maxNameLen {
@@ -88,7 +88,7 @@ func parsePhoton(r io.Reader, eco string, st *readStats) ([]*Record, error) {
 		rec := byCVE[e.CVE]
 		if rec == nil {
 			if len(byCVE) >= maxArchiveEntries {
-				return nil, errors.New("Photon CVE metadata: too many CVEs")
+				return nil, errors.New("the Photon CVE metadata: too many CVEs")
 			}
 			rec = &Record{ID: "PHOTON-" + rel + "-" + e.CVE, Aliases: []string{e.CVE},
 				References: []Reference{{Type: "ADVISORY", URL: "https://nvd.nist.gov/vuln/detail/" + e.CVE}}}
@@ -112,7 +112,7 @@ func parsePhoton(r io.Reader, eco string, st *readStats) ([]*Record, error) {
 			Ranges: []Range{{Type: RangeEcosystem, Events: ev}}, DatabaseSpecific: b})
 	}
 	if err := expectDelim(dec, ']'); err != nil {
-		return nil, fmt.Errorf("Photon CVE metadata: %w", err)
+		return nil, fmt.Errorf("the Photon CVE metadata: %w", err)
 	}
 	ids := make([]string, 0, len(byCVE))
 	for id := range byCVE {

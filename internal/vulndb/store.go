@@ -167,7 +167,13 @@ func (m Metadata) HasEcosystem(ecosystem string) bool {
 func (db *DB) Lookup(ecosystem, name string) ([]*Record, error) {
 	var out []*Record
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		ids := tx.Bucket(bucketIndex).Get([]byte(IndexKey(ecosystem, name)))
+		idx := tx.Bucket(bucketIndex)
+		ids := idx.Get([]byte(IndexKey(ecosystem, name)))
+		if ids == nil {
+			// A file built before NuGet, Packagist and SwiftURL names were
+			// normalised indexes them as spelled.
+			ids = idx.Get([]byte(strings.ToLower(BaseEcosystem(ecosystem)) + "\x00" + name))
+		}
 		if ids == nil {
 			return nil
 		}
@@ -560,7 +566,7 @@ var ecosystemNames = map[string]string{
 	"chainguard": "Chainguard", "almalinux": "AlmaLinux", "rocky linux": "Rocky Linux",
 	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
 	"pub": "Pub", "swifturl": "SwiftURL", "oracle linux": "Oracle Linux", "photon os": "Photon OS",
-	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora",
+	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora", "hex": "Hex",
 }
 
 func displayEcosystem(lower string) string {

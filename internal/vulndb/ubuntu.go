@@ -138,7 +138,7 @@ func parseUbuntuTracker(r io.Reader) (*CVEInfo, error) {
 		return nil, err
 	}
 	if !IsCVE(info.ID) {
-		return nil, fmt.Errorf("Candidate %q is not a CVE ID", truncate(info.ID, 40))
+		return nil, fmt.Errorf("the Candidate field %q is not a CVE ID", truncate(info.ID, 40))
 	}
 	if len(info.Statuses) == 0 {
 		return nil, nil

@@ -49,7 +49,7 @@ func OSVSource(ecosystem string) Source {
 // the image catalogers find. OSV's Go export carries the Go vulnerability
 // database's GO- records.
 var DefaultEcosystems = []string{"Debian", "Ubuntu", "Alpine", "Red Hat", "Go", "PyPI", "npm", "Maven",
-	"RubyGems", "NuGet", "Packagist", "Pub", "SwiftURL"}
+	"RubyGems", "NuGet", "Packagist", "Pub", "SwiftURL", "crates.io", "Hex"}
 
 // DefaultSources are the OSV exports of DefaultEcosystems.
 func DefaultSources() []Source {

@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
+	"github.com/palisade-sec/palisade/internal/version/internal/order"
 )
 
 // ErrInvalid is wrapped by every parse error.
@@ -172,14 +173,4 @@ func (v Version) Compare(w Version) int {
 }
 
 // Compare parses a and b and orders them.
-func Compare(a, b string) (int, error) {
-	va, err := Parse(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := Parse(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
-}
+func Compare(a, b string) (int, error) { return order.Parsed(Parse, a, b) }

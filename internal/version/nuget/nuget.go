@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
+	"github.com/palisade-sec/palisade/internal/version/internal/order"
 )
 
 // ErrInvalid is wrapped by every parse error.
@@ -91,36 +92,8 @@ func (v Version) Compare(w Version) int {
 	case len(w.pre) == 0:
 		return -1
 	}
-	for i := 0; i < len(v.pre) && i < len(w.pre); i++ {
-		a, b := v.pre[i], w.pre[i]
-		an, bn := numeric.AllDigits(a), numeric.AllDigits(b)
-		var c int
-		switch {
-		case an && bn:
-			c = numeric.Compare(a, b)
-		case an:
-			c = -1
-		case bn:
-			c = 1
-		default:
-			c = numeric.Strcmp(a, b)
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return numeric.Sign(len(v.pre) - len(w.pre))
+	return order.Idents(v.pre, w.pre)
 }
 
 // Compare parses a and b and orders them.
-func Compare(a, b string) (int, error) {
-	va, err := Parse(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := Parse(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
-}
+func Compare(a, b string) (int, error) { return order.Parsed(Parse, a, b) }

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
+	"github.com/palisade-sec/palisade/internal/version/internal/order"
 )
 
 // ErrInvalid is wrapped by every parse error.
@@ -90,42 +91,11 @@ func (v Version) Compare(w Version) int {
 	case len(v.pre) > 0 && len(w.pre) == 0:
 		return -1
 	}
-	if c := compareLists(v.pre, w.pre); c != 0 {
+	if c := order.Idents(v.pre, w.pre); c != 0 {
 		return c
 	}
-	return compareLists(v.build, w.build)
-}
-
-func compareLists(a, b []string) int {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		an, bn := numeric.AllDigits(a[i]), numeric.AllDigits(b[i])
-		var c int
-		switch {
-		case an && bn:
-			c = numeric.Compare(a[i], b[i])
-		case an:
-			c = -1
-		case bn:
-			c = 1
-		default:
-			c = numeric.Strcmp(a[i], b[i])
-		}
-		if c != 0 {
-			return c
-		}
-	}
-	return numeric.Sign(len(a) - len(b))
+	return order.Idents(v.build, w.build)
 }
 
 // Compare parses a and b and orders them.
-func Compare(a, b string) (int, error) {
-	va, err := Parse(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := Parse(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
-}
+func Compare(a, b string) (int, error) { return order.Parsed(Parse, a, b) }

@@ -136,3 +136,15 @@ func CheckLaws(t *testing.T, versions []string, cmp func(a, b string) int, n int
 		}
 	}
 }
+
+// Antisymmetric is the body of the version packages' fuzz targets: cmp
+// accepts a and b in either order or neither, and its answers are
+// opposite.
+func Antisymmetric(t *testing.T, cmp func(a, b string) (int, error), a, b string) {
+	t.Helper()
+	ab, err1 := cmp(a, b)
+	ba, err2 := cmp(b, a)
+	if (err1 == nil) != (err2 == nil) || ab != -ba {
+		t.Fatalf("Compare(%q, %q) = %d, %v but reversed %d, %v", a, b, ab, err1, ba, err2)
+	}
+}
