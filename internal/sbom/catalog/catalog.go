@@ -258,11 +258,13 @@ func Default() *Set {
 
 // Repo returns Default and the lock files of a source repository that an
 // image carries its installed packages for instead (Gemfile.lock beside
-// installed gemspecs, composer.lock beside installed.json): scanning both
-// in an image would report each package twice.
+// installed gemspecs, composer.lock beside installed.json, Node and Python
+// lock files beside node_modules and site-packages): scanning both in an
+// image would report each package twice.
 func Repo() *Set {
 	s := Default()
-	s.Catalogers = append(s.Catalogers, GemfileLock(), ComposerLock())
+	s.Catalogers = append(s.Catalogers, GemfileLock(), ComposerLock(),
+		NPMLock(), PNPMLock(), YarnLock(), PoetryLock(), UVLock(), PipfileLock(), Requirements())
 	return s
 }
 

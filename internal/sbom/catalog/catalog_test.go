@@ -38,6 +38,13 @@ var fixtures = map[string]func(t *testing.T) fs.FS{
 	"mix-lock":      dirFixture("mix-lock"),
 	"conan-lock":    dirFixture("conan-lock"),
 	"composer-lock": dirFixture("composer-lock"),
+	"npm-lock":      dirFixture("npm-lock"),
+	"pnpm-lock":     dirFixture("pnpm-lock"),
+	"yarn-lock":     dirFixture("yarn-lock"),
+	"poetry-lock":   dirFixture("poetry-lock"),
+	"uv-lock":       dirFixture("uv-lock"),
+	"pipfile-lock":  dirFixture("pipfile-lock"),
+	"requirements":  dirFixture("requirements"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))

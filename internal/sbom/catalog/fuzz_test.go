@@ -275,3 +275,31 @@ func FuzzMixLock(f *testing.F) {
 func FuzzConanLock(f *testing.F) {
 	fuzzLock(f, parseConanLock, "conan.lock", "conan", `{"version":"0.5","requires":["zlib/1.3#ab%1.0","o/1@u/c"]}`, `{"graph_lock":{"nodes":{"0":{},"1":{"ref":"zlib/1.2.11"}}},"version":"0.4"}`)
 }
+
+func FuzzNPMLock(f *testing.F) {
+	fuzzLock(f, parseNPMLock, "package-lock.json", "npm", `{"lockfileVersion":1,"dependencies":{"a":{"version":"1.0.0","dependencies":{"b":{"version":"2.0.0"}}}}}`, `{"lockfileVersion":3,"packages":{"":{},"node_modules/@s/a":{"version":"1.0.0"}}}`)
+}
+
+func FuzzPNPMLock(f *testing.F) {
+	fuzzLock(f, parsePNPMLock, "pnpm-lock.yaml", "npm", "lockfileVersion: 5.4\npackages:\n  /@s/a/1.0.0_x@1:\n    dev: true\n", "lockfileVersion: '9.0'\npackages:\n  a@1.0.0(b@2):\n    resolution: {}\n")
+}
+
+func FuzzYarnLock(f *testing.F) {
+	fuzzLock(f, parseYarnLock, "yarn.lock", "npm", "# yarn lockfile v1\n\n\"@s/a@^1\", \"@s/a@^1.1\":\n  version \"1.2.0\"\n", "__metadata:\n  version: 8\n\n\"a@npm:^1\":\n  version: 1.0.0\n  resolution: \"a@npm:1.0.0\"\n")
+}
+
+func FuzzPoetryLock(f *testing.F) {
+	fuzzLock(f, parsePoetryLock, "poetry.lock", "pypi", "[[package]]\nname = \"a\"\nversion = \"1.0\"\n\n[metadata]\nlock-version = \"2.0\"\n")
+}
+
+func FuzzUVLock(f *testing.F) {
+	fuzzLock(f, parseUVLock, "uv.lock", "pypi", "version = 1\n\n[[package]]\nname = \"a\"\nversion = \"1.0\"\nsource = { registry = \"https://pypi.org/simple\" }\n")
+}
+
+func FuzzPipfileLock(f *testing.F) {
+	fuzzLock(f, parsePipfileLock, "Pipfile.lock", "pypi", `{"_meta":{},"default":{"a":{"version":"==1.0"}},"develop":{"b":{"version":"==2"}}}`)
+}
+
+func FuzzRequirements(f *testing.F) {
+	fuzzLock(f, parseRequirements, "requirements.txt", "pypi", "a==1.0 \\\n  --hash=sha256:00\nb[x]===2 ; python_version>'3'\nc>=1\n")
+}
