@@ -340,11 +340,16 @@ func TestDetectOS(t *testing.T) {
 func TestJavaLimits(t *testing.T) {
 	bomb := zipOf(t, map[string][]byte{"META-INF/MANIFEST.MF": bytes.Repeat([]byte("A"), 4<<20)})
 	nestedBomb := zipOf(t, map[string][]byte{"lib/a.jar": bomb, "lib/b.jar": bomb, "lib/c.jar": bomb})
-	// Nesting deeper than the limit is not followed.
+	// Archives nested six levels deep are read; beyond MaxDepth, or
+	// beyond MaxArchives, the archive has an error (and what was read).
 	deep := zipOf(t, map[string][]byte{"META-INF/maven/g/deep/pom.properties": []byte("groupId=g\nartifactId=deep\nversion=1\n")})
 	for i := 0; i < 6; i++ {
 		deep = zipOf(t, map[string][]byte{"lib/x.jar": deep})
 	}
+	shallow := DefaultJavaLimits()
+	shallow.MaxDepth = 4
+	few := DefaultJavaLimits()
+	few.MaxArchives = 3
 	tests := []struct {
 		name    string
 		data    []byte
@@ -353,8 +358,10 @@ func TestJavaLimits(t *testing.T) {
 		want    int
 	}{
 		{"manifest over its cap", bomb, DefaultJavaLimits(), true, 0},
-		{"nested archives over the shared budget", nestedBomb, JavaLimits{MaxArchiveSize: 1 << 30, MaxNestedSize: 16 << 20, MaxMetadataSize: 8 << 20, MaxTotalInflate: 10 << 20, MaxDepth: 4, MaxEntries: 100}, true, 0},
-		{"deep nesting stops at MaxDepth", deep, DefaultJavaLimits(), false, 0},
+		{"nested archives over the shared budget", nestedBomb, JavaLimits{MaxArchiveSize: 1 << 30, MaxNestedSize: 16 << 20, MaxMetadataSize: 8 << 20, MaxTotalInflate: 10 << 20, MaxDepth: 4, MaxEntries: 100, MaxArchives: 100}, true, 0},
+		{"six levels deep", deep, DefaultJavaLimits(), false, 1},
+		{"deeper than MaxDepth", deep, shallow, true, 0},
+		{"more archives than MaxArchives", deep, few, true, 0},
 		{"not a zip", []byte("PK\x03\x04 definitely not"), DefaultJavaLimits(), true, 0},
 	}
 	for _, tt := range tests {

@@ -135,12 +135,11 @@ func FuzzPomProperties(f *testing.F) {
 // limits, so bombs are caught by the caps rather than by luck.
 func FuzzJavaArchive(f *testing.F) {
 	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
-	limits := JavaLimits{MaxArchiveSize: 1 << 20, MaxNestedSize: 1 << 20, MaxMetadataSize: 64 << 10, MaxTotalInflate: 4 << 20, MaxDepth: 3, MaxEntries: 1000}
+	limits := JavaLimits{MaxArchiveSize: 1 << 20, MaxNestedSize: 1 << 20, MaxMetadataSize: 64 << 10, MaxTotalInflate: 4 << 20, MaxDepth: 3, MaxEntries: 1000, MaxArchives: 100}
 	c := javaCataloger{limits}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		bounded(t, func() {
-			budget := limits.MaxTotalInflate
-			_, _ = c.archive(bytes.NewReader(data), int64(len(data)), "x.jar", 0, &budget)
+			_, _ = c.archive(bytes.NewReader(data), int64(len(data)), "x.jar", 0, &javaBudget{inflate: limits.MaxTotalInflate})
 		})
 	})
 }
