@@ -245,14 +245,15 @@ type Set struct {
 // Default returns the catalogers of images with their default limits:
 // what is installed (package databases, installed metadata, binaries) and
 // the lock files of ecosystems that leave no installed metadata behind
-// (Cargo, NuGet, Mix, Conan).
+// (Cargo, NuGet, Mix, Conan), and language runtimes built outside the
+// package manager (runtime.go).
 func Default() *Set {
 	return &Set{
 		Catalogers: []Cataloger{
 			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(), Pub(),
-			CargoLock(), NuGetLock(), MixLock(), ConanLock(),
+			CargoLock(), NuGetLock(), MixLock(), ConanLock(), OpenJDK(),
 		},
-		Streams: []StreamCataloger{GoBinary()},
+		Streams: []StreamCataloger{GoBinary(), RuntimeBinary()},
 	}
 }
 

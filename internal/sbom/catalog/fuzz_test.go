@@ -302,3 +302,25 @@ func FuzzPipfileLock(f *testing.F) {
 func FuzzRequirements(f *testing.F) {
 	fuzzLock(f, parseRequirements, "requirements.txt", "pypi", "a==1.0 \\\n  --hash=sha256:00\nb[x]===2 ; python_version>'3'\nc>=1\n")
 }
+
+// FuzzRuntimeBinary searches hostile content for every runtime's marker:
+// a version found is never empty and never holds a NUL or space.
+func FuzzRuntimeBinary(f *testing.F) {
+	f.Add([]byte("node.js/v20.11.1\x00"), uint8(0))
+	f.Add([]byte("/x/3.12.1\x00\x003.12.2+\x00"), uint8(1))
+	f.Add([]byte("OpenSSL 3.0.13 30 Jan 2024\x00"), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
+		k := runtimeKinds[int(kind)%len(runtimeKinds)]
+		base := map[string]string{"node": "node", "python": "libpython3.12.so.1.0", "openssl": "libcrypto.so.3"}[k.name]
+		bounded(t, func() {
+			v, err := findVersion(bytes.NewReader(data), k.marker(base), k.version)
+			if err == nil && strings.ContainsAny(v, "\x00 ") {
+				t.Fatalf("version %q", v)
+			}
+		})
+	})
+}
+
+func FuzzJavaRelease(f *testing.F) {
+	fuzzLock(f, parseJavaRelease, "opt/java/openjdk/release", "generic", "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"21.0.2\"\n")
+}
