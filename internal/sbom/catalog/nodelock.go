@@ -59,33 +59,40 @@ func YarnLock() Cataloger {
 }
 
 // nodeSet collects npm packages once per name and version.
-type nodeSet struct {
-	seen map[string]bool
-	out  []sbom.Package
-}
+type nodeSet struct{ lockSet }
 
 func (s *nodeSet) add(name, version string) error {
 	if name == "" || version == "" || strings.ContainsAny(name, " \\") || strings.Count(name, "/") > 1 ||
 		(strings.Contains(name, "/") && !strings.HasPrefix(name, "@")) {
 		return fmt.Errorf("package %q version %q is not an npm name and version", name, version)
 	}
-	key := name + "@" + version
+	ns, base := "", name
+	if scope, n, ok := strings.Cut(name, "/"); ok {
+		ns, base = scope, n
+	}
+	return s.put(name+"@"+version, maxNodeLockPackages, sbom.Package{Name: name, Version: version, Ecosystem: sbom.EcosystemNPM, Type: "npm",
+		PURL: sbom.PURL("npm", ns, base, version)})
+}
+
+// lockSet collects a lock file's packages once per key (a package resolved
+// at one version in several places), up to a bound.
+type lockSet struct {
+	seen map[string]bool
+	out  []sbom.Package
+}
+
+func (s *lockSet) put(key string, max int, p sbom.Package) error {
 	if s.seen[key] {
 		return nil
 	}
-	if len(s.seen) >= maxNodeLockPackages {
-		return fmt.Errorf("more than %d packages", maxNodeLockPackages)
+	if len(s.seen) >= max {
+		return fmt.Errorf("more than %d packages", max)
 	}
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
 	s.seen[key] = true
-	ns, base := "", name
-	if scope, n, ok := strings.Cut(name, "/"); ok {
-		ns, base = scope, n
-	}
-	s.out = append(s.out, sbom.Package{Name: name, Version: version, Ecosystem: sbom.EcosystemNPM, Type: "npm",
-		PURL: sbom.PURL("npm", ns, base, version)})
+	s.out = append(s.out, p)
 	return nil
 }
 

@@ -58,29 +58,14 @@ func Requirements() Cataloger {
 }
 
 // pypiSet collects PyPI packages once per normalised name and version.
-type pypiSet struct {
-	seen map[string]bool
-	out  []sbom.Package
-}
+type pypiSet struct{ lockSet }
 
 func (s *pypiSet) add(name, version string) error {
 	if name == "" || version == "" || strings.ContainsAny(name, " /\\") {
 		return fmt.Errorf("package %q version %q is not a name and version", name, version)
 	}
-	key := pep503Name(name) + "@" + version
-	if s.seen[key] {
-		return nil
-	}
-	if len(s.seen) >= maxPythonLockPackages {
-		return fmt.Errorf("more than %d packages", maxPythonLockPackages)
-	}
-	if s.seen == nil {
-		s.seen = map[string]bool{}
-	}
-	s.seen[key] = true
-	s.out = append(s.out, sbom.Package{Name: name, Version: version, Ecosystem: sbom.EcosystemPyPI, Type: "pypi",
-		PURL: sbom.PURL("pypi", "", pep503Name(name), version)})
-	return nil
+	return s.put(pep503Name(name)+"@"+version, maxPythonLockPackages, sbom.Package{Name: name, Version: version,
+		Ecosystem: sbom.EcosystemPyPI, Type: "pypi", PURL: sbom.PURL("pypi", "", pep503Name(name), version)})
 }
 
 func parsePoetryLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
