@@ -25,6 +25,10 @@ type Flags struct {
 	LayerCacheMiB int64
 	// ScanMaxFileMiB and ScanMaxMemoryMiB are Images' walk limits in MiB.
 	ScanMaxFileMiB, ScanMaxMemoryMiB int64
+	// Runtime runs this process as a node's runtime sensor (the runtime
+	// DaemonSet) instead of the cluster agent; RuntimeNode configures it.
+	Runtime     bool
+	RuntimeNode RuntimeNodeConfig
 }
 
 // Bind registers the flags on fs.
@@ -54,6 +58,7 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.ScanMaxMemoryMiB, "scan-max-memory-mib", DefaultScanMaxMemoryBytes>>20, "image files kept in memory at once during one scan; an image needing more is not scanned (an error names it)")
 	fs.Int64Var(&f.SBOMCacheMiB, "sbom-cache-mib", 64, "on-disk size limit of the scanned images' package lists; the least recently used are removed beyond it")
 	fs.Int64Var(&f.LayerCacheMiB, "layer-cache-mib", 128, "on-disk size limit of what each image layer contributed (--state-dir/layers, by layer digest): a new image on layers read before pulls only its own; the least recently used are removed beyond it")
+	f.bindRuntime(fs)
 }
 
 // Resolve completes the configuration after parsing: the token from
