@@ -172,27 +172,36 @@ func reportRuns(b *testing.B, what string, runs []runResult) {
 // debootstrap bookworm image (88 packages, one 51 MB layer) with a warm
 // database: vulnerabilities only (as Trivy's --scanners vuln), and with the
 // secret scan too (scan image's default); cold (--no-cache: every layer
-// read) and warm (the image's inventory cached by a previous scan).
+// read), warm (the image's inventory cached by a previous scan) and
+// layers (no inventory, the layer replayed from the layer cache: what a
+// new image on this base costs for its base layer).
 func BenchmarkImageScanBookworm(b *testing.B) {
 	img := imagescantest.Bookworm(b)
 	bin := palisadeBinary(b)
 	cache := warmImageDB(b, bin)
 	for _, sc := range []string{"vuln", "vuln,secret"} {
-		for _, warm := range []bool{false, true} {
-			name, args := sc+"/cold", []string{"scan", "image", "oci:" + img, "--scanners", sc, "--cache-dir", cache, "-o", "json", "--fail-on", "none"}
-			if warm {
-				// The first scan fills the inventory cache; the measured ones
-				// only open the layout, read the cached inventory and match.
-				name = sc + "/warm"
+		for _, mode := range []string{"cold", "warm", "layers"} {
+			name, args := sc+"/"+mode, []string{"scan", "image", "oci:" + img, "--scanners", sc, "--cache-dir", cache, "-o", "json", "--fail-on", "none"}
+			switch mode {
+			case "cold":
+				args = append(args, "--no-cache")
+			default:
+				// The first scan fills the caches; "warm" runs only open the
+				// layout, read the cached inventory and match; "layers" runs
+				// find no inventory (as a new image on this base would) and
+				// replay the layer from the layer cache.
 				if r := runPalisade(b, bin, args...); r.code != 0 {
 					b.Fatalf("exit %d: %s", r.code, r.stderr)
 				}
-			} else {
-				args = append(args, "--no-cache")
 			}
 			b.Run(name, func(b *testing.B) {
 				var runs []runResult
 				for i := 0; i < b.N; i++ {
+					if mode == "layers" {
+						if err := os.RemoveAll(filepath.Join(cache, "inventories")); err != nil {
+							b.Fatal(err)
+						}
+					}
 					r := runPalisade(b, bin, args...)
 					if r.code != 0 {
 						b.Fatalf("exit %d: %s", r.code, r.stderr)

@@ -245,24 +245,27 @@ type Set struct {
 // Default returns the catalogers of images with their default limits:
 // what is installed (package databases, installed metadata, binaries) and
 // the lock files of ecosystems that leave no installed metadata behind
-// (Cargo, NuGet, Mix, Conan).
+// (Cargo, NuGet, Mix, Conan), and language runtimes built outside the
+// package manager (runtime.go).
 func Default() *Set {
 	return &Set{
 		Catalogers: []Cataloger{
 			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(), Pub(),
-			CargoLock(), NuGetLock(), MixLock(), ConanLock(),
+			CargoLock(), NuGetLock(), MixLock(), ConanLock(), OpenJDK(),
 		},
-		Streams: []StreamCataloger{GoBinary()},
+		Streams: []StreamCataloger{GoBinary(), RuntimeBinary()},
 	}
 }
 
 // Repo returns Default and the lock files of a source repository that an
 // image carries its installed packages for instead (Gemfile.lock beside
-// installed gemspecs, composer.lock beside installed.json): scanning both
-// in an image would report each package twice.
+// installed gemspecs, composer.lock beside installed.json, Node and Python
+// lock files beside node_modules and site-packages): scanning both in an
+// image would report each package twice.
 func Repo() *Set {
 	s := Default()
-	s.Catalogers = append(s.Catalogers, GemfileLock(), ComposerLock())
+	s.Catalogers = append(s.Catalogers, GemfileLock(), ComposerLock(),
+		NPMLock(), PNPMLock(), YarnLock(), PoetryLock(), UVLock(), PipfileLock(), Requirements())
 	return s
 }
 

@@ -23,21 +23,30 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 // fixtures gives each cataloger a root file system to run on. A cataloger
 // of Default() without an entry here fails TestEveryCatalogerHasFixture.
 var fixtures = map[string]func(t *testing.T) fs.FS{
-	"dpkg":          dirFixture("dpkg"),
-	"apk":           dirFixture("apk"),
-	"python":        dirFixture("python"),
-	"npm":           dirFixture("npm"),
-	"composer":      dirFixture("composer"),
-	"gemspec":       dirFixture("gemspec"),
-	"dotnet-deps":   dirFixture("dotnet-deps"),
-	"swift":         dirFixture("swift"),
-	"pub":           dirFixture("pub"),
-	"gemfile-lock":  dirFixture("gemfile-lock"),
-	"nuget-lock":    dirFixture("nuget-lock"),
-	"cargo-lock":    dirFixture("cargo-lock"),
-	"mix-lock":      dirFixture("mix-lock"),
-	"conan-lock":    dirFixture("conan-lock"),
-	"composer-lock": dirFixture("composer-lock"),
+	"dpkg":           dirFixture("dpkg"),
+	"apk":            dirFixture("apk"),
+	"python":         dirFixture("python"),
+	"npm":            dirFixture("npm"),
+	"composer":       dirFixture("composer"),
+	"gemspec":        dirFixture("gemspec"),
+	"dotnet-deps":    dirFixture("dotnet-deps"),
+	"swift":          dirFixture("swift"),
+	"pub":            dirFixture("pub"),
+	"gemfile-lock":   dirFixture("gemfile-lock"),
+	"nuget-lock":     dirFixture("nuget-lock"),
+	"cargo-lock":     dirFixture("cargo-lock"),
+	"mix-lock":       dirFixture("mix-lock"),
+	"conan-lock":     dirFixture("conan-lock"),
+	"composer-lock":  dirFixture("composer-lock"),
+	"npm-lock":       dirFixture("npm-lock"),
+	"pnpm-lock":      dirFixture("pnpm-lock"),
+	"yarn-lock":      dirFixture("yarn-lock"),
+	"poetry-lock":    dirFixture("poetry-lock"),
+	"uv-lock":        dirFixture("uv-lock"),
+	"pipfile-lock":   dirFixture("pipfile-lock"),
+	"requirements":   dirFixture("requirements"),
+	"runtime-binary": dirFixture("runtime-binary"),
+	"openjdk":        dirFixture("openjdk"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))
@@ -333,11 +342,16 @@ func TestDetectOS(t *testing.T) {
 func TestJavaLimits(t *testing.T) {
 	bomb := zipOf(t, map[string][]byte{"META-INF/MANIFEST.MF": bytes.Repeat([]byte("A"), 4<<20)})
 	nestedBomb := zipOf(t, map[string][]byte{"lib/a.jar": bomb, "lib/b.jar": bomb, "lib/c.jar": bomb})
-	// Nesting deeper than the limit is not followed.
+	// Archives nested six levels deep are read; beyond MaxDepth, or
+	// beyond MaxArchives, the archive has an error (and what was read).
 	deep := zipOf(t, map[string][]byte{"META-INF/maven/g/deep/pom.properties": []byte("groupId=g\nartifactId=deep\nversion=1\n")})
 	for i := 0; i < 6; i++ {
 		deep = zipOf(t, map[string][]byte{"lib/x.jar": deep})
 	}
+	shallow := DefaultJavaLimits()
+	shallow.MaxDepth = 4
+	few := DefaultJavaLimits()
+	few.MaxArchives = 3
 	tests := []struct {
 		name    string
 		data    []byte
@@ -346,8 +360,10 @@ func TestJavaLimits(t *testing.T) {
 		want    int
 	}{
 		{"manifest over its cap", bomb, DefaultJavaLimits(), true, 0},
-		{"nested archives over the shared budget", nestedBomb, JavaLimits{MaxArchiveSize: 1 << 30, MaxNestedSize: 16 << 20, MaxMetadataSize: 8 << 20, MaxTotalInflate: 10 << 20, MaxDepth: 4, MaxEntries: 100}, true, 0},
-		{"deep nesting stops at MaxDepth", deep, DefaultJavaLimits(), false, 0},
+		{"nested archives over the shared budget", nestedBomb, JavaLimits{MaxArchiveSize: 1 << 30, MaxNestedSize: 16 << 20, MaxMetadataSize: 8 << 20, MaxTotalInflate: 10 << 20, MaxDepth: 4, MaxEntries: 100, MaxArchives: 100}, true, 0},
+		{"six levels deep", deep, DefaultJavaLimits(), false, 1},
+		{"deeper than MaxDepth", deep, shallow, true, 0},
+		{"more archives than MaxArchives", deep, few, true, 0},
 		{"not a zip", []byte("PK\x03\x04 definitely not"), DefaultJavaLimits(), true, 0},
 	}
 	for _, tt := range tests {

@@ -135,12 +135,11 @@ func FuzzPomProperties(f *testing.F) {
 // limits, so bombs are caught by the caps rather than by luck.
 func FuzzJavaArchive(f *testing.F) {
 	f.Add([]byte("PK\x05\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"))
-	limits := JavaLimits{MaxArchiveSize: 1 << 20, MaxNestedSize: 1 << 20, MaxMetadataSize: 64 << 10, MaxTotalInflate: 4 << 20, MaxDepth: 3, MaxEntries: 1000}
+	limits := JavaLimits{MaxArchiveSize: 1 << 20, MaxNestedSize: 1 << 20, MaxMetadataSize: 64 << 10, MaxTotalInflate: 4 << 20, MaxDepth: 3, MaxEntries: 1000, MaxArchives: 100}
 	c := javaCataloger{limits}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		bounded(t, func() {
-			budget := limits.MaxTotalInflate
-			_, _ = c.archive(bytes.NewReader(data), int64(len(data)), "x.jar", 0, &budget)
+			_, _ = c.archive(bytes.NewReader(data), int64(len(data)), "x.jar", 0, &javaBudget{inflate: limits.MaxTotalInflate})
 		})
 	})
 }
@@ -274,4 +273,54 @@ func FuzzMixLock(f *testing.F) {
 
 func FuzzConanLock(f *testing.F) {
 	fuzzLock(f, parseConanLock, "conan.lock", "conan", `{"version":"0.5","requires":["zlib/1.3#ab%1.0","o/1@u/c"]}`, `{"graph_lock":{"nodes":{"0":{},"1":{"ref":"zlib/1.2.11"}}},"version":"0.4"}`)
+}
+
+func FuzzNPMLock(f *testing.F) {
+	fuzzLock(f, parseNPMLock, "package-lock.json", "npm", `{"lockfileVersion":1,"dependencies":{"a":{"version":"1.0.0","dependencies":{"b":{"version":"2.0.0"}}}}}`, `{"lockfileVersion":3,"packages":{"":{},"node_modules/@s/a":{"version":"1.0.0"}}}`)
+}
+
+func FuzzPNPMLock(f *testing.F) {
+	fuzzLock(f, parsePNPMLock, "pnpm-lock.yaml", "npm", "lockfileVersion: 5.4\npackages:\n  /@s/a/1.0.0_x@1:\n    dev: true\n", "lockfileVersion: '9.0'\npackages:\n  a@1.0.0(b@2):\n    resolution: {}\n")
+}
+
+func FuzzYarnLock(f *testing.F) {
+	fuzzLock(f, parseYarnLock, "yarn.lock", "npm", "# yarn lockfile v1\n\n\"@s/a@^1\", \"@s/a@^1.1\":\n  version \"1.2.0\"\n", "__metadata:\n  version: 8\n\n\"a@npm:^1\":\n  version: 1.0.0\n  resolution: \"a@npm:1.0.0\"\n")
+}
+
+func FuzzPoetryLock(f *testing.F) {
+	fuzzLock(f, parsePoetryLock, "poetry.lock", "pypi", "[[package]]\nname = \"a\"\nversion = \"1.0\"\n\n[metadata]\nlock-version = \"2.0\"\n")
+}
+
+func FuzzUVLock(f *testing.F) {
+	fuzzLock(f, parseUVLock, "uv.lock", "pypi", "version = 1\n\n[[package]]\nname = \"a\"\nversion = \"1.0\"\nsource = { registry = \"https://pypi.org/simple\" }\n")
+}
+
+func FuzzPipfileLock(f *testing.F) {
+	fuzzLock(f, parsePipfileLock, "Pipfile.lock", "pypi", `{"_meta":{},"default":{"a":{"version":"==1.0"}},"develop":{"b":{"version":"==2"}}}`)
+}
+
+func FuzzRequirements(f *testing.F) {
+	fuzzLock(f, parseRequirements, "requirements.txt", "pypi", "a==1.0 \\\n  --hash=sha256:00\nb[x]===2 ; python_version>'3'\nc>=1\n")
+}
+
+// FuzzRuntimeBinary searches hostile content for every runtime's marker:
+// a version found is never empty and never holds a NUL or space.
+func FuzzRuntimeBinary(f *testing.F) {
+	f.Add([]byte("node.js/v20.11.1\x00"), uint8(0))
+	f.Add([]byte("/x/3.12.1\x00\x003.12.2+\x00"), uint8(1))
+	f.Add([]byte("OpenSSL 3.0.13 30 Jan 2024\x00"), uint8(2))
+	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
+		k := runtimeKinds[int(kind)%len(runtimeKinds)]
+		base := map[string]string{"node": "node", "python": "libpython3.12.so.1.0", "openssl": "libcrypto.so.3"}[k.name]
+		bounded(t, func() {
+			v, err := findVersion(bytes.NewReader(data), k.marker(base), k.version)
+			if err == nil && strings.ContainsAny(v, "\x00 ") {
+				t.Fatalf("version %q", v)
+			}
+		})
+	})
+}
+
+func FuzzJavaRelease(f *testing.F) {
+	fuzzLock(f, parseJavaRelease, "opt/java/openjdk/release", "generic", "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"21.0.2\"\n")
 }

@@ -39,12 +39,12 @@ func (goBinary) Wants(path string, size int64, mode fs.FileMode) bool {
 // Go binary yields no packages and no error, and so does a Go 1.17 or
 // older binary, whose build information a stream cannot follow.
 //
-// The stream is kept in memory (up to 512 MiB) so the binary's symbol
-// table can be read after its build information: every package gets the
-// binary's GoSymbols, nil when they could not be read.
+// The rest of the stream is read for the binary's function names
+// (symbolStream keeps only its pclntab's name table): every package gets
+// the binary's GoSymbols, nil when they could not be read.
 func (goBinary) CatalogStream(_ context.Context, path string, r io.Reader) ([]sbom.Package, error) {
-	var tee bufferTee
-	bi, err := gobuild.ReadStream(io.TeeReader(r, &tee))
+	var syms symbolStream
+	bi, err := gobuild.ReadStream(io.TeeReader(r, &syms))
 	switch {
 	case errors.Is(err, gobuild.ErrNotExecutable), errors.Is(err, gobuild.ErrNotGoBinary), errors.Is(err, gobuild.ErrPointerFormat):
 		return nil, nil
@@ -52,9 +52,12 @@ func (goBinary) CatalogStream(_ context.Context, path string, r io.Reader) ([]sb
 		return nil, err
 	}
 	pkgs := GoPackages(bi, path)
-	if syms := tee.symbolsAfter(r); syms != nil {
+	// A read error leaves the table incomplete, which symbols reports:
+	// the packages stand, their reachability unknown.
+	_, _ = io.Copy(&syms, r)
+	if set, err := syms.symbols(); err == nil {
 		for i := range pkgs {
-			pkgs[i].GoSymbols = syms
+			pkgs[i].GoSymbols = set
 		}
 	}
 	return pkgs, nil

@@ -69,6 +69,11 @@ func goSymbolsOf(pclntab []byte, textAddr uint64) (map[string]struct{}, error) {
 	if err != nil {
 		return nil, err
 	}
+	return symbolsFromNames(names)
+}
+
+// symbolsFromNames reads a function name table: names separated by NUL.
+func symbolsFromNames(names []byte) (map[string]struct{}, error) {
 	syms := map[string]struct{}{}
 	for len(names) > 0 {
 		n := bytes.IndexByte(names, 0)
@@ -222,11 +227,16 @@ func osvSymbol(s *gosym.Sym) (pkg, name string) {
 	base := stripTypeArgs(s.BaseName())
 	if recv := s.ReceiverName(); recv != "" {
 		// "(*T)", or "v3.(*T)" when the last path element is dotted.
-		recv = strings.NewReplacer("(*", "", ")", "").Replace(recv)
+		recv = receiverMarks.Replace(recv)
 		return pkg, pkg + "." + stripTypeArgs(recv) + "." + base
 	}
 	return pkg, pkg + "." + base
 }
+
+// receiverMarks drops a pointer receiver's "(*" and ")"; a Replacer is
+// immutable and safe to share, and building one per symbol cost more
+// than reading the whole table.
+var receiverMarks = strings.NewReplacer("(*", "", ")", "")
 
 // stripTypeArgs drops a generic instantiation's "[...]".
 func stripTypeArgs(s string) string {
@@ -234,66 +244,4 @@ func stripTypeArgs(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-// bufferTee keeps what a stream cataloger reads, up to a limit, so the
-// whole binary can be read again at random offsets. It keeps chunks
-// rather than one growing buffer: a 170 MB binary costs 170 MB, not the
-// several copies a doubling buffer makes.
-type bufferTee struct {
-	chunks [][]byte
-	size   int
-	over   bool
-}
-
-const teeChunk = 1 << 20
-
-func (b *bufferTee) Write(p []byte) (int, error) {
-	n := len(p)
-	if b.over || b.size+n > maxSymbolBinary {
-		b.over, b.chunks = true, nil
-		return n, nil
-	}
-	b.size += n
-	for len(p) > 0 {
-		if len(b.chunks) == 0 || len(b.chunks[len(b.chunks)-1]) == teeChunk {
-			b.chunks = append(b.chunks, make([]byte, 0, teeChunk))
-		}
-		last := &b.chunks[len(b.chunks)-1]
-		k := min(len(p), teeChunk-len(*last))
-		*last = append(*last, p[:k]...)
-		p = p[k:]
-	}
-	return n, nil
-}
-
-// ReadAt reads the kept bytes; every chunk but the last is full.
-func (b *bufferTee) ReadAt(p []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, errors.New("negative offset")
-	}
-	n := 0
-	for n < len(p) {
-		pos := off + int64(n)
-		if pos >= int64(b.size) {
-			return n, io.EOF
-		}
-		c := b.chunks[pos/teeChunk]
-		n += copy(p[n:], c[pos%teeChunk:])
-	}
-	return n, nil
-}
-
-// symbolsAfter reads the rest of r into the tee and the symbol table of
-// the whole binary; nil when the binary is too large or unreadable.
-func (b *bufferTee) symbolsAfter(r io.Reader) map[string]struct{} {
-	if _, err := io.Copy(b, r); err != nil || b.over {
-		return nil
-	}
-	syms, err := GoSymbols(b)
-	b.chunks = nil
-	if err != nil {
-		return nil
-	}
-	return syms
 }

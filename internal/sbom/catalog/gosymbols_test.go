@@ -3,8 +3,10 @@ package catalog
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -105,28 +107,182 @@ func FuzzGoSymbolsOf(f *testing.F) {
 	})
 }
 
-// TestBufferTeeReadAt reads back across chunk boundaries what was
-// written in pieces of odd sizes.
-func TestBufferTeeReadAt(t *testing.T) {
-	data := make([]byte, 3*teeChunk+17)
-	for i := range data {
-		data[i] = byte(i * 7)
+// TestSymbolStream feeds this test binary to symbolStream in writes of
+// several sizes (one byte; odd sizes that split magics and headers across
+// writes; the whole file) and compares the names with GoSymbols reading
+// the file at random offsets. Copies with fake pclntab starts planted
+// before the real one, and inputs that are not whole ELF binaries, are
+// read right or refused.
+func TestSymbolStream(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	var b bufferTee
-	for rest := data; len(rest) > 0; {
-		n := min(len(rest), 333333)
-		b.Write(rest[:n])
-		rest = rest[n:]
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range []struct {
-		off, n  int
-		wantEOF bool
-	}{{0, 10, false}, {teeChunk - 5, 10, false}, {teeChunk, teeChunk + 3, false}, {len(data) - 4, 4, false}, {len(data) - 4, 8, true}, {len(data), 1, true}} {
-		p := make([]byte, tt.n)
-		n, err := b.ReadAt(p, int64(tt.off))
-		end := min(tt.off+tt.n, len(data))
-		if (err != nil) != tt.wantEOF || !bytes.Equal(p[:n], data[tt.off:end]) {
-			t.Errorf("ReadAt(%d, %d) = %d, %v; want %d bytes, EOF %v", tt.off, tt.n, n, err, end-tt.off, tt.wantEOF)
+	want, err := GoSymbols(bytes.NewReader(data))
+	if err != nil {
+		t.Skipf("%s: %v (not an ELF binary)", exe, err)
+	}
+	// A fake Go 1.20 header planted at offset 4096 (inside .text), its
+	// names range pointing at the real table's bytes, is no section start.
+	faked := bytes.Clone(data)
+	copy(faked[4096:], pclntab120("fake.F")[:8+5*8])
+	tests := []struct {
+		name    string
+		data    []byte
+		chunk   int
+		wantErr bool
+	}{
+		{"whole", data, len(data), false},
+		{"odd writes", data, 4093, false},
+		{"small writes", data[:], 7, false},
+		{"fake magic first", faked, 65536, false},
+		{"truncated", data[:len(data)/2], 65536, true},
+		{"not ELF", append([]byte("MZ"), data[2:]...), 65536, true},
+		{"header only", data[:64], 64, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.chunk < 64 && testing.Short() {
+				t.Skip("byte-sized writes of a large binary")
+			}
+			var s symbolStream
+			for rest := tt.data; len(rest) > 0; {
+				n := min(tt.chunk, len(rest))
+				if k, err := s.Write(rest[:n]); k != n || err != nil {
+					t.Fatalf("Write = %d, %v", k, err)
+				}
+				rest = rest[n:]
+			}
+			got, err := s.symbols()
+			if tt.wantErr {
+				if err == nil {
+					t.Fatalf("no error; %d symbols", len(got))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d symbols, want %d", len(got), len(want))
+			}
+			for k := range want {
+				if _, ok := got[k]; !ok {
+					t.Fatalf("%s missing", k)
+				}
+			}
+			if s.kept > 2*int64(len(data))/10 {
+				t.Errorf("kept %d bytes of a %d-byte binary", s.kept, len(data))
+			}
+		})
+	}
+}
+
+// synthELF is a 64-bit little-endian ELF file holding a pclntab of
+// funcs: with its section headers right after the ELF header (as the Go
+// linker writes them) or at the end after the section names (as other
+// linkers do), gap zero bytes after the table and namesGap after the
+// section names.
+func synthELF(headersFirst bool, gap, namesGap int, funcs ...string) []byte {
+	tab := pclntab120(funcs...)
+	names := []byte("\x00.gopclntab\x00.shstrtab\x00")
+	const shent, shnum = 64, 3
+	var tabOff, namesOff, shOff int
+	if headersFirst {
+		shOff = 64
+		tabOff = shOff + shent*shnum
+		namesOff = tabOff + len(tab) + gap
+	} else {
+		tabOff = 64
+		namesOff = tabOff + len(tab) + gap
+		shOff = namesOff + len(names) + namesGap
+	}
+	out := make([]byte, max(shOff+shent*shnum, namesOff+len(names)))
+	copy(out, "\x7fELF\x02\x01\x01")
+	le := binary.LittleEndian
+	le.PutUint64(out[40:], uint64(shOff))
+	le.PutUint16(out[58:], shent)
+	le.PutUint16(out[60:], shnum)
+	le.PutUint16(out[62:], 2)
+	copy(out[tabOff:], tab)
+	copy(out[namesOff:], names)
+	sh := func(i int, name, typ uint32, off, size int) {
+		b := out[shOff+i*shent:]
+		le.PutUint32(b, name)
+		le.PutUint32(b[4:], typ)
+		le.PutUint64(b[24:], uint64(off))
+		le.PutUint64(b[32:], uint64(size))
+	}
+	sh(1, 1, 1, tabOff, len(tab))
+	sh(2, 12, 3, namesOff, len(names))
+	return out
+}
+
+// TestSymbolStreamLayouts: section headers first or last, the section
+// names within reach of the window or not.
+func TestSymbolStreamLayouts(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr bool
+	}{
+		{"headers first", synthELF(true, 100, 0, "a.F", "b.(*T).M"), false},
+		{"headers last", synthELF(false, 100, 0, "a.F", "b.(*T).M"), false},
+		{"headers last, names near", synthELF(false, shWindow/2, 0, "a.F", "b.(*T).M"), false},
+		// (Unless one write holds both, as the 1 MiB one does: see below.)
+		{"headers last, names out of reach", synthELF(false, 0, 2*shWindow, "a.F"), true},
+		{"misnamed section", bytes.Replace(synthELF(false, 100, 0, "a.F"), []byte(".gopclntab"), []byte(".gopclntax"), 1), true},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{1, 5, 64, 1 << 20} {
+			if tt.wantErr && strings.Contains(tt.name, "out of reach") && chunk > len(tt.data) {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%d", tt.name, chunk), func(t *testing.T) {
+				var s symbolStream
+				for rest := tt.data; len(rest) > 0; rest = rest[min(chunk, len(rest)):] {
+					s.Write(rest[:min(chunk, len(rest))])
+				}
+				got, err := s.symbols()
+				if tt.wantErr {
+					if err == nil {
+						t.Fatalf("no error: %v", got)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, want := range []string{"a.F", "b.T.M", "b"} {
+					if _, ok := got[want]; !ok {
+						t.Errorf("%s missing from %v", want, got)
+					}
+				}
+			})
 		}
 	}
+}
+
+// FuzzSymbolStream: hostile streams end in an error or a name set, within
+// the bounds, whatever the write sizes.
+func FuzzSymbolStream(f *testing.F) {
+	f.Add(synthELF(true, 10, 0, "a.F", "net/http.(*Client).Do"), uint16(7))
+	f.Add(synthELF(false, 10, 0, "a.F", "net/http.(*Client).Do"), uint16(4095))
+	f.Fuzz(func(t *testing.T, data []byte, chunk uint16) {
+		var s symbolStream
+		c := int(chunk%4096) + 1
+		for rest := data; len(rest) > 0; {
+			n := min(c, len(rest))
+			s.Write(rest[:n])
+			rest = rest[n:]
+		}
+		_, _ = s.symbols()
+		if s.kept > maxNameTables || len(s.cands) > maxPclnCandidates {
+			t.Fatalf("kept %d bytes in %d candidates", s.kept, len(s.cands))
+		}
+	})
 }

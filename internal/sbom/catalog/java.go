@@ -5,8 +5,11 @@ package catalog
 // pom.properties it contains (a shaded JAR carries several), or, without
 // any, one package from META-INF/MANIFEST.MF and the file name
 // ("commons-lang3-3.14.0.jar"). Archives inside archives (WEB-INF/lib,
-// BOOT-INF/lib, lib/ of an EAR) are read the same way, in memory, to a
-// fixed depth. Maven packages are named "groupId:artifactId", as OSV's
+// BOOT-INF/lib, lib/ of an EAR, and archives inside those) are read the
+// same way, in memory, to any depth real applications have (MaxDepth, 64
+// levels); the count of nested archives and the bytes they inflate to are
+// bounded per top-level archive, and an archive nested beyond a bound is
+// an error of that archive, never silently skipped. Maven packages are named "groupId:artifactId", as OSV's
 // Maven ecosystem names them.
 //
 // Archives are hostile input: nested archives are read through a
@@ -40,6 +43,7 @@ type JavaLimits struct {
 	MaxTotalInflate int64 // everything decompressed from one top-level archive
 	MaxDepth        int   // nesting levels below the top-level archive
 	MaxEntries      int   // entries of one archive looked at
+	MaxArchives     int   // nested archives read below one top-level archive
 }
 
 // DefaultJavaLimits returns the limits Java() uses; they suit real
@@ -51,8 +55,9 @@ func DefaultJavaLimits() JavaLimits {
 		MaxNestedSize:   128 << 20,
 		MaxMetadataSize: 1 << 20,
 		MaxTotalInflate: 1 << 30,
-		MaxDepth:        4,
+		MaxDepth:        64,
 		MaxEntries:      1 << 17,
+		MaxArchives:     10_000,
 	}
 }
 
@@ -112,8 +117,14 @@ func (c javaCataloger) catalogFile(fsys fs.FS, p string) ([]sbom.Package, error)
 		return nil, err
 	}
 	defer cleanup()
-	budget := c.limits.MaxTotalInflate
-	return c.archive(ra, size, p, 0, &budget)
+	return c.archive(ra, size, p, 0, &javaBudget{inflate: c.limits.MaxTotalInflate})
+}
+
+// javaBudget is what one top-level archive may still cost: decompressed
+// bytes and nested archives, shared by every level below it.
+type javaBudget struct {
+	inflate  int64
+	archives int
 }
 
 // readerAt returns random access to f: f itself when it has it (os.File),
@@ -144,7 +155,7 @@ func readerAt(f fs.File, limit int64) (io.ReaderAt, int64, func(), error) {
 var errInflateBudget = errors.New("archive decompresses beyond its budget (zip bomb?)")
 
 // archive catalogs one zip archive; location names it ("app.war!/WEB-INF/lib/x.jar").
-func (c javaCataloger) archive(ra io.ReaderAt, size int64, location string, depth int, budget *int64) ([]sbom.Package, error) {
+func (c javaCataloger) archive(ra io.ReaderAt, size int64, location string, depth int, budget *javaBudget) ([]sbom.Package, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return nil, err
@@ -183,42 +194,49 @@ func (c javaCataloger) archive(ra io.ReaderAt, size int64, location string, dept
 	}
 	pkgs := javaPackages(location, manifest, poms)
 	var errs []error
-	if depth < c.limits.MaxDepth {
-		for _, f := range nested {
-			b, err := c.inflate(f, c.limits.MaxNestedSize, budget)
-			if errors.Is(err, errInflateBudget) {
-				return pkgs, err
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
-				continue
-			}
-			got, err := c.archive(bytes.NewReader(b), int64(len(b)), location+"!/"+f.Name, depth+1, budget)
-			if errors.Is(err, errInflateBudget) {
-				return append(pkgs, got...), err
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
-			}
-			pkgs = append(pkgs, got...)
+	if depth >= c.limits.MaxDepth && len(nested) > 0 {
+		errs = append(errs, fmt.Errorf("%d archives nested deeper than %d levels not read", len(nested), c.limits.MaxDepth))
+		nested = nil
+	}
+	for _, f := range nested {
+		if budget.archives >= c.limits.MaxArchives {
+			errs = append(errs, fmt.Errorf("more than %d nested archives: the rest not read", c.limits.MaxArchives))
+			break
 		}
+		budget.archives++
+		b, err := c.inflate(f, c.limits.MaxNestedSize, budget)
+		if errors.Is(err, errInflateBudget) {
+			return pkgs, err
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+			continue
+		}
+		got, err := c.archive(bytes.NewReader(b), int64(len(b)), location+"!/"+f.Name, depth+1, budget)
+		if errors.Is(err, errInflateBudget) {
+			return append(pkgs, got...), err
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
+		}
+		pkgs = append(pkgs, got...)
 	}
 	return pkgs, errors.Join(errs...)
 }
 
 // inflate decompresses one entry, trusting none of its declared sizes.
-func (c javaCataloger) inflate(f *zip.File, limit int64, budget *int64) ([]byte, error) {
+func (c javaCataloger) inflate(f *zip.File, limit int64, budget *javaBudget) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
 	max := limit
-	if *budget < max {
-		max = *budget
+	if budget.inflate < max {
+		max = budget.inflate
 	}
 	b, err := io.ReadAll(io.LimitReader(rc, max+1))
-	*budget -= int64(len(b))
+	budget.inflate -= int64(len(b))
 	if err != nil {
 		return nil, err
 	}

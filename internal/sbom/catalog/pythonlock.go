@@ -1,0 +1,188 @@
+package catalog
+
+// Python lock files of a source repository (catalog.Repo):
+//
+//   - poetry.lock (TOML): [[package]] name, version, and for what does not
+//     come from an index a [package.source] of type git, directory, file
+//     or url (skipped; "legacy" is another index and kept).
+//   - uv.lock (TOML): [[package]] name, version, source = {registry =
+//     "https://pypi.org/simple"} for index packages; editable, virtual,
+//     path, directory and git sources are the project's own or not index
+//     versions, and skipped.
+//   - Pipfile.lock (JSON): "default" and "develop" map names to
+//     {"version": "==1.2.3"}; entries without a pinned version (git, path)
+//     are skipped.
+//   - requirements*.txt: only exact pins, "name==1.2.3" or "name===1.2.3"
+//     (with extras, markers, hashes and line continuations), are versions;
+//     other requirements (ranges, URLs, -r includes, options) name no
+//     version and are skipped.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/palisade-sec/palisade/internal/sbom"
+)
+
+// maxPythonLockPackages bounds the packages of one Python lock file.
+const maxPythonLockPackages = 200_000
+
+// PoetryLock returns the cataloger of poetry.lock.
+func PoetryLock() Cataloger {
+	return Glob{ID: "poetry-lock", Patterns: []string{"**/poetry.lock"}, MaxSize: 32 << 20, Parse: parsePoetryLock}
+}
+
+// UVLock returns the cataloger of uv.lock.
+func UVLock() Cataloger {
+	return Glob{ID: "uv-lock", Patterns: []string{"**/uv.lock"}, MaxSize: 32 << 20, Parse: parseUVLock}
+}
+
+// PipfileLock returns the cataloger of Pipfile.lock.
+func PipfileLock() Cataloger {
+	return Glob{ID: "pipfile-lock", Patterns: []string{"**/Pipfile.lock"}, MaxSize: 32 << 20, Parse: parsePipfileLock}
+}
+
+// Requirements returns the cataloger of pip requirements files.
+func Requirements() Cataloger {
+	return Glob{ID: "requirements", Patterns: []string{"**/requirements*.txt", "**/requirements/*.txt"}, MaxSize: 8 << 20, Parse: parseRequirements}
+}
+
+// pypiSet collects PyPI packages once per normalised name and version.
+type pypiSet struct{ lockSet }
+
+func (s *pypiSet) add(name, version string) error {
+	if name == "" || version == "" || strings.ContainsAny(name, " /\\") {
+		return fmt.Errorf("package %q version %q is not a name and version", name, version)
+	}
+	return s.put(pep503Name(name)+"@"+version, maxPythonLockPackages, sbom.Package{Name: name, Version: version,
+		Ecosystem: sbom.EcosystemPyPI, Type: "pypi", PURL: sbom.PURL("pypi", "", pep503Name(name), version)})
+}
+
+func parsePoetryLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
+	var doc struct {
+		Package []struct {
+			Name    string `toml:"name"`
+			Version string `toml:"version"`
+			Source  struct {
+				Type string `toml:"type"`
+			} `toml:"source"`
+		} `toml:"package"`
+	}
+	md, err := toml.NewDecoder(r).Decode(&doc)
+	if err != nil {
+		return nil, err
+	}
+	if !md.IsDefined("package") && !md.IsDefined("metadata") {
+		return nil, fmt.Errorf("no [[package]] or [metadata]: not a poetry.lock")
+	}
+	var set pypiSet
+	for i, p := range doc.Package {
+		switch p.Source.Type {
+		case "git", "directory", "file", "url":
+			continue
+		}
+		if err := set.add(p.Name, p.Version); err != nil {
+			return nil, fmt.Errorf("package %d: %w", i+1, err)
+		}
+	}
+	return set.out, nil
+}
+
+func parseUVLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
+	var doc struct {
+		Package []struct {
+			Name    string         `toml:"name"`
+			Version string         `toml:"version"`
+			Source  map[string]any `toml:"source"`
+		} `toml:"package"`
+	}
+	md, err := toml.NewDecoder(r).Decode(&doc)
+	if err != nil {
+		return nil, err
+	}
+	if !md.IsDefined("version") && !md.IsDefined("package") {
+		return nil, fmt.Errorf("no version or [[package]]: not a uv.lock")
+	}
+	var set pypiSet
+	for i, p := range doc.Package {
+		if _, ok := p.Source["registry"]; !ok {
+			continue
+		}
+		if err := set.add(p.Name, p.Version); err != nil {
+			return nil, fmt.Errorf("package %d: %w", i+1, err)
+		}
+	}
+	return set.out, nil
+}
+
+func parsePipfileLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
+	type entry struct {
+		Version string `json:"version"`
+	}
+	var doc struct {
+		Meta    *json.RawMessage `json:"_meta"`
+		Default map[string]entry `json:"default"`
+		Develop map[string]entry `json:"develop"`
+	}
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, err
+	}
+	if doc.Meta == nil {
+		return nil, fmt.Errorf("no \"_meta\": not a Pipfile.lock")
+	}
+	var set pypiSet
+	for _, group := range []map[string]entry{doc.Default, doc.Develop} {
+		for _, name := range slices.Sorted(maps.Keys(group)) {
+			v, ok := strings.CutPrefix(group[name].Version, "==")
+			if !ok {
+				continue
+			}
+			if err := set.add(name, strings.TrimPrefix(v, "=")); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return set.out, nil
+}
+
+// requirementPin matches "name[extras] == version" at the start of a
+// requirement, before any marker (";") or hash option.
+var requirementPin = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:$|;|\s--hash|\s#)`)
+
+func parseRequirements(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var set pypiSet
+	var logical strings.Builder
+	for line := 1; sc.Scan(); line++ {
+		t := sc.Text()
+		if c, ok := strings.CutSuffix(t, "\\"); ok {
+			if logical.Len() < 1<<20 {
+				logical.WriteString(c + " ")
+			}
+			continue
+		}
+		logical.WriteString(t)
+		req := strings.TrimSpace(logical.String())
+		logical.Reset()
+		if m := requirementPin.FindStringSubmatch(req); m != nil {
+			if err := set.add(m[1], m[2]); err != nil {
+				return nil, fmt.Errorf("line %d: %w", line, err)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return set.out, nil
+}
