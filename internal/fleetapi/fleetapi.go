@@ -50,6 +50,9 @@ const (
 	KindImages    = "images"
 	KindImageScan = "imagescan"
 	KindAdmission = "admission"
+	// KindRuntime carries a node's runtime sensor state and findings
+	// (RuntimeReport).
+	KindRuntime = "runtime"
 )
 
 // MaxReportBytes bounds one report body on the hub.
@@ -105,6 +108,7 @@ type Envelope struct {
 	Admission []AdmissionEvent `json:"admission,omitempty"`
 	// ImageVerification is KindImageVerification's payload.
 	ImageVerification *ImageVerification `json:"imageVerification,omitempty"`
+	Runtime           *RuntimeReport     `json:"runtime,omitempty"`
 }
 
 // Validate checks that the envelope carries what its kind says.
@@ -132,6 +136,8 @@ func (e *Envelope) Validate() error {
 			return err
 		}
 		ok = true
+	case KindRuntime:
+		ok = e.Runtime != nil && e.Runtime.Node != "" && (e.Runtime.Sensor != nil || len(e.Runtime.Findings) > 0)
 	default:
 		return fmt.Errorf("unknown kind %q", e.Kind)
 	}
@@ -434,6 +440,10 @@ const (
 	// StateRevoked is a cluster whose agents an operator revoked: its
 	// data stops where the revocation found it, whatever last contact says.
 	StateRevoked ClusterState = "revoked"
+	// StateRefused is a cluster in contact whose reports the hub refuses
+	// (over a quota, or its database unavailable): its data is not
+	// current however recent its heartbeats.
+	StateRefused ClusterState = "reports-refused"
 )
 
 // Error is the body of every non-2xx response.

@@ -20,7 +20,7 @@ import (
 // TestDashboardInChromium drives the dashboard in real headless Chromium:
 // login, the fleet overview, a cluster, its findings filtered by severity,
 // an image and its vulnerabilities, the vulnerability search (following a
-// CVE link and typing a GHSA ID), compliance and admission, with a
+// CVE link and typing a GHSA ID), compliance, admission and runtime (a degraded node sensor shown as a gap), with a
 // screenshot of each page.
 func TestDashboardInChromium(t *testing.T) {
 	bin := hubtest.ChromiumPath(t)
@@ -193,6 +193,14 @@ func TestDashboardInChromium(t *testing.T) {
 	step("open break-glass", chromedp.Click(chromedp.CSS(`a[href="/admission?view=break-glass"]`)), chromedp.WaitVisible(chromedp.CSS(".breakglass")))
 	contains("break-glass", text("#admission"), "incident-debug", "oncall@example.com")
 	shot("09-admission-break-glass")
+	step("open runtime", chromedp.Click(chromedp.CSS(`header nav a[href="/runtime"]`)), chromedp.WaitVisible(chromedp.CSS("#runtime-sensors")))
+	contains("runtime sensors", text("#runtime-sensors"), "edge-arm-01", "pi-1", "pi-2", "degraded", "sensor degraded: load kernel BTF")
+	contains("runtime findings", text("#runtime-findings"), "PAL-RT-001", "sensors/lidar-reader-7d9f", "/bin/sh")
+	gap, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("#runtime-sensors .sensor-gap")).color`))
+	if err != nil || gap == "" || gap == "rgb(0, 0, 0)" {
+		t.Errorf("the degraded sensor's gap is not marked: color %q (%v)", gap, err)
+	}
+	shot("10-runtime")
 
 	// A viewer has no admin page; sign out ends the session.
 	step("sign out", chromedp.Click(chromedp.CSS(".who button")), chromedp.WaitVisible(chromedp.CSS("#login")))
@@ -210,7 +218,7 @@ func TestDashboardInChromium(t *testing.T) {
 	if tok := text("#bootstrap-token"); !strings.HasPrefix(tok, "pbt_") {
 		t.Errorf("bootstrap token %q", tok)
 	}
-	shot("10-admin-cluster-created")
+	shot("11-admin-cluster-created")
 	if cs, _, err := h.Store.QueryClusters(context.Background(), store.ClusterQuery{Search: "edge-new-06"}); err != nil || len(cs) != 1 {
 		t.Errorf("cluster from the form: %v %v", cs, err)
 	}

@@ -92,6 +92,10 @@ type Config struct {
 	// rows without end.
 	ImageScansPerCluster     int64
 	UnusedImageScanRetention time.Duration
+	// Limits are the per-cluster quotas the store enforces at ingest
+	// (zero value: store.DefaultIngestLimits; a negative field: no
+	// limit); a report over one is refused with 413 (refusals.go).
+	Limits store.IngestLimits
 	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
 	// they are kept out of the database.
 	Keys KeyFiles
@@ -132,6 +136,9 @@ type Hub struct {
 	ingesting map[string]bool
 	// gate bounds the reports decoded and stored at once (ingest.go).
 	gate *ingestGate
+	// refused: clusters whose reports this replica refused for an
+	// unavailable database (refusals.go).
+	refused refusedReports
 }
 
 // New loads (creating on first start) the hub's CA and bundle-signing key
@@ -179,6 +186,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.UnusedImageScanRetention == 0 {
 		cfg.UnusedImageScanRetention = DefaultUnusedImageScanRetention
 	}
+	cfg.Store.SetIngestLimits(ingestLimits(cfg.Limits))
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
 		if h, err := os.Hostname(); err == nil {
@@ -208,6 +216,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
 		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
+	h.metrics.registry.MustRegister(newRuntimeCollector(cfg.Store))
 	for _, m := range moved {
 		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)

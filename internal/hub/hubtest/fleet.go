@@ -110,6 +110,7 @@ func SeedFleet(t testing.TB, h *Hub) Fleet {
 		images  []fleetapi.ImageUse
 		scans   map[string][]finding.Finding
 		admit   []fleetapi.AdmissionEvent
+		runtime []*fleetapi.RuntimeReport
 		noAgent bool
 	}
 	specs := []spec{
@@ -154,6 +155,13 @@ func SeedFleet(t testing.TB, h *Hub) Fleet {
 			admit: []fleetapi.AdmissionEvent{
 				{Time: now.Add(-5 * time.Minute), UID: "arm-1", Operation: "CREATE", Decision: "denied", User: "ci@example.com", Rules: []string{"image/unsigned"},
 					Object: finding.ObjectRef{Kind: "Deployment", Namespace: "sensors", Name: "camera"}, Message: "image signature not verified"},
+			},
+			runtime: []*fleetapi.RuntimeReport{
+				{Node: "pi-1", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", Events: 18234, UpdatedAt: now.Add(-time.Minute)},
+					Findings: []fleetapi.RuntimeFinding{{ID: "rt-arm-1", Time: now.Add(-3 * time.Minute), F: finding.Finding{RuleID: "PAL-RT-001", Severity: finding.SeverityHigh,
+						Title: "Shell started in a container", Object: finding.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: "sensors", Name: "lidar-reader-7d9f"}, Container: "reader",
+						Message: "process with parent pid 4121 (pid 4188, uid 0) started /bin/sh in container 3f2a9c1d0b7e"}}}},
+				{Node: "pi-2", Sensor: &fleetapi.RuntimeSensorState{Mode: "degraded", Reason: "load kernel BTF /sys/kernel/btf/vmlinux: no such file or directory", UpdatedAt: now.Add(-2 * time.Minute)}},
 			}},
 		{name: "never-seen-05", noAgent: true},
 	}
@@ -180,6 +188,9 @@ func SeedFleet(t testing.TB, h *Hub) Fleet {
 		}
 		if len(s.admit) > 0 {
 			a.Report(t, fleetapi.KindAdmission, s.admit)
+		}
+		for _, r := range s.runtime {
+			a.Report(t, fleetapi.KindRuntime, r)
 		}
 		a.Heartbeat(t)
 	}

@@ -151,6 +151,8 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 			err = a.admission(ctx, env.Admission)
 		case fleetapi.KindImageVerification:
 			err = a.imageVerification(ctx, env.ImageVerification)
+		case fleetapi.KindRuntime:
+			err = a.runtime(ctx, env.Runtime)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: report %d (%s): %w", clusterID, env.Seq, env.Kind, err)
@@ -343,10 +345,15 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			write = append(write, a.findingRow(w))
 		}
 	}
+	inserted := 0
 	for _, w := range order {
 		if !storedKeys[[2]string{w.okey, w.fkey}] {
 			write = append(write, a.findingRow(w))
+			inserted++
 		}
+	}
+	if err := a.chargeFindings(ctx, p.full, inserted, len(gone), len(order)); err != nil {
+		return err
 	}
 	if err := a.upsertFindings(ctx, write); err != nil {
 		return fmt.Errorf("findings: %w", err)
@@ -512,6 +519,13 @@ func (a *applier) deleteFindings(ctx context.Context, keys [][2]string) error {
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error {
+	l := a.s.ingestLimits()
+	if err := a.checkItems("nodes", len(inv.Nodes), l.NodesPerCluster); err != nil {
+		return err
+	}
+	if err := a.checkItems("rules", len(inv.Rules), l.RulesPerCluster); err != nil {
+		return err
+	}
 	data, err := json.Marshal(inv)
 	if err != nil {
 		return err
@@ -549,6 +563,9 @@ func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error 
 }
 
 func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
+	if err := a.checkItems("images in use", len(set.Images), a.s.ingestLimits().ImagesPerCluster); err != nil {
+		return err
+	}
 	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_images WHERE cluster_id = ?`, a.cluster); err != nil {
 		return err
 	}
@@ -561,6 +578,9 @@ func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
 }
 
 func (a *applier) imageScan(ctx context.Context, sc *fleetapi.ImageScan) error {
+	if err := a.checkItems("vulnerabilities in one image scan", len(sc.Vulnerabilities), a.s.ingestLimits().VulnsPerScan); err != nil {
+		return err
+	}
 	for _, t := range []string{"image_vulns", "image_vuln_aliases"} {
 		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM `+t+` WHERE cluster_id = ? AND digest = ?`, a.cluster, sc.Digest); err != nil {
 			return err

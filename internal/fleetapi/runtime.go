@@ -1,0 +1,82 @@
+package fleetapi
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// RuntimeReport is what one node's runtime sensor (internal/runtime, run
+// by `palisade-agent --runtime` in the runtime DaemonSet) tells the hub:
+// its state, a gap in coverage whenever it is not "ok" or lost events,
+// and runtime findings. The node sensor has no hub identity: it writes
+// Kubernetes Events (KubeEventRuntime*), and the cluster's agent forwards
+// them through its outbox.
+type RuntimeReport struct {
+	// Node is the node the sensor runs on.
+	Node   string              `json:"node"`
+	Sensor *RuntimeSensorState `json:"sensor,omitempty"`
+	// Findings are runtime detections (PAL-RT-*), each an event in time:
+	// they accumulate at the hub (quota and retention), they never replace
+	// a previous report's.
+	Findings []RuntimeFinding `json:"findings,omitempty"`
+}
+
+// RuntimeFinding is one runtime detection and when the sensor made it.
+type RuntimeFinding struct {
+	// ID identifies the detection for idempotent replay (the hub keys on
+	// cluster and ID).
+	ID   string          `json:"id"`
+	Time time.Time       `json:"time"`
+	F    finding.Finding `json:"finding"`
+}
+
+// RuntimeSensorState is a node sensor's health. Mode "ok" with no losses
+// is full coverage; anything else is a gap the dashboard shows.
+type RuntimeSensorState struct {
+	// Mode is "ok" or "degraded"; Reason says why it is degraded (no BTF,
+	// programs refused, missing capabilities).
+	Mode   string `json:"mode"`
+	Reason string `json:"reason,omitempty"`
+	// Events decoded; Dropped records the kernel could not queue (ring
+	// buffer full); Malformed records user space could not decode.
+	Events    uint64 `json:"events"`
+	Dropped   uint64 `json:"dropped"`
+	Malformed uint64 `json:"malformed"`
+	// Unattributed counts cgroups no container or pod could be named for;
+	// Unchecked execs whose drift could not be decided; Suppressed
+	// findings not written over the node's rate limit.
+	Unattributed uint64    `json:"unattributed"`
+	Unchecked    uint64    `json:"unchecked"`
+	Suppressed   uint64    `json:"suppressed"`
+	Since        time.Time `json:"since"`
+	UpdatedAt    time.Time `json:"updatedAt"`
+}
+
+// Gap says what the state leaves unseen, "" for full coverage.
+func (s *RuntimeSensorState) Gap() string {
+	switch {
+	case s == nil:
+		return "no runtime sensor report"
+	case s.Mode != "ok":
+		return "sensor degraded: " + s.Reason
+	case s.Dropped > 0 || s.Malformed > 0:
+		return "events lost: " + strconv.FormatUint(s.Dropped, 10) + " dropped, " + strconv.FormatUint(s.Malformed, 10) + " malformed"
+	case s.Suppressed > 0:
+		return strconv.FormatUint(s.Suppressed, 10) + " findings over the node's rate limit"
+	}
+	return ""
+}
+
+// Kubernetes Events carrying runtime reports from the node sensors to the
+// agent (as the admission webhook's break-glass Events do).
+const (
+	KubeEventRuntimeComponent = "palisade-runtime"
+	// KubeEventReasonRuntimeFinding: one finding; KubeEventReasonRuntimeState:
+	// a sensor state, regarding the Node.
+	KubeEventReasonRuntimeFinding = "PalisadeRuntimeFinding"
+	KubeEventReasonRuntimeState   = "PalisadeRuntimeSensor"
+	// KubeEventRuntimeAnnotation holds the RuntimeReport as JSON.
+	KubeEventRuntimeAnnotation = "palisade.io/runtime-report"
+)

@@ -1,0 +1,61 @@
+package hub_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/hub/hubtest"
+)
+
+// TestRuntimeSensorsAPIAndMetrics: the node sensors' states reach the API
+// and /metrics, the degraded one counted as a gap; runtime findings are
+// listed and filtered by rule; a bad query is a 400.
+func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
+	h := hubtest.Start(t)
+	fleet := hubtest.SeedFleet(t, h)
+	b := newBrowser(t, h)
+	if resp := b.login(hubtest.ViewerUser, hubtest.ViewerPassword, "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
+	resp, body := b.do("GET", "/api/v1/runtime/sensors?cluster="+fleet.IDs["edge-arm-01"], nil, nil)
+	var sensors struct {
+		Sensors []struct {
+			Node, Mode, Reason string
+		} `json:"sensors"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &sensors) != nil || len(sensors.Sensors) != 2 ||
+		sensors.Sensors[1].Node != "pi-2" || sensors.Sensors[1].Mode != "degraded" || !strings.Contains(sensors.Sensors[1].Reason, "BTF") {
+		t.Fatalf("sensors: %d %s", resp.StatusCode, body)
+	}
+	for _, tc := range []struct {
+		query string
+		code  int
+		n     int
+	}{
+		{"", http.StatusOK, 1},
+		{"?rule=PAL-RT-001", http.StatusOK, 1},
+		{"?rule=PAL-RT-003", http.StatusOK, 0},
+		{"?cluster=" + fleet.IDs["edge-amd-02"], http.StatusOK, 0},
+		{"?since=yesterday", http.StatusBadRequest, 0},
+		{"?limit=9999", http.StatusBadRequest, 0},
+	} {
+		resp, body := b.do("GET", "/api/v1/runtime/findings"+tc.query, nil, nil)
+		var out struct {
+			Findings []json.RawMessage `json:"findings"`
+		}
+		if resp.StatusCode != tc.code || (tc.code == http.StatusOK && (json.Unmarshal([]byte(body), &out) != nil || len(out.Findings) != tc.n)) {
+			t.Errorf("findings%s: %d %s, want %d with %d findings", tc.query, resp.StatusCode, body, tc.code, tc.n)
+		}
+	}
+	resp, body = b.do("GET", "/metrics", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %d", resp.StatusCode)
+	}
+	for _, want := range []string{`palisade_hub_runtime_sensors{mode="degraded"} 1`, `palisade_hub_runtime_sensors{mode="ok"} 1`, "palisade_hub_runtime_sensor_gaps 1"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
