@@ -176,12 +176,22 @@ func (s *sqlStore) flushSeen(ctx context.Context) error {
 		clusters = append(clusters, id)
 		clusterAt = append(clusterAt, at)
 	}
+	var skipped map[string]bool
 	err := s.tx(context.WithoutCancel(ctx), func(tx *sql.Tx) error {
-		if err := s.touch(ctx, tx, "agents", "", agents, agentAt); err != nil {
+		skipped = map[string]bool{}
+		sa, err := s.touch(ctx, tx, "agents", "", agents, agentAt)
+		if err != nil {
 			return fmt.Errorf("agents: %w", err)
 		}
-		if err := s.touch(ctx, tx, "clusters", ", pending = 0", clusters, clusterAt); err != nil {
+		sc, err := s.touch(ctx, tx, "clusters", ", pending = 0", clusters, clusterAt)
+		if err != nil {
 			return fmt.Errorf("clusters: %w", err)
+		}
+		for _, id := range sa {
+			skipped[id] = true
+		}
+		for _, id := range sc {
+			skipped["\x00"+id] = true
 		}
 		return nil
 	})
@@ -189,17 +199,66 @@ func (s *sqlStore) flushSeen(ctx context.Context) error {
 		c.putBack(due)
 		return fmt.Errorf("recording %d heartbeats: %w", len(due), err)
 	}
+	if len(skipped) > 0 {
+		// Skipped rows are tried again at the next flush, for at most
+		// heartbeatRecheck (a deleted agent's row is "skipped" for
+		// good; a locked one is being written by a report anyway).
+		var newest int64
+		for _, ct := range due {
+			newest = max(newest, ct.at)
+		}
+		again := map[string]contact{}
+		for id, ct := range due {
+			if (skipped[id] || skipped["\x00"+ct.cluster]) && newest-ct.at < heartbeatRecheck.Milliseconds() {
+				again[id] = ct
+			}
+		}
+		c.putBack(again)
+	}
 	return nil
 }
 
 // touch moves last_seen of the rows of table forward to at, setting also
-// the assignments in extra on the rows it moves: one statement on
-// PostgreSQL (unnest), chunks of a VALUES list on SQLite.
-func (s *sqlStore) touch(ctx context.Context, tx *sql.Tx, table, extra string, ids []string, at []int64) error {
+// the assignments in extra on the rows it moves: on PostgreSQL two
+// statements whatever the number of rows (unnest), on SQLite chunks of a
+// VALUES list. On PostgreSQL rows locked by a report's transaction are
+// skipped, not waited for, and returned: a flush, which readers of the
+// replica wait for, must never queue behind the fleet's reports (under
+// load their transactions hold agents' and clusters' rows for seconds).
+func (s *sqlStore) touch(ctx context.Context, tx *sql.Tx, table, extra string, ids []string, at []int64) (skipped []string, err error) {
 	if s.d.dollar {
-		_, err := tx.ExecContext(ctx, `UPDATE `+table+` AS t SET last_seen = v.at`+extra+`
-			FROM unnest($1::text[], $2::bigint[]) AS v(id, at) WHERE t.id = v.id AND t.last_seen < v.at`, ids, at)
-		return err
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM `+table+` WHERE id = ANY($1::text[]) FOR UPDATE SKIP LOCKED`, ids)
+		if err != nil {
+			return nil, err
+		}
+		locked := make(map[string]bool, len(ids))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			locked[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		var mine []string
+		var mineAt []int64
+		for i, id := range ids {
+			if locked[id] {
+				mine, mineAt = append(mine, id), append(mineAt, at[i])
+			} else {
+				skipped = append(skipped, id) // locked elsewhere, or gone
+			}
+		}
+		if len(mine) == 0 {
+			return skipped, nil
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE `+table+` AS t SET last_seen = v.at`+extra+`
+			FROM unnest($1::text[], $2::bigint[]) AS v(id, at) WHERE t.id = v.id AND t.last_seen < v.at`, mine, mineAt)
+		return skipped, err
 	}
 	per := max(1, s.d.maxParams/2)
 	for start := 0; start < len(ids); start += per {
@@ -211,10 +270,10 @@ func (s *sqlStore) touch(ctx context.Context, tx *sql.Tx, table, extra string, i
 		values := strings.TrimSuffix(strings.Repeat("(?, ?), ", end-start), ", ")
 		if _, err := tx.ExecContext(ctx, `WITH v(id, at) AS (VALUES `+values+`)
 			UPDATE `+table+` SET last_seen = v.at`+extra+` FROM v WHERE `+table+`.id = v.id AND `+table+`.last_seen < v.at`, args...); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // startSeen starts the write-behind loop.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -173,6 +174,71 @@ func TestHeartbeatWriteBehindAcrossReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 			seen(t0.Add(55*time.Second), "after Close")
+		})
+	}
+}
+
+// On PostgreSQL a flush skips the rows a report's transaction holds
+// instead of waiting for them (readers of the replica wait for flushes),
+// and writes those contacts at a later flush.
+func TestHeartbeatFlushSkipsLockedRows(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Shared(t).NewDatabase(t)
+	a, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c := enrolled(t, a, "edge", "ag")
+	if err := a.Heartbeat(ctx, "ag", fleetapi.Heartbeat{}, t0); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for i, table := range []string{"agents", "clusters"} {
+		t.Run(table, func(t *testing.T) {
+			at := t0.Add(time.Duration(i+1) * 15 * time.Second)
+			if err := a.Heartbeat(ctx, "ag", fleetapi.Heartbeat{}, at); err != nil {
+				t.Fatal(err)
+			}
+			if _, coalesced := store.HeartbeatCounts(a); coalesced != int64(i+1) {
+				t.Fatalf("%d heartbeats coalesced, want %d", coalesced, i+1)
+			}
+			id := map[string]string{"agents": "ag", "clusters": c.ID}[table]
+			lock, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer lock.Rollback() //nolint:errcheck // ends the lock if the test fails early
+			if _, err := lock.ExecContext(ctx, `SELECT 1 FROM `+table+` WHERE id = $1 FOR UPDATE`, id); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- store.FlushHeartbeats(ctx, a) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("the flush waits for a row another transaction holds")
+			}
+			if err := lock.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.FlushHeartbeats(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+			var seen int64
+			if err := db.QueryRowContext(ctx, `SELECT last_seen FROM `+table+` WHERE id = $1`, id).Scan(&seen); err != nil {
+				t.Fatal(err)
+			}
+			if seen != at.UnixMilli() {
+				t.Fatalf("%s last_seen %d after the lock ended, want %d", table, seen, at.UnixMilli())
+			}
 		})
 	}
 }
