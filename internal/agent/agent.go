@@ -107,6 +107,11 @@ type Config struct {
 	// Kubernetes Events (reportingComponent palisade-admission) and sends
 	// them to the hub as admission events; needs list and watch on events.
 	AdmissionEvents bool
+	// BreakGlassLedger, NAMESPACE/NAME, is the admission webhook's
+	// break-glass ledger ConfigMap (ledger.go), read at start and every
+	// 30 s so break-glass uses outlive their Events; needs get on it.
+	// "": not read.
+	BreakGlassLedger string
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -329,6 +334,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	loops := []func(context.Context){a.sendLoop, a.heartbeatLoop, a.rotateLoop, a.bundleLoop}
 	if a.cfg.AdmissionEvents {
 		loops = append(loops, a.watchAdmissionEvents)
+	}
+	if a.cfg.BreakGlassLedger != "" {
+		loops = append(loops, a.readLedger)
 	}
 	for _, loop := range loops {
 		wg.Add(1)
