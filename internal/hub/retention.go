@@ -80,6 +80,7 @@ func (h *Hub) prune(ctx context.Context) {
 	if h.cfg.AdmissionEventsPerCluster > 0 {
 		h.enforceQuota(ctx, "")
 	}
+	h.pruneLockouts(ctx)
 	if n, err := h.st.PruneFrameworkScores(ctx, FrameworkScoreRetention, FrameworkScoresPerSeries, pruneMaxDeletes, h.cfg.Now()); err != nil {
 		h.log.ErrorContext(ctx, "framework score retention", slog.Any("error", err))
 	} else if n > 0 {
