@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	pullSecrets := fs.Bool("pull-secrets", false, "read imagePullSecrets through the API (in-cluster config or --kubeconfig) when the policy asks for them")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig for --pull-secrets and --kube-events outside the cluster")
 	kubeEvents := fs.Bool("kube-events", false, "write each break-glass use and refused attempt as a Kubernetes Event (reason PalisadeBreakGlass) for the agent to forward to the hub; needs RBAC create on events")
+	ledger := fs.String("break-glass-ledger", "", "NAMESPACE/NAME of an existing ConfigMap to which each break-glass Event is also appended (the newest 256), so an agent down longer than the Events' hour in the API server still forwards it; needs RBAC get and update on that ConfigMap")
 	kubeEventRate := fs.Float64("kube-event-rate", admission.DefaultEventRate, "Kubernetes Events written per second at most after a burst of 20; the excess is counted in palisade_admission_kube_events_dropped_total and only logged")
 	maxContainers := fs.Int("max-containers", admission.DefaultMaxContainers, "deny a pod spec with more containers than this (containers, initContainers and ephemeralContainers together)")
 	perReview := fs.Int("review-concurrency", admission.DefaultReviewConcurrency, "registry and scanner checks one review runs at a time")
@@ -70,7 +72,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if err := serve(ctx, serveOptions{policy: *policyFile, listen: *listen, cert: *certFile, key: *keyFile, logLevel: *logLevel,
 		reload: *reload, cacheDir: *cacheDir, pullSecrets: *pullSecrets, kubeconfig: *kubeconfig,
-		kubeEvents: *kubeEvents, kubeEventRate: *kubeEventRate, maxContainers: *maxContainers, perReview: *perReview, global: *global}, stderr); err != nil {
+		kubeEvents: *kubeEvents, kubeEventRate: *kubeEventRate, ledger: *ledger, maxContainers: *maxContainers, perReview: *perReview, global: *global}, stderr); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 2
 	}
@@ -79,6 +81,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 
 type serveOptions struct {
 	policy, listen, cert, key, logLevel, cacheDir, kubeconfig string
+	ledger                                                    string // NAMESPACE/NAME of the break-glass ledger ConfigMap
 	reload                                                    time.Duration
 	kubeEventRate                                             float64
 	pullSecrets, kubeEvents                                   bool
@@ -117,10 +120,20 @@ func serve(ctx context.Context, o serveOptions, stderr io.Writer) error {
 	if o.pullSecrets {
 		opts.Client = client
 	}
+	if o.ledger != "" && !o.kubeEvents {
+		return errors.New("--break-glass-ledger needs --kube-events")
+	}
 	var sink *admission.KubeEventSink
 	if o.kubeEvents {
 		host, _ := os.Hostname()
 		sink = admission.NewKubeEventSink(client, logger, o.kubeEventRate, 0, host)
+		if o.ledger != "" {
+			ns, name, ok := strings.Cut(o.ledger, "/")
+			if !ok || ns == "" || name == "" {
+				return fmt.Errorf("--break-glass-ledger %q: want NAMESPACE/NAME", o.ledger)
+			}
+			sink.WithLedger(&admission.BreakGlassLedger{Client: client, Namespace: ns, Name: name})
+		}
 		opts.Events = admission.MultiSink{admission.LogSink{Logger: logger}, sink}
 		go sink.Run(ctx)
 	}

@@ -68,6 +68,18 @@ type KubeEventSink struct {
 	dropped atomic.Uint64
 	created atomic.Uint64
 	host    string
+	// ledger, when set, also records each event durably (ledger.go);
+	// ledgerFailed counts the appends that failed.
+	ledger       *BreakGlassLedger
+	ledgerFailed atomic.Uint64
+}
+
+// WithLedger makes the sink also append every event to the break-glass
+// ledger, which outlives the Events' hour in the API server. Call before
+// Run.
+func (s *KubeEventSink) WithLedger(l *BreakGlassLedger) *KubeEventSink {
+	s.ledger = l
+	return s
 }
 
 // NewKubeEventSink returns a sink writing with client at most ratePerSec
@@ -109,6 +121,10 @@ func (s *KubeEventSink) Collectors() []prometheus.Collector {
 			Name: "palisade_admission_kube_events_dropped_total",
 			Help: "Break-glass Kubernetes Events not written: over the rate limit, queue full or refused by the API server (the log still has them).",
 		}, func() float64 { return float64(s.Dropped()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "palisade_admission_break_glass_ledger_failures_total",
+			Help: "Break-glass events not appended to the break-glass ledger ConfigMap (the Event and the log may still have them).",
+		}, func() float64 { return float64(s.ledgerFailed.Load()) }),
 	}
 }
 
@@ -146,6 +162,14 @@ func (s *KubeEventSink) Run(ctx context.Context) {
 		case e := <-s.queue:
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err := s.client.CoreV1().Events(eventNamespace(e)).Create(wctx, KubeEvent(e, s.host), metav1.CreateOptions{})
+			if s.ledger != nil {
+				// Even when the Event failed: the ledger is what an agent
+				// that was down reads.
+				if lerr := s.ledger.Append(wctx, e); lerr != nil {
+					s.ledgerFailed.Add(1)
+					s.log.Warn("appending to the break-glass ledger", slog.String("uid", e.UID), slog.Any("error", lerr))
+				}
+			}
 			cancel()
 			if err != nil {
 				s.drop()

@@ -138,6 +138,43 @@ subjects:
 - kind: ServiceAccount
   name: palisade-admission
   namespace: {{.Namespace}}
+---
+# The break-glass ledger (--break-glass-ledger): each break-glass Event is
+# also appended here (the newest 256), because the API server keeps Events
+# about an hour and the agent may be down longer. The agent reads it
+# (deploy/agent's Role palisade-agent-break-glass-ledger).
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: palisade-break-glass-ledger
+  namespace: {{.Namespace}}
+---
+# Least privilege: get and update on that one ConfigMap (no list, no
+# create, no other ConfigMap).
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: palisade-admission-break-glass-ledger
+  namespace: {{.Namespace}}
+rules:
+- apiGroups: [""]
+  resources: [configmaps]
+  resourceNames: [palisade-break-glass-ledger]
+  verbs: [get, update]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: palisade-admission-break-glass-ledger
+  namespace: {{.Namespace}}
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: palisade-admission-break-glass-ledger
+subjects:
+- kind: ServiceAccount
+  name: palisade-admission
+  namespace: {{.Namespace}}
 {{- if .PullSecrets}}
 ---
 # Read imagePullSecrets to resolve and verify private images. Least
@@ -240,6 +277,7 @@ spec:
         - --tls-cert-file=/etc/palisade/tls/tls.crt
         - --tls-key-file=/etc/palisade/tls/tls.key
         - --kube-events
+        - --break-glass-ledger={{.Namespace}}/palisade-break-glass-ledger
         ports:
         - name: https
           containerPort: 8443

@@ -65,10 +65,15 @@ func TestInstallManifests(t *testing.T) {
 			}
 		}
 	}
-	for _, k := range []string{"Namespace", "ServiceAccount", "ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
+	for _, k := range []string{"Namespace", "ServiceAccount", "Deployment", "PodDisruptionBudget", "Service", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"} {
 		if kinds[k] != 1 {
 			t.Errorf("%d %s, want 1", kinds[k], k)
 		}
+	}
+	// The policy and the break-glass ledger, which the webhook may get
+	// and update (its one Role) and the agent read.
+	if kinds["ConfigMap"] != 2 || kinds["Role"] != 1 || kinds["RoleBinding"] != 1 || !strings.Contains(string(out), "--break-glass-ledger=palisade-system/palisade-break-glass-ledger") {
+		t.Errorf("%d ConfigMaps, %d Roles, %d RoleBindings, want the policy and the break-glass ledger with its Role and binding, and the flag", kinds["ConfigMap"], kinds["Role"], kinds["RoleBinding"])
 	}
 	if _, err := Manifests(ManifestOptions{Replicas: 1}); err == nil {
 		t.Error("one replica accepted")

@@ -111,6 +111,11 @@ type Config struct {
 	// (reportingComponent palisade-runtime) to the hub as runtime reports;
 	// needs list and watch on events.
 	RuntimeEvents bool
+	// BreakGlassLedger, NAMESPACE/NAME, is the admission webhook's
+	// break-glass ledger ConfigMap (ledger.go), read at start and every
+	// 30 s so break-glass uses outlive their Events; needs get on it.
+	// "": not read.
+	BreakGlassLedger string
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -341,6 +346,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.cfg.RuntimeEvents {
 		loops = append(loops, a.watchRuntimeEvents)
+	}
+	if a.cfg.BreakGlassLedger != "" {
+		loops = append(loops, a.readLedger)
 	}
 	for _, loop := range loops {
 		wg.Add(1)

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
 
 // Flags are the command-line settings of `palisade agent run` and of the
@@ -43,6 +45,7 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.EncryptionReport, "encryption-report", "", "JSON report of 'palisade cluster encryption -o json' (e.g. a mounted ConfigMap) to report encryption at rest from")
 	fs.StringArrayVar(&f.AdmissionPolicyKeyFiles, "admission-policy-public-key", nil, "PEM public key of an admission policy publisher ('palisade db keygen'; repeatable): only admission bundles it signed ('hub bundle publish --sign-key') are written")
 	fs.StringVar(&f.AdmissionPolicyConfigMap, "admission-policy-configmap", "", "NAMESPACE/NAME[:KEY] of the admission webhook's policy ConfigMap (deploy/admission: palisade-system/palisade-admission-policy): the hub's admission bundle is written there (needs get and update on that ConfigMap; deploy/agent's Role)")
+	fs.StringVar(&f.BreakGlassLedger, "break-glass-ledger", "", "NAMESPACE/NAME of the admission webhook's break-glass ledger ConfigMap (deploy/admission: palisade-system/"+fleetapi.BreakGlassLedgerName+"), read at start and every 30s so break-glass uses reach the hub even after their Events expired (needs get on that ConfigMap; deploy/agent's Role)")
 	fs.BoolVar(&f.AdmissionEvents, "admission-events", true, "forward the admission webhook's break-glass Kubernetes Events (reportingComponent palisade-admission) to the hub as admission events (needs list and watch on events; deploy/agent's ClusterRole)")
 	fs.StringVar(&f.HostRoot, "host-root", "", "read-only host root of a control-plane node (hostPath); without --encryption-report, its API server's encryption configuration is reported (never as verified)")
 	fs.DurationVar(&f.Debounce, "debounce", 2*time.Second, "wait for changes to settle before evaluating")

@@ -5,6 +5,7 @@
 package fleetapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -467,3 +468,26 @@ const (
 	// (schema palisade.io/admission-event/v1, docs/admission.md).
 	KubeEventAnnotation = "palisade.io/admission-event"
 )
+
+// The break-glass ledger: Kubernetes keeps Events about an hour, so an
+// agent down longer would miss break-glass uses. The webhook therefore
+// also appends each one to a ConfigMap (default
+// palisade-system/palisade-break-glass-ledger), bounded to the newest
+// MaxLedgerEntries entries and MaxLedgerBytes, which the agent reads when
+// it starts and every LedgerPollSeconds; the hub keys admission events on
+// (cluster, review UID), so an entry seen both as an Event and in the
+// ledger is stored once.
+const (
+	BreakGlassLedgerName = "palisade-break-glass-ledger"
+	MaxLedgerEntries     = 256
+	MaxLedgerBytes       = 512 << 10
+	LedgerPollSeconds    = 30
+)
+
+// LedgerEntry is one value of the ledger ConfigMap, whose keys are
+// "<unix nanoseconds, 19 digits>-<review UID>" (so they sort by time):
+// the Event's reason and its admission event JSON (KubeEventAnnotation).
+type LedgerEntry struct {
+	Reason string          `json:"reason"`
+	Event  json.RawMessage `json:"event"`
+}

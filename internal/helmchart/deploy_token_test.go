@@ -1,6 +1,7 @@
 package helmchart
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -72,6 +73,61 @@ func TestAgentBootstrapTokenIsAFile(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("%s: no Secret volume mounted read-only at /etc/palisade-agent/bootstrap", name)
+		}
+	}
+}
+
+// TestBreakGlassLedgerWired: with the webhook and the agent in one
+// release, the chart makes the webhook's break-glass ledger ConfigMap,
+// lets the webhook get and update only it and the agent only get it, and
+// passes its NAMESPACE/NAME to both (docs/admission.md); without the
+// webhook the agent is not told to read one.
+func TestBreakGlassLedgerWired(t *testing.T) {
+	objs := render(t, on("agent", "admission"))
+	var ledger string
+	for _, o := range objs {
+		if o.GetKind() == "ConfigMap" && strings.HasSuffix(o.GetName(), "-break-glass-ledger") {
+			ledger = o.GetName()
+		}
+	}
+	if ledger == "" {
+		t.Fatal("no break-glass ledger ConfigMap")
+	}
+	flag := "--break-glass-ledger=" + namespace + "/" + ledger
+	verbs := map[string][]any{}
+	for _, o := range objs {
+		component := o.GetLabels()["app.kubernetes.io/component"]
+		switch o.GetKind() {
+		case "Deployment":
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+			if (component == "agent" || component == "admission") && !slices.Contains(args, flag) {
+				t.Errorf("%s: args %v lack %s", component, args, flag)
+			}
+		case "Role":
+			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
+			for _, r := range rules {
+				names, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "resourceNames")
+				if slices.Contains(names, ledger) {
+					if len(names) != 1 {
+						t.Errorf("%s: Role %s names %v", component, o.GetName(), names)
+					}
+					v, _, _ := unstructured.NestedSlice(r.(map[string]any), "verbs")
+					verbs[component] = v
+				}
+			}
+		}
+	}
+	if fmt.Sprint(verbs["admission"]) != "[get update]" || fmt.Sprint(verbs["agent"]) != "[get]" {
+		t.Errorf("verbs on the ledger: %v, want the webhook get and update, the agent get", verbs)
+	}
+	for _, o := range render(t, on("agent")) {
+		if o.GetKind() == "Deployment" {
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+			if slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "--break-glass-ledger") }) {
+				t.Errorf("agent without the webhook told to read a ledger: %v", args)
+			}
 		}
 	}
 }

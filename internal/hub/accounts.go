@@ -193,12 +193,20 @@ func (h *Hub) Unlock(ctx context.Context, address, user string) error {
 	}
 	client := clientKey(a.Unmap())
 	target := client
+	var rows []string
 	if user != "" {
 		h.guard.account.Reset(accountKey(client, user))
 		target = user + "@" + client
+		rows = []string{"account:" + accountKey(client, user)}
 	} else {
 		h.guard.client.Reset(client)
 		h.guard.token.Reset(client)
+		rows = []string{"client:" + client}
+	}
+	// Every replica lifts it (lockouts.go); token lockouts stay per
+	// replica.
+	if err := h.st.UnlockLockouts(ctx, rows, h.cfg.Now()); err != nil {
+		return err
 	}
 	return h.audit(ctx, AuditLockoutUnlock, target, "")
 }

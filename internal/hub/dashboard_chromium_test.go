@@ -188,6 +188,17 @@ func TestDashboardInChromium(t *testing.T) {
 	step("open compliance", chromedp.Click(chromedp.CSS(`header nav a[href="/compliance"]`)), chromedp.WaitVisible(chromedp.CSS("#compliance")))
 	contains("compliance", text("#compliance"), "pss/privileged", "pss/run-as-non-root")
 	shot("08-compliance")
+	// Frameworks: each framework's fleet score and every cluster that
+	// reported, scored from its rules and findings (edge-amd-02 fails
+	// pss/privileged, a Pod Security baseline control).
+	step("open frameworks", chromedp.Click(chromedp.CSS(`header nav a[href="/frameworks"]`)), chromedp.WaitVisible(chromedp.CSS("#fw-pss-baseline")))
+	pss := text("#fw-pss-baseline")
+	contains("frameworks", pss, "Fleet score:", "%", "edge-amd-02", "edge-arm-01", "edge-stale-03")
+	contains("frameworks", text("#fw-cis"), "Fleet score:", "edge-amd-02")
+	if strings.Contains(pss, "No cluster has reported yet") || strings.Contains(text("#fw-pss-baseline .score"), "none") {
+		t.Errorf("pss-baseline has no score: %q", pss)
+	}
+	shot("08b-frameworks")
 	step("open admission", chromedp.Click(chromedp.CSS(`header nav a[href="/admission"]`)), chromedp.WaitVisible(chromedp.CSS("#admission")))
 	contains("admission denials", text("#admission"), "debug-shell", "camera", "denied")
 	step("open break-glass", chromedp.Click(chromedp.CSS(`a[href="/admission?view=break-glass"]`)), chromedp.WaitVisible(chromedp.CSS(".breakglass")))

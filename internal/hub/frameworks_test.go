@@ -8,15 +8,26 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/pgtest"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
 // TestFleetFrameworkScores: the hub scores each cluster from the rules its
 // agent evaluates and the findings it reports, keeps the scores over time
 // (a change is a new point) and serves the fleet's compliance per
-// framework with the trend.
+// framework with the trend. On SQLite and on PostgreSQL.
 func TestFleetFrameworkScores(t *testing.T) {
-	th := startHub(t)
+	t.Run("sqlite", func(t *testing.T) { testFleetFrameworkScores(t, startHub(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		st, err := store.Open(context.Background(), pgtest.Shared(t).NewDatabase(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testFleetFrameworkScores(t, startHubWith(t, Config{Store: st}))
+	})
+}
+
+func testFleetFrameworkScores(t *testing.T, th *testHub) {
 	ctx := context.Background()
 	cert, a, _ := th.enrol(t, "edge-a")
 	ca := th.client(cert)

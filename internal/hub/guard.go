@@ -223,6 +223,11 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 	// Allow reserves the attempt in both limiters; every path below ends
 	// both reservations: Fail for a wrong password, Succeed (account)
 	// for a right one, Cancel when no verdict counts.
+	if wait := h.sharedLockout(ctx, sharedKey{h.guard.account, acct, "account:" + acct}, sharedKey{h.guard.client, client, "client:" + client}); wait > 0 {
+		h.metrics.throttled.WithLabelValues(endpoint, "shared").Inc()
+		h.log.DebugContext(ctx, "login throttled", slog.String("account", nameFingerprint(name)), slog.String("client", client), slog.String("limit", "shared"))
+		return u, loginThrottled, wait, nil
+	}
 	okA, waitA := h.guard.account.Allow(acct)
 	okC, waitC := true, time.Duration(0)
 	if okA {
@@ -278,6 +283,8 @@ func (h *Hub) checkLogin(r *http.Request, endpoint, name, password string) (u st
 		attrs = append(attrs, slog.Bool("unknownUser", true))
 	}
 	h.log.LogAttrs(ctx, slog.LevelWarn, "login failed", attrs...)
+	h.shareLockout(ctx, "account:"+acct, lockA)
+	h.shareLockout(ctx, "client:"+client, lockC)
 	if lockA > 0 || lockC > 0 {
 		h.metrics.lockouts.WithLabelValues(endpoint).Inc()
 		h.log.LogAttrs(ctx, slog.LevelWarn, "login locked", append(attrs,

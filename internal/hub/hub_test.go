@@ -37,14 +37,18 @@ func startHub(t *testing.T) *testHub {
 	return startHubWith(t, Config{})
 }
 
-// startHubWith starts a hub with cfg, filling in the store, the hosts and
+// startHubWith starts a hub with cfg, filling in the store (SQLite unless
+// cfg has one; closed at the end either way), the hosts and
 // (unless set) a silent logger.
 func startHubWith(t *testing.T, cfg Config) *testHub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
+	st := cfg.Store
+	if st == nil {
+		var err error
+		if st, err = store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cfg.Store, cfg.Hosts = st, []string{"127.0.0.1"}
 	if cfg.Logger == nil {

@@ -84,13 +84,14 @@ func (h *Hub) prune(ctx context.Context) {
 	if h.cfg.AdmissionEventsPerCluster > 0 {
 		h.enforceQuota(ctx, "")
 	}
-	// Image verifications are keyed by digest like scans, and kept by
-	// the same quota and retention.
+	h.pruneLockouts(ctx)
 	if n, err := h.st.PruneFrameworkScores(ctx, FrameworkScoreRetention, FrameworkScoresPerSeries, pruneMaxDeletes, h.cfg.Now()); err != nil {
 		h.log.ErrorContext(ctx, "framework score retention", slog.Any("error", err))
 	} else if n > 0 {
 		h.metrics.scoresPruned.Add(float64(n))
 	}
+	// Image verifications are keyed by digest like scans, and kept by
+	// the same quota and retention.
 	r := store.ImageScanRetention{Unused: max(h.cfg.UnusedImageScanRetention, 0), PerCluster: max(h.cfg.ImageScansPerCluster, 0), MaxDeletes: pruneMaxDeletes}
 	if r.Unused <= 0 && r.PerCluster <= 0 {
 		return

@@ -184,6 +184,23 @@ func (l *Limiter) Cancel(key string) {
 	}
 }
 
+// Locked returns until when key is locked and since when (its last
+// failure); zero times when it is not locked now.
+func (l *Limiter) Locked(key string) (until, since time.Time) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.keys[key]
+	if !ok {
+		return time.Time{}, time.Time{}
+	}
+	e := el.Value.(*entry)
+	if !now.Before(e.until) {
+		return time.Time{}, time.Time{}
+	}
+	return e.until, e.last
+}
+
 // Reset forgets key's failures and lockout (an admin's unlock); attempts
 // in flight keep their reservations. It reports whether key was tracked.
 func (l *Limiter) Reset(key string) bool {

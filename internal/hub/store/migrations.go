@@ -286,6 +286,13 @@ ALTER TABLE clusters ADD COLUMN quota_refused_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE clusters ADD COLUMN quota_reason TEXT NOT NULL DEFAULT '';
 UPDATE clusters SET finding_rows = (SELECT COUNT(*) FROM findings WHERE findings.cluster_id = clusters.id);
 `, nil},
+	{12, "sign-in lockouts shared by the hub's replicas, and their unlocks", `
+CREATE TABLE auth_lockouts (
+	key TEXT PRIMARY KEY,
+	locked_until BIGINT NOT NULL,
+	unlocked_at BIGINT NOT NULL
+);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

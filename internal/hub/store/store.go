@@ -253,6 +253,15 @@ type Store interface {
 	// TouchAPIToken records a use of the token, writing at most once a
 	// minute per token.
 	TouchAPIToken(ctx context.Context, id string, now time.Time) error
+	// Lockouts returns the shared sign-in lockouts of keys (absent keys
+	// have none); RecordLockout locks key until then (a later lock is
+	// kept); UnlockLockouts lifts the keys' lockouts as of now, on every
+	// replica; PruneLockouts deletes those ended and unlocked before
+	// before. See lockouts.go.
+	Lockouts(ctx context.Context, keys []string) (map[string]Lockout, error)
+	RecordLockout(ctx context.Context, key string, until time.Time) error
+	UnlockLockouts(ctx context.Context, keys []string, now time.Time) error
+	PruneLockouts(ctx context.Context, before time.Time) (int64, error)
 	// AddAuditEvent appends to the audit trail (ID filled in if empty).
 	AddAuditEvent(ctx context.Context, e AuditEvent) error
 	// ListAuditEvents returns the newest events first (limit 0: 200).
