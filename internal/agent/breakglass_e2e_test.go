@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -40,6 +38,38 @@ spec:
     breakGlass: true
     breakGlassGroups: ["sre"]
 `
+
+// breakGlassWebhook serves the admission webhook with breakGlassPolicy,
+// its events going to the log and to sink (run until ctx ends).
+func breakGlassWebhook(t *testing.T, ctx context.Context, sink *admission.KubeEventSink) http.Handler {
+	t.Helper()
+	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(breakGlassPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logger := quietLog()
+	go sink.Run(ctx)
+	srv, err := admission.NewServer(ctx, admission.Options{PolicyFile: policyFile, Logger: logger,
+		Events: admission.MultiSink{admission.LogSink{Logger: logger}, sink}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Metrics().Registry.MustRegister(sink.Collectors()...)
+	return srv.Handler()
+}
+
+// hubAdmissionEvents lists the hub's admission events of a's cluster.
+func hubAdmissionEvents(t *testing.T, ctx context.Context, p *hubProc, a *agent.Agent) func(store.AdmissionQuery) []store.AdmissionEvent {
+	return func(q store.AdmissionQuery) []store.AdmissionEvent {
+		t.Helper()
+		q.ClusterID, q.Limit = a.ClusterID(), 1000
+		out, err := p.st.ListAdmissionEvents(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
 
 // breakGlassReview is a review of a privileged pod carrying the
 // break-glass annotation, by user in groups.
@@ -97,23 +127,11 @@ func TestBreakGlassReachesHub(t *testing.T) {
 	client := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "bg-", nil).Name
 
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(breakGlassPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	// Burst 4, and a rate so low that no token comes back during the
 	// test: exactly 4 Events are written, whatever the timing.
 	const burst = 4
-	sink := admission.NewKubeEventSink(client, logger, 1e-6, burst, "webhook-0")
-	go sink.Run(ctx)
-	srv, err := admission.NewServer(ctx, admission.Options{PolicyFile: policyFile, Logger: logger,
-		Events: admission.MultiSink{admission.LogSink{Logger: logger}, sink}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Metrics().Registry.MustRegister(sink.Collectors()...)
-	h := srv.Handler()
+	sink := admission.NewKubeEventSink(client, quietLog(), 1e-6, burst, "webhook-0")
+	h := breakGlassWebhook(t, ctx, sink)
 
 	// Without the group the attempt is refused: denied, and an Event.
 	if r := review(t, h, breakGlassReview(t, ns, "refused", "mallory", "dev")); r.Allowed {
@@ -134,14 +152,7 @@ func TestBreakGlassReachesHub(t *testing.T) {
 
 	p := newHubProc(t)
 	a, _ := runAgent(t, ctx, p, "bg-edge", client, ns, "", func(c *agent.Config) { c.AdmissionEvents = true })
-	hubEvents := func(q store.AdmissionQuery) []store.AdmissionEvent {
-		q.ClusterID, q.Limit = a.ClusterID(), 1000
-		out, err := p.st.ListAdmissionEvents(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	hubEvents := hubAdmissionEvents(t, ctx, p, a)
 	waitFor(t, "the break-glass event on the hub", time.Minute, func() bool { return len(hubEvents(store.AdmissionQuery{})) == 2 })
 	bg := hubEvents(store.AdmissionQuery{BreakGlassOnly: true})
 	if len(bg) != 1 {

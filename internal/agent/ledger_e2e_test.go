@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -44,19 +43,8 @@ func TestBreakGlassLedgerOutlivesEvents(t *testing.T) {
 	}
 	ledger := &admission.BreakGlassLedger{Client: client, Namespace: system, Name: fleetapi.BreakGlassLedgerName}
 
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(breakGlassPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	sink := admission.NewKubeEventSink(client, logger, 100, 100, "webhook-0").WithLedger(ledger)
-	go sink.Run(ctx)
-	srv, err := admission.NewServer(ctx, admission.Options{PolicyFile: policyFile, Logger: logger,
-		Events: admission.MultiSink{admission.LogSink{Logger: logger}, sink}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := srv.Handler()
+	sink := admission.NewKubeEventSink(client, quietLog(), 100, 100, "webhook-0").WithLedger(ledger)
+	h := breakGlassWebhook(t, ctx, sink)
 	if r := review(t, h, breakGlassReview(t, ns, "refused", "mallory", "dev")); r.Allowed {
 		t.Fatal("break-glass by a requester outside breakGlassGroups was admitted")
 	}
@@ -92,14 +80,7 @@ func TestBreakGlassLedgerOutlivesEvents(t *testing.T) {
 		c.AdmissionEvents, c.BreakGlassLedger = true, system+"/"+fleetapi.BreakGlassLedgerName
 	}
 	a, stop := runAgent(t, ctx, p, "bgl-edge", client, ns, state, withLedger)
-	hubEvents := func(q store.AdmissionQuery) []store.AdmissionEvent {
-		q.ClusterID, q.Limit = a.ClusterID(), 1000
-		out, err := p.st.ListAdmissionEvents(ctx, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	hubEvents := hubAdmissionEvents(t, ctx, p, a)
 	waitFor(t, "the ledger's events on the hub", time.Minute, func() bool { return len(hubEvents(store.AdmissionQuery{})) == 3 })
 	bg := hubEvents(store.AdmissionQuery{BreakGlassOnly: true})
 	if len(bg) != 2 {
