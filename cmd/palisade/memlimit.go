@@ -1,92 +1,67 @@
 package main
 
 import (
-	"io/fs"
-	"math"
-	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
+	"sync/atomic"
 )
 
-// A configuration scan's live heap peaks at about 3.3 times the size of
-// the manifests it reads (10,000 workloads: 18 MB of YAML, ~60 MB live),
-// and with Go's default GOGC=100 the heap grows to twice the live size
-// between collections. scan config and scan repo therefore set a soft
-// memory limit (runtime/debug.SetMemoryLimit) of the larger of
-// minScanMemoryLimit and scanMemoryPerInputByte times the input's size:
-// the heap is collected earlier, never refused (a soft limit only makes
-// the collector run more often), and the limit stays 1.5 times above the
-// expected live heap, so large inputs never make the collector run
-// continuously. Measured on the 10,000-workload corpus: peak RSS 149 MB
-// instead of 195 MB, CPU unchanged (bench/README.md). GOMEMLIMIT, when
-// set, is the user's choice and wins.
+// A configuration scan's live heap is small next to what Go's default
+// GOGC=100 lets the heap grow to (twice the live heap): on 10,000
+// workloads ~60 MB live and ~130 MB of heap. scan config and scan repo
+// therefore run under a soft memory limit (runtime/debug.SetMemoryLimit)
+// that follows the live heap: after every collection it is set to the
+// larger of minScanMemoryLimit and 1.5 times the live heap (plus
+// scanMemorySlack for stacks and runtime metadata). Small scans are
+// collected before they pass 100 MiB; a large one (more findings, more
+// objects) keeps half its live heap as headroom, as GOGC=50 would, so the
+// collector never runs back to back. A soft limit never makes a scan fail.
+// GOMEMLIMIT, when set, is the user's choice and wins. Figures in
+// bench/README.md.
 const (
-	minScanMemoryLimit     = 100 << 20
-	scanMemoryPerInputByte = 5
-	// maxLimitWalk bounds the walk that sizes the input; past it no limit
-	// is set.
-	maxLimitWalk = 100_000
+	minScanMemoryLimit = 100 << 20
+	scanMemorySlack    = 16 << 20
 )
 
-// scanMemoryLimit returns the soft memory limit for scanning paths, or 0
-// and the reason for none: GOMEMLIMIT is set, the input is standard input
-// (its size is unknown), or it holds Helm charts or kustomizations, whose
-// rendered output can be many times larger than their files.
-func scanMemoryLimit(getenv func(string) string, paths []string) (int64, string) {
-	if getenv("GOMEMLIMIT") != "" {
-		return 0, "GOMEMLIMIT is set"
-	}
-	var total int64
-	entries := 0
-	for _, p := range paths {
-		if p == "-" {
-			return 0, "standard input"
-		}
-		rendered := false
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return nil // the scan reports unreadable input
-			}
-			if entries++; entries > maxLimitWalk {
-				return fs.SkipAll
-			}
-			switch d.Name() {
-			case "Chart.yaml", "kustomization.yaml", "kustomization.yml", "Kustomization":
-				rendered = true
-				return fs.SkipAll
-			}
-			if filepath.Ext(path) == ".tgz" {
-				rendered = true
-				return fs.SkipAll
-			}
-			if d.Type().IsRegular() {
-				if info, err := d.Info(); err == nil {
-					total += info.Size()
-				}
-			}
-			return nil
-		})
-		switch {
-		case err != nil:
-			return 0, "input not sized"
-		case rendered:
-			return 0, "Helm charts or kustomizations are rendered"
-		case entries > maxLimitWalk:
-			return 0, "input too large to size"
-		}
-	}
-	if total > math.MaxInt64/scanMemoryPerInputByte {
-		return 0, "input too large to size"
-	}
-	return max(minScanMemoryLimit, total*scanMemoryPerInputByte), "input size"
+// scanMemoryLimitFor is the limit for a live heap of live bytes.
+func scanMemoryLimitFor(live uint64) int64 {
+	return max(minScanMemoryLimit, int64(live+live/2)+scanMemorySlack)
 }
 
-// withScanMemoryLimit sets the scan's soft memory limit and returns the
-// function that restores the previous one.
-func withScanMemoryLimit(getenv func(string) string, paths []string) (restore func()) {
-	limit, _ := scanMemoryLimit(getenv, paths)
-	if limit == 0 {
+// scanMemoryTuner re-sets the limit after each collection, from a
+// finalizer that the collector runs once per cycle, until stopped.
+type scanMemoryTuner struct {
+	stopped atomic.Bool
+	sample  []metrics.Sample
+}
+
+type gcSentinel struct{ t *scanMemoryTuner }
+
+func (t *scanMemoryTuner) arm() {
+	runtime.SetFinalizer(&gcSentinel{t}, func(s *gcSentinel) {
+		if s.t.stopped.Load() {
+			return
+		}
+		metrics.Read(s.t.sample)
+		if v := s.t.sample[0].Value; v.Kind() == metrics.KindUint64 {
+			debug.SetMemoryLimit(scanMemoryLimitFor(v.Uint64()))
+		}
+		s.t.arm()
+	})
+}
+
+// withScanMemoryLimit starts the tuner, unless GOMEMLIMIT is set, and
+// returns the function that stops it and restores the previous limit.
+func withScanMemoryLimit(getenv func(string) string) (restore func()) {
+	if getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	prev := debug.SetMemoryLimit(limit)
-	return func() { debug.SetMemoryLimit(prev) }
+	t := &scanMemoryTuner{sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	prev := debug.SetMemoryLimit(minScanMemoryLimit)
+	t.arm()
+	return func() {
+		t.stopped.Store(true)
+		debug.SetMemoryLimit(prev)
+	}
 }

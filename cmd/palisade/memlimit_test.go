@@ -1,72 +1,53 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
+	"math"
+	"runtime"
+	"runtime/debug"
 	"testing"
 )
 
-func TestScanMemoryLimit(t *testing.T) {
-	write := func(t *testing.T, dir, name string, size int) {
-		t.Helper()
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Truncate(int64(size)); err != nil { // sparse: no disk used
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-	noEnv := func(string) string { return "" }
+func TestScanMemoryLimitFor(t *testing.T) {
 	for _, tc := range []struct {
-		name   string
-		files  map[string]int
-		paths  func(dir string) []string
-		getenv func(string) string
-		want   int64
-		reason string
+		live uint64
+		want int64
 	}{
-		{name: "small input: the floor", files: map[string]int{"a.yaml": 1000, "b/c.yaml": 2000},
-			want: minScanMemoryLimit, reason: "input size"},
-		{name: "large input: five times its size", files: map[string]int{"a.yaml": 30 << 20, "b/c.yaml": 10 << 20},
-			want: 5 * (40 << 20), reason: "input size"},
-		{name: "two paths add up", files: map[string]int{"x/a.yaml": 20 << 20, "y/b.yaml": 20 << 20},
-			paths: func(dir string) []string { return []string{filepath.Join(dir, "x"), filepath.Join(dir, "y", "b.yaml")} },
-			want:  5 * (40 << 20), reason: "input size"},
-		{name: "GOMEMLIMIT wins", files: map[string]int{"a.yaml": 10},
-			getenv: func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] }, reason: "GOMEMLIMIT is set"},
-		{name: "standard input is not sized", paths: func(string) []string { return []string{"-"} }, reason: "standard input"},
-		{name: "a chart is rendered", files: map[string]int{"chart/Chart.yaml": 100, "chart/templates/d.yaml": 100},
-			reason: "Helm charts or kustomizations are rendered"},
-		{name: "a kustomization is rendered", files: map[string]int{"k/kustomization.yaml": 100},
-			reason: "Helm charts or kustomizations are rendered"},
-		{name: "a packaged chart is rendered", files: map[string]int{"c-1.0.0.tgz": 100},
-			reason: "Helm charts or kustomizations are rendered"},
-		{name: "missing path: the floor, the scan reports it", paths: func(dir string) []string { return []string{filepath.Join(dir, "nope")} },
-			want: minScanMemoryLimit, reason: "input size"},
+		{0, minScanMemoryLimit},
+		{40 << 20, minScanMemoryLimit},           // 60 + 16 MiB: the floor
+		{60 << 20, (90 << 20) + scanMemorySlack}, // half the live heap as headroom
+		{100 << 20, (150 << 20) + scanMemorySlack},
+		{1 << 30, (3 << 29) + scanMemorySlack},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			for name, size := range tc.files {
-				write(t, dir, name, size)
-			}
-			paths := []string{dir}
-			if tc.paths != nil {
-				paths = tc.paths(dir)
-			}
-			getenv := noEnv
-			if tc.getenv != nil {
-				getenv = tc.getenv
-			}
-			got, reason := scanMemoryLimit(getenv, paths)
-			if got != tc.want || reason != tc.reason {
-				t.Errorf("scanMemoryLimit = %d (%s), want %d (%s)", got, reason, tc.want, tc.reason)
-			}
-		})
+		if got := scanMemoryLimitFor(tc.live); got != tc.want {
+			t.Errorf("scanMemoryLimitFor(%d MiB) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)
+		}
 	}
+}
+
+// TestWithScanMemoryLimit: the tuner sets a limit for the scan, follows
+// collections, and restores the previous limit when done; GOMEMLIMIT
+// leaves the limit alone.
+func TestWithScanMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	restore := withScanMemoryLimit(func(string) string { return "" })
+	if got := debug.SetMemoryLimit(-1); got < minScanMemoryLimit || got == math.MaxInt64 {
+		t.Fatalf("limit during the scan = %d", got)
+	}
+	for range 3 {
+		runtime.GC()
+	}
+	if got := debug.SetMemoryLimit(-1); got < minScanMemoryLimit || got == math.MaxInt64 {
+		t.Fatalf("limit after collections = %d", got)
+	}
+	restore()
+	runtime.GC()
+	runtime.GC() // a finalizer queued before restore must not set it again
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("limit after the scan = %d, want %d", got, before)
+	}
+	restore = withScanMemoryLimit(func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] })
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Fatalf("limit with GOMEMLIMIT set = %d, want %d", got, before)
+	}
+	restore()
 }

@@ -155,7 +155,7 @@ func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOpti
 	if err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}
-	defer withScanMemoryLimit(os.Getenv, paths)()
+	defer withScanMemoryLimit(os.Getenv)()
 	r, err := scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.in, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: err}
