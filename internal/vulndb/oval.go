@@ -124,12 +124,7 @@ func readOVAL(ctx context.Context, path, name string, add func(*Record) error) (
 			return fmt.Errorf("%s: %w", doc, err)
 		}
 		for _, rec := range recs {
-			if err := rec.validate(); err != nil {
-				st.skip(rec.ID, err)
-				continue
-			}
-			st.records++
-			if err := add(rec); err != nil {
+			if err := st.emit(rec, add); err != nil {
 				return err
 			}
 		}

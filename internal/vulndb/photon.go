@@ -53,12 +53,7 @@ func readPhoton(ctx context.Context, path, name string, add func(*Record) error)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := rec.validate(); err != nil {
-				st.skip(rec.ID, err)
-				continue
-			}
-			st.records++
-			if err := add(rec); err != nil {
+			if err := st.emit(rec, add); err != nil {
 				return err
 			}
 		}

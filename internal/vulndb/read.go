@@ -128,6 +128,17 @@ func readDir(ctx context.Context, root string, fn func(*Record) error) (readStat
 	return st, nil
 }
 
+// emit validates a converted record and passes it on, or skips and
+// counts it: the last step of every vendor format's reader.
+func (st *readStats) emit(rec *Record, add func(*Record) error) error {
+	if err := rec.validate(); err != nil {
+		st.skip(rec.ID, err)
+		return nil
+	}
+	st.records++
+	return add(rec)
+}
+
 func (st *readStats) handle(name string, data []byte, fn func(*Record) error) error {
 	rec, err := ParseRecord(data)
 	if err != nil {

@@ -126,12 +126,7 @@ func readRedHatVEX(ctx context.Context, path string, add func(*Record) error, ad
 				return nil
 			}
 			if rec != nil {
-				if err := rec.validate(); err != nil {
-					st.skip(name, err)
-					return nil
-				}
-				st.records++
-				if err := add(rec); err != nil {
+				if err := st.emit(rec, add); err != nil {
 					return err
 				}
 			}

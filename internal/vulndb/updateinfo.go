@@ -111,12 +111,7 @@ func readUpdateInfo(ctx context.Context, r io.Reader, ecosystem string, st *read
 		if rec == nil {
 			continue
 		}
-		if err := rec.validate(); err != nil {
-			st.skip(rec.ID, err)
-			continue
-		}
-		st.records++
-		if err := fn(rec); err != nil {
+		if err := st.emit(rec, fn); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
+	"github.com/palisade-sec/palisade/internal/version/internal/order"
 )
 
 // ParseGo parses a Go module or Go toolchain version into semantic-version
@@ -41,7 +42,7 @@ func ParseGo(s string) (Version, error) {
 
 // CompareGo parses a and b with ParseGo and compares them.
 func CompareGo(a, b string) (int, error) {
-	return compareWith(ParseGo, a, b)
+	return order.Parsed(ParseGo, a, b)
 }
 
 // parseToolchain parses N[.N[.N]][(alpha|beta|rc)N].

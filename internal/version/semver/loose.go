@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
+	"github.com/palisade-sec/palisade/internal/version/internal/order"
 )
 
 // npm (node-semver) limits: versions longer than 256 bytes and numbers above
@@ -97,5 +98,5 @@ func trimNum(s string) string {
 
 // CompareLoose parses a and b with ParseLoose and compares them.
 func CompareLoose(a, b string) (int, error) {
-	return compareWith(ParseLoose, a, b)
+	return order.Parsed(ParseLoose, a, b)
 }

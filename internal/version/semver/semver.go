@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
+	"github.com/palisade-sec/palisade/internal/version/internal/order"
 )
 
 // ErrInvalid is wrapped by every parse error in this package.
@@ -74,27 +75,7 @@ func (v Version) Compare(w Version) int {
 	case len(w.pre) == 0:
 		return -1
 	}
-	for i := 0; i < len(v.pre) && i < len(w.pre); i++ {
-		if r := compareIdent(v.pre[i], w.pre[i]); r != 0 {
-			return r
-		}
-	}
-	return numeric.Sign(len(v.pre) - len(w.pre))
-}
-
-// compareIdent orders two pre-release identifiers: numeric ones by value and
-// below alphanumeric ones, alphanumeric ones by ASCII order.
-func compareIdent(a, b string) int {
-	an, bn := numeric.AllDigits(a), numeric.AllDigits(b)
-	switch {
-	case an && bn:
-		return numeric.Compare(a, b)
-	case an:
-		return -1
-	case bn:
-		return 1
-	}
-	return numeric.Strcmp(a, b)
+	return order.Idents(v.pre, w.pre)
 }
 
 func isIdentChar(c byte) bool {
@@ -173,17 +154,5 @@ func Parse(s string) (Version, error) {
 
 // Compare parses a and b with Parse and compares their precedence.
 func Compare(a, b string) (int, error) {
-	return compareWith(Parse, a, b)
-}
-
-func compareWith(parse func(string) (Version, error), a, b string) (int, error) {
-	va, err := parse(a)
-	if err != nil {
-		return 0, err
-	}
-	vb, err := parse(b)
-	if err != nil {
-		return 0, err
-	}
-	return va.Compare(vb), nil
+	return order.Parsed(Parse, a, b)
 }
