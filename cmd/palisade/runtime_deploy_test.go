@@ -33,9 +33,9 @@ func TestRuntimeManifestScansClean(t *testing.T) {
 	}
 	var r struct {
 		Findings []struct {
-			RuleID      string `json:"ruleID"`
-			Message     string `json:"message"`
-			Suppressed  bool   `json:"suppressed"`
+			RuleID      string                        `json:"ruleID"`
+			Message     string                        `json:"message"`
+			Suppressed  bool                          `json:"suppressed"`
 			Suppression struct{ Kind, Reason string } `json:"suppression"`
 		} `json:"findings"`
 		Summary struct{ Objects, NotUnderstood int } `json:"summary"`
