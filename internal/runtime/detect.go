@@ -30,6 +30,16 @@ var metadataAddrs = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.M
 
 var kubeletPorts = map[uint16]bool{10250: true, 10255: true}
 
+// ruleInfo is Rules by ID: a finding's title, severity and remediation
+// come from the catalogue's metadata, written once.
+var ruleInfo = func() map[string]finding.RuleInfo {
+	m := map[string]finding.RuleInfo{}
+	for _, r := range Rules() {
+		m[r.ID] = r
+	}
+	return m
+}()
+
 // Detector evaluates attributed events. Only container events are judged:
 // the host runs shells and package managers legitimately.
 type Detector struct {
@@ -52,45 +62,34 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 		return nil
 	}
 	var out []finding.Finding
-	add := func(rule string, sev finding.Severity, title, msg, remediation string) {
-		out = append(out, finding.Finding{RuleID: rule, Severity: sev, Title: title, Message: msg, Object: objectOf(a), Container: containerOf(a), Remediation: remediation})
+	add := func(rule, msg string) {
+		info := ruleInfo[rule]
+		out = append(out, finding.Finding{RuleID: rule, Severity: info.Severity, Title: info.Title, Message: msg, Object: objectOf(a), Container: containerOf(a), Remediation: info.Remediation})
 	}
 	switch e.Kind {
 	case KindExec:
 		base := path.Base(e.Path)
 		if shells[base] {
-			add(RuleShell, finding.SeverityHigh, "Shell started in a container",
-				fmt.Sprintf("%s (pid %d, uid %d) started %s in container %s", procDesc(e), e.TGID, e.UID, e.Path, short(a.ContainerID)),
-				"Find who started the shell (kubectl exec, a compromised process); images should not need interactive shells at run time.")
+			add(RuleShell, fmt.Sprintf("%s (pid %d, uid %d) started %s in container %s", procDesc(e), e.TGID, e.UID, e.Path, short(a.ContainerID)))
 		}
 		if packageManagers[base] {
-			add(RulePackageManager, finding.SeverityHigh, "Package manager run in a container",
-				fmt.Sprintf("%s (pid %d) ran %s in container %s: software installed at run time is not in the scanned image", procDesc(e), e.TGID, e.Path, short(a.ContainerID)),
-				"Install packages when building the image, and run containers with a read-only root filesystem.")
+			add(RulePackageManager, fmt.Sprintf("%s (pid %d) ran %s in container %s: software installed at run time is not in the scanned image", procDesc(e), e.TGID, e.Path, short(a.ContainerID)))
 		}
 		if e.UID == 0 && a.Pod != nil && a.Pod.RunAsNonRoot {
-			add(RuleRootUser, finding.SeverityHigh, "Process running as root in a pod that asked for non-root",
-				fmt.Sprintf("%s (pid %d) runs as uid 0 although pod %s/%s says runAsNonRoot", e.Path, e.TGID, a.Pod.Namespace, a.Pod.Name),
-				"Check the image's USER and the pod's securityContext; a runtime that ignores runAsNonRoot must be fixed.")
+			add(RuleRootUser, fmt.Sprintf("%s (pid %d) runs as uid 0 although pod %s/%s says runAsNonRoot", e.Path, e.TGID, a.Pod.Namespace, a.Pod.Name))
 		}
 		if why := d.drift(e); why != "" {
-			add(RuleDrift, finding.SeverityHigh, "Binary executed that is not part of the image",
-				fmt.Sprintf("%s (pid %d) in container %s %s", e.Path, e.TGID, short(a.ContainerID), why),
-				"Containers should be immutable: rebuild the image instead of adding binaries, and use readOnlyRootFilesystem.")
+			add(RuleDrift, fmt.Sprintf("%s (pid %d) in container %s %s", e.Path, e.TGID, short(a.ContainerID), why))
 		}
 	case KindConnect:
 		dst := e.Dst.Addr()
 		for _, m := range metadataAddrs {
 			if dst == m {
-				add(RuleMetadata, finding.SeverityHigh, "Connection to the cloud metadata service",
-					fmt.Sprintf("container %s connected to %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), e.Dst),
-					"Block 169.254.169.254 with a NetworkPolicy egress rule or the cloud's metadata hop limit.")
+				add(RuleMetadata, fmt.Sprintf("container %s connected to %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), e.Dst))
 			}
 		}
 		if kubeletPorts[e.Dst.Port()] {
-			add(RuleKubelet, finding.SeverityHigh, "Connection to the kubelet port",
-				fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst),
-				"Deny egress to the nodes' kubelet port with a NetworkPolicy and check the kubelet's authentication.")
+			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
 		}
 	}
 	return out
