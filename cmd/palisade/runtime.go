@@ -37,10 +37,13 @@ func newRuntimeWatchCommand(s *streams, g *globalOptions) *cobra.Command {
 		Use:   "watch",
 		Short: "Print process and network events and runtime findings until interrupted",
 		Long: `Load Palisade's eBPF sensor on this node and print what it sees: process
-execs and exits, outbound TCP connects and inbound accepts, each attributed
+execs and exits, outbound connects, UDP datagrams sent to new destinations,
+inbound accepts (attributed to the listener's container) and the opening of
+sensitive files (/etc/shadow, other pods' volumes, the container runtime's
+socket), each attributed
 to its container (containerd, CRI-O, Docker, podman and the kubelet's
 cgroupfs layout) or labelled host, and the runtime detections' findings
-(PAL-RT-001..006, docs/runtime.md).
+(PAL-RT-001..008, docs/runtime.md).
 
 Needs root or CAP_BPF + CAP_PERFMON, kernel BTF (/sys/kernel/btf/vmlinux)
 and a cgroup v2 hierarchy. Pod names need the agent (palisade-agent); here
@@ -168,6 +171,10 @@ func (w *watchWriter) event(e *rt.Event) {
 		detail = "→ " + e.Dst.String()
 	case rt.KindAccept:
 		detail = e.Src.String() + " ← " + e.Dst.String()
+	case rt.KindUDPSend:
+		detail = "⇢ " + e.Dst.String()
+	case rt.KindOpen:
+		detail = e.Path
 	}
 	_, w.err = fmt.Fprintf(w.out, "%-7s pid=%-7d uid=%-5d %-22s %s\n", e.Kind, e.TGID, e.UID, who, detail)
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,8 @@ const (
 	RuleKubelet        = "PAL-RT-004"
 	RuleRootUser       = "PAL-RT-005"
 	RuleDrift          = "PAL-RT-006"
+	RuleRuntimeSocket  = "PAL-RT-007"
+	RuleCredentialFile = "PAL-RT-008"
 )
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "zsh": true, "ksh": true, "csh": true, "tcsh": true, "fish": true, "busybox": true}
@@ -81,18 +84,63 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 		if why := d.drift(e); why != "" {
 			add(RuleDrift, fmt.Sprintf("%s (pid %d) in container %s %s", e.Path, e.TGID, short(a.ContainerID), why))
 		}
-	case KindConnect:
+	case KindConnect, KindUDPSend:
 		dst := e.Dst.Addr()
 		for _, m := range metadataAddrs {
 			if dst == m {
-				add(RuleMetadata, fmt.Sprintf("container %s connected to %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), e.Dst))
+				add(RuleMetadata, fmt.Sprintf("container %s %s %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), verb(e.Kind), e.Dst))
 			}
 		}
-		if kubeletPorts[e.Dst.Port()] {
+		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
 			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
+		}
+	case KindOpen:
+		switch {
+		case runtimeSocket(e.Path):
+			add(RuleRuntimeSocket, fmt.Sprintf("pid %d (uid %d) in container %s opened %s, the container runtime's socket: whoever holds it controls every container of the node", e.TGID, e.UID, short(a.ContainerID), e.Path))
+		case e.Path == "/etc/shadow":
+			add(RuleCredentialFile, fmt.Sprintf("pid %d (uid %d) in container %s opened /etc/shadow", e.TGID, e.UID, short(a.ContainerID)))
+		default:
+			if uid, ok := otherPodVolume(e.Path, a.PodUID); ok {
+				add(RuleCredentialFile, fmt.Sprintf("pid %d (uid %d) in container %s opened %s, a volume (service-account token, secrets) of another pod, %s", e.TGID, e.UID, short(a.ContainerID), e.Path, uid))
+			}
 		}
 	}
 	return out
+}
+
+func verb(k Kind) string {
+	if k == KindUDPSend {
+		return "sent a datagram to"
+	}
+	return "connected to"
+}
+
+// runtimeSocket: the kernel passes opens under the runtimes' state
+// directories; of those, the API sockets are what a container must not
+// reach.
+func runtimeSocket(p string) bool {
+	switch p {
+	case "/run/docker.sock", "/var/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock",
+		"/run/crio/crio.sock", "/var/run/crio/crio.sock", "/run/k3s/containerd/containerd.sock":
+		return true
+	}
+	return false
+}
+
+// otherPodVolume reports the pod UID of a path under the kubelet's pod
+// directories when it is not own's (a container reading another pod's
+// projected service-account token or secret volume through a host mount).
+func otherPodVolume(p, own string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/var/lib/kubelet/pods/")
+	if !ok {
+		return "", false
+	}
+	uid, _, _ := strings.Cut(rest, "/")
+	if uid == "" || uid == own {
+		return "", false
+	}
+	return uid, true
 }
 
 // drift says why an exec'd binary is not the image's: not in the SBOM file

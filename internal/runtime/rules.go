@@ -38,6 +38,14 @@ func Rules() []finding.RuleInfo {
 			Remediation: "Containers should be immutable: rebuild the image instead of adding binaries, and use readOnlyRootFilesystem.",
 			References:  []finding.Reference{refImmutable},
 			Frameworks:  finding.Frameworks{NSA: nsa("pod-security.immutable-fs")}},
+		{ID: RuleRuntimeSocket, Title: "Container runtime socket opened from a container", Severity: finding.SeverityCritical,
+			Description: "A process in a container opened the container runtime's API socket (containerd, CRI-O, Docker, K3s): whoever holds it can start privileged containers and read every container of the node.",
+			Remediation: "Remove the hostPath mount of the runtime socket; no workload but the node's own agents needs it.",
+			Frameworks:  finding.Frameworks{NSA: nsa("pod-security.enforcement"), MITRE: []string{"T1610", "T1611"}}},
+		{ID: RuleCredentialFile, Title: "Credential file of the node or another pod opened", Severity: finding.SeverityHigh,
+			Description: "A process in a container opened /etc/shadow, or a file under another pod's kubelet directory (its service-account token, secrets): credential access.",
+			Remediation: "Find the process; remove hostPath mounts of /var/lib/kubelet and the node's /etc from workloads.",
+			Frameworks:  finding.Frameworks{NSA: nsa("pod-security.sa-tokens"), MITRE: []string{"T1552.001", "T1528"}}},
 	}
 	for i := range rules {
 		rules[i].Tags = []string{"runtime"}
