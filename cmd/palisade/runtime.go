@@ -32,6 +32,7 @@ func newRuntimeWatchCommand(s *streams, g *globalOptions) *cobra.Command {
 		failOn         string
 		containersOnly bool
 		findingsOnly   bool
+		detections     string
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
@@ -75,6 +76,13 @@ outcome: the watch was incomplete, never reported clean.`,
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
+			var custom []*rt.CustomDetection
+			if detections != "" {
+				var err error
+				if custom, err = rt.LoadCustom(detections); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
 			root, err := rt.CgroupV2Root()
 			if err != nil {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
@@ -92,7 +100,7 @@ outcome: the watch was incomplete, never reported clean.`,
 				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
 			}
 			defer sensor.Close()
-			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{}}
+			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{Custom: custom}}
 			w := &watchWriter{out: s.out, json: g.output == "json", findingsOnly: findingsOnly}
 			gated := 0
 			runErr := sensor.Run(ctx, func(e rt.Event) {
@@ -132,6 +140,7 @@ outcome: the watch was incomplete, never reported clean.`,
 	f.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.BoolVar(&containersOnly, "containers-only", false, "drop host processes' events in the kernel (the root cgroup's)")
 	f.BoolVar(&findingsOnly, "findings-only", false, "print findings, not every event")
+	f.StringVar(&detections, "detections", "", "custom CEL detections over the events (kind RuntimeDetections, docs/runtime.md)")
 	return cmd
 }
 

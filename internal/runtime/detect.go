@@ -53,7 +53,16 @@ type Detector struct {
 	// process was gone): drift is then unknown, never assumed absent.
 	// Atomic: the agent reads it while the pipeline runs.
 	unverified atomic.Uint64
+	// Custom are the operator's CEL detections (LoadCustom), evaluated
+	// over container events like the built-in ones.
+	Custom []*CustomDetection
+	// customErrors counts custom evaluations that failed (a field the
+	// event lacks, the cost limit): no finding, never a silent pass.
+	customErrors atomic.Uint64
 }
+
+// CustomErrors is the number of custom detection evaluations that failed.
+func (d *Detector) CustomErrors() uint64 { return d.customErrors.Load() }
 
 // UnverifiedCount is the number of execs whose drift could not be decided.
 func (d *Detector) UnverifiedCount() uint64 { return d.unverified.Load() }
@@ -104,6 +113,32 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 			if uid, ok := otherPodVolume(e.Path, a.PodUID); ok {
 				add(RuleCredentialFile, fmt.Sprintf("pid %d (uid %d) in container %s opened %s, a volume (service-account token, secrets) of another pod, %s", e.TGID, e.UID, short(a.ContainerID), e.Path, uid))
 			}
+		}
+	}
+	if len(d.Custom) > 0 {
+		out = append(out, d.evaluateCustom(e)...)
+	}
+	return out
+}
+
+// evaluateCustom runs the custom detections over one container event.
+func (d *Detector) evaluateCustom(e *Event) []finding.Finding {
+	vars, err := eventVars(e)
+	if err != nil {
+		d.customErrors.Add(uint64(len(d.Custom)))
+		return nil
+	}
+	var out []finding.Finding
+	a := &e.Attribution
+	for _, c := range d.Custom {
+		msg, err := c.match(vars)
+		if err != nil {
+			d.customErrors.Add(1)
+			continue
+		}
+		if msg != "" {
+			out = append(out, finding.Finding{RuleID: c.Info.ID, Severity: c.Info.Severity, Title: c.Info.Title, Message: msg,
+				Object: objectOf(a), Container: containerOf(a), Remediation: c.Info.Remediation})
 		}
 	}
 	return out
