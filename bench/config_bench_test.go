@@ -152,3 +152,34 @@ func BenchmarkPhases10k(b *testing.B) {
 	b.ReportMetric(ms(eval), "eval-ms")
 	b.ReportMetric(ms(render), "render-ms")
 }
+
+// BenchmarkScanConfigProcess10k runs the palisade binary as users do,
+// `palisade scan config CORPUS -o json`, once per iteration, and reports
+// the median wall and CPU (user + system) time and the peak RSS of the
+// child process (issue #18's figures: the goal is 0.5 s and 150 MiB with
+// the default rules). "default" is the default gate; "all" adds the
+// reliability rules (--rules '*').
+func BenchmarkScanConfigProcess10k(b *testing.B) {
+	dir := corpus10k(b)
+	bin := palisadeBinary(b)
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"default", nil},
+		{"all", []string{"--rules", "*"}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			args := append([]string{"scan", "config", dir, "-o", "json", "--fail-on", "none", "--output-file", os.DevNull}, tc.extra...)
+			var runs []runResult
+			for b.Loop() {
+				r := runPalisade(b, bin, args...)
+				if r.code != 0 {
+					b.Fatalf("palisade %v: exit %d: %s", args, r.code, r.stderr)
+				}
+				runs = append(runs, r)
+			}
+			reportRuns(b, "scan config "+tc.name, runs)
+		})
+	}
+}

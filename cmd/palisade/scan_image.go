@@ -119,7 +119,10 @@ What a walk of an image found (packages, secrets) is cached by the image's
 manifest digest under <cache-dir>/inventories (at most 256 MiB, least
 recently used evicted first, files readable by the owner only), so a
 re-scan of the same image only matches against the current database.
---no-cache walks the image again. Root file systems (rootfs:) are never
+What each layer contributed is cached by layer digest under
+<cache-dir>/layers (at most 512 MiB, the same way), so a new image built
+on known base layers reads only its own layers. --no-cache walks the
+image again and uses neither cache. Root file systems (rootfs:) are never
 cached: they have no digest.
 
 A finding's severity comes from the distribution's own rating, else the
@@ -213,6 +216,11 @@ database could not be read, or packages were left unchecked.`,
 				if opts.Cache, err = imagescan.NewDiskCache(filepath.Join(opts.CacheDir, "inventories"), 0); err != nil {
 					return &exitCodeError{code: exitError, err: err}
 				}
+				// What each layer contributed, by layer digest: a new image
+				// on known base layers reads only its own.
+				if opts.Layers, err = imagescan.NewLayerDiskCache(filepath.Join(opts.CacheDir, "layers"), 0); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
 			}
 			if len(vexFiles) > 0 {
 				if opts.VEX, err = vulnmatch.LoadVEX(vexFiles...); err != nil {
@@ -249,7 +257,7 @@ database could not be read, or packages were left unchecked.`,
 	f.StringSliceVar(&ignoreStatus, "ignore-status", nil, "leave out vulnerabilities in these fix states: "+strings.Join(finding.FixStates, ", "))
 	f.BoolVar(&allowMissing, "allow-missing-data", false, "do not exit 2 when the database has no advisories for an ecosystem of the image (its packages stay unchecked; reported as warnings)")
 	f.StringVar(&cacheDir, "cache-dir", "", "cache directory holding the vulnerability database (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
-	f.BoolVar(&noCache, "no-cache", false, "walk the image even if its inventory is cached, and do not cache it (inventories are kept under <cache-dir>/inventories by image digest, at most 256 MiB, least recently used first)")
+	f.BoolVar(&noCache, "no-cache", false, "walk every layer even if the image or its layers are cached, and cache nothing (inventories are kept under <cache-dir>/inventories by image digest, at most 256 MiB; layers under <cache-dir>/layers by layer digest, at most 512 MiB; least recently used first)")
 	f.DurationVar(&maxAge, "db-max-age", vulndb.DefaultMaxAge, "warn when the vulnerability database is older than this; 0 disables the warning")
 	f.StringSliceVar(&scanners, "scanners", []string{imagescan.ScannerVuln, imagescan.ScannerSecret}, "what to look for: vuln, secret, or both")
 	return cmd

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -142,8 +143,9 @@ type Images struct {
 	// Signatures requires cosign signatures.
 	Signatures *Signatures `json:"signatures,omitempty"`
 	// TrustedRoot is a trusted_root.json file (relative to the policy
-	// file) for keyless signers, log entries and timestamps.
-	TrustedRoot string `json:"trustedRoot,omitempty"`
+	// file), or its content inline (what a fleet bundle carries), for
+	// keyless signers, log entries and timestamps.
+	TrustedRoot supplychain.TrustedRootValue `json:"trustedRoot,omitempty"`
 	// VerifyImages are Sigstore verification rules (signers, required
 	// attestations with CEL conditions, mutateDigest), the format of
 	// `palisade verify image --policy`: the first rule whose images glob
@@ -350,11 +352,20 @@ func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string
 		return nil, fmt.Errorf("admission policy %s:%d: %w", path, found.Line, err)
 	}
 	sum := sha256.Sum256(data)
-	p, err := compile(ctx, &f, baseDir)
+	// An inline trusted root is as old as the policy that carries it:
+	// the file's modification time (a ConfigMap's, when the agent last
+	// wrote the hub's bundle into it).
+	updated := time.Now()
+	if baseDir != "" {
+		if st, err := os.Stat(path); err == nil {
+			updated = st.ModTime()
+		}
+	}
+	p, err := compile(ctx, &f, baseDir, updated)
 	if err != nil {
 		var fe *fieldError
 		if asFieldError(err, &fe) {
-			return nil, fmt.Errorf("admission policy %s:%d: %s: %w", path, found.LineOf(fe.field), fe.field, fe.err)
+			return nil, fmt.Errorf("admission policy %s:%d: %s: %w", path, found.LineOf(fe.field), fe.shown(), fe.err)
 		}
 		return nil, fmt.Errorf("admission policy %s:%d: %w", path, found.Line, err)
 	}
@@ -365,10 +376,19 @@ func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string
 // fieldError names the field at fault so the loader can add its line.
 type fieldError struct {
 	field string
+	// label, when set, is the field as shown (with rule names).
+	label string
 	err   error
 }
 
-func (e *fieldError) Error() string { return e.field + ": " + e.err.Error() }
+func (e *fieldError) Error() string { return e.shown() + ": " + e.err.Error() }
+
+func (e *fieldError) shown() string {
+	if e.label != "" {
+		return e.label
+	}
+	return e.field
+}
 func (e *fieldError) Unwrap() error { return e.err }
 
 func asFieldError(err error, out **fieldError) bool {
@@ -397,7 +417,7 @@ func orFail(f FailurePolicy) FailurePolicy {
 }
 
 // compile validates the spec and builds the policy. baseDir resolves key files.
-func compile(ctx context.Context, f *PolicyFile, baseDir string) (*Policy, error) {
+func compile(ctx context.Context, f *PolicyFile, baseDir string, updated time.Time) (*Policy, error) {
 	s := &f.Spec
 	p := &Policy{mode: s.Mode, level: s.PodSecurity.Level, overrides: s.Overrides, images: s.Images}
 	if p.mode == "" {
@@ -521,13 +541,7 @@ func compile(ctx context.Context, f *PolicyFile, baseDir string) (*Policy, error
 	}
 	p.verifier = &supplychain.Verifier{}
 	if tr := s.Images.TrustedRoot; tr != "" {
-		if baseDir == "" {
-			return nil, fieldErr("spec.images.trustedRoot", "a trusted root file cannot be used in a fleet bundle policy")
-		}
-		if !filepath.IsAbs(tr) {
-			tr = filepath.Join(baseDir, tr)
-		}
-		if p.verifier.Root, err = supplychain.LoadTrustedRoot(tr); err != nil {
+		if p.verifier.Root, err = supplychain.ResolveTrustedRoot(string(tr), baseDir, updated); err != nil {
 			return nil, fieldErr("spec.images.trustedRoot", "%w", err)
 		}
 	}
@@ -535,6 +549,10 @@ func compile(ctx context.Context, f *PolicyFile, baseDir string) (*Policy, error
 		// Keys are files (relative to the policy) or inline PEM; the
 		// webhook reads no Secret for them.
 		if p.verifyRules, err = supplychain.CompileRules(ctx, s.Images.VerifyImages, baseDir, nil, p.verifier.Root != nil); err != nil {
+			var fe *supplychain.FieldError
+			if errors.As(err, &fe) {
+				return nil, &fieldError{field: "spec.images." + fe.Path, label: "spec.images." + fe.Label, err: fe.Err}
+			}
 			return nil, fieldErr("spec.images", "%w", err)
 		}
 	}

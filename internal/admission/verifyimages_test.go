@@ -164,3 +164,63 @@ func TestTrustedRootAgeMetric(t *testing.T) {
 	}
 	t.Fatal("no palisade_admission_trusted_root_age_seconds metric")
 }
+
+// TestInlineTrustedRoot: an admission bundle from the hub carries the
+// trusted root inline (it may name no file); the webhook uses it offline
+// and counts its age from the policy file's writing (the ConfigMap the
+// agent wrote); verifyImages errors name the line of the field at fault.
+func TestInlineTrustedRoot(t *testing.T) {
+	ss := sigstoretest.New(t)
+	rootJSON, err := os.ReadFile(ss.RootPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(trustedRoot, condition string) string {
+		return policyHeader + fmt.Sprintf(`spec:
+  images:
+    trustedRoot: %s
+    verifyImages:
+    - name: keyless
+      images: ["ghcr.io/acme/*"]
+      signers:
+      - keyless: {subject: a@example.com, issuer: https://accounts.example.com}
+      attestations:
+      - type: slsaprovenance1
+        conditions: ['%s']
+`, trustedRoot, condition)
+	}
+	ctx := context.Background()
+	if err := ValidateBundlePolicy(ctx, "admission/fleet", []byte(body(string(rootJSON), "true"))); err != nil {
+		t.Fatalf("inline trusted root refused in a bundle: %v", err)
+	}
+	for _, tt := range []struct{ name, body, want string }{
+		{"a file in a bundle", body("trusted_root.json", "true"), "admission/fleet:7: spec.images.trustedRoot: a trusted root file cannot be used here"},
+		{"a condition that does not compile", body(string(rootJSON), "predicate =="), `admission/fleet:15: spec.images.verifyImages[0] (keyless): attestations[0].conditions: condition 0 "predicate =="`},
+		{"a keyless signer without a subject", strings.Replace(body(string(rootJSON), "true"), "subject: a@example.com, ", "", 1), "admission/fleet:12: spec.images.verifyImages[0] (keyless): signers[0].keyless: a keyless identity needs subject"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateBundlePolicy(ctx, "admission/fleet", []byte(tt.body))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+	path := t.TempDir() + "/policy.yaml"
+	if err := os.WriteFile(path, []byte(body(string(rootJSON), "true")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadPolicy(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.verifier.Root == nil || p.verifier.Root.Path != supplychain.InlineTrustedRoot {
+		t.Fatalf("root %+v", p.verifier.Root)
+	}
+	if age := p.verifier.Root.Age(time.Now()); age < 47*time.Hour || age > 49*time.Hour {
+		t.Fatalf("inline trusted root age %v, want about 48 h (the policy file's)", age)
+	}
+}

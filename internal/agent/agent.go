@@ -176,6 +176,8 @@ type Agent struct {
 	scanSem         chan struct{}
 	bundleHash      uint64
 	ownScanner      *RegistryScanner // built by New from Config.Images; closed by Close
+	// verify checks running images against the verification bundle.
+	verify *imageVerifier
 }
 
 // New enrols (first start) or loads the identity and opens the outbox.
@@ -252,6 +254,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
+	a.verify = newImageVerifier(cfg.Logger, verifyRegistry(own, cfg.Version), cfg.Now)
 	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
@@ -565,6 +568,9 @@ func (a *Agent) reportImages(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 	a.scanImages(ctx, uses)
+	a.verify.verify(ctx, uses, &a.scans, func(v *fleetapi.ImageVerification) error {
+		return a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindImageVerification, ImageVerification: v})
+	})
 	return nil
 }
 
@@ -742,6 +748,31 @@ func (a *Agent) sendLoop(ctx context.Context) {
 				slog.String("reason", he.Msg), slog.Uint64("refusedTooLarge", n))
 			_ = a.outbox.Ack(batch[0].Seq)
 			split = 0
+			// The hub missed what the report said (a findings delta over
+			// the cluster's quota, say): the next findings go as a full
+			// snapshot, which replaces the hub's rows and converges as
+			// soon as the cluster's findings fit.
+			a.mu.Lock()
+			a.needFull = true
+			a.mu.Unlock()
+			if a.watch != nil {
+				a.watch.forceFull()
+			}
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusServiceUnavailable:
+			// The hub cannot store reports now (its database unavailable
+			// or full): keep them queued and send them again after its
+			// Retry-After (bounded), counting the hub as down meanwhile.
+			wait := min(max(he.RetryAfter, backoff), 5*time.Minute)
+			a.log.Warn("hub cannot store reports now; keeping them queued", slog.Int("reports", len(batch)),
+				slog.String("reason", he.Msg), slog.Duration("retryAfter", wait))
+			a.setOnline(false, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			backoff = min(backoff*2, 30*time.Second)
 			continue
 		case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
 			// The hub is up and asks this cluster to slow down: wait as it
@@ -990,6 +1021,8 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 	}
 	opts := evalOptions{Rules: a.cfg.Rules}
 	var custom []*rule.Rule
+	var verification *cachedBundle
+	var verificationContent []byte
 	for i := range bundles {
 		b := &bundles[i]
 		var content []byte
@@ -1020,6 +1053,8 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 				continue
 			}
 			custom = append(custom, rs...)
+		case fleetapi.BundleVerification:
+			verification, verificationContent = b, content // the last (a cluster's own) wins
 		case fleetapi.BundleAllowList:
 			for _, line := range strings.Split(string(content), "\n") {
 				if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
@@ -1042,6 +1077,7 @@ func (a *Agent) applyCachedBundles(ctx context.Context) {
 			}
 		}
 	}
+	a.verify.apply(ctx, verification, verificationContent)
 	if len(custom) > 0 {
 		set, err := a.cfg.Rules.With(custom...)
 		if err != nil {

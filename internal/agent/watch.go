@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/workload"
@@ -31,8 +32,9 @@ import (
 // the object) everywhere; a Pod's status except the containers' image IDs
 // (image digests for the image report); a Node's image list and volumes
 // (hundreds of entries on busy nodes; the inventory reads node info,
-// capacity, allocatable and conditions only). Custom CEL rules therefore
-// see no pod status in the agent, as in manifests.
+// capacity, allocatable and conditions only); a ConfigMap's content except
+// its credential keys (cluster.ReduceConfigMap). Custom CEL rules therefore
+// see no pod status and no ConfigMap settings in the agent.
 func stripForCache(obj any) (any, error) {
 	if m, ok := obj.(metav1.Object); ok {
 		m.SetManagedFields(nil)
@@ -53,6 +55,10 @@ func stripForCache(obj any) (any, error) {
 		o.Status.Images = nil
 		o.Status.VolumesInUse = nil
 		o.Status.VolumesAttached = nil
+	case *corev1.ConfigMap:
+		// Only the credential keys hardening/configmap-secret reports are
+		// kept: the cache holds ConfigMaps at the cost of their metadata.
+		cluster.ReduceConfigMap(o)
 	}
 	return obj, nil
 }
@@ -73,9 +79,11 @@ func imageIDsOnly(in []corev1.ContainerStatus) []corev1.ContainerStatus {
 type watchedKind struct {
 	apiVersion, kind string
 	informer         cache.SharedIndexInformer
-	// workload kinds are re-evaluated alone; context kinds (namespaces,
-	// service accounts, services, policies, RBAC) can change any
-	// workload's findings and trigger a full evaluation.
+	// workload kinds (and ConfigMaps, which no rule relates to other
+	// objects) are re-evaluated alone; context kinds (namespaces, service
+	// accounts, services, policies, RBAC, disruption budgets, autoscalers,
+	// ingresses) can change any workload's findings and trigger a full
+	// evaluation.
 	workload bool
 	// pods feed images and counts; nodes the inventory.
 	pods, nodes bool
@@ -152,6 +160,13 @@ func newWatcher(client kubernetes.Interface, namespace string, resync time.Durat
 	// ResourceQuota in each namespace that runs workloads.
 	add("v1", "LimitRange", f.Core().V1().LimitRanges().Informer(), false, false, false)
 	add("v1", "ResourceQuota", f.Core().V1().ResourceQuotas().Informer(), false, false, false)
+	// Read by the reliability rules that judge workloads against their
+	// disruption budgets and autoscalers, and Ingresses against Services.
+	add("policy/v1", "PodDisruptionBudget", f.Policy().V1().PodDisruptionBudgets().Informer(), false, false, false)
+	add("autoscaling/v2", "HorizontalPodAutoscaler", f.Autoscaling().V2().HorizontalPodAutoscalers().Informer(), false, false, false)
+	add("networking.k8s.io/v1", "Ingress", f.Networking().V1().Ingresses().Informer(), false, false, false)
+	// hardening/configmap-secret judges each ConfigMap alone.
+	add("v1", "ConfigMap", f.Core().V1().ConfigMaps().Informer(), true, false, false)
 	for _, k := range w.kinds {
 		_, _ = k.informer.AddEventHandler(w.handler(k))
 	}

@@ -1,8 +1,9 @@
 // Package cluster reads a live cluster through the Kubernetes API into the
 // same inventory that manifests produce, so every rule runs unchanged on
 // both. It only lists (paginated, never one GET per object), never reads
-// Secrets, and turns API failures into problems naming the resource, so a
-// scan with partial access still reports what it could read.
+// Secrets, keeps of ConfigMaps only what rules read (ReduceConfigMap), and
+// turns API failures into problems naming the resource, so a scan with
+// partial access still reports what it could read.
 package cluster
 
 import (
@@ -68,7 +69,10 @@ type Snapshot struct {
 type resource struct {
 	name       string // plural, for messages: "deployments.apps"
 	namespaced bool
-	list       func(ctx context.Context, c kubernetes.Interface, ns string, opts metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error)
+	// maxPage, when set, caps the page size: a page of ConfigMaps is
+	// held whole until it is reduced, and each may be 1 MiB.
+	maxPage int64
+	list    func(ctx context.Context, c kubernetes.Interface, ns string, opts metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error)
 }
 
 // Read lists every resource Palisade evaluates. It fails outright only when
@@ -96,7 +100,14 @@ func Read(ctx context.Context, client kubernetes.Interface, opts ReadOptions) (*
 				return nil, err
 			}
 			requests.Add(1)
-			next, err := r.list(ctx, client, ns, metav1.ListOptions{Limit: opts.PageSize, Continue: cont}, func(obj any, tm metav1.TypeMeta) {
+			limit := opts.PageSize
+			if r.maxPage > 0 && limit > r.maxPage {
+				limit = r.maxPage
+			}
+			next, err := r.list(ctx, client, ns, metav1.ListOptions{Limit: limit, Continue: cont}, func(obj any, tm metav1.TypeMeta) {
+				if cm, ok := obj.(*corev1.ConfigMap); ok {
+					ReduceConfigMap(cm)
+				}
 				typed = append(typed, typedObject{obj: obj, typeMeta: tm})
 			})
 			if err != nil {
@@ -209,9 +220,21 @@ func describe(err error) string {
 	return err.Error()
 }
 
-// resources lists what a scan reads. Secrets and ConfigMaps are never read.
+// maxConfigMapPage bounds a page of ConfigMaps (at most 1 MiB each on the
+// API server) held before ReduceConfigMap drops their content.
+const maxConfigMapPage = 50
+
+// resources lists what a scan reads. Secrets are never read; ConfigMaps are
+// read for hardening/configmap-secret and reduced to their credential keys
+// as each page arrives (ReduceConfigMap).
 func resources() []resource {
+	configMaps := res("configmaps", true, "v1", "ConfigMap", func(c kubernetes.Interface, ns string) lister[*corev1.ConfigMapList] {
+		return c.CoreV1().ConfigMaps(ns)
+	},
+		func(l *corev1.ConfigMapList) (string, []corev1.ConfigMap) { return l.Continue, l.Items })
+	configMaps.maxPage = maxConfigMapPage
 	return []resource{
+		configMaps,
 		res("namespaces", false, "v1", "Namespace", func(c kubernetes.Interface, _ string) lister[*corev1.NamespaceList] { return c.CoreV1().Namespaces() },
 			func(l *corev1.NamespaceList) (string, []corev1.Namespace) { return l.Continue, l.Items }),
 		res("serviceaccounts", true, "v1", "ServiceAccount", func(c kubernetes.Interface, ns string) lister[*corev1.ServiceAccountList] {

@@ -9,10 +9,14 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -67,6 +71,14 @@ func create(t *testing.T, ctx context.Context, c kubernetes.Interface, objs ...a
 			_, err = c.CoreV1().Namespaces().Create(ctx, v, metav1.CreateOptions{})
 		case *corev1.Secret:
 			_, err = c.CoreV1().Secrets(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		case *corev1.ConfigMap:
+			_, err = c.CoreV1().ConfigMaps(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		case *policyv1.PodDisruptionBudget:
+			_, err = c.PolicyV1().PodDisruptionBudgets(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		case *autoscalingv2.HorizontalPodAutoscaler:
+			_, err = c.AutoscalingV2().HorizontalPodAutoscalers(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
+		case *networkingv1.Ingress:
+			_, err = c.NetworkingV1().Ingresses(v.Namespace).Create(ctx, v, metav1.CreateOptions{})
 		default:
 			t.Fatalf("create: unsupported %T", o)
 		}
@@ -215,6 +227,67 @@ func TestReadPaginates(t *testing.T) {
 	}
 }
 
+// scanInputs creates, in ns, the objects the rules read besides workloads
+// (a ConfigMap with a credential, a clean one, a PodDisruptionBudget that
+// allows no eviction, an autoscaler and an Ingress whose targets are
+// missing) and returns the findings a scan must report on them.
+func scanInputs(t *testing.T, ctx context.Context, c kubernetes.Interface, ns string) []string {
+	t.Helper()
+	labels := map[string]string{"app": "api"}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns},
+		Spec: appsv1.DeploymentSpec{Replicas: ptr(int32(2)), Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1"}}}}}}
+	create(t, ctx, c, dep,
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "app-config", Namespace: ns},
+			Data: map[string]string{"LOG_LEVEL": "debug", "DB_PASSWORD": "hunter2-prod-7731", "app.properties": strings.Repeat("cache.size=64\n", 5000)}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "clean", Namespace: ns}, Data: map[string]string{"LOG_LEVEL": "info"}},
+		&policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: "api", Namespace: ns},
+			Spec: policyv1.PodDisruptionBudgetSpec{MaxUnavailable: ptr(intstr.FromInt32(0)), Selector: &metav1.LabelSelector{MatchLabels: labels}}},
+		&autoscalingv2.HorizontalPodAutoscaler{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: ns},
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "gone"},
+				MinReplicas: ptr(int32(2)), MaxReplicas: 4}},
+		&networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+			Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "missing", Port: networkingv1.ServiceBackendPort{Number: 80}}}}},
+	)
+	return []string{
+		"ConfigMap/app-config hardening/configmap-secret",
+		"PodDisruptionBudget/api reliability/pdb-blocks-eviction",
+		"HorizontalPodAutoscaler/gone reliability/hpa-target-missing",
+		"Ingress/web reliability/ingress-missing-service",
+	}
+}
+
+// TestScanReadsRuleInputs: scan cluster reads ConfigMaps, disruption
+// budgets, autoscalers and Ingresses from a real API server, so the rules
+// about them report live objects as they report manifests; the finding
+// masks the credential, and the clean ConfigMap has none.
+func TestScanReadsRuleInputs(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx := context.Background()
+	c := env.AdminClient(t)
+	ns := env.CreateNamespace(ctx, t, "scan-inputs", nil).Name
+	want := scanInputs(t, ctx, c, ns)
+	r := scanAll(t, ctx, c, cluster.ReadOptions{Namespace: ns, PageSize: 1})
+	if r.Summary.Partial || r.Summary.Errors > 0 {
+		t.Fatalf("scan is partial: %v", r.Problems)
+	}
+	got := ids(r, ns)
+	for _, w := range want {
+		if !contains(got, w) {
+			t.Errorf("missing finding %q in:\n%s", w, strings.Join(got, "\n"))
+		}
+	}
+	for _, f := range r.Findings {
+		if f.Object.Kind == "ConfigMap" && f.Object.Name == "clean" {
+			t.Errorf("clean ConfigMap reported: %+v", f)
+		}
+		if strings.Contains(f.Message, "hunter2-prod-7731") {
+			t.Errorf("finding shows the credential: %s", f.Message)
+		}
+	}
+}
+
 // TestScannerRoleIsLeastPrivilege binds exactly deploy/rbac/scanner.yaml to
 // a service account: the whole scan must succeed, and Secrets must stay out
 // of reach.
@@ -243,11 +316,19 @@ func TestScannerRoleIsLeastPrivilege(t *testing.T) {
 	secretNS := env.CreateNamespace(ctx, t, "scan-secrets", nil).Name
 	create(t, ctx, admin, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: secretNS}, StringData: map[string]string{"password": "x"}})
 
+	inputsNS := env.CreateNamespace(ctx, t, "scan-role-inputs", nil).Name
+	want := scanInputs(t, ctx, admin, inputsNS)
+
 	cfg := env.ServiceAccountConfig(ctx, t, "palisade-system", "palisade-scanner")
 	scanner := testenv.NewClient(t, cfg)
 	r := scanAll(t, ctx, scanner, cluster.ReadOptions{})
 	if r.Summary.Partial || r.Summary.Errors != 0 {
 		t.Errorf("scan as palisade-scanner is partial: %v", r.Problems)
+	}
+	for _, w := range want {
+		if got := ids(r, inputsNS); !contains(got, w) {
+			t.Errorf("scan as palisade-scanner: missing finding %q in:\n%s", w, strings.Join(got, "\n"))
+		}
 	}
 	if r.Summary.Objects == 0 {
 		t.Error("scan as palisade-scanner read nothing")

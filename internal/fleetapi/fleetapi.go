@@ -106,7 +106,9 @@ type Envelope struct {
 	Images    *ImageSet        `json:"images,omitempty"`
 	ImageScan *ImageScan       `json:"imageScan,omitempty"`
 	Admission []AdmissionEvent `json:"admission,omitempty"`
-	Runtime   *RuntimeReport   `json:"runtime,omitempty"`
+	// ImageVerification is KindImageVerification's payload.
+	ImageVerification *ImageVerification `json:"imageVerification,omitempty"`
+	Runtime           *RuntimeReport     `json:"runtime,omitempty"`
 }
 
 // Validate checks that the envelope carries what its kind says.
@@ -126,6 +128,14 @@ func (e *Envelope) Validate() error {
 		ok = e.ImageScan != nil && e.ImageScan.Digest != ""
 	case KindAdmission:
 		ok = len(e.Admission) > 0
+	case KindImageVerification:
+		if e.ImageVerification == nil {
+			break
+		}
+		if err := e.ImageVerification.Validate(); err != nil {
+			return err
+		}
+		ok = true
 	case KindRuntime:
 		ok = e.Runtime != nil && e.Runtime.Node != "" && (e.Runtime.Sensor != nil || len(e.Runtime.Findings) > 0)
 	default:
@@ -430,6 +440,10 @@ const (
 	// StateRevoked is a cluster whose agents an operator revoked: its
 	// data stops where the revocation found it, whatever last contact says.
 	StateRevoked ClusterState = "revoked"
+	// StateRefused is a cluster in contact whose reports the hub refuses
+	// (over a quota, or its database unavailable): its data is not
+	// current however recent its heartbeats.
+	StateRefused ClusterState = "reports-refused"
 )
 
 // Error is the body of every non-2xx response.

@@ -1,6 +1,7 @@
 package fleetapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -37,20 +38,43 @@ type ItemLimitReader struct {
 	awaiting bool
 }
 
+// quoteOrBackslash is the index of the first '"' or '\\' in b, or -1.
+func quoteOrBackslash(b []byte) int {
+	q := bytes.IndexByte(b, '"')
+	end := q
+	if q < 0 {
+		end = len(b)
+	}
+	if e := bytes.IndexByte(b[:end], '\\'); e >= 0 {
+		return e
+	}
+	return q
+}
+
 // maxDepth bounds the bracket stack (json.Decoder refuses deeper values
 // anyway).
 const maxDepth = 10000
 
 func (l *ItemLimitReader) Read(p []byte) (int, error) {
 	n, err := l.R.Read(p)
-	for _, c := range p[:n] {
+	for i := 0; i < n; i++ {
+		c := p[i]
 		if l.inString {
-			switch {
-			case l.escaped:
+			if l.escaped {
 				l.escaped = false
-			case c == '\\':
+				continue
+			}
+			// Most of a report's bytes are inside strings (messages,
+			// names): jump to the next quote or backslash instead of
+			// looking at every byte.
+			j := quoteOrBackslash(p[i:n])
+			if j < 0 {
+				break // the rest of this read is inside the string
+			}
+			i += j
+			if p[i] == '\\' {
 				l.escaped = true
-			case c == '"':
+			} else {
 				l.inString = false
 			}
 			continue

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestItemLimitReader(t *testing.T) {
@@ -75,4 +76,95 @@ func items(v any) int {
 		return n
 	}
 	return 0
+}
+
+// refItems is the byte-at-a-time count ItemLimitReader made before it
+// skipped string contents with IndexByte: the two must agree on every
+// input, however the input is split across reads.
+func refItems(data []byte) (items, depth int) {
+	var inString, escaped, awaiting bool
+	var stack []bool
+	for _, c := range data {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			continue
+		}
+		if awaiting && c != ']' {
+			items++
+		}
+		awaiting = false
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[':
+			if c == '{' {
+				items++
+			}
+			stack = append(stack, c == '[')
+			awaiting = c == '['
+		case '}', ']':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case ',':
+			awaiting = len(stack) > 0 && stack[len(stack)-1]
+		}
+	}
+	return items, len(stack)
+}
+
+// FuzzItemLimitReaderSplits: the count is the byte-at-a-time one whether
+// the JSON arrives in one read, byte by byte, or in halves.
+func FuzzItemLimitReaderSplits(f *testing.F) {
+	for _, s := range []string{`{"a":"x\\"y","b":["\\\\",{}]}`, `["\"", "\\", "a\"b\\\\c"]`, `{"s":"` + strings.Repeat("x", 5000) + `\"[{"}`, `"\`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.Count(data, []byte("[")) > maxDepth/2 {
+			return
+		}
+		want, depth := refItems(data)
+		for name, r := range map[string]func() io.Reader{
+			"whole":    func() io.Reader { return bytes.NewReader(data) },
+			"one byte": func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data)) },
+			"halves":   func() io.Reader { return iotest.HalfReader(bytes.NewReader(data)) },
+		} {
+			l := &ItemLimitReader{R: r(), Max: len(data) + 1}
+			if _, err := io.ReadAll(l); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if l.items != want || len(l.stack) != depth {
+				t.Fatalf("%s: %d items at depth %d, want %d at %d", name, l.items, len(l.stack), want, depth)
+			}
+		}
+	})
+}
+
+func TestItemLimitReaderStrings(t *testing.T) {
+	for _, tc := range []struct {
+		json  string
+		items int
+	}{
+		{`["a\"]{[", {}]`, 3},
+		{`["\\", {}]`, 3},
+		{`["\\\"[{", {}]`, 3},
+		{`{"m":"` + strings.Repeat(`x\"`, 3000) + `","o":{}}`, 2},
+	} {
+		for name, r := range map[string]io.Reader{"whole": strings.NewReader(tc.json), "one byte": iotest.OneByteReader(strings.NewReader(tc.json))} {
+			l := &ItemLimitReader{R: r, Max: 1000}
+			if _, err := io.ReadAll(l); err != nil || l.items != tc.items {
+				t.Errorf("%s (%s): %d items, %v; want %d", tc.json[:min(20, len(tc.json))], name, l.items, err, tc.items)
+			}
+		}
+	}
 }

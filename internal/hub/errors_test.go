@@ -62,3 +62,44 @@ func TestAdmissionEventsLimitCapped(t *testing.T) {
 		}
 	}
 }
+
+// busyStore answers every report and heartbeat as a writer too busy to
+// start it (store.ErrBusy).
+type busyStore struct{ store.Store }
+
+func (busyStore) Ingest(context.Context, string, *fleetapi.Envelope, time.Time) (bool, error) {
+	return false, store.ErrBusy
+}
+
+func (busyStore) IngestBatch(context.Context, string, []*fleetapi.Envelope, time.Time) ([]bool, error) {
+	return nil, store.ErrBusy
+}
+
+func (busyStore) Heartbeat(context.Context, string, fleetapi.Heartbeat, time.Time) error {
+	return store.ErrBusy
+}
+
+// TestStoreBusyIsRetryLater: a report or heartbeat the database writer
+// could not start in time is answered 429 with Retry-After (the agent
+// keeps it and sends it again), never 500 and never a closed connection.
+func TestStoreBusyIsRetryLater(t *testing.T) {
+	th := startHub(t)
+	cert, _, _ := th.enrol(t, "edge")
+	bs := busyStore{th.st}
+	th.st, th.Hub.st = bs, bs
+	c := th.client(cert)
+	env := fleetapi.Envelope{Seq: 1, Kind: fleetapi.KindFindings, Findings: &fleetapi.FindingsDelta{Full: true}}
+	for _, tc := range []struct {
+		path string
+		body any
+	}{
+		{fleetapi.PathReports, env},
+		{fleetapi.PathReportBatch, fleetapi.ReportBatch{Envelopes: []fleetapi.Envelope{env}}},
+		{fleetapi.PathHeartbeat, fleetapi.Heartbeat{Pending: 1}},
+	} {
+		resp, body := call(t, c, "POST", th.url+tc.path, tc.body, nil)
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: %d (Retry-After %q) %s, want 429 with Retry-After", tc.path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
+		}
+	}
+}

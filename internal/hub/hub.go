@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 )
 
 // Config configures a hub.
@@ -91,6 +92,10 @@ type Config struct {
 	// rows without end.
 	ImageScansPerCluster     int64
 	UnusedImageScanRetention time.Duration
+	// Limits are the per-cluster quotas the store enforces at ingest
+	// (zero value: store.DefaultIngestLimits; a negative field: no
+	// limit); a report over one is refused with 413 (refusals.go).
+	Limits store.IngestLimits
 	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
 	// they are kept out of the database.
 	Keys KeyFiles
@@ -131,6 +136,9 @@ type Hub struct {
 	ingesting map[string]bool
 	// gate bounds the reports decoded and stored at once (ingest.go).
 	gate *ingestGate
+	// refused: clusters whose reports this replica refused for an
+	// unavailable database (refusals.go).
+	refused refusedReports
 }
 
 // New loads (creating on first start) the hub's CA and bundle-signing key
@@ -178,6 +186,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.UnusedImageScanRetention == 0 {
 		cfg.UnusedImageScanRetention = DefaultUnusedImageScanRetention
 	}
+	cfg.Store.SetIngestLimits(ingestLimits(cfg.Limits))
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
 		if h, err := os.Hostname(); err == nil {
@@ -359,6 +368,12 @@ func (h *Hub) CreateAPIToken(ctx context.Context, name, role string, ttl time.Du
 func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, content []byte) (fleetapi.Bundle, error) {
 	switch kind {
 	case fleetapi.BundlePolicy, fleetapi.BundleAllowList, fleetapi.BundleRules, fleetapi.BundleVulnDB:
+	case fleetapi.BundleVerification:
+		// Agents verify images with it offline: it must compile with
+		// nothing beside it (keys inline, the trusted root inline).
+		if _, err := supplychain.ParsePolicy(ctx, kind+"/"+name, content, supplychain.PolicySource{Updated: h.cfg.Now()}); err != nil {
+			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
+		}
 	case fleetapi.BundleAdmission:
 		// Agents write it into each webhook's ConfigMap as it is: refuse
 		// here what the webhooks would refuse.
@@ -372,7 +387,7 @@ func (h *Hub) PublishBundle(ctx context.Context, kind, name, cluster string, con
 			return fleetapi.Bundle{}, store.Invalid("content", "%v", err)
 		}
 	default:
-		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules, vulndb or admission", kind)
+		return fleetapi.Bundle{}, store.Invalid("kind", "%q: want policy, allowlist, rules, vulndb, admission or verification", kind)
 	}
 	if err := fleetapi.CheckBundleName(kind, name); err != nil && name != "" {
 		// Agents refuse such a bundle (a file name, a line of the signed

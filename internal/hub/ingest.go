@@ -116,6 +116,21 @@ func (h *Hub) ingestSlot(w http.ResponseWriter, r *http.Request) (func(), bool) 
 	return nil, false
 }
 
+// storeBusy answers 429 with Retry-After when the store's writer could
+// not start the request's work in time (store.ErrBusy: nothing was
+// applied); the agent keeps its reports and sends them again.
+func (h *Hub) storeBusy(w http.ResponseWriter, err error) bool {
+	if !errors.Is(err, store.ErrBusy) {
+		return false
+	}
+	if h.metrics != nil {
+		h.metrics.throttled.WithLabelValues("reports", "busy-writer").Inc()
+	}
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusTooManyRequests, "the hub's database writer is busy; nothing was applied, send this again after Retry-After")
+	return true
+}
+
 // reportBatch applies several outbox reports of one agent in one store
 // transaction (fleetapi.ReportBatch). Each envelope is deduplicated by its
 // Seq exactly as on the single-report path; an invalid envelope is refused
@@ -162,19 +177,14 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 	}
 	if len(envs) > 0 {
 		applied, err := h.st.IngestBatch(r.Context(), id.AgentID, envs, h.cfg.Now())
-		if errors.Is(err, store.ErrWrongCluster) {
-			writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
-			return
-		}
-		if errors.Is(err, store.ErrSeqAdvance) {
-			h.log.WarnContext(r.Context(), "report sequence number refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID), slog.Any("error", err))
-			writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
+		if h.storeBusy(w, err) {
 			return
 		}
 		if err != nil {
-			h.internal(w, r, err)
+			h.ingestFailed(w, r, id, err)
 			return
 		}
+		h.refused.clear(id.ClusterID)
 		quota := false
 		for j, i := range idx {
 			results[i].Duplicate = !applied[j]

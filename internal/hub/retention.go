@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
@@ -15,6 +17,12 @@ const (
 	DefaultAdmissionEventRetention   = 30 * 24 * time.Hour
 	DefaultImageScansPerCluster      = 20_000
 	DefaultUnusedImageScanRetention  = 7 * 24 * time.Hour
+	// Framework score history: the API's trend reaches back at most 366
+	// days; a point is recorded at most once a minute per cluster and
+	// framework, so 5,000 points are days of a score that changes every
+	// minute and years of one that changes daily.
+	FrameworkScoreRetention  = 366 * 24 * time.Hour
+	FrameworkScoresPerSeries = 5_000
 )
 
 // pruneEvery is how often the hub applies the retention to every cluster;
@@ -76,17 +84,31 @@ func (h *Hub) prune(ctx context.Context) {
 	if h.cfg.AdmissionEventsPerCluster > 0 {
 		h.enforceQuota(ctx, "")
 	}
+	// Image verifications are keyed by digest like scans, and kept by
+	// the same quota and retention.
+	if n, err := h.st.PruneFrameworkScores(ctx, FrameworkScoreRetention, FrameworkScoresPerSeries, pruneMaxDeletes, h.cfg.Now()); err != nil {
+		h.log.ErrorContext(ctx, "framework score retention", slog.Any("error", err))
+	} else if n > 0 {
+		h.metrics.scoresPruned.Add(float64(n))
+	}
 	r := store.ImageScanRetention{Unused: max(h.cfg.UnusedImageScanRetention, 0), PerCluster: max(h.cfg.ImageScansPerCluster, 0), MaxDeletes: pruneMaxDeletes}
-	if r.Unused > 0 || r.PerCluster > 0 {
-		n, err := h.st.PruneImageScans(ctx, r, h.cfg.Now())
+	if r.Unused <= 0 && r.PerCluster <= 0 {
+		return
+	}
+	for _, p := range []struct {
+		what    string
+		prune   func(context.Context, store.ImageScanRetention, time.Time) (store.PrunedScans, error)
+		counter *prometheus.CounterVec
+	}{{"image scans", h.st.PruneImageScans, h.metrics.scansPruned}, {"image verifications", h.st.PruneImageVerifications, h.metrics.verificationsPruned}} {
+		n, err := p.prune(ctx, r, h.cfg.Now())
 		if err != nil {
-			h.log.ErrorContext(ctx, "image scan retention", slog.Any("error", err))
-			return
+			h.log.ErrorContext(ctx, p.what+" retention", slog.Any("error", err))
+			continue
 		}
-		h.metrics.scansPruned.WithLabelValues("unused").Add(float64(n.Unused))
-		h.metrics.scansPruned.WithLabelValues("quota").Add(float64(n.Quota))
+		p.counter.WithLabelValues("unused").Add(float64(n.Unused))
+		p.counter.WithLabelValues("quota").Add(float64(n.Quota))
 		if n.Quota > 0 {
-			h.log.WarnContext(ctx, "image scans over a cluster's quota dropped", slog.Int64("dropped", n.Quota), slog.Int64("quota", r.PerCluster))
+			h.log.WarnContext(ctx, p.what+" over a cluster's quota dropped", slog.Int64("dropped", n.Quota), slog.Int64("quota", r.PerCluster))
 		}
 	}
 }

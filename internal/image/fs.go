@@ -149,7 +149,13 @@ type FS struct {
 	// many entries cost quadratic time.
 	budget   *int64
 	entryCap int
+	// cached are the indexes of layers replayed from a LayerCache.
+	cached []int
 }
+
+// Cached returns the indexes of the layers that were replayed from a
+// LayerCache instead of read.
+func (f *FS) Cached() []int { return append([]int(nil), f.cached...) }
 
 func newFS() *FS {
 	return &FS{root: &node{kids: map[string]*node{}, mode: fs.ModeDir | 0o755}}

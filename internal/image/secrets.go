@@ -158,11 +158,14 @@ func SecretSelector(opts SecretOptions) Selector {
 		if hdr.Size > limit {
 			return Want{}
 		}
-		return Want{Streams: []Stream{{Name: SecretStream, KeepHidden: true, Read: func(_ string, r io.Reader) (any, error) {
+		return Want{Streams: []Stream{{Name: SecretStream, KeepHidden: true, Encode: secretEncode, Decode: secretDecode, Read: func(_ string, r io.Reader) (any, error) {
 			return scanSecretFile(r, limit, cf.extract)
 		}}}}
 	}
 }
+
+// secretEncode and secretDecode keep secret hits in a LayerCache.
+var secretEncode, secretDecode = JSONCodec[[]SecretHit]()
 
 // scanSecretFile reads one file and returns its hits, nil for a binary.
 func scanSecretFile(r io.Reader, limit int64, extract func([]byte) []secret.Match) ([]SecretHit, error) {

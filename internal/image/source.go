@@ -198,20 +198,23 @@ func checkPlatform(src *Source, want v1.Platform, explicit bool) error {
 	return nil
 }
 
-func openRemote(ctx context.Context, src *Source, ref string, opts Options, want v1.Platform, explicit bool) error {
-	var nopts []name.Option
+// RemoteOptions parses a registry reference and returns the options that
+// reach its registry as opts say: plain HTTP only to the insecure
+// registries, the timeouts, the credentials and the user agent. Other
+// readers of a registry (Sigstore evidence) use it to reach registries
+// exactly as the image walker does.
+func RemoteOptions(ctx context.Context, ref string, opts Options) (name.Reference, []remote.Option, error) {
 	insecure := map[string]bool{}
 	for _, h := range opts.InsecureRegistries {
 		insecure[h] = true
 	}
 	r, err := name.ParseReference(ref)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if insecure[r.Context().RegistryStr()] {
-		nopts = append(nopts, name.Insecure)
-		if r, err = name.ParseReference(ref, nopts...); err != nil {
-			return err
+		if r, err = name.ParseReference(ref, name.Insecure); err != nil {
+			return nil, nil, err
 		}
 	}
 	ropts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(registryTransport(opts, insecure))}
@@ -225,6 +228,14 @@ func openRemote(ctx context.Context, src *Source, ref string, opts Options, want
 	}
 	if opts.UserAgent != "" {
 		ropts = append(ropts, remote.WithUserAgent(opts.UserAgent))
+	}
+	return r, ropts, nil
+}
+
+func openRemote(ctx context.Context, src *Source, ref string, opts Options, want v1.Platform, explicit bool) error {
+	r, ropts, err := RemoteOptions(ctx, ref, opts)
+	if err != nil {
+		return err
 	}
 	desc, err := remote.Get(r, ropts...)
 	if err != nil {

@@ -39,6 +39,10 @@ type Limits struct {
 	// RatioFloor is the decompressed size of a layer below which the ratio
 	// is not checked (small, very compressible layers are normal).
 	RatioFloor int64
+	// MaxRecordBytes bounds the memory a layer's record for a LayerCache
+	// may take while the layer is read (its entries and kept content); a
+	// layer beyond it is not cached.
+	MaxRecordBytes int64
 }
 
 // DefaultLimits are the limits used for zero fields of Limits.
@@ -50,6 +54,7 @@ var defaultLimits = Limits{
 	MaxUncompressedBytes: 16 << 30,
 	MaxCompressionRatio:  100,
 	RatioFloor:           128 << 20,
+	MaxRecordBytes:       128 << 20,
 }
 
 // DefaultLimits returns the limits a zero Limits stands for.
@@ -77,6 +82,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.RatioFloor == 0 {
 		l.RatioFloor = d.RatioFloor
+	}
+	if l.MaxRecordBytes == 0 {
+		l.MaxRecordBytes = d.MaxRecordBytes
 	}
 	return l
 }
@@ -124,6 +132,11 @@ type Stream struct {
 	// layer deletes or replaces too (FS.HiddenResults): a secret removed by
 	// a later layer is still in the image, in the layer that added it.
 	KeepHidden bool
+	// Encode and Decode turn a result of Read into bytes and back, so a
+	// LayerCache can keep it (JSONCodec makes both). A layer with a file
+	// streamed by a stream without them is never cached.
+	Encode func(any) ([]byte, error)
+	Decode func([]byte) (any, error)
 }
 
 // Combine merges selectors: a file is kept if any wants it kept, with the
@@ -197,6 +210,25 @@ var ErrMalformed = errors.New("malformed layer")
 // registry image, cancelling the context given to Open also stops
 // downloads.
 func Walk(ctx context.Context, img v1.Image, sel Selector, lim Limits) (*FS, error) {
+	return WalkCached(ctx, img, sel, lim, nil)
+}
+
+// WalkCached is Walk with a cache of layers: a layer found in cache (by
+// its blob digest) is replayed from its record without reading its blob,
+// and each layer read is recorded and put in the cache. The cache must be
+// keyed, by its caller, by everything sel and lim depend on. FS.Cached
+// tells which layers were replayed.
+func WalkCached(ctx context.Context, img v1.Image, sel Selector, lim Limits, cache LayerCache) (*FS, error) {
+	fsys, err := walk(ctx, img, sel, lim, cache)
+	if errors.Is(err, errReplayMismatch) {
+		// The record was made under another base (see layercache.go):
+		// read every layer.
+		return walk(ctx, img, sel, lim, nil)
+	}
+	return fsys, err
+}
+
+func walk(ctx context.Context, img v1.Image, sel Selector, lim Limits, cache LayerCache) (*FS, error) {
 	layers, err := img.Layers()
 	if err != nil {
 		return nil, fmt.Errorf("image layers: %w", err)
@@ -217,11 +249,47 @@ func Walk(ctx context.Context, img v1.Image, sel Selector, lim Limits) (*FS, err
 			ref.DiffID = diffIDs[i].String()
 		}
 		w.fs.layers = append(w.fs.layers, ref)
+		if cache != nil {
+			if rec, ok := cache.GetLayer(ref.Digest); ok {
+				if err := w.replayLayer(ctx, int32(i), rec); err != nil {
+					if errors.Is(err, errReplayMismatch) {
+						return nil, err
+					}
+					return nil, fmt.Errorf("%s: %w", ref, err)
+				}
+				w.fs.cached = append(w.fs.cached, i)
+				continue
+			}
+			w.rec = &recorder{rec: &LayerRecord{}, ok: true, max: w.lim.MaxRecordBytes}
+		}
 		if err := w.layer(ctx, int32(i), l); err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}
+		if w.rec != nil && w.rec.ok {
+			cache.PutLayer(ref.Digest, w.rec.rec)
+		}
+		w.rec = nil
 	}
 	return w.done(), nil
+}
+
+// replayLayer applies a recorded layer.
+func (w *walker) replayLayer(ctx context.Context, idx int32, rec *LayerRecord) error {
+	defer func() { w.replay = nil }()
+	for i := range rec.Entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		w.entries++
+		if w.lim.MaxEntries > 0 && w.entries > w.lim.MaxEntries {
+			return fmt.Errorf("%w: more than %d entries", ErrLimit, w.lim.MaxEntries)
+		}
+		w.replay = &rec.Entries[i]
+		if err := w.apply(idx, w.replay.header(), nil, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // walker holds the state of one pass.
@@ -233,6 +301,10 @@ type walker struct {
 	kept         int64 // content bytes held now
 	uncompressed int64 // decompressed bytes read so far, all layers
 	streamed     int64 // bytes given to streams, all layers
+	// rec records the layer being read for a LayerCache; replay is the
+	// recorded entry being applied instead of a read one.
+	rec    *recorder
+	replay *LayerEntry
 }
 
 func newWalker(sel Selector, lim Limits) *walker {
@@ -301,6 +373,9 @@ func (w *walker) layer(ctx context.Context, idx int32, l v1.Layer) error {
 		w.entries++
 		if w.lim.MaxEntries > 0 && w.entries > w.lim.MaxEntries {
 			return fmt.Errorf("%w: more than %d entries", ErrLimit, w.lim.MaxEntries)
+		}
+		if w.rec != nil {
+			w.rec.add(hdr)
 		}
 		if err := w.apply(idx, hdr, tr, true); err != nil {
 			return err
@@ -525,6 +600,8 @@ func (w *walker) content(n *node, canon string, hdr *tar.Header, r io.Reader) er
 				Message: fmt.Sprintf("content not kept: %d bytes is above the %d-byte cap", hdr.Size, limit)})
 		case w.lim.MaxTotalBytes >= 0 && w.kept+hdr.Size > w.lim.MaxTotalBytes:
 			return fmt.Errorf("%w: keeping %d more bytes would pass the %d-byte total", ErrLimit, hdr.Size, w.lim.MaxTotalBytes)
+		case w.replay != nil:
+			x.kept = true // data and results come from the record below
 		default:
 			data = make([]byte, hdr.Size)
 			if _, err := io.ReadFull(r, data); err != nil {
@@ -534,6 +611,19 @@ func (w *walker) content(n *node, canon string, hdr *tar.Header, r io.Reader) er
 			x.kept = true
 			w.kept += int64(len(data))
 		}
+	}
+	if w.replay != nil {
+		data, res, err := replayContent(w.replay, canon, x.kept, want.Streams)
+		if err != nil {
+			return err
+		}
+		if x.kept {
+			x.data = data
+			w.kept += int64(len(data))
+		}
+		x.results = res
+		n.extra = x
+		return nil
 	}
 	if len(want.Streams) > 0 {
 		src := r
@@ -550,6 +640,9 @@ func (w *walker) content(n *node, canon string, hdr *tar.Header, r io.Reader) er
 			return wrapRead(err)
 		}
 		x.results = res
+	}
+	if w.rec != nil {
+		w.rec.content(x.data, x.kept, want.Streams, x.results)
 	}
 	n.extra = x
 	return nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -40,42 +41,27 @@ const maxEntryBytes = 64 << 20
 // corrupt or unreadable entry is a miss, never an error: the image is
 // walked again and the entry rewritten.
 type DiskCache struct {
-	dir string
-	max int64
-	mu  sync.Mutex // serialises eviction within the process
+	files *lruDir
 }
 
 // NewDiskCache returns a cache in dir (created if missing) holding at most
 // max bytes (DefaultDiskCacheBytes when max <= 0).
 func NewDiskCache(dir string, max int64) (*DiskCache, error) {
-	if max <= 0 {
-		max = DefaultDiskCacheBytes
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	d, err := newLRUDir(dir, max, ".json")
+	if err != nil {
 		return nil, fmt.Errorf("inventory cache %s: %w", dir, err)
 	}
-	return &DiskCache{dir: dir, max: max}, nil
-}
-
-func (c *DiskCache) path(key string) string {
-	sum := sha256.Sum256([]byte(AnalyzerVersion + "\x00" + key))
-	return filepath.Join(c.dir, hex.EncodeToString(sum[:])+".json")
+	return &DiskCache{files: d}, nil
 }
 
 // Get returns the inventory cached under key.
 func (c *DiskCache) Get(key string) (*Inventory, bool) {
-	p := c.path(key)
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() || st.Size() > maxEntryBytes {
+	b, ok := c.files.read(key, maxEntryBytes)
+	if !ok {
 		return nil, false
 	}
 	var e diskEntry
-	if err := json.NewDecoder(f).Decode(&e); err != nil || e.Analyzer != AnalyzerVersion || e.Key != key || e.Inventory == nil {
+	if err := json.Unmarshal(b, &e); err != nil || e.Analyzer != AnalyzerVersion || e.Key != key || e.Inventory == nil {
 		return nil, false
 	}
 	for i, syms := range e.GoSymbols {
@@ -88,8 +74,6 @@ func (c *DiskCache) Get(key string) (*Inventory, bool) {
 		}
 		e.Inventory.Packages[i].GoSymbols = set
 	}
-	now := time.Now()
-	_ = os.Chtimes(p, now, now) // recency for LRU; a failure only ages the entry
 	return e.Inventory, true
 }
 
@@ -120,31 +104,88 @@ func (c *DiskCache) Put(key string, inv *Inventory) {
 			e.GoSymbols[i] = slices.Sorted(maps.Keys(syms))
 		}
 	}
-	if err := json.NewEncoder(&buf).Encode(e); err != nil {
+	if err := json.NewEncoder(&buf).Encode(e); err != nil || buf.Len() > maxEntryBytes {
 		return
 	}
-	if int64(buf.Len()) > c.max || buf.Len() > maxEntryBytes {
+	c.files.write(key, buf.Bytes())
+}
+
+// Size is the bytes of entries in the cache directory.
+func (c *DiskCache) Size() int64 { return c.files.size() }
+
+// lruDir is a directory of files named by the hash of their key and
+// AnalyzerVersion, bounded in bytes, least recently used first (a read
+// refreshes a file's modification time). Files are 0600 in a 0700
+// directory; writes are atomic (a temporary file renamed into place).
+type lruDir struct {
+	dir string
+	max int64
+	ext string
+	mu  sync.Mutex // serialises eviction within the process
+}
+
+func newLRUDir(dir string, max int64, ext string) (*lruDir, error) {
+	if max <= 0 {
+		max = DefaultDiskCacheBytes
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &lruDir{dir: dir, max: max, ext: ext}, nil
+}
+
+func (d *lruDir) path(key string) string {
+	sum := sha256.Sum256([]byte(AnalyzerVersion + "\x00" + key))
+	return filepath.Join(d.dir, hex.EncodeToString(sum[:])+d.ext)
+}
+
+// read returns the file of key, if it is a regular file of at most limit
+// bytes, and marks it used.
+func (d *lruDir) read(key string, limit int64) ([]byte, bool) {
+	p := d.path(key)
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() > limit {
+		return nil, false
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, false
+	}
+	now := time.Now()
+	_ = os.Chtimes(p, now, now) // recency for LRU; a failure only ages the entry
+	return b, true
+}
+
+// write stores b as the file of key and evicts beyond the bound; failures
+// are ignored.
+func (d *lruDir) write(key string, b []byte) {
+	if int64(len(b)) > d.max {
 		return
 	}
-	tmp, err := os.CreateTemp(c.dir, ".tmp-*")
+	tmp, err := os.CreateTemp(d.dir, ".tmp-*")
 	if err != nil {
 		return
 	}
-	_, werr := tmp.Write(buf.Bytes())
+	_, werr := tmp.Write(b)
 	cerr := tmp.Close()
-	if werr != nil || cerr != nil || os.Chmod(tmp.Name(), 0o600) != nil || os.Rename(tmp.Name(), c.path(key)) != nil {
+	if werr != nil || cerr != nil || os.Chmod(tmp.Name(), 0o600) != nil || os.Rename(tmp.Name(), d.path(key)) != nil {
 		os.Remove(tmp.Name())
 		return
 	}
-	c.evict()
+	d.evict()
 }
 
-// evict removes the oldest entries until the directory holds at most
-// c.max bytes of entries.
-func (c *DiskCache) evict() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ents, err := os.ReadDir(c.dir)
+// evict removes the oldest files until the directory holds at most d.max
+// bytes of them.
+func (d *lruDir) evict() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ents, err := os.ReadDir(d.dir)
 	if err != nil {
 		return
 	}
@@ -156,7 +197,7 @@ func (c *DiskCache) evict() {
 	var files []file
 	var total int64
 	for _, de := range ents {
-		if !de.Type().IsRegular() || !strings.HasSuffix(de.Name(), ".json") {
+		if !de.Type().IsRegular() || !strings.HasSuffix(de.Name(), d.ext) {
 			continue
 		}
 		fi, err := de.Info()
@@ -168,21 +209,21 @@ func (c *DiskCache) evict() {
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].mod.Before(files[j].mod) })
 	for _, f := range files {
-		if total <= c.max {
+		if total <= d.max {
 			break
 		}
-		if err := os.Remove(filepath.Join(c.dir, f.name)); err == nil || errors.Is(err, fs.ErrNotExist) {
+		if err := os.Remove(filepath.Join(d.dir, f.name)); err == nil || errors.Is(err, fs.ErrNotExist) {
 			total -= f.size
 		}
 	}
 }
 
-// Size is the bytes of entries in the cache directory.
-func (c *DiskCache) Size() int64 {
-	ents, _ := os.ReadDir(c.dir)
+// size is the bytes of files in the directory.
+func (d *lruDir) size() int64 {
+	ents, _ := os.ReadDir(d.dir)
 	var n int64
 	for _, de := range ents {
-		if fi, err := de.Info(); err == nil && de.Type().IsRegular() && strings.HasSuffix(de.Name(), ".json") {
+		if fi, err := de.Info(); err == nil && de.Type().IsRegular() && strings.HasSuffix(de.Name(), d.ext) {
 			n += fi.Size()
 		}
 	}

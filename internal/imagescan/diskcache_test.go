@@ -103,7 +103,7 @@ func TestDiskCacheBoundsAndCorruption(t *testing.T) {
 		c.Put(k, inv("sha256:"+k))
 		// distinct, increasing modification times regardless of clock granularity
 		ts := old.Add(time.Duration(i) * time.Minute)
-		os.Chtimes(c.path(k), ts, ts)
+		os.Chtimes(c.files.path(k), ts, ts)
 	}
 	if _, ok := c.Get("a"); !ok { // a becomes the most recent
 		t.Fatal("a missing")
@@ -130,7 +130,7 @@ func TestDiskCacheBoundsAndCorruption(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := os.WriteFile(c.path("x"), []byte(tt.content), 0o600); err != nil {
+			if err := os.WriteFile(c.files.path("x"), []byte(tt.content), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			if got, ok := c.Get("x"); ok {

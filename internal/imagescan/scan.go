@@ -105,6 +105,10 @@ type Options struct {
 	// Cache keeps inventories by image digest across scans (admission,
 	// agents); nil disables it.
 	Cache InventoryCache
+	// Layers keeps what each layer contributed, by layer digest, so a new
+	// image sharing layers with one scanned before reads only its own
+	// (LayerDiskCache); nil disables it.
+	Layers image.LayerCache
 	// Progress, when set, is called as the scan advances.
 	Progress func(Progress)
 	// Now is the clock for staleness; nil means time.Now.

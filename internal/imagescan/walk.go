@@ -4,9 +4,12 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -81,7 +84,11 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 		if opts.Progress != nil {
 			img = progressImage{Image: img, report: opts.Progress}
 		}
-		fsys, err = image.Walk(ctx, img, sel, opts.Limits)
+		var layers image.LayerCache
+		if opts.Layers != nil {
+			layers = scopedLayers{c: opts.Layers, scope: fmt.Sprintf("%s|maxfile=%d", cacheKey("", sc, opts, set), opts.Limits.MaxFileSize)}
+		}
+		fsys, err = image.WalkCached(ctx, img, sel, opts.Limits, layers)
 		if err != nil {
 			err = fmt.Errorf("image %s: %w", ref, err)
 		}
@@ -114,17 +121,62 @@ func catalogSelector(ctx context.Context, set *catalog.Set) image.Selector {
 		var w image.Want
 		w.Keep = set.Wants(p, hdr.Size, mode)
 		for _, c := range set.StreamWants(p, hdr.Size, mode) {
-			w.Streams = append(w.Streams, image.Stream{Name: streamPrefix + c.Name(), Read: func(path string, r io.Reader) (any, error) {
-				return c.CatalogStream(ctx, path, r)
-			}})
+			w.Streams = append(w.Streams, image.Stream{Name: streamPrefix + c.Name(), Encode: encodePackages, Decode: decodePackages,
+				Read: func(path string, r io.Reader) (any, error) {
+					return c.CatalogStream(ctx, path, r)
+				}})
 		}
 		if fields, ok := historyDBs[p]; ok && w.Keep {
-			w.Streams = append(w.Streams, image.Stream{Name: historyStream, KeepHidden: true, Read: func(_ string, r io.Reader) (any, error) {
-				return readPackageList(r, fields[0], fields[1])
-			}})
+			w.Streams = append(w.Streams, image.Stream{Name: historyStream, KeepHidden: true, Encode: encodeHistory, Decode: decodeHistory,
+				Read: func(_ string, r io.Reader) (any, error) {
+					return readPackageList(r, fields[0], fields[1])
+				}})
 		}
 		return w
 	}
+}
+
+var encodeHistory, decodeHistory = image.JSONCodec[map[string]string]()
+
+// streamPackages is a stream cataloger's result in a layer cache: the
+// packages and the Go symbols, which sbom.Package does not serialise and
+// a stream cataloger gives every package of one file alike.
+type streamPackages struct {
+	Packages  []sbom.Package `json:"packages"`
+	GoSymbols []string       `json:"goSymbols,omitempty"`
+	HasSyms   bool           `json:"hasSyms,omitempty"`
+}
+
+func encodePackages(v any) ([]byte, error) {
+	pkgs, ok := v.([]sbom.Package)
+	if !ok && v != nil {
+		return nil, fmt.Errorf("stream result is %T", v)
+	}
+	sp := streamPackages{Packages: pkgs}
+	for _, p := range pkgs {
+		if p.GoSymbols != nil {
+			sp.GoSymbols, sp.HasSyms = slices.Sorted(maps.Keys(p.GoSymbols)), true
+			break
+		}
+	}
+	return json.Marshal(sp)
+}
+
+func decodePackages(b []byte) (any, error) {
+	var sp streamPackages
+	if err := json.Unmarshal(b, &sp); err != nil {
+		return nil, err
+	}
+	if sp.HasSyms {
+		set := make(map[string]struct{}, len(sp.GoSymbols))
+		for _, s := range sp.GoSymbols {
+			set[s] = struct{}{}
+		}
+		for i := range sp.Packages {
+			sp.Packages[i].GoSymbols = set
+		}
+	}
+	return sp.Packages, nil
 }
 
 // readPackageList returns name -> version of a dpkg status or apk

@@ -110,27 +110,23 @@ type Part struct {
 func (f *Flags) Merge(args []Arg, source string) { f.MergeLine(Part{args, source}) }
 
 // MergeLine applies one command line, made of parts, over the flags set so
-// far (defaults, or an earlier configuration layer). A name ending in '+'
-// (k3s's kube-apiserver-arg "name+=value") appends to the earlier value
-// instead of replacing it.
+// far (defaults, or an earlier configuration layer). K3s's and RKE2's
+// "name+=value" and "name-=value" items are resolved into a plain command
+// line by RancherLine before they get here.
 func (f *Flags) MergeLine(parts ...Part) {
 	seen := map[string]bool{}
 	for _, p := range parts {
 		for _, a := range p.Args {
 			name := normaliseName(a.Name)
-			appendPrev := false
-			if n, ok := strings.CutSuffix(name, "+"); ok {
-				name, appendPrev = n, true
-			}
 			if name == "" {
 				continue
 			}
 			prev, had := f.Lookup(name)
 			v := a.Value
 			switch {
-			case name == "feature-gates" && had && (seen[name] || appendPrev):
+			case name == "feature-gates" && had && seen[name]:
 				v = mergeGates(prev.Value, v)
-			case listFlags[name] && had && (seen[name] || appendPrev) && prev.Value != "":
+			case listFlags[name] && had && seen[name] && prev.Value != "":
 				v = prev.Value + "," + v
 			}
 			seen[name] = true
@@ -561,6 +557,76 @@ func (c K3sConfig) ComponentArgs(key string) []Arg {
 		}
 		if n != "" {
 			out = append(out, Arg{n, v})
+		}
+	}
+	return out
+}
+
+// RancherLine builds the command line K3s and RKE2 start an embedded
+// component (or RKE2 its kubelet) with, from the distribution's own flags
+// (initial, one value per flag, a later part's value replacing an earlier
+// one) and the items of a config key such as kube-apiserver-arg (extra, in
+// order), the way k3s's util.GetArgs does (k3s-io/k3s pkg/util/args.go):
+//
+//   - "name=value" drops the distribution's own value of that flag; a
+//     second "name=value" item adds a second --name=value;
+//   - "name+=value" appends: --name=<own value> --name=<earlier items>
+//     --name=value;
+//   - "name-=value" prepends: --name=value --name=<own value>
+//     --name=<earlier items>. It does not remove anything.
+//
+// The flags come out sorted by name, each value as its own --name=value,
+// so the component's flag parser then decides: the last value of a scalar
+// flag wins (a prepended value loses to k3s's own), list flags accumulate.
+// Each part of the result is one flag with the source it came from.
+func RancherLine(initial []Part, extra []Arg, extraSource string) []Part {
+	type value struct{ v, source string }
+	own := map[string]value{}
+	for _, p := range initial {
+		for _, a := range p.Args {
+			own[normaliseName(a.Name)] = value{a.Value, p.Source}
+		}
+	}
+	multi := map[string][]value{}
+	for _, a := range extra {
+		name := strings.TrimRight(a.Name, "+-")
+		if name == "" {
+			continue
+		}
+		name = normaliseName(name)
+		item := value{a.Value, extraSource}
+		initial, hasInitial := own[name]
+		var vs []value
+		switch {
+		case strings.HasSuffix(a.Name, "+"):
+			if hasInitial {
+				vs = append(vs, initial)
+			}
+			vs = append(append(vs, multi[name]...), item)
+		case strings.HasSuffix(a.Name, "-"):
+			vs = append(vs, item)
+			if hasInitial {
+				vs = append(vs, initial)
+			}
+			vs = append(vs, multi[name]...)
+		default:
+			vs = append(append(vs, multi[name]...), item)
+		}
+		delete(own, name)
+		multi[name] = vs
+	}
+	for name, v := range own {
+		multi[name] = []value{v}
+	}
+	names := make([]string, 0, len(multi))
+	for name := range multi {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []Part
+	for _, name := range names {
+		for _, v := range multi[name] {
+			out = append(out, Part{Args: []Arg{{name, v.v}}, Source: v.source})
 		}
 	}
 	return out

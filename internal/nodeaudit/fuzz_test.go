@@ -27,8 +27,21 @@ func FuzzParseK3sConfig(f *testing.F) {
 			return
 		}
 		m := MergeK3sConfig(c, c)
-		_ = m.ComponentArgs("kube-apiserver-arg")
+		extra := m.ComponentArgs("kube-apiserver-arg")
 		_ = m.Bool("secrets-encryption")
+		// Every item, however written, becomes at most one flag of the
+		// command line, never an empty or suffixed name.
+		line := RancherLine([]Part{{[]Arg{{"enable-admission-plugins", "NodeRestriction"}, {"anonymous-auth", "false"}}, "default"}}, extra, "config")
+		if len(line) > len(extra)+2 {
+			t.Fatalf("%d flags from %d items", len(line), len(extra))
+		}
+		var f Flags
+		f.MergeLine(line...)
+		for _, name := range f.Names() {
+			if name == "" || strings.HasSuffix(name, "+") || strings.HasSuffix(name, "-") {
+				t.Fatalf("flag name %q from %q", name, data)
+			}
+		}
 	})
 }
 
@@ -82,10 +95,11 @@ func FuzzParseCommandLine(f *testing.F) {
 	})
 }
 
-// FuzzAPIServerFiles: the authorization, authentication and audit policy
-// files the API server's flags name.
+// FuzzAPIServerFiles: the authorization, authentication, audit policy and
+// admission configuration files the API server's flags name.
 func FuzzAPIServerFiles(f *testing.F) {
-	for _, p := range []string{"testdata/hosts/kubeadm/good/etc/kubernetes/audit-policy.yaml"} {
+	for _, p := range []string{"testdata/hosts/kubeadm/good/etc/kubernetes/audit-policy.yaml", "testdata/hosts/k3s/good/var/lib/rancher/k3s/server/psa.yaml",
+		"testdata/hosts/rke2/good/etc/rancher/rke2/rke2-pss.yaml"} {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
 		}
@@ -96,6 +110,9 @@ func FuzzAPIServerFiles(f *testing.F) {
 		var files APIServerFiles
 		for _, flag := range apiServerFileFlags {
 			files.Parse(flag, "/f", data)
+		}
+		if a := files.Admission; a != nil && (len(a.Plugins) > maxConfigItems || len(a.EventRateLimits) > maxConfigItems) {
+			t.Fatalf("unbounded admission plugins from %q", data)
 		}
 		if len(files.AuthorizationModes) > maxConfigItems || len(files.AnonymousPaths) > maxConfigItems {
 			t.Fatalf("unbounded items from %q", data)

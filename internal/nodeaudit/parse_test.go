@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/finding"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -115,7 +118,6 @@ func TestFlagSemantics(t *testing.T) {
 		{"separate value", PFlag, [][]string{{"--audit-log-path", "/var/log/a.log"}}, "audit-log-path", "/var/log/a.log", 0},
 		{"list repeated: accumulates", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction", "--enable-admission-plugins=AlwaysPullImages"}}, "enable-admission-plugins", "NodeRestriction,AlwaysPullImages", 0},
 		{"list in a later line replaces", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction"}, {"--enable-admission-plugins=EventRateLimit"}}, "enable-admission-plugins", "EventRateLimit", 0},
-		{"list appended with +", PFlag, [][]string{{"--enable-admission-plugins=NodeRestriction"}, {"--enable-admission-plugins+=EventRateLimit"}}, "enable-admission-plugins", "NodeRestriction,EventRateLimit", 0},
 		{"authorization modes repeated", PFlag, [][]string{{"--authorization-mode=Node", "--authorization-mode=RBAC"}}, "authorization-mode", "Node,RBAC", 0},
 		{"feature gates merge", PFlag, [][]string{{"--feature-gates=A=true,RotateKubeletServerCertificate=false", "--feature-gates=RotateKubeletServerCertificate=true"}}, "feature-gates", "A=true,RotateKubeletServerCertificate=true", 0},
 		{"feature gates with a component", PFlag, [][]string{{"--feature-gates=kube:RotateKubeletServerCertificate=false"}}, "feature-gates", "kube:RotateKubeletServerCertificate=false", 0},
@@ -180,32 +182,126 @@ func TestFeatureGates(t *testing.T) {
 	}
 }
 
-// TestK3sArgReplacesDefault: a kube-apiserver-arg replaces k3s's own value
-// of that flag (K3s's enable-admission-plugins=NodeRestriction is lost when
-// the config names other plugins), unless written name+=value.
-func TestK3sArgReplacesDefault(t *testing.T) {
+// TestRancherArgSyntax: the items of K3s's and RKE2's *-arg config keys
+// resolve as k3s's util.GetArgs builds the command line (k3s-io/k3s
+// pkg/util/args.go; K3s docs "Configuration File" and "Multiple config
+// files"): a plain item replaces the distribution's own value, "name+=v"
+// appends to it, "name-=v" prepends to it (it removes nothing), repeated
+// items become repeated flags, and the component's flag parser then keeps
+// the last value of a scalar flag and accumulates a list flag. The config
+// files are the shapes the K3s documentation shows.
+func TestRancherArgSyntax(t *testing.T) {
+	const k3sCfg, k3sDrop = "etc/rancher/k3s/config.yaml", "etc/rancher/k3s/config.yaml.d/90-extra.yaml"
+	const rke2Cfg = "etc/rancher/rke2/config.yaml"
 	tests := []struct {
-		arg  string
-		want bool
+		name  string
+		tree  string
+		files map[string]string
+		comp  ComponentName
+		flag  string
+		want  string
 	}{
-		{"enable-admission-plugins=EventRateLimit", false},
-		{"enable-admission-plugins=NodeRestriction,EventRateLimit", true},
-		{"enable-admission-plugins+=EventRateLimit", true},
+		{"plain item replaces k3s's plugins", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages"},
+		{"plain item naming NodeRestriction again", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - \"enable-admission-plugins=NodeRestriction,AlwaysPullImages\"\n"},
+			APIServer, "enable-admission-plugins", "NodeRestriction,AlwaysPullImages"},
+		{"+= appends to k3s's plugins", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins+=AlwaysPullImages\n"},
+			APIServer, "enable-admission-plugins", "NodeRestriction,AlwaysPullImages"},
+		{"-= prepends to k3s's plugins, removing nothing", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins-=AlwaysPullImages\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,NodeRestriction"},
+		{"two plain items are two flags of a list", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n  - enable-admission-plugins=DenyServiceExternalIPs\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,DenyServiceExternalIPs"},
+		{"+= after a plain item: k3s's own value is already gone", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n  - enable-admission-plugins+=DenyServiceExternalIPs\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,DenyServiceExternalIPs"},
+		{"scalar += wins over k3s's value", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - anonymous-auth+=true\n"},
+			APIServer, "anonymous-auth", "true"},
+		{"scalar -= loses to k3s's value", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - anonymous-auth-=true\n"},
+			APIServer, "anonymous-auth", "false"},
+		{"scalar plain item replaces k3s's value", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - --anonymous-auth=true\n"},
+			APIServer, "anonymous-auth", "true"},
+		{"bare item is true", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg: [profiling]\n"},
+			APIServer, "profiling", "true"},
+		{"scalar key instead of a list", "k3s", map[string]string{k3sCfg: "kubelet-arg: \"read-only-port=10255\"\n"},
+			Kubelet, "read-only-port", "10255"},
+		{"drop-in key+ appends items after config.yaml's", "k3s", map[string]string{
+			k3sCfg:  "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n",
+			k3sDrop: "kube-apiserver-arg+:\n  - enable-admission-plugins+=NodeRestriction\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,NodeRestriction"},
+		{"drop-in key without + replaces config.yaml's items", "k3s", map[string]string{
+			k3sCfg:  "kube-apiserver-arg:\n  - enable-admission-plugins+=AlwaysPullImages\n",
+			k3sDrop: "kube-apiserver-arg:\n  - profiling=true\n"},
+			APIServer, "enable-admission-plugins", "NodeRestriction"},
+		{"feature gates -= merge, the later key wins", "k3s", map[string]string{k3sCfg: "kubelet-arg:\n  - feature-gates=RotateKubeletServerCertificate=false\n  - feature-gates-=RotateKubeletServerCertificate=true\n"},
+			Kubelet, "feature-gates", "RotateKubeletServerCertificate=false"},
+		{"rke2 kubelet-arg += on a scalar default", "rke2", map[string]string{rke2Cfg: "kubelet-arg:\n  - read-only-port+=10255\n"},
+			Kubelet, "read-only-port", "10255"},
+		{"rke2 kubelet-arg -= on a scalar default", "rke2", map[string]string{rke2Cfg: "kubelet-arg:\n  - anonymous-auth-=true\n"},
+			Kubelet, "anonymous-auth", "false"},
+		{"rke2 profile cis keeps protect-kernel-defaults", "rke2", map[string]string{rke2Cfg: "profile: cis\nkubelet-arg:\n  - protect-kernel-defaults-=false\n"},
+			Kubelet, "protect-kernel-defaults", "true"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.arg, func(t *testing.T) {
-			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "k3s", "good"), true)
-			if err := os.Remove(filepath.Join(root, "var/log/k3s.log")); err != nil {
-				t.Fatal(err)
+		t.Run(tt.name, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", tt.tree, "good"), true)
+			// Without k3s's log the command line is assembled from the
+			// configuration, which is what is tested here.
+			_ = os.Remove(filepath.Join(root, "var/log/k3s.log"))
+			_ = os.RemoveAll(filepath.Join(root, "etc/rancher/k3s/config.yaml.d"))
+			for p, data := range tt.files {
+				writeFile(t, filepath.Join(root, p), data)
 			}
-			writeFile(t, filepath.Join(root, "etc/rancher/k3s/config.yaml"), "kube-apiserver-arg:\n  - "+tt.arg+"\n")
 			n, err := Load(context.Background(), Options{Root: root})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if on, _ := admissionEnabled(n.Component(APIServer), "NodeRestriction"); on != tt.want {
-				v, _ := n.Component(APIServer).Flags.Get("enable-admission-plugins")
-				t.Errorf("NodeRestriction on = %v, want %v (--enable-admission-plugins=%s)", on, tt.want, v)
+			for _, p := range n.Problems {
+				if p.Level == finding.LevelError {
+					t.Errorf("problem: %s: %s", p.File, p.Message)
+				}
+			}
+			if v, _ := n.Component(tt.comp).Flags.Get(tt.flag); v != tt.want {
+				t.Errorf("%s --%s = %q, want %q", tt.comp, tt.flag, v, tt.want)
+			}
+		})
+	}
+}
+
+// TestRancherArgChecks: the resolved flags decide the checks, with the
+// config file as the source.
+func TestRancherArgChecks(t *testing.T) {
+	tests := []struct {
+		item  string
+		check string
+		fails bool
+	}{
+		{"enable-admission-plugins=AlwaysPullImages", "node/apiserver-admission-node-restriction", true},
+		{"enable-admission-plugins-=AlwaysPullImages", "node/apiserver-admission-node-restriction", false},
+		{"enable-admission-plugins+=AlwaysPullImages", "node/apiserver-admission-node-restriction", false},
+		{"anonymous-auth+=true", "node/apiserver-anonymous-auth", true},
+		{"anonymous-auth-=true", "node/apiserver-anonymous-auth", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.item, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "k3s", "good"), true)
+			_ = os.Remove(filepath.Join(root, "var/log/k3s.log"))
+			writeFile(t, filepath.Join(root, "etc/rancher/k3s/config.yaml"), "kube-apiserver-arg:\n  - "+tt.item+"\n")
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			failed := false
+			for _, o := range Evaluate(n, Checks()) {
+				for _, r := range o.Results {
+					if r.CheckID == tt.check && r.Status == Fail {
+						failed = true
+						if !strings.Contains(r.File, "k3s config") {
+							t.Errorf("source %q, want the k3s config", r.File)
+						}
+					}
+				}
+			}
+			if failed != tt.fails {
+				t.Errorf("%s failed = %v, want %v", tt.check, failed, tt.fails)
 			}
 		})
 	}

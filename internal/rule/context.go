@@ -32,6 +32,7 @@ type Context struct {
 	Settings  Settings
 	selected  *Set
 	images    sync.Map // image reference → imageRefResult
+	podSec    sync.Map // namespace → PodSecurity
 }
 
 type imageRefResult struct {
@@ -107,7 +108,19 @@ type PodSecurity struct {
 
 // PodSecurityFor returns how Pod Security applies in a namespace, for the
 // Pod Security controls and the rules that take over part of them.
+// It is computed once per namespace and evaluation (every Pod Security
+// rule asks for every workload); findings may share the Suppression it
+// returns, which nobody modifies.
 func (c *Context) PodSecurityFor(namespace string) PodSecurity {
+	if v, ok := c.podSec.Load(namespace); ok {
+		return v.(PodSecurity)
+	}
+	ps := c.podSecurityFor(namespace)
+	c.podSec.Store(namespace, ps)
+	return ps
+}
+
+func (c *Context) podSecurityFor(namespace string) PodSecurity {
 	level, fromLabel := c.PSSLevel(namespace)
 	switch {
 	case fromLabel && level == LevelPrivileged:

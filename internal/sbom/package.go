@@ -24,6 +24,22 @@ const (
 	EcosystemSwiftURL = "SwiftURL"
 	// EcosystemPub is Dart's packages of pub.dev (purl type pub).
 	EcosystemPub = "Pub"
+	// EcosystemCrates is Rust's registry (purl type cargo).
+	EcosystemCrates = "crates.io"
+	// EcosystemHex is Erlang's and Elixir's registry (purl type hex).
+	EcosystemHex = "Hex"
+	// EcosystemConan is C and C++ packages of Conan (purl type conan);
+	// OSV names ConanCenter, the public remote.
+	EcosystemConan = "ConanCenter"
+
+	// Language runtimes and libraries found as binaries, with the version
+	// their build embeds (purl type generic). OSV has no ecosystem for
+	// them; advisories come from NVD's CPE configurations under the same
+	// names.
+	EcosystemNodeJS  = "Node.js"
+	EcosystemCPython = "CPython"
+	EcosystemOpenJDK = "OpenJDK"
+	EcosystemOpenSSL = "OpenSSL"
 
 	// Further OS ecosystems. OSV names the first five and Chainguard;
 	// Fedora, Amazon Linux, CBL-Mariner, Oracle Linux and Photon OS have

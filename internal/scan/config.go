@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,7 +90,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 			return nil, err
 		}
 		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
-		findings = append(findings, fs...)
+		findings = appendProjected(findings, fs, min(start+workloadBatch, len(workloads)), len(workloads))
 		for _, w := range batch.Workloads {
 			templates = append(templates, workload.TemplateOf(w))
 		}
@@ -138,6 +139,19 @@ func countErrors(ps []finding.Problem) int {
 		}
 	}
 	return n
+}
+
+// appendProjected appends a batch's findings. When they do not fit, the
+// slice grows to the total that the findings per workload so far project
+// for all workloads (plus a twentieth), instead of doubling: a large
+// scan's findings are its largest live data, and each doubling copied
+// them all and held both copies at once.
+func appendProjected(findings, batch []finding.Finding, done, total int) []finding.Finding {
+	if n := len(findings) + len(batch); n > cap(findings) && done > 0 {
+		projected := n * max(total, done) / done
+		findings = slices.Grow(findings, max(projected+projected/20-len(findings), len(batch)))
+	}
+	return append(findings, batch...)
 }
 
 // workloadBatch is how many workloads are decoded and evaluated at once.

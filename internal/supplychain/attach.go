@@ -67,3 +67,28 @@ func AttachLegacyAttestation(ctx context.Context, repo name.Repository, digest s
 	}
 	return remote.Write(tag, img, opts...)
 }
+
+// AttachLegacySignature appends a simple-signing layer with these
+// annotations (signature, and for keyless the certificate, chain, Rekor
+// bundle and timestamp) to the ".sig" tag of digest, as cosign 2 signs
+// without the bundle format.
+func AttachLegacySignature(ctx context.Context, repo name.Repository, digest string, payload []byte, annotations map[string]string, opts ...remote.Option) error {
+	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return err
+	}
+	tag := repo.Tag(h.Algorithm + "-" + h.Hex + ".sig")
+	base, err := remote.Image(tag, opts...)
+	if err != nil {
+		if !isNotFound(err) {
+			return fmt.Errorf("%s: %w", tag, err)
+		}
+		base = mutate.ConfigMediaType(mutate.MediaType(empty.Image, types.OCIManifestSchema1), types.OCIConfigJSON)
+	}
+	img, err := mutate.Append(base, mutate.Addendum{Layer: static.NewLayer(payload, SimpleSigningType), MediaType: SimpleSigningType, Annotations: annotations})
+	if err != nil {
+		return err
+	}
+	return remote.Write(tag, img, opts...)
+}

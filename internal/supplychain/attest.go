@@ -79,18 +79,23 @@ func CompileConditions(srcs []string) ([]Condition, error) {
 	for i, src := range srcs {
 		ast, iss := env.Compile(src)
 		if iss.Err() != nil {
-			return nil, fmt.Errorf("condition %d %q: %w", i, src, iss.Err())
+			return nil, condErr(i, src, iss.Err())
 		}
 		if ast.OutputType() != cel.BoolType && ast.OutputType() != cel.DynType {
-			return nil, fmt.Errorf("condition %d %q: is of type %s, want bool", i, src, ast.OutputType())
+			return nil, condErr(i, src, fmt.Errorf("is of type %s, want bool", ast.OutputType()))
 		}
 		prg, err := env.Program(ast, cel.CostLimit(conditionCost))
 		if err != nil {
-			return nil, fmt.Errorf("condition %d %q: %w", i, src, err)
+			return nil, condErr(i, src, err)
 		}
 		out = append(out, Condition{Source: src, prg: prg})
 	}
 	return out, nil
+}
+
+// condErr names condition i by its index in the list and its text.
+func condErr(i int, src string, err error) error {
+	return &FieldError{Path: fmt.Sprintf("conditions[%d]", i), Label: fmt.Sprintf("condition %d %q", i, src), Err: err}
 }
 
 // Evaluate runs the conditions over a verified statement. It returns the

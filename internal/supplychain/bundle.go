@@ -26,15 +26,20 @@ const bundleV03 = "application/vnd.dev.sigstore.bundle.v0.3+json"
 // keyedMessageBundle wraps a legacy signature over payload in a bundle
 // whose verification material is a public-key hint.
 func keyedMessageBundle(payload, sig []byte) (*bundle.Bundle, error) {
-	sum := sha256.Sum256(payload)
 	return bundle.NewBundle(&protobundle.Bundle{
 		MediaType:            bundleV03,
 		VerificationMaterial: keyMaterial(),
-		Content: &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
-			MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
-			Signature:     sig,
-		}},
+		Content:              messageSignature(payload, sig),
 	})
+}
+
+// messageSignature is a bundle's content for a signature over payload.
+func messageSignature(payload, sig []byte) *protobundle.Bundle_MessageSignature {
+	sum := sha256.Sum256(payload)
+	return &protobundle.Bundle_MessageSignature{MessageSignature: &protocommon.MessageSignature{
+		MessageDigest: &protocommon.HashOutput{Algorithm: protocommon.HashAlgorithm_SHA2_256, Digest: sum[:]},
+		Signature:     sig,
+	}}
 }
 
 func keyMaterial() *protobundle.VerificationMaterial {

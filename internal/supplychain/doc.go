@@ -21,9 +21,13 @@
 // equivalent for is the simple-signing payload: it knows nothing of the
 // "critical.image.docker-manifest-digest" field that binds a legacy
 // signature to an image, so that check (and the layout of the legacy tags)
-// stays here, in internal/admission/cosign's format code. Legacy keyless
-// layers (a certificate and a Rekor SET in annotations) are not read: they
-// are reported as evidence that could not be used, never as verified.
+// stays here, in internal/admission/cosign's format code. A legacy keyless
+// ".sig" layer (the Fulcio certificate and chain, the Rekor entry with its
+// signed entry timestamp and an RFC 3161 timestamp in annotations) is
+// wrapped into a v0.1 bundle the same way (legacy.go), so the certificate,
+// SET, entry and identity are checked by sigstore-go against the trusted
+// root; legacy keyless ".att" layers are reported as evidence not
+// understood, never as verified.
 //
 // Every input is bounded: the number of referrers and layers read, the size
 // of a bundle, envelope, payload or statement, the nesting depth of JSON

@@ -128,8 +128,11 @@ func fetchLegacy(tag name.Tag, kind Kind, opts []remote.Option) ([]Evidence, err
 		}
 		ev := Evidence{Kind: kind, Source: src}
 		switch {
+		case l.Annotations[annCertificate] != "" && kind == KindSignature && l.MediaType == SimpleSigningType:
+			ev.Format = FormatSimpleSigning
+			ev.Payload, ev.Bundle, ev.Err = legacyKeylessSignature(img, l)
 		case l.Annotations[annCertificate] != "":
-			ev.Err = errors.New("legacy keyless layer (certificate and Rekor bundle in annotations) is not supported: sign with --new-bundle-format")
+			ev.Err = errors.New("legacy keyless attestation layer (certificate and Rekor bundle in annotations) is not supported: attest with --new-bundle-format")
 		case kind == KindSignature && l.MediaType == SimpleSigningType:
 			ev.Format = FormatSimpleSigning
 			ev.Payload, ev.Bundle, ev.Err = legacySignature(img, l)

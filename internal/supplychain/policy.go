@@ -1,17 +1,21 @@
 package supplychain
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
-	"sigs.k8s.io/yaml"
-
+	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/imageref"
+	"github.com/palisade-sec/palisade/internal/manifest"
 )
 
 // APIVersion and Kind identify a verification policy file.
@@ -33,9 +37,9 @@ type PolicyFile struct {
 // PolicySpec holds the trusted root and the rules.
 type PolicySpec struct {
 	// TrustedRoot is a trusted_root.json path, relative to the policy
-	// file; required by keyless signers.
-	TrustedRoot  string     `json:"trustedRoot,omitempty"`
-	VerifyImages []RuleSpec `json:"verifyImages"`
+	// file, or its content inline; required by keyless signers.
+	TrustedRoot  TrustedRootValue `json:"trustedRoot,omitempty"`
+	VerifyImages []RuleSpec       `json:"verifyImages"`
 }
 
 // RuleSpec is one verifyImages rule as written.
@@ -70,6 +74,27 @@ type AttestationSpec struct {
 	// Signers default to the rule's.
 	Signers    []SignerSpec `json:"signers,omitempty"`
 	Conditions []string     `json:"conditions,omitempty"`
+}
+
+// TrustedRootValue is a policy's trustedRoot: a file path (a string), or
+// the trusted_root.json document itself, written as an object or as a
+// string holding its JSON. Either way it holds text ResolveTrustedRoot
+// reads.
+type TrustedRootValue string
+
+// UnmarshalJSON takes a string, or an object kept as its JSON text.
+func (v *TrustedRootValue) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '{' {
+		*v = TrustedRootValue(data)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return errors.New("trustedRoot: want a file path or the trusted_root.json document")
+	}
+	*v = TrustedRootValue(s)
+	return nil
 }
 
 // Rule is a compiled verifyImages rule.
@@ -128,54 +153,138 @@ func LoadPolicy(ctx context.Context, path string, secrets SecretReader) (*Policy
 	if err != nil {
 		return nil, fmt.Errorf("verification policy %s: %w", path, err)
 	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("verification policy %s: %w", path, err)
+	}
+	return ParsePolicy(ctx, path, data, PolicySource{BaseDir: filepath.Dir(path), Updated: st.ModTime(), Secrets: secrets})
+}
+
+// PolicySource says where a policy's content came from, which decides
+// what it may refer to.
+type PolicySource struct {
+	// BaseDir resolves relative key and trusted-root files; "" allows
+	// none: a policy from a fleet bundle must be self-contained (keys as
+	// inline PEM, the trusted root inline).
+	BaseDir string
+	// Updated is when the content was written (a file's modification
+	// time, a bundle's publication): the age of an inline trusted root.
+	Updated time.Time
+	// Secrets reads k8s:// keys; nil refuses them.
+	Secrets SecretReader
+}
+
+// ParsePolicy compiles a verification policy's content (YAML or JSON).
+// Errors name the document at fault by name:line and the field.
+func ParsePolicy(ctx context.Context, name string, data []byte, src PolicySource) (*Policy, error) {
 	if len(data) > MaxPolicy {
-		return nil, fmt.Errorf("verification policy %s: %d bytes, over the %d-byte limit", path, len(data), MaxPolicy)
+		return nil, fmt.Errorf("verification policy %s: %d bytes, over the %d-byte limit", name, len(data), MaxPolicy)
+	}
+	obj, err := readPolicyObject(ctx, name, data, APIVersion, PolicyKind)
+	if err != nil {
+		return nil, fmt.Errorf("verification policy %s", err)
 	}
 	var f PolicyFile
-	if err := yaml.UnmarshalStrict(data, &f); err != nil {
-		return nil, fmt.Errorf("verification policy %s: %w", path, err)
+	dec := json.NewDecoder(bytes.NewReader(obj.JSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("verification policy %s:%d: %w", name, obj.Line, err)
 	}
-	if f.APIVersion != APIVersion || f.Kind != PolicyKind {
-		return nil, fmt.Errorf("verification policy %s: apiVersion %q kind %q, want %s %s", path, f.APIVersion, f.Kind, APIVersion, PolicyKind)
-	}
-	p := &Policy{Name: f.Metadata.Name, File: path}
-	base := filepath.Dir(path)
+	p := &Policy{Name: f.Metadata.Name, File: name}
 	if f.Spec.TrustedRoot != "" {
-		rp := f.Spec.TrustedRoot
-		if !filepath.IsAbs(rp) {
-			rp = filepath.Join(base, rp)
-		}
-		if p.Root, err = LoadTrustedRoot(rp); err != nil {
-			return nil, fmt.Errorf("verification policy %s: spec.trustedRoot: %w", path, err)
+		if p.Root, err = ResolveTrustedRoot(string(f.Spec.TrustedRoot), src.BaseDir, src.Updated); err != nil {
+			return nil, fmt.Errorf("verification policy %s:%d: spec.trustedRoot: %w", name, obj.LineOf("spec.trustedRoot"), err)
 		}
 	}
-	if p.Rules, err = CompileRules(ctx, f.Spec.VerifyImages, base, secrets, p.Root != nil); err != nil {
-		return nil, fmt.Errorf("verification policy %s: %w", path, err)
+	if p.Rules, err = CompileRules(ctx, f.Spec.VerifyImages, src.BaseDir, src.Secrets, p.Root != nil); err != nil {
+		line := obj.LineOf("spec")
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			line = obj.LineOf("spec." + fe.Path)
+		}
+		return nil, fmt.Errorf("verification policy %s:%d: %w", name, line, err)
 	}
 	return p, nil
 }
 
+// readPolicyObject reads the one object of apiVersion and kind in data
+// with the manifest reader, which keeps the line of every field. The
+// error starts with the name (and line), for the caller's prefix.
+func readPolicyObject(ctx context.Context, name string, data []byte, apiVersion, kind string) (*manifest.Object, error) {
+	set, err := manifest.Load(ctx, []string{"-"}, manifest.Options{Stdin: bytes.NewReader(data), SkipDockerfiles: true})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	for _, pr := range set.Problems {
+		if pr.Level == finding.LevelError {
+			return nil, fmt.Errorf("%s:%d: %s", name, pr.Line, pr.Message)
+		}
+	}
+	var found *manifest.Object
+	for _, o := range set.Objects {
+		if o.Kind != kind {
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("%s: more than one %s (lines %d and %d)", name, kind, found.Line, o.Line)
+		}
+		found = o
+	}
+	if found == nil || found.APIVersion != apiVersion {
+		got := ""
+		if len(set.Objects) > 0 {
+			got = fmt.Sprintf(" (found apiVersion %q kind %q)", set.Objects[0].APIVersion, set.Objects[0].Kind)
+		}
+		return nil, fmt.Errorf("%s: want apiVersion %s kind %s%s", name, apiVersion, kind, got)
+	}
+	return found, nil
+}
+
+// FieldError is a policy error at a field, whose path (from the rules'
+// list: "verifyImages[0].attestations[1].conditions[0]") lets a loader
+// add the field's line.
+type FieldError struct {
+	Path string
+	// Label is the path as shown: rule names added.
+	Label string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Label + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
 // CompileRules compiles verifyImages rules. baseDir resolves relative key
 // paths ("" forbids key files: a fleet bundle must be self-contained).
 // haveRoot says whether a trusted root is configured: keyless signers need
-// one. Errors name the field at fault.
+// one. Errors are *FieldError naming the field at fault.
 func CompileRules(ctx context.Context, specs []RuleSpec, baseDir string, secrets SecretReader, haveRoot bool) ([]Rule, error) {
 	if len(specs) == 0 {
-		return nil, fmt.Errorf("verifyImages: at least one rule is required")
+		return nil, &FieldError{Path: "verifyImages", Label: "verifyImages", Err: errors.New("at least one rule is required")}
 	}
 	var out []Rule
 	for i, s := range specs {
-		field := fmt.Sprintf("verifyImages[%d]", i)
+		path := fmt.Sprintf("verifyImages[%d]", i)
+		label := path
 		if s.Name != "" {
-			field += " (" + s.Name + ")"
+			label += " (" + s.Name + ")"
 		}
 		r, err := compileRule(ctx, s, baseDir, secrets, haveRoot)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", field, err)
+			fe := &FieldError{Path: path, Label: label, Err: err}
+			var inner *FieldError
+			if errors.As(err, &inner) {
+				fe = &FieldError{Path: path + "." + inner.Path, Label: label + ": " + inner.Label, Err: inner.Err}
+			}
+			return nil, fe
 		}
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// fieldErr is an error at a field of one rule.
+func fieldErr(path, format string, args ...any) error {
+	return &FieldError{Path: path, Label: path, Err: fmt.Errorf(format, args...)}
 }
 
 func compileRule(ctx context.Context, s RuleSpec, baseDir string, secrets SecretReader, haveRoot bool) (Rule, error) {
@@ -184,15 +293,15 @@ func compileRule(ctx context.Context, s RuleSpec, baseDir string, secrets Secret
 		r.Name = strings.Join(s.Images, ",")
 	}
 	if len(s.Images) == 0 {
-		return r, fmt.Errorf("images: at least one glob is required")
+		return r, fieldErr("images", "at least one glob is required")
 	}
 	for i, g := range s.Images {
 		if strings.TrimSpace(g) == "" {
-			return r, fmt.Errorf("images[%d]: empty glob", i)
+			return r, fieldErr(fmt.Sprintf("images[%d]", i), "empty glob")
 		}
 	}
 	if len(s.Signers) == 0 && len(s.Attestations) == 0 {
-		return r, fmt.Errorf("signers or attestations: a rule must require something")
+		return r, &FieldError{Path: "signers", Label: "signers or attestations", Err: errors.New("a rule must require something")}
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "%q|%t|", s.Images, s.MutateDigest)
@@ -203,7 +312,7 @@ func compileRule(ctx context.Context, s RuleSpec, baseDir string, secrets Secret
 	for i, a := range s.Attestations {
 		field := fmt.Sprintf("attestations[%d]", i)
 		if strings.TrimSpace(a.Type) == "" {
-			return r, fmt.Errorf("%s.type is required", field)
+			return r, fieldErr(field+".type", "is required")
 		}
 		ar := AttestationRule{Type: PredicateType(a.Type)}
 		fmt.Fprintf(h, "att %q %q|", ar.Type, a.Conditions)
@@ -214,10 +323,14 @@ func compileRule(ctx context.Context, s RuleSpec, baseDir string, secrets Secret
 			}
 		}
 		if len(ar.Signers) == 0 {
-			return r, fmt.Errorf("%s: signers are required (here or in the rule)", field)
+			return r, fieldErr(field+".signers", "signers are required (here or in the rule)")
 		}
 		if ar.Conditions, err = CompileConditions(a.Conditions); err != nil {
-			return r, fmt.Errorf("%s.conditions: %w", field, err)
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return r, &FieldError{Path: field + "." + fe.Path, Label: field + ".conditions: " + fe.Label, Err: fe.Err}
+			}
+			return r, fieldErr(field+".conditions", "%w", err)
 		}
 		r.Attestations = append(r.Attestations, ar)
 	}
@@ -232,12 +345,12 @@ func compileSigners(ctx context.Context, specs []SignerSpec, baseDir string, sec
 		sg := Signer{Name: s.Name}
 		switch {
 		case s.Key != "" && s.Keyless != nil:
-			return nil, fmt.Errorf("%s: set key or keyless, not both", f)
+			return nil, fieldErr(f, "set key or keyless, not both")
 		case s.Key != "":
 			ref := s.Key
 			if !strings.HasPrefix(ref, "-----BEGIN") && !strings.Contains(ref, "://") {
 				if baseDir == "" {
-					return nil, fmt.Errorf("%s.key: a key file cannot be used here; put the PEM inline", f)
+					return nil, fieldErr(f+".key", "a key file cannot be used here; put the PEM inline")
 				}
 				if !filepath.IsAbs(ref) {
 					ref = filepath.Join(baseDir, ref)
@@ -245,7 +358,7 @@ func compileSigners(ctx context.Context, specs []SignerSpec, baseDir string, sec
 			}
 			k, err := ResolveKey(ctx, ref, secrets)
 			if err != nil {
-				return nil, fmt.Errorf("%s.key: %w", f, err)
+				return nil, fieldErr(f+".key", "%w", err)
 			}
 			sg.Key = k
 			if sg.Name == "" {
@@ -254,10 +367,10 @@ func compileSigners(ctx context.Context, specs []SignerSpec, baseDir string, sec
 			fmt.Fprintf(h, "key %s|", KeyID(k))
 		case s.Keyless != nil:
 			if !haveRoot {
-				return nil, fmt.Errorf("%s.keyless: %w", f, errNoRoot)
+				return nil, fieldErr(f+".keyless", "%w", errNoRoot)
 			}
 			if _, err := s.Keyless.compile(); err != nil {
-				return nil, fmt.Errorf("%s.keyless: %w", f, err)
+				return nil, fieldErr(f+".keyless", "%w", err)
 			}
 			id := *s.Keyless
 			sg.Identity = &id
@@ -266,7 +379,7 @@ func compileSigners(ctx context.Context, specs []SignerSpec, baseDir string, sec
 			}
 			fmt.Fprintf(h, "id %+v|", id)
 		default:
-			return nil, fmt.Errorf("%s: key or keyless is required", f)
+			return nil, fieldErr(f, "key or keyless is required")
 		}
 		out = append(out, sg)
 	}

@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -54,14 +55,50 @@ func LoadTrustedRoot(path string) (*TrustedRoot, error) {
 	if _, err := f.ReadAt(data, 0); err != nil && st.Size() > 0 {
 		return nil, fmt.Errorf("trusted root %s: %w", path, err)
 	}
+	return ParseTrustedRoot(data, path, st.ModTime())
+}
+
+// ParseTrustedRoot reads trusted_root.json content. source names it in
+// errors and in TrustedRoot.Path; updated is when it was written, the
+// origin of its age.
+func ParseTrustedRoot(data []byte, source string, updated time.Time) (*TrustedRoot, error) {
+	if len(data) > MaxTrustedRoot {
+		return nil, fmt.Errorf("trusted root %s: %d bytes, over the %d-byte limit", source, len(data), MaxTrustedRoot)
+	}
+	if err := checkDepth(data, MaxJSONDepth); err != nil {
+		return nil, fmt.Errorf("trusted root %s: %w", source, err)
+	}
 	tr, err := root.NewTrustedRootFromJSON(data)
 	if err != nil {
-		return nil, fmt.Errorf("trusted root %s: %w", path, err)
+		return nil, fmt.Errorf("trusted root %s: %w", source, err)
 	}
 	if len(tr.FulcioCertificateAuthorities()) == 0 && len(tr.TimestampingAuthorities()) == 0 && len(tr.RekorLogs()) == 0 {
-		return nil, fmt.Errorf("trusted root %s: no certificate authority, timestamp authority or transparency log in it", path)
+		return nil, fmt.Errorf("trusted root %s: no certificate authority, timestamp authority or transparency log in it", source)
 	}
-	return &TrustedRoot{TrustedRoot: tr, Path: path, ModTime: st.ModTime()}, nil
+	return &TrustedRoot{TrustedRoot: tr, Path: source, ModTime: updated}, nil
+}
+
+// InlineTrustedRoot is the TrustedRoot.Path of a trusted root written in
+// its policy.
+const InlineTrustedRoot = "inline"
+
+// ResolveTrustedRoot reads a policy's trustedRoot value: the
+// trusted_root.json content inline (a JSON object: what a fleet bundle
+// carries, so an edge cluster needs nothing else), or a file path relative
+// to baseDir ("" allows no file). updated is when the policy was written:
+// an inline root is as old as its policy.
+func ResolveTrustedRoot(value, baseDir string, updated time.Time) (*TrustedRoot, error) {
+	v := strings.TrimSpace(value)
+	if strings.HasPrefix(v, "{") {
+		return ParseTrustedRoot([]byte(v), InlineTrustedRoot, updated)
+	}
+	if baseDir == "" {
+		return nil, fmt.Errorf("a trusted root file cannot be used here (a fleet bundle is self-contained): put the trusted_root.json content inline")
+	}
+	if !filepath.IsAbs(v) {
+		v = filepath.Join(baseDir, v)
+	}
+	return LoadTrustedRoot(v)
 }
 
 // Age is how long ago the trusted root file was written.

@@ -10,9 +10,13 @@ import (
 	"strings"
 
 	"github.com/palisade-sec/palisade/internal/version/apk"
+	"github.com/palisade-sec/palisade/internal/version/composer"
 	"github.com/palisade-sec/palisade/internal/version/deb"
+	"github.com/palisade-sec/palisade/internal/version/gem"
 	"github.com/palisade-sec/palisade/internal/version/maven"
+	"github.com/palisade-sec/palisade/internal/version/nuget"
 	"github.com/palisade-sec/palisade/internal/version/pep440"
+	"github.com/palisade-sec/palisade/internal/version/pub"
 	"github.com/palisade-sec/palisade/internal/version/rpm"
 	"github.com/palisade-sec/palisade/internal/version/semver"
 )
@@ -46,10 +50,11 @@ func Ecosystem(name string) string {
 // a ":release" suffix. Names are matched exactly as OSV spells them, except
 // that case is ignored.
 //
-// The semver-based ecosystems (Go, npm, crates.io) accept the OSV range
-// sentinel "0" (as in "introduced": "0") as a version lower than every
-// other; every other ecosystem's grammar already orders "0" at or near the
-// bottom.
+// The semver-based ecosystems (Go, npm, crates.io, SwiftURL, Pub) and
+// RubyGems, NuGet and Packagist accept the OSV range sentinel "0" (as in
+// "introduced": "0") as a version lower than every other, pre-releases of
+// 0 included; the distributions' grammars already order "0" at or near
+// the bottom.
 func For(ecosystem string) (Comparer, error) {
 	switch strings.ToLower(Ecosystem(ecosystem)) {
 	case "debian", "ubuntu":
@@ -68,12 +73,46 @@ func For(ecosystem string) (Comparer, error) {
 		return Func(withZeroSentinel(semver.ParseLoose)), nil
 	case "crates.io":
 		return Func(withZeroSentinel(semver.Parse)), nil
+	case "swifturl":
+		// SwiftPM versions are SemVer 2.0; tags may carry a "v".
+		return Func(withZeroSentinel(semver.ParseLoose)), nil
+	case "pub":
+		return Func(zeroSentinel(pub.Compare)), nil
+	case "rubygems":
+		return Func(zeroSentinel(gem.Compare)), nil
+	case "nuget":
+		return Func(zeroSentinel(nuget.Compare)), nil
+	case "packagist":
+		return Func(zeroSentinel(composer.Compare)), nil
 	case "pypi":
 		return Func(pep440.Compare), nil
 	case "maven":
 		return Func(maven.Compare), nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnsupported, ecosystem)
+}
+
+// zeroSentinel wraps an ecosystem's comparison so that the OSV sentinel
+// "0" is lower than any version (and equal to itself); other versions are
+// compared, and validated, by cmp.
+func zeroSentinel(cmp func(a, b string) (int, error)) func(a, b string) (int, error) {
+	return func(a, b string) (int, error) {
+		switch {
+		case a == "0" && b == "0":
+			return 0, nil
+		case a == "0":
+			if _, err := cmp(b, b); err != nil {
+				return 0, err
+			}
+			return -1, nil
+		case b == "0":
+			if _, err := cmp(a, a); err != nil {
+				return 0, err
+			}
+			return 1, nil
+		}
+		return cmp(a, b)
+	}
 }
 
 // withZeroSentinel compares with parse, treating the OSV sentinel "0" as

@@ -36,6 +36,16 @@ func TestFor(t *testing.T) {
 		{"crates.io", "1.0.0", "0", 1},
 		{"PyPI", "1.0.post1", "1.0", 1},
 		{"Maven", "1.0-SNAPSHOT", "1.0", -1},
+		{"RubyGems", "1.0.a", "1.0", -1},
+		{"RubyGems", "0", "0.0.1.a", -1},
+		{"NuGet", "1.0", "1.0.0.0", 0},
+		{"NuGet", "0", "0.0.0-alpha", -1},
+		{"Packagist", "v1.0.0-RC1", "1.0.0", -1},
+		{"Packagist", "0", "0.0.0-dev", -1},
+		{"Pub", "1.0.0", "1.0.0+1", -1},
+		{"Pub", "0", "0.0.0-dev", -1},
+		{"SwiftURL", "v1.2.3", "1.2.3", 0},
+		{"SwiftURL", "0", "0.0.1", -1},
 	} {
 		c, err := For(tc.eco)
 		if err != nil {

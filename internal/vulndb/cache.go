@@ -155,9 +155,16 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				b.abort()
 				return meta, nil, fmt.Errorf("source %s: no previous database to keep it from", name)
 			}
-			keep := func() error { return old.forEachOf(ctx, name, add) }
-			if enrich {
-				keep = func() error { return old.forEachCVEOf(ctx, name, addCVE) }
+			keep := func() error {
+				if !enrich {
+					if err := old.forEachOf(ctx, name, add); err != nil {
+						return err
+					}
+				}
+				if enrich || carriesCVEs(in.state.Format) {
+					return old.forEachCVEOf(ctx, name, addCVE)
+				}
+				return nil
 			}
 			if err := keep(); err != nil {
 				b.abort()
@@ -171,6 +178,14 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
 			case in.state.Format == FormatALAS:
 				st, err = readALAS(ctx, in.path, name, add)
+			case in.state.Format == FormatRedHatVEX:
+				st, err = readRedHatVEX(ctx, in.path, add, addCVE)
+			case in.state.Format == FormatOVAL:
+				st, err = readOVAL(ctx, in.path, name, add)
+			case in.state.Format == FormatPhoton:
+				st, err = readPhoton(ctx, in.path, name, add)
+			case in.state.Format == FormatBodhi:
+				st, err = readBodhi(ctx, in.path, add)
 			default:
 				st, err = readRecords(ctx, in.path, add)
 			}

@@ -295,3 +295,35 @@ func (r *Record) SpecificSeverity(a *Affected) string {
 	}
 	return ""
 }
+
+// SpecificFixState returns the fix state a vendor source recorded on an
+// affected entry ("will_not_fix", "fix_deferred", "end_of_life",
+// "affected") and the vendor's own words, from its database_specific
+// fix_state and fix_state_reason (Palisade's normalisation of Red Hat's
+// VEX and the vendors' formats); "" when it has none.
+func (a *Affected) SpecificFixState() (state, reason string) {
+	if a == nil || len(a.DatabaseSpecific) == 0 {
+		return "", ""
+	}
+	var v struct {
+		State  string `json:"fix_state"`
+		Reason string `json:"fix_state_reason"`
+	}
+	if json.Unmarshal(a.DatabaseSpecific, &v) != nil {
+		return "", ""
+	}
+	return v.State, v.Reason
+}
+
+// SourcePackage reports whether an affected entry names a source package
+// rather than a binary one (Red Hat's VEX names unfixed components by
+// their source rpm).
+func (a *Affected) SourcePackage() bool {
+	if a == nil || len(a.DatabaseSpecific) == 0 {
+		return false
+	}
+	var v struct {
+		Source bool `json:"source_package"`
+	}
+	return json.Unmarshal(a.DatabaseSpecific, &v) == nil && v.Source
+}

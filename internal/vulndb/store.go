@@ -312,12 +312,22 @@ func BaseEcosystem(ecosystem string) string {
 var pypiSeparators = regexp.MustCompile(`[-_.]+`)
 
 // NormalizeName returns the form of a package name that the ecosystem
-// treats as identical: PEP 503 for PyPI; other ecosystems compare names
-// exactly.
+// treats as identical: PEP 503 for PyPI; case-insensitive names for NuGet
+// (package IDs), Packagist (vendor/package) and SwiftURL (a repository
+// URL's host and path, with or without a scheme and ".git"); other
+// ecosystems compare names exactly.
 func NormalizeName(ecosystem, name string) string {
 	switch strings.ToLower(BaseEcosystem(ecosystem)) {
 	case "pypi":
 		return pypiSeparators.ReplaceAllString(strings.ToLower(name), "-")
+	case "nuget", "packagist":
+		return strings.ToLower(name)
+	case "swifturl":
+		n := strings.ToLower(name)
+		if _, rest, ok := strings.Cut(n, "://"); ok {
+			n = rest
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(n, "/"), ".git")
 	}
 	return name
 }
@@ -549,6 +559,8 @@ var ecosystemNames = map[string]string{
 	"rubygems": "RubyGems", "nuget": "NuGet", "packagist": "Packagist", "wolfi": "Wolfi",
 	"chainguard": "Chainguard", "almalinux": "AlmaLinux", "rocky linux": "Rocky Linux",
 	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
+	"pub": "Pub", "swifturl": "SwiftURL", "oracle linux": "Oracle Linux", "photon os": "Photon OS",
+	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora",
 }
 
 func displayEcosystem(lower string) string {

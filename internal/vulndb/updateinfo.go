@@ -196,8 +196,12 @@ func readALAS(ctx context.Context, path, name string, fn func(*Record) error) (r
 // carrying advisories.
 func isEnrichment(format string) bool {
 	switch format {
-	case "", FormatOSV, FormatALAS:
+	case "", FormatOSV, FormatALAS, FormatRedHatVEX, FormatOVAL, FormatPhoton, FormatBodhi:
 		return false
 	}
 	return true
 }
+
+// carriesCVEs reports whether an advisory format also says things of
+// CVEs (Red Hat's VEX: the streams not affected).
+func carriesCVEs(format string) bool { return format == FormatRedHatVEX }

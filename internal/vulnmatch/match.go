@@ -141,19 +141,21 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 				Message: fmt.Sprintf("package %s: not matched against vulnerabilities: %v", p.Name, err)})
 			continue
 		}
-		recs, err := src.Lookup(p.Ecosystem, q.name)
-		if err != nil {
-			return nil, err
-		}
 		var matches []match
-		for _, rec := range recs {
-			m, ok, err := matchRecord(rec, p, q, cmp)
+		for _, lq := range lookups(p, q) {
+			recs, err := src.Lookup(p.Ecosystem, lq.name)
 			if err != nil {
-				res.Problems = append(res.Problems, finding.Problem{Level: finding.LevelWarning, File: firstLocation(p),
-					Message: fmt.Sprintf("package %s %s: advisory %s: %v", p.Name, p.Version, rec.ID, err)})
+				return nil, err
 			}
-			if ok {
-				matches = append(matches, m)
+			for _, rec := range recs {
+				m, ok, err := matchRecord(rec, p, lq, cmp)
+				if err != nil {
+					res.Problems = append(res.Problems, finding.Problem{Level: finding.LevelWarning, File: firstLocation(p),
+						Message: fmt.Sprintf("package %s %s: advisory %s: %v", p.Name, p.Version, rec.ID, err)})
+				}
+				if ok {
+					matches = append(matches, m)
+				}
 			}
 		}
 		for _, m := range dedupe(matches) {
@@ -171,6 +173,9 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 						infos = append(infos, info)
 					}
 				}
+			}
+			if vendorNotAffected(p, q, infos) {
+				continue
 			}
 			f := findingOf(p, q, m, opts.Object, infos)
 			if slices.Contains(opts.IgnoreStatus, f.Vulnerability.FixState) {
@@ -223,6 +228,25 @@ type query struct {
 	// unknownVersion says why a package with a version cannot be
 	// matched at all (a development Go toolchain).
 	unknownVersion string
+	// sourceOnly restricts a lookup by the source package's name to
+	// affected entries that name source packages (Red Hat's VEX).
+	sourceOnly bool
+}
+
+// lookups are the names a package's records are looked up by: its own
+// (or its source package's, for distributions that publish by source),
+// and for Red Hat and Fedora rpms also the source rpm's, under which Red
+// Hat's VEX names components that have no fix and Bodhi names the
+// builds of an update.
+func lookups(p *sbom.Package, q query) []query {
+	out := []query{q}
+	base := strings.ToLower(vulndb.BaseEcosystem(p.Ecosystem))
+	if (base == "red hat" || base == "fedora") && p.SourceName != "" && p.SourceName != q.name {
+		sq := q
+		sq.name, sq.sourceOnly = p.SourceName, true
+		out = append(out, sq)
+	}
+	return out
 }
 
 func queryOf(p *sbom.Package) query {
@@ -231,6 +255,12 @@ func queryOf(p *sbom.Package) query {
 	case "red hat":
 		if release(p.Ecosystem) == "" {
 			if r := redHatRelease(p); r != "" {
+				q.ecosystem = p.Ecosystem + ":" + r
+			}
+		}
+	case "suse", "opensuse":
+		if release(p.Ecosystem) == "" {
+			if r := suseRelease(p); r != "" {
 				q.ecosystem = p.Ecosystem + ":" + r
 			}
 		}
@@ -297,7 +327,7 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 	var firstErr error
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if !samePackage(a.Package, q.ecosystem, q.name) || !onPlatform(a, p.Platform) {
+		if !samePackage(a.Package, q.ecosystem, q.name) || !onPlatform(a, p.Platform) || (q.sourceOnly && !a.SourcePackage()) {
 			continue
 		}
 		affected, fixed, err := evaluate(a, p.Ecosystem, q.version, cmp)
@@ -360,10 +390,20 @@ func samePackage(ap vulndb.Package, ecosystem, name string) bool {
 	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(ecosystem, name) {
 		return false
 	}
-	if strings.EqualFold(vulndb.BaseEcosystem(ecosystem), "Red Hat") {
-		return sameRedHatStream(release(ap.Ecosystem), release(ecosystem))
+	return releaseApplies(ecosystem, release(ap.Ecosystem), release(ecosystem))
+}
+
+// releaseApplies reports whether what a source says of release record
+// (an advisory's or a fix state's) applies to a package of release pkg,
+// by the distribution's own way of naming releases.
+func releaseApplies(ecosystem, record, pkg string) bool {
+	switch strings.ToLower(vulndb.BaseEcosystem(ecosystem)) {
+	case "red hat":
+		return sameRedHatStream(record, pkg)
+	case "suse", "opensuse":
+		return sameSUSEProduct(record, pkg)
 	}
-	return sameRelease(release(ap.Ecosystem), release(ecosystem))
+	return sameRelease(record, pkg)
 }
 
 // redHatRelease returns the major release of a Red Hat family rpm ("9"):
@@ -815,12 +855,15 @@ func fixState(m match, q query, infos []*vulndb.CVEInfo) (state, reason string) 
 	if m.fixed != "" {
 		return finding.FixStateFixed, ""
 	}
+	if st, why := m.aff.SpecificFixState(); slices.Contains(finding.FixStates, st) && st != finding.FixStateFixed {
+		return st, why
+	}
 	for _, info := range infos {
 		for _, st := range info.Statuses {
 			if !strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) || st.Package != q.name {
 				continue
 			}
-			if !sameRelease(release(st.Ecosystem), release(q.ecosystem)) {
+			if !releaseApplies(q.ecosystem, release(st.Ecosystem), release(q.ecosystem)) {
 				continue
 			}
 			if slices.Contains(finding.FixStates, st.State) {
@@ -829,4 +872,23 @@ func fixState(m match, q query, infos []*vulndb.CVEInfo) (state, reason string) 
 		}
 	}
 	return finding.FixStateAffected, ""
+}
+
+// vendorNotAffected reports whether the distribution declares the package
+// of this release not affected by any of the CVEs (Red Hat's
+// known_not_affected): its statement outranks an advisory that does not
+// say which streams it covers.
+func vendorNotAffected(p *sbom.Package, q query, infos []*vulndb.CVEInfo) bool {
+	for _, info := range infos {
+		for _, st := range info.Statuses {
+			if st.State != vulndb.StateNotAffected || (st.Package != q.name && st.Package != p.SourceName) ||
+				!strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) {
+				continue
+			}
+			if release(q.ecosystem) != "" && releaseApplies(q.ecosystem, release(st.Ecosystem), release(q.ecosystem)) {
+				return true
+			}
+		}
+	}
+	return false
 }

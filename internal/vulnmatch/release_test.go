@@ -19,22 +19,28 @@ func openRecords(t *testing.T, recs ...vulndb.Record) *vulndb.DB {
 	t.Helper()
 	dir := t.TempDir()
 	for _, r := range recs {
-		if r.Modified.IsZero() {
-			r.Modified = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, r.ID+".json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeRecord(t, dir, r)
 	}
 	c := vulndb.Cache{Dir: t.TempDir()}
 	if _, err := c.ImportOSV(context.Background(), dir, "records", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	return openCache(t, c)
+}
+
+// writeRecord writes r as an OSV file into dir.
+func writeRecord(t *testing.T, dir string, r vulndb.Record) {
+	t.Helper()
+	if r.Modified.IsZero() {
+		r.Modified = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, r.ID+".json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // openCache opens the database of a cache for the test.

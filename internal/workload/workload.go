@@ -88,8 +88,27 @@ func Containers(spec *corev1.PodSpec) []Container {
 }
 
 func indexPath(field string, i int) string {
+	if i < len(smallIndexPaths) {
+		switch field {
+		case "containers":
+			return smallIndexPaths[i].containers
+		case "initContainers":
+			return smallIndexPaths[i].initContainers
+		}
+	}
 	return field + "[" + itoa(i) + "]"
 }
+
+// smallIndexPaths are the paths of the first containers, built once:
+// every rule lists a pod's containers, and building the same strings for
+// each was a fifth of the allocations of rule evaluation.
+var smallIndexPaths = func() (out [16]struct{ containers, initContainers string }) {
+	for i := range out {
+		out[i].containers = "containers[" + itoa(i) + "]"
+		out[i].initContainers = "initContainers[" + itoa(i) + "]"
+	}
+	return out
+}()
 
 func itoa(i int) string {
 	if i < 10 {

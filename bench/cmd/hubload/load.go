@@ -49,8 +49,10 @@ type sim struct {
 	jobs   chan job
 	hbBusy atomic.Bool
 	stats  *stats
-	// pending counts jobs queued or in flight (the heartbeat's Pending).
+	// pending counts jobs queued or in flight (the heartbeat's Pending);
+	// lastSeq is the highest Seq numbered (its LastSeq), as the agent's.
 	pending atomic.Int64
+	lastSeq atomic.Uint64
 }
 
 func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64) *sim {
@@ -141,6 +143,7 @@ func (s *sim) send(ctx context.Context, batch []job) {
 			members[i] = envelopeZ(&fleetapi.Envelope{Seq: s.seq, Time: now, Kind: fleetapi.KindFindings, Findings: s.model.delta(s.rng, k, c)})
 		}
 	}
+	s.lastSeq.Store(s.seq)
 	body := batchBody(members)
 	backoff := time.Second
 	retried := false
@@ -204,7 +207,7 @@ func (s *sim) heartbeat(ctx context.Context) {
 		return
 	}
 	defer s.hbBusy.Store(false)
-	hb, _ := json.Marshal(fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: "hubload", Pending: uint64(max(0, s.pending.Load()))})
+	hb, _ := json.Marshal(fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: "hubload", Pending: uint64(max(0, s.pending.Load())), LastSeq: s.lastSeq.Load()})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+fleetapi.PathHeartbeat, bytes.NewReader(hb))
 	req.Header.Set("Content-Type", "application/json")
 	t0 := time.Now()
@@ -217,6 +220,11 @@ func (s *sim) heartbeat(ctx context.Context) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if resp.StatusCode == http.StatusTooManyRequests {
+		// The agent's heartbeat loop tries again at its next tick.
+		s.stats.hbThrottled.Add(1)
+		return
+	}
 	if resp.StatusCode != http.StatusNoContent {
 		s.stats.errorf("heartbeat %s: %d", s.id.clusterID, resp.StatusCode)
 		return
@@ -228,19 +236,20 @@ var errDrain = fmt.Errorf("draining")
 
 // stats collects every report's outcome.
 type stats struct {
-	mu        sync.Mutex
-	samples   []sample
-	hbLat     []time.Duration
-	errs      []string
-	nErrs     int
-	applied   atomic.Int64
-	dups      atomic.Int64 // duplicates answered to a first attempt: a report counted twice or a client bug
-	dupsRetry atomic.Int64 // duplicates answered to a retry of a request that may have been applied
-	rejected  atomic.Int64 // per-report errors in a batch answer
-	throttled atomic.Int64 // 429 answers
-	overflow  atomic.Int64
-	bytes     atomic.Int64
-	requests  atomic.Int64
+	mu          sync.Mutex
+	samples     []sample
+	hbLat       []time.Duration
+	errs        []string
+	nErrs       int
+	applied     atomic.Int64
+	dups        atomic.Int64 // duplicates answered to a first attempt: a report counted twice or a client bug
+	dupsRetry   atomic.Int64 // duplicates answered to a retry of a request that may have been applied
+	rejected    atomic.Int64 // per-report errors in a batch answer
+	throttled   atomic.Int64 // 429 answers
+	hbThrottled atomic.Int64 // heartbeats answered 429
+	overflow    atomic.Int64
+	bytes       atomic.Int64
+	requests    atomic.Int64
 }
 
 type sample struct {

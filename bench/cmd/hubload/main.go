@@ -363,9 +363,9 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 	hb := append([]time.Duration(nil), st.hbLat...)
 	st.mu.Unlock()
 	d := dash.latencies()
-	logf("fleet: %d clusters for %v: %d reports (%.0f/s) p50 %v p99 %v max %v; %d heartbeats p99 %v; dashboard %d pages p50 %v p99 %v max %v; load %s; hub RSS %s",
+	logf("fleet: %d clusters for %v: %d reports (%.0f/s) p50 %v p99 %v max %v; %d heartbeats p99 %v (%d answered 429); dashboard %d pages p50 %v p99 %v max %v; load %s; hub RSS %s",
 		len(sims), o.duration, len(lat), float64(len(lat))/o.duration.Seconds(), pct(lat, .5), pct(lat, .99), pct(lat, 1),
-		len(hb), pct(hb, .99), len(d), pct(d, .5), pct(d, .99), pct(d, 1), loadAvg(), rss.describe())
+		len(hb), pct(hb, .99), st.hbThrottled.Load(), len(d), pct(d, .5), pct(d, .99), pct(d, 1), loadAvg(), rss.describe())
 	logf("fleet: %s (heartbeats and page reads included)", meter.per(len(lat), cores))
 	if dash.err != nil {
 		// Counted as an error (the run fails), but the reports are still

@@ -150,7 +150,7 @@ func (h *Hub) Enrol(t testing.TB, cluster string) *Agent {
 func (a *Agent) Report(t testing.TB, kind string, payload any) {
 	t.Helper()
 	a.seq++
-	field := map[string]string{"findings": "findings", "inventory": "inventory", "images": "images", "imagescan": "imageScan", "admission": "admission", "runtime": "runtime"}[kind]
+	field := map[string]string{"findings": "findings", "inventory": "inventory", "images": "images", "imagescan": "imageScan", "admission": "admission", "imageverification": "imageVerification", "runtime": "runtime"}[kind]
 	env := map[string]any{"seq": a.seq, "time": a.hub.Clock.Now(), "kind": kind, "cluster": a.ClusterID, field: payload}
 	var res struct{ Duplicate bool }
 	if err := postJSON(a.client, a.hub.URL+"/api/v1/agent/reports", env, &res); err != nil {

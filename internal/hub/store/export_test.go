@@ -18,13 +18,7 @@ type GroupItem struct {
 // savepoint each), as a committer does with the reports that queued
 // together, and returns each item's outcome.
 func CommitGroup(s Store, now time.Time, items []GroupItem) ([][]bool, []error) {
-	var ss *sqlStore
-	switch b := s.(type) {
-	case *SQLite:
-		ss = b.sqlStore
-	case *Postgres:
-		ss = b.sqlStore
-	}
+	ss := inner(s)
 	group := make([]*commitItem, len(items))
 	for i, in := range items {
 		it := &commitItem{ctx: context.Background(), agentID: in.AgentID, now: now, envs: in.Envs, hb: in.HB, work: 1, done: make(chan struct{})}
@@ -45,4 +39,41 @@ func CommitGroup(s Store, now time.Time, items []GroupItem) ([][]bool, []error) 
 		applied[i], errs[i] = it.applied, it.err
 	}
 	return applied, errs
+}
+
+func inner(s Store) *sqlStore {
+	switch b := s.(type) {
+	case *SQLite:
+		return b.sqlStore
+	case *Postgres:
+		return b.sqlStore
+	}
+	panic("not a SQL store")
+}
+
+// HeartbeatCounts returns how many heartbeats s applied in full and how
+// many it coalesced (heartbeat.go).
+func HeartbeatCounts(s Store) (full, coalesced int64) {
+	c := inner(s).seen
+	return c.full.Load(), c.coalesced.Load()
+}
+
+// FlushHeartbeats writes the coalesced contacts now, as the write-behind
+// loop does every seenFlushEvery.
+func FlushHeartbeats(ctx context.Context, s Store) error { return inner(s).flushSeen(ctx) }
+
+// StallCommitters replaces s's committers by none, with wait as the
+// queue's bound, until resume starts n of them: items queue and, past
+// wait, are abandoned (ErrBusy).
+func StallCommitters(s Store, wait time.Duration) (resume func(n int)) {
+	ss := inner(s)
+	ss.stopCommitters()
+	ss.startCommitters(0)
+	c := ss.commit
+	c.maxWait = wait
+	return func(n int) {
+		for range n {
+			c.wg.Go(c.loop)
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -16,10 +17,11 @@ import (
 // few committer goroutines, each running a group of them in one
 // transaction: one commit (on PostgreSQL one WAL flush, on SQLite one
 // append of the pages the group changed) for up to maxGroupWork items
-// instead of one per item. Each item runs inside its own SAVEPOINT, so one
-// that fails (an unknown agent, a sequence number too far ahead, a
-// database error on its rows) is rolled back alone and gets its own error;
-// the others commit. A failed commit fails every item of the group, none
+// instead of one per item. A group runs first as plain statements; if an
+// item fails, that transaction is rolled back and the group runs again
+// with each item inside its own SAVEPOINT, so one that fails (an unknown
+// agent, a sequence number too far ahead, a database error on its rows)
+// is rolled back alone and gets its own error; the others commit. A failed commit fails every item of the group, none
 // applied: the agents resend, and deduplication by Seq keeps the outcome
 // exactly once.
 //
@@ -48,27 +50,53 @@ type commitItem struct {
 	agentID string
 	now     time.Time
 	// a report batch (envs, prep) or a heartbeat (hb)
-	envs []*fleetapi.Envelope
-	prep []*preparedFindings
-	hb   *fleetapi.Heartbeat
-	work int
+	envs  []*fleetapi.Envelope
+	prep  []*preparedFindings
+	hb    *fleetapi.Heartbeat
+	hbOut *heartbeatOutcome
+	work  int
 
 	applied []bool
 	err     error
 	done    chan struct{}
+	// state: itemQueued until a committer starts the item's group
+	// (itemStarted) or its caller stops waiting first (itemAbandoned); the
+	// one compare-and-swap that wins decides whether it is applied.
+	state atomic.Int32
 }
+
+const (
+	itemQueued int32 = iota
+	itemStarted
+	itemAbandoned
+)
+
+// ErrBusy is an item that waited maxCommitWait without a committer
+// starting it: nothing of it was applied. The hub answers 429 with
+// Retry-After, and the agent sends it again (from its outbox, or at its
+// next heartbeat).
+var ErrBusy = errors.New("the database writer is busy; nothing was applied, try again later")
+
+// maxCommitWait bounds how long an item waits in the queue for a
+// committer. Without a bound, a hub behind its load held requests until
+// the HTTP server's write timeout (2 minutes) closed their connections,
+// which agents saw as EOF; an answer that says "later" keeps the
+// connection and the agent's backlog on its own disk.
+const maxCommitWait = 15 * time.Second
 
 type committer struct {
 	s            *sqlStore
 	small, large chan *commitItem
 	stop         chan struct{}
 	wg           sync.WaitGroup
+	// maxWait is maxCommitWait (shorter in tests).
+	maxWait time.Duration
 }
 
 // startCommitters starts n committer goroutines (SQLite: 1, its one
 // writer; PostgreSQL: a few, each on its own connection).
 func (s *sqlStore) startCommitters(n int) {
-	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{})}
+	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{}), maxWait: maxCommitWait}
 	s.commit = c
 	for range n {
 		c.wg.Go(c.loop)
@@ -99,9 +127,25 @@ func (c *committer) submit(it *commitItem) error {
 	case <-c.stop:
 		return errors.New("store closed")
 	}
-	// Once queued the item is applied or failed by a committer; its
-	// outcome is awaited even when the caller's context ends, so that a
-	// caller never reports failure for an item that was committed.
+	// Once a committer has started the item its outcome is awaited, even
+	// when the caller's context ends, so that a caller never reports
+	// failure for an item that was committed; before that, the caller
+	// may give up (its context ends, or maxCommitWait passes) and the
+	// committer then skips the item.
+	t := time.NewTimer(c.maxWait)
+	defer t.Stop()
+	select {
+	case <-it.done:
+		return it.err
+	case <-t.C:
+		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
+			return ErrBusy
+		}
+	case <-it.ctx.Done():
+		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
+			return it.ctx.Err()
+		}
+	}
 	<-it.done
 	return it.err
 }
@@ -164,12 +208,33 @@ func (c *committer) drain() {
 	}
 }
 
+// errItemFailed ends a group's transaction run without savepoints when
+// one of its items fails.
+var errItemFailed = errors.New("an item of the group failed")
+
+// apply runs one item in tx, leaving its outcome in it.
+func (c *committer) apply(ctx context.Context, tx *sql.Tx, it *commitItem) {
+	it.err, it.applied = nil, nil
+	if it.hb != nil {
+		var out heartbeatOutcome
+		out, it.err = c.s.heartbeatIn(ctx, tx, it.agentID, *it.hb, it.now)
+		if it.hbOut != nil {
+			*it.hbOut = out
+		}
+		return
+	}
+	it.applied, it.err = c.s.ingestIn(ctx, tx, it.agentID, it.envs, it.prep, it.now)
+}
+
 // run applies a group in one transaction.
 func (c *committer) run(group []*commitItem) {
 	// Items whose callers gave up before the group started are skipped
 	// (nothing of theirs is applied, and they are told so).
 	live := make([]*commitItem, 0, len(group))
 	for _, it := range group {
+		if !it.state.CompareAndSwap(itemQueued, itemStarted) {
+			continue // abandoned: its caller has returned
+		}
 		if err := it.ctx.Err(); err != nil {
 			it.err = err
 			close(it.done)
@@ -184,39 +249,51 @@ func (c *committer) run(group []*commitItem) {
 	// two committers' groups cannot deadlock on PostgreSQL.
 	sort.SliceStable(live, func(i, j int) bool { return live[i].agentID < live[j].agentID })
 	ctx := context.WithoutCancel(live[0].ctx)
-	err := c.s.tx(ctx, func(tx *sql.Tx) error {
-		for _, it := range live {
-			it.err = nil
-			if len(live) > 1 {
-				if _, err := tx.ExecContext(ctx, "SAVEPOINT item"); err != nil {
-					return fmt.Errorf("savepoint: %w", err)
+	// A group is first run without savepoints (two statements fewer per
+	// item, and no subtransactions on PostgreSQL): items almost never
+	// fail. If one does, that transaction is rolled back, nothing of it
+	// applied, and the group runs again with a savepoint per item.
+	err := errItemFailed
+	if len(live) > 1 {
+		err = c.s.tx(ctx, func(tx *sql.Tx) error {
+			for _, it := range live {
+				if c.apply(ctx, tx, it); it.err != nil {
+					return errItemFailed
 				}
 			}
-			if it.hb != nil {
-				it.err = c.s.heartbeatIn(ctx, tx, it.agentID, *it.hb, it.now)
-			} else {
-				it.applied, it.err = c.s.ingestIn(ctx, tx, it.agentID, it.envs, it.prep, it.now)
-			}
-			if len(live) == 1 {
-				return it.err
-			}
-			stmt := "RELEASE SAVEPOINT item"
-			if it.err != nil {
-				stmt = "ROLLBACK TO SAVEPOINT item"
-			}
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				return fmt.Errorf("%s: %w", stmt, err)
-			}
-			if it.err != nil {
-				// ROLLBACK TO keeps the savepoint; release it so the
-				// next item's is the only one.
-				if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT item"); err != nil {
-					return fmt.Errorf("release savepoint: %w", err)
+			return nil
+		})
+	}
+	if errors.Is(err, errItemFailed) {
+		err = c.s.tx(ctx, func(tx *sql.Tx) error {
+			for _, it := range live {
+				if len(live) > 1 {
+					if _, err := tx.ExecContext(ctx, "SAVEPOINT item"); err != nil {
+						return fmt.Errorf("savepoint: %w", err)
+					}
+				}
+				c.apply(ctx, tx, it)
+				if len(live) == 1 {
+					return it.err
+				}
+				stmt := "RELEASE SAVEPOINT item"
+				if it.err != nil {
+					stmt = "ROLLBACK TO SAVEPOINT item"
+				}
+				if _, err := tx.ExecContext(ctx, stmt); err != nil {
+					return fmt.Errorf("%s: %w", stmt, err)
+				}
+				if it.err != nil {
+					// ROLLBACK TO keeps the savepoint; release it so the
+					// next item's is the only one.
+					if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT item"); err != nil {
+						return fmt.Errorf("release savepoint: %w", err)
+					}
 				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	for _, it := range live {
 		switch {
 		case err != nil && (len(live) > 1 || it.err == nil):

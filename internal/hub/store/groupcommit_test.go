@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
@@ -116,4 +117,55 @@ func TestGroupCommitConcurrentAgents(t *testing.T) {
 			}
 		}
 	})
+}
+
+// An item no committer starts within the queue's bound is abandoned:
+// ErrBusy, and nothing of it applied, even once committers run again; the
+// agent's resend is then applied once.
+func TestCommitQueueWaitIsBounded(t *testing.T) {
+	tests := []struct {
+		name string
+		hb   bool
+	}{{"report", false}, {"heartbeat", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, s store.Store) {
+				ctx := context.Background()
+				c := enrolled(t, s, "edge", "ag")
+				resume := store.StallCommitters(s, 50*time.Millisecond)
+				var err error
+				if tt.hb {
+					err = s.Heartbeat(ctx, "ag", fleetapi.Heartbeat{LastSeq: 1, Pending: 1}, t0.Add(time.Minute))
+				} else {
+					_, err = s.Ingest(ctx, "ag", findingsEnv(1, true, objFindings("Pod", "a", "p1", "r1")), t0.Add(time.Minute))
+				}
+				if !errors.Is(err, store.ErrBusy) {
+					t.Fatalf("stalled writer: err = %v, want ErrBusy", err)
+				}
+				resume(1)
+				// A later item passes the abandoned one in the queue.
+				if ok, err := s.Ingest(ctx, "ag", findingsEnv(2, true, objFindings("Pod", "a", "p2", "r2")), t0.Add(2*time.Minute)); err != nil || !ok {
+					t.Fatalf("after resuming: %v %v", ok, err)
+				}
+				got, err := s.GetCluster(ctx, c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.Pending != 0 {
+					t.Fatalf("the abandoned heartbeat was applied: pending %d", got.Pending)
+				}
+				ok, err := s.Ingest(ctx, "ag", findingsEnv(1, true, objFindings("Pod", "a", "p1", "r1")), t0.Add(3*time.Minute))
+				if err != nil || ok {
+					t.Fatalf("report 1 after report 2: applied %v, %v; want a replay", ok, err)
+				}
+				fs, err := s.ListFindings(ctx, store.FindingQuery{ClusterID: c.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(fs) != 1 || fs[0].RuleID != "r2" {
+					t.Fatalf("findings %+v, want only report 2's", fs)
+				}
+			})
+		})
+	}
 }

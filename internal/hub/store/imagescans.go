@@ -34,6 +34,22 @@ type PrunedScans struct {
 // what it deleted; a scan goes with its vulnerabilities and aliases, in
 // one transaction.
 func (s *sqlStore) PruneImageScans(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error) {
+	return s.pruneByDigest(ctx, r, now, digestRows{table: "image_scans", time: "scanned_at", what: "image scan",
+		tables: []string{"image_vulns", "image_vuln_aliases", "image_scans"}})
+}
+
+// digestRows are rows an agent writes per (cluster, digest): the table
+// keyed so, the column of their time, and every table whose rows of a
+// (cluster, digest) go with them.
+type digestRows struct {
+	table, time, what string
+	tables            []string
+}
+
+// pruneByDigest applies r to the rows of t: those of digests the cluster
+// no longer runs older than r.Unused, then the oldest beyond r.PerCluster
+// (those of digests not run first).
+func (s *sqlStore) pruneByDigest(ctx context.Context, r ImageScanRetention, now time.Time, t digestRows) (PrunedScans, error) {
 	budget := r.MaxDeletes
 	if budget <= 0 {
 		budget = 1 << 62
@@ -63,9 +79,9 @@ func (s *sqlStore) PruneImageScans(ctx context.Context, r ImageScanRetention, no
 				if out.Unused+out.Quota >= budget {
 					return nil
 				}
-				for _, t := range []string{"image_vulns", "image_vuln_aliases", "image_scans"} {
-					if _, err := s.exec(ctx, tx, `DELETE FROM `+t+` WHERE cluster_id = ? AND digest = ?`, sc.cluster, sc.digest); err != nil {
-						return fmt.Errorf("cluster %s: image scan %s: %w", sc.cluster, sc.digest, err)
+				for _, tbl := range t.tables {
+					if _, err := s.exec(ctx, tx, `DELETE FROM `+tbl+` WHERE cluster_id = ? AND digest = ?`, sc.cluster, sc.digest); err != nil {
+						return fmt.Errorf("cluster %s: %s %s: %w", sc.cluster, t.what, sc.digest, err)
 					}
 				}
 				*n++
@@ -74,10 +90,10 @@ func (s *sqlStore) PruneImageScans(ctx context.Context, r ImageScanRetention, no
 		}
 		const unused = `NOT EXISTS (SELECT 1 FROM cluster_images i WHERE i.cluster_id = s.cluster_id AND i.digest = s.digest)`
 		if r.Unused > 0 {
-			list, err := collect(`SELECT cluster_id, digest FROM image_scans s WHERE scanned_at < ? AND `+unused+` ORDER BY scanned_at LIMIT ?`,
+			list, err := collect(`SELECT cluster_id, digest FROM `+t.table+` s WHERE `+t.time+` < ? AND `+unused+` ORDER BY `+t.time+` LIMIT ?`,
 				ms(now.Add(-r.Unused)), budget)
 			if err != nil {
-				return fmt.Errorf("unused image scans: %w", err)
+				return fmt.Errorf("unused %ss: %w", t.what, err)
 			}
 			if err := del(list, &out.Unused); err != nil {
 				return err
@@ -91,30 +107,30 @@ func (s *sqlStore) PruneImageScans(ctx context.Context, r ImageScanRetention, no
 			n       int64
 		}
 		var counts []count
-		rows, err := s.query(ctx, tx, `SELECT cluster_id, COUNT(*) FROM image_scans GROUP BY cluster_id HAVING COUNT(*) > ?`, r.PerCluster)
+		rows, err := s.query(ctx, tx, `SELECT cluster_id, COUNT(*) FROM `+t.table+` GROUP BY cluster_id HAVING COUNT(*) > ?`, r.PerCluster)
 		if err != nil {
-			return fmt.Errorf("image scans per cluster: %w", err)
+			return fmt.Errorf("%ss per cluster: %w", t.what, err)
 		}
 		for rows.Next() {
 			var c count
 			if err := rows.Scan(&c.cluster, &c.n); err != nil {
 				rows.Close()
-				return fmt.Errorf("image scans per cluster: %w", err)
+				return fmt.Errorf("%ss per cluster: %w", t.what, err)
 			}
 			counts = append(counts, c)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return fmt.Errorf("image scans per cluster: %w", err)
+			return fmt.Errorf("%ss per cluster: %w", t.what, err)
 		}
 		for _, c := range counts {
 			// Scans of images the cluster does not run go first, then the
 			// oldest.
-			list, err := collect(`SELECT cluster_id, digest FROM image_scans s WHERE cluster_id = ?
-				ORDER BY CASE WHEN `+unused+` THEN 0 ELSE 1 END, scanned_at, digest LIMIT ?`,
+			list, err := collect(`SELECT cluster_id, digest FROM `+t.table+` s WHERE cluster_id = ?
+				ORDER BY CASE WHEN `+unused+` THEN 0 ELSE 1 END, `+t.time+`, digest LIMIT ?`,
 				c.cluster, min(c.n-r.PerCluster, budget))
 			if err != nil {
-				return fmt.Errorf("cluster %s: image scans over quota: %w", c.cluster, err)
+				return fmt.Errorf("cluster %s: %ss over quota: %w", c.cluster, t.what, err)
 			}
 			if err := del(list, &out.Quota); err != nil {
 				return err

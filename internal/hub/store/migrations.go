@@ -253,7 +253,8 @@ CREATE TABLE framework_scores (
 );
 CREATE INDEX framework_scores_at ON framework_scores(at);
 `, nil},
-	{9, "runtime sensors: each node's sensor state, runtime findings (appended, quota and retention as admission events)", `
+	{9, "Sigstore verification of the images each cluster runs", verificationsMigration, nil},
+	{10, "runtime sensors: each node's sensor state, runtime findings (appended, quota and retention as admission events)", `
 CREATE TABLE runtime_sensors (
 	cluster_id TEXT NOT NULL REFERENCES clusters(id),
 	node TEXT NOT NULL,
@@ -277,6 +278,13 @@ CREATE TABLE runtime_findings (
 CREATE INDEX runtime_findings_time ON runtime_findings(time);
 CREATE INDEX runtime_findings_cluster_time ON runtime_findings(cluster_id, time);
 ALTER TABLE clusters ADD COLUMN runtime_dropped BIGINT NOT NULL DEFAULT 0;
+`, nil},
+	{11, "per-cluster findings quota: the cluster's findings rows counted at ingest; reports refused over a quota", `
+ALTER TABLE clusters ADD COLUMN finding_rows BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_refused BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_refused_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_reason TEXT NOT NULL DEFAULT '';
+UPDATE clusters SET finding_rows = (SELECT COUNT(*) FROM findings WHERE findings.cluster_id = clusters.id);
 `, nil},
 }
 

@@ -36,6 +36,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	}
 	s := &Postgres{&sqlStore{db: db, d: postgresDialect}}
 	s.startCommitters(pgCommitters)
+	s.startSeen()
 	return s, nil
 }
 

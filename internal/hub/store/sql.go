@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -71,12 +72,18 @@ type sqlStore struct {
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
+	// seen coalesces heartbeats that change nothing (heartbeat.go); nil:
+	// each is applied in full.
+	seen *seenCache
+	// limits are the per-cluster quotas (quota.go); nil: the defaults.
+	limits atomic.Pointer[IngestLimits]
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
+	err := s.stopSeen()
 	s.stopCommitters()
-	err := s.db.Close()
+	err = errors.Join(err, s.db.Close())
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
 	}
@@ -183,16 +190,18 @@ func (s *sqlStore) Secret(ctx context.Context, name string, create func() ([]byt
 
 // ---- clusters
 
-const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at, admission_dropped`
+const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at, admission_dropped, finding_rows, quota_refused, quota_refused_at, quota_reason`
 
 func scanCluster(sc interface{ Scan(...any) error }) (Cluster, error) {
 	var c Cluster
 	var created, seen, revoked int64
 	var inv string
-	var dropped, pending, admDropped int64
-	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked, &admDropped); err != nil {
+	var dropped, pending, admDropped, quotaRefused, quotaRefusedAt int64
+	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked, &admDropped,
+		&c.FindingRows, &quotaRefused, &quotaRefusedAt, &c.QuotaReason); err != nil {
 		return c, err
 	}
+	c.QuotaRefused, c.QuotaRefusedAt = uint64(quotaRefused), fromMS(quotaRefusedAt)
 	c.CreatedAt, c.LastSeen, c.RevokedAt = fromMS(created), fromMS(seen), fromMS(revoked)
 	c.Dropped, c.Pending, c.AdmissionDropped = uint64(dropped), uint64(pending), uint64(admDropped)
 	if inv != "" {
@@ -229,6 +238,9 @@ func (s *sqlStore) EnsureCluster(ctx context.Context, name string, now time.Time
 }
 
 func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
+	if err := s.flushSeen(ctx); err != nil {
+		return Cluster{}, err
+	}
 	c, err := scanCluster(s.queryRow(ctx, s.db, `SELECT `+clusterCols+` FROM clusters WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cluster{}, fmt.Errorf("cluster %s: %w", id, ErrNotFound)
@@ -247,6 +259,9 @@ func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
 }
 
 func (s *sqlStore) ListClusters(ctx context.Context) ([]Cluster, error) {
+	if err := s.flushSeen(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.query(ctx, s.db, `SELECT `+clusterCols+` FROM clusters ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
@@ -350,6 +365,9 @@ func (s *sqlStore) EnrollAgent(ctx context.Context, tokenID string, secretHash [
 }
 
 func (s *sqlStore) GetAgent(ctx context.Context, id string) (Agent, error) {
+	if err := s.flushSeen(ctx); err != nil {
+		return Agent{}, err
+	}
 	var a Agent
 	var created, seq, seen int64
 	err := s.queryRow(ctx, s.db, `SELECT id, cluster_id, created_at, last_seq, last_seen FROM agents WHERE id = ?`, id).

@@ -116,6 +116,12 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 		URL: "https://media.defense.gov/2022/Aug/29/2003066362/-1/-1/0/CTR_KUBERNETES_HARDENING_GUIDANCE_1.2_20220829.PDF"})
 	id := RuleID(c.ID)
 	check := latest.CheckPod
+	// Rule IDs of the stricter controls, computed once: RuleID runs a
+	// regular expression, and this list is read for every workload.
+	overriderIDs := make([]string, len(overriders))
+	for i, o := range overriders {
+		overriderIDs[i] = RuleID(o)
+	}
 	return &rule.Rule{
 		ID:              id,
 		Title:           meta.title,
@@ -132,8 +138,8 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 			}
 			nsLevel := ps.Level
 			if nsLevel == rule.LevelRestricted {
-				for _, o := range overriders {
-					if ctx.Selected(RuleID(o)) {
+				for _, o := range overriderIDs {
+					if ctx.Selected(o) {
 						return nil // the stricter control reports instead
 					}
 				}

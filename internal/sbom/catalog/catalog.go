@@ -242,14 +242,28 @@ type Set struct {
 	Streams    []StreamCataloger
 }
 
-// Default returns every cataloger of this package with its default limits.
+// Default returns the catalogers of images with their default limits:
+// what is installed (package databases, installed metadata, binaries) and
+// the lock files of ecosystems that leave no installed metadata behind
+// (Cargo, NuGet, Mix, Conan).
 func Default() *Set {
 	return &Set{
 		Catalogers: []Cataloger{
 			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(), Pub(),
+			CargoLock(), NuGetLock(), MixLock(), ConanLock(),
 		},
 		Streams: []StreamCataloger{GoBinary()},
 	}
+}
+
+// Repo returns Default and the lock files of a source repository that an
+// image carries its installed packages for instead (Gemfile.lock beside
+// installed gemspecs, composer.lock beside installed.json): scanning both
+// in an image would report each package twice.
+func Repo() *Set {
+	s := Default()
+	s.Catalogers = append(s.Catalogers, GemfileLock(), ComposerLock())
+	return s
 }
 
 // Wants reports whether any cataloger of s, or OS detection, needs the

@@ -23,15 +23,21 @@ var update = flag.Bool("update", false, "rewrite testdata/golden/*.json")
 // fixtures gives each cataloger a root file system to run on. A cataloger
 // of Default() without an entry here fails TestEveryCatalogerHasFixture.
 var fixtures = map[string]func(t *testing.T) fs.FS{
-	"dpkg":        dirFixture("dpkg"),
-	"apk":         dirFixture("apk"),
-	"python":      dirFixture("python"),
-	"npm":         dirFixture("npm"),
-	"composer":    dirFixture("composer"),
-	"gemspec":     dirFixture("gemspec"),
-	"dotnet-deps": dirFixture("dotnet-deps"),
-	"swift":       dirFixture("swift"),
-	"pub":         dirFixture("pub"),
+	"dpkg":          dirFixture("dpkg"),
+	"apk":           dirFixture("apk"),
+	"python":        dirFixture("python"),
+	"npm":           dirFixture("npm"),
+	"composer":      dirFixture("composer"),
+	"gemspec":       dirFixture("gemspec"),
+	"dotnet-deps":   dirFixture("dotnet-deps"),
+	"swift":         dirFixture("swift"),
+	"pub":           dirFixture("pub"),
+	"gemfile-lock":  dirFixture("gemfile-lock"),
+	"nuget-lock":    dirFixture("nuget-lock"),
+	"cargo-lock":    dirFixture("cargo-lock"),
+	"mix-lock":      dirFixture("mix-lock"),
+	"conan-lock":    dirFixture("conan-lock"),
+	"composer-lock": dirFixture("composer-lock"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.
 		db, err := os.ReadFile(filepath.Join(oracleDir, "rpm/go-rpmdb/libuuid/Packages"))
@@ -122,7 +128,7 @@ func sortStrings(s []string) {
 }
 
 func TestEveryCatalogerHasFixture(t *testing.T) {
-	set := Default()
+	set := Repo()
 	var names []string
 	for _, c := range set.Catalogers {
 		names = append(names, c.Name())
@@ -140,12 +146,12 @@ func TestEveryCatalogerHasFixture(t *testing.T) {
 	}
 }
 
-// TestGolden runs the whole default set on each cataloger's fixture and
+// TestGolden runs the whole repository set (a superset of Default) on each cataloger's fixture and
 // compares the result with testdata/golden/<name>.json (-update rewrites).
 func TestGolden(t *testing.T) {
 	for name, fixture := range fixtures {
 		t.Run(name, func(t *testing.T) {
-			res, err := Default().Run(t.Context(), fixture(t))
+			res, err := Repo().Run(t.Context(), fixture(t))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -44,6 +44,43 @@ func parseComposerInstalled(_ context.Context, _ Env, _ fs.FS, _ string, r io.Re
 	if err != nil {
 		return nil, err
 	}
+	return composerPackages(pkgs)
+}
+
+// ComposerLock returns the cataloger of composer.lock, the versions
+// `composer update` resolved for a project: {"packages": [...],
+// "packages-dev": [...]}, each package as in installed.json. Development
+// packages are reported too: they are part of the project's dependency
+// tree, and a lock file does not say where it is installed.
+func ComposerLock() Cataloger {
+	return Glob{
+		ID:       "composer-lock",
+		Patterns: []string{"**/composer.lock"},
+		MaxSize:  32 << 20,
+		Parse:    parseComposerLock,
+	}
+}
+
+func parseComposerLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
+	var doc struct {
+		Packages    *[]composerPackage `json:"packages"`
+		PackagesDev []composerPackage  `json:"packages-dev"`
+	}
+	if err := json.NewDecoder(r).Decode(&doc); err != nil {
+		return nil, err
+	}
+	if doc.Packages == nil {
+		return nil, fmt.Errorf("composer.lock: no \"packages\" list")
+	}
+	all := append(*doc.Packages, doc.PackagesDev...)
+	if len(all) > maxComposerPackages {
+		return nil, fmt.Errorf("composer.lock lists %d packages, more than %d", len(all), maxComposerPackages)
+	}
+	return composerPackages(all)
+}
+
+// composerPackages checks and converts Composer's package entries.
+func composerPackages(pkgs []composerPackage) ([]sbom.Package, error) {
 	var out []sbom.Package
 	for i, cp := range pkgs {
 		if cp.Name == "" || cp.Version == "" {

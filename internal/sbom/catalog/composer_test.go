@@ -37,3 +37,13 @@ func TestComposerLicenses(t *testing.T) {
 		}
 	}
 }
+
+func TestComposerLock(t *testing.T) {
+	checkParser(t, parseComposerLock, "composer.lock", "Packagist", "composer", nameVersionPURL, []parseCase{
+		{"packages and dev", `{"_readme":["x"],"content-hash":"ab","packages":[{"name":"monolog/monolog","version":"3.5.0","license":["MIT"]}],"packages-dev":[{"name":"phpunit/phpunit","version":"10.5.5"}]}`,
+			[]string{"monolog/monolog@3.5.0 pkg:composer/monolog/monolog@3.5.0", "phpunit/phpunit@10.5.5 pkg:composer/phpunit/phpunit@10.5.5"}, ""},
+		{"no dev", `{"packages":[]}`, nil, ""},
+		{"not a lock", `{"require":{"php":">=8.1"}}`, nil, `no "packages" list`},
+		{"bad name", `{"packages":[{"name":"x","version":"1"}]}`, nil, "not vendor/project"},
+	})
+}

@@ -230,3 +230,48 @@ func FuzzPubLock(f *testing.F) {
 		})
 	})
 }
+
+// fuzzLock fuzzes one lock-file parser: it must return in time, and every
+// package it returns must be complete and carry its purl type.
+func fuzzLock(f *testing.F, parse ParseFunc, path, purlType string, seeds ...string) {
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := parse(t.Context(), Env{}, nil, path, bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Name == "" || p.Version == "" || !strings.HasPrefix(p.PURL, "pkg:"+purlType+"/") {
+					t.Fatalf("incomplete package %+v", p)
+				}
+			}
+		})
+	})
+}
+
+func FuzzGemfileLock(f *testing.F) {
+	fuzzLock(f, parseGemfileLock, "Gemfile.lock", "gem", "GEM\n  remote: https://rubygems.org/\n  specs:\n    nokogiri (1.16.0-x86_64-linux)\n      racc (~> 1.4)\n\nPLATFORMS\n  ruby\n")
+}
+
+func FuzzNuGetLock(f *testing.F) {
+	fuzzLock(f, parseNuGetLock, "packages.lock.json", "nuget", `{"version":1,"dependencies":{"net8.0":{"A":{"type":"Direct","resolved":"1.0.0"},"P":{"type":"Project"}}}}`)
+}
+
+func FuzzComposerLock(f *testing.F) {
+	fuzzLock(f, parseComposerLock, "composer.lock", "composer", `{"packages":[{"name":"a/b","version":"1.0.0"}],"packages-dev":[{"name":"c/d","version":"v2"}]}`)
+}
+
+func FuzzCargoLock(f *testing.F) {
+	fuzzLock(f, parseCargoLock, "Cargo.lock", "cargo", "version = 3\n\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n")
+}
+
+func FuzzMixLock(f *testing.F) {
+	fuzzLock(f, parseMixLock, "mix.lock", "hex", "%{\n  \"jason\": {:hex, :jason, \"1.4.1\", \"af\", [:mix], [], \"hexpm\", \"fb\"},\n}\n")
+}
+
+func FuzzConanLock(f *testing.F) {
+	fuzzLock(f, parseConanLock, "conan.lock", "conan", `{"version":"0.5","requires":["zlib/1.3#ab%1.0","o/1@u/c"]}`, `{"graph_lock":{"nodes":{"0":{},"1":{"ref":"zlib/1.2.11"}}},"version":"0.4"}`)
+}

@@ -372,19 +372,7 @@ func (ts *Sigstore) tlogEntry(t testing.TB, cert *x509.Certificate, env *dsse.En
 		IntegratedTime: integrated, CanonicalizedBody: body,
 	}
 	if withSET {
-		payload, err := json.Marshal(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: integrated, LogIndex: 0, LogID: hex.EncodeToString(ts.rekorID)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		canon, err := jsoncanonicalizer.Transform(payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		set, err := signer.SignMessage(bytes.NewReader(canon))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+		tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: ts.signSET(t, body, integrated)}
 	}
 	leaf := sha256.Sum256(append([]byte{0}, body...))
 	cp, err := util.CreateAndSignCheckpoint(ctx, rekorHost, 123, 1, leaf[:], signer)
@@ -393,6 +381,97 @@ func (ts *Sigstore) tlogEntry(t testing.TB, cert *x509.Certificate, env *dsse.En
 	}
 	tle.InclusionProof = &protorekor.InclusionProof{LogIndex: 0, RootHash: leaf[:], TreeSize: 1, Checkpoint: &protorekor.Checkpoint{Envelope: string(cp)}}
 	return tle
+}
+
+// signSET is the test Rekor's signed entry timestamp of an entry: its
+// signature over the canonical JSON of body, time, index and log ID.
+func (ts *Sigstore) signSET(t testing.TB, body []byte, integrated int64) []byte {
+	t.Helper()
+	signer, err := signature.LoadECDSASignerVerifier(ts.rekorKey, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := json.Marshal(tlog.RekorPayload{Body: base64.StdEncoding.EncodeToString(body), IntegratedTime: integrated, LogIndex: 0, LogID: hex.EncodeToString(ts.rekorID)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, err := jsoncanonicalizer.Transform(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := signer.SignMessage(bytes.NewReader(canon))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// LegacyKeylessSignature signs a simple-signing payload keylessly in
+// cosign 2's legacy layout and returns the ".sig" layer's annotations:
+// the signature, the Fulcio certificate and chain (PEM), the Rekor
+// "hashedrekord" entry with its SET (unless NoTlog; no inclusion proof,
+// as cosign writes it) and an RFC 3161 timestamp (unless NoTimestamp).
+func (ts *Sigstore) LegacyKeylessSignature(t testing.TB, payload []byte, o KeylessOpts) map[string]string {
+	t.Helper()
+	cert, key := ts.fulcioLeaf(t, o)
+	sv, err := signature.LoadECDSASignerVerifier(key, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := sv.SignMessage(bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainPEM, err := cryptoutils.MarshalCertificatesToPEM([]*x509.Certificate{ts.fulcio.Intermediates[0], ts.fulcio.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := map[string]string{
+		"dev.cosignproject.cosign/signature": base64.StdEncoding.EncodeToString(sig),
+		"dev.sigstore.cosign/certificate":    string(certPEM),
+		"dev.sigstore.cosign/chain":          string(chainPEM),
+	}
+	if !o.NoTlog {
+		ctx := context.Background()
+		sum := sha256.Sum256(payload)
+		pe, err := types.NewProposedEntry(ctx, "hashedrekord", "0.0.1", types.ArtifactProperties{
+			ArtifactHash: "sha256:" + hex.EncodeToString(sum[:]), PublicKeyBytes: [][]byte{certPEM}, PKIFormat: "x509", SignatureBytes: sig,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		impl, err := types.CreateVersionedEntry(pe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := types.CanonicalizeEntry(ctx, impl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		integrated := time.Now().Unix()
+		rb := map[string]any{
+			"SignedEntryTimestamp": ts.signSET(t, body, integrated),
+			"Payload": map[string]any{"body": base64.StdEncoding.EncodeToString(body), "integratedTime": integrated,
+				"logIndex": 0, "logID": hex.EncodeToString(ts.rekorID)},
+		}
+		data, err := json.Marshal(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann["dev.sigstore.cosign/bundle"] = string(data)
+	}
+	if !o.NoTimestamp {
+		data, err := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": ts.timestamp(t, sig)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann["dev.sigstore.cosign/rfc3161timestamp"] = string(data)
+	}
+	return ann
 }
 
 // timestamp is the test TSA's RFC 3161 response for sig.
