@@ -36,7 +36,7 @@ func TestHelmChartScansClean(t *testing.T) {
 	// exemptions in values.yaml (components may exempt one rule for
 	// different reasons).
 	documented := map[string]map[string]bool{}
-	for _, c := range []string{"hub", "agent", "admission"} {
+	for _, c := range []string{"hub", "agent", "admission", "runtime"} {
 		ex, _ := ch.Values[c].(map[string]any)["exemptions"].(map[string]any)
 		for rule, reason := range ex {
 			if s, _ := reason.(string); s != "" {
@@ -54,7 +54,7 @@ func TestHelmChartScansClean(t *testing.T) {
 	}{
 		{"default values", nil},
 		{"edge values", []string{"-f", filepath.Join(chart, "values-edge.yaml"), "--set", hub}},
-		{"all components", []string{"--set", "agent.enabled=true,admission.enabled=true," + hub}},
+		{"all components", []string{"--set", "agent.enabled=true,admission.enabled=true,runtime.enabled=true," + hub}},
 		{"hub with PostgreSQL", []string{"--set", "hub.replicas=3,hub.database.existingSecret=db"}},
 	}
 	for _, tc := range tests {

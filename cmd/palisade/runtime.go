@@ -32,15 +32,19 @@ func newRuntimeWatchCommand(s *streams, g *globalOptions) *cobra.Command {
 		failOn         string
 		containersOnly bool
 		findingsOnly   bool
+		detections     string
 	)
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Print process and network events and runtime findings until interrupted",
 		Long: `Load Palisade's eBPF sensor on this node and print what it sees: process
-execs and exits, outbound TCP connects and inbound accepts, each attributed
+execs and exits, outbound connects, UDP datagrams sent to new destinations,
+inbound accepts (attributed to the listener's container) and the opening of
+sensitive files (/etc/shadow, other pods' volumes, the container runtime's
+socket), each attributed
 to its container (containerd, CRI-O, Docker, podman and the kubelet's
 cgroupfs layout) or labelled host, and the runtime detections' findings
-(PAL-RT-001..006, docs/runtime.md).
+(PAL-RT-001..008, docs/runtime.md).
 
 Needs root or CAP_BPF + CAP_PERFMON, kernel BTF (/sys/kernel/btf/vmlinux)
 and a cgroup v2 hierarchy. Pod names need the agent (palisade-agent); here
@@ -72,6 +76,13 @@ outcome: the watch was incomplete, never reported clean.`,
 				ctx, cancel = context.WithTimeout(ctx, duration)
 				defer cancel()
 			}
+			var custom []*rt.CustomDetection
+			if detections != "" {
+				var err error
+				if custom, err = rt.LoadCustom(detections); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+			}
 			root, err := rt.CgroupV2Root()
 			if err != nil {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
@@ -89,7 +100,7 @@ outcome: the watch was incomplete, never reported clean.`,
 				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
 			}
 			defer sensor.Close()
-			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{}}
+			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{Custom: custom}}
 			w := &watchWriter{out: s.out, json: g.output == "json", findingsOnly: findingsOnly}
 			gated := 0
 			runErr := sensor.Run(ctx, func(e rt.Event) {
@@ -129,6 +140,7 @@ outcome: the watch was incomplete, never reported clean.`,
 	f.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.BoolVar(&containersOnly, "containers-only", false, "drop host processes' events in the kernel (the root cgroup's)")
 	f.BoolVar(&findingsOnly, "findings-only", false, "print findings, not every event")
+	f.StringVar(&detections, "detections", "", "custom CEL detections over the events (kind RuntimeDetections, docs/runtime.md)")
 	return cmd
 }
 
@@ -168,6 +180,10 @@ func (w *watchWriter) event(e *rt.Event) {
 		detail = "→ " + e.Dst.String()
 	case rt.KindAccept:
 		detail = e.Src.String() + " ← " + e.Dst.String()
+	case rt.KindUDPSend:
+		detail = "⇢ " + e.Dst.String()
+	case rt.KindOpen:
+		detail = e.Path
 	}
 	_, w.err = fmt.Fprintf(w.out, "%-7s pid=%-7d uid=%-5d %-22s %s\n", e.Kind, e.TGID, e.UID, who, detail)
 }

@@ -253,6 +253,13 @@ func TestRuntimeNodeDegraded(t *testing.T) {
 	if _, err := NewRuntimeNode(RuntimeNodeConfig{Client: client}); err == nil || !strings.Contains(err.Error(), "node name") {
 		t.Errorf("no node name: %v", err)
 	}
+	bad := filepath.Join(t.TempDir(), "detections.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: palisade.io/v1alpha1\nkind: RuntimeDetections\ndetections: [{id: a, expression: '1'}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", DetectionsFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("bad detections file: %v, want an error naming it", err)
+	}
 }
 
 // TestRuntimeFromKubeEvent: node sensor Events become runtime reports;

@@ -16,6 +16,8 @@ func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.StringVar(&f.RuntimeNode.BTFPath, "runtime-btf", "", "with --runtime: kernel BTF file (default: the running kernel's /sys/kernel/btf/vmlinux)")
 	fs.DurationVar(&f.RuntimeNode.ConnectWindow, "runtime-connect-window", time.Minute, "with --runtime: report one connect per container and destination within this window (kernel-side)")
 	fs.BoolVar(&f.RuntimeNode.ContainersOnly, "runtime-containers-only", true, "with --runtime: drop host processes' events in the kernel (the root cgroup's)")
+	fs.StringVar(&f.RuntimeNode.CgroupRoot, "runtime-cgroup-root", "", "with --runtime: the host's cgroup v2 hierarchy, mounted read-only into the pod (deploy/runtime: /host/sys/fs/cgroup); default: the cgroup2 mount in /proc/self/mountinfo, which in a container is only its own cgroup")
+	fs.StringVar(&f.RuntimeNode.DetectionsFile, "runtime-detections", "", "with --runtime: custom CEL detections over the sensor's events (kind RuntimeDetections, docs/runtime.md), e.g. a mounted ConfigMap")
 	fs.IntVar(&f.RuntimeNode.FindingsPerMinute, "runtime-findings-per-minute", 120, "with --runtime: most finding Events written per minute; the excess is counted as a coverage gap")
 }
 

@@ -66,8 +66,11 @@ type RuntimeNodeConfig struct {
 	Open func(ctx context.Context, o rt.Options) (RuntimeSource, error)
 	// CgroupRoot is the cgroup v2 mount (default: found in mountinfo).
 	CgroupRoot string
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// DetectionsFile holds custom CEL detections (kind RuntimeDetections,
+	// docs/runtime.md); "" none.
+	DetectionsFile string
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // RuntimeNode is a node's running sensor.
@@ -77,6 +80,7 @@ type RuntimeNode struct {
 	pods      *podIndex
 	limiter   *rate.Limiter
 	queue     chan *corev1.Event
+	custom    []*rt.CustomDetection
 	suppress  atomic.Uint64
 	writeFail atomic.Uint64
 	since     time.Time
@@ -121,6 +125,12 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 	n := &RuntimeNode{cfg: cfg, log: cfg.Logger, pods: newPodIndex(cfg.Now),
 		limiter: rate.NewLimiter(rate.Limit(float64(cfg.FindingsPerMinute)/60), cfg.FindingsPerMinute/2+1),
 		queue:   make(chan *corev1.Event, 256), dedup: map[string]time.Time{}, since: cfg.Now().UTC()}
+	if cfg.DetectionsFile != "" {
+		var err error
+		if n.custom, err = rt.LoadCustom(cfg.DetectionsFile); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
 }
 
@@ -192,7 +202,7 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 	if err != nil {
 		return nil, nil, err
 	}
-	return src, &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: &rt.Detector{}}, nil
+	return src, &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: &rt.Detector{Custom: n.custom}}, nil
 }
 
 // report queues one finding's Event, unless the same finding was written
@@ -250,7 +260,7 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 				s.Events, s.Dropped, s.Malformed = st.Decoded, st.Dropped, st.Malformed
 			}
 			if p != nil {
-				s.Unattributed, s.Unchecked = p.Resolver.Unknown(), p.Detector.UnverifiedCount()
+				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()
 			}
 		})
 		n.maybeWriteState()

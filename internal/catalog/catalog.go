@@ -1,7 +1,7 @@
 // Package catalog is the one registry of every analyser's checks: the
 // workload, Dockerfile, cluster and RBAC rules, the node audit checks,
 // the audit-log detections, the encryption and network-policy findings
-// (and the runtime detections when they come). Each analyser keeps its
+// and the runtime sensor's detections. Each analyser keeps its
 // own check type and pure check function; the catalogue reads each
 // analyser's exported check list through a small adapter into the one
 // metadata shape, finding.RuleInfo, with the analyser's name, its
@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/nodeaudit"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
 )
 
 // Analysers, as Check.Analyser names them.
@@ -34,6 +35,7 @@ const (
 	AnalyserAudit      = "audit"
 	AnalyserEncryption = "encryption"
 	AnalyserNetpol     = "netpol"
+	AnalyserRuntime    = "runtime"
 )
 
 // Check is one check of the catalogue: its metadata and, for the docs,
@@ -94,6 +96,9 @@ func Load() (*Catalog, error) {
 	}
 	for _, info := range netpol.Rules() {
 		add(AnalyserNetpol, info, "", "")
+	}
+	for _, info := range rt.Rules() {
+		add(AnalyserRuntime, info, "", "")
 	}
 	return New(all, files)
 }

@@ -23,7 +23,7 @@ func TestEveryAnalyserIsInTheCatalogue(t *testing.T) {
 	for _, ch := range c.Checks() {
 		count[ch.Analyser]++
 	}
-	for _, a := range []string{AnalyserWorkload, AnalyserDockerfile, AnalyserCluster, AnalyserRBAC, AnalyserNode, AnalyserAudit, AnalyserEncryption, AnalyserNetpol} {
+	for _, a := range []string{AnalyserWorkload, AnalyserDockerfile, AnalyserCluster, AnalyserRBAC, AnalyserNode, AnalyserAudit, AnalyserEncryption, AnalyserNetpol, AnalyserRuntime} {
 		if count[a] == 0 {
 			t.Errorf("no check of the %s analyser", a)
 		}
@@ -56,8 +56,12 @@ func TestEveryCheckHasMetadata(t *testing.T) {
 }
 
 // knownPrefix: workload rules live in pss/ and hardening/ (and the rule
-// packages rules18 adds); every other analyser prefixes its own name.
+// packages rules18 adds); the runtime detections kept the PAL-RT- IDs they
+// were released with; every other analyser prefixes its own name.
 func knownPrefix(ch *Check) bool {
+	if ch.Analyser == AnalyserRuntime {
+		return strings.HasPrefix(ch.ID, "PAL-RT-")
+	}
 	prefix, _, _ := strings.Cut(ch.ID, "/")
 	return ch.Analyser == AnalyserWorkload && prefix != "" && prefix != ch.ID
 }

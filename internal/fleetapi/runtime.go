@@ -47,9 +47,11 @@ type RuntimeSensorState struct {
 	// Unattributed counts cgroups no container or pod could be named for;
 	// Unchecked execs whose drift could not be decided; Suppressed
 	// findings not written over the node's rate limit.
-	Unattributed uint64    `json:"unattributed"`
-	Unchecked    uint64    `json:"unchecked"`
-	Suppressed   uint64    `json:"suppressed"`
+	Unattributed uint64 `json:"unattributed"`
+	Unchecked    uint64 `json:"unchecked"`
+	Suppressed   uint64 `json:"suppressed"`
+	// CustomErrors counts custom (CEL) detection evaluations that failed.
+	CustomErrors uint64    `json:"customErrors,omitempty"`
 	Since        time.Time `json:"since"`
 	UpdatedAt    time.Time `json:"updatedAt"`
 }

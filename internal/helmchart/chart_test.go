@@ -51,7 +51,7 @@ func on(components ...string) map[string]any {
 var scenarios = []scenario{
 	{name: "default"},
 	{name: "edge", files: []string{chartDir + "/values-edge.yaml"}, set: agentHub},
-	{name: "all components", set: on("hub", "agent", "admission")},
+	{name: "all components", set: on("hub", "agent", "admission", "runtime")},
 	{name: "admission with cert-manager", set: loader.MergeMaps(on("admission"), map[string]any{"admission": map[string]any{"tls": map[string]any{"mode": "cert-manager"}}})},
 	{name: "hub with PostgreSQL, 3 replicas", set: map[string]any{"hub": map[string]any{"replicas": 3, "database": map[string]any{"existingSecret": "hub-db"}}}},
 }
@@ -124,6 +124,9 @@ func TestRender(t *testing.T) {
 			for _, d := range byKind["Deployment"] {
 				checkDeployment(t, d, policies, pdbs)
 			}
+			for _, d := range byKind["DaemonSet"] {
+				checkRuntimeDaemonSet(t, d, policies)
+			}
 		})
 	}
 }
@@ -173,6 +176,57 @@ func checkDeployment(t *testing.T, d *unstructured.Unstructured, policies, pdbs 
 	replicas, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
 	if pdbs[component] != (replicas > 1) {
 		t.Errorf("%s: %d replicas, PodDisruptionBudget %v (wanted only with more than one replica)", component, replicas, pdbs[component])
+	}
+}
+
+// checkRuntimeDaemonSet checks the runtime sensor's promise: exactly
+// CAP_BPF and CAP_PERFMON (every other capability dropped, no
+// CAP_SYS_RESOURCE), a read-only root, no privilege escalation, hostPID
+// but no host network or IPC, only read-only host mounts, a digest, limits
+// and a NetworkPolicy.
+func checkRuntimeDaemonSet(t *testing.T, d *unstructured.Unstructured, policies map[string]bool) {
+	t.Helper()
+	component := d.GetLabels()["app.kubernetes.io/component"]
+	if component != "runtime" {
+		t.Fatalf("DaemonSet of component %q", component)
+	}
+	pod, _, _ := unstructured.NestedMap(d.Object, "spec", "template", "spec")
+	if pod["hostPID"] != true || pod["hostNetwork"] != nil || pod["hostIPC"] != nil {
+		t.Errorf("runtime: hostPID %v hostNetwork %v hostIPC %v, want hostPID only", pod["hostPID"], pod["hostNetwork"], pod["hostIPC"])
+	}
+	if v, _, _ := unstructured.NestedString(pod, "securityContext", "seccompProfile", "type"); v != "RuntimeDefault" {
+		t.Errorf("runtime: seccompProfile %q", v)
+	}
+	containers, _, _ := unstructured.NestedSlice(pod, "containers")
+	if len(containers) != 1 {
+		t.Fatalf("runtime: %d containers", len(containers))
+	}
+	c := containers[0].(map[string]any)
+	if image, _ := c["image"].(string); !strings.Contains(image, "@sha256:") || strings.Count(image, ":") != 1 {
+		t.Errorf("runtime: image %q not pinned by digest alone", image)
+	}
+	sc, _ := c["securityContext"].(map[string]any)
+	if sc["readOnlyRootFilesystem"] != true || sc["allowPrivilegeEscalation"] != false || sc["privileged"] != nil {
+		t.Errorf("runtime: container securityContext %v", sc)
+	}
+	drop, _, _ := unstructured.NestedStringSlice(sc, "capabilities", "drop")
+	add, _, _ := unstructured.NestedStringSlice(sc, "capabilities", "add")
+	if !reflect.DeepEqual(drop, []string{"ALL"}) || !reflect.DeepEqual(add, []string{"BPF", "PERFMON"}) {
+		t.Errorf("runtime: capabilities drop %v add %v, want drop [ALL] add [BPF PERFMON]", drop, add)
+	}
+	mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+	for _, m := range mounts {
+		if m.(map[string]any)["readOnly"] != true {
+			t.Errorf("runtime: mount %v not read-only", m)
+		}
+	}
+	for _, r := range []string{"cpu", "memory"} {
+		if _, ok, _ := unstructured.NestedString(c, "resources", "limits", r); !ok {
+			t.Errorf("runtime: no %s limit", r)
+		}
+	}
+	if !policies[component] {
+		t.Error("runtime: no NetworkPolicy selects it")
 	}
 }
 
@@ -335,6 +389,38 @@ func TestAgreesWithDeploy(t *testing.T) {
 	chartRoles := field(agentObjs, "ClusterRole", "rules")
 	if want := field(plain("../../deploy/agent/agent.yaml", "ClusterRole"), "ClusterRole", "rules"); !reflect.DeepEqual(chartRoles, want) {
 		t.Errorf("agent ClusterRole rules differ from deploy/agent:\nchart %v\nplain %v", chartRoles, want)
+	}
+	rtChart := render(t, on("agent", "runtime"))
+	var rtObjs []*unstructured.Unstructured
+	for _, o := range rtChart {
+		if o.GetLabels()["app.kubernetes.io/component"] == "runtime" {
+			rtObjs = append(rtObjs, o)
+		}
+	}
+	rtPlain := plain("../../deploy/runtime/runtime.yaml", "ClusterRole")
+	if got, want := field(rtObjs, "ClusterRole", "rules"), field(rtPlain, "ClusterRole", "rules"); len(got) != 1 || !reflect.DeepEqual(got, want) {
+		t.Errorf("runtime ClusterRole rules differ from deploy/runtime:\nchart %v\nplain %v", got, want)
+	}
+	for _, path := range [][]string{{"spec", "template", "spec", "containers"}, {"spec", "template", "spec", "volumes"}, {"spec", "template", "spec", "hostPID"}} {
+		got, want := field(rtObjs, "DaemonSet", path...), field(plain("../../deploy/runtime/runtime.yaml", "DaemonSet"), "DaemonSet", path...)
+		// The chart sets the connect window and rate on the command line,
+		// which the plain manifest leaves at their defaults.
+		if path[len(path)-1] == "containers" {
+			for _, l := range [][]any{got, want} {
+				for _, cs := range l {
+					for _, c := range cs.([]any) {
+						c := c.(map[string]any)
+						delete(c, "args")
+						delete(c, "image")
+						delete(c, "imagePullPolicy")
+						delete(c, "resources")
+					}
+				}
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("runtime DaemonSet %v differs from deploy/runtime:\nchart %v\nplain %v", path, got, want)
+		}
 	}
 	for _, kind := range []string{"MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"} {
 		got := field(chart, kind, "webhooks")

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,6 +21,8 @@ const (
 	RuleKubelet        = "PAL-RT-004"
 	RuleRootUser       = "PAL-RT-005"
 	RuleDrift          = "PAL-RT-006"
+	RuleRuntimeSocket  = "PAL-RT-007"
+	RuleCredentialFile = "PAL-RT-008"
 )
 
 var shells = map[string]bool{"sh": true, "bash": true, "dash": true, "ash": true, "zsh": true, "ksh": true, "csh": true, "tcsh": true, "fish": true, "busybox": true}
@@ -29,6 +32,16 @@ var packageManagers = map[string]bool{"apt": true, "apt-get": true, "dpkg": true
 var metadataAddrs = []netip.Addr{netip.MustParseAddr("169.254.169.254"), netip.MustParseAddr("fd00:ec2::254")}
 
 var kubeletPorts = map[uint16]bool{10250: true, 10255: true}
+
+// ruleInfo is Rules by ID: a finding's title, severity and remediation
+// come from the catalogue's metadata, written once.
+var ruleInfo = func() map[string]finding.RuleInfo {
+	m := map[string]finding.RuleInfo{}
+	for _, r := range Rules() {
+		m[r.ID] = r
+	}
+	return m
+}()
 
 // Detector evaluates attributed events. Only container events are judged:
 // the host runs shells and package managers legitimately.
@@ -40,7 +53,16 @@ type Detector struct {
 	// process was gone): drift is then unknown, never assumed absent.
 	// Atomic: the agent reads it while the pipeline runs.
 	unverified atomic.Uint64
+	// Custom are the operator's CEL detections (LoadCustom), evaluated
+	// over container events like the built-in ones.
+	Custom []*CustomDetection
+	// customErrors counts custom evaluations that failed (a field the
+	// event lacks, the cost limit): no finding, never a silent pass.
+	customErrors atomic.Uint64
 }
+
+// CustomErrors is the number of custom detection evaluations that failed.
+func (d *Detector) CustomErrors() uint64 { return d.customErrors.Load() }
 
 // UnverifiedCount is the number of execs whose drift could not be decided.
 func (d *Detector) UnverifiedCount() uint64 { return d.unverified.Load() }
@@ -52,48 +74,108 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 		return nil
 	}
 	var out []finding.Finding
-	add := func(rule string, sev finding.Severity, title, msg, remediation string) {
-		out = append(out, finding.Finding{RuleID: rule, Severity: sev, Title: title, Message: msg, Object: objectOf(a), Container: containerOf(a), Remediation: remediation})
+	add := func(rule, msg string) {
+		info := ruleInfo[rule]
+		out = append(out, finding.Finding{RuleID: rule, Severity: info.Severity, Title: info.Title, Message: msg, Object: objectOf(a), Container: containerOf(a), Remediation: info.Remediation})
 	}
 	switch e.Kind {
 	case KindExec:
 		base := path.Base(e.Path)
 		if shells[base] {
-			add(RuleShell, finding.SeverityHigh, "Shell started in a container",
-				fmt.Sprintf("%s (pid %d, uid %d) started %s in container %s", procDesc(e), e.TGID, e.UID, e.Path, short(a.ContainerID)),
-				"Find who started the shell (kubectl exec, a compromised process); images should not need interactive shells at run time.")
+			add(RuleShell, fmt.Sprintf("%s (pid %d, uid %d) started %s in container %s", procDesc(e), e.TGID, e.UID, e.Path, short(a.ContainerID)))
 		}
 		if packageManagers[base] {
-			add(RulePackageManager, finding.SeverityHigh, "Package manager run in a container",
-				fmt.Sprintf("%s (pid %d) ran %s in container %s: software installed at run time is not in the scanned image", procDesc(e), e.TGID, e.Path, short(a.ContainerID)),
-				"Install packages when building the image, and run containers with a read-only root filesystem.")
+			add(RulePackageManager, fmt.Sprintf("%s (pid %d) ran %s in container %s: software installed at run time is not in the scanned image", procDesc(e), e.TGID, e.Path, short(a.ContainerID)))
 		}
 		if e.UID == 0 && a.Pod != nil && a.Pod.RunAsNonRoot {
-			add(RuleRootUser, finding.SeverityHigh, "Process running as root in a pod that asked for non-root",
-				fmt.Sprintf("%s (pid %d) runs as uid 0 although pod %s/%s says runAsNonRoot", e.Path, e.TGID, a.Pod.Namespace, a.Pod.Name),
-				"Check the image's USER and the pod's securityContext; a runtime that ignores runAsNonRoot must be fixed.")
+			add(RuleRootUser, fmt.Sprintf("%s (pid %d) runs as uid 0 although pod %s/%s says runAsNonRoot", e.Path, e.TGID, a.Pod.Namespace, a.Pod.Name))
 		}
 		if why := d.drift(e); why != "" {
-			add(RuleDrift, finding.SeverityHigh, "Binary executed that is not part of the image",
-				fmt.Sprintf("%s (pid %d) in container %s %s", e.Path, e.TGID, short(a.ContainerID), why),
-				"Containers should be immutable: rebuild the image instead of adding binaries, and use readOnlyRootFilesystem.")
+			add(RuleDrift, fmt.Sprintf("%s (pid %d) in container %s %s", e.Path, e.TGID, short(a.ContainerID), why))
 		}
-	case KindConnect:
+	case KindConnect, KindUDPSend:
 		dst := e.Dst.Addr()
 		for _, m := range metadataAddrs {
 			if dst == m {
-				add(RuleMetadata, finding.SeverityHigh, "Connection to the cloud metadata service",
-					fmt.Sprintf("container %s connected to %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), e.Dst),
-					"Block 169.254.169.254 with a NetworkPolicy egress rule or the cloud's metadata hop limit.")
+				add(RuleMetadata, fmt.Sprintf("container %s %s %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), verb(e.Kind), e.Dst))
 			}
 		}
-		if kubeletPorts[e.Dst.Port()] {
-			add(RuleKubelet, finding.SeverityHigh, "Connection to the kubelet port",
-				fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst),
-				"Deny egress to the nodes' kubelet port with a NetworkPolicy and check the kubelet's authentication.")
+		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
+			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
+		}
+	case KindOpen:
+		switch {
+		case runtimeSocket(e.Path):
+			add(RuleRuntimeSocket, fmt.Sprintf("pid %d (uid %d) in container %s opened %s, the container runtime's socket: whoever holds it controls every container of the node", e.TGID, e.UID, short(a.ContainerID), e.Path))
+		case e.Path == "/etc/shadow":
+			add(RuleCredentialFile, fmt.Sprintf("pid %d (uid %d) in container %s opened /etc/shadow", e.TGID, e.UID, short(a.ContainerID)))
+		default:
+			if uid, ok := otherPodVolume(e.Path, a.PodUID); ok {
+				add(RuleCredentialFile, fmt.Sprintf("pid %d (uid %d) in container %s opened %s, a volume (service-account token, secrets) of another pod, %s", e.TGID, e.UID, short(a.ContainerID), e.Path, uid))
+			}
+		}
+	}
+	if len(d.Custom) > 0 {
+		out = append(out, d.evaluateCustom(e)...)
+	}
+	return out
+}
+
+// evaluateCustom runs the custom detections over one container event.
+func (d *Detector) evaluateCustom(e *Event) []finding.Finding {
+	vars, err := eventVars(e)
+	if err != nil {
+		d.customErrors.Add(uint64(len(d.Custom)))
+		return nil
+	}
+	var out []finding.Finding
+	a := &e.Attribution
+	for _, c := range d.Custom {
+		msg, err := c.match(vars)
+		if err != nil {
+			d.customErrors.Add(1)
+			continue
+		}
+		if msg != "" {
+			out = append(out, finding.Finding{RuleID: c.Info.ID, Severity: c.Info.Severity, Title: c.Info.Title, Message: msg,
+				Object: objectOf(a), Container: containerOf(a), Remediation: c.Info.Remediation})
 		}
 	}
 	return out
+}
+
+func verb(k Kind) string {
+	if k == KindUDPSend {
+		return "sent a datagram to"
+	}
+	return "connected to"
+}
+
+// runtimeSocket: the kernel passes opens under the runtimes' state
+// directories; of those, the API sockets are what a container must not
+// reach.
+func runtimeSocket(p string) bool {
+	switch p {
+	case "/run/docker.sock", "/var/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock",
+		"/run/crio/crio.sock", "/var/run/crio/crio.sock", "/run/k3s/containerd/containerd.sock":
+		return true
+	}
+	return false
+}
+
+// otherPodVolume reports the pod UID of a path under the kubelet's pod
+// directories when it is not own's (a container reading another pod's
+// projected service-account token or secret volume through a host mount).
+func otherPodVolume(p, own string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/var/lib/kubelet/pods/")
+	if !ok {
+		return "", false
+	}
+	uid, _, _ := strings.Cut(rest, "/")
+	if uid == "" || uid == own {
+		return "", false
+	}
+	return uid, true
 }
 
 // drift says why an exec'd binary is not the image's: not in the SBOM file

@@ -17,6 +17,8 @@ func TestDetectorRecordedEvents(t *testing.T) {
 	inPod := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: pod}
 	bare := Attribution{Runtime: "docker", ContainerID: testCID}
 	withSBOM := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: &Pod{Namespace: "shop", Name: "api-0", ImageFiles: map[string]bool{"/app/server": true}}}
+	const ownUID = "0a1b2c3d-0000-4111-8222-333344445555"
+	inPodUID := Attribution{Runtime: "containerd", ContainerID: testCID, PodUID: ownUID, Pod: pod}
 	conn := func(a string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), port) }
 	for _, tc := range []struct {
 		name   string
@@ -37,6 +39,15 @@ func TestDetectorRecordedEvents(t *testing.T) {
 		{"host shell", Event{Kind: KindExec, Path: "/bin/bash", Attribution: Attribution{Host: true}}, nil, ""},
 		{"host metadata", Event{Kind: KindConnect, Dst: conn("169.254.169.254", 80), Attribution: Attribution{Host: true}}, nil, ""},
 		{"exit", Event{Kind: KindExit, Attribution: inPod}, nil, ""},
+		{"metadata by UDP", Event{Kind: KindUDPSend, Dst: conn("169.254.169.254", 53), Attribution: inPod}, []string{RuleMetadata}, "Pod/shop/web-0"},
+		{"UDP to a kubelet port number", Event{Kind: KindUDPSend, Dst: conn("10.0.0.4", 10250), Attribution: inPod}, nil, ""},
+		{"containerd socket", Event{Kind: KindOpen, Path: "/run/containerd/containerd.sock", Attribution: inPod}, []string{RuleRuntimeSocket}, "Pod/shop/web-0"},
+		{"docker socket", Event{Kind: KindOpen, Path: "/var/run/docker.sock", Attribution: bare}, []string{RuleRuntimeSocket}, "Container/" + testCID},
+		{"other containerd state", Event{Kind: KindOpen, Path: "/run/containerd/io.containerd.runtime.v2.task/k8s.io/x/config.json", Attribution: inPod}, nil, ""},
+		{"shadow", Event{Kind: KindOpen, Path: "/etc/shadow", Attribution: inPod}, []string{RuleCredentialFile}, "Pod/shop/web-0"},
+		{"another pod's token", Event{Kind: KindOpen, Path: "/var/lib/kubelet/pods/1111-2222/volumes/kubernetes.io~projected/kube-api-access-x/token", Attribution: inPodUID}, []string{RuleCredentialFile}, "Pod/shop/web-0"},
+		{"own pod's volume", Event{Kind: KindOpen, Path: "/var/lib/kubelet/pods/" + ownUID + "/volumes/x", Attribution: inPodUID}, nil, ""},
+		{"host opens the socket", Event{Kind: KindOpen, Path: "/run/containerd/containerd.sock", Attribution: Attribution{Host: true}}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := &Detector{ProcRoot: t.TempDir()}

@@ -25,6 +25,11 @@ const (
 	KindExit    Kind = "exit"
 	KindConnect Kind = "connect"
 	KindAccept  Kind = "accept"
+	// KindOpen is the opening of a sensitive file (the kernel filters by
+	// path prefix, docs/runtime.md).
+	KindOpen Kind = "open"
+	// KindUDPSend is a datagram sent to an explicit address (sendto).
+	KindUDPSend Kind = "udp-send"
 )
 
 // Record layout, shared with bpf/sensor.c (struct rec_hdr and friends).
@@ -35,6 +40,8 @@ const (
 	recExit    = 2
 	recConnect = 3
 	recAccept  = 4
+	recOpen    = 5
+	recUDPSend = 6
 
 	hdrSize     = 48
 	pathMax     = 256
@@ -42,6 +49,7 @@ const (
 	execRecSize = hdrSize + 8 + pathMax + argsMax
 	exitRecSize = hdrSize + 8
 	connRecSize = hdrSize + 8 + 32
+	openRecSize = hdrSize + 8 + pathMax
 
 	// MaxArgs caps the argv entries kept from one exec.
 	MaxArgs = 32
@@ -60,14 +68,16 @@ type Event struct {
 	CgroupID uint64 `json:"cgroupID,omitempty"`
 	NetNS    uint32 `json:"netns,omitempty"`
 
-	// Exec.
-	Path string   `json:"path,omitempty"`
-	Args []string `json:"args,omitempty"`
+	// Exec: the binary; open: the file.
+	Path string `json:"path,omitempty"`
+	// OpenFlags are open(2)'s flags (O_WRONLY 1, O_RDWR 2, ...).
+	OpenFlags uint32   `json:"openFlags,omitempty"`
+	Args      []string `json:"args,omitempty"`
 	// ArgsTruncated is set when argv was longer than the kernel-side cap.
 	ArgsTruncated bool `json:"argsTruncated,omitempty"`
 	// Exit.
 	ExitCode int32 `json:"exitCode,omitempty"`
-	// Connect and accept: Src is the local end, Dst the remote one.
+	// Connect, UDP send and accept: Src is the local end, Dst the remote one.
 	Src netip.AddrPort `json:"src,omitzero"`
 	Dst netip.AddrPort `json:"dst,omitzero"`
 
@@ -99,6 +109,10 @@ func Decode(b []byte) (Event, error) {
 		e.Kind, want = KindConnect, connRecSize
 	case recAccept:
 		e.Kind, want = KindAccept, connRecSize
+	case recOpen:
+		e.Kind, want = KindOpen, openRecSize
+	case recUDPSend:
+		e.Kind, want = KindUDPSend, connRecSize
 	default:
 		return e, fmt.Errorf("%w: unknown record type %d", ErrMalformed, typ)
 	}
@@ -122,7 +136,14 @@ func Decode(b []byte) (Event, error) {
 		}
 	case KindExit:
 		e.ExitCode = int32(le.Uint32(p[0:]))
-	case KindConnect, KindAccept:
+	case KindOpen:
+		pathLen := int(le.Uint16(p[0:]))
+		if pathLen > pathMax {
+			return e, fmt.Errorf("%w: open path length %d exceeds %d", ErrMalformed, pathLen, pathMax)
+		}
+		e.OpenFlags = le.Uint32(p[4:])
+		e.Path = cString(p[8 : 8+pathLen])
+	case KindConnect, KindAccept, KindUDPSend:
 		family, sport, dport := le.Uint16(p[0:]), le.Uint16(p[2:]), le.Uint16(p[4:])
 		var src, dst netip.Addr
 		switch family {
@@ -133,7 +154,7 @@ func Decode(b []byte) (Event, error) {
 		default:
 			return e, fmt.Errorf("%w: %s with address family %d", ErrMalformed, e.Kind, family)
 		}
-		if e.Kind == KindConnect {
+		if e.Kind != KindAccept {
 			e.Dst = netip.AddrPortFrom(dst, dport)
 		} else {
 			// inet_sock_set_state names the socket's own end "source":

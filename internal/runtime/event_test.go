@@ -24,7 +24,7 @@ type record struct {
 }
 
 func (r record) bytes() []byte {
-	n := map[uint16]int{recExec: execRecSize, recExit: exitRecSize, recConnect: connRecSize, recAccept: connRecSize}[r.typ]
+	n := map[uint16]int{recExec: execRecSize, recExit: exitRecSize, recConnect: connRecSize, recAccept: connRecSize, recOpen: openRecSize, recUDPSend: connRecSize}[r.typ]
 	if n == 0 {
 		n = hdrSize
 	}
@@ -59,7 +59,10 @@ func (r record) bytes() []byte {
 		le.PutUint16(p[2:], uint16(copy(p[8+pathMax:8+pathMax+argsMax-1], args)))
 	case recExit:
 		le.PutUint32(p[0:], uint32(r.exitCode))
-	case recConnect, recAccept:
+	case recOpen:
+		le.PutUint16(p[0:], uint16(copy(p[8:8+pathMax-1], r.path)))
+		le.PutUint32(p[4:], uint32(r.exitCode)) // the open flags
+	case recConnect, recAccept, recUDPSend:
 		le.PutUint16(p[0:], r.family)
 		le.PutUint16(p[2:], r.sport)
 		le.PutUint16(p[4:], r.dport)
@@ -110,6 +113,22 @@ func TestDecode(t *testing.T) {
 				t.Errorf("%+v", e)
 			}
 		}},
+		{name: "open", in: record{typ: recOpen, path: "/etc/shadow", exitCode: 2}.bytes(), check: func(t *testing.T, e Event) {
+			if e.Kind != KindOpen || e.Path != "/etc/shadow" || e.OpenFlags != 2 {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{name: "udp send", in: record{typ: recUDPSend, family: 2, dport: 53, daddr: netip.MustParseAddr("169.254.169.254")}.bytes(), check: func(t *testing.T, e Event) {
+			if e.Kind != KindUDPSend || e.Dst.String() != "169.254.169.254:53" {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{name: "open path length lies", in: func() []byte {
+			b := record{typ: recOpen, path: "/x"}.bytes()
+			b[hdrSize] = 0xff
+			b[hdrSize+1] = 0xff
+			return b
+		}(), wantErr: "open path length 65535"},
 		{name: "empty", in: nil, wantErr: "shorter than"},
 		{name: "truncated exec", in: record{typ: recExec}.bytes()[:100], wantErr: "want 568"},
 		{name: "future version", in: record{typ: recExit, version: 2}.bytes(), wantErr: "version 2"},
@@ -146,6 +165,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(record{typ: recExit, exitCode: 1}.bytes())
 	f.Add(record{typ: recConnect, family: 2, dport: 80, daddr: netip.MustParseAddr("169.254.169.254")}.bytes())
 	f.Add(record{typ: recAccept, family: 10, daddr: netip.MustParseAddr("::1")}.bytes())
+	f.Add(record{typ: recOpen, path: "/var/run/docker.sock"}.bytes())
+	f.Add(record{typ: recUDPSend, family: 10, dport: 53, daddr: netip.MustParseAddr("fd00:ec2::254")}.bytes())
 	f.Add([]byte{1, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)

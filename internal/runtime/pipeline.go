@@ -13,12 +13,10 @@ type Pipeline struct {
 	Detector *Detector
 }
 
-// Process attributes e in place and returns its findings.
+// Process attributes e in place and returns its findings. An accept
+// carries the accepted socket's cgroup (the listener's); cgroup id 0
+// resolves to unknown.
 func (p *Pipeline) Process(ctx context.Context, e *Event) []finding.Finding {
-	if e.Kind != KindAccept || e.CgroupID != 0 {
-		e.Attribution = p.Resolver.Resolve(ctx, e.CgroupID)
-	} else {
-		e.Attribution = Attribution{Unknown: true}
-	}
+	e.Attribution = p.Resolver.Resolve(ctx, e.CgroupID)
 	return p.Detector.Evaluate(e)
 }

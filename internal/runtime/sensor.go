@@ -90,6 +90,8 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		{"sched", "sched_process_exit", s.objs.OnExit},
 		{"syscalls", "sys_enter_connect", s.objs.OnConnect},
 		{"sock", "inet_sock_set_state", s.objs.OnSockState},
+		{"syscalls", "sys_enter_sendto", s.objs.OnSendto},
+		{"syscalls", "sys_enter_openat", s.objs.OnOpenat},
 	} {
 		l, err := link.Tracepoint(tp.group, tp.name, tp.prog, nil)
 		if err != nil {

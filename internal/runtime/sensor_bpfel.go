@@ -33,6 +33,8 @@ const (
 	sensorProgOnConnect   = "on_connect"
 	sensorProgOnExec      = "on_exec"
 	sensorProgOnExit      = "on_exit"
+	sensorProgOnOpenat    = "on_openat"
+	sensorProgOnSendto    = "on_sendto"
 	sensorProgOnSockState = "on_sock_state"
 )
 
@@ -81,6 +83,8 @@ type sensorProgramSpecs struct {
 	OnConnect   *ebpf.ProgramSpec `ebpf:"on_connect"`
 	OnExec      *ebpf.ProgramSpec `ebpf:"on_exec"`
 	OnExit      *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnOpenat    *ebpf.ProgramSpec `ebpf:"on_openat"`
+	OnSendto    *ebpf.ProgramSpec `ebpf:"on_sendto"`
 	OnSockState *ebpf.ProgramSpec `ebpf:"on_sock_state"`
 }
 
@@ -148,6 +152,8 @@ type sensorPrograms struct {
 	OnConnect   *ebpf.Program `ebpf:"on_connect"`
 	OnExec      *ebpf.Program `ebpf:"on_exec"`
 	OnExit      *ebpf.Program `ebpf:"on_exit"`
+	OnOpenat    *ebpf.Program `ebpf:"on_openat"`
+	OnSendto    *ebpf.Program `ebpf:"on_sendto"`
 	OnSockState *ebpf.Program `ebpf:"on_sock_state"`
 }
 
@@ -156,6 +162,8 @@ func (p *sensorPrograms) Close() error {
 		p.OnConnect,
 		p.OnExec,
 		p.OnExit,
+		p.OnOpenat,
+		p.OnSendto,
 		p.OnSockState,
 	)
 }

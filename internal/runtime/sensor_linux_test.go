@@ -36,8 +36,38 @@ func requireEBPF(t *testing.T) {
 	t.Skipf("sensor test needs root, BTF and cgroup v2: %s", why)
 }
 
-// TestMain lets the test binary act as the "container's" network client.
+// TestMain lets the test binary act as the "container's" network client,
+// server (PALISADE_RT_TEST_SERVE: listen on the address, print the port,
+// accept one connection) and datagram sender (PALISADE_RT_TEST_UDP).
 func TestMain(m *testing.M) {
+	if addr := os.Getenv("PALISADE_RT_TEST_SERVE"); addr != "" {
+		ln, err := net.Listen("tcp4", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+		c, err := ln.Accept()
+		if err != nil {
+			os.Exit(3)
+		}
+		c.Close()
+		os.Exit(0)
+	}
+	if addr := os.Getenv("PALISADE_RT_TEST_UDP"); addr != "" {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err == nil {
+			var dst *net.UDPAddr
+			if dst, err = net.ResolveUDPAddr("udp4", addr); err == nil {
+				_, err = pc.WriteTo([]byte("x"), dst)
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if addr := os.Getenv("PALISADE_RT_TEST_DIAL"); addr != "" {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
@@ -327,5 +357,72 @@ func TestSensorHostExec(t *testing.T) {
 	e := c.waitFor(t, "exec", func(e *Event) bool { return e.Kind == KindExec && e.TGID == pid })
 	if fs := p.Process(context.Background(), &e); len(fs) != 0 || !e.Attribution.Host {
 		t.Fatalf("host shell: attribution %+v findings %+v, want host and none", e.Attribution, fs)
+	}
+}
+
+// TestSensorOpenSendAccept: in a fresh cgroup standing in for a container,
+// opening /etc/shadow is an open event and PAL-RT-008; a datagram sent to
+// a loopback listener the test runs is a udp-send event with its
+// destination; a TCP listener there has its accepted connection attributed
+// to the container through the socket's cgroup, although the accept runs
+// in softirq context.
+func TestSensorOpenSendAccept(t *testing.T) {
+	requireEBPF(t)
+	cgdir, cid := newCgroup(t)
+	_, c := startSensor(t, Options{})
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	if out, err := runInCgroup(t, cgdir, "/bin/cat", "/etc/shadow").CombinedOutput(); err != nil {
+		t.Fatalf("cat /etc/shadow: %v %s", err, out)
+	}
+	o := c.waitFor(t, "open", func(e *Event) bool { return e.Kind == KindOpen && e.Path == "/etc/shadow" })
+	if fs := p.Process(ctx, &o); o.Attribution.ContainerID != cid || len(fs) != 1 || fs[0].RuleID != RuleCredentialFile {
+		t.Errorf("open of /etc/shadow: attribution %+v findings %+v", o.Attribution, fs)
+	}
+
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	cmd := runInCgroup(t, cgdir, self)
+	cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_UDP="+udp.LocalAddr().String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("udp sender: %v %s", err, out)
+	}
+	want := netip.MustParseAddrPort(udp.LocalAddr().String())
+	u := c.waitFor(t, "udp-send", func(e *Event) bool { return e.Kind == KindUDPSend && e.Dst == want })
+	if p.Process(ctx, &u); u.Attribution.ContainerID != cid {
+		t.Errorf("udp-send attributed to %+v", u.Attribution)
+	}
+
+	srv := runInCgroup(t, cgdir, self)
+	srv.Env = append(os.Environ(), "PALISADE_RT_TEST_SERVE=127.0.0.1:0")
+	stdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	var port uint16
+	if _, err := fmt.Fscan(stdout, &port); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	listener := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), port)
+	a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == listener })
+	if p.Process(ctx, &a); a.Attribution.ContainerID != cid || a.Attribution.Runtime != "containerd" {
+		t.Errorf("accept attributed to %+v, want the listener's container %s", a.Attribution, cid)
 	}
 }

@@ -23,6 +23,8 @@ typedef int __s32;
 #define REC_EXIT 2
 #define REC_CONNECT 3
 #define REC_ACCEPT 4
+#define REC_OPEN 5
+#define REC_UDP_SEND 6
 
 #define PATH_MAX_LEN 256
 #define ARGS_MAX_LEN 256
@@ -49,6 +51,22 @@ struct net {
 
 struct nsproxy {
 	struct net *net_ns;
+} __attribute__((preserve_access_index));
+
+struct kernfs_node {
+	__u64 id;
+} __attribute__((preserve_access_index));
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __attribute__((preserve_access_index));
+
+struct sock_cgroup_data {
+	struct cgroup *cgroup;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct sock_cgroup_data sk_cgrp_data;
 } __attribute__((preserve_access_index));
 
 struct task_struct {
@@ -96,6 +114,14 @@ struct conn_rec {
 	__u16 proto;
 	__u8 saddr[16];
 	__u8 daddr[16];
+};
+
+struct open_rec {
+	struct rec_hdr h;
+	__u16 path_len;
+	__u16 pad;
+	__u32 flags;
+	char path[PATH_MAX_LEN];
 };
 
 // config[0]: cgroup id whose events are dropped in the kernel (the host's
@@ -256,21 +282,25 @@ struct sockaddr_in6_ {
 	__u8 addr[16];
 };
 
-SEC("tracepoint/syscalls/sys_enter_connect")
-int on_connect(struct connect_ctx *ctx)
+// emit_dest reports a destination from a user sockaddr (connect, or a UDP
+// datagram's explicit address) once per cgroup, destination and kind
+// within the connect window.
+static __always_inline int emit_dest(const void *uaddr, __u16 type, __u16 proto)
 {
+	if (!uaddr)
+		return 0;
 	struct sockaddr_in6_ sa = {};
-	if (bpf_probe_read_user(&sa, sizeof(__u16), ctx->uservaddr) != 0)
+	if (bpf_probe_read_user(&sa, sizeof(__u16), uaddr) != 0)
 		return 0;
 	struct conn_key key = {};
 	if (sa.family == AF_INET) {
 		struct sockaddr_in_ s4 = {};
-		if (bpf_probe_read_user(&s4, sizeof(s4), ctx->uservaddr) != 0)
+		if (bpf_probe_read_user(&s4, sizeof(s4), uaddr) != 0)
 			return 0;
 		key.dport = s4.port;
 		__builtin_memcpy(key.daddr, s4.addr, 4);
 	} else if (sa.family == AF_INET6) {
-		if (bpf_probe_read_user(&sa, sizeof(sa), ctx->uservaddr) != 0)
+		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr) != 0)
 			return 0;
 		key.dport = sa.port;
 		__builtin_memcpy(key.daddr, sa.addr, 16);
@@ -278,6 +308,7 @@ int on_connect(struct connect_ctx *ctx)
 		return 0; // unix sockets and others are not network egress
 	}
 	key.family = sa.family;
+	key.pad = type;
 	key.cgroup_id = bpf_get_current_cgroup_id();
 	__u64 window = cfg(1);
 	__u64 now = bpf_ktime_get_ns();
@@ -292,16 +323,108 @@ int on_connect(struct connect_ctx *ctx)
 		count_drop();
 		return 0;
 	}
-	if (!fill_hdr(&r->h, REC_CONNECT, sizeof(*r))) {
+	if (!fill_hdr(&r->h, type, sizeof(*r))) {
 		bpf_ringbuf_discard(r, 0);
 		return 0;
 	}
 	r->family = key.family;
 	r->sport = 0;
 	r->dport = __builtin_bswap16(key.dport);
-	r->proto = 6;
+	r->proto = proto;
 	__builtin_memset(r->saddr, 0, 16);
 	__builtin_memcpy(r->daddr, key.daddr, 16);
+	bpf_ringbuf_submit(r, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int on_connect(struct connect_ctx *ctx)
+{
+	// proto 0: connect() says nothing of the socket's type (TCP, or a
+	// connected UDP socket); user space reports it as a connect.
+	return emit_dest(ctx->uservaddr, REC_CONNECT, 0);
+}
+
+struct sendto_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 fd;
+	void *buff;
+	__u64 len;
+	__u64 flags;
+	void *addr;
+	__u64 addr_len;
+};
+
+// A datagram sent to an explicit address (sendto with an address: UDP
+// without connect, as DNS clients and exfiltration tools do).
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int on_sendto(struct sendto_ctx *ctx)
+{
+	return emit_dest(ctx->addr, REC_UDP_SEND, 17);
+}
+
+struct openat_ctx {
+	__u64 common;
+	__s32 nr;
+	__u32 pad;
+	__u64 dfd;
+	const char *filename;
+	__u64 flags;
+	__u64 mode;
+};
+
+#define PREFIX_LEN 24
+
+// Sensitive paths, compared on their first bytes in the kernel (user space
+// decides): /etc/shadow, other pods' volumes (service-account tokens) under
+// the kubelet's directory, and the container runtimes' sockets.
+static __always_inline int sensitive(const char *p)
+{
+	static const char pre[][PREFIX_LEN] = {
+		"/etc/shadow", "/var/lib/kubelet/pods/", "/run/containerd/", "/var/run/containerd/",
+		"/run/docker.sock", "/var/run/docker.sock", "/run/crio/", "/var/run/crio/", "/run/k3s/containerd/",
+	};
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(pre) / sizeof(pre[0])); i++) {
+		int match = 1;
+#pragma unroll
+		for (int j = 0; j < PREFIX_LEN; j++) {
+			if (pre[i][j] == 0)
+				break;
+			if (p[j] != pre[i][j]) {
+				match = 0;
+				break;
+			}
+		}
+		if (match)
+			return 1;
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_openat(struct openat_ctx *ctx)
+{
+	char head[PREFIX_LEN] = {};
+	if (bpf_probe_read_user_str(head, sizeof(head), ctx->filename) <= 0)
+		return 0;
+	if (!sensitive(head))
+		return 0;
+	struct open_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop();
+		return 0;
+	}
+	if (!fill_hdr(&r->h, REC_OPEN, sizeof(*r))) {
+		bpf_ringbuf_discard(r, 0);
+		return 0;
+	}
+	long n = bpf_probe_read_user_str(r->path, sizeof(r->path), ctx->filename);
+	r->path_len = n > 0 ? n - 1 : 0;
+	r->pad = 0;
+	r->flags = (__u32)ctx->flags;
 	bpf_ringbuf_submit(r, 0);
 	return 0;
 }
@@ -323,8 +446,8 @@ struct sockstate_ctx {
 
 // An inbound accept is a TCP socket going from SYN_RECV to ESTABLISHED: only
 // passive opens pass through SYN_RECV. This runs in softirq context, so the
-// current task and cgroup are not the listener's: the record carries no
-// cgroup and user space attributes it by the listening port's owner.
+// current task is not the listener's: the record carries the socket's own
+// cgroup (the listener's) and no process.
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_sock_state(struct sockstate_ctx *ctx)
 {
@@ -340,6 +463,10 @@ int on_sock_state(struct sockstate_ctx *ctx)
 	r->h.type = REC_ACCEPT;
 	r->h.size = sizeof(*r);
 	r->h.ts_ns = bpf_ktime_get_ns();
+	// The accepted socket inherits the listener's cgroup (sk_clone_lock
+	// copies sk_cgrp_data): the listening container's, not the softirq's.
+	const struct sock *sk = ctx->skaddr;
+	r->h.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 	r->family = ctx->family;
 	r->sport = ctx->sport;
 	r->dport = ctx->dport;
