@@ -52,7 +52,7 @@ func TestHubBundlePublish(t *testing.T) {
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good, "--sign-key", good}, code: exitError, stderr: "--sign-key " + good},
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", bad}, code: exitError, stderr: "bundle admission/fleet from " + bad},
 		{args: []string{"--kind", "admission", "--name", "fleet", "-f", good, "--cluster", "nowhere"}, code: exitError, stderr: `--cluster "nowhere": no such cluster`},
-		{args: []string{"--kind", "binary", "--name", "x", "-f", good}, code: exitError, stderr: "want policy, allowlist, rules, vulndb or admission"},
+		{args: []string{"--kind", "binary", "--name", "x", "-f", good}, code: exitError, stderr: "want policy, allowlist, rules, vulndb, admission or verification"},
 		{args: []string{"--kind", "policy", "-f", good}, code: exitError, stderr: "--kind, --name and -f are required"},
 		{args: []string{"--kind", "policy", "--name", "p", "-f", filepath.Join(dir, "missing")}, code: exitError, stderr: "missing"},
 	} {
