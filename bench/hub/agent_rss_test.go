@@ -73,6 +73,29 @@ func TestAgentRSS(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// ConfigMaps (issue #18): the agent watches them for
+	// hardening/configmap-secret and keeps only their credential keys.
+	// Every tenth holds one credential; the rest are settings of
+	// PALISADE_BENCH_AGENT_CONFIGMAP_KIB each.
+	nCMs, cmKiB := envInt("PALISADE_BENCH_AGENT_CONFIGMAPS", 0), envInt("PALISADE_BENCH_AGENT_CONFIGMAP_KIB", 4)
+	settings := strings.Repeat("cache.size=64\n", cmKiB*1024/14)
+	for i := range nCMs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			data := map[string]string{"app.properties": settings, "LOG_LEVEL": "info"}
+			if i%10 == 0 {
+				data["DB_PASSWORD"] = fmt.Sprintf("bench-secret-%06d", i)
+			}
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: nss[i%len(nss)]}, Data: data}
+			if _, err := client.CoreV1().ConfigMaps(cm.Namespace).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
 	names := strings.Split(envStr("PALISADE_BENCH_AGENT_BINARIES", "palisade-agent,palisade-agent+scan,palisade"), ",")
 	var scan *scanSetup
 	for _, n := range names {
@@ -168,8 +191,8 @@ func TestAgentRSS(t *testing.T) {
 			pid := cmd.Process.Pid
 			total, _ := st.CountFindings(ctx, store.FindingQuery{ClusterID: c.ID})
 			kib := func(f string) int { return procStatusKiB(pid, f) }
-			t.Logf("%s (%d MB binary) with %d pods: reported in %v; %d findings on the hub; RSS %d KiB = anon %d + file %d + shmem %d; peak RSS (VmHWM) %d KiB, peak anon %d KiB; last GC: %s",
-				run, fi.Size()>>20, nPods, ready.Round(time.Millisecond), total, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), kib("RssShmem"), kib("VmHWM"), peakAnon.Load(), lastGC(stderr.String()))
+			t.Logf("%s (%d MB binary) with %d pods and %d ConfigMaps of %d KiB: reported in %v; %d findings on the hub; RSS %d KiB = anon %d + file %d + shmem %d; peak RSS (VmHWM) %d KiB, peak anon %d KiB; last GC: %s",
+				run, fi.Size()>>20, nPods, nCMs, cmKiB, ready.Round(time.Millisecond), total, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), kib("RssShmem"), kib("VmHWM"), peakAnon.Load(), lastGC(stderr.String()))
 			if scanning {
 				t.Logf("%s: images on the hub: %s", run, scan.summary(ctx, t, st, c.ID))
 			}

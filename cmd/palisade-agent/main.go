@@ -75,6 +75,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		debug.SetMemoryLimit(limit)
 		log.Info("memory limit", slog.Int64("bytes", limit), slog.String("source", source))
 	}
+	if flags.Runtime {
+		return runRuntimeNode(ctx, flags.ResolveRuntime(getenv), *kubeconfig, *kubeContext, log, stderr)
+	}
 	cfg := flags.Resolve(getenv)
 	if cfg.HubURL == "" || cfg.CAFingerprint == "" {
 		fmt.Fprintln(stderr, "palisade-agent: --hub and --hub-ca-fingerprint are required")
@@ -145,4 +148,29 @@ func readCgroupLimit() int64 {
 		return 0
 	}
 	return v
+}
+
+// runRuntimeNode runs the node's runtime sensor (--runtime, the runtime
+// DaemonSet). A sensor that cannot load is not an error here: its
+// degraded state is reported until the pod stops.
+func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig, kubeContext string, log *slog.Logger, stderr io.Writer) int {
+	rc, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: kubeconfig, Context: kubeContext})
+	if err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	if cfg.Client, err = cluster.NewClient(rc); err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	cfg.Logger = log
+	n, err := agent.NewRuntimeNode(cfg)
+	if err == nil {
+		err = n.Run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
+		return 2
+	}
+	return 0
 }

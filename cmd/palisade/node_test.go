@@ -112,3 +112,20 @@ func TestNodeAuditNothingToAudit(t *testing.T) {
 		t.Errorf("missing root: exit %d: %s", code, stderr)
 	}
 }
+
+// TestNodeAuditAdmissionConfigMissing: an AdmissionConfiguration that the
+// API server's flag names but the host lacks is an error (exit 2), never
+// a clean audit.
+func TestNodeAuditAdmissionConfigMissing(t *testing.T) {
+	root := fixtureHost(t, "kubeadm/good")
+	if err := os.Remove(filepath.Join(root, "etc/kubernetes/event-rate-limit.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, code := palisade(t, "", "node", "audit", "--root", root, "--fail-on", "none", "-o", "json")
+	if code != exitError {
+		t.Fatalf("exit %d, want %d: %s", code, exitError, stderr)
+	}
+	if !strings.Contains(out, "/etc/kubernetes/event-rate-limit.yaml does not exist") {
+		t.Errorf("report does not name the missing file:\n%s", out)
+	}
+}

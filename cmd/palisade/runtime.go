@@ -105,7 +105,7 @@ outcome: the watch was incomplete, never reported clean.`,
 			st := sensor.State()
 			if !g.quiet {
 				fmt.Fprintf(s.err, "runtime watch: %d events, %d malformed, %d dropped, %d cgroups not attributed, %d execs not checked for drift\n",
-					st.Decoded, st.Malformed, st.Dropped, p.Resolver.Unknown(), p.Detector.Unverified)
+					st.Decoded, st.Malformed, st.Dropped, p.Resolver.Unknown(), p.Detector.UnverifiedCount())
 			}
 			if w.err != nil {
 				return &exitCodeError{code: exitError, err: w.err}

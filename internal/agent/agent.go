@@ -107,6 +107,10 @@ type Config struct {
 	// Kubernetes Events (reportingComponent palisade-admission) and sends
 	// them to the hub as admission events; needs list and watch on events.
 	AdmissionEvents bool
+	// RuntimeEvents forwards the node runtime sensors' Kubernetes Events
+	// (reportingComponent palisade-runtime) to the hub as runtime reports;
+	// needs list and watch on events.
+	RuntimeEvents bool
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -135,6 +139,7 @@ type Config struct {
 type Agent struct {
 	cfg      Config
 	admWatch admissionWatch
+	rtWatch  runtimeWatch
 	log      *slog.Logger
 	pin      []byte
 	id       *identity
@@ -245,6 +250,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes, hashed: newHashedFiles()}}
 	a.opts = evalOptions{Rules: cfg.Rules}
 	a.admWatch.a = a
+	a.rtWatch.a = a
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
@@ -332,6 +338,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	loops := []func(context.Context){a.sendLoop, a.heartbeatLoop, a.rotateLoop, a.bundleLoop}
 	if a.cfg.AdmissionEvents {
 		loops = append(loops, a.watchAdmissionEvents)
+	}
+	if a.cfg.RuntimeEvents {
+		loops = append(loops, a.watchRuntimeEvents)
 	}
 	for _, loop := range loops {
 		wg.Add(1)
@@ -739,6 +748,31 @@ func (a *Agent) sendLoop(ctx context.Context) {
 				slog.String("reason", he.Msg), slog.Uint64("refusedTooLarge", n))
 			_ = a.outbox.Ack(batch[0].Seq)
 			split = 0
+			// The hub missed what the report said (a findings delta over
+			// the cluster's quota, say): the next findings go as a full
+			// snapshot, which replaces the hub's rows and converges as
+			// soon as the cluster's findings fit.
+			a.mu.Lock()
+			a.needFull = true
+			a.mu.Unlock()
+			if a.watch != nil {
+				a.watch.forceFull()
+			}
+			continue
+		case errors.As(err, &he) && he.Status == http.StatusServiceUnavailable:
+			// The hub cannot store reports now (its database unavailable
+			// or full): keep them queued and send them again after its
+			// Retry-After (bounded), counting the hub as down meanwhile.
+			wait := min(max(he.RetryAfter, backoff), 5*time.Minute)
+			a.log.Warn("hub cannot store reports now; keeping them queued", slog.Int("reports", len(batch)),
+				slog.String("reason", he.Msg), slog.Duration("retryAfter", wait))
+			a.setOnline(false, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			backoff = min(backoff*2, 30*time.Second)
 			continue
 		case errors.As(err, &he) && he.Status == http.StatusTooManyRequests:
 			// The hub is up and asks this cluster to slow down: wait as it

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/palisade-sec/palisade/internal/agent"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
@@ -80,8 +83,12 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() }) // after the hub stops
-	h, url, tok := serveHub(ctx, t, hub.Config{Store: st}, "edge-disk")
-	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint(), StateDir: agentDisk, OutboxMaxBytes: 1 << 20})
+	// The hub must answer a full disk 503 (never 500, "internal error"),
+	// and the agent see it (and keep its reports).
+	var internalErrors, refused atomic.Int64
+	h, url, tok := serveHub(ctx, t, hub.Config{Store: st, Logger: slog.New(countingHandler{msg: "internal error", n: &internalErrors})}, "edge-disk")
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint(), StateDir: agentDisk, OutboxMaxBytes: 1 << 20,
+		Logger: slog.New(countingHandler{msg: "hub cannot store reports now; keeping them queued", n: &refused})})
 
 	report := 0
 	record := func(n int) {
@@ -113,12 +120,23 @@ func TestDiskFull(t *testing.T) {
 	if got := storedEvents(t, st, a.ClusterID()); len(got) < 5*4 {
 		t.Errorf("earlier events unreadable with the disk full: %d", len(got))
 	}
+	if refused.Load() == 0 || internalErrors.Load() != 0 {
+		t.Errorf("with the hub's disk full: the agent saw %d answers 503, the hub answered %d requests 500; want 503s only", refused.Load(), internalErrors.Load())
+	}
+	if c, err := st.GetCluster(ctx, a.ClusterID()); err != nil {
+		t.Error(err)
+	} else if v := h.ClusterView(c); v.State != fleetapi.StateRefused || v.RefusedReason != "database unavailable" {
+		t.Errorf("cluster shown %s (%q) while its reports are refused, want %s", v.State, v.RefusedReason, fleetapi.StateRefused)
+	}
 
 	// Space comes back: everything is stored, once.
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "outbox drained after space came back", 2*time.Minute, func() bool { return a.OutboxStats().Pending == 0 })
+	if c, err := st.GetCluster(ctx, a.ClusterID()); err == nil && h.ClusterView(c).State != fleetapi.StateOnline {
+		t.Errorf("cluster shown %s once its reports are stored again, want online", h.ClusterView(c).State)
+	}
 	counts := storedEvents(t, st, a.ClusterID())
 	for r := range report {
 		for _, e := range admissionEvents(r, 4) {

@@ -2,7 +2,9 @@ package agent_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,8 +41,12 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() }) // after the hub stops
-	h, url, tok := serveHub(ctx, t, hub.Config{Store: st}, "edge-pg")
-	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint()})
+	// While PostgreSQL is down the hub answers 503 (never 500, "internal
+	// error"), and the agent sees it.
+	var internalErrors, refused atomic.Int64
+	h, url, tok := serveHub(ctx, t, hub.Config{Store: st, Logger: slog.New(countingHandler{msg: "internal error", n: &internalErrors})}, "edge-pg")
+	a := runFaultAgent(ctx, t, agent.Config{HubURL: url, Token: tok, CAFingerprint: h.CAFingerprint(),
+		Logger: slog.New(countingHandler{msg: "hub cannot store reports now; keeping them queued", n: &refused})})
 
 	const reports, perReport = 150, 4
 	restarts := map[int]bool{50: true, 100: true}
@@ -58,6 +64,9 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 		}
 	}
 	waitFor(t, "outbox drained", 2*time.Minute, func() bool { return a.OutboxStats().Pending == 0 })
+	if refused.Load() == 0 || internalErrors.Load() != 0 {
+		t.Errorf("PostgreSQL restarted: the agent saw %d answers 503, the hub answered %d requests 500; want 503s only", refused.Load(), internalErrors.Load())
+	}
 	counts := storedEvents(t, st, a.ClusterID())
 	for r := range reports {
 		for _, e := range admissionEvents(r, perReport) {

@@ -368,7 +368,9 @@ func runFaultAgent(ctx context.Context, t *testing.T, cfg agent.Config) *agent.A
 	if cfg.Logger == nil {
 		cfg.Logger = quietLog()
 	}
-	cfg.Client, cfg.Namespace = fake.NewClientset(), "faults"
+	if cfg.Client == nil {
+		cfg.Client, cfg.Namespace = fake.NewClientset(), "faults"
+	}
 	cfg.Debounce, cfg.MaxDelay, cfg.HeartbeatInterval = 50*time.Millisecond, 200*time.Millisecond, 200*time.Millisecond
 	a, err := agent.New(ctx, cfg)
 	if err != nil {

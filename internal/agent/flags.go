@@ -21,8 +21,14 @@ type Flags struct {
 	// CacheMaxBytes in MiB.
 	Images       RegistryScanConfig
 	SBOMCacheMiB int64
+	// LayerCacheMiB is Images' LayerCacheMaxBytes in MiB.
+	LayerCacheMiB int64
 	// ScanMaxFileMiB and ScanMaxMemoryMiB are Images' walk limits in MiB.
 	ScanMaxFileMiB, ScanMaxMemoryMiB int64
+	// Runtime runs this process as a node's runtime sensor (the runtime
+	// DaemonSet) instead of the cluster agent; RuntimeNode configures it.
+	Runtime     bool
+	RuntimeNode RuntimeNodeConfig
 }
 
 // Bind registers the flags on fs.
@@ -51,6 +57,8 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.Int64Var(&f.ScanMaxFileMiB, "scan-max-file-mib", DefaultScanMaxFileBytes>>20, "largest file of an image kept for the catalogers (a JAR, a package database)")
 	fs.Int64Var(&f.ScanMaxMemoryMiB, "scan-max-memory-mib", DefaultScanMaxMemoryBytes>>20, "image files kept in memory at once during one scan; an image needing more is not scanned (an error names it)")
 	fs.Int64Var(&f.SBOMCacheMiB, "sbom-cache-mib", 64, "on-disk size limit of the scanned images' package lists; the least recently used are removed beyond it")
+	fs.Int64Var(&f.LayerCacheMiB, "layer-cache-mib", 128, "on-disk size limit of what each image layer contributed (--state-dir/layers, by layer digest): a new image on layers read before pulls only its own; the least recently used are removed beyond it")
+	f.bindRuntime(fs)
 }
 
 // Resolve completes the configuration after parsing: the token from
@@ -66,6 +74,7 @@ func (f *Flags) Resolve(getenv func(string) string) Config {
 	if f.ScanImages {
 		images := f.Images
 		images.CacheMaxBytes = f.SBOMCacheMiB << 20
+		images.LayerCacheMaxBytes = f.LayerCacheMiB << 20
 		images.MaxFileBytes = f.ScanMaxFileMiB << 20
 		images.MaxMemoryBytes = f.ScanMaxMemoryMiB << 20
 		c.Images = &images

@@ -47,6 +47,10 @@ type RegistryScanConfig struct {
 	InsecureRegistries []string
 	// CacheMaxBytes bounds the on-disk package lists (default 64 MiB).
 	CacheMaxBytes int64
+	// LayerCacheMaxBytes bounds the on-disk layer records (default 128
+	// MiB): what each layer contributed, by layer digest, so a new image
+	// on base layers the agent has read before pulls only its own layers.
+	LayerCacheMaxBytes int64
 	// Platform chooses from multi-arch images ("" = linux and the agent's
 	// architecture).
 	Platform string
@@ -77,7 +81,9 @@ var _ VulnDBLoader = (*RegistryScanner)(nil)
 
 // RegistryScanner is the agent's ImageScanner and VulnDBLoader. It pulls
 // each image by digest from its registry, walks its layers once (streamed,
-// never unpacked) into a package list that it keeps on disk by digest, and
+// never unpacked; layers read for an earlier image are replayed from
+// imagescan's layer cache instead of pulled) into a package list that it
+// keeps on disk by digest, and
 // matches package lists against the local vulnerability database. When
 // the database changes, the agent calls Scan again for every digest and
 // the kept package lists are matched again without reading the image.
@@ -87,6 +93,7 @@ type RegistryScanner struct {
 	image   image.Options
 	limits  image.Limits
 	sboms   *sbomCache
+	layers  *imagescan.LayerDiskCache
 	log     *slog.Logger
 	walks   atomic.Int64
 
@@ -121,6 +128,9 @@ func NewRegistryScanner(cfg RegistryScanConfig, stateDir string, log *slog.Logge
 	if limits.MaxTotalBytes <= 0 {
 		limits.MaxTotalBytes = DefaultScanMaxMemoryBytes
 	}
+	// A layer's record shares the kept files' memory; its entries are
+	// bounded like them, so a walk stays within the agent's budget.
+	limits.MaxRecordBytes = limits.MaxTotalBytes
 	s := &RegistryScanner{dbCache: vulndb.Cache{Dir: dbDir}, log: log, limits: limits, image: image.Options{
 		Platform:           cfg.Platform,
 		InsecureRegistries: cfg.InsecureRegistries,
@@ -147,6 +157,13 @@ func NewRegistryScanner(cfg RegistryScanConfig, stateDir string, log *slog.Logge
 		max = 64 << 20
 	}
 	if s.sboms, err = openSBOMCache(filepath.Join(stateDir, "sboms"), max); err != nil {
+		return nil, err
+	}
+	layerMax := cfg.LayerCacheMaxBytes
+	if layerMax <= 0 {
+		layerMax = 128 << 20
+	}
+	if s.layers, err = imagescan.NewLayerDiskCache(filepath.Join(stateDir, "layers"), layerMax); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -217,7 +234,7 @@ func (s *RegistryScanner) walk(ctx context.Context, pull, digest string) (*image
 		return nil, fmt.Errorf("image %s: not scanned again for now: a scan of it was running when the agent last stopped (out of memory?); tried again %s after the restart, or raise the agent's memory limit or --scan-max-memory-mib", pull, unfinishedBlock)
 	}
 	defer done()
-	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits}) // errors name the image
+	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits, Layers: s.layers}) // errors name the image
 }
 
 // readPublicKeys is vulndb.ReadPublicKeys with its errors named by what.

@@ -43,6 +43,8 @@ type registryCounter struct {
 	mu   sync.Mutex
 	all  int
 	blob int // GETs of blobs (layers and configs)
+	// blobs counts GETs by blob digest.
+	blobs map[string]int
 }
 
 func newRegistryCounter() *registryCounter {
@@ -52,8 +54,12 @@ func newRegistryCounter() *registryCounter {
 func (c *registryCounter) RoundTrip(r *http.Request) (*http.Response, error) {
 	c.mu.Lock()
 	c.all++
-	if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+	if _, d, ok := strings.Cut(r.URL.Path, "/blobs/"); ok && r.Method == http.MethodGet && strings.HasPrefix(d, "sha256:") {
 		c.blob++
+		if c.blobs == nil {
+			c.blobs = map[string]int{}
+		}
+		c.blobs[d]++
 	}
 	c.mu.Unlock()
 	return c.base.RoundTrip(r)
@@ -212,6 +218,73 @@ func TestRegistryScannerScansOnceAndRematches(t *testing.T) {
 	}
 	if a, _ := counter.counts(); a != all || s2.Walks() != 0 {
 		t.Fatalf("restarted scanner sent %d requests, %d walks", a-all, s2.Walks())
+	}
+}
+
+// TestRegistryScannerSharedBaseLayers: a second image on the base layer
+// of one scanned before pulls only its own layer (and config), finds the
+// packages of both layers, and a new database re-matches both images
+// without a request to the registry.
+func TestRegistryScannerSharedBaseLayers(t *testing.T) {
+	reg := testregistry.Start(t, testregistry.Options{})
+	ctx := context.Background()
+	base := Layer(t, File("etc/os-release", OSRelease), File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("libc6", "2.36-9+deb12u4", "glibc"))))
+	top := Layer(t, File("var/lib/dpkg/status", DpkgStatus(DpkgStanza("libc6", "2.36-9+deb12u4", "glibc"), DpkgStanza("zlib1g", "1:1.2.13.dfsg-1", "zlib"))))
+	imgA := Image(t, "linux/amd64", base, Layer(t, File("srv/a", "a")))
+	imgB := Image(t, "linux/amd64", base, top)
+	digestA := push(t, reg.Host+"/edge/a:1", imgA)
+	digestB := push(t, reg.Host+"/edge/b:1", imgB)
+	state := t.TempDir()
+	importDB(t, state, withZlib(), time.Now().Add(-time.Hour))
+	counter := newRegistryCounter()
+	s, err := agent.NewRegistryScanner(agent.RegistryScanConfig{InsecureRegistries: []string{reg.Host}, Transport: counter}, state, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fs, err := s.Scan(ctx, reg.Host+"/edge/a:1", digestA)
+	if err != nil || ruleIDs(fs) != "DEBIAN-CVE-2026-1000" {
+		t.Fatalf("image a: %s, %v", ruleIDs(fs), err)
+	}
+	baseDigest := Digest(t, base)
+	if counter.blobs[baseDigest] != 1 {
+		t.Fatalf("image a: base layer pulled %d times", counter.blobs[baseDigest])
+	}
+	fs, err = s.Scan(ctx, reg.Host+"/edge/b:1", digestB)
+	if err != nil || ruleIDs(fs) != "DEBIAN-CVE-2026-1000,DEBIAN-CVE-2026-1002" {
+		t.Fatalf("image b: %s, %v", ruleIDs(fs), err)
+	}
+	if n := counter.blobs[baseDigest]; n != 1 {
+		t.Errorf("image b pulled the shared base layer again (%d pulls in all)", n)
+	}
+	if counter.blobs[Digest(t, top)] != 1 {
+		t.Errorf("image b's own layer pulled %d times", counter.blobs[Digest(t, top)])
+	}
+	for _, f := range fs {
+		want := baseDigest
+		if f.Vulnerability.Package.Name == "zlib1g" {
+			want = Digest(t, top)
+		}
+		if f.Vulnerability.Layer != want {
+			t.Errorf("%s: layer %s, want %s", f.Vulnerability.Package.Name, f.Vulnerability.Layer, want)
+		}
+	}
+
+	all, _ := counter.counts()
+	recs := withZlib()
+	recs["DEBIAN-CVE-2026-1003"] = DebianRecord("DEBIAN-CVE-2026-1003", "CVE-2026-1003", "glibc", "", "")
+	importDB(t, state, recs, time.Now())
+	for _, img := range []struct{ ref, digest, want string }{
+		{reg.Host + "/edge/a:1", digestA, "DEBIAN-CVE-2026-1000,DEBIAN-CVE-2026-1003"},
+		{reg.Host + "/edge/b:1", digestB, "DEBIAN-CVE-2026-1000,DEBIAN-CVE-2026-1002,DEBIAN-CVE-2026-1003"},
+	} {
+		fs, err := s.Scan(ctx, img.ref, img.digest)
+		if err != nil || ruleIDs(fs) != img.want {
+			t.Errorf("re-match of %s: %s, %v", img.ref, ruleIDs(fs), err)
+		}
+	}
+	if a, _ := counter.counts(); a != all || s.Walks() != 2 {
+		t.Errorf("re-match sent %d requests to the registry; %d walks", a-all, s.Walks())
 	}
 }
 

@@ -440,6 +440,10 @@ const (
 	// StateRevoked is a cluster whose agents an operator revoked: its
 	// data stops where the revocation found it, whatever last contact says.
 	StateRevoked ClusterState = "revoked"
+	// StateRefused is a cluster in contact whose reports the hub refuses
+	// (over a quota, or its database unavailable): its data is not
+	// current however recent its heartbeats.
+	StateRefused ClusterState = "reports-refused"
 )
 
 // Error is the body of every non-2xx response.

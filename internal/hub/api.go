@@ -360,7 +360,13 @@ func (h *Hub) agentOnly(next func(http.ResponseWriter, *http.Request, agentIdent
 	})
 }
 
+// internal answers a failure of the hub: 503 with Retry-After when the
+// database is unavailable or full (the same request can succeed later),
+// else 500; the details go to the log only.
 func (h *Hub) internal(w http.ResponseWriter, r *http.Request, err error) {
+	if h.writeUnavailable(w, r, err) {
+		return
+	}
 	h.log.ErrorContext(r.Context(), "internal error", slog.String("path", r.URL.Path), slog.Any("error", err))
 	writeError(w, http.StatusInternalServerError, "internal error")
 }
@@ -514,22 +520,14 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 		return
 	}
 	applied, err := h.st.Ingest(r.Context(), id.AgentID, &env, h.cfg.Now())
-	if errors.Is(err, store.ErrWrongCluster) {
-		writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
-		return
-	}
-	if errors.Is(err, store.ErrSeqAdvance) {
-		h.log.WarnContext(r.Context(), "report sequence number refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID), slog.Any("error", err))
-		writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
-		return
-	}
 	if h.storeBusy(w, err) {
 		return
 	}
 	if err != nil {
-		h.internal(w, r, err)
+		h.ingestFailed(w, r, id, err)
 		return
 	}
+	h.refused.clear(id.ClusterID)
 	if applied && (env.Kind == fleetapi.KindAdmission || env.Kind == fleetapi.KindRuntime) {
 		h.enforceQuota(r.Context(), id.ClusterID)
 	}
@@ -864,14 +862,34 @@ type ClusterView struct {
 	OutboxDropped     uint64                `json:"outboxDropped"`
 	// AdmissionEventsDropped counts the admission events the hub dropped,
 	// oldest first, to keep the cluster within its quota.
-	AdmissionEventsDropped uint64    `json:"admissionEventsDropped"`
-	CreatedAt              time.Time `json:"createdAt"`
+	AdmissionEventsDropped uint64 `json:"admissionEventsDropped"`
+	// FindingRows is the cluster's stored findings, suppressed ones too:
+	// what hub serve --findings-per-cluster bounds.
+	FindingRows int64 `json:"findingRows"`
+	// ReportsRefused counts the cluster's reports refused over a quota.
+	// RefusedReason and RefusedSince say why and since when its reports
+	// are refused now (state reports-refused): over a quota, until a
+	// findings report is applied again, or the database unavailable (as
+	// far as the replica answering knows).
+	ReportsRefused uint64     `json:"reportsRefused"`
+	RefusedReason  string     `json:"refusedReason,omitempty"`
+	RefusedSince   *time.Time `json:"refusedSince,omitempty"`
+	CreatedAt      time.Time  `json:"createdAt"`
 }
 
+// ClusterView is the cluster as GET /api/v1/clusters shows it now
+// (state included) on this replica.
+func (h *Hub) ClusterView(c store.Cluster) ClusterView { return h.view(c) }
+
 func (h *Hub) view(c store.Cluster) ClusterView {
-	v := ClusterView{ID: c.ID, Name: c.Name, State: c.State(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter),
+	reason, since := h.reportsRefused(c)
+	v := ClusterView{ID: c.ID, Name: c.Name, State: refusedState(c.State(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter), reason),
 		KubernetesVersion: c.KubernetesVersion, Distribution: c.Distribution, Findings: c.Findings,
-		OutboxPending: c.Pending, OutboxDropped: c.Dropped, AdmissionEventsDropped: c.AdmissionDropped, CreatedAt: c.CreatedAt}
+		OutboxPending: c.Pending, OutboxDropped: c.Dropped, AdmissionEventsDropped: c.AdmissionDropped, CreatedAt: c.CreatedAt,
+		FindingRows: c.FindingRows, ReportsRefused: c.QuotaRefused, RefusedReason: reason}
+	if reason != "" {
+		v.RefusedSince = &since
+	}
 	if !c.LastSeen.IsZero() {
 		t := c.LastSeen
 		v.LastSeen = &t

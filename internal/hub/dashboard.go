@@ -396,13 +396,25 @@ type clusterRow struct {
 	// AdmissionDropped: admission events dropped over the cluster's quota.
 	AdmissionDropped uint64
 	Online           bool
+	// Refused says why the cluster's reports are refused (since
+	// RefusedSince), empty if they are not; FindingRows and
+	// QuotaRefused are its findings rows and reports refused over quota.
+	Refused      string
+	RefusedSince time.Time
+	FindingRows  int64
+	QuotaRefused uint64
 }
 
 func (h *Hub) row(c store.Cluster) clusterRow {
 	st := c.State(h.cfg.Now(), h.cfg.StaleAfter, h.cfg.OfflineAfter)
-	r := clusterRow{ID: c.ID, Name: c.Name, State: string(st), LastSeen: c.LastSeen, CreatedAt: c.CreatedAt,
+	reason, since := h.reportsRefused(c)
+	shown := refusedState(st, reason)
+	r := clusterRow{ID: c.ID, Name: c.Name, State: string(shown), LastSeen: c.LastSeen, CreatedAt: c.CreatedAt,
 		Version: c.KubernetesVersion, Distribution: c.Distribution, Findings: c.Findings, Pending: c.Pending, Dropped: c.Dropped,
-		AdmissionDropped: c.AdmissionDropped, Online: st == fleetapi.StateOnline}
+		AdmissionDropped: c.AdmissionDropped, Online: shown == fleetapi.StateOnline, FindingRows: c.FindingRows, QuotaRefused: c.QuotaRefused}
+	if shown == fleetapi.StateRefused {
+		r.Refused, r.RefusedSince = reason, since
+	}
 	switch st {
 	case fleetapi.StateOnline:
 		r.Since = c.LastSeen

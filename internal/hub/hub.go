@@ -92,6 +92,10 @@ type Config struct {
 	// rows without end.
 	ImageScansPerCluster     int64
 	UnusedImageScanRetention time.Duration
+	// Limits are the per-cluster quotas the store enforces at ingest
+	// (zero value: store.DefaultIngestLimits; a negative field: no
+	// limit); a report over one is refused with 413 (refusals.go).
+	Limits store.IngestLimits
 	// Keys locates the CA and bundle-signing private keys (see KeyFiles):
 	// they are kept out of the database.
 	Keys KeyFiles
@@ -132,6 +136,9 @@ type Hub struct {
 	ingesting map[string]bool
 	// gate bounds the reports decoded and stored at once (ingest.go).
 	gate *ingestGate
+	// refused: clusters whose reports this replica refused for an
+	// unavailable database (refusals.go).
+	refused refusedReports
 }
 
 // New loads (creating on first start) the hub's CA and bundle-signing key
@@ -179,6 +186,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.UnusedImageScanRetention == 0 {
 		cfg.UnusedImageScanRetention = DefaultUnusedImageScanRetention
 	}
+	cfg.Store.SetIngestLimits(ingestLimits(cfg.Limits))
 	if len(cfg.Hosts) == 0 {
 		cfg.Hosts = []string{"localhost", "127.0.0.1", "::1"}
 		if h, err := os.Hostname(); err == nil {

@@ -177,22 +177,14 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 	}
 	if len(envs) > 0 {
 		applied, err := h.st.IngestBatch(r.Context(), id.AgentID, envs, h.cfg.Now())
-		if errors.Is(err, store.ErrWrongCluster) {
-			writeError(w, http.StatusForbidden, "an agent may only report for its own cluster")
-			return
-		}
-		if errors.Is(err, store.ErrSeqAdvance) {
-			h.log.WarnContext(r.Context(), "report sequence number refused", slog.String("agent", id.AgentID), slog.String("cluster", id.ClusterID), slog.Any("error", err))
-			writeError(w, http.StatusConflict, err.Error()+"; re-enrol the agent if its state was reset")
-			return
-		}
 		if h.storeBusy(w, err) {
 			return
 		}
 		if err != nil {
-			h.internal(w, r, err)
+			h.ingestFailed(w, r, id, err)
 			return
 		}
+		h.refused.clear(id.ClusterID)
 		quota := false
 		for j, i := range idx {
 			results[i].Duplicate = !applied[j]

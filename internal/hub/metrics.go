@@ -20,6 +20,11 @@ type metrics struct {
 	scansPruned *prometheus.CounterVec
 	// verificationsPruned counts image verifications deleted by reason.
 	verificationsPruned *prometheus.CounterVec
+	// reportsRefused counts reports refused by reason (quota,
+	// unavailable): their data is not stored.
+	reportsRefused *prometheus.CounterVec
+	// scoresPruned counts framework score points deleted (age or limit).
+	scoresPruned prometheus.Counter
 }
 
 func newMetrics(g *guard) *metrics {
@@ -55,7 +60,16 @@ func newMetrics(g *guard) *metrics {
 		Name: "palisade_hub_image_verifications_pruned_total",
 		Help: "Image verifications deleted by reason: unused (of an image the cluster no longer runs, past the image-scan retention) or quota (a cluster over its image-scan quota, oldest first).",
 	}, []string{"reason"})
-	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.verificationsPruned,
+
+	m.reportsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_reports_refused_total",
+		Help: "Agent requests (reports, batches) refused by reason: quota (over a per-cluster quota, 413; the agent drops the report and sends a full snapshot) or unavailable (the database unreachable or full, 503; the agent keeps the report and retries).",
+	}, []string{"reason"})
+	m.scoresPruned = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "palisade_hub_framework_scores_pruned_total",
+		Help: "Framework score points deleted: older than 366 days, or beyond 5,000 per cluster and framework (oldest first).",
+	})
+	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.reportsRefused, m.scoresPruned, m.verificationsPruned,
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -17,6 +17,12 @@ const (
 	DefaultAdmissionEventRetention   = 30 * 24 * time.Hour
 	DefaultImageScansPerCluster      = 20_000
 	DefaultUnusedImageScanRetention  = 7 * 24 * time.Hour
+	// Framework score history: the API's trend reaches back at most 366
+	// days; a point is recorded at most once a minute per cluster and
+	// framework, so 5,000 points are days of a score that changes every
+	// minute and years of one that changes daily.
+	FrameworkScoreRetention  = 366 * 24 * time.Hour
+	FrameworkScoresPerSeries = 5_000
 )
 
 // pruneEvery is how often the hub applies the retention to every cluster;
@@ -80,6 +86,11 @@ func (h *Hub) prune(ctx context.Context) {
 	}
 	// Image verifications are keyed by digest like scans, and kept by
 	// the same quota and retention.
+	if n, err := h.st.PruneFrameworkScores(ctx, FrameworkScoreRetention, FrameworkScoresPerSeries, pruneMaxDeletes, h.cfg.Now()); err != nil {
+		h.log.ErrorContext(ctx, "framework score retention", slog.Any("error", err))
+	} else if n > 0 {
+		h.metrics.scoresPruned.Add(float64(n))
+	}
 	r := store.ImageScanRetention{Unused: max(h.cfg.UnusedImageScanRetention, 0), PerCluster: max(h.cfg.ImageScansPerCluster, 0), MaxDeletes: pruneMaxDeletes}
 	if r.Unused <= 0 && r.PerCluster <= 0 {
 		return

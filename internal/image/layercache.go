@@ -60,11 +60,9 @@ type RecordedResult struct {
 	Err   string `json:",omitempty"`
 }
 
-// Bounds on one record: a layer beyond them is walked every time.
-const (
-	maxRecordEntries = 500_000
-	maxRecordBytes   = 128 << 20
-)
+// maxRecordEntries bounds the entries of one record (Limits.MaxRecordBytes
+// its bytes): a layer beyond it is read every time.
+const maxRecordEntries = 500_000
 
 // errReplayMismatch: a record does not hold what the selector wants now.
 var errReplayMismatch = errors.New("layer record does not match the selection")
@@ -103,6 +101,7 @@ func JSONCodec[T any]() (encode func(any) ([]byte, error), decode func([]byte) (
 type recorder struct {
 	rec   *LayerRecord
 	bytes int64
+	max   int64 // negative: unbounded
 	ok    bool
 }
 
@@ -115,7 +114,10 @@ func (r *recorder) add(hdr *tar.Header) {
 		return
 	}
 	r.rec.Entries = append(r.rec.Entries, entryOf(hdr))
-	r.bytes += int64(len(hdr.Name) + len(hdr.Linkname) + 64)
+	r.bytes += int64(len(hdr.Name) + len(hdr.Linkname) + 128)
+	if r.max >= 0 && r.bytes > r.max {
+		r.fail()
+	}
 }
 
 func (r *recorder) fail() { r.ok, r.rec = false, nil }
@@ -151,7 +153,7 @@ func (r *recorder) content(data []byte, kept bool, streams []Stream, res map[str
 		e.Results[s.Name] = rr
 		r.bytes += int64(len(b) + len(rr.Err))
 	}
-	if r.bytes > maxRecordBytes {
+	if r.max >= 0 && r.bytes > r.max {
 		r.fail()
 	}
 }

@@ -230,3 +230,16 @@ func TestLayerCacheOtherBase(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", renderResults(got), renderResults(want))
 	}
 }
+
+// TestLayerCacheRecordBound: a layer whose record would pass
+// MaxRecordBytes is not cached (and is read again next time).
+func TestLayerCacheRecordBound(t *testing.T) {
+	img := imageOf(t, []te{f("etc/a", strings.Repeat("x", 4000))}, []te{f("etc/b", "1")})
+	cache := &memLayerCache{}
+	if _, err := WalkCached(t.Context(), img, cachedSel(), Limits{MaxRecordBytes: 2000}, cache); err != nil {
+		t.Fatal(err)
+	}
+	if len(cache.recs) != 1 {
+		t.Errorf("%d layers cached, want 1 (the small one)", len(cache.recs))
+	}
+}

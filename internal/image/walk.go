@@ -39,6 +39,10 @@ type Limits struct {
 	// RatioFloor is the decompressed size of a layer below which the ratio
 	// is not checked (small, very compressible layers are normal).
 	RatioFloor int64
+	// MaxRecordBytes bounds the memory a layer's record for a LayerCache
+	// may take while the layer is read (its entries and kept content); a
+	// layer beyond it is not cached.
+	MaxRecordBytes int64
 }
 
 // DefaultLimits are the limits used for zero fields of Limits.
@@ -50,6 +54,7 @@ var defaultLimits = Limits{
 	MaxUncompressedBytes: 16 << 30,
 	MaxCompressionRatio:  100,
 	RatioFloor:           128 << 20,
+	MaxRecordBytes:       128 << 20,
 }
 
 // DefaultLimits returns the limits a zero Limits stands for.
@@ -77,6 +82,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.RatioFloor == 0 {
 		l.RatioFloor = d.RatioFloor
+	}
+	if l.MaxRecordBytes == 0 {
+		l.MaxRecordBytes = d.MaxRecordBytes
 	}
 	return l
 }
@@ -252,7 +260,7 @@ func walk(ctx context.Context, img v1.Image, sel Selector, lim Limits, cache Lay
 				w.fs.cached = append(w.fs.cached, i)
 				continue
 			}
-			w.rec = &recorder{rec: &LayerRecord{}, ok: true}
+			w.rec = &recorder{rec: &LayerRecord{}, ok: true, max: w.lim.MaxRecordBytes}
 		}
 		if err := w.layer(ctx, int32(i), l); err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)

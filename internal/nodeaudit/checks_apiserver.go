@@ -162,7 +162,7 @@ func apiServerChecks() []Check {
 		{ID: "node/apiserver-admission-pod-security", Title: "PodSecurity admission plugin disabled", Severity: finding.SeverityMedium, CIS: []string{"5.2.1"}, Component: api,
 			Description: "PodSecurity enforces the Pod Security Standards through namespace labels; with it disabled, no built-in control stops privileged pods.",
 			Remediation: "Remove PodSecurity from --disable-admission-plugins (it is on by default).", NSA: []string{"pod-security.enforcement"}, MITRE: []string{"T1611", "T1610"},
-			Evaluate: admissionOn("PodSecurity", true, "no built-in control enforces the Pod Security Standards")},
+			Evaluate: all(admissionOn("PodSecurity", true, "no built-in control enforces the Pod Security Standards"), podSecurityDefaults)},
 		{ID: "node/apiserver-admission-defaults-disabled", Title: "ServiceAccount or NamespaceLifecycle admission disabled", Severity: finding.SeverityMedium, CIS: []string{"1.2.12", "1.2.13"}, Component: api,
 			Description: "ServiceAccount admission assigns and checks service accounts; NamespaceLifecycle stops objects being created in terminating or missing namespaces. Both are on by default; --disable-admission-plugins or the deprecated --admission-control (which lists exactly the plugins to run) can switch them off.",
 			Remediation: "Remove ServiceAccount and NamespaceLifecycle from --disable-admission-plugins; replace --admission-control with --enable-admission-plugins.",
@@ -286,4 +286,39 @@ func apiServerChecks() []Check {
 			NSA:         []string{"pod-security.sa-tokens"}, MITRE: []string{"T1528"},
 			Evaluate: flagBool(api, "service-account-extend-token-expiration", false, true)},
 	}
+}
+
+// podCreators are the identities that create the pods of users' workloads:
+// the controllers' service accounts (--use-service-account-credentials)
+// or the controller manager itself. Exempting one from PodSecurity exempts
+// every pod of every Deployment, StatefulSet, DaemonSet or Job, whoever
+// wrote it (Kubernetes' Pod Security Admission documentation warns of
+// exactly this).
+var podCreators = map[string]bool{
+	"system:serviceaccount:kube-system:replicaset-controller":  true,
+	"system:serviceaccount:kube-system:statefulset-controller": true,
+	"system:serviceaccount:kube-system:daemon-set-controller":  true,
+	"system:serviceaccount:kube-system:job-controller":         true,
+	"system:serviceaccount:kube-system:replication-controller": true,
+	"system:kube-controller-manager":                           true,
+}
+
+// podSecurityDefaults reads PodSecurity's configuration in the
+// AdmissionConfiguration (CIS 5.2.1: an active policy control): exempting
+// a controller that creates pods switches the control off for every
+// workload. (A default level the API server refuses is an error of the
+// audit, reported by Load.)
+func podSecurityDefaults(n *Node) []Result {
+	a := n.APIServerFiles.Admission
+	if a == nil || a.PodSecurity == nil {
+		return nil
+	}
+	c := n.Component(APIServer)
+	var out []Result
+	for _, u := range a.PodSecurity.ExemptUsernames {
+		if podCreators[u] {
+			out = append(out, failFlag(c, "admission-control-config-file", "%s: PodSecurity exempts %s, which creates the pods of users' workloads: Pod Security is not enforced for any Deployment, StatefulSet, DaemonSet or Job", a.Path, u))
+		}
+	}
+	return out
 }

@@ -50,6 +50,42 @@ func observeKubelet(flag string, keys []string, def, hint string) func(n *Node) 
 	}
 }
 
+// eventRateLimit observes CIS 1.2.9: whether EventRateLimit is on and the
+// limits --admission-control-config-file gives it. EventRateLimit on
+// without a valid configuration is also an error of the audit (Load): the
+// API server refuses to start (its configuration needs at least one limit).
+func eventRateLimit(n *Node) []Result {
+	c := n.Component(APIServer)
+	on, flag := admissionEnabled(c, "EventRateLimit")
+	if !on {
+		return manualResult(c, flag, "admission plugin EventRateLimit is off; set its limits in --admission-control-config-file and enable it")
+	}
+	if why := eventRateLimitUnusable(n); why != "" {
+		return manualResult(c, "admission-control-config-file", "admission plugin EventRateLimit is on, but %s", why)
+	}
+	a := n.APIServerFiles.Admission
+	limits := make([]string, 0, len(a.EventRateLimits))
+	for _, l := range a.EventRateLimits {
+		limits = append(limits, fmt.Sprintf("%s qps=%g burst=%g", l.Type, l.QPS, l.Burst))
+	}
+	return manualResult(c, "admission-control-config-file", "admission plugin EventRateLimit is on with limits %s (%s); check they suit the cluster", strings.Join(limits, ", "), a.Path)
+}
+
+// eventRateLimitUnusable says why EventRateLimit's configuration would stop
+// the API server ("" when it is usable).
+func eventRateLimitUnusable(n *Node) string {
+	a, errs := n.APIServerFiles.Admission, n.APIServerFiles.Errs
+	switch {
+	case errs["admission-control-config-file"] != "":
+		return "its configuration cannot be read: " + errs["admission-control-config-file"]
+	case a == nil:
+		return "--admission-control-config-file is not set: the plugin has no limits and the API server does not start"
+	case a.EventRateLimits == nil:
+		return a.Path + " does not configure it: the plugin has no limits and the API server does not start"
+	}
+	return a.EventRateLimitErr
+}
+
 func manualChecks() []Check {
 	const api = APIServer
 	low, med := finding.SeverityLow, finding.SeverityMedium
@@ -74,8 +110,8 @@ func manualChecks() []Check {
 			Evaluate: observeAdmission("DenyServiceExternalIPs", "enable it unless Services need externalIPs")},
 		{ID: "node/apiserver-event-rate-limit", Title: "EventRateLimit admission plugin", Severity: low, CIS: []string{"1.2.9"}, Component: api, Manual: true,
 			Description: "EventRateLimit bounds the events each namespace, user or source may create, so a noisy or hostile client cannot flood the API server and etcd; its limits need tuning to the cluster.",
-			Remediation: "Add EventRateLimit to --enable-admission-plugins and configure it in --admission-control-config-file.", MITRE: []string{"T1499"},
-			Evaluate: observeAdmission("EventRateLimit", "tune its limits in --admission-control-config-file")},
+			Remediation: "Add EventRateLimit to --enable-admission-plugins and configure its limits in the AdmissionConfiguration that --admission-control-config-file names (a plugin entry with an inline configuration or a path to an eventratelimit.admission.k8s.io Configuration).", MITRE: []string{"T1499"},
+			Evaluate: eventRateLimit},
 		{ID: "node/apiserver-always-pull-images", Title: "AlwaysPullImages admission plugin", Severity: low, CIS: []string{"1.2.11"}, Component: api, Manual: true,
 			Description: "AlwaysPullImages makes every pod pull its images, so a private image cached on a node cannot be used by pods without the pull secret; it adds registry load and a dependency on the registry.",
 			Remediation: "Add AlwaysPullImages to --enable-admission-plugins on multi-tenant clusters.", MITRE: []string{"T1525"},

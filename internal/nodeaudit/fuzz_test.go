@@ -95,10 +95,11 @@ func FuzzParseCommandLine(f *testing.F) {
 	})
 }
 
-// FuzzAPIServerFiles: the authorization, authentication and audit policy
-// files the API server's flags name.
+// FuzzAPIServerFiles: the authorization, authentication, audit policy and
+// admission configuration files the API server's flags name.
 func FuzzAPIServerFiles(f *testing.F) {
-	for _, p := range []string{"testdata/hosts/kubeadm/good/etc/kubernetes/audit-policy.yaml"} {
+	for _, p := range []string{"testdata/hosts/kubeadm/good/etc/kubernetes/audit-policy.yaml", "testdata/hosts/k3s/good/var/lib/rancher/k3s/server/psa.yaml",
+		"testdata/hosts/rke2/good/etc/rancher/rke2/rke2-pss.yaml"} {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)
 		}
@@ -109,6 +110,9 @@ func FuzzAPIServerFiles(f *testing.F) {
 		var files APIServerFiles
 		for _, flag := range apiServerFileFlags {
 			files.Parse(flag, "/f", data)
+		}
+		if a := files.Admission; a != nil && (len(a.Plugins) > maxConfigItems || len(a.EventRateLimits) > maxConfigItems) {
+			t.Fatalf("unbounded admission plugins from %q", data)
 		}
 		if len(files.AuthorizationModes) > maxConfigItems || len(files.AnonymousPaths) > maxConfigItems {
 			t.Fatalf("unbounded items from %q", data)

@@ -474,11 +474,17 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 				initial = append(initial, Part{[]Arg{{"encryption-provider-config", k3sData + "/server/cred/encryption-config.json"}}, src})
 			}
 		case Kubelet:
+			if d := k3sData + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
+				if h.Exists(d + "/00-k3s-defaults.conf") {
+					// K3s v1.32+ keeps its kubelet defaults in this
+					// drop-in, not in flags: as flags they would hide a
+					// later drop-in that weakens them.
+					initial = []Part{{kubeletFlagDefaults(defaults[c]), "k3s default"}}
+				}
+				initial = append(initial, Part{[]Arg{{"config-dir", d}}, "k3s default"})
+			}
 			if cfg.Bool("protect-kernel-defaults") {
 				initial = append(initial, Part{[]Arg{{"protect-kernel-defaults", "true"}}, src})
-			}
-			if d := k3sData + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
-				initial = append(initial, Part{[]Arg{{"config-dir", d}}, "k3s default"})
 			}
 		}
 		comp.Flags.MergeLine(RancherLine(initial, cfg.ComponentArgs(argKeys[c]), src)...)
@@ -563,6 +569,19 @@ func mergeEtcdConfigFile(c *Component, data []byte, p string) error {
 	return nil
 }
 
+// kubeletFlagDefaults keeps, of a distribution's kubelet default flags,
+// those that stay flags when its defaults move to a KubeletConfiguration
+// drop-in (K3s and RKE2 v1.32+): the kubeconfig.
+func kubeletFlagDefaults(all []Arg) []Arg {
+	var out []Arg
+	for _, a := range all {
+		if a.Name == "kubeconfig" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // rke2KubeletDefaults are the flags RKE2 starts its kubelet with, for a
 // host where no kubelet process is seen.
 func rke2KubeletDefaults() []Arg {
@@ -604,11 +623,17 @@ func loadRKE2(h *Host, n *Node, procs map[string][]process) {
 	k := n.Components[Kubelet]
 	k.Found, k.Source = true, src
 	initial := []Part{{rke2KubeletDefaults(), "rke2 default"}}
+	if d := rke2Data + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
+		if h.Exists(d + "/00-rke2-defaults.conf") {
+			// RKE2 v1.32+ keeps its kubelet defaults in this drop-in and
+			// starts the kubelet with --config-dir, --kubeconfig and
+			// --read-only-port=0 among few other flags.
+			initial = []Part{{append(kubeletFlagDefaults(rke2KubeletDefaults()), Arg{"read-only-port", "0"}), "rke2 default"}}
+		}
+		initial = append(initial, Part{[]Arg{{"config-dir", d}}, "rke2 default"})
+	}
 	if cfg.Bool("protect-kernel-defaults") || contains(cfg["profile"], "cis") || slices.ContainsFunc(cfg["profile"], func(p string) bool { return strings.HasPrefix(p, "cis") }) {
 		initial = append(initial, Part{[]Arg{{"protect-kernel-defaults", "true"}}, src})
-	}
-	if d := rke2Data + "/agent/etc/kubelet.conf.d"; h.Exists(d) {
-		initial = append(initial, Part{[]Arg{{"config-dir", d}}, "rke2 default"})
 	}
 	k.Flags.MergeLine(RancherLine(initial, cfg.ComponentArgs("kubelet-arg"), src)...)
 }

@@ -201,18 +201,18 @@ func TestRancherArgSyntax(t *testing.T) {
 		flag  string
 		want  string
 	}{
-		{"plain item replaces k3s's plugins", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=EventRateLimit\n"},
-			APIServer, "enable-admission-plugins", "EventRateLimit"},
-		{"plain item naming NodeRestriction again", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - \"enable-admission-plugins=NodeRestriction,EventRateLimit\"\n"},
-			APIServer, "enable-admission-plugins", "NodeRestriction,EventRateLimit"},
-		{"+= appends to k3s's plugins", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins+=EventRateLimit\n"},
-			APIServer, "enable-admission-plugins", "NodeRestriction,EventRateLimit"},
-		{"-= prepends to k3s's plugins, removing nothing", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins-=EventRateLimit\n"},
-			APIServer, "enable-admission-plugins", "EventRateLimit,NodeRestriction"},
-		{"two plain items are two flags of a list", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=EventRateLimit\n  - enable-admission-plugins=AlwaysPullImages\n"},
-			APIServer, "enable-admission-plugins", "EventRateLimit,AlwaysPullImages"},
-		{"+= after a plain item: k3s's own value is already gone", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=EventRateLimit\n  - enable-admission-plugins+=AlwaysPullImages\n"},
-			APIServer, "enable-admission-plugins", "EventRateLimit,AlwaysPullImages"},
+		{"plain item replaces k3s's plugins", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages"},
+		{"plain item naming NodeRestriction again", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - \"enable-admission-plugins=NodeRestriction,AlwaysPullImages\"\n"},
+			APIServer, "enable-admission-plugins", "NodeRestriction,AlwaysPullImages"},
+		{"+= appends to k3s's plugins", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins+=AlwaysPullImages\n"},
+			APIServer, "enable-admission-plugins", "NodeRestriction,AlwaysPullImages"},
+		{"-= prepends to k3s's plugins, removing nothing", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins-=AlwaysPullImages\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,NodeRestriction"},
+		{"two plain items are two flags of a list", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n  - enable-admission-plugins=DenyServiceExternalIPs\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,DenyServiceExternalIPs"},
+		{"+= after a plain item: k3s's own value is already gone", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n  - enable-admission-plugins+=DenyServiceExternalIPs\n"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,DenyServiceExternalIPs"},
 		{"scalar += wins over k3s's value", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - anonymous-auth+=true\n"},
 			APIServer, "anonymous-auth", "true"},
 		{"scalar -= loses to k3s's value", "k3s", map[string]string{k3sCfg: "kube-apiserver-arg:\n  - anonymous-auth-=true\n"},
@@ -224,11 +224,11 @@ func TestRancherArgSyntax(t *testing.T) {
 		{"scalar key instead of a list", "k3s", map[string]string{k3sCfg: "kubelet-arg: \"read-only-port=10255\"\n"},
 			Kubelet, "read-only-port", "10255"},
 		{"drop-in key+ appends items after config.yaml's", "k3s", map[string]string{
-			k3sCfg:  "kube-apiserver-arg:\n  - enable-admission-plugins=EventRateLimit\n",
+			k3sCfg:  "kube-apiserver-arg:\n  - enable-admission-plugins=AlwaysPullImages\n",
 			k3sDrop: "kube-apiserver-arg+:\n  - enable-admission-plugins+=NodeRestriction\n"},
-			APIServer, "enable-admission-plugins", "EventRateLimit,NodeRestriction"},
+			APIServer, "enable-admission-plugins", "AlwaysPullImages,NodeRestriction"},
 		{"drop-in key without + replaces config.yaml's items", "k3s", map[string]string{
-			k3sCfg:  "kube-apiserver-arg:\n  - enable-admission-plugins+=EventRateLimit\n",
+			k3sCfg:  "kube-apiserver-arg:\n  - enable-admission-plugins+=AlwaysPullImages\n",
 			k3sDrop: "kube-apiserver-arg:\n  - profiling=true\n"},
 			APIServer, "enable-admission-plugins", "NodeRestriction"},
 		{"feature gates -= merge, the later key wins", "k3s", map[string]string{k3sCfg: "kubelet-arg:\n  - feature-gates=RotateKubeletServerCertificate=false\n  - feature-gates-=RotateKubeletServerCertificate=true\n"},
@@ -274,9 +274,9 @@ func TestRancherArgChecks(t *testing.T) {
 		check string
 		fails bool
 	}{
-		{"enable-admission-plugins=EventRateLimit", "node/apiserver-admission-node-restriction", true},
-		{"enable-admission-plugins-=EventRateLimit", "node/apiserver-admission-node-restriction", false},
-		{"enable-admission-plugins+=EventRateLimit", "node/apiserver-admission-node-restriction", false},
+		{"enable-admission-plugins=AlwaysPullImages", "node/apiserver-admission-node-restriction", true},
+		{"enable-admission-plugins-=AlwaysPullImages", "node/apiserver-admission-node-restriction", false},
+		{"enable-admission-plugins+=AlwaysPullImages", "node/apiserver-admission-node-restriction", false},
 		{"anonymous-auth+=true", "node/apiserver-anonymous-auth", true},
 		{"anonymous-auth-=true", "node/apiserver-anonymous-auth", false},
 	}

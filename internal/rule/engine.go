@@ -48,26 +48,27 @@ func (s *Set) evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfil
 	}
 	objects := c.Inventory.Objects
 	workers := runtime.GOMAXPROCS(0)
-	results := make([][]finding.Finding, workers)
+	results := make([]findingChunks, workers)
 	var wg sync.WaitGroup
 	next := make(chan int, 256)
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var out []finding.Finding
+			var out findingChunks
+			seen := stringSet{}
 			for i := range next {
 				o := objects[i]
 				if o.Workload != nil {
 					for _, r := range workloadRules {
 						for _, v := range r.Workload(c, o.Workload) {
-							out = append(out, newFinding(r, o, v))
+							out.add(newFinding(r, o, v, seen))
 						}
 					}
 				}
 				for _, r := range objectRules {
 					for _, v := range r.Object(c, o) {
-						out = append(out, newFinding(r, o, v))
+						out.add(newFinding(r, o, v, seen))
 					}
 				}
 			}
@@ -91,16 +92,41 @@ feed:
 	}
 	total := 0
 	for _, r := range results {
-		total += len(r)
+		total += r.len()
 	}
 	all := make([]finding.Finding, 0, total)
 	for _, r := range results {
-		all = append(all, r...)
+		for _, c := range r {
+			all = append(all, c...)
+		}
 	}
 	if !global {
 		return all, nil
 	}
 	return s.evaluateGlobal(c, dockerfiles, all), nil
+}
+
+// findingChunks collects one worker's findings in chunks of a fixed size:
+// a growing slice copied every finding several times over (a third of a
+// large scan's allocations), chunks never move one.
+type findingChunks [][]finding.Finding
+
+const findingChunk = 256
+
+func (c *findingChunks) add(f finding.Finding) {
+	if n := len(*c); n == 0 || len((*c)[n-1]) == findingChunk {
+		*c = append(*c, make([]finding.Finding, 0, findingChunk))
+	}
+	last := &(*c)[len(*c)-1]
+	*last = append(*last, f)
+}
+
+func (c findingChunks) len() int {
+	n := 0
+	for _, part := range c {
+		n += len(part)
+	}
+	return n
 }
 
 // evaluateGlobal appends the findings of the inventory-wide and Dockerfile
@@ -127,13 +153,18 @@ func (s *Set) evaluateGlobal(c *Context, dockerfiles []*dockerfile.File, all []f
 	return all
 }
 
-func baseFinding(r *Rule, v Violation) finding.Finding {
+// baseFinding builds the finding of a violation. Its message and field
+// path are canonicalised in seen when given: a large scan holds over a
+// hundred thousand findings until the report is written, and most repeat
+// a few thousand messages and a few dozen paths, which rules build afresh
+// for each workload.
+func baseFinding(r *Rule, v Violation, seen stringSet) finding.Finding {
 	f := finding.Finding{
 		RuleID:      r.ID,
 		Severity:    r.Severity,
 		Title:       r.Title,
-		Message:     v.Message,
-		Field:       v.Field,
+		Message:     seen.intern(v.Message),
+		Field:       seen.intern(v.Field),
 		Container:   v.Container,
 		Remediation: r.Remediation,
 	}
@@ -146,11 +177,27 @@ func baseFinding(r *Rule, v Violation) finding.Finding {
 	return f
 }
 
-func newFinding(r *Rule, o *workload.Object, v Violation) finding.Finding {
+// stringSet canonicalises the messages and field paths of one worker's
+// findings (a map without locks: unique.Make cost more CPU than the
+// copies it saves).
+type stringSet map[string]string
+
+func (m stringSet) intern(s string) string {
+	if s == "" || m == nil {
+		return s
+	}
+	if c, ok := m[s]; ok {
+		return c
+	}
+	m[s] = s
+	return s
+}
+
+func newFinding(r *Rule, o *workload.Object, v Violation, seen stringSet) finding.Finding {
 	if v.Object != nil {
 		o = v.Object
 	}
-	f := baseFinding(r, v)
+	f := baseFinding(r, v, seen)
 	f.Object = o.Ref
 	f.File, f.Line = locate(o.Source, v.Field, v.Line)
 	return f
@@ -159,18 +206,18 @@ func newFinding(r *Rule, o *workload.Object, v Violation) finding.Finding {
 func newInventoryFinding(r *Rule, v Violation) finding.Finding {
 	switch {
 	case v.Object != nil:
-		return newFinding(r, v.Object, v)
+		return newFinding(r, v.Object, v, nil)
 	case v.Namespace != nil:
-		f := baseFinding(r, v)
+		f := baseFinding(r, v, nil)
 		f.Object = finding.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: v.Namespace.Name}
 		f.File, f.Line = locate(v.Namespace.Source, v.Field, v.Line)
 		return f
 	}
-	return baseFinding(r, v)
+	return baseFinding(r, v, nil)
 }
 
 func newDockerfileFinding(r *Rule, df *dockerfile.File, v Violation) finding.Finding {
-	f := baseFinding(r, v)
+	f := baseFinding(r, v, nil)
 	f.Object = finding.ObjectRef{Kind: "Dockerfile", Name: df.Path}
 	f.File, f.Line = df.Path, v.Line
 	return f

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"path"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,10 +36,14 @@ type Detector struct {
 	// ProcRoot is where /proc is mounted; the drift check stats an exec'd
 	// binary through /proc/<pid>/root so it sees the container's files.
 	ProcRoot string
-	// Unverified counts execs whose binary could not be stat'ed (the
+	// unverified counts execs whose binary could not be stat'ed (the
 	// process was gone): drift is then unknown, never assumed absent.
-	Unverified uint64
+	// Atomic: the agent reads it while the pipeline runs.
+	unverified atomic.Uint64
 }
+
+// UnverifiedCount is the number of execs whose drift could not be decided.
+func (d *Detector) UnverifiedCount() uint64 { return d.unverified.Load() }
 
 // Evaluate returns the findings of one attributed event.
 func (d *Detector) Evaluate(e *Event) []finding.Finding {
@@ -93,7 +98,7 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 
 // drift says why an exec'd binary is not the image's: not in the SBOM file
 // list, or changed after the container started. "" when neither holds or
-// it cannot be told (counted in Unverified).
+// it cannot be told (counted in UnverifiedCount).
 func (d *Detector) drift(e *Event) string {
 	a := &e.Attribution
 	if a.Pod != nil && a.Pod.ImageFiles != nil && !a.Pod.ImageFiles[e.Path] {
@@ -108,7 +113,7 @@ func (d *Detector) drift(e *Event) string {
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(root+"/"+strconv.FormatUint(uint64(e.TGID), 10)+"/root"+e.Path, &st); err != nil {
-		d.Unverified++
+		d.unverified.Add(1)
 		return ""
 	}
 	changed := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)

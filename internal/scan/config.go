@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,16 +67,12 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 	scanned := len(inv.Objects) + len(dfs)
 	// Context objects first...
 	c := rule.NewContext(inv, opts.Settings, opts.Rules)
-	contextFindings, err := opts.Rules.EvaluateObjects(ctx, c)
+	findings, err := opts.Rules.EvaluateObjects(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	now := opts.now()
-	problems = append(problems, rule.ApplyExemptions(contextFindings, opts.Rules, inv, opts.Exceptions, now)...)
-	// Each batch's findings are kept as they come and joined once at the
-	// end: appending them to one growing slice copied every finding
-	// several times (half of a large scan's allocations).
-	parts := [][]finding.Finding{contextFindings}
+	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
 	// ...then workloads in batches, so only one batch of typed objects is
 	// in memory at a time: typed workloads are most of a large scan's heap.
 	// Of each batch only the pod templates' summary stays, for the
@@ -93,7 +90,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 			return nil, err
 		}
 		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
-		parts = append(parts, fs)
+		findings = appendProjected(findings, fs, min(start+workloadBatch, len(workloads)), len(workloads))
 		for _, w := range batch.Workloads {
 			templates = append(templates, workload.TemplateOf(w))
 		}
@@ -105,7 +102,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		return nil, err
 	}
 	problems = append(problems, rule.ApplyExemptions(global, opts.Rules, inv, opts.Exceptions, now)...)
-	findings := joinFindings(append(parts, global))
+	findings = append(findings, global...)
 	// Every error so far is an input (object, document, file, overlay)
 	// that was not understood; exemption problems are warnings.
 	if err := locatePatchedFindings(ctx, findings, loaded.Patched, inv, in.DefaultNamespace, opts); err != nil {
@@ -144,19 +141,17 @@ func countErrors(ps []finding.Problem) int {
 	return n
 }
 
-// joinFindings concatenates parts into one slice of exactly their total
-// length, dropping each part once copied.
-func joinFindings(parts [][]finding.Finding) []finding.Finding {
-	n := 0
-	for _, p := range parts {
-		n += len(p)
+// appendProjected appends a batch's findings. When they do not fit, the
+// slice grows to the total that the findings per workload so far project
+// for all workloads (plus a twentieth), instead of doubling: a large
+// scan's findings are its largest live data, and each doubling copied
+// them all and held both copies at once.
+func appendProjected(findings, batch []finding.Finding, done, total int) []finding.Finding {
+	if n := len(findings) + len(batch); n > cap(findings) && done > 0 {
+		projected := n * max(total, done) / done
+		findings = slices.Grow(findings, max(projected+projected/20-len(findings), len(batch)))
 	}
-	out := make([]finding.Finding, 0, n)
-	for i, p := range parts {
-		out = append(out, p...)
-		parts[i] = nil
-	}
-	return out
+	return append(findings, batch...)
 }
 
 // workloadBatch is how many workloads are decoded and evaluated at once.

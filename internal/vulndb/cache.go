@@ -180,6 +180,12 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				st, err = readALAS(ctx, in.path, name, add)
 			case in.state.Format == FormatRedHatVEX:
 				st, err = readRedHatVEX(ctx, in.path, add, addCVE)
+			case in.state.Format == FormatOVAL:
+				st, err = readOVAL(ctx, in.path, name, add)
+			case in.state.Format == FormatPhoton:
+				st, err = readPhoton(ctx, in.path, name, add)
+			case in.state.Format == FormatBodhi:
+				st, err = readBodhi(ctx, in.path, add)
 			default:
 				st, err = readRecords(ctx, in.path, add)
 			}

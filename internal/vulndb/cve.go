@@ -43,17 +43,20 @@ const (
 )
 
 // Formats lists the formats a source can have.
-var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX}
+var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX, FormatUbuntuTracker, FormatOVAL, FormatPhoton, FormatBodhi}
 
 // FormatOf returns the format a source name implies when none is given:
 // "nvd", "nvd-2024", "NVD:recent" are NVD feeds, "kev" and "epss" (and
 // names starting "kev-", "epss-") are CISA KEV and EPSS, "debian-tracker"
 // is the Debian Security Tracker's JSON, "alas-2" and "alas-2023" are
-// Amazon Linux's updateinfo.xml, "redhat-vex" is Red Hat's CSAF VEX;
-// every other name is OSV.
+// Amazon Linux's updateinfo.xml, "redhat-vex" is Red Hat's CSAF VEX,
+// "ubuntu-tracker" the Ubuntu CVE Tracker, "oval-oracle" and
+// "oval-azurelinux-3.0" OVAL, "photon-5.0" Photon OS's CVE metadata,
+// "bodhi-fedora" Fedora's Bodhi updates; every other name is OSV.
 func FormatOf(name string) string {
 	n := strings.ToLower(name)
-	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS, FormatRedHatVEX} {
+	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS, FormatRedHatVEX, FormatUbuntuTracker,
+		FormatOVAL, FormatPhoton, FormatBodhi} {
 		if n == f || strings.HasPrefix(n, f+"-") || strings.HasPrefix(n, f+":") || strings.HasPrefix(n, f+"_") {
 			return f
 		}
@@ -171,6 +174,9 @@ const (
 // archives (NVD's .json.gz and .json.zip feeds, EPSS's .csv.gz); a
 // directory's regular files are read in name order (NVD's yearly feeds).
 func readCVEs(ctx context.Context, path, format string, fn func(*CVEInfo) error) (readStats, error) {
+	if format == FormatUbuntuTracker {
+		return readUbuntuTracker(ctx, path, fn)
+	}
 	var st readStats
 	err := readSourceFiles(path, func(r io.Reader) error { return readCVEStream(ctx, r, format, &st, fn) })
 	return st, err

@@ -151,7 +151,10 @@ func decompressed(r io.Reader, fn func(io.Reader) error) error {
 // when the stream is a tar archive.
 func documentStream(name string, r io.Reader, keep func(string) bool, count func() error, fn func(string, io.Reader) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	head, _ := br.Peek(512)
+	head, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	if len(head) < 512 || string(head[257:262]) != "ustar" {
 		return fn(name, io.LimitReader(br, maxDocument))
 	}

@@ -66,10 +66,19 @@ const (
 	KEVURL           = "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json"
 	EPSSURL          = "https://epss.empiricalsecurity.com/epss_scores-current.csv.gz"
 	DebianTrackerURL = "https://security-tracker.debian.org/tracker/data/json"
+	// OracleOVALURL is every ELSA advisory as OVAL.
+	OracleOVALURL = "https://linux.oracle.com/security/oval/com.oracle.elsa-all.xml.bz2"
+	// AzureLinuxOVALBase holds Microsoft's OVAL per Azure Linux and
+	// CBL-Mariner release.
+	AzureLinuxOVALBase = "https://raw.githubusercontent.com/microsoft/AzureLinuxVulnerabilityData/main/"
+	// PhotonCVEBase holds Photon OS's CVE metadata per release.
+	PhotonCVEBase = "https://packages.vmware.com/photon/photon_cve_metadata/"
 )
 
 // EnrichmentSource returns the published location of an enrichment
-// source named alone: "kev", "epss", "debian-tracker", and NVD's feeds
+// or vendor source named alone: "kev", "epss", "debian-tracker",
+// "ubuntu-tracker", "oval-oracle", "oval-azurelinux-3.0",
+// "oval-mariner-2.0", "photon-5.0", and NVD's feeds
 // "nvd-2024" (a year), "nvd-modified" and "nvd-recent".
 func EnrichmentSource(name string) (Source, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
@@ -80,6 +89,19 @@ func EnrichmentSource(name string) (Source, bool) {
 		return Source{Name: n, URL: EPSSURL, Format: FormatEPSS}, true
 	case FormatDebianTracker:
 		return Source{Name: n, URL: DebianTrackerURL, Format: FormatDebianTracker}, true
+	case FormatUbuntuTracker:
+		return Source{Name: n, URL: UbuntuTrackerURL, Format: FormatUbuntuTracker}, true
+	case "oval-oracle":
+		return Source{Name: n, URL: OracleOVALURL, Format: FormatOVAL}, true
+	}
+	if rel, ok := strings.CutPrefix(n, "oval-azurelinux-"); ok && rel != "" && strings.Trim(rel, "0123456789.") == "" {
+		return Source{Name: n, URL: AzureLinuxOVALBase + "azurelinux-" + rel + "-oval.xml", Format: FormatOVAL}, true
+	}
+	if rel, ok := strings.CutPrefix(n, "oval-mariner-"); ok && rel != "" && strings.Trim(rel, "0123456789.") == "" {
+		return Source{Name: n, URL: AzureLinuxOVALBase + "cbl-mariner-" + rel + "-oval.xml", Format: FormatOVAL}, true
+	}
+	if rel, ok := strings.CutPrefix(n, "photon-"); ok && rel != "" && strings.Trim(rel, "0123456789.") == "" {
+		return Source{Name: n, URL: PhotonCVEBase + "cve_data_photon" + rel + ".json", Format: FormatPhoton}, true
 	}
 	if feed, ok := strings.CutPrefix(n, "nvd-"); ok {
 		if feed == "modified" || feed == "recent" || (len(feed) == 4 && strings.Trim(feed, "0123456789") == "") {

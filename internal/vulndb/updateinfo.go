@@ -196,7 +196,7 @@ func readALAS(ctx context.Context, path, name string, fn func(*Record) error) (r
 // carrying advisories.
 func isEnrichment(format string) bool {
 	switch format {
-	case "", FormatOSV, FormatALAS, FormatRedHatVEX:
+	case "", FormatOSV, FormatALAS, FormatRedHatVEX, FormatOVAL, FormatPhoton, FormatBodhi:
 		return false
 	}
 	return true

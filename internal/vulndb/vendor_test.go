@@ -120,3 +120,5 @@ func vendorUpdate(t *testing.T, name, path string, body []byte) (*DB, SourceResu
 	t.Cleanup(func() { db.Close() })
 	return db, first
 }
+
+func writeFile(p, body string) error { return os.WriteFile(p, []byte(body), 0o644) }

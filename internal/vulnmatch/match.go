@@ -235,11 +235,13 @@ type query struct {
 
 // lookups are the names a package's records are looked up by: its own
 // (or its source package's, for distributions that publish by source),
-// and for Red Hat rpms also the source rpm's, under which Red Hat's VEX
-// names components that have no fix.
+// and for Red Hat and Fedora rpms also the source rpm's, under which Red
+// Hat's VEX names components that have no fix and Bodhi names the
+// builds of an update.
 func lookups(p *sbom.Package, q query) []query {
 	out := []query{q}
-	if strings.EqualFold(vulndb.BaseEcosystem(p.Ecosystem), "Red Hat") && p.SourceName != "" && p.SourceName != q.name {
+	base := strings.ToLower(vulndb.BaseEcosystem(p.Ecosystem))
+	if (base == "red hat" || base == "fedora") && p.SourceName != "" && p.SourceName != q.name {
 		sq := q
 		sq.name, sq.sourceOnly = p.SourceName, true
 		out = append(out, sq)

@@ -308,10 +308,7 @@ func decodeTyped(src *manifest.Object) (any, error) {
 	if typed == nil {
 		return nil, nil
 	}
-	if err := json.Unmarshal(src.JSON, typed); err != nil {
-		return nil, err
-	}
-	return typed, nil
+	return unmarshalTyped(src.JSON, typed, func() any { return newTyped(info.Group, src.Kind) })
 }
 
 // describeDecodeError turns a JSON type error into a message and the line

@@ -326,11 +326,16 @@ type adminTokens struct {
 }
 
 func (f *fleetHubs) newAdminTokens(ctx context.Context) (*adminTokens, error) {
-	out, err := f.cli(ctx, nil, "token", "create-api", "--name", "hubload", "--role", "admin", "--ttl", "24h")
+	out, err := f.cli(ctx, nil, "token", "create-api", "--name", "hubload", "--role", "admin", "--expires", "1d")
 	if err != nil {
 		return nil, err
 	}
-	return &adminTokens{c: &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(f.caPin)}, Timeout: time.Minute}, url: f.url, token: strings.TrimSpace(out)}, nil
+	// The token is the last line (a notice may come before it).
+	lines := strings.Fields(out)
+	if len(lines) == 0 {
+		return nil, errors.New("palisade hub token create-api printed no token")
+	}
+	return &adminTokens{c: &http.Client{Transport: &http.Transport{TLSClientConfig: pinnedTLS(f.caPin)}, Timeout: time.Minute}, url: f.url, token: lines[len(lines)-1]}, nil
 }
 
 func (a *adminTokens) bootstrapToken(ctx context.Context, cluster string) (string, error) {

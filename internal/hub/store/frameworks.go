@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -142,4 +143,68 @@ func (s *sqlStore) FrameworkScores(ctx context.Context, since time.Time) ([]Fram
 		out = append(out, sc)
 	}
 	return out, rows.Err()
+}
+
+// PruneFrameworkScores bounds the score history: points older than maxAge
+// go, then each cluster's and framework's oldest beyond perSeries (a
+// hostile agent flipping its findings every minute would add a point a
+// minute). At most maxDeletes rows go per call; zero arguments do not
+// limit. It returns how many went.
+func (s *sqlStore) PruneFrameworkScores(ctx context.Context, maxAge time.Duration, perSeries, maxDeletes int64, now time.Time) (int64, error) {
+	budget := maxDeletes
+	if budget <= 0 {
+		budget = 1 << 62
+	}
+	var deleted int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		deleted = 0
+		if maxAge > 0 {
+			res, err := s.exec(ctx, tx, `DELETE FROM framework_scores WHERE (cluster_id, framework, at) IN (SELECT cluster_id, framework, at FROM framework_scores WHERE at < ? ORDER BY at LIMIT ?)`,
+				ms(now.Add(-maxAge)), budget)
+			if err != nil {
+				return fmt.Errorf("framework scores older than %s: %w", maxAge, err)
+			}
+			n, _ := res.RowsAffected()
+			deleted += n
+		}
+		if perSeries <= 0 || deleted >= budget {
+			return nil
+		}
+		type series struct {
+			cluster, framework string
+			n                  int64
+		}
+		var over []series
+		rows, err := s.query(ctx, tx, `SELECT cluster_id, framework, COUNT(*) FROM framework_scores GROUP BY cluster_id, framework HAVING COUNT(*) > ?`, perSeries)
+		if err != nil {
+			return fmt.Errorf("framework scores per cluster: %w", err)
+		}
+		for rows.Next() {
+			var o series
+			if err := rows.Scan(&o.cluster, &o.framework, &o.n); err != nil {
+				rows.Close()
+				return fmt.Errorf("framework scores per cluster: %w", err)
+			}
+			over = append(over, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("framework scores per cluster: %w", err)
+		}
+		for _, o := range over {
+			n := min(o.n-perSeries, budget-deleted)
+			if n <= 0 {
+				break
+			}
+			res, err := s.exec(ctx, tx, `DELETE FROM framework_scores WHERE cluster_id = ? AND framework = ? AND at IN (SELECT at FROM framework_scores WHERE cluster_id = ? AND framework = ? ORDER BY at LIMIT ?)`,
+				o.cluster, o.framework, o.cluster, o.framework, n)
+			if err != nil {
+				return fmt.Errorf("cluster %s: framework %s scores over the limit: %w", o.cluster, o.framework, err)
+			}
+			got, _ := res.RowsAffected()
+			deleted += got
+		}
+		return nil
+	})
+	return deleted, err
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -96,9 +97,7 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 	// Deduplication: the update takes the agent's row lock, which
 	// serialises its reports across replicas, and returns the highest
 	// Seq applied so far (re-read after the lock on PostgreSQL).
-	var clusterID string
-	var lastSeq int64
-	err := s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&clusterID, &lastSeq)
+	clusterID, lastSeq, seqSet, err := s.claimSeq(ctx, tx, agentID, envs[len(envs)-1].Seq, now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 	}
@@ -160,10 +159,39 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 		}
 		applied[i] = true
 	}
+	if seqSet {
+		return applied, nil
+	}
 	if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
 		return nil, fmt.Errorf("agent %s: seq: %w", agentID, err)
 	}
 	return applied, nil
+}
+
+// claimSeq takes the agent's row lock, which serialises its reports
+// across replicas, records the contact, and returns its cluster and the
+// highest Seq applied before this batch (as committed by any replica).
+// On PostgreSQL the same statement also moves last_seq (and last_report)
+// to maxSeq, the batch's last, when that is ahead (seqSet): ingestIn
+// then refuses the batch — rolling the statement back with it — if it
+// is too far ahead, and needs no second update. On SQLite (one writer,
+// statements in-process) the second update stays.
+func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, maxSeq uint64, now time.Time) (cluster string, lastSeq int64, seqSet bool, err error) {
+	if !s.d.dollar || maxSeq > math.MaxInt64 {
+		// (Past MaxInt64 the batch is refused anyway.)
+		err = s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&cluster, &lastSeq)
+		return cluster, lastSeq, false, err
+	}
+	// The sub-select locks the row and reads its last committed version
+	// (READ COMMITTED re-reads a row locked by another transaction once
+	// that one ends), so o.last_seq is what the batch is deduplicated
+	// against.
+	err = tx.QueryRowContext(ctx, `UPDATE agents AS a SET last_seen = $1,
+			last_seq = CASE WHEN o.last_seq < $2 THEN $2 ELSE o.last_seq END,
+			last_report = CASE WHEN o.last_seq < $2 THEN $1 ELSE o.last_report END
+		FROM (SELECT id, last_seq, last_report FROM agents WHERE id = $3 FOR UPDATE) AS o
+		WHERE a.id = o.id RETURNING a.cluster_id, o.last_seq`, ms(now), int64(maxSeq), agentID).Scan(&cluster, &lastSeq)
+	return cluster, lastSeq, true, err
 }
 
 // applier writes one envelope inside its transaction.
@@ -317,10 +345,15 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			write = append(write, a.findingRow(w))
 		}
 	}
+	inserted := 0
 	for _, w := range order {
 		if !storedKeys[[2]string{w.okey, w.fkey}] {
 			write = append(write, a.findingRow(w))
+			inserted++
 		}
+	}
+	if err := a.chargeFindings(ctx, p.full, inserted, len(gone), len(order)); err != nil {
+		return err
 	}
 	if err := a.upsertFindings(ctx, write); err != nil {
 		return fmt.Errorf("findings: %w", err)
@@ -486,6 +519,13 @@ func (a *applier) deleteFindings(ctx context.Context, keys [][2]string) error {
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error {
+	l := a.s.ingestLimits()
+	if err := a.checkItems("nodes", len(inv.Nodes), l.NodesPerCluster); err != nil {
+		return err
+	}
+	if err := a.checkItems("rules", len(inv.Rules), l.RulesPerCluster); err != nil {
+		return err
+	}
 	data, err := json.Marshal(inv)
 	if err != nil {
 		return err
@@ -523,6 +563,9 @@ func (a *applier) inventory(ctx context.Context, inv *fleetapi.Inventory) error 
 }
 
 func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
+	if err := a.checkItems("images in use", len(set.Images), a.s.ingestLimits().ImagesPerCluster); err != nil {
+		return err
+	}
 	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_images WHERE cluster_id = ?`, a.cluster); err != nil {
 		return err
 	}
@@ -535,6 +578,9 @@ func (a *applier) images(ctx context.Context, set *fleetapi.ImageSet) error {
 }
 
 func (a *applier) imageScan(ctx context.Context, sc *fleetapi.ImageScan) error {
+	if err := a.checkItems("vulnerabilities in one image scan", len(sc.Vulnerabilities), a.s.ingestLimits().VulnsPerScan); err != nil {
+		return err
+	}
 	for _, t := range []string{"image_vulns", "image_vuln_aliases"} {
 		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM `+t+` WHERE cluster_id = ? AND digest = ?`, a.cluster, sc.Digest); err != nil {
 			return err

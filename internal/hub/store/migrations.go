@@ -279,6 +279,13 @@ CREATE INDEX runtime_findings_time ON runtime_findings(time);
 CREATE INDEX runtime_findings_cluster_time ON runtime_findings(cluster_id, time);
 ALTER TABLE clusters ADD COLUMN runtime_dropped BIGINT NOT NULL DEFAULT 0;
 `, nil},
+	{11, "per-cluster findings quota: the cluster's findings rows counted at ingest; reports refused over a quota", `
+ALTER TABLE clusters ADD COLUMN finding_rows BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_refused BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_refused_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE clusters ADD COLUMN quota_reason TEXT NOT NULL DEFAULT '';
+UPDATE clusters SET finding_rows = (SELECT COUNT(*) FROM findings WHERE findings.cluster_id = clusters.id);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

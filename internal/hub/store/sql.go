@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -74,6 +75,8 @@ type sqlStore struct {
 	// seen coalesces heartbeats that change nothing (heartbeat.go); nil:
 	// each is applied in full.
 	seen *seenCache
+	// limits are the per-cluster quotas (quota.go); nil: the defaults.
+	limits atomic.Pointer[IngestLimits]
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
@@ -187,16 +190,18 @@ func (s *sqlStore) Secret(ctx context.Context, name string, create func() ([]byt
 
 // ---- clusters
 
-const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at, admission_dropped`
+const clusterCols = `id, name, created_at, last_seen, k8s_version, distribution, inventory, dropped, pending, revoked_at, admission_dropped, finding_rows, quota_refused, quota_refused_at, quota_reason`
 
 func scanCluster(sc interface{ Scan(...any) error }) (Cluster, error) {
 	var c Cluster
 	var created, seen, revoked int64
 	var inv string
-	var dropped, pending, admDropped int64
-	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked, &admDropped); err != nil {
+	var dropped, pending, admDropped, quotaRefused, quotaRefusedAt int64
+	if err := sc.Scan(&c.ID, &c.Name, &created, &seen, &c.KubernetesVersion, &c.Distribution, &inv, &dropped, &pending, &revoked, &admDropped,
+		&c.FindingRows, &quotaRefused, &quotaRefusedAt, &c.QuotaReason); err != nil {
 		return c, err
 	}
+	c.QuotaRefused, c.QuotaRefusedAt = uint64(quotaRefused), fromMS(quotaRefusedAt)
 	c.CreatedAt, c.LastSeen, c.RevokedAt = fromMS(created), fromMS(seen), fromMS(revoked)
 	c.Dropped, c.Pending, c.AdmissionDropped = uint64(dropped), uint64(pending), uint64(admDropped)
 	if inv != "" {

@@ -154,6 +154,13 @@ type Store interface {
 	// would; applied[i] tells which were new. An error applies none.
 	IngestBatch(ctx context.Context, agentID string, envs []*fleetapi.Envelope, now time.Time) (applied []bool, err error)
 	Heartbeat(ctx context.Context, agentID string, hb fleetapi.Heartbeat, now time.Time) error
+	// SetIngestLimits replaces the per-cluster quotas Ingest enforces
+	// (DefaultIngestLimits until called): a report over one is refused
+	// whole with a *QuotaError (ErrQuota).
+	SetIngestLimits(l IngestLimits)
+	// RecordQuotaRefusal counts a report of the cluster refused over a
+	// quota, with the time and reason (Cluster.QuotaRefused).
+	RecordQuotaRefusal(ctx context.Context, clusterID, reason string, now time.Time) error
 
 	ListFindings(ctx context.Context, q FindingQuery) ([]Finding, error)
 	CountFindings(ctx context.Context, q FindingQuery) (int, error)
@@ -175,6 +182,10 @@ type Store interface {
 	// those recorded since a time, oldest first.
 	RecordFrameworkScores(ctx context.Context, scores []FrameworkScore) error
 	FrameworkScores(ctx context.Context, since time.Time) ([]FrameworkScore, error)
+	// PruneFrameworkScores deletes points older than maxAge, then each
+	// cluster's and framework's oldest beyond perSeries, at most
+	// maxDeletes rows a call (zero: no limit); it returns how many went.
+	PruneFrameworkScores(ctx context.Context, maxAge time.Duration, perSeries, maxDeletes int64, now time.Time) (int64, error)
 	ListAdmissionEvents(ctx context.Context, q AdmissionQuery) ([]AdmissionEvent, error)
 	// PruneAdmissionEvents applies r to the admission events of one
 	// cluster (clusterID) or of all (""): events older than r.MaxAge are
@@ -301,6 +312,15 @@ type Cluster struct {
 	AdmissionDropped uint64
 	// Findings counts open (unsuppressed) findings by severity name.
 	Findings map[string]int
+	// FindingRows counts the cluster's findings rows, suppressed ones
+	// too: what IngestLimits.FindingsPerCluster bounds.
+	FindingRows int64
+	// QuotaRefused counts the reports refused over a quota (IngestLimits);
+	// QuotaRefusedAt is the last refusal, zero once a findings report was
+	// applied since; QuotaReason says which quota.
+	QuotaRefused   uint64
+	QuotaRefusedAt time.Time
+	QuotaReason    string
 	// RevokedAt is when an operator revoked the cluster; zero if not.
 	// Every agent request of a revoked cluster is refused, whatever
 	// certificate it presents.

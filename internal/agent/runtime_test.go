@@ -1,0 +1,313 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+)
+
+const (
+	rtCID    = "4f1f6b3c2a5d8e9f00112233445566778899aabbccddeeff0011223344556677"
+	rtPodUID = "0a1b2c3d-0000-4111-8222-333344445555"
+)
+
+func runtimePod(uid, name, cid string, nonRoot bool) *corev1.Pod {
+	ctrl := true
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID(uid), Labels: map[string]string{"pod-template-hash": "7d9f"},
+			OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "web-7d9f", Controller: &ctrl}}},
+		Spec: corev1.PodSpec{NodeName: "n1", SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: &nonRoot},
+			Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:1"}}},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "web", ContainerID: "containerd://" + cid,
+			ImageID: "registry.example/web@sha256:" + strings.Repeat("ab", 32)}}},
+	}
+}
+
+// TestPodIndexChurn: containers resolve to their pod and owner workload
+// (a Deployment's ReplicaSet named after the Deployment); a deleted pod
+// still resolves for deletedPodTTL, so a short-lived container's late
+// events are attributed, and is forgotten after.
+func TestPodIndexChurn(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	x := newPodIndex(func() time.Time { return now })
+	h := x.handler()
+	pod := runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true)
+	h.OnAdd(pod, false)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		advance  time.Duration
+		del      bool
+		cid, uid string
+		found    bool
+		want     string
+	}{
+		{"by container", 0, false, rtCID, "", true, "shop/web-7d9f-x2 web Deployment/web"},
+		{"by pod UID, container not listed yet", 0, false, "ffff", rtPodUID, true, "shop/web-7d9f-x2  Deployment/web"},
+		{"unknown", 0, false, "ffff", "", false, ""},
+		{"deleted, within the TTL", time.Minute, true, rtCID, "", true, "shop/web-7d9f-x2 web Deployment/web"},
+		{"deleted, past the TTL", deletedPodTTL + time.Second, false, rtCID, "", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now = now.Add(tc.advance)
+			if tc.del {
+				h.OnDelete(pod)
+			}
+			x.mu.Lock()
+			x.expireLocked()
+			x.mu.Unlock()
+			p, ok := x.LookupPod(ctx, tc.cid, tc.uid)
+			if ok != tc.found {
+				t.Fatalf("found %v, want %v", ok, tc.found)
+			}
+			if ok {
+				if got := p.Namespace + "/" + p.Name + " " + p.Container + " " + p.Owner; got != tc.want {
+					t.Errorf("got %q, want %q", got, tc.want)
+				}
+				if !p.RunAsNonRoot {
+					t.Error("runAsNonRoot lost")
+				}
+			}
+		})
+	}
+	if !strings.HasSuffix(podEntryOf(pod).containers[rtCID].Image, "@sha256:"+strings.Repeat("ab", 32)) {
+		t.Errorf("image digest not kept: %+v", podEntryOf(pod).containers[rtCID])
+	}
+}
+
+// recordedSource replays recorded events, then waits for ctx (a sensor
+// that saw nothing more).
+type recordedSource struct {
+	events []rt.Event
+	state  rt.State
+	before func()
+}
+
+func (s *recordedSource) Run(ctx context.Context, fn func(rt.Event)) error {
+	if s.before != nil {
+		s.before()
+	}
+	for _, e := range s.events {
+		fn(e)
+	}
+	<-ctx.Done()
+	return nil
+}
+func (s *recordedSource) State() rt.State { return s.state }
+func (s *recordedSource) Close() error    { return nil }
+
+// fakeCgroup makes a containerd cgroup directory for rtCID in pod rtPodUID
+// under root and returns its id (inode), as the kernel would report it.
+func fakeCgroup(t *testing.T, root string) uint64 {
+	t.Helper()
+	dir := filepath.Join(root, "kubepods.slice", "kubepods-besteffort.slice", "kubepods-besteffort-pod"+strings.ReplaceAll(rtPodUID, "-", "_")+".slice", "cri-containerd-"+rtCID+".scope")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// runtimeEvents lists the Events the node sensor wrote, decoded.
+func runtimeEvents(t *testing.T, c *fake.Clientset) (findings []fleetapi.RuntimeFinding, states []fleetapi.RuntimeSensorState, evs []corev1.Event) {
+	t.Helper()
+	list, err := c.CoreV1().Events("").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range list.Items {
+		rep, err := runtimeFromKubeEvent(&ev)
+		if err != nil {
+			t.Fatalf("the node wrote an Event the agent cannot read: %v", err)
+		}
+		findings = append(findings, rep.Findings...)
+		if rep.Sensor != nil {
+			states = append(states, *rep.Sensor)
+		}
+		evs = append(evs, ev)
+	}
+	return findings, states, evs
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRuntimeNodeRecordedEvents feeds recorded events (the kernel side is
+// tested in internal/runtime on the real kernel) through a node sensor
+// whose pod informer knows the pod: a shell run as root in a non-root pod
+// and a metadata-service connect become Events on the pod, attributed to
+// pod, container and owner, each written once although seen twice; the
+// sensor's counters become a state Event on the node.
+func TestRuntimeNodeRecordedEvents(t *testing.T) {
+	root := t.TempDir()
+	cg := fakeCgroup(t, root)
+	client := fake.NewClientset(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))
+	shell := rt.Event{Kind: rt.KindExec, TGID: 4188, PPID: 4121, UID: 0, CgroupID: cg, Path: "/bin/sh", Args: []string{"sh", "-c", "id"}}
+	meta := rt.Event{Kind: rt.KindConnect, TGID: 4190, UID: 1000, CgroupID: cg, Dst: netip.MustParseAddrPort("169.254.169.254:80")}
+	src := &recordedSource{events: []rt.Event{shell, shell, meta}, state: rt.State{Mode: "ok", Decoded: 3, Dropped: 2}}
+	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(ctx context.Context, _ rt.Options) (RuntimeSource, error) { return src, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replay only once the informer holds the pod: a real sensor's
+	// events arrive long after the pod was scheduled.
+	src.before = func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, ok := n.pods.LookupPod(context.Background(), rtCID, ""); ok {
+				return
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitUntil(t, "3 findings and a state with the drops", func() bool {
+		fs, states, _ := runtimeEvents(t, client)
+		return len(fs) == 3 && len(states) > 0 && states[len(states)-1].Dropped == 2
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fs, states, evs := runtimeEvents(t, client)
+	rules := map[string]int{}
+	for _, f := range fs {
+		rules[f.F.RuleID]++
+		if f.F.Object.String() != "Pod/shop/web-7d9f-x2" || f.F.Container != "web" || f.ID == "" || f.Time.IsZero() {
+			t.Errorf("finding %+v not attributed to the pod's container", f)
+		}
+	}
+	if rules[rt.RuleShell] != 1 || rules[rt.RuleRootUser] != 1 || rules[rt.RuleMetadata] != 1 {
+		t.Errorf("rules %v, want one each of shell, root, metadata (the repeated shell deduplicated)", rules)
+	}
+	last := states[len(states)-1]
+	if last.Mode != "ok" || last.Events != 3 || last.Gap() != "events lost: 2 dropped, 0 malformed" {
+		t.Errorf("state %+v (gap %q)", last, last.Gap())
+	}
+	for _, ev := range evs {
+		if ev.ReportingController != fleetapi.KubeEventRuntimeComponent || ev.ReportingInstance != "n1" {
+			t.Errorf("event %s: reporting %s/%s", ev.Name, ev.ReportingController, ev.ReportingInstance)
+		}
+		if ev.Reason == fleetapi.KubeEventReasonRuntimeFinding && (ev.Namespace != "shop" || ev.InvolvedObject.Kind != "Pod") {
+			t.Errorf("finding event %s/%s about %+v", ev.Namespace, ev.Name, ev.InvolvedObject)
+		}
+		if ev.Reason == fleetapi.KubeEventReasonRuntimeState && (ev.Namespace != "palisade-system" || ev.InvolvedObject.Kind != "Node" || ev.Type != corev1.EventTypeWarning) {
+			t.Errorf("state event %s/%s about %+v, type %s", ev.Namespace, ev.Name, ev.InvolvedObject, ev.Type)
+		}
+	}
+}
+
+// TestRuntimeNodeDegraded: a sensor that cannot load is reported as
+// degraded with the reason, and Run keeps going (nil at the end) rather
+// than failing the pod.
+func TestRuntimeNodeDegraded(t *testing.T) {
+	client := fake.NewClientset()
+	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(context.Context, rt.Options) (RuntimeSource, error) {
+			return nil, errors.New("load kernel BTF /nonexistent: no such file or directory")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitUntil(t, "the degraded state Event", func() bool { _, s, _ := runtimeEvents(t, client); return len(s) == 1 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("a degraded sensor failed Run: %v", err)
+	}
+	_, states, _ := runtimeEvents(t, client)
+	if s := states[0]; s.Mode != "degraded" || !strings.Contains(s.Gap(), "sensor degraded: load kernel BTF /nonexistent") {
+		t.Errorf("state %+v", s)
+	}
+	if _, err := NewRuntimeNode(RuntimeNodeConfig{Client: client}); err == nil || !strings.Contains(err.Error(), "node name") {
+		t.Errorf("no node name: %v", err)
+	}
+}
+
+// TestRuntimeFromKubeEvent: node sensor Events become runtime reports;
+// anything else is an error naming the Event.
+func TestRuntimeFromKubeEvent(t *testing.T) {
+	ev := func(reason, annotation string) *corev1.Event {
+		return &corev1.Event{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "e1", Annotations: map[string]string{fleetapi.KubeEventRuntimeAnnotation: annotation}}, Reason: reason}
+	}
+	finding := `{"node":"n1","findings":[{"id":"f1","time":"2026-03-01T12:00:00Z","finding":{"ruleID":"PAL-RT-001","severity":"HIGH","message":"` + strings.Repeat("m", 3000) + `"}}]}`
+	for _, tc := range []struct {
+		name, reason, annotation, wantErr string
+	}{
+		{"finding", fleetapi.KubeEventReasonRuntimeFinding, finding, ""},
+		{"state", fleetapi.KubeEventReasonRuntimeState, `{"node":"n1","sensor":{"mode":"degraded","reason":"no BTF"}}`, ""},
+		{"other reason", "Scheduled", finding, `event shop/e1: reason "Scheduled"`},
+		{"no annotation", fleetapi.KubeEventReasonRuntimeFinding, "", "no palisade.io/runtime-report annotation"},
+		{"bad JSON", fleetapi.KubeEventReasonRuntimeFinding, `{"node":`, "event shop/e1: annotation"},
+		{"no node", fleetapi.KubeEventReasonRuntimeFinding, `{"findings":[{"id":"f","finding":{"ruleID":"r"}}]}`, "names no node"},
+		{"state reason, finding body", fleetapi.KubeEventReasonRuntimeState, finding, "does not match"},
+		{"finding without ID", fleetapi.KubeEventReasonRuntimeFinding, `{"node":"n1","findings":[{"finding":{"ruleID":"r"}}]}`, "without an ID"},
+		{"too many findings", fleetapi.KubeEventReasonRuntimeFinding, `{"node":"n1","findings":[` + strings.TrimSuffix(strings.Repeat(`{"id":"f","finding":{"ruleID":"r"}},`, maxRuntimeFindings+1), ",") + `]}`, "over 16"},
+		{"huge annotation", fleetapi.KubeEventReasonRuntimeFinding, strings.Repeat(" ", maxRuntimeAnnotation+1), "over 65536"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := runtimeFromKubeEvent(ev(tc.reason, tc.annotation))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || rep.Node != "n1" {
+				t.Fatalf("%+v, %v", rep, err)
+			}
+			for _, f := range rep.Findings {
+				if len(f.F.Message) != maxRuntimeMessage {
+					t.Errorf("message of %d bytes not bounded", len(f.F.Message))
+				}
+			}
+		})
+	}
+}
+
+func FuzzRuntimeFromKubeEvent(f *testing.F) {
+	f.Add(fleetapi.KubeEventReasonRuntimeFinding, `{"node":"n1","findings":[{"id":"f1","finding":{"ruleID":"PAL-RT-001"}}]}`)
+	f.Add(fleetapi.KubeEventReasonRuntimeState, `{"node":"n1","sensor":{"mode":"ok","dropped":3}}`)
+	f.Fuzz(func(t *testing.T, reason, annotation string) {
+		rep, err := runtimeFromKubeEvent(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{fleetapi.KubeEventRuntimeAnnotation: annotation}}, Reason: reason})
+		if err != nil {
+			return
+		}
+		env := fleetapi.Envelope{Seq: 1, Kind: fleetapi.KindRuntime, Runtime: &rep}
+		if verr := env.Validate(); verr != nil || len(rep.Findings) > maxRuntimeFindings {
+			b, _ := json.Marshal(rep)
+			t.Fatalf("accepted a report the hub refuses (%v): %s", verr, b)
+		}
+	})
+}

@@ -1,0 +1,30 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// bindRuntime registers the runtime sensor's flags: --runtime-events on
+// the cluster agent, --runtime and its settings on the node sensor.
+func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
+	fs.BoolVar(&f.RuntimeEvents, "runtime-events", true, "forward the runtime sensors' Kubernetes Events (reportingComponent palisade-runtime, deploy/runtime) to the hub (needs list and watch on events)")
+	fs.BoolVar(&f.Runtime, "runtime", false, "run as this node's eBPF runtime sensor (the runtime DaemonSet, docs/runtime.md) instead of the cluster agent: findings and the sensor's state are written as Kubernetes Events that the agent forwards; needs no hub flags")
+	fs.StringVar(&f.RuntimeNode.Node, "node-name", "", "with --runtime: this node's name (default: $NODE_NAME, from the downward API)")
+	fs.StringVar(&f.RuntimeNode.Namespace, "runtime-namespace", "palisade-system", "with --runtime: namespace of the Events about the node (sensor state, host findings)")
+	fs.StringVar(&f.RuntimeNode.BTFPath, "runtime-btf", "", "with --runtime: kernel BTF file (default: the running kernel's /sys/kernel/btf/vmlinux)")
+	fs.DurationVar(&f.RuntimeNode.ConnectWindow, "runtime-connect-window", time.Minute, "with --runtime: report one connect per container and destination within this window (kernel-side)")
+	fs.BoolVar(&f.RuntimeNode.ContainersOnly, "runtime-containers-only", true, "with --runtime: drop host processes' events in the kernel (the root cgroup's)")
+	fs.IntVar(&f.RuntimeNode.FindingsPerMinute, "runtime-findings-per-minute", 120, "with --runtime: most finding Events written per minute; the excess is counted as a coverage gap")
+}
+
+// ResolveRuntime completes the node sensor's configuration: the node name
+// from NODE_NAME when not given.
+func (f *Flags) ResolveRuntime(getenv func(string) string) RuntimeNodeConfig {
+	c := f.RuntimeNode
+	if c.Node == "" {
+		c.Node = getenv("NODE_NAME")
+	}
+	return c
+}

@@ -1,0 +1,379 @@
+package agent
+
+// The runtime sensor runs on every node (deploy/runtime, the runtime
+// DaemonSet: `palisade-agent --runtime`), apart from the cluster's one
+// agent, which holds the cluster's hub identity and outbox. A node sensor
+// has no identity of its own: like the admission webhook, it writes what
+// it finds as Kubernetes Events (fleetapi.KubeEventRuntime*), which the
+// agent forwards through its durable outbox (runtimeevents.go). Its pod
+// informer sees only its node's pods (field selector spec.nodeName).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+)
+
+// RuntimeSource is where runtime events come from: the eBPF sensor
+// (runtime.Sensor), or recorded events in tests and replays.
+type RuntimeSource interface {
+	Run(ctx context.Context, fn func(rt.Event)) error
+	State() rt.State
+	Close() error
+}
+
+// RuntimeNodeConfig configures a node's runtime sensor.
+type RuntimeNodeConfig struct {
+	Client kubernetes.Interface
+	// Node is this node's name (the downward API's spec.nodeName).
+	Node string
+	// Namespace receives the Events about the node itself (its sensor
+	// state, host findings); pods' findings go to the pod's namespace.
+	Namespace string
+	// BTFPath and ConnectWindow: runtime.Options. ContainersOnly drops
+	// the host's root cgroup's events in the kernel.
+	BTFPath        string
+	ConnectWindow  time.Duration
+	ContainersOnly bool
+	// StateEvery is how often a changed sensor state is written (default
+	// 30s); an unchanged one is written again every 10 minutes so the
+	// agent's view survives Event expiry.
+	StateEvery time.Duration
+	// FindingsPerMinute bounds the finding Events one node writes (default
+	// 120, burst 60); the excess is counted in the state's Suppressed.
+	FindingsPerMinute int
+	// Open opens the source; nil opens the eBPF sensor. An error is the
+	// degraded state's reason.
+	Open func(ctx context.Context, o rt.Options) (RuntimeSource, error)
+	// CgroupRoot is the cgroup v2 mount (default: found in mountinfo).
+	CgroupRoot string
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// RuntimeNode is a node's running sensor.
+type RuntimeNode struct {
+	cfg       RuntimeNodeConfig
+	log       *slog.Logger
+	pods      *podIndex
+	limiter   *rate.Limiter
+	queue     chan *corev1.Event
+	suppress  atomic.Uint64
+	writeFail atomic.Uint64
+	since     time.Time
+
+	mu      sync.Mutex
+	state   fleetapi.RuntimeSensorState
+	dedup   map[string]time.Time
+	written fleetapi.RuntimeSensorState
+	wroteAt time.Time
+}
+
+// findingRepeat is how long an identical finding (rule, container,
+// message) is not written again.
+const findingRepeat = 10 * time.Minute
+
+// NewRuntimeNode checks the configuration.
+func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("runtime sensor: no Kubernetes client")
+	}
+	if cfg.Node == "" {
+		return nil, errors.New("runtime sensor: no node name (--node-name, or NODE_NAME from the downward API)")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "palisade-system"
+	}
+	if cfg.StateEvery <= 0 {
+		cfg.StateEvery = 30 * time.Second
+	}
+	if cfg.FindingsPerMinute <= 0 {
+		cfg.FindingsPerMinute = 120
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Open == nil {
+		cfg.Open = func(ctx context.Context, o rt.Options) (RuntimeSource, error) { return rt.Open(ctx, o) }
+	}
+	n := &RuntimeNode{cfg: cfg, log: cfg.Logger, pods: newPodIndex(cfg.Now),
+		limiter: rate.NewLimiter(rate.Limit(float64(cfg.FindingsPerMinute)/60), cfg.FindingsPerMinute/2+1),
+		queue:   make(chan *corev1.Event, 256), dedup: map[string]time.Time{}, since: cfg.Now().UTC()}
+	return n, nil
+}
+
+// Run watches the node's pods, runs the sensor and writes its findings and
+// state until ctx ends. When the sensor cannot load, Run keeps writing
+// the degraded state (with the reason) and returns nil at ctx's end: the
+// rest of Palisade keeps working, and the gap is visible at the hub.
+func (n *RuntimeNode) Run(ctx context.Context) error {
+	f := informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
+		}))
+	inf := f.Core().V1().Pods().Informer()
+	if err := inf.SetTransform(stripPodForRuntime); err != nil {
+		return fmt.Errorf("runtime sensor: %w", err)
+	}
+	if _, err := inf.AddEventHandler(n.pods.handler()); err != nil {
+		return fmt.Errorf("runtime sensor: pod informer: %w", err)
+	}
+	f.Start(ctx.Done())
+	defer f.Shutdown()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); n.writeLoop(ctx) }()
+	defer wg.Wait()
+
+	src, p, err := n.open(ctx)
+	if err != nil {
+		n.log.Warn("runtime sensor degraded", slog.String("node", n.cfg.Node), slog.Any("reason", err))
+		n.setState(func(s *fleetapi.RuntimeSensorState) { s.Mode, s.Reason = "degraded", err.Error() })
+		n.stateLoop(ctx, nil, nil)
+		return nil
+	}
+	defer src.Close()
+	done := make(chan struct{})
+	go func() { defer close(done); n.stateLoop(ctx, src, p) }()
+	runErr := src.Run(ctx, func(e rt.Event) {
+		for _, fd := range p.Process(ctx, &e) {
+			n.report(fd)
+		}
+	})
+	if runErr != nil && ctx.Err() == nil {
+		// The ring buffer failed: the sensor is blind from here on.
+		n.setState(func(s *fleetapi.RuntimeSensorState) { s.Mode, s.Reason = "degraded", runErr.Error() })
+		n.log.Error("runtime sensor stopped", slog.Any("error", runErr))
+	}
+	<-done
+	return nil
+}
+
+func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, error) {
+	root := n.cfg.CgroupRoot
+	if root == "" {
+		var err error
+		if root, err = rt.CgroupV2Root(); err != nil {
+			return nil, nil, err
+		}
+	}
+	o := rt.Options{BTFPath: n.cfg.BTFPath, ConnectWindow: n.cfg.ConnectWindow}
+	if n.cfg.ContainersOnly {
+		var st syscall.Stat_t
+		if err := syscall.Stat(root, &st); err != nil {
+			return nil, nil, fmt.Errorf("cgroup root %s: %w", root, err)
+		}
+		o.SkipCgroupID = st.Ino
+	}
+	src, err := n.cfg.Open(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return src, &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: &rt.Detector{}}, nil
+}
+
+// report queues one finding's Event, unless the same finding was written
+// within findingRepeat or the node is over its rate.
+func (n *RuntimeNode) report(f finding.Finding) {
+	now := n.cfg.Now()
+	key := f.RuleID + "\x00" + f.Object.Namespace + "/" + f.Object.Name + "\x00" + f.Container + "\x00" + f.Message
+	n.mu.Lock()
+	if t, ok := n.dedup[key]; ok && now.Sub(t) < findingRepeat {
+		n.mu.Unlock()
+		return
+	}
+	if len(n.dedup) >= 8192 {
+		for k, t := range n.dedup {
+			if now.Sub(t) >= findingRepeat {
+				delete(n.dedup, k)
+			}
+		}
+		if len(n.dedup) >= 8192 {
+			clear(n.dedup)
+		}
+	}
+	n.dedup[key] = now
+	n.mu.Unlock()
+	if !n.limiter.AllowN(now, 1) {
+		n.suppress.Add(1)
+		return
+	}
+	ns := f.Object.Namespace
+	involved := corev1.ObjectReference{APIVersion: "v1", Kind: "Pod", Namespace: ns, Name: f.Object.Name}
+	if f.Object.Kind != "Pod" {
+		ns, involved = n.cfg.Namespace, n.nodeRef()
+	}
+	rep := fleetapi.RuntimeReport{Node: n.cfg.Node, Findings: []fleetapi.RuntimeFinding{{ID: randomID(), Time: now.UTC(), F: f}}}
+	ev := n.kubeEvent(ns, involved, fleetapi.KubeEventReasonRuntimeFinding, corev1.EventTypeWarning, f.RuleID+": "+f.Message, &rep)
+	select {
+	case n.queue <- ev:
+	default:
+		n.suppress.Add(1)
+	}
+}
+
+// stateLoop writes the sensor state when it changes (at most every
+// StateEvery) and at least every 10 minutes.
+func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pipeline) {
+	t := time.NewTicker(n.cfg.StateEvery)
+	defer t.Stop()
+	for {
+		n.setState(func(s *fleetapi.RuntimeSensorState) {
+			if src != nil {
+				st := src.State()
+				if s.Mode != "degraded" || s.Reason == "" {
+					s.Mode, s.Reason = st.Mode, st.Reason
+				}
+				s.Events, s.Dropped, s.Malformed = st.Decoded, st.Dropped, st.Malformed
+			}
+			if p != nil {
+				s.Unattributed, s.Unchecked = p.Resolver.Unknown(), p.Detector.UnverifiedCount()
+			}
+		})
+		n.maybeWriteState()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (n *RuntimeNode) setState(fn func(*fleetapi.RuntimeSensorState)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.state.Mode == "" {
+		n.state.Mode = "ok"
+	}
+	fn(&n.state)
+	n.state.Suppressed = n.suppress.Load() + n.writeFail.Load()
+	n.state.Since = n.since
+}
+
+// State is the sensor's current state (the pod's log and tests read it).
+func (n *RuntimeNode) State() fleetapi.RuntimeSensorState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state
+}
+
+func (n *RuntimeNode) maybeWriteState() {
+	now := n.cfg.Now()
+	n.mu.Lock()
+	cur := n.state
+	cur.UpdatedAt = time.Time{}
+	same := cur == n.written
+	if same && now.Sub(n.wroteAt) < 10*time.Minute {
+		n.mu.Unlock()
+		return
+	}
+	n.written, n.wroteAt = cur, now
+	cur.UpdatedAt = now.UTC()
+	n.mu.Unlock()
+	typ, msg := corev1.EventTypeNormal, "runtime sensor ok"
+	if gap := cur.Gap(); gap != "" {
+		typ, msg = corev1.EventTypeWarning, "runtime sensor: "+gap
+	}
+	rep := fleetapi.RuntimeReport{Node: n.cfg.Node, Sensor: &cur}
+	ev := n.kubeEvent(n.cfg.Namespace, n.nodeRef(), fleetapi.KubeEventReasonRuntimeState, typ, msg, &rep)
+	// The state must not be lost behind a burst of findings: wait for room.
+	n.queue <- ev
+}
+
+// nodeRef is what the Events about the node itself regard: the Node, with
+// the runtime namespace, because the API server keeps an Event in its
+// involved object's namespace and the agent may watch that one only.
+func (n *RuntimeNode) nodeRef() corev1.ObjectReference {
+	return corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.cfg.Node, Namespace: n.cfg.Namespace}
+}
+
+func (n *RuntimeNode) kubeEvent(ns string, involved corev1.ObjectReference, reason, typ, msg string, rep *fleetapi.RuntimeReport) *corev1.Event {
+	raw, _ := json.Marshal(rep)
+	if len(msg) > 1024 {
+		msg = msg[:1024]
+	}
+	now := metav1.NewTime(n.cfg.Now())
+	return &corev1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: "palisade-runtime." + randomID(), Namespace: ns, Annotations: map[string]string{fleetapi.KubeEventRuntimeAnnotation: string(raw)}},
+		InvolvedObject:      involved,
+		Reason:              reason,
+		Message:             msg,
+		Type:                typ,
+		Source:              corev1.EventSource{Component: fleetapi.KubeEventRuntimeComponent, Host: n.cfg.Node},
+		ReportingController: fleetapi.KubeEventRuntimeComponent,
+		ReportingInstance:   n.cfg.Node,
+		Action:              "Detect",
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Count:               1,
+	}
+}
+
+func (n *RuntimeNode) writeLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-n.queue:
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			_, err := n.cfg.Client.CoreV1().Events(ev.Namespace).Create(wctx, ev, metav1.CreateOptions{})
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				if m := n.writeFail.Add(1); m&(m-1) == 0 {
+					n.log.Warn("runtime Event not written", slog.String("reason", ev.Reason), slog.Any("error", err), slog.Uint64("failed", m))
+				}
+			}
+		}
+	}
+}
+
+func randomID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// stripPodForRuntime keeps of a pod what podEntryOf reads: metadata
+// (without managed fields), the spec, and each container status's name,
+// container ID and image ID.
+func stripPodForRuntime(obj any) (any, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil
+	}
+	p.ManagedFields = nil
+	delete(p.Annotations, corev1.LastAppliedConfigAnnotation)
+	keep := func(in []corev1.ContainerStatus) []corev1.ContainerStatus {
+		out := make([]corev1.ContainerStatus, 0, len(in))
+		for _, cs := range in {
+			out = append(out, corev1.ContainerStatus{Name: cs.Name, ContainerID: cs.ContainerID, ImageID: cs.ImageID})
+		}
+		return out
+	}
+	p.Status = corev1.PodStatus{InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
+		EphemeralContainerStatuses: keep(p.Status.EphemeralContainerStatuses)}
+	return p, nil
+}

@@ -1,0 +1,187 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+)
+
+// podIndex is the runtime sensor's runtime.PodLookup over a pod informer:
+// container ID → pod. A deleted pod stays known for deletedTTL (at most
+// maxDeletedPods of them), so the events a short-lived container sent
+// just before its pod went away, still in the ring buffer or the
+// resolver's queue, are attributed to it (pod churn).
+type podIndex struct {
+	mu          sync.Mutex
+	byContainer map[string]*podEntry
+	byUID       map[string]*podEntry
+	deleted     []*podEntry // oldest first
+	now         func() time.Time
+}
+
+type podEntry struct {
+	uid        string
+	containers map[string]*rt.Pod // container ID → pod as that container sees it
+	any        *rt.Pod            // the pod with no container named (lookup by UID)
+	goneAt     time.Time
+}
+
+const (
+	deletedPodTTL  = 5 * time.Minute
+	maxDeletedPods = 4096
+)
+
+func newPodIndex(now func() time.Time) *podIndex {
+	if now == nil {
+		now = time.Now
+	}
+	return &podIndex{byContainer: map[string]*podEntry{}, byUID: map[string]*podEntry{}, now: now}
+}
+
+// LookupPod implements runtime.PodLookup.
+func (x *podIndex) LookupPod(_ context.Context, containerID, podUID string) (*rt.Pod, bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e := x.byContainer[containerID]; e != nil {
+		return e.containers[containerID], true
+	}
+	// A container the pod's status does not list yet (the informer lags
+	// the runtime by a moment): the pod is known by its cgroup's UID, the
+	// container is not.
+	if e := x.byUID[podUID]; e != nil && podUID != "" {
+		return e.any, true
+	}
+	return nil, false
+}
+
+func (x *podIndex) handler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { x.set(obj) },
+		UpdateFunc: func(_, obj any) { x.set(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				x.remove(string(p.UID))
+			}
+		},
+	}
+}
+
+func (x *podIndex) set(obj any) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	e := podEntryOf(p)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if old := x.byUID[e.uid]; old != nil {
+		for id := range old.containers {
+			if x.byContainer[id] == old {
+				delete(x.byContainer, id)
+			}
+		}
+	}
+	x.byUID[e.uid] = e
+	for id := range e.containers {
+		x.byContainer[id] = e
+	}
+	x.expireLocked()
+}
+
+func (x *podIndex) remove(uid string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	e := x.byUID[uid]
+	if e == nil || !e.goneAt.IsZero() {
+		return
+	}
+	e.goneAt = x.now()
+	x.deleted = append(x.deleted, e)
+	x.expireLocked()
+}
+
+// expireLocked forgets deleted pods older than deletedPodTTL, and the
+// oldest beyond maxDeletedPods.
+func (x *podIndex) expireLocked() {
+	now := x.now()
+	n := 0
+	for n < len(x.deleted) && (len(x.deleted)-n > maxDeletedPods || now.Sub(x.deleted[n].goneAt) > deletedPodTTL) {
+		e := x.deleted[n]
+		if x.byUID[e.uid] == e {
+			delete(x.byUID, e.uid)
+		}
+		for id := range e.containers {
+			if x.byContainer[id] == e {
+				delete(x.byContainer, id)
+			}
+		}
+		n++
+	}
+	x.deleted = x.deleted[n:]
+}
+
+// podEntryOf reads what the detections need from a pod: its owner
+// workload (a ReplicaSet made by a Deployment is named after the
+// Deployment), each container's ID, image (digest when known) and whether
+// the spec asked for a non-root user.
+func podEntryOf(p *corev1.Pod) *podEntry {
+	owner := "Pod/" + p.Name
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			owner = o.Kind + "/" + o.Name
+			if h := p.Labels["pod-template-hash"]; o.Kind == "ReplicaSet" && h != "" && strings.HasSuffix(o.Name, "-"+h) {
+				owner = "Deployment/" + strings.TrimSuffix(o.Name, "-"+h)
+			}
+		}
+	}
+	podNonRoot := false
+	if sc := p.Spec.SecurityContext; sc != nil {
+		podNonRoot = (sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) || (sc.RunAsUser != nil && *sc.RunAsUser != 0)
+	}
+	specs := map[string]corev1.Container{}
+	for _, c := range append(append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...), ephemeralContainers(p)...) {
+		specs[c.Name] = c
+	}
+	e := &podEntry{uid: string(p.UID), containers: map[string]*rt.Pod{},
+		any: &rt.Pod{Namespace: p.Namespace, Name: p.Name, Owner: owner, RunAsNonRoot: podNonRoot}}
+	statuses := append(append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...), p.Status.EphemeralContainerStatuses...)
+	for _, cs := range statuses {
+		_, id, ok := strings.Cut(cs.ContainerID, "://")
+		if !ok || id == "" {
+			continue
+		}
+		c := specs[cs.Name]
+		nonRoot := podNonRoot
+		if sc := c.SecurityContext; sc != nil {
+			if sc.RunAsNonRoot != nil {
+				nonRoot = *sc.RunAsNonRoot
+			}
+			if sc.RunAsUser != nil {
+				nonRoot = *sc.RunAsUser != 0
+			}
+		}
+		image := c.Image
+		if d := digestOf(cs.ImageID); d != "" && digestOf(image) == "" {
+			image += "@" + d
+		}
+		e.containers[id] = &rt.Pod{Namespace: p.Namespace, Name: p.Name, Owner: owner, Container: cs.Name, Image: image, RunAsNonRoot: nonRoot}
+	}
+	return e
+}
+
+func ephemeralContainers(p *corev1.Pod) []corev1.Container {
+	out := make([]corev1.Container, 0, len(p.Spec.EphemeralContainers))
+	for _, c := range p.Spec.EphemeralContainers {
+		out = append(out, corev1.Container(c.EphemeralContainerCommon))
+	}
+	return out
+}

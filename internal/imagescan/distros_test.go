@@ -1,0 +1,185 @@
+package imagescan
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/vulndb"
+)
+
+// oracleData is where the catalogers' tests keep real package databases
+// (copied from Trivy's and go-rpmdb's test data, see its README.txt).
+const oracleData = "../sbom/catalog/testdata/oracle/"
+
+// dpkgStatusOf returns the var/lib/dpkg/status section of a txtar file.
+func dpkgStatusOf(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "-- var/lib/dpkg/status --\n")
+	if !ok {
+		t.Fatalf("%s: no dpkg status section", path)
+	}
+	if i := strings.Index(rest, "\n-- "); i >= 0 {
+		rest = rest[:i+1]
+	}
+	return []byte(rest)
+}
+
+// TestDistributions scans, for each distribution, a root file system
+// assembled from a real package database and an os-release, against a
+// database built from that distribution's advisories in its vendor's
+// format: the packages are matched (never "not checked"), in the
+// distribution's version order and release, with its fix states and
+// severities. Photon OS, Fedora and Amazon Linux have no real rpm
+// database small enough to keep here: their root file systems hold the
+// real CBL-Mariner 2.0 database under their own os-release, which is
+// what decides the ecosystem.
+func TestDistributions(t *testing.T) {
+	ctx := context.Background()
+	ubuntuStatus := dpkgStatusOf(t, oracleData+"dpkg/trivy/testdata/valid.txtar")
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	mariner := read(oracleData + "rpm/go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite")
+	libuuid := read(oracleData + "rpm/go-rpmdb/libuuid/Packages")
+	sle := read(oracleData + "rpm/go-rpmdb/sle15-bci/Packages.db")
+	type source struct{ path, name string }
+	type want struct {
+		pkg, id, fixed, state string
+		sev                   finding.Severity
+		source                string
+	}
+	const vuln = "../vulndb/testdata/"
+	for _, tc := range []struct {
+		distro    string
+		osRelease string
+		dbPath    string
+		db        []byte
+		sources   []source
+		want      []want
+		absent    []string // "package id" that must not be reported
+	}{
+		{"Ubuntu 18.04", "ID=ubuntu\nVERSION_ID=\"18.04\"\nVERSION_CODENAME=bionic\n", "var/lib/dpkg/status", ubuntuStatus,
+			[]source{{"testdata/distros/ubuntu-osv", "Ubuntu"}, {"testdata/distros/ubuntu-tracker", "ubuntu-tracker"}},
+			[]want{
+				{"zlib1g", "UBUNTU-CVE-2022-37434", "1:1.2.11.dfsg-0ubuntu2.2", finding.FixStateFixed, finding.SeverityMedium, "Ubuntu"},
+				{"libc6", "UBUNTU-CVE-2024-2961", "", finding.FixStateEndOfLife, finding.SeverityHigh, "Ubuntu"},
+				{"libgcrypt20", "UBUNTU-CVE-2021-33560", "", finding.FixStateDeferred, finding.SeverityLow, "Ubuntu"},
+				{"bash", "UBUNTU-CVE-2022-3715", "", finding.FixStateAffected, finding.SeverityMedium, "Ubuntu"},
+			},
+			[]string{"tar UBUNTU-CVE-2022-48303"}},
+		{"UBI 8", "ID=\"rhel\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}},
+			[]want{{"libuuid", "REDHAT-CVE-2022-0563", "", finding.FixStateWillNotFix, finding.SeverityLow, "Red Hat"}}, nil},
+		{"UBI 9 (the same rpm, a stream Red Hat declares not affected)", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}}, nil, []string{"libuuid REDHAT-CVE-2022-0563"}},
+		{"Rocky Linux 8", "ID=\"rocky\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
+			[]want{{"libuuid", "RLSA-2023:7877", "2.32.1-43.el8_9", finding.FixStateFixed, finding.SeverityLow, "Rocky Linux"}},
+			[]string{"libuuid ALSA-2023:7877"}},
+		{"AlmaLinux 8", "ID=\"almalinux\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
+			[]want{{"libuuid", "ALSA-2023:7877", "2.32.1-43.el8_9", finding.FixStateFixed, finding.SeverityLow, "AlmaLinux"}},
+			[]string{"libuuid RLSA-2023:7877"}},
+		{"Oracle Linux 8", "ID=\"ol\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
+			[]source{{vuln + "oval/com.oracle.elsa-test.xml", "oval-oracle"}},
+			[]want{{"libuuid", "ELSA-2023-7877", "2.32.1-43.0.1.el8_9", finding.FixStateFixed, finding.SeverityLow, "Oracle Linux"}}, nil},
+		{"SLE 15 SP3 (BCI)", "ID=\"sles\"\nVERSION_ID=\"15.3\"\n", "var/lib/rpm/Packages.db", sle,
+			[]source{{"testdata/distros/suse-osv", "SUSE"}},
+			[]want{{"glibc", "SUSE-SU-2024:0001-1", "2.31-150300.63.1", finding.FixStateFixed, finding.SeverityHigh, "CVSS_V3"}},
+			[]string{"glibc SUSE-SU-2024:0002-1"}},
+		{"CBL-Mariner 2.0", "ID=mariner\nVERSION_ID=\"2.0\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+			[]source{{vuln + "oval/cbl-mariner-2.0-oval.xml", "oval-mariner-2.0"}},
+			[]want{
+				{"curl", "MARINER-2.0-41001-1", "7.76.0-7.cm2", finding.FixStateFixed, finding.SeverityHigh, "Mariner"},
+				{"openssl", "MARINER-2.0-41002-1", "", finding.FixStateAffected, finding.SeverityMedium, "Mariner"},
+			}, nil},
+		{"Photon OS 5.0", "ID=photon\nVERSION_ID=5.0\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+			[]source{{vuln + "photon/cve_data_photon5.0.json", "photon-5.0"}},
+			[]want{
+				{"openssl", "PHOTON-5.0-CVE-2023-0464", "3.0.8-2.ph5", finding.FixStateFixed, finding.SeverityHigh, "Photon OS"},
+				{"glibc", "PHOTON-5.0-CVE-2024-2961", "", finding.FixStateAffected, finding.SeverityHigh, "Photon OS"},
+			}, nil},
+		{"Fedora 40", "ID=fedora\nVERSION_ID=40\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+			[]source{{vuln + "bodhi/updates-page-1.json", "bodhi"}},
+			[]want{
+				{"openssl", "FEDORA-2024-1b2d3c4e5f", "1:3.1.4-3.fc40", finding.FixStateFixed, finding.SeverityMedium, "Fedora"},
+				{"openssl-libs", "FEDORA-2024-1b2d3c4e5f", "1:3.1.4-3.fc40", finding.FixStateFixed, finding.SeverityMedium, "Fedora"},
+			}, nil},
+		{"Amazon Linux 2023", "ID=\"amzn\"\nVERSION_ID=\"2023\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+			[]source{{vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
+			[]want{{"openssl-libs", "ALAS2023-2024-507", "1:3.0.8-1.amzn2023.0.3", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}}, nil},
+	} {
+		t.Run(tc.distro, func(t *testing.T) {
+			root := t.TempDir()
+			for p, body := range map[string][]byte{"etc/os-release": []byte(tc.osRelease), tc.dbPath: tc.db} {
+				if err := os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, p), body, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := vulndb.Cache{Dir: t.TempDir()}
+			for _, s := range tc.sources {
+				if _, err := c.Import(ctx, s.path, s.name, "", time.Now()); err != nil {
+					t.Fatalf("import %s: %v", s.name, err)
+				}
+			}
+			res, err := Scan(ctx, "rootfs:"+root, Options{CacheDir: c.Dir, MaxDBAge: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range res.Report.Problems {
+				if p.Level == finding.LevelError {
+					t.Errorf("problem: %s", p.Message)
+				}
+			}
+			got := map[string]*finding.Vulnerability{}
+			sevs := map[string]finding.Severity{}
+			for _, f := range res.Report.Findings {
+				if v := f.Vulnerability; v != nil {
+					got[v.Package.Name+" "+f.RuleID] = v
+					sevs[v.Package.Name+" "+f.RuleID] = f.Severity
+				}
+			}
+			for _, w := range tc.want {
+				key := w.pkg + " " + w.id
+				v, ok := got[key]
+				if !ok {
+					t.Errorf("%s: not reported; findings %v", key, keysOf(got))
+					continue
+				}
+				if v.Fixed != w.fixed || v.FixState != w.state || sevs[key] != w.sev || v.SeveritySource != w.source {
+					t.Errorf("%s: fixed %q, state %q, severity %v from %q; want %q, %q, %v from %q",
+						key, v.Fixed, v.FixState, sevs[key], v.SeveritySource, w.fixed, w.state, w.sev, w.source)
+				}
+			}
+			for _, key := range tc.absent {
+				if _, ok := got[key]; ok {
+					t.Errorf("%s reported", key)
+				}
+			}
+		})
+	}
+}
+
+func keysOf(m map[string]*finding.Vulnerability) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
