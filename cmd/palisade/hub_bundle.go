@@ -30,7 +30,9 @@ Kinds: policy (a Palisade policy file), allowlist (registry globs, one a
 line), rules (a policy file carrying custom rules), admission (an
 AdmissionPolicy for each cluster's webhook; keys inline; --sign-key signs it
 with a publisher key agents can require), vulndb (a
-'palisade db export' bundle). --cluster limits it to one cluster (name or
+'palisade db export' bundle), verification (an ImageVerificationPolicy the
+agents verify every running image with; keys and trustedRoot inline,
+docs/supply-chain.md). --cluster limits it to one cluster (name or
 ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 		Example: `  palisade hub bundle publish --kind admission --name fleet -f admission-policy.yaml
   palisade hub bundle publish --kind vulndb --name osv -f osv.bundle --cluster edge-042`,
@@ -89,7 +91,7 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 			return nil
 		},
 	}
-	publish.Flags().StringVar(&kind, "kind", "", "policy, allowlist, rules, admission or vulndb")
+	publish.Flags().StringVar(&kind, "kind", "", "policy, allowlist, rules, admission, vulndb or verification")
 	publish.Flags().StringVar(&name, "name", "", "bundle name (letters, digits, '.', '_', '-')")
 	publish.Flags().StringVar(&cluster, "cluster", "", "only this cluster (name or ID); default every cluster")
 	publish.Flags().StringVarP(&file, "filename", "f", "", "content file, - for standard input")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +21,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/image"
 	"github.com/palisade-sec/palisade/internal/imagescan"
 	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 	"github.com/palisade-sec/palisade/internal/vulnmatch"
 )
@@ -90,6 +93,7 @@ func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
 		o             scanOptions
 		img           imageFlags
 		vexFiles      []string
+		vexPolicy     string
 		ignoreUnfixed bool
 		ignoreStatus  []string
 		allowMissing  bool
@@ -227,6 +231,12 @@ database could not be read, or packages were left unchecked.`,
 					return &exitCodeError{code: exitError, err: fmt.Errorf("--vex: %w", err)}
 				}
 			}
+			var attested []finding.Problem
+			if vexPolicy != "" {
+				if attested, err = addAttestedVEX(cmd.Context(), g, &opts, vexPolicy, args[0]); err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--vex-attestations: %w", err)}
+				}
+			}
 			prog := newProgress(s, g)
 			opts.Progress = progressFunc(prog)
 			res, err := imagescan.Scan(cmd.Context(), args[0], opts)
@@ -237,6 +247,7 @@ database could not be read, or packages were left unchecked.`,
 			if sc.Vuln && len(res.SBOM.Packages) == 0 {
 				nothingChecked(res.Report, args[0], allowMissing)
 			}
+			res.Report.Problems = append(res.Report.Problems, attested...)
 			if format == report.FormatTable && !g.quiet {
 				for _, w := range res.Warnings {
 					fmt.Fprintf(s.err, "warning: %s\n", w)
@@ -253,6 +264,7 @@ database could not be read, or packages were left unchecked.`,
 	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list findings suppressed by VEX in table output (other formats always include them, marked)")
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
 	f.StringArrayVar(&vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress findings (repeatable)")
+	f.StringVar(&vexPolicy, "vex-attestations", "", "verification policy (ImageVerificationPolicy): apply the image's OpenVEX attestations that verify for its signers, like --vex")
 	f.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
 	f.StringSliceVar(&ignoreStatus, "ignore-status", nil, "leave out vulnerabilities in these fix states: "+strings.Join(finding.FixStates, ", "))
 	f.BoolVar(&allowMissing, "allow-missing-data", false, "do not exit 2 when the database has no advisories for an ecosystem of the image (its packages stay unchecked; reported as warnings)")
@@ -297,4 +309,42 @@ func nothingChecked(r *finding.Report, ref string, allowMissing bool) {
 		r.Summary.Errors++
 	}
 	r.Problems = append(r.Problems, p)
+}
+
+// addAttestedVEX adds to opts the OpenVEX attestations attached to the
+// registry image ref that verify for the signers of the policy's rule for
+// it, and returns what to say about them: a note per document applied, a
+// warning per attestation that did not verify (never applied), and a
+// warning when none did.
+func addAttestedVEX(ctx context.Context, g *globalOptions, opts *imagescan.Options, policyFile, ref string) ([]finding.Problem, error) {
+	p, err := supplychain.LoadPolicy(ctx, policyFile, kubeSecrets{g})
+	if err != nil {
+		return nil, err
+	}
+	r, ropts, err := image.RemoteOptions(ctx, ref, opts.Image)
+	if err != nil {
+		return nil, fmt.Errorf("%s: attestations are read from a registry image: %w", ref, err)
+	}
+	preds, misses, err := p.AttestedPredicates(ctx, ref, "openvex", r, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	if opts.VEX == nil {
+		opts.VEX = &vulnmatch.VEX{}
+	}
+	var out []finding.Problem
+	for _, pr := range preds {
+		src := "attestation " + pr.Source + " signed by " + pr.Signer
+		if err := opts.VEX.Add(src, bytes.NewReader(pr.Predicate)); err != nil {
+			return nil, err
+		}
+		out = append(out, finding.Problem{File: ref, Level: finding.LevelNote, Message: "OpenVEX applied from " + src})
+	}
+	for _, m := range misses {
+		out = append(out, finding.Problem{File: ref, Level: finding.LevelWarning, Message: "OpenVEX attestation not used (did not verify): " + m})
+	}
+	if len(preds) == 0 {
+		out = append(out, finding.Problem{File: ref, Level: finding.LevelWarning, Message: "no OpenVEX attestation verified for the policy's signers: no finding is suppressed by attestations"})
+	}
+	return out, nil
 }

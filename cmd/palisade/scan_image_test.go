@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,6 +23,8 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	. "github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
+	"github.com/palisade-sec/palisade/internal/supplychain"
+	"github.com/palisade-sec/palisade/internal/supplychain/sigstoretest"
 	"github.com/palisade-sec/palisade/internal/testregistry"
 )
 
@@ -254,6 +261,66 @@ func TestScanImageRegistry(t *testing.T) {
 		_, _, code := palisade(t, "", append([]string{"scan", "image", fx.single, "--platform", "linux/amd64", "--vex", vex, "--fail-on", "none"}, allow...)...)
 		if code != exitClean {
 			t.Errorf("--fail-on none: exit %d", code)
+		}
+	})
+
+	t.Run("VEX from verified attestations", func(t *testing.T) {
+		doc := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/app-2", "author": "test",
+ "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": [
+  {"vulnerability": {"name": "CVE-2021-38561"},
+   "products": [{"@id": "pkg:oci/app@` + strings.Replace(fx.singleDig, ":", "%3A", 1) + `", "subcomponents": [{"@id": "pkg:golang/golang.org/x/text"}]}],
+   "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}]}`
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		repo, err := name.NewRepository(strings.TrimSuffix(fx.single, ":1"), name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pred map[string]any
+		if err := json.Unmarshal([]byte(doc), &pred); err != nil {
+			t.Fatal(err)
+		}
+		env := sigstoretest.SignEnvelope(t, key, sigstoretest.Statement(t, fx.singleDig, "https://openvex.dev/ns/v0.2.0", pred))
+		if err := supplychain.AttachLegacyAttestation(context.Background(), repo, fx.singleDig, sigstoretest.EnvelopeJSON(t, env)); err != nil {
+			t.Fatal(err)
+		}
+		policy := func(k *ecdsa.PrivateKey) string {
+			der, err := x509.MarshalPKIXPublicKey(k.Public())
+			if err != nil {
+				t.Fatal(err)
+			}
+			pemKey := strings.ReplaceAll(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), "\n", "\n        ")
+			path := filepath.Join(t.TempDir(), "policy.yaml")
+			body := "apiVersion: palisade.io/v1alpha1\nkind: ImageVerificationPolicy\nmetadata: {name: vex}\nspec:\n  verifyImages:\n  - name: team\n    images: [\"" +
+				fx.reg.Host + "/team/*\"]\n    signers:\n    - name: vex key\n      key: |\n        " + pemKey + "\n"
+			if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		for _, tt := range []struct {
+			name       string
+			key        *ecdsa.PrivateKey
+			suppressed bool
+			problem    string
+		}{
+			{"signed by the policy's key", key, true, "OpenVEX applied from attestation tag sha256-"},
+			{"signed by another key", other, false, "no OpenVEX attestation verified"},
+		} {
+			r, stderr, _ := scanJSON(t, "", append([]string{fx.single, "--platform", "linux/amd64", "--vex-attestations", policy(tt.key), "--scanners", "vuln"}, allow...)...)
+			if r == nil {
+				t.Fatalf("%s: %s", tt.name, stderr)
+			}
+			if f := byRule(r)["GO-2021-0113"]; len(f) != 1 || f[0].Suppressed != tt.suppressed || (tt.suppressed && f[0].Suppression.Kind != "vex") {
+				t.Errorf("%s: GO-2021-0113 %+v, want suppressed %v", tt.name, f, tt.suppressed)
+			}
+			var said bool
+			for _, p := range r.Problems {
+				said = said || strings.Contains(p.Message, tt.problem)
+			}
+			if !said {
+				t.Errorf("%s: no problem saying %q: %+v", tt.name, tt.problem, r.Problems)
+			}
 		}
 	})
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/buildinfo"
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/supplychain"
@@ -40,7 +42,7 @@ type verifyFlags struct {
 }
 
 // rule builds a one-off rule from the flags.
-func (f *verifyFlags) rule(cmd *cobra.Command, haveRoot bool) ([]supplychain.Rule, error) {
+func (f *verifyFlags) rule(cmd *cobra.Command, haveRoot bool, secrets supplychain.SecretReader) ([]supplychain.Rule, error) {
 	var signers []supplychain.SignerSpec
 	for _, k := range f.keys {
 		signers = append(signers, supplychain.SignerSpec{Key: k})
@@ -64,7 +66,19 @@ func (f *verifyFlags) rule(cmd *cobra.Command, haveRoot bool) ([]supplychain.Rul
 		spec.Attestations = append(spec.Attestations, supplychain.AttestationSpec{Type: t, Signers: signers, Conditions: f.conditions})
 	}
 	// Key paths on the command line are relative to the working directory.
-	return supplychain.CompileRules(cmd.Context(), []supplychain.RuleSpec{spec}, ".", nil, haveRoot)
+	return supplychain.CompileRules(cmd.Context(), []supplychain.RuleSpec{spec}, ".", secrets, haveRoot)
+}
+
+// kubeSecrets reads k8s:// keys with the kubeconfig's credentials,
+// connecting only when such a key is named.
+type kubeSecrets struct{ g *globalOptions }
+
+func (k kubeSecrets) SecretData(ctx context.Context, namespace, name string) (map[string][]byte, error) {
+	c, err := liveClient(k.g)
+	if err != nil {
+		return nil, err
+	}
+	return admission.KubeSecrets{Client: c}.SecretData(ctx, namespace, name)
 }
 
 func newVerifyImageCommand(s *streams, g *globalOptions) *cobra.Command {
@@ -125,7 +139,7 @@ attached to verify.`,
 				if len(vf.keys) > 0 || vf.identity != "" || vf.identityRegexp != "" || len(vf.attTypes) > 0 {
 					return usage(errors.New("--policy and one-off signer or attestation flags exclude each other"))
 				}
-				p, err := supplychain.LoadPolicy(ctx, vf.policy, nil)
+				p, err := supplychain.LoadPolicy(ctx, vf.policy, kubeSecrets{g})
 				if err != nil {
 					return usage(err)
 				}
@@ -141,7 +155,7 @@ attached to verify.`,
 						return usage(err)
 					}
 				}
-				if rules, err = vf.rule(cmd, v.Root != nil); err != nil {
+				if rules, err = vf.rule(cmd, v.Root != nil, kubeSecrets{g}); err != nil {
 					return usage(err)
 				}
 			}

@@ -267,7 +267,7 @@ func TestPullSecretsReachAuthenticatedRegistry(t *testing.T) {
 	if err := kc.add(secret); err != nil {
 		t.Fatal(err)
 	}
-	p, err := parsePolicy(context.Background(), "inline", []byte(policyHeader+"spec:\n  images: {resolveDigests: true}\n"))
+	p, err := parsePolicy(context.Background(), "inline", []byte(policyHeader+"spec:\n  images: {resolveDigests: true}\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -301,11 +301,13 @@ func LoadPolicy(ctx context.Context, path string) (*Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admission policy %s: %w", path, err)
 	}
-	return parsePolicy(ctx, path, data)
+	return parsePolicy(ctx, path, data, nil)
 }
 
-func parsePolicy(ctx context.Context, path string, data []byte) (*Policy, error) {
-	return parsePolicyIn(ctx, path, data, filepath.Dir(path))
+// parsePolicy reads a policy file's content; secrets reads verifyImages
+// keys named k8s://namespace/name (nil: such keys are refused).
+func parsePolicy(ctx context.Context, path string, data []byte, secrets supplychain.SecretReader) (*Policy, error) {
+	return parsePolicyIn(ctx, path, data, filepath.Dir(path), secrets)
 }
 
 // ValidateBundlePolicy checks an AdmissionPolicy published to the fleet
@@ -314,13 +316,13 @@ func parsePolicy(ctx context.Context, path string, data []byte) (*Policy, error)
 // self-contained (keys inline as pem: a key file path means nothing on
 // another machine, and the hub reads no files for a publisher).
 func ValidateBundlePolicy(ctx context.Context, name string, data []byte) error {
-	_, err := parsePolicyIn(ctx, name, data, "")
+	_, err := parsePolicyIn(ctx, name, data, "", nil)
 	return err
 }
 
 // parsePolicyIn parses and compiles a policy whose key files are relative
 // to baseDir; "" allows no key files.
-func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string) (*Policy, error) {
+func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string, secrets supplychain.SecretReader) (*Policy, error) {
 	set, err := manifest.Load(ctx, []string{"-"}, manifest.Options{Stdin: bytes.NewReader(data), SkipDockerfiles: true})
 	if err != nil {
 		return nil, fmt.Errorf("admission policy %s: %w", path, err)
@@ -361,7 +363,7 @@ func parsePolicyIn(ctx context.Context, path string, data []byte, baseDir string
 			updated = st.ModTime()
 		}
 	}
-	p, err := compile(ctx, &f, baseDir, updated)
+	p, err := compile(ctx, &f, baseDir, updated, secrets)
 	if err != nil {
 		var fe *fieldError
 		if asFieldError(err, &fe) {
@@ -417,7 +419,7 @@ func orFail(f FailurePolicy) FailurePolicy {
 }
 
 // compile validates the spec and builds the policy. baseDir resolves key files.
-func compile(ctx context.Context, f *PolicyFile, baseDir string, updated time.Time) (*Policy, error) {
+func compile(ctx context.Context, f *PolicyFile, baseDir string, updated time.Time, secrets supplychain.SecretReader) (*Policy, error) {
 	s := &f.Spec
 	p := &Policy{mode: s.Mode, level: s.PodSecurity.Level, overrides: s.Overrides, images: s.Images}
 	if p.mode == "" {
@@ -546,9 +548,9 @@ func compile(ctx context.Context, f *PolicyFile, baseDir string, updated time.Ti
 		}
 	}
 	if len(s.Images.VerifyImages) > 0 {
-		// Keys are files (relative to the policy) or inline PEM; the
-		// webhook reads no Secret for them.
-		if p.verifyRules, err = supplychain.CompileRules(ctx, s.Images.VerifyImages, baseDir, nil, p.verifier.Root != nil); err != nil {
+		// Keys are files (relative to the policy), inline PEM, or
+		// k8s:// Secrets read once here, when the policy loads.
+		if p.verifyRules, err = supplychain.CompileRules(ctx, s.Images.VerifyImages, baseDir, secrets, p.verifier.Root != nil); err != nil {
 			var fe *supplychain.FieldError
 			if errors.As(err, &fe) {
 				return nil, &fieldError{field: "spec.images." + fe.Path, label: "spec.images." + fe.Label, err: fe.Err}

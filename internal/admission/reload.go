@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -41,12 +42,12 @@ func (st fileState) changed(path string) (fileState, bool, error) {
 	return next, next.hash != st.hash, nil
 }
 
-func loadPolicyState(ctx context.Context, path string) (*Policy, fileState, error) {
+func loadPolicyState(ctx context.Context, path string, secrets supplychain.SecretReader) (*Policy, fileState, error) {
 	st, _, err := fileState{}.changed(path)
 	if err != nil {
 		return nil, st, fmt.Errorf("admission policy %s: %w", path, err)
 	}
-	p, err := parsePolicy(ctx, path, st.data)
+	p, err := parsePolicy(ctx, path, st.data, secrets)
 	st.data = nil
 	return p, st, err
 }

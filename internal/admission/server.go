@@ -31,8 +31,9 @@ type Options struct {
 	// (default: a LogSink on Logger).
 	Logger *slog.Logger
 	Events EventSink
-	// Client reads pull secrets when the policy asks for them; nil
-	// disables them.
+	// Client reads pull secrets when the policy asks for them, and the
+	// Secrets of verifyImages keys named k8s://namespace/name; nil
+	// disables both.
 	Client kubernetes.Interface
 	// Scanner is the vulnerability scanner for the vulnerability gate;
 	// Fixable says whether one of its findings has a fix.
@@ -75,7 +76,7 @@ func NewServer(ctx context.Context, opts Options) (*Server, error) {
 		opts.ReloadInterval = 2 * time.Second
 	}
 	s := &Server{opts: opts, log: opts.Logger}
-	p, st, err := loadPolicyState(ctx, opts.PolicyFile)
+	p, st, err := loadPolicyState(ctx, opts.PolicyFile, s.secrets())
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +212,7 @@ func (s *Server) ReloadPolicy(ctx context.Context) {
 	if !changed {
 		return
 	}
-	p, err := parsePolicy(ctx, s.opts.PolicyFile, st.data)
+	p, err := parsePolicy(ctx, s.opts.PolicyFile, st.data, s.secrets())
 	st.data = nil
 	s.policyAt = st
 	if err != nil {

@@ -135,18 +135,18 @@ func legacyTlogEntry(annotation string) (*protorekor.TransparencyLogEntry, error
 	}
 	body, err := base64.StdEncoding.DecodeString(rb.Payload.Body)
 	if err != nil || len(body) == 0 {
-		return nil, errors.New("Payload.body is missing or not base64")
+		return nil, errors.New("the entry body (Payload.body) is missing or not base64")
 	}
 	logID, err := hex.DecodeString(rb.Payload.LogID)
 	if err != nil || len(logID) == 0 {
-		return nil, errors.New("Payload.logID is missing or not hex")
+		return nil, errors.New("the log ID (Payload.logID) is missing or not hex")
 	}
 	var kv struct {
 		Kind       string `json:"kind"`
 		APIVersion string `json:"apiVersion"`
 	}
 	if err := json.Unmarshal(body, &kv); err != nil || kv.Kind == "" || kv.APIVersion == "" {
-		return nil, errors.New("Payload.body is not a Rekor entry (kind, apiVersion)")
+		return nil, errors.New("the entry body (Payload.body) is not a Rekor entry (kind, apiVersion)")
 	}
 	return &protorekor.TransparencyLogEntry{
 		LogIndex:          rb.Payload.LogIndex,

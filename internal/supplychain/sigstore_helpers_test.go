@@ -10,8 +10,8 @@ import (
 // loaded.
 type testSigstore struct {
 	*sigstoretest.Sigstore
-	rootPath            string
-	trusted, untrusting *TrustedRoot
+	rootPath                  string
+	trusted, untrusting, noCT *TrustedRoot
 }
 
 type keylessOpts = sigstoretest.KeylessOpts
@@ -25,6 +25,9 @@ func newTestSigstore(t testing.TB) *testSigstore {
 		t.Fatal(err)
 	}
 	if ts.untrusting, err = LoadTrustedRoot(ts.OtherRootPath); err != nil {
+		t.Fatal(err)
+	}
+	if ts.noCT, err = LoadTrustedRoot(ts.NoCTRootPath); err != nil {
 		t.Fatal(err)
 	}
 	return ts

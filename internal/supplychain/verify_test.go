@@ -73,6 +73,11 @@ func TestKeylessAttestation(t *testing.T) {
 			id: &Identity{Subject: ghSubject, Issuer: ghIssuer}, wantErr: "timestamp"},
 		{name: "refused: inclusion proof alone gives no time", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, NoTimestamp: true, NoSET: true}), digest: testDigest,
 			id: &Identity{Subject: ghSubject, Issuer: ghIssuer}, wantErr: "timestamp"},
+		{name: "refused: no SCT and the root lists a CT log", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: good.Claims, NoSCT: true}), digest: testDigest,
+			id: ghIdentity(), wantErr: "SCT entries"},
+		{name: "refused: SCT of a log the root does not list", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: good.Claims, BadSCT: true}), digest: testDigest,
+			id: ghIdentity(), wantErr: "SCT entries"},
+		{name: "verified: no SCT and the root lists no CT log", root: ts.noCT, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, Claims: good.Claims, NoSCT: true}), digest: testDigest, id: ghIdentity()},
 		{name: "refused: certificate expired when timestamped", root: ts.trusted, bundle: ts.keylessBundle(t, stmt, keylessOpts{Subject: ghSubject, Issuer: ghIssuer, NotBefore: time.Now().Add(-time.Hour)}), digest: testDigest,
 			id: &Identity{Subject: ghSubject, Issuer: ghIssuer}, wantErr: "certificate"},
 	}

@@ -1,7 +1,9 @@
 // Package sigstoretest is an in-process, offline Sigstore for tests and
 // benchmarks: a Fulcio-style certificate authority, a Rekor log key that
 // signs real Rekor entries, and an RFC 3161 timestamp authority, with the
-// trusted_root.json that trusts them. See Sigstore for what it is and is not.
+// trusted_root.json that trusts them, and a certificate transparency log
+// whose SCTs the certificates embed. See Sigstore for what it is and is
+// not.
 package sigstoretest
 
 import (
@@ -27,6 +29,10 @@ import (
 	"encoding/hex"
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 	"github.com/digitorus/timestamp"
+	ct "github.com/google/certificate-transparency-go"
+	cttls "github.com/google/certificate-transparency-go/tls"
+	ctx509 "github.com/google/certificate-transparency-go/x509"
+	"github.com/google/certificate-transparency-go/x509util"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
@@ -60,11 +66,16 @@ type Sigstore struct {
 	tsaKey   *ecdsa.PrivateKey
 	rekorKey *ecdsa.PrivateKey
 	rekorID  []byte
-	// RootPath is a trusted_root.json trusting this Sigstore;
-	// OtherRootPath one trusting another Fulcio CA (and the same log
-	// and timestamp authority), so its certificates do not chain.
+	ctKey    *ecdsa.PrivateKey
+	ctID     []byte
+	// RootPath is a trusted_root.json trusting this Sigstore, its CT log
+	// included (so an SCT is required); OtherRootPath one trusting
+	// another Fulcio CA (and the same logs and timestamp authority), so
+	// its certificates do not chain; NoCTRootPath this Sigstore without
+	// its CT log (no SCT is required).
 	RootPath      string
 	OtherRootPath string
+	NoCTRootPath  string
 }
 
 func New(t testing.TB) *Sigstore {
@@ -90,12 +101,20 @@ func New(t testing.TB) *Sigstore {
 	}
 	sum := sha256.Sum256(der)
 	ts.rekorID = sum[:]
+	ts.ctKey = genKey(t)
+	if der, err = x509.MarshalPKIXPublicKey(&ts.ctKey.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	sum = sha256.Sum256(der)
+	ts.ctID = sum[:]
 
 	dir := t.TempDir()
 	ts.RootPath = filepath.Join(dir, "trusted_root.json")
 	ts.OtherRootPath = filepath.Join(dir, "other_root.json")
-	ts.writeRoot(t, ts.RootPath, ts.fulcio)
-	ts.writeRoot(t, ts.OtherRootPath, other)
+	ts.NoCTRootPath = filepath.Join(dir, "no_ct_root.json")
+	ts.writeRoot(t, ts.RootPath, ts.fulcio, true)
+	ts.writeRoot(t, ts.OtherRootPath, other, true)
+	ts.writeRoot(t, ts.NoCTRootPath, ts.fulcio, false)
 	return ts
 }
 
@@ -146,16 +165,22 @@ func newCA(t testing.TB, eku x509.ExtKeyUsage) (*root.FulcioCertificateAuthority
 
 const rekorHost = "rekor.localhost"
 
-// writeRoot writes a trusted_root.json with the Fulcio CA f and the test
-// Rekor log and timestamp authority (no CT log: the test certificates
-// carry no SCT).
-func (ts *Sigstore) writeRoot(t testing.TB, path string, f *root.FulcioCertificateAuthority) {
+// writeRoot writes a trusted_root.json with the Fulcio CA f, the test
+// Rekor log and timestamp authority, and (withCT) the test CT log.
+func (ts *Sigstore) writeRoot(t testing.TB, path string, f *root.FulcioCertificateAuthority, withCT bool) {
 	t.Helper()
 	logs := map[string]*root.TransparencyLog{hex.EncodeToString(ts.rekorID): {
 		BaseURL: "https://" + rekorHost, ID: ts.rekorID, HashFunc: crypto.SHA256, SignatureHashFunc: crypto.SHA256,
 		PublicKey: &ts.rekorKey.PublicKey, ValidityPeriodStart: time.Now().Add(-5 * time.Hour),
 	}}
-	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{f}, nil, []root.TimestampingAuthority{ts.tsa}, logs)
+	var ctlogs map[string]*root.TransparencyLog
+	if withCT {
+		ctlogs = map[string]*root.TransparencyLog{hex.EncodeToString(ts.ctID): {
+			BaseURL: "https://ctfe.localhost", ID: ts.ctID, HashFunc: crypto.SHA256, SignatureHashFunc: crypto.SHA256,
+			PublicKey: &ts.ctKey.PublicKey, ValidityPeriodStart: time.Now().Add(-5 * time.Hour),
+		}}
+	}
+	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01, []root.CertificateAuthority{f}, ctlogs, []root.TimestampingAuthority{ts.tsa}, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +205,9 @@ type KeylessOpts struct {
 	NoSET bool
 	// notBefore shifts the certificate's validity (default now).
 	NotBefore time.Time
+	// NoSCT leaves the embedded SCT out of the certificate; BadSCT embeds
+	// one signed by a CT log key no trusted root lists.
+	NoSCT, BadSCT bool
 }
 
 // fulcioLeaf issues a leaf certificate the way Fulcio does: the OIDC
@@ -217,6 +245,13 @@ func (ts *Sigstore) fulcioLeaf(t testing.TB, o KeylessOpts) (*x509.Certificate, 
 		}
 		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, arc}, Value: der})
 	}
+	if !o.NoSCT {
+		ctKey, ctID := ts.ctKey, ts.ctID
+		if o.BadSCT {
+			ctKey = genKey(t)
+		}
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ts.embeddedSCT(t, tmpl, &key.PublicKey, ctKey, ctID))
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ts.fulcio.Intermediates[0], &key.PublicKey, ts.interKey)
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +261,61 @@ func (ts *Sigstore) fulcioLeaf(t testing.TB, o KeylessOpts) (*x509.Certificate, 
 		t.Fatal(err)
 	}
 	return cert, key
+}
+
+// oidSCTList is the X.509 extension of embedded SCTs (RFC 6962 3.3).
+var oidSCTList = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 11129, 2, 4, 2}
+
+// embeddedSCT is the SCT list extension a CT log (ctKey, ctID) gives the
+// certificate tmpl will become, as Fulcio embeds it: the SCT signs the
+// precertificate, i.e. the final certificate's TBS without this
+// extension. That TBS is found by issuing the certificate once with a
+// placeholder SCT list and removing it, as verifiers do.
+func (ts *Sigstore) embeddedSCT(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey, ctKey *ecdsa.PrivateKey, ctID []byte) pkix.Extension {
+	t.Helper()
+	placeholder, _ := asn1.Marshal([]byte{0})
+	draft := *tmpl
+	draft.ExtraExtensions = append(append([]pkix.Extension{}, tmpl.ExtraExtensions...), pkix.Extension{Id: oidSCTList, Value: placeholder})
+	der, err := x509.CreateCertificate(rand.Reader, &draft, ts.fulcio.Intermediates[0], pub, ts.interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	precertTBS, err := ctx509.RemoveSCTList(parsed.RawTBSCertificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := uint64(time.Now().UnixMilli())
+	sct := ct.SignedCertificateTimestamp{SCTVersion: ct.V1, Timestamp: stamp}
+	copy(sct.LogID.KeyID[:], ctID)
+	input, err := ct.SerializeSCTSignatureInput(sct, ct.LogEntry{Leaf: ct.MerkleTreeLeaf{Version: ct.V1, LeafType: ct.TimestampedEntryLeafType,
+		TimestampedEntry: &ct.TimestampedEntry{EntryType: ct.PrecertLogEntryType, Timestamp: stamp, PrecertEntry: &ct.PreCert{
+			IssuerKeyHash: sha256.Sum256(ts.fulcio.Intermediates[0].RawSubjectPublicKeyInfo), TBSCertificate: precertTBS}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := sha256.Sum256(input)
+	sig, err := ecdsa.SignASN1(rand.Reader, ctKey, digest[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sct.Signature = ct.DigitallySigned{Algorithm: cttls.SignatureAndHashAlgorithm{Hash: cttls.SHA256, Signature: cttls.ECDSA}, Signature: sig}
+	list, err := x509util.MarshalSCTsIntoSCTList([]*ct.SignedCertificateTimestamp{&sct})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := cttls.Marshal(*list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value, err := asn1.Marshal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: oidSCTList, Value: value}
 }
 
 // Statement returns an in-toto statement about digest.
