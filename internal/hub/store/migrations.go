@@ -286,6 +286,13 @@ ALTER TABLE clusters ADD COLUMN quota_refused_at BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE clusters ADD COLUMN quota_reason TEXT NOT NULL DEFAULT '';
 UPDATE clusters SET finding_rows = (SELECT COUNT(*) FROM findings WHERE findings.cluster_id = clusters.id);
 `, nil},
+	// No query reads findings by generation since reports are diffed by
+	// fingerprint; the index was still written by every insert, and
+	// since every rewrite of a finding changes gen, it kept PostgreSQL
+	// from updating changed findings in place (HOT).
+	{12, "findings: drop the unused index on (cluster_id, gen)", `
+DROP INDEX IF EXISTS findings_gen;
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already
