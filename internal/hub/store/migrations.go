@@ -293,6 +293,13 @@ CREATE TABLE auth_lockouts (
 	unlocked_at BIGINT NOT NULL
 );
 `, nil},
+	// No query reads findings by generation since reports are diffed by
+	// fingerprint; the index was still written by every insert, and
+	// since every rewrite of a finding changes gen, it kept PostgreSQL
+	// from updating changed findings in place (HOT).
+	{13, "findings: drop the unused index on (cluster_id, gen)", `
+DROP INDEX IF EXISTS findings_gen;
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already
