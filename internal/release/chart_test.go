@@ -33,7 +33,8 @@ func copyChart(t *testing.T) string {
 }
 
 // TestPinChart: the release's RewriteDeploy pins the chart's image values
-// (values.yaml's image.digest and agent.image.digest), leaves templates
+// (values.yaml's image.digest, agent.image.digest and runtime.image.digest,
+// the last two of the agent's repository), leaves templates
 // and other repositories alone, and DeployImages sees the chart's images
 // and not its templates' `image:` lines.
 func TestPinChart(t *testing.T) {
@@ -42,11 +43,11 @@ func TestPinChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(before) != 2 {
-		t.Fatalf("chart images %v, want image and agent.image", before)
+	if len(before) != 3 {
+		t.Fatalf("chart images %v, want image, agent.image and runtime.image", before)
 	}
-	if bad := Unpinned(before, false); len(bad) != 2 {
-		t.Fatalf("source chart: unpinned %v, want both (placeholders)", bad)
+	if bad := Unpinned(before, false); len(bad) != 3 {
+		t.Fatalf("source chart: unpinned %v, want all three (placeholders)", bad)
 	}
 	tmplBefore, _ := os.ReadFile(filepath.Join(dir, "templates/hub/hub.yaml"))
 	d1 := "sha256:" + strings.Repeat("1a", 32)
@@ -56,7 +57,7 @@ func TestPinChart(t *testing.T) {
 		wantChanged  int
 		wantUnpinned int
 	}{
-		{"ghcr.io/palisade-sec/palisade", d1, 1, 1},
+		{"ghcr.io/palisade-sec/palisade", d1, 1, 2},
 		{"ghcr.io/palisade-sec/palisade-agent", d2, 1, 0},
 		{"ghcr.io/palisade-sec/other", d2, 0, 0},
 		// A later release re-pins an older digest.
