@@ -90,6 +90,9 @@ type CVEInfo struct {
 	// package and release, where their advisories do not carry them
 	// (Debian's Security Tracker).
 	Statuses []PackageStatus `json:"statuses,omitempty"`
+	// cpeRecord is the advisory an NVD item's CPE configurations make of
+	// the CVE (nvdcpe.go), handed to the source's reader, never stored here.
+	cpeRecord *Record
 }
 
 // PackageStatus is a distribution's fix state of a CVE in one package of
@@ -350,7 +353,7 @@ func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) 
 				st.withdrawn++
 				continue
 			}
-			info := &CVEInfo{ID: it.CVE.ID}
+			info := &CVEInfo{ID: it.CVE.ID, cpeRecord: cpeRecordOf(it.CVE.ID, raw)}
 			for _, key := range []string{"cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"} {
 				for _, m := range it.CVE.Metrics[key] {
 					v := m.CVSSData.VectorString

@@ -253,7 +253,7 @@ func Default() *Set {
 			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(), Pub(),
 			CargoLock(), NuGetLock(), MixLock(), ConanLock(), OpenJDK(),
 		},
-		Streams: []StreamCataloger{GoBinary(), RuntimeBinary()},
+		Streams: []StreamCataloger{GoBinary(), RuntimeBinary(), RustBinary()},
 	}
 }
 
