@@ -236,6 +236,12 @@ func Scan(ctx context.Context, root string, src vulnmatch.Source, opts vulnmatch
 	if err != nil {
 		return nil, err
 	}
+	return Match(ctx, files, problems, src, opts)
+}
+
+// Match matches the dependencies of files found by Find (with the
+// problems Find met) in src, as Scan does.
+func Match(ctx context.Context, files []LockFile, problems []finding.Problem, src vulnmatch.Source, opts vulnmatch.Options) (*Result, error) {
 	res := &Result{Files: files, Problems: problems}
 	if src == nil {
 		if n := res.Packages(); n > 0 {
