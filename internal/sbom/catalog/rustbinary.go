@@ -91,12 +91,11 @@ func execFormatOf(b []byte) execFormat {
 // elfSections is where an ELF file's section header table is and what of
 // it was kept.
 type elfSections struct {
-	order            binary.ByteOrder
-	is64             bool
-	off, size        int64
-	entsize          int
-	table            []byte
-	candidateOffsets []int64
+	order     binary.ByteOrder
+	is64      bool
+	off, size int64
+	entsize   int
+	table     []byte
 }
 
 func parseELFHeader(b []byte) (*elfSections, bool) {
