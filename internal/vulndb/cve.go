@@ -93,6 +93,25 @@ type CVEInfo struct {
 	// cpeRecord is the advisory an NVD item's CPE configurations make of
 	// the CVE (nvdcpe.go), handed to the source's reader, never stored here.
 	cpeRecord *Record
+	// Priorities are distributions' own ratings of the CVE where their
+	// advisories do not carry them per package (the Ubuntu CVE
+	// Tracker's priorities).
+	Priorities []Priority `json:"priorities,omitempty"`
+}
+
+// Priority is a distribution's rating of a CVE: of the CVE as a whole
+// (Package empty), of one source package, or of one source package in
+// one release.
+type Priority struct {
+	// Ecosystem is the distribution ("Ubuntu"), with a release when the
+	// rating is of one release ("Ubuntu:22.04:LTS").
+	Ecosystem string `json:"ecosystem"`
+	Package   string `json:"package,omitempty"`
+	// Priority is the distribution's word ("negligible", "low",
+	// "medium", "high", "critical").
+	Priority string `json:"priority"`
+	// Source names who rated it ("Ubuntu CVE Tracker").
+	Source string `json:"source"`
 }
 
 // PackageStatus is a distribution's fix state of a CVE in one package of
@@ -147,6 +166,7 @@ func (c *CVEInfo) merge(o *CVEInfo) {
 		c.EPSS = o.EPSS
 	}
 	c.Statuses = append(c.Statuses, o.Statuses...)
+	c.Priorities = append(c.Priorities, o.Priorities...)
 }
 
 // IsCVE reports whether id has the form CVE-YYYY-NNNN...

@@ -770,7 +770,7 @@ func firstLocation(p *sbom.Package) string {
 // findingOf renders a match as a finding.
 func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos []*vulndb.CVEInfo) finding.Finding {
 	rec := m.rec
-	r := rate(m, infos)
+	r := rate(m, q, infos)
 	sev := r.severity
 	v := &finding.Vulnerability{
 		ID:             rec.ID,
