@@ -269,6 +269,14 @@ func Repo() *Set {
 	return s
 }
 
+// LockFiles returns the catalogers of a source repository's lock and
+// manifest files, the dependencies a project pins before anything is
+// installed: what `palisade scan repo` matches.
+func LockFiles() []Cataloger {
+	return []Cataloger{NPMLock(), PNPMLock(), YarnLock(), PoetryLock(), UVLock(), PipfileLock(), Requirements(),
+		GemfileLock(), ComposerLock(), NuGetLock(), CargoLock(), MixLock(), ConanLock(), Pub(), Swift()}
+}
+
 // Wants reports whether any cataloger of s, or OS detection, needs the
 // file. An image walker keeps exactly these files.
 func (s *Set) Wants(path string, size int64, mode fs.FileMode) bool {

@@ -91,12 +91,11 @@ func execFormatOf(b []byte) execFormat {
 // elfSections is where an ELF file's section header table is and what of
 // it was kept.
 type elfSections struct {
-	order            binary.ByteOrder
-	is64             bool
-	off, size        int64
-	entsize          int
-	table            []byte
-	candidateOffsets []int64
+	order     binary.ByteOrder
+	is64      bool
+	off, size int64
+	entsize   int
+	table     []byte
 }
 
 func parseELFHeader(b []byte) (*elfSections, bool) {
@@ -154,16 +153,27 @@ func (s *elfSections) startsSection(off int64) bool {
 func (rustBinary) CatalogStream(_ context.Context, p string, r io.Reader) ([]sbom.Package, error) {
 	// overlap keeps enough of a chunk's end for a candidate's probe.
 	const chunk, overlap = 1 << 20, 64
-	buf := make([]byte, 0, chunk+overlap)
-	n, err := io.ReadFull(r, buf[:cap(buf)])
-	buf = buf[:n]
+	// The header decides before anything is allocated: most executables
+	// of an image outside the OS directories are scripts.
+	var head [64]byte
+	n, err := io.ReadFull(r, head[:])
 	eof := err == io.EOF || err == io.ErrUnexpectedEOF
 	if err != nil && !eof {
 		return nil, err
 	}
-	format := execFormatOf(buf)
+	format := execFormatOf(head[:n])
 	if format == notExec {
 		return nil, nil
+	}
+	buf := make([]byte, 0, chunk+overlap)
+	buf = append(buf, head[:n]...)
+	if !eof {
+		m, err := io.ReadFull(r, buf[n:cap(buf)])
+		buf = buf[:n+m]
+		eof = err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !eof {
+			return nil, err
+		}
 	}
 	var elf *elfSections
 	if format == formatELF {
