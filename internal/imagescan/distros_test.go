@@ -122,6 +122,10 @@ func TestDistributions(t *testing.T) {
 		{"Amazon Linux 2023", "ID=\"amzn\"\nVERSION_ID=\"2023\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
 			[]source{{vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
 			[]want{{"openssl-libs", "ALAS2023-2024-507", "1:3.0.8-1.amzn2023.0.3", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}}, nil},
+		{"Amazon Linux 2 (both releases' advisories imported)", "ID=\"amzn\"\nVERSION_ID=\"2\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+			[]source{{vuln + "alas/updateinfo-al2.xml", "alas-2"}, {vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
+			[]want{{"openssl-libs", "ALAS2-2024-2450", "1:1.0.2k-24.amzn2.0.8", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}},
+			[]string{"openssl-libs ALAS2023-2024-507"}},
 	} {
 		t.Run(tc.distro, func(t *testing.T) {
 			root := t.TempDir()

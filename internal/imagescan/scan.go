@@ -177,6 +177,11 @@ type Inventory struct {
 	Image    ImageInfo      `json:"image"`
 	OS       *sbom.OS       `json:"os,omitempty"`
 	Packages []sbom.Package `json:"packages"`
+	// ContentSets are the Red Hat content sets (repositories) the image
+	// was built from, read from its content manifests
+	// (/root/buildinfo/content_manifests/*.json); Match qualifies Red Hat
+	// packages by them.
+	ContentSets []string `json:"contentSets,omitempty"`
 	// Secrets are the secret findings (nil unless the secret scanner ran).
 	Secrets []finding.Finding `json:"secrets,omitempty"`
 	// Problems are files the walk or the catalogers skipped.
@@ -298,6 +303,7 @@ func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Option
 		VEX:              opts.VEX,
 		Object:           inv.Image.Object(),
 		Products:         products(inv.Image),
+		ContentSets:      inv.ContentSets,
 		AllowMissingData: opts.AllowMissingData,
 	})
 	if err != nil {

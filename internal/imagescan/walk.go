@@ -70,7 +70,7 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 			return &c, true, nil
 		}
 	}
-	sels := []image.Selector{catalogSelector(ctx, set)}
+	sels := []image.Selector{catalogSelector(ctx, set), contentManifestSelector}
 	if sc.Secret {
 		sels = append(sels, image.SecretSelector(opts.Secrets))
 	}
@@ -252,6 +252,9 @@ func catalogFS(ctx context.Context, fsys *image.FS, set *catalog.Set, info Image
 	for _, w := range res.Warnings {
 		inv.Problems = append(inv.Problems, finding.Problem{Level: finding.LevelWarning, Message: w.Error()})
 	}
+	var csProblems []finding.Problem
+	inv.ContentSets, csProblems = contentSets(fsys)
+	inv.Problems = append(inv.Problems, csProblems...)
 	// FS.Results holds results only for files of the final view: a Go
 	// binary that a later layer deleted or replaced is not reported.
 	for _, c := range set.Streams {

@@ -43,7 +43,7 @@ const (
 )
 
 // Formats lists the formats a source can have.
-var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX, FormatUbuntuTracker, FormatOVAL, FormatPhoton, FormatBodhi}
+var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX, FormatUbuntuTracker, FormatOVAL, FormatPhoton, FormatBodhi, FormatRedHatCPE}
 
 // FormatOf returns the format a source name implies when none is given:
 // "nvd", "nvd-2024", "NVD:recent" are NVD feeds, "kev" and "epss" (and
@@ -52,11 +52,12 @@ var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, 
 // Amazon Linux's updateinfo.xml, "redhat-vex" is Red Hat's CSAF VEX,
 // "ubuntu-tracker" the Ubuntu CVE Tracker, "oval-oracle" and
 // "oval-azurelinux-3.0" OVAL, "photon-5.0" Photon OS's CVE metadata,
-// "bodhi-fedora" Fedora's Bodhi updates; every other name is OSV.
+// "bodhi-fedora" Fedora's Bodhi updates, "redhat-cpe" Red Hat's
+// repository-to-CPE mapping; every other name is OSV.
 func FormatOf(name string) string {
 	n := strings.ToLower(name)
 	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS, FormatRedHatVEX, FormatUbuntuTracker,
-		FormatOVAL, FormatPhoton, FormatBodhi} {
+		FormatOVAL, FormatPhoton, FormatBodhi, FormatRedHatCPE} {
 		if n == f || strings.HasPrefix(n, f+"-") || strings.HasPrefix(n, f+":") || strings.HasPrefix(n, f+"_") {
 			return f
 		}
