@@ -82,7 +82,7 @@ type RuntimeNodeConfig struct {
 	// (runtime.OverlayDrift). "" leaves the change-time test alone.
 	HostRoot string
 	Logger   *slog.Logger
-	Now            func() time.Time
+	Now      func() time.Time
 }
 
 // RuntimeNode is a node's running sensor.
