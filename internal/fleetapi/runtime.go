@@ -51,9 +51,18 @@ type RuntimeSensorState struct {
 	Unchecked    uint64 `json:"unchecked"`
 	Suppressed   uint64 `json:"suppressed"`
 	// CustomErrors counts custom (CEL) detection evaluations that failed.
-	CustomErrors uint64    `json:"customErrors,omitempty"`
-	Since        time.Time `json:"since"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	CustomErrors uint64 `json:"customErrors,omitempty"`
+	// Established connections judged against the NetworkPolicies
+	// (PAL-RT-011): IntentJudged, of them IntentDenied; IntentUndecided
+	// could not be judged (an end not known, a node address, the policy
+	// model incomplete), never taken as allowed; IntentReason says why
+	// judging is off or incomplete, "" when it runs.
+	IntentJudged    uint64    `json:"intentJudged,omitempty"`
+	IntentDenied    uint64    `json:"intentDenied,omitempty"`
+	IntentUndecided uint64    `json:"intentUndecided,omitempty"`
+	IntentReason    string    `json:"intentReason,omitempty"`
+	Since           time.Time `json:"since"`
+	UpdatedAt       time.Time `json:"updatedAt"`
 }
 
 // Gap says what the state leaves unseen, "" for full coverage.
@@ -67,6 +76,8 @@ func (s *RuntimeSensorState) Gap() string {
 		return "events lost: " + strconv.FormatUint(s.Dropped, 10) + " dropped, " + strconv.FormatUint(s.Malformed, 10) + " malformed"
 	case s.Suppressed > 0:
 		return strconv.FormatUint(s.Suppressed, 10) + " findings over the node's rate limit"
+	case s.IntentReason != "":
+		return "connections not judged against the NetworkPolicies: " + s.IntentReason
 	}
 	return ""
 }
