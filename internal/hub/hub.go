@@ -77,6 +77,10 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// RuntimeProfileRetention deletes the learned profiles of workloads
+	// not observed for this long (default DefaultRuntimeProfileRetention;
+	// negative: kept). Their quota and learning window are in Limits.
+	RuntimeProfileRetention time.Duration
 	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
 	// and stores at once: small ones (deltas) and large ones (snapshots,
 	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
@@ -176,6 +180,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.AdmissionEventsPerCluster == 0 {
 		cfg.AdmissionEventsPerCluster = DefaultAdmissionEventsPerCluster
+	}
+	if cfg.RuntimeProfileRetention == 0 {
+		cfg.RuntimeProfileRetention = DefaultRuntimeProfileRetention
 	}
 	if cfg.AdmissionEventRetention == 0 {
 		cfg.AdmissionEventRetention = DefaultAdmissionEventRetention
