@@ -178,6 +178,8 @@ func (w *watchWriter) event(e *rt.Event) {
 		detail = fmt.Sprintf("status %d", e.ExitCode)
 	case rt.KindConnect:
 		detail = "→ " + e.Dst.String()
+	case rt.KindEstablished:
+		detail = e.Src.String() + " ⇒ " + e.Dst.String()
 	case rt.KindAccept:
 		detail = e.Src.String() + " ← " + e.Dst.String()
 	case rt.KindUDPSend:

@@ -76,9 +76,9 @@ func TestDistributions(t *testing.T) {
 			[]source{{"testdata/distros/ubuntu-osv", "Ubuntu"}, {"testdata/distros/ubuntu-tracker", "ubuntu-tracker"}},
 			[]want{
 				{"zlib1g", "UBUNTU-CVE-2022-37434", "1:1.2.11.dfsg-0ubuntu2.2", finding.FixStateFixed, finding.SeverityMedium, "Ubuntu"},
-				{"libc6", "UBUNTU-CVE-2024-2961", "", finding.FixStateEndOfLife, finding.SeverityHigh, "Ubuntu"},
-				{"libgcrypt20", "UBUNTU-CVE-2021-33560", "", finding.FixStateDeferred, finding.SeverityLow, "Ubuntu"},
-				{"bash", "UBUNTU-CVE-2022-3715", "", finding.FixStateAffected, finding.SeverityMedium, "Ubuntu"},
+				{"libc6", "UBUNTU-CVE-2024-2961", "", finding.FixStateEndOfLife, finding.SeverityHigh, vulndb.SourceUbuntuTracker},
+				{"libgcrypt20", "UBUNTU-CVE-2021-33560", "", finding.FixStateDeferred, finding.SeverityLow, vulndb.SourceUbuntuTracker},
+				{"bash", "UBUNTU-CVE-2022-3715", "", finding.FixStateAffected, finding.SeverityMedium, vulndb.SourceUbuntuTracker},
 			},
 			[]string{"tar UBUNTU-CVE-2022-48303"}},
 		{"UBI 8", "ID=\"rhel\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,

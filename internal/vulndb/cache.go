@@ -156,7 +156,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				return meta, nil, fmt.Errorf("source %s: no previous database to keep it from", name)
 			}
 			keep := func() error {
-				if !enrich {
+				if !enrich || in.state.Format == FormatNVD {
 					if err := old.forEachOf(ctx, name, add); err != nil {
 						return err
 					}
@@ -174,6 +174,8 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 			var st readStats
 			var err error
 			switch {
+			case in.state.Format == FormatNVD:
+				st, err = readNVDSource(ctx, in.path, add, addCVE)
 			case enrich:
 				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
 			case in.state.Format == FormatALAS:
