@@ -18,7 +18,7 @@ import (
 )
 
 // writeTree writes files (slash paths) under a new directory.
-func writeTree(t *testing.T, files map[string]string) string {
+func writeTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for p, body := range files {
