@@ -106,7 +106,8 @@ Package.resolved) are matched against the vulnerability database
 the package's line, and says when the package is a development
 dependency. A lock file that does not parse, a missing database, or an
 ecosystem without advisories is an error (exit 2) unless
---allow-missing-data. --scanners config or --scanners vuln runs one
+--allow-missing-data. A dependency vulnerability of unknown severity fails
+--fail-on at every level but none, unless --ignore-unknown-severity. --scanners config or --scanners vuln runs one
 side only.
 
 Each finding names the file a developer edits: the manifest, the chart
@@ -139,7 +140,7 @@ decides by the findings alone).`,
 		},
 	}
 	o.addFlags(cmd)
-	df.addFlags(cmd)
+	df.addFlags(cmd, o)
 	o.addInputErrorFlag(cmd)
 	o.addFrameworkFlag(cmd)
 	rf.addFlags(cmd)

@@ -105,6 +105,32 @@ func TestScanRepoDependencies(t *testing.T) {
 		t.Errorf("no database, --allow-missing-data: exit %d", code)
 	}
 
+	// An advisory without severity fails every --fail-on level but none,
+	// unless --ignore-unknown-severity.
+	unrated := t.TempDir()
+	b, _ := json.Marshal(vulndb.Record{ID: "PYSEC-flask", Modified: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+		Affected: []vulndb.Affected{{Package: vulndb.Package{Ecosystem: "PyPI", Name: "flask"},
+			Ranges: []vulndb.Range{{Type: vulndb.RangeEcosystem, Events: []vulndb.Event{{Introduced: "0"}, {Fixed: "3.0.0"}}}}}}})
+	if err := os.WriteFile(filepath.Join(unrated, "PYSEC-flask.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	unratedDB := t.TempDir()
+	if _, err := (vulndb.Cache{Dir: unratedDB}).ImportOSV(context.Background(), unrated, "records", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		flags []string
+		want  int
+	}{
+		{[]string{"--fail-on", "critical"}, 1},
+		{[]string{"--fail-on", "critical", "--ignore-unknown-severity"}, 0},
+	} {
+		args := append([]string{"scan", "repo", repo, "-o", "json", "--cache-dir", unratedDB, "--scanners", "vuln", "--allow-missing-data"}, tc.flags...)
+		if _, stderr, code := palisade(t, "", args...); code != tc.want {
+			t.Errorf("%v: exit %d, want %d: %s", tc.flags, code, tc.want, stderr)
+		}
+	}
+
 	// A lock file that does not parse is an error naming it.
 	write("py/poetry.lock", "[[package]\n")
 	out, _, code = palisade(t, "", "scan", "repo", repo, "-o", "json", "--cache-dir", cache, "--scanners", "vuln", "--fail-on", "none")

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -124,8 +125,9 @@ func Find(ctx context.Context, root string, catalogers []catalog.Cataloger) ([]L
 		if err != nil {
 			return nil, nil, fmt.Errorf("repository %s: %s: %w", root, j.path, err)
 		}
+		finder := newLineFinder(lines, pkgs)
 		for _, p := range pkgs {
-			lf.Dependencies = append(lf.Dependencies, Dependency{Package: p, File: j.path, Line: lineOf(lines, p.Name, p.Version)})
+			lf.Dependencies = append(lf.Dependencies, Dependency{Package: p, File: j.path, Line: finder.line(p.Name, p.Version)})
 		}
 		files = append(files, lf)
 	}
@@ -149,40 +151,134 @@ func readLines(fsys fs.FS, p string) ([]string, error) {
 // be written (Pipfile.lock puts a list of hashes between them).
 const versionWindow = 64
 
-// lineOf finds a package in its lock file's lines (lower-cased): the first
-// line naming it (as a whole name, not the prefix of another) with its
-// version on that line or within versionWindow lines after; else the
-// first line naming it; else 0. The catalogers do not keep positions, and
-// every lock format writes the name before or beside the version.
-func lineOf(lines []string, name, version string) int {
-	name, version = strings.ToLower(name), strings.ToLower(version)
-	n := lineOfName(lines, name, version)
-	if host, path, ok := strings.Cut(name, "/"); ok && n == 0 {
-		// A Swift package cloned over SSH: "git@github.com:vapor/vapor.git".
-		n = lineOfName(lines, host+":"+path, version)
-	}
-	return n
+// lineFinder finds packages in a lock file's lines (lower-cased): the
+// first line naming a package (as a whole name, not the prefix of
+// another) with its version on that line or within versionWindow lines
+// after, before the next line naming it; else the first line naming it;
+// else 0. The catalogers do not keep positions, and every lock format
+// writes the name before or beside the version.
+//
+// One pass over the lines records where the tokens the packages need
+// stand (the last segment of each name, the first of each version), so
+// finding every package of a lock file costs its size plus the lines of
+// those tokens, never lines × packages.
+type lineFinder struct {
+	lines []string
+	at    map[string][]int // token → the lines (0-based, ascending) holding it
 }
 
-func lineOfName(lines []string, name, version string) int {
-	first := 0
+func newLineFinder(lines []string, pkgs []sbom.Package) *lineFinder {
+	lf := &lineFinder{lines: lines, at: map[string][]int{}}
+	want := map[string]bool{}
+	for _, p := range pkgs {
+		for _, n := range nameForms(strings.ToLower(p.Name)) {
+			want[lastToken(n)] = true
+		}
+		want[firstToken(strings.ToLower(p.Version))] = true
+	}
 	for i, l := range lines {
-		if !hasToken(l, name) {
-			continue
-		}
-		if first == 0 {
-			first = i + 1
-		}
-		for j := i; j < len(lines) && j <= i+versionWindow; j++ {
-			if j > i && hasToken(lines[j], name) {
-				break // the next entry of the same name
+		for j := 0; j < len(l); {
+			if !nameByte(l[j]) {
+				j++
+				continue
 			}
-			if hasToken(lines[j], version) {
+			k := j
+			for k < len(l) && nameByte(l[k]) {
+				k++
+			}
+			t := l[j:k]
+			if !want[t] {
+				// A repository URL's last segment ends in ".git".
+				t = strings.TrimSuffix(t, ".git")
+			}
+			if want[t] {
+				if at := lf.at[t]; len(at) == 0 || at[len(at)-1] != i {
+					lf.at[t] = append(at, i)
+				}
+			}
+			j = k
+		}
+	}
+	return lf
+}
+
+// nameForms are the spellings of a package name in lock files: as the
+// catalogers name it, and a Swift repository cloned over SSH
+// ("git@github.com:vapor/vapor.git" for github.com/vapor/vapor).
+func nameForms(name string) []string {
+	if host, path, ok := strings.Cut(name, "/"); ok {
+		return []string{name, host + ":" + path}
+	}
+	return []string{name}
+}
+
+func lastToken(s string) string {
+	k := len(s)
+	for k > 0 && !nameByte(s[k-1]) {
+		k--
+	}
+	j := k
+	for j > 0 && nameByte(s[j-1]) {
+		j--
+	}
+	return s[j:k]
+}
+
+func firstToken(s string) string {
+	j := 0
+	for j < len(s) && !nameByte(s[j]) {
+		j++
+	}
+	k := j
+	for k < len(s) && nameByte(s[k]) {
+		k++
+	}
+	return s[j:k]
+}
+
+// line returns the package's line (1-based), 0 when it is not found.
+func (lf *lineFinder) line(name, version string) int {
+	name, version = strings.ToLower(name), strings.ToLower(version)
+	for _, n := range nameForms(name) {
+		if l := lf.lineOfName(n, version); l > 0 {
+			return l
+		}
+	}
+	return 0
+}
+
+func (lf *lineFinder) lineOfName(name, version string) int {
+	var named []int
+	for _, i := range lf.at[lastToken(name)] {
+		if hasToken(lf.lines[i], name) {
+			named = append(named, i)
+		}
+	}
+	if len(named) == 0 {
+		return 0
+	}
+	var vlines []int
+	if version != "" {
+		vlines = lf.at[firstToken(version)]
+	}
+	for k, i := range named {
+		end := i + versionWindow
+		if k+1 < len(named) && named[k+1] <= end {
+			end = named[k+1] - 1
+		}
+		v, _ := slices.BinarySearch(vlines, i)
+		for ; v < len(vlines) && vlines[v] <= end; v++ {
+			if hasToken(lf.lines[vlines[v]], version) {
 				return i + 1
 			}
 		}
 	}
-	return first
+	return named[0] + 1
+}
+
+// lineOf finds one package in lines (see lineFinder).
+func lineOf(lines []string, name, version string) int {
+	return newLineFinder(lines, []sbom.Package{{Name: name, Version: version}}).line(name, version)
 }
 
 // hasToken reports whether s contains tok not as part of a longer name or

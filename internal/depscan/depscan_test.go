@@ -18,7 +18,7 @@ import (
 )
 
 // writeTree writes files (slash paths) under a new directory.
-func writeTree(t *testing.T, files map[string]string) string {
+func writeTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for p, body := range files {
@@ -216,4 +216,22 @@ func TestScan(t *testing.T) {
 	if len(res.Findings) != 0 || len(res.Problems) != 2 || res.Problems[0].Level != finding.LevelError || !strings.Contains(res.Problems[0].Message, "6 dependencies of 4 lock files not checked") {
 		t.Errorf("without a database: %+v", res.Problems)
 	}
+}
+
+// FuzzLineOf: hostile lock file text and names never panic the line
+// finder, and a line found names the package.
+func FuzzLineOf(f *testing.F) {
+	f.Add("lodash@^4.17.21:\n  version \"4.17.21\"\n", "lodash", "4.17.21")
+	f.Add("\"pin\": {\"location\": \"git@github.com:vapor/vapor.git\"}\n", "github.com/vapor/vapor", "4.92.1")
+	f.Add("a.git\n.git\n", "x/.git", "")
+	f.Fuzz(func(t *testing.T, text, name, version string) {
+		lines := strings.Split(strings.ToLower(text), "\n")
+		n := lineOf(lines, name, version)
+		if n < 0 || n > len(lines) {
+			t.Fatalf("line %d of %d", n, len(lines))
+		}
+		if n > 0 && lineOf(lines[n-1:n], name, "") != 1 {
+			t.Fatalf("line %d (%q) does not name %q", n, lines[n-1], name)
+		}
+	})
 }
