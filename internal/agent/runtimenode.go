@@ -81,8 +81,12 @@ type RuntimeNodeConfig struct {
 	// image's layers from the container's writable one
 	// (runtime.OverlayDrift). "" leaves the change-time test alone.
 	HostRoot string
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// ObserveEvery is how often the workloads' observations (binaries,
+	// peers, ports: the hub's learned profiles) are written (default 1
+	// minute); negative: none.
+	ObserveEvery time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // RuntimeNode is a node's running sensor.
@@ -95,7 +99,9 @@ type RuntimeNode struct {
 	custom    []*rt.CustomDetection
 	suppress  atomic.Uint64
 	writeFail atomic.Uint64
-	since     time.Time
+	// obsDropped counts observations not written (queue full, too large).
+	obsDropped atomic.Uint64
+	since      time.Time
 
 	mu      sync.Mutex
 	state   fleetapi.RuntimeSensorState
@@ -123,6 +129,9 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 	}
 	if cfg.StateEvery <= 0 {
 		cfg.StateEvery = 30 * time.Second
+	}
+	if cfg.ObserveEvery == 0 {
+		cfg.ObserveEvery = time.Minute
 	}
 	if cfg.FindingsPerMinute <= 0 {
 		cfg.FindingsPerMinute = 120
@@ -195,6 +204,10 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	defer src.Close()
 	done := make(chan struct{})
 	go func() { defer close(done); n.stateLoop(ctx, src, p) }()
+	if p.Observer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.observeLoop(ctx, p.Observer) }()
+	}
 	runErr := src.Run(ctx, func(e rt.Event) {
 		for _, fd := range p.Process(ctx, &e) {
 			n.report(fd)
@@ -236,7 +249,11 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 	if n.cfg.HostRoot != "" {
 		d.Overlay = &rt.OverlayDrift{HostRoot: n.cfg.HostRoot}
 	}
-	return src, &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: d}, nil
+	p := &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: d}
+	if n.cfg.ObserveEvery > 0 {
+		p.Observer = &rt.Observer{Peers: n.pods}
+	}
+	return src, p, nil
 }
 
 // report queues one finding's Event, unless the same finding was written
@@ -295,6 +312,9 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 			}
 			if p != nil {
 				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()
+				if p.Observer != nil {
+					s.ObservationsDropped = p.Observer.Dropped() + n.obsDropped.Load()
+				}
 			}
 			if n.intent != nil {
 				st := n.intent.judge.Stats()
@@ -405,8 +425,8 @@ func randomID() string {
 }
 
 // stripPodForRuntime keeps of a pod what podEntryOf reads: metadata
-// (without managed fields), the spec, and each container status's name,
-// container ID and image ID.
+// (without managed fields), the spec, its addresses, and each container
+// status's name, container ID and image ID.
 func stripPodForRuntime(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -421,7 +441,7 @@ func stripPodForRuntime(obj any) (any, error) {
 		}
 		return out
 	}
-	p.Status = corev1.PodStatus{InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
+	p.Status = corev1.PodStatus{PodIPs: p.Status.PodIPs, InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
 		EphemeralContainerStatuses: keep(p.Status.EphemeralContainerStatuses)}
 	return p, nil
 }

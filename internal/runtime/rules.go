@@ -1,6 +1,9 @@
 package runtime
 
-import "github.com/palisade-sec/palisade/internal/finding"
+import (
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/runtime/profile"
+)
 
 // Rules is the runtime detections' metadata for the one catalogue
 // (internal/catalog): what `palisade rules` and docs/rules.md show and
@@ -55,5 +58,7 @@ func Rules() []finding.RuleInfo {
 		rules[i].Tags = []string{"runtime"}
 		rules[i].References = append(rules[i].References, refRuntime)
 	}
-	return rules
+	// Deviations from learned workload profiles are judged at the hub;
+	// their metadata is the profile package's.
+	return append(rules, profile.Rules()...)
 }
