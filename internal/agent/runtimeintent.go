@@ -42,6 +42,19 @@ type intentWatch struct {
 	log                      *slog.Logger
 	every                    time.Duration
 	built                    atomic.Uint64
+	// listErr is the last list/watch error of an informer not synced yet
+	// (forbidden by RBAC, the API server unreachable): the reason shown
+	// while nothing is judged.
+	listErr atomic.Pointer[string]
+}
+
+// reason completes the judge's reason with why the informers have not
+// synced, if they have not.
+func (w *intentWatch) reason(r string) string {
+	if e := w.listErr.Load(); e != nil && w.built.Load() == 0 && r != "" {
+		return r + ": " + *e
+	}
+	return r
 }
 
 // startIntent sets up the cluster-wide informers on f: pods (own node's
@@ -64,6 +77,13 @@ func (n *RuntimeNode) startIntent(ctx context.Context, f informers.SharedInforme
 		fn  cache.TransformFunc
 	}{{w.pods, stripPodForIntent(n.cfg.Node)}, {w.ns, stripNamespace}, {w.policies, stripPolicy}, {w.svcs, stripService}} {
 		if err := t.inf.SetTransform(t.fn); err != nil {
+			return nil, err
+		}
+		if err := t.inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			msg := err.Error()
+			w.listErr.Store(&msg)
+			cache.DefaultWatchErrorHandler(ctx, r, err)
+		}); err != nil {
 			return nil, err
 		}
 		if _, err := t.inf.AddEventHandler(w.changed()); err != nil {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -11,10 +12,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeobj "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 )
 
@@ -69,7 +75,7 @@ func TestRuntimeNodePolicyIntent(t *testing.T) {
 	go func() { done <- n.Run(ctx) }()
 	waitUntil(t, "the intent finding and a state with the judged connections", func() bool {
 		fs, states, _ := runtimeEvents(t, client)
-		return len(fs) >= 1 && len(states) > 0 && states[len(states)-1].IntentJudged+states[len(states)-1].IntentUndecided >= 2
+		return len(fs) >= 1 && len(states) > 0 && latest(states).IntentJudged+latest(states).IntentUndecided >= 2
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -80,7 +86,7 @@ func TestRuntimeNodePolicyIntent(t *testing.T) {
 		!strings.Contains(fs[0].F.Message, "10.244.2.7:5432 (shop/db[StatefulSet])") || !strings.Contains(fs[0].F.Message, "NetworkPolicy shop/web-dns-only") {
 		t.Fatalf("findings %+v, want one PAL-RT-011 on web naming db and web's policy", fs)
 	}
-	last := states[len(states)-1]
+	last := latest(states)
 	if last.IntentJudged != 1 || last.IntentDenied != 1 || last.IntentUndecided != 1 || last.IntentReason != "" {
 		t.Errorf("state %+v, want 1 judged and denied, 1 undecided", last)
 	}
@@ -110,4 +116,51 @@ func TestStripPodForIntent(t *testing.T) {
 		len(q.Spec.Containers) != 1 || q.Spec.Containers[0].Ports[0].Name != "http" || q.Spec.Containers[0].Env != nil || q.Annotations != nil || q.Spec.SecurityContext != nil {
 		t.Errorf("other node's pod %+v", q)
 	}
+}
+
+// TestRuntimeNodePolicyIntentForbidden: when the sensor may not list what
+// policy intent needs (a ClusterRole without namespaces), nothing is
+// judged and the state says why, with the API server's refusal: a gap,
+// never a silent pass.
+func TestRuntimeNodePolicyIntentForbidden(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("list", "namespaces", func(k8stesting.Action) (bool, runtimeobj.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("RBAC: not allowed"))
+	})
+	cg := fakeCgroup(t, t.TempDir())
+	src := &recordedSource{events: []rt.Event{{Kind: rt.KindEstablished, CgroupID: cg, Dst: netip.MustParseAddrPort("203.0.113.9:443")}}, state: rt.State{Mode: "ok", Decoded: 1}}
+	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), StateEvery: 20 * time.Millisecond,
+		PolicyIntent: true, IntentEvery: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitUntil(t, "a state naming the refusal", func() bool {
+		_, states, _ := runtimeEvents(t, client)
+		return len(states) > 0 && strings.Contains(latest(states).IntentReason, "forbidden")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, states, _ := runtimeEvents(t, client)
+	last := latest(states)
+	if !strings.HasPrefix(last.IntentReason, "policies not synced yet: ") || !strings.Contains(last.Gap(), "connections not judged against the NetworkPolicies") || last.IntentJudged != 0 {
+		t.Errorf("state %+v, gap %q", last, last.Gap())
+	}
+}
+
+// latest is the newest of the states written (the API lists Events by
+// name, not by time).
+func latest(states []fleetapi.RuntimeSensorState) fleetapi.RuntimeSensorState {
+	l := states[0]
+	for _, s := range states[1:] {
+		if s.UpdatedAt.After(l.UpdatedAt) {
+			l = s
+		}
+	}
+	return l
 }

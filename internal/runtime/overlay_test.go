@@ -109,7 +109,7 @@ func TestOverlayJudge(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(wh), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mknod(wh, syscall.S_IFCHR|0o000, 0); err != nil {
+	if err := syscall.Mknod(wh, syscall.S_IFCHR, 0); err != nil {
 		if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
 			t.Fatalf("mknod a whiteout: %v", err)
 		}
