@@ -349,22 +349,25 @@ func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
+			// One pass: the decoder reads the item whole (so its size is
+			// known and bounded as before) and decodes the fields kept;
+			// decoding a copy afterwards cost a quarter of an import.
+			start := dec.InputOffset()
+			var it nvdItem
+			err := dec.Decode(&it)
+			var typeErr *json.UnmarshalTypeError
+			if err != nil && !errors.As(err, &typeErr) {
 				return fmt.Errorf("NVD feed: vulnerabilities[%d]: %w", i, err)
 			}
-			name := fmt.Sprintf("vulnerabilities[%d]", i)
-			if len(raw) > maxCVEItem {
-				st.skip(name, errors.New("item too large"))
-				continue
-			}
-			var it nvdItem
-			if err := json.Unmarshal(raw, &it); err != nil {
-				st.skip(name, err)
+			if err != nil || dec.InputOffset()-start > maxCVEItem {
+				if err == nil {
+					err = errors.New("item too large")
+				}
+				st.skip(fmt.Sprintf("vulnerabilities[%d]", i), err)
 				continue
 			}
 			if !IsCVE(it.CVE.ID) {
-				st.skip(name, fmt.Errorf("id %q is not a CVE ID", truncate(it.CVE.ID, 40)))
+				st.skip(fmt.Sprintf("vulnerabilities[%d]", i), fmt.Errorf("id %q is not a CVE ID", truncate(it.CVE.ID, 40)))
 				continue
 			}
 			if strings.EqualFold(it.CVE.VulnStatus, "Rejected") {
