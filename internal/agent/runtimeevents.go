@@ -2,7 +2,7 @@ package agent
 
 // The node runtime sensors (runtimenode.go) write their state and findings
 // as Kubernetes Events; the agent watches them by field selector
-// reportingComponent=palisade-runtime and forwards them through the outbox
+// reportingComponent=palisade-runtime (watchKubeEvents) and forwards them through the outbox
 // as runtime reports. Replays (the informer lists the last hour's Events
 // again after a restart) are harmless: the hub keys runtime findings on
 // (cluster, ID) and keeps the newest state per node.
@@ -15,13 +15,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
@@ -41,7 +36,7 @@ const (
 func runtimeFromKubeEvent(ev *corev1.Event) (fleetapi.RuntimeReport, error) {
 	var rep fleetapi.RuntimeReport
 	where := "event " + ev.Namespace + "/" + ev.Name
-	if ev.Reason != fleetapi.KubeEventReasonRuntimeFinding && ev.Reason != fleetapi.KubeEventReasonRuntimeState {
+	if ev.Reason != fleetapi.KubeEventReasonRuntimeFinding && ev.Reason != fleetapi.KubeEventReasonRuntimeState && ev.Reason != fleetapi.KubeEventReasonRuntimeObservations {
 		return rep, fmt.Errorf("%s: reason %q is not a Palisade runtime event", where, ev.Reason)
 	}
 	raw := ev.Annotations[fleetapi.KubeEventRuntimeAnnotation]
@@ -60,7 +55,10 @@ func runtimeFromKubeEvent(ev *corev1.Event) (fleetapi.RuntimeReport, error) {
 	if len(rep.Findings) > maxRuntimeFindings {
 		return rep, fmt.Errorf("%s: %d runtime findings in one Event, over %d", where, len(rep.Findings), maxRuntimeFindings)
 	}
-	if (ev.Reason == fleetapi.KubeEventReasonRuntimeState) != (rep.Sensor != nil) || (rep.Sensor == nil && len(rep.Findings) == 0) {
+	if ev.Reason == fleetapi.KubeEventReasonRuntimeObservations {
+		return rep, checkObservationEvent(where, &rep)
+	}
+	if (ev.Reason == fleetapi.KubeEventReasonRuntimeState) != (rep.Sensor != nil) || (rep.Sensor == nil && len(rep.Findings) == 0) || len(rep.Observations) > 0 {
 		return rep, fmt.Errorf("%s: reason %s does not match its report", where, ev.Reason)
 	}
 	for i := range rep.Findings {
@@ -103,22 +101,13 @@ func (a *Agent) RuntimeSensors() map[string]fleetapi.RuntimeSensorState {
 	return out
 }
 
-func (w *runtimeWatch) add(obj any) {
-	ev, ok := obj.(*corev1.Event)
-	if !ok {
-		return
-	}
-	rep, err := runtimeFromKubeEvent(ev)
-	if err != nil {
-		w.dropped.Add(1)
-		w.a.log.Warn("runtime event not forwarded", slog.Any("error", err))
-		return
-	}
+// queue merges rep into its node's pending report; false when
+// maxPendingRuntime findings wait.
+func (w *runtimeWatch) queue(rep fleetapi.RuntimeReport) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.queued+len(rep.Findings) > maxPendingRuntime {
-		w.dropped.Add(1)
-		return
+	if w.queued+len(rep.Findings)+len(rep.Observations) > maxPendingRuntime {
+		return false
 	}
 	if w.pending == nil {
 		w.pending = map[string]*fleetapi.RuntimeReport{}
@@ -132,7 +121,8 @@ func (w *runtimeWatch) add(obj any) {
 		w.pending[rep.Node] = p
 	}
 	p.Findings = append(p.Findings, rep.Findings...)
-	w.queued += len(rep.Findings)
+	p.Observations = append(p.Observations, rep.Observations...)
+	w.queued += len(rep.Findings) + len(rep.Observations)
 	if s := rep.Sensor; s != nil && (p.Sensor == nil || !s.UpdatedAt.Before(p.Sensor.UpdatedAt)) {
 		p.Sensor = s
 		if old, ok := w.sensors[rep.Node]; !ok || !s.UpdatedAt.Before(old.UpdatedAt) {
@@ -142,6 +132,7 @@ func (w *runtimeWatch) add(obj any) {
 			w.sensors[rep.Node] = *s
 		}
 	}
+	return true
 }
 
 func (w *runtimeWatch) flush() {
@@ -155,10 +146,11 @@ func (w *runtimeWatch) flush() {
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		rep := pending[n]
-		if err := w.a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindRuntime, Runtime: rep}); err != nil {
-			w.dropped.Add(uint64(len(rep.Findings)) + 1)
-			w.a.log.Warn("runtime report not queued for the hub", slog.String("node", n), slog.Any("error", err))
+		for _, rep := range splitRuntimeReport(pending[n]) {
+			if err := w.a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindRuntime, Runtime: rep}); err != nil {
+				w.dropped.Add(uint64(len(rep.Findings)+len(rep.Observations)) + 1)
+				w.a.log.Warn("runtime report not queued for the hub", slog.String("node", n), slog.Any("error", err))
+			}
 		}
 	}
 }
@@ -166,27 +158,6 @@ func (w *runtimeWatch) flush() {
 // watchRuntimeEvents runs until ctx ends.
 func (a *Agent) watchRuntimeEvents(ctx context.Context) {
 	w := &a.rtWatch
-	f := informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0,
-		informers.WithNamespace(a.cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("reportingComponent", fleetapi.KubeEventRuntimeComponent).String()
-		}))
-	inf := f.Core().V1().Events().Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: w.add}); err != nil {
-		a.log.Error("runtime event watch", slog.Any("error", err))
-		return
-	}
-	f.Start(ctx.Done())
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			w.flush()
-			f.Shutdown()
-			return
-		case <-t.C:
-			w.flush()
-		}
-	}
+	watchKubeEvents(ctx, a, kubeEventWatch[fleetapi.RuntimeReport]{what: "runtime", component: fleetapi.KubeEventRuntimeComponent,
+		convert: runtimeFromKubeEvent, queue: w.queue, flush: w.flush, dropped: &w.dropped})
 }

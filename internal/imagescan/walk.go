@@ -58,6 +58,9 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 	if set == nil {
 		set = catalog.Default()
 	}
+	if opts.Packages != nil {
+		return suppliedInventory(ctx, src, info, opts, sc)
+	}
 	key := ""
 	if opts.Cache != nil && src.Digest != "" {
 		key = cacheKey(src.Digest, sc, opts, set)
@@ -109,6 +112,29 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 	if key != "" {
 		opts.Cache.Put(key, inv)
 	}
+	return inv, false, nil
+}
+
+// suppliedInventory is the inventory of an image whose packages the caller
+// supplied: the layers are walked only for secrets, if asked.
+func suppliedInventory(ctx context.Context, src *image.Source, info ImageInfo, opts Options, sc Scanners) (*Inventory, bool, error) {
+	inv := &Inventory{Image: info, OS: opts.Packages.OS, Packages: slices.Clone(opts.Packages.Packages), Scanned: sc}
+	if !sc.Secret {
+		return inv, false, nil
+	}
+	var fsys *image.FS
+	var err error
+	sel := image.SecretSelector(opts.Secrets)
+	if src.Kind == image.KindRootFS {
+		fsys, err = src.FS(ctx, sel, opts.Limits)
+	} else {
+		fsys, err = image.WalkCached(ctx, src.Image, sel, opts.Limits, nil)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("image %s: %w", info.Ref, err)
+	}
+	inv.Image.Layers = fsys.Layers()
+	inv.Secrets = image.SecretFindings(fsys, inv.Image.Name())
 	return inv, false, nil
 }
 

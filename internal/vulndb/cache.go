@@ -161,7 +161,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				if in.state.Format == FormatRedHatCPE {
 					return old.forEachRepositoryOf(ctx, name, addRepo)
 				}
-				if !enrich {
+				if !enrich || in.state.Format == FormatNVD {
 					if err := old.forEachOf(ctx, name, addRaw); err != nil {
 						return err
 					}
@@ -179,6 +179,8 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 			var st readStats
 			var err error
 			switch {
+			case in.state.Format == FormatNVD:
+				st, err = readNVDSource(ctx, in.path, add, addCVE)
 			case enrich:
 				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
 			case in.state.Format == FormatALAS:

@@ -91,6 +91,9 @@ type CVEInfo struct {
 	// package and release, where their advisories do not carry them
 	// (Debian's Security Tracker).
 	Statuses []PackageStatus `json:"statuses,omitempty"`
+	// cpeRecord is the advisory an NVD item's CPE configurations make of
+	// the CVE (nvdcpe.go), handed to the source's reader, never stored here.
+	cpeRecord *Record
 	// Priorities are distributions' own ratings of the CVE where their
 	// advisories do not carry them per package (the Ubuntu CVE
 	// Tracker's priorities).
@@ -349,32 +352,29 @@ func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			// One pass: the decoder reads the item whole (so its size is
-			// known and bounded as before) and decodes the fields kept;
-			// decoding a copy afterwards cost a quarter of an import.
-			start := dec.InputOffset()
-			var it nvdItem
-			err := dec.Decode(&it)
-			var typeErr *json.UnmarshalTypeError
-			if err != nil && !errors.As(err, &typeErr) {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
 				return fmt.Errorf("NVD feed: vulnerabilities[%d]: %w", i, err)
 			}
-			if err != nil || dec.InputOffset()-start > maxCVEItem {
-				if err == nil {
-					err = errors.New("item too large")
-				}
-				st.skip(fmt.Sprintf("vulnerabilities[%d]", i), err)
+			name := fmt.Sprintf("vulnerabilities[%d]", i)
+			if len(raw) > maxCVEItem {
+				st.skip(name, errors.New("item too large"))
+				continue
+			}
+			var it nvdItem
+			if err := json.Unmarshal(raw, &it); err != nil {
+				st.skip(name, err)
 				continue
 			}
 			if !IsCVE(it.CVE.ID) {
-				st.skip(fmt.Sprintf("vulnerabilities[%d]", i), fmt.Errorf("id %q is not a CVE ID", truncate(it.CVE.ID, 40)))
+				st.skip(name, fmt.Errorf("id %q is not a CVE ID", truncate(it.CVE.ID, 40)))
 				continue
 			}
 			if strings.EqualFold(it.CVE.VulnStatus, "Rejected") {
 				st.withdrawn++
 				continue
 			}
-			info := &CVEInfo{ID: it.CVE.ID}
+			info := &CVEInfo{ID: it.CVE.ID, cpeRecord: cpeRecordOf(it.CVE.ID, raw)}
 			for _, key := range []string{"cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"} {
 				for _, m := range it.CVE.Metrics[key] {
 					v := m.CVSSData.VectorString

@@ -647,6 +647,7 @@ var ecosystemNames = map[string]string{
 	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
 	"pub": "Pub", "swifturl": "SwiftURL", "oracle linux": "Oracle Linux", "photon os": "Photon OS",
 	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora", "hex": "Hex",
+	"node.js": "Node.js", "cpython": "CPython", "openjdk": "OpenJDK", "openssl": "OpenSSL", "conancenter": "ConanCenter",
 }
 
 func displayEcosystem(lower string) string {

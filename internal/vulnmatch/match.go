@@ -94,6 +94,10 @@ type Unchecked struct {
 	// NoVersionOrder is true when Palisade cannot compare the ecosystem's
 	// versions; otherwise the source has no advisories of it.
 	NoVersionOrder bool
+	// NoCPE is true for packages of an ecosystem advised on only by NVD's
+	// CPE configurations (ConanCenter) whose names have no CPE product
+	// mapped to them (vulndb.CPEMapped): nothing was looked up for them.
+	NoCPE bool
 }
 
 // NoFix is the text findings show for a vulnerability without a fix.
@@ -103,12 +107,13 @@ const NoFix = "no fix yet"
 func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (*Result, error) {
 	res := &Result{Findings: []finding.Finding{}}
 	unchecked := map[string]int{} // index in res.Unchecked
-	skip := func(p *sbom.Package, noOrder bool) {
-		i, ok := unchecked[p.Ecosystem]
+	skip := func(p *sbom.Package, noOrder, noCPE bool) {
+		key := fmt.Sprint(p.Ecosystem, noOrder, noCPE)
+		i, ok := unchecked[key]
 		if !ok {
 			i = len(res.Unchecked)
-			unchecked[p.Ecosystem] = i
-			res.Unchecked = append(res.Unchecked, Unchecked{Ecosystem: p.Ecosystem, NoVersionOrder: noOrder})
+			unchecked[key] = i
+			res.Unchecked = append(res.Unchecked, Unchecked{Ecosystem: p.Ecosystem, NoVersionOrder: noOrder, NoCPE: noCPE})
 		}
 		res.Unchecked[i].Packages++
 	}
@@ -142,11 +147,11 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		}
 		cmp, err := version.For(p.Ecosystem)
 		if err != nil {
-			skip(p, true)
+			skip(p, true, false)
 			continue
 		}
 		if coverage != nil && !coverage.HasEcosystem(p.Ecosystem) {
-			skip(p, false)
+			skip(p, false, false)
 			continue
 		}
 		if _, err := cmp.Compare(q.version, q.version); err != nil {
@@ -155,10 +160,15 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 			continue
 		}
 		var matches []match
+		mapped, cpeOnly := vulndb.CPEMapped(p.Ecosystem, q.name)
 		for _, lq := range lookups(p, q) {
 			recs, err := src.Lookup(p.Ecosystem, lq.name)
 			if err != nil {
 				return nil, err
+			}
+			if cpeOnly && !mapped && len(recs) == 0 {
+				skip(p, false, true)
+				continue
 			}
 			for _, rec := range recs {
 				m, ok, err := matchRecord(rec, p, lq, cmp)
@@ -223,8 +233,16 @@ func (u Unchecked) problem(opts Options) finding.Problem {
 	}
 	msg := fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked); run `palisade db update` or `palisade db import` with advisories of %s",
 		subject, u.Ecosystem, pkgs, vulndb.BaseEcosystem(u.Ecosystem))
-	if u.NoVersionOrder {
+	if _, cpeOnly := vulndb.CPEMapped(u.Ecosystem, ""); cpeOnly {
+		msg = fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked): its advisories come from NVD's CPE configurations; import NVD's feeds (`palisade db update --source nvd-YYYY … --source nvd-modified`)",
+			subject, u.Ecosystem, pkgs)
+	}
+	switch {
+	case u.NoVersionOrder:
 		msg = fmt.Sprintf("%secosystem %s is not supported: Palisade cannot compare its versions (%s not checked)", subject, u.Ecosystem, pkgs)
+	case u.NoCPE:
+		msg = fmt.Sprintf("%s%s of ecosystem %s not checked: no CPE product is known for their names, and only NVD's CPE configurations advise on %s",
+			subject, pkgs, u.Ecosystem, vulndb.BaseEcosystem(u.Ecosystem))
 	}
 	return finding.Problem{Level: level, Message: msg}
 }
