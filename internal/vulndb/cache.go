@@ -148,6 +148,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 	for i, in := range inputs {
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
+		addRaw := func(rec *Record, raw []byte) error { return b.addRaw(name, rec, raw) }
 		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
 		addRepo := func(repo string, cpes []string) error { return b.addRepository(name, repo, cpes) }
 		enrich := isEnrichment(in.state.Format)
@@ -161,7 +162,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 					return old.forEachRepositoryOf(ctx, name, addRepo)
 				}
 				if !enrich || in.state.Format == FormatNVD {
-					if err := old.forEachOf(ctx, name, add); err != nil {
+					if err := old.forEachOf(ctx, name, addRaw); err != nil {
 						return err
 					}
 				}
@@ -195,7 +196,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 			case in.state.Format == FormatBodhi:
 				st, err = readBodhi(ctx, in.path, add)
 			default:
-				st, err = readRecords(ctx, in.path, add)
+				st, err = readRecords(ctx, in.path, addRaw)
 			}
 			if err != nil {
 				b.abort()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -241,5 +242,38 @@ func TestUpdateEnrichment(t *testing.T) {
 	defer db.Close()
 	if got, err := db.CVE("CVE-2021-44228"); err != nil || !reflect.DeepEqual(got, wantLog4Shell) {
 		t.Errorf("from the bundle: %+v, %v", got, err)
+	}
+}
+
+// TestReadNVDItemShapes: an NVD item of the wrong shape (an id that is
+// not a string, metrics that are not lists) is skipped and counted and
+// the items after it are read; an item over maxCVEItem is skipped; a
+// syntax error ends the feed with an error.
+func TestReadNVDItemShapes(t *testing.T) {
+	big := strings.Repeat("x", maxCVEItem)
+	for _, tc := range []struct {
+		name, feed string
+		ids        []string
+		skipped    int
+		wantErr    bool
+	}{
+		{"wrong shapes", `{"vulnerabilities": [{"cve": {"id": ["CVE-2024-0002"]}}, {"cve": {"id": "CVE-2024-0004", "metrics": {"cvssMetricV31": "x"}}},
+			{"cve": {"id": "CVE-2024-0003", "metrics": {"cvssMetricV31": [{"source": "nvd@nist.gov", "type": "Primary", "cvssData": {"version": "3.1", "vectorString": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}]}}}]}`,
+			[]string{"CVE-2024-0003"}, 2, false},
+		{"too large", `{"vulnerabilities": [{"cve": {"id": "CVE-2024-0005", "descriptions": [{"value": "` + big + `"}]}}, {"cve": {"id": "CVE-2024-0006"}}]}`,
+			[]string{"CVE-2024-0006"}, 1, false},
+		{"syntax error", `{"vulnerabilities": [{"cve": {"id": "CVE-2024-0007"}}, {"cve": {"id": }}]}`, []string{"CVE-2024-0007"}, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var st readStats
+			var ids []string
+			err := readNVD(context.Background(), strings.NewReader(tc.feed), &st, func(info *CVEInfo) error {
+				ids = append(ids, info.ID)
+				return nil
+			})
+			if (err != nil) != tc.wantErr || !slices.Equal(ids, tc.ids) || st.skipped != tc.skipped {
+				t.Errorf("err %v, CVEs %v, skipped %d (%v); want error %v, %v, %d", err, ids, st.skipped, st.errors, tc.wantErr, tc.ids, tc.skipped)
+			}
+		})
 	}
 }

@@ -1,7 +1,9 @@
 package vulndb
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -59,4 +61,28 @@ func TestLookupNormalisedNames(t *testing.T) {
 	}
 	defer db.Close()
 	assertIDs(t, db, "NuGet", "Newtonsoft.Json", "GHSA-a")
+}
+
+// FuzzAppendStripped: for every valid JSON document, stripping the
+// whitespace between tokens gives exactly what json.Compact gives (the
+// stored form of an imported record).
+func FuzzAppendStripped(f *testing.F) {
+	for _, s := range []string{
+		`{ "id" : "X-1", "details": "a \"quoted\" \\ word\n\t with  spaces" ,"affected":[ {"versions" :[ "1" , "2" ]} ] }`,
+		"[\r\n 1 ,\t2 ]", `"\\"`, `{"a":"\\\" b"}`, " null ",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Compact(&want, data); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendStripped([]byte("p"), data); string(got) != "p"+want.String() {
+			t.Fatalf("appendStripped(%q) = %q, want %q", data, got[1:], want.Bytes())
+		}
+	})
 }

@@ -35,10 +35,11 @@ func (s *readStats) skip(name string, err error) {
 
 // readRecords reads every *.json file of a zip archive or a directory tree
 // (the layouts of OSV's all.zip exports and of the Go vulnerability
-// database's data/osv) and calls fn with each valid record. An invalid
+// database's data/osv) and calls fn with each valid record and its JSON
+// (valid only during the call). An invalid
 // record is skipped and counted; an unreadable or corrupt archive is an
 // error, so that an update from it fails as a whole.
-func readRecords(ctx context.Context, path string, fn func(*Record) error) (readStats, error) {
+func readRecords(ctx context.Context, path string, fn func(*Record, []byte) error) (readStats, error) {
 	info, err := os.Stat(path)
 	if err != nil {
 		return readStats{}, err
@@ -54,7 +55,7 @@ func readRecords(ctx context.Context, path string, fn func(*Record) error) (read
 	return readZip(ctx, f, info.Size(), path, fn)
 }
 
-func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn func(*Record) error) (readStats, error) {
+func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn func(*Record, []byte) error) (readStats, error) {
 	var st readStats
 	zr, err := zip.NewReader(r, size)
 	if err != nil {
@@ -92,7 +93,7 @@ func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn fun
 	return st, nil
 }
 
-func readDir(ctx context.Context, root string, fn func(*Record) error) (readStats, error) {
+func readDir(ctx context.Context, root string, fn func(*Record, []byte) error) (readStats, error) {
 	var st readStats
 	n := 0
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -139,7 +140,7 @@ func (st *readStats) emit(rec *Record, add func(*Record) error) error {
 	return add(rec)
 }
 
-func (st *readStats) handle(name string, data []byte, fn func(*Record) error) error {
+func (st *readStats) handle(name string, data []byte, fn func(*Record, []byte) error) error {
 	rec, err := ParseRecord(data)
 	if err != nil {
 		st.skip(name, err)
@@ -150,5 +151,5 @@ func (st *readStats) handle(name string, data []byte, fn func(*Record) error) er
 		return nil
 	}
 	st.records++
-	return fn(rec)
+	return fn(rec, data)
 }

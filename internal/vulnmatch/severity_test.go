@@ -35,9 +35,13 @@ func openEnriched(t *testing.T, recs ...vulndb.Record) *vulndb.DB {
 
 // TestMatchSeverityOrder: the severity of a finding comes from the first
 // source that rates it: the distribution's own rating, the advisory's
-// CVSS (4.0 before 3.x before 2), NVD's CVSS of a CVE alias (NVD's own
-// score before a CNA's), then GitHub's rating; the finding names the
-// source, and carries KEV and EPSS where they list a CVE alias.
+// CVSS (4.0 before 3.x before 2; each alone rates too), NVD's CVSS of a
+// CVE alias (NVD's own score before a CNA's, a CNA's CVSS 4.0 alone, a
+// CVSS 2 alone), then GitHub's rating; the finding names the source, and
+// carries KEV and EPSS where they list a CVE alias. Only the record no
+// source rates is UNKNOWN. (The Ubuntu CVE Tracker's priorities:
+// TestMatchUbuntuTrackerPriority; the vendor formats' own ratings:
+// TestDistributions in internal/imagescan.)
 func TestMatchSeverityOrder(t *testing.T) {
 	deb := func(id, urgency string, sev []vulndb.Severity, upstream ...string) vulndb.Record {
 		a := affected("Debian:12", "src-"+strings.ToLower(id), "")
@@ -56,6 +60,8 @@ func TestMatchSeverityOrder(t *testing.T) {
 	db := openEnriched(t,
 		deb("DEBIAN-VENDOR", "low", v3High),
 		deb("DEBIAN-CVSS4", "not yet assigned", v4),
+		deb("DEBIAN-CVSS3", "", v3High),
+		deb("DEBIAN-CVSS2", "", []vulndb.Severity{{Type: "CVSS_V2", Score: "AV:N/AC:L/Au:N/C:P/I:P/A:P"}}),
 		deb("DEBIAN-NVD2", "not yet assigned", nil, "CVE-2010-4756"),
 		deb("DEBIAN-NVD-KEV", "", nil, "CVE-2021-44228"),
 		deb("DEBIAN-CNA4", "", nil, "CVE-2024-9999"),
@@ -72,6 +78,8 @@ func TestMatchSeverityOrder(t *testing.T) {
 	}{
 		{sbom.Package{Name: "src-debian-vendor", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityLow, "Debian", false, 0},
 		{sbom.Package{Name: "src-debian-cvss4", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityCritical, "CVSS_V4", false, 0},
+		{sbom.Package{Name: "src-debian-cvss3", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityHigh, "CVSS_V3", false, 0},
+		{sbom.Package{Name: "src-debian-cvss2", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityHigh, "CVSS_V2", false, 0},
 		{sbom.Package{Name: "src-debian-nvd2", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityMedium, "NVD", false, 0.00521},
 		{sbom.Package{Name: "src-debian-nvd-kev", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityCritical, "NVD", true, 0.94358},
 		{sbom.Package{Name: "src-debian-cna4", Version: "1.0-1", Ecosystem: "Debian:12"}, finding.SeverityCritical, "NVD", false, 0},
