@@ -18,9 +18,13 @@ func TestCompile(t *testing.T) {
 		check   func(*Detection) bool
 	}{
 		{"defaults", []Spec{{ID: "x", Expression: "true"}}, "",
-			func(d *Detection) bool { return d.ID == "custom/x" && d.Title == "custom/x" && d.Severity == finding.SeverityMedium }},
+			func(d *Detection) bool {
+				return d.ID == "custom/x" && d.Title == "custom/x" && d.Severity == finding.SeverityMedium
+			}},
 		{"prefix kept", []Spec{{ID: "custom/y", Title: "T", Severity: "critical", Expression: "event.a == 1"}}, "",
-			func(d *Detection) bool { return d.ID == "custom/y" && d.Title == "T" && d.Severity == finding.SeverityCritical }},
+			func(d *Detection) bool {
+				return d.ID == "custom/y" && d.Title == "T" && d.Severity == finding.SeverityCritical
+			}},
 		{"no id", []Spec{{Expression: "true"}}, "detection 1 (): id and expression are required", nil},
 		{"no expression", []Spec{{ID: "x", Expression: "  "}}, "id and expression are required", nil},
 		{"bad severity", []Spec{{ID: "x", Expression: "true", Severity: "loud"}}, "detection 1 (x)", nil},
