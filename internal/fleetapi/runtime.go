@@ -51,7 +51,11 @@ type RuntimeSensorState struct {
 	Unchecked    uint64 `json:"unchecked"`
 	Suppressed   uint64 `json:"suppressed"`
 	// CustomErrors counts custom (CEL) detection evaluations that failed.
-	CustomErrors uint64    `json:"customErrors,omitempty"`
+	CustomErrors uint64 `json:"customErrors,omitempty"`
+	// LedgerErrors counts failed writes of the node's runtime ledger
+	// (fleetapi.RuntimeLedgerName): its findings are then only in Events,
+	// which expire after about an hour.
+	LedgerErrors uint64    `json:"ledgerErrors,omitempty"`
 	Since        time.Time `json:"since"`
 	UpdatedAt    time.Time `json:"updatedAt"`
 }
