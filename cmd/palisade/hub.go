@@ -89,6 +89,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var admissionQuota int64
 	var admissionRetention, unusedScanRetention time.Duration
 	var scanQuota, findingsQuota int64
+	var profileWindow, profileRetention time.Duration
+	var profileQuota int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -115,7 +117,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
 				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1),
 				ImageScansPerCluster: cmp.Or(scanQuota, -1), UnusedImageScanRetention: cmp.Or(unusedScanRetention, -1),
-				Limits: store.IngestLimits{FindingsPerCluster: cmp.Or(findingsQuota, -1)}}) // sets the 077 umask of the hub's state
+				RuntimeProfileRetention: cmp.Or(profileRetention, -1),
+				Limits:                  store.IngestLimits{FindingsPerCluster: cmp.Or(findingsQuota, -1), ProfilesPerCluster: cmp.Or(profileQuota, -1), ProfileWindow: profileWindow}}) // sets the 077 umask of the hub's state
 			if err != nil {
 				return err
 			}
@@ -142,6 +145,9 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.Int64Var(&admissionQuota, "admission-events-per-cluster", hub.DefaultAdmissionEventsPerCluster, "admission events kept per cluster; beyond it the oldest are dropped and counted (0: no quota)")
 	f.DurationVar(&admissionRetention, "admission-event-retention", hub.DefaultAdmissionEventRetention, "admission events older than this are deleted (0: kept)")
 	f.Int64Var(&scanQuota, "image-scans-per-cluster", hub.DefaultImageScansPerCluster, "image scans kept per cluster; beyond it those of images the cluster does not run go first, then the oldest (0: no quota)")
+	f.DurationVar(&profileWindow, "runtime-profile-window", store.DefaultProfileWindow, "learning window of a new workload profile (runtime observations); an admin may set a workload's own (POST /api/v1/runtime/profiles/learn)")
+	f.IntVar(&profileQuota, "runtime-profiles-per-cluster", store.DefaultProfilesPerCluster, "learned workload profiles kept per cluster; beyond it workloads are not profiled, and counted (0: no quota)")
+	f.DurationVar(&profileRetention, "runtime-profile-retention", hub.DefaultRuntimeProfileRetention, "profiles of workloads not observed for this long are deleted (0: kept)")
 	f.Int64Var(&findingsQuota, "findings-per-cluster", store.DefaultIngestLimits().FindingsPerCluster, "findings kept per cluster; a report that would store more is refused (413) and counted, and the agent sends a full snapshot (0: no quota)")
 	f.DurationVar(&unusedScanRetention, "unused-image-scan-retention", hub.DefaultUnusedImageScanRetention, "scans of images a cluster no longer runs are deleted after this long (0: kept)")
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")

@@ -36,7 +36,7 @@ const (
 func runtimeFromKubeEvent(ev *corev1.Event) (fleetapi.RuntimeReport, error) {
 	var rep fleetapi.RuntimeReport
 	where := "event " + ev.Namespace + "/" + ev.Name
-	if ev.Reason != fleetapi.KubeEventReasonRuntimeFinding && ev.Reason != fleetapi.KubeEventReasonRuntimeState {
+	if ev.Reason != fleetapi.KubeEventReasonRuntimeFinding && ev.Reason != fleetapi.KubeEventReasonRuntimeState && ev.Reason != fleetapi.KubeEventReasonRuntimeObservations {
 		return rep, fmt.Errorf("%s: reason %q is not a Palisade runtime event", where, ev.Reason)
 	}
 	raw := ev.Annotations[fleetapi.KubeEventRuntimeAnnotation]
@@ -55,7 +55,10 @@ func runtimeFromKubeEvent(ev *corev1.Event) (fleetapi.RuntimeReport, error) {
 	if len(rep.Findings) > maxRuntimeFindings {
 		return rep, fmt.Errorf("%s: %d runtime findings in one Event, over %d", where, len(rep.Findings), maxRuntimeFindings)
 	}
-	if (ev.Reason == fleetapi.KubeEventReasonRuntimeState) != (rep.Sensor != nil) || (rep.Sensor == nil && len(rep.Findings) == 0) {
+	if ev.Reason == fleetapi.KubeEventReasonRuntimeObservations {
+		return rep, checkObservationEvent(where, &rep)
+	}
+	if (ev.Reason == fleetapi.KubeEventReasonRuntimeState) != (rep.Sensor != nil) || (rep.Sensor == nil && len(rep.Findings) == 0) || len(rep.Observations) > 0 {
 		return rep, fmt.Errorf("%s: reason %s does not match its report", where, ev.Reason)
 	}
 	for i := range rep.Findings {
@@ -103,7 +106,7 @@ func (a *Agent) RuntimeSensors() map[string]fleetapi.RuntimeSensorState {
 func (w *runtimeWatch) queue(rep fleetapi.RuntimeReport) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.queued+len(rep.Findings) > maxPendingRuntime {
+	if w.queued+len(rep.Findings)+len(rep.Observations) > maxPendingRuntime {
 		return false
 	}
 	if w.pending == nil {
@@ -118,7 +121,8 @@ func (w *runtimeWatch) queue(rep fleetapi.RuntimeReport) bool {
 		w.pending[rep.Node] = p
 	}
 	p.Findings = append(p.Findings, rep.Findings...)
-	w.queued += len(rep.Findings)
+	p.Observations = append(p.Observations, rep.Observations...)
+	w.queued += len(rep.Findings) + len(rep.Observations)
 	if s := rep.Sensor; s != nil && (p.Sensor == nil || !s.UpdatedAt.Before(p.Sensor.UpdatedAt)) {
 		p.Sensor = s
 		if old, ok := w.sensors[rep.Node]; !ok || !s.UpdatedAt.Before(old.UpdatedAt) {
@@ -142,10 +146,11 @@ func (w *runtimeWatch) flush() {
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		rep := pending[n]
-		if err := w.a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindRuntime, Runtime: rep}); err != nil {
-			w.dropped.Add(uint64(len(rep.Findings)) + 1)
-			w.a.log.Warn("runtime report not queued for the hub", slog.String("node", n), slog.Any("error", err))
+		for _, rep := range splitRuntimeReport(pending[n]) {
+			if err := w.a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindRuntime, Runtime: rep}); err != nil {
+				w.dropped.Add(uint64(len(rep.Findings)+len(rep.Observations)) + 1)
+				w.a.log.Warn("runtime report not queued for the hub", slog.String("node", n), slog.Any("error", err))
+			}
 		}
 	}
 }

@@ -21,8 +21,10 @@ func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.RuntimeNode.ContainersOnly, "runtime-containers-only", true, "with --runtime: drop host processes' events in the kernel (the root cgroup's)")
 	fs.StringVar(&f.RuntimeNode.CgroupRoot, "runtime-cgroup-root", "", "with --runtime: the host's cgroup v2 hierarchy, mounted read-only into the pod (deploy/runtime: /host/sys/fs/cgroup); default: the cgroup2 mount in /proc/self/mountinfo, which in a container is only its own cgroup")
 	fs.StringVar(&f.RuntimeNode.DetectionsFile, "runtime-detections", "", "with --runtime: custom CEL detections over the sensor's events (kind RuntimeDetections, docs/runtime.md), e.g. a mounted ConfigMap")
-	fs.StringVar(&f.RuntimeNode.Ledger, "runtime-node-ledger", fleetapi.RuntimeLedgerName, "with --runtime: ConfigMap in --runtime-namespace where the node keeps its newest findings so they outlive their Events (needs get and patch on it; server-side apply creates it); \"\" keeps none")
+	fs.StringVar(&f.RuntimeNode.Ledger, "runtime-node-ledger", fleetapi.RuntimeLedgerName, "with --runtime: ConfigMap in --runtime-namespace where the node keeps its newest findings so they outlive their Events (needs get and patch on it; deploy/runtime creates it); \"\" keeps none")
 	fs.IntVar(&f.RuntimeNode.LedgerFindings, "runtime-ledger-findings", fleetapi.RuntimeLedgerPerNode, "with --runtime: distinct findings the node keeps in the ledger (the newest; the ConfigMap's 1 MiB is shared by all nodes: each entry is at most 2 KiB)")
+	fs.BoolVar(&f.RuntimeNode.PolicyIntent, "runtime-policy-intent", true, "with --runtime: judge each established connection against the cluster's NetworkPolicies (PAL-RT-011: denied yet established means enforcement is missing or broken); watches pods, namespaces, NetworkPolicies and Services cluster-wide (list and watch)")
+	fs.StringVar(&f.RuntimeNode.HostRoot, "runtime-host-root", "", "with --runtime: where the host's container snapshot directories are mounted read-only (deploy/runtime with overlay evidence: /host); the drift check then tells a container's writable overlay layer from the image's layers. Empty: the change-time test only")
 	fs.IntVar(&f.RuntimeNode.FindingsPerMinute, "runtime-findings-per-minute", 120, "with --runtime: most finding Events written per minute; the excess is counted as a coverage gap")
 }
 

@@ -77,8 +77,24 @@ type RuntimeNodeConfig struct {
 	// DetectionsFile holds custom CEL detections (kind RuntimeDetections,
 	// docs/runtime.md); "" none.
 	DetectionsFile string
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// PolicyIntent judges established connections against the cluster's
+	// NetworkPolicies (PAL-RT-011; runtimeintent.go): the pod informer
+	// becomes cluster-wide and namespaces, NetworkPolicies and Services
+	// are watched. IntentEvery is how often a changed cluster is rebuilt
+	// into the model (default 2s).
+	PolicyIntent bool
+	IntentEvery  time.Duration
+	// HostRoot is where the host's container snapshot directories are
+	// mounted (deploy/runtime: /host): the drift check then tells the
+	// image's layers from the container's writable one
+	// (runtime.OverlayDrift). "" leaves the change-time test alone.
+	HostRoot string
+	// ObserveEvery is how often the workloads' observations (binaries,
+	// peers, ports: the hub's learned profiles) are written (default 1
+	// minute); negative: none.
+	ObserveEvery time.Duration
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // RuntimeNode is a node's running sensor.
@@ -92,13 +108,17 @@ type RuntimeNode struct {
 	ledger    *runtimeLedger // nil: none
 	suppress  atomic.Uint64
 	writeFail atomic.Uint64
-	since     time.Time
+	// obsDropped counts observations not written (queue full, too large).
+	obsDropped atomic.Uint64
+	since      time.Time
 
 	mu      sync.Mutex
 	state   fleetapi.RuntimeSensorState
 	dedup   map[string]time.Time
 	written fleetapi.RuntimeSensorState
 	wroteAt time.Time
+
+	intent *intentWatch
 }
 
 // findingRepeat is how long an identical finding (rule, container,
@@ -118,6 +138,9 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 	}
 	if cfg.StateEvery <= 0 {
 		cfg.StateEvery = 30 * time.Second
+	}
+	if cfg.ObserveEvery == 0 {
+		cfg.ObserveEvery = time.Minute
 	}
 	if cfg.FindingsPerMinute <= 0 {
 		cfg.FindingsPerMinute = 120
@@ -157,16 +180,25 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 // the degraded state (with the reason) and returns nil at ctx's end: the
 // rest of Palisade keeps working, and the gap is visible at the hub.
 func (n *RuntimeNode) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
-		}))
-	inf := f.Core().V1().Pods().Informer()
-	if err := inf.SetTransform(stripPodForRuntime); err != nil {
-		return fmt.Errorf("runtime sensor: %w", err)
-	}
-	if _, err := inf.AddEventHandler(n.pods.handler()); err != nil {
-		return fmt.Errorf("runtime sensor: pod informer: %w", err)
+	var f informers.SharedInformerFactory
+	if n.cfg.PolicyIntent {
+		f = informers.NewSharedInformerFactory(n.cfg.Client, 0)
+		var err error
+		if n.intent, err = n.startIntent(ctx, f); err != nil {
+			return fmt.Errorf("runtime sensor: policy intent informers: %w", err)
+		}
+	} else {
+		f = informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
+			}))
+		inf := f.Core().V1().Pods().Informer()
+		if err := inf.SetTransform(stripPodForRuntime); err != nil {
+			return fmt.Errorf("runtime sensor: %w", err)
+		}
+		if _, err := inf.AddEventHandler(n.pods.handler()); err != nil {
+			return fmt.Errorf("runtime sensor: pod informer: %w", err)
+		}
 	}
 	f.Start(ctx.Done())
 	defer f.Shutdown()
@@ -177,6 +209,10 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	if n.ledger != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.ledger.run(ctx, n.cfg.LedgerEvery) }()
+	}
+	if n.intent != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.intent.run(ctx) }()
 	}
 	defer wg.Wait()
 
@@ -190,6 +226,10 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	defer src.Close()
 	done := make(chan struct{})
 	go func() { defer close(done); n.stateLoop(ctx, src, p) }()
+	if p.Observer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.observeLoop(ctx, p.Observer) }()
+	}
 	runErr := src.Run(ctx, func(e rt.Event) {
 		for _, fd := range p.Process(ctx, &e) {
 			n.report(fd)
@@ -224,7 +264,18 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 	if err != nil {
 		return nil, nil, err
 	}
-	return src, &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: &rt.Detector{Custom: n.custom}}, nil
+	d := &rt.Detector{Custom: n.custom}
+	if n.intent != nil {
+		d.Intent = n.intent.judge
+	}
+	if n.cfg.HostRoot != "" {
+		d.Overlay = &rt.OverlayDrift{HostRoot: n.cfg.HostRoot}
+	}
+	p := &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: d}
+	if n.cfg.ObserveEvery > 0 {
+		p.Observer = &rt.Observer{Peers: n.pods}
+	}
+	return src, p, nil
 }
 
 // report queues one finding's Event, unless the same finding was written
@@ -293,6 +344,13 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 			}
 			if p != nil {
 				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()
+				if p.Observer != nil {
+					s.ObservationsDropped = p.Observer.Dropped() + n.obsDropped.Load()
+				}
+			}
+			if n.intent != nil {
+				st := n.intent.judge.Stats()
+				s.IntentJudged, s.IntentDenied, s.IntentUndecided, s.IntentReason = st.Judged, st.Denied, st.Undecided, st.Reason
 			}
 		})
 		n.maybeWriteState()
@@ -402,8 +460,8 @@ func randomID() string {
 }
 
 // stripPodForRuntime keeps of a pod what podEntryOf reads: metadata
-// (without managed fields), the spec, and each container status's name,
-// container ID and image ID.
+// (without managed fields), the spec, its addresses, and each container
+// status's name, container ID and image ID.
 func stripPodForRuntime(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
@@ -418,7 +476,7 @@ func stripPodForRuntime(obj any) (any, error) {
 		}
 		return out
 	}
-	p.Status = corev1.PodStatus{InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
+	p.Status = corev1.PodStatus{PodIPs: p.Status.PodIPs, InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
 		EphemeralContainerStatuses: keep(p.Status.EphemeralContainerStatuses)}
 	return p, nil
 }

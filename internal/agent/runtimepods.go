@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	rt "github.com/palisade-sec/palisade/internal/runtime"
+	"github.com/palisade-sec/palisade/internal/runtime/profile"
 )
 
 // podIndex is the runtime sensor's runtime.PodLookup over a pod informer:
@@ -21,14 +23,18 @@ type podIndex struct {
 	mu          sync.Mutex
 	byContainer map[string]*podEntry
 	byUID       map[string]*podEntry
-	deleted     []*podEntry // oldest first
-	now         func() time.Time
+	// byIP names the workload of each pod address on the node, for the
+	// peers of the workloads' observations.
+	byIP    map[netip.Addr]*podEntry
+	deleted []*podEntry // oldest first
+	now     func() time.Time
 }
 
 type podEntry struct {
 	uid        string
 	containers map[string]*rt.Pod // container ID → pod as that container sees it
 	any        *rt.Pod            // the pod with no container named (lookup by UID)
+	ips        []netip.Addr
 	goneAt     time.Time
 }
 
@@ -41,7 +47,7 @@ func newPodIndex(now func() time.Time) *podIndex {
 	if now == nil {
 		now = time.Now
 	}
-	return &podIndex{byContainer: map[string]*podEntry{}, byUID: map[string]*podEntry{}, now: now}
+	return &podIndex{byContainer: map[string]*podEntry{}, byUID: map[string]*podEntry{}, byIP: map[netip.Addr]*podEntry{}, now: now}
 }
 
 // LookupPod implements runtime.PodLookup.
@@ -58,6 +64,19 @@ func (x *podIndex) LookupPod(_ context.Context, containerID, podUID string) (*rt
 		return e.any, true
 	}
 	return nil, false
+}
+
+// LookupPeer implements runtime.PeerLookup: the workload of a pod address
+// on this node. Host-network pods share the node's address and are not
+// indexed: the address names no one workload.
+func (x *podIndex) LookupPeer(addr netip.Addr) (profile.Workload, bool) {
+	x.mu.Lock()
+	e := x.byIP[addr]
+	x.mu.Unlock()
+	if e == nil {
+		return profile.Workload{}, false
+	}
+	return rt.WorkloadOf(&rt.Attribution{ContainerID: "-", Pod: e.any})
 }
 
 func (x *podIndex) handler() cache.ResourceEventHandler {
@@ -89,10 +108,18 @@ func (x *podIndex) set(obj any) {
 				delete(x.byContainer, id)
 			}
 		}
+		for _, ip := range old.ips {
+			if x.byIP[ip] == old {
+				delete(x.byIP, ip)
+			}
+		}
 	}
 	x.byUID[e.uid] = e
 	for id := range e.containers {
 		x.byContainer[id] = e
+	}
+	for _, ip := range e.ips {
+		x.byIP[ip] = e
 	}
 	x.expireLocked()
 }
@@ -124,6 +151,11 @@ func (x *podIndex) expireLocked() {
 				delete(x.byContainer, id)
 			}
 		}
+		for _, ip := range e.ips {
+			if x.byIP[ip] == e {
+				delete(x.byIP, ip)
+			}
+		}
 		n++
 	}
 	x.deleted = x.deleted[n:]
@@ -153,6 +185,13 @@ func podEntryOf(p *corev1.Pod) *podEntry {
 	}
 	e := &podEntry{uid: string(p.UID), containers: map[string]*rt.Pod{},
 		any: &rt.Pod{Namespace: p.Namespace, Name: p.Name, Owner: owner, RunAsNonRoot: podNonRoot}}
+	if !p.Spec.HostNetwork {
+		for _, ip := range p.Status.PodIPs {
+			if a, err := netip.ParseAddr(ip.IP); err == nil {
+				e.ips = append(e.ips, a.Unmap())
+			}
+		}
+	}
 	statuses := append(append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...), p.Status.EphemeralContainerStatuses...)
 	for _, cs := range statuses {
 		_, id, ok := strings.Cut(cs.ContainerID, "://")

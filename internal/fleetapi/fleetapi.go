@@ -138,7 +138,12 @@ func (e *Envelope) Validate() error {
 		}
 		ok = true
 	case KindRuntime:
-		ok = e.Runtime != nil && e.Runtime.Node != "" && (e.Runtime.Sensor != nil || len(e.Runtime.Findings) > 0)
+		ok = e.Runtime != nil && e.Runtime.Node != "" && (e.Runtime.Sensor != nil || len(e.Runtime.Findings) > 0 || len(e.Runtime.Observations) > 0)
+		if ok {
+			if err := e.Runtime.validateObservations(); err != nil {
+				return err
+			}
+		}
 	default:
 		return fmt.Errorf("unknown kind %q", e.Kind)
 	}

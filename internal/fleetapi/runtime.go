@@ -1,10 +1,12 @@
 package fleetapi
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/runtime/profile"
 )
 
 // RuntimeReport is what one node's runtime sensor (internal/runtime, run
@@ -21,6 +23,25 @@ type RuntimeReport struct {
 	// they accumulate at the hub (quota and retention), they never replace
 	// a previous report's.
 	Findings []RuntimeFinding `json:"findings,omitempty"`
+	// Observations summarise, per owner workload, what the node saw it
+	// execute and talk to since the previous summary: the hub learns
+	// profiles from them and judges them against locked ones.
+	Observations []profile.Observation `json:"observations,omitempty"`
+}
+
+// MaxRuntimeObservations bounds the observations of one runtime report.
+const MaxRuntimeObservations = 1024
+
+func (r *RuntimeReport) validateObservations() error {
+	if len(r.Observations) > MaxRuntimeObservations {
+		return fmt.Errorf("runtime report of node %s: %d observations, over %d", r.Node, len(r.Observations), MaxRuntimeObservations)
+	}
+	for i := range r.Observations {
+		if err := r.Observations[i].Validate(); err != nil {
+			return fmt.Errorf("runtime report of node %s: %w", r.Node, err)
+		}
+	}
+	return nil
 }
 
 // RuntimeFinding is one runtime detection and when the sensor made it.
@@ -52,12 +73,25 @@ type RuntimeSensorState struct {
 	Suppressed   uint64 `json:"suppressed"`
 	// CustomErrors counts custom (CEL) detection evaluations that failed.
 	CustomErrors uint64 `json:"customErrors,omitempty"`
+	// Established connections judged against the NetworkPolicies
+	// (PAL-RT-011): IntentJudged, of them IntentDenied; IntentUndecided
+	// could not be judged (an end not known, a node address, the policy
+	// model incomplete), never taken as allowed; IntentReason says why
+	// judging is off or incomplete, "" when it runs.
+	IntentJudged    uint64 `json:"intentJudged,omitempty"`
+	IntentDenied    uint64 `json:"intentDenied,omitempty"`
+	IntentUndecided uint64 `json:"intentUndecided,omitempty"`
+	IntentReason    string `json:"intentReason,omitempty"`
+	// ObservationsDropped counts what the node saw of its workloads but
+	// summarised for no profile (over its bounds, or Events not written):
+	// the profiles of its workloads are incomplete.
+	ObservationsDropped uint64 `json:"observationsDropped,omitempty"`
 	// LedgerErrors counts failed writes of the node's runtime ledger
-	// (fleetapi.RuntimeLedgerName): its findings are then only in Events,
-	// which expire after about an hour.
+	// (RuntimeLedgerName): its findings are then only in Events, which
+	// expire after about an hour.
 	LedgerErrors uint64    `json:"ledgerErrors,omitempty"`
 	Since        time.Time `json:"since"`
-	UpdatedAt    time.Time `json:"updatedAt"`
+	UpdatedAt           time.Time `json:"updatedAt"`
 }
 
 // Gap says what the state leaves unseen, "" for full coverage.
@@ -71,6 +105,10 @@ func (s *RuntimeSensorState) Gap() string {
 		return "events lost: " + strconv.FormatUint(s.Dropped, 10) + " dropped, " + strconv.FormatUint(s.Malformed, 10) + " malformed"
 	case s.Suppressed > 0:
 		return strconv.FormatUint(s.Suppressed, 10) + " findings over the node's rate limit"
+	case s.IntentReason != "":
+		return "connections not judged against the NetworkPolicies: " + s.IntentReason
+	case s.ObservationsDropped > 0:
+		return strconv.FormatUint(s.ObservationsDropped, 10) + " observations for workload profiles dropped"
 	}
 	return ""
 }
@@ -83,6 +121,9 @@ const (
 	// a sensor state, regarding the Node.
 	KubeEventReasonRuntimeFinding = "PalisadeRuntimeFinding"
 	KubeEventReasonRuntimeState   = "PalisadeRuntimeSensor"
+	// KubeEventReasonRuntimeObservations: workload observations,
+	// regarding the Node.
+	KubeEventReasonRuntimeObservations = "PalisadeRuntimeObservations"
 	// KubeEventRuntimeAnnotation holds the RuntimeReport as JSON.
 	KubeEventRuntimeAnnotation = "palisade.io/runtime-report"
 )

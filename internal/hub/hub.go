@@ -77,6 +77,10 @@ type Config struct {
 	// events; one 2 KB request once inserted 699,035 rows.
 	AdmissionEventsPerCluster int64
 	AdmissionEventRetention   time.Duration
+	// RuntimeProfileRetention deletes the learned profiles of workloads
+	// not observed for this long (default DefaultRuntimeProfileRetention;
+	// negative: kept). Their quota and learning window are in Limits.
+	RuntimeProfileRetention time.Duration
 	// MaxIngests and MaxLargeIngests bound the reports a replica decodes
 	// and stores at once: small ones (deltas) and large ones (snapshots,
 	// bodies over 64 KiB); beyond them a report waits up to 2s, then is
@@ -177,6 +181,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.AdmissionEventsPerCluster == 0 {
 		cfg.AdmissionEventsPerCluster = DefaultAdmissionEventsPerCluster
 	}
+	if cfg.RuntimeProfileRetention == 0 {
+		cfg.RuntimeProfileRetention = DefaultRuntimeProfileRetention
+	}
 	if cfg.AdmissionEventRetention == 0 {
 		cfg.AdmissionEventRetention = DefaultAdmissionEventRetention
 	}
@@ -216,7 +223,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
 		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
-	h.metrics.registry.MustRegister(newRuntimeCollector(cfg.Store))
+	h.metrics.registry.MustRegister(newRuntimeCollector(cfg.Store), newTrustedRootCollector(cfg.Store, cfg.Now))
 	for _, m := range moved {
 		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)

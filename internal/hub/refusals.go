@@ -147,5 +147,7 @@ func ingestLimits(l store.IngestLimits) store.IngestLimits {
 		RulesPerCluster:    int(pick(int64(l.RulesPerCluster), int64(d.RulesPerCluster))),
 		ImagesPerCluster:   int(pick(int64(l.ImagesPerCluster), int64(d.ImagesPerCluster))),
 		VulnsPerScan:       int(pick(int64(l.VulnsPerScan), int64(d.VulnsPerScan))),
+		ProfilesPerCluster: int(pick(int64(l.ProfilesPerCluster), int64(d.ProfilesPerCluster))),
+		ProfileWindow:      time.Duration(pick(int64(l.ProfileWindow), int64(d.ProfileWindow))),
 	}
 }

@@ -73,6 +73,7 @@ func (h *Hub) pruneLoop(ctx context.Context) {
 // prune is one pass of pruneLoop: age first, then the quotas.
 func (h *Hub) prune(ctx context.Context) {
 	h.pruneRuntime(ctx, "", true)
+	h.pruneRuntimeProfiles(ctx)
 	if h.cfg.AdmissionEventRetention > 0 {
 		n, err := h.st.PruneAdmissionEvents(ctx, "", store.Retention{MaxAge: h.cfg.AdmissionEventRetention, MaxDeletes: pruneMaxDeletes}, h.cfg.Now())
 		if err != nil {

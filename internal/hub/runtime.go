@@ -19,6 +19,7 @@ import (
 func (h *Hub) routeRuntime(mux *http.ServeMux) {
 	mux.Handle("GET /api/v1/runtime/sensors", h.user(store.RoleViewer, h.runtimeSensorsAPI))
 	mux.Handle("GET /api/v1/runtime/findings", h.user(store.RoleViewer, h.runtimeFindingsAPI))
+	h.routeRuntimeProfiles(mux)
 }
 
 func (h *Hub) runtimeSensorsAPI(w http.ResponseWriter, r *http.Request, _ principal) {
@@ -132,7 +133,22 @@ type runtimeData struct {
 	Limit    int
 	// Dropped is the cluster's runtime findings pruned over its quota.
 	Dropped uint64
+	// Profiles are the learned workload profiles (at most
+	// maxProfilesShown; ProfilesLimited when there are more), with their
+	// state now; ProfilesDropped the observations not profiled over the
+	// quota.
+	Profiles        []runtimeProfileRow
+	ProfilesLimited bool
+	ProfilesDropped uint64
 }
+
+type runtimeProfileRow struct {
+	store.RuntimeProfile
+	Cluster clusterRow
+	State   string
+}
+
+const maxProfilesShown = 500
 
 // runtimePage shows the node sensors (a gap in red) and the latest
 // runtime findings, of one cluster or all.
@@ -154,12 +170,28 @@ func (h *Hub) runtimePage(w http.ResponseWriter, r *http.Request, v viewer) {
 		h.pageError(w, r, v, err)
 		return
 	}
+	ps, err := h.st.ListRuntimeProfiles(r.Context(), cluster)
+	if err != nil {
+		h.pageError(w, r, v, err)
+		return
+	}
+	if len(ps) > maxProfilesShown {
+		ps, d.ProfilesLimited = ps[:maxProfilesShown], true
+	}
+	profDropped, err := h.st.RuntimeProfilesDropped(r.Context())
+	if err != nil {
+		h.pageError(w, r, v, err)
+		return
+	}
 	ids := []string{cluster}
 	for _, s := range ss {
 		ids = append(ids, s.ClusterID)
 	}
 	for _, f := range fs {
 		ids = append(ids, f.ClusterID)
+	}
+	for _, p := range ps {
+		ids = append(ids, p.ClusterID)
 	}
 	names := h.clusterNames(r, ids...)
 	for _, s := range ss {
@@ -171,6 +203,15 @@ func (h *Hub) runtimePage(w http.ResponseWriter, r *http.Request, v viewer) {
 	for id, n := range dropped {
 		if cluster == "" || id == cluster {
 			d.Dropped += n
+		}
+	}
+	now := h.cfg.Now()
+	for _, p := range ps {
+		d.Profiles = append(d.Profiles, runtimeProfileRow{RuntimeProfile: p, Cluster: names[p.ClusterID], State: p.State(now)})
+	}
+	for id, n := range profDropped {
+		if cluster == "" || id == cluster {
+			d.ProfilesDropped += n
 		}
 	}
 	if cluster != "" {

@@ -16,6 +16,9 @@ const (
 	RuleSelectsNothing  = "netpol/selects-nothing"
 	RuleShadowed        = "netpol/shadowed-rule"
 	RuleEgressDenyNoDNS = "netpol/egress-deny-without-dns"
+	// Observed traffic against the policies (ObservedDiff).
+	RuleObservedDenied = "netpol/observed-but-denied"
+	RuleAllowedUnused  = "netpol/allowed-never-used"
 )
 
 // ruleList describes every finding this package produces (Rules adds the
@@ -50,6 +53,14 @@ func ruleList() []finding.RuleInfo {
 			Description: "The workload is isolated for egress and may not reach any DNS port (UDP/TCP 53), so name resolution fails.",
 			Remediation: "Allow egress to the cluster DNS on UDP and TCP 53.",
 			Tags:        []string{"netpol"}},
+		{ID: RuleObservedDenied, Severity: finding.SeverityMedium, Title: "Observed connection the policies deny",
+			Description: "The runtime sensors saw the workload make or accept a connection that the NetworkPolicies deny: either the CNI does not enforce the policies (common on edge clusters), or the policies will break the workload once enforced.",
+			Remediation: "Check that the CNI enforces NetworkPolicies; if the connection is needed, allow it (palisade netpol generate --from-observed).",
+			Tags:        []string{"netpol", "runtime"}},
+		{ID: RuleAllowedUnused, Severity: finding.SeverityLow, Title: "Allowed connection never observed",
+			Description: "The NetworkPolicies allow a connection of a profiled workload that its learned profile never made: least privilege would deny it.",
+			Remediation: "Narrow the policies to the observed traffic (palisade netpol generate --from-observed), after checking the profile covers every code path.",
+			Tags:        []string{"netpol", "runtime"}},
 	}
 }
 

@@ -14,6 +14,8 @@ func ruleFrameworks() map[string]finding.Frameworks {
 		RuleSelectsNothing:  {NSA: nsa},
 		RuleShadowed:        {NSA: nsa},
 		RuleEgressDenyNoDNS: {NSA: nsa},
+		RuleObservedDenied:  {NSA: append(nsa, "logging.threat-detection")},
+		RuleAllowedUnused:   {NSA: nsa},
 	}
 }
 

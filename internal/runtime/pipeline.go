@@ -11,6 +11,9 @@ import (
 type Pipeline struct {
 	Resolver *Resolver
 	Detector *Detector
+	// Observer, when set, aggregates the attributed events into the
+	// workloads' observations (learned profiles).
+	Observer *Observer
 }
 
 // Process attributes e in place and returns its findings. An accept
@@ -18,5 +21,8 @@ type Pipeline struct {
 // resolves to unknown.
 func (p *Pipeline) Process(ctx context.Context, e *Event) []finding.Finding {
 	e.Attribution = p.Resolver.Resolve(ctx, e.CgroupID)
+	if p.Observer != nil {
+		p.Observer.Observe(e)
+	}
 	return p.Detector.Evaluate(e)
 }

@@ -300,6 +300,18 @@ CREATE TABLE auth_lockouts (
 	{13, "findings: drop the unused index on (cluster_id, gen)", `
 DROP INDEX IF EXISTS findings_gen;
 `, nil},
+	{14, "learned runtime profiles: per cluster and workload, learning window then locked", `
+CREATE TABLE runtime_profiles (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	workload TEXT NOT NULL,
+	learn_until BIGINT NOT NULL,
+	updated_at BIGINT NOT NULL,
+	data TEXT NOT NULL,
+	PRIMARY KEY (cluster_id, workload)
+);
+CREATE INDEX runtime_profiles_updated ON runtime_profiles(updated_at);
+ALTER TABLE clusters ADD COLUMN runtime_profiles_dropped BIGINT NOT NULL DEFAULT 0;
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

@@ -33,6 +33,13 @@ type IngestLimits struct {
 	// VulnsPerScan bounds the vulnerabilities of one image scan; with
 	// the image-scan quota it bounds image_vulns per cluster.
 	VulnsPerScan int
+	// ProfilesPerCluster bounds the learned runtime profiles of one
+	// cluster; a workload beyond it is not profiled, and counted.
+	ProfilesPerCluster int
+	// ProfileWindow is the learning window of a new workload profile
+	// (zero: DefaultProfileWindow); a workload may have its own
+	// (RelearnRuntimeProfile).
+	ProfileWindow time.Duration
 }
 
 // DefaultIngestLimits: a cluster of 500 pods has about 7,000 findings
@@ -41,7 +48,8 @@ type IngestLimits struct {
 // Kubernetes supports; an image has at most a few thousand known
 // vulnerabilities.
 func DefaultIngestLimits() IngestLimits {
-	return IngestLimits{FindingsPerCluster: 50_000, NodesPerCluster: 5_000, RulesPerCluster: 10_000, ImagesPerCluster: 20_000, VulnsPerScan: 20_000}
+	return IngestLimits{FindingsPerCluster: 50_000, NodesPerCluster: 5_000, RulesPerCluster: 10_000, ImagesPerCluster: 20_000, VulnsPerScan: 20_000,
+		ProfilesPerCluster: DefaultProfilesPerCluster, ProfileWindow: DefaultProfileWindow}
 }
 
 // ErrQuota marks a report refused because it would take its cluster over

@@ -47,6 +47,11 @@ WHERE runtime_sensors.updated_at <= excluded.updated_at`, a.cluster, r.Node, s.M
 			return fmt.Errorf("runtime sensor of node %s: %w", r.Node, err)
 		}
 	}
+	if len(r.Observations) > 0 {
+		if err := a.observations(ctx, r.Node, r.Observations); err != nil {
+			return err
+		}
+	}
 	rows := make([][]any, 0, len(r.Findings))
 	seen := map[string]bool{}
 	for _, f := range r.Findings {

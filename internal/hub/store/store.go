@@ -21,6 +21,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/runtime/profile"
 )
 
 // Errors callers branch on.
@@ -204,6 +205,20 @@ type Store interface {
 	// RuntimeDropped returns, per cluster ID, the runtime findings pruned
 	// over the cluster's quota.
 	RuntimeDropped(ctx context.Context) (map[string]uint64, error)
+	// ListRuntimeProfiles returns the learned workload profiles of one
+	// cluster ("" all), by cluster and workload.
+	ListRuntimeProfiles(ctx context.Context, clusterID string) ([]RuntimeProfile, error)
+	// RelearnRuntimeProfile restarts a workload's learning window at now
+	// (window > 0: the workload's own window; 0: its previous override or
+	// the default) and returns the emptied profile; ErrNotFound for an
+	// unknown cluster, a *QuotaError over the profiles quota.
+	RelearnRuntimeProfile(ctx context.Context, clusterID string, w profile.Workload, window time.Duration, now time.Time) (profile.Profile, error)
+	// PruneRuntimeProfiles deletes profiles not updated for maxAge, at
+	// most maxDeletes (zero: no limit); it returns how many went.
+	PruneRuntimeProfiles(ctx context.Context, maxAge time.Duration, maxDeletes int64, now time.Time) (int64, error)
+	// RuntimeProfilesDropped returns, per cluster ID, the observations of
+	// workloads not profiled over the profiles quota.
+	RuntimeProfilesDropped(ctx context.Context) (map[string]uint64, error)
 
 	// PruneImageScans applies r to the image scans of every cluster (see
 	// ImageScanRetention) and returns how many it deleted, by reason.
@@ -212,6 +227,10 @@ type Store interface {
 	// Sigstore verification their agent reported, how many match, and
 	// how many per cluster (see VerificationQuery).
 	QueryImageVerifications(ctx context.Context, q VerificationQuery) ([]ImageVerificationRow, int, []VerificationSummary, error)
+	// OldestTrustedRoots returns, per cluster, when the oldest Sigstore
+	// trusted root its agent verified an image it runs with was written
+	// (clusters with none are absent).
+	OldestTrustedRoots(ctx context.Context) (map[string]time.Time, error)
 	// PruneImageVerifications applies r to image verifications as
 	// PruneImageScans does to scans.
 	PruneImageVerifications(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)
