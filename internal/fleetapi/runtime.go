@@ -91,7 +91,7 @@ type RuntimeSensorState struct {
 	// expire after about an hour.
 	LedgerErrors uint64    `json:"ledgerErrors,omitempty"`
 	Since        time.Time `json:"since"`
-	UpdatedAt           time.Time `json:"updatedAt"`
+	UpdatedAt    time.Time `json:"updatedAt"`
 }
 
 // Gap says what the state leaves unseen, "" for full coverage.
