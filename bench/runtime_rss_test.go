@@ -100,8 +100,12 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 	}
 	kubeconfig := env.KubeconfigFor(b, env.Config)
 	for range b.N {
-		sensor := exec.CommandContext(ctx, bin, "--runtime", "--node-name", "n1", "--kubeconfig", kubeconfig, "--runtime-namespace", nss[0],
-			"--runtime-containers-only=false", "--runtime-node-ledger", "")
+		args := []string{"--runtime", "--node-name", "n1", "--kubeconfig", kubeconfig, "--runtime-namespace", nss[0],
+			"--runtime-containers-only=false", "--runtime-node-ledger", ""}
+		// PALISADE_RUNTIME_RSS_ARGS adds flags, e.g.
+		// --runtime-policy-intent=false to see what its informers cost.
+		args = append(args, strings.Fields(os.Getenv("PALISADE_RUNTIME_RSS_ARGS"))...)
+		sensor := exec.CommandContext(ctx, bin, args...)
 		sensor.Stdout, sensor.Stderr = os.Stderr, os.Stderr
 		if err := sensor.Start(); err != nil {
 			b.Fatal(err)
