@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/palisade-sec/palisade/internal/runtime"
 )
 
 // BenchmarkRuntimeOverhead measures what the loaded sensor costs a busy
@@ -77,26 +75,9 @@ func BenchmarkRuntimeOverhead(b *testing.B) {
 	}
 	for range b.N {
 		c0, e0 := load()
-		root, err := runtime.CgroupV2Root()
-		if err != nil {
-			b.Fatal(err)
-		}
-		s, err := runtime.Open(context.Background(), runtime.Options{})
-		if err != nil {
-			b.Fatalf("sensor: %v", err)
-		}
-		p := &runtime.Pipeline{Resolver: runtime.NewResolver(root, nil), Detector: &runtime.Detector{}}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = s.Run(ctx, func(e runtime.Event) { p.Process(ctx, &e) })
-		}()
+		stop := loadedSensor(b)
 		c1, e1 := load()
-		cancel()
-		<-done
-		st := s.State()
-		s.Close()
+		st := stop()
 		b.ReportMetric(c0, "connects/s-without")
 		b.ReportMetric(c1, "connects/s-with")
 		b.ReportMetric(e0, "execs/s-without")

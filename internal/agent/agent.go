@@ -116,6 +116,11 @@ type Config struct {
 	// 30 s so break-glass uses outlive their Events; needs get on it.
 	// "": not read.
 	BreakGlassLedger string
+	// RuntimeLedger, NAMESPACE/NAME, is the node runtime sensors' ledger
+	// ConfigMap (runtimeledger.go), read at start and every 30 s so
+	// runtime findings outlive their Events; needs get on it. "": not
+	// read.
+	RuntimeLedger string
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -368,6 +373,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.cfg.BreakGlassLedger != "" {
 		loops = append(loops, a.readLedger)
+	}
+	if a.cfg.RuntimeLedger != "" {
+		loops = append(loops, a.readRuntimeLedger)
 	}
 	for _, loop := range loops {
 		wg.Add(1)

@@ -66,6 +66,14 @@ type RuntimeNodeConfig struct {
 	Open func(ctx context.Context, o rt.Options) (RuntimeSource, error)
 	// CgroupRoot is the cgroup v2 mount (default: found in mountinfo).
 	CgroupRoot string
+	// Ledger is the runtime ledger ConfigMap in Namespace
+	// (fleetapi.RuntimeLedgerName) where the node keeps its newest
+	// LedgerFindings (default fleetapi.RuntimeLedgerPerNode) distinct
+	// findings, written every LedgerEvery (default 5s) when they changed,
+	// so they outlive their Events; "" keeps none.
+	Ledger         string
+	LedgerFindings int
+	LedgerEvery    time.Duration
 	// DetectionsFile holds custom CEL detections (kind RuntimeDetections,
 	// docs/runtime.md); "" none.
 	DetectionsFile string
@@ -97,6 +105,7 @@ type RuntimeNode struct {
 	limiter   *rate.Limiter
 	queue     chan *corev1.Event
 	custom    []*rt.CustomDetection
+	ledger    *runtimeLedger // nil: none
 	suppress  atomic.Uint64
 	writeFail atomic.Uint64
 	// obsDropped counts observations not written (queue full, too large).
@@ -139,6 +148,12 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LedgerFindings <= 0 {
+		cfg.LedgerFindings = fleetapi.RuntimeLedgerPerNode
+	}
+	if cfg.LedgerEvery <= 0 {
+		cfg.LedgerEvery = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -148,6 +163,9 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 	n := &RuntimeNode{cfg: cfg, log: cfg.Logger, pods: newPodIndex(cfg.Now),
 		limiter: rate.NewLimiter(rate.Limit(float64(cfg.FindingsPerMinute)/60), cfg.FindingsPerMinute/2+1),
 		queue:   make(chan *corev1.Event, 256), dedup: map[string]time.Time{}, since: cfg.Now().UTC()}
+	if cfg.Ledger != "" {
+		n.ledger = newRuntimeLedger(cfg.Client, cfg.Namespace, cfg.Ledger, cfg.Node, cfg.LedgerFindings, cfg.Logger)
+	}
 	if cfg.DetectionsFile != "" {
 		var err error
 		if n.custom, err = rt.LoadCustom(cfg.DetectionsFile); err != nil {
@@ -188,6 +206,10 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); n.writeLoop(ctx) }()
+	if n.ledger != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.ledger.run(ctx, n.cfg.LedgerEvery) }()
+	}
 	if n.intent != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.intent.run(ctx) }()
@@ -260,7 +282,7 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 // within findingRepeat or the node is over its rate.
 func (n *RuntimeNode) report(f finding.Finding) {
 	now := n.cfg.Now()
-	key := f.RuleID + "\x00" + f.Object.Namespace + "/" + f.Object.Name + "\x00" + f.Container + "\x00" + f.Message
+	key := findingDedupKey(&f)
 	n.mu.Lock()
 	if t, ok := n.dedup[key]; ok && now.Sub(t) < findingRepeat {
 		n.mu.Unlock()
@@ -287,13 +309,23 @@ func (n *RuntimeNode) report(f finding.Finding) {
 	if f.Object.Kind != "Pod" {
 		ns, involved = n.cfg.Namespace, n.nodeRef()
 	}
-	rep := fleetapi.RuntimeReport{Node: n.cfg.Node, Findings: []fleetapi.RuntimeFinding{{ID: randomID(), Time: now.UTC(), F: f}}}
+	rf := fleetapi.RuntimeFinding{ID: randomID(), Time: now.UTC(), F: f}
+	if n.ledger != nil {
+		n.ledger.add(key, rf)
+	}
+	rep := fleetapi.RuntimeReport{Node: n.cfg.Node, Findings: []fleetapi.RuntimeFinding{rf}}
 	ev := n.kubeEvent(ns, involved, fleetapi.KubeEventReasonRuntimeFinding, corev1.EventTypeWarning, f.RuleID+": "+f.Message, &rep)
 	select {
 	case n.queue <- ev:
 	default:
 		n.suppress.Add(1)
 	}
+}
+
+// findingDedupKey identifies identical findings: the same rule, object,
+// container and message.
+func findingDedupKey(f *finding.Finding) string {
+	return f.RuleID + "\x00" + f.Object.Namespace + "/" + f.Object.Name + "\x00" + f.Container + "\x00" + f.Message
 }
 
 // stateLoop writes the sensor state when it changes (at most every
@@ -338,6 +370,9 @@ func (n *RuntimeNode) setState(fn func(*fleetapi.RuntimeSensorState)) {
 	}
 	fn(&n.state)
 	n.state.Suppressed = n.suppress.Load() + n.writeFail.Load()
+	if n.ledger != nil {
+		n.state.LedgerErrors = n.ledger.failures.Load()
+	}
 	n.state.Since = n.since
 }
 

@@ -489,9 +489,12 @@ const (
 	LedgerPollSeconds    = 30
 )
 
-// LedgerEntry is one value of the ledger ConfigMap, whose keys are
-// "<unix nanoseconds, 19 digits>-<review UID>" (so they sort by time):
-// the Event's reason and its admission event JSON (KubeEventAnnotation).
+// LedgerEntry is one value of a ledger ConfigMap: the reason and the
+// annotation JSON of the Event it copies. In the break-glass ledger, keys
+// are "<unix nanoseconds, 19 digits>-<review UID>" (so they sort by time)
+// and Event is the admission event JSON (KubeEventAnnotation); in the
+// runtime ledger, RuntimeLedgerKey and the RuntimeReport JSON
+// (KubeEventRuntimeAnnotation).
 type LedgerEntry struct {
 	Reason string          `json:"reason"`
 	Event  json.RawMessage `json:"event"`

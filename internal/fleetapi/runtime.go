@@ -85,9 +85,13 @@ type RuntimeSensorState struct {
 	// ObservationsDropped counts what the node saw of its workloads but
 	// summarised for no profile (over its bounds, or Events not written):
 	// the profiles of its workloads are incomplete.
-	ObservationsDropped uint64    `json:"observationsDropped,omitempty"`
-	Since               time.Time `json:"since"`
-	UpdatedAt           time.Time `json:"updatedAt"`
+	ObservationsDropped uint64 `json:"observationsDropped,omitempty"`
+	// LedgerErrors counts failed writes of the node's runtime ledger
+	// (RuntimeLedgerName): its findings are then only in Events, which
+	// expire after about an hour.
+	LedgerErrors uint64    `json:"ledgerErrors,omitempty"`
+	Since        time.Time `json:"since"`
+	UpdatedAt    time.Time `json:"updatedAt"`
 }
 
 // Gap says what the state leaves unseen, "" for full coverage.

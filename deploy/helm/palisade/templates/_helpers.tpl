@@ -101,6 +101,7 @@ imagePullSecrets:
 {{/* Names shared between components. */}}
 {{- define "palisade.admissionName" -}}{{ include "palisade.fullname" . }}-admission{{- end -}}
 {{- define "palisade.breakGlassLedgerName" -}}{{ include "palisade.fullname" . }}-break-glass-ledger{{- end -}}
+{{- define "palisade.runtimeLedgerName" -}}{{ include "palisade.fullname" . }}-runtime-ledger{{- end -}}
 {{- define "palisade.admissionPolicyName" -}}{{ include "palisade.fullname" . }}-admission-policy{{- end -}}
 {{- define "palisade.admissionTLSName" -}}
 {{- if and (eq .Values.admission.tls.mode "secret") .Values.admission.tls.secretName -}}

@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/runtime"
+)
+
+// benchSeconds reads a duration in seconds from the environment.
+func benchSeconds(b *testing.B, name string, def float64) float64 {
+	if v := os.Getenv(name); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f <= 0 {
+			b.Fatalf("%s=%q: want seconds", name, v)
+		}
+		return f
+	}
+	return def
+}
+
+// runLoad runs the load generator (runtime_loadgen_test.go) as a child
+// process and returns what it did and the CPU seconds it used (user and
+// system: the sensor's eBPF programs run in its syscalls).
+func runLoad(b *testing.B, s loadSpec) (loadResult, float64) {
+	b.Helper()
+	spec, _ := json.Marshal(s)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), loadGenEnv+"="+string(spec))
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("load generator: %v: %s", err, errOut.String())
+	}
+	var r loadResult
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		b.Fatalf("load generator output %q: %v", out.String(), err)
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	return r, tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+}
+
+func tvSeconds(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+
+// selfCPU is this process's CPU seconds so far (the sensor's user-space
+// side: ring buffer reads, decode, attribution, detection).
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
+}
+
+// load1 is the 1-minute load average: the machine is shared.
+func load1() float64 {
+	data, _ := os.ReadFile("/proc/loadavg")
+	f, _ := strconv.ParseFloat(strings.Fields(string(data) + " 0")[0], 64)
+	return f
+}
+
+// exitBinary writes the generator's exec target.
+func exitBinary(b *testing.B) string {
+	p := filepath.Join(b.TempDir(), "exit0")
+	if err := os.WriteFile(p, exitELF(), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// loadedSensor loads the sensor, every connect and send reported (no
+// kernel-side window), with the user-space pipeline consuming; stop
+// returns its state.
+func loadedSensor(b *testing.B) (stop func() runtime.State) {
+	b.Helper()
+	root, err := runtime.CgroupV2Root()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := runtime.Open(context.Background(), runtime.Options{})
+	if err != nil {
+		b.Fatalf("sensor: %v", err)
+	}
+	p := &runtime.Pipeline{Resolver: runtime.NewResolver(root, nil), Detector: &runtime.Detector{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx, func(e runtime.Event) { p.Process(ctx, &e) })
+	}()
+	return func() runtime.State {
+		cancel()
+		<-done
+		st := s.State()
+		s.Close()
+		return st
+	}
+}
+
+// phase runs one load with or without the sensor, reports it under the
+// given name and returns the generator's CPU seconds per operation.
+func phase(b *testing.B, name string, s loadSpec, withSensor bool) float64 {
+	b.Helper()
+	var stop func() runtime.State
+	l0 := load1()
+	if withSensor {
+		stop = loadedSensor(b)
+	}
+	cpu0 := selfCPU()
+	r, genCPU := runLoad(b, s)
+	sensorCPU := selfCPU() - cpu0
+	ops := float64(r.Connects + r.Execs + r.UDPSends)
+	b.ReportMetric(float64(r.Connects)/r.Elapsed, "connects/s-"+name)
+	b.ReportMetric(float64(r.Execs)/r.Elapsed, "execs/s-"+name)
+	if r.UDPSends > 0 {
+		b.ReportMetric(float64(r.UDPSends)/r.Elapsed, "sends/s-"+name)
+	}
+	b.ReportMetric(genCPU/ops*1e6, "gen-cpu-us/op-"+name)
+	b.ReportMetric(genCPU/r.Elapsed, "gen-cpus-"+name)
+	b.ReportMetric((l0+load1())/2, "load1-"+name)
+	line := []any{name, "connects", r.Connects, "connectErrors", r.ConnectErrors, "execs", r.Execs, "udpSends", r.UDPSends, "seconds", r.Elapsed,
+		"generatorCPU", genCPU, "load1", l0, load1()}
+	if withSensor {
+		st := stop()
+		b.ReportMetric(float64(st.Decoded)/r.Elapsed, "events/s-"+name)
+		b.ReportMetric(float64(st.Dropped), "dropped-"+name)
+		b.ReportMetric(sensorCPU/float64(max(st.Decoded, 1))*1e6, "sensor-cpu-us/event-"+name)
+		line = append(line, "decoded", st.Decoded, "dropped", st.Dropped, "malformed", st.Malformed, "sensorUserSpaceCPU", sensorCPU)
+	}
+	b.Log(line...)
+	return genCPU / ops
+}
+
+// BenchmarkRuntimeTargetLoad measures the target load on the real
+// kernel: 20,000 connects/s and 2,000 execs/s. On a shared machine the
+// rate a workload reaches says more about its neighbours than about the
+// sensor, so it measures the CPU each operation costs the workload
+// (connects alone, then execs alone, flat out, without and then with the
+// sensor loaded: every connect reported, the user-space pipeline
+// consuming) and derives the CPU the target load needs without and with
+// the sensor: their ratio is the throughput the sensor costs a
+// CPU-bound workload. Then it runs the target load itself, paced, with the
+// sensor, and reports the rates reached and any drops. The generator is a
+// child process (runtime_loadgen_test.go): its CPU time includes the eBPF
+// programs run in its syscalls; the sensor's user-space CPU (this process)
+// is reported per event. Each phase lasts PALISADE_RUNTIME_BENCH_SECONDS
+// (default 10). Needs root and BTF; figures in bench/README.md, never
+// asserted.
+//
+//	go test ./bench -run x -bench RuntimeTargetLoad -benchtime 1x
+func BenchmarkRuntimeTargetLoad(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	secs := benchSeconds(b, "PALISADE_RUNTIME_BENCH_SECONDS", 10)
+	bin := exitBinary(b)
+	connects := loadSpec{Seconds: secs, ConnectWorkers: 2, ExitBinary: bin}
+	execs := loadSpec{Seconds: secs, ExecWorkers: 2, ExitBinary: bin}
+	target := loadSpec{Seconds: secs, ConnectWorkers: 2, ExecWorkers: 2, ConnectRate: 20000, ExecRate: 2000, ExitBinary: bin}
+	for range b.N {
+		c0 := phase(b, "connect-without", connects, false)
+		c1 := phase(b, "connect-with", connects, true)
+		e0 := phase(b, "exec-without", execs, false)
+		e1 := phase(b, "exec-with", execs, true)
+		need0, need1 := 20000*c0+2000*e0, 20000*c1+2000*e1
+		b.ReportMetric(need0, "target-cpus-without")
+		b.ReportMetric(need1, "target-cpus-with")
+		b.ReportMetric((need1/need0-1)*100, "target-overhead-%")
+		phase(b, "target-with", target, true)
+	}
+}
+
+// BenchmarkRuntimeSustained sends UDP datagrams to a loopback port at
+// 100,000/s (each a udp-send event: no kernel-side window) for
+// PALISADE_RUNTIME_SUSTAINED_SECONDS (default 60) with the sensor loaded,
+// and reports the rate reached, the events delivered and the records the
+// ring buffer dropped. Needs root and BTF; never asserted.
+//
+//	go test ./bench -run x -bench RuntimeSustained -benchtime 1x -timeout 10m
+func BenchmarkRuntimeSustained(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	secs := benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_SECONDS", 60)
+	for range b.N {
+		phase(b, "udp", loadSpec{Seconds: secs, UDPWorkers: 2, UDPRate: 100000, ExitBinary: exitBinary(b)}, true)
+	}
+}
