@@ -18,6 +18,7 @@ func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.RuntimeNode.ContainersOnly, "runtime-containers-only", true, "with --runtime: drop host processes' events in the kernel (the root cgroup's)")
 	fs.StringVar(&f.RuntimeNode.CgroupRoot, "runtime-cgroup-root", "", "with --runtime: the host's cgroup v2 hierarchy, mounted read-only into the pod (deploy/runtime: /host/sys/fs/cgroup); default: the cgroup2 mount in /proc/self/mountinfo, which in a container is only its own cgroup")
 	fs.StringVar(&f.RuntimeNode.DetectionsFile, "runtime-detections", "", "with --runtime: custom CEL detections over the sensor's events (kind RuntimeDetections, docs/runtime.md), e.g. a mounted ConfigMap")
+	fs.DurationVar(&f.RuntimeNode.ObserveEvery, "runtime-observe-every", time.Minute, "with --runtime: how often the workloads' observations (binaries, peers, ports) are written for the hub's learned profiles (negative: none)")
 	fs.IntVar(&f.RuntimeNode.FindingsPerMinute, "runtime-findings-per-minute", 120, "with --runtime: most finding Events written per minute; the excess is counted as a coverage gap")
 }
 
