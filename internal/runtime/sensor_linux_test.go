@@ -228,51 +228,12 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 // address it assigned on the host side.
 func TestSensorConnectAccept(t *testing.T) {
 	requireEBPF(t)
-	if _, err := exec.LookPath("ip"); err != nil {
-		if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
-			t.Fatal("ip (iproute2) is missing")
-		}
-		t.Skip("ip (iproute2) is missing")
-	}
-	ns := fmt.Sprintf("paltest%d", os.Getpid())
-	hostIf, nsIf := "pth"+fmt.Sprint(os.Getpid()%100000), "ptn"+fmt.Sprint(os.Getpid()%100000)
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	run("netns", "add", ns)
-	t.Cleanup(func() {
-		_ = exec.Command("ip", "netns", "del", ns).Run()
-		_ = exec.Command("ip", "link", "del", hostIf).Run()
-	})
-	run("link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
-	run("link", "set", nsIf, "netns", ns)
-	run("addr", "add", "10.213.77.1/30", "dev", hostIf)
-	run("link", "set", hostIf, "up")
-	run("-n", ns, "addr", "add", "10.213.77.2/30", "dev", nsIf)
-	run("-n", ns, "link", "set", nsIf, "up")
+	ns := vethNamespace(t, "paltest", "pt", "10.213.77.1/30", "10.213.77.2/30")
 	var nsStat syscall.Stat_t
 	if err := syscall.Stat("/run/netns/"+ns, &nsStat); err != nil {
 		t.Fatal(err)
 	}
-
-	ln, err := net.Listen("tcp4", "10.213.77.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	want := listenAndClose(t, "10.213.77.1:0")
 
 	cgdir, cid := newCgroup(t)
 	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
@@ -284,12 +245,11 @@ func TestSensorConnectAccept(t *testing.T) {
 	}
 	for i := range 2 { // the second connect falls in the kernel's dedup window
 		cmd := runInCgroup(t, cgdir, "ip", "netns", "exec", ns, self)
-		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_DIAL="+ln.Addr().String())
+		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_DIAL="+want.String())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("client %d: %v: %s", i, err, out)
 		}
 	}
-	want := netip.AddrPortFrom(netip.MustParseAddr("10.213.77.1"), port)
 	e := c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == want })
 	p.Process(context.Background(), &e)
 	if e.NetNS != uint32(nsStat.Ino) {
