@@ -117,7 +117,14 @@ func TestAgentRSS(t *testing.T) {
 	// then the full palisade CLI for comparison.
 	for _, run := range names {
 		name, scanning := strings.CutSuffix(run, "+scan")
+		name, verifying := strings.CutSuffix(name, "+verify")
 		t.Run(run, func(t *testing.T) {
+			// The verification bundle and its pods are set up for this
+			// run alone: the runs before it see neither.
+			var verify *verifySetup
+			if verifying {
+				verify = setupImageVerify(t, ctx, client, nss, h, envInt("PALISADE_BENCH_AGENT_VERIFY_IMAGES", 200))
+			}
 			bin := filepath.Join(dir, name)
 			build := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/"+name)
 			if out, err := build.CombinedOutput(); err != nil {
@@ -130,6 +137,9 @@ func TestAgentRSS(t *testing.T) {
 			}
 			args := []string{"--kubeconfig", kubeconfig, "--hub", url, "--token", tok,
 				"--hub-ca-fingerprint", h.CAFingerprint(), "--state-dir", filepath.Join(dir, "state-"+run), "--debounce", "500ms"}
+			if verifying {
+				args = append(args, "--insecure-registry", verify.registry)
+			}
 			if scanning {
 				args = append(args, "--vuln-db-dir", scan.dbDir, "--insecure-registry", scan.registry)
 				if extra := envStr("PALISADE_BENCH_AGENT_SCAN_ARGS", ""); extra != "" {
@@ -178,7 +188,7 @@ func TestAgentRSS(t *testing.T) {
 			for {
 				n, _ := st.CountFindings(ctx, store.FindingQuery{ClusterID: c.ID, Namespace: nss[0]})
 				cl, _ := st.GetCluster(ctx, c.ID)
-				if n > 0 && cl.Inventory != nil && cl.Inventory.Pods >= nPods && (!scanning || scan.done(ctx, t, st, c.ID)) {
+				if n > 0 && cl.Inventory != nil && cl.Inventory.Pods >= nPods && (!scanning || scan.done(ctx, t, st, c.ID)) && (!verifying || verify.done(ctx, t, st, c.ID)) {
 					break
 				}
 				if time.Now().After(deadline) {
@@ -195,6 +205,9 @@ func TestAgentRSS(t *testing.T) {
 				run, fi.Size()>>20, nPods, nCMs, cmKiB, ready.Round(time.Millisecond), total, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), kib("RssShmem"), kib("VmHWM"), peakAnon.Load(), lastGC(stderr.String()))
 			if scanning {
 				t.Logf("%s: images on the hub: %s", run, scan.summary(ctx, t, st, c.ID))
+			}
+			if verifying {
+				t.Logf("%s: %d image verifications on the hub: %s", run, verify.n, verify.summary(ctx, t, st, c.ID))
 			}
 			if hwm := kib("VmHWM"); hwm > 64*1024 {
 				t.Logf("GOAL MISSED: %s peak RSS %d KiB is over the 64 MiB goal (see README.md)", run, hwm)

@@ -77,7 +77,10 @@ nvd-modified, nvd-recent (NVD's CVE API 2.0 feeds: CVSS scores for CVEs
 whose advisories give none), kev (CISA's Known Exploited Vulnerabilities),
 epss (FIRST's EPSS scores), debian-tracker (Debian's fix states: no-dsa,
 ignored, postponed, end-of-life), ubuntu-tracker (the Ubuntu CVE
-Tracker's states: needed, pending, deferred, ignored, DNE, not-affected).
+Tracker's states: needed, pending, deferred, ignored, DNE, not-affected;
+and its priorities per CVE, package and release), redhat-cpe (Red Hat's
+repository-to-CPE mapping: qualifies UBI and RHEL images by the content
+sets of their content manifests).
 
 Vendor advisories in their own formats: oval-oracle (Oracle Linux ELSA),
 oval-azurelinux-3.0 and oval-mariner-2.0 (Microsoft's OVAL), photon-5.0
@@ -127,7 +130,7 @@ format.`,
 			})
 		},
 	}
-	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name, an enrichment or vendor source (nvd-YYYY, nvd-modified, kev, epss, debian-tracker, ubuntu-tracker, oval-oracle, oval-azurelinux-N, oval-mariner-N, photon-N), or NAME=URL (repeatable)")
+	cmd.Flags().StringArrayVar(&sources, "source", nil, "source to download: an OSV ecosystem name, an enrichment or vendor source (nvd-YYYY, nvd-modified, kev, epss, debian-tracker, ubuntu-tracker, redhat-cpe, oval-oracle, oval-azurelinux-N, oval-mariner-N, photon-N), or NAME=URL (repeatable)")
 	return cmd
 }
 
@@ -151,12 +154,13 @@ them): nvd (NVD's CVE API 2.0 JSON feeds: CVSS scores of CVEs
 whose advisories give none), kev (CISA's Known Exploited Vulnerabilities
 JSON), epss (FIRST's EPSS CSV), debian-tracker (the Debian Security
 Tracker's JSON: no-dsa, ignored, postponed, end-of-life), ubuntu-tracker
-(the Ubuntu CVE Tracker's files). Vendor advisory formats (a file, a
+(the Ubuntu CVE Tracker's files), redhat-cpe (Red Hat's
+repository-to-cpe.json). Vendor advisory formats (a file, a
 directory, or a zip, tar, tar.gz or tar.zst of documents): redhat-vex (Red
 Hat's CSAF VEX), oval (--name oval-oracle, oval-azurelinux-N or
 oval-mariner-N), photon (--name photon-N), bodhi (Fedora). A --name of
-nvd, nvd-*, kev, epss, debian-tracker, ubuntu-tracker, redhat-vex, oval-*,
-photon-*, bodhi or alas-* implies the format.`,
+nvd, nvd-*, kev, epss, debian-tracker, ubuntu-tracker, redhat-vex,
+redhat-cpe, oval-*, photon-*, bodhi or alas-* implies the format.`,
 		Example: `  palisade db import vulndb-bundle.tar.gz --public-key palisade-db.pub
   palisade db import ./all.zip --name Debian
   palisade db import ./vulndb/data/osv --name go-vulndb
@@ -194,6 +198,9 @@ photon-*, bodhi or alas-* implies the format.`,
 					what := fmt.Sprintf("%d records", res.Source.Records)
 					if res.Source.CVEs > 0 {
 						what = fmt.Sprintf("%d CVEs", res.Source.CVEs)
+					}
+					if res.Source.Repositories > 0 {
+						what = fmt.Sprintf("%d content sets", res.Source.Repositories)
 					}
 					fmt.Fprintf(w, "imported %s from %s as source %q", what, args[0], res.Source.Name)
 					if res.Source.Skipped > 0 {

@@ -56,6 +56,7 @@ func TestHelmChartScansClean(t *testing.T) {
 		{"edge values", []string{"-f", filepath.Join(chart, "values-edge.yaml"), "--set", hub}},
 		{"all components", []string{"--set", "agent.enabled=true,admission.enabled=true,runtime.enabled=true," + hub}},
 		{"hub with PostgreSQL", []string{"--set", "hub.replicas=3,hub.database.existingSecret=db"}},
+		{"runtime with overlay evidence", []string{"--set", "agent.enabled=true,runtime.enabled=true,runtime.overlayLayers.hostPaths={/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs}," + hub}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -79,6 +79,47 @@ func TestReleaseEndToEnd(t *testing.T) {
 		t.Errorf("verify with another key: exit %d, want 1", code)
 	}
 
+	// Attested: SLSA provenance of this commit and the SBOM, signed with
+	// the release key, verify for the policy docs/supply-chain.md gives
+	// (hack/ci/release-check.sh uses the same), and not for another key.
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	writePolicy := func(pub string) {
+		body := `apiVersion: palisade.io/v1alpha1
+kind: ImageVerificationPolicy
+metadata: {name: palisade-release}
+spec:
+  verifyImages:
+  - name: palisade release
+    images: ["` + reg.Host + `/palisade-sec/*"]
+    signers:
+    - name: release key
+      key: ` + pub + `
+    attestations:
+    - type: slsaprovenance1
+      conditions:
+      - predicate.buildDefinition.buildType == "https://github.com/palisade-sec/palisade/release/v1"
+      - predicate.buildDefinition.externalParameters.source == "https://github.com/palisade-sec/palisade"
+      - predicate.buildDefinition.resolvedDependencies.exists(d, d.digest.gitCommit == "e2e")
+    - type: cyclonedx
+`
+		if err := os.WriteFile(policy, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs := []string{}
+	for _, d := range digests {
+		refs = append(refs, repo+"@"+d)
+	}
+	writePolicy(filepath.Join(keys, "cosign.pub"))
+	if out, stderr, code := palisade(t, "", append([]string{"verify", "image", "--policy", policy, "--insecure-registry", reg.Host}, refs...)...); code != 0 ||
+		strings.Count(out, "attestation https://slsa.dev/provenance/v1") < len(refs) {
+		t.Errorf("verify image with the release policy: exit %d:\n%s\n%s", code, out, stderr)
+	}
+	writePolicy(filepath.Join(other, "cosign.pub"))
+	if _, _, code := palisade(t, "", "verify", "image", "--policy", policy, "--insecure-registry", reg.Host, refs[0]); code != 1 {
+		t.Errorf("verify image with another key's policy: exit %d, want 1", code)
+	}
+
 	// SBOM attached: CycloneDX naming the binary's main module.
 	sb, err := release.FetchSBOM(ctx, repo, im.Manifests[1].Digest.String())
 	if err != nil {

@@ -100,7 +100,9 @@ outcome: the watch was incomplete, never reported clean.`,
 				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
 			}
 			defer sensor.Close()
-			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{Custom: custom}}
+			// On the host the overlay layers' paths in mountinfo are
+			// this file system's: the drift check reads them directly.
+			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{Custom: custom, Overlay: &rt.OverlayDrift{}}}
 			w := &watchWriter{out: s.out, json: g.output == "json", findingsOnly: findingsOnly}
 			gated := 0
 			runErr := sensor.Run(ctx, func(e rt.Event) {
@@ -178,6 +180,8 @@ func (w *watchWriter) event(e *rt.Event) {
 		detail = fmt.Sprintf("status %d", e.ExitCode)
 	case rt.KindConnect:
 		detail = "→ " + e.Dst.String()
+	case rt.KindEstablished:
+		detail = e.Src.String() + " ⇒ " + e.Dst.String()
 	case rt.KindAccept:
 		detail = e.Src.String() + " ← " + e.Dst.String()
 	case rt.KindUDPSend:

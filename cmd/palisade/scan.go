@@ -216,7 +216,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConfigScan(cmd, s, g, o, rf, bf, cf, args, ".")
+			return runConfigScan(cmd, s, g, o, rf, bf, cf, nil, args, ".")
 		},
 	}
 	o.addFlags(cmd)

@@ -21,6 +21,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/image"
 	"github.com/palisade-sec/palisade/internal/imagescan"
 	"github.com/palisade-sec/palisade/internal/report"
+	"github.com/palisade-sec/palisade/internal/sbom"
 	"github.com/palisade-sec/palisade/internal/supplychain"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 	"github.com/palisade-sec/palisade/internal/vulnmatch"
@@ -94,6 +95,7 @@ func newScanImageCommand(s *streams, g *globalOptions) *cobra.Command {
 		img           imageFlags
 		vexFiles      []string
 		vexPolicy     string
+		sbomPolicy    string
 		ignoreUnfixed bool
 		ignoreStatus  []string
 		allowMissing  bool
@@ -159,7 +161,8 @@ database could not be read, or packages were left unchecked.`,
   palisade scan image debian:12 --ignore-status will_not_fix,end_of_life
   palisade scan image registry.example.com/app:1.2 --fail-on-priority P2
   echo "$TOKEN" | palisade scan image --username ci --password-stdin registry.internal:5000/app:1
-  palisade scan image docker-archive:app.tar --scanners secret`,
+  palisade scan image docker-archive:app.tar --scanners secret
+  palisade scan image --sbom-attestations policy.yaml --vex-attestations policy.yaml registry.example.com/app@sha256:…`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return &exitCodeError{code: exitError, err: errors.New("scan image needs exactly one image reference")}
@@ -232,10 +235,17 @@ database could not be read, or packages were left unchecked.`,
 				}
 			}
 			var attested []finding.Problem
+			if sbomPolicy != "" {
+				if attested, err = addAttestedSBOM(cmd.Context(), g, &opts, sbomPolicy, args[0], allowMissing); err != nil {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--sbom-attestations: %w", err)}
+				}
+			}
 			if vexPolicy != "" {
-				if attested, err = addAttestedVEX(cmd.Context(), g, &opts, vexPolicy, args[0]); err != nil {
+				vexNotes, err := addAttestedVEX(cmd.Context(), g, &opts, vexPolicy, args[0])
+				if err != nil {
 					return &exitCodeError{code: exitError, err: fmt.Errorf("--vex-attestations: %w", err)}
 				}
+				attested = append(attested, vexNotes...)
 			}
 			prog := newProgress(s, g)
 			opts.Progress = progressFunc(prog)
@@ -248,6 +258,11 @@ database could not be read, or packages were left unchecked.`,
 				nothingChecked(res.Report, args[0], allowMissing)
 			}
 			res.Report.Problems = append(res.Report.Problems, attested...)
+			for _, p := range attested {
+				if p.Level == finding.LevelError {
+					res.Report.Summary.Errors++
+				}
+			}
 			if format == report.FormatTable && !g.quiet {
 				for _, w := range res.Warnings {
 					fmt.Fprintf(s.err, "warning: %s\n", w)
@@ -265,6 +280,7 @@ database could not be read, or packages were left unchecked.`,
 	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
 	f.StringArrayVar(&vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress findings (repeatable)")
 	f.StringVar(&vexPolicy, "vex-attestations", "", "verification policy (ImageVerificationPolicy): apply the image's OpenVEX attestations that verify for its signers, like --vex")
+	f.StringVar(&sbomPolicy, "sbom-attestations", "", "verification policy (ImageVerificationPolicy): match the packages of the image's CycloneDX or SPDX attestation that verifies for its signers instead of cataloguing its layers; an SBOM attestation that does not verify is an error")
 	f.BoolVar(&ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version yet")
 	f.StringSliceVar(&ignoreStatus, "ignore-status", nil, "leave out vulnerabilities in these fix states: "+strings.Join(finding.FixStates, ", "))
 	f.BoolVar(&allowMissing, "allow-missing-data", false, "do not exit 2 when the database has no advisories for an ecosystem of the image (its packages stay unchecked; reported as warnings)")
@@ -325,7 +341,7 @@ func addAttestedVEX(ctx context.Context, g *globalOptions, opts *imagescan.Optio
 	if err != nil {
 		return nil, fmt.Errorf("%s: attestations are read from a registry image: %w", ref, err)
 	}
-	preds, misses, err := p.AttestedPredicates(ctx, ref, "openvex", r, ropts...)
+	preds, misses, _, err := p.AttestedPredicates(ctx, ref, []string{"openvex"}, r, ropts...)
 	if err != nil {
 		return nil, err
 	}
@@ -345,6 +361,70 @@ func addAttestedVEX(ctx context.Context, g *globalOptions, opts *imagescan.Optio
 	}
 	if len(preds) == 0 {
 		out = append(out, finding.Problem{File: ref, Level: finding.LevelWarning, Message: "no OpenVEX attestation verified for the policy's signers: no finding is suppressed by attestations"})
+	}
+	return out, nil
+}
+
+// maxListed bounds the names one problem lists.
+const maxListed = 10
+
+// addAttestedSBOM makes the packages of the CycloneDX or SPDX attestation
+// attached to the registry image ref that verifies for the signers of the
+// policy's rule for it (a cyclonedx or spdxjson attestation requirement's
+// own signers and conditions if the rule has one) the packages matched,
+// instead of cataloguing the layers, and returns what to say: a note
+// naming the SBOM used and its signer, or a warning that the layers were
+// catalogued because none is attached; an error for every SBOM attestation
+// that did not verify (never used, never ignored silently), and for
+// components of the SBOM that name no package Palisade can check (a
+// warning with --allow-missing-data, like an ecosystem without advisories).
+func addAttestedSBOM(ctx context.Context, g *globalOptions, opts *imagescan.Options, policyFile, ref string, allowMissing bool) ([]finding.Problem, error) {
+	p, err := supplychain.LoadPolicy(ctx, policyFile, kubeSecrets{g})
+	if err != nil {
+		return nil, err
+	}
+	r, ropts, err := image.RemoteOptions(ctx, ref, opts.Image)
+	if err != nil {
+		return nil, fmt.Errorf("%s: attestations are read from a registry image: %w", ref, err)
+	}
+	preds, misses, digest, err := p.AttestedPredicates(ctx, ref, []string{"cyclonedx", "spdxjson"}, r, ropts...)
+	if err != nil {
+		return nil, err
+	}
+	var out []finding.Problem
+	for _, m := range misses {
+		out = append(out, finding.Problem{File: ref, Level: finding.LevelError, Message: "SBOM attestation did not verify, not used: " + m})
+	}
+	for i, pr := range preds {
+		src := fmt.Sprintf("attestation %s (%s) signed by %s", pr.Source, pr.Type, pr.Signer)
+		if i > 0 {
+			out = append(out, finding.Problem{File: ref, Level: finding.LevelNote, Message: "SBOM " + src + " verified too; only the first is used"})
+			continue
+		}
+		doc, err := sbom.ReadDocument(pr.Predicate)
+		if err != nil {
+			out = append(out, finding.Problem{File: ref, Level: finding.LevelError, Message: fmt.Sprintf("SBOM %s verified but cannot be read: %v; the layers were catalogued instead", src, err)})
+			return out, nil
+		}
+		opts.Packages = &imagescan.SuppliedPackages{OS: doc.OS, Packages: doc.Packages}
+		out = append(out, finding.Problem{File: ref, Level: finding.LevelNote,
+			Message: fmt.Sprintf("packages from the attested SBOM (%s, %d packages) of %s: %s; the layers were not catalogued", doc.Format, len(doc.Packages), digest, src)})
+		if n := len(doc.Unidentified); n > 0 {
+			listed := doc.Unidentified[:min(n, maxListed)]
+			level := finding.LevelError
+			if allowMissing {
+				level = finding.LevelWarning
+			}
+			out = append(out, finding.Problem{File: ref, Level: level,
+				Message: fmt.Sprintf("%d components of the attested SBOM name no package Palisade can check, so they were not checked: %s", n, strings.Join(listed, "; "))})
+		}
+	}
+	if len(preds) == 0 {
+		why := "no CycloneDX or SPDX attestation is attached"
+		if len(misses) > 0 {
+			why = "no SBOM attestation verified for the policy's signers"
+		}
+		out = append(out, finding.Problem{File: ref, Level: finding.LevelWarning, Message: fmt.Sprintf("packages catalogued from the image's layers: %s to %s", why, digest)})
 	}
 	return out, nil
 }

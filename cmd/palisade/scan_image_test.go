@@ -7,10 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -321,6 +323,98 @@ func TestScanImageRegistry(t *testing.T) {
 			if !said {
 				t.Errorf("%s: no problem saying %q: %+v", tt.name, tt.problem, r.Problems)
 			}
+		}
+	})
+
+	t.Run("packages from a verified SBOM attestation", func(t *testing.T) {
+		// The attested SBOM lists libssl3 (vulnerable) and x/text at a
+		// fixed version, and not zlib1g: findings follow the SBOM, not
+		// the layers, when it verifies.
+		sbomDoc := map[string]any{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []any{
+			map[string]any{"type": "operating-system", "name": "debian", "version": "12"},
+			map[string]any{"type": "library", "name": "libssl3", "version": "3.0.11-1~deb12u2", "purl": "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl"},
+			map[string]any{"type": "library", "name": "golang.org/x/text", "version": "v0.3.8", "purl": "pkg:golang/golang.org/x/text@v0.3.8"},
+		}}
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, err := x509.MarshalPKIXPublicKey(key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		pemKey := strings.ReplaceAll(strings.TrimSpace(string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))), "\n", "\n        ")
+		policy := filepath.Join(t.TempDir(), "policy.yaml")
+		body := "apiVersion: palisade.io/v1alpha1\nkind: ImageVerificationPolicy\nmetadata: {name: sbom}\nspec:\n  verifyImages:\n  - name: team\n    images: [\"" +
+			fx.reg.Host + "/sbom/*\"]\n    signers:\n    - name: sbom key\n      key: |\n        " + pemKey + "\n"
+		if err := os.WriteFile(policy, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		img, err := remoteImage(fx.single)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tampered := func(env []byte) []byte {
+			var e map[string]any
+			if err := json.Unmarshal(env, &e); err != nil {
+				t.Fatal(err)
+			}
+			payload, _ := base64.StdEncoding.DecodeString(e["payload"].(string))
+			e["payload"] = base64.StdEncoding.EncodeToString([]byte(strings.Replace(string(payload), "v0.3.8", "v0.3.9", 1)))
+			out, _ := json.Marshal(e)
+			return out
+		}
+		for _, tt := range []struct {
+			name    string
+			key     *ecdsa.PrivateKey // nil: nothing attached
+			mutate  func([]byte) []byte
+			code    int
+			rules   string // the vulnerabilities found, sorted
+			problem string
+		}{
+			{name: "signed by the policy's key", key: key, code: exitFindings, rules: "DEBIAN-CVE-2024-0727", problem: "packages from the attested SBOM (CycloneDX, 2 packages)"},
+			{name: "nothing attached", code: exitFindings, rules: "DEBIAN-CVE-2024-0727,DEBIAN-CVE-2099-0777,GO-2021-0113,GO-2022-1059", problem: "packages catalogued from the image's layers: no CycloneDX or SPDX attestation is attached"},
+			{name: "signed by another key", key: other, code: exitError, rules: "DEBIAN-CVE-2024-0727,DEBIAN-CVE-2099-0777,GO-2021-0113,GO-2022-1059", problem: "SBOM attestation did not verify, not used"},
+			{name: "tampered", key: key, mutate: tampered, code: exitError, rules: "DEBIAN-CVE-2024-0727,DEBIAN-CVE-2099-0777,GO-2021-0113,GO-2022-1059", problem: "SBOM attestation did not verify, not used"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				repo, err := name.NewRepository(fx.reg.Host+"/sbom/"+strings.ReplaceAll(strings.ReplaceAll(tt.name, " ", "-"), "'", ""), name.Insecure)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := remote.Write(repo.Tag("1"), img); err != nil {
+					t.Fatal(err)
+				}
+				if tt.key != nil {
+					env := sigstoretest.EnvelopeJSON(t, sigstoretest.SignEnvelope(t, tt.key, sigstoretest.Statement(t, fx.singleDig, "https://cyclonedx.org/bom", sbomDoc)))
+					if tt.mutate != nil {
+						env = tt.mutate(env)
+					}
+					if err := supplychain.AttachLegacyAttestation(context.Background(), repo, fx.singleDig, env); err != nil {
+						t.Fatal(err)
+					}
+				}
+				out, stderr, code := palisade(t, "", append([]string{"scan", "image", "-o", "json", repo.Tag("1").String(), "--sbom-attestations", policy, "--scanners", "vuln"}, allow...)...)
+				var r finding.Report
+				if err := json.Unmarshal([]byte(out), &r); err != nil {
+					t.Fatalf("exit %d: %v: %s", code, err, stderr)
+				}
+				var ids []string // of the advisories that tell the SBOM from the layers
+				for id := range byRule(&r) {
+					if strings.HasPrefix(id, "DEBIAN-") || id == "GO-2021-0113" || id == "GO-2022-1059" {
+						ids = append(ids, id)
+					}
+				}
+				sort.Strings(ids)
+				if code != tt.code || strings.Join(ids, ",") != tt.rules {
+					t.Errorf("exit %d, findings %v; want exit %d, %s", code, ids, tt.code, tt.rules)
+				}
+				var said bool
+				for _, p := range r.Problems {
+					said = said || strings.Contains(p.Message, tt.problem)
+				}
+				if !said {
+					t.Errorf("no problem saying %q: %+v", tt.problem, r.Problems)
+				}
+			})
 		}
 	})
 

@@ -87,14 +87,28 @@ func newScanRepoCommand(s *streams, g *globalOptions) *cobra.Command {
 	rf := &renderFlags{}
 	bf := &baselineFlags{}
 	cf := &ciFlags{}
+	df := &depFlags{}
 	cmd := &cobra.Command{
 		Use:   "repo DIR",
-		Short: "Scan a whole repository: manifests, Helm charts, kustomizations and Dockerfiles",
+		Short: "Scan a whole repository: manifests, Helm charts, kustomizations, Dockerfiles and the dependencies of lock files",
 		Long: `Scan everything in a repository that ends up in a cluster, in one report:
 Kubernetes manifests, Helm charts (directories and packaged .tgz, rendered
 with --values/--set as helm template would), kustomize overlays (rendered
 offline as kustomize build would; remote bases are refused) and Dockerfiles.
 Hidden directories, node_modules and vendor are skipped.
+
+The dependencies pinned by lock files (package-lock.json and
+npm-shrinkwrap.json, pnpm-lock.yaml, yarn.lock, poetry.lock, uv.lock,
+Pipfile.lock, requirements*.txt pins, Gemfile.lock, composer.lock,
+packages.lock.json, Cargo.lock, mix.lock, conan.lock, pubspec.lock,
+Package.resolved) are matched against the vulnerability database
+(palisade db update; --cache-dir): each finding names the lock file and
+the package's line, and says when the package is a development
+dependency. A lock file that does not parse, a missing database, or an
+ecosystem without advisories is an error (exit 2) unless
+--allow-missing-data. A dependency vulnerability of unknown severity fails
+--fail-on at every level but none, unless --ignore-unknown-severity. --scanners config or --scanners vuln runs one
+side only.
 
 Each finding names the file a developer edits: the manifest, the chart
 template, the kustomize resource file (or kustomization file for generated
@@ -122,10 +136,11 @@ decides by the findings alone).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConfigScan(cmd, s, g, o, rf, bf, cf, args, args[0])
+			return runConfigScan(cmd, s, g, o, rf, bf, cf, df, args, args[0])
 		},
 	}
 	o.addFlags(cmd)
+	df.addFlags(cmd, o)
 	o.addInputErrorFlag(cmd)
 	o.addFrameworkFlag(cmd)
 	rf.addFlags(cmd)
@@ -135,14 +150,20 @@ decides by the findings alone).`,
 }
 
 // runConfigScan is scan config and scan repo: render, scan, baseline,
-// report. root is what baseline paths are relative to.
-func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOptions, rf *renderFlags, bf *baselineFlags, cf *ciFlags, paths []string, root string) error {
+// report. root is what baseline paths are relative to. df (scan repo's,
+// nil for scan config) adds the dependencies of the lock files under root.
+func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOptions, rf *renderFlags, bf *baselineFlags, cf *ciFlags, df *depFlags, paths []string, root string) error {
 	format, err := report.ParseFormat(g.output)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}
 	if _, _, err := o.failThreshold(); err != nil {
 		return &exitCodeError{code: exitError, err: err}
+	}
+	if df != nil {
+		if err := df.check(); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
 	}
 	if bf.read != "" && bf.write != "" {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("--baseline and --write-baseline exclude each other")}
@@ -156,13 +177,22 @@ func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOpti
 		return &exitCodeError{code: exitError, err: err}
 	}
 	defer withScanMemoryLimit(os.Getenv)()
-	r, err := scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.in, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts)
-	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+	var r *finding.Report
+	if df == nil || df.enabled(repoScannerConfig) {
+		if r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.in, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		// Compliance counts every finding, before a baseline hides accepted ones.
+		if err := o.assessFrameworks(r, opts.Rules, "scan config", catalog.AnalyserWorkload, catalog.AnalyserDockerfile, catalog.AnalyserRBAC); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
 	}
-	// Compliance counts every finding, before a baseline hides accepted ones.
-	if err := o.assessFrameworks(r, opts.Rules, "scan config", catalog.AnalyserWorkload, catalog.AnalyserDockerfile, catalog.AnalyserRBAC); err != nil {
-		return &exitCodeError{code: exitError, err: err}
+	if df != nil && df.enabled(repoScannerVuln) {
+		dep, err := df.scanDependencies(cmd.Context(), root)
+		if err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		r = mergeDependencies(r, dep, root)
 	}
 	written, err := bf.apply(s, g, r, root)
 	if err != nil {

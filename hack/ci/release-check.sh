@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Palisade's own release, checked end to end against a local registry:
-# build (reproducible, daemonless) -> push -> sign + SBOM -> verify ->
+# build (reproducible, daemonless) -> push -> sign + SBOM + attestations
+# (SLSA provenance v1, CycloneDX) -> verify ->
 # build again (same digest) -> scan image --fail-on high, for both platforms.
 #
 # Needs: Go, Debian's docker-registry (hack/registry/install.sh) and
@@ -72,7 +73,7 @@ step "verify signatures of the index and both images"
 mapfile -t images < <(go run ./hack/release/digests "$ref")
 "$p" release verify --repo "$repo" --key "$pub" --insecure-registry "$digest" "${images[@]}"
 
-step "verify the same with 'palisade verify image' and a verification policy (docs/supply-chain.md)"
+step "verify the same, the SLSA provenance and the SBOM attestations with 'palisade verify image' and the documented policy (docs/supply-chain.md)"
 cat >"$work/verify-policy.yaml" <<YAML
 apiVersion: palisade.io/v1alpha1
 kind: ImageVerificationPolicy
@@ -84,6 +85,13 @@ spec:
     signers:
     - name: release key
       key: $pub
+    attestations:
+    - type: slsaprovenance1
+      conditions:
+      - predicate.buildDefinition.buildType == "https://github.com/palisade-sec/palisade/release/v1"
+      - predicate.buildDefinition.externalParameters.source == "https://github.com/palisade-sec/palisade"
+      - predicate.buildDefinition.resolvedDependencies.exists(d, d.digest.gitCommit == "$commit")
+    - type: cyclonedx
 YAML
 "$p" verify image -q --policy "$work/verify-policy.yaml" --insecure-registry "$host" "$repo@$digest" "${images[@]/#/$repo@}"
 

@@ -4,7 +4,7 @@ package agent
 // hub; it writes each break-glass use (and refused attempt) as a
 // Kubernetes Event (internal/admission's KubeEventSink). The agent
 // watches those Events by field selector reportingComponent=
-// palisade-admission and records them with RecordAdmission, so they reach
+// palisade-admission (watchKubeEvents) and records them with RecordAdmission, so they reach
 // the hub through the durable outbox. Replays (the informer's initial
 // list after a restart lists the last hour's Events again) are harmless:
 // the hub keys admission events on (cluster, review UID).
@@ -20,22 +20,17 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
 
 // Bounds of the admission event watch: at most maxPendingAdmission
-// events wait for the next flush (every admissionFlushEvery); the excess
+// events wait for the next flush (every eventFlushEvery); the excess
 // is counted in AdmissionEventsDropped. The webhook's own rate limit
 // keeps a healthy cluster far below this.
 const (
 	maxPendingAdmission = 1000
-	admissionFlushEvery = time.Second
 	maxAdmissionMessage = 1024
 )
 
@@ -145,24 +140,15 @@ type admissionWatch struct {
 // not record (unreadable, or more than it holds between flushes).
 func (a *Agent) AdmissionEventsDropped() uint64 { return a.admWatch.dropped.Load() }
 
-func (w *admissionWatch) add(obj any) {
-	ev, ok := obj.(*corev1.Event)
-	if !ok {
-		return
-	}
-	e, err := admissionFromKubeEvent(ev)
-	if err != nil {
-		w.dropped.Add(1)
-		w.a.log.Warn("admission event not recorded", slog.Any("error", err))
-		return
-	}
+// queue keeps e for the next flush; false when maxPendingAdmission wait.
+func (w *admissionWatch) queue(e fleetapi.AdmissionEvent) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.pending) >= maxPendingAdmission {
-		w.dropped.Add(1)
-		return
+		return false
 	}
 	w.pending = append(w.pending, e)
+	return true
 }
 
 func (w *admissionWatch) flush() {
@@ -179,27 +165,6 @@ func (w *admissionWatch) flush() {
 // watchAdmissionEvents runs until ctx ends.
 func (a *Agent) watchAdmissionEvents(ctx context.Context) {
 	w := &a.admWatch
-	f := informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0,
-		informers.WithNamespace(a.cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("reportingComponent", fleetapi.KubeEventReportingComponent).String()
-		}))
-	inf := f.Core().V1().Events().Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: w.add}); err != nil {
-		a.log.Error("admission event watch", slog.Any("error", err))
-		return
-	}
-	f.Start(ctx.Done())
-	t := time.NewTicker(admissionFlushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			w.flush()
-			f.Shutdown()
-			return
-		case <-t.C:
-			w.flush()
-		}
-	}
+	watchKubeEvents(ctx, a, kubeEventWatch[fleetapi.AdmissionEvent]{what: "admission", component: fleetapi.KubeEventReportingComponent,
+		convert: admissionFromKubeEvent, queue: w.queue, flush: w.flush, dropped: &w.dropped})
 }

@@ -209,6 +209,52 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	if cfg, err = withDefaults(cfg); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("agent: state dir: %w", err)
+	}
+	var own *RegistryScanner
+	if cfg.Scanner == nil && cfg.Images != nil {
+		images := *cfg.Images
+		if images.UserAgent == "" {
+			images.UserAgent = "palisade-agent/" + cfg.Version
+		}
+		if own, err = NewRegistryScanner(images, cfg.StateDir, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("agent: image scanner: %w", err)
+		}
+		cfg.Scanner = own
+	}
+	a := assemble(cfg, own)
+	a.pin = pin
+	a.admission, a.admissionKeys = admissionTarget, admissionKeys
+	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.id = id
+	if a.hub, err = newHubClient(cfg.HubURL, pin, id, cfg.Now); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if !ok {
+		if err := a.enroll(ctx); err != nil {
+			return nil, err
+		}
+	} else if id.meta.Hub != cfg.HubURL {
+		a.log.Warn("hub URL differs from the one enrolled with; using the saved identity", slog.String("enrolled", id.meta.Hub))
+	}
+	if a.outbox, err = OpenOutbox(filepath.Join(cfg.StateDir, "outbox.db"), cfg.OutboxMaxBytes); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.lastDrop = a.outbox.Stats().Dropped
+	a.applyCachedBundles(ctx)
+	a.watch = newWatcher(cfg.Client, cfg.Namespace, 0)
+	return a, nil
+}
+
+// withDefaults fills the Config fields New defaults.
+func withDefaults(cfg Config) (Config, error) {
 	setDefault := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -232,56 +278,29 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	if cfg.Rules == nil {
+		var err error
 		if cfg.Rules, err = rules.Default(); err != nil {
-			return nil, fmt.Errorf("agent: rules: %w", err)
+			return cfg, fmt.Errorf("agent: rules: %w", err)
 		}
 	}
-	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("agent: state dir: %w", err)
-	}
-	var own *RegistryScanner
-	if cfg.Scanner == nil && cfg.Images != nil {
-		images := *cfg.Images
-		if images.UserAgent == "" {
-			images.UserAgent = "palisade-agent/" + cfg.Version
-		}
-		if own, err = NewRegistryScanner(images, cfg.StateDir, cfg.Logger); err != nil {
-			return nil, fmt.Errorf("agent: image scanner: %w", err)
-		}
-		cfg.Scanner = own
-	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, pin: pin, sent: map[string]uint64{}, needFull: true,
+	return cfg, nil
+}
+
+// assemble wires an Agent's parts from a defaulted Config (and the
+// registry scanner New made, if any), with no I/O: no identity, hub client
+// or outbox yet. New and the tests share it, so every Agent has the same
+// parts (its image verifier among them).
+func assemble(cfg Config, own *RegistryScanner) *Agent {
+	a := &Agent{cfg: cfg, log: cfg.Logger, sent: map[string]uint64{}, needFull: true,
 		scanned: map[string]string{}, inflight: map[string]bool{}, digestRefs: map[string]string{},
 		scanSem: make(chan struct{}, cfg.ScanConcurrency), cache: bundleCache{dir: filepath.Join(cfg.StateDir, "bundles"), max: cfg.MaxBundleBytes, hashed: newHashedFiles()}}
 	a.opts = evalOptions{Rules: cfg.Rules}
 	a.admWatch.a = a
 	a.rtWatch.a = a
-	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	a.enc = newEncryptionSource(cfg.EncryptionReport, cfg.HostRoot)
 	a.ownScanner = own
 	a.verify = newImageVerifier(cfg.Logger, verifyRegistry(own, cfg.Version), cfg.Now)
-	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
-	if err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
-	}
-	a.id = id
-	if a.hub, err = newHubClient(cfg.HubURL, pin, id, cfg.Now); err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
-	}
-	if !ok {
-		if err := a.enroll(ctx); err != nil {
-			return nil, err
-		}
-	} else if id.meta.Hub != cfg.HubURL {
-		a.log.Warn("hub URL differs from the one enrolled with; using the saved identity", slog.String("enrolled", id.meta.Hub))
-	}
-	if a.outbox, err = OpenOutbox(filepath.Join(cfg.StateDir, "outbox.db"), cfg.OutboxMaxBytes); err != nil {
-		return nil, fmt.Errorf("agent: %w", err)
-	}
-	a.lastDrop = a.outbox.Stats().Dropped
-	a.applyCachedBundles(ctx)
-	a.watch = newWatcher(cfg.Client, cfg.Namespace, 0)
-	return a, nil
+	return a
 }
 
 func (a *Agent) enroll(ctx context.Context) error {

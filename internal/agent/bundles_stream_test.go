@@ -210,11 +210,9 @@ func scanningAgent(t *testing.T, dir string, key, dbPub []byte, srv *bundleServe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sc.Close() })
-	a := &Agent{cfg: Config{Rules: set, StateDir: dir, Scanner: sc}, log: log,
-		id:    &identity{bundleKey: key, meta: identityMeta{ClusterID: "c-1"}},
-		cache: bundleCache{dir: filepath.Join(dir, "bundles"), max: maxBundle},
-		hub:   &hubClient{base: srv.URL, http: srv.Client()}}
-	a.opts = evalOptions{Rules: set}
+	a := testAgent(t, Config{Rules: set, StateDir: dir, Scanner: sc, Logger: log, MaxBundleBytes: maxBundle})
+	a.id = &identity{bundleKey: key, meta: identityMeta{ClusterID: "c-1"}}
+	a.hub = &hubClient{base: srv.URL, http: srv.Client()}
 	a.applyCachedBundles(context.Background())
 	return a, sc
 }

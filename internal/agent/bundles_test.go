@@ -10,8 +10,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,9 +56,8 @@ func bundleAgent(t testing.TB, dir string, key []byte) *Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &Agent{cfg: Config{Rules: set, StateDir: dir}, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		id: &identity{bundleKey: key, meta: identityMeta{ClusterID: "c-1"}}, cache: bundleCache{dir: filepath.Join(dir, "bundles")}}
-	a.opts = evalOptions{Rules: set}
+	a := testAgent(t, Config{Rules: set, StateDir: dir})
+	a.id = &identity{bundleKey: key, meta: identityMeta{ClusterID: "c-1"}}
 	a.applyCachedBundles(context.Background())
 	return a
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -169,7 +167,8 @@ func TestBatchBodyDecodes(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(res)
 	}))
 	defer srv.Close()
-	a := &Agent{outbox: o, hub: &hubClient{base: srv.URL, http: srv.Client()}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	a := testAgent(t, Config{})
+	a.hub, a.outbox = &hubClient{base: srv.URL, http: srv.Client()}, o
 	if err := a.sendBatch(context.Background(), raw); err != nil {
 		t.Fatal(err)
 	}

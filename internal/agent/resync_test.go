@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -107,7 +106,8 @@ func TestSendLoopResyncsAfter409(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			a := &Agent{log: slog.New(slog.NewTextHandler(io.Discard, nil)), hub: &hubClient{base: srv.URL, http: srv.Client()}, outbox: ob}
+			a := testAgent(t, Config{})
+			a.hub, a.outbox = &hubClient{base: srv.URL, http: srv.Client()}, ob
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan struct{})
 			go func() { defer close(done); a.sendLoop(ctx) }()

@@ -2,7 +2,7 @@ package agent
 
 // The node runtime sensors (runtimenode.go) write their state and findings
 // as Kubernetes Events; the agent watches them by field selector
-// reportingComponent=palisade-runtime and forwards them through the outbox
+// reportingComponent=palisade-runtime (watchKubeEvents) and forwards them through the outbox
 // as runtime reports. Replays (the informer lists the last hour's Events
 // again after a restart) are harmless: the hub keys runtime findings on
 // (cluster, ID) and keeps the newest state per node.
@@ -15,13 +15,8 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
@@ -106,22 +101,13 @@ func (a *Agent) RuntimeSensors() map[string]fleetapi.RuntimeSensorState {
 	return out
 }
 
-func (w *runtimeWatch) add(obj any) {
-	ev, ok := obj.(*corev1.Event)
-	if !ok {
-		return
-	}
-	rep, err := runtimeFromKubeEvent(ev)
-	if err != nil {
-		w.dropped.Add(1)
-		w.a.log.Warn("runtime event not forwarded", slog.Any("error", err))
-		return
-	}
+// queue merges rep into its node's pending report; false when
+// maxPendingRuntime findings wait.
+func (w *runtimeWatch) queue(rep fleetapi.RuntimeReport) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.queued+len(rep.Findings)+len(rep.Observations) > maxPendingRuntime {
-		w.dropped.Add(1)
-		return
+		return false
 	}
 	if w.pending == nil {
 		w.pending = map[string]*fleetapi.RuntimeReport{}
@@ -146,6 +132,7 @@ func (w *runtimeWatch) add(obj any) {
 			w.sensors[rep.Node] = *s
 		}
 	}
+	return true
 }
 
 func (w *runtimeWatch) flush() {
@@ -171,27 +158,6 @@ func (w *runtimeWatch) flush() {
 // watchRuntimeEvents runs until ctx ends.
 func (a *Agent) watchRuntimeEvents(ctx context.Context) {
 	w := &a.rtWatch
-	f := informers.NewSharedInformerFactoryWithOptions(a.cfg.Client, 0,
-		informers.WithNamespace(a.cfg.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("reportingComponent", fleetapi.KubeEventRuntimeComponent).String()
-		}))
-	inf := f.Core().V1().Events().Informer()
-	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: w.add}); err != nil {
-		a.log.Error("runtime event watch", slog.Any("error", err))
-		return
-	}
-	f.Start(ctx.Done())
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			w.flush()
-			f.Shutdown()
-			return
-		case <-t.C:
-			w.flush()
-		}
-	}
+	watchKubeEvents(ctx, a, kubeEventWatch[fleetapi.RuntimeReport]{what: "runtime", component: fleetapi.KubeEventRuntimeComponent,
+		convert: runtimeFromKubeEvent, queue: w.queue, flush: w.flush, dropped: &w.dropped})
 }

@@ -19,6 +19,8 @@ func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.StringVar(&f.RuntimeNode.CgroupRoot, "runtime-cgroup-root", "", "with --runtime: the host's cgroup v2 hierarchy, mounted read-only into the pod (deploy/runtime: /host/sys/fs/cgroup); default: the cgroup2 mount in /proc/self/mountinfo, which in a container is only its own cgroup")
 	fs.StringVar(&f.RuntimeNode.DetectionsFile, "runtime-detections", "", "with --runtime: custom CEL detections over the sensor's events (kind RuntimeDetections, docs/runtime.md), e.g. a mounted ConfigMap")
 	fs.DurationVar(&f.RuntimeNode.ObserveEvery, "runtime-observe-every", time.Minute, "with --runtime: how often the workloads' observations (binaries, peers, ports) are written for the hub's learned profiles (negative: none)")
+	fs.BoolVar(&f.RuntimeNode.PolicyIntent, "runtime-policy-intent", true, "with --runtime: judge each established connection against the cluster's NetworkPolicies (PAL-RT-011: denied yet established means enforcement is missing or broken); watches pods, namespaces, NetworkPolicies and Services cluster-wide (list and watch)")
+	fs.StringVar(&f.RuntimeNode.HostRoot, "runtime-host-root", "", "with --runtime: where the host's container snapshot directories are mounted read-only (deploy/runtime with overlay evidence: /host); the drift check then tells a container's writable overlay layer from the image's layers. Empty: the change-time test only")
 	fs.IntVar(&f.RuntimeNode.FindingsPerMinute, "runtime-findings-per-minute", 120, "with --runtime: most finding Events written per minute; the excess is counted as a coverage gap")
 }
 

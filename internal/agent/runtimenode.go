@@ -69,6 +69,18 @@ type RuntimeNodeConfig struct {
 	// DetectionsFile holds custom CEL detections (kind RuntimeDetections,
 	// docs/runtime.md); "" none.
 	DetectionsFile string
+	// PolicyIntent judges established connections against the cluster's
+	// NetworkPolicies (PAL-RT-011; runtimeintent.go): the pod informer
+	// becomes cluster-wide and namespaces, NetworkPolicies and Services
+	// are watched. IntentEvery is how often a changed cluster is rebuilt
+	// into the model (default 2s).
+	PolicyIntent bool
+	IntentEvery  time.Duration
+	// HostRoot is where the host's container snapshot directories are
+	// mounted (deploy/runtime: /host): the drift check then tells the
+	// image's layers from the container's writable one
+	// (runtime.OverlayDrift). "" leaves the change-time test alone.
+	HostRoot string
 	// ObserveEvery is how often the workloads' observations (binaries,
 	// peers, ports: the hub's learned profiles) are written (default 1
 	// minute); negative: none.
@@ -96,6 +108,8 @@ type RuntimeNode struct {
 	dedup   map[string]time.Time
 	written fleetapi.RuntimeSensorState
 	wroteAt time.Time
+
+	intent *intentWatch
 }
 
 // findingRepeat is how long an identical finding (rule, container,
@@ -148,16 +162,25 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 // the degraded state (with the reason) and returns nil at ctx's end: the
 // rest of Palisade keeps working, and the gap is visible at the hub.
 func (n *RuntimeNode) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
-		}))
-	inf := f.Core().V1().Pods().Informer()
-	if err := inf.SetTransform(stripPodForRuntime); err != nil {
-		return fmt.Errorf("runtime sensor: %w", err)
-	}
-	if _, err := inf.AddEventHandler(n.pods.handler()); err != nil {
-		return fmt.Errorf("runtime sensor: pod informer: %w", err)
+	var f informers.SharedInformerFactory
+	if n.cfg.PolicyIntent {
+		f = informers.NewSharedInformerFactory(n.cfg.Client, 0)
+		var err error
+		if n.intent, err = n.startIntent(ctx, f); err != nil {
+			return fmt.Errorf("runtime sensor: policy intent informers: %w", err)
+		}
+	} else {
+		f = informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
+			}))
+		inf := f.Core().V1().Pods().Informer()
+		if err := inf.SetTransform(stripPodForRuntime); err != nil {
+			return fmt.Errorf("runtime sensor: %w", err)
+		}
+		if _, err := inf.AddEventHandler(n.pods.handler()); err != nil {
+			return fmt.Errorf("runtime sensor: pod informer: %w", err)
+		}
 	}
 	f.Start(ctx.Done())
 	defer f.Shutdown()
@@ -165,6 +188,10 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); n.writeLoop(ctx) }()
+	if n.intent != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.intent.run(ctx) }()
+	}
 	defer wg.Wait()
 
 	src, p, err := n.open(ctx)
@@ -215,7 +242,14 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 	if err != nil {
 		return nil, nil, err
 	}
-	p := &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: &rt.Detector{Custom: n.custom}}
+	d := &rt.Detector{Custom: n.custom}
+	if n.intent != nil {
+		d.Intent = n.intent.judge
+	}
+	if n.cfg.HostRoot != "" {
+		d.Overlay = &rt.OverlayDrift{HostRoot: n.cfg.HostRoot}
+	}
+	p := &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: d}
 	if n.cfg.ObserveEvery > 0 {
 		p.Observer = &rt.Observer{Peers: n.pods}
 	}
@@ -281,6 +315,10 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 				if p.Observer != nil {
 					s.ObservationsDropped = p.Observer.Dropped() + n.obsDropped.Load()
 				}
+			}
+			if n.intent != nil {
+				st := n.intent.judge.Stats()
+				s.IntentJudged, s.IntentDenied, s.IntentUndecided, s.IntentReason = st.Judged, st.Denied, st.Undecided, n.intent.reason(st.Reason)
 			}
 		})
 		n.maybeWriteState()

@@ -46,13 +46,8 @@ func newImageVerifier(log *slog.Logger, registry image.Options, now func() time.
 }
 
 // apply makes b (nil: none) the policy in force. A bundle that does not
-// compile leaves the previous policy in force, and says why. A nil
-// verifier (an Agent built without New, as the bundle tests do) has no
-// policy to apply.
+// compile leaves the previous policy in force, and says why.
 func (v *imageVerifier) apply(ctx context.Context, b *cachedBundle, content []byte) {
-	if v == nil {
-		return
-	}
 	if b == nil {
 		v.mu.Lock()
 		v.policy, v.verifier, v.policyID = nil, nil, ""

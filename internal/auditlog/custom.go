@@ -5,12 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 
-	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/ext"
-
+	"github.com/palisade-sec/palisade/internal/celdetect"
 	"github.com/palisade-sec/palisade/internal/celvalue"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
@@ -25,19 +21,10 @@ const (
 // costLimit bounds one CEL evaluation per event.
 const costLimit = 100_000
 
-// CustomSpec is a detection written in CEL over the event.
-type CustomSpec struct {
-	ID          string `json:"id"`
-	Title       string `json:"title"`
-	Severity    string `json:"severity"`
-	Description string `json:"description,omitempty"`
-	Remediation string `json:"remediation,omitempty"`
-	// Expression sees "event" (the audit event as JSON) and returns true
-	// when the event is suspicious.
-	Expression        string `json:"expression"`
-	Message           string `json:"message,omitempty"`
-	MessageExpression string `json:"messageExpression,omitempty"`
-}
+// CustomSpec is a detection written in CEL over the event: its
+// Expression sees "event" (the audit event as JSON) and returns true when
+// the event is suspicious.
+type CustomSpec = celdetect.Spec
 
 type detectionsFile struct {
 	APIVersion string       `json:"apiVersion"`
@@ -85,86 +72,31 @@ func LoadCustom(ctx context.Context, path string) ([]*Detection, error) {
 
 // CompileCustom compiles CEL detection specs; IDs get the "custom/" prefix.
 func CompileCustom(specs []CustomSpec) ([]*Detection, error) {
-	env, err := cel.NewEnv(cel.Variable("event", cel.DynType), ext.Strings(), ext.Sets(), ext.Lists(), cel.OptionalTypes(), cel.CrossTypeNumericComparisons(true))
+	ds, err := celdetect.Compile(specs, costLimit)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Detection
-	for i, s := range specs {
-		d, err := compileCustom(env, s)
-		if err != nil {
-			return nil, fmt.Errorf("detection %d (%s): %w", i+1, s.ID, err)
-		}
-		out = append(out, d)
+	out := make([]*Detection, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, &Detection{ID: d.ID, Title: d.Title, Severity: d.Severity, Description: d.Description, Remediation: d.Remediation,
+			Match: func(e *Event) string {
+				vars, err := eventVars(e)
+				if err != nil {
+					return ""
+				}
+				// An evaluation error is no match here: the audit
+				// analyser's own checks still see the event.
+				fired, msg, err := d.Match(vars)
+				if err != nil || !fired {
+					return ""
+				}
+				if msg == "" {
+					msg = fmt.Sprintf("%s did %s %s", e.Who(), e.Verb, describeTarget(e))
+				}
+				return msg
+			}})
 	}
 	return out, nil
-}
-
-func compileCustom(env *cel.Env, s CustomSpec) (*Detection, error) {
-	if strings.TrimSpace(s.ID) == "" || strings.TrimSpace(s.Expression) == "" {
-		return nil, fmt.Errorf("id and expression are required")
-	}
-	sev := finding.SeverityMedium
-	if s.Severity != "" {
-		var err error
-		if sev, err = finding.ParseSeverity(s.Severity); err != nil {
-			return nil, err
-		}
-	}
-	check, err := compile(env, s.Expression, types.BoolType)
-	if err != nil {
-		return nil, fmt.Errorf("expression %q: %w", s.Expression, err)
-	}
-	var msgProg cel.Program
-	if s.MessageExpression != "" {
-		if msgProg, err = compile(env, s.MessageExpression, types.StringType); err != nil {
-			return nil, fmt.Errorf("messageExpression %q: %w", s.MessageExpression, err)
-		}
-	}
-	id := s.ID
-	if !strings.HasPrefix(id, "custom/") {
-		id = "custom/" + id
-	}
-	title := s.Title
-	if title == "" {
-		title = id
-	}
-	return &Detection{ID: id, Title: title, Severity: sev, Description: s.Description, Remediation: s.Remediation,
-		Match: func(e *Event) string {
-			vars, err := eventVars(e)
-			if err != nil {
-				return ""
-			}
-			val, _, err := check.Eval(vars)
-			if err != nil {
-				return ""
-			}
-			if b, ok := val.Value().(bool); !ok || !b {
-				return ""
-			}
-			if msgProg != nil {
-				if v, _, err := msgProg.Eval(vars); err == nil {
-					if m, ok := v.Value().(string); ok && m != "" {
-						return m
-					}
-				}
-			}
-			if s.Message != "" {
-				return s.Message
-			}
-			return fmt.Sprintf("%s did %s %s", e.Who(), e.Verb, describeTarget(e))
-		}}, nil
-}
-
-func compile(env *cel.Env, expr string, want *types.Type) (cel.Program, error) {
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if out := ast.OutputType(); !out.IsExactType(want) && !out.IsExactType(types.DynType) {
-		return nil, fmt.Errorf("must evaluate to %s, not %s", want, out)
-	}
-	return env.Program(ast, cel.CostLimit(costLimit))
 }
 
 // eventVars exposes the event to CEL as generic JSON, numbers as ints

@@ -193,6 +193,8 @@ type VulnerablePackage struct {
 	PURL    string `json:"purl,omitempty" yaml:"purl,omitempty"`
 	// SourceName is the source package the advisory names, when it is not Name.
 	SourceName string `json:"sourceName,omitempty" yaml:"sourceName,omitempty"`
+	// Dev is true for a development dependency of a repository's lock file.
+	Dev bool `json:"dev,omitempty" yaml:"dev,omitempty"`
 }
 
 // Fix states of a vulnerability, named as Trivy names them.

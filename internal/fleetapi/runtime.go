@@ -73,6 +73,15 @@ type RuntimeSensorState struct {
 	Suppressed   uint64 `json:"suppressed"`
 	// CustomErrors counts custom (CEL) detection evaluations that failed.
 	CustomErrors uint64 `json:"customErrors,omitempty"`
+	// Established connections judged against the NetworkPolicies
+	// (PAL-RT-011): IntentJudged, of them IntentDenied; IntentUndecided
+	// could not be judged (an end not known, a node address, the policy
+	// model incomplete), never taken as allowed; IntentReason says why
+	// judging is off or incomplete, "" when it runs.
+	IntentJudged    uint64 `json:"intentJudged,omitempty"`
+	IntentDenied    uint64 `json:"intentDenied,omitempty"`
+	IntentUndecided uint64 `json:"intentUndecided,omitempty"`
+	IntentReason    string `json:"intentReason,omitempty"`
 	// ObservationsDropped counts what the node saw of its workloads but
 	// summarised for no profile (over its bounds, or Events not written):
 	// the profiles of its workloads are incomplete.
@@ -92,6 +101,8 @@ func (s *RuntimeSensorState) Gap() string {
 		return "events lost: " + strconv.FormatUint(s.Dropped, 10) + " dropped, " + strconv.FormatUint(s.Malformed, 10) + " malformed"
 	case s.Suppressed > 0:
 		return strconv.FormatUint(s.Suppressed, 10) + " findings over the node's rate limit"
+	case s.IntentReason != "":
+		return "connections not judged against the NetworkPolicies: " + s.IntentReason
 	case s.ObservationsDropped > 0:
 		return strconv.FormatUint(s.ObservationsDropped, 10) + " observations for workload profiles dropped"
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,6 +54,8 @@ var scenarios = []scenario{
 	{name: "edge", files: []string{chartDir + "/values-edge.yaml"}, set: agentHub},
 	{name: "all components", set: on("hub", "agent", "admission", "runtime")},
 	{name: "admission with cert-manager", set: loader.MergeMaps(on("admission"), map[string]any{"admission": map[string]any{"tls": map[string]any{"mode": "cert-manager"}}})},
+	{name: "runtime with overlay evidence", set: loader.MergeMaps(on("agent", "runtime"), map[string]any{"runtime": map[string]any{"overlayLayers": map[string]any{"hostPaths": []any{
+		"/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs", "/var/lib/rancher/k3s/agent/containerd/io.containerd.snapshotter.v1.overlayfs"}}}})},
 	{name: "hub with PostgreSQL, 3 replicas", set: map[string]any{"hub": map[string]any{"replicas": 3, "database": map[string]any{"existingSecret": "hub-db"}}}},
 }
 
@@ -433,6 +436,42 @@ func TestAgreesWithDeploy(t *testing.T) {
 			w := want[0].([]any)[0].(map[string]any)[f]
 			if !reflect.DeepEqual(g, w) {
 				t.Errorf("%s %s: chart %v, deploy/admission %v", kind, f, g, w)
+			}
+		}
+	}
+}
+
+// TestRuntimeOverlayLayers: runtime.overlayLayers.hostPaths mounts each
+// snapshot directory read-only under /host and points the sensor at it;
+// without it, no such mount and no flag.
+func TestRuntimeOverlayLayers(t *testing.T) {
+	for _, tc := range []struct {
+		scenario string
+		want     bool
+	}{{"all components", false}, {"runtime with overlay evidence", true}} {
+		var sc scenario
+		for _, s := range scenarios {
+			if s.name == tc.scenario {
+				sc = s
+			}
+		}
+		for _, o := range render(t, sc.values(t)) {
+			if o.GetKind() != "DaemonSet" || o.GetLabels()["app.kubernetes.io/component"] != "runtime" {
+				continue
+			}
+			containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			c := containers[0].(map[string]any)
+			args, _, _ := unstructured.NestedStringSlice(c, "args")
+			mounts, _, _ := unstructured.NestedSlice(c, "volumeMounts")
+			var layerMounts []string
+			for _, m := range mounts {
+				if p := m.(map[string]any)["mountPath"].(string); strings.HasPrefix(p, "/host/var/lib/") {
+					layerMounts = append(layerMounts, p)
+				}
+			}
+			hasFlag := slices.Contains(args, "--runtime-host-root=/host")
+			if hasFlag != tc.want || (len(layerMounts) == 2) != tc.want {
+				t.Errorf("%s: --runtime-host-root %v, layer mounts %v", tc.scenario, hasFlag, layerMounts)
 			}
 		}
 	}

@@ -1,9 +1,12 @@
 package hub
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
@@ -117,4 +120,48 @@ func (h *Hub) provenancePage(w http.ResponseWriter, r *http.Request, v viewer) {
 		d.Cluster = &c
 	}
 	h.render(w, r, http.StatusOK, "provenance", v, page{Title: "Provenance", Nav: "provenance", D: d})
+}
+
+// trustedRootCollector reports at each scrape how old the Sigstore trusted
+// root is that each cluster's agent verifies its images with (the oldest
+// among the images it runs), and the oldest in the fleet: an edge cluster
+// verifies offline, so its trust is as fresh as the root its policy
+// carries.
+type trustedRootCollector struct {
+	st             store.Store
+	now            func() time.Time
+	perCluster, og *prometheus.Desc
+}
+
+func newTrustedRootCollector(st store.Store, now func() time.Time) *trustedRootCollector {
+	return &trustedRootCollector{st: st, now: now,
+		perCluster: prometheus.NewDesc("palisade_hub_trusted_root_age_seconds",
+			"Age of the oldest Sigstore trusted root a cluster's agent verified the images it runs with (from the agents' image verifications), by cluster ID.", []string{"cluster"}, nil),
+		og: prometheus.NewDesc("palisade_hub_trusted_root_oldest_age_seconds",
+			"Age of the oldest Sigstore trusted root any agent verifies with; absent when no agent reported one.", nil, nil)}
+}
+
+func (c *trustedRootCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.perCluster
+	ch <- c.og
+}
+
+func (c *trustedRootCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	roots, err := c.st.OldestTrustedRoots(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.perCluster, err)
+		return
+	}
+	now := c.now()
+	oldest := 0.0
+	for id, t := range roots {
+		age := max(now.Sub(t).Seconds(), 0)
+		oldest = max(oldest, age)
+		ch <- prometheus.MustNewConstMetric(c.perCluster, prometheus.GaugeValue, age, id)
+	}
+	if len(roots) > 0 {
+		ch <- prometheus.MustNewConstMetric(c.og, prometheus.GaugeValue, oldest)
+	}
 }

@@ -3,8 +3,11 @@ package hub_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/hubtest"
+	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
 // builderSigner is how an agent names a keyless signer that verified.
@@ -143,5 +147,58 @@ func TestProvenanceInChromium(t *testing.T) {
 	}
 	if res.Total != 4 || len(res.Images) != 4 || byCluster[fleet.IDs["edge-arm-01"]] != 1 || byCluster[fleet.IDs["edge-stale-03"]] != 1 || byCluster[fleet.IDs["edge-amd-02"]] != 2 {
 		t.Errorf("API: %s", body)
+	}
+}
+
+// TestTrustedRootAgeMetric: /metrics says how old the trusted root is
+// that each cluster's agent verifies the images it runs with (the oldest
+// among them), and the oldest in the fleet, from the agents'
+// verifications; a verification of an image the cluster no longer runs
+// does not count.
+func TestTrustedRootAgeMetric(t *testing.T) {
+	h := hubtest.Start(t)
+	fleet := hubtest.SeedFleet(t, h)
+	now := h.Clock.Now()
+	report := func(cluster, digest, ref string, rootAge time.Duration) {
+		fleet.Agents[cluster].Report(t, fleetapi.KindImageVerification, &fleetapi.ImageVerification{Digest: digest, Ref: ref, State: fleetapi.VerificationVerified,
+			Policy: "prod v2", Rule: "fleet", Signers: []string{builderSigner}, CheckedAt: now, TrustedRootUpdated: now.Add(-rootAge)})
+	}
+	report("edge-arm-01", hubtest.NginxDigest, hubtest.NginxRef, 72*time.Hour)
+	report("edge-arm-01", hubtest.SensorDigest, hubtest.SensorRef, 24*time.Hour)
+	report("edge-stale-03", hubtest.SensorDigest, hubtest.SensorRef, 10*time.Hour)
+	report("edge-stale-03", "sha256:"+strings.Repeat("d", 64), "gone:1", 1000*time.Hour) // not run any more
+	tok, err := h.CreateAPIToken(context.Background(), "prometheus", store.RoleViewer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", h.URL+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := h.Client(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/metrics: %d %v", resp.StatusCode, err)
+	}
+	var got []string
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "palisade_hub_trusted_root_") {
+			got = append(got, line)
+		}
+	}
+	sort.Strings(got)
+	want := []string{
+		`palisade_hub_trusted_root_age_seconds{cluster="` + fleet.IDs["edge-arm-01"] + `"} 259200`,
+		`palisade_hub_trusted_root_age_seconds{cluster="` + fleet.IDs["edge-stale-03"] + `"} 36000`,
+		`palisade_hub_trusted_root_oldest_age_seconds 259200`,
+	}
+	sort.Strings(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("metrics\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -26,7 +26,8 @@ type InventoryCache interface {
 // cacheKey identifies an inventory: the digest and what was collected
 // (secret findings depend on the secret options' caps too; the catalogers
 // by name, so a Palisade with a new cataloger never reuses an inventory
-// collected without it).
+// collected without it). inventoryVersion changes when the inventory
+// collects something new beside the catalogers' packages.
 func cacheKey(digest string, sc Scanners, opts Options, set *catalog.Set) string {
 	var names []string
 	for _, c := range set.Catalogers {
@@ -35,8 +36,11 @@ func cacheKey(digest string, sc Scanners, opts Options, set *catalog.Set) string
 	for _, c := range set.Streams {
 		names = append(names, c.Name())
 	}
-	return fmt.Sprintf("%s|secret=%t|%d|%d|catalogers=%s", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs), strings.Join(names, ","))
+	return fmt.Sprintf("%s|secret=%t|%d|%d|catalogers=%s|inventory=%d", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs), strings.Join(names, ","), inventoryVersion)
 }
+
+// inventoryVersion: 2 added Red Hat content sets (Inventory.ContentSets).
+const inventoryVersion = 2
 
 // MemoryCache is an InventoryCache in memory that keeps the most recently
 // used entries. An inventory is a few hundred bytes per package.

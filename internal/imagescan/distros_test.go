@@ -76,9 +76,9 @@ func TestDistributions(t *testing.T) {
 			[]source{{"testdata/distros/ubuntu-osv", "Ubuntu"}, {"testdata/distros/ubuntu-tracker", "ubuntu-tracker"}},
 			[]want{
 				{"zlib1g", "UBUNTU-CVE-2022-37434", "1:1.2.11.dfsg-0ubuntu2.2", finding.FixStateFixed, finding.SeverityMedium, "Ubuntu"},
-				{"libc6", "UBUNTU-CVE-2024-2961", "", finding.FixStateEndOfLife, finding.SeverityHigh, "Ubuntu"},
-				{"libgcrypt20", "UBUNTU-CVE-2021-33560", "", finding.FixStateDeferred, finding.SeverityLow, "Ubuntu"},
-				{"bash", "UBUNTU-CVE-2022-3715", "", finding.FixStateAffected, finding.SeverityMedium, "Ubuntu"},
+				{"libc6", "UBUNTU-CVE-2024-2961", "", finding.FixStateEndOfLife, finding.SeverityHigh, vulndb.SourceUbuntuTracker},
+				{"libgcrypt20", "UBUNTU-CVE-2021-33560", "", finding.FixStateDeferred, finding.SeverityLow, vulndb.SourceUbuntuTracker},
+				{"bash", "UBUNTU-CVE-2022-3715", "", finding.FixStateAffected, finding.SeverityMedium, vulndb.SourceUbuntuTracker},
 			},
 			[]string{"tar UBUNTU-CVE-2022-48303"}},
 		{"UBI 8", "ID=\"rhel\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
@@ -122,6 +122,10 @@ func TestDistributions(t *testing.T) {
 		{"Amazon Linux 2023", "ID=\"amzn\"\nVERSION_ID=\"2023\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
 			[]source{{vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
 			[]want{{"openssl-libs", "ALAS2023-2024-507", "1:3.0.8-1.amzn2023.0.3", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}}, nil},
+		{"Amazon Linux 2 (both releases' advisories imported)", "ID=\"amzn\"\nVERSION_ID=\"2\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+			[]source{{vuln + "alas/updateinfo-al2.xml", "alas-2"}, {vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
+			[]want{{"openssl-libs", "ALAS2-2024-2450", "1:1.0.2k-24.amzn2.0.8", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}},
+			[]string{"openssl-libs ALAS2023-2024-507"}},
 	} {
 		t.Run(tc.distro, func(t *testing.T) {
 			root := t.TempDir()

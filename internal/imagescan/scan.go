@@ -102,6 +102,11 @@ type Options struct {
 	Secrets image.SecretOptions
 	// Catalogers replace catalog.Default().
 	Catalogers *catalog.Set
+	// Packages, when set, are the image's software as an SBOM the caller
+	// trusts (an attested SBOM whose signature verified) says: they are
+	// matched instead of cataloguing the layers, which are then read only
+	// for the secret scan, and the inventory is not cached.
+	Packages *SuppliedPackages
 	// Cache keeps inventories by image digest across scans (admission,
 	// agents); nil disables it.
 	Cache InventoryCache
@@ -115,6 +120,13 @@ type Options struct {
 	Now func() time.Time
 	// ToolName and ToolVersion name the producer in the SBOM.
 	ToolName, ToolVersion string
+}
+
+// SuppliedPackages are an image's packages from somewhere other than its
+// layers.
+type SuppliedPackages struct {
+	OS       *sbom.OS
+	Packages []sbom.Package
 }
 
 // Progress reports how far a scan is.
@@ -165,6 +177,11 @@ type Inventory struct {
 	Image    ImageInfo      `json:"image"`
 	OS       *sbom.OS       `json:"os,omitempty"`
 	Packages []sbom.Package `json:"packages"`
+	// ContentSets are the Red Hat content sets (repositories) the image
+	// was built from, read from its content manifests
+	// (/root/buildinfo/content_manifests/*.json); Match qualifies Red Hat
+	// packages by them.
+	ContentSets []string `json:"contentSets,omitempty"`
 	// Secrets are the secret findings (nil unless the secret scanner ran).
 	Secrets []finding.Finding `json:"secrets,omitempty"`
 	// Problems are files the walk or the catalogers skipped.
@@ -286,6 +303,7 @@ func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Option
 		VEX:              opts.VEX,
 		Object:           inv.Image.Object(),
 		Products:         products(inv.Image),
+		ContentSets:      inv.ContentSets,
 		AllowMissingData: opts.AllowMissingData,
 	})
 	if err != nil {

@@ -58,6 +58,9 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 	if set == nil {
 		set = catalog.Default()
 	}
+	if opts.Packages != nil {
+		return suppliedInventory(ctx, src, info, opts, sc)
+	}
 	key := ""
 	if opts.Cache != nil && src.Digest != "" {
 		key = cacheKey(src.Digest, sc, opts, set)
@@ -67,7 +70,7 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 			return &c, true, nil
 		}
 	}
-	sels := []image.Selector{catalogSelector(ctx, set)}
+	sels := []image.Selector{catalogSelector(ctx, set), contentManifestSelector}
 	if sc.Secret {
 		sels = append(sels, image.SecretSelector(opts.Secrets))
 	}
@@ -109,6 +112,29 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 	if key != "" {
 		opts.Cache.Put(key, inv)
 	}
+	return inv, false, nil
+}
+
+// suppliedInventory is the inventory of an image whose packages the caller
+// supplied: the layers are walked only for secrets, if asked.
+func suppliedInventory(ctx context.Context, src *image.Source, info ImageInfo, opts Options, sc Scanners) (*Inventory, bool, error) {
+	inv := &Inventory{Image: info, OS: opts.Packages.OS, Packages: slices.Clone(opts.Packages.Packages), Scanned: sc}
+	if !sc.Secret {
+		return inv, false, nil
+	}
+	var fsys *image.FS
+	var err error
+	sel := image.SecretSelector(opts.Secrets)
+	if src.Kind == image.KindRootFS {
+		fsys, err = src.FS(ctx, sel, opts.Limits)
+	} else {
+		fsys, err = image.WalkCached(ctx, src.Image, sel, opts.Limits, nil)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("image %s: %w", info.Ref, err)
+	}
+	inv.Image.Layers = fsys.Layers()
+	inv.Secrets = image.SecretFindings(fsys, inv.Image.Name())
 	return inv, false, nil
 }
 
@@ -226,6 +252,9 @@ func catalogFS(ctx context.Context, fsys *image.FS, set *catalog.Set, info Image
 	for _, w := range res.Warnings {
 		inv.Problems = append(inv.Problems, finding.Problem{Level: finding.LevelWarning, Message: w.Error()})
 	}
+	var csProblems []finding.Problem
+	inv.ContentSets, csProblems = contentSets(fsys)
+	inv.Problems = append(inv.Problems, csProblems...)
 	// FS.Results holds results only for files of the final view: a Go
 	// binary that a later layer deleted or replaced is not reported.
 	for _, c := range set.Streams {

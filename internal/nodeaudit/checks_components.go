@@ -201,10 +201,10 @@ func kubeletChecks() []Check {
 			Remediation: "Remove makeIPTablesUtilChains: false (or --make-iptables-util-chains=false); it defaults to true.",
 			NSA:         []string{"network.worker-segmentation"},
 			Evaluate:    kubeletIs("make-iptables-util-chains", []string{"makeIPTablesUtilChains"}, "true", "true", "true")},
-		// Automated in CIS 1.12 (manual up to 1.11). K3s and RKE2 set the
-		// flag themselves, and their self-assessments mark the item not
-		// applicable ("to comply with cloud providers that require this
-		// flag"); so does this check.
+		// Manual in CIS 1.12, automated here: the flag is either set or
+		// not. K3s and RKE2 set the flag themselves, and their
+		// self-assessments mark the item not applicable ("to comply with
+		// cloud providers that require this flag"); so does this check.
 		{ID: "node/kubelet-hostname-override", Title: "Kubelet hostname overridden", Severity: finding.SeverityLow, CIS: []string{"4.2.7"}, Component: k,
 			Description: "--hostname-override makes the kubelet register under a name that need not match its host or its serving certificate, which can break TLS between the API server and the kubelet and lets node names drift from the machines they stand for.",
 			Remediation: "Remove --hostname-override unless the cloud provider requires it.",

@@ -34,6 +34,10 @@ type cisCase struct {
 	// insecure in the bad twin.
 	files map[Distribution]string
 	owner bool
+	// goodMode and badMode, when set, are the modes of the file case's
+	// twins (default: the secure tree's 0600 and 0644, 0755 for a
+	// directory): certificates may be 0644 but not group-writable.
+	goodMode, badMode os.FileMode
 	// only restricts the layouts (nil: every layout where comp is found).
 	only []Distribution
 	// badFiles and goodFiles are host files written for the twin (a
@@ -75,7 +79,7 @@ var cisCases = []cisCase{
 	{cis: "1.1.17", check: "node/file-kubeconfig-permissions", files: map[Distribution]string{Kubeadm: "/etc/kubernetes/controller-manager.conf", RKE2: rke2Data + "/server/cred/controller.kubeconfig", K3s: k3sData + "/server/cred/controller.kubeconfig", MicroK8s: microk8sData + "/credentials/controller.config"}},
 	{cis: "1.1.18", check: "node/file-kubeconfig-ownership", owner: true, files: map[Distribution]string{Kubeadm: "/etc/kubernetes/controller-manager.conf", RKE2: rke2Data + "/server/cred/controller.kubeconfig", K3s: k3sData + "/server/cred/controller.kubeconfig", MicroK8s: microk8sData + "/credentials/controller.config"}},
 	{cis: "1.1.19", check: "node/file-pki-ownership", owner: true, files: map[Distribution]string{Kubeadm: kubeadmPKI + "/ca.crt", RKE2: rke2TLS + "/server-ca.crt", K3s: k3sTLS + "/server-ca.crt", MicroK8s: microk8sData + "/certs/ca.crt"}},
-	{cis: "1.1.20", check: "node/file-pki-cert-permissions", files: map[Distribution]string{Kubeadm: kubeadmPKI + "/apiserver.crt", RKE2: rke2TLS + "/serving-kube-apiserver.crt", K3s: k3sTLS + "/serving-kube-apiserver.crt", MicroK8s: microk8sData + "/certs/server.crt"}},
+	{cis: "1.1.20", check: "node/file-pki-cert-permissions", goodMode: 0o644, badMode: 0o664, files: map[Distribution]string{Kubeadm: kubeadmPKI + "/apiserver.crt", RKE2: rke2TLS + "/serving-kube-apiserver.crt", K3s: k3sTLS + "/serving-kube-apiserver.crt", MicroK8s: microk8sData + "/certs/server.crt"}},
 	{cis: "1.1.21", check: "node/file-pki-key-permissions", files: map[Distribution]string{Kubeadm: kubeadmPKI + "/sa.key", RKE2: rke2TLS + "/service.key", K3s: k3sTLS + "/service.key", MicroK8s: microk8sData + "/certs/serviceaccount.key"}},
 
 	// 1.2 API server
@@ -163,7 +167,7 @@ var cisCases = []cisCase{
 	{cis: "4.1.4", check: "node/file-kubeconfig-ownership", owner: true, files: map[Distribution]string{K3s: k3sData + "/agent/kubeproxy.kubeconfig", RKE2: rke2Data + "/agent/kubeproxy.kubeconfig", MicroK8s: microk8sData + "/credentials/proxy.config"}},
 	{cis: "4.1.5", check: "node/file-kubeconfig-permissions", files: map[Distribution]string{Kubeadm: "/etc/kubernetes/kubelet.conf", K3s: k3sData + "/agent/kubelet.kubeconfig", RKE2: rke2Data + "/agent/kubelet.kubeconfig", MicroK8s: microk8sData + "/credentials/kubelet.config"}},
 	{cis: "4.1.6", check: "node/file-kubeconfig-ownership", owner: true, files: map[Distribution]string{Kubeadm: "/etc/kubernetes/kubelet.conf", K3s: k3sData + "/agent/kubelet.kubeconfig", RKE2: rke2Data + "/agent/kubelet.kubeconfig", MicroK8s: microk8sData + "/credentials/kubelet.config"}},
-	{cis: "4.1.7", check: "node/file-pki-cert-permissions", files: map[Distribution]string{Kubeadm: kubeadmPKI + "/ca.crt", K3s: k3sData + "/agent/client-ca.crt", RKE2: rke2Data + "/agent/client-ca.crt", MicroK8s: microk8sData + "/certs/ca.crt"}},
+	{cis: "4.1.7", check: "node/file-pki-cert-permissions", goodMode: 0o644, badMode: 0o664, files: map[Distribution]string{Kubeadm: kubeadmPKI + "/ca.crt", K3s: k3sData + "/agent/client-ca.crt", RKE2: rke2Data + "/agent/client-ca.crt", MicroK8s: microk8sData + "/certs/ca.crt"}},
 	{cis: "4.1.8", check: "node/file-pki-ownership", owner: true, files: map[Distribution]string{Kubeadm: kubeadmPKI + "/ca.crt", K3s: k3sData + "/agent/client-ca.crt", RKE2: rke2Data + "/agent/client-ca.crt", MicroK8s: microk8sData + "/certs/ca.crt"}},
 	{cis: "4.1.9", check: "node/file-config-permissions", files: map[Distribution]string{Kubeadm: "/var/lib/kubelet/config.yaml"}},
 	{cis: "4.1.10", check: "node/file-config-ownership", owner: true, files: map[Distribution]string{Kubeadm: "/var/lib/kubelet/config.yaml"}},
@@ -411,10 +415,15 @@ func prepareLayout(t *testing.T, root string, d Distribution) {
 func applyCase(t *testing.T, root string, d Distribution, tc cisCase, bad bool) bool {
 	t.Helper()
 	if tc.files != nil {
+		p := filepath.Join(root, tc.files[d])
 		if !bad {
+			if tc.goodMode != 0 {
+				if err := os.Chmod(p, tc.goodMode); err != nil {
+					t.Fatal(err)
+				}
+			}
 			return true
 		}
-		p := filepath.Join(root, tc.files[d])
 		if tc.check == "node/apiserver-encryption-providers" {
 			// A configuration that writes Secrets in clear text first.
 			writeFile(t, p, "apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n  - identity: {}\n  - aescbc:\n      keys:\n      - name: key1\n        secret: c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\n")
@@ -429,6 +438,9 @@ func applyCase(t *testing.T, root string, d Distribution, tc cisCase, bad bool) 
 		mode := os.FileMode(0o644)
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			mode = 0o755
+		}
+		if tc.badMode != 0 {
+			mode = tc.badMode
 		}
 		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)

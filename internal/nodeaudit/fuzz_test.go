@@ -120,3 +120,26 @@ func FuzzAPIServerFiles(f *testing.F) {
 		_ = yamlKeyLines(data, "/f")
 	})
 }
+
+// FuzzEtcdConfigFile: any etcd configuration file (K3s's, RKE2's, or one
+// --config-file names) is read without panicking, and never yields a flag
+// etcd would not see: no "+"/"-" suffixed name, and TLS flags only from
+// the transport security sections.
+func FuzzEtcdConfigFile(f *testing.F) {
+	addFixtureSeeds(f, "var/lib/rancher/*/server/db/etcd/config")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n := &Node{}
+		c := &Component{Name: Etcd}
+		if err := mergeEtcdConfigFile(n, c, data, "/etcd.conf"); err != nil {
+			return
+		}
+		for _, name := range c.Flags.Names() {
+			if name == "" || strings.HasSuffix(name, "+") || strings.HasSuffix(name, "-") {
+				t.Fatalf("flag name %q from %q", name, data)
+			}
+		}
+		if v, ok := c.Flags.Get("client-cert-auth"); ok && !strings.Contains(string(data), "client-transport-security") {
+			t.Fatalf("client-cert-auth=%s without a client-transport-security section in %q", v, data)
+		}
+	})
+}

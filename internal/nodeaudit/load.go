@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -467,6 +468,11 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 			continue
 		}
 		comp.Found, comp.Running, comp.Source = true, k3sProc != nil, src
+		if c == Etcd {
+			// Embedded etcd has no command line: K3s writes its
+			// configuration file (below).
+			continue
+		}
 		initial := []Part{{defaults[c], "k3s default"}}
 		switch c {
 		case APIServer:
@@ -500,19 +506,51 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 		}
 	}
 	if etcd := n.Components[Etcd]; etcd.Found {
-		p := k3sEtcdDir + "/config"
-		if data, ok := n.readConfig(h, p); ok {
-			if err := mergeEtcdConfigFile(etcd, data, p); err != nil {
-				n.problem(finding.LevelError, p, "%v", err)
-			}
-		} else {
-			etcd.Flags.Merge([]Arg{{"client-cert-auth", "true"}, {"cert-file", k3sTLS + "/etcd/server-client.crt"},
-				{"key-file", k3sTLS + "/etcd/server-client.key"}, {"trusted-ca-file", k3sTLS + "/etcd/server-ca.crt"},
-				{"peer-client-cert-auth", "true"}, {"peer-cert-file", k3sTLS + "/etcd/peer-server-client.crt"},
-				{"peer-key-file", k3sTLS + "/etcd/peer-server-client.key"}, {"peer-trusted-ca-file", k3sTLS + "/etcd/peer-ca.crt"},
-				{"data-dir", k3sEtcdDir}}, "k3s default")
+		loadK3sEtcd(h, n, etcd, cfg["etcd-arg"], src)
+	}
+}
+
+// loadK3sEtcd reads the configuration of K3s's embedded etcd. K3s starts
+// etcd with a configuration file, server/db/etcd/config, that it writes at
+// every start from its own settings and the etcd-arg items (k3s-io/k3s
+// pkg/daemons/executor ETCDConfig.ToConfigFile; RKE2 writes its etcd
+// static Pod's file the same way): each "name=value" item becomes the
+// top-level key name (leading dashes trimmed) with that value, a later
+// item replacing an earlier one. Unlike the other *-arg items, "+=" and
+// "-=" are not resolved: "name+=value" becomes the key "name+", which etcd
+// ignores; an item without "=" is dropped. The file on disk is what etcd
+// runs with; without it (K3s has not started etcd yet), it is rebuilt
+// from K3s's defaults and the etcd-arg items.
+func loadK3sEtcd(h *Host, n *Node, etcd *Component, items []string, src string) {
+	p := k3sEtcdDir + "/config"
+	if data, ok := n.readConfig(h, p); ok {
+		etcd.Source = p
+		if err := mergeEtcdConfigFile(n, etcd, data, p); err != nil {
+			n.problem(finding.LevelError, p, "%v", err)
 		}
-		etcd.Flags.Merge(cfg.ComponentArgs("etcd-arg"), src)
+		etcd.Flags.Locate(p, data)
+		return
+	}
+	tls := k3sTLS + "/etcd/"
+	defaults := map[string]any{
+		"data-dir": k3sEtcdDir, "listen-client-urls": "https://127.0.0.1:2379",
+		"client-transport-security": map[string]any{"cert-file": tls + "server-client.crt", "key-file": tls + "server-client.key",
+			"client-cert-auth": true, "trusted-ca-file": tls + "server-ca.crt"},
+		"peer-transport-security": map[string]any{"cert-file": tls + "peer-server-client.crt", "key-file": tls + "peer-server-client.key",
+			"client-cert-auth": true, "trusted-ca-file": tls + "peer-ca.crt"},
+	}
+	for _, w := range etcdConfigFlags(etcd, defaults, "k3s default") {
+		n.problem(finding.LevelWarning, "k3s default", "%s", w)
+	}
+	for _, item := range items {
+		name, value, ok := strings.Cut(item, "=")
+		if !ok {
+			n.problem(finding.LevelWarning, k3sConfig, "etcd-arg %q has no \"=\": K3s drops it from etcd's configuration", item)
+			continue
+		}
+		for _, w := range etcdConfigFlags(etcd, map[string]any{strings.TrimLeft(name, "-"): value}, src) {
+			n.problem(finding.LevelWarning, k3sConfig, "etcd-arg %q: %s", item, w)
+		}
 	}
 }
 
@@ -532,25 +570,56 @@ func loadEtcdConfigFile(h *Host, n *Node) {
 	src, _ := etcd.Flags.Lookup("config-file")
 	etcd.Flags = Flags{}
 	etcd.Flags.Set("config-file", p, src.Source)
-	if err := mergeEtcdConfigFile(etcd, data, p); err != nil {
+	if err := mergeEtcdConfigFile(n, etcd, data, p); err != nil {
 		n.problem(finding.LevelError, p, "%v", err)
 	}
 	etcd.Flags.Locate(p, data)
 }
 
-// mergeEtcdConfigFile reads an etcd --config-file (YAML) into flags: the
-// transport security sections become the equivalent flags.
-func mergeEtcdConfigFile(c *Component, data []byte, p string) error {
+// mergeEtcdConfigFile reads an etcd --config-file (YAML) into flags, as
+// etcd reads it (etcdConfigFlags); keys etcd ignores are warnings.
+func mergeEtcdConfigFile(n *Node, c *Component, data []byte, p string) error {
 	var raw map[string]any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
 		return fmt.Errorf("parse etcd config: %w", err)
 	}
 	c.Config, c.ConfigPath = raw, p
-	for k, v := range raw {
-		switch k {
-		case "client-transport-security", "peer-transport-security":
+	for _, w := range etcdConfigFlags(c, raw, p) {
+		n.problem(finding.LevelWarning, p, "%s", w)
+	}
+	return nil
+}
+
+// etcdTransportKeys are etcd's TLS settings. On a command line they are
+// flags (--cert-file, --peer-cert-file, ...); in a configuration file etcd
+// takes them only from the client-transport-security and
+// peer-transport-security sections (its configFromFile copies the TLS
+// settings from those sections, overwriting anything else), so a top-level
+// key of that name changes nothing.
+var etcdTransportKeys = map[string]bool{"cert-file": true, "key-file": true, "client-cert-auth": true, "trusted-ca-file": true, "auto-tls": true}
+
+// etcdConfigFlags applies the keys of an etcd configuration file to the
+// component's flags, in key order, with source src: scalar top-level keys
+// are the flags of the same name; the transport security sections become
+// the TLS flags (peer- prefixed for peers). It returns what etcd ignores:
+// top-level TLS keys, keys K3s and RKE2 write for "+=" and "-=" etcd-arg
+// items, and sections that are not maps.
+func etcdConfigFlags(c *Component, raw map[string]any, src string) []string {
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var ignored []string
+	for _, k := range keys {
+		v := raw[k]
+		switch {
+		case k == "client-transport-security" || k == "peer-transport-security":
 			sec, ok := v.(map[string]any)
 			if !ok {
+				if v != nil {
+					ignored = append(ignored, fmt.Sprintf("%s is not a section of settings: etcd refuses the configuration", k))
+				}
 				continue
 			}
 			prefix := ""
@@ -558,15 +627,23 @@ func mergeEtcdConfigFile(c *Component, data []byte, p string) error {
 				prefix = "peer-"
 			}
 			for sk, sv := range sec {
-				c.Flags.Set(prefix+sk, scalar(sv), p)
+				c.Flags.Set(prefix+sk, scalar(sv), src)
 			}
+		case strings.HasSuffix(k, "+") || strings.HasSuffix(k, "-"):
+			ignored = append(ignored, fmt.Sprintf("the key %q is no etcd setting and is ignored: K3s and RKE2 do not resolve += or -= in etcd-arg items as they do for the other *-arg items; set the value with name=value", k))
+		case etcdTransportKeys[strings.TrimPrefix(k, "peer-")]:
+			section := "client-transport-security"
+			if strings.HasPrefix(k, "peer-") {
+				section = "peer-transport-security"
+			}
+			ignored = append(ignored, fmt.Sprintf("the top-level key %q is ignored: in a configuration file etcd reads it only from %s", k, section))
 		default:
 			if _, isMap := v.(map[string]any); !isMap {
-				c.Flags.Set(k, scalar(v), p)
+				c.Flags.Set(k, scalar(v), src)
 			}
 		}
 	}
-	return nil
+	return ignored
 }
 
 // kubeletFlagDefaults keeps, of a distribution's kubelet default flags,

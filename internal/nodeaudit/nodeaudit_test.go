@@ -13,7 +13,9 @@ import (
 // copyTree copies a fixture host tree to a temporary directory and sets
 // modes and owners, which git does not keep: secure (files 0600, dirs
 // 0700, root-owned; kubeadm's etcd data dir owned by etcd) or insecure
-// (0644/0755, owned by uid 1000). It reports whether owners could be set.
+// (0664/0755, owned by uid 1000: group-writable, so that even checks that
+// accept 0644, such as certificates', fail). It reports whether owners
+// could be set.
 func copyTree(t *testing.T, src string, secure bool) (string, bool) {
 	t.Helper()
 	dst := t.TempDir()
@@ -40,7 +42,7 @@ func copyTree(t *testing.T, src string, secure bool) (string, bool) {
 		if err != nil || p == dst {
 			return err
 		}
-		mode, uid := fs.FileMode(0o644), 1000
+		mode, uid := fs.FileMode(0o664), 1000
 		if d.IsDir() {
 			mode = 0o755
 		}

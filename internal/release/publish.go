@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -16,11 +17,14 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/sigstore/sigstore/pkg/signature"
+	sigdsse "github.com/sigstore/sigstore/pkg/signature/dsse"
 
 	"github.com/palisade-sec/palisade/internal/admission/cosign"
 	"github.com/palisade-sec/palisade/internal/sbom"
 	"github.com/palisade-sec/palisade/internal/sbom/catalog"
 	"github.com/palisade-sec/palisade/internal/sbom/gobuild"
+	"github.com/palisade-sec/palisade/internal/supplychain"
 )
 
 // SBOMMediaType is the layer media type of an attached CycloneDX SBOM.
@@ -45,7 +49,9 @@ func (p *Published) Ref() string { return p.Repository + "@" + p.IndexDigest }
 
 // Publish pushes the index (and its images) to repo under tag, then for
 // the index and each image: a CycloneDX SBOM of the binary attached under
-// sha256-<hex>.sbom, and a cosign signature with key under
+// sha256-<hex>.sbom, the same SBOM and SLSA provenance v1 (from o's
+// source, revision and version labels) as attestations signed with key
+// under sha256-<hex>.att, and a cosign signature with key under
 // sha256-<hex>.sig. opts carry the transport and credentials.
 func Publish(ctx context.Context, a *Artifacts, repo, tag string, key crypto.Signer, o ImageOptions, opts ...remote.Option) (*Published, error) {
 	r, err := name.NewRepository(repo, name.WeakValidation)
@@ -72,12 +78,17 @@ func Publish(ctx context.Context, a *Artifacts, repo, tag string, key crypto.Sig
 		p.ImageDigests[pl.String()] = id.String()
 		subjects = append(subjects, struct{ digest, platform string }{id.String(), pl.String()})
 	}
+	prov := Provenance{Source: o.Labels["org.opencontainers.image.source"], Commit: o.Labels["org.opencontainers.image.revision"],
+		Version: o.Labels["org.opencontainers.image.version"], BuilderID: o.BuilderID}
 	for _, s := range subjects {
 		doc, err := SBOM(a.Binaries[s.platform], r.String(), s.digest, o.Epoch)
 		if err != nil {
 			return nil, err
 		}
 		if err := attachSBOM(ctx, r, s.digest, doc, opts...); err != nil {
+			return nil, err
+		}
+		if err := Attest(ctx, r, s.digest, key, doc, prov, opts...); err != nil {
 			return nil, err
 		}
 		sig, err := cosign.Sign(key, cosign.Payload(r.String(), s.digest))
@@ -204,4 +215,77 @@ func Digest(x interface{ Digest() (v1.Hash, error) }) string {
 		return ""
 	}
 	return d.String()
+}
+
+// Provenance is what the release's SLSA provenance says of its build.
+type Provenance struct {
+	// Source is the repository URL, Commit its Git commit, Version the
+	// version the binaries report.
+	Source, Commit, Version string
+	// BuilderID names what built it (a CI workflow, or the default).
+	BuilderID string
+}
+
+// Predicate types and the build type of the release's attestations.
+const (
+	SLSAProvenanceV1 = "https://slsa.dev/provenance/v1"
+	CycloneDXBOM     = "https://cyclonedx.org/bom"
+	BuildType        = "https://github.com/palisade-sec/palisade/release/v1"
+	DefaultBuilderID = "https://github.com/palisade-sec/palisade/cmd/palisade/release"
+)
+
+// Attest signs with key, as in-toto statements about digest in DSSE
+// envelopes, the image's CycloneDX SBOM and its SLSA provenance v1, and
+// attaches both under sha256-<hex>.att as cosign attest does (keyed,
+// without the bundle format), so `palisade verify image` and cosign can
+// require them.
+func Attest(ctx context.Context, repo name.Repository, digest string, key crypto.Signer, sbomDoc []byte, p Provenance, opts ...remote.Option) error {
+	alg, hexDigest, ok := strings.Cut(digest, ":")
+	if !ok || alg != "sha256" {
+		return fmt.Errorf("attest %s@%s: not a sha256 digest", repo, digest)
+	}
+	builder := p.BuilderID
+	if builder == "" {
+		builder = DefaultBuilderID
+	}
+	prov := map[string]any{
+		"buildDefinition": map[string]any{
+			"buildType":          BuildType,
+			"externalParameters": map[string]any{"source": p.Source, "version": p.Version},
+			"resolvedDependencies": []any{map[string]any{
+				"uri": "git+" + p.Source, "digest": map[string]string{"gitCommit": p.Commit}}},
+		},
+		"runDetails": map[string]any{"builder": map[string]any{"id": builder}},
+	}
+	var bom any
+	if err := json.Unmarshal(sbomDoc, &bom); err != nil {
+		return fmt.Errorf("attest %s@%s: SBOM: %w", repo, digest, err)
+	}
+	sv, err := signature.LoadSigner(key, crypto.SHA256)
+	if err != nil {
+		return fmt.Errorf("attest %s@%s: %w", repo, digest, err)
+	}
+	signer := sigdsse.WrapSigner(sv, "application/vnd.in-toto+json")
+	for _, a := range []struct {
+		predicateType string
+		predicate     any
+	}{{CycloneDXBOM, bom}, {SLSAProvenanceV1, prov}} {
+		stmt, err := json.Marshal(map[string]any{
+			"_type":         "https://in-toto.io/Statement/v1",
+			"subject":       []any{map[string]any{"name": repo.String(), "digest": map[string]string{"sha256": hexDigest}}},
+			"predicateType": a.predicateType,
+			"predicate":     a.predicate,
+		})
+		if err != nil {
+			return err
+		}
+		env, err := signer.SignMessage(bytes.NewReader(stmt))
+		if err != nil {
+			return fmt.Errorf("attest %s@%s: %s: %w", repo, digest, a.predicateType, err)
+		}
+		if err := supplychain.AttachLegacyAttestation(ctx, repo, digest, env, opts...); err != nil {
+			return fmt.Errorf("attest %s@%s: %s: %w", repo, digest, a.predicateType, err)
+		}
+	}
+	return nil
 }

@@ -190,6 +190,9 @@ type ImageOptions struct {
 	Epoch time.Time
 	// Labels are OCI annotations such as org.opencontainers.image.revision.
 	Labels map[string]string
+	// BuilderID is the SLSA provenance's builder (default
+	// DefaultBuilderID): a CI workflow's identity where one exists.
+	BuilderID string
 }
 
 // Image assembles one platform's image from the base and the binary.

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
-	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/ext"
 	"sigs.k8s.io/yaml"
 
+	"github.com/palisade-sec/palisade/internal/celdetect"
 	"github.com/palisade-sec/palisade/internal/celvalue"
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -37,23 +34,12 @@ const (
 // "event", the event as `runtime watch -o json` prints it (kind, path,
 // args, uid, dst, attribution.pod.namespace, ...), and returns true when
 // the event is suspicious.
-type CustomSpec struct {
-	ID                string `json:"id"`
-	Title             string `json:"title"`
-	Severity          string `json:"severity"`
-	Description       string `json:"description,omitempty"`
-	Remediation       string `json:"remediation,omitempty"`
-	Expression        string `json:"expression"`
-	Message           string `json:"message,omitempty"`
-	MessageExpression string `json:"messageExpression,omitempty"`
-}
+type CustomSpec = celdetect.Spec
 
 // CustomDetection is a compiled CustomSpec.
 type CustomDetection struct {
-	Info    finding.RuleInfo
-	check   cel.Program
-	message cel.Program
-	fixed   string
+	Info finding.RuleInfo
+	d    *celdetect.Detection
 }
 
 type detectionsFile struct {
@@ -101,91 +87,30 @@ func ParseCustom(name string, data []byte) ([]*CustomDetection, error) {
 	if len(f.Detections) == 0 || len(f.Detections) > maxDetections {
 		return nil, fmt.Errorf("runtime detections %s: %d detections, want 1 to %d", name, len(f.Detections), maxDetections)
 	}
-	env, err := cel.NewEnv(cel.Variable("event", cel.DynType), ext.Strings(), ext.Sets(), ext.Lists(), cel.OptionalTypes(), cel.CrossTypeNumericComparisons(true))
+	ds, err := celdetect.Compile(f.Detections, customCostLimit)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("runtime detections %s: %w", name, err)
 	}
-	out := make([]*CustomDetection, 0, len(f.Detections))
-	seen := map[string]bool{}
-	for i, s := range f.Detections {
-		d, err := compileCustom(env, s)
-		if err == nil && seen[d.Info.ID] {
-			err = fmt.Errorf("duplicate id")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("runtime detections %s: detection %d (%s): %w", name, i+1, s.ID, err)
-		}
-		seen[d.Info.ID] = true
-		out = append(out, d)
+	out := make([]*CustomDetection, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, &CustomDetection{d: d, Info: finding.RuleInfo{ID: d.ID, Title: d.Title, Severity: d.Severity,
+			Description: d.Description, Remediation: d.Remediation, Tags: []string{"runtime", "custom"}, Analyser: "runtime"}})
 	}
 	return out, nil
-}
-
-func compileCustom(env *cel.Env, s CustomSpec) (*CustomDetection, error) {
-	if strings.TrimSpace(s.ID) == "" || strings.TrimSpace(s.Expression) == "" {
-		return nil, fmt.Errorf("id and expression are required")
-	}
-	sev := finding.SeverityMedium
-	if s.Severity != "" {
-		var err error
-		if sev, err = finding.ParseSeverity(s.Severity); err != nil {
-			return nil, err
-		}
-	}
-	d := &CustomDetection{fixed: s.Message}
-	var err error
-	if d.check, err = compileCEL(env, s.Expression, types.BoolType); err != nil {
-		return nil, fmt.Errorf("expression %q: %w", s.Expression, err)
-	}
-	if s.MessageExpression != "" {
-		if d.message, err = compileCEL(env, s.MessageExpression, types.StringType); err != nil {
-			return nil, fmt.Errorf("messageExpression %q: %w", s.MessageExpression, err)
-		}
-	}
-	id := s.ID
-	if !strings.HasPrefix(id, "custom/") {
-		id = "custom/" + id
-	}
-	d.Info = finding.RuleInfo{ID: id, Title: s.Title, Severity: sev, Description: s.Description, Remediation: s.Remediation, Tags: []string{"runtime", "custom"}, Analyser: "runtime"}
-	if d.Info.Title == "" {
-		d.Info.Title = id
-	}
-	return d, nil
-}
-
-func compileCEL(env *cel.Env, expr string, want *types.Type) (cel.Program, error) {
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, iss.Err()
-	}
-	if out := ast.OutputType(); !out.IsExactType(want) && !out.IsExactType(types.DynType) {
-		return nil, fmt.Errorf("must evaluate to %s, not %s", want, out)
-	}
-	return env.Program(ast, cel.CostLimit(customCostLimit))
 }
 
 // match evaluates the detection over vars ({"event": ...}); "" when it
 // does not fire. An evaluation error (a missing field, the cost limit) is
 // no match, and counted by the caller.
-func (d *CustomDetection) match(vars map[string]any) (string, error) {
-	val, _, err := d.check.Eval(vars)
-	if err != nil {
+func (c *CustomDetection) match(vars map[string]any) (string, error) {
+	fired, msg, err := c.d.Match(vars)
+	if err != nil || !fired {
 		return "", err
 	}
-	if b, ok := val.Value().(bool); !ok || !b {
-		return "", nil
+	if msg == "" {
+		msg = c.Info.Title
 	}
-	if d.message != nil {
-		if v, _, err := d.message.Eval(vars); err == nil {
-			if m, ok := v.Value().(string); ok && m != "" {
-				return m, nil
-			}
-		}
-	}
-	if d.fixed != "" {
-		return d.fixed, nil
-	}
-	return d.Info.Title, nil
+	return msg, nil
 }
 
 // eventVars is the event as CEL sees it: its JSON, numbers as int64 when

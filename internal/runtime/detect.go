@@ -59,6 +59,13 @@ type Detector struct {
 	// customErrors counts custom evaluations that failed (a field the
 	// event lacks, the cost limit): no finding, never a silent pass.
 	customErrors atomic.Uint64
+	// Intent judges established connections against the cluster's
+	// NetworkPolicies (PAL-RT-011); nil judges none.
+	Intent PolicyIntent
+	// Overlay tells image files from files written in the container
+	// through the container's overlay mount (the drift check); nil uses
+	// the change-time test only.
+	Overlay *OverlayDrift
 }
 
 // CustomErrors is the number of custom detection evaluations that failed.
@@ -103,6 +110,8 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
 			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
 		}
+	case KindEstablished, KindAccept:
+		d.judgeIntent(e, add)
 	case KindOpen:
 		switch {
 		case runtimeSocket(e.Path):
@@ -184,7 +193,17 @@ func otherPodVolume(p, own string) (string, bool) {
 func (d *Detector) drift(e *Event) string {
 	a := &e.Attribution
 	if a.Pod != nil && a.Pod.ImageFiles != nil && !a.Pod.ImageFiles[e.Path] {
-		return "is not in the image's SBOM file list"
+		return "is not in the image's SBOM file list (evidence: SBOM)"
+	}
+	if d.Overlay != nil {
+		// The layers are the node's own record of what the image holds:
+		// when they decide, the change time is not needed.
+		switch v, why := d.Overlay.judge(a.ContainerID, e.TGID, e.Path); v {
+		case overlayUpper, overlayVolume:
+			return why + " (evidence: overlay layers)"
+		case overlayImage:
+			return ""
+		}
 	}
 	if a.StartedAt.IsZero() {
 		return ""
@@ -200,7 +219,7 @@ func (d *Detector) drift(e *Event) string {
 	}
 	changed := time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
 	if changed.After(a.StartedAt) {
-		return fmt.Sprintf("was written at %s, after the container started at %s", changed.UTC().Format(time.RFC3339Nano), a.StartedAt.UTC().Format(time.RFC3339Nano))
+		return fmt.Sprintf("was written at %s, after the container started at %s (evidence: change time)", changed.UTC().Format(time.RFC3339Nano), a.StartedAt.UTC().Format(time.RFC3339Nano))
 	}
 	return ""
 }

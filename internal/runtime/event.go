@@ -30,18 +30,24 @@ const (
 	KindOpen Kind = "open"
 	// KindUDPSend is a datagram sent to an explicit address (sendto).
 	KindUDPSend Kind = "udp-send"
+	// KindEstablished is an outbound TCP connection the peer answered
+	// (SYN_SENT → ESTABLISHED): unlike a connect, which is an attempt, it
+	// proves the destination was reached. Like an accept it carries the
+	// socket's cgroup and no process.
+	KindEstablished Kind = "established"
 )
 
 // Record layout, shared with bpf/sensor.c (struct rec_hdr and friends).
 const (
 	recVersion = 1
 
-	recExec    = 1
-	recExit    = 2
-	recConnect = 3
-	recAccept  = 4
-	recOpen    = 5
-	recUDPSend = 6
+	recExec        = 1
+	recExit        = 2
+	recConnect     = 3
+	recAccept      = 4
+	recOpen        = 5
+	recUDPSend     = 6
+	recEstablished = 7
 
 	hdrSize     = 48
 	pathMax     = 256
@@ -113,6 +119,8 @@ func Decode(b []byte) (Event, error) {
 		e.Kind, want = KindOpen, openRecSize
 	case recUDPSend:
 		e.Kind, want = KindUDPSend, connRecSize
+	case recEstablished:
+		e.Kind, want = KindEstablished, connRecSize
 	default:
 		return e, fmt.Errorf("%w: unknown record type %d", ErrMalformed, typ)
 	}
@@ -143,7 +151,7 @@ func Decode(b []byte) (Event, error) {
 		}
 		e.OpenFlags = le.Uint32(p[4:])
 		e.Path = cString(p[8 : 8+pathLen])
-	case KindConnect, KindAccept, KindUDPSend:
+	case KindConnect, KindAccept, KindUDPSend, KindEstablished:
 		family, sport, dport := le.Uint16(p[0:]), le.Uint16(p[2:]), le.Uint16(p[4:])
 		var src, dst netip.Addr
 		switch family {
@@ -154,11 +162,12 @@ func Decode(b []byte) (Event, error) {
 		default:
 			return e, fmt.Errorf("%w: %s with address family %d", ErrMalformed, e.Kind, family)
 		}
-		if e.Kind != KindAccept {
+		if e.Kind != KindAccept && e.Kind != KindEstablished {
 			e.Dst = netip.AddrPortFrom(dst, dport)
 		} else {
 			// inet_sock_set_state names the socket's own end "source":
-			// for an accepted socket that is the listener.
+			// for an accepted socket that is the listener, for an
+			// outbound one the local address.
 			e.Src, e.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
 		}
 	}

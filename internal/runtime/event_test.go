@@ -24,7 +24,7 @@ type record struct {
 }
 
 func (r record) bytes() []byte {
-	n := map[uint16]int{recExec: execRecSize, recExit: exitRecSize, recConnect: connRecSize, recAccept: connRecSize, recOpen: openRecSize, recUDPSend: connRecSize}[r.typ]
+	n := map[uint16]int{recExec: execRecSize, recExit: exitRecSize, recConnect: connRecSize, recAccept: connRecSize, recOpen: openRecSize, recUDPSend: connRecSize, recEstablished: connRecSize}[r.typ]
 	if n == 0 {
 		n = hdrSize
 	}
@@ -62,7 +62,7 @@ func (r record) bytes() []byte {
 	case recOpen:
 		le.PutUint16(p[0:], uint16(copy(p[8:8+pathMax-1], r.path)))
 		le.PutUint32(p[4:], uint32(r.exitCode)) // the open flags
-	case recConnect, recAccept, recUDPSend:
+	case recConnect, recAccept, recUDPSend, recEstablished:
 		le.PutUint16(p[0:], r.family)
 		le.PutUint16(p[2:], r.sport)
 		le.PutUint16(p[4:], r.dport)
@@ -110,6 +110,11 @@ func TestDecode(t *testing.T) {
 		}},
 		{name: "accept v6 mapped", in: record{typ: recAccept, family: 10, sport: 8080, dport: 50000, saddr: netip.MustParseAddr("::ffff:10.0.0.1"), daddr: netip.MustParseAddr("fd00::2")}.bytes(), check: func(t *testing.T, e Event) {
 			if e.Kind != KindAccept || e.Src.String() != "10.0.0.1:8080" || e.Dst.String() != "[fd00::2]:50000" {
+				t.Errorf("%+v", e)
+			}
+		}},
+		{name: "established", in: record{typ: recEstablished, cgroup: 7, family: 2, sport: 40112, dport: 5432, saddr: netip.MustParseAddr("10.244.1.5"), daddr: netip.MustParseAddr("10.244.2.7")}.bytes(), check: func(t *testing.T, e Event) {
+			if e.Kind != KindEstablished || e.Src.String() != "10.244.1.5:40112" || e.Dst.String() != "10.244.2.7:5432" || e.CgroupID != 7 {
 				t.Errorf("%+v", e)
 			}
 		}},
@@ -167,6 +172,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add(record{typ: recAccept, family: 10, daddr: netip.MustParseAddr("::1")}.bytes())
 	f.Add(record{typ: recOpen, path: "/var/run/docker.sock"}.bytes())
 	f.Add(record{typ: recUDPSend, family: 10, dport: 53, daddr: netip.MustParseAddr("fd00:ec2::254")}.bytes())
+	f.Add(record{typ: recEstablished, family: 2, sport: 40000, dport: 443, daddr: netip.MustParseAddr("203.0.113.9")}.bytes())
 	f.Add([]byte{1, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		e, err := Decode(b)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +22,7 @@ import (
 // learned behaviour is none.
 func TestSensorLearnedProfile(t *testing.T) {
 	requireEBPF(t)
-	ns := vethNamespace(t, "palprof", "pp", "10.213.78.1/30", "10.213.78.2/30")
+	ns, _ := vethNamespace(t, "10.213.78")
 	learned, other := listenAndClose(t, "10.213.78.1:0"), listenAndClose(t, "10.213.78.1:0")
 
 	cgdir, cid := newCgroup(t)
@@ -116,40 +115,6 @@ func TestSensorLearnedProfile(t *testing.T) {
 			}
 		})
 	}
-}
-
-// vethNamespace makes a network namespace joined to the host by a veth
-// pair, with the addresses given (host side, namespace side), removed when
-// the test ends; it skips (fails under PALISADE_REQUIRE_EBPF) without
-// iproute2.
-func vethNamespace(t *testing.T, prefix, ifPrefix, hostAddr, nsAddr string) string {
-	t.Helper()
-	if _, err := exec.LookPath("ip"); err != nil {
-		if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
-			t.Fatal("ip (iproute2) is missing")
-		}
-		t.Skip("ip (iproute2) is missing")
-	}
-	ns := fmt.Sprintf("%s%d", prefix, os.Getpid())
-	hostIf, nsIf := ifPrefix+"h"+fmt.Sprint(os.Getpid()%100000), ifPrefix+"n"+fmt.Sprint(os.Getpid()%100000)
-	ip := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v: %s", args, err, out)
-		}
-	}
-	ip("netns", "add", ns)
-	t.Cleanup(func() {
-		_ = exec.Command("ip", "netns", "del", ns).Run()
-		_ = exec.Command("ip", "link", "del", hostIf).Run()
-	})
-	ip("link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
-	ip("link", "set", nsIf, "netns", ns)
-	ip("addr", "add", hostAddr, "dev", hostIf)
-	ip("link", "set", hostIf, "up")
-	ip("-n", ns, "addr", "add", nsAddr, "dev", nsIf)
-	ip("-n", ns, "link", "set", nsIf, "up")
-	return ns
 }
 
 // listenAndClose runs a TCP listener on addr for the test, closing every

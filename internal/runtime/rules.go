@@ -49,6 +49,10 @@ func Rules() []finding.RuleInfo {
 			Description: "A process in a container opened /etc/shadow, or a file under another pod's kubelet directory (its service-account token, secrets): credential access.",
 			Remediation: "Find the process; remove hostPath mounts of /var/lib/kubelet and the node's /etc from workloads.",
 			Frameworks:  finding.Frameworks{NSA: nsa("pod-security.sa-tokens"), MITRE: []string{"T1552.001", "T1528"}}},
+		{ID: RuleIntent, Title: "Connection established that the NetworkPolicies deny", Severity: finding.SeverityHigh,
+			Description: "A pod established a TCP connection (outbound, or accepted from outside the cluster's pods) that the cluster's NetworkPolicies, evaluated with the same model as `palisade netpol`, deny: the connection was answered, so policy enforcement is missing or broken (a network plugin without NetworkPolicy support is common on edge clusters), and the isolation the policies promise does not exist. Connection attempts and UDP datagrams are not judged: a working plugin drops them silently. Connections the sensor cannot judge (an end not known yet, host-network pods, policies not synced) are counted in the sensor state, never taken as allowed.",
+			Remediation: "Check that the cluster's network plugin enforces NetworkPolicies (K3s: not with --disable-network-policy; flannel alone does not), then that the policy covering this pod is the one in force.",
+			Frameworks:  finding.Frameworks{NSA: nsa("network.policies"), MITRE: []string{"T1562.001"}}},
 	}
 	for i := range rules {
 		rules[i].Tags = []string{"runtime"}

@@ -228,11 +228,7 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 // address it assigned on the host side.
 func TestSensorConnectAccept(t *testing.T) {
 	requireEBPF(t)
-	ns := vethNamespace(t, "paltest", "pt", "10.213.77.1/30", "10.213.77.2/30")
-	var nsStat syscall.Stat_t
-	if err := syscall.Stat("/run/netns/"+ns, &nsStat); err != nil {
-		t.Fatal(err)
-	}
+	ns, nsIno := vethNamespace(t, "10.213.77")
 	want := listenAndClose(t, "10.213.77.1:0")
 
 	cgdir, cid := newCgroup(t)
@@ -252,8 +248,8 @@ func TestSensorConnectAccept(t *testing.T) {
 	}
 	e := c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == want })
 	p.Process(context.Background(), &e)
-	if e.NetNS != uint32(nsStat.Ino) {
-		t.Errorf("connect netns %d, want the test namespace's %d", e.NetNS, nsStat.Ino)
+	if e.NetNS != nsIno {
+		t.Errorf("connect netns %d, want the test namespace's %d", e.NetNS, nsIno)
 	}
 	if e.Attribution.ContainerID != cid {
 		t.Errorf("connect attributed to %+v, want container %s", e.Attribution, cid)
@@ -274,6 +270,44 @@ func TestSensorConnectAccept(t *testing.T) {
 			return
 		}
 	}
+}
+
+// vethNamespace makes a network namespace joined to the host by a veth
+// pair: the host side is <prefix>.1/30, the namespace's <prefix>.2/30.
+// It returns the namespace's name (for ip netns exec) and inode.
+func vethNamespace(t *testing.T, prefix string) (string, uint32) {
+	t.Helper()
+	if _, err := exec.LookPath("ip"); err != nil {
+		if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
+			t.Fatal("ip (iproute2) is missing")
+		}
+		t.Skip("ip (iproute2) is missing")
+	}
+	id := fmt.Sprint(os.Getpid()%10000) + "x" + prefix[strings.LastIndexByte(prefix, '.')+1:]
+	ns := "paltest" + id
+	hostIf, nsIf := "pth"+id, "ptn"+id
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() {
+		_ = exec.Command("ip", "netns", "del", ns).Run()
+		_ = exec.Command("ip", "link", "del", hostIf).Run()
+	})
+	run("link", "add", hostIf, "type", "veth", "peer", "name", nsIf)
+	run("link", "set", nsIf, "netns", ns)
+	run("addr", "add", prefix+".1/30", "dev", hostIf)
+	run("link", "set", hostIf, "up")
+	run("-n", ns, "addr", "add", prefix+".2/30", "dev", nsIf)
+	run("-n", ns, "link", "set", nsIf, "up")
+	var st syscall.Stat_t
+	if err := syscall.Stat("/run/netns/"+ns, &st); err != nil {
+		t.Fatal(err)
+	}
+	return ns, uint32(st.Ino)
 }
 
 func TestSensorDegradedOnMissingBTF(t *testing.T) {
@@ -384,5 +418,112 @@ func TestSensorOpenSendAccept(t *testing.T) {
 	a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == listener })
 	if p.Process(ctx, &a); a.Attribution.ContainerID != cid || a.Attribution.Runtime != "containerd" {
 		t.Errorf("accept attributed to %+v, want the listener's container %s", a.Attribution, cid)
+	}
+}
+
+// recordingIntent denies every connection and keeps what it was asked.
+type recordingIntent struct{ flows []Flow }
+
+func (r *recordingIntent) Judge(f Flow) IntentVerdict {
+	r.flows = append(r.flows, f)
+	return IntentVerdict{Decided: true, Denied: true, Src: "shop/web[Deployment]", Dst: f.Remote.String() + "[External]", Why: "test policy denies everything"}
+}
+
+// TestSensorEstablished: a client in a fresh cgroup and network namespace
+// connects over a veth pair to a listener the test runs: the kernel
+// reports the answered connection (established, attributed to the
+// client's container through its socket), and the detector judges it
+// (PAL-RT-011 with a policy intent that denies it). A connect to a port
+// nobody listens on is refused: a connect event, never an established
+// one, and nothing judged.
+func TestSensorEstablished(t *testing.T) {
+	requireEBPF(t)
+	ns, _ := vethNamespace(t, "10.213.78")
+	ln, err := net.Listen("tcp4", "10.213.78.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	closed, err := net.Listen("tcp4", "10.213.78.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAddr := closed.Addr().String()
+	closed.Close() // its port now refuses connections
+
+	cgdir, cid := newCgroup(t)
+	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	intent := &recordingIntent{}
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{Intent: intent}}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(addr string) error {
+		cmd := runInCgroup(t, cgdir, "ip", "netns", "exec", ns, self)
+		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_DIAL="+addr)
+		return cmd.Run()
+	}
+	if err := dial(closedAddr); err == nil {
+		t.Fatalf("dial %s succeeded, want refused", closedAddr)
+	}
+	if err := dial(ln.Addr().String()); err != nil {
+		t.Fatalf("dial %s: %v", ln.Addr(), err)
+	}
+	want := netip.MustParseAddrPort(ln.Addr().String())
+	refused := netip.MustParseAddrPort(closedAddr)
+	pod := &Pod{Namespace: "shop", Name: "web-0"}
+	var established *Event
+	deadline := time.After(10 * time.Second)
+	for established == nil {
+		select {
+		case e := <-c.ch:
+			if e.Kind == KindEstablished && e.Dst == refused {
+				t.Fatalf("a refused connection reported established: %+v", e)
+			}
+			if e.Kind == KindEstablished && e.Dst == want {
+				established = &e
+			}
+		case <-deadline:
+			t.Fatal("no established event")
+		}
+	}
+	e := *established
+	fs := p.Process(context.Background(), &e)
+	if e.Attribution.ContainerID != cid || e.Src.Addr() != netip.MustParseAddr("10.213.78.2") || e.TGID != 0 {
+		t.Errorf("established %+v, want the client's container %s from 10.213.78.2 and no process", e, cid)
+	}
+	if len(fs) != 0 {
+		t.Errorf("findings without a pod: %+v", fs)
+	}
+	// The agent names the pod; with it, the connection is judged.
+	e.Attribution.Pod = pod
+	fs = p.Detector.Evaluate(&e)
+	if len(fs) != 1 || fs[0].RuleID != RuleIntent || !strings.Contains(fs[0].Message, "connected to "+want.String()) {
+		t.Fatalf("findings %+v, want PAL-RT-011 for %s", fs, want)
+	}
+	if len(intent.flows) != 1 || !intent.flows[0].Outbound || intent.flows[0].Remote != want || intent.flows[0].Port != want.Port() {
+		t.Errorf("judged flows %+v", intent.flows)
+	}
+	// Drain: no established event for the refused destination may follow.
+	drain := time.After(300 * time.Millisecond)
+	for {
+		select {
+		case e := <-c.ch:
+			if e.Kind == KindEstablished && e.Dst == refused {
+				t.Fatalf("a refused connection reported established: %+v", e)
+			}
+		case <-drain:
+			return
+		}
 	}
 }

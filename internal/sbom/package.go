@@ -93,6 +93,11 @@ type Package struct {
 	// Locations are the files that record the package (the dpkg status
 	// file, a binary, a package.json).
 	Locations []string `json:"locations,omitempty"`
+	// Dev marks a development dependency of a source repository's lock
+	// file (npm's and pnpm's "dev", Composer's packages-dev, Pipfile.lock's
+	// develop, poetry's category "dev"), as Trivy and Syft mark them; a
+	// package that is also a dependency of the product is not Dev.
+	Dev bool `json:"dev,omitempty"`
 	// LayerDigest is the image layer that introduced the package, when the
 	// package comes from an image.
 	LayerDigest string `json:"layerDigest,omitempty"`

@@ -42,8 +42,15 @@ func AttachBundle(ctx context.Context, repo name.Repository, digest string, bund
 }
 
 // AttachLegacyAttestation appends a DSSE envelope to the ".att" tag of
-// digest, as cosign attest does without the bundle format.
+// digest, as cosign attest does without the bundle format (keyed).
 func AttachLegacyAttestation(ctx context.Context, repo name.Repository, digest string, envelopeJSON []byte, opts ...remote.Option) error {
+	return AttachLegacyAttestationWith(ctx, repo, digest, envelopeJSON, map[string]string{annSignature: ""}, opts...)
+}
+
+// AttachLegacyAttestationWith appends a DSSE envelope with these
+// annotations (for keyless: the certificate, chain, Rekor bundle and
+// timestamp) to the ".att" tag of digest.
+func AttachLegacyAttestationWith(ctx context.Context, repo name.Repository, digest string, envelopeJSON []byte, annotations map[string]string, opts ...remote.Option) error {
 	opts = append([]remote.Option{remote.WithContext(ctx)}, opts...)
 	h, err := v1.NewHash(digest)
 	if err != nil {
@@ -60,7 +67,7 @@ func AttachLegacyAttestation(ctx context.Context, repo name.Repository, digest s
 	img, err := mutate.Append(base, mutate.Addendum{
 		Layer:       static.NewLayer(envelopeJSON, DSSEType),
 		MediaType:   DSSEType,
-		Annotations: map[string]string{annSignature: ""},
+		Annotations: annotations,
 	})
 	if err != nil {
 		return err

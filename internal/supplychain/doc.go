@@ -26,8 +26,12 @@
 // signed entry timestamp and an RFC 3161 timestamp in annotations) is
 // wrapped into a v0.1 bundle the same way (legacy.go), so the certificate,
 // SET, entry and identity are checked by sigstore-go against the trusted
-// root; legacy keyless ".att" layers are reported as evidence not
-// understood, never as verified.
+// root. A legacy keyless ".att" layer (the DSSE envelope as the blob, the
+// same annotations) becomes a v0.1 bundle with the envelope as content;
+// cosign 2 timestamps that layout's whole envelope JSON, not its
+// signature, so Check verifies that RFC 3161 token against the envelope
+// with the trusted root's timestamp authorities itself, and the observed
+// time sigstore-go needs comes from the Rekor SET.
 //
 // Every input is bounded: the number of referrers and layers read, the size
 // of a bundle, envelope, payload or statement, the nesting depth of JSON

@@ -76,7 +76,12 @@ type Evidence struct {
 	// before verification to choose what to verify; trust it only
 	// after verification.
 	PredicateType string
-	Err           error
+	// Envelope and EnvelopeTimestamp are a legacy keyless attestation
+	// layer's DSSE envelope (JSON, as signed by the timestamp authority)
+	// and its RFC 3161 token over it, which Check verifies apart.
+	Envelope          []byte
+	EnvelopeTimestamp []byte
+	Err               error
 }
 
 // Fetch reads the evidence a registry holds for digest in repo: the
@@ -131,8 +136,11 @@ func fetchLegacy(tag name.Tag, kind Kind, opts []remote.Option) ([]Evidence, err
 		case l.Annotations[annCertificate] != "" && kind == KindSignature && l.MediaType == SimpleSigningType:
 			ev.Format = FormatSimpleSigning
 			ev.Payload, ev.Bundle, ev.Err = legacyKeylessSignature(img, l)
+		case l.Annotations[annCertificate] != "" && kind == KindAttestation && l.MediaType == DSSEType:
+			lk := legacyKeylessAttestation(img, l)
+			ev.Format, ev.Bundle, ev.PredicateType, ev.Envelope, ev.EnvelopeTimestamp, ev.Err = FormatDSSE, lk.Bundle, lk.PredicateType, lk.Envelope, lk.EnvelopeTimestamp, lk.Err
 		case l.Annotations[annCertificate] != "":
-			ev.Err = errors.New("legacy keyless attestation layer (certificate and Rekor bundle in annotations) is not supported: attest with --new-bundle-format")
+			ev.Err = fmt.Errorf("keyless layer of media type %q is not a %s cosign writes", l.MediaType, kind)
 		case kind == KindSignature && l.MediaType == SimpleSigningType:
 			ev.Format = FormatSimpleSigning
 			ev.Payload, ev.Bundle, ev.Err = legacySignature(img, l)

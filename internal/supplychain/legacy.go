@@ -72,6 +72,66 @@ func legacyKeylessSignature(img v1.Image, l v1.Descriptor) ([]byte, *bundle.Bund
 // KeylessMessageBundle builds the bundle of a legacy keyless signature
 // over payload from the layer's annotations.
 func KeylessMessageBundle(payload, sig []byte, ann map[string]string) (*bundle.Bundle, error) {
+	vm, err := keylessMaterial(ann)
+	if err != nil {
+		return nil, err
+	}
+	if ts := ann[AnnTimestamp]; ts != "" {
+		token, err := rfc3161Token(ts)
+		if err != nil {
+			return nil, err
+		}
+		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{
+			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: token}},
+		}
+	}
+	b, err := bundle.NewBundle(&protobundle.Bundle{
+		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: vm,
+		Content:              messageSignature(payload, sig),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("legacy keyless signature: %w", err)
+	}
+	return b, nil
+}
+
+// KeylessEnvelopeBundle builds the bundle of a legacy keyless ".att"
+// layer: the DSSE envelope (the layer's blob), with the certificate and
+// Rekor entry of the annotations. cosign 2 timestamps the whole envelope
+// JSON of such a layer (not the signature, as in a bundle), which
+// sigstore-go cannot check; the token is returned apart, for Check to
+// verify against the envelope. The observed time sigstore-go needs comes
+// from the Rekor entry's SET.
+func KeylessEnvelopeBundle(envelope []byte, ann map[string]string) (*bundle.Bundle, []byte, error) {
+	env, err := ParseEnvelope(envelope)
+	if err != nil {
+		return nil, nil, err
+	}
+	vm, err := keylessMaterial(ann)
+	if err != nil {
+		return nil, nil, err
+	}
+	var token []byte
+	if ts := ann[AnnTimestamp]; ts != "" {
+		if token, err = rfc3161Token(ts); err != nil {
+			return nil, nil, err
+		}
+	}
+	b, err := bundle.NewBundle(&protobundle.Bundle{
+		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
+		VerificationMaterial: vm,
+		Content:              &protobundle.Bundle_DsseEnvelope{DsseEnvelope: env},
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("legacy keyless attestation: %w", err)
+	}
+	return b, token, nil
+}
+
+// keylessMaterial is the verification material of a legacy keyless layer:
+// the certificate and the Rekor entry with its SET.
+func keylessMaterial(ann map[string]string) (*protobundle.VerificationMaterial, error) {
 	for _, k := range []string{AnnCertificate, AnnChain, AnnRekorBundle, AnnTimestamp} {
 		if len(ann[k]) > maxLegacyAnnotation {
 			return nil, fmt.Errorf("annotation %s is %d bytes, over the %d-byte limit", k, len(ann[k]), maxLegacyAnnotation)
@@ -101,24 +161,32 @@ func KeylessMessageBundle(payload, sig []byte, ann map[string]string) (*bundle.B
 		}
 		vm.TlogEntries = []*protorekor.TransparencyLogEntry{e}
 	}
-	if ts := ann[AnnTimestamp]; ts != "" {
-		var a RFC3161Annotation
-		if err := json.Unmarshal([]byte(ts), &a); err != nil || len(a.SignedRFC3161Timestamp) == 0 {
-			return nil, fmt.Errorf("annotation %s: not a timestamp (%v)", AnnTimestamp, err)
-		}
-		vm.TimestampVerificationData = &protobundle.TimestampVerificationData{
-			Rfc3161Timestamps: []*protocommon.RFC3161SignedTimestamp{{SignedTimestamp: a.SignedRFC3161Timestamp}},
-		}
+	return vm, nil
+}
+
+// rfc3161Token reads cosign's timestamp annotation.
+func rfc3161Token(annotation string) ([]byte, error) {
+	var a RFC3161Annotation
+	if err := json.Unmarshal([]byte(annotation), &a); err != nil || len(a.SignedRFC3161Timestamp) == 0 {
+		return nil, fmt.Errorf("annotation %s: not a timestamp (%v)", AnnTimestamp, err)
 	}
-	b, err := bundle.NewBundle(&protobundle.Bundle{
-		MediaType:            "application/vnd.dev.sigstore.bundle+json;version=0.1",
-		VerificationMaterial: vm,
-		Content:              messageSignature(payload, sig),
-	})
+	return a.SignedRFC3161Timestamp, nil
+}
+
+// legacyKeylessAttestation reads a keyless DSSE layer (see
+// KeylessEnvelopeBundle).
+func legacyKeylessAttestation(img v1.Image, l v1.Descriptor) (ev Evidence) {
+	data, err := readBlob(img, l, MaxBundle)
 	if err != nil {
-		return nil, fmt.Errorf("legacy keyless signature: %w", err)
+		ev.Err = err
+		return ev
 	}
-	return b, nil
+	if ev.Bundle, ev.EnvelopeTimestamp, ev.Err = KeylessEnvelopeBundle(data, l.Annotations); ev.Err != nil {
+		return ev
+	}
+	ev.Envelope = data
+	ev.PredicateType, ev.Err = predicateTypeOf(ev.Bundle)
+	return ev
 }
 
 // legacyTlogEntry turns cosign's Rekor bundle annotation into a log entry.

@@ -70,21 +70,28 @@ func (v *Verifier) VerifiedPredicates(r *Rule, digest, predicateType string, evi
 
 // AttestedPredicates resolves ref (the image as written, image), takes the
 // policy's rule for it, reads its evidence and returns the predicates of
-// predicateType that verify (see VerifiedPredicates), with the misses.
-// An image no rule covers is an error: nothing says whom to trust.
-func (p *Policy) AttestedPredicates(ctx context.Context, image, predicateType string, ref name.Reference, opts ...remote.Option) ([]AttestedPredicate, []string, error) {
+// each of predicateTypes that verify (see VerifiedPredicates), with the
+// misses, and the digest they were verified for. An image no rule covers
+// is an error: nothing says whom to trust.
+func (p *Policy) AttestedPredicates(ctx context.Context, image string, predicateTypes []string, ref name.Reference, opts ...remote.Option) ([]AttestedPredicate, []string, string, error) {
 	r := p.Applies(image)
 	if r == nil {
-		return nil, nil, fmt.Errorf("no verifyImages rule of policy %s matches %s: nothing says whose attestations to trust", p.File, image)
+		return nil, nil, "", fmt.Errorf("no verifyImages rule of policy %s matches %s: nothing says whose attestations to trust", p.File, image)
 	}
 	digest, err := Resolve(ctx, ref, opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	ev, err := Fetch(ctx, ref.Context(), digest, opts...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	preds, misses := (&Verifier{Root: p.Root}).VerifiedPredicates(r, digest, predicateType, ev)
-	return preds, misses, nil
+	v := &Verifier{Root: p.Root}
+	var preds []AttestedPredicate
+	var misses []string
+	for _, t := range predicateTypes {
+		pr, m := v.VerifiedPredicates(r, digest, t, ev)
+		preds, misses = append(preds, pr...), append(misses, m...)
+	}
+	return preds, misses, digest, nil
 }

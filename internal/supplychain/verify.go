@@ -125,6 +125,13 @@ func (v *Verifier) Check(ev *Evidence, s Signer, digest string) (*Verified, erro
 	for _, t := range res.VerifiedTimestamps {
 		out.Timestamps = append(out.Timestamps, t.Timestamp)
 	}
+	if ev.EnvelopeTimestamp != nil {
+		t, err := v.envelopeTimestamp(ev)
+		if err != nil {
+			return nil, err
+		}
+		out.Timestamps = append(out.Timestamps, t)
+	}
 	if ev.Payload != nil {
 		if err := checkSimpleSigning(ev.Payload, digest); err != nil {
 			return nil, err
@@ -138,6 +145,25 @@ func (v *Verifier) Check(ev *Evidence, s Signer, digest string) (*Verified, erro
 		out.Statement = raw
 	}
 	return out, nil
+}
+
+// envelopeTimestamp verifies a legacy keyless attestation's RFC 3161
+// token over its envelope against the trusted root's timestamp
+// authorities: a token that does not verify refuses the evidence, as a
+// bad timestamp in a bundle does.
+func (v *Verifier) envelopeTimestamp(ev *Evidence) (time.Time, error) {
+	if v.Root == nil {
+		return time.Time{}, errors.New("RFC 3161 timestamp: no trusted root to verify it")
+	}
+	var errs []error
+	for _, tsa := range v.Root.TimestampingAuthorities() {
+		ts, err := tsa.Verify(ev.EnvelopeTimestamp, ev.Envelope)
+		if err == nil {
+			return ts.Time, nil
+		}
+		errs = append(errs, err)
+	}
+	return time.Time{}, fmt.Errorf("RFC 3161 timestamp (%s) does not verify against the trusted root's timestamp authorities: %w", AnnTimestamp, errors.Join(errs...))
 }
 
 func hasTlog(ev *Evidence) bool {

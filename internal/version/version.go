@@ -13,6 +13,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/version/composer"
 	"github.com/palisade-sec/palisade/internal/version/deb"
 	"github.com/palisade-sec/palisade/internal/version/gem"
+	"github.com/palisade-sec/palisade/internal/version/generic"
 	"github.com/palisade-sec/palisade/internal/version/maven"
 	"github.com/palisade-sec/palisade/internal/version/nuget"
 	"github.com/palisade-sec/palisade/internal/version/pep440"
@@ -89,6 +90,10 @@ func For(ecosystem string) (Comparer, error) {
 		return Func(pep440.Compare), nil
 	case "maven":
 		return Func(maven.Compare), nil
+	case "node.js", "cpython", "openjdk", "openssl", "conancenter":
+		// Runtimes found as binaries and Conan's C libraries are matched
+		// by NVD's CPE ranges, in the generic order of upstream releases.
+		return Func(generic.Compare), nil
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnsupported, ecosystem)
 }

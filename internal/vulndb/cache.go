@@ -149,6 +149,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
 		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
+		addRepo := func(repo string, cpes []string) error { return b.addRepository(name, repo, cpes) }
 		enrich := isEnrichment(in.state.Format)
 		if in.path == "" {
 			if old == nil {
@@ -156,7 +157,10 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				return meta, nil, fmt.Errorf("source %s: no previous database to keep it from", name)
 			}
 			keep := func() error {
-				if !enrich {
+				if in.state.Format == FormatRedHatCPE {
+					return old.forEachRepositoryOf(ctx, name, addRepo)
+				}
+				if !enrich || in.state.Format == FormatNVD {
 					if err := old.forEachOf(ctx, name, add); err != nil {
 						return err
 					}
@@ -174,6 +178,8 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 			var st readStats
 			var err error
 			switch {
+			case in.state.Format == FormatNVD:
+				st, err = readNVDSource(ctx, in.path, add, addCVE)
 			case enrich:
 				st, err = readCVEs(ctx, in.path, in.state.Format, addCVE)
 			case in.state.Format == FormatALAS:
@@ -184,6 +190,8 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 				st, err = readOVAL(ctx, in.path, name, add)
 			case in.state.Format == FormatPhoton:
 				st, err = readPhoton(ctx, in.path, name, add)
+			case in.state.Format == FormatRedHatCPE:
+				st, err = readRepositoryCPEs(ctx, in.path, addRepo)
 			case in.state.Format == FormatBodhi:
 				st, err = readBodhi(ctx, in.path, add)
 			default:

@@ -43,7 +43,7 @@ const (
 )
 
 // Formats lists the formats a source can have.
-var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX, FormatUbuntuTracker, FormatOVAL, FormatPhoton, FormatBodhi}
+var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatRedHatVEX, FormatUbuntuTracker, FormatOVAL, FormatPhoton, FormatBodhi, FormatRedHatCPE}
 
 // FormatOf returns the format a source name implies when none is given:
 // "nvd", "nvd-2024", "NVD:recent" are NVD feeds, "kev" and "epss" (and
@@ -52,11 +52,12 @@ var Formats = []string{FormatOSV, FormatALAS, FormatNVD, FormatKEV, FormatEPSS, 
 // Amazon Linux's updateinfo.xml, "redhat-vex" is Red Hat's CSAF VEX,
 // "ubuntu-tracker" the Ubuntu CVE Tracker, "oval-oracle" and
 // "oval-azurelinux-3.0" OVAL, "photon-5.0" Photon OS's CVE metadata,
-// "bodhi-fedora" Fedora's Bodhi updates; every other name is OSV.
+// "bodhi-fedora" Fedora's Bodhi updates, "redhat-cpe" Red Hat's
+// repository-to-CPE mapping; every other name is OSV.
 func FormatOf(name string) string {
 	n := strings.ToLower(name)
 	for _, f := range []string{FormatNVD, FormatKEV, FormatEPSS, FormatDebianTracker, FormatALAS, FormatRedHatVEX, FormatUbuntuTracker,
-		FormatOVAL, FormatPhoton, FormatBodhi} {
+		FormatOVAL, FormatPhoton, FormatBodhi, FormatRedHatCPE} {
 		if n == f || strings.HasPrefix(n, f+"-") || strings.HasPrefix(n, f+":") || strings.HasPrefix(n, f+"_") {
 			return f
 		}
@@ -90,6 +91,28 @@ type CVEInfo struct {
 	// package and release, where their advisories do not carry them
 	// (Debian's Security Tracker).
 	Statuses []PackageStatus `json:"statuses,omitempty"`
+	// cpeRecord is the advisory an NVD item's CPE configurations make of
+	// the CVE (nvdcpe.go), handed to the source's reader, never stored here.
+	cpeRecord *Record
+	// Priorities are distributions' own ratings of the CVE where their
+	// advisories do not carry them per package (the Ubuntu CVE
+	// Tracker's priorities).
+	Priorities []Priority `json:"priorities,omitempty"`
+}
+
+// Priority is a distribution's rating of a CVE: of the CVE as a whole
+// (Package empty), of one source package, or of one source package in
+// one release.
+type Priority struct {
+	// Ecosystem is the distribution ("Ubuntu"), with a release when the
+	// rating is of one release ("Ubuntu:22.04:LTS").
+	Ecosystem string `json:"ecosystem"`
+	Package   string `json:"package,omitempty"`
+	// Priority is the distribution's word ("negligible", "low",
+	// "medium", "high", "critical").
+	Priority string `json:"priority"`
+	// Source names who rated it ("Ubuntu CVE Tracker").
+	Source string `json:"source"`
 }
 
 // PackageStatus is a distribution's fix state of a CVE in one package of
@@ -144,6 +167,7 @@ func (c *CVEInfo) merge(o *CVEInfo) {
 		c.EPSS = o.EPSS
 	}
 	c.Statuses = append(c.Statuses, o.Statuses...)
+	c.Priorities = append(c.Priorities, o.Priorities...)
 }
 
 // IsCVE reports whether id has the form CVE-YYYY-NNNN...
@@ -350,7 +374,7 @@ func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) 
 				st.withdrawn++
 				continue
 			}
-			info := &CVEInfo{ID: it.CVE.ID}
+			info := &CVEInfo{ID: it.CVE.ID, cpeRecord: cpeRecordOf(it.CVE.ID, raw)}
 			for _, key := range []string{"cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"} {
 				for _, m := range it.CVE.Metrics[key] {
 					v := m.CVSSData.VectorString

@@ -175,7 +175,7 @@ func parseRedHatVEX(data []byte) (*Record, *CVEInfo, error) {
 		if !found {
 			return
 		}
-		stream = redHatStream(products[r.product].cpe)
+		stream = RedHatStream(products[r.product].cpe)
 		if stream == "" {
 			return
 		}
@@ -308,11 +308,11 @@ func redHatFixState(rm [2]string) (state, reason string) {
 	return "affected", details
 }
 
-// redHatStream turns a Red Hat product CPE into the release part of an
+// RedHatStream turns a Red Hat product CPE into the release part of an
 // OSV Red Hat ecosystem: cpe:/o:redhat:enterprise_linux:9 is
 // "enterprise_linux:9", cpe:/a:redhat:enterprise_linux:9::appstream is
 // "enterprise_linux:9::appstream"; "" for anything else.
-func redHatStream(cpe string) string {
+func RedHatStream(cpe string) string {
 	for _, p := range []string{"cpe:/o:redhat:", "cpe:/a:redhat:"} {
 		if rest, ok := strings.CutPrefix(cpe, p); ok && rest != "" && len(rest) <= maxIDLen-len("Red Hat:") {
 			return rest

@@ -22,9 +22,11 @@ import (
 //	records  ID -> source name, NUL, the record as compact JSON
 //	index    IndexKey(ecosystem, package) -> the IDs of its records, one per line
 //	cves     CVE ID, NUL, source name -> that source's CVEInfo as JSON
+//	repositories  content set, NUL, source name -> Red Hat CPEs, one per line (repocpe.go)
 //
 // The cves bucket holds the enrichment sources (NVD, CISA KEV, EPSS); a
-// file built before it existed has none and opens without it.
+// file built before it or the repositories bucket existed has none and
+// opens without it.
 //
 // The file is only ever written whole, by a builder, into a temporary file
 // beside the live one, and then renamed over it: readers never see a half
@@ -82,6 +84,9 @@ type SourceState struct {
 	Records int       `json:"records"`
 	// CVEs counts the CVEs an enrichment source describes.
 	CVEs int `json:"cves,omitempty"`
+	// Repositories counts the content sets a repository-to-CPE source
+	// maps.
+	Repositories int `json:"repositories,omitempty"`
 	// Skipped counts records that failed validation and were left out.
 	Skipped int `json:"skipped,omitempty"`
 }
@@ -349,8 +354,12 @@ type builder struct {
 	// counts the entries of each source.
 	cveBatch  map[string][]byte
 	cveCounts map[string]int
-	keys      map[string][]string // record ID -> index keys
-	sources   map[string]string   // record ID -> source name
+	// repoBatch holds content sets' CPEs by key (label, NUL, source);
+	// repoCounts counts the content sets of each source.
+	repoBatch  map[string][]byte
+	repoCounts map[string]int
+	keys       map[string][]string // record ID -> index keys
+	sources    map[string]string   // record ID -> source name
 }
 
 const buildBatch = 2000
@@ -372,7 +381,7 @@ func newBuilder(dest string) (*builder, error) {
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
 	if err := b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketRecords, bucketIndex, bucketCVEs} {
+		for _, name := range [][]byte{bucketMeta, bucketRecords, bucketIndex, bucketCVEs, bucketRepositories} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
@@ -384,7 +393,7 @@ func newBuilder(dest string) (*builder, error) {
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
 	return &builder{bolt: b, tmp: tmp, batch: map[string][]byte{}, keys: map[string][]string{}, sources: map[string]string{},
-		cveBatch: map[string][]byte{}, cveCounts: map[string]int{}}, nil
+		cveBatch: map[string][]byte{}, cveCounts: map[string]int{}, repoBatch: map[string][]byte{}, repoCounts: map[string]int{}}, nil
 }
 
 // add stores a record of a source. A record with the same ID as an earlier
@@ -433,6 +442,17 @@ func (b *builder) addCVE(source string, info *CVEInfo) error {
 	return nil
 }
 
+// addRepository stores a source's CPEs of a content set; each source
+// names a content set once.
+func (b *builder) addRepository(source, repo string, cpes []string) error {
+	b.repoBatch[repo+"\x00"+source] = []byte(strings.Join(cpes, "\n"))
+	b.repoCounts[source]++
+	if len(b.repoBatch) >= 4*buildBatch {
+		return b.put(bucketRepositories, b.repoBatch, "content set")
+	}
+	return nil
+}
+
 func (b *builder) stored(key string) bool {
 	found := false
 	_ = b.bolt.View(func(tx *bolt.Tx) error {
@@ -444,6 +464,9 @@ func (b *builder) stored(key string) bool {
 
 func (b *builder) flush() error {
 	if err := b.put(bucketCVEs, b.cveBatch, "CVE entry"); err != nil {
+		return err
+	}
+	if err := b.put(bucketRepositories, b.repoBatch, "content set"); err != nil {
 		return err
 	}
 	return b.put(bucketRecords, b.batch, "record")
@@ -507,6 +530,7 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	for i := range meta.Sources {
 		meta.Sources[i].Records = perSource[meta.Sources[i].Name]
 		meta.Sources[i].CVEs = b.cveCounts[meta.Sources[i].Name]
+		meta.Sources[i].Repositories = b.repoCounts[meta.Sources[i].Name]
 		meta.CVEs += meta.Sources[i].CVEs
 	}
 	meta.SchemaVersion = SchemaVersion
@@ -567,6 +591,7 @@ var ecosystemNames = map[string]string{
 	"suse": "SUSE", "opensuse": "openSUSE", "amazon linux": "Amazon Linux",
 	"pub": "Pub", "swifturl": "SwiftURL", "oracle linux": "Oracle Linux", "photon os": "Photon OS",
 	"mariner": "Mariner", "azure linux": "Azure Linux", "fedora": "Fedora", "hex": "Hex",
+	"node.js": "Node.js", "cpython": "CPython", "openjdk": "OpenJDK", "openssl": "OpenSSL", "conancenter": "ConanCenter",
 }
 
 func displayEcosystem(lower string) string {

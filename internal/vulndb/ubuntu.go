@@ -20,6 +20,12 @@ package vulndb
 //	                                   release or package reached its end of life / support
 //	DNE, not-affected                  not_affected (the matcher reports nothing)
 //	released                           nothing: OSV's fixed versions say it
+//
+// The tracker's priorities are Ubuntu's own rating of a CVE: "Priority:"
+// for the CVE, "Priority_<package>:" where a source package's differs
+// (the kernel's often do) and "Priority_<package>_<release>:" where one
+// release's does. They become Priorities of the CVE; the matcher rates
+// an Ubuntu package by the most specific one. "untriaged" rates nothing.
 
 import (
 	"bufio"
@@ -34,6 +40,9 @@ import (
 
 // FormatUbuntuTracker is the Ubuntu CVE Tracker's text files.
 const FormatUbuntuTracker = "ubuntu-tracker"
+
+// SourceUbuntuTracker names the tracker as the source of a rating.
+const SourceUbuntuTracker = "Ubuntu CVE Tracker"
 
 // UbuntuTrackerURL is a snapshot of the tracker's repository as the
 // Launchpad git browser serves it.
@@ -53,7 +62,13 @@ const (
 	maxTrackerLine = 64 << 10
 )
 
-var uctStatusLine = regexp.MustCompile(`^([a-z0-9][a-z0-9./-]*)_([a-z0-9][a-z0-9.+-]*): *([a-z-]+|DNE)(?: +\((.*)\))? *$`)
+var (
+	uctStatusLine   = regexp.MustCompile(`^([a-z0-9][a-z0-9./-]*)_([a-z0-9][a-z0-9.+-]*): *([a-z-]+|DNE)(?: +\((.*)\))? *$`)
+	uctPriorityLine = regexp.MustCompile(`^Priority(?:_([a-z0-9][a-z0-9.+-]*)(?:_([a-z0-9][a-z0-9./-]*))?)?: *([A-Za-z]+)\b`)
+)
+
+// ubuntuPriorities are the tracker's priority words that rate a CVE.
+var ubuntuPriorities = map[string]bool{"negligible": true, "low": true, "medium": true, "high": true, "critical": true}
 
 // ubuntuEcosystem returns the OSV ecosystem of a tracker release name:
 // "jammy" is "Ubuntu:22.04:LTS"; the ESM (Ubuntu Pro) pockets
@@ -117,6 +132,12 @@ func parseUbuntuTracker(r io.Reader) (*CVEInfo, error) {
 			info.ID = strings.TrimSpace(v)
 			continue
 		}
+		if strings.HasPrefix(line, "Priority") {
+			if p, ok := ubuntuPriority(line); ok && len(info.Priorities) < maxAffected {
+				info.Priorities = append(info.Priorities, p)
+			}
+			continue
+		}
 		m := uctStatusLine.FindStringSubmatch(line)
 		if m == nil {
 			continue
@@ -140,10 +161,34 @@ func parseUbuntuTracker(r io.Reader) (*CVEInfo, error) {
 	if !IsCVE(info.ID) {
 		return nil, fmt.Errorf("the Candidate field %q is not a CVE ID", truncate(info.ID, 40))
 	}
-	if len(info.Statuses) == 0 {
+	if len(info.Statuses) == 0 && len(info.Priorities) == 0 {
 		return nil, nil
 	}
 	return info, nil
+}
+
+// ubuntuPriority reads a "Priority:", "Priority_<package>:" or
+// "Priority_<package>_<release>:" line; ok is false for other lines,
+// words that rate nothing ("untriaged") and releases that are not an
+// image's.
+func ubuntuPriority(line string) (Priority, bool) {
+	m := uctPriorityLine.FindStringSubmatch(line)
+	if m == nil || len(m[1]) > maxNameLen {
+		return Priority{}, false
+	}
+	word := strings.ToLower(m[3])
+	if !ubuntuPriorities[word] {
+		return Priority{}, false
+	}
+	p := Priority{Ecosystem: "Ubuntu", Package: m[1], Priority: word, Source: SourceUbuntuTracker}
+	if m[2] != "" {
+		eco, ok := ubuntuEcosystem(m[2])
+		if !ok {
+			return Priority{}, false
+		}
+		p.Ecosystem = eco
+	}
+	return p, true
 }
 
 // ubuntuState maps a tracker status and its note to a fix state and the

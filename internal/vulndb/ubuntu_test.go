@@ -17,7 +17,7 @@ import (
 func TestUbuntuTracker(t *testing.T) {
 	db, res := vendorUpdate(t, "ubuntu-tracker", "/ubuntu-cve-tracker/snapshot/ubuntu-cve-tracker-master.tar.gz",
 		tarDir(t, "testdata/ubuntu-tracker", "gz"))
-	if res.CVEs != 2 || res.Skipped != 1 {
+	if res.CVEs != 4 || res.Skipped != 1 {
 		t.Fatalf("update: %+v", res)
 	}
 	format := func(sts []PackageStatus) []string {
@@ -61,8 +61,42 @@ func TestUbuntuTracker(t *testing.T) {
 			t.Errorf("%s:\n got  %s\n want %s", tc.cve, strings.Join(got, "\n      "), strings.Join(tc.want, "\n      "))
 		}
 	}
-	if info, _ := db.CVE("CVE-2020-1971"); info != nil {
-		t.Errorf("released-only CVE stored: %+v", info)
+	if info, _ := db.CVE("CVE-2020-1971"); info == nil || len(info.Statuses) != 0 {
+		t.Errorf("released-only CVE: %+v, want its priority only", info)
+	}
+}
+
+// TestUbuntuTrackerPriorities: the tracker's priorities are kept per CVE
+// ("Priority:"), per source package ("Priority_linux:") and per package
+// and release ("Priority_linux_jammy:"), named as the tracker's;
+// "untriaged" rates nothing and a release that is no image's is left
+// out.
+func TestUbuntuTrackerPriorities(t *testing.T) {
+	db, _ := vendorUpdate(t, "ubuntu-tracker", "/ubuntu-cve-tracker/snapshot/ubuntu-cve-tracker-master.tar.gz",
+		tarDir(t, "testdata/ubuntu-tracker", "gz"))
+	for _, tc := range []struct {
+		cve  string
+		want []string
+	}{
+		{"CVE-2024-0727", []string{"Ubuntu  low", "Ubuntu openssl low"}},
+		{"CVE-2024-2961", []string{"Ubuntu  medium"}},
+		{"CVE-2024-26925", []string{"Ubuntu  medium", "Ubuntu linux high", "Ubuntu:22.04:LTS linux critical"}},
+		{"CVE-2020-1971", []string{"Ubuntu  high"}},
+	} {
+		info, err := db.CVE(tc.cve)
+		if err != nil || info == nil {
+			t.Fatalf("%s: %v %v", tc.cve, info, err)
+		}
+		var got []string
+		for _, p := range info.Priorities {
+			if p.Source != SourceUbuntuTracker {
+				t.Errorf("%s: source %q", tc.cve, p.Source)
+			}
+			got = append(got, p.Ecosystem+" "+p.Package+" "+p.Priority)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s priorities:\n got  %q\n want %q", tc.cve, got, tc.want)
+		}
 	}
 }
 
@@ -71,6 +105,8 @@ func TestUbuntuTracker(t *testing.T) {
 func FuzzParseUbuntuTracker(f *testing.F) {
 	f.Add(readFile(f, "testdata/ubuntu-tracker/active/CVE-2024-0727"))
 	f.Add([]byte("Candidate: CVE-2024-1\njammy_x: ignored (end of life\n"))
+	f.Add(readFile(f, "testdata/ubuntu-tracker/active/CVE-2024-26925"))
+	f.Add([]byte("Candidate: CVE-2024-1\nPriority_a_b_c: high\nPriority_: low\nPriority_x_esm-infra/xenial: Critical\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := parseUbuntuTracker(strings.NewReader(string(data)))
 		if err != nil || info == nil {
@@ -79,6 +115,11 @@ func FuzzParseUbuntuTracker(f *testing.F) {
 		for _, s := range info.Statuses {
 			if !strings.HasPrefix(s.Ecosystem, "Ubuntu:") || s.State == "" || s.Package == "" {
 				t.Fatalf("status %+v", s)
+			}
+		}
+		for _, p := range info.Priorities {
+			if !strings.HasPrefix(p.Ecosystem, "Ubuntu") || !ubuntuPriorities[p.Priority] {
+				t.Fatalf("priority %+v", p)
 			}
 		}
 	})

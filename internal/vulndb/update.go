@@ -77,7 +77,7 @@ const (
 
 // EnrichmentSource returns the published location of an enrichment
 // or vendor source named alone: "kev", "epss", "debian-tracker",
-// "ubuntu-tracker", "oval-oracle", "oval-azurelinux-3.0",
+// "ubuntu-tracker", "redhat-cpe", "oval-oracle", "oval-azurelinux-3.0",
 // "oval-mariner-2.0", "photon-5.0", and NVD's feeds
 // "nvd-2024" (a year), "nvd-modified" and "nvd-recent".
 func EnrichmentSource(name string) (Source, bool) {
@@ -93,6 +93,8 @@ func EnrichmentSource(name string) (Source, bool) {
 		return Source{Name: n, URL: UbuntuTrackerURL, Format: FormatUbuntuTracker}, true
 	case "oval-oracle":
 		return Source{Name: n, URL: OracleOVALURL, Format: FormatOVAL}, true
+	case FormatRedHatCPE:
+		return Source{Name: n, URL: RedHatRepositoryCPEURL, Format: FormatRedHatCPE}, true
 	}
 	if rel, ok := strings.CutPrefix(n, "oval-azurelinux-"); ok && rel != "" && strings.Trim(rel, "0123456789.") == "" {
 		return Source{Name: n, URL: AzureLinuxOVALBase + "azurelinux-" + rel + "-oval.xml", Format: FormatOVAL}, true

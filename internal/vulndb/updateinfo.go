@@ -191,7 +191,7 @@ func readALAS(ctx context.Context, path, name string, fn func(*Record) error) (r
 // carrying advisories.
 func isEnrichment(format string) bool {
 	switch format {
-	case "", FormatOSV, FormatALAS, FormatRedHatVEX, FormatOVAL, FormatPhoton, FormatBodhi:
+	case "", FormatOSV, FormatALAS, FormatRedHatVEX, FormatOVAL, FormatPhoton, FormatBodhi, FormatRedHatCPE:
 		return false
 	}
 	return true

@@ -62,6 +62,11 @@ type Options struct {
 	// Products are the identifiers VEX statements may name the scanned
 	// artifact by (its pkg:oci PURL, its reference, its digest).
 	Products []string
+	// ContentSets are the Red Hat content sets (repositories) the image's
+	// rpms come from, from its content manifests. With the source's
+	// repository-to-CPE mapping they qualify Red Hat packages by the
+	// product streams the image actually uses, instead of its release.
+	ContentSets []string
 	// AllowMissingData makes packages that could not be checked (their
 	// ecosystem has no advisories in the source, or no version order in
 	// Palisade) warnings instead of errors.
@@ -89,6 +94,10 @@ type Unchecked struct {
 	// NoVersionOrder is true when Palisade cannot compare the ecosystem's
 	// versions; otherwise the source has no advisories of it.
 	NoVersionOrder bool
+	// NoCPE is true for packages of an ecosystem advised on only by NVD's
+	// CPE configurations (ConanCenter) whose names have no CPE product
+	// mapped to them (vulndb.CPEMapped): nothing was looked up for them.
+	NoCPE bool
 }
 
 // NoFix is the text findings show for a vulnerability without a fix.
@@ -98,23 +107,32 @@ const NoFix = "no fix yet"
 func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (*Result, error) {
 	res := &Result{Findings: []finding.Finding{}}
 	unchecked := map[string]int{} // index in res.Unchecked
-	skip := func(p *sbom.Package, noOrder bool) {
-		i, ok := unchecked[p.Ecosystem]
+	skip := func(p *sbom.Package, noOrder, noCPE bool) {
+		key := fmt.Sprint(p.Ecosystem, noOrder, noCPE)
+		i, ok := unchecked[key]
 		if !ok {
 			i = len(res.Unchecked)
-			unchecked[p.Ecosystem] = i
-			res.Unchecked = append(res.Unchecked, Unchecked{Ecosystem: p.Ecosystem, NoVersionOrder: noOrder})
+			unchecked[key] = i
+			res.Unchecked = append(res.Unchecked, Unchecked{Ecosystem: p.Ecosystem, NoVersionOrder: noOrder, NoCPE: noCPE})
 		}
 		res.Unchecked[i].Packages++
 	}
 	coverage, _ := src.(Coverage)
 	enrich, _ := src.(CVESource)
+	streams, problems, err := redHatStreams(src, pkgs, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.Problems = append(res.Problems, problems...)
 	for i := range pkgs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		p := &pkgs[i]
 		q := queryOf(p)
+		if isRedHat(p.Ecosystem) {
+			q.streams = streams
+		}
 		if q.unknownVersion != "" {
 			level := finding.LevelError
 			if opts.AllowMissingData {
@@ -129,11 +147,11 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		}
 		cmp, err := version.For(p.Ecosystem)
 		if err != nil {
-			skip(p, true)
+			skip(p, true, false)
 			continue
 		}
 		if coverage != nil && !coverage.HasEcosystem(p.Ecosystem) {
-			skip(p, false)
+			skip(p, false, false)
 			continue
 		}
 		if _, err := cmp.Compare(q.version, q.version); err != nil {
@@ -142,10 +160,15 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 			continue
 		}
 		var matches []match
+		mapped, cpeOnly := vulndb.CPEMapped(p.Ecosystem, q.name)
 		for _, lq := range lookups(p, q) {
 			recs, err := src.Lookup(p.Ecosystem, lq.name)
 			if err != nil {
 				return nil, err
+			}
+			if cpeOnly && !mapped && len(recs) == 0 {
+				skip(p, false, true)
+				continue
 			}
 			for _, rec := range recs {
 				m, ok, err := matchRecord(rec, p, lq, cmp)
@@ -210,8 +233,16 @@ func (u Unchecked) problem(opts Options) finding.Problem {
 	}
 	msg := fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked); run `palisade db update` or `palisade db import` with advisories of %s",
 		subject, u.Ecosystem, pkgs, vulndb.BaseEcosystem(u.Ecosystem))
-	if u.NoVersionOrder {
+	if _, cpeOnly := vulndb.CPEMapped(u.Ecosystem, ""); cpeOnly {
+		msg = fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked): its advisories come from NVD's CPE configurations; import NVD's feeds (`palisade db update --source nvd-YYYY … --source nvd-modified`)",
+			subject, u.Ecosystem, pkgs)
+	}
+	switch {
+	case u.NoVersionOrder:
 		msg = fmt.Sprintf("%secosystem %s is not supported: Palisade cannot compare its versions (%s not checked)", subject, u.Ecosystem, pkgs)
+	case u.NoCPE:
+		msg = fmt.Sprintf("%s%s of ecosystem %s not checked: no CPE product is known for their names, and only NVD's CPE configurations advise on %s",
+			subject, pkgs, u.Ecosystem, vulndb.BaseEcosystem(u.Ecosystem))
 	}
 	return finding.Problem{Level: level, Message: msg}
 }
@@ -231,6 +262,10 @@ type query struct {
 	// sourceOnly restricts a lookup by the source package's name to
 	// affected entries that name source packages (Red Hat's VEX).
 	sourceOnly bool
+	// streams are the Red Hat product streams of the image's content
+	// sets ("enterprise_linux:8::baseos", "rhel_eus:8.6::appstream");
+	// when set they, not the release, decide which records apply.
+	streams []string
 }
 
 // lookups are the names a package's records are looked up by: its own
@@ -327,7 +362,7 @@ func matchRecord(rec *vulndb.Record, p *sbom.Package, q query, cmp version.Compa
 	var firstErr error
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if !samePackage(a.Package, q.ecosystem, q.name) || !onPlatform(a, p.Platform) || (q.sourceOnly && !a.SourcePackage()) {
+		if !q.names(a.Package) || !onPlatform(a, p.Platform) || (q.sourceOnly && !a.SourcePackage()) {
 			continue
 		}
 		affected, fixed, err := evaluate(a, p.Ecosystem, q.version, cmp)
@@ -381,16 +416,28 @@ func less(cmp version.Comparer, a, b string) bool {
 	return err == nil && c < 0
 }
 
-// samePackage reports whether an affected entry names the package: same
-// base ecosystem, a compatible release, the same normalised name.
-func samePackage(ap vulndb.Package, ecosystem, name string) bool {
-	if !strings.EqualFold(vulndb.BaseEcosystem(ap.Ecosystem), vulndb.BaseEcosystem(ecosystem)) {
+// names reports whether an affected entry names the package q looks
+// up: same base ecosystem, a compatible release, the same normalised
+// name.
+func (q query) names(ap vulndb.Package) bool {
+	if !strings.EqualFold(vulndb.BaseEcosystem(ap.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) {
 		return false
 	}
-	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(ecosystem, name) {
+	if vulndb.NormalizeName(ap.Ecosystem, ap.Name) != vulndb.NormalizeName(q.ecosystem, q.name) {
 		return false
 	}
-	return releaseApplies(ecosystem, release(ap.Ecosystem), release(ecosystem))
+	return q.releaseOK(ap.Ecosystem)
+}
+
+// releaseOK reports whether what a source says of a release (the
+// release part of recordEcosystem) applies to the package q looks up:
+// by the image's Red Hat streams where it has them, else by the
+// distribution's way of naming releases.
+func (q query) releaseOK(recordEcosystem string) bool {
+	if len(q.streams) > 0 {
+		return inRedHatStreams(release(recordEcosystem), q.streams)
+	}
+	return releaseApplies(q.ecosystem, release(recordEcosystem), release(q.ecosystem))
 }
 
 // releaseApplies reports whether what a source says of release record
@@ -752,7 +799,7 @@ func firstLocation(p *sbom.Package) string {
 // findingOf renders a match as a finding.
 func findingOf(p *sbom.Package, q query, m match, obj finding.ObjectRef, infos []*vulndb.CVEInfo) finding.Finding {
 	rec := m.rec
-	r := rate(m, infos)
+	r := rate(m, q, infos)
 	sev := r.severity
 	v := &finding.Vulnerability{
 		ID:             rec.ID,
@@ -863,7 +910,7 @@ func fixState(m match, q query, infos []*vulndb.CVEInfo) (state, reason string) 
 			if !strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) || st.Package != q.name {
 				continue
 			}
-			if !releaseApplies(q.ecosystem, release(st.Ecosystem), release(q.ecosystem)) {
+			if !q.releaseOK(st.Ecosystem) {
 				continue
 			}
 			if slices.Contains(finding.FixStates, st.State) {
@@ -885,7 +932,7 @@ func vendorNotAffected(p *sbom.Package, q query, infos []*vulndb.CVEInfo) bool {
 				!strings.EqualFold(vulndb.BaseEcosystem(st.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) {
 				continue
 			}
-			if release(q.ecosystem) != "" && releaseApplies(q.ecosystem, release(st.Ecosystem), release(q.ecosystem)) {
+			if (release(q.ecosystem) != "" || len(q.streams) > 0) && q.releaseOK(st.Ecosystem) {
 				return true
 			}
 		}

@@ -37,7 +37,7 @@ func reachability(rec *vulndb.Record, p *sbom.Package, q query) (string, []strin
 	var imports []goImport
 	for i := range rec.Affected {
 		a := &rec.Affected[i]
-		if !samePackage(a.Package, q.ecosystem, q.name) || !onPlatform(a, p.Platform) {
+		if !q.names(a.Package) || !onPlatform(a, p.Platform) {
 			continue
 		}
 		var es struct {

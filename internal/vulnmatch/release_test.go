@@ -123,12 +123,15 @@ func TestMatchRedHatStreams(t *testing.T) {
 // TestMatchAmazonLinux matches Amazon Linux rpms against ALAS advisories
 // (imported from updateinfo.xml) with rpm's version order, epochs
 // included, qualified by release: an Amazon Linux 2023 advisory says
-// nothing of Amazon Linux 2. ALAS's own severity rates the finding.
+// nothing of Amazon Linux 2 and the other way round. ALAS's own severity
+// rates the finding.
 func TestMatchAmazonLinux(t *testing.T) {
 	ctx := context.Background()
 	c := vulndb.Cache{Dir: t.TempDir()}
-	if _, err := c.Import(ctx, "../vulndb/testdata/alas/updateinfo-al2023.xml", "alas-2023", "", time.Now()); err != nil {
-		t.Fatal(err)
+	for _, rel := range []string{"2", "2023"} {
+		if _, err := c.Import(ctx, "../vulndb/testdata/alas/updateinfo-al"+rel+".xml", "alas-"+rel, "", time.Now()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db := openCache(t, c)
 	amzn := func(name, ver, release string) sbom.Package {
@@ -143,7 +146,18 @@ func TestMatchAmazonLinux(t *testing.T) {
 		{amzn("openssl-libs", "1:3.0.8-1.amzn2023.0.3", "2023"), nil},
 		{amzn("libcurl-minimal", "8.3.0-1.amzn2023.0.2", "2023"),
 			[]want{{"libcurl-minimal", "ALAS2023-2024-600", "8.5.0-1.amzn2023.0.1", finding.SeverityHigh, "Amazon Linux"}}},
-		{amzn("openssl-libs", "1:1.0.2k-24.amzn2.0.7", "2"), nil},
+		{amzn("openssl-libs", "1:1.0.2k-24.amzn2.0.7", "2"),
+			[]want{{"openssl-libs", "ALAS2-2024-2450", "1:1.0.2k-24.amzn2.0.8", finding.SeverityMedium, "Amazon Linux"}}},
+		{amzn("openssl-libs", "1:1.0.2k-24.amzn2.0.8", "2"), nil},
+		// rpm order: a package without an epoch is below any epoch 1.
+		{amzn("openssl", "1.0.2k-24.amzn2.0.10", "2"),
+			[]want{{"openssl", "ALAS2-2024-2450", "1:1.0.2k-24.amzn2.0.8", finding.SeverityMedium, "Amazon Linux"}}},
+		{amzn("libcurl", "8.3.0-1.amzn2.0.15", "2"),
+			[]want{{"libcurl", "ALAS2-2024-2512", "8.3.0-1.amzn2.0.16", finding.SeverityHigh, "Amazon Linux"}}},
+		// AL2's curl advisory says nothing of AL2023's libcurl-minimal, nor
+		// AL2023's of AL2's.
+		{amzn("libcurl", "8.3.0-1.amzn2023.0.1", "2023"), nil},
+		{amzn("libcurl-minimal", "8.3.0-1.amzn2.0.1", "2"), nil},
 	}
 	for _, tt := range tests {
 		res, err := Match(ctx, db, []sbom.Package{tt.pkg}, Options{})

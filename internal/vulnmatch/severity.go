@@ -40,18 +40,23 @@ func cvesOf(m match) []string {
 type rating struct {
 	severity finding.Severity
 	source   string
+	// word is a tracker's priority when it gave the severity ("high"),
+	// of whose it is ("of linux in 22.04:LTS").
+	word, of string
 	scores   []finding.CVSS
 	kev      *finding.KEV
 	epss     *finding.EPSS
 }
 
-// rate rates a match, asking in order: the distribution that published
-// the advisory (Debian's urgency, Ubuntu's priority, Red Hat's impact),
+// rate rates a match of a package looked up as q, asking in order: the
+// distribution (Ubuntu's CVE Tracker priority of the package, the most
+// specific first; the advisory's own rating: Debian's urgency, Ubuntu's
+// priority, Red Hat's impact),
 // the advisory's CVSS vectors (the highest version: 4.0, 3.x, 2), NVD's
 // CVSS of its CVEs (NVD's own score before a CNA's, the highest version
 // first), and GitHub's rating. The first that knows gives the severity;
 // every score is reported.
-func rate(m match, cves []*vulndb.CVEInfo) rating {
+func rate(m match, q query, cves []*vulndb.CVEInfo) rating {
 	var r rating
 	rec, aff := m.rec, m.aff
 	var all []vulndb.Severity
@@ -77,6 +82,14 @@ func rate(m match, cves []*vulndb.CVEInfo) rating {
 	}
 	if sev, ok := SeverityOfWord(vendorWord); ok && !github {
 		r.severity, r.source = sev, vendorSource
+	}
+	// A tracker's priority of the package outranks the advisory's rating
+	// of the CVE: the tracker is where the distribution rates each
+	// package, and its advisories are generated from it.
+	if p, of := packagePriority(q, cves); p != nil {
+		if sev, ok := SeverityOfWord(p.Priority); ok {
+			r.severity, r.source, r.word, r.of = sev, p.Source, p.Priority, of
+		}
 	}
 
 	// 2. The advisory's CVSS vectors.
@@ -150,6 +163,9 @@ func (r rating) note() string {
 		parts = append(parts, "severity unknown: no source rates it")
 	default:
 		text := "severity from " + r.source
+		if r.word != "" {
+			text += " (" + r.word + " " + r.of + ")"
+		}
 		for _, c := range r.scores {
 			if (r.source == SourceNVD) == (c.Source == SourceNVD) && (r.source == SourceNVD || r.source == "CVSS_V"+strings.SplitN(c.Version, ".", 2)[0]) {
 				text += fmt.Sprintf(" (CVSS %s %.1f)", c.Version, c.Score)
@@ -202,4 +218,52 @@ func ratingSource(rec *vulndb.Record, aff *vulndb.Affected) string {
 		return vulndb.BaseEcosystem(aff.Package.Ecosystem)
 	}
 	return ""
+}
+
+// packagePriority returns the distribution's priority of the package q
+// names in the CVE enrichment (the Ubuntu CVE Tracker's), the most
+// specific first: of the package in its release, of the package, of the
+// CVE; among CVEs of equal specificity, the highest. of says whose
+// rating it is, for the message; nil when no source rates it.
+func packagePriority(q query, cves []*vulndb.CVEInfo) (*vulndb.Priority, string) {
+	var best *vulndb.Priority
+	bestRank, bestSev := 0, finding.SeverityUnknown
+	for _, info := range cves {
+		for i := range info.Priorities {
+			p := &info.Priorities[i]
+			if !strings.EqualFold(vulndb.BaseEcosystem(p.Ecosystem), vulndb.BaseEcosystem(q.ecosystem)) {
+				continue
+			}
+			if p.Package != "" && p.Package != q.name {
+				continue
+			}
+			rel := release(p.Ecosystem)
+			if rel != "" && (release(q.ecosystem) == "" || !releaseApplies(q.ecosystem, rel, release(q.ecosystem))) {
+				continue
+			}
+			sev, ok := SeverityOfWord(p.Priority)
+			if !ok {
+				continue
+			}
+			rank := 1
+			if p.Package != "" {
+				rank = 2
+				if rel != "" {
+					rank = 3
+				}
+			}
+			if rank > bestRank || (rank == bestRank && sev > bestSev) {
+				best, bestRank, bestSev = p, rank, sev
+			}
+		}
+	}
+	switch {
+	case best == nil:
+		return nil, ""
+	case bestRank == 3:
+		return best, "of " + best.Package + " in " + release(best.Ecosystem)
+	case bestRank == 2:
+		return best, "of " + best.Package
+	}
+	return best, "of the CVE"
 }

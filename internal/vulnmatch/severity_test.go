@@ -102,3 +102,61 @@ func TestMatchSeverityOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchUbuntuTrackerPriority: an Ubuntu package is rated by the
+// Ubuntu CVE Tracker's priority (its published text files, imported as
+// ubuntu-tracker), the most specific first: of the source package in its
+// release ("Priority_linux_jammy"), of the source package
+// ("Priority_linux"), of the CVE ("Priority"); "untriaged" rates nothing.
+// The tracker outranks the advisory's own rating of the CVE; without a
+// tracker entry the advisory's rating stays. The finding names the
+// tracker and whose priority it used.
+func TestMatchUbuntuTrackerPriority(t *testing.T) {
+	ubuntuRec := func(id, pkg, release string, upstream ...string) vulndb.Record {
+		return vulndb.Record{ID: id, Upstream: upstream, Severity: []vulndb.Severity{{Type: "Ubuntu", Score: "low"}},
+			Affected: []vulndb.Affected{affected("Ubuntu:"+release, pkg, "")}}
+	}
+	db := openRecords(t,
+		ubuntuRec("UBUNTU-CVE-2024-26925", "linux", "22.04:LTS", "CVE-2024-26925"),
+		ubuntuRec("UBUNTU-CVE-2024-26925-noble", "linux", "24.04:LTS", "CVE-2024-26925"),
+		ubuntuRec("UBUNTU-CVE-2024-26925-aws", "linux-aws", "22.04:LTS", "CVE-2024-26925"),
+		ubuntuRec("UBUNTU-CVE-2024-26925-oem", "linux-oem", "22.04:LTS", "CVE-2024-26925"),
+		ubuntuRec("UBUNTU-CVE-2024-0727", "openssl", "22.04:LTS", "CVE-2024-0727"),
+		ubuntuRec("UBUNTU-CVE-2099-0001", "zlib", "22.04:LTS", "CVE-2099-0001"),
+	)
+	dir := strings.TrimSuffix(db.Path(), "/vulndb/osv.db")
+	db.Close()
+	c := vulndb.Cache{Dir: dir}
+	if _, err := c.Import(context.Background(), "../vulndb/testdata/ubuntu-tracker", "ubuntu-tracker", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	db = openCache(t, c)
+	tests := []struct {
+		name, release string
+		severity      finding.Severity
+		source, note  string
+	}{
+		{"linux", "22.04:LTS", finding.SeverityCritical, vulndb.SourceUbuntuTracker, "(critical of linux in 22.04:LTS)"},
+		{"linux", "24.04:LTS", finding.SeverityHigh, vulndb.SourceUbuntuTracker, "(high of linux)"},
+		{"linux-aws", "22.04:LTS", finding.SeverityMedium, vulndb.SourceUbuntuTracker, "(medium of the CVE)"},
+		{"linux-oem", "22.04:LTS", finding.SeverityMedium, vulndb.SourceUbuntuTracker, "(medium of the CVE)"},
+		{"openssl", "22.04:LTS", finding.SeverityLow, vulndb.SourceUbuntuTracker, "(low of openssl)"},
+		{"zlib", "22.04:LTS", finding.SeverityLow, "Ubuntu", "severity from Ubuntu"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"-"+tt.release, func(t *testing.T) {
+			p := sbom.Package{Name: tt.name, Version: "1.0-1", Ecosystem: "Ubuntu:" + tt.release}
+			res, err := Match(context.Background(), db, []sbom.Package{p}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Findings) != 1 {
+				t.Fatalf("findings: %v", summarize(res.Findings))
+			}
+			f := res.Findings[0]
+			if f.Severity != tt.severity || f.Vulnerability.SeveritySource != tt.source || !strings.Contains(f.Message, tt.note) {
+				t.Errorf("%s from %q, message %q; want %s from %q with %q", f.Severity, f.Vulnerability.SeveritySource, f.Message, tt.severity, tt.source, tt.note)
+			}
+		})
+	}
+}

@@ -40,6 +40,12 @@ const (
 	ScopeCluster = "cluster" // scan config, scan cluster
 )
 
+// Assessments: how a framework marks a control.
+const (
+	AssessmentAutomated = "automated"
+	AssessmentManual    = "manual"
+)
+
 // Framework is one framework: its controls in document order.
 type Framework struct {
 	ID      string `json:"id"`
@@ -59,6 +65,12 @@ type Control struct {
 	// Scope, when set, says which command assesses the control: a
 	// control of another scope is not applicable to a command.
 	Scope string `json:"scope,omitempty"`
+	// Assessment is how the framework itself marks the control:
+	// "automated" (one right value an audit can verify) or "manual" (it
+	// needs judgement). Empty when the framework makes no such
+	// distinction. Palisade may automate a manual control that has one
+	// right value; its checks' own metadata says so.
+	Assessment string `json:"assessment,omitempty"`
 	// Checks lists check IDs that address the control besides those whose
 	// metadata names it.
 	Checks []string `json:"checks,omitempty"`
@@ -187,6 +199,11 @@ func Parse(data []byte) (*Framework, error) {
 		case "", ScopeNode, ScopeCluster:
 		default:
 			return nil, fmt.Errorf("control %s: scope %q: want node, cluster or none", c.ID, c.Scope)
+		}
+		switch c.Assessment {
+		case "", AssessmentAutomated, AssessmentManual:
+		default:
+			return nil, fmt.Errorf("control %s: assessment %q: want automated, manual or none", c.ID, c.Assessment)
 		}
 	}
 	return &f, nil

@@ -227,6 +227,10 @@ type Store interface {
 	// Sigstore verification their agent reported, how many match, and
 	// how many per cluster (see VerificationQuery).
 	QueryImageVerifications(ctx context.Context, q VerificationQuery) ([]ImageVerificationRow, int, []VerificationSummary, error)
+	// OldestTrustedRoots returns, per cluster, when the oldest Sigstore
+	// trusted root its agent verified an image it runs with was written
+	// (clusters with none are absent).
+	OldestTrustedRoots(ctx context.Context) (map[string]time.Time, error)
 	// PruneImageVerifications applies r to image verifications as
 	// PruneImageScans does to scans.
 	PruneImageVerifications(ctx context.Context, r ImageScanRetention, now time.Time) (PrunedScans, error)

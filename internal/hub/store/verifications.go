@@ -115,6 +115,28 @@ func verificationWhere(q VerificationQuery) (string, []any) {
 
 const verificationFrom = ` FROM cluster_images ci LEFT JOIN image_verifications v ON v.cluster_id = ci.cluster_id AND v.digest = ci.digest`
 
+// OldestTrustedRoots reads, per cluster, the oldest trusted root among
+// the verifications of the images it runs now (a verification of an image
+// no longer run does not count: agents re-verify what runs at each
+// bundle).
+func (s *sqlStore) OldestTrustedRoots(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.query(ctx, s.db, `SELECT ci.cluster_id, MIN(v.trusted_root_updated)`+verificationFrom+` WHERE v.trusted_root_updated > 0 GROUP BY ci.cluster_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var oldest int64
+		if err := rows.Scan(&id, &oldest); err != nil {
+			return nil, err
+		}
+		out[id] = fromMS(oldest)
+	}
+	return out, rows.Err()
+}
+
 // QueryImageVerifications returns one page of images in use with their
 // verification, the number that match, and that number per cluster:
 // which clusters run images without provenance from a signer.

@@ -117,3 +117,36 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+// TestOldestTrustedRoots: per cluster, the oldest trusted root among the
+// verifications of the images it runs now, on both backends; clusters
+// with none reported, and images no longer run, do not count.
+func TestOldestTrustedRoots(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		a := enrolled(t, s, "a", "agent-a")
+		enrolled(t, s, "b", "agent-b")
+		const dShop, dBase, dOld = "sha256:aaaa", "sha256:bbbb", "sha256:cccc"
+		verif := func(seq uint64, digest string, root time.Time) *fleetapi.Envelope {
+			return &fleetapi.Envelope{Seq: seq, Kind: fleetapi.KindImageVerification, ImageVerification: &fleetapi.ImageVerification{
+				Digest: digest, Ref: "r", State: fleetapi.VerificationVerified, Policy: "prod v1", Rule: "shop", Signers: []string{"signature: key"}, CheckedAt: t0, TrustedRootUpdated: root}}
+		}
+		for _, env := range []*fleetapi.Envelope{
+			{Seq: 1, Kind: fleetapi.KindImages, Images: &fleetapi.ImageSet{Images: []fleetapi.ImageUse{{Ref: "shop:1", Digest: dShop, Workloads: 1}, {Ref: "base:1", Digest: dBase, Workloads: 1}}}},
+			verif(2, dShop, t0.Add(-48*time.Hour)),
+			verif(3, dBase, t0.Add(-2*time.Hour)),
+			verif(4, dOld, t0.Add(-900*time.Hour)), // not run
+		} {
+			if _, err := s.Ingest(ctx, "agent-a", env, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.OldestTrustedRoots(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !got[a.ID].Equal(t0.Add(-48*time.Hour)) {
+			t.Fatalf("oldest roots %v, want %s for %s only", got, t0.Add(-48*time.Hour), a.ID)
+		}
+	})
+}

@@ -129,7 +129,7 @@ func namespaceNoNetworkPolicy() *rule.Rule {
 // LimitRange (default and maximum requests and limits for each container)
 // and a ResourceQuota (a ceiling on the namespace's total), so that one
 // namespace's workloads cannot exhaust the nodes the others share (Trivy
-// KSV039, KSV040; CIS 5.7.x). Like the other cluster rules it needs the
+// KSV039, KSV040; CIS 5.6.x). Like the other cluster rules it needs the
 // whole namespace, so it runs on live clusters.
 func namespaceWithout(kind string) *rule.Rule {
 	id, title := "cluster/namespace-no-limitrange", "Namespace without a LimitRange"

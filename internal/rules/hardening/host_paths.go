@@ -75,7 +75,7 @@ func runtimeSocket() *rule.Rule {
 		Description:     "The Docker, containerd or CRI-O socket is the node's container runtime API: a container that can reach it can start a privileged container and own the node and every pod on it.",
 		Remediation:     "Remove the hostPath volume. Build images with a daemonless builder (BuildKit rootless, kaniko) and read container state through the Kubernetes API.",
 		RemediationYAML: "# remove:\n# volumes:\n# - name: docker\n#   hostPath:\n#     path: /var/run/docker.sock",
-		References:      []finding.Reference{cis("5.2.12"), nsaGuide("Pod security")},
+		References:      []finding.Reference{cis("5.2.11"), nsaGuide("Pod security")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
@@ -106,7 +106,7 @@ func sensitiveHostPath() *rule.Rule {
 		Description:     "Mounting node directories such as /etc, /proc, /var/lib/kubelet or the root file system exposes node credentials, kubelet certificates and other pods' data, and when writable lets the container change the node.",
 		Remediation:     "Remove the hostPath volume, or narrow it to a dedicated directory mounted readOnly.",
 		RemediationYAML: "volumeMounts:\n- name: data\n  mountPath: /data\n  readOnly: true\n# volumes:\n# - name: data\n#   hostPath:\n#     path: /srv/my-app\n#     type: Directory",
-		References:      []finding.Reference{cis("5.2.12"), nsaGuide("Pod security")},
+		References:      []finding.Reference{cis("5.2.11"), nsaGuide("Pod security")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
@@ -147,7 +147,7 @@ func hostDevices() *rule.Rule {
 		Description:     "Access to host devices (disks, /dev/mem, GPUs, serial ports) bypasses the container boundary: raw disks can be read or rewritten below the file system.",
 		Remediation:     "Remove the device hostPath; use a device plugin that grants only the needed device.",
 		RemediationYAML: "resources:\n  limits:\n    vendor.example.com/sensor: 1   # device plugin instead of hostPath /dev/...",
-		References:      []finding.Reference{nsaGuide("Pod security"), cis("5.2.12")},
+		References:      []finding.Reference{nsaGuide("Pod security"), cis("5.2.11")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation

@@ -29,7 +29,7 @@ func kubeSystemWorkload() *rule.Rule {
 		RemediationYAML: "metadata:\n  namespace: my-app",
 		References: []finding.Reference{
 			{Title: "Kubernetes: Namespaces, initial namespaces", URL: "https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/#initial-namespaces"},
-			cis("5.7.1"),
+			cis("5.6.1"),
 		},
 		Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {

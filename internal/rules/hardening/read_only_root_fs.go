@@ -19,7 +19,7 @@ func readOnlyRootFS() *rule.Rule {
 		Description:     "A writable root file system lets an attacker change binaries and drop tools inside the running container; immutable containers keep what runs identical to what was built and scanned.",
 		Remediation:     "Set readOnlyRootFilesystem: true and mount an emptyDir where the application must write (for example /tmp).",
 		RemediationYAML: "securityContext:\n  readOnlyRootFilesystem: true\nvolumeMounts:\n- name: tmp\n  mountPath: /tmp\n# volumes:\n# - name: tmp\n#   emptyDir: {}",
-		References:      []finding.Reference{nsaGuide("Use immutable containers"), cis("5.7.x (general policies)")},
+		References:      []finding.Reference{nsaGuide("Use immutable containers"), cis("5.6.x (general policies)")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation

@@ -63,7 +63,7 @@ func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severit
 		Description:     description,
 		Remediation:     fmt.Sprintf("Set resources.%s on every container.", field),
 		RemediationYAML: fix,
-		References:      []finding.Reference{nsaGuide("Resource policies"), cis("5.7.x (general policies)")},
+		References:      []finding.Reference{nsaGuide("Resource policies"), cis("5.6.x (general policies)")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation

@@ -72,7 +72,7 @@ func defaultNamespace() *rule.Rule {
 		Description:     "The default namespace usually has no Pod Security label, NetworkPolicy or quota, and mixes unrelated applications under one set of permissions.",
 		Remediation:     "Deploy each application into its own namespace.",
 		RemediationYAML: "metadata:\n  namespace: my-app",
-		References:      []finding.Reference{cis("5.7.4")},
+		References:      []finding.Reference{cis("5.6.4")},
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			if w.Namespace() != "default" {

@@ -36,7 +36,7 @@ var controls = map[policy.CheckID]control{
 		description: "A hostPath volume exposes the node's file system to the container; a writable one often means node takeover.",
 		remediation: "Use emptyDir, a ConfigMap, a Secret or a PersistentVolumeClaim instead of hostPath.",
 		fixYAML:     "volumes:\n- name: data\n  emptyDir: {}",
-		cis:         "5.2.12",
+		cis:         "5.2.11",
 		pssAnchor:   "baseline",
 	},
 	"hostPorts": {
@@ -45,7 +45,7 @@ var controls = map[policy.CheckID]control{
 		description: "A hostPort binds the container directly on the node's interfaces, bypassing Services and NetworkPolicies.",
 		remediation: "Remove hostPort and expose the port through a Service.",
 		fixYAML:     "ports:\n- containerPort: 8080   # no hostPort",
-		cis:         "5.2.13",
+		cis:         "5.2.12",
 		pssAnchor:   "baseline",
 	},
 	"hostProbesAndHostLifecycle": {
@@ -94,7 +94,7 @@ var controls = map[policy.CheckID]control{
 		description: "An Unconfined seccomp profile gives the container every system call, widening the kernel attack surface.",
 		remediation: "Set seccompProfile.type to RuntimeDefault (or Localhost).",
 		fixYAML:     "securityContext:\n  seccompProfile:\n    type: RuntimeDefault",
-		cis:         "5.7.2",
+		cis:         "5.6.2",
 		pssAnchor:   "baseline",
 	},
 	"seccompProfile_restricted": {
@@ -103,7 +103,7 @@ var controls = map[policy.CheckID]control{
 		description: "The restricted level requires a RuntimeDefault or Localhost seccomp profile on every pod or container.",
 		remediation: "Set seccompProfile.type RuntimeDefault in the pod's securityContext.",
 		fixYAML:     "spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault",
-		cis:         "5.7.2",
+		cis:         "5.6.2",
 		pssAnchor:   "restricted",
 	},
 	"sysctls": {
@@ -173,7 +173,7 @@ var controls = map[policy.CheckID]control{
 		description: "The restricted level allows only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected, image and secret volumes.",
 		remediation: "Replace the volume with one of the allowed types (usually a PersistentVolumeClaim).",
 		fixYAML:     "volumes:\n- name: data\n  persistentVolumeClaim:\n    claimName: data",
-		cis:         "5.2.12",
+		cis:         "5.2.11",
 		pssAnchor:   "restricted",
 	},
 }

@@ -53,6 +53,7 @@ func Rules() []*rule.Rule {
 		serviceNoPods(),
 		networkPolicyNoPods(),
 		hpaTargetMissing(),
+		hpaReplicaRange(),
 	}
 }
 

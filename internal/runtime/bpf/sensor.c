@@ -25,6 +25,7 @@ typedef int __s32;
 #define REC_ACCEPT 4
 #define REC_OPEN 5
 #define REC_UDP_SEND 6
+#define REC_ESTABLISHED 7
 
 #define PATH_MAX_LEN 256
 #define ARGS_MAX_LEN 256
@@ -32,6 +33,7 @@ typedef int __s32;
 #define AF_INET 2
 #define AF_INET6 10
 #define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
 #define TCP_SYN_RECV 3
 
 // Kernel structs, only the fields read; CO-RE relocates the offsets against
@@ -445,14 +447,53 @@ struct sockstate_ctx {
 };
 
 // An inbound accept is a TCP socket going from SYN_RECV to ESTABLISHED: only
-// passive opens pass through SYN_RECV. This runs in softirq context, so the
-// current task is not the listener's: the record carries the socket's own
-// cgroup (the listener's) and no process.
+// passive opens pass through SYN_RECV. An outbound connection that was
+// answered goes from SYN_SENT to ESTABLISHED: unlike sys_enter_connect (an
+// attempt), it proves the peer was reached, which is what judging a
+// connection against NetworkPolicies needs. Both run in softirq context, so
+// the current task is not the socket's: the record carries the socket's own
+// cgroup (the listener's for an accept, the connecting task's for an
+// outbound socket) and no process.
 SEC("tracepoint/sock/inet_sock_set_state")
 int on_sock_state(struct sockstate_ctx *ctx)
 {
-	if (ctx->protocol != 6 || ctx->oldstate != TCP_SYN_RECV || ctx->newstate != TCP_ESTABLISHED)
+	if (ctx->protocol != 6 || ctx->newstate != TCP_ESTABLISHED)
 		return 0;
+	__u16 type;
+	if (ctx->oldstate == TCP_SYN_RECV)
+		type = REC_ACCEPT;
+	else if (ctx->oldstate == TCP_SYN_SENT)
+		type = REC_ESTABLISHED;
+	else
+		return 0;
+	// The accepted socket inherits the listener's cgroup (sk_clone_lock
+	// copies sk_cgrp_data): the listening container's, not the softirq's.
+	const struct sock *sk = ctx->skaddr;
+	__u64 cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	if (type == REC_ESTABLISHED) {
+		__u64 skip = cfg(0);
+		if (skip != 0 && cg == skip)
+			return 0;
+		// One established connection per cgroup and destination within
+		// the connect window, as for connects.
+		struct conn_key key = {};
+		key.cgroup_id = cg;
+		key.dport = ctx->dport;
+		key.family = ctx->family;
+		key.pad = type;
+		if (ctx->family == AF_INET6)
+			__builtin_memcpy(key.daddr, ctx->daddr_v6, 16);
+		else
+			__builtin_memcpy(key.daddr, ctx->daddr, 4);
+		__u64 window = cfg(1);
+		__u64 now = bpf_ktime_get_ns();
+		if (window != 0) {
+			__u64 *last = bpf_map_lookup_elem(&seen_conns, &key);
+			if (last && now - *last < window)
+				return 0;
+			bpf_map_update_elem(&seen_conns, &key, &now, BPF_ANY);
+		}
+	}
 	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_drop();
@@ -460,13 +501,10 @@ int on_sock_state(struct sockstate_ctx *ctx)
 	}
 	__builtin_memset(&r->h, 0, sizeof(r->h));
 	r->h.version = REC_VERSION;
-	r->h.type = REC_ACCEPT;
+	r->h.type = type;
 	r->h.size = sizeof(*r);
 	r->h.ts_ns = bpf_ktime_get_ns();
-	// The accepted socket inherits the listener's cgroup (sk_clone_lock
-	// copies sk_cgrp_data): the listening container's, not the softirq's.
-	const struct sock *sk = ctx->skaddr;
-	r->h.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	r->h.cgroup_id = cg;
 	r->family = ctx->family;
 	r->sport = ctx->sport;
 	r->dport = ctx->dport;

@@ -253,7 +253,7 @@ func Default() *Set {
 			Dpkg(), Apk(), RPM(), Python(), NPM(), Java(), Composer(), Gemspec(), DotnetDeps(), Swift(), Pub(),
 			CargoLock(), NuGetLock(), MixLock(), ConanLock(), OpenJDK(),
 		},
-		Streams: []StreamCataloger{GoBinary(), RuntimeBinary()},
+		Streams: []StreamCataloger{GoBinary(), RuntimeBinary(), RustBinary()},
 	}
 }
 
@@ -267,6 +267,14 @@ func Repo() *Set {
 	s.Catalogers = append(s.Catalogers, GemfileLock(), ComposerLock(),
 		NPMLock(), PNPMLock(), YarnLock(), PoetryLock(), UVLock(), PipfileLock(), Requirements())
 	return s
+}
+
+// LockFiles returns the catalogers of a source repository's lock and
+// manifest files, the dependencies a project pins before anything is
+// installed: what `palisade scan repo` matches.
+func LockFiles() []Cataloger {
+	return []Cataloger{NPMLock(), PNPMLock(), YarnLock(), PoetryLock(), UVLock(), PipfileLock(), Requirements(),
+		GemfileLock(), ComposerLock(), NuGetLock(), CargoLock(), MixLock(), ConanLock(), Pub(), Swift()}
 }
 
 // Wants reports whether any cataloger of s, or OS detection, needs the

@@ -46,6 +46,7 @@ var fixtures = map[string]func(t *testing.T) fs.FS{
 	"pipfile-lock":   dirFixture("pipfile-lock"),
 	"requirements":   dirFixture("requirements"),
 	"runtime-binary": dirFixture("runtime-binary"),
+	"rust-binary":    dirFixture("rust-binary"),
 	"openjdk":        dirFixture("openjdk"),
 	"rpm": func(t *testing.T) fs.FS {
 		// The BerkeleyDB oracle database under an Amazon Linux 2 os-release.

@@ -76,7 +76,14 @@ func parseComposerLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader)
 	if len(all) > maxComposerPackages {
 		return nil, fmt.Errorf("composer.lock lists %d packages, more than %d", len(all), maxComposerPackages)
 	}
-	return composerPackages(all)
+	pkgs, err := composerPackages(all)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(*doc.Packages); i < len(pkgs); i++ {
+		pkgs[i].Dev = true
+	}
+	return pkgs, nil
 }
 
 // composerPackages checks and converts Composer's package entries.

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -323,4 +324,28 @@ func FuzzRuntimeBinary(f *testing.F) {
 
 func FuzzJavaRelease(f *testing.F) {
 	fuzzLock(f, parseJavaRelease, "opt/java/openjdk/release", "generic", "IMPLEMENTOR=\"Eclipse Adoptium\"\nJAVA_VERSION=\"21.0.2\"\n")
+}
+
+// FuzzRustBinary feeds hostile executables to the cargo auditable reader:
+// it fails or yields crates.io packages, never panics, never reads more
+// than its bounds.
+func FuzzRustBinary(f *testing.F) {
+	if real, err := os.ReadFile("testdata/fixtures/rust-binary/usr/local/bin/hello-auditable"); err == nil {
+		f.Add(real)
+	}
+	f.Add(append(append([]byte("MZ"), make([]byte, 64)...), zlibOf(f, `{"packages":[{"name":"a","version":"1.0.0","source":"crates.io"}]}`)...))
+	f.Add(elfWith(2048, []int64{0, 100}, zlibOf(f, `{"packages":[]}`), 100))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			pkgs, err := RustBinary().CatalogStream(t.Context(), "x", bytes.NewReader(data))
+			if err != nil {
+				return
+			}
+			for _, p := range pkgs {
+				if p.Ecosystem != "crates.io" || p.Name == "" || p.Version == "" {
+					t.Fatalf("package %+v", p)
+				}
+			}
+		})
+	})
 }

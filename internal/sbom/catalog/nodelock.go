@@ -61,7 +61,10 @@ func YarnLock() Cataloger {
 // nodeSet collects npm packages once per name and version.
 type nodeSet struct{ lockSet }
 
-func (s *nodeSet) add(name, version string) error {
+func (s *nodeSet) add(name, version string) error { return s.addDev(name, version, false) }
+
+// addDev adds a package that may be a development dependency.
+func (s *nodeSet) addDev(name, version string, dev bool) error {
 	if name == "" || version == "" || strings.ContainsAny(name, " \\") || strings.Count(name, "/") > 1 ||
 		(strings.Contains(name, "/") && !strings.HasPrefix(name, "@")) {
 		return fmt.Errorf("package %q version %q is not an npm name and version", name, version)
@@ -71,33 +74,36 @@ func (s *nodeSet) add(name, version string) error {
 		ns, base = scope, n
 	}
 	return s.put(name+"@"+version, maxNodeLockPackages, sbom.Package{Name: name, Version: version, Ecosystem: sbom.EcosystemNPM, Type: "npm",
-		PURL: sbom.PURL("npm", ns, base, version)})
+		PURL: sbom.PURL("npm", ns, base, version), Dev: dev})
 }
 
 // lockSet collects a lock file's packages once per key (a package resolved
-// at one version in several places), up to a bound.
+// at one version in several places), up to a bound. A package met both as
+// a development dependency and as another is not Dev.
 type lockSet struct {
-	seen map[string]bool
+	seen map[string]int // index in out
 	out  []sbom.Package
 }
 
 func (s *lockSet) put(key string, max int, p sbom.Package) error {
-	if s.seen[key] {
+	if i, ok := s.seen[key]; ok {
+		s.out[i].Dev = s.out[i].Dev && p.Dev
 		return nil
 	}
 	if len(s.seen) >= max {
 		return fmt.Errorf("more than %d packages", max)
 	}
 	if s.seen == nil {
-		s.seen = map[string]bool{}
+		s.seen = map[string]int{}
 	}
-	s.seen[key] = true
+	s.seen[key] = len(s.out)
 	s.out = append(s.out, p)
 	return nil
 }
 
 type npmLockDep struct {
 	Version      string                `json:"version"`
+	Dev          bool                  `json:"dev"`
 	Dependencies map[string]npmLockDep `json:"dependencies"`
 }
 
@@ -109,6 +115,7 @@ func parseNPMLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]s
 			Name    string `json:"name"`
 			Version string `json:"version"`
 			Link    bool   `json:"link"`
+			Dev     bool   `json:"dev"`
 		} `json:"packages"`
 	}
 	if err := json.NewDecoder(r).Decode(&doc); err != nil {
@@ -129,7 +136,7 @@ func parseNPMLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]s
 			if p.Name != "" {
 				name = p.Name
 			}
-			if err := set.add(name, p.Version); err != nil {
+			if err := set.addDev(name, p.Version, p.Dev); err != nil {
 				return nil, fmt.Errorf("%q: %w", key, err)
 			}
 		}
@@ -145,7 +152,7 @@ func parseNPMLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]s
 			// A version 1 lock writes "version": "file:…" or a git URL for
 			// what does not come from the registry.
 			if !strings.Contains(d.Version, ":") {
-				if err := set.add(name, d.Version); err != nil {
+				if err := set.addDev(name, d.Version, d.Dev); err != nil {
 					return err
 				}
 			}
@@ -187,7 +194,10 @@ func parsePNPMLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]
 		if !ok {
 			continue // a tarball, git or file dependency: no registry version
 		}
-		if err := set.add(name, version); err != nil {
+		// Before version 9 an entry says "dev: true" for a package only
+		// development dependencies need.
+		entry, _ := doc.Packages[key].(map[string]any)
+		if err := set.addDev(name, version, entry["dev"] == true); err != nil {
 			return nil, fmt.Errorf("%q: %w", key, err)
 		}
 	}

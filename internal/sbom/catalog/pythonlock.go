@@ -60,20 +60,24 @@ func Requirements() Cataloger {
 // pypiSet collects PyPI packages once per normalised name and version.
 type pypiSet struct{ lockSet }
 
-func (s *pypiSet) add(name, version string) error {
+func (s *pypiSet) add(name, version string) error { return s.addDev(name, version, false) }
+
+// addDev adds a package that may be a development dependency.
+func (s *pypiSet) addDev(name, version string, dev bool) error {
 	if name == "" || version == "" || strings.ContainsAny(name, " /\\") {
 		return fmt.Errorf("package %q version %q is not a name and version", name, version)
 	}
 	return s.put(pep503Name(name)+"@"+version, maxPythonLockPackages, sbom.Package{Name: name, Version: version,
-		Ecosystem: sbom.EcosystemPyPI, Type: "pypi", PURL: sbom.PURL("pypi", "", pep503Name(name), version)})
+		Ecosystem: sbom.EcosystemPyPI, Type: "pypi", PURL: sbom.PURL("pypi", "", pep503Name(name), version), Dev: dev})
 }
 
 func parsePoetryLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
 	var doc struct {
 		Package []struct {
-			Name    string `toml:"name"`
-			Version string `toml:"version"`
-			Source  struct {
+			Name     string `toml:"name"`
+			Version  string `toml:"version"`
+			Category string `toml:"category"` // "dev" before Poetry 1.2's groups
+			Source   struct {
 				Type string `toml:"type"`
 			} `toml:"source"`
 		} `toml:"package"`
@@ -91,7 +95,7 @@ func parsePoetryLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) (
 		case "git", "directory", "file", "url":
 			continue
 		}
-		if err := set.add(p.Name, p.Version); err != nil {
+		if err := set.addDev(p.Name, p.Version, p.Category == "dev"); err != nil {
 			return nil, fmt.Errorf("package %d: %w", i+1, err)
 		}
 	}
@@ -141,13 +145,13 @@ func parsePipfileLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) 
 		return nil, fmt.Errorf("no \"_meta\": not a Pipfile.lock")
 	}
 	var set pypiSet
-	for _, group := range []map[string]entry{doc.Default, doc.Develop} {
+	for gi, group := range []map[string]entry{doc.Default, doc.Develop} {
 		for _, name := range slices.Sorted(maps.Keys(group)) {
 			v, ok := strings.CutPrefix(group[name].Version, "==")
 			if !ok {
 				continue
 			}
-			if err := set.add(name, strings.TrimPrefix(v, "=")); err != nil {
+			if err := set.addDev(name, strings.TrimPrefix(v, "="), gi == 1); err != nil {
 				return nil, err
 			}
 		}

@@ -564,7 +564,59 @@ func (ts *Sigstore) LegacyKeylessSignature(t testing.TB, payload []byte, o Keyle
 	return ann
 }
 
-// timestamp is the test TSA's RFC 3161 response for sig.
+// LegacyKeylessAttestation signs stmt keylessly in cosign 2's legacy
+// ".att" layout and returns the layer's blob (the DSSE envelope) and
+// annotations: the Fulcio certificate and chain, the Rekor "dsse" entry
+// with its SET (unless NoTlog; no inclusion proof, as cosign writes it) and
+// an RFC 3161 timestamp over the whole envelope JSON, as cosign 2 takes it
+// for this layout (unless NoTimestamp).
+func (ts *Sigstore) LegacyKeylessAttestation(t testing.TB, stmt []byte, o KeylessOpts) ([]byte, map[string]string) {
+	t.Helper()
+	cert, key := ts.fulcioLeaf(t, o)
+	env := SignEnvelope(t, key, stmt)
+	envJSON := EnvelopeJSON(t, env)
+	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, err := cryptoutils.MarshalCertificateToPEM(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chainPEM, err := cryptoutils.MarshalCertificatesToPEM([]*x509.Certificate{ts.fulcio.Intermediates[0], ts.fulcio.Root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := map[string]string{
+		"dev.cosignproject.cosign/signature": "",
+		"dev.sigstore.cosign/certificate":    string(certPEM),
+		"dev.sigstore.cosign/chain":          string(chainPEM),
+	}
+	if !o.NoTlog {
+		e := ts.tlogEntry(t, cert, env, sig, !o.NoSET)
+		rb := map[string]any{
+			"SignedEntryTimestamp": e.GetInclusionPromise().GetSignedEntryTimestamp(),
+			"Payload": map[string]any{"body": base64.StdEncoding.EncodeToString(e.CanonicalizedBody), "integratedTime": e.IntegratedTime,
+				"logIndex": e.LogIndex, "logID": hex.EncodeToString(ts.rekorID)},
+		}
+		data, err := json.Marshal(rb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann["dev.sigstore.cosign/bundle"] = string(data)
+	}
+	if !o.NoTimestamp {
+		data, err := json.Marshal(map[string][]byte{"SignedRFC3161Timestamp": ts.timestamp(t, envJSON)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ann["dev.sigstore.cosign/rfc3161timestamp"] = string(data)
+	}
+	return envJSON, ann
+}
+
+// timestamp is the test TSA's RFC 3161 response for sig (the bytes it
+// timestamps).
 func (ts *Sigstore) timestamp(t testing.TB, sig []byte) []byte {
 	t.Helper()
 	tsq, err := timestamp.CreateRequest(bytes.NewReader(sig), &timestamp.RequestOptions{Hash: crypto.SHA256})

@@ -1,0 +1,166 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	runtimeobj "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+)
+
+// TestRuntimeNodePolicyIntent runs a node sensor with policy intent on a
+// cluster where shop/web (on this node) may reach nothing but DNS, and a
+// pod on another node (shop/db) whose address only the cluster-wide
+// informer knows. Recorded events: web established a connection to db
+// (denied by web's egress: PAL-RT-011 on web's pod), a connect attempt to
+// the same address (not judged: an attempt proves nothing), and an
+// established connection to an address in the pod network no pod holds
+// (undecided, counted in the state).
+func TestRuntimeNodePolicyIntent(t *testing.T) {
+	root := t.TempDir()
+	cg := fakeCgroup(t, root)
+	web := runtimePod(rtPodUID, "web-7d9f-x2", rtCID, false)
+	web.Labels["app"] = "web"
+	web.Status.PodIP, web.Status.HostIP = "10.244.1.5", "192.168.1.10"
+	ctrl := true
+	db := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db-0", UID: types.UID("db-uid"), Labels: map[string]string{"app": "db"},
+		OwnerReferences: []metav1.OwnerReference{{Kind: "StatefulSet", Name: "db", Controller: &ctrl}}},
+		Spec:   corev1.PodSpec{NodeName: "n2", Containers: []corev1.Container{{Name: "db", Image: "postgres", Ports: []corev1.ContainerPort{{Name: "pg", ContainerPort: 5432}}}}},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "10.244.2.7", HostIP: "192.168.1.11"}}
+	udp := corev1.ProtocolUDP
+	dns := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-dns-only"}, Spec: networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+		Egress:      []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp}}}}}}
+	client := fake.NewClientset(web, db, dns, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}})
+
+	ap := netip.MustParseAddrPort
+	events := []rt.Event{
+		{Kind: rt.KindEstablished, CgroupID: cg, Src: ap("10.244.1.5:40112"), Dst: ap("10.244.2.7:5432")},
+		{Kind: rt.KindConnect, TGID: 4190, CgroupID: cg, Dst: ap("10.244.2.7:5432")},
+		{Kind: rt.KindEstablished, CgroupID: cg, Src: ap("10.244.1.5:40113"), Dst: ap("10.244.2.99:80")},
+	}
+	src := &recordedSource{events: events, state: rt.State{Mode: "ok", Decoded: uint64(len(events))}}
+	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond,
+		PolicyIntent: true, IntentEvery: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.before = func() {
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			if _, ok := n.pods.LookupPod(context.Background(), rtCID, ""); ok && n.intent.built.Load() > 0 {
+				return
+			}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitUntil(t, "the intent finding and a state with the judged connections", func() bool {
+		fs, states, _ := runtimeEvents(t, client)
+		return len(fs) >= 1 && len(states) > 0 && latest(states).IntentJudged+latest(states).IntentUndecided >= 2
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	fs, states, _ := runtimeEvents(t, client)
+	if len(fs) != 1 || fs[0].F.RuleID != rt.RuleIntent || fs[0].F.Object.String() != "Pod/shop/web-7d9f-x2" ||
+		!strings.Contains(fs[0].F.Message, "10.244.2.7:5432 (shop/db[StatefulSet])") || !strings.Contains(fs[0].F.Message, "NetworkPolicy shop/web-dns-only") {
+		t.Fatalf("findings %+v, want one PAL-RT-011 on web naming db and web's policy", fs)
+	}
+	last := latest(states)
+	if last.IntentJudged != 1 || last.IntentDenied != 1 || last.IntentUndecided != 1 || last.IntentReason != "" {
+		t.Errorf("state %+v, want 1 judged and denied, 1 undecided", last)
+	}
+	// The node's own pod index is fed from the cluster-wide informer
+	// without the other node's pods.
+	if _, ok := n.pods.LookupPod(context.Background(), "", "db-uid"); ok {
+		t.Error("the pod index holds another node's pod")
+	}
+}
+
+// TestStripPodForIntent: another node's pod keeps only what the policy
+// model reads; the node's own keeps the runtime view and its addresses.
+func TestStripPodForIntent(t *testing.T) {
+	p := runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true)
+	p.Status.PodIP, p.Status.HostIP = "10.244.1.5", "192.168.1.10"
+	p.Annotations = map[string]string{"big": strings.Repeat("x", 4096)}
+	p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+	p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
+	strip := stripPodForIntent("n1")
+	own, _ := strip(p.DeepCopy())
+	if q := own.(*corev1.Pod); q.Status.PodIP != "10.244.1.5" || q.Spec.SecurityContext == nil || len(q.Status.ContainerStatuses) != 1 {
+		t.Errorf("own node's pod %+v", q)
+	}
+	other, _ := stripPodForIntent("n9")(p.DeepCopy())
+	q := other.(*corev1.Pod)
+	if q.Status.PodIP != "10.244.1.5" || q.Status.HostIP != "192.168.1.10" || q.Labels["pod-template-hash"] != "7d9f" || len(q.OwnerReferences) != 1 ||
+		len(q.Spec.Containers) != 1 || q.Spec.Containers[0].Ports[0].Name != "http" || q.Spec.Containers[0].Env != nil || q.Annotations != nil || q.Spec.SecurityContext != nil {
+		t.Errorf("other node's pod %+v", q)
+	}
+}
+
+// TestRuntimeNodePolicyIntentForbidden: when the sensor may not list what
+// policy intent needs (a ClusterRole without namespaces), nothing is
+// judged and the state says why, with the API server's refusal: a gap,
+// never a silent pass.
+func TestRuntimeNodePolicyIntentForbidden(t *testing.T) {
+	client := fake.NewClientset()
+	client.PrependReactor("list", "namespaces", func(k8stesting.Action) (bool, runtimeobj.Object, error) {
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "", errors.New("RBAC: not allowed"))
+	})
+	cg := fakeCgroup(t, t.TempDir())
+	src := &recordedSource{events: []rt.Event{{Kind: rt.KindEstablished, CgroupID: cg, Dst: netip.MustParseAddrPort("203.0.113.9:443")}}, state: rt.State{Mode: "ok", Decoded: 1}}
+	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), StateEvery: 20 * time.Millisecond,
+		PolicyIntent: true, IntentEvery: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	waitUntil(t, "a state naming the refusal", func() bool {
+		_, states, _ := runtimeEvents(t, client)
+		return len(states) > 0 && strings.Contains(latest(states).IntentReason, "forbidden")
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	_, states, _ := runtimeEvents(t, client)
+	last := latest(states)
+	if !strings.HasPrefix(last.IntentReason, "policies not synced yet: ") || !strings.Contains(last.Gap(), "connections not judged against the NetworkPolicies") || last.IntentJudged != 0 {
+		t.Errorf("state %+v, gap %q", last, last.Gap())
+	}
+}
+
+// latest is the newest of the states written (the API lists Events by
+// name, not by time).
+func latest(states []fleetapi.RuntimeSensorState) fleetapi.RuntimeSensorState {
+	l := states[0]
+	for _, s := range states[1:] {
+		if s.UpdatedAt.After(l.UpdatedAt) {
+			l = s
+		}
+	}
+	return l
+}

@@ -1,0 +1,218 @@
+package policyintent
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+)
+
+// The cluster of these tests, worked out by hand:
+//   - shop/web (Deployment web → ReplicaSet web-7d9f, app=web, 2 pods on
+//     node 192.168.1.10 and .11): NetworkPolicy web-egress allows egress
+//     only to app=db pods on TCP 5432 and DNS (UDP 53), nothing else;
+//   - shop/api (a bare Pod, app=api): no policy;
+//   - shop/db (StatefulSet db, app=db, container port "pg" 5432): policy
+//     db-ingress allows ingress only from app=api on port "pg";
+//   - Service shop/db (10.96.0.20:5432 → targetPort "pg");
+//   - shop/hostnet (host network).
+//
+// So web → db is allowed by web's egress but denied by db's ingress; api
+// → db is allowed; web → anything external is denied by egress; api →
+// external is allowed; an external client → db is denied by db's ingress.
+func cluster(extra ...*networkingv1.NetworkPolicy) *Snapshot {
+	ctrl := true
+	pod := func(name, ip, host string, lbl map[string]string, owner *metav1.OwnerReference, ports ...corev1.ContainerPort) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: lbl},
+			Spec:   corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x", Ports: ports}}},
+			Status: corev1.PodStatus{Phase: corev1.PodRunning, PodIP: ip, HostIP: host}}
+		if ip != "" {
+			p.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+		}
+		if owner != nil {
+			p.OwnerReferences = []metav1.OwnerReference{*owner}
+		}
+		return p
+	}
+	rs := &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-7d9f", Controller: &ctrl}
+	sts := &metav1.OwnerReference{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "db", Controller: &ctrl}
+	hostnet := pod("hostnet", "", "192.168.1.10", map[string]string{"app": "hostnet"}, nil)
+	hostnet.Spec.HostNetwork = true
+	pods := []*corev1.Pod{
+		pod("web-7d9f-a", "10.244.1.5", "192.168.1.10", map[string]string{"app": "web", "pod-template-hash": "7d9f"}, rs),
+		pod("web-7d9f-b", "10.244.2.5", "192.168.1.11", map[string]string{"app": "web", "pod-template-hash": "7d9f"}, rs),
+		pod("api", "10.244.1.6", "192.168.1.10", map[string]string{"app": "api"}, nil),
+		pod("db-0", "10.244.2.7", "192.168.1.11", map[string]string{"app": "db"}, sts, corev1.ContainerPort{Name: "pg", ContainerPort: 5432, Protocol: corev1.ProtocolTCP}),
+		hostnet,
+	}
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	p5432, p53, pg := intstr.FromInt32(5432), intstr.FromInt32(53), intstr.FromString("pg")
+	policies := []*networkingv1.NetworkPolicy{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-egress"}, Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{
+				{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}}, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &p5432}}},
+				{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &p53}}},
+			}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db-ingress"}, Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			Ingress: []networkingv1.NetworkPolicyIngressRule{
+				{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}}}}, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &pg}}},
+			}}},
+	}
+	policies = append(policies, extra...)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "db"}, ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"},
+		Ports: []corev1.ServicePort{{Port: 5432, Protocol: tcp, TargetPort: pg}}}}
+	ns := []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}
+	return Build(pods, ns, policies, []*corev1.Service{svc})
+}
+
+var (
+	web     = &rt.Pod{Namespace: "shop", Name: "web-7d9f-a", Owner: "Deployment/web"}
+	api     = &rt.Pod{Namespace: "shop", Name: "api", Owner: "Pod/api"}
+	db      = &rt.Pod{Namespace: "shop", Name: "db-0", Owner: "StatefulSet/db"}
+	hostnet = &rt.Pod{Namespace: "shop", Name: "hostnet"}
+	stray   = &rt.Pod{Namespace: "shop", Name: "not-yet-known"}
+)
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestJudge(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		f                   rt.Flow
+		decided, denied     bool
+		dst, why            string
+		undecided, atSource uint64
+	}{
+		{"web to db pod: db's ingress denies", rt.Flow{Pod: web, Outbound: true, Remote: ap("10.244.2.7:5432"), Port: 5432}, true, true, "shop/db[StatefulSet]", "denied: NetworkPolicy shop/db-ingress selects shop/db[StatefulSet] for Ingress", 0, 0},
+		{"api to db pod: allowed", rt.Flow{Pod: api, Outbound: true, Remote: ap("10.244.2.7:5432"), Port: 5432}, true, false, "shop/db[StatefulSet]", "", 0, 0},
+		{"web to the internet: egress denies", rt.Flow{Pod: web, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, true, true, "203.0.113.9[External]", "TCP 443 is not allowed: NetworkPolicy shop/web-egress Egress rule #2 allows UDP 53", 0, 0},
+		{"api to the internet: no policy", rt.Flow{Pod: api, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, true, false, "203.0.113.9[External]", "", 0, 0},
+		{"web to the db Service: every backend denies", rt.Flow{Pod: web, Outbound: true, Remote: ap("10.96.0.20:5432"), Port: 5432}, true, true, "Service shop/db", "shop/db[StatefulSet] port 5432", 0, 0},
+		{"api to the db Service: allowed", rt.Flow{Pod: api, Outbound: true, Remote: ap("10.96.0.20:5432"), Port: 5432}, true, false, "Service shop/db", "", 0, 0},
+		{"web to an unknown address among pods: undecided", rt.Flow{Pod: web, Outbound: true, Remote: ap("10.244.1.99:80"), Port: 80}, false, false, "", "", 1, 0},
+		{"web to another node: undecided", rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.11:22"), Port: 22}, false, false, "", "", 1, 0},
+		{"web to its own node: allowed", rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.10:22"), Port: 22}, true, false, "", "", 0, 0},
+		{"external client to db: ingress denies", rt.Flow{Pod: db, Remote: ap("198.51.100.4:40000"), Port: 5432}, true, true, "shop/db[StatefulSet]", "denied: NetworkPolicy shop/db-ingress", 0, 0},
+		{"pod client to db: judged at its source", rt.Flow{Pod: db, Remote: ap("10.244.1.5:40000"), Port: 5432}, false, false, "", "", 0, 1},
+		{"kubelet probe from db's node: allowed", rt.Flow{Pod: db, Remote: ap("192.168.1.11:40000"), Port: 5432}, true, false, "", "", 0, 0},
+		{"loopback: no policy applies", rt.Flow{Pod: web, Outbound: true, Remote: ap("127.0.0.1:8080"), Port: 8080}, true, false, "", "", 0, 0},
+		{"pod the informer has not reported: undecided", rt.Flow{Pod: stray, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, false, false, "", "", 1, 0},
+		{"host-network pod: undecided", rt.Flow{Pod: hostnet, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, false, false, "", "", 1, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Judge{}
+			j.Set(cluster())
+			v := j.Judge(tc.f)
+			if v.Decided != tc.decided || v.Denied != tc.denied {
+				t.Fatalf("verdict %+v, want decided %v denied %v", v, tc.decided, tc.denied)
+			}
+			if tc.dst != "" && v.Dst != tc.dst {
+				t.Errorf("dst %q, want %q", v.Dst, tc.dst)
+			}
+			if !strings.Contains(v.Why, tc.why) {
+				t.Errorf("why %q, want it to contain %q", v.Why, tc.why)
+			}
+			st := j.Stats()
+			if st.Undecided != tc.undecided || st.AtSource != tc.atSource || st.Reason != "" {
+				t.Errorf("stats %+v, want undecided %d atSource %d", st, tc.undecided, tc.atSource)
+			}
+		})
+	}
+}
+
+func TestJudgeCacheAndSnapshots(t *testing.T) {
+	j := &Judge{}
+	f := rt.Flow{Pod: web, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}
+	if v := j.Judge(f); v.Decided {
+		t.Fatalf("before any snapshot: %+v, want undecided", v)
+	}
+	if st := j.Stats(); st.Undecided != 1 || st.Reason != "policies not synced yet" {
+		t.Fatalf("stats before sync %+v", st)
+	}
+	j.Set(cluster())
+	// The other pod of the same workload shares the cached answer.
+	other := f
+	other.Pod = &rt.Pod{Namespace: "shop", Name: "web-7d9f-b"}
+	for _, g := range []rt.Flow{f, f, other} {
+		if v := j.Judge(g); !v.Denied {
+			t.Fatalf("%+v: %+v, want denied", g, v)
+		}
+	}
+	if st := j.Stats(); st.Judged != 3 || st.CacheHits != 2 || st.Denied != 3 {
+		t.Fatalf("stats %+v, want 3 judged, 2 from the cache, 3 denied", st)
+	}
+	// A new snapshot with a policy allowing the internet: the cached
+	// denial must not survive it.
+	allow := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web-internet"}, Spec: networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+		Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "0.0.0.0/0"}}}}}}}
+	j.Set(cluster(allow))
+	if v := j.Judge(f); !v.Decided || v.Denied {
+		t.Fatalf("after the allowing policy: %+v, want allowed", v)
+	}
+	// A policy the model cannot compile makes the model untrustworthy:
+	// every connection is undecided, and the reason is shown.
+	bad := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "bad"}, Spec: networkingv1.NetworkPolicySpec{
+		PolicyTypes: []networkingv1.PolicyType{"Sideways"}}}
+	j.Set(cluster(bad))
+	if v := j.Judge(f); v.Decided {
+		t.Fatalf("with a policy not understood: %+v, want undecided", v)
+	}
+	if st := j.Stats(); !strings.Contains(st.Reason, "policy model incomplete") || !strings.Contains(st.Reason, "shop/bad") {
+		t.Fatalf("reason %q", st.Reason)
+	}
+	j.Set(cluster())
+	j.Disable("AdminNetworkPolicies are served but not watched")
+	if v := j.Judge(f); v.Decided || j.Stats().Reason != "AdminNetworkPolicies are served but not watched" {
+		t.Fatalf("disabled: %+v %+v", v, j.Stats())
+	}
+}
+
+// TestDetectorRecordedConnections feeds recorded established and accept
+// events through the runtime pipeline's detector with the real judge.
+func TestDetectorRecordedConnections(t *testing.T) {
+	j := &Judge{}
+	j.Set(cluster())
+	d := &rt.Detector{Intent: j}
+	in := func(p *rt.Pod) rt.Attribution {
+		return rt.Attribution{Runtime: "containerd", ContainerID: strings.Repeat("ab", 32), Pod: p}
+	}
+	for _, tc := range []struct {
+		name string
+		e    rt.Event
+		want string
+	}{
+		{"established to a denied destination", rt.Event{Kind: rt.KindEstablished, Src: ap("10.244.1.5:40000"), Dst: ap("203.0.113.9:443"), Attribution: in(web)}, rt.RuleIntent},
+		{"connect attempt to the same destination", rt.Event{Kind: rt.KindConnect, Dst: ap("203.0.113.9:443"), Attribution: in(web)}, ""},
+		{"datagram to the same destination", rt.Event{Kind: rt.KindUDPSend, Dst: ap("203.0.113.9:443"), Attribution: in(web)}, ""},
+		{"established and allowed", rt.Event{Kind: rt.KindEstablished, Src: ap("10.244.1.6:40000"), Dst: ap("10.96.0.20:5432"), Attribution: in(api)}, ""},
+		{"accepted from outside, denied", rt.Event{Kind: rt.KindAccept, Src: ap("10.244.2.7:5432"), Dst: ap("198.51.100.4:40000"), Attribution: in(db)}, rt.RuleIntent},
+		{"host process", rt.Event{Kind: rt.KindEstablished, Dst: ap("203.0.113.9:443"), Attribution: rt.Attribution{Host: true}}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := d.Evaluate(&tc.e)
+			var got []string
+			for _, f := range fs {
+				got = append(got, f.RuleID)
+			}
+			if strings.Join(got, ",") != tc.want {
+				t.Fatalf("findings %v, want %q", got, tc.want)
+			}
+			if tc.want != "" && (fs[0].Object.String() == "" || !strings.Contains(fs[0].Message, "policy enforcement is missing or broken") || fs[0].Severity != finding.SeverityHigh) {
+				t.Errorf("finding %+v", fs[0])
+			}
+		})
+	}
+}
