@@ -70,7 +70,7 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		}
 		return h, st, nil
 	}
-	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, g, open), newHubUserCommand(s, g, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open))
+	cmd.AddCommand(newHubServeCommand(s, open, &encryptionMaxAge), newHubTokenCommand(s, g, open), newHubUserCommand(s, g, open), newHubPlaceCommand(s, g, open), newHubBundleCommand(s, open), newHubProfilesCommand(s, open))
 	return cmd
 }
 

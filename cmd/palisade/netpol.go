@@ -190,9 +190,11 @@ Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
 }
 
 func newNetpolDiffCommand(s *streams, g *globalOptions) *cobra.Command {
+	in := &netpolInput{}
+	var observed string
 	cmd := &cobra.Command{
-		Use:   "diff OLD NEW",
-		Short: "Connections added, removed and changed between two configurations",
+		Use:   "diff OLD NEW | diff --observed FILE (PATH... | --cluster)",
+		Short: "Connections added, removed and changed between two configurations, or against observed traffic",
 		Long: `Analyse two sets of manifests (files or directories) and list the
 connections added, removed and changed, one per line:
   added: <src> => <dst> : <conns>
@@ -200,15 +202,28 @@ connections added, removed and changed, one per line:
   changed: <src> => <dst> : <old conns> -> <new conns>
 External ranges are compared address by address.
 
-Exit codes: 0 no difference; 1 differences; 2 usage or input error.`,
-		Example: `  palisade netpol diff ./k8s-main ./k8s-branch`,
+With --observed FILE (the runtime sensors' learned profiles, the hub's
+export), compare the traffic observed with what the policies of the input
+allow, for the profiled workloads: findings netpol/observed-but-denied and
+netpol/allowed-never-used (-o table, json, yaml, sarif).
+
+Exit codes: 0 no difference; 1 differences (with --observed: an observed
+connection the policies deny); 2 usage or input error.`,
+		Example: `  palisade netpol diff ./k8s-main ./k8s-branch
+  palisade netpol diff --observed profiles.json --cluster -o sarif`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if observed != "" {
+				return nil
+			}
 			if len(args) != 2 {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("netpol diff needs OLD and NEW")}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if observed != "" {
+				return runObservedDiff(cmd.Context(), s, g, in, observed, args)
+			}
 			var conns [2]*netpol.Connectivity
 			for i, path := range args {
 				m, probs, err := netpol.Load(cmd.Context(), []string{path}, s.in, g.namespace)
@@ -232,15 +247,17 @@ Exit codes: 0 no difference; 1 differences; 2 usage or input error.`,
 			return nil
 		},
 	}
+	in.addFlags(cmd)
+	cmd.Flags().StringVar(&observed, "observed", "", "learned runtime profiles (the hub's export, JSON; '-' for standard input): compare the observed traffic with the input's policies")
 	return cmd
 }
 
 func newNetpolGenerateCommand(s *streams, g *globalOptions) *cobra.Command {
 	in := &netpolInput{}
-	var reqFile, outFile string
+	var reqFile, outFile, observedFile string
 	var infer bool
 	cmd := &cobra.Command{
-		Use:   "generate --requirements FILE (PATH... | --cluster)",
+		Use:   "generate (--requirements FILE | --from-observed FILE) (PATH... | --cluster)",
 		Short: "Write least-privilege NetworkPolicies, proven exact by re-analysis",
 		Long: `Generate NetworkPolicies from a requirements file (schema in docs/netpol.md):
 for every namespace in scope a default deny of ingress and egress, DNS
@@ -252,15 +269,25 @@ The generated policies are then fed back into the analyser: the command
 fails (exit 1, nothing written) if the allowed connectivity differs in any
 way from the requirements, printing each difference.
 
+With --from-observed, the requirements are the runtime sensors' learned
+workload profiles (the hub's GET /api/v1/runtime/profiles?cluster=ID, or
+palisade hub profiles): every observed connection is allowed, nothing
+else; --requirements then only adds to them. A profile still learning, or
+one whose workload the input lacks, is reported (see docs/runtime.md).
+
 Output is YAML (default) or JSON (-o json).`,
-		Example: `  palisade netpol generate --requirements examples/netpol/requirements.yaml examples/netpol/shop > policies.yaml`,
+		Example: `  palisade netpol generate --requirements examples/netpol/requirements.yaml examples/netpol/shop > policies.yaml
+  palisade netpol generate --from-observed profiles.json --cluster > policies.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reqFile == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--requirements is required")}
+			if reqFile == "" && observedFile == "" {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--requirements or --from-observed is required")}
 			}
-			req, err := netpol.ReadRequirements(reqFile)
-			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			var req *netpol.Requirements
+			if reqFile != "" {
+				var err error
+				if req, err = netpol.ReadRequirements(reqFile); err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
 			}
 			inv, probs, err := in.inventory(cmd.Context(), s, g, args)
 			if err != nil {
@@ -271,6 +298,17 @@ Output is YAML (default) or JSON (-o json).`,
 			}
 			if err := nothingToAnalyse(inv, args); err != nil {
 				return err
+			}
+			if observedFile != "" {
+				x, err := readProfiles(s, observedFile)
+				if err != nil {
+					return &exitCodeError{code: exitError, err: err}
+				}
+				var oprobs []finding.Problem
+				req, oprobs = netpol.ObservedRequirements(x, inv, req)
+				if reportProblems(s, g, oprobs) {
+					return &exitCodeError{code: exitError, err: fmt.Errorf("the profiles cannot tell the traffic to allow: nothing written")}
+				}
 			}
 			if infer {
 				inferred := netpol.InferRequirements(inv)
@@ -318,6 +356,7 @@ Output is YAML (default) or JSON (-o json).`,
 	}
 	in.addFlags(cmd)
 	cmd.Flags().StringVar(&reqFile, "requirements", "", "requirements file (see docs/netpol.md)")
+	cmd.Flags().StringVar(&observedFile, "from-observed", "", "learned runtime profiles (the hub's export, JSON; '-' for standard input) to allow exactly the observed traffic")
 	cmd.Flags().StringVar(&outFile, "output-file", "", "write the policies to this file")
 	cmd.Flags().BoolVar(&infer, "infer", false, "also allow connections to Services referenced in env vars and ConfigMaps")
 	return cmd

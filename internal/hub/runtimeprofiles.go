@@ -9,6 +9,7 @@ package hub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -25,10 +26,25 @@ func (h *Hub) routeRuntimeProfiles(mux *http.ServeMux) {
 	mux.Handle("POST /api/v1/runtime/profiles/learn", h.user(store.RoleAdmin, h.relearnProfileAPI))
 }
 
-// RuntimeProfilesExport returns a cluster's profiles as an export, each
-// with its state at now.
-func (h *Hub) RuntimeProfilesExport(ctx context.Context, clusterID string) (*profile.Export, error) {
-	if _, err := h.st.GetCluster(ctx, clusterID); err != nil {
+// RuntimeProfilesExport returns a cluster's profiles (the cluster named by
+// its ID, or by its name when no ID matches) as an export, each with its
+// state at now.
+func (h *Hub) RuntimeProfilesExport(ctx context.Context, cluster string) (*profile.Export, error) {
+	clusterID := cluster
+	if _, err := h.st.GetCluster(ctx, cluster); errors.Is(err, store.ErrNotFound) {
+		cs, lerr := h.st.ListClusters(ctx)
+		if lerr != nil {
+			return nil, lerr
+		}
+		for _, c := range cs {
+			if c.Name == cluster {
+				clusterID = c.ID
+			}
+		}
+		if clusterID == cluster {
+			return nil, fmt.Errorf("cluster %s: %w", cluster, store.ErrNotFound)
+		}
+	} else if err != nil {
 		return nil, err
 	}
 	ps, err := h.st.ListRuntimeProfiles(ctx, clusterID)

@@ -229,21 +229,7 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 func TestSensorConnectAccept(t *testing.T) {
 	requireEBPF(t)
 	ns, nsIno := vethNamespace(t, "10.213.77")
-	ln, err := net.Listen("tcp4", "10.213.77.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	port := uint16(ln.Addr().(*net.TCPAddr).Port)
+	want := listenAndClose(t, "10.213.77.1:0")
 
 	cgdir, cid := newCgroup(t)
 	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
@@ -255,12 +241,11 @@ func TestSensorConnectAccept(t *testing.T) {
 	}
 	for i := range 2 { // the second connect falls in the kernel's dedup window
 		cmd := runInCgroup(t, cgdir, "ip", "netns", "exec", ns, self)
-		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_DIAL="+ln.Addr().String())
+		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_DIAL="+want.String())
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("client %d: %v: %s", i, err, out)
 		}
 	}
-	want := netip.AddrPortFrom(netip.MustParseAddr("10.213.77.1"), port)
 	e := c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == want })
 	p.Process(context.Background(), &e)
 	if e.NetNS != nsIno {
