@@ -269,6 +269,17 @@ func loadKey(ctx context.Context, st store.Store, path, legacy, what, flag strin
 		pubName = secretBundlePub
 	}
 	if _, err := st.LookupSecret(ctx, pubName); err == nil {
+		// A replica starting beside this one may have written the file
+		// and then the public record after this one read the directory:
+		// read the file again before calling it missing.
+		if path != "" {
+			if fromFile, err = readKeyFile(path); err != nil {
+				return nil, false, err
+			}
+			if fromFile != nil {
+				return fromFile, false, nil
+			}
+		}
 		where := "no key file was given"
 		if path != "" {
 			where = path + " does not exist"

@@ -193,3 +193,63 @@ func TestLegacyKeysMoveOutOfTheDatabase(t *testing.T) {
 		t.Errorf("database files still hold key material after the move: %v", found)
 	}
 }
+
+// racingStore stands in for a second replica that writes the key file and
+// then the public record between this replica's read of the key directory
+// and its lookup of the public record.
+type racingStore struct {
+	store.Store
+	race func()
+}
+
+func (r racingStore) LookupSecret(ctx context.Context, name string) ([]byte, error) {
+	if r.race != nil && (name == secretCACert || name == secretBundlePub) {
+		r.race()
+	}
+	return r.Store.LookupSecret(ctx, name)
+}
+
+// TestKeyFileWrittenByAnotherReplicaMeanwhile: replicas started at once on
+// one database and key directory. The first writes the key file, then the
+// public record; the second read the directory before the file existed and
+// finds the record: it must take the file, not refuse to start (which made
+// TestReplicasShareKeyFiles flaky).
+func TestKeyFileWrittenByAnotherReplicaMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	kf := testKeyFiles(dir)
+	st := newStore(t)
+	// The first replica, run to completion, provides the files and records.
+	first := filepath.Join(t.TempDir(), "first")
+	firstFiles := testKeyFiles(first)
+	if _, _, err := loadKeys(ctx, st, firstFiles, quietLogger()); err != nil {
+		t.Fatal(err)
+	}
+	copied := map[string]bool{}
+	race := func() {
+		for _, p := range [][2]string{{firstFiles.CAKey, kf.CAKey}, {firstFiles.BundleKey, kf.BundleKey}} {
+			if copied[p[1]] {
+				continue
+			}
+			b, err := os.ReadFile(p[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := writeKeyFile(p[1], b); err != nil {
+				t.Fatal(err)
+			}
+			copied[p[1]] = true
+		}
+	}
+	km, _, err := loadKeys(ctx, racingStore{Store: st, race: race}, kf, quietLogger())
+	if err != nil {
+		t.Fatalf("second replica: %v", err)
+	}
+	want, _, err := loadKeys(ctx, st, firstFiles, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(km.ca.cert.Raw, want.ca.cert.Raw) || !km.bundleKey.Equal(want.bundleKey) {
+		t.Error("the second replica took other keys than the first's")
+	}
+}
