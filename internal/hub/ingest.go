@@ -149,7 +149,7 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 	}
 	defer release()
 	var b fleetapi.ReportBatch
-	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &b) {
+	if !readAgentReport(w, r, &b) {
 		return
 	}
 	if err := b.Validate(); err != nil {

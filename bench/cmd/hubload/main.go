@@ -53,12 +53,12 @@ type options struct {
 	seedRate, snapshotShare, imageShr   float64
 	p99Goal                             time.Duration
 	pgDurable                           bool
-	hubArgs                             []string
+	hubArgs, hubEnv                     []string
 }
 
 func main() {
 	var o options
-	var rates, hubArgs string
+	var rates, hubArgs, hubEnv string
 	flag.StringVar(&o.bin, "palisade", "", "the palisade binary to run as the hub (required; `go build -o /tmp/palisade ./cmd/palisade`)")
 	flag.StringVar(&o.backend, "backend", "sqlite", "sqlite or postgres (a PostgreSQL server from Debian's packages, started in --work-dir)")
 	flag.StringVar(&o.mode, "mode", "step", "step (rates until p99 crosses --p99-goal) or fleet (every cluster every --interval for --duration)")
@@ -79,6 +79,7 @@ func main() {
 	flag.DurationVar(&o.hb, "heartbeat", 15*time.Second, "fleet mode: each cluster's heartbeat interval")
 	flag.BoolVar(&o.pgDurable, "pg-durable", true, "PostgreSQL with its default durability (fsync, synchronous_commit, full_page_writes on); false only to compare")
 	flag.StringVar(&hubArgs, "hub-args", "", "extra flags for `palisade hub serve`, space-separated")
+	flag.StringVar(&hubEnv, "hub-env", "", "extra environment of the hub processes only, space-separated NAME=value (e.g. GOMEMLIMIT=400MiB, as an operator sets from the container's memory limit)")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "hubload: --palisade is required")
@@ -93,6 +94,7 @@ func main() {
 		o.rates = append(o.rates, v)
 	}
 	o.hubArgs = strings.Fields(hubArgs)
+	o.hubEnv = strings.Fields(hubEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ok, err := run(ctx, o)
@@ -156,7 +158,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	default:
 		return false, fmt.Errorf("--backend %q: want sqlite or postgres", o.backend)
 	}
-	hubs, err := startHubs(ctx, o.bin, o.workDir, database, o.replicas, o.hubArgs)
+	hubs, err := startHubs(ctx, o.bin, o.workDir, database, o.replicas, o.hubArgs, o.hubEnv)
 	defer hubs.stop()
 	if err != nil {
 		return false, err
