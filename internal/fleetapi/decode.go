@@ -13,10 +13,10 @@ import (
 )
 
 // Reading reports once. The hub reads an agent's report (an Envelope or a
-// ReportBatch) with DecodeReport: one streaming pass of
+// ReportBatch) with DecodeReport: one pass of
 // github.com/go-json-experiment/json over the body, which keeps each
 // finding's JSON exactly as received (ObjectFindings.Raw) beside its
-// decoded value. The hub stores those bytes as the finding's data and
+// decoded value, each finding parsed once. The hub stores those bytes as the finding's data and
 // compares their hash with the stored one to skip unchanged findings, so
 // a finding is never encoded again on the hub. This is sound because the
 // agent encodes deterministically: encoding/json writes a struct's fields
@@ -37,15 +37,22 @@ import (
 // items: decoding as the bytes arrive, a few kilobytes of gzip inflating
 // to 500,000 empty findings had the hub allocate 400 MiB before the
 // limit. Errors of r are returned as they are, so errors.Is finds them.
+//
 // The body is decoded in place (jsontext reads a bytes.Buffer without
-// copying it), each finding's bytes copied once into Raw.
+// copying it), each finding once, straight from the stream; its Raw is
+// the slice of the body it was decoded from (so the body lives as long
+// as the report's Raw).
 func DecodeReport(r io.Reader, v any) error {
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(r); err != nil {
 		return err
 	}
-	dec := jsontext.NewDecoder(&buf)
-	if err := json.UnmarshalDecode(dec, v); err != nil {
+	body := buf.Bytes()
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
+	objects := json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, o *ObjectFindings) error {
+		return readObjectFindings(dec, body, o)
+	}))
+	if err := json.UnmarshalDecode(dec, v, objects); err != nil {
 		return err
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
@@ -63,10 +70,9 @@ func UnmarshalFinding(data []byte, f *finding.Finding) error {
 	return json.Unmarshal(data, f)
 }
 
-// UnmarshalJSONFrom decodes an ObjectFindings for DecodeReport, keeping
-// each finding's bytes in Raw. (encoding/json, which the agent and tests
-// use, does not call it: there Raw stays nil.)
-func (o *ObjectFindings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// readObjectFindings decodes an ObjectFindings of body for DecodeReport,
+// keeping each finding's bytes in Raw.
+func readObjectFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -89,7 +95,7 @@ func (o *ObjectFindings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 				return fmt.Errorf("object: %w", err)
 			}
 		case "findings":
-			if err := o.readFindings(dec); err != nil {
+			if err := readFindings(dec, body, o); err != nil {
 				return fmt.Errorf("object %s/%s/%s: %w", o.Object.Kind, o.Object.Namespace, o.Object.Name, err)
 			}
 		default:
@@ -102,10 +108,10 @@ func (o *ObjectFindings) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return err
 }
 
-// readFindings reads the findings array: each element's bytes are
-// validated by the tokenizer, copied once into Raw, and decoded from that
-// copy.
-func (o *ObjectFindings) readFindings(dec *jsontext.Decoder) error {
+// readFindings reads the findings array: each element is decoded from
+// the stream, and its bytes are the body between the decoder's offsets
+// before and after it (less the separator before it).
+func readFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -119,17 +125,17 @@ func (o *ObjectFindings) readFindings(dec *jsontext.Decoder) error {
 		return fmt.Errorf("findings: want an array, got %v", tok.Kind())
 	}
 	for i := 0; dec.PeekKind() != ']'; i++ {
-		v, err := dec.ReadValue()
-		if err != nil {
-			return err
-		}
-		raw := bytes.Clone(v)
+		start := dec.InputOffset()
 		var f finding.Finding
-		if err := UnmarshalFinding(raw, &f); err != nil {
+		if err := json.UnmarshalDecode(dec, &f); err != nil {
 			return fmt.Errorf("finding %d: %w", i, err)
 		}
+		end := dec.InputOffset()
+		if start < 0 || end > int64(len(body)) || start > end {
+			return fmt.Errorf("finding %d: offsets %d-%d outside the body", i, start, end)
+		}
 		o.Findings = append(o.Findings, f)
-		o.Raw = append(o.Raw, raw)
+		o.Raw = append(o.Raw, bytes.TrimLeft(body[start:end], " \t\r\n,"))
 	}
 	_, err = dec.ReadToken() // ']'
 	return err
