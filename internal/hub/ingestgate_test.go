@@ -80,3 +80,52 @@ func TestIngestSlotWaits(t *testing.T) {
 		t.Error("the waiting report was refused after a slot was freed")
 	}
 }
+
+// TestRetryAfterGrowsWithWaiting: a report refused for want of a slot is
+// told to come back later the more reports wait behind the slots, up to a
+// minute, so a replica behind its load is not kept busy answering resends.
+func TestRetryAfterGrowsWithWaiting(t *testing.T) {
+	tests := []struct {
+		base, waiting, slots, want int
+	}{
+		{1, 0, 16, 1},
+		{1, 15, 16, 1},
+		{1, 16, 16, 2},
+		{1, 160, 16, 11},
+		{5, 4, 2, 15},
+		{1, 100000, 16, maxRetryAfter},
+		{5, 1000, 2, maxRetryAfter},
+		{1, 5, 0, 1},
+	}
+	for _, tt := range tests {
+		if got := slotRetryAfter(tt.base, tt.waiting, tt.slots); got != tt.want {
+			t.Errorf("slotRetryAfter(%d, %d waiting, %d slots) = %d, want %d", tt.base, tt.waiting, tt.slots, got, tt.want)
+		}
+	}
+}
+
+// TestRetryAfterOfRefusedReport: the header a refused report gets counts
+// the reports still waiting beside it.
+func TestRetryAfterOfRefusedReport(t *testing.T) {
+	h := &Hub{gate: newIngestGate(1, 1)}
+	h.gate.wait = time.Millisecond
+	release, ok := h.ingestSlot(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}")))
+	if !ok {
+		t.Fatal("first report refused")
+	}
+	defer release()
+	for _, tt := range []struct {
+		others int32
+		want   string
+	}{{0, "1"}, {3, "4"}, {100, "60"}} {
+		h.gate.waitingSmall.Store(tt.others)
+		rec := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("{}"))
+		if _, ok := h.ingestSlot(rec, r); ok {
+			t.Fatal("admitted beside a held slot")
+		}
+		if got := rec.Header().Get("Retry-After"); got != tt.want {
+			t.Errorf("%d others waiting: Retry-After %s, want %s", tt.others, got, tt.want)
+		}
+	}
+}

@@ -54,6 +54,7 @@ type options struct {
 	p99Goal                             time.Duration
 	pgDurable                           bool
 	hubArgs, hubEnv                     []string
+	drain                               time.Duration
 }
 
 func main() {
@@ -76,6 +77,7 @@ func main() {
 	flag.DurationVar(&o.p99Goal, "p99-goal", 50*time.Millisecond, "step mode stops after the first rate whose p99 is above this")
 	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "fleet mode: how long the fleet reports")
 	flag.DurationVar(&o.interval, "interval", time.Minute, "fleet mode: each cluster's report interval")
+	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the queued reports may take to be applied after the load ends, before the verification (what is still queued then shows as mismatches)")
 	flag.DurationVar(&o.hb, "heartbeat", 15*time.Second, "fleet mode: each cluster's heartbeat interval")
 	flag.BoolVar(&o.pgDurable, "pg-durable", true, "PostgreSQL with its default durability (fsync, synchronous_commit, full_page_writes on); false only to compare")
 	flag.StringVar(&hubArgs, "hub-args", "", "extra flags for `palisade hub serve`, space-separated")
@@ -238,8 +240,8 @@ func run(ctx context.Context, o options) (bool, error) {
 	default:
 		return false, fmt.Errorf("--mode %q: want step or fleet", o.mode)
 	}
-	if !waitIdle(ctx, sims, 5*time.Minute) {
-		logf("reports still queued after 5 minutes")
+	if !waitIdle(ctx, sims, o.drain) {
+		logf("reports still queued after %v", o.drain)
 	}
 	stopSims(errDrain)
 	wg.Wait()
@@ -359,7 +361,10 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 		break
 	}
 	wg.Wait()
-	waitIdle(ctx, sims, 5*time.Minute)
+	drained := time.Now()
+	if waitIdle(ctx, sims, o.drain) {
+		logf("fleet: the backlog at the end was applied %v after it", time.Since(drained).Round(time.Second))
+	}
 	lat := st.window(start, end, nil)
 	st.mu.Lock()
 	hb := append([]time.Duration(nil), st.hbLat...)
