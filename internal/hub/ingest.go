@@ -65,27 +65,51 @@ type ingestGate struct {
 	small, large chan struct{}
 	wait         time.Duration
 	// waitingSmall and waitingLarge count the reports waiting for a slot
-	// of each class, which sets the Retry-After of those refused.
+	// of each class; holdSmall and holdLarge are how long a slot of each
+	// class is held, on average (ewma of the last reports, nanoseconds).
+	// Together they set the Retry-After of the reports refused.
 	waitingSmall, waitingLarge atomic.Int32
+	holdSmall, holdLarge       atomic.Int64
 }
 
 // maxRetryAfter bounds the Retry-After of a report refused for want of a
 // slot: an agent reports about once a minute.
 const maxRetryAfter = 60
 
-// slotRetryAfter is the Retry-After, in seconds, of a report refused after
-// waiting for one of slots, with waiting others still waiting: base
-// (1 s for a delta, 5 s for a snapshot) times 1 + waiting/slots, up to
-// maxRetryAfter. A replica behind its load then spreads the resends over
-// the time it needs to work through the reports already waiting, where a
-// fixed second had every refused agent back at once: in a 10,000-cluster
-// run, tens of thousands of answers 429 a minute, each a TLS request and
-// a body read for nothing, took the CPU the replica needed to catch up.
-func slotRetryAfter(base, waiting, slots int) int {
-	if slots <= 0 {
+// slotRetryAfter is the Retry-After, in seconds, of a report refused
+// after waiting for one of slots, with waiting others still waiting and
+// a slot held for hold on average: the time those others need (waiting
+// × hold ÷ slots), at least base (1 s for a delta, 5 s for a snapshot)
+// and at most maxRetryAfter. A replica behind its load then spreads the
+// resends over the time it needs to work through the reports already
+// waiting, where a fixed second had every refused agent back at once: in
+// a 10,000-cluster run, hundreds of answers 429 a second, each a TLS
+// request and a body read for nothing, took the CPU the replica needed
+// to catch up. Measured from the hold time, not fixed, so that a replica
+// that is merely busy (short holds) does not send its agents away for
+// longer than its queue lasts.
+func slotRetryAfter(base, waiting int, hold time.Duration, slots int) int {
+	if slots <= 0 || waiting <= 0 {
 		return base
 	}
-	return min(maxRetryAfter, base*(1+waiting/slots))
+	need := time.Duration(waiting) * hold / time.Duration(slots)
+	secs := int((need + time.Second - 1) / time.Second)
+	return min(maxRetryAfter, max(base, secs))
+}
+
+// holdEWMA folds one slot's hold time into the class's average (weight
+// 1/8).
+func holdEWMA(avg *atomic.Int64, d time.Duration) {
+	for {
+		old := avg.Load()
+		next := old + (int64(d)-old)/8
+		if old == 0 {
+			next = int64(d)
+		}
+		if avg.CompareAndSwap(old, next) {
+			return
+		}
+	}
 }
 
 // newIngestGate: small and large slots (defaults: 8 per CPU and one per
@@ -108,13 +132,20 @@ func (h *Hub) ingestSlot(w http.ResponseWriter, r *http.Request) (func(), bool) 
 	if g == nil {
 		return func() {}, true
 	}
-	slots, class, retry, waiting := g.small, "small", 1, &g.waitingSmall
+	slots, class, retry, waiting, hold := g.small, "small", 1, &g.waitingSmall, &g.holdSmall
 	if r.ContentLength < 0 || r.ContentLength > largeReportBytes {
-		slots, class, retry, waiting = g.large, "large", 5, &g.waitingLarge
+		slots, class, retry, waiting, hold = g.large, "large", 5, &g.waitingLarge, &g.holdLarge
+	}
+	taken := func() func() {
+		start := time.Now()
+		return func() {
+			holdEWMA(hold, time.Since(start))
+			<-slots
+		}
 	}
 	select {
 	case slots <- struct{}{}:
-		return func() { <-slots }, true
+		return taken(), true
 	default:
 	}
 	waiting.Add(1)
@@ -123,7 +154,7 @@ func (h *Hub) ingestSlot(w http.ResponseWriter, r *http.Request) (func(), bool) 
 	defer t.Stop()
 	select {
 	case slots <- struct{}{}:
-		return func() { <-slots }, true
+		return taken(), true
 	case <-t.C:
 	case <-r.Context().Done():
 	}
@@ -136,7 +167,7 @@ func (h *Hub) ingestSlot(w http.ResponseWriter, r *http.Request) (func(), bool) 
 	// handshake for its next request (or sees EOF if it was already
 	// writing the next one).
 	_, _ = io.CopyN(io.Discard, r.Body, refusedBodyDrain)
-	w.Header().Set("Retry-After", strconv.Itoa(slotRetryAfter(retry, int(waiting.Load())-1, cap(slots))))
+	w.Header().Set("Retry-After", strconv.Itoa(slotRetryAfter(retry, int(waiting.Load())-1, time.Duration(hold.Load()), cap(slots))))
 	writeError(w, http.StatusTooManyRequests, "the hub is busy storing other reports; send this one again after Retry-After")
 	return nil, false
 }
