@@ -20,10 +20,11 @@ func TestGather(t *testing.T) {
 		{name: "a group full: starts at once", running: 1, work: maxGroupWork, queued: 3, want: 1},
 		{name: "another group committing: takes what arrives until it ends", running: 1, work: 1, queued: 3, want: 4},
 		{name: "two others committing: the first end is enough", running: 2, work: 1, queued: 5, want: 6},
+		{name: "at most maxGroupItems", running: 1, work: 1, queued: maxGroupItems + 5, want: maxGroupItems},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &committer{small: make(chan *commitItem, 16), ended: make(chan struct{}, 1), gatherFor: time.Hour}
+			c := &committer{small: make(chan *commitItem, 2*maxGroupItems), ended: make(chan struct{}, 1), gatherFor: time.Hour}
 			c.running.Store(tt.running)
 			c.ended <- struct{}{} // a stale signal, from before the group
 			for range tt.queued {
@@ -32,7 +33,7 @@ func TestGather(t *testing.T) {
 			if tt.running > 0 && tt.work < maxGroupWork {
 				// The running group ends once the queue has been taken.
 				go func() {
-					for len(c.small) > 0 {
+					for len(c.small) > max(0, tt.queued+1-maxGroupItems) {
 						time.Sleep(time.Millisecond)
 					}
 					c.ended <- struct{}{}
