@@ -168,6 +168,9 @@ type FindingsDelta struct {
 type ObjectFindings struct {
 	Object   finding.ObjectRef `json:"object"`
 	Findings []finding.Finding `json:"findings"`
+	// Raw is, for a report read with DecodeReport, each finding's JSON
+	// as received, in the order of Findings; nil otherwise.
+	Raw [][]byte `json:"-"`
 }
 
 // Inventory describes the cluster and its nodes.

@@ -179,6 +179,16 @@ func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) b
 	return decodeBody(w, r, limit, v, false)
 }
 
+// readAgentReport is readAgentJSON for a report (an Envelope or a
+// ReportBatch), read with fleetapi.DecodeReport: one streaming pass that
+// keeps each finding's bytes as received, which the store keeps and
+// hashes instead of encoding the finding again.
+func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeBodyWith(w, r, fleetapi.MaxReportBytes, func(body io.Reader) error {
+		return fleetapi.DecodeReport(body, v)
+	})
+}
+
 // errDecompressedTooLarge is a gzip body that inflates past the limit.
 var errDecompressedTooLarge = fmt.Errorf("decompressed body too large: %w", fleetapi.ErrTooLarge)
 
@@ -204,6 +214,25 @@ func (c *capReader) Read(p []byte) (int, error) {
 // decodeBody decodes exactly one JSON value: data after it (other than
 // white space) is refused, so a body never means more than was decoded.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, strict bool) bool {
+	return decodeBodyWith(w, r, limit, func(body io.Reader) error {
+		dec := json.NewDecoder(body)
+		if strict {
+			dec.DisallowUnknownFields()
+		}
+		if err := dec.Decode(v); err != nil {
+			return err
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return errors.New("data after the first JSON value")
+		}
+		return nil
+	})
+}
+
+// decodeBodyWith checks the content type, bounds the body (bytes on the
+// wire, decompressed bytes, JSON items) and runs decode over it, writing
+// the error answer when it fails.
+func decodeBodyWith(w http.ResponseWriter, r *http.Request, limit int64, decode func(io.Reader) error) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "want Content-Type: application/json")
@@ -219,11 +248,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, stri
 		defer zr.Close()
 		body = &capReader{r: zr, n: limit} // bounds the decompressed size too
 	}
-	dec := json.NewDecoder(&fleetapi.ItemLimitReader{R: body, Max: fleetapi.MaxReportItems})
-	if strict {
-		dec.DisallowUnknownFields()
-	}
-	if err := dec.Decode(v); err != nil {
+	if err := decode(&fleetapi.ItemLimitReader{R: body, Max: fleetapi.MaxReportItems}); err != nil {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
@@ -233,10 +258,6 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, stri
 		default:
 			writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
 		}
-		return false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "bad JSON body: data after the first JSON value")
 		return false
 	}
 	return true
@@ -507,7 +528,7 @@ func (h *Hub) report(w http.ResponseWriter, r *http.Request, id agentIdentity) {
 	}
 	defer release()
 	var env fleetapi.Envelope
-	if !readAgentJSON(w, r, fleetapi.MaxReportBytes, &env) {
+	if !readAgentReport(w, r, &env) {
 		return
 	}
 	if env.Cluster != "" && env.Cluster != id.ClusterID {

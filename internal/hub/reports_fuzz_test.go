@@ -31,7 +31,7 @@ func decodeAgentReport(t *testing.T, body []byte, gz, batch bool) (any, bool) {
 	if batch {
 		v = &fleetapi.ReportBatch{}
 	}
-	ok := readAgentJSON(httptest.NewRecorder(), r, fleetapi.MaxReportBytes, v)
+	ok := readAgentReport(httptest.NewRecorder(), r, v)
 	return v, ok
 }
 

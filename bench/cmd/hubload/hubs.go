@@ -61,7 +61,7 @@ func freeAddr() (string, error) {
 // startHubs starts n replicas one after the other (the first creates the
 // CA in an empty database; the others load it) and, for n > 1, a TCP load
 // balancer in front of them.
-func startHubs(ctx context.Context, bin, dataDir, database string, n int, extra []string) (*fleetHubs, error) {
+func startHubs(ctx context.Context, bin, dataDir, database string, n int, extra, env []string) (*fleetHubs, error) {
 	f := &fleetHubs{bin: bin, dataDir: dataDir, database: database}
 	for i := range n {
 		addr, err := freeAddr()
@@ -74,6 +74,7 @@ func startHubs(ctx context.Context, bin, dataDir, database string, n int, extra 
 		}
 		args := append([]string{"hub", "serve", "--listen", addr, "--tls-san", "127.0.0.1"}, f.dbArgs()...)
 		cmd := exec.Command(bin, append(args, extra...)...)
+		cmd.Env = append(os.Environ(), env...)
 		cmd.Stdout, cmd.Stderr = logf, logf
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {

@@ -53,12 +53,13 @@ type options struct {
 	seedRate, snapshotShare, imageShr   float64
 	p99Goal                             time.Duration
 	pgDurable                           bool
-	hubArgs                             []string
+	hubArgs, hubEnv                     []string
+	drain                               time.Duration
 }
 
 func main() {
 	var o options
-	var rates, hubArgs string
+	var rates, hubArgs, hubEnv string
 	flag.StringVar(&o.bin, "palisade", "", "the palisade binary to run as the hub (required; `go build -o /tmp/palisade ./cmd/palisade`)")
 	flag.StringVar(&o.backend, "backend", "sqlite", "sqlite or postgres (a PostgreSQL server from Debian's packages, started in --work-dir)")
 	flag.StringVar(&o.mode, "mode", "step", "step (rates until p99 crosses --p99-goal) or fleet (every cluster every --interval for --duration)")
@@ -76,9 +77,11 @@ func main() {
 	flag.DurationVar(&o.p99Goal, "p99-goal", 50*time.Millisecond, "step mode stops after the first rate whose p99 is above this")
 	flag.DurationVar(&o.duration, "duration", 10*time.Minute, "fleet mode: how long the fleet reports")
 	flag.DurationVar(&o.interval, "interval", time.Minute, "fleet mode: each cluster's report interval")
+	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the queued reports may take to be applied after the load ends, before the verification (what is still queued then shows as mismatches)")
 	flag.DurationVar(&o.hb, "heartbeat", 15*time.Second, "fleet mode: each cluster's heartbeat interval")
 	flag.BoolVar(&o.pgDurable, "pg-durable", true, "PostgreSQL with its default durability (fsync, synchronous_commit, full_page_writes on); false only to compare")
 	flag.StringVar(&hubArgs, "hub-args", "", "extra flags for `palisade hub serve`, space-separated")
+	flag.StringVar(&hubEnv, "hub-env", "", "extra environment of the hub processes only, space-separated NAME=value (e.g. GOMEMLIMIT=400MiB, as an operator sets from the container's memory limit)")
 	flag.Parse()
 	if o.bin == "" {
 		fmt.Fprintln(os.Stderr, "hubload: --palisade is required")
@@ -93,6 +96,7 @@ func main() {
 		o.rates = append(o.rates, v)
 	}
 	o.hubArgs = strings.Fields(hubArgs)
+	o.hubEnv = strings.Fields(hubEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ok, err := run(ctx, o)
@@ -156,7 +160,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	default:
 		return false, fmt.Errorf("--backend %q: want sqlite or postgres", o.backend)
 	}
-	hubs, err := startHubs(ctx, o.bin, o.workDir, database, o.replicas, o.hubArgs)
+	hubs, err := startHubs(ctx, o.bin, o.workDir, database, o.replicas, o.hubArgs, o.hubEnv)
 	defer hubs.stop()
 	if err != nil {
 		return false, err
@@ -236,8 +240,8 @@ func run(ctx context.Context, o options) (bool, error) {
 	default:
 		return false, fmt.Errorf("--mode %q: want step or fleet", o.mode)
 	}
-	if !waitIdle(ctx, sims, 5*time.Minute) {
-		logf("reports still queued after 5 minutes")
+	if !waitIdle(ctx, sims, o.drain) {
+		logf("reports still queued after %v", o.drain)
 	}
 	stopSims(errDrain)
 	wg.Wait()
@@ -357,7 +361,10 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 		break
 	}
 	wg.Wait()
-	waitIdle(ctx, sims, 5*time.Minute)
+	drained := time.Now()
+	if waitIdle(ctx, sims, o.drain) {
+		logf("fleet: the backlog at the end was applied %v after it", time.Since(drained).Round(time.Second))
+	}
 	lat := st.window(start, end, nil)
 	st.mu.Lock()
 	hb := append([]time.Duration(nil), st.hbLat...)

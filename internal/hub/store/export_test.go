@@ -77,3 +77,36 @@ func StallCommitters(s Store, wait time.Duration) (resume func(n int)) {
 		}
 	}
 }
+
+// FindingRow is a findings row as stored: its JSON, its hash and the
+// generation that last wrote it.
+type FindingRow struct {
+	Data, DHash string
+	Gen         int64
+}
+
+// FindingRows reads the cluster's findings rows by object and finding key.
+func FindingRows(t interface{ Fatal(...any) }, s Store, cluster string) map[string]FindingRow {
+	ss := inner(s)
+	rows, err := ss.query(context.Background(), ss.db, `SELECT object_key, fkey, data, dhash, gen FROM findings WHERE cluster_id = ?`, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]FindingRow{}
+	for rows.Next() {
+		var okey, fkey string
+		var r FindingRow
+		if err := rows.Scan(&okey, &fkey, &r.Data, &r.DHash, &r.Gen); err != nil {
+			t.Fatal(err)
+		}
+		out[okey+" "+fkey] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// CopiedRows is how many rows s wrote with COPY.
+func CopiedRows(s Store) int64 { return inner(s).copied.Load() }

@@ -79,9 +79,9 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 		return it.applied, nil
 	}
 	var applied []bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txCopy(ctx, func(tx *sql.Tx, cp copyFunc) error {
 		var err error
-		applied, err = s.ingestIn(ctx, tx, agentID, envs, prep, now)
+		applied, err = s.ingestIn(ctx, tx, cp, agentID, envs, prep, now)
 		return err
 	})
 	if err != nil {
@@ -91,8 +91,9 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 }
 
 // ingestIn applies the envelopes in tx (IngestBatch's contract); prep
-// holds the findings envelopes prepared outside it.
-func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, prep []*preparedFindings, now time.Time) ([]bool, error) {
+// holds the findings envelopes prepared outside it; cp, when not nil,
+// COPYs rows in tx (PostgreSQL).
+func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentID string, envs []*fleetapi.Envelope, prep []*preparedFindings, now time.Time) ([]bool, error) {
 	applied := make([]bool, len(envs))
 	// Deduplication: the update takes the agent's row lock, which
 	// serialises its reports across replicas, and returns the highest
@@ -131,7 +132,7 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, agentID string, env
 	}
 	for _, i := range fresh {
 		env := envs[i]
-		a := applier{s: s, tx: tx, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
+		a := applier{s: s, tx: tx, cp: cp, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
 		switch env.Kind {
 		case fleetapi.KindFindings:
 			p := prep[i]
@@ -198,6 +199,7 @@ func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, max
 type applier struct {
 	s       *sqlStore
 	tx      *sql.Tx
+	cp      copyFunc // nil: no COPY (SQLite)
 	cluster string
 	gen     int64
 	now     int64
@@ -252,22 +254,23 @@ const lastSeenRefresh = time.Hour
 
 // storedFinding is a findings row as the diff needs it.
 type storedFinding struct {
-	okey, fkey, rule, title, data string
-	sev                           int
-	suppressed                    bool
-	lastSeen                      int64
+	okey, fkey, rule, title, dhash string
+	sev                            int
+	suppressed                     bool
+	lastSeen                       int64
 }
 
-// wantedFinding is a finding of the report, encoded.
+// wantedFinding is a finding of the report: its JSON as received and
+// that JSON's hash.
 type wantedFinding struct {
-	okey, fkey, data string
-	f                *finding.Finding
+	okey, fkey, data, dhash string
+	f                       *finding.Finding
 }
 
 // preparedFindings is a findings delta with the work that needs no
-// database done: each finding encoded and fingerprinted once, duplicates
-// merged, the objects in scope listed. prepareFindings runs before the
-// report reaches the writer (see groupcommit.go).
+// database done: each finding fingerprinted and its JSON hashed once,
+// duplicates merged, the objects in scope listed. prepareFindings runs
+// before the report reaches the writer (see groupcommit.go).
 type preparedFindings struct {
 	full   bool
 	wanted map[[2]string]*wantedFinding
@@ -288,17 +291,29 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		if deletedObj[okey] {
 			continue // deleted in the same report: the deletion wins
 		}
+		// The JSON as the agent sent it (fleetapi.DecodeReport) is
+		// stored as it is; a report built in-process (tests, older
+		// paths) is encoded here, as the agent would.
+		raw := o.Raw
+		if len(raw) != len(o.Findings) {
+			raw = nil
+		}
 		for i := range o.Findings {
 			f := &o.Findings[i]
 			k := [2]string{okey, FindingKey(f)}
 			if p.wanted[k] != nil {
 				continue // one row per finding, even if sent twice
 			}
-			data, err := json.Marshal(f)
-			if err != nil {
-				return nil, err
+			var data []byte
+			if raw != nil {
+				data = raw[i]
+			} else {
+				var err error
+				if data, err = json.Marshal(f); err != nil {
+					return nil, err
+				}
 			}
-			w := &wantedFinding{okey: okey, fkey: k[1], data: string(data), f: f}
+			w := &wantedFinding{okey: okey, fkey: k[1], data: string(data), dhash: dataHash(data), f: f}
 			p.wanted[k] = w
 			p.order = append(p.order, w)
 		}
@@ -330,7 +345,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
 	}
-	var write [][]any
+	var write, insert [][]any
 	var gone [][2]string
 	storedKeys := make(map[[2]string]bool, len(stored))
 	for i := range stored {
@@ -341,19 +356,28 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		switch {
 		case w == nil:
 			gone = append(gone, k)
-		case w.data != r.data || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
+		case w.dhash != r.dhash || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
 			write = append(write, a.findingRow(w))
 		}
 	}
-	inserted := 0
 	for _, w := range order {
 		if !storedKeys[[2]string{w.okey, w.fkey}] {
-			write = append(write, a.findingRow(w))
-			inserted++
+			insert = append(insert, a.findingRow(w))
 		}
 	}
-	if err := a.chargeFindings(ctx, p.full, inserted, len(gone), len(order)); err != nil {
+	if err := a.chargeFindings(ctx, p.full, len(insert), len(gone), len(order)); err != nil {
 		return err
+	}
+	// New rows (a first snapshot's, all of them) go in with COPY where
+	// there are many: no conflict is possible, since the cluster's row,
+	// locked above (UPDATE clusters), serialises its reports and the
+	// rows were just read. Otherwise they join the upsert.
+	if a.cp != nil && len(insert) >= copyAbove {
+		if err := a.cp(ctx, "findings", findingColumns, insert); err != nil {
+			return fmt.Errorf("findings: copy: %w", err)
+		}
+	} else {
+		write = append(write, insert...)
 	}
 	if err := a.upsertFindings(ctx, write); err != nil {
 		return fmt.Errorf("findings: %w", err)
@@ -398,7 +422,15 @@ func (o *openFindings) add(okey, rule, title string, sev int) {
 	}
 }
 
-const findingsUpsertTail = ` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, last_seen = excluded.last_seen`
+// copyAbove is the new findings rows from which a report COPYs them
+// (PostgreSQL): below it, the one prepared upsert costs less than COPY's
+// extra round trips.
+const copyAbove = 256
+
+// findingColumns are the columns of findingRow, in its order.
+var findingColumns = []string{"cluster_id", "object_key", "fkey", "gen", "rule_id", "severity", "kind", "namespace", "name", "title", "suppressed", "data", "first_seen", "last_seen", "dhash"}
+
+const findingsUpsertTail = ` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, dhash = excluded.dhash, last_seen = excluded.last_seen`
 
 // upsertFindings writes findingRow rows. On PostgreSQL it is one
 // statement whatever the number of rows: the columns travel as arrays and
@@ -412,11 +444,11 @@ func (a *applier) upsertFindings(ctx context.Context, rows [][]any) error {
 	}
 	if !a.s.d.dollar {
 		return a.insertRows(ctx,
-			`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen) VALUES `,
-			findingsUpsertTail, 14, rows)
+			`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash) VALUES `,
+			findingsUpsertTail, 15, rows)
 	}
 	n := len(rows)
-	okey, fkey, rule, kind, ns, name, title, data := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	okey, fkey, rule, kind, ns, name, title, data, dhash := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	sev, sup := make([]int32, n), make([]int32, n)
 	for i, r := range rows {
 		okey[i], fkey[i], rule[i] = r[1].(string), r[2].(string), r[4].(string)
@@ -424,24 +456,34 @@ func (a *applier) upsertFindings(ctx context.Context, rows [][]any) error {
 		kind[i], ns[i], name[i], title[i] = r[6].(string), r[7].(string), r[8].(string), r[9].(string)
 		sup[i] = int32(r[10].(int))
 		data[i] = r[11].(string)
+		dhash[i] = r[14].(string)
 	}
-	_, err := a.tx.ExecContext(ctx, `INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen)
-		SELECT $1, u.o, u.f, $2, u.r, u.s, u.k, u.ns, u.n, u.t, u.su, u.d, $3, $3
-		FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[]) AS u(o, f, r, s, k, ns, n, t, su, d)`+findingsUpsertTail,
-		a.cluster, a.gen, a.now, okey, fkey, rule, sev, kind, ns, name, title, sup, data)
+	_, err := a.tx.ExecContext(ctx, `INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash)
+		SELECT $1, u.o, u.f, $2, u.r, u.s, u.k, u.ns, u.n, u.t, u.su, u.d, $3, $3, u.h
+		FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::text[]) AS u(o, f, r, s, k, ns, n, t, su, d, h)`+findingsUpsertTail,
+		a.cluster, a.gen, a.now, okey, fkey, rule, sev, kind, ns, name, title, sup, data, dhash)
 	return err
 }
 
 func (a *applier) findingRow(w *wantedFinding) []any {
 	f := w.f
 	return []any{a.cluster, w.okey, w.fkey, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
-		f.Title, b2i(f.Suppressed), w.data, a.now, a.now}
+		f.Title, b2i(f.Suppressed), w.data, a.now, a.now, w.dhash}
+}
+
+// dataHash is the hash a finding's stored JSON is compared by: the
+// first 16 bytes of its SHA-256, in hex. Equal bytes are an unchanged
+// finding; the agent encodes a finding deterministically (see
+// fleetapi.DecodeReport), so different bytes are a changed one.
+func dataHash(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
 }
 
 // storedFindings reads the stored findings of the cluster (all) or of the
 // objects in scope.
 func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) ([]storedFinding, error) {
-	const cols = `SELECT object_key, fkey, rule_id, title, data, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
+	const cols = `SELECT object_key, fkey, rule_id, title, dhash, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
 	var out []storedFinding
 	read := func(q string, args ...any) error {
 		rows, err := a.s.query(ctx, a.tx, q, args...)
@@ -452,7 +494,7 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) 
 		for rows.Next() {
 			var r storedFinding
 			var sup int
-			if err := rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.data, &r.sev, &sup, &r.lastSeen); err != nil {
+			if err := rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.dhash, &r.sev, &sup, &r.lastSeen); err != nil {
 				return err
 			}
 			r.suppressed = sup != 0

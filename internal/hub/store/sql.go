@@ -16,6 +16,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
@@ -77,6 +80,8 @@ type sqlStore struct {
 	seen *seenCache
 	// limits are the per-cluster quotas (quota.go); nil: the defaults.
 	limits atomic.Pointer[IngestLimits]
+	// copied counts the rows written with COPY.
+	copied atomic.Int64
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
@@ -128,6 +133,49 @@ func (s *sqlStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// copyFunc writes rows into table's columns with PostgreSQL's COPY, inside
+// the transaction of the connection it was made for (txCopy); nil on
+// SQLite.
+type copyFunc func(ctx context.Context, table string, cols []string, rows [][]any) error
+
+// txCopy is tx, with on PostgreSQL a copyFunc on the transaction's
+// connection: database/sql does not expose a Tx's connection, so the
+// transaction is begun on a *sql.Conn whose driver connection (pgx) then
+// runs the COPY.
+func (s *sqlStore) txCopy(ctx context.Context, fn func(*sql.Tx, copyFunc) error) error {
+	if !s.d.dollar {
+		return s.tx(ctx, func(tx *sql.Tx) error { return fn(tx, nil) })
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connection: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	cp := func(ctx context.Context, table string, cols []string, rows [][]any) error {
+		return conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("copy into %s: not a pgx connection (%T)", table, dc)
+			}
+			n, err := c.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+			s.copied.Add(n)
+			return err
+		})
+	}
+	if err := fn(tx, cp); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -534,8 +582,10 @@ func (s *sqlStore) ListFindings(ctx context.Context, q FindingQuery) ([]Finding,
 		if err := rows.Scan(&f.ClusterID, &data, &first, &last); err != nil {
 			return nil, fmt.Errorf("list findings: %w", err)
 		}
-		if err := json.Unmarshal([]byte(data), &f.Finding); err != nil {
-			return nil, fmt.Errorf("list findings: %w", err)
+		// The decoder that read it from the agent (fleetapi.DecodeReport),
+		// so the stored JSON means what the columns say.
+		if err := fleetapi.UnmarshalFinding([]byte(data), &f.Finding); err != nil {
+			return nil, fmt.Errorf("list findings: cluster %s: %w", f.ClusterID, err)
 		}
 		f.FirstSeen, f.LastSeen = fromMS(first), fromMS(last)
 		out = append(out, f)

@@ -1,0 +1,142 @@
+package fleetapi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// Reading reports once. The hub reads an agent's report (an Envelope or a
+// ReportBatch) with DecodeReport: one pass of
+// github.com/go-json-experiment/json over the body, which keeps each
+// finding's JSON exactly as received (ObjectFindings.Raw) beside its
+// decoded value, each finding parsed once. The hub stores those bytes as the finding's data and
+// compares their hash with the stored one to skip unchanged findings, so
+// a finding is never encoded again on the hub. This is sound because the
+// agent encodes deterministically: encoding/json writes a struct's fields
+// in declaration order, and finding.Finding holds no map, so the same
+// finding is the same bytes in every report (TestFindingEncodingStable).
+//
+// The semantics are those of the v2 decoder's defaults, stricter than
+// encoding/json: member names match exactly (case-sensitive), a name
+// repeated in one object or invalid UTF-8 is refused, unknown members are
+// ignored. The hub reads stored findings back with UnmarshalFinding, the
+// same decoder, so what the columns say (rule, severity, object) and what
+// the stored JSON says cannot differ.
+
+// DecodeReport reads exactly one JSON value from r into v (an *Envelope
+// or a *ReportBatch); data after it is refused. r is read to its end
+// before anything is decoded, so that a size or item limit of r (the
+// hub's ItemLimitReader) trips before the decoder has allocated for the
+// items: decoding as the bytes arrive, a few kilobytes of gzip inflating
+// to 500,000 empty findings had the hub allocate 400 MiB before the
+// limit. Errors of r are returned as they are, so errors.Is finds them.
+//
+// The body is decoded in place (jsontext reads a bytes.Buffer without
+// copying it), each finding once, straight from the stream; its Raw is
+// the slice of the body it was decoded from (so the body lives as long
+// as the report's Raw).
+func DecodeReport(r io.Reader, v any) error {
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		return err
+	}
+	body := buf.Bytes()
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
+	objects := json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, o *ObjectFindings) error {
+		return readObjectFindings(dec, body, o)
+	}))
+	if err := json.UnmarshalDecode(dec, v, objects); err != nil {
+		return err
+	}
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		return ErrDataAfterValue
+	}
+	return nil
+}
+
+// ErrDataAfterValue is a body with more than one JSON value: it is
+// refused, so that a body never means more than was decoded.
+var ErrDataAfterValue = errors.New("data after the first JSON value")
+
+// UnmarshalFinding decodes one finding's JSON as DecodeReport does.
+func UnmarshalFinding(data []byte, f *finding.Finding) error {
+	return json.Unmarshal(data, f)
+}
+
+// readObjectFindings decodes an ObjectFindings of body for DecodeReport,
+// keeping each finding's bytes in Raw.
+func readObjectFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil
+	case '{':
+	default:
+		return fmt.Errorf("object findings: want an object, got %v", tok.Kind())
+	}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return err
+		}
+		switch name.String() {
+		case "object":
+			if err := json.UnmarshalDecode(dec, &o.Object); err != nil {
+				return fmt.Errorf("object: %w", err)
+			}
+		case "findings":
+			if err := readFindings(dec, body, o); err != nil {
+				return fmt.Errorf("object %s/%s/%s: %w", o.Object.Kind, o.Object.Namespace, o.Object.Name, err)
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return err
+			}
+		}
+	}
+	_, err = dec.ReadToken() // '}'
+	return err
+}
+
+// readFindings reads the findings array: each element is decoded from
+// the stream, and its bytes are the body between the decoder's offsets
+// before and after it (less the separator before it).
+func readFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	o.Findings, o.Raw = nil, nil
+	switch tok.Kind() {
+	case 'n':
+		return nil
+	case '[':
+	default:
+		return fmt.Errorf("findings: want an array, got %v", tok.Kind())
+	}
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		start := dec.InputOffset()
+		var f finding.Finding
+		if err := json.UnmarshalDecode(dec, &f); err != nil {
+			return fmt.Errorf("finding %d: %w", i, err)
+		}
+		end := dec.InputOffset()
+		if start < 0 || end > int64(len(body)) || start > end {
+			return fmt.Errorf("finding %d: offsets %d-%d outside the body", i, start, end)
+		}
+		o.Findings = append(o.Findings, f)
+		o.Raw = append(o.Raw, bytes.TrimLeft(body[start:end], " \t\r\n,"))
+	}
+	_, err = dec.ReadToken() // ']'
+	return err
+}
