@@ -202,30 +202,21 @@ func parseMountinfo(r io.Reader) ([]mountEntry, error) {
 
 // splitOptions splits super options at commas not escaped with a
 // backslash (overlay escapes commas in layer paths).
-func splitOptions(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case ',':
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
+func splitOptions(s string) []string { return splitUnescaped(s, ',') }
 
 // splitLower splits lowerdir at colons not escaped with a backslash.
-func splitLower(s string) []string {
+func splitLower(s string) []string { return splitUnescaped(s, ':') }
+
+// splitUnescaped splits s at each sep not escaped with a backslash,
+// keeping the escapes (the caller unescapes each part).
+func splitUnescaped(s string, sep byte) []string {
 	var out []string
 	start := 0
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\\':
 			i++
-		case ':':
+		case sep:
 			out = append(out, s[start:i])
 			start = i + 1
 		}
