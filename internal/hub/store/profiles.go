@@ -216,19 +216,5 @@ func (s *sqlStore) PruneRuntimeProfiles(ctx context.Context, maxAge time.Duratio
 // RuntimeProfilesDropped returns, per cluster, the observations of
 // workloads not profiled over the cluster's quota.
 func (s *sqlStore) RuntimeProfilesDropped(ctx context.Context) (map[string]uint64, error) {
-	rows, err := s.query(ctx, s.db, `SELECT id, runtime_profiles_dropped FROM clusters WHERE runtime_profiles_dropped > 0`)
-	if err != nil {
-		return nil, fmt.Errorf("runtime profiles dropped: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]uint64{}
-	for rows.Next() {
-		var id string
-		var n sql.NullInt64
-		if err := rows.Scan(&id, &n); err != nil {
-			return nil, err
-		}
-		out[id] = uint64(n.Int64)
-	}
-	return out, rows.Err()
+	return s.clusterCounts(ctx, "runtime_profiles_dropped", "runtime profiles dropped")
 }

@@ -129,9 +129,15 @@ func (s *sqlStore) ListRuntimeFindings(ctx context.Context, q RuntimeQuery) ([]R
 // RuntimeDropped returns, per cluster, the runtime findings the hub
 // dropped over the quota.
 func (s *sqlStore) RuntimeDropped(ctx context.Context) (map[string]uint64, error) {
-	rows, err := s.query(ctx, s.db, `SELECT id, runtime_dropped FROM clusters WHERE runtime_dropped > 0`)
+	return s.clusterCounts(ctx, "runtime_dropped", "runtime findings dropped")
+}
+
+// clusterCounts returns the clusters' non-zero values of one counter
+// column of the clusters table (a constant of this package, never input).
+func (s *sqlStore) clusterCounts(ctx context.Context, column, what string) (map[string]uint64, error) {
+	rows, err := s.query(ctx, s.db, `SELECT id, `+column+` FROM clusters WHERE `+column+` > 0`)
 	if err != nil {
-		return nil, fmt.Errorf("runtime findings dropped: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	out := map[string]uint64{}
