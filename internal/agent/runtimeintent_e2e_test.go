@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
@@ -35,24 +33,7 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	admin := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 
-	raw, err := os.ReadFile("../../deploy/runtime/runtime.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var role *rbacv1.ClusterRole
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		var head struct{ Kind string }
-		_ = yaml.Unmarshal([]byte(doc), &head)
-		if head.Kind == "ClusterRole" {
-			role = &rbacv1.ClusterRole{}
-			if err := yaml.UnmarshalStrict([]byte(doc), role); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if role == nil {
-		t.Fatal("deploy/runtime/runtime.yaml has no ClusterRole")
-	}
+	role := manifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
 	for _, r := range role.Rules {
 		for _, v := range r.Verbs {
 			if v != "get" && v != "list" && v != "watch" && !(v == "create" && strings.Join(r.Resources, ",") == "events") {

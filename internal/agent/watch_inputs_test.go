@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/rules"
 	"github.com/palisade-sec/palisade/internal/testenv"
@@ -34,24 +32,7 @@ func TestWatcherReadsRuleInputs(t *testing.T) {
 	admin := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 
-	raw, err := os.ReadFile("../../deploy/agent/agent.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var role *rbacv1.ClusterRole
-	for _, doc := range strings.Split(string(raw), "\n---\n") {
-		var head struct{ Kind string }
-		_ = yaml.Unmarshal([]byte(doc), &head)
-		if head.Kind == "ClusterRole" {
-			role = &rbacv1.ClusterRole{}
-			if err := yaml.UnmarshalStrict([]byte(doc), role); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if role == nil {
-		t.Fatal("deploy/agent/agent.yaml has no ClusterRole")
-	}
+	role := manifestClusterRole(t, "../../deploy/agent/agent.yaml")
 	for _, r := range role.Rules {
 		if len(r.ResourceNames) > 0 || strings.Join(r.Verbs, ",") != "get,list,watch" && strings.Join(r.Verbs, ",") != "list,watch" {
 			t.Errorf("agent rule %+v: want only get, list and watch", r)
