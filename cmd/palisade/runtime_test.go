@@ -17,7 +17,7 @@ func TestRuntimeWatchErrors(t *testing.T) {
 	}{
 		{"format not supported", []string{"runtime", "watch", "-o", "sarif", "--duration", "1ms"}, "-o table or -o json", false},
 		{"bad gate", []string{"runtime", "watch", "--fail-on", "severe", "--duration", "1ms"}, "--fail-on", false},
-		{"missing BTF is a degraded sensor", []string{"runtime", "watch", "--btf", "/nonexistent/vmlinux", "--duration", "1ms"}, "sensor degraded: load kernel BTF /nonexistent/vmlinux", true},
+		{"missing BTF is a degraded sensor", []string{"runtime", "watch", "--btf", "/nonexistent/vmlinux", "--duration", "1m"}, "sensor degraded: load kernel BTF /nonexistent/vmlinux", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.root && os.Geteuid() != 0 && os.Getenv("PALISADE_REQUIRE_EBPF") == "" {

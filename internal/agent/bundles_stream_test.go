@@ -379,11 +379,17 @@ func TestLargeVulnDBBundleStreamed(t *testing.T) {
 		t.Errorf("database after the restart: %s, want %s", sc2.DBStamp(), stamp)
 	}
 	content := filepath.Join(dir, "bundles", v1.SHA256+bundleContentExt)
-	f, err := os.OpenFile(content, os.O_WRONLY, 0)
+	f, err := os.OpenFile(content, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt([]byte{0}, st.Size()/3); err != nil {
+	// Flip the byte (writing a constant left it unchanged when the byte
+	// already held it, and the test failed now and then).
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, st.Size()/3); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte{b[0] ^ 0xff}, st.Size()/3); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
