@@ -302,7 +302,7 @@ func decodeStored(v []byte) (*Record, error) {
 		return nil, errors.New("corrupt stored record")
 	}
 	var rec Record
-	if err := json.Unmarshal(v[i+1:], &rec); err != nil {
+	if err := decodeRecord(v[i+1:], &rec); err != nil {
 		return nil, fmt.Errorf("corrupt stored record: %w", err)
 	}
 	return &rec, nil
@@ -469,7 +469,7 @@ func (b *builder) store(source string, rec *Record, v []byte) error {
 // "modified" feeds overlap, and the later feed is the newer.
 func (b *builder) addCVE(source string, info *CVEInfo) error {
 	key := info.ID + "\x00" + source
-	data, err := json.Marshal(info)
+	data, err := encodeCVEInfo(info)
 	if err != nil {
 		return fmt.Errorf("CVE %s: %w", info.ID, err)
 	}
