@@ -364,6 +364,10 @@ type (
 	}
 )
 
+// nvdArena is the first size of a batch's buffer of raw items: a batch
+// of readBatchEntries items of a few kilobytes each.
+const nvdArena = 1 << 20
+
 // splitNVD reads an NVD document's items in batches of bounded count and
 // bytes; found reports whether it has a "vulnerabilities" array.
 func splitNVD(ctx context.Context, r io.Reader, emit func([]nvdRaw) error) (found bool, err error) {
@@ -417,11 +421,8 @@ func splitNVD(ctx context.Context, r io.Reader, emit func([]nvdRaw) error) (foun
 			} else {
 				// One arena per batch: the raw value is only valid until
 				// the next read.
-				if arena == nil {
-					arena = make([]byte, 0, readBatchBytes)
-				}
 				if len(arena)+len(raw) > cap(arena) {
-					arena = make([]byte, 0, max(readBatchBytes, len(raw)))
+					arena = make([]byte, 0, max(nvdArena, 2*cap(arena), len(raw)))
 				}
 				start := len(arena)
 				arena = append(arena, raw...)

@@ -154,8 +154,14 @@ var recordDecoding = jsonv2.JoinOptions(
 // decodeRecord decodes one JSON record into rec; data after the record
 // is an error.
 func decodeRecord(data []byte, rec *Record) error {
+	return decodeRecordPart(data, rec)
+}
+
+// decodeRecordPart decodes one JSON record into v, a Record or a struct
+// of some of its fields.
+func decodeRecordPart(data []byte, v any) error {
 	dec := jsontext.NewDecoder(bytes.NewReader(data), recordDecoding)
-	if err := jsonv2.UnmarshalDecode(dec, rec, recordDecoding); err != nil {
+	if err := jsonv2.UnmarshalDecode(dec, v, recordDecoding); err != nil {
 		return err
 	}
 	if _, err := dec.ReadToken(); err != io.EOF {
