@@ -22,8 +22,9 @@ package vulndb
 //
 // Range translation: StartIncluding is "introduced", EndExcluding
 // "fixed", EndIncluding "last_affected". OSV has no excluded start:
-// StartExcluding X is read as introduced X, so X itself is reported
-// affected (an over-report, never a miss). An entry without a range
+// StartExcluding X is "introduced" X with the range's database_specific
+// saying that X itself is excluded (Range.IntroducedExcluded), which the
+// matcher honours. An entry without a range
 // names one version (the CPE's version and, when not "*" or "-", its
 // update, "3.12.0" + "rc1"); "*" without a range affects every version;
 // "-" (not applicable) is skipped.
@@ -267,6 +268,9 @@ func cpeRange(ver, update, startIncl, startExcl, endIncl, endExcl string) (Range
 			start = "0"
 		}
 		r.Events = append(r.Events, Event{Introduced: start})
+		if startIncl == "" && startExcl != "" {
+			r.DatabaseSpecific = rangeIntroducedExcluded
+		}
 		switch {
 		case endExcl != "":
 			r.Events = append(r.Events, Event{Fixed: endExcl})

@@ -65,6 +65,27 @@ type Range struct {
 	Type   string  `json:"type"`
 	Repo   string  `json:"repo,omitempty"`
 	Events []Event `json:"events"`
+	// DatabaseSpecific is the range's database_specific; Palisade's own
+	// records put {"introduced_excluded": true} there for a range whose
+	// introduced version is itself not affected (NVD's
+	// versionStartExcluding, which OSV's events cannot say).
+	DatabaseSpecific json.RawMessage `json:"database_specific,omitempty"`
+}
+
+// rangeIntroducedExcluded is the database_specific of a range whose
+// introduced version is excluded.
+var rangeIntroducedExcluded = json.RawMessage(`{"introduced_excluded":true}`)
+
+// IntroducedExcluded reports whether the range's introduced versions are
+// themselves unaffected: the range starts just above them.
+func (r *Range) IntroducedExcluded() bool {
+	if len(r.DatabaseSpecific) == 0 {
+		return false
+	}
+	var v struct {
+		Excluded bool `json:"introduced_excluded"`
+	}
+	return json.Unmarshal(r.DatabaseSpecific, &v) == nil && v.Excluded
 }
 
 // Event is one event of a range; exactly one field is set.
@@ -228,6 +249,9 @@ func (a *Affected) validate() error {
 	for i, rg := range a.Ranges {
 		if err := within("events", len(rg.Events), maxEvents); err != nil {
 			return fmt.Errorf("ranges[%d]: %w", i, err)
+		}
+		if len(rg.DatabaseSpecific) > maxSpecificBytes {
+			return fmt.Errorf("ranges[%d]: database_specific: too large", i)
 		}
 		switch rg.Type {
 		case RangeEcosystem, RangeSemver, RangeGit:
