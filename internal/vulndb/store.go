@@ -72,6 +72,9 @@ type SourceState struct {
 	Format string `json:"format,omitempty"`
 	// Location is the URL or the file imported.
 	Location string `json:"location"`
+	// Resolved is the file a mirror list led to at the last download
+	// (Amazon Linux's updateinfo, alasmirror.go).
+	Resolved string `json:"resolved,omitempty"`
 	// ETag and LastModified are the validators of the last download, sent
 	// back as If-None-Match and If-Modified-Since.
 	ETag         string `json:"etag,omitempty"`
