@@ -12,7 +12,8 @@ package runtime
 // 2^64), where a non-cryptographic hash could be steered.
 //
 // The sets live in ImageFilesShards ConfigMaps of the runtime namespace,
-// named ImageFilesConfigMap(0…), one binaryData key per image digest
+// named ImageFilesConfigMap(prefix, 0…) (prefix ImageFilesPrefix in
+// deploy/), one binaryData key per image digest
 // (ImageFilesKey): fixed names, so both the agent (get, update) and the
 // sensors (get) are granted them by name and nothing else — one
 // ConfigMap per image would need create and list on every ConfigMap of
@@ -41,7 +42,7 @@ const (
 )
 
 // ImageFilesConfigMap is the name of shard i.
-func ImageFilesConfigMap(i int) string { return ImageFilesPrefix + strconv.Itoa(i) }
+func ImageFilesConfigMap(prefix string, i int) string { return prefix + strconv.Itoa(i) }
 
 // ImageFilesKey is the binaryData key of an image digest
 // ("sha256:<hex>" → "sha256-<hex>"), and the shard that holds it; ok is
