@@ -120,8 +120,9 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 // pollInterval is how often Run drains the ring buffer. The kernel side
 // submits records without waking the reader (a wakeup per record costs the
 // traced workload a self-interrupt in every traced syscall) and wakes it
-// only once 1 MiB is waiting, so an event reaches user space at most this
-// late, and the 4 MiB ring has room for the bursts between two polls.
+// only once 256 KiB of the 2 MiB ring are waiting, so an event reaches
+// user space at most this late, and the ring has room for the bursts
+// between two polls.
 const pollInterval = 10 * time.Millisecond
 
 // Run decodes records until ctx ends, calling fn with each event. Malformed
