@@ -54,6 +54,14 @@ func Rules() []*rule.Rule {
 		networkPolicyNoPods(),
 		hpaTargetMissing(),
 		hpaReplicaRange(),
+		serviceReadinessProbe(),
+		invalidPortName(),
+		statefulSetServiceName(),
+		deprecatedServiceAccountField(),
+		pdbUnhealthyPodEviction(),
+		topologySpreadInvalid(),
+		invalidLabelValue(),
+		jobRestartPolicy(),
 	}
 }
 
