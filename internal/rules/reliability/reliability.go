@@ -62,6 +62,7 @@ func Rules() []*rule.Rule {
 		topologySpreadInvalid(),
 		invalidLabelValue(),
 		jobRestartPolicy(),
+		deprecatedRegistry(),
 	}
 }
 
