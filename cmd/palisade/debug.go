@@ -17,17 +17,17 @@ import (
 // it only listens on a loopback address. It uses its own mux: importing
 // net/http/pprof registers on http.DefaultServeMux, which nothing else in
 // the binary serves.
-func serveDebug(ctx context.Context, addr string, log *slog.Logger) (stop func(), err error) {
+func serveDebug(ctx context.Context, addr string, log *slog.Logger) (bound net.Addr, stop func(), err error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("%q: want a loopback IP address (the profiles are unauthenticated)", addr)
+		return nil, nil, fmt.Errorf("%q: want a loopback IP address (the profiles are unauthenticated)", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -42,5 +42,5 @@ func serveDebug(ctx context.Context, addr string, log *slog.Logger) (stop func()
 		}
 	}()
 	log.InfoContext(ctx, "debug profiles served", slog.String("address", ln.Addr().String()))
-	return func() { _ = srv.Close() }, nil
+	return ln.Addr(), func() { _ = srv.Close() }, nil
 }

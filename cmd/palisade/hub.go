@@ -129,7 +129,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 				return &exitCodeError{code: exitError, err: fmt.Errorf("listen %s: %w", listen, err)}
 			}
 			if debugListen != "" {
-				stop, err := serveDebug(cmd.Context(), debugListen, log)
+				_, stop, err := serveDebug(cmd.Context(), debugListen, log)
 				if err != nil {
 					ln.Close()
 					return &exitCodeError{code: exitError, err: fmt.Errorf("--debug-listen: %w", err)}
