@@ -71,7 +71,11 @@ type sqlStore struct {
 	// w, when set, runs transactions (SQLite: the one writer connection);
 	// else db does.
 	w *sql.DB
-	d dialect
+	// commitDB, when set, is the committers' own pool (PostgreSQL), so
+	// that the request path's reads can never take the connections the
+	// writer needs; else db.
+	commitDB *sql.DB
+	d        dialect
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
@@ -88,6 +92,9 @@ func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
 	err := s.stopSeen()
 	s.stopCommitters()
+	if s.commitDB != nil {
+		err = errors.Join(err, s.commitDB.Close())
+	}
 	err = errors.Join(err, s.db.Close())
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
@@ -150,12 +157,17 @@ type copyFunc func(ctx context.Context, table string, cols []string, rows [][]an
 // txCopy is tx, with on PostgreSQL a copyFunc on the transaction's
 // connection: database/sql does not expose a Tx's connection, so the
 // transaction is begun on a *sql.Conn whose driver connection (pgx) then
-// runs the COPY.
+// runs the COPY. It is the writer's path (reports and heartbeats), so on
+// PostgreSQL it takes its connection from the committers' pool.
 func (s *sqlStore) txCopy(ctx context.Context, fn func(*sql.Tx, copyFunc) error) error {
 	if !s.d.dollar {
 		return s.tx(ctx, func(tx *sql.Tx) error { return fn(tx, nil) })
 	}
-	conn, err := s.db.Conn(ctx)
+	db := s.db
+	if s.commitDB != nil {
+		db = s.commitDB
+	}
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
 	}
