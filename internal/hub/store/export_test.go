@@ -110,3 +110,7 @@ func FindingRows(t interface{ Fatal(...any) }, s Store, cluster string) map[stri
 
 // CopiedRows is how many rows s wrote with COPY.
 func CopiedRows(s Store) int64 { return inner(s).copied.Load() }
+
+// Statements is how many statements s has run through its exec, query
+// and queryRow helpers (every statement of the ingest path).
+func Statements(s Store) int64 { return inner(s).statements.Load() }

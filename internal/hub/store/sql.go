@@ -82,6 +82,10 @@ type sqlStore struct {
 	limits atomic.Pointer[IngestLimits]
 	// copied counts the rows written with COPY.
 	copied atomic.Int64
+	// statements counts the statements run through exec, query and
+	// queryRow: what a report costs the database in round trips, parses
+	// and executor starts (TestStatementsPerDelta).
+	statements atomic.Int64
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
@@ -104,14 +108,17 @@ func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 func (s *sqlStore) exec(ctx context.Context, q execer, query string, args ...any) (sql.Result, error) {
+	s.statements.Add(1)
 	return q.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) queryRow(ctx context.Context, q execer, query string, args ...any) *sql.Row {
+	s.statements.Add(1)
 	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) query(ctx context.Context, q execer, query string, args ...any) (*sql.Rows, error) {
+	s.statements.Add(1)
 	return q.QueryContext(ctx, s.d.rebind(query), args...)
 }
 
