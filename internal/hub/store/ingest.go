@@ -296,7 +296,11 @@ type storedFinding struct {
 // wantedFinding is a finding of the report: its JSON as received and
 // that JSON's hash.
 type wantedFinding struct {
-	okey, fkey, data, dhash string
+	okey, fkey, dhash string
+	// data is the finding's JSON, a slice of the report's body: made a
+	// string only for the rows written, since a snapshot's findings are
+	// mostly unchanged.
+	data []byte
 	f                       *finding.Finding
 }
 
@@ -317,7 +321,12 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		deletedObj[ObjectKey(o)] = true
 	}
 	named := make(map[string]bool, len(d.Objects))
-	p := &preparedFindings{full: d.Full, wanted: map[[2]string]*wantedFinding{}}
+	n := 0
+	for _, o := range d.Objects {
+		n += len(o.Findings)
+	}
+	p := &preparedFindings{full: d.Full, wanted: make(map[[2]string]*wantedFinding, n), order: make([]*wantedFinding, 0, n)}
+	all := make([]wantedFinding, n) // one allocation for the report's findings
 	for _, o := range d.Objects {
 		okey := ObjectKey(o.Object)
 		named[okey] = true
@@ -346,7 +355,8 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 					return nil, err
 				}
 			}
-			w := &wantedFinding{okey: okey, fkey: k[1], data: string(data), dhash: dataHash(data), f: f}
+			w := &all[len(p.order)]
+			*w = wantedFinding{okey: okey, fkey: k[1], data: data, dhash: dataHash(data), f: f}
 			p.wanted[k] = w
 			p.order = append(p.order, w)
 		}
@@ -378,7 +388,7 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 // statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	wanted, order, scope := p.wanted, p.order, p.scope
-	stored, err := a.storedFindings(ctx, p.full, scope)
+	stored, err := a.storedFindings(ctx, p.full, scope, len(order))
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
 	}
@@ -582,7 +592,7 @@ func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows [][]
 func (a *applier) findingRow(w *wantedFinding) []any {
 	f := w.f
 	return []any{a.cluster, w.okey, w.fkey, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
-		f.Title, b2i(f.Suppressed), w.data, a.now, a.now, w.dhash}
+		f.Title, b2i(f.Suppressed), string(w.data), a.now, a.now, w.dhash}
 }
 
 // dataHash is the hash a finding's stored JSON is compared by: the
@@ -596,7 +606,10 @@ func dataHash(data []byte) string {
 
 // storedFindings reads the stored findings of the cluster (all) or of the
 // objects in scope.
-func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) ([]storedFinding, error) {
+//
+// hint is about how many rows there are (a snapshot's findings: the
+// cluster's rows are mostly the same ones).
+func (a *applier) storedFindings(ctx context.Context, all bool, scope []string, hint int) ([]storedFinding, error) {
 	const cols = `SELECT object_key, fkey, rule_id, title, dhash, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
 	var out []storedFinding
 	read := func(q string, args ...any) error {
@@ -607,17 +620,27 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) 
 		defer rows.Close()
 		for rows.Next() {
 			var r storedFinding
-			var sup int
-			if err := rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.dhash, &r.sev, &sup, &r.lastSeen); err != nil {
+			var err error
+			if all {
+				err = rows.Scan(&r.okey, &r.fkey, &r.dhash, &r.lastSeen)
+			} else {
+				var sup int
+				err = rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.dhash, &r.sev, &sup, &r.lastSeen)
+				r.suppressed = sup != 0
+			}
+			if err != nil {
 				return err
 			}
-			r.suppressed = sup != 0
 			out = append(out, r)
 		}
 		return rows.Err()
 	}
 	if all {
-		return out, read(cols, a.cluster)
+		// A snapshot's counters are counted from the report
+		// (fullCounters): the rows' rule, title, severity and
+		// suppression are not needed, and not read.
+		out = make([]storedFinding, 0, hint)
+		return out, read(`SELECT object_key, fkey, dhash, last_seen FROM findings WHERE cluster_id = ?`, a.cluster)
 	}
 	if a.s.d.dollar {
 		// One statement text whatever the scope's size (see
