@@ -128,32 +128,39 @@ func openFindingsOf(wanted []*wantedFinding) openFindings {
 	return o
 }
 
+// The counter statements of applyCounterDiff. The title and severity
+// follow the latest report of the rule; the severity never goes down while
+// the rule keeps failing.
+const (
+	sevCountsHead  = `INSERT INTO cluster_severity_counts (cluster_id, severity, n) VALUES `
+	sevCountsTail  = ` ON CONFLICT (cluster_id, severity) DO UPDATE SET n = cluster_severity_counts.n + excluded.n`
+	ruleCountsHead = `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES `
+	ruleCountsTail = ` ON CONFLICT (cluster_id, rule_id) DO UPDATE SET objects = cluster_rule_counts.objects + excluded.objects,
+				title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE cluster_rule_counts.title END,
+				severity = CASE WHEN excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END`
+	ruleCountsCleanupSQL = `DELETE FROM cluster_rule_counts WHERE cluster_id = ? AND objects <= 0`
+	sevCountsClearSQL    = `DELETE FROM cluster_severity_counts WHERE cluster_id = ?`
+	ruleCountsClearSQL   = `DELETE FROM cluster_rule_counts WHERE cluster_id = ?`
+)
+
 // applyCounterDiff writes d with a statement per table (a rollout
 // changes about twenty rules' counts: one round trip each made the
 // counters most of a delta's statements); PostgreSQL does it inside
 // writeFindings' statement instead.
 func (a *applier) applyCounterDiff(ctx context.Context, d *counterDiff) error {
-	sevHead, sevTail := `INSERT INTO cluster_severity_counts (cluster_id, severity, n) VALUES `,
-		` ON CONFLICT (cluster_id, severity) DO UPDATE SET n = cluster_severity_counts.n + excluded.n`
-	// The title and severity follow the latest report of the rule; the
-	// severity never goes down while the rule keeps failing.
-	ruleHead, ruleTail := `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES `,
-		` ON CONFLICT (cluster_id, rule_id) DO UPDATE SET objects = cluster_rule_counts.objects + excluded.objects,
-				title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE cluster_rule_counts.title END,
-				severity = CASE WHEN excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END`
 	if d.absolute {
-		for _, t := range []string{"cluster_severity_counts", "cluster_rule_counts"} {
-			if _, err := a.s.exec(ctx, a.tx, `DELETE FROM `+t+` WHERE cluster_id = ?`, a.cluster); err != nil {
+		// Cleared, then written with the upserts (which then insert).
+		for _, q := range []string{sevCountsClearSQL, ruleCountsClearSQL} {
+			if _, err := a.s.exec(ctx, a.tx, q, a.cluster); err != nil {
 				return fmt.Errorf("counters: %w", err)
 			}
 		}
-		sevTail, ruleTail = "", ""
 	}
 	sevRows := make([][]any, len(d.sev))
 	for i, c := range d.sev {
 		sevRows[i] = []any{a.cluster, c.sev, c.n}
 	}
-	if err := a.insertRows(ctx, sevHead, sevTail, 3, sevRows); err != nil {
+	if err := a.insertRows(ctx, sevCountsHead, sevCountsTail, 3, sevRows); err != nil {
 		return fmt.Errorf("severity counters: %w", err)
 	}
 	shrunk := false
@@ -162,13 +169,13 @@ func (a *applier) applyCounterDiff(ctx context.Context, d *counterDiff) error {
 		ruleRows[i] = []any{a.cluster, c.rule, c.title, c.sev, c.n}
 		shrunk = shrunk || c.n < 0
 	}
-	if err := a.insertRows(ctx, ruleHead, ruleTail, 5, ruleRows); err != nil {
+	if err := a.insertRows(ctx, ruleCountsHead, ruleCountsTail, 5, ruleRows); err != nil {
 		return fmt.Errorf("rule counters: %w", err)
 	}
 	if !shrunk || d.absolute {
 		return nil
 	}
-	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_rule_counts WHERE cluster_id = ? AND objects <= 0`, a.cluster); err != nil {
+	if _, err := a.s.exec(ctx, a.tx, ruleCountsCleanupSQL, a.cluster); err != nil {
 		return fmt.Errorf("rule counters: %w", err)
 	}
 	return nil

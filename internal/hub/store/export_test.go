@@ -114,3 +114,7 @@ func CopiedRows(s Store) int64 { return inner(s).copied.Load() }
 // Statements is how many statements s has run through its exec, query
 // and queryRow helpers (every statement of the ingest path).
 func Statements(s Store) int64 { return inner(s).statements.Load() }
+
+// Parsed is how many of those statements ran from their text, not
+// prepared.
+func Parsed(s Store) int64 { return inner(s).parsed.Load() }

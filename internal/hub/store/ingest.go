@@ -128,7 +128,7 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	}
 	gen := c.gen
 	if !c.claimed {
-		if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
+		if err := s.queryRow(ctx, tx, clusterGenSQL,
 			ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", clusterID, err)
 		}
@@ -166,11 +166,19 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	if c.claimed {
 		return applied, nil
 	}
-	if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
+	if _, err := s.exec(ctx, tx, agentSeqSQL, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
 		return nil, fmt.Errorf("agent %s: seq: %w", agentID, err)
 	}
 	return applied, nil
 }
+
+// The bookkeeping statements of a report where one statement does not do
+// it all (SQLite; see claimSeq).
+const (
+	sqliteClaimSQL = `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`
+	clusterGenSQL  = `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`
+	agentSeqSQL    = `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`
+)
 
 // claim is what claimSeq found and did: the agent's cluster, the highest
 // Seq applied before the batch, and, when claimed, the cluster's new gen.
@@ -202,7 +210,7 @@ func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, env
 	maxSeq := envs[len(envs)-1].Seq
 	if !s.d.dollar || maxSeq > math.MaxInt64 {
 		// (Past MaxInt64 the batch is refused anyway.)
-		err = s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&c.cluster, &c.lastSeq)
+		err = s.queryRow(ctx, tx, sqliteClaimSQL, ms(now), agentID).Scan(&c.cluster, &c.lastSeq)
 		return c, err
 	}
 	seqs, dropped := make([]int64, len(envs)), make([]int64, len(envs))
@@ -255,28 +263,17 @@ func FindingKey(f *finding.Finding) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// insertRows runs a multi-row INSERT in chunks within the parameter limit.
+// insertRows runs a multi-row INSERT in chunks (listStatement.chunks).
 func (a *applier) insertRows(ctx context.Context, head, tail string, cols int, rows [][]any) error {
-	per := max(1, a.s.d.maxParams/cols)
-	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	for start := 0; start < len(rows); start += per {
-		end := min(len(rows), start+per)
-		var b strings.Builder
-		b.WriteString(head)
+	l := listStatement{prefix: head, item: "(" + placeholders(cols) + ")", suffix: tail, width: cols}
+	return a.s.chunks(l, 0, len(rows), func(text string, start, end int) error {
 		args := make([]any, 0, (end-start)*cols)
-		for i := start; i < end; i++ {
-			if i > start {
-				b.WriteString(", ")
-			}
-			b.WriteString(ph)
-			args = append(args, rows[i]...)
+		for _, r := range rows[start:end] {
+			args = append(args, r...)
 		}
-		b.WriteString(tail)
-		if _, err := a.s.exec(ctx, a.tx, b.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err := a.s.exec(ctx, a.tx, text, args...)
+		return err
+	})
 }
 
 // lastSeenRefresh is the resolution of a finding's LastSeen: a finding
@@ -301,7 +298,7 @@ type wantedFinding struct {
 	// string only for the rows written, since a snapshot's findings are
 	// mostly unchanged.
 	data []byte
-	f                       *finding.Finding
+	f    *finding.Finding
 }
 
 // preparedFindings is a findings delta with the work that needs no
@@ -502,9 +499,13 @@ func (a *applier) upsertFindings(ctx context.Context, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	return a.insertRows(ctx,
-		`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash) VALUES `,
-		findingsUpsertTail, 15, rows)
+	return a.insertRows(ctx, findingsUpsertList.prefix, findingsUpsertList.suffix, findingsUpsertList.width, rows)
+}
+
+// findingsUpsertList upserts findingRow rows (SQLite).
+var findingsUpsertList = listStatement{
+	prefix: `INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash) VALUES `,
+	item:   "(" + placeholders(15) + ")", suffix: findingsUpsertTail, width: 15,
 }
 
 // writeFindingsSQL is every write of a findings report on PostgreSQL
@@ -610,7 +611,7 @@ func dataHash(data []byte) string {
 // hint is about how many rows there are (a snapshot's findings: the
 // cluster's rows are mostly the same ones).
 func (a *applier) storedFindings(ctx context.Context, all bool, scope []string, hint int) ([]storedFinding, error) {
-	const cols = `SELECT object_key, fkey, rule_id, title, dhash, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
+	const cols = storedScopeSelect
 	var out []storedFinding
 	read := func(q string, args ...any) error {
 		rows, err := a.s.query(ctx, a.tx, q, args...)
@@ -650,43 +651,38 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string, 
 		}
 		return out, read(cols+` AND object_key = ANY(?::text[])`, a.cluster, scope)
 	}
-	per := max(1, a.s.d.maxParams-1)
-	for start := 0; start < len(scope); start += per {
-		chunk := scope[start:min(len(scope), start+per)]
-		args := make([]any, 0, len(chunk)+1)
+	err := a.s.chunks(storedScopeList, 1, len(scope), func(text string, start, end int) error {
+		args := make([]any, 0, end-start+1)
 		args = append(args, a.cluster)
-		for _, k := range chunk {
+		for _, k := range scope[start:end] {
 			args = append(args, k)
 		}
-		if err := read(cols+` AND object_key IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		return read(text, args...)
+	})
+	return out, err
 }
+
+// storedScopeSelect reads the rows the diff of a delta needs.
+const storedScopeSelect = `SELECT object_key, fkey, rule_id, title, dhash, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
+
+// storedScopeList is storedScopeSelect for a list of objects (SQLite).
+var storedScopeList = listStatement{prefix: storedScopeSelect + ` AND object_key IN (`, item: "?", suffix: ")", width: 1}
 
 // deleteFindings deletes rows by (object key, finding key) (SQLite;
 // PostgreSQL deletes them in writeFindings).
 func (a *applier) deleteFindings(ctx context.Context, keys [][2]string) error {
-	per := max(1, (a.s.d.maxParams-1)/2)
-	for start := 0; start < len(keys); start += per {
-		chunk := keys[start:min(len(keys), start+per)]
-		args := make([]any, 0, 2*len(chunk)+1)
+	return a.s.chunks(deleteFindingsList, 1, len(keys), func(text string, start, end int) error {
+		args := make([]any, 0, 2*(end-start)+1)
 		args = append(args, a.cluster)
-		var b strings.Builder
-		for i, k := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?)")
+		for _, k := range keys[start:end] {
 			args = append(args, k[0], k[1])
 		}
-		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (VALUES `+b.String()+`)`, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err := a.s.exec(ctx, a.tx, text, args...)
+		return err
+	})
 }
+
+var deleteFindingsList = listStatement{prefix: `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (VALUES `, item: "(?, ?)", suffix: ")", width: 2}
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 

@@ -111,15 +111,20 @@ func (a *applier) chargeFindings(ctx context.Context, c findingsCharge) error {
 	var rows int64
 	if c.full {
 		rows = int64(c.total)
-		if _, err := a.s.exec(ctx, a.tx, `UPDATE clusters SET finding_rows = ?, quota_refused_at = 0 WHERE id = ?`, rows, a.cluster); err != nil {
+		if _, err := a.s.exec(ctx, a.tx, chargeFullSQL, rows, a.cluster); err != nil {
 			return fmt.Errorf("findings count: %w", err)
 		}
-	} else if err := a.s.queryRow(ctx, a.tx, `UPDATE clusters SET finding_rows = finding_rows + ?, quota_refused_at = 0 WHERE id = ? RETURNING finding_rows`,
+	} else if err := a.s.queryRow(ctx, a.tx, chargeDeltaSQL,
 		int64(c.inserted-c.deleted), a.cluster).Scan(&rows); err != nil {
 		return fmt.Errorf("findings count: %w", err)
 	}
 	return a.checkFindingsQuota(c, rows)
 }
+
+const (
+	chargeFullSQL  = `UPDATE clusters SET finding_rows = ?, quota_refused_at = 0 WHERE id = ?`
+	chargeDeltaSQL = `UPDATE clusters SET finding_rows = finding_rows + ?, quota_refused_at = 0 WHERE id = ? RETURNING finding_rows`
+)
 
 // checkFindingsQuota refuses a report that leaves its cluster with rows
 // findings rows, over the quota.

@@ -37,17 +37,17 @@ func TestStatementsPerDelta(t *testing.T) {
 	added := &fleetapi.FindingsDelta{Objects: []fleetapi.ObjectFindings{pod("web-new-3", "r5")}}
 	again := &fleetapi.FindingsDelta{Full: true, Objects: append([]fleetapi.ObjectFindings{pod("web-new-1", "r1", "r2", "r4")}, first[5:]...)}
 	for _, tc := range []struct {
-		name            string
-		d               *fleetapi.FindingsDelta
-		postgres, sqlit int
+		name     string
+		d        *fleetapi.FindingsDelta
+		postgres int // statements
+		sqlit    int // statements, none of them parsed
 	}{
 		// PostgreSQL: claimSeq, the read of the scope's rows,
-		// writeFindings. SQLite: the agent's and the cluster's updates,
-		// the read, the count, the upsert, the delete, the two counter
-		// tables, the rule counters' cleanup, last_seq.
-		{"rollout", rollout, 3, 10},
+		// writeFindings. SQLite: prepared statements only (the rows in
+		// lists of prepared lengths: 70 rows are 64 + 4 + 2).
+		{"rollout", rollout, 3, 20},
 		{"new object", added, 3, 8},
-		{"snapshot again", again, 3, 11},
+		{"snapshot again", again, 3, 20},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testStatements(t, first, tc.name, tc.d, tc.postgres, tc.sqlit) })
 	}
@@ -60,7 +60,7 @@ func testStatements(t *testing.T, first []fleetapi.ObjectFindings, name string, 
 		if _, err := s.Ingest(ctx, "ag", &fleetapi.Envelope{Seq: 1, Time: t0, Kind: fleetapi.KindFindings, Findings: &fleetapi.FindingsDelta{Full: true, Objects: first}}, t0); err != nil {
 			t.Fatal(err)
 		}
-		before := store.Statements(s)
+		before, parsedBefore := store.Statements(s), store.Parsed(s)
 		applied, err := s.Ingest(ctx, "ag", &fleetapi.Envelope{Seq: 2, Time: t0, Kind: fleetapi.KindFindings, Findings: d}, t0)
 		if err != nil || !applied {
 			t.Fatalf("%s: applied %v, %v", name, applied, err)
@@ -71,6 +71,9 @@ func testStatements(t *testing.T, first []fleetapi.ObjectFindings, name string, 
 		}
 		if n := store.Statements(s) - before; n > int64(want) {
 			t.Errorf("%s: %d statements, want at most %d", name, n, want)
+		}
+		if n := store.Parsed(s) - parsedBefore; s.Backend() == "sqlite" && n != 0 {
+			t.Errorf("%s: %d statements parsed, want all prepared", name, n)
 		}
 		checkCounters(t, s, name)
 	})
