@@ -131,3 +131,11 @@ func HoldReadPool(t interface{ Fatal(...any) }, s Store) (release func()) {
 		}
 	}
 }
+
+// Statements is how many statements s has run through its exec, query
+// and queryRow helpers (every statement of the ingest path).
+func Statements(s Store) int64 { return inner(s).statements.Load() }
+
+// Parsed is how many of those statements ran from their text, not
+// prepared.
+func Parsed(s Store) int64 { return inner(s).parsed.Load() }

@@ -86,6 +86,16 @@ type sqlStore struct {
 	limits atomic.Pointer[IngestLimits]
 	// copied counts the rows written with COPY.
 	copied atomic.Int64
+	// statements counts the statements run through exec, query and
+	// queryRow: what a report costs the database in round trips, parses
+	// and executor starts (TestStatementsPerDelta).
+	statements atomic.Int64
+	// parsed counts those of them run from their text, not prepared
+	// (SQLite parses and compiles each).
+	parsed atomic.Int64
+	// prepared are the writer's prepared statements by text (SQLite:
+	// prepared.go); read-only once the store is open.
+	prepared map[string]*sql.Stmt
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
@@ -95,7 +105,7 @@ func (s *sqlStore) Close() error {
 	if s.commitDB != nil {
 		err = errors.Join(err, s.commitDB.Close())
 	}
-	err = errors.Join(err, s.db.Close())
+	err = errors.Join(err, s.closePrepared(), s.db.Close())
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
 	}
@@ -111,14 +121,29 @@ func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 func (s *sqlStore) exec(ctx context.Context, q execer, query string, args ...any) (sql.Result, error) {
+	s.statements.Add(1)
+	if st := s.preparedIn(ctx, q, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	s.parsed.Add(1)
 	return q.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) queryRow(ctx context.Context, q execer, query string, args ...any) *sql.Row {
+	s.statements.Add(1)
+	if st := s.preparedIn(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	s.parsed.Add(1)
 	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) query(ctx context.Context, q execer, query string, args ...any) (*sql.Rows, error) {
+	s.statements.Add(1)
+	if st := s.preparedIn(ctx, q, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	s.parsed.Add(1)
 	return q.QueryContext(ctx, s.d.rebind(query), args...)
 }
 
