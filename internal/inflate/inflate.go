@@ -37,8 +37,12 @@ const (
 	// its word copy may run up to 7 past them.
 	slack = 258 + 8
 
-	litBits  = 10 // primary table bits, literal/length code
-	distBits = 8  // primary table bits, distance code
+	// primaryBits indexes every primary table (literal/length, distance,
+	// code length): one constant size lets the hot loop index them
+	// through array pointers, without bounds checks.
+	primaryBits = 10
+	litBits     = primaryBits
+	distBits    = primaryBits
 	maxCode  = 15 // longest code DEFLATE allows
 )
 
@@ -447,7 +451,7 @@ func (d *decoder) dynamic() error {
 	if d.truncated() {
 		return d.corrupt("truncated block header")
 	}
-	if !d.cl.build(cl[:], 7, clSym) {
+	if !d.cl.build(cl[:], primaryBits, clSym) {
 		return d.corrupt("invalid code length code")
 	}
 	lens := d.lens[:nlit+ndist]
@@ -455,7 +459,7 @@ func (d *decoder) dynamic() error {
 		if d.nb < 16 {
 			d.refill()
 		}
-		e := d.cl.e[d.bits&(1<<7-1)]
+		e := d.cl.e[d.bits&(1<<primaryBits-1)]
 		if e.kind() == kindInvalid {
 			return d.corrupt("invalid code length")
 		}
@@ -504,8 +508,8 @@ func (d *decoder) dynamic() error {
 // input or of the output buffer it goes through the decoder's slow paths.
 func (d *decoder) huffman(lt, dt *table) error {
 	lit, dist := lt.e, dt.e
-	litMask, distMask := uint64(1)<<lt.bits-1, uint64(1)<<dt.bits-1
-	litShift, distShift := lt.bits, dt.bits
+	litP, distP := (*[1 << primaryBits]entry)(lit), (*[1 << primaryBits]entry)(dist)
+	const mask, shift = 1<<primaryBits - 1, primaryBits
 	out, in := d.out, d.in
 	limit := histSize + outSize
 	bits, nb, w, pos, end := d.bits, d.nb, d.w, d.pos, d.end
@@ -534,9 +538,9 @@ func (d *decoder) huffman(lt, dt *table) error {
 				bits, nb, w, pos, end = d.bits, d.nb, d.w, d.pos, d.end // load
 			}
 		}
-		e := lit[bits&litMask]
+		e := litP[bits&mask]
 		if e.kind() == kindLink {
-			e = lit[e.value()+int((bits>>litShift)&(1<<e.extra()-1))]
+			e = lit[e.value()+int((bits>>shift)&(1<<e.extra()-1))]
 		}
 		if e.kind() == kindLiteral {
 			// Literals come in runs: up to three per refill (3 × 15 ≤ 48).
@@ -545,7 +549,7 @@ func (d *decoder) huffman(lt, dt *table) error {
 			nb -= n
 			out[w] = byte(e.value())
 			w++
-			e = lit[bits&litMask]
+			e = litP[bits&mask]
 			if e.kind() != kindLiteral {
 				continue
 			}
@@ -554,7 +558,7 @@ func (d *decoder) huffman(lt, dt *table) error {
 			nb -= n
 			out[w] = byte(e.value())
 			w++
-			e = lit[bits&litMask]
+			e = litP[bits&mask]
 			if e.kind() != kindLiteral {
 				continue
 			}
@@ -584,9 +588,9 @@ func (d *decoder) huffman(lt, dt *table) error {
 		length := e.value() + int(bits&(1<<x-1))
 		bits >>= x
 		nb -= x
-		de := dist[bits&distMask]
+		de := distP[bits&mask]
 		if de.kind() == kindLink {
-			de = dist[de.value()+int((bits>>distShift)&(1<<de.extra()-1))]
+			de = dist[de.value()+int((bits>>shift)&(1<<de.extra()-1))]
 		}
 		if de.kind() != kindDist {
 			d.bits, d.nb, d.w, d.pos = bits, nb, w, pos // sync
