@@ -43,7 +43,7 @@ const (
 	primaryBits = 10
 	litBits     = primaryBits
 	distBits    = primaryBits
-	maxCode  = 15 // longest code DEFLATE allows
+	maxCode     = 15 // longest code DEFLATE allows
 )
 
 // A table entry packs one decoding step:
