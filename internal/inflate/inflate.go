@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 )
 
 // ErrCorrupt is wrapped by every error for input that is not a valid
@@ -132,7 +133,7 @@ func (t *table) build(lengths []uint8, primary uint, sym func(int) entry) bool {
 		}
 		c := next[l]
 		next[l]++
-		rev := reverse(c, l)
+		rev := int(bits.Reverse16(uint16(c)) >> (16 - l))
 		e := sym(s)
 		if l <= primary {
 			e |= entry(l)
@@ -159,15 +160,6 @@ func (t *table) build(lengths []uint8, primary uint, sym func(int) entry) bool {
 		}
 	}
 	return true
-}
-
-func reverse(c int, n uint) int {
-	r := 0
-	for range n {
-		r = r<<1 | c&1
-		c >>= 1
-	}
-	return r
 }
 
 func litSym(s int) entry {
