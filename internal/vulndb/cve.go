@@ -321,11 +321,20 @@ func readCVEStream(ctx context.Context, r io.Reader, format string, st *readStat
 // the feed's order.
 func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) error) error {
 	found := false
-	err := decodeAhead(ctx, func(ctx context.Context, emit func([]nvdRaw) error) error {
+	pool := newBufferPool()
+	err := decodeAhead(ctx, func(ctx context.Context, emit func(nvdBatch) error) error {
 		var err error
-		found, err = splitNVD(ctx, r, emit)
+		found, err = splitNVD(ctx, r, pool, emit)
 		return err
-	}, parseNVDItems, func(items []nvdParsed) error {
+	}, func(b nvdBatch) []nvdParsed {
+		out := parseNVDItems(b.items)
+		// The items are decoded into values of their own: their bytes can
+		// be read into again.
+		for _, a := range b.arenas {
+			pool.put(a)
+		}
+		return out
+	}, func(items []nvdParsed) error {
 		for _, it := range items {
 			switch {
 			case it.err != nil:
@@ -350,9 +359,15 @@ func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) 
 	return nil
 }
 
-// nvdRaw is one item of an NVD feed as read; nvdParsed what it says: its
-// CVE information, nil for a rejected CVE, or the error that skips it.
+// nvdBatch is a batch of items read from an NVD feed and the buffers
+// they are in; nvdRaw is one item of an NVD feed as read; nvdParsed what
+// it says: its CVE information, nil for a rejected CVE, or the error that
+// skips it.
 type (
+	nvdBatch struct {
+		items  []nvdRaw
+		arenas [][]byte
+	}
 	nvdRaw struct {
 		index int
 		data  []byte
@@ -370,19 +385,23 @@ const nvdArena = 1 << 20
 
 // splitNVD reads an NVD document's items in batches of bounded count and
 // bytes; found reports whether it has a "vulnerabilities" array.
-func splitNVD(ctx context.Context, r io.Reader, emit func([]nvdRaw) error) (found bool, err error) {
+func splitNVD(ctx context.Context, r io.Reader, pool bufferPool, emit func(nvdBatch) error) (found bool, err error) {
 	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	if err := expectKind(dec, '{'); err != nil {
 		return false, fmt.Errorf("NVD feed: %w", err)
 	}
-	var batch []nvdRaw
+	var batch nvdBatch
 	var arena []byte
+	batchBytes := 0 // bounds the bytes a batch holds, with readBatchEntries
 	flush := func() error {
-		if len(batch) == 0 {
+		if len(batch.items) == 0 {
 			return nil
 		}
+		if arena != nil {
+			batch.arenas = append(batch.arenas, arena)
+		}
 		err := emit(batch)
-		batch, arena = nil, nil
+		batch, arena, batchBytes = nvdBatch{}, nil, 0
 		return err
 	}
 	// The items before a syntax error are read, as a sequential reader
@@ -417,18 +436,22 @@ func splitNVD(ctx context.Context, r io.Reader, emit func([]nvdRaw) error) (foun
 				return found, fmt.Errorf("NVD feed: vulnerabilities[%d]: %w", i, err)
 			}
 			if len(raw) > maxCVEItem {
-				batch = append(batch, nvdRaw{index: i}) // nil data: too large
+				batch.items = append(batch.items, nvdRaw{index: i}) // nil data: too large
 			} else {
-				// One arena per batch: the raw value is only valid until
-				// the next read.
+				// The raw value is only valid until the next read: it is
+				// copied into the batch's buffers.
 				if len(arena)+len(raw) > cap(arena) {
-					arena = make([]byte, 0, max(nvdArena, 2*cap(arena), len(raw)))
+					if arena != nil {
+						batch.arenas = append(batch.arenas, arena)
+					}
+					arena = pool.get(max(nvdArena, len(raw)))
 				}
 				start := len(arena)
 				arena = append(arena, raw...)
-				batch = append(batch, nvdRaw{index: i, data: arena[start:len(arena):len(arena)]})
+				batch.items = append(batch.items, nvdRaw{index: i, data: arena[start:len(arena):len(arena)]})
+				batchBytes += len(raw)
 			}
-			if len(batch) >= readBatchEntries || len(arena) >= readBatchBytes/2 {
+			if len(batch.items) >= readBatchEntries || batchBytes >= readBatchBytes {
 				if err := flush(); err != nil {
 					return found, err
 				}

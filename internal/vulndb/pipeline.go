@@ -89,3 +89,31 @@ func decodeAhead[B, R any](ctx context.Context, produce func(ctx context.Context
 	}
 	return err
 }
+
+// bufferPool recycles the buffers of one read's batches: a batch's bytes
+// are garbage once the writer (or, for NVD items, the decoder) is done
+// with them, and an import reads a gigabyte of them. It belongs to one
+// read, so nothing outlives the import.
+type bufferPool chan []byte
+
+func newBufferPool() bufferPool { return make(bufferPool, 8) }
+
+// get returns an empty buffer of capacity at least n.
+func (p bufferPool) get(n int) []byte {
+	select {
+	case b := <-p:
+		if cap(b) >= n {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, n)
+}
+
+// put gives a buffer back; its bytes must no longer be referenced.
+func (p bufferPool) put(b []byte) {
+	select {
+	case p <- b:
+	default:
+	}
+}

@@ -83,15 +83,22 @@ type parsedEntry struct {
 	fatal error
 }
 
+// parsedBatch is a batch of parsed entries and the buffer their data is
+// in, given back to the pool once the writer has it.
+type parsedBatch struct {
+	entries []parsedEntry
+	buf     []byte
+}
+
 // parseEntries reads and parses a batch of entries (a worker of
-// decodeAhead). The batch's files are read into one buffer.
-func parseEntries(batch []recordEntry) []parsedEntry {
+// decodeAhead). The batch's files are read into one buffer of pool.
+func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 	out := make([]parsedEntry, len(batch))
 	total := 0
 	for _, e := range batch {
 		total += e.size + 1 // +1: room to read the end of the file
 	}
-	buf := make([]byte, 0, total)
+	buf := pool.get(total)
 	ends := make([]int, len(batch))
 	for i, e := range batch {
 		out[i].name = e.name
@@ -103,7 +110,7 @@ func parseEntries(batch []recordEntry) []parsedEntry {
 		rc, err := e.open()
 		if err != nil {
 			out[i].fatal = err
-			return out[:i+1]
+			return parsedBatch{entries: out[:i+1]}
 		}
 		// The header's size may lie; the reader is capped regardless, and
 		// reading to the end checks a zip entry's CRC-32.
@@ -111,7 +118,7 @@ func parseEntries(batch []recordEntry) []parsedEntry {
 		rc.Close()
 		if err != nil {
 			out[i].fatal = err
-			return out[:i+1]
+			return parsedBatch{entries: out[:i+1]}
 		}
 		ends[i] = len(buf)
 	}
@@ -125,7 +132,7 @@ func parseEntries(batch []recordEntry) []parsedEntry {
 		out[i].data = data
 		out[i].rec, out[i].err = ParseRecord(data)
 	}
-	return out
+	return parsedBatch{entries: out, buf: buf}
 }
 
 // appendAll appends everything r yields to buf.
@@ -150,8 +157,10 @@ func appendAll(buf []byte, r io.Reader) ([]byte, error) {
 func readEntries(ctx context.Context, produce func(ctx context.Context, emit func([]recordEntry) error) error,
 	fn func(*Record, []byte) error) (readStats, error) {
 	var st readStats
-	err := decodeAhead(ctx, produce, parseEntries, func(batch []parsedEntry) error {
-		for _, e := range batch {
+	pool := newBufferPool()
+	parse := func(batch []recordEntry) parsedBatch { return parseEntries(pool, batch) }
+	err := decodeAhead(ctx, produce, parse, func(batch parsedBatch) error {
+		for _, e := range batch.entries {
 			if e.fatal != nil {
 				return fmt.Errorf("%s: %w", e.name, e.fatal)
 			}
@@ -159,6 +168,8 @@ func readEntries(ctx context.Context, produce func(ctx context.Context, emit fun
 				return err
 			}
 		}
+		// fn has had every record's data: the buffer can be read into again.
+		pool.put(batch.buf)
 		return nil
 	})
 	return st, err
