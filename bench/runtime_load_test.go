@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/runtime"
 )
@@ -74,16 +75,16 @@ func exitBinary(b *testing.B) string {
 	return p
 }
 
-// loadedSensor loads the sensor, every connect and send reported (no
-// kernel-side window), with the user-space pipeline consuming; stop
-// returns its state.
-func loadedSensor(b *testing.B) (stop func() runtime.State) {
+// loadedSensor loads the sensor with the given kernel-side connect window
+// (0: every connect, send and accept reported), with the user-space
+// pipeline consuming; stop returns its state.
+func loadedSensor(b *testing.B, window time.Duration) (stop func() runtime.State) {
 	b.Helper()
 	root, err := runtime.CgroupV2Root()
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := runtime.Open(context.Background(), runtime.Options{})
+	s, err := runtime.Open(context.Background(), runtime.Options{ConnectWindow: window})
 	if err != nil {
 		b.Fatalf("sensor: %v", err)
 	}
@@ -103,14 +104,28 @@ func loadedSensor(b *testing.B) (stop func() runtime.State) {
 	}
 }
 
-// phase runs one load with or without the sensor, reports it under the
-// given name and returns the generator's CPU seconds per operation.
-func phase(b *testing.B, name string, s loadSpec, withSensor bool) float64 {
+// sensorMode is how a phase runs: without the sensor, with it reporting
+// every event (window 0), or with the agent's default connect window.
+type sensorMode int
+
+const (
+	noSensor sensorMode = iota
+	everyEvent
+	agentWindow
+)
+
+// phase runs one load in the given mode, reports it under the given name
+// and returns the generator's CPU seconds per operation.
+func phase(b *testing.B, name string, s loadSpec, mode sensorMode) float64 {
 	b.Helper()
 	var stop func() runtime.State
 	l0 := load1()
-	if withSensor {
-		stop = loadedSensor(b)
+	withSensor := mode != noSensor
+	switch mode {
+	case everyEvent:
+		stop = loadedSensor(b, 0)
+	case agentWindow:
+		stop = loadedSensor(b, time.Minute)
 	}
 	cpu0 := selfCPU()
 	r, genCPU := runLoad(b, s)
@@ -164,15 +179,18 @@ func BenchmarkRuntimeTargetLoad(b *testing.B) {
 	execs := loadSpec{Seconds: secs, ExecWorkers: 2, ExitBinary: bin}
 	target := loadSpec{Seconds: secs, ConnectWorkers: 2, ExecWorkers: 2, ConnectRate: 20000, ExecRate: 2000, ExitBinary: bin}
 	for range b.N {
-		c0 := phase(b, "connect-without", connects, false)
-		c1 := phase(b, "connect-with", connects, true)
-		e0 := phase(b, "exec-without", execs, false)
-		e1 := phase(b, "exec-with", execs, true)
-		need0, need1 := 20000*c0+2000*e0, 20000*c1+2000*e1
+		c0 := phase(b, "connect-without", connects, noSensor)
+		c1 := phase(b, "connect-with", connects, everyEvent)
+		cw := phase(b, "connect-window", connects, agentWindow)
+		e0 := phase(b, "exec-without", execs, noSensor)
+		e1 := phase(b, "exec-with", execs, everyEvent)
+		need0, need1, needw := 20000*c0+2000*e0, 20000*c1+2000*e1, 20000*cw+2000*e1
 		b.ReportMetric(need0, "target-cpus-without")
 		b.ReportMetric(need1, "target-cpus-with")
+		b.ReportMetric(needw, "target-cpus-window")
 		b.ReportMetric((need1/need0-1)*100, "target-overhead-%")
-		phase(b, "target-with", target, true)
+		b.ReportMetric((needw/need0-1)*100, "target-overhead-window-%")
+		phase(b, "target-with", target, everyEvent)
 	}
 }
 
@@ -189,6 +207,6 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	}
 	secs := benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_SECONDS", 60)
 	for range b.N {
-		phase(b, "udp", loadSpec{Seconds: secs, UDPWorkers: 2, UDPRate: 100000, ExitBinary: exitBinary(b)}, true)
+		phase(b, "udp", loadSpec{Seconds: secs, UDPWorkers: 2, UDPRate: 100000, ExitBinary: exitBinary(b)}, everyEvent)
 	}
 }
