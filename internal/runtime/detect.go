@@ -66,6 +66,18 @@ type Detector struct {
 	// through the container's overlay mount (the drift check); nil uses
 	// the change-time test only.
 	Overlay *OverlayDrift
+	// Files finds the image's published executable paths (the agent's
+	// SBOM file list, imagefiles.go) for the drift check; nil, or a set
+	// not known yet, leaves the decision to Overlay and the change time.
+	Files ImageFileSets
+}
+
+// ImageFileSets finds an image's file set by the pod's image reference
+// (ref@sha256:…); nil when it is not known. It must not block the
+// pipeline (the agent fetches sets in the background) and must be safe
+// for concurrent use.
+type ImageFileSets interface {
+	ImageFilesOf(image string) *ImageFiles
 }
 
 // CustomErrors is the number of custom detection evaluations that failed.
@@ -192,8 +204,14 @@ func otherPodVolume(p, own string) (string, bool) {
 // it cannot be told (counted in UnverifiedCount).
 func (d *Detector) drift(e *Event) string {
 	a := &e.Attribution
-	if a.Pod != nil && a.Pod.ImageFiles != nil && !a.Pod.ImageFiles[e.Path] {
-		return "is not in the image's SBOM file list (evidence: SBOM)"
+	if a.Pod != nil && d.Files != nil {
+		// In the list, the path may still have been overwritten in the
+		// container: the node's own tests below tell.
+		if set := d.Files.ImageFilesOf(a.Pod.Image); set != nil {
+			if has, ok := set.Has(e.Path); ok && !has {
+				return "is not in the image's SBOM file list (evidence: SBOM)"
+			}
+		}
 	}
 	if d.Overlay != nil {
 		// The layers are the node's own record of what the image holds:

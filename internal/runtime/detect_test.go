@@ -12,11 +12,18 @@ import (
 
 const testCID = "4f1f6b3c2a5d8e9f00112233445566778899aabbccddeeff0011223344556677"
 
+const testDigest = "sha256:1f1f6b3c2a5d8e9f00112233445566778899aabbccddeeff0011223344556677"
+
+// testFileSets are published image file sets by image reference.
+type testFileSets map[string]*ImageFiles
+
+func (s testFileSets) ImageFilesOf(image string) *ImageFiles { return s[image] }
+
 func TestDetectorRecordedEvents(t *testing.T) {
 	pod := &Pod{Namespace: "shop", Name: "web-0", Container: "web", RunAsNonRoot: true}
 	inPod := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: pod}
 	bare := Attribution{Runtime: "docker", ContainerID: testCID}
-	withSBOM := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: &Pod{Namespace: "shop", Name: "api-0", ImageFiles: map[string]bool{"/app/server": true}}}
+	withSBOM := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: &Pod{Namespace: "shop", Name: "api-0", Image: "registry.example/api@" + testDigest}}
 	const ownUID = "0a1b2c3d-0000-4111-8222-333344445555"
 	inPodUID := Attribution{Runtime: "containerd", ContainerID: testCID, PodUID: ownUID, Pod: pod}
 	conn := func(a string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), port) }
@@ -32,6 +39,9 @@ func TestDetectorRecordedEvents(t *testing.T) {
 		{"root shell", Event{Kind: KindExec, Path: "/bin/sh", UID: 0, Attribution: inPod}, []string{RuleShell, RuleRootUser}, "Pod/shop/web-0"},
 		{"binary not in SBOM", Event{Kind: KindExec, Path: "/tmp/miner", UID: 1000, Attribution: withSBOM}, []string{RuleDrift}, "Pod/shop/api-0"},
 		{"binary in SBOM", Event{Kind: KindExec, Path: "/app/server", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"binary in SBOM, path not clean", Event{Kind: KindExec, Path: "/usr//bin/./env", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"relative path: SBOM cannot tell", Event{Kind: KindExec, Path: "./miner", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"image without a published set", Event{Kind: KindExec, Path: "/tmp/miner", UID: 1000, Attribution: inPod}, nil, ""},
 		{"cloud metadata", Event{Kind: KindConnect, Dst: conn("169.254.169.254", 80), Attribution: inPod}, []string{RuleMetadata}, "Pod/shop/web-0"},
 		{"kubelet port", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 10250), Attribution: inPod}, []string{RuleKubelet}, "Pod/shop/web-0"},
 		{"read-only kubelet port", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 10255), Attribution: bare}, []string{RuleKubelet}, "Container/" + testCID},
@@ -50,7 +60,7 @@ func TestDetectorRecordedEvents(t *testing.T) {
 		{"host opens the socket", Event{Kind: KindOpen, Path: "/run/containerd/containerd.sock", Attribution: Attribution{Host: true}}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &Detector{ProcRoot: t.TempDir()}
+			d := &Detector{ProcRoot: t.TempDir(), Files: testFileSets{"registry.example/api@" + testDigest: NewImageFiles([]string{"/app/server", "usr/bin/env"})}}
 			fs := d.Evaluate(&tc.e)
 			var got []string
 			for _, f := range fs {

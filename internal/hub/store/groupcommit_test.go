@@ -169,3 +169,35 @@ func TestCommitQueueWaitIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// The writer never waits for the request path's connections: with every
+// connection of the shared pool taken (in a 10,000-cluster run, hundreds
+// of agent requests reading their certificates waited for them), reports
+// are still committed. Before the committers had their own pool, a
+// committer ending a group waited among those readers for its next
+// connection and the replica applied nothing for minutes.
+func TestCommitWithReadPoolExhausted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		enrolled(t, s, "edge", "ag")
+		release := store.HoldReadPool(t, s)
+		defer release()
+		done := make(chan error, 1)
+		go func() {
+			ok, err := s.Ingest(ctx, "ag", findingsEnv(1, true), t0)
+			if err == nil && !ok {
+				err = errors.New("not applied")
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(time.Minute):
+			release()
+			t.Fatal("a report waited for the shared pool's connections")
+		}
+	})
+}

@@ -34,7 +34,21 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Postgres{&sqlStore{db: db, d: postgresDialect}}
+	// The committers' own pool: in a 10,000-cluster run every agent
+	// request read its certificate from the shared pool, hundreds of them
+	// waited for its 32 connections, and a committer ending a group
+	// waited among them for its next connection (database/sql hands a
+	// freed connection to a random waiter) while its reports' agents
+	// timed out: the replica applied nothing for minutes.
+	cdb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	cdb.SetMaxOpenConns(pgCommitters)
+	cdb.SetMaxIdleConns(pgCommitters)
+	cdb.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Postgres{&sqlStore{db: db, commitDB: cdb, d: postgresDialect}}
 	s.startCommitters(pgCommitters)
 	s.startSeen()
 	return s, nil
