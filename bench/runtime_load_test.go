@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -209,4 +210,70 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	for range b.N {
 		phase(b, "udp", loadSpec{Seconds: secs, UDPWorkers: 2, UDPRate: 100000, ExitBinary: exitBinary(b)}, everyEvent)
 	}
+}
+
+// BenchmarkRuntimeInterleaved measures what the sensor costs each connect
+// and each exec of the workload with phases interleaved (without, with
+// every event reported, with the agent's connect window; round after
+// round) and reports the median CPU per operation of each mode: on a
+// shared machine whose load drifts, sequential phases measure the drift.
+// PALISADE_RUNTIME_ROUNDS rounds (default 9) of
+// PALISADE_RUNTIME_BENCH_SECONDS (default 1.5) per phase. Needs root and
+// BTF; never asserted.
+//
+//	go test ./bench -run x -bench RuntimeInterleaved -benchtime 1x
+func BenchmarkRuntimeInterleaved(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	secs := benchSeconds(b, "PALISADE_RUNTIME_BENCH_SECONDS", 1.5)
+	rounds := int(benchSeconds(b, "PALISADE_RUNTIME_ROUNDS", 9))
+	bin := exitBinary(b)
+	modes := []struct {
+		name string
+		mode sensorMode
+	}{{"without", noSensor}, {"with", everyEvent}, {"window", agentWindow}}
+	for range b.N {
+		for _, kind := range []struct {
+			name string
+			spec loadSpec
+		}{
+			{"connect", loadSpec{Seconds: secs, ConnectWorkers: 2, ExitBinary: bin}},
+			{"exec", loadSpec{Seconds: secs, ExecWorkers: 2, ExitBinary: bin}},
+		} {
+			per := make([][]float64, len(modes))
+			for range rounds {
+				for i, m := range modes {
+					var stop func() runtime.State
+					switch m.mode {
+					case everyEvent:
+						stop = loadedSensor(b, 0)
+					case agentWindow:
+						stop = loadedSensor(b, time.Minute)
+					}
+					r, cpu := runLoad(b, kind.spec)
+					if stop != nil {
+						stop()
+					}
+					per[i] = append(per[i], cpu/float64(max(r.Connects+r.Execs, 1))*1e6)
+				}
+			}
+			base := median(per[0])
+			for i, m := range modes {
+				med := median(per[i])
+				b.ReportMetric(med, "cpu-us/"+kind.name+"-"+m.name)
+				if i > 0 {
+					b.ReportMetric((med/base-1)*100, "overhead-%-"+kind.name+"-"+m.name)
+				}
+				b.Log(kind.name, m.name, "median µs/op", med, "all", per[i])
+			}
+		}
+		b.ReportMetric(load1(), "load1")
+	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
