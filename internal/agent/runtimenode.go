@@ -366,6 +366,9 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 			if n.intent != nil {
 				st := n.intent.judge.Stats()
 				s.IntentJudged, s.IntentDenied, s.IntentUndecided, s.IntentReason = st.Judged, st.Denied, st.Undecided, n.intent.reason(st.Reason)
+				if p != nil {
+					s.IntentUDPNotJudged = p.Detector.UDPNotJudged()
+				}
 			}
 		})
 		n.maybeWriteState()

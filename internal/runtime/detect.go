@@ -62,6 +62,12 @@ type Detector struct {
 	// Intent judges established connections against the cluster's
 	// NetworkPolicies (PAL-RT-011); nil judges none.
 	Intent PolicyIntent
+	// udpNotJudged counts a pod's UDP sends to a destination (one per
+	// destination and connect window, as the kernel reports them) that
+	// policy intent could not judge: a datagram has no proof of delivery
+	// and the sensor sees no UDP receive, so neither allowed nor denied
+	// is known. A coverage gap, never a pass.
+	udpNotJudged atomic.Uint64
 	// Overlay tells image files from files written in the container
 	// through the container's overlay mount (the drift check); nil uses
 	// the change-time test only.
@@ -79,6 +85,10 @@ type Detector struct {
 type ImageFileSets interface {
 	ImageFilesOf(image string) *ImageFiles
 }
+
+// UDPNotJudged is the number of pods' UDP sends policy intent could not
+// judge (see udpNotJudged).
+func (d *Detector) UDPNotJudged() uint64 { return d.udpNotJudged.Load() }
 
 // CustomErrors is the number of custom detection evaluations that failed.
 func (d *Detector) CustomErrors() uint64 { return d.customErrors.Load() }
@@ -118,6 +128,9 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 			if dst == m {
 				add(RuleMetadata, fmt.Sprintf("container %s %s %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), verb(e.Kind), e.Dst))
 			}
+		}
+		if e.Kind == KindUDPSend && d.Intent != nil && a.Pod != nil && !dst.IsLoopback() {
+			d.udpNotJudged.Add(1)
 		}
 		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
 			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))

@@ -115,3 +115,49 @@ func TestResolverKeepsShortLivedContainers(t *testing.T) {
 		t.Fatalf("unknown count %d, want 1", r.Unknown())
 	}
 }
+
+// acceptAll is a policy intent that allows every flow it is asked about.
+type acceptAll struct{ asked int }
+
+func (a *acceptAll) Judge(Flow) IntentVerdict { a.asked++; return IntentVerdict{Decided: true} }
+
+// TestUDPNotJudged: with policy intent on, a pod's UDP send is never
+// judged (no proof of delivery, no receive seen) and never taken as
+// allowed: it is counted as not judged. Loopback, host processes and
+// containers without a pod are not subject to policies; without intent
+// nothing is counted.
+func TestUDPNotJudged(t *testing.T) {
+	pod := &Pod{Namespace: "shop", Name: "web-0"}
+	dst := func(a string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), 53) }
+	for _, tc := range []struct {
+		name   string
+		intent bool
+		e      Event
+		want   uint64
+	}{
+		{"pod sends DNS", true, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 1},
+		{"pod sends over IPv6", true, Event{Kind: KindUDPSend, Dst: dst("fd00::a"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 1},
+		{"loopback", true, Event{Kind: KindUDPSend, Dst: dst("127.0.0.53"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 0},
+		{"container without a pod", true, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID}}, 0},
+		{"host", true, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{Host: true}}, 0},
+		{"TCP connect attempt", true, Event{Kind: KindConnect, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 0},
+		{"intent off", false, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			judge := &acceptAll{}
+			d := &Detector{}
+			if tc.intent {
+				d.Intent = judge
+			}
+			if fs := d.Evaluate(&tc.e); len(fs) != 0 {
+				t.Errorf("findings %+v", fs)
+			}
+			if got := d.UDPNotJudged(); got != tc.want {
+				t.Errorf("not judged %d, want %d", got, tc.want)
+			}
+			if judge.asked != 0 {
+				t.Errorf("the policy model was asked about a datagram or an attempt")
+			}
+		})
+	}
+}
