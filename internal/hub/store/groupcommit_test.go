@@ -201,3 +201,36 @@ func TestCommitWithReadPoolExhausted(t *testing.T) {
 		}
 	})
 }
+
+// An agent request's certificate lookup does not wait for the shared
+// pool either (PostgreSQL; on SQLite readers share one small pool): in
+// the same run, 1,300 requests waiting for the shared pool's connections
+// held up the dashboard's reads and the heartbeat flush.
+func TestCertificateLookupWithReadPoolExhausted(t *testing.T) {
+	s := backends[len(backends)-1].open(t)
+	defer s.Close()
+	if s.Backend() != "postgres" {
+		t.Fatalf("backend %s, want postgres", s.Backend())
+	}
+	ctx := context.Background()
+	c := enrolled(t, s, "edge", "ag")
+	if err := s.RecordCertificate(ctx, store.Certificate{Serial: "0a1b", ClusterID: c.ID, AgentID: "ag", NotBefore: t0, NotAfter: t0.Add(time.Hour)}, t0, 0); err != nil {
+		t.Fatal(err)
+	}
+	release := store.HoldReadPool(t, s)
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.GetCertificate(ctx, "0a1b")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		release()
+		t.Fatal("a certificate lookup waited for the shared pool's connections")
+	}
+}
