@@ -182,24 +182,32 @@ func TestCommitWithReadPoolExhausted(t *testing.T) {
 		enrolled(t, s, "edge", "ag")
 		release := store.HoldReadPool(t, s)
 		defer release()
-		done := make(chan error, 1)
-		go func() {
+		finishesWithoutPool(t, release, "a report", func() error {
 			ok, err := s.Ingest(ctx, "ag", findingsEnv(1, true), t0)
 			if err == nil && !ok {
 				err = errors.New("not applied")
 			}
-			done <- err
-		}()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-time.After(time.Minute):
-			release()
-			t.Fatal("a report waited for the shared pool's connections")
-		}
+			return err
+		})
 	})
+}
+
+// finishesWithoutPool runs fn, which must not need the shared pool whose
+// connections are held until release; a minute is a guard against the
+// hang, not a timing assertion.
+func finishesWithoutPool(t *testing.T, release func(), what string, fn func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		release()
+		t.Fatalf("%s waited for the shared pool's connections", what)
+	}
 }
 
 // An agent request's certificate lookup does not wait for the shared
@@ -219,18 +227,8 @@ func TestCertificateLookupWithReadPoolExhausted(t *testing.T) {
 	}
 	release := store.HoldReadPool(t, s)
 	defer release()
-	done := make(chan error, 1)
-	go func() {
+	finishesWithoutPool(t, release, "a certificate lookup", func() error {
 		_, err := s.GetCertificate(ctx, "0a1b")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(time.Minute):
-		release()
-		t.Fatal("a certificate lookup waited for the shared pool's connections")
-	}
+		return err
+	})
 }
