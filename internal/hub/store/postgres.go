@@ -48,7 +48,21 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	cdb.SetMaxOpenConns(pgCommitters)
 	cdb.SetMaxIdleConns(pgCommitters)
 	cdb.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Postgres{&sqlStore{db: db, commitDB: cdb, d: postgresDialect}}
+	// The agents' certificate lookups, one per agent request, get a pool
+	// of their own too: in the same run, once the committers had theirs,
+	// 1,300 requests waited for the shared pool's connections to read
+	// their certificate, and the dashboard's reads and the heartbeat flush
+	// waited behind them.
+	adb, err := sql.Open("pgx", dsn)
+	if err != nil {
+		db.Close()
+		cdb.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	adb.SetMaxOpenConns(pgCertConns)
+	adb.SetMaxIdleConns(pgCertConns)
+	adb.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Postgres{&sqlStore{db: db, commitDB: cdb, certDB: adb, d: postgresDialect}}
 	s.startCommitters(pgCommitters)
 	s.startSeen()
 	return s, nil
@@ -59,6 +73,9 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 // with the next groups' statements, few enough that a group is usually
 // more than one report.
 const pgCommitters = 4
+
+// pgCertConns is the connections of the certificate lookups' pool.
+const pgCertConns = 8
 
 // migrationLockKey is an arbitrary constant shared by all hub replicas.
 const migrationLockKey = 0x70616c69

@@ -75,7 +75,12 @@ type sqlStore struct {
 	// that the request path's reads can never take the connections the
 	// writer needs; else db.
 	commitDB *sql.DB
-	d        dialect
+	// certDB, when set, is the pool of the agents' certificate lookups
+	// (PostgreSQL): every agent request makes one, hundreds a second in a
+	// large fleet, and on the shared pool they queued the dashboard's
+	// reads and the heartbeat flush behind them; else db.
+	certDB *sql.DB
+	d      dialect
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
@@ -102,8 +107,10 @@ func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
 	err := s.stopSeen()
 	s.stopCommitters()
-	if s.commitDB != nil {
-		err = errors.Join(err, s.commitDB.Close())
+	for _, db := range []*sql.DB{s.commitDB, s.certDB} {
+		if db != nil {
+			err = errors.Join(err, db.Close())
+		}
 	}
 	err = errors.Join(err, s.closePrepared(), s.db.Close())
 	if s.w != nil {
@@ -538,7 +545,11 @@ func (s *sqlStore) RevokeCluster(ctx context.Context, clusterID string, now time
 func (s *sqlStore) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
 	var c Certificate
 	var nb, na, rev, crev int64
-	err := s.queryRow(ctx, s.db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
+	db := s.db
+	if s.certDB != nil {
+		db = s.certDB
+	}
+	err := s.queryRow(ctx, db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
 		FROM certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ?`, serial).
 		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev, &crev)
 	if errors.Is(err, sql.ErrNoRows) {
