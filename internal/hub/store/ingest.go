@@ -254,13 +254,21 @@ func ObjectKey(o finding.ObjectRef) string {
 
 // FindingKey identifies a finding within its object: the same rule on the
 // same container and field with the same message is the same finding.
+//
+// The key is stored (findings.fkey), so its value must never change: the
+// first 16 bytes of the SHA-256 of the four fields, each followed by a
+// NUL, in hex (TestFindingKeyStable). It is hashed from one buffer (on
+// the stack for the usual sizes) rather than written field by field into
+// a hash.Hash: one of the costs paid for every finding of every report.
 func FindingKey(f *finding.Finding) string {
-	h := sha256.New()
-	for _, p := range []string{f.RuleID, f.Container, f.Field, f.Message} {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+	var stack [512]byte
+	b := stack[:0]
+	for _, p := range [...]string{f.RuleID, f.Container, f.Field, f.Message} {
+		b = append(b, p...)
+		b = append(b, 0)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
 // insertRows runs a multi-row INSERT in chunks (listStatement.chunks).
