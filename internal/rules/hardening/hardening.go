@@ -51,6 +51,7 @@ func Rules() []*rule.Rule {
 		ingressNoTLS(),
 		secretEnvRef(),
 		netRawNotDropped(),
+		noLinuxHardening(),
 	}
 }
 
