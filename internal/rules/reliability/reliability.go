@@ -58,6 +58,7 @@ func Rules() []*rule.Rule {
 		invalidPortName(),
 		statefulSetServiceName(),
 		deprecatedServiceAccountField(),
+		restartPolicy(),
 		pdbUnhealthyPodEviction(),
 		topologySpreadInvalid(),
 		invalidLabelValue(),
