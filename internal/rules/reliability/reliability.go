@@ -59,6 +59,8 @@ func Rules() []*rule.Rule {
 		statefulSetServiceName(),
 		deprecatedServiceAccountField(),
 		restartPolicy(),
+		nameLabelMismatch("reliability/name-label-mismatch", "app.kubernetes.io/name"),
+		nameLabelMismatch("reliability/instance-label-mismatch", "app.kubernetes.io/instance"),
 		pdbUnhealthyPodEviction(),
 		topologySpreadInvalid(),
 		invalidLabelValue(),
