@@ -130,16 +130,8 @@ func warmImageDB(b *testing.B, bin string) string {
 	}
 	b.Logf("db import of the whole Go database (%s): %v wall, %v CPU, peak RSS %.0f MiB", vulndbtest.GoVulnDBModule, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), r.rssMiB)
 	recs := map[string][]byte{}
-	for i := 0; i < 20000; i++ {
-		id := fmt.Sprintf("DEBIAN-CVE-2098-%05d", i)
-		recs[id] = imagescantest.DebianRecord(id, fmt.Sprintf("CVE-2098-%05d", i), fmt.Sprintf("src%04d", i%2000), "1.0-1", "")
-	}
-	for _, id := range []struct{ id, src, fixed string }{
-		{"DEBIAN-CVE-2099-0001", "glibc", "2.36-9+deb12u15"}, {"DEBIAN-CVE-2099-0002", "glibc", "2.36-9+deb12u3"},
-		{"DEBIAN-CVE-2099-0003", "zlib", "1:1.2.13.dfsg-1+deb12u1"}, {"DEBIAN-CVE-2099-0005", "bash", "5.2.15-2+b1"},
-		{"DEBIAN-CVE-2099-0007", "systemd", ""}, {"DEBIAN-CVE-2099-0008", "util-linux", "2.38.1-5+deb12u4"},
-	} {
-		recs[id.id] = imagescantest.DebianRecord(id.id, "CVE"+id.id[len("DEBIAN-CVE"):], id.src, id.fixed, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")
+	for _, a := range bookwormAdvisories() {
+		recs[a.id] = imagescantest.DebianRecord(a.id, a.cve, a.src, a.fixed, a.vector)
 	}
 	r = runPalisade(b, bin, "db", "import", imagescantest.WriteRecords(b, recs), "--name", "debian", "--cache-dir", cache)
 	if r.code != 0 {
@@ -148,8 +140,38 @@ func warmImageDB(b *testing.B, bin string) string {
 	return cache
 }
 
+// debianAdvisory is one advisory of the benchmark's Debian data, written
+// as an OSV record for Palisade and as a Security Tracker entry for Trivy
+// (trivy_bench_test.go).
+type debianAdvisory struct{ id, cve, src, fixed, vector string }
+
+// bookwormAdvisories are the benchmark's Debian advisories: 20,000
+// generated ones over 2,000 source names (none in bookworm) and six on
+// bookworm's own packages.
+func bookwormAdvisories() []debianAdvisory {
+	var out []debianAdvisory
+	for i := 0; i < 20000; i++ {
+		out = append(out, debianAdvisory{fmt.Sprintf("DEBIAN-CVE-2098-%05d", i), fmt.Sprintf("CVE-2098-%05d", i), fmt.Sprintf("src%04d", i%2000), "1.0-1", ""})
+	}
+	for _, a := range []struct{ id, src, fixed string }{
+		{"DEBIAN-CVE-2099-0001", "glibc", "2.36-9+deb12u15"}, {"DEBIAN-CVE-2099-0002", "glibc", "2.36-9+deb12u3"},
+		{"DEBIAN-CVE-2099-0003", "zlib", "1:1.2.13.dfsg-1+deb12u1"}, {"DEBIAN-CVE-2099-0005", "bash", "5.2.15-2+b1"},
+		{"DEBIAN-CVE-2099-0007", "systemd", ""}, {"DEBIAN-CVE-2099-0008", "util-linux", "2.38.1-5+deb12u4"},
+	} {
+		out = append(out, debianAdvisory{a.id, "CVE" + a.id[len("DEBIAN-CVE"):], a.src, a.fixed, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"})
+	}
+	return out
+}
+
 // report prints the median wall and CPU times and the highest peak RSS.
 func reportRuns(b *testing.B, what string, runs []runResult) {
+	b.Helper()
+	reportRunsAs(b, what, "", runs)
+}
+
+// reportRunsAs is reportRuns with a prefix on the metrics' units, for a
+// benchmark that reports several kinds of runs.
+func reportRunsAs(b *testing.B, what, prefix string, runs []runResult) {
 	b.Helper()
 	walls := make([]time.Duration, len(runs))
 	cpus := make([]time.Duration, len(runs))
@@ -160,10 +182,10 @@ func reportRuns(b *testing.B, what string, runs []runResult) {
 	}
 	sort.Slice(walls, func(i, j int) bool { return walls[i] < walls[j] })
 	sort.Slice(cpus, func(i, j int) bool { return cpus[i] < cpus[j] })
-	b.ReportMetric(float64(walls[len(walls)/2].Milliseconds()), "wall-ms")
-	b.ReportMetric(float64(cpus[len(cpus)/2].Milliseconds()), "cpu-ms")
-	b.ReportMetric(peak, "peak-RSS-MiB")
-	b.ReportMetric(anon, "peak-anon-MiB")
+	b.ReportMetric(float64(walls[len(walls)/2].Milliseconds()), prefix+"wall-ms")
+	b.ReportMetric(float64(cpus[len(cpus)/2].Milliseconds()), prefix+"cpu-ms")
+	b.ReportMetric(peak, prefix+"peak-RSS-MiB")
+	b.ReportMetric(anon, prefix+"peak-anon-MiB")
 	b.Logf("%s: %d runs, wall median %v (min %v), CPU median %v, peak RSS %.1f MiB (anonymous %.1f MiB)",
 		what, len(runs), walls[len(walls)/2].Round(time.Millisecond), walls[0].Round(time.Millisecond), cpus[len(cpus)/2].Round(time.Millisecond), peak, anon)
 }

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"errors"
 	"io"
 	"sync"
 )
@@ -27,6 +28,27 @@ const (
 )
 
 func newReadAhead(r io.Reader) *readAhead {
+	return newReadAheadFunc(func(emit func([]byte) error) error {
+		buf := make([]byte, readAheadChunkSize)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				if err := emit(buf[:n]); err != nil {
+					return err
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
+}
+
+// newReadAheadFunc runs produce on its own goroutine; produce pushes the
+// stream's bytes through emit (which may block, and returns errStopped
+// once Close was called) and returns io.EOF or nil at a clean end, or the
+// stream's error.
+func newReadAheadFunc(produce func(emit func([]byte) error) error) *readAhead {
 	ra := &readAhead{
 		ch:   make(chan []byte, readAheadChunks),
 		free: make(chan []byte, readAheadChunks+1),
@@ -37,36 +59,57 @@ func newReadAhead(r io.Reader) *readAhead {
 		ra.free <- make([]byte, readAheadChunkSize)
 	}
 	ra.wg.Add(1)
-	go ra.fill(r)
+	go ra.fill(produce)
 	return ra
 }
 
-func (ra *readAhead) fill(r io.Reader) {
+// errStopped ends a producer after Close.
+var errStopped = errors.New("read-ahead closed")
+
+func (ra *readAhead) fill(produce func(emit func([]byte) error) error) {
 	defer ra.wg.Done()
 	defer close(ra.ch)
-	for {
-		var buf []byte
+	var cur []byte // the chunk being filled
+	send := func() error {
 		select {
-		case buf = <-ra.free:
+		case ra.ch <- cur:
+			cur = nil
+			return nil
 		case <-ra.done:
-			return
-		}
-		n, err := io.ReadFull(r, buf[:cap(buf)])
-		if n > 0 {
-			select {
-			case ra.ch <- buf[:n]:
-			case <-ra.done:
-				return
-			}
-		}
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
-		}
-		if err != nil {
-			ra.errc <- err
-			return
+			return errStopped
 		}
 	}
+	emit := func(p []byte) error {
+		for len(p) > 0 {
+			if cur == nil {
+				select {
+				case cur = <-ra.free:
+					cur = cur[:0]
+				case <-ra.done:
+					return errStopped
+				}
+			}
+			n := copy(cur[len(cur):cap(cur)], p)
+			cur, p = cur[:len(cur)+n], p[n:]
+			if len(cur) == cap(cur) {
+				if err := send(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	err := produce(emit)
+	if err == errStopped {
+		return
+	}
+	if len(cur) > 0 && send() != nil {
+		return
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	ra.errc <- err
 }
 
 // Read returns decompressed bytes in order, then the decompressor's error

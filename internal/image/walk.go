@@ -12,8 +12,9 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/palisade-sec/palisade/internal/inflate"
 )
 
 // Limits bound what an image may make the walker do. A zero field takes
@@ -341,12 +342,17 @@ func (w *walker) layer(ctx context.Context, idx int32, l v1.Layer) error {
 	var plain io.Reader = br
 	switch {
 	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%w: gzip: %v", ErrMalformed, err)
-		}
-		defer zr.Close()
-		ra := newReadAhead(zr)
+		// internal/inflate, not compress/gzip: inflating the layer is most
+		// of a cold scan's CPU, and it is about 1.4× faster (see
+		// BenchmarkInflateBookwormLayer). It runs on the read-ahead
+		// goroutine, overlapping with the tar walk.
+		ra := newReadAheadFunc(func(emit func([]byte) error) error {
+			err := inflate.Gunzip(br, emit)
+			if err != nil && err != errStopped {
+				err = fmt.Errorf("gzip: %w", err)
+			}
+			return err
+		})
 		defer ra.Close()
 		plain = ra
 	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):

@@ -846,16 +846,19 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 		})
 	}
 	if err == nil && s.seen != nil {
-		s.seen.applied(agentID, out.cluster, hb, ms(now), out.contact)
+		s.seen.applied(agentID, hb, out, ms(now))
 	}
 	return err
 }
 
 // heartbeatOutcome is what applying a heartbeat found: the agent's
-// cluster, and whether the heartbeat counted as contact.
+// cluster, whether the heartbeat counted as contact, and the agent's row
+// as it read it (what later heartbeats are coalesced against).
 type heartbeatOutcome struct {
-	cluster string
-	contact bool
+	cluster             string
+	contact             bool
+	lastSeq             uint64
+	created, lastReport int64
 }
 
 // heartbeatIn applies a heartbeat in tx.
@@ -884,7 +887,7 @@ func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, 
 	// (since enrolment if never) is not getting its data through,
 	// whatever the reason: the same.
 	stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
-	out := heartbeatOutcome{cluster: clusterID, contact: true}
+	out := heartbeatOutcome{cluster: clusterID, contact: true, lastSeq: uint64(max(lastSeq, 0)), created: created, lastReport: lastReport}
 	if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
 		q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 		args = args[1:]

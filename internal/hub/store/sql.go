@@ -71,7 +71,16 @@ type sqlStore struct {
 	// w, when set, runs transactions (SQLite: the one writer connection);
 	// else db does.
 	w *sql.DB
-	d dialect
+	// commitDB, when set, is the committers' own pool (PostgreSQL), so
+	// that the request path's reads can never take the connections the
+	// writer needs; else db.
+	commitDB *sql.DB
+	// certDB, when set, is the pool of the agents' certificate lookups
+	// (PostgreSQL): every agent request makes one, hundreds a second in a
+	// large fleet, and on the shared pool they queued the dashboard's
+	// reads and the heartbeat flush behind them; else db.
+	certDB *sql.DB
+	d      dialect
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
@@ -98,6 +107,11 @@ func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
 	err := s.stopSeen()
 	s.stopCommitters()
+	for _, db := range []*sql.DB{s.commitDB, s.certDB} {
+		if db != nil {
+			err = errors.Join(err, db.Close())
+		}
+	}
 	err = errors.Join(err, s.closePrepared(), s.db.Close())
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
@@ -175,12 +189,17 @@ type copyFunc func(ctx context.Context, table string, cols []string, rows [][]an
 // txCopy is tx, with on PostgreSQL a copyFunc on the transaction's
 // connection: database/sql does not expose a Tx's connection, so the
 // transaction is begun on a *sql.Conn whose driver connection (pgx) then
-// runs the COPY.
+// runs the COPY. It is the writer's path (reports and heartbeats), so on
+// PostgreSQL it takes its connection from the committers' pool.
 func (s *sqlStore) txCopy(ctx context.Context, fn func(*sql.Tx, copyFunc) error) error {
 	if !s.d.dollar {
 		return s.tx(ctx, func(tx *sql.Tx) error { return fn(tx, nil) })
 	}
-	conn, err := s.db.Conn(ctx)
+	db := s.db
+	if s.commitDB != nil {
+		db = s.commitDB
+	}
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
 	}
@@ -526,7 +545,11 @@ func (s *sqlStore) RevokeCluster(ctx context.Context, clusterID string, now time
 func (s *sqlStore) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
 	var c Certificate
 	var nb, na, rev, crev int64
-	err := s.queryRow(ctx, s.db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
+	db := s.db
+	if s.certDB != nil {
+		db = s.certDB
+	}
+	err := s.queryRow(ctx, db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
 		FROM certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ?`, serial).
 		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev, &crev)
 	if errors.Is(err, sql.ErrNoRows) {
