@@ -135,7 +135,7 @@ func (x *podIndex) setRemote(obj any) {
 			x.remoteOver++
 			continue
 		}
-			x.remote[a.Unmap()] = remotePeer{uid: string(p.UID), w: w}
+		x.remote[a.Unmap()] = remotePeer{uid: string(p.UID), w: w}
 		x.remoteIPs[string(p.UID)] = append(x.remoteIPs[string(p.UID)], a.Unmap())
 	}
 }

@@ -397,7 +397,10 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
 	}
-	var write, insert [][]any
+	// The findings to write: as the rows' values only where they are
+	// passed as rows (COPY, SQLite's multi-row INSERTs); PostgreSQL's
+	// statement takes them as columns (writeFindings).
+	var write, insert []*wantedFinding
 	var gone [][2]string
 	storedKeys := make(map[[2]string]bool, len(stored))
 	for i := range stored {
@@ -409,12 +412,12 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		case w == nil:
 			gone = append(gone, k)
 		case w.dhash != r.dhash || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
-			write = append(write, a.findingRow(w))
+			write = append(write, w)
 		}
 	}
 	for _, w := range order {
 		if !storedKeys[[2]string{w.okey, w.fkey}] {
-			insert = append(insert, a.findingRow(w))
+			insert = append(insert, w)
 		}
 	}
 	// A snapshot's findings are the cluster's rows afterwards, so its
@@ -440,7 +443,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			return err
 		}
 		charge.done = true
-		if err := a.cp(ctx, "findings", findingColumns, insert); err != nil {
+		if err := a.cp(ctx, "findings", findingColumns, a.findingRows(insert)); err != nil {
 			return fmt.Errorf("findings: copy: %w", err)
 		}
 	} else {
@@ -456,7 +459,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 				return err
 			}
 		}
-		if err := a.upsertFindings(ctx, write); err != nil {
+		if err := a.upsertFindings(ctx, a.findingRows(write)); err != nil {
 			return fmt.Errorf("findings: %w", err)
 		}
 		if err := a.deleteFindings(ctx, gone); err != nil {
@@ -554,21 +557,22 @@ const writeFindingsSQL = `WITH
 		WHERE id = $1 AND NOT $27::boolean RETURNING finding_rows)
 SELECT (SELECT finding_rows FROM charged)`
 
-// writeFindings runs writeFindingsSQL: rows to upsert (findingRow),
+// writeFindings runs writeFindingsSQL: findings to upsert,
 // rows gone, the counters' change (nil: none, the cluster is recounted
 // after), and the charge of the cluster's findings rows, whose quota it
 // then checks (the statement rolls back with the report if it is over).
-func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows [][]any, gone [][2]string, counters *counterDiff) error {
+func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows []*wantedFinding, gone [][2]string, counters *counterDiff) error {
 	n := len(rows)
 	okey, fkey, rule, kind, ns, name, title, data, dhash := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	sev, sup := make([]int32, n), make([]int32, n)
-	for i, r := range rows {
-		okey[i], fkey[i], rule[i] = r[1].(string), r[2].(string), r[4].(string)
-		sev[i] = int32(r[5].(int))
-		kind[i], ns[i], name[i], title[i] = r[6].(string), r[7].(string), r[8].(string), r[9].(string)
-		sup[i] = int32(r[10].(int))
-		data[i] = r[11].(string)
-		dhash[i] = r[14].(string)
+	for i, w := range rows {
+		f := w.f
+		okey[i], fkey[i], rule[i] = w.okey, w.fkey, f.RuleID
+		sev[i] = int32(f.Severity)
+		kind[i], ns[i], name[i], title[i] = f.Object.Kind, f.Object.Namespace, f.Object.Name, f.Title
+		sup[i] = int32(b2i(f.Suppressed))
+		data[i] = string(w.data)
+		dhash[i] = w.dhash
 	}
 	gokey, gfkey := make([]string, len(gone)), make([]string, len(gone))
 	for i, k := range gone {
@@ -596,6 +600,15 @@ func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows [][]
 		return nil
 	}
 	return a.checkFindingsQuota(c, charged.Int64)
+}
+
+// findingRows are the findings' rows (findingRow).
+func (a *applier) findingRows(ws []*wantedFinding) [][]any {
+	rows := make([][]any, len(ws))
+	for i, w := range ws {
+		rows[i] = a.findingRow(w)
+	}
+	return rows
 }
 
 func (a *applier) findingRow(w *wantedFinding) []any {
