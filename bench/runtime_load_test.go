@@ -7,10 +7,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/runtime"
 )
@@ -74,16 +76,16 @@ func exitBinary(b *testing.B) string {
 	return p
 }
 
-// loadedSensor loads the sensor, every connect and send reported (no
-// kernel-side window), with the user-space pipeline consuming; stop
-// returns its state.
-func loadedSensor(b *testing.B) (stop func() runtime.State) {
+// loadedSensor loads the sensor with the given kernel-side connect window
+// (0: every connect, send and accept reported), with the user-space
+// pipeline consuming; stop returns its state.
+func loadedSensor(b *testing.B, window time.Duration) (stop func() runtime.State) {
 	b.Helper()
 	root, err := runtime.CgroupV2Root()
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := runtime.Open(context.Background(), runtime.Options{})
+	s, err := runtime.Open(context.Background(), runtime.Options{ConnectWindow: window})
 	if err != nil {
 		b.Fatalf("sensor: %v", err)
 	}
@@ -103,14 +105,28 @@ func loadedSensor(b *testing.B) (stop func() runtime.State) {
 	}
 }
 
-// phase runs one load with or without the sensor, reports it under the
-// given name and returns the generator's CPU seconds per operation.
-func phase(b *testing.B, name string, s loadSpec, withSensor bool) float64 {
+// sensorMode is how a phase runs: without the sensor, with it reporting
+// every event (window 0), or with the agent's default connect window.
+type sensorMode int
+
+const (
+	noSensor sensorMode = iota
+	everyEvent
+	agentWindow
+)
+
+// phase runs one load in the given mode, reports it under the given name
+// and returns the generator's CPU seconds per operation.
+func phase(b *testing.B, name string, s loadSpec, mode sensorMode) float64 {
 	b.Helper()
 	var stop func() runtime.State
 	l0 := load1()
-	if withSensor {
-		stop = loadedSensor(b)
+	withSensor := mode != noSensor
+	switch mode {
+	case everyEvent:
+		stop = loadedSensor(b, 0)
+	case agentWindow:
+		stop = loadedSensor(b, time.Minute)
 	}
 	cpu0 := selfCPU()
 	r, genCPU := runLoad(b, s)
@@ -164,15 +180,18 @@ func BenchmarkRuntimeTargetLoad(b *testing.B) {
 	execs := loadSpec{Seconds: secs, ExecWorkers: 2, ExitBinary: bin}
 	target := loadSpec{Seconds: secs, ConnectWorkers: 2, ExecWorkers: 2, ConnectRate: 20000, ExecRate: 2000, ExitBinary: bin}
 	for range b.N {
-		c0 := phase(b, "connect-without", connects, false)
-		c1 := phase(b, "connect-with", connects, true)
-		e0 := phase(b, "exec-without", execs, false)
-		e1 := phase(b, "exec-with", execs, true)
-		need0, need1 := 20000*c0+2000*e0, 20000*c1+2000*e1
+		c0 := phase(b, "connect-without", connects, noSensor)
+		c1 := phase(b, "connect-with", connects, everyEvent)
+		cw := phase(b, "connect-window", connects, agentWindow)
+		e0 := phase(b, "exec-without", execs, noSensor)
+		e1 := phase(b, "exec-with", execs, everyEvent)
+		need0, need1, needw := 20000*c0+2000*e0, 20000*c1+2000*e1, 20000*cw+2000*e1
 		b.ReportMetric(need0, "target-cpus-without")
 		b.ReportMetric(need1, "target-cpus-with")
+		b.ReportMetric(needw, "target-cpus-window")
 		b.ReportMetric((need1/need0-1)*100, "target-overhead-%")
-		phase(b, "target-with", target, true)
+		b.ReportMetric((needw/need0-1)*100, "target-overhead-window-%")
+		phase(b, "target-with", target, everyEvent)
 	}
 }
 
@@ -189,6 +208,72 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	}
 	secs := benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_SECONDS", 60)
 	for range b.N {
-		phase(b, "udp", loadSpec{Seconds: secs, UDPWorkers: 2, UDPRate: 100000, ExitBinary: exitBinary(b)}, true)
+		phase(b, "udp", loadSpec{Seconds: secs, UDPWorkers: 2, UDPRate: 100000, ExitBinary: exitBinary(b)}, everyEvent)
 	}
+}
+
+// BenchmarkRuntimeInterleaved measures what the sensor costs each connect
+// and each exec of the workload with phases interleaved (without, with
+// every event reported, with the agent's connect window; round after
+// round) and reports the median CPU per operation of each mode: on a
+// shared machine whose load drifts, sequential phases measure the drift.
+// PALISADE_RUNTIME_ROUNDS rounds (default 9) of
+// PALISADE_RUNTIME_BENCH_SECONDS (default 1.5) per phase. Needs root and
+// BTF; never asserted.
+//
+//	go test ./bench -run x -bench RuntimeInterleaved -benchtime 1x
+func BenchmarkRuntimeInterleaved(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	secs := benchSeconds(b, "PALISADE_RUNTIME_BENCH_SECONDS", 1.5)
+	rounds := int(benchSeconds(b, "PALISADE_RUNTIME_ROUNDS", 9))
+	bin := exitBinary(b)
+	modes := []struct {
+		name string
+		mode sensorMode
+	}{{"without", noSensor}, {"with", everyEvent}, {"window", agentWindow}}
+	for range b.N {
+		for _, kind := range []struct {
+			name string
+			spec loadSpec
+		}{
+			{"connect", loadSpec{Seconds: secs, ConnectWorkers: 2, ExitBinary: bin}},
+			{"exec", loadSpec{Seconds: secs, ExecWorkers: 2, ExitBinary: bin}},
+		} {
+			per := make([][]float64, len(modes))
+			for range rounds {
+				for i, m := range modes {
+					var stop func() runtime.State
+					switch m.mode {
+					case everyEvent:
+						stop = loadedSensor(b, 0)
+					case agentWindow:
+						stop = loadedSensor(b, time.Minute)
+					}
+					r, cpu := runLoad(b, kind.spec)
+					if stop != nil {
+						stop()
+					}
+					per[i] = append(per[i], cpu/float64(max(r.Connects+r.Execs, 1))*1e6)
+				}
+			}
+			base := median(per[0])
+			for i, m := range modes {
+				med := median(per[i])
+				b.ReportMetric(med, "cpu-us/"+kind.name+"-"+m.name)
+				if i > 0 {
+					b.ReportMetric((med/base-1)*100, "overhead-%-"+kind.name+"-"+m.name)
+				}
+				b.Log(kind.name, m.name, "median µs/op", med, "all", per[i])
+			}
+		}
+		b.ReportMetric(load1(), "load1")
+	}
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }

@@ -75,7 +75,7 @@ func BenchmarkRuntimeOverhead(b *testing.B) {
 	}
 	for range b.N {
 		c0, e0 := load()
-		stop := loadedSensor(b)
+		stop := loadedSensor(b, 0)
 		c1, e1 := load()
 		st := stop()
 		b.ReportMetric(c0, "connects/s-without")

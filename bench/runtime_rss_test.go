@@ -128,13 +128,20 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 		idle := procStatusKiB(pid, "VmRSS")
 		r, _ := runLoad(b, loadSpec{Seconds: secs, ConnectWorkers: 2, ExecWorkers: 2, ConnectRate: 20000, ExecRate: 2000, ExitBinary: exitBinary(b)})
 		rss, hwm := procStatusKiB(pid, "VmRSS"), procStatusKiB(pid, "VmHWM")
+		// Where it goes: the Go heap and stacks (anonymous), the binary's
+		// pages (file), and shared mappings (the ring buffer's pages).
+		anon, file, shmem := procStatusKiB(pid, "RssAnon"), procStatusKiB(pid, "RssFile"), procStatusKiB(pid, "RssShmem")
 		_ = sensor.Process.Signal(os.Interrupt)
 		_ = sensor.Wait()
 		b.ReportMetric(float64(idle)/1024, "rss-MiB-idle")
 		b.ReportMetric(float64(rss)/1024, "rss-MiB-loaded")
 		b.ReportMetric(float64(hwm)/1024, "rss-MiB-peak")
+		b.ReportMetric(float64(anon)/1024, "rss-MiB-anon")
+		b.ReportMetric(float64(file)/1024, "rss-MiB-file")
+		b.ReportMetric(float64(shmem)/1024, "rss-MiB-shmem")
 		b.ReportMetric(float64(r.Connects+r.Execs)/r.Elapsed, "ops/s")
-		b.Log("pods", nPods, "idle KiB", idle, "loaded KiB", rss, "peak KiB", hwm, "connects", r.Connects, "execs", r.Execs, "seconds", r.Elapsed, "load1", load1())
+		b.Log("pods", nPods, "idle KiB", idle, "loaded KiB", rss, "peak KiB", hwm, "anon KiB", anon, "file KiB", file, "shmem KiB", shmem,
+			"connects", r.Connects, "execs", r.Execs, "seconds", r.Elapsed, "load1", load1())
 	}
 }
 

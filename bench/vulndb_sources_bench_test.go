@@ -217,6 +217,17 @@ func BenchmarkVulnDBImportAll(b *testing.B) {
 		b.ReportMetric(float64(res.Metadata.CVEs), "cves")
 		b.ReportMetric(float64(fi.Size())/(1<<20), "db-MiB")
 		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+		// PALISADE_BENCH_VULNDB_KEEP names a file to copy the database to,
+		// for comparing the content two builds write (docs in README.md).
+		if keep := os.Getenv("PALISADE_BENCH_VULNDB_KEEP"); keep != "" {
+			data, err := os.ReadFile(c.DBPath())
+			if err == nil {
+				err = os.WriteFile(keep, data, 0o644)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
 
 		one := vulndb.Cache{Dir: b.TempDir()}
 		if _, err := one.Update(ctx, vulndb.UpdateOptions{Sources: []vulndb.Source{sources[0], nvd}}); err != nil {

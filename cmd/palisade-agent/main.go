@@ -19,12 +19,14 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/buildinfo"
 	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/procmem"
 )
 
 func main() {
@@ -166,6 +168,7 @@ func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig
 	cfg.Logger = log
 	n, err := agent.NewRuntimeNode(cfg)
 	if err == nil {
+		go releaseStartupPages(ctx, log)
 		err = n.Run(ctx)
 	}
 	if err != nil {
@@ -173,4 +176,27 @@ func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig
 		return 2
 	}
 	return 0
+}
+
+// startupPagesAfter is when the runtime DaemonSet's start-up (client
+// setup, the pod informer's first list, loading the BPF programs) is over
+// and the binary's pages it touched can be released.
+const startupPagesAfter = 15 * time.Second
+
+// releaseStartupPages drops the binary's code and read-only pages from the
+// node sensor's resident set once start-up is over: they are most of its
+// RSS (bench/README.md) and the steady state uses few of them; the pages
+// stay in the page cache and come back on their next use.
+func releaseStartupPages(ctx context.Context, log *slog.Logger) {
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(startupPagesAfter):
+	}
+	n, err := procmem.ReleaseExecutablePages()
+	if err != nil {
+		log.Warn("binary pages not released", slog.Any("error", err))
+		return
+	}
+	log.Info("binary pages released from the resident set", slog.Int64("mappedBytes", n))
 }

@@ -84,11 +84,13 @@ sets of their content manifests).
 
 Vendor advisories in their own formats: oval-oracle (Oracle Linux ELSA),
 oval-azurelinux-3.0 and oval-mariner-2.0 (Microsoft's OVAL), photon-5.0
-(Photon OS's CVE metadata) by name alone; redhat-vex=URL (Red Hat's CSAF
-VEX archive: will not fix, fix deferred, not affected per stream),
-bodhi=URL (Fedora's Bodhi updates), alas-2=URL and alas-2023=URL (Amazon
-Linux's updateinfo.xml). NAME=URL with such a name is a source of that
-format.`,
+(Photon OS's CVE metadata), alas-2 and alas-2023 (Amazon Linux's
+updateinfo, found through Amazon's mirror list, repodata/repomd.xml and
+its SHA-256) by name alone; redhat-vex=URL (Red Hat's CSAF VEX archive:
+will not fix, fix deferred, not affected per stream), bodhi=URL (Fedora's
+Bodhi updates), alas-2=URL and alas-2023=URL (a mirror list ending in
+mirror.list, or the updateinfo.xml file itself). NAME=URL with such a
+name is a source of that format.`,
 		Example: `  palisade db update
   palisade db update --source Debian --source Go
   palisade db update --source debian=https://mirror.internal/osv/Debian/all.zip

@@ -91,6 +91,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var scanQuota, findingsQuota int64
 	var profileWindow, profileRetention time.Duration
 	var profileQuota int
+	var debugListen string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the hub's HTTPS API (mutual TLS for agents)",
@@ -127,6 +128,14 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			if err != nil {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("listen %s: %w", listen, err)}
 			}
+			if debugListen != "" {
+				_, stop, err := serveDebug(cmd.Context(), debugListen, log)
+				if err != nil {
+					ln.Close()
+					return &exitCodeError{code: exitError, err: fmt.Errorf("--debug-listen: %w", err)}
+				}
+				defer stop()
+			}
 			log.Info("hub serving", slog.String("address", ln.Addr().String()), slog.String("database", st.Backend()),
 				slog.String("caFingerprint", h.CAFingerprint()))
 			return h.Serve(cmd.Context(), ln)
@@ -153,6 +162,8 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")
+	f.StringVar(&debugListen, "debug-listen", "", "serve Go's /debug/pprof/ on this loopback address (e.g. 127.0.0.1:6060), unauthenticated: for profiling a running hub")
+	_ = f.MarkHidden("debug-listen")
 	return cmd
 }
 

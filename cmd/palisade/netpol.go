@@ -191,9 +191,9 @@ Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
 
 func newNetpolDiffCommand(s *streams, g *globalOptions) *cobra.Command {
 	in := &netpolInput{}
-	var observed string
+	observed := &observedSource{}
 	cmd := &cobra.Command{
-		Use:   "diff OLD NEW | diff --observed FILE (PATH... | --cluster)",
+		Use:   "diff OLD NEW | diff (--observed FILE | --hub URL --hub-cluster NAME) (PATH... | --cluster)",
 		Short: "Connections added, removed and changed between two configurations, or against observed traffic",
 		Long: `Analyse two sets of manifests (files or directories) and list the
 connections added, removed and changed, one per line:
@@ -205,14 +205,17 @@ External ranges are compared address by address.
 With --observed FILE (the runtime sensors' learned profiles, the hub's
 export), compare the traffic observed with what the policies of the input
 allow, for the profiled workloads: findings netpol/observed-but-denied and
-netpol/allowed-never-used (-o table, json, yaml, sarif).
+netpol/allowed-never-used (-o table, json, yaml, sarif). With --hub and
+--hub-cluster the profiles are read from the hub's API instead (a viewer
+API token in --hub-token-file or $PALISADE_HUB_TOKEN).
 
 Exit codes: 0 no difference; 1 differences (with --observed: an observed
 connection the policies deny); 2 usage or input error.`,
 		Example: `  palisade netpol diff ./k8s-main ./k8s-branch
-  palisade netpol diff --observed profiles.json --cluster -o sarif`,
+  palisade netpol diff --observed profiles.json --cluster -o sarif
+  PALISADE_HUB_TOKEN=$(cat token) palisade netpol diff --hub https://hub:8443 --hub-cluster edge-042 --cluster`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if observed != "" {
+			if observed.set() {
 				return nil
 			}
 			if len(args) != 2 {
@@ -221,7 +224,7 @@ connection the policies deny); 2 usage or input error.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if observed != "" {
+			if observed.set() {
 				return runObservedDiff(cmd.Context(), s, g, in, observed, args)
 			}
 			var conns [2]*netpol.Connectivity
@@ -248,16 +251,18 @@ connection the policies deny); 2 usage or input error.`,
 		},
 	}
 	in.addFlags(cmd)
-	cmd.Flags().StringVar(&observed, "observed", "", "learned runtime profiles (the hub's export, JSON; '-' for standard input): compare the observed traffic with the input's policies")
+	observed.addHubFlags(cmd)
+	cmd.Flags().StringVar(&observed.file, "observed", "", "learned runtime profiles (the hub's export, JSON; '-' for standard input): compare the observed traffic with the input's policies")
 	return cmd
 }
 
 func newNetpolGenerateCommand(s *streams, g *globalOptions) *cobra.Command {
 	in := &netpolInput{}
-	var reqFile, outFile, observedFile string
+	var reqFile, outFile string
+	observed := &observedSource{}
 	var infer bool
 	cmd := &cobra.Command{
-		Use:   "generate (--requirements FILE | --from-observed FILE) (PATH... | --cluster)",
+		Use:   "generate (--requirements FILE | --from-observed FILE | --hub URL --hub-cluster NAME) (PATH... | --cluster)",
 		Short: "Write least-privilege NetworkPolicies, proven exact by re-analysis",
 		Long: `Generate NetworkPolicies from a requirements file (schema in docs/netpol.md):
 for every namespace in scope a default deny of ingress and egress, DNS
@@ -271,16 +276,21 @@ way from the requirements, printing each difference.
 
 With --from-observed, the requirements are the runtime sensors' learned
 workload profiles (the hub's GET /api/v1/runtime/profiles?cluster=ID, or
-palisade hub profiles): every observed connection is allowed, nothing
-else; --requirements then only adds to them. A profile still learning, or
+palisade hub profiles, saved to a file): every observed connection is
+allowed, nothing else; --requirements then only adds to them. With --hub
+and --hub-cluster the profiles are read from the hub's API directly (a
+viewer API token in --hub-token-file or $PALISADE_HUB_TOKEN; the hub CA in
+--hub-ca-file unless the hub serves a certificate the system trusts). A profile still learning, or
 one whose workload the input lacks, is reported (see docs/runtime.md).
 
 Output is YAML (default) or JSON (-o json).`,
 		Example: `  palisade netpol generate --requirements examples/netpol/requirements.yaml examples/netpol/shop > policies.yaml
-  palisade netpol generate --from-observed profiles.json --cluster > policies.yaml`,
+  palisade netpol generate --from-observed profiles.json --cluster > policies.yaml
+  palisade netpol generate --hub https://hub:8443 --hub-cluster edge-042 --hub-token-file token \
+    --hub-ca-file hub-ca.crt --cluster > policies.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if reqFile == "" && observedFile == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--requirements or --from-observed is required")}
+			if reqFile == "" && !observed.set() {
+				return &exitCodeError{code: exitError, err: fmt.Errorf("--requirements, --from-observed or --hub is required")}
 			}
 			var req *netpol.Requirements
 			if reqFile != "" {
@@ -299,8 +309,8 @@ Output is YAML (default) or JSON (-o json).`,
 			if err := nothingToAnalyse(inv, args); err != nil {
 				return err
 			}
-			if observedFile != "" {
-				x, err := readProfiles(s, observedFile)
+			if observed.set() {
+				x, _, err := observed.read(cmd.Context(), s)
 				if err != nil {
 					return &exitCodeError{code: exitError, err: err}
 				}
@@ -356,7 +366,8 @@ Output is YAML (default) or JSON (-o json).`,
 	}
 	in.addFlags(cmd)
 	cmd.Flags().StringVar(&reqFile, "requirements", "", "requirements file (see docs/netpol.md)")
-	cmd.Flags().StringVar(&observedFile, "from-observed", "", "learned runtime profiles (the hub's export, JSON; '-' for standard input) to allow exactly the observed traffic")
+	observed.addHubFlags(cmd)
+	cmd.Flags().StringVar(&observed.file, "from-observed", "", "learned runtime profiles (the hub's export, JSON; '-' for standard input) to allow exactly the observed traffic")
 	cmd.Flags().StringVar(&outFile, "output-file", "", "write the policies to this file")
 	cmd.Flags().BoolVar(&infer, "infer", false, "also allow connections to Services referenced in env vars and ConfigMaps")
 	return cmd

@@ -6,11 +6,56 @@ import (
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/hubclient"
 	"github.com/palisade-sec/palisade/internal/netpol"
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/runtime/profile"
 )
+
+// observedSource is where learned runtime profiles come from: a file (the
+// hub's export saved, '-' for standard input) or the hub's API.
+type observedSource struct {
+	file    string
+	hub     hubclient.Options
+	cluster string
+}
+
+// addHubFlags adds the flags that read the profiles from a hub.
+func (o *observedSource) addHubFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.hub.URL, "hub", "", "read the learned runtime profiles from this hub's API (https://host:port; GET /api/v1/runtime/profiles) instead of a file")
+	f.StringVar(&o.cluster, "hub-cluster", "", "with --hub: the cluster (name or ID) whose profiles to read")
+	f.StringVar(&o.hub.TokenFile, "hub-token-file", "", "with --hub: file holding a viewer API token (palisade hub token api; default $"+hubclient.TokenEnv+")")
+	f.StringVar(&o.hub.CAFile, "hub-ca-file", "", "with --hub: PEM certificates to trust for the hub (its CA: GET /ca.crt; default the system's roots)")
+}
+
+func (o *observedSource) set() bool { return o.file != "" || o.hub.URL != "" }
+
+// read reads the profiles; an error names the file, or the hub and cluster.
+func (o *observedSource) read(ctx context.Context, s *streams) (*profile.Export, string, error) {
+	if o.hub.URL == "" {
+		if o.cluster != "" {
+			return nil, "", fmt.Errorf("--hub-cluster needs --hub")
+		}
+		x, err := readProfiles(s, o.file)
+		return x, o.file, err
+	}
+	if o.file != "" {
+		return nil, "", fmt.Errorf("give a profiles file or --hub, not both")
+	}
+	if o.cluster == "" {
+		return nil, "", fmt.Errorf("--hub %s: --hub-cluster is required (profiles are kept per cluster)", o.hub.URL)
+	}
+	c, err := hubclient.New(o.hub)
+	if err != nil {
+		return nil, "", err
+	}
+	x, err := c.RuntimeProfiles(ctx, o.cluster)
+	return x, fmt.Sprintf("hub %s, cluster %q", o.hub.URL, o.cluster), err
+}
 
 // readProfiles reads a profile export from a file or standard input.
 func readProfiles(s *streams, path string) (*profile.Export, error) {
@@ -29,12 +74,12 @@ func readProfiles(s *streams, path string) (*profile.Export, error) {
 
 // runObservedDiff is `netpol diff --observed`: the observed traffic
 // against the input's policies, as findings.
-func runObservedDiff(ctx context.Context, s *streams, g *globalOptions, in *netpolInput, observed string, args []string) error {
+func runObservedDiff(ctx context.Context, s *streams, g *globalOptions, in *netpolInput, src *observedSource, args []string) error {
 	format, err := report.ParseFormat(g.output)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}
-	x, err := readProfiles(s, observed)
+	x, observed, err := src.read(ctx, s)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}

@@ -108,7 +108,12 @@ dependency. A lock file that does not parse, a missing database, or an
 ecosystem without advisories is an error (exit 2) unless
 --allow-missing-data. A dependency vulnerability of unknown severity fails
 --fail-on at every level but none, unless --ignore-unknown-severity. --scanners config or --scanners vuln runs one
-side only.
+side only. --vex applies OpenVEX documents as scan image does: a
+not_affected or fixed statement whose product names the package by PURL
+(pkg:npm/lodash@4.17.20, or pkg:npm/lodash for every version) suppresses
+the finding, which stays in the report marked suppressed with the
+statement's status and justification; a VEX file that cannot be read is
+an error (exit 2) naming the file.
 
 Each finding names the file a developer edits: the manifest, the chart
 template, the kustomize resource file (or kustomization file for generated
@@ -125,7 +130,8 @@ decides by the findings alone).`,
 		Example: `  palisade scan repo .
   palisade scan repo . --write-baseline .palisade-baseline.json
   palisade scan repo . --baseline .palisade-baseline.json --fail-on high -o sarif --output-file palisade.sarif
-  palisade scan repo . --values ci/values-prod.yaml --set image.tag=1.2.3 --ci`,
+  palisade scan repo . --values ci/values-prod.yaml --set image.tag=1.2.3 --ci
+  palisade scan repo . --scanners vuln --vex .vex/app.openvex.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("scan repo needs exactly one DIR")}

@@ -31,6 +31,9 @@ type depFlags struct {
 	allowMissing  bool
 	ignoreUnfixed bool
 	ignoreStatus  []string
+	vexFiles      []string
+	// vex holds the --vex documents, read by check.
+	vex *vulnmatch.VEX
 }
 
 func (d *depFlags) addFlags(cmd *cobra.Command, o *scanOptions) {
@@ -41,6 +44,7 @@ func (d *depFlags) addFlags(cmd *cobra.Command, o *scanOptions) {
 	f.BoolVar(&d.allowMissing, "allow-missing-data", false, "do not exit 2 when dependencies cannot be checked (no database, or no advisories for their ecosystem); reported as warnings")
 	f.BoolVar(&d.ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities of dependencies without a fixed version")
 	f.StringSliceVar(&d.ignoreStatus, "ignore-status", nil, "leave out vulnerabilities in these fix states: "+strings.Join(finding.FixStates, ", "))
+	f.StringArrayVar(&d.vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress dependency findings (repeatable; products name packages by PURL)")
 }
 
 // check validates the flags.
@@ -57,6 +61,16 @@ func (d *depFlags) check() error {
 		if !slices.Contains(finding.FixStates, s) {
 			return fmt.Errorf("--ignore-status: unknown state %q (%s)", s, strings.Join(finding.FixStates, ", "))
 		}
+	}
+	// A VEX document is read before anything is scanned: one that cannot
+	// be read would otherwise let findings through that it meant to
+	// suppress, or hide that it suppresses nothing.
+	if len(d.vexFiles) > 0 {
+		vex, err := vulnmatch.LoadVEX(d.vexFiles...)
+		if err != nil {
+			return fmt.Errorf("--vex: %w", err)
+		}
+		d.vex = vex
 	}
 	return nil
 }
@@ -93,7 +107,7 @@ func (d *depFlags) scanDependencies(ctx context.Context, root string) (*depscan.
 		}
 	}
 	res, err := depscan.Match(ctx, files, problems, src, vulnmatch.Options{AllowMissingData: d.allowMissing,
-		IgnoreUnfixed: d.ignoreUnfixed, IgnoreStatus: d.ignoreStatus})
+		IgnoreUnfixed: d.ignoreUnfixed, IgnoreStatus: d.ignoreStatus, VEX: d.vex})
 	if err != nil {
 		return nil, err
 	}

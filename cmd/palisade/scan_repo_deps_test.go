@@ -147,3 +147,110 @@ func TestScanRepoDependencies(t *testing.T) {
 		t.Errorf("bad --scanners: exit %d: %s", code, stderr)
 	}
 }
+
+// TestScanRepoVEX: --vex applies OpenVEX documents to the dependencies of
+// lock files as scan image does: a not_affected statement naming the
+// package by PURL suppresses its finding (kept in the report with the
+// statement's justification, not failing --fail-on); a statement about
+// another package or version suppresses nothing; a VEX file that cannot
+// be read exits 2 naming the file.
+func TestScanRepoVEX(t *testing.T) {
+	repo := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(repo, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("web/package-lock.json", "{\n  \"lockfileVersion\": 3,\n  \"packages\": {\n    \"\": {},\n    \"node_modules/lodash\": {\n      \"version\": \"4.17.20\"\n    }\n  }\n}\n")
+	write("api/requirements.txt", "requests==2.19.0\n")
+	cache := depsDB(t)
+	vexDir := t.TempDir()
+	vex := func(name, statements string) string {
+		p := filepath.Join(vexDir, name)
+		doc := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/` + name + `", "author": "test",
+ "timestamp": "2026-01-01T00:00:00Z", "version": 1, "statements": [` + statements + `]}`
+		if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	lodash := vex("lodash.json", `{"vulnerability": {"name": "GHSA-lodash"}, "products": [{"@id": "pkg:npm/lodash@4.17.20"}],
+   "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"}`)
+	otherVersion := vex("other.json", `{"vulnerability": {"name": "PYSEC-requests"}, "products": [{"@id": "pkg:pypi/requests@2.31.0"}],
+   "status": "not_affected", "justification": "component_not_present"}`)
+
+	for _, tc := range []struct {
+		name       string
+		vex        []string
+		suppressed map[string]bool // rule ID -> suppressed
+		code       int             // with --fail-on critical
+	}{
+		{"no VEX", nil, map[string]bool{"GHSA-lodash": false, "PYSEC-requests": false}, 1},
+		{"lodash not affected", []string{lodash}, map[string]bool{"GHSA-lodash": true, "PYSEC-requests": false}, 1},
+		{"another version named", []string{otherVersion}, map[string]bool{"GHSA-lodash": false, "PYSEC-requests": false}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := []string{"scan", "repo", repo, "-o", "json", "--cache-dir", cache, "--scanners", "vuln", "--fail-on", "critical"}
+			for _, v := range tc.vex {
+				args = append(args, "--vex", v)
+			}
+			out, stderr, code := palisade(t, "", args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+			var r finding.Report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			suppressed := 0
+			for _, f := range r.Findings {
+				got[f.RuleID] = f.Suppressed
+				if f.Suppressed {
+					suppressed++
+					if f.Suppression == nil || f.Suppression.Kind != "vex" ||
+						!strings.Contains(f.Suppression.Reason, "not_affected: vulnerable_code_not_in_execute_path") ||
+						!strings.Contains(f.Suppression.Reason, lodash) {
+						t.Errorf("%s: suppression %+v", f.RuleID, f.Suppression)
+					}
+				}
+			}
+			if len(got) != len(tc.suppressed) || r.Summary.Suppressed != suppressed {
+				t.Errorf("findings %v (summary %+v), want %v", got, r.Summary, tc.suppressed)
+			}
+			for id, want := range tc.suppressed {
+				if s, ok := got[id]; !ok || s != want {
+					t.Errorf("%s: suppressed %v (present %v), want %v", id, s, ok, want)
+				}
+			}
+		})
+	}
+
+	// Only the suppressed finding is at critical: --fail-on passes.
+	if err := os.Remove(filepath.Join(repo, "api/requirements.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := palisade(t, "", "scan", "repo", repo, "--cache-dir", cache, "--scanners", "vuln", "--fail-on", "critical", "--vex", lodash); code != 0 {
+		t.Errorf("only a suppressed finding: exit %d: %s", code, stderr)
+	}
+
+	// A VEX file that cannot be read is an error naming it.
+	malformed := filepath.Join(vexDir, "broken.json")
+	if err := os.WriteFile(malformed, []byte(`{"@context": "https://openvex.dev/ns/v0.2.0", "statements": [`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notVEX := filepath.Join(vexDir, "not-vex.json")
+	if err := os.WriteFile(notVEX, []byte(`{"@context": "https://example.com/other", "statements": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{malformed, notVEX, filepath.Join(vexDir, "missing.json")} {
+		if _, stderr, code := palisade(t, "", "scan", "repo", repo, "-o", "json", "--cache-dir", cache, "--scanners", "vuln", "--vex", bad); code != 2 || !strings.Contains(stderr, bad) {
+			t.Errorf("--vex %s: exit %d: %s", filepath.Base(bad), code, stderr)
+		}
+	}
+}

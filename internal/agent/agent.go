@@ -121,6 +121,12 @@ type Config struct {
 	// runtime findings outlive their Events; needs get on it. "": not
 	// read.
 	RuntimeLedger string
+	// RuntimeImageFiles, NAMESPACE/PREFIX, is where the scanned images'
+	// executable paths are published for the runtime sensors' drift check
+	// (imagefiles.go): the ConfigMaps PREFIX0…PREFIX7, which must exist
+	// (deploy/runtime creates palisade-system/palisade-image-files-N);
+	// needs get and update on them. "": not published.
+	RuntimeImageFiles string
 	// Rules default to rules.Default(): the built-in security rules.
 	Rules   *rule.Set
 	Checks  []Checks
@@ -176,6 +182,9 @@ type Agent struct {
 	scanned    map[string]string // digest -> DB stamp scanned with
 	inflight   map[string]bool
 	digestRefs map[string]string
+	// running are the digests of the images pods run now (reportImages).
+	running    map[string]bool
+	imageFiles *imageFilesPublisher // nil: not published
 
 	scans  sync.WaitGroup // image scans in flight
 	online atomic.Bool
@@ -233,6 +242,11 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a := assemble(cfg, own)
 	a.pin = pin
+	if cfg.RuntimeImageFiles != "" {
+		if a.imageFiles, err = newImageFilesPublisher(cfg.Client, cfg.RuntimeImageFiles, cfg.Logger); err != nil {
+			return nil, fmt.Errorf("agent: %w", err)
+		}
+	}
 	a.admission, a.admissionKeys = admissionTarget, admissionKeys
 	id, ok, err := loadIdentity(cfg.StateDir, pin, cfg.Now)
 	if err != nil {
@@ -588,9 +602,11 @@ func (a *Agent) reportImages(ctx context.Context) error {
 	h := hashJSON(uses)
 	a.mu.Lock()
 	changed := h != a.imagesHash
+	a.running = map[string]bool{}
 	for _, u := range uses {
 		if u.Digest != "" {
 			a.digestRefs[u.Digest] = u.Ref
+			a.running[u.Digest] = true
 		}
 	}
 	a.mu.Unlock()
@@ -649,6 +665,9 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 			}
 			if res.Vulnerabilities == nil {
 				res.Vulnerabilities = []finding.Finding{}
+			}
+			if err == nil {
+				a.publishImageFiles(ctx, digest)
 			}
 			qerr := a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindImageScan, ImageScan: res})
 			a.mu.Lock()

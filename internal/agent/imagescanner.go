@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/image"
 	"github.com/palisade-sec/palisade/internal/imagescan"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
@@ -202,7 +203,9 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 	}
 	defer s.release(d)
 	inv, ok := s.sboms.get(digest)
-	if !ok {
+	// A package list kept before executables were listed is read again
+	// once, for the runtime sensors' drift check.
+	if !ok || inv.Executables == nil {
 		if inv, err = s.walk(ctx, pull, digest); err != nil {
 			return nil, err
 		}
@@ -234,7 +237,16 @@ func (s *RegistryScanner) walk(ctx context.Context, pull, digest string) (*image
 		return nil, fmt.Errorf("image %s: not scanned again for now: a scan of it was running when the agent last stopped (out of memory?); tried again %s after the restart, or raise the agent's memory limit or --scan-max-memory-mib", pull, unfinishedBlock)
 	}
 	defer done()
-	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits, Layers: s.layers}) // errors name the image
+	return imagescan.Catalog(ctx, pull, imagescan.Options{Image: s.image, Limits: s.limits, Layers: s.layers, Executables: rt.MaxImageFiles}) // errors name the image
+}
+
+// Executables implements ImageExecutables from the kept package lists.
+func (s *RegistryScanner) Executables(digest string) *imagescan.Executables {
+	inv, ok := s.sboms.get(digest)
+	if !ok {
+		return nil
+	}
+	return inv.Executables
 }
 
 // readPublicKeys is vulndb.ReadPublicKeys with its errors named by what.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -18,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
@@ -317,4 +319,54 @@ func FuzzRuntimeFromKubeEvent(f *testing.F) {
 			t.Fatalf("accepted a report the hub refuses (%v): %s", verr, b)
 		}
 	})
+}
+
+// TestPodIndexRemotePeers: another node's pod address names its workload
+// until the pod is deleted or a later pod takes the address; a
+// host-network pod's address names none; beyond maxRemotePeers addresses
+// are counted, not kept.
+func TestPodIndexRemotePeers(t *testing.T) {
+	x := newPodIndex(nil)
+	h := x.remoteHandler()
+	ctrl := true
+	pod := func(uid, name, owner, ip string, hostNet bool) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, UID: types.UID(uid)},
+			Spec: corev1.PodSpec{NodeName: "n2", HostNetwork: hostNet}, Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: ip}}}}
+		if owner != "" {
+			p.OwnerReferences = []metav1.OwnerReference{{Kind: "StatefulSet", Name: owner, Controller: &ctrl}}
+		}
+		return p
+	}
+	peer := func(ip string) string {
+		w, ok := x.LookupPeer(netip.MustParseAddr(ip))
+		if !ok {
+			return "-"
+		}
+		return w.String()
+	}
+	db := pod("u1", "db-0", "db", "10.244.2.7", false)
+	h.OnAdd(db, false)
+	h.OnAdd(pod("u2", "proxy", "", "192.168.1.11", true), false)
+	h.OnAdd(pod("u3", "job-x", "", "10.244.2.8", false), false)
+	for _, tc := range []struct{ ip, want string }{{"10.244.2.7", "shop/StatefulSet/db"}, {"192.168.1.11", "-"}, {"10.244.2.8", "shop/Pod/job-x"}, {"10.244.9.9", "-"}} {
+		if got := peer(tc.ip); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.ip, got, tc.want)
+		}
+	}
+	// db-0's address is reused by a later pod before db-0's deletion is seen.
+	h.OnAdd(pod("u4", "web-1", "", "10.244.2.7", false), false)
+	h.OnDelete(db)
+	if got := peer("10.244.2.7"); got != "shop/Pod/web-1" {
+		t.Errorf("reused address: %s", got)
+	}
+	h.OnDelete(cache.DeletedFinalStateUnknown{Obj: pod("u4", "web-1", "", "10.244.2.7", false)})
+	if got := peer("10.244.2.7"); got != "-" {
+		t.Errorf("deleted pod's address still names %s", got)
+	}
+	for i := range maxRemotePeers + 3 {
+		h.OnAdd(pod(fmt.Sprintf("b%d", i), "p", "", netip.AddrFrom4([4]byte{10, byte(100 + i>>16), byte(i >> 8), byte(i)}).String(), false), false)
+	}
+	if len(x.remote) != maxRemotePeers || x.remoteOver != 4 { // job-x's address was in
+		t.Errorf("%d remote addresses kept, %d over; want %d and 4", len(x.remote), x.remoteOver, maxRemotePeers)
+	}
 }

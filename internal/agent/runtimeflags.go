@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
 )
 
 // bindRuntime registers the runtime sensor's flags: --runtime-events on
@@ -13,6 +14,7 @@ import (
 func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.RuntimeEvents, "runtime-events", true, "forward the runtime sensors' Kubernetes Events (reportingComponent palisade-runtime, deploy/runtime) to the hub (needs list and watch on events)")
 	fs.StringVar(&f.RuntimeLedger, "runtime-ledger", "", "NAMESPACE/NAME of the runtime sensors' ledger ConfigMap (deploy/runtime: palisade-system/"+fleetapi.RuntimeLedgerName+"), read at start and every 30s so runtime findings reach the hub even after their Events expired (needs get on that ConfigMap; deploy/agent's Role)")
+	fs.StringVar(&f.RuntimeImageFiles, "runtime-image-files", "", "NAMESPACE/PREFIX of the ConfigMaps PREFIX0…PREFIX7 where each scanned image's executable paths are published (hashed) for the runtime sensors' drift check (deploy/runtime creates palisade-system/"+rt.ImageFilesPrefix+"N; needs get and update on them; deploy/agent's Role); \"\": not published")
 	fs.BoolVar(&f.Runtime, "runtime", false, "run as this node's eBPF runtime sensor (the runtime DaemonSet, docs/runtime.md) instead of the cluster agent: findings and the sensor's state are written as Kubernetes Events that the agent forwards; needs no hub flags")
 	fs.StringVar(&f.RuntimeNode.Node, "node-name", "", "with --runtime: this node's name (default: $NODE_NAME, from the downward API)")
 	fs.StringVar(&f.RuntimeNode.Namespace, "runtime-namespace", "palisade-system", "with --runtime: namespace of the Events about the node (sensor state, host findings)")
@@ -26,6 +28,7 @@ func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.RuntimeNode.ObserveEvery, "runtime-observe-every", time.Minute, "with --runtime: how often the workloads' observations (binaries, peers, ports) are written for the hub's learned profiles (negative: none)")
 	fs.BoolVar(&f.RuntimeNode.PolicyIntent, "runtime-policy-intent", true, "with --runtime: judge each established connection against the cluster's NetworkPolicies (PAL-RT-011: denied yet established means enforcement is missing or broken); watches pods, namespaces, NetworkPolicies and Services cluster-wide (list and watch)")
 	fs.StringVar(&f.RuntimeNode.HostRoot, "runtime-host-root", "", "with --runtime: where the host's container snapshot directories are mounted read-only (deploy/runtime with overlay evidence: /host); the drift check then tells a container's writable overlay layer from the image's layers. Empty: the change-time test only")
+	fs.StringVar(&f.RuntimeNode.ImageFiles, "runtime-image-files-prefix", rt.ImageFilesPrefix, "with --runtime: the agent's published image file lists (ConfigMaps PREFIX0…PREFIX7 in --runtime-namespace, --runtime-image-files on the agent): an executed binary not in its image's list is drift (evidence SBOM); needs get on them; \"\": not read")
 	fs.IntVar(&f.RuntimeNode.FindingsPerMinute, "runtime-findings-per-minute", 120, "with --runtime: most finding Events written per minute; the excess is counted as a coverage gap")
 }
 

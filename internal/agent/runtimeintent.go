@@ -8,7 +8,8 @@ package agent
 // four more watches, stripped to what the model reads (bench figures in
 // docs/runtime.md). With intent on, the sensor's pod informer is
 // cluster-wide (pod addresses name destinations) and its own node's pods
-// feed the pod index as before.
+// feed the pod index as before; the other nodes' pods name the peers of
+// the workloads' observations.
 
 import (
 	"context"
@@ -99,6 +100,11 @@ func (n *RuntimeNode) startIntent(ctx context.Context, f informers.SharedInforme
 		return ok && p.Spec.NodeName == n.cfg.Node
 	}
 	if _, err := w.pods.AddEventHandler(cache.FilteringResourceEventHandler{FilterFunc: onNode, Handler: own}); err != nil {
+		return nil, err
+	}
+	// The other nodes' pods name the peers of this node's workloads.
+	offNode := func(obj any) bool { return !onNode(obj) }
+	if _, err := w.pods.AddEventHandler(cache.FilteringResourceEventHandler{FilterFunc: offNode, Handler: n.pods.remoteHandler()}); err != nil {
 		return nil, err
 	}
 	return w, nil

@@ -25,7 +25,8 @@ import (
 // must sync (the role allows what they list and watch), and a recorded
 // established connection from this node's pod web to the other node's
 // pod db, which web's NetworkPolicy denies, must become a PAL-RT-011
-// Event on web's pod; the sensor state says judging runs.
+// Event on web's pod; the sensor state says judging runs, and counts a
+// datagram web sent to db as not judged.
 func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -86,7 +87,9 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	root := t.TempDir()
 	cg := fakeCgroup(t, root)
 	ap := netip.MustParseAddrPort
-	src := &recordedSource{events: []rt.Event{{Kind: rt.KindEstablished, CgroupID: cg, Src: ap("10.244.1.5:40112"), Dst: ap("10.244.2.7:5432")}}, state: rt.State{Mode: "ok", Decoded: 1}}
+	src := &recordedSource{events: []rt.Event{{Kind: rt.KindEstablished, CgroupID: cg, Src: ap("10.244.1.5:40112"), Dst: ap("10.244.2.7:5432")},
+		// A datagram to db: no proof of delivery, so not judged, counted.
+		{Kind: rt.KindUDPSend, CgroupID: cg, Dst: ap("10.244.2.7:5353")}}, state: rt.State{Mode: "ok", Decoded: 2}}
 	client := testenv.NewClient(t, env.ServiceAccountConfig(ctx, t, ns, "runtime"))
 	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -120,7 +123,7 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 				finding = &f
 			}
 		}
-		return finding != nil && n.State().IntentJudged == 1, nil
+		return finding != nil && n.State().IntentJudged == 1 && n.State().IntentUDPNotJudged == 1, nil
 	})
 	stop()
 	if runErr := <-done; runErr != nil {
@@ -132,7 +135,7 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	if finding.F.RuleID != rt.RuleIntent || finding.F.Object.Name != "web-7d9f-x2" || !strings.Contains(finding.F.Message, "("+ns+"/db-0[Pod])") {
 		t.Errorf("finding %+v", finding.F)
 	}
-	if st := n.State(); st.IntentReason != "" || st.IntentDenied != 1 {
+	if st := n.State(); st.IntentReason != "" || st.IntentDenied != 1 || st.IntentUDPNotJudged != 1 {
 		t.Errorf("state %+v: judging must run with the shipped role", st)
 	}
 }

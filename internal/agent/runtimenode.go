@@ -89,6 +89,10 @@ type RuntimeNodeConfig struct {
 	// image's layers from the container's writable one
 	// (runtime.OverlayDrift). "" leaves the change-time test alone.
 	HostRoot string
+	// ImageFiles is the prefix of the ConfigMaps in Namespace where the
+	// agent publishes the images' executable paths (imagefiles.go): the
+	// drift check's SBOM evidence. "" reads none.
+	ImageFiles string
 	// ObserveEvery is how often the workloads' observations (binaries,
 	// peers, ports: the hub's learned profiles) are written (default 1
 	// minute); negative: none.
@@ -119,6 +123,7 @@ type RuntimeNode struct {
 	wroteAt time.Time
 
 	intent *intentWatch
+	files  *imageFilesReader // nil: no SBOM evidence
 }
 
 // findingRepeat is how long an identical finding (rule, container,
@@ -165,6 +170,9 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 		queue:   make(chan *corev1.Event, 256), dedup: map[string]time.Time{}, since: cfg.Now().UTC()}
 	if cfg.Ledger != "" {
 		n.ledger = newRuntimeLedger(cfg.Client, cfg.Namespace, cfg.Ledger, cfg.Node, cfg.LedgerFindings, cfg.Logger)
+	}
+	if cfg.ImageFiles != "" {
+		n.files = newImageFilesReader(cfg.Client, cfg.Namespace, cfg.ImageFiles, cfg.Logger, cfg.Now)
 	}
 	if cfg.DetectionsFile != "" {
 		var err error
@@ -213,6 +221,10 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	if n.intent != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.intent.run(ctx) }()
+	}
+	if n.files != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.files.run(ctx) }()
 	}
 	defer wg.Wait()
 
@@ -270,6 +282,9 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 	}
 	if n.cfg.HostRoot != "" {
 		d.Overlay = &rt.OverlayDrift{HostRoot: n.cfg.HostRoot}
+	}
+	if n.files != nil {
+		d.Files = n.files
 	}
 	p := &rt.Pipeline{Resolver: rt.NewResolver(root, n.pods), Detector: d}
 	if n.cfg.ObserveEvery > 0 {
@@ -351,6 +366,9 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 			if n.intent != nil {
 				st := n.intent.judge.Stats()
 				s.IntentJudged, s.IntentDenied, s.IntentUndecided, s.IntentReason = st.Judged, st.Denied, st.Undecided, n.intent.reason(st.Reason)
+				if p != nil {
+					s.IntentUDPNotJudged = p.Detector.UDPNotJudged()
+				}
 			}
 		})
 		n.maybeWriteState()

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -23,8 +24,21 @@ import (
 // TestRuntimeNodeObservations: the node sensor summarises its workloads'
 // execs, connects and accepts as observation Events the agent can read and
 // the hub accepts; a peer address of a pod on the node is named by its
-// owner workload, any other by its address.
+// owner workload; with the cluster-wide pod informer of policy intent, so
+// is a pod's on another node; any other peer by its address.
 func TestRuntimeNodeObservations(t *testing.T) {
+	for _, tc := range []struct {
+		intent bool
+		cache  string
+	}{
+		{false, "10.244.3.3/32"}, // the node's informer sees its own pods only
+		{true, "shop/Deployment/cache"},
+	} {
+		t.Run(fmt.Sprintf("intent=%v", tc.intent), func(t *testing.T) { testRuntimeNodeObservations(t, tc.intent, tc.cache) })
+	}
+}
+
+func testRuntimeNodeObservations(t *testing.T, intent bool, cachePeer string) {
 	root := t.TempDir()
 	cg := fakeCgroup(t, root)
 	web := runtimePod(rtPodUID, "web-7d9f-x2", rtCID, false)
@@ -32,16 +46,31 @@ func TestRuntimeNodeObservations(t *testing.T) {
 	dbPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "db-0", UID: "0a1b2c3d-0000-4111-8222-999944445555",
 		OwnerReferences: []metav1.OwnerReference{{Kind: "StatefulSet", Name: "db", Controller: &ctrl}}},
 		Spec: corev1.PodSpec{NodeName: "n1"}, Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.244.0.7"}}}}
-	client := fake.NewClientset(web, dbPod)
+	// cache-0 runs on another node; its address is the accept's peer.
+	cachePod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "cache-5c4b-q1", UID: "0a1b2c3d-0000-4111-8222-999944446666", Labels: map[string]string{"pod-template-hash": "5c4b"},
+		OwnerReferences: []metav1.OwnerReference{{Kind: "ReplicaSet", Name: "cache-5c4b", Controller: &ctrl}}},
+		Spec: corev1.PodSpec{NodeName: "n2"}, Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "10.244.3.3"}}}}
+	// A host-network pod of another node names no workload.
+	hostPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "proxy-n2", UID: "0a1b2c3d-0000-4111-8222-999944447777"},
+		Spec: corev1.PodSpec{NodeName: "n2", HostNetwork: true}, Status: corev1.PodStatus{PodIPs: []corev1.PodIP{{IP: "192.168.1.11"}}}}
+	objs := []runtime.Object{web, dbPod, hostPod}
+	if intent {
+		// The fake clientset ignores the node informer's field selector:
+		// without intent the other node's pod is left out, as the API
+		// server would leave it out.
+		objs = append(objs, cachePod)
+	}
+	client := fake.NewClientset(objs...)
 	events := []rt.Event{
 		{Kind: rt.KindExec, TGID: 10, CgroupID: cg, Path: "/app/web"},
 		{Kind: rt.KindConnect, TGID: 10, CgroupID: cg, Dst: netip.MustParseAddrPort("10.244.0.7:5432")},
 		{Kind: rt.KindUDPSend, TGID: 10, CgroupID: cg, Dst: netip.MustParseAddrPort("10.96.0.10:53")},
 		{Kind: rt.KindAccept, CgroupID: cg, Src: netip.MustParseAddrPort("10.244.0.5:8080"), Dst: netip.MustParseAddrPort("10.244.3.3:40000")},
+		{Kind: rt.KindConnect, TGID: 10, CgroupID: cg, Dst: netip.MustParseAddrPort("192.168.1.11:10256")},
 	}
-	src := &recordedSource{events: events, state: rt.State{Mode: "ok", Decoded: 4}}
+	src := &recordedSource{events: events, state: rt.State{Mode: "ok", Decoded: 5}}
 	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, ObserveEvery: 20 * time.Millisecond,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+		PolicyIntent: intent, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +78,8 @@ func TestRuntimeNodeObservations(t *testing.T) {
 		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 			_, ok1 := n.pods.LookupPod(context.Background(), rtCID, "")
 			_, ok2 := n.pods.LookupPeer(netip.MustParseAddr("10.244.0.7"))
-			if ok1 && ok2 {
+			_, ok3 := n.pods.LookupPeer(netip.MustParseAddr("10.244.3.3"))
+			if ok1 && ok2 && (ok3 || !intent) {
 				return
 			}
 		}
@@ -93,7 +123,7 @@ func TestRuntimeNodeObservations(t *testing.T) {
 		cs = append(cs, c.String())
 	}
 	got := fmt.Sprintf("%s %v %v", o.Workload, o.Binaries, cs)
-	want := "shop/Deployment/web [/app/web] [egress to 10.96.0.10/32 port 53/UDP egress to shop/StatefulSet/db port 5432/TCP ingress from 10.244.3.3/32 port 8080/TCP]"
+	want := "shop/Deployment/web [/app/web] [egress to 10.96.0.10/32 port 53/UDP egress to 192.168.1.11/32 port 10256/TCP egress to shop/StatefulSet/db port 5432/TCP ingress from " + cachePeer + " port 8080/TCP]"
 	if got != want {
 		t.Errorf("observation\n%s\nwant\n%s", got, want)
 	}

@@ -28,6 +28,20 @@ type podIndex struct {
 	byIP    map[netip.Addr]*podEntry
 	deleted []*podEntry // oldest first
 	now     func() time.Time
+	// remote names the workload of each pod address on other nodes, when
+	// the informer is cluster-wide (policy intent): only what a peer's
+	// name needs, at most maxRemotePeers addresses; beyond, an address
+	// stays an address and remoteOver counts it.
+	remote     map[netip.Addr]remotePeer
+	remoteIPs  map[string][]netip.Addr // by pod UID
+	remoteOver uint64
+}
+
+// remotePeer is a pod of another node as a peer: its UID (an address is
+// reused by a later pod) and workload.
+type remotePeer struct {
+	uid string
+	w   profile.Workload
 }
 
 type podEntry struct {
@@ -41,13 +55,16 @@ type podEntry struct {
 const (
 	deletedPodTTL  = 5 * time.Minute
 	maxDeletedPods = 4096
+	// maxRemotePeers bounds the other nodes' pod addresses kept (about
+	// 100 bytes each: 6 MiB at the bound).
+	maxRemotePeers = 65_536
 )
 
 func newPodIndex(now func() time.Time) *podIndex {
 	if now == nil {
 		now = time.Now
 	}
-	return &podIndex{byContainer: map[string]*podEntry{}, byUID: map[string]*podEntry{}, byIP: map[netip.Addr]*podEntry{}, now: now}
+	return &podIndex{byContainer: map[string]*podEntry{}, byUID: map[string]*podEntry{}, byIP: map[netip.Addr]*podEntry{}, remote: map[netip.Addr]remotePeer{}, remoteIPs: map[string][]netip.Addr{}, now: now}
 }
 
 // LookupPod implements runtime.PodLookup.
@@ -67,16 +84,73 @@ func (x *podIndex) LookupPod(_ context.Context, containerID, podUID string) (*rt
 }
 
 // LookupPeer implements runtime.PeerLookup: the workload of a pod address
-// on this node. Host-network pods share the node's address and are not
-// indexed: the address names no one workload.
+// on this node, or on another node when the informer is cluster-wide.
+// Host-network pods share their node's address and are not indexed: the
+// address names no one workload.
 func (x *podIndex) LookupPeer(addr netip.Addr) (profile.Workload, bool) {
 	x.mu.Lock()
 	e := x.byIP[addr]
+	r, remote := x.remote[addr]
 	x.mu.Unlock()
 	if e == nil {
-		return profile.Workload{}, false
+		return r.w, remote
 	}
 	return rt.WorkloadOf(&rt.Attribution{ContainerID: "-", Pod: e.any})
+}
+
+// remoteHandler indexes the pods of other nodes as peers.
+func (x *podIndex) remoteHandler() cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { x.setRemote(obj) },
+		UpdateFunc: func(_, obj any) { x.setRemote(obj) },
+		DeleteFunc: func(obj any) {
+			if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if p, ok := obj.(*corev1.Pod); ok {
+				x.removeRemote(p)
+			}
+		},
+	}
+}
+
+func (x *podIndex) setRemote(obj any) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	x.removeRemote(p) // its addresses may have changed
+	if p.Spec.HostNetwork {
+		return
+	}
+	w, _ := rt.WorkloadOf(&rt.Attribution{ContainerID: "-", Pod: &rt.Pod{Namespace: p.Namespace, Name: p.Name, Owner: ownerOf(p)}})
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for _, ip := range p.Status.PodIPs {
+		a, err := netip.ParseAddr(ip.IP)
+		if err != nil {
+			continue
+		}
+		if _, known := x.remote[a.Unmap()]; !known && len(x.remote) >= maxRemotePeers {
+			x.remoteOver++
+			continue
+		}
+		x.remote[a.Unmap()] = remotePeer{uid: string(p.UID), w: w}
+		x.remoteIPs[string(p.UID)] = append(x.remoteIPs[string(p.UID)], a.Unmap())
+	}
+}
+
+// removeRemote forgets a pod's addresses, unless a later pod holds them.
+func (x *podIndex) removeRemote(p *corev1.Pod) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	uid := string(p.UID)
+	for _, a := range x.remoteIPs[uid] {
+		if x.remote[a].uid == uid {
+			delete(x.remote, a)
+		}
+	}
+	delete(x.remoteIPs, uid)
 }
 
 func (x *podIndex) handler() cache.ResourceEventHandler {
@@ -166,15 +240,7 @@ func (x *podIndex) expireLocked() {
 // Deployment), each container's ID, image (digest when known) and whether
 // the spec asked for a non-root user.
 func podEntryOf(p *corev1.Pod) *podEntry {
-	owner := "Pod/" + p.Name
-	for _, o := range p.OwnerReferences {
-		if o.Controller != nil && *o.Controller {
-			owner = o.Kind + "/" + o.Name
-			if h := p.Labels["pod-template-hash"]; o.Kind == "ReplicaSet" && h != "" && strings.HasSuffix(o.Name, "-"+h) {
-				owner = "Deployment/" + strings.TrimSuffix(o.Name, "-"+h)
-			}
-		}
-	}
+	owner := ownerOf(p)
 	podNonRoot := false
 	if sc := p.Spec.SecurityContext; sc != nil {
 		podNonRoot = (sc.RunAsNonRoot != nil && *sc.RunAsNonRoot) || (sc.RunAsUser != nil && *sc.RunAsUser != 0)
@@ -215,6 +281,21 @@ func podEntryOf(p *corev1.Pod) *podEntry {
 		e.containers[id] = &rt.Pod{Namespace: p.Namespace, Name: p.Name, Owner: owner, Container: cs.Name, Image: image, RunAsNonRoot: nonRoot}
 	}
 	return e
+}
+
+// ownerOf is the pod's controlling workload, "Kind/name" (a ReplicaSet
+// made by a Deployment is named after the Deployment), or "Pod/name".
+func ownerOf(p *corev1.Pod) string {
+	owner := "Pod/" + p.Name
+	for _, o := range p.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			owner = o.Kind + "/" + o.Name
+			if h := p.Labels["pod-template-hash"]; o.Kind == "ReplicaSet" && h != "" && strings.HasSuffix(o.Name, "-"+h) {
+				owner = "Deployment/" + strings.TrimSuffix(o.Name, "-"+h)
+			}
+		}
+	}
+	return owner
 }
 
 func ephemeralContainers(p *corev1.Pod) []corev1.Container {

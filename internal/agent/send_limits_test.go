@@ -109,3 +109,82 @@ func TestSendLoopOverLimitAnswers(t *testing.T) {
 		t.Errorf("refusedTooLarge %d, want 1", n)
 	}
 }
+
+// TestSendLoopKeepsReportsOnTransportErrors: a request that ends without
+// an answer (the hub's connection closed after it applied the batch, as
+// a server timeout or a restart does: the agent sees EOF) leaves the
+// reports in the outbox; the agent sends them again and the hub's
+// answer (duplicates, by Seq) lets it drop them. Nothing is lost.
+func TestSendLoopKeepsReportsOnTransportErrors(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		applied = map[uint64]int{}
+		cut     = 1 // close the connection of the first request unanswered
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		var b fleetapi.ReportBatch
+		if err := json.NewDecoder(zr).Decode(&b); err != nil {
+			http.Error(w, err.Error(), 400)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var res fleetapi.BatchResult
+		for _, e := range b.Envelopes {
+			applied[e.Seq]++
+			res.Results = append(res.Results, fleetapi.ReportResult{Seq: e.Seq, Duplicate: applied[e.Seq] > 1})
+		}
+		if cut > 0 {
+			cut--
+			c, _, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+			return
+		}
+		_ = json.NewEncoder(w).Encode(res)
+	}))
+	defer srv.Close()
+
+	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	for i := range 3 {
+		if _, err := ob.Append(admissionEnv(string(rune('a' + i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := testAgent(t, Config{})
+	a.hub, a.outbox = &hubClient{base: srv.URL, http: srv.Client()}, ob
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.sendLoop(ctx) }()
+	deadline := time.After(time.Minute) // a guard against a hang, not a timing assertion
+	for ob.Stats().Pending > 0 {
+		select {
+		case <-deadline:
+			cancel()
+			<-done
+			t.Fatalf("outbox still holds %d reports", ob.Stats().Pending)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	for seq := uint64(1); seq <= 3; seq++ {
+		if applied[seq] != 2 {
+			t.Errorf("report %d received %d times, want 2 (cut, then resent)", seq, applied[seq])
+		}
+	}
+}

@@ -82,6 +82,12 @@ type RuntimeSensorState struct {
 	IntentDenied    uint64 `json:"intentDenied,omitempty"`
 	IntentUndecided uint64 `json:"intentUndecided,omitempty"`
 	IntentReason    string `json:"intentReason,omitempty"`
+	// IntentUDPNotJudged counts pods' UDP sends to a destination (one per
+	// destination and connect window) that were not judged: a datagram
+	// has no proof of delivery, and the sensor sees no UDP receive, so
+	// whether the policies are enforced for it is unknown (a coverage
+	// gap, never taken as allowed).
+	IntentUDPNotJudged uint64 `json:"intentUDPNotJudged,omitempty"`
 	// ObservationsDropped counts what the node saw of its workloads but
 	// summarised for no profile (over its bounds, or Events not written):
 	// the profiles of its workloads are incomplete.

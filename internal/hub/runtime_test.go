@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/hubtest"
 )
 
@@ -57,5 +58,12 @@ func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	// What policy intent could not judge is shown with the node: TCP
+	// connections undecided, UDP sends (no proof of delivery).
+	a := h.Enrol(t, "edge-udp")
+	a.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-udp", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", IntentJudged: 5, IntentUndecided: 2, IntentUDPNotJudged: 7}})
+	if resp, body := b.do("GET", "/runtime?cluster="+a.ClusterID, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<td>2 + 7 UDP</td>") {
+		t.Errorf("runtime page: %d, lacks the connections not judged:\n%s", resp.StatusCode, body)
 	}
 }

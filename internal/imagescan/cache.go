@@ -36,7 +36,7 @@ func cacheKey(digest string, sc Scanners, opts Options, set *catalog.Set) string
 	for _, c := range set.Streams {
 		names = append(names, c.Name())
 	}
-	return fmt.Sprintf("%s|secret=%t|%d|%d|catalogers=%s|inventory=%d", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs), strings.Join(names, ","), inventoryVersion)
+	return fmt.Sprintf("%s|secret=%t|%d|%d|catalogers=%s|inventory=%d|executables=%d", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs), strings.Join(names, ","), inventoryVersion, opts.Executables)
 }
 
 // inventoryVersion: 2 added Red Hat content sets (Inventory.ContentSets).

@@ -114,6 +114,10 @@ type Options struct {
 	// image sharing layers with one scanned before reads only its own
 	// (LayerDiskCache); nil disables it.
 	Layers image.LayerCache
+	// Executables, when positive, lists the image's executable paths in
+	// the inventory (image.FS.Executables), at most this many: the agent
+	// publishes them for the runtime sensors' drift check.
+	Executables int
 	// Progress, when set, is called as the scan advances.
 	Progress func(Progress)
 	// Now is the clock for staleness; nil means time.Now.
@@ -188,6 +192,18 @@ type Inventory struct {
 	Problems []finding.Problem `json:"problems,omitempty"`
 	// Scanned records which scanners' inputs were collected.
 	Scanned Scanners `json:"scanned"`
+	// Executables are the image's executable paths, when
+	// Options.Executables asked for them; nil when not collected.
+	Executables *Executables `json:"executables,omitempty"`
+}
+
+// Executables lists an image's executable paths (absolute, aliases through
+// directory symlinks included) or says there were more than the bound.
+type Executables struct {
+	Paths []string `json:"paths,omitempty"`
+	// Over: more than the bound, none listed (a partial list would make
+	// the image's own binaries look like drift).
+	Over bool `json:"over,omitempty"`
 }
 
 // Document is the inventory as an SBOM document.

@@ -89,7 +89,11 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 		}
 		var layers image.LayerCache
 		if opts.Layers != nil {
-			layers = scopedLayers{c: opts.Layers, scope: fmt.Sprintf("%s|maxfile=%d", cacheKey("", sc, opts, set), opts.Limits.MaxFileSize)}
+			// What a layer contributes does not depend on the executables
+			// being listed (every entry's metadata is recorded).
+			lo := opts
+			lo.Executables = 0
+			layers = scopedLayers{c: opts.Layers, scope: fmt.Sprintf("%s|maxfile=%d", cacheKey("", sc, lo, set), opts.Limits.MaxFileSize)}
 		}
 		fsys, err = image.WalkCached(ctx, img, sel, opts.Limits, layers)
 		if err != nil {
@@ -108,6 +112,10 @@ func inventory(ctx context.Context, ref string, opts Options, sc Scanners) (*Inv
 	inv.Scanned = sc
 	if sc.Secret {
 		inv.Secrets = image.SecretFindings(fsys, info.Name())
+	}
+	if opts.Executables > 0 {
+		paths, ok := fsys.Executables(opts.Executables)
+		inv.Executables = &Executables{Paths: paths, Over: !ok}
 	}
 	if key != "" {
 		opts.Cache.Put(key, inv)

@@ -3,6 +3,7 @@ package rule
 import (
 	"context"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
@@ -26,6 +27,30 @@ func (s *Set) EvaluateObjects(ctx context.Context, c *Context) ([]finding.Findin
 	return s.evaluate(ctx, c, nil, false)
 }
 
+// AppendObjects is EvaluateObjects appending the findings to dst, for a
+// scan that collects the findings of many batches in one slice: each
+// finding is copied once, from the worker that found it into dst, with
+// no slice of the batch's findings in between. When they do not fit,
+// dst grows through grow(dst, n), which must return a slice with dst's
+// findings and room for n more; nil grows as append would.
+func (s *Set) AppendObjects(ctx context.Context, c *Context, dst []finding.Finding, grow func(dst []finding.Finding, n int) []finding.Finding) ([]finding.Finding, error) {
+	parts, err := s.evaluateObjects(ctx, c)
+	if err != nil {
+		return dst, err
+	}
+	if n := parts.len(); len(dst)+n > cap(dst) {
+		if grow == nil {
+			grow = slices.Grow[[]finding.Finding]
+		}
+		dst = grow(dst, n)
+	}
+	for _, p := range parts.parts {
+		dst = append(dst, p...)
+	}
+	s.release(parts)
+	return dst, nil
+}
+
 // EvaluateGlobal runs only the inventory-wide and Dockerfile rules: the
 // other half of EvaluateObjects, run once after every batch, when the
 // inventory knows every workload's pod template (Inventory.Templates).
@@ -37,6 +62,24 @@ func (s *Set) EvaluateGlobal(ctx context.Context, c *Context, dockerfiles []*doc
 }
 
 func (s *Set) evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfile.File, global bool) ([]finding.Finding, error) {
+	parts, err := s.evaluateObjects(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]finding.Finding, 0, parts.len())
+	for _, p := range parts.parts {
+		all = append(all, p...)
+	}
+	s.release(parts)
+	if !global {
+		return all, nil
+	}
+	return s.evaluateGlobal(c, dockerfiles, all), nil
+}
+
+// evaluateObjects runs the per-object rules on every core and returns the
+// workers' findings in chunks, which the caller copies out and releases.
+func (s *Set) evaluateObjects(ctx context.Context, c *Context) (findingChunks, error) {
 	var workloadRules, objectRules []*Rule
 	for _, r := range s.rules {
 		switch {
@@ -55,7 +98,7 @@ func (s *Set) evaluate(ctx context.Context, c *Context, dockerfiles []*dockerfil
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var out findingChunks
+			out := findingChunks{pool: &s.chunks}
 			seen := stringSet{}
 			for i := range next {
 				o := objects[i]
@@ -87,46 +130,60 @@ feed:
 	}
 	close(next)
 	wg.Wait()
+	var all findingChunks
+	for _, r := range results {
+		all.parts = append(all.parts, r.parts...)
+	}
 	if err != nil {
-		return nil, err
+		s.release(all)
+		return findingChunks{}, err
 	}
-	total := 0
-	for _, r := range results {
-		total += r.len()
-	}
-	all := make([]finding.Finding, 0, total)
-	for _, r := range results {
-		for _, c := range r {
-			all = append(all, c...)
-		}
-	}
-	if !global {
-		return all, nil
-	}
-	return s.evaluateGlobal(c, dockerfiles, all), nil
+	return all, nil
 }
 
 // findingChunks collects one worker's findings in chunks of a fixed size:
 // a growing slice copied every finding several times over (a third of a
-// large scan's allocations), chunks never move one.
-type findingChunks [][]finding.Finding
+// large scan's allocations), chunks never move one. Chunks come from the
+// set's pool and go back to it once their findings are copied out, so a
+// scan in batches reuses one batch's worth of chunks instead of
+// allocating its every finding twice.
+type findingChunks struct {
+	parts [][]finding.Finding
+	pool  *sync.Pool
+}
 
 const findingChunk = 256
 
 func (c *findingChunks) add(f finding.Finding) {
-	if n := len(*c); n == 0 || len((*c)[n-1]) == findingChunk {
-		*c = append(*c, make([]finding.Finding, 0, findingChunk))
+	if n := len(c.parts); n == 0 || len(c.parts[n-1]) == findingChunk {
+		var chunk []finding.Finding
+		if p, ok := c.pool.Get().(*[]finding.Finding); ok {
+			chunk = *p
+		} else {
+			chunk = make([]finding.Finding, 0, findingChunk)
+		}
+		c.parts = append(c.parts, chunk)
 	}
-	last := &(*c)[len(*c)-1]
+	last := &c.parts[len(c.parts)-1]
 	*last = append(*last, f)
 }
 
 func (c findingChunks) len() int {
 	n := 0
-	for _, part := range c {
+	for _, part := range c.parts {
 		n += len(part)
 	}
 	return n
+}
+
+// release returns the chunks to the pool, emptied: a pooled chunk must
+// not keep the strings of findings already reported alive.
+func (s *Set) release(c findingChunks) {
+	for _, part := range c.parts {
+		clear(part)
+		part = part[:0]
+		s.chunks.Put(&part)
+	}
 }
 
 // evaluateGlobal appends the findings of the inventory-wide and Dockerfile

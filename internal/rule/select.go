@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Set is an ordered collection of rules with unique IDs.
@@ -11,6 +12,8 @@ type Set struct {
 	rules   []*Rule
 	byID    map[string]*Rule
 	byAlias map[string][]*Rule
+	// chunks are the evaluation workers' spare finding buffers (engine.go).
+	chunks sync.Pool
 }
 
 // NewSet builds a set; duplicate or empty IDs, and an alias that is also a

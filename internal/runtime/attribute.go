@@ -47,9 +47,6 @@ type Pod struct {
 	// RunAsNonRoot is set when the pod or container spec demanded a
 	// non-root user (runAsNonRoot true or runAsUser non-zero).
 	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
-	// ImageFiles is the image's SBOM file list, when known; nil means
-	// unknown, not empty.
-	ImageFiles map[string]bool `json:"-"`
 }
 
 // PodLookup finds the pod of a container; the agent implements it over its

@@ -62,11 +62,33 @@ type Detector struct {
 	// Intent judges established connections against the cluster's
 	// NetworkPolicies (PAL-RT-011); nil judges none.
 	Intent PolicyIntent
+	// udpNotJudged counts a pod's UDP sends to a destination (one per
+	// destination and connect window, as the kernel reports them) that
+	// policy intent could not judge: a datagram has no proof of delivery
+	// and the sensor sees no UDP receive, so neither allowed nor denied
+	// is known. A coverage gap, never a pass.
+	udpNotJudged atomic.Uint64
 	// Overlay tells image files from files written in the container
 	// through the container's overlay mount (the drift check); nil uses
 	// the change-time test only.
 	Overlay *OverlayDrift
+	// Files finds the image's published executable paths (the agent's
+	// SBOM file list, imagefiles.go) for the drift check; nil, or a set
+	// not known yet, leaves the decision to Overlay and the change time.
+	Files ImageFileSets
 }
+
+// ImageFileSets finds an image's file set by the pod's image reference
+// (ref@sha256:…); nil when it is not known. It must not block the
+// pipeline (the agent fetches sets in the background) and must be safe
+// for concurrent use.
+type ImageFileSets interface {
+	ImageFilesOf(image string) *ImageFiles
+}
+
+// UDPNotJudged is the number of pods' UDP sends policy intent could not
+// judge (see udpNotJudged).
+func (d *Detector) UDPNotJudged() uint64 { return d.udpNotJudged.Load() }
 
 // CustomErrors is the number of custom detection evaluations that failed.
 func (d *Detector) CustomErrors() uint64 { return d.customErrors.Load() }
@@ -106,6 +128,9 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 			if dst == m {
 				add(RuleMetadata, fmt.Sprintf("container %s %s %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), verb(e.Kind), e.Dst))
 			}
+		}
+		if e.Kind == KindUDPSend && d.Intent != nil && a.Pod != nil && !dst.IsLoopback() {
+			d.udpNotJudged.Add(1)
 		}
 		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
 			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
@@ -192,8 +217,14 @@ func otherPodVolume(p, own string) (string, bool) {
 // it cannot be told (counted in UnverifiedCount).
 func (d *Detector) drift(e *Event) string {
 	a := &e.Attribution
-	if a.Pod != nil && a.Pod.ImageFiles != nil && !a.Pod.ImageFiles[e.Path] {
-		return "is not in the image's SBOM file list (evidence: SBOM)"
+	if a.Pod != nil && d.Files != nil {
+		// In the list, the path may still have been overwritten in the
+		// container: the node's own tests below tell.
+		if set := d.Files.ImageFilesOf(a.Pod.Image); set != nil {
+			if has, ok := set.Has(e.Path); ok && !has {
+				return "is not in the image's SBOM file list (evidence: SBOM)"
+			}
+		}
 	}
 	if d.Overlay != nil {
 		// The layers are the node's own record of what the image holds:

@@ -12,11 +12,18 @@ import (
 
 const testCID = "4f1f6b3c2a5d8e9f00112233445566778899aabbccddeeff0011223344556677"
 
+const testDigest = "sha256:1f1f6b3c2a5d8e9f00112233445566778899aabbccddeeff0011223344556677"
+
+// testFileSets are published image file sets by image reference.
+type testFileSets map[string]*ImageFiles
+
+func (s testFileSets) ImageFilesOf(image string) *ImageFiles { return s[image] }
+
 func TestDetectorRecordedEvents(t *testing.T) {
 	pod := &Pod{Namespace: "shop", Name: "web-0", Container: "web", RunAsNonRoot: true}
 	inPod := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: pod}
 	bare := Attribution{Runtime: "docker", ContainerID: testCID}
-	withSBOM := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: &Pod{Namespace: "shop", Name: "api-0", ImageFiles: map[string]bool{"/app/server": true}}}
+	withSBOM := Attribution{Runtime: "containerd", ContainerID: testCID, Pod: &Pod{Namespace: "shop", Name: "api-0", Image: "registry.example/api@" + testDigest}}
 	const ownUID = "0a1b2c3d-0000-4111-8222-333344445555"
 	inPodUID := Attribution{Runtime: "containerd", ContainerID: testCID, PodUID: ownUID, Pod: pod}
 	conn := func(a string, port uint16) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), port) }
@@ -32,6 +39,9 @@ func TestDetectorRecordedEvents(t *testing.T) {
 		{"root shell", Event{Kind: KindExec, Path: "/bin/sh", UID: 0, Attribution: inPod}, []string{RuleShell, RuleRootUser}, "Pod/shop/web-0"},
 		{"binary not in SBOM", Event{Kind: KindExec, Path: "/tmp/miner", UID: 1000, Attribution: withSBOM}, []string{RuleDrift}, "Pod/shop/api-0"},
 		{"binary in SBOM", Event{Kind: KindExec, Path: "/app/server", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"binary in SBOM, path not clean", Event{Kind: KindExec, Path: "/usr//bin/./env", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"relative path: SBOM cannot tell", Event{Kind: KindExec, Path: "./miner", UID: 1000, Attribution: withSBOM}, nil, ""},
+		{"image without a published set", Event{Kind: KindExec, Path: "/tmp/miner", UID: 1000, Attribution: inPod}, nil, ""},
 		{"cloud metadata", Event{Kind: KindConnect, Dst: conn("169.254.169.254", 80), Attribution: inPod}, []string{RuleMetadata}, "Pod/shop/web-0"},
 		{"kubelet port", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 10250), Attribution: inPod}, []string{RuleKubelet}, "Pod/shop/web-0"},
 		{"read-only kubelet port", Event{Kind: KindConnect, Dst: conn("10.0.0.4", 10255), Attribution: bare}, []string{RuleKubelet}, "Container/" + testCID},
@@ -50,7 +60,7 @@ func TestDetectorRecordedEvents(t *testing.T) {
 		{"host opens the socket", Event{Kind: KindOpen, Path: "/run/containerd/containerd.sock", Attribution: Attribution{Host: true}}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := &Detector{ProcRoot: t.TempDir()}
+			d := &Detector{ProcRoot: t.TempDir(), Files: testFileSets{"registry.example/api@" + testDigest: NewImageFiles([]string{"/app/server", "usr/bin/env"})}}
 			fs := d.Evaluate(&tc.e)
 			var got []string
 			for _, f := range fs {
@@ -103,5 +113,51 @@ func TestResolverKeepsShortLivedContainers(t *testing.T) {
 	}
 	if r.Unknown() != 1 {
 		t.Fatalf("unknown count %d, want 1", r.Unknown())
+	}
+}
+
+// acceptAll is a policy intent that allows every flow it is asked about.
+type acceptAll struct{ asked int }
+
+func (a *acceptAll) Judge(Flow) IntentVerdict { a.asked++; return IntentVerdict{Decided: true} }
+
+// TestUDPNotJudged: with policy intent on, a pod's UDP send is never
+// judged (no proof of delivery, no receive seen) and never taken as
+// allowed: it is counted as not judged. Loopback, host processes and
+// containers without a pod are not subject to policies; without intent
+// nothing is counted.
+func TestUDPNotJudged(t *testing.T) {
+	pod := &Pod{Namespace: "shop", Name: "web-0"}
+	dst := func(a string) netip.AddrPort { return netip.AddrPortFrom(netip.MustParseAddr(a), 53) }
+	for _, tc := range []struct {
+		name   string
+		intent bool
+		e      Event
+		want   uint64
+	}{
+		{"pod sends DNS", true, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 1},
+		{"pod sends over IPv6", true, Event{Kind: KindUDPSend, Dst: dst("fd00::a"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 1},
+		{"loopback", true, Event{Kind: KindUDPSend, Dst: dst("127.0.0.53"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 0},
+		{"container without a pod", true, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID}}, 0},
+		{"host", true, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{Host: true}}, 0},
+		{"TCP connect attempt", true, Event{Kind: KindConnect, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 0},
+		{"intent off", false, Event{Kind: KindUDPSend, Dst: dst("10.96.0.10"), Attribution: Attribution{ContainerID: testCID, Pod: pod}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			judge := &acceptAll{}
+			d := &Detector{}
+			if tc.intent {
+				d.Intent = judge
+			}
+			if fs := d.Evaluate(&tc.e); len(fs) != 0 {
+				t.Errorf("findings %+v", fs)
+			}
+			if got := d.UDPNotJudged(); got != tc.want {
+				t.Errorf("not judged %d, want %d", got, tc.want)
+			}
+			if judge.asked != 0 {
+				t.Errorf("the policy model was asked about a datagram or an attempt")
+			}
+		})
 	}
 }

@@ -82,18 +82,28 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		s.Close()
 		return nil, fmt.Errorf("configure the sensor: %w", err)
 	}
+	// Raw tracepoints where the program reads the kernel's arguments
+	// itself; the syscalls' tracepoints have no raw form of their own (the
+	// raw sys_enter would run on every syscall of the node).
 	for _, tp := range []struct {
+		raw         bool
 		group, name string
 		prog        *ebpf.Program
 	}{
-		{"sched", "sched_process_exec", s.objs.OnExec},
-		{"sched", "sched_process_exit", s.objs.OnExit},
-		{"syscalls", "sys_enter_connect", s.objs.OnConnect},
-		{"sock", "inet_sock_set_state", s.objs.OnSockState},
-		{"syscalls", "sys_enter_sendto", s.objs.OnSendto},
-		{"syscalls", "sys_enter_openat", s.objs.OnOpenat},
+		{true, "sched", "sched_process_exec", s.objs.OnExec},
+		{true, "sched", "sched_process_exit", s.objs.OnExit},
+		{false, "syscalls", "sys_enter_connect", s.objs.OnConnect},
+		{true, "sock", "inet_sock_set_state", s.objs.OnSockState},
+		{false, "syscalls", "sys_enter_sendto", s.objs.OnSendto},
+		{false, "syscalls", "sys_enter_openat", s.objs.OnOpenat},
 	} {
-		l, err := link.Tracepoint(tp.group, tp.name, tp.prog, nil)
+		var l link.Link
+		var err error
+		if tp.raw {
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp.name, Program: tp.prog})
+		} else {
+			l, err = link.Tracepoint(tp.group, tp.name, tp.prog, nil)
+		}
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("attach to tracepoint %s:%s: %w", tp.group, tp.name, err)
@@ -107,18 +117,31 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 	return s, nil
 }
 
+// pollInterval is how often Run drains the ring buffer. The kernel side
+// submits records without waking the reader (a wakeup per record costs the
+// traced workload a self-interrupt in every traced syscall) and wakes it
+// only once 256 KiB of the 2 MiB ring are waiting, so an event reaches
+// user space at most this late, and the ring has room for the bursts
+// between two polls.
+const pollInterval = 10 * time.Millisecond
+
 // Run decodes records until ctx ends, calling fn with each event. Malformed
 // records are counted and skipped.
 func (s *Sensor) Run(ctx context.Context, fn func(Event)) error {
 	stop := context.AfterFunc(ctx, func() { s.rd.SetDeadline(time.Now()) })
 	defer stop()
 	var rec ringbuf.Record
+	s.rd.SetDeadline(time.Now().Add(pollInterval))
 	for {
 		if err := s.rd.ReadInto(&rec); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// Everything submitted before the deadline has been read;
+				// a cancellation after the check above is seen at the next
+				// poll at the latest.
+				s.rd.SetDeadline(time.Now().Add(pollInterval))
 				continue
 			}
 			return fmt.Errorf("read the sensor's ring buffer: %w", err)

@@ -85,12 +85,13 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		batch.FoldOwned(owners)
 		noteFolded(folded, batch)
 		sources.note(batch)
-		fs, err := opts.Rules.EvaluateObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules))
+		done, before := min(start+workloadBatch, len(workloads)), len(findings)
+		findings, err = opts.Rules.AppendObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules), findings,
+			func(fs []finding.Finding, n int) []finding.Finding { return growProjected(fs, n, done, len(workloads)) })
 		if err != nil {
 			return nil, err
 		}
-		problems = append(problems, rule.ApplyExemptions(fs, opts.Rules, batch, opts.Exceptions, now)...)
-		findings = appendProjected(findings, fs, min(start+workloadBatch, len(workloads)), len(workloads))
+		problems = append(problems, rule.ApplyExemptions(findings[before:], opts.Rules, batch, opts.Exceptions, now)...)
 		for _, w := range batch.Workloads {
 			templates = append(templates, workload.TemplateOf(w))
 		}
@@ -141,17 +142,18 @@ func countErrors(ps []finding.Problem) int {
 	return n
 }
 
-// appendProjected appends a batch's findings. When they do not fit, the
-// slice grows to the total that the findings per workload so far project
-// for all workloads (plus a twentieth), instead of doubling: a large
-// scan's findings are its largest live data, and each doubling copied
-// them all and held both copies at once.
-func appendProjected(findings, batch []finding.Finding, done, total int) []finding.Finding {
-	if n := len(findings) + len(batch); n > cap(findings) && done > 0 {
-		projected := n * max(total, done) / done
-		findings = slices.Grow(findings, max(projected+projected/20-len(findings), len(batch)))
+// growProjected makes room for a batch of n more findings, done of total
+// workloads evaluated with it. The slice grows to the total that the
+// findings per workload so far project for all workloads (plus a
+// twentieth), instead of doubling: a large scan's findings are its
+// largest live data, and each doubling copied them all and held both
+// copies at once.
+func growProjected(findings []finding.Finding, n, done, total int) []finding.Finding {
+	if need := len(findings) + n; need > cap(findings) && done > 0 {
+		projected := need * max(total, done) / done
+		return slices.Grow(findings, max(projected+projected/20-len(findings), n))
 	}
-	return append(findings, batch...)
+	return slices.Grow(findings, n)
 }
 
 // workloadBatch is how many workloads are decoded and evaluated at once.

@@ -7,10 +7,10 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 )
 
-// TestAppendProjected: batches with a steady number of findings per
+// TestGrowProjected: batches with a steady number of findings per
 // workload grow the slice once, to about the projected total, and every
 // finding is kept in order.
-func TestAppendProjected(t *testing.T) {
+func TestGrowProjected(t *testing.T) {
 	for _, tc := range []struct {
 		name                   string
 		workloads, batch, per  int
@@ -38,7 +38,7 @@ func TestAppendProjected(t *testing.T) {
 					n++
 				}
 				before := cap(all)
-				all = appendProjected(all, batch, done, tc.workloads)
+				all = append(growProjected(all, len(batch), done, tc.workloads), batch...)
 				if cap(all) != before {
 					growths++
 				}

@@ -149,6 +149,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
 		addRaw := func(rec *Record, raw []byte) error { return b.addRaw(name, rec, raw) }
+		addStored := func(rec *Record, stored []byte) error { return b.addStored(name, rec, stored) }
 		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
 		addRepo := func(repo string, cpes []string) error { return b.addRepository(name, repo, cpes) }
 		enrich := isEnrichment(in.state.Format)
@@ -162,7 +163,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 					return old.forEachRepositoryOf(ctx, name, addRepo)
 				}
 				if !enrich || in.state.Format == FormatNVD {
-					if err := old.forEachOf(ctx, name, addRaw); err != nil {
+					if err := old.forEachOf(ctx, name, addStored); err != nil {
 						return err
 					}
 				}

@@ -32,6 +32,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/valyala/fastjson"
 )
 
 // Source formats. An OSV source holds advisories; the others enrich CVEs.
@@ -307,97 +310,279 @@ func readCVEStream(ctx context.Context, r io.Reader, format string, st *readStat
 	return fmt.Errorf("unknown format %q", format)
 }
 
-// nvdItem is the part of an NVD CVE API 2.0 item Palisade reads.
-type nvdItem struct {
-	CVE struct {
-		ID         string `json:"id"`
-		VulnStatus string `json:"vulnStatus"`
-		Metrics    map[string][]struct {
-			Source   string `json:"source"`
-			Type     string `json:"type"`
-			CVSSData struct {
-				Version      string `json:"version"`
-				VectorString string `json:"vectorString"`
-			} `json:"cvssData"`
-		} `json:"metrics"`
-	} `json:"cve"`
-}
-
 // readNVD streams the "vulnerabilities" array of an NVD CVE API 2.0
 // response or feed ({"resultsPerPage":..., "vulnerabilities":[{"cve":
 // {...}}, ...]}). Rejected CVEs are left out.
+//
+// The stream is split into items by a validating scanner (jsontext) on
+// one goroutine while others read each item (fastjson, no reflection:
+// only the ID, status, CVSS vectors and, for the few items that name a
+// mapped CPE product, the configurations) ahead of fn, which is called in
+// the feed's order.
 func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) error) error {
-	dec := json.NewDecoder(r)
-	if err := expectDelim(dec, '{'); err != nil {
-		return fmt.Errorf("NVD feed: %w", err)
-	}
 	found := false
-	for dec.More() {
-		key, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("NVD feed: %w", err)
+	pool := newBufferPool()
+	err := decodeAhead(ctx, func(ctx context.Context, emit func(nvdBatch) error) error {
+		var err error
+		found, err = splitNVD(ctx, r, pool, emit)
+		return err
+	}, func(b nvdBatch) []nvdParsed {
+		out := parseNVDItems(b.items)
+		// The items are decoded into values of their own: their bytes can
+		// be read into again.
+		for _, a := range b.arenas {
+			pool.put(a)
 		}
-		if key != "vulnerabilities" {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return fmt.Errorf("NVD feed: %v: %w", key, err)
-			}
-			continue
-		}
-		found = true
-		if err := expectDelim(dec, '['); err != nil {
-			return fmt.Errorf("NVD feed: vulnerabilities: %w", err)
-		}
-		for i := 0; dec.More(); i++ {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			var raw json.RawMessage
-			if err := dec.Decode(&raw); err != nil {
-				return fmt.Errorf("NVD feed: vulnerabilities[%d]: %w", i, err)
-			}
-			name := fmt.Sprintf("vulnerabilities[%d]", i)
-			if len(raw) > maxCVEItem {
-				st.skip(name, errors.New("item too large"))
-				continue
-			}
-			var it nvdItem
-			if err := json.Unmarshal(raw, &it); err != nil {
-				st.skip(name, err)
-				continue
-			}
-			if !IsCVE(it.CVE.ID) {
-				st.skip(name, fmt.Errorf("id %q is not a CVE ID", truncate(it.CVE.ID, 40)))
-				continue
-			}
-			if strings.EqualFold(it.CVE.VulnStatus, "Rejected") {
+		return out
+	}, func(items []nvdParsed) error {
+		for _, it := range items {
+			switch {
+			case it.err != nil:
+				st.skip(it.name, it.err)
+			case it.info == nil:
 				st.withdrawn++
-				continue
-			}
-			info := &CVEInfo{ID: it.CVE.ID, cpeRecord: cpeRecordOf(it.CVE.ID, raw)}
-			for _, key := range []string{"cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"} {
-				for _, m := range it.CVE.Metrics[key] {
-					v := m.CVSSData.VectorString
-					if v == "" || len(v) > 256 || len(info.CVSS) >= maxCVEScores {
-						continue
-					}
-					info.CVSS = append(info.CVSS, CVEScore{Version: m.CVSSData.Version, Vector: v,
-						Source: truncate(m.Source, 128), Primary: m.Type == "Primary"})
+			default:
+				st.records++
+				if err := fn(it.info); err != nil {
+					return err
 				}
 			}
-			st.records++
-			if err := fn(info); err != nil {
-				return err
-			}
 		}
-		if err := expectDelim(dec, ']'); err != nil {
-			return fmt.Errorf("NVD feed: vulnerabilities: %w", err)
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if !found {
 		return errors.New("NVD feed: no \"vulnerabilities\" array (not an NVD CVE API 2.0 document)")
 	}
 	return nil
+}
+
+// nvdBatch is a batch of items read from an NVD feed and the buffers
+// they are in; nvdRaw is one item of an NVD feed as read; nvdParsed what
+// it says: its CVE information, nil for a rejected CVE, or the error that
+// skips it.
+type (
+	nvdBatch struct {
+		items  []nvdRaw
+		arenas [][]byte
+	}
+	nvdRaw struct {
+		index int
+		data  []byte
+	}
+	nvdParsed struct {
+		name string
+		info *CVEInfo
+		err  error
+	}
+)
+
+// nvdArena is the first size of a batch's buffer of raw items: a batch
+// of readBatchEntries items of a few kilobytes each.
+const nvdArena = 1 << 20
+
+// splitNVD reads an NVD document's items in batches of bounded count and
+// bytes; found reports whether it has a "vulnerabilities" array.
+func splitNVD(ctx context.Context, r io.Reader, pool bufferPool, emit func(nvdBatch) error) (found bool, err error) {
+	dec := jsontext.NewDecoder(r, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	if err := expectKind(dec, '{'); err != nil {
+		return false, fmt.Errorf("NVD feed: %w", err)
+	}
+	var batch nvdBatch
+	var arena []byte
+	batchBytes := 0 // bounds the bytes a batch holds, with readBatchEntries
+	flush := func() error {
+		if len(batch.items) == 0 {
+			return nil
+		}
+		if arena != nil {
+			batch.arenas = append(batch.arenas, arena)
+		}
+		err := emit(batch)
+		batch, arena, batchBytes = nvdBatch{}, nil, 0
+		return err
+	}
+	// The items before a syntax error are read, as a sequential reader
+	// would have; the error still fails the read.
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			_ = flush()
+		}
+	}()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return found, fmt.Errorf("NVD feed: %w", err)
+		}
+		key := tok.String()
+		if key != "vulnerabilities" {
+			if err := dec.SkipValue(); err != nil {
+				return found, fmt.Errorf("NVD feed: %v: %w", key, err)
+			}
+			continue
+		}
+		found = true
+		if err := expectKind(dec, '['); err != nil {
+			return found, fmt.Errorf("NVD feed: vulnerabilities: %w", err)
+		}
+		for i := 0; dec.PeekKind() != ']'; i++ {
+			if err := ctx.Err(); err != nil {
+				return found, err
+			}
+			raw, err := dec.ReadValue()
+			if err != nil {
+				return found, fmt.Errorf("NVD feed: vulnerabilities[%d]: %w", i, err)
+			}
+			if len(raw) > maxCVEItem {
+				batch.items = append(batch.items, nvdRaw{index: i}) // nil data: too large
+			} else {
+				// The raw value is only valid until the next read: it is
+				// copied into the batch's buffers.
+				if len(arena)+len(raw) > cap(arena) {
+					if arena != nil {
+						batch.arenas = append(batch.arenas, arena)
+					}
+					arena = pool.get(max(nvdArena, len(raw)))
+				}
+				start := len(arena)
+				arena = append(arena, raw...)
+				batch.items = append(batch.items, nvdRaw{index: i, data: arena[start:len(arena):len(arena)]})
+				batchBytes += len(raw)
+			}
+			if len(batch.items) >= readBatchEntries || batchBytes >= readBatchBytes {
+				if err := flush(); err != nil {
+					return found, err
+				}
+			}
+		}
+		if err := expectKind(dec, ']'); err != nil {
+			return found, fmt.Errorf("NVD feed: vulnerabilities: %w", err)
+		}
+	}
+	if err := expectKind(dec, '}'); err != nil {
+		return found, fmt.Errorf("NVD feed: %w", err)
+	}
+	return found, flush()
+}
+
+// expectKind reads the next token and checks it is the delimiter want.
+func expectKind(dec *jsontext.Decoder, want jsontext.Kind) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	if tok.Kind() != want {
+		return fmt.Errorf("want %q, got %v", rune(want), tok.Kind())
+	}
+	return nil
+}
+
+// nvdMetricKeys are the CVSS metrics read from an item, newest first.
+var nvdMetricKeys = []string{"cvssMetricV40", "cvssMetricV31", "cvssMetricV30", "cvssMetricV2"}
+
+// parseNVDItems reads a batch of NVD items (a worker of decodeAhead).
+func parseNVDItems(batch []nvdRaw) []nvdParsed {
+	var p fastjson.Parser
+	out := make([]nvdParsed, len(batch))
+	for i, raw := range batch {
+		out[i].name = fmt.Sprintf("vulnerabilities[%d]", raw.index)
+		if raw.data == nil {
+			out[i].err = errors.New("item too large")
+			continue
+		}
+		out[i].info, out[i].err = parseNVDItem(&p, raw.data)
+	}
+	return out
+}
+
+// parseNVDItem reads one item: its CVE's scores, and the record of its
+// mapped CPE configurations. A rejected CVE is (nil, nil).
+func parseNVDItem(p *fastjson.Parser, raw []byte) (*CVEInfo, error) {
+	v, err := p.ParseBytes(raw)
+	if err != nil {
+		return nil, err
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, fmt.Errorf("item is a JSON %s, not an object", v.Type())
+	}
+	cve := v.Get("cve")
+	var id, status string
+	if cve != nil && cve.Type() != fastjson.TypeNull {
+		if cve.Type() != fastjson.TypeObject {
+			return nil, fmt.Errorf("cve is a JSON %s, not an object", cve.Type())
+		}
+		if id, err = optString(cve, "id"); err != nil {
+			return nil, err
+		}
+		if status, err = optString(cve, "vulnStatus"); err != nil {
+			return nil, err
+		}
+	}
+	if !IsCVE(id) {
+		return nil, fmt.Errorf("id %q is not a CVE ID", truncate(id, 40))
+	}
+	if strings.EqualFold(status, "Rejected") {
+		return nil, nil
+	}
+	info := &CVEInfo{ID: id, cpeRecord: cpeRecordOf(id, raw)}
+	metrics := cve.Get("metrics")
+	if metrics == nil || metrics.Type() == fastjson.TypeNull {
+		return info, nil
+	}
+	if metrics.Type() != fastjson.TypeObject {
+		return nil, fmt.Errorf("cve.metrics is a JSON %s, not an object", metrics.Type())
+	}
+	for _, key := range nvdMetricKeys {
+		list := metrics.Get(key)
+		if list == nil || list.Type() == fastjson.TypeNull {
+			continue
+		}
+		ms, err := list.Array()
+		if err != nil {
+			return nil, fmt.Errorf("cve.metrics.%s: %w", key, err)
+		}
+		for _, m := range ms {
+			if m.Type() != fastjson.TypeObject {
+				return nil, fmt.Errorf("cve.metrics.%s: an entry is a JSON %s, not an object", key, m.Type())
+			}
+			var src, typ, version, vector string
+			if src, err = optString(m, "source"); err == nil {
+				typ, err = optString(m, "type")
+			}
+			if data := m.Get("cvssData"); err == nil && data != nil && data.Type() != fastjson.TypeNull {
+				if data.Type() != fastjson.TypeObject {
+					err = fmt.Errorf("cvssData is a JSON %s, not an object", data.Type())
+				} else if version, err = optString(data, "version"); err == nil {
+					vector, err = optString(data, "vectorString")
+				}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("cve.metrics.%s: %w", key, err)
+			}
+			if vector == "" || len(vector) > 256 || len(info.CVSS) >= maxCVEScores {
+				continue
+			}
+			info.CVSS = append(info.CVSS, CVEScore{Version: version, Vector: vector,
+				Source: truncate(src, 128), Primary: typ == "Primary"})
+		}
+	}
+	return info, nil
+}
+
+// optString returns the string member key of o ("" when absent or
+// null); any other type is an error.
+func optString(o *fastjson.Value, key string) (string, error) {
+	v := o.Get(key)
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return "", nil
+	}
+	b, err := v.StringBytes()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return string(b), nil
 }
 
 // readKEV reads CISA's catalogue: {"catalogVersion": ..., "vulnerabilities":

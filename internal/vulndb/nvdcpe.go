@@ -22,8 +22,9 @@ package vulndb
 //
 // Range translation: StartIncluding is "introduced", EndExcluding
 // "fixed", EndIncluding "last_affected". OSV has no excluded start:
-// StartExcluding X is read as introduced X, so X itself is reported
-// affected (an over-report, never a miss). An entry without a range
+// StartExcluding X is "introduced" X with the range's database_specific
+// saying that X itself is excluded (Range.IntroducedExcluded), which the
+// matcher honours. An entry without a range
 // names one version (the CPE's version and, when not "*" or "-", its
 // update, "3.12.0" + "rc1"); "*" without a range affects every version;
 // "-" (not applicable) is skipped.
@@ -102,14 +103,42 @@ func CPEMapped(ecosystem, name string) (mapped, ok bool) {
 	return false, true
 }
 
-// cpeNeedles are the raw prefixes a mapped product's CPE names start with.
-var cpeNeedles = func() [][]byte {
-	out := make([][]byte, len(cpeProducts))
-	for i, p := range cpeProducts {
-		out[i] = []byte("cpe:2.3:a:" + p.vendor + ":" + p.product + ":")
+// cpeMapped holds the "vendor:product" of every mapped product, as its
+// CPE names spell it after "cpe:2.3:a:".
+var cpeMapped = func() map[string]bool {
+	out := make(map[string]bool, len(cpeProducts))
+	for _, p := range cpeProducts {
+		out[p.vendor+":"+p.product] = true
 	}
 	return out
 }()
+
+var cpeApplication = []byte("cpe:2.3:a:")
+
+// namesMappedCPE reports whether raw holds the CPE name of a mapped
+// product ("cpe:2.3:a:nodejs:node.js:..."): one pass over the item for
+// the CPE prefix and a lookup of each vendor:product found, rather than a
+// search for every product.
+func namesMappedCPE(raw []byte) bool {
+	for {
+		i := bytes.Index(raw, cpeApplication)
+		if i < 0 {
+			return false
+		}
+		raw = raw[i+len(cpeApplication):]
+		vendor := bytes.IndexByte(raw, ':')
+		if vendor < 0 {
+			return false
+		}
+		product := bytes.IndexByte(raw[vendor+1:], ':')
+		if product < 0 {
+			return false
+		}
+		if cpeMapped[string(raw[:vendor+1+product])] {
+			return true
+		}
+	}
+}
 
 // Limits of one CVE's configurations.
 const (
@@ -146,14 +175,7 @@ type nvdConfigurations struct {
 // nil when the item names no mapped product (or cannot be read: the CVE's
 // scores are still kept).
 func cpeRecordOf(id string, raw []byte) *Record {
-	hit := false
-	for _, n := range cpeNeedles {
-		if bytes.Contains(raw, n) {
-			hit = true
-			break
-		}
-	}
-	if !hit {
+	if !namesMappedCPE(raw) {
 		return nil
 	}
 	var it nvdConfigurations
@@ -246,6 +268,9 @@ func cpeRange(ver, update, startIncl, startExcl, endIncl, endExcl string) (Range
 			start = "0"
 		}
 		r.Events = append(r.Events, Event{Introduced: start})
+		if startIncl == "" && startExcl != "" {
+			r.DatabaseSpecific = rangeIntroducedExcluded
+		}
 		switch {
 		case endExcl != "":
 			r.Events = append(r.Events, Event{Fixed: endExcl})

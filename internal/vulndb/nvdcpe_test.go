@@ -97,27 +97,31 @@ func TestCPERange(t *testing.T) {
 		criteria                   string
 		startI, startE, endI, endE string
 		want                       []Event
+		// excluded: the introduced version itself is not affected.
+		excluded bool
 	}{
-		{"cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*", "1.1.1", "", "", "1.1.1x", []Event{{Introduced: "1.1.1"}, {Fixed: "1.1.1x"}}},
-		{"cpe:2.3:a:zlib:zlib:*:*:*:*:*:*:*:*", "", "", "1.2.12", "", []Event{{Introduced: "0"}, {LastAffected: "1.2.12"}}},
-		// OSV has no excluded start: the start itself counts as affected.
-		{"cpe:2.3:a:python:python:*:*:*:*:*:*:*:*", "", "3.8.0", "", "3.8.18", []Event{{Introduced: "3.8.0"}, {Fixed: "3.8.18"}}},
-		{"cpe:2.3:a:python:python:3.12.0:rc1:*:*:*:*:*:*", "", "", "", "", []Event{{Introduced: "3.12.0rc1"}, {LastAffected: "3.12.0rc1"}}},
-		{"cpe:2.3:a:nodejs:node.js:20.11.0:*:*:*:-:*:*:*", "", "", "", "", []Event{{Introduced: "20.11.0"}, {LastAffected: "20.11.0"}}},
-		{"cpe:2.3:a:nodejs:node.js:*:*:*:*:*:*:*:*", "", "", "", "", []Event{{Introduced: "0"}}},
-		{"cpe:2.3:a:nodejs:node.js:-:*:*:*:*:*:*:*", "", "", "", "", nil},
-		{"cpe:2.3:a:nodejs:node.js", "", "", "", "", nil},
-		{"cpe:2.3:o:openssl:openssl:1.0:*:*:*:*:*:*:*", "", "", "", "", nil},
-		{"cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*", "", "", "", "1.0 2", nil},
+		{"cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*", "1.1.1", "", "", "1.1.1x", []Event{{Introduced: "1.1.1"}, {Fixed: "1.1.1x"}}, false},
+		{"cpe:2.3:a:zlib:zlib:*:*:*:*:*:*:*:*", "", "", "1.2.12", "", []Event{{Introduced: "0"}, {LastAffected: "1.2.12"}}, false},
+		// OSV has no excluded start: the range says the start is excluded.
+		{"cpe:2.3:a:python:python:*:*:*:*:*:*:*:*", "", "3.8.0", "", "3.8.18", []Event{{Introduced: "3.8.0"}, {Fixed: "3.8.18"}}, true},
+		{"cpe:2.3:a:python:python:*:*:*:*:*:*:*:*", "", "3.8.0", "", "", []Event{{Introduced: "3.8.0"}}, true},
+		{"cpe:2.3:a:python:python:3.12.0:rc1:*:*:*:*:*:*", "", "", "", "", []Event{{Introduced: "3.12.0rc1"}, {LastAffected: "3.12.0rc1"}}, false},
+		{"cpe:2.3:a:nodejs:node.js:20.11.0:*:*:*:-:*:*:*", "", "", "", "", []Event{{Introduced: "20.11.0"}, {LastAffected: "20.11.0"}}, false},
+		{"cpe:2.3:a:nodejs:node.js:*:*:*:*:*:*:*:*", "", "", "", "", []Event{{Introduced: "0"}}, false},
+		{"cpe:2.3:a:nodejs:node.js:-:*:*:*:*:*:*:*", "", "", "", "", nil, false},
+		{"cpe:2.3:a:nodejs:node.js", "", "", "", "", nil, false},
+		{"cpe:2.3:o:openssl:openssl:1.0:*:*:*:*:*:*:*", "", "", "", "", nil, false},
+		{"cpe:2.3:a:openssl:openssl:*:*:*:*:*:*:*:*", "", "", "", "1.0 2", nil, false},
 	} {
 		var got []Event
+		excluded := false
 		if _, _, ver, upd, ok := splitCPE(tc.criteria); ok {
 			if r, ok := cpeRange(ver, upd, tc.startI, tc.startE, tc.endI, tc.endE); ok {
-				got = r.Events
+				got, excluded = r.Events, r.IntroducedExcluded()
 			}
 		}
-		if !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%s %q %q %q %q: %v, want %v", tc.criteria, tc.startI, tc.startE, tc.endI, tc.endE, got, tc.want)
+		if !reflect.DeepEqual(got, tc.want) || excluded != tc.excluded {
+			t.Errorf("%s %q %q %q %q: %v (start excluded %v), want %v (%v)", tc.criteria, tc.startI, tc.startE, tc.endI, tc.endE, got, excluded, tc.want, tc.excluded)
 		}
 	}
 	if v, p, _, _, ok := splitCPE(`cpe:2.3:a:libjpeg-turbo:libjpeg\-turbo:2.1:*:*:*:*:*:*:*`); !ok || v != "libjpeg-turbo" || p != "libjpeg-turbo" {

@@ -1,13 +1,15 @@
 package vulndb
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Record is an OSV vulnerability record
@@ -62,6 +64,27 @@ type Range struct {
 	Type   string  `json:"type"`
 	Repo   string  `json:"repo,omitempty"`
 	Events []Event `json:"events"`
+	// DatabaseSpecific is the range's database_specific; Palisade's own
+	// records put {"introduced_excluded": true} there for a range whose
+	// introduced version is itself not affected (NVD's
+	// versionStartExcluding, which OSV's events cannot say).
+	DatabaseSpecific json.RawMessage `json:"database_specific,omitempty"`
+}
+
+// rangeIntroducedExcluded is the database_specific of a range whose
+// introduced version is excluded.
+var rangeIntroducedExcluded = json.RawMessage(`{"introduced_excluded":true}`)
+
+// IntroducedExcluded reports whether the range's introduced versions are
+// themselves unaffected: the range starts just above them.
+func (r *Range) IntroducedExcluded() bool {
+	if len(r.DatabaseSpecific) == 0 {
+		return false
+	}
+	var v struct {
+		Excluded bool `json:"introduced_excluded"`
+	}
+	return json.Unmarshal(r.DatabaseSpecific, &v) == nil && v.Excluded
 }
 
 // Event is one event of a range; exactly one field is set.
@@ -124,12 +147,8 @@ func ParseRecord(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrRecordTooLarge, MaxRecordSize)
 	}
 	var rec Record
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&rec); err != nil {
+	if err := decodeRecord(data, &rec); err != nil {
 		return nil, fmt.Errorf("decode OSV record: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode OSV record: data after the JSON object")
 	}
 	if err := rec.validate(); err != nil {
 		if rec.ID != "" && len(rec.ID) <= maxIDLen {
@@ -138,6 +157,37 @@ func ParseRecord(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("OSV record: %w", err)
 	}
 	return &rec, nil
+}
+
+// recordDecoding are the decoding options of records: encoding/json/v2's
+// decoder (several times faster than encoding/json's, which reflects on
+// every value: half of an import's CPU) with encoding/json's leniency,
+// so that a record accepted before is accepted now: names match without
+// regard to case, a repeated name's last value wins, invalid UTF-8 is
+// kept.
+var recordDecoding = jsonv2.JoinOptions(
+	jsonv2.MatchCaseInsensitiveNames(true),
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
+// decodeRecord decodes one JSON record into rec; data after the record
+// is an error.
+func decodeRecord(data []byte, rec *Record) error {
+	return decodeRecordPart(data, rec)
+}
+
+// decodeRecordPart decodes one JSON record into v, a Record or a struct
+// of some of its fields. Unmarshal, not a Decoder: it decodes from data
+// itself with a pooled decoder (a Decoder per record copied the record
+// and allocated four times as much).
+func decodeRecordPart(data []byte, v any) error {
+	err := jsonv2.Unmarshal(data, v, recordDecoding)
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && strings.Contains(se.Error(), "after top-level value") {
+		return errors.New("data after the JSON object")
+	}
+	return err
 }
 
 func (r *Record) validate() error {
@@ -198,6 +248,9 @@ func (a *Affected) validate() error {
 	for i, rg := range a.Ranges {
 		if err := within("events", len(rg.Events), maxEvents); err != nil {
 			return fmt.Errorf("ranges[%d]: %w", i, err)
+		}
+		if len(rg.DatabaseSpecific) > maxSpecificBytes {
+			return fmt.Errorf("ranges[%d]: database_specific: too large", i)
 		}
 		switch rg.Type {
 		case RangeEcosystem, RangeSemver, RangeGit:

@@ -55,74 +55,216 @@ func readRecords(ctx context.Context, path string, fn func(*Record, []byte) erro
 	return readZip(ctx, f, info.Size(), path, fn)
 }
 
-func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn func(*Record, []byte) error) (readStats, error) {
-	var st readStats
-	zr, err := zip.NewReader(r, size)
-	if err != nil {
-		return st, fmt.Errorf("zip %s: %w", name, err)
+// A batch of a read holds at most this many entries or declared bytes,
+// so that the batches decodeAhead keeps in flight stay small.
+const (
+	readBatchEntries = 256
+	readBatchBytes   = 4 << 20
+)
+
+// recordEntry is one file of an archive or directory: name is what a
+// skip reports, open reads it (at most MaxRecordSize+1 bytes).
+type recordEntry struct {
+	name string
+	// size is the entry's declared size, at most MaxRecordSize; tooLarge
+	// is set when it declares more.
+	size     int
+	tooLarge bool
+	open     func() (io.ReadCloser, error)
+}
+
+// parsedEntry is a recordEntry read and parsed: fatal is an error that
+// fails the whole read (a corrupt archive); err one that skips the record.
+type parsedEntry struct {
+	name  string
+	data  []byte
+	rec   *Record
+	err   error
+	fatal error
+}
+
+// parsedBatch is a batch of parsed entries and the buffer their data is
+// in, given back to the pool once the writer has it.
+type parsedBatch struct {
+	entries []parsedEntry
+	buf     []byte
+}
+
+// parseEntries reads and parses a batch of entries (a worker of
+// decodeAhead). The batch's files are read into one buffer of pool.
+func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
+	out := make([]parsedEntry, len(batch))
+	total := 0
+	for _, e := range batch {
+		total += e.size + 1 // +1: room to read the end of the file
 	}
-	if len(zr.File) > maxArchiveEntries {
-		return st, fmt.Errorf("zip %s: %d entries, limit %d", name, len(zr.File), maxArchiveEntries)
-	}
-	for _, zf := range zr.File {
-		if err := ctx.Err(); err != nil {
-			return st, err
-		}
-		if zf.FileInfo().IsDir() || !strings.HasSuffix(zf.Name, ".json") {
+	buf := pool.get(total)
+	ends := make([]int, len(batch))
+	for i, e := range batch {
+		out[i].name = e.name
+		ends[i] = len(buf)
+		if e.tooLarge {
+			out[i].err = ErrRecordTooLarge
 			continue
 		}
-		if zf.UncompressedSize64 > MaxRecordSize {
-			st.skip(zf.Name, ErrRecordTooLarge)
-			continue
-		}
-		rc, err := zf.Open()
+		rc, err := e.open()
 		if err != nil {
-			return st, fmt.Errorf("zip %s: %s: %w", name, zf.Name, err)
+			out[i].fatal = err
+			return parsedBatch{entries: out[:i+1]}
 		}
 		// The header's size may lie; the reader is capped regardless, and
-		// reading to the end checks the entry's CRC-32.
-		data, err := io.ReadAll(io.LimitReader(rc, MaxRecordSize+1))
+		// reading to the end checks a zip entry's CRC-32.
+		buf, err = appendAll(buf, io.LimitReader(rc, MaxRecordSize+1))
 		rc.Close()
 		if err != nil {
-			return st, fmt.Errorf("zip %s: %s: %w", name, zf.Name, err)
+			out[i].fatal = err
+			return parsedBatch{entries: out[:i+1]}
 		}
-		if err := st.handle(zf.Name, data, fn); err != nil {
-			return st, err
+		ends[i] = len(buf)
+	}
+	start := 0
+	for i := range out {
+		if out[i].err != nil {
+			continue
 		}
+		data := buf[start:ends[i]:ends[i]]
+		start = ends[i]
+		out[i].data = data
+		out[i].rec, out[i].err = ParseRecord(data)
+	}
+	return parsedBatch{entries: out, buf: buf}
+}
+
+// appendAll appends everything r yields to buf.
+func appendAll(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// readEntries reads the entries that produce emits, parsing them ahead
+// of fn in parallel, and calls fn in order with each valid record.
+func readEntries(ctx context.Context, produce func(ctx context.Context, emit func([]recordEntry) error) error,
+	fn func(*Record, []byte) error) (readStats, error) {
+	var st readStats
+	pool := newBufferPool()
+	parse := func(batch []recordEntry) parsedBatch { return parseEntries(pool, batch) }
+	err := decodeAhead(ctx, produce, parse, func(batch parsedBatch) error {
+		for _, e := range batch.entries {
+			if e.fatal != nil {
+				return fmt.Errorf("%s: %w", e.name, e.fatal)
+			}
+			if err := st.account(e.name, e.rec, e.data, e.err, fn); err != nil {
+				return err
+			}
+		}
+		// fn has had every record's data: the buffer can be read into again.
+		pool.put(batch.buf)
+		return nil
+	})
+	return st, err
+}
+
+// batcher groups entries into batches of bounded count and declared size.
+type batcher struct {
+	emit  func([]recordEntry) error
+	batch []recordEntry
+	bytes uint64
+}
+
+func (b *batcher) add(e recordEntry, size uint64) error {
+	b.batch = append(b.batch, e)
+	b.bytes += size
+	if len(b.batch) >= readBatchEntries || b.bytes >= readBatchBytes {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *batcher) flush() error {
+	if len(b.batch) == 0 {
+		return nil
+	}
+	err := b.emit(b.batch)
+	b.batch, b.bytes = nil, 0
+	return err
+}
+
+func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn func(*Record, []byte) error) (readStats, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return readStats{}, fmt.Errorf("zip %s: %w", name, err)
+	}
+	if len(zr.File) > maxArchiveEntries {
+		return readStats{}, fmt.Errorf("zip %s: %d entries, limit %d", name, len(zr.File), maxArchiveEntries)
+	}
+	st, err := readEntries(ctx, func(ctx context.Context, emit func([]recordEntry) error) error {
+		b := batcher{emit: emit}
+		for _, zf := range zr.File {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if zf.FileInfo().IsDir() || !strings.HasSuffix(zf.Name, ".json") {
+				continue
+			}
+			// A zip.File opens independently of the others (the archive
+			// is an io.ReaderAt), so workers can inflate in parallel; the
+			// reader stops at the declared size, which bounds a batch.
+			size := min(zf.UncompressedSize64, MaxRecordSize)
+			e := recordEntry{name: zf.Name, size: int(size), tooLarge: zf.UncompressedSize64 > MaxRecordSize, open: zf.Open}
+			if err := b.add(e, size); err != nil {
+				return err
+			}
+		}
+		return b.flush()
+	}, fn)
+	if err != nil {
+		return st, fmt.Errorf("zip %s: %w", name, err)
 	}
 	return st, nil
 }
 
 func readDir(ctx context.Context, root string, fn func(*Record, []byte) error) (readStats, error) {
-	var st readStats
-	n := 0
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	st, err := readEntries(ctx, func(ctx context.Context, emit func([]recordEntry) error) error {
+		b := batcher{emit: emit}
+		n := 0
+		err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// Only regular files: a symlink could lead out of the tree or
+			// to a device.
+			if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".json") {
+				return nil
+			}
+			if n++; n > maxArchiveEntries {
+				return fmt.Errorf("more than %d files", maxArchiveEntries)
+			}
+			rel, _ := filepath.Rel(root, p)
+			var size uint64
+			if fi, err := d.Info(); err == nil {
+				size = uint64(min(max(fi.Size(), 0), MaxRecordSize))
+			}
+			return b.add(recordEntry{name: rel, size: int(size), open: func() (io.ReadCloser, error) { return os.Open(p) }}, size)
+		})
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		// Only regular files: a symlink could lead out of the tree or to a
-		// device.
-		if !d.Type().IsRegular() || !strings.HasSuffix(d.Name(), ".json") {
-			return nil
-		}
-		if n++; n > maxArchiveEntries {
-			return fmt.Errorf("more than %d files", maxArchiveEntries)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		data, err := io.ReadAll(io.LimitReader(f, MaxRecordSize+1))
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		rel, _ := filepath.Rel(root, p)
-		return st.handle(rel, data, fn)
-	})
+		return b.flush()
+	}, fn)
 	if err != nil {
 		return st, fmt.Errorf("directory %s: %w", root, err)
 	}
@@ -140,8 +282,8 @@ func (st *readStats) emit(rec *Record, add func(*Record) error) error {
 	return add(rec)
 }
 
-func (st *readStats) handle(name string, data []byte, fn func(*Record, []byte) error) error {
-	rec, err := ParseRecord(data)
+// account counts a parsed record and passes it on, in the source's order.
+func (st *readStats) account(name string, rec *Record, data []byte, err error, fn func(*Record, []byte) error) error {
 	if err != nil {
 		st.skip(name, err)
 		return nil

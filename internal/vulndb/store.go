@@ -72,6 +72,9 @@ type SourceState struct {
 	Format string `json:"format,omitempty"`
 	// Location is the URL or the file imported.
 	Location string `json:"location"`
+	// Resolved is the file a mirror list led to at the last download
+	// (Amazon Linux's updateinfo, alasmirror.go).
+	Resolved string `json:"resolved,omitempty"`
 	// ETag and LastModified are the validators of the last download, sent
 	// back as If-None-Match and If-Modified-Since.
 	ETag         string `json:"etag,omitempty"`
@@ -274,10 +277,12 @@ func (db *DB) forEachCVEOf(ctx context.Context, source string, fn func(*CVEInfo)
 	})
 }
 
-// forEachOf calls fn with every stored record of a source and its stored
-// JSON (valid only during the call), for carrying a source that did not
-// change into a new build.
-func (db *DB) forEachOf(ctx context.Context, source string, fn func(rec *Record, raw []byte) error) error {
+// forEachOf calls fn with every stored record of a source, for carrying
+// a source that did not change into a new build: the record holds only
+// its ID and affected packages (what the index needs; the stored JSON
+// was validated when it was imported), stored is the whole stored value
+// (source, NUL, JSON), valid only during the call.
+func (db *DB) forEachOf(ctx context.Context, source string, fn func(rec *Record, stored []byte) error) error {
 	prefix := []byte(source + "\x00")
 	return db.bolt.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {
@@ -287,11 +292,20 @@ func (db *DB) forEachOf(ctx context.Context, source string, fn func(rec *Record,
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rec, err := decodeStored(v)
-			if err != nil {
-				return fmt.Errorf("record %s: %w", k, err)
+			var keys struct {
+				ID       string `json:"id"`
+				Affected []struct {
+					Package Package `json:"package"`
+				} `json:"affected"`
 			}
-			return fn(rec, v[bytes.IndexByte(v, 0)+1:])
+			if err := decodeRecordPart(v[len(prefix):], &keys); err != nil {
+				return fmt.Errorf("record %s: corrupt stored record: %w", k, err)
+			}
+			rec := &Record{ID: keys.ID, Affected: make([]Affected, len(keys.Affected))}
+			for i, a := range keys.Affected {
+				rec.Affected[i].Package = a.Package
+			}
+			return fn(rec, v)
 		})
 	})
 }
@@ -302,7 +316,7 @@ func decodeStored(v []byte) (*Record, error) {
 		return nil, errors.New("corrupt stored record")
 	}
 	var rec Record
-	if err := json.Unmarshal(v[i+1:], &rec); err != nil {
+	if err := decodeRecord(v[i+1:], &rec); err != nil {
 		return nil, fmt.Errorf("corrupt stored record: %w", err)
 	}
 	return &rec, nil
@@ -417,6 +431,12 @@ func (b *builder) addRaw(source string, rec *Record, raw []byte) error {
 	return b.store(source, rec, appendStripped(v, raw))
 }
 
+// addStored stores a record carried from an earlier database: stored
+// is its stored value (source, NUL, compact JSON) as it was.
+func (b *builder) addStored(source string, rec *Record, stored []byte) error {
+	return b.store(source, rec, bytes.Clone(stored))
+}
+
 // appendStripped appends the JSON value raw without the whitespace
 // between its tokens. raw must be valid JSON (it was decoded already):
 // only strings need care, which a byte loop follows far faster than
@@ -469,7 +489,7 @@ func (b *builder) store(source string, rec *Record, v []byte) error {
 // "modified" feeds overlap, and the later feed is the newer.
 func (b *builder) addCVE(source string, info *CVEInfo) error {
 	key := info.ID + "\x00" + source
-	data, err := json.Marshal(info)
+	data, err := encodeCVEInfo(info)
 	if err != nil {
 		return fmt.Errorf("CVE %s: %w", info.ID, err)
 	}

@@ -78,7 +78,8 @@ const (
 // EnrichmentSource returns the published location of an enrichment
 // or vendor source named alone: "kev", "epss", "debian-tracker",
 // "ubuntu-tracker", "redhat-cpe", "oval-oracle", "oval-azurelinux-3.0",
-// "oval-mariner-2.0", "photon-5.0", and NVD's feeds
+// "oval-mariner-2.0", "photon-5.0", "alas-2" and "alas-2023" (Amazon
+// Linux's mirror lists, alasmirror.go), and NVD's feeds
 // "nvd-2024" (a year), "nvd-modified" and "nvd-recent".
 func EnrichmentSource(name string) (Source, bool) {
 	n := strings.ToLower(strings.TrimSpace(name))
@@ -104,6 +105,12 @@ func EnrichmentSource(name string) (Source, bool) {
 	}
 	if rel, ok := strings.CutPrefix(n, "photon-"); ok && rel != "" && strings.Trim(rel, "0123456789.") == "" {
 		return Source{Name: n, URL: PhotonCVEBase + "cve_data_photon" + rel + ".json", Format: FormatPhoton}, true
+	}
+	switch n {
+	case "alas-2":
+		return Source{Name: n, URL: AmazonLinux2MirrorList, Format: FormatALAS}, true
+	case "alas-2023":
+		return Source{Name: n, URL: AmazonLinux2023MirrorList, Format: FormatALAS}, true
 	}
 	if feed, ok := strings.CutPrefix(n, "nvd-"); ok {
 		if feed == "modified" || feed == "recent" || (len(feed) == 4 && strings.Trim(feed, "0123456789") == "") {
@@ -232,7 +239,14 @@ func (c Cache) Update(ctx context.Context, opts UpdateOptions) (*UpdateResult, e
 		if hasPrev && (prev.Location != s.URL || formatOrOSV(prev.Format) != s.Format) {
 			hasPrev = false // moved or reformatted: fetch unconditionally
 		}
-		path, state, err := fetch(ctx, opts, s, prev, hasPrev, tmpDir)
+		var path string
+		var state SourceState
+		var err error
+		if s.Format == FormatALAS && isMirrorList(s.URL) {
+			path, state, err = fetchMirrored(ctx, opts, s, prev, hasPrev, tmpDir)
+		} else {
+			path, state, err = fetch(ctx, opts, s, prev, hasPrev, tmpDir)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("update: source %s (%s): %w", s.Name, s.URL, err)
 		}

@@ -47,6 +47,11 @@ func TestMatchCPE(t *testing.T) {
 		{sbom.EcosystemOpenJDK, "openjdk", "17.0.10", ""},
 		{sbom.EcosystemConan, "zlib", "1.2.12", "NVD-CVE-2022-37434  CRITICAL"},
 		{sbom.EcosystemConan, "zlib", "1.2.13", ""},
+		// versionStartExcluding 1.3: 1.3 itself is not affected, what
+		// follows it is, up to the fix.
+		{sbom.EcosystemConan, "zlib", "1.3", ""},
+		{sbom.EcosystemConan, "zlib", "1.3.0.1", "NVD-CVE-2022-37434 1.3.1 CRITICAL"},
+		{sbom.EcosystemConan, "zlib", "1.3.1", ""},
 		{sbom.EcosystemConan, "openssl", "3.0.12", "NVD-CVE-2023-5678 3.0.13 MEDIUM"},
 	} {
 		t.Run(tc.eco+"/"+tc.version, func(t *testing.T) {

@@ -582,6 +582,10 @@ func evaluate(a *vulndb.Affected, ecosystem, v string, cmp version.Comparer) (bo
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
+		if in && r.IntroducedExcluded() && atIntroduced(rc, v, r.Events) {
+			// NVD's versionStartExcluding: the start itself is not affected.
+			in = false
+		}
 		if in {
 			if !affected || fixed == "" || (fix != "" && less(rc, fix, fixed)) {
 				fixed = fix
@@ -590,6 +594,20 @@ func evaluate(a *vulndb.Affected, ecosystem, v string, cmp version.Comparer) (bo
 		}
 	}
 	return affected, fixed, firstErr
+}
+
+// atIntroduced reports whether v is one of the range's introduced
+// versions (other than "0").
+func atIntroduced(cmp version.Comparer, v string, events []vulndb.Event) bool {
+	for _, e := range events {
+		if e.Introduced == "" || e.Introduced == "0" {
+			continue
+		}
+		if c, err := cmp.Compare(v, e.Introduced); e.Introduced == v || (err == nil && c == 0) {
+			return true
+		}
+	}
+	return false
 }
 
 // semverComparer orders SEMVER ranges: the ecosystem's own order where it is

@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/palisade-sec/palisade/internal/celvalue"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -109,6 +110,21 @@ type Service struct {
 type NetworkPolicy struct {
 	*networkingv1.NetworkPolicy
 	Source *manifest.Object
+
+	selectorOnce sync.Once
+	selector     labels.Selector
+	selectorErr  error
+}
+
+// PodSelector returns spec.podSelector as a label selector, converted on
+// first use and then shared: rules match every workload of the namespace
+// against every policy, and converting the selector each time was most
+// of that cost. The policy must not change after the first call.
+func (np *NetworkPolicy) PodSelector() (labels.Selector, error) {
+	np.selectorOnce.Do(func() {
+		np.selector, np.selectorErr = metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	})
+	return np.selector, np.selectorErr
 }
 
 // RBAC holds the RBAC objects of the input.

@@ -56,7 +56,7 @@ type sim struct {
 }
 
 func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64) *sim {
-	tr := &http.Transport{TLSClientConfig: id.tls.Clone(), MaxIdleConnsPerHost: 1, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
+	tr := &http.Transport{TLSClientConfig: id.tls.Clone(), MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
 	return &sim{id: id, url: url, model: newClusterModel(pods), rng: rand.New(rand.NewPCG(seed, 17)),
 		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, jobs: make(chan job, 512), stats: st}
 }

@@ -39,70 +39,143 @@ type ruleObjects struct {
 	objects  map[string]bool
 }
 
-// applyCounterDiff adds after − before to the cluster's counters.
-func (a *applier) applyCounterDiff(ctx context.Context, before, after openFindings) error {
-	sevs := map[int]bool{}
-	for s := range before.bySeverity {
-		sevs[s] = true
-	}
-	for s := range after.bySeverity {
-		sevs[s] = true
-	}
-	// Every counter the report changes is written by one statement per
-	// table (a rollout changes about twenty rules' counts: one round trip
-	// each made the counters most of a delta's statements).
-	var sevRows [][]any
-	for s := range sevs {
-		if d := after.bySeverity[s] - before.bySeverity[s]; d != 0 {
-			sevRows = append(sevRows, []any{a.cluster, s, d})
+// counterDiff is what a findings report does to its cluster's counters:
+// deltas to add (a delta's objects before and after it), or, when
+// absolute, the cluster's whole counters (a full snapshot: its findings
+// are all the cluster's rows afterwards), which replace the stored ones.
+type counterDiff struct {
+	absolute bool
+	sev      []sevCount
+	rules    []ruleCount // sorted by rule: one lock order
+}
+
+type sevCount struct{ sev, n int }
+
+type ruleCount struct {
+	rule, title string
+	sev, n      int
+}
+
+// diffCounters is the counters' change by a delta whose objects had the
+// stored rows and have the wanted ones after it.
+func diffCounters(stored []storedFinding, wanted []*wantedFinding) *counterDiff {
+	before := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
+	for i := range stored {
+		if r := &stored[i]; !r.suppressed {
+			before.add(r.okey, r.rule, r.title, r.sev)
 		}
 	}
-	if err := a.insertRows(ctx, `INSERT INTO cluster_severity_counts (cluster_id, severity, n) VALUES `,
-		` ON CONFLICT (cluster_id, severity) DO UPDATE SET n = cluster_severity_counts.n + excluded.n`, 3, sevRows); err != nil {
-		return fmt.Errorf("severity counters: %w", err)
-	}
-	rules := map[string]bool{}
-	for r := range before.rules {
-		rules[r] = true
-	}
-	for r := range after.rules {
-		rules[r] = true
-	}
-	shrunk := false
-	var ruleRows [][]any
-	for r := range rules {
-		var nb, na int
-		title, sev := "", 0
-		btitle, bsev := "", 0
-		if b := before.rules[r]; b != nil {
-			nb, btitle, bsev = len(b.objects), b.title, b.severity
+	after := openFindingsOf(wanted)
+	d := &counterDiff{}
+	for s, n := range before.bySeverity {
+		if n != after.bySeverity[s] {
+			d.sev = append(d.sev, sevCount{s, after.bySeverity[s] - n})
 		}
-		if x := after.rules[r]; x != nil {
-			na, title, sev = len(x.objects), x.title, x.severity
+	}
+	for s, n := range after.bySeverity {
+		if _, ok := before.bySeverity[s]; !ok && n != 0 {
+			d.sev = append(d.sev, sevCount{s, n})
+		}
+	}
+	for r, b := range before.rules {
+		x := after.rules[r]
+		if x == nil {
+			d.rules = append(d.rules, ruleCount{rule: r, n: -len(b.objects)})
+			continue
 		}
 		// Nothing to write when the report changes neither the count nor
 		// the title and severity the scope already had (the common steady
 		// state: an object's findings change within the same rules).
-		if na == nb && (title == "" || (title == btitle && sev <= bsev)) {
+		if len(x.objects) == len(b.objects) && (x.title == "" || (x.title == b.title && x.severity <= b.severity)) {
 			continue
 		}
-		shrunk = shrunk || na < nb
-		ruleRows = append(ruleRows, []any{a.cluster, r, title, sev, na - nb})
+		d.rules = append(d.rules, ruleCount{rule: r, title: x.title, sev: x.severity, n: len(x.objects) - len(b.objects)})
 	}
-	sort.Slice(ruleRows, func(i, j int) bool { return ruleRows[i][1].(string) < ruleRows[j][1].(string) }) // one lock order
-	// The title and severity follow the latest report of the rule; the
-	// severity never goes down while the rule keeps failing.
-	if err := a.insertRows(ctx, `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES `,
-		` ON CONFLICT (cluster_id, rule_id) DO UPDATE SET objects = cluster_rule_counts.objects + excluded.objects,
+	for r, x := range after.rules {
+		if before.rules[r] == nil {
+			d.rules = append(d.rules, ruleCount{rule: r, title: x.title, sev: x.severity, n: len(x.objects)})
+		}
+	}
+	sort.Slice(d.rules, func(i, j int) bool { return d.rules[i].rule < d.rules[j].rule })
+	return d
+}
+
+// fullCounters is the counters of a cluster whose findings are wanted:
+// what recount computes from the rows, computed from the report instead
+// (no aggregate over the cluster's rows after a snapshot).
+func fullCounters(wanted []*wantedFinding) *counterDiff {
+	after := openFindingsOf(wanted)
+	d := &counterDiff{absolute: true}
+	for s, n := range after.bySeverity {
+		d.sev = append(d.sev, sevCount{s, n})
+	}
+	for r, x := range after.rules {
+		d.rules = append(d.rules, ruleCount{rule: r, title: x.title, sev: x.severity, n: len(x.objects)})
+	}
+	sort.Slice(d.sev, func(i, j int) bool { return d.sev[i].sev < d.sev[j].sev })
+	sort.Slice(d.rules, func(i, j int) bool { return d.rules[i].rule < d.rules[j].rule })
+	return d
+}
+
+// openFindingsOf counts the open findings of a report.
+func openFindingsOf(wanted []*wantedFinding) openFindings {
+	o := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
+	for _, w := range wanted {
+		if !w.f.Suppressed {
+			o.add(w.okey, w.f.RuleID, w.f.Title, int(w.f.Severity))
+		}
+	}
+	return o
+}
+
+// The counter statements of applyCounterDiff. The title and severity
+// follow the latest report of the rule; the severity never goes down while
+// the rule keeps failing.
+const (
+	sevCountsHead  = `INSERT INTO cluster_severity_counts (cluster_id, severity, n) VALUES `
+	sevCountsTail  = ` ON CONFLICT (cluster_id, severity) DO UPDATE SET n = cluster_severity_counts.n + excluded.n`
+	ruleCountsHead = `INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects) VALUES `
+	ruleCountsTail = ` ON CONFLICT (cluster_id, rule_id) DO UPDATE SET objects = cluster_rule_counts.objects + excluded.objects,
 				title = CASE WHEN excluded.title <> '' THEN excluded.title ELSE cluster_rule_counts.title END,
-				severity = CASE WHEN excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END`,
-		5, ruleRows); err != nil {
+				severity = CASE WHEN excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END`
+	ruleCountsCleanupSQL = `DELETE FROM cluster_rule_counts WHERE cluster_id = ? AND objects <= 0`
+	sevCountsClearSQL    = `DELETE FROM cluster_severity_counts WHERE cluster_id = ?`
+	ruleCountsClearSQL   = `DELETE FROM cluster_rule_counts WHERE cluster_id = ?`
+)
+
+// applyCounterDiff writes d with a statement per table (a rollout
+// changes about twenty rules' counts: one round trip each made the
+// counters most of a delta's statements); PostgreSQL does it inside
+// writeFindings' statement instead.
+func (a *applier) applyCounterDiff(ctx context.Context, d *counterDiff) error {
+	if d.absolute {
+		// Cleared, then written with the upserts (which then insert).
+		for _, q := range []string{sevCountsClearSQL, ruleCountsClearSQL} {
+			if _, err := a.s.exec(ctx, a.tx, q, a.cluster); err != nil {
+				return fmt.Errorf("counters: %w", err)
+			}
+		}
+	}
+	sevRows := make([][]any, len(d.sev))
+	for i, c := range d.sev {
+		sevRows[i] = []any{a.cluster, c.sev, c.n}
+	}
+	if err := a.insertRows(ctx, sevCountsHead, sevCountsTail, 3, sevRows); err != nil {
+		return fmt.Errorf("severity counters: %w", err)
+	}
+	shrunk := false
+	ruleRows := make([][]any, len(d.rules))
+	for i, c := range d.rules {
+		ruleRows[i] = []any{a.cluster, c.rule, c.title, c.sev, c.n}
+		shrunk = shrunk || c.n < 0
+	}
+	if err := a.insertRows(ctx, ruleCountsHead, ruleCountsTail, 5, ruleRows); err != nil {
 		return fmt.Errorf("rule counters: %w", err)
 	}
-	if !shrunk {
+	if !shrunk || d.absolute {
 		return nil
 	}
-	if _, err := a.s.exec(ctx, a.tx, `DELETE FROM cluster_rule_counts WHERE cluster_id = ? AND objects <= 0`, a.cluster); err != nil {
+	if _, err := a.s.exec(ctx, a.tx, ruleCountsCleanupSQL, a.cluster); err != nil {
 		return fmt.Errorf("rule counters: %w", err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -110,3 +111,31 @@ func FindingRows(t interface{ Fatal(...any) }, s Store, cluster string) map[stri
 
 // CopiedRows is how many rows s wrote with COPY.
 func CopiedRows(s Store) int64 { return inner(s).copied.Load() }
+
+// HoldReadPool takes every connection of s's shared pool (the one the
+// request path reads from), as hundreds of concurrent requests do, until
+// release.
+func HoldReadPool(t interface{ Fatal(...any) }, s Store) (release func()) {
+	ss := inner(s)
+	var conns []*sql.Conn
+	for range ss.db.Stats().MaxOpenConnections {
+		c, err := ss.db.Conn(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	return func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
+
+// Statements is how many statements s has run through its exec, query
+// and queryRow helpers (every statement of the ingest path).
+func Statements(s Store) int64 { return inner(s).statements.Load() }
+
+// Parsed is how many of those statements ran from their text, not
+// prepared.
+func Parsed(s Store) int64 { return inner(s).parsed.Load() }

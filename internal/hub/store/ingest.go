@@ -98,13 +98,14 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	// Deduplication: the update takes the agent's row lock, which
 	// serialises its reports across replicas, and returns the highest
 	// Seq applied so far (re-read after the lock on PostgreSQL).
-	clusterID, lastSeq, seqSet, err := s.claimSeq(ctx, tx, agentID, envs[len(envs)-1].Seq, now)
+	c, err := s.claimSeq(ctx, tx, agentID, envs, now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("agent %s: %w", agentID, err)
 	}
+	clusterID, lastSeq := c.cluster, c.lastSeq
 	var fresh []int
 	var dropped int64
 	for i, env := range envs {
@@ -125,10 +126,12 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	if len(fresh) == 0 {
 		return applied, nil
 	}
-	var gen int64
-	if err := s.queryRow(ctx, tx, `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`,
-		ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
-		return nil, fmt.Errorf("cluster %s: %w", clusterID, err)
+	gen := c.gen
+	if !c.claimed {
+		if err := s.queryRow(ctx, tx, clusterGenSQL,
+			ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", clusterID, err)
+		}
 	}
 	for _, i := range fresh {
 		env := envs[i]
@@ -160,39 +163,77 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 		}
 		applied[i] = true
 	}
-	if seqSet {
+	if c.claimed {
 		return applied, nil
 	}
-	if _, err := s.exec(ctx, tx, `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
+	if _, err := s.exec(ctx, tx, agentSeqSQL, int64(envs[fresh[len(fresh)-1]].Seq), ms(now), agentID); err != nil {
 		return nil, fmt.Errorf("agent %s: seq: %w", agentID, err)
 	}
 	return applied, nil
 }
 
+// The bookkeeping statements of a report where one statement does not do
+// it all (SQLite; see claimSeq).
+const (
+	sqliteClaimSQL = `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`
+	clusterGenSQL  = `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`
+	agentSeqSQL    = `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`
+)
+
+// claim is what claimSeq found and did: the agent's cluster, the highest
+// Seq applied before the batch, and, when claimed, the cluster's new gen.
+type claim struct {
+	cluster string
+	lastSeq int64
+	// claimed: the one statement also moved the agent's last_seq (and
+	// last_report) to the batch's last Seq and, if the batch holds a
+	// report after lastSeq, advanced the cluster's gen (gen), last_seen
+	// and dropped as ingestIn would.
+	claimed bool
+	gen     int64
+}
+
 // claimSeq takes the agent's row lock, which serialises its reports
 // across replicas, records the contact, and returns its cluster and the
 // highest Seq applied before this batch (as committed by any replica).
-// On PostgreSQL the same statement also moves last_seq (and last_report)
-// to maxSeq, the batch's last, when that is ahead (seqSet): ingestIn
-// then refuses the batch — rolling the statement back with it — if it
-// is too far ahead, and needs no second update. On SQLite (one writer,
-// statements in-process) the second update stays.
-func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, maxSeq uint64, now time.Time) (cluster string, lastSeq int64, seqSet bool, err error) {
+//
+// On PostgreSQL one statement does all the bookkeeping of the batch: it
+// moves last_seq (and last_report) to the batch's last Seq when that is
+// ahead, and then also locks the cluster's row and advances its gen,
+// last_seen and dropped (the highest Dropped of the reports after the old
+// last_seq) — two round trips and two statements' parse, plan and
+// executor start per report fewer than one statement each
+// (TestStatementsPerDelta). ingestIn then refuses a batch that is too far
+// ahead, rolling the statement back with it. On SQLite (one writer,
+// statements in-process) ingestIn runs the other updates itself.
+func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, now time.Time) (c claim, err error) {
+	maxSeq := envs[len(envs)-1].Seq
 	if !s.d.dollar || maxSeq > math.MaxInt64 {
 		// (Past MaxInt64 the batch is refused anyway.)
-		err = s.queryRow(ctx, tx, `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`, ms(now), agentID).Scan(&cluster, &lastSeq)
-		return cluster, lastSeq, false, err
+		err = s.queryRow(ctx, tx, sqliteClaimSQL, ms(now), agentID).Scan(&c.cluster, &c.lastSeq)
+		return c, err
 	}
-	// The sub-select locks the row and reads its last committed version
+	seqs, dropped := make([]int64, len(envs)), make([]int64, len(envs))
+	for i, env := range envs {
+		seqs[i], dropped[i] = int64(env.Seq), int64(env.Dropped)
+	}
+	// o locks the agent's row and reads its last committed version
 	// (READ COMMITTED re-reads a row locked by another transaction once
 	// that one ends), so o.last_seq is what the batch is deduplicated
-	// against.
-	err = tx.QueryRowContext(ctx, `UPDATE agents AS a SET last_seen = $1,
-			last_seq = CASE WHEN o.last_seq < $2 THEN $2 ELSE o.last_seq END,
-			last_report = CASE WHEN o.last_seq < $2 THEN $1 ELSE o.last_report END
-		FROM (SELECT id, last_seq, last_report FROM agents WHERE id = $3 FOR UPDATE) AS o
-		WHERE a.id = o.id RETURNING a.cluster_id, o.last_seq`, ms(now), int64(maxSeq), agentID).Scan(&cluster, &lastSeq)
-	return cluster, lastSeq, true, err
+	// against. The cluster's row is locked after the agent's, the order
+	// every writer keeps.
+	var gen sql.NullInt64
+	err = s.queryRow(ctx, tx, `WITH o AS (SELECT id, cluster_id, last_seq, last_report FROM agents WHERE id = $1 FOR UPDATE),
+		a AS (UPDATE agents AS a SET last_seen = $2,
+				last_seq = CASE WHEN o.last_seq < $3 THEN $3 ELSE o.last_seq END,
+				last_report = CASE WHEN o.last_seq < $3 THEN $2 ELSE o.last_report END
+			FROM o WHERE a.id = o.id RETURNING a.id),
+		d AS (SELECT COALESCE(MAX(u.d), 0) AS v FROM o, unnest($4::bigint[], $5::bigint[]) AS u(s, d) WHERE u.s > o.last_seq),
+		c AS (UPDATE clusters SET gen = gen + 1, last_seen = $2, dropped = CASE WHEN dropped < d.v THEN d.v ELSE dropped END
+			FROM o, d WHERE clusters.id = o.cluster_id AND o.last_seq < $3 RETURNING clusters.gen)
+		SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c) FROM o, a`, agentID, ms(now), int64(maxSeq), seqs, dropped).Scan(&c.cluster, &c.lastSeq, &gen)
+	c.claimed, c.gen = true, gen.Int64
+	return c, err
 }
 
 // applier writes one envelope inside its transaction.
@@ -213,37 +254,34 @@ func ObjectKey(o finding.ObjectRef) string {
 
 // FindingKey identifies a finding within its object: the same rule on the
 // same container and field with the same message is the same finding.
+//
+// The key is stored (findings.fkey), so its value must never change: the
+// first 16 bytes of the SHA-256 of the four fields, each followed by a
+// NUL, in hex (TestFindingKeyStable). It is hashed from one buffer (on
+// the stack for the usual sizes) rather than written field by field into
+// a hash.Hash: one of the costs paid for every finding of every report.
 func FindingKey(f *finding.Finding) string {
-	h := sha256.New()
-	for _, p := range []string{f.RuleID, f.Container, f.Field, f.Message} {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+	var stack [512]byte
+	b := stack[:0]
+	for _, p := range [...]string{f.RuleID, f.Container, f.Field, f.Message} {
+		b = append(b, p...)
+		b = append(b, 0)
 	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
 }
 
-// insertRows runs a multi-row INSERT in chunks within the parameter limit.
+// insertRows runs a multi-row INSERT in chunks (listStatement.chunks).
 func (a *applier) insertRows(ctx context.Context, head, tail string, cols int, rows [][]any) error {
-	per := max(1, a.s.d.maxParams/cols)
-	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	for start := 0; start < len(rows); start += per {
-		end := min(len(rows), start+per)
-		var b strings.Builder
-		b.WriteString(head)
+	l := listStatement{prefix: head, item: "(" + placeholders(cols) + ")", suffix: tail, width: cols}
+	return a.s.chunks(l, 0, len(rows), func(text string, start, end int) error {
 		args := make([]any, 0, (end-start)*cols)
-		for i := start; i < end; i++ {
-			if i > start {
-				b.WriteString(", ")
-			}
-			b.WriteString(ph)
-			args = append(args, rows[i]...)
+		for _, r := range rows[start:end] {
+			args = append(args, r...)
 		}
-		b.WriteString(tail)
-		if _, err := a.s.exec(ctx, a.tx, b.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err := a.s.exec(ctx, a.tx, text, args...)
+		return err
+	})
 }
 
 // lastSeenRefresh is the resolution of a finding's LastSeen: a finding
@@ -263,8 +301,12 @@ type storedFinding struct {
 // wantedFinding is a finding of the report: its JSON as received and
 // that JSON's hash.
 type wantedFinding struct {
-	okey, fkey, data, dhash string
-	f                       *finding.Finding
+	okey, fkey, dhash string
+	// data is the finding's JSON, a slice of the report's body: made a
+	// string only for the rows written, since a snapshot's findings are
+	// mostly unchanged.
+	data []byte
+	f    *finding.Finding
 }
 
 // preparedFindings is a findings delta with the work that needs no
@@ -284,7 +326,12 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		deletedObj[ObjectKey(o)] = true
 	}
 	named := make(map[string]bool, len(d.Objects))
-	p := &preparedFindings{full: d.Full, wanted: map[[2]string]*wantedFinding{}}
+	n := 0
+	for _, o := range d.Objects {
+		n += len(o.Findings)
+	}
+	p := &preparedFindings{full: d.Full, wanted: make(map[[2]string]*wantedFinding, n), order: make([]*wantedFinding, 0, n)}
+	all := make([]wantedFinding, n) // one allocation for the report's findings
 	for _, o := range d.Objects {
 		okey := ObjectKey(o.Object)
 		named[okey] = true
@@ -313,7 +360,8 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 					return nil, err
 				}
 			}
-			w := &wantedFinding{okey: okey, fkey: k[1], data: string(data), dhash: dataHash(data), f: f}
+			w := &all[len(p.order)]
+			*w = wantedFinding{okey: okey, fkey: k[1], data: data, dhash: dataHash(data), f: f}
 			p.wanted[k] = w
 			p.order = append(p.order, w)
 		}
@@ -339,13 +387,20 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 // or changed findings are written, only vanished ones deleted. The
 // counters (counters.go) follow from the same diff; a full snapshot
 // recounts the cluster, which also repairs counters of any older hub.
+//
+// On PostgreSQL the writes of a delta are one statement (writeFindings):
+// with the read of the stored rows and claimSeq's, a delta is three
+// statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	wanted, order, scope := p.wanted, p.order, p.scope
-	stored, err := a.storedFindings(ctx, p.full, scope)
+	stored, err := a.storedFindings(ctx, p.full, scope, len(order))
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
 	}
-	var write, insert [][]any
+	// The findings to write: as the rows' values only where they are
+	// passed as rows (COPY, SQLite's multi-row INSERTs); PostgreSQL's
+	// statement takes them as columns (writeFindings).
+	var write, insert []*wantedFinding
 	var gone [][2]string
 	storedKeys := make(map[[2]string]bool, len(stored))
 	for i := range stored {
@@ -357,52 +412,69 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		case w == nil:
 			gone = append(gone, k)
 		case w.dhash != r.dhash || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
-			write = append(write, a.findingRow(w))
+			write = append(write, w)
 		}
 	}
 	for _, w := range order {
 		if !storedKeys[[2]string{w.okey, w.fkey}] {
-			insert = append(insert, a.findingRow(w))
+			insert = append(insert, w)
 		}
 	}
-	if err := a.chargeFindings(ctx, p.full, len(insert), len(gone), len(order)); err != nil {
-		return err
+	// A snapshot's findings are the cluster's rows afterwards, so its
+	// counters are counted from the report; a delta naming many objects
+	// recounts the cluster's rows.
+	recount := !p.full && len(scope) > recountAbove
+	var counters *counterDiff
+	switch {
+	case p.full:
+		counters = fullCounters(order)
+	case !recount:
+		counters = diffCounters(stored, order)
 	}
+	charge := findingsCharge{full: p.full, inserted: len(insert), deleted: len(gone), total: len(order)}
 	// New rows (a first snapshot's, all of them) go in with COPY where
 	// there are many: no conflict is possible, since the cluster's row,
-	// locked above (UPDATE clusters), serialises its reports and the
-	// rows were just read. Otherwise they join the upsert.
+	// locked above (claimSeq), serialises its reports and the rows were
+	// just read. Otherwise they join the upsert. The quota is charged
+	// before a COPY, so that a report over it is refused before its rows
+	// are copied.
 	if a.cp != nil && len(insert) >= copyAbove {
-		if err := a.cp(ctx, "findings", findingColumns, insert); err != nil {
+		if err := a.chargeFindings(ctx, charge); err != nil {
+			return err
+		}
+		charge.done = true
+		if err := a.cp(ctx, "findings", findingColumns, a.findingRows(insert)); err != nil {
 			return fmt.Errorf("findings: copy: %w", err)
 		}
 	} else {
 		write = append(write, insert...)
 	}
-	if err := a.upsertFindings(ctx, write); err != nil {
-		return fmt.Errorf("findings: %w", err)
+	if a.s.d.dollar {
+		if err := a.writeFindings(ctx, charge, write, gone, counters); err != nil {
+			return err
+		}
+	} else {
+		if !charge.done {
+			if err := a.chargeFindings(ctx, charge); err != nil {
+				return err
+			}
+		}
+		if err := a.upsertFindings(ctx, a.findingRows(write)); err != nil {
+			return fmt.Errorf("findings: %w", err)
+		}
+		if err := a.deleteFindings(ctx, gone); err != nil {
+			return fmt.Errorf("findings: delete: %w", err)
+		}
+		if counters != nil {
+			if err := a.applyCounterDiff(ctx, counters); err != nil {
+				return err
+			}
+		}
 	}
-	if err := a.deleteFindings(ctx, gone); err != nil {
-		return fmt.Errorf("findings: delete: %w", err)
-	}
-	if p.full || len(scope) > recountAbove {
+	if recount {
 		return a.recount(ctx)
 	}
-	// Counters: the scope's open findings before (stored) and after
-	// (wanted) the report.
-	before := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
-	for i := range stored {
-		if r := &stored[i]; !r.suppressed {
-			before.add(r.okey, r.rule, r.title, r.sev)
-		}
-	}
-	after := openFindings{bySeverity: map[int]int{}, rules: map[string]*ruleObjects{}}
-	for _, w := range order {
-		if !w.f.Suppressed {
-			after.add(w.okey, w.f.RuleID, w.f.Title, int(w.f.Severity))
-		}
-	}
-	return a.applyCounterDiff(ctx, before, after)
+	return nil
 }
 
 // add counts one open finding.
@@ -432,43 +504,117 @@ var findingColumns = []string{"cluster_id", "object_key", "fkey", "gen", "rule_i
 
 const findingsUpsertTail = ` ON CONFLICT (cluster_id, object_key, fkey) DO UPDATE SET gen = excluded.gen, severity = excluded.severity, title = excluded.title, suppressed = excluded.suppressed, data = excluded.data, dhash = excluded.dhash, last_seen = excluded.last_seen`
 
-// upsertFindings writes findingRow rows. On PostgreSQL it is one
-// statement whatever the number of rows: the columns travel as arrays and
-// unnest turns them into rows, so the statement text never changes (one
-// prepared statement per connection, planned once) where a multi-row
-// VALUES list is a new statement for every row count, parsed and planned
-// each time, with 14 parameters a row to encode.
+// upsertFindings writes findingRow rows (SQLite: multi-row INSERTs;
+// PostgreSQL writes them in writeFindings).
 func (a *applier) upsertFindings(ctx context.Context, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	if !a.s.d.dollar {
-		return a.insertRows(ctx,
-			`INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash) VALUES `,
-			findingsUpsertTail, 15, rows)
-	}
+	return a.insertRows(ctx, findingsUpsertList.prefix, findingsUpsertList.suffix, findingsUpsertList.width, rows)
+}
+
+// findingsUpsertList upserts findingRow rows (SQLite).
+var findingsUpsertList = listStatement{
+	prefix: `INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash) VALUES `,
+	item:   "(" + placeholders(15) + ")", suffix: findingsUpsertTail, width: 15,
+}
+
+// writeFindingsSQL is every write of a findings report on PostgreSQL
+// in one statement. The rows travel as arrays and unnest turns them into
+// rows, so the text never changes whatever the numbers of rows (one
+// prepared statement per connection, planned once) where a multi-row
+// VALUES list is a new statement for every row count, parsed and planned
+// each time. Its parts touch disjoint rows (data-modifying WITH queries
+// all see the statement's snapshot, not one another's changes): the
+// upsert the report's findings, the delete the stored findings it no
+// longer has; the rule counters that shrink are updated or deleted by
+// whether they reach zero, the others upserted; with $24 (a snapshot's
+// counters, absolute) the counters it has replace the stored ones and
+// the others are deleted. The main UPDATE charges the cluster's
+// findings rows unless $27 (charged before a COPY).
+const writeFindingsSQL = `WITH
+	up AS (INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash)
+		SELECT $1, u.o, u.f, $2, u.r, u.s, u.k, u.ns, u.n, u.t, u.su, u.d, $3, $3, u.h
+		FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::text[]) AS u(o, f, r, s, k, ns, n, t, su, d, h)` + findingsUpsertTail + `),
+	del AS (DELETE FROM findings WHERE cluster_id = $1 AND (object_key, fkey) IN (SELECT * FROM unnest($15::text[], $16::text[]))),
+	sdel AS (DELETE FROM cluster_severity_counts WHERE $24::boolean AND cluster_id = $1 AND NOT (severity = ANY($17::int[]))),
+	sup AS (INSERT INTO cluster_severity_counts (cluster_id, severity, n) SELECT $1, u.s, u.n FROM unnest($17::int[], $18::int[]) AS u(s, n)
+		ON CONFLICT (cluster_id, severity) DO UPDATE SET n = CASE WHEN $24::boolean THEN excluded.n ELSE cluster_severity_counts.n + excluded.n END),
+	rules AS (SELECT * FROM unnest($19::text[], $20::text[], $21::int[], $22::int[]) AS u(r, t, s, n)),
+	rdel AS (DELETE FROM cluster_rule_counts AS c WHERE c.cluster_id = $1 AND ($24::boolean AND NOT (c.rule_id = ANY($19::text[]))
+		OR NOT $24::boolean AND EXISTS (SELECT 1 FROM rules u WHERE u.r = c.rule_id AND u.n < 0 AND c.objects + u.n <= 0))),
+	rdown AS (UPDATE cluster_rule_counts AS c SET objects = c.objects + u.n,
+			title = CASE WHEN u.t <> '' THEN u.t ELSE c.title END,
+			severity = CASE WHEN u.s > c.severity THEN u.s ELSE c.severity END
+		FROM rules u WHERE NOT $24::boolean AND u.n < 0 AND c.cluster_id = $1 AND c.rule_id = u.r AND c.objects + u.n > 0),
+	rup AS (INSERT INTO cluster_rule_counts (cluster_id, rule_id, title, severity, objects)
+		SELECT $1, u.r, u.t, u.s, u.n FROM rules u WHERE $24::boolean OR u.n >= 0
+		ON CONFLICT (cluster_id, rule_id) DO UPDATE SET
+			objects = CASE WHEN $24::boolean THEN excluded.objects ELSE cluster_rule_counts.objects + excluded.objects END,
+			title = CASE WHEN $24::boolean OR excluded.title <> '' THEN excluded.title ELSE cluster_rule_counts.title END,
+			severity = CASE WHEN $24::boolean OR excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END),
+	charged AS (UPDATE clusters SET finding_rows = CASE WHEN $23::boolean THEN $25::bigint ELSE finding_rows + $26::bigint END, quota_refused_at = 0
+		WHERE id = $1 AND NOT $27::boolean RETURNING finding_rows)
+SELECT (SELECT finding_rows FROM charged)`
+
+// writeFindings runs writeFindingsSQL: findings to upsert,
+// rows gone, the counters' change (nil: none, the cluster is recounted
+// after), and the charge of the cluster's findings rows, whose quota it
+// then checks (the statement rolls back with the report if it is over).
+func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows []*wantedFinding, gone [][2]string, counters *counterDiff) error {
 	n := len(rows)
 	okey, fkey, rule, kind, ns, name, title, data, dhash := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	sev, sup := make([]int32, n), make([]int32, n)
-	for i, r := range rows {
-		okey[i], fkey[i], rule[i] = r[1].(string), r[2].(string), r[4].(string)
-		sev[i] = int32(r[5].(int))
-		kind[i], ns[i], name[i], title[i] = r[6].(string), r[7].(string), r[8].(string), r[9].(string)
-		sup[i] = int32(r[10].(int))
-		data[i] = r[11].(string)
-		dhash[i] = r[14].(string)
+	for i, w := range rows {
+		f := w.f
+		okey[i], fkey[i], rule[i] = w.okey, w.fkey, f.RuleID
+		sev[i] = int32(f.Severity)
+		kind[i], ns[i], name[i], title[i] = f.Object.Kind, f.Object.Namespace, f.Object.Name, f.Title
+		sup[i] = int32(b2i(f.Suppressed))
+		data[i] = string(w.data)
+		dhash[i] = w.dhash
 	}
-	_, err := a.tx.ExecContext(ctx, `INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash)
-		SELECT $1, u.o, u.f, $2, u.r, u.s, u.k, u.ns, u.n, u.t, u.su, u.d, $3, $3, u.h
-		FROM unnest($4::text[], $5::text[], $6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[], $13::text[], $14::text[]) AS u(o, f, r, s, k, ns, n, t, su, d, h)`+findingsUpsertTail,
-		a.cluster, a.gen, a.now, okey, fkey, rule, sev, kind, ns, name, title, sup, data, dhash)
-	return err
+	gokey, gfkey := make([]string, len(gone)), make([]string, len(gone))
+	for i, k := range gone {
+		gokey[i], gfkey[i] = k[0], k[1]
+	}
+	if counters == nil {
+		counters = &counterDiff{}
+	}
+	ssev, sn := make([]int32, len(counters.sev)), make([]int32, len(counters.sev))
+	for i, x := range counters.sev {
+		ssev[i], sn[i] = int32(x.sev), int32(x.n)
+	}
+	rr, rt, rs, rn := make([]string, len(counters.rules)), make([]string, len(counters.rules)), make([]int32, len(counters.rules)), make([]int32, len(counters.rules))
+	for i, x := range counters.rules {
+		rr[i], rt[i], rs[i], rn[i] = x.rule, x.title, int32(x.sev), int32(x.n)
+	}
+	var charged sql.NullInt64
+	if err := a.s.queryRow(ctx, a.tx, writeFindingsSQL,
+		a.cluster, a.gen, a.now, okey, fkey, rule, sev, kind, ns, name, title, sup, data, dhash,
+		gokey, gfkey, ssev, sn, rr, rt, rs, rn,
+		c.full, counters.absolute, int64(c.total), int64(c.inserted-c.deleted), c.done).Scan(&charged); err != nil {
+		return fmt.Errorf("findings: %w", err)
+	}
+	if c.done {
+		return nil
+	}
+	return a.checkFindingsQuota(c, charged.Int64)
+}
+
+// findingRows are the findings' rows (findingRow).
+func (a *applier) findingRows(ws []*wantedFinding) [][]any {
+	rows := make([][]any, len(ws))
+	for i, w := range ws {
+		rows[i] = a.findingRow(w)
+	}
+	return rows
 }
 
 func (a *applier) findingRow(w *wantedFinding) []any {
 	f := w.f
 	return []any{a.cluster, w.okey, w.fkey, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
-		f.Title, b2i(f.Suppressed), w.data, a.now, a.now, w.dhash}
+		f.Title, b2i(f.Suppressed), string(w.data), a.now, a.now, w.dhash}
 }
 
 // dataHash is the hash a finding's stored JSON is compared by: the
@@ -482,8 +628,11 @@ func dataHash(data []byte) string {
 
 // storedFindings reads the stored findings of the cluster (all) or of the
 // objects in scope.
-func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) ([]storedFinding, error) {
-	const cols = `SELECT object_key, fkey, rule_id, title, dhash, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
+//
+// hint is about how many rows there are (a snapshot's findings: the
+// cluster's rows are mostly the same ones).
+func (a *applier) storedFindings(ctx context.Context, all bool, scope []string, hint int) ([]storedFinding, error) {
+	const cols = storedScopeSelect
 	var out []storedFinding
 	read := func(q string, args ...any) error {
 		rows, err := a.s.query(ctx, a.tx, q, args...)
@@ -493,17 +642,27 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) 
 		defer rows.Close()
 		for rows.Next() {
 			var r storedFinding
-			var sup int
-			if err := rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.dhash, &r.sev, &sup, &r.lastSeen); err != nil {
+			var err error
+			if all {
+				err = rows.Scan(&r.okey, &r.fkey, &r.dhash, &r.lastSeen)
+			} else {
+				var sup int
+				err = rows.Scan(&r.okey, &r.fkey, &r.rule, &r.title, &r.dhash, &r.sev, &sup, &r.lastSeen)
+				r.suppressed = sup != 0
+			}
+			if err != nil {
 				return err
 			}
-			r.suppressed = sup != 0
 			out = append(out, r)
 		}
 		return rows.Err()
 	}
 	if all {
-		return out, read(cols, a.cluster)
+		// A snapshot's counters are counted from the report
+		// (fullCounters): the rows' rule, title, severity and
+		// suppression are not needed, and not read.
+		out = make([]storedFinding, 0, hint)
+		return out, read(`SELECT object_key, fkey, dhash, last_seen FROM findings WHERE cluster_id = ?`, a.cluster)
 	}
 	if a.s.d.dollar {
 		// One statement text whatever the scope's size (see
@@ -513,50 +672,38 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string) 
 		}
 		return out, read(cols+` AND object_key = ANY(?::text[])`, a.cluster, scope)
 	}
-	per := max(1, a.s.d.maxParams-1)
-	for start := 0; start < len(scope); start += per {
-		chunk := scope[start:min(len(scope), start+per)]
-		args := make([]any, 0, len(chunk)+1)
+	err := a.s.chunks(storedScopeList, 1, len(scope), func(text string, start, end int) error {
+		args := make([]any, 0, end-start+1)
 		args = append(args, a.cluster)
-		for _, k := range chunk {
+		for _, k := range scope[start:end] {
 			args = append(args, k)
 		}
-		if err := read(cols+` AND object_key IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+		return read(text, args...)
+	})
+	return out, err
 }
 
-// deleteFindings deletes rows by (object key, finding key).
+// storedScopeSelect reads the rows the diff of a delta needs.
+const storedScopeSelect = `SELECT object_key, fkey, rule_id, title, dhash, severity, suppressed, last_seen FROM findings WHERE cluster_id = ?`
+
+// storedScopeList is storedScopeSelect for a list of objects (SQLite).
+var storedScopeList = listStatement{prefix: storedScopeSelect + ` AND object_key IN (`, item: "?", suffix: ")", width: 1}
+
+// deleteFindings deletes rows by (object key, finding key) (SQLite;
+// PostgreSQL deletes them in writeFindings).
 func (a *applier) deleteFindings(ctx context.Context, keys [][2]string) error {
-	if a.s.d.dollar && len(keys) > 0 {
-		okey, fkey := make([]string, len(keys)), make([]string, len(keys))
-		for i, k := range keys {
-			okey[i], fkey[i] = k[0], k[1]
-		}
-		_, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (SELECT * FROM unnest(?::text[], ?::text[]))`, a.cluster, okey, fkey)
-		return err
-	}
-	per := max(1, (a.s.d.maxParams-1)/2)
-	for start := 0; start < len(keys); start += per {
-		chunk := keys[start:min(len(keys), start+per)]
-		args := make([]any, 0, 2*len(chunk)+1)
+	return a.s.chunks(deleteFindingsList, 1, len(keys), func(text string, start, end int) error {
+		args := make([]any, 0, 2*(end-start)+1)
 		args = append(args, a.cluster)
-		var b strings.Builder
-		for i, k := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?)")
+		for _, k := range keys[start:end] {
 			args = append(args, k[0], k[1])
 		}
-		if _, err := a.s.exec(ctx, a.tx, `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (VALUES `+b.String()+`)`, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+		_, err := a.s.exec(ctx, a.tx, text, args...)
+		return err
+	})
 }
+
+var deleteFindingsList = listStatement{prefix: `DELETE FROM findings WHERE cluster_id = ? AND (object_key, fkey) IN (VALUES `, item: "(?, ?)", suffix: ")", width: 2}
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
@@ -699,16 +846,19 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 		})
 	}
 	if err == nil && s.seen != nil {
-		s.seen.applied(agentID, out.cluster, hb, ms(now), out.contact)
+		s.seen.applied(agentID, hb, out, ms(now))
 	}
 	return err
 }
 
 // heartbeatOutcome is what applying a heartbeat found: the agent's
-// cluster, and whether the heartbeat counted as contact.
+// cluster, whether the heartbeat counted as contact, and the agent's row
+// as it read it (what later heartbeats are coalesced against).
 type heartbeatOutcome struct {
-	cluster string
-	contact bool
+	cluster             string
+	contact             bool
+	lastSeq             uint64
+	created, lastReport int64
 }
 
 // heartbeatIn applies a heartbeat in tx.
@@ -737,7 +887,7 @@ func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, 
 	// (since enrolment if never) is not getting its data through,
 	// whatever the reason: the same.
 	stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
-	out := heartbeatOutcome{cluster: clusterID, contact: true}
+	out := heartbeatOutcome{cluster: clusterID, contact: true, lastSeq: uint64(max(lastSeq, 0)), created: created, lastReport: lastReport}
 	if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
 		q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 		args = args[1:]

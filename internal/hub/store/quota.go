@@ -92,25 +92,45 @@ func (a *applier) checkItems(what string, n, limit int) error {
 	return nil
 }
 
+// findingsCharge is what a findings report does to its cluster's count
+// of findings rows: a full snapshot sets it to its rows (total), which
+// also repairs any drift; a delta adds inserted and subtracts deleted.
+// done: already charged (before a COPY).
+type findingsCharge struct {
+	full                     bool
+	inserted, deleted, total int
+	done                     bool
+}
+
 // chargeFindings keeps the cluster's count of findings rows and refuses a
-// findings report that would take it over the quota. A full snapshot sets
-// the count to its rows (total), which also repairs any drift; a delta
-// adds inserted and subtracts deleted. Called before the rows are
-// written, in the report's transaction; an applied findings report also
-// clears the cluster's quota refusal (RecordQuotaRefusal).
-func (a *applier) chargeFindings(ctx context.Context, full bool, inserted, deleted, total int) error {
-	limit := a.s.ingestLimits().FindingsPerCluster
+// findings report that would take it over the quota. Called in the
+// report's transaction; an applied findings report also clears the
+// cluster's quota refusal (RecordQuotaRefusal). On PostgreSQL
+// writeFindings does the same in its statement.
+func (a *applier) chargeFindings(ctx context.Context, c findingsCharge) error {
 	var rows int64
-	if full {
-		rows = int64(total)
-		if _, err := a.s.exec(ctx, a.tx, `UPDATE clusters SET finding_rows = ?, quota_refused_at = 0 WHERE id = ?`, rows, a.cluster); err != nil {
+	if c.full {
+		rows = int64(c.total)
+		if _, err := a.s.exec(ctx, a.tx, chargeFullSQL, rows, a.cluster); err != nil {
 			return fmt.Errorf("findings count: %w", err)
 		}
-	} else if err := a.s.queryRow(ctx, a.tx, `UPDATE clusters SET finding_rows = finding_rows + ?, quota_refused_at = 0 WHERE id = ? RETURNING finding_rows`,
-		int64(inserted-deleted), a.cluster).Scan(&rows); err != nil {
+	} else if err := a.s.queryRow(ctx, a.tx, chargeDeltaSQL,
+		int64(c.inserted-c.deleted), a.cluster).Scan(&rows); err != nil {
 		return fmt.Errorf("findings count: %w", err)
 	}
-	if limit > 0 && rows > limit && inserted > deleted {
+	return a.checkFindingsQuota(c, rows)
+}
+
+const (
+	chargeFullSQL  = `UPDATE clusters SET finding_rows = ?, quota_refused_at = 0 WHERE id = ?`
+	chargeDeltaSQL = `UPDATE clusters SET finding_rows = finding_rows + ?, quota_refused_at = 0 WHERE id = ? RETURNING finding_rows`
+)
+
+// checkFindingsQuota refuses a report that leaves its cluster with rows
+// findings rows, over the quota.
+func (a *applier) checkFindingsQuota(c findingsCharge, rows int64) error {
+	limit := a.s.ingestLimits().FindingsPerCluster
+	if limit > 0 && rows > limit && c.inserted > c.deleted {
 		// A delta that only removes rows is always let through, so a
 		// cluster over a lowered quota can come back under it.
 		return &QuotaError{Cluster: a.cluster, What: "findings", Have: rows, Limit: limit}

@@ -71,7 +71,16 @@ type sqlStore struct {
 	// w, when set, runs transactions (SQLite: the one writer connection);
 	// else db does.
 	w *sql.DB
-	d dialect
+	// commitDB, when set, is the committers' own pool (PostgreSQL), so
+	// that the request path's reads can never take the connections the
+	// writer needs; else db.
+	commitDB *sql.DB
+	// certDB, when set, is the pool of the agents' certificate lookups
+	// (PostgreSQL): every agent request makes one, hundreds a second in a
+	// large fleet, and on the shared pool they queued the dashboard's
+	// reads and the heartbeat flush behind them; else db.
+	certDB *sql.DB
+	d      dialect
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
@@ -82,13 +91,28 @@ type sqlStore struct {
 	limits atomic.Pointer[IngestLimits]
 	// copied counts the rows written with COPY.
 	copied atomic.Int64
+	// statements counts the statements run through exec, query and
+	// queryRow: what a report costs the database in round trips, parses
+	// and executor starts (TestStatementsPerDelta).
+	statements atomic.Int64
+	// parsed counts those of them run from their text, not prepared
+	// (SQLite parses and compiles each).
+	parsed atomic.Int64
+	// prepared are the writer's prepared statements by text (SQLite:
+	// prepared.go); read-only once the store is open.
+	prepared map[string]*sql.Stmt
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
 	err := s.stopSeen()
 	s.stopCommitters()
-	err = errors.Join(err, s.db.Close())
+	for _, db := range []*sql.DB{s.commitDB, s.certDB} {
+		if db != nil {
+			err = errors.Join(err, db.Close())
+		}
+	}
+	err = errors.Join(err, s.closePrepared(), s.db.Close())
 	if s.w != nil {
 		err = errors.Join(err, s.w.Close())
 	}
@@ -104,14 +128,29 @@ func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 }
 
 func (s *sqlStore) exec(ctx context.Context, q execer, query string, args ...any) (sql.Result, error) {
+	s.statements.Add(1)
+	if st := s.preparedIn(ctx, q, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	s.parsed.Add(1)
 	return q.ExecContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) queryRow(ctx context.Context, q execer, query string, args ...any) *sql.Row {
+	s.statements.Add(1)
+	if st := s.preparedIn(ctx, q, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	s.parsed.Add(1)
 	return q.QueryRowContext(ctx, s.d.rebind(query), args...)
 }
 
 func (s *sqlStore) query(ctx context.Context, q execer, query string, args ...any) (*sql.Rows, error) {
+	s.statements.Add(1)
+	if st := s.preparedIn(ctx, q, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	s.parsed.Add(1)
 	return q.QueryContext(ctx, s.d.rebind(query), args...)
 }
 
@@ -150,12 +189,17 @@ type copyFunc func(ctx context.Context, table string, cols []string, rows [][]an
 // txCopy is tx, with on PostgreSQL a copyFunc on the transaction's
 // connection: database/sql does not expose a Tx's connection, so the
 // transaction is begun on a *sql.Conn whose driver connection (pgx) then
-// runs the COPY.
+// runs the COPY. It is the writer's path (reports and heartbeats), so on
+// PostgreSQL it takes its connection from the committers' pool.
 func (s *sqlStore) txCopy(ctx context.Context, fn func(*sql.Tx, copyFunc) error) error {
 	if !s.d.dollar {
 		return s.tx(ctx, func(tx *sql.Tx) error { return fn(tx, nil) })
 	}
-	conn, err := s.db.Conn(ctx)
+	db := s.db
+	if s.commitDB != nil {
+		db = s.commitDB
+	}
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("connection: %w", err)
 	}
@@ -501,7 +545,11 @@ func (s *sqlStore) RevokeCluster(ctx context.Context, clusterID string, now time
 func (s *sqlStore) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
 	var c Certificate
 	var nb, na, rev, crev int64
-	err := s.queryRow(ctx, s.db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
+	db := s.db
+	if s.certDB != nil {
+		db = s.certDB
+	}
+	err := s.queryRow(ctx, db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
 		FROM certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ?`, serial).
 		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev, &crev)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -71,6 +71,10 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	if err := s.prepareIngest(ctx, w); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.checkpoints()
 	s.startCommitters(1) // the one writer connection

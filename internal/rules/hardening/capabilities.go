@@ -39,8 +39,7 @@ var dangerousCapabilities = map[string]bool{
 // manifest, is dangerous. The container runtimes accept any case and an
 // optional CAP_ prefix, so "cap_sys_admin" and "SYS_ADMIN" are the same.
 func dangerousCapability(name corev1.Capability) bool {
-	n := strings.ToUpper(strings.TrimSpace(string(name)))
-	return dangerousCapabilities[strings.TrimPrefix(n, "CAP_")]
+	return dangerousCapabilities[capName(name)]
 }
 
 // dangerousAdds returns the indexes in capabilities.add of a container's

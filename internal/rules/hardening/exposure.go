@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -65,7 +64,7 @@ func noNetworkPolicy() *rule.Rule {
 					continue
 				}
 				inNamespace++
-				sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+				sel, err := np.PodSelector()
 				if err != nil {
 					continue // an invalid selector selects nothing; the netpol rules report it
 				}

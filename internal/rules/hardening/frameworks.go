@@ -13,6 +13,7 @@ func Frameworks() map[string]finding.Frameworks {
 	return map[string]finding.Frameworks{
 		"hardening/read-only-root-fs":        {NSA: []string{"pod-security.immutable-fs"}},
 		"hardening/dangerous-capabilities":   {CIS: []string{"5.2.8", "5.2.9"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/capabilities"}},
+		"hardening/net-raw-not-dropped":      {CIS: []string{"5.2.8"}, NSA: enforce, MITRE: []string{"T1557"}},
 		"hardening/run-as-root":              {CIS: []string{"5.2.7"}, NSA: []string{"pod-security.non-root"}, PSS: []string{"restricted/running-as-non-root"}},
 		"hardening/image-not-pinned":         {NSA: images, MITRE: []string{"T1525", "T1204.003"}},
 		"hardening/latest-tag":               {NSA: images, MITRE: []string{"T1204.003"}},

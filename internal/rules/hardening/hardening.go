@@ -50,6 +50,7 @@ func Rules() []*rule.Rule {
 		serviceExternalIPs(),
 		ingressNoTLS(),
 		secretEnvRef(),
+		netRawNotDropped(),
 	}
 }
 

@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -79,15 +80,18 @@ func duplicateEnv() *rule.Rule {
 	}
 }
 
-// ephemeralStorage: every init and regular container should bound its
-// ephemeral storage (kube-score container-ephemeral-storage-request-and-limit,
-// kube-linter unset-ephemeral-storage): logs, caches and temporary files
-// otherwise fill the node's disk, and the kubelet evicts every pod on it.
+// ephemeralStorage: every init and regular container should request and
+// bound its ephemeral storage (kube-score
+// container-ephemeral-storage-request-and-limit, which asks for both):
+// logs, caches and temporary files otherwise fill the node's disk, and the
+// kubelet evicts every pod on it; without a request the scheduler places
+// pods on nodes whose disk is already spoken for. One finding per
+// container, naming what is missing.
 func ephemeralStorage() *rule.Rule {
 	return &rule.Rule{
-		ID: "reliability/ephemeral-storage", Title: "Ephemeral storage limit missing", Severity: finding.SeverityLow,
-		Description:     "Container writes to its file system, emptyDir volumes and logs use the node's disk. Without an ephemeral-storage limit one container can fill it, and the kubelet then evicts pods of every workload on the node.",
-		Remediation:     "Set resources.limits.ephemeral-storage (and a request) to what the container needs.",
+		ID: "reliability/ephemeral-storage", Title: "Ephemeral storage request or limit missing", Severity: finding.SeverityLow,
+		Description:     "Container writes to its file system, emptyDir volumes and logs use the node's disk. Without an ephemeral-storage limit one container can fill it, and the kubelet then evicts pods of every workload on the node; without a request the scheduler does not count the disk the pod needs.",
+		Remediation:     "Set resources.requests.ephemeral-storage and resources.limits.ephemeral-storage to what the container needs.",
 		RemediationYAML: "resources:\n  requests:\n    ephemeral-storage: 256Mi\n  limits:\n    ephemeral-storage: 1Gi",
 		References:      []finding.Reference{ref("Kubernetes: Local ephemeral storage", "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage")}, Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
@@ -96,9 +100,16 @@ func ephemeralStorage() *rule.Rule {
 				if c.Ephemeral {
 					continue
 				}
+				var missing []string
+				if _, ok := c.Resources.Requests[corev1.ResourceEphemeralStorage]; !ok {
+					missing = append(missing, "resources.requests.ephemeral-storage")
+				}
 				if _, ok := c.Resources.Limits[corev1.ResourceEphemeralStorage]; !ok {
+					missing = append(missing, "resources.limits.ephemeral-storage")
+				}
+				if len(missing) > 0 {
 					out = append(out, rule.Violation{Container: c.Name, Field: w.Field(c.Path + ".resources"),
-						Message: fmt.Sprintf("container %q sets no resources.limits.ephemeral-storage", c.Name)})
+						Message: fmt.Sprintf("container %q sets no %s", c.Name, strings.Join(missing, " or "))})
 				}
 			}
 			return out

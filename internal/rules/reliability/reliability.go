@@ -54,6 +54,15 @@ func Rules() []*rule.Rule {
 		networkPolicyNoPods(),
 		hpaTargetMissing(),
 		hpaReplicaRange(),
+		serviceReadinessProbe(),
+		invalidPortName(),
+		statefulSetServiceName(),
+		deprecatedServiceAccountField(),
+		pdbUnhealthyPodEviction(),
+		topologySpreadInvalid(),
+		invalidLabelValue(),
+		jobRestartPolicy(),
+		deprecatedRegistry(),
 	}
 }
 

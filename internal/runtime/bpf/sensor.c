@@ -67,8 +67,30 @@ struct sock_cgroup_data {
 	struct cgroup *cgroup;
 } __attribute__((preserve_access_index));
 
+struct in6_addr {
+	__u8 in6_u[16];
+} __attribute__((preserve_access_index));
+
+// In the kernel these sit in anonymous unions and structs; CO-RE finds a
+// field by name through anonymous members.
+struct sock_common {
+	__u32 skc_daddr;
+	__u32 skc_rcv_saddr;
+	__u16 skc_dport; // network order
+	__u16 skc_num;   // host order
+	unsigned short skc_family;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
 struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol;
 	struct sock_cgroup_data sk_cgrp_data;
+} __attribute__((preserve_access_index));
+
+struct linux_binprm {
+	const char *filename;
 } __attribute__((preserve_access_index));
 
 struct task_struct {
@@ -145,9 +167,13 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+// events is 2 MiB: user space maps it twice (its pages count in the
+// agent's RSS, 4 MiB) and drains it every 10 ms, woken early at
+// WAKE_BYTES; at 100,000 records/s (96 bytes each) it holds 0.2 s of
+// events for a reader that a busy node does not schedule in time.
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 1 << 21);
 } events SEC(".maps");
 
 struct conn_key {
@@ -165,6 +191,22 @@ struct {
 	__type(value, __u64);
 } seen_conns SEC(".maps");
 
+// submit hands a record to user space without waking the reader, which
+// polls the ring on a short timer (Sensor.Run): a wakeup per record costs
+// the workload an irq_work, a self-interrupt (a VM exit under a
+// hypervisor), in every traced syscall. Once WAKE_BYTES are waiting the
+// reader is woken at once, so a burst cannot fill the ring before the
+// next poll.
+#define WAKE_BYTES (1 << 18)
+
+static __always_inline void submit(void *r)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKE_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	bpf_ringbuf_submit(r, flags);
+}
+
 static __always_inline __u64 cfg(__u32 k)
 {
 	__u64 *v = bpf_map_lookup_elem(&config, &k);
@@ -179,14 +221,17 @@ static __always_inline void count_drop(void)
 		__sync_fetch_and_add(v, 1);
 }
 
-// fill_hdr fills the common header from the current task; it returns 0 when
-// the event must be dropped by the cgroup filter.
-static __always_inline int fill_hdr(struct rec_hdr *h, __u16 type, __u32 size)
+// skipped says whether the cgroup filter drops the current task's events;
+// it is checked before a record is reserved.
+static __always_inline int skipped(__u64 cg)
 {
-	__u64 cg = bpf_get_current_cgroup_id();
 	__u64 skip = cfg(0);
-	if (skip != 0 && cg == skip)
-		return 0;
+	return skip != 0 && cg == skip;
+}
+
+// fill_hdr fills the common header from the current task.
+static __always_inline void fill_hdr(struct rec_hdr *h, __u16 type, __u32 size, __u64 cg)
+{
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u64 pt = bpf_get_current_pid_tgid();
 	h->version = REC_VERSION;
@@ -200,30 +245,42 @@ static __always_inline int fill_hdr(struct rec_hdr *h, __u16 type, __u32 size)
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	h->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	h->pad = 0;
-	return 1;
 }
 
-struct exec_ctx {
-	__u64 common;
-	__u32 filename_loc;
-	__s32 pid;
-	__s32 old_pid;
-};
-
-SEC("tracepoint/sched/sched_process_exec")
-int on_exec(struct exec_ctx *ctx)
+// seen says whether key was reported within the connect window, and
+// records it as reported now if not; it runs before a record is reserved,
+// so a repeated destination costs one map lookup and no ring-buffer space.
+static __always_inline int seen(struct conn_key *key)
 {
+	__u64 window = cfg(1);
+	if (window == 0)
+		return 0;
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *last = bpf_map_lookup_elem(&seen_conns, key);
+	if (last && now - *last < window)
+		return 1;
+	bpf_map_update_elem(&seen_conns, key, &now, BPF_ANY);
+	return 0;
+}
+
+// Raw tracepoints: the program gets the tracepoint's arguments as they are,
+// where a classic tracepoint first copies every field of the event into a
+// perf buffer. sched_process_exec(p, old_pid, bprm); current is p.
+SEC("raw_tracepoint/sched_process_exec")
+int on_exec(struct bpf_raw_tracepoint_args *ctx)
+{
+	__u64 cg = bpf_get_current_cgroup_id();
+	if (skipped(cg))
+		return 0;
 	struct exec_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_drop();
 		return 0;
 	}
-	if (!fill_hdr(&r->h, REC_EXEC, sizeof(*r))) {
-		bpf_ringbuf_discard(r, 0);
-		return 0;
-	}
-	__u32 off = ctx->filename_loc & 0xffff;
-	long n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), (char *)ctx + off);
+	fill_hdr(&r->h, REC_EXEC, sizeof(*r), cg);
+	struct linux_binprm *bprm = (struct linux_binprm *)ctx->args[2];
+	const char *fn = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), fn);
 	r->path_len = n > 0 ? n - 1 : 0;
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	unsigned long as = BPF_CORE_READ(t, mm, arg_start);
@@ -236,29 +293,30 @@ int on_exec(struct exec_ctx *ctx)
 	if (alen > 0 && bpf_probe_read_user(r->args, alen, (void *)as) == 0)
 		r->args_len = alen;
 	r->pad = 0;
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int on_exit(void *ctx)
+// sched_process_exit(p, ...); current is p.
+SEC("raw_tracepoint/sched_process_exit")
+int on_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 pt = bpf_get_current_pid_tgid();
 	if ((__u32)pt != (pt >> 32))
 		return 0; // threads: only the process's exit matters
+	__u64 cg = bpf_get_current_cgroup_id();
+	if (skipped(cg))
+		return 0;
 	struct exit_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_drop();
 		return 0;
 	}
-	if (!fill_hdr(&r->h, REC_EXIT, sizeof(*r))) {
-		bpf_ringbuf_discard(r, 0);
-		return 0;
-	}
+	fill_hdr(&r->h, REC_EXIT, sizeof(*r), cg);
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	r->exit_code = BPF_CORE_READ(t, exit_code);
 	r->pad = 0;
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 
@@ -287,23 +345,26 @@ struct sockaddr_in6_ {
 // emit_dest reports a destination from a user sockaddr (connect, or a UDP
 // datagram's explicit address) once per cgroup, destination and kind
 // within the connect window.
-static __always_inline int emit_dest(const void *uaddr, __u16 type, __u16 proto)
+static __always_inline int emit_dest(const void *uaddr, __u64 alen, __u16 type, __u16 proto)
 {
-	if (!uaddr)
+	if (!uaddr || alen < sizeof(struct sockaddr_in_))
 		return 0;
+	__u64 cg = bpf_get_current_cgroup_id();
+	if (skipped(cg))
+		return 0;
+	// One read of what the caller passed, at most a sockaddr_in6: reading
+	// past a shorter sockaddr could fault at a page's end.
 	struct sockaddr_in6_ sa = {};
-	if (bpf_probe_read_user(&sa, sizeof(__u16), uaddr) != 0)
+	if (alen > sizeof(sa))
+		alen = sizeof(sa);
+	if (bpf_probe_read_user(&sa, alen, uaddr) != 0)
 		return 0;
 	struct conn_key key = {};
 	if (sa.family == AF_INET) {
-		struct sockaddr_in_ s4 = {};
-		if (bpf_probe_read_user(&s4, sizeof(s4), uaddr) != 0)
-			return 0;
-		key.dport = s4.port;
-		__builtin_memcpy(key.daddr, s4.addr, 4);
-	} else if (sa.family == AF_INET6) {
-		if (bpf_probe_read_user(&sa, sizeof(sa), uaddr) != 0)
-			return 0;
+		struct sockaddr_in_ *s4 = (struct sockaddr_in_ *)&sa;
+		key.dport = s4->port;
+		__builtin_memcpy(key.daddr, s4->addr, 4);
+	} else if (sa.family == AF_INET6 && alen >= sizeof(sa)) {
 		key.dport = sa.port;
 		__builtin_memcpy(key.daddr, sa.addr, 16);
 	} else {
@@ -311,31 +372,22 @@ static __always_inline int emit_dest(const void *uaddr, __u16 type, __u16 proto)
 	}
 	key.family = sa.family;
 	key.pad = type;
-	key.cgroup_id = bpf_get_current_cgroup_id();
-	__u64 window = cfg(1);
-	__u64 now = bpf_ktime_get_ns();
-	if (window != 0) {
-		__u64 *last = bpf_map_lookup_elem(&seen_conns, &key);
-		if (last && now - *last < window)
-			return 0;
-		bpf_map_update_elem(&seen_conns, &key, &now, BPF_ANY);
-	}
+	key.cgroup_id = cg;
+	if (seen(&key))
+		return 0;
 	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_drop();
 		return 0;
 	}
-	if (!fill_hdr(&r->h, type, sizeof(*r))) {
-		bpf_ringbuf_discard(r, 0);
-		return 0;
-	}
+	fill_hdr(&r->h, type, sizeof(*r), cg);
 	r->family = key.family;
 	r->sport = 0;
 	r->dport = __builtin_bswap16(key.dport);
 	r->proto = proto;
 	__builtin_memset(r->saddr, 0, 16);
 	__builtin_memcpy(r->daddr, key.daddr, 16);
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 
@@ -344,7 +396,7 @@ int on_connect(struct connect_ctx *ctx)
 {
 	// proto 0: connect() says nothing of the socket's type (TCP, or a
 	// connected UDP socket); user space reports it as a connect.
-	return emit_dest(ctx->uservaddr, REC_CONNECT, 0);
+	return emit_dest(ctx->uservaddr, ctx->addrlen, REC_CONNECT, 0);
 }
 
 struct sendto_ctx {
@@ -364,7 +416,7 @@ struct sendto_ctx {
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int on_sendto(struct sendto_ctx *ctx)
 {
-	return emit_dest(ctx->addr, REC_UDP_SEND, 17);
+	return emit_dest(ctx->addr, ctx->addr_len, REC_UDP_SEND, 17);
 }
 
 struct openat_ctx {
@@ -414,38 +466,28 @@ int on_openat(struct openat_ctx *ctx)
 		return 0;
 	if (!sensitive(head))
 		return 0;
+	__u64 cg = bpf_get_current_cgroup_id();
+	if (skipped(cg))
+		return 0;
 	struct open_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_drop();
 		return 0;
 	}
-	if (!fill_hdr(&r->h, REC_OPEN, sizeof(*r))) {
-		bpf_ringbuf_discard(r, 0);
-		return 0;
-	}
+	fill_hdr(&r->h, REC_OPEN, sizeof(*r), cg);
 	long n = bpf_probe_read_user_str(r->path, sizeof(r->path), ctx->filename);
 	r->path_len = n > 0 ? n - 1 : 0;
 	r->pad = 0;
 	r->flags = (__u32)ctx->flags;
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 
-struct sockstate_ctx {
-	__u64 common;
-	const void *skaddr;
-	__s32 oldstate;
-	__s32 newstate;
-	__u16 sport;
-	__u16 dport;
-	__u16 family;
-	__u16 protocol;
-	__u8 saddr[4];
-	__u8 daddr[4];
-	__u8 saddr_v6[16];
-	__u8 daddr_v6[16];
-};
-
+// inet_sock_set_state(sk, oldstate, newstate), as a raw tracepoint: it
+// runs on every TCP state change of the node (six per short connection on
+// loopback), so the classic tracepoint's copy of the addresses into a perf
+// buffer on each of them is what the raw one saves.
+//
 // An inbound accept is a TCP socket going from SYN_RECV to ESTABLISHED: only
 // passive opens pass through SYN_RECV. An outbound connection that was
 // answered goes from SYN_SENT to ESTABLISHED: unlike sys_enter_connect (an
@@ -453,47 +495,49 @@ struct sockstate_ctx {
 // connection against NetworkPolicies needs. Both run in softirq context, so
 // the current task is not the socket's: the record carries the socket's own
 // cgroup (the listener's for an accept, the connecting task's for an
-// outbound socket) and no process.
-SEC("tracepoint/sock/inet_sock_set_state")
-int on_sock_state(struct sockstate_ctx *ctx)
+// outbound socket) and no process. Both are reported once per cgroup, peer
+// and port (the listening port for an accept) within the connect window.
+SEC("raw_tracepoint/inet_sock_set_state")
+int on_sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	if (ctx->protocol != 6 || ctx->newstate != TCP_ESTABLISHED)
+	if ((int)ctx->args[2] != TCP_ESTABLISHED)
 		return 0;
+	int old = (int)ctx->args[1];
 	__u16 type;
-	if (ctx->oldstate == TCP_SYN_RECV)
+	if (old == TCP_SYN_RECV)
 		type = REC_ACCEPT;
-	else if (ctx->oldstate == TCP_SYN_SENT)
+	else if (old == TCP_SYN_SENT)
 		type = REC_ESTABLISHED;
 	else
 		return 0;
+	const struct sock *sk = (const struct sock *)ctx->args[0];
+	if (BPF_CORE_READ(sk, sk_protocol) != 6)
+		return 0;
 	// The accepted socket inherits the listener's cgroup (sk_clone_lock
 	// copies sk_cgrp_data): the listening container's, not the softirq's.
-	const struct sock *sk = ctx->skaddr;
 	__u64 cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
-	if (type == REC_ESTABLISHED) {
-		__u64 skip = cfg(0);
-		if (skip != 0 && cg == skip)
-			return 0;
-		// One established connection per cgroup and destination within
-		// the connect window, as for connects.
-		struct conn_key key = {};
-		key.cgroup_id = cg;
-		key.dport = ctx->dport;
-		key.family = ctx->family;
-		key.pad = type;
-		if (ctx->family == AF_INET6)
-			__builtin_memcpy(key.daddr, ctx->daddr_v6, 16);
-		else
-			__builtin_memcpy(key.daddr, ctx->daddr, 4);
-		__u64 window = cfg(1);
-		__u64 now = bpf_ktime_get_ns();
-		if (window != 0) {
-			__u64 *last = bpf_map_lookup_elem(&seen_conns, &key);
-			if (last && now - *last < window)
-				return 0;
-			bpf_map_update_elem(&seen_conns, &key, &now, BPF_ANY);
-		}
+	if (skipped(cg))
+		return 0;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	struct conn_key key = {};
+	key.cgroup_id = cg;
+	key.family = family;
+	key.pad = type;
+	// The peer's address; the remote port for a connection, the local
+	// (listening) port for an accept, whose peer port is ephemeral.
+	key.dport = type == REC_ACCEPT ? sport : dport;
+	// (BPF_CORE_READ_INTO reads the size of its destination: the IPv4
+	// fields are read into 4-byte variables, not into the 16-byte arrays.)
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&key.daddr, sk, __sk_common.skc_v6_daddr);
+	} else {
+		__u32 d4 = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(key.daddr, &d4, 4);
 	}
+	if (seen(&key))
+		return 0;
 	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
 	if (!r) {
 		count_drop();
@@ -505,20 +549,19 @@ int on_sock_state(struct sockstate_ctx *ctx)
 	r->h.size = sizeof(*r);
 	r->h.ts_ns = bpf_ktime_get_ns();
 	r->h.cgroup_id = cg;
-	r->family = ctx->family;
-	r->sport = ctx->sport;
-	r->dport = ctx->dport;
+	r->family = family;
+	r->sport = sport;
+	r->dport = dport;
 	r->proto = 6;
-	if (ctx->family == AF_INET6) {
-		__builtin_memcpy(r->saddr, ctx->saddr_v6, 16);
-		__builtin_memcpy(r->daddr, ctx->daddr_v6, 16);
+	__builtin_memset(r->saddr, 0, 16);
+	__builtin_memcpy(r->daddr, key.daddr, 16);
+	if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 	} else {
-		__builtin_memset(r->saddr, 0, 16);
-		__builtin_memset(r->daddr, 0, 16);
-		__builtin_memcpy(r->saddr, ctx->saddr, 4);
-		__builtin_memcpy(r->daddr, ctx->daddr, 4);
+		__u32 s4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__builtin_memcpy(r->saddr, &s4, 4);
 	}
-	bpf_ringbuf_submit(r, 0);
+	submit(r);
 	return 0;
 }
 

@@ -102,6 +102,9 @@ imagePullSecrets:
 {{- define "palisade.admissionName" -}}{{ include "palisade.fullname" . }}-admission{{- end -}}
 {{- define "palisade.breakGlassLedgerName" -}}{{ include "palisade.fullname" . }}-break-glass-ledger{{- end -}}
 {{- define "palisade.runtimeLedgerName" -}}{{ include "palisade.fullname" . }}-runtime-ledger{{- end -}}
+{{/* The image file list shards are this prefix and 0…7 (internal/runtime.ImageFilesShards). */}}
+{{- define "palisade.imageFilesPrefix" -}}{{ include "palisade.fullname" . }}-image-files-{{- end -}}
+{{- define "palisade.imageFilesNames" -}}{{ $p := include "palisade.imageFilesPrefix" . }}{{ range $i, $_ := until 8 }}{{ if $i }}, {{ end }}{{ $p }}{{ $i }}{{ end }}{{- end -}}
 {{- define "palisade.admissionPolicyName" -}}{{ include "palisade.fullname" . }}-admission-policy{{- end -}}
 {{- define "palisade.admissionTLSName" -}}
 {{- if and (eq .Values.admission.tls.mode "secret") .Values.admission.tls.secretName -}}

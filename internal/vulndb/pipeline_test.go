@@ -1,0 +1,121 @@
+package vulndb
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestReadRecordsOrder: records decoded ahead of the writer reach it in
+// the archive's order, with their own JSON, whatever the batch bounds
+// (entries per batch, bytes per batch, one record over the size limit);
+// skipped records are counted and reported in order; a directory reads
+// the same.
+func TestReadRecordsOrder(t *testing.T) {
+	const n = 1500 // several batches of readBatchEntries
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	dir := t.TempDir()
+	var want []string
+	var wantErrs []string
+	for i := range n {
+		name := fmt.Sprintf("r%05d.json", i)
+		body := recordJSON(fmt.Sprintf("GO-%05d", i), "Go", "example.com/m")
+		switch {
+		case i%97 == 5:
+			body = `{"id":"bad id"}`
+			wantErrs = append(wantErrs, name)
+		case i == 700:
+			// A big record, so that a batch closes on bytes.
+			body = strings.Replace(body, `"affected"`, `"details":"`+strings.Repeat("x", readBatchBytes)+`","affected"`, 1)
+			want = append(want, fmt.Sprintf("GO-%05d", i))
+		default:
+			want = append(want, fmt.Sprintf("GO-%05d", i))
+		}
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(body))
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zpath := filepath.Join(t.TempDir(), "all.zip")
+	if err := os.WriteFile(zpath, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{zpath, dir} {
+		var got []string
+		st, err := readRecords(context.Background(), path, func(rec *Record, raw []byte) error {
+			var again Record
+			if err := decodeRecord(raw, &again); err != nil || again.ID != rec.ID {
+				t.Fatalf("%s: raw JSON of another record: %s", rec.ID, truncate(string(raw), 80))
+			}
+			got = append(got, rec.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) || st.records != len(want) || st.skipped != len(wantErrs) {
+			t.Errorf("%s: %d records (%d), %d skipped; want %d, %d", filepath.Base(path), len(got), st.records, st.skipped, len(want), len(wantErrs))
+		}
+		for i, e := range st.errors {
+			if !strings.HasPrefix(e, wantErrs[i]+":") {
+				t.Errorf("%s: error %d %q, want one of %s", filepath.Base(path), i, e, wantErrs[i])
+			}
+		}
+	}
+}
+
+// TestDecodeAheadErrors: the writer's error stops the read and is
+// returned; the producer's error is returned after the batches it
+// emitted before it were consumed; cancellation stops everything.
+func TestDecodeAheadErrors(t *testing.T) {
+	produce := func(n int, last error) func(ctx context.Context, emit func(int) error) error {
+		return func(ctx context.Context, emit func(int) error) error {
+			for i := range n {
+				if err := emit(i); err != nil {
+					return err
+				}
+			}
+			return last
+		}
+	}
+	double := func(i int) int { return 2 * i }
+	stop := errors.New("writer failed")
+	var seen []int
+	err := decodeAhead(context.Background(), produce(1000, nil), double, func(r int) error {
+		seen = append(seen, r)
+		if r == 20 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || !slices.Equal(seen, []int{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20}) {
+		t.Errorf("writer error: %v after %v", err, seen)
+	}
+	seen = nil
+	bad := errors.New("syntax error")
+	err = decodeAhead(context.Background(), produce(50, bad), double, func(r int) error { seen = append(seen, r); return nil })
+	if !errors.Is(err, bad) || len(seen) != 50 || seen[49] != 98 {
+		t.Errorf("producer error: %v after %d results", err, len(seen))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = decodeAhead(ctx, produce(1000, nil), double, func(int) error { return nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
