@@ -131,3 +131,12 @@ func HoldReadPool(t interface{ Fatal(...any) }, s Store) (release func()) {
 		}
 	}
 }
+
+// CertificateQueries is how many certificate queries s ran in batches
+// (PostgreSQL; 0 on SQLite).
+func CertificateQueries(s Store) int64 {
+	if c := inner(s).certs; c != nil {
+		return c.queries.Load()
+	}
+	return 0
+}
