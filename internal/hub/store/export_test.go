@@ -139,3 +139,12 @@ func Statements(s Store) int64 { return inner(s).statements.Load() }
 // Parsed is how many of those statements ran from their text, not
 // prepared.
 func Parsed(s Store) int64 { return inner(s).parsed.Load() }
+
+// CertificateQueries is how many certificate queries s ran in batches
+// (PostgreSQL; 0 on SQLite).
+func CertificateQueries(s Store) int64 {
+	if c := inner(s).certs; c != nil {
+		return c.queries.Load()
+	}
+	return 0
+}

@@ -64,6 +64,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	adb.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Postgres{&sqlStore{db: db, commitDB: cdb, certDB: adb, d: postgresDialect}}
 	s.startCommitters(pgCommitters)
+	s.startCertLookups(pgCertConns)
 	s.startSeen()
 	return s, nil
 }

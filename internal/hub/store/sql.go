@@ -80,7 +80,10 @@ type sqlStore struct {
 	// large fleet, and on the shared pool they queued the dashboard's
 	// reads and the heartbeat flush behind them; else db.
 	certDB *sql.DB
-	d      dialect
+	// certs batches the certificate lookups on certDB (certlookup.go);
+	// nil: one query each.
+	certs *certLookups
+	d     dialect
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
@@ -107,6 +110,7 @@ func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
 	err := s.stopSeen()
 	s.stopCommitters()
+	s.stopCertLookups()
 	for _, db := range []*sql.DB{s.commitDB, s.certDB} {
 		if db != nil {
 			err = errors.Join(err, db.Close())
@@ -543,13 +547,12 @@ func (s *sqlStore) RevokeCluster(ctx context.Context, clusterID string, now time
 }
 
 func (s *sqlStore) GetCertificate(ctx context.Context, serial string) (Certificate, error) {
+	if s.certs != nil {
+		return s.certs.get(ctx, serial)
+	}
 	var c Certificate
 	var nb, na, rev, crev int64
-	db := s.db
-	if s.certDB != nil {
-		db = s.certDB
-	}
-	err := s.queryRow(ctx, db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
+	err := s.queryRow(ctx, s.db, `SELECT c.serial, c.cluster_id, c.agent_id, c.not_before, c.not_after, c.revoked_at, k.revoked_at
 		FROM certificates c JOIN clusters k ON k.id = c.cluster_id WHERE c.serial = ?`, serial).
 		Scan(&c.Serial, &c.ClusterID, &c.AgentID, &nb, &na, &rev, &crev)
 	if errors.Is(err, sql.ErrNoRows) {
