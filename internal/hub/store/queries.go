@@ -44,9 +44,7 @@ func stateCondition(st fleetapi.ClusterState, c StateCutoffs) (string, []any, er
 }
 
 func (s *sqlStore) QueryClusters(ctx context.Context, q ClusterQuery) ([]Cluster, int, error) {
-	if err := s.flushSeen(ctx); err != nil {
-		return nil, 0, err
-	}
+	s.flushSeenForRead(ctx)
 	var conds []string
 	var args []any
 	if q.Search != "" {
@@ -115,9 +113,7 @@ func (s *sqlStore) QueryClusters(ctx context.Context, q ClusterQuery) ([]Cluster
 
 func (s *sqlStore) FleetSummary(ctx context.Context, c StateCutoffs) (FleetSummary, error) {
 	sum := FleetSummary{States: map[fleetapi.ClusterState]int{}, Findings: emptyCounts()}
-	if err := s.flushSeen(ctx); err != nil {
-		return sum, err
-	}
+	s.flushSeenForRead(ctx)
 	var never, online, stale, offline, revoked int
 	if err := s.queryRow(ctx, s.db, `SELECT COUNT(*),
 		COALESCE(SUM(CASE WHEN revoked_at = 0 AND last_seen = 0 THEN 1 ELSE 0 END), 0),

@@ -333,10 +333,18 @@ func (s *sqlStore) EnsureCluster(ctx context.Context, name string, now time.Time
 	return c, nil
 }
 
+// flushSeenForRead writes the coalesced heartbeats before a read, so a
+// read sees the contacts the hub has already answered. A failed write
+// (the database's disk full, a lost connection) does not fail the read:
+// the contacts are kept for the next flush, and the read shows the last
+// stored last_seen and pending counts, which is what an operator needs
+// from a hub that cannot write (TestDiskFull in internal/agent).
+func (s *sqlStore) flushSeenForRead(ctx context.Context) {
+	_ = s.flushSeen(ctx)
+}
+
 func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
-	if err := s.flushSeen(ctx); err != nil {
-		return Cluster{}, err
-	}
+	s.flushSeenForRead(ctx)
 	c, err := scanCluster(s.queryRow(ctx, s.db, `SELECT `+clusterCols+` FROM clusters WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cluster{}, fmt.Errorf("cluster %s: %w", id, ErrNotFound)
@@ -355,9 +363,7 @@ func (s *sqlStore) GetCluster(ctx context.Context, id string) (Cluster, error) {
 }
 
 func (s *sqlStore) ListClusters(ctx context.Context) ([]Cluster, error) {
-	if err := s.flushSeen(ctx); err != nil {
-		return nil, err
-	}
+	s.flushSeenForRead(ctx)
 	rows, err := s.query(ctx, s.db, `SELECT `+clusterCols+` FROM clusters ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list clusters: %w", err)
@@ -461,9 +467,7 @@ func (s *sqlStore) EnrollAgent(ctx context.Context, tokenID string, secretHash [
 }
 
 func (s *sqlStore) GetAgent(ctx context.Context, id string) (Agent, error) {
-	if err := s.flushSeen(ctx); err != nil {
-		return Agent{}, err
-	}
+	s.flushSeenForRead(ctx)
 	var a Agent
 	var created, seq, seen int64
 	err := s.queryRow(ctx, s.db, `SELECT id, cluster_id, created_at, last_seq, last_seen FROM agents WHERE id = ?`, id).
