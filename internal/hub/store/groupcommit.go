@@ -107,7 +107,14 @@ type committer struct {
 	gatherFor time.Duration
 	// gathered counts the items a group took while waiting in gather.
 	gathered atomic.Int64
+	// rate measures the items the committers apply a second, to bound
+	// the small queue to what they serve within maxWait.
+	rate drainRate
 }
+
+// minCommitQueue is the least bound of the committers' small queue: what
+// waits when no rate has been measured yet (an idle replica).
+const minCommitQueue = 1024
 
 // maxGather bounds how long a committer holds a group open for more
 // items while another group is being committed.
@@ -117,7 +124,8 @@ const maxGather = 5 * time.Millisecond
 // writer; PostgreSQL: a few, each on its own connection).
 func (s *sqlStore) startCommitters(n int) {
 	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{}), maxWait: maxCommitWait,
-		ended: make(chan struct{}, 1), gatherFor: maxGather}
+		ended: make(chan struct{}, 1), gatherFor: maxGather,
+		rate: drainRate{floor: minCommitQueue}}
 	s.commit = c
 	for range n {
 		c.wg.Go(c.loop)
@@ -141,12 +149,26 @@ func (c *committer) submit(it *commitItem) error {
 	if it.work > largeWork {
 		q = c.large
 	}
+	// A queue already longer than the committers serve within maxWait
+	// is answered at once: the item would most likely wait maxWait and
+	// be refused, and meanwhile its request's memory (body, decoded
+	// report, connection buffers) would add to a hub already behind. In
+	// a 10,000-cluster run the requests held so took the hub past its
+	// memory limit.
+	if q == c.small && len(q) >= c.rate.bound(c.maxWait) {
+		return ErrBusy
+	}
+	// A full channel is the same: the large queue's bound is its
+	// capacity.
 	select {
-	case q <- it:
-	case <-it.ctx.Done():
-		return it.ctx.Err()
 	case <-c.stop:
 		return errors.New("store closed")
+	default:
+	}
+	select {
+	case q <- it:
+	default:
+		return ErrBusy
 	}
 	// Once a committer has started the item its outcome is awaited, even
 	// when the caller's context ends, so that a caller never reports
@@ -307,6 +329,7 @@ func (c *committer) run(group []*commitItem) {
 	if len(live) == 0 {
 		return
 	}
+	defer c.rate.served(len(live), time.Now())
 	// One lock order for every group (agents' rows, then clusters'), so
 	// two committers' groups cannot deadlock on PostgreSQL.
 	sort.SliceStable(live, func(i, j int) bool { return live[i].agentID < live[j].agentID })
