@@ -127,8 +127,8 @@ func (b *hbBatcher) submit(it *hbItem) (heartbeatOutcome, error) {
 	return it.out, it.err
 }
 
-// next takes the next batch: up to maxHeartbeatBatch live items, one per
-// agent (a second heartbeat of the same agent waits for the next batch,
+// next takes the next batch: up to maxHeartbeatBatch items whose callers
+// still wait, one per agent (a second heartbeat of the same agent waits for the next batch,
 // so each is applied as if alone, in order).
 func (b *hbBatcher) next() []*hbItem {
 	b.mu.Lock()
@@ -142,6 +142,10 @@ func (b *hbBatcher) next() []*hbItem {
 		}
 		if !it.state.CompareAndSwap(itemQueued, itemStarted) {
 			continue // abandoned: its caller has returned
+		}
+		if it.err = it.ctx.Err(); it.err != nil {
+			close(it.done) // its caller is leaving: not applied
+			continue
 		}
 		agents[it.agentID] = true
 		batch = append(batch, it)
@@ -174,19 +178,7 @@ func (b *hbBatcher) loop() {
 }
 
 // run applies a batch and tells each item its outcome.
-func (b *hbBatcher) run(batch []*hbItem) {
-	live := batch[:0]
-	for _, it := range batch {
-		if err := it.ctx.Err(); err != nil {
-			it.err = err
-			close(it.done)
-			continue
-		}
-		live = append(live, it)
-	}
-	if len(live) == 0 {
-		return
-	}
+func (b *hbBatcher) run(live []*hbItem) {
 	ctx := context.WithoutCancel(live[0].ctx)
 	var err error
 	for range 2 { // once more after a deadlock or a failed commit
