@@ -92,12 +92,12 @@ func (s *sqlStore) stopHeartbeats() {
 // already longer than what the batcher serves within maxWait is answered
 // ErrBusy at once: holding the request would only add to the memory of
 // those waiting, and it would most likely be refused anyway.
-func (b *hbBatcher) submit(it *hbItem) (heartbeatOutcome, error) {
+func (b *hbBatcher) submit(it *hbItem) error {
 	it.done = make(chan struct{})
 	b.mu.Lock()
 	if len(b.queue) >= b.rate.bound(b.maxWait) {
 		b.mu.Unlock()
-		return heartbeatOutcome{}, ErrBusy
+		return ErrBusy
 	}
 	b.queue = append(b.queue, it)
 	b.mu.Unlock()
@@ -109,22 +109,22 @@ func (b *hbBatcher) submit(it *hbItem) (heartbeatOutcome, error) {
 	defer t.Stop()
 	select {
 	case <-it.done:
-		return it.out, it.err
+		return it.err
 	case <-t.C:
 		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return heartbeatOutcome{}, ErrBusy
+			return ErrBusy
 		}
 	case <-it.ctx.Done():
 		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return heartbeatOutcome{}, it.ctx.Err()
+			return it.ctx.Err()
 		}
 	case <-b.stop:
 		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return heartbeatOutcome{}, errors.New("store closed")
+			return errors.New("store closed")
 		}
 	}
 	<-it.done
-	return it.out, it.err
+	return it.err
 }
 
 // next takes the next batch: up to maxHeartbeatBatch items whose callers
@@ -192,6 +192,11 @@ func (b *hbBatcher) run(live []*hbItem) {
 		if err != nil {
 			it.out, it.err = heartbeatOutcome{}, err
 		}
+	}
+	if seen := b.s.seen; seen != nil && err == nil {
+		seen.appliedBatch(live)
+	}
+	for _, it := range live {
 		close(it.done)
 	}
 	b.rate.served(len(live), time.Now())

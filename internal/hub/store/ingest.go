@@ -834,17 +834,16 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 	if s.seen != nil && s.seen.record(agentID, hb, ms(now)) {
 		return nil // contact only: written behind (heartbeat.go)
 	}
-	var out heartbeatOutcome
-	var err error
 	if s.hbs != nil {
-		out, err = s.hbs.submit(&hbItem{ctx: ctx, agentID: agentID, hb: hb, now: now})
-	} else {
-		err = s.tx(ctx, func(tx *sql.Tx) error {
-			var err error
-			out, err = s.heartbeatIn(ctx, tx, agentID, hb, now)
-			return err
-		})
+		// The batcher remembers what it applied (seenCache.appliedBatch).
+		return s.hbs.submit(&hbItem{ctx: ctx, agentID: agentID, hb: hb, now: now})
 	}
+	var out heartbeatOutcome
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.heartbeatIn(ctx, tx, agentID, hb, now)
+		return err
+	})
 	if err == nil && s.seen != nil {
 		s.seen.applied(agentID, hb, out, ms(now))
 	}
