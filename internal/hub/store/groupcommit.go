@@ -170,27 +170,38 @@ func (c *committer) submit(it *commitItem) error {
 	default:
 		return ErrBusy
 	}
-	// Once a committer has started the item its outcome is awaited, even
-	// when the caller's context ends, so that a caller never reports
-	// failure for an item that was committed; before that, the caller
-	// may give up (its context ends, or maxCommitWait passes) and the
-	// committer then skips the item.
-	t := time.NewTimer(c.maxWait)
-	defer t.Stop()
-	select {
-	case <-it.done:
-		return it.err
-	case <-t.C:
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return ErrBusy
-		}
-	case <-it.ctx.Done():
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return it.ctx.Err()
-		}
+	// Its caller may give up until a committer starts it (awaitItem).
+	if err := awaitItem(it.ctx, it.done, &it.state, c.maxWait, nil); err != nil {
+		return err
 	}
-	<-it.done
 	return it.err
+}
+
+// awaitItem waits for a queued item (committers' or heartbeat batcher's)
+// to be done. Until a worker has started it (state), its caller gives up
+// after maxWait (ErrBusy), when ctx ends (its error) or when stop closes
+// (nil: never), and the worker then skips it; once started, it is
+// awaited to the end, so a caller never reports failure for an item that
+// was committed.
+func awaitItem(ctx context.Context, done <-chan struct{}, state *atomic.Int32, maxWait time.Duration, stop <-chan struct{}) error {
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	var gaveUp error
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		gaveUp = ErrBusy
+	case <-ctx.Done():
+		gaveUp = ctx.Err()
+	case <-stop:
+		gaveUp = errors.New("store closed")
+	}
+	if state.CompareAndSwap(itemQueued, itemAbandoned) {
+		return gaveUp
+	}
+	<-done
+	return nil
 }
 
 func (c *committer) loop() {

@@ -105,25 +105,9 @@ func (b *hbBatcher) submit(it *hbItem) error {
 	case b.wake <- struct{}{}:
 	default:
 	}
-	t := time.NewTimer(b.maxWait)
-	defer t.Stop()
-	select {
-	case <-it.done:
-		return it.err
-	case <-t.C:
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return ErrBusy
-		}
-	case <-it.ctx.Done():
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return it.ctx.Err()
-		}
-	case <-b.stop:
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return errors.New("store closed")
-		}
+	if err := awaitItem(it.ctx, it.done, &it.state, b.maxWait, b.stop); err != nil {
+		return err
 	}
-	<-it.done
 	return it.err
 }
 
