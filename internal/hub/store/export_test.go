@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -77,6 +78,40 @@ func StallCommitters(s Store, wait time.Duration) (resume func(n int)) {
 			c.wg.Go(c.loop)
 		}
 	}
+}
+
+// StallHeartbeats replaces s's heartbeat batcher by one that applies
+// nothing until resume, with wait as its items' bound and floor as the
+// least bound of its queue.
+func StallHeartbeats(s Store, wait time.Duration, floor int) (resume func()) {
+	ss := inner(s)
+	ss.stopHeartbeats()
+	hold := make(chan struct{})
+	ss.startHeartbeatsWith(wait, floor, hold)
+	var once sync.Once
+	return func() { once.Do(func() { close(hold) }) }
+}
+
+// HeartbeatQueue is how many full heartbeats wait for s's batcher.
+func HeartbeatQueue(s Store) int {
+	b := inner(s).hbs
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.queue)
+}
+
+// HeartbeatBatches is how many transactions s's batcher has run.
+func HeartbeatBatches(s Store) int64 { return inner(s).hbs.batches.Load() }
+
+// CommitQueue is how many small items wait for s's committers.
+func CommitQueue(s Store) int { return len(inner(s).commit.small) }
+
+// SetCommitQueueFloor sets the least bound of s's committers' queue.
+func SetCommitQueueFloor(s Store, floor int) {
+	c := inner(s).commit
+	c.rate.mu.Lock()
+	c.rate.floor = floor
+	c.rate.mu.Unlock()
 }
 
 // FindingRow is a findings row as stored: its JSON, its hash and the

@@ -107,7 +107,14 @@ type committer struct {
 	gatherFor time.Duration
 	// gathered counts the items a group took while waiting in gather.
 	gathered atomic.Int64
+	// rate measures the items the committers apply a second, to bound
+	// the small queue to what they serve within maxWait.
+	rate drainRate
 }
+
+// minCommitQueue is the least bound of the committers' small queue: what
+// waits when no rate has been measured yet (an idle replica).
+const minCommitQueue = 1024
 
 // maxGather bounds how long a committer holds a group open for more
 // items while another group is being committed.
@@ -117,7 +124,8 @@ const maxGather = 5 * time.Millisecond
 // writer; PostgreSQL: a few, each on its own connection).
 func (s *sqlStore) startCommitters(n int) {
 	c := &committer{s: s, small: make(chan *commitItem, 4096), large: make(chan *commitItem, 256), stop: make(chan struct{}), maxWait: maxCommitWait,
-		ended: make(chan struct{}, 1), gatherFor: maxGather}
+		ended: make(chan struct{}, 1), gatherFor: maxGather,
+		rate: drainRate{floor: minCommitQueue}}
 	s.commit = c
 	for range n {
 		c.wg.Go(c.loop)
@@ -141,34 +149,59 @@ func (c *committer) submit(it *commitItem) error {
 	if it.work > largeWork {
 		q = c.large
 	}
+	// A queue already longer than the committers serve within maxWait
+	// is answered at once: the item would most likely wait maxWait and
+	// be refused, and meanwhile its request's memory (body, decoded
+	// report, connection buffers) would add to a hub already behind. In
+	// a 10,000-cluster run the requests held so took the hub past its
+	// memory limit.
+	if q == c.small && len(q) >= c.rate.bound(c.maxWait) {
+		return ErrBusy
+	}
+	// A full channel is the same: the large queue's bound is its
+	// capacity.
 	select {
-	case q <- it:
-	case <-it.ctx.Done():
-		return it.ctx.Err()
 	case <-c.stop:
 		return errors.New("store closed")
+	default:
 	}
-	// Once a committer has started the item its outcome is awaited, even
-	// when the caller's context ends, so that a caller never reports
-	// failure for an item that was committed; before that, the caller
-	// may give up (its context ends, or maxCommitWait passes) and the
-	// committer then skips the item.
-	t := time.NewTimer(c.maxWait)
-	defer t.Stop()
 	select {
-	case <-it.done:
-		return it.err
-	case <-t.C:
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return ErrBusy
-		}
-	case <-it.ctx.Done():
-		if it.state.CompareAndSwap(itemQueued, itemAbandoned) {
-			return it.ctx.Err()
-		}
+	case q <- it:
+	default:
+		return ErrBusy
 	}
-	<-it.done
+	// Its caller may give up until a committer starts it (awaitItem).
+	if err := awaitItem(it.ctx, it.done, &it.state, c.maxWait, nil); err != nil {
+		return err
+	}
 	return it.err
+}
+
+// awaitItem waits for a queued item (committers' or heartbeat batcher's)
+// to be done. Until a worker has started it (state), its caller gives up
+// after maxWait (ErrBusy), when ctx ends (its error) or when stop closes
+// (nil: never), and the worker then skips it; once started, it is
+// awaited to the end, so a caller never reports failure for an item that
+// was committed.
+func awaitItem(ctx context.Context, done <-chan struct{}, state *atomic.Int32, maxWait time.Duration, stop <-chan struct{}) error {
+	t := time.NewTimer(maxWait)
+	defer t.Stop()
+	var gaveUp error
+	select {
+	case <-done:
+		return nil
+	case <-t.C:
+		gaveUp = ErrBusy
+	case <-ctx.Done():
+		gaveUp = ctx.Err()
+	case <-stop:
+		gaveUp = errors.New("store closed")
+	}
+	if state.CompareAndSwap(itemQueued, itemAbandoned) {
+		return gaveUp
+	}
+	<-done
+	return nil
 }
 
 func (c *committer) loop() {
@@ -307,6 +340,7 @@ func (c *committer) run(group []*commitItem) {
 	if len(live) == 0 {
 		return
 	}
+	defer c.rate.served(len(live), time.Now())
 	// One lock order for every group (agents' rows, then clusters'), so
 	// two committers' groups cannot deadlock on PostgreSQL.
 	sort.SliceStable(live, func(i, j int) bool { return live[i].agentID < live[j].agentID })

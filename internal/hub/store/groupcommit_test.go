@@ -132,17 +132,19 @@ func TestCommitQueueWaitIsBounded(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, s store.Store) {
 				ctx := context.Background()
 				c := enrolled(t, s, "edge", "ag")
-				resume := store.StallCommitters(s, 50*time.Millisecond)
 				var err error
 				if tt.hb {
+					resume := store.StallHeartbeats(s, 50*time.Millisecond, 1024)
 					err = s.Heartbeat(ctx, "ag", fleetapi.Heartbeat{LastSeq: 1, Pending: 1}, t0.Add(time.Minute))
+					resume()
 				} else {
+					resume := store.StallCommitters(s, 50*time.Millisecond)
 					_, err = s.Ingest(ctx, "ag", findingsEnv(1, true, objFindings("Pod", "a", "p1", "r1")), t0.Add(time.Minute))
+					resume(1)
 				}
 				if !errors.Is(err, store.ErrBusy) {
 					t.Fatalf("stalled writer: err = %v, want ErrBusy", err)
 				}
-				resume(1)
 				// A later item passes the abandoned one in the queue.
 				if ok, err := s.Ingest(ctx, "ag", findingsEnv(2, true, objFindings("Pod", "a", "p2", "r2")), t0.Add(2*time.Minute)); err != nil || !ok {
 					t.Fatalf("after resuming: %v %v", ok, err)

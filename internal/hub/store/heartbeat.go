@@ -131,9 +131,26 @@ func (c *seenCache) record(agentID string, hb fleetapi.Heartbeat, now int64) boo
 // its Seq refused) or asked to resync forgets the agent, so its next
 // heartbeat is checked in full too.
 func (c *seenCache) applied(agentID string, hb fleetapi.Heartbeat, out heartbeatOutcome, now int64) {
-	c.full.Add(1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.appliedLocked(agentID, hb, out, now)
+}
+
+// appliedBatch is applied for a batch of heartbeats, under one lock: in
+// a 10,000-cluster run, 600 requests of a batch just applied waited for
+// the lock one by one on a busy machine.
+func (c *seenCache) appliedBatch(items []*hbItem) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, it := range items {
+		if it.err == nil {
+			c.appliedLocked(it.agentID, it.hb, it.out, ms(it.now))
+		}
+	}
+}
+
+func (c *seenCache) appliedLocked(agentID string, hb fleetapi.Heartbeat, out heartbeatOutcome, now int64) {
+	c.full.Add(1)
 	if hb.Resync || !out.contact {
 		delete(c.last, agentID)
 		return

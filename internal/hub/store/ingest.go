@@ -834,17 +834,16 @@ func (s *sqlStore) Heartbeat(ctx context.Context, agentID string, hb fleetapi.He
 	if s.seen != nil && s.seen.record(agentID, hb, ms(now)) {
 		return nil // contact only: written behind (heartbeat.go)
 	}
-	var out heartbeatOutcome
-	var err error
-	if s.commit != nil {
-		err = s.commit.submit(&commitItem{ctx: ctx, agentID: agentID, now: now, hb: &hb, hbOut: &out, work: 1})
-	} else {
-		err = s.tx(ctx, func(tx *sql.Tx) error {
-			var err error
-			out, err = s.heartbeatIn(ctx, tx, agentID, hb, now)
-			return err
-		})
+	if s.hbs != nil {
+		// The batcher remembers what it applied (seenCache.appliedBatch).
+		return s.hbs.submit(&hbItem{ctx: ctx, agentID: agentID, hb: hb, now: now})
 	}
+	var out heartbeatOutcome
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = s.heartbeatIn(ctx, tx, agentID, hb, now)
+		return err
+	})
 	if err == nil && s.seen != nil {
 		s.seen.applied(agentID, hb, out, ms(now))
 	}
@@ -873,30 +872,39 @@ func (s *sqlStore) heartbeatIn(ctx context.Context, tx *sql.Tx, agentID string, 
 	if err != nil {
 		return heartbeatOutcome{}, fmt.Errorf("heartbeat of agent %s: %w", agentID, err)
 	}
-	// An agent that says it has numbered fewer reports than the hub
-	// has applied from it will see its next reports taken for
-	// replays: its data is frozen (a forged report ran the Seq
-	// ahead). One whose oldest queued report is beyond MaxSeqAdvance
-	// will see them all refused. Either way its heartbeats do not
-	// count as contact, so the cluster turns stale and offline
-	// instead of looking online. LastSeq 0 is an agent that reports
-	// no number (or none yet).
+	out := judgeHeartbeat(hb, ms(now), clusterID, lastSeq, created, lastReport)
 	q := `UPDATE clusters SET last_seen = ?, pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 	args := []any{ms(now), int64(hb.Pending), int64(hb.Dropped), int64(hb.Dropped), clusterID}
-	// An agent with reports queued and none applied for StuckAfter
-	// (since enrolment if never) is not getting its data through,
-	// whatever the reason: the same.
-	stuck := hb.Pending > 0 && ms(now)-max(created, lastReport) > StuckAfter.Milliseconds()
-	out := heartbeatOutcome{cluster: clusterID, contact: true, lastSeq: uint64(max(lastSeq, 0)), created: created, lastReport: lastReport}
-	if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
+	if !out.contact {
 		q = `UPDATE clusters SET pending = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ?`
 		args = args[1:]
-		out.contact = false
 	}
 	if _, err := s.exec(ctx, tx, q, args...); err != nil {
 		return heartbeatOutcome{}, fmt.Errorf("heartbeat of cluster %s: %w", clusterID, err)
 	}
 	return out, nil
+}
+
+// judgeHeartbeat is what a heartbeat at now (ms) means against its
+// agent's row as read (cluster, last applied Seq, times of enrolment and
+// of the last report, ms).
+//
+// An agent that says it has numbered fewer reports than the hub has
+// applied from it will see its next reports taken for replays: its data
+// is frozen (a forged report ran the Seq ahead). One whose oldest queued
+// report is beyond MaxSeqAdvance will see them all refused. Either way
+// its heartbeats do not count as contact, so the cluster turns stale and
+// offline instead of looking online. LastSeq 0 is an agent that reports
+// no number (or none yet). An agent with reports queued and none applied
+// for StuckAfter (since enrolment if never) is not getting its data
+// through, whatever the reason: the same.
+func judgeHeartbeat(hb fleetapi.Heartbeat, now int64, clusterID string, lastSeq, created, lastReport int64) heartbeatOutcome {
+	stuck := hb.Pending > 0 && now-max(created, lastReport) > StuckAfter.Milliseconds()
+	out := heartbeatOutcome{cluster: clusterID, contact: true, lastSeq: uint64(max(lastSeq, 0)), created: created, lastReport: lastReport}
+	if stuck || (hb.LastSeq > 0 && (hb.LastSeq < uint64(lastSeq) || seqRefused(hb, uint64(lastSeq)))) {
+		out.contact = false
+	}
+	return out
 }
 
 // seqRefused: the oldest report the agent has queued (by its heartbeat) is

@@ -65,6 +65,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	s := &Postgres{&sqlStore{db: db, commitDB: cdb, certDB: adb, d: postgresDialect}}
 	s.startCommitters(pgCommitters)
 	s.startCertLookups(pgCertConns)
+	s.startHeartbeats()
 	s.startSeen()
 	return s, nil
 }

@@ -87,6 +87,9 @@ type sqlStore struct {
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
+	// hbs applies full heartbeats in sets, off the committers' queue
+	// (hbbatch.go); nil: each in its own transaction.
+	hbs *hbBatcher
 	// seen coalesces heartbeats that change nothing (heartbeat.go); nil:
 	// each is applied in full.
 	seen *seenCache
@@ -109,6 +112,7 @@ type sqlStore struct {
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
 	err := s.stopSeen()
+	s.stopHeartbeats()
 	s.stopCommitters()
 	s.stopCertLookups()
 	for _, db := range []*sql.DB{s.commitDB, s.certDB} {

@@ -78,6 +78,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go s.checkpoints()
 	s.startCommitters(1) // the one writer connection
+	s.startHeartbeats()
 	s.startSeen()
 	return s, nil
 }
