@@ -31,6 +31,10 @@ type loadSpec struct {
 	ConnectWorkers, ExecWorkers, UDPWorkers int
 	ConnectRate, ExecRate, UDPRate          float64
 	ExitBinary                              string
+	// UDPUnread leaves the generator's UDP port unread: the sensor sees
+	// each send all the same, and the datagrams that a full receive
+	// buffer drops cost the generator no receive syscall.
+	UDPUnread bool
 }
 
 // loadResult is what it did.
@@ -114,14 +118,16 @@ func runLoadGenerator(specJSON string) int {
 	}
 	defer uc.Close()
 	udpPort := uc.LocalAddr().(*net.UDPAddr).Port
-	go func() { // drain, so the receive buffer's drops cost nothing extra
-		buf := make([]byte, 64)
-		for {
-			if _, _, err := uc.ReadFrom(buf); err != nil {
-				return
+	if !s.UDPUnread {
+		go func() { // drain, so the receive buffer's drops cost nothing extra
+			buf := make([]byte, 64)
+			for {
+				if _, _, err := uc.ReadFrom(buf); err != nil {
+					return
+				}
 			}
-		}
-	}()
+		}()
+	}
 
 	var res loadResult
 	var connects, connErrs, execs, udps atomic.Int64
