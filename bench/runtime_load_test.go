@@ -249,6 +249,12 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	}
 	secs := benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_SECONDS", 60)
 	procs := int(benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_PROCS", 4))
+	// A generator the machine did not schedule for a while catches up on
+	// at most this much (PALISADE_RUNTIME_SUSTAINED_BACKLOG seconds,
+	// default 0.05): 100,000/s sustained, not the bursts of several
+	// times that rate that making up a neighbour's stall of a second
+	// would take.
+	backlog := benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_BACKLOG", 0.05)
 	const rate = 100000
 	for range b.N {
 		l0 := load1()
@@ -276,7 +282,7 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 			}
 		}()
 		cpu0 := selfCPU()
-		r, genCPU := runLoads(b, loadSpec{Seconds: secs, UDPWorkers: 1, UDPRate: rate / float64(procs), UDPUnread: true, ExitBinary: exitBinary(b)}, procs)
+		r, genCPU := runLoads(b, loadSpec{Seconds: secs, UDPWorkers: 1, UDPRate: rate / float64(procs), UDPUnread: true, MaxBacklog: backlog, ExitBinary: exitBinary(b)}, procs)
 		close(sampling)
 		<-sampled
 		sensorCPU := selfCPU() - cpu0
@@ -302,7 +308,7 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 		b.ReportMetric(genCPU/float64(max(r.UDPSends, 1))*1e6, "gen-cpu-us/send")
 		b.ReportMetric(sensorCPU/float64(max(st.Decoded, 1))*1e6, "sensor-cpu-us/event")
 		b.ReportMetric((l0+load1())/2, "load1")
-		b.Log("procs", procs, "udpSends", r.UDPSends, "seconds", r.Elapsed, "decoded", st.Decoded, "minPerSecond", minPerSec, "maxPerSecond", maxPerSec, "secondsUnder95%", below,
+		b.Log("procs", procs, "udpSends", r.UDPSends, "seconds", r.Elapsed, "decoded", st.Decoded, "perSecond", perSec, "minPerSecond", minPerSec, "maxPerSecond", maxPerSec, "secondsUnder95%", below,
 			"dropped", st.Dropped, "malformed", st.Malformed, "generatorCPU", genCPU, "sensorUserSpaceCPU", sensorCPU, "load1", l0, load1())
 	}
 }
