@@ -55,6 +55,7 @@ type options struct {
 	pgDurable                           bool
 	hubArgs, hubEnv                     []string
 	drain                               time.Duration
+	logRetries                          bool
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the queued reports may take to be applied after the load ends, before the verification (what is still queued then shows as mismatches)")
 	flag.DurationVar(&o.hb, "heartbeat", 15*time.Second, "fleet mode: each cluster's heartbeat interval")
 	flag.BoolVar(&o.pgDurable, "pg-durable", true, "PostgreSQL with its default durability (fsync, synchronous_commit, full_page_writes on); false only to compare")
+	flag.BoolVar(&o.logRetries, "log-retries", false, "log every resend of a report batch: when, why (status or transport error) and the delay before it")
 	flag.StringVar(&hubArgs, "hub-args", "", "extra flags for `palisade hub serve`, space-separated")
 	flag.StringVar(&hubEnv, "hub-env", "", "extra environment of the hub processes only, space-separated NAME=value (e.g. GOMEMLIMIT=400MiB, as an operator sets from the container's memory limit)")
 	flag.Parse()
@@ -188,9 +190,13 @@ func run(ctx context.Context, o options) (bool, error) {
 	sims := make([]*sim, len(ids))
 	for i, id := range ids {
 		sims[i] = newSim(id, hubs.url, o.pods, st, uint64(i))
+		sims[i].logRetries = o.logRetries
 	}
-	runCtx, stopSims := context.WithCancelCause(context.Background())
-	defer stopSims(nil)
+	// The sims stop when the drain is over or on an interrupt: the request
+	// in flight is finished, nothing is sent again (what is still queued
+	// shows in the verification as not applied).
+	runCtx, stopSims := context.WithCancel(ctx)
+	defer stopSims()
 	var wg sync.WaitGroup
 	for _, s := range sims {
 		wg.Add(1)
@@ -243,7 +249,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	if !waitIdle(ctx, sims, o.drain) {
 		logf("reports still queued after %v", o.drain)
 	}
-	stopSims(errDrain)
+	stopSims()
 	wg.Wait()
 	return verify(ctx, o, database, sims, st)
 }
