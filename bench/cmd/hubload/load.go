@@ -290,7 +290,7 @@ func (s *sim) post(ctx context.Context, path string, gz []byte) (fleetapi.BatchR
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
-	resp, err := s.client.Do(req)
+	resp, err := s.stats.do(s.client, req)
 	if err != nil {
 		return res, 0, 0, err
 	}
@@ -316,7 +316,7 @@ func (s *sim) heartbeat(ctx context.Context) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+fleetapi.PathHeartbeat, bytes.NewReader(hb))
 	req.Header.Set("Content-Type", "application/json")
 	t0 := time.Now()
-	resp, err := s.client.Do(req)
+	resp, err := s.stats.do(s.client, req)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.stats.errorf("heartbeat %s: %v", s.id.clusterID, err)
@@ -343,6 +343,7 @@ type stats struct {
 	samples     []sample
 	hbLat       []time.Duration
 	errs        []string
+	transport   map[string]int // transport errors by phase and kind
 	nErrs       int
 	applied     atomic.Int64
 	dups        atomic.Int64 // duplicates answered to a first attempt: a report counted twice or a client bug

@@ -595,6 +595,9 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 	for _, e := range st.errs {
 		logf("error: %s", e)
 	}
+	for _, e := range st.transportSummary() {
+		logf("transport errors: %s", e)
+	}
 	ok := bad == 0 && st.nErrs == 0 && st.dups.Load() == 0 && st.rejected.Load() == 0 && st.overflow.Load() == 0 &&
 		uint64(applied+st.dupsRetry.Load()) == sent
 	if ok {
