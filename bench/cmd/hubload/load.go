@@ -290,6 +290,7 @@ func (s *sim) post(ctx context.Context, path string, gz []byte) (fleetapi.BatchR
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
+	req.Header["Idempotency-Key"] = nil // as the agent's: resent on a new connection if the hub closed the reused one
 	resp, err := s.stats.do(s.client, req)
 	if err != nil {
 		return res, 0, 0, err
@@ -315,6 +316,7 @@ func (s *sim) heartbeat(ctx context.Context) {
 	hb, _ := json.Marshal(fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: "hubload", Pending: uint64(max(0, s.pending.Load())), LastSeq: s.lastSeq.Load()})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+fleetapi.PathHeartbeat, bytes.NewReader(hb))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header["Idempotency-Key"] = nil
 	t0 := time.Now()
 	resp, err := s.stats.do(s.client, req)
 	if err != nil {
