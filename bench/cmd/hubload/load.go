@@ -419,6 +419,19 @@ func (st *stats) window(from, to time.Time, kind func(jobKind) bool) []time.Dura
 	return out
 }
 
+// completed returns the latencies of reports completed in [from, to).
+func (st *stats) completed(from, to time.Time) []time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []time.Duration
+	for _, s := range st.samples {
+		if done := s.sched.Add(s.lat); !done.Before(from) && done.Before(to) {
+			out = append(out, s.lat)
+		}
+	}
+	return out
+}
+
 // pct returns the p-quantile (nearest rank) of d, sorting it.
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {

@@ -143,3 +143,30 @@ func TestSimSendsQueuedSnapshotsWithinLimits(t *testing.T) {
 		})
 	}
 }
+
+// TestCompletedCountsByCompletion: the fleet's per-minute line counts the
+// reports completed in the minute, whenever they were scheduled. Counted
+// by schedule (before), a hub working through a backlog showed 0 reports
+// a minute, which read as a stall.
+func TestCompletedCountsByCompletion(t *testing.T) {
+	t0 := time.Date(2026, 12, 6, 20, 0, 0, 0, time.UTC)
+	st := &stats{}
+	st.samples = []sample{
+		{sched: t0, lat: 5 * time.Minute},                       // scheduled long before, done in the window
+		{sched: t0.Add(4 * time.Minute), lat: 30 * time.Second}, // scheduled and done in the window
+		{sched: t0.Add(4 * time.Minute), lat: 2 * time.Minute},  // scheduled in the window, done after
+		{sched: t0, lat: time.Second},                           // done before the window
+	}
+	for _, tc := range []struct {
+		from, to time.Time
+		want     int
+	}{
+		{t0.Add(4 * time.Minute), t0.Add(5*time.Minute + time.Second), 2},
+		{t0, t0.Add(time.Minute), 1},
+		{t0.Add(6 * time.Minute), t0.Add(7 * time.Minute), 1},
+	} {
+		if got := len(st.completed(tc.from, tc.to)); got != tc.want {
+			t.Errorf("completed in [%v, %v): %d, want %d", tc.from.Format("15:04:05"), tc.to.Format("15:04:05"), got, tc.want)
+		}
+	}
+}

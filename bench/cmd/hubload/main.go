@@ -359,8 +359,12 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 	for {
 		select {
 		case <-tick.C:
-			lat := st.window(time.Now().Add(-time.Minute), time.Now(), nil)
-			logf("fleet: last minute %d reports p99 %v; dashboard p99 %v; load %s; hub RSS %s", len(lat), pct(lat, .99), pct(dash.latencies(), .99), loadAvg(), rss.describe())
+			// Counted by when they completed: reports scheduled in the last
+			// minute may all still be queued behind older ones while the hub
+			// applies those (counting by schedule showed 0 and looked like a
+			// stall).
+			lat := st.completed(time.Now().Add(-time.Minute), time.Now())
+			logf("fleet: last minute %d reports completed, p99 %v behind schedule; dashboard p99 %v; load %s; hub RSS %s", len(lat), pct(lat, .99), pct(dash.latencies(), .99), loadAvg(), rss.describe())
 			continue
 		case <-fctx.Done():
 		}
