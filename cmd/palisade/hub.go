@@ -162,7 +162,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")
-	f.IntVar(&maxIdleConns, "max-idle-connections", 0, "kept-alive connections left open between requests; beyond it the longest idle are closed (agents reconnect for their next request). 0: half of GOMEMLIMIT at 48 KiB each, unbounded without GOMEMLIMIT; -1: unbounded")
+	f.IntVar(&maxIdleConns, "max-idle-connections", 0, "kept-alive connections left open between requests; beyond it the longest idle are closed and agents reconnect for their next request, trading TLS handshakes for memory (about 27 KiB a connection; 0: unbounded)")
 	f.StringVar(&debugListen, "debug-listen", "", "serve Go's /debug/pprof/ on this loopback address (e.g. 127.0.0.1:6060), unauthenticated: for profiling a running hub")
 	_ = f.MarkHidden("debug-listen")
 	return cmd

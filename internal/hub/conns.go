@@ -2,10 +2,8 @@ package hub
 
 import (
 	"container/list"
-	"math"
 	"net"
 	"net/http"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 )
@@ -24,30 +22,16 @@ import (
 // Idempotency-Key, so a request that meets the close is sent again by its
 // HTTP transport instead of failing (internal/agent idempotentPaths).
 //
-// Connections serving a request are never closed here.
+// Connections serving a request are never closed here. Off by default: on
+// a replica starved of CPU, the handshakes of the reconnecting agents
+// failed by the tens of thousands (bench/hub/README.md), so it is for an
+// operator who measured that memory, not CPU, is the limit.
 type idleConns struct {
 	max  int
 	mu   sync.Mutex
 	lru  *list.List // of net.Conn, longest idle at the front
 	idle map[net.Conn]*list.Element
 	shed atomic.Int64
-}
-
-// connBytes is the memory an idle connection takes from the Go memory
-// limit, for sizing the cap: measured at 7,000 connections, 17 KiB of
-// live heap (counted twice: the collector's headroom at GOGC=100) and 10
-// KiB of goroutine stack (bench/hub/README.md).
-const connBytes = 48 << 10
-
-// defaultMaxIdleConns is the cap when none is configured: half the Go
-// memory limit (GOMEMLIMIT) at connBytes each; no cap without a limit
-// (-1).
-func defaultMaxIdleConns() int {
-	limit := debug.SetMemoryLimit(-1)
-	if limit <= 0 || limit == math.MaxInt64 {
-		return -1
-	}
-	return max(256, int(limit/2/connBytes))
 }
 
 func newIdleConns(max int) *idleConns {

@@ -89,8 +89,7 @@ type Config struct {
 	MaxIngests, MaxLargeIngests int
 	// MaxIdleConns bounds the kept-alive connections waiting for their
 	// next request: beyond it the longest idle are closed (see idleConns).
-	// Zero: half the Go memory limit (GOMEMLIMIT) at 48 KiB a connection
-	// (4,266 at 400 MiB), no bound without a limit; negative: no bound.
+	// Zero or negative: no bound.
 	MaxIdleConns int
 	// ImageScansPerCluster is the most image scans the hub keeps per
 	// cluster (default DefaultImageScansPerCluster; negative: no quota);
@@ -297,11 +296,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
 	}
-	maxIdle := h.cfg.MaxIdleConns
-	if maxIdle == 0 {
-		maxIdle = defaultMaxIdleConns()
-	}
-	if maxIdle > 0 {
+	if maxIdle := h.cfg.MaxIdleConns; maxIdle > 0 {
 		ic := newIdleConns(maxIdle)
 		srv.ConnState = ic.state
 		h.log.Info("idle connections bounded", slog.Int("maxIdleConnections", maxIdle))
