@@ -9,7 +9,7 @@ import (
 )
 
 // idleConns closes kept-alive connections that wait for their next
-// request, longest idle first, while more than max of them are open.
+// request, longest idle first, while more than max of them are idle.
 //
 // Why: every open connection costs the hub its goroutine's stack, the
 // TLS record buffer, the HTTP reader and writer, the parsed client
