@@ -204,6 +204,8 @@ func TestDirectDecode(t *testing.T) {
 		{"trailing data declined", deploy, `{"spec":{}} x`, false},
 		{"top-level null declined", deploy, `null`, false},
 		{"truncated declined", deploy, `{"spec":{"replicas":1`, false},
+		{"deep nesting declined", deploy, `{"spec":{"nope":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}}`, false},
+		{"nesting within the bound", deploy, `{"spec":{"nope":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`, true},
 		{"times", pod, `{"metadata":{"creationTimestamp":"2024-01-02T03:04:05Z"}}`, true},
 		{"null time", pod, `{"metadata":{"creationTimestamp":null}}`, true},
 		{"many labels", pod, `{"metadata":{"labels":{` + manyLabels(40) + `}}}`, true},

@@ -95,21 +95,31 @@ func (d *direct) end() bool {
 	return !d.bad && d.i == len(d.b)
 }
 
-// object yields each name of an object, positioned at its value, which the
-// loop body must consume. null yields nothing (a no-op, as in
-// encoding/json, for the fresh values decoded here). A repeated name fails.
-func (d *direct) object(yield func(key []byte) bool) {
+// open consumes the opening bracket c of an object or array and counts
+// the nesting; it reports false for a null (consumed), and fails on any
+// other value or on nesting deeper than maxDirectDepth.
+func (d *direct) open(c byte) bool {
 	if d.bad || d.null() {
-		return
+		return false
 	}
-	if d.peek() != '{' {
+	if d.peek() != c {
 		d.fail()
-		return
+		return false
 	}
 	d.i++
 	d.depth++
 	if d.depth > maxDirectDepth {
 		d.fail()
+		return false
+	}
+	return true
+}
+
+// object yields each name of an object, positioned at its value, which the
+// loop body must consume. null yields nothing (a no-op, as in
+// encoding/json, for the fresh values decoded here). A repeated name fails.
+func (d *direct) object(yield func(key []byte) bool) {
+	if !d.open('{') {
 		return
 	}
 	defer func() { d.depth-- }()
@@ -173,17 +183,7 @@ func (d *direct) object(yield func(key []byte) bool) {
 // array yields once per element, positioned at it; the body consumes it.
 // Callers check null first when null and [] differ for them (slices).
 func (d *direct) array(yield func() bool) {
-	if d.bad || d.null() {
-		return
-	}
-	if d.peek() != '[' {
-		d.fail()
-		return
-	}
-	d.i++
-	d.depth++
-	if d.depth > maxDirectDepth {
-		d.fail()
+	if !d.open('[') {
 		return
 	}
 	defer func() { d.depth-- }()

@@ -130,52 +130,80 @@ func (d *direct) typeMeta(k []byte, t *metav1.TypeMeta, names nameSet) {
 	}
 }
 
-func (d *direct) pod(o *corev1.Pod) {
+// kind decodes a kind's top level: metadata, the spec (with spec), and
+// typeMeta's names.
+func (d *direct) kind(meta *metav1.ObjectMeta, tm *metav1.TypeMeta, names nameSet, spec func()) {
 	for k := range d.object {
 		switch string(k) {
 		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
+			d.objectMeta(meta)
 		case "spec":
-			d.podSpec(&o.Spec)
+			spec()
 		default:
-			d.typeMeta(k, &o.TypeMeta, podNames)
+			d.typeMeta(k, tm, names)
 		}
 	}
 }
 
-func (d *direct) deployment(o *appsv1.Deployment) {
-	for k := range d.object {
-		switch string(k) {
-		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
-		case "spec":
-			s := &o.Spec
-			for k := range d.object {
-				switch string(k) {
-				case "replicas":
-					s.Replicas = d.i32p()
-				case "selector":
-					s.Selector = d.selector()
-				case "template":
-					d.template(&s.Template)
-				case "strategy":
-					d.strategy(&s.Strategy)
-				case "minReadySeconds":
-					s.MinReadySeconds = d.i32()
-				case "revisionHistoryLimit":
-					s.RevisionHistoryLimit = d.i32p()
-				case "paused":
-					s.Paused = d.boolean()
-				case "progressDeadlineSeconds":
-					s.ProgressDeadlineSeconds = d.i32p()
-				default:
-					d.other(k, deploySpecNames)
-				}
-			}
-		default:
-			d.typeMeta(k, &o.TypeMeta, deploymentNames)
+// controllerSpec points at the fields the controllers' specs share; nil
+// for one a kind does not have.
+type controllerSpec struct {
+	replicas, history **int32
+	selector          **metav1.LabelSelector
+	template          *corev1.PodTemplateSpec
+	minReady          *int32
+}
+
+// controllerField decodes k if it is one of c's fields, and reports
+// whether it was.
+func (d *direct) controllerField(k []byte, c controllerSpec) bool {
+	switch string(k) {
+	case "replicas":
+		if c.replicas == nil {
+			return false
 		}
+		*c.replicas = d.i32p()
+	case "revisionHistoryLimit":
+		if c.history == nil {
+			return false
+		}
+		*c.history = d.i32p()
+	case "selector":
+		*c.selector = d.selector()
+	case "template":
+		d.template(c.template)
+	case "minReadySeconds":
+		*c.minReady = d.i32()
+	default:
+		return false
 	}
+	return true
+}
+
+func (d *direct) pod(o *corev1.Pod) {
+	d.kind(&o.ObjectMeta, &o.TypeMeta, podNames, func() { d.podSpec(&o.Spec) })
+}
+
+func (d *direct) deployment(o *appsv1.Deployment) {
+	s := &o.Spec
+	c := controllerSpec{&s.Replicas, &s.RevisionHistoryLimit, &s.Selector, &s.Template, &s.MinReadySeconds}
+	d.kind(&o.ObjectMeta, &o.TypeMeta, deploymentNames, func() {
+		for k := range d.object {
+			if d.controllerField(k, c) {
+				continue
+			}
+			switch string(k) {
+			case "strategy":
+				d.strategy(&s.Strategy)
+			case "paused":
+				s.Paused = d.boolean()
+			case "progressDeadlineSeconds":
+				s.ProgressDeadlineSeconds = d.i32p()
+			default:
+				d.other(k, deploySpecNames)
+			}
+		}
+	})
 }
 
 func (d *direct) strategy(s *appsv1.DeploymentStrategy) {
@@ -207,103 +235,51 @@ func (d *direct) strategy(s *appsv1.DeploymentStrategy) {
 }
 
 func (d *direct) statefulSet(o *appsv1.StatefulSet) {
-	for k := range d.object {
-		switch string(k) {
-		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
-		case "spec":
-			s := &o.Spec
-			for k := range d.object {
-				switch string(k) {
-				case "replicas":
-					s.Replicas = d.i32p()
-				case "selector":
-					s.Selector = d.selector()
-				case "template":
-					d.template(&s.Template)
-				case "serviceName":
-					s.ServiceName = d.str()
-				case "podManagementPolicy":
-					s.PodManagementPolicy = appsv1.PodManagementPolicyType(d.str())
-				case "revisionHistoryLimit":
-					s.RevisionHistoryLimit = d.i32p()
-				case "minReadySeconds":
-					s.MinReadySeconds = d.i32()
-				default:
-					d.other(k, stsSpecNames)
-				}
+	s := &o.Spec
+	c := controllerSpec{&s.Replicas, &s.RevisionHistoryLimit, &s.Selector, &s.Template, &s.MinReadySeconds}
+	d.kind(&o.ObjectMeta, &o.TypeMeta, statefulSetNames, func() {
+		for k := range d.object {
+			if d.controllerField(k, c) {
+				continue
 			}
-		default:
-			d.typeMeta(k, &o.TypeMeta, statefulSetNames)
+			switch string(k) {
+			case "serviceName":
+				s.ServiceName = d.str()
+			case "podManagementPolicy":
+				s.PodManagementPolicy = appsv1.PodManagementPolicyType(d.str())
+			default:
+				d.other(k, stsSpecNames)
+			}
 		}
-	}
+	})
 }
 
 func (d *direct) daemonSet(o *appsv1.DaemonSet) {
-	for k := range d.object {
-		switch string(k) {
-		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
-		case "spec":
-			s := &o.Spec
-			for k := range d.object {
-				switch string(k) {
-				case "selector":
-					s.Selector = d.selector()
-				case "template":
-					d.template(&s.Template)
-				case "minReadySeconds":
-					s.MinReadySeconds = d.i32()
-				case "revisionHistoryLimit":
-					s.RevisionHistoryLimit = d.i32p()
-				default:
-					d.other(k, dsSpecNames)
-				}
+	s := &o.Spec
+	c := controllerSpec{nil, &s.RevisionHistoryLimit, &s.Selector, &s.Template, &s.MinReadySeconds}
+	d.kind(&o.ObjectMeta, &o.TypeMeta, daemonSetNames, func() {
+		for k := range d.object {
+			if !d.controllerField(k, c) {
+				d.other(k, dsSpecNames)
 			}
-		default:
-			d.typeMeta(k, &o.TypeMeta, daemonSetNames)
 		}
-	}
+	})
 }
 
 func (d *direct) replicaSet(o *appsv1.ReplicaSet) {
-	for k := range d.object {
-		switch string(k) {
-		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
-		case "spec":
-			s := &o.Spec
-			for k := range d.object {
-				switch string(k) {
-				case "replicas":
-					s.Replicas = d.i32p()
-				case "selector":
-					s.Selector = d.selector()
-				case "template":
-					d.template(&s.Template)
-				case "minReadySeconds":
-					s.MinReadySeconds = d.i32()
-				default:
-					d.other(k, rsSpecNames)
-				}
+	s := &o.Spec
+	c := controllerSpec{&s.Replicas, nil, &s.Selector, &s.Template, &s.MinReadySeconds}
+	d.kind(&o.ObjectMeta, &o.TypeMeta, replicaSetNames, func() {
+		for k := range d.object {
+			if !d.controllerField(k, c) {
+				d.other(k, rsSpecNames)
 			}
-		default:
-			d.typeMeta(k, &o.TypeMeta, replicaSetNames)
 		}
-	}
+	})
 }
 
 func (d *direct) job(o *batchv1.Job) {
-	for k := range d.object {
-		switch string(k) {
-		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
-		case "spec":
-			d.jobSpec(&o.Spec)
-		default:
-			d.typeMeta(k, &o.TypeMeta, jobNames)
-		}
-	}
+	d.kind(&o.ObjectMeta, &o.TypeMeta, jobNames, func() { d.jobSpec(&o.Spec) })
 }
 
 func (d *direct) jobSpec(s *batchv1.JobSpec) {
@@ -336,47 +312,40 @@ func (d *direct) jobSpec(s *batchv1.JobSpec) {
 }
 
 func (d *direct) cronJob(o *batchv1.CronJob) {
-	for k := range d.object {
-		switch string(k) {
-		case "metadata":
-			d.objectMeta(&o.ObjectMeta)
-		case "spec":
-			s := &o.Spec
-			for k := range d.object {
-				switch string(k) {
-				case "schedule":
-					s.Schedule = d.str()
-				case "timeZone":
-					s.TimeZone = strp[string](d)
-				case "startingDeadlineSeconds":
-					s.StartingDeadlineSeconds = d.i64p()
-				case "concurrencyPolicy":
-					s.ConcurrencyPolicy = batchv1.ConcurrencyPolicy(d.str())
-				case "suspend":
-					s.Suspend = d.boolp()
-				case "jobTemplate":
-					for k := range d.object {
-						switch string(k) {
-						case "metadata":
-							d.objectMeta(&s.JobTemplate.ObjectMeta)
-						case "spec":
-							d.jobSpec(&s.JobTemplate.Spec)
-						default:
-							d.other(k, jobTemplateNames)
-						}
+	s := &o.Spec
+	d.kind(&o.ObjectMeta, &o.TypeMeta, cronJobNames, func() {
+		for k := range d.object {
+			switch string(k) {
+			case "schedule":
+				s.Schedule = d.str()
+			case "timeZone":
+				s.TimeZone = strp[string](d)
+			case "startingDeadlineSeconds":
+				s.StartingDeadlineSeconds = d.i64p()
+			case "concurrencyPolicy":
+				s.ConcurrencyPolicy = batchv1.ConcurrencyPolicy(d.str())
+			case "suspend":
+				s.Suspend = d.boolp()
+			case "jobTemplate":
+				for k := range d.object {
+					switch string(k) {
+					case "metadata":
+						d.objectMeta(&s.JobTemplate.ObjectMeta)
+					case "spec":
+						d.jobSpec(&s.JobTemplate.Spec)
+					default:
+						d.other(k, jobTemplateNames)
 					}
-				case "successfulJobsHistoryLimit":
-					s.SuccessfulJobsHistoryLimit = d.i32p()
-				case "failedJobsHistoryLimit":
-					s.FailedJobsHistoryLimit = d.i32p()
-				default:
-					d.other(k, cronSpecNames)
 				}
+			case "successfulJobsHistoryLimit":
+				s.SuccessfulJobsHistoryLimit = d.i32p()
+			case "failedJobsHistoryLimit":
+				s.FailedJobsHistoryLimit = d.i32p()
+			default:
+				d.other(k, cronSpecNames)
 			}
-		default:
-			d.typeMeta(k, &o.TypeMeta, cronJobNames)
 		}
-	}
+	})
 }
 
 func (d *direct) objectMeta(m *metav1.ObjectMeta) {
