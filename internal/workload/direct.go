@@ -360,15 +360,8 @@ func (d *direct) integer(bits int) int64 {
 	}
 	d.ws()
 	start := d.i
-	j := d.i
-	if j < len(d.b) && d.b[j] == '-' {
-		j++
-	}
-	digits := j
-	for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
-		j++
-	}
-	if j == digits || (d.b[digits] == '0' && j-digits > 1) {
+	j, ok := d.intPart(start)
+	if !ok {
 		d.fail()
 		return 0
 	}
@@ -471,17 +464,23 @@ func (d *direct) skip() {
 	}
 }
 
-// number consumes any JSON number.
-func (d *direct) number() {
-	j := d.i
-	if d.b[j] == '-' {
+// intPart scans the sign and integer digits of a JSON number from j and
+// returns where they end; false when there are no digits or a leading zero.
+func (d *direct) intPart(j int) (int, bool) {
+	if j < len(d.b) && d.b[j] == '-' {
 		j++
 	}
 	digits := j
 	for j < len(d.b) && d.b[j] >= '0' && d.b[j] <= '9' {
 		j++
 	}
-	if j == digits || (d.b[digits] == '0' && j-digits > 1) {
+	return j, j > digits && (d.b[digits] != '0' || j-digits == 1)
+}
+
+// number consumes any JSON number.
+func (d *direct) number() {
+	j, ok := d.intPart(d.i)
+	if !ok {
 		d.fail()
 		return
 	}
