@@ -49,8 +49,28 @@ func DecodeReport(r io.Reader, v any) error {
 	if err != nil {
 		return err
 	}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
 	fd := &findingDecoder{share: true}
+	if fd.decodeReportFast(body, v) {
+		return nil
+	}
+	// Not in the hand-written decoder's subset: the reflective decoder
+	// reads the whole body again, from a zero value (the strings
+	// already interned are kept).
+	switch v := v.(type) {
+	case *Envelope:
+		*v = Envelope{}
+	case *ReportBatch:
+		*v = ReportBatch{}
+	}
+	fd = &findingDecoder{share: true, strs: fd.strs}
+	return decodeReportReflective(body, fd, v)
+}
+
+// decodeReportReflective is DecodeReport's reflective path: the
+// structure read by github.com/go-json-experiment/json, each finding's
+// bytes found by its scanner and decoded by fd.
+func decodeReportReflective(body []byte, fd *findingDecoder, v any) error {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
 	objects := json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, o *ObjectFindings) error {
 		return readObjectFindings(dec, body, fd, o)
 	}))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -180,5 +181,94 @@ func FuzzDecodeFindingFast(f *testing.F) {
 			return
 		}
 		sameAsReflective(t, data, got)
+	})
+}
+
+// TestDecodeReportFast: which reports the hand-written decoder reads
+// whole (the agent's findings reports, batched or not), which it leaves
+// to the reflective one, and that both read the same.
+func TestDecodeReportFast(t *testing.T) {
+	snapshot := Envelope{Seq: 7, Time: time.Date(2026, 12, 6, 20, 0, 0, 123, time.UTC), Kind: KindFindings, Cluster: "c1", Dropped: 2,
+		Findings: &FindingsDelta{Full: true, Objects: []ObjectFindings{
+			{Object: agentFinding(1).Object, Findings: []finding.Finding{agentFinding(1), agentFinding(2)}},
+			{Object: finding.ObjectRef{Kind: "Pod", Name: "clean"}, Findings: []finding.Finding{}},
+		}, Deleted: []finding.ObjectRef{{Kind: "Pod", Namespace: "team", Name: "gone"}}}}
+	images := Envelope{Seq: 8, Kind: KindImages, Images: &ImageSet{Images: []ImageUse{{Ref: "r"}}}}
+	encode := func(v any) []byte {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name  string
+		body  []byte
+		batch bool
+		fast  bool
+	}{
+		{name: "snapshot", body: encode(&snapshot), fast: true},
+		{name: "batch of findings reports", body: encode(&ReportBatch{Dropped: 3, Envelopes: []Envelope{snapshot, snapshot}}), batch: true, fast: true},
+		{name: "empty batch", body: []byte(`{"envelopes":[]}`), batch: true, fast: true},
+		{name: "batch with an images report", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images}}), batch: true},
+		{name: "finding with a vulnerability", body: encode(&Envelope{Seq: 1, Kind: KindFindings, Findings: &FindingsDelta{Objects: []ObjectFindings{{Findings: []finding.Finding{sampleFinding()}}}}})},
+		{name: "null findings", body: []byte(`{"seq":1,"kind":"findings","findings":{"objects":[{"object":{"kind":"Pod","name":"p"},"findings":null}]}}`)},
+		{name: "repeated seq", body: []byte(`{"seq":1,"seq":2,"kind":"findings","findings":{}}`)},
+		{name: "seq out of range", body: []byte(`{"seq":18446744073709551616,"kind":"findings","findings":{}}`)},
+		{name: "bad time", body: []byte(`{"seq":1,"time":"yesterday","kind":"findings","findings":{}}`)},
+		{name: "data after the value", body: []byte(`{"seq":1,"kind":"findings","findings":{}} 1`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fast, got, want := decodeBoth(t, tt.body, tt.batch)
+			if fast != tt.fast {
+				t.Fatalf("fast path taken: %v, want %v", fast, tt.fast)
+			}
+			if fast && !reflect.DeepEqual(got, want) {
+				t.Fatalf("fast path read %+v, the reflective path %+v", got, want)
+			}
+			// DecodeReport agrees with the reflective path, fast or not.
+			var viaDecode any = &Envelope{}
+			if tt.batch {
+				viaDecode = &ReportBatch{}
+			}
+			err := DecodeReport(bytes.NewReader(tt.body), viaDecode)
+			if err == nil && !reflect.DeepEqual(viaDecode, want) {
+				t.Fatalf("DecodeReport read %+v, the reflective path %+v", viaDecode, want)
+			}
+		})
+	}
+}
+
+// decodeBoth decodes body with the hand-written report decoder (fast:
+// whether it read it) and with the reflective path (want: nil if that
+// refused it).
+func decodeBoth(t *testing.T, body []byte, batch bool) (fast bool, got, want any) {
+	t.Helper()
+	if batch {
+		got, want = &ReportBatch{}, &ReportBatch{}
+	} else {
+		got, want = &Envelope{}, &Envelope{}
+	}
+	fast = (&findingDecoder{share: true}).decodeReportFast(body, got)
+	if err := decodeReportReflective(body, &findingDecoder{share: true}, want); err != nil {
+		if fast {
+			t.Fatalf("fast path read %q, which the reflective path refuses: %v", body, err)
+		}
+		want = nil
+	}
+	return fast, got, want
+}
+
+// FuzzDecodeReportFast: for every body, the hand-written report decoder
+// gives up or reads exactly what the reflective path reads, each
+// finding's kept bytes included. Seeds in
+// testdata/fuzz/FuzzDecodeReportFast.
+func FuzzDecodeReportFast(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, batch bool) {
+		fast, got, want := decodeBoth(t, body, batch)
+		if fast && !reflect.DeepEqual(got, want) {
+			t.Fatalf("fast path read %q as %+v, the reflective path as %+v", body, got, want)
+		}
 	})
 }
