@@ -49,6 +49,13 @@ func DecodeReport(r io.Reader, v any) error {
 	if err != nil {
 		return err
 	}
+	return DecodeReportBody(body, v)
+}
+
+// DecodeReportBody is DecodeReport of a body already read whole, within
+// its limits (the hub counts a body's items as it inflates it, with
+// ItemLimitReader.Count, so that no item is decoded past the limit).
+func DecodeReportBody(body []byte, v any) error {
 	fd := &findingDecoder{share: true}
 	if fd.decodeReportFast(body, v) {
 		return nil
@@ -64,6 +71,18 @@ func DecodeReport(r io.Reader, v any) error {
 	}
 	fd = &findingDecoder{share: true, strs: fd.strs}
 	return decodeReportReflective(body, fd, v)
+}
+
+// DecodeReportReflective decodes as DecodeReport did before the
+// hand-written decoders: the structure and every finding read by the
+// reflective decoder alone. It is the reference they are compared with
+// (the store's TestDecodersStoreTheSame), not for the hub's use.
+func DecodeReportReflective(r io.Reader, v any) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeReportReflective(body, &findingDecoder{reflectiveOnly: true}, v)
 }
 
 // decodeReportReflective is DecodeReport's reflective path: the
@@ -120,7 +139,7 @@ func UnmarshalFinding(data []byte, f *finding.Finding) error {
 // decoder (findingdecode.go) or, when it gives up, the reflective one,
 // whose result and errors are then the answer.
 func (d *findingDecoder) unmarshal(data []byte, f *finding.Finding) error {
-	if d.decode(data, f) {
+	if !d.reflectiveOnly && d.decode(data, f) {
 		return nil
 	}
 	*f = finding.Finding{}

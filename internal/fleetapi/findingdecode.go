@@ -34,9 +34,12 @@ import (
 type findingDecoder struct {
 	// share: intern the repeated values (a report's decoder; a decoder
 	// of one finding would only pay for the table).
-	share   bool
-	strs    map[string]string
-	scratch []byte
+	share bool
+	// reflectiveOnly: every finding by the reflective decoder
+	// (DecodeReportReflective).
+	reflectiveOnly bool
+	strs           map[string]string
+	scratch        []byte
 	// findings and raw hold the findings of a report's objects, one
 	// slab each instead of slices grown object by object; an object's
 	// are a sub-slice (readFindings).
