@@ -108,10 +108,7 @@ const (
 )
 
 func (s *findingScan) finding(f *finding.Finding) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "ruleID":
 			bit = mRuleID
@@ -150,22 +147,13 @@ func (s *findingScan) finding(f *finding.Finding) bool {
 		case "remediation":
 			bit = mRemediation
 			f.Remediation, ok = s.str(true)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *findingScan) objectRef(o *finding.ObjectRef) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "apiVersion":
 			bit = 1
@@ -179,22 +167,13 @@ func (s *findingScan) objectRef(o *finding.ObjectRef) bool {
 		case "name":
 			bit = 8
 			o.Name, ok = s.str(true)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *findingScan) suppression(p *finding.Suppression) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "kind":
 			bit = 1
@@ -202,20 +181,17 @@ func (s *findingScan) suppression(p *finding.Suppression) bool {
 		case "reason":
 			bit = 2
 			p.Reason, ok = s.str(false)
-		default:
-			return false // "expires" too: the reflective decoder reads times
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok // "expires" too (0, false): the reflective decoder reads times
 	})
 }
 
 // object reads a JSON object, calling member with each member's name
-// (positioned at its value), which reads the value or returns false.
-func (s *findingScan) object(member func(name []byte) bool) bool {
+// (positioned at its value), which reads the value and returns the
+// member's bit (0 for a member it does not know) and whether it read it.
+// An unknown member, a value not read or a member seen twice (its bit
+// again) gives up.
+func (s *findingScan) object(member func(name []byte) (bit uint32, ok bool)) bool {
 	s.ws()
 	if !s.byte('{') {
 		return false
@@ -224,6 +200,7 @@ func (s *findingScan) object(member func(name []byte) bool) bool {
 	if s.byte('}') {
 		return true
 	}
+	var seen uint32
 	for {
 		s.ws()
 		name, ok := s.rawName()
@@ -235,9 +212,11 @@ func (s *findingScan) object(member func(name []byte) bool) bool {
 			return false
 		}
 		s.ws()
-		if !member(name) {
+		bit, ok := member(name)
+		if !ok || bit == 0 || seen&bit != 0 {
 			return false
 		}
+		seen |= bit
 		s.ws()
 		if s.byte('}') {
 			return true
@@ -468,27 +447,33 @@ func (s *findingScan) severity() (finding.Severity, bool) {
 }
 
 // integer reads a JSON integer without fraction or exponent that fits an
-// int (JSON's grammar: no leading zeros, no plus sign).
+// int.
 func (s *findingScan) integer() (int, bool) {
 	start := s.pos
 	s.byte('-')
-	digits := s.pos
+	if !s.digits() {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(s.data[start:s.pos]), 10, strconv.IntSize)
+	return int(n), err == nil
+}
+
+// digits reads the digits of a JSON number that has neither fraction
+// nor exponent (JSON's grammar: no leading zeros).
+func (s *findingScan) digits() bool {
+	start := s.pos
 	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
 		s.pos++
 	}
-	if s.pos == digits || (s.data[digits] == '0' && s.pos-digits > 1) {
-		return 0, false
+	if s.pos == start || (s.data[start] == '0' && s.pos-start > 1) {
+		return false
 	}
 	if s.pos < len(s.data) {
 		if c := s.data[s.pos]; c == '.' || c == 'e' || c == 'E' {
-			return 0, false
+			return false
 		}
 	}
-	n, err := strconv.ParseInt(string(s.data[start:s.pos]), 10, strconv.IntSize)
-	if err != nil {
-		return 0, false
-	}
-	return int(n), true
+	return true
 }
 
 // boolean reads true or false.

@@ -40,10 +40,7 @@ func (d *findingDecoder) decodeReportFast(body []byte, v any) bool {
 }
 
 func (s *findingScan) batch(b *ReportBatch) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "dropped":
 			bit = 1
@@ -55,22 +52,13 @@ func (s *findingScan) batch(b *ReportBatch) bool {
 				b.Envelopes = append(b.Envelopes, Envelope{})
 				return s.envelope(&b.Envelopes[len(b.Envelopes)-1])
 			})
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *findingScan) envelope(e *Envelope) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "seq":
 			bit = 1
@@ -96,22 +84,13 @@ func (s *findingScan) envelope(e *Envelope) bool {
 			bit = 32
 			e.Findings = &FindingsDelta{}
 			ok = s.findingsDelta(e.Findings)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *findingScan) findingsDelta(fd *FindingsDelta) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "full":
 			bit = 1
@@ -130,22 +109,13 @@ func (s *findingScan) findingsDelta(fd *FindingsDelta) bool {
 				fd.Deleted = append(fd.Deleted, finding.ObjectRef{})
 				return s.objectRef(&fd.Deleted[len(fd.Deleted)-1])
 			})
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
 func (s *findingScan) objectFindings(o *ObjectFindings) bool {
-	var seen uint32
-	return s.object(func(name []byte) bool {
-		var bit uint32
-		var ok bool
+	return s.object(func(name []byte) (bit uint32, ok bool) {
 		switch string(name) {
 		case "object":
 			bit = 1
@@ -153,14 +123,8 @@ func (s *findingScan) objectFindings(o *ObjectFindings) bool {
 		case "findings":
 			bit = 2
 			ok = s.findings(o)
-		default:
-			return false
 		}
-		if !ok || seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		return true
+		return bit, ok
 	})
 }
 
@@ -216,20 +180,11 @@ func (s *findingScan) array(elem func() bool) bool {
 	}
 }
 
-// unsigned reads a JSON integer that fits a uint64 (no sign, fraction,
-// exponent or leading zero).
+// unsigned reads a JSON integer that fits a uint64 (no sign).
 func (s *findingScan) unsigned() (uint64, bool) {
 	start := s.pos
-	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
-		s.pos++
-	}
-	if s.pos == start || (s.data[start] == '0' && s.pos-start > 1) {
+	if !s.digits() {
 		return 0, false
-	}
-	if s.pos < len(s.data) {
-		if c := s.data[s.pos]; c == '.' || c == 'e' || c == 'E' {
-			return 0, false
-		}
 	}
 	n, err := strconv.ParseUint(string(s.data[start:s.pos]), 10, 64)
 	return n, err == nil
