@@ -30,12 +30,32 @@ type loadSpec struct {
 	Seconds                                 float64
 	ConnectWorkers, ExecWorkers, UDPWorkers int
 	ConnectRate, ExecRate, UDPRate          float64
-	ExitBinary                              string
+	// DestWorkers connect one UDP socket each, again and again, to
+	// distinct loopback destinations (127.0.0.0/8 addresses and ports in
+	// turn) at DestRate in all: each connect is a connect event, new to
+	// the kernel-side window too, and sends nothing (a UDP connect only
+	// sets the socket's peer).
+	DestWorkers int
+	DestRate    float64
+	// Index tells the generators of one run apart (runLoads sets it):
+	// their destinations differ.
+	Index      int
+	ExitBinary string
+	// UDPUnread leaves the generator's UDP port unread: the sensor sees
+	// each send all the same, and the datagrams that a full receive
+	// buffer drops cost the generator no receive syscall.
+	UDPUnread bool
+	// MaxBacklog, in seconds, bounds how far behind its rate a paced
+	// worker catches up after it was not scheduled: a worker that fell
+	// further behind forgets the rest (0: it catches up on everything,
+	// at whatever burst rate that takes).
+	MaxBacklog float64
 }
 
 // loadResult is what it did.
 type loadResult struct {
 	Connects, ConnectErrors, Execs, UDPSends int64
+	DestConnects                             int64
 	Elapsed                                  float64
 }
 
@@ -75,12 +95,19 @@ func exitELF() []byte {
 	return b
 }
 
-// pace sleeps while a worker is ahead of its share of rate.
-func pace(start time.Time, done int64, rate float64) {
+// pace sleeps while a worker is ahead of its share of rate. With a
+// backlog bound, it moves *start forward so the worker is never more than
+// backlog seconds behind.
+func pace(start *time.Time, done int64, rate, backlog float64) {
 	if rate <= 0 {
 		return
 	}
-	for float64(done) > rate*time.Since(start).Seconds() {
+	if backlog > 0 {
+		if behind := time.Since(*start).Seconds() - float64(done)/rate; behind > backlog {
+			*start = start.Add(time.Duration((behind - backlog) * float64(time.Second)))
+		}
+	}
+	for float64(done) > rate*time.Since(*start).Seconds() {
 		time.Sleep(200 * time.Microsecond)
 	}
 }
@@ -114,14 +141,16 @@ func runLoadGenerator(specJSON string) int {
 	}
 	defer uc.Close()
 	udpPort := uc.LocalAddr().(*net.UDPAddr).Port
-	go func() { // drain, so the receive buffer's drops cost nothing extra
-		buf := make([]byte, 64)
-		for {
-			if _, _, err := uc.ReadFrom(buf); err != nil {
-				return
+	if !s.UDPUnread {
+		go func() { // drain, so the receive buffer's drops cost nothing extra
+			buf := make([]byte, 64)
+			for {
+				if _, _, err := uc.ReadFrom(buf); err != nil {
+					return
+				}
 			}
-		}
-	}()
+		}()
+	}
 
 	var res loadResult
 	var connects, connErrs, execs, udps atomic.Int64
@@ -133,8 +162,9 @@ func runLoadGenerator(specJSON string) int {
 			sa := &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
 			linger := &syscall.Linger{Onoff: 1, Linger: 0}
 			var n int64
+			paced := start
 			for time.Now().Before(deadline) {
-				pace(start, n, s.ConnectRate/float64(s.ConnectWorkers))
+				pace(&paced, n, s.ConnectRate/float64(s.ConnectWorkers), s.MaxBacklog)
 				fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 				if err != nil {
 					connErrs.Add(1)
@@ -154,10 +184,11 @@ func runLoadGenerator(specJSON string) int {
 	for range s.ExecWorkers {
 		wg.Go(func() {
 			var n int64
+			paced := start
 			argv := []string{"x"}
 			attr := &syscall.ProcAttr{}
 			for time.Now().Before(deadline) {
-				pace(start, n, s.ExecRate/float64(s.ExecWorkers))
+				pace(&paced, n, s.ExecRate/float64(s.ExecWorkers), s.MaxBacklog)
 				pid, err := syscall.ForkExec(s.ExitBinary, argv, attr)
 				if err != nil {
 					continue
@@ -180,8 +211,9 @@ func runLoadGenerator(specJSON string) int {
 			sa := &syscall.SockaddrInet4{Port: udpPort, Addr: [4]byte{127, 0, 0, 1}}
 			msg := []byte{0}
 			var n int64
+			paced := start
 			for time.Now().Before(deadline) {
-				pace(start, n, s.UDPRate/float64(s.UDPWorkers))
+				pace(&paced, n, s.UDPRate/float64(s.UDPWorkers), s.MaxBacklog)
 				if syscall.Sendto(fd, msg, 0, sa) == nil {
 					n++
 				}
@@ -189,7 +221,32 @@ func runLoadGenerator(specJSON string) int {
 			udps.Add(n)
 		})
 	}
+	var dests atomic.Int64
+	for w := range s.DestWorkers {
+		wg.Go(func() {
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return
+			}
+			defer syscall.Close(fd)
+			var n int64
+			paced := start
+			for i := uint32(0); time.Now().Before(deadline); i++ {
+				pace(&paced, n, s.DestRate/float64(s.DestWorkers), s.MaxBacklog)
+				// 127.(1+16×Index+w).x.y, port 1024 + i%60000: distinct
+				// for each of the first 60,000 × 65,536 connects of a
+				// worker, and from the other workers' and generators'.
+				a := uint32(i / 60000)
+				sa := &syscall.SockaddrInet4{Port: 1024 + int(i%60000), Addr: [4]byte{127, byte(1 + 16*s.Index + w), byte(a >> 8), byte(a)}}
+				if syscall.Connect(fd, sa) == nil {
+					n++
+				}
+			}
+			dests.Add(n)
+		})
+	}
 	wg.Wait()
+	res.DestConnects = dests.Load()
 	res.Elapsed = time.Since(start).Seconds()
 	res.Connects, res.ConnectErrors, res.Execs, res.UDPSends = connects.Load(), connErrs.Load(), execs.Load(), udps.Load()
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {

@@ -111,6 +111,27 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 			b.Fatal(err)
 		}
 		pid := sensor.Process.Pid
+		// RSS every 50 ms from the start: when the peak happens says
+		// which part of start-up makes it.
+		t0 := time.Now()
+		type sample struct {
+			at  time.Duration
+			kib int64
+		}
+		var series []sample
+		sampling := make(chan struct{})
+		sampled := make(chan struct{})
+		go func() {
+			defer close(sampled)
+			for {
+				series = append(series, sample{time.Since(t0), procStatusKiB(pid, "VmRSS")})
+				select {
+				case <-sampling:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}()
 		// Its first state Event: the sensor is loaded and its pod
 		// informer started.
 		deadline := time.Now().Add(2 * time.Minute)
@@ -128,6 +149,20 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 		idle := procStatusKiB(pid, "VmRSS")
 		r, _ := runLoad(b, loadSpec{Seconds: secs, ConnectWorkers: 2, ExecWorkers: 2, ConnectRate: 20000, ExecRate: 2000, ExitBinary: exitBinary(b)})
 		rss, hwm := procStatusKiB(pid, "VmRSS"), procStatusKiB(pid, "VmHWM")
+		close(sampling)
+		<-sampled
+		var peak sample
+		var trace []string
+		for i, x := range series {
+			if x.kib > peak.kib {
+				peak = x
+			}
+			if i%10 == 0 {
+				trace = append(trace, fmt.Sprintf("%.1fs:%.1f", x.at.Seconds(), float64(x.kib)/1024))
+			}
+		}
+		b.ReportMetric(peak.at.Seconds(), "peak-at-s")
+		b.Log("RSS MiB every 0.5 s from the start:", strings.Join(trace, " "))
 		// Where it goes: the Go heap and stacks (anonymous), the binary's
 		// pages (file), and shared mappings (the ring buffer's pages).
 		anon, file, shmem := procStatusKiB(pid, "RssAnon"), procStatusKiB(pid, "RssFile"), procStatusKiB(pid, "RssShmem")

@@ -19,7 +19,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/pflag"
 
@@ -156,6 +155,9 @@ func readCgroupLimit() int64 {
 // DaemonSet). A sensor that cannot load is not an error here: its
 // degraded state is reported until the pod stops.
 func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig, kubeContext string, log *slog.Logger, stderr io.Writer) int {
+	// The package initialisers are done: the pages they touched go now,
+	// before the informers' first lists add the heap on top of them.
+	releaseStartupPages(log, "initialised")
 	rc, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: kubeconfig, Context: kubeContext})
 	if err != nil {
 		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
@@ -166,9 +168,9 @@ func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig
 		return 2
 	}
 	cfg.Logger = log
+	cfg.Started = func() { releaseStartupPages(log, "started") }
 	n, err := agent.NewRuntimeNode(cfg)
 	if err == nil {
-		go releaseStartupPages(ctx, log)
 		err = n.Run(ctx)
 	}
 	if err != nil {
@@ -178,25 +180,17 @@ func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig
 	return 0
 }
 
-// startupPagesAfter is when the runtime DaemonSet's start-up (client
-// setup, the pod informer's first list, loading the BPF programs) is over
-// and the binary's pages it touched can be released.
-const startupPagesAfter = 15 * time.Second
-
 // releaseStartupPages drops the binary's code and read-only pages from the
-// node sensor's resident set once start-up is over: they are most of its
-// RSS (bench/README.md) and the steady state uses few of them; the pages
-// stay in the page cache and come back on their next use.
-func releaseStartupPages(ctx context.Context, log *slog.Logger) {
-	select {
-	case <-ctx.Done():
-		return
-	case <-time.After(startupPagesAfter):
-	}
+// node sensor's resident set: once the package initialisers have run, and
+// again once start-up (the informers' first lists, loading the BPF
+// programs) is over. They are most of its RSS (bench/README.md) and the
+// steady state uses few of them; the pages stay in the page cache and
+// come back on their next use.
+func releaseStartupPages(log *slog.Logger, after string) {
 	n, err := procmem.ReleaseExecutablePages()
 	if err != nil {
-		log.Warn("binary pages not released", slog.Any("error", err))
+		log.Warn("binary pages not released", slog.String("after", after), slog.Any("error", err))
 		return
 	}
-	log.Info("binary pages released from the resident set", slog.Int64("mappedBytes", n))
+	log.Info("binary pages released from the resident set", slog.String("after", after), slog.Int64("mappedBytes", n))
 }

@@ -370,3 +370,49 @@ func TestPodIndexRemotePeers(t *testing.T) {
 		t.Errorf("%d remote addresses kept, %d over; want %d and 4", len(x.remote), x.remoteOver, maxRemotePeers)
 	}
 }
+
+// TestRuntimeNodeStarted: Started is called once, after the pod informer
+// has synced (the pod is known by then), whether the sensor loaded or is
+// degraded: the DaemonSet releases its start-up pages at that point.
+func TestRuntimeNodeStarted(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		open func(context.Context, rt.Options) (RuntimeSource, error)
+	}{
+		{"sensor loaded", func(context.Context, rt.Options) (RuntimeSource, error) { return &recordedSource{}, nil }},
+		{"sensor degraded", func(context.Context, rt.Options) (RuntimeSource, error) { return nil, errors.New("no BTF") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))
+			started := make(chan bool, 4)
+			var n *RuntimeNode
+			n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+				Open: tc.open,
+				Started: func() {
+					_, known := n.pods.LookupPod(context.Background(), rtCID, "")
+					started <- known
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- n.Run(ctx) }()
+			select {
+			case known := <-started:
+				if !known {
+					t.Error("Started before the pod informer synced")
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Started not called within 30 s")
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if len(started) != 0 {
+				t.Errorf("Started called %d more times", len(started))
+			}
+		})
+	}
+}

@@ -99,14 +99,17 @@ func (n *RuntimeNode) startIntent(ctx context.Context, f informers.SharedInforme
 		p, ok := obj.(*corev1.Pod)
 		return ok && p.Spec.NodeName == n.cfg.Node
 	}
-	if _, err := w.pods.AddEventHandler(cache.FilteringResourceEventHandler{FilterFunc: onNode, Handler: own}); err != nil {
+	reg, err := w.pods.AddEventHandler(cache.FilteringResourceEventHandler{FilterFunc: onNode, Handler: own})
+	if err != nil {
 		return nil, err
 	}
 	// The other nodes' pods name the peers of this node's workloads.
 	offNode := func(obj any) bool { return !onNode(obj) }
-	if _, err := w.pods.AddEventHandler(cache.FilteringResourceEventHandler{FilterFunc: offNode, Handler: n.pods.remoteHandler()}); err != nil {
+	remote, err := w.pods.AddEventHandler(cache.FilteringResourceEventHandler{FilterFunc: offNode, Handler: n.pods.remoteHandler()})
+	if err != nil {
 		return nil, err
 	}
+	n.podsSynced = append(n.podsSynced, reg.HasSynced, remote.HasSynced)
 	return w, nil
 }
 

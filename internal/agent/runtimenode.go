@@ -27,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -97,21 +98,29 @@ type RuntimeNodeConfig struct {
 	// peers, ports: the hub's learned profiles) are written (default 1
 	// minute); negative: none.
 	ObserveEvery time.Duration
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Started, when set, is called once start-up is over: the sensor is
+	// loaded (or known degraded) and the informers' caches have synced.
+	// The DaemonSet's binary releases the code and data pages start-up
+	// touched then (cmd/palisade-agent, internal/procmem).
+	Started func()
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // RuntimeNode is a node's running sensor.
 type RuntimeNode struct {
-	cfg       RuntimeNodeConfig
-	log       *slog.Logger
-	pods      *podIndex
-	limiter   *rate.Limiter
-	queue     chan *corev1.Event
-	custom    []*rt.CustomDetection
-	ledger    *runtimeLedger // nil: none
-	suppress  atomic.Uint64
-	writeFail atomic.Uint64
+	cfg RuntimeNodeConfig
+	// podsSynced says when the pod index's informer handlers have seen
+	// the first list (Run sets them up).
+	podsSynced []cache.InformerSynced
+	log        *slog.Logger
+	pods       *podIndex
+	limiter    *rate.Limiter
+	queue      chan *corev1.Event
+	custom     []*rt.CustomDetection
+	ledger     *runtimeLedger // nil: none
+	suppress   atomic.Uint64
+	writeFail  atomic.Uint64
 	// obsDropped counts observations not written (queue full, too large).
 	obsDropped atomic.Uint64
 	since      time.Time
@@ -204,9 +213,11 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 		if err := inf.SetTransform(stripPodForRuntime); err != nil {
 			return fmt.Errorf("runtime sensor: %w", err)
 		}
-		if _, err := inf.AddEventHandler(n.pods.handler()); err != nil {
+		reg, err := inf.AddEventHandler(n.pods.handler())
+		if err != nil {
 			return fmt.Errorf("runtime sensor: pod informer: %w", err)
 		}
+		n.podsSynced = append(n.podsSynced, reg.HasSynced)
 	}
 	f.Start(ctx.Done())
 	defer f.Shutdown()
@@ -229,6 +240,18 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	defer wg.Wait()
 
 	src, p, err := n.open(ctx)
+	if n.cfg.Started != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.WaitForCacheSync(ctx.Done())
+			// The caches, then the pod index: its handlers have seen
+			// every pod of the first list.
+			if cache.WaitForCacheSync(ctx.Done(), n.podsSynced...) && ctx.Err() == nil {
+				n.cfg.Started()
+			}
+		}()
+	}
 	if err != nil {
 		n.log.Warn("runtime sensor degraded", slog.String("node", n.cfg.Node), slog.Any("reason", err))
 		n.setState(func(s *fleetapi.RuntimeSensorState) { s.Mode, s.Reason = "degraded", err.Error() })

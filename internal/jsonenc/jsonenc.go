@@ -1,7 +1,9 @@
 // Package jsonenc appends JSON strings exactly as encoding/json writes
-// them with HTML escaping off, without reflection or allocation. The
-// manifest loader (which turns YAML into JSON) and the report writer (which
-// streams tens of thousands of findings) both write strings on hot paths.
+// them, with HTML escaping off (AppendString) or on (AppendStringHTML),
+// without reflection or allocation. The manifest loader (which turns YAML
+// into JSON), the report writer (which streams tens of thousands of
+// findings) and the vulnerability database's CVE encoder (which must write
+// the bytes json.Marshal wrote before it) all write strings on hot paths.
 package jsonenc
 
 import "unicode/utf8"
@@ -18,10 +20,28 @@ var plain = func() (t [256]bool) {
 	return t
 }()
 
+// plainHTML is plain without <, > and &, which json.Marshal writes as
+// \u003c, \u003e and \u0026.
+var plainHTML = func() (t [256]bool) {
+	t = plain
+	t['<'], t['>'], t['&'] = false, false, false
+	return t
+}()
+
 // AppendString appends s as a quoted JSON string: `"` and `\` escaped,
 // control characters as \n, \r, \t, \b, \f or \u00XX, invalid UTF-8 as
 // \ufffd, and U+2028/U+2029 escaped, as encoding/json does.
 func AppendString[T string | []byte](dst []byte, s T) []byte {
+	return appendString(dst, s, &plain)
+}
+
+// AppendStringHTML appends s as json.Marshal quotes it: as AppendString,
+// and <, > and & escaped as \u003c, \u003e and \u0026.
+func AppendStringHTML[T string | []byte](dst []byte, s T) []byte {
+	return appendString(dst, s, &plainHTML)
+}
+
+func appendString[T string | []byte](dst []byte, s T, plain *[256]bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -78,4 +98,30 @@ func decodeRune[T string | []byte](s T) (rune, int) {
 	var b [utf8.UTFMax]byte
 	copy(b[:], s[:n])
 	return utf8.DecodeRune(b[:n])
+}
+
+// Strings follows the string literals of valid JSON one byte at a time,
+// for byte loops that must not look inside strings (stripping whitespace,
+// counting nesting) and would otherwise each keep the same two flags.
+type Strings struct{ in, escaped bool }
+
+// Inside reports whether c, the next byte of the JSON text, belongs to a
+// string literal, its quotes included.
+func (s *Strings) Inside(c byte) bool {
+	switch {
+	case s.in:
+		switch {
+		case s.escaped:
+			s.escaped = false
+		case c == '\\':
+			s.escaped = true
+		case c == '"':
+			s.in = false
+		}
+		return true
+	case c == '"':
+		s.in = true
+		return true
+	}
+	return false
 }

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-func reference(t *testing.T, s string) string {
+func reference(t *testing.T, s string, escapeHTML bool) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	if err := enc.Encode(s); err != nil {
 		t.Fatal(err)
 	}
@@ -23,12 +23,36 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		want := reference(t, s)
+		want := reference(t, s, false)
 		if got := string(AppendString(nil, s)); got != want {
 			t.Errorf("AppendString(%q) = %s, encoding/json gives %s", s, got, want)
 		}
 		if got := string(AppendString([]byte("x"), []byte(s))); got != "x"+want {
 			t.Errorf("AppendString([]byte %q) = %s, want x%s", s, got, want)
 		}
+		wantHTML := reference(t, s, true)
+		if got := string(AppendStringHTML(nil, s)); got != wantHTML {
+			t.Errorf("AppendStringHTML(%q) = %s, encoding/json gives %s", s, got, wantHTML)
+		}
 	})
+}
+
+func TestStrings(t *testing.T) {
+	for _, tc := range []struct{ in, outside string }{
+		{`{"a": [1, "b"]}`, `{: [1, ]}`},
+		{`["q\"{", "\\", "x"]`, `[, , ]`},
+		{`"\\\""`, ``},
+		{`[]`, `[]`},
+	} {
+		var s Strings
+		var got []byte
+		for i := range len(tc.in) {
+			if !s.Inside(tc.in[i]) {
+				got = append(got, tc.in[i])
+			}
+		}
+		if string(got) != tc.outside {
+			t.Errorf("outside strings of %s = %q, want %q", tc.in, got, tc.outside)
+		}
+	}
 }

@@ -150,7 +150,12 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 		}
 	}
 	if len(d.Custom) > 0 {
-		out = append(out, d.evaluateCustom(e)...)
+		// The custom detections marshal the event through an interface,
+		// which makes the compiler move any event they see to the heap: a
+		// copy made only here keeps the sensor's reader from allocating
+		// an Event per record when no custom detection is configured.
+		c := *e
+		out = append(out, d.evaluateCustom(&c)...)
 	}
 	return out
 }

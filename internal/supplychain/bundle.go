@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
 	protocommon "github.com/sigstore/protobuf-specs/gen/pb-go/common/v1"
 	protodsse "github.com/sigstore/protobuf-specs/gen/pb-go/dsse"
@@ -151,26 +152,19 @@ func predicateTypeOf(b *bundle.Bundle) (string, error) {
 // checkDepth refuses JSON nested deeper than max, in one pass that skips
 // strings, before any decoder sees it.
 func checkDepth(data []byte, max int) error {
-	depth, inString, escaped := 0, false, false
+	var str jsonenc.Strings
+	depth := 0
 	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
+		if str.Inside(c) {
+			continue
+		}
+		switch c {
+		case '{', '[':
 			depth++
 			if depth > max {
 				return fmt.Errorf("JSON nested more than %d levels deep", max)
 			}
-		case c == '}' || c == ']':
+		case '}', ']':
 			depth--
 		}
 	}

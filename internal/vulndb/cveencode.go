@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"math"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // encodeCVEInfo returns info's stored JSON: byte for byte what
@@ -20,7 +21,7 @@ func encodeCVEInfo(info *CVEInfo) ([]byte, error) {
 	}
 	b := make([]byte, 0, 64+len(info.ID)+len(info.CVSS)*128)
 	b = append(b, `{"id":`...)
-	b = appendJSONString(b, info.ID)
+	b = jsonenc.AppendStringHTML(b, info.ID)
 	if len(info.CVSS) > 0 {
 		b = append(b, `,"cvss":[`...)
 		for i, s := range info.CVSS {
@@ -28,12 +29,12 @@ func encodeCVEInfo(info *CVEInfo) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"version":`...)
-			b = appendJSONString(b, s.Version)
+			b = jsonenc.AppendStringHTML(b, s.Version)
 			b = append(b, `,"vector":`...)
-			b = appendJSONString(b, s.Vector)
+			b = jsonenc.AppendStringHTML(b, s.Vector)
 			if s.Source != "" {
 				b = append(b, `,"source":`...)
-				b = appendJSONString(b, s.Source)
+				b = jsonenc.AppendStringHTML(b, s.Source)
 			}
 			if s.Primary {
 				b = append(b, `,"primary":true`...)
@@ -49,7 +50,7 @@ func encodeCVEInfo(info *CVEInfo) ([]byte, error) {
 		b = appendJSONFloat(b, e.Percentile)
 		if e.Date != "" {
 			b = append(b, `,"date":`...)
-			b = appendJSONString(b, e.Date)
+			b = jsonenc.AppendStringHTML(b, e.Date)
 		}
 		b = append(b, '}')
 	}
@@ -74,58 +75,4 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-// appendJSONString appends s quoted as encoding/json quotes it: HTML's
-// <, > and & escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029
-// escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(append(dst, s[start:]...), '"')
 }

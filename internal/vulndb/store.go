@@ -15,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // The database is one bbolt file with three buckets:
@@ -442,22 +444,10 @@ func (b *builder) addStored(source string, rec *Record, stored []byte) error {
 // only strings need care, which a byte loop follows far faster than
 // json.Compact's validating scanner.
 func appendStripped(dst, raw []byte) []byte {
-	inString, escaped := false, false
+	var str jsonenc.Strings
 	start := 0
 	for i, c := range raw {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		if !str.Inside(c) && (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
 			dst = append(dst, raw[start:i]...)
 			start = i + 1
 		}

@@ -19,6 +19,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -200,10 +201,8 @@ func Match(pattern, name string) bool {
 	// last segment of the name, whatever comes before. Checking it first,
 	// without splitting, rejects almost every file of an image at no
 	// allocation (the walker asks about each one).
-	if last := pattern[strings.LastIndexByte(pattern, '/')+1:]; last != "**" {
-		if ok, err := path.Match(last, name[strings.LastIndexByte(name, '/')+1:]); err != nil || !ok {
-			return false
-		}
+	if last := compileSeg(pattern[strings.LastIndexByte(pattern, '/')+1:]); !last.match(name[strings.LastIndexByte(name, '/')+1:]) {
+		return false
 	}
 	return matchSegs(strings.Split(pattern, "/"), strings.Split(name, "/"))
 }
@@ -237,9 +236,19 @@ func matchSegs(pat, name []string) bool {
 }
 
 // Set runs several catalogers over one file system and detects its OS.
+// Its catalogers must not change once Wants or Run was called (their
+// patterns are compiled then).
 type Set struct {
 	Catalogers []Cataloger
 	Streams    []StreamCataloger
+
+	indexOnce sync.Once
+	index     *globIndex
+}
+
+func (s *Set) globs() *globIndex {
+	s.indexOnce.Do(func() { s.index = newGlobIndex(s.Catalogers) })
+	return s.index
 }
 
 // Default returns the catalogers of images with their default limits:
@@ -283,12 +292,9 @@ func (s *Set) Wants(path string, size int64, mode fs.FileMode) bool {
 	if WantsOSRelease(path, size, mode) {
 		return true
 	}
-	for _, c := range s.Catalogers {
-		if c.Wants(path, size, mode) {
-			return true
-		}
-	}
-	return false
+	found := false
+	s.globs().wanted(s.Catalogers, path, size, mode, func(int) bool { found = true; return false })
+	return found
 }
 
 // StreamWants returns the stream catalogers that want the file.
@@ -340,11 +346,10 @@ func (s *Set) Run(ctx context.Context, fsys fs.FS) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		for i, c := range s.Catalogers {
-			if c.Wants(p, info.Size(), info.Mode()) {
-				wanted[i] = append(wanted[i], p)
-			}
-		}
+		s.globs().wanted(s.Catalogers, p, info.Size(), info.Mode(), func(i int) bool {
+			wanted[i] = append(wanted[i], p)
+			return true
+		})
 		for _, c := range s.Streams {
 			if c.Wants(p, info.Size(), info.Mode()) {
 				streams = append(streams, streamJob{c, p})

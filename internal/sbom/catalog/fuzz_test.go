@@ -330,8 +330,10 @@ func FuzzJavaRelease(f *testing.F) {
 // it fails or yields crates.io packages, never panics, never reads more
 // than its bounds.
 func FuzzRustBinary(f *testing.F) {
-	if real, err := os.ReadFile("testdata/fixtures/rust-binary/usr/local/bin/hello-auditable"); err == nil {
-		f.Add(real)
+	for _, name := range []string{"hello-auditable", "hello-auditable.exe", "hello-auditable-macho"} {
+		if real, err := os.ReadFile("testdata/fixtures/rust-binary/usr/local/bin/" + name); err == nil {
+			f.Add(real)
+		}
 	}
 	f.Add(append(append([]byte("MZ"), make([]byte, 64)...), zlibOf(f, `{"packages":[{"name":"a","version":"1.0.0","source":"crates.io"}]}`)...))
 	f.Add(elfWith(2048, []int64{0, 100}, zlibOf(f, `{"packages":[]}`), 100))

@@ -38,16 +38,23 @@ func elfWith(size int, sectionOffsets []int64, data []byte, dataAt int) []byte {
 	return b
 }
 
-// TestRustBinary reads cargo auditable data: the fixture built here with
-// rustc (testdata/rust-auditable/main.rs puts dep-v0.z into a ".dep-v0"
-// section as cargo auditable does), synthetic ELF, PE and Mach-O files
-// with the data anywhere (across the reader's chunk boundary too), and
-// refuses data outside a section, oversized data and other files.
+// TestRustBinary reads cargo auditable data: the fixtures built here
+// with real toolchains (an ELF file by rustc, testdata/rust-auditable/
+// main.rs putting dep-v0.z into a ".dep-v0" section as cargo auditable
+// does; a PE file by lld-link and a Mach-O file by ld64.lld, the section
+// added by llvm-objcopy; testdata/README.md), synthetic ELF, PE and
+// Mach-O files with the data anywhere (across the reader's chunk boundary
+// too), and refuses data outside a section, oversized data and other
+// files.
 func TestRustBinary(t *testing.T) {
-	real, err := os.ReadFile("testdata/fixtures/rust-binary/usr/local/bin/hello-auditable")
-	if err != nil {
-		t.Fatal(err)
+	fixture := func(name string) []byte {
+		b, err := os.ReadFile("testdata/fixtures/rust-binary/usr/local/bin/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
 	}
+	real, realPE, realMachO := fixture("hello-auditable"), fixture("hello-auditable.exe"), fixture("hello-auditable-macho")
 	dep := zlibOf(t, `{"packages":[{"name":"serde","version":"1.0.100","source":"crates.io"},`+
 		`{"name":"syn","version":"2.0.0","source":"crates.io","kind":"build"},{"name":"app","version":"0.1.0","source":"local","root":true}]}`)
 	bomb := zlibOf(t, `{"packages":[`+strings.Repeat(" ", maxAuditableJSON)+`]}`)
@@ -59,6 +66,8 @@ func TestRustBinary(t *testing.T) {
 		wantErr string
 	}{
 		{"rustc-built ELF", real, "adler@1.0.2 pkg:cargo/adler@1.0.2,smallvec@1.6.0 pkg:cargo/smallvec@1.6.0", ""},
+		{"lld-link PE, section by llvm-objcopy", realPE, "adler@1.0.2 pkg:cargo/adler@1.0.2,smallvec@1.6.0 pkg:cargo/smallvec@1.6.0", ""},
+		{"ld64.lld Mach-O, __DATA,.dep-v0 by llvm-objcopy", realMachO, "adler@1.0.2 pkg:cargo/adler@1.0.2,smallvec@1.6.0 pkg:cargo/smallvec@1.6.0", ""},
 		{"ELF section", elfWith(8192, []int64{0, 1000}, dep, 1000), "serde@1.0.100 pkg:cargo/serde@1.0.100", ""},
 		{"ELF section across the chunk boundary", elfWith(3<<20, []int64{0, 1<<20 - 20}, dep, 1<<20-20), "serde@1.0.100 pkg:cargo/serde@1.0.100", ""},
 		{"ELF data in no section", elfWith(8192, []int64{0, 999}, dep, 1000), "", ""},
