@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -16,7 +17,9 @@ import (
 // ReportBatch) with DecodeReport: one pass of
 // github.com/go-json-experiment/json over the body, which keeps each
 // finding's JSON exactly as received (ObjectFindings.Raw) beside its
-// decoded value, each finding parsed once. The hub stores those bytes as the finding's data and
+// decoded value; the findings themselves are decoded by a hand-written
+// decoder that gives the reflective one's result or gives up
+// (findingdecode.go). The hub stores those bytes as the finding's data and
 // compares their hash with the stored one to skip unchanged findings, so
 // a finding is never encoded again on the hub. This is sound because the
 // agent encodes deterministically: encoding/json writes a struct's fields
@@ -27,7 +30,7 @@ import (
 // encoding/json: member names match exactly (case-sensitive), a name
 // repeated in one object or invalid UTF-8 is refused, unknown members are
 // ignored. The hub reads stored findings back with UnmarshalFinding, the
-// same decoder, so what the columns say (rule, severity, object) and what
+// same decoders, so what the columns say (rule, severity, object) and what
 // the stored JSON says cannot differ.
 
 // DecodeReport reads exactly one JSON value from r into v (an *Envelope
@@ -39,18 +42,56 @@ import (
 // limit. Errors of r are returned as they are, so errors.Is finds them.
 //
 // The body is decoded in place (jsontext reads a bytes.Buffer without
-// copying it), each finding once, straight from the stream; its Raw is
-// the slice of the body it was decoded from (so the body lives as long
-// as the report's Raw).
+// copying it), each finding once; its Raw is the slice of the body it was
+// decoded from (so the body lives as long as the report's Raw).
 func DecodeReport(r io.Reader, v any) error {
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(r); err != nil {
+	body, err := readBody(r)
+	if err != nil {
 		return err
 	}
-	body := buf.Bytes()
+	return DecodeReportBody(body, v)
+}
+
+// DecodeReportBody is DecodeReport of a body already read whole, within
+// its limits (the hub counts a body's items as it inflates it, with
+// ItemLimitReader.Count, so that no item is decoded past the limit).
+func DecodeReportBody(body []byte, v any) error {
+	fd := &findingDecoder{share: true}
+	if fd.decodeReportFast(body, v) {
+		return nil
+	}
+	// Not in the hand-written decoder's subset: the reflective decoder
+	// reads the whole body again, from a zero value (the strings
+	// already interned are kept).
+	switch v := v.(type) {
+	case *Envelope:
+		*v = Envelope{}
+	case *ReportBatch:
+		*v = ReportBatch{}
+	}
+	fd = &findingDecoder{share: true, strs: fd.strs}
+	return decodeReportReflective(body, fd, v)
+}
+
+// DecodeReportReflective decodes as DecodeReport did before the
+// hand-written decoders: the structure and every finding read by the
+// reflective decoder alone. It is the reference they are compared with
+// (the store's TestDecodersStoreTheSame), not for the hub's use.
+func DecodeReportReflective(r io.Reader, v any) error {
+	body, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	return decodeReportReflective(body, &findingDecoder{reflectiveOnly: true}, v)
+}
+
+// decodeReportReflective is DecodeReport's reflective path: the
+// structure read by github.com/go-json-experiment/json, each finding's
+// bytes found by its scanner and decoded by fd.
+func decodeReportReflective(body []byte, fd *findingDecoder, v any) error {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
 	objects := json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, o *ObjectFindings) error {
-		return readObjectFindings(dec, body, o)
+		return readObjectFindings(dec, body, fd, o)
 	}))
 	if err := json.UnmarshalDecode(dec, v, objects); err != nil {
 		return err
@@ -61,18 +102,53 @@ func DecodeReport(r io.Reader, v any) error {
 	return nil
 }
 
+// readBody reads r to its end into chunks that double up to 1 MiB, then
+// joins them once: a bytes.Buffer doubling from 512 bytes allocated 16 MB
+// and copied each byte several times for a 4 MB snapshot. Errors of r
+// are returned as they are.
+func readBody(r io.Reader) ([]byte, error) {
+	var chunks [][]byte
+	for size := 32 << 10; ; size = min(2*size, 1<<20) {
+		c := make([]byte, size)
+		n, err := io.ReadFull(r, c)
+		chunks = append(chunks, c[:n])
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	return slices.Concat(chunks...), nil
+}
+
 // ErrDataAfterValue is a body with more than one JSON value: it is
 // refused, so that a body never means more than was decoded.
 var ErrDataAfterValue = errors.New("data after the first JSON value")
 
 // UnmarshalFinding decodes one finding's JSON as DecodeReport does.
 func UnmarshalFinding(data []byte, f *finding.Finding) error {
+	var fd findingDecoder
+	return fd.unmarshal(data, f)
+}
+
+// unmarshal decodes data, one finding's JSON, with the hand-written
+// decoder (findingdecode.go) or, when it gives up, the reflective one,
+// whose result and errors are then the answer.
+func (d *findingDecoder) unmarshal(data []byte, f *finding.Finding) error {
+	if !d.reflectiveOnly && d.decode(data, f) {
+		return nil
+	}
+	*f = finding.Finding{}
 	return json.Unmarshal(data, f)
 }
 
 // readObjectFindings decodes an ObjectFindings of body for DecodeReport,
 // keeping each finding's bytes in Raw.
-func readObjectFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
+func readObjectFindings(dec *jsontext.Decoder, body []byte, fd *findingDecoder, o *ObjectFindings) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -95,7 +171,7 @@ func readObjectFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) e
 				return fmt.Errorf("object: %w", err)
 			}
 		case "findings":
-			if err := readFindings(dec, body, o); err != nil {
+			if err := readFindings(dec, body, fd, o); err != nil {
 				return fmt.Errorf("object %s/%s/%s: %w", o.Object.Kind, o.Object.Namespace, o.Object.Name, err)
 			}
 		default:
@@ -108,10 +184,11 @@ func readObjectFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) e
 	return err
 }
 
-// readFindings reads the findings array: each element is decoded from
-// the stream, and its bytes are the body between the decoder's offsets
-// before and after it (less the separator before it).
-func readFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
+// readFindings reads the findings array: each element's bytes are the
+// body between the decoder's offsets before and after it (less the
+// separator before it), read as one value by the decoder (which checks
+// its syntax, names and UTF-8) and decoded from those bytes.
+func readFindings(dec *jsontext.Decoder, body []byte, fd *findingDecoder, o *ObjectFindings) error {
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return err
@@ -124,18 +201,28 @@ func readFindings(dec *jsontext.Decoder, body []byte, o *ObjectFindings) error {
 	default:
 		return fmt.Errorf("findings: want an array, got %v", tok.Kind())
 	}
+	first := len(fd.findings)
 	for i := 0; dec.PeekKind() != ']'; i++ {
 		start := dec.InputOffset()
-		var f finding.Finding
-		if err := json.UnmarshalDecode(dec, &f); err != nil {
+		if _, err := dec.ReadValue(); err != nil {
 			return fmt.Errorf("finding %d: %w", i, err)
 		}
 		end := dec.InputOffset()
 		if start < 0 || end > int64(len(body)) || start > end {
 			return fmt.Errorf("finding %d: offsets %d-%d outside the body", i, start, end)
 		}
-		o.Findings = append(o.Findings, f)
-		o.Raw = append(o.Raw, bytes.TrimLeft(body[start:end], " \t\r\n,"))
+		raw := bytes.TrimLeft(body[start:end], " \t\r\n,")
+		first = fd.grow(first)
+		fd.findings = append(fd.findings, finding.Finding{})
+		fd.raw = append(fd.raw, raw)
+		if err := fd.unmarshal(raw, &fd.findings[len(fd.findings)-1]); err != nil {
+			return fmt.Errorf("finding %d: %w", i, err)
+		}
+	}
+	if n := len(fd.findings); n > first {
+		// Capacity capped, so that an append to one object's slices
+		// never writes into the next object's.
+		o.Findings, o.Raw = fd.findings[first:n:n], fd.raw[first:n:n]
 	}
 	_, err = dec.ReadToken() // ']'
 	return err

@@ -57,7 +57,17 @@ const maxDepth = 10000
 
 func (l *ItemLimitReader) Read(p []byte) (int, error) {
 	n, err := l.R.Read(p)
-	for i := 0; i < n; i++ {
+	if cerr := l.Count(p[:n]); cerr != nil {
+		return 0, cerr
+	}
+	return n, err
+}
+
+// Count counts the items of p, the next bytes of the JSON (R is not
+// read): for a caller that has the bytes pushed to it, such as the hub
+// inflating a body. It fails with ErrTooLarge once they exceed Max.
+func (l *ItemLimitReader) Count(p []byte) error {
+	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if l.inString {
 			if l.escaped {
@@ -67,7 +77,7 @@ func (l *ItemLimitReader) Read(p []byte) (int, error) {
 			// Most of a report's bytes are inside strings (messages,
 			// names): jump to the next quote or backslash instead of
 			// looking at every byte.
-			j := quoteOrBackslash(p[i:n])
+			j := quoteOrBackslash(p[i:])
 			if j < 0 {
 				break // the rest of this read is inside the string
 			}
@@ -94,7 +104,7 @@ func (l *ItemLimitReader) Read(p []byte) (int, error) {
 				l.items++
 			}
 			if len(l.stack) >= maxDepth {
-				return 0, fmt.Errorf("JSON nested over %d deep: %w", maxDepth, ErrTooLarge)
+				return fmt.Errorf("JSON nested over %d deep: %w", maxDepth, ErrTooLarge)
 			}
 			l.stack = append(l.stack, c == '[')
 			l.awaiting = c == '['
@@ -106,8 +116,8 @@ func (l *ItemLimitReader) Read(p []byte) (int, error) {
 			l.awaiting = len(l.stack) > 0 && l.stack[len(l.stack)-1]
 		}
 		if l.items > l.Max {
-			return 0, fmt.Errorf("over %d JSON items: %w", l.Max, ErrTooLarge)
+			return fmt.Errorf("over %d JSON items: %w", l.Max, ErrTooLarge)
 		}
 	}
-	return n, err
+	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"sync"
 	"time"
 
@@ -182,4 +183,30 @@ func CertificateQueries(s Store) int64 {
 		return c.queries.Load()
 	}
 	return 0
+}
+
+// AllFindingRows reads every column of the cluster's findings rows but
+// the cluster's ID, one string per row, sorted.
+func AllFindingRows(t interface{ Fatal(...any) }, s Store, cluster string) []string {
+	ss := inner(s)
+	rows, err := ss.query(context.Background(), ss.db, `SELECT object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash
+		FROM findings WHERE cluster_id = ? ORDER BY object_key, fkey`, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var okey, fkey, rule, kind, ns, name, title, data, dhash string
+		var gen, first, last int64
+		var sev, sup int
+		if err := rows.Scan(&okey, &fkey, &gen, &rule, &sev, &kind, &ns, &name, &title, &sup, &data, &first, &last, &dhash); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s|%s|%d|%s|%d|%s|%s|%s|%s|%d|%s|%d|%d|%s", okey, fkey, gen, rule, sev, kind, ns, name, title, sup, data, first, last, dhash))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

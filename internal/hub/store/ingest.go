@@ -307,6 +307,8 @@ type wantedFinding struct {
 	// mostly unchanged.
 	data []byte
 	f    *finding.Finding
+	// stored: a stored row has the finding's key (set by the diff).
+	stored bool
 }
 
 // preparedFindings is a findings delta with the work that needs no
@@ -402,21 +404,28 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	// statement takes them as columns (writeFindings).
 	var write, insert []*wantedFinding
 	var gone [][2]string
-	storedKeys := make(map[[2]string]bool, len(stored))
+	// Each wanted finding is marked when a stored row matches it (the
+	// marks of an earlier attempt of the same report, rolled back, are
+	// cleared first): the unmarked are new.
+	for _, w := range order {
+		w.stored = false
+	}
 	for i := range stored {
 		r := &stored[i]
 		k := [2]string{r.okey, r.fkey}
-		storedKeys[k] = true
 		w := wanted[k]
 		switch {
 		case w == nil:
 			gone = append(gone, k)
 		case w.dhash != r.dhash || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
+			w.stored = true
 			write = append(write, w)
+		default:
+			w.stored = true
 		}
 	}
 	for _, w := range order {
-		if !storedKeys[[2]string{w.okey, w.fkey}] {
+		if !w.stored {
 			insert = append(insert, w)
 		}
 	}

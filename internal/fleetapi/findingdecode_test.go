@@ -1,0 +1,274 @@
+package fleetapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+)
+
+// agentFinding is a workload finding as the agent makes them: every
+// member the fast path reads, quotes and markup in the message.
+func agentFinding(i int) finding.Finding {
+	return finding.Finding{
+		RuleID: fmt.Sprintf("pss/run-as-non-root-%d", i%3), Severity: finding.Severity(i % 5), Title: "Container may run as root",
+		Message: fmt.Sprintf("container %q of pod team/web-%d: <runAsNonRoot> & more \u2028 é ✓", "app", i),
+		Object:  finding.ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: "team", Name: fmt.Sprintf("web-%d", i)},
+		File:    "deploy/web.yaml", Line: i * 7, Field: "spec.containers[0].securityContext.runAsNonRoot", Container: "app",
+		Suppressed: i%2 == 1, Remediation: "Set runAsNonRoot: true\n\tin the pod's \"securityContext\".",
+	}
+}
+
+// TestDecodeFindingFast: what the hand-written decoder reads itself (the
+// agent's encoding of workload findings) and what it leaves to the
+// reflective decoder. Whatever it reads must equal the reflective
+// decoder's result.
+func TestDecodeFindingFast(t *testing.T) {
+	suppressed := agentFinding(1)
+	suppressed.Suppression = &finding.Suppression{Kind: "annotation", Reason: "accepted \"risk\""}
+	encode := func(f finding.Finding) string {
+		b, err := json.Marshal(&f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name string
+		data string
+		fast bool
+	}{
+		{name: "agent's encoding", data: encode(agentFinding(4)), fast: true},
+		{name: "agent's encoding, suppressed", data: encode(suppressed), fast: true},
+		{name: "empty finding", data: encode(finding.Finding{}), fast: true},
+		{name: "negative line", data: `{"ruleID":"R","line":-12}`, fast: true},
+		{name: "white space", data: " {\n \"ruleID\" : \"R\" ,\t\"object\" : { \"kind\" : \"Pod\" } }\r\n", fast: true},
+		{name: "escapes", data: `{"message":"\"\\\/\b\f\n\r\t\u0041\u00e9\u2028"}`, fast: true},
+		{name: "unknown member", data: `{"ruleID":"R","x":1}`},
+		{name: "unknown member of the object", data: `{"object":{"kind":"Pod","uid":"u"}}`},
+		{name: "repeated member", data: `{"ruleID":"R","ruleID":"S"}`},
+		{name: "repeated member of the object", data: `{"object":{"kind":"Pod","kind":"Job"}}`},
+		{name: "member name in another case", data: `{"RuleID":"R"}`},
+		{name: "escaped member name", data: `{"rule\u0049D":"R"}`},
+		{name: "severity in lower case", data: `{"severity":"high"}`},
+		{name: "severity unknown", data: `{"severity":"DIRE"}`},
+		{name: "null", data: `{"ruleID":null}`},
+		{name: "null suppression", data: `{"suppression":null}`},
+		{name: "expiry", data: `{"suppression":{"kind":"policy","reason":"r","expires":"2027-01-01T00:00:00Z"}}`},
+		{name: "vulnerability", data: encode(sampleFinding())},
+		{name: "surrogate pair", data: `{"message":"\ud83d\ude00"}`},
+		{name: "lone surrogate", data: `{"message":"\ud800"}`},
+		{name: "invalid UTF-8", data: "{\"message\":\"a\xffb\"}"},
+		{name: "invalid UTF-8 beside an escape", data: "{\"message\":\"\\n\xff\"}"},
+		{name: "control character", data: "{\"message\":\"a\nb\"}"},
+		{name: "fractional line", data: `{"line":1.0}`},
+		{name: "exponent line", data: `{"line":1e2}`},
+		{name: "leading zero", data: `{"line":01}`},
+		{name: "line out of range", data: `{"line":99999999999999999999}`},
+		{name: "string line", data: `{"line":"1"}`},
+		{name: "data after the object", data: `{"ruleID":"R"} {}`},
+		{name: "truncated", data: `{"ruleID":"R"`},
+		{name: "trailing comma", data: `{"ruleID":"R",}`},
+		{name: "not an object", data: `["R"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var fd findingDecoder
+			var got finding.Finding
+			fast := fd.decode([]byte(tt.data), &got)
+			if fast != tt.fast {
+				t.Fatalf("fast path taken: %v, want %v", fast, tt.fast)
+			}
+			if fast {
+				sameAsReflective(t, []byte(tt.data), got)
+			}
+			// Through UnmarshalFinding, fast or not, the result and
+			// the error are the reflective decoder's.
+			var want finding.Finding
+			wantErr := jsonv2.Unmarshal([]byte(tt.data), &want)
+			err := UnmarshalFinding([]byte(tt.data), &got)
+			if (err == nil) != (wantErr == nil) {
+				t.Fatalf("UnmarshalFinding: error %v, the reflective decoder's %v", err, wantErr)
+			}
+			if err == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("UnmarshalFinding: %+v, the reflective decoder's %+v", got, want)
+			}
+		})
+	}
+}
+
+// sameAsReflective fails unless both reflective decoders read data as f.
+func sameAsReflective(t *testing.T, data []byte, f finding.Finding) {
+	t.Helper()
+	var v2, v1 finding.Finding
+	if err := jsonv2.Unmarshal(data, &v2); err != nil {
+		t.Fatalf("fast path read %q, which github.com/go-json-experiment/json refuses: %v", data, err)
+	}
+	if !reflect.DeepEqual(f, v2) {
+		t.Fatalf("fast path read %q as %+v, github.com/go-json-experiment/json as %+v", data, f, v2)
+	}
+	if err := json.Unmarshal(data, &v1); err != nil {
+		t.Fatalf("fast path read %q, which encoding/json refuses: %v", data, err)
+	}
+	if !reflect.DeepEqual(f, v1) {
+		t.Fatalf("fast path read %q as %+v, encoding/json as %+v", data, f, v1)
+	}
+}
+
+// TestDecodeReportFindingsSlabs: a report of more findings than a slab
+// holds decodes to exactly what the reflective decoder reads, object by
+// object, and appending to one object's findings leaves the next
+// object's alone (they share a slab).
+func TestDecodeReportFindingsSlabs(t *testing.T) {
+	var objs []ObjectFindings
+	for o := range 300 {
+		of := ObjectFindings{Object: finding.ObjectRef{Kind: "Pod", Namespace: "team", Name: fmt.Sprintf("web-%d", o)}}
+		for i := range o % 17 {
+			of.Findings = append(of.Findings, agentFinding(o*17+i))
+		}
+		objs = append(objs, of)
+	}
+	body, err := json.Marshal(&ReportBatch{Envelopes: []Envelope{{Seq: 1, Kind: KindFindings, Findings: &FindingsDelta{Full: true, Objects: objs}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got ReportBatch
+	if err := DecodeReport(bytes.NewReader(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	var want ReportBatch
+	if err := jsonv2.Unmarshal(body, &want); err != nil {
+		t.Fatal(err)
+	}
+	gotObjs, wantObjs := got.Envelopes[0].Findings.Objects, want.Envelopes[0].Findings.Objects
+	if len(gotObjs) != len(wantObjs) {
+		t.Fatalf("%d objects, want %d", len(gotObjs), len(wantObjs))
+	}
+	for i := range gotObjs {
+		if !reflect.DeepEqual(gotObjs[i].Findings, wantObjs[i].Findings) {
+			t.Fatalf("object %d: findings %+v, want %+v", i, gotObjs[i].Findings, wantObjs[i].Findings)
+		}
+		for j, r := range gotObjs[i].Raw {
+			if want, _ := json.Marshal(&objs[i].Findings[j]); !bytes.Equal(r, want) {
+				t.Fatalf("object %d finding %d: raw %s, want %s", i, j, r, want)
+			}
+		}
+	}
+	for i := 0; i+1 < len(gotObjs); i++ {
+		next := append([]finding.Finding(nil), gotObjs[i+1].Findings...)
+		gotObjs[i].Findings = append(gotObjs[i].Findings, finding.Finding{RuleID: "appended"})
+		gotObjs[i].Raw = append(gotObjs[i].Raw, []byte("{}"))
+		if !reflect.DeepEqual(gotObjs[i+1].Findings, next) {
+			t.Fatalf("appending to object %d changed object %d's findings", i, i+1)
+		}
+	}
+}
+
+// FuzzDecodeFindingFast: for every input, the hand-written decoder gives
+// up or reads exactly what both reflective decoders read. Seeds in
+// testdata/fuzz/FuzzDecodeFindingFast.
+func FuzzDecodeFindingFast(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fd findingDecoder
+		var got finding.Finding
+		if !fd.decode(data, &got) {
+			return
+		}
+		sameAsReflective(t, data, got)
+	})
+}
+
+// TestDecodeReportFast: which reports the hand-written decoder reads
+// whole (the agent's findings reports, batched or not), which it leaves
+// to the reflective one, and that both read the same.
+func TestDecodeReportFast(t *testing.T) {
+	snapshot := Envelope{Seq: 7, Time: time.Date(2026, 12, 6, 20, 0, 0, 123, time.UTC), Kind: KindFindings, Cluster: "c1", Dropped: 2,
+		Findings: &FindingsDelta{Full: true, Objects: []ObjectFindings{
+			{Object: agentFinding(1).Object, Findings: []finding.Finding{agentFinding(1), agentFinding(2)}},
+			{Object: finding.ObjectRef{Kind: "Pod", Name: "clean"}, Findings: []finding.Finding{}},
+		}, Deleted: []finding.ObjectRef{{Kind: "Pod", Namespace: "team", Name: "gone"}}}}
+	images := Envelope{Seq: 8, Kind: KindImages, Images: &ImageSet{Images: []ImageUse{{Ref: "r"}}}}
+	encode := func(v any) []byte {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	tests := []struct {
+		name  string
+		body  []byte
+		batch bool
+		fast  bool
+	}{
+		{name: "snapshot", body: encode(&snapshot), fast: true},
+		{name: "batch of findings reports", body: encode(&ReportBatch{Dropped: 3, Envelopes: []Envelope{snapshot, snapshot}}), batch: true, fast: true},
+		{name: "empty batch", body: []byte(`{"envelopes":[]}`), batch: true, fast: true},
+		{name: "batch with an images report", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images}}), batch: true},
+		{name: "finding with a vulnerability", body: encode(&Envelope{Seq: 1, Kind: KindFindings, Findings: &FindingsDelta{Objects: []ObjectFindings{{Findings: []finding.Finding{sampleFinding()}}}}})},
+		{name: "null findings", body: []byte(`{"seq":1,"kind":"findings","findings":{"objects":[{"object":{"kind":"Pod","name":"p"},"findings":null}]}}`)},
+		{name: "repeated seq", body: []byte(`{"seq":1,"seq":2,"kind":"findings","findings":{}}`)},
+		{name: "seq out of range", body: []byte(`{"seq":18446744073709551616,"kind":"findings","findings":{}}`)},
+		{name: "bad time", body: []byte(`{"seq":1,"time":"yesterday","kind":"findings","findings":{}}`)},
+		{name: "data after the value", body: []byte(`{"seq":1,"kind":"findings","findings":{}} 1`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fast, got, want := decodeBoth(t, tt.body, tt.batch)
+			if fast != tt.fast {
+				t.Fatalf("fast path taken: %v, want %v", fast, tt.fast)
+			}
+			if fast && !reflect.DeepEqual(got, want) {
+				t.Fatalf("fast path read %+v, the reflective path %+v", got, want)
+			}
+			// DecodeReport agrees with the reflective path, fast or not.
+			var viaDecode any = &Envelope{}
+			if tt.batch {
+				viaDecode = &ReportBatch{}
+			}
+			err := DecodeReport(bytes.NewReader(tt.body), viaDecode)
+			if err == nil && !reflect.DeepEqual(viaDecode, want) {
+				t.Fatalf("DecodeReport read %+v, the reflective path %+v", viaDecode, want)
+			}
+		})
+	}
+}
+
+// decodeBoth decodes body with the hand-written report decoder (fast:
+// whether it read it) and with the reflective path (want: nil if that
+// refused it).
+func decodeBoth(t *testing.T, body []byte, batch bool) (fast bool, got, want any) {
+	t.Helper()
+	if batch {
+		got, want = &ReportBatch{}, &ReportBatch{}
+	} else {
+		got, want = &Envelope{}, &Envelope{}
+	}
+	fast = (&findingDecoder{share: true}).decodeReportFast(body, got)
+	if err := decodeReportReflective(body, &findingDecoder{share: true}, want); err != nil {
+		if fast {
+			t.Fatalf("fast path read %q, which the reflective path refuses: %v", body, err)
+		}
+		want = nil
+	}
+	return fast, got, want
+}
+
+// FuzzDecodeReportFast: for every body, the hand-written report decoder
+// gives up or reads exactly what the reflective path reads, each
+// finding's kept bytes included. Seeds in
+// testdata/fuzz/FuzzDecodeReportFast.
+func FuzzDecodeReportFast(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, batch bool) {
+		fast, got, want := decodeBoth(t, body, batch)
+		if fast && !reflect.DeepEqual(got, want) {
+			t.Fatalf("fast path read %q as %+v, the reflective path as %+v", body, got, want)
+		}
+	})
+}
