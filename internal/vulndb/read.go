@@ -36,7 +36,9 @@ func (s *readStats) skip(name string, err error) {
 // readRecords reads every *.json file of a zip archive or a directory tree
 // (the layouts of OSV's all.zip exports and of the Go vulnerability
 // database's data/osv) and calls fn with each valid record and its JSON
-// (valid only during the call). An invalid
+// without the whitespace between tokens (valid only during the call).
+// The record holds only its ID, withdrawn time and affected packages
+// (parseRecordKeys); the JSON is what a database stores. An invalid
 // record is skipped and counted; an unreadable or corrupt archive is an
 // error, so that an update from it fails as a whole.
 func readRecords(ctx context.Context, path string, fn func(*Record, []byte) error) (readStats, error) {
@@ -91,7 +93,8 @@ type parsedBatch struct {
 }
 
 // parseEntries reads and parses a batch of entries (a worker of
-// decodeAhead). The batch's files are read into one buffer of pool.
+// decodeAhead). The batch's files are read into one buffer of pool; a
+// valid record's data is its JSON stripped of whitespace.
 func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 	out := make([]parsedEntry, len(batch))
 	total := 0
@@ -129,8 +132,12 @@ func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 		}
 		data := buf[start:ends[i]:ends[i]]
 		start = ends[i]
-		out[i].data = data
-		out[i].rec, out[i].err = ParseRecord(data)
+		out[i].rec, out[i].err = parseRecordKeys(data)
+		if out[i].err == nil {
+			// Stripped here, in place (the result is never longer), so
+			// that the single writer only copies it.
+			out[i].data = appendStripped(data[:0], data)
+		}
 	}
 	return parsedBatch{entries: out, buf: buf}
 }
