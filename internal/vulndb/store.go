@@ -377,7 +377,19 @@ type builder struct {
 	sources   map[string]string   // record ID -> source name
 }
 
+// A builder writes its records in transactions of buildBatch records,
+// CVE entries and content sets in transactions of 4×buildBatch. (Larger
+// transactions were measured slower: bbolt holds every dirty node of a
+// transaction in memory, and the collector scans them.)
 const buildBatch = 2000
+
+// recordsFillPercent is how full the records bucket's pages are left
+// when they split. A source's IDs arrive largely in ascending runs (a
+// prefix and a sequence number; the batches are sorted), and a page
+// split at bbolt's default half behind such a run stays half empty; a
+// fuller split means fewer pages to write and a smaller file (at 10 %
+// scale of the import benchmark, 54 MiB instead of 72 MiB).
+const recordsFillPercent = 0.9
 
 func newBuilder(dest string) (*builder, error) {
 	dir := filepath.Dir(dest)
@@ -523,6 +535,9 @@ func (b *builder) put(bucket []byte, batch map[string][]byte, what string) error
 	sort.Strings(keys)
 	err := b.bolt.Update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bucket)
+		if bytes.Equal(bucket, bucketRecords) {
+			bk.FillPercent = recordsFillPercent
+		}
 		for _, k := range keys {
 			if err := bk.Put([]byte(k), batch[k]); err != nil {
 				return fmt.Errorf("%s %q: %w", what, k, err)
