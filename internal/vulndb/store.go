@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -383,6 +385,10 @@ type builder struct {
 // transaction in memory, and the collector scans them.)
 const buildBatch = 2000
 
+// buildMmapSize is the mapping a builder starts with: more than a
+// database with every source (about 600 MiB).
+const buildMmapSize = 1 << 30
+
 // recordsFillPercent is how full the records bucket's pages are left
 // when they split. A source's IDs arrive largely in ascending runs (a
 // prefix and a sequence number; the batches are sorted), and a page
@@ -402,7 +408,20 @@ func newBuilder(dest string) (*builder, error) {
 	}
 	tmp := f.Name()
 	f.Close()
-	b, err := bolt.Open(tmp, 0o644, &bolt.Options{NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second})
+	// The file is built without any fsync (NoSync, NoGrowSync: a growth
+	// of the file was a truncate and an fsync each time) and without a
+	// free list on disk: nobody reads it before commit, which syncs it
+	// whole before renaming it into place, so it is durable at the
+	// rename and a crash before leaves only a temporary file.
+	opts := &bolt.Options{NoSync: true, NoGrowSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second}
+	if runtime.GOOS != "windows" && strconv.IntSize == 64 {
+		// Address space, not memory: bbolt re-maps the file each time it
+		// outgrows its mapping, and copies every node it holds out of the
+		// old mapping (a tenth of the writer's CPU). On Windows the file
+		// itself would grow to this size.
+		opts.InitialMmapSize = buildMmapSize
+	}
+	b, err := bolt.Open(tmp, 0o644, opts)
 	if err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
