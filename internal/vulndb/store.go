@@ -375,8 +375,9 @@ type builder struct {
 	// source's entries from the buckets.
 	cveBatch  map[string][]byte
 	repoBatch map[string][]byte
-	keys      map[string][]string // record ID -> index keys
-	sources   map[string]string   // record ID -> source name
+	// records are the records stored, by ID: one map, not one per
+	// field, as it holds every record of the build.
+	records map[string]storedRecord
 }
 
 // A builder writes its records in transactions of buildBatch records,
@@ -384,6 +385,13 @@ type builder struct {
 // transactions were measured slower: bbolt holds every dirty node of a
 // transaction in memory, and the collector scans them.)
 const buildBatch = 2000
+
+// storedRecord is what a builder remembers of a record it stored: its
+// source and its index keys.
+type storedRecord struct {
+	source string
+	keys   []string
+}
 
 // buildMmapSize is the mapping a builder starts with: more than a
 // database with every source (about 600 MiB).
@@ -438,7 +446,7 @@ func newBuilder(dest string) (*builder, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
-	return &builder{bolt: b, tmp: tmp, batch: map[string][]byte{}, keys: map[string][]string{}, sources: map[string]string{},
+	return &builder{bolt: b, tmp: tmp, batch: map[string][]byte{}, records: map[string]storedRecord{},
 		cveBatch: map[string][]byte{}, repoBatch: map[string][]byte{}}, nil
 }
 
@@ -497,8 +505,7 @@ func (b *builder) store(source string, rec *Record, v []byte) error {
 			keys = append(keys, k)
 		}
 	}
-	b.keys[rec.ID] = keys
-	b.sources[rec.ID] = source
+	b.records[rec.ID] = storedRecord{source: source, keys: keys}
 	b.batch[rec.ID] = v
 	if len(b.batch) >= buildBatch {
 		return b.flush()
@@ -600,7 +607,8 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	index := map[string][]string{}
 	meta.Ecosystems = map[string]int{}
 	perSource := map[string]int{}
-	for id, keys := range b.keys {
+	for id, r := range b.records {
+		keys := r.keys
 		ecos := map[string]bool{}
 		for _, k := range keys {
 			index[k] = append(index[k], id)
@@ -610,7 +618,7 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 		for eco := range ecos {
 			meta.Ecosystems[eco]++
 		}
-		perSource[b.sources[id]]++
+		perSource[r.source]++
 	}
 	// Ecosystem counts keep OSV's spelling of the name where known.
 	named := map[string]int{}
@@ -618,7 +626,7 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 		named[displayEcosystem(eco)] = n
 	}
 	meta.Ecosystems = named
-	meta.Records = len(b.keys)
+	meta.Records = len(b.records)
 	cveCounts, err := b.countBySource(bucketCVEs)
 	if err != nil {
 		return meta, err
