@@ -43,11 +43,12 @@ func runLoad(b *testing.B, s loadSpec) (loadResult, float64) {
 // seconds. Rates in s are each generator's.
 func runLoads(b *testing.B, s loadSpec, procs int) (loadResult, float64) {
 	b.Helper()
-	spec, _ := json.Marshal(s)
 	cmds := make([]*exec.Cmd, procs)
 	outs := make([]bytes.Buffer, procs)
 	errOuts := make([]bytes.Buffer, procs)
 	for i := range cmds {
+		s.Index = i
+		spec, _ := json.Marshal(s)
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), loadGenEnv+"="+string(spec))
 		cmd.Stdout, cmd.Stderr = &outs[i], &errOuts[i]
@@ -70,6 +71,7 @@ func runLoads(b *testing.B, s loadSpec, procs int) (loadResult, float64) {
 		sum.ConnectErrors += r.ConnectErrors
 		sum.Execs += r.Execs
 		sum.UDPSends += r.UDPSends
+		sum.DestConnects += r.DestConnects
 		sum.Elapsed = max(sum.Elapsed, r.Elapsed)
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		cpu += tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
@@ -239,8 +241,10 @@ func BenchmarkRuntimeTargetLoad(b *testing.B) {
 // process does not get the CPU for 100,000 sends/s on a busy 2-core
 // machine. It reports the rate reached, the events delivered, the lowest
 // number delivered in any whole second and the records the ring buffer
-// dropped (the sensor's per-CPU counter). Needs root and BTF; never
-// asserted.
+// dropped (the sensor's per-CPU counter). With
+// PALISADE_RUNTIME_SUSTAINED_EVENTS=connect the events are UDP connects to
+// distinct loopback destinations with the agent's connect window on.
+// Needs root and BTF; never asserted.
 //
 //	go test ./bench -run x -bench RuntimeSustained -benchtime 1x -timeout 10m
 func BenchmarkRuntimeSustained(b *testing.B) {
@@ -256,9 +260,18 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	// would take.
 	backlog := benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_BACKLOG", 0.05)
 	const rate = 100000
+	// PALISADE_RUNTIME_SUSTAINED_EVENTS=connect: UDP connects to
+	// distinct loopback destinations instead (no datagram sent, each a
+	// connect event new to the agent's 1-minute window, which is on).
+	spec := loadSpec{Seconds: secs, UDPWorkers: 1, UDPRate: rate / float64(procs), UDPUnread: true, MaxBacklog: backlog}
+	window := time.Duration(0)
+	if os.Getenv("PALISADE_RUNTIME_SUSTAINED_EVENTS") == "connect" {
+		spec = loadSpec{Seconds: secs, DestWorkers: 1, DestRate: rate / float64(procs), MaxBacklog: backlog}
+		window = time.Minute
+	}
 	for range b.N {
 		l0 := load1()
-		state, stop := watchedSensor(b, 0)
+		state, stop := watchedSensor(b, window)
 		// Events delivered in each second while the generators run; the
 		// first and last seconds (generators starting and stopping) are
 		// left out of the minimum.
@@ -282,7 +295,8 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 			}
 		}()
 		cpu0 := selfCPU()
-		r, genCPU := runLoads(b, loadSpec{Seconds: secs, UDPWorkers: 1, UDPRate: rate / float64(procs), UDPUnread: true, MaxBacklog: backlog, ExitBinary: exitBinary(b)}, procs)
+		r, genCPU := runLoads(b, spec, procs)
+		r.UDPSends += r.DestConnects // the events asked for, either kind
 		close(sampling)
 		<-sampled
 		sensorCPU := selfCPU() - cpu0

@@ -30,7 +30,17 @@ type loadSpec struct {
 	Seconds                                 float64
 	ConnectWorkers, ExecWorkers, UDPWorkers int
 	ConnectRate, ExecRate, UDPRate          float64
-	ExitBinary                              string
+	// DestWorkers connect one UDP socket each, again and again, to
+	// distinct loopback destinations (127.0.0.0/8 addresses and ports in
+	// turn) at DestRate in all: each connect is a connect event, new to
+	// the kernel-side window too, and sends nothing (a UDP connect only
+	// sets the socket's peer).
+	DestWorkers int
+	DestRate    float64
+	// Index tells the generators of one run apart (runLoads sets it):
+	// their destinations differ.
+	Index      int
+	ExitBinary string
 	// UDPUnread leaves the generator's UDP port unread: the sensor sees
 	// each send all the same, and the datagrams that a full receive
 	// buffer drops cost the generator no receive syscall.
@@ -45,6 +55,7 @@ type loadSpec struct {
 // loadResult is what it did.
 type loadResult struct {
 	Connects, ConnectErrors, Execs, UDPSends int64
+	DestConnects                             int64
 	Elapsed                                  float64
 }
 
@@ -210,7 +221,32 @@ func runLoadGenerator(specJSON string) int {
 			udps.Add(n)
 		})
 	}
+	var dests atomic.Int64
+	for w := range s.DestWorkers {
+		wg.Go(func() {
+			fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return
+			}
+			defer syscall.Close(fd)
+			var n int64
+			paced := start
+			for i := uint32(0); time.Now().Before(deadline); i++ {
+				pace(&paced, n, s.DestRate/float64(s.DestWorkers), s.MaxBacklog)
+				// 127.(1+16×Index+w).x.y, port 1024 + i%60000: distinct
+				// for each of the first 60,000 × 65,536 connects of a
+				// worker, and from the other workers' and generators'.
+				a := uint32(i / 60000)
+				sa := &syscall.SockaddrInet4{Port: 1024 + int(i%60000), Addr: [4]byte{127, byte(1 + 16*s.Index + w), byte(a >> 8), byte(a)}}
+				if syscall.Connect(fd, sa) == nil {
+					n++
+				}
+			}
+			dests.Add(n)
+		})
+	}
 	wg.Wait()
+	res.DestConnects = dests.Load()
 	res.Elapsed = time.Since(start).Seconds()
 	res.Connects, res.ConnectErrors, res.Execs, res.UDPSends = connects.Load(), connErrs.Load(), execs.Load(), udps.Load()
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {

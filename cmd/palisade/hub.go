@@ -84,7 +84,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	var certTTL, stale, offline time.Duration
 	var verbose bool
 	var trustedProxies []string
-	var clientFailures, maxBundleSends int
+	var clientFailures, maxBundleSends, maxIdleConns int
 	var tlsCertFile, tlsKeyFile string
 	var admissionQuota int64
 	var admissionRetention, unusedScanRetention time.Duration
@@ -115,7 +115,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 				limits.Client.Free = clientFailures
 			}
 			h, st, err := open(cmd, hub.Config{Hosts: hosts, TLSCertFile: tlsCertFile, TLSKeyFile: tlsKeyFile, CertTTL: certTTL, StaleAfter: stale, OfflineAfter: offline, Logger: log, EncryptionMaxAge: *encryptionMaxAge,
-				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends,
+				AuthLimits: limits, TrustedProxies: proxies, MaxBundleSends: maxBundleSends, MaxIdleConns: maxIdleConns,
 				AdmissionEventsPerCluster: cmp.Or(admissionQuota, -1), AdmissionEventRetention: cmp.Or(admissionRetention, -1),
 				ImageScansPerCluster: cmp.Or(scanQuota, -1), UnusedImageScanRetention: cmp.Or(unusedScanRetention, -1),
 				RuntimeProfileRetention: cmp.Or(profileRetention, -1),
@@ -162,6 +162,7 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 	f.StringSliceVar(&trustedProxies, "trusted-proxies", nil, "addresses or CIDRs of proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
 	f.IntVar(&clientFailures, "auth-client-failures", hub.DefaultAuthLimits().Client.Free,
 		"failed sign-ins per client address before it is locked out (doubling from 30s to 15m); 0 turns the per-address limits off, e.g. behind a load balancer that hides client addresses")
+	f.IntVar(&maxIdleConns, "max-idle-connections", 0, "kept-alive connections left open between requests; beyond it the longest idle are closed and agents reconnect for their next request, trading TLS handshakes for memory (about 27 KiB a connection; 0: unbounded)")
 	f.StringVar(&debugListen, "debug-listen", "", "serve Go's /debug/pprof/ on this loopback address (e.g. 127.0.0.1:6060), unauthenticated: for profiling a running hub")
 	_ = f.MarkHidden("debug-listen")
 	return cmd

@@ -339,6 +339,14 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 	if isGzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
+	if idempotentPaths[path] {
+		// Present but empty: not sent, but it lets the HTTP transport send
+		// the request again on a new connection when the hub closed the
+		// kept-alive one as it was reused (its idle timeout, a replica
+		// shutting down, idle connections shed under memory pressure),
+		// instead of failing it with EOF.
+		req.Header["Idempotency-Key"] = nil
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("hub %s: %w", path, err)
@@ -365,6 +373,15 @@ func (c *hubClient) do(ctx context.Context, method, path string, in, out any) er
 		return fmt.Errorf("hub %s: %w", path, err)
 	}
 	return nil
+}
+
+// idempotentPaths are the requests the hub may receive twice without
+// effect: reports are deduplicated by (agent, seq), a heartbeat repeats
+// state. Enrolment (a single-use token) and renewal are not.
+var idempotentPaths = map[string]bool{
+	fleetapi.PathReports:     true,
+	fleetapi.PathReportBatch: true,
+	fleetapi.PathHeartbeat:   true,
 }
 
 // maxHubResponseBytes bounds a JSON answer of the hub, decoded in memory:

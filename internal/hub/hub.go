@@ -87,6 +87,10 @@ type Config struct {
 	// answered 429 with Retry-After (zero: 8 and 1 per CPU, at least 16
 	// and 2). See ingestGate.
 	MaxIngests, MaxLargeIngests int
+	// MaxIdleConns bounds the kept-alive connections waiting for their
+	// next request: beyond it the longest idle are closed (see idleConns).
+	// Zero or negative: no bound.
+	MaxIdleConns int
 	// ImageScansPerCluster is the most image scans the hub keeps per
 	// cluster (default DefaultImageScansPerCluster; negative: no quota);
 	// UnusedImageScanRetention deletes the scans of images a cluster no
@@ -291,6 +295,12 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       5 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+	}
+	if maxIdle := h.cfg.MaxIdleConns; maxIdle > 0 {
+		ic := newIdleConns(maxIdle)
+		srv.ConnState = ic.state
+		h.log.Info("idle connections bounded", slog.Int("maxIdleConnections", maxIdle))
+		defer func() { h.log.Info("idle connections closed over the bound", slog.Int64("closed", ic.shed.Load())) }()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(tls.NewListener(ln, tc)) }()

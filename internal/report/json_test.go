@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -94,7 +95,7 @@ func TestJSONFieldNames(t *testing.T) {
 // TestStreamedJSONMatchesWholeEncoding pins the streamed JSON writer to the
 // plain encoding of the whole report, byte for byte.
 func TestStreamedJSONMatchesWholeEncoding(t *testing.T) {
-	for _, r := range []*finding.Report{testReport(), emptyReport()} {
+	for _, r := range []*finding.Report{testReport(), emptyReport(), manyFindingsReport(3*findingChunk + 7), manyFindingsReport(findingChunk)} {
 		var streamed bytes.Buffer
 		if err := writeJSON(&streamed, r); err != nil {
 			t.Fatal(err)
@@ -107,6 +108,40 @@ func TestStreamedJSONMatchesWholeEncoding(t *testing.T) {
 			t.Errorf("streamed JSON differs:\n%s\nwant:\n%s", streamed.String(), whole)
 		}
 	}
+}
+
+// TestStreamedJSONManyChunks writes reports of many chunks on more
+// workers than the machine has cores, so that chunks complete out of
+// order: the output must be whole and in order every time.
+func TestStreamedJSONManyChunks(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(8))
+	r := manyFindingsReport(60*findingChunk + 1)
+	want, err := marshalJSON(normalized(r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		var got bytes.Buffer
+		if err := writeJSON(&got, r); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Fatalf("streamed JSON of %d findings differs from the whole encoding", len(r.Findings))
+		}
+	}
+}
+
+// manyFindingsReport repeats testReport's findings, each with its own
+// line, to n findings: several chunks for writeFindingsJSON.
+func manyFindingsReport(n int) *finding.Report {
+	r := testReport()
+	base := r.Findings
+	r.Findings = make([]finding.Finding, n)
+	for i := range r.Findings {
+		r.Findings[i] = base[i%len(base)]
+		r.Findings[i].Line = i + 1
+	}
+	return r
 }
 
 // FuzzAppendString checks the hand-written string encoder against

@@ -320,6 +320,11 @@ func decodeTyped(src *manifest.Object) (any, error) {
 	case info.Status == APIReplaced && src.Kind == "NetworkPolicy":
 		return nil, nil
 	}
+	// The workload kinds, most of a large input, decode without
+	// reflection unless they use what only encoding/json decides.
+	if typed, ok := decodeDirect(src.JSON, info.Group, src.Kind); ok {
+		return typed, nil
+	}
 	typed := newTyped(info.Group, src.Kind)
 	if typed == nil {
 		return nil, nil

@@ -33,8 +33,23 @@ type job struct {
 	kind  jobKind
 }
 
-// maxBatch is how many queued reports the agent sends in one request.
-const maxBatch = 32
+// A request carries at most maxBatch queued reports and about
+// maxBatchBytes of their JSON, as the agent's send loop (internal/agent
+// sendBatchReports, sendBatchBytes): the hub refuses a request over its
+// decompressed bytes or JSON items with 413, and 5 snapshots of 500 pods
+// are already over its items.
+const (
+	maxBatch      = 32
+	maxBatchBytes = 4 << 20
+)
+
+// outReport is one report numbered and encoded, waiting in the sim's
+// outbox: its gzip member(s) and the size of its JSON.
+type outReport struct {
+	job
+	z    []byte
+	size int
+}
 
 // sim is one simulated agent: its identity, its connection, the findings
 // it has reported, and its outbox (jobs), sent in order, one request at a
@@ -53,6 +68,11 @@ type sim struct {
 	// lastSeq is the highest Seq numbered (its LastSeq), as the agent's.
 	pending atomic.Int64
 	lastSeq atomic.Uint64
+	// logRetries logs every resend (--log-retries).
+	logRetries bool
+	// outbox holds the reports numbered and encoded but not yet taken by
+	// the hub, oldest first (only the run goroutine touches it).
+	outbox []outReport
 }
 
 func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64) *sim {
@@ -96,54 +116,120 @@ func (s *sim) deltaShape() (k, c int) {
 	return k, 1 + s.rng.IntN(3)
 }
 
-// run sends the sim's reports until ctx ends and its queue is empty.
+// run sends the sim's reports until ctx ends: a batch at a time of the
+// oldest queued reports, within maxBatch and maxBatchBytes; after a 413
+// it sends half as many at once, as the agent does, so a refused request
+// is never sent again unchanged. When ctx ends, the request in flight is
+// finished but nothing is sent again.
 func (s *sim) run(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
+	split := 0 // reports per batch after a 413 (0: full batches)
 	for {
-		var first job
-		select {
-		case first = <-s.jobs:
-		case <-ctx.Done():
-			return
-		}
-		batch := []job{first}
-	more:
-		for len(batch) < maxBatch {
+		if len(s.outbox) == 0 {
 			select {
 			case j := <-s.jobs:
-				batch = append(batch, j)
-			default:
-				break more
+				s.outbox = append(s.outbox, s.encode(j))
+			case <-ctx.Done():
+				return
 			}
 		}
-		s.send(ctx, batch)
-		s.pending.Add(-int64(len(batch)))
+		n := maxBatch
+		if split > 0 {
+			n = split
+		}
+		batch := s.nextBatch(n)
+		switch s.send(ctx, batch) {
+		case sendApplied:
+			s.outbox = s.outbox[len(batch):]
+			s.pending.Add(-int64(len(batch)))
+			if len(s.outbox) == 0 {
+				split = 0
+			}
+		case sendTooLarge:
+			if len(batch) > 1 {
+				split = len(batch) / 2
+				continue
+			}
+			// One report over the hub's limits: the generator's fault,
+			// counted as rejected (the run fails), and dropped as the
+			// agent drops it so the queue behind it moves.
+			s.stats.rejected.Add(1)
+			s.stats.errorf("cluster %s: report %d alone answered 413", s.id.clusterID, s.seq)
+			s.outbox = s.outbox[1:]
+			s.pending.Add(-1)
+			split = 0
+		case sendAborted:
+			return
+		}
 	}
 }
 
-// send encodes the batch's reports (the model changes now, in the order
-// the hub applies them) and posts them until the hub takes them: 429 waits
-// its Retry-After, errors back off as the agent does. A report is never
-// dropped by the client, so anything missing on the hub is the hub's.
-func (s *sim) send(ctx context.Context, batch []job) {
-	now := time.Now().UTC()
-	members := make([][]byte, len(batch))
-	for i, j := range batch {
-		s.seq++
-		switch j.kind {
-		case jobSnapshot:
-			// A resnapshot after an agent restart: the pods changed a
-			// little since the last one.
-			s.model.delta(s.rng, 0, 5)
-			members[i] = s.model.snapshotEnvelopeZ(s.seq, now)
-		case jobImages:
-			members[i] = envelopeZ(imagesEnvelope(s.seq, now, int(s.seq)))
-		default:
-			k, c := s.deltaShape()
-			members[i] = envelopeZ(&fleetapi.Envelope{Seq: s.seq, Time: now, Kind: fleetapi.KindFindings, Findings: s.model.delta(s.rng, k, c)})
+// nextBatch returns the oldest reports of the outbox, encoding more
+// queued jobs as long as the batch has fewer than n reports and its JSON
+// stays within maxBatchBytes (a single report over it goes alone). A job
+// encoded that does not fit stays first in the outbox for the next batch.
+func (s *sim) nextBatch(n int) []outReport {
+	size, k := 0, 0
+	for k < n {
+		if k == len(s.outbox) {
+			select {
+			case j := <-s.jobs:
+				s.outbox = append(s.outbox, s.encode(j))
+			default:
+				return s.outbox[:k]
+			}
 		}
+		if k > 0 && size+s.outbox[k].size > maxBatchBytes {
+			break
+		}
+		size += s.outbox[k].size
+		k++
 	}
+	return s.outbox[:k]
+}
+
+// encode numbers a job's report and encodes it now (the model changes in
+// the order the hub applies the reports).
+func (s *sim) encode(j job) outReport {
+	now := time.Now().UTC()
+	s.seq++
 	s.lastSeq.Store(s.seq)
+	r := outReport{job: j}
+	switch j.kind {
+	case jobSnapshot:
+		// A resnapshot after an agent restart: the pods changed a
+		// little since the last one.
+		s.model.delta(s.rng, 0, 5)
+		r.z, r.size = s.model.snapshotEnvelopeZ(s.seq, now)
+	case jobImages:
+		r.z, r.size = envelopeZ(imagesEnvelope(s.seq, now, int(s.seq)))
+	default:
+		k, c := s.deltaShape()
+		r.z, r.size = envelopeZ(&fleetapi.Envelope{Seq: s.seq, Time: now, Kind: fleetapi.KindFindings, Findings: s.model.delta(s.rng, k, c)})
+	}
+	return r
+}
+
+// sendOutcome is how send ended.
+type sendOutcome int
+
+const (
+	sendApplied  sendOutcome = iota // the hub answered for every report
+	sendTooLarge                    // 413: the request is over the hub's limits
+	sendAborted                     // ctx ended before the hub took it
+)
+
+// send posts the batch until the hub takes it: 429 waits its
+// Retry-After, errors back off as the agent does; a 413 is returned for
+// the caller to split the batch. A report is never dropped by the client
+// except alone over the hub's limits, so anything missing on the hub is
+// the hub's.
+func (s *sim) send(ctx context.Context, batch []outReport) sendOutcome {
+	members := make([][]byte, len(batch))
+	jobs := make([]job, len(batch))
+	for i, r := range batch {
+		members[i], jobs[i] = r.z, r.job
+	}
 	body := batchBody(members)
 	backoff := time.Second
 	retried := false
@@ -151,23 +237,42 @@ func (s *sim) send(ctx context.Context, batch []job) {
 		res, status, wait, err := s.post(ctx, fleetapi.PathReportBatch, body)
 		switch {
 		case err == nil && status == http.StatusOK:
-			done := time.Now()
-			s.stats.record(batch, res, done, retried, len(body))
-			return
+			s.stats.record(jobs, res, time.Now(), retried, len(body))
+			return sendApplied
+		case status == http.StatusRequestEntityTooLarge:
+			s.stats.tooLarge.Add(1)
+			s.retryf(batch, len(body), status, err, 0)
+			return sendTooLarge
 		case status == http.StatusTooManyRequests:
 			s.stats.throttled.Add(1)
 			retried = true
+			s.retryf(batch, len(body), status, err, wait)
 			sleep(ctx, wait)
 		default:
 			s.stats.errorf("cluster %s: %d %v", s.id.clusterID, status, err)
 			retried = true
+			s.retryf(batch, len(body), status, err, backoff)
 			sleep(ctx, backoff)
 			backoff = min(2*backoff, 30*time.Second)
 		}
-		if ctx.Err() != nil && context.Cause(ctx) != errDrain {
-			return
+		if ctx.Err() != nil {
+			return sendAborted
 		}
 	}
+}
+
+// retryf logs one resend when --log-retries is on: which cluster, the
+// batch, the answer or transport error, and the delay chosen.
+func (s *sim) retryf(batch []outReport, n, status int, err error, delay time.Duration) {
+	if !s.logRetries {
+		return
+	}
+	json := 0
+	for _, r := range batch {
+		json += r.size
+	}
+	logf("retry cluster %s: %d reports (%d bytes of gzip, %d of JSON, oldest scheduled %v ago): status %d, %v; again in %v",
+		s.id.clusterID, len(batch), n, json, time.Since(batch[0].sched).Round(time.Millisecond), status, err, delay)
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -185,7 +290,8 @@ func (s *sim) post(ctx context.Context, path string, gz []byte) (fleetapi.BatchR
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Content-Encoding", "gzip")
-	resp, err := s.client.Do(req)
+	req.Header["Idempotency-Key"] = nil // as the agent's: resent on a new connection if the hub closed the reused one
+	resp, err := s.stats.do(s.client, req)
 	if err != nil {
 		return res, 0, 0, err
 	}
@@ -210,8 +316,9 @@ func (s *sim) heartbeat(ctx context.Context) {
 	hb, _ := json.Marshal(fleetapi.Heartbeat{Time: time.Now().UTC(), AgentVersion: "hubload", Pending: uint64(max(0, s.pending.Load())), LastSeq: s.lastSeq.Load()})
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+fleetapi.PathHeartbeat, bytes.NewReader(hb))
 	req.Header.Set("Content-Type", "application/json")
+	req.Header["Idempotency-Key"] = nil
 	t0 := time.Now()
-	resp, err := s.client.Do(req)
+	resp, err := s.stats.do(s.client, req)
 	if err != nil {
 		if ctx.Err() == nil {
 			s.stats.errorf("heartbeat %s: %v", s.id.clusterID, err)
@@ -232,20 +339,20 @@ func (s *sim) heartbeat(ctx context.Context) {
 	s.stats.heartbeat(time.Since(t0))
 }
 
-var errDrain = fmt.Errorf("draining")
-
 // stats collects every report's outcome.
 type stats struct {
 	mu          sync.Mutex
 	samples     []sample
 	hbLat       []time.Duration
 	errs        []string
+	transport   map[string]int // transport errors by phase and kind
 	nErrs       int
 	applied     atomic.Int64
 	dups        atomic.Int64 // duplicates answered to a first attempt: a report counted twice or a client bug
 	dupsRetry   atomic.Int64 // duplicates answered to a retry of a request that may have been applied
 	rejected    atomic.Int64 // per-report errors in a batch answer
 	throttled   atomic.Int64 // 429 answers
+	tooLarge    atomic.Int64 // 413 answers (the batch is split and sent again)
 	hbThrottled atomic.Int64 // heartbeats answered 429
 	overflow    atomic.Int64
 	bytes       atomic.Int64
@@ -306,6 +413,19 @@ func (st *stats) window(from, to time.Time, kind func(jobKind) bool) []time.Dura
 	var out []time.Duration
 	for _, s := range st.samples {
 		if !s.sched.Before(from) && s.sched.Before(to) && (kind == nil || kind(s.kind)) {
+			out = append(out, s.lat)
+		}
+	}
+	return out
+}
+
+// completed returns the latencies of reports completed in [from, to).
+func (st *stats) completed(from, to time.Time) []time.Duration {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []time.Duration
+	for _, s := range st.samples {
+		if done := s.sched.Add(s.lat); !done.Before(from) && done.Before(to) {
 			out = append(out, s.lat)
 		}
 	}

@@ -55,6 +55,7 @@ type options struct {
 	pgDurable                           bool
 	hubArgs, hubEnv                     []string
 	drain                               time.Duration
+	logRetries                          bool
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the queued reports may take to be applied after the load ends, before the verification (what is still queued then shows as mismatches)")
 	flag.DurationVar(&o.hb, "heartbeat", 15*time.Second, "fleet mode: each cluster's heartbeat interval")
 	flag.BoolVar(&o.pgDurable, "pg-durable", true, "PostgreSQL with its default durability (fsync, synchronous_commit, full_page_writes on); false only to compare")
+	flag.BoolVar(&o.logRetries, "log-retries", false, "log every resend of a report batch: when, why (status or transport error) and the delay before it")
 	flag.StringVar(&hubArgs, "hub-args", "", "extra flags for `palisade hub serve`, space-separated")
 	flag.StringVar(&hubEnv, "hub-env", "", "extra environment of the hub processes only, space-separated NAME=value (e.g. GOMEMLIMIT=400MiB, as an operator sets from the container's memory limit)")
 	flag.Parse()
@@ -188,9 +190,13 @@ func run(ctx context.Context, o options) (bool, error) {
 	sims := make([]*sim, len(ids))
 	for i, id := range ids {
 		sims[i] = newSim(id, hubs.url, o.pods, st, uint64(i))
+		sims[i].logRetries = o.logRetries
 	}
-	runCtx, stopSims := context.WithCancelCause(context.Background())
-	defer stopSims(nil)
+	// The sims stop when the drain is over or on an interrupt: the request
+	// in flight is finished, nothing is sent again (what is still queued
+	// shows in the verification as not applied).
+	runCtx, stopSims := context.WithCancel(ctx)
+	defer stopSims()
 	var wg sync.WaitGroup
 	for _, s := range sims {
 		wg.Add(1)
@@ -243,7 +249,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	if !waitIdle(ctx, sims, o.drain) {
 		logf("reports still queued after %v", o.drain)
 	}
-	stopSims(errDrain)
+	stopSims()
 	wg.Wait()
 	return verify(ctx, o, database, sims, st)
 }
@@ -353,8 +359,12 @@ func fleetRun(ctx context.Context, o options, hubs *fleetHubs, sims []*sim, st *
 	for {
 		select {
 		case <-tick.C:
-			lat := st.window(time.Now().Add(-time.Minute), time.Now(), nil)
-			logf("fleet: last minute %d reports p99 %v; dashboard p99 %v; load %s; hub RSS %s", len(lat), pct(lat, .99), pct(dash.latencies(), .99), loadAvg(), rss.describe())
+			// Counted by when they completed: reports scheduled in the last
+			// minute may all still be queued behind older ones while the hub
+			// applies those (counting by schedule showed 0 and looked like a
+			// stall).
+			lat := st.completed(time.Now().Add(-time.Minute), time.Now())
+			logf("fleet: last minute %d reports completed, p99 %v behind schedule; dashboard p99 %v; load %s; hub RSS %s", len(lat), pct(lat, .99), pct(dash.latencies(), .99), loadAvg(), rss.describe())
 			continue
 		case <-fctx.Done():
 		}
@@ -588,6 +598,9 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 		sent, applied, st.dups.Load(), st.dupsRetry.Load(), st.rejected.Load(), st.overflow.Load(), st.requests.Load(), float64(st.bytes.Load())/1e6, bad, st.nErrs)
 	for _, e := range st.errs {
 		logf("error: %s", e)
+	}
+	for _, e := range st.transportSummary() {
+		logf("transport errors: %s", e)
 	}
 	ok := bad == 0 && st.nErrs == 0 && st.dups.Load() == 0 && st.rejected.Load() == 0 && st.overflow.Load() == 0 &&
 		uint64(applied+st.dupsRetry.Load()) == sent

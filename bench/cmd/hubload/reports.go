@@ -44,6 +44,8 @@ type clusterModel struct {
 	// (nil after a change), so an unchanged cluster's snapshots cost the
 	// load client no encoding.
 	snapshotZ []byte
+	// snapshotJSON is the size of snapshotZ's JSON.
+	snapshotJSON int
 }
 
 func newClusterModel(pods int) *clusterModel {
@@ -176,22 +178,24 @@ func batchBody(reports [][]byte) []byte {
 	return b.Bytes()
 }
 
-// envelopeZ encodes an envelope as the gzip member(s) of one report.
-func envelopeZ(env *fleetapi.Envelope) []byte {
+// envelopeZ encodes an envelope as the gzip member(s) of one report and
+// returns them with the size of its JSON.
+func envelopeZ(env *fleetapi.Envelope) ([]byte, int) {
 	js, _ := json.Marshal(env)
-	return gzipMember(js)
+	return gzipMember(js), len(js)
 }
 
-// snapshotZ encodes a full snapshot of the model: the objects (cached
-// while the model is unchanged) between a head and a tail member.
-func (m *clusterModel) snapshotEnvelopeZ(seq uint64, now time.Time) []byte {
+// snapshotEnvelopeZ encodes a full snapshot of the model: the objects
+// (cached while the model is unchanged) between a head and a tail member;
+// it returns them with the size of the report's JSON.
+func (m *clusterModel) snapshotEnvelopeZ(seq uint64, now time.Time) ([]byte, int) {
 	if m.snapshotZ == nil {
 		objs := make([]fleetapi.ObjectFindings, 0, len(m.pods))
 		for _, p := range m.pods {
 			objs = append(objs, podFindings(p))
 		}
 		js, _ := json.Marshal(objs)
-		m.snapshotZ = gzipMember(js)
+		m.snapshotZ, m.snapshotJSON = gzipMember(js), len(js)
 	}
 	head, _ := json.Marshal(struct {
 		Seq  uint64    `json:"seq"`
@@ -199,10 +203,11 @@ func (m *clusterModel) snapshotEnvelopeZ(seq uint64, now time.Time) []byte {
 		Kind string    `json:"kind"`
 	}{seq, now, fleetapi.KindFindings})
 	var b bytes.Buffer
-	b.Write(gzipMember(append(head[:len(head)-1], []byte(`,"findings":{"full":true,"objects":`)...)))
+	head = append(head[:len(head)-1], []byte(`,"findings":{"full":true,"objects":`)...)
+	b.Write(gzipMember(head))
 	b.Write(m.snapshotZ)
 	b.Write(gzipMember([]byte("}}")))
-	return b.Bytes()
+	return b.Bytes(), len(head) + m.snapshotJSON + 2
 }
 
 // imagesEnvelope is the images report beside a delta (the measured 4.5 KB

@@ -77,9 +77,11 @@ func TestModelMatchesStore(t *testing.T) {
 			if tc.c > 0 {
 				m.delta(rng, 0, tc.c)
 			}
-			env = decodeReport(t, m.snapshotEnvelopeZ(seq, now))
+			z, _ := m.snapshotEnvelopeZ(seq, now)
+			env = decodeReport(t, z)
 		} else {
-			env = decodeReport(t, envelopeZ(&fleetapi.Envelope{Seq: seq, Time: now, Kind: fleetapi.KindFindings, Findings: m.delta(rng, tc.k, tc.c)}))
+			z, _ := envelopeZ(&fleetapi.Envelope{Seq: seq, Time: now, Kind: fleetapi.KindFindings, Findings: m.delta(rng, tc.k, tc.c)})
+			env = decodeReport(t, z)
 		}
 		applied, err := st.Ingest(ctx, "a", env, now)
 		if err != nil || !applied {
@@ -97,7 +99,22 @@ func TestModelMatchesStore(t *testing.T) {
 func TestBatchBodyDecodes(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	m := newClusterModel(3)
-	body := batchBody([][]byte{m.snapshotEnvelopeZ(1, now), envelopeZ(imagesEnvelope(2, now, 0))})
+	snap, snapJSON := m.snapshotEnvelopeZ(1, now)
+	images, imagesJSON := envelopeZ(imagesEnvelope(2, now, 0))
+	for _, r := range []struct {
+		z    []byte
+		size int
+	}{{snap, snapJSON}, {images, imagesJSON}} {
+		// The size batches are bounded by is the report's JSON.
+		zr, err := gzip.NewReader(bytes.NewReader(r.z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, zr); err != nil || int(n) != r.size {
+			t.Fatalf("report of %d bytes of JSON said to be %d (%v)", n, r.size, err)
+		}
+	}
+	body := batchBody([][]byte{snap, images})
 	zr, err := gzip.NewReader(bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
