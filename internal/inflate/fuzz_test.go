@@ -53,3 +53,26 @@ func FuzzGunzipMatchesStdlib(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecoderReuseMatchesStdlib decodes two streams with one Decoder:
+// whatever the first left behind (a failed stream's state, its output in
+// the window), the second decodes as the standard library does.
+func FuzzDecoderReuseMatchesStdlib(f *testing.F) {
+	ok := deflate(f, []byte("Package: libc6\nVersion: 2.36\nPackage: libc6\n"), flate.BestCompression)
+	f.Add(ok, ok)
+	f.Add([]byte{0x07}, ok)
+	f.Add(deflateWithFarDistance(), deflate(f, []byte("abcabcabc"), flate.HuffmanOnly))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		var z Decoder
+		for _, in := range [][]byte{first, second} {
+			want, werr := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(in)), 64<<20))
+			got, err := collect(z.Inflate, bytes.NewReader(in))
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("err = %v, stdlib err = %v", err, werr)
+			}
+			if err == nil && !bytes.Equal(got, want) {
+				t.Fatalf("output differs: %d bytes, stdlib %d", len(got), len(want))
+			}
+		}
+	})
+}

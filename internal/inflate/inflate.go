@@ -253,6 +253,33 @@ func Inflate(src io.Reader, emit func([]byte) error) error {
 	return d.flush()
 }
 
+// A Decoder inflates raw DEFLATE streams one after another with the
+// same buffers and tables, for many small streams (the entries of a zip
+// archive) where Inflate's allocation of about 300 KiB per call would
+// cost more than the decoding. The zero value is ready for use; a
+// Decoder is not safe for concurrent use.
+type Decoder struct{ d decoder }
+
+// Inflate is the package's Inflate with z's buffers: the same output and
+// errors for every stream.
+func (z *Decoder) Inflate(src io.Reader, emit func([]byte) error) error {
+	d := &z.d
+	in, out, lit, dist, cl := d.in, d.out, d.lit, d.dist, d.cl
+	if in == nil {
+		fresh := newDecoder(src, emit)
+		in, out = fresh.in, fresh.out
+	}
+	// Every field but the buffers and the tables' storage starts over;
+	// build clears a table before filling it.
+	*d = decoder{src: src, in: in, out: out, emit: emit, lit: lit, dist: dist, cl: cl}
+	err := d.inflate()
+	if err == nil {
+		err = d.flush()
+	}
+	d.src, d.emit = nil, nil // hold nothing of the caller's
+	return err
+}
+
 func (d *decoder) offset() int64 { return d.base + int64(d.pos) - int64(d.nb/8) + int64(d.pad) }
 
 func (d *decoder) corrupt(msg string) error {

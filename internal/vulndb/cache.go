@@ -148,7 +148,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 	for i, in := range inputs {
 		name := in.state.Name
 		add := func(rec *Record) error { return b.add(name, rec) }
-		addRaw := func(rec *Record, raw []byte) error { return b.addRaw(name, rec, raw) }
+		addCompact := func(rec *Record, compact []byte) error { return b.addCompact(name, rec, compact) }
 		addStored := func(rec *Record, stored []byte) error { return b.addStored(name, rec, stored) }
 		addCVE := func(info *CVEInfo) error { return b.addCVE(name, info) }
 		addRepo := func(repo string, cpes []string) error { return b.addRepository(name, repo, cpes) }
@@ -197,7 +197,7 @@ func (c Cache) rebuild(ctx context.Context, old *DB, inputs []buildInput, now ti
 			case in.state.Format == FormatBodhi:
 				st, err = readBodhi(ctx, in.path, add)
 			default:
-				st, err = readRecords(ctx, in.path, addRaw)
+				st, err = readRecords(ctx, in.path, addCompact)
 			}
 			if err != nil {
 				b.abort()

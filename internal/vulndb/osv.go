@@ -191,39 +191,60 @@ func decodeRecordPart(data []byte, v any) error {
 }
 
 func (r *Record) validate() error {
-	if err := validID(r.ID); err != nil {
+	return validateRecord(r.ID, r.Aliases, len(r.Aliases)+len(r.Upstream)+len(r.Related), len(r.Severity),
+		len(r.References), len(r.Affected), len(r.DatabaseSpecific), func(i int) error {
+			a := &r.Affected[i]
+			return validateAffected(a.Package, len(a.Ranges), len(a.Versions), len(a.Severity),
+				len(a.EcosystemSpecific)+len(a.DatabaseSpecific), func(j int) (string, []Event, int) {
+					rg := &a.Ranges[j]
+					return rg.Type, rg.Events, len(rg.DatabaseSpecific)
+				})
+		})
+}
+
+// validateRecord checks a record from what validation needs of it (so
+// that a Record and the import's leaner recordKeys are held to the same
+// rules): its ID and aliases, the counts of its lists, the size of its
+// database_specific, and each affected entry through affected.
+func validateRecord(id string, aliases []string, nAliasLike, nSeverity, nReferences, nAffected, specLen int,
+	affected func(i int) error) error {
+	if err := validID(id); err != nil {
 		return fmt.Errorf("id: %w", err)
 	}
-	if err := within("aliases", len(r.Aliases)+len(r.Upstream)+len(r.Related), maxAliases); err != nil {
+	if err := within("aliases", nAliasLike, maxAliases); err != nil {
 		return err
 	}
-	for _, a := range r.Aliases {
+	for _, a := range aliases {
 		if err := validID(a); err != nil {
 			return fmt.Errorf("alias: %w", err)
 		}
 	}
-	if err := within("severity", len(r.Severity), maxSeverities); err != nil {
+	if err := within("severity", nSeverity, maxSeverities); err != nil {
 		return err
 	}
-	if err := within("references", len(r.References), maxReferences); err != nil {
+	if err := within("references", nReferences, maxReferences); err != nil {
 		return err
 	}
-	if err := within("affected", len(r.Affected), maxAffected); err != nil {
+	if err := within("affected", nAffected, maxAffected); err != nil {
 		return err
 	}
-	if len(r.DatabaseSpecific) > maxSpecificBytes {
+	if specLen > maxSpecificBytes {
 		return errors.New("database_specific: too large")
 	}
-	for i := range r.Affected {
-		if err := r.Affected[i].validate(); err != nil {
+	for i := range nAffected {
+		if err := affected(i); err != nil {
 			return fmt.Errorf("affected[%d]: %w", i, err)
 		}
 	}
 	return nil
 }
 
-func (a *Affected) validate() error {
-	p := a.Package
+// validateAffected checks one affected entry: its package, the counts of
+// its lists, the size of its ecosystem_specific and database_specific
+// together, and each range's type, events and database_specific size
+// (from rangeAt).
+func validateAffected(p Package, nRanges, nVersions, nSeverity, specLen int,
+	rangeAt func(i int) (typ string, events []Event, specLen int)) error {
 	if p.Name == "" || p.Ecosystem == "" {
 		return errors.New("package: ecosystem and name are required")
 	}
@@ -233,31 +254,32 @@ func (a *Affected) validate() error {
 	if strings.ContainsRune(p.Name, 0) || strings.ContainsRune(p.Ecosystem, 0) {
 		return errors.New("package: NUL in name")
 	}
-	if err := within("ranges", len(a.Ranges), maxRanges); err != nil {
+	if err := within("ranges", nRanges, maxRanges); err != nil {
 		return err
 	}
-	if err := within("versions", len(a.Versions), maxVersions); err != nil {
+	if err := within("versions", nVersions, maxVersions); err != nil {
 		return err
 	}
-	if err := within("severity", len(a.Severity), maxSeverities); err != nil {
+	if err := within("severity", nSeverity, maxSeverities); err != nil {
 		return err
 	}
-	if len(a.EcosystemSpecific)+len(a.DatabaseSpecific) > maxSpecificBytes {
+	if specLen > maxSpecificBytes {
 		return errors.New("ecosystem_specific/database_specific: too large")
 	}
-	for i, rg := range a.Ranges {
-		if err := within("events", len(rg.Events), maxEvents); err != nil {
+	for i := range nRanges {
+		typ, events, rangeSpec := rangeAt(i)
+		if err := within("events", len(events), maxEvents); err != nil {
 			return fmt.Errorf("ranges[%d]: %w", i, err)
 		}
-		if len(rg.DatabaseSpecific) > maxSpecificBytes {
+		if rangeSpec > maxSpecificBytes {
 			return fmt.Errorf("ranges[%d]: database_specific: too large", i)
 		}
-		switch rg.Type {
+		switch typ {
 		case RangeEcosystem, RangeSemver, RangeGit:
 		default:
-			return fmt.Errorf("ranges[%d]: unknown type %q", i, truncate(rg.Type, 32))
+			return fmt.Errorf("ranges[%d]: unknown type %q", i, truncate(typ, 32))
 		}
-		for j, e := range rg.Events {
+		for j, e := range events {
 			n := 0
 			for _, v := range []string{e.Introduced, e.Fixed, e.LastAffected, e.Limit} {
 				if v != "" {

@@ -3,12 +3,16 @@ package vulndb
 import (
 	"archive/zip"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/palisade-sec/palisade/internal/inflate"
 )
 
 // Limits of one archive or directory of records.
@@ -36,7 +40,9 @@ func (s *readStats) skip(name string, err error) {
 // readRecords reads every *.json file of a zip archive or a directory tree
 // (the layouts of OSV's all.zip exports and of the Go vulnerability
 // database's data/osv) and calls fn with each valid record and its JSON
-// (valid only during the call). An invalid
+// without the whitespace between tokens (valid only during the call).
+// The record holds only its ID, withdrawn time and affected packages
+// (parseRecordKeys); the JSON is what a database stores. An invalid
 // record is skipped and counted; an unreadable or corrupt archive is an
 // error, so that an update from it fails as a whole.
 func readRecords(ctx context.Context, path string, fn func(*Record, []byte) error) (readStats, error) {
@@ -63,14 +69,15 @@ const (
 )
 
 // recordEntry is one file of an archive or directory: name is what a
-// skip reports, open reads it (at most MaxRecordSize+1 bytes).
+// skip reports, read appends its content to buf (at most
+// MaxRecordSize+1 bytes; a zip entry inflated with dec).
 type recordEntry struct {
 	name string
 	// size is the entry's declared size, at most MaxRecordSize; tooLarge
 	// is set when it declares more.
 	size     int
 	tooLarge bool
-	open     func() (io.ReadCloser, error)
+	read     func(buf []byte, dec *inflate.Decoder) ([]byte, error)
 }
 
 // parsedEntry is a recordEntry read and parsed: fatal is an error that
@@ -91,8 +98,10 @@ type parsedBatch struct {
 }
 
 // parseEntries reads and parses a batch of entries (a worker of
-// decodeAhead). The batch's files are read into one buffer of pool.
+// decodeAhead). The batch's files are read into one buffer of pool; a
+// valid record's data is its JSON stripped of whitespace.
 func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
+	var dec inflate.Decoder // its buffers are reused for the batch's entries
 	out := make([]parsedEntry, len(batch))
 	total := 0
 	for _, e := range batch {
@@ -107,16 +116,8 @@ func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 			out[i].err = ErrRecordTooLarge
 			continue
 		}
-		rc, err := e.open()
-		if err != nil {
-			out[i].fatal = err
-			return parsedBatch{entries: out[:i+1]}
-		}
-		// The header's size may lie; the reader is capped regardless, and
-		// reading to the end checks a zip entry's CRC-32.
-		buf, err = appendAll(buf, io.LimitReader(rc, MaxRecordSize+1))
-		rc.Close()
-		if err != nil {
+		var err error
+		if buf, err = e.read(buf, &dec); err != nil {
 			out[i].fatal = err
 			return parsedBatch{entries: out[:i+1]}
 		}
@@ -129,8 +130,12 @@ func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 		}
 		data := buf[start:ends[i]:ends[i]]
 		start = ends[i]
-		out[i].data = data
-		out[i].rec, out[i].err = ParseRecord(data)
+		out[i].rec, out[i].err = parseRecordKeys(data)
+		if out[i].err == nil {
+			// Stripped here, in place (the result is never longer), so
+			// that the single writer only copies it.
+			out[i].data = appendStripped(data[:0], data)
+		}
 	}
 	return parsedBatch{entries: out, buf: buf}
 }
@@ -201,7 +206,8 @@ func (b *batcher) flush() error {
 }
 
 func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn func(*Record, []byte) error) (readStats, error) {
-	zr, err := zip.NewReader(r, size)
+	ra := newChunkReaderAt(r, size)
+	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return readStats{}, fmt.Errorf("zip %s: %w", name, err)
 	}
@@ -221,7 +227,8 @@ func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn fun
 			// is an io.ReaderAt), so workers can inflate in parallel; the
 			// reader stops at the declared size, which bounds a batch.
 			size := min(zf.UncompressedSize64, MaxRecordSize)
-			e := recordEntry{name: zf.Name, size: int(size), tooLarge: zf.UncompressedSize64 > MaxRecordSize, open: zf.Open}
+			e := recordEntry{name: zf.Name, size: int(size), tooLarge: zf.UncompressedSize64 > MaxRecordSize,
+				read: func(buf []byte, dec *inflate.Decoder) ([]byte, error) { return readZipEntry(ra, zf, dec, buf) }}
 			if err := b.add(e, size); err != nil {
 				return err
 			}
@@ -232,6 +239,93 @@ func readZip(ctx context.Context, r io.ReaderAt, size int64, name string, fn fun
 		return st, fmt.Errorf("zip %s: %w", name, err)
 	}
 	return st, nil
+}
+
+// readZipEntry appends a zip entry's content to buf, with the checks of
+// archive/zip's File.Open (the declared size, the CRC-32 of the central
+// directory and of the data descriptor), inflating a deflated entry with
+// dec: inflate's decoder, reused across a batch's entries, is faster
+// than compress/flate's and reads the entry's compressed bytes whole.
+// Other methods go through File.Open. archive is the archive's reader. The entry's declared size is at
+// most MaxRecordSize (larger ones are skipped unread) and output beyond
+// it is an error, which bounds what one entry appends.
+func readZipEntry(archive io.ReaderAt, zf *zip.File, dec *inflate.Decoder, buf []byte) ([]byte, error) {
+	if zf.Method != zip.Deflate {
+		rc, err := zf.Open()
+		if err != nil {
+			return buf, err
+		}
+		defer rc.Close()
+		// The header's size may lie; the reader is capped regardless, and
+		// reading to the end checks the CRC-32.
+		return appendAll(buf, io.LimitReader(rc, MaxRecordSize+1))
+	}
+	raw, err := zf.OpenRaw()
+	if err != nil {
+		return buf, err
+	}
+	start := len(buf)
+	want := zf.UncompressedSize64
+	err = dec.Inflate(raw, func(p []byte) error {
+		if uint64(len(buf)-start+len(p)) > want {
+			return zip.ErrFormat // more than the header declares
+		}
+		buf = append(buf, p...)
+		return nil
+	})
+	if err != nil {
+		return buf, err
+	}
+	if uint64(len(buf)-start) != want {
+		return buf, io.ErrUnexpectedEOF
+	}
+	sum := crc32.ChecksumIEEE(buf[start:])
+	if zf.Flags&zipDataDescriptor != 0 {
+		if err := checkDataDescriptor(archive, zf); err != nil {
+			return buf, err
+		}
+		if sum != zf.CRC32 {
+			return buf, zip.ErrChecksum
+		}
+	} else if zf.CRC32 != 0 && sum != zf.CRC32 {
+		// As archive/zip: a CRC-32 of zero may mean none was written.
+		return buf, zip.ErrChecksum
+	}
+	return buf, nil
+}
+
+// zipDataDescriptor is the general-purpose flag of an entry whose sizes
+// and CRC-32 follow its data.
+const zipDataDescriptor = 0x8
+
+// checkDataDescriptor checks, as archive/zip does, that the data
+// descriptor after an entry's data (with or without its signature)
+// carries the central directory's CRC-32; its sizes are ignored. archive
+// is the archive's reader.
+func checkDataDescriptor(archive io.ReaderAt, zf *zip.File) error {
+	off, err := zf.DataOffset()
+	if err != nil {
+		return err
+	}
+	var d [16]byte
+	n, err := archive.ReadAt(d[:], off+int64(zf.CompressedSize64))
+	if n < 12 {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	b := d[:12]
+	if binary.LittleEndian.Uint32(b) == 0x08074b50 {
+		b = d[4:16]
+		if n < 16 {
+			return io.ErrUnexpectedEOF
+		}
+	}
+	if binary.LittleEndian.Uint32(b) != zf.CRC32 {
+		return zip.ErrChecksum
+	}
+	return nil
 }
 
 func readDir(ctx context.Context, root string, fn func(*Record, []byte) error) (readStats, error) {
@@ -258,7 +352,14 @@ func readDir(ctx context.Context, root string, fn func(*Record, []byte) error) (
 			if fi, err := d.Info(); err == nil {
 				size = uint64(min(max(fi.Size(), 0), MaxRecordSize))
 			}
-			return b.add(recordEntry{name: rel, size: int(size), open: func() (io.ReadCloser, error) { return os.Open(p) }}, size)
+			return b.add(recordEntry{name: rel, size: int(size), read: func(buf []byte, _ *inflate.Decoder) ([]byte, error) {
+				f, err := os.Open(p)
+				if err != nil {
+					return buf, err
+				}
+				defer f.Close()
+				return appendAll(buf, io.LimitReader(f, MaxRecordSize+1))
+			}}, size)
 		})
 		if err != nil {
 			return err
