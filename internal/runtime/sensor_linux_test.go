@@ -226,13 +226,41 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 // TestSensorConnectAccept runs a client in a fresh network namespace and
 // cgroup, connecting over a veth pair to a listener the test runs on the
 // address it assigned on the host side.
+// sockStateForms are the two forms of the TCP state program: the tests
+// that see its records run with each.
+var sockStateForms = []struct {
+	name string
+	raw  bool
+	want string
+}{
+	{"tp_btf", false, SockStateBTF},
+	{"raw_tracepoint", true, SockStateRaw},
+}
+
+// checkSockStateHook fails unless the sensor attached the form asked for.
+// Any kernel the sensor loads on at all (5.8+ for the ring buffer, with
+// BTF) loads tp_btf programs (5.5+), so an unforced fallback is a bug here.
+func checkSockStateHook(t *testing.T, s *Sensor, want string) {
+	t.Helper()
+	if hook, fallback := s.SockStateHook(); hook != want || fallback != nil {
+		t.Fatalf("TCP state program attached as %s (fallback: %v), want %s", hook, fallback, want)
+	}
+}
+
 func TestSensorConnectAccept(t *testing.T) {
 	requireEBPF(t)
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) { testSensorConnectAccept(t, f.raw, f.want) })
+	}
+}
+
+func testSensorConnectAccept(t *testing.T, raw bool, hook string) {
 	ns, nsIno := vethNamespace(t, "10.213.77")
 	want := listenAndClose(t, "10.213.77.1:0")
 
 	cgdir, cid := newCgroup(t)
-	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	s, c := startSensor(t, Options{ConnectWindow: time.Minute, RawSockState: raw})
+	checkSockStateHook(t, s, hook)
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
 
 	self, err := os.Executable()
@@ -467,6 +495,12 @@ func (r *recordingIntent) Judge(f Flow) IntentVerdict {
 // one, and nothing judged.
 func TestSensorEstablished(t *testing.T) {
 	requireEBPF(t)
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) { testSensorEstablished(t, f.raw, f.want) })
+	}
+}
+
+func testSensorEstablished(t *testing.T, raw bool, hook string) {
 	ns, _ := vethNamespace(t, "10.213.78")
 	ln, err := net.Listen("tcp4", "10.213.78.1:0")
 	if err != nil {
@@ -490,7 +524,8 @@ func TestSensorEstablished(t *testing.T) {
 	closed.Close() // its port now refuses connections
 
 	cgdir, cid := newCgroup(t)
-	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	s, c := startSensor(t, Options{ConnectWindow: time.Minute, RawSockState: raw})
+	checkSockStateHook(t, s, hook)
 	intent := &recordingIntent{}
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{Intent: intent}}
 	self, err := os.Executable()
@@ -554,5 +589,53 @@ func TestSensorEstablished(t *testing.T) {
 		case <-drain:
 			return
 		}
+	}
+}
+
+// TestSensorIPv6StateChanges: a TCP connection over ::1 from the test to a
+// listener it runs, with each form of the TCP state program: the
+// established and accept records carry the IPv6 addresses and ports read
+// from the socket (the IPv6 branch of both programs).
+func TestSensorIPv6StateChanges(t *testing.T) {
+	requireEBPF(t)
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp6", "[::1]:0")
+			if err != nil {
+				if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
+					t.Fatalf("no IPv6 loopback: %v", err)
+				}
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			defer ln.Close()
+			s, c := startSensor(t, Options{RawSockState: f.raw})
+			checkSockStateHook(t, s, f.want)
+			accepted := make(chan error, 1)
+			go func() {
+				conn, err := ln.Accept()
+				if err == nil {
+					conn.Close()
+				}
+				accepted <- err
+			}()
+			conn, err := net.Dial("tcp6", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := netip.MustParseAddrPort(conn.LocalAddr().String())
+			conn.Close()
+			if err := <-accepted; err != nil {
+				t.Fatal(err)
+			}
+			server := netip.MustParseAddrPort(ln.Addr().String())
+			e := c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+			if e.Src != client {
+				t.Errorf("established from %s, want %s", e.Src, client)
+			}
+			a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == server })
+			if a.Dst.Addr() != client.Addr() {
+				t.Errorf("accept peer %s, want %s", a.Dst, client.Addr())
+			}
+		})
 	}
 }
