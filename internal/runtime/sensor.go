@@ -206,6 +206,44 @@ func (s *Sensor) SockStateHook() (hook string, fallback error) {
 	return s.sockStateHook, s.sockStateFallback
 }
 
+// ProgramStat is one program's kernel-side run statistics.
+type ProgramStat struct {
+	// Program is the program's name in bpf/sensor.c.
+	Program  string
+	RunCount uint64
+	RunTime  time.Duration
+}
+
+// ProgramStats reads every attached program's run count and run time. The
+// kernel counts them only while statistics are enabled
+// (kernel.bpf_stats_enabled=1, or ebpf.EnableStats held open); otherwise
+// both stay 0.
+func (s *Sensor) ProgramStats() ([]ProgramStat, error) {
+	var out []ProgramStat
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"on_exec", s.objs.OnExec}, {"on_exit", s.objs.OnExit}, {"on_connect", s.objs.OnConnect},
+		{"on_sendto", s.objs.OnSendto}, {"on_openat", s.objs.OnOpenat}, {sockStateProgram(s.sockStateHook), s.sockState},
+	} {
+		st, err := p.prog.Stats()
+		if err != nil {
+			return nil, fmt.Errorf("program %s: read its statistics: %w", p.name, err)
+		}
+		out = append(out, ProgramStat{Program: p.name, RunCount: st.RunCount, RunTime: st.Runtime})
+	}
+	return out, nil
+}
+
+// sockStateProgram names a form's program in bpf/sensor.c.
+func sockStateProgram(hook string) string {
+	if hook == SockStateBTF {
+		return "on_sock_state_btf"
+	}
+	return "on_sock_state"
+}
+
 // pollInterval is how often Run drains the ring buffer. The kernel side
 // submits records without waking the reader (a wakeup per record costs the
 // traced workload a self-interrupt in every traced syscall) and wakes it
