@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -484,4 +485,56 @@ func BenchmarkRuntimeProgramTime(b *testing.B) {
 		}
 		b.ReportMetric((l0+load1())/2, "load1")
 	}
+}
+
+// BenchmarkRuntimeSyscallPath measures what the loaded sensor costs a
+// syscall that none of its programs traces (getppid), on this benchmark's
+// own thread by its thread CPU time, sensor loaded and not in alternation:
+// while any syscall tracepoint is enabled, every syscall of every task
+// takes the kernel's slow path (syscall_trace_enter and its exit twin).
+// PALISADE_RUNTIME_ROUNDS alternations (default 15) of 500,000 syscalls
+// each. Needs root; never asserted.
+//
+//	go test ./bench -run x -bench RuntimeSyscallPath -benchtime 1x
+func BenchmarkRuntimeSyscallPath(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	rounds := int(benchSeconds(b, "PALISADE_RUNTIME_ROUNDS", 15))
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	const calls = 500000
+	measure := func() float64 {
+		c0 := threadCPU()
+		for range calls {
+			syscall.Getppid()
+		}
+		return (threadCPU() - c0) / calls * 1e9
+	}
+	for range b.N {
+		l0 := load1()
+		var without, with []float64
+		for range rounds {
+			without = append(without, measure())
+			s, err := runtime.Open(context.Background(), runtime.Options{})
+			if err != nil {
+				b.Fatalf("sensor: %v", err)
+			}
+			with = append(with, measure())
+			s.Close()
+		}
+		w0, w1 := median(without), median(with)
+		b.ReportMetric(w0, "ns/syscall-without")
+		b.ReportMetric(w1, "ns/syscall-with")
+		b.ReportMetric((w1/w0-1)*100, "overhead-%")
+		b.ReportMetric((l0+load1())/2, "load1")
+		b.Log("without", without, "with", with)
+	}
+}
+
+// threadCPU is the calling thread's CPU seconds so far.
+func threadCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
 }
