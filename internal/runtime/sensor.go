@@ -30,6 +30,10 @@ type Options struct {
 	// back to on kernels without tp_btf, forced so that it can be tested
 	// and measured on any kernel.
 	RawSockState bool
+	// sockStateBTFTarget replaces the tracepoint the tp_btf form attaches
+	// to: tests name one the kernel's BTF does not have, so that the form
+	// cannot load and Open's fallback runs.
+	sockStateBTFTarget string
 }
 
 // Forms of the TCP state program (Sensor.SockStateHook).
@@ -142,7 +146,12 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		s.links = append(s.links, l)
 	}
 	if !o.RawSockState {
-		if s.sockStateFallback = s.attachSockState(spec, opts, SockStateBTF); s.sockStateFallback == nil {
+		btfSpec := spec
+		if o.sockStateBTFTarget != "" {
+			btfSpec = spec.Copy()
+			btfSpec.Programs["on_sock_state_btf"].AttachTo = o.sockStateBTFTarget
+		}
+		if s.sockStateFallback = s.attachSockState(btfSpec, opts, SockStateBTF); s.sockStateFallback == nil {
 			s.sockStateHook = SockStateBTF
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 )
 
 // requireEBPF skips when the kernel side cannot be tested here, unless
@@ -232,9 +234,10 @@ var sockStateForms = []struct {
 	name string
 	raw  bool
 	want string
+	prog string // its name in bpf/sensor.c
 }{
-	{"tp_btf", false, SockStateBTF},
-	{"raw_tracepoint", true, SockStateRaw},
+	{"tp_btf", false, SockStateBTF, "on_sock_state_btf"},
+	{"raw_tracepoint", true, SockStateRaw, "on_sock_state"},
 }
 
 // checkSockStateHook fails unless the sensor attached the form asked for.
@@ -638,4 +641,73 @@ func TestSensorIPv6StateChanges(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSensorProgramStats: with the kernel's program statistics enabled, a
+// loopback connection shows in the run counts of the connect program and
+// of the TCP state program in the form attached.
+func TestSensorProgramStats(t *testing.T) {
+	requireEBPF(t)
+	stats, err := ebpf.EnableStats(0) // BPF_STATS_RUN_TIME
+	if err != nil {
+		t.Fatalf("enable program statistics: %v", err)
+	}
+	defer stats.Close()
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) {
+			s, _ := startSensor(t, Options{RawSockState: f.raw})
+			ln, err := net.Listen("tcp4", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			conn, err := net.Dial("tcp4", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Close()
+			st, err := s.ProgramStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]ProgramStat{}
+			for _, p := range st {
+				got[p.Program] = p
+			}
+			for _, name := range []string{"on_connect", f.prog} {
+				if p := got[name]; p.RunCount == 0 || p.RunTime <= 0 {
+					t.Errorf("%s: %+v after a connection, want runs and run time (all: %+v)", name, p, st)
+				}
+			}
+			if len(st) != 6 {
+				t.Errorf("%d programs, want 6: %+v", len(st), st)
+			}
+		})
+	}
+}
+
+// TestSensorSockStateFallback: where the tp_btf form cannot load (here: it
+// is pointed at a tracepoint the kernel's BTF does not have, as an old
+// kernel's lacks the real one), Open attaches
+// the raw tracepoint form, says why, and the sensor still reports the
+// connection's state changes.
+func TestSensorSockStateFallback(t *testing.T) {
+	requireEBPF(t)
+	s, c := startSensor(t, Options{sockStateBTFTarget: "palisade_no_such_tracepoint"})
+	hook, fallback := s.SockStateHook()
+	if hook != SockStateRaw || fallback == nil || !strings.Contains(fallback.Error(), SockStateBTF) {
+		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SockStateRaw, SockStateBTF)
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	server := netip.MustParseAddrPort(ln.Addr().String())
+	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
 }
