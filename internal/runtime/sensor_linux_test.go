@@ -656,16 +656,7 @@ func TestSensorProgramStats(t *testing.T) {
 	for _, f := range sockStateForms {
 		t.Run(f.name, func(t *testing.T) {
 			s, _ := startSensor(t, Options{RawSockState: f.raw})
-			ln, err := net.Listen("tcp4", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			conn, err := net.Dial("tcp4", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			conn.Close()
+			loopbackConnection(t)
 			st, err := s.ProgramStats()
 			if err != nil {
 				t.Fatal(err)
@@ -698,6 +689,14 @@ func TestSensorSockStateFallback(t *testing.T) {
 	if hook != SockStateRaw || fallback == nil || !strings.Contains(fallback.Error(), SockStateBTF) {
 		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SockStateRaw, SockStateBTF)
 	}
+	server := loopbackConnection(t)
+	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+}
+
+// loopbackConnection makes one TCP connection from the test to a listener
+// it runs on 127.0.0.1 and returns the listener's address.
+func loopbackConnection(t *testing.T) netip.AddrPort {
+	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -708,6 +707,5 @@ func TestSensorSockStateFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close()
-	server := netip.MustParseAddrPort(ln.Addr().String())
-	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+	return netip.MustParseAddrPort(ln.Addr().String())
 }
