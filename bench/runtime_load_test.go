@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/palisade-sec/palisade/internal/runtime"
 )
@@ -72,6 +75,7 @@ func runLoads(b *testing.B, s loadSpec, procs int) (loadResult, float64) {
 		sum.Execs += r.Execs
 		sum.UDPSends += r.UDPSends
 		sum.DestConnects += r.DestConnects
+		sum.Syscalls += r.Syscalls
 		sum.Elapsed = max(sum.Elapsed, r.Elapsed)
 		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 		cpu += tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
@@ -110,19 +114,19 @@ func exitBinary(b *testing.B) string {
 // pipeline consuming; stop returns its state.
 func loadedSensor(b *testing.B, window time.Duration) (stop func() runtime.State) {
 	b.Helper()
-	_, stop = watchedSensor(b, window)
+	_, stop = watchedSensor(b, runtime.Options{ConnectWindow: window})
 	return stop
 }
 
 // watchedSensor is loadedSensor that also returns the sensor's state while
 // it runs.
-func watchedSensor(b *testing.B, window time.Duration) (state, stop func() runtime.State) {
+func watchedSensor(b *testing.B, o runtime.Options) (state, stop func() runtime.State) {
 	b.Helper()
 	root, err := runtime.CgroupV2Root()
 	if err != nil {
 		b.Fatal(err)
 	}
-	s, err := runtime.Open(context.Background(), runtime.Options{ConnectWindow: window})
+	s, err := runtime.Open(context.Background(), o)
 	if err != nil {
 		b.Fatalf("sensor: %v", err)
 	}
@@ -150,6 +154,10 @@ const (
 	noSensor sensorMode = iota
 	everyEvent
 	agentWindow
+	// rawSockState is everyEvent with the TCP state program forced to
+	// its plain raw tracepoint form (the fallback where tp_btf does not
+	// load).
+	rawSockState
 )
 
 // phase runs one load in the given mode, reports it under the given name
@@ -271,7 +279,7 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	}
 	for range b.N {
 		l0 := load1()
-		state, stop := watchedSensor(b, window)
+		state, stop := watchedSensor(b, runtime.Options{ConnectWindow: window})
 		// Events delivered in each second while the generators run; the
 		// first and last seconds (generators starting and stopping) are
 		// left out of the minimum.
@@ -327,10 +335,12 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 	}
 }
 
-// BenchmarkRuntimeInterleaved measures what the sensor costs each connect
-// and each exec of the workload with phases interleaved (without, with
-// every event reported, with the agent's connect window; round after
-// round) and reports the median CPU per operation of each mode: on a
+// BenchmarkRuntimeInterleaved measures what the sensor costs each connect,
+// each exec and each untraced syscall (getppid) of the workload with
+// phases interleaved (without, with every event reported, with the
+// agent's connect window, with every event and the TCP state program in
+// its raw tracepoint form; round after round) and reports the median CPU
+// per operation of each mode: on a
 // shared machine whose load drifts, sequential phases measure the drift.
 // PALISADE_RUNTIME_ROUNDS rounds (default 9) of
 // PALISADE_RUNTIME_BENCH_SECONDS (default 1.5) per phase. Needs root and
@@ -347,7 +357,7 @@ func BenchmarkRuntimeInterleaved(b *testing.B) {
 	modes := []struct {
 		name string
 		mode sensorMode
-	}{{"without", noSensor}, {"with", everyEvent}, {"window", agentWindow}}
+	}{{"without", noSensor}, {"with", everyEvent}, {"window", agentWindow}, {"with-raw", rawSockState}}
 	for range b.N {
 		for _, kind := range []struct {
 			name string
@@ -355,6 +365,9 @@ func BenchmarkRuntimeInterleaved(b *testing.B) {
 		}{
 			{"connect", loadSpec{Seconds: secs, ConnectWorkers: 2, ExitBinary: bin}},
 			{"exec", loadSpec{Seconds: secs, ExecWorkers: 2, ExitBinary: bin}},
+			// getppid: no program runs, so its difference is the
+			// syscall tracepoints' slow path alone (µs per syscall).
+			{"syscall", loadSpec{Seconds: secs, SyscallWorkers: 2, ExitBinary: bin}},
 		} {
 			per := make([][]float64, len(modes))
 			for range rounds {
@@ -365,12 +378,14 @@ func BenchmarkRuntimeInterleaved(b *testing.B) {
 						stop = loadedSensor(b, 0)
 					case agentWindow:
 						stop = loadedSensor(b, time.Minute)
+					case rawSockState:
+						_, stop = watchedSensor(b, runtime.Options{RawSockState: true})
 					}
 					r, cpu := runLoad(b, kind.spec)
 					if stop != nil {
 						stop()
 					}
-					per[i] = append(per[i], cpu/float64(max(r.Connects+r.Execs, 1))*1e6)
+					per[i] = append(per[i], cpu/float64(max(r.Connects+r.Execs+r.Syscalls, 1))*1e6)
 				}
 			}
 			base := median(per[0])
@@ -391,4 +406,135 @@ func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// BenchmarkRuntimeProgramTime measures the kernel-side time of the
+// sensor's programs per loopback connect (two flat-out connect workers,
+// every event reported), with the TCP state program in each of its forms,
+// rounds interleaved: kernel program statistics (run count, run time) are
+// enabled for the benchmark's duration. Run counts are node-wide, so a
+// neighbour's connects and state changes add a few. Needs root; never
+// asserted.
+//
+//	go test ./bench -run x -bench RuntimeProgramTime -benchtime 1x
+func BenchmarkRuntimeProgramTime(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	secs := benchSeconds(b, "PALISADE_RUNTIME_BENCH_SECONDS", 1.5)
+	rounds := int(benchSeconds(b, "PALISADE_RUNTIME_ROUNDS", 5))
+	stats, err := ebpf.EnableStats(0) // BPF_STATS_RUN_TIME
+	if err != nil {
+		b.Fatalf("enable BPF program statistics: %v", err)
+	}
+	defer stats.Close()
+	forms := []struct {
+		name string
+		raw  bool
+	}{{"tp_btf", false}, {"raw", true}}
+	for range b.N {
+		l0 := load1()
+		// per form: program → run count and run time summed over rounds
+		runs := make([]map[string]uint64, len(forms))
+		times := make([]map[string]time.Duration, len(forms))
+		connects := make([]int64, len(forms))
+		for i := range forms {
+			runs[i], times[i] = map[string]uint64{}, map[string]time.Duration{}
+		}
+		for range rounds {
+			for i, f := range forms {
+				s, err := runtime.Open(context.Background(), runtime.Options{RawSockState: f.raw})
+				if err != nil {
+					b.Fatalf("sensor: %v", err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan struct{})
+				go func() { defer close(done); _ = s.Run(ctx, func(runtime.Event) {}) }()
+				r, _ := runLoad(b, loadSpec{Seconds: secs, ConnectWorkers: 2})
+				st, err := s.ProgramStats()
+				cancel()
+				<-done
+				s.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				connects[i] += r.Connects
+				for _, p := range st {
+					name := p.Program
+					if strings.HasPrefix(name, "on_sock_state") {
+						name = "on_sock_state"
+					}
+					runs[i][name] += p.RunCount
+					times[i][name] += p.RunTime
+				}
+			}
+		}
+		for i, f := range forms {
+			n := float64(max(connects[i], 1))
+			var total time.Duration
+			for _, prog := range []string{"on_connect", "on_sock_state"} {
+				perRun := float64(times[i][prog].Nanoseconds()) / float64(max(runs[i][prog], 1))
+				b.ReportMetric(perRun, "ns/run-"+prog+"-"+f.name)
+				b.ReportMetric(float64(runs[i][prog])/n, "runs/connect-"+prog+"-"+f.name)
+			}
+			for _, t := range times[i] {
+				total += t
+			}
+			b.ReportMetric(float64(total.Nanoseconds())/n, "ns/connect-all-programs-"+f.name)
+			b.Log(f.name, "connects", connects[i], "runs", runs[i], "times", times[i])
+		}
+		b.ReportMetric((l0+load1())/2, "load1")
+	}
+}
+
+// BenchmarkRuntimeSyscallPath measures what the loaded sensor costs a
+// syscall that none of its programs traces (getppid), on this benchmark's
+// own thread by its thread CPU time, sensor loaded and not in alternation:
+// while any syscall tracepoint is enabled, every syscall of every task
+// takes the kernel's slow path (syscall_trace_enter and its exit twin).
+// PALISADE_RUNTIME_ROUNDS alternations (default 15) of 500,000 syscalls
+// each. Needs root; never asserted.
+//
+//	go test ./bench -run x -bench RuntimeSyscallPath -benchtime 1x
+func BenchmarkRuntimeSyscallPath(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root (loads the eBPF sensor)")
+	}
+	rounds := int(benchSeconds(b, "PALISADE_RUNTIME_ROUNDS", 15))
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	const calls = 500000
+	measure := func() float64 {
+		c0 := threadCPU()
+		for range calls {
+			syscall.Getppid()
+		}
+		return (threadCPU() - c0) / calls * 1e9
+	}
+	for range b.N {
+		l0 := load1()
+		var without, with []float64
+		for range rounds {
+			without = append(without, measure())
+			s, err := runtime.Open(context.Background(), runtime.Options{})
+			if err != nil {
+				b.Fatalf("sensor: %v", err)
+			}
+			with = append(with, measure())
+			s.Close()
+		}
+		w0, w1 := median(without), median(with)
+		b.ReportMetric(w0, "ns/syscall-without")
+		b.ReportMetric(w1, "ns/syscall-with")
+		b.ReportMetric((w1/w0-1)*100, "overhead-%")
+		b.ReportMetric((l0+load1())/2, "load1")
+		b.Log("without", without, "with", with)
+	}
+}
+
+// threadCPU is the calling thread's CPU seconds so far.
+func threadCPU() float64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return tvSeconds(ru.Utime) + tvSeconds(ru.Stime)
 }

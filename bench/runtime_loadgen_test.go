@@ -37,6 +37,11 @@ type loadSpec struct {
 	// sets the socket's peer).
 	DestWorkers int
 	DestRate    float64
+	// SyscallWorkers call getppid(2) flat out: a syscall no program of
+	// the sensor traces, so what it costs more with the sensor loaded is
+	// the syscall tracepoints' slow path that every syscall of every task
+	// takes while any of them is enabled.
+	SyscallWorkers int
 	// Index tells the generators of one run apart (runLoads sets it):
 	// their destinations differ.
 	Index      int
@@ -56,6 +61,7 @@ type loadSpec struct {
 type loadResult struct {
 	Connects, ConnectErrors, Execs, UDPSends int64
 	DestConnects                             int64
+	Syscalls                                 int64
 	Elapsed                                  float64
 }
 
@@ -221,6 +227,19 @@ func runLoadGenerator(specJSON string) int {
 			udps.Add(n)
 		})
 	}
+	var syscalls atomic.Int64
+	for range s.SyscallWorkers {
+		wg.Go(func() {
+			var n int64
+			for time.Now().Before(deadline) {
+				for range 1000 {
+					syscall.Getppid()
+				}
+				n += 1000
+			}
+			syscalls.Add(n)
+		})
+	}
 	var dests atomic.Int64
 	for w := range s.DestWorkers {
 		wg.Go(func() {
@@ -247,6 +266,7 @@ func runLoadGenerator(specJSON string) int {
 	}
 	wg.Wait()
 	res.DestConnects = dests.Load()
+	res.Syscalls = syscalls.Load()
 	res.Elapsed = time.Since(start).Seconds()
 	res.Connects, res.ConnectErrors, res.Execs, res.UDPSends = connects.Load(), connErrs.Load(), execs.Load(), udps.Load()
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {

@@ -25,7 +25,26 @@ type Options struct {
 	// ConnectWindow suppresses, in the kernel, repeated connects from one
 	// cgroup to one destination within the window; 0 reports every one.
 	ConnectWindow time.Duration
+	// RawSockState attaches the plain raw tracepoint form of the TCP state
+	// program even where the BTF-typed one (tp_btf) loads: what Open falls
+	// back to on kernels without tp_btf, forced so that it can be tested
+	// and measured on any kernel.
+	RawSockState bool
+	// sockStateBTFTarget replaces the tracepoint the tp_btf form attaches
+	// to: tests name one the kernel's BTF does not have, so that the form
+	// cannot load and Open's fallback runs.
+	sockStateBTFTarget string
 }
+
+// Forms of the TCP state program (Sensor.SockStateHook).
+const (
+	// SockStateBTF is the BTF-typed raw tracepoint: socket fields are
+	// plain loads.
+	SockStateBTF = "tp_btf/inet_sock_set_state"
+	// SockStateRaw is the plain raw tracepoint: every socket field is a
+	// bpf_probe_read_kernel call.
+	SockStateRaw = "raw_tracepoint/inet_sock_set_state"
+)
 
 // State is the sensor's health, reported by the agent.
 type State struct {
@@ -38,13 +57,30 @@ type State struct {
 	Malformed uint64 `json:"malformed"`
 }
 
+// sensorCore is what Open loads on every kernel: the maps and every
+// program but the TCP state program, of which it then loads one form.
+type sensorCore struct {
+	sensorMaps
+	OnExec    *ebpf.Program `ebpf:"on_exec"`
+	OnExit    *ebpf.Program `ebpf:"on_exit"`
+	OnConnect *ebpf.Program `ebpf:"on_connect"`
+	OnSendto  *ebpf.Program `ebpf:"on_sendto"`
+	OnOpenat  *ebpf.Program `ebpf:"on_openat"`
+}
+
 // Sensor is the loaded, attached eBPF programs and their ring buffer.
 type Sensor struct {
-	objs      sensorObjects
-	links     []link.Link
-	rd        *ringbuf.Reader
-	decoded   atomic.Uint64
-	malformed atomic.Uint64
+	objs      sensorCore
+	sockState *ebpf.Program
+	// sockStateHook is the form of the TCP state program attached; when
+	// it is SockStateRaw without Options.RawSockState, sockStateFallback
+	// says why the BTF-typed form was not.
+	sockStateHook     string
+	sockStateFallback error
+	links             []link.Link
+	rd                *ringbuf.Reader
+	decoded           atomic.Uint64
+	malformed         atomic.Uint64
 }
 
 // Open loads and attaches the programs. An error means the sensor cannot run
@@ -93,7 +129,6 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		{true, "sched", "sched_process_exec", s.objs.OnExec},
 		{true, "sched", "sched_process_exit", s.objs.OnExit},
 		{false, "syscalls", "sys_enter_connect", s.objs.OnConnect},
-		{true, "sock", "inet_sock_set_state", s.objs.OnSockState},
 		{false, "syscalls", "sys_enter_sendto", s.objs.OnSendto},
 		{false, "syscalls", "sys_enter_openat", s.objs.OnOpenat},
 	} {
@@ -110,11 +145,112 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		}
 		s.links = append(s.links, l)
 	}
+	if !o.RawSockState {
+		btfSpec := spec
+		if o.sockStateBTFTarget != "" {
+			btfSpec = spec.Copy()
+			btfSpec.Programs["on_sock_state_btf"].AttachTo = o.sockStateBTFTarget
+		}
+		if s.sockStateFallback = s.attachSockState(btfSpec, opts, SockStateBTF); s.sockStateFallback == nil {
+			s.sockStateHook = SockStateBTF
+		}
+	}
+	if s.sockStateHook == "" {
+		if err := s.attachSockState(spec, opts, SockStateRaw); err != nil {
+			s.Close()
+			if s.sockStateFallback != nil {
+				err = fmt.Errorf("%w (and %w)", err, s.sockStateFallback)
+			}
+			return nil, err
+		}
+		s.sockStateHook = SockStateRaw
+	}
 	if s.rd, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open the sensor's ring buffer: %w", err)
 	}
 	return s, nil
+}
+
+// attachSockState loads the given form of the TCP state program against
+// the maps already loaded and attaches it.
+func (s *Sensor) attachSockState(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions, hook string) error {
+	o := *opts
+	o.MapReplacements = map[string]*ebpf.Map{
+		"config": s.objs.Config, "drops": s.objs.Drops, "events": s.objs.Events, "seen_conns": s.objs.SeenConns,
+	}
+	var p *ebpf.Program
+	var l link.Link
+	var err error
+	if hook == SockStateBTF {
+		var objs struct {
+			P *ebpf.Program `ebpf:"on_sock_state_btf"`
+		}
+		if err = spec.LoadAndAssign(&objs, &o); err == nil {
+			p = objs.P
+			l, err = link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
+		}
+	} else {
+		var objs struct {
+			P *ebpf.Program `ebpf:"on_sock_state"`
+		}
+		if err = spec.LoadAndAssign(&objs, &o); err == nil {
+			p = objs.P
+			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "inet_sock_set_state", Program: p})
+		}
+	}
+	if err != nil {
+		p.Close()
+		return fmt.Errorf("load and attach %s: %w", hook, err)
+	}
+	s.sockState = p
+	s.links = append(s.links, l)
+	return nil
+}
+
+// SockStateHook says which form of the TCP state program is attached
+// (SockStateBTF or SockStateRaw) and, for SockStateRaw chosen by Open
+// rather than by Options.RawSockState, why the BTF-typed form was not.
+func (s *Sensor) SockStateHook() (hook string, fallback error) {
+	return s.sockStateHook, s.sockStateFallback
+}
+
+// ProgramStat is one program's kernel-side run statistics.
+type ProgramStat struct {
+	// Program is the program's name in bpf/sensor.c.
+	Program  string
+	RunCount uint64
+	RunTime  time.Duration
+}
+
+// ProgramStats reads every attached program's run count and run time. The
+// kernel counts them only while statistics are enabled
+// (kernel.bpf_stats_enabled=1, or ebpf.EnableStats held open); otherwise
+// both stay 0.
+func (s *Sensor) ProgramStats() ([]ProgramStat, error) {
+	var out []ProgramStat
+	for _, p := range []struct {
+		name string
+		prog *ebpf.Program
+	}{
+		{"on_exec", s.objs.OnExec}, {"on_exit", s.objs.OnExit}, {"on_connect", s.objs.OnConnect},
+		{"on_sendto", s.objs.OnSendto}, {"on_openat", s.objs.OnOpenat}, {sockStateProgram(s.sockStateHook), s.sockState},
+	} {
+		st, err := p.prog.Stats()
+		if err != nil {
+			return nil, fmt.Errorf("program %s: read its statistics: %w", p.name, err)
+		}
+		out = append(out, ProgramStat{Program: p.name, RunCount: st.RunCount, RunTime: st.Runtime})
+	}
+	return out, nil
+}
+
+// sockStateProgram names a form's program in bpf/sensor.c.
+func sockStateProgram(hook string) string {
+	if hook == SockStateBTF {
+		return "on_sock_state_btf"
+	}
+	return "on_sock_state"
 }
 
 // pollInterval is how often Run drains the ring buffer. The kernel side
@@ -189,6 +325,10 @@ func (s *Sensor) Close() error {
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	errs = append(errs, s.objs.Close())
+	errs = append(errs, s.sockState.Close())
+	for _, p := range []*ebpf.Program{s.objs.OnExec, s.objs.OnExit, s.objs.OnConnect, s.objs.OnSendto, s.objs.OnOpenat} {
+		errs = append(errs, p.Close())
+	}
+	errs = append(errs, s.objs.sensorMaps.Close())
 	return errors.Join(errs...)
 }

@@ -26,16 +26,17 @@ type sensorConnKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	sensorMapConfig       = "config"
-	sensorMapDrops        = "drops"
-	sensorMapEvents       = "events"
-	sensorMapSeenConns    = "seen_conns"
-	sensorProgOnConnect   = "on_connect"
-	sensorProgOnExec      = "on_exec"
-	sensorProgOnExit      = "on_exit"
-	sensorProgOnOpenat    = "on_openat"
-	sensorProgOnSendto    = "on_sendto"
-	sensorProgOnSockState = "on_sock_state"
+	sensorMapConfig          = "config"
+	sensorMapDrops           = "drops"
+	sensorMapEvents          = "events"
+	sensorMapSeenConns       = "seen_conns"
+	sensorProgOnConnect      = "on_connect"
+	sensorProgOnExec         = "on_exec"
+	sensorProgOnExit         = "on_exit"
+	sensorProgOnOpenat       = "on_openat"
+	sensorProgOnSendto       = "on_sendto"
+	sensorProgOnSockState    = "on_sock_state"
+	sensorProgOnSockStateBtf = "on_sock_state_btf"
 )
 
 // loadSensor returns the embedded CollectionSpec for sensor.
@@ -80,12 +81,13 @@ type sensorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorProgramSpecs struct {
-	OnConnect   *ebpf.ProgramSpec `ebpf:"on_connect"`
-	OnExec      *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit      *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnOpenat    *ebpf.ProgramSpec `ebpf:"on_openat"`
-	OnSendto    *ebpf.ProgramSpec `ebpf:"on_sendto"`
-	OnSockState *ebpf.ProgramSpec `ebpf:"on_sock_state"`
+	OnConnect      *ebpf.ProgramSpec `ebpf:"on_connect"`
+	OnExec         *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit         *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnOpenat       *ebpf.ProgramSpec `ebpf:"on_openat"`
+	OnSendto       *ebpf.ProgramSpec `ebpf:"on_sendto"`
+	OnSockState    *ebpf.ProgramSpec `ebpf:"on_sock_state"`
+	OnSockStateBtf *ebpf.ProgramSpec `ebpf:"on_sock_state_btf"`
 }
 
 // sensorMapSpecs contains maps before they are loaded into the kernel.
@@ -149,12 +151,13 @@ type sensorVariables struct {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorPrograms struct {
-	OnConnect   *ebpf.Program `ebpf:"on_connect"`
-	OnExec      *ebpf.Program `ebpf:"on_exec"`
-	OnExit      *ebpf.Program `ebpf:"on_exit"`
-	OnOpenat    *ebpf.Program `ebpf:"on_openat"`
-	OnSendto    *ebpf.Program `ebpf:"on_sendto"`
-	OnSockState *ebpf.Program `ebpf:"on_sock_state"`
+	OnConnect      *ebpf.Program `ebpf:"on_connect"`
+	OnExec         *ebpf.Program `ebpf:"on_exec"`
+	OnExit         *ebpf.Program `ebpf:"on_exit"`
+	OnOpenat       *ebpf.Program `ebpf:"on_openat"`
+	OnSendto       *ebpf.Program `ebpf:"on_sendto"`
+	OnSockState    *ebpf.Program `ebpf:"on_sock_state"`
+	OnSockStateBtf *ebpf.Program `ebpf:"on_sock_state_btf"`
 }
 
 func (p *sensorPrograms) Close() error {
@@ -165,6 +168,7 @@ func (p *sensorPrograms) Close() error {
 		p.OnOpenat,
 		p.OnSendto,
 		p.OnSockState,
+		p.OnSockStateBtf,
 	)
 }
 

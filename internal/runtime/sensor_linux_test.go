@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 )
 
 // requireEBPF skips when the kernel side cannot be tested here, unless
@@ -226,13 +228,42 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 // TestSensorConnectAccept runs a client in a fresh network namespace and
 // cgroup, connecting over a veth pair to a listener the test runs on the
 // address it assigned on the host side.
+// sockStateForms are the two forms of the TCP state program: the tests
+// that see its records run with each.
+var sockStateForms = []struct {
+	name string
+	raw  bool
+	want string
+	prog string // its name in bpf/sensor.c
+}{
+	{"tp_btf", false, SockStateBTF, "on_sock_state_btf"},
+	{"raw_tracepoint", true, SockStateRaw, "on_sock_state"},
+}
+
+// checkSockStateHook fails unless the sensor attached the form asked for.
+// Any kernel the sensor loads on at all (5.8+ for the ring buffer, with
+// BTF) loads tp_btf programs (5.5+), so an unforced fallback is a bug here.
+func checkSockStateHook(t *testing.T, s *Sensor, want string) {
+	t.Helper()
+	if hook, fallback := s.SockStateHook(); hook != want || fallback != nil {
+		t.Fatalf("TCP state program attached as %s (fallback: %v), want %s", hook, fallback, want)
+	}
+}
+
 func TestSensorConnectAccept(t *testing.T) {
 	requireEBPF(t)
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) { testSensorConnectAccept(t, f.raw, f.want) })
+	}
+}
+
+func testSensorConnectAccept(t *testing.T, raw bool, hook string) {
 	ns, nsIno := vethNamespace(t, "10.213.77")
 	want := listenAndClose(t, "10.213.77.1:0")
 
 	cgdir, cid := newCgroup(t)
-	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	s, c := startSensor(t, Options{ConnectWindow: time.Minute, RawSockState: raw})
+	checkSockStateHook(t, s, hook)
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
 
 	self, err := os.Executable()
@@ -467,6 +498,12 @@ func (r *recordingIntent) Judge(f Flow) IntentVerdict {
 // one, and nothing judged.
 func TestSensorEstablished(t *testing.T) {
 	requireEBPF(t)
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) { testSensorEstablished(t, f.raw, f.want) })
+	}
+}
+
+func testSensorEstablished(t *testing.T, raw bool, hook string) {
 	ns, _ := vethNamespace(t, "10.213.78")
 	ln, err := net.Listen("tcp4", "10.213.78.1:0")
 	if err != nil {
@@ -490,7 +527,8 @@ func TestSensorEstablished(t *testing.T) {
 	closed.Close() // its port now refuses connections
 
 	cgdir, cid := newCgroup(t)
-	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	s, c := startSensor(t, Options{ConnectWindow: time.Minute, RawSockState: raw})
+	checkSockStateHook(t, s, hook)
 	intent := &recordingIntent{}
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{Intent: intent}}
 	self, err := os.Executable()
@@ -555,4 +593,119 @@ func TestSensorEstablished(t *testing.T) {
 			return
 		}
 	}
+}
+
+// TestSensorIPv6StateChanges: a TCP connection over ::1 from the test to a
+// listener it runs, with each form of the TCP state program: the
+// established and accept records carry the IPv6 addresses and ports read
+// from the socket (the IPv6 branch of both programs).
+func TestSensorIPv6StateChanges(t *testing.T) {
+	requireEBPF(t)
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp6", "[::1]:0")
+			if err != nil {
+				if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
+					t.Fatalf("no IPv6 loopback: %v", err)
+				}
+				t.Skipf("no IPv6 loopback: %v", err)
+			}
+			defer ln.Close()
+			s, c := startSensor(t, Options{RawSockState: f.raw})
+			checkSockStateHook(t, s, f.want)
+			accepted := make(chan error, 1)
+			go func() {
+				conn, err := ln.Accept()
+				if err == nil {
+					conn.Close()
+				}
+				accepted <- err
+			}()
+			conn, err := net.Dial("tcp6", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			client := netip.MustParseAddrPort(conn.LocalAddr().String())
+			conn.Close()
+			if err := <-accepted; err != nil {
+				t.Fatal(err)
+			}
+			server := netip.MustParseAddrPort(ln.Addr().String())
+			e := c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+			if e.Src != client {
+				t.Errorf("established from %s, want %s", e.Src, client)
+			}
+			a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == server })
+			if a.Dst.Addr() != client.Addr() {
+				t.Errorf("accept peer %s, want %s", a.Dst, client.Addr())
+			}
+		})
+	}
+}
+
+// TestSensorProgramStats: with the kernel's program statistics enabled, a
+// loopback connection shows in the run counts of the connect program and
+// of the TCP state program in the form attached.
+func TestSensorProgramStats(t *testing.T) {
+	requireEBPF(t)
+	stats, err := ebpf.EnableStats(0) // BPF_STATS_RUN_TIME
+	if err != nil {
+		t.Fatalf("enable program statistics: %v", err)
+	}
+	defer stats.Close()
+	for _, f := range sockStateForms {
+		t.Run(f.name, func(t *testing.T) {
+			s, _ := startSensor(t, Options{RawSockState: f.raw})
+			loopbackConnection(t)
+			st, err := s.ProgramStats()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]ProgramStat{}
+			for _, p := range st {
+				got[p.Program] = p
+			}
+			for _, name := range []string{"on_connect", f.prog} {
+				if p := got[name]; p.RunCount == 0 || p.RunTime <= 0 {
+					t.Errorf("%s: %+v after a connection, want runs and run time (all: %+v)", name, p, st)
+				}
+			}
+			if len(st) != 6 {
+				t.Errorf("%d programs, want 6: %+v", len(st), st)
+			}
+		})
+	}
+}
+
+// TestSensorSockStateFallback: where the tp_btf form cannot load (here: it
+// is pointed at a tracepoint the kernel's BTF does not have, as an old
+// kernel's lacks the real one), Open attaches
+// the raw tracepoint form, says why, and the sensor still reports the
+// connection's state changes.
+func TestSensorSockStateFallback(t *testing.T) {
+	requireEBPF(t)
+	s, c := startSensor(t, Options{sockStateBTFTarget: "palisade_no_such_tracepoint"})
+	hook, fallback := s.SockStateHook()
+	if hook != SockStateRaw || fallback == nil || !strings.Contains(fallback.Error(), SockStateBTF) {
+		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SockStateRaw, SockStateBTF)
+	}
+	server := loopbackConnection(t)
+	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+}
+
+// loopbackConnection makes one TCP connection from the test to a listener
+// it runs on 127.0.0.1 and returns the listener's address.
+func loopbackConnection(t *testing.T) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	conn, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	return netip.MustParseAddrPort(ln.Addr().String())
 }

@@ -483,10 +483,10 @@ int on_openat(struct openat_ctx *ctx)
 	return 0;
 }
 
-// inet_sock_set_state(sk, oldstate, newstate), as a raw tracepoint: it
-// runs on every TCP state change of the node (six per short connection on
-// loopback), so the classic tracepoint's copy of the addresses into a perf
-// buffer on each of them is what the raw one saves.
+// inet_sock_set_state(sk, oldstate, newstate) runs on every TCP state
+// change of the node (six per short connection on loopback, four of them
+// uninteresting), so both programs below test the new and old state before
+// anything else and return at once for those.
 //
 // An inbound accept is a TCP socket going from SYN_RECV to ESTABLISHED: only
 // passive opens pass through SYN_RECV. An outbound connection that was
@@ -497,36 +497,111 @@ int on_openat(struct openat_ctx *ctx)
 // cgroup (the listener's for an accept, the connecting task's for an
 // outbound socket) and no process. Both are reported once per cgroup, peer
 // and port (the listening port for an accept) within the connect window.
+
+// state_type maps a transition to the record it is reported as, 0 for the
+// transitions that are not reported.
+static __always_inline __u16 state_type(__u64 oldstate, __u64 newstate)
+{
+	if ((int)newstate != TCP_ESTABLISHED)
+		return 0;
+	if ((int)oldstate == TCP_SYN_RECV)
+		return REC_ACCEPT;
+	if ((int)oldstate == TCP_SYN_SENT)
+		return REC_ESTABLISHED;
+	return 0;
+}
+
+// reserve_state checks the window for key and reserves and fills the
+// record of a transition but its source address, which the caller reads
+// only for a record that is reported; NULL when nothing is to be reported.
+static __always_inline struct conn_rec *reserve_state(struct conn_key *key, __u16 sport, __u16 dport)
+{
+	if (skipped(key->cgroup_id))
+		return 0;
+	if (seen(key))
+		return 0;
+	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop();
+		return 0;
+	}
+	__builtin_memset(&r->h, 0, sizeof(r->h));
+	r->h.version = REC_VERSION;
+	r->h.type = key->pad;
+	r->h.size = sizeof(*r);
+	r->h.ts_ns = bpf_ktime_get_ns();
+	r->h.cgroup_id = key->cgroup_id;
+	r->family = key->family;
+	r->sport = sport;
+	r->dport = dport;
+	r->proto = 6;
+	__builtin_memset(r->saddr, 0, 16);
+	__builtin_memcpy(r->daddr, key->daddr, 16);
+	return r;
+}
+
+// on_sock_state_btf is the BTF-typed raw tracepoint (tp_btf, kernel 5.5+):
+// the verifier knows sk is a struct sock, so its fields are plain loads
+// (guarded against faults by the JIT) instead of a bpf_probe_read_kernel
+// call each. Open falls back to on_sock_state where it cannot load.
+SEC("tp_btf/inet_sock_set_state")
+int on_sock_state_btf(__u64 *ctx)
+{
+	__u16 type = state_type(ctx[1], ctx[2]);
+	if (!type)
+		return 0;
+	const struct sock *sk = (const struct sock *)ctx[0];
+	if (sk->sk_protocol != 6)
+		return 0;
+	__u16 family = sk->__sk_common.skc_family;
+	__u16 sport = sk->__sk_common.skc_num;
+	__u16 dport = __builtin_bswap16(sk->__sk_common.skc_dport);
+	struct conn_key key = {};
+	// The accepted socket inherits the listener's cgroup (sk_clone_lock
+	// copies sk_cgrp_data): the listening container's, not the softirq's.
+	key.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	key.family = family;
+	key.pad = type;
+	// The peer's address; the remote port for a connection, the local
+	// (listening) port for an accept, whose peer port is ephemeral.
+	key.dport = type == REC_ACCEPT ? sport : dport;
+	if (family == AF_INET6) {
+		__builtin_memcpy(key.daddr, &sk->__sk_common.skc_v6_daddr, 16);
+	} else {
+		__u32 d4 = sk->__sk_common.skc_daddr;
+		__builtin_memcpy(key.daddr, &d4, 4);
+	}
+	struct conn_rec *r = reserve_state(&key, sport, dport);
+	if (!r)
+		return 0;
+	if (family == AF_INET6) {
+		__builtin_memcpy(r->saddr, &sk->__sk_common.skc_v6_rcv_saddr, 16);
+	} else {
+		__u32 s4 = sk->__sk_common.skc_rcv_saddr;
+		__builtin_memcpy(r->saddr, &s4, 4);
+	}
+	submit(r);
+	return 0;
+}
+
+// on_sock_state is the same as a plain raw tracepoint, for kernels that
+// cannot load tp_btf programs: every field of sk is a probe read.
 SEC("raw_tracepoint/inet_sock_set_state")
 int on_sock_state(struct bpf_raw_tracepoint_args *ctx)
 {
-	if ((int)ctx->args[2] != TCP_ESTABLISHED)
-		return 0;
-	int old = (int)ctx->args[1];
-	__u16 type;
-	if (old == TCP_SYN_RECV)
-		type = REC_ACCEPT;
-	else if (old == TCP_SYN_SENT)
-		type = REC_ESTABLISHED;
-	else
+	__u16 type = state_type(ctx->args[1], ctx->args[2]);
+	if (!type)
 		return 0;
 	const struct sock *sk = (const struct sock *)ctx->args[0];
 	if (BPF_CORE_READ(sk, sk_protocol) != 6)
-		return 0;
-	// The accepted socket inherits the listener's cgroup (sk_clone_lock
-	// copies sk_cgrp_data): the listening container's, not the softirq's.
-	__u64 cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
-	if (skipped(cg))
 		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	__u16 sport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	__u16 dport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	struct conn_key key = {};
-	key.cgroup_id = cg;
+	key.cgroup_id = BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
 	key.family = family;
 	key.pad = type;
-	// The peer's address; the remote port for a connection, the local
-	// (listening) port for an accept, whose peer port is ephemeral.
 	key.dport = type == REC_ACCEPT ? sport : dport;
 	// (BPF_CORE_READ_INTO reads the size of its destination: the IPv4
 	// fields are read into 4-byte variables, not into the 16-byte arrays.)
@@ -536,25 +611,9 @@ int on_sock_state(struct bpf_raw_tracepoint_args *ctx)
 		__u32 d4 = BPF_CORE_READ(sk, __sk_common.skc_daddr);
 		__builtin_memcpy(key.daddr, &d4, 4);
 	}
-	if (seen(&key))
+	struct conn_rec *r = reserve_state(&key, sport, dport);
+	if (!r)
 		return 0;
-	struct conn_rec *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-	if (!r) {
-		count_drop();
-		return 0;
-	}
-	__builtin_memset(&r->h, 0, sizeof(r->h));
-	r->h.version = REC_VERSION;
-	r->h.type = type;
-	r->h.size = sizeof(*r);
-	r->h.ts_ns = bpf_ktime_get_ns();
-	r->h.cgroup_id = cg;
-	r->family = family;
-	r->sport = sport;
-	r->dport = dport;
-	r->proto = 6;
-	__builtin_memset(r->saddr, 0, 16);
-	__builtin_memcpy(r->daddr, key.daddr, 16);
 	if (family == AF_INET6) {
 		BPF_CORE_READ_INTO(&r->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 	} else {
