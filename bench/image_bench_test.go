@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-sec/palisade/bench/internal/procstatus"
 	"github.com/palisade-sec/palisade/internal/buildinfo"
 	"github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
 	"github.com/palisade-sec/palisade/internal/vulndb/vulndbtest"
@@ -68,11 +69,11 @@ func runPalisade(b *testing.B, bin string, args ...string) runResult {
 	stop := make(chan struct{})
 	go func() {
 		var peak [2]float64
-		path := fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)
 		t := time.NewTicker(2 * time.Millisecond)
 		defer t.Stop()
 		for {
-			hw, anon := procMem(path)
+			kib := procstatus.Fields(cmd.Process.Pid, "VmHWM", "RssAnon")
+			hw, anon := float64(kib[0])/1024, float64(kib[1])/1024
 			peak[0], peak[1] = max(peak[0], hw), max(peak[1], anon)
 			select {
 			case <-stop:
@@ -95,25 +96,6 @@ func runPalisade(b *testing.B, bin string, args ...string) runResult {
 		r.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
 	return r
-}
-
-// procMem reads the peak resident set size and the current anonymous
-// resident memory (MiB) from /proc/PID/status.
-func procMem(path string) (hwm, anon float64) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, 0
-	}
-	field := func(name string) float64 {
-		i := bytes.Index(b, []byte(name))
-		if i < 0 {
-			return 0
-		}
-		var kib float64
-		_, _ = fmt.Sscanf(string(b[i+len(name):]), "%f", &kib)
-		return kib / 1024
-	}
-	return field("VmHWM:"), field("RssAnon:")
 }
 
 // warmImageDB imports the whole Go vulnerability database and Debian

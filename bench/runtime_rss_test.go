@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -15,24 +14,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/palisade-sec/palisade/bench/internal/procstatus"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
-
-// procStatusKiB reads a "VmRSS"-style field of /proc/PID/status in KiB.
-func procStatusKiB(pid int, field string) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
 
 // BenchmarkRuntimeNodeRSS measures the resident memory of the runtime
 // DaemonSet's process (`palisade-agent --runtime`, built as releases are:
@@ -124,7 +109,7 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 		go func() {
 			defer close(sampled)
 			for {
-				series = append(series, sample{time.Since(t0), procStatusKiB(pid, "VmRSS")})
+				series = append(series, sample{time.Since(t0), procstatus.KiB(pid, "VmRSS")})
 				select {
 				case <-sampling:
 					return
@@ -146,9 +131,9 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 			}
 			time.Sleep(500 * time.Millisecond)
 		}
-		idle := procStatusKiB(pid, "VmRSS")
+		idle := procstatus.KiB(pid, "VmRSS")
 		r, _ := runLoad(b, loadSpec{Seconds: secs, ConnectWorkers: 2, ExecWorkers: 2, ConnectRate: 20000, ExecRate: 2000, ExitBinary: exitBinary(b)})
-		rss, hwm := procStatusKiB(pid, "VmRSS"), procStatusKiB(pid, "VmHWM")
+		rss, hwm := procstatus.KiB(pid, "VmRSS"), procstatus.KiB(pid, "VmHWM")
 		close(sampling)
 		<-sampled
 		var peak sample
@@ -165,7 +150,7 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 		b.Log("RSS MiB every 0.5 s from the start:", strings.Join(trace, " "))
 		// Where it goes: the Go heap and stacks (anonymous), the binary's
 		// pages (file), and shared mappings (the ring buffer's pages).
-		anon, file, shmem := procStatusKiB(pid, "RssAnon"), procStatusKiB(pid, "RssFile"), procStatusKiB(pid, "RssShmem")
+		anon, file, shmem := procstatus.KiB(pid, "RssAnon"), procstatus.KiB(pid, "RssFile"), procstatus.KiB(pid, "RssShmem")
 		_ = sensor.Process.Signal(os.Interrupt)
 		_ = sensor.Wait()
 		b.ReportMetric(float64(idle)/1024, "rss-MiB-idle")

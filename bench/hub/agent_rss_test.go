@@ -1,7 +1,6 @@
 package hubbench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -17,26 +16,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/palisade-sec/palisade/bench/internal/procstatus"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
-
-// procStatusKiB reads a field (VmRSS, VmHWM) of /proc/<pid>/status.
-func procStatusKiB(pid int, field string) int {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	return 0
-}
 
 // TestAgentRSS runs `palisade agent run` as its own process against a real
 // kube-apiserver holding 1,000 pods and reports its resident memory once
@@ -173,7 +156,7 @@ func TestAgentRSS(t *testing.T) {
 			defer close(stopPoll)
 			go func() {
 				for {
-					if a := int64(procStatusKiB(cmd.Process.Pid, "RssAnon")); a > peakAnon.Load() {
+					if a := procstatus.KiB(cmd.Process.Pid, "RssAnon"); a > peakAnon.Load() {
 						peakAnon.Store(a)
 					}
 					select {
@@ -200,7 +183,7 @@ func TestAgentRSS(t *testing.T) {
 			time.Sleep(5 * time.Second) // settle
 			pid := cmd.Process.Pid
 			total, _ := st.CountFindings(ctx, store.FindingQuery{ClusterID: c.ID})
-			kib := func(f string) int { return procStatusKiB(pid, f) }
+			kib := func(f string) int { return int(procstatus.KiB(pid, f)) }
 			t.Logf("%s (%d MB binary) with %d pods and %d ConfigMaps of %d KiB: reported in %v; %d findings on the hub; RSS %d KiB = anon %d + file %d + shmem %d; peak RSS (VmHWM) %d KiB, peak anon %d KiB; last GC: %s",
 				run, fi.Size()>>20, nPods, nCMs, cmKiB, ready.Round(time.Millisecond), total, kib("VmRSS"), kib("RssAnon"), kib("RssFile"), kib("RssShmem"), kib("VmHWM"), peakAnon.Load(), lastGC(stderr.String()))
 			if scanning {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -28,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/palisade-sec/palisade/bench/internal/procstatus"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
 
@@ -187,25 +187,9 @@ func (f *fleetHubs) bootstrapToken(ctx context.Context, cluster string) (string,
 func (f *fleetHubs) rss() []int {
 	out := make([]int, len(f.procs))
 	for i, p := range f.procs {
-		out[i] = procStatusKiB(p.cmd.Process.Pid, "VmRSS")
+		out[i] = int(procstatus.KiB(p.cmd.Process.Pid, "VmRSS"))
 	}
 	return out
-}
-
-func procStatusKiB(pid int, field string) int {
-	fh, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer fh.Close()
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
-			n, _ := strconv.Atoi(strings.Fields(v)[0])
-			return n
-		}
-	}
-	return 0
 }
 
 func (f *fleetHubs) stop() {
