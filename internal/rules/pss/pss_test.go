@@ -77,11 +77,9 @@ func evaluate(t *testing.T, rules *rule.Set, files []string, level string) []fin
 	return fs
 }
 
-// TestUpstreamFixtures is the oracle: every "fail" fixture of the newest
-// version must raise the Pod Security finding it is named after (or the
-// stricter control that overrides it at that level) and every "pass"
-// fixture none at all.
-func TestUpstreamFixtures(t *testing.T) {
+// pssRules is the set of this package's rules.
+func pssRules(t *testing.T) *rule.Set {
+	t.Helper()
 	all, err := Rules()
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +88,15 @@ func TestUpstreamFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rules
+}
+
+// TestUpstreamFixtures is the oracle: every "fail" fixture of the newest
+// version must raise the Pod Security finding it is named after (or the
+// stricter control that overrides it at that level) and every "pass"
+// fixture none at all.
+func TestUpstreamFixtures(t *testing.T) {
+	rules := pssRules(t)
 	overriders := map[string][]string{}
 	for _, c := range policy.DefaultChecks() {
 		for _, o := range c.Versions[len(c.Versions)-1].OverrideCheckIDs {
@@ -279,7 +286,9 @@ func keysOf(fs []finding.Finding) []string {
 	return keys(m)
 }
 
-const riskyDeployment = `apiVersion: apps/v1
+// agentDeployment is the start of the test Deployments, up to its pod
+// spec's fields.
+const agentDeployment = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: agent, namespace: ops}
 spec:
@@ -287,7 +296,9 @@ spec:
   template:
     metadata: {labels: {app: agent}}
     spec:
-      securityContext:
+`
+
+const riskyDeployment = agentDeployment + `      securityContext:
         runAsNonRoot: true
         seccompProfile: {type: RuntimeDefault}
       containers:
@@ -456,15 +467,7 @@ spec:
 	}
 }
 
-const capsDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: agent, namespace: ops}
-spec:
-  selector: {matchLabels: {app: agent}}
-  template:
-    metadata: {labels: {app: agent}}
-    spec:
-      containers:
+const capsDeployment = agentDeployment + `      containers:
       - name: agent
         image: agent:1
         securityContext:
@@ -498,14 +501,7 @@ func TestPolarisInsecureCapabilitiesMapping(t *testing.T) {
 		// Palisade is stricter: what is added back counts.
 		{"drop ALL, add SYS_TIME", "{drop: [ALL], add: [SYS_TIME]}", false, true},
 	}
-	all, err := Rules()
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := rule.NewSet(all...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rules := pssRules(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "d.yaml")
