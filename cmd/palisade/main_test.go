@@ -43,6 +43,7 @@ func TestExitCodes(t *testing.T) {
 		{"no path", "", []string{"scan", "config"}, exitError},
 		{"bad output format", bad, []string{"scan", "config", "-", "-o", "xml"}, exitError},
 		{"rule selector matches nothing", bad, []string{"scan", "config", "-", "--rules", "pss/nope"}, exitError},
+		{"only cluster-level rules", clean, []string{"scan", "config", "-", "--rules", "cluster/dangling-role-binding"}, exitError},
 		{"input error", "apiVersion: v1\nkind: Pod\nmetadata: {name: [\n", []string{"scan", "config", "-"}, exitError},
 		{"missing file", "", []string{"scan", "config", "does-not-exist.yaml"}, exitError},
 		{"missing policy", clean, []string{"scan", "config", "-", "--policy", "nope.yaml"}, exitError},

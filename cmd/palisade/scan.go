@@ -115,6 +115,13 @@ func (o *scanOptions) prepare(cmd *cobra.Command, liveCluster bool) (scan.Option
 	if opts.Rules, err = all.Select(selectors); err != nil {
 		return opts, err
 	}
+	// Selecting only cluster-level rules for manifests would scan nothing
+	// and exit clean: say so instead.
+	if !liveCluster && opts.Rules.Len() == 0 {
+		if asked, err := all.Select(rules.DefaultSelectors(o.rules)); err == nil && asked.Len() > 0 {
+			return opts, fmt.Errorf("--rules selects only cluster-level rules (tag %q), which need a whole cluster's view: run 'palisade scan cluster'", rule.TagCluster)
+		}
+	}
 	return opts, nil
 }
 

@@ -156,6 +156,9 @@ func coverageCell(pc peers.Check) string {
 	for _, id := range pc.Palisade {
 		out = append(out, link(id))
 	}
+	if pc.Note != "" {
+		return strings.Join(out, ", ") + " — " + cell(pc.Note)
+	}
 	return strings.Join(out, ", ")
 }
 

@@ -68,6 +68,7 @@ type Snapshot struct {
 // resource lists one kind into the inventory.
 type resource struct {
 	name       string // plural, for messages: "deployments.apps"
+	kind       string
 	namespaced bool
 	// maxPage, when set, caps the page size: a page of ConfigMaps is
 	// held whole until it is reduced, and each may be 1 MiB.
@@ -115,6 +116,10 @@ func Read(ctx context.Context, client kubernetes.Interface, opts ReadOptions) (*
 					return nil, fatal
 				}
 				snap.Partial = true
+				if snap.Inventory.Unlisted == nil {
+					snap.Inventory.Unlisted = map[string]bool{}
+				}
+				snap.Inventory.Unlisted[r.kind] = true
 				snap.Problems = append(snap.Problems, finding.Problem{Level: finding.LevelError,
 					Message: fmt.Sprintf("cannot list %s: %s; results for it are missing", r.name, describe(err))})
 				break
@@ -331,7 +336,7 @@ type lister[L any] interface {
 func res[L any, T any](name string, namespaced bool, apiVersion, kind string, client func(kubernetes.Interface, string) lister[L], items func(L) (string, []T)) resource {
 	tm := metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
 	gvk := schema.FromAPIVersionAndKind(apiVersion, kind)
-	return resource{name: name, namespaced: namespaced, list: func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
+	return resource{name: name, kind: kind, namespaced: namespaced, list: func(ctx context.Context, c kubernetes.Interface, ns string, o metav1.ListOptions, add func(any, metav1.TypeMeta)) (string, error) {
 		l, err := client(c, ns).List(ctx, o)
 		if err != nil {
 			return "", err

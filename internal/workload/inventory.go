@@ -47,6 +47,10 @@ type Inventory struct {
 	// them, and sets it before running the inventory-wide rules. Use
 	// PodTemplates.
 	Templates []PodTemplate
+	// Unlisted names the kinds ("Role", "ClusterRole") a live read could
+	// not list (forbidden, not served): rules that judge an object by the
+	// absence of another must not count on those kinds. Nil for manifests.
+	Unlisted map[string]bool
 }
 
 // PodTemplate is what relations between objects need of a workload: its

@@ -53,6 +53,9 @@ type Check struct {
 	// none does, and then Reason says why.
 	Palisade []string `json:"palisade"`
 	Reason   string   `json:"reason,omitempty"`
+	// Note says how the Palisade checks differ from the peer's where they
+	// do (stricter, or only in 'scan cluster'); shown in docs/coverage.md.
+	Note string `json:"note,omitempty"`
 	// Frameworks names the frameworks (cis, nsa, mitre, pss) the tool's
 	// documentation lists the check under; each Palisade check it maps
 	// to must then carry a mapping in those frameworks.

@@ -19,7 +19,7 @@ import (
 // Rules returns the cluster-level rules, tagged rule.TagCluster.
 func Rules() []*rule.Rule {
 	return []*rule.Rule{namespaceNoEnforce(), defaultSAAutomount(), namespaceNoNetworkPolicy(),
-		namespaceWithout("LimitRange"), namespaceWithout("ResourceQuota")}
+		namespaceWithout("LimitRange"), namespaceWithout("ResourceQuota"), danglingBinding()}
 }
 
 var tags = []string{rule.TagCluster, rule.TagHardening}

@@ -6,6 +6,7 @@ import "github.com/palisade-sec/palisade/internal/finding"
 // (see finding.Frameworks); rules.Builtin merges it into the rules.
 func Frameworks() map[string]finding.Frameworks {
 	return map[string]finding.Frameworks{
+		"cluster/dangling-role-binding":       {NSA: []string{"authz.rbac"}},
 		"cluster/default-sa-automount":        {CIS: []string{"5.1.5", "5.1.6"}, NSA: []string{"pod-security.sa-tokens"}, MITRE: []string{"T1528"}},
 		"cluster/namespace-no-network-policy": {CIS: []string{"5.3.2"}, NSA: []string{"network.policies"}, MITRE: []string{"T1046"}},
 		"cluster/namespace-no-pss-enforce":    {CIS: []string{"5.2.1"}, NSA: []string{"pod-security.enforcement"}, MITRE: []string{"T1610", "T1611"}},

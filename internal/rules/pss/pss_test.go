@@ -77,11 +77,9 @@ func evaluate(t *testing.T, rules *rule.Set, files []string, level string) []fin
 	return fs
 }
 
-// TestUpstreamFixtures is the oracle: every "fail" fixture of the newest
-// version must raise the Pod Security finding it is named after (or the
-// stricter control that overrides it at that level) and every "pass"
-// fixture none at all.
-func TestUpstreamFixtures(t *testing.T) {
+// pssRules is the set of this package's rules.
+func pssRules(t *testing.T) *rule.Set {
+	t.Helper()
 	all, err := Rules()
 	if err != nil {
 		t.Fatal(err)
@@ -90,6 +88,15 @@ func TestUpstreamFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rules
+}
+
+// TestUpstreamFixtures is the oracle: every "fail" fixture of the newest
+// version must raise the Pod Security finding it is named after (or the
+// stricter control that overrides it at that level) and every "pass"
+// fixture none at all.
+func TestUpstreamFixtures(t *testing.T) {
+	rules := pssRules(t)
 	overriders := map[string][]string{}
 	for _, c := range policy.DefaultChecks() {
 		for _, o := range c.Versions[len(c.Versions)-1].OverrideCheckIDs {
@@ -279,7 +286,9 @@ func keysOf(fs []finding.Finding) []string {
 	return keys(m)
 }
 
-const riskyDeployment = `apiVersion: apps/v1
+// agentDeployment is the start of the test Deployments, up to its pod
+// spec's fields.
+const agentDeployment = `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: agent, namespace: ops}
 spec:
@@ -287,7 +296,9 @@ spec:
   template:
     metadata: {labels: {app: agent}}
     spec:
-      securityContext:
+`
+
+const riskyDeployment = agentDeployment + `      securityContext:
         runAsNonRoot: true
         seccompProfile: {type: RuntimeDefault}
       containers:
@@ -451,6 +462,61 @@ spec:
 			sort.Strings(got)
 			if strings.Join(got, " ") != tt.want {
 				t.Errorf("%v, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+const capsDeployment = agentDeployment + `      containers:
+      - name: agent
+        image: agent:1
+        securityContext:
+          capabilities: %s
+`
+
+// Polaris' insecureCapabilities (its security checks page, and the check
+// definition that page links to) fails a container unless it drops ALL,
+// or drops every one of CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD,
+// NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT,
+// KILL, AUDIT_WRITE and NET_ADMIN; it does not look at what is added. The
+// mapping to pss/capabilities-restricted holds at the restricted level:
+// every container Polaris fails is reported, and Palisade is stricter
+// where the table says so (an explicit list instead of ALL; adding more
+// than NET_BIND_SERVICE back).
+func TestPolarisInsecureCapabilitiesMapping(t *testing.T) {
+	polarisList := "[CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE, NET_ADMIN]"
+	tests := []struct {
+		name         string
+		capabilities string
+		polarisFails bool
+		palisade     bool // pss/capabilities-restricted reports it
+	}{
+		{"nothing dropped", "{}", true, true},
+		{"some dropped", "{drop: [NET_RAW, SYS_ADMIN]}", true, true},
+		{"default set but not NET_ADMIN", "{drop: [CHOWN, DAC_OVERRIDE, FSETID, FOWNER, MKNOD, NET_RAW, SETGID, SETUID, SETFCAP, SETPCAP, NET_BIND_SERVICE, SYS_CHROOT, KILL, AUDIT_WRITE]}", true, true},
+		{"drop ALL", "{drop: [ALL]}", false, false},
+		{"drop ALL, add NET_BIND_SERVICE", "{drop: [ALL], add: [NET_BIND_SERVICE]}", false, false},
+		// Palisade is stricter: the restricted profile names ALL.
+		{"Polaris' explicit list", "{drop: " + polarisList + "}", false, true},
+		// Palisade is stricter: what is added back counts.
+		{"drop ALL, add SYS_TIME", "{drop: [ALL], add: [SYS_TIME]}", false, true},
+	}
+	rules := pssRules(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "d.yaml")
+			if err := os.WriteFile(file, []byte(fmt.Sprintf(capsDeployment, tt.capabilities)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, f := range evaluate(t, rules, []string{file}, rule.LevelRestricted) {
+				got = got || f.RuleID == "pss/capabilities-restricted"
+			}
+			if got != tt.palisade {
+				t.Errorf("pss/capabilities-restricted reported = %v, want %v", got, tt.palisade)
+			}
+			if tt.polarisFails && !got {
+				t.Errorf("Polaris fails this container and Palisade does not: the mapping is looser than its note says")
 			}
 		})
 	}
