@@ -114,7 +114,7 @@ func (s *recordScanner) parseRecordKeys(data []byte) (*Record, error) {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrRecordTooLarge, MaxRecordSize)
 	}
 	var k recordKeys
-	if s.scan(data, &k) != nil {
+	if !s.scan(data, &k) {
 		k = recordKeys{}
 		if err := decodeRecordPart(data, &k); err != nil {
 			return nil, fmt.Errorf("decode OSV record: %w", err)

@@ -142,8 +142,8 @@ func TestRecordScannerReadsRecords(t *testing.T) {
 	var s recordScanner
 	for name, data := range inputs {
 		var k recordKeys
-		if err := s.scan(data, &k); err != nil {
-			t.Errorf("%s: scanner gave up: %v", name, err)
+		if !s.scan(data, &k) {
+			t.Errorf("%s: scanner gave up", name)
 			continue
 		}
 		full, _ := ParseRecord(data)

@@ -1,81 +1,302 @@
 package vulndb
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"time"
 	"unicode/utf8"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
-// recordScanner fills recordKeys from a record's JSON tokens, without
-// reflection: the common record (plain ASCII member names, strings
-// without escapes, RFC 3339 times in UTC, no repeated member) is read
-// here, and everything else (a repeated member, a null where a value is
-// kept, an escaped or non-ASCII name, a syntax or type error) makes it
-// give up with errSlowPath so that parseRecordKeys decodes the record
-// again through encoding/json/v2, whose verdict and error are then the
-// answer. So the scanner only has to be right about what it accepts,
-// never about how a record is refused; FuzzRecordKeysMatchRecord holds
-// the two paths to ParseRecord.
+// recordScanner fills recordKeys from a record's JSON bytes, without
+// reflection and without a tokenizer's state machine: the common record
+// (plain ASCII member names, kept strings without escapes, RFC 3339
+// times in UTC, no repeated member, nesting under maxScanDepth) is read
+// here, and on anything else (a repeated member, a null where a value
+// is kept, an escaped or non-ASCII name, a \u escape of a surrogate,
+// any syntax or type error) it gives up, and parseRecordKeys decodes
+// the record again through encoding/json/v2, whose verdict and error
+// are then the answer. So the scanner only has to be right about what
+// it accepts, never about how a record is refused: it accepts only
+// strict JSON (RFC 8259's grammar, strings in valid UTF-8), a subset of
+// what the general decoder accepts, and keeps what that decoder keeps.
+// FuzzRecordKeysMatchRecord holds both paths to ParseRecord.
 //
-// A recordScanner is reused for the records of one batch (its decoder's
-// state); it is not safe for concurrent use.
+// The zero value is ready; it is reused for the records of one batch
+// and is not safe for concurrent use.
 type recordScanner struct {
-	dec jsontext.Decoder
-	buf bytes.Buffer
+	data  []byte
+	pos   int
+	depth int
+	// bad is sticky: once set, every read returns at once and the
+	// caller falls back to the general decoder.
+	bad bool
+	// interned holds the batch's ecosystems and range types, which
+	// repeat in nearly every record, so that each is copied out once.
+	interned map[string]string
 }
 
-// errSlowPath: the record is not one the scanner reads; decode it with
-// the general decoder.
-var errSlowPath = errors.New("record needs the general decoder")
+// maxScanDepth bounds the scanner's recursion; deeper JSON (encoding/json/v2
+// allows 10,000 levels) is left to the general decoder.
+const maxScanDepth = 256
 
-// scanOptions are recordDecoding's syntax options: duplicate names and
-// invalid UTF-8 pass the tokenizer as they pass Unmarshal (the scanner
-// gives up on both where they would matter).
-var scanOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
+// scan reads data into k and reports whether it could.
+func (s *recordScanner) scan(data []byte, k *recordKeys) bool {
+	*s = recordScanner{data: data, interned: s.interned}
+	s.record(k)
+	s.space()
+	return !s.bad && s.pos == len(s.data)
+}
 
-// scan reads data into k, or returns errSlowPath.
-func (s *recordScanner) scan(data []byte, k *recordKeys) error {
-	s.buf = *bytes.NewBuffer(data) // the decoder reads a bytes.Buffer in place
-	s.dec.Reset(&s.buf, scanOptions...)
-	if err := s.record(k); err != nil {
-		return errSlowPath
+func (s *recordScanner) fail() { s.bad = true }
+
+// space skips JSON whitespace.
+func (s *recordScanner) space() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
 	}
-	if _, err := s.dec.ReadToken(); err != io.EOF {
-		return errSlowPath // data after the record, or a syntax error
+}
+
+// peek returns the next byte after whitespace, or 0 at the end.
+func (s *recordScanner) peek() byte {
+	s.space()
+	if s.bad || s.pos >= len(s.data) {
+		return 0
 	}
-	return nil
+	return s.data[s.pos]
+}
+
+// open consumes the opening byte of an object or array and reports
+// whether it was there.
+func (s *recordScanner) open(c byte) bool {
+	if s.peek() != c {
+		s.fail()
+		return false
+	}
+	s.pos++
+	return true
+}
+
+// first reports whether an object or array just opened has an element
+// (consuming the closing byte if it has none).
+func (s *recordScanner) first(closing byte) bool {
+	if c := s.peek(); c == closing {
+		s.pos++
+		return false
+	}
+	return !s.bad
+}
+
+// next consumes the separator after an element and reports whether
+// another follows (consuming the closing byte if none does).
+func (s *recordScanner) next(closing byte) bool {
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return true
+	case closing:
+		s.pos++
+		return false
+	}
+	s.fail()
+	return false
+}
+
+// str consumes a JSON string and returns its bytes between the quotes
+// and whether it has escapes. Control characters, malformed escapes,
+// escapes of surrogates and invalid UTF-8 fail.
+func (s *recordScanner) str() (raw []byte, escaped bool) {
+	if s.peek() != '"' {
+		s.fail()
+		return nil, false
+	}
+	start := s.pos + 1
+	ascii := true
+	for i := start; i < len(s.data); i++ {
+		switch c := s.data[i]; {
+		case c == '"':
+			s.pos = i + 1
+			raw = s.data[start:i]
+			if !ascii && !utf8.Valid(raw) {
+				s.fail()
+			}
+			return raw, escaped
+		case c < 0x20:
+			s.fail()
+			return nil, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case c == '\\':
+			escaped = true
+			if i+1 >= len(s.data) {
+				s.fail()
+				return nil, false
+			}
+			i++
+			switch s.data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(s.data) {
+					s.fail()
+					return nil, false
+				}
+				var r rune
+				for _, h := range s.data[i+1 : i+5] {
+					switch {
+					case '0' <= h && h <= '9':
+						r = r<<4 | rune(h-'0')
+					case 'a' <= h && h <= 'f':
+						r = r<<4 | rune(h-'a'+10)
+					case 'A' <= h && h <= 'F':
+						r = r<<4 | rune(h-'A'+10)
+					default:
+						s.fail()
+						return nil, false
+					}
+				}
+				if 0xD800 <= r && r <= 0xDFFF {
+					s.fail() // pairs and lone halves: the general decoder's rules
+					return nil, false
+				}
+				i += 4
+			default:
+				s.fail()
+				return nil, false
+			}
+		}
+	}
+	s.fail()
+	return nil, false
+}
+
+// number consumes a JSON number (RFC 8259's grammar).
+func (s *recordScanner) number() {
+	d := s.data
+	i := s.pos
+	if i < len(d) && d[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(d) && '0' <= d[i] && d[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case !digits():
+		s.fail()
+		return
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if !digits() {
+			s.fail()
+			return
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if !digits() {
+			s.fail()
+			return
+		}
+	}
+	s.pos = i
+}
+
+// literal consumes true, false or null.
+func (s *recordScanner) literal(word string) {
+	if len(s.data)-s.pos < len(word) || string(s.data[s.pos:s.pos+len(word)]) != word {
+		s.fail()
+		return
+	}
+	s.pos += len(word)
+}
+
+// value consumes any JSON value and returns it as written (what a
+// json.RawMessage is given).
+func (s *recordScanner) value() []byte {
+	c := s.peek()
+	start := s.pos
+	switch {
+	case c == '"':
+		s.str()
+	case c == '{' || c == '[':
+		if s.depth++; s.depth > maxScanDepth {
+			s.fail()
+			return nil
+		}
+		s.pos++
+		closing := byte('}')
+		if c == '[' {
+			closing = ']'
+		}
+		for more := s.first(closing); more; more = s.next(closing) {
+			if c == '{' {
+				s.str()
+				s.colon()
+			}
+			s.value()
+		}
+		s.depth--
+	case c == 't':
+		s.literal("true")
+	case c == 'f':
+		s.literal("false")
+	case c == 'n':
+		s.literal("null")
+	case c == '-' || '0' <= c && c <= '9':
+		s.number()
+	default:
+		s.fail()
+	}
+	if s.bad {
+		return nil
+	}
+	return s.data[start:s.pos]
+}
+
+func (s *recordScanner) colon() {
+	if s.peek() != ':' {
+		s.fail()
+		return
+	}
+	s.pos++
 }
 
 // Member names as encoding/json/v2 matches them with
 // MatchCaseInsensitiveNames: ASCII letters upper-cased, '_' and '-'
-// dropped. A name longer than any field's folds to "" (no field).
+// dropped. A name that folds longer than any field's is no field.
 const maxFoldedName = len("ECOSYSTEMSPECIFIC")
 
-// name reads a member name into fold and returns its folded form, or
-// errSlowPath for an escaped or non-ASCII name (which could fold to a
-// field's name by Unicode rules).
-func (s *recordScanner) name(fold *[maxFoldedName]byte) ([]byte, error) {
-	if s.dec.PeekKind() != '"' {
-		return nil, errSlowPath
-	}
-	raw, err := s.dec.ReadValue()
-	if err != nil {
-		return nil, err
+// name consumes a member name and its colon and returns the folded
+// name; an escaped or non-ASCII name (which could fold to a field's
+// name by Unicode rules) fails.
+func (s *recordScanner) name(fold *[maxFoldedName]byte) []byte {
+	raw, escaped := s.str()
+	s.colon()
+	if s.bad || escaped {
+		s.fail()
+		return nil
 	}
 	n := 0
-	for _, c := range raw[1 : len(raw)-1] {
+	for _, c := range raw {
 		switch {
-		case c == '\\' || c >= utf8.RuneSelf:
-			return nil, errSlowPath
+		case c >= utf8.RuneSelf:
+			s.fail()
+			return nil
 		case c == '_' || c == '-':
-			continue
+		case n < 0:
 		case n == maxFoldedName:
 			n = -1
-		case n < 0:
 		default:
 			if 'a' <= c && c <= 'z' {
 				c -= 'a' - 'A'
@@ -85,123 +306,79 @@ func (s *recordScanner) name(fold *[maxFoldedName]byte) ([]byte, error) {
 		}
 	}
 	if n < 0 {
-		return nil, nil
+		return nil
 	}
-	return fold[:n], nil
+	return fold[:n]
 }
 
-// object reads a JSON object, calling member with each folded name
-// (the value is member's to read, or skipped when it returns false).
-// A member naming a field twice (bit ≥ 0 seen before) gives up.
-func (s *recordScanner) object(member func(name []byte) (bit int, err error)) error {
-	if s.dec.PeekKind() != '{' {
-		return errSlowPath
+// once marks field bit as read in seen, failing on a repeated member
+// (encoding/json/v2 merges or replaces; the general decoder decides).
+func (s *recordScanner) once(seen *uint32, bit uint) {
+	if *seen&(1<<bit) != 0 {
+		s.fail()
 	}
-	if _, err := s.dec.ReadToken(); err != nil {
-		return err
-	}
-	var fold [maxFoldedName]byte
-	var seen uint32
-	for s.dec.PeekKind() != '}' {
-		name, err := s.name(&fold)
-		if err != nil {
-			return err
-		}
-		bit, err := member(name)
-		if err != nil {
-			return err
-		}
-		if bit < 0 {
-			continue
-		}
-		if seen&(1<<bit) != 0 {
-			return errSlowPath
-		}
-		seen |= 1 << bit
-	}
-	_, err := s.dec.ReadToken()
-	return err
-}
-
-// skip skips a member's value that no field takes.
-func (s *recordScanner) skip() (int, error) { return -1, s.dec.SkipValue() }
-
-// array calls elem for each element of a JSON array and returns their
-// count; null is an empty list (a nil slice).
-func (s *recordScanner) array(elem func() error) (int, error) {
-	switch s.dec.PeekKind() {
-	case 'n':
-		return 0, s.dec.SkipValue()
-	case '[':
-	default:
-		return 0, errSlowPath
-	}
-	if _, err := s.dec.ReadToken(); err != nil {
-		return 0, err
-	}
-	n := 0
-	for s.dec.PeekKind() != ']' {
-		if err := elem(); err != nil {
-			return 0, err
-		}
-		n++
-	}
-	_, err := s.dec.ReadToken()
-	return n, err
+	*seen |= 1 << bit
 }
 
 // checkString is jsonString: a string or null, not kept.
-func (s *recordScanner) checkString() error {
-	if k := s.dec.PeekKind(); k != '"' && k != 'n' {
-		return errSlowPath
+func (s *recordScanner) checkString() {
+	switch s.peek() {
+	case '"':
+		s.str()
+	case 'n':
+		s.literal("null")
+	default:
+		s.fail()
 	}
-	return s.dec.SkipValue()
 }
 
-// size is jsonSize: the length of the value as written.
-func (s *recordScanner) size() (jsonSize, error) {
-	v, err := s.dec.ReadValue()
-	return jsonSize(len(v)), err
-}
-
-// plainString reads a kept string: one without escapes, in valid UTF-8
-// (so its bytes are its value), copied out of the record (whose buffer
+// plainString reads a kept string, one without escapes (so its bytes,
+// valid UTF-8, are its value), copied out of the record (whose buffer
 // is stripped in place afterwards).
-func (s *recordScanner) plainString() (string, error) {
-	if s.dec.PeekKind() != '"' {
-		return "", errSlowPath
+func (s *recordScanner) plainString() string {
+	raw, escaped := s.str()
+	if s.bad || escaped {
+		s.fail()
+		return ""
 	}
-	raw, err := s.dec.ReadValue()
-	if err != nil {
-		return "", err
+	return string(raw)
+}
+
+// maxInterned bounds interned: a batch of hostile records naming a new
+// ecosystem each stops being interned, not remembered.
+const maxInterned = 256
+
+// internedString is plainString for a value that repeats across
+// records (an ecosystem, a range type).
+func (s *recordScanner) internedString() string {
+	raw, escaped := s.str()
+	if s.bad || escaped {
+		s.fail()
+		return ""
 	}
-	b := raw[1 : len(raw)-1]
-	if bytes.IndexByte(b, '\\') >= 0 || !utf8.Valid(b) {
-		return "", errSlowPath
+	if v, ok := s.interned[string(raw)]; ok {
+		return v
 	}
-	return string(b), nil
+	v := string(raw)
+	if s.interned == nil {
+		s.interned = make(map[string]string)
+	}
+	if len(s.interned) < maxInterned {
+		s.interned[v] = v
+	}
+	return v
 }
 
 // timeValue reads a time of the form 2006-01-02T15:04:05[.999999999]Z,
 // which encoding/json/v2 parses with time.Time.UnmarshalText and no
-// further refusal; any other form gives up.
-func (s *recordScanner) timeValue() (time.Time, error) {
-	if s.dec.PeekKind() != '"' {
-		return time.Time{}, errSlowPath
-	}
-	raw, err := s.dec.ReadValue()
-	if err != nil {
-		return time.Time{}, err
-	}
-	b := raw[1 : len(raw)-1]
-	if !plainUTCTime(b) {
-		return time.Time{}, errSlowPath
-	}
+// further check.
+func (s *recordScanner) timeValue() time.Time {
+	raw, _ := s.str()
 	var t time.Time
-	if err := t.UnmarshalText(b); err != nil {
-		return time.Time{}, errSlowPath
+	if s.bad || !plainUTCTime(raw) || t.UnmarshalText(raw) != nil {
+		s.fail()
 	}
-	return t, nil
+	return t
 }
 
 // plainUTCTime reports whether b is 2006-01-02T15:04:05Z with an
@@ -235,201 +412,226 @@ func plainUTCTime(b []byte) bool {
 	return true
 }
 
-// Field bits of recordKeys, for object's repeated-member check.
-const (
-	fSchemaVersion = iota
-	fID
-	fModified
-	fPublished
-	fWithdrawn
-	fAliases
-	fUpstream
-	fRelated
-	fSummary
-	fDetails
-	fSeverity
-	fAffected
-	fReferences
-	fDatabaseSpecific
-)
-
-func (s *recordScanner) record(k *recordKeys) error {
-	return s.object(func(name []byte) (int, error) {
-		var err error
-		switch string(name) {
-		case "SCHEMAVERSION":
-			return fSchemaVersion, s.checkString()
-		case "ID":
-			k.ID, err = s.plainString()
-			return fID, err
-		case "MODIFIED":
-			k.Modified, err = s.timeValue()
-			return fModified, err
-		case "PUBLISHED":
-			t, err := s.timeValue()
-			k.Published = &t
-			return fPublished, err
-		case "WITHDRAWN":
-			t, err := s.timeValue()
-			k.Withdrawn = &t
-			return fWithdrawn, err
-		case "ALIASES":
-			_, err = s.array(func() error {
-				a, err := s.plainString()
-				k.Aliases = append(k.Aliases, a)
-				return err
-			})
-			return fAliases, err
-		case "UPSTREAM":
-			n, err := s.array(s.checkString)
-			k.Upstream = make([]jsonString, n)
-			return fUpstream, err
-		case "RELATED":
-			n, err := s.array(s.checkString)
-			k.Related = make([]jsonString, n)
-			return fRelated, err
-		case "SUMMARY":
-			return fSummary, s.checkString()
-		case "DETAILS":
-			return fDetails, s.checkString()
-		case "SEVERITY":
-			n, err := s.array(s.severity)
-			k.Severity = make([]severityKeys, n)
-			return fSeverity, err
-		case "AFFECTED":
-			_, err = s.array(func() error {
-				k.Affected = append(k.Affected, affectedKeys{})
-				return s.affected(&k.Affected[len(k.Affected)-1])
-			})
-			return fAffected, err
-		case "REFERENCES":
-			n, err := s.array(s.reference)
-			k.References = make([]referenceKeys, n)
-			return fReferences, err
-		case "DATABASESPECIFIC":
-			k.DatabaseSpecific, err = s.size()
-			return fDatabaseSpecific, err
-		}
-		return s.skip()
-	})
-}
-
-// typeScore reads severityKeys and referenceKeys: objects whose two
-// named members are strings or null, nothing kept (so a repeated member
-// is harmless); a null element is their zero value.
-func (s *recordScanner) typeScore(a, b string) error {
-	if s.dec.PeekKind() == 'n' {
-		return s.dec.SkipValue()
+// list consumes the start of an array and reports whether it has an
+// element; null is an empty list (a nil slice). Its elements are read
+// with for more := s.list(); more; more = s.next(']').
+func (s *recordScanner) list() bool {
+	if s.peek() == 'n' {
+		s.literal("null")
+		return false
 	}
-	return s.object(func(name []byte) (int, error) {
-		if n := string(name); n == a || n == b {
-			return -1, s.checkString()
-		}
-		return s.skip()
-	})
+	return s.open('[') && s.first(']')
 }
 
-func (s *recordScanner) severity() error  { return s.typeScore("TYPE", "SCORE") }
-func (s *recordScanner) reference() error { return s.typeScore("TYPE", "URL") }
+// strings consumes a list of jsonString and returns its length.
+func (s *recordScanner) strings() int {
+	n := 0
+	for more := s.list(); more; more = s.next(']') {
+		s.checkString()
+		n++
+	}
+	return n
+}
 
-const (
-	fPackage = iota
-	fAffSeverity
-	fRanges
-	fVersions
-	fEcosystemSpecific
-	fAffDatabaseSpecific
-)
+// typeScores consumes a list of severityKeys or referenceKeys (objects
+// whose members a and b are strings or null, nothing kept, so a
+// repeated member is harmless; a null element is their zero value) and
+// returns its length.
+func (s *recordScanner) typeScores(a, b string) int {
+	n := 0
+	var fold [maxFoldedName]byte
+	for more := s.list(); more; more = s.next(']') {
+		n++
+		if s.peek() == 'n' {
+			s.literal("null")
+			continue
+		}
+		if !s.open('{') {
+			return 0
+		}
+		for more := s.first('}'); more; more = s.next('}') {
+			if n := string(s.name(&fold)); n == a || n == b {
+				s.checkString()
+			} else {
+				s.value()
+			}
+		}
+	}
+	return n
+}
 
-func (s *recordScanner) affected(a *affectedKeys) error {
-	return s.object(func(name []byte) (int, error) {
-		var err error
-		switch string(name) {
-		case "PACKAGE":
-			return fPackage, s.pkg(&a.Package)
+func (s *recordScanner) record(k *recordKeys) {
+	if !s.open('{') {
+		return
+	}
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.first('}'); more; more = s.next('}') {
+		switch string(s.name(&fold)) {
+		case "SCHEMAVERSION":
+			s.once(&seen, 0)
+			s.checkString()
+		case "ID":
+			s.once(&seen, 1)
+			k.ID = s.plainString()
+		case "MODIFIED":
+			s.once(&seen, 2)
+			k.Modified = s.timeValue()
+		case "PUBLISHED":
+			s.once(&seen, 3)
+			t := s.timeValue()
+			k.Published = &t
+		case "WITHDRAWN":
+			s.once(&seen, 4)
+			t := s.timeValue()
+			k.Withdrawn = &t
+		case "ALIASES":
+			s.once(&seen, 5)
+			for more := s.list(); more; more = s.next(']') {
+				k.Aliases = append(k.Aliases, s.plainString())
+			}
+		case "UPSTREAM":
+			s.once(&seen, 6)
+			k.Upstream = make([]jsonString, s.strings())
+		case "RELATED":
+			s.once(&seen, 7)
+			k.Related = make([]jsonString, s.strings())
+		case "SUMMARY":
+			s.once(&seen, 8)
+			s.checkString()
+		case "DETAILS":
+			s.once(&seen, 9)
+			s.checkString()
 		case "SEVERITY":
-			n, err := s.array(s.severity)
-			a.Severity = make([]severityKeys, n)
-			return fAffSeverity, err
+			s.once(&seen, 10)
+			k.Severity = make([]severityKeys, s.typeScores("TYPE", "SCORE"))
+		case "AFFECTED":
+			s.once(&seen, 11)
+			for more := s.list(); more; more = s.next(']') {
+				k.Affected = append(k.Affected, affectedKeys{})
+				s.affected(&k.Affected[len(k.Affected)-1])
+			}
+		case "REFERENCES":
+			s.once(&seen, 12)
+			k.References = make([]referenceKeys, s.typeScores("TYPE", "URL"))
+		case "DATABASESPECIFIC":
+			s.once(&seen, 13)
+			k.DatabaseSpecific = jsonSize(len(s.value()))
+		default:
+			s.value()
+		}
+	}
+}
+
+func (s *recordScanner) affected(a *affectedKeys) {
+	if !s.open('{') {
+		return
+	}
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.first('}'); more; more = s.next('}') {
+		switch string(s.name(&fold)) {
+		case "PACKAGE":
+			s.once(&seen, 0)
+			s.pkg(&a.Package)
+		case "SEVERITY":
+			s.once(&seen, 1)
+			a.Severity = make([]severityKeys, s.typeScores("TYPE", "SCORE"))
 		case "RANGES":
-			_, err = s.array(func() error {
+			s.once(&seen, 2)
+			for more := s.list(); more; more = s.next(']') {
 				a.Ranges = append(a.Ranges, rangeKeys{})
-				return s.rangeValue(&a.Ranges[len(a.Ranges)-1])
-			})
-			return fRanges, err
+				s.rangeValue(&a.Ranges[len(a.Ranges)-1])
+			}
 		case "VERSIONS":
-			n, err := s.array(s.checkString)
-			a.Versions = make([]jsonString, n)
-			return fVersions, err
+			s.once(&seen, 3)
+			a.Versions = make([]jsonString, s.strings())
 		case "ECOSYSTEMSPECIFIC":
-			a.EcosystemSpecific, err = s.size()
-			return fEcosystemSpecific, err
+			s.once(&seen, 4)
+			a.EcosystemSpecific = jsonSize(len(s.value()))
 		case "DATABASESPECIFIC":
-			a.DatabaseSpecific, err = s.size()
-			return fAffDatabaseSpecific, err
+			s.once(&seen, 5)
+			a.DatabaseSpecific = jsonSize(len(s.value()))
+		default:
+			s.value()
 		}
-		return s.skip()
-	})
+	}
 }
 
-func (s *recordScanner) pkg(p *Package) error {
-	return s.object(func(name []byte) (int, error) {
-		var err error
-		switch string(name) {
+func (s *recordScanner) pkg(p *Package) {
+	if !s.open('{') {
+		return
+	}
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.first('}'); more; more = s.next('}') {
+		switch string(s.name(&fold)) {
 		case "ECOSYSTEM":
-			p.Ecosystem, err = s.plainString()
-			return 0, err
+			s.once(&seen, 0)
+			p.Ecosystem = s.internedString()
 		case "NAME":
-			p.Name, err = s.plainString()
-			return 1, err
+			s.once(&seen, 1)
+			p.Name = s.plainString()
 		case "PURL":
-			p.PURL, err = s.plainString()
-			return 2, err
+			s.once(&seen, 2)
+			p.PURL = s.plainString()
+		default:
+			s.value()
 		}
-		return s.skip()
-	})
+	}
 }
 
-func (s *recordScanner) rangeValue(r *rangeKeys) error {
-	return s.object(func(name []byte) (int, error) {
-		var err error
-		switch string(name) {
+func (s *recordScanner) rangeValue(r *rangeKeys) {
+	if !s.open('{') {
+		return
+	}
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.first('}'); more; more = s.next('}') {
+		switch string(s.name(&fold)) {
 		case "TYPE":
-			r.Type, err = s.plainString()
-			return 0, err
+			s.once(&seen, 0)
+			r.Type = s.internedString()
 		case "REPO":
-			return 1, s.checkString()
+			s.once(&seen, 1)
+			s.checkString()
 		case "EVENTS":
-			_, err = s.array(func() error {
+			s.once(&seen, 2)
+			for more := s.list(); more; more = s.next(']') {
 				r.Events = append(r.Events, Event{})
-				return s.event(&r.Events[len(r.Events)-1])
-			})
-			return 2, err
+				s.event(&r.Events[len(r.Events)-1])
+			}
 		case "DATABASESPECIFIC":
-			r.DatabaseSpecific, err = s.size()
-			return 3, err
+			s.once(&seen, 3)
+			r.DatabaseSpecific = jsonSize(len(s.value()))
+		default:
+			s.value()
 		}
-		return s.skip()
-	})
+	}
 }
 
-func (s *recordScanner) event(e *Event) error {
-	return s.object(func(name []byte) (int, error) {
-		var err error
-		switch string(name) {
+func (s *recordScanner) event(e *Event) {
+	if !s.open('{') {
+		return
+	}
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.first('}'); more; more = s.next('}') {
+		switch string(s.name(&fold)) {
 		case "INTRODUCED":
-			e.Introduced, err = s.plainString()
-			return 0, err
+			s.once(&seen, 0)
+			e.Introduced = s.internedString()
 		case "FIXED":
-			e.Fixed, err = s.plainString()
-			return 1, err
+			s.once(&seen, 1)
+			e.Fixed = s.plainString()
 		case "LASTAFFECTED":
-			e.LastAffected, err = s.plainString()
-			return 2, err
+			s.once(&seen, 2)
+			e.LastAffected = s.plainString()
 		case "LIMIT":
-			e.Limit, err = s.plainString()
-			return 3, err
+			s.once(&seen, 3)
+			e.Limit = s.plainString()
+		default:
+			s.value()
 		}
-		return s.skip()
-	})
+	}
 }
