@@ -82,6 +82,18 @@ func TestRecordKeysMatchRecord(t *testing.T) {
 		{"event null value", `{` + ok + `,"affected":[{"package":{"ecosystem":"Go","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":null}]}]}]}`, false},
 		{"truncated", `{` + ok + `,"affected":[{"package":{"ecosystem":"Go","name":"a"}`, false},
 		{"not an object", `[` + ok + `]`, false},
+		{"nesting deeper than the scanner's", `{` + ok + `,"database_specific":` + strings.Repeat("[", 300) + strings.Repeat("]", 300) + `}`, true},
+		{"numbers", `{` + ok + `,"x":[-0.5e+3,0,1E9,-12.25],"database_specific":{"n":1e-2}}`, true},
+		{"number with leading zero", `{` + ok + `,"x":01}`, false},
+		{"number ending in a point", `{` + ok + `,"x":1.}`, false},
+		{"literal misspelt", `{` + ok + `,"x":nul}`, false},
+		{"control character in a string", `{` + ok + `,"summary":"a` + "\n" + `b"}`, false},
+		{"escapes in skipped strings", `{` + ok + `,"details":"\"\\\/\b\f\n\r\t\u00e9"}`, true},
+		{"bad escape", `{` + ok + `,"details":"\x"}`, false},
+		{"surrogate pair escape", `{` + ok + `,"details":"\ud83d\ude00"}`, true},
+		{"lone surrogate escape", `{` + ok + `,"details":"\ud83d"}`, true},
+		{"trailing comma", `{` + ok + `,}`, false},
+		{"byte order mark", "\ufeff{" + ok + `}`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := parseRecordKeys([]byte(tc.json)); (err == nil) != tc.valid {
