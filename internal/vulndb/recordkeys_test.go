@@ -103,13 +103,7 @@ func TestRecordKeysMatchRecord(t *testing.T) {
 		})
 	}
 	// And every record of the package's test data.
-	files, _ := filepath.Glob("testdata/osv/*/*.json")
-	more, _ := filepath.Glob("testdata/osv/*.json")
-	for _, f := range append(files, more...) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, data := range osvTestRecords(t) {
 		sameAcceptance(t, data)
 	}
 }
@@ -122,6 +116,22 @@ func FuzzRecordKeysMatchRecord(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sameAcceptance(t, data)
 	})
+}
+
+// osvTestRecords returns the package's OSV test files by name.
+func osvTestRecords(t *testing.T) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob("testdata/osv/*/*.json")
+	more, _ := filepath.Glob("testdata/osv/*.json")
+	out := make(map[string][]byte)
+	for _, f := range append(files, more...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = data
+	}
+	return out
 }
 
 // TestRecordScannerReadsRecords checks that the scanner itself (not its
@@ -137,13 +147,7 @@ func TestRecordScannerReadsRecords(t *testing.T) {
 			`"affected":[{"package":{"ecosystem":"Go","name":"a","purl":"pkg:golang/a"},"versions":["1"],"ecosystem_specific":{},` +
 			`"ranges":[{"type":"GIT","repo":"r","events":[{"introduced":"0"},{"fixed":"1"}],"database_specific":null}],"x":[{}]}]}`),
 	}
-	files, _ := filepath.Glob("testdata/osv/*/*.json")
-	more, _ := filepath.Glob("testdata/osv/*.json")
-	for _, f := range append(files, more...) {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for f, data := range osvTestRecords(t) {
 		if _, err := ParseRecord(data); err == nil {
 			inputs[f] = data
 		}

@@ -423,6 +423,13 @@ func (s *recordScanner) list() bool {
 	return s.open('[') && s.first(']')
 }
 
+// object consumes the start of an object and reports whether it has a
+// member. Its members are read with
+// for more := s.object(); more; more = s.next('}').
+func (s *recordScanner) object() bool {
+	return s.open('{') && s.first('}')
+}
+
 // strings consumes a list of jsonString and returns its length.
 func (s *recordScanner) strings() int {
 	n := 0
@@ -446,10 +453,7 @@ func (s *recordScanner) typeScores(a, b string) int {
 			s.literal("null")
 			continue
 		}
-		if !s.open('{') {
-			return 0
-		}
-		for more := s.first('}'); more; more = s.next('}') {
+		for more := s.object(); more; more = s.next('}') {
 			if n := string(s.name(&fold)); n == a || n == b {
 				s.checkString()
 			} else {
@@ -461,12 +465,9 @@ func (s *recordScanner) typeScores(a, b string) int {
 }
 
 func (s *recordScanner) record(k *recordKeys) {
-	if !s.open('{') {
-		return
-	}
 	var fold [maxFoldedName]byte
 	var seen uint32
-	for more := s.first('}'); more; more = s.next('}') {
+	for more := s.object(); more; more = s.next('}') {
 		switch string(s.name(&fold)) {
 		case "SCHEMAVERSION":
 			s.once(&seen, 0)
@@ -524,12 +525,9 @@ func (s *recordScanner) record(k *recordKeys) {
 }
 
 func (s *recordScanner) affected(a *affectedKeys) {
-	if !s.open('{') {
-		return
-	}
 	var fold [maxFoldedName]byte
 	var seen uint32
-	for more := s.first('}'); more; more = s.next('}') {
+	for more := s.object(); more; more = s.next('}') {
 		switch string(s.name(&fold)) {
 		case "PACKAGE":
 			s.once(&seen, 0)
@@ -559,12 +557,9 @@ func (s *recordScanner) affected(a *affectedKeys) {
 }
 
 func (s *recordScanner) pkg(p *Package) {
-	if !s.open('{') {
-		return
-	}
 	var fold [maxFoldedName]byte
 	var seen uint32
-	for more := s.first('}'); more; more = s.next('}') {
+	for more := s.object(); more; more = s.next('}') {
 		switch string(s.name(&fold)) {
 		case "ECOSYSTEM":
 			s.once(&seen, 0)
@@ -582,12 +577,9 @@ func (s *recordScanner) pkg(p *Package) {
 }
 
 func (s *recordScanner) rangeValue(r *rangeKeys) {
-	if !s.open('{') {
-		return
-	}
 	var fold [maxFoldedName]byte
 	var seen uint32
-	for more := s.first('}'); more; more = s.next('}') {
+	for more := s.object(); more; more = s.next('}') {
 		switch string(s.name(&fold)) {
 		case "TYPE":
 			s.once(&seen, 0)
@@ -611,12 +603,9 @@ func (s *recordScanner) rangeValue(r *rangeKeys) {
 }
 
 func (s *recordScanner) event(e *Event) {
-	if !s.open('{') {
-		return
-	}
 	var fold [maxFoldedName]byte
 	var seen uint32
-	for more := s.first('}'); more; more = s.next('}') {
+	for more := s.object(); more; more = s.next('}') {
 		switch string(s.name(&fold)) {
 		case "INTRODUCED":
 			s.once(&seen, 0)
