@@ -557,21 +557,36 @@ func (s *recordScanner) affected(a *affectedKeys) {
 }
 
 func (s *recordScanner) pkg(p *Package) {
+	s.stringMembers([]string{"ECOSYSTEM", "NAME", "PURL"}, []*string{&p.Ecosystem, &p.Name, &p.PURL})
+}
+
+func (s *recordScanner) event(e *Event) {
+	s.stringMembers([]string{"INTRODUCED", "FIXED", "LASTAFFECTED", "LIMIT"},
+		[]*string{&e.Introduced, &e.Fixed, &e.LastAffected, &e.Limit})
+}
+
+// stringMembers reads an object whose members of the folded names are
+// kept strings, stored through dst in the same order; the first member
+// (an ecosystem, an introduced version: "0" in most records) is
+// interned. Other members are skipped.
+func (s *recordScanner) stringMembers(names []string, dst []*string) {
 	var fold [maxFoldedName]byte
 	var seen uint32
 	for more := s.object(); more; more = s.next('}') {
-		switch string(s.name(&fold)) {
-		case "ECOSYSTEM":
-			s.once(&seen, 0)
-			p.Ecosystem = s.internedString()
-		case "NAME":
-			s.once(&seen, 1)
-			p.Name = s.plainString()
-		case "PURL":
-			s.once(&seen, 2)
-			p.PURL = s.plainString()
-		default:
+		name := s.name(&fold)
+		i := 0
+		for i < len(names) && string(name) != names[i] {
+			i++
+		}
+		switch {
+		case i == len(names):
 			s.value()
+		case i == 0:
+			s.once(&seen, 0)
+			*dst[0] = s.internedString()
+		default:
+			s.once(&seen, uint(i))
+			*dst[i] = s.plainString()
 		}
 	}
 }
@@ -596,29 +611,6 @@ func (s *recordScanner) rangeValue(r *rangeKeys) {
 		case "DATABASESPECIFIC":
 			s.once(&seen, 3)
 			r.DatabaseSpecific = jsonSize(len(s.value()))
-		default:
-			s.value()
-		}
-	}
-}
-
-func (s *recordScanner) event(e *Event) {
-	var fold [maxFoldedName]byte
-	var seen uint32
-	for more := s.object(); more; more = s.next('}') {
-		switch string(s.name(&fold)) {
-		case "INTRODUCED":
-			s.once(&seen, 0)
-			e.Introduced = s.internedString()
-		case "FIXED":
-			s.once(&seen, 1)
-			e.Fixed = s.plainString()
-		case "LASTAFFECTED":
-			s.once(&seen, 2)
-			e.LastAffected = s.plainString()
-		case "LIMIT":
-			s.once(&seen, 3)
-			e.Limit = s.plainString()
 		default:
 			s.value()
 		}
