@@ -104,14 +104,21 @@ func (t *table) build(lengths []uint8, primary uint, sym func(int) entry) bool {
 	}
 	t.bits = primary
 	size := 1 << primary
+	// Codes no longer than fill bits are written into the first 1<<fill
+	// entries only, which are then copied up to the primary table's
+	// size: an entry ~1 KB long has short distance and code-length
+	// codes, and writing every one of the 1<<primary entries of its
+	// three tables was most of the cost of a block header.
+	fill := 1 << min(primary, maxLen)
 	t.e = t.e[:0]
 	if cap(t.e) < size {
 		t.e = make([]entry, size, size+64<<5)
 	} else {
 		t.e = t.e[:size]
-		clear(t.e)
+		clear(t.e[:fill]) // stale links would be followed; the rest is copied over
 	}
 	if maxLen == 0 {
+		clear(t.e)
 		return true
 	}
 	code := 0
@@ -137,7 +144,7 @@ func (t *table) build(lengths []uint8, primary uint, sym func(int) entry) bool {
 		e := sym(s)
 		if l <= primary {
 			e |= entry(l)
-			for i := rev; i < size; i += 1 << l {
+			for i := rev; i < fill; i += 1 << l {
 				t.e[i] = e
 			}
 			continue
@@ -158,6 +165,11 @@ func (t *table) build(lengths []uint8, primary uint, sym func(int) entry) bool {
 		for i := hi; i < 1<<sub; i += 1 << (l - primary) {
 			t.e[link.value()+i] = e
 		}
+	}
+	// The low fill bits select the entry of every code no longer than
+	// fill (all of them here, when fill < size), whatever the higher bits.
+	for n := fill; n < size; n *= 2 {
+		copy(t.e[n:2*n], t.e[:n])
 	}
 	return true
 }

@@ -206,3 +206,73 @@ func TestGunzipRealLayer(t *testing.T) {
 		t.Fatalf("%d bytes, want %d", len(got), len(want))
 	}
 }
+
+// TestTableBuildShortCodes checks a table built over a reused one (as a
+// reused Decoder does) against the definition: every primary index
+// whose low bits are a code's reversed bits holds that code's entry,
+// and every other index is invalid. Short codes are written once and
+// copied up, so a copy that misses or overlaps shows here.
+func TestTableBuildShortCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		lengths []uint8
+	}{
+		{"single code of length one", []uint8{0, 1}},
+		{"two codes", []uint8{1, 1}},
+		{"code-length sized", []uint8{2, 2, 3, 3, 3, 4, 5, 6, 7, 7}},
+		{"exactly the primary size", append(bytesOf(2, 10), bytesOf(1022, 10)...)},
+		{"no code", []uint8{0, 0, 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tb table
+			// First a table with long codes, so that stale entries and
+			// subtable links are left where the new one must overwrite.
+			long := []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 15}
+			if !tb.build(long, litBits, clSym) || len(tb.e) == 1<<litBits {
+				t.Fatal("the long code built no subtable")
+			}
+			if !tb.build(tc.lengths, litBits, clSym) {
+				t.Fatal("build refused a valid code")
+			}
+			want := make([]entry, 1<<litBits)
+			var count [maxCode + 1]int
+			for _, l := range tc.lengths {
+				if l != 0 {
+					count[l]++
+				}
+			}
+			var next [maxCode + 2]int
+			code := 0
+			for l := 1; l <= maxCode; l++ {
+				code = (code + count[l-1]) << 1
+				next[l] = code
+			}
+			for s, l := range tc.lengths {
+				if l == 0 {
+					continue
+				}
+				c := next[l]
+				next[l]++
+				rev := 0
+				for i := 0; i < int(l); i++ {
+					rev |= (c >> i & 1) << (int(l) - 1 - i)
+				}
+				for i := range want {
+					if i&(1<<l-1) == rev {
+						want[i] = clSym(s) | entry(l)
+					}
+				}
+			}
+			if len(tb.e) != len(want) {
+				t.Fatalf("table of %d entries, want %d", len(tb.e), len(want))
+			}
+			for i := range want {
+				if tb.e[i] != want[i] {
+					t.Fatalf("entry %d = %#x, want %#x", i, tb.e[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+func bytesOf(n int, v uint8) []uint8 { return bytes.Repeat([]byte{v}, n) }

@@ -102,6 +102,7 @@ type parsedBatch struct {
 // valid record's data is its JSON stripped of whitespace.
 func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 	var dec inflate.Decoder // its buffers are reused for the batch's entries
+	var scan recordScanner  // and its JSON decoder for the batch's records
 	out := make([]parsedEntry, len(batch))
 	total := 0
 	for _, e := range batch {
@@ -130,7 +131,7 @@ func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 		}
 		data := buf[start:ends[i]:ends[i]]
 		start = ends[i]
-		out[i].rec, out[i].err = parseRecordKeys(data)
+		out[i].rec, out[i].err = scan.parseRecordKeys(data)
 		if out[i].err == nil {
 			// Stripped here, in place (the result is never longer), so
 			// that the single writer only copies it.

@@ -103,12 +103,22 @@ func (n *jsonSize) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // accepting and rejecting exactly what ParseRecord does, and returns a
 // Record holding only its ID, withdrawn time and affected packages.
 func parseRecordKeys(data []byte) (*Record, error) {
+	return new(recordScanner).parseRecordKeys(data)
+}
+
+// parseRecordKeys is parseRecordKeys with s's decoder, reused across
+// the records of a batch: the scanner reads the common record, and one
+// it gives up on is decoded through encoding/json/v2 (see recordScanner).
+func (s *recordScanner) parseRecordKeys(data []byte) (*Record, error) {
 	if len(data) > MaxRecordSize {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrRecordTooLarge, MaxRecordSize)
 	}
 	var k recordKeys
-	if err := decodeRecordPart(data, &k); err != nil {
-		return nil, fmt.Errorf("decode OSV record: %w", err)
+	if !s.scan(data, &k) {
+		k = recordKeys{}
+		if err := decodeRecordPart(data, &k); err != nil {
+			return nil, fmt.Errorf("decode OSV record: %w", err)
+		}
 	}
 	if err := k.validate(); err != nil {
 		if k.ID != "" && len(k.ID) <= maxIDLen {
