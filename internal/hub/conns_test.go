@@ -53,6 +53,11 @@ func TestIdleConnectionsBounded(t *testing.T) {
 				if got := conns[i].answer(t); got != "ok" {
 					t.Fatalf("conn %d: %q", i, got)
 				}
+				// The server marks a connection idle after the client
+				// has its answer: wait for it, so the connections go idle
+				// in the order they were opened (CI once saw conn 1's
+				// hook run before conn 0's).
+				waitIdled(t, ic, i+1)
 			}
 			closed := max(0, tc.open-tc.max)
 			for i, c := range conns {
@@ -75,6 +80,25 @@ func TestIdleConnectionsBounded(t *testing.T) {
 				t.Fatalf("%d counted closed, want at least %d", n, closed)
 			}
 		})
+	}
+}
+
+// waitIdled waits (bounded: a failure, not a timing assertion) until n
+// connections have gone idle at least once: idle now, or closed as idle.
+func waitIdled(t *testing.T, ic *idleConns, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ic.mu.Lock()
+		got := int64(ic.lru.Len()) + ic.shed.Load()
+		ic.mu.Unlock()
+		if got >= int64(n) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections went idle, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
