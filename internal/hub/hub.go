@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -262,6 +263,13 @@ func (h *Hub) TLSConfig() (*tls.Config, error) {
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
+		// The hub's clock decides a client certificate's expiry in the
+		// handshake, a resumed one included (Go re-checks it there), as
+		// it does per request in agentOnly. Session tickets are issued
+		// (Go's default, keys rotated by crypto/tls): agents resume
+		// instead of a full handshake on reconnect; revocation is looked
+		// up per request, so a resumed session cannot outlive it.
+		Time: h.cfg.Now,
 	}
 	return withOperatorCert(base, h.operator), nil
 }
@@ -294,7 +302,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       5 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(handshakeLog{log: h.log, errors: h.metrics.handshakeErrors}, "", 0),
 	}
 	if maxIdle := h.cfg.MaxIdleConns; maxIdle > 0 {
 		ic := newIdleConns(maxIdle)
