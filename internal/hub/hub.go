@@ -250,6 +250,16 @@ func (h *Hub) BundlePublicKey() ed25519.PublicKey { return h.bundleKey.Public().
 // for the configured hosts, and client certificates requested (verified
 // against the hub CA when given: agents send one, browsers and the enrol
 // call do not).
+//
+// Session tickets are issued (Go's default, keys rotated by crypto/tls),
+// so agents resume instead of a full handshake when they reconnect. A
+// resumed session is no weaker: Go re-checks the client certificate's
+// expiry (wall clock) and its chain against ClientCAs on resumption, and
+// agentOnly checks expiry on the hub's clock and looks the serial up
+// (revocation) on every request (TestResumedSessionStillEnforcesIdentity).
+// tls.Config.Time is left to the wall clock: the hub CA is valid from an
+// hour before its creation, and a hub whose test clock is set further
+// back would refuse every chain.
 func (h *Hub) TLSConfig() (*tls.Config, error) {
 	cert, err := h.ca.servingCert(h.cfg.Hosts)
 	if err != nil {
@@ -263,13 +273,6 @@ func (h *Hub) TLSConfig() (*tls.Config, error) {
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    pool,
-		// The hub's clock decides a client certificate's expiry in the
-		// handshake, a resumed one included (Go re-checks it there), as
-		// it does per request in agentOnly. Session tickets are issued
-		// (Go's default, keys rotated by crypto/tls): agents resume
-		// instead of a full handshake on reconnect; revocation is looked
-		// up per request, so a resumed session cannot outlive it.
-		Time: h.cfg.Now,
 	}
 	return withOperatorCert(base, h.operator), nil
 }
