@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palisade-sec/palisade/internal/hub"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
@@ -25,27 +23,16 @@ import (
 // (getrusage RUSAGE_THREAD) is reported as hub-µs/conn; the client's and
 // the collector's CPU are not in it (total-µs/conn is the process's).
 //
-//	go test -run '^$' -bench AgentHandshake -benchtime 2000x ./bench/hub/
+//	go test -run '^$' -bench AgentHandshake -benchtime 3000x ./bench/hub/
 func BenchmarkAgentHandshake(b *testing.B) {
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(b.TempDir(), "hub.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.Close()
-	h, err := hub.New(ctx, hub.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1"}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { _ = h.Serve(sctx, ln); close(done) }()
-	defer func() { cancel(); <-done }()
-	sc, err := enrol(h, "https://"+ln.Addr().String(), "handshake")
+	b.Cleanup(func() { st.Close() }) // after the hub's, registered later
+	h, url := startHub(b, st)
+	sc, err := enrol(h, url, "handshake")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,7 +21,10 @@ const sessionCacheSize = 16
 // resumed with the wrong identity — refused by the hub ("client
 // certificate required") or accepted under the old serial. Keying by the
 // current certificate's serial makes such sessions unreachable; the LRU
-// drops them.
+// drops them. (A handshake racing a renewal may store its session under
+// the new serial with the old certificate; the old one stays valid until
+// it expires, when the hub refuses the resumption and the agent does a
+// full handshake.)
 //
 // Resumption weakens nothing the hub enforces: Go's server re-checks the
 // client certificate's expiry (against its Config.Time) and its chain
