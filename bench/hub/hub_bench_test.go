@@ -81,7 +81,7 @@ func durablePostgres(t *testing.T) *pgtest.Server {
 	return srv
 }
 
-func startHub(t *testing.T, st store.Store) (*hub.Hub, string) {
+func startHub(t testing.TB, st store.Store) (*hub.Hub, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	h, err := hub.New(ctx, hub.Config{Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Hosts: []string{"127.0.0.1"}})
 	if err != nil {

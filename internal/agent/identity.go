@@ -114,6 +114,8 @@ func pinnedTLS(pin []byte, serverName string, id *identity, now func() time.Time
 			}
 			return nil
 		},
+		// Resumption: see identitySessions.
+		ClientSessionCache: newIdentitySessions(id),
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			if id == nil {
 				return &tls.Certificate{}, nil

@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -249,6 +250,16 @@ func (h *Hub) BundlePublicKey() ed25519.PublicKey { return h.bundleKey.Public().
 // for the configured hosts, and client certificates requested (verified
 // against the hub CA when given: agents send one, browsers and the enrol
 // call do not).
+//
+// Session tickets are issued (Go's default, keys rotated by crypto/tls),
+// so agents resume instead of a full handshake when they reconnect. A
+// resumed session is no weaker: Go re-checks the client certificate's
+// expiry (wall clock) and its chain against ClientCAs on resumption, and
+// agentOnly checks expiry on the hub's clock and looks the serial up
+// (revocation) on every request (TestResumedSessionStillEnforcesIdentity).
+// tls.Config.Time is left to the wall clock: the hub CA is valid from an
+// hour before its creation, and a hub whose test clock is set further
+// back would refuse every chain.
 func (h *Hub) TLSConfig() (*tls.Config, error) {
 	cert, err := h.ca.servingCert(h.cfg.Hosts)
 	if err != nil {
@@ -294,7 +305,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      2 * time.Minute,
 		IdleTimeout:       5 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelDebug),
+		ErrorLog:          log.New(handshakeLog{log: h.log, errors: h.metrics.handshakeErrors}, "", 0),
 	}
 	if maxIdle := h.cfg.MaxIdleConns; maxIdle > 0 {
 		ic := newIdleConns(maxIdle)

@@ -25,6 +25,9 @@ type metrics struct {
 	reportsRefused *prometheus.CounterVec
 	// scoresPruned counts framework score points deleted (age or limit).
 	scoresPruned prometheus.Counter
+	// handshakeErrors counts failed TLS handshakes by reason
+	// (handshakeLog).
+	handshakeErrors *prometheus.CounterVec
 }
 
 func newMetrics(g *guard) *metrics {
@@ -69,7 +72,11 @@ func newMetrics(g *guard) *metrics {
 		Name: "palisade_hub_framework_scores_pruned_total",
 		Help: "Framework score points deleted: older than 366 days, or beyond 5,000 per cluster and framework (oldest first).",
 	})
-	m.registry.MustRegister(m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.reportsRefused, m.scoresPruned, m.verificationsPruned,
+	m.handshakeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palisade_hub_tls_handshake_errors_total",
+		Help: "TLS handshakes that failed, by reason: eof (the client closed, often after its own timeout), timeout (the hub's 10 s handshake deadline), reset, broken_pipe, certificate (a client certificate refused: expired, not from the hub CA), protocol (another TLS error), plaintext (HTTP sent to the HTTPS port), other.",
+	}, []string{"reason"})
+	m.registry.MustRegister(m.handshakeErrors, m.failures, m.throttled, m.lockouts, m.admissionPruned, m.scansPruned, m.reportsRefused, m.scoresPruned, m.verificationsPruned,
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

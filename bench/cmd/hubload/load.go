@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -75,8 +76,15 @@ type sim struct {
 	outbox []outReport
 }
 
-func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64) *sim {
-	tr := &http.Transport{TLSClientConfig: id.tls.Clone(), MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
+// newSim makes a simulated agent; with resume, it keeps TLS sessions in a
+// bounded cache of its own and resumes them on reconnect, as the agent
+// does (internal/agent identitySessions).
+func newSim(id *agentIdentity, url string, pods int, st *stats, seed uint64, resume bool) *sim {
+	tc := id.tls.Clone()
+	if resume {
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(16)
+	}
+	tr := &http.Transport{TLSClientConfig: tc, MaxIdleConnsPerHost: 2, IdleConnTimeout: 90 * time.Second, DisableCompression: true}
 	return &sim{id: id, url: url, model: newClusterModel(pods), rng: rand.New(rand.NewPCG(seed, 17)),
 		client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}, jobs: make(chan job, 512), stats: st}
 }
@@ -357,6 +365,8 @@ type stats struct {
 	overflow    atomic.Int64
 	bytes       atomic.Int64
 	requests    atomic.Int64
+	handshakes  atomic.Int64 // TLS handshakes completed (new connections)
+	resumed     atomic.Int64 // of which resumed a session
 }
 
 type sample struct {

@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -111,7 +112,7 @@ func TestSimSendsQueuedSnapshotsWithinLimits(t *testing.T) {
 			srv := httptest.NewServer(hub)
 			defer srv.Close()
 			st := &stats{}
-			s := newSim(&agentIdentity{clusterID: "c", tls: &tls.Config{}}, srv.URL, tc.pods, st, 1)
+			s := newSim(&agentIdentity{clusterID: "c", tls: &tls.Config{}}, srv.URL, tc.pods, st, 1, true)
 			now := time.Now()
 			for range tc.snapshots {
 				s.enqueue(job{sched: now, kind: jobSnapshot})
@@ -168,5 +169,41 @@ func TestCompletedCountsByCompletion(t *testing.T) {
 		if got := len(st.completed(tc.from, tc.to)); got != tc.want {
 			t.Errorf("completed in [%v, %v): %d, want %d", tc.from.Format("15:04:05"), tc.to.Format("15:04:05"), got, tc.want)
 		}
+	}
+}
+
+// TestSimResumesTLSSessions: a simulated agent whose connection was closed
+// resumes its TLS session on the next one, as the agent does, so the hub's
+// CPU per reconnect is measured as agents cost it; --tls-resume=false
+// makes every handshake a full one. (Before, the sims kept no sessions.)
+func TestSimResumesTLSSessions(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		resume      bool
+		wantResumed int64
+	}{
+		{"resume", true, 2},
+		{"no resume", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			// Every connection is closed after its answer: each heartbeat
+			// needs a new one.
+			srv.Config.SetKeepAlivesEnabled(false)
+			srv.StartTLS()
+			defer srv.Close()
+			pool := x509.NewCertPool()
+			pool.AddCert(srv.Certificate())
+			st := &stats{}
+			s := newSim(&agentIdentity{clusterID: "c", tls: &tls.Config{RootCAs: pool}}, srv.URL, 1, st, 1, tc.resume)
+			for range 3 {
+				s.heartbeat(context.Background())
+			}
+			if st.nErrs != 0 || st.handshakes.Load() != 3 || st.resumed.Load() != tc.wantResumed {
+				t.Fatalf("%d handshakes, %d resumed (want 3, %d); errors %v", st.handshakes.Load(), st.resumed.Load(), tc.wantResumed, st.errs)
+			}
+		})
 	}
 }

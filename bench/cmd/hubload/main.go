@@ -55,7 +55,7 @@ type options struct {
 	pgDurable                           bool
 	hubArgs, hubEnv                     []string
 	drain                               time.Duration
-	logRetries                          bool
+	logRetries, tlsResume               bool
 }
 
 func main() {
@@ -81,6 +81,7 @@ func main() {
 	flag.DurationVar(&o.drain, "drain", 5*time.Minute, "how long the queued reports may take to be applied after the load ends, before the verification (what is still queued then shows as mismatches)")
 	flag.DurationVar(&o.hb, "heartbeat", 15*time.Second, "fleet mode: each cluster's heartbeat interval")
 	flag.BoolVar(&o.pgDurable, "pg-durable", true, "PostgreSQL with its default durability (fsync, synchronous_commit, full_page_writes on); false only to compare")
+	flag.BoolVar(&o.tlsResume, "tls-resume", true, "simulated agents resume TLS sessions on reconnect, as the agent does; false to measure full handshakes")
 	flag.BoolVar(&o.logRetries, "log-retries", false, "log every resend of a report batch: when, why (status or transport error) and the delay before it")
 	flag.StringVar(&hubArgs, "hub-args", "", "extra flags for `palisade hub serve`, space-separated")
 	flag.StringVar(&hubEnv, "hub-env", "", "extra environment of the hub processes only, space-separated NAME=value (e.g. GOMEMLIMIT=400MiB, as an operator sets from the container's memory limit)")
@@ -189,7 +190,7 @@ func run(ctx context.Context, o options) (bool, error) {
 	st := &stats{}
 	sims := make([]*sim, len(ids))
 	for i, id := range ids {
-		sims[i] = newSim(id, hubs.url, o.pods, st, uint64(i))
+		sims[i] = newSim(id, hubs.url, o.pods, st, uint64(i), o.tlsResume)
 		sims[i].logRetries = o.logRetries
 	}
 	// The sims stop when the drain is over or on an interrupt: the request
@@ -599,6 +600,7 @@ func verify(ctx context.Context, o options, database string, sims []*sim, st *st
 	for _, e := range st.errs {
 		logf("error: %s", e)
 	}
+	logf("TLS handshakes: %d, %d of them resumed sessions", st.handshakes.Load(), st.resumed.Load())
 	for _, e := range st.transportSummary() {
 		logf("transport errors: %s", e)
 	}

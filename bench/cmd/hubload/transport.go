@@ -26,17 +26,21 @@ type connTrace struct {
 	mu                              sync.Mutex
 	handshake, gotConn, wrote, resp time.Time
 	reused                          bool
-	idle                            time.Duration
-	tlsErr, writeErr                error
+	// handshook and didResume: a TLS handshake completed on a new
+	// connection, from a resumed session (counted in stats).
+	handshook, didResume bool
+	idle                 time.Duration
+	tlsErr, writeErr     error
 }
 
 func (c *connTrace) trace() *httptrace.ClientTrace {
 	at := func(t *time.Time) { c.mu.Lock(); *t = time.Now(); c.mu.Unlock() }
 	return &httptrace.ClientTrace{
 		TLSHandshakeStart: func() { at(&c.handshake) },
-		TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+		TLSHandshakeDone: func(cs tls.ConnectionState, err error) {
 			c.mu.Lock()
 			c.tlsErr = err
+			c.handshook, c.didResume = err == nil, err == nil && cs.DidResume
 			c.mu.Unlock()
 		},
 		GotConn: func(i httptrace.GotConnInfo) {
@@ -113,6 +117,14 @@ func (st *stats) do(c *http.Client, req *http.Request) (*http.Response, error) {
 	var ct connTrace
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), ct.trace()))
 	resp, err := c.Do(req)
+	ct.mu.Lock()
+	if ct.handshook {
+		st.handshakes.Add(1)
+		if ct.didResume {
+			st.resumed.Add(1)
+		}
+	}
+	ct.mu.Unlock()
 	if err != nil {
 		desc, class := ct.phase(err)
 		st.transportErr(class)
