@@ -65,6 +65,11 @@ type RuntimeSensorState struct {
 	Events    uint64 `json:"events"`
 	Dropped   uint64 `json:"dropped"`
 	Malformed uint64 `json:"malformed"`
+	// SockStateHook and SockStateFallback: the form of the sensor's TCP
+	// state program and why the cheaper BTF-typed form was not used
+	// (runtime.State); not a degradation, shown so an operator sees it.
+	SockStateHook     string `json:"sockStateHook,omitempty"`
+	SockStateFallback string `json:"sockStateFallback,omitempty"`
 	// Unattributed counts cgroups no container or pod could be named for;
 	// Unchecked execs whose drift could not be decided; Suppressed
 	// findings not written over the node's rate limit.

@@ -66,4 +66,12 @@ func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
 	if resp, body := b.do("GET", "/runtime?cluster="+a.ClusterID, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<td>2 + 7 UDP</td>") {
 		t.Errorf("runtime page: %d, lacks the connections not judged:\n%s", resp.StatusCode, body)
 	}
+	// A sensor on the raw form of its TCP state program (tp_btf refused)
+	// is not degraded, but the operator sees the form and why.
+	fb := h.Enrol(t, "edge-raw")
+	fb.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-raw", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", SockStateHook: "raw_tracepoint/inet_sock_set_state", SockStateFallback: "tp_btf: <not supported>"}})
+	if resp, body := b.do("GET", "/runtime?cluster="+fb.ClusterID, nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `title="tp_btf: &lt;not supported&gt;">TCP state: raw_tracepoint/inet_sock_set_state</small>`) {
+		t.Errorf("runtime page: %d, lacks the TCP state program's fallback:\n%s", resp.StatusCode, body)
+	}
 }

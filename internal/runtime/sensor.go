@@ -55,6 +55,13 @@ type State struct {
 	Dropped   uint64 `json:"dropped"`
 	Decoded   uint64 `json:"decoded"`
 	Malformed uint64 `json:"malformed"`
+	// SockStateHook is the form of the TCP state program attached
+	// (SockStateBTF or SockStateRaw); SockStateFallback says why the
+	// BTF-typed form was not used ("" when it was, or when forced by
+	// Options.RawSockState). The sensor is not degraded by a fallback: the
+	// events are the same, each costs the kernel more.
+	SockStateHook     string `json:"sockStateHook,omitempty"`
+	SockStateFallback string `json:"sockStateFallback,omitempty"`
 }
 
 // sensorCore is what Open loads on every kernel: the maps and every
@@ -307,7 +314,10 @@ func (s *Sensor) Dropped() (uint64, error) {
 
 // State reports the sensor's counters.
 func (s *Sensor) State() State {
-	st := State{Mode: "ok", Decoded: s.decoded.Load(), Malformed: s.malformed.Load()}
+	st := State{Mode: "ok", Decoded: s.decoded.Load(), Malformed: s.malformed.Load(), SockStateHook: s.sockStateHook}
+	if s.sockStateFallback != nil {
+		st.SockStateFallback = s.sockStateFallback.Error()
+	}
 	d, err := s.Dropped()
 	if err != nil {
 		st.Mode, st.Reason = "degraded", err.Error()

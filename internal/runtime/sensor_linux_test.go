@@ -689,6 +689,9 @@ func TestSensorSockStateFallback(t *testing.T) {
 	if hook != SockStateRaw || fallback == nil || !strings.Contains(fallback.Error(), SockStateBTF) {
 		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SockStateRaw, SockStateBTF)
 	}
+	if st := s.State(); st.Mode != "ok" || st.SockStateHook != SockStateRaw || st.SockStateFallback != fallback.Error() {
+		t.Errorf("state %+v: want ok, with the raw form and its reason", st)
+	}
 	server := loopbackConnection(t)
 	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
 }
