@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // A hand-written decoder for the findings the agent writes. Decoding a
@@ -237,16 +238,7 @@ func (s *findingScan) byte(c byte) bool {
 }
 
 // ws skips JSON white space.
-func (s *findingScan) ws() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
+func (s *findingScan) ws() { s.pos = jsonenc.SkipSpace(s.data, s.pos) }
 
 // rawName reads a member name that is plain ASCII without escapes (every
 // name the fast path knows is): anything else gives up.

@@ -125,3 +125,18 @@ func (s *Strings) Inside(c byte) bool {
 	}
 	return false
 }
+
+// SkipSpace returns the index of the first byte at or after i in data that
+// is not JSON white space (space, tab, newline, carriage return), or
+// len(data): the one white-space rule of the hand-written decoders.
+func SkipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}

@@ -56,3 +56,22 @@ func TestStrings(t *testing.T) {
 		}
 	}
 }
+
+func TestSkipSpace(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		i    int
+		want int
+	}{
+		{" \t\r\n{", 0, 4},
+		{"{ }", 1, 2},
+		{"   ", 1, 3},
+		{"x", 0, 0},
+		{"", 0, 0},
+		{"\v x", 0, 0}, // vertical tab is not JSON white space
+	} {
+		if got := SkipSpace([]byte(tc.in), tc.i); got != tc.want {
+			t.Errorf("SkipSpace(%q, %d) = %d, want %d", tc.in, tc.i, got, tc.want)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package vulndb
 import (
 	"time"
 	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // recordScanner fills recordKeys from a record's JSON bytes, without
@@ -48,16 +50,7 @@ func (s *recordScanner) scan(data []byte, k *recordKeys) bool {
 func (s *recordScanner) fail() { s.bad = true }
 
 // space skips JSON whitespace.
-func (s *recordScanner) space() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
-		}
-	}
-}
+func (s *recordScanner) space() { s.pos = jsonenc.SkipSpace(s.data, s.pos) }
 
 // peek returns the next byte after whitespace, or 0 at the end.
 func (s *recordScanner) peek() byte {

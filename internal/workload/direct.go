@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // direct is a JSON decoder without reflection for the workload kinds'
@@ -40,16 +42,7 @@ func (d *direct) fail() {
 	d.i = len(d.b)
 }
 
-func (d *direct) ws() {
-	for d.i < len(d.b) {
-		switch d.b[d.i] {
-		case ' ', '\t', '\n', '\r':
-			d.i++
-		default:
-			return
-		}
-	}
-}
+func (d *direct) ws() { d.i = jsonenc.SkipSpace(d.b, d.i) }
 
 // peek returns the next non-space byte, or 0 at the end.
 func (d *direct) peek() byte {
