@@ -461,8 +461,11 @@ func BenchmarkRuntimeProgramTime(b *testing.B) {
 				connects[i] += r.Connects
 				for _, p := range st {
 					name := p.Program
-					if strings.HasPrefix(name, "on_sock_state") {
+					switch {
+					case strings.HasPrefix(name, "on_sock_state"):
 						name = "on_sock_state"
+					case strings.HasPrefix(name, "on_connect"): // on_connect_fentry where fentry loads
+						name = "on_connect"
 					}
 					runs[i][name] += p.RunCount
 					times[i][name] += p.RunTime
