@@ -249,10 +249,18 @@ static __always_inline int skipped(__u64 cg)
 	return skip != 0 && cg == skip;
 }
 
+// task_btf says whether the kernel has bpf_get_current_task_btf (5.11+):
+// the current task as a BTF-typed pointer, whose fields are plain loads
+// (the JIT guards them against faults: a NULL nsproxy of an exiting task
+// reads as 0) instead of a bpf_probe_read_kernel call each. A CO-RE
+// relocation against the kernel's list of helpers, so the verifier sees a
+// constant and never checks the branch the kernel cannot run: one object
+// for 5.8+ kernels.
+#define task_btf() bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
 // fill_hdr fills the common header from the current task.
 static __always_inline void fill_hdr(struct rec_hdr *h, __u16 type, __u32 size, __u64 cg)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u64 pt = bpf_get_current_pid_tgid();
 	h->version = REC_VERSION;
 	h->type = type;
@@ -261,9 +269,16 @@ static __always_inline void fill_hdr(struct rec_hdr *h, __u16 type, __u32 size, 
 	h->cgroup_id = cg;
 	h->pid = (__u32)pt;
 	h->tgid = pt >> 32;
-	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	if (task_btf()) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		h->ppid = t->real_parent->tgid;
+		h->netns = t->nsproxy->net_ns->ns.inum;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+		h->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	}
 	h->pad = 0;
 }
 
@@ -302,9 +317,16 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	const char *fn = BPF_CORE_READ(bprm, filename);
 	long n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), fn);
 	r->path_len = n > 0 ? n - 1 : 0;
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	unsigned long as = BPF_CORE_READ(t, mm, arg_start);
-	unsigned long ae = BPF_CORE_READ(t, mm, arg_end);
+	unsigned long as, ae;
+	if (task_btf()) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		as = t->mm->arg_start;
+		ae = t->mm->arg_end;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		as = BPF_CORE_READ(t, mm, arg_start);
+		ae = BPF_CORE_READ(t, mm, arg_end);
+	}
 	__u64 alen = ae > as ? ae - as : 0;
 	if (alen >= ARGS_MAX_LEN)
 		alen = ARGS_MAX_LEN - 1; // argv is capped; the cap is in the docs
@@ -333,8 +355,12 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	fill_hdr(&r->h, REC_EXIT, sizeof(*r), cg);
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	r->exit_code = BPF_CORE_READ(t, exit_code);
+	if (task_btf()) {
+		r->exit_code = bpf_get_current_task_btf()->exit_code;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		r->exit_code = BPF_CORE_READ(t, exit_code);
+	}
 	r->pad = 0;
 	submit(r);
 	return 0;
