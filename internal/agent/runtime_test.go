@@ -174,7 +174,8 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	client := fake.NewClientset(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))
 	shell := rt.Event{Kind: rt.KindExec, TGID: 4188, PPID: 4121, UID: 0, CgroupID: cg, Path: "/bin/sh", Args: []string{"sh", "-c", "id"}}
 	meta := rt.Event{Kind: rt.KindConnect, TGID: 4190, UID: 1000, CgroupID: cg, Dst: netip.MustParseAddrPort("169.254.169.254:80")}
-	src := &recordedSource{events: []rt.Event{shell, shell, meta}, state: rt.State{Mode: "ok", Decoded: 3, Dropped: 2, SockStateHook: rt.SockStateRaw, SockStateFallback: "tp_btf: not supported"}}
+	src := &recordedSource{events: []rt.Event{shell, shell, meta}, state: rt.State{Mode: "ok", Decoded: 3, Dropped: 2, SockStateHook: rt.SockStateRaw, SockStateFallback: "tp_btf: not supported",
+		SyscallHook: rt.SyscallTracepoint, SyscallFallback: "load fentry: operation not permitted"}}
 	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Open: func(ctx context.Context, _ rt.Options) (RuntimeSource, error) { return src, nil }})
 	if err != nil {
@@ -217,6 +218,9 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	}
 	if last.SockStateHook != rt.SockStateRaw || last.SockStateFallback != "tp_btf: not supported" {
 		t.Errorf("state %+v: the TCP state program's form and fallback not reported", last)
+	}
+	if last.SyscallHook != rt.SyscallTracepoint || last.SyscallFallback != "load fentry: operation not permitted" {
+		t.Errorf("state %+v: the connect, send and open programs' form and fallback not reported", last)
 	}
 	for _, ev := range evs {
 		if ev.ReportingController != fleetapi.KubeEventRuntimeComponent || ev.ReportingInstance != "n1" {

@@ -380,6 +380,7 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 				}
 				s.Events, s.Dropped, s.Malformed = st.Decoded, st.Dropped, st.Malformed
 				s.SockStateHook, s.SockStateFallback = st.SockStateHook, st.SockStateFallback
+				s.SyscallHook, s.SyscallFallback = st.SyscallHook, st.SyscallFallback
 			}
 			if p != nil {
 				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()
