@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -421,5 +422,42 @@ func TestRuntimeNodeStarted(t *testing.T) {
 				t.Errorf("Started called %d more times", len(started))
 			}
 		})
+	}
+}
+
+// TestRuntimeRingBytesFlag: --runtime-ring-bytes reaches the sensor's
+// options; without it the sensor's default size is asked for.
+func TestRuntimeRingBytesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, rt.DefaultRingBytes},
+		{[]string{"--runtime-ring-bytes", "8388608"}, 8 << 20},
+	} {
+		var f Flags
+		fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+		f.Bind(fs)
+		if err := fs.Parse(append([]string{"--runtime", "--node-name", "n1"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg := f.ResolveRuntime(func(string) string { return "" })
+		var got rt.Options
+		cfg.Client = fake.NewClientset()
+		cfg.CgroupRoot = t.TempDir()
+		cfg.Open = func(_ context.Context, o rt.Options) (RuntimeSource, error) {
+			got = o
+			return nil, errors.New("recorded")
+		}
+		n, err := NewRuntimeNode(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := n.open(context.Background()); err == nil {
+			t.Fatal("open: no error from the recording Open")
+		}
+		if got.RingBytes != tc.want {
+			t.Errorf("%v: the sensor was opened with a ring of %d bytes, want %d", tc.args, got.RingBytes, tc.want)
+		}
 	}
 }

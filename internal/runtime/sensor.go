@@ -34,6 +34,12 @@ type Options struct {
 	// to: tests name one the kernel's BTF does not have, so that the form
 	// cannot load and Open's fallback runs.
 	sockStateBTFTarget string
+	// RingBytes is the ring buffer's size: a power of two from MinRingBytes
+	// to MaxRingBytes; 0 means DefaultRingBytes. User space maps the ring
+	// twice, so its pages count twice in the process's RSS once used; it
+	// holds RingBytes/96 connect or send records (exec records are 608
+	// bytes), what arrives while the reader is not scheduled.
+	RingBytes int
 	// SyscallTracepoints attaches the connect, send and open programs to
 	// the syscall tracepoints even where the fentry form loads: what Open
 	// falls back to on kernels without BPF trampolines, forced so that it
@@ -53,6 +59,13 @@ const (
 	// SockStateRaw is the plain raw tracepoint: every socket field is a
 	// bpf_probe_read_kernel call.
 	SockStateRaw = "raw_tracepoint/inet_sock_set_state"
+)
+
+// Ring buffer sizes (Options.RingBytes).
+const (
+	DefaultRingBytes = 2 << 20
+	MinRingBytes     = 64 << 10
+	MaxRingBytes     = 256 << 20
 )
 
 // Forms of the programs that see connects, UDP sends to an explicit
@@ -182,6 +195,12 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the embedded BPF object: %w", err)
 	}
+	if o.RingBytes != 0 {
+		if err := checkRingBytes(o.RingBytes); err != nil {
+			return nil, err
+		}
+		spec.Maps["events"].MaxEntries = uint32(o.RingBytes)
+	}
 	opts := &ebpf.CollectionOptions{}
 	if o.BTFPath != "" {
 		kt, err := btf.LoadSpec(o.BTFPath)
@@ -236,6 +255,16 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		return nil, fmt.Errorf("open the sensor's ring buffer: %w", err)
 	}
 	return s, nil
+}
+
+// checkRingBytes refuses a ring buffer size the kernel would refuse (not a
+// power of two, or under a page) or that is outside the sizes the sensor
+// accepts.
+func checkRingBytes(n int) error {
+	if n < MinRingBytes || n > MaxRingBytes || n&(n-1) != 0 {
+		return fmt.Errorf("ring buffer size %d bytes: want a power of two from %d KiB to %d MiB", n, MinRingBytes>>10, MaxRingBytes>>20)
+	}
+	return nil
 }
 
 // attachPreferred attaches the preferred form of a group of programs, or

@@ -761,6 +761,18 @@ func TestSensorSyscallFallback(t *testing.T) {
 	c.waitFor(t, "open", func(e *Event) bool { return e.Kind == KindOpen && e.Path == "/etc/shadow" })
 }
 
+// TestSensorRingBytes: the ring buffer has the size asked for, and the
+// default without one.
+func TestSensorRingBytes(t *testing.T) {
+	requireEBPF(t)
+	for _, tc := range []struct{ ask, want int }{{0, DefaultRingBytes}, {8 << 20, 8 << 20}} {
+		s, _ := startSensor(t, Options{RingBytes: tc.ask})
+		if got := s.objs.Events.MaxEntries(); got != uint32(tc.want) {
+			t.Errorf("RingBytes %d: ring of %d bytes, want %d", tc.ask, got, tc.want)
+		}
+	}
+}
+
 // loopbackConnection makes one TCP connection from the test to a listener
 // it runs on 127.0.0.1 and returns the listener's address.
 func loopbackConnection(t *testing.T) netip.AddrPort {

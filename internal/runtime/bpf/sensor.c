@@ -187,7 +187,8 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-// events is 2 MiB: user space maps it twice (its pages count in the
+// events is 2 MiB unless user space sets another size at load
+// (Options.RingBytes): user space maps it twice (its pages count in the
 // agent's RSS, 4 MiB) and drains it every 10 ms, woken early at
 // WAKE_BYTES; at 100,000 records/s (96 bytes each) it holds 0.2 s of
 // events for a reader that a busy node does not schedule in time.
