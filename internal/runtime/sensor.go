@@ -37,7 +37,7 @@ type Options struct {
 	// RingBytes is the ring buffer's size: a power of two from MinRingBytes
 	// to MaxRingBytes; 0 means DefaultRingBytes. User space maps the ring
 	// twice, so its pages count twice in the process's RSS once used; it
-	// holds RingBytes/96 connect or send records (exec records are 608
+	// holds RingBytes/96 connect or send records (exec records are 576
 	// bytes), what arrives while the reader is not scheduled.
 	RingBytes int
 	// SyscallTracepoints attaches the connect, send and open programs to
