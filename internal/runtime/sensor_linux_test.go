@@ -716,49 +716,67 @@ func TestSensorProgramStats(t *testing.T) {
 	}
 }
 
-// TestSensorSockStateFallback: where the tp_btf form cannot load (here: it
-// is pointed at a tracepoint the kernel's BTF does not have, as an old
-// kernel's lacks the real one), Open attaches
-// the raw tracepoint form, says why, and the sensor still reports the
-// connection's state changes.
-func TestSensorSockStateFallback(t *testing.T) {
+// TestSensorFallbacks: where a preferred form cannot load, Open attaches
+// its fallback, says why, and the sensor still reports the events. The
+// tp_btf form of the TCP state program is pointed at a tracepoint the
+// kernel's BTF does not have (as an old kernel's lacks the real one); the
+// fentry form of the connect, send and open programs at a kernel function
+// that does not exist (as a kernel without BPF trampolines refuses them
+// all). A fallback is not a degradation, and one hook's fallback leaves
+// the other hook's form alone.
+func TestSensorFallbacks(t *testing.T) {
 	requireEBPF(t)
-	s, c := startSensor(t, Options{sockStateBTFTarget: "palisade_no_such_tracepoint"})
-	hook, fallback := s.SockStateHook()
-	if hook != SockStateRaw || fallback == nil || !strings.Contains(fallback.Error(), SockStateBTF) {
-		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SockStateRaw, SockStateBTF)
+	for _, tc := range []struct {
+		name          string
+		o             Options
+		hook          func(*Sensor) (string, error)
+		state         func(State) (hook, fallback string)
+		want, refused string
+		other         func(*Sensor) (string, error)
+		otherWant     string
+		see           func(t *testing.T, c *collected)
+	}{
+		{
+			"tcp state", Options{sockStateBTFTarget: "palisade_no_such_tracepoint"},
+			(*Sensor).SockStateHook, func(st State) (string, string) { return st.SockStateHook, st.SockStateFallback },
+			SockStateRaw, SockStateBTF, nil, "",
+			func(t *testing.T, c *collected) {
+				server := loopbackConnection(t)
+				c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+			},
+		},
+		{
+			"connect, send, open", Options{fentryConnectTarget: "palisade_no_such_function"},
+			(*Sensor).SyscallHook, func(st State) (string, string) { return st.SyscallHook, st.SyscallFallback },
+			SyscallTracepoint, SyscallFentry, (*Sensor).SockStateHook, SockStateBTF,
+			func(t *testing.T, c *collected) {
+				server := loopbackConnection(t)
+				c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == server })
+				if out, err := exec.Command("/bin/cat", "/etc/shadow").CombinedOutput(); err != nil {
+					t.Fatalf("cat /etc/shadow: %v %s", err, out)
+				}
+				c.waitFor(t, "open", func(e *Event) bool { return e.Kind == KindOpen && e.Path == "/etc/shadow" })
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := startSensor(t, tc.o)
+			hook, fallback := tc.hook(s)
+			if hook != tc.want || fallback == nil || !strings.Contains(fallback.Error(), tc.refused) {
+				t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, tc.want, tc.refused)
+			}
+			st := s.State()
+			if h, fb := tc.state(st); st.Mode != "ok" || h != tc.want || fb != fallback.Error() {
+				t.Errorf("state %+v: want ok, with %s and the reason", st, tc.want)
+			}
+			if tc.other != nil {
+				if hook, fallback := tc.other(s); hook != tc.otherWant || fallback != nil {
+					t.Errorf("the other hook attached as %s (fallback: %v), want %s", hook, fallback, tc.otherWant)
+				}
+			}
+			tc.see(t, c)
+		})
 	}
-	if st := s.State(); st.Mode != "ok" || st.SockStateHook != SockStateRaw || st.SockStateFallback != fallback.Error() {
-		t.Errorf("state %+v: want ok, with the raw form and its reason", st)
-	}
-	server := loopbackConnection(t)
-	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
-}
-
-// TestSensorSyscallFallback: where the fentry form cannot load (here: its
-// connect program is pointed at a kernel function that does not exist, as
-// a kernel without BPF trampolines refuses them all), Open attaches the
-// syscall tracepoints instead, says why, and the sensor still reports
-// connects and the opening of a sensitive file.
-func TestSensorSyscallFallback(t *testing.T) {
-	requireEBPF(t)
-	s, c := startSensor(t, Options{fentryConnectTarget: "palisade_no_such_function"})
-	hook, fallback := s.SyscallHook()
-	if hook != SyscallTracepoint || fallback == nil || !strings.Contains(fallback.Error(), SyscallFentry) {
-		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SyscallTracepoint, SyscallFentry)
-	}
-	if st := s.State(); st.Mode != "ok" || st.SyscallHook != SyscallTracepoint || st.SyscallFallback != fallback.Error() {
-		t.Errorf("state %+v: want ok, with the syscall tracepoints and the reason", st)
-	}
-	if hook, fallback := s.SockStateHook(); hook != SockStateBTF || fallback != nil {
-		t.Errorf("TCP state program attached as %s (fallback: %v): the other hook's fallback changed it", hook, fallback)
-	}
-	server := loopbackConnection(t)
-	c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == server })
-	if out, err := exec.Command("/bin/cat", "/etc/shadow").CombinedOutput(); err != nil {
-		t.Fatalf("cat /etc/shadow: %v %s", err, out)
-	}
-	c.waitFor(t, "open", func(e *Event) bool { return e.Kind == KindOpen && e.Path == "/etc/shadow" })
 }
 
 // TestSensorRingBytes: the ring buffer has the size asked for, and the
