@@ -123,23 +123,30 @@ type formProg struct {
 	attach func(*ebpf.Program) (link.Link, error)
 }
 
-// forms are the programs of each form of the TCP state program and of the
+// formProgs are the programs of a form of the TCP state program or of the
 // connect, send and open programs, in the order ProgramStats lists them.
-var forms = map[string][]formProg{
-	SockStateBTF: {{"on_sock_state_btf", attachTracing(ebpf.AttachTraceRawTp)}},
-	SockStateRaw: {{"on_sock_state", attachRawTracepoint("inet_sock_set_state")}},
-	SyscallFentry: {
-		{"on_connect_fentry", attachTracing(ebpf.AttachTraceFEntry)},
-		{"on_sendmsg_fentry", attachTracing(ebpf.AttachTraceFEntry)},
-		{"on_open_fentry", attachTracing(ebpf.AttachTraceFEntry)},
-	},
-	// The syscalls' tracepoints have no raw form of their own (the raw
-	// sys_enter would run on every syscall of the node).
-	SyscallTracepoint: {
-		{"on_connect", attachTracepoint("syscalls", "sys_enter_connect")},
-		{"on_sendto", attachTracepoint("syscalls", "sys_enter_sendto")},
-		{"on_openat", attachTracepoint("syscalls", "sys_enter_openat")},
-	},
+func formProgs(hook string) []formProg {
+	switch hook {
+	case SockStateBTF:
+		return []formProg{{"on_sock_state_btf", attachTracing(ebpf.AttachTraceRawTp)}}
+	case SockStateRaw:
+		return []formProg{{"on_sock_state", attachRawTracepoint("inet_sock_set_state")}}
+	case SyscallFentry:
+		return []formProg{
+			{"on_connect_fentry", attachTracing(ebpf.AttachTraceFEntry)},
+			{"on_sendmsg_fentry", attachTracing(ebpf.AttachTraceFEntry)},
+			{"on_open_fentry", attachTracing(ebpf.AttachTraceFEntry)},
+		}
+	case SyscallTracepoint:
+		// The syscalls' tracepoints have no raw form of their own (the
+		// raw sys_enter would run on every syscall of the node).
+		return []formProg{
+			{"on_connect", attachTracepoint("syscalls", "sys_enter_connect")},
+			{"on_sendto", attachTracepoint("syscalls", "sys_enter_sendto")},
+			{"on_openat", attachTracepoint("syscalls", "sys_enter_openat")},
+		}
+	}
+	return nil
 }
 
 func attachTracing(t ebpf.AttachType) func(*ebpf.Program) (link.Link, error) {
@@ -300,7 +307,8 @@ func (s *Sensor) attachForm(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOpti
 		"config": s.objs.Config, "drops": s.objs.Drops, "events": s.objs.Events, "seen_conns": s.objs.SeenConns,
 	}
 	sub := &ebpf.CollectionSpec{Maps: spec.Maps, Programs: map[string]*ebpf.ProgramSpec{}, Types: spec.Types, ByteOrder: spec.ByteOrder}
-	for _, fp := range forms[hook] {
+	progSpecs := formProgs(hook)
+	for _, fp := range progSpecs {
 		sub.Programs[fp.name] = spec.Programs[fp.name]
 	}
 	coll, err := ebpf.NewCollectionWithOptions(sub, o)
@@ -311,7 +319,7 @@ func (s *Sensor) attachForm(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOpti
 	var progs []*ebpf.Program
 	var names []string
 	var links []link.Link
-	for _, fp := range forms[hook] {
+	for _, fp := range progSpecs {
 		p := coll.Programs[fp.name]
 		l, err := fp.attach(p)
 		if err != nil {
@@ -322,7 +330,7 @@ func (s *Sensor) attachForm(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOpti
 		}
 		links = append(links, l)
 	}
-	for _, fp := range forms[hook] {
+	for _, fp := range progSpecs {
 		progs, names = append(progs, coll.DetachProgram(fp.name)), append(names, fp.name)
 	}
 	s.links = append(s.links, links...)
