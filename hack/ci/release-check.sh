@@ -105,6 +105,16 @@ mapfile -t agent_images < <(go run ./hack/release/digests "$agent_ref")
 "$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade-agent "$work/deploy"
 echo "pushed $agent_ref"
 
+step "runtime sensor image (cmd/palisade-runtime, the runtime DaemonSet's) for amd64 and arm64: build, push, sign, verify, pin deploy/runtime"
+runtime_repo=$host/palisade-sec/palisade-runtime
+runtime_ref=$("$p" release build --package ./cmd/palisade-runtime --repo "$runtime_repo" --tag ci --key "$key" --insecure-registry \
+	--out "$work/runtime-bin" --commit "$commit" --version "ci-$commit" --deploy-dir "$work/deploy" \
+	--deploy-repo ghcr.io/palisade-sec/palisade-runtime)
+mapfile -t runtime_images < <(go run ./hack/release/digests "$runtime_ref")
+"$p" release verify --repo "$runtime_repo" --key "$pub" --insecure-registry "${runtime_ref#"$runtime_repo@"}" "${runtime_images[@]}"
+"$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade-runtime "$work/deploy"
+echo "pushed $runtime_ref"
+
 step "Helm chart (deploy/helm/palisade, pinned above): package, push, sign, verify"
 chart_repo=$host/palisade-sec/charts/palisade
 chart_ref=$("$p" release chart "$work/deploy/helm/palisade" --repo "$chart_repo" --version "0.0.0-ci" --key "$key" --insecure-registry)
