@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -73,10 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if limit, source := procmem.GoMemoryLimit(getenv, procmem.CgroupMemoryMax); limit > 0 {
-		debug.SetMemoryLimit(limit)
-		log.Info("memory limit", slog.Int64("bytes", limit), slog.String("source", source))
-	}
+	procmem.SetGoMemoryLimit(getenv, log)
 	if flags.Runtime {
 		return runRuntimeNode(ctx, flags.ResolveRuntime(getenv), cluster.ClientOptions{Kubeconfig: *kubeconfig, Context: *kubeContext}, log, stderr)
 	}

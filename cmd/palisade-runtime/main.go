@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -69,10 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if limit, source := procmem.GoMemoryLimit(getenv, procmem.CgroupMemoryMax); limit > 0 {
-		debug.SetMemoryLimit(limit)
-		log.Info("memory limit", slog.Int64("bytes", limit), slog.String("source", source))
-	}
+	procmem.SetGoMemoryLimit(getenv, log)
 	kube := cluster.ClientOptions{Kubeconfig: *kubeconfig, Context: *kubeContext}
 	if err := runtimenode.RunProcess(ctx, cfg.Resolve(getenv), kube, log); err != nil {
 		fmt.Fprintf(stderr, "palisade-runtime: %v\n", err)

@@ -1,7 +1,9 @@
 package procmem
 
 import (
+	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 )
@@ -49,4 +51,13 @@ func CgroupMemoryMax() int64 {
 		return 0
 	}
 	return v
+}
+
+// SetGoMemoryLimit applies GoMemoryLimit's choice for this process (with
+// the cgroup's memory.max) and logs it.
+func SetGoMemoryLimit(getenv func(string) string, log *slog.Logger) {
+	if limit, source := GoMemoryLimit(getenv, CgroupMemoryMax); limit > 0 {
+		debug.SetMemoryLimit(limit)
+		log.Info("memory limit", slog.Int64("bytes", limit), slog.String("source", source))
+	}
 }

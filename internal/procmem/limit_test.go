@@ -5,10 +5,10 @@ import "testing"
 func TestGoMemoryLimit(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 	for _, tc := range []struct {
-		name      string
-		env       map[string]string
-		cgroup    int64
-		want      int64
+		name       string
+		env        map[string]string
+		cgroup     int64
+		want       int64
 		wantSource string
 	}{
 		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "30MiB"}, 1 << 30, 0, "GOMEMLIMIT"},

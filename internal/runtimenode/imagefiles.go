@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 )
 
@@ -65,7 +66,7 @@ func newImageFilesReader(client kubernetes.Interface, namespace, prefix string, 
 
 // ImageFilesOf implements runtime.ImageFileSets.
 func (r *imageFilesReader) ImageFilesOf(image string) *rt.ImageFiles {
-	digest := digestOf(image)
+	digest := fleetapi.DigestOf(image)
 	if digest == "" {
 		return nil
 	}
