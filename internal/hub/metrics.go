@@ -122,7 +122,7 @@ func sqliteCollectors(st any) []prometheus.Collector {
 			func(s store.WALStats) float64 { return s.CommitTimes.Max.Seconds() }),
 		counter("palisade_hub_store_commits_total", "Group commits of the writer (on SQLite each one sync of the WAL).",
 			func(s store.WALStats) float64 { return float64(s.Commits) }),
-		counter("palisade_hub_store_committed_items_total", "Reports and heartbeats applied by the group commits.",
+		counter("palisade_hub_store_committed_items_total", "Items applied by the group commits: an agent's request of reports (one report or a batch) or a heartbeat.",
 			func(s store.WALStats) float64 { return float64(s.CommittedItems) }),
 	}
 }

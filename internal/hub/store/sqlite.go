@@ -47,11 +47,6 @@ type SQLite struct {
 //
 // journal_size_limit: when the WAL restarts, its file is truncated to the
 // soft limit, so a burst that grew it does not keep its disk space.
-//
-// cache_size on the writer: the pages of the findings' primary key and
-// the counters an ingest touches stay in the writer's cache (SQLite's
-// default is 2 MB per connection).
-const writerCacheKiB = 32 << 10
 
 // OpenSQLite opens (creating) the database file and migrates it.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
@@ -83,7 +78,7 @@ func openSQLite(ctx context.Context, path string, lim walLimits) (*SQLite, error
 	// Go is first come, first served, where several connections contending
 	// for the write lock sleep in SQLite's busy handler (1 ms, 2 ms, 5 ms …
 	// 100 ms steps), which made the ingest p99 hundreds of milliseconds.
-	if s.w, err = sql.Open("sqlite", dsn("immediate", fmt.Sprintf("cache_size(-%d)", writerCacheKiB))); err != nil {
+	if s.w, err = sql.Open("sqlite", dsn("immediate")); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
