@@ -196,12 +196,7 @@ func (s *SQLite) noteFrames(log, backfilled int64) {
 	}
 	c.copied.Add(backfilled - s.lastBackfilled)
 	s.lastLog, s.lastBackfilled = log, backfilled
-	for {
-		m := c.maxFrames.Load()
-		if log <= m || c.maxFrames.CompareAndSwap(m, log) {
-			return
-		}
-	}
+	storeMax(&c.maxFrames, log)
 }
 
 // restartWAL runs a RESTART checkpoint on the writer's connection,
@@ -218,12 +213,7 @@ func (s *SQLite) restartWAL(ctx context.Context, hard bool) error {
 	defer func() {
 		d := int64(time.Since(start))
 		c.pauseNanos.Add(d)
-		for {
-			m := c.maxPauseNanos.Load()
-			if d <= m || c.maxPauseNanos.CompareAndSwap(m, d) {
-				return
-			}
-		}
+		storeMax(&c.maxPauseNanos, d)
 	}()
 	c.restarts.Add(1)
 	if hard {
