@@ -135,6 +135,9 @@ func (s *findingScan) findings(o *ObjectFindings) bool {
 	first := len(d.findings)
 	ok := s.array(func() bool {
 		start := s.pos
+		if d.decoded++; d.bounded && d.decoded > denseFindingsFree && s.pos < minFindingBytes*d.decoded {
+			return false
+		}
 		first = d.grow(first)
 		d.findings = append(d.findings, finding.Finding{})
 		f := &d.findings[len(d.findings)-1]
@@ -167,7 +170,7 @@ func (s *findingScan) array(elem func() bool) bool {
 	}
 	for {
 		s.ws()
-		if !elem() {
+		if !s.d.item() || !elem() {
 			return false
 		}
 		s.ws()

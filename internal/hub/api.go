@@ -186,13 +186,15 @@ func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) b
 // of encoding the finding again). The body is read whole first, gzip
 // inflated by internal/inflate (about half the CPU time of compress/gzip
 // on a snapshot), and bounded like every agent body: bytes on the wire,
-// inflated bytes, and JSON items, counted before they are decoded.
+// inflated bytes, and JSON items, counted as the report is decoded and
+// never decoded past the limit (fleetapi.DecodeReportBodyWithin; one
+// pass over the body instead of a count and then the decoding).
 func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, ok := readAgentBody(w, r, fleetapi.MaxReportBytes)
 	if !ok {
 		return false
 	}
-	if err := fleetapi.DecodeReportBody(body, v); err != nil {
+	if err := fleetapi.DecodeReportBodyWithin(body, fleetapi.MaxReportItems, v); err != nil {
 		writeBodyError(w, err)
 		return false
 	}
@@ -200,10 +202,9 @@ func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // readAgentBody reads a JSON body whole, within limit bytes on the wire
-// and, for gzip, inflated, and within fleetapi.MaxReportItems JSON items,
-// counted as it arrives (a few kilobytes of gzip can inflate to millions
-// of empty findings: TestHostileReportBoundedMemory); on false the error
-// answer is written.
+// and, for gzip, inflated (its JSON items are the decoder's to count: a
+// few kilobytes of gzip can inflate to millions of empty findings,
+// TestHostileReportBoundedMemory); on false the error answer is written.
 func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
@@ -211,9 +212,8 @@ func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 		return nil, false
 	}
 	src := http.MaxBytesReader(w, r.Body, limit)
-	items := &fleetapi.ItemLimitReader{R: src, Max: fleetapi.MaxReportItems}
 	if r.Header.Get("Content-Encoding") != "gzip" {
-		body, err := io.ReadAll(items)
+		body, err := io.ReadAll(src)
 		if err != nil {
 			writeBodyError(w, err)
 			return nil, false
@@ -230,9 +230,6 @@ func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 	err := inflate.Gunzip(src, func(p []byte) error {
 		if int64(len(body)+len(p)) > limit {
 			return errDecompressedTooLarge
-		}
-		if err := items.Count(p); err != nil {
-			return err
 		}
 		body = append(body, p...)
 		return nil
