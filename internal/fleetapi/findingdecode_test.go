@@ -212,7 +212,13 @@ func TestDecodeReportFast(t *testing.T) {
 		{name: "snapshot", body: encode(&snapshot), fast: true},
 		{name: "batch of findings reports", body: encode(&ReportBatch{Dropped: 3, Envelopes: []Envelope{snapshot, snapshot}}), batch: true, fast: true},
 		{name: "empty batch", body: []byte(`{"envelopes":[]}`), batch: true, fast: true},
-		{name: "batch with an images report", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images}}), batch: true},
+		// An envelope it does not read goes alone to the reflective
+		// decoder; the batch's others are read by hand.
+		{name: "batch with an images report", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images}}), batch: true, fast: true},
+		{name: "batch with an images report between findings reports", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images, snapshot}}), batch: true, fast: true},
+		{name: "batch with an unknown member in an envelope", body: []byte(`{"envelopes":[{"seq":1,"kind":"findings","findings":{}},{"seq":2,"x-new":{"a":[1,2]},"kind":"findings","findings":{}}]}`), batch: true, fast: true},
+		{name: "batch with an envelope the reflective decoder refuses", body: []byte(`{"envelopes":[{"seq":1,"kind":"findings","findings":{}},{"seq":2,"seq":3}]}`), batch: true},
+		{name: "batch with an envelope that is not an object", body: []byte(`{"envelopes":[{"seq":1,"kind":"findings","findings":{}},[1]]}`), batch: true},
 		{name: "finding with a vulnerability", body: encode(&Envelope{Seq: 1, Kind: KindFindings, Findings: &FindingsDelta{Objects: []ObjectFindings{{Findings: []finding.Finding{sampleFinding()}}}}})},
 		{name: "null findings", body: []byte(`{"seq":1,"kind":"findings","findings":{"objects":[{"object":{"kind":"Pod","name":"p"},"findings":null}]}}`)},
 		{name: "repeated seq", body: []byte(`{"seq":1,"seq":2,"kind":"findings","findings":{}}`)},
