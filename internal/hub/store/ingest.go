@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"sort"
 	"strings"
@@ -312,6 +313,9 @@ type wantedFinding struct {
 	// seen is the row's last_seen once the report is applied (set by the
 	// diff): its object's digest records the oldest (objectDigest.seen).
 	seen int64
+	// sameID chains the report's findings of the same identity hash
+	// (prepareFindings).
+	sameID *wantedFinding
 }
 
 // preparedFindings is a findings delta with the work that needs no
@@ -319,7 +323,9 @@ type wantedFinding struct {
 // duplicates merged, the objects in scope listed. prepareFindings runs
 // before the report reaches the writer (see groupcommit.go).
 type preparedFindings struct {
-	full   bool
+	full bool
+	// wanted indexes the findings of the objects keyed (keyObjects): a
+	// delta's all; a snapshot's those it diffs.
 	wanted map[[2]string]*wantedFinding
 	order  []*wantedFinding
 	scope  []string // objects whose stored rows the delta replaces (not for a full one)
@@ -335,6 +341,8 @@ type preparedObject struct {
 	// digest is the object's digest (objectDigestOf): equal digests,
 	// equal rows.
 	digest string
+	// keyed: its findings' keys are computed and in wanted.
+	keyed bool
 }
 
 func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
@@ -347,9 +355,15 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	for _, o := range d.Objects {
 		n += len(o.Findings)
 	}
-	p := &preparedFindings{full: d.Full, wanted: make(map[[2]string]*wantedFinding, n), order: make([]*wantedFinding, 0, n),
+	p := &preparedFindings{full: d.Full, order: make([]*wantedFinding, 0, n),
 		objects: make(map[string]*preparedObject, len(d.Objects))}
 	all := make([]wantedFinding, n) // one allocation for the report's findings
+	// Findings sent twice are found by a hash of what FindingKey hashes
+	// (and the object), their keys compared only when it matches: the
+	// keys themselves, a SHA-256 each, are computed only for the objects
+	// diffed (keyObjects), which a snapshot again is a few of.
+	seed := maphash.MakeSeed()
+	ids := make(map[uint64]*wantedFinding, n)
 	for _, o := range d.Objects {
 		okey := ObjectKey(o.Object)
 		named[okey] = true
@@ -365,8 +379,8 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		}
 		for i := range o.Findings {
 			f := &o.Findings[i]
-			k := [2]string{okey, FindingKey(f)}
-			if p.wanted[k] != nil {
+			id := identityHash(seed, okey, f)
+			if sentBefore(ids[id], okey, f) {
 				continue // one row per finding, even if sent twice
 			}
 			var data []byte
@@ -379,8 +393,8 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 				}
 			}
 			w := &all[len(p.order)]
-			*w = wantedFinding{okey: okey, fkey: k[1], data: data, dhash: dataHash(data), f: f}
-			p.wanted[k] = w
+			*w = wantedFinding{okey: okey, data: data, dhash: dataHash(data), f: f, sameID: ids[id]}
+			ids[id] = w
 			p.order = append(p.order, w)
 			po := p.objects[okey]
 			if po == nil {
@@ -394,6 +408,7 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		po.digest = objectDigestOf(po.findings)
 	}
 	if !d.Full {
+		p.keyObjects(nil) // a delta diffs all its objects
 		p.scope = make([]string, 0, len(named)+len(deletedObj))
 		for k := range named {
 			p.scope = append(p.scope, k)
@@ -408,6 +423,74 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	return p, nil
 }
 
+// identityHash hashes what identifies a finding within the report: its
+// object and FindingKey's fields.
+func identityHash(seed maphash.Seed, okey string, f *finding.Finding) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(okey)
+	h.WriteByte(0)
+	for _, p := range [...]string{f.RuleID, f.Container, f.Field, f.Message} {
+		h.WriteString(p)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// sentBefore: a finding of the chain of those with f's identity hash
+// (sameID) is f again: the same object and FindingKey.
+func sentBefore(chain *wantedFinding, okey string, f *finding.Finding) bool {
+	if chain == nil {
+		return false
+	}
+	key := FindingKey(f)
+	for w := chain; w != nil; w = w.sameID {
+		if w.okey == okey && w.key() == key {
+			return true
+		}
+	}
+	return false
+}
+
+// key is the finding's FindingKey, computed once.
+func (w *wantedFinding) key() string {
+	if w.fkey == "" {
+		w.fkey = FindingKey(w.f)
+	}
+	return w.fkey
+}
+
+// keyObjects computes the finding keys of the objects (nil: all of them)
+// and indexes their findings in p.wanted by (object key, finding key),
+// for the diff against the stored rows.
+func (p *preparedFindings) keyObjects(objects []string) {
+	if p.wanted == nil {
+		size := len(p.order)
+		if objects != nil {
+			size = 0
+		}
+		p.wanted = make(map[[2]string]*wantedFinding, size)
+	}
+	key := func(po *preparedObject) {
+		if po == nil || po.keyed {
+			return
+		}
+		po.keyed = true
+		for _, w := range po.findings {
+			p.wanted[[2]string{po.okey, w.key()}] = w
+		}
+	}
+	if objects == nil {
+		for _, po := range p.objects {
+			key(po)
+		}
+		return
+	}
+	for _, okey := range objects {
+		key(p.objects[okey])
+	}
+}
+
 // findings applies a findings delta by diffing it against the stored rows
 // of the objects it covers (the whole cluster for a full snapshot): rows
 // are keyed by the stable fingerprint (object key, FindingKey) and only new
@@ -419,7 +502,7 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 // with the read of the stored rows and claimSeq's, a delta is three
 // statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
-	wanted, order, scope := p.wanted, p.order, p.scope
+	order, scope := p.order, p.scope
 	// sub are the report's findings whose objects' rows are read: all
 	// of them but for a snapshot that reads back only the objects whose
 	// digests changed (objectdigest.go).
@@ -434,6 +517,14 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			all, scope, sub = false, plan.scope, plan.wanted
 		}
 	}
+	if p.full {
+		if all {
+			p.keyObjects(nil)
+		} else {
+			p.keyObjects(scope)
+		}
+	}
+	wanted := p.wanted
 	stored, err := a.storedFindings(ctx, all, scope, len(sub))
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
