@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
-	"github.com/palisade-sec/palisade/internal/hub/pgtest"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
@@ -298,13 +296,7 @@ func TestSnapshotReadsChangedObjectsOnly(t *testing.T) {
 // findings is upgraded; the snapshots after it store what a hub without
 // object digests stores, the first read whole, the next by digest.
 func TestMigration16Upgrades(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "hub.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.Shared(t).NewDatabase(t) }},
-	} {
+	for _, b := range backendURLs {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			url := b.url(t)
