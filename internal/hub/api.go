@@ -15,6 +15,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,22 +224,16 @@ func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 		return body, true
 	}
 	// The compressed body is read first (small: a 500-pod snapshot is
-	// about 160 KB), so that the inflated one is allocated once, at the
-	// size its gzip trailer states: grown by doubling from a guess, its
-	// copies and fresh pages were a tenth of a hub's CPU under snapshots.
+	// about 160 KB), so that the inflated one is allocated at the size
+	// its gzip trailer states when that is the whole body's: grown by
+	// doubling from a guess, its copies and fresh pages were a tenth of
+	// a hub's CPU under snapshots.
 	gz, err := readWire(src, r.ContentLength)
 	if err != nil {
 		writeBodyError(w, err)
 		return nil, false
 	}
-	body := make([]byte, 0, inflatedSizeHint(gz, limit))
-	err = inflate.Gunzip(bytes.NewReader(gz), func(p []byte) error {
-		if int64(len(body)+len(p)) > limit {
-			return errDecompressedTooLarge
-		}
-		body = append(body, p...)
-		return nil
-	})
+	body, err := inflateBody(gz, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, fleetapi.ErrTooLarge) {
@@ -262,18 +257,53 @@ func readWire(src io.Reader, length int64) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// inflatedSizeHint is the room to make for gz inflated: the length its
-// last member's trailer states (ISIZE, exact for one member of under 4
-// GiB), never more than limit nor than gz could inflate to (deflate
-// expands at most 1,032-fold), so that a lying trailer costs no more
-// than an honest body of its size; at least 64 KiB.
-func inflatedSizeHint(gz []byte, limit int64) int {
-	const floor, maxRatio = 64 << 10, 1032
-	if len(gz) < 18 { // a header and a trailer
-		return floor
+// inflateBody inflates gz, within limit bytes, into one buffer. The
+// first room made is inflatedSizeHint's; what does not fit goes to
+// chunks that double, joined once at the end: at most the body twice
+// over (the doubling of one buffer from a guess allocated up to four
+// times the body and copied it as often as it grew).
+func inflateBody(gz []byte, limit int64) ([]byte, error) {
+	cur := make([]byte, 0, inflatedSizeHint(gz, limit))
+	var full [][]byte
+	total := 0
+	err := inflate.Gunzip(bytes.NewReader(gz), func(p []byte) error {
+		if int64(total+len(p)) > limit {
+			return errDecompressedTooLarge
+		}
+		total += len(p)
+		for len(p) > 0 {
+			if len(cur) == cap(cur) {
+				full = append(full, cur)
+				cur = make([]byte, 0, min(2*cap(cur), 8<<20))
+			}
+			n := copy(cur[len(cur):cap(cur)], p)
+			cur, p = cur[:len(cur)+n], p[n:]
+		}
+		return nil
+	})
+	if err != nil || len(full) == 0 {
+		return cur, err
 	}
-	isize := int64(binary.LittleEndian.Uint32(gz[len(gz)-4:]))
-	return int(max(floor, min(isize, limit, int64(len(gz))*maxRatio)))
+	return slices.Concat(append(full, cur)...), nil
+}
+
+// inflatedSizeHint is the room to make first for gz inflated: the
+// length its last member's trailer states (ISIZE: exact for a body of
+// one member under 4 GiB) unless that is less than gz itself — a body
+// of several members, such as the agent's batches, whose last member is
+// a few bytes —, then sixteen times gz (a snapshot inflates 16–27-fold);
+// never more than limit nor than gz could inflate to (deflate expands at
+// most 1,032-fold), so that a lying trailer costs no more than an honest
+// body of its size.
+func inflatedSizeHint(gz []byte, limit int64) int {
+	const floor, ratio, maxRatio = 64 << 10, 16, 1032
+	hint := int64(len(gz)) * ratio
+	if len(gz) >= 18 { // a header and a trailer
+		if isize := int64(binary.LittleEndian.Uint32(gz[len(gz)-4:])); isize >= int64(len(gz)) {
+			hint = isize
+		}
+	}
+	return int(max(floor, min(hint, limit, int64(len(gz))*maxRatio)))
 }
 
 // errDecompressedTooLarge is a gzip body that inflates past the limit.
