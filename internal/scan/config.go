@@ -86,7 +86,7 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		noteFolded(folded, batch)
 		sources.note(batch)
 		done, before := min(start+workloadBatch, len(workloads)), len(findings)
-		findings, err = opts.Rules.AppendObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules), findings,
+		findings, err = opts.Rules.AppendObjects(ctx, c.ForInventory(batch), findings,
 			func(fs []finding.Finding, n int) []finding.Finding { return growProjected(fs, n, done, len(workloads)) })
 		if err != nil {
 			return nil, err
