@@ -171,6 +171,11 @@ var simpleCases = []string{
 	"REGISTRY.EXAMPLE.COM/app", "[::1]:5000/app", "127.0.0.1:5000/app", "host:99999999/app", "host:/app",
 	"example.com:443:1/x", "docker.io:443/a/b/c:tag", "a.b/c:" + strings.Repeat("t", 129), "a b", "é/x",
 	"-x.io/y", "x.io/_y", "x.io/y:-", "localhost", "localhost:5000", "http://x.io/y",
+	"nginx@sha256:" + sha, "nginx:1.27@sha256:" + sha, "registry.example.com/team/app-0:1.5.6@sha256:" + sha,
+	"localhost:5000/a@sha256:" + sha, "a@b@sha256:" + sha, "nginx@sha256:" + strings.ToUpper(sha), "nginx@sha256:abc",
+	"nginx@sha512:" + sha + sha, "nginx@", "@sha256:" + sha, "x.io/y:@sha256:" + sha,
+	strings.Repeat("n", 250) + "@sha256:" + sha, "ghcr.io/" + strings.Repeat("n", 250) + "@sha256:" + sha,
+	strings.Repeat("n", 250),
 }
 
 func TestParseSimpleMatchesSlow(t *testing.T) {
