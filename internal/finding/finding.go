@@ -361,6 +361,9 @@ func sortIndexes(idx []int32, parts int, compare func(i, j int32) int) []int32 {
 	src, dst := idx, make([]int32, len(idx))
 	for len(bounds) > 2 {
 		next := []int{0}
+		// Each merge of the round is itself cut into pieces, so that
+		// the last round (one merge) still runs on every core.
+		pieces := max(1, parts/((len(bounds)-1)/2))
 		for p := 0; p+1 < len(bounds); p += 2 {
 			lo := bounds[p]
 			if p+2 >= len(bounds) { // an odd run out: carried over as it is
@@ -369,13 +372,37 @@ func sortIndexes(idx []int32, parts int, compare func(i, j int32) int) []int32 {
 				break
 			}
 			mid, hi := bounds[p+1], bounds[p+2]
-			wg.Go(func() { mergeRuns(dst[lo:hi], src[lo:mid], src[mid:hi], compare) })
+			a, b, out := src[lo:mid], src[mid:hi], dst[lo:hi]
+			for q := range pieces {
+				from, to := q*len(out)/pieces, (q+1)*len(out)/pieces
+				wg.Go(func() {
+					i, j := coRank(from, a, b, compare), coRank(to, a, b, compare)
+					mergeRuns(out[from:to], a[i:j], b[from-i:to-j], compare)
+				})
+			}
 			next = append(next, hi)
 		}
 		wg.Wait()
 		src, dst, bounds = dst, src, next
 	}
 	return src
+}
+
+// coRank returns how many of the k first items of the merge of the
+// sorted runs a and b come from a (compare is a total order: no ties).
+func coRank(k int, a, b []int32, compare func(i, j int32) int) int {
+	lo, hi := max(0, k-len(b)), min(k, len(a))
+	for lo < hi {
+		i := int(uint(lo+hi) >> 1)
+		// a[i] is among the first k when fewer than k-i items of b
+		// precede it.
+		if compare(a[i], b[k-i-1]) < 0 {
+			lo = i + 1
+		} else {
+			hi = i
+		}
+	}
+	return lo
 }
 
 // mergeRuns merges the sorted runs a and b into out (len(a)+len(b)).
