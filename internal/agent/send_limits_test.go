@@ -68,33 +68,7 @@ func TestSendLoopOverLimitAnswers(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ob.Close()
-	for i := range 4 {
-		if _, err := ob.Append(admissionEnv(string(rune('a' + i)))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	a := testAgent(t, Config{})
-	a.hub, a.outbox = &hubClient{base: srv.URL, http: srv.Client()}, ob
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); a.sendLoop(ctx) }()
-	deadline := time.After(time.Minute) // a guard against a hang, not a timing assertion
-	for ob.Stats().Pending > 0 {
-		select {
-		case <-deadline:
-			cancel()
-			<-done
-			t.Fatalf("outbox still holds %d reports", ob.Stats().Pending)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	cancel()
-	<-done
+	a := sendUntilDrained(t, srv, 4)
 	mu.Lock()
 	defer mu.Unlock()
 	slices.Sort(accepted)
@@ -153,12 +127,28 @@ func TestSendLoopKeepsReportsOnTransportErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 
+	sendUntilDrained(t, srv, 3)
+	mu.Lock()
+	defer mu.Unlock()
+	for seq := uint64(1); seq <= 3; seq++ {
+		if applied[seq] != 2 {
+			t.Errorf("report %d received %d times, want 2 (cut, then resent)", seq, applied[seq])
+		}
+	}
+}
+
+// sendUntilDrained puts n admission reports in a fresh outbox and runs an
+// agent's send loop against srv until the outbox is empty, failing the
+// test if it does not drain within a minute (a guard against a hang, not
+// a timing assertion). It returns the agent, stopped, for its counters.
+func sendUntilDrained(t *testing.T, srv *httptest.Server, n int) *Agent {
+	t.Helper()
 	ob, err := OpenOutbox(filepath.Join(t.TempDir(), "outbox.db"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ob.Close()
-	for i := range 3 {
+	t.Cleanup(func() { ob.Close() })
+	for i := range n {
 		if _, err := ob.Append(admissionEnv(string(rune('a' + i)))); err != nil {
 			t.Fatal(err)
 		}
@@ -168,23 +158,14 @@ func TestSendLoopKeepsReportsOnTransportErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); a.sendLoop(ctx) }()
-	deadline := time.After(time.Minute) // a guard against a hang, not a timing assertion
+	defer func() { cancel(); <-done }()
+	deadline := time.After(time.Minute)
 	for ob.Stats().Pending > 0 {
 		select {
 		case <-deadline:
-			cancel()
-			<-done
 			t.Fatalf("outbox still holds %d reports", ob.Stats().Pending)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	cancel()
-	<-done
-	mu.Lock()
-	defer mu.Unlock()
-	for seq := uint64(1); seq <= 3; seq++ {
-		if applied[seq] != 2 {
-			t.Errorf("report %d received %d times, want 2 (cut, then resent)", seq, applied[seq])
-		}
-	}
+	return a
 }
