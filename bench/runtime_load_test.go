@@ -122,6 +122,14 @@ func loadedSensor(b *testing.B, window time.Duration) (stop func() runtime.State
 // it runs.
 func watchedSensor(b *testing.B, o runtime.Options) (state, stop func() runtime.State) {
 	b.Helper()
+	return stalledSensor(b, o, nil)
+}
+
+// stalledSensor is watchedSensor whose reader calls stall, when not nil,
+// before each event: the sustained benchmark stops the reader with it as
+// a node that does not schedule the agent would.
+func stalledSensor(b *testing.B, o runtime.Options, stall func()) (state, stop func() runtime.State) {
+	b.Helper()
 	root, err := runtime.CgroupV2Root()
 	if err != nil {
 		b.Fatal(err)
@@ -135,7 +143,12 @@ func watchedSensor(b *testing.B, o runtime.Options) (state, stop func() runtime.
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = s.Run(ctx, func(e runtime.Event) { p.Process(ctx, &e) })
+		_ = s.Run(ctx, func(e runtime.Event) {
+			if stall != nil {
+				stall()
+			}
+			p.Process(ctx, &e)
+		})
 	}()
 	return s.State, func() runtime.State {
 		cancel()
@@ -252,7 +265,11 @@ func BenchmarkRuntimeTargetLoad(b *testing.B) {
 // dropped (the sensor's per-CPU counter). With
 // PALISADE_RUNTIME_SUSTAINED_EVENTS=connect the events are UDP connects to
 // distinct loopback destinations with the agent's connect window on.
-// Needs root and BTF; never asserted.
+// PALISADE_RUNTIME_SUSTAINED_STALL (seconds, default 0) stops the sensor's
+// reader once for that long, 5 s into the run, while the generators go
+// on: what a ring of PALISADE_RUNTIME_RING_BYTES (default the sensor's)
+// absorbs of a reader the node does not schedule. Needs root and BTF;
+// never asserted.
 //
 //	go test ./bench -run x -bench RuntimeSustained -benchtime 1x -timeout 10m
 func BenchmarkRuntimeSustained(b *testing.B) {
@@ -277,9 +294,21 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 		spec = loadSpec{Seconds: secs, DestWorkers: 1, DestRate: rate / float64(procs), MaxBacklog: backlog}
 		window = time.Minute
 	}
+	stallFor := time.Duration(benchSeconds(b, "PALISADE_RUNTIME_SUSTAINED_STALL", 0) * float64(time.Second))
+	ring := int(benchSeconds(b, "PALISADE_RUNTIME_RING_BYTES", 0))
 	for range b.N {
 		l0 := load1()
-		state, stop := watchedSensor(b, runtime.Options{ConnectWindow: window})
+		var stall func()
+		if stallFor > 0 {
+			start, stalled := time.Now(), false
+			stall = func() {
+				if !stalled && time.Since(start) > 5*time.Second {
+					stalled = true
+					time.Sleep(stallFor)
+				}
+			}
+		}
+		state, stop := stalledSensor(b, runtime.Options{ConnectWindow: window, RingBytes: ring}, stall)
 		// Events delivered in each second while the generators run; the
 		// first and last seconds (generators starting and stopping) are
 		// left out of the minimum.
@@ -331,7 +360,7 @@ func BenchmarkRuntimeSustained(b *testing.B) {
 		b.ReportMetric(sensorCPU/float64(max(st.Decoded, 1))*1e6, "sensor-cpu-us/event")
 		b.ReportMetric((l0+load1())/2, "load1")
 		b.Log("procs", procs, "udpSends", r.UDPSends, "seconds", r.Elapsed, "decoded", st.Decoded, "perSecond", perSec, "minPerSecond", minPerSec, "maxPerSecond", maxPerSec, "secondsUnder95%", below,
-			"dropped", st.Dropped, "malformed", st.Malformed, "generatorCPU", genCPU, "sensorUserSpaceCPU", sensorCPU, "load1", l0, load1())
+			"dropped", st.Dropped, "malformed", st.Malformed, "generatorCPU", genCPU, "sensorUserSpaceCPU", sensorCPU, "load1", l0, load1(), "ringBytes", ring, "stall", stallFor)
 	}
 }
 
@@ -461,8 +490,11 @@ func BenchmarkRuntimeProgramTime(b *testing.B) {
 				connects[i] += r.Connects
 				for _, p := range st {
 					name := p.Program
-					if strings.HasPrefix(name, "on_sock_state") {
+					switch {
+					case strings.HasPrefix(name, "on_sock_state"):
 						name = "on_sock_state"
+					case strings.HasPrefix(name, "on_connect"): // on_connect_fentry where fentry loads
+						name = "on_connect"
 					}
 					runs[i][name] += p.RunCount
 					times[i][name] += p.RunTime

@@ -28,6 +28,7 @@ func newRuntimeWatchCommand(s *streams, g *globalOptions) *cobra.Command {
 	var (
 		duration       time.Duration
 		connectWindow  time.Duration
+		ringBytes      int
 		btfPath        string
 		failOn         string
 		containersOnly bool
@@ -87,7 +88,7 @@ outcome: the watch was incomplete, never reported clean.`,
 			if err != nil {
 				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
 			}
-			opts := rt.Options{BTFPath: btfPath, ConnectWindow: connectWindow}
+			opts := rt.Options{BTFPath: btfPath, ConnectWindow: connectWindow, RingBytes: ringBytes}
 			if containersOnly {
 				var st syscall.Stat_t
 				if err := syscall.Stat(root, &st); err != nil {
@@ -119,6 +120,9 @@ outcome: the watch was incomplete, never reported clean.`,
 			if !g.quiet && st.SockStateFallback != "" {
 				fmt.Fprintf(s.err, "runtime watch: TCP state changes traced by the %s form (%s)\n", st.SockStateHook, st.SockStateFallback)
 			}
+			if !g.quiet && st.SyscallFallback != "" {
+				fmt.Fprintf(s.err, "runtime watch: connects, sends and opens traced by the %s form (%s)\n", st.SyscallHook, st.SyscallFallback)
+			}
 			if !g.quiet {
 				fmt.Fprintf(s.err, "runtime watch: %d events, %d malformed, %d dropped, %d cgroups not attributed, %d execs not checked for drift\n",
 					st.Decoded, st.Malformed, st.Dropped, p.Resolver.Unknown(), p.Detector.UnverifiedCount())
@@ -141,6 +145,7 @@ outcome: the watch was incomplete, never reported clean.`,
 	f := cmd.Flags()
 	f.DurationVar(&duration, "duration", 0, "stop after this long (0: until interrupted)")
 	f.DurationVar(&connectWindow, "connect-window", time.Minute, "report one connect per container and destination within this window (0: every connect)")
+	f.IntVar(&ringBytes, "ring-bytes", rt.DefaultRingBytes, "the sensor's ring buffer, a power of two from 64 KiB to 256 MiB (96 bytes per connect or send; costs twice its size in RSS)")
 	f.StringVar(&btfPath, "btf", "", "kernel BTF file (default: the running kernel's /sys/kernel/btf/vmlinux)")
 	f.StringVar(&failOn, "fail-on", "high", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.BoolVar(&containersOnly, "containers-only", false, "drop host processes' events in the kernel (the root cgroup's)")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -174,7 +175,8 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	client := fake.NewClientset(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))
 	shell := rt.Event{Kind: rt.KindExec, TGID: 4188, PPID: 4121, UID: 0, CgroupID: cg, Path: "/bin/sh", Args: []string{"sh", "-c", "id"}}
 	meta := rt.Event{Kind: rt.KindConnect, TGID: 4190, UID: 1000, CgroupID: cg, Dst: netip.MustParseAddrPort("169.254.169.254:80")}
-	src := &recordedSource{events: []rt.Event{shell, shell, meta}, state: rt.State{Mode: "ok", Decoded: 3, Dropped: 2, SockStateHook: rt.SockStateRaw, SockStateFallback: "tp_btf: not supported"}}
+	src := &recordedSource{events: []rt.Event{shell, shell, meta}, state: rt.State{Mode: "ok", Decoded: 3, Dropped: 2, SockStateHook: rt.SockStateRaw, SockStateFallback: "tp_btf: not supported",
+		SyscallHook: rt.SyscallTracepoint, SyscallFallback: "load fentry: operation not permitted"}}
 	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Open: func(ctx context.Context, _ rt.Options) (RuntimeSource, error) { return src, nil }})
 	if err != nil {
@@ -217,6 +219,9 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	}
 	if last.SockStateHook != rt.SockStateRaw || last.SockStateFallback != "tp_btf: not supported" {
 		t.Errorf("state %+v: the TCP state program's form and fallback not reported", last)
+	}
+	if last.SyscallHook != rt.SyscallTracepoint || last.SyscallFallback != "load fentry: operation not permitted" {
+		t.Errorf("state %+v: the connect, send and open programs' form and fallback not reported", last)
 	}
 	for _, ev := range evs {
 		if ev.ReportingController != fleetapi.KubeEventRuntimeComponent || ev.ReportingInstance != "n1" {
@@ -417,5 +422,42 @@ func TestRuntimeNodeStarted(t *testing.T) {
 				t.Errorf("Started called %d more times", len(started))
 			}
 		})
+	}
+}
+
+// TestRuntimeRingBytesFlag: --runtime-ring-bytes reaches the sensor's
+// options; without it the sensor's default size is asked for.
+func TestRuntimeRingBytesFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{nil, rt.DefaultRingBytes},
+		{[]string{"--runtime-ring-bytes", "8388608"}, 8 << 20},
+	} {
+		var f Flags
+		fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
+		f.Bind(fs)
+		if err := fs.Parse(append([]string{"--runtime", "--node-name", "n1"}, tc.args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg := f.ResolveRuntime(func(string) string { return "" })
+		var got rt.Options
+		cfg.Client = fake.NewClientset()
+		cfg.CgroupRoot = t.TempDir()
+		cfg.Open = func(_ context.Context, o rt.Options) (RuntimeSource, error) {
+			got = o
+			return nil, errors.New("recorded")
+		}
+		n, err := NewRuntimeNode(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := n.open(context.Background()); err == nil {
+			t.Fatal("open: no error from the recording Open")
+		}
+		if got.RingBytes != tc.want {
+			t.Errorf("%v: the sensor was opened with a ring of %d bytes, want %d", tc.args, got.RingBytes, tc.want)
+		}
 	}
 }

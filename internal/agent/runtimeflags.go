@@ -20,6 +20,7 @@ func (f *Flags) bindRuntime(fs *pflag.FlagSet) {
 	fs.StringVar(&f.RuntimeNode.Namespace, "runtime-namespace", "palisade-system", "with --runtime: namespace of the Events about the node (sensor state, host findings)")
 	fs.StringVar(&f.RuntimeNode.BTFPath, "runtime-btf", "", "with --runtime: kernel BTF file (default: the running kernel's /sys/kernel/btf/vmlinux)")
 	fs.DurationVar(&f.RuntimeNode.ConnectWindow, "runtime-connect-window", time.Minute, "with --runtime: report one connect per container and destination within this window (kernel-side)")
+	fs.IntVar(&f.RuntimeNode.RingBytes, "runtime-ring-bytes", rt.DefaultRingBytes, "with --runtime: the sensor's ring buffer, a power of two from 64 KiB to 256 MiB: what it holds is what a burst can queue while the reader is not scheduled (96 bytes per connect or send); it costs twice its size in RSS (docs/runtime.md, Overhead)")
 	fs.BoolVar(&f.RuntimeNode.ContainersOnly, "runtime-containers-only", true, "with --runtime: drop host processes' events in the kernel (the root cgroup's)")
 	fs.StringVar(&f.RuntimeNode.CgroupRoot, "runtime-cgroup-root", "", "with --runtime: the host's cgroup v2 hierarchy, mounted read-only into the pod (deploy/runtime: /host/sys/fs/cgroup); default: the cgroup2 mount in /proc/self/mountinfo, which in a container is only its own cgroup")
 	fs.StringVar(&f.RuntimeNode.DetectionsFile, "runtime-detections", "", "with --runtime: custom CEL detections over the sensor's events (kind RuntimeDetections, docs/runtime.md), e.g. a mounted ConfigMap")

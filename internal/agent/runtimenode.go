@@ -50,10 +50,11 @@ type RuntimeNodeConfig struct {
 	// Namespace receives the Events about the node itself (its sensor
 	// state, host findings); pods' findings go to the pod's namespace.
 	Namespace string
-	// BTFPath and ConnectWindow: runtime.Options. ContainersOnly drops
-	// the host's root cgroup's events in the kernel.
+	// BTFPath, ConnectWindow and RingBytes: runtime.Options.
+	// ContainersOnly drops the host's root cgroup's events in the kernel.
 	BTFPath        string
 	ConnectWindow  time.Duration
+	RingBytes      int
 	ContainersOnly bool
 	// StateEvery is how often a changed sensor state is written (default
 	// 30s); an unchanged one is written again every 10 minutes so the
@@ -287,7 +288,7 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 			return nil, nil, err
 		}
 	}
-	o := rt.Options{BTFPath: n.cfg.BTFPath, ConnectWindow: n.cfg.ConnectWindow}
+	o := rt.Options{BTFPath: n.cfg.BTFPath, ConnectWindow: n.cfg.ConnectWindow, RingBytes: n.cfg.RingBytes}
 	if n.cfg.ContainersOnly {
 		var st syscall.Stat_t
 		if err := syscall.Stat(root, &st); err != nil {
@@ -380,6 +381,7 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 				}
 				s.Events, s.Dropped, s.Malformed = st.Decoded, st.Dropped, st.Malformed
 				s.SockStateHook, s.SockStateFallback = st.SockStateHook, st.SockStateFallback
+				s.SyscallHook, s.SyscallFallback = st.SyscallHook, st.SyscallFallback
 			}
 			if p != nil {
 				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()

@@ -70,6 +70,11 @@ type RuntimeSensorState struct {
 	// (runtime.State); not a degradation, shown so an operator sees it.
 	SockStateHook     string `json:"sockStateHook,omitempty"`
 	SockStateFallback string `json:"sockStateFallback,omitempty"`
+	// SyscallHook and SyscallFallback: the same for the programs that see
+	// connects, UDP sends and opens (fentry, or the syscall tracepoints,
+	// which cost every syscall of the node more).
+	SyscallHook     string `json:"syscallHook,omitempty"`
+	SyscallFallback string `json:"syscallFallback,omitempty"`
 	// Unattributed counts cgroups no container or pod could be named for;
 	// Unchecked execs whose drift could not be decided; Suppressed
 	// findings not written over the node's rate limit.

@@ -74,4 +74,11 @@ func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
 		!strings.Contains(body, `title="tp_btf: &lt;not supported&gt;">TCP state: raw_tracepoint/inet_sock_set_state</small>`) {
 		t.Errorf("runtime page: %d, lacks the TCP state program's fallback:\n%s", resp.StatusCode, body)
 	}
+	// The same for the connect, send and open programs (fentry refused).
+	fs := h.Enrol(t, "edge-sys")
+	fs.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-sys", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", SyscallHook: "tracepoint/syscalls", SyscallFallback: "load fentry: operation not permitted"}})
+	if resp, body := b.do("GET", "/runtime?cluster="+fs.ClusterID, nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `title="load fentry: operation not permitted">connect, send, open: tracepoint/syscalls</small>`) {
+		t.Errorf("runtime page: %d, lacks the connect, send and open programs' fallback:\n%s", resp.StatusCode, body)
+	}
 }

@@ -21,6 +21,10 @@ import (
 // (the change-time test alone reports it, which the control asserts).
 func TestSensorOverlayDrift(t *testing.T) {
 	requireEBPF(t)
+	withForms(t, Options{}, testSensorOverlayDrift)
+}
+
+func testSensorOverlayDrift(t *testing.T, o Options) {
 	base := t.TempDir()
 	lower, upper, work, merged := filepath.Join(base, "lower"), filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
 	for _, d := range []string{lower, upper, work, merged} {
@@ -60,7 +64,7 @@ func TestSensorOverlayDrift(t *testing.T) {
 		t.Fatalf("the written binary is not in the upper layer: %v", err)
 	}
 
-	_, c := startSensor(t, Options{})
+	_, c := startSensorForm(t, o)
 	resolver := newTestResolver(t)
 	overlay := &OverlayDrift{}
 	p := &Pipeline{Resolver: resolver, Detector: &Detector{Overlay: overlay}}

@@ -22,11 +22,15 @@ import (
 // learned behaviour is none.
 func TestSensorLearnedProfile(t *testing.T) {
 	requireEBPF(t)
+	withForms(t, Options{ConnectWindow: time.Minute}, testSensorLearnedProfile)
+}
+
+func testSensorLearnedProfile(t *testing.T, so Options) {
 	ns, _ := vethNamespace(t, "10.213.78")
 	learned, other := listenAndClose(t, "10.213.78.1:0"), listenAndClose(t, "10.213.78.1:0")
 
 	cgdir, cid := newCgroup(t)
-	_, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	_, c := startSensorForm(t, so)
 	obs := &Observer{}
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}, Observer: obs}
 	self, err := os.Executable()

@@ -34,6 +34,21 @@ type Options struct {
 	// to: tests name one the kernel's BTF does not have, so that the form
 	// cannot load and Open's fallback runs.
 	sockStateBTFTarget string
+	// RingBytes is the ring buffer's size: a power of two from MinRingBytes
+	// to MaxRingBytes; 0 means DefaultRingBytes. User space maps the ring
+	// twice, so its pages count twice in the process's RSS once used; it
+	// holds RingBytes/96 connect or send records (exec records are 576
+	// bytes), what arrives while the reader is not scheduled.
+	RingBytes int
+	// SyscallTracepoints attaches the connect, send and open programs to
+	// the syscall tracepoints even where the fentry form loads: what Open
+	// falls back to on kernels without BPF trampolines, forced so that it
+	// can be tested and measured on any kernel.
+	SyscallTracepoints bool
+	// fentryConnectTarget replaces the kernel function the fentry form's
+	// connect program attaches to: tests name one the kernel does not
+	// have, so that the form cannot load and Open's fallback runs.
+	fentryConnectTarget string
 }
 
 // Forms of the TCP state program (Sensor.SockStateHook).
@@ -44,6 +59,27 @@ const (
 	// SockStateRaw is the plain raw tracepoint: every socket field is a
 	// bpf_probe_read_kernel call.
 	SockStateRaw = "raw_tracepoint/inet_sock_set_state"
+)
+
+// Ring buffer sizes (Options.RingBytes).
+const (
+	DefaultRingBytes = 2 << 20
+	MinRingBytes     = 64 << 10
+	MaxRingBytes     = 256 << 20
+)
+
+// Forms of the programs that see connects, UDP sends to an explicit
+// address and opens of sensitive files (Sensor.SyscallHook).
+const (
+	// SyscallFentry is fentry on security_socket_connect,
+	// security_socket_sendmsg and do_filp_open: only those functions' callers
+	// pay for the programs.
+	SyscallFentry = "fentry"
+	// SyscallTracepoint is the syscall tracepoints sys_enter_connect,
+	// sys_enter_sendto and sys_enter_openat: while they are enabled, every
+	// syscall of every task on the node takes the kernel's tracing slow
+	// path.
+	SyscallTracepoint = "tracepoint/syscalls"
 )
 
 // State is the sensor's health, reported by the agent.
@@ -62,28 +98,93 @@ type State struct {
 	// events are the same, each costs the kernel more.
 	SockStateHook     string `json:"sockStateHook,omitempty"`
 	SockStateFallback string `json:"sockStateFallback,omitempty"`
+	// SyscallHook is the form of the connect, send and open programs
+	// (SyscallFentry or SyscallTracepoint); SyscallFallback says why the
+	// fentry form was not used ("" when it was, or when forced by
+	// Options.SyscallTracepoints). Not a degradation either: the same
+	// records, at a cost to every syscall of the node.
+	SyscallHook     string `json:"syscallHook,omitempty"`
+	SyscallFallback string `json:"syscallFallback,omitempty"`
 }
 
-// sensorCore is what Open loads on every kernel: the maps and every
-// program but the TCP state program, of which it then loads one form.
+// sensorCore is what Open loads on every kernel: the maps and the
+// process programs. It then loads one form of the TCP state program and
+// one of the connect, send and open programs.
 type sensorCore struct {
 	sensorMaps
-	OnExec    *ebpf.Program `ebpf:"on_exec"`
-	OnExit    *ebpf.Program `ebpf:"on_exit"`
-	OnConnect *ebpf.Program `ebpf:"on_connect"`
-	OnSendto  *ebpf.Program `ebpf:"on_sendto"`
-	OnOpenat  *ebpf.Program `ebpf:"on_openat"`
+	OnExec *ebpf.Program `ebpf:"on_exec"`
+	OnExit *ebpf.Program `ebpf:"on_exit"`
+}
+
+// formProg is one program of a form: its name in bpf/sensor.c and how it
+// is attached.
+type formProg struct {
+	name   string
+	attach func(*ebpf.Program) (link.Link, error)
+}
+
+// formProgs are the programs of a form of the TCP state program or of the
+// connect, send and open programs, in the order ProgramStats lists them.
+func formProgs(hook string) []formProg {
+	switch hook {
+	case SockStateBTF:
+		return []formProg{{"on_sock_state_btf", attachTracing(ebpf.AttachTraceRawTp)}}
+	case SockStateRaw:
+		return []formProg{{"on_sock_state", attachRawTracepoint("inet_sock_set_state")}}
+	case SyscallFentry:
+		return []formProg{
+			{"on_connect_fentry", attachTracing(ebpf.AttachTraceFEntry)},
+			{"on_sendmsg_fentry", attachTracing(ebpf.AttachTraceFEntry)},
+			{"on_open_fentry", attachTracing(ebpf.AttachTraceFEntry)},
+		}
+	case SyscallTracepoint:
+		// The syscalls' tracepoints have no raw form of their own (the
+		// raw sys_enter would run on every syscall of the node).
+		return []formProg{
+			{"on_connect", attachTracepoint("syscalls", "sys_enter_connect")},
+			{"on_sendto", attachTracepoint("syscalls", "sys_enter_sendto")},
+			{"on_openat", attachTracepoint("syscalls", "sys_enter_openat")},
+		}
+	}
+	return nil
+}
+
+func attachTracing(t ebpf.AttachType) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) {
+		return link.AttachTracing(link.TracingOptions{Program: p, AttachType: t})
+	}
+}
+
+func attachRawTracepoint(name string) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) {
+		return link.AttachRawTracepoint(link.RawTracepointOptions{Name: name, Program: p})
+	}
+}
+
+func attachTracepoint(group, name string) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) {
+		return link.Tracepoint(group, name, p, nil)
+	}
+}
+
+// attached is a form's programs, loaded and attached.
+type attached struct {
+	hook  string
+	progs []*ebpf.Program
+	names []string
 }
 
 // Sensor is the loaded, attached eBPF programs and their ring buffer.
 type Sensor struct {
-	objs      sensorCore
-	sockState *ebpf.Program
-	// sockStateHook is the form of the TCP state program attached; when
-	// it is SockStateRaw without Options.RawSockState, sockStateFallback
-	// says why the BTF-typed form was not.
-	sockStateHook     string
+	objs sensorCore
+	// sockState is the form of the TCP state program attached; when it is
+	// SockStateRaw without Options.RawSockState, sockStateFallback says
+	// why the BTF-typed form was not. syscalls and syscallFallback are the
+	// same for the connect, send and open programs.
+	sockState         attached
 	sockStateFallback error
+	syscalls          attached
+	syscallFallback   error
 	links             []link.Link
 	rd                *ringbuf.Reader
 	decoded           atomic.Uint64
@@ -100,6 +201,12 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 	spec, err := loadSensor()
 	if err != nil {
 		return nil, fmt.Errorf("read the embedded BPF object: %w", err)
+	}
+	if o.RingBytes != 0 {
+		if err := checkRingBytes(o.RingBytes); err != nil {
+			return nil, err
+		}
+		spec.Maps["events"].MaxEntries = uint32(o.RingBytes)
 	}
 	opts := &ebpf.CollectionOptions{}
 	if o.BTFPath != "" {
@@ -125,52 +232,30 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		s.Close()
 		return nil, fmt.Errorf("configure the sensor: %w", err)
 	}
-	// Raw tracepoints where the program reads the kernel's arguments
-	// itself; the syscalls' tracepoints have no raw form of their own (the
-	// raw sys_enter would run on every syscall of the node).
+	// Raw tracepoints: the program reads the kernel's arguments itself.
 	for _, tp := range []struct {
-		raw         bool
-		group, name string
-		prog        *ebpf.Program
+		name string
+		prog *ebpf.Program
 	}{
-		{true, "sched", "sched_process_exec", s.objs.OnExec},
-		{true, "sched", "sched_process_exit", s.objs.OnExit},
-		{false, "syscalls", "sys_enter_connect", s.objs.OnConnect},
-		{false, "syscalls", "sys_enter_sendto", s.objs.OnSendto},
-		{false, "syscalls", "sys_enter_openat", s.objs.OnOpenat},
+		{"sched_process_exec", s.objs.OnExec},
+		{"sched_process_exit", s.objs.OnExit},
 	} {
-		var l link.Link
-		var err error
-		if tp.raw {
-			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp.name, Program: tp.prog})
-		} else {
-			l, err = link.Tracepoint(tp.group, tp.name, tp.prog, nil)
-		}
+		l, err := link.AttachRawTracepoint(link.RawTracepointOptions{Name: tp.name, Program: tp.prog})
 		if err != nil {
 			s.Close()
-			return nil, fmt.Errorf("attach to tracepoint %s:%s: %w", tp.group, tp.name, err)
+			return nil, fmt.Errorf("attach to raw tracepoint %s: %w", tp.name, err)
 		}
 		s.links = append(s.links, l)
 	}
-	if !o.RawSockState {
-		btfSpec := spec
-		if o.sockStateBTFTarget != "" {
-			btfSpec = spec.Copy()
-			btfSpec.Programs["on_sock_state_btf"].AttachTo = o.sockStateBTFTarget
-		}
-		if s.sockStateFallback = s.attachSockState(btfSpec, opts, SockStateBTF); s.sockStateFallback == nil {
-			s.sockStateHook = SockStateBTF
-		}
+	if err := s.attachPreferred(spec, opts, &s.syscalls, &s.syscallFallback, SyscallFentry, SyscallTracepoint, o.SyscallTracepoints,
+		"on_connect_fentry", o.fentryConnectTarget); err != nil {
+		s.Close()
+		return nil, err
 	}
-	if s.sockStateHook == "" {
-		if err := s.attachSockState(spec, opts, SockStateRaw); err != nil {
-			s.Close()
-			if s.sockStateFallback != nil {
-				err = fmt.Errorf("%w (and %w)", err, s.sockStateFallback)
-			}
-			return nil, err
-		}
-		s.sockStateHook = SockStateRaw
+	if err := s.attachPreferred(spec, opts, &s.sockState, &s.sockStateFallback, SockStateBTF, SockStateRaw, o.RawSockState,
+		"on_sock_state_btf", o.sockStateBTFTarget); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if s.rd, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		s.Close()
@@ -179,39 +264,77 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 	return s, nil
 }
 
-// attachSockState loads the given form of the TCP state program against
-// the maps already loaded and attaches it.
-func (s *Sensor) attachSockState(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions, hook string) error {
+// checkRingBytes refuses a ring buffer size the kernel would refuse (not a
+// power of two, or under a page) or that is outside the sizes the sensor
+// accepts.
+func checkRingBytes(n int) error {
+	if n < MinRingBytes || n > MaxRingBytes || n&(n-1) != 0 {
+		return fmt.Errorf("ring buffer size %d bytes: want a power of two from %d KiB to %d MiB", n, MinRingBytes>>10, MaxRingBytes>>20)
+	}
+	return nil
+}
+
+// attachPreferred attaches the preferred form of a group of programs, or
+// the fallback form when forced or when the preferred one cannot load or
+// attach, whose error it keeps in *why. retarget, when set, is the
+// attach target given to the preferred form's program prog instead of
+// its own (tests use a target the kernel does not have).
+func (s *Sensor) attachPreferred(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions, a *attached, why *error,
+	preferred, fallback string, forced bool, prog, retarget string) error {
+	if !forced {
+		pspec := spec
+		if retarget != "" {
+			pspec = spec.Copy()
+			pspec.Programs[prog].AttachTo = retarget
+		}
+		if *why = s.attachForm(pspec, opts, a, preferred); *why == nil {
+			return nil
+		}
+	}
+	err := s.attachForm(spec, opts, a, fallback)
+	if err != nil && *why != nil {
+		err = fmt.Errorf("%w (and %w)", err, *why)
+	}
+	return err
+}
+
+// attachForm loads the programs of the given form against the maps
+// already loaded and attaches them: all of them, or none (what it loaded
+// and attached is released on an error).
+func (s *Sensor) attachForm(spec *ebpf.CollectionSpec, opts *ebpf.CollectionOptions, a *attached, hook string) error {
 	o := *opts
 	o.MapReplacements = map[string]*ebpf.Map{
 		"config": s.objs.Config, "drops": s.objs.Drops, "events": s.objs.Events, "seen_conns": s.objs.SeenConns,
 	}
-	var p *ebpf.Program
-	var l link.Link
-	var err error
-	if hook == SockStateBTF {
-		var objs struct {
-			P *ebpf.Program `ebpf:"on_sock_state_btf"`
-		}
-		if err = spec.LoadAndAssign(&objs, &o); err == nil {
-			p = objs.P
-			l, err = link.AttachTracing(link.TracingOptions{Program: p, AttachType: ebpf.AttachTraceRawTp})
-		}
-	} else {
-		var objs struct {
-			P *ebpf.Program `ebpf:"on_sock_state"`
-		}
-		if err = spec.LoadAndAssign(&objs, &o); err == nil {
-			p = objs.P
-			l, err = link.AttachRawTracepoint(link.RawTracepointOptions{Name: "inet_sock_set_state", Program: p})
-		}
+	sub := &ebpf.CollectionSpec{Maps: spec.Maps, Programs: map[string]*ebpf.ProgramSpec{}, Types: spec.Types, ByteOrder: spec.ByteOrder}
+	progSpecs := formProgs(hook)
+	for _, fp := range progSpecs {
+		sub.Programs[fp.name] = spec.Programs[fp.name]
 	}
+	coll, err := ebpf.NewCollectionWithOptions(sub, o)
 	if err != nil {
-		p.Close()
-		return fmt.Errorf("load and attach %s: %w", hook, err)
+		return fmt.Errorf("load %s: %w", hook, err)
 	}
-	s.sockState = p
-	s.links = append(s.links, l)
+	defer coll.Close()
+	var progs []*ebpf.Program
+	var names []string
+	var links []link.Link
+	for _, fp := range progSpecs {
+		p := coll.Programs[fp.name]
+		l, err := fp.attach(p)
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			return fmt.Errorf("attach %s (%s): %w", hook, fp.name, err)
+		}
+		links = append(links, l)
+	}
+	for _, fp := range progSpecs {
+		progs, names = append(progs, coll.DetachProgram(fp.name)), append(names, fp.name)
+	}
+	s.links = append(s.links, links...)
+	*a = attached{hook: hook, progs: progs, names: names}
 	return nil
 }
 
@@ -219,7 +342,15 @@ func (s *Sensor) attachSockState(spec *ebpf.CollectionSpec, opts *ebpf.Collectio
 // (SockStateBTF or SockStateRaw) and, for SockStateRaw chosen by Open
 // rather than by Options.RawSockState, why the BTF-typed form was not.
 func (s *Sensor) SockStateHook() (hook string, fallback error) {
-	return s.sockStateHook, s.sockStateFallback
+	return s.sockState.hook, s.sockStateFallback
+}
+
+// SyscallHook says which form of the connect, send and open programs is
+// attached (SyscallFentry or SyscallTracepoint) and, for
+// SyscallTracepoint chosen by Open rather than by
+// Options.SyscallTracepoints, why the fentry form was not.
+func (s *Sensor) SyscallHook() (hook string, fallback error) {
+	return s.syscalls.hook, s.syscallFallback
 }
 
 // ProgramStat is one program's kernel-side run statistics.
@@ -235,29 +366,19 @@ type ProgramStat struct {
 // (kernel.bpf_stats_enabled=1, or ebpf.EnableStats held open); otherwise
 // both stay 0.
 func (s *Sensor) ProgramStats() ([]ProgramStat, error) {
+	names := append([]string{"on_exec", "on_exit"}, s.syscalls.names...)
+	names = append(names, s.sockState.names...)
+	progs := append([]*ebpf.Program{s.objs.OnExec, s.objs.OnExit}, s.syscalls.progs...)
+	progs = append(progs, s.sockState.progs...)
 	var out []ProgramStat
-	for _, p := range []struct {
-		name string
-		prog *ebpf.Program
-	}{
-		{"on_exec", s.objs.OnExec}, {"on_exit", s.objs.OnExit}, {"on_connect", s.objs.OnConnect},
-		{"on_sendto", s.objs.OnSendto}, {"on_openat", s.objs.OnOpenat}, {sockStateProgram(s.sockStateHook), s.sockState},
-	} {
-		st, err := p.prog.Stats()
+	for i, p := range progs {
+		st, err := p.Stats()
 		if err != nil {
-			return nil, fmt.Errorf("program %s: read its statistics: %w", p.name, err)
+			return nil, fmt.Errorf("program %s: read its statistics: %w", names[i], err)
 		}
-		out = append(out, ProgramStat{Program: p.name, RunCount: st.RunCount, RunTime: st.Runtime})
+		out = append(out, ProgramStat{Program: names[i], RunCount: st.RunCount, RunTime: st.Runtime})
 	}
 	return out, nil
-}
-
-// sockStateProgram names a form's program in bpf/sensor.c.
-func sockStateProgram(hook string) string {
-	if hook == SockStateBTF {
-		return "on_sock_state_btf"
-	}
-	return "on_sock_state"
 }
 
 // pollInterval is how often Run drains the ring buffer. The kernel side
@@ -314,9 +435,13 @@ func (s *Sensor) Dropped() (uint64, error) {
 
 // State reports the sensor's counters.
 func (s *Sensor) State() State {
-	st := State{Mode: "ok", Decoded: s.decoded.Load(), Malformed: s.malformed.Load(), SockStateHook: s.sockStateHook}
+	st := State{Mode: "ok", Decoded: s.decoded.Load(), Malformed: s.malformed.Load(),
+		SockStateHook: s.sockState.hook, SyscallHook: s.syscalls.hook}
 	if s.sockStateFallback != nil {
 		st.SockStateFallback = s.sockStateFallback.Error()
+	}
+	if s.syscallFallback != nil {
+		st.SyscallFallback = s.syscallFallback.Error()
 	}
 	d, err := s.Dropped()
 	if err != nil {
@@ -335,8 +460,7 @@ func (s *Sensor) Close() error {
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	errs = append(errs, s.sockState.Close())
-	for _, p := range []*ebpf.Program{s.objs.OnExec, s.objs.OnExit, s.objs.OnConnect, s.objs.OnSendto, s.objs.OnOpenat} {
+	for _, p := range append(append([]*ebpf.Program{s.objs.OnExec, s.objs.OnExit}, s.syscalls.progs...), s.sockState.progs...) {
 		errs = append(errs, p.Close())
 	}
 	errs = append(errs, s.objs.sensorMaps.Close())

@@ -26,17 +26,20 @@ type sensorConnKey struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	sensorMapConfig          = "config"
-	sensorMapDrops           = "drops"
-	sensorMapEvents          = "events"
-	sensorMapSeenConns       = "seen_conns"
-	sensorProgOnConnect      = "on_connect"
-	sensorProgOnExec         = "on_exec"
-	sensorProgOnExit         = "on_exit"
-	sensorProgOnOpenat       = "on_openat"
-	sensorProgOnSendto       = "on_sendto"
-	sensorProgOnSockState    = "on_sock_state"
-	sensorProgOnSockStateBtf = "on_sock_state_btf"
+	sensorMapConfig           = "config"
+	sensorMapDrops            = "drops"
+	sensorMapEvents           = "events"
+	sensorMapSeenConns        = "seen_conns"
+	sensorProgOnConnect       = "on_connect"
+	sensorProgOnConnectFentry = "on_connect_fentry"
+	sensorProgOnExec          = "on_exec"
+	sensorProgOnExit          = "on_exit"
+	sensorProgOnOpenFentry    = "on_open_fentry"
+	sensorProgOnOpenat        = "on_openat"
+	sensorProgOnSendmsgFentry = "on_sendmsg_fentry"
+	sensorProgOnSendto        = "on_sendto"
+	sensorProgOnSockState     = "on_sock_state"
+	sensorProgOnSockStateBtf  = "on_sock_state_btf"
 )
 
 // loadSensor returns the embedded CollectionSpec for sensor.
@@ -81,13 +84,16 @@ type sensorSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sensorProgramSpecs struct {
-	OnConnect      *ebpf.ProgramSpec `ebpf:"on_connect"`
-	OnExec         *ebpf.ProgramSpec `ebpf:"on_exec"`
-	OnExit         *ebpf.ProgramSpec `ebpf:"on_exit"`
-	OnOpenat       *ebpf.ProgramSpec `ebpf:"on_openat"`
-	OnSendto       *ebpf.ProgramSpec `ebpf:"on_sendto"`
-	OnSockState    *ebpf.ProgramSpec `ebpf:"on_sock_state"`
-	OnSockStateBtf *ebpf.ProgramSpec `ebpf:"on_sock_state_btf"`
+	OnConnect       *ebpf.ProgramSpec `ebpf:"on_connect"`
+	OnConnectFentry *ebpf.ProgramSpec `ebpf:"on_connect_fentry"`
+	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
+	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
+	OnOpenFentry    *ebpf.ProgramSpec `ebpf:"on_open_fentry"`
+	OnOpenat        *ebpf.ProgramSpec `ebpf:"on_openat"`
+	OnSendmsgFentry *ebpf.ProgramSpec `ebpf:"on_sendmsg_fentry"`
+	OnSendto        *ebpf.ProgramSpec `ebpf:"on_sendto"`
+	OnSockState     *ebpf.ProgramSpec `ebpf:"on_sock_state"`
+	OnSockStateBtf  *ebpf.ProgramSpec `ebpf:"on_sock_state_btf"`
 }
 
 // sensorMapSpecs contains maps before they are loaded into the kernel.
@@ -151,21 +157,27 @@ type sensorVariables struct {
 //
 // It can be passed to loadSensorObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sensorPrograms struct {
-	OnConnect      *ebpf.Program `ebpf:"on_connect"`
-	OnExec         *ebpf.Program `ebpf:"on_exec"`
-	OnExit         *ebpf.Program `ebpf:"on_exit"`
-	OnOpenat       *ebpf.Program `ebpf:"on_openat"`
-	OnSendto       *ebpf.Program `ebpf:"on_sendto"`
-	OnSockState    *ebpf.Program `ebpf:"on_sock_state"`
-	OnSockStateBtf *ebpf.Program `ebpf:"on_sock_state_btf"`
+	OnConnect       *ebpf.Program `ebpf:"on_connect"`
+	OnConnectFentry *ebpf.Program `ebpf:"on_connect_fentry"`
+	OnExec          *ebpf.Program `ebpf:"on_exec"`
+	OnExit          *ebpf.Program `ebpf:"on_exit"`
+	OnOpenFentry    *ebpf.Program `ebpf:"on_open_fentry"`
+	OnOpenat        *ebpf.Program `ebpf:"on_openat"`
+	OnSendmsgFentry *ebpf.Program `ebpf:"on_sendmsg_fentry"`
+	OnSendto        *ebpf.Program `ebpf:"on_sendto"`
+	OnSockState     *ebpf.Program `ebpf:"on_sock_state"`
+	OnSockStateBtf  *ebpf.Program `ebpf:"on_sock_state_btf"`
 }
 
 func (p *sensorPrograms) Close() error {
 	return _SensorClose(
 		p.OnConnect,
+		p.OnConnectFentry,
 		p.OnExec,
 		p.OnExit,
+		p.OnOpenFentry,
 		p.OnOpenat,
+		p.OnSendmsgFentry,
 		p.OnSendto,
 		p.OnSockState,
 		p.OnSockStateBtf,

@@ -159,6 +159,10 @@ func runInCgroup(t *testing.T, cgdir string, name string, args ...string) *exec.
 
 func TestSensorExecExitAndDrift(t *testing.T) {
 	requireEBPF(t)
+	withForms(t, Options{}, testSensorExecExitAndDrift)
+}
+
+func testSensorExecExitAndDrift(t *testing.T, o Options) {
 	cgdir, cid := newCgroup(t)
 	// The container's init runs first; a binary copied in afterwards is drift.
 	initCmd := runInCgroup(t, cgdir, "/bin/sleep", "60")
@@ -175,7 +179,7 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, c := startSensor(t, Options{})
+	_, c := startSensorForm(t, o)
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
 
 	for _, tc := range []struct {
@@ -228,42 +232,75 @@ func TestSensorExecExitAndDrift(t *testing.T) {
 // TestSensorConnectAccept runs a client in a fresh network namespace and
 // cgroup, connecting over a veth pair to a listener the test runs on the
 // address it assigned on the host side.
-// sockStateForms are the two forms of the TCP state program: the tests
-// that see its records run with each.
-var sockStateForms = []struct {
+// sensorForms are the forms of each hook the sensor chooses between: the
+// preferred ones (the TCP state program as tp_btf, the connect, send and
+// open programs as fentry) and the fallbacks Open attaches where those
+// cannot load. Every test of the kernel side runs with each.
+var sensorForms = []struct {
 	name string
-	raw  bool
-	want string
-	prog string // its name in bpf/sensor.c
+	o    Options
+	// The TCP state and connect programs' names in bpf/sensor.c.
+	sockProg, connectProg string
 }{
-	{"tp_btf", false, SockStateBTF, "on_sock_state_btf"},
-	{"raw_tracepoint", true, SockStateRaw, "on_sock_state"},
+	{"tp_btf+fentry", Options{}, "on_sock_state_btf", "on_connect_fentry"},
+	{"tp_btf+syscall_tracepoints", Options{SyscallTracepoints: true}, "on_sock_state_btf", "on_connect"},
+	{"raw_tracepoint+syscall_tracepoints", Options{RawSockState: true, SyscallTracepoints: true}, "on_sock_state", "on_connect"},
 }
 
-// checkSockStateHook fails unless the sensor attached the form asked for.
-// Any kernel the sensor loads on at all (5.8+ for the ring buffer, with
-// BTF) loads tp_btf programs (5.5+), so an unforced fallback is a bug here.
-func checkSockStateHook(t *testing.T, s *Sensor, want string) {
+// withForms runs test once with each of sensorForms, with o's other
+// options.
+func withForms(t *testing.T, o Options, test func(t *testing.T, o Options)) {
 	t.Helper()
-	if hook, fallback := s.SockStateHook(); hook != want || fallback != nil {
-		t.Fatalf("TCP state program attached as %s (fallback: %v), want %s", hook, fallback, want)
+	for _, f := range sensorForms {
+		t.Run(f.name, func(t *testing.T) {
+			o.RawSockState, o.SyscallTracepoints = f.o.RawSockState, f.o.SyscallTracepoints
+			test(t, o)
+		})
 	}
+}
+
+// startSensorForm starts a sensor and fails unless it attached the forms
+// o asks for. Any kernel the sensor loads on at all (5.8+ for the ring
+// buffer, with BTF) loads tp_btf programs (5.5+), so an unforced fallback
+// of the TCP state program is a bug here. fentry is refused by some
+// kernels that load everything else (this project's CI machine: a
+// Firecracker 6.18 kernel refuses every fentry and fexit program, even an
+// empty one, with EPERM): there the test skips, saying why, unless
+// PALISADE_REQUIRE_FENTRY is set.
+func startSensorForm(t *testing.T, o Options) (*Sensor, *collected) {
+	t.Helper()
+	s, c := startSensor(t, o)
+	wantSock, wantSys := SockStateBTF, SyscallFentry
+	if o.RawSockState {
+		wantSock = SockStateRaw
+	}
+	if o.SyscallTracepoints {
+		wantSys = SyscallTracepoint
+	}
+	if hook, fallback := s.SockStateHook(); hook != wantSock || fallback != nil {
+		t.Fatalf("TCP state program attached as %s (fallback: %v), want %s", hook, fallback, wantSock)
+	}
+	hook, fallback := s.SyscallHook()
+	if wantSys == SyscallFentry && hook == SyscallTracepoint && fallback != nil && os.Getenv("PALISADE_REQUIRE_FENTRY") == "" {
+		t.Skipf("this kernel refuses the fentry form (PALISADE_REQUIRE_FENTRY is not set): %v", fallback)
+	}
+	if hook != wantSys || fallback != nil {
+		t.Fatalf("connect, send and open programs attached as %s (fallback: %v), want %s", hook, fallback, wantSys)
+	}
+	return s, c
 }
 
 func TestSensorConnectAccept(t *testing.T) {
 	requireEBPF(t)
-	for _, f := range sockStateForms {
-		t.Run(f.name, func(t *testing.T) { testSensorConnectAccept(t, f.raw, f.want) })
-	}
+	withForms(t, Options{ConnectWindow: time.Minute}, testSensorConnectAccept)
 }
 
-func testSensorConnectAccept(t *testing.T, raw bool, hook string) {
+func testSensorConnectAccept(t *testing.T, o Options) {
 	ns, nsIno := vethNamespace(t, "10.213.77")
 	want := listenAndClose(t, "10.213.77.1:0")
 
 	cgdir, cid := newCgroup(t)
-	s, c := startSensor(t, Options{ConnectWindow: time.Minute, RawSockState: raw})
-	checkSockStateHook(t, s, hook)
+	_, c := startSensorForm(t, o)
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
 
 	self, err := os.Executable()
@@ -392,6 +429,10 @@ func newTestResolver(t *testing.T) *Resolver {
 // TestSensorHostExec checks a process outside any container is labelled host.
 func TestSensorHostExec(t *testing.T) {
 	requireEBPF(t)
+	withForms(t, Options{}, testSensorHostExec)
+}
+
+func testSensorHostExec(t *testing.T, o Options) {
 	own, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		t.Fatal(err)
@@ -401,7 +442,7 @@ func TestSensorHostExec(t *testing.T) {
 			t.Skipf("the test itself runs in container cgroup %s", p)
 		}
 	}
-	_, c := startSensor(t, Options{})
+	_, c := startSensorForm(t, o)
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
 	cmd := exec.Command("/bin/sh", "-c", "exit 0")
 	if err := cmd.Run(); err != nil {
@@ -422,8 +463,12 @@ func TestSensorHostExec(t *testing.T) {
 // in softirq context.
 func TestSensorOpenSendAccept(t *testing.T) {
 	requireEBPF(t)
+	withForms(t, Options{}, testSensorOpenSendAccept)
+}
+
+func testSensorOpenSendAccept(t *testing.T, so Options) {
 	cgdir, cid := newCgroup(t)
-	_, c := startSensor(t, Options{})
+	_, c := startSensorForm(t, so)
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{}}
 	self, err := os.Executable()
 	if err != nil {
@@ -498,12 +543,10 @@ func (r *recordingIntent) Judge(f Flow) IntentVerdict {
 // one, and nothing judged.
 func TestSensorEstablished(t *testing.T) {
 	requireEBPF(t)
-	for _, f := range sockStateForms {
-		t.Run(f.name, func(t *testing.T) { testSensorEstablished(t, f.raw, f.want) })
-	}
+	withForms(t, Options{ConnectWindow: time.Minute}, testSensorEstablished)
 }
 
-func testSensorEstablished(t *testing.T, raw bool, hook string) {
+func testSensorEstablished(t *testing.T, o Options) {
 	ns, _ := vethNamespace(t, "10.213.78")
 	ln, err := net.Listen("tcp4", "10.213.78.1:0")
 	if err != nil {
@@ -527,8 +570,7 @@ func testSensorEstablished(t *testing.T, raw bool, hook string) {
 	closed.Close() // its port now refuses connections
 
 	cgdir, cid := newCgroup(t)
-	s, c := startSensor(t, Options{ConnectWindow: time.Minute, RawSockState: raw})
-	checkSockStateHook(t, s, hook)
+	_, c := startSensorForm(t, o)
 	intent := &recordingIntent{}
 	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{Intent: intent}}
 	self, err := os.Executable()
@@ -601,46 +643,43 @@ func testSensorEstablished(t *testing.T, raw bool, hook string) {
 // from the socket (the IPv6 branch of both programs).
 func TestSensorIPv6StateChanges(t *testing.T) {
 	requireEBPF(t)
-	for _, f := range sockStateForms {
-		t.Run(f.name, func(t *testing.T) {
-			ln, err := net.Listen("tcp6", "[::1]:0")
-			if err != nil {
-				if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
-					t.Fatalf("no IPv6 loopback: %v", err)
-				}
-				t.Skipf("no IPv6 loopback: %v", err)
+	withForms(t, Options{}, func(t *testing.T, o Options) {
+		ln, err := net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			if os.Getenv("PALISADE_REQUIRE_EBPF") != "" {
+				t.Fatalf("no IPv6 loopback: %v", err)
 			}
-			defer ln.Close()
-			s, c := startSensor(t, Options{RawSockState: f.raw})
-			checkSockStateHook(t, s, f.want)
-			accepted := make(chan error, 1)
-			go func() {
-				conn, err := ln.Accept()
-				if err == nil {
-					conn.Close()
-				}
-				accepted <- err
-			}()
-			conn, err := net.Dial("tcp6", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		defer ln.Close()
+		_, c := startSensorForm(t, o)
+		accepted := make(chan error, 1)
+		go func() {
+			conn, err := ln.Accept()
+			if err == nil {
+				conn.Close()
 			}
-			client := netip.MustParseAddrPort(conn.LocalAddr().String())
-			conn.Close()
-			if err := <-accepted; err != nil {
-				t.Fatal(err)
-			}
-			server := netip.MustParseAddrPort(ln.Addr().String())
-			e := c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
-			if e.Src != client {
-				t.Errorf("established from %s, want %s", e.Src, client)
-			}
-			a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == server })
-			if a.Dst.Addr() != client.Addr() {
-				t.Errorf("accept peer %s, want %s", a.Dst, client.Addr())
-			}
-		})
-	}
+			accepted <- err
+		}()
+		conn, err := net.Dial("tcp6", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := netip.MustParseAddrPort(conn.LocalAddr().String())
+		conn.Close()
+		if err := <-accepted; err != nil {
+			t.Fatal(err)
+		}
+		server := netip.MustParseAddrPort(ln.Addr().String())
+		e := c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+		if e.Src != client {
+			t.Errorf("established from %s, want %s", e.Src, client)
+		}
+		a := c.waitFor(t, "accept", func(e *Event) bool { return e.Kind == KindAccept && e.Src == server })
+		if a.Dst.Addr() != client.Addr() {
+			t.Errorf("accept peer %s, want %s", a.Dst, client.Addr())
+		}
+	})
 }
 
 // TestSensorProgramStats: with the kernel's program statistics enabled, a
@@ -653,9 +692,9 @@ func TestSensorProgramStats(t *testing.T) {
 		t.Fatalf("enable program statistics: %v", err)
 	}
 	defer stats.Close()
-	for _, f := range sockStateForms {
+	for _, f := range sensorForms {
 		t.Run(f.name, func(t *testing.T) {
-			s, _ := startSensor(t, Options{RawSockState: f.raw})
+			s, _ := startSensorForm(t, f.o)
 			loopbackConnection(t)
 			st, err := s.ProgramStats()
 			if err != nil {
@@ -665,7 +704,7 @@ func TestSensorProgramStats(t *testing.T) {
 			for _, p := range st {
 				got[p.Program] = p
 			}
-			for _, name := range []string{"on_connect", f.prog} {
+			for _, name := range []string{f.connectProg, f.sockProg} {
 				if p := got[name]; p.RunCount == 0 || p.RunTime <= 0 {
 					t.Errorf("%s: %+v after a connection, want runs and run time (all: %+v)", name, p, st)
 				}
@@ -677,23 +716,79 @@ func TestSensorProgramStats(t *testing.T) {
 	}
 }
 
-// TestSensorSockStateFallback: where the tp_btf form cannot load (here: it
-// is pointed at a tracepoint the kernel's BTF does not have, as an old
-// kernel's lacks the real one), Open attaches
-// the raw tracepoint form, says why, and the sensor still reports the
-// connection's state changes.
-func TestSensorSockStateFallback(t *testing.T) {
+// TestSensorFallbacks: where a preferred form cannot load, Open attaches
+// its fallback, says why, and the sensor still reports the events. The
+// tp_btf form of the TCP state program is pointed at a tracepoint the
+// kernel's BTF does not have (as an old kernel's lacks the real one); the
+// fentry form of the connect, send and open programs at a kernel function
+// that does not exist (as a kernel without BPF trampolines refuses them
+// all). A fallback is not a degradation, and one hook's fallback leaves
+// the other hook's form alone.
+func TestSensorFallbacks(t *testing.T) {
 	requireEBPF(t)
-	s, c := startSensor(t, Options{sockStateBTFTarget: "palisade_no_such_tracepoint"})
-	hook, fallback := s.SockStateHook()
-	if hook != SockStateRaw || fallback == nil || !strings.Contains(fallback.Error(), SockStateBTF) {
-		t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, SockStateRaw, SockStateBTF)
+	for _, tc := range []struct {
+		name          string
+		o             Options
+		hook          func(*Sensor) (string, error)
+		state         func(State) (hook, fallback string)
+		want, refused string
+		other         func(*Sensor) (string, error)
+		otherWant     string
+		see           func(t *testing.T, c *collected)
+	}{
+		{
+			"tcp state", Options{sockStateBTFTarget: "palisade_no_such_tracepoint"},
+			(*Sensor).SockStateHook, func(st State) (string, string) { return st.SockStateHook, st.SockStateFallback },
+			SockStateRaw, SockStateBTF, nil, "",
+			func(t *testing.T, c *collected) {
+				server := loopbackConnection(t)
+				c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+			},
+		},
+		{
+			"connect, send, open", Options{fentryConnectTarget: "palisade_no_such_function"},
+			(*Sensor).SyscallHook, func(st State) (string, string) { return st.SyscallHook, st.SyscallFallback },
+			SyscallTracepoint, SyscallFentry, (*Sensor).SockStateHook, SockStateBTF,
+			func(t *testing.T, c *collected) {
+				server := loopbackConnection(t)
+				c.waitFor(t, "connect", func(e *Event) bool { return e.Kind == KindConnect && e.Dst == server })
+				if out, err := exec.Command("/bin/cat", "/etc/shadow").CombinedOutput(); err != nil {
+					t.Fatalf("cat /etc/shadow: %v %s", err, out)
+				}
+				c.waitFor(t, "open", func(e *Event) bool { return e.Kind == KindOpen && e.Path == "/etc/shadow" })
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c := startSensor(t, tc.o)
+			hook, fallback := tc.hook(s)
+			if hook != tc.want || fallback == nil || !strings.Contains(fallback.Error(), tc.refused) {
+				t.Fatalf("attached %s (fallback: %v), want %s with the reason %s was refused", hook, fallback, tc.want, tc.refused)
+			}
+			st := s.State()
+			if h, fb := tc.state(st); st.Mode != "ok" || h != tc.want || fb != fallback.Error() {
+				t.Errorf("state %+v: want ok, with %s and the reason", st, tc.want)
+			}
+			if tc.other != nil {
+				if hook, fallback := tc.other(s); hook != tc.otherWant || fallback != nil {
+					t.Errorf("the other hook attached as %s (fallback: %v), want %s", hook, fallback, tc.otherWant)
+				}
+			}
+			tc.see(t, c)
+		})
 	}
-	if st := s.State(); st.Mode != "ok" || st.SockStateHook != SockStateRaw || st.SockStateFallback != fallback.Error() {
-		t.Errorf("state %+v: want ok, with the raw form and its reason", st)
+}
+
+// TestSensorRingBytes: the ring buffer has the size asked for, and the
+// default without one.
+func TestSensorRingBytes(t *testing.T) {
+	requireEBPF(t)
+	for _, tc := range []struct{ ask, want int }{{0, DefaultRingBytes}, {8 << 20, 8 << 20}} {
+		s, _ := startSensor(t, Options{RingBytes: tc.ask})
+		if got := s.objs.Events.MaxEntries(); got != uint32(tc.want) {
+			t.Errorf("RingBytes %d: ring of %d bytes, want %d", tc.ask, got, tc.want)
+		}
 	}
-	server := loopbackConnection(t)
-	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
 }
 
 // loopbackConnection makes one TCP connection from the test to a listener

@@ -210,3 +210,19 @@ func AllFindingRows(t interface{ Fatal(...any) }, s Store, cluster string) []str
 	}
 	return out
 }
+
+// OpenSQLiteWAL opens a SQLite store whose checkpointer runs every
+// every, restarts the WAL at soft pages waiting at most restartWait for
+// readers, and at hard pages waits for them up to the busy timeout.
+func OpenSQLiteWAL(ctx context.Context, path string, every time.Duration, soft, hard int, restartWait time.Duration) (*SQLite, error) {
+	return openSQLite(ctx, path, walLimits{every: every, softPages: soft, hardPages: hard, restartWait: restartWait})
+}
+
+// SQLitePragma reads PRAGMA name on one of a SQLite store's pools:
+// "writer", "readers" or "checkpointer".
+func SQLitePragma(s *SQLite, pool, name string) (int64, error) {
+	db := map[string]*sql.DB{"writer": s.w, "readers": s.db, "checkpointer": s.ck}[pool]
+	var v int64
+	err := db.QueryRow("PRAGMA " + name).Scan(&v)
+	return v, err
+}

@@ -97,6 +97,12 @@ type sqlStore struct {
 	limits atomic.Pointer[IngestLimits]
 	// copied counts the rows written with COPY.
 	copied atomic.Int64
+	// groupCommits counts the committers' transactions committed and
+	// groupItems the reports and heartbeats they applied.
+	groupCommits, groupItems atomic.Int64
+	// commitTimes are the durations of the committers' transactions,
+	// commit (and on SQLite the WAL's sync) included.
+	commitTimes durationHistogram
 	// statements counts the statements run through exec, query and
 	// queryRow: what a report costs the database in round trips, parses
 	// and executor starts (TestStatementsPerDelta).

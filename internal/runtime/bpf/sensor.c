@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 //
-// Palisade's runtime sensor: stable tracepoints only (no kprobes, no
-// fentry), CO-RE through the few kernel structs declared below rather than a
+// Palisade's runtime sensor: tracepoints, and fentry on three kernel
+// functions where the kernel has BTF trampolines (the syscall tracepoints
+// they replace put every syscall of the node on the tracing slow path; user
+// space falls back to those tracepoints where fentry is refused). No
+// kprobes. CO-RE through the few kernel structs declared below rather than a
 // generated vmlinux.h, so the kernel surface this program depends on is the
 // dozen fields in this file and a reviewer can see every one of them.
 //
@@ -93,6 +96,23 @@ struct linux_binprm {
 	const char *filename;
 } __attribute__((preserve_access_index));
 
+struct sockaddr {
+	unsigned short sa_family;
+} __attribute__((preserve_access_index));
+
+struct msghdr {
+	void *msg_name;
+	int msg_namelen;
+} __attribute__((preserve_access_index));
+
+struct filename {
+	const char *name;
+} __attribute__((preserve_access_index));
+
+struct open_flags {
+	int open_flag;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int tgid;
 	int exit_code;
@@ -167,7 +187,8 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-// events is 2 MiB: user space maps it twice (its pages count in the
+// events is 2 MiB unless user space sets another size at load
+// (Options.RingBytes): user space maps it twice (its pages count in the
 // agent's RSS, 4 MiB) and drains it every 10 ms, woken early at
 // WAKE_BYTES; at 100,000 records/s (96 bytes each) it holds 0.2 s of
 // events for a reader that a busy node does not schedule in time.
@@ -229,10 +250,18 @@ static __always_inline int skipped(__u64 cg)
 	return skip != 0 && cg == skip;
 }
 
+// task_btf says whether the kernel has bpf_get_current_task_btf (5.11+):
+// the current task as a BTF-typed pointer, whose fields are plain loads
+// (the JIT guards them against faults: a NULL nsproxy of an exiting task
+// reads as 0) instead of a bpf_probe_read_kernel call each. A CO-RE
+// relocation against the kernel's list of helpers, so the verifier sees a
+// constant and never checks the branch the kernel cannot run: one object
+// for 5.8+ kernels.
+#define task_btf() bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
 // fill_hdr fills the common header from the current task.
 static __always_inline void fill_hdr(struct rec_hdr *h, __u16 type, __u32 size, __u64 cg)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	__u64 pt = bpf_get_current_pid_tgid();
 	h->version = REC_VERSION;
 	h->type = type;
@@ -241,9 +270,16 @@ static __always_inline void fill_hdr(struct rec_hdr *h, __u16 type, __u32 size, 
 	h->cgroup_id = cg;
 	h->pid = (__u32)pt;
 	h->tgid = pt >> 32;
-	h->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	h->uid = (__u32)bpf_get_current_uid_gid();
-	h->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	if (task_btf()) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		h->ppid = t->real_parent->tgid;
+		h->netns = t->nsproxy->net_ns->ns.inum;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		h->ppid = BPF_CORE_READ(t, real_parent, tgid);
+		h->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	}
 	h->pad = 0;
 }
 
@@ -282,9 +318,16 @@ int on_exec(struct bpf_raw_tracepoint_args *ctx)
 	const char *fn = BPF_CORE_READ(bprm, filename);
 	long n = bpf_probe_read_kernel_str(r->path, sizeof(r->path), fn);
 	r->path_len = n > 0 ? n - 1 : 0;
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	unsigned long as = BPF_CORE_READ(t, mm, arg_start);
-	unsigned long ae = BPF_CORE_READ(t, mm, arg_end);
+	unsigned long as, ae;
+	if (task_btf()) {
+		struct task_struct *t = bpf_get_current_task_btf();
+		as = t->mm->arg_start;
+		ae = t->mm->arg_end;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		as = BPF_CORE_READ(t, mm, arg_start);
+		ae = BPF_CORE_READ(t, mm, arg_end);
+	}
 	__u64 alen = ae > as ? ae - as : 0;
 	if (alen >= ARGS_MAX_LEN)
 		alen = ARGS_MAX_LEN - 1; // argv is capped; the cap is in the docs
@@ -313,8 +356,12 @@ int on_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	fill_hdr(&r->h, REC_EXIT, sizeof(*r), cg);
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	r->exit_code = BPF_CORE_READ(t, exit_code);
+	if (task_btf()) {
+		r->exit_code = bpf_get_current_task_btf()->exit_code;
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+		r->exit_code = BPF_CORE_READ(t, exit_code);
+	}
 	r->pad = 0;
 	submit(r);
 	return 0;
@@ -342,12 +389,14 @@ struct sockaddr_in6_ {
 	__u8 addr[16];
 };
 
-// emit_dest reports a destination from a user sockaddr (connect, or a UDP
+// emit_dest reports a destination from a sockaddr (connect, or a UDP
 // datagram's explicit address) once per cgroup, destination and kind
-// within the connect window.
-static __always_inline int emit_dest(const void *uaddr, __u64 alen, __u16 type, __u16 proto)
+// within the connect window: the caller's copy in user space for the
+// syscall tracepoints (user != 0), the kernel's copy of it for the fentry
+// programs.
+static __always_inline int emit_dest(const void *addr, __u64 alen, int user, __u16 type, __u16 proto)
 {
-	if (!uaddr || alen < sizeof(struct sockaddr_in_))
+	if (!addr || alen < sizeof(struct sockaddr_in_))
 		return 0;
 	__u64 cg = bpf_get_current_cgroup_id();
 	if (skipped(cg))
@@ -357,7 +406,8 @@ static __always_inline int emit_dest(const void *uaddr, __u64 alen, __u16 type, 
 	struct sockaddr_in6_ sa = {};
 	if (alen > sizeof(sa))
 		alen = sizeof(sa);
-	if (bpf_probe_read_user(&sa, alen, uaddr) != 0)
+	long err = user ? bpf_probe_read_user(&sa, alen, addr) : bpf_probe_read_kernel(&sa, alen, addr);
+	if (err != 0)
 		return 0;
 	struct conn_key key = {};
 	if (sa.family == AF_INET) {
@@ -396,7 +446,7 @@ int on_connect(struct connect_ctx *ctx)
 {
 	// proto 0: connect() says nothing of the socket's type (TCP, or a
 	// connected UDP socket); user space reports it as a connect.
-	return emit_dest(ctx->uservaddr, ctx->addrlen, REC_CONNECT, 0);
+	return emit_dest(ctx->uservaddr, ctx->addrlen, 1, REC_CONNECT, 0);
 }
 
 struct sendto_ctx {
@@ -416,7 +466,7 @@ struct sendto_ctx {
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int on_sendto(struct sendto_ctx *ctx)
 {
-	return emit_dest(ctx->addr, ctx->addr_len, REC_UDP_SEND, 17);
+	return emit_dest(ctx->addr, ctx->addr_len, 1, REC_UDP_SEND, 17);
 }
 
 struct openat_ctx {
@@ -458,13 +508,14 @@ static __always_inline int sensitive(const char *p)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_openat")
-int on_openat(struct openat_ctx *ctx)
+// emit_open reports the opening of a sensitive path: name is the path as
+// the caller passed it, in user space (user != 0) or the kernel's copy.
+static __always_inline int emit_open(const char *name, int user, __u32 flags)
 {
 	char head[PREFIX_LEN] = {};
-	if (bpf_probe_read_user_str(head, sizeof(head), ctx->filename) <= 0)
-		return 0;
-	if (!sensitive(head))
+	long n = user ? bpf_probe_read_user_str(head, sizeof(head), name)
+		      : bpf_probe_read_kernel_str(head, sizeof(head), name);
+	if (n <= 0 || !sensitive(head))
 		return 0;
 	__u64 cg = bpf_get_current_cgroup_id();
 	if (skipped(cg))
@@ -475,12 +526,72 @@ int on_openat(struct openat_ctx *ctx)
 		return 0;
 	}
 	fill_hdr(&r->h, REC_OPEN, sizeof(*r), cg);
-	long n = bpf_probe_read_user_str(r->path, sizeof(r->path), ctx->filename);
+	n = user ? bpf_probe_read_user_str(r->path, sizeof(r->path), name)
+		 : bpf_probe_read_kernel_str(r->path, sizeof(r->path), name);
 	r->path_len = n > 0 ? n - 1 : 0;
 	r->pad = 0;
-	r->flags = (__u32)ctx->flags;
+	r->flags = flags;
 	submit(r);
 	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int on_openat(struct openat_ctx *ctx)
+{
+	return emit_open(ctx->filename, 1, (__u32)ctx->flags);
+}
+
+// The fentry programs below see the same events as the three syscall
+// tracepoints above, from kernel functions every such syscall calls with
+// the arguments already copied in: attached through a BTF trampoline (only
+// the traced function pays), where an enabled syscall tracepoint puts every
+// syscall of every task on the node on the tracing slow path. The
+// functions' arguments are typed (BTF), so their fields are plain loads.
+// They also see what the syscall tracepoints miss: io_uring's connects,
+// sends and opens, sendmsg and sendmmsg with an address, open(2), creat
+// and openat2.
+
+// security_socket_connect(sock, address, addrlen): every connect(2) (and
+// io_uring's) with the address in kernel memory. Non-inet families (most
+// connects on a node are to unix sockets) return after one load.
+SEC("fentry/security_socket_connect")
+int on_connect_fentry(__u64 *ctx)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)ctx[1];
+	__u16 family = sa->sa_family;
+	if (family != AF_INET && family != AF_INET6)
+		return 0;
+	return emit_dest(sa, (__u64)(int)ctx[2], 0, REC_CONNECT, 0);
+}
+
+// security_socket_sendmsg(sock, msg, size): every send on a socket (write,
+// send, sendto, sendmsg, sendmmsg, io_uring); only one with an explicit
+// destination (msg_name: sendto's address, sendmsg's msg_name, copied in
+// by the kernel) is reported, as sys_enter_sendto's are.
+SEC("fentry/security_socket_sendmsg")
+int on_sendmsg_fentry(__u64 *ctx)
+{
+	const struct msghdr *msg = (const struct msghdr *)ctx[1];
+	const void *name = msg->msg_name;
+	if (!name)
+		return 0;
+	return emit_dest(name, (__u64)msg->msg_namelen, 0, REC_UDP_SEND, 17);
+}
+
+// O_LARGEFILE, which the kernel adds to every open on 64-bit machines.
+#define O_LARGEFILE_ 0100000
+
+// do_filp_open(dfd, pathname, op): every open by name (openat, open,
+// creat, openat2, io_uring's) with the path as the caller passed it,
+// copied in. op->open_flag is the caller's flags less O_CLOEXEC (the
+// kernel keeps it elsewhere) plus O_LARGEFILE, which is removed here so
+// that the access mode and creation flags read as the syscall's.
+SEC("fentry/do_filp_open")
+int on_open_fentry(__u64 *ctx)
+{
+	const struct filename *pathname = (const struct filename *)ctx[1];
+	const struct open_flags *op = (const struct open_flags *)ctx[2];
+	return emit_open(pathname->name, 0, (__u32)op->open_flag & ~O_LARGEFILE_);
 }
 
 // inet_sock_set_state(sk, oldstate, newstate) runs on every TCP state
