@@ -42,7 +42,7 @@ func (s *readStats) skip(name string, err error) {
 // database's data/osv) and calls fn with each valid record and its JSON
 // without the whitespace between tokens (valid only during the call).
 // The record holds only its ID, withdrawn time and affected packages
-// (parseRecordKeys); the JSON is what a database stores. An invalid
+// (parseStripped); the JSON is what a database stores. An invalid
 // record is skipped and counted; an unreadable or corrupt archive is an
 // error, so that an update from it fails as a whole.
 func readRecords(ctx context.Context, path string, fn func(*Record, []byte) error) (readStats, error) {
@@ -85,7 +85,7 @@ type recordEntry struct {
 type parsedEntry struct {
 	name  string
 	data  []byte
-	rec   *Record
+	rec   Record
 	err   error
 	fatal error
 }
@@ -97,12 +97,19 @@ type parsedBatch struct {
 	buf     []byte
 }
 
+// entryParser is what a decoding worker reuses from batch to batch: the
+// inflate decoder (300 KiB of buffers) and the record scanner (its
+// interned strings, its lists). One read keeps a few in a channel, one
+// per worker at most in use.
+type entryParser struct {
+	dec  inflate.Decoder
+	scan recordScanner
+}
+
 // parseEntries reads and parses a batch of entries (a worker of
-// decodeAhead). The batch's files are read into one buffer of pool; a
-// valid record's data is its JSON stripped of whitespace.
-func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
-	var dec inflate.Decoder // its buffers are reused for the batch's entries
-	var scan recordScanner  // and its JSON decoder for the batch's records
+// decodeAhead) with p. The batch's files are read into one buffer of
+// pool; a valid record's data is its JSON stripped of whitespace.
+func parseEntries(p *entryParser, pool bufferPool, batch []recordEntry) parsedBatch {
 	out := make([]parsedEntry, len(batch))
 	total := 0
 	for _, e := range batch {
@@ -118,25 +125,25 @@ func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 			continue
 		}
 		var err error
-		if buf, err = e.read(buf, &dec); err != nil {
+		if buf, err = e.read(buf, &p.dec); err != nil {
 			out[i].fatal = err
 			return parsedBatch{entries: out[:i+1]}
 		}
 		ends[i] = len(buf)
 	}
 	start := 0
+	// The batch's records share one list of affected packages; a record
+	// of a distribution names one package per release.
+	affected := make([]Affected, 0, 2*len(batch))
 	for i := range out {
 		if out[i].err != nil {
 			continue
 		}
 		data := buf[start:ends[i]:ends[i]]
 		start = ends[i]
-		out[i].rec, out[i].err = scan.parseRecordKeys(data)
-		if out[i].err == nil {
-			// Stripped here, in place (the result is never longer), so
-			// that the single writer only copies it.
-			out[i].data = appendStripped(data[:0], data)
-		}
+		// Stripped in place by the scan (the result is never longer), so
+		// that the single writer only copies it.
+		out[i].data, affected, out[i].err = p.scan.parseStripped(data, &out[i].rec, affected)
 	}
 	return parsedBatch{entries: out, buf: buf}
 }
@@ -164,13 +171,24 @@ func readEntries(ctx context.Context, produce func(ctx context.Context, emit fun
 	fn func(*Record, []byte) error) (readStats, error) {
 	var st readStats
 	pool := newBufferPool()
-	parse := func(batch []recordEntry) parsedBatch { return parseEntries(pool, batch) }
+	parsers := make(chan *entryParser, maxDecodeWorkers)
+	parse := func(batch []recordEntry) parsedBatch {
+		var p *entryParser
+		select {
+		case p = <-parsers:
+		default:
+			p = new(entryParser)
+		}
+		defer func() { parsers <- p }() // never blocks: at most one per worker
+		return parseEntries(p, pool, batch)
+	}
 	err := decodeAhead(ctx, produce, parse, func(batch parsedBatch) error {
-		for _, e := range batch.entries {
+		for i := range batch.entries {
+			e := &batch.entries[i]
 			if e.fatal != nil {
 				return fmt.Errorf("%s: %w", e.name, e.fatal)
 			}
-			if err := st.account(e.name, e.rec, e.data, e.err, fn); err != nil {
+			if err := st.account(e.name, &e.rec, e.data, e.err, fn); err != nil {
 				return err
 			}
 		}
