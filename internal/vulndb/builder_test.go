@@ -115,6 +115,9 @@ func TestBuilderWritesWhatWasAdded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if got := db.Info().PageSize; got != buildPageSize {
+		t.Errorf("page size %d, want %d", got, buildPageSize)
+	}
 	gotRecords, gotIndex := map[string]string{}, map[string][]string{}
 	if err := db.View(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketRecords).ForEach(func(k, v []byte) error {

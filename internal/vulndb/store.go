@@ -450,6 +450,15 @@ const buildMmapSize = 1 << 30
 // scale of the import benchmark, 54 MiB instead of 72 MiB).
 const recordsFillPercent = 0.9
 
+// buildPageSize is the page size of a database file (readers take it
+// from the file). bbolt writes each dirty page of a transaction with a
+// system call of its own; with kilobyte-sized records, 4 KiB pages meant
+// one call for every three or four records, and about a tenth of an
+// import's CPU. At 16 KiB the import is measured about 8 % faster and
+// the file a tenth smaller (its records' pages split fuller); 64 KiB was
+// no faster.
+const buildPageSize = 16 << 10
+
 func newBuilder(dest string) (*builder, error) {
 	dir := filepath.Dir(dest)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -466,7 +475,8 @@ func newBuilder(dest string) (*builder, error) {
 	// free list on disk: nobody reads it before commit, which syncs it
 	// whole before renaming it into place, so it is durable at the
 	// rename and a crash before leaves only a temporary file.
-	opts := &bolt.Options{NoSync: true, NoGrowSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second}
+	opts := &bolt.Options{NoSync: true, NoGrowSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType, Timeout: time.Second,
+		PageSize: buildPageSize}
 	if runtime.GOOS != "windows" && strconv.IntSize == 64 {
 		// Address space, not memory: bbolt re-maps the file each time it
 		// outgrows its mapping, and copies every node it holds out of the
