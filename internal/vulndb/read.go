@@ -91,10 +91,37 @@ type parsedEntry struct {
 }
 
 // parsedBatch is a batch of parsed entries and the buffer their data is
-// in, given back to the pool once the writer has it.
+// in. The whole of it (its lists too) is given back to the read's pool
+// once the writer is done with it, and reused for a later batch.
 type parsedBatch struct {
 	entries []parsedEntry
 	buf     []byte
+	// affected holds the affected packages of every record of the
+	// batch; ends the end of each entry's data in buf.
+	affected []Affected
+	ends     []int
+}
+
+// batchPool recycles one read's parsed batches (their buffers, entries
+// and lists: a few hundred kilobytes each, for every 256 records).
+type batchPool chan *parsedBatch
+
+// get returns a batch to parse into, from the pool if one is free.
+func (p batchPool) get() *parsedBatch {
+	select {
+	case b := <-p:
+		return b
+	default:
+		return new(parsedBatch)
+	}
+}
+
+// put gives a batch back; nothing of it may be referenced any more.
+func (p batchPool) put(b *parsedBatch) {
+	select {
+	case p <- b:
+	default:
+	}
 }
 
 // entryParser is what a decoding worker reuses from batch to batch: the
@@ -106,17 +133,34 @@ type entryParser struct {
 	scan recordScanner
 }
 
+// resized returns l with length n, reusing its array when it can; the
+// elements are zero.
+func resized[E any](l []E, n int) []E {
+	if cap(l) < n {
+		return make([]E, n)
+	}
+	l = l[:n]
+	clear(l)
+	return l
+}
+
 // parseEntries reads and parses a batch of entries (a worker of
-// decodeAhead) with p. The batch's files are read into one buffer of
-// pool; a valid record's data is its JSON stripped of whitespace.
-func parseEntries(p *entryParser, pool bufferPool, batch []recordEntry) parsedBatch {
-	out := make([]parsedEntry, len(batch))
+// decodeAhead) with p, into a batch of pool. The batch's files are read
+// into one buffer; a valid record's data is its JSON stripped of
+// whitespace.
+func parseEntries(p *entryParser, pool batchPool, batch []recordEntry) *parsedBatch {
+	pb := pool.get()
+	out := resized(pb.entries, len(batch))
+	ends := resized(pb.ends, len(batch))
+	pb.entries, pb.ends = out, ends
 	total := 0
 	for _, e := range batch {
 		total += e.size + 1 // +1: room to read the end of the file
 	}
-	buf := pool.get(total)
-	ends := make([]int, len(batch))
+	buf := pb.buf[:0]
+	if cap(buf) < total {
+		buf = make([]byte, 0, total)
+	}
 	for i, e := range batch {
 		out[i].name = e.name
 		ends[i] = len(buf)
@@ -127,14 +171,16 @@ func parseEntries(p *entryParser, pool bufferPool, batch []recordEntry) parsedBa
 		var err error
 		if buf, err = e.read(buf, &p.dec); err != nil {
 			out[i].fatal = err
-			return parsedBatch{entries: out[:i+1]}
+			pb.entries, pb.buf = out[:i+1], buf
+			return pb
 		}
 		ends[i] = len(buf)
 	}
+	pb.buf = buf
 	start := 0
 	// The batch's records share one list of affected packages; a record
 	// of a distribution names one package per release.
-	affected := make([]Affected, 0, 2*len(batch))
+	affected := pb.affected[:0]
 	for i := range out {
 		if out[i].err != nil {
 			continue
@@ -145,7 +191,8 @@ func parseEntries(p *entryParser, pool bufferPool, batch []recordEntry) parsedBa
 		// that the single writer only copies it.
 		out[i].data, affected, out[i].err = p.scan.parseStripped(data, &out[i].rec, affected)
 	}
-	return parsedBatch{entries: out, buf: buf}
+	pb.affected = affected // grown, if it had to: kept for the next batch
+	return pb
 }
 
 // appendAll appends everything r yields to buf.
@@ -170,9 +217,9 @@ func appendAll(buf []byte, r io.Reader) ([]byte, error) {
 func readEntries(ctx context.Context, produce func(ctx context.Context, emit func([]recordEntry) error) error,
 	fn func(*Record, []byte) error) (readStats, error) {
 	var st readStats
-	pool := newBufferPool()
+	pool := make(batchPool, 8)
 	parsers := make(chan *entryParser, maxDecodeWorkers)
-	parse := func(batch []recordEntry) parsedBatch {
+	parse := func(batch []recordEntry) *parsedBatch {
 		var p *entryParser
 		select {
 		case p = <-parsers:
@@ -182,7 +229,7 @@ func readEntries(ctx context.Context, produce func(ctx context.Context, emit fun
 		defer func() { parsers <- p }() // never blocks: at most one per worker
 		return parseEntries(p, pool, batch)
 	}
-	err := decodeAhead(ctx, produce, parse, func(batch parsedBatch) error {
+	err := decodeAhead(ctx, produce, parse, func(batch *parsedBatch) error {
 		for i := range batch.entries {
 			e := &batch.entries[i]
 			if e.fatal != nil {
@@ -192,8 +239,9 @@ func readEntries(ctx context.Context, produce func(ctx context.Context, emit fun
 				return err
 			}
 		}
-		// fn has had every record's data: the buffer can be read into again.
-		pool.put(batch.buf)
+		// fn has had every record and its data: the batch can be read
+		// into again.
+		pool.put(batch)
 		return nil
 	})
 	return st, err

@@ -46,6 +46,8 @@ type recordScanner struct {
 	// published is where a record's published time is read to: it is
 	// checked, not kept.
 	published time.Time
+	// lastName is the last package name read (pkg).
+	lastName string
 }
 
 // gap is a run data[start:end] of white space between two tokens.
@@ -62,7 +64,7 @@ const maxScanDepth = 256
 
 // scan reads data into k and reports whether it could.
 func (s *recordScanner) scan(data []byte, k *recordKeys) bool {
-	*s = recordScanner{data: data, interned: s.interned, gaps: s.gaps[:0], keys: s.keys}
+	*s = recordScanner{data: data, interned: s.interned, gaps: s.gaps[:0], keys: s.keys, lastName: s.lastName}
 	s.record(k)
 	s.space()
 	return !s.bad && s.pos == len(s.data)
@@ -611,8 +613,35 @@ func (s *recordScanner) affected(a *affectedKeys) {
 	}
 }
 
+// pkg reads a package. Its ecosystem is interned; its name, when it is
+// the name of the package read before (a distribution's record names its
+// package once per release), is that same string, not another copy.
 func (s *recordScanner) pkg(p *Package) {
-	s.stringMembers([]string{"ECOSYSTEM", "NAME", "PURL"}, []*string{&p.Ecosystem, &p.Name, &p.PURL})
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.object(); more; more = s.next('}') {
+		switch string(s.name(&fold)) {
+		case "ECOSYSTEM":
+			s.once(&seen, 0)
+			p.Ecosystem = s.internedString()
+		case "NAME":
+			s.once(&seen, 1)
+			raw, escaped := s.str()
+			if s.bad || escaped {
+				s.fail()
+				return
+			}
+			if string(raw) != s.lastName {
+				s.lastName = string(raw)
+			}
+			p.Name = s.lastName
+		case "PURL":
+			s.once(&seen, 2)
+			p.PURL = s.plainString()
+		default:
+			s.value()
+		}
+	}
 }
 
 // event reads an event. Its versions are only checked for being empty
@@ -666,31 +695,6 @@ func grow[E any](l []E) []E {
 	}
 	var zero E
 	return append(l, zero)
-}
-
-// stringMembers reads an object whose members of the folded names are
-// kept strings, stored through dst in the same order; the first member
-// (a package's ecosystem) is interned. Other members are skipped.
-func (s *recordScanner) stringMembers(names []string, dst []*string) {
-	var fold [maxFoldedName]byte
-	var seen uint32
-	for more := s.object(); more; more = s.next('}') {
-		name := s.name(&fold)
-		i := 0
-		for i < len(names) && string(name) != names[i] {
-			i++
-		}
-		switch {
-		case i == len(names):
-			s.value()
-		case i == 0:
-			s.once(&seen, 0)
-			*dst[0] = s.internedString()
-		default:
-			s.once(&seen, uint(i))
-			*dst[i] = s.plainString()
-		}
-	}
 }
 
 func (s *recordScanner) rangeValue(r *rangeKeys) {
