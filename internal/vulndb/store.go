@@ -680,7 +680,7 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	if err := b.flush(); err != nil {
 		return meta, err
 	}
-	index := map[string][]string{}
+	index := make(map[string][]string, len(b.indexKeys)) // at most one per spelling
 	meta.Ecosystems = map[string]int{}
 	perSource := map[string]int{}
 	var ecos []string // of one record, each once
