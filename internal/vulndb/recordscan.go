@@ -385,16 +385,21 @@ func (s *recordScanner) checkString() {
 	}
 }
 
-// plainString reads a kept string, one without escapes (so its bytes,
-// valid UTF-8, are its value), copied out of the record (whose buffer
-// is stripped in place afterwards).
-func (s *recordScanner) plainString() string {
+// plainBytes reads a kept string, one without escapes (so its bytes,
+// valid UTF-8, are its value), and returns its bytes in the record (nil
+// when it fails), to be copied out before the record is stripped in place.
+func (s *recordScanner) plainBytes() []byte {
 	raw, escaped := s.str()
 	if s.bad || escaped {
 		s.fail()
-		return ""
+		return nil
 	}
-	return string(raw)
+	return raw
+}
+
+// plainString is plainBytes copied out of the record.
+func (s *recordScanner) plainString() string {
+	return string(s.plainBytes())
 }
 
 // maxInterned bounds interned: a batch of hostile records naming a new
@@ -404,9 +409,8 @@ const maxInterned = 256
 // internedString is plainString for a value that repeats across
 // records (an ecosystem, a range type).
 func (s *recordScanner) internedString() string {
-	raw, escaped := s.str()
-	if s.bad || escaped {
-		s.fail()
+	raw := s.plainBytes()
+	if s.bad {
 		return ""
 	}
 	if v, ok := s.interned[string(raw)]; ok {
@@ -626,9 +630,8 @@ func (s *recordScanner) pkg(p *Package) {
 			p.Ecosystem = s.internedString()
 		case "NAME":
 			s.once(&seen, 1)
-			raw, escaped := s.str()
-			if s.bad || escaped {
-				s.fail()
+			raw := s.plainBytes()
+			if s.bad {
 				return
 			}
 			if string(raw) != s.lastName {
@@ -672,12 +675,7 @@ func (s *recordScanner) event(e *Event) {
 			s.value()
 			continue
 		}
-		raw, escaped := s.str()
-		if s.bad || escaped {
-			s.fail()
-			return
-		}
-		if len(raw) > 0 {
+		if raw := s.plainBytes(); len(raw) > 0 {
 			*dst = eventSet
 		}
 	}
