@@ -71,6 +71,12 @@ func TestBuilderWritesWhatWasAdded(t *testing.T) {
 			addCompact("s2", id, pkgs(Package{Ecosystem: "Alpine:v3.20", Name: "x"}))
 		}
 	}
+	// More packages than the builder remembers the keys of, then again
+	// the first ones.
+	for i := range maxIndexKeys + 10 {
+		addCompact("s1", fmt.Sprintf("K-%05d", i), pkgs(Package{Ecosystem: "npm", Name: fmt.Sprint("k", i)}))
+	}
+	addCompact("s1", "K-AGAIN", pkgs(Package{Ecosystem: "npm", Name: "k0"}, Package{Ecosystem: "PyPI", Name: "ZOPE.interface"}))
 	// Replaced across batches, by another source.
 	addCompact("s2", "D-00003", pkgs(Package{Ecosystem: "Ubuntu:22.04:LTS", Name: "y"}))
 	// Carried from an earlier database, as stored.

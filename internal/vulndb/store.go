@@ -379,9 +379,10 @@ type builder struct {
 	// records are the records stored, by ID: one map, not one per
 	// field, as it holds every record of the build.
 	records map[string]storedRecord
-	// indexKeys holds the IndexKey of each package spelling met (its
-	// ecosystem's length, the ecosystem and the name), so that a key
-	// shared by thousands of records is computed and held once.
+	// indexKeys holds the IndexKey of the package spellings met last
+	// (the base ecosystem's length, the base ecosystem and the name), so
+	// that a key shared by the records of a package is mostly computed
+	// and held once (indexKey).
 	indexKeys map[string]string
 	scratch   []byte
 }
@@ -568,18 +569,31 @@ func (b *builder) store(source string, rec *Record, value ...[]byte) error {
 }
 
 // indexKey is IndexKey(p.Ecosystem, p.Name), computed once for each
-// spelling of a package in a build.
+// spelling of a package (its ecosystem without the release) among the
+// last maxIndexKeys met.
 func (b *builder) indexKey(p Package) string {
+	// IndexKey reads the ecosystem's base only ("Debian:12" is "Debian").
+	eco := BaseEcosystem(p.Ecosystem)
 	// The ecosystem's length first: a name is any string.
-	b.scratch = binary.AppendUvarint(b.scratch[:0], uint64(len(p.Ecosystem)))
-	b.scratch = append(append(b.scratch, p.Ecosystem...), p.Name...)
+	b.scratch = binary.AppendUvarint(b.scratch[:0], uint64(len(eco)))
+	b.scratch = append(append(b.scratch, eco...), p.Name...)
 	if k, ok := b.indexKeys[string(b.scratch)]; ok {
 		return k
 	}
 	k := IndexKey(p.Ecosystem, p.Name)
+	if len(b.indexKeys) >= maxIndexKeys {
+		// Forgotten, not grown: a key computed again is the same key.
+		clear(b.indexKeys)
+	}
 	b.indexKeys[string(b.scratch)] = k
 	return k
 }
+
+// maxIndexKeys bounds the index keys a builder remembers: the packages
+// of a source's records repeat close together (one per release of a
+// record, records of the same package in a row), and a map of every
+// package of every source was a sizeable part of the import's heap.
+const maxIndexKeys = 1 << 14
 
 // addCVE stores a source's information on a CVE. A later entry of the
 // same source for the same CVE replaces the earlier one: NVD's yearly and
@@ -680,7 +694,7 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	if err := b.flush(); err != nil {
 		return meta, err
 	}
-	index := make(map[string][]string, len(b.indexKeys)) // at most one per spelling
+	index := map[string][]string{}
 	meta.Ecosystems = map[string]int{}
 	perSource := map[string]int{}
 	var ecos []string // of one record, each once
