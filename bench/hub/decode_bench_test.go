@@ -19,7 +19,8 @@ import (
 // snapshot body (7,130 findings of the agent's shape, 14.3 per pod, as
 // bench/cmd/hubload sends them): inflating its gzip with compress/gzip
 // and with internal/inflate, counting its items, and decoding it with
-// the hand-written decoders (fleetapi.DecodeReport) and with the
+// the hand-written decoders (fleetapi.DecodeReport; and counting the
+// items as they decode, DecodeReportBodyWithin, the hub's path) and with the
 // reflective decoder alone (fleetapi.DecodeReportReflective, the path
 // before them). Besides ns/op it reports cpu-ms/op, the process's CPU
 // time per operation (GC included), which the shared machine's load
@@ -54,6 +55,10 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 		{"decode/hand-written", func() error {
 			var rb fleetapi.ReportBatch
 			return fleetapi.DecodeReportBody(js, &rb)
+		}},
+		{"decode/hand-written-counting-items", func() error {
+			var rb fleetapi.ReportBatch
+			return fleetapi.DecodeReportBodyWithin(js, fleetapi.MaxReportItems, &rb)
 		}},
 		{"decode/reflective", func() error {
 			var rb fleetapi.ReportBatch

@@ -26,12 +26,18 @@ func TestScanMemoryLimitFor(t *testing.T) {
 
 // TestWithScanMemoryLimit: the tuner sets a limit for the scan, follows
 // collections, and restores the previous limit when done; GOMEMLIMIT
-// leaves the limit alone.
+// leaves the limit alone. Under the limit GOGC's trigger is off (the
+// limit alone decides collections), unless GOGC is set.
 func TestWithScanMemoryLimit(t *testing.T) {
 	before := debug.SetMemoryLimit(-1)
+	percentBefore := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(percentBefore)
 	restore := withScanMemoryLimit(func(string) string { return "" })
 	if got := debug.SetMemoryLimit(-1); got < minScanMemoryLimit || got == math.MaxInt64 {
 		t.Fatalf("limit during the scan = %d", got)
+	}
+	if got := currentGCPercent(); got != -1 {
+		t.Errorf("GOGC during the scan = %d, want off (-1): the limit decides", got)
 	}
 	for range 3 {
 		runtime.GC()
@@ -45,9 +51,27 @@ func TestWithScanMemoryLimit(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Fatalf("limit after the scan = %d, want %d", got, before)
 	}
+	if got := currentGCPercent(); got != 100 {
+		t.Errorf("GOGC after the scan = %d, want 100", got)
+	}
 	restore = withScanMemoryLimit(func(k string) string { return map[string]string{"GOMEMLIMIT": "1GiB"}[k] })
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Fatalf("limit with GOMEMLIMIT set = %d, want %d", got, before)
 	}
+	if got := currentGCPercent(); got != 100 {
+		t.Errorf("GOGC with GOMEMLIMIT set = %d, want 100", got)
+	}
 	restore()
+	restore = withScanMemoryLimit(func(k string) string { return map[string]string{"GOGC": "50"}[k] })
+	if got := currentGCPercent(); got != 100 {
+		t.Errorf("GOGC set by the user: changed to %d", got)
+	}
+	restore()
+}
+
+// currentGCPercent reads the GOGC setting without changing it.
+func currentGCPercent() int {
+	p := debug.SetGCPercent(0)
+	debug.SetGCPercent(p)
+	return p
 }

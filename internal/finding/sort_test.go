@@ -1,6 +1,7 @@
 package finding
 
 import (
+	"cmp"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -78,5 +79,37 @@ func TestSummarizeCountsBySeverity(t *testing.T) {
 	want := map[string]int{"CRITICAL": 0, "HIGH": 2, "MEDIUM": 0, "LOW": 0, "UNKNOWN": 2}
 	if s.Total != 4 || s.Suppressed != 1 || !maps.Equal(s.BySeverity, want) {
 		t.Fatalf("Summarize = %+v, want total 4, suppressed 1, %v", s, want)
+	}
+}
+
+// sortIndexes splits the sort into runs sorted concurrently and merged;
+// every split must give the order of one sort.
+func TestSortIndexesInRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 0))
+	for _, n := range []int{2, 3, 10, 1000, 4097} {
+		keys := make([]int, n)
+		for i := range keys {
+			keys[i] = r.IntN(n/3 + 1) // many ties, broken by index
+		}
+		compare := func(i, j int32) int {
+			if c := cmp.Compare(keys[i], keys[j]); c != 0 {
+				return c
+			}
+			return cmp.Compare(i, j)
+		}
+		want := make([]int32, n)
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortFunc(want, compare)
+		for _, parts := range []int{1, 2, 3, 4, 5, 7, 8} {
+			idx := make([]int32, n)
+			for i := range idx {
+				idx[i] = int32(i)
+			}
+			if got := sortIndexes(idx, min(parts, n), compare); !slices.Equal(got, want) {
+				t.Errorf("%d indexes in %d runs: got %v, want %v", n, parts, got[:min(n, 20)], want[:min(n, 20)])
+			}
+		}
 	}
 }

@@ -53,12 +53,46 @@ func DecodeReport(r io.Reader, v any) error {
 }
 
 // DecodeReportBody is DecodeReport of a body already read whole, within
-// its limits (the hub counts a body's items as it inflates it, with
-// ItemLimitReader.Count, so that no item is decoded past the limit).
+// its limits (ItemLimitReader.Count, or see DecodeReportBodyWithin).
 func DecodeReportBody(body []byte, v any) error {
-	fd := &findingDecoder{share: true}
+	return DecodeReportBodyWithin(body, 0, v)
+}
+
+// What the hand-written decoder allocates before the items are all
+// counted. A decoded finding takes about 240 bytes, so a body within
+// MaxReportBytes but far over MaxReportItems (32 MiB of "{},") would
+// have it allocate up to the item bound (250,000 findings, 60 MB) before
+// refusing the body, where counting first refused it having decoded
+// nothing. Past denseFindingsFree findings, it therefore gives up on a
+// body holding fewer than minFindingBytes bytes per finding read so far
+// (the agent writes about 450 bytes a finding; none under 100), and the
+// reflective path counts that body's items first. A body of findings of
+// real sizes is bounded as before: it needs 64 bytes of body, within
+// MaxReportBytes, for each finding decoded.
+const (
+	denseFindingsFree = 4096
+	minFindingBytes   = 64
+)
+
+// DecodeReportBodyWithin is DecodeReportBody of a body whose JSON items
+// (ItemLimitReader's count) are not counted yet: over maxItems (0: no
+// bound) it fails with ErrTooLarge, as ItemLimitReader.Count would,
+// without decoding past the bound. The hand-written decoder counts them
+// as it reads — one pass over the body instead of two; a body it gives
+// up on is counted whole before the reflective decoder reads it.
+func DecodeReportBodyWithin(body []byte, maxItems int, v any) error {
+	fd := &findingDecoder{share: true, maxItems: maxItems, bounded: true}
 	if fd.decodeReportFast(body, v) {
 		return nil
+	}
+	if fd.tooMany {
+		return fmt.Errorf("over %d JSON items: %w", maxItems, ErrTooLarge)
+	}
+	if maxItems > 0 {
+		l := ItemLimitReader{Max: maxItems}
+		if err := l.Count(body); err != nil {
+			return err
+		}
 	}
 	// Not in the hand-written decoder's subset: the reflective decoder
 	// reads the whole body again, from a zero value (the strings

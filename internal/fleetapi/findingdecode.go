@@ -46,6 +46,25 @@ type findingDecoder struct {
 	// are a sub-slice (readFindings).
 	findings []finding.Finding
 	raw      [][]byte
+	// items counts the JSON items read (objects and array elements, as
+	// ItemLimitReader counts them); past maxItems (0: no bound) the
+	// decoder stops with tooMany set. decoded counts the findings read;
+	// when bounded, the decoder gives up on findings packed denser than
+	// real ones (see DecodeReportBodyWithin).
+	items, maxItems int
+	tooMany         bool
+	decoded         int
+	bounded         bool
+}
+
+// item counts one JSON item; false past the bound (tooMany).
+func (d *findingDecoder) item() bool {
+	d.items++
+	if d.maxItems > 0 && d.items > d.maxItems {
+		d.tooMany = true
+		return false
+	}
+	return true
 }
 
 // slabSize is how many findings a slab of findingDecoder holds.
@@ -194,7 +213,7 @@ func (s *findingScan) suppression(p *finding.Suppression) bool {
 // again) gives up.
 func (s *findingScan) object(member func(name []byte) (bit uint32, ok bool)) bool {
 	s.ws()
-	if !s.byte('{') {
+	if !s.byte('{') || !s.d.item() {
 		return false
 	}
 	s.ws()

@@ -3,8 +3,10 @@ package fleetapi
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,7 +212,13 @@ func TestDecodeReportFast(t *testing.T) {
 		{name: "snapshot", body: encode(&snapshot), fast: true},
 		{name: "batch of findings reports", body: encode(&ReportBatch{Dropped: 3, Envelopes: []Envelope{snapshot, snapshot}}), batch: true, fast: true},
 		{name: "empty batch", body: []byte(`{"envelopes":[]}`), batch: true, fast: true},
-		{name: "batch with an images report", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images}}), batch: true},
+		// An envelope it does not read goes alone to the reflective
+		// decoder; the batch's others are read by hand.
+		{name: "batch with an images report", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images}}), batch: true, fast: true},
+		{name: "batch with an images report between findings reports", body: encode(&ReportBatch{Envelopes: []Envelope{snapshot, images, snapshot}}), batch: true, fast: true},
+		{name: "batch with an unknown member in an envelope", body: []byte(`{"envelopes":[{"seq":1,"kind":"findings","findings":{}},{"seq":2,"x-new":{"a":[1,2]},"kind":"findings","findings":{}}]}`), batch: true, fast: true},
+		{name: "batch with an envelope the reflective decoder refuses", body: []byte(`{"envelopes":[{"seq":1,"kind":"findings","findings":{}},{"seq":2,"seq":3}]}`), batch: true},
+		{name: "batch with an envelope that is not an object", body: []byte(`{"envelopes":[{"seq":1,"kind":"findings","findings":{}},[1]]}`), batch: true},
 		{name: "finding with a vulnerability", body: encode(&Envelope{Seq: 1, Kind: KindFindings, Findings: &FindingsDelta{Objects: []ObjectFindings{{Findings: []finding.Finding{sampleFinding()}}}}})},
 		{name: "null findings", body: []byte(`{"seq":1,"kind":"findings","findings":{"objects":[{"object":{"kind":"Pod","name":"p"},"findings":null}]}}`)},
 		{name: "repeated seq", body: []byte(`{"seq":1,"seq":2,"kind":"findings","findings":{}}`)},
@@ -269,6 +277,98 @@ func FuzzDecodeReportFast(f *testing.F) {
 		fast, got, want := decodeBoth(t, body, batch)
 		if fast && !reflect.DeepEqual(got, want) {
 			t.Fatalf("fast path read %q as %+v, the reflective path as %+v", body, got, want)
+		}
+	})
+}
+
+// TestDecodeReportBodyWithin: the items are counted as the report is
+// decoded, with ItemLimitReader's count and error, whichever decoder
+// reads it: at the bound it is read, one item over it is refused
+// (ErrTooLarge); a report of findings packed denser than the agent's
+// (minFindingBytes) is read by the reflective path, counted first.
+func TestDecodeReportBodyWithin(t *testing.T) {
+	snapshot := Envelope{Seq: 7, Kind: KindFindings, Findings: &FindingsDelta{Full: true, Objects: []ObjectFindings{
+		{Object: agentFinding(1).Object, Findings: []finding.Finding{agentFinding(1), agentFinding(2)}},
+	}}}
+	images := Envelope{Seq: 8, Kind: KindImages, Images: &ImageSet{Images: []ImageUse{{Ref: "r"}, {Ref: "s"}}}}
+	dense := `{"seq":1,"kind":"findings","findings":{"objects":[{"object":{"kind":"Pod","name":"p"},"findings":[` +
+		strings.Repeat(`{"ruleID":"r"},`, denseFindingsFree) + `{"ruleID":"r"}]}]}}`
+	if (&findingDecoder{share: true, bounded: true}).decodeReportFast([]byte(dense), &Envelope{}) {
+		t.Fatal("the hand-written decoder read findings packed denser than the agent writes them")
+	}
+	for _, tc := range []struct {
+		name  string
+		body  []byte
+		batch bool
+	}{
+		{"snapshot", mustJSON(t, &snapshot), false},
+		{"batch with an images report", mustJSON(t, &ReportBatch{Envelopes: []Envelope{snapshot, images}}), true},
+		{"findings packed denser than the agent writes them", []byte(dense), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := ItemLimitReader{Max: 1 << 30}
+			if err := l.Count(tc.body); err != nil {
+				t.Fatal(err)
+			}
+			n := l.items
+			for _, max := range []int{n, n - 1, n / 2} {
+				var got, want any = &Envelope{}, &Envelope{}
+				if tc.batch {
+					got, want = &ReportBatch{}, &ReportBatch{}
+				}
+				err := DecodeReportBodyWithin(tc.body, max, got)
+				if max < n {
+					if !errors.Is(err, ErrTooLarge) {
+						t.Fatalf("%d items within %d: %v, want ErrTooLarge", n, max, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("%d items within %d: %v", n, max, err)
+				}
+				if err := decodeReportReflective(tc.body, &findingDecoder{share: true}, want); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("read %+v, the reflective path %+v", got, want)
+				}
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// FuzzDecodeReportBodyWithin: for every body and bound, decoding with the
+// items counted as it goes gives what counting them first
+// (ItemLimitReader.Count) and then the reflective path gives: the same
+// report, or both an error (ErrTooLarge both or neither). Seeds in
+// testdata/fuzz/FuzzDecodeReportBodyWithin.
+func FuzzDecodeReportBodyWithin(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, batch bool, bound uint16) {
+		max := int(bound%512) + 1
+		var got, want any = &Envelope{}, &Envelope{}
+		if batch {
+			got, want = &ReportBatch{}, &ReportBatch{}
+		}
+		err := DecodeReportBodyWithin(body, max, got)
+		l := ItemLimitReader{Max: max}
+		werr := l.Count(body)
+		if werr == nil {
+			werr = decodeReportReflective(body, &findingDecoder{share: true}, want)
+		}
+		if (err == nil) != (werr == nil) || errors.Is(err, ErrTooLarge) != errors.Is(werr, ErrTooLarge) {
+			t.Fatalf("%q within %d: %v; counted first: %v", body, max, err, werr)
+		}
+		if err == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q within %d: read %+v; counted first %+v", body, max, got, want)
 		}
 	})
 }

@@ -1,9 +1,11 @@
 package fleetapi
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -17,7 +19,9 @@ import (
 // full, objects and deleted, the findings findingdecode.go reads — and
 // gives up on anything else (another kind's payload, an unknown or
 // repeated member, null, a finding it does not read), so DecodeReport
-// then decodes the body with the reflective decoder. Like the finding
+// then decodes the body with the reflective decoder — but for an
+// envelope of a batch, which alone goes to the reflective decoder
+// (reflectiveEnvelope). Like the finding
 // decoder its contract is differential (FuzzDecodeReportFast): it gives
 // up, or it gives exactly what the reflective path gives, Raw included.
 
@@ -50,11 +54,47 @@ func (s *findingScan) batch(b *ReportBatch) bool {
 			b.Envelopes = []Envelope{}
 			ok = s.array(func() bool {
 				b.Envelopes = append(b.Envelopes, Envelope{})
-				return s.envelope(&b.Envelopes[len(b.Envelopes)-1])
+				e := &b.Envelopes[len(b.Envelopes)-1]
+				start, items, decoded := s.pos, s.d.items, s.d.decoded
+				if s.envelope(e) || s.d.tooMany {
+					return !s.d.tooMany
+				}
+				*e = Envelope{}
+				s.pos, s.d.items, s.d.decoded = start, items, decoded
+				return s.reflectiveEnvelope(e)
 			})
 		}
 		return bit, ok
 	})
+}
+
+// reflectiveEnvelope reads the envelope at the position with the
+// reflective decoder: in a batch, an envelope the hand-written decoder
+// does not read (an images report beside findings deltas, say) leaves
+// only itself to the reflective decoder, not the whole batch. Its items
+// are counted before it is decoded. Any error gives up (the whole body
+// then goes to the reflective path, whose error is the answer), so the
+// result is the reflective path's (FuzzDecodeReportFast).
+func (s *findingScan) reflectiveEnvelope(e *Envelope) bool {
+	dec := jsontext.NewDecoder(bytes.NewReader(s.data[s.pos:]))
+	v, err := dec.ReadValue()
+	if err != nil || v.Kind() != '{' {
+		return false
+	}
+	value := s.data[s.pos : s.pos+len(v)]
+	if d := s.d; d.maxItems > 0 {
+		l := ItemLimitReader{Max: d.maxItems - d.items}
+		if l.Count(value) != nil {
+			d.tooMany = true
+			return false
+		}
+		d.items += l.items
+	}
+	if decodeReportReflective(value, &findingDecoder{share: true, strs: s.d.strs}, e) != nil {
+		return false
+	}
+	s.pos += len(v)
+	return true
 }
 
 func (s *findingScan) envelope(e *Envelope) bool {
@@ -135,6 +175,9 @@ func (s *findingScan) findings(o *ObjectFindings) bool {
 	first := len(d.findings)
 	ok := s.array(func() bool {
 		start := s.pos
+		if d.decoded++; d.bounded && d.decoded > denseFindingsFree && s.pos < minFindingBytes*d.decoded {
+			return false
+		}
 		first = d.grow(first)
 		d.findings = append(d.findings, finding.Finding{})
 		f := &d.findings[len(d.findings)-1]
@@ -167,7 +210,7 @@ func (s *findingScan) array(elem func() bool) bool {
 	}
 	for {
 		s.ws()
-		if !elem() {
+		if !s.d.item() || !elem() {
 			return false
 		}
 		s.ws()

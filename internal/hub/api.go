@@ -1,10 +1,12 @@
 package hub
 
 import (
+	"bytes"
 	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -186,13 +189,15 @@ func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) b
 // of encoding the finding again). The body is read whole first, gzip
 // inflated by internal/inflate (about half the CPU time of compress/gzip
 // on a snapshot), and bounded like every agent body: bytes on the wire,
-// inflated bytes, and JSON items, counted before they are decoded.
+// inflated bytes, and JSON items, counted as the report is decoded and
+// never decoded past the limit (fleetapi.DecodeReportBodyWithin; one
+// pass over the body instead of a count and then the decoding).
 func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
 	body, ok := readAgentBody(w, r, fleetapi.MaxReportBytes)
 	if !ok {
 		return false
 	}
-	if err := fleetapi.DecodeReportBody(body, v); err != nil {
+	if err := fleetapi.DecodeReportBodyWithin(body, fleetapi.MaxReportItems, v); err != nil {
 		writeBodyError(w, err)
 		return false
 	}
@@ -200,10 +205,9 @@ func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // readAgentBody reads a JSON body whole, within limit bytes on the wire
-// and, for gzip, inflated, and within fleetapi.MaxReportItems JSON items,
-// counted as it arrives (a few kilobytes of gzip can inflate to millions
-// of empty findings: TestHostileReportBoundedMemory); on false the error
-// answer is written.
+// and, for gzip, inflated (its JSON items are the decoder's to count: a
+// few kilobytes of gzip can inflate to millions of empty findings,
+// TestHostileReportBoundedMemory); on false the error answer is written.
 func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
@@ -211,32 +215,25 @@ func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 		return nil, false
 	}
 	src := http.MaxBytesReader(w, r.Body, limit)
-	items := &fleetapi.ItemLimitReader{R: src, Max: fleetapi.MaxReportItems}
 	if r.Header.Get("Content-Encoding") != "gzip" {
-		body, err := io.ReadAll(items)
+		body, err := io.ReadAll(src)
 		if err != nil {
 			writeBodyError(w, err)
 			return nil, false
 		}
 		return body, true
 	}
-	// A snapshot inflates about twentyfold; room for eight times the
-	// wire size first, so that most bodies grow at most twice.
-	size := int64(64 << 10)
-	if r.ContentLength > 0 {
-		size = min(limit, 8*r.ContentLength)
+	// The compressed body is read first (small: a 500-pod snapshot is
+	// about 160 KB), so that the inflated one is allocated at the size
+	// its gzip trailer states when that is the whole body's: grown by
+	// doubling from a guess, its copies and fresh pages were a tenth of
+	// a hub's CPU under snapshots.
+	gz, err := readWire(src, r.ContentLength)
+	if err != nil {
+		writeBodyError(w, err)
+		return nil, false
 	}
-	body := make([]byte, 0, size)
-	err := inflate.Gunzip(src, func(p []byte) error {
-		if int64(len(body)+len(p)) > limit {
-			return errDecompressedTooLarge
-		}
-		if err := items.Count(p); err != nil {
-			return err
-		}
-		body = append(body, p...)
-		return nil
-	})
+	body, err := inflateBody(gz, limit)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, fleetapi.ErrTooLarge) {
@@ -247,6 +244,66 @@ func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 		return nil, false
 	}
 	return body, true
+}
+
+// readWire reads a request body whole, into one buffer of its declared
+// length when it has one (the reader bounds what is read).
+func readWire(src io.Reader, length int64) ([]byte, error) {
+	var b bytes.Buffer
+	if length > 0 {
+		b.Grow(int(min(length, fleetapi.MaxReportBytes)) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(src)
+	return b.Bytes(), err
+}
+
+// inflateBody inflates gz, within limit bytes, into one buffer. The
+// first room made is inflatedSizeHint's; what does not fit goes to
+// chunks that double, joined once at the end: at most the body twice
+// over (the doubling of one buffer from a guess allocated up to four
+// times the body and copied it as often as it grew).
+func inflateBody(gz []byte, limit int64) ([]byte, error) {
+	cur := make([]byte, 0, inflatedSizeHint(gz, limit))
+	var full [][]byte
+	total := 0
+	err := inflate.Gunzip(bytes.NewReader(gz), func(p []byte) error {
+		if int64(total+len(p)) > limit {
+			return errDecompressedTooLarge
+		}
+		total += len(p)
+		for len(p) > 0 {
+			if len(cur) == cap(cur) {
+				full = append(full, cur)
+				cur = make([]byte, 0, min(2*cap(cur), 8<<20))
+			}
+			n := copy(cur[len(cur):cap(cur)], p)
+			cur, p = cur[:len(cur)+n], p[n:]
+		}
+		return nil
+	})
+	if err != nil || len(full) == 0 {
+		return cur, err
+	}
+	return slices.Concat(append(full, cur)...), nil
+}
+
+// inflatedSizeHint is the room to make first for gz inflated: the
+// length its last member's trailer states (ISIZE: exact for a body of
+// one member under 4 GiB) unless that is less than gz itself — a body
+// of several members, such as the agent's batches, whose last member is
+// a few bytes —, then sixteen times gz (a snapshot inflates 16–27-fold);
+// never more than limit nor than gz could inflate to (deflate expands at
+// most 1,032-fold), so that a lying trailer costs no more than an honest
+// body of its size.
+func inflatedSizeHint(gz []byte, limit int64) int {
+	const floor, ratio, maxRatio = 64 << 10, 16, 1032
+	hint := int64(len(gz)) * ratio
+	if len(gz) >= 18 { // a header and a trailer
+		if isize := int64(binary.LittleEndian.Uint32(gz[len(gz)-4:])); isize >= int64(len(gz)) {
+			hint = isize
+		}
+	}
+	return int(max(floor, min(hint, limit, int64(len(gz))*maxRatio)))
 }
 
 // errDecompressedTooLarge is a gzip body that inflates past the limit.

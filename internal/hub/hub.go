@@ -229,6 +229,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
 		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
 	h.metrics.registry.MustRegister(newRuntimeCollector(cfg.Store), newTrustedRootCollector(cfg.Store, cfg.Now))
+	h.metrics.registry.MustRegister(sqliteCollectors(cfg.Store)...)
 	for _, m := range moved {
 		if err := h.audit(WithActor(ctx, "hub"), AuditKeysMigrated, m, "private key moved out of the database into a file; its row wiped"); err != nil {
 			return nil, fmt.Errorf("hub: %w", err)

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"github.com/palisade-sec/palisade/internal/hub/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -80,4 +81,69 @@ func newMetrics(g *guard) *metrics {
 		tracked("account", g.account.Len), tracked("client", g.client.Len), tracked("token", g.token.Len),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// walStatser is a store with SQLite's checkpoint figures (store.SQLite).
+type walStatser interface{ WALStats() store.WALStats }
+
+// sqliteCollectors are the checkpoint and commit metrics of a SQLite
+// store (none for another): how often and how long the WAL checkpoints
+// ran, how long they held the writer, the WAL's length, and the reports
+// per commit (each commit one sync of the WAL).
+func sqliteCollectors(st any) []prometheus.Collector {
+	ws, ok := st.(walStatser)
+	if !ok {
+		return nil
+	}
+	counter := func(name, help string, v func(store.WALStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(ws.WALStats()) })
+	}
+	gauge := func(name, help string, v func(store.WALStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return v(ws.WALStats()) })
+	}
+	return []prometheus.Collector{
+		counter("palisade_hub_sqlite_checkpoints_total", "PASSIVE WAL checkpoints that copied pages, run beside the writer.",
+			func(s store.WALStats) float64 { return float64(s.PassiveCheckpoints) }),
+		counter("palisade_hub_sqlite_checkpoint_seconds_total", "Time spent in the PASSIVE WAL checkpoints (the writer runs meanwhile).",
+			func(s store.WALStats) float64 { return s.PassiveTime.Seconds() }),
+		counter("palisade_hub_sqlite_wal_restarts_total", "RESTART checkpoints run on the writer's connection between two transactions, when the WAL reached its soft limit.",
+			func(s store.WALStats) float64 { return float64(s.Restarts) }),
+		counter("palisade_hub_sqlite_writer_paused_seconds_total", "Time the RESTART checkpoints held the writer.",
+			func(s store.WALStats) float64 { return s.WriterPause.Seconds() }),
+		gauge("palisade_hub_sqlite_writer_pause_max_seconds", "The longest a RESTART checkpoint held the writer since the hub started.",
+			func(s store.WALStats) float64 { return s.MaxWriterPause.Seconds() }),
+		gauge("palisade_hub_sqlite_wal_pages", "The WAL's length in pages at the last checkpoint.",
+			func(s store.WALStats) float64 { return float64(s.WALFrames) }),
+		counter("palisade_hub_sqlite_checkpoint_errors_total", "WAL checkpoints that failed (retried at the next interval).",
+			func(s store.WALStats) float64 { return float64(s.Errors) }),
+		commitHistogram{ws: ws, desc: prometheus.NewDesc("palisade_hub_store_commit_seconds",
+			"Durations of the writer's group-commit transactions, the sync of the WAL at commit included.", nil, nil)},
+		gauge("palisade_hub_store_commit_max_seconds", "The longest group-commit transaction since the hub started.",
+			func(s store.WALStats) float64 { return s.CommitTimes.Max.Seconds() }),
+		counter("palisade_hub_store_commits_total", "Group commits of the writer (on SQLite each one sync of the WAL).",
+			func(s store.WALStats) float64 { return float64(s.Commits) }),
+		counter("palisade_hub_store_committed_items_total", "Items applied by the group commits: an agent's request of reports (one report or a batch) or a heartbeat.",
+			func(s store.WALStats) float64 { return float64(s.CommittedItems) }),
+	}
+}
+
+// commitHistogram is the writer's transactions' durations of a SQLite
+// store as a Prometheus histogram.
+type commitHistogram struct {
+	ws   walStatser
+	desc *prometheus.Desc
+}
+
+func (c commitHistogram) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c commitHistogram) Collect(ch chan<- prometheus.Metric) {
+	h := c.ws.WALStats().CommitTimes
+	buckets := make(map[float64]uint64, len(store.DurationBuckets))
+	var n uint64
+	for i, b := range store.DurationBuckets {
+		n += uint64(h.Counts[i])
+		buckets[b.Seconds()] = n
+	}
+	n += uint64(h.Counts[len(store.DurationBuckets)])
+	ch <- prometheus.MustNewConstHistogram(c.desc, n, h.Sum.Seconds(), buckets)
 }

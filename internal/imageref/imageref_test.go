@@ -1,6 +1,9 @@
 package imageref
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	tests := []struct {
@@ -154,5 +157,64 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q).Name() = %q, parsed again %q", s, r.Name(), again.Name())
 		}
 		_ = r.RequiredByAny([]string{r.Name(), "*", "localhost:5000/*"})
+	})
+}
+
+// parseSimple must parse exactly as go-containerregistry does, or leave
+// the reference to it.
+var simpleCases = []string{
+	"nginx", "nginx:latest", "nginx:1.27", "library/nginx", "docker.io/nginx", "docker.io/library/nginx:1",
+	"index.docker.io/bitnami/redis:7", "registry-1.docker.io/nginx", "ghcr.io/acme/app-24:v17",
+	"localhost/x", "localhost:5000/app:v1", "registry.example.com:443/app", "reg.example.com:443/a/b:c",
+	"gcr.io/distroless/static:nonroot", "quay.io/a/b/c/d:TAG_1.2-x", "my-registry:5000/x",
+	"foo:bar/baz", "a:1:2", "UPPER/case", "ghcr.io/Acme/app", "x:", ":x", "/x", "x/", "a//b", "ghcr.io/",
+	"REGISTRY.EXAMPLE.COM/app", "[::1]:5000/app", "127.0.0.1:5000/app", "host:99999999/app", "host:/app",
+	"example.com:443:1/x", "docker.io:443/a/b/c:tag", "a.b/c:" + strings.Repeat("t", 129), "a b", "é/x",
+	"-x.io/y", "x.io/_y", "x.io/y:-", "localhost", "localhost:5000", "http://x.io/y",
+	"nginx@sha256:" + sha, "nginx:1.27@sha256:" + sha, "registry.example.com/team/app-0:1.5.6@sha256:" + sha,
+	"localhost:5000/a@sha256:" + sha, "a@b@sha256:" + sha, "nginx@sha256:" + strings.ToUpper(sha), "nginx@sha256:abc",
+	"nginx@sha512:" + sha + sha, "nginx@", "@sha256:" + sha, "x.io/y:@sha256:" + sha,
+	strings.Repeat("n", 250) + "@sha256:" + sha, "ghcr.io/" + strings.Repeat("n", 250) + "@sha256:" + sha,
+	strings.Repeat("n", 250),
+}
+
+func TestParseSimpleMatchesSlow(t *testing.T) {
+	took := 0
+	for _, s := range simpleCases {
+		if checkSimpleMatchesSlow(t, s) {
+			took++
+		}
+	}
+	if took < 15 {
+		t.Errorf("parseSimple took %d of the %d cases; the common ones must not need go-containerregistry", took, len(simpleCases))
+	}
+	if _, ok := parseSimple("nginx:1.27"); !ok {
+		t.Error("parseSimple does not take nginx:1.27")
+	}
+}
+
+// checkSimpleMatchesSlow reports whether parseSimple took s, failing t
+// when its result differs from parseSlow's.
+func checkSimpleMatchesSlow(t *testing.T, s string) bool {
+	t.Helper()
+	got, ok := parseSimple(s)
+	if !ok {
+		return false
+	}
+	want, err := parseSlow(s)
+	if err != nil {
+		t.Errorf("parseSimple(%q) = %+v; go-containerregistry refuses it: %v", s, got, err)
+	} else if got != want {
+		t.Errorf("parseSimple(%q) = %+v, go-containerregistry %+v", s, got, want)
+	}
+	return true
+}
+
+func FuzzParseSimpleMatchesSlow(f *testing.F) {
+	for _, s := range simpleCases {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkSimpleMatchesSlow(t, strings.TrimSpace(s))
 	})
 }

@@ -204,3 +204,27 @@ func TestLoadDirectoryAndStdin(t *testing.T) {
 		t.Errorf("problems: %v", set.Problems)
 	}
 }
+
+// ReleaseLines drops an object's field lines; LineOf then answers with
+// the object's own line, never a line of another object.
+func TestReleaseLines(t *testing.T) {
+	set, err := Load(context.Background(), []string{"testdata/multi.yaml"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := set.Objects[0]
+	const path = "spec.template.spec.containers[0].securityContext.privileged"
+	if l := o.LineOf(path); l != 14 {
+		t.Fatalf("line of privileged = %d, want 14", l)
+	}
+	o.ReleaseLines()
+	if o.lines != nil {
+		t.Error("ReleaseLines kept the line index")
+	}
+	if l := o.LineOf(path); l != o.Line {
+		t.Errorf("after ReleaseLines, LineOf = %d, want the object's line %d", l, o.Line)
+	}
+	if l := set.Objects[1].LineOf("spec"); l <= set.Objects[1].Line {
+		t.Errorf("another object's lines: LineOf(spec) = %d", l)
+	}
+}

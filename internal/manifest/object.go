@@ -56,6 +56,14 @@ func (o *Object) LineOf(path string) int {
 	return o.Line
 }
 
+// ReleaseLines drops the object's field line index, the largest part of
+// a loaded object once its JSON is decoded (~8 bytes per field): a
+// scan that evaluates its workloads batch by batch releases each batch's
+// after locating its findings, so that the index of every object is not
+// live to the end. LineOf then returns the object's own line; call it
+// only once no more findings of the object will be located.
+func (o *Object) ReleaseLines() { o.lines = nil }
+
 // lineIndex maps hashed field paths to lines. It is a sorted slice rather
 // than a map or the YAML node tree so that 10,000 objects keep only a few
 // bytes per field in memory: each entry packs the top 40 bits of the path's

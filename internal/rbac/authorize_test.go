@@ -2,6 +2,8 @@ package rbac
 
 import (
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -123,5 +125,36 @@ func TestAggregationCycleBounded(t *testing.T) {
 	m := NewModel(workload.RBAC{ClusterRoles: roles}, true)
 	if rules, _ := m.RoleRules(rbacv1.RoleRef{Kind: "ClusterRole", Name: "r7"}, ""); len(rules) != 1 {
 		t.Errorf("r7 has %d rules, want the leaf's one", len(rules))
+	}
+}
+
+// The shipped roles are decoded once per process (every RBAC rule builds
+// a Model); each call still returns objects of its own.
+func TestBuiltinClusterRolesDecodedOnce(t *testing.T) {
+	first := builtinClusterRoles()
+	if len(first) == 0 {
+		t.Fatal("no built-in roles")
+	}
+	i := slices.IndexFunc(first, func(cr *rbacv1.ClusterRole) bool { return len(cr.Rules) > 0 })
+	if i < 0 {
+		t.Fatal("no built-in role has rules")
+	}
+	first[i].Name = "changed"
+	first[i].Rules[0].Verbs[0] = "changed"
+	second := builtinClusterRoles()
+	if second[i].Name == "changed" || second[i].Rules[0].Verbs[0] == "changed" {
+		t.Fatal("a caller's change to a built-in role reached the next caller")
+	}
+	if !reflect.DeepEqual(second, builtinClusterRoles()) {
+		t.Fatal("two calls returned different roles")
+	}
+	// Decoding the YAML costs thousands of allocations; copying the
+	// decoded roles a few per rule.
+	var rules int
+	for _, cr := range second {
+		rules += len(cr.Rules)
+	}
+	if allocs := testing.AllocsPerRun(5, func() { builtinClusterRoles() }); allocs > float64(10*rules+5*len(second)+10) {
+		t.Errorf("builtinClusterRoles: %.0f allocations a call for %d roles and %d rules; decoded each time?", allocs, len(second), rules)
 	}
 }

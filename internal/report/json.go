@@ -86,16 +86,16 @@ func writeFindingsJSON(w io.Writer, fs []finding.Finding) error {
 	chunks := (len(fs) + findingChunk - 1) / findingChunk
 	workers := min(runtime.GOMAXPROCS(0), chunks)
 	type encoded struct {
-		buf *bytes.Buffer
+		buf []byte
 		err error
 	}
 	results := make([]chan encoded, chunks)
 	for i := range results {
 		results[i] = make(chan encoded, 1)
 	}
-	free := make(chan *bytes.Buffer, 2*workers)
+	free := make(chan []byte, 2*workers)
 	for range cap(free) {
-		free <- new(bytes.Buffer)
+		free <- nil
 	}
 	jobs := make(chan int)
 	stop := make(chan struct{})
@@ -116,7 +116,7 @@ func writeFindingsJSON(w io.Writer, fs []finding.Finding) error {
 				// The buffer first, then the job: a worker that took the
 				// next chunk and then waited for a buffer, all held by
 				// later chunks waiting to be written, would deadlock.
-				var buf *bytes.Buffer
+				var buf []byte
 				select {
 				case buf = <-free:
 				case <-stop:
@@ -126,8 +126,7 @@ func writeFindingsJSON(w io.Writer, fs []finding.Finding) error {
 				if !ok {
 					return
 				}
-				buf.Reset()
-				err := encodeFindings(buf, fs, i*findingChunk, min((i+1)*findingChunk, len(fs)))
+				buf, err := encodeFindings(buf[:0], fs, i*findingChunk, min((i+1)*findingChunk, len(fs)))
 				results[i] <- encoded{buf, err}
 			}
 		}()
@@ -137,7 +136,7 @@ func writeFindingsJSON(w io.Writer, fs []finding.Finding) error {
 		if r.err != nil {
 			return r.err
 		}
-		if _, err := w.Write(r.buf.Bytes()); err != nil {
+		if _, err := w.Write(r.buf); err != nil {
 			return err
 		}
 		free <- r.buf
@@ -147,19 +146,20 @@ func writeFindingsJSON(w io.Writer, fs []finding.Finding) error {
 
 // encodeFindings appends the array items of fs[from:to], each with the
 // separator that follows it.
-func encodeFindings(b *bytes.Buffer, fs []finding.Finding, from, to int) error {
+func encodeFindings(out []byte, fs []finding.Finding, from, to int) ([]byte, error) {
 	for i := from; i < to; i++ {
-		b.WriteString("    ")
-		if err := appendFinding(b, &fs[i]); err != nil {
-			return fmt.Errorf("encode JSON: finding %d: %w", i, err)
+		out = append(out, "    "...)
+		var err error
+		if out, err = appendFinding(out, &fs[i]); err != nil {
+			return out, fmt.Errorf("encode JSON: finding %d: %w", i, err)
 		}
 		if i < len(fs)-1 {
-			b.WriteString(",\n")
+			out = append(out, ",\n"...)
 		} else {
-			b.WriteString("\n  ],\n")
+			out = append(out, "\n  ],\n"...)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 // writeYAML goes through JSON (sigs.k8s.io/yaml does), so the field names

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
 // TestRoundTrip reads the JSON and YAML back and expects the report that
@@ -151,8 +152,7 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var got bytes.Buffer
-		appendString(&got, s)
+		got := bytes.NewBuffer(jsonenc.AppendString(nil, s))
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
 		enc.SetEscapeHTML(false)

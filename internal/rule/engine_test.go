@@ -115,3 +115,34 @@ func TestReleasedChunksAreEmpty(t *testing.T) {
 		}
 	}
 }
+
+// The batches of one scan share parsed image references (they depend on
+// the reference alone) but not Pod Security, which depends on the
+// batch's inventory.
+func TestForInventorySharesImages(t *testing.T) {
+	c := NewContext(workload.NewInventory(), Settings{DefaultPSSLevel: LevelBaseline}, nil)
+	if _, err := c.Image("nginx:1.27"); err != nil {
+		t.Fatal(err)
+	}
+	c.PodSecurityFor("ns")
+	b := c.ForInventory(workload.NewInventory())
+	if _, ok := b.images.Load("nginx:1.27"); !ok {
+		t.Error("the batch's context parses again an image the scan has parsed")
+	}
+	if _, ok := b.podSec.Load("ns"); ok {
+		t.Error("the batch's context reuses another inventory's Pod Security")
+	}
+	if b.Settings.DefaultPSSLevel != LevelBaseline || b.Inventory == c.Inventory {
+		t.Errorf("batch context: settings %+v, same inventory %v", b.Settings, b.Inventory == c.Inventory)
+	}
+	if ref, err := b.Image("ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64)); err != nil || !ref.Pinned() {
+		t.Errorf("Image = %+v, %v", ref, err)
+	}
+	if _, ok := c.images.Load("ghcr.io/acme/app@sha256:" + strings.Repeat("a", 64)); !ok {
+		t.Error("an image the batch parsed is not shared with the scan")
+	}
+	var zero Context
+	if ref, err := zero.Image("nginx"); err != nil || ref.Repository != "library/nginx" {
+		t.Errorf("zero Context: Image = %+v, %v", ref, err)
+	}
+}

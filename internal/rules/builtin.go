@@ -42,14 +42,11 @@ func Builtin() (*rule.Set, error) {
 
 // annotate merges the rule packages' framework tables into the rules'
 // own mappings and sets each rule's peer checks from
-// internal/catalog/peers. A table entry for no rule is an error, so a
-// renamed rule cannot silently lose its mapping.
+// internal/catalog/peers (its index generated from the peers' files, so
+// that a scan does not decode them at start). A table entry for no rule
+// is an error, so a renamed rule cannot silently lose its mapping.
 func annotate(all []*rule.Rule, tables ...map[string]finding.Frameworks) error {
-	files, err := peers.Load()
-	if err != nil {
-		return fmt.Errorf("peer checks: %w", err)
-	}
-	byCheck := peers.ByCheck(files)
+	byCheck := peers.BuiltinByCheck()
 	known := map[string]*rule.Rule{}
 	for _, r := range all {
 		known[r.ID] = r

@@ -86,12 +86,19 @@ func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report,
 		noteFolded(folded, batch)
 		sources.note(batch)
 		done, before := min(start+workloadBatch, len(workloads)), len(findings)
-		findings, err = opts.Rules.AppendObjects(ctx, rule.NewContext(batch, opts.Settings, opts.Rules), findings,
+		findings, err = opts.Rules.AppendObjects(ctx, c.ForInventory(batch), findings,
 			func(fs []finding.Finding, n int) []finding.Finding { return growProjected(fs, n, done, len(workloads)) })
 		if err != nil {
 			return nil, err
 		}
 		problems = append(problems, rule.ApplyExemptions(findings[before:], opts.Rules, batch, opts.Exceptions, now)...)
+		// Every finding of the batch is located: the rest of the scan
+		// (inventory-wide rules, patches, folding) locates none in
+		// these objects, so their line indexes (~10 MB on 10,000
+		// workloads) need not stay live to the end.
+		for _, o := range workloads[start:done] {
+			o.ReleaseLines()
+		}
 		for _, w := range batch.Workloads {
 			templates = append(templates, workload.TemplateOf(w))
 		}
@@ -198,10 +205,15 @@ func Evaluate(ctx context.Context, inv *workload.Inventory, dfs []*dockerfile.Fi
 func ruleInfos(set *rule.Set, findings []finding.Finding) []finding.RuleInfo {
 	seen := map[string]bool{}
 	var out []finding.RuleInfo
+	last := ""
 	for _, f := range findings {
-		if seen[f.RuleID] {
+		// Findings of one rule mostly come in runs: the comparison with
+		// the previous ID spares most of the map look-ups (120,000 on
+		// 10,000 workloads, on one core).
+		if f.RuleID == last || seen[f.RuleID] {
 			continue
 		}
+		last = f.RuleID
 		seen[f.RuleID] = true
 		if r, ok := set.Get(f.RuleID); ok {
 			out = append(out, r.Info())

@@ -6,6 +6,9 @@ import (
 	"sync"
 )
 
+// maxDecodeWorkers bounds decodeAhead's workers.
+const maxDecodeWorkers = 4
+
 // decodeAhead runs an import's decoding in parallel with its single
 // writer while keeping the source's order, so that the database written
 // is the same as a sequential read would write (the last record of an ID
@@ -24,7 +27,7 @@ import (
 // and is returned; a cancelled ctx stops everything.
 func decodeAhead[B, R any](ctx context.Context, produce func(ctx context.Context, emit func(B) error) error,
 	decode func(B) R, consume func(R) error) error {
-	workers := max(1, min(runtime.GOMAXPROCS(0), 4))
+	workers := max(1, min(runtime.GOMAXPROCS(0), maxDecodeWorkers))
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,9 +26,27 @@ func TestReadRecordsOrder(t *testing.T) {
 	dir := t.TempDir()
 	var want []string
 	var wantErrs []string
+	bodies := map[string]string{} // by file name
+	byID := map[string]string{}   // the file name of each ID
 	for i := range n {
 		name := fmt.Sprintf("r%05d.json", i)
 		body := recordJSON(fmt.Sprintf("GO-%05d", i), "Go", "example.com/m")
+		// Records of different shapes one after the other (0 to 3
+		// affected packages, each with its own name; compact or
+		// indented), so that what a batch reuses from the one before
+		// is seen to be reset.
+		var more []string
+		for j := range i % 4 {
+			more = append(more, fmt.Sprintf(`{"package":{"ecosystem":"Debian:%d","name":"p%d-%d"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}`, 11+j, i, j))
+		}
+		body = strings.Replace(body, `"affected":[`, `"affected":[`+strings.Join(append(more, ""), ","), 1)
+		if i%3 == 0 {
+			var indented bytes.Buffer
+			if err := json.Indent(&indented, []byte(body), "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			body = indented.String()
+		}
 		switch {
 		case i%97 == 5:
 			body = `{"id":"bad id"}`
@@ -39,6 +58,7 @@ func TestReadRecordsOrder(t *testing.T) {
 		default:
 			want = append(want, fmt.Sprintf("GO-%05d", i))
 		}
+		bodies[name], byID[fmt.Sprintf("GO-%05d", i)] = body, name
 		w, err := zw.Create(name)
 		if err != nil {
 			t.Fatal(err)
@@ -61,6 +81,19 @@ func TestReadRecordsOrder(t *testing.T) {
 			var again Record
 			if err := decodeRecord(raw, &again); err != nil || again.ID != rec.ID {
 				t.Fatalf("%s: raw JSON of another record: %s", rec.ID, truncate(string(raw), 80))
+			}
+			body := bodies[byID[rec.ID]]
+			if want := appendStripped(nil, []byte(body)); !bytes.Equal(raw, want) {
+				t.Fatalf("%s: JSON %s, want %s", rec.ID, truncate(string(raw), 200), truncate(string(want), 200))
+			}
+			full, err := ParseRecord([]byte(body))
+			if err != nil || len(rec.Affected) != len(full.Affected) {
+				t.Fatalf("%s: %d affected, want %d (%v)", rec.ID, len(rec.Affected), len(full.Affected), err)
+			}
+			for j := range full.Affected {
+				if rec.Affected[j].Package != full.Affected[j].Package {
+					t.Fatalf("%s: affected[%d] %+v, want %+v", rec.ID, j, rec.Affected[j].Package, full.Affected[j].Package)
+				}
 			}
 			got = append(got, rec.ID)
 			return nil

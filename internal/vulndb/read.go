@@ -42,7 +42,7 @@ func (s *readStats) skip(name string, err error) {
 // database's data/osv) and calls fn with each valid record and its JSON
 // without the whitespace between tokens (valid only during the call).
 // The record holds only its ID, withdrawn time and affected packages
-// (parseRecordKeys); the JSON is what a database stores. An invalid
+// (parseStripped); the JSON is what a database stores. An invalid
 // record is skipped and counted; an unreadable or corrupt archive is an
 // error, so that an update from it fails as a whole.
 func readRecords(ctx context.Context, path string, fn func(*Record, []byte) error) (readStats, error) {
@@ -85,31 +85,82 @@ type recordEntry struct {
 type parsedEntry struct {
 	name  string
 	data  []byte
-	rec   *Record
+	rec   Record
 	err   error
 	fatal error
 }
 
 // parsedBatch is a batch of parsed entries and the buffer their data is
-// in, given back to the pool once the writer has it.
+// in. The whole of it (its lists too) is given back to the read's pool
+// once the writer is done with it, and reused for a later batch.
 type parsedBatch struct {
 	entries []parsedEntry
 	buf     []byte
+	// affected holds the affected packages of every record of the
+	// batch; ends the end of each entry's data in buf.
+	affected []Affected
+	ends     []int
+}
+
+// batchPool recycles one read's parsed batches (their buffers, entries
+// and lists: a few hundred kilobytes each, for every 256 records).
+type batchPool chan *parsedBatch
+
+// get returns a batch to parse into, from the pool if one is free.
+func (p batchPool) get() *parsedBatch {
+	select {
+	case b := <-p:
+		return b
+	default:
+		return new(parsedBatch)
+	}
+}
+
+// put gives a batch back; nothing of it may be referenced any more.
+func (p batchPool) put(b *parsedBatch) {
+	select {
+	case p <- b:
+	default:
+	}
+}
+
+// entryParser is what a decoding worker reuses from batch to batch: the
+// inflate decoder (300 KiB of buffers) and the record scanner (its
+// interned strings, its lists). One read keeps a few in a channel, one
+// per worker at most in use.
+type entryParser struct {
+	dec  inflate.Decoder
+	scan recordScanner
+}
+
+// resized returns l with length n, reusing its array when it can; the
+// elements are zero.
+func resized[E any](l []E, n int) []E {
+	if cap(l) < n {
+		return make([]E, n)
+	}
+	l = l[:n]
+	clear(l)
+	return l
 }
 
 // parseEntries reads and parses a batch of entries (a worker of
-// decodeAhead). The batch's files are read into one buffer of pool; a
-// valid record's data is its JSON stripped of whitespace.
-func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
-	var dec inflate.Decoder // its buffers are reused for the batch's entries
-	var scan recordScanner  // and its JSON decoder for the batch's records
-	out := make([]parsedEntry, len(batch))
+// decodeAhead) with p, into a batch of pool. The batch's files are read
+// into one buffer; a valid record's data is its JSON stripped of
+// whitespace.
+func parseEntries(p *entryParser, pool batchPool, batch []recordEntry) *parsedBatch {
+	pb := pool.get()
+	out := resized(pb.entries, len(batch))
+	ends := resized(pb.ends, len(batch))
+	pb.entries, pb.ends = out, ends
 	total := 0
 	for _, e := range batch {
 		total += e.size + 1 // +1: room to read the end of the file
 	}
-	buf := pool.get(total)
-	ends := make([]int, len(batch))
+	buf := pb.buf[:0]
+	if cap(buf) < total {
+		buf = make([]byte, 0, total)
+	}
 	for i, e := range batch {
 		out[i].name = e.name
 		ends[i] = len(buf)
@@ -118,27 +169,30 @@ func parseEntries(pool bufferPool, batch []recordEntry) parsedBatch {
 			continue
 		}
 		var err error
-		if buf, err = e.read(buf, &dec); err != nil {
+		if buf, err = e.read(buf, &p.dec); err != nil {
 			out[i].fatal = err
-			return parsedBatch{entries: out[:i+1]}
+			pb.entries, pb.buf = out[:i+1], buf
+			return pb
 		}
 		ends[i] = len(buf)
 	}
+	pb.buf = buf
 	start := 0
+	// The batch's records share one list of affected packages; a record
+	// of a distribution names one package per release.
+	affected := pb.affected[:0]
 	for i := range out {
 		if out[i].err != nil {
 			continue
 		}
 		data := buf[start:ends[i]:ends[i]]
 		start = ends[i]
-		out[i].rec, out[i].err = scan.parseRecordKeys(data)
-		if out[i].err == nil {
-			// Stripped here, in place (the result is never longer), so
-			// that the single writer only copies it.
-			out[i].data = appendStripped(data[:0], data)
-		}
+		// Stripped in place by the scan (the result is never longer), so
+		// that the single writer only copies it.
+		out[i].data, affected, out[i].err = p.scan.parseStripped(data, &out[i].rec, affected)
 	}
-	return parsedBatch{entries: out, buf: buf}
+	pb.affected = affected // grown, if it had to: kept for the next batch
+	return pb
 }
 
 // appendAll appends everything r yields to buf.
@@ -163,19 +217,31 @@ func appendAll(buf []byte, r io.Reader) ([]byte, error) {
 func readEntries(ctx context.Context, produce func(ctx context.Context, emit func([]recordEntry) error) error,
 	fn func(*Record, []byte) error) (readStats, error) {
 	var st readStats
-	pool := newBufferPool()
-	parse := func(batch []recordEntry) parsedBatch { return parseEntries(pool, batch) }
-	err := decodeAhead(ctx, produce, parse, func(batch parsedBatch) error {
-		for _, e := range batch.entries {
+	pool := make(batchPool, 8)
+	parsers := make(chan *entryParser, maxDecodeWorkers)
+	parse := func(batch []recordEntry) *parsedBatch {
+		var p *entryParser
+		select {
+		case p = <-parsers:
+		default:
+			p = new(entryParser)
+		}
+		defer func() { parsers <- p }() // never blocks: at most one per worker
+		return parseEntries(p, pool, batch)
+	}
+	err := decodeAhead(ctx, produce, parse, func(batch *parsedBatch) error {
+		for i := range batch.entries {
+			e := &batch.entries[i]
 			if e.fatal != nil {
 				return fmt.Errorf("%s: %w", e.name, e.fatal)
 			}
-			if err := st.account(e.name, e.rec, e.data, e.err, fn); err != nil {
+			if err := st.account(e.name, &e.rec, e.data, e.err, fn); err != nil {
 				return err
 			}
 		}
-		// fn has had every record's data: the buffer can be read into again.
-		pool.put(batch.buf)
+		// fn has had every record and its data: the batch can be read
+		// into again.
+		pool.put(batch)
 		return nil
 	})
 	return st, err

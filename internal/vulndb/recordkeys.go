@@ -17,7 +17,7 @@ import (
 // import's CPU.
 //
 // The contract, checked by FuzzRecordKeysMatchRecord: a record's JSON is
-// accepted by parseRecordKeys exactly when ParseRecord accepts it, with
+// accepted by parseStripped exactly when ParseRecord accepts it, with
 // the same ID, withdrawn time and affected packages. So every field of
 // Record appears here with a type that fails on the same JSON values
 // (jsonString where Record has a string, jsonSize where it has a
@@ -99,38 +99,47 @@ func (n *jsonSize) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
-// parseRecordKeys decodes and validates one record for an import,
-// accepting and rejecting exactly what ParseRecord does, and returns a
-// Record holding only its ID, withdrawn time and affected packages.
-func parseRecordKeys(data []byte) (*Record, error) {
-	return new(recordScanner).parseRecordKeys(data)
-}
-
-// parseRecordKeys is parseRecordKeys with s's decoder, reused across
-// the records of a batch: the scanner reads the common record, and one
-// it gives up on is decoded through encoding/json/v2 (see recordScanner).
-func (s *recordScanner) parseRecordKeys(data []byte) (*Record, error) {
+// parseStripped decodes and validates one record for an import,
+// accepting and rejecting exactly what ParseRecord does, with s reused
+// across the records of a batch: the scanner reads the common record, and one
+// it gives up on is decoded through encoding/json/v2 (see
+// recordScanner). It fills rec with the record's ID, withdrawn time and
+// affected packages, these appended to affected (one list for a batch's
+// records, so that a record costs no list of its own), which it
+// returns. A valid record's data is stripped of the white space between
+// its tokens in place (what the database stores) and returned as
+// stripped; an invalid one's is left as it was.
+func (s *recordScanner) parseStripped(data []byte, rec *Record, affected []Affected) (stripped []byte, _ []Affected, err error) {
 	if len(data) > MaxRecordSize {
-		return nil, fmt.Errorf("%w: over %d bytes", ErrRecordTooLarge, MaxRecordSize)
+		return nil, affected, fmt.Errorf("%w: over %d bytes", ErrRecordTooLarge, MaxRecordSize)
 	}
-	var k recordKeys
-	if !s.scan(data, &k) {
-		k = recordKeys{}
-		if err := decodeRecordPart(data, &k); err != nil {
-			return nil, fmt.Errorf("decode OSV record: %w", err)
+	k := &s.keys
+	*k = recordKeys{Aliases: k.Aliases[:0], Affected: k.Affected[:0]}
+	scanned := s.scan(data, k)
+	if !scanned {
+		k = new(recordKeys)
+		if err := decodeRecordPart(data, k); err != nil {
+			return nil, affected, fmt.Errorf("decode OSV record: %w", err)
 		}
 	}
 	if err := k.validate(); err != nil {
 		if k.ID != "" && len(k.ID) <= maxIDLen {
-			return nil, fmt.Errorf("OSV record %q: %w", k.ID, err)
+			return nil, affected, fmt.Errorf("OSV record %q: %w", k.ID, err)
 		}
-		return nil, fmt.Errorf("OSV record: %w", err)
+		return nil, affected, fmt.Errorf("OSV record: %w", err)
 	}
-	rec := &Record{ID: k.ID, Withdrawn: k.Withdrawn, Affected: make([]Affected, len(k.Affected))}
+	*rec = Record{ID: k.ID, Withdrawn: k.Withdrawn}
+	start := len(affected)
 	for i := range k.Affected {
-		rec.Affected[i].Package = k.Affected[i].Package
+		affected = append(affected, Affected{Package: k.Affected[i].Package})
 	}
-	return rec, nil
+	rec.Affected = affected[start:len(affected):len(affected)]
+	if scanned {
+		stripped = s.strip()
+	} else {
+		stripped = appendStripped(data[:0], data)
+	}
+	return stripped, affected, nil
 }
 
 func (k *recordKeys) validate() error {

@@ -1,6 +1,7 @@
 package vulndb
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,15 +9,17 @@ import (
 	"testing"
 )
 
-// sameAcceptance checks parseRecordKeys against ParseRecord on one
-// input: the same verdict, and for an accepted record the same ID,
-// withdrawn time and affected packages.
-func sameAcceptance(t *testing.T, data []byte) {
+// sameAcceptance checks parseStripped (with s, as an import reuses it
+// from record to record) against ParseRecord on one input: the same
+// verdict, and for an accepted record the same ID, withdrawn time and
+// affected packages, and the JSON stripped as appendStripped strips it.
+func sameAcceptance(t *testing.T, s *recordScanner, data []byte) {
 	t.Helper()
 	full, ferr := ParseRecord(data)
-	keys, kerr := parseRecordKeys(data)
+	var keys Record
+	stripped, _, kerr := s.parseStripped(bytes.Clone(data), &keys, nil)
 	if (ferr == nil) != (kerr == nil) {
-		t.Fatalf("ParseRecord error %v, parseRecordKeys error %v on %s", ferr, kerr, truncate(string(data), 200))
+		t.Fatalf("ParseRecord error %v, parseStripped error %v on %s", ferr, kerr, truncate(string(data), 200))
 	}
 	if ferr != nil {
 		return
@@ -29,9 +32,13 @@ func sameAcceptance(t *testing.T, data []byte) {
 			t.Fatalf("affected[%d]: package %+v, want %+v", i, keys.Affected[i].Package, full.Affected[i].Package)
 		}
 	}
+	if want := appendStripped(nil, data); !bytes.Equal(stripped, want) {
+		t.Fatalf("stripped %q, want %q", truncate(string(stripped), 200), truncate(string(want), 200))
+	}
 }
 
 func TestRecordKeysMatchRecord(t *testing.T) {
+	var shared recordScanner
 	const ok = `"id":"X-1","modified":"2024-01-01T00:00:00Z"`
 	for _, tc := range []struct {
 		name, json string
@@ -94,17 +101,24 @@ func TestRecordKeysMatchRecord(t *testing.T) {
 		{"lone surrogate escape", `{` + ok + `,"details":"\ud83d"}`, true},
 		{"trailing comma", `{` + ok + `,}`, false},
 		{"byte order mark", "\ufeff{" + ok + `}`, false},
+		{"white space everywhere", " {\t\"id\" : \"X-7\" ,\n\"modified\":\r\"2024-01-01T00:00:00Z\", \"details\": \" a \\\" b \" ,\"affected\" : [ { \"package\" : { \"ecosystem\" : \"Go\" , \"name\" : \"a b\" } , " +
+			"\"ranges\":[ {\"type\":\"SEMVER\", \"events\" : [ {\"introduced\" : \"0\"} , { \"fixed\":\"1\" } ] } ] } ] } \n", true},
+		{"more white-space runs than the scanner notes", `{` + ok + `,"database_specific":[` + strings.Repeat(`1 ,`, maxGaps) + `1]}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := parseRecordKeys([]byte(tc.json)); (err == nil) != tc.valid {
-				t.Errorf("parseRecordKeys error %v, want valid %v", err, tc.valid)
+			_, _, err := new(recordScanner).parseStripped([]byte(tc.json), new(Record), nil)
+			if (err == nil) != tc.valid {
+				t.Errorf("parseStripped error %v, want valid %v", err, tc.valid)
 			}
-			sameAcceptance(t, []byte(tc.json))
+			sameAcceptance(t, new(recordScanner), []byte(tc.json))
+			// And with the scanner the other cases used, as an import
+			// reuses it.
+			sameAcceptance(t, &shared, []byte(tc.json))
 		})
 	}
 	// And every record of the package's test data.
 	for _, data := range osvTestRecords(t) {
-		sameAcceptance(t, data)
+		sameAcceptance(t, &shared, data)
 	}
 }
 
@@ -113,8 +127,17 @@ func FuzzRecordKeysMatchRecord(f *testing.F) {
 	f.Add([]byte(`{"id":"X","modified":"2021-01-01T00:00:00Z","withdrawn":"2022-01-01T00:00:00Z","upstream":["a"],"related":[null],"details":null,"schema_version":"1.6.0"}`))
 	f.Add([]byte(`{"I_D":"X","Modified":"2021-01-01T00:00:00.5Z","affected":[{"package":{"ecosystem":"Go"},"PACKAGE":{"name":"a"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0","last-affected":"1"}]}]}]}`))
 	f.Add([]byte(`{"id":"X","modified":"2021-01-01T00:00:00Z","aliases":["CVE-1"],"affected":[{"package":{"ecosystem":"Debian:12","name":"a","purl":"pkg:deb/a"},"severity":[null],"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"limit":"2"}]}]}]}`))
+	rich := []byte(`{"id":"X","modified":"2021-01-01T00:00:00Z","published":"2020-01-01T00:00:00Z","aliases":["A","B"],` +
+		`"affected":[{"package":{"ecosystem":"Debian:12","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1"}]},` +
+		`{"type":"ECOSYSTEM","events":[{"introduced":"2"},{"limit":"3"}]}]},{"package":{"ecosystem":"Debian:13","name":"b"}}]}`)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sameAcceptance(t, data)
+		sameAcceptance(t, new(recordScanner), data)
+		// A scanner reused after a record with more lists than data's,
+		// and again after data, as an import reuses it.
+		var s recordScanner
+		sameAcceptance(t, &s, rich)
+		sameAcceptance(t, &s, data)
+		sameAcceptance(t, &s, rich)
 	})
 }
 
@@ -155,12 +178,20 @@ func TestRecordScannerReadsRecords(t *testing.T) {
 	if len(inputs) < 6 {
 		t.Fatalf("only %d inputs: test data missing", len(inputs))
 	}
+	inputs["white space"] = []byte(" {\t\"id\" : \"X-7\" ,\n\"modified\":\r\"2024-01-01T00:00:00Z\" ,\"affected\" : [ { \"package\" : " +
+		"{ \"ecosystem\" : \"Go\" , \"name\" : \"a b\" } } ] } \n")
 	var s recordScanner
 	for name, data := range inputs {
 		var k recordKeys
-		if !s.scan(data, &k) {
+		if !s.scan(bytes.Clone(data), &k) { // strip works in place
 			t.Errorf("%s: scanner gave up", name)
 			continue
+		}
+		if s.manyGaps {
+			t.Errorf("%s: more than %d runs of white space", name, maxGaps)
+		}
+		if got, want := s.strip(), appendStripped(nil, data); !bytes.Equal(got, want) {
+			t.Errorf("%s: stripped %q, want %q", name, got, want)
 		}
 		full, _ := ParseRecord(data)
 		if k.ID != full.ID || len(k.Affected) != len(full.Affected) || len(k.Aliases) != len(full.Aliases) ||

@@ -13,7 +13,7 @@ import (
 // times in UTC, no repeated member, nesting under maxScanDepth) is read
 // here, and on anything else (a repeated member, a null where a value
 // is kept, an escaped or non-ASCII name, a \u escape of a surrogate,
-// any syntax or type error) it gives up, and parseRecordKeys decodes
+// any syntax or type error) it gives up, and parseStripped decodes
 // the record again through encoding/json/v2, whose verdict and error
 // are then the answer. So the scanner only has to be right about what
 // it accepts, never about how a record is refused: it accepts only
@@ -33,7 +33,30 @@ type recordScanner struct {
 	// interned holds the batch's ecosystems and range types, which
 	// repeat in nearly every record, so that each is copied out once.
 	interned map[string]string
+	// gaps are the runs of white space between tokens that the scan
+	// skipped, in order, so that a record read whole can be stripped in
+	// place by moving the bytes between them (strip) instead of reading it
+	// again byte by byte; manyGaps is set past maxGaps runs, and the
+	// record is then stripped by appendStripped.
+	gaps     []gap
+	manyGaps bool
+	// keys is the record being read, its lists reused from record to
+	// record (their elements are copied out by parseInto).
+	keys recordKeys
+	// published is where a record's published time is read to: it is
+	// checked, not kept.
+	published time.Time
+	// lastName is the last package name read (pkg).
+	lastName string
 }
+
+// gap is a run data[start:end] of white space between two tokens.
+type gap struct{ start, end int }
+
+// maxGaps bounds the runs of white space a scan remembers (a record
+// indented one member a line has a few dozen): a hostile record of
+// millions of runs is stripped by appendStripped instead.
+const maxGaps = 4096
 
 // maxScanDepth bounds the scanner's recursion; deeper JSON (encoding/json/v2
 // allows 10,000 levels) is left to the general decoder.
@@ -41,7 +64,7 @@ const maxScanDepth = 256
 
 // scan reads data into k and reports whether it could.
 func (s *recordScanner) scan(data []byte, k *recordKeys) bool {
-	*s = recordScanner{data: data, interned: s.interned}
+	*s = recordScanner{data: data, interned: s.interned, gaps: s.gaps[:0], keys: s.keys, lastName: s.lastName}
 	s.record(k)
 	s.space()
 	return !s.bad && s.pos == len(s.data)
@@ -49,8 +72,45 @@ func (s *recordScanner) scan(data []byte, k *recordKeys) bool {
 
 func (s *recordScanner) fail() { s.bad = true }
 
-// space skips JSON whitespace.
-func (s *recordScanner) space() { s.pos = jsonenc.SkipSpace(s.data, s.pos) }
+// space skips JSON whitespace, noting the run skipped. Every run of white
+// space outside strings in JSON that the scanner accepts is skipped here
+// (between any two tokens, and before and after the value), so the gaps
+// of an accepted record are all of its white space but the strings'.
+func (s *recordScanner) space() {
+	i := s.pos
+	if i >= len(s.data) {
+		return
+	}
+	switch s.data[i] {
+	case ' ', '\t', '\n', '\r':
+	default:
+		return // the common case in compact JSON: nothing to skip
+	}
+	s.pos = jsonenc.SkipSpace(s.data, i+1)
+	if len(s.gaps) == maxGaps {
+		s.manyGaps = true
+		return
+	}
+	s.gaps = append(s.gaps, gap{i, s.pos})
+}
+
+// strip removes the white space between the tokens of the record just
+// scanned (which must have been accepted), in place, and returns the
+// record without it: what appendStripped returns, without reading the
+// record a second time.
+func (s *recordScanner) strip() []byte {
+	d := s.data
+	if s.manyGaps {
+		return appendStripped(d[:0], d)
+	}
+	w, from := 0, 0
+	for _, g := range s.gaps {
+		w += copy(d[w:], d[from:g.start])
+		from = g.end
+	}
+	w += copy(d[w:], d[from:])
+	return d[:w]
+}
 
 // peek returns the next byte after whitespace, or 0 at the end.
 func (s *recordScanner) peek() byte {
@@ -325,16 +385,21 @@ func (s *recordScanner) checkString() {
 	}
 }
 
-// plainString reads a kept string, one without escapes (so its bytes,
-// valid UTF-8, are its value), copied out of the record (whose buffer
-// is stripped in place afterwards).
-func (s *recordScanner) plainString() string {
+// plainBytes reads a kept string, one without escapes (so its bytes,
+// valid UTF-8, are its value), and returns its bytes in the record (nil
+// when it fails), to be copied out before the record is stripped in place.
+func (s *recordScanner) plainBytes() []byte {
 	raw, escaped := s.str()
 	if s.bad || escaped {
 		s.fail()
-		return ""
+		return nil
 	}
-	return string(raw)
+	return raw
+}
+
+// plainString is plainBytes copied out of the record.
+func (s *recordScanner) plainString() string {
+	return string(s.plainBytes())
 }
 
 // maxInterned bounds interned: a batch of hostile records naming a new
@@ -344,9 +409,8 @@ const maxInterned = 256
 // internedString is plainString for a value that repeats across
 // records (an ecosystem, a range type).
 func (s *recordScanner) internedString() string {
-	raw, escaped := s.str()
-	if s.bad || escaped {
-		s.fail()
+	raw := s.plainBytes()
+	if s.bad {
 		return ""
 	}
 	if v, ok := s.interned[string(raw)]; ok {
@@ -473,8 +537,8 @@ func (s *recordScanner) record(k *recordKeys) {
 			k.Modified = s.timeValue()
 		case "PUBLISHED":
 			s.once(&seen, 3)
-			t := s.timeValue()
-			k.Published = &t
+			s.published = s.timeValue()
+			k.Published = &s.published
 		case "WITHDRAWN":
 			s.once(&seen, 4)
 			t := s.timeValue()
@@ -502,8 +566,10 @@ func (s *recordScanner) record(k *recordKeys) {
 		case "AFFECTED":
 			s.once(&seen, 11)
 			for more := s.list(); more; more = s.next(']') {
-				k.Affected = append(k.Affected, affectedKeys{})
-				s.affected(&k.Affected[len(k.Affected)-1])
+				k.Affected = grow(k.Affected)
+				a := &k.Affected[len(k.Affected)-1]
+				*a = affectedKeys{Ranges: a.Ranges[:0]}
+				s.affected(a)
 			}
 		case "REFERENCES":
 			s.once(&seen, 12)
@@ -531,8 +597,10 @@ func (s *recordScanner) affected(a *affectedKeys) {
 		case "RANGES":
 			s.once(&seen, 2)
 			for more := s.list(); more; more = s.next(']') {
-				a.Ranges = append(a.Ranges, rangeKeys{})
-				s.rangeValue(&a.Ranges[len(a.Ranges)-1])
+				a.Ranges = grow(a.Ranges)
+				r := &a.Ranges[len(a.Ranges)-1]
+				*r = rangeKeys{Events: r.Events[:0]}
+				s.rangeValue(r)
 			}
 		case "VERSIONS":
 			s.once(&seen, 3)
@@ -549,39 +617,82 @@ func (s *recordScanner) affected(a *affectedKeys) {
 	}
 }
 
+// pkg reads a package. Its ecosystem is interned; its name, when it is
+// the name of the package read before (a distribution's record names its
+// package once per release), is that same string, not another copy.
 func (s *recordScanner) pkg(p *Package) {
-	s.stringMembers([]string{"ECOSYSTEM", "NAME", "PURL"}, []*string{&p.Ecosystem, &p.Name, &p.PURL})
-}
-
-func (s *recordScanner) event(e *Event) {
-	s.stringMembers([]string{"INTRODUCED", "FIXED", "LASTAFFECTED", "LIMIT"},
-		[]*string{&e.Introduced, &e.Fixed, &e.LastAffected, &e.Limit})
-}
-
-// stringMembers reads an object whose members of the folded names are
-// kept strings, stored through dst in the same order; the first member
-// (an ecosystem, an introduced version: "0" in most records) is
-// interned. Other members are skipped.
-func (s *recordScanner) stringMembers(names []string, dst []*string) {
 	var fold [maxFoldedName]byte
 	var seen uint32
 	for more := s.object(); more; more = s.next('}') {
-		name := s.name(&fold)
-		i := 0
-		for i < len(names) && string(name) != names[i] {
-			i++
-		}
-		switch {
-		case i == len(names):
-			s.value()
-		case i == 0:
+		switch string(s.name(&fold)) {
+		case "ECOSYSTEM":
 			s.once(&seen, 0)
-			*dst[0] = s.internedString()
+			p.Ecosystem = s.internedString()
+		case "NAME":
+			s.once(&seen, 1)
+			raw := s.plainBytes()
+			if s.bad {
+				return
+			}
+			if string(raw) != s.lastName {
+				s.lastName = string(raw)
+			}
+			p.Name = s.lastName
+		case "PURL":
+			s.once(&seen, 2)
+			p.PURL = s.plainString()
 		default:
-			s.once(&seen, uint(i))
-			*dst[i] = s.plainString()
+			s.value()
 		}
 	}
+}
+
+// event reads an event. Its versions are only checked for being empty
+// (validateAffected: exactly one is set), so a non-empty one is read as
+// the placeholder eventSet rather than copied out; the first member (the
+// introduced version, "0" in most records) is interned as before.
+func (s *recordScanner) event(e *Event) {
+	*e = Event{}
+	var fold [maxFoldedName]byte
+	var seen uint32
+	for more := s.object(); more; more = s.next('}') {
+		var dst *string
+		switch string(s.name(&fold)) {
+		case "INTRODUCED":
+			s.once(&seen, 0)
+			e.Introduced = s.internedString()
+			continue
+		case "FIXED":
+			s.once(&seen, 1)
+			dst = &e.Fixed
+		case "LASTAFFECTED":
+			s.once(&seen, 2)
+			dst = &e.LastAffected
+		case "LIMIT":
+			s.once(&seen, 3)
+			dst = &e.Limit
+		default:
+			s.value()
+			continue
+		}
+		if raw := s.plainBytes(); len(raw) > 0 {
+			*dst = eventSet
+		}
+	}
+}
+
+// eventSet stands for a non-empty version of an event that the scanner
+// checked but did not copy out.
+const eventSet = "set"
+
+// grow extends l by one element, reusing its capacity (and so the lists
+// of an element read before, which the caller resets).
+func grow[E any](l []E) []E {
+	if len(l) < cap(l) {
+		return l[:len(l)+1]
+	}
+	var zero E
+	return append(l, zero)
 }
 
 func (s *recordScanner) rangeValue(r *rangeKeys) {
@@ -598,7 +709,7 @@ func (s *recordScanner) rangeValue(r *rangeKeys) {
 		case "EVENTS":
 			s.once(&seen, 2)
 			for more := s.list(); more; more = s.next(']') {
-				r.Events = append(r.Events, Event{})
+				r.Events = grow(r.Events)
 				s.event(&r.Events[len(r.Events)-1])
 			}
 		case "DATABASESPECIFIC":

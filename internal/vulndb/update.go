@@ -349,8 +349,22 @@ func fetch(ctx context.Context, opts UpdateOptions, s Source, prev SourceState, 
 	if err != nil {
 		return "", state, err
 	}
-	sha, md, crc := sha256.New(), md5.New(), crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	n, err := io.Copy(io.MultiWriter(f, sha, md, crc), io.LimitReader(resp.Body, opts.MaxDownload+1))
+	// MD5 and CRC-32C only when the server sends one to check (each a
+	// few percent of an import's CPU), SHA-256 always (the state keeps it).
+	sha := sha256.New()
+	sinks := []io.Writer{f, sha}
+	var md, crc hash.Hash
+	if wantMD5, wantCRC := headerHashes(resp.Header); wantMD5 || wantCRC {
+		if wantMD5 {
+			md = md5.New()
+			sinks = append(sinks, md)
+		}
+		if wantCRC {
+			crc = crc32.New(crc32.MakeTable(crc32.Castagnoli))
+			sinks = append(sinks, crc)
+		}
+	}
+	n, err := io.Copy(io.MultiWriter(sinks...), io.LimitReader(resp.Body, opts.MaxDownload+1))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -387,29 +401,58 @@ func fetch(ctx context.Context, opts UpdateOptions, s Source, prev SourceState, 
 	return f.Name(), state, nil
 }
 
+// headerHashes reports which hashes of the body the headers carry to be
+// checked: Content-MD5, and x-goog-hash's md5 and crc32c.
+func headerHashes(h http.Header) (md5, crc32c bool) {
+	md5 = h.Get("Content-MD5") != ""
+	for k := range gcsHashes(h) {
+		md5 = md5 || k == "md5"
+		crc32c = crc32c || k == "crc32c"
+	}
+	return md5, crc32c
+}
+
+// gcsHashes yields the hashes of x-goog-hash as name and value.
+func gcsHashes(h http.Header) func(yield func(k, v string) bool) {
+	return func(yield func(k, v string) bool) {
+		for _, line := range h.Values("X-Goog-Hash") {
+			for _, part := range strings.Split(line, ",") {
+				// Cut stops at the first '=', so base64 padding stays in v.
+				k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+				if !yield(k, v) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // verifyHeaders checks the hashes a server (or Google Cloud Storage, which
 // serves OSV's exports) sends: Content-MD5 and x-goog-hash (crc32c, md5).
+// md and crc are the body's hashes, nil where headerHashes found none
+// to check.
 func verifyHeaders(h http.Header, md, crc hash.Hash) error {
-	gotMD5 := base64.StdEncoding.EncodeToString(md.Sum(nil))
-	var c [4]byte
-	binary.BigEndian.PutUint32(c[:], crc.(hash.Hash32).Sum32())
-	gotCRC := base64.StdEncoding.EncodeToString(c[:])
+	var gotMD5, gotCRC string
+	if md != nil {
+		gotMD5 = base64.StdEncoding.EncodeToString(md.Sum(nil))
+	}
+	if crc != nil {
+		var c [4]byte
+		binary.BigEndian.PutUint32(c[:], crc.(hash.Hash32).Sum32())
+		gotCRC = base64.StdEncoding.EncodeToString(c[:])
+	}
 	if v := h.Get("Content-MD5"); v != "" && v != gotMD5 {
 		return fmt.Errorf("checksum mismatch: Content-MD5 %s, archive has %s", v, gotMD5)
 	}
-	for _, line := range h.Values("X-Goog-Hash") {
-		for _, part := range strings.Split(line, ",") {
-			// Cut stops at the first '=', so base64 padding stays in v.
-			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-			switch k {
-			case "md5":
-				if v != gotMD5 {
-					return fmt.Errorf("checksum mismatch: x-goog-hash md5 %s, archive has %s", v, gotMD5)
-				}
-			case "crc32c":
-				if v != gotCRC {
-					return fmt.Errorf("checksum mismatch: x-goog-hash crc32c %s, archive has %s", v, gotCRC)
-				}
+	for k, v := range gcsHashes(h) {
+		switch k {
+		case "md5":
+			if v != gotMD5 {
+				return fmt.Errorf("checksum mismatch: x-goog-hash md5 %s, archive has %s", v, gotMD5)
+			}
+		case "crc32c":
+			if v != gotCRC {
+				return fmt.Errorf("checksum mismatch: x-goog-hash crc32c %s, archive has %s", v, gotCRC)
 			}
 		}
 	}

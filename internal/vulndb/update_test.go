@@ -7,7 +7,9 @@ import (
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"hash/crc32"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -255,4 +257,49 @@ func flipRecordByte(t *testing.T, _ []byte) []byte {
 func sha256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestFetchChecksHeaderHashes checks each hash header a download may
+// carry, right and wrong: the hashes are computed only when a header
+// asks, so each must still be checked when it does.
+func TestFetchChecksHeaderHashes(t *testing.T) {
+	body := []byte("an archive's bytes")
+	md := md5.Sum(body)
+	goodMD5 := base64.StdEncoding.EncodeToString(md[:])
+	var c [4]byte
+	binary.BigEndian.PutUint32(c[:], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	goodCRC := base64.StdEncoding.EncodeToString(c[:])
+	for _, tc := range []struct {
+		name    string
+		headers map[string]string
+		ok      bool
+	}{
+		{"no hash headers", nil, true},
+		{"Content-MD5 right", map[string]string{"Content-MD5": goodMD5}, true},
+		{"Content-MD5 wrong", map[string]string{"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="}, false},
+		{"x-goog-hash both right", map[string]string{"X-Goog-Hash": "crc32c=" + goodCRC + ",md5=" + goodMD5}, true},
+		{"x-goog-hash md5 wrong", map[string]string{"X-Goog-Hash": "crc32c=" + goodCRC + ",md5=AAAAAAAAAAAAAAAAAAAAAA=="}, false},
+		{"x-goog-hash crc32c wrong", map[string]string{"X-Goog-Hash": "crc32c=AAAAAA==,md5=" + goodMD5}, false},
+		{"x-goog-hash crc32c alone, right", map[string]string{"X-Goog-Hash": "crc32c=" + goodCRC}, true},
+		{"x-goog-hash crc32c alone, wrong", map[string]string{"X-Goog-Hash": "crc32c=AAAAAA=="}, false},
+		{"x-goog-hash md5 empty", map[string]string{"X-Goog-Hash": "md5="}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range tc.headers {
+					w.Header().Set(k, v)
+				}
+				w.Write(body)
+			}))
+			defer ts.Close()
+			opts := UpdateOptions{Client: ts.Client(), MaxDownload: 1 << 20}
+			path, _, err := fetch(context.Background(), opts, Source{Name: "s", URL: ts.URL}, SourceState{}, false, t.TempDir())
+			if (err == nil) != tc.ok {
+				t.Fatalf("fetch error %v, want ok %v", err, tc.ok)
+			}
+			if tc.ok && path == "" {
+				t.Fatal("no archive")
+			}
+		})
+	}
 }

@@ -3,6 +3,8 @@ package workload
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -74,10 +76,11 @@ func OwnersOf(objs []*manifest.Object, defaultNamespace string) *Owners {
 	if defaultNamespace == "" {
 		defaultNamespace = metav1.NamespaceDefault
 	}
+	withOwners := mentionOwners(objs)
 	o := NewOwners()
-	for _, src := range objs {
+	for i, src := range objs {
 		// Most manifests have no owner references: skip decoding them.
-		if !bytes.Contains(src.JSON, []byte(`"ownerReferences"`)) {
+		if !withOwners[i] {
 			continue
 		}
 		var meta struct {
@@ -95,6 +98,25 @@ func OwnersOf(objs []*manifest.Object, defaultNamespace string) *Owners {
 		o.Note(ref, meta.Metadata.OwnerReferences)
 	}
 	return o
+}
+
+// mentionOwners reports, per object, whether its JSON mentions
+// "ownerReferences", searching on every core: the search covers the
+// whole input's JSON (~30 MB for 10,000 workloads) and ran on one core
+// between loading and decoding.
+func mentionOwners(objs []*manifest.Object) []bool {
+	out := make([]bool, len(objs))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(objs)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w * len(objs) / workers; i < (w+1)*len(objs)/workers; i++ {
+				out[i] = bytes.Contains(objs[i].JSON, []byte(`"ownerReferences"`))
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // OwnersOfInventory indexes the controller owners of an inventory's

@@ -1,11 +1,13 @@
 package workload
 
 import (
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
 )
 
 func controlledBy(apiVersion, kind, name string) []metav1.OwnerReference {
@@ -87,5 +89,23 @@ spec: {containers: [{name: c, image: x}]}
 	want := map[string]string{"ReplicaSet/shop/web-1": "Pod/shop/web-1-a", "Pod/shop/debug": ""}
 	if len(got) != len(want) || got["ReplicaSet/shop/web-1"] != want["ReplicaSet/shop/web-1"] || got["Pod/shop/debug"] != "" {
 		t.Errorf("folded %v, want %v", got, want)
+	}
+}
+
+// mentionOwners searches on every core; each object keeps its own answer.
+func TestMentionOwners(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 1000} {
+		objs := make([]*manifest.Object, n)
+		want := make([]bool, n)
+		for i := range objs {
+			objs[i] = &manifest.Object{JSON: []byte(`{"metadata":{"name":"x"}}`)}
+			if i%7 == 3 {
+				objs[i].JSON = []byte(`{"metadata":{"ownerReferences":[]}}`)
+				want[i] = true
+			}
+		}
+		if got := mentionOwners(objs); !slices.Equal(got, want) {
+			t.Errorf("%d objects: mentionOwners = %v, want %v", n, got, want)
+		}
 	}
 }

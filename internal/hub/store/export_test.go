@@ -210,3 +210,62 @@ func AllFindingRows(t interface{ Fatal(...any) }, s Store, cluster string) []str
 	}
 	return out
 }
+
+// OpenSQLiteWAL opens a SQLite store whose checkpointer runs every
+// every, restarts the WAL at soft pages waiting at most restartWait for
+// readers, and at hard pages waits for them up to the busy timeout.
+func OpenSQLiteWAL(ctx context.Context, path string, every time.Duration, soft, hard int, restartWait time.Duration) (*SQLite, error) {
+	return openSQLite(ctx, path, walLimits{every: every, softPages: soft, hardPages: hard, restartWait: restartWait})
+}
+
+// SQLitePragma reads PRAGMA name on one of a SQLite store's pools:
+// "writer", "readers" or "checkpointer".
+func SQLitePragma(s *SQLite, pool, name string) (int64, error) {
+	db := map[string]*sql.DB{"writer": s.w, "readers": s.db, "checkpointer": s.ck}[pool]
+	var v int64
+	err := db.QueryRow("PRAGMA " + name).Scan(&v)
+	return v, err
+}
+
+// DisableObjectDigests makes s apply findings reports without
+// object_digests, as before migration 16 (call before any report).
+func DisableObjectDigests(s Store) { inner(s).noDigests = true }
+
+// ObjectDigests reads the cluster's object_digests rows, "key|digest|seen"
+// sorted.
+func ObjectDigests(t interface{ Fatal(...any) }, s Store, cluster string) []string {
+	ss := inner(s)
+	rows, err := ss.query(context.Background(), ss.db, `SELECT object_key, digest, seen FROM object_digests WHERE cluster_id = ? ORDER BY object_key`, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var okey, digest string
+		var seen int64
+		if err := rows.Scan(&okey, &digest, &seen); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s|%s|%d", okey, digest, seen))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// DowngradeTo15 turns s's database into one at schema version 15, as a
+// hub before migration 16 left it (the object_digests table dropped).
+func DowngradeTo15(t interface{ Fatal(...any) }, s Store) {
+	ss := inner(s)
+	for _, q := range []string{`DROP TABLE object_digests`, `DELETE FROM schema_migrations WHERE version = 16`} {
+		if _, err := ss.db.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// DiffRows is how many stored findings rows the diffs of findings reports
+// have read back.
+func DiffRows(s Store) int64 { return inner(s).diffRows.Load() }

@@ -132,6 +132,9 @@ func (s *sqlStore) startCommitters(n int) {
 	}
 }
 
+// idle reports whether no report or heartbeat waits for a committer.
+func (c *committer) idle() bool { return len(c.small) == 0 && len(c.large) == 0 }
+
 // stopCommitters ends the goroutines once the queued items are done.
 func (s *sqlStore) stopCommitters() {
 	if s.commit == nil {
@@ -345,6 +348,7 @@ func (c *committer) run(group []*commitItem) {
 	// two committers' groups cannot deadlock on PostgreSQL.
 	sort.SliceStable(live, func(i, j int) bool { return live[i].agentID < live[j].agentID })
 	ctx := context.WithoutCancel(live[0].ctx)
+	began := time.Now()
 	// A group is first run without savepoints (two statements fewer per
 	// item, and no subtransactions on PostgreSQL): items almost never
 	// fail. If one does, that transaction is rolled back, nothing of it
@@ -390,6 +394,11 @@ func (c *committer) run(group []*commitItem) {
 			return nil
 		})
 	}
+	if err == nil {
+		c.s.groupCommits.Add(1)
+		c.s.groupItems.Add(int64(len(live)))
+	}
+	c.s.commitTimes.observe(time.Since(began))
 	for _, it := range live {
 		switch {
 		case err != nil && (len(live) > 1 || it.err == nil):

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -117,13 +116,7 @@ func TestHeartbeatNotContactIsNotCoalesced(t *testing.T) {
 // seenFlushEvery, and at Close), where another replica reads them; they
 // never move last_seen back past a later report.
 func TestHeartbeatWriteBehindAcrossReplicas(t *testing.T) {
-	for _, b := range []struct {
-		name string
-		url  func(t *testing.T) string
-	}{
-		{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "hub.db") }},
-		{"postgres", func(t *testing.T) string { return pgtest.Shared(t).NewDatabase(t) }},
-	} {
+	for _, b := range backendURLs {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			url := b.url(t)

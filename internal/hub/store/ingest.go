@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"sort"
 	"strings"
@@ -309,6 +310,12 @@ type wantedFinding struct {
 	f    *finding.Finding
 	// stored: a stored row has the finding's key (set by the diff).
 	stored bool
+	// seen is the row's last_seen once the report is applied (set by the
+	// diff): its object's digest records the oldest (objectDigest.seen).
+	seen int64
+	// sameID chains the report's findings of the same identity hash
+	// (prepareFindings).
+	sameID *wantedFinding
 }
 
 // preparedFindings is a findings delta with the work that needs no
@@ -316,10 +323,26 @@ type wantedFinding struct {
 // duplicates merged, the objects in scope listed. prepareFindings runs
 // before the report reaches the writer (see groupcommit.go).
 type preparedFindings struct {
-	full   bool
+	full bool
+	// wanted indexes the findings of the objects keyed (keyObjects): a
+	// delta's all; a snapshot's those it diffs.
 	wanted map[[2]string]*wantedFinding
 	order  []*wantedFinding
 	scope  []string // objects whose stored rows the delta replaces (not for a full one)
+	// objects are the report's objects that have findings, by key
+	// (objects named with none, or deleted, are not here).
+	objects map[string]*preparedObject
+}
+
+// preparedObject is one object of a report with its findings.
+type preparedObject struct {
+	okey     string
+	findings []*wantedFinding
+	// digest is the object's digest (objectDigestOf): equal digests,
+	// equal rows.
+	digest string
+	// keyed: its findings' keys are computed and in wanted.
+	keyed bool
 }
 
 func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
@@ -332,8 +355,15 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	for _, o := range d.Objects {
 		n += len(o.Findings)
 	}
-	p := &preparedFindings{full: d.Full, wanted: make(map[[2]string]*wantedFinding, n), order: make([]*wantedFinding, 0, n)}
+	p := &preparedFindings{full: d.Full, order: make([]*wantedFinding, 0, n),
+		objects: make(map[string]*preparedObject, len(d.Objects))}
 	all := make([]wantedFinding, n) // one allocation for the report's findings
+	// Findings sent twice are found by a hash of what FindingKey hashes
+	// (and the object), their keys compared only when it matches: the
+	// keys themselves, a SHA-256 each, are computed only for the objects
+	// diffed (keyObjects), which a snapshot again is a few of.
+	seed := maphash.MakeSeed()
+	ids := make(map[uint64]*wantedFinding, n)
 	for _, o := range d.Objects {
 		okey := ObjectKey(o.Object)
 		named[okey] = true
@@ -349,8 +379,8 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		}
 		for i := range o.Findings {
 			f := &o.Findings[i]
-			k := [2]string{okey, FindingKey(f)}
-			if p.wanted[k] != nil {
+			id := identityHash(seed, okey, f)
+			if sentBefore(ids[id], okey, f) {
 				continue // one row per finding, even if sent twice
 			}
 			var data []byte
@@ -363,12 +393,22 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 				}
 			}
 			w := &all[len(p.order)]
-			*w = wantedFinding{okey: okey, fkey: k[1], data: data, dhash: dataHash(data), f: f}
-			p.wanted[k] = w
+			*w = wantedFinding{okey: okey, data: data, dhash: dataHash(data), f: f, sameID: ids[id]}
+			ids[id] = w
 			p.order = append(p.order, w)
+			po := p.objects[okey]
+			if po == nil {
+				po = &preparedObject{okey: okey}
+				p.objects[okey] = po
+			}
+			po.findings = append(po.findings, w)
 		}
 	}
+	for _, po := range p.objects {
+		po.digest = objectDigestOf(po.findings)
+	}
 	if !d.Full {
+		p.keyObjects(nil) // a delta diffs all its objects
 		p.scope = make([]string, 0, len(named)+len(deletedObj))
 		for k := range named {
 			p.scope = append(p.scope, k)
@@ -383,6 +423,74 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	return p, nil
 }
 
+// identityHash hashes what identifies a finding within the report: its
+// object and FindingKey's fields.
+func identityHash(seed maphash.Seed, okey string, f *finding.Finding) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(okey)
+	h.WriteByte(0)
+	for _, p := range [...]string{f.RuleID, f.Container, f.Field, f.Message} {
+		h.WriteString(p)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// sentBefore: a finding of the chain of those with f's identity hash
+// (sameID) is f again: the same object and FindingKey.
+func sentBefore(chain *wantedFinding, okey string, f *finding.Finding) bool {
+	if chain == nil {
+		return false
+	}
+	key := FindingKey(f)
+	for w := chain; w != nil; w = w.sameID {
+		if w.okey == okey && w.key() == key {
+			return true
+		}
+	}
+	return false
+}
+
+// key is the finding's FindingKey, computed once.
+func (w *wantedFinding) key() string {
+	if w.fkey == "" {
+		w.fkey = FindingKey(w.f)
+	}
+	return w.fkey
+}
+
+// keyObjects computes the finding keys of the objects (nil: all of them)
+// and indexes their findings in p.wanted by (object key, finding key),
+// for the diff against the stored rows.
+func (p *preparedFindings) keyObjects(objects []string) {
+	if p.wanted == nil {
+		size := len(p.order)
+		if objects != nil {
+			size = 0
+		}
+		p.wanted = make(map[[2]string]*wantedFinding, size)
+	}
+	key := func(po *preparedObject) {
+		if po == nil || po.keyed {
+			return
+		}
+		po.keyed = true
+		for _, w := range po.findings {
+			p.wanted[[2]string{po.okey, w.key()}] = w
+		}
+	}
+	if objects == nil {
+		for _, po := range p.objects {
+			key(po)
+		}
+		return
+	}
+	for _, okey := range objects {
+		key(p.objects[okey])
+	}
+}
+
 // findings applies a findings delta by diffing it against the stored rows
 // of the objects it covers (the whole cluster for a full snapshot): rows
 // are keyed by the stable fingerprint (object key, FindingKey) and only new
@@ -394,11 +502,34 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 // with the read of the stored rows and claimSeq's, a delta is three
 // statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
-	wanted, order, scope := p.wanted, p.order, p.scope
-	stored, err := a.storedFindings(ctx, p.full, scope, len(order))
+	order, scope := p.order, p.scope
+	// sub are the report's findings whose objects' rows are read: all
+	// of them but for a snapshot that reads back only the objects whose
+	// digests changed (objectdigest.go).
+	all, sub := p.full, order
+	plan := &digestPlan{all: true}
+	if !a.s.noDigests {
+		var err error
+		if plan, err = a.planDigests(ctx, p); err != nil {
+			return fmt.Errorf("findings: object digests: %w", err)
+		}
+		if p.full && !plan.all {
+			all, scope, sub = false, plan.scope, plan.wanted
+		}
+	}
+	if p.full {
+		if all {
+			p.keyObjects(nil)
+		} else {
+			p.keyObjects(scope)
+		}
+	}
+	wanted := p.wanted
+	stored, err := a.storedFindings(ctx, all, scope, len(sub))
 	if err != nil {
 		return fmt.Errorf("findings: read: %w", err)
 	}
+	a.s.diffRows.Add(int64(len(stored)))
 	// The findings to write: as the rows' values only where they are
 	// passed as rows (COPY, SQLite's multi-row INSERTs); PostgreSQL's
 	// statement takes them as columns (writeFindings).
@@ -407,8 +538,8 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	// Each wanted finding is marked when a stored row matches it (the
 	// marks of an earlier attempt of the same report, rolled back, are
 	// cleared first): the unmarked are new.
-	for _, w := range order {
-		w.stored = false
+	for _, w := range sub {
+		w.stored, w.seen = false, a.now
 	}
 	for i := range stored {
 		r := &stored[i]
@@ -421,13 +552,17 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			w.stored = true
 			write = append(write, w)
 		default:
-			w.stored = true
+			w.stored, w.seen = true, r.lastSeen
 		}
 	}
-	for _, w := range order {
+	for _, w := range sub {
 		if !w.stored {
 			insert = append(insert, w)
 		}
+	}
+	var digests digestWrites
+	if !a.s.noDigests {
+		digests = plan.writes(p)
 	}
 	// A snapshot's findings are the cluster's rows afterwards, so its
 	// counters are counted from the report; a delta naming many objects
@@ -459,7 +594,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		write = append(write, insert...)
 	}
 	if a.s.d.dollar {
-		if err := a.writeFindings(ctx, charge, write, gone, counters); err != nil {
+		if err := a.writeFindings(ctx, charge, write, gone, counters, digests); err != nil {
 			return err
 		}
 	} else {
@@ -477,6 +612,11 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		if counters != nil {
 			if err := a.applyCounterDiff(ctx, counters); err != nil {
 				return err
+			}
+		}
+		if !a.s.noDigests {
+			if err := a.writeDigests(ctx, digests); err != nil {
+				return fmt.Errorf("findings: object digests: %w", err)
 			}
 		}
 	}
@@ -540,7 +680,9 @@ var findingsUpsertList = listStatement{
 // whether they reach zero, the others upserted; with $24 (a snapshot's
 // counters, absolute) the counters it has replace the stored ones and
 // the others are deleted. The main UPDATE charges the cluster's
-// findings rows unless $27 (charged before a COPY).
+// findings rows unless $27 (charged before a COPY). The last parts
+// keep object_digests (objectdigest.go): the digests to upsert ($28–$30)
+// and the objects' to delete ($31; with $32, every other object's).
 const writeFindingsSQL = `WITH
 	up AS (INSERT INTO findings (cluster_id, object_key, fkey, gen, rule_id, severity, kind, namespace, name, title, suppressed, data, first_seen, last_seen, dhash)
 		SELECT $1, u.o, u.f, $2, u.r, u.s, u.k, u.ns, u.n, u.t, u.su, u.d, $3, $3, u.h
@@ -563,14 +705,17 @@ const writeFindingsSQL = `WITH
 			title = CASE WHEN $24::boolean OR excluded.title <> '' THEN excluded.title ELSE cluster_rule_counts.title END,
 			severity = CASE WHEN $24::boolean OR excluded.severity > cluster_rule_counts.severity THEN excluded.severity ELSE cluster_rule_counts.severity END),
 	charged AS (UPDATE clusters SET finding_rows = CASE WHEN $23::boolean THEN $25::bigint ELSE finding_rows + $26::bigint END, quota_refused_at = 0
-		WHERE id = $1 AND NOT $27::boolean RETURNING finding_rows)
+		WHERE id = $1 AND NOT $27::boolean RETURNING finding_rows),
+	ddel AS (DELETE FROM object_digests WHERE cluster_id = $1 AND (object_key = ANY($31::text[]) OR $32::boolean AND NOT (object_key = ANY($28::text[])))),
+	dup AS (INSERT INTO object_digests (cluster_id, object_key, digest, seen) SELECT $1, u.o, u.d, u.s FROM unnest($28::text[], $29::text[], $30::bigint[]) AS u(o, d, s)
+		ON CONFLICT (cluster_id, object_key) DO UPDATE SET digest = excluded.digest, seen = excluded.seen)
 SELECT (SELECT finding_rows FROM charged)`
 
 // writeFindings runs writeFindingsSQL: findings to upsert,
 // rows gone, the counters' change (nil: none, the cluster is recounted
 // after), and the charge of the cluster's findings rows, whose quota it
 // then checks (the statement rolls back with the report if it is over).
-func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows []*wantedFinding, gone [][2]string, counters *counterDiff) error {
+func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows []*wantedFinding, gone [][2]string, counters *counterDiff, digests digestWrites) error {
 	n := len(rows)
 	okey, fkey, rule, kind, ns, name, title, data, dhash := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	sev, sup := make([]int32, n), make([]int32, n)
@@ -598,11 +743,13 @@ func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows []*w
 	for i, x := range counters.rules {
 		rr[i], rt[i], rs[i], rn[i] = x.rule, x.title, int32(x.sev), int32(x.n)
 	}
+	dokey, ddigest, dseen, ddel := digests.columns()
 	var charged sql.NullInt64
 	if err := a.s.queryRow(ctx, a.tx, writeFindingsSQL,
 		a.cluster, a.gen, a.now, okey, fkey, rule, sev, kind, ns, name, title, sup, data, dhash,
 		gokey, gfkey, ssev, sn, rr, rt, rs, rn,
-		c.full, counters.absolute, int64(c.total), int64(c.inserted-c.deleted), c.done).Scan(&charged); err != nil {
+		c.full, counters.absolute, int64(c.total), int64(c.inserted-c.deleted), c.done,
+		dokey, ddigest, dseen, ddel, digests.clear).Scan(&charged); err != nil {
 		return fmt.Errorf("findings: %w", err)
 	}
 	if c.done {

@@ -320,6 +320,18 @@ ALTER TABLE clusters ADD COLUMN runtime_profiles_dropped BIGINT NOT NULL DEFAULT
 	{15, "findings: the hash of each finding's JSON as received, to skip unchanged findings", `
 ALTER TABLE findings ADD COLUMN dhash TEXT NOT NULL DEFAULT '';
 `, nil},
+	// A snapshot reads back and diffs only the objects whose findings
+	// changed (objectdigest.go). Empty after the upgrade: each cluster's
+	// next snapshot is diffed whole and fills it.
+	{16, "object digests: per reported object, a digest of its findings rows, so a snapshot diffs only the objects that changed", `
+CREATE TABLE object_digests (
+	cluster_id TEXT NOT NULL REFERENCES clusters(id),
+	object_key TEXT NOT NULL,
+	digest TEXT NOT NULL,
+	seen BIGINT NOT NULL,
+	PRIMARY KEY (cluster_id, object_key)
+);
+`, nil},
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

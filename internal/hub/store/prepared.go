@@ -84,9 +84,10 @@ func ingestStatements() []string {
 	texts := []string{
 		sqliteClaimSQL, clusterGenSQL, agentSeqSQL, chargeFullSQL, chargeDeltaSQL, ruleCountsCleanupSQL, sevCountsClearSQL, ruleCountsClearSQL,
 		`SELECT object_key, fkey, dhash, last_seen FROM findings WHERE cluster_id = ?`,
+		digestsReadSQL, digestsClearSQL,
 	}
 	lists := []listStatement{
-		findingsUpsertList, storedScopeList, deleteFindingsList,
+		findingsUpsertList, storedScopeList, deleteFindingsList, digestsUpsertList, digestsDeleteList,
 		{prefix: sevCountsHead, item: "(" + placeholders(3) + ")", suffix: sevCountsTail, width: 3},
 		{prefix: ruleCountsHead, item: "(" + placeholders(5) + ")", suffix: ruleCountsTail, width: 5},
 	}

@@ -95,8 +95,21 @@ type sqlStore struct {
 	seen *seenCache
 	// limits are the per-cluster quotas (quota.go); nil: the defaults.
 	limits atomic.Pointer[IngestLimits]
+	// noDigests: findings reports neither read nor keep object_digests,
+	// a snapshot diffs the cluster's rows whole (the path before them;
+	// set only by tests, before any report).
+	noDigests bool
+	// diffRows counts the stored findings rows read back by the diffs of
+	// findings reports (TestSnapshotReadsChangedObjectsOnly).
+	diffRows atomic.Int64
 	// copied counts the rows written with COPY.
 	copied atomic.Int64
+	// groupCommits counts the committers' transactions committed and
+	// groupItems the reports and heartbeats they applied.
+	groupCommits, groupItems atomic.Int64
+	// commitTimes are the durations of the committers' transactions,
+	// commit (and on SQLite the WAL's sync) included.
+	commitTimes durationHistogram
 	// statements counts the statements run through exec, query and
 	// queryRow: what a report costs the database in round trips, parses
 	// and executor starts (TestStatementsPerDelta).

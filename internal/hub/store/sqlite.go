@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 )
@@ -19,28 +18,49 @@ import (
 // them queue instead of failing.
 type SQLite struct {
 	*sqlStore
-	stop, done chan struct{}
+	// ck is the checkpointer's own connection (checkpoint.go): never one
+	// a dashboard read or the writer waits for.
+	ck       *sql.DB
+	wal      walLimits
+	walStats walCounters
+	// lastLog and lastBackfilled are the WAL's length and frames copied
+	// at the last checkpoint (the checkpointer's goroutine only).
+	lastLog, lastBackfilled int64
+	stop, done              chan struct{}
 }
 
-// Checkpoints. The writer connection only checkpoints the WAL when it
-// reaches walSafetyPages (a safety net); a goroutine checkpoints it
-// PASSIVE-ly from a reader connection every checkpointEvery instead, so
-// copying WAL frames into the database happens beside ingest rather than
-// inside the report that crossed SQLite's default 1,000-page threshold (a
-// latency spike every few dozen reports).
-const (
-	checkpointEvery = 500 * time.Millisecond
-	walSafetyPages  = 16384
-)
+// Durability and checkpoints (issue #17).
+//
+// synchronous=FULL: in WAL mode SQLite then syncs the WAL file at every
+// commit, so a report the hub answered 200 is on the disk and survives
+// an OS crash or power loss. (NORMAL, used before, syncs only at
+// checkpoints: the last commits before a power loss could roll back.)
+// Group commit keeps that to one sync per group of reports, not one per
+// report.
+//
+// wal_autocheckpoint=0 on every connection: no commit ever runs a
+// checkpoint (the few writes outside the writer's transactions — an API
+// token's last use, an audit event — go through the readers' pool, and
+// would otherwise checkpoint the whole WAL in their request).
+// The checkpointer (checkpoint.go) copies the WAL into the database from
+// its own connection beside the writer, and bounds the WAL's size.
+//
+// journal_size_limit: when the WAL restarts, its file is truncated to the
+// soft limit, so a burst that grew it does not keep its disk space.
 
 // OpenSQLite opens (creating) the database file and migrates it.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	return openSQLite(ctx, path, defaultWALLimits)
+}
+
+func openSQLite(ctx context.Context, path string, lim walLimits) (*SQLite, error) {
 	if err := privateFiles(path); err != nil {
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
 	dsn := func(txlock string, pragmas ...string) string {
 		q := url.Values{}
-		for _, p := range append([]string{"journal_mode(WAL)", "busy_timeout(15000)", "foreign_keys(1)", "synchronous(NORMAL)"}, pragmas...) {
+		for _, p := range append([]string{"journal_mode(WAL)", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis), "foreign_keys(1)", "synchronous(FULL)",
+			fmt.Sprintf("journal_size_limit(%d)", lim.softPages*sqlitePageSize), "wal_autocheckpoint(0)"}, pragmas...) {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", txlock)
@@ -52,34 +72,41 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	// A few readers in WAL mode (they never wait for the writer).
 	db.SetMaxOpenConns(4)
+	s := &SQLite{sqlStore: &sqlStore{db: db, d: sqliteDialect}, wal: lim}
 	// Transactions (ingest, heartbeats, enrolment) go through one writer
 	// connection: SQLite has one writer at a time anyway, and queueing in
 	// Go is first come, first served, where several connections contending
 	// for the write lock sleep in SQLite's busy handler (1 ms, 2 ms, 5 ms …
 	// 100 ms steps), which made the ingest p99 hundreds of milliseconds.
-	w, err := sql.Open("sqlite", dsn("immediate", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages)))
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite %s: %w", path, err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
-	s := &SQLite{sqlStore: &sqlStore{db: db, w: w, d: sqliteDialect}}
-	if err := migrate(ctx, w, sqliteDialect, LatestSchemaVersion()); err != nil {
+	if s.w, err = sql.Open("sqlite", dsn("immediate")); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	if err := s.prepareIngest(ctx, w); err != nil {
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxIdleTime(0)
+	s.w.SetConnMaxLifetime(0)
+	if s.ck, err = sql.Open("sqlite", dsn("deferred")); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
-	s.stop, s.done = make(chan struct{}), make(chan struct{})
-	go s.checkpoints()
+	s.ck.SetMaxOpenConns(1)
+	s.ck.SetMaxIdleConns(1)
+	s.ck.SetConnMaxIdleTime(0)
+	s.ck.SetConnMaxLifetime(0)
+	if err := migrate(ctx, s.w, sqliteDialect, LatestSchemaVersion()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	if err := s.prepareIngest(ctx, s.w); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
 	s.startCommitters(1) // the one writer connection
 	s.startHeartbeats()
 	s.startSeen()
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go s.checkpoints() // after the committers, whose queue it reads
 	return s, nil
 }
 
@@ -122,22 +149,6 @@ func privateFiles(path string) error {
 	return nil
 }
 
-func (s *SQLite) checkpoints() {
-	defer close(s.done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			// Errors (a busy database) are retried on the next tick; the
-			// writer's own threshold bounds the WAL meanwhile.
-			_, _ = s.db.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
-		}
-	}
-}
-
 // Close stops the checkpoints and closes the database.
 func (s *SQLite) Close() error {
 	if s.stop != nil {
@@ -145,7 +156,14 @@ func (s *SQLite) Close() error {
 		<-s.done
 		s.stop = nil
 	}
-	return s.sqlStore.Close()
+	var err error
+	if s.ck != nil {
+		err = s.ck.Close()
+	}
+	if s.w == nil { // opening failed before the writer
+		return errors.Join(err, s.db.Close())
+	}
+	return errors.Join(err, s.sqlStore.Close())
 }
 
 var sqliteDialect = dialect{name: "sqlite", blob: "BLOB", maxParams: 32000}

@@ -47,6 +47,16 @@ var backends = []struct {
 	}},
 }
 
+// backendURLs make a fresh database of each kind, for a test that opens
+// it more than once.
+var backendURLs = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"sqlite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "hub.db") }},
+	{"postgres", func(t *testing.T) string { return pgtest.Shared(t).NewDatabase(t) }},
+}
+
 func forEachBackend(t *testing.T, fn func(t *testing.T, s store.Store)) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {

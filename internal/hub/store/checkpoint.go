@@ -1,0 +1,255 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// WAL checkpoints on SQLite (issue #17).
+//
+// A checkpoint copies the pages the WAL holds into the database file and
+// syncs it; then, once no reader still needs the WAL's frames, the next
+// write transaction starts the WAL again from its beginning. Run by the
+// writer's own commits (SQLite's auto-checkpoint), it made every few
+// hundredth report wait for copying and syncing megabytes: the p99 of a
+// SQLite hub was 120–250 ms at 100 reports/s.
+//
+// Here the writer never checkpoints (wal_autocheckpoint=0). Every
+// walLimits.every the checkpointer runs a PASSIVE checkpoint on its own
+// connection, beside the writer: it copies what is committed and never
+// waits for or blocks the writer or a reader. Under a steady write load,
+// though, a PASSIVE checkpoint never catches up — the writer appends
+// frames while it copies — so the WAL would never restart and would grow
+// without bound. When it holds softPages frames or more after a PASSIVE
+// checkpoint and no report waits for the writer, the checkpointer
+// therefore takes the writer's connection between two transactions (the
+// committers queue for it in Go meanwhile) and runs a RESTART checkpoint
+// on it: only the frames appended since the PASSIVE one are left to copy
+// and sync, and the next transaction starts the WAL again (the file is
+// truncated to journal_size_limit). A writer never idle is held at
+// hardPages whatever waits. The writer is held for that copy and the
+// database file's sync: milliseconds on an idle disk, but a sync waits
+// for whatever else the file system is writing (up to seconds on the
+// shared benchmark machine). The RESTART waits at most
+// restartWait for readers still using the WAL's frames (a long dashboard
+// read); if they outlast it, the WAL keeps growing until hardPages, where
+// the RESTART waits for them as long as the busy timeout allows (15 s).
+// So the WAL is bounded by hardPages plus what the writer appends during
+// one checkpoint interval, unless a single read outlasts the busy timeout.
+
+// sqlitePageSize is SQLite's default page size, which the hub's
+// databases use (a WAL frame is a page and a 24-byte header).
+const sqlitePageSize = 4096
+
+type walLimits struct {
+	// every is the interval of the PASSIVE checkpoints.
+	every time.Duration
+	// softPages: frames at which the WAL is restarted between two
+	// writer transactions, waiting at most restartWait for readers.
+	softPages   int
+	restartWait time.Duration
+	// hardPages: frames at which the restart waits for readers up to the
+	// busy timeout.
+	hardPages int
+}
+
+// defaultWALLimits: the WAL is restarted at 64 MiB (about 20 s of
+// writes at 500 delta reports/s; each restart holds the writer, so the
+// fewer the better for the tail, and a longer WAL costs only disk), and
+// at 256 MiB whatever waits.
+var defaultWALLimits = walLimits{
+	every:       250 * time.Millisecond,
+	softPages:   16384,
+	restartWait: 20 * time.Millisecond,
+	hardPages:   65536,
+}
+
+// Before a restart, PASSIVE checkpoints run again (at most maxCatchUp
+// times) until no more than restartResidue frames are left to copy.
+const (
+	maxCatchUp     = 4
+	restartResidue = 64
+)
+
+// busyTimeoutMillis is every connection's busy_timeout (OpenSQLite).
+const busyTimeoutMillis = 15000
+
+// walCounters are the checkpointer's figures since the store opened.
+type walCounters struct {
+	passive, passiveNanos, copied     atomic.Int64
+	restarts, forced, restartBusy     atomic.Int64
+	pauseNanos, maxPauseNanos         atomic.Int64
+	frames, maxFrames, checkpointErrs atomic.Int64
+}
+
+// WALStats are a SQLite store's checkpoint figures since it opened (the
+// hub's metrics palisade_hub_sqlite_*).
+type WALStats struct {
+	// PassiveCheckpoints ran beside the writer and took PassiveTime.
+	PassiveCheckpoints int64
+	PassiveTime        time.Duration
+	// FramesCopied into the database by all checkpoints.
+	FramesCopied int64
+	// Restarts held the writer's connection (WriterPause in all, the
+	// longest MaxWriterPause); Forced of them waited for readers up to
+	// the busy timeout (hard limit); RestartsBusy ended with readers
+	// still on the WAL.
+	Restarts, Forced, RestartsBusy int64
+	WriterPause, MaxWriterPause    time.Duration
+	// WALFrames is the WAL's length at the last checkpoint, MaxWALFrames
+	// the longest seen (a frame is a 4 KiB page).
+	WALFrames, MaxWALFrames int64
+	// Errors of checkpoints (retried at the next interval).
+	Errors int64
+	// Commits are the writer's group commits and CommittedItems the
+	// items they applied (an agent's request of reports, or a
+	// heartbeat): with synchronous=FULL each commit is one sync of the
+	// WAL.
+	Commits, CommittedItems int64
+	// CommitTimes are the writer's transactions' durations, the WAL's
+	// sync at commit included: the writer's own tail.
+	CommitTimes DurationCounts
+}
+
+// WALStats returns the checkpoint and commit figures.
+func (s *SQLite) WALStats() WALStats {
+	c := &s.walStats
+	return WALStats{
+		PassiveCheckpoints: c.passive.Load(), PassiveTime: time.Duration(c.passiveNanos.Load()),
+		FramesCopied: c.copied.Load(),
+		Restarts:     c.restarts.Load(), Forced: c.forced.Load(), RestartsBusy: c.restartBusy.Load(),
+		WriterPause: time.Duration(c.pauseNanos.Load()), MaxWriterPause: time.Duration(c.maxPauseNanos.Load()),
+		WALFrames: c.frames.Load(), MaxWALFrames: c.maxFrames.Load(), Errors: c.checkpointErrs.Load(),
+		Commits: s.groupCommits.Load(), CommittedItems: s.groupItems.Load(),
+		CommitTimes: s.commitTimes.read(),
+	}
+}
+
+func (s *SQLite) checkpoints() {
+	defer close(s.done)
+	t := time.NewTicker(s.wal.every)
+	defer t.Stop()
+	ctx := context.Background()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.checkpoint(ctx)
+		}
+	}
+}
+
+// checkpoint runs one PASSIVE checkpoint and, when the WAL is still at
+// its soft limit or more, a RESTART on the writer's connection.
+func (s *SQLite) checkpoint(ctx context.Context) {
+	c := &s.walStats
+	start := time.Now()
+	_, log, backfilled, err := walCheckpoint(ctx, s.ck, "PASSIVE")
+	if err != nil {
+		c.checkpointErrs.Add(1) // retried at the next interval
+		return
+	}
+	if backfilled > s.lastBackfilled || log < s.lastLog {
+		c.passive.Add(1)
+		c.passiveNanos.Add(int64(time.Since(start)))
+	}
+	s.noteFrames(log, backfilled)
+	hard := log >= int64(s.wal.hardPages)
+	// Between the limits, the writer is only held when no report waits
+	// for it: a restart's copy and sync then delay only what arrives
+	// during it. A writer that is never idle is held at the hard limit.
+	if log < int64(s.wal.softPages) || !hard && s.commit != nil && !s.commit.idle() {
+		return
+	}
+	// The RESTART holds the writer while it copies what the PASSIVE
+	// checkpoints left: at 100 reports/s the WAL grows by about 16 MiB a
+	// second, a few hundred pages during one PASSIVE checkpoint. Catch
+	// up first, beside the writer, so little is left to copy under it.
+	for range maxCatchUp {
+		if log-backfilled <= restartResidue {
+			break
+		}
+		if _, log, backfilled, err = walCheckpoint(ctx, s.ck, "PASSIVE"); err != nil {
+			c.checkpointErrs.Add(1)
+			return
+		}
+		s.noteFrames(log, backfilled)
+	}
+	if err := s.restartWAL(ctx, hard); err != nil {
+		c.checkpointErrs.Add(1)
+	}
+}
+
+// noteFrames records the WAL's length and the frames copied by a
+// checkpoint, from what wal_checkpoint answers: the WAL's length and the
+// frames of it copied so far (by this checkpoint and the earlier ones
+// since the WAL restarted). Only the checkpointer's goroutine calls it.
+func (s *SQLite) noteFrames(log, backfilled int64) {
+	c := &s.walStats
+	c.frames.Store(log)
+	if log < s.lastLog || backfilled < s.lastBackfilled { // the WAL restarted since
+		s.lastBackfilled = 0
+	}
+	c.copied.Add(backfilled - s.lastBackfilled)
+	s.lastLog, s.lastBackfilled = log, backfilled
+	storeMax(&c.maxFrames, log)
+}
+
+// restartWAL runs a RESTART checkpoint on the writer's connection,
+// between two of its transactions; hard waits for readers up to the busy
+// timeout instead of restartWait.
+func (s *SQLite) restartWAL(ctx context.Context, hard bool) error {
+	c := &s.walStats
+	conn, err := s.w.Conn(ctx) // waits for the transaction in progress
+	if err != nil {
+		return fmt.Errorf("writer connection: %w", err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	defer func() {
+		d := int64(time.Since(start))
+		c.pauseNanos.Add(d)
+		storeMax(&c.maxPauseNanos, d)
+	}()
+	c.restarts.Add(1)
+	if hard {
+		c.forced.Add(1)
+	} else {
+		if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", s.wal.restartWait.Milliseconds())); err != nil {
+			return fmt.Errorf("busy timeout: %w", err)
+		}
+		// A failure here leaves the shorter timeout, which only makes
+		// the writer's rare waits for the write lock shorter.
+		defer func() { _, _ = conn.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", busyTimeoutMillis)) }()
+	}
+	busy, log, backfilled, err := walCheckpoint(ctx, conn, "RESTART")
+	if err != nil {
+		return err
+	}
+	if busy {
+		c.restartBusy.Add(1)
+	}
+	s.noteFrames(log, backfilled)
+	return nil
+}
+
+// execQuerier is a *sql.DB or *sql.Conn.
+type execQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// walCheckpoint runs PRAGMA wal_checkpoint(mode): busy when it could not
+// finish (a reader or writer in the way), the WAL's length in frames and
+// the frames of it copied into the database so far.
+func walCheckpoint(ctx context.Context, q execQuerier, mode string) (busy bool, log, backfilled int64, err error) {
+	var b int
+	if err := q.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&b, &log, &backfilled); err != nil {
+		return false, 0, 0, fmt.Errorf("wal_checkpoint(%s): %w", mode, err)
+	}
+	// -1 when the database is not in WAL mode (an in-memory one).
+	return b != 0, max(log, 0), max(backfilled, 0), nil
+}
