@@ -17,8 +17,9 @@ import (
 // TestPostgresRestartedUnderIngest restarts the hub's PostgreSQL (an
 // immediate shutdown, as a crash or a failover would) twice while an
 // agent reports. The hub answers errors while the database is down and
-// recovers on its own when it is back; every report ends up stored
-// exactly once and none is dropped.
+// recovers on its own when it is back; every report, including those
+// recorded while it was down, ends up stored exactly once and none is
+// dropped.
 func TestPostgresRestartedUnderIngest(t *testing.T) {
 	bin, err := pgtest.BinDir()
 	if err != nil {
@@ -55,7 +56,18 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 			t.Fatalf("report %d: %v", r, err)
 		}
 		if restarts[r] {
-			if err := pg.Restart(time.Second); err != nil {
+			// Down until the agent has met the outage: reports recorded
+			// while PostgreSQL is down must be refused with 503 and kept,
+			// whatever the machine's load does to the send loop's timing.
+			pg.Crash()
+			before := refused.Load()
+			for i := range 5 {
+				if err := a.RecordAdmission(admissionEvents(reports+r+i, perReport)...); err != nil {
+					t.Fatalf("report recorded while PostgreSQL is down: %v", err)
+				}
+			}
+			waitFor(t, "the agent to meet the outage (503)", time.Minute, func() bool { return refused.Load() > before })
+			if err := pg.Relaunch(); err != nil {
 				t.Fatalf("restart PostgreSQL: %v", err)
 			}
 		}
@@ -68,7 +80,16 @@ func TestPostgresRestartedUnderIngest(t *testing.T) {
 		t.Errorf("PostgreSQL restarted: the agent saw %d answers 503, the hub answered %d requests 500; want 503s only", refused.Load(), internalErrors.Load())
 	}
 	counts := storedEvents(t, st, a.ClusterID())
+	recorded := []int{}
 	for r := range reports {
+		recorded = append(recorded, r)
+		if restarts[r] {
+			for i := range 5 {
+				recorded = append(recorded, reports+r+i)
+			}
+		}
+	}
+	for _, r := range recorded {
 		for _, e := range admissionEvents(r, perReport) {
 			if counts[e.UID] != 1 {
 				t.Errorf("event %s stored %d times", e.UID, counts[e.UID])

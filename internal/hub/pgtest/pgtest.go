@@ -305,10 +305,18 @@ func (s *Server) NewDatabase(t testing.TB) string {
 // the WAL), keeps it down for down, and starts it again on the same port
 // with the same data. Not for the Shared server: other tests use it.
 func (s *Server) Restart(down time.Duration) error {
-	s.shutdown(syscall.SIGQUIT)
+	s.Crash()
 	time.Sleep(down)
-	return s.launch(s.bin, s.data, s.cred)
+	return s.Relaunch()
 }
+
+// Crash takes the server down as Restart does and leaves it down until
+// Relaunch, so a test can act while the database is unreachable.
+func (s *Server) Crash() { s.shutdown(syscall.SIGQUIT) }
+
+// Relaunch starts a server Crash took down, on the same port with the same
+// data.
+func (s *Server) Relaunch() error { return s.launch(s.bin, s.data, s.cred) }
 
 // Stop stops the server (fast shutdown) and removes its directory.
 func (s *Server) Stop() {
