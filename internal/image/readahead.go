@@ -116,23 +116,48 @@ func (ra *readAhead) fill(produce func(emit func([]byte) error) error) {
 // (io.EOF at a clean end).
 func (ra *readAhead) Read(p []byte) (int, error) {
 	for len(ra.cur) == 0 {
-		if ra.err != nil {
+		if !ra.next() {
 			return 0, ra.err
 		}
-		if ra.buf != nil {
-			ra.free <- ra.buf[:cap(ra.buf)]
-			ra.buf = nil
-		}
-		buf, ok := <-ra.ch
-		if !ok {
-			ra.err = <-ra.errc
-			return 0, ra.err
-		}
-		ra.buf, ra.cur = buf, buf
 	}
 	n := copy(p, ra.cur)
 	ra.cur = ra.cur[n:]
 	return n, nil
+}
+
+// skip drops up to n bytes without copying them and returns how many it
+// dropped: fewer only at the end of the stream or at its error, which the
+// next Read returns.
+func (ra *readAhead) skip(n int64) int64 {
+	var done int64
+	for done < n {
+		if len(ra.cur) == 0 && !ra.next() {
+			break
+		}
+		k := int(min(int64(len(ra.cur)), n-done))
+		ra.cur = ra.cur[k:]
+		done += int64(k)
+	}
+	return done
+}
+
+// next gives the current chunk back and makes the next one current; it
+// returns false at the end of the stream (ra.err is then set).
+func (ra *readAhead) next() bool {
+	if ra.err != nil {
+		return false
+	}
+	if ra.buf != nil {
+		ra.free <- ra.buf[:cap(ra.buf)]
+		ra.buf = nil
+	}
+	buf, ok := <-ra.ch
+	if !ok {
+		ra.err = <-ra.errc
+		return false
+	}
+	ra.buf, ra.cur = buf, buf
+	return true
 }
 
 // Close stops the goroutine and waits for it, so the decompressor under
