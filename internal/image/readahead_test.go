@@ -3,10 +3,13 @@ package image
 import (
 	"bytes"
 	"errors"
+	"hash/crc32"
 	"io"
 	"math/rand"
 	"testing"
 	"testing/iotest"
+
+	"github.com/palisade-sec/palisade/internal/inflate"
 )
 
 func TestReadAheadReturnsTheStreamInOrder(t *testing.T) {
@@ -137,6 +140,50 @@ func TestBombReaderSeek(t *testing.T) {
 			}
 			if !errors.Is(err, tt.wantErr) {
 				t.Errorf("err = %v, want %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestReadAheadChecksumMarks checks the CRC-32 marks a gzip producer
+// sends: bytes read or skipped since the previous mark must match it, a
+// mismatch fails the read at that point with inflate.ErrChecksum, and a
+// stream without sum ignores nothing it is not given.
+func TestReadAheadChecksumMarks(t *testing.T) {
+	a := bytes.Repeat([]byte("member one "), readAheadChunkSize/5)
+	b := []byte("member two")
+	tests := []struct {
+		name    string
+		crcs    [2]uint32
+		skip    int64 // skipped before reading the rest
+		wantErr error
+	}{
+		{"both members match", [2]uint32{crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b)}, 0, nil},
+		{"both match, part skipped", [2]uint32{crc32.ChecksumIEEE(a), crc32.ChecksumIEEE(b)}, readAheadChunkSize + 7, nil},
+		{"first member differs", [2]uint32{crc32.ChecksumIEEE(a) ^ 1, crc32.ChecksumIEEE(b)}, 0, inflate.ErrChecksum},
+		{"second member differs, first skipped", [2]uint32{crc32.ChecksumIEEE(a), 0}, int64(len(a)), inflate.ErrChecksum},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ra := newReadAheadFunc(true, func(emit func([]byte) error, check func(uint32) error) error {
+				for i, m := range [][]byte{a, b} {
+					if err := emit(m); err != nil {
+						return err
+					}
+					if err := check(tt.crcs[i]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			defer ra.Close()
+			skipped := ra.skip(tt.skip)
+			rest, err := io.ReadAll(ra)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if whole := append(append([]byte{}, a...), b...); err == nil && (skipped != tt.skip || !bytes.Equal(rest, whole[tt.skip:])) {
+				t.Errorf("skipped %d, read %d bytes: not the stream", skipped, len(rest))
 			}
 		})
 	}
