@@ -446,27 +446,55 @@ func (f *FS) HiddenResults(stream string) []StreamResult {
 }
 
 // Results lists the named stream's results for every final file that has
-// one, sorted by path.
+// one, sorted by path. Only the files with a result get their path built:
+// most nodes have none.
 func (f *FS) Results(stream string) []StreamResult {
 	var out []StreamResult
-	var walk func(n *node, p string)
-	walk = func(n *node, p string) {
-		for k, c := range n.kids {
-			cp := joinPath(p, k)
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, c := range n.kids {
 			if c.extra != nil {
 				if r, ok := c.extra.results[stream]; ok {
-					r.Path, r.Layer = cp, int(c.layer)
+					r.Path, r.Layer = c.path(), int(c.layer)
 					out = append(out, r)
 				}
 			}
 			if c.isDir() {
-				walk(c, cp)
+				walk(c)
 			}
 		}
 	}
-	walk(f.root, ".")
+	walk(f.root)
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
+}
+
+// RegularFiles calls fn with the path, size and mode of every regular file
+// of the final view, the files fs.WalkDir reports as regular (symlinks are
+// not followed; a hardlink is the regular file it shares content with), in
+// no particular order. It is fs.WalkDir without sorting each directory and
+// building a fs.DirEntry per path, for callers that only collect paths
+// (catalog.Set.Run, after the walk of an image). An error from fn stops the
+// listing and is returned.
+func (f *FS) RegularFiles(fn func(p string, size int64, mode fs.FileMode) error) error {
+	buf := make([]byte, 0, 256)
+	var walk func(n *node, prefix []byte) error
+	walk = func(n *node, prefix []byte) error {
+		for name, c := range n.kids {
+			switch {
+			case c.isDir():
+				if err := walk(c, append(append(prefix, name...), '/')); err != nil {
+					return err
+				}
+			case c.mode.IsRegular():
+				if err := fn(string(append(prefix, name...)), c.size, c.mode); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(f.root, buf)
 }
 
 // fileInfo adapts a node to fs.FileInfo.

@@ -2,8 +2,12 @@ package image
 
 import (
 	"errors"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"sync"
+
+	"github.com/palisade-sec/palisade/internal/inflate"
 )
 
 // readAhead decompresses on its own goroutine, a few chunks ahead of the
@@ -11,7 +15,7 @@ import (
 // layer) overlaps with parsing the tar stream and feeding the catalogers on
 // a second core. At most chunks×chunkSize bytes are buffered.
 type readAhead struct {
-	ch   chan []byte
+	ch   chan chunk
 	free chan []byte
 	done chan struct{}
 	once sync.Once
@@ -20,6 +24,19 @@ type readAhead struct {
 	buf, cur []byte
 	err      error
 	errc     chan error
+	// crc is the CRC-32 of the bytes read or skipped since the last
+	// checksum mark (see check); sum says whether to compute it.
+	crc uint32
+	sum bool
+}
+
+// chunk is a run of the stream's bytes, or, with mark, the CRC-32 that the
+// bytes since the previous mark must have (a gzip member's trailer):
+// checking it on the reading goroutine keeps it off the decompressor's.
+type chunk struct {
+	b    []byte
+	crc  uint32
+	mark bool
 }
 
 const (
@@ -28,7 +45,7 @@ const (
 )
 
 func newReadAhead(r io.Reader) *readAhead {
-	return newReadAheadFunc(func(emit func([]byte) error) error {
+	return newReadAheadFunc(false, func(emit func([]byte) error, _ func(uint32) error) error {
 		buf := make([]byte, readAheadChunkSize)
 		for {
 			n, err := r.Read(buf)
@@ -47,13 +64,16 @@ func newReadAhead(r io.Reader) *readAhead {
 // newReadAheadFunc runs produce on its own goroutine; produce pushes the
 // stream's bytes through emit (which may block, and returns errStopped
 // once Close was called) and returns io.EOF or nil at a clean end, or the
-// stream's error.
-func newReadAheadFunc(produce func(emit func([]byte) error) error) *readAhead {
+// stream's error. With sum, produce calls check with the CRC-32 the bytes
+// since its previous call must have (gzip.GunzipTrailers' trailer), and
+// Read fails with inflate.ErrChecksum where they do not.
+func newReadAheadFunc(sum bool, produce func(emit func([]byte) error, check func(crc uint32) error) error) *readAhead {
 	ra := &readAhead{
-		ch:   make(chan []byte, readAheadChunks),
+		ch:   make(chan chunk, readAheadChunks),
 		free: make(chan []byte, readAheadChunks+1),
 		done: make(chan struct{}),
 		errc: make(chan error, 1),
+		sum:  sum,
 	}
 	for range readAheadChunks + 1 {
 		ra.free <- make([]byte, readAheadChunkSize)
@@ -66,18 +86,32 @@ func newReadAheadFunc(produce func(emit func([]byte) error) error) *readAhead {
 // errStopped ends a producer after Close.
 var errStopped = errors.New("read-ahead closed")
 
-func (ra *readAhead) fill(produce func(emit func([]byte) error) error) {
+func (ra *readAhead) fill(produce func(emit func([]byte) error, check func(crc uint32) error) error) {
 	defer ra.wg.Done()
 	defer close(ra.ch)
 	var cur []byte // the chunk being filled
-	send := func() error {
+	sendChunk := func(c chunk) error {
 		select {
-		case ra.ch <- cur:
-			cur = nil
+		case ra.ch <- c:
 			return nil
 		case <-ra.done:
 			return errStopped
 		}
+	}
+	send := func() error {
+		err := sendChunk(chunk{b: cur})
+		if err == nil {
+			cur = nil
+		}
+		return err
+	}
+	check := func(crc uint32) error {
+		if len(cur) > 0 {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		return sendChunk(chunk{crc: crc, mark: true})
 	}
 	emit := func(p []byte) error {
 		for len(p) > 0 {
@@ -99,7 +133,7 @@ func (ra *readAhead) fill(produce func(emit func([]byte) error) error) {
 		}
 		return nil
 	}
-	err := produce(emit)
+	err := produce(emit, check)
 	if err == errStopped {
 		return
 	}
@@ -116,23 +150,64 @@ func (ra *readAhead) fill(produce func(emit func([]byte) error) error) {
 // (io.EOF at a clean end).
 func (ra *readAhead) Read(p []byte) (int, error) {
 	for len(ra.cur) == 0 {
-		if ra.err != nil {
+		if !ra.next() {
 			return 0, ra.err
 		}
-		if ra.buf != nil {
-			ra.free <- ra.buf[:cap(ra.buf)]
-			ra.buf = nil
-		}
-		buf, ok := <-ra.ch
-		if !ok {
-			ra.err = <-ra.errc
-			return 0, ra.err
-		}
-		ra.buf, ra.cur = buf, buf
 	}
 	n := copy(p, ra.cur)
+	if ra.sum {
+		ra.crc = crc32.Update(ra.crc, crc32.IEEETable, ra.cur[:n])
+	}
 	ra.cur = ra.cur[n:]
 	return n, nil
+}
+
+// skip drops up to n bytes without copying them and returns how many it
+// dropped: fewer only at the end of the stream or at its error, which the
+// next Read returns.
+func (ra *readAhead) skip(n int64) int64 {
+	var done int64
+	for done < n {
+		if len(ra.cur) == 0 && !ra.next() {
+			break
+		}
+		k := int(min(int64(len(ra.cur)), n-done))
+		if ra.sum {
+			ra.crc = crc32.Update(ra.crc, crc32.IEEETable, ra.cur[:k])
+		}
+		ra.cur = ra.cur[k:]
+		done += int64(k)
+	}
+	return done
+}
+
+// next gives the current chunk back and makes the next one current,
+// checking the checksum marks on the way; it returns false at the end of
+// the stream or at a checksum mismatch (ra.err is then set).
+func (ra *readAhead) next() bool {
+	if ra.err != nil {
+		return false
+	}
+	if ra.buf != nil {
+		ra.free <- ra.buf[:cap(ra.buf)]
+		ra.buf = nil
+	}
+	for {
+		c, ok := <-ra.ch
+		if !ok {
+			ra.err = <-ra.errc
+			return false
+		}
+		if !c.mark {
+			ra.buf, ra.cur = c.b, c.b
+			return true
+		}
+		if c.crc != ra.crc {
+			ra.err = fmt.Errorf("gzip: %w", inflate.ErrChecksum)
+			return false
+		}
+		ra.crc = 0
+	}
 }
 
 // Close stops the goroutine and waits for it, so the decompressor under

@@ -408,6 +408,16 @@ func TestHostileLayers(t *testing.T) {
 			}}
 		}, Limits{MaxUncompressedBytes: 1 << 20}, nil, ErrLimit, "decompressed bytes"},
 		{"gzip bomb", func() genLayer { return bomb }, Limits{}, nil, ErrLimit, "decompression bomb"},
+		{"gzip CRC-32 mismatch", func() genLayer {
+			b := gz(t, tarBytes(t, f("a", strings.Repeat("xy", 50000)), f("b", "1")))
+			b[len(b)-6] ^= 1 // the trailer's CRC-32
+			return rawLayer("badcrc", b)
+		}, Limits{}, nil, ErrMalformed, "checksum"},
+		{"gzip CRC-32 mismatch, selected files", func() genLayer {
+			b := gz(t, tarBytes(t, f("a", strings.Repeat("xy", 50000)), f("b", "1")))
+			b[len(b)-6] ^= 1
+			return rawLayer("badcrc2", b)
+		}, Limits{}, SelectAll(), ErrMalformed, "checksum"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

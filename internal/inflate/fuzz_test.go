@@ -51,6 +51,14 @@ func FuzzGunzipMatchesStdlib(f *testing.F) {
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("output differs: %d bytes, stdlib %d", len(got), len(want))
 		}
+		// GunzipTrailers with the CRC-32 checked by the caller: the same.
+		got, err = collect(gunzipCheckingTrailers, bytes.NewReader(in))
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("GunzipTrailers: err = %v, stdlib err = %v", err, werr)
+		}
+		if err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("GunzipTrailers: output differs: %d bytes, stdlib %d", len(got), len(want))
+		}
 	})
 }
 

@@ -32,9 +32,29 @@ const (
 // decoding and is returned. Each member's CRC-32 and length are checked.
 // At least one member is required; the stream must end after the last.
 func Gunzip(src io.Reader, emit func([]byte) error) error {
+	return gunzip(src, emit, nil)
+}
+
+// GunzipTrailers is Gunzip leaving the CRC-32 check to the caller, so that
+// it can run on the goroutine that consumes the output instead of the
+// decoder's (whose time is a cold image scan's critical path). After the
+// last emit of each member it calls trailer with the CRC-32 the member's
+// trailer declares; the caller must compare it with the CRC-32 of the bytes
+// emitted since the previous call (or the start) and fail with ErrChecksum
+// when they differ, as Gunzip would. Everything else, each member's length
+// included, is checked here as Gunzip checks it; an error from trailer
+// stops decoding and is returned.
+func GunzipTrailers(src io.Reader, emit func([]byte) error, trailer func(crc uint32) error) error {
+	return gunzip(src, emit, trailer)
+}
+
+// gunzip checks each member's CRC-32 itself when trailer is nil.
+func gunzip(src io.Reader, emit func([]byte) error, trailer func(crc uint32) error) error {
 	crc, size := uint32(0), uint32(0)
 	d := newDecoder(src, func(p []byte) error {
-		crc = crc32.Update(crc, crc32.IEEETable, p)
+		if trailer == nil {
+			crc = crc32.Update(crc, crc32.IEEETable, p)
+		}
 		size += uint32(len(p))
 		return emit(p)
 	})
@@ -66,8 +86,14 @@ func Gunzip(src io.Reader, emit func([]byte) error) error {
 		if err := d.readBytes(t[:]); err != nil {
 			return err
 		}
-		if binary.LittleEndian.Uint32(t[:]) != crc || binary.LittleEndian.Uint32(t[4:]) != size {
+		want := binary.LittleEndian.Uint32(t[:])
+		if (trailer == nil && want != crc) || binary.LittleEndian.Uint32(t[4:]) != size {
 			return fmt.Errorf("%w: member %d", ErrChecksum, member+1)
+		}
+		if trailer != nil {
+			if err := trailer(want); err != nil {
+				return err
+			}
 		}
 	}
 }

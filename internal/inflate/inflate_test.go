@@ -97,6 +97,13 @@ func TestGunzipMembersAndHeaders(t *testing.T) {
 	}()
 	badCRC := append([]byte{}, good...)
 	badCRC[len(badCRC)-6] ^= 1
+	// The first member's trailer: its CRC-32 sits 8 bytes before the
+	// second member's header.
+	first := bytes.Index(good[10:], []byte{0x1f, 0x8b, 8}) + 10
+	badFirstCRC := append([]byte{}, good...)
+	badFirstCRC[first-8] ^= 1
+	badLen := append([]byte{}, good...)
+	badLen[len(badLen)-2] ^= 1
 	for _, tc := range []struct {
 		name    string
 		in      []byte
@@ -110,21 +117,27 @@ func TestGunzipMembersAndHeaders(t *testing.T) {
 		{"truncated data", good[:len(good)/2], nil, io.ErrUnexpectedEOF},
 		{"truncated trailer", good[:len(good)-3], nil, io.ErrUnexpectedEOF},
 		{"bad CRC", badCRC, nil, ErrChecksum},
+		{"bad CRC of the first member", badFirstCRC, nil, ErrChecksum},
+		{"bad length", badLen, nil, ErrChecksum},
 		{"bad magic", append([]byte{0x1f, 0x8c}, good[2:]...), nil, ErrHeader},
 		{"trailing garbage", append(append([]byte{}, good...), make([]byte, 12)...), nil, ErrHeader},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := collect(Gunzip, bytes.NewReader(tc.in))
-			if tc.wantErr != nil {
-				if !errors.Is(err, tc.wantErr) {
-					t.Errorf("err = %v, want %v", err, tc.wantErr)
+		// GunzipTrailers, with the caller checking each member's CRC-32,
+		// must answer as Gunzip does.
+		for fname, fn := range map[string]func(io.Reader, func([]byte) error) error{"Gunzip": Gunzip, "GunzipTrailers": gunzipCheckingTrailers} {
+			t.Run(fname+"/"+tc.name, func(t *testing.T) {
+				got, err := collect(fn, bytes.NewReader(tc.in))
+				if tc.wantErr != nil {
+					if !errors.Is(err, tc.wantErr) {
+						t.Errorf("err = %v, want %v", err, tc.wantErr)
+					}
+					return
 				}
-				return
-			}
-			if err != nil || !bytes.Equal(got, tc.want) {
-				t.Errorf("%d bytes (want %d), err %v", len(got), len(tc.want), err)
-			}
-		})
+				if err != nil || !bytes.Equal(got, tc.want) {
+					t.Errorf("%d bytes (want %d), err %v", len(got), len(tc.want), err)
+				}
+			})
+		}
 	}
 }
 

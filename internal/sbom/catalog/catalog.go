@@ -317,6 +317,14 @@ type Result struct {
 	Warnings []error
 }
 
+// FileLister is an fs.FS that lists its regular files more cheaply than
+// fs.WalkDir can (image.FS, whose tree is in memory): RegularFiles calls fn
+// with the path, size and mode of exactly the files fs.WalkDir would report
+// as regular, in any order, and returns fn's first error.
+type FileLister interface {
+	RegularFiles(fn func(path string, size int64, mode fs.FileMode) error) error
+}
+
 // Run walks fsys once, detects the OS, and runs every cataloger on the
 // files it wants; stream catalogers get each wanted file opened from fsys.
 // Packages are sorted by ecosystem, name, version and location.
@@ -332,31 +340,40 @@ func (s *Set) Run(ctx context.Context, fsys fs.FS) (*Result, error) {
 		path string
 	}
 	var streams []streamJob
-	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
+	visit := func(p string, size int64, mode fs.FileMode) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		s.globs().wanted(s.Catalogers, p, info.Size(), info.Mode(), func(i int) bool {
+		s.globs().wanted(s.Catalogers, p, size, mode, func(i int) bool {
 			wanted[i] = append(wanted[i], p)
 			return true
 		})
 		for _, c := range s.Streams {
-			if c.Wants(p, info.Size(), info.Mode()) {
+			if c.Wants(p, size, mode) {
 				streams = append(streams, streamJob{c, p})
 			}
 		}
 		return nil
-	})
+	}
+	// Each cataloger's paths are sorted below, so the order of listing
+	// matters only to stream jobs, which run in fs.WalkDir's order.
+	if l, ok := fsys.(FileLister); ok && len(s.Streams) == 0 {
+		err = l.RegularFiles(visit)
+	} else {
+		err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.Type().IsRegular() {
+				return ctx.Err()
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return visit(p, info.Size(), info.Mode())
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("walking file system: %w", err)
 	}
