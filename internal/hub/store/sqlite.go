@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 )
@@ -27,6 +28,10 @@ type SQLite struct {
 	// at the last checkpoint (the checkpointer's goroutine only).
 	lastLog, lastBackfilled int64
 	stop, done              chan struct{}
+	// stopOnce stops the checkpointer and closes its pool once, however
+	// many times Close is called (sqlStore.Close is itself once).
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Durability and checkpoints (issue #17).
@@ -151,19 +156,22 @@ func privateFiles(path string) error {
 
 // Close stops the checkpoints and closes the database.
 func (s *SQLite) Close() error {
-	if s.stop != nil {
-		close(s.stop)
-		<-s.done
-		s.stop = nil
+	s.stopOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+			<-s.done
+		}
+		if s.ck != nil {
+			s.stopErr = s.ck.Close()
+		}
+		if s.w == nil { // opening failed before the writer
+			s.stopErr = errors.Join(s.stopErr, s.db.Close())
+		}
+	})
+	if s.w == nil {
+		return s.stopErr
 	}
-	var err error
-	if s.ck != nil {
-		err = s.ck.Close()
-	}
-	if s.w == nil { // opening failed before the writer
-		return errors.Join(err, s.db.Close())
-	}
-	return errors.Join(err, s.sqlStore.Close())
+	return errors.Join(s.stopErr, s.sqlStore.Close())
 }
 
 var sqliteDialect = dialect{name: "sqlite", blob: "BLOB", maxParams: 32000}
