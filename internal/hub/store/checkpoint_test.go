@@ -1,12 +1,15 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -267,4 +270,50 @@ func copyFile(t *testing.T, from, to string) {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestCheckpointFailuresLogged: checkpoints that fail (here their
+// connection is gone; in production a full disk or a read-only file) are
+// counted and logged with their cause, once and not at every interval.
+func TestCheckpointFailuresLogged(t *testing.T) {
+	ctx := context.Background()
+	s, err := store.OpenSQLiteWAL(ctx, filepath.Join(t.TempDir(), "hub.db"), 2*time.Millisecond, 64, 1024, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var buf syncBuffer
+	s.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	if err := store.BreakCheckpointer(s); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.WALStats().Errors < 10 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := s.WALStats().Errors; n < 10 {
+		t.Fatalf("%d checkpoint errors counted, want at least 10", n)
+	}
+	logged := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(logged) != 1 || !strings.Contains(logged[0], `"level":"ERROR"`) || !strings.Contains(logged[0], "wal_checkpoint(PASSIVE)") {
+		t.Fatalf("log after %d failures:\n%s\nwant one error naming the checkpoint and its cause", s.WALStats().Errors, buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger in another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -269,3 +269,7 @@ func DowngradeTo15(t interface{ Fatal(...any) }, s Store) {
 // DiffRows is how many stored findings rows the diffs of findings reports
 // have read back.
 func DiffRows(s Store) int64 { return inner(s).diffRows.Load() }
+
+// BreakCheckpointer closes the checkpointer's connection pool, so that
+// every checkpoint from now on fails.
+func BreakCheckpointer(s *SQLite) error { return s.ck.Close() }

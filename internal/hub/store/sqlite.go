@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 )
@@ -27,7 +30,13 @@ type SQLite struct {
 	// lastLog and lastBackfilled are the WAL's length and frames copied
 	// at the last checkpoint (the checkpointer's goroutine only).
 	lastLog, lastBackfilled int64
-	stop, done              chan struct{}
+	// failing counts the checkpoints failed in a row and failLogged is
+	// when that was last logged (the checkpointer's goroutine only).
+	failing    int64
+	failLogged time.Time
+	// log receives the checkpointer's failures (SetLogger).
+	log        atomic.Pointer[slog.Logger]
+	stop, done chan struct{}
 	// stopOnce stops the checkpointer and closes its pool once, however
 	// many times Close is called (sqlStore.Close is itself once).
 	stopOnce sync.Once
