@@ -1,0 +1,185 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/store"
+)
+
+// TestObjectDigestsBesideOtherWriters: every other path of the hub that
+// writes to a cluster's rows — a second agent of the same cluster (an
+// agent re-enrolled while the old one still reports), revocation and
+// re-enrolment, the retention prunes, group commits holding several
+// reports of the cluster (two snapshots, a refused batch beside good
+// ones), and the other report kinds — interleaved with snapshots and
+// deltas leaves, after every step, exactly the findings rows, counters
+// and refusals of a hub that diffs every snapshot whole, and digests that
+// match the rows (checkDigests). The one statement-level guard that no
+// other code writes findings is TestOnlyFindingsReportsWriteFindings.
+func TestObjectDigestsBesideOtherWriters(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			digests, whole := b.open(t), b.open(t)
+			t.Cleanup(func() { digests.Close(); whole.Close() })
+			store.DisableObjectDigests(whole)
+			limits := store.DefaultIngestLimits()
+			limits.FindingsPerCluster = 120
+			digests.SetIngestLimits(limits)
+			whole.SetIngestLimits(limits)
+			type side struct {
+				s store.Store
+				c store.Cluster
+			}
+			sides := [2]*side{{s: digests}, {s: whole}}
+			for _, sd := range sides {
+				sd.c = enrolled(t, sd.s, "edge", "ag-0")
+			}
+			m := &digestModel{rng: rand.New(rand.NewPCG(7, 17)), objects: map[string][]finding.Finding{}}
+			for range 25 {
+				m.newObject()
+			}
+			agents := []string{"ag-0"}
+			seqs := map[string]uint64{}
+			now := t0
+			enrol := func(agent string) {
+				for _, sd := range sides {
+					tok := store.BootstrapToken{ID: "tok-" + agent, ClusterID: sd.c.ID, Hash: hash("secret-" + agent), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+					if err := sd.s.CreateBootstrapToken(ctx, tok); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := sd.s.EnrollAgent(ctx, tok.ID, tok.Hash, store.Agent{ID: agent}, now); err != nil {
+						t.Fatal(err)
+					}
+				}
+				agents = append(agents, agent)
+			}
+			envelope := func(agent string, d *fleetapi.FindingsDelta) [2]*fleetapi.Envelope {
+				seqs[agent]++
+				var out [2]*fleetapi.Envelope
+				for i := range out {
+					out[i] = &fleetapi.Envelope{Seq: seqs[agent], Time: now, Kind: fleetapi.KindFindings, Findings: d}
+				}
+				return out
+			}
+			// compare checks both stores agree after a step; errs are
+			// the step's outcomes on each.
+			compare := func(step string, errD, errW error) {
+				t.Helper()
+				if (errD == nil) != (errW == nil) || errD != nil && !errors.Is(errD, store.ErrQuota) {
+					t.Fatalf("%s: %v with object digests, %v without", step, errD, errW)
+				}
+				got, want := store.AllFindingRows(t, digests, sides[0].c.ID), store.AllFindingRows(t, whole, sides[1].c.ID)
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: %d rows with object digests, %d without; first difference: %s", step, len(got), len(want), firstDiff(got, want))
+				}
+				gd, err := digests.GetCluster(ctx, sides[0].c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				gw, err := whole.GetCluster(ctx, sides[1].c.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(gd.Findings, gw.Findings) || gd.FindingRows != gw.FindingRows {
+					t.Fatalf("%s: counters %v (%d rows) with object digests, %v (%d) without", step, gd.Findings, gd.FindingRows, gw.Findings, gw.FindingRows)
+				}
+				checkDigests(t, digests, sides[0].c.ID, got, step)
+			}
+			other := []struct {
+				name string
+				do   func(s store.Store, c store.Cluster) error
+			}{
+				{"inventory", func(s store.Store, c store.Cluster) error {
+					a := agents[len(agents)-1]
+					seqs[a]++ // both sides: undone below
+					_, err := s.Ingest(ctx, a, &fleetapi.Envelope{Seq: seqs[a], Time: now, Kind: fleetapi.KindInventory,
+						Inventory: &fleetapi.Inventory{KubernetesVersion: "v1.37.2", Rules: []string{"r1", "r2"}}}, now)
+					seqs[a]--
+					return err
+				}},
+				{"images", func(s store.Store, c store.Cluster) error {
+					a := agents[len(agents)-1]
+					seqs[a]++
+					_, err := s.Ingest(ctx, a, &fleetapi.Envelope{Seq: seqs[a], Time: now, Kind: fleetapi.KindImages,
+						Images: &fleetapi.ImageSet{Images: []fleetapi.ImageUse{{Ref: "nginx:1", Digest: "sha256:" + fmt.Sprint(seqs[a]), Workloads: 1}}}}, now)
+					seqs[a]--
+					return err
+				}},
+				{"retention prunes", func(s store.Store, c store.Cluster) error {
+					far := now.Add(1000 * time.Hour)
+					r := store.Retention{PerCluster: 1, MaxAge: time.Minute, MaxDeletes: 1000}
+					_, e1 := s.PruneAdmissionEvents(ctx, c.ID, r, far)
+					_, e2 := s.PruneRuntimeFindings(ctx, c.ID, r, far)
+					_, e3 := s.PruneImageScans(ctx, store.ImageScanRetention{Unused: time.Minute, PerCluster: 1, MaxDeletes: 1000}, far)
+					_, e4 := s.PruneImageVerifications(ctx, store.ImageScanRetention{Unused: time.Minute, PerCluster: 1, MaxDeletes: 1000}, far)
+					_, e5 := s.PruneRuntimeProfiles(ctx, time.Minute, 1000, far)
+					_, e6 := s.PruneFrameworkScores(ctx, time.Minute, 1, 1000, far)
+					_, e7 := s.PruneLockouts(ctx, far)
+					return errors.Join(e1, e2, e3, e4, e5, e6, e7)
+				}},
+			}
+			for step := range 80 {
+				now = now.Add([]time.Duration{0, time.Minute, 20 * time.Minute, 61 * time.Minute}[m.rng.IntN(4)])
+				agent := agents[m.rng.IntN(len(agents))]
+				name := fmt.Sprintf("step %d", step)
+				switch op := m.rng.IntN(10); {
+				case op == 0 && len(agents) < 4: // a new agent of the cluster
+					enrol(fmt.Sprintf("ag-%d", len(agents)))
+					compare(name+" (enrolment)", nil, nil)
+				case op == 1: // revoked, then re-enrolled
+					var errs [2]error
+					for i, sd := range sides {
+						_, errs[i] = sd.s.RevokeCluster(ctx, sd.c.ID, now)
+					}
+					compare(name+" (revocation)", errs[0], errs[1])
+					now = now.Add(time.Second)
+					enrol(fmt.Sprintf("ag-%d", len(agents)))
+					compare(name+" (re-enrolment)", nil, nil)
+				case op == 2: // several reports of the cluster in one group commit
+					var items [2][]store.GroupItem
+					var kinds []bool
+					for range 2 + m.rng.IntN(3) {
+						a := agents[m.rng.IntN(len(agents))]
+						d := m.report()
+						kinds = append(kinds, d.Full)
+						envs := envelope(a, d)
+						for i := range items {
+							items[i] = append(items[i], store.GroupItem{AgentID: a, Envs: []*fleetapi.Envelope{envs[i]}})
+						}
+					}
+					_, errsD := store.CommitGroup(digests, now, items[0])
+					_, errsW := store.CommitGroup(whole, now, items[1])
+					for i := range errsD {
+						compare(fmt.Sprintf("%s (group commit item %d of %d, snapshots %v)", name, i, len(errsD), kinds), errsD[i], errsW[i])
+					}
+				case op == 3:
+					o := other[m.rng.IntN(len(other))]
+					var errs [2]error
+					for i, sd := range sides {
+						errs[i] = o.do(sd.s, sd.c)
+					}
+					if errs[0] != nil || errs[1] != nil {
+						t.Fatalf("%s (%s): %v, %v", name, o.name, errs[0], errs[1])
+					}
+					seqs[agents[len(agents)-1]] += map[bool]uint64{true: 1}[o.name != "retention prunes"]
+					compare(name+" ("+o.name+")", nil, nil)
+				default:
+					d := m.report()
+					envs := envelope(agent, d)
+					_, errD := digests.Ingest(ctx, agent, envs[0], now)
+					_, errW := whole.Ingest(ctx, agent, envs[1], now)
+					compare(fmt.Sprintf("%s (%s, full %v)", name, agent, d.Full), errD, errW)
+				}
+			}
+		})
+	}
+}
