@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +183,117 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestObjectDigestsConcurrentReplicas: two agents of one cluster send
+// snapshots and deltas at once, each through either of two hub replicas
+// on one database (on SQLite, one store: its group commits), so that
+// snapshots of the cluster race; the digests then still match the rows,
+// and a last snapshot leaves exactly the rows a hub that diffs it whole
+// leaves (the first, in both, diffed whole or by digest).
+func TestObjectDigestsConcurrentReplicas(t *testing.T) {
+	for _, b := range backendURLs {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			url := b.url(t)
+			var replicas [2]store.Store
+			for i := range replicas {
+				s, err := store.Open(ctx, url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				replicas[i] = s
+				if b.name == "sqlite" {
+					replicas[1] = s // one process per SQLite database
+					break
+				}
+			}
+			c := enrolled(t, replicas[0], "edge", "ag-a")
+			enrolled(t, replicas[0], "edge", "ag-b")
+			const reports = 40
+			errs := make(chan error, 2)
+			models := [2]*digestModel{}
+			for i, agent := range []string{"ag-a", "ag-b"} {
+				m := &digestModel{rng: rand.New(rand.NewPCG(uint64(i), 23)), objects: map[string][]finding.Finding{}}
+				for range 30 {
+					m.newObject()
+				}
+				models[i] = m
+				go func() {
+					for seq := uint64(1); seq <= reports; seq++ {
+						d := m.report()
+						if seq%3 == 0 {
+							d = m.snapshot()
+						}
+						r := replicas[m.rng.IntN(2)]
+						if _, err := r.Ingest(ctx, agent, &fleetapi.Envelope{Seq: seq, Time: t0, Kind: fleetapi.KindFindings, Findings: d}, t0); err != nil {
+							errs <- fmt.Errorf("%s seq %d: %w", agent, seq, err)
+							return
+						}
+					}
+					errs <- nil
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkDigests(t, replicas[0], c.ID, store.AllFindingRows(t, replicas[0], c.ID), "after the race")
+			// Then agent a's view twice, the second time with two objects
+			// changed, through either replica: the second is diffed by
+			// digest, and leaves the rows a hub that diffs both whole
+			// leaves.
+			m := models[0]
+			first := m.snapshot()
+			m.mutate(m.pick())
+			m.mutate(m.pick())
+			second := m.snapshot()
+			whole := backends[0].open(t)
+			t.Cleanup(func() { whole.Close() })
+			store.DisableObjectDigests(whole)
+			cw := enrolled(t, whole, "edge", "ag-a")
+			for i, d := range []*fleetapi.FindingsDelta{first, second} {
+				read := store.DiffRows(replicas[i])
+				if _, err := replicas[i].Ingest(ctx, "ag-a", &fleetapi.Envelope{Seq: reports + 1 + uint64(i), Time: t0, Kind: fleetapi.KindFindings, Findings: d}, t0); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := whole.Ingest(ctx, "ag-a", &fleetapi.Envelope{Seq: 1 + uint64(i), Time: t0, Kind: fleetapi.KindFindings, Findings: d}, t0); err != nil {
+					t.Fatal(err)
+				}
+				if i == 1 {
+					if n, all := store.DiffRows(replicas[i])-read, len(store.AllFindingRows(t, whole, cw.ID)); n >= int64(all) {
+						t.Errorf("the last snapshot read back %d rows of %d: not by digest", n, all)
+					}
+				}
+			}
+			got, want := rowContents(store.AllFindingRows(t, replicas[0], c.ID)), rowContents(store.AllFindingRows(t, whole, cw.ID))
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("after the last snapshots: %d rows, %d from them alone; first difference: %s", len(got), len(want), firstDiff(got, want))
+			}
+			checkDigests(t, replicas[0], c.ID, store.AllFindingRows(t, replicas[0], c.ID), "after the last snapshot")
+		})
+	}
+}
+
+// snapshot is a full report of the model as it is.
+func (m *digestModel) snapshot() *fleetapi.FindingsDelta {
+	d := &fleetapi.FindingsDelta{Full: true}
+	for _, n := range m.names() {
+		d.Objects = append(d.Objects, m.object(n))
+	}
+	return d
+}
+
+// rowContents are AllFindingRows without the generation and times, which
+// depend on the reports before.
+func rowContents(rows []string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		f := strings.Split(r, "|")
+		f[2], f[len(f)-3], f[len(f)-2] = "", "", ""
+		out[i] = strings.Join(f, "|")
+	}
+	return out
 }
