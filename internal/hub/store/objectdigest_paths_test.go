@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/hub/pgtest"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
@@ -296,4 +298,74 @@ func rowContents(rows []string) []string {
 		out[i] = strings.Join(f, "|")
 	}
 	return out
+}
+
+// TestFindingsWrittenWithoutDigestsVoidThem: on PostgreSQL, a replica of
+// a hub from before migration 16 (still running through a rolling
+// upgrade: it checks the schema only when it starts) or an operator's
+// SQL writes findings rows without keeping object_digests. Here such
+// writes delete one object's rows and change another's; the next
+// snapshot, the same as the one before them, must restore both rather
+// than skip them by their unchanged digests (migration 17), and the
+// hub's own writes do not void the digests (the snapshot after reads
+// nothing back).
+func TestFindingsWrittenWithoutDigestsVoidThem(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Shared(t).NewDatabase(t)
+	s, err := store.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	whole := backends[0].open(t)
+	defer whole.Close()
+	store.DisableObjectDigests(whole)
+	c, cw := enrolled(t, s, "edge", "ag"), enrolled(t, whole, "edge", "ag")
+	other := enrolled(t, s, "other", "ag-other")
+	var pods []fleetapi.ObjectFindings
+	for i := range 20 {
+		pods = append(pods, objFindings("Pod", "shop", fmt.Sprintf("web-%d", i), "r1", "r2"))
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		for _, st := range []store.Store{s, whole} {
+			if _, err := st.Ingest(ctx, "ag", findingsEnv(seq, true, pods...), t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Ingest(ctx, "ag-other", findingsEnv(seq, true, pods...), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	for _, q := range []string{
+		`DELETE FROM findings WHERE cluster_id = $1 AND object_key = 'Pod/shop/web-3'`,
+		`UPDATE findings SET data = '{}', dhash = 'changed elsewhere', severity = 1 WHERE cluster_id = $1 AND object_key = 'Pod/shop/web-4'`,
+	} {
+		if _, err := old.ExecContext(ctx, q, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for seq := uint64(3); seq <= 4; seq++ {
+		before := store.DiffRows(s)
+		if _, err := s.Ingest(ctx, "ag", findingsEnv(seq, true, pods...), t0); err != nil {
+			t.Fatal(err)
+		}
+		got, want := rowContents(store.AllFindingRows(t, s, c.ID)), rowContents(store.AllFindingRows(t, whole, cw.ID))
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("snapshot %d after writes without digests: %d rows, want %d; first difference: %s", seq, len(got), len(want), firstDiff(got, want))
+		}
+		if read := store.DiffRows(s) - before; seq == 4 && read != 0 {
+			t.Errorf("snapshot %d, unchanged, read back %d rows: the hub's own writes voided the digests", seq, read)
+		}
+	}
+	// Every cluster's digests were voided (the trigger cannot tell which
+	// clusters a statement wrote): the other's next snapshot is diffed
+	// whole, and stores the same.
+	if got := store.ObjectDigests(t, s, other.ID); len(got) == 0 || strings.HasPrefix(got[0], "|complete|") {
+		t.Errorf("the other cluster's digests are still complete: %v", got[:min(len(got), 1)])
+	}
 }
