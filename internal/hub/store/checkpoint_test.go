@@ -317,3 +317,62 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestRestartWithLargeWAL: a hub that stopped with a long WAL (a crash,
+// or checkpoints failing) reopens with every committed report, and its
+// checkpointer brings the WAL file back under the soft limit.
+func TestRestartWithLargeWAL(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.db")
+	// No checkpoints: the WAL keeps every frame.
+	s, err := store.OpenSQLiteWAL(ctx, path, time.Hour, 1<<20, 1<<21, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enrolled(t, s, "edge", "ag")
+	const reports, pods = 30, 40
+	for seq := uint64(1); seq <= reports; seq++ {
+		if _, err := s.Ingest(ctx, "ag", rolloutEnv(seq, "ag", pods), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The files as a crash leaves them: the database and its WAL, copied
+	// while the store is open and idle.
+	crashed := filepath.Join(t.TempDir(), "hub.db")
+	for _, suffix := range []string{"", "-wal"} {
+		copyFile(t, path+suffix, crashed+suffix)
+	}
+	s.Close()
+	const soft = 64
+	crashedWAL := walSize(t, crashed)
+	if crashedWAL < 8*soft*walFrameBytes {
+		t.Fatalf("the crashed WAL is %d bytes, too short to test", crashedWAL)
+	}
+	s, err = store.OpenSQLiteWAL(ctx, crashed, 5*time.Millisecond, soft, 1024, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n, err := s.CountFindings(ctx, store.FindingQuery{}); err != nil || n != pods*3 {
+		t.Fatalf("after the restart CountFindings = %d (%v), want %d", n, err, pods*3)
+	}
+	// The WAL file is truncated when the writer starts it again, after
+	// a RESTART checkpoint: reports keep coming.
+	deadline := time.Now().Add(60 * time.Second)
+	seq := uint64(reports)
+	for walSize(t, crashed) > soft*4096 && time.Now().Before(deadline) {
+		seq++
+		if _, err := s.Ingest(ctx, "ag", rolloutEnv(seq, "ag", 1), t0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := walSize(t, crashed); n > soft*4096 {
+		t.Fatalf("the WAL is still %d bytes after %d reports (soft limit %d bytes); %+v", n, seq-reports, soft*4096, s.WALStats())
+	}
+	t.Logf("a WAL of %d bytes at the restart: %d bytes after %d reports; %d restarts", crashedWAL, walSize(t, crashed), seq-reports, s.WALStats().Restarts)
+	if n, err := s.CountFindings(ctx, store.FindingQuery{}); err != nil || n != pods*3 {
+		t.Fatalf("CountFindings = %d (%v), want %d", n, err, pods*3)
+	}
+}
