@@ -130,6 +130,8 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 					return errors.Join(e1, e2, e3, e4, e5, e6, e7)
 				}},
 			}
+			// What the steps exercised (the sequence must reach each).
+			var groupSnapshots, revocations, byDigest int
 			for step := range 80 {
 				now = now.Add([]time.Duration{0, time.Minute, 20 * time.Minute, 61 * time.Minute}[m.rng.IntN(4)])
 				agent := agents[m.rng.IntN(len(agents))]
@@ -144,6 +146,7 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 						_, errs[i] = sd.s.RevokeCluster(ctx, sd.c.ID, now)
 					}
 					compare(name+" (revocation)", errs[0], errs[1])
+					revocations++
 					now = now.Add(time.Second)
 					enrol(fmt.Sprintf("ag-%d", len(agents)))
 					compare(name+" (re-enrolment)", nil, nil)
@@ -158,6 +161,9 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 						for i := range items {
 							items[i] = append(items[i], store.GroupItem{AgentID: a, Envs: []*fleetapi.Envelope{envs[i]}})
 						}
+					}
+					if n := strings.Count(fmt.Sprint(kinds), "true"); n >= 2 {
+						groupSnapshots++
 					}
 					_, errsD := store.CommitGroup(digests, now, items[0])
 					_, errsW := store.CommitGroup(whole, now, items[1])
@@ -178,11 +184,20 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 				default:
 					d := m.report()
 					envs := envelope(agent, d)
+					read := store.DiffRows(digests)
 					_, errD := digests.Ingest(ctx, agent, envs[0], now)
+					readWhole := store.DiffRows(whole)
 					_, errW := whole.Ingest(ctx, agent, envs[1], now)
+					if d.Full && errD == nil && store.DiffRows(digests)-read < store.DiffRows(whole)-readWhole {
+						byDigest++
+					}
 					compare(fmt.Sprintf("%s (%s, full %v)", name, agent, d.Full), errD, errW)
 				}
 			}
+			if groupSnapshots == 0 || revocations == 0 || byDigest == 0 || len(agents) < 3 {
+				t.Fatalf("%d group commits with two snapshots or more, %d revocations, %d snapshots diffed by digest, %d agents: the sequence misses a case", groupSnapshots, revocations, byDigest, len(agents))
+			}
+			t.Logf("%d group commits with two snapshots or more, %d revocations, %d snapshots diffed by digest, %d agents", groupSnapshots, revocations, byDigest, len(agents))
 		})
 	}
 }
