@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -282,8 +281,12 @@ func TestCheckpointFailuresLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	var buf syncBuffer
-	s.SetLogger(slog.New(slog.NewJSONHandler(&buf, nil)))
+	logFile, err := os.Create(filepath.Join(t.TempDir(), "hub.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close()
+	s.SetLogger(slog.New(slog.NewJSONHandler(logFile, nil)))
 	if err := store.BreakCheckpointer(s); err != nil {
 		t.Fatal(err)
 	}
@@ -294,28 +297,14 @@ func TestCheckpointFailuresLogged(t *testing.T) {
 	if n := s.WALStats().Errors; n < 10 {
 		t.Fatalf("%d checkpoint errors counted, want at least 10", n)
 	}
-	logged := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(logged) != 1 || !strings.Contains(logged[0], `"level":"ERROR"`) || !strings.Contains(logged[0], "wal_checkpoint(PASSIVE)") {
-		t.Fatalf("log after %d failures:\n%s\nwant one error naming the checkpoint and its cause", s.WALStats().Errors, buf.String())
+	out, err := os.ReadFile(logFile.Name())
+	if err != nil {
+		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger in another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logged := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(logged) != 1 || !strings.Contains(logged[0], `"level":"ERROR"`) || !strings.Contains(logged[0], "wal_checkpoint(PASSIVE)") {
+		t.Fatalf("log after %d failures:\n%s\nwant one error naming the checkpoint and its cause", s.WALStats().Errors, out)
+	}
 }
 
 // TestRestartWithLargeWAL: a hub that stopped with a long WAL (a crash,

@@ -31,13 +31,7 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			digests, whole := b.open(t), b.open(t)
-			t.Cleanup(func() { digests.Close(); whole.Close() })
-			store.DisableObjectDigests(whole)
-			limits := store.DefaultIngestLimits()
-			limits.FindingsPerCluster = 120
-			digests.SetIngestLimits(limits)
-			whole.SetIngestLimits(limits)
+			digests, whole := digestAndWhole(t, b.open, 120)
 			type side struct {
 				s store.Store
 				c store.Cluster
@@ -80,22 +74,7 @@ func TestObjectDigestsBesideOtherWriters(t *testing.T) {
 				if (errD == nil) != (errW == nil) || errD != nil && !errors.Is(errD, store.ErrQuota) {
 					t.Fatalf("%s: %v with object digests, %v without", step, errD, errW)
 				}
-				got, want := store.AllFindingRows(t, digests, sides[0].c.ID), store.AllFindingRows(t, whole, sides[1].c.ID)
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("%s: %d rows with object digests, %d without; first difference: %s", step, len(got), len(want), firstDiff(got, want))
-				}
-				gd, err := digests.GetCluster(ctx, sides[0].c.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				gw, err := whole.GetCluster(ctx, sides[1].c.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(gd.Findings, gw.Findings) || gd.FindingRows != gw.FindingRows {
-					t.Fatalf("%s: counters %v (%d rows) with object digests, %v (%d) without", step, gd.Findings, gd.FindingRows, gw.Findings, gw.FindingRows)
-				}
-				checkDigests(t, digests, sides[0].c.ID, got, step)
+				sameAsWhole(t, digests, whole, sides[0].c.ID, sides[1].c.ID, step)
 			}
 			other := []struct {
 				name string
