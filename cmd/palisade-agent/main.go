@@ -4,7 +4,9 @@
 // policy loader, the image scanner). It leaves out the hub and its
 // database drivers, Helm and kustomize rendering, BuildKit's solver and
 // the admission webhook, so far fewer binary pages are resident on every
-// node (docs/fleet.md, "Memory").
+// node (docs/fleet.md, "Memory"). `palisade-agent --runtime` runs a
+// node's runtime sensor, as the runtime DaemonSet's lean
+// `palisade-runtime` does (cmd/palisade-runtime).
 package main
 
 import (
@@ -15,9 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -26,6 +25,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/buildinfo"
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/procmem"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 )
 
 func main() {
@@ -72,12 +72,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 2
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	if limit, source := memoryLimit(getenv, readCgroupLimit); limit > 0 {
-		debug.SetMemoryLimit(limit)
-		log.Info("memory limit", slog.Int64("bytes", limit), slog.String("source", source))
-	}
+	procmem.SetGoMemoryLimit(getenv, log)
 	if flags.Runtime {
-		return runRuntimeNode(ctx, flags.ResolveRuntime(getenv), *kubeconfig, *kubeContext, log, stderr)
+		return runRuntimeNode(ctx, flags.ResolveRuntime(getenv), cluster.ClientOptions{Kubeconfig: *kubeconfig, Context: *kubeContext}, log, stderr)
 	}
 	cfg := flags.Resolve(getenv)
 	if cfg.HubURL == "" || cfg.CAFingerprint == "" {
@@ -108,89 +105,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return 0
 }
 
-// Memory-limit defaults. With 1,000 pods the agent's live heap is ≈ 15 MiB
-// between evaluations and ≈ 28 MiB at the peak of a full evaluation
-// (bench/hub/README.md); without a limit Go lets the heap grow to twice
-// the live size between collections (GOGC=100). A soft limit keeps the
-// resident heap near the live size when memory is tight and costs a few
-// more collections, nothing else, when it is not.
-const (
-	// defaultMemoryLimit applies when neither GOMEMLIMIT nor a cgroup
-	// limit is set: steady-state RSS 53 MiB instead of 64 MiB with 40 MiB.
-	defaultMemoryLimit = 32 << 20
-	// cgroupShare is the part of the container's memory limit given to the
-	// Go runtime; the rest is binary pages, stacks and the page cache of
-	// the outbox file.
-	cgroupShare = 0.7
-)
-
-// memoryLimit picks the Go soft memory limit: none when GOMEMLIMIT is set
-// (the runtime already applied it), else 70% of the cgroup's memory.max
-// when there is one, else 32 MiB.
-func memoryLimit(getenv func(string) string, cgroup func() int64) (int64, string) {
-	if getenv("GOMEMLIMIT") != "" {
-		return 0, "GOMEMLIMIT"
-	}
-	if max := cgroup(); max > 0 {
-		return int64(float64(max) * cgroupShare), "cgroup memory.max"
-	}
-	return defaultMemoryLimit, "default"
-}
-
-// readCgroupLimit returns the cgroup v2 memory.max of this process, or 0
-// when unlimited or unknown.
-func readCgroupLimit() int64 {
-	b, err := os.ReadFile("/sys/fs/cgroup/memory.max")
-	if err != nil {
-		return 0
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil { // "max"
-		return 0
-	}
-	return v
-}
-
-// runRuntimeNode runs the node's runtime sensor (--runtime, the runtime
-// DaemonSet). A sensor that cannot load is not an error here: its
-// degraded state is reported until the pod stops.
-func runRuntimeNode(ctx context.Context, cfg agent.RuntimeNodeConfig, kubeconfig, kubeContext string, log *slog.Logger, stderr io.Writer) int {
-	// The package initialisers are done: the pages they touched go now,
-	// before the informers' first lists add the heap on top of them.
-	releaseStartupPages(log, "initialised")
-	rc, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: kubeconfig, Context: kubeContext})
-	if err != nil {
-		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
-		return 2
-	}
-	if cfg.Client, err = cluster.NewClient(rc); err != nil {
-		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
-		return 2
-	}
-	cfg.Logger = log
-	cfg.Started = func() { releaseStartupPages(log, "started") }
-	n, err := agent.NewRuntimeNode(cfg)
-	if err == nil {
-		err = n.Run(ctx)
-	}
-	if err != nil {
+// runRuntimeNode runs the node's runtime sensor (--runtime): the same
+// as the runtime DaemonSet's lean `palisade-runtime`.
+func runRuntimeNode(ctx context.Context, cfg runtimenode.Config, kube cluster.ClientOptions, log *slog.Logger, stderr io.Writer) int {
+	if err := runtimenode.RunProcess(ctx, cfg, kube, log); err != nil {
 		fmt.Fprintf(stderr, "palisade-agent: %v\n", err)
 		return 2
 	}
 	return 0
-}
-
-// releaseStartupPages drops the binary's code and read-only pages from the
-// node sensor's resident set: once the package initialisers have run, and
-// again once start-up (the informers' first lists, loading the BPF
-// programs) is over. They are most of its RSS (bench/README.md) and the
-// steady state uses few of them; the pages stay in the page cache and
-// come back on their next use.
-func releaseStartupPages(log *slog.Logger, after string) {
-	n, err := procmem.ReleaseExecutablePages()
-	if err != nil {
-		log.Warn("binary pages not released", slog.String("after", after), slog.Any("error", err))
-		return
-	}
-	log.Info("binary pages released from the resident set", slog.String("after", after), slog.Int64("mappedBytes", n))
 }

@@ -8,20 +8,6 @@ import (
 	"testing"
 )
 
-func TestMemoryLimit(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	none := func() int64 { return 0 }
-	if l, src := memoryLimit(env(map[string]string{"GOMEMLIMIT": "30MiB"}), func() int64 { return 1 << 30 }); l != 0 || src != "GOMEMLIMIT" {
-		t.Errorf("GOMEMLIMIT set: %d %s", l, src)
-	}
-	if l, _ := memoryLimit(env(nil), func() int64 { return 100 << 20 }); l != 70<<20 {
-		t.Errorf("cgroup 100 MiB: %d", l)
-	}
-	if l, src := memoryLimit(env(nil), none); l != defaultMemoryLimit || src != "default" {
-		t.Errorf("default: %d %s", l, src)
-	}
-}
-
 func TestUsage(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run(context.Background(), []string{"run", "--hub", "https://h"}, func(string) string { return "" }, &out, &errb); code != 2 ||

@@ -24,7 +24,7 @@ func TestRuntimeManifestScansClean(t *testing.T) {
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := release.RewriteDeploy(dir, "ghcr.io/palisade-sec/palisade-agent", "sha256:"+strings.Repeat("5e", 32)); err != nil {
+	if _, err := release.RewriteDeploy(dir, "ghcr.io/palisade-sec/palisade-runtime", "sha256:"+strings.Repeat("5e", 32)); err != nil {
 		t.Fatal(err)
 	}
 	out, stderr, code := palisade(t, "", "scan", "config", file, "-o", "json", "--show-suppressed")

@@ -95,15 +95,26 @@ spec:
 YAML
 "$p" verify image -q --policy "$work/verify-policy.yaml" --insecure-registry "$host" "$repo@$digest" "${images[@]/#/$repo@}"
 
+# component_image NAME: builds ./cmd/NAME for amd64 and arm64, pushes,
+# signs and verifies the image $host/palisade-sec/NAME and pins the
+# released copy of deploy/ to it.
+component_image() {
+	local name=$1 repo=$host/palisade-sec/$1 ref
+	ref=$("$p" release build --package "./cmd/$name" --repo "$repo" --tag ci --key "$key" --insecure-registry \
+		--out "$work/$name-bin" --commit "$commit" --version "ci-$commit" --deploy-dir "$work/deploy" \
+		--deploy-repo "ghcr.io/palisade-sec/$name")
+	local images
+	mapfile -t images < <(go run ./hack/release/digests "$ref")
+	"$p" release verify --repo "$repo" --key "$pub" --insecure-registry "${ref#"$repo@"}" "${images[@]}"
+	"$p" release check-deploy --strict --repo "ghcr.io/palisade-sec/$name" "$work/deploy"
+	echo "pushed $ref"
+}
+
 step "agent image (cmd/palisade-agent) for amd64 and arm64: build, push, sign, verify, pin deploy/agent"
-agent_repo=$host/palisade-sec/palisade-agent
-agent_ref=$("$p" release build --package ./cmd/palisade-agent --repo "$agent_repo" --tag ci --key "$key" --insecure-registry \
-	--out "$work/agent-bin" --commit "$commit" --version "ci-$commit" --deploy-dir "$work/deploy" \
-	--deploy-repo ghcr.io/palisade-sec/palisade-agent)
-mapfile -t agent_images < <(go run ./hack/release/digests "$agent_ref")
-"$p" release verify --repo "$agent_repo" --key "$pub" --insecure-registry "${agent_ref#"$agent_repo@"}" "${agent_images[@]}"
-"$p" release check-deploy --strict --repo ghcr.io/palisade-sec/palisade-agent "$work/deploy"
-echo "pushed $agent_ref"
+component_image palisade-agent
+
+step "runtime sensor image (cmd/palisade-runtime, the runtime DaemonSet's) for amd64 and arm64: build, push, sign, verify, pin deploy/runtime"
+component_image palisade-runtime
 
 step "Helm chart (deploy/helm/palisade, pinned above): package, push, sign, verify"
 chart_repo=$host/palisade-sec/charts/palisade

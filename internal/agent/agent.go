@@ -33,6 +33,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/policy"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -184,7 +185,7 @@ type Agent struct {
 	digestRefs map[string]string
 	// running are the digests of the images pods run now (reportImages).
 	running    map[string]bool
-	imageFiles *imageFilesPublisher // nil: not published
+	imageFiles *runtimenode.ImageFilesPublisher // nil: not published
 
 	scans  sync.WaitGroup // image scans in flight
 	online atomic.Bool
@@ -243,7 +244,7 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	a := assemble(cfg, own)
 	a.pin = pin
 	if cfg.RuntimeImageFiles != "" {
-		if a.imageFiles, err = newImageFilesPublisher(cfg.Client, cfg.RuntimeImageFiles, cfg.Logger); err != nil {
+		if a.imageFiles, err = runtimenode.NewImageFilesPublisher(cfg.Client, cfg.RuntimeImageFiles, cfg.Logger); err != nil {
 			return nil, fmt.Errorf("agent: %w", err)
 		}
 	}

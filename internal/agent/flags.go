@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 )
 
 // Flags are the command-line settings of `palisade agent run` and of the
@@ -30,7 +31,7 @@ type Flags struct {
 	// Runtime runs this process as a node's runtime sensor (the runtime
 	// DaemonSet) instead of the cluster agent; RuntimeNode configures it.
 	Runtime     bool
-	RuntimeNode RuntimeNodeConfig
+	RuntimeNode runtimenode.Config
 }
 
 // Bind registers the flags on fs.

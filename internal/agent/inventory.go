@@ -104,18 +104,6 @@ func nodeInfo(n *corev1.Node) fleetapi.Node {
 	return out
 }
 
-// digestOf extracts "sha256:…" from an image reference or a container
-// status imageID ("docker-pullable://repo@sha256:…").
-func digestOf(s string) string {
-	if i := strings.LastIndex(s, "@"); i >= 0 {
-		s = s[i+1:]
-	}
-	if strings.HasPrefix(s, "sha256:") && len(s) == len("sha256:")+64 {
-		return s
-	}
-	return ""
-}
-
 // imageUses aggregates the images of pods: each (reference, digest) with
 // the workloads (controllers, or bare pods) and namespaces using it.
 func imageUses(pods []*corev1.Pod) []fleetapi.ImageUse {
@@ -134,10 +122,10 @@ func imageUses(pods []*corev1.Pod) []fleetapi.ImageUse {
 		}
 		statusDigest := map[string]string{}
 		for _, cs := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-			statusDigest[cs.Name] = digestOf(cs.ImageID)
+			statusDigest[cs.Name] = fleetapi.DigestOf(cs.ImageID)
 		}
 		for _, c := range append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...) {
-			d := digestOf(c.Image)
+			d := fleetapi.DigestOf(c.Image)
 			if d == "" {
 				d = statusDigest[c.Name]
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/agent"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
@@ -90,7 +91,7 @@ func TestRuntimeSensorReachesHub(t *testing.T) {
 	a, _ := runAgent(t, ctx, p, "rt-edge", client, ns, "", func(c *agent.Config) { c.RuntimeEvents = true })
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	startNode := func(node, btf string) {
-		n, err := agent.NewRuntimeNode(agent.RuntimeNodeConfig{Client: client, Node: node, Namespace: ns, BTFPath: btf,
+		n, err := runtimenode.New(runtimenode.Config{Client: client, Node: node, Namespace: ns, BTFPath: btf,
 			StateEvery: 200 * time.Millisecond, ContainersOnly: true, Logger: logger})
 		if err != nil {
 			t.Fatal(err)

@@ -1,6 +1,6 @@
 package agent
 
-// The node runtime sensors (runtimenode.go) write their state and findings
+// The node runtime sensors (internal/runtimenode) write their state and findings
 // as Kubernetes Events; the agent watches them by field selector
 // reportingComponent=palisade-runtime (watchKubeEvents) and forwards them through the outbox
 // as runtime reports. Replays (the informer lists the last hour's Events
@@ -9,69 +9,18 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
 	"sync/atomic"
 
-	corev1 "k8s.io/api/core/v1"
-
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 )
 
-// Bounds of the runtime Event watch: one annotation's JSON, findings per
-// Event, findings waiting for the next flush (the excess is counted in
-// RuntimeEventsDropped).
-const (
-	maxRuntimeAnnotation = 64 << 10
-	maxRuntimeFindings   = 16
-	maxPendingRuntime    = 2000
-	maxRuntimeMessage    = 2048
-)
-
-// runtimeFromKubeEvent reads one node sensor Event; an Event that is not
-// one, or whose report cannot be read, is an error naming it.
-func runtimeFromKubeEvent(ev *corev1.Event) (fleetapi.RuntimeReport, error) {
-	var rep fleetapi.RuntimeReport
-	where := "event " + ev.Namespace + "/" + ev.Name
-	if ev.Reason != fleetapi.KubeEventReasonRuntimeFinding && ev.Reason != fleetapi.KubeEventReasonRuntimeState && ev.Reason != fleetapi.KubeEventReasonRuntimeObservations {
-		return rep, fmt.Errorf("%s: reason %q is not a Palisade runtime event", where, ev.Reason)
-	}
-	raw := ev.Annotations[fleetapi.KubeEventRuntimeAnnotation]
-	if raw == "" {
-		return rep, fmt.Errorf("%s: no %s annotation", where, fleetapi.KubeEventRuntimeAnnotation)
-	}
-	if len(raw) > maxRuntimeAnnotation {
-		return rep, fmt.Errorf("%s: annotation %s of %d bytes, over %d", where, fleetapi.KubeEventRuntimeAnnotation, len(raw), maxRuntimeAnnotation)
-	}
-	if err := json.Unmarshal([]byte(raw), &rep); err != nil {
-		return rep, fmt.Errorf("%s: annotation %s: %w", where, fleetapi.KubeEventRuntimeAnnotation, err)
-	}
-	if rep.Node == "" {
-		return rep, fmt.Errorf("%s: runtime report names no node", where)
-	}
-	if len(rep.Findings) > maxRuntimeFindings {
-		return rep, fmt.Errorf("%s: %d runtime findings in one Event, over %d", where, len(rep.Findings), maxRuntimeFindings)
-	}
-	if ev.Reason == fleetapi.KubeEventReasonRuntimeObservations {
-		return rep, checkObservationEvent(where, &rep)
-	}
-	if (ev.Reason == fleetapi.KubeEventReasonRuntimeState) != (rep.Sensor != nil) || (rep.Sensor == nil && len(rep.Findings) == 0) || len(rep.Observations) > 0 {
-		return rep, fmt.Errorf("%s: reason %s does not match its report", where, ev.Reason)
-	}
-	for i := range rep.Findings {
-		f := &rep.Findings[i]
-		if f.ID == "" || f.F.RuleID == "" {
-			return rep, fmt.Errorf("%s: runtime finding %d without an ID or rule", where, i)
-		}
-		if len(f.F.Message) > maxRuntimeMessage {
-			f.F.Message = f.F.Message[:maxRuntimeMessage]
-		}
-	}
-	return rep, nil
-}
+// maxPendingRuntime bounds the findings waiting for the next flush (the
+// excess is counted in RuntimeEventsDropped).
+const maxPendingRuntime = 2000
 
 // runtimeWatch forwards node sensor Events to the outbox and keeps each
 // node's last state for the agent's status.
@@ -146,7 +95,7 @@ func (w *runtimeWatch) flush() {
 	}
 	sort.Strings(nodes)
 	for _, n := range nodes {
-		for _, rep := range splitRuntimeReport(pending[n]) {
+		for _, rep := range runtimenode.SplitReport(pending[n]) {
 			if err := w.a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindRuntime, Runtime: rep}); err != nil {
 				w.dropped.Add(uint64(len(rep.Findings)+len(rep.Observations)) + 1)
 				w.a.log.Warn("runtime report not queued for the hub", slog.String("node", n), slog.Any("error", err))
@@ -159,5 +108,5 @@ func (w *runtimeWatch) flush() {
 func (a *Agent) watchRuntimeEvents(ctx context.Context) {
 	w := &a.rtWatch
 	watchKubeEvents(ctx, a, kubeEventWatch[fleetapi.RuntimeReport]{what: "runtime", component: fleetapi.KubeEventRuntimeComponent,
-		convert: runtimeFromKubeEvent, queue: w.queue, flush: w.flush, dropped: &w.dropped})
+		convert: runtimenode.ReportFromEvent, queue: w.queue, flush: w.flush, dropped: &w.dropped})
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
 
@@ -158,9 +159,9 @@ func TestRuntimeLedgerOutlivesEvents(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	startNode := func(node string, client kubernetes.Interface) *ledgerNode {
 		ln := &ledgerNode{src: &chanSource{events: make(chan rt.Event), processed: make(chan rt.Event)}, done: make(chan error, 1)}
-		n, err := agent.NewRuntimeNode(agent.RuntimeNodeConfig{Client: client, Node: node, Namespace: ns, CgroupRoot: root,
+		n, err := runtimenode.New(runtimenode.Config{Client: client, Node: node, Namespace: ns, CgroupRoot: root,
 			Ledger: fleetapi.RuntimeLedgerName, LedgerFindings: keep, LedgerEvery: 50 * time.Millisecond, StateEvery: time.Hour,
-			Logger: quietLog(), Now: now, Open: func(context.Context, rt.Options) (agent.RuntimeSource, error) { return ln.src, nil }})
+			Logger: quietLog(), Now: now, Open: func(context.Context, rt.Options) (runtimenode.Source, error) { return ln.src, nil }})
 		if err != nil {
 			t.Fatal(err)
 		}

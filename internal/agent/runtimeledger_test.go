@@ -8,6 +8,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/runtimenode"
 )
 
 // TestRuntimeLedgerEntries: a node's ledger entry stays within
@@ -26,7 +27,7 @@ func TestRuntimeLedgerEntries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := fleetapi.RuntimeFinding{ID: "0123456789abcdef01234567", Time: at, F: finding.Finding{RuleID: "PAL-RT-004", Severity: finding.SeverityHigh, Message: tc.msg}}
-			v, err := ledgerValue("n1", f)
+			v, err := runtimenode.LedgerValue("n1", f)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,7 +32,7 @@ func TestWatcherReadsRuleInputs(t *testing.T) {
 	admin := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 
-	role := manifestClusterRole(t, "../../deploy/agent/agent.yaml")
+	role := testenv.ManifestClusterRole(t, "../../deploy/agent/agent.yaml")
 	for _, r := range role.Rules {
 		if len(r.ResourceNames) > 0 || strings.Join(r.Verbs, ",") != "get,list,watch" && strings.Join(r.Verbs, ",") != "list,watch" {
 			t.Errorf("agent rule %+v: want only get, list and watch", r)

@@ -33,8 +33,8 @@ func copyChart(t *testing.T) string {
 }
 
 // TestPinChart: the release's RewriteDeploy pins the chart's image values
-// (values.yaml's image.digest, agent.image.digest and runtime.image.digest,
-// the last two of the agent's repository), leaves templates
+// (values.yaml's image.digest, agent.image.digest of the agent's
+// repository and runtime.image.digest of the sensor's), leaves templates
 // and other repositories alone, and DeployImages sees the chart's images
 // and not its templates' `image:` lines.
 func TestPinChart(t *testing.T) {
@@ -58,7 +58,8 @@ func TestPinChart(t *testing.T) {
 		wantUnpinned int
 	}{
 		{"ghcr.io/palisade-sec/palisade", d1, 1, 2},
-		{"ghcr.io/palisade-sec/palisade-agent", d2, 1, 0},
+		{"ghcr.io/palisade-sec/palisade-agent", d2, 1, 1},
+		{"ghcr.io/palisade-sec/palisade-runtime", d2, 1, 0},
 		{"ghcr.io/palisade-sec/other", d2, 0, 0},
 		// A later release re-pins an older digest.
 		{"ghcr.io/palisade-sec/palisade", d2, 1, 0},
@@ -85,8 +86,9 @@ func TestPinChart(t *testing.T) {
 	}
 	img := ch.Values["image"].(map[string]any)
 	agent := ch.Values["agent"].(map[string]any)["image"].(map[string]any)
-	if img["digest"] != d2 || agent["digest"] != d2 {
-		t.Errorf("values after pinning: image %v, agent.image %v", img, agent)
+	runtime := ch.Values["runtime"].(map[string]any)["image"].(map[string]any)
+	if img["digest"] != d2 || agent["digest"] != d2 || runtime["digest"] != d2 {
+		t.Errorf("values after pinning: image %v, agent.image %v, runtime.image %v", img, agent, runtime)
 	}
 	if tmplAfter, _ := os.ReadFile(filepath.Join(dir, "templates/hub/hub.yaml")); !bytes.Equal(tmplBefore, tmplAfter) {
 		t.Error("a template was rewritten")
@@ -102,7 +104,7 @@ func TestPublishChart(t *testing.T) {
 	defer cancel()
 	dir := copyChart(t)
 	d := "sha256:" + strings.Repeat("3c", 32)
-	for _, repo := range []string{"ghcr.io/palisade-sec/palisade", "ghcr.io/palisade-sec/palisade-agent"} {
+	for _, repo := range []string{"ghcr.io/palisade-sec/palisade", "ghcr.io/palisade-sec/palisade-agent", "ghcr.io/palisade-sec/palisade-runtime"} {
 		if _, err := RewriteDeploy(dir, repo, d); err != nil {
 			t.Fatal(err)
 		}

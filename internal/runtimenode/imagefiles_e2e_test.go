@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 import (
 	"context"
@@ -78,7 +78,7 @@ func TestImageFilesReachSensor(t *testing.T) {
 	}
 	bind(manifestRole(t, "../../deploy/agent/agent.yaml", "palisade-agent-image-files"), "agent")
 	bind(manifestRole(t, "../../deploy/runtime/runtime.yaml", "palisade-runtime-image-files"), "runtime")
-	cluster := manifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
+	cluster := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
 	cluster.Name = "runtime-image-files-" + ns
 	must(admin.RbacV1().ClusterRoles().Create(ctx, cluster, metav1.CreateOptions{}))
 	must(admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: cluster.Name},
@@ -131,17 +131,17 @@ func TestImageFilesReachSensor(t *testing.T) {
 		t.Fatal(err)
 	}
 	digest := inv.Image.Digest
-	pub, err := newImageFilesPublisher(agentClient, ns+"/"+rt.ImageFilesPrefix, quietLogger())
+	pub, err := NewImageFilesPublisher(agentClient, ns+"/"+rt.ImageFilesPrefix, quietLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// An image that ran before, in the same shard.
 	stale := "sha256:" + digest[7:9] + strings.Repeat("0", 62)
-	if err := pub.publish(ctx, stale, &imagescan.Executables{Paths: []string{"/old"}}, func(string) bool { return true }); err != nil {
+	if err := pub.Publish(ctx, stale, []string{"/old"}, func(string) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
 	running := func(d string) bool { return d == digest }
-	if err := pub.publish(ctx, digest, inv.Executables, running); err != nil {
+	if err := pub.Publish(ctx, digest, inv.Executables.Paths, running); err != nil {
 		t.Fatal(err)
 	}
 	key, shard, _ := rt.ImageFilesKey(digest)
@@ -159,7 +159,7 @@ func TestImageFilesReachSensor(t *testing.T) {
 	t.Logf("bookworm: %d executable paths, %d bytes published", len(inv.Executables.Paths), len(cm.BinaryData[key]))
 	// Publishing again changes nothing.
 	rv := cm.ResourceVersion
-	if err := pub.publish(ctx, digest, inv.Executables, running); err != nil {
+	if err := pub.Publish(ctx, digest, inv.Executables.Paths, running); err != nil {
 		t.Fatal(err)
 	}
 	if cm, _ := admin.CoreV1().ConfigMaps(ns).Get(ctx, cm.Name, metav1.GetOptions{}); cm.ResourceVersion != rv {
@@ -187,9 +187,9 @@ func TestImageFilesReachSensor(t *testing.T) {
 		{Kind: rt.KindExec, TGID: 4243, PPID: 1, UID: 1000, CgroupID: cg, Path: "/bin/sh"},
 		{Kind: rt.KindExec, TGID: 4244, PPID: 1, UID: 1000, CgroupID: cg, Path: "/usr/bin/dpkg"},
 	}, state: rt.State{Mode: "ok", Decoded: 3}}
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: sensorClient, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: time.Hour,
+	n, err := New(Config{Client: sensorClient, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: time.Hour,
 		PolicyIntent: false, ObserveEvery: -1, ImageFiles: rt.ImageFilesPrefix, Logger: quietLogger(),
-		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestImageFilesReachSensor(t *testing.T) {
 		}
 		drift, shells = nil, nil
 		for _, ev := range list.Items {
-			rep, err := runtimeFromKubeEvent(&ev)
+			rep, err := ReportFromEvent(&ev)
 			if err != nil {
 				return false, err
 			}

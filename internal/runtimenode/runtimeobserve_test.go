@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 import (
 	"context"
@@ -69,8 +69,8 @@ func testRuntimeNodeObservations(t *testing.T, intent bool, cachePeer string) {
 		{Kind: rt.KindConnect, TGID: 10, CgroupID: cg, Dst: netip.MustParseAddrPort("192.168.1.11:10256")},
 	}
 	src := &recordedSource{events: events, state: rt.State{Mode: "ok", Decoded: 5}}
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, ObserveEvery: 20 * time.Millisecond,
-		PolicyIntent: intent, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+	n, err := New(Config{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, ObserveEvery: 20 * time.Millisecond,
+		PolicyIntent: intent, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func testRuntimeNodeObservations(t *testing.T, intent bool, cachePeer string) {
 			if ev.Reason != fleetapi.KubeEventReasonRuntimeObservations {
 				continue
 			}
-			rep, err := runtimeFromKubeEvent(&ev)
+			rep, err := ReportFromEvent(&ev)
 			if err != nil {
 				t.Fatalf("the agent cannot read the observation Event: %v", err)
 			}
@@ -149,7 +149,7 @@ func TestObservationEvents(t *testing.T) {
 				e.Reason = fleetapi.KubeEventReasonRuntimeFinding
 				tc.wantErr = "does not match"
 			}
-			_, err := runtimeFromKubeEvent(e)
+			_, err := ReportFromEvent(e)
 			if (tc.wantErr == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Errorf("error %v, want %q", err, tc.wantErr)
 			}
@@ -175,7 +175,7 @@ func TestObservationEvents(t *testing.T) {
 		t.Errorf("%d parts, %d binaries, %d connections, overflow %d", len(parts), nb, nc, overflow)
 	}
 	rep := &fleetapi.RuntimeReport{Node: "n1", Observations: make([]profile.Observation, 2*maxObservationsPerEvent+1)}
-	if got := splitRuntimeReport(rep); len(got) != 3 || len(got[2].Observations) != 1 {
+	if got := SplitReport(rep); len(got) != 3 || len(got[2].Observations) != 1 {
 		t.Errorf("split into %d reports", len(got))
 	}
 }

@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 // Policy intent on the node sensor (PAL-RT-011): each established
 // connection is judged against the cluster's NetworkPolicies where it is
@@ -61,7 +61,7 @@ func (w *intentWatch) reason(r string) string {
 // startIntent sets up the cluster-wide informers on f: pods (own node's
 // into the pod index as well), namespaces, NetworkPolicies and Services,
 // each stripped to what the model reads.
-func (n *RuntimeNode) startIntent(ctx context.Context, f informers.SharedInformerFactory) (*intentWatch, error) {
+func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactory) (*intentWatch, error) {
 	w := &intentWatch{judge: &policyintent.Judge{}, node: n.cfg.Node, log: n.log, every: intentEvery}
 	if n.cfg.IntentEvery > 0 {
 		w.every = n.cfg.IntentEvery
@@ -115,7 +115,7 @@ func (n *RuntimeNode) startIntent(ctx context.Context, f informers.SharedInforme
 
 // adminPoliciesServed says why judging must be off when the API server
 // serves AdminNetworkPolicies, "" when it does not.
-func (n *RuntimeNode) adminPoliciesServed(ctx context.Context) string {
+func (n *Node) adminPoliciesServed(ctx context.Context) string {
 	_ = ctx // discovery takes no context
 	for _, gv := range adminPolicyGroups {
 		res, err := n.cfg.Client.Discovery().ServerResourcesForGroupVersion(gv)

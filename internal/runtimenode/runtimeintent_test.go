@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 import (
 	"context"
@@ -57,9 +57,9 @@ func TestRuntimeNodePolicyIntent(t *testing.T) {
 		{Kind: rt.KindEstablished, CgroupID: cg, Src: ap("10.244.1.5:40113"), Dst: ap("10.244.2.99:80")},
 	}
 	src := &recordedSource{events: events, state: rt.State{Mode: "ok", Decoded: uint64(len(events))}}
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond,
+	n, err := New(Config{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,9 +129,9 @@ func TestRuntimeNodePolicyIntentForbidden(t *testing.T) {
 	})
 	cg := fakeCgroup(t, t.TempDir())
 	src := &recordedSource{events: []rt.Event{{Kind: rt.KindEstablished, CgroupID: cg, Dst: netip.MustParseAddrPort("203.0.113.9:443")}}, state: rt.State{Mode: "ok", Decoded: 1}}
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), StateEvery: 20 * time.Millisecond,
+	n, err := New(Config{Client: client, Node: "n1", CgroupRoot: t.TempDir(), StateEvery: 20 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 10 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,13 @@
-package agent
-
-// The runtime sensor runs on every node (deploy/runtime, the runtime
-// DaemonSet: `palisade-agent --runtime`), apart from the cluster's one
-// agent, which holds the cluster's hub identity and outbox. A node sensor
-// has no identity of its own: like the admission webhook, it writes what
-// it finds as Kubernetes Events (fleetapi.KubeEventRuntime*), which the
-// agent forwards through its durable outbox (runtimeevents.go). Its pod
-// informer sees only its node's pods (field selector spec.nodeName).
+// Package runtimenode is a node's runtime sensor: it runs on every node
+// (deploy/runtime, the runtime DaemonSet: `palisade-runtime`, or
+// `palisade-agent --runtime`), apart from the cluster's one agent, which
+// holds the cluster's hub identity and outbox. A node sensor has no
+// identity of its own: like the admission webhook, it writes what it
+// finds as Kubernetes Events (fleetapi.KubeEventRuntime*), which the agent
+// forwards through its durable outbox (internal/agent's runtimeevents.go).
+// Its pod informer sees only its node's pods (field selector
+// spec.nodeName).
+package runtimenode
 
 import (
 	"context"
@@ -34,16 +35,16 @@ import (
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 )
 
-// RuntimeSource is where runtime events come from: the eBPF sensor
+// Source is where runtime events come from: the eBPF sensor
 // (runtime.Sensor), or recorded events in tests and replays.
-type RuntimeSource interface {
+type Source interface {
 	Run(ctx context.Context, fn func(rt.Event)) error
 	State() rt.State
 	Close() error
 }
 
-// RuntimeNodeConfig configures a node's runtime sensor.
-type RuntimeNodeConfig struct {
+// Config configures a node's runtime sensor.
+type Config struct {
 	Client kubernetes.Interface
 	// Node is this node's name (the downward API's spec.nodeName).
 	Node string
@@ -65,7 +66,7 @@ type RuntimeNodeConfig struct {
 	FindingsPerMinute int
 	// Open opens the source; nil opens the eBPF sensor. An error is the
 	// degraded state's reason.
-	Open func(ctx context.Context, o rt.Options) (RuntimeSource, error)
+	Open func(ctx context.Context, o rt.Options) (Source, error)
 	// CgroupRoot is the cgroup v2 mount (default: found in mountinfo).
 	CgroupRoot string
 	// Ledger is the runtime ledger ConfigMap in Namespace
@@ -108,9 +109,9 @@ type RuntimeNodeConfig struct {
 	Now     func() time.Time
 }
 
-// RuntimeNode is a node's running sensor.
-type RuntimeNode struct {
-	cfg RuntimeNodeConfig
+// Node is a node's running sensor.
+type Node struct {
+	cfg Config
 	// podsSynced says when the pod index's informer handlers have seen
 	// the first list (Run sets them up).
 	podsSynced []cache.InformerSynced
@@ -140,8 +141,8 @@ type RuntimeNode struct {
 // message) is not written again.
 const findingRepeat = 10 * time.Minute
 
-// NewRuntimeNode checks the configuration.
-func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
+// New checks the configuration.
+func New(cfg Config) (*Node, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("runtime sensor: no Kubernetes client")
 	}
@@ -173,9 +174,9 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Open == nil {
-		cfg.Open = func(ctx context.Context, o rt.Options) (RuntimeSource, error) { return rt.Open(ctx, o) }
+		cfg.Open = func(ctx context.Context, o rt.Options) (Source, error) { return rt.Open(ctx, o) }
 	}
-	n := &RuntimeNode{cfg: cfg, log: cfg.Logger, pods: newPodIndex(cfg.Now),
+	n := &Node{cfg: cfg, log: cfg.Logger, pods: newPodIndex(cfg.Now),
 		limiter: rate.NewLimiter(rate.Limit(float64(cfg.FindingsPerMinute)/60), cfg.FindingsPerMinute/2+1),
 		queue:   make(chan *corev1.Event, 256), dedup: map[string]time.Time{}, since: cfg.Now().UTC()}
 	if cfg.Ledger != "" {
@@ -197,7 +198,7 @@ func NewRuntimeNode(cfg RuntimeNodeConfig) (*RuntimeNode, error) {
 // state until ctx ends. When the sensor cannot load, Run keeps writing
 // the degraded state (with the reason) and returns nil at ctx's end: the
 // rest of Palisade keeps working, and the gap is visible at the hub.
-func (n *RuntimeNode) Run(ctx context.Context) error {
+func (n *Node) Run(ctx context.Context) error {
 	var f informers.SharedInformerFactory
 	if n.cfg.PolicyIntent {
 		f = informers.NewSharedInformerFactory(n.cfg.Client, 0)
@@ -280,7 +281,7 @@ func (n *RuntimeNode) Run(ctx context.Context) error {
 	return nil
 }
 
-func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, error) {
+func (n *Node) open(ctx context.Context) (Source, *rt.Pipeline, error) {
 	root := n.cfg.CgroupRoot
 	if root == "" {
 		var err error
@@ -319,7 +320,7 @@ func (n *RuntimeNode) open(ctx context.Context) (RuntimeSource, *rt.Pipeline, er
 
 // report queues one finding's Event, unless the same finding was written
 // within findingRepeat or the node is over its rate.
-func (n *RuntimeNode) report(f finding.Finding) {
+func (n *Node) report(f finding.Finding) {
 	now := n.cfg.Now()
 	key := findingDedupKey(&f)
 	n.mu.Lock()
@@ -369,7 +370,7 @@ func findingDedupKey(f *finding.Finding) string {
 
 // stateLoop writes the sensor state when it changes (at most every
 // StateEvery) and at least every 10 minutes.
-func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pipeline) {
+func (n *Node) stateLoop(ctx context.Context, src Source, p *rt.Pipeline) {
 	t := time.NewTicker(n.cfg.StateEvery)
 	defer t.Stop()
 	for {
@@ -406,7 +407,7 @@ func (n *RuntimeNode) stateLoop(ctx context.Context, src RuntimeSource, p *rt.Pi
 	}
 }
 
-func (n *RuntimeNode) setState(fn func(*fleetapi.RuntimeSensorState)) {
+func (n *Node) setState(fn func(*fleetapi.RuntimeSensorState)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.state.Mode == "" {
@@ -421,13 +422,13 @@ func (n *RuntimeNode) setState(fn func(*fleetapi.RuntimeSensorState)) {
 }
 
 // State is the sensor's current state (the pod's log and tests read it).
-func (n *RuntimeNode) State() fleetapi.RuntimeSensorState {
+func (n *Node) State() fleetapi.RuntimeSensorState {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.state
 }
 
-func (n *RuntimeNode) maybeWriteState() {
+func (n *Node) maybeWriteState() {
 	now := n.cfg.Now()
 	n.mu.Lock()
 	cur := n.state
@@ -453,11 +454,11 @@ func (n *RuntimeNode) maybeWriteState() {
 // nodeRef is what the Events about the node itself regard: the Node, with
 // the runtime namespace, because the API server keeps an Event in its
 // involved object's namespace and the agent may watch that one only.
-func (n *RuntimeNode) nodeRef() corev1.ObjectReference {
+func (n *Node) nodeRef() corev1.ObjectReference {
 	return corev1.ObjectReference{APIVersion: "v1", Kind: "Node", Name: n.cfg.Node, Namespace: n.cfg.Namespace}
 }
 
-func (n *RuntimeNode) kubeEvent(ns string, involved corev1.ObjectReference, reason, typ, msg string, rep *fleetapi.RuntimeReport) *corev1.Event {
+func (n *Node) kubeEvent(ns string, involved corev1.ObjectReference, reason, typ, msg string, rep *fleetapi.RuntimeReport) *corev1.Event {
 	raw, _ := json.Marshal(rep)
 	if len(msg) > 1024 {
 		msg = msg[:1024]
@@ -479,7 +480,7 @@ func (n *RuntimeNode) kubeEvent(ns string, involved corev1.ObjectReference, reas
 	}
 }
 
-func (n *RuntimeNode) writeLoop(ctx context.Context) {
+func (n *Node) writeLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():

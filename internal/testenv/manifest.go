@@ -1,4 +1,4 @@
-package agent
+package testenv
 
 import (
 	"os"
@@ -9,10 +9,10 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// manifestClusterRole returns the ClusterRole a shipped manifest
+// ManifestClusterRole returns the ClusterRole a shipped manifest
 // (deploy/…) grants, so that tests run with exactly the rules users
 // install; it fails the test when the manifest has none.
-func manifestClusterRole(t *testing.T, path string) *rbacv1.ClusterRole {
+func ManifestClusterRole(t testing.TB, path string) *rbacv1.ClusterRole {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {

@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 import (
 	"context"
@@ -139,7 +139,7 @@ func runtimeEvents(t *testing.T, c *fake.Clientset) (findings []fleetapi.Runtime
 		t.Fatal(err)
 	}
 	for _, ev := range list.Items {
-		rep, err := runtimeFromKubeEvent(&ev)
+		rep, err := ReportFromEvent(&ev)
 		if err != nil {
 			t.Fatalf("the node wrote an Event the agent cannot read: %v", err)
 		}
@@ -177,8 +177,8 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	meta := rt.Event{Kind: rt.KindConnect, TGID: 4190, UID: 1000, CgroupID: cg, Dst: netip.MustParseAddrPort("169.254.169.254:80")}
 	src := &recordedSource{events: []rt.Event{shell, shell, meta}, state: rt.State{Mode: "ok", Decoded: 3, Dropped: 2, SockStateHook: rt.SockStateRaw, SockStateFallback: "tp_btf: not supported",
 		SyscallHook: rt.SyscallTracepoint, SyscallFallback: "load fentry: operation not permitted"}}
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Open: func(ctx context.Context, _ rt.Options) (RuntimeSource, error) { return src, nil }})
+	n, err := New(Config{Client: client, Node: "n1", CgroupRoot: root, StateEvery: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(ctx context.Context, _ rt.Options) (Source, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,8 +241,8 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 // than failing the pod.
 func TestRuntimeNodeDegraded(t *testing.T) {
 	client := fake.NewClientset()
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Open: func(context.Context, rt.Options) (RuntimeSource, error) {
+	n, err := New(Config{Client: client, Node: "n1", CgroupRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Open: func(context.Context, rt.Options) (Source, error) {
 			return nil, errors.New("load kernel BTF /nonexistent: no such file or directory")
 		}})
 	if err != nil {
@@ -260,14 +260,14 @@ func TestRuntimeNodeDegraded(t *testing.T) {
 	if s := states[0]; s.Mode != "degraded" || !strings.Contains(s.Gap(), "sensor degraded: load kernel BTF /nonexistent") {
 		t.Errorf("state %+v", s)
 	}
-	if _, err := NewRuntimeNode(RuntimeNodeConfig{Client: client}); err == nil || !strings.Contains(err.Error(), "node name") {
+	if _, err := New(Config{Client: client}); err == nil || !strings.Contains(err.Error(), "node name") {
 		t.Errorf("no node name: %v", err)
 	}
 	bad := filepath.Join(t.TempDir(), "detections.yaml")
 	if err := os.WriteFile(bad, []byte("apiVersion: palisade.io/v1alpha1\nkind: RuntimeDetections\ndetections: [{id: a, expression: '1'}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", DetectionsFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := New(Config{Client: client, Node: "n1", DetectionsFile: bad}); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Errorf("bad detections file: %v, want an error naming it", err)
 	}
 }
@@ -294,7 +294,7 @@ func TestRuntimeFromKubeEvent(t *testing.T) {
 		{"huge annotation", fleetapi.KubeEventReasonRuntimeFinding, strings.Repeat(" ", maxRuntimeAnnotation+1), "over 65536"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rep, err := runtimeFromKubeEvent(ev(tc.reason, tc.annotation))
+			rep, err := ReportFromEvent(ev(tc.reason, tc.annotation))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
@@ -313,11 +313,11 @@ func TestRuntimeFromKubeEvent(t *testing.T) {
 	}
 }
 
-func FuzzRuntimeFromKubeEvent(f *testing.F) {
+func FuzzReportFromEvent(f *testing.F) {
 	f.Add(fleetapi.KubeEventReasonRuntimeFinding, `{"node":"n1","findings":[{"id":"f1","finding":{"ruleID":"PAL-RT-001"}}]}`)
 	f.Add(fleetapi.KubeEventReasonRuntimeState, `{"node":"n1","sensor":{"mode":"ok","dropped":3}}`)
 	f.Fuzz(func(t *testing.T, reason, annotation string) {
-		rep, err := runtimeFromKubeEvent(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{fleetapi.KubeEventRuntimeAnnotation: annotation}}, Reason: reason})
+		rep, err := ReportFromEvent(&corev1.Event{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{fleetapi.KubeEventRuntimeAnnotation: annotation}}, Reason: reason})
 		if err != nil {
 			return
 		}
@@ -385,16 +385,16 @@ func TestPodIndexRemotePeers(t *testing.T) {
 func TestRuntimeNodeStarted(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		open func(context.Context, rt.Options) (RuntimeSource, error)
+		open func(context.Context, rt.Options) (Source, error)
 	}{
-		{"sensor loaded", func(context.Context, rt.Options) (RuntimeSource, error) { return &recordedSource{}, nil }},
-		{"sensor degraded", func(context.Context, rt.Options) (RuntimeSource, error) { return nil, errors.New("no BTF") }},
+		{"sensor loaded", func(context.Context, rt.Options) (Source, error) { return &recordedSource{}, nil }},
+		{"sensor degraded", func(context.Context, rt.Options) (Source, error) { return nil, errors.New("no BTF") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			client := fake.NewClientset(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))
 			started := make(chan bool, 4)
-			var n *RuntimeNode
-			n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: "n1", CgroupRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			var n *Node
+			n, err := New(Config{Client: client, Node: "n1", CgroupRoot: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 				Open: tc.open,
 				Started: func() {
 					_, known := n.pods.LookupPod(context.Background(), rtCID, "")
@@ -435,21 +435,21 @@ func TestRuntimeRingBytesFlag(t *testing.T) {
 		{nil, rt.DefaultRingBytes},
 		{[]string{"--runtime-ring-bytes", "8388608"}, 8 << 20},
 	} {
-		var f Flags
-		fs := pflag.NewFlagSet("agent", pflag.ContinueOnError)
-		f.Bind(fs)
-		if err := fs.Parse(append([]string{"--runtime", "--node-name", "n1"}, tc.args...)); err != nil {
+		var c Config
+		fs := pflag.NewFlagSet("palisade-runtime", pflag.ContinueOnError)
+		c.Bind(fs)
+		if err := fs.Parse(append([]string{"--node-name", "n1"}, tc.args...)); err != nil {
 			t.Fatal(err)
 		}
-		cfg := f.ResolveRuntime(func(string) string { return "" })
+		cfg := c.Resolve(func(string) string { return "" })
 		var got rt.Options
 		cfg.Client = fake.NewClientset()
 		cfg.CgroupRoot = t.TempDir()
-		cfg.Open = func(_ context.Context, o rt.Options) (RuntimeSource, error) {
+		cfg.Open = func(_ context.Context, o rt.Options) (Source, error) {
 			got = o
 			return nil, errors.New("recorded")
 		}
-		n, err := NewRuntimeNode(cfg)
+		n, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 import (
 	"context"
@@ -34,7 +34,7 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	admin := env.AdminClient(t)
 	ns := env.CreateNamespace(ctx, t, "", nil).Name
 
-	role := manifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
+	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
 	for _, r := range role.Rules {
 		for _, v := range r.Verbs {
 			if v != "get" && v != "list" && v != "watch" && !(v == "create" && strings.Join(r.Resources, ",") == "events") {
@@ -91,9 +91,9 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 		// A datagram to db: no proof of delivery, so not judged, counted.
 		{Kind: rt.KindUDPSend, CgroupID: cg, Dst: ap("10.244.2.7:5353")}}, state: rt.State{Mode: "ok", Decoded: 2}}
 	client := testenv.NewClient(t, env.ServiceAccountConfig(ctx, t, ns, "runtime"))
-	n, err := NewRuntimeNode(RuntimeNodeConfig{Client: client, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
+	n, err := New(Config{Client: client, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Open: func(context.Context, rt.Options) (RuntimeSource, error) { return src, nil }})
+		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 			return false, err
 		}
 		for _, ev := range list.Items {
-			rep, err := runtimeFromKubeEvent(&ev)
+			rep, err := ReportFromEvent(&ev)
 			if err != nil {
 				return false, err
 			}

@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 // A node sensor summarises what each workload on its node executed and
 // talked to (runtime.Observer) every ObserveEvery, and writes the
@@ -9,7 +9,6 @@ package agent
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,7 +22,7 @@ import (
 // below the agent's maxRuntimeAnnotation.
 const maxObservationEvent = 48 << 10
 
-func (n *RuntimeNode) observeLoop(ctx context.Context, o *rt.Observer) {
+func (n *Node) observeLoop(ctx context.Context, o *rt.Observer) {
 	t := time.NewTicker(n.cfg.ObserveEvery)
 	defer t.Stop()
 	for {
@@ -42,7 +41,7 @@ func (n *RuntimeNode) observeLoop(ctx context.Context, o *rt.Observer) {
 // maxObservationEvent bytes each; an observation too large alone is split
 // (binaries and connections halved), and what cannot be queued is
 // counted in the state's ObservationsDropped.
-func (n *RuntimeNode) writeObservations(ctx context.Context, obs []profile.Observation) {
+func (n *Node) writeObservations(ctx context.Context, obs []profile.Observation) {
 	var batch []profile.Observation
 	size := 0
 	flush := func() {
@@ -95,44 +94,6 @@ func splitObservations(obs []profile.Observation, limit int) []profile.Observati
 			a.Connections, b.Connections = o.Connections[:nc/2], o.Connections[nc/2:]
 		}
 		out = append(out, splitObservations([]profile.Observation{a, b}, limit)...)
-	}
-	return out
-}
-
-// checkObservationEvent checks an observations Event's report: only
-// observations, each valid (the hub would refuse the whole report).
-func checkObservationEvent(where string, rep *fleetapi.RuntimeReport) error {
-	if rep.Sensor != nil || len(rep.Findings) > 0 || len(rep.Observations) == 0 {
-		return fmt.Errorf("%s: reason %s does not match its report", where, fleetapi.KubeEventReasonRuntimeObservations)
-	}
-	if len(rep.Observations) > maxObservationsPerEvent {
-		return fmt.Errorf("%s: %d observations in one Event, over %d", where, len(rep.Observations), maxObservationsPerEvent)
-	}
-	for i := range rep.Observations {
-		if err := rep.Observations[i].Validate(); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-	}
-	return nil
-}
-
-// maxObservationsPerEvent bounds one Event's observations (a 48 KiB
-// annotation holds far fewer of any real size).
-const maxObservationsPerEvent = 256
-
-// splitRuntimeReport keeps each report within the hub's bound on
-// observations; findings and the state travel with the first.
-func splitRuntimeReport(r *fleetapi.RuntimeReport) []*fleetapi.RuntimeReport {
-	if len(r.Observations) <= maxObservationsPerEvent {
-		return []*fleetapi.RuntimeReport{r}
-	}
-	first := *r
-	first.Observations = r.Observations[:maxObservationsPerEvent]
-	out := []*fleetapi.RuntimeReport{&first}
-	for rest := r.Observations[maxObservationsPerEvent:]; len(rest) > 0; {
-		k := min(len(rest), maxObservationsPerEvent)
-		out = append(out, &fleetapi.RuntimeReport{Node: r.Node, Observations: rest[:k]})
-		rest = rest[k:]
 	}
 	return out
 }

@@ -1,4 +1,4 @@
-package agent
+package runtimenode
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 	"github.com/palisade-sec/palisade/internal/runtime/profile"
 )
@@ -275,7 +276,7 @@ func podEntryOf(p *corev1.Pod) *podEntry {
 			}
 		}
 		image := c.Image
-		if d := digestOf(cs.ImageID); d != "" && digestOf(image) == "" {
+		if d := fleetapi.DigestOf(cs.ImageID); d != "" && fleetapi.DigestOf(image) == "" {
 			image += "@" + d
 		}
 		e.containers[id] = &rt.Pod{Namespace: p.Namespace, Name: p.Name, Owner: owner, Container: cs.Name, Image: image, RunAsNonRoot: nonRoot}
