@@ -192,8 +192,10 @@ func TestCheckpointDoesNotWaitOnLongReaders(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	if st := s.WALStats(); st.MaxWALFrames <= 8*soft {
-		t.Errorf("the WAL's longest length was %d frames while a reader held it, want over %d", st.MaxWALFrames, 8*soft)
+	// The writes stopped once the file held 8*soft frames, and a
+	// checkpoint may have seen exactly that many: at least, not more.
+	if st := s.WALStats(); st.MaxWALFrames < 8*soft {
+		t.Errorf("the WAL's longest length was %d frames while a reader held it, want at least %d", st.MaxWALFrames, 8*soft)
 	}
 }
 
