@@ -177,6 +177,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
+	if l, ok := cfg.Store.(interface{ SetLogger(*slog.Logger) }); ok {
+		l.SetLogger(cfg.Logger) // the SQLite checkpointer's failures
+	}
 	if cfg.EncryptionMaxAge <= 0 {
 		cfg.EncryptionMaxAge = DefaultEncryptionMaxAge
 	}

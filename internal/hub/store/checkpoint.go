@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"time"
 )
@@ -150,7 +151,7 @@ func (s *SQLite) checkpoint(ctx context.Context) {
 	start := time.Now()
 	_, log, backfilled, err := walCheckpoint(ctx, s.ck, "PASSIVE")
 	if err != nil {
-		c.checkpointErrs.Add(1) // retried at the next interval
+		s.checkpointFailed(err) // retried at the next interval
 		return
 	}
 	if backfilled > s.lastBackfilled || log < s.lastLog {
@@ -159,6 +160,9 @@ func (s *SQLite) checkpoint(ctx context.Context) {
 	}
 	s.noteFrames(log, backfilled)
 	hard := log >= int64(s.wal.hardPages)
+	if log < int64(s.wal.softPages) {
+		s.checkpointRecovered()
+	}
 	// Between the limits, the writer is only held when no report waits
 	// for it: a restart's copy and sync then delay only what arrives
 	// during it. A writer that is never idle is held at the hard limit.
@@ -174,14 +178,59 @@ func (s *SQLite) checkpoint(ctx context.Context) {
 			break
 		}
 		if _, log, backfilled, err = walCheckpoint(ctx, s.ck, "PASSIVE"); err != nil {
-			c.checkpointErrs.Add(1)
+			s.checkpointFailed(err)
 			return
 		}
 		s.noteFrames(log, backfilled)
 	}
 	if err := s.restartWAL(ctx, hard); err != nil {
-		c.checkpointErrs.Add(1)
+		s.checkpointFailed(err)
+		return
 	}
+	s.checkpointRecovered()
+}
+
+// checkpointLogEvery is how often at most a checkpoint that keeps failing
+// is logged again (with the failures since): a full disk or a read-only
+// file fails every interval, four times a second.
+const checkpointLogEvery = time.Minute
+
+// SetLogger makes the checkpointer log its failures to l (the hub's
+// logger); nil: slog.Default(). A failing checkpoint is counted
+// (palisade_hub_sqlite_checkpoint_errors_total) and logged with its
+// cause: the first failure at once, then at most once a checkpointLogEvery
+// with the count since, and a recovery once checkpoints succeed again.
+// Without it the WAL grows unseen until the disk is full.
+func (s *SQLite) SetLogger(l *slog.Logger) { s.log.Store(l) }
+
+func (s *SQLite) logger() *slog.Logger {
+	if l := s.log.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
+
+// checkpointFailed counts and logs a failed checkpoint (the
+// checkpointer's goroutine only).
+func (s *SQLite) checkpointFailed(err error) {
+	s.walStats.checkpointErrs.Add(1)
+	s.failing++
+	now := time.Now()
+	if s.failing > 1 && now.Sub(s.failLogged) < checkpointLogEvery {
+		return
+	}
+	s.failLogged = now
+	s.logger().Error("sqlite WAL checkpoint failed; the WAL grows until a checkpoint succeeds (retried every interval)",
+		"error", err.Error(), "failures", s.failing, "wal_pages", s.walStats.frames.Load())
+}
+
+// checkpointRecovered logs that checkpoints succeed again after failures.
+func (s *SQLite) checkpointRecovered() {
+	if s.failing == 0 {
+		return
+	}
+	s.logger().Info("sqlite WAL checkpoints succeed again", "failures", s.failing, "wal_pages", s.walStats.frames.Load())
+	s.failing, s.failLogged = 0, time.Time{}
 }
 
 // noteFrames records the WAL's length and the frames copied by a

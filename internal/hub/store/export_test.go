@@ -256,10 +256,15 @@ func ObjectDigests(t interface{ Fatal(...any) }, s Store, cluster string) []stri
 }
 
 // DowngradeTo15 turns s's database into one at schema version 15, as a
-// hub before migration 16 left it (the object_digests table dropped).
+// hub before migration 16 left it (object_digests and migration 17's
+// trigger dropped).
 func DowngradeTo15(t interface{ Fatal(...any) }, s Store) {
 	ss := inner(s)
-	for _, q := range []string{`DROP TABLE object_digests`, `DELETE FROM schema_migrations WHERE version = 16`} {
+	qs := []string{`DROP TABLE object_digests`, `DELETE FROM schema_migrations WHERE version >= 16`}
+	if ss.d.dollar {
+		qs = append([]string{`DROP TRIGGER findings_outside_digests ON findings`, `DROP FUNCTION palisade_findings_outside_digests()`}, qs...)
+	}
+	for _, q := range qs {
 		if _, err := ss.db.ExecContext(context.Background(), q); err != nil {
 			t.Fatal(err)
 		}
@@ -269,3 +274,7 @@ func DowngradeTo15(t interface{ Fatal(...any) }, s Store) {
 // DiffRows is how many stored findings rows the diffs of findings reports
 // have read back.
 func DiffRows(s Store) int64 { return inner(s).diffRows.Load() }
+
+// BreakCheckpointer closes the checkpointer's connection pool, so that
+// every checkpoint from now on fails.
+func BreakCheckpointer(s *SQLite) error { return s.ck.Close() }

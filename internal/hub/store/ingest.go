@@ -218,6 +218,8 @@ func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, env
 	for i, env := range envs {
 		seqs[i], dropped[i] = int64(env.Seq), int64(env.Dropped)
 	}
+	// set_config marks the transaction as one that keeps object_digests
+	// (migration 17: findings written without the mark void them).
 	// o locks the agent's row and reads its last committed version
 	// (READ COMMITTED re-reads a row locked by another transaction once
 	// that one ends), so o.last_seq is what the batch is deduplicated
@@ -232,7 +234,8 @@ func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, env
 		d AS (SELECT COALESCE(MAX(u.d), 0) AS v FROM o, unnest($4::bigint[], $5::bigint[]) AS u(s, d) WHERE u.s > o.last_seq),
 		c AS (UPDATE clusters SET gen = gen + 1, last_seen = $2, dropped = CASE WHEN dropped < d.v THEN d.v ELSE dropped END
 			FROM o, d WHERE clusters.id = o.cluster_id AND o.last_seq < $3 RETURNING clusters.gen)
-		SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c) FROM o, a`, agentID, ms(now), int64(maxSeq), seqs, dropped).Scan(&c.cluster, &c.lastSeq, &gen)
+		SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c) FROM o, a
+		WHERE set_config('palisade.object_digests', 'kept', true) = 'kept'`, agentID, ms(now), int64(maxSeq), seqs, dropped).Scan(&c.cluster, &c.lastSeq, &gen)
 	c.claimed, c.gen = true, gen.Int64
 	return c, err
 }

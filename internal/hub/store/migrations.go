@@ -332,6 +332,43 @@ CREATE TABLE object_digests (
 	PRIMARY KEY (cluster_id, object_key)
 );
 `, nil},
+	// A snapshot skips the objects whose digest is unchanged, so a write
+	// of findings rows that does not keep object_digests makes the next
+	// snapshot leave stale rows. On PostgreSQL several replicas share the
+	// database, and during a rolling upgrade a replica from before
+	// migration 16 (which never checks the schema again once started)
+	// keeps applying reports without digests (objectdigest.go).
+	{17, "object digests: a write of findings by a hub that does not keep them voids every cluster's digests (PostgreSQL)", ``, findingsOutsideDigests},
+}
+
+// findingsOutsideDigests (migration 17, PostgreSQL; SQLite has one hub
+// process, which refuses a database newer than itself) adds a statement
+// trigger on findings: a statement of a transaction that has not set
+// palisade.object_digests (claimSeq sets it; a hub before migration 16
+// or an operator's SQL does not) deletes every cluster's completeness
+// row, so each cluster's next snapshot is diffed whole and refills its
+// digests. The partial index makes that delete read only those rows.
+func findingsOutsideDigests(ctx context.Context, tx *sql.Tx, d dialect) error {
+	if !d.dollar {
+		return nil
+	}
+	for _, q := range []string{
+		`CREATE INDEX object_digests_complete ON object_digests (cluster_id) WHERE object_key = ''`,
+		`CREATE FUNCTION palisade_findings_outside_digests() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_setting('palisade.object_digests', true) IS DISTINCT FROM 'kept' THEN
+		DELETE FROM object_digests WHERE object_key = '';
+	END IF;
+	RETURN NULL;
+END $$`,
+		`CREATE TRIGGER findings_outside_digests AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON findings
+	FOR EACH STATEMENT EXECUTE FUNCTION palisade_findings_outside_digests()`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // backfillClusterRules fills cluster_rules from the inventories already

@@ -147,13 +147,7 @@ func TestObjectDigestsStoreTheSame(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
-			digests, whole := b.open(t), b.open(t)
-			t.Cleanup(func() { digests.Close(); whole.Close() })
-			store.DisableObjectDigests(whole)
-			limits := store.DefaultIngestLimits()
-			limits.FindingsPerCluster = 80
-			digests.SetIngestLimits(limits)
-			whole.SetIngestLimits(limits)
+			digests, whole := digestAndWhole(t, b.open, 80)
 			seeds := 5
 			refused, byDigest := 0, 0
 			for seed := range seeds {
@@ -186,22 +180,7 @@ func TestObjectDigestsStoreTheSame(t *testing.T) {
 					} else if store.DiffRows(digests)-read < store.DiffRows(whole)-readWhole {
 						byDigest++
 					}
-					got, want := store.AllFindingRows(t, digests, cd.ID), store.AllFindingRows(t, whole, cw.ID)
-					if !reflect.DeepEqual(got, want) {
-						t.Fatalf("seed %d, step %d: %d rows with object digests, %d without; first difference: %s", seed, step, len(got), len(want), firstDiff(got, want))
-					}
-					gd, err := digests.GetCluster(ctx, cd.ID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					gw, err := whole.GetCluster(ctx, cw.ID)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !reflect.DeepEqual(gd.Findings, gw.Findings) || gd.FindingRows != gw.FindingRows {
-						t.Fatalf("seed %d, step %d: counters %v (%d rows) with object digests, %v (%d) without", seed, step, gd.Findings, gd.FindingRows, gw.Findings, gw.FindingRows)
-					}
-					checkDigests(t, digests, cd.ID, got, fmt.Sprintf("seed %d, step %d", seed, step))
+					sameAsWhole(t, digests, whole, cd.ID, cw.ID, fmt.Sprintf("seed %d, step %d", seed, step))
 				}
 			}
 			// The sequences exercise both outcomes and the shortcut.
@@ -211,6 +190,44 @@ func TestObjectDigestsStoreTheSame(t *testing.T) {
 			t.Logf("%d batches refused over the quota, %d read back fewer rows by their digests", refused, byDigest)
 		})
 	}
+}
+
+// digestAndWhole opens two stores with open and a findings quota of
+// perCluster rows: one keeping object digests, one diffing every snapshot
+// whole (the path before migration 16).
+func digestAndWhole(t *testing.T, open func(*testing.T) store.Store, perCluster int64) (digests, whole store.Store) {
+	digests, whole = open(t), open(t)
+	t.Cleanup(func() { digests.Close(); whole.Close() })
+	store.DisableObjectDigests(whole)
+	limits := store.DefaultIngestLimits()
+	limits.FindingsPerCluster = perCluster
+	digests.SetIngestLimits(limits)
+	whole.SetIngestLimits(limits)
+	return digests, whole
+}
+
+// sameAsWhole: the cluster cd of digests has exactly the findings rows
+// (every column), counters and rows count of the cluster cw of whole,
+// and digests that match its rows.
+func sameAsWhole(t *testing.T, digests, whole store.Store, cd, cw, step string) {
+	t.Helper()
+	ctx := context.Background()
+	got, want := store.AllFindingRows(t, digests, cd), store.AllFindingRows(t, whole, cw)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s: %d rows with object digests, %d without; first difference: %s", step, len(got), len(want), firstDiff(got, want))
+	}
+	gd, err := digests.GetCluster(ctx, cd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := whole.GetCluster(ctx, cw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(gd.Findings, gw.Findings) || gd.FindingRows != gw.FindingRows {
+		t.Fatalf("%s: counters %v (%d rows) with object digests, %v (%d) without", step, gd.Findings, gd.FindingRows, gw.Findings, gw.FindingRows)
+	}
+	checkDigests(t, digests, cd, got, step)
 }
 
 // checkDigests: when the cluster's digests are complete, they are one
@@ -327,8 +344,8 @@ func TestMigration16Upgrades(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if v, err := s.SchemaVersion(ctx); err != nil || v != 16 {
-				t.Fatalf("schema %d, %v; want 16", v, err)
+			if v, err := s.SchemaVersion(ctx); err != nil || v != store.LatestSchemaVersion() {
+				t.Fatalf("schema %d, %v; want %d", v, err, store.LatestSchemaVersion())
 			}
 			steps := []struct {
 				full bool

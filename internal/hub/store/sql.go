@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -120,10 +121,21 @@ type sqlStore struct {
 	// prepared are the writer's prepared statements by text (SQLite:
 	// prepared.go); read-only once the store is open.
 	prepared map[string]*sql.Stmt
+	// closeOnce makes Close safe to call twice or from two goroutines
+	// at once (a signal handler and a deferred Close): the goroutines
+	// are stopped and the pools closed once, every call answers the
+	// first one's error.
+	closeOnce sync.Once
+	closeErr  error
 }
 
 func (s *sqlStore) Backend() string { return s.d.name }
 func (s *sqlStore) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *sqlStore) close() error {
 	err := s.stopSeen()
 	s.stopHeartbeats()
 	s.stopCommitters()

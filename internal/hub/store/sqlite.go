@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 )
@@ -26,7 +30,17 @@ type SQLite struct {
 	// lastLog and lastBackfilled are the WAL's length and frames copied
 	// at the last checkpoint (the checkpointer's goroutine only).
 	lastLog, lastBackfilled int64
-	stop, done              chan struct{}
+	// failing counts the checkpoints failed in a row and failLogged is
+	// when that was last logged (the checkpointer's goroutine only).
+	failing    int64
+	failLogged time.Time
+	// log receives the checkpointer's failures (SetLogger).
+	log        atomic.Pointer[slog.Logger]
+	stop, done chan struct{}
+	// stopOnce stops the checkpointer and closes its pool once, however
+	// many times Close is called (sqlStore.Close is itself once).
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Durability and checkpoints (issue #17).
@@ -151,19 +165,22 @@ func privateFiles(path string) error {
 
 // Close stops the checkpoints and closes the database.
 func (s *SQLite) Close() error {
-	if s.stop != nil {
-		close(s.stop)
-		<-s.done
-		s.stop = nil
+	s.stopOnce.Do(func() {
+		if s.stop != nil {
+			close(s.stop)
+			<-s.done
+		}
+		if s.ck != nil {
+			s.stopErr = s.ck.Close()
+		}
+		if s.w == nil { // opening failed before the writer
+			s.stopErr = errors.Join(s.stopErr, s.db.Close())
+		}
+	})
+	if s.w == nil {
+		return s.stopErr
 	}
-	var err error
-	if s.ck != nil {
-		err = s.ck.Close()
-	}
-	if s.w == nil { // opening failed before the writer
-		return errors.Join(err, s.db.Close())
-	}
-	return errors.Join(err, s.sqlStore.Close())
+	return errors.Join(s.stopErr, s.sqlStore.Close())
 }
 
 var sqliteDialect = dialect{name: "sqlite", blob: "BLOB", maxParams: 32000}
