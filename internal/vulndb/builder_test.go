@@ -140,14 +140,7 @@ func TestBuilderWritesWhatWasAdded(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(gotRecords, wantRecords) {
-		for id, v := range wantRecords {
-			if gotRecords[id] != v {
-				t.Errorf("record %s: %q, want %q", id, gotRecords[id], v)
-			}
-		}
-		t.Fatalf("%d records, want %d", len(gotRecords), len(wantRecords))
-	}
+	equalEntries(t, "record", gotRecords, wantRecords)
 	for k, ids := range wantIndex {
 		slices.Sort(ids)
 		if !slices.Equal(gotIndex[k], ids) {
@@ -213,14 +206,22 @@ func TestBuilderBoundsTransactionPages(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(got, want) {
-		for k, v := range want {
-			if got[k] != v {
-				t.Errorf("%q: %q, want %q", k, got[k], v)
-			}
-		}
-		t.Fatalf("%d entries, want %d", len(got), len(want))
+	equalEntries(t, "CVE entry", got, want)
+}
+
+// equalEntries fails the test when a bucket's entries are not want's,
+// naming each that differs.
+func equalEntries(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if maps.Equal(got, want) {
+		return
 	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s %q: %q, want %q", what, k, got[k], v)
+		}
+	}
+	t.Fatalf("%d entries, want %d", len(got), len(want))
 }
 
 // TestStoredRecordSize keeps what a builder remembers of each record
