@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -139,14 +140,7 @@ func TestBuilderWritesWhatWasAdded(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(gotRecords, wantRecords) {
-		for id, v := range wantRecords {
-			if gotRecords[id] != v {
-				t.Errorf("record %s: %q, want %q", id, gotRecords[id], v)
-			}
-		}
-		t.Fatalf("%d records, want %d", len(gotRecords), len(wantRecords))
-	}
+	equalEntries(t, "record", gotRecords, wantRecords)
 	for k, ids := range wantIndex {
 		slices.Sort(ids)
 		if !slices.Equal(gotIndex[k], ids) {
@@ -155,5 +149,122 @@ func TestBuilderWritesWhatWasAdded(t *testing.T) {
 	}
 	if len(gotIndex) != len(wantIndex) {
 		t.Errorf("%d index keys, want %d", len(gotIndex), len(wantIndex))
+	}
+}
+
+// TestBuilderBoundsTransactionPages writes a batch of CVE entries whose
+// keys fall between stored ones (as EPSS's do between NVD's: every page
+// of the range changes) and checks that no transaction changed many more
+// pages than the builder's bound (a Put may materialise a leaf and the
+// branches above it), and that every entry was written, the last of a
+// key winning, across the transactions the batch was split into.
+func TestBuilderBoundsTransactionPages(t *testing.T) {
+	dest := filepath.Join(t.TempDir(), "vulndb.db")
+	b, err := newBuilder(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.abort()
+	const bound, depth = 8, 4
+	b.maxTxNodes = bound
+	want := map[string]string{}
+	add := func(source, id string, score float64) {
+		t.Helper()
+		info := &CVEInfo{ID: id, EPSS: &EPSS{Score: score, Percentile: score, Date: "2025-06-01"}}
+		if err := b.addCVE(source, info); err != nil {
+			t.Fatal(err)
+		}
+		data, err := encodeCVEInfo(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[id+"\x00"+source] = string(data)
+	}
+	const n = 4 * buildBatch // one batch each
+	for i := range n {
+		add("nvd", fmt.Sprintf("CVE-2000-%05d", i), 0.5)
+	}
+	b.txNodesPeak = 0 // the first source's batch appended in order
+	for i := range n {
+		add("epss", fmt.Sprintf("CVE-2000-%05d", (i*7919)%n), 0.25)
+		if i%1000 == 999 {
+			add("epss", fmt.Sprintf("CVE-2000-%05d", (i*7919)%n), 0.75) // the later wins
+		}
+	}
+	if err := b.flush(); err != nil {
+		t.Fatal(err)
+	}
+	if b.txNodesPeak > bound+depth {
+		t.Errorf("a transaction changed %d pages, want at most %d", b.txNodesPeak, bound+depth)
+	}
+	got := map[string]string{}
+	if err := b.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCVEs).ForEach(func(k, v []byte) error {
+			got[string(k)] = string(v)
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	equalEntries(t, "CVE entry", got, want)
+}
+
+// equalEntries fails the test when a bucket's entries are not want's,
+// naming each that differs.
+func equalEntries(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	if maps.Equal(got, want) {
+		return
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s %q: %q, want %q", what, k, got[k], v)
+		}
+	}
+	t.Fatalf("%d entries, want %d", len(got), len(want))
+}
+
+// TestStoredRecordSize keeps what a builder remembers of each record
+// (every record of a build, the largest part of an import's heap once
+// the enrichment sources are read) at sixteen bytes.
+func TestStoredRecordSize(t *testing.T) {
+	if got := unsafe.Sizeof(storedRecord{}); got != 16 {
+		t.Errorf("storedRecord is %d bytes, want 16", got)
+	}
+}
+
+// TestPendingReleasesOversizedBuffer checks that a batch's buffer is
+// not kept at the size of the largest batch once a batch uses far less
+// of it, and is kept while batches fill it.
+func TestPendingReleasesOversizedBuffer(t *testing.T) {
+	dest := filepath.Join(t.TempDir(), "vulndb.db")
+	b, err := newBuilder(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.abort()
+	big := make([]byte, 1<<20)
+	tests := []struct {
+		name    string
+		entries int
+		size    int
+		kept    bool
+	}{
+		{"large batch", 4, len(big), true},
+		{"as large again", 4, len(big), true},
+		{"small batch after it", 2, 100, false},
+		{"small batch again", 2, 100, true},
+	}
+	for i, tt := range tests {
+		for j := range tt.entries {
+			b.repoBatch.add(fmt.Sprintf("k%d-%d", i, j), big[:tt.size])
+		}
+		before := cap(b.repoBatch.buf)
+		if err := b.put(bucketRepositories, &b.repoBatch, "content set"); err != nil {
+			t.Fatal(err)
+		}
+		if kept := cap(b.repoBatch.buf) == before; kept != tt.kept {
+			t.Errorf("%s: buffer of %d bytes kept %v, want %v", tt.name, before, kept, tt.kept)
+		}
 	}
 }

@@ -321,7 +321,7 @@ func readCVEStream(ctx context.Context, r io.Reader, format string, st *readStat
 // the feed's order.
 func readNVD(ctx context.Context, r io.Reader, st *readStats, fn func(*CVEInfo) error) error {
 	found := false
-	pool := newBufferPool()
+	pool := newBufferPool(nvdArena)
 	err := decodeAhead(ctx, func(ctx context.Context, emit func(nvdBatch) error) error {
 		var err error
 		found, err = splitNVD(ctx, r, pool, emit)
@@ -379,9 +379,13 @@ type (
 	}
 )
 
-// nvdArena is the first size of a batch's buffer of raw items: a batch
-// of readBatchEntries items of a few kilobytes each.
-const nvdArena = 1 << 20
+// nvdArena is the size of the buffers a batch's raw items are copied
+// into (an item larger than it gets one of its own, not kept). A batch
+// of readBatchEntries items of one to a few kilobytes fills one to a
+// few; at a megabyte each, most of a buffer stayed empty, and the read
+// kept a dozen of them (the batches in flight and the pool's), a
+// noticeable part of an import's heap at its peak.
+const nvdArena = 256 << 10
 
 // splitNVD reads an NVD document's items in batches of bounded count and
 // bytes; found reports whether it has a "vulnerabilities" array.

@@ -96,15 +96,22 @@ func decodeAhead[B, R any](ctx context.Context, produce func(ctx context.Context
 // bufferPool recycles the buffers of one read's batches: a batch's bytes
 // are garbage once the writer (or, for NVD items, the decoder) is done
 // with them, and an import reads a gigabyte of them. It belongs to one
-// read, so nothing outlives the import.
-type bufferPool chan []byte
+// read, so nothing outlives the import. It keeps at most 8 buffers of
+// at most maxKeep bytes each: a buffer made for one outsized item is
+// left to the collector rather than kept for the rest of the read.
+type bufferPool struct {
+	free    chan []byte
+	maxKeep int
+}
 
-func newBufferPool() bufferPool { return make(bufferPool, 8) }
+func newBufferPool(maxKeep int) bufferPool {
+	return bufferPool{free: make(chan []byte, 8), maxKeep: maxKeep}
+}
 
 // get returns an empty buffer of capacity at least n.
 func (p bufferPool) get(n int) []byte {
 	select {
-	case b := <-p:
+	case b := <-p.free:
 		if cap(b) >= n {
 			return b[:0]
 		}
@@ -115,8 +122,11 @@ func (p bufferPool) get(n int) []byte {
 
 // put gives a buffer back; its bytes must no longer be referenced.
 func (p bufferPool) put(b []byte) {
+	if cap(b) > p.maxKeep {
+		return
+	}
 	select {
-	case p <- b:
+	case p.free <- b:
 	default:
 	}
 }

@@ -152,3 +152,26 @@ func TestDecodeAheadErrors(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// TestBufferPoolKeepsOnlyBoundedBuffers checks that a buffer made for
+// an outsized item is not recycled (it would stay that large for the
+// rest of the read), and that buffers within the bound are.
+func TestBufferPoolKeepsOnlyBoundedBuffers(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		kept bool
+	}{
+		{"within the bound", 1 << 10, true},
+		{"at the bound", 4 << 10, true},
+		{"outsized", 1 << 20, false},
+	}
+	for _, tt := range tests {
+		p := newBufferPool(4 << 10)
+		p.put(make([]byte, 0, tt.size))
+		got := p.get(1)
+		if kept := cap(got) == tt.size; kept != tt.kept {
+			t.Errorf("%s: a buffer of %d bytes kept %v, want %v", tt.name, tt.size, kept, tt.kept)
+		}
+	}
+}

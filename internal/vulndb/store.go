@@ -377,14 +377,27 @@ type builder struct {
 	cveBatch  pending
 	repoBatch pending
 	// records are the records stored, by ID: one map, not one per
-	// field, as it holds every record of the build.
+	// field, as it holds every record of the build, and the largest part
+	// of an import's heap once the enrichment sources are read (about a
+	// hundred bytes a record); its values are therefore numbers into the
+	// tables below, not strings and lists of their own.
 	records map[string]storedRecord
-	// indexKeys holds the IndexKey of the package spellings met last
+	// sources are the names of the sources, numbered by storedRecord.
+	sources []string
+	// keys are the distinct index keys met, numbered from 1 (keyIDs);
+	// more holds the further keys of the records that have several.
+	keys   []string
+	keyIDs map[string]uint32
+	more   []uint32
+	// spellings holds the key number of the package spellings met last
 	// (the base ecosystem's length, the base ecosystem and the name), so
-	// that a key shared by the records of a package is mostly computed
-	// and held once (indexKey).
-	indexKeys map[string]string
+	// that the key shared by the records of a package is mostly neither
+	// computed nor looked up again (indexKey).
+	spellings map[string]uint32
 	scratch   []byte
+	// maxTxNodes bounds the pages a transaction changes (maxTxNodes,
+	// the constant, but for tests); txNodesPeak is the most one did.
+	maxTxNodes, txNodesPeak int64
 }
 
 // pending is a batch of entries of one bucket, written in key order by
@@ -424,19 +437,30 @@ func (p *pending) full(n int) bool { return len(p.entries) >= n || len(p.buf) >=
 // maxPendingBytes bounds the bytes of one pending batch.
 const maxPendingBytes = 32 << 20
 
+// minKeptPending is the capacity up to which a pending batch's buffer
+// is kept however little of it a batch used.
+const minKeptPending = 256 << 10
+
 // A builder writes its records in transactions of buildBatch records,
 // CVE entries and content sets in transactions of 4×buildBatch. (Larger
 // transactions were measured slower: bbolt holds every dirty node of a
 // transaction in memory, and the collector scans them.)
 const buildBatch = 2000
 
+// maxTxNodes bounds the pages (bbolt's nodes) one transaction of a
+// builder changes: 512 pages of 16 KiB are 8 MiB, held twice at commit
+// (the nodes, and the pages they are written to).
+const maxTxNodes = 512
+
 // storedRecord is what a builder remembers of a record it stored: its
-// source and its index keys (key, then more: most records name one
-// package, in one or more releases).
+// source (a number into builder.sources) and its index keys: key, a
+// number into builder.keys (0 for a record without affected packages),
+// then nMore numbers from builder.more at offset moreAt (most records
+// name one package, in one or more releases). Sixteen bytes, so that a
+// map slot of it and its ID is 32 (with strings and a list, 72).
 type storedRecord struct {
-	source string
-	key    string
-	more   []string
+	source, key   uint32
+	moreAt, nMore uint32
 }
 
 // buildMmapSize is the mapping a builder starts with: more than a
@@ -502,7 +526,8 @@ func newBuilder(dest string) (*builder, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
-	return &builder{bolt: b, tmp: tmp, records: map[string]storedRecord{}, indexKeys: map[string]string{}}, nil
+	return &builder{bolt: b, tmp: tmp, records: map[string]storedRecord{}, keyIDs: map[string]uint32{},
+		spellings: map[string]uint32{}, maxTxNodes: maxTxNodes}, nil
 }
 
 // add stores a record of a source. A record with the same ID as an earlier
@@ -550,14 +575,15 @@ func appendStripped(dst, raw []byte) []byte {
 // JSON; copied) under the record's ID and notes the index keys of its
 // affected packages.
 func (b *builder) store(source string, rec *Record, value ...[]byte) error {
-	r := storedRecord{source: source}
+	r := storedRecord{source: b.sourceNumber(source), moreAt: uint32(len(b.more))}
 	for _, a := range rec.Affected {
 		k := b.indexKey(a.Package)
 		switch {
-		case r.key == "":
+		case r.key == 0:
 			r.key = k
-		case k != r.key && !slices.Contains(r.more, k):
-			r.more = append(r.more, k)
+		case k != r.key && !slices.Contains(b.more[r.moreAt:], k):
+			b.more = append(b.more, k)
+			r.nMore++
 		}
 	}
 	b.records[rec.ID] = r
@@ -568,31 +594,49 @@ func (b *builder) store(source string, rec *Record, value ...[]byte) error {
 	return nil
 }
 
-// indexKey is IndexKey(p.Ecosystem, p.Name), computed once for each
-// spelling of a package (its ecosystem without the release) among the
-// last maxIndexKeys met.
-func (b *builder) indexKey(p Package) string {
+// sourceNumber is the number of a source's name in b.sources. A build
+// reads a few dozen sources, one after the other.
+func (b *builder) sourceNumber(source string) uint32 {
+	if n := len(b.sources); n > 0 && b.sources[n-1] == source {
+		return uint32(n - 1)
+	}
+	if i := slices.Index(b.sources, source); i >= 0 {
+		return uint32(i)
+	}
+	b.sources = append(b.sources, source)
+	return uint32(len(b.sources) - 1)
+}
+
+// indexKey is the number of IndexKey(p.Ecosystem, p.Name) in b.keys,
+// the key computed once for each spelling of a package (its ecosystem
+// without the release) among the last maxIndexKeys met.
+func (b *builder) indexKey(p Package) uint32 {
 	// IndexKey reads the ecosystem's base only ("Debian:12" is "Debian").
 	eco := BaseEcosystem(p.Ecosystem)
 	// The ecosystem's length first: a name is any string.
 	b.scratch = binary.AppendUvarint(b.scratch[:0], uint64(len(eco)))
 	b.scratch = append(append(b.scratch, eco...), p.Name...)
-	if k, ok := b.indexKeys[string(b.scratch)]; ok {
+	if k, ok := b.spellings[string(b.scratch)]; ok {
 		return k
 	}
-	k := IndexKey(p.Ecosystem, p.Name)
-	if len(b.indexKeys) >= maxIndexKeys {
-		// Forgotten, not grown: a key computed again is the same key.
-		clear(b.indexKeys)
+	key := IndexKey(p.Ecosystem, p.Name)
+	k, ok := b.keyIDs[key]
+	if !ok {
+		b.keys = append(b.keys, key)
+		k = uint32(len(b.keys)) // from 1: 0 is no key
+		b.keyIDs[key] = k
 	}
-	b.indexKeys[string(b.scratch)] = k
+	if len(b.spellings) >= maxIndexKeys {
+		// Forgotten, not grown: a key looked up again is the same key.
+		clear(b.spellings)
+	}
+	b.spellings[string(b.scratch)] = k
 	return k
 }
 
-// maxIndexKeys bounds the index keys a builder remembers: the packages
-// of a source's records repeat close together (one per release of a
-// record, records of the same package in a row), and a map of every
-// package of every source was a sizeable part of the import's heap.
+// maxIndexKeys bounds the package spellings a builder remembers: the
+// packages of a source's records repeat close together (one per release
+// of a record, records of the same package in a row).
 const maxIndexKeys = 1 << 14
 
 // addCVE stores a source's information on a CVE. A later entry of the
@@ -643,25 +687,55 @@ func (b *builder) put(bucket []byte, batch *pending, what string) error {
 		}
 		return x.seq - y.seq
 	})
-	err := b.bolt.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bucket)
-		if bytes.Equal(bucket, bucketRecords) {
-			bk.FillPercent = recordsFillPercent
-		}
-		for i, e := range entries {
-			if i+1 < len(entries) && bytes.Equal(entries[i+1].key, e.key) {
-				continue // replaced by a later entry
+	// A batch is written in as many transactions as it takes for none to
+	// hold more than maxTxNodes of the bucket's pages: bbolt keeps every
+	// page a transaction changes in memory, and a copy of it to write at
+	// commit, so a batch whose keys are scattered among many stored ones
+	// (EPSS entries between the NVD entries of the same CVEs: every page
+	// of the range is changed) held tens of megabytes at once. The keys
+	// are sorted, so the transactions cover disjoint ranges and each page
+	// is still written once.
+	var err error
+	for next := 0; next < len(entries) && err == nil; {
+		err = b.bolt.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucket)
+			if bytes.Equal(bucket, bucketRecords) {
+				bk.FillPercent = recordsFillPercent
 			}
-			if err := bk.Put(e.key, e.value); err != nil {
-				return fmt.Errorf("%s %q: %w", what, e.key, err)
+			for i := next; i < len(entries); i++ {
+				e := entries[i]
+				next = i + 1
+				if i+1 < len(entries) && bytes.Equal(entries[i+1].key, e.key) {
+					continue // replaced by a later entry
+				}
+				if err := bk.Put(e.key, e.value); err != nil {
+					return fmt.Errorf("%s %q: %w", what, e.key, err)
+				}
+				st := tx.Stats()
+				if n := st.GetNodeCount(); n >= b.maxTxNodes {
+					b.txNodesPeak = max(b.txNodesPeak, n)
+					return nil // the rest in the next transaction
+				}
 			}
-		}
-		return nil
-	})
+			st := tx.Stats()
+			b.txNodesPeak = max(b.txNodesPeak, st.GetNodeCount())
+			return nil
+		})
+	}
 	// The transaction is done (committed or rolled back): bbolt holds no
 	// slice of the buffer any more.
 	clear(entries) // no key or value kept reachable through the array
-	batch.entries, batch.buf = entries[:0], batch.buf[:0]
+	batch.entries = entries[:0]
+	if used := len(batch.buf); cap(batch.buf) > 2*used && cap(batch.buf) > minKeptPending {
+		// Written before it was full (by another bucket's flush, or a
+		// source's last records), or far smaller than the largest batch
+		// before it: a buffer sized for the largest batch ever seen would
+		// stay that large for the rest of the build (a records batch's
+		// megabytes held through the whole NVD and EPSS reads).
+		batch.buf = nil
+	} else {
+		batch.buf = batch.buf[:0]
+	}
 	if err != nil {
 		return fmt.Errorf("vulnerability database %s: %w", b.tmp, err)
 	}
@@ -694,23 +768,24 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	if err := b.flush(); err != nil {
 		return meta, err
 	}
-	index := map[string][]string{}
+	// The IDs of each key, by key number.
+	index := make([][]string, len(b.keys)+1)
 	meta.Ecosystems = map[string]int{}
-	perSource := map[string]int{}
+	perSource := make([]int, len(b.sources))
 	var ecos []string // of one record, each once
 	for id, r := range b.records {
 		ecos = ecos[:0]
 		var ecoSet map[string]bool // for a record of many packages
-		for i := -1; i < len(r.more); i++ {
-			k := r.key
+		for i := -1; i < int(r.nMore); i++ {
+			kn := r.key
 			if i >= 0 {
-				k = r.more[i]
+				kn = b.more[r.moreAt+uint32(i)]
 			}
-			if k == "" {
+			if kn == 0 {
 				break // no affected package
 			}
-			index[k] = append(index[k], id)
-			eco, _, _ := strings.Cut(k, "\x00")
+			index[kn] = append(index[kn], id)
+			eco, _, _ := strings.Cut(b.keys[kn-1], "\x00")
 			// Records name a few ecosystems (one, most often): a list
 			// is cheaper than a set, up to a point.
 			if ecoSet == nil && len(ecos) == 16 {
@@ -749,17 +824,22 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	}
 	meta.CVEs = 0
 	for i := range meta.Sources {
-		meta.Sources[i].Records = perSource[meta.Sources[i].Name]
+		meta.Sources[i].Records = 0
+		if n := slices.Index(b.sources, meta.Sources[i].Name); n >= 0 {
+			meta.Sources[i].Records = perSource[n]
+		}
 		meta.Sources[i].CVEs = cveCounts[meta.Sources[i].Name]
 		meta.Sources[i].Repositories = repoCounts[meta.Sources[i].Name]
 		meta.CVEs += meta.Sources[i].CVEs
 	}
 	meta.SchemaVersion = SchemaVersion
-	keys := make([]string, 0, len(index))
-	for k := range index {
-		keys = append(keys, k)
+	order := make([]uint32, 0, len(b.keys))
+	for kn := range b.keys {
+		if len(index[kn+1]) > 0 {
+			order = append(order, uint32(kn+1))
+		}
 	}
-	sort.Strings(keys)
+	slices.SortFunc(order, func(x, y uint32) int { return strings.Compare(b.keys[x-1], b.keys[y-1]) })
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return meta, err
@@ -767,10 +847,10 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 	err = b.bolt.Update(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketIndex)
 		idx.FillPercent = 1.0 // keys arrive in order
-		for _, k := range keys {
-			ids := index[k]
+		for _, kn := range order {
+			ids := index[kn]
 			sort.Strings(ids)
-			if err := idx.Put([]byte(k), []byte(strings.Join(ids, "\n"))); err != nil {
+			if err := idx.Put([]byte(b.keys[kn-1]), []byte(strings.Join(ids, "\n"))); err != nil {
 				return err
 			}
 		}
