@@ -23,7 +23,7 @@ func TestHelmChartScansClean(t *testing.T) {
 	if err := os.CopyFS(chart, os.DirFS("../../deploy/helm/palisade")); err != nil {
 		t.Fatal(err)
 	}
-	for _, repo := range []string{"ghcr.io/palisade-sec/palisade", "ghcr.io/palisade-sec/palisade-agent"} {
+	for _, repo := range []string{"ghcr.io/palisade-sec/palisade", "ghcr.io/palisade-sec/palisade-agent", "ghcr.io/palisade-sec/palisade-runtime"} {
 		if _, err := release.RewriteDeploy(chart, repo, "sha256:"+strings.Repeat("5e", 32)); err != nil {
 			t.Fatal(err)
 		}
