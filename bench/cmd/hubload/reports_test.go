@@ -35,18 +35,16 @@ func decodeReport(t *testing.T, z []byte) *fleetapi.Envelope {
 	return &env
 }
 
-// TestModelMatchesStore: the reports the generator sends, applied by the
-// hub's store, leave exactly the findings its model counts, so a
-// mismatch in a run is the hub's fault, not the generator's. Snapshots
-// (with their cached members) and deltas of every shape are mixed.
-func TestModelMatchesStore(t *testing.T) {
+// enrolledStore is a SQLite store with one cluster and its agent "a",
+// closed at the end of the test.
+func enrolledStore(t *testing.T, now time.Time) (*store.SQLite, store.Cluster) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	t.Cleanup(func() { st.Close() })
 	c, err := st.EnsureCluster(ctx, "edge", now)
 	if err != nil {
 		t.Fatal(err)
@@ -57,6 +55,17 @@ func TestModelMatchesStore(t *testing.T) {
 	if _, err := st.EnrollAgent(ctx, "t", []byte("h"), store.Agent{ID: "a"}, now); err != nil {
 		t.Fatal(err)
 	}
+	return st, c
+}
+
+// TestModelMatchesStore: the reports the generator sends, applied by the
+// hub's store, leave exactly the findings its model counts, so a
+// mismatch in a run is the hub's fault, not the generator's. Snapshots
+// (with their cached members) and deltas of every shape are mixed.
+func TestModelMatchesStore(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	st, c := enrolledStore(t, now)
 	m := newClusterModel(30)
 	rng := rand.New(rand.NewPCG(1, 1))
 	var seq uint64
@@ -137,22 +146,8 @@ func TestBatchBodyDecodes(t *testing.T) {
 // model goes on from the last variant sent.
 func TestSnapshotPoolMatchesStore(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "hub.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	c, err := st.EnsureCluster(ctx, "edge", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.CreateBootstrapToken(ctx, store.BootstrapToken{ID: "t", ClusterID: c.ID, Hash: []byte("h"), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.EnrollAgent(ctx, "t", []byte("h"), store.Agent{ID: "a"}, now); err != nil {
-		t.Fatal(err)
-	}
+	st, c := enrolledStore(t, now)
 	const pods, variants, changed = 40, 4, 3
 	m := newClusterModel(pods)
 	rng := rand.New(rand.NewPCG(3, 3))
