@@ -206,8 +206,11 @@ func (s *sim) encode(j job) outReport {
 	switch j.kind {
 	case jobSnapshot:
 		// A resnapshot after an agent restart: the pods changed a
-		// little since the last one.
-		s.model.delta(s.rng, 0, 5)
+		// little since the last one (the pool's variants are as far
+		// apart).
+		if s.model.pool == nil {
+			s.model.delta(s.rng, 0, snapshotChangedPods)
+		}
 		r.z, r.size = s.model.snapshotEnvelopeZ(s.seq, now)
 	case jobImages:
 		r.z, r.size = envelopeZ(imagesEnvelope(s.seq, now, int(s.seq)))
@@ -217,6 +220,10 @@ func (s *sim) encode(j job) outReport {
 	}
 	return r
 }
+
+// snapshotChangedPods is how many pods changed between a cluster's
+// successive snapshots.
+const snapshotChangedPods = 5
 
 // sendOutcome is how send ended.
 type sendOutcome int

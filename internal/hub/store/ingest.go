@@ -305,7 +305,10 @@ type storedFinding struct {
 // wantedFinding is a finding of the report: its JSON as received and
 // that JSON's hash.
 type wantedFinding struct {
-	okey, fkey, dhash string
+	okey, fkey string
+	// dsum is the data hash (dataHash) as bytes: made a string only for
+	// the rows written.
+	dsum dataSum
 	// data is the finding's JSON, a slice of the report's body: made a
 	// string only for the rows written, since a snapshot's findings are
 	// mostly unchanged.
@@ -396,12 +399,12 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 				}
 			}
 			w := &all[len(p.order)]
-			*w = wantedFinding{okey: okey, data: data, dhash: dataHash(data), f: f, sameID: ids[id]}
+			*w = wantedFinding{okey: okey, data: data, dsum: dataSumOf(data), f: f, sameID: ids[id]}
 			ids[id] = w
 			p.order = append(p.order, w)
 			po := p.objects[okey]
 			if po == nil {
-				po = &preparedObject{okey: okey}
+				po = &preparedObject{okey: okey, findings: make([]*wantedFinding, 0, len(o.Findings)-i)}
 				p.objects[okey] = po
 			}
 			po.findings = append(po.findings, w)
@@ -551,7 +554,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		switch {
 		case w == nil:
 			gone = append(gone, k)
-		case w.dhash != r.dhash || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
+		case !w.dsum.is(r.dhash) || a.now-r.lastSeen >= lastSeenRefresh.Milliseconds():
 			w.stored = true
 			write = append(write, w)
 		default:
@@ -729,7 +732,7 @@ func (a *applier) writeFindings(ctx context.Context, c findingsCharge, rows []*w
 		kind[i], ns[i], name[i], title[i] = f.Object.Kind, f.Object.Namespace, f.Object.Name, f.Title
 		sup[i] = int32(b2i(f.Suppressed))
 		data[i] = string(w.data)
-		dhash[i] = w.dhash
+		dhash[i] = w.dsum.String()
 	}
 	gokey, gfkey := make([]string, len(gone)), make([]string, len(gone))
 	for i, k := range gone {
@@ -773,16 +776,38 @@ func (a *applier) findingRows(ws []*wantedFinding) [][]any {
 func (a *applier) findingRow(w *wantedFinding) []any {
 	f := w.f
 	return []any{a.cluster, w.okey, w.fkey, a.gen, f.RuleID, int(f.Severity), f.Object.Kind, f.Object.Namespace, f.Object.Name,
-		f.Title, b2i(f.Suppressed), string(w.data), a.now, a.now, w.dhash}
+		f.Title, b2i(f.Suppressed), string(w.data), a.now, a.now, w.dsum.String()}
 }
 
-// dataHash is the hash a finding's stored JSON is compared by: the
-// first 16 bytes of its SHA-256, in hex. Equal bytes are an unchanged
-// finding; the agent encodes a finding deterministically (see
-// fleetapi.DecodeReport), so different bytes are a changed one.
-func dataHash(data []byte) string {
+// dataSum is the hash a finding's stored JSON is compared by (the dhash
+// column): the first 16 bytes of its SHA-256, stored in hex. Equal bytes
+// are an unchanged finding; the agent encodes a finding deterministically
+// (see fleetapi.DecodeReport), so different bytes are a changed one. Kept
+// as bytes: a snapshot's findings are mostly unchanged, so their hashes
+// are compared with the stored ones and digested (objectDigestOf) without
+// a string each.
+type dataSum [16]byte
+
+func dataSumOf(data []byte) dataSum {
 	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:16])
+	return dataSum(sum[:16])
+}
+
+// hex is the data hash as stored: lower-case hexadecimal.
+func (d *dataSum) hex() (h [32]byte) {
+	hex.Encode(h[:], d[:])
+	return h
+}
+
+func (d *dataSum) String() string {
+	h := d.hex()
+	return string(h[:])
+}
+
+// is: stored is this data hash.
+func (d *dataSum) is(stored string) bool {
+	h := d.hex()
+	return string(h[:]) == stored
 }
 
 // storedFindings reads the stored findings of the cluster (all) or of the

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -40,14 +42,21 @@ const completeDigests = ""
 // finding key from the same fields), and one row per finding key, so
 // equal digests are equal rows. Stored: its value must never change.
 func objectDigestOf(ws []*wantedFinding) string {
-	hs := make([]string, len(ws))
-	for i, w := range ws {
-		hs[i] = w.dhash
+	// Data hashes sorted as bytes are sorted as their hexadecimal
+	// strings (the digits and a–f are in ASCII order).
+	var small [32]dataSum
+	hs := small[:0]
+	if len(ws) > len(small) {
+		hs = make([]dataSum, 0, len(ws))
 	}
-	sort.Strings(hs)
+	for _, w := range ws {
+		hs = append(hs, w.dsum)
+	}
+	slices.SortFunc(hs, func(a, b dataSum) int { return bytes.Compare(a[:], b[:]) })
 	h := sha256.New()
-	for _, x := range hs {
-		h.Write([]byte(x))
+	for i := range hs {
+		x := hs[i].hex()
+		h.Write(x[:])
 	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
