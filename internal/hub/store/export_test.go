@@ -278,3 +278,28 @@ func DiffRows(s Store) int64 { return inner(s).diffRows.Load() }
 // BreakCheckpointer closes the checkpointer's connection pool, so that
 // every checkpoint from now on fails.
 func BreakCheckpointer(s *SQLite) error { return s.ck.Close() }
+
+// DowngradeTo17 puts back what migration 18 dropped, as a database of
+// schema 17 has it.
+func DowngradeTo17(t interface{ Fatal(...any) }, s Store) {
+	ss := inner(s)
+	for _, q := range []string{`CREATE INDEX findings_rule ON findings(rule_id, cluster_id)`, `DELETE FROM schema_migrations WHERE version >= 18`} {
+		if _, err := ss.db.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// HasIndex says whether the database has an index of that name.
+func HasIndex(t interface{ Fatal(...any) }, s Store, name string) bool {
+	ss := inner(s)
+	q := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?`
+	if ss.d.dollar {
+		q = `SELECT COUNT(*) FROM pg_indexes WHERE indexname = $1`
+	}
+	var n int
+	if err := ss.db.QueryRowContext(context.Background(), q, name).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n > 0
+}
