@@ -127,3 +127,71 @@ func TestBatchBodyDecodes(t *testing.T) {
 		t.Fatalf("batch: %v, %+v", err, b)
 	}
 }
+
+// freshMember is gzipMember as it was: a new writer for every member.
+func freshMember(p []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	_, _ = zw.Write(p)
+	_ = zw.Close()
+	return b.Bytes()
+}
+
+// TestGzipMemberReused: a reused compressor writes the bytes a new one
+// writes, whatever it compressed before, and a batch's framing members
+// are the ones it would compress each time.
+func TestGzipMemberReused(t *testing.T) {
+	m := newClusterModel(20)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var reports [][]byte
+	for i := range 12 {
+		js, err := json.Marshal(&fleetapi.Envelope{Seq: uint64(i + 1), Kind: fleetapi.KindFindings, Findings: m.delta(rng, i%4, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			js = js[:1+i] // short members between long ones
+		}
+		got, want := gzipMember(js), freshMember(js)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("member %d: reused compressor wrote %d bytes, a new one %d", i, len(got), len(want))
+		}
+		reports = append(reports, got)
+	}
+	var want bytes.Buffer
+	want.Write(freshMember([]byte(`{"dropped":0,"envelopes":[`)))
+	for i, r := range reports {
+		if i > 0 {
+			want.Write(freshMember([]byte(",")))
+		}
+		want.Write(r)
+	}
+	want.Write(freshMember([]byte("]}")))
+	if got := batchBody(reports); !bytes.Equal(got, want.Bytes()) {
+		t.Fatalf("batch body differs from one compressed member by member (%d bytes, want %d)", len(got), want.Len())
+	}
+}
+
+// BenchmarkDeltaBody: the load client's CPU for one delta's request body
+// (the model's change, its JSON, gzip, the batch's framing), with the
+// compressors reused (reused) and with a new one per member as before.
+func BenchmarkDeltaBody(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		member func([]byte) []byte
+	}{{"reused", gzipMember}, {"new", freshMember}} {
+		b.Run(c.name, func(b *testing.B) {
+			m := newClusterModel(100)
+			rng := rand.New(rand.NewPCG(5, 6))
+			for b.Loop() {
+				js, _ := json.Marshal(&fleetapi.Envelope{Seq: 1, Kind: fleetapi.KindFindings, Findings: m.delta(rng, 1, 2)})
+				z := c.member(js)
+				if c.name == "new" {
+					_ = append(append(append(freshMember([]byte(`{"dropped":0,"envelopes":[`)), z...), freshMember([]byte("]}"))...), freshMember([]byte(","))...)
+				} else {
+					_ = batchBody([][]byte{z})
+				}
+			}
+		})
+	}
+}
