@@ -279,11 +279,15 @@ func DiffRows(s Store) int64 { return inner(s).diffRows.Load() }
 // every checkpoint from now on fails.
 func BreakCheckpointer(s *SQLite) error { return s.ck.Close() }
 
-// DowngradeTo17 puts back what migration 18 dropped, as a database of
-// schema 17 has it.
+// DowngradeTo17 puts back what migration 18 dropped (SQLite), as a
+// database of schema 17 has it.
 func DowngradeTo17(t interface{ Fatal(...any) }, s Store) {
 	ss := inner(s)
-	for _, q := range []string{`CREATE INDEX findings_rule ON findings(rule_id, cluster_id)`, `DELETE FROM schema_migrations WHERE version >= 18`} {
+	qs := []string{`DELETE FROM schema_migrations WHERE version >= 18`}
+	if !ss.d.dollar {
+		qs = append([]string{`CREATE INDEX findings_rule ON findings(rule_id, cluster_id)`}, qs...)
+	}
+	for _, q := range qs {
 		if _, err := ss.db.ExecContext(context.Background(), q); err != nil {
 			t.Fatal(err)
 		}

@@ -629,11 +629,12 @@ func (s *sqlStore) findingWhere(q FindingQuery) (string, []any) {
 	}
 	if q.RuleID != "" {
 		add("rule_id = ?", q.RuleID)
-		if q.ClusterID == "" && !q.IncludeSuppressed {
-			// No index on rule_id (migration 18): the open findings of
-			// a rule are read from the clusters its counters name
-			// (exact: kept in the findings report's transaction, as
-			// CountFindings' totals are), each by its primary key.
+		if q.ClusterID == "" && !q.IncludeSuppressed && !s.d.dollar {
+			// No index on rule_id on SQLite (migration 18): the open
+			// findings of a rule are read from the clusters its
+			// counters name (exact: kept in the findings report's
+			// transaction, as CountFindings' totals are), each by its
+			// primary key.
 			add("cluster_id IN (SELECT cluster_id FROM cluster_rule_counts WHERE rule_id = ?)", q.RuleID)
 		}
 	}
