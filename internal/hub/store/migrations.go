@@ -342,8 +342,8 @@ CREATE TABLE object_digests (
 	// Every finding written or deleted also wrote the index on
 	// (rule_id, cluster_id), whose entries for one report are spread
 	// over the whole fleet's: half the pages a delta wrote on SQLite
-	// (50 → 24 pages for a rollout of one pod; TestDeltaWALPages) and a
-	// quarter of its hub's CPU. It served only reads of one rule across
+	// (50 → 24 pages for a rollout of one pod; TestDeltaWALPages) and
+	// 17–27 % of its hub's CPU per delta. It served only reads of one rule across
 	// the fleet, which on SQLite now go through the clusters the rule
 	// counters name (findingWhere), about 8× slower. PostgreSQL keeps
 	// it: no difference in its CPU per delta was measured
