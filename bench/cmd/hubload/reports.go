@@ -5,9 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -154,53 +152,30 @@ func (m *clusterModel) delta(rng *rand.Rand, k, c int) *fleetapi.FindingsDelta {
 	return d
 }
 
-// gzipWriters are the load client's compressors, reused: a new
-// BestSpeed writer allocates and clears about 1 MB of state, which for a
-// delta's few KB cost more CPU than compressing it, and that CPU is
-// taken from the hub on the same cores. A writer Reset writes the same
-// bytes as a new one (TestGzipMemberReused).
-var gzipWriters = sync.Pool{New: func() any {
-	zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed)
-	return zw
-}}
-
 // gzipMember compresses p as one gzip member, as the agent's outbox
 // stores each report.
 func gzipMember(p []byte) []byte {
 	var b bytes.Buffer
-	zw := gzipWriters.Get().(*gzip.Writer)
-	zw.Reset(&b)
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
 	_, _ = zw.Write(p)
 	_ = zw.Close()
-	gzipWriters.Put(zw)
 	return b.Bytes()
 }
-
-// The batch's framing members never change: compressed once (the agent
-// could keep them too; what it compresses per report is the report).
-var (
-	batchHeadZ  = gzipMember([]byte(`{"dropped":0,"envelopes":[`))
-	batchCommaZ = gzipMember([]byte(","))
-	batchTailZ  = gzipMember([]byte("]}"))
-)
 
 // batchBody is a POST /api/v1/agent/reports/batch body exactly as the
 // agent builds it: concatenated gzip members (the batch's head, each
 // report, the tail).
 func batchBody(reports [][]byte) []byte {
-	n := len(batchHeadZ) + len(batchTailZ) + len(reports)*len(batchCommaZ)
-	for _, r := range reports {
-		n += len(r)
-	}
-	b := make([]byte, 0, n)
-	b = append(b, batchHeadZ...)
+	var b bytes.Buffer
+	b.Write(gzipMember([]byte(`{"dropped":0,"envelopes":[`)))
 	for i, r := range reports {
 		if i > 0 {
-			b = append(b, batchCommaZ...)
+			b.Write(gzipMember([]byte(",")))
 		}
-		b = append(b, r...)
+		b.Write(r)
 	}
-	return append(b, batchTailZ...)
+	b.Write(gzipMember([]byte("]}")))
+	return b.Bytes()
 }
 
 // envelopeZ encodes an envelope as the gzip member(s) of one report and
