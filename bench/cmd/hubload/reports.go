@@ -239,9 +239,11 @@ func objectsZ(pods []podState) ([]byte, int) {
 // stores each report.
 func gzipMember(p []byte) []byte {
 	var b bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&b)
 	_, _ = zw.Write(p)
 	_ = zw.Close()
+	gzipWriters.Put(zw)
 	return b.Bytes()
 }
 
