@@ -15,7 +15,7 @@
 // Its contract is the standard library's: the same bytes for every valid
 // stream, and an error for every stream compress/flate or compress/gzip
 // rejects (FuzzInflateMatchesStdlib and FuzzGunzipMatchesStdlib check both).
-// Memory is fixed: about 300 KiB of buffers and tables per call, whatever
+// Memory is fixed: about 600 KiB of buffers and tables per call, whatever
 // the input.
 package inflate
 
@@ -276,7 +276,7 @@ func Inflate(src io.Reader, emit func([]byte) error) error {
 
 // A Decoder inflates raw DEFLATE streams one after another with the
 // same buffers and tables, for many small streams (the entries of a zip
-// archive) where Inflate's allocation of about 300 KiB per call would
+// archive) where Inflate's allocation of about 600 KiB per call would
 // cost more than the decoding. The zero value is ready for use; a
 // Decoder is not safe for concurrent use.
 type Decoder struct{ d decoder }
