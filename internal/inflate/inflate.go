@@ -46,7 +46,13 @@ const (
 	inSize  = 64 << 10 // input read at a time
 	inMask  = inSize - 1
 	inLen   = inSize + 8
+)
 
+// The masks must never change a position: the output stays below the
+// limit plus the slack (this constant does not compile otherwise).
+const _ = uint(outMask - (histSize + outSize + slack))
+
+const (
 	// primaryBits indexes every primary table (literal/length, distance,
 	// code length): one constant size lets the hot loop index them
 	// through array pointers, without bounds checks.
