@@ -15,7 +15,7 @@
 // Its contract is the standard library's: the same bytes for every valid
 // stream, and an error for every stream compress/flate or compress/gzip
 // rejects (FuzzInflateMatchesStdlib and FuzzGunzipMatchesStdlib check both).
-// Memory is fixed: about 300 KiB of buffers and tables per call, whatever
+// Memory is fixed: about 600 KiB of buffers and tables per call, whatever
 // the input.
 package inflate
 
@@ -35,9 +35,24 @@ const (
 	histSize = 32 << 10  // the largest distance DEFLATE allows
 	outSize  = 256 << 10 // output emitted per callback, at most
 	// slack after the output limit: a match writes at most 258 bytes and
-	// its word copy may run up to 7 past them.
-	slack = 258 + 8
+	// its word copy may run up to 15 past them.
+	slack = 258 + 16
+	// outMask and inMask bound the hot loop's positions for the compiler
+	// (see huffman); the buffers are outLen and inLen long, 8 bytes past
+	// the masks so that a word loaded or stored at a masked position is
+	// in bounds too.
+	outMask = 1<<19 - 1
+	outLen  = outMask + 1 + 8
+	inSize  = 64 << 10 // input read at a time
+	inMask  = inSize - 1
+	inLen   = inSize + 8
+)
 
+// The masks must never change a position: the output stays below the
+// limit plus the slack (this constant does not compile otherwise).
+const _ = uint(outMask - (histSize + outSize + slack))
+
+const (
 	// primaryBits indexes every primary table (literal/length, distance,
 	// code length): one constant size lets the hot loop index them
 	// through array pointers, without bounds checks.
@@ -247,8 +262,8 @@ type decoder struct {
 func newDecoder(src io.Reader, emit func([]byte) error) *decoder {
 	return &decoder{
 		src:  src,
-		in:   make([]byte, 64<<10),
-		out:  make([]byte, histSize+outSize+slack),
+		in:   make([]byte, inLen),
+		out:  make([]byte, outLen),
 		emit: emit,
 	}
 }
@@ -267,7 +282,7 @@ func Inflate(src io.Reader, emit func([]byte) error) error {
 
 // A Decoder inflates raw DEFLATE streams one after another with the
 // same buffers and tables, for many small streams (the entries of a zip
-// archive) where Inflate's allocation of about 300 KiB per call would
+// archive) where Inflate's allocation of about 600 KiB per call would
 // cost more than the decoding. The zero value is ready for use; a
 // Decoder is not safe for concurrent use.
 type Decoder struct{ d decoder }
@@ -316,7 +331,7 @@ func (d *decoder) fill() bool {
 	d.base += int64(d.pos - keep)
 	d.pos, d.end = keep, n
 	for d.end-d.pos < 8 && !d.eof {
-		m, err := d.src.Read(d.in[d.end:])
+		m, err := d.src.Read(d.in[d.end:inSize])
 		d.end += m
 		if err != nil {
 			d.eof = true
@@ -537,11 +552,17 @@ func (d *decoder) dynamic() error {
 // when fewer than 48 bits remain: enough for a literal/length code, its
 // extra bits, a distance code and its extra bits. Near the end of the
 // input or of the output buffer it goes through the decoder's slow paths.
+//
+// The output and input buffers are indexed through array pointers with
+// masked positions, which the compiler proves in bounds: w stays below
+// histSize+outSize+slack and pos below inSize, so the masks
+// never change a position, they only spare a bounds check per byte.
 func (d *decoder) huffman(lt, dt *table) error {
 	lit, dist := lt.e, dt.e
 	litP, distP := (*[1 << primaryBits]entry)(lit), (*[1 << primaryBits]entry)(dist)
 	const mask, shift = 1<<primaryBits - 1, primaryBits
-	out, in := d.out, d.in
+	out := (*[outLen]byte)(d.out)
+	in := (*[inLen]byte)(d.in)
 	limit := histSize + outSize
 	bits, nb, w, pos, end := d.bits, d.nb, d.w, d.pos, d.end
 	// Around a slow path the locals go to the decoder ("sync") and back
@@ -556,7 +577,7 @@ func (d *decoder) huffman(lt, dt *table) error {
 		}
 		if nb < 48 {
 			if pos+8 <= end {
-				bits |= binary.LittleEndian.Uint64(in[pos:]) << nb
+				bits |= binary.LittleEndian.Uint64(in[pos&inMask:]) << nb
 				k := (63 - nb) >> 3
 				pos += int(k)
 				nb += k * 8
@@ -570,15 +591,12 @@ func (d *decoder) huffman(lt, dt *table) error {
 			}
 		}
 		e := litP[bits&mask]
-		if e.kind() == kindLink {
-			e = lit[e.value()+int((bits>>shift)&(1<<e.extra()-1))]
-		}
 		if e.kind() == kindLiteral {
 			// Literals come in runs: up to three per refill (3 × 15 ≤ 48).
 			n := e.n()
 			bits >>= n
 			nb -= n
-			out[w] = byte(e.value())
+			out[w&outMask] = byte(e.value())
 			w++
 			e = litP[bits&mask]
 			if e.kind() != kindLiteral {
@@ -587,7 +605,7 @@ func (d *decoder) huffman(lt, dt *table) error {
 			n = e.n()
 			bits >>= n
 			nb -= n
-			out[w] = byte(e.value())
+			out[w&outMask] = byte(e.value())
 			w++
 			e = litP[bits&mask]
 			if e.kind() != kindLiteral {
@@ -596,9 +614,20 @@ func (d *decoder) huffman(lt, dt *table) error {
 			n = e.n()
 			bits >>= n
 			nb -= n
-			out[w] = byte(e.value())
+			out[w&outMask] = byte(e.value())
 			w++
 			continue
+		}
+		if e.kind() == kindLink {
+			e = lit[e.value()+int((bits>>shift)&(1<<e.extra()-1))]
+			if e.kind() == kindLiteral {
+				n := e.n()
+				bits >>= n
+				nb -= n
+				out[w&outMask] = byte(e.value())
+				w++
+				continue
+			}
 		}
 		if e.kind() != kindLength {
 			d.bits, d.nb, d.w, d.pos = bits, nb, w, pos // sync
@@ -612,13 +641,12 @@ func (d *decoder) huffman(lt, dt *table) error {
 			}
 			return d.corrupt("invalid literal/length code")
 		}
-		n := e.n()
-		bits >>= n
-		nb -= n
-		x := e.extra()
-		length := e.value() + int(bits&(1<<x-1))
-		bits >>= x
-		nb -= x
+		// A code and its extra bits are dropped with one shift, the extra
+		// bits read beside it (off the bit buffer's dependency chain).
+		n, x := e.n(), e.extra()
+		length := e.value() + int((bits>>n)&(1<<x-1))
+		bits >>= n + x
+		nb -= n + x
 		de := distP[bits&mask]
 		if de.kind() == kindLink {
 			de = dist[de.value()+int((bits>>shift)&(1<<de.extra()-1))]
@@ -627,13 +655,10 @@ func (d *decoder) huffman(lt, dt *table) error {
 			d.bits, d.nb, d.w, d.pos = bits, nb, w, pos // sync
 			return d.corrupt("invalid distance code")
 		}
-		n = de.n()
-		bits >>= n
-		nb -= n
-		x = de.extra()
-		dst := de.value() + int(bits&(1<<x-1))
-		bits >>= x
-		nb -= x
+		n, x = de.n(), de.extra()
+		dst := de.value() + int((bits>>n)&(1<<x-1))
+		bits >>= n + x
+		nb -= n + x
 		if dst > w {
 			d.bits, d.nb, d.w, d.pos = bits, nb, w, pos // sync
 			return d.corrupt("distance too far back")
@@ -641,18 +666,22 @@ func (d *decoder) huffman(lt, dt *table) error {
 		src := w - dst
 		switch {
 		case dst >= 8:
-			for i := 0; i < length; i += 8 {
-				binary.LittleEndian.PutUint64(out[w+i:], binary.LittleEndian.Uint64(out[src+i:]))
+			// Two words first (most matches are short), then the rest;
+			// a copy may run up to 15 bytes past the match (slack).
+			binary.LittleEndian.PutUint64(out[w&outMask:], binary.LittleEndian.Uint64(out[src&outMask:]))
+			binary.LittleEndian.PutUint64(out[(w+8)&outMask:], binary.LittleEndian.Uint64(out[(src+8)&outMask:]))
+			for i := 16; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(out[(w+i)&outMask:], binary.LittleEndian.Uint64(out[(src+i)&outMask:]))
 			}
 		case dst == 1:
-			b := out[src]
-			s := out[w : w+length]
-			for i := range s {
-				s[i] = b
+			// A run of one byte, a word at a time.
+			b := uint64(out[src&outMask]) * 0x0101010101010101
+			for i := 0; i < length; i += 8 {
+				binary.LittleEndian.PutUint64(out[(w+i)&outMask:], b)
 			}
 		default:
 			for i := range length {
-				out[w+i] = out[src+i]
+				out[(w+i)&outMask] = out[(src+i)&outMask]
 			}
 		}
 		w += length

@@ -125,7 +125,7 @@ func (p batchPool) put(b *parsedBatch) {
 }
 
 // entryParser is what a decoding worker reuses from batch to batch: the
-// inflate decoder (300 KiB of buffers) and the record scanner (its
+// inflate decoder (about 600 KiB of buffers) and the record scanner (its
 // interned strings, its lists). One read keeps a few in a channel, one
 // per worker at most in use.
 type entryParser struct {
