@@ -85,7 +85,7 @@ func dangerousCaps() *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				idx := dangerousAdds(c.Container)
 				if len(idx) == 0 {
 					continue

@@ -79,7 +79,7 @@ func lowID(user bool) *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if c.Ephemeral {
 					continue
 				}
@@ -131,7 +131,7 @@ func rootGroup() *rule.Rule {
 					}
 				}
 			}
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if v, at := effectiveID(w, c, false); v != nil && *v == 0 {
 					out = append(out, rule.Violation{Container: c.Name, Field: at,
 						Message: fmt.Sprintf("container %q runs with runAsGroup 0, the root group", c.Name)})

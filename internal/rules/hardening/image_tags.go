@@ -59,7 +59,7 @@ func latestTag() *rule.Rule {
 func imageCheck(check func(workload.Container, imageref.Ref) string) func(*rule.Context, *workload.Workload) []rule.Violation {
 	return func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 		var out []rule.Violation
-		for _, c := range workload.Containers(w.Spec) {
+		for _, c := range w.Containers() {
 			ref, err := ctx.Image(c.Image)
 			var msg string
 			if err != nil {

@@ -42,7 +42,7 @@ func noLinuxHardening() *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if hardened(w.Spec.SecurityContext, w.PodMeta.Annotations, c.Container) {
 					continue
 				}

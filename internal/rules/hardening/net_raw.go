@@ -40,7 +40,7 @@ func netRawNotDropped() *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				field, ok := netRawKept(c.Container)
 				if !ok {
 					continue

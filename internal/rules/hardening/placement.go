@@ -73,7 +73,7 @@ func tiller() *rule.Rule {
 		},
 		Tags: tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				ref, err := ctx.Image(c.Image)
 				if err == nil && (ref.Repository == "tiller" || strings.HasSuffix(ref.Repository, "/tiller")) {
 					return []rule.Violation{{Container: c.Name, Field: w.Field(c.Path + ".image"),

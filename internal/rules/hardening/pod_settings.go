@@ -60,7 +60,7 @@ func noSecurityContext() *rule.Rule {
 			if sc := w.Spec.SecurityContext; sc != nil && !reflect.ValueOf(*sc).IsZero() {
 				return nil
 			}
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if c.SecurityContext != nil && !reflect.ValueOf(*c.SecurityContext).IsZero() {
 					return nil
 				}

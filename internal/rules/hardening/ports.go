@@ -30,7 +30,7 @@ func privilegedPort() *rule.Rule {
 		Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				for i, p := range c.Ports {
 					if p.ContainerPort > 0 && p.ContainerPort < 1024 {
 						out = append(out, rule.Violation{Container: c.Name, Field: w.Field(fmt.Sprintf("%s.ports[%d].containerPort", c.Path, i)),
@@ -60,7 +60,7 @@ func sshPort() *rule.Rule {
 		Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				for i, p := range c.Ports {
 					if p.ContainerPort == 22 && p.Protocol == corev1.ProtocolTCP {
 						out = append(out, rule.Violation{Container: c.Name, Field: w.Field(fmt.Sprintf("%s.ports[%d].containerPort", c.Path, i)),

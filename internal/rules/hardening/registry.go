@@ -28,7 +28,7 @@ func registryNotAllowed() *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, ctr := range workload.Containers(w.Spec) {
+			for _, ctr := range w.Containers() {
 				ref, err := c.Image(ctr.Image)
 				if err == nil && ref.MatchesAny(allowed) {
 					continue

@@ -67,7 +67,7 @@ func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severit
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if c.Ephemeral { // ephemeral containers cannot have resources
 					continue
 				}

@@ -90,7 +90,7 @@ func runAsRoot() *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				s, ok := explicitRoot(w.Spec, c.Container)
 				if !ok {
 					continue

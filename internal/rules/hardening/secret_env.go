@@ -24,7 +24,7 @@ func secretInEnv() *rule.Rule {
 		Tags:            tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				for i, env := range c.Env {
 					if env.ValueFrom != nil || env.Value == "" {
 						continue

@@ -29,7 +29,7 @@ func secretEnvRef() *rule.Rule {
 		Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				for i, e := range c.Env {
 					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
 						out = append(out, rule.Violation{Container: c.Name, Field: w.Field(fmt.Sprintf("%s.env[%d].valueFrom.secretKeyRef", c.Path, i)),

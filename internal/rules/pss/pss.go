@@ -186,7 +186,7 @@ func baselineSeverity(overridden []overriddenCheck, meta *metav1.ObjectMeta, spe
 // message names (it quotes container names), to point at its lines.
 func firstNamedContainer(w *workload.Workload, detail string) (workload.Container, bool) {
 	best, bestAt := workload.Container{}, -1
-	for _, c := range workload.Containers(w.Spec) {
+	for _, c := range w.Containers() {
 		if i := strings.Index(detail, `"`+c.Name+`"`); i >= 0 && (bestAt < 0 || i < bestAt) {
 			best, bestAt = c, i
 		}

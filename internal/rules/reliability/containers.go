@@ -28,7 +28,7 @@ func imagePullPolicy() *rule.Rule {
 		References:      []finding.Reference{ref("Kubernetes: Images, image pull policy", "https://kubernetes.io/docs/concepts/containers/images/#image-pull-policy")}, Tags: tags,
 		Workload: func(c *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, ct := range workload.Containers(w.Spec) {
+			for _, ct := range w.Containers() {
 				r, err := c.Image(ct.Image)
 				if err != nil || r.Digest != "" {
 					continue
@@ -65,7 +65,7 @@ func duplicateEnv() *rule.Rule {
 		References:      []finding.Reference{ref("Kubernetes: Define Environment Variables for a Container", "https://kubernetes.io/docs/tasks/inject-data-application/define-environment-variable-container/")}, Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				seen := make(map[string]bool, len(c.Env))
 				for i, e := range c.Env {
 					if seen[e.Name] {
@@ -96,7 +96,7 @@ func ephemeralStorage() *rule.Rule {
 		References:      []finding.Reference{ref("Kubernetes: Local ephemeral storage", "https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#local-ephemeral-storage")}, Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if c.Ephemeral {
 					continue
 				}

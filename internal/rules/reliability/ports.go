@@ -42,7 +42,7 @@ func invalidPortName() *rule.Rule {
 // invalid, or that its container already declared.
 func containerPortViolations(w *workload.Workload) []rule.Violation {
 	var out []rule.Violation
-	for _, c := range workload.Containers(w.Spec) {
+	for _, c := range w.Containers() {
 		seen := map[string]bool{}
 		for i, p := range c.Ports {
 			if p.Name == "" {

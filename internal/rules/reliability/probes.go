@@ -36,7 +36,7 @@ func missingProbe(liveness bool) *rule.Rule {
 				return nil
 			}
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if c.Ephemeral || (c.Init && !restartable(c.Container)) {
 					continue
 				}
@@ -77,7 +77,7 @@ func probePort() *rule.Rule {
 		References:      []finding.Reference{refProbes}, Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				names := map[string]bool{}
 				for _, p := range c.Ports {
 					if p.Name != "" {
@@ -134,7 +134,7 @@ func probesIdentical() *rule.Rule {
 		References:      []finding.Reference{refProbes}, Tags: tags,
 		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, c := range workload.Containers(w.Spec) {
+			for _, c := range w.Containers() {
 				if c.LivenessProbe != nil && c.ReadinessProbe != nil && reflect.DeepEqual(c.LivenessProbe, c.ReadinessProbe) {
 					out = append(out, rule.Violation{Container: c.Name, Field: w.Field(c.Path + ".livenessProbe"),
 						Message: fmt.Sprintf("container %q uses the same check for liveness and readiness", c.Name)})

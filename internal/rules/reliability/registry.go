@@ -28,7 +28,7 @@ func deprecatedRegistry() *rule.Rule {
 		References:      []finding.Reference{ref("Kubernetes blog: k8s.gcr.io image registry is frozen", "https://kubernetes.io/blog/2023/02/06/k8s-gcr-io-freeze-announcement/")}, Tags: tags,
 		Workload: func(c *rule.Context, w *workload.Workload) []rule.Violation {
 			var out []rule.Violation
-			for _, ct := range workload.Containers(w.Spec) {
+			for _, ct := range w.Containers() {
 				ref, err := c.Image(ct.Image)
 				if err != nil || !strings.EqualFold(ref.Registry, frozenRegistry) {
 					continue

@@ -35,7 +35,7 @@ func serviceReadinessProbe() *rule.Rule {
 			// The finding points at the first regular container, or at a
 			// sidecar when the pod has no regular container.
 			first, firstInit := "", false
-			for _, ct := range workload.Containers(w.Spec) {
+			for _, ct := range w.Containers() {
 				if ct.Ephemeral || (ct.Init && !restartable(ct.Container)) {
 					continue
 				}
