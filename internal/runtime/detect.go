@@ -64,10 +64,29 @@ type Detector struct {
 	Intent PolicyIntent
 	// udpNotJudged counts a pod's UDP sends to a destination (one per
 	// destination and connect window, as the kernel reports them) that
-	// policy intent could not judge: a datagram has no proof of delivery
-	// and the sensor sees no UDP receive, so neither allowed nor denied
-	// is known. A coverage gap, never a pass.
+	// policy intent could not judge because the sensor sees no UDP
+	// receive (UDPReceive unset): a datagram has no proof of delivery, so
+	// neither allowed nor denied is known. A coverage gap, never a pass.
 	udpNotJudged atomic.Uint64
+	// UDPReceive is set when the sensor reports the datagrams delivered
+	// to containers (udp-recv, Sensor.UDPReceive): UDP is then judged on
+	// delivery (udpintent.go) and sends are no longer counted as not
+	// judged, as TCP attempts are not.
+	UDPReceive bool
+	// UDPReplyWindow is how long after a container's last reported send
+	// a datagram from that destination counts as its reply; 0 is
+	// DefaultUDPReplyWindow.
+	UDPReplyWindow time.Duration
+	// RecordsLost, when set, returns the sensor's count of records lost
+	// to a full ring buffer: a send may have been among them, so for a
+	// reply window after a loss a datagram is not judged as "no reply".
+	RecordsLost func() uint64
+	udp         udpSends
+	// udpUndecided counts datagrams delivered to pods that the policies
+	// deny one way and that could not be decided the other;
+	// udpForgotten counts evictions of remembered sends.
+	udpUndecided atomic.Uint64
+	udpForgotten atomic.Uint64
 	// Overlay tells image files from files written in the container
 	// through the container's overlay mount (the drift check); nil uses
 	// the change-time test only.
@@ -129,14 +148,21 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 				add(RuleMetadata, fmt.Sprintf("container %s %s %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), verb(e.Kind), e.Dst))
 			}
 		}
-		if e.Kind == KindUDPSend && d.Intent != nil && a.Pod != nil && !dst.IsLoopback() {
-			d.udpNotJudged.Add(1)
+		if d.Intent != nil && a.Pod != nil && !dst.IsLoopback() {
+			switch {
+			case d.UDPReceive:
+				d.noteSend(e)
+			case e.Kind == KindUDPSend:
+				d.udpNotJudged.Add(1)
+			}
 		}
 		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
 			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
 		}
 	case KindEstablished, KindAccept:
 		d.judgeIntent(e, add)
+	case KindUDPRecv:
+		d.judgeUDP(e, add)
 	case KindOpen:
 		switch {
 		case runtimeSocket(e.Path):
