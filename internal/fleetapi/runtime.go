@@ -110,6 +110,13 @@ type RuntimeSensorState struct {
 	// decided the other way (an end unknown, the pod's sends forgotten
 	// over their bound or lost with the ring buffer's records).
 	IntentUDPUndecided uint64 `json:"intentUDPUndecided,omitempty"`
+	// ExecsWithoutImageFiles counts execs in pods that could not be
+	// checked against their image's SBOM file list (PAL-RT-006, evidence
+	// SBOM): the list was not published (the agent publishes an image's
+	// list after scanning the image, which needs a vulnerability
+	// database), not fetched yet, or the node reads none. Their drift is
+	// judged by the node's own evidence only: a coverage gap.
+	ExecsWithoutImageFiles uint64 `json:"execsWithoutImageFiles,omitempty"`
 	// ObservationsDropped counts what the node saw of its workloads but
 	// summarised for no profile (over its bounds, or Events not written):
 	// the profiles of its workloads are incomplete.
@@ -137,6 +144,8 @@ func (s *RuntimeSensorState) Gap() string {
 		return "connections not judged against the NetworkPolicies: " + s.IntentReason
 	case s.ObservationsDropped > 0:
 		return strconv.FormatUint(s.ObservationsDropped, 10) + " observations for workload profiles dropped"
+	case s.ExecsWithoutImageFiles > 0:
+		return strconv.FormatUint(s.ExecsWithoutImageFiles, 10) + " execs not checked against their image's SBOM file list (not published: the agent publishes an image's list once it has scanned the image, which needs a vulnerability database)"
 	case s.UDPReceiveMissing != "" && s.IntentUDPNotJudged > 0:
 		return strconv.FormatUint(s.IntentUDPNotJudged, 10) + " UDP sends not judged against the NetworkPolicies: the sensor sees no UDP receive (" + s.UDPReceiveMissing + ")"
 	}

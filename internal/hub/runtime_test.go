@@ -77,6 +77,15 @@ func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
 		!strings.Contains(body, `<td>0 + 3 UDP + 4 UDP undecided</td>`) {
 		t.Errorf("runtime page: %d, lacks the missing UDP receive program:\n%s", resp.StatusCode, body)
 	}
+	// Execs not checked against their image's file list (no agent
+	// publishes them without a vulnerability database): shown and a gap.
+	nf := h.Enrol(t, "edge-nofiles")
+	nf.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-nofiles", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", Unchecked: 1, ExecsWithoutImageFiles: 9}})
+	if resp, body := b.do("GET", "/runtime?cluster="+nf.ClusterID, nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `<td>1 + 9 without the image's file list</td>`) ||
+		!strings.Contains(body, `9 execs not checked against their image&#39;s SBOM file list (not published`) {
+		t.Errorf("runtime page: %d, lacks the execs without the image's file list:\n%s", resp.StatusCode, body)
+	}
 	// A sensor on the raw form of its TCP state program (tp_btf refused)
 	// is not degraded, but the operator sees the form and why.
 	fb := h.Enrol(t, "edge-raw")

@@ -93,9 +93,20 @@ type Detector struct {
 	Overlay *OverlayDrift
 	// Files finds the image's published executable paths (the agent's
 	// SBOM file list, imagefiles.go) for the drift check; nil, or a set
-	// not known yet, leaves the decision to Overlay and the change time.
+	// not known yet, leaves the decision to Overlay and the change time,
+	// and the exec is counted in noImageFiles.
 	Files ImageFileSets
+	// noImageFiles counts execs in pods whose image's file list was not
+	// there to check them against (not published: the agent publishes an
+	// image's list once it has scanned it, which needs a vulnerability
+	// database; not fetched yet; Files nil): drift by the SBOM unknown
+	// for them, a coverage gap, never a pass.
+	noImageFiles atomic.Uint64
 }
+
+// NoImageFiles is the number of execs in pods not checked against their
+// image's file list because it was not available (see noImageFiles).
+func (d *Detector) NoImageFiles() uint64 { return d.noImageFiles.Load() }
 
 // ImageFileSets finds an image's file set by the pod's image reference
 // (ref@sha256:…); nil when it is not known. It must not block the
@@ -248,13 +259,17 @@ func otherPodVolume(p, own string) (string, bool) {
 // it cannot be told (counted in UnverifiedCount).
 func (d *Detector) drift(e *Event) string {
 	a := &e.Attribution
-	if a.Pod != nil && d.Files != nil {
+	if a.Pod != nil {
 		// In the list, the path may still have been overwritten in the
 		// container: the node's own tests below tell.
-		if set := d.Files.ImageFilesOf(a.Pod.Image); set != nil {
-			if has, ok := set.Has(e.Path); ok && !has {
-				return "is not in the image's SBOM file list (evidence: SBOM)"
-			}
+		var set *ImageFiles
+		if d.Files != nil {
+			set = d.Files.ImageFilesOf(a.Pod.Image)
+		}
+		if set == nil {
+			d.noImageFiles.Add(1)
+		} else if has, ok := set.Has(e.Path); ok && !has {
+			return "is not in the image's SBOM file list (evidence: SBOM)"
 		}
 	}
 	if d.Overlay != nil {

@@ -93,20 +93,21 @@ func TestJudgeUDP(t *testing.T) {
 	}
 }
 
-// TestUDPSendsWithoutReceive: without the receive program a pod's UDP
-// sends are counted as not judged (a coverage gap), and nothing is
-// remembered for replies.
-func TestUDPSendsWithoutReceive(t *testing.T) {
-	d := &Detector{Intent: fixedIntent{denied, denied}}
+// TestUDPSendsWithReceive: with the receive program a pod's sends are
+// remembered for their replies and not counted as not judged (a send that
+// nothing answers is an attempt, as an unanswered TCP connect is);
+// TestUDPNotJudged covers the count without it.
+func TestUDPSendsWithReceive(t *testing.T) {
+	d := &Detector{Intent: fixedIntent{denied, denied}, UDPReceive: true}
 	pod := Attribution{ContainerID: "c1", Pod: &Pod{Namespace: "shop", Name: "web-0"}}
 	for _, dst := range []string{"203.0.113.9:53", "127.0.0.1:53", "203.0.113.9:123"} {
 		e := Event{Kind: KindUDPSend, MonoNS: 1, CgroupID: 7, Dst: netip.MustParseAddrPort(dst), Attribution: pod}
 		d.Evaluate(&e)
 	}
-	if got := d.UDPNotJudged(); got != 2 {
-		t.Errorf("not judged %d, want 2 (loopback is not subject to policies)", got)
+	if got := d.UDPNotJudged(); got != 0 {
+		t.Errorf("not judged %d, want 0", got)
 	}
-	if len(d.udp.last) != 0 {
-		t.Errorf("%d sends remembered without the receive program", len(d.udp.last))
+	if len(d.udp.last) != 2 {
+		t.Errorf("%d sends remembered, want 2 (loopback is not subject to policies)", len(d.udp.last))
 	}
 }

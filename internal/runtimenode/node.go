@@ -393,6 +393,7 @@ func (n *Node) stateLoop(ctx context.Context, src Source, p *rt.Pipeline) {
 			}
 			if p != nil {
 				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()
+				s.ExecsWithoutImageFiles = p.Detector.NoImageFiles()
 				if p.Observer != nil {
 					s.ObservationsDropped = p.Observer.Dropped() + n.obsDropped.Load()
 				}
