@@ -58,14 +58,6 @@ type IntentVerdict struct {
 	Why string
 }
 
-// proto names a flow's protocol in findings.
-func (f Flow) proto() string {
-	if f.UDP {
-		return "UDP"
-	}
-	return "TCP"
-}
-
 // judgeIntent adds PAL-RT-011 for a container's established or accepted
 // connection; only pods are judged (policies select pods).
 func (d *Detector) judgeIntent(e *Event, add func(rule, msg string)) {
