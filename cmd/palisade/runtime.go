@@ -123,6 +123,9 @@ outcome: the watch was incomplete, never reported clean.`,
 			if !g.quiet && st.SyscallFallback != "" {
 				fmt.Fprintf(s.err, "runtime watch: connects, sends and opens traced by the %s form (%s)\n", st.SyscallHook, st.SyscallFallback)
 			}
+			if !g.quiet && st.UDPReceiveMissing != "" {
+				fmt.Fprintf(s.err, "runtime watch: UDP datagrams received are not seen (%s)\n", st.UDPReceiveMissing)
+			}
 			if !g.quiet {
 				fmt.Fprintf(s.err, "runtime watch: %d events, %d malformed, %d dropped, %d cgroups not attributed, %d execs not checked for drift\n",
 					st.Decoded, st.Malformed, st.Dropped, p.Resolver.Unknown(), p.Detector.UnverifiedCount())

@@ -75,6 +75,12 @@ type RuntimeSensorState struct {
 	// which cost every syscall of the node more).
 	SyscallHook     string `json:"syscallHook,omitempty"`
 	SyscallFallback string `json:"syscallFallback,omitempty"`
+	// UDPReceiveHook is the program that sees datagrams delivered to
+	// containers (runtime.UDPReceiveBTF), "" when it could not load, and
+	// UDPReceiveMissing why: UDP is then not judged against the policies
+	// (IntentUDPNotJudged counts the sends).
+	UDPReceiveHook    string `json:"udpReceiveHook,omitempty"`
+	UDPReceiveMissing string `json:"udpReceiveMissing,omitempty"`
 	// Unattributed counts cgroups no container or pod could be named for;
 	// Unchecked execs whose drift could not be decided; Suppressed
 	// findings not written over the node's rate limit.
@@ -94,10 +100,23 @@ type RuntimeSensorState struct {
 	IntentReason    string `json:"intentReason,omitempty"`
 	// IntentUDPNotJudged counts pods' UDP sends to a destination (one per
 	// destination and connect window) that were not judged: a datagram
-	// has no proof of delivery, and the sensor sees no UDP receive, so
+	// has no proof of delivery, and the sensor sees no UDP receive
+	// (UDPReceiveMissing: the kernel has no sk_data_ready tracepoint), so
 	// whether the policies are enforced for it is unknown (a coverage
 	// gap, never taken as allowed).
 	IntentUDPNotJudged uint64 `json:"intentUDPNotJudged,omitempty"`
+	// IntentUDPUndecided counts datagrams delivered to pods that the
+	// policies deny as a reply or as a new flow but that could not be
+	// decided the other way (an end unknown, the pod's sends forgotten
+	// over their bound or lost with the ring buffer's records).
+	IntentUDPUndecided uint64 `json:"intentUDPUndecided,omitempty"`
+	// ExecsWithoutImageFiles counts execs in pods that could not be
+	// checked against their image's SBOM file list (PAL-RT-006, evidence
+	// SBOM): the list was not published (the agent publishes an image's
+	// list after scanning the image, which needs a vulnerability
+	// database), not fetched yet, or the node reads none. Their drift is
+	// judged by the node's own evidence only: a coverage gap.
+	ExecsWithoutImageFiles uint64 `json:"execsWithoutImageFiles,omitempty"`
 	// ObservationsDropped counts what the node saw of its workloads but
 	// summarised for no profile (over its bounds, or Events not written):
 	// the profiles of its workloads are incomplete.
@@ -125,6 +144,10 @@ func (s *RuntimeSensorState) Gap() string {
 		return "connections not judged against the NetworkPolicies: " + s.IntentReason
 	case s.ObservationsDropped > 0:
 		return strconv.FormatUint(s.ObservationsDropped, 10) + " observations for workload profiles dropped"
+	case s.ExecsWithoutImageFiles > 0:
+		return strconv.FormatUint(s.ExecsWithoutImageFiles, 10) + " execs not checked against their image's SBOM file list (not published: the agent publishes an image's list once it has scanned the image, which needs a vulnerability database)"
+	case s.UDPReceiveMissing != "" && s.IntentUDPNotJudged > 0:
+		return strconv.FormatUint(s.IntentUDPNotJudged, 10) + " UDP sends not judged against the NetworkPolicies: the sensor sees no UDP receive (" + s.UDPReceiveMissing + ")"
 	}
 	return ""
 }

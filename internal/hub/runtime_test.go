@@ -66,6 +66,26 @@ func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
 	if resp, body := b.do("GET", "/runtime?cluster="+a.ClusterID, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<td>2 + 7 UDP</td>") {
 		t.Errorf("runtime page: %d, lacks the connections not judged:\n%s", resp.StatusCode, body)
 	}
+	// A kernel without the UDP receive program: UDP is not judged, a gap
+	// in coverage with the reason; datagrams judged but undecided are
+	// counted beside.
+	ur := h.Enrol(t, "edge-udprecv")
+	ur.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-udprecv", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", IntentUDPNotJudged: 3, IntentUDPUndecided: 4, UDPReceiveMissing: "load tp_btf/sk_data_ready: not supported"}})
+	if resp, body := b.do("GET", "/runtime?cluster="+ur.ClusterID, nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `title="load tp_btf/sk_data_ready: not supported">UDP not judged: no receive program</small>`) ||
+		!strings.Contains(body, `3 UDP sends not judged against the NetworkPolicies: the sensor sees no UDP receive (load tp_btf/sk_data_ready: not supported)`) ||
+		!strings.Contains(body, `<td>0 + 3 UDP + 4 UDP undecided</td>`) {
+		t.Errorf("runtime page: %d, lacks the missing UDP receive program:\n%s", resp.StatusCode, body)
+	}
+	// Execs not checked against their image's file list (no agent
+	// publishes them without a vulnerability database): shown and a gap.
+	nf := h.Enrol(t, "edge-nofiles")
+	nf.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-nofiles", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", Unchecked: 1, ExecsWithoutImageFiles: 9}})
+	if resp, body := b.do("GET", "/runtime?cluster="+nf.ClusterID, nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `<td>1 + 9 without the image's file list</td>`) ||
+		!strings.Contains(body, `9 execs not checked against their image&#39;s SBOM file list (not published`) {
+		t.Errorf("runtime page: %d, lacks the execs without the image's file list:\n%s", resp.StatusCode, body)
+	}
 	// A sensor on the raw form of its TCP state program (tp_btf refused)
 	// is not degraded, but the operator sees the form and why.
 	fb := h.Enrol(t, "edge-raw")

@@ -64,19 +64,49 @@ type Detector struct {
 	Intent PolicyIntent
 	// udpNotJudged counts a pod's UDP sends to a destination (one per
 	// destination and connect window, as the kernel reports them) that
-	// policy intent could not judge: a datagram has no proof of delivery
-	// and the sensor sees no UDP receive, so neither allowed nor denied
-	// is known. A coverage gap, never a pass.
+	// policy intent could not judge because the sensor sees no UDP
+	// receive (UDPReceive unset): a datagram has no proof of delivery, so
+	// neither allowed nor denied is known. A coverage gap, never a pass.
 	udpNotJudged atomic.Uint64
+	// UDPReceive is set when the sensor reports the datagrams delivered
+	// to containers (udp-recv, Sensor.UDPReceive): UDP is then judged on
+	// delivery (udpintent.go) and sends are no longer counted as not
+	// judged, as TCP attempts are not.
+	UDPReceive bool
+	// UDPReplyWindow is how long after a container's last reported send
+	// a datagram from that destination counts as its reply; 0 is
+	// DefaultUDPReplyWindow.
+	UDPReplyWindow time.Duration
+	// RecordsLost, when set, returns the sensor's count of records lost
+	// to a full ring buffer: a send may have been among them, so for a
+	// reply window after a loss a datagram is not judged as "no reply".
+	RecordsLost func() uint64
+	udp         udpSends
+	// udpUndecided counts datagrams delivered to pods that the policies
+	// deny one way and that could not be decided the other;
+	// udpForgotten counts evictions of remembered sends.
+	udpUndecided atomic.Uint64
+	udpForgotten atomic.Uint64
 	// Overlay tells image files from files written in the container
 	// through the container's overlay mount (the drift check); nil uses
 	// the change-time test only.
 	Overlay *OverlayDrift
 	// Files finds the image's published executable paths (the agent's
 	// SBOM file list, imagefiles.go) for the drift check; nil, or a set
-	// not known yet, leaves the decision to Overlay and the change time.
+	// not known yet, leaves the decision to Overlay and the change time,
+	// and the exec is counted in noImageFiles.
 	Files ImageFileSets
+	// noImageFiles counts execs in pods whose image's file list was not
+	// there to check them against (not published: the agent publishes an
+	// image's list once it has scanned it, which needs a vulnerability
+	// database; not fetched yet; Files nil): drift by the SBOM unknown
+	// for them, a coverage gap, never a pass.
+	noImageFiles atomic.Uint64
 }
+
+// NoImageFiles is the number of execs in pods not checked against their
+// image's file list because it was not available (see noImageFiles).
+func (d *Detector) NoImageFiles() uint64 { return d.noImageFiles.Load() }
 
 // ImageFileSets finds an image's file set by the pod's image reference
 // (ref@sha256:…); nil when it is not known. It must not block the
@@ -129,14 +159,21 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 				add(RuleMetadata, fmt.Sprintf("container %s %s %s: the metadata service hands out the node's cloud credentials", short(a.ContainerID), verb(e.Kind), e.Dst))
 			}
 		}
-		if e.Kind == KindUDPSend && d.Intent != nil && a.Pod != nil && !dst.IsLoopback() {
-			d.udpNotJudged.Add(1)
+		if d.Intent != nil && a.Pod != nil && !dst.IsLoopback() {
+			switch {
+			case d.UDPReceive:
+				d.noteSend(e)
+			case e.Kind == KindUDPSend:
+				d.udpNotJudged.Add(1)
+			}
 		}
 		if e.Kind == KindConnect && kubeletPorts[e.Dst.Port()] {
 			add(RuleKubelet, fmt.Sprintf("container %s connected to %s, a kubelet port: pods have no reason to talk to the node's kubelet", short(a.ContainerID), e.Dst))
 		}
 	case KindEstablished, KindAccept:
 		d.judgeIntent(e, add)
+	case KindUDPRecv:
+		d.judgeUDP(e, add)
 	case KindOpen:
 		switch {
 		case runtimeSocket(e.Path):
@@ -222,13 +259,17 @@ func otherPodVolume(p, own string) (string, bool) {
 // it cannot be told (counted in UnverifiedCount).
 func (d *Detector) drift(e *Event) string {
 	a := &e.Attribution
-	if a.Pod != nil && d.Files != nil {
+	if a.Pod != nil {
 		// In the list, the path may still have been overwritten in the
 		// container: the node's own tests below tell.
-		if set := d.Files.ImageFilesOf(a.Pod.Image); set != nil {
-			if has, ok := set.Has(e.Path); ok && !has {
-				return "is not in the image's SBOM file list (evidence: SBOM)"
-			}
+		var set *ImageFiles
+		if d.Files != nil {
+			set = d.Files.ImageFilesOf(a.Pod.Image)
+		}
+		if set == nil {
+			d.noImageFiles.Add(1)
+		} else if has, ok := set.Has(e.Path); ok && !has {
+			return "is not in the image's SBOM file list (evidence: SBOM)"
 		}
 	}
 	if d.Overlay != nil {

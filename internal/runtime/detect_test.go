@@ -161,3 +161,38 @@ func TestUDPNotJudged(t *testing.T) {
 		})
 	}
 }
+
+// TestExecsWithoutImageFiles: an exec in a pod whose image's file list is
+// not there (not published, the node reading none) is counted, never
+// silently taken as checked; one with the list is checked against it.
+func TestExecsWithoutImageFiles(t *testing.T) {
+	const image = "registry.example/shop/web@sha256:aaaa"
+	set := NewImageFiles([]string{"/usr/bin/web"})
+	pod := &Pod{Namespace: "shop", Name: "web-0", Image: image}
+	for _, tc := range []struct {
+		name      string
+		files     ImageFileSets
+		pod       *Pod
+		path      string
+		unchecked uint64
+		drift     bool
+	}{
+		{"list published, binary in it", testFileSets{image: set}, pod, "/usr/bin/web", 0, false},
+		{"list published, binary not in it", testFileSets{image: set}, pod, "/tmp/x", 0, true},
+		{"list not published", testFileSets{}, pod, "/usr/bin/web", 1, false},
+		{"node reads no lists", nil, pod, "/usr/bin/web", 1, false},
+		{"no pod known: no image to ask for", testFileSets{}, nil, "/usr/bin/web", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &Detector{Files: tc.files}
+			e := Event{Kind: KindExec, TGID: 1, Path: tc.path, Attribution: Attribution{ContainerID: testCID, Pod: tc.pod}}
+			drift := false
+			for _, f := range d.Evaluate(&e) {
+				drift = drift || f.RuleID == RuleDrift
+			}
+			if drift != tc.drift || d.NoImageFiles() != tc.unchecked {
+				t.Errorf("drift %v, without the file list %d; want %v, %d", drift, d.NoImageFiles(), tc.drift, tc.unchecked)
+			}
+		})
+	}
+}

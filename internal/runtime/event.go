@@ -35,6 +35,12 @@ const (
 	// proves the destination was reached. Like an accept it carries the
 	// socket's cgroup and no process.
 	KindEstablished Kind = "established"
+	// KindUDPRecv is a UDP datagram queued on a container's socket: it was
+	// delivered (past the node's packet filters and the network plugin).
+	// Src is the socket's end (the datagram's destination), Dst the
+	// datagram's source; like an accept it carries the socket's cgroup
+	// and no process.
+	KindUDPRecv Kind = "udp-recv"
 )
 
 // Record layout, shared with bpf/sensor.c (struct rec_hdr and friends).
@@ -48,6 +54,7 @@ const (
 	recOpen        = 5
 	recUDPSend     = 6
 	recEstablished = 7
+	recUDPRecv     = 8
 
 	hdrSize     = 48
 	pathMax     = 256
@@ -86,6 +93,9 @@ type Event struct {
 	// Connect, UDP send and accept: Src is the local end, Dst the remote one.
 	Src netip.AddrPort `json:"src,omitzero"`
 	Dst netip.AddrPort `json:"dst,omitzero"`
+	// Connected is set on a udp-recv whose socket is connected to the
+	// datagram's source: the container connected to it first.
+	Connected bool `json:"connected,omitempty"`
 
 	Attribution Attribution `json:"attribution"`
 }
@@ -121,6 +131,8 @@ func Decode(b []byte) (Event, error) {
 		e.Kind, want = KindUDPSend, connRecSize
 	case recEstablished:
 		e.Kind, want = KindEstablished, connRecSize
+	case recUDPRecv:
+		e.Kind, want = KindUDPRecv, connRecSize
 	default:
 		return e, fmt.Errorf("%w: unknown record type %d", ErrMalformed, typ)
 	}
@@ -151,7 +163,7 @@ func Decode(b []byte) (Event, error) {
 		}
 		e.OpenFlags = le.Uint32(p[4:])
 		e.Path = cString(p[8 : 8+pathLen])
-	case KindConnect, KindAccept, KindUDPSend, KindEstablished:
+	case KindConnect, KindAccept, KindUDPSend, KindEstablished, KindUDPRecv:
 		family, sport, dport := le.Uint16(p[0:]), le.Uint16(p[2:]), le.Uint16(p[4:])
 		var src, dst netip.Addr
 		switch family {
@@ -162,14 +174,18 @@ func Decode(b []byte) (Event, error) {
 		default:
 			return e, fmt.Errorf("%w: %s with address family %d", ErrMalformed, e.Kind, family)
 		}
-		if e.Kind != KindAccept && e.Kind != KindEstablished {
+		if e.Kind != KindAccept && e.Kind != KindEstablished && e.Kind != KindUDPRecv {
 			e.Dst = netip.AddrPortFrom(dst, dport)
 		} else {
 			// inet_sock_set_state names the socket's own end "source":
 			// for an accepted socket that is the listener, for an
-			// outbound one the local address.
+			// outbound one the local address; for a datagram received,
+			// the socket's end.
 			e.Src, e.Dst = netip.AddrPortFrom(src, sport), netip.AddrPortFrom(dst, dport)
 		}
+		// The header's last word, unused by the other records, says
+		// whether a UDP receive's socket is connected.
+		e.Connected = e.Kind == KindUDPRecv && le.Uint32(b[44:]) == 1
 	}
 	return e, nil
 }

@@ -9,10 +9,11 @@ import (
 // deny that was nevertheless established: enforcement is missing or broken.
 const RuleIntent = "PAL-RT-011"
 
-// Flow is one established TCP connection of a container, as the policy
-// intent judges it. Only established connections are judged: a connect
-// (sys_enter_connect) or a datagram is an attempt, which a working network
-// plugin drops silently, so it proves nothing about enforcement.
+// Flow is one established TCP connection, or one UDP datagram delivered,
+// of a container, as the policy intent judges it. Only what was delivered
+// is judged: a connect (sys_enter_connect) or a datagram sent is an
+// attempt, which a working network plugin drops silently, so it proves
+// nothing about enforcement.
 type Flow struct {
 	// Pod is the observed container's pod.
 	Pod *Pod
@@ -25,6 +26,11 @@ type Flow struct {
 	// Port is the destination port: Remote's for an outbound connection,
 	// the listener's for an accepted one.
 	Port uint16
+	// UDP is set for datagrams: Outbound for a reply the pod received
+	// from a destination it sent to (its datagram was delivered), not
+	// Outbound for a datagram that would be a new flow to the pod's
+	// port. Otherwise the flow is TCP.
+	UDP bool
 }
 
 // PolicyIntent judges an established connection against the cluster's

@@ -45,6 +45,9 @@ type Options struct {
 	// falls back to on kernels without BPF trampolines, forced so that it
 	// can be tested and measured on any kernel.
 	SyscallTracepoints bool
+	// udpReceiveTarget replaces the tracepoint the UDP receive program
+	// attaches to: tests name one the kernel's BTF does not have.
+	udpReceiveTarget string
 	// fentryConnectTarget replaces the kernel function the fentry form's
 	// connect program attaches to: tests name one the kernel does not
 	// have, so that the form cannot load and Open's fallback runs.
@@ -82,6 +85,12 @@ const (
 	SyscallTracepoint = "tracepoint/syscalls"
 )
 
+// UDPReceiveBTF is the program that sees UDP datagrams queued on a socket
+// (udp-recv records): a BTF-typed raw tracepoint on sk_data_ready (kernel
+// 6.3+). It has no fallback: where it cannot load, UDP is not judged
+// against the policies (counted), and everything else runs.
+const UDPReceiveBTF = "tp_btf/sk_data_ready"
+
 // State is the sensor's health, reported by the agent.
 type State struct {
 	// Mode is "ok" or "degraded".
@@ -105,6 +114,12 @@ type State struct {
 	// records, at a cost to every syscall of the node.
 	SyscallHook     string `json:"syscallHook,omitempty"`
 	SyscallFallback string `json:"syscallFallback,omitempty"`
+	// UDPReceiveHook is UDPReceiveBTF when the UDP receive program runs;
+	// otherwise "" and UDPReceiveMissing says why (the kernel has no
+	// sk_data_ready tracepoint before 6.3): UDP is then not judged
+	// against the policies, and the gap is counted and shown.
+	UDPReceiveHook    string `json:"udpReceiveHook,omitempty"`
+	UDPReceiveMissing string `json:"udpReceiveMissing,omitempty"`
 }
 
 // sensorCore is what Open loads on every kernel: the maps and the
@@ -137,6 +152,8 @@ func formProgs(hook string) []formProg {
 			{"on_sendmsg_fentry", attachTracing(ebpf.AttachTraceFEntry)},
 			{"on_open_fentry", attachTracing(ebpf.AttachTraceFEntry)},
 		}
+	case UDPReceiveBTF:
+		return []formProg{{"on_data_ready_btf", attachTracing(ebpf.AttachTraceRawTp)}}
 	case SyscallTracepoint:
 		// The syscalls' tracepoints have no raw form of their own (the
 		// raw sys_enter would run on every syscall of the node).
@@ -185,10 +202,14 @@ type Sensor struct {
 	sockStateFallback error
 	syscalls          attached
 	syscallFallback   error
-	links             []link.Link
-	rd                *ringbuf.Reader
-	decoded           atomic.Uint64
-	malformed         atomic.Uint64
+	// udpRecv is the UDP receive program when it runs; udpRecvMissing
+	// says why it does not.
+	udpRecv        attached
+	udpRecvMissing error
+	links          []link.Link
+	rd             *ringbuf.Reader
+	decoded        atomic.Uint64
+	malformed      atomic.Uint64
 }
 
 // Open loads and attaches the programs. An error means the sensor cannot run
@@ -257,6 +278,12 @@ func Open(ctx context.Context, o Options) (*Sensor, error) {
 		s.Close()
 		return nil, err
 	}
+	uspec := spec
+	if o.udpReceiveTarget != "" {
+		uspec = spec.Copy()
+		uspec.Programs["on_data_ready_btf"].AttachTo = o.udpReceiveTarget
+	}
+	s.udpRecvMissing = s.attachForm(uspec, opts, &s.udpRecv, UDPReceiveBTF)
 	if s.rd, err = ringbuf.NewReader(s.objs.Events); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open the sensor's ring buffer: %w", err)
@@ -353,6 +380,12 @@ func (s *Sensor) SyscallHook() (hook string, fallback error) {
 	return s.syscalls.hook, s.syscallFallback
 }
 
+// UDPReceive says whether the UDP receive program runs and, when it does
+// not, why.
+func (s *Sensor) UDPReceive() (ok bool, missing error) {
+	return s.udpRecv.hook != "", s.udpRecvMissing
+}
+
 // ProgramStat is one program's kernel-side run statistics.
 type ProgramStat struct {
 	// Program is the program's name in bpf/sensor.c.
@@ -368,8 +401,10 @@ type ProgramStat struct {
 func (s *Sensor) ProgramStats() ([]ProgramStat, error) {
 	names := append([]string{"on_exec", "on_exit"}, s.syscalls.names...)
 	names = append(names, s.sockState.names...)
+	names = append(names, s.udpRecv.names...)
 	progs := append([]*ebpf.Program{s.objs.OnExec, s.objs.OnExit}, s.syscalls.progs...)
 	progs = append(progs, s.sockState.progs...)
+	progs = append(progs, s.udpRecv.progs...)
 	var out []ProgramStat
 	for i, p := range progs {
 		st, err := p.Stats()
@@ -443,6 +478,10 @@ func (s *Sensor) State() State {
 	if s.syscallFallback != nil {
 		st.SyscallFallback = s.syscallFallback.Error()
 	}
+	st.UDPReceiveHook = s.udpRecv.hook
+	if s.udpRecvMissing != nil {
+		st.UDPReceiveMissing = s.udpRecvMissing.Error()
+	}
 	d, err := s.Dropped()
 	if err != nil {
 		st.Mode, st.Reason = "degraded", err.Error()
@@ -460,7 +499,8 @@ func (s *Sensor) Close() error {
 	for _, l := range s.links {
 		errs = append(errs, l.Close())
 	}
-	for _, p := range append(append([]*ebpf.Program{s.objs.OnExec, s.objs.OnExit}, s.syscalls.progs...), s.sockState.progs...) {
+	progs := append(append([]*ebpf.Program{s.objs.OnExec, s.objs.OnExit}, s.syscalls.progs...), s.sockState.progs...)
+	for _, p := range append(progs, s.udpRecv.progs...) {
 		errs = append(errs, p.Close())
 	}
 	errs = append(errs, s.objs.sensorMaps.Close())

@@ -32,6 +32,7 @@ const (
 	sensorMapSeenConns        = "seen_conns"
 	sensorProgOnConnect       = "on_connect"
 	sensorProgOnConnectFentry = "on_connect_fentry"
+	sensorProgOnDataReadyBtf  = "on_data_ready_btf"
 	sensorProgOnExec          = "on_exec"
 	sensorProgOnExit          = "on_exit"
 	sensorProgOnOpenFentry    = "on_open_fentry"
@@ -86,6 +87,7 @@ type sensorSpecs struct {
 type sensorProgramSpecs struct {
 	OnConnect       *ebpf.ProgramSpec `ebpf:"on_connect"`
 	OnConnectFentry *ebpf.ProgramSpec `ebpf:"on_connect_fentry"`
+	OnDataReadyBtf  *ebpf.ProgramSpec `ebpf:"on_data_ready_btf"`
 	OnExec          *ebpf.ProgramSpec `ebpf:"on_exec"`
 	OnExit          *ebpf.ProgramSpec `ebpf:"on_exit"`
 	OnOpenFentry    *ebpf.ProgramSpec `ebpf:"on_open_fentry"`
@@ -159,6 +161,7 @@ type sensorVariables struct {
 type sensorPrograms struct {
 	OnConnect       *ebpf.Program `ebpf:"on_connect"`
 	OnConnectFentry *ebpf.Program `ebpf:"on_connect_fentry"`
+	OnDataReadyBtf  *ebpf.Program `ebpf:"on_data_ready_btf"`
 	OnExec          *ebpf.Program `ebpf:"on_exec"`
 	OnExit          *ebpf.Program `ebpf:"on_exit"`
 	OnOpenFentry    *ebpf.Program `ebpf:"on_open_fentry"`
@@ -173,6 +176,7 @@ func (p *sensorPrograms) Close() error {
 	return _SensorClose(
 		p.OnConnect,
 		p.OnConnectFentry,
+		p.OnDataReadyBtf,
 		p.OnExec,
 		p.OnExit,
 		p.OnOpenFentry,

@@ -70,6 +70,22 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if addr := os.Getenv("PALISADE_RT_TEST_UDPECHO"); addr != "" {
+		os.Exit(udpAskOnce(addr, os.Getenv("PALISADE_RT_TEST_UDPCONNECT") != ""))
+	}
+	if addr := os.Getenv("PALISADE_RT_TEST_UDPSERVE"); addr != "" {
+		pc, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		fmt.Println(pc.LocalAddr().(*net.UDPAddr).Port)
+		_ = pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, _, err := pc.ReadFrom(make([]byte, 64)); err != nil {
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
 	if addr := os.Getenv("PALISADE_RT_TEST_DIAL"); addr != "" {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
@@ -81,6 +97,36 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// udpAskOnce sends one datagram to addr (sendto on an unconnected socket,
+// or write on a connected one) and waits for the answer: the exit code.
+func udpAskOnce(addr string, connected bool) int {
+	dst, err := net.ResolveUDPAddr("udp4", addr)
+	if err != nil {
+		return 3
+	}
+	var c *net.UDPConn
+	if connected {
+		c, err = net.DialUDP("udp4", nil, dst)
+		if err == nil {
+			_, err = c.Write([]byte("x"))
+		}
+	} else {
+		c, err = net.ListenUDP("udp4", nil)
+		if err == nil {
+			_, err = c.WriteTo([]byte("x"), dst)
+		}
+	}
+	if err == nil {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = c.Read(make([]byte, 64))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	return 0
 }
 
 type collected struct {
@@ -704,13 +750,16 @@ func TestSensorProgramStats(t *testing.T) {
 			for _, p := range st {
 				got[p.Program] = p
 			}
-			for _, name := range []string{f.connectProg, f.sockProg} {
+			// sk_data_ready runs on TCP sockets too (the listener is
+			// woken by the connection): the UDP receive program runs and
+			// returns.
+			for _, name := range []string{f.connectProg, f.sockProg, "on_data_ready_btf"} {
 				if p := got[name]; p.RunCount == 0 || p.RunTime <= 0 {
 					t.Errorf("%s: %+v after a connection, want runs and run time (all: %+v)", name, p, st)
 				}
 			}
-			if len(st) != 6 {
-				t.Errorf("%d programs, want 6: %+v", len(st), st)
+			if len(st) != 7 {
+				t.Errorf("%d programs, want 7: %+v", len(st), st)
 			}
 		})
 	}
@@ -779,6 +828,48 @@ func TestSensorFallbacks(t *testing.T) {
 	}
 }
 
+// TestSensorWithoutUDPReceive: a kernel without the sk_data_ready
+// tracepoint (before 6.3; here the program is pointed at one the kernel's
+// BTF does not have) loads everything else; the sensor says why it sees no
+// UDP receive, is not degraded, and still reports sends and connections.
+// A Detector told so counts a pod's UDP sends as not judged.
+func TestSensorWithoutUDPReceive(t *testing.T) {
+	requireEBPF(t)
+	s, c := startSensor(t, Options{udpReceiveTarget: "palisade_no_such_tracepoint"})
+	ok, missing := s.UDPReceive()
+	if ok || missing == nil || !strings.Contains(missing.Error(), UDPReceiveBTF) {
+		t.Fatalf("UDP receive attached %v (missing: %v), want it missing with the reason", ok, missing)
+	}
+	st := s.State()
+	if st.Mode != "ok" || st.UDPReceiveHook != "" || st.UDPReceiveMissing != missing.Error() {
+		t.Errorf("state %+v: want ok, no UDP receive hook and the reason", st)
+	}
+	server := loopbackConnection(t)
+	c.waitFor(t, "established", func(e *Event) bool { return e.Kind == KindEstablished && e.Dst == server })
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	if _, err := udp.WriteTo([]byte("x"), udp.LocalAddr()); err != nil {
+		t.Fatal(err)
+	}
+	dst := netip.MustParseAddrPort(udp.LocalAddr().String())
+	c.waitFor(t, "udp-send", func(e *Event) bool { return e.Kind == KindUDPSend && e.Dst == dst })
+	time.Sleep(100 * time.Millisecond)
+	for {
+		select {
+		case e := <-c.ch:
+			if e.Kind == KindUDPRecv {
+				t.Fatalf("a udp-recv without the program: %+v", e)
+			}
+			continue
+		default:
+		}
+		break
+	}
+}
+
 // TestSensorRingBytes: the ring buffer has the size asked for, and the
 // default without one.
 func TestSensorRingBytes(t *testing.T) {
@@ -806,4 +897,184 @@ func loopbackConnection(t *testing.T) netip.AddrPort {
 	}
 	conn.Close()
 	return netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// TestSensorUDPReceive: clients in a fresh cgroup and network namespace
+// send a datagram over a veth pair to an echo server the test runs on the
+// host side's address, from an unconnected socket (sendto) and from a
+// connected one (write), and a server in the namespace receives a datagram
+// the test sends it. The kernel reports each datagram queued on the
+// container's sockets (udp-recv: the socket's end, the source, whether the
+// socket is connected, the container's cgroup, no process), and the
+// detector judges them against a policy intent that denies everything:
+// a reply to the unconnected socket's send (PAL-RT-011, "received a
+// reply"), a reply on the connected socket (the same, known from the
+// socket alone), and the datagram no send of the container asked for
+// (PAL-RT-011, "answers nothing").
+func TestSensorUDPReceive(t *testing.T) {
+	requireEBPF(t)
+	ns, _ := vethNamespace(t, "10.213.79")
+	echo, err := net.ListenPacket("udp4", "10.213.79.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer echo.Close()
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			n, from, err := echo.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = echo.WriteTo(buf[:n], from)
+		}
+	}()
+	server := netip.MustParseAddrPort(echo.LocalAddr().String())
+	cgdir, cid := newCgroup(t)
+	s, c := startSensor(t, Options{ConnectWindow: time.Minute})
+	if ok, missing := s.UDPReceive(); !ok {
+		t.Fatalf("the UDP receive program did not attach: %v", missing)
+	}
+	if st := s.State(); st.UDPReceiveHook != UDPReceiveBTF || st.UDPReceiveMissing != "" {
+		t.Errorf("state %+v, want the UDP receive hook %s", st, UDPReceiveBTF)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func(connected bool) {
+		t.Helper()
+		cmd := runInCgroup(t, cgdir, "ip", "netns", "exec", ns, self)
+		cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_UDPECHO="+server.String())
+		if connected {
+			cmd.Env = append(cmd.Env, "PALISADE_RT_TEST_UDPCONNECT=1")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("udp client (connected %v): %v: %s", connected, err, out)
+		}
+	}
+	ask(false)
+	ask(true)
+	// A server in the namespace; the test sends it one datagram from the
+	// host side's address.
+	cmd := runInCgroup(t, cgdir, "ip", "netns", "exec", ns, self)
+	cmd.Env = append(os.Environ(), "PALISADE_RT_TEST_UDPSERVE=10.213.79.2:0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var port uint16
+	if _, err := fmt.Fscan(out, &port); err != nil {
+		t.Fatalf("udp server: %v", err)
+	}
+	sender, err := net.ListenPacket("udp4", "10.213.79.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+	inbound := netip.AddrPortFrom(netip.MustParseAddr("10.213.79.2"), port)
+	if _, err := sender.WriteTo([]byte("x"), net.UDPAddrFromAddrPort(inbound)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("udp server: %v", err)
+	}
+	senderAddr := netip.MustParseAddrPort(sender.LocalAddr().String())
+
+	pod := &Pod{Namespace: "shop", Name: "web-0"}
+	intent := &recordingIntent{}
+	p := &Pipeline{Resolver: newTestResolver(t), Detector: &Detector{Intent: intent, UDPReceive: true}}
+	ours := func(e *Event) bool {
+		switch e.Kind {
+		case KindUDPSend:
+			return e.Dst == server
+		case KindUDPRecv:
+			return e.Dst == server || e.Src == inbound
+		}
+		return false
+	}
+	var got []Event
+	deadline := time.After(10 * time.Second)
+	for len(got) < 4 {
+		select {
+		case e := <-c.ch:
+			if ours(&e) {
+				got = append(got, e)
+			}
+		case <-deadline:
+			t.Fatalf("records so far %+v, want a udp-send and three udp-recv", got)
+		}
+	}
+	var findings []string
+	for i := range got {
+		e := &got[i]
+		p.Process(context.Background(), e)
+		if e.Attribution.ContainerID != cid {
+			t.Errorf("%s attributed to %+v, want container %s", e.Kind, e.Attribution, cid)
+		}
+		e.Attribution.Pod = pod
+		for _, f := range p.Detector.Evaluate(e) {
+			findings = append(findings, f.RuleID+" "+f.Message)
+		}
+	}
+	if got[0].Kind != KindUDPSend {
+		t.Errorf("first record %+v, want the udp-send", got[0])
+	}
+	var unconnected, connected, served []Event
+	for _, e := range got[1:] {
+		switch {
+		case e.Kind != KindUDPRecv:
+			t.Errorf("record %+v, want udp-recv", e)
+		case e.Src == inbound:
+			served = append(served, e)
+		case e.Connected:
+			connected = append(connected, e)
+		default:
+			unconnected = append(unconnected, e)
+		}
+		if e.TGID != 0 || e.Src.Addr() != netip.MustParseAddr("10.213.79.2") {
+			t.Errorf("udp-recv %+v, want no process and the namespace's address", e)
+		}
+	}
+	if len(unconnected) != 1 || len(connected) != 1 || len(served) != 1 {
+		t.Fatalf("udp-recv records: unconnected %+v, connected %+v, served %+v; want one each", unconnected, connected, served)
+	}
+	if served[0].Dst != senderAddr || served[0].Connected {
+		t.Errorf("served %+v, want from %s, unconnected", served[0], senderAddr)
+	}
+	if unconnected[0].Src == connected[0].Src {
+		t.Errorf("both clients' sockets on %s", connected[0].Src)
+	}
+	want := []string{
+		"received a reply from " + server.String(),
+		"received a reply from " + server.String(),
+		fmt.Sprintf("received a UDP datagram on port %d from %s", port, senderAddr),
+	}
+	if len(findings) != len(want) {
+		t.Fatalf("findings %q, want %d", findings, len(want))
+	}
+	for i, f := range findings {
+		if !strings.HasPrefix(f, RuleIntent+" ") || !strings.Contains(f, want[i]) {
+			t.Errorf("finding %d %q, want PAL-RT-011 with %q", i, f, want[i])
+		}
+	}
+	// Each judgement asked first as a new flow to the pod's port; the
+	// replies then as the pod's datagrams to the server.
+	var flows []string
+	for _, f := range intent.flows {
+		flows = append(flows, fmt.Sprintf("out=%v udp=%v %s port %d", f.Outbound, f.UDP, f.Remote, f.Port))
+	}
+	wantFlows := []string{
+		fmt.Sprintf("out=false udp=true %s port %d", server, unconnected[0].Src.Port()),
+		fmt.Sprintf("out=true udp=true %s port %d", server, server.Port()),
+		fmt.Sprintf("out=false udp=true %s port %d", server, connected[0].Src.Port()),
+		fmt.Sprintf("out=true udp=true %s port %d", server, server.Port()),
+		fmt.Sprintf("out=false udp=true %s port %d", senderAddr, port),
+	}
+	if strings.Join(flows, "\n") != strings.Join(wantFlows, "\n") {
+		t.Errorf("judged flows:\n%s\nwant:\n%s", strings.Join(flows, "\n"), strings.Join(wantFlows, "\n"))
+	}
 }

@@ -304,6 +304,12 @@ func (n *Node) open(ctx context.Context) (Source, *rt.Pipeline, error) {
 	d := &rt.Detector{Custom: n.custom}
 	if n.intent != nil {
 		d.Intent = n.intent.judge
+		// With the UDP receive program, datagrams are judged on delivery;
+		// a send's reply counts within the kernel's connect window (which
+		// reports a send once per window) and a margin.
+		d.UDPReceive = src.State().UDPReceiveHook != ""
+		d.UDPReplyWindow = n.cfg.ConnectWindow + rt.DefaultUDPReplyWindow
+		d.RecordsLost = func() uint64 { return src.State().Dropped }
 	}
 	if n.cfg.HostRoot != "" {
 		d.Overlay = &rt.OverlayDrift{HostRoot: n.cfg.HostRoot}
@@ -383,9 +389,11 @@ func (n *Node) stateLoop(ctx context.Context, src Source, p *rt.Pipeline) {
 				s.Events, s.Dropped, s.Malformed = st.Decoded, st.Dropped, st.Malformed
 				s.SockStateHook, s.SockStateFallback = st.SockStateHook, st.SockStateFallback
 				s.SyscallHook, s.SyscallFallback = st.SyscallHook, st.SyscallFallback
+				s.UDPReceiveHook, s.UDPReceiveMissing = st.UDPReceiveHook, st.UDPReceiveMissing
 			}
 			if p != nil {
 				s.Unattributed, s.Unchecked, s.CustomErrors = p.Resolver.Unknown(), p.Detector.UnverifiedCount(), p.Detector.CustomErrors()
+				s.ExecsWithoutImageFiles = p.Detector.NoImageFiles()
 				if p.Observer != nil {
 					s.ObservationsDropped = p.Observer.Dropped() + n.obsDropped.Load()
 				}
@@ -394,7 +402,7 @@ func (n *Node) stateLoop(ctx context.Context, src Source, p *rt.Pipeline) {
 				st := n.intent.judge.Stats()
 				s.IntentJudged, s.IntentDenied, s.IntentUndecided, s.IntentReason = st.Judged, st.Denied, st.Undecided, n.intent.reason(st.Reason)
 				if p != nil {
-					s.IntentUDPNotJudged = p.Detector.UDPNotJudged()
+					s.IntentUDPNotJudged, s.IntentUDPUndecided = p.Detector.UDPNotJudged(), p.Detector.UDPUndecided()
 				}
 			}
 		})

@@ -196,7 +196,7 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	go func() { done <- n.Run(ctx) }()
 	waitUntil(t, "3 findings and a state with the drops", func() bool {
 		fs, states, _ := runtimeEvents(t, client)
-		return len(fs) == 3 && len(states) > 0 && states[len(states)-1].Dropped == 2
+		return len(fs) == 3 && len(states) > 0 && states[len(states)-1].Dropped == 2 && maxWithoutImageFiles(states) == 2
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -222,6 +222,11 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	}
 	if last.SyscallHook != rt.SyscallTracepoint || last.SyscallFallback != "load fentry: operation not permitted" {
 		t.Errorf("state %+v: the connect, send and open programs' form and fallback not reported", last)
+	}
+	// No image file list is published here (no agent scans images):
+	// both execs are counted as not checked against one, never silently.
+	if n := maxWithoutImageFiles(states); n != 2 {
+		t.Errorf("states %+v: %d execs without the image's file list, want 2", states, n)
 	}
 	for _, ev := range evs {
 		if ev.ReportingController != fleetapi.KubeEventRuntimeComponent || ev.ReportingInstance != "n1" {
@@ -460,4 +465,15 @@ func TestRuntimeRingBytesFlag(t *testing.T) {
 			t.Errorf("%v: the sensor was opened with a ring of %d bytes, want %d", tc.args, got.RingBytes, tc.want)
 		}
 	}
+}
+
+// maxWithoutImageFiles is the highest count of execs without their
+// image's file list among states (the Events are listed by name, not in
+// the order written).
+func maxWithoutImageFiles(states []fleetapi.RuntimeSensorState) uint64 {
+	var n uint64
+	for _, s := range states {
+		n = max(n, s.ExecsWithoutImageFiles)
+	}
+	return n
 }

@@ -29,6 +29,7 @@ typedef int __s32;
 #define REC_OPEN 5
 #define REC_UDP_SEND 6
 #define REC_ESTABLISHED 7
+#define REC_UDP_RECV 8
 
 #define PATH_MAX_LEN 256
 #define ARGS_MAX_LEN 256
@@ -82,14 +83,30 @@ struct sock_common {
 	__u16 skc_dport; // network order
 	__u16 skc_num;   // host order
 	unsigned short skc_family;
+	volatile unsigned char skc_state;
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
+} __attribute__((preserve_access_index));
+
+struct sk_buff {
+	struct sk_buff *prev;
+	unsigned char *head;
+	__u16 transport_header; // offsets from head
+	__u16 network_header;
+} __attribute__((preserve_access_index));
+
+// In the kernel next and prev sit in a struct_group (an anonymous union);
+// CO-RE finds them by name.
+struct sk_buff_head {
+	struct sk_buff *prev;
+	__u32 qlen;
 } __attribute__((preserve_access_index));
 
 struct sock {
 	struct sock_common __sk_common;
 	__u16 sk_protocol;
 	struct sock_cgroup_data sk_cgrp_data;
+	struct sk_buff_head sk_receive_queue;
 } __attribute__((preserve_access_index));
 
 struct linux_binprm {
@@ -638,7 +655,7 @@ static __always_inline struct conn_rec *reserve_state(struct conn_key *key, __u1
 	}
 	__builtin_memset(&r->h, 0, sizeof(r->h));
 	r->h.version = REC_VERSION;
-	r->h.type = key->pad;
+	r->h.type = (__u16)key->pad; // the record type; the UDP receive's local port is above it
 	r->h.size = sizeof(*r);
 	r->h.ts_ns = bpf_ktime_get_ns();
 	r->h.cgroup_id = key->cgroup_id;
@@ -731,6 +748,72 @@ int on_sock_state(struct bpf_raw_tracepoint_args *ctx)
 		__u32 s4 = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		__builtin_memcpy(r->saddr, &s4, 4);
 	}
+	submit(r);
+	return 0;
+}
+
+// sk_data_ready(sk) (kernel 6.3+) runs whenever data is queued on a socket
+// (sock_def_readable, the default callback, which UDP uses): for UDP, once
+// per datagram just queued on sk_receive_queue, in softirq context. A
+// datagram queued on a socket has passed the node's packet filters and the
+// network plugin's policy enforcement: it was delivered, which a send is
+// not. The program reads the newest datagram on the queue (the one just
+// queued, unless the reader took it meanwhile or a later one followed) and
+// reports its source once per cgroup, source and local port within the
+// connect window. The queue is read without its lock, so the datagram's UDP
+// destination port must be the socket's own port, and its IP version 4 or
+// 6, or nothing is reported: a buffer reused meanwhile is not taken for a
+// datagram. TCP sockets return after one load.
+SEC("tp_btf/sk_data_ready")
+int on_data_ready_btf(__u64 *ctx)
+{
+	const struct sock *sk = (const struct sock *)ctx[0];
+	if (sk->sk_protocol != 17)
+		return 0;
+	if (sk->sk_receive_queue.qlen == 0)
+		return 0;
+	struct sk_buff *skb = sk->sk_receive_queue.prev;
+	if (!skb)
+		return 0;
+	unsigned char *head = skb->head;
+	__u16 nh = skb->network_header, th = skb->transport_header;
+	__u16 lport = sk->__sk_common.skc_num;
+	__u8 ip[40] = {};
+	__u16 udp[2] = {};
+	if (bpf_probe_read_kernel(udp, sizeof(udp), head + th) != 0)
+		return 0;
+	if (udp[1] != __builtin_bswap16(lport))
+		return 0;
+	if (bpf_probe_read_kernel(ip, sizeof(ip), head + nh) != 0)
+		return 0;
+	struct conn_key key = {};
+	__u8 local[16] = {};
+	switch (ip[0] >> 4) {
+	case 4:
+		key.family = AF_INET;
+		__builtin_memcpy(key.daddr, &ip[12], 4);
+		__builtin_memcpy(local, &ip[16], 4);
+		break;
+	case 6:
+		key.family = AF_INET6;
+		__builtin_memcpy(key.daddr, &ip[8], 16);
+		__builtin_memcpy(local, &ip[24], 16);
+		break;
+	default:
+		return 0;
+	}
+	__u16 peer = __builtin_bswap16(udp[0]);
+	key.cgroup_id = sk->sk_cgrp_data.cgroup->kn->id;
+	key.dport = peer;
+	key.pad = REC_UDP_RECV | ((__u32)lport << 16);
+	struct conn_rec *r = reserve_state(&key, lport, peer);
+	if (!r)
+		return 0;
+	r->proto = 17;
+	// A connected UDP socket (TCP_ESTABLISHED) only takes datagrams from
+	// the address it connected to: the container sent to it first.
+	r->h.pad = sk->__sk_common.skc_state == TCP_ESTABLISHED;
+	__builtin_memcpy(r->saddr, local, 16);
 	submit(r);
 	return 0;
 }

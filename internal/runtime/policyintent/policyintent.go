@@ -171,6 +171,7 @@ type cacheKey struct {
 	outbound bool
 	remote   netip.Addr
 	port     uint16
+	udp      bool
 }
 
 // Set installs a new snapshot; cached answers of the old one are dropped.
@@ -221,13 +222,16 @@ func (j *Judge) Judge(f rt.Flow) rt.IntentVerdict {
 		// Inside the pod's own network namespace: no policy applies.
 		return j.count(rt.IntentVerdict{Decided: true})
 	}
-	if !f.Outbound {
+	if !f.Outbound && !f.UDP {
+		// A TCP connection from a pod is judged from the connecting
+		// pod's established record; a datagram from a pod only where it
+		// was delivered.
 		if _, isPod := s.podAt[remote]; isPod {
 			j.atSource.Add(1)
 			return rt.IntentVerdict{}
 		}
 	}
-	key := cacheKey{src: local, outbound: f.Outbound, remote: remote, port: f.Port}
+	key := cacheKey{src: local, outbound: f.Outbound, remote: remote, port: f.Port, udp: f.UDP}
 	j.mu.Lock()
 	v, ok := j.cache[key]
 	j.mu.Unlock()
@@ -235,7 +239,11 @@ func (j *Judge) Judge(f rt.Flow) rt.IntentVerdict {
 		j.hits.Add(1)
 		return j.count(v)
 	}
-	v = s.judge(local, f.Pod, f.Outbound, remote, f.Port)
+	proto := corev1.ProtocolTCP
+	if f.UDP {
+		proto = corev1.ProtocolUDP
+	}
+	v = s.judge(local, f.Pod, f.Outbound, remote, f.Port, proto)
 	j.mu.Lock()
 	if j.snap.Load() == s { // not a stale answer for a newer snapshot
 		max := j.MaxCache
@@ -265,8 +273,17 @@ func (j *Judge) count(v rt.IntentVerdict) rt.IntentVerdict {
 }
 
 // judge decides one connection of local (the observed pod's workload).
-func (s *Snapshot) judge(local *netpol.Peer, pod *rt.Pod, outbound bool, remote netip.Addr, port uint16) rt.IntentVerdict {
+// proto is TCP or UDP; an inbound UDP flow (a datagram delivered to the
+// pod, as a new flow) may come from a pod or name a Service's address.
+func (s *Snapshot) judge(local *netpol.Peer, pod *rt.Pod, outbound bool, remote netip.Addr, port uint16, proto corev1.Protocol) rt.IntentVerdict {
 	if !outbound {
+		if key, ok := s.podAt[remote]; ok {
+			src := s.peerOf[key]
+			if src == nil {
+				return rt.IntentVerdict{}
+			}
+			return s.decide(netpol.Endpoint{Peer: src}, netpol.Endpoint{Peer: local}, int32(port), "", proto)
+		}
 		switch {
 		case remote == s.hostOf[pod.Namespace+"/"+pod.Name]:
 			// "Traffic to and from the node where a Pod is running is
@@ -274,18 +291,25 @@ func (s *Snapshot) judge(local *netpol.Peer, pod *rt.Pod, outbound bool, remote 
 			return rt.IntentVerdict{Decided: true}
 		case s.nodes[remote] || s.podNets[podNet(remote)]:
 			return rt.IntentVerdict{}
+		case s.services[remote] != nil:
+			// A Service's address is a source only of replies (the
+			// node translates the backend's address back): as a new
+			// flow, nothing allows it.
+			svc := s.services[remote]
+			return rt.IntentVerdict{Decided: true, Denied: true, Src: "Service " + svc.Namespace + "/" + svc.Name, Dst: local.String(),
+				Why: "a Service's address sends replies only, never a new flow"}
 		}
-		return s.decide(netpol.AddressEndpoint(remote), netpol.Endpoint{Peer: local}, int32(port), "")
+		return s.decide(netpol.AddressEndpoint(remote), netpol.Endpoint{Peer: local}, int32(port), "", proto)
 	}
 	if key, ok := s.podAt[remote]; ok {
 		dst := s.peerOf[key]
 		if dst == nil {
 			return rt.IntentVerdict{} // a pod left out of the model (finished)
 		}
-		return s.decide(netpol.Endpoint{Peer: local}, netpol.Endpoint{Peer: dst}, int32(port), "")
+		return s.decide(netpol.Endpoint{Peer: local}, netpol.Endpoint{Peer: dst}, int32(port), "", proto)
 	}
 	if svc := s.services[remote]; svc != nil {
-		return s.decideService(local, svc, port)
+		return s.decideService(local, svc, port, proto)
 	}
 	if remote == s.hostOf[pod.Namespace+"/"+pod.Name] {
 		return rt.IntentVerdict{Decided: true}
@@ -293,11 +317,11 @@ func (s *Snapshot) judge(local *netpol.Peer, pod *rt.Pod, outbound bool, remote 
 	if s.nodes[remote] || s.podNets[podNet(remote)] {
 		return rt.IntentVerdict{}
 	}
-	return s.decide(netpol.Endpoint{Peer: local}, netpol.AddressEndpoint(remote), int32(port), remote.String()+"[External]")
+	return s.decide(netpol.Endpoint{Peer: local}, netpol.AddressEndpoint(remote), int32(port), remote.String()+"[External]", proto)
 }
 
-// decide explains src → dst on TCP port and names the denial.
-func (s *Snapshot) decide(src, dst netpol.Endpoint, port int32, dstName string) rt.IntentVerdict {
+// decide explains src → dst on port (TCP or UDP) and names the denial.
+func (s *Snapshot) decide(src, dst netpol.Endpoint, port int32, dstName string, proto corev1.Protocol) rt.IntentVerdict {
 	e := s.model.Explain(src, dst)
 	if dstName == "" {
 		dstName = dst.String()
@@ -307,22 +331,22 @@ func (s *Snapshot) decide(src, dst netpol.Endpoint, port int32, dstName string) 
 		srcName = src.IPs.First.String() + "[External]"
 	}
 	v := rt.IntentVerdict{Decided: true, Src: srcName, Dst: dstName}
-	if e.Allowed.Allows(corev1.ProtocolTCP, port) {
+	if e.Allowed.Allows(proto, port) {
 		return v
 	}
 	v.Denied = true
-	v.Why = why(e, port)
+	v.Why = why(e, port, proto)
 	return v
 }
 
 // decideService judges a connection to a Service's ClusterIP by its
 // backends (the network plugin judges the translated connection): denied
 // only when the policies deny every backend workload on its target port.
-func (s *Snapshot) decideService(local *netpol.Peer, svc *corev1.Service, port uint16) rt.IntentVerdict {
+func (s *Snapshot) decideService(local *netpol.Peer, svc *corev1.Service, port uint16, proto corev1.Protocol) rt.IntentVerdict {
 	var sp *corev1.ServicePort
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
-		if p.Port == int32(port) && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+		if p.Port == int32(port) && (p.Protocol == proto || p.Protocol == "" && proto == corev1.ProtocolTCP) {
 			sp = p
 		}
 	}
@@ -337,12 +361,12 @@ func (s *Snapshot) decideService(local *netpol.Peer, svc *corev1.Service, port u
 		if q.Namespace != svc.Namespace || !sel.Matches(q.Labels) {
 			continue
 		}
-		target, ok := targetPort(sp, q)
+		target, ok := targetPort(sp, q, proto)
 		if !ok {
 			continue
 		}
 		backends++
-		v := s.decide(netpol.Endpoint{Peer: local}, netpol.Endpoint{Peer: q}, target, "")
+		v := s.decide(netpol.Endpoint{Peer: local}, netpol.Endpoint{Peer: q}, target, "", proto)
 		if !v.Denied {
 			return rt.IntentVerdict{Decided: true, Src: local.String(), Dst: name}
 		}
@@ -354,11 +378,11 @@ func (s *Snapshot) decideService(local *netpol.Peer, svc *corev1.Service, port u
 	return rt.IntentVerdict{Decided: true, Denied: true, Src: local.String(), Dst: name, Why: bounded(strings.Join(reasons, "; "))}
 }
 
-func targetPort(sp *corev1.ServicePort, q *netpol.Peer) (int32, bool) {
+func targetPort(sp *corev1.ServicePort, q *netpol.Peer, proto corev1.Protocol) (int32, bool) {
 	switch {
 	case sp.TargetPort.Type == intstr.String && sp.TargetPort.StrVal != "":
 		for _, np := range q.NamedPorts[sp.TargetPort.StrVal] {
-			if np.Protocol == corev1.ProtocolTCP {
+			if np.Protocol == proto {
 				return np.Port, true
 			}
 		}
@@ -370,7 +394,7 @@ func targetPort(sp *corev1.ServicePort, q *netpol.Peer) (int32, bool) {
 }
 
 // why is the explanation's lines for the side(s) that deny.
-func why(e netpol.Explanation, port int32) string {
+func why(e netpol.Explanation, port int32, proto corev1.Protocol) string {
 	var lines []string
 	lines = append(lines, e.Egress...)
 	lines = append(lines, e.Ingress...)
@@ -381,7 +405,7 @@ func why(e netpol.Explanation, port int32) string {
 		}
 		out = append(out, l)
 	}
-	return bounded(fmt.Sprintf("TCP %d is not allowed: %s", port, strings.Join(out, "; ")))
+	return bounded(fmt.Sprintf("%s %d is not allowed: %s", proto, port, strings.Join(out, "; ")))
 }
 
 // bounded keeps a finding's message readable and an Event small.

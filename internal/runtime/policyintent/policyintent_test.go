@@ -109,6 +109,15 @@ func TestJudge(t *testing.T) {
 		{"loopback: no policy applies", rt.Flow{Pod: web, Outbound: true, Remote: ap("127.0.0.1:8080"), Port: 8080}, true, false, "", "", 0, 0},
 		{"pod the informer has not reported: undecided", rt.Flow{Pod: stray, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, false, false, "", "", 1, 0},
 		{"host-network pod: undecided", rt.Flow{Pod: hostnet, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, false, false, "", "", 1, 0},
+		// UDP (a reply the pod received, Outbound, or a datagram delivered
+		// to it as a new flow): the protocol is the policies' too.
+		{"web UDP to the internet on 53: egress allows DNS", rt.Flow{Pod: web, Outbound: true, Remote: ap("203.0.113.9:53"), Port: 53, UDP: true}, true, false, "203.0.113.9[External]", "", 0, 0},
+		{"web TCP to the internet on 53: egress allows UDP only", rt.Flow{Pod: web, Outbound: true, Remote: ap("203.0.113.9:53"), Port: 53}, true, true, "203.0.113.9[External]", "TCP 53 is not allowed", 0, 0},
+		{"web UDP to the internet on 123: egress denies", rt.Flow{Pod: web, Outbound: true, Remote: ap("203.0.113.9:123"), Port: 123, UDP: true}, true, true, "203.0.113.9[External]", "UDP 123 is not allowed: NetworkPolicy shop/web-egress", 0, 0},
+		{"UDP from a web pod to db: judged where delivered, db's ingress denies", rt.Flow{Pod: db, Remote: ap("10.244.1.5:40000"), Port: 5432, UDP: true}, true, true, "shop/db[StatefulSet]", "UDP 5432 is not allowed", 0, 0},
+		{"UDP from api to web: no policy selects either for it", rt.Flow{Pod: web, Remote: ap("10.244.1.6:40000"), Port: 9000, UDP: true}, true, false, "shop/web-7d9f[ReplicaSet]", "", 0, 0},
+		{"UDP from the db Service's address: replies only", rt.Flow{Pod: api, Remote: ap("10.96.0.20:5432"), Port: 40000, UDP: true}, true, true, "shop/api[Pod]", "sends replies only", 0, 0},
+		{"web UDP to the db Service: no UDP port, undecided", rt.Flow{Pod: web, Outbound: true, Remote: ap("10.96.0.20:5432"), Port: 5432, UDP: true}, false, false, "", "", 1, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			j := &Judge{}
