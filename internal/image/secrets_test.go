@@ -1,13 +1,17 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -123,6 +127,39 @@ func TestSecretSelectorScope(t *testing.T) {
 		w := sel(tc.path, &tarHeader{Size: tc.size})
 		if got := len(w.Streams) > 0; got != tc.want {
 			t.Errorf("%s (%d bytes): scanned = %v, want %v", tc.path, tc.size, got, tc.want)
+		}
+	}
+}
+
+// TestReadLimited checks readLimited against what it replaces,
+// io.ReadAll(io.LimitReader(r, limit)), for sizes around the limit and the
+// buffer's capacity, readers that return data one byte at a time or with
+// io.EOF, and a failing reader; and that a reused buffer never leaks the
+// previous file's bytes.
+func TestReadLimited(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 300) // 4800 bytes
+	readers := map[string]func([]byte) io.Reader{
+		"plain":    func(b []byte) io.Reader { return bytes.NewReader(b) },
+		"one byte": func(b []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(b)) },
+		"data+EOF": func(b []byte) io.Reader { return iotest.DataErrReader(bytes.NewReader(b)) },
+		"half":     func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		"fails": func(b []byte) io.Reader {
+			return io.MultiReader(bytes.NewReader(b), iotest.ErrReader(errors.New("disk gone")))
+		},
+	}
+	stale := bytes.Repeat([]byte{'X'}, 8192)
+	for name, mk := range readers {
+		for _, size := range []int{0, 1, 100, 1023, 1024, 1025, 2048, 4800} {
+			for _, limit := range []int64{0, 1, 1024, 1025, 4799, 4800, 1 << 20} {
+				for _, capacity := range []int{0, 1, 1024, 8192} {
+					want, wantErr := io.ReadAll(io.LimitReader(mk(data[:size]), limit))
+					buf := append(make([]byte, 0, capacity), stale[:capacity]...)
+					got, err := readLimited(mk(data[:size]), limit, buf)
+					if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+						t.Errorf("%s, %d bytes, limit %d, capacity %d: got %d bytes (%v), want %d (%v)", name, size, limit, capacity, len(got), err, len(want), wantErr)
+					}
+				}
+			}
 		}
 	}
 }
