@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
+)
+
+// scanImageBinary builds bench/cmd/scanimage: scan image's library calls
+// in a binary that links nothing else.
+func scanImageBinary(b *testing.B) string {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), "scanimage")
+	cmd := exec.Command("go", "build", "-trimpath", "-o", out, "./cmd/scanimage")
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, msg)
+	}
+	return out
+}
+
+// BenchmarkImageScanStartup separates what a scan of the bookworm image
+// costs from what starting the palisade binary costs. Each iteration runs
+// the palisade binary and bench/cmd/scanimage (the same library calls in a
+// binary that links only them) one after the other on the same image,
+// database and caches, so both see the same machine state; "version" is
+// `palisade version`, the start-up alone. Before measuring, the two
+// binaries' JSON reports must be identical byte for byte, cold and warm.
+func BenchmarkImageScanStartup(b *testing.B) {
+	img := imagescantest.Bookworm(b)
+	bin := palisadeBinary(b)
+	slim := scanImageBinary(b)
+	cache := warmImageDB(b, bin)
+	b.Run("version", func(b *testing.B) {
+		var runs []runResult
+		for i := 0; i < b.N; i++ {
+			r := runPalisade(b, bin, "version")
+			if r.code != 0 {
+				b.Fatalf("palisade version: exit %d: %s", r.code, r.stderr)
+			}
+			runs = append(runs, r)
+		}
+		reportRuns(b, "palisade version", runs)
+	})
+	for _, sc := range []string{"vuln", "vuln,secret"} {
+		for _, mode := range []string{"cold", "warm"} {
+			common := []string{"--scanners", sc, "--cache-dir", cache}
+			if mode == "cold" {
+				common = append(common, "--no-cache")
+			}
+			args := append([]string{"scan", "image", "oci:" + img, "-o", "json", "--fail-on", "none"}, common...)
+			slimArgs := append(append([]string{}, common...), "oci:"+img)
+			// The first pair of runs fills the caches for "warm" and
+			// checks that both binaries report the same.
+			want, got := reportOf(b, bin, args...), reportOf(b, slim, slimArgs...)
+			if !bytes.Equal(want, got) {
+				b.Fatalf("%s/%s: scanimage's report differs from palisade's (%d and %d bytes)", sc, mode, len(got), len(want))
+			}
+			b.Run(sc+"/"+mode, func(b *testing.B) {
+				var full, lib []runResult
+				for i := 0; i < b.N; i++ {
+					for _, run := range []struct {
+						bin  string
+						args []string
+						runs *[]runResult
+					}{{bin, args, &full}, {slim, slimArgs, &lib}} {
+						r := runPalisade(b, run.bin, run.args...)
+						if r.code != 0 {
+							b.Fatalf("%s: exit %d: %s", run.bin, r.code, r.stderr)
+						}
+						*run.runs = append(*run.runs, r)
+					}
+				}
+				reportRunsAs(b, "bookworm "+sc+"/"+mode+" palisade", "palisade-", full)
+				reportRunsAs(b, "bookworm "+sc+"/"+mode+" scanimage", "scanimage-", lib)
+			})
+		}
+	}
+}
+
+// reportOf runs a binary and returns its standard output.
+func reportOf(b *testing.B, bin string, args ...string) []byte {
+	b.Helper()
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		b.Fatalf("%s %v: %v\n%s", bin, args, err, stderr)
+	}
+	return out
+}
