@@ -163,3 +163,32 @@ func TestReadLimited(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadLimited is TestReadLimited over arbitrary contents, limits,
+// buffer capacities and read sizes: readLimited must return what
+// io.ReadAll(io.LimitReader(r, limit)) does.
+func FuzzReadLimited(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16, capacity uint16, chunk uint8) {
+		mk := func() io.Reader {
+			if chunk == 0 {
+				return bytes.NewReader(data)
+			}
+			return &chunkReader{r: bytes.NewReader(data), n: int(chunk)}
+		}
+		want, wantErr := io.ReadAll(io.LimitReader(mk(), int64(limit)))
+		got, err := readLimited(mk(), int64(limit), bytes.Repeat([]byte{'X'}, int(capacity)))
+		if (err == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("%d bytes, limit %d, capacity %d, chunk %d: got %q (%v), want %q (%v)", len(data), limit, capacity, chunk, got, err, want, wantErr)
+		}
+	})
+}
+
+// chunkReader returns at most n bytes per Read.
+type chunkReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	return c.r.Read(p[:min(len(p), c.n)])
+}
