@@ -204,6 +204,10 @@ func readObjectFindings(dec *jsontext.Decoder, body []byte, fd *findingDecoder, 
 			if err := json.UnmarshalDecode(dec, &o.Object); err != nil {
 				return fmt.Errorf("object: %w", err)
 			}
+		case "digest":
+			if err := json.UnmarshalDecode(dec, &o.Digest); err != nil {
+				return fmt.Errorf("digest: %w", err)
+			}
 		case "findings":
 			if err := readFindings(dec, body, fd, o); err != nil {
 				return fmt.Errorf("object %s/%s/%s: %w", o.Object.Kind, o.Object.Namespace, o.Object.Name, err)
