@@ -508,6 +508,11 @@ func (a *Agent) reportFindings(ctx context.Context, full bool, dirty map[string]
 		switch {
 		case snapshot:
 			if len(of.Findings) > 0 {
+				// The digest lets the hub skip the objects it
+				// already has (fleetapi.SetDigest).
+				if err := fleetapi.SetDigest(&of); err != nil {
+					return err
+				}
 				delta.Objects = append(delta.Objects, of)
 			}
 		case !known && len(of.Findings) == 0:

@@ -85,9 +85,11 @@ func DecodeReportBodyWithin(body []byte, maxItems int, v any) error {
 	if fd.decodeReportFast(body, v) {
 		return nil
 	}
-	if fd.tooMany {
-		return fmt.Errorf("over %d JSON items: %w", maxItems, ErrTooLarge)
-	}
+	// Past the bound (tooMany) the body is counted whole all the same:
+	// a body cut short or otherwise invalid after the bound is refused
+	// for what the count finds first, as if counted before decoding
+	// (FuzzDecodeReportBodyWithin). The count reads without allocating
+	// for the items.
 	if maxItems > 0 {
 		l := ItemLimitReader{Max: maxItems}
 		if err := l.Count(body); err != nil {
@@ -203,6 +205,10 @@ func readObjectFindings(dec *jsontext.Decoder, body []byte, fd *findingDecoder, 
 		case "object":
 			if err := json.UnmarshalDecode(dec, &o.Object); err != nil {
 				return fmt.Errorf("object: %w", err)
+			}
+		case "digest":
+			if err := json.UnmarshalDecode(dec, &o.Digest); err != nil {
+				return fmt.Errorf("digest: %w", err)
 			}
 		case "findings":
 			if err := readFindings(dec, body, fd, o); err != nil {

@@ -195,6 +195,11 @@ func TestDecodeReportFast(t *testing.T) {
 			{Object: agentFinding(1).Object, Findings: []finding.Finding{agentFinding(1), agentFinding(2)}},
 			{Object: finding.ObjectRef{Kind: "Pod", Name: "clean"}, Findings: []finding.Finding{}},
 		}, Deleted: []finding.ObjectRef{{Kind: "Pod", Namespace: "team", Name: "gone"}}}}
+	// The first object as the agent sends a snapshot's: with its
+	// digest.
+	if err := SetDigest(&snapshot.Findings.Objects[0]); err != nil || !IsObjectDigest(snapshot.Findings.Objects[0].Digest) {
+		t.Fatalf("digest %q, %v", snapshot.Findings.Objects[0].Digest, err)
+	}
 	images := Envelope{Seq: 8, Kind: KindImages, Images: &ImageSet{Images: []ImageUse{{Ref: "r"}}}}
 	encode := func(v any) []byte {
 		b, err := json.Marshal(v)
@@ -234,6 +239,9 @@ func TestDecodeReportFast(t *testing.T) {
 			}
 			if fast && !reflect.DeepEqual(got, want) {
 				t.Fatalf("fast path read %+v, the reflective path %+v", got, want)
+			}
+			if e, ok := got.(*Envelope); ok && fast && tt.name == "snapshot" && e.Findings.Objects[0].Digest != snapshot.Findings.Objects[0].Digest {
+				t.Fatalf("digest read %q, sent %q", e.Findings.Objects[0].Digest, snapshot.Findings.Objects[0].Digest)
 			}
 			// DecodeReport agrees with the reflective path, fast or not.
 			var viaDecode any = &Envelope{}

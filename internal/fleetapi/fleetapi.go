@@ -166,7 +166,14 @@ type FindingsDelta struct {
 
 // ObjectFindings is the complete current set of findings of one object.
 type ObjectFindings struct {
-	Object   finding.ObjectRef `json:"object"`
+	Object finding.ObjectRef `json:"object"`
+	// Digest, when set, is ObjectDigest of Findings as the agent encodes
+	// them (SetDigest): the hub takes an object whose digest it already
+	// stores for the cluster as unchanged, without hashing its findings
+	// (internal/hub/store, objectdigest.go). A wrong digest can only hide
+	// the changes of the sender's own cluster. Agents before it send
+	// none, and the hub then computes it.
+	Digest   string            `json:"digest,omitempty"`
 	Findings []finding.Finding `json:"findings"`
 	// Raw is, for a report read with DecodeReport, each finding's JSON
 	// as received, in the order of Findings; nil otherwise.

@@ -160,6 +160,9 @@ func (s *findingScan) objectFindings(o *ObjectFindings) bool {
 		case "object":
 			bit = 1
 			ok = s.objectRef(&o.Object)
+		case "digest":
+			bit = 4
+			o.Digest, ok = s.str(false)
 		case "findings":
 			bit = 2
 			ok = s.findings(o)

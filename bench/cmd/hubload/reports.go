@@ -229,7 +229,10 @@ func (p *snapshotPool) bytes() int {
 func objectsZ(pods []podState) ([]byte, int) {
 	objs := make([]fleetapi.ObjectFindings, 0, len(pods))
 	for _, p := range pods {
-		objs = append(objs, podFindings(p))
+		o := podFindings(p)
+		// With its digest, as the agent sends a snapshot's objects.
+		_ = fleetapi.SetDigest(&o)
+		objs = append(objs, o)
 	}
 	js, _ := json.Marshal(objs)
 	return gzipMember(js), len(js)

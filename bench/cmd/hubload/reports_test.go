@@ -163,7 +163,12 @@ func TestSnapshotPoolMatchesStore(t *testing.T) {
 			t.Fatalf("step %d: %d objects sent, the model has %d pods", step, len(env.Findings.Objects), len(m.pods))
 		}
 		for i, o := range env.Findings.Objects {
-			want, _ := json.Marshal(podFindings(m.pods[i]))
+			// Each object with its digest, as the agent sends it.
+			wo := podFindings(m.pods[i])
+			if err := fleetapi.SetDigest(&wo); err != nil || wo.Digest == "" {
+				t.Fatalf("step %d: object %d: digest %q, %v", step, i, wo.Digest, err)
+			}
+			want, _ := json.Marshal(wo)
 			got, _ := json.Marshal(o)
 			if !bytes.Equal(got, want) {
 				t.Fatalf("step %d: object %d sent is not the model's pod:\n%s\n%s", step, i, got, want)

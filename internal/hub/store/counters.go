@@ -103,8 +103,24 @@ func diffCounters(stored []storedFinding, wanted []*wantedFinding) *counterDiff 
 // fullCounters is the counters of a cluster whose findings are wanted:
 // what recount computes from the rows, computed from the report instead
 // (no aggregate over the cluster's rows after a snapshot).
-func fullCounters(wanted []*wantedFinding) *counterDiff {
-	after := openFindingsOf(wanted)
+//
+// The findings of the objects left lazy (preparedObject.lazy: unchanged
+// by the agent's digest, so their rows are those findings) are counted
+// as received: an agent whose digest is right sends no finding twice,
+// since the hub's digest is of its findings with those sent twice
+// merged.
+func fullCounters(p *preparedFindings) *counterDiff {
+	after := openFindingsOf(p.order)
+	for _, po := range p.objects {
+		if po.lazy == nil {
+			continue
+		}
+		for i := range po.lazy.Findings {
+			if f := &po.lazy.Findings[i]; !f.Suppressed {
+				after.add(po.okey, f.RuleID, f.Title, int(f.Severity))
+			}
+		}
+	}
 	d := &counterDiff{absolute: true}
 	for s, n := range after.bySeverity {
 		d.sev = append(d.sev, sevCount{s, n})

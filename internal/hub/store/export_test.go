@@ -275,6 +275,10 @@ func DowngradeTo15(t interface{ Fatal(...any) }, s Store) {
 // have read back.
 func DiffRows(s Store) int64 { return inner(s).diffRows.Load() }
 
+// LazyObjects is how many objects of snapshots s took as unchanged by the
+// agent's digest, without preparing their findings.
+func LazyObjects(s Store) int64 { return inner(s).lazyObjects.Load() }
+
 // BreakCheckpointer closes the checkpointer's connection pool, so that
 // every checkpoint from now on fails.
 func BreakCheckpointer(s *SQLite) error { return s.ck.Close() }

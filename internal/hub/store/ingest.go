@@ -338,6 +338,8 @@ type preparedFindings struct {
 	// objects are the report's objects that have findings, by key
 	// (objects named with none, or deleted, are not here).
 	objects map[string]*preparedObject
+	// lazy counts the objects still lazy (preparedObject.lazy).
+	lazy int
 }
 
 // preparedObject is one object of a report with its findings.
@@ -349,6 +351,13 @@ type preparedObject struct {
 	digest string
 	// keyed: its findings' keys are computed and in wanted.
 	keyed bool
+	// lazy, for an object of a snapshot sent with a digest
+	// (fleetapi.ObjectFindings.Digest), is the object as received: its
+	// findings are neither hashed nor in order, and digest is the
+	// agent's, until the writer finds the object changed and
+	// materializes it (the stored digest differs, its rows are due the
+	// last_seen refresh, or the snapshot is diffed whole).
+	lazy *fleetapi.ObjectFindings
 }
 
 func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
@@ -356,10 +365,19 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	for _, o := range d.Deleted {
 		deletedObj[ObjectKey(o)] = true
 	}
-	named := make(map[string]bool, len(d.Objects))
+	// named counts the report's mentions of each object: an object
+	// named twice is merged here, never taken by the agent's digest.
+	named := make(map[string]int, len(d.Objects))
+	okeys := make([]string, len(d.Objects))
+	for i := range d.Objects {
+		okeys[i] = ObjectKey(d.Objects[i].Object)
+		named[okeys[i]]++
+	}
 	n := 0
-	for _, o := range d.Objects {
-		n += len(o.Findings)
+	for i := range d.Objects {
+		if !lazyObject(d, i, okeys[i], named, deletedObj) {
+			n += len(d.Objects[i].Findings)
+		}
 	}
 	p := &preparedFindings{full: d.Full, order: make([]*wantedFinding, 0, n),
 		objects: make(map[string]*preparedObject, len(d.Objects))}
@@ -370,11 +388,16 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 	// diffed (keyObjects), which a snapshot again is a few of.
 	seed := maphash.MakeSeed()
 	ids := make(map[uint64]*wantedFinding, n)
-	for _, o := range d.Objects {
-		okey := ObjectKey(o.Object)
-		named[okey] = true
+	for oi := range d.Objects {
+		o := &d.Objects[oi]
+		okey := okeys[oi]
 		if deletedObj[okey] {
 			continue // deleted in the same report: the deletion wins
+		}
+		if lazyObject(d, oi, okey, named, deletedObj) {
+			p.objects[okey] = &preparedObject{okey: okey, digest: o.Digest, lazy: o}
+			p.lazy++
+			continue
 		}
 		// The JSON as the agent sent it (fleetapi.DecodeReport) is
 		// stored as it is; a report built in-process (tests, older
@@ -389,14 +412,9 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 			if sentBefore(ids[id], okey, f) {
 				continue // one row per finding, even if sent twice
 			}
-			var data []byte
-			if raw != nil {
-				data = raw[i]
-			} else {
-				var err error
-				if data, err = json.Marshal(f); err != nil {
-					return nil, err
-				}
+			data, err := findingData(raw, i, f)
+			if err != nil {
+				return nil, err
 			}
 			w := &all[len(p.order)]
 			*w = wantedFinding{okey: okey, data: data, dsum: dataSumOf(data), f: f, sameID: ids[id]}
@@ -411,7 +429,9 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 		}
 	}
 	for _, po := range p.objects {
-		po.digest = objectDigestOf(po.findings)
+		if po.lazy == nil {
+			po.digest = objectDigestOf(po.findings)
+		}
 	}
 	if !d.Full {
 		p.keyObjects(nil) // a delta diffs all its objects
@@ -420,13 +440,90 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 			p.scope = append(p.scope, k)
 		}
 		for k := range deletedObj {
-			if !named[k] {
+			if named[k] == 0 {
 				p.scope = append(p.scope, k)
 			}
 		}
 		sort.Strings(p.scope)
 	}
 	return p, nil
+}
+
+// lazyObject: the i-th object of d, of key okey, is prepared lazily — a
+// snapshot's object with findings and a digest of the right form, named
+// once and not deleted (named and deleted as prepareFindings counts them).
+func lazyObject(d *fleetapi.FindingsDelta, i int, okey string, named map[string]int, deleted map[string]bool) bool {
+	o := &d.Objects[i]
+	return d.Full && len(o.Findings) > 0 && named[okey] == 1 && !deleted[okey] && fleetapi.IsObjectDigest(o.Digest)
+}
+
+// findingData is the JSON of the i-th finding f of an object whose
+// findings were received as raw (nil: built in-process, encoded here as
+// the agent would).
+func findingData(raw [][]byte, i int, f *finding.Finding) ([]byte, error) {
+	if raw != nil {
+		return raw[i], nil
+	}
+	return json.Marshal(f)
+}
+
+// materialize prepares the findings of a lazy object (preparedObject.lazy)
+// as prepareFindings prepares the others — one row per finding key, each
+// JSON hashed — and replaces the agent's digest with the one computed
+// from them: the digest stored is always the hub's own. Only the writer
+// calls it, for the objects a snapshot diffs (objectdigest.go), so it
+// needs no lock; it is idempotent (a report retried after a rollback).
+func (p *preparedFindings) materialize(po *preparedObject) error {
+	o := po.lazy
+	if o == nil {
+		return nil
+	}
+	raw := o.Raw
+	if len(raw) != len(o.Findings) {
+		raw = nil
+	}
+	ws := make([]wantedFinding, 0, len(o.Findings))
+	findings := make([]*wantedFinding, 0, len(o.Findings))
+	keys := make(map[string]bool, len(o.Findings))
+	for i := range o.Findings {
+		f := &o.Findings[i]
+		key := FindingKey(f)
+		if keys[key] {
+			continue // one row per finding, even if sent twice
+		}
+		keys[key] = true
+		data, err := findingData(raw, i, f)
+		if err != nil {
+			return fmt.Errorf("object %s: %w", po.okey, err)
+		}
+		ws = append(ws, wantedFinding{okey: po.okey, fkey: key, data: data, dsum: dataSumOf(data), f: f})
+		findings = append(findings, &ws[len(ws)-1])
+	}
+	po.findings, po.digest, po.lazy = findings, objectDigestOf(findings), nil
+	p.order = append(p.order, findings...)
+	p.lazy--
+	return nil
+}
+
+// materializeAll materializes every lazy object (a snapshot diffed
+// whole), in a fixed order.
+func (p *preparedFindings) materializeAll() error {
+	if p.lazy == 0 {
+		return nil
+	}
+	okeys := make([]string, 0, p.lazy)
+	for okey, po := range p.objects {
+		if po.lazy != nil {
+			okeys = append(okeys, okey)
+		}
+	}
+	sort.Strings(okeys)
+	for _, okey := range okeys {
+		if err := p.materialize(p.objects[okey]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // identityHash hashes what identifies a finding within the report: its
@@ -508,20 +605,28 @@ func (p *preparedFindings) keyObjects(objects []string) {
 // with the read of the stored rows and claimSeq's, a delta is three
 // statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
-	order, scope := p.order, p.scope
 	// sub are the report's findings whose objects' rows are read: all
 	// of them but for a snapshot that reads back only the objects whose
 	// digests changed (objectdigest.go).
-	all, sub := p.full, order
 	plan := &digestPlan{all: true}
 	if !a.s.noDigests {
 		var err error
 		if plan, err = a.planDigests(ctx, p); err != nil {
 			return fmt.Errorf("findings: object digests: %w", err)
 		}
-		if p.full && !plan.all {
-			all, scope, sub = false, plan.scope, plan.wanted
+	}
+	if plan.all {
+		// Every object diffed: those sent with a digest are prepared
+		// now.
+		if err := p.materializeAll(); err != nil {
+			return fmt.Errorf("findings: %w", err)
 		}
+	}
+	a.s.lazyObjects.Add(int64(p.lazy))
+	order, scope := p.order, p.scope
+	all, sub := p.full, order
+	if p.full && !plan.all {
+		all, scope, sub = false, plan.scope, plan.wanted
 	}
 	if p.full {
 		if all {
@@ -577,11 +682,15 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	var counters *counterDiff
 	switch {
 	case p.full:
-		counters = fullCounters(order)
+		counters = fullCounters(p)
 	case !recount:
 		counters = diffCounters(stored, order)
 	}
-	charge := findingsCharge{full: p.full, inserted: len(insert), deleted: len(gone), total: len(order)}
+	// A snapshot that left objects lazy (unchanged, by the agent's
+	// digests) charges its rows as a delta does: the stored count plus
+	// the rows inserted less those deleted, whatever the lazy objects
+	// claim to hold.
+	charge := findingsCharge{full: p.full && p.lazy == 0, inserted: len(insert), deleted: len(gone), total: len(order)}
 	// New rows (a first snapshot's, all of them) go in with COPY where
 	// there are many: no conflict is possible, since the cluster's row,
 	// locked above (claimSeq), serialises its reports and the rows were

@@ -1,13 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"slices"
 	"sort"
+
+	"github.com/palisade-sec/palisade/internal/fleetapi"
 )
 
 // Object digests (migration 16). A full snapshot replaces all of a
@@ -42,24 +40,15 @@ const completeDigests = ""
 // finding key from the same fields), and one row per finding key, so
 // equal digests are equal rows. Stored: its value must never change.
 func objectDigestOf(ws []*wantedFinding) string {
-	// Data hashes sorted as bytes are sorted as their hexadecimal
-	// strings (the digits and a–f are in ASCII order).
-	var small [32]dataSum
+	var small [32]fleetapi.DataSum
 	hs := small[:0]
 	if len(ws) > len(small) {
-		hs = make([]dataSum, 0, len(ws))
+		hs = make([]fleetapi.DataSum, 0, len(ws))
 	}
 	for _, w := range ws {
-		hs = append(hs, w.dsum)
+		hs = append(hs, fleetapi.DataSum(w.dsum))
 	}
-	slices.SortFunc(hs, func(a, b dataSum) int { return bytes.Compare(a[:], b[:]) })
-	h := sha256.New()
-	for i := range hs {
-		x := hs[i].hex()
-		h.Write(x[:])
-	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	return fleetapi.ObjectDigestOf(hs)
 }
 
 // objectDigest is one object_digests row.
@@ -100,6 +89,12 @@ func (a *applier) planDigests(ctx context.Context, p *preparedFindings) (*digest
 	for okey, po := range p.objects {
 		d, ok := stored[okey]
 		if !ok || d.digest != po.digest || a.now-d.seen >= refresh {
+			// Changed, new or due the refresh: an object sent
+			// with a digest is prepared now (and its own digest
+			// computed), the others were before.
+			if err := p.materialize(po); err != nil {
+				return nil, err
+			}
 			plan.scope = append(plan.scope, okey)
 			plan.wanted = append(plan.wanted, po.findings...)
 		}

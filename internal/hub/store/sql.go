@@ -103,6 +103,9 @@ type sqlStore struct {
 	// diffRows counts the stored findings rows read back by the diffs of
 	// findings reports (TestSnapshotReadsChangedObjectsOnly).
 	diffRows atomic.Int64
+	// lazyObjects counts the objects of snapshots taken as unchanged by
+	// the agent's digest, never prepared (preparedObject.lazy; tests).
+	lazyObjects atomic.Int64
 	// copied counts the rows written with COPY.
 	copied atomic.Int64
 	// groupCommits counts the committers' transactions committed and
