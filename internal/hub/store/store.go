@@ -491,6 +491,17 @@ type Image struct {
 	Vulnerabilities map[string]int
 }
 
+// NotMatched says the image was scanned without vulnerability data (the
+// agent catalogued it before it had a database): its zero counts mean
+// nothing. A scan with no DB stamp and no other error counts as such too,
+// never as a clean one.
+func (im Image) NotMatched() bool {
+	return !im.ScannedAt.IsZero() && im.DBStamp == "" && (im.ScanError == "" || im.ScanError == fleetapi.ImageScanNotMatched)
+}
+
+// ScanFailed says the image's last scan failed (its counts mean nothing).
+func (im Image) ScanFailed() bool { return im.ScanError != "" && !im.NotMatched() }
+
 // ImageVulnerability is one vulnerable package in an image.
 type ImageVulnerability struct {
 	ClusterID string
