@@ -132,7 +132,8 @@ type Config struct {
 	// runtime findings outlive their Events; needs get on it. "": not
 	// read.
 	RuntimeLedger string
-	// RuntimeImageFiles, NAMESPACE/PREFIX, is where the scanned images'
+	// RuntimeImageFiles, NAMESPACE/PREFIX, is where the scanned (or, with
+	// no vulnerability database, catalogued) images'
 	// executable paths are published for the runtime sensors' drift check
 	// (imagefiles.go): the ConfigMaps PREFIX0…PREFIX7, which must exist
 	// (deploy/runtime creates palisade-system/palisade-image-files-N);

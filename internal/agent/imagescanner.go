@@ -301,7 +301,7 @@ func pullRef(ref, digest string) (string, error) {
 
 // DBStamp identifies the database in use: when it was built and a hash
 // of its sources. It is "" while there is no database, and the agent
-// scans nothing until one arrives.
+// matches nothing until one arrives (it catalogues the images meanwhile).
 func (s *RegistryScanner) DBStamp() string {
 	d, err := s.acquire(context.Background())
 	if err != nil {
