@@ -782,6 +782,8 @@ type vulnSearchData struct {
 	Searched bool
 	Rows     []affectedRow
 	Clusters int
+	// Coverage counts the images in use the search cannot speak for.
+	Coverage store.ImageCoverage
 }
 
 func (h *Hub) vulnSearchPage(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -802,6 +804,10 @@ func (h *Hub) vulnSearchPage(w http.ResponseWriter, r *http.Request, v viewer) {
 		var ids []string
 		for _, a := range as {
 			ids = append(ids, a.ClusterID)
+		}
+		if d.Coverage, err = h.st.ImageCoverage(r.Context()); err != nil {
+			h.pageError(w, r, v, err)
+			return
 		}
 		names := h.clusterNames(r, ids...)
 		seen := map[string]bool{}

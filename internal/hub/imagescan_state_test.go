@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,13 +10,15 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/hubtest"
+	"github.com/palisade-sec/palisade/internal/hub/store"
 )
 
 // TestDashboardImageNotMatched: an image scan an agent reports without a
 // vulnerability database (catalogued for the runtime sensors, not
 // matched) is shown as "not matched" on the images list and the image's
 // page, never as zero vulnerabilities; the same image matched by another
-// cluster's agent keeps its counts there.
+// cluster's agent keeps its counts there. A vulnerability search that
+// finds no cluster says which images it could not search.
 func TestDashboardImageNotMatched(t *testing.T) {
 	h := hubtest.Start(t)
 	if err := h.CreateUser(t.Context(), hubtest.ViewerUser, hubtest.ViewerPassword, "viewer"); err != nil {
@@ -104,5 +107,22 @@ func TestDashboardImageNotMatched(t *testing.T) {
 				t.Errorf("%s: image page has %q", c.name, w)
 			}
 		}
+	}
+	search := get("/vulnerabilities?q=CVE-2026-0001")
+	for _, w := range []string{"No cluster runs an image affected by CVE-2026-0001", `id="not-searched"`, "of 3 images in use, 2 not matched against vulnerability data"} {
+		if !strings.Contains(search, w) {
+			t.Errorf("vulnerability search: no %q", w)
+		}
+	}
+	resp, body := b.do("GET", "/api/v1/vulnerabilities/CVE-2026-0001/clusters", nil, nil)
+	var api struct {
+		Clusters    []json.RawMessage
+		NotSearched store.ImageCoverage
+	}
+	if err := json.Unmarshal([]byte(body), &api); resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("affected clusters API: %d %v %s", resp.StatusCode, err, body)
+	}
+	if want := (store.ImageCoverage{InUse: 3, NotMatched: 2}); len(api.Clusters) != 0 || api.NotSearched != want {
+		t.Errorf("affected clusters API: %s, want no cluster and not searched %+v", body, want)
 	}
 }

@@ -17,7 +17,7 @@ func TestImageScanState(t *testing.T) {
 		{"not scanned", Image{}, false, false},
 		{"matched", Image{ScannedAt: at, DBStamp: "2026-12-01T00:00:00Z/0123456789ab"}, false, false},
 		{"catalogued without a database", Image{ScannedAt: at, ScanError: fleetapi.ImageScanNotMatched}, true, false},
-		{"no stamp and no error", Image{ScannedAt: at}, true, false},
+		{"no stamp and no error", Image{ScannedAt: at}, false, false},
 		{"catalogue failed", Image{ScannedAt: at, ScanError: "image x: pull: 500"}, false, true},
 		{"scan failed", Image{ScannedAt: at, DBStamp: "s", ScanError: "image x: pull: 500"}, false, true},
 		{"not-matched text with a stamp", Image{ScannedAt: at, DBStamp: "s", ScanError: fleetapi.ImageScanNotMatched}, false, true},
