@@ -75,17 +75,7 @@ func TestDashboardImageNotMatched(t *testing.T) {
 		{"catalogued, matched elsewhere", noDB.ClusterID, "registry.example/app:1", []string{"not matched"}, []string{`class="count`}},
 		{"matched", withDB.ClusterID, "registry.example/app:1", []string{`class="count`}, []string{"not matched", "catalogued"}},
 	} {
-		r := row(c.cluster, c.ref)
-		for _, w := range c.want {
-			if !strings.Contains(r, w) {
-				t.Errorf("%s: images row has no %q:\n%s", c.name, w, r)
-			}
-		}
-		for _, w := range c.not {
-			if strings.Contains(r, w) {
-				t.Errorf("%s: images row has %q:\n%s", c.name, w, r)
-			}
-		}
+		expectText(t, c.name+": images row", row(c.cluster, c.ref), c.want, c.not)
 	}
 	for _, c := range []struct {
 		name, digest string
@@ -96,24 +86,10 @@ func TestDashboardImageNotMatched(t *testing.T) {
 		{"catalogued in one cluster, matched in the other", shared, []string{`id="not-matched"`, "edge-nodb</a>: the agent there", "No vulnerabilities reported", `<span class="counts">`},
 			[]string{"Unknown: the image was not matched", "edge-db</a>: the agent"}},
 	} {
-		page := get("/images/" + url.PathEscape(c.digest))
-		for _, w := range c.want {
-			if !strings.Contains(page, w) {
-				t.Errorf("%s: image page has no %q", c.name, w)
-			}
-		}
-		for _, w := range c.not {
-			if strings.Contains(page, w) {
-				t.Errorf("%s: image page has %q", c.name, w)
-			}
-		}
+		expectText(t, c.name+": image page", get("/images/"+url.PathEscape(c.digest)), c.want, c.not)
 	}
-	search := get("/vulnerabilities?q=CVE-2026-0001")
-	for _, w := range []string{"No cluster runs an image affected by CVE-2026-0001", `id="not-searched"`, "of 3 images in use, 2 not matched against vulnerability data"} {
-		if !strings.Contains(search, w) {
-			t.Errorf("vulnerability search: no %q", w)
-		}
-	}
+	expectText(t, "vulnerability search", get("/vulnerabilities?q=CVE-2026-0001"),
+		[]string{"No cluster runs an image affected by CVE-2026-0001", `id="not-searched"`, "of 3 images in use, 2 not matched against vulnerability data"}, nil)
 	resp, body := b.do("GET", "/api/v1/vulnerabilities/CVE-2026-0001/clusters", nil, nil)
 	var api struct {
 		Clusters    []json.RawMessage
@@ -124,5 +100,20 @@ func TestDashboardImageNotMatched(t *testing.T) {
 	}
 	if want := (store.ImageCoverage{InUse: 3, NotMatched: 2}); len(api.Clusters) != 0 || api.NotSearched != want {
 		t.Errorf("affected clusters API: %s, want no cluster and not searched %+v", body, want)
+	}
+}
+
+// expectText checks that text holds every string of want and none of not.
+func expectText(t *testing.T, what, text string, want, not []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("%s: no %q", what, w)
+		}
+	}
+	for _, w := range not {
+		if strings.Contains(text, w) {
+			t.Errorf("%s: unexpected %q", what, w)
+		}
 	}
 }

@@ -23,15 +23,7 @@ func TestPruneImageScans(t *testing.T) {
 		b := enrolled(t, s, "b", "agent-b")
 		vuln := finding.Finding{RuleID: "vuln/CVE-2026-9", Severity: finding.SeverityHigh, Vulnerability: &finding.Vulnerability{ID: "CVE-2026-9", Aliases: []string{"GHSA-9"},
 			Package: finding.VulnerablePackage{Name: "zlib", Ecosystem: "deb"}, Installed: "1", Fixed: "2"}}
-		seq := map[string]uint64{}
-		send := func(agent string, env *fleetapi.Envelope) {
-			t.Helper()
-			seq[agent]++
-			env.Seq = seq[agent]
-			if _, err := s.Ingest(ctx, agent, env, t0); err != nil {
-				t.Fatal(err)
-			}
-		}
+		send := envelopeSender(t, s)
 		scan := func(agent, digest string, at time.Time) {
 			send(agent, &fleetapi.Envelope{Kind: fleetapi.KindImageScan, ImageScan: &fleetapi.ImageScan{Digest: digest, Ref: "x", ScannedAt: at, Vulnerabilities: []finding.Finding{vuln}}})
 		}
@@ -82,15 +74,7 @@ func TestImageCoverage(t *testing.T) {
 		ctx := context.Background()
 		enrolled(t, s, "a", "agent-a")
 		enrolled(t, s, "b", "agent-b")
-		seq := map[string]uint64{}
-		send := func(agent string, env *fleetapi.Envelope) {
-			t.Helper()
-			seq[agent]++
-			env.Seq = seq[agent]
-			if _, err := s.Ingest(ctx, agent, env, t0); err != nil {
-				t.Fatal(err)
-			}
-		}
+		send := envelopeSender(t, s)
 		const stamp = "2026-12-01T00:00:00Z/0123456789ab"
 		send("agent-a", &fleetapi.Envelope{Kind: fleetapi.KindImages, Images: &fleetapi.ImageSet{Images: []fleetapi.ImageUse{
 			{Ref: "unscanned:1", Digest: "sha256:u"}, {Ref: "catalogued:1", Digest: "sha256:c"}, {Ref: "failed:1", Digest: "sha256:f"},
@@ -119,4 +103,17 @@ func TestImageCoverage(t *testing.T) {
 			t.Fatalf("coverage %+v, want %+v", got, want)
 		}
 	})
+}
+
+// envelopeSender ingests envelopes as each agent's next in sequence.
+func envelopeSender(t *testing.T, s store.Store) func(agent string, env *fleetapi.Envelope) {
+	seq := map[string]uint64{}
+	return func(agent string, env *fleetapi.Envelope) {
+		t.Helper()
+		seq[agent]++
+		env.Seq = seq[agent]
+		if _, err := s.Ingest(context.Background(), agent, env, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
