@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -61,7 +60,7 @@ func (s *execLoop) Close() error    { return nil }
 // the image does not hold reaches the hub as PAL-RT-006 with the
 // evidence SBOM, and execs of the image's own binaries are not drift.
 func TestImageFilesWithoutVulnDB(t *testing.T) {
-	bookworm := Bookworm(t)
+	img := BookwormImage(t)
 	env := testenv.Shared(t)
 	reg := testregistry.Start(t, testregistry.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -72,18 +71,6 @@ func TestImageFilesWithoutVulnDB(t *testing.T) {
 		if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: rt.ImageFilesConfigMap(rt.ImageFilesPrefix, i)}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-	}
-	idx, err := layout.ImageIndexFromPath(bookworm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil || len(m.Manifests) == 0 {
-		t.Fatalf("bookworm layout: %v", err)
-	}
-	img, err := idx.Image(m.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
 	}
 	digest := push(t, reg.Host+"/edge/bookworm:12", img)
 
