@@ -53,8 +53,18 @@ type ImageScanner interface {
 	Scan(ctx context.Context, ref, digest string) ([]finding.Finding, error)
 	// DBStamp identifies the vulnerability data in use; when it changes,
 	// every known digest is matched again. "" means there is no data yet:
-	// nothing is scanned until there is.
+	// nothing is matched until there is (a scanner that is an
+	// ImageCataloguer catalogues the images meanwhile).
 	DBStamp() string
+}
+
+// ImageCataloguer is implemented by an ImageScanner that can read an
+// image without vulnerability data (RegistryScanner): it keeps the
+// image's package list and executable paths, so that the runtime sensors
+// get the image's file list before the agent has a database, and Scan
+// matches the kept list once one arrives.
+type ImageCataloguer interface {
+	Catalogue(ctx context.Context, ref, digest string) error
 }
 
 // VulnDBLoader receives vulnerability-database bundles from the hub,
@@ -122,7 +132,8 @@ type Config struct {
 	// runtime findings outlive their Events; needs get on it. "": not
 	// read.
 	RuntimeLedger string
-	// RuntimeImageFiles, NAMESPACE/PREFIX, is where the scanned images'
+	// RuntimeImageFiles, NAMESPACE/PREFIX, is where the scanned (or, with
+	// no vulnerability database, catalogued) images'
 	// executable paths are published for the runtime sensors' drift check
 	// (imagefiles.go): the ConfigMaps PREFIX0…PREFIX7, which must exist
 	// (deploy/runtime creates palisade-system/palisade-image-files-N);
@@ -180,7 +191,7 @@ type Agent struct {
 	lastDrop   uint64
 	imagesHash uint64
 	invHash    uint64
-	scanned    map[string]string // digest -> DB stamp scanned with
+	scanned    map[string]string // digest -> DB stamp scanned with ("": catalogued without one)
 	inflight   map[string]bool
 	digestRefs map[string]string
 	// running are the digests of the images pods run now (reportImages).
@@ -633,12 +644,16 @@ func (a *Agent) reportImages(ctx context.Context) error {
 
 // scanImages starts a scan for each digest not yet scanned with the
 // scanner's current DB stamp; at most ScanConcurrency run at once.
+// Without a database, a scanner that can catalogue images does so once per
+// digest (the runtime sensors' file lists), and the hub is told the image
+// was not matched.
 func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 	if a.cfg.Scanner == nil {
 		return
 	}
 	stamp := a.cfg.Scanner.DBStamp()
-	if stamp == "" {
+	cataloguer, _ := a.cfg.Scanner.(ImageCataloguer)
+	if stamp == "" && cataloguer == nil {
 		return // no vulnerability data yet; a new bundle triggers a full round
 	}
 	for _, u := range uses {
@@ -646,7 +661,8 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 			continue
 		}
 		a.mu.Lock()
-		skip := a.scanned[u.Digest] == stamp || a.inflight[u.Digest]
+		done, ok := a.scanned[u.Digest]
+		skip := ok && done == stamp || a.inflight[u.Digest]
 		if !skip {
 			a.inflight[u.Digest] = true
 		}
@@ -663,16 +679,21 @@ func (a *Agent) scanImages(ctx context.Context, uses []fleetapi.ImageUse) {
 				return
 			}
 			defer func() { <-a.scanSem }()
-			vulns, err := a.cfg.Scanner.Scan(ctx, ref, digest)
-			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, ScannedAt: a.cfg.Now().UTC(), Vulnerabilities: vulns}
+			res := &fleetapi.ImageScan{Digest: digest, Ref: ref, DBStamp: stamp, Vulnerabilities: []finding.Finding{}}
+			var err error
+			if stamp == "" {
+				err = cataloguer.Catalogue(ctx, ref, digest)
+				res.Error = fleetapi.ImageScanNotMatched
+			} else {
+				var vulns []finding.Finding
+				if vulns, err = a.cfg.Scanner.Scan(ctx, ref, digest); err == nil && vulns != nil {
+					res.Vulnerabilities = vulns
+				}
+			}
+			res.ScannedAt = a.cfg.Now().UTC()
 			if err != nil {
 				res.Error = err.Error()
-				res.Vulnerabilities = nil
-			}
-			if res.Vulnerabilities == nil {
-				res.Vulnerabilities = []finding.Finding{}
-			}
-			if err == nil {
+			} else {
 				a.publishImageFiles(ctx, digest)
 			}
 			qerr := a.enqueue(&fleetapi.Envelope{Kind: fleetapi.KindImageScan, ImageScan: res})

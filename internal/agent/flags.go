@@ -52,7 +52,7 @@ func (f *Flags) Bind(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.Debounce, "debounce", 2*time.Second, "wait for changes to settle before evaluating")
 	fs.DurationVar(&f.HeartbeatInterval, "heartbeat", 30*time.Second, "heartbeat interval")
 	fs.IntVar(&f.ScanConcurrency, "scan-concurrency", 2, "image scans run in parallel")
-	fs.BoolVar(&f.ScanImages, "scan-images", true, "scan each image digest in use for vulnerabilities once there is a vulnerability database (a vulndb bundle from the hub, or --vuln-db-dir)")
+	fs.BoolVar(&f.ScanImages, "scan-images", true, "scan each image digest in use for vulnerabilities once there is a vulnerability database (a vulndb bundle from the hub, or --vuln-db-dir); until then each is catalogued (its file list published for the runtime sensors) and reported as not matched")
 	fs.StringVar(&f.Images.VulnDBDir, "vuln-db-dir", "", "directory holding vulndb/osv.db, as palisade's cache directory does (default: --state-dir); hub vulndb bundles are imported into it")
 	fs.StringArrayVar(&f.Images.VulnDBKeyFiles, "vuln-db-public-key", nil, "PEM public key trusted to sign vulndb bundles from the hub ('palisade db keygen'; repeatable); without one, hub vulndb bundles are ignored")
 	fs.StringVar(&f.Images.RegistryConfig, "registry-config", "", "Docker config file with registry credentials (e.g. a mounted kubernetes.io/dockerconfigjson Secret); default: anonymous")

@@ -2,7 +2,8 @@ package agent
 
 // The images' executable paths for the node sensors' drift check
 // (PAL-RT-006, evidence SBOM). The agent walks each running image when it
-// scans it; it publishes the image's executable paths, hashed
+// scans it, or catalogues it when it has no vulnerability database
+// (ImageCataloguer); it publishes the image's executable paths, hashed
 // (runtime.ImageFiles), in the fixed shard ConfigMaps of the runtime
 // namespace (runtime.ImageFilesConfigMap), where the sensors read the
 // sets of the images their containers run. Fixed names keep both sides'
@@ -25,7 +26,7 @@ type ImageExecutables interface {
 	Executables(digest string) *imagescan.Executables
 }
 
-// publishImageFiles publishes a scanned image's executable paths, when the
+// publishImageFiles publishes a scanned or catalogued image's executable paths, when the
 // agent publishes them and its scanner keeps them. A failure is logged:
 // the sensors then judge that image's drift by their own evidence.
 func (a *Agent) publishImageFiles(ctx context.Context, digest string) {

@@ -190,10 +190,7 @@ var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 // names its repository (a pod's image field); the image is pulled as
 // repository@digest, so a moved tag never changes what is scanned.
 func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]finding.Finding, error) {
-	if !digestPattern.MatchString(digest) {
-		return nil, fmt.Errorf("image %s: digest %q is not a sha256 digest", ref, digest)
-	}
-	pull, err := pullRef(ref, digest)
+	pull, err := checkedPullRef(ref, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -202,19 +199,10 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 		return nil, fmt.Errorf("image %s: %w", pull, err)
 	}
 	defer s.release(d)
-	inv, ok := s.sboms.get(digest)
-	// A package list kept before executables were listed is read again
-	// once, for the runtime sensors' drift check.
-	if !ok || inv.Executables == nil {
-		if inv, err = s.walk(ctx, pull, digest); err != nil {
-			return nil, err
-		}
-		s.walks.Add(1)
-		if err := s.sboms.put(digest, inv); err != nil {
-			s.log.Warn("cannot keep the image's package list; it will be read again", slog.String("image", pull), slog.Any("error", err))
-		}
+	inv, err := s.inventory(ctx, pull, digest)
+	if err != nil {
+		return nil, err
 	}
-	inv.Image.Ref = pull
 	m, err := imagescan.Match(ctx, inv, d.db, imagescan.Options{})
 	if err != nil {
 		return nil, err
@@ -228,6 +216,49 @@ func (s *RegistryScanner) Scan(ctx context.Context, ref, digest string) ([]findi
 		}
 	}
 	return m.Findings, nil
+}
+
+// Catalogue implements ImageCataloguer: it reads the image as Scan does
+// and keeps its package list and executable paths, without a
+// vulnerability database. Scan then matches the kept list once a
+// database arrives, without reading the image again (while the package
+// list cache keeps it; past that, layers read before are replayed from
+// the layer cache).
+func (s *RegistryScanner) Catalogue(ctx context.Context, ref, digest string) error {
+	pull, err := checkedPullRef(ref, digest)
+	if err != nil {
+		return err
+	}
+	_, err = s.inventory(ctx, pull, digest)
+	return err
+}
+
+// inventory is the image's kept package list, read from the registry
+// when none is kept.
+func (s *RegistryScanner) inventory(ctx context.Context, pull, digest string) (*imagescan.Inventory, error) {
+	inv, ok := s.sboms.get(digest)
+	// A package list kept before executables were listed is read again
+	// once, for the runtime sensors' drift check.
+	if !ok || inv.Executables == nil {
+		var err error
+		if inv, err = s.walk(ctx, pull, digest); err != nil {
+			return nil, err
+		}
+		s.walks.Add(1)
+		if err := s.sboms.put(digest, inv); err != nil {
+			s.log.Warn("cannot keep the image's package list; it will be read again", slog.String("image", pull), slog.Any("error", err))
+		}
+	}
+	inv.Image.Ref = pull
+	return inv, nil
+}
+
+// checkedPullRef is pullRef of a sha256 digest only.
+func checkedPullRef(ref, digest string) (string, error) {
+	if !digestPattern.MatchString(digest) {
+		return "", fmt.Errorf("image %s: digest %q is not a sha256 digest", ref, digest)
+	}
+	return pullRef(ref, digest)
 }
 
 // walk catalogues the image, a marker file in place while it runs.
@@ -270,7 +301,7 @@ func pullRef(ref, digest string) (string, error) {
 
 // DBStamp identifies the database in use: when it was built and a hash
 // of its sources. It is "" while there is no database, and the agent
-// scans nothing until one arrives.
+// matches nothing until one arrives (it catalogues the images meanwhile).
 func (s *RegistryScanner) DBStamp() string {
 	d, err := s.acquire(context.Background())
 	if err != nil {

@@ -504,11 +504,12 @@ func TestRegistryScannerLoadBundle(t *testing.T) {
 
 // TestAgentScansImagesEndToEnd runs an agent with the registry scanner
 // against a real API server, hub and registry. A pod names an image by
-// digest; nothing is scanned until the hub publishes a signed vulndb
-// bundle, then the hub holds the image's glibc vulnerability. A second
-// bundle with a zlib advisory makes the agent match the kept package list
-// again: the zlib vulnerability reaches the hub without a request to the
-// registry.
+// digest; until the hub publishes a signed vulndb bundle, the image is
+// only catalogued, and the hub holds it as not matched. Then the kept
+// package list is matched without a request to the registry, and the hub
+// holds the image's glibc vulnerability. A second bundle with a zlib
+// advisory makes the agent match the kept package list again: the zlib
+// vulnerability reaches the hub without a request to the registry.
 func TestAgentScansImagesEndToEnd(t *testing.T) {
 	env := testenv.Shared(t)
 	reg := testregistry.Start(t, testregistry.Options{})
@@ -551,22 +552,25 @@ func TestAgentScansImagesEndToEnd(t *testing.T) {
 		sort.Strings(ids)
 		return strings.Join(ids, ",")
 	}
-	waitFor(t, "the image on the hub", time.Minute, func() bool {
+	waitFor(t, "the image catalogued on the hub", time.Minute, func() bool {
 		imgs, _ := p.st.ListImages(ctx, a.ClusterID())
-		return len(imgs) > 0
+		return len(imgs) == 2 && !imgs[0].ScannedAt.IsZero() && !imgs[1].ScannedAt.IsZero()
 	})
-	time.Sleep(time.Second) // a scan attempt would be queued by now
 	imgs, err := p.st.ListImages(ctx, a.ClusterID())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, im := range imgs {
-		if !im.ScannedAt.IsZero() || im.ScanError != "" {
-			t.Fatalf("image scanned before there was a vulnerability database: %+v", im)
+		if !im.NotMatched() || im.ScanError != fleetapi.ImageScanNotMatched || im.DBStamp != "" {
+			t.Fatalf("image before there was a vulnerability database: %+v, want catalogued and not matched", im)
 		}
 	}
-	if all, _ := counter.counts(); all != 0 {
-		t.Fatalf("%d registry requests before there was a vulnerability database", all)
+	if vulnIDs() != "" {
+		t.Fatalf("vulnerabilities before there was a vulnerability database: %s", vulnIDs())
+	}
+	all, blobs := counter.counts()
+	if blobs < 2 {
+		t.Fatalf("%d blob GETs to catalogue the image", blobs)
 	}
 
 	// Each bundle is over the hub's inline limit: the agent lists it as
@@ -586,9 +590,8 @@ func TestAgentScansImagesEndToEnd(t *testing.T) {
 	}
 	publish(glibcRecords(), time.Now().Add(-time.Hour))
 	waitFor(t, "the glibc vulnerability on the hub", time.Minute, func() bool { return vulnIDs() == "DEBIAN-CVE-2026-1000" })
-	all, blobs := counter.counts()
-	if blobs < 2 {
-		t.Fatalf("%d blob GETs for the first scan", blobs)
+	if a2, b2 := counter.counts(); a2 != all {
+		t.Fatalf("the first match sent %d requests (%d blob GETs) to the registry", a2-all, b2-blobs)
 	}
 
 	publish(withZlib(), time.Now())

@@ -275,7 +275,10 @@ type ImageUse struct {
 }
 
 // ImageScan is the result of scanning one image digest; it replaces the
-// previous result for that digest in this cluster.
+// previous result for that digest in this cluster. A scan without a
+// DBStamp was not matched against vulnerability data (the agent
+// catalogued the image without a database; Error is ImageScanNotMatched):
+// its empty Vulnerabilities mean nothing.
 type ImageScan struct {
 	Digest    string    `json:"digest"`
 	Ref       string    `json:"ref,omitempty"`
@@ -285,6 +288,11 @@ type ImageScan struct {
 	Vulnerabilities []finding.Finding `json:"vulnerabilities"`
 	Error           string            `json:"error,omitempty"`
 }
+
+// ImageScanNotMatched is the Error of an image scan catalogued without a
+// vulnerability database. Being an error, a hub that does not know it
+// shows a failed scan, never a clean one.
+const ImageScanNotMatched = "catalogued, not matched: no vulnerability database"
 
 // AdmissionEvent is a decision of the cluster's admission controller.
 type AdmissionEvent struct {

@@ -1184,7 +1184,13 @@ func (h *Hub) affectedClusters(w http.ResponseWriter, r *http.Request, _ princip
 	if cs == nil {
 		cs = []store.AffectedCluster{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"vulnerability": r.PathValue("id"), "clusters": cs})
+	// What the answer cannot speak for: images in use without a match.
+	cov, err := h.st.ImageCoverage(r.Context())
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"vulnerability": r.PathValue("id"), "clusters": cs, "notSearched": cov})
 }
 
 func (h *Hub) compliance(w http.ResponseWriter, r *http.Request, _ principal) {

@@ -699,6 +699,10 @@ type imageData struct {
 	Uses   []imageRow
 	Vulns  []vulnRow
 	Counts map[string]int
+	// NotMatched are the clusters whose scan of the image had no
+	// vulnerability data; Matched says another cluster's scan had.
+	NotMatched []clusterRow
+	Matched    bool
 }
 
 func (h *Hub) imagePage(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -724,6 +728,12 @@ func (h *Hub) imagePage(w http.ResponseWriter, r *http.Request, v viewer) {
 	d := imageData{Digest: digest, Counts: map[string]int{}}
 	for _, u := range uses {
 		d.Uses = append(d.Uses, imageRow{Image: u, Cluster: names[u.ClusterID]})
+		switch {
+		case u.NotMatched():
+			d.NotMatched = append(d.NotMatched, names[u.ClusterID])
+		case !u.ScannedAt.IsZero() && !u.ScanFailed():
+			d.Matched = true
+		}
 	}
 	// One row per (vulnerability, package, version); the clusters whose
 	// scans reported it are listed on it.
@@ -772,6 +782,8 @@ type vulnSearchData struct {
 	Searched bool
 	Rows     []affectedRow
 	Clusters int
+	// Coverage counts the images in use the search cannot speak for.
+	Coverage store.ImageCoverage
 }
 
 func (h *Hub) vulnSearchPage(w http.ResponseWriter, r *http.Request, v viewer) {
@@ -792,6 +804,10 @@ func (h *Hub) vulnSearchPage(w http.ResponseWriter, r *http.Request, v viewer) {
 		var ids []string
 		for _, a := range as {
 			ids = append(ids, a.ClusterID)
+		}
+		if d.Coverage, err = h.st.ImageCoverage(r.Context()); err != nil {
+			h.pageError(w, r, v, err)
+			return
 		}
 		names := h.clusterNames(r, ids...)
 		seen := map[string]bool{}

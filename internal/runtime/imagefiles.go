@@ -2,7 +2,8 @@ package runtime
 
 // The image's file list for the drift check (PAL-RT-006, evidence SBOM),
 // as the cluster's agent publishes it to the node sensors. The agent
-// walks each running image when it scans it; the sensors cannot (no
+// walks each running image when it scans it, or, without a vulnerability
+// database, catalogues it for this list alone; the sensors cannot (no
 // registry credentials, no memory for it on an edge node). What crosses
 // is compact: the image's executable paths (regular files with an execute
 // bit, the symlinks that lead to one, and their aliases through directory

@@ -23,15 +23,7 @@ func TestPruneImageScans(t *testing.T) {
 		b := enrolled(t, s, "b", "agent-b")
 		vuln := finding.Finding{RuleID: "vuln/CVE-2026-9", Severity: finding.SeverityHigh, Vulnerability: &finding.Vulnerability{ID: "CVE-2026-9", Aliases: []string{"GHSA-9"},
 			Package: finding.VulnerablePackage{Name: "zlib", Ecosystem: "deb"}, Installed: "1", Fixed: "2"}}
-		seq := map[string]uint64{}
-		send := func(agent string, env *fleetapi.Envelope) {
-			t.Helper()
-			seq[agent]++
-			env.Seq = seq[agent]
-			if _, err := s.Ingest(ctx, agent, env, t0); err != nil {
-				t.Fatal(err)
-			}
-		}
+		send := envelopeSender(t, s)
 		scan := func(agent, digest string, at time.Time) {
 			send(agent, &fleetapi.Envelope{Kind: fleetapi.KindImageScan, ImageScan: &fleetapi.ImageScan{Digest: digest, Ref: "x", ScannedAt: at, Vulnerabilities: []finding.Finding{vuln}}})
 		}
@@ -71,4 +63,57 @@ func TestPruneImageScans(t *testing.T) {
 			t.Fatalf("bounded prune: %+v %v, want 3", n, err)
 		}
 	})
+}
+
+// TestImageCoverage: the images in use whose vulnerabilities the fleet
+// cannot know are counted by why: catalogued without a vulnerability
+// database (not matched), not scanned (no scan yet, or no digest to scan)
+// and failed; matched images, with vulnerabilities or without, are not.
+func TestImageCoverage(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, s store.Store) {
+		ctx := context.Background()
+		enrolled(t, s, "a", "agent-a")
+		enrolled(t, s, "b", "agent-b")
+		send := envelopeSender(t, s)
+		const stamp = "2026-12-01T00:00:00Z/0123456789ab"
+		send("agent-a", &fleetapi.Envelope{Kind: fleetapi.KindImages, Images: &fleetapi.ImageSet{Images: []fleetapi.ImageUse{
+			{Ref: "unscanned:1", Digest: "sha256:u"}, {Ref: "catalogued:1", Digest: "sha256:c"}, {Ref: "failed:1", Digest: "sha256:f"},
+			{Ref: "matched:1", Digest: "sha256:m"}, {Ref: "nodigest:1"}, {Ref: "nostamp:1", Digest: "sha256:n"}}}})
+		send("agent-b", &fleetapi.Envelope{Kind: fleetapi.KindImages, Images: &fleetapi.ImageSet{Images: []fleetapi.ImageUse{
+			{Ref: "catalogued:1", Digest: "sha256:c"}}}})
+		for _, sc := range []struct {
+			agent string
+			scan  fleetapi.ImageScan
+		}{
+			{"agent-a", fleetapi.ImageScan{Digest: "sha256:c", Error: fleetapi.ImageScanNotMatched}},
+			{"agent-a", fleetapi.ImageScan{Digest: "sha256:f", DBStamp: stamp, Error: "image f: pull: 500"}},
+			{"agent-a", fleetapi.ImageScan{Digest: "sha256:m", DBStamp: stamp}},
+			{"agent-a", fleetapi.ImageScan{Digest: "sha256:n"}},                 // no stamp, no error: as stored before, a match
+			{"agent-b", fleetapi.ImageScan{Digest: "sha256:c", DBStamp: stamp}}, // b has a database
+			{"agent-b", fleetapi.ImageScan{Digest: "sha256:gone", Error: fleetapi.ImageScanNotMatched}},
+		} {
+			sc.scan.ScannedAt, sc.scan.Vulnerabilities = t0, []finding.Finding{}
+			send(sc.agent, &fleetapi.Envelope{Kind: fleetapi.KindImageScan, ImageScan: &sc.scan})
+		}
+		got, err := s.ImageCoverage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (store.ImageCoverage{InUse: 7, NotMatched: 1, Unscanned: 2, Failed: 1}); got != want {
+			t.Fatalf("coverage %+v, want %+v", got, want)
+		}
+	})
+}
+
+// envelopeSender ingests envelopes as each agent's next in sequence.
+func envelopeSender(t *testing.T, s store.Store) func(agent string, env *fleetapi.Envelope) {
+	seq := map[string]uint64{}
+	return func(agent string, env *fleetapi.Envelope) {
+		t.Helper()
+		seq[agent]++
+		env.Seq = seq[agent]
+		if _, err := s.Ingest(context.Background(), agent, env, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -850,6 +850,21 @@ func (s *sqlStore) ClustersAffectedBy(ctx context.Context, vulnID string) ([]Aff
 	return out, rows.Err()
 }
 
+func (s *sqlStore) ImageCoverage(ctx context.Context) (ImageCoverage, error) {
+	var c ImageCoverage
+	// The states of Image.NotMatched and Image.ScanFailed.
+	err := s.queryRow(ctx, s.db, `SELECT COUNT(*),
+		COALESCE(SUM(CASE WHEN sc.digest IS NOT NULL AND sc.db_stamp = '' AND sc.error = ? THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN sc.digest IS NULL THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN sc.digest IS NOT NULL AND sc.error <> '' AND NOT (sc.db_stamp = '' AND sc.error = ?) THEN 1 ELSE 0 END), 0)
+		FROM cluster_images ci LEFT JOIN image_scans sc ON sc.cluster_id = ci.cluster_id AND sc.digest = ci.digest`,
+		fleetapi.ImageScanNotMatched, fleetapi.ImageScanNotMatched).Scan(&c.InUse, &c.NotMatched, &c.Unscanned, &c.Failed)
+	if err != nil {
+		return c, fmt.Errorf("image coverage: %w", err)
+	}
+	return c, nil
+}
+
 func mergeSorted(a, b []string) []string {
 	seen := map[string]bool{}
 	var out []string

@@ -174,6 +174,9 @@ type Store interface {
 	// ClustersAffectedBy lists the clusters running an image with the
 	// vulnerability (by ID or alias, e.g. a CVE behind a GHSA).
 	ClustersAffectedBy(ctx context.Context, vulnID string) ([]AffectedCluster, error)
+	// ImageCoverage counts the images in use across the fleet whose
+	// vulnerabilities ClustersAffectedBy cannot know.
+	ImageCoverage(ctx context.Context) (ImageCoverage, error)
 	Compliance(ctx context.Context) ([]RuleCompliance, error)
 	// ClusterRuleStatus returns, per cluster, the rules its agent
 	// evaluates and the objects failing each (frameworks.go).
@@ -489,6 +492,24 @@ type Image struct {
 	ScanError  string
 	// Vulnerabilities counts by severity name.
 	Vulnerabilities map[string]int
+}
+
+// NotMatched says the image was scanned without vulnerability data (the
+// agent catalogued it before it had a database): its zero counts mean
+// nothing.
+func (im Image) NotMatched() bool {
+	return !im.ScannedAt.IsZero() && im.DBStamp == "" && im.ScanError == fleetapi.ImageScanNotMatched
+}
+
+// ScanFailed says the image's last scan failed (its counts mean nothing).
+func (im Image) ScanFailed() bool { return im.ScanError != "" && !im.NotMatched() }
+
+// ImageCoverage counts the images in use (a cluster's reference and
+// digest, as ListImages lists them): in all, and those without a
+// vulnerability match — not matched (Image.NotMatched), not scanned (no
+// scan yet, or no digest), and whose scan failed.
+type ImageCoverage struct {
+	InUse, NotMatched, Unscanned, Failed int
 }
 
 // ImageVulnerability is one vulnerable package in an image.

@@ -359,3 +359,22 @@ func Bookworm(tb testing.TB) string {
 	}
 	return dir
 }
+
+// BookwormImage is Bookworm's image (its layout's first manifest), to
+// push to a registry.
+func BookwormImage(tb testing.TB) v1.Image {
+	tb.Helper()
+	idx, err := layout.ImageIndexFromPath(Bookworm(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil || len(m.Manifests) == 0 {
+		tb.Fatalf("bookworm layout: %v", err)
+	}
+	img, err := idx.Image(m.Manifests[0].Digest)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return img
+}
