@@ -114,3 +114,49 @@ func FuzzYAMLListSplit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitBytesMatchesSplit checks the in-place splitter against the
+// line-by-line one: the same documents, with the same bytes, lines,
+// numbers and Helm sources, for any input, at the real limit and at a
+// limit as long as the input (the largest that splitBytes handles
+// itself).
+func FuzzSplitBytesMatchesSplit(f *testing.F) {
+	f.Add([]byte("a: 1\n---\nb: 2\n"))
+	f.Add([]byte("--- {a: 1}\n--- # c\n...\n# Source: x/templates/y.yaml\nkind: Pod\n---\r\nb: 2\r\n---"))
+	f.Add([]byte("---\n---\n\n...\n--- |\n  x\n...x\n---x\n--- \n"))
+	f.Add([]byte("# Source: a\n# Source: b\nitems:\n- a\n---\n  # Source: c\nx: y"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 {
+			return
+		}
+		for _, sp := range []yamlSplitter{
+			{limit: maxDocumentBytes, listLimit: maxListBytes},
+			{limit: max(len(data), 1), listLimit: 1 << 20},
+		} {
+			var want, got []document
+			if err := sp.split(bytes.NewReader(bytes.Clone(data)), func(d document) error {
+				want = append(want, d)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := sp.splitBytes(bytes.Clone(data), func(d document) error {
+				got = append(got, d)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("limit %d: %d documents, want %d", sp.limit, len(got), len(want))
+			}
+			for i := range want {
+				w, g := want[i], got[i]
+				if !bytes.Equal(w.data, g.data) || w.startLine != g.startLine || w.num != g.num ||
+					w.helmSource != g.helmSource || w.helmLine != g.helmLine || w.oversized != g.oversized ||
+					w.elem != g.elem || (w.list == nil) != (g.list == nil) || (w.list != nil && *w.list != *g.list) {
+					t.Fatalf("limit %d: document %d\n got %+v %q\nwant %+v %q", sp.limit, i, g, g.data, w, w.data)
+				}
+			}
+		}
+	})
+}

@@ -93,6 +93,9 @@ type Options struct {
 	// file, and the items of one list; 0 means 100,000. What is cut is an
 	// error problem saying how much.
 	MaxItems int
+	// streamOnly splits every YAML stream line by line, as streams
+	// longer than a document are (tests compare the two ways).
+	streamOnly bool
 }
 
 // Stream is named input that is not a file on disk, such as the rendered
@@ -139,6 +142,9 @@ type docJob struct {
 	maxItems int
 	// lineMap maps lines of the stream to lines of file (Stream.Lines).
 	lineMap []int
+	// whole, when set, is the file that doc.data is a slice of; the
+	// worker releases it once the document is parsed.
+	whole *wholeFile
 }
 
 // fileLine maps a line of the document's stream to the line reported:
@@ -194,7 +200,9 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 			defer wg.Done()
 			var fp fastParser
 			for j := range jobs {
-				results <- parseDocument(j, &fp)
+				res := parseDocument(j, &fp)
+				j.whole.release()
+				results <- res
 			}
 		}()
 	}
@@ -274,6 +282,10 @@ type reader struct {
 	br *bufio.Reader
 	// lineMap is the Lines of the stream being read (nil for files).
 	lineMap []int
+	// whole is the stream being split in place, if it is (splitWhole).
+	whole *wholeFile
+	// buffers keeps the buffers of streams read whole for the next ones.
+	buffers bufferPool
 }
 
 func (r *reader) problem(file string, line int, level, format string, args ...any) {
@@ -466,7 +478,8 @@ func (r *reader) readStream(name string, in io.Reader) {
 		if d.num == 0 {
 			d.num = docSeq + 1
 		}
-		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems, lineMap: r.lineMap}
+		r.whole.retain()
+		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems, lineMap: r.lineMap, whole: r.whole}
 		docSeq++
 		return nil
 	}
@@ -504,7 +517,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 		}
 		return
 	}
-	if err := splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
+	if err := r.splitWhole(br, emit); err != nil && r.ctx.Err() == nil {
 		r.problem(name, 0, finding.LevelError, "read: %v", err)
 	}
 }

@@ -439,3 +439,71 @@ func (c *lineCounter) at(off int64) int {
 	c.prev = off
 	return c.line
 }
+
+// splitBytes is split over a stream held whole in data: each document is
+// a slice of data instead of a copy, with the same bytes, lines and
+// numbering as split gives (FuzzSplitBytesMatchesSplit). data is modified
+// in place where a "--- value" line's marker is blanked, and the
+// documents alias it, so the caller keeps it unchanged until every
+// document is parsed. A stream longer than the document limit may hold an
+// oversized document or a list to split item by item: it is read line by
+// line by split instead, so the bounds on those stay in one place.
+func (sp yamlSplitter) splitBytes(data []byte, emit func(document) error) error {
+	if len(data) > sp.limit {
+		return sp.split(bytes.NewReader(data), emit)
+	}
+	line, num := 0, 0
+	cur := document{startLine: 1}
+	// The current document is data[start:off]: the lines read since the
+	// last separator, preceded by what split writes for a "---" line,
+	// which is the separator's own newline or its content with the marker
+	// blanked.
+	start := 0
+	flush := func(end, nextStart int) error {
+		d := cur
+		cur = document{startLine: nextStart}
+		if isBlankYAML(data[start:end]) {
+			return nil
+		}
+		d.data = data[start:end:end]
+		num++
+		d.num = num
+		return emit(d)
+	}
+	for off := 0; off < len(data); {
+		end := len(data)
+		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {
+			end = off + i + 1
+		}
+		text := data[off:end]
+		line++
+		switch {
+		case isSeparator(text, "---"):
+			if err := flush(off, line); err != nil {
+				return err
+			}
+			rest := bytes.TrimLeft(text[3:], " \t")
+			switch {
+			case len(rest) > 0 && rest[0] != '#' && rest[0] != '\n' && rest[0] != '\r':
+				copy(text, "   ")
+				start = off
+			case text[len(text)-1] == '\n':
+				start = end - 1
+			default:
+				start = end // the last line: nothing follows it
+			}
+		case isSeparator(text, "..."):
+			if err := flush(off, line+1); err != nil {
+				return err
+			}
+			start = end
+		default:
+			if cur.helmSource == "" && bytes.HasPrefix(text, helmSourcePrefix) && isBlankYAML(data[start:off]) {
+				cur.helmSource = string(bytes.TrimSpace(text[len(helmSourcePrefix):]))
+				cur.helmLine = line
+			}
+		}
+		off = end
+	}
+	return flush(len(data), line+1)
+}
