@@ -93,9 +93,6 @@ type Options struct {
 	// file, and the items of one list; 0 means 100,000. What is cut is an
 	// error problem saying how much.
 	MaxItems int
-	// streamOnly splits every YAML stream line by line, as streams
-	// longer than a document are (tests compare the two ways).
-	streamOnly bool
 }
 
 // Stream is named input that is not a file on disk, such as the rendered
@@ -142,9 +139,6 @@ type docJob struct {
 	maxItems int
 	// lineMap maps lines of the stream to lines of file (Stream.Lines).
 	lineMap []int
-	// whole, when set, is the file that doc.data is a slice of; the
-	// worker releases it once the document is parsed.
-	whole *wholeFile
 }
 
 // fileLine maps a line of the document's stream to the line reported:
@@ -200,9 +194,7 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 			defer wg.Done()
 			var fp fastParser
 			for j := range jobs {
-				res := parseDocument(j, &fp)
-				j.whole.release()
-				results <- res
+				results <- parseDocument(j, &fp)
 			}
 		}()
 	}
@@ -282,10 +274,6 @@ type reader struct {
 	br *bufio.Reader
 	// lineMap is the Lines of the stream being read (nil for files).
 	lineMap []int
-	// whole is the stream being split in place, if it is (splitWhole).
-	whole *wholeFile
-	// buffers keeps the buffers of streams read whole for the next ones.
-	buffers bufferPool
 }
 
 func (r *reader) problem(file string, line int, level, format string, args ...any) {
@@ -478,8 +466,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 		if d.num == 0 {
 			d.num = docSeq + 1
 		}
-		r.whole.retain()
-		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems, lineMap: r.lineMap, whole: r.whole}
+		r.jobs <- docJob{file: file, fileSeq: seq, docSeq: docSeq, doc: d, maxItems: r.opts.MaxItems, lineMap: r.lineMap}
 		docSeq++
 		return nil
 	}
@@ -517,7 +504,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 		}
 		return
 	}
-	if err := r.splitWhole(br, emit); err != nil && r.ctx.Err() == nil {
+	if err := splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
 		r.problem(name, 0, finding.LevelError, "read: %v", err)
 	}
 }
