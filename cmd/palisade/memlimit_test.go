@@ -13,10 +13,10 @@ func TestScanMemoryLimitFor(t *testing.T) {
 		want int64
 	}{
 		{0, minScanMemoryLimit},
-		{40 << 20, minScanMemoryLimit},           // 60 + 16 MiB: the floor
-		{60 << 20, (90 << 20) + scanMemorySlack}, // half the live heap as headroom
-		{100 << 20, (150 << 20) + scanMemorySlack},
-		{1 << 30, (3 << 29) + scanMemorySlack},
+		{60 << 20, minScanMemoryLimit},            // 75 + 16 MiB: the floor
+		{80 << 20, (100 << 20) + scanMemorySlack}, // a quarter of the live heap as headroom
+		{100 << 20, (125 << 20) + scanMemorySlack},
+		{1 << 30, (5 << 28) + scanMemorySlack},
 	} {
 		if got := scanMemoryLimitFor(tc.live); got != tc.want {
 			t.Errorf("scanMemoryLimitFor(%d MiB) = %d MiB, want %d MiB", tc.live>>20, got>>20, tc.want>>20)

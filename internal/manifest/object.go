@@ -10,6 +10,7 @@ package manifest
 
 import (
 	"hash/fnv"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,11 +94,63 @@ func newLineIndex(entries []lineEntry) (lineIndex, int) {
 		base = min(base, e.line)
 	}
 	ix := make(lineIndex, len(entries))
-	for i, e := range entries {
-		ix[i] = e.hash>>lineBits<<lineBits | uint64(min(e.line-base, lineMask))
+	if !bucketSort(ix, entries, base) {
+		for i, e := range entries {
+			ix[i] = e.hash>>lineBits<<lineBits | uint64(min(e.line-base, lineMask))
+		}
+		slices.Sort(ix)
 	}
-	slices.Sort(ix)
 	return ix, int(base)
+}
+
+// bucketSort packs entries into ix in sorted order, or reports false
+// (with ix to be filled again) when the hashes are too far from uniform
+// for it. Sorting the index was about a tenth of loading (1 million
+// fields on 10,000 objects): the packed entries start with the top bits
+// of an FNV-1a hash, spread evenly, so they are placed by their top
+// log2(n) bits into as many buckets (a counting sort, two passes) and
+// the few out of order within a bucket are then moved by an insertion
+// sort. Hostile input can make paths whose hashes share their top bits;
+// the insertion sort gives up after a few moves per entry, and the
+// caller sorts the usual way, so the cost stays O(n log n).
+func bucketSort(ix lineIndex, entries []lineEntry, base int32) bool {
+	n := len(entries)
+	if n < 64 {
+		return false
+	}
+	shift := 64 - bits.Len(uint(n))
+	var small [1025]int32
+	var starts []int32
+	if buckets := 1 << (64 - shift); buckets < len(small) {
+		starts = small[:buckets+1]
+	} else {
+		starts = make([]int32, buckets+1)
+	}
+	for _, e := range entries {
+		starts[e.hash>>shift+1]++
+	}
+	for i := 1; i < len(starts); i++ {
+		starts[i] += starts[i-1]
+	}
+	for _, e := range entries {
+		b := e.hash >> shift
+		ix[starts[b]] = e.hash>>lineBits<<lineBits | uint64(min(e.line-base, lineMask))
+		starts[b]++
+	}
+	moves := 0
+	for i := 1; i < n; i++ {
+		v := ix[i]
+		j := i
+		for j > 0 && ix[j-1] > v {
+			ix[j] = ix[j-1]
+			j--
+		}
+		ix[j] = v
+		if moves += i - j; moves > 4*n {
+			return false
+		}
+	}
+	return true
 }
 
 // get returns the line (relative to the base) of a hash, and whether the
