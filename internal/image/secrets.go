@@ -270,11 +270,11 @@ func dockerConfigAuths(data []byte) []secret.Match {
 	return out
 }
 
-var netrcPassword = regexp.MustCompile(`(?m)(?:^|\s)password\s+(\S+)`)
+var netrcPassword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)(?:^|\s)password\s+(\S+)`) })
 
 func netrcPasswords(data []byte) []secret.Match {
 	var out []secret.Match
-	for _, m := range netrcPassword.FindAllSubmatchIndex(data, secret.MaxMatches) {
+	for _, m := range netrcPassword().FindAllSubmatchIndex(data, secret.MaxMatches) {
 		v := string(data[m[2]:m[3]])
 		if secret.IsPlaceholder(v) {
 			continue
@@ -285,11 +285,13 @@ func netrcPasswords(data []byte) []secret.Match {
 	return out
 }
 
-var kubeKey = regexp.MustCompile(`(?m)^\s*(?:client-key-data|token|password):\s*["']?([^\s"']{8,})`)
+var kubeKey = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\s*(?:client-key-data|token|password):\s*["']?([^\s"']{8,})`)
+})
 
 func kubeconfigKeys(data []byte) []secret.Match {
 	var out []secret.Match
-	for _, m := range kubeKey.FindAllSubmatchIndex(data, secret.MaxMatches) {
+	for _, m := range kubeKey().FindAllSubmatchIndex(data, secret.MaxMatches) {
 		v := string(data[m[2]:m[3]])
 		if secret.IsPlaceholder(v) {
 			continue

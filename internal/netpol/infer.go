@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -17,7 +18,9 @@ import (
 
 // serviceRef matches a Service host in a value: "name", "name.ns",
 // "name.ns.svc[.cluster.local]", optionally with ":port", inside URLs too.
-var serviceRef = regexp.MustCompile(`(?:^|[/@=\s,;"'])([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?:\.([a-z0-9]([-a-z0-9]*[a-z0-9])?))?(?:\.svc(?:\.cluster\.local)?)?(?::([0-9]{1,5}))?(?:$|[/\s,;"'?])`)
+var serviceRef = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?:^|[/@=\s,;"'])([a-z0-9]([-a-z0-9]*[a-z0-9])?)(?:\.([a-z0-9]([-a-z0-9]*[a-z0-9])?))?(?:\.svc(?:\.cluster\.local)?)?(?::([0-9]{1,5}))?(?:$|[/\s,;"'?])`)
+})
 
 // InferRequirements finds connections the manifests imply: a workload whose
 // environment (literal values, or ConfigMaps it reads through env or
@@ -63,7 +66,7 @@ func InferRequirements(inv *workload.Inventory) []Allow {
 			}
 		}
 		for _, v := range values {
-			for _, m := range serviceRef.FindAllStringSubmatch(v, -1) {
+			for _, m := range serviceRef().FindAllStringSubmatch(v, -1) {
 				name, svcNS, port := m[1], m[3], m[5]
 				if svcNS == "" {
 					svcNS = ns

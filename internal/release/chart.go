@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -137,7 +138,7 @@ func chartImages(dir string) ([]ImageRef, error) {
 	return refs, err
 }
 
-var digestValue = regexp.MustCompile(`^(\s*digest:\s*["']?)[^"'\s#]*(["']?.*)$`)
+var digestValue = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\s*digest:\s*["']?)[^"'\s#]*(["']?.*)$`) })
 
 // pinChart sets the digest of every image of repo in the chart's values
 // files in dir, keeping comments and layout. It returns the files changed.
@@ -150,10 +151,10 @@ func pinChart(dir, repo, digest string) ([]string, error) {
 				continue
 			}
 			l := lines[img.line-1]
-			if !digestValue.MatchString(l) {
+			if !digestValue().MatchString(l) {
 				return fmt.Errorf("%s:%d: digest of %s is not on a `digest: VALUE` line", path, img.line, repo)
 			}
-			lines[img.line-1] = digestValue.ReplaceAllString(l, "${1}"+digest+"${2}")
+			lines[img.line-1] = digestValue().ReplaceAllString(l, "${1}"+digest+"${2}")
 		}
 		out := strings.Join(lines, "\n")
 		if out == string(data) {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Placeholder stands for the release's digest in committed manifests:
@@ -17,9 +18,9 @@ const Placeholder = "IMAGE_DIGEST_PLACEHOLDER"
 
 // imageLine finds image references in YAML manifests: `image: REF`, with
 // or without a list dash and quotes.
-var imageLine = regexp.MustCompile(`^\s*(?:-\s+)?image:\s*["']?([^"'\s#]+)`)
+var imageLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*(?:-\s+)?image:\s*["']?([^"'\s#]+)`) })
 
-var pinned = regexp.MustCompile(`@sha256:([0-9a-f]{64}|` + Placeholder + `)$`)
+var pinned = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`@sha256:([0-9a-f]{64}|` + Placeholder + `)$`) })
 
 // ImageRef is one image reference in a manifest.
 type ImageRef struct {
@@ -58,7 +59,7 @@ func DeployImages(dir string) ([]ImageRef, error) {
 			return err
 		}
 		for i, line := range strings.Split(string(data), "\n") {
-			if m := imageLine.FindStringSubmatch(line); m != nil {
+			if m := imageLine().FindStringSubmatch(line); m != nil {
 				refs = append(refs, ImageRef{File: path, Line: i + 1, Ref: m[1]})
 			}
 		}
@@ -73,7 +74,7 @@ func DeployImages(dir string) ([]ImageRef, error) {
 func Unpinned(refs []ImageRef, allowPlaceholder bool) []ImageRef {
 	var out []ImageRef
 	for _, r := range refs {
-		m := pinned.FindStringSubmatch(r.Ref)
+		m := pinned().FindStringSubmatch(r.Ref)
 		if m == nil || (!allowPlaceholder && m[1] == Placeholder) {
 			out = append(out, r)
 		}

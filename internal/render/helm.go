@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
@@ -85,7 +86,7 @@ func archiveHasChart(file string) bool {
 // engine: "template: app/templates/x.yaml:12:20: executing ...", "parse
 // error at (app/templates/x.yaml:9): ...", "execution error at
 // (app/templates/x.yaml:8:14): ...".
-var templateErrorAt = regexp.MustCompile(`(?:template: |error at \()([^:\s()]+):(\d+)`)
+var templateErrorAt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:template: |error at \()([^:\s()]+):(\d+)`) })
 
 // renderHelm renders one chart as `helm template` would: values merged,
 // dependencies enabled by their conditions and tags, templates rendered,
@@ -145,7 +146,7 @@ func renderHelm(ctx context.Context, src Source, vals map[string]any, opts Optio
 	out, err := engine.Engine{}.RenderWithContext(ctx, ch, top)
 	if err != nil {
 		file, line := src.Path, 0
-		if m := templateErrorAt.FindStringSubmatch(err.Error()); m != nil {
+		if m := templateErrorAt().FindStringSubmatch(err.Error()); m != nil {
 			file = chartFile(src, ch.Name(), m[1])
 			line, _ = strconv.Atoi(m[2])
 		}

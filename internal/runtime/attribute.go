@@ -57,9 +57,13 @@ type PodLookup interface {
 
 var (
 	hex64      = `([0-9a-f]{64})`
-	scopeShape = regexp.MustCompile(`^(cri-containerd|crio|docker|libpod)-` + hex64 + `\.scope$`)
-	bareID     = regexp.MustCompile(`^` + hex64 + `$`)
-	podSegment = regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
+	scopeShape = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(cri-containerd|crio|docker|libpod)-` + hex64 + `\.scope$`)
+	})
+	bareID     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^` + hex64 + `$`) })
+	podSegment = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`pod([0-9a-f]{8}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{4}[-_][0-9a-f]{12})`)
+	})
 )
 
 var scopeRuntime = map[string]string{"cri-containerd": "containerd", "crio": "cri-o", "docker": "docker", "libpod": "podman"}
@@ -73,16 +77,16 @@ var scopeRuntime = map[string]string{"cri-containerd": "containerd", "crio": "cr
 func ParseCgroupPath(p string) Attribution {
 	a := Attribution{CgroupPath: p}
 	segs := strings.Split(strings.Trim(p, "/"), "/")
-	if m := podSegment.FindStringSubmatch(p); m != nil {
+	if m := podSegment().FindStringSubmatch(p); m != nil {
 		a.PodUID = strings.ReplaceAll(m[1], "_", "-")
 	}
 	for i := len(segs) - 1; i >= 0; i-- {
 		s := segs[i]
-		if m := scopeShape.FindStringSubmatch(s); m != nil {
+		if m := scopeShape().FindStringSubmatch(s); m != nil {
 			a.Runtime, a.ContainerID = scopeRuntime[m[1]], m[2]
 			return a
 		}
-		if m := bareID.FindStringSubmatch(s); m != nil && i > 0 {
+		if m := bareID().FindStringSubmatch(s); m != nil && i > 0 {
 			switch parent := segs[i-1]; {
 			case parent == "docker":
 				a.Runtime = "docker"

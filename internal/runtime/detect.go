@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -35,13 +36,13 @@ var kubeletPorts = map[uint16]bool{10250: true, 10255: true}
 
 // ruleInfo is Rules by ID: a finding's title, severity and remediation
 // come from the catalogue's metadata, written once.
-var ruleInfo = func() map[string]finding.RuleInfo {
+var ruleInfo = sync.OnceValue(func() map[string]finding.RuleInfo {
 	m := map[string]finding.RuleInfo{}
 	for _, r := range Rules() {
 		m[r.ID] = r
 	}
 	return m
-}()
+})
 
 // Detector evaluates attributed events. Only container events are judged:
 // the host runs shells and package managers legitimately.
@@ -134,7 +135,7 @@ func (d *Detector) Evaluate(e *Event) []finding.Finding {
 	}
 	var out []finding.Finding
 	add := func(rule, msg string) {
-		info := ruleInfo[rule]
+		info := ruleInfo()[rule]
 		out = append(out, finding.Finding{RuleID: rule, Severity: info.Severity, Title: info.Title, Message: msg, Object: objectOf(a), Container: containerOf(a), Remediation: info.Remediation})
 	}
 	switch e.Kind {

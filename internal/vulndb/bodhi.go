@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -51,7 +52,7 @@ type bodhiUpdate struct {
 	} `json:"bugs"`
 }
 
-var cveInText = regexp.MustCompile(`CVE-\d{4}-\d{4,}`)
+var cveInText = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`CVE-\d{4}-\d{4,}`) })
 
 // readBodhi reads pages of the updates API (a file, a directory or an
 // archive of them).
@@ -129,7 +130,7 @@ func (u *bodhiUpdate) record() (*Record, error) {
 	}
 	seen := map[string]bool{}
 	for _, b := range u.Bugs {
-		for _, id := range cveInText.FindAllString(b.Title, 8) {
+		for _, id := range cveInText().FindAllString(b.Title, 8) {
 			if !seen[id] && len(rec.Aliases) < maxAliases {
 				seen[id] = true
 				rec.Aliases = append(rec.Aliases, id)

@@ -34,6 +34,7 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -105,13 +106,13 @@ func CPEMapped(ecosystem, name string) (mapped, ok bool) {
 
 // cpeMapped holds the "vendor:product" of every mapped product, as its
 // CPE names spell it after "cpe:2.3:a:".
-var cpeMapped = func() map[string]bool {
+var cpeMapped = sync.OnceValue(func() map[string]bool {
 	out := make(map[string]bool, len(cpeProducts))
 	for _, p := range cpeProducts {
 		out[p.vendor+":"+p.product] = true
 	}
 	return out
-}()
+})
 
 var cpeApplication = []byte("cpe:2.3:a:")
 
@@ -134,7 +135,7 @@ func namesMappedCPE(raw []byte) bool {
 		if product < 0 {
 			return false
 		}
-		if cpeMapped[string(raw[:vendor+1+product])] {
+		if cpeMapped()[string(raw[:vendor+1+product])] {
 			return true
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -108,7 +109,7 @@ type ovalState struct {
 // few hundred thousand tests.
 const maxOVALItems = 4_000_000
 
-var oracleRelease = regexp.MustCompile(`Oracle Linux (\d+)`)
+var oracleRelease = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Oracle Linux (\d+)`) })
 
 // readOVAL reads OVAL files (plain, gzip or bzip2, a directory or an
 // archive of them).
@@ -244,7 +245,7 @@ func ovalRecord(d *ovalDefinition, eco string, tests map[string]ovalTest, object
 	ecosystem := eco
 	if eco == "Oracle Linux" {
 		for _, s := range append(append([]string(nil), m.Platforms...), comments...) {
-			if mm := oracleRelease.FindStringSubmatch(s); mm != nil {
+			if mm := oracleRelease().FindStringSubmatch(s); mm != nil {
 				ecosystem = eco + ":" + mm[1]
 				break
 			}

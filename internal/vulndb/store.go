@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -341,7 +342,7 @@ func BaseEcosystem(ecosystem string) string {
 	return strings.TrimSpace(base)
 }
 
-var pypiSeparators = regexp.MustCompile(`[-_.]+`)
+var pypiSeparators = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[-_.]+`) })
 
 // NormalizeName returns the form of a package name that the ecosystem
 // treats as identical: PEP 503 for PyPI; case-insensitive names for NuGet
@@ -351,7 +352,7 @@ var pypiSeparators = regexp.MustCompile(`[-_.]+`)
 func NormalizeName(ecosystem, name string) string {
 	switch strings.ToLower(BaseEcosystem(ecosystem)) {
 	case "pypi":
-		return pypiSeparators.ReplaceAllString(strings.ToLower(name), "-")
+		return pypiSeparators().ReplaceAllString(strings.ToLower(name), "-")
 	case "nuget", "packagist":
 		return strings.ToLower(name)
 	case "swifturl":

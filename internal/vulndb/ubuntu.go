@@ -36,6 +36,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // FormatUbuntuTracker is the Ubuntu CVE Tracker's text files.
@@ -63,8 +64,12 @@ const (
 )
 
 var (
-	uctStatusLine   = regexp.MustCompile(`^([a-z0-9][a-z0-9./-]*)_([a-z0-9][a-z0-9.+-]*): *([a-z-]+|DNE)(?: +\((.*)\))? *$`)
-	uctPriorityLine = regexp.MustCompile(`^Priority(?:_([a-z0-9][a-z0-9.+-]*)(?:_([a-z0-9][a-z0-9./-]*))?)?: *([A-Za-z]+)\b`)
+	uctStatusLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([a-z0-9][a-z0-9./-]*)_([a-z0-9][a-z0-9.+-]*): *([a-z-]+|DNE)(?: +\((.*)\))? *$`)
+	})
+	uctPriorityLine = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^Priority(?:_([a-z0-9][a-z0-9.+-]*)(?:_([a-z0-9][a-z0-9./-]*))?)?: *([A-Za-z]+)\b`)
+	})
 )
 
 // ubuntuPriorities are the tracker's priority words that rate a CVE.
@@ -138,7 +143,7 @@ func parseUbuntuTracker(r io.Reader) (*CVEInfo, error) {
 			}
 			continue
 		}
-		m := uctStatusLine.FindStringSubmatch(line)
+		m := uctStatusLine().FindStringSubmatch(line)
 		if m == nil {
 			continue
 		}
@@ -172,7 +177,7 @@ func parseUbuntuTracker(r io.Reader) (*CVEInfo, error) {
 // words that rate nothing ("untriaged") and releases that are not an
 // image's.
 func ubuntuPriority(line string) (Priority, bool) {
-	m := uctPriorityLine.FindStringSubmatch(line)
+	m := uctPriorityLine().FindStringSubmatch(line)
 	if m == nil || len(m[1]) > maxNameLen {
 		return Priority{}, false
 	}

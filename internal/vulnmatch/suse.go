@@ -3,6 +3,7 @@ package vulnmatch
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -30,8 +31,8 @@ type suseProduct struct {
 }
 
 var (
-	suseServicePack = regexp.MustCompile(`\b(\d{2})(?:[ -]?sp(\d+))?\b`)
-	suseMinor       = regexp.MustCompile(`\b(\d+\.\d+)\b`)
+	suseServicePack = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d{2})(?:[ -]?sp(\d+))?\b`) })
+	suseMinor       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d+\.\d+)\b`) })
 )
 
 // parseSUSEProduct reads the product of an OSV SUSE/openSUSE ecosystem's
@@ -44,7 +45,7 @@ func parseSUSEProduct(s string) (p suseProduct, ok bool) {
 		}
 	}
 	minor := func() string {
-		if m := suseMinor.FindStringSubmatch(l); m != nil {
+		if m := suseMinor().FindStringSubmatch(l); m != nil {
 			return m[1]
 		}
 		return ""
@@ -59,7 +60,7 @@ func parseSUSEProduct(s string) (p suseProduct, ok bool) {
 	case strings.Contains(l, "micro"):
 		p.family, p.release = "sle-micro", minor()
 	case strings.Contains(l, "enterprise") || strings.HasPrefix(l, "sle"):
-		m := suseServicePack.FindStringSubmatch(l)
+		m := suseServicePack().FindStringSubmatch(l)
 		if m == nil {
 			return p, false
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -58,7 +59,7 @@ func addRemoteURL() *rule.Rule {
 	}
 }
 
-var commitHash = regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`)
+var commitHash = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}([0-9a-f]{24})?$`) })
 
 // remoteSource reports whether an ADD source is fetched from the network
 // and, for git sources, whether its ref ("#<ref>[:subdir]") is a commit.
@@ -72,7 +73,7 @@ func remoteSource(src string) (remote, pinned bool) {
 	if isGit {
 		if _, fragment, ok := strings.Cut(src, "#"); ok {
 			ref, _, _ := strings.Cut(fragment, ":")
-			return true, commitHash.MatchString(ref)
+			return true, commitHash().MatchString(ref)
 		}
 	}
 	return true, false

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -47,7 +48,7 @@ func packageCache() *rule.Rule {
 			for _, s := range imageStages(f) {
 				for _, sc := range runScripts(s) {
 					mounts := cacheMounts(sc.in)
-					for _, pm := range packageManagers {
+					for _, pm := range packageManagers() {
 						if !pm.install.MatchString(sc.text) || pm.cleaned.MatchString(sc.text) || mountsAny(mounts, pm.cacheDirs) {
 							continue
 						}
@@ -80,44 +81,48 @@ type packageManager struct {
 // opts matches command-line options between a command and its verb.
 const opts = `(?:\s+-\S+)*\s+`
 
-var packageManagers = []packageManager{
-	{
-		name:      "apt-get install",
-		install:   regexp.MustCompile(`\bapt(?:-get)?` + opts + `install\b`),
-		cleaned:   regexp.MustCompile(`\brm\s+[^;&|\n]*/var/lib/apt/lists`),
-		cacheDirs: []string{"/var/lib/apt", "/var/cache/apt"},
-		fix:       "rm -rf /var/lib/apt/lists/*",
-	},
-	{
-		name:      "apk add",
-		install:   regexp.MustCompile(`\bapk` + opts + `add\b`),
-		cleaned:   regexp.MustCompile(`\bapk\b[^;&|\n]*--no-cache\b|\brm\s+[^;&|\n]*/var/cache/apk`),
-		cacheDirs: []string{"/var/cache/apk", "/etc/apk/cache"},
-		fix:       "--no-cache",
-	},
-	{
-		name:      "pip install",
-		install:   regexp.MustCompile(`\bpip[0-9.]*` + opts + `install\b`),
-		cleaned:   regexp.MustCompile(`\bpip[0-9.]*\b[^;&|\n]*--no-cache-dir\b|\bpip[0-9.]*\s+cache\s+purge\b`),
-		cacheDirs: []string{"/.cache/pip", "/.cache"},
-		fix:       "--no-cache-dir",
-		envOptOut: "PIP_NO_CACHE_DIR",
-	},
-	{
-		name:      "yum/dnf install",
-		install:   regexp.MustCompile(`\b(?:yum|dnf|microdnf|tdnf)` + opts + `install\b`),
-		cleaned:   regexp.MustCompile(`\b(?:yum|dnf|microdnf|tdnf)\s+clean\s+all\b|\brm\s+[^;&|\n]*/var/cache/(?:yum|dnf)`),
-		cacheDirs: []string{"/var/cache/yum", "/var/cache/dnf"},
-		fix:       "clean all",
-	},
-	{
-		name:      "npm install",
-		install:   regexp.MustCompile(`\bnpm` + opts + `(?:install|i|ci)\b`),
-		cleaned:   regexp.MustCompile(`\bnpm\s+cache\s+clean\b|\brm\s+[^;&|\n]*\.npm\b`),
-		cacheDirs: []string{"/.npm"},
-		fix:       "npm cache clean --force",
-	},
-}
+// packageManagers is built on first use: its expressions cost the
+// binary's start-up nothing when no Dockerfile is scanned.
+var packageManagers = sync.OnceValue(func() []packageManager {
+	return []packageManager{
+		{
+			name:      "apt-get install",
+			install:   regexp.MustCompile(`\bapt(?:-get)?` + opts + `install\b`),
+			cleaned:   regexp.MustCompile(`\brm\s+[^;&|\n]*/var/lib/apt/lists`),
+			cacheDirs: []string{"/var/lib/apt", "/var/cache/apt"},
+			fix:       "rm -rf /var/lib/apt/lists/*",
+		},
+		{
+			name:      "apk add",
+			install:   regexp.MustCompile(`\bapk` + opts + `add\b`),
+			cleaned:   regexp.MustCompile(`\bapk\b[^;&|\n]*--no-cache\b|\brm\s+[^;&|\n]*/var/cache/apk`),
+			cacheDirs: []string{"/var/cache/apk", "/etc/apk/cache"},
+			fix:       "--no-cache",
+		},
+		{
+			name:      "pip install",
+			install:   regexp.MustCompile(`\bpip[0-9.]*` + opts + `install\b`),
+			cleaned:   regexp.MustCompile(`\bpip[0-9.]*\b[^;&|\n]*--no-cache-dir\b|\bpip[0-9.]*\s+cache\s+purge\b`),
+			cacheDirs: []string{"/.cache/pip", "/.cache"},
+			fix:       "--no-cache-dir",
+			envOptOut: "PIP_NO_CACHE_DIR",
+		},
+		{
+			name:      "yum/dnf install",
+			install:   regexp.MustCompile(`\b(?:yum|dnf|microdnf|tdnf)` + opts + `install\b`),
+			cleaned:   regexp.MustCompile(`\b(?:yum|dnf|microdnf|tdnf)\s+clean\s+all\b|\brm\s+[^;&|\n]*/var/cache/(?:yum|dnf)`),
+			cacheDirs: []string{"/var/cache/yum", "/var/cache/dnf"},
+			fix:       "clean all",
+		},
+		{
+			name:      "npm install",
+			install:   regexp.MustCompile(`\bnpm` + opts + `(?:install|i|ci)\b`),
+			cleaned:   regexp.MustCompile(`\bnpm\s+cache\s+clean\b|\brm\s+[^;&|\n]*\.npm\b`),
+			cacheDirs: []string{"/.npm"},
+			fix:       "npm cache clean --force",
+		},
+	}
+})
 
 // cacheMounts returns the targets of the RUN's --mount=type=cache flags.
 func cacheMounts(in *dockerfile.Instruction) []string {

@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -35,7 +36,7 @@ func pipeToShell() *rule.Rule {
 			var out []rule.Violation
 			for _, s := range f.Stages {
 				for _, sc := range runScripts(s) {
-					for _, re := range pipeToShellPatterns {
+					for _, re := range pipeToShellPatterns() {
 						if re.MatchString(sc.text) {
 							out = append(out, rule.Violation{Line: sc.in.StartLine,
 								Message: "RUN executes a script downloaded with curl or wget without verifying it"})
@@ -57,11 +58,13 @@ const (
 	prefix = `(?:sudo\s+(?:-\S+\s+)*)?(?:env\s+)?(?:\w+=\S*\s+)*`
 )
 
-var pipeToShellPatterns = []*regexp.Regexp{
-	// curl ... | sh  (the download and the pipe in one command)
-	regexp.MustCompile(fetcher + `[^|;&\n]*\|\s*` + prefix + interpreter),
-	// sh -c "$(curl ...)"  and  sh -c "`curl ...`"
-	regexp.MustCompile(interpreter + `\s+(?:-\S+\s+)*-c\s+["']?(?:\$\(|` + "`" + `)\s*` + fetcher),
-	// bash <(curl ...)
-	regexp.MustCompile(interpreter + `\s+(?:-\S+\s+)*<\(\s*` + fetcher),
-}
+var pipeToShellPatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		// curl ... | sh  (the download and the pipe in one command)
+		regexp.MustCompile(fetcher + `[^|;&\n]*\|\s*` + prefix + interpreter),
+		// sh -c "$(curl ...)"  and  sh -c "`curl ...`"
+		regexp.MustCompile(interpreter + `\s+(?:-\S+\s+)*-c\s+["']?(?:\$\(|` + "`" + `)\s*` + fetcher),
+		// bash <(curl ...)
+		regexp.MustCompile(interpreter + `\s+(?:-\S+\s+)*<\(\s*` + fetcher),
+	}
+})

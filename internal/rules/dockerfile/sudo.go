@@ -2,6 +2,7 @@ package dockerfile
 
 import (
 	"regexp"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -31,7 +32,7 @@ func sudoInRun() *rule.Rule {
 			var out []rule.Violation
 			for _, s := range f.Stages {
 				for _, sc := range runScripts(s) {
-					if sudoCall.MatchString(sc.text) {
+					if sudoCall().MatchString(sc.text) {
 						out = append(out, rule.Violation{Line: sc.in.StartLine, Message: "RUN calls sudo"})
 					}
 				}
@@ -43,4 +44,4 @@ func sudoInRun() *rule.Rule {
 
 // sudoCall matches sudo as a command: at the start, or after a shell
 // operator or an opening parenthesis, and followed by an argument.
-var sudoCall = regexp.MustCompile(`(?:^|[;&|(\n]|&&|\|\|)\s*sudo\s+\S`)
+var sudoCall = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|[;&|(\n]|&&|\|\|)\s*sudo\s+\S`) })

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,10 +52,10 @@ func RuleID(checkID policy.CheckID) string {
 	return IDPrefix + kebab(string(checkID))
 }
 
-var camelBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+var camelBoundary = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([a-z0-9])([A-Z])`) })
 
 func kebab(s string) string {
-	s = camelBoundary.ReplaceAllString(s, "$1-$2")
+	s = camelBoundary().ReplaceAllString(s, "$1-$2")
 	return strings.ToLower(strings.ReplaceAll(s, "_", "-"))
 }
 

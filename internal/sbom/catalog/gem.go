@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -42,8 +43,8 @@ func Gemspec() Cataloger {
 
 var (
 	// gemAssign matches `s.name = "rack".freeze` (any receiver name).
-	gemAssign = regexp.MustCompile(`^\s*\w+\.(name|version|licenses?)\s*=\s*(.*)$`)
-	gemString = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+	gemAssign = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*\w+\.(name|version|licenses?)\s*=\s*(.*)$`) })
+	gemString = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`) })
 )
 
 // maxGemspecLine bounds one line of a gemspec (descriptions can be long).
@@ -63,11 +64,11 @@ func parseGemspec(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]s
 			}
 			continue
 		}
-		m := gemAssign.FindStringSubmatch(t)
+		m := gemAssign().FindStringSubmatch(t)
 		if m == nil {
 			continue
 		}
-		strs := gemString.FindAllStringSubmatch(m[2], 64)
+		strs := gemString().FindAllStringSubmatch(m[2], 64)
 		switch m[1] {
 		case "name":
 			if len(strs) > 0 && name == "" {

@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -39,8 +40,10 @@ func MixLock() Cataloger {
 }
 
 var (
-	mixEntry = regexp.MustCompile(`^\s*"([^"]+)"\s*:\s*\{\s*:(\w+)\s*,`)
-	mixHex   = regexp.MustCompile(`^\s*"[^"]+"\s*:\s*\{\s*:hex\s*,\s*:(?:"([^"]+)"|(\w+))\s*,\s*"([^"]+)"`)
+	mixEntry = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*"([^"]+)"\s*:\s*\{\s*:(\w+)\s*,`) })
+	mixHex   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\s*"[^"]+"\s*:\s*\{\s*:hex\s*,\s*:(?:"([^"]+)"|(\w+))\s*,\s*"([^"]+)"`)
+	})
 )
 
 func parseMixLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
@@ -58,11 +61,11 @@ func parseMixLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]s
 			}
 			opened = true
 		}
-		m := mixEntry.FindStringSubmatch(t)
+		m := mixEntry().FindStringSubmatch(t)
 		if m == nil || m[2] != "hex" {
 			continue
 		}
-		h := mixHex.FindStringSubmatch(t)
+		h := mixHex().FindStringSubmatch(t)
 		if h == nil {
 			return nil, fmt.Errorf("line %d: hex dependency %q is not {:hex, :name, \"version\", …}", line, m[1])
 		}

@@ -31,6 +31,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -297,12 +298,12 @@ func first(vals ...string) string {
 }
 
 // A version in a file name starts at the first "-<digit>".
-var jarVersionRE = regexp.MustCompile(`^(.+?)-(\d[^-]*(?:-.*)?)$`)
+var jarVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(.+?)-(\d[^-]*(?:-.*)?)$`) })
 
 // splitJarName splits "commons-lang3-3.14.0.jar" into artifact and version.
 func splitJarName(base string) (artifact, version string) {
 	base = strings.TrimSuffix(base, path.Ext(base))
-	if m := jarVersionRE.FindStringSubmatch(base); m != nil {
+	if m := jarVersionRE().FindStringSubmatch(base); m != nil {
 		return m[1], m[2]
 	}
 	return base, ""

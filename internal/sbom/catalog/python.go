@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -96,10 +97,10 @@ func parseMetadataHeaders(r io.Reader) (map[string]string, error) {
 	return h, nil
 }
 
-var pep503Sep = regexp.MustCompile(`[-_.]+`)
+var pep503Sep = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[-_.]+`) })
 
 // pep503Name is PEP 503's normalised project name, the form purl-spec
 // asks for in pypi PURLs.
 func pep503Name(n string) string {
-	return strings.ToLower(pep503Sep.ReplaceAllString(n, "-"))
+	return strings.ToLower(pep503Sep().ReplaceAllString(n, "-"))
 }

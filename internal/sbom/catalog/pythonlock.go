@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -161,7 +162,9 @@ func parsePipfileLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) 
 
 // requirementPin matches "name[extras] == version" at the start of a
 // requirement, before any marker (";") or hash option.
-var requirementPin = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:$|;|\s--hash|\s#)`)
+var requirementPin = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:$|;|\s--hash|\s#)`)
+})
 
 func parseRequirements(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
 	sc := bufio.NewScanner(r)
@@ -179,7 +182,7 @@ func parseRequirements(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader)
 		logical.WriteString(t)
 		req := strings.TrimSpace(logical.String())
 		logical.Reset()
-		if m := requirementPin.FindStringSubmatch(req); m != nil {
+		if m := requirementPin().FindStringSubmatch(req); m != nil {
 			if err := set.add(m[1], m[2]); err != nil {
 				return nil, fmt.Errorf("line %d: %w", line, err)
 			}

@@ -30,6 +30,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -57,10 +58,14 @@ type runtimeKind struct {
 }
 
 var (
-	nodeVersion    = regexp.MustCompile(`^node\.js/v([0-9]+\.[0-9]+\.[0-9]+)`)
-	opensslVersion = regexp.MustCompile(`^OpenSSL ([0-9]+\.[0-9]+\.[0-9]+[a-z]{0,2}) +[0-9]{1,2} [A-Z][a-z]{2} [0-9]{4}`)
-	pythonFile     = regexp.MustCompile(`^(?:python(3\.[0-9]+)|libpython(3\.[0-9]+)m?\.so(?:\.[0-9.]+)?)$`)
-	pythonVersion  = regexp.MustCompile(`^(3\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?)\+?\x00`)
+	nodeVersion    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^node\.js/v([0-9]+\.[0-9]+\.[0-9]+)`) })
+	opensslVersion = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^OpenSSL ([0-9]+\.[0-9]+\.[0-9]+[a-z]{0,2}) +[0-9]{1,2} [A-Z][a-z]{2} [0-9]{4}`)
+	})
+	pythonFile = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(?:python(3\.[0-9]+)|libpython(3\.[0-9]+)m?\.so(?:\.[0-9.]+)?)$`)
+	})
+	pythonVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(3\.[0-9]+\.[0-9]+(?:(?:a|b|rc)[0-9]+)?)\+?\x00`) })
 )
 
 var runtimeKinds = []runtimeKind{
@@ -69,7 +74,7 @@ var runtimeKinds = []runtimeKind{
 		files:  func(b string, m fs.FileMode) bool { return b == "node" && m&0o111 != 0 },
 		marker: func(string) []byte { return []byte("node.js/v") },
 		version: func(b []byte, at int) string {
-			if m := nodeVersion.FindSubmatch(b[at:]); m != nil {
+			if m := nodeVersion().FindSubmatch(b[at:]); m != nil {
 				return string(m[1])
 			}
 			return ""
@@ -77,16 +82,16 @@ var runtimeKinds = []runtimeKind{
 	},
 	{
 		name: "python", ecosystem: sbom.EcosystemCPython,
-		files: func(b string, _ fs.FileMode) bool { return pythonFile.MatchString(b) },
+		files: func(b string, _ fs.FileMode) bool { return pythonFile().MatchString(b) },
 		marker: func(b string) []byte {
-			m := pythonFile.FindStringSubmatch(b)
+			m := pythonFile().FindStringSubmatch(b)
 			return []byte(m[1] + m[2] + ".")
 		},
 		version: func(b []byte, at int) string {
 			if at > 0 && (b[at-1] == '.' || b[at-1] >= '0' && b[at-1] <= '9' || b[at-1] >= 'A' && b[at-1] <= 'Z' || b[at-1] >= 'a' && b[at-1] <= 'z') {
 				return "" // the tail of another version or word ("13.12.1", "x3.12.1")
 			}
-			if m := pythonVersion.FindSubmatch(b[at:]); m != nil {
+			if m := pythonVersion().FindSubmatch(b[at:]); m != nil {
 				return string(m[1])
 			}
 			return ""
@@ -99,7 +104,7 @@ var runtimeKinds = []runtimeKind{
 		},
 		marker: func(string) []byte { return []byte("OpenSSL ") },
 		version: func(b []byte, at int) string {
-			if m := opensslVersion.FindSubmatch(b[at:]); m != nil {
+			if m := opensslVersion().FindSubmatch(b[at:]); m != nil {
 				return string(m[1])
 			}
 			return ""

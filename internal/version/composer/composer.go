@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
 	"github.com/palisade-sec/palisade/internal/version/internal/order"
@@ -30,9 +31,13 @@ var ErrInvalid = errors.New("invalid Composer version")
 const modifier = `[._-]?(?:(stable|beta|b|rc|alpha|a|patch|pl|p)((?:[.-]?\d+)*)?)?([.-]?dev)?`
 
 var (
-	classical = regexp.MustCompile(`(?i)^v?(\d{1,5})(\.\d+)?(\.\d+)?(\.\d+)?` + modifier + `$`)
-	dated     = regexp.MustCompile(`(?i)^v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3}){0,2})` + modifier + `$`)
-	nonDigit  = regexp.MustCompile(`\D`)
+	classical = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^v?(\d{1,5})(\.\d+)?(\.\d+)?(\.\d+)?` + modifier + `$`)
+	})
+	dated = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)^v?(\d{4}(?:[.:-]?\d{2}){1,6}(?:[.:-]?\d{1,3}){0,2})` + modifier + `$`)
+	})
+	nonDigit = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\D`) })
 )
 
 // Version is a normalised Composer version.
@@ -59,7 +64,7 @@ func Normalize(s string) (string, error) {
 	}
 	var version string
 	var mod []string
-	if m := classical.FindStringSubmatch(t); m != nil {
+	if m := classical().FindStringSubmatch(t); m != nil {
 		version = m[1]
 		for _, p := range m[2:5] {
 			if p == "" {
@@ -68,8 +73,8 @@ func Normalize(s string) (string, error) {
 			version += p
 		}
 		mod = m[5:]
-	} else if m := dated.FindStringSubmatch(t); m != nil {
-		version = nonDigit.ReplaceAllString(m[1], ".")
+	} else if m := dated().FindStringSubmatch(t); m != nil {
+		version = nonDigit().ReplaceAllString(m[1], ".")
 		mod = m[2:]
 	} else {
 		return "", fmt.Errorf("%w %q", ErrInvalid, s)

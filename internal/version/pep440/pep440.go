@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/palisade-sec/palisade/internal/version/internal/numeric"
 )
@@ -24,13 +25,15 @@ var ErrInvalid = errors.New("invalid PEP 440 version")
 // pattern is the permissive grammar from the spec's appendix, written out
 // here; it is matched case-insensitively against the trimmed input. Go's
 // regexp runs in linear time, so hostile input cannot cause backtracking.
-var pattern = regexp.MustCompile(`^(?i)v?` +
-	`(?:([0-9]+)!)?` + // 1 epoch
-	`([0-9]+(?:\.[0-9]+)*)` + // 2 release
-	`(?:[-_.]?(alpha|a|beta|b|preview|pre|c|rc)[-_.]?([0-9]+)?)?` + // 3 pre label, 4 pre number
-	`(?:-([0-9]+)|[-_.]?(post|rev|r)[-_.]?([0-9]+)?)?` + // 5 implicit post, 6 post label, 7 post number
-	`(?:[-_.]?(dev)[-_.]?([0-9]+)?)?` + // 8 dev label, 9 dev number
-	`(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?$`) // 10 local
+var pattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?i)v?` +
+		`(?:([0-9]+)!)?` + // 1 epoch
+		`([0-9]+(?:\.[0-9]+)*)` + // 2 release
+		`(?:[-_.]?(alpha|a|beta|b|preview|pre|c|rc)[-_.]?([0-9]+)?)?` + // 3 pre label, 4 pre number
+		`(?:-([0-9]+)|[-_.]?(post|rev|r)[-_.]?([0-9]+)?)?` + // 5 implicit post, 6 post label, 7 post number
+		`(?:[-_.]?(dev)[-_.]?([0-9]+)?)?` + // 8 dev label, 9 dev number
+		`(?:\+([a-z0-9]+(?:[-_.][a-z0-9]+)*))?$`) // 10 local
+})
 
 // Version is a parsed PEP 440 version. Numbers are kept as decimal strings
 // without leading zeros, so none can overflow.
@@ -51,7 +54,7 @@ func Parse(s string) (Version, error) {
 	if len(s) > numeric.MaxLen {
 		return Version{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalid, numeric.MaxLen)
 	}
-	m := pattern.FindStringSubmatch(strings.TrimSpace(s))
+	m := pattern().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return Version{}, fmt.Errorf("%w: %q", ErrInvalid, s)
 	}
