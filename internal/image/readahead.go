@@ -44,21 +44,58 @@ const (
 	readAheadChunkSize = 256 << 10
 )
 
-func newReadAhead(r io.Reader) *readAhead {
-	return newReadAheadFunc(false, func(emit func([]byte) error, _ func(uint32) error) error {
-		buf := make([]byte, readAheadChunkSize)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				if err := emit(buf[:n]); err != nil {
-					return err
-				}
-			}
-			if err != nil {
-				return err
-			}
+// newReadAhead reads r on its own goroutine, straight into the chunks
+// (one Read per chunk, so a slow source hands on what it has), at most
+// chunks+1 chunks ahead of the reader: a layer's compressed bytes are read
+// this way, so that the read system calls and the copies out of the page
+// cache are off the decompressor's goroutine, whose time is a cold scan's
+// critical path.
+func newReadAhead(r io.Reader, chunks int) *readAhead {
+	ra := newReadAheadBuffers(false, chunks)
+	ra.wg.Add(1)
+	go ra.prefetch(r)
+	return ra
+}
+
+func newReadAheadBuffers(sum bool, chunks int) *readAhead {
+	ra := &readAhead{
+		ch:   make(chan chunk, chunks),
+		free: make(chan []byte, chunks+1),
+		done: make(chan struct{}),
+		errc: make(chan error, 1),
+		sum:  sum,
+	}
+	for range chunks + 1 {
+		ra.free <- make([]byte, readAheadChunkSize)
+	}
+	return ra
+}
+
+func (ra *readAhead) prefetch(r io.Reader) {
+	defer ra.wg.Done()
+	defer close(ra.ch)
+	for {
+		var buf []byte
+		select {
+		case buf = <-ra.free:
+		case <-ra.done:
+			return
 		}
-	})
+		n, err := r.Read(buf[:cap(buf)])
+		if n > 0 {
+			select {
+			case ra.ch <- chunk{b: buf[:n]}:
+			case <-ra.done:
+				return
+			}
+		} else {
+			ra.free <- buf
+		}
+		if err != nil {
+			ra.errc <- err
+			return
+		}
+	}
 }
 
 // newReadAheadFunc runs produce on its own goroutine; produce pushes the
@@ -68,16 +105,7 @@ func newReadAhead(r io.Reader) *readAhead {
 // since its previous call must have (gzip.GunzipTrailers' trailer), and
 // Read fails with inflate.ErrChecksum where they do not.
 func newReadAheadFunc(sum bool, produce func(emit func([]byte) error, check func(crc uint32) error) error) *readAhead {
-	ra := &readAhead{
-		ch:   make(chan chunk, readAheadChunks),
-		free: make(chan []byte, readAheadChunks+1),
-		done: make(chan struct{}),
-		errc: make(chan error, 1),
-		sum:  sum,
-	}
-	for range readAheadChunks + 1 {
-		ra.free <- make([]byte, readAheadChunkSize)
-	}
+	ra := newReadAheadBuffers(sum, readAheadChunks)
 	ra.wg.Add(1)
 	go ra.fill(produce)
 	return ra

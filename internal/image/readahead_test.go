@@ -6,8 +6,10 @@ import (
 	"hash/crc32"
 	"io"
 	"math/rand"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/palisade-sec/palisade/internal/inflate"
 )
@@ -16,7 +18,7 @@ func TestReadAheadReturnsTheStreamInOrder(t *testing.T) {
 	for _, size := range []int{0, 1, readAheadChunkSize - 1, readAheadChunkSize, readAheadChunkSize*7 + 13} {
 		data := make([]byte, size)
 		rand.New(rand.NewSource(int64(size))).Read(data)
-		ra := newReadAhead(iotest.HalfReader(bytes.NewReader(data)))
+		ra := newReadAhead(iotest.HalfReader(bytes.NewReader(data)), readAheadChunks)
 		got, err := io.ReadAll(iotest.OneByteReader(io.LimitReader(ra, int64(size)+1)))
 		ra.Close()
 		if err != nil || !bytes.Equal(got, data) {
@@ -27,13 +29,13 @@ func TestReadAheadReturnsTheStreamInOrder(t *testing.T) {
 
 func TestReadAheadPassesErrorsAndStopsEarly(t *testing.T) {
 	boom := errors.New("boom")
-	ra := newReadAhead(io.MultiReader(bytes.NewReader(make([]byte, 1000)), iotest.ErrReader(boom)))
+	ra := newReadAhead(io.MultiReader(bytes.NewReader(make([]byte, 1000)), iotest.ErrReader(boom)), readAheadChunks)
 	if _, err := io.ReadAll(ra); !errors.Is(err, boom) {
 		t.Errorf("err = %v, want boom", err)
 	}
 	ra.Close()
 	// Closing while the producer is still ahead must not leak or block.
-	big := newReadAhead(bytes.NewReader(make([]byte, 50*readAheadChunkSize)))
+	big := newReadAhead(bytes.NewReader(make([]byte, 50*readAheadChunkSize)), readAheadChunks)
 	if _, err := big.Read(make([]byte, 10)); err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestReadAheadSkip(t *testing.T) {
 			if src == nil {
 				src = bytes.NewReader(data)
 			}
-			ra := newReadAhead(src)
+			ra := newReadAhead(src, readAheadChunks)
 			defer ra.Close()
 			limit := int64(size)
 			if tt.src != nil {
@@ -122,11 +124,13 @@ func TestBombReaderSeek(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := tt.src()
 			if tt.ahead {
-				ra := newReadAhead(r)
+				ra := newReadAhead(r, readAheadChunks)
 				defer ra.Close()
 				r = ra
 			}
-			b := &bombReader{r: r, comp: &countReader{n: 1}, w: &walker{lim: tt.lim}}
+			comp := &countReader{}
+			comp.n.Store(1)
+			b := &bombReader{r: r, comp: comp, w: &walker{lim: tt.lim}}
 			var err error
 			for i, n := range tt.skips {
 				var off int64
@@ -186,5 +190,45 @@ func TestReadAheadChecksumMarks(t *testing.T) {
 				t.Errorf("skipped %d, read %d bytes: not the stream", skipped, len(rest))
 			}
 		})
+	}
+}
+
+// boundedSource is an endless stream that counts the reads made of it.
+type boundedSource struct {
+	reads atomic.Int32
+	seen  chan struct{} // gets a value at every read
+}
+
+func (s *boundedSource) Read(p []byte) (int, error) {
+	s.reads.Add(1)
+	s.seen <- struct{}{}
+	return len(p), nil
+}
+
+// TestReadAheadBound: the compressed read-ahead never holds more than
+// chunks+1 chunks, whatever the reader does (it holds one and reads no
+// further here); the walk's ratio limit counts the bytes read ahead as
+// compressed bytes read, as it counted the 1 MiB bufio.Reader's before.
+func TestReadAheadBound(t *testing.T) {
+	if got := (compressedReadAheadChunks + 1) * readAheadChunkSize; got != 1<<20 {
+		t.Errorf("compressed read-ahead holds %d bytes, want 1 MiB", got)
+	}
+	src := &boundedSource{seen: make(chan struct{}, 100)}
+	ra := newReadAhead(src, compressedReadAheadChunks)
+	if _, err := ra.Read(make([]byte, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for range compressedReadAheadChunks + 1 {
+		<-src.seen
+	}
+	// A read past the bound would come now, if anything let it.
+	select {
+	case <-src.seen:
+		t.Errorf("read ahead further than %d chunks", compressedReadAheadChunks+1)
+	case <-time.After(100 * time.Millisecond):
+	}
+	ra.Close()
+	if n := src.reads.Load(); n != compressedReadAheadChunks+1 {
+		t.Errorf("%d reads, want %d", n, compressedReadAheadChunks+1)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"sync/atomic"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
@@ -337,7 +338,14 @@ func (w *walker) layer(ctx context.Context, idx int32, l v1.Layer) error {
 	}
 	defer rc.Close()
 	comp := &countReader{ctx: ctx, r: rc}
-	br := bufio.NewReaderSize(comp, 1<<20)
+	// The compressed bytes are read ahead on their own goroutine, as
+	// much as a 1 MiB bufio.Reader held before (the ratio limit counts
+	// them as read): the read system calls then overlap with inflating.
+	// The small bufio.Reader is only for the magic number; reads of 16
+	// bytes or more go past its buffer.
+	cra := newReadAhead(comp, compressedReadAheadChunks)
+	defer cra.Close()
+	br := bufio.NewReaderSize(cra, 16)
 	magic, _ := br.Peek(4)
 	var plain io.Reader = br
 	switch {
@@ -406,11 +414,16 @@ func wrapRead(err error) error {
 	return fmt.Errorf("%w: %v", ErrMalformed, err)
 }
 
-// countReader counts compressed bytes and stops on cancellation.
+// compressedReadAheadChunks bounds the compressed read-ahead to 1 MiB
+// (chunks+1 buffers of readAheadChunkSize).
+const compressedReadAheadChunks = 1<<20/readAheadChunkSize - 1
+
+// countReader counts compressed bytes and stops on cancellation. It is read
+// on the read-ahead goroutine and its count on the walk's, hence atomic.
 type countReader struct {
 	ctx context.Context
 	r   io.Reader
-	n   int64
+	n   atomic.Int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
@@ -418,7 +431,7 @@ func (c *countReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -446,10 +459,11 @@ func (b *bombReader) count(n int64) error {
 	if lim.MaxUncompressedBytes > 0 && b.w.uncompressed > lim.MaxUncompressedBytes {
 		return fmt.Errorf("%w: more than %d decompressed bytes", ErrLimit, lim.MaxUncompressedBytes)
 	}
-	if lim.MaxCompressionRatio > 0 && b.layer > lim.RatioFloor && b.comp.n > 0 &&
-		float64(b.layer)/float64(b.comp.n) > lim.MaxCompressionRatio {
-		return fmt.Errorf("%w: decompression bomb: %d bytes from %d compressed (ratio above %.0f)",
-			ErrLimit, b.layer, b.comp.n, lim.MaxCompressionRatio)
+	if lim.MaxCompressionRatio > 0 && b.layer > lim.RatioFloor {
+		if c := b.comp.n.Load(); c > 0 && float64(b.layer)/float64(c) > lim.MaxCompressionRatio {
+			return fmt.Errorf("%w: decompression bomb: %d bytes from %d compressed (ratio above %.0f)",
+				ErrLimit, b.layer, c, lim.MaxCompressionRatio)
+		}
 	}
 	return nil
 }

@@ -591,6 +591,7 @@ func (d *decoder) huffman(lt, dt *table) error {
 			}
 		}
 		e := litP[bits&mask]
+	decode:
 		if e.kind() == kindLiteral {
 			// Literals come in runs: up to three per refill (3 × 15 ≤ 48).
 			n := e.n()
@@ -664,6 +665,18 @@ func (d *decoder) huffman(lt, dt *table) error {
 			return d.corrupt("distance too far back")
 		}
 		src := w - dst
+		// The next code is looked up before the copy, whose loop ends in
+		// a mispredicted branch that the lookup need not wait for. The
+		// bits left cover a whole length and distance (48 bits) unless
+		// the input is nearly used up; then the loop's top refills and
+		// looks up again, as it does when the output must be flushed.
+		if nb < 48 && pos+8 <= end {
+			bits |= binary.LittleEndian.Uint64(in[pos&inMask:]) << nb
+			k := (63 - nb) >> 3
+			pos += int(k)
+			nb += k * 8
+		}
+		next := litP[bits&mask]
 		switch {
 		case dst >= 8:
 			// Two words first (most matches are short), then the rest;
@@ -685,5 +698,10 @@ func (d *decoder) huffman(lt, dt *table) error {
 			}
 		}
 		w += length
+		if nb < 48 || w >= limit {
+			continue
+		}
+		e = next
+		goto decode
 	}
 }
