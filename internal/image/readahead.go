@@ -20,10 +20,11 @@ type readAhead struct {
 	done chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
-	// buf is the chunk being read, cur its unread part.
-	buf, cur []byte
-	err      error
-	errc     chan error
+	// full is the buffer of the chunk being read (given back to the
+	// producer after it), cur the chunk's unread part.
+	full, cur []byte
+	err       error
+	errc      chan error
 	// crc is the CRC-32 of the bytes read or skipped since the last
 	// checksum mark (see check); sum says whether to compute it.
 	crc uint32
@@ -35,6 +36,7 @@ type readAhead struct {
 // checking it on the reading goroutine keeps it off the decompressor's.
 type chunk struct {
 	b    []byte
+	full []byte // the buffer b is part of
 	crc  uint32
 	mark bool
 }
@@ -44,20 +46,55 @@ const (
 	readAheadChunkSize = 256 << 10
 )
 
-// newReadAhead reads r on its own goroutine, straight into the chunks
-// (one Read per chunk, so a slow source hands on what it has), at most
-// chunks+1 chunks ahead of the reader: a layer's compressed bytes are read
-// this way, so that the read system calls and the copies out of the page
-// cache are off the decompressor's goroutine, whose time is a cold scan's
-// critical path.
+// newReadAhead reads r on its own goroutine, straight into the buffers
+// (one Read per buffer, so a slow source hands on what it has), at most
+// chunks+1 buffers of readAheadChunkSize ahead of the reader: a layer's
+// compressed bytes are read this way, so that the read system calls and
+// the copies out of the page cache are off the decompressor's goroutine,
+// whose time is a cold scan's critical path.
 func newReadAhead(r io.Reader, chunks int) *readAhead {
-	ra := newReadAheadBuffers(false, chunks)
-	ra.wg.Add(1)
-	go ra.prefetch(r)
-	return ra
+	return newReadAheadFunc(false, chunks, readAheadChunkSize, func(next func() ([]byte, error), emit func([]byte) error, _ func(uint32) error) error {
+		for {
+			buf, err := next()
+			if err != nil {
+				return err
+			}
+			n, err := r.Read(buf)
+			if n > 0 {
+				if err := emit(buf[:n]); err != nil {
+					return err
+				}
+			}
+			if err != nil {
+				return err
+			}
+		}
+	})
 }
 
-func newReadAheadBuffers(sum bool, chunks int) *readAhead {
+// newInflateAhead inflates a gzip stream on its own goroutine, straight
+// into the read-ahead's buffers (inflate.GunzipBuffers: the output is
+// handed over without a copy), checking each member's CRC-32 on the
+// reader's goroutine.
+func newInflateAhead(src io.Reader) *readAhead {
+	return newReadAheadFunc(true, readAheadChunks, inflate.OutBufferLen, func(next func() ([]byte, error), emit func([]byte) error, check func(uint32) error) error {
+		err := inflate.GunzipBuffers(src, next, emit, check)
+		if err != nil && err != errStopped {
+			err = fmt.Errorf("gzip: %w", err)
+		}
+		return err
+	})
+}
+
+// newReadAheadFunc runs produce on its own goroutine with chunks+1
+// buffers of bufLen bytes. produce gets a buffer from next (the same one
+// again until it has emitted part of it), hands part of it to the reader
+// with emit, which gives the buffer up (both may block, and return
+// errStopped once Close was called), and returns io.EOF or nil at a clean
+// end, or the stream's error. With sum, produce calls check with the
+// CRC-32 the bytes since its previous call must have (a gzip member's
+// trailer), and Read fails with inflate.ErrChecksum where they do not.
+func newReadAheadFunc(sum bool, chunks, bufLen int, produce func(next func() ([]byte, error), emit func([]byte) error, check func(crc uint32) error) error) *readAhead {
 	ra := &readAhead{
 		ch:   make(chan chunk, chunks),
 		free: make(chan []byte, chunks+1),
@@ -66,46 +103,8 @@ func newReadAheadBuffers(sum bool, chunks int) *readAhead {
 		sum:  sum,
 	}
 	for range chunks + 1 {
-		ra.free <- make([]byte, readAheadChunkSize)
+		ra.free <- make([]byte, bufLen)
 	}
-	return ra
-}
-
-func (ra *readAhead) prefetch(r io.Reader) {
-	defer ra.wg.Done()
-	defer close(ra.ch)
-	for {
-		var buf []byte
-		select {
-		case buf = <-ra.free:
-		case <-ra.done:
-			return
-		}
-		n, err := r.Read(buf[:cap(buf)])
-		if n > 0 {
-			select {
-			case ra.ch <- chunk{b: buf[:n]}:
-			case <-ra.done:
-				return
-			}
-		} else {
-			ra.free <- buf
-		}
-		if err != nil {
-			ra.errc <- err
-			return
-		}
-	}
-}
-
-// newReadAheadFunc runs produce on its own goroutine; produce pushes the
-// stream's bytes through emit (which may block, and returns errStopped
-// once Close was called) and returns io.EOF or nil at a clean end, or the
-// stream's error. With sum, produce calls check with the CRC-32 the bytes
-// since its previous call must have (gzip.GunzipTrailers' trailer), and
-// Read fails with inflate.ErrChecksum where they do not.
-func newReadAheadFunc(sum bool, produce func(emit func([]byte) error, check func(crc uint32) error) error) *readAhead {
-	ra := newReadAheadBuffers(sum, readAheadChunks)
 	ra.wg.Add(1)
 	go ra.fill(produce)
 	return ra
@@ -114,11 +113,14 @@ func newReadAheadFunc(sum bool, produce func(emit func([]byte) error, check func
 // errStopped ends a producer after Close.
 var errStopped = errors.New("read-ahead closed")
 
-func (ra *readAhead) fill(produce func(emit func([]byte) error, check func(crc uint32) error) error) {
+// errNoBuffer is a producer's emit without a buffer from next.
+var errNoBuffer = errors.New("read-ahead: emit without a buffer")
+
+func (ra *readAhead) fill(produce func(next func() ([]byte, error), emit func([]byte) error, check func(crc uint32) error) error) {
 	defer ra.wg.Done()
 	defer close(ra.ch)
-	var cur []byte // the chunk being filled
-	sendChunk := func(c chunk) error {
+	var cur []byte // the producer's buffer
+	send := func(c chunk) error {
 		select {
 		case ra.ch <- c:
 			return nil
@@ -126,46 +128,32 @@ func (ra *readAhead) fill(produce func(emit func([]byte) error, check func(crc u
 			return errStopped
 		}
 	}
-	send := func() error {
-		err := sendChunk(chunk{b: cur})
-		if err == nil {
-			cur = nil
-		}
-		return err
-	}
-	check := func(crc uint32) error {
-		if len(cur) > 0 {
-			if err := send(); err != nil {
-				return err
+	next := func() ([]byte, error) {
+		if cur == nil {
+			select {
+			case cur = <-ra.free:
+			case <-ra.done:
+				return nil, errStopped
 			}
 		}
-		return sendChunk(chunk{crc: crc, mark: true})
+		return cur, nil
 	}
 	emit := func(p []byte) error {
-		for len(p) > 0 {
-			if cur == nil {
-				select {
-				case cur = <-ra.free:
-					cur = cur[:0]
-				case <-ra.done:
-					return errStopped
-				}
-			}
-			n := copy(cur[len(cur):cap(cur)], p)
-			cur, p = cur[:len(cur)+n], p[n:]
-			if len(cur) == cap(cur) {
-				if err := send(); err != nil {
-					return err
-				}
-			}
+		if cur == nil {
+			return errNoBuffer
 		}
+		if len(p) == 0 {
+			return nil
+		}
+		if err := send(chunk{b: p, full: cur}); err != nil {
+			return err
+		}
+		cur = nil
 		return nil
 	}
-	err := produce(emit, check)
+	check := func(crc uint32) error { return send(chunk{crc: crc, mark: true}) }
+	err := produce(next, emit, check)
 	if err == errStopped {
-		return
-	}
-	if len(cur) > 0 && send() != nil {
 		return
 	}
 	if err == nil {
@@ -216,9 +204,9 @@ func (ra *readAhead) next() bool {
 	if ra.err != nil {
 		return false
 	}
-	if ra.buf != nil {
-		ra.free <- ra.buf[:cap(ra.buf)]
-		ra.buf = nil
+	if ra.full != nil {
+		ra.free <- ra.full
+		ra.full = nil
 	}
 	for {
 		c, ok := <-ra.ch
@@ -227,7 +215,7 @@ func (ra *readAhead) next() bool {
 			return false
 		}
 		if !c.mark {
-			ra.buf, ra.cur = c.b, c.b
+			ra.full, ra.cur = c.full, c.b
 			return true
 		}
 		if c.crc != ra.crc {

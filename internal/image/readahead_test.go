@@ -169,10 +169,18 @@ func TestReadAheadChecksumMarks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ra := newReadAheadFunc(true, func(emit func([]byte) error, check func(uint32) error) error {
+			ra := newReadAheadFunc(true, readAheadChunks, readAheadChunkSize, func(next func() ([]byte, error), emit func([]byte) error, check func(uint32) error) error {
 				for i, m := range [][]byte{a, b} {
-					if err := emit(m); err != nil {
-						return err
+					for len(m) > 0 {
+						buf, err := next()
+						if err != nil {
+							return err
+						}
+						n := copy(buf, m)
+						m = m[n:]
+						if err := emit(buf[:n]); err != nil {
+							return err
+						}
 					}
 					if err := check(tt.crcs[i]); err != nil {
 						return err
@@ -230,5 +238,33 @@ func TestReadAheadBound(t *testing.T) {
 	ra.Close()
 	if n := src.reads.Load(); n != compressedReadAheadChunks+1 {
 		t.Errorf("%d reads, want %d", n, compressedReadAheadChunks+1)
+	}
+}
+
+// TestReadAheadEmitNeedsBuffer: a producer may emit only part of a buffer
+// that next gave it, once; a second emit of the same buffer would hand
+// it to the reader twice and is refused.
+func TestReadAheadEmitNeedsBuffer(t *testing.T) {
+	for name, produce := range map[string]func(next func() ([]byte, error), emit func([]byte) error, _ func(uint32) error) error{
+		"without next": func(_ func() ([]byte, error), emit func([]byte) error, _ func(uint32) error) error {
+			return emit([]byte("x"))
+		},
+		"twice": func(next func() ([]byte, error), emit func([]byte) error, _ func(uint32) error) error {
+			buf, err := next()
+			if err != nil {
+				return err
+			}
+			if err := emit(buf[:1]); err != nil {
+				return err
+			}
+			return emit(buf[1:2])
+		},
+	} {
+		ra := newReadAheadFunc(false, 1, 16, produce)
+		_, err := io.ReadAll(ra)
+		ra.Close()
+		if !errors.Is(err, errNoBuffer) {
+			t.Errorf("%s: err = %v, want errNoBuffer", name, err)
+		}
 	}
 }

@@ -14,8 +14,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/zstd"
-
-	"github.com/palisade-sec/palisade/internal/inflate"
 )
 
 // Limits bound what an image may make the walker do. A zero field takes
@@ -355,14 +353,9 @@ func (w *walker) layer(ctx context.Context, idx int32, l v1.Layer) error {
 		// BenchmarkInflateBookwormLayer). It runs on the read-ahead
 		// goroutine, overlapping with the tar walk; each member's CRC-32 is
 		// computed and checked as the walk reads the bytes, on the walk's
-		// goroutine, so the decoder alone is the critical path.
-		ra := newReadAheadFunc(true, func(emit func([]byte) error, check func(uint32) error) error {
-			err := inflate.GunzipTrailers(br, emit, check)
-			if err != nil && err != errStopped {
-				err = fmt.Errorf("gzip: %w", err)
-			}
-			return err
-		})
+		// goroutine, so the decoder alone is the critical path; it decodes
+		// into the read-ahead's buffers, which the walk then reads.
+		ra := newInflateAhead(br)
 		defer ra.Close()
 		plain = ra
 	case len(magic) == 4 && bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):

@@ -59,6 +59,14 @@ func FuzzGunzipMatchesStdlib(f *testing.F) {
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("GunzipTrailers: output differs: %d bytes, stdlib %d", len(got), len(want))
 		}
+		// GunzipBuffers, into the caller's buffers: the same.
+		got, err = collect(gunzipBuffersCheckingTrailers, bytes.NewReader(in))
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("GunzipBuffers: err = %v, stdlib err = %v", err, werr)
+		}
+		if err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("GunzipBuffers: output differs: %d bytes, stdlib %d", len(got), len(want))
+		}
 	})
 }
 

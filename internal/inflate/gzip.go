@@ -48,16 +48,49 @@ func GunzipTrailers(src io.Reader, emit func([]byte) error, trailer func(crc uin
 	return gunzip(src, emit, trailer)
 }
 
+// OutBufferLen is the length of the buffers GunzipBuffers decodes into.
+const OutBufferLen = outLen
+
+// GunzipBuffers is GunzipTrailers decoding straight into the caller's
+// buffers, so that the output is handed over without being copied: next
+// provides a buffer of OutBufferLen bytes to decode into, at the start
+// and after every emit. Each emit's p is part of the current buffer,
+// which then belongs to the caller, except that the decoder copies up to
+// its last 32 KiB (the history) into the next buffer when next returns:
+// the caller must not change an emitted buffer's bytes before that. next
+// may return the buffer just emitted, or any other the caller is done
+// with; an error from next stops decoding and is returned.
+func GunzipBuffers(src io.Reader, next func() ([]byte, error), emit func(p []byte) error, trailer func(crc uint32) error) error {
+	return gunzipWith(src, next, emit, trailer)
+}
+
 // gunzip checks each member's CRC-32 itself when trailer is nil.
 func gunzip(src io.Reader, emit func([]byte) error, trailer func(crc uint32) error) error {
+	return gunzipWith(src, nil, emit, trailer)
+}
+
+func gunzipWith(src io.Reader, next func() ([]byte, error), emit func([]byte) error, trailer func(crc uint32) error) error {
 	crc, size := uint32(0), uint32(0)
-	d := newDecoder(src, func(p []byte) error {
+	count := func(p []byte) error {
 		if trailer == nil {
 			crc = crc32.Update(crc, crc32.IEEETable, p)
 		}
 		size += uint32(len(p))
 		return emit(p)
-	})
+	}
+	var d *decoder
+	if next == nil {
+		d = newDecoder(src, count)
+	} else {
+		buf, err := next()
+		if err != nil {
+			return err
+		}
+		if len(buf) != outLen {
+			return fmt.Errorf("inflate: output buffer of %d bytes, want %d", len(buf), outLen)
+		}
+		d = &decoder{src: src, in: make([]byte, inLen), out: buf, emit: count, next: next}
+	}
 	for member := 0; ; member++ {
 		if member > 0 {
 			// More members only if there are more bytes.

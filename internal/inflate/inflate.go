@@ -254,6 +254,9 @@ type decoder struct {
 	w       int // next output byte
 	flushed int // out[flushed:w] is not yet emitted
 	emit    func([]byte) error
+	// next, when set, provides the buffer to go on in after each emit
+	// (GunzipBuffers): the emitted one is the caller's.
+	next func() ([]byte, error)
 
 	lit, dist, cl table
 	lens          [288 + 32]uint8
@@ -415,6 +418,22 @@ func (d *decoder) flush() error {
 		if err := d.emit(d.out[d.flushed:d.w]); err != nil {
 			return err
 		}
+		if d.next != nil {
+			// The emitted buffer is the caller's now: go on in the next
+			// one, its history (the last 32 KiB at most) copied to its
+			// start. The next buffer may be the one just emitted.
+			buf, err := d.next()
+			if err != nil {
+				return err
+			}
+			if len(buf) != outLen {
+				return fmt.Errorf("inflate: output buffer of %d bytes, want %d", len(buf), outLen)
+			}
+			h := min(d.w, histSize)
+			copy(buf, d.out[d.w-h:d.w])
+			d.out, d.w, d.flushed = buf, h, h
+			return nil
+		}
 	}
 	if d.w > histSize+outSize/2 {
 		copy(d.out, d.out[d.w-histSize:d.w])
@@ -574,6 +593,7 @@ func (d *decoder) huffman(lt, dt *table) error {
 				return err
 			}
 			bits, nb, w, pos, end = d.bits, d.nb, d.w, d.pos, d.end // load
+			out = (*[outLen]byte)(d.out)
 		}
 		if nb < 48 {
 			if pos+8 <= end {

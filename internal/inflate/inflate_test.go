@@ -43,7 +43,10 @@ func corpus() map[string][]byte {
 		}
 	}
 	return map[string][]byte{"empty": nil, "one byte": {'x'}, "random": random, "text": text, "mixed": mixed,
-		"run": bytes.Repeat([]byte{0}, 1<<20), "short period": bytes.Repeat([]byte("abcde"), 100000)}
+		"run": bytes.Repeat([]byte{0}, 1<<20), "short period": bytes.Repeat([]byte("abcde"), 100000),
+		// Random bytes repeated at the farthest distance DEFLATE allows:
+		// matches reach the whole history wherever the output is split.
+		"32 KiB period": bytes.Repeat(random[:32<<10], 40)}
 }
 
 func deflate(t testing.TB, data []byte, level int) []byte {
@@ -69,6 +72,32 @@ func TestInflateMatchesInput(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestGunzipBuffersMatchesInput decodes every block type and output far
+// larger than a buffer into the caller's buffers (gunzipBuffersCheckingTrailers),
+// whole and a byte at a time.
+func TestGunzipBuffersMatchesInput(t *testing.T) {
+	for name, data := range corpus() {
+		for _, level := range []int{gzip.NoCompression, gzip.BestSpeed, gzip.BestCompression, gzip.HuffmanOnly} {
+			var b bytes.Buffer
+			w, _ := gzip.NewWriterLevel(&b, level)
+			w.Write(data)
+			w.Close()
+			for rname, r := range map[string]io.Reader{"whole": bytes.NewReader(b.Bytes()), "one byte at a time": iotest.OneByteReader(bytes.NewReader(b.Bytes()))} {
+				got, err := collect(gunzipBuffersCheckingTrailers, r)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("%s, level %d, %s: %d bytes (want %d), err %v", name, level, rname, len(got), len(data), err)
+				}
+			}
+		}
+	}
+	// A buffer of the wrong size is refused, not written past.
+	err := GunzipBuffers(bytes.NewReader(nil), func() ([]byte, error) { return make([]byte, 100), nil },
+		func([]byte) error { return nil }, func(uint32) error { return nil })
+	if err == nil {
+		t.Error("a 100-byte buffer was accepted")
 	}
 }
 
@@ -124,7 +153,7 @@ func TestGunzipMembersAndHeaders(t *testing.T) {
 	} {
 		// GunzipTrailers, with the caller checking each member's CRC-32,
 		// must answer as Gunzip does.
-		for fname, fn := range map[string]func(io.Reader, func([]byte) error) error{"Gunzip": Gunzip, "GunzipTrailers": gunzipCheckingTrailers} {
+		for fname, fn := range map[string]func(io.Reader, func([]byte) error) error{"Gunzip": Gunzip, "GunzipTrailers": gunzipCheckingTrailers, "GunzipBuffers": gunzipBuffersCheckingTrailers} {
 			t.Run(fname+"/"+tc.name, func(t *testing.T) {
 				got, err := collect(fn, bytes.NewReader(tc.in))
 				if tc.wantErr != nil {
