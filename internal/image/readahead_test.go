@@ -261,10 +261,21 @@ func TestReadAheadEmitNeedsBuffer(t *testing.T) {
 		},
 	} {
 		ra := newReadAheadFunc(false, 1, 16, produce)
-		_, err := io.ReadAll(ra)
-		ra.Close()
-		if !errors.Is(err, errNoBuffer) {
-			t.Errorf("%s: err = %v, want errNoBuffer", name, err)
+		done := make(chan error, 1)
+		go func() {
+			_, err := io.ReadAll(ra)
+			done <- err
+		}()
+		// A buffer handed to the reader twice is given back twice, and
+		// the second give-back blocks for ever: report that, not hang.
+		select {
+		case err := <-done:
+			ra.Close()
+			if !errors.Is(err, errNoBuffer) {
+				t.Errorf("%s: err = %v, want errNoBuffer", name, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s: the reader is stuck giving a buffer back", name)
 		}
 	}
 }
