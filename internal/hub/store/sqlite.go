@@ -116,6 +116,7 @@ func openSQLite(ctx context.Context, path string, lim walLimits) (*SQLite, error
 		s.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)
 	}
+	s.walSync = newWALSyncer(path)
 	s.startCommitters(1) // the one writer connection
 	s.startHeartbeats()
 	s.startSeen()
