@@ -104,6 +104,14 @@ func TestReportAnsweredAfterWALSync(t *testing.T) {
 			t.Fatalf("after seq %d: the writer's synchronous = %d (%v), want 2 (FULL) between the groups", seq, v, err)
 		}
 	}
+	// The writer's statement journals stay in memory (sqlite.go); the
+	// readers keep the default.
+	if v, err := store.SQLitePragma(s, "writer", "temp_store"); err != nil || v != 2 {
+		t.Errorf("writer: temp_store = %d (%v), want 2 (MEMORY)", v, err)
+	}
+	if v, err := store.SQLitePragma(s, "readers", "temp_store"); err != nil || v != 0 {
+		t.Errorf("readers: temp_store = %d (%v), want 0 (the default)", v, err)
+	}
 	if n := n.Load(); n != reports {
 		t.Errorf("%d WAL syncs for %d reports one at a time, want one each", n, reports)
 	}
