@@ -420,7 +420,14 @@ func (c *committer) run(group []*commitItem) {
 	}
 	if err == nil && c.s.walSync != nil {
 		// Committed, not yet synced: the syncer answers the items.
-		c.s.walSync.hand(live)
+		c.s.walSync.after(func(err error) {
+			for _, it := range live {
+				if err != nil {
+					it.err, it.applied = err, nil
+				}
+				close(it.done)
+			}
+		})
 		return
 	}
 	for _, it := range live {

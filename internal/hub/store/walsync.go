@@ -34,8 +34,9 @@ import (
 // readers (the dashboard) may see a group a few milliseconds before it is
 // on the disk; if the power fails in between, that group is lost as a
 // FULL commit in progress would be, and its agents, never answered, send
-// it again. Only the committers' groups take this path; every other
-// write (enrolment, accounts, the readers' pool) still commits FULL.
+// it again. Only the committers' groups and the heartbeat batcher's
+// batches (hbbatch.go) take this path; every other write (enrolment,
+// accounts, the readers' pool) still commits FULL.
 //
 // A failed sync leaves committed groups that may not be on the disk (on
 // Linux the failed pages are marked clean): the store refuses every
@@ -48,7 +49,9 @@ import (
 type walSyncer struct {
 	// path is the WAL file (the database's path + "-wal").
 	path string
-	in   chan []*commitItem
+	// in are what to do once the WAL is synced past the commits made
+	// before (after).
+	in   chan func(error)
 	done chan struct{}
 	// sync makes the WAL durable (syncWAL; tests replace it).
 	sync func() error
@@ -58,9 +61,8 @@ type walSyncer struct {
 	dirIno uint64
 	// failed holds the first sync error; then every group is refused.
 	failed atomic.Pointer[error]
-	// syncs counts the syncs, syncNanos their time, synced the items
-	// they answered.
-	syncs, syncNanos, synced atomic.Int64
+	// syncs counts the syncs, syncNanos their time.
+	syncs, syncNanos atomic.Int64
 }
 
 // walSyncQueue bounds the groups committed and not yet synced: beyond
@@ -68,7 +70,7 @@ type walSyncer struct {
 const walSyncQueue = 8
 
 func newWALSyncer(dbPath string) *walSyncer {
-	w := &walSyncer{path: dbPath + "-wal", in: make(chan []*commitItem, walSyncQueue), done: make(chan struct{})}
+	w := &walSyncer{path: dbPath + "-wal", in: make(chan func(error), walSyncQueue), done: make(chan struct{})}
 	w.sync = w.syncWAL
 	go w.loop()
 	return w
@@ -82,9 +84,11 @@ func (w *walSyncer) err() error {
 	return nil
 }
 
-// hand gives the syncer a committed group; its items are answered once
-// the WAL is synced.
-func (w *walSyncer) hand(group []*commitItem) { w.in <- group }
+// after runs answer, on the syncer's goroutine, once a sync of the WAL
+// that started after this call has returned (its error, or the one that
+// stopped the store): the caller's transaction committed before it.
+// Answers run in the order given.
+func (w *walSyncer) after(answer func(error)) { w.in <- answer }
 
 // stop answers what was handed and ends the syncer (after the
 // committers have stopped).
@@ -95,18 +99,18 @@ func (w *walSyncer) stop() {
 
 func (w *walSyncer) loop() {
 	defer close(w.done)
-	for group := range w.in {
-		groups := [][]*commitItem{group}
+	for answer := range w.in {
+		answers := []func(error){answer}
 		// Every group committed before this sync starts is covered by
 		// it.
 	more:
 		for {
 			select {
-			case g, ok := <-w.in:
+			case a, ok := <-w.in:
 				if !ok {
 					break more
 				}
-				groups = append(groups, g)
+				answers = append(answers, a)
 			default:
 				break more
 			}
@@ -122,15 +126,8 @@ func (w *walSyncer) loop() {
 				w.failed.CompareAndSwap(nil, &err)
 			}
 		}
-		for _, g := range groups {
-			for _, it := range g {
-				if err != nil {
-					it.err, it.applied = err, nil
-				} else {
-					w.synced.Add(1)
-				}
-				close(it.done)
-			}
+		for _, a := range answers {
+			a(err)
 		}
 	}
 }

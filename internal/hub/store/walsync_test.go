@@ -276,3 +276,68 @@ func copyPlain(from, to string) error {
 	}
 	return os.WriteFile(to, b, 0o600)
 }
+
+// TestHeartbeatAnsweredAfterWALSync: a full heartbeat, applied by the
+// heartbeat batcher, is answered only after a sync of the WAL that began
+// once it was committed, as a report is.
+func TestHeartbeatAnsweredAfterWALSync(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hub.db")
+	s, err := store.OpenSQLiteWAL(ctx, path, time.Hour, 1<<20, 1<<20, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	quit := make(chan struct{})
+	defer close(quit)
+	enrolled(t, s, "edge", "ag")
+	entered, release := make(chan string), make(chan struct{})
+	store.WrapWALSync(s, func(sync func() error) error {
+		crashed := filepath.Join(dir, "crash.db")
+		for _, suffix := range []string{"", "-wal"} {
+			if err := copyPlain(path+suffix, crashed+suffix); err != nil {
+				return err
+			}
+		}
+		select {
+		case entered <- crashed:
+		case <-quit:
+			return sync()
+		}
+		select {
+		case <-release:
+		case <-quit:
+		}
+		return sync()
+	})
+	at := t0.Add(time.Hour)
+	answered := make(chan error, 1)
+	go func() { answered <- s.Heartbeat(ctx, "ag", fleetapi.Heartbeat{Pending: 3}, at) }()
+	var crashed string
+	select {
+	case crashed = <-entered:
+	case err := <-answered:
+		t.Fatalf("heartbeat answered (%v) without a WAL sync", err)
+	}
+	select {
+	case err := <-answered:
+		t.Fatalf("heartbeat answered (%v) while its WAL sync had not returned", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+	if n := store.HeartbeatBatches(s); n == 0 {
+		t.Fatal("the heartbeat did not go through the batcher: the test misses its path")
+	}
+	r, err := store.OpenSQLite(ctx, crashed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if a, err := r.GetAgent(ctx, "ag"); err != nil || !a.LastSeen.Equal(at) {
+		t.Fatalf("the WAL as the sync began: agent last seen %v (%v), want %v: the heartbeat was answered before it was committed", a.LastSeen, err, at)
+	}
+}
