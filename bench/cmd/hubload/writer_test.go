@@ -29,3 +29,26 @@ func TestParseMetrics(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseMetrics: any text gives either an error or samples of the
+// names asked for only, each a number the text holds after its name.
+func FuzzParseMetrics(f *testing.F) {
+	f.Add("a_total 12\nb_seconds_sum 0.25\n")
+	f.Add("# HELP a_total x\na_total{x=\"1\"} 5\na_total NaN\n")
+	f.Add("a_total 1e400\nb_seconds_sum -0\n\n\n")
+	names := []string{"a_total", "b_seconds_sum"}
+	f.Fuzz(func(t *testing.T, text string) {
+		got, err := parseMetrics(strings.NewReader(text), names)
+		if err != nil {
+			return
+		}
+		for name := range got {
+			if name != names[0] && name != names[1] {
+				t.Fatalf("sample %q not asked for", name)
+			}
+			if !strings.Contains(text, name+" ") {
+				t.Fatalf("sample %q not in the text", name)
+			}
+		}
+	})
+}
