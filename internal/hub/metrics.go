@@ -117,10 +117,16 @@ func sqliteCollectors(st any) []prometheus.Collector {
 		counter("palisade_hub_sqlite_checkpoint_errors_total", "WAL checkpoints that failed (retried at the next interval).",
 			func(s store.WALStats) float64 { return float64(s.Errors) }),
 		commitHistogram{ws: ws, desc: prometheus.NewDesc("palisade_hub_store_commit_seconds",
-			"Durations of the writer's group-commit transactions, the sync of the WAL at commit included.", nil, nil)},
+			"Durations of the writer's group-commit transactions (the writer's serial time; the WAL is synced after them, off the writer).", nil, nil)},
+		counter("palisade_hub_sqlite_wal_syncs_total", "Syncs of the WAL after the writer's group commits, each covering the groups committed before it; a group's reports are answered after it.",
+			func(s store.WALStats) float64 { return float64(s.WALSyncs) }),
+		counter("palisade_hub_sqlite_wal_sync_seconds_total", "Time spent in the syncs of the WAL after the group commits (the writer runs meanwhile).",
+			func(s store.WALStats) float64 { return s.WALSyncTime.Seconds() }),
+		gauge("palisade_hub_sqlite_wal_sync_failed", "1 once a sync of the WAL failed: the store refuses reports until the hub restarts.",
+			func(s store.WALStats) float64 { return b2f(s.SyncFailed) }),
 		gauge("palisade_hub_store_commit_max_seconds", "The longest group-commit transaction since the hub started.",
 			func(s store.WALStats) float64 { return s.CommitTimes.Max.Seconds() }),
-		counter("palisade_hub_store_commits_total", "Group commits of the writer (on SQLite each one sync of the WAL).",
+		counter("palisade_hub_store_commits_total", "Group commits of the writer.",
 			func(s store.WALStats) float64 { return float64(s.Commits) }),
 		counter("palisade_hub_store_committed_items_total", "Items applied by the group commits: an agent's request of reports (one report or a batch) or a heartbeat.",
 			func(s store.WALStats) float64 { return float64(s.CommittedItems) }),
@@ -146,4 +152,11 @@ func (c commitHistogram) Collect(ch chan<- prometheus.Metric) {
 	}
 	n += uint64(h.Counts[len(store.DurationBuckets)])
 	ch <- prometheus.MustNewConstHistogram(c.desc, n, h.Sum.Seconds(), buckets)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -244,7 +244,11 @@ func run(ctx context.Context, o options) (bool, error) {
 	}
 	switch o.mode {
 	case "step":
-		stepRates(ctx, o, sims, st, rss, meter, cores, pick)
+		var wm *writerMeter
+		if api != nil {
+			wm = &writerMeter{api: api}
+		}
+		stepRates(ctx, o, sims, st, rss, meter, wm, cores, pick)
 	case "fleet":
 		if err := fleetRun(ctx, o, hubs, sims, st, rss, meter, cores, pick); err != nil {
 			return false, err
@@ -305,7 +309,7 @@ func waitIdle(ctx context.Context, sims []*sim, limit time.Duration) bool {
 	return false
 }
 
-func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssSampler, meter *cpuMeter, cores int, pick func(int) jobKind) {
+func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssSampler, meter *cpuMeter, wm *writerMeter, cores int, pick func(int) jobKind) {
 	offset := 0
 	for _, rate := range o.rates {
 		if ctx.Err() != nil {
@@ -313,6 +317,7 @@ func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssS
 		}
 		rss.reset()
 		meter.reset()
+		wm.reset(ctx)
 		before := st.applied.Load()
 		start := time.Now()
 		n := schedule(ctx, sims, rate, o.step, start, offset, pick)
@@ -328,6 +333,9 @@ func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssS
 			pct(lat, .5).Round(10*time.Microsecond), pct(lat, .99).Round(10*time.Microsecond), pct(lat, 1).Round(time.Millisecond),
 			snapshotNote(snap), st.throttled.Load(), st.nErrs, loadAvg(), rss.describe())
 		logf("rate %.0f/s: %s", rate, meter.per(n, cores))
+		if w := wm.per(ctx, applied); w != "" {
+			logf("rate %.0f/s: %s", rate, w)
+		}
 		if !drained {
 			logf("rate %.0f/s: the hub did not catch up within 2 minutes: saturated", rate)
 			return

@@ -107,18 +107,25 @@ type WALStats struct {
 	Errors int64
 	// Commits are the writer's group commits and CommittedItems the
 	// items they applied (an agent's request of reports, or a
-	// heartbeat): with synchronous=FULL each commit is one sync of the
-	// WAL.
+	// heartbeat).
 	Commits, CommittedItems int64
-	// CommitTimes are the writer's transactions' durations, the WAL's
-	// sync at commit included: the writer's own tail.
+	// CommitTimes are the writer's transactions' durations: the
+	// writer's serial time. The WAL is synced after them, off the
+	// writer (walsync.go).
 	CommitTimes DurationCounts
+	// WALSyncs are the syncs of the WAL after the group commits
+	// (WALSyncTime in all), each covering the groups committed before
+	// it; SyncFailed, the first that failed (the store refuses reports
+	// since).
+	WALSyncs    int64
+	WALSyncTime time.Duration
+	SyncFailed  bool
 }
 
 // WALStats returns the checkpoint and commit figures.
 func (s *SQLite) WALStats() WALStats {
 	c := &s.walStats
-	return WALStats{
+	st := WALStats{
 		PassiveCheckpoints: c.passive.Load(), PassiveTime: time.Duration(c.passiveNanos.Load()),
 		FramesCopied: c.copied.Load(),
 		Restarts:     c.restarts.Load(), Forced: c.forced.Load(), RestartsBusy: c.restartBusy.Load(),
@@ -127,6 +134,10 @@ func (s *SQLite) WALStats() WALStats {
 		Commits: s.groupCommits.Load(), CommittedItems: s.groupItems.Load(),
 		CommitTimes: s.commitTimes.read(),
 	}
+	if ws := s.walSync; ws != nil {
+		st.WALSyncs, st.WALSyncTime, st.SyncFailed = ws.syncs.Load(), time.Duration(ws.syncNanos.Load()), ws.err() != nil
+	}
+	return st
 }
 
 func (s *SQLite) checkpoints() {

@@ -282,3 +282,17 @@ func LazyObjects(s Store) int64 { return inner(s).lazyObjects.Load() }
 // BreakCheckpointer closes the checkpointer's connection pool, so that
 // every checkpoint from now on fails.
 func BreakCheckpointer(s *SQLite) error { return s.ck.Close() }
+
+// DisableWALSync makes s's committers sync the WAL inside their commits
+// (synchronous=FULL), as before walsync.go (call before any report).
+func DisableWALSync(s *SQLite) {
+	s.walSync.stop()
+	s.walSync = nil
+}
+
+// WrapWALSync runs the WAL syncer's syncs through wrap, which is given
+// the real sync (call before any report).
+func WrapWALSync(s *SQLite, wrap func(sync func() error) error) {
+	inner := s.walSync.sync
+	s.walSync.sync = func() error { return wrap(inner) }
+}

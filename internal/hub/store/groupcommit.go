@@ -343,6 +343,16 @@ func (c *committer) run(group []*commitItem) {
 	if len(live) == 0 {
 		return
 	}
+	if ws := c.s.walSync; ws != nil {
+		if err := ws.err(); err != nil {
+			// A WAL sync failed: nothing more is applied (walsync.go).
+			for _, it := range live {
+				it.err = err
+				close(it.done)
+			}
+			return
+		}
+	}
 	defer c.rate.served(len(live), time.Now())
 	// One lock order for every group (agents' rows, then clusters'), so
 	// two committers' groups cannot deadlock on PostgreSQL.
@@ -355,7 +365,7 @@ func (c *committer) run(group []*commitItem) {
 	// applied, and the group runs again with a savepoint per item.
 	err := errItemFailed
 	if len(live) > 1 {
-		err = c.s.txCopy(ctx, func(tx *sql.Tx, cp copyFunc) error {
+		err = c.s.groupTx(ctx, func(tx *sql.Tx, cp copyFunc) error {
 			for _, it := range live {
 				if c.apply(ctx, tx, cp, it); it.err != nil {
 					return errItemFailed
@@ -365,7 +375,7 @@ func (c *committer) run(group []*commitItem) {
 		})
 	}
 	if errors.Is(err, errItemFailed) {
-		err = c.s.txCopy(ctx, func(tx *sql.Tx, cp copyFunc) error {
+		err = c.s.groupTx(ctx, func(tx *sql.Tx, cp copyFunc) error {
 			for _, it := range live {
 				if len(live) > 1 {
 					if _, err := tx.ExecContext(ctx, "SAVEPOINT item"); err != nil {
@@ -407,6 +417,20 @@ func (c *committer) run(group []*commitItem) {
 		case it.err != nil:
 			it.applied = nil
 		}
+	}
+	if err == nil && c.s.walSync != nil {
+		// Committed, not yet synced: the syncer answers the items.
+		c.s.walSync.after(func(err error) {
+			for _, it := range live {
+				if err != nil {
+					it.err, it.applied = err, nil
+				}
+				close(it.done)
+			}
+		})
+		return
+	}
+	for _, it := range live {
 		close(it.done)
 	}
 }

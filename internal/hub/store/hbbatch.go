@@ -162,28 +162,51 @@ func (b *hbBatcher) loop() {
 }
 
 // run applies a batch and tells each item its outcome.
+//
+// On SQLite the batch commits without a sync of the WAL, as the
+// committers' groups do, and its heartbeats are answered once the
+// syncer has synced it (walsync.go); the batcher goes on meanwhile.
 func (b *hbBatcher) run(live []*hbItem) {
+	defer b.rate.served(len(live), time.Now())
+	seen, ws := b.s.seen, b.s.walSync
+	answer := func(err error) {
+		for _, it := range live {
+			if err != nil {
+				it.out, it.err = heartbeatOutcome{}, err
+			}
+		}
+		if seen != nil && err == nil {
+			seen.appliedBatch(live)
+		}
+		for _, it := range live {
+			close(it.done)
+		}
+	}
+	if ws != nil {
+		if err := ws.err(); err != nil {
+			answer(err) // a WAL sync failed: nothing more is applied
+			return
+		}
+	}
 	ctx := context.WithoutCancel(live[0].ctx)
+	apply := func(tx *sql.Tx) error { return b.s.heartbeatsIn(ctx, tx, live) }
 	var err error
 	for range 2 { // once more after a deadlock or a failed commit
 		b.batches.Add(1)
-		err = b.s.tx(ctx, func(tx *sql.Tx) error { return b.s.heartbeatsIn(ctx, tx, live) })
+		if ws != nil {
+			err = b.s.groupTx(ctx, func(tx *sql.Tx, _ copyFunc) error { return apply(tx) })
+		} else {
+			err = b.s.tx(ctx, apply)
+		}
 		if err == nil {
 			break
 		}
 	}
-	for _, it := range live {
-		if err != nil {
-			it.out, it.err = heartbeatOutcome{}, err
-		}
+	if err == nil && ws != nil {
+		ws.after(answer)
+		return
 	}
-	if seen := b.s.seen; seen != nil && err == nil {
-		seen.appliedBatch(live)
-	}
-	for _, it := range live {
-		close(it.done)
-	}
-	b.rate.served(len(live), time.Now())
+	answer(err)
 }
 
 // heartbeatsIn applies the heartbeats of items (one per agent) in tx,

@@ -88,6 +88,9 @@ type sqlStore struct {
 	// commit applies reports and heartbeats in groups (groupcommit.go);
 	// nil: each in its own transaction.
 	commit *committer
+	// walSync, when set (SQLite), syncs the WAL after the committers'
+	// groups, off the writer (walsync.go); nil: each commit syncs.
+	walSync *walSyncer
 	// hbs applies full heartbeats in sets, off the committers' queue
 	// (hbbatch.go); nil: each in its own transaction.
 	hbs *hbBatcher
@@ -142,6 +145,9 @@ func (s *sqlStore) close() error {
 	err := s.stopSeen()
 	s.stopHeartbeats()
 	s.stopCommitters()
+	if s.walSync != nil {
+		s.walSync.stop()
+	}
 	s.stopCertLookups()
 	for _, db := range []*sql.DB{s.commitDB, s.certDB} {
 		if db != nil {
