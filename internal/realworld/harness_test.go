@@ -150,12 +150,18 @@ var builtinRules = sync.OnceValues(rules.Builtin)
 // Security level.
 func scanPaths(t *testing.T, paths []string, level string) *finding.Report {
 	t.Helper()
+	return scanPathsWith(t, paths, rule.Settings{DefaultPSSLevel: level})
+}
+
+// scanPathsWith is scanPaths with every setting of the scan.
+func scanPathsWith(t *testing.T, paths []string, settings rule.Settings) *finding.Report {
+	t.Helper()
 	set, err := builtinRules()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := scan.Config(context.Background(), scan.ConfigInput{Paths: paths},
-		scan.Options{Rules: set, Settings: rule.Settings{DefaultPSSLevel: level}})
+		scan.Options{Rules: set, Settings: settings})
 	if err != nil {
 		t.Fatalf("scan %v: %v", paths, err)
 	}
