@@ -10,7 +10,7 @@ func builtinByCheck() map[string][]finding.PeerCheck {
 		"cluster/dangling-role-binding":                          {{Tool: "polaris", ID: "clusterrolebindingPodExecAttach"}, {Tool: "polaris", ID: "rolebindingRolePodExecAttach"}, {Tool: "polaris", ID: "rolebindingClusterRolePodExecAttach"}},
 		"cluster/default-sa-automount":                           {{Tool: "kube-bench", ID: "5.1.5"}, {Tool: "kubescape", ID: "C-0034"}, {Tool: "kubescape", ID: "C-0189"}},
 		"cluster/namespace-no-limitrange":                        {{Tool: "trivy", ID: "KSV-0039"}},
-		"cluster/namespace-no-network-policy":                    {{Tool: "kube-bench", ID: "5.3.2"}, {Tool: "kube-linter", ID: "non-isolated-pod"}, {Tool: "kube-score", ID: "pod-networkpolicy"}, {Tool: "kubescape", ID: "C-0054"}, {Tool: "kubescape", ID: "C-0206"}},
+		"cluster/namespace-no-network-policy":                    {{Tool: "kube-bench", ID: "5.3.2"}, {Tool: "kube-linter", ID: "non-isolated-pod"}, {Tool: "kube-score", ID: "pod-networkpolicy"}, {Tool: "kubescape", ID: "C-0030"}, {Tool: "kubescape", ID: "C-0049"}, {Tool: "kubescape", ID: "C-0054"}, {Tool: "kubescape", ID: "C-0206"}, {Tool: "kubescape", ID: "C-0260"}},
 		"cluster/namespace-no-pss-enforce":                       {{Tool: "kubescape", ID: "C-0192"}},
 		"cluster/namespace-no-resourcequota":                     {{Tool: "trivy", ID: "KSV-0040"}},
 		"encryption/not-configured":                              {{Tool: "kubescape", ID: "C-0066"}},
