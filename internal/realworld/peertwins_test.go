@@ -104,7 +104,13 @@ func TestPeerTwins(t *testing.T) {
 		}
 	}
 	m := newMismatches(20)
-	for _, tf := range loadPeerTwins(t) {
+	twinFiles := loadPeerTwins(t)
+	for _, tool := range sortedKeys(mapped) {
+		if len(mapped[tool]) > 0 && !slices.ContainsFunc(twinFiles, func(f *peerTwinFile) bool { return f.Tool == tool }) {
+			m.add(tool, "peer with implemented checks but no twin file", "peer-twins/%s.yaml", tool)
+		}
+	}
+	for _, tf := range twinFiles {
 		checks, ok := mapped[tf.Tool]
 		if !ok {
 			t.Errorf("peer-twins/%s.yaml: no such tool in internal/catalog/peers", tf.Tool)
