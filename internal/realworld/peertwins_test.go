@@ -9,15 +9,14 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/palisade-sec/palisade/internal/catalog/peers"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/rule"
 )
 
 // peerTwinsDir holds one file per peer tool: twin pairs written from the
-// peer's documentation of each check (format in its README.md).
+// peer's documentation of each check (format: testdata/realworld/README.md
+// and the header of trivy.yaml there).
 var peerTwinsDir = filepath.Join(realworldDir, "peer-twins")
 
 // peerTwinFile is testdata/realworld/peer-twins/<tool>.yaml.
@@ -66,14 +65,8 @@ func loadPeerTwins(t *testing.T) []*peerTwinFile {
 	}
 	var out []*peerTwinFile
 	for _, name := range names {
-		data, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
 		var f peerTwinFile
-		if err := yaml.UnmarshalStrict(data, &f); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+		readStrictYAML(t, name, &f)
 		if want := strings.TrimSuffix(filepath.Base(name), ".yaml"); f.Tool != want {
 			t.Fatalf("%s: tool %q does not match the file name", name, f.Tool)
 		}
