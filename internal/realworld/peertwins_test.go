@@ -1,13 +1,17 @@
 package realworld
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/catalog/peers"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -125,6 +129,19 @@ func TestPeerTwins(t *testing.T) {
 			if len(levels) == 0 {
 				levels = []string{"restricted"}
 			}
+			// Each side is scanned once per level, whatever the number of
+			// checks the twin serves.
+			type sides struct{ bad, fixed map[string]finding.Severity }
+			scanned := map[string]sides{}
+			for _, lv := range levels {
+				level, ok := levelNames[lv]
+				if !ok {
+					m.add(tf.Tool, "unknown level", "%s: %q", where, lv)
+					continue
+				}
+				settings := rule.Settings{DefaultPSSLevel: level, AllowedRegistries: tw.AllowedRegistries}
+				scanned[lv] = sides{scanTwinSide(t, tw.Bad, settings), scanTwinSide(t, tw.Fixed, settings)}
+			}
 			for _, id := range tw.Checks {
 				id = strings.ToUpper(id)
 				ids, ok := checks[id]
@@ -134,28 +151,24 @@ func TestPeerTwins(t *testing.T) {
 				}
 				twinned[id] = true
 				for _, lv := range levels {
-					level, ok := levelNames[lv]
+					sc, ok := scanned[lv]
 					if !ok {
-						m.add(tf.Tool, "unknown level", "%s: %q", where, lv)
 						continue
 					}
 					m.count(tf.Tool, "twin checks", 1)
-					settings := rule.Settings{DefaultPSSLevel: level, AllowedRegistries: tw.AllowedRegistries}
-					bad := scanTwinSide(t, tw.Bad, settings)
-					fixed := scanTwinSide(t, tw.Fixed, settings)
 					at := fmt.Sprintf("%s %s at %s", tf.Tool, id, lv)
 					best, bestID := finding.SeverityUnknown, ""
 					for _, p := range ids {
-						if s, ok := bad[p]; ok && s > best {
+						if s, ok := sc.bad[p]; ok && s > best {
 							best, bestID = s, p
 						}
-						if _, ok := fixed[p]; ok {
+						if _, ok := sc.fixed[p]; ok {
 							m.add(tf.Tool, "mapped check reported on the fixed twin", "%s: %s", at, p)
 						}
 					}
 					switch {
 					case bestID == "":
-						m.add(tf.Tool, "no mapped check reported on the misconfigured twin", "%s: want one of %v; got %v", at, ids, sortedKeys(bad))
+						m.add(tf.Tool, "no mapped check reported on the misconfigured twin", "%s: want one of %v; got %v", at, ids, sortedKeys(sc.bad))
 					case best < minSev:
 						m.add(tf.Tool, "misconfigured twin reported below the severity its risk deserves", "%s: %s at %s, want %s", at, bestID, best, minSev)
 					}
@@ -196,26 +209,52 @@ func TestPeerTwins(t *testing.T) {
 
 // scanTwinSide scans one side of a twin (one or more YAML documents) as
 // `scan config` would and returns the unsuppressed rule IDs reported with
-// their most severe finding.
+// their most severe finding. The same objects are also scanned as one
+// `kind: List` in JSON, as `kubectl get -o json` prints several kinds, and
+// must give the same result.
 func scanTwinSide(t *testing.T, docs string, settings rule.Settings) map[string]finding.Severity {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "twin.yaml")
-	if err := os.WriteFile(p, []byte(docs), 0o600); err != nil {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "twin.yaml")
+	if err := os.WriteFile(plain, []byte(docs), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	rep := scanPathsWith(t, []string{p}, settings)
-	for _, pr := range rep.Problems {
-		if pr.Level == finding.LevelError {
-			t.Errorf("twin %q: %s:%d: %s", firstLine(docs), pr.File, pr.Line, pr.Message)
+	var items []any
+	for _, doc := range strings.Split(docs, "\n---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
+			t.Fatalf("twin %q: document %q: %v", firstLine(docs), firstLine(doc), err)
+		}
+		items = append(items, obj)
+	}
+	list, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List",
+		"metadata": map[string]any{"resourceVersion": ""}, "items": items}, "", "    ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listFile := filepath.Join(dir, "list.json")
+	if err := os.WriteFile(listFile, list, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var results [2]map[string]finding.Severity
+	for i, p := range []string{plain, listFile} {
+		rep := scanPathsWith(t, []string{p}, settings)
+		for _, pr := range rep.Problems {
+			if pr.Level == finding.LevelError {
+				t.Errorf("twin %q: %s:%d: %s", firstLine(docs), pr.File, pr.Line, pr.Message)
+			}
+		}
+		results[i] = map[string]finding.Severity{}
+		for _, f := range rep.Findings {
+			if !f.Suppressed && f.Severity > results[i][f.RuleID] {
+				results[i][f.RuleID] = f.Severity
+			}
 		}
 	}
-	out := map[string]finding.Severity{}
-	for _, f := range rep.Findings {
-		if !f.Suppressed && f.Severity > out[f.RuleID] {
-			out[f.RuleID] = f.Severity
-		}
+	if !maps.Equal(results[0], results[1]) {
+		t.Errorf("twin %q: as YAML documents %v, as a kind: List %v", firstLine(docs), results[0], results[1])
 	}
-	return out
+	return results[0]
 }
 
 func firstLine(s string) string {
