@@ -150,12 +150,18 @@ var builtinRules = sync.OnceValues(rules.Builtin)
 // Security level.
 func scanPaths(t *testing.T, paths []string, level string) *finding.Report {
 	t.Helper()
+	return scanPathsWith(t, paths, rule.Settings{DefaultPSSLevel: level})
+}
+
+// scanPathsWith is scanPaths with every setting of the scan.
+func scanPathsWith(t *testing.T, paths []string, settings rule.Settings) *finding.Report {
+	t.Helper()
 	set, err := builtinRules()
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := scan.Config(context.Background(), scan.ConfigInput{Paths: paths},
-		scan.Options{Rules: set, Settings: rule.Settings{DefaultPSSLevel: level}})
+		scan.Options{Rules: set, Settings: settings})
 	if err != nil {
 		t.Fatalf("scan %v: %v", paths, err)
 	}
@@ -358,17 +364,24 @@ func (e findingExpectation) matches(f finding.Finding) bool {
 	return f.RuleID == e.Rule
 }
 
-// checkExpectations checks the files of dir against an expectations file.
-func checkExpectations(t *testing.T, m *mismatches, corpus, dir, expectations string) {
+// readStrictYAML decodes a hand-written YAML file of the harness into v,
+// refusing unknown fields, or fails the test naming the file.
+func readStrictYAML(t *testing.T, path string, v any) {
 	t.Helper()
-	data, err := os.ReadFile(expectations)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var exp corpusExpectations
-	if err := yaml.UnmarshalStrict(data, &exp); err != nil {
-		t.Fatalf("%s: %v", expectations, err)
+	if err := yaml.UnmarshalStrict(data, v); err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
+}
+
+// checkExpectations checks the files of dir against an expectations file.
+func checkExpectations(t *testing.T, m *mismatches, corpus, dir, expectations string) {
+	t.Helper()
+	var exp corpusExpectations
+	readStrictYAML(t, expectations, &exp)
 	for _, fe := range exp.Files {
 		file := filepath.Join(dir, fe.File)
 		m.count(corpus, "hand-written expectations", 1)

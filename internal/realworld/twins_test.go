@@ -34,14 +34,8 @@ type twinExpectations struct {
 
 func loadTwinExpectations(t *testing.T) twinExpectations {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(realworldDir, expectationsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var e twinExpectations
-	if err := yaml.UnmarshalStrict(data, &e); err != nil {
-		t.Fatalf("%s: %v", expectationsFile, err)
-	}
+	readStrictYAML(t, filepath.Join(realworldDir, expectationsFile), &e)
 	return e
 }
 

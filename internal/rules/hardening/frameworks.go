@@ -26,6 +26,7 @@ func Frameworks() map[string]finding.Frameworks {
 		"hardening/secret-in-env":            {CIS: []string{"5.4.1"}, NSA: []string{"network.secrets"}, MITRE: []string{"T1552"}},
 		"hardening/container-runtime-socket": {CIS: []string{"5.2.11"}, NSA: enforce, MITRE: []string{"T1611", "T1610", "T1612"}, PSS: []string{"baseline/hostpath-volumes"}},
 		"hardening/sensitive-host-path":      {CIS: []string{"5.2.11"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/hostpath-volumes"}},
+		"hardening/writable-host-path":       {CIS: []string{"5.2.11"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/hostpath-volumes"}},
 		"hardening/host-devices":             {NSA: enforce, MITRE: []string{"T1611"}},
 		"hardening/default-namespace":        {CIS: []string{"5.6.1", "5.6.4"}, NSA: []string{"network.namespaces"}},
 		"hardening/default-service-account":  {CIS: []string{"5.1.5"}, NSA: []string{"authz.rbac"}, MITRE: []string{"T1078.001"}},

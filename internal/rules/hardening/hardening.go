@@ -31,6 +31,7 @@ func Rules() []*rule.Rule {
 		runtimeSocket(),
 		sensitiveHostPath(),
 		hostDevices(),
+		writableHostPath(),
 		defaultNamespace(),
 		defaultServiceAccount(),
 		serviceExposed(),

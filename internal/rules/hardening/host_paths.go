@@ -129,6 +129,51 @@ func sensitiveHostPath() *rule.Rule {
 	}
 }
 
+// writableHostPath: no container (init, regular or ephemeral) may mount a
+// hostPath volume without readOnly: true (kube-linter
+// writable-host-mount, Kubescape C-0045). One finding per container, at
+// its first writable host mount. The Pod Security controls report every
+// hostPath volume, read-only or not; this rule tells the writable ones,
+// which let a container change the node, from a read-only mount, the
+// documented fix. A hostPath volume no container mounts is not reported.
+func writableHostPath() *rule.Rule {
+	return &rule.Rule{
+		ID:              "hardening/writable-host-path",
+		Title:           "Host path mounted writable",
+		Severity:        finding.SeverityMedium,
+		Description:     "A hostPath volume mounted without readOnly: true lets the container write to the node's file system: plant files other pods or the kubelet read, fill the node's disk, or replace binaries and configuration when the path is a system directory. A read-only mount still exposes what it shows, which the Pod Security hostPath control reports.",
+		Remediation:     "Mount the host path with readOnly: true, or replace it with an emptyDir or a persistent volume when the container needs to write.",
+		RemediationYAML: "volumeMounts:\n- name: host-logs\n  mountPath: /var/log/host\n  readOnly: true",
+		References:      []finding.Reference{cis("5.2.11"), nsaGuide("Pod security")},
+		Tags:            tags,
+		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
+			host := map[string]string{}
+			for _, v := range hostPathVolumes(w.Spec) {
+				host[v.vol.Name] = v.path
+			}
+			if len(host) == 0 {
+				return nil
+			}
+			var out []rule.Violation
+			for _, c := range w.Containers() {
+				for i, m := range c.VolumeMounts {
+					p, ok := host[m.Name]
+					if !ok || m.ReadOnly {
+						continue
+					}
+					out = append(out, rule.Violation{
+						Message:   fmt.Sprintf("container %q mounts the node path %s (volume %q) writable", c.Name, p, m.Name),
+						Field:     w.Field(fmt.Sprintf("%s.volumeMounts[%d]", c.Path, i)),
+						Container: c.Name,
+					})
+					break
+				}
+			}
+			return out
+		},
+	}
+}
+
 func isRuntimeSocket(p string) bool {
 	for _, s := range runtimeSockets {
 		if under(p, s) {

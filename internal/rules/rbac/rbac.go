@@ -75,7 +75,7 @@ func roleGrantCheck(g *grant) func(c *rule.Context) []rule.Violation {
 				continue
 			}
 			if i, field, what := g.role(rules, o.Ref.Namespace); i >= 0 {
-				out = append(out, rule.Violation{Object: o, Field: field,
+				out = append(out, rule.Violation{Object: o, Field: field, Severity: g.severityAt(rules, i),
 					Message: fmt.Sprintf("%s allows %s", objectName(kind, o.Ref.Namespace, o.Ref.Name), what)})
 			}
 		}
@@ -90,7 +90,7 @@ func roleGrantCheck(g *grant) func(c *rule.Context) []rule.Violation {
 			}
 			for _, r := range BoundRoleRisks(b.roleRef, b.subjects, b.namespace, rules) {
 				if r.RuleID == g.id {
-					out = append(out, rule.Violation{Object: b.object, Field: r.Field, Message: b.ref() + " gives " + r.What})
+					out = append(out, rule.Violation{Object: b.object, Field: r.Field, Severity: r.Severity, Message: b.ref() + " gives " + r.What})
 				}
 			}
 		}

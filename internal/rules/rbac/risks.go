@@ -43,6 +43,17 @@ type grant struct {
 	role func(rules []rbacv1.PolicyRule, namespace string) (index int, field, what string)
 	// binding finds the grant in a binding itself, per subject.
 	binding func(ref rbacv1.RoleRef, subjects []rbacv1.Subject, namespace string) []Risk
+	// severityOf, when set, is the severity of the rule role found,
+	// replacing severity (which is then the least it reports).
+	severityOf func(r rbacv1.PolicyRule) finding.Severity
+}
+
+// severityAt is the severity of a grant found at rules[index].
+func (g *grant) severityAt(rules []rbacv1.PolicyRule, index int) finding.Severity {
+	if g.severityOf == nil || index < 0 || index >= len(rules) {
+		return g.severity
+	}
+	return max(g.severity, g.severityOf(rules[index]))
 }
 
 // access is a resource the risky verbs apply to; cluster marks
@@ -168,21 +179,23 @@ var grants = []grant{
 		fix:  "Let Events expire on their own; keep delete on events and pods/log to no one but the control plane.",
 		role: allows([]access{{req: rbaceval.Request{Resource: "pods", Subresource: "log"}}, {req: rbaceval.Request{Resource: "events"}}, {req: rbaceval.Request{Group: "events.k8s.io", Resource: "events"}}}, []string{"delete", "deletecollection"}, false)},
 	{id: "rbac/wildcard", title: "Role uses wildcards", severity: finding.SeverityMedium, cis: "5.1.3",
-		why: "A \"*\" in verbs, resources or API groups grants everything that exists now and every resource added later.",
+		why: "A \"*\" in verbs, resources or API groups grants everything that exists now and every resource added later. Reported MEDIUM; HIGH when a rule changes every resource of its groups (\"*\" resources with \"*\" or write verbs), CRITICAL when it allows every verb on every resource of every group, which is cluster-admin in all but name.",
 		fix: "List the verbs, resources and groups needed explicitly.",
+		// The most severe wildcard rule is reported, the first of equals.
 		role: func(rules []rbacv1.PolicyRule, _ string) (int, string, string) {
+			at, best := -1, finding.SeverityUnknown
 			for i, r := range rules {
-				for _, f := range []struct {
-					name string
-					list []string
-				}{{"verbs", r.Verbs}, {"resources", r.Resources}, {"apiGroups", r.APIGroups}} {
-					if contains(f.list, "*") {
-						return i, fmt.Sprintf("rules[%d].%s", i, f.name), `"*" in ` + f.name
-					}
+				if wildcardField(r) != "" && wildcardSeverity(r) > best {
+					at, best = i, wildcardSeverity(r)
 				}
 			}
-			return -1, "", ""
-		}},
+			if at < 0 {
+				return -1, "", ""
+			}
+			f := wildcardField(rules[at])
+			return at, fmt.Sprintf("rules[%d].%s", at, f), `"*" in ` + f + wildcardWhat[best]
+		},
+		severityOf: wildcardSeverity},
 	{id: "rbac/cluster-admin-binding", title: "cluster-admin bound to a non-system subject", severity: finding.SeverityCritical, cis: "5.1.1",
 		why:  "cluster-admin is unrestricted control of the cluster; bound to people or workloads it turns one stolen credential into a full compromise.",
 		fix:  "Bind narrower roles; keep cluster-admin for break-glass access through a reviewed process.",
@@ -241,6 +254,50 @@ var grants = []grant{
 		}},
 }
 
+// wildcardField names the first field of a policy rule that holds "*",
+// or "".
+func wildcardField(r rbacv1.PolicyRule) string {
+	for _, f := range []struct {
+		name string
+		list []string
+	}{{"verbs", r.Verbs}, {"resources", r.Resources}, {"apiGroups", r.APIGroups}} {
+		if contains(f.list, "*") {
+			return f.name
+		}
+	}
+	return ""
+}
+
+// wildcardSeverity is how much a policy rule's wildcards grant: every
+// verb on every resource of every group is cluster-admin (CRITICAL, as
+// Trivy's KSV044 and Kubescape's C-0187 weigh it); changing every
+// resource of its groups is HIGH (KSV046, KSV115); any other wildcard
+// MEDIUM.
+func wildcardSeverity(r rbacv1.PolicyRule) finding.Severity {
+	allVerbs, allResources := contains(r.Verbs, "*"), contains(r.Resources, "*")
+	switch {
+	case allVerbs && allResources && contains(r.APIGroups, "*"):
+		return finding.SeverityCritical
+	case allResources && (allVerbs || containsAny(r.Verbs, "create", "update", "patch", "delete", "deletecollection")):
+		return finding.SeverityHigh
+	}
+	return finding.SeverityMedium
+}
+
+var wildcardWhat = map[finding.Severity]string{
+	finding.SeverityHigh:     " (changes every resource of its API groups)",
+	finding.SeverityCritical: " (every verb on every resource: cluster-admin in all but name)",
+}
+
+func containsAny(list []string, want ...string) bool {
+	for _, w := range want {
+		if contains(list, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // RoleRisks returns the risky grants of a role's rules, at most one per
 // rule ID (the first rule that gives it). namespace is where the rules
 // apply: a Role's or RoleBinding's namespace, or "" for a ClusterRole
@@ -256,7 +313,7 @@ func RoleRisks(rules []rbacv1.PolicyRule, namespace string) []Risk {
 			continue
 		}
 		if idx, field, what := g.role(rules, namespace); idx >= 0 {
-			out = append(out, Risk{RuleID: g.id, Severity: g.severity, What: what, Field: field})
+			out = append(out, Risk{RuleID: g.id, Severity: g.severityAt(rules, idx), What: what, Field: field})
 		}
 	}
 	return out

@@ -170,3 +170,46 @@ func TestIsBuiltinRole(t *testing.T) {
 		}
 	}
 }
+
+// TestWildcardSeverity: rbac/wildcard weighs what the wildcard grants, at
+// its most severe rule, through RoleRisks and through a binding.
+func TestWildcardSeverity(t *testing.T) {
+	core := l("")
+	tests := []struct {
+		name      string
+		rules     []rbacv1.PolicyRule
+		wantField string
+		want      finding.Severity
+	}{
+		{"wildcard verbs on one resource", []rbacv1.PolicyRule{pr(core, l("configmaps"), l("*"))}, "rules[0].verbs", finding.SeverityMedium},
+		{"read every resource of a group", []rbacv1.PolicyRule{pr(l("monitoring.coreos.com"), l("*"), l("get", "list"))}, "rules[0].resources", finding.SeverityMedium},
+		{"wildcard groups, named resources", []rbacv1.PolicyRule{pr(l("*"), l("ingresses"), l("get"))}, "rules[0].apiGroups", finding.SeverityMedium},
+		{"change every core resource", []rbacv1.PolicyRule{pr(core, l("*"), l("create", "delete"))}, "rules[0].resources", finding.SeverityHigh},
+		{"every verb on every core resource", []rbacv1.PolicyRule{pr(core, l("*"), l("*"))}, "rules[0].verbs", finding.SeverityHigh},
+		{"the worst rule is reported", []rbacv1.PolicyRule{pr(core, l("configmaps"), l("*")), pr(l("apps"), l("*"), l("patch"))}, "rules[1].resources", finding.SeverityHigh},
+		{"everything everywhere", []rbacv1.PolicyRule{pr(core, l("pods"), l("*")), pr(l("*"), l("*"), l("*"))}, "rules[1].verbs", finding.SeverityCritical},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *Risk
+			risks := RoleRisks(tt.rules, "")
+			for i := range risks {
+				if risks[i].RuleID == "rbac/wildcard" {
+					got = &risks[i]
+				}
+			}
+			if got == nil {
+				t.Fatalf("rbac/wildcard not found in %v", riskList(risks))
+			}
+			if got.Severity != tt.want || got.Field != tt.wantField {
+				t.Errorf("got %s at %s, want %s at %s (%s)", got.Severity, got.Field, tt.want, tt.wantField, got.What)
+			}
+			bound := BoundRoleRisks(rbacv1.RoleRef{Kind: "ClusterRole", Name: "x"}, []rbacv1.Subject{{Kind: "User", Name: "jane"}}, "", tt.rules)
+			for _, r := range bound {
+				if r.RuleID == "rbac/wildcard" && r.Severity != tt.want {
+					t.Errorf("through a binding: %s, want %s", r.Severity, tt.want)
+				}
+			}
+		})
+	}
+}
