@@ -87,7 +87,7 @@ func BenchmarkRuntimeIntent(b *testing.B) {
 	pods, nss, pols, svcs := intentCluster()
 	objects := heapAlloc() - before
 	start := time.Now()
-	snap := policyintent.Build(pods, nss, pols, svcs)
+	snap := policyintent.Build(pods, nss, pols, svcs, nil)
 	build := time.Since(start)
 	withSnap := heapAlloc() - before - objects
 	j := &policyintent.Judge{}
