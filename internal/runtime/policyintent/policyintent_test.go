@@ -35,6 +35,19 @@ func cluster(extra ...*networkingv1.NetworkPolicy) *Snapshot { return clusterWit
 // a BaselineAdminNetworkPolicy) as YAML, decoded as the sensor's dynamic
 // informer keeps them.
 func clusterWith(admin []string, extra ...*networkingv1.NetworkPolicy) *Snapshot {
+	var objs []*unstructured.Unstructured
+	for _, y := range admin {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+			panic(err)
+		}
+		objs = append(objs, u)
+	}
+	return clusterWithObjects(objs, extra...)
+}
+
+// clusterWithObjects is the cluster with admin objects as given.
+func clusterWithObjects(admin []*unstructured.Unstructured, extra ...*networkingv1.NetworkPolicy) *Snapshot {
 	ctrl := true
 	pod := func(name, ip, host string, lbl map[string]string, owner *metav1.OwnerReference, ports ...corev1.ContainerPort) *corev1.Pod {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: lbl},
@@ -80,15 +93,7 @@ func clusterWith(admin []string, extra ...*networkingv1.NetworkPolicy) *Snapshot
 		Selector: map[string]string{"app": "db"}, ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"},
 		Ports: []corev1.ServicePort{{Port: 5432, Protocol: tcp, TargetPort: pg}}}}
 	ns := []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}
-	var objs []*unstructured.Unstructured
-	for _, y := range admin {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
-			panic(err)
-		}
-		objs = append(objs, u)
-	}
-	return Build(pods, ns, policies, []*corev1.Service{svc}, objs)
+	return Build(pods, ns, policies, []*corev1.Service{svc}, admin)
 }
 
 var (
