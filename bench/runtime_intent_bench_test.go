@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -69,6 +70,30 @@ func intentCluster() ([]*corev1.Pod, []*corev1.Namespace, []*networkingv1.Networ
 	return pods, nss, pols, svcs
 }
 
+// intentAdminTiers are 3 AdminNetworkPolicies (Allow, Pass, Deny) and
+// the baseline over intentCluster's namespaces, as the sensor's dynamic
+// informer keeps them (stripped to kind, name and spec).
+func intentAdminTiers() []*unstructured.Unstructured {
+	sel := func(k, v string) map[string]any { return map[string]any{"matchLabels": map[string]any{k: v}} }
+	anp := func(kind, name string, spec map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": kind,
+			"metadata": map[string]any{"name": name}, "spec": spec}}
+	}
+	return []*unstructured.Unstructured{
+		anp("AdminNetworkPolicy", "allow-monitoring", map[string]any{"priority": int64(1), "subject": map[string]any{"namespaces": map[string]any{}},
+			"ingress": []any{map[string]any{"action": "Allow", "from": []any{map[string]any{"namespaces": sel("kubernetes.io/metadata.name", "monitoring")}},
+				"ports": []any{map[string]any{"portNumber": map[string]any{"port": int64(9090)}}}}}}),
+		anp("AdminNetworkPolicy", "pass-tier-0", map[string]any{"priority": int64(5), "subject": map[string]any{"namespaces": sel("tier", "0")},
+			"egress": []any{map[string]any{"action": "Pass", "to": []any{map[string]any{"namespaces": sel("tier", "0")}}}}}),
+		anp("AdminNetworkPolicy", "deny-metadata", map[string]any{"priority": int64(10), "subject": map[string]any{"namespaces": map[string]any{}},
+			"egress": []any{map[string]any{"action": "Deny", "to": []any{map[string]any{"networks": []any{"169.254.169.254/32"}}}},
+				map[string]any{"action": "Deny", "to": []any{map[string]any{"namespaces": sel("tier", "4")}},
+					"ports": []any{map[string]any{"portRange": map[string]any{"start": int64(8000), "end": int64(8024)}}}}}}),
+		anp("BaselineAdminNetworkPolicy", "default", map[string]any{"subject": map[string]any{"namespaces": map[string]any{}},
+			"ingress": []any{map[string]any{"action": "Deny", "from": []any{map[string]any{"namespaces": map[string]any{}}}}}}),
+	}
+}
+
 func heapAlloc() uint64 {
 	runtime.GC()
 	var m runtime.MemStats
@@ -81,13 +106,23 @@ func heapAlloc() uint64 {
 // of one snapshot (the model and address maps), the time to rebuild a
 // snapshot, and the time to judge a connection, uncached (every
 // iteration a new snapshot's first answer is not counted: the cache is
-// emptied by Set) and cached.
+// emptied by Set) and cached; the sub-benchmark admin adds the admin
+// tiers (intentAdminTiers).
 func BenchmarkRuntimeIntent(b *testing.B) {
+	b.Run("networkpolicies", func(b *testing.B) { benchmarkRuntimeIntent(b, nil) })
+	b.Run("admin", func(b *testing.B) { benchmarkRuntimeIntent(b, intentAdminTiers) })
+}
+
+func benchmarkRuntimeIntent(b *testing.B, admin func() []*unstructured.Unstructured) {
 	before := heapAlloc()
 	pods, nss, pols, svcs := intentCluster()
+	var tiers []*unstructured.Unstructured
+	if admin != nil {
+		tiers = admin()
+	}
 	objects := heapAlloc() - before
 	start := time.Now()
-	snap := policyintent.Build(pods, nss, pols, svcs)
+	snap := policyintent.Build(pods, nss, pols, svcs, tiers)
 	build := time.Since(start)
 	withSnap := heapAlloc() - before - objects
 	j := &policyintent.Judge{}
@@ -108,6 +143,9 @@ func BenchmarkRuntimeIntent(b *testing.B) {
 	}
 	b.StopTimer()
 	st := j.Stats()
+	if st.Reason != "" || (admin != nil && snap.AdminPolicies != 3) {
+		b.Fatalf("snapshot not judged from: %q, %d admin policies", st.Reason, snap.AdminPolicies)
+	}
 	b.ReportMetric(float64(objects)/(1<<20), "objects-MiB")
 	b.ReportMetric(float64(withSnap)/(1<<20), "snapshot-MiB")
 	b.ReportMetric(float64(build.Milliseconds()), "build-ms")

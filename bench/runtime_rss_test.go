@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,7 +14,16 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/bench/internal/procstatus"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
@@ -27,7 +37,10 @@ import (
 // `palisade-agent --runtime`, run alternately
 // PALISADE_RUNTIME_RSS_ROUNDS times each, default 1) with 1,000
 // pods on its node in the real API server (each with a container status,
-// as the pod index keeps them), the eBPF sensor loaded and the target
+// as the pod index keeps them, and an address), the cluster policy intent
+// judges by (rssCluster: 200 NetworkPolicies in 20 namespaces, 250
+// Services, and AdminNetworkPolicies and a BaselineAdminNetworkPolicy
+// through their CRDs), the eBPF sensor loaded and the target
 // load's connects and execs running (runtime_loadgen_test.go) for
 // PALISADE_RUNTIME_BENCH_SECONDS (default 20). It reports the RSS at the
 // end and the peak (VmHWM), when the peak was sampled and what it was
@@ -59,39 +72,7 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 	env := testenv.Shared(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	client := env.AdminClient(b)
-	nss := make([]string, 10)
-	for i := range nss {
-		nss[i] = env.CreateNamespace(ctx, b, "rss-", nil).Name
-	}
-	const nPods = 1000
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
-	for i := range nPods {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			ns := nss[i%len(nss)]
-			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("pod-%d", i), Namespace: ns, Labels: map[string]string{"app": "bench", "pod-template-hash": "7d9f"}},
-				Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{
-					{Name: "app", Image: fmt.Sprintf("registry.example.com/app-%d:1.0", i%50)},
-					{Name: "sidecar", Image: "registry.example.com/proxy:2"}}}}
-			p, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			p.Status.ContainerStatuses = []corev1.ContainerStatus{
-				{Name: "app", ContainerID: fmt.Sprintf("containerd://%064x", 2*i), ImageID: "registry.example.com/app@sha256:" + strings.Repeat("ab", 32)},
-				{Name: "sidecar", ContainerID: fmt.Sprintf("containerd://%064x", 2*i+1), ImageID: "registry.example.com/proxy@sha256:" + strings.Repeat("cd", 32)}}
-			if _, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
-				b.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
+	nss := rssCluster(ctx, b, env)
 	if b.Failed() {
 		return
 	}
@@ -106,6 +87,7 @@ func BenchmarkRuntimeNodeRSS(b *testing.B) {
 				fmt.Fprintf(os.Stderr, "%s: peak %.1f MiB at %.2f s (anon %.1f, file %.1f, shmem %.1f MiB at that sample), VmHWM %.1f, idle %.1f, loaded %.1f MiB (anon %.1f, file %.1f); %.0f ops/s; load1 %.1f\n",
 					name, mib(r.peak.kib), r.peak.at.Seconds(), mib(r.peak.anon), mib(r.peak.file), mib(r.peak.shmem), mib(r.hwm), mib(r.idle), mib(r.loaded), mib(r.anon), mib(r.file), r.ops, load1())
 				fmt.Fprintf(os.Stderr, "%s: RSS MiB every 0.5 s from the start: %s\n", name, r.trace)
+				fmt.Fprintf(os.Stderr, "%s: %s\n", name, r.intent)
 				if w, ok := worst[name]; !ok || r.hwm > w.hwm {
 					worst[name] = r
 				}
@@ -150,7 +132,7 @@ type rssRun struct {
 	peak                          rssSample // the highest VmRSS sampled
 	idle, loaded, hwm, anon, file int64
 	ops                           float64
-	trace                         string
+	trace, intent                 string
 }
 
 // runtimeRSSRun starts the sensor binary, samples its RSS every 5 ms for
@@ -213,6 +195,16 @@ func runtimeRSSRun(ctx context.Context, b *testing.B, bin, kubeconfig, ns string
 	r.ops = float64(load.Connects+load.Execs) / load.Elapsed
 	close(sampling)
 	<-sampled
+	// What policy intent judged by: the sensor writes a changed state at
+	// most every 30 s, so this waits for the one after its first snapshot
+	// (after the figures above were taken).
+	r.intent = "no state with policy intent within 45 s"
+	for deadline := time.Now().Add(45 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if st := latestRuntimeState(ctx, client, ns); st != nil && (st.IntentPolicies != "" || !strings.HasPrefix(st.IntentReason, "policies not synced yet")) {
+			r.intent = fmt.Sprintf("intent: %q, reason %q", st.IntentPolicies, st.IntentReason)
+			break
+		}
+	}
 	_ = sensor.Process.Signal(os.Interrupt)
 	_ = sensor.Wait()
 	var trace []string
@@ -230,6 +222,26 @@ func runtimeRSSRun(ctx context.Context, b *testing.B, bin, kubeconfig, ns string
 	return r
 }
 
+// latestRuntimeState is the newest sensor state among ns's Events, nil if
+// none.
+func latestRuntimeState(ctx context.Context, client *kubernetes.Clientset, ns string) *fleetapi.RuntimeSensorState {
+	evs, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	var latest *fleetapi.RuntimeSensorState
+	for _, e := range evs.Items {
+		var rep fleetapi.RuntimeReport
+		if e.Reason != fleetapi.KubeEventReasonRuntimeState || json.Unmarshal([]byte(e.Annotations[fleetapi.KubeEventRuntimeAnnotation]), &rep) != nil || rep.Sensor == nil {
+			continue
+		}
+		if latest == nil || rep.Sensor.UpdatedAt.After(latest.UpdatedAt) {
+			latest = rep.Sensor
+		}
+	}
+	return latest
+}
+
 func slicesContainsReason(evs []corev1.Event, reason string) bool {
 	for _, e := range evs {
 		if e.Reason == reason {
@@ -237,4 +249,150 @@ func slicesContainsReason(evs []corev1.Event, reason string) bool {
 		}
 	}
 	return false
+}
+
+// rssCluster makes the cluster of BenchmarkRuntimeNodeRSS and returns its
+// namespaces: 1,000 running pods on node n1 (250 Deployments of 4, their
+// ReplicaSets as owners, two containers with statuses, a named port, an
+// address) in 20 namespaces labelled by team; per namespace a default
+// deny of ingress and egress, DNS egress, egress to the namespace's own
+// pods and 7 ingress rules by role and team (200 NetworkPolicies); a
+// Service per Deployment; and, through the AdminNetworkPolicy and
+// BaselineAdminNetworkPolicy CRDs of internal/runtimenode's tests, 3
+// AdminNetworkPolicies (Allow, Pass, Deny) and the baseline.
+func rssCluster(ctx context.Context, b *testing.B, env *testenv.Env) []string {
+	client := env.AdminClient(b)
+	const nNamespaces, nPods, replicas = 20, 1000, 4
+	nss := make([]string, nNamespaces)
+	for i := range nss {
+		nss[i] = env.CreateNamespace(ctx, b, "rss-", map[string]string{"team": fmt.Sprint("t", i%5)}).Name
+	}
+	ctrl := true
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i := range nPods {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			d := i / replicas
+			ns, app := nss[d%nNamespaces], fmt.Sprintf("app-%03d", d)
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-7d9f-%d", app, i%replicas), Namespace: ns,
+				Labels:          map[string]string{"app": app, "role": fmt.Sprint("r", d%7), "pod-template-hash": "7d9f"},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: app + "-7d9f", UID: types.UID(fmt.Sprintf("00000000-0000-4000-8000-%012d", d)), Controller: &ctrl}}},
+				Spec: corev1.PodSpec{NodeName: "n1", Containers: []corev1.Container{
+					{Name: "app", Image: fmt.Sprintf("registry.example.com/app-%d:1.0", i%50), Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}},
+					{Name: "sidecar", Image: "registry.example.com/proxy:2"}}}}
+			p, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			ip := fmt.Sprintf("10.244.%d.%d", i/250, i%250+1)
+			p.Status.Phase, p.Status.PodIP, p.Status.PodIPs, p.Status.HostIP = corev1.PodRunning, ip, []corev1.PodIP{{IP: ip}}, "192.168.1.10"
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{
+				{Name: "app", ContainerID: fmt.Sprintf("containerd://%064x", 2*i), ImageID: "registry.example.com/app@sha256:" + strings.Repeat("ab", 32)},
+				{Name: "sidecar", ContainerID: fmt.Sprintf("containerd://%064x", 2*i+1), ImageID: "registry.example.com/proxy@sha256:" + strings.Repeat("cd", 32)}}
+			if _, err := client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+				b.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	tcp, udp := corev1.ProtocolTCP, corev1.ProtocolUDP
+	http, dns := intstr.FromString("http"), intstr.FromInt32(53)
+	for i, ns := range nss {
+		pols := []*networkingv1.NetworkPolicy{
+			{ObjectMeta: metav1.ObjectMeta{Name: "default-deny"}, Spec: networkingv1.NetworkPolicySpec{
+				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "dns"}, Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}}}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}}}}}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "same-namespace"}, Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+				Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}}}},
+		}
+		for r := range 7 {
+			pols = append(pols, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("ingress-r", r)}, Spec: networkingv1.NetworkPolicySpec{
+				PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"role": fmt.Sprint("r", r)}},
+				Ingress: []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": fmt.Sprint("t", (i+r)%5)}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"role": fmt.Sprint("r", (r+1)%7)}}}},
+					Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: &http}}}}}})
+		}
+		for _, p := range pols {
+			if _, err := client.NetworkingV1().NetworkPolicies(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for d := range nPods / replicas {
+		app := fmt.Sprintf("app-%03d", d)
+		if _, err := client.CoreV1().Services(nss[d%nNamespaces]).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: app}, Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": app}, Ports: []corev1.ServicePort{{Port: 80, TargetPort: http}}}}, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	rssAdminTiers(ctx, b, env)
+	return nss
+}
+
+// rssAdminTiers installs the admin tiers' CRDs (if the API server does not
+// serve them yet) and 3 AdminNetworkPolicies and the baseline.
+func rssAdminTiers(ctx context.Context, b *testing.B, env *testenv.Env) {
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile("../internal/runtimenode/testdata/crds/policy.networking.k8s.io_v1alpha1.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var list unstructured.UnstructuredList
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		b.Fatal(err)
+	}
+	list.SetUnstructuredContent(doc)
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for i := range list.Items {
+		if _, err := dyn.Resource(crds).Create(ctx, &list.Items[i], metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+	}
+	policies := []string{
+		`{kind: AdminNetworkPolicy, metadata: {name: rss-allow-monitoring}, spec: {priority: 1, subject: {namespaces: {}}, ingress: [{action: Allow,
+  from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}], ports: [{portNumber: {port: 9090}}]}]}}`,
+		`{kind: AdminNetworkPolicy, metadata: {name: rss-pass-team-t0}, spec: {priority: 5, subject: {namespaces: {matchLabels: {team: t0}}},
+  egress: [{action: Pass, to: [{namespaces: {matchLabels: {team: t0}}}]}]}}`,
+		`{kind: AdminNetworkPolicy, metadata: {name: rss-deny-metadata}, spec: {priority: 10, subject: {namespaces: {}},
+  egress: [{action: Deny, to: [{networks: [169.254.169.254/32]}]}, {action: Deny, to: [{namespaces: {matchLabels: {team: t4}}}], ports: [{portRange: {start: 5000, end: 5999}}]}]}}`,
+		`{kind: BaselineAdminNetworkPolicy, metadata: {name: default}, spec: {subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}}`,
+	}
+	for _, y := range policies {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+			b.Fatal(err)
+		}
+		u.SetAPIVersion("policy.networking.k8s.io/v1alpha1")
+		res := "adminnetworkpolicies"
+		if u.GetKind() == "BaselineAdminNetworkPolicy" {
+			res = "baselineadminnetworkpolicies"
+		}
+		gvr := schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: res}
+		// The CRDs may need a moment to be served.
+		err := testenv.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+			_, err := dyn.Resource(gvr).Create(ctx, u, metav1.CreateOptions{})
+			switch {
+			case err == nil || apierrors.IsAlreadyExists(err):
+				return true, nil
+			case apierrors.IsNotFound(err):
+				return false, nil // not served yet
+			}
+			return false, err
+		})
+		if err != nil {
+			b.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+	}
 }

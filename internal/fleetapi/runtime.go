@@ -98,6 +98,12 @@ type RuntimeSensorState struct {
 	IntentDenied    uint64 `json:"intentDenied,omitempty"`
 	IntentUndecided uint64 `json:"intentUndecided,omitempty"`
 	IntentReason    string `json:"intentReason,omitempty"`
+	// IntentPolicies says which policy tiers the connections are judged
+	// against: NetworkPolicies, and AdminNetworkPolicies and the
+	// BaselineAdminNetworkPolicy where the API server serves them, with
+	// their counts ("NetworkPolicies only: …" where it does not). Not a
+	// gap: a cluster without the admin tiers' CRDs has none in force.
+	IntentPolicies string `json:"intentPolicies,omitempty"`
 	// IntentUDPNotJudged counts pods' UDP sends to a destination (one per
 	// destination and connect window) that were not judged: a datagram
 	// has no proof of delivery, and the sensor sees no UDP receive

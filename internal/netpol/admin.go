@@ -44,6 +44,11 @@ const (
 	KindBaselineAdminNetworkPolicy = "BaselineAdminNetworkPolicy"
 	adminGroup                     = "policy.networking.k8s.io"
 	adminVersion                   = adminGroup + "/v1alpha1"
+	// AdminAPIVersion is the one version of the admin tiers the model
+	// reads (CompileAdminPolicy refuses any other): a live reader (the
+	// node sensor's policy intent) watches this version and treats the
+	// kinds served in any other as not modelled.
+	AdminAPIVersion = adminVersion
 )
 
 // Admin rule actions.

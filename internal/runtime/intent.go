@@ -79,10 +79,10 @@ func (d *Detector) judgeIntent(e *Event, add func(rule, msg string)) {
 		return
 	}
 	if f.Outbound {
-		add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) connected to %s (%s) although the NetworkPolicies deny it: %s; the connection was established, so policy enforcement is missing or broken",
+		add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) connected to %s (%s) although the network policies deny it: %s; the connection was established, so policy enforcement is missing or broken",
 			a.Pod.Namespace, a.Pod.Name, v.Src, e.Dst, v.Dst, v.Why))
 		return
 	}
-	add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) accepted a connection on port %d from %s (%s) although the NetworkPolicies deny it: %s; the connection was established, so policy enforcement is missing or broken",
+	add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) accepted a connection on port %d from %s (%s) although the network policies deny it: %s; the connection was established, so policy enforcement is missing or broken",
 		a.Pod.Namespace, a.Pod.Name, v.Dst, f.Port, e.Dst.Addr(), v.Src, v.Why))
 }

@@ -137,14 +137,14 @@ func (d *Detector) judgeUDP(e *Event, add func(rule, msg string)) {
 			d.udpUndecided.Add(1)
 			return
 		}
-		add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) received a reply from %s (%s) on UDP port %d although the NetworkPolicies deny its datagrams to it: %s; the reply proves its datagram was delivered, so policy enforcement is missing or broken",
+		add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) received a reply from %s (%s) on UDP port %d although the network policies deny its datagrams to it: %s; the reply proves its datagram was delivered, so policy enforcement is missing or broken",
 			a.Pod.Namespace, a.Pod.Name, out.Src, e.Dst, out.Dst, e.Src.Port(), out.Why))
 	case !in.Decided:
 		return
 	case !sure:
 		d.udpUndecided.Add(1)
 	default:
-		add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) received a UDP datagram on port %d from %s (%s) although the NetworkPolicies deny it: %s; the datagram was delivered and answers nothing the pod sent, so policy enforcement is missing or broken",
+		add(RuleIntent, fmt.Sprintf("pod %s/%s (%s) received a UDP datagram on port %d from %s (%s) although the network policies deny it: %s; the datagram was delivered and answers nothing the pod sent, so policy enforcement is missing or broken",
 			a.Pod.Namespace, a.Pod.Name, in.Dst, e.Src.Port(), e.Dst, in.Src, in.Why))
 	}
 }

@@ -1,38 +1,70 @@
 package runtimenode
 
 // Policy intent on the node sensor (PAL-RT-011): each established
-// connection is judged against the cluster's NetworkPolicies where it is
+// connection is judged against the cluster's network policies where it is
 // seen. The sensor, not the cluster agent, evaluates: the agent already
 // has the objects, but every connection would then have to reach it as
 // an Event (an API write per connection), while the sensor needs only
 // four more watches, stripped to what the model reads (bench figures in
-// docs/runtime.md). With intent on, the sensor's pod informer is
-// cluster-wide (pod addresses name destinations) and its own node's pods
-// feed the pod index as before; the other nodes' pods name the peers of
-// the workloads' observations.
+// docs/runtime.md), and two more where the API server serves the admin
+// tiers. With intent on, the sensor's pod informer is cluster-wide (pod
+// addresses name destinations) and its own node's pods feed the pod index
+// as before; the other nodes' pods name the peers of the workloads'
+// observations.
+//
+// AdminNetworkPolicies and the BaselineAdminNetworkPolicy are custom
+// resources (the network-policy-api project's CRDs): the sensor asks the
+// API server's discovery whether it serves them, at start and every
+// AdminDiscoverEvery, and watches each kind served in the version the
+// model reads (netpol.AdminAPIVersion) with a dynamic informer. Every
+// answer is in the sensor state: served and modelled (IntentPolicies),
+// not served (IntentPolicies says "NetworkPolicies only"), served in a
+// form the model does not read, or not listable (IntentReason: nothing
+// is judged, a coverage gap).
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/palisade-sec/palisade/internal/netpol"
 	"github.com/palisade-sec/palisade/internal/runtime/policyintent"
 )
 
 // intentEvery is how often a changed cluster is rebuilt into a snapshot.
 const intentEvery = 2 * time.Second
 
-// adminPolicyGroups serve policy kinds that change connectivity but that
-// the sensor does not watch: with them served, judging is off (the model
-// without them would be wrong both ways).
+// adminDiscoverEvery is how often the API server's discovery is asked
+// again whether it serves the admin tiers (a CRD installed or removed
+// while the sensor runs): one small request per node.
+const adminDiscoverEvery = 5 * time.Minute
+
+// adminPolicyGroups are the versions of policy.networking.k8s.io that
+// serve, or have served, kinds that change connectivity.
 var adminPolicyGroups = []string{"policy.networking.k8s.io/v1alpha1", "policy.networking.k8s.io/v1alpha2", "policy.networking.k8s.io/v1"}
+
+// adminKinds are the resources of netpol.AdminAPIVersion the model reads,
+// and their kinds.
+var adminKinds = map[string]string{
+	"adminnetworkpolicies":         netpol.KindAdminNetworkPolicy,
+	"baselineadminnetworkpolicies": netpol.KindBaselineAdminNetworkPolicy,
+}
 
 // intentWatch keeps the judge's snapshot in step with the informers.
 type intentWatch struct {
@@ -41,18 +73,35 @@ type intentWatch struct {
 	dirty                    atomic.Bool
 	pods, ns, policies, svcs cache.SharedIndexInformer
 	log                      *slog.Logger
-	every                    time.Duration
+	every, discoverEvery     time.Duration
 	built                    atomic.Uint64
-	// listErr is the last list/watch error of an informer not synced yet
-	// (forbidden by RBAC, the API server unreachable): the reason shown
-	// while nothing is judged.
+	// listErr is the last list/watch error of an informer (forbidden by
+	// RBAC, the API server unreachable): the reason shown while an
+	// informer has not synced and nothing is judged.
 	listErr atomic.Pointer[string]
+
+	// discover lists the resources of a group version (the API server's
+	// discovery); dyn watches the admin tiers (nil: it cannot).
+	discover func(ctx context.Context, gv string) (*metav1.APIResourceList, error)
+	dyn      dynamic.Interface
+	// admin are the admin tiers' informers, by resource, while served.
+	mu    sync.Mutex
+	admin map[string]*adminInformer
+	// policies says which tiers the snapshot holds (the state's
+	// IntentPolicies).
+	tiers atomic.Pointer[string]
+}
+
+// adminInformer watches one admin tier's kind until stop.
+type adminInformer struct {
+	inf  cache.SharedIndexInformer
+	stop context.CancelFunc
 }
 
 // reason completes the judge's reason with why the informers have not
 // synced, if they have not.
 func (w *intentWatch) reason(r string) string {
-	if e := w.listErr.Load(); e != nil && w.built.Load() == 0 && r != "" {
+	if e := w.listErr.Load(); e != nil && !w.synced() && r != "" {
 		return r + ": " + *e
 	}
 	return r
@@ -60,15 +109,20 @@ func (w *intentWatch) reason(r string) string {
 
 // startIntent sets up the cluster-wide informers on f: pods (own node's
 // into the pod index as well), namespaces, NetworkPolicies and Services,
-// each stripped to what the model reads.
+// each stripped to what the model reads; the admin tiers' informers are
+// started by run, after discovery.
 func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactory) (*intentWatch, error) {
-	w := &intentWatch{judge: &policyintent.Judge{}, node: n.cfg.Node, log: n.log, every: intentEvery}
+	w := &intentWatch{judge: &policyintent.Judge{}, node: n.cfg.Node, log: n.log, every: intentEvery, discoverEvery: adminDiscoverEvery,
+		dyn: n.cfg.Dynamic, admin: map[string]*adminInformer{}, discover: n.cfg.Client.Discovery().ServerResourcesForGroupVersionWithContext}
 	if n.cfg.IntentEvery > 0 {
 		w.every = n.cfg.IntentEvery
 	}
-	if reason := n.adminPoliciesServed(ctx); reason != "" {
-		w.judge.Disable(reason)
+	if n.cfg.AdminDiscoverEvery > 0 {
+		w.discoverEvery = n.cfg.AdminDiscoverEvery
 	}
+	// The first snapshot is built once the informers have synced, even
+	// if they listed nothing.
+	w.dirty.Store(true)
 	w.pods = f.Core().V1().Pods().Informer()
 	w.ns = f.Core().V1().Namespaces().Informer()
 	w.policies = f.Networking().V1().NetworkPolicies().Informer()
@@ -77,17 +131,7 @@ func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactor
 		inf cache.SharedIndexInformer
 		fn  cache.TransformFunc
 	}{{w.pods, stripPodForIntent(n.cfg.Node)}, {w.ns, stripNamespace}, {w.policies, stripPolicy}, {w.svcs, stripService}} {
-		if err := t.inf.SetTransform(t.fn); err != nil {
-			return nil, err
-		}
-		if err := t.inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
-			msg := err.Error()
-			w.listErr.Store(&msg)
-			cache.DefaultWatchErrorHandler(ctx, r, err)
-		}); err != nil {
-			return nil, err
-		}
-		if _, err := t.inf.AddEventHandler(w.changed()); err != nil {
+		if err := w.watch(t.inf, t.fn); err != nil {
 			return nil, err
 		}
 	}
@@ -113,22 +157,145 @@ func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactor
 	return w, nil
 }
 
-// adminPoliciesServed says why judging must be off when the API server
-// serves AdminNetworkPolicies, "" when it does not.
-func (n *Node) adminPoliciesServed(ctx context.Context) string {
-	_ = ctx // discovery takes no context
+// watch sets an informer's transform, its list error handler and the
+// handler that marks the snapshot stale.
+func (w *intentWatch) watch(inf cache.SharedIndexInformer, fn cache.TransformFunc) error {
+	if err := inf.SetTransform(fn); err != nil {
+		return err
+	}
+	if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		msg := err.Error()
+		w.listErr.Store(&msg)
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	}); err != nil {
+		return err
+	}
+	_, err := inf.AddEventHandler(w.changed())
+	return err
+}
+
+// adminServed asks discovery which admin tiers the API server serves:
+// the resources of netpol.AdminAPIVersion to watch, and why judging must
+// be off ("" when it need not): policy kinds served in a version the
+// model does not read, or discovery failing (whether they are served is
+// then unknown, so the model could be wrong either way).
+func (w *intentWatch) adminServed(ctx context.Context) (watch []string, off string) {
 	for _, gv := range adminPolicyGroups {
-		res, err := n.cfg.Client.Discovery().ServerResourcesForGroupVersion(gv)
-		if err != nil || res == nil {
+		res, err := w.discover(ctx, gv)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, "cannot tell whether the API server serves " + gv + " (AdminNetworkPolicies): " + err.Error()
+		}
+		if res == nil {
 			continue
 		}
 		for _, r := range res.APIResources {
+			if strings.Contains(r.Name, "/") {
+				continue // a subresource (status)
+			}
+			if _, read := adminKinds[r.Name]; read && gv == netpol.AdminAPIVersion {
+				watch = append(watch, r.Name)
+				continue
+			}
 			if r.Name == "adminnetworkpolicies" || r.Name == "baselineadminnetworkpolicies" || r.Name == "clusternetworkpolicies" {
-				return "the API server serves " + gv + " " + r.Name + ", which the sensor does not model"
+				return nil, "the API server serves " + gv + " " + r.Name + ", which the sensor does not model"
 			}
 		}
 	}
-	return ""
+	sort.Strings(watch)
+	return watch, ""
+}
+
+// syncAdmin asks discovery and starts or stops the admin tiers' informers
+// to match. A kind newly served leaves nothing judged until its informer
+// has synced: the snapshot without it could be wrong either way.
+func (w *intentWatch) syncAdmin(ctx context.Context) {
+	served, off := w.adminServed(ctx)
+	w.judge.Disable(off)
+	if off != "" {
+		return
+	}
+	if len(served) > 0 && w.dyn == nil {
+		w.judge.Disable("the API server serves " + strings.Join(served, " and ") + ", which the sensor has no client to watch")
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	changed := false
+	want := map[string]bool{}
+	for _, res := range served {
+		want[res] = true
+		if w.admin[res] != nil {
+			continue
+		}
+		gvr := schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: strings.TrimPrefix(netpol.AdminAPIVersion, "policy.networking.k8s.io/"), Resource: res}
+		inf := dynamicinformer.NewFilteredDynamicInformer(w.dyn, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
+		if err := w.watch(inf, stripAdmin(adminKinds[res])); err != nil {
+			w.judge.Disable(fmt.Sprintf("%s: %v", res, err))
+			return
+		}
+		ictx, stop := context.WithCancel(ctx)
+		go inf.RunWithContext(ictx)
+		w.admin[res] = &adminInformer{inf: inf, stop: stop}
+		changed = true
+		w.log.Info("policy intent watches an admin tier", slog.String("resource", gvr.String()))
+	}
+	for res, a := range w.admin {
+		if !want[res] {
+			a.stop()
+			delete(w.admin, res)
+			changed = true
+			w.log.Info("policy intent: admin tier no longer served", slog.String("resource", res))
+		}
+	}
+	if changed {
+		w.judge.Set(nil)
+		w.dirty.Store(true)
+	}
+	note := "NetworkPolicies only: the API server serves no AdminNetworkPolicies or BaselineAdminNetworkPolicies (" + netpol.AdminAPIVersion + ")"
+	if len(served) > 0 {
+		note = "NetworkPolicies and " + strings.Join(served, ", ") + " (" + netpol.AdminAPIVersion + ")"
+	}
+	w.tiers.Store(&note)
+}
+
+// synced reports whether every informer has listed.
+func (w *intentWatch) synced() bool {
+	if !w.pods.HasSynced() || !w.ns.HasSynced() || !w.policies.HasSynced() || !w.svcs.HasSynced() {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.admin {
+		if !a.inf.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// policiesNote is the state's IntentPolicies: which tiers the judged
+// snapshot holds.
+func (w *intentWatch) policiesNote() string {
+	s := w.judge.Snapshot()
+	t := w.tiers.Load()
+	if s == nil || t == nil {
+		return ""
+	}
+	note := fmt.Sprintf("%s; %d NetworkPolicies", *t, s.Policies)
+	w.mu.Lock()
+	watching := len(w.admin) > 0
+	w.mu.Unlock()
+	if watching {
+		base := "no BaselineAdminNetworkPolicy"
+		if s.Baseline {
+			base = "a BaselineAdminNetworkPolicy"
+		}
+		note += fmt.Sprintf(", %d AdminNetworkPolicies, %s", s.AdminPolicies, base)
+	}
+	return note
 }
 
 func (w *intentWatch) changed() cache.ResourceEventHandler {
@@ -136,13 +303,26 @@ func (w *intentWatch) changed() cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{AddFunc: func(any) { mark() }, UpdateFunc: func(any, any) { mark() }, DeleteFunc: func(any) { mark() }}
 }
 
-// run rebuilds the snapshot when the informers have changed, at most once
-// per every, after they have synced.
+// run asks discovery for the admin tiers every discoverEvery and rebuilds
+// the snapshot when the informers have changed, at most once per every,
+// after they have synced.
 func (w *intentWatch) run(ctx context.Context) {
 	t := time.NewTicker(w.every)
 	defer t.Stop()
+	defer func() {
+		w.mu.Lock()
+		for _, a := range w.admin {
+			a.stop()
+		}
+		w.mu.Unlock()
+	}()
+	var discovered time.Time
 	for {
-		if w.pods.HasSynced() && w.ns.HasSynced() && w.policies.HasSynced() && w.svcs.HasSynced() && w.dirty.Swap(false) {
+		if discovered.IsZero() || time.Since(discovered) >= w.discoverEvery {
+			w.syncAdmin(ctx)
+			discovered = time.Now()
+		}
+		if w.synced() && w.dirty.Swap(false) {
 			w.judge.Set(w.snapshot())
 			w.built.Add(1)
 		}
@@ -159,7 +339,13 @@ func (w *intentWatch) snapshot() *policyintent.Snapshot {
 	ns := listOf[*corev1.Namespace](w.ns)
 	pols := listOf[*networkingv1.NetworkPolicy](w.policies)
 	svcs := listOf[*corev1.Service](w.svcs)
-	return policyintent.Build(pods, ns, pols, svcs)
+	var admin []*unstructured.Unstructured
+	w.mu.Lock()
+	for _, a := range w.admin {
+		admin = append(admin, listOf[*unstructured.Unstructured](a.inf)...)
+	}
+	w.mu.Unlock()
+	return policyintent.Build(pods, ns, pols, svcs, admin)
 }
 
 func listOf[T any](inf cache.SharedIndexInformer) []T {
@@ -234,4 +420,27 @@ func stripService(obj any) (any, error) {
 	}
 	return &corev1.Service{TypeMeta: s.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion},
 		Spec: corev1.ServiceSpec{Selector: s.Spec.Selector, ClusterIP: s.Spec.ClusterIP, ClusterIPs: s.Spec.ClusterIPs, Ports: s.Spec.Ports}}, nil
+}
+
+// stripAdmin keeps of an admin policy what the model reads: its kind,
+// name and spec (no managed fields, annotations or status). The kind is
+// set from the resource where a list left it out.
+func stripAdmin(kind string) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		u, ok := obj.(*unstructured.Unstructured)
+		if !ok {
+			return obj, nil
+		}
+		out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": netpol.AdminAPIVersion, "kind": kind, "spec": u.Object["spec"]}}
+		if u.GetKind() != "" {
+			out.SetKind(u.GetKind())
+		}
+		if u.GetAPIVersion() != "" {
+			out.SetAPIVersion(u.GetAPIVersion())
+		}
+		out.SetName(u.GetName())
+		out.SetUID(u.GetUID())
+		out.SetResourceVersion(u.GetResourceVersion())
+		return out, nil
+	}
 }

@@ -26,6 +26,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -46,6 +47,10 @@ type Source interface {
 // Config configures a node's runtime sensor.
 type Config struct {
 	Client kubernetes.Interface
+	// Dynamic watches the admin network policy tiers (custom resources)
+	// for policy intent; nil: where the API server serves them, nothing
+	// is judged (the state says why).
+	Dynamic dynamic.Interface
 	// Node is this node's name (the downward API's spec.nodeName).
 	Node string
 	// Namespace receives the Events about the node itself (its sensor
@@ -81,12 +86,16 @@ type Config struct {
 	// docs/runtime.md); "" none.
 	DetectionsFile string
 	// PolicyIntent judges established connections against the cluster's
-	// NetworkPolicies (PAL-RT-011; runtimeintent.go): the pod informer
-	// becomes cluster-wide and namespaces, NetworkPolicies and Services
-	// are watched. IntentEvery is how often a changed cluster is rebuilt
-	// into the model (default 2s).
-	PolicyIntent bool
-	IntentEvery  time.Duration
+	// network policies (PAL-RT-011; intent.go): the pod informer becomes
+	// cluster-wide and namespaces, NetworkPolicies and Services are
+	// watched, and AdminNetworkPolicies and BaselineAdminNetworkPolicies
+	// where the API server serves them. IntentEvery is how often a
+	// changed cluster is rebuilt into the model (default 2s);
+	// AdminDiscoverEvery how often discovery is asked whether the admin
+	// tiers are served (default 5 minutes).
+	PolicyIntent       bool
+	IntentEvery        time.Duration
+	AdminDiscoverEvery time.Duration
 	// HostRoot is where the host's container snapshot directories are
 	// mounted (deploy/runtime: /host): the drift check then tells the
 	// image's layers from the container's writable one
@@ -401,6 +410,7 @@ func (n *Node) stateLoop(ctx context.Context, src Source, p *rt.Pipeline) {
 			if n.intent != nil {
 				st := n.intent.judge.Stats()
 				s.IntentJudged, s.IntentDenied, s.IntentUndecided, s.IntentReason = st.Judged, st.Denied, st.Undecided, n.intent.reason(st.Reason)
+				s.IntentPolicies = n.intent.policiesNote()
 				if p != nil {
 					s.IntentUDPNotJudged, s.IntentUDPUndecided = p.Detector.UDPNotJudged(), p.Detector.UDPUndecided()
 				}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"k8s.io/client-go/dynamic"
+
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/procmem"
 )
@@ -28,6 +30,9 @@ func RunProcess(ctx context.Context, cfg Config, kube cluster.ClientOptions, log
 		return err
 	}
 	if cfg.Client, err = cluster.NewClient(rc); err != nil {
+		return err
+	}
+	if cfg.Dynamic, err = dynamic.NewForConfig(rc); err != nil {
 		return err
 	}
 	cfg.Logger = log

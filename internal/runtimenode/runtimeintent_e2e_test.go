@@ -11,8 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
@@ -47,17 +47,13 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 			}
 		}
 	}
-	role.Name = "runtime-intent-" + ns
+	bindClusterRole(ctx, t, admin, role, ns, "runtime")
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(admin.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}))
-	must(admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
-		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
-		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "runtime", Namespace: ns}}}, metav1.CreateOptions{}))
 
 	udp := corev1.ProtocolUDP
 	must(admin.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web-dns-only"}, Spec: networkingv1.NetworkPolicySpec{
@@ -70,19 +66,8 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	web.OwnerReferences[0].APIVersion, web.OwnerReferences[0].UID = "apps/v1", "5f0c1e6a-0000-4000-8000-000000000001"
 	db := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db-0", Labels: map[string]string{"app": "db"}},
 		Spec: corev1.PodSpec{NodeName: "n2-" + ns, Containers: []corev1.Container{{Name: "db", Image: "registry.example/postgres:16"}}}}
-	for _, p := range []struct {
-		pod      *corev1.Pod
-		ip, host string
-	}{{web, "10.244.1.5", "192.168.1.10"}, {db, "10.244.2.7", "192.168.1.11"}} {
-		status := p.pod.Status
-		created, err := admin.CoreV1().Pods(ns).Create(ctx, p.pod, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		created.Status = status
-		created.Status.Phase, created.Status.PodIP, created.Status.PodIPs, created.Status.HostIP = corev1.PodRunning, p.ip, []corev1.PodIP{{IP: p.ip}}, p.host
-		must(admin.CoreV1().Pods(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}))
-	}
+	createRunningPod(ctx, t, admin, web, "10.244.1.5", "192.168.1.10")
+	createRunningPod(ctx, t, admin, db, "10.244.2.7", "192.168.1.11")
 
 	root := t.TempDir()
 	cg := fakeCgroup(t, root)
@@ -90,8 +75,12 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	src := &recordedSource{events: []rt.Event{{Kind: rt.KindEstablished, CgroupID: cg, Src: ap("10.244.1.5:40112"), Dst: ap("10.244.2.7:5432")},
 		// A datagram to db: no proof of delivery, so not judged, counted.
 		{Kind: rt.KindUDPSend, CgroupID: cg, Dst: ap("10.244.2.7:5353")}}, state: rt.State{Mode: "ok", Decoded: 2}}
-	client := testenv.NewClient(t, env.ServiceAccountConfig(ctx, t, ns, "runtime"))
-	n, err := New(Config{Client: client, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
+	cfg := env.ServiceAccountConfig(ctx, t, ns, "runtime")
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := New(Config{Client: testenv.NewClient(t, cfg), Dynamic: dyn, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 50 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
 	if err != nil {

@@ -14,9 +14,13 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	runtimeobj "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
@@ -163,4 +167,109 @@ func latest(states []fleetapi.RuntimeSensorState) fleetapi.RuntimeSensorState {
 		}
 	}
 	return l
+}
+
+// TestAdminTiersDiscovery: what the node sensor does with each answer of
+// the API server's discovery about the admin tiers, and what its state
+// says. Recorded answers (the fake discovery), the objects through a
+// dynamic client; the real API server with the CRDs is
+// TestRuntimePolicyIntentAdminTiers.
+func TestAdminTiersDiscovery(t *testing.T) {
+	anp := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": "AdminNetworkPolicy",
+		"metadata": map[string]any{"name": "deny-all", "managedFields": []any{map[string]any{"manager": "kubectl"}}},
+		"spec": map[string]any{"priority": int64(10), "subject": map[string]any{"namespaces": map[string]any{}},
+			"egress": []any{map[string]any{"action": "Deny", "to": []any{map[string]any{"networks": []any{"0.0.0.0/0"}}}}}},
+		"status": map[string]any{"conditions": []any{}}}}
+	served := func(gv string, names ...string) *metav1.APIResourceList {
+		l := &metav1.APIResourceList{GroupVersion: gv}
+		for _, n := range names {
+			l.APIResources = append(l.APIResources, metav1.APIResource{Name: n}, metav1.APIResource{Name: n + "/status"})
+		}
+		return l
+	}
+	for _, tc := range []struct {
+		name      string
+		resources []*metav1.APIResourceList
+		noDynamic bool
+		failing   bool
+		// then, if set, is discovery's answer after the first snapshot.
+		then            []*metav1.APIResourceList
+		reason, tiers   string
+		adminInSnapshot int
+	}{
+		{name: "not served", tiers: "NetworkPolicies only: the API server serves no AdminNetworkPolicies"},
+		{name: "served and watched", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies", "baselineadminnetworkpolicies")},
+			tiers: "NetworkPolicies and adminnetworkpolicies, baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 0 NetworkPolicies, 1 AdminNetworkPolicies, no BaselineAdminNetworkPolicy", adminInSnapshot: 1},
+		{name: "served, no client to watch them", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies")}, noDynamic: true,
+			reason: "the API server serves adminnetworkpolicies, which the sensor has no client to watch"},
+		{name: "a version the model does not read", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha2", "clusternetworkpolicies")},
+			reason: "the API server serves policy.networking.k8s.io/v1alpha2 clusternetworkpolicies, which the sensor does not model"},
+		{name: "discovery fails", failing: true, reason: "cannot tell whether the API server serves policy.networking.k8s.io/v1alpha1"},
+		{name: "the CRD installed later", then: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies")},
+			tiers: "NetworkPolicies and adminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 0 NetworkPolicies, 1 AdminNetworkPolicies", adminInSnapshot: 1},
+		{name: "the CRD removed", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies")}, then: []*metav1.APIResourceList{},
+			tiers: "NetworkPolicies only"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			client.Resources = tc.resources
+			if tc.failing {
+				client.PrependReactor("get", "resource", func(k8stesting.Action) (bool, runtimeobj.Object, error) {
+					return true, nil, errors.New("connection refused")
+				})
+			}
+			var dyn dynamic.Interface
+			if !tc.noDynamic {
+				dyn = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtimeobj.NewScheme(), map[schema.GroupVersionResource]string{
+					{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "adminnetworkpolicies"}:         "AdminNetworkPolicyList",
+					{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "baselineadminnetworkpolicies"}: "BaselineAdminNetworkPolicyList",
+				}, anp.DeepCopy())
+			}
+			n, err := New(Config{Client: client, Dynamic: dyn, Node: "n1", PolicyIntent: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f := informers.NewSharedInformerFactory(client, 0)
+			w, err := n.startIntent(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.every, w.discoverEvery = 5*time.Millisecond, time.Hour
+			f.Start(ctx.Done())
+			done := make(chan struct{})
+			go func() { defer close(done); w.run(ctx) }()
+			settled := func() bool {
+				return (tc.reason != "" && w.judge.Stats().Reason != "") || w.built.Load() > 0
+			}
+			waitUntil(t, "a snapshot or a reason", settled)
+			if tc.then != nil {
+				client.Resources = tc.then
+				built := w.built.Load()
+				w.syncAdmin(ctx)
+				waitUntil(t, "the snapshot after discovery changed", func() bool { return w.built.Load() > built })
+			}
+			cancel()
+			<-done
+			if got := w.reason(w.judge.Stats().Reason); !strings.Contains(got, tc.reason) || (tc.reason == "") != (got == "") {
+				t.Errorf("reason %q, want %q", got, tc.reason)
+			}
+			if got := w.policiesNote(); !strings.HasPrefix(got, tc.tiers) || (tc.tiers == "") != (got == "") {
+				t.Errorf("IntentPolicies %q, want it to start with %q", got, tc.tiers)
+			}
+			if s := w.judge.Snapshot(); tc.reason == "" && (s == nil || s.AdminPolicies != tc.adminInSnapshot) {
+				t.Errorf("snapshot %+v, want %d AdminNetworkPolicies", s, tc.adminInSnapshot)
+			}
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			for _, a := range w.admin {
+				for _, o := range a.inf.GetStore().List() {
+					if u := o.(*unstructured.Unstructured); u.GetManagedFields() != nil || u.Object["status"] != nil || u.GetKind() != "AdminNetworkPolicy" {
+						t.Errorf("kept %v, want it stripped to the model's fields", u.Object)
+					}
+				}
+			}
+		})
+	}
 }

@@ -1,17 +1,20 @@
 // Package policyintent judges the connections the runtime sensor sees
-// against the cluster's NetworkPolicies, with the same model as
-// `palisade netpol` (internal/netpol): a connection the policies deny that
-// was nevertheless established means enforcement is missing or broken
-// (runtime.RuleIntent, PAL-RT-011).
+// against the cluster's network policies, with the same model as
+// `palisade netpol` (internal/netpol): NetworkPolicies and, where the
+// API server serves them, AdminNetworkPolicies and the
+// BaselineAdminNetworkPolicy around them. A connection the policies deny
+// that was nevertheless established means enforcement is missing or
+// broken (runtime.RuleIntent, PAL-RT-011).
 //
 // The node sensor builds a Snapshot from its informers (pods, namespaces,
-// NetworkPolicies, Services, cluster-wide) whenever they change, at most
-// every few seconds, and the Judge answers runtime.PolicyIntent from the
-// current one, caching each answer per (source workload, destination,
-// port) until the next snapshot.
+// NetworkPolicies, Services and the admin tiers, cluster-wide) whenever
+// they change, at most every few seconds, and the Judge answers
+// runtime.PolicyIntent from the current one, caching each answer per
+// (source workload, destination, port) until the next snapshot.
 package policyintent
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"sort"
@@ -21,10 +24,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/palisade-sec/palisade/internal/finding"
+	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/netpol"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 	"github.com/palisade-sec/palisade/internal/workload"
@@ -54,13 +59,21 @@ type Snapshot struct {
 	// were seen in: an unknown address inside one is probably a pod the
 	// informer has not reported yet, not an external host.
 	podNets map[netip.Prefix]bool
-	// Pods, Policies and Services count what the snapshot was built from.
-	Pods, Policies, Services int
+	// Pods, Policies and Services count what the snapshot was built from;
+	// AdminPolicies the AdminNetworkPolicies and Baseline whether a
+	// BaselineAdminNetworkPolicy was among the admin objects.
+	Pods, Policies, Services, AdminPolicies int
+	Baseline                                bool
 }
 
 // Build makes a snapshot. Objects are read, never kept or modified
-// (the informers' caches own them).
-func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*networkingv1.NetworkPolicy, services []*corev1.Service) *Snapshot {
+// (the informers' caches own them). admin are the AdminNetworkPolicies
+// and BaselineAdminNetworkPolicies (policy.networking.k8s.io, the
+// version netpol.AdminAPIVersion names), as a dynamic informer keeps
+// them; nil where the API server serves neither kind. The model compiles
+// them as `palisade netpol analyze` does: one it cannot read (another
+// version, a node or domain-name peer) makes the snapshot incomplete.
+func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*networkingv1.NetworkPolicy, services []*corev1.Service, admin []*unstructured.Unstructured) *Snapshot {
 	s := &Snapshot{peerOf: map[string]*netpol.Peer{}, hostOf: map[string]netip.Addr{}, podAt: map[netip.Addr]string{},
 		nodes: map[netip.Addr]bool{}, services: map[netip.Addr]*corev1.Service{}, podNets: map[netip.Prefix]bool{},
 		Pods: len(pods), Policies: len(policies), Services: len(services)}
@@ -70,6 +83,25 @@ func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*netwo
 	}
 	for _, np := range policies {
 		inv.Add(np.DeepCopy(), finding.ObjectRef{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy", Namespace: np.Namespace, Name: np.Name}, nil)
+	}
+	var errs []string
+	for _, u := range admin {
+		kind, name := u.GetKind(), u.GetName()
+		data, err := json.Marshal(u.Object)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s %s: %v", kind, name, err))
+			continue
+		}
+		switch kind {
+		case netpol.KindAdminNetworkPolicy:
+			s.AdminPolicies++
+		case netpol.KindBaselineAdminNetworkPolicy:
+			s.Baseline = true
+		}
+		// The model reads an admin policy from its source's JSON, as it
+		// does for a manifest; File names it in the model's problems.
+		src := &manifest.Object{File: kind + " " + name, APIVersion: u.GetAPIVersion(), Kind: kind, Name: name, JSON: data}
+		inv.Add(nil, finding.ObjectRef{APIVersion: u.GetAPIVersion(), Kind: kind, Name: name}, src)
 	}
 	peerName := map[string]string{}
 	for _, p := range pods {
@@ -109,7 +141,6 @@ func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*netwo
 	}
 	res := netpol.FromInventory(inv)
 	s.model = res.Model
-	var errs []string
 	for _, pr := range res.Problems {
 		if pr.Level == finding.LevelError {
 			errs = append(errs, pr.Message)
@@ -184,8 +215,18 @@ func (j *Judge) Set(s *Snapshot) {
 }
 
 // Disable stops judging for a reason (the cluster serves policy kinds the
-// model does not watch); every connection is then undecided.
-func (j *Judge) Disable(reason string) { j.off.Store(&reason) }
+// model does not watch); every connection is then undecided. Disable("")
+// judges again.
+func (j *Judge) Disable(reason string) {
+	if reason == "" {
+		j.off.Store(nil)
+		return
+	}
+	j.off.Store(&reason)
+}
+
+// Snapshot is the snapshot judged from, nil before the first.
+func (j *Judge) Snapshot() *Snapshot { return j.snap.Load() }
 
 // Stats returns the counters.
 func (j *Judge) Stats() Stats {

@@ -8,7 +8,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
@@ -27,7 +29,25 @@ import (
 // So web → db is allowed by web's egress but denied by db's ingress; api
 // → db is allowed; web → anything external is denied by egress; api →
 // external is allowed; an external client → db is denied by db's ingress.
-func cluster(extra ...*networkingv1.NetworkPolicy) *Snapshot {
+func cluster(extra ...*networkingv1.NetworkPolicy) *Snapshot { return clusterWith(nil, extra...) }
+
+// clusterWith is the cluster with admin policies (AdminNetworkPolicies,
+// a BaselineAdminNetworkPolicy) as YAML, decoded as the sensor's dynamic
+// informer keeps them.
+func clusterWith(admin []string, extra ...*networkingv1.NetworkPolicy) *Snapshot {
+	var objs []*unstructured.Unstructured
+	for _, y := range admin {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
+			panic(err)
+		}
+		objs = append(objs, u)
+	}
+	return clusterWithObjects(objs, extra...)
+}
+
+// clusterWithObjects is the cluster with admin objects as given.
+func clusterWithObjects(admin []*unstructured.Unstructured, extra ...*networkingv1.NetworkPolicy) *Snapshot {
 	ctrl := true
 	pod := func(name, ip, host string, lbl map[string]string, owner *metav1.OwnerReference, ports ...corev1.ContainerPort) *corev1.Pod {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: lbl},
@@ -73,7 +93,7 @@ func cluster(extra ...*networkingv1.NetworkPolicy) *Snapshot {
 		Selector: map[string]string{"app": "db"}, ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"},
 		Ports: []corev1.ServicePort{{Port: 5432, Protocol: tcp, TargetPort: pg}}}}
 	ns := []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}
-	return Build(pods, ns, policies, []*corev1.Service{svc})
+	return Build(pods, ns, policies, []*corev1.Service{svc}, admin)
 }
 
 var (
@@ -221,6 +241,154 @@ func TestDetectorRecordedConnections(t *testing.T) {
 			}
 			if tc.want != "" && (fs[0].Object.String() == "" || !strings.Contains(fs[0].Message, "policy enforcement is missing or broken") || fs[0].Severity != finding.SeverityHigh) {
 				t.Errorf("finding %+v", fs[0])
+			}
+		})
+	}
+}
+
+// The admin tiers of TestJudgeAdminTiers, on the cluster above:
+//   - ANP allow-web-partner (priority 1): web may reach 198.51.100.0/24 on
+//     TCP 443, which web's NetworkPolicy denies;
+//   - ANP pass-dns (priority 5): web's UDP 53 anywhere is passed to the
+//     NetworkPolicies (which allow it);
+//   - ANP deny-shop-udp (priority 20): shop's pods may send no UDP;
+//   - ANP deny-shop-testnet (priority 30): shop's pods may not reach
+//     203.0.113.0/24, which api (no NetworkPolicy) otherwise may;
+//   - BANP default: shop's pods may not reach 192.0.2.0/24 (api has no
+//     egress NetworkPolicy, so the baseline decides for it; web's
+//     NetworkPolicy isolates it, so the baseline does not).
+var adminTiers = []string{`
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: allow-web-partner}
+spec:
+  priority: 1
+  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}, podSelector: {matchLabels: {app: web}}}}
+  egress:
+  - {name: partner, action: Allow, to: [{networks: [198.51.100.0/24]}], ports: [{portNumber: {protocol: TCP, port: 443}}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: pass-dns}
+spec:
+  priority: 5
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}
+  egress:
+  - {action: Pass, to: [{networks: [0.0.0.0/0]}], ports: [{portNumber: {protocol: UDP, port: 53}}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: deny-shop-udp}
+spec:
+  priority: 20
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - {action: Deny, to: [{networks: [0.0.0.0/0]}], ports: [{portRange: {protocol: UDP, start: 1, end: 65535}}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: deny-shop-testnet}
+spec:
+  priority: 30
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{networks: [203.0.113.0/24]}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{networks: [192.0.2.0/24]}]}
+`}
+
+// TestJudgeAdminTiers: with the admin tiers, connections are judged as
+// `palisade netpol analyze` judges them: an ANP Deny denies what no
+// NetworkPolicy restricts, an ANP Allow allows what a NetworkPolicy
+// denies, Pass hands over to the NetworkPolicies, and the baseline
+// decides only where no NetworkPolicy isolates the pod. Each case's
+// verdict differs from the NetworkPolicies' alone (the last column).
+func TestJudgeAdminTiers(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		f             rt.Flow
+		denied        bool
+		why           string
+		deniedWithout bool
+	}{
+		{"ANP Deny: api to the test network", rt.Flow{Pod: api, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}, true, "AdminNetworkPolicy deny-shop-testnet (priority 30) Egress rule #1: Deny", false},
+		{"ANP Allow over a NetworkPolicy's denial: web to the partner", rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.4:443"), Port: 443}, false, "", true},
+		{"ANP Allow is for its port only", rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.4:80"), Port: 80}, true, "web-egress", true},
+		{"Pass, then the NetworkPolicy allows web's DNS", rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.53:53"), Port: 53, UDP: true}, false, "", false},
+		{"ANP Deny after no Pass: api's UDP", rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.53:53"), Port: 53, UDP: true}, true, "AdminNetworkPolicy deny-shop-udp", false},
+		{"BANP Deny where no NetworkPolicy isolates: api", rt.Flow{Pod: api, Outbound: true, Remote: ap("192.0.2.1:80"), Port: 80}, true, "BaselineAdminNetworkPolicy default Egress rule #1: Deny", false},
+		{"BANP Deny, but web's NetworkPolicy isolates it and allows DNS", rt.Flow{Pod: web, Outbound: true, Remote: ap("192.0.2.1:53"), Port: 53, UDP: true}, false, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, with := range []bool{true, false} {
+				var snap *Snapshot
+				want := tc.denied
+				if with {
+					snap = clusterWith(adminTiers)
+				} else {
+					snap, want = cluster(), tc.deniedWithout
+				}
+				j := &Judge{}
+				j.Set(snap)
+				v := j.Judge(tc.f)
+				if !v.Decided || v.Denied != want {
+					t.Fatalf("admin tiers %v: verdict %+v, want denied %v (stats %+v)", with, v, want, j.Stats())
+				}
+				if with && !strings.Contains(v.Why, tc.why) {
+					t.Errorf("why %q, want it to contain %q", v.Why, tc.why)
+				}
+			}
+		})
+	}
+	// Cases where the tiers change nothing are not worth a row; the
+	// counts say what the snapshot holds.
+	if s := clusterWith(adminTiers); s.AdminPolicies != 4 || !s.Baseline || s.incomplete != "" {
+		t.Errorf("snapshot: %d admin policies, baseline %v, incomplete %q", s.AdminPolicies, s.Baseline, s.incomplete)
+	}
+}
+
+// TestAdminTierNotUnderstood: an admin policy the model cannot read (a
+// nodes peer, another version) leaves nothing judged, with the reason:
+// leaving it out could turn a denied connection into an allowed one.
+func TestAdminTierNotUnderstood(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, reason string }{
+		{"nodes peer", `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: to-nodes}
+spec:
+  priority: 3
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{nodes: {matchLabels: {role: control-plane}}}]}
+`, "to-nodes: spec.egress[0]: to[0]: nodes peers are not modelled"},
+		{"another version", `
+apiVersion: policy.networking.k8s.io/v1alpha9
+kind: AdminNetworkPolicy
+metadata: {name: future}
+spec: {priority: 3, subject: {namespaces: {}}}
+`, "is not policy.networking.k8s.io/v1alpha1"},
+		{"an unknown field", `
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: newer}
+spec: {priority: 3, subject: {namespaces: {}}, tier: Emergency}
+`, "unknown field"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Judge{}
+			j.Set(clusterWith([]string{tc.yaml}))
+			if v := j.Judge(rt.Flow{Pod: api, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443}); v.Decided {
+				t.Fatalf("verdict %+v, want undecided", v)
+			}
+			if st := j.Stats(); st.Undecided != 1 || !strings.Contains(st.Reason, tc.reason) {
+				t.Errorf("stats %+v, want the reason to contain %q", st, tc.reason)
 			}
 		})
 	}

@@ -1,0 +1,336 @@
+package runtimenode
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/palisade-sec/palisade/internal/netpol"
+	rt "github.com/palisade-sec/palisade/internal/runtime"
+	"github.com/palisade-sec/palisade/internal/testenv"
+)
+
+var (
+	crdGVR  = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	anpGVR  = schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "adminnetworkpolicies"}
+	banpGVR = schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "baselineadminnetworkpolicies"}
+)
+
+// installAdminCRDs installs the AdminNetworkPolicy and
+// BaselineAdminNetworkPolicy CRDs (testdata/crds) and waits until
+// discovery serves both; at the test's end it deletes them and waits
+// until discovery no longer does, so the package's other tests see a
+// cluster without them.
+func installAdminCRDs(ctx context.Context, t *testing.T, dyn dynamic.Interface, kube kubernetes.Interface) {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/crds/policy.networking.k8s.io_v1alpha1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := &unstructured.UnstructuredList{}
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	list.SetUnstructuredContent(doc)
+	var names []string
+	for i := range list.Items {
+		crd := &list.Items[i]
+		if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("CRD %s: %v", crd.GetName(), err)
+		}
+		names = append(names, crd.GetName())
+	}
+	served := func(ctx context.Context) (int, error) {
+		res, err := kube.Discovery().ServerResourcesForGroupVersionWithContext(ctx, netpol.AdminAPIVersion)
+		if apierrors.IsNotFound(err) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, r := range res.APIResources {
+			if r.Name == anpGVR.Resource || r.Name == banpGVR.Resource {
+				n++
+			}
+		}
+		return n, nil
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, name := range names {
+			if err := dyn.Resource(crdGVR).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				t.Errorf("delete CRD %s: %v", name, err)
+			}
+		}
+		if err := testenv.WaitFor(ctx, func(ctx context.Context) (bool, error) { n, err := served(ctx); return n == 0, err }); err != nil {
+			t.Errorf("the admin tiers are still served after their CRDs were deleted: %v", err)
+		}
+	})
+	if err := testenv.WaitFor(ctx, func(ctx context.Context) (bool, error) { n, err := served(ctx); return n == 2, err }); err != nil {
+		t.Fatalf("the CRDs are not served: %v", err)
+	}
+}
+
+// bindClusterRole creates role (renamed after ns) and binds it to the
+// ServiceAccount ns/sa.
+func bindClusterRole(ctx context.Context, t *testing.T, admin kubernetes.Interface, role *rbacv1.ClusterRole, ns, sa string) {
+	t.Helper()
+	role = role.DeepCopy()
+	role.Name = sa + "-" + ns
+	if _, err := admin.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createRunningPod creates pod and gives it a running status with ip on
+// the node at host, as the kubelet would.
+func createRunningPod(ctx context.Context, t *testing.T, admin kubernetes.Interface, pod *corev1.Pod, ip, host string) {
+	t.Helper()
+	status := pod.Status
+	created, err := admin.CoreV1().Pods(pod.Namespace).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Status = status
+	created.Status.Phase, created.Status.PodIP, created.Status.PodIPs, created.Status.HostIP = corev1.PodRunning, ip, []corev1.PodIP{{IP: ip}}, host
+	if _, err := admin.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRuntimePolicyIntentAdminTiers runs node sensors with policy intent
+// on the real API server serving the AdminNetworkPolicy and
+// BaselineAdminNetworkPolicy CRDs, as ServiceAccounts holding the
+// ClusterRole of deploy/runtime/runtime.yaml, and feeds them recorded
+// established connections of this node's pod web (namespace N) to pods
+// on another node. The policies:
+//
+//   - NetworkPolicy web-egress: web may reach db on TCP 5432, api on 8080,
+//     cache on 6379, nothing else;
+//   - ANP N-allow-metrics (priority 1): web may reach metrics on TCP 9090;
+//   - ANP N-pass-cache (priority 2): web's traffic to cache is passed to
+//     the NetworkPolicies;
+//   - ANP N-deny (priority 3): N's pods may reach neither db nor cache;
+//   - BANP default: N's pods may not reach api.
+//
+// So web → db:5432 is reported (the ANP's Deny, although web-egress
+// allows it), web → cache:6380 is reported (passed, then web-egress
+// denies it), and web → cache:6379 (passed, then allowed), web →
+// api:8080 (the baseline denies, but web-egress isolates web and allows
+// it) and web → metrics:9090 (the ANP's Allow over web-egress) are not.
+// Without the admin tiers the findings would be cache:6380 and
+// metrics:9090. A second sensor whose role lacks the admin tiers judges
+// nothing and says so: the API server refuses its list.
+func TestRuntimePolicyIntentAdminTiers(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	admin := env.AdminClient(t)
+	adminDyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installAdminCRDs(ctx, t, adminDyn, admin)
+	ns := env.CreateNamespace(ctx, t, "", nil).Name
+
+	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
+	bindClusterRole(ctx, t, admin, role, ns, "runtime")
+	// The role as it was before the admin tiers: everything else.
+	old := role.DeepCopy()
+	old.Rules = slices.DeleteFunc(old.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.APIGroups, "policy.networking.k8s.io") })
+	if len(old.Rules) != len(role.Rules)-1 {
+		t.Fatalf("deploy/runtime's role has %d rules for policy.networking.k8s.io, want 1", len(role.Rules)-len(old.Rules))
+	}
+	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
+
+	tcp := corev1.ProtocolTCP
+	port := func(n int32) *intstr.IntOrString { p := intstr.FromInt32(n); return &p }
+	to := func(app string, p int32) networkingv1.NetworkPolicyEgressRule {
+		return networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(p)}}}
+	}
+	if _, err := admin.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web-egress"}, Spec: networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+		Egress:      []networkingv1.NetworkPolicyEgressRule{to("db", 5432), to("api", 8080), to("cache", 6379)}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	subject := fmt.Sprintf(`{namespaces: {matchLabels: {kubernetes.io/metadata.name: %s}}}`, ns)
+	peer := func(app string) string {
+		return fmt.Sprintf(`{pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}, podSelector: {matchLabels: {app: %s}}}}`, ns, app)
+	}
+	policies := []struct {
+		gvr  schema.GroupVersionResource
+		yaml string
+	}{
+		{anpGVR, fmt.Sprintf(`{apiVersion: policy.networking.k8s.io/v1alpha1, kind: AdminNetworkPolicy, metadata: {name: %s-allow-metrics},
+  spec: {priority: 1, subject: %s, egress: [{action: Allow, to: [%s], ports: [{portNumber: {port: 9090}}]}]}}`, ns, subject, peer("metrics"))},
+		{anpGVR, fmt.Sprintf(`{apiVersion: policy.networking.k8s.io/v1alpha1, kind: AdminNetworkPolicy, metadata: {name: %s-pass-cache},
+  spec: {priority: 2, subject: %s, egress: [{action: Pass, to: [%s]}]}}`, ns, subject, peer("cache"))},
+		{anpGVR, fmt.Sprintf(`{apiVersion: policy.networking.k8s.io/v1alpha1, kind: AdminNetworkPolicy, metadata: {name: %s-deny},
+  spec: {priority: 3, subject: %s, egress: [{name: no-db, action: Deny, to: [%s]}, {action: Deny, to: [%s]}]}}`, ns, subject, peer("db"), peer("cache"))},
+		{banpGVR, fmt.Sprintf(`{apiVersion: policy.networking.k8s.io/v1alpha1, kind: BaselineAdminNetworkPolicy, metadata: {name: default},
+  spec: {subject: %s, egress: [{action: Deny, to: [%s]}]}}`, subject, peer("api"))},
+	}
+	for _, p := range policies {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(p.yaml), &u.Object); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := adminDyn.Resource(p.gvr).Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("%s %s: %v", u.GetKind(), u.GetName(), err)
+		}
+		t.Cleanup(func() { _ = adminDyn.Resource(p.gvr).Delete(context.Background(), u.GetName(), metav1.DeleteOptions{}) })
+	}
+
+	node := "n1-" + ns
+	web := runtimePod("", "web-7d9f-x2", rtCID, false)
+	web.Namespace, web.Spec.NodeName, web.Labels["app"] = ns, node, "web"
+	web.OwnerReferences[0].APIVersion, web.OwnerReferences[0].UID = "apps/v1", "5f0c1e6a-0000-4000-8000-000000000002"
+	createRunningPod(ctx, t, admin, web, "10.244.1.5", "192.168.1.10")
+	for i, app := range []string{"db", "api", "cache", "metrics"} {
+		createRunningPod(ctx, t, admin, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app + "-0", Labels: map[string]string{"app": app}},
+			Spec: corev1.PodSpec{NodeName: "n2-" + ns, Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1"}}}},
+			fmt.Sprintf("10.244.2.%d", 10+i), "192.168.1.11")
+	}
+
+	ap := netip.MustParseAddrPort
+	conns := []rt.Event{
+		{Kind: rt.KindEstablished, Src: ap("10.244.1.5:40001"), Dst: ap("10.244.2.10:5432")}, // db: ANP Deny
+		{Kind: rt.KindEstablished, Src: ap("10.244.1.5:40002"), Dst: ap("10.244.2.11:8080")}, // api: BANP Deny, NetworkPolicy allows
+		{Kind: rt.KindEstablished, Src: ap("10.244.1.5:40003"), Dst: ap("10.244.2.12:6379")}, // cache: Pass, NetworkPolicy allows
+		{Kind: rt.KindEstablished, Src: ap("10.244.1.5:40004"), Dst: ap("10.244.2.12:6380")}, // cache: Pass, NetworkPolicy denies
+		{Kind: rt.KindEstablished, Src: ap("10.244.1.5:40005"), Dst: ap("10.244.2.13:9090")}, // metrics: ANP Allow
+	}
+	// sensor runs a node sensor as the ServiceAccount sa until stop and
+	// returns it; its events wait until its pod index has web and it has
+	// judged from a snapshot (or until ctx ends).
+	sensor := func(sa string, wantSnapshot bool) (*Node, func()) {
+		t.Helper()
+		root := t.TempDir()
+		cg := fakeCgroup(t, root)
+		evs := slices.Clone(conns)
+		for i := range evs {
+			evs[i].CgroupID = cg
+		}
+		cfg := env.ServiceAccountConfig(ctx, t, ns, sa)
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Events the first sensor wrote are not this one's.
+		if err := admin.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		src := &recordedSource{events: evs, state: rt.State{Mode: "ok", Decoded: uint64(len(evs))}}
+		n, err := New(Config{Client: testenv.NewClient(t, cfg), Dynamic: dyn, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
+			PolicyIntent: true, IntentEvery: 50 * time.Millisecond, Ledger: "", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.before = func() {
+			for ctx.Err() == nil {
+				if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && (n.intent.built.Load() > 0 || !wantSnapshot) {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- n.Run(runCtx) }()
+		return n, func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+
+	n, stop := sensor("runtime", true)
+	findings := func() map[string]string {
+		list, err := admin.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, ev := range list.Items {
+			rep, err := ReportFromEvent(&ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				for _, dst := range []string{"5432", "8080", "6379", "6380", "9090"} {
+					if strings.Contains(f.F.Message, ":"+dst+" (") {
+						out[dst] = f.F.RuleID + ": " + f.F.Message
+					}
+				}
+			}
+		}
+		return out
+	}
+	var got map[string]string
+	err = testenv.WaitFor(ctx, func(context.Context) (bool, error) {
+		st := n.State()
+		got = findings()
+		return st.IntentJudged == 5 && len(got) >= 2, nil
+	})
+	stop()
+	if err != nil {
+		t.Fatalf("state %+v, findings %v: %v", n.State(), got, err)
+	}
+	st := n.State()
+	if st.IntentReason != "" || st.IntentDenied != 2 || st.IntentUndecided != 0 {
+		t.Errorf("state %+v: want 5 judged, 2 denied, judging on", st)
+	}
+	if want := "NetworkPolicies and adminnetworkpolicies, baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 1 NetworkPolicies, 3 AdminNetworkPolicies, a BaselineAdminNetworkPolicy"; !strings.Contains(st.IntentPolicies, want) {
+		// Other namespaces' NetworkPolicies count too: compare the tail.
+		t.Errorf("IntentPolicies %q, want %q", st.IntentPolicies, want)
+	}
+	if len(got) != 2 || !strings.Contains(got["5432"], "AdminNetworkPolicy "+ns+"-deny (priority 3) Egress rule #1 \"no-db\": Deny") ||
+		!strings.Contains(got["6380"], "NetworkPolicy "+ns+"/web-egress") || !strings.HasPrefix(got["6380"], rt.RuleIntent) {
+		t.Errorf("findings %v: want PAL-RT-011 for db:5432 (the ANP's Deny) and cache:6380 (passed, web-egress denies)", got)
+	}
+
+	// Without list on the admin tiers: nothing judged, the refusal shown
+	// (the same node, the first sensor stopped).
+	n, stop = sensor("runtime-old", false)
+	err = testenv.WaitFor(ctx, func(context.Context) (bool, error) {
+		st := n.State()
+		return st.IntentUndecided == 5 && strings.Contains(st.IntentReason, "forbidden"), nil
+	})
+	stop()
+	st = n.State()
+	if err != nil || st.IntentJudged != 0 || !strings.Contains(st.IntentReason, "policies not synced yet") || !strings.Contains(st.IntentReason, "adminnetworkpolicies") ||
+		!strings.Contains(st.Gap(), "connections not judged") {
+		t.Errorf("without the admin tiers' rule: state %+v, gap %q (%v): want nothing judged and the refusal as the reason", st, st.Gap(), err)
+	}
+}
