@@ -66,6 +66,15 @@ func TestRuntimeSensorsAPIAndMetrics(t *testing.T) {
 	if resp, body := b.do("GET", "/runtime?cluster="+a.ClusterID, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "<td>2 + 7 UDP</td>") {
 		t.Errorf("runtime page: %d, lacks the connections not judged:\n%s", resp.StatusCode, body)
 	}
+	// Which policy tiers the connections were judged against is shown
+	// with the node (the admin tiers where the API server serves them).
+	tiers := h.Enrol(t, "edge-tiers")
+	tiers.Report(t, fleetapi.KindRuntime, &fleetapi.RuntimeReport{Node: "n-tiers", Sensor: &fleetapi.RuntimeSensorState{Mode: "ok", IntentJudged: 3,
+		IntentPolicies: "NetworkPolicies and adminnetworkpolicies, baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 4 NetworkPolicies, 2 AdminNetworkPolicies, a BaselineAdminNetworkPolicy"}})
+	if resp, body := b.do("GET", "/runtime?cluster="+tiers.ClusterID, nil, nil); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, `<small class="intent-policies">judged against NetworkPolicies and adminnetworkpolicies, baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 4 NetworkPolicies, 2 AdminNetworkPolicies, a BaselineAdminNetworkPolicy</small>`) {
+		t.Errorf("runtime page: %d, lacks the policy tiers judged:\n%s", resp.StatusCode, body)
+	}
 	// A kernel without the UDP receive program: UDP is not judged, a gap
 	// in coverage with the reason; datagrams judged but undecided are
 	// counted beside.
