@@ -87,7 +87,7 @@ type intentWatch struct {
 	// admin are the admin tiers' informers, by resource, while served.
 	mu    sync.Mutex
 	admin map[string]*adminInformer
-	// policies says which tiers the snapshot holds (the state's
+	// tiers says which tiers the snapshot holds (the state's
 	// IntentPolicies).
 	tiers atomic.Pointer[string]
 }
@@ -199,7 +199,7 @@ func (w *intentWatch) adminServed(ctx context.Context) (watch []string, off stri
 				watch = append(watch, r.Name)
 				continue
 			}
-			if r.Name == "adminnetworkpolicies" || r.Name == "baselineadminnetworkpolicies" || r.Name == "clusternetworkpolicies" {
+			if _, policy := adminKinds[r.Name]; policy || r.Name == "clusternetworkpolicies" {
 				return nil, "the API server serves " + gv + " " + r.Name + ", which the sensor does not model"
 			}
 		}
@@ -221,6 +221,11 @@ func (w *intentWatch) syncAdmin(ctx context.Context) {
 		w.judge.Disable("the API server serves " + strings.Join(served, " and ") + ", which the sensor has no client to watch")
 		return
 	}
+	gv, err := schema.ParseGroupVersion(netpol.AdminAPIVersion)
+	if err != nil {
+		w.judge.Disable(fmt.Sprintf("%s: %v", netpol.AdminAPIVersion, err))
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	changed := false
@@ -230,7 +235,7 @@ func (w *intentWatch) syncAdmin(ctx context.Context) {
 		if w.admin[res] != nil {
 			continue
 		}
-		gvr := schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: strings.TrimPrefix(netpol.AdminAPIVersion, "policy.networking.k8s.io/"), Resource: res}
+		gvr := gv.WithResource(res)
 		inf := dynamicinformer.NewFilteredDynamicInformer(w.dyn, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
 		if err := w.watch(inf, stripAdmin(adminKinds[res])); err != nil {
 			w.judge.Disable(fmt.Sprintf("%s: %v", res, err))
