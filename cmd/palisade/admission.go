@@ -48,39 +48,39 @@ certificate, or when the address cannot be listened on.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--log-level: %w", err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--log-level: %w", err)}
 			}
 			if policyFile == "" || certFile == "" || keyFile == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--policy, --tls-cert-file and --tls-key-file are required")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--policy, --tls-cert-file and --tls-key-file are required")}
 			}
-			logger := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+			logger := slog.New(slog.NewJSONHandler(s.Err, &slog.HandlerOptions{Level: level}))
 			opts := admission.Options{PolicyFile: policyFile, CertFile: certFile, KeyFile: keyFile, Logger: logger, ReloadInterval: reload,
 				MaxContainers: maxContainers, ReviewConcurrency: perReview, GlobalConcurrency: global}
 			var err error
 			if opts.Scanner, opts.Fixable, err = newAdmissionScanner(cacheDir); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if pullSecrets {
 				cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context, RequestTimeout: 5 * time.Second})
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				if opts.Client, err = cluster.NewClient(cfg); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			srv, err := admission.NewServer(cmd.Context(), opts)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--listen: %w", err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--listen: %w", err)}
 			}
 			p := srv.Policy()
 			logger.Info("admission webhook serving", "address", ln.Addr().String(), "policy", p.Name, "hash", p.Hash, "rules", p.Rules().Len())
 			if err := srv.Serve(cmd.Context(), ln); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			logger.Info("admission webhook stopped")
 			return nil
@@ -123,15 +123,15 @@ named palisade-admission-tls: see docs/admission.md.`,
 			if caFile != "" {
 				ca, err := os.ReadFile(caFile)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--ca-file: %w", err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--ca-file: %w", err)}
 				}
 				o.CABundle = ca
 			}
 			out, err := admission.Manifests(o)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			_, err = s.out.Write(out)
+			_, err = s.Out.Write(out)
 			return err
 		},
 	}

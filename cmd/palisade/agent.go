@@ -31,17 +31,17 @@ until the identity is saved in --state-dir.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := flags.Resolve(os.Getenv)
 			if cfg.HubURL == "" || cfg.CAFingerprint == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--hub and --hub-ca-fingerprint are required")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--hub and --hub-ca-fingerprint are required")}
 			}
 			rc, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context})
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if cfg.Client, err = cluster.NewClient(rc); err != nil {
 				return err
 			}
 			cfg.Version = buildinfo.Get().Version
-			cfg.Logger = slog.New(slog.NewJSONHandler(s.err, nil))
+			cfg.Logger = slog.New(slog.NewJSONHandler(s.Err, nil))
 			a, err := agent.New(cmd.Context(), cfg)
 			if err != nil {
 				return err

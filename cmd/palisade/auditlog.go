@@ -96,34 +96,34 @@ read error, or input not understood.`,
   palisade auditlog analyze audit.log --summary`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := report.ParseFormat(g.output)
+			format, err := report.ParseFormat(g.Output)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			if _, _, err := so.failThreshold(); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			if _, _, err := so.FailThreshold(); err != nil {
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			engine, err := o.engine(cmd.Context())
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			a, err := auditlog.Analyze(cmd.Context(), engine, auditlog.Reader{MaxEventBytes: maxEvent, AllowUnreadable: allowUnreadable}, args, s.in)
+			a, err := auditlog.Analyze(cmd.Context(), engine, auditlog.Reader{MaxEventBytes: maxEvent, AllowUnreadable: allowUnreadable}, args, s.In)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			if !g.quiet {
-				fmt.Fprintf(s.err, "read %d events (%d requests) from %d file(s); %d line(s) or item(s) not understood\n",
+			if !g.Quiet {
+				fmt.Fprintf(s.Err, "read %d events (%d requests) from %d file(s); %d line(s) or item(s) not understood\n",
 					a.Stats.Events, a.Requests, a.Stats.Files, a.Stats.Skipped)
 			}
 			if summary {
-				if err := writeAccessSummary(s, g.output, a.Access); err != nil {
+				if err := writeAccessSummary(s, g.Output, a.Access); err != nil {
 					return err
 				}
 				if a.Report.Summary.Errors > 0 {
 					for _, p := range a.Report.Problems {
-						fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
+						fmt.Fprintf(s.Err, "%s: %s\n", p.Level, p)
 					}
-					return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the summary covers the rest of the input", a.Report.Summary.Errors)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("%d input error(s); the summary covers the rest of the input", a.Report.Summary.Errors)}
 				}
 				return nil
 			}
@@ -131,8 +131,8 @@ read error, or input not understood.`,
 		},
 	}
 	o.addFlags(cmd)
-	cmd.Flags().StringVar(&so.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or none")
-	cmd.Flags().StringVar(&so.outputFile, "output-file", "", "write the report to this file")
+	cmd.Flags().StringVar(&so.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or none")
+	cmd.Flags().StringVar(&so.OutputFile, "output-file", "", "write the report to this file")
 	cmd.Flags().IntVar(&maxEvent, "max-event-size", auditlog.DefaultMaxEventBytes, "skip events larger than this many bytes")
 	cmd.Flags().BoolVar(&summary, "summary", false, "print the per-identity access summary instead of findings")
 	cmd.Flags().BoolVar(&allowUnreadable, "ignore-input-errors", false, "report lines that are not audit events as warnings instead of exiting 2 (reading no event at all still exits 2)")
@@ -143,12 +143,12 @@ func writeAccessSummary(s *streams, output string, a *auditlog.AccessSummary) er
 	switch output {
 	case "json":
 		b, _ := json.MarshalIndent(a, "", "  ")
-		fmt.Fprintln(s.out, string(b))
+		fmt.Fprintln(s.Out, string(b))
 	case "yaml":
 		b, _ := yaml.Marshal(a)
-		fmt.Fprint(s.out, string(b))
+		fmt.Fprint(s.Out, string(b))
 	case "table", "":
-		tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "IDENTITY\tACTION\tTARGET\tCOUNT\tDENIED\tFIRST\tLAST")
 		for _, id := range a.Identities {
 			for _, acc := range id.Accesses {
@@ -160,10 +160,10 @@ func writeAccessSummary(s *streams, output string, a *auditlog.AccessSummary) er
 			return err
 		}
 		if a.Dropped > 0 {
-			fmt.Fprintf(s.out, "(%d further accesses not itemised)\n", a.Dropped)
+			fmt.Fprintf(s.Out, "(%d further accesses not itemised)\n", a.Dropped)
 		}
 	default:
-		return &exitCodeError{code: exitError, err: fmt.Errorf("--summary supports -o table, json or yaml, not %q", output)}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("--summary supports -o table, json or yaml, not %q", output)}
 	}
 	return nil
 }
@@ -183,24 +183,24 @@ certificate signed by that CA (the API server) are accepted.`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if certFile == "" || keyFile == "" {
-				return &exitCodeError{code: exitError, err: errors.New("--tls-cert-file and --tls-key-file are required: audit events carry credentials' names and request bodies")}
+				return &exitCodeError{Code: exitError, Err: errors.New("--tls-cert-file and --tls-key-file are required: audit events carry credentials' names and request bodies")}
 			}
 			engine, err := o.engine(cmd.Context())
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			out := s.out
+			out := s.Out
 			if outputFile != "" {
 				f, err := os.OpenFile(outputFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				defer f.Close()
 				out = f
 			}
 			var mu sync.Mutex
 			enc := json.NewEncoder(out)
-			logger := slog.New(slog.NewJSONHandler(s.err, nil))
+			logger := slog.New(slog.NewJSONHandler(s.Err, nil))
 			srv := &auditlog.Server{Engine: engine, Log: logger, Sink: func(fs []finding.Finding) {
 				mu.Lock()
 				defer mu.Unlock()
@@ -210,11 +210,11 @@ certificate signed by that CA (the API server) are accepted.`,
 			}}
 			tlsCfg, err := serverTLS(certFile, keyFile, clientCA)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			hs := &http.Server{Handler: srv, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 			logger.Info("audit webhook listening", "address", ln.Addr().String())
@@ -239,7 +239,7 @@ certificate signed by that CA (the API server) are accepted.`,
 			err = hs.ServeTLS(ln, "", "")
 			srv.Flush()
 			if err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			return nil
 		},
@@ -283,7 +283,7 @@ func newAuditlogPolicyCommand(s *streams) *cobra.Command {
 		Short: "Print the recommended audit policy (Secrets at Metadata level: bodies never logged)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, err := fmt.Fprint(s.out, auditlog.RecommendedPolicy)
+			_, err := fmt.Fprint(s.Out, auditlog.RecommendedPolicy)
 			return err
 		},
 	}
@@ -298,21 +298,21 @@ func newAuditlogDetectionsCommand(s *streams, g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			engine, err := o.engine(cmd.Context())
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			var infos []finding.RuleInfo
 			for _, d := range engine.Detections() {
 				infos = append(infos, d.Info())
 			}
-			switch g.output {
+			switch g.Output {
 			case "json":
 				b, _ := json.MarshalIndent(map[string]any{"detections": infos}, "", "  ")
-				fmt.Fprintln(s.out, string(b))
+				fmt.Fprintln(s.Out, string(b))
 			case "yaml":
 				b, _ := yaml.Marshal(map[string]any{"detections": infos})
-				fmt.Fprint(s.out, string(b))
+				fmt.Fprint(s.Out, string(b))
 			default:
-				tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tSEVERITY\tTITLE")
 				for _, i := range infos {
 					fmt.Fprintf(tw, "%s\t%s\t%s\n", i.ID, i.Severity, strings.TrimSpace(i.Title))

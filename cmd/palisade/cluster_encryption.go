@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/palisade-sec/palisade/internal/cli"
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/encryption"
 	"github.com/palisade-sec/palisade/internal/encryption/etcdkv"
@@ -73,22 +74,22 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
   palisade cluster encryption --root /host      # no etcd access: configuration only`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := report.ParseFormat(g.output)
+			format, err := report.ParseFormat(g.Output)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			so := &scanOptions{failOn: o.failOn, outputFile: o.outputFile}
-			if _, _, err := so.failThreshold(); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			so := &scanOptions{ReportOptions: cli.ReportOptions{FailOn: o.failOn, OutputFile: o.outputFile}}
+			if _, _, err := so.FailThreshold(); err != nil {
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if o.rewrite && len(o.etcd.Endpoints) == 0 {
-				return &exitCodeError{code: exitError, err: errors.New("--rewrite needs --etcd-endpoints: only etcd shows which objects need it")}
+				return &exitCodeError{Code: exitError, Err: errors.New("--rewrite needs --etcd-endpoints: only etcd shows which objects need it")}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
 			a, err := o.assess(ctx, s, g)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			return so.writeReport(s, g, format, a.Report(encryption.ReviewOptions{Resources: o.resources, Now: time.Now()}))
 		},
@@ -134,13 +135,13 @@ func (o *clusterEncryptionOptions) assess(ctx context.Context, s *streams, g *gl
 		return nil, err
 	}
 	defer func() { _ = kv.Close() }()
-	progress := newProgress(s, g)
+	progress := cli.NewProgress(s, &g.Global)
 	scan := encryption.ScanOptions{Prefix: o.etcdPrefix, Resources: o.resources, PageSize: o.pageSize,
 		Progress: func(res string, read int, total int64) {
-			progress.update(fmt.Sprintf("reading %s from etcd: %d/%d", res, read, total))
+			progress.Update(fmt.Sprintf("reading %s from etcd: %d/%d", res, read, total))
 		}}
 	inv, err := encryption.Scan(ctx, kv, scan)
-	progress.done()
+	progress.Done()
 	if err != nil {
 		return nil, err
 	}

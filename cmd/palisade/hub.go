@@ -40,22 +40,22 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		privateUmask()
 		loc, err := locateHubState(database, dataDir, os.Getenv, os.Geteuid())
 		if err != nil {
-			return nil, nil, &exitCodeError{code: exitError, err: err}
+			return nil, nil, &exitCodeError{Code: exitError, Err: err}
 		}
 		keys, err := loc.keyFiles(caKeyFile, bundleKeyFile)
 		if err != nil {
-			return nil, nil, &exitCodeError{code: exitError, err: err}
+			return nil, nil, &exitCodeError{Code: exitError, Err: err}
 		}
 		if err := loc.prepare(cmd.Name() == "serve" || initHub); err != nil {
-			return nil, nil, &exitCodeError{code: exitError, err: err}
+			return nil, nil, &exitCodeError{Code: exitError, Err: err}
 		}
 		st, err := store.Open(cmd.Context(), loc.database)
 		if err != nil {
-			return nil, nil, &exitCodeError{code: exitError, err: err}
+			return nil, nil, &exitCodeError{Code: exitError, Err: err}
 		}
 		cfg.Store, cfg.Keys = st, keys
 		if cfg.Logger == nil {
-			cfg.Logger = slog.New(slog.NewJSONHandler(s.err, nil))
+			cfg.Logger = slog.New(slog.NewJSONHandler(s.Err, nil))
 		}
 		if cfg.EncryptionMaxAge == 0 {
 			cfg.EncryptionMaxAge = encryptionMaxAge
@@ -63,10 +63,10 @@ the agents of every cluster in the fleet (see docs/fleet.md).`,
 		h, err := hub.New(cmd.Context(), cfg)
 		if err != nil {
 			st.Close()
-			return nil, nil, &exitCodeError{code: exitError, err: err}
+			return nil, nil, &exitCodeError{Code: exitError, Err: err}
 		}
 		if cmd.Name() == "serve" {
-			fmt.Fprintf(s.err, "palisade hub: state in %s, private keys in %s and %s\n", loc, keys.CAKey, keys.BundleKey)
+			fmt.Fprintf(s.Err, "palisade hub: state in %s, private keys in %s and %s\n", loc, keys.CAKey, keys.BundleKey)
 		}
 		return h, st, nil
 	}
@@ -103,10 +103,10 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			if verbose {
 				level = slog.LevelDebug
 			}
-			log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+			log := slog.New(slog.NewJSONHandler(s.Err, &slog.HandlerOptions{Level: level}))
 			proxies, err := parsePrefixes(trustedProxies)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--trusted-proxies: %w", err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--trusted-proxies: %w", err)}
 			}
 			limits := hub.DefaultAuthLimits()
 			if clientFailures <= 0 {
@@ -126,13 +126,13 @@ func newHubServeCommand(s *streams, open hubOpener, encryptionMaxAge *time.Durat
 			defer st.Close()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("listen %s: %w", listen, err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("listen %s: %w", listen, err)}
 			}
 			if debugListen != "" {
 				_, stop, err := serveDebug(cmd.Context(), debugListen, log)
 				if err != nil {
 					ln.Close()
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--debug-listen: %w", err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--debug-listen: %w", err)}
 				}
 				defer stop()
 			}
@@ -200,7 +200,7 @@ once; the hub stores only its hash) and the hub CA fingerprint to pass to
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cluster == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--cluster is required")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--cluster is required")}
 			}
 			h, st, err := open(cmd, hub.Config{})
 			if err != nil {
@@ -209,9 +209,9 @@ once; the hub stores only its hash) and the hub CA fingerprint to pass to
 			defer st.Close()
 			tok, c, err := h.CreateBootstrapToken(cmd.Context(), cluster, ttl)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			fmt.Fprintf(s.out, "cluster:        %s (%s)\ntoken:          %s\nexpires:        %s\nca-fingerprint: %s\n",
+			fmt.Fprintf(s.Out, "cluster:        %s (%s)\ntoken:          %s\nexpires:        %s\nca-fingerprint: %s\n",
 				c.Name, c.ID, tok, time.Now().Add(ttl).UTC().Format(time.RFC3339), h.CAFingerprint())
 			return nil
 		},
@@ -234,17 +234,17 @@ last use, 'palisade hub token revoke' ends one.`,
 			ttl, err := hub.ParseTokenExpiry(expires)
 			if cmd.Flags().Changed("ttl") {
 				if cmd.Flags().Changed("expires") {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("give --expires or --ttl, not both")}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("give --expires or --ttl, not both")}
 				}
 				ttl, err = apiTTL, nil
 			}
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--expires: %w", err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--expires: %w", err)}
 			}
 			return hubAction(cmd, open, func(h *hub.Hub) error {
 				tok, err := h.CreateAPIToken(cmd.Context(), name, role, ttl)
 				if tok != "" {
-					fmt.Fprintln(s.out, tok)
+					fmt.Fprintln(s.Out, tok)
 				}
 				return err
 			})
@@ -269,7 +269,7 @@ func newHubUserCommand(s *streams, g *globalOptions, open hubOpener) *cobra.Comm
 		Example: `  printf '%s\n' "$PASSWORD" | palisade hub user create --name alice --role admin`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			pw, err := readSecretLine(s.in)
+			pw, err := readSecretLine(s.In)
 			if err != nil {
 				return err
 			}
@@ -277,7 +277,7 @@ func newHubUserCommand(s *streams, g *globalOptions, open hubOpener) *cobra.Comm
 				if err := h.CreateUser(cmd.Context(), name, pw, role); err != nil {
 					return err
 				}
-				fmt.Fprintf(s.err, "user %s created with role %s\n", name, role)
+				fmt.Fprintf(s.Err, "user %s created with role %s\n", name, role)
 				return nil
 			})
 		},

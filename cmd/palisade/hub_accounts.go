@@ -40,7 +40,7 @@ func writeListing(w io.Writer, format, key string, items any, table func(*tabwri
 		table(tw)
 		return tw.Flush()
 	}
-	return &exitCodeError{code: exitError, err: fmt.Errorf("output %q: want table, json or yaml", format)}
+	return &exitCodeError{Code: exitError, Err: fmt.Errorf("output %q: want table, json or yaml", format)}
 }
 
 func stamp(t time.Time) string {
@@ -54,7 +54,7 @@ func stamp(t time.Time) string {
 func readSecretLine(in io.Reader) (string, error) {
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
-		return "", &exitCodeError{code: exitError, err: fmt.Errorf("read password from stdin: %w", err)}
+		return "", &exitCodeError{Code: exitError, Err: fmt.Errorf("read password from stdin: %w", err)}
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
@@ -67,7 +67,7 @@ func hubAction(cmd *cobra.Command, open hubOpener, do func(h *hub.Hub) error) er
 	}
 	defer st.Close()
 	if err := do(h); err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	return nil
 }
@@ -101,7 +101,7 @@ func addUserAdminCommands(cmd *cobra.Command, s *streams, g *globalOptions, open
 					}
 					rows = append(rows, r)
 				}
-				return writeListing(s.out, g.output, "users", rows, func(tw *tabwriter.Writer) {
+				return writeListing(s.Out, g.Output, "users", rows, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "NAME\tROLE\tSTATE\tSESSIONS\tCREATED")
 					for _, r := range rows {
 						state := "enabled"
@@ -125,7 +125,7 @@ func addUserAdminCommands(cmd *cobra.Command, s *streams, g *globalOptions, open
 					if err != nil {
 						return err
 					}
-					fmt.Fprintf(s.err, "user %s %s; %d session(s) ended\n", args[0], done, n)
+					fmt.Fprintf(s.Err, "user %s %s; %d session(s) ended\n", args[0], done, n)
 					return nil
 				})
 			},
@@ -144,7 +144,7 @@ func addUserAdminCommands(cmd *cobra.Command, s *streams, g *globalOptions, open
 		return h.EndSessions(cmd.Context(), name)
 	}, "signed out")
 	passwd := simple("passwd", "Set an account's password (read from standard input) and end its sessions", func(h *hub.Hub, cmd *cobra.Command, name string) (int, error) {
-		pw, err := readSecretLine(s.in)
+		pw, err := readSecretLine(s.In)
 		if err != nil {
 			return 0, err
 		}
@@ -200,7 +200,7 @@ func addTokenAdminCommands(cmd *cobra.Command, s *streams, g *globalOptions, ope
 					}
 					rows = append(rows, r)
 				}
-				return writeListing(s.out, g.output, "tokens", rows, func(tw *tabwriter.Writer) {
+				return writeListing(s.Out, g.Output, "tokens", rows, func(tw *tabwriter.Writer) {
 					fmt.Fprintln(tw, "ID\tNAME\tROLE\tSTATE\tEXPIRES\tLAST USED")
 					for _, r := range rows {
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Name, r.Role, r.State, r.ExpiresAt, r.LastUsedAt)
@@ -221,7 +221,7 @@ func addTokenAdminCommands(cmd *cobra.Command, s *streams, g *globalOptions, ope
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(s.err, "%d API token(s) revoked\n", n)
+				fmt.Fprintf(s.Err, "%d API token(s) revoked\n", n)
 				return nil
 			})
 		},

@@ -39,23 +39,23 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if kind == "" || name == "" || file == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--kind, --name and -f are required")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--kind, --name and -f are required")}
 			}
 			content, err := readBundleFile(s, file)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if signKey != "" {
 				if kind != fleetapi.BundleAdmission {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--sign-key signs admission bundles (vulndb bundles are signed by 'palisade db export --key')")}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--sign-key signs admission bundles (vulndb bundles are signed by 'palisade db export --key')")}
 				}
 				raw, err := os.ReadFile(signKey)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				key, err := vulndb.ParsePrivateKey(raw)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--sign-key %s: %w", signKey, err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--sign-key %s: %w", signKey, err)}
 				}
 				content = fleetapi.SignAdmissionPolicy(content, key)
 			}
@@ -76,18 +76,18 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 					}
 				}
 				if clusterID == "" {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--cluster %q: no such cluster", cluster)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--cluster %q: no such cluster", cluster)}
 				}
 			}
 			b, err := h.PublishBundle(cmd.Context(), kind, name, clusterID, content)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("bundle %s/%s from %s: %w", kind, name, file, err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("bundle %s/%s from %s: %w", kind, name, file, err)}
 			}
 			scope := "every cluster"
 			if clusterID != "" {
 				scope = "cluster " + clusterID
 			}
-			fmt.Fprintf(s.out, "published %s/%s version %d for %s (%d bytes, sha256:%s)\n", b.Kind, b.Name, b.Version, scope, len(content), b.SHA256)
+			fmt.Fprintf(s.Out, "published %s/%s version %d for %s (%d bytes, sha256:%s)\n", b.Kind, b.Name, b.Version, scope, len(content), b.SHA256)
 			return nil
 		},
 	}
@@ -101,7 +101,7 @@ ID); a cluster's own bundle wins over the fleet-wide one of the same name.`,
 }
 
 func readBundleFile(s *streams, file string) ([]byte, error) {
-	var r io.Reader = s.in
+	var r io.Reader = s.In
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {

@@ -81,17 +81,17 @@ type placeResult struct {
 }
 
 func runHubPlace(ctx context.Context, cmd *cobra.Command, s *streams, g *globalOptions, open hubOpener, o *hubPlaceOptions) error {
-	switch g.output {
+	switch g.Output {
 	case "table", "json", "yaml":
 	default:
-		return &exitCodeError{code: exitError, err: fmt.Errorf("hub place: output %q: want table, json or yaml", g.output)}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("hub place: output %q: want table, json or yaml", g.Output)}
 	}
 	if o.file == "" {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("hub place: -f/--filename is required")}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("hub place: -f/--filename is required")}
 	}
-	reqs, err := placementRequests(ctx, s.in, o.file)
+	reqs, err := placementRequests(ctx, s.In, o.file)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	platforms := map[string][]string{}
 	if !o.offline {
@@ -105,7 +105,7 @@ func runHubPlace(ctx context.Context, cmd *cobra.Command, s *streams, g *globalO
 				ps, err := hub.ImagePlatforms(rctx, ref, o.insecure)
 				cancel()
 				if err != nil {
-					fmt.Fprintf(s.err, "palisade: %v (using the hub's records)\n", err)
+					fmt.Fprintf(s.Err, "palisade: %v (using the hub's records)\n", err)
 				}
 				platforms[ref] = ps
 			}
@@ -127,7 +127,7 @@ func runHubPlace(ctx context.Context, cmd *cobra.Command, s *streams, g *globalO
 		}
 		ps, err := h.Place(ctx, r)
 		if err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return &exitCodeError{Code: exitError, Err: err}
 		}
 		res := placeResult{Request: r}
 		fits := false
@@ -147,11 +147,11 @@ func runHubPlace(ctx context.Context, cmd *cobra.Command, s *streams, g *globalO
 		nowhere = nowhere || !fits
 		results = append(results, res)
 	}
-	if err := writePlacements(s.out, g.output, results); err != nil {
-		return &exitCodeError{code: exitError, err: err}
+	if err := writePlacements(s.Out, g.Output, results); err != nil {
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	if nowhere {
-		return &exitCodeError{code: exitFindings, err: fmt.Errorf("a workload fits on no cluster")}
+		return &exitCodeError{Code: exitFindings, Err: fmt.Errorf("a workload fits on no cluster")}
 	}
 	return nil
 }

@@ -27,17 +27,17 @@ as GET /api/v1/runtime/profiles?cluster=ID. Feed it to
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cluster == "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--cluster is required")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--cluster is required")}
 			}
 			return hubAction(cmd, open, func(h *hub.Hub) error {
 				x, err := h.RuntimeProfilesExport(cmd.Context(), cluster)
 				if errors.Is(err, store.ErrNotFound) {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("no cluster %q", cluster)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("no cluster %q", cluster)}
 				}
 				if err != nil {
 					return err
 				}
-				enc := json.NewEncoder(s.out)
+				enc := json.NewEncoder(s.Out)
 				enc.SetIndent("", "  ")
 				return enc.Encode(x)
 			})

@@ -6,61 +6,25 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/palisade-sec/palisade/internal/cli"
 )
 
-// Exit codes, documented in docs/cli.md.
+// Exit codes and the error that carries one: internal/cli's, shared with
+// palisade-scan.
 const (
-	exitClean    = 0
-	exitFindings = 1
-	exitError    = 2
+	exitClean    = cli.CodeClean
+	exitFindings = cli.CodeFindings
+	exitError    = cli.CodeError
 )
 
-// exitError carries an exit code up to main without printing twice.
-type exitCodeError struct {
-	code int
-	err  error
-}
+type exitCodeError = cli.ExitError
 
-func (e *exitCodeError) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitCodeError) Unwrap() error { return e.err }
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
+func main() { cli.Main(run) }
 
 // run executes the command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	cmd, g := newRoot(newStreams(stdin, stdout, stderr))
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(ctx)
-	if perr := g.stopProfile(); perr != nil && err == nil {
-		err = perr
-	}
-	if err == nil {
-		return exitClean
-	}
-	var ec *exitCodeError
-	if errors.As(err, &ec) {
-		if ec.err != nil {
-			fmt.Fprintln(stderr, "Error:", ec.err)
-		}
-		return ec.code
-	}
-	fmt.Fprintln(stderr, "Error:", err)
-	return exitError
+	cmd, g := newRoot(cli.NewStreams(stdin, stdout, stderr))
+	return cli.Run(ctx, cmd, &g.Global, args, stderr)
 }

@@ -66,7 +66,7 @@ func (in *netpolInput) inventory(ctx context.Context, s *streams, g *globalOptio
 	if len(paths) == 0 {
 		return nil, nil, fmt.Errorf("give at least one PATH (or - for standard input), or --cluster")
 	}
-	return netpol.LoadInventory(ctx, paths, s.in, g.namespace)
+	return netpol.LoadInventory(ctx, paths, s.In, g.namespace)
 }
 
 // nothingToAnalyse is an error when the input held no object at all: an
@@ -81,7 +81,7 @@ func nothingToAnalyse(inv *workload.Inventory, paths []string) error {
 	if len(paths) > 0 {
 		where = strings.Join(paths, ", ")
 	}
-	return &exitCodeError{code: exitError, err: fmt.Errorf("nothing to analyse: no Kubernetes object read from %s", where)}
+	return &exitCodeError{Code: exitError, Err: fmt.Errorf("nothing to analyse: no Kubernetes object read from %s", where)}
 }
 
 // reportProblems prints problems to stderr and says whether any is an error.
@@ -91,8 +91,8 @@ func reportProblems(s *streams, g *globalOptions, probs []finding.Problem) bool 
 		if p.Level == finding.LevelError {
 			failed = true
 		}
-		if p.Level == finding.LevelError || !g.quiet {
-			fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
+		if p.Level == finding.LevelError || !g.Quiet {
+			fmt.Fprintf(s.Err, "%s: %s\n", p.Level, p)
 		}
 	}
 	return failed
@@ -124,7 +124,7 @@ Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
 		RunE: func(cmd *cobra.Command, args []string) error {
 			inv, probs, err := in.inventory(cmd.Context(), s, g, args)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if err := nothingToAnalyse(inv, args); err != nil {
 				reportProblems(s, g, probs)
@@ -133,24 +133,24 @@ Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
 			b := netpol.FromInventory(inv)
 			probs = append(probs, b.Problems...)
 			if findings {
-				format, err := report.ParseFormat(g.output)
+				format, err := report.ParseFormat(g.Output)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				r := finding.NewReport(netpol.Findings(b.Model), probs, len(inv.Objects), netpol.Rules())
-				if err := report.Write(s.out, format, r, report.Options{Color: g.color(s)}); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+				if err := report.Write(s.Out, format, r, report.Options{Color: g.Color(s)}); err != nil {
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				if reportProblems(s, g, probs) {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest", r.Summary.Errors)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("%d input error(s); the report covers the rest", r.Summary.Errors)}
 				}
 				if !strings.EqualFold(failOn, "none") {
 					sev, err := finding.ParseSeverity(failOn)
 					if err != nil {
-						return &exitCodeError{code: exitError, err: fmt.Errorf("--fail-on: %w", err)}
+						return &exitCodeError{Code: exitError, Err: fmt.Errorf("--fail-on: %w", err)}
 					}
 					if finding.AtOrAbove(r.Findings, sev) {
-						return &exitCodeError{code: exitFindings}
+						return &exitCodeError{Code: exitFindings}
 					}
 				}
 				return nil
@@ -158,26 +158,26 @@ Exit codes: 0 success; 1 findings at or above --fail-on (with --findings);
 			if focus != "" {
 				p, err := b.Model.Peer(focus)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--focus: %w", err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--focus: %w", err)}
 				}
-				if err := netpol.WriteExplanations(s.out, b.Model.Focus(p)); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+				if err := netpol.WriteExplanations(s.Out, b.Model.Focus(p)); err != nil {
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			} else {
-				format, err := netpol.ParseFormat(g.output)
+				format, err := netpol.ParseFormat(g.Output)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				c, err := netpol.Analyze(cmd.Context(), b.Model)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
-				if err := netpol.Write(s.out, format, c); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+				if err := netpol.Write(s.Out, format, c); err != nil {
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			if reportProblems(s, g, probs) {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("input errors: the output covers the rest of the input")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("input errors: the output covers the rest of the input")}
 			}
 			return nil
 		},
@@ -219,7 +219,7 @@ connection the policies deny); 2 usage or input error.`,
 				return nil
 			}
 			if len(args) != 2 {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("netpol diff needs OLD and NEW")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("netpol diff needs OLD and NEW")}
 			}
 			return nil
 		},
@@ -229,23 +229,23 @@ connection the policies deny); 2 usage or input error.`,
 			}
 			var conns [2]*netpol.Connectivity
 			for i, path := range args {
-				m, probs, err := netpol.Load(cmd.Context(), []string{path}, s.in, g.namespace)
+				m, probs, err := netpol.Load(cmd.Context(), []string{path}, s.In, g.namespace)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				if reportProblems(s, g, probs) {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("%s: input errors", path)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("%s: input errors", path)}
 				}
 				if conns[i], err = netpol.Analyze(cmd.Context(), m); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			changes := netpol.Diff(conns[0], conns[1])
 			for _, c := range changes {
-				fmt.Fprintln(s.out, c)
+				fmt.Fprintln(s.Out, c)
 			}
 			if len(changes) > 0 {
-				return &exitCodeError{code: exitFindings}
+				return &exitCodeError{Code: exitFindings}
 			}
 			return nil
 		},
@@ -290,21 +290,21 @@ Output is YAML (default) or JSON (-o json).`,
     --hub-ca-file hub-ca.crt --cluster > policies.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if reqFile == "" && !observed.set() {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--requirements, --from-observed or --hub is required")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("--requirements, --from-observed or --hub is required")}
 			}
 			var req *netpol.Requirements
 			if reqFile != "" {
 				var err error
 				if req, err = netpol.ReadRequirements(reqFile); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			inv, probs, err := in.inventory(cmd.Context(), s, g, args)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if reportProblems(s, g, probs) {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("input errors: fix them before generating policies")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("input errors: fix them before generating policies")}
 			}
 			if err := nothingToAnalyse(inv, args); err != nil {
 				return err
@@ -312,54 +312,54 @@ Output is YAML (default) or JSON (-o json).`,
 			if observed.set() {
 				x, _, err := observed.read(cmd.Context(), s)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				var oprobs []finding.Problem
 				req, oprobs = netpol.ObservedRequirements(x, inv, req)
 				if reportProblems(s, g, oprobs) {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("the profiles cannot tell the traffic to allow: nothing written")}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("the profiles cannot tell the traffic to allow: nothing written")}
 				}
 			}
 			if infer {
 				inferred := netpol.InferRequirements(inv)
 				for _, a := range inferred {
-					if !g.quiet {
-						fmt.Fprintf(s.err, "note: inferred %s -> %s %v\n", a.From, a.To, a.Ports)
+					if !g.Quiet {
+						fmt.Fprintf(s.Err, "note: inferred %s -> %s %v\n", a.From, a.To, a.Ports)
 					}
 				}
 				req.Allow = append(req.Allow, inferred...)
 			}
 			plan, err := netpol.Generate(inv, req)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			proof, err := plan.Prove(cmd.Context(), inv)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if !proof.OK() {
 				for _, d := range proof.Differences {
-					fmt.Fprintln(s.err, "proof:", d)
+					fmt.Fprintln(s.Err, "proof:", d)
 				}
 				for _, d := range proof.Unmet {
-					fmt.Fprintln(s.err, "proof: required but denied:", d)
+					fmt.Fprintln(s.Err, "proof: required but denied:", d)
 				}
-				return &exitCodeError{code: exitFindings, err: fmt.Errorf("the generated policies do not allow exactly the required connectivity (%d differences); nothing written", len(proof.Differences)+len(proof.Unmet))}
+				return &exitCodeError{Code: exitFindings, Err: fmt.Errorf("the generated policies do not allow exactly the required connectivity (%d differences); nothing written", len(proof.Differences)+len(proof.Unmet))}
 			}
-			var out io.Writer = s.out
+			var out io.Writer = s.Out
 			if outFile != "" {
 				f, err := os.Create(outFile)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				defer f.Close()
 				out = f
 			}
-			if err := writePolicies(out, g.output, plan); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			if err := writePolicies(out, g.Output, plan); err != nil {
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			if !g.quiet {
-				fmt.Fprintf(s.err, "proof: %d policies in %d namespaces allow exactly the %d required connections\n", len(plan.Policies), len(plan.Scope), len(proof.Actual.Connections))
+			if !g.Quiet {
+				fmt.Fprintf(s.Err, "proof: %d policies in %d namespaces allow exactly the %d required connections\n", len(plan.Policies), len(plan.Scope), len(proof.Actual.Connections))
 			}
 			return nil
 		},

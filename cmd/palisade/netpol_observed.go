@@ -59,7 +59,7 @@ func (o *observedSource) read(ctx context.Context, s *streams) (*profile.Export,
 
 // readProfiles reads a profile export from a file or standard input.
 func readProfiles(s *streams, path string) (*profile.Export, error) {
-	var r io.Reader = s.in
+	var r io.Reader = s.In
 	name := "standard input"
 	if path != "-" {
 		f, err := os.Open(path)
@@ -75,40 +75,40 @@ func readProfiles(s *streams, path string) (*profile.Export, error) {
 // runObservedDiff is `netpol diff --observed`: the observed traffic
 // against the input's policies, as findings.
 func runObservedDiff(ctx context.Context, s *streams, g *globalOptions, in *netpolInput, src *observedSource, args []string) error {
-	format, err := report.ParseFormat(g.output)
+	format, err := report.ParseFormat(g.Output)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	x, observed, err := src.read(ctx, s)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	inv, probs, err := in.inventory(ctx, s, g, args)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	if err := nothingToAnalyse(inv, args); err != nil {
 		reportProblems(s, g, probs)
 		return err
 	}
 	if len(x.Profiles) == 0 {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%s: no profile: nothing was observed to compare", observed)}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("%s: no profile: nothing was observed to compare", observed)}
 	}
 	fs, oprobs, err := netpol.ObservedDiff(ctx, x, inv)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	probs = append(probs, oprobs...)
 	r := finding.NewReport(fs, probs, len(inv.Objects), netpol.Rules())
-	if err := report.Write(s.out, format, r, report.Options{Color: g.color(s)}); err != nil {
-		return &exitCodeError{code: exitError, err: err}
+	if err := report.Write(s.Out, format, r, report.Options{Color: g.Color(s)}); err != nil {
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	if reportProblems(s, g, probs) {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s): the comparison is incomplete", r.Summary.Errors)}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("%d input error(s): the comparison is incomplete", r.Summary.Errors)}
 	}
 	for _, f := range fs {
 		if f.RuleID == netpol.RuleObservedDenied {
-			return &exitCodeError{code: exitFindings}
+			return &exitCodeError{Code: exitFindings}
 		}
 	}
 	return nil

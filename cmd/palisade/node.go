@@ -8,6 +8,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/catalog/frameworks"
+	"github.com/palisade-sec/palisade/internal/cli"
 	"github.com/palisade-sec/palisade/internal/nodeaudit"
 	"github.com/palisade-sec/palisade/internal/report"
 )
@@ -59,35 +60,35 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
   palisade node audit --rules cis-1.2.*,-node/apiserver-profiling`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := report.ParseFormat(g.output)
+			format, err := report.ParseFormat(g.Output)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			o := &scanOptions{failOn: failOn, outputFile: outputFile, frameworks: fws}
-			if _, _, err := o.failThreshold(); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			o := &scanOptions{ReportOptions: cli.ReportOptions{FailOn: failOn, OutputFile: outputFile}, frameworks: fws}
+			if _, _, err := o.FailThreshold(); err != nil {
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			names, err := o.frameworkNames()
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			checks, err := selectNodeChecks(selectors)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			d, err := nodeaudit.ParseDistribution(distribution)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			n, err := nodeaudit.Load(cmd.Context(), nodeaudit.Options{Root: root, Distribution: d})
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			outcomes := nodeaudit.Evaluate(n, checks)
 			r := nodeaudit.Report(n, outcomes)
 			if len(names) > 0 {
 				if err := assess(r, names, nodeRun(outcomes)); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			return o.writeReport(s, g, format, r)

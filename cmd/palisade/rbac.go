@@ -41,7 +41,7 @@ func (r *rbacSource) addFlags(cmd *cobra.Command) {
 
 func (r *rbacSource) check(args []string) error {
 	if r.live == (len(args) > 0) {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("give manifest paths or --cluster, not both or neither")}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("give manifest paths or --cluster, not both or neither")}
 	}
 	return nil
 }
@@ -70,14 +70,14 @@ system:unauthenticated, system:serviceaccounts) are.`,
 			if err := src.check(args); err != nil {
 				return err
 			}
-			format, err := report.ParseFormat(g.output)
+			format, err := report.ParseFormat(g.Output)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			o.rules = []string{rbacrules.TagRBAC}
 			opts, err := o.prepare(cmd, src.live)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			var r *finding.Report
 			if src.live {
@@ -87,19 +87,19 @@ system:unauthenticated, system:serviceaccounts) are.`,
 				}
 				r, _, err = scan.Cluster(cmd.Context(), client, cluster.ReadOptions{}, opts)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			} else {
-				r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.in, DefaultNamespace: g.namespace}, opts)
+				r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.In, DefaultNamespace: g.namespace}, opts)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			return o.writeReport(s, g, format, r)
 		},
 	}
-	cmd.Flags().StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or none")
-	cmd.Flags().StringVar(&o.outputFile, "output-file", "", "write the report to this file")
+	cmd.Flags().StringVar(&o.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or none")
+	cmd.Flags().StringVar(&o.OutputFile, "output-file", "", "write the report to this file")
 	cmd.Flags().StringVar(&o.policyFile, "policy", "", "policy file (exceptions)")
 	src.addFlags(cmd)
 	return cmd
@@ -134,15 +134,15 @@ ClusterRoles with an aggregationRule are aggregated first.`,
 			group, res, sub := rbac.ParseResource(resource)
 			req := rbac.Request{Verb: verb, Group: group, Resource: res, Subresource: sub, Namespace: g.namespace, Name: name}
 			grants := rbac.NewModel(inv.RBAC, !src.live).WhoCan(req)
-			switch g.output {
+			switch g.Output {
 			case "json":
 				b, _ := json.MarshalIndent(map[string]any{"request": req, "subjects": grants}, "", "  ")
-				fmt.Fprintln(s.out, string(b))
+				fmt.Fprintln(s.Out, string(b))
 			case "yaml":
 				b, _ := yaml.Marshal(map[string]any{"request": req, "subjects": grants})
-				fmt.Fprint(s.out, string(b))
+				fmt.Fprint(s.Out, string(b))
 			case "table", "":
-				tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "KIND\tSUBJECT\tBINDING\tROLE")
 				for _, gr := range grants {
 					subj := gr.Subject.Name
@@ -157,7 +157,7 @@ ClusterRoles with an aggregationRule are aggregated first.`,
 				}
 				return tw.Flush()
 			default:
-				return &exitCodeError{code: exitError, err: fmt.Errorf("who-can supports -o table, json or yaml, not %q", g.output)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("who-can supports -o table, json or yaml, not %q", g.Output)}
 			}
 			return nil
 		},
@@ -170,11 +170,11 @@ ClusterRoles with an aggregationRule are aggregated first.`,
 func liveClient(g *globalOptions) (kubernetes.Interface, error) {
 	cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context})
 	if err != nil {
-		return nil, &exitCodeError{code: exitError, err: err}
+		return nil, &exitCodeError{Code: exitError, Err: err}
 	}
 	c, err := cluster.NewClient(cfg)
 	if err != nil {
-		return nil, &exitCodeError{code: exitError, err: err}
+		return nil, &exitCodeError{Code: exitError, Err: err}
 	}
 	return c, nil
 }
@@ -187,18 +187,18 @@ func loadRBAC(ctx context.Context, s *streams, g *globalOptions, live bool, path
 		}
 		snap, err := cluster.Read(ctx, c, cluster.ReadOptions{})
 		if err != nil {
-			return nil, &exitCodeError{code: exitError, err: err}
+			return nil, &exitCodeError{Code: exitError, Err: err}
 		}
 		return snap.Inventory, nil
 	}
-	set, err := manifest.Load(ctx, paths, manifest.Options{Stdin: s.in, SkipDockerfiles: true})
+	set, err := manifest.Load(ctx, paths, manifest.Options{Stdin: s.In, SkipDockerfiles: true})
 	if err != nil {
-		return nil, &exitCodeError{code: exitError, err: err}
+		return nil, &exitCodeError{Code: exitError, Err: err}
 	}
 	inv, probs := workload.FromManifests(set, g.namespace)
 	for _, p := range append(set.Problems, probs...) {
 		if p.Level == "error" {
-			return nil, &exitCodeError{code: exitError, err: fmt.Errorf("%s", p)}
+			return nil, &exitCodeError{Code: exitError, Err: fmt.Errorf("%s", p)}
 		}
 	}
 	return inv, nil

@@ -62,11 +62,11 @@ reference to REPO in the manifests there to the index digest.
 Prints the index reference REPO@sha256:... on standard output.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if repo == "" || (push && keyFile == "") {
-				return &exitCodeError{code: exitError, err: errors.New("--repo and --key are required")}
+				return &exitCodeError{Code: exitError, Err: errors.New("--repo and --key are required")}
 			}
 			epoch, err := release.EpochFromEnv(os.Getenv, gitCommitTime(cmd))
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if outDir == "" {
 				outDir = filepath.Join(os.TempDir(), "palisade-release")
@@ -74,10 +74,10 @@ Prints the index reference REPO@sha256:... on standard output.`,
 			bo := release.BuildOptions{ModuleDir: ".", Package: pkg, OutDir: outDir, Version: version, Commit: commit, Epoch: epoch}
 			bins := map[string]string{}
 			for _, p := range release.Platforms {
-				fmt.Fprintf(s.err, "building %s\n", p)
+				fmt.Fprintf(s.Err, "building %s\n", p)
 				b, err := release.BuildBinary(cmd.Context(), bo, p)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				bins[p.String()] = b
 			}
@@ -88,19 +88,19 @@ Prints the index reference REPO@sha256:... on standard output.`,
 			}}
 			a, err := release.Assemble(bins, caCerts, imgOpts)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if !push {
-				fmt.Fprintln(s.out, release.Digest(a.Index))
+				fmt.Fprintln(s.Out, release.Digest(a.Index))
 				return nil
 			}
 			key, err := readSigningKey(keyFile)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			pub, err := release.Publish(cmd.Context(), a, repo, tag, key, imgOpts, registryOptions(insecure)...)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if deployDir != "" {
 				if deployRepo == "" {
@@ -108,13 +108,13 @@ Prints the index reference REPO@sha256:... on standard output.`,
 				}
 				changed, err := release.RewriteDeploy(deployDir, deployRepo, pub.IndexDigest)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 				for _, f := range changed {
-					fmt.Fprintf(s.err, "pinned %s to %s@%s\n", f, deployRepo, pub.IndexDigest)
+					fmt.Fprintf(s.Err, "pinned %s to %s@%s\n", f, deployRepo, pub.IndexDigest)
 				}
 			}
-			fmt.Fprintln(s.out, pub.Ref())
+			fmt.Fprintln(s.Out, pub.Ref())
 			return nil
 		},
 	}
@@ -144,16 +144,16 @@ func newReleaseVerifyCommand(s *streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			data, err := os.ReadFile(keyFile)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			pub, err := admission.ParsePublicKey(data)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("%s: %w", keyFile, err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("%s: %w", keyFile, err)}
 			}
 			if err := release.Verify(cmd.Context(), repo, args, pub, registryOptions(insecure)...); err != nil {
-				return &exitCodeError{code: exitFindings, err: err}
+				return &exitCodeError{Code: exitFindings, Err: err}
 			}
-			fmt.Fprintf(s.out, "verified %d digest(s) of %s\n", len(args), repo)
+			fmt.Fprintf(s.Out, "verified %d digest(s) of %s\n", len(args), repo)
 			return nil
 		},
 	}
@@ -182,12 +182,12 @@ func newReleaseKeygenCommand(s *streams) *cobra.Command {
 				return err
 			}
 			if err := os.WriteFile(filepath.Join(args[0], "cosign.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: priv}), 0o600); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if err := os.WriteFile(filepath.Join(args[0], "cosign.pub"), pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			fmt.Fprintf(s.out, "wrote %s and %s\n", filepath.Join(args[0], "cosign.key"), filepath.Join(args[0], "cosign.pub"))
+			fmt.Fprintf(s.Out, "wrote %s and %s\n", filepath.Join(args[0], "cosign.key"), filepath.Join(args[0], "cosign.pub"))
 			return nil
 		},
 	}
@@ -203,7 +203,7 @@ func newReleaseCheckDeployCommand(s *streams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			refs, err := release.DeployImages(args[0])
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if only != "" {
 				var mine []release.ImageRef
@@ -216,12 +216,12 @@ func newReleaseCheckDeployCommand(s *streams) *cobra.Command {
 			}
 			bad := release.Unpinned(refs, !strict)
 			for _, r := range bad {
-				fmt.Fprintf(s.out, "%s: not pinned by digest\n", r)
+				fmt.Fprintf(s.Out, "%s: not pinned by digest\n", r)
 			}
 			if len(bad) > 0 {
-				return &exitCodeError{code: exitFindings, err: fmt.Errorf("%d of %d image reference(s) not pinned by digest", len(bad), len(refs))}
+				return &exitCodeError{Code: exitFindings, Err: fmt.Errorf("%d of %d image reference(s) not pinned by digest", len(bad), len(refs))}
 			}
-			fmt.Fprintf(s.out, "%d image reference(s), all pinned by digest\n", len(refs))
+			fmt.Fprintf(s.Out, "%d image reference(s), all pinned by digest\n", len(refs))
 			return nil
 		},
 	}

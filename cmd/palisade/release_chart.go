@@ -29,38 +29,38 @@ Prints REPO@sha256:... on standard output.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if repo == "" || keyFile == "" || version == "" {
-				return &exitCodeError{code: exitError, err: errors.New("--repo, --version and --key are required")}
+				return &exitCodeError{Code: exitError, Err: errors.New("--repo, --version and --key are required")}
 			}
 			refs, err := release.DeployImages(args[0])
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if len(refs) == 0 {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("chart %s: no image values found", args[0])}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("chart %s: no image values found", args[0])}
 			}
 			if bad := release.Unpinned(refs, false); len(bad) > 0 {
 				for _, r := range bad {
-					fmt.Fprintf(s.err, "%s: not pinned by digest\n", r)
+					fmt.Fprintf(s.Err, "%s: not pinned by digest\n", r)
 				}
-				return &exitCodeError{code: exitError, err: fmt.Errorf("chart %s: %d image(s) not pinned (run 'release build --deploy-dir' on a copy first)", args[0], len(bad))}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("chart %s: %d image(s) not pinned (run 'release build --deploy-dir' on a copy first)", args[0], len(bad))}
 			}
 			epoch, err := release.EpochFromEnv(os.Getenv, gitCommitTime(cmd))
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			c, err := release.PackageChart(args[0], version, epoch)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			key, err := readSigningKey(keyFile)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			digest, err := release.PublishChart(cmd.Context(), c, repo, key, registryOptions(insecure)...)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			fmt.Fprintln(s.out, repo+"@"+digest)
+			fmt.Fprintln(s.Out, repo+"@"+digest)
 			return nil
 		},
 	}

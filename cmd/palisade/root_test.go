@@ -5,13 +5,15 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+
+	"github.com/palisade-sec/palisade/internal/cli"
 )
 
 // TestMistypedSubcommand walks the whole command tree: every command that
 // has subcommands must reject a name that is none of them with exit 2 and
 // cobra's message, so a group added later cannot print help and exit 0.
 func TestMistypedSubcommand(t *testing.T) {
-	root, _ := newRoot(newStreams(strings.NewReader(""), &strings.Builder{}, &strings.Builder{}))
+	root, _ := newRoot(cli.NewStreams(strings.NewReader(""), &strings.Builder{}, &strings.Builder{}))
 	var groups [][]string
 	var walk func(c *cobra.Command, path []string)
 	walk = func(c *cobra.Command, path []string) {

@@ -46,28 +46,28 @@ that matches nothing is an error (exit 2).`,
 			}
 			checks, err := cat.Select(selectors)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			infos := make([]finding.RuleInfo, 0, len(checks))
 			for _, c := range checks {
 				infos = append(infos, c.RuleInfo)
 			}
-			switch g.output {
+			switch g.Output {
 			case "json":
 				b, _ := json.MarshalIndent(map[string]any{"rules": infos}, "", "  ")
-				fmt.Fprintln(s.out, string(b))
+				fmt.Fprintln(s.Out, string(b))
 			case "yaml":
 				b, _ := yaml.Marshal(map[string]any{"rules": infos})
-				fmt.Fprint(s.out, string(b))
+				fmt.Fprint(s.Out, string(b))
 			case "table", "":
-				tw := tabwriter.NewWriter(s.out, 0, 4, 2, ' ', 0)
+				tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tANALYSER\tSEVERITY\tTAGS\tTITLE")
 				for _, r := range infos {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ID, r.Analyser, r.Severity, strings.Join(r.Tags, ","), r.Title)
 				}
 				return tw.Flush()
 			default:
-				return &exitCodeError{code: exitError, err: fmt.Errorf("rules list supports -o table, json or yaml, not %q", g.output)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("rules list supports -o table, json or yaml, not %q", g.Output)}
 			}
 			return nil
 		},
@@ -90,34 +90,34 @@ now stands for.`,
 			if c, ok := cat.Get(args[0]); ok {
 				matched = []*catalog.Check{c}
 			} else if len(matched) > 0 {
-				fmt.Fprintf(s.out, "%s is a former rule ID; it now stands for %d rule(s).\n\n", args[0], len(matched))
+				fmt.Fprintf(s.Out, "%s is a former rule ID; it now stands for %d rule(s).\n\n", args[0], len(matched))
 			}
 			if len(matched) == 0 {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("no rule %q (see 'palisade rules list')", args[0])}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("no rule %q (see 'palisade rules list')", args[0])}
 			}
 			for n, c := range matched {
 				if n > 0 {
-					fmt.Fprintln(s.out)
+					fmt.Fprintln(s.Out)
 				}
-				fmt.Fprintf(s.out, "%s  [%s]  %s\nanalyser: %s\ntags: %s\n", c.ID, c.Severity, c.Title, c.Analyser, strings.Join(c.Tags, ", "))
+				fmt.Fprintf(s.Out, "%s  [%s]  %s\nanalyser: %s\ntags: %s\n", c.ID, c.Severity, c.Title, c.Analyser, strings.Join(c.Tags, ", "))
 				if len(c.Aliases) > 0 {
-					fmt.Fprintf(s.out, "aliases: %s (still select and exempt this rule)\n", strings.Join(c.Aliases, ", "))
+					fmt.Fprintf(s.Out, "aliases: %s (still select and exempt this rule)\n", strings.Join(c.Aliases, ", "))
 				}
 				for _, l := range catalog.FrameworkLines(c.Frameworks) {
-					fmt.Fprintf(s.out, "framework: %s\n", l)
+					fmt.Fprintf(s.Out, "framework: %s\n", l)
 				}
 				if len(c.Peers) > 0 {
-					fmt.Fprintf(s.out, "equivalent: %s\n", catalog.PeerLine(c.Peers))
+					fmt.Fprintf(s.Out, "equivalent: %s\n", catalog.PeerLine(c.Peers))
 				}
 				rem := c.Remediation
 				if c.Fix != "" {
 					rem += "\n\n" + c.Fix
 				}
-				fmt.Fprintf(s.out, "\n%s\n\nRemediation: %s\n", c.Description, rem)
+				fmt.Fprintf(s.Out, "\n%s\n\nRemediation: %s\n", c.Description, rem)
 				if len(c.References) > 0 {
-					fmt.Fprintln(s.out, "\nReferences:")
+					fmt.Fprintln(s.Out, "\nReferences:")
 					for _, ref := range c.References {
-						fmt.Fprintf(s.out, "  - %s %s\n", ref.Title, ref.URL)
+						fmt.Fprintf(s.Out, "  - %s %s\n", ref.Title, ref.URL)
 					}
 				}
 			}
@@ -133,7 +133,7 @@ now stands for.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(s.out, catalog.Markdown(cat))
+			_, err = fmt.Fprint(s.Out, catalog.Markdown(cat))
 			return err
 		},
 	}
@@ -146,7 +146,7 @@ now stands for.`,
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprint(s.out, catalog.Coverage(cat))
+			_, err = fmt.Fprint(s.Out, catalog.Coverage(cat))
 			return err
 		},
 	}

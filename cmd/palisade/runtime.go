@@ -60,14 +60,14 @@ were lost (dropped or malformed records) and no finding decides the
 outcome: the watch was incomplete, never reported clean.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			if g.output != "table" && g.output != "json" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("runtime watch writes -o table or -o json, not %q", g.output)}
+			if g.Output != "table" && g.Output != "json" {
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("runtime watch writes -o table or -o json, not %q", g.Output)}
 			}
 			gate := finding.SeverityUnknown
 			if !strings.EqualFold(failOn, "none") {
 				sev, err := finding.ParseSeverity(failOn)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--fail-on: %w", err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--fail-on: %w", err)}
 				}
 				gate = sev
 			}
@@ -81,30 +81,30 @@ outcome: the watch was incomplete, never reported clean.`,
 			if detections != "" {
 				var err error
 				if custom, err = rt.LoadCustom(detections); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &exitCodeError{Code: exitError, Err: err}
 				}
 			}
 			root, err := rt.CgroupV2Root()
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("sensor degraded: %w", err)}
 			}
 			opts := rt.Options{BTFPath: btfPath, ConnectWindow: connectWindow, RingBytes: ringBytes}
 			if containersOnly {
 				var st syscall.Stat_t
 				if err := syscall.Stat(root, &st); err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--containers-only: %w", err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--containers-only: %w", err)}
 				}
 				opts.SkipCgroupID = st.Ino
 			}
 			sensor, err := rt.Open(ctx, opts)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("sensor degraded: %w", err)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("sensor degraded: %w", err)}
 			}
 			defer sensor.Close()
 			// On the host the overlay layers' paths in mountinfo are
 			// this file system's: the drift check reads them directly.
 			p := &rt.Pipeline{Resolver: rt.NewResolver(root, nil), Detector: &rt.Detector{Custom: custom, Overlay: &rt.OverlayDrift{}}}
-			w := &watchWriter{out: s.out, json: g.output == "json", findingsOnly: findingsOnly}
+			w := &watchWriter{out: s.Out, json: g.Output == "json", findingsOnly: findingsOnly}
 			gated := 0
 			runErr := sensor.Run(ctx, func(e rt.Event) {
 				fs := p.Process(ctx, &e)
@@ -117,30 +117,30 @@ outcome: the watch was incomplete, never reported clean.`,
 				}
 			})
 			st := sensor.State()
-			if !g.quiet && st.SockStateFallback != "" {
-				fmt.Fprintf(s.err, "runtime watch: TCP state changes traced by the %s form (%s)\n", st.SockStateHook, st.SockStateFallback)
+			if !g.Quiet && st.SockStateFallback != "" {
+				fmt.Fprintf(s.Err, "runtime watch: TCP state changes traced by the %s form (%s)\n", st.SockStateHook, st.SockStateFallback)
 			}
-			if !g.quiet && st.SyscallFallback != "" {
-				fmt.Fprintf(s.err, "runtime watch: connects, sends and opens traced by the %s form (%s)\n", st.SyscallHook, st.SyscallFallback)
+			if !g.Quiet && st.SyscallFallback != "" {
+				fmt.Fprintf(s.Err, "runtime watch: connects, sends and opens traced by the %s form (%s)\n", st.SyscallHook, st.SyscallFallback)
 			}
-			if !g.quiet && st.UDPReceiveMissing != "" {
-				fmt.Fprintf(s.err, "runtime watch: UDP datagrams received are not seen (%s)\n", st.UDPReceiveMissing)
+			if !g.Quiet && st.UDPReceiveMissing != "" {
+				fmt.Fprintf(s.Err, "runtime watch: UDP datagrams received are not seen (%s)\n", st.UDPReceiveMissing)
 			}
-			if !g.quiet {
-				fmt.Fprintf(s.err, "runtime watch: %d events, %d malformed, %d dropped, %d cgroups not attributed, %d execs not checked for drift\n",
+			if !g.Quiet {
+				fmt.Fprintf(s.Err, "runtime watch: %d events, %d malformed, %d dropped, %d cgroups not attributed, %d execs not checked for drift\n",
 					st.Decoded, st.Malformed, st.Dropped, p.Resolver.Unknown(), p.Detector.UnverifiedCount())
 			}
 			if w.err != nil {
-				return &exitCodeError{code: exitError, err: w.err}
+				return &exitCodeError{Code: exitError, Err: w.err}
 			}
 			if runErr != nil {
-				return &exitCodeError{code: exitError, err: runErr}
+				return &exitCodeError{Code: exitError, Err: runErr}
 			}
 			if gated > 0 {
-				return &exitCodeError{code: exitFindings}
+				return &exitCodeError{Code: exitFindings}
 			}
 			if st.Mode != "ok" || st.Dropped > 0 || st.Malformed > 0 {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("the watch is incomplete: %d records dropped, %d malformed %s", st.Dropped, st.Malformed, st.Reason)}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("the watch is incomplete: %d records dropped, %d malformed %s", st.Dropped, st.Malformed, st.Reason)}
 			}
 			return nil
 		},

@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cli"
+	"github.com/palisade-sec/palisade/internal/cli/imagecmd"
 	"github.com/palisade-sec/palisade/internal/imagescan"
 	"github.com/palisade-sec/palisade/internal/sbom"
 )
@@ -40,7 +42,7 @@ func parseSBOMFormat(s string) (string, error) {
 
 func newSBOMCommand(s *streams, g *globalOptions) *cobra.Command {
 	var (
-		img        imageFlags
+		img        imagecmd.ImageFlags
 		outputFile string
 	)
 	cmd := &cobra.Command{
@@ -62,44 +64,44 @@ Exit codes: 0 success; 2 usage error, or the image could not be read.`,
   palisade sbom rootfs:/mnt/rootfs -o table`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &exitCodeError{code: exitError, err: errors.New("sbom needs exactly one image reference")}
+				return &exitCodeError{Code: exitError, Err: errors.New("sbom needs exactly one image reference")}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := sbomCycloneDX
 			if f := cmd.Flags().Lookup("output"); f != nil && f.Changed {
-				name = g.output
+				name = g.Output
 			}
 			format, err := parseSBOMFormat(name)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			iopts, err := img.options(s)
+			iopts, err := img.Options(s, "palisade")
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			prog := newProgress(s, g)
+			prog := cli.NewProgress(s, &g.Global)
 			bi := buildinfo.Get()
 			inv, err := imagescan.Catalog(cmd.Context(), args[0], imagescan.Options{
-				Image: iopts, Progress: progressFunc(prog), ToolName: "palisade", ToolVersion: bi.Version,
+				Image: iopts, Progress: imagecmd.ProgressFunc(prog), ToolName: "palisade", ToolVersion: bi.Version,
 			})
-			prog.done()
+			prog.Done()
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			if !g.quiet {
+			if !g.Quiet {
 				for _, p := range inv.Problems {
 					if p.Level != "note" {
-						fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
+						fmt.Fprintf(s.Err, "%s: %s\n", p.Level, p)
 					}
 				}
 			}
-			var out io.Writer = s.out
+			var out io.Writer = s.Out
 			var file *os.File
 			if outputFile != "" {
 				if file, err = os.Create(outputFile); err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--output-file: %w", err)}
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("--output-file: %w", err)}
 				}
 				out = file
 			}
@@ -110,12 +112,12 @@ Exit codes: 0 success; 2 usage error, or the image could not be read.`,
 				}
 			}
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			return nil
 		},
 	}
-	img.add(cmd)
+	img.Add(cmd)
 	cmd.Flags().StringVar(&outputFile, "output-file", "", "write the SBOM to this file instead of standard output")
 	return cmd
 }

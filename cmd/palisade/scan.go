@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cli"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/policy"
 	"github.com/palisade-sec/palisade/internal/report"
@@ -19,53 +16,31 @@ import (
 
 // scanOptions are the flags shared by every scan command.
 type scanOptions struct {
-	failOn            string
+	cli.ReportOptions
 	rules             []string
 	policyFile        string
 	allowedRegistries []string
 	pssLevel          string
-	showSuppressed    bool
-	outputFile        string
-	// ignoreUnknownSeverity lets findings of unknown severity pass the
-	// --fail-on gate (scan image's --ignore-unknown-severity).
-	ignoreUnknownSeverity bool
-	// ignoreInputErrors keeps input errors (problems of level error) out of
-	// the exit code: they are still reported.
-	ignoreInputErrors bool
 	// frameworks are the --framework values: compliance to report.
 	frameworks []string
-	// failOnPriority is scan image's --fail-on-priority: "" or P1..P4.
-	failOnPriority string
 }
 
 func (o *scanOptions) addFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&o.failOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
+	f.StringVar(&o.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity: critical, high, medium, low, or none")
 	f.StringSliceVar(&o.rules, "rules", nil, "rules to run, by tag (pss-baseline, pss-restricted, hardening, dockerfile, custom) or ID glob (\"pss/*\"); prefix with - to exclude")
 	f.StringVar(&o.policyFile, "policy", "", "policy file: custom CEL rules, exceptions, allow-list, default Pod Security level")
 	f.StringSliceVar(&o.allowedRegistries, "allowed-registries", nil, "registries (or registry/repository globs) images may come from; empty allows all")
 	f.StringVar(&o.pssLevel, "pss-level", "", "Pod Security level for namespaces without an enforce label: privileged, baseline or restricted (default restricted)")
-	f.BoolVar(&o.showSuppressed, "show-suppressed", false, "list exempted findings in table output (other formats always include them, marked)")
-	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
+	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "list exempted findings in table output (other formats always include them, marked)")
+	o.AddOutputFileFlag(f)
 }
 
 // addInputErrorFlag adds --ignore-input-errors, for the commands whose
 // input can be partly unreadable.
 func (o *scanOptions) addInputErrorFlag(cmd *cobra.Command) {
-	cmd.Flags().BoolVar(&o.ignoreInputErrors, "ignore-input-errors", false,
+	cmd.Flags().BoolVar(&o.IgnoreInputErrors, "ignore-input-errors", false,
 		"still report input errors (objects not understood, unreadable files or resources, nothing to scan) but exit 0 or 1 by the findings alone")
-}
-
-// failThreshold parses --fail-on; ok is false for "none".
-func (o *scanOptions) failThreshold() (finding.Severity, bool, error) {
-	if strings.EqualFold(o.failOn, "none") {
-		return 0, false, nil
-	}
-	s, err := finding.ParseSeverity(o.failOn)
-	if err != nil {
-		return 0, false, fmt.Errorf("--fail-on: %w", err)
-	}
-	return s, true, nil
 }
 
 // prepare turns flags into scan options: rules selected, policy applied.
@@ -125,54 +100,10 @@ func (o *scanOptions) prepare(cmd *cobra.Command, liveCluster bool) (scan.Option
 	return opts, nil
 }
 
-// writeReport renders the report, prints problems to stderr for machine
-// formats, and turns the result into the exit code.
+// writeReport renders the report and turns the result into the exit
+// code (cli.ReportOptions.WriteReport).
 func (o *scanOptions) writeReport(s *streams, g *globalOptions, format report.Format, r *finding.Report) error {
-	var out io.Writer = s.out
-	var file *os.File
-	if o.outputFile != "" {
-		var err error
-		if file, err = os.Create(o.outputFile); err != nil {
-			return &exitCodeError{code: exitError, err: fmt.Errorf("--output-file: %w", err)}
-		}
-		out = file
-	}
-	bi := buildinfo.Get()
-	err := report.Write(out, format, r, report.Options{
-		Color:          g.color(s) && file == nil,
-		ShowSuppressed: o.showSuppressed,
-		ToolVersion:    bi.Version,
-		InformationURI: "https://github.com/palisade-sec/palisade",
-	})
-	if file != nil {
-		if cerr := file.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
-	}
-	if format != report.FormatTable || file != nil {
-		for _, p := range r.Problems {
-			if p.Level == finding.LevelError || !g.quiet {
-				fmt.Fprintf(s.err, "%s: %s\n", p.Level, p)
-			}
-		}
-	}
-	if r.Summary.Errors > 0 && !o.ignoreInputErrors {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the report covers the rest of the input (--ignore-input-errors exits by the findings alone)", r.Summary.Errors)}
-	}
-	threshold, enabled, _ := o.failThreshold()
-	if enabled && (finding.Gate{Min: threshold, IgnoreUnknown: o.ignoreUnknownSeverity}).FailsAny(r.Findings) {
-		return &exitCodeError{code: exitFindings}
-	}
-	if o.failOnPriority != "" {
-		p, _ := finding.ParsePriority(o.failOnPriority)
-		if (finding.PriorityGate{Max: p}).FailsAny(r.Findings) {
-			return &exitCodeError{code: exitFindings}
-		}
-	}
-	return nil
+	return o.WriteReport(s, &g.Global, format, r)
 }
 
 func newScanCommand(s *streams, g *globalOptions) *cobra.Command {
@@ -218,7 +149,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
   palisade scan config ./deploy --framework cis,nsa -o json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("scan config needs at least one PATH (or - for standard input)")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("scan config needs at least one PATH (or - for standard input)")}
 			}
 			return nil
 		},

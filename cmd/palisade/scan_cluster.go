@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/catalog"
+	"github.com/palisade-sec/palisade/internal/cli"
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/scan"
@@ -46,42 +47,42 @@ resources could not be listed; the report says which, and
   palisade scan cluster --framework nsa,mitre`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			format, err := report.ParseFormat(g.output)
+			format, err := report.ParseFormat(g.Output)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
-			if _, _, err := o.failThreshold(); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+			if _, _, err := o.FailThreshold(); err != nil {
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if g.allNamespaces && g.namespace != "" {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("-n/--namespace and -A/--all-namespaces cannot be used together")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("-n/--namespace and -A/--all-namespaces cannot be used together")}
 			}
 			opts, err := o.prepare(cmd, true)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			cfg, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: g.kubeconfig, Context: g.context, RequestTimeout: requestTimeout})
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			client, err := cluster.NewClient(cfg)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			read := cluster.ReadOptions{Namespace: g.namespace, PageSize: pageSize}
-			progress := newProgress(s, g)
+			progress := cli.NewProgress(s, &g.Global)
 			read.Progress = func(resource string, objects int) {
-				progress.update(fmt.Sprintf("reading %s from %s: %d objects", resource, cfg.Host, objects))
+				progress.Update(fmt.Sprintf("reading %s from %s: %d objects", resource, cfg.Host, objects))
 			}
 			r, _, err := scan.Cluster(ctx, client, read, opts)
-			progress.done()
+			progress.Done()
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			if err := o.assessFrameworks(r, opts.Rules, "scan cluster", catalog.AnalyserWorkload, catalog.AnalyserRBAC, catalog.AnalyserCluster); err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &exitCodeError{Code: exitError, Err: err}
 			}
 			return o.writeReport(s, g, format, r)
 		},

@@ -58,10 +58,10 @@ func (b *baselineFlags) apply(s *streams, g *globalOptions, r *finding.Report, r
 	if b.write != "" {
 		bf := baseline.FromReport(r, root)
 		if err := bf.WriteFile(b.write); err != nil {
-			return false, &exitCodeError{code: exitError, err: err}
+			return false, &exitCodeError{Code: exitError, Err: err}
 		}
-		if !g.quiet {
-			fmt.Fprintf(s.err, "note: baseline %s written with %d accepted finding(s)\n", b.write, len(r.Findings)-r.Summary.Suppressed)
+		if !g.Quiet {
+			fmt.Fprintf(s.Err, "note: baseline %s written with %d accepted finding(s)\n", b.write, len(r.Findings)-r.Summary.Suppressed)
 		}
 		return true, nil
 	}
@@ -70,13 +70,13 @@ func (b *baselineFlags) apply(s *streams, g *globalOptions, r *finding.Report, r
 	}
 	bf, err := baseline.Read(b.read)
 	if err != nil {
-		return false, &exitCodeError{code: exitError, err: err}
+		return false, &exitCodeError{Code: exitError, Err: err}
 	}
 	accepted, stale := bf.Apply(r, root, b.read)
-	if !g.quiet {
-		fmt.Fprintf(s.err, "note: baseline %s accepted %d finding(s); %d new\n", b.read, accepted, r.Summary.Total)
+	if !g.Quiet {
+		fmt.Fprintf(s.Err, "note: baseline %s accepted %d finding(s); %d new\n", b.read, accepted, r.Summary.Total)
 		if stale > 0 {
-			fmt.Fprintf(s.err, "note: %d baseline entr(ies) matched nothing (fixed?): rewrite it with --write-baseline to shrink it\n", stale)
+			fmt.Fprintf(s.Err, "note: %d baseline entr(ies) matched nothing (fixed?): rewrite it with --write-baseline to shrink it\n", stale)
 		}
 	}
 	return false, nil
@@ -134,10 +134,10 @@ decides by the findings alone).`,
   palisade scan repo . --scanners vuln --vex .vex/app.openvex.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("scan repo needs exactly one DIR")}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("scan repo needs exactly one DIR")}
 			}
 			if info, err := os.Stat(args[0]); err != nil || !info.IsDir() {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("scan repo: %s is not a directory", args[0])}
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("scan repo: %s is not a directory", args[0])}
 			}
 			return nil
 		},
@@ -159,44 +159,44 @@ decides by the findings alone).`,
 // report. root is what baseline paths are relative to. df (scan repo's,
 // nil for scan config) adds the dependencies of the lock files under root.
 func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOptions, rf *renderFlags, bf *baselineFlags, cf *ciFlags, df *depFlags, paths []string, root string) error {
-	format, err := report.ParseFormat(g.output)
+	format, err := report.ParseFormat(g.Output)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
-	if _, _, err := o.failThreshold(); err != nil {
-		return &exitCodeError{code: exitError, err: err}
+	if _, _, err := o.FailThreshold(); err != nil {
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	if df != nil {
 		if err := df.check(); err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return &exitCodeError{Code: exitError, Err: err}
 		}
 	}
 	if bf.read != "" && bf.write != "" {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("--baseline and --write-baseline exclude each other")}
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("--baseline and --write-baseline exclude each other")}
 	}
 	mode, err := cf.mode()
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	opts, err := o.prepare(cmd, false)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return &exitCodeError{Code: exitError, Err: err}
 	}
 	defer withScanMemoryLimit(os.Getenv)()
 	var r *finding.Report
 	if df == nil || df.enabled(repoScannerConfig) {
-		if r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.in, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts); err != nil {
-			return &exitCodeError{code: exitError, err: err}
+		if r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.In, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts); err != nil {
+			return &exitCodeError{Code: exitError, Err: err}
 		}
 		// Compliance counts every finding, before a baseline hides accepted ones.
 		if err := o.assessFrameworks(r, opts.Rules, "scan config", catalog.AnalyserWorkload, catalog.AnalyserDockerfile, catalog.AnalyserRBAC); err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return &exitCodeError{Code: exitError, Err: err}
 		}
 	}
 	if df != nil && df.enabled(repoScannerVuln) {
 		dep, err := df.scanDependencies(cmd.Context(), root)
 		if err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return &exitCodeError{Code: exitError, Err: err}
 		}
 		r = mergeDependencies(r, dep, root)
 	}
@@ -205,8 +205,8 @@ func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOpti
 		return err
 	}
 	if written {
-		if r.Summary.Errors > 0 && !o.ignoreInputErrors {
-			return &exitCodeError{code: exitError, err: fmt.Errorf("%d input error(s); the baseline covers the rest of the input", r.Summary.Errors)}
+		if r.Summary.Errors > 0 && !o.IgnoreInputErrors {
+			return &exitCodeError{Code: exitError, Err: fmt.Errorf("%d input error(s); the baseline covers the rest of the input", r.Summary.Errors)}
 		}
 		return nil
 	}

@@ -65,11 +65,11 @@ func (c *ciFlags) mode() (string, error) {
 // then a one-line summary outside any group, all without colour. The
 // exit code is decided exactly as writeReport decides it.
 func writeCIReport(s *streams, g *globalOptions, o *scanOptions, mode string, format report.Format, r *finding.Report) error {
-	if mode == ciOff || format != report.FormatTable || o.outputFile != "" {
+	if mode == ciOff || format != report.FormatTable || o.OutputFile != "" {
 		return o.writeReport(s, g, format, r)
 	}
-	writeGrouped(s.out, mode, r, o.showSuppressed, time.Now())
-	quiet := &streams{in: s.in, out: io.Discard, err: io.Discard}
+	writeGrouped(s.Out, mode, r, o.ShowSuppressed, time.Now())
+	quiet := &streams{In: s.In, Out: io.Discard, Err: io.Discard}
 	return o.writeReport(quiet, g, format, r)
 }
 

@@ -38,7 +38,7 @@ type depFlags struct {
 
 func (d *depFlags) addFlags(cmd *cobra.Command, o *scanOptions) {
 	f := cmd.Flags()
-	f.BoolVar(&o.ignoreUnknownSeverity, "ignore-unknown-severity", false, "do not let dependency vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
+	f.BoolVar(&o.IgnoreUnknownSeverity, "ignore-unknown-severity", false, "do not let dependency vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
 	f.StringSliceVar(&d.scanners, "scanners", []string{repoScannerConfig, repoScannerVuln}, "what to scan: config (manifests, charts, kustomizations, Dockerfiles), vuln (dependencies pinned by lock files, matched against the vulnerability database)")
 	f.StringVar(&d.cacheDir, "cache-dir", "", "cache directory holding the vulnerability database (default $"+vulndb.EnvCacheDir+" or the user cache directory)")
 	f.BoolVar(&d.allowMissing, "allow-missing-data", false, "do not exit 2 when dependencies cannot be checked (no database, or no advisories for their ecosystem); reported as warnings")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/admission"
 	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cli/imagecmd"
 	"github.com/palisade-sec/palisade/internal/report"
 	"github.com/palisade-sec/palisade/internal/supplychain"
 )
@@ -84,7 +85,7 @@ func (k kubeSecrets) SecretData(ctx context.Context, namespace, name string) (ma
 func newVerifyImageCommand(s *streams, g *globalOptions) *cobra.Command {
 	var (
 		o   scanOptions
-		img imageFlags
+		img imagecmd.ImageFlags
 		vf  verifyFlags
 	)
 	cmd := &cobra.Command{
@@ -121,13 +122,13 @@ attached to verify.`,
   palisade verify image --policy verify-policy.yaml -o sarif --output-file verify.sarif app:1.2 worker:1.2`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
-				return &exitCodeError{code: exitError, err: errors.New("verify image needs at least one image reference")}
+				return &exitCodeError{Code: exitError, Err: errors.New("verify image needs at least one image reference")}
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			usage := func(err error) error { return &exitCodeError{code: exitError, err: err} }
-			format, err := report.ParseFormat(g.output)
+			usage := func(err error) error { return &exitCodeError{Code: exitError, Err: err} }
+			format, err := report.ParseFormat(g.Output)
 			if err != nil {
 				return usage(err)
 			}
@@ -159,22 +160,22 @@ attached to verify.`,
 					return usage(err)
 				}
 			}
-			iopts, err := img.options(s)
+			iopts, err := img.Options(s, "palisade")
 			if err != nil {
 				return usage(err)
 			}
-			if v.Root != nil && !g.quiet && format == report.FormatTable {
-				fmt.Fprintf(s.err, "note: trusted root %s written %s ago\n", v.Root.Path, v.Root.Age(time.Now()).Round(time.Minute))
+			if v.Root != nil && !g.Quiet && format == report.FormatTable {
+				fmt.Fprintf(s.Err, "note: trusted root %s written %s ago\n", v.Root.Path, v.Root.Age(time.Now()).Round(time.Minute))
 			}
 			var outcomes []supplychain.Outcome
 			for _, ref := range args {
 				outcomes = append(outcomes, verifyOne(cmd, v, rules, ref, img, iopts.Username, iopts.Password))
 			}
-			o.failOn = "low"
+			o.FailOn = "low"
 			return o.writeReport(s, g, format, supplychain.Report(outcomes))
 		},
 	}
-	img.add(cmd)
+	img.Add(cmd)
 	f := cmd.Flags()
 	// Verification is of the digest the reference names (an index or a
 	// manifest), as cosign signs it: no platform is chosen.
@@ -188,12 +189,12 @@ attached to verify.`,
 	f.StringVar(&vf.trustedRoot, "trusted-root", "", "trusted_root.json for keyless signatures, log entries and timestamps (overrides the policy's)")
 	f.StringArrayVar(&vf.attTypes, "attestation-type", nil, "require an attestation of this predicate type (URI, or slsaprovenance1, cyclonedx, spdxjson, openvex, vuln, custom; repeatable)")
 	f.StringArrayVar(&vf.conditions, "condition", nil, "CEL condition every --attestation-type must satisfy, over predicate, predicateType, subject and statement (repeatable)")
-	f.StringVar(&o.outputFile, "output-file", "", "write the report to this file instead of standard output")
+	f.StringVar(&o.OutputFile, "output-file", "", "write the report to this file instead of standard output")
 	return cmd
 }
 
 // verifyOne verifies one reference against the first rule that matches it.
-func verifyOne(cmd *cobra.Command, v *supplychain.Verifier, rules []supplychain.Rule, ref string, img imageFlags, user, password string) supplychain.Outcome {
+func verifyOne(cmd *cobra.Command, v *supplychain.Verifier, rules []supplychain.Rule, ref string, img imagecmd.ImageFlags, user, password string) supplychain.Outcome {
 	out := supplychain.Outcome{Image: ref}
 	r := supplychain.MatchRule(rules, ref)
 	if r == nil {
@@ -202,7 +203,7 @@ func verifyOne(cmd *cobra.Command, v *supplychain.Verifier, rules []supplychain.
 	}
 	var nopts []name.Option
 	insecure := map[string]bool{}
-	for _, h := range img.insecure {
+	for _, h := range img.Insecure {
 		insecure[h] = true
 	}
 	parsed, err := name.ParseReference(ref)
@@ -218,9 +219,9 @@ func verifyOne(cmd *cobra.Command, v *supplychain.Verifier, rules []supplychain.
 		}
 	}
 	t := remote.DefaultTransport.(*http.Transport).Clone()
-	t.DialContext = (&net.Dialer{Timeout: img.timeout, KeepAlive: 30 * time.Second}).DialContext
-	t.TLSHandshakeTimeout = img.timeout
-	t.ResponseHeaderTimeout = img.timeout
+	t.DialContext = (&net.Dialer{Timeout: img.Timeout, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = img.Timeout
+	t.ResponseHeaderTimeout = img.Timeout
 	ropts := []remote.Option{remote.WithTransport(t), remote.WithUserAgent("palisade/" + buildinfo.Get().Version)}
 	if user != "" {
 		ropts = append(ropts, remote.WithAuth(&authn.Basic{Username: user, Password: password}))

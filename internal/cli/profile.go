@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -47,7 +47,7 @@ func (p *profiler) start() error {
 		p.file = f
 		return nil
 	}
-	return &exitCodeError{code: exitError, err: fmt.Errorf("--profile %q: want none, cpu, heap or trace", p.kind)}
+	return &ExitError{Code: CodeError, Err: fmt.Errorf("--profile %q: want none, cpu, heap or trace", p.kind)}
 }
 
 // stop ends the CPU profile or writes the heap profile.

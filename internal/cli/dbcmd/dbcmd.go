@@ -1,4 +1,7 @@
-package main
+// Package dbcmd is the vulnerability database's commands, `palisade db`
+// and `palisade-scan db`: one constructor, so both binaries have the same
+// flags, help and exit codes. It links internal/vulndb only.
+package dbcmd
 
 import (
 	"bufio"
@@ -17,24 +20,29 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cli"
 	"github.com/palisade-sec/palisade/internal/vulndb"
 )
 
 // dbOptions are the flags of every `palisade db` command.
 type dbOptions struct {
 	cacheDir string
+	// program is the binary's name, "palisade" or "palisade-scan".
+	program string
 }
 
 func (o *dbOptions) cache() (vulndb.Cache, error) {
 	dir, err := vulndb.CacheDir(o.cacheDir, os.Getenv)
 	if err != nil {
-		return vulndb.Cache{}, &exitCodeError{code: exitError, err: err}
+		return vulndb.Cache{}, &cli.ExitError{Code: cli.CodeError, Err: err}
 	}
 	return vulndb.Cache{Dir: dir}, nil
 }
 
-func newDBCommand(s *streams, g *globalOptions) *cobra.Command {
-	o := &dbOptions{}
+// New returns the db command of the binary named program ("palisade" or
+// "palisade-scan"): its help and messages name its commands with it.
+func New(s *cli.Streams, g *cli.Global, program string) *cobra.Command {
+	o := &dbOptions{program: program}
 	cmd := &cobra.Command{
 		Use:   "db",
 		Short: "Manage the vulnerability database used by image scans",
@@ -55,10 +63,21 @@ the previous database in place. See docs/vulndb.md.`,
 		newDBStatusCommand(s, g, o),
 		newDBKeygenCommand(s),
 	)
+	named(cmd, program)
 	return cmd
 }
 
-func newDBUpdateCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+// named makes the help of cmd and its subcommands, written for the
+// palisade binary, name program's commands instead.
+func named(cmd *cobra.Command, program string) {
+	cmd.Long = strings.ReplaceAll(cmd.Long, "palisade db", program+" db")
+	cmd.Example = strings.ReplaceAll(cmd.Example, "palisade db", program+" db")
+	for _, c := range cmd.Commands() {
+		named(c, program)
+	}
+}
+
+func newDBUpdateCommand(s *cli.Streams, g *cli.Global, o *dbOptions) *cobra.Command {
 	var sources []string
 	cmd := &cobra.Command{
 		Use:   "update",
@@ -105,17 +124,17 @@ name is a source of that format.`,
 			for _, spec := range sources {
 				src, err := vulndb.ParseSource(spec)
 				if err != nil {
-					return &exitCodeError{code: exitError, err: fmt.Errorf("--source: %w", err)}
+					return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("--source: %w", err)}
 				}
 				srcs = append(srcs, src)
 			}
-			res, err := c.Update(cmd.Context(), vulndb.UpdateOptions{Sources: srcs, UserAgent: "palisade/" + buildinfo.Get().Version})
+			res, err := c.Update(cmd.Context(), vulndb.UpdateOptions{Sources: srcs, UserAgent: o.program + "/" + buildinfo.Get().Version})
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
 			return printDB(s, g, res, func(w io.Writer) {
 				for _, r := range res.Sources {
-					state := fmt.Sprintf("downloaded %s", byteSize(r.Downloaded))
+					state := fmt.Sprintf("downloaded %s", cli.ByteSize(r.Downloaded))
 					if r.NotModified {
 						state = "not modified"
 					}
@@ -136,7 +155,7 @@ name is a source of that format.`,
 	return cmd
 }
 
-func newDBImportCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+func newDBImportCommand(s *cli.Streams, g *cli.Global, o *dbOptions) *cobra.Command {
 	var publicKeys []string
 	var name, format string
 	cmd := &cobra.Command{
@@ -170,7 +189,7 @@ redhat-cpe, oval-*, photon-*, bodhi or alas-* implies the format.`,
   palisade db import known_exploited_vulnerabilities.json --format kev`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &exitCodeError{code: exitError, err: errors.New("db import needs exactly one FILE or DIR")}
+				return &cli.ExitError{Code: cli.CodeError, Err: errors.New("db import needs exactly one FILE or DIR")}
 			}
 			return nil
 		},
@@ -183,18 +202,18 @@ redhat-cpe, oval-*, photon-*, bodhi or alas-* implies the format.`,
 				format = vulndb.FormatOf(name)
 			}
 			if !vulndb.ValidFormat(format) {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--format: unknown format %q (want one of %s)", format, strings.Join(vulndb.Formats, ", "))}
+				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("--format: unknown format %q (want one of %s)", format, strings.Join(vulndb.Formats, ", "))}
 			}
 			kind := format
 			if format == "" || format == vulndb.FormatOSV {
 				if kind, err = importKind(args[0]); err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &cli.ExitError{Code: cli.CodeError, Err: err}
 				}
 			}
 			if kind != "bundle" {
 				res, err := c.Import(cmd.Context(), args[0], name, format, time.Now())
 				if err != nil {
-					return &exitCodeError{code: exitError, err: err}
+					return &cli.ExitError{Code: cli.CodeError, Err: err}
 				}
 				return printDB(s, g, res, func(w io.Writer) {
 					what := fmt.Sprintf("%d records", res.Source.Records)
@@ -210,27 +229,27 @@ redhat-cpe, oval-*, photon-*, bodhi or alas-* implies the format.`,
 					}
 					fmt.Fprintf(w, "; %d records in %s\n", res.Metadata.Records, c.DBPath())
 					for _, e := range res.Errors {
-						if !g.quiet {
-							fmt.Fprintf(s.err, "warning: skipped %s\n", e)
+						if !g.Quiet {
+							fmt.Fprintf(s.Err, "warning: skipped %s\n", e)
 						}
 					}
 				})
 			}
 			if len(publicKeys) == 0 {
-				return &exitCodeError{code: exitError, err: errors.New("importing a signed bundle needs --public-key")}
+				return &cli.ExitError{Code: cli.CodeError, Err: errors.New("importing a signed bundle needs --public-key")}
 			}
 			keys, err := vulndb.ReadPublicKeys(publicKeys)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--public-key: %w", err)}
+				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("--public-key: %w", err)}
 			}
 			f, err := os.Open(args[0])
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
 			defer f.Close()
 			m, err := c.ImportBundle(cmd.Context(), bufio.NewReader(f), keys)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("%s: %w", args[0], err)}
+				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("%s: %w", args[0], err)}
 			}
 			return printDB(s, g, m, func(w io.Writer) {
 				fmt.Fprintf(w, "imported signed bundle of %s (%d records, data as of %s) into %s\n",
@@ -270,7 +289,7 @@ func importKind(path string) (string, error) {
 	return "", fmt.Errorf("%s is neither a signed bundle (.tar.gz) nor a zip or directory of OSV records", path)
 }
 
-func newDBExportCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+func newDBExportCommand(s *cli.Streams, g *cli.Global, o *dbOptions) *cobra.Command {
 	var privateKey string
 	cmd := &cobra.Command{
 		Use:   "export FILE",
@@ -282,7 +301,7 @@ a manifest with its SHA-256, signed with ed25519). Hosts import it with
 		Example: `  palisade db export vulndb-bundle.tar.gz --private-key palisade-db.key`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return &exitCodeError{code: exitError, err: errors.New("db export needs exactly one FILE")}
+				return &cli.ExitError{Code: cli.CodeError, Err: errors.New("db export needs exactly one FILE")}
 			}
 			return nil
 		},
@@ -292,21 +311,21 @@ a manifest with its SHA-256, signed with ed25519). Hosts import it with
 				return err
 			}
 			if privateKey == "" {
-				return &exitCodeError{code: exitError, err: errors.New("db export needs --private-key")}
+				return &cli.ExitError{Code: cli.CodeError, Err: errors.New("db export needs --private-key")}
 			}
 			data, err := os.ReadFile(privateKey)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--private-key: %w", err)}
+				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("--private-key: %w", err)}
 			}
 			key, err := vulndb.ParsePrivateKey(data)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: fmt.Errorf("--private-key %s: %w", privateKey, err)}
+				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("--private-key %s: %w", privateKey, err)}
 			}
 			m, err := writeFileAtomic(args[0], func(w io.Writer) (*vulndb.BundleManifest, error) {
 				return c.Export(cmd.Context(), w, key, time.Now())
 			})
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
 			return printDB(s, g, m, func(w io.Writer) {
 				fmt.Fprintf(w, "wrote %s: %d records, database SHA-256 %s, signed by key %s\n",
@@ -357,7 +376,7 @@ func dirOf(path string) string {
 	return "."
 }
 
-func newDBStatusCommand(s *streams, g *globalOptions, o *dbOptions) *cobra.Command {
+func newDBStatusCommand(s *cli.Streams, g *cli.Global, o *dbOptions) *cobra.Command {
 	var maxAge time.Duration
 	cmd := &cobra.Command{
 		Use:   "status",
@@ -375,13 +394,13 @@ missing or older; 2 error.`,
 			}
 			st, err := c.Status(cmd.Context(), time.Now(), maxAge)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
-			if err := printDB(s, g, st, func(w io.Writer) { writeStatusTable(w, st) }); err != nil {
+			if err := printDB(s, g, st, func(w io.Writer) { writeStatusTable(w, st, o.program) }); err != nil {
 				return err
 			}
 			if !st.Exists || st.Stale {
-				return &exitCodeError{code: exitFindings}
+				return &cli.ExitError{Code: cli.CodeFindings}
 			}
 			return nil
 		},
@@ -390,14 +409,14 @@ missing or older; 2 error.`,
 	return cmd
 }
 
-func writeStatusTable(w io.Writer, st *vulndb.Status) {
+func writeStatusTable(w io.Writer, st *vulndb.Status, program string) {
 	if !st.Exists {
-		fmt.Fprintf(w, "No vulnerability database at %s.\nRun 'palisade db update', or 'palisade db import' a bundle or OSV records.\n", st.Path)
+		fmt.Fprintf(w, "No vulnerability database at %s.\nRun '%s db update', or '%[2]s db import' a bundle or OSV records.\n", st.Path, program)
 		return
 	}
 	fresh := "fresh"
 	if st.Stale {
-		fresh = fmt.Sprintf("STALE (older than %s): run 'palisade db update'", st.MaxAge)
+		fresh = fmt.Sprintf("STALE (older than %s): run '%s db update'", st.MaxAge, program)
 	}
 	fmt.Fprintf(w, "Database: %s\nBuilt:    %s\nUpdated:  %s (%s ago, %s)\nRecords:  %d\n\n",
 		st.Path, st.Built.Format(time.RFC3339), st.Updated.Format(time.RFC3339), st.AgeText, fresh, st.Records)
@@ -425,7 +444,7 @@ func writeStatusTable(w io.Writer, st *vulndb.Status) {
 	tw.Flush()
 }
 
-func newDBKeygenCommand(s *streams) *cobra.Command {
+func newDBKeygenCommand(s *cli.Streams) *cobra.Command {
 	var privPath, pubPath string
 	cmd := &cobra.Command{
 		Use:   "keygen",
@@ -438,16 +457,16 @@ same files can be made with
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if privPath == "" || pubPath == "" {
-				return &exitCodeError{code: exitError, err: errors.New("db keygen needs --private-key and --public-key")}
+				return &cli.ExitError{Code: cli.CodeError, Err: errors.New("db keygen needs --private-key and --public-key")}
 			}
 			priv, pub, err := vulndb.GenerateKey()
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
 			// O_EXCL: never overwrite an existing signing key.
 			f, err := os.OpenFile(privPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
 			_, err = f.Write(priv)
 			if cerr := f.Close(); err == nil {
@@ -457,10 +476,10 @@ same files can be made with
 				err = os.WriteFile(pubPath, pub, 0o644)
 			}
 			if err != nil {
-				return &exitCodeError{code: exitError, err: err}
+				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
 			k, _ := vulndb.ParsePublicKey(pub)
-			fmt.Fprintf(s.out, "wrote %s and %s (key ID %s)\n", privPath, pubPath, vulndb.KeyID(k))
+			fmt.Fprintf(s.Out, "wrote %s and %s (key ID %s)\n", privPath, pubPath, vulndb.KeyID(k))
 			return nil
 		},
 	}
@@ -470,34 +489,24 @@ same files can be made with
 }
 
 // printDB writes v as JSON or YAML for -o json|yaml, else runs table.
-func printDB(s *streams, g *globalOptions, v any, table func(io.Writer)) error {
-	switch g.output {
+func printDB(s *cli.Streams, g *cli.Global, v any, table func(io.Writer)) error {
+	switch g.Output {
 	case "json":
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return &cli.ExitError{Code: cli.CodeError, Err: err}
 		}
-		fmt.Fprintln(s.out, string(b))
+		fmt.Fprintln(s.Out, string(b))
 	case "yaml":
 		b, err := yaml.Marshal(v)
 		if err != nil {
-			return &exitCodeError{code: exitError, err: err}
+			return &cli.ExitError{Code: cli.CodeError, Err: err}
 		}
-		fmt.Fprint(s.out, string(b))
+		fmt.Fprint(s.Out, string(b))
 	case "table", "":
-		table(s.out)
+		table(s.Out)
 	default:
-		return &exitCodeError{code: exitError, err: fmt.Errorf("db commands support -o table, json or yaml, not %q", g.output)}
+		return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("db commands support -o table, json or yaml, not %q", g.Output)}
 	}
 	return nil
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
