@@ -31,10 +31,13 @@ import (
 // palisadeBinary builds cmd/palisade once per benchmark run, the way a
 // release is built (internal/release.BuildBinary): static, with
 // buildinfo.GoBuildTags.
-func palisadeBinary(b *testing.B) string {
+func palisadeBinary(b *testing.B) string { return commandBinary(b, "palisade") }
+
+// commandBinary builds cmd/NAME the way palisadeBinary does.
+func commandBinary(b *testing.B, name string) string {
 	b.Helper()
-	out := filepath.Join(b.TempDir(), "palisade")
-	cmd := exec.Command("go", "build", "-trimpath", "-tags", buildinfo.GoBuildTags, "-o", out, "../cmd/palisade")
+	out := filepath.Join(b.TempDir(), name)
+	cmd := exec.Command("go", "build", "-trimpath", "-tags", buildinfo.GoBuildTags, "-o", out, "../cmd/"+name)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, msg)

@@ -54,29 +54,39 @@ func installedCopy(b *testing.B, src string) string {
 
 // BenchmarkImageScanStartup separates what a scan of the bookworm image
 // costs from what starting the palisade binary costs. Each iteration runs
-// the palisade binary and bench/cmd/scanimage (the same library calls in a
+// the palisade binary, the lean palisade-scan (`palisade-scan image`, the
+// same command) and bench/cmd/scanimage (the same library calls in a
 // binary that links only them) one after the other on the same image,
-// database and caches, so both see the same machine state; "version" is
-// `palisade version`, the start-up alone. The palisade binary runs twice
-// per iteration: from the file go build wrote ("palisade-") and from an
-// installed copy ("installed-"); scanimage runs from a copy. Before measuring, the two
+// database and caches, so all see the same machine state; "version" is
+// `palisade version` and `palisade-scan version`, the start-up alone. The
+// palisade binary runs twice per iteration: from the file go build wrote
+// ("palisade-") and from an installed copy ("installed-"); palisade-scan
+// ("scan-") and scanimage run from copies. Before measuring, the
 // binaries' JSON reports must be identical byte for byte, cold and warm.
 func BenchmarkImageScanStartup(b *testing.B) {
 	img := imagescantest.Bookworm(b)
 	bin := palisadeBinary(b)
 	installed := installedCopy(b, bin)
 	slim := installedCopy(b, scanImageBinary(b))
+	lean := installedCopy(b, commandBinary(b, "palisade-scan"))
 	cache := warmImageDB(b, bin)
 	b.Run("version", func(b *testing.B) {
-		var runs []runResult
+		var full, inst, scan []runResult
 		for i := 0; i < b.N; i++ {
-			r := runPalisade(b, bin, "version")
-			if r.code != 0 {
-				b.Fatalf("palisade version: exit %d: %s", r.code, r.stderr)
+			for _, run := range []struct {
+				bin  string
+				runs *[]runResult
+			}{{bin, &full}, {installed, &inst}, {lean, &scan}} {
+				r := runPalisade(b, run.bin, "version")
+				if r.code != 0 {
+					b.Fatalf("%s version: exit %d: %s", run.bin, r.code, r.stderr)
+				}
+				*run.runs = append(*run.runs, r)
 			}
-			runs = append(runs, r)
 		}
-		reportRuns(b, "palisade version", runs)
+		reportRuns(b, "palisade version", full)
+		reportRunsAs(b, "palisade version installed", "installed-", inst)
+		reportRunsAs(b, "palisade-scan version", "scan-", scan)
 	})
 	for _, sc := range []string{"vuln", "vuln,secret"} {
 		for _, mode := range []string{"cold", "warm"} {
@@ -86,20 +96,24 @@ func BenchmarkImageScanStartup(b *testing.B) {
 			}
 			args := append([]string{"scan", "image", "oci:" + img, "-o", "json", "--fail-on", "none"}, common...)
 			slimArgs := append(append([]string{}, common...), "oci:"+img)
-			// The first pair of runs fills the caches for "warm" and
-			// checks that both binaries report the same.
-			want, got := reportOf(b, bin, args...), reportOf(b, slim, slimArgs...)
-			if !bytes.Equal(want, got) {
+			leanArgs := args[1:] // image oci:… : palisade-scan's command
+			// The first runs fill the caches for "warm" and check that
+			// the binaries report the same.
+			want := reportOf(b, bin, args...)
+			if got := reportOf(b, slim, slimArgs...); !bytes.Equal(want, got) {
 				b.Fatalf("%s/%s: scanimage's report differs from palisade's (%d and %d bytes)", sc, mode, len(got), len(want))
 			}
+			if got := reportOf(b, lean, leanArgs...); !bytes.Equal(want, got) {
+				b.Fatalf("%s/%s: palisade-scan's report differs from palisade's (%d and %d bytes)", sc, mode, len(got), len(want))
+			}
 			b.Run(sc+"/"+mode, func(b *testing.B) {
-				var full, inst, lib []runResult
+				var full, inst, scan, lib []runResult
 				for i := 0; i < b.N; i++ {
 					for _, run := range []struct {
 						bin  string
 						args []string
 						runs *[]runResult
-					}{{bin, args, &full}, {installed, args, &inst}, {slim, slimArgs, &lib}} {
+					}{{bin, args, &full}, {installed, args, &inst}, {lean, leanArgs, &scan}, {slim, slimArgs, &lib}} {
 						r := runPalisade(b, run.bin, run.args...)
 						if r.code != 0 {
 							b.Fatalf("%s: exit %d: %s", run.bin, r.code, r.stderr)
@@ -109,6 +123,7 @@ func BenchmarkImageScanStartup(b *testing.B) {
 				}
 				reportRunsAs(b, "bookworm "+sc+"/"+mode+" palisade", "palisade-", full)
 				reportRunsAs(b, "bookworm "+sc+"/"+mode+" palisade installed", "installed-", inst)
+				reportRunsAs(b, "bookworm "+sc+"/"+mode+" palisade-scan installed", "scan-", scan)
 				reportRunsAs(b, "bookworm "+sc+"/"+mode+" scanimage", "scanimage-", lib)
 			})
 		}

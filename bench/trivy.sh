@@ -2,8 +2,9 @@
 # Builds Trivy and its database builder (trivy-db) from the Go module proxy
 # into ${PALISADE_TRIVY_DIR:-~/.cache/palisade/trivy}, once, then runs
 # BenchmarkImageScanBookwormVsTrivy (bench/trivy_bench_test.go): Palisade
-# and Trivy on the bookworm image with the same offline data, alternating
-# runs. Figures in bench/README.md. Usage: bench/trivy.sh [RUNS] (default 5).
+# (`palisade scan image` and the lean `palisade-scan image`) and Trivy on the
+# bookworm image with the same offline data, alternating runs. Figures in
+# bench/README.md. Usage: bench/trivy.sh [RUNS] (default 5).
 # The Trivy build takes 10-30 minutes of CPU the first time; it runs at nice 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -92,13 +93,16 @@ func trivyDatabase(b *testing.B, trivyDB string) string {
 
 // BenchmarkImageScanBookwormVsTrivy scans the bookworm image for
 // vulnerabilities (catalogue + match) with both scanners, alternating
-// runs: Palisade cold (--no-cache) and warm (its inventory cache), Trivy
+// runs: Palisade cold (--no-cache) and warm (its inventory cache), the
+// same with the lean palisade-scan (installed by copying, as a release
+// archive is unpacked; its reports checked equal to palisade's), Trivy
 // cold (--cache-backend memory: every layer read) and warm (its layer
 // cache filled by a first scan).
 func BenchmarkImageScanBookwormVsTrivy(b *testing.B) {
 	trivy, trivyDB := trivyTools(b)
 	img := imagescantest.Bookworm(b)
 	bin := palisadeBinary(b)
+	lean := installedCopy(b, commandBinary(b, "palisade-scan"))
 	cache := warmImageDB(b, bin)
 	tcache := trivyDatabase(b, trivyDB)
 	pal := []string{"scan", "image", "oci:" + img, "--scanners", "vuln", "--cache-dir", cache, "-o", "json", "--fail-on", "none"}
@@ -111,14 +115,20 @@ func BenchmarkImageScanBookwormVsTrivy(b *testing.B) {
 	}{
 		{"palisade-cold", bin, append(append([]string{}, pal...), "--no-cache")},
 		{"palisade-warm", bin, pal},
+		{"palisade-scan-cold", lean, append(append([]string{}, pal[1:]...), "--no-cache")},
+		{"palisade-scan-warm", lean, pal[1:]},
 		{"trivy-cold", trivy, append(append([]string{}, triv...), "--cache-backend", "memory")},
 		{"trivy-warm", trivy, triv},
 	}
-	// Fill the warm caches, and check that both scanners work on the image.
+	// Fill the warm caches, and check that the scanners work on the image
+	// and that palisade-scan reports what palisade does.
 	for _, m := range modes {
 		if r := runPalisade(b, m.bin, m.args...); r.code != 0 {
 			b.Fatalf("%s: exit %d: %s", m.name, r.code, r.stderr)
 		}
+	}
+	if want, got := reportOf(b, bin, pal...), reportOf(b, lean, pal[1:]...); !bytes.Equal(want, got) {
+		b.Fatalf("palisade-scan's report differs from palisade's (%d and %d bytes)", len(got), len(want))
 	}
 	runs := make([][]runResult, len(modes))
 	for i := 0; i < b.N; i++ {

@@ -2,7 +2,8 @@
 # Palisade's own release, checked end to end against a local registry:
 # build (reproducible, daemonless) -> push -> sign + SBOM + attestations
 # (SLSA provenance v1, CycloneDX) -> verify ->
-# build again (same digest) -> scan image --fail-on high, for both platforms.
+# build again (same digest) -> scan image --fail-on high, for both platforms,
+# with palisade and the lean palisade-scan (the same report required).
 #
 # Needs: Go, Debian's docker-registry (hack/registry/install.sh) and
 # ca-certificates. Environment (all optional):
@@ -29,8 +30,9 @@ step() { echo "== release-check: $*"; }
 # -6809; 1.26.10 has none). Development and tests stay on go.mod's 1.26.8.
 export GOTOOLCHAIN=${PALISADE_RELEASE_GOTOOLCHAIN:-go1.26.10}
 
-step "palisade binary for this machine"
+step "palisade and palisade-scan binaries for this machine"
 CGO_ENABLED=0 go build -tags kustomize_disable_go_plugin_support -o "$work/palisade" ./cmd/palisade
+CGO_ENABLED=0 go build -tags kustomize_disable_go_plugin_support -o "$work/palisade-scan" ./cmd/palisade-scan
 p="$work/palisade"
 
 step "local registry"
@@ -116,6 +118,9 @@ component_image palisade-agent
 step "runtime sensor image (cmd/palisade-runtime, the runtime DaemonSet's) for amd64 and arm64: build, push, sign, verify, pin deploy/runtime"
 component_image palisade-runtime
 
+step "lean image scanner image (cmd/palisade-scan, for CI runners and edge hosts) for amd64 and arm64: build, push, sign, verify"
+component_image palisade-scan
+
 step "Helm chart (deploy/helm/palisade, pinned above): package, push, sign, verify"
 chart_repo=$host/palisade-sec/charts/palisade
 chart_ref=$("$p" release chart "$work/deploy/helm/palisade" --repo "$chart_repo" --version "0.0.0-ci" --key "$key" --insecure-registry)
@@ -143,9 +148,14 @@ else
 	"$p" db import "$dir/data/osv" --name go-vulndb --cache-dir "$cache"
 fi
 
-step "scan image --fail-on high"
+step "scan image --fail-on high, with palisade and with palisade-scan (the same report)"
 for platform in linux/amd64 linux/arm64; do
 	"$p" scan image "$ref" --platform "$platform" --insecure-registry "$host" --cache-dir "$cache" --fail-on high 2>&1 ||
 		{ echo "scan image $platform failed (exit $?)" >&2; exit 1; }
+	args=("$ref" --platform "$platform" --insecure-registry "$host" --cache-dir "$cache" --fail-on none -o json)
+	"$p" scan image "${args[@]}" >"$work/scan-palisade.json"
+	"$work/palisade-scan" image "${args[@]}" >"$work/scan-palisade-scan.json"
+	cmp "$work/scan-palisade.json" "$work/scan-palisade-scan.json" ||
+		{ echo "palisade-scan image $platform reports differently from palisade scan image" >&2; exit 1; }
 done
 step "ok: $ref"

@@ -14,7 +14,7 @@ func TestBinariesDoNotLinkPlugin(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list over every binary's dependencies")
 	}
-	for _, bin := range []string{"palisade", "palisade-admission", "palisade-agent"} {
+	for _, bin := range []string{"palisade", "palisade-admission", "palisade-agent", "palisade-scan"} {
 		t.Run(bin, func(t *testing.T) {
 			pkg := "github.com/palisade-sec/palisade/cmd/" + bin
 			cmd := exec.Command("go", "list", "-deps", "-tags", GoBuildTags, "-f", `{{.ImportPath}} {{join .Imports " "}}`, pkg)

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/palisade-sec/palisade/internal/buildinfo"
+	"github.com/palisade-sec/palisade/internal/cli/clitest"
+)
+
+// scan runs palisade-scan in process.
+func scan(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string
+		wantErr string
+	}{
+		{"help", []string{"--help"}, 0, "palisade-scan [command]", ""},
+		{"nothing", []string{}, 0, "Available Commands", ""},
+		{"image help", []string{"image", "--help"}, 0, "palisade-scan image --platform linux/arm64", ""},
+		{"image help names the db commands of this binary", []string{"image", "--help"}, 0, "'palisade-scan db update', or on an air-gapped host with 'palisade-scan db import'", ""},
+		{"image help says where attestations are", []string{"image", "--help"}, 0, "use 'palisade scan image' for them", ""},
+		{"db help", []string{"db", "import", "--help"}, 0, "palisade-scan db import ./all.zip --name Debian", ""},
+		{"version", []string{"version"}, 0, "palisade-scan ", ""},
+		{"version json", []string{"version", "-o", "json"}, 0, `"goVersion"`, ""},
+		{"unknown flag", []string{"image", "--bogus", "oci:x"}, 2, "", "unknown flag: --bogus"},
+		{"mistyped command", []string{"imag"}, 2, "", `unknown command "imag" for "palisade-scan"`},
+		{"mistyped db command", []string{"db", "statu"}, 2, "", `unknown command "statu" for "palisade-scan db"`},
+		{"mistyped help topic", []string{"help", "imag"}, 2, "", "unknown command"},
+		{"no reference", []string{"image"}, 2, "", "scan image needs exactly one image reference"},
+		{"bad format", []string{"image", "-o", "xml", "oci:x"}, 2, "", "xml"},
+		{"bad --fail-on", []string{"image", "--fail-on", "severe", "oci:x"}, 2, "", "--fail-on"},
+		// Never ignored: the attestation flags need Sigstore, not linked.
+		{"sbom attestations", []string{"image", "--sbom-attestations", "p.yaml", "oci:x"}, 2, "", "--sbom-attestations needs Sigstore verification, which this binary does not link: use 'palisade scan image'"},
+		{"vex attestations", []string{"image", "--vex-attestations", "p.yaml", "oci:x"}, 2, "", "--vex-attestations needs Sigstore verification"},
+		{"db status without a database", []string{"db", "status", "--cache-dir", t.TempDir()}, 1, "Run 'palisade-scan db update'", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errb, code := scan(tc.args...)
+			if code != tc.code || !strings.Contains(out, tc.wantOut) || !strings.Contains(errb, tc.wantErr) {
+				t.Errorf("palisade-scan %v: exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", tc.args, code, tc.code, out, tc.wantOut, errb, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestLeanDependencies keeps palisade-scan lean: every package linked runs
+// its initialisers at every start, and the palisade binary's start-up was
+// most of a warm re-scan's time (bench/README.md, "Start-up"). Each module
+// below is linked by a palisade feature palisade-scan does not have.
+func TestLeanDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-tags", buildinfo.GoBuildTags, ".").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := map[string]string{
+		// Chart rendering; its chart/common/util compiles JSON-schema
+		// metaschemas at init (santhosh-tekuri/jsonschema, ~10 ms).
+		"helm.sh/helm":                          "Helm (scan config's chart rendering)",
+		"github.com/santhosh-tekuri/jsonschema": "the JSON-schema compiler Helm links",
+		"sigs.k8s.io/kustomize":                 "kustomize (scan config)",
+		// Sigstore verification of attestations: --sbom-attestations and
+		// --vex-attestations are refused instead.
+		"github.com/sigstore":               "sigstore-go (verify image, the attestation flags)",
+		"github.com/go-openapi":             "go-openapi/strfmt, linked by sigstore-go's Rekor types",
+		"github.com/asaskevich/govalidator": "govalidator, linked by go-openapi (regular expressions at init)",
+		"github.com/theupdateframework":     "TUF, linked by sigstore-go",
+		// Cluster access and the manifest rules.
+		"k8s.io/client-go":           "client-go (scan cluster, the agent; its scheme is built at init)",
+		"k8s.io/apimachinery":        "apimachinery (manifests, clusters)",
+		"k8s.io/api":                 "the Kubernetes API types",
+		"github.com/google/cel-go":   "CEL (custom rules and detections; descriptors at init)",
+		"github.com/prometheus":      "Prometheus metrics (hub, admission, agent; procfs)",
+		"github.com/moby/buildkit":   "BuildKit's Dockerfile parser (scan config)",
+		"google.golang.org/grpc":     "gRPC (etcd, Sigstore)",
+		"google.golang.org/protobuf": "protocol buffers (CEL, Sigstore, gRPC)",
+		"github.com/jackc/pgx":       "PostgreSQL (the hub)",
+		"modernc.org/sqlite":         "SQLite (the hub)",
+		// This module's packages of other features.
+		clitest.Module + "internal/supplychain": "Sigstore verification",
+		clitest.Module + "internal/rules":       "the manifest rules",
+		clitest.Module + "internal/workload":    "the workload inventory (client-go's scheme)",
+		clitest.Module + "internal/hub":         "the hub",
+		clitest.Module + "internal/admission":   "the admission webhook",
+		clitest.Module + "internal/agent":       "the agent",
+	}
+	deps := strings.Fields(string(out))
+	if !contains(deps, clitest.Module+"internal/imagescan") {
+		t.Fatal("palisade-scan does not link internal/imagescan: the dependency list is not this binary's")
+	}
+	for prefix, why := range forbidden {
+		var linked []string
+		for _, dep := range deps {
+			if dep == prefix || strings.HasPrefix(dep, prefix+"/") {
+				linked = append(linked, dep)
+			}
+		}
+		if len(linked) > 0 {
+			t.Errorf("palisade-scan links %d packages of %s (%s): %s, which palisade-scan leaves to palisade", len(linked), prefix, linked[0], why)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// maxInitHeap bounds the heap all of palisade-scan's package initialisers
+// allocate, third-party ones included (about 360 KB measured, the testing
+// packages counted; the palisade binary's are about 7 MB): a dependency
+// that builds tables at init shows here before it shows in start-up time.
+const maxInitHeap = 512 << 10
+
+// TestPackageInitHeap holds this module's packages to their ceiling
+// (clitest.CheckOwnInitHeap) and the whole binary's initialisers to
+// maxInitHeap.
+func TestPackageInitHeap(t *testing.T) {
+	inits := clitest.InitTrace(t)
+	clitest.CheckOwnInitHeap(t, inits)
+	total := 0
+	for _, in := range inits {
+		total += in.Bytes
+	}
+	if total > maxInitHeap {
+		var big []string
+		for _, in := range inits {
+			if in.Bytes >= 16<<10 {
+				big = append(big, in.Package+" "+itoa(in.Bytes))
+			}
+		}
+		t.Errorf("package initialisers allocate %d bytes, more than %d; the largest: %s", total, maxInitHeap, strings.Join(big, ", "))
+	}
+	t.Logf("%d packages initialised, %d bytes", len(inits), total)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
