@@ -78,7 +78,7 @@ func Load(ctx context.Context, o Options) (*Node, error) {
 	defer func() { _ = h.Close() }()
 	n := &Node{Root: o.Root, Components: map[ComponentName]*Component{}}
 	for _, c := range AllComponents() {
-		n.Components[c] = &Component{Name: c}
+		n.Components[c] = &Component{Name: c, Flags: NewFlags(c)}
 	}
 	procs := readProcs(ctx, h)
 	evidence := hostEvidence(h, procs)
@@ -259,7 +259,7 @@ func applyProcs(n *Node, procs map[string][]process) {
 		// The whole command line of the running process replaces what
 		// the files say: a flag in a manifest but not in the process
 		// is not in effect.
-		comp.Flags = Flags{}
+		comp.Flags = NewFlags(c)
 		comp.Flags.Merge(n.commandLine(c, p.argv[1:], src), src)
 		comp.Found, comp.Running, comp.Source = true, true, src
 	}
@@ -504,7 +504,7 @@ func loadK3s(h *Host, n *Node, procs map[string][]process) {
 				// The exact command line k3s started the component with
 				// replaces what was assembled from defaults and config.
 				src := "k3s log (" + logPath + ")"
-				comp.Flags = Flags{}
+				comp.Flags = NewFlags(c)
 				comp.Flags.Merge(n.commandLine(c, args, src), src)
 				comp.Source = "k3s log (" + logPath + ")"
 			}
