@@ -137,7 +137,14 @@ func collectFiles(h *Host, n *Node) {
 			add(cniNetworks+"/"+network+"/"+name, RoleCNIConfig)
 		}
 	}
-	if p, ok := n.Component(KubeProxy).Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
+	// kube-proxy's kubeconfig (CIS 4.1.3, 4.1.4): its --kubeconfig, and
+	// with --config the file's clientConnection.kubeconfig, which is where
+	// a kube-proxy run from a configuration file finds it.
+	proxy := n.Component(KubeProxy)
+	if p, ok := proxy.Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
+		add(path.Clean(p), RoleKubeconfig)
+	}
+	if p, _, _, ok := componentSetting(proxy, "", "clientConnection", "kubeconfig"); ok && strings.HasPrefix(p, "/") {
 		add(path.Clean(p), RoleKubeconfig)
 	}
 	if etcd := n.Component(Etcd); etcd.Found {
