@@ -106,10 +106,6 @@ type nodeEdit struct {
 	Remove []string `json:"remove"`
 }
 
-func (e nodeEdit) empty() bool {
-	return len(e.Args)+len(e.Drop)+len(e.Write)+len(e.Replace)+len(e.Set)+len(e.Mode)+len(e.Owner)+len(e.Remove) == 0
-}
-
 // nodeBases is hosts/bases.yaml: what git cannot keep of the secure trees.
 type nodeBases struct {
 	// Owners of paths that are not root:root ("uid:gid"), per layout.
