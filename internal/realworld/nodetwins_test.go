@@ -54,22 +54,17 @@ type nodeTwin struct {
 	// Layouts the twin runs on (default: the keys of PerLayout, else
 	// every layout).
 	Layouts []nodeaudit.Distribution `json:"layouts"`
-	// Bad and Fixed are the edits to the layout's secure tree; PerLayout
-	// adds edits (and expectations) for one layout.
-	Bad       nodeEdit                                  `json:"bad"`
-	Fixed     nodeEdit                                  `json:"fixed"`
-	PerLayout map[nodeaudit.Distribution]nodeTwinLayout `json:"perLayout"`
-	// BadResult and FixedResult are Palisade's outcome of the mapped
-	// checks (default fail and pass); PeerBad and PeerFixed the peer's,
-	// when it differs, with Reason.
-	BadResult   nodeaudit.Status `json:"badResult"`
-	FixedResult nodeaudit.Status `json:"fixedResult"`
-	PeerBad     nodeaudit.Status `json:"peerBad"`
-	PeerFixed   nodeaudit.Status `json:"peerFixed"`
-	Reason      string           `json:"reason"`
+	// The edits and expected results of every layout; PerLayout adds
+	// edits (and replaces expectations) for one layout.
+	nodeTwinSides
+	PerLayout map[nodeaudit.Distribution]nodeTwinSides `json:"perLayout"`
 }
 
-type nodeTwinLayout struct {
+// nodeTwinSides are a twin's two sides: Bad and Fixed are the edits to
+// the layout's secure tree; BadResult and FixedResult Palisade's outcome
+// of the mapped checks (default fail and pass); PeerBad and PeerFixed the
+// peer's, when it differs, with Reason.
+type nodeTwinSides struct {
 	Bad         nodeEdit         `json:"bad"`
 	Fixed       nodeEdit         `json:"fixed"`
 	BadResult   nodeaudit.Status `json:"badResult"`
@@ -116,19 +111,7 @@ var statuses = []nodeaudit.Status{nodeaudit.Pass, nodeaudit.Fail, nodeaudit.NotA
 
 func loadNodeTwins(t *testing.T) ([]*nodeTwinFile, nodeBases) {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(nodeTwinsDir, "*.yaml"))
-	if err != nil || len(names) == 0 {
-		t.Fatalf("no node twin files in %s (%v)", nodeTwinsDir, err)
-	}
-	var out []*nodeTwinFile
-	for _, name := range names {
-		var f nodeTwinFile
-		readStrictYAML(t, name, &f)
-		if want := strings.TrimSuffix(filepath.Base(name), ".yaml"); f.Tool != want {
-			t.Fatalf("%s: tool %q does not match the file name", name, f.Tool)
-		}
-		out = append(out, &f)
-	}
+	out := readToolFiles(t, nodeTwinsDir, func(f *nodeTwinFile) string { return f.Tool })
 	var b nodeBases
 	readStrictYAML(t, filepath.Join(nodeTwinsDir, "hosts", "bases.yaml"), &b)
 	return out, b
