@@ -225,7 +225,7 @@ func apiServerChecks() []Check {
 			NSA: []string{"network.secrets"}, MITRE: []string{"T1552"},
 			Evaluate: flagsSet(api, "encryption-provider-config")},
 		{ID: "node/apiserver-encryption-providers", Title: "Encryption providers weak or misordered", Severity: finding.SeverityHigh, CIS: []string{"1.2.28"}, Component: api,
-			Description: "The EncryptionConfiguration must write with a strong provider (kms v2, secretbox; aescbc is accepted by CIS but no longer recommended) and list identity only last.",
+			Description: "The EncryptionConfiguration must write Secrets with a provider CIS 1.2.28 accepts (kms, secretbox or aescbc), with valid keys, and list identity only last. aescbc and KMS v1 pass this check as they pass CIS, kube-bench and the K3s and RKE2 self-assessments (whose secrets-encryption writes with aescbc); `palisade cluster encryption` still reports them, and keys not rotated, as encryption/weak-provider and encryption/key-age.",
 			Remediation: "Put kms (v2) or secretbox first for secrets, identity last; rotate keys.", NSA: []string{"network.secrets"}, MITRE: []string{"T1552"},
 			Evaluate: func(n *Node) []Result {
 				c := n.Component(api)
@@ -238,6 +238,9 @@ func apiServerChecks() []Check {
 				}
 				var out []Result
 				for _, f := range encryption.Review(n.EncryptionConfig, encryption.ReviewOptions{}) {
+					if !failsCIS1228(n.EncryptionConfig, f) {
+						continue
+					}
 					out = append(out, Result{Status: Fail, Message: fmt.Sprintf("%s: %s", f.RuleID, f.Message),
 						Object: fileRef(p), File: p, Field: f.Field})
 				}
@@ -321,4 +324,25 @@ func podSecurityDefaults(n *Node) []Result {
 		}
 	}
 	return out
+}
+
+// failsCIS1228 tells whether an encryption review finding fails CIS
+// 1.2.28, whose audit accepts aescbc, kms or secretbox as the writing
+// provider: a provider CIS accepts but Palisade's encryption review
+// discourages (aescbc, KMS v1), and the age of the writing key, are not
+// failures of this item.
+func failsCIS1228(c *encryption.Config, f finding.Finding) bool {
+	switch f.RuleID {
+	case encryption.RuleKeyAge:
+		return false
+	case encryption.RuleWeakProvider:
+		var i int
+		if _, err := fmt.Sscanf(f.Field, "resources[%d].providers[0]", &i); err == nil && i >= 0 && i < len(c.Entries) && len(c.Entries[i].Providers) > 0 {
+			switch c.Entries[i].Providers[0].Type {
+			case encryption.ProviderAESCBC, encryption.ProviderKMS:
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -137,7 +137,14 @@ func collectFiles(h *Host, n *Node) {
 			add(cniNetworks+"/"+network+"/"+name, RoleCNIConfig)
 		}
 	}
-	if p, ok := n.Component(KubeProxy).Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
+	// kube-proxy's kubeconfig (CIS 4.1.3, 4.1.4): its --kubeconfig, and
+	// with --config the file's clientConnection.kubeconfig, which is where
+	// a kube-proxy run from a configuration file finds it.
+	proxy := n.Component(KubeProxy)
+	if p, ok := proxy.Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
+		add(path.Clean(p), RoleKubeconfig)
+	}
+	if p, _, _, ok := componentSetting(proxy, "", "clientConnection", "kubeconfig"); ok && strings.HasPrefix(p, "/") {
 		add(path.Clean(p), RoleKubeconfig)
 	}
 	if etcd := n.Component(Etcd); etcd.Found {
@@ -146,8 +153,14 @@ func collectFiles(h *Host, n *Node) {
 		}
 	}
 	k := n.Component(Kubelet)
-	if k.ConfigPath != "" {
+	// The kubelet's --config file and the drop-ins of its --config-dir
+	// (CIS 4.1.9, 4.1.10). With --config-dir alone, ConfigPath is that
+	// directory: its files are judged, not the directory as a 0600 file.
+	if p, ok := k.Flags.Get("config"); ok && p != "" && k.ConfigPath == p {
 		add(k.ConfigPath, RoleKubeletConfig)
+	}
+	if dir, ok := k.Flags.Get("config-dir"); ok && strings.HasPrefix(dir, "/") {
+		addMatching(path.Clean(dir), ".conf", RoleKubeletConfig)
 	}
 	if p, ok := k.Flags.Get("kubeconfig"); ok && strings.HasPrefix(p, "/") {
 		add(path.Clean(p), RoleKubeconfig)

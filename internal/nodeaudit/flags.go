@@ -31,6 +31,21 @@ type Setting struct {
 // a later key overriding an earlier one.
 type Flags struct {
 	m map[string]Setting
+	// scalars are list flags of other components that are scalar in
+	// this one (see NewFlags).
+	scalars map[string]bool
+}
+
+// NewFlags returns the empty flags of a component. A flag name can be a
+// list in one component and a scalar in another: the API server's
+// --authorization-mode is a list (given twice, the values accumulate),
+// the kubelet's a string (the last value wins).
+func NewFlags(c ComponentName) Flags { return Flags{scalars: scalarFlags[c]} }
+
+// scalarFlags are, per component, the names of listFlags that the
+// component declares as plain strings.
+var scalarFlags = map[ComponentName]map[string]bool{
+	Kubelet: {"authorization-mode": true},
 }
 
 // listFlags are the pflag StringSlice and StringArray flags of the
@@ -126,7 +141,7 @@ func (f *Flags) MergeLine(parts ...Part) {
 			switch {
 			case name == "feature-gates" && had && seen[name]:
 				v = mergeGates(prev.Value, v)
-			case listFlags[name] && had && seen[name] && prev.Value != "":
+			case listFlags[name] && !f.scalars[name] && had && seen[name] && prev.Value != "":
 				v = prev.Value + "," + v
 			}
 			seen[name] = true

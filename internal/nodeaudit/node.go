@@ -130,7 +130,7 @@ func (n *Node) Component(name ComponentName) *Component {
 	if c, ok := n.Components[name]; ok {
 		return c
 	}
-	return &Component{Name: name}
+	return &Component{Name: name, Flags: NewFlags(name)}
 }
 
 // FilesWith returns the existing files with one of the roles.

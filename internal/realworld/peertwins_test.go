@@ -63,16 +63,23 @@ var levelNames = map[string]string{"baseline": rule.LevelBaseline, "restricted":
 
 func loadPeerTwins(t *testing.T) []*peerTwinFile {
 	t.Helper()
-	names, err := filepath.Glob(filepath.Join(peerTwinsDir, "*.yaml"))
+	return readToolFiles(t, peerTwinsDir, func(f *peerTwinFile) string { return f.Tool })
+}
+
+// readToolFiles reads every <tool>.yaml of dir strictly into a T, whose
+// tool (as the function returns it) must match its file's name.
+func readToolFiles[T any](t *testing.T, dir string, tool func(*T) string) []*T {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil || len(names) == 0 {
-		t.Fatalf("no twin files in %s (%v)", peerTwinsDir, err)
+		t.Fatalf("no twin files in %s (%v)", dir, err)
 	}
-	var out []*peerTwinFile
+	var out []*T
 	for _, name := range names {
-		var f peerTwinFile
+		var f T
 		readStrictYAML(t, name, &f)
-		if want := strings.TrimSuffix(filepath.Base(name), ".yaml"); f.Tool != want {
-			t.Fatalf("%s: tool %q does not match the file name", name, f.Tool)
+		if want := strings.TrimSuffix(filepath.Base(name), ".yaml"); tool(&f) != want {
+			t.Fatalf("%s: tool %q does not match the file name", name, tool(&f))
 		}
 		out = append(out, &f)
 	}
