@@ -197,7 +197,7 @@ func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
 	if !ok {
 		return false
 	}
-	if err := fleetapi.DecodeReportBodyWithin(body, fleetapi.MaxReportItems, v); err != nil {
+	if err := fleetapi.DecodeReportBodyPartial(body, fleetapi.MaxReportItems, v); err != nil {
 		writeBodyError(w, err)
 		return false
 	}
