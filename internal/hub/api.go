@@ -316,17 +316,12 @@ func readWire(src io.Reader, length int64) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// inflateBody inflates gz, within limit bytes, into one buffer. The
+// inflateBodyInto inflates gz, within limit bytes, into one buffer
+// (one of bodies when it has one of the first room's size). The
 // first room made is inflatedSizeHint's; what does not fit goes to
 // chunks that double, joined once at the end: at most the body twice
 // over (the doubling of one buffer from a guess allocated up to four
 // times the body and copied it as often as it grew).
-func inflateBody(gz []byte, limit int64) ([]byte, error) {
-	return inflateBodyInto(gz, limit, nil)
-}
-
-// inflateBodyInto is inflateBody starting in a buffer of bodies when it
-// has one of the first room's size.
 func inflateBodyInto(gz []byte, limit int64, bodies *bodyPool) ([]byte, error) {
 	hint := inflatedSizeHint(gz, limit)
 	cur := bodies.get(hint)
