@@ -328,11 +328,11 @@ func plainRun(b []byte, i int) int {
 // (TestPlainRun against the byte loop).
 func plainWord(x uint64) bool {
 	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	zero := func(v uint64) uint64 { return (v - ones) &^ v & highs }
-	control := (x - 0x20*ones) &^ x & highs // a byte below 0x20
-	quote := zero(x ^ '"'*ones)
-	backslash := zero(x ^ '\\'*ones)
-	return (control | quote | backslash | x&highs) == 0
+	q, b := x^'"'*ones, x^'\\'*ones // a zero byte where x has a quote, a backslash
+	control := (x - 0x20*ones) &^ x // a byte below 0x20
+	quote := (q - ones) &^ q
+	backslash := (b - ones) &^ b
+	return (control|quote|backslash|x)&highs == 0
 }
 
 // ignorable reads a string value of a finding that a partial finding
