@@ -380,3 +380,185 @@ func FuzzDecodeReportBodyWithin(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeReportBodyPartial: a snapshot's objects sent with a digest,
+// as the agent writes them, are read partially — only what the counters
+// read — and completed to exactly what DecodeReportBodyWithin reads; an
+// object without a digest, a delta's objects and a snapshot whose "full"
+// comes after its objects are read whole.
+func TestDecodeReportBodyPartial(t *testing.T) {
+	withSuppression := agentFinding(3)
+	withSuppression.Suppression = &finding.Suppression{Kind: "annotation", Reason: "accepted \"risk\" \u00e9"}
+	objects := []ObjectFindings{
+		{Object: agentFinding(1).Object, Findings: []finding.Finding{agentFinding(1), agentFinding(2), withSuppression}},
+		{Object: agentFinding(4).Object, Findings: []finding.Finding{agentFinding(4)}},
+		{Object: finding.ObjectRef{Kind: "Pod", Name: "clean"}, Findings: []finding.Finding{}},
+	}
+	if err := SetDigest(&objects[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetDigest(&objects[2]); err != nil {
+		t.Fatal(err)
+	}
+	snapshot := Envelope{Seq: 7, Kind: KindFindings, Findings: &FindingsDelta{Full: true, Objects: objects}}
+	delta := Envelope{Seq: 8, Kind: KindFindings, Findings: &FindingsDelta{Objects: objects}}
+	fullLast := `{"seq":9,"kind":"findings","findings":{"objects":` + string(mustJSON(t, objects)) + `,"full":true}}`
+	tests := []struct {
+		name    string
+		body    []byte
+		partial []bool // per object of the (first) envelope
+	}{
+		{"snapshot", mustJSON(t, &snapshot), []bool{true, false, false}},
+		{"delta", mustJSON(t, &delta), []bool{false, false, false}},
+		{"full after the objects", []byte(fullLast), []bool{false, false, false}},
+	}
+	// What a partial object's ignored fields must still be checked for:
+	// each body is refused (or read by the reflective path) exactly as
+	// read whole.
+	body := string(mustJSON(t, &snapshot))
+	msg := `"message":"container \"app\" of pod team/web-1:`
+	if !strings.Contains(body, msg) {
+		t.Fatalf("no %s in %s", msg, body)
+	}
+	for _, bad := range []string{
+		strings.Replace(body, msg, msg+`\xff`, 1),   // not a JSON escape
+		strings.Replace(body, msg, msg+"\xff", 1),   // invalid UTF-8
+		strings.Replace(body, msg, msg+`\ud800`, 1), // a lone surrogate
+		strings.Replace(body, msg, msg+"\x01", 1),   // a control character
+		strings.Replace(body, msg, `"message":"m",`+msg, 1),
+		strings.Replace(body, `"container":"app"`, `"container":"app`+"\u00e9\xc3"+`"`, 1),
+		strings.Replace(body, `"kind":"annotation"`, `"kind":"annotation","expires":"2026-01-01T00:00:00Z"`, 1),
+		strings.Replace(body, `"namespace":"team","name":"web-1"},"file"`, `"namespace":"team","name":"web-1","x":1},"file"`, 1),
+		strings.Replace(body, `"file":"deploy/web.yaml"`, `"file":null`, 1),
+	} {
+		if bad == body {
+			t.Fatalf("mutation did not apply")
+		}
+		var got, want Envelope
+		err, werr := DecodeReportBodyPartial([]byte(bad), MaxReportItems, &got), DecodeReportBodyWithin([]byte(bad), MaxReportItems, &want)
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Fatalf("%s: partially %v, whole %v", bad, err, werr)
+		}
+		if err == nil {
+			completeAll(t, &got)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: completed %+v, whole %+v", bad, got, want)
+			}
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got, want Envelope
+			if err := DecodeReportBodyPartial(tt.body, MaxReportItems, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := DecodeReportBodyWithin(tt.body, MaxReportItems, &want); err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range got.Findings.Objects {
+				if o.Partial != tt.partial[i] {
+					t.Fatalf("object %d partial %v, want %v", i, o.Partial, tt.partial[i])
+				}
+				if !o.Partial {
+					continue
+				}
+				for j, f := range o.Findings {
+					w := want.Findings.Objects[i].Findings[j]
+					kept := finding.Finding{RuleID: w.RuleID, Title: w.Title, Severity: w.Severity, Line: w.Line, Suppressed: w.Suppressed}
+					if w.Suppression != nil {
+						kept.Suppression = &finding.Suppression{}
+					}
+					if !reflect.DeepEqual(f, kept) {
+						t.Fatalf("object %d finding %d read partially as %+v, want %+v", i, j, f, kept)
+					}
+				}
+			}
+			completeAll(t, &got)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("completed: %+v, read whole: %+v", got, want)
+			}
+		})
+	}
+}
+
+// completeAll completes every partial object of v (an *Envelope or a
+// *ReportBatch).
+func completeAll(t *testing.T, v any) {
+	t.Helper()
+	var envs []*Envelope
+	switch v := v.(type) {
+	case *Envelope:
+		envs = []*Envelope{v}
+	case *ReportBatch:
+		for i := range v.Envelopes {
+			envs = append(envs, &v.Envelopes[i])
+		}
+	}
+	for _, e := range envs {
+		if e.Findings == nil {
+			continue
+		}
+		for i := range e.Findings.Objects {
+			if err := e.Findings.Objects[i].Complete(); err != nil {
+				t.Fatalf("complete: %v", err)
+			}
+		}
+	}
+}
+
+// FuzzDecodeReportBodyPartial: for every body and bound, the partial
+// decoder refuses what DecodeReportBodyWithin refuses, with the same
+// error, and what it reads, completed, is what that reads. Seeds in
+// testdata/fuzz/FuzzDecodeReportBodyPartial.
+func FuzzDecodeReportBodyPartial(f *testing.F) {
+	f.Fuzz(func(t *testing.T, body []byte, batch bool, bound uint16) {
+		max := int(bound%512) + 1
+		var got, want any = &Envelope{}, &Envelope{}
+		if batch {
+			got, want = &ReportBatch{}, &ReportBatch{}
+		}
+		err := DecodeReportBodyPartial(body, max, got)
+		werr := DecodeReportBodyWithin(body, max, want)
+		if (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+			t.Fatalf("%q within %d: partially %v; whole %v", body, max, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		completeAll(t, got)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q within %d: read partially and completed %+v; whole %+v", body, max, got, want)
+		}
+	})
+}
+
+// TestPlainRun: the run of plain bytes read eight at a time is the run
+// read byte by byte, for every byte value at every place of a word and
+// runs of every length around the word size.
+func TestPlainRun(t *testing.T) {
+	slow := func(b []byte, i int) int {
+		j := i
+		for j < len(b) && plainByte[b[j]] {
+			j++
+		}
+		return j - i
+	}
+	base := []byte("plain text of a finding's message, long enough for words")
+	for c := range 256 {
+		for at := range 24 {
+			for _, start := range []int{0, 1, 5} {
+				b := append([]byte(nil), base...)
+				b[start+at] = byte(c)
+				if got, want := plainRun(b, start), slow(b, start); got != want {
+					t.Fatalf("byte %#x at %d from %d: run %d, want %d", c, at, start, got, want)
+				}
+			}
+		}
+	}
+	for n := range 20 {
+		b := []byte(strings.Repeat("a", n))
+		if got := plainRun(b, 0); got != n {
+			t.Fatalf("%d plain bytes: run %d", n, got)
+		}
+	}
+}

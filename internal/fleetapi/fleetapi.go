@@ -177,6 +177,13 @@ type ObjectFindings struct {
 	// Raw is, for a report read with DecodeReport, each finding's JSON
 	// as received, in the order of Findings; nil otherwise.
 	Raw [][]byte `json:"-"`
+	// Partial, for a report read with DecodeReportBodyPartial, marks an
+	// object whose findings hold only RuleID, Title, Severity, Line and
+	// Suppressed (every other field zero; Suppression, if sent, empty)
+	// until Complete decodes them whole from Raw. Its findings were
+	// checked as a whole decode checks them, so Complete does not fail
+	// on them.
+	Partial bool `json:"-"`
 }
 
 // Inventory describes the cluster and its nodes.

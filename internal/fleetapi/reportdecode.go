@@ -138,10 +138,12 @@ func (s *findingScan) findingsDelta(fd *FindingsDelta) bool {
 		case "objects":
 			bit = 2
 			fd.Objects = []ObjectFindings{}
+			s.full = fd.Full // as the agent writes a snapshot: "full" first
 			ok = s.array(func() bool {
 				fd.Objects = append(fd.Objects, ObjectFindings{})
 				return s.objectFindings(&fd.Objects[len(fd.Objects)-1])
 			})
+			s.full = false
 		case "deleted":
 			bit = 4
 			fd.Deleted = []finding.ObjectRef{}
@@ -165,7 +167,12 @@ func (s *findingScan) objectFindings(o *ObjectFindings) bool {
 			o.Digest, ok = s.str(false)
 		case "findings":
 			bit = 2
+			// A snapshot's object whose digest came first, as the
+			// agent writes it, is read partially when asked.
+			s.partial = s.d.partial && s.full && IsObjectDigest(o.Digest)
 			ok = s.findings(o)
+			o.Partial = s.partial && ok && len(o.Findings) > 0
+			s.partial = false
 		}
 		return bit, ok
 	})

@@ -193,15 +193,68 @@ func readAgentJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) b
 // never decoded past the limit (fleetapi.DecodeReportBodyWithin; one
 // pass over the body instead of a count and then the decoding).
 func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, ok := readAgentBody(w, r, fleetapi.MaxReportBytes)
+	_, ok := readAgentReportInto(w, r, nil, v)
+	return ok
+}
+
+// readAgentReportInto is readAgentReport inflating the body into a
+// buffer of bodies (nil: a new one); the body, returned, is still v's
+// (its findings' Raw): the caller gives it back (bodyPool.put) only once
+// v is no longer read.
+func readAgentReportInto(w http.ResponseWriter, r *http.Request, bodies *bodyPool, v any) ([]byte, bool) {
+	body, ok := readAgentBodyInto(w, r, fleetapi.MaxReportBytes, bodies)
 	if !ok {
-		return false
+		return nil, false
 	}
-	if err := fleetapi.DecodeReportBodyWithin(body, fleetapi.MaxReportItems, v); err != nil {
+	if err := fleetapi.DecodeReportBodyPartial(body, fleetapi.MaxReportItems, v); err != nil {
 		writeBodyError(w, err)
-		return false
+		return nil, false
 	}
-	return true
+	return body, true
+}
+
+// bodyPool keeps the buffers large report bodies (snapshots) were
+// inflated into, for the next ones: a 500-pod snapshot inflates to 3.2
+// MB, and allocating that afresh for each one — the memory cleared, its
+// pages faulted in and later returned — was about a tenth of a hub's CPU
+// under snapshots (issue #17). It keeps as many as the large reports
+// decoded at once (ingestGate), of minPooledBody to maxPooledBody bytes
+// each (deltas are left to the allocator; a rare huge body is not held):
+// at most a few times 16 MiB, held for the hub's life.
+type bodyPool struct{ free chan []byte }
+
+const minPooledBody, maxPooledBody = 512 << 10, 16 << 20
+
+func newBodyPool(n int) *bodyPool { return &bodyPool{free: make(chan []byte, n)} }
+
+// get is a buffer of capacity at least n from the pool, or nil.
+func (b *bodyPool) get(n int) []byte {
+	if b == nil || n < minPooledBody || n > maxPooledBody {
+		return nil
+	}
+	for range cap(b.free) {
+		select {
+		case buf := <-b.free:
+			if cap(buf) >= n {
+				return buf[:0]
+			}
+			b.put(buf) // too small for this one: kept for others
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// put gives buf back: nothing may read it afterwards.
+func (b *bodyPool) put(buf []byte) {
+	if b == nil || cap(buf) < minPooledBody || cap(buf) > maxPooledBody {
+		return
+	}
+	select {
+	case b.free <- buf[:0]:
+	default: // full: left to the collector
+	}
 }
 
 // readAgentBody reads a JSON body whole, within limit bytes on the wire
@@ -209,6 +262,12 @@ func readAgentReport(w http.ResponseWriter, r *http.Request, v any) bool {
 // few kilobytes of gzip can inflate to millions of empty findings,
 // TestHostileReportBoundedMemory); on false the error answer is written.
 func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	return readAgentBodyInto(w, r, limit, nil)
+}
+
+// readAgentBodyInto is readAgentBody inflating a gzip body into a buffer
+// of bodies when it has one large enough.
+func readAgentBodyInto(w http.ResponseWriter, r *http.Request, limit int64, bodies *bodyPool) ([]byte, bool) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		writeError(w, http.StatusUnsupportedMediaType, "want Content-Type: application/json")
@@ -233,7 +292,7 @@ func readAgentBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte,
 		writeBodyError(w, err)
 		return nil, false
 	}
-	body, err := inflateBody(gz, limit)
+	body, err := inflateBodyInto(gz, limit, bodies)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) || errors.Is(err, fleetapi.ErrTooLarge) {
@@ -257,13 +316,18 @@ func readWire(src io.Reader, length int64) ([]byte, error) {
 	return b.Bytes(), err
 }
 
-// inflateBody inflates gz, within limit bytes, into one buffer. The
+// inflateBodyInto inflates gz, within limit bytes, into one buffer
+// (one of bodies when it has one of the first room's size). The
 // first room made is inflatedSizeHint's; what does not fit goes to
 // chunks that double, joined once at the end: at most the body twice
 // over (the doubling of one buffer from a guess allocated up to four
 // times the body and copied it as often as it grew).
-func inflateBody(gz []byte, limit int64) ([]byte, error) {
-	cur := make([]byte, 0, inflatedSizeHint(gz, limit))
+func inflateBodyInto(gz []byte, limit int64, bodies *bodyPool) ([]byte, error) {
+	hint := inflatedSizeHint(gz, limit)
+	cur := bodies.get(hint)
+	if cur == nil {
+		cur = make([]byte, 0, hint)
+	}
 	var full [][]byte
 	total := 0
 	err := inflate.Gunzip(bytes.NewReader(gz), func(p []byte) error {

@@ -145,6 +145,8 @@ type Hub struct {
 	ingesting map[string]bool
 	// gate bounds the reports decoded and stored at once (ingest.go).
 	gate *ingestGate
+	// bodies keeps large report bodies' buffers for the next ones.
+	bodies *bodyPool
 	// refused: clusters whose reports this replica refused for an
 	// unavailable database (refusals.go).
 	refused refusedReports
@@ -231,6 +233,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		bundleSends: make(chan struct{}, cmp.Or(max(cfg.MaxBundleSends, 0), 8)), bundleWait: bundleSendWait,
 		bundleByCluster: map[string]int{}, bundlePerCluster: cmp.Or(max(cfg.MaxBundleSendsPerCluster, 0), 1),
 		gate: newIngestGate(cfg.MaxIngests, cfg.MaxLargeIngests)}
+	h.bodies = newBodyPool(cap(h.gate.large))
 	h.metrics.registry.MustRegister(newRuntimeCollector(cfg.Store), newTrustedRootCollector(cfg.Store, cfg.Now))
 	h.metrics.registry.MustRegister(sqliteCollectors(cfg.Store)...)
 	for _, m := range moved {

@@ -205,7 +205,8 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 	}
 	defer release()
 	var b fleetapi.ReportBatch
-	if !readAgentReport(w, r, &b) {
+	body, ok := readAgentReportInto(w, r, h.bodies, &b)
+	if !ok {
 		return
 	}
 	if err := b.Validate(); err != nil {
@@ -246,6 +247,10 @@ func (h *Hub) reportBatch(w http.ResponseWriter, r *http.Request, id agentIdenti
 			results[i].Duplicate = !applied[j]
 			quota = quota || (applied[j] && (envs[j].Kind == fleetapi.KindAdmission || envs[j].Kind == fleetapi.KindRuntime))
 		}
+		// The store is done with the reports (answered without an
+		// error), and nothing below reads them: their body's buffer
+		// serves the next one.
+		h.bodies.put(body)
 		if quota {
 			h.enforceQuota(r.Context(), id.ClusterID)
 		}

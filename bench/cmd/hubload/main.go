@@ -326,12 +326,13 @@ func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssS
 		drained := waitIdle(ctx, sims, 2*time.Minute)
 		lat := st.window(start, end, nil)
 		snap := st.window(start, end, func(k jobKind) bool { return k == jobSnapshot })
+		others := st.window(start, end, func(k jobKind) bool { return k != jobSnapshot })
 		applied := st.applied.Load() - before
 		last := time.Now()
 		logf("rate %.0f/s for %v: %d reports (%d applied) done in %v = %.0f/s; p50 %v p99 %v max %v%s; 429s %d, errors %d; load %s; hub RSS %s",
 			rate, o.step, n, applied, last.Sub(start).Round(time.Millisecond), float64(n)/last.Sub(start).Seconds(),
 			pct(lat, .5).Round(10*time.Microsecond), pct(lat, .99).Round(10*time.Microsecond), pct(lat, 1).Round(time.Millisecond),
-			snapshotNote(snap), st.throttled.Load(), st.nErrs, loadAvg(), rss.describe())
+			snapshotNote(snap, others), st.throttled.Load(), st.nErrs, loadAvg(), rss.describe())
 		logf("rate %.0f/s: %s", rate, meter.per(n, cores))
 		if w := wm.per(ctx, applied); w != "" {
 			logf("rate %.0f/s: %s", rate, w)
@@ -347,11 +348,18 @@ func stepRates(ctx context.Context, o options, sims []*sim, st *stats, rss *rssS
 	}
 }
 
-func snapshotNote(snap []time.Duration) string {
+// snapshotNote gives the snapshots' p99 apart, and when other reports
+// were mixed in (deltas, image sets), theirs: whether snapshots delay
+// the deltas.
+func snapshotNote(snap, others []time.Duration) string {
 	if len(snap) == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (snapshots: %d, p99 %v)", len(snap), pct(snap, .99).Round(10*time.Microsecond))
+	note := fmt.Sprintf(" (snapshots: %d, p99 %v", len(snap), pct(snap, .99).Round(10*time.Microsecond))
+	if len(others) > 0 {
+		note += fmt.Sprintf("; other reports: %d, p99 %v", len(others), pct(others, .99).Round(10*time.Microsecond))
+	}
+	return note + ")"
 }
 
 // fleetRun: every cluster reports every interval and heartbeats every

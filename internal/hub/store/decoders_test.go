@@ -68,10 +68,22 @@ func TestDecodersStoreTheSame(t *testing.T) {
 		}
 		bodies = append(bodies, body)
 	}
-	snapshot := func() *fleetapi.FindingsDelta {
+	// Snapshots carry the agent's digests (read partially by
+	// DecodeReportBodyPartial) but for the first and every fourth; one
+	// names an object twice (read partially, then whole).
+	snapshot := func(seq uint64) *fleetapi.FindingsDelta {
 		d := &fleetapi.FindingsDelta{Full: true}
 		for _, p := range pods {
-			d.Objects = append(d.Objects, podFindings(p))
+			o := podFindings(p)
+			if seq != 1 && seq%4 != 0 {
+				if err := fleetapi.SetDigest(&o); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.Objects = append(d.Objects, o)
+		}
+		if seq == 18 {
+			d.Objects = append(d.Objects, d.Objects[3])
 		}
 		return d
 	}
@@ -79,7 +91,7 @@ func TestDecodersStoreTheSame(t *testing.T) {
 	for seq := uint64(1); seq <= 30; seq++ {
 		special = seq%2 == 1
 		if seq == 1 || seq == 2 || seq%6 == 0 {
-			add(seq, snapshot())
+			add(seq, snapshot(seq))
 			continue
 		}
 		d := &fleetapi.FindingsDelta{}
@@ -105,6 +117,7 @@ func TestDecodersStoreTheSame(t *testing.T) {
 		ctx := context.Background()
 		byHand := enrolled(t, s, "by-hand", "hand")
 		reflective := enrolled(t, s, "reflective", "refl")
+		partial := enrolled(t, s, "partially", "part")
 		for i, body := range bodies {
 			now := t0.Add(time.Duration(i) * 20 * time.Minute) // past the hourly last_seen refresh now and then
 			for _, c := range []struct {
@@ -113,19 +126,48 @@ func TestDecodersStoreTheSame(t *testing.T) {
 			}{
 				{"hand", func(r *bytes.Reader, v any) error { return fleetapi.DecodeReport(r, v) }},
 				{"refl", func(r *bytes.Reader, v any) error { return fleetapi.DecodeReportReflective(r, v) }},
+				// As the hub reads a report (readAgentReport).
+				{"part", func(r *bytes.Reader, v any) error {
+					return fleetapi.DecodeReportBodyPartial(body, fleetapi.MaxReportItems, v)
+				}},
 			} {
 				var b fleetapi.ReportBatch
 				if err := c.decode(bytes.NewReader(body), &b); err != nil {
 					t.Fatalf("report %d, %s: %v", i, c.agent, err)
 				}
+				if c.agent == "part" {
+					partials := 0
+					for _, o := range b.Envelopes[0].Findings.Objects {
+						if o.Partial {
+							partials++
+						}
+					}
+					if d := b.Envelopes[0].Findings; d.Full && i != len(bodies)-1 && (partials == 0) != (d.Objects[0].Digest == "") { // the last: read reflectively (its unknown member)
+						t.Fatalf("report %d: %d of %d objects read partially", i, partials, len(d.Objects))
+					}
+				}
 				envs := []*fleetapi.Envelope{&b.Envelopes[0]}
-				if _, err := s.IngestBatch(ctx, c.agent, envs, now); err != nil {
+				res, err := s.IngestBatch(ctx, c.agent, envs, now)
+				if err != nil {
 					t.Fatalf("report %d, %s: %v", i, c.agent, err)
+				}
+				if len(res) != 1 || !res[0] {
+					t.Fatalf("report %d, %s: answered %v", i, c.agent, res)
 				}
 			}
 			got, want := store.AllFindingRows(t, s, byHand.ID), store.AllFindingRows(t, s, reflective.ID)
 			if len(got) == 0 || !reflect.DeepEqual(got, want) {
 				t.Fatalf("report %d: %d rows stored from the hand-written decoders, %d from the reflective one; first difference: %s", i, len(got), len(want), firstDiff(got, want))
+			}
+			if part := store.AllFindingRows(t, s, partial.ID); !reflect.DeepEqual(part, want) {
+				t.Fatalf("report %d: %d rows stored from partial decoding, %d from the reflective one; first difference: %s", i, len(part), len(want), firstDiff(part, want))
+			}
+			if pc, err := s.GetCluster(ctx, partial.ID); err != nil {
+				t.Fatal(err)
+			} else if rc, err := s.GetCluster(ctx, reflective.ID); err != nil {
+				t.Fatal(err)
+			} else if !reflect.DeepEqual(pc.Findings, rc.Findings) || pc.FindingRows != rc.FindingRows {
+				t.Fatalf("report %d: counters %v (%d rows) from partial decoding, %v (%d) from the reflective one", i, pc.Findings, pc.FindingRows, rc.Findings, rc.FindingRows)
 			}
 			gc, err := s.GetCluster(ctx, byHand.ID)
 			if err != nil {

@@ -399,6 +399,11 @@ func prepareFindings(d *fleetapi.FindingsDelta) (*preparedFindings, error) {
 			p.lazy++
 			continue
 		}
+		// Read partially by the hub (fleetapi.DecodeReportBodyPartial)
+		// but not left lazy (named twice): read whole now.
+		if err := o.Complete(); err != nil {
+			return nil, err
+		}
 		// The JSON as the agent sent it (fleetapi.DecodeReport) is
 		// stored as it is; a report built in-process (tests, older
 		// paths) is encoded here, as the agent would.
@@ -477,6 +482,10 @@ func (p *preparedFindings) materialize(po *preparedObject) error {
 	o := po.lazy
 	if o == nil {
 		return nil
+	}
+	// Its findings, read partially by the hub, are read whole now.
+	if err := o.Complete(); err != nil {
+		return err
 	}
 	raw := o.Raw
 	if len(raw) != len(o.Findings) {
