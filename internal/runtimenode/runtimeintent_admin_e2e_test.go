@@ -311,7 +311,7 @@ func TestRuntimePolicyIntentAdminTiers(t *testing.T) {
 	if st.IntentReason != "" || st.IntentDenied != 2 || st.IntentUndecided != 0 {
 		t.Errorf("state %+v: want 5 judged, 2 denied, judging on", st)
 	}
-	if want := "NetworkPolicies and adminnetworkpolicies, baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 1 NetworkPolicies, 3 AdminNetworkPolicies, a BaselineAdminNetworkPolicy"; !strings.Contains(st.IntentPolicies, want) {
+	if want := "NetworkPolicies and adminnetworkpolicies (policy.networking.k8s.io/v1alpha1), baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 1 NetworkPolicies, 3 AdminNetworkPolicies, a BaselineAdminNetworkPolicy, 0 ClusterNetworkPolicies"; !strings.Contains(st.IntentPolicies, want) {
 		// Other namespaces' NetworkPolicies count too: compare the tail.
 		t.Errorf("IntentPolicies %q, want %q", st.IntentPolicies, want)
 	}
