@@ -32,8 +32,26 @@ type Connection struct {
 	Conns    ConnSet
 	// Unknown are connections the model cannot judge (an admin rule with
 	// domain names, or nodes when node addresses are not known, could
-	// change their verdict): neither allowed nor denied.
-	Unknown ConnSet
+	// change their verdict): neither allowed nor denied. nil when none
+	// (most connections: a pointer keeps Connection small).
+	Unknown *ConnSet
+}
+
+// UnknownConns are the connections the model cannot judge (none when
+// Unknown is nil).
+func (c Connection) UnknownConns() ConnSet {
+	if c.Unknown == nil {
+		return NoConns()
+	}
+	return *c.Unknown
+}
+
+// unknownOf is u as Connection.Unknown: nil when empty.
+func unknownOf(u ConnSet) *ConnSet {
+	if u.IsEmpty() {
+		return nil
+	}
+	return &u
 }
 
 // String is the text output line: "src => dst : conns", followed by
@@ -45,7 +63,7 @@ func (c Connection) String() string {
 // ConnText is the allowed connections and, when some are unknown,
 // " (unknown: conns)".
 func (c Connection) ConnText() string {
-	if c.Unknown.IsEmpty() {
+	if c.UnknownConns().IsEmpty() {
 		return c.Conns.String()
 	}
 	return c.Conns.String() + " (unknown: " + c.Unknown.String() + ")"
@@ -91,7 +109,7 @@ func Analyze(ctx context.Context, m *Model) (*Connectivity, error) {
 		}
 		for _, a := range m.egressAtoms {
 			if c, u := m.egressToExternal(dst, a); !c.IsEmpty() || !u.IsEmpty() {
-				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: dst}, Dst: Endpoint{IPs: a}, Conns: c, Unknown: u})
+				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: dst}, Dst: Endpoint{IPs: a}, Conns: c, Unknown: unknownOf(u)})
 			}
 		}
 	}

@@ -272,3 +272,38 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	}
 	return a
 }
+
+// TestUnknownInDiffAndJSON: a connection that turns unknown is a change
+// in netpol diff, and JSON output carries the unknown connections apart.
+func TestUnknownInDiffAndJSON(t *testing.T) {
+	analyse := func(doc string) *Connectivity {
+		m, _, err := Load(context.Background(), []string{"-"}, strings.NewReader(doc), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := Analyze(context.Background(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	deny := cnp("deny", "Admin", 2, "subject: "+allNS+"\negress: [{action: Deny, to: [{networks: [0.0.0.0/0]}]}]")
+	names := cnp("names", "Admin", 1, "subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}\negress: [{action: Accept, to: [{domainNames: [example.com]}], protocols: [{tcp: {destinationPort: {number: 443}}}]}]")
+	old, new := analyse(adminBase+deny), analyse(adminBase+deny+names)
+	var got []string
+	for _, ch := range Diff(old, new) {
+		got = append(got, ch.String())
+	}
+	want := []string{"added: a/web[Pod] => 0.0.0.0-255.255.255.255[External] : No Connections (unknown: TCP 443)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("diff %q, want %q", got, want)
+	}
+	var b strings.Builder
+	if err := Write(&b, FormatJSON, new); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), `"conn": "No Connections",
+    "unknown": "TCP 443"`) {
+		t.Errorf("JSON:\n%s", b.String())
+	}
+}

@@ -29,8 +29,8 @@ type Change struct {
 // String renders "added: src => dst : conns" or "changed: src => dst : old -> new",
 // each side followed by " (unknown: conns)" when some are unknown.
 func (c Change) String() string {
-	old := Connection{Conns: c.Old, Unknown: c.OldUnknown}.ConnText()
-	new := Connection{Conns: c.New, Unknown: c.NewUnknown}.ConnText()
+	old := Connection{Conns: c.Old, Unknown: unknownOf(c.OldUnknown)}.ConnText()
+	new := Connection{Conns: c.New, Unknown: unknownOf(c.NewUnknown)}.ConnText()
 	switch c.Kind {
 	case Added:
 		return "added: " + c.Src + " => " + c.Dst + " : " + new
@@ -52,12 +52,12 @@ func Diff(old, new *Connectivity) []Change {
 			switch {
 			case x.Src.External() && !x.Dst.External():
 				k := extKey{peer: x.Dst.String(), ingress: true}
-				ext[k] = append(ext[k], rangeConns{x.Src.IPs, x.Conns, x.Unknown})
+				ext[k] = append(ext[k], rangeConns{x.Src.IPs, x.Conns, x.UnknownConns()})
 			case x.Dst.External() && !x.Src.External():
 				k := extKey{peer: x.Src.String()}
-				ext[k] = append(ext[k], rangeConns{x.Dst.IPs, x.Conns, x.Unknown})
+				ext[k] = append(ext[k], rangeConns{x.Dst.IPs, x.Conns, x.UnknownConns()})
 			default:
-				into[key{x.Src.String(), x.Dst.String()}] = rangeConns{c: x.Conns, u: x.Unknown}
+				into[key{x.Src.String(), x.Dst.String()}] = rangeConns{c: x.Conns, u: x.UnknownConns()}
 			}
 		}
 		return ext

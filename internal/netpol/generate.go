@@ -328,7 +328,7 @@ func (p *Plan) Expected(ctx context.Context) (*Connectivity, error) {
 		}
 		for _, a := range m.egressAtoms {
 			if c, u := m.egressToExternal(s, a); !c.IsEmpty() || !u.IsEmpty() {
-				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: s}, Dst: Endpoint{IPs: a}, Conns: c, Unknown: u})
+				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: s}, Dst: Endpoint{IPs: a}, Conns: c, Unknown: unknownOf(u)})
 			}
 		}
 		for _, a := range m.ingressAtoms {

@@ -68,8 +68,8 @@ func Write(w io.Writer, f Format, c *Connectivity) error {
 		rows := make([]jsonConnection, len(c.Connections))
 		for i, x := range c.Connections {
 			rows[i] = jsonConnection{Src: x.Src.String(), Dst: x.Dst.String(), Conn: x.Conns.String()}
-			if !x.Unknown.IsEmpty() {
-				rows[i].Unknown = x.Unknown.String()
+			if u := x.UnknownConns(); !u.IsEmpty() {
+				rows[i].Unknown = u.String()
 			}
 		}
 		enc := json.NewEncoder(bw)
