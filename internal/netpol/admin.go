@@ -231,27 +231,49 @@ func CompileAdminPolicy(data []byte) (*AdminPolicy, error) {
 	if p.subject, err = compileSubject(obj.Spec.Subject); err != nil {
 		return fail("spec.subject: %v", err)
 	}
-	for _, list := range []struct {
-		dir   Direction
-		rules []anpRule
-	}{{DirIngress, obj.Spec.Ingress}, {DirEgress, obj.Spec.Egress}} {
-		field := strings.ToLower(string(list.dir))
-		if len(list.rules) > maxAdminRules {
-			return fail("spec.%s: %d rules, at most %d allowed", field, len(list.rules), maxAdminRules)
+	if err := compileRules(p, obj.Spec.Ingress, obj.Spec.Egress, maxAdminRules, compileAdminRule); err != nil {
+		return fail("%v", err)
+	}
+	return p, nil
+}
+
+// compileRules compiles a policy's ingress and egress rules (either
+// version) into p, at most max of each; errors name the rule.
+func compileRules[R any](p *AdminPolicy, ingress, egress []R, max int, compile func(*AdminPolicy, Direction, int, R) (*AdminRule, error)) error {
+	for _, dir := range []Direction{DirIngress, DirEgress} {
+		rules, field := ingress, "spec.ingress"
+		if dir == DirEgress {
+			rules, field = egress, "spec.egress"
 		}
-		for i, ar := range list.rules {
-			r, err := compileAdminRule(p, list.dir, i, ar)
+		if len(rules) > max {
+			return fmt.Errorf("%s: %d rules, at most %d allowed", field, len(rules), max)
+		}
+		for i, raw := range rules {
+			r, err := compile(p, dir, i, raw)
 			if err != nil {
-				return fail("spec.%s[%d]: %v", field, i, err)
+				return fmt.Errorf("%s[%d]: %w", field, i, err)
 			}
-			if list.dir == DirIngress {
+			if dir == DirIngress {
 				p.Ingress = append(p.Ingress, r)
 			} else {
 				p.Egress = append(p.Egress, r)
 			}
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// rulePeers picks a rule's peers for its direction (from for ingress, to
+// for egress) and compiles them into r; the other list must be empty.
+func rulePeers(r *AdminRule, from, to []anpPeer, max int) error {
+	field, peers, other := "from", from, to
+	if r.Direction == DirEgress {
+		field, peers, other = "to", to, from
+	}
+	if len(other) > 0 {
+		return fmt.Errorf("an %s rule has no %q", strings.ToLower(string(r.Direction)), map[string]string{"from": "to", "to": "from"}[field])
+	}
+	return compilePeers(r, field, peers, max)
 }
 
 func compileSubject(s anpSubject) (adminPeer, error) {
@@ -291,14 +313,7 @@ func compileAdminRule(p *AdminPolicy, dir Direction, i int, ar anpRule) (*AdminR
 	if len(ar.Name) > 100 {
 		return nil, errors.New("name: longer than 100 characters")
 	}
-	field, peers, other := "from", ar.From, ar.To
-	if dir == DirEgress {
-		field, peers, other = "to", ar.To, ar.From
-	}
-	if len(other) > 0 {
-		return nil, fmt.Errorf("an %s rule has no %q", strings.ToLower(string(dir)), map[string]string{"from": "to", "to": "from"}[field])
-	}
-	if err := compilePeers(r, field, peers, maxAdminRules); err != nil {
+	if err := rulePeers(r, ar.From, ar.To, maxAdminRules); err != nil {
 		return nil, err
 	}
 	if ar.Ports != nil {

@@ -146,25 +146,8 @@ func CompileClusterNetworkPolicy(data []byte) (*AdminPolicy, error) {
 	if p.subject, err = compileSubject(obj.Spec.Subject); err != nil {
 		return fail("spec.subject: %v", err)
 	}
-	for _, list := range []struct {
-		dir   Direction
-		rules []cnpRule
-	}{{DirIngress, obj.Spec.Ingress}, {DirEgress, obj.Spec.Egress}} {
-		field := strings.ToLower(string(list.dir))
-		if len(list.rules) > maxCNPItems {
-			return fail("spec.%s: %d rules, at most %d allowed", field, len(list.rules), maxCNPItems)
-		}
-		for i, cr := range list.rules {
-			r, err := compileCNPRule(p, list.dir, i, cr)
-			if err != nil {
-				return fail("spec.%s[%d]: %v", field, i, err)
-			}
-			if list.dir == DirIngress {
-				p.Ingress = append(p.Ingress, r)
-			} else {
-				p.Egress = append(p.Egress, r)
-			}
-		}
+	if err := compileRules(p, obj.Spec.Ingress, obj.Spec.Egress, maxCNPItems, compileCNPRule); err != nil {
+		return fail("%v", err)
 	}
 	return p, nil
 }
@@ -179,14 +162,7 @@ func compileCNPRule(p *AdminPolicy, dir Direction, i int, cr cnpRule) (*AdminRul
 	if len(cr.Name) > 100 {
 		return nil, errors.New("name: longer than 100 characters")
 	}
-	field, peers, other := "from", cr.From, cr.To
-	if dir == DirEgress {
-		field, peers, other = "to", cr.To, cr.From
-	}
-	if len(other) > 0 {
-		return nil, fmt.Errorf("an %s rule has no %q", strings.ToLower(string(dir)), map[string]string{"from": "to", "to": "from"}[field])
-	}
-	if err := compilePeers(r, field, peers, maxCNPItems); err != nil {
+	if err := rulePeers(r, cr.From, cr.To, maxCNPItems); err != nil {
 		return nil, err
 	}
 	if cr.Protocols != nil {

@@ -183,18 +183,6 @@ func TestRuntimePolicyIntentAdminTiers(t *testing.T) {
 	}
 	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
 
-	tcp := corev1.ProtocolTCP
-	port := func(n int32) *intstr.IntOrString { p := intstr.FromInt32(n); return &p }
-	to := func(app string, p int32) networkingv1.NetworkPolicyEgressRule {
-		return networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(p)}}}
-	}
-	if _, err := admin.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web-egress"}, Spec: networkingv1.NetworkPolicySpec{
-		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-		Egress:      []networkingv1.NetworkPolicyEgressRule{to("db", 5432), to("api", 8080), to("cache", 6379)}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	subject := fmt.Sprintf(`{namespaces: {matchLabels: {kubernetes.io/metadata.name: %s}}}`, ns)
 	peer := func(app string) string {
 		return fmt.Sprintf(`{pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}, podSelector: {matchLabels: {app: %s}}}}`, ns, app)
@@ -224,15 +212,7 @@ func TestRuntimePolicyIntentAdminTiers(t *testing.T) {
 	}
 
 	node := "n1-" + ns
-	web := runtimePod("", "web-7d9f-x2", rtCID, false)
-	web.Namespace, web.Spec.NodeName, web.Labels["app"] = ns, node, "web"
-	web.OwnerReferences[0].APIVersion, web.OwnerReferences[0].UID = "apps/v1", "5f0c1e6a-0000-4000-8000-000000000002"
-	createRunningPod(ctx, t, admin, web, "10.244.1.5", "192.168.1.10")
-	for i, app := range []string{"db", "api", "cache", "metrics"} {
-		createRunningPod(ctx, t, admin, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app + "-0", Labels: map[string]string{"app": app}},
-			Spec: corev1.PodSpec{NodeName: "n2-" + ns, Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1"}}}},
-			fmt.Sprintf("10.244.2.%d", 10+i), "192.168.1.11")
-	}
+	createIntentWorkloads(ctx, t, admin, ns, node, "10.244")
 
 	ap := netip.MustParseAddrPort
 	conns := []rt.Event{
@@ -405,18 +385,6 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	}
 	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
 
-	tcp := corev1.ProtocolTCP
-	port := func(n int32) *intstr.IntOrString { p := intstr.FromInt32(n); return &p }
-	to := func(app string, p int32) networkingv1.NetworkPolicyEgressRule {
-		return networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}},
-			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(p)}}}
-	}
-	if _, err := admin.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web-egress"}, Spec: networkingv1.NetworkPolicySpec{
-		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-		Egress:      []networkingv1.NetworkPolicyEgressRule{to("db", 5432), to("api", 8080), to("cache", 6379)}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	subject := fmt.Sprintf(`{namespaces: {matchLabels: {kubernetes.io/metadata.name: %s}}}`, ns)
 	peer := func(app string) string {
 		return fmt.Sprintf(`{pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: %s}}, podSelector: {matchLabels: {app: %s}}}}`, ns, app)
@@ -447,15 +415,7 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	// Addresses of their own: TestRuntimePolicyIntentAdminTiers's pods
 	// may still be listed.
 	node := "n1-" + ns
-	web := runtimePod("", "web-7d9f-x2", rtCID, false)
-	web.Namespace, web.Spec.NodeName, web.Labels["app"] = ns, node, "web"
-	web.OwnerReferences[0].APIVersion, web.OwnerReferences[0].UID = "apps/v1", "5f0c1e6a-0000-4000-8000-000000000002"
-	createRunningPod(ctx, t, admin, web, "10.245.1.5", "192.168.1.10")
-	for i, app := range []string{"db", "api", "cache", "metrics"} {
-		createRunningPod(ctx, t, admin, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app + "-0", Labels: map[string]string{"app": app}},
-			Spec: corev1.PodSpec{NodeName: "n2-" + ns, Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1"}}}},
-			fmt.Sprintf("10.245.2.%d", 10+i), "192.168.1.11")
-	}
+	createIntentWorkloads(ctx, t, admin, ns, node, "10.245")
 	ap := netip.MustParseAddrPort
 	conns := []rt.Event{
 		{Kind: rt.KindEstablished, Src: ap("10.245.1.5:40001"), Dst: ap("10.245.2.10:5432")}, // db: Admin Deny
@@ -499,5 +459,34 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	st = n.State()
 	if err != nil || st.IntentJudged != 0 || !strings.Contains(st.IntentReason, "clusternetworkpolicies") {
 		t.Errorf("without the rule for clusternetworkpolicies: state %+v (%v): want nothing judged and the refusal as the reason", st, err)
+	}
+}
+
+// createIntentWorkloads creates in ns the NetworkPolicy web-egress (web
+// may reach db on TCP 5432, api on 8080, cache on 6379, nothing else),
+// the pod web (container rtCID) running on node at NET.1.5 and the pods
+// db, api, cache and metrics on another node at NET.2.10-13.
+func createIntentWorkloads(ctx context.Context, t *testing.T, admin kubernetes.Interface, ns, node, net string) {
+	t.Helper()
+	tcp := corev1.ProtocolTCP
+	port := func(n int32) *intstr.IntOrString { p := intstr.FromInt32(n); return &p }
+	to := func(app string, p int32) networkingv1.NetworkPolicyEgressRule {
+		return networkingv1.NetworkPolicyEgressRule{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": app}}}},
+			Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: port(p)}}}
+	}
+	if _, err := admin.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "web-egress"}, Spec: networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+		Egress:      []networkingv1.NetworkPolicyEgressRule{to("db", 5432), to("api", 8080), to("cache", 6379)}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	web := runtimePod("", "web-7d9f-x2", rtCID, false)
+	web.Namespace, web.Spec.NodeName, web.Labels["app"] = ns, node, "web"
+	web.OwnerReferences[0].APIVersion, web.OwnerReferences[0].UID = "apps/v1", "5f0c1e6a-0000-4000-8000-000000000002"
+	createRunningPod(ctx, t, admin, web, net+".1.5", "192.168.1.10")
+	for i, app := range []string{"db", "api", "cache", "metrics"} {
+		createRunningPod(ctx, t, admin, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: app + "-0", Labels: map[string]string{"app": app}},
+			Spec: corev1.PodSpec{NodeName: "n2-" + ns, Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1"}}}},
+			fmt.Sprintf("%s.2.%d", net, 10+i), "192.168.1.11")
 	}
 }
