@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/cluster"
@@ -61,7 +62,14 @@ func (in *netpolInput) inventory(ctx context.Context, s *streams, g *globalOptio
 		if err != nil {
 			return nil, nil, err
 		}
-		return snap.Inventory, snap.Problems, nil
+		// The admin tiers (custom resources) and the Nodes their nodes
+		// peers select.
+		dyn, err := dynamic.NewForConfig(cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		probs := netpol.ReadClusterPolicies(ctx, client, dyn, snap.Inventory)
+		return snap.Inventory, append(snap.Problems, probs...), nil
 	}
 	if len(paths) == 0 {
 		return nil, nil, fmt.Errorf("give at least one PATH (or - for standard input), or --cluster")

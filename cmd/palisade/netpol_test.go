@@ -91,7 +91,7 @@ func TestNetpolRealInput(t *testing.T) {
 			[]string{`"kind": "ReplicaSet"`, `"name": "web-7d4b9c6f5"`}, nil},
 		{"unmodelled kinds", "14-unmodelled-kinds", nil, exitError,
 			[]string{"shop/web[Pod] => 0.0.0.0-255.255.255.255[External] : All Connections\n"},
-			[]string{"error: ", "ClusterNetworkPolicy cluster-control (policy.networking.k8s.io/v1alpha2) affects connectivity", "Ingress shop/web"}},
+			[]string{"error: ", "ClusterNetworkPolicy cluster-control: apiVersion \"policy.networking.k8s.io/v1beta1\" is not policy.networking.k8s.io/v1alpha2", "Ingress shop/web"}},
 		{"unmodelled kinds with findings", "14-unmodelled-kinds", []string{"--findings"}, exitError, nil,
 			[]string{"CiliumNetworkPolicy shop/l7"}},
 	} {

@@ -66,6 +66,9 @@ type AdminPolicy struct {
 	Kind, Name string
 	// Priority orders AdminNetworkPolicies (lower first); 0 for the baseline.
 	Priority int32
+	// Tier is a ClusterNetworkPolicy's tier (Admin or Baseline); "" for
+	// the v1alpha1 kinds.
+	Tier     string
 	subject  adminPeer
 	Ingress  []*AdminRule
 	Egress   []*AdminRule
@@ -87,13 +90,24 @@ type AdminRule struct {
 	peers  []adminPeer
 	// allPods is set by a network covering a whole address family.
 	allPods bool
+	// nets are the networks peers' addresses; ips (Rule's) adds the
+	// addresses of the nodes nodeSel selects, when the model knows them.
+	nets    IPSet
+	nodeSel []labels.Selector
+	domains []string
+	// uncertain: the rule may match an external address the model cannot
+	// place (a domain name's, or a node's when nodes are not known).
+	uncertain bool
 }
 
 // String names the rule as explanations show it.
 func (r *AdminRule) String() string {
 	s := fmt.Sprintf("%s %s rule #%d", r.Admin, r.Direction, r.Index)
-	if r.Admin.Kind == KindAdminNetworkPolicy {
+	switch r.Admin.Kind {
+	case KindAdminNetworkPolicy:
 		s = fmt.Sprintf("%s (priority %d) %s rule #%d", r.Admin, r.Admin.Priority, r.Direction, r.Index)
+	case KindClusterNetworkPolicy:
+		s = fmt.Sprintf("%s (%s tier, priority %d) %s rule #%d", r.Admin, r.Admin.Tier, r.Admin.Priority, r.Direction, r.Index)
 	}
 	if r.Name != "" {
 		s += " " + fmt.Sprintf("%q", r.Name)
@@ -217,27 +231,49 @@ func CompileAdminPolicy(data []byte) (*AdminPolicy, error) {
 	if p.subject, err = compileSubject(obj.Spec.Subject); err != nil {
 		return fail("spec.subject: %v", err)
 	}
-	for _, list := range []struct {
-		dir   Direction
-		rules []anpRule
-	}{{DirIngress, obj.Spec.Ingress}, {DirEgress, obj.Spec.Egress}} {
-		field := strings.ToLower(string(list.dir))
-		if len(list.rules) > maxAdminRules {
-			return fail("spec.%s: %d rules, at most %d allowed", field, len(list.rules), maxAdminRules)
+	if err := compileRules(p, obj.Spec.Ingress, obj.Spec.Egress, maxAdminRules, compileAdminRule); err != nil {
+		return fail("%v", err)
+	}
+	return p, nil
+}
+
+// compileRules compiles a policy's ingress and egress rules (either
+// version) into p, at most max of each; errors name the rule.
+func compileRules[R any](p *AdminPolicy, ingress, egress []R, max int, compile func(*AdminPolicy, Direction, int, R) (*AdminRule, error)) error {
+	for _, dir := range []Direction{DirIngress, DirEgress} {
+		rules, field := ingress, "spec.ingress"
+		if dir == DirEgress {
+			rules, field = egress, "spec.egress"
 		}
-		for i, ar := range list.rules {
-			r, err := compileAdminRule(p, list.dir, i, ar)
+		if len(rules) > max {
+			return fmt.Errorf("%s: %d rules, at most %d allowed", field, len(rules), max)
+		}
+		for i, raw := range rules {
+			r, err := compile(p, dir, i, raw)
 			if err != nil {
-				return fail("spec.%s[%d]: %v", field, i, err)
+				return fmt.Errorf("%s[%d]: %w", field, i, err)
 			}
-			if list.dir == DirIngress {
+			if dir == DirIngress {
 				p.Ingress = append(p.Ingress, r)
 			} else {
 				p.Egress = append(p.Egress, r)
 			}
 		}
 	}
-	return p, nil
+	return nil
+}
+
+// rulePeers picks a rule's peers for its direction (from for ingress, to
+// for egress) and compiles them into r; the other list must be empty.
+func rulePeers(r *AdminRule, from, to []anpPeer, max int) error {
+	field, peers, other := "from", from, to
+	if r.Direction == DirEgress {
+		field, peers, other = "to", to, from
+	}
+	if len(other) > 0 {
+		return fmt.Errorf("an %s rule has no %q", strings.ToLower(string(r.Direction)), map[string]string{"from": "to", "to": "from"}[field])
+	}
+	return compilePeers(r, field, peers, max)
 }
 
 func compileSubject(s anpSubject) (adminPeer, error) {
@@ -277,58 +313,8 @@ func compileAdminRule(p *AdminPolicy, dir Direction, i int, ar anpRule) (*AdminR
 	if len(ar.Name) > 100 {
 		return nil, errors.New("name: longer than 100 characters")
 	}
-	field, peers, other := "from", ar.From, ar.To
-	if dir == DirEgress {
-		field, peers, other = "to", ar.To, ar.From
-	}
-	if len(other) > 0 {
-		return nil, fmt.Errorf("an %s rule has no %q", strings.ToLower(string(dir)), map[string]string{"from": "to", "to": "from"}[field])
-	}
-	if len(peers) == 0 || len(peers) > maxAdminRules {
-		return nil, fmt.Errorf("%s: needs 1 to %d peers, has %d", field, maxAdminRules, len(peers))
-	}
-	for j, peer := range peers {
-		set := 0
-		for _, isSet := range []bool{peer.Namespaces != nil, peer.Pods != nil, peer.Networks != nil, peer.Nodes != nil, peer.DomainNames != nil} {
-			if isSet {
-				set++
-			}
-		}
-		if set != 1 {
-			return nil, fmt.Errorf("%s[%d]: exactly one of namespaces, pods, networks, nodes and domainNames must be set", field, j)
-		}
-		switch {
-		case peer.Namespaces != nil:
-			ns, err := metav1.LabelSelectorAsSelector(peer.Namespaces)
-			if err != nil {
-				return nil, fmt.Errorf("%s[%d].namespaces: %w", field, j, err)
-			}
-			r.peers = append(r.peers, adminPeer{ns: ns})
-		case peer.Pods != nil:
-			ap, err := compileNamespacedPod(peer.Pods)
-			if err != nil {
-				return nil, fmt.Errorf("%s[%d].pods.%w", field, j, err)
-			}
-			r.peers = append(r.peers, ap)
-		case peer.Networks != nil:
-			if dir == DirIngress {
-				return nil, fmt.Errorf("%s[%d]: networks are egress peers only", field, j)
-			}
-			for k, cidr := range peer.Networks {
-				set, err := ParseIPBlock(cidr, nil)
-				if err != nil {
-					return nil, fmt.Errorf("%s[%d].networks[%d]: %w", field, j, k, err)
-				}
-				if coversUniverse(set) {
-					r.allPods = true
-				}
-				r.ips = unionIPs(r.ips, set)
-			}
-		case peer.Nodes != nil:
-			return nil, fmt.Errorf("%s[%d]: nodes peers are not modelled (node addresses are not in the input)", field, j)
-		default:
-			return nil, fmt.Errorf("%s[%d]: domainNames peers are not modelled (names resolve at run time)", field, j)
-		}
+	if err := rulePeers(r, ar.From, ar.To, maxAdminRules); err != nil {
+		return nil, err
 	}
 	if ar.Ports != nil {
 		if len(*ar.Ports) == 0 || len(*ar.Ports) > maxAdminRules {
@@ -395,56 +381,100 @@ func compileAdminPort(port anpPort) (RulePort, error) {
 	return rp, nil
 }
 
-// adminTiers compiles the admin policies of the inventory. The policies
-// are sorted by priority, then name; problems name the object.
-func adminTiers(inv *workload.Inventory) (admin []*AdminPolicy, baseline *AdminPolicy, probs []finding.Problem) {
+// adminTiers compiles the admin policies of the inventory: the Admin
+// tier (AdminNetworkPolicies or Admin tier ClusterNetworkPolicies) sorted
+// by priority, then name; the BaselineAdminNetworkPolicy; the Baseline
+// tier ClusterNetworkPolicies, sorted alike. Problems name the object.
+func adminTiers(inv *workload.Inventory) (admin []*AdminPolicy, baseline *AdminPolicy, baselines []*AdminPolicy, probs []finding.Problem) {
+	var cnpAdmin []*AdminPolicy
 	for _, o := range inv.Objects {
 		group, _, _ := strings.Cut(o.Ref.APIVersion, "/")
-		if o.Source == nil || !isAdminKind(group, o.Ref.Kind) {
+		if o.Source == nil || !isAdminKind(group, o.Ref.Kind) && !isClusterKind(group, o.Ref.Kind) {
 			continue
 		}
-		p, err := CompileAdminPolicy(o.Source.JSON)
+		compile := CompileAdminPolicy
+		if o.Ref.Kind == KindClusterNetworkPolicy {
+			compile = CompileClusterNetworkPolicy
+		}
+		p, err := compile(o.Source.JSON)
 		if err != nil {
 			probs = append(probs, finding.Problem{File: o.Source.File, Line: o.Source.Line, Level: finding.LevelError, Message: err.Error()})
 			continue
 		}
 		p.File, p.Line = o.Source.File, o.Source.Line
-		if p.Kind == KindBaselineAdminNetworkPolicy {
+		switch {
+		case p.Tier == TierAdmin:
+			cnpAdmin = append(cnpAdmin, p)
+		case p.Tier == TierBaseline:
+			baselines = append(baselines, p)
+		case p.Kind == KindBaselineAdminNetworkPolicy:
 			if baseline != nil {
 				probs = append(probs, finding.Problem{File: p.File, Line: p.Line, Level: finding.LevelError, Message: p.String() + ": a second BaselineAdminNetworkPolicy; the first one is used"})
 				continue
 			}
 			baseline = p
-			continue
+		default:
+			admin = append(admin, p)
 		}
-		admin = append(admin, p)
 	}
-	sort.SliceStable(admin, func(i, j int) bool {
-		if admin[i].Priority != admin[j].Priority {
-			return admin[i].Priority < admin[j].Priority
+	if (len(admin) > 0 || baseline != nil) && len(cnpAdmin)+len(baselines) > 0 {
+		first := baseline
+		if len(admin) > 0 {
+			first = admin[0]
 		}
-		return admin[i].Name < admin[j].Name
+		probs = append(probs, finding.Problem{File: first.File, Line: first.Line, Level: finding.LevelError,
+			Message: fmt.Sprintf("%s and %d other v1alpha1 admin policies beside %d ClusterNetworkPolicies (%s): the network-policy-api does not define how the two versions compose, so the v1alpha1 policies are left out and the connectivity shown may be wrong either way",
+				first, len(admin)+btoi(baseline != nil)-1, len(cnpAdmin)+len(baselines), ClusterAPIVersion)})
+		admin, baseline = nil, nil
+	}
+	admin = append(admin, cnpAdmin...)
+	probs = append(probs, sortTier(admin)...)
+	probs = append(probs, sortTier(baselines)...)
+	return admin, baseline, baselines, probs
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// sortTier orders one tier's policies by priority, then name, and warns
+// of equal priorities (the API leaves their order undefined).
+func sortTier(pols []*AdminPolicy) []finding.Problem {
+	sort.SliceStable(pols, func(i, j int) bool {
+		if pols[i].Priority != pols[j].Priority {
+			return pols[i].Priority < pols[j].Priority
+		}
+		return pols[i].Name < pols[j].Name
 	})
-	for i := 1; i < len(admin); i++ {
-		if admin[i].Priority == admin[i-1].Priority {
-			probs = append(probs, finding.Problem{File: admin[i].File, Line: admin[i].Line, Level: finding.LevelWarning,
-				Message: fmt.Sprintf("%s has the same priority (%d) as %s: which one applies first is undefined; analysed in name order", admin[i], admin[i].Priority, admin[i-1].Name)})
+	var probs []finding.Problem
+	for i := 1; i < len(pols); i++ {
+		if pols[i].Priority == pols[i-1].Priority {
+			probs = append(probs, finding.Problem{File: pols[i].File, Line: pols[i].Line, Level: finding.LevelWarning,
+				Message: fmt.Sprintf("%s has the same priority (%d) as %s: which one applies first is undefined; analysed in name order", pols[i], pols[i].Priority, pols[i-1].Name)})
 		}
 	}
-	return admin, baseline, probs
+	return probs
+}
+
+// allAdmin lists every admin policy of the model, by tier and precedence.
+func (m *Model) allAdmin() []*AdminPolicy {
+	out := append([]*AdminPolicy{}, m.Admin...)
+	if m.Baseline != nil {
+		out = append(out, m.Baseline)
+	}
+	return append(out, m.Baselines...)
 }
 
 // indexAdmin resolves the admin policies' subjects and peers against the
-// peers, and orders each peer's admin rules by precedence.
+// peers and nodes, and orders each peer's admin rules by precedence.
 func (m *Model) indexAdmin() {
 	n := len(m.Peers)
 	m.adminIn, m.adminOut = make([][]*AdminRule, n), make([][]*AdminRule, n)
 	m.baseIn, m.baseOut = make([][]*AdminRule, n), make([][]*AdminRule, n)
-	pols := append(append([]*AdminPolicy{}, m.Admin...), m.Baseline)
-	for _, pol := range pols {
-		if pol == nil {
-			continue
-		}
+	for _, pol := range m.allAdmin() {
 		pol.selected = pol.selected[:0]
 		for _, q := range m.Peers {
 			if pol.subject.matches(m, q) {
@@ -453,13 +483,14 @@ func (m *Model) indexAdmin() {
 		}
 		for _, rules := range [][]*AdminRule{pol.Ingress, pol.Egress} {
 			for _, r := range rules {
+				m.resolveNodes(r)
 				r.matched = m.matching(r.allPods, func(q *Peer) bool {
 					return slices.ContainsFunc(r.peers, func(ap adminPeer) bool { return ap.matches(m, q) })
 				})
 			}
 		}
 		in, out := m.adminIn, m.adminOut
-		if pol == m.Baseline {
+		if pol == m.Baseline || pol.Tier == TierBaseline {
 			in, out = m.baseIn, m.baseOut
 		}
 		for _, i := range pol.selected {
@@ -473,10 +504,7 @@ func (m *Model) indexAdmin() {
 // destinations are cut.
 func (m *Model) adminBlocks() []IPSet {
 	var out []IPSet
-	for _, pol := range append(append([]*AdminPolicy{}, m.Admin...), m.Baseline) {
-		if pol == nil {
-			continue
-		}
+	for _, pol := range m.allAdmin() {
 		for _, r := range pol.Egress {
 			if len(r.ips) > 0 {
 				out = append(out, r.ips)
@@ -500,7 +528,7 @@ func tiered(admin, base []*AdminRule, hit func(*AdminRule) bool, dst *Peer, np f
 		// Traffic an earlier rule decided or passed is not matched again.
 		c := r.conns(dst).Subtract(decided).Subtract(passed)
 		switch r.Action {
-		case ActionAllow:
+		case ActionAllow, ActionAccept:
 			allowed = allowed.Union(c)
 			decided = decided.Union(c)
 		case ActionDeny:
@@ -520,7 +548,9 @@ func tiered(admin, base []*AdminRule, hit func(*AdminRule) bool, dst *Peer, np f
 			continue
 		}
 		c := r.conns(dst).Intersect(rest).Subtract(bDecided)
-		if r.Action == ActionAllow {
+		if r.Action != ActionDeny {
+			// Allow and Accept allow; a Baseline tier Pass hands the
+			// traffic to the default, which allows it.
 			bAllowed = bAllowed.Union(c)
 		}
 		bDecided = bDecided.Union(c)

@@ -30,11 +30,43 @@ func (e Endpoint) String() string {
 type Connection struct {
 	Src, Dst Endpoint
 	Conns    ConnSet
+	// Unknown are connections the model cannot judge (an admin rule with
+	// domain names, or nodes when node addresses are not known, could
+	// change their verdict): neither allowed nor denied. nil when none
+	// (most connections: a pointer keeps Connection small).
+	Unknown *ConnSet
 }
 
-// String is the text output line: "src => dst : conns".
+// UnknownConns are the connections the model cannot judge (none when
+// Unknown is nil).
+func (c Connection) UnknownConns() ConnSet {
+	if c.Unknown == nil {
+		return NoConns()
+	}
+	return *c.Unknown
+}
+
+// unknownOf is u as Connection.Unknown: nil when empty.
+func unknownOf(u ConnSet) *ConnSet {
+	if u.IsEmpty() {
+		return nil
+	}
+	return &u
+}
+
+// String is the text output line: "src => dst : conns", followed by
+// " (unknown: conns)" when some are unknown.
 func (c Connection) String() string {
-	return c.Src.String() + " => " + c.Dst.String() + " : " + c.Conns.String()
+	return c.Src.String() + " => " + c.Dst.String() + " : " + c.ConnText()
+}
+
+// ConnText is the allowed connections and, when some are unknown,
+// " (unknown: conns)".
+func (c Connection) ConnText() string {
+	if c.UnknownConns().IsEmpty() {
+		return c.Conns.String()
+	}
+	return c.Conns.String() + " (unknown: " + c.Unknown.String() + ")"
 }
 
 // Connectivity is every allowed connection, sorted by its text line.
@@ -76,8 +108,8 @@ func Analyze(ctx context.Context, m *Model) (*Connectivity, error) {
 			}
 		}
 		for _, a := range m.egressAtoms {
-			if c := m.egressToExternal(dst, a); !c.IsEmpty() {
-				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: dst}, Dst: Endpoint{IPs: a}, Conns: c})
+			if c, u := m.egressToExternal(dst, a); !c.IsEmpty() || !u.IsEmpty() {
+				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: dst}, Dst: Endpoint{IPs: a}, Conns: c, Unknown: unknownOf(u)})
 			}
 		}
 	}
@@ -163,7 +195,9 @@ func (m *Model) ingressFromExternal(a IPRange, dst *Peer) ConnSet {
 	return c
 }
 
-func (m *Model) egressToExternal(src *Peer, a IPRange) ConnSet {
+// egressToExternal gives what src may open to the external range a, and
+// what it may or may not (unknown).
+func (m *Model) egressToExternal(src *Peer, a IPRange) (ConnSet, ConnSet) {
 	np := func() (ConnSet, bool) {
 		if !m.egressIsolated[src.Index] {
 			return AllConns(), false
@@ -178,15 +212,19 @@ func (m *Model) egressToExternal(src *Peer, a IPRange) ConnSet {
 	}
 	if len(m.adminOut[src.Index]) == 0 && len(m.baseOut[src.Index]) == 0 {
 		c, _ := np()
-		return c
+		return c, NoConns()
 	}
-	return tiered(m.adminOut[src.Index], m.baseOut[src.Index], func(r *AdminRule) bool { return r.ips.containsRange(a) }, nil, np)
+	return tieredUnknown(m.adminOut[src.Index], m.baseOut[src.Index], func(r *AdminRule) bool { return r.ips.containsRange(a) },
+		func(r *AdminRule) bool { return r.uncertain }, nil, np)
 }
 
 // Explanation says why a connection is allowed or denied.
 type Explanation struct {
 	Src, Dst Endpoint
 	Allowed  ConnSet
+	// Unknown are connections whose verdict the model cannot tell
+	// (Connection.Unknown); they are not in Allowed.
+	Unknown ConnSet
 	// Egress and Ingress list the reasons on each side, one per line.
 	Egress, Ingress []string
 }
@@ -246,7 +284,7 @@ func (m *Model) Explain(src, dst Endpoint) Explanation {
 			hit = func(r *AdminRule) bool { return r.matched.has(dst.Peer.Index) }
 			egress = m.egressConns(src.Peer, dst.Peer)
 		} else {
-			egress = m.egressToExternal(src.Peer, dst.IPs)
+			egress, e.Unknown = m.egressToExternal(src.Peer, dst.IPs)
 		}
 		e.Egress = append(adminReasons(m.adminOut[src.Peer.Index], m.baseOut[src.Peer.Index], hit, dst.Peer), e.Egress...)
 	}
@@ -256,16 +294,25 @@ func (m *Model) Explain(src, dst Endpoint) Explanation {
 		e.Ingress = append(adminReasons(m.adminIn[dst.Peer.Index], m.baseIn[dst.Peer.Index], hit, dst.Peer), e.Ingress...)
 	}
 	e.Allowed = egress.Intersect(ingress)
+	if !e.Unknown.IsEmpty() {
+		e.Unknown = e.Unknown.Intersect(ingress)
+	}
 	return e
 }
 
 // adminReasons lists the admin rules matching the other end, in
-// precedence order; the NetworkPolicy reasons follow them.
+// precedence order; the NetworkPolicy reasons follow them. A rule that
+// may match an external destination says why its match is unknown.
 func adminReasons(admin, base []*AdminRule, hit func(*AdminRule) bool, dst *Peer) []string {
 	var out []string
 	for _, r := range append(append([]*AdminRule{}, admin...), base...) {
-		if c := r.conns(dst); hit(r) && !c.IsEmpty() {
+		c := r.conns(dst)
+		switch {
+		case c.IsEmpty():
+		case hit(r):
 			out = append(out, fmt.Sprintf("%s: %s %s", r, r.Action, c))
+		case dst == nil && r.uncertain:
+			out = append(out, fmt.Sprintf("%s: may %s %s: %s", r, r.Action, c, r.uncertainWhy()))
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +13,15 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -253,4 +259,126 @@ func rawGet(ctx context.Context, t *testing.T, client kubernetes.Interface, path
 		t.Fatalf("GET %s: %v", path, err)
 	}
 	return body
+}
+
+// TestAnalyzeLiveClusterNetworkPolicies is 'netpol analyze --cluster' on a
+// real API server serving ClusterNetworkPolicy (v1alpha2, the CRD of
+// internal/runtimenode/testdata/crds): ReadClusterPolicies lists the
+// policies and the Nodes, so a nodes peer is judged against the node's
+// address; a role that may not list nodes leaves the same connection
+// unknown, never allowed or denied.
+func TestAnalyzeLiveClusterNetworkPolicies(t *testing.T) {
+	env := testenv.Shared(t)
+	client := env.AdminClient(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../runtimenode/testdata/crds/policy.networking.k8s.io_v1alpha2.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	crd := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(raw, &crd.Object); err != nil {
+		t.Fatal(err)
+	}
+	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	if _, err := dyn.Resource(crdGVR).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dyn.Resource(crdGVR).Delete(context.Background(), crd.GetName(), metav1.DeleteOptions{}) })
+	cnpGVR := ModelledResources["clusternetworkpolicies"].GroupVersionResource
+	if err := testenv.WaitFor(ctx, func(ctx context.Context) (bool, error) {
+		served, off := ServedPolicies(ctx, client.Discovery().ServerResourcesForGroupVersionWithContext)
+		return off == "" && len(served) == 1, nil
+	}); err != nil {
+		t.Fatalf("ClusterNetworkPolicy not served: %v", err)
+	}
+
+	ns := env.CreateNamespace(ctx, t, "netpol-cnp-", nil).Name
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns}}
+	d.Spec.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}}
+	d.Spec.Template.Labels = map[string]string{"app": "web"}
+	d.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "example/web:1"}}
+	if _, err := client.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node, err := client.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: ns + "-cp", Labels: map[string]string{"role": ns}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.CoreV1().Nodes().Delete(context.Background(), node.Name, metav1.DeleteOptions{}) })
+	node.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "192.0.2.77"}, {Type: corev1.NodeHostName, Address: node.Name}}
+	if _, err := client.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cnp := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(`{apiVersion: policy.networking.k8s.io/v1alpha2, kind: ClusterNetworkPolicy, metadata: {name: `+ns+`},
+  spec: {tier: Admin, priority: 7, subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: `+ns+`}}},
+    egress: [{action: Deny, to: [{nodes: {matchLabels: {role: `+ns+`}}}], protocols: [{tcp: {destinationPort: {number: 6443}}}]}]}}`), &cnp.Object); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dyn.Resource(cnpGVR).Create(ctx, cnp, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dyn.Resource(cnpGVR).Delete(context.Background(), cnp.GetName(), metav1.DeleteOptions{}) })
+
+	analyse := func(kube kubernetes.Interface, dyn dynamic.Interface) (lines []string, probs []finding.Problem) {
+		snap, err := cluster.Read(ctx, client, cluster.ReadOptions{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		probs = ReadClusterPolicies(ctx, kube, dyn, snap.Inventory)
+		b := FromInventory(snap.Inventory)
+		c, err := Analyze(ctx, b.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range c.Lines() {
+			if strings.HasPrefix(l, ns+"/web[Deployment] => 192.0.2.77") || strings.HasPrefix(l, ns+"/web[Deployment] => 0.0.0.0-255") {
+				lines = append(lines, l)
+			}
+		}
+		return lines, append(probs, b.Problems...)
+	}
+	lines, probs := analyse(client, dyn)
+	for _, p := range probs {
+		if p.Level != finding.LevelNote {
+			t.Errorf("problem: %s", p)
+		}
+	}
+	if want := ns + "/web[Deployment] => 192.0.2.77-192.0.2.77[External] : SCTP 1-65535,TCP 1-6442,6444-65535,UDP 1-65535"; !slices.Contains(lines, want) {
+		t.Errorf("with the nodes: %q, want %q", lines, want)
+	}
+
+	// A reader that may list the policies but not the nodes.
+	sa := "reader"
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: ns + "-reader"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{"policy.networking.k8s.io"}, Resources: []string{"clusternetworkpolicies"}, Verbs: []string{"list"}}}}
+	if _, err := client.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: role.Name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: role.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: ns}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := env.ServiceAccountConfig(ctx, t, ns, sa)
+	saDyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, probs = analyse(testenv.NewClient(t, cfg), saDyn)
+	var msgs []string
+	for _, p := range probs {
+		msgs = append(msgs, string(p.Level)+": "+p.Message)
+	}
+	if want := ns + "/web[Deployment] => 0.0.0.0-255.255.255.255[External] : SCTP 1-65535,TCP 1-6442,6444-65535,UDP 1-65535 (unknown: TCP 6443)"; !slices.Equal(lines, []string{want}) {
+		t.Errorf("without the nodes: %q, want %q", lines, want)
+	}
+	if all := strings.Join(msgs, "\n"); !strings.Contains(all, "note: cannot list nodes") || !strings.Contains(all, "warning: ClusterNetworkPolicy "+ns+" (Admin tier, priority 7) Egress rule #1: cannot judge: nodes peer needs node addresses") {
+		t.Errorf("problems:\n%s", all)
+	}
 }

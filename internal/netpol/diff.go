@@ -21,17 +21,23 @@ type Change struct {
 	Src, Dst string
 	// Old and New are the connections before and after (empty when absent).
 	Old, New ConnSet
+	// OldUnknown and NewUnknown are those the model could not judge
+	// (Connection.Unknown).
+	OldUnknown, NewUnknown ConnSet
 }
 
-// String renders "added: src => dst : conns" or "changed: src => dst : old -> new".
+// String renders "added: src => dst : conns" or "changed: src => dst : old -> new",
+// each side followed by " (unknown: conns)" when some are unknown.
 func (c Change) String() string {
+	old := Connection{Conns: c.Old, Unknown: unknownOf(c.OldUnknown)}.ConnText()
+	new := Connection{Conns: c.New, Unknown: unknownOf(c.NewUnknown)}.ConnText()
 	switch c.Kind {
 	case Added:
-		return "added: " + c.Src + " => " + c.Dst + " : " + c.New.String()
+		return "added: " + c.Src + " => " + c.Dst + " : " + new
 	case Removed:
-		return "removed: " + c.Src + " => " + c.Dst + " : " + c.Old.String()
+		return "removed: " + c.Src + " => " + c.Dst + " : " + old
 	}
-	return "changed: " + c.Src + " => " + c.Dst + " : " + c.Old.String() + " -> " + c.New.String()
+	return "changed: " + c.Src + " => " + c.Dst + " : " + old + " -> " + new
 }
 
 // Diff compares two connectivities. External ranges are compared address
@@ -39,19 +45,19 @@ func (c Change) String() string {
 // a different split of the same addresses is no change.
 func Diff(old, new *Connectivity) []Change {
 	type key struct{ src, dst string }
-	before, after := map[key]ConnSet{}, map[key]ConnSet{}
-	collect := func(c *Connectivity, into map[key]ConnSet) map[extKey][]rangeConns {
+	before, after := map[key]rangeConns{}, map[key]rangeConns{}
+	collect := func(c *Connectivity, into map[key]rangeConns) map[extKey][]rangeConns {
 		ext := map[extKey][]rangeConns{}
 		for _, x := range c.Connections {
 			switch {
 			case x.Src.External() && !x.Dst.External():
 				k := extKey{peer: x.Dst.String(), ingress: true}
-				ext[k] = append(ext[k], rangeConns{x.Src.IPs, x.Conns})
+				ext[k] = append(ext[k], rangeConns{x.Src.IPs, x.Conns, x.UnknownConns()})
 			case x.Dst.External() && !x.Src.External():
 				k := extKey{peer: x.Src.String()}
-				ext[k] = append(ext[k], rangeConns{x.Dst.IPs, x.Conns})
+				ext[k] = append(ext[k], rangeConns{x.Dst.IPs, x.Conns, x.UnknownConns()})
 			default:
-				into[key{x.Src.String(), x.Dst.String()}] = x.Conns
+				into[key{x.Src.String(), x.Dst.String()}] = rangeConns{c: x.Conns, u: x.UnknownConns()}
 			}
 		}
 		return ext
@@ -67,25 +73,25 @@ func Diff(old, new *Connectivity) []Change {
 	for k := range keys {
 		cuts := append(cutPoints(extBefore[k]), cutPoints(extAfter[k])...)
 		for _, rc := range refine(extBefore[k], cuts) {
-			before[k.pair(rc.r)] = rc.c
+			before[k.pair(rc.r)] = rc
 		}
 		for _, rc := range refine(extAfter[k], cuts) {
-			after[k.pair(rc.r)] = rc.c
+			after[k.pair(rc.r)] = rc
 		}
 	}
 	var out []Change
 	for k, o := range before {
 		n, ok := after[k]
 		switch {
-		case !ok || n.IsEmpty():
-			out = append(out, Change{Kind: Removed, Src: k.src, Dst: k.dst, Old: o})
-		case !n.Equal(o):
-			out = append(out, Change{Kind: Changed, Src: k.src, Dst: k.dst, Old: o, New: n})
+		case !ok || n.empty():
+			out = append(out, Change{Kind: Removed, Src: k.src, Dst: k.dst, Old: o.c, OldUnknown: o.u})
+		case !n.c.Equal(o.c) || !n.u.Equal(o.u):
+			out = append(out, Change{Kind: Changed, Src: k.src, Dst: k.dst, Old: o.c, New: n.c, OldUnknown: o.u, NewUnknown: n.u})
 		}
 	}
 	for k, n := range after {
-		if _, ok := before[k]; !ok && !n.IsEmpty() {
-			out = append(out, Change{Kind: Added, Src: k.src, Dst: k.dst, New: n})
+		if _, ok := before[k]; !ok && !n.empty() {
+			out = append(out, Change{Kind: Added, Src: k.src, Dst: k.dst, New: n.c, NewUnknown: n.u})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -113,10 +119,14 @@ func (k extKey) pair(r IPRange) struct{ src, dst string } {
 	return struct{ src, dst string }{k.peer, ext}
 }
 
+// rangeConns are the allowed (c) and unknown (u) connections of a range.
 type rangeConns struct {
 	r IPRange
 	c ConnSet
+	u ConnSet
 }
+
+func (x rangeConns) empty() bool { return x.c.IsEmpty() && x.u.IsEmpty() }
 
 func cutPoints(rs []rangeConns) []netip.Addr {
 	var out []netip.Addr
@@ -139,10 +149,10 @@ func refine(rs []rangeConns, cuts []netip.Addr) []rangeConns {
 			if c.Is4() != start.Is4() || !start.Less(c) || x.r.Last.Less(c) {
 				continue
 			}
-			out = append(out, rangeConns{IPRange{start, c.Prev()}, x.c})
+			out = append(out, rangeConns{IPRange{start, c.Prev()}, x.c, x.u})
 			start = c
 		}
-		out = append(out, rangeConns{IPRange{start, x.r.Last}, x.c})
+		out = append(out, rangeConns{IPRange{start, x.r.Last}, x.c, x.u})
 	}
 	return out
 }

@@ -92,7 +92,8 @@ func Findings(m *Model) []finding.Finding {
 			}
 		}
 		for _, a := range m.egressAtoms {
-			reach = reach.Union(m.egressToExternal(p, a).Intersect(dns))
+			c, unknown := m.egressToExternal(p, a)
+			reach = reach.Union(c.Union(unknown).Intersect(dns))
 		}
 		if reach.IsEmpty() {
 			add(RuleEgressDenyNoDNS, p.Ref, p.File, p.Line, fmt.Sprintf("%s is isolated for egress and may not reach port 53 anywhere: DNS lookups will fail", p))

@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,43 @@ func FuzzCompileAdminPolicy(f *testing.F) {
 		for _, r := range append(append([]*AdminRule{}, p.Ingress...), p.Egress...) {
 			_ = r.conns(nil)
 			_ = r.String()
+		}
+	})
+}
+
+// FuzzCompileClusterNetworkPolicy feeds arbitrary JSON to the v1alpha2
+// decoder: it may reject it, never panic; what it accepts is within the
+// schema's bounds and evaluates, against nodes and without them.
+func FuzzCompileClusterNetworkPolicy(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/fuzz/cnp/*.json")
+	for _, p := range seeds {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 64<<10 {
+			return
+		}
+		p, err := CompileClusterNetworkPolicy(data)
+		if err != nil {
+			return
+		}
+		if len(p.Ingress) > maxCNPItems || len(p.Egress) > maxCNPItems || p.Priority < 0 || p.Priority > 1000 || (p.Tier != TierAdmin && p.Tier != TierBaseline) {
+			t.Fatalf("out of bounds accepted: tier %q priority %d, %d ingress and %d egress rules", p.Tier, p.Priority, len(p.Ingress), len(p.Egress))
+		}
+		for _, known := range []bool{false, true} {
+			m := &Model{NodesKnown: known, Nodes: []*Node{{Name: "n", Labels: map[string]string{"a": "b"}, Addrs: []netip.Addr{netip.MustParseAddr("192.0.2.1")}}}}
+			for _, r := range append(append([]*AdminRule{}, p.Ingress...), p.Egress...) {
+				m.resolveNodes(r)
+				if r.Action == ActionDeny && len(r.domains) > 0 {
+					t.Fatalf("%s: a Deny rule with domain names accepted", r)
+				}
+				_ = r.conns(nil)
+				_ = r.String()
+			}
 		}
 	})
 }

@@ -327,8 +327,8 @@ func (p *Plan) Expected(ctx context.Context) (*Connectivity, error) {
 			continue
 		}
 		for _, a := range m.egressAtoms {
-			if c := m.egressToExternal(s, a); !c.IsEmpty() {
-				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: s}, Dst: Endpoint{IPs: a}, Conns: c})
+			if c, u := m.egressToExternal(s, a); !c.IsEmpty() || !u.IsEmpty() {
+				out.Connections = append(out.Connections, Connection{Src: Endpoint{Peer: s}, Dst: Endpoint{IPs: a}, Conns: c, Unknown: unknownOf(u)})
 			}
 		}
 		for _, a := range m.ingressAtoms {
@@ -366,7 +366,7 @@ func flatten(sets []rangeSet) []rangeConns {
 			}
 		}
 		if !c.IsEmpty() {
-			out = append(out, rangeConns{a, c})
+			out = append(out, rangeConns{r: a, c: c})
 		}
 	}
 	return out

@@ -135,10 +135,18 @@ type Model struct {
 	Peers      []*Peer
 	Namespaces map[string]*Namespace
 	Policies   []*Policy
-	// Admin are the AdminNetworkPolicies by precedence; Baseline is the
-	// BaselineAdminNetworkPolicy, if any.
+	// Admin are the Admin tier's policies by precedence (the
+	// AdminNetworkPolicies, or the Admin tier ClusterNetworkPolicies);
+	// Baseline is the BaselineAdminNetworkPolicy, if any.
 	Admin    []*AdminPolicy
 	Baseline *AdminPolicy
+	// Baselines are the Baseline tier ClusterNetworkPolicies by precedence.
+	Baselines []*AdminPolicy
+	// Nodes are the input's Node objects; NodesKnown says the input had
+	// some, so nodes peers are judged against their addresses.
+	Nodes       []*Node
+	NodesKnown  bool
+	nodesBroken bool
 	// adminIn, adminOut, baseIn and baseOut are each peer's admin rules
 	// in precedence order.
 	adminIn, adminOut, baseIn, baseOut [][]*AdminRule
@@ -219,8 +227,9 @@ func FromInventory(inv *workload.Inventory) *BuildResult {
 	}
 	sort.SliceStable(m.Policies, func(i, j int) bool { return m.Policies[i].String() < m.Policies[j].String() })
 	var adminProbs []finding.Problem
-	m.Admin, m.Baseline, adminProbs = adminTiers(inv)
+	m.Admin, m.Baseline, m.Baselines, adminProbs = adminTiers(inv)
 	res.Problems = append(res.Problems, adminProbs...)
+	res.Problems = append(res.Problems, m.readNodes(inv)...)
 	m.index()
 	res.Problems = append(res.Problems, m.labelConflicts()...)
 	res.Problems = append(res.Problems, unmodelled(inv)...)

@@ -50,6 +50,8 @@ type jsonConnection struct {
 	Src  string `json:"src"`
 	Dst  string `json:"dst"`
 	Conn string `json:"conn"`
+	// Unknown are the connections the model cannot judge, when some are.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // Write renders the connectivity. Every format is deterministic.
@@ -65,7 +67,10 @@ func Write(w io.Writer, f Format, c *Connectivity) error {
 	case FormatJSON:
 		rows := make([]jsonConnection, len(c.Connections))
 		for i, x := range c.Connections {
-			rows[i] = jsonConnection{x.Src.String(), x.Dst.String(), x.Conns.String()}
+			rows[i] = jsonConnection{Src: x.Src.String(), Dst: x.Dst.String(), Conn: x.Conns.String()}
+			if u := x.UnknownConns(); !u.IsEmpty() {
+				rows[i].Unknown = u.String()
+			}
 		}
 		enc := json.NewEncoder(bw)
 		enc.SetIndent("", "  ")
@@ -74,14 +79,14 @@ func Write(w io.Writer, f Format, c *Connectivity) error {
 		cw := csv.NewWriter(bw)
 		_ = cw.Write([]string{"src", "dst", "conn"})
 		for _, x := range c.Connections {
-			_ = cw.Write([]string{x.Src.String(), x.Dst.String(), x.Conns.String()})
+			_ = cw.Write([]string{x.Src.String(), x.Dst.String(), x.ConnText()})
 		}
 		cw.Flush()
 		err = cw.Error()
 	case FormatMarkdown:
 		bw.WriteString("| src | dst | conn |\n|-----|-----|------|\n")
 		for _, x := range c.Connections {
-			fmt.Fprintf(bw, "| %s | %s | %s |\n", mdEscape(x.Src.String()), mdEscape(x.Dst.String()), mdEscape(x.Conns.String()))
+			fmt.Fprintf(bw, "| %s | %s | %s |\n", mdEscape(x.Src.String()), mdEscape(x.Dst.String()), mdEscape(x.ConnText()))
 		}
 	case FormatDOT:
 		writeDOT(bw, c)
@@ -125,7 +130,7 @@ func writeDOT(w *bufio.Writer, c *Connectivity) {
 		fmt.Fprintf(w, "\t%q [label=%q color=\"red2\" fontcolor=\"red2\"]\n", id, id)
 	}
 	for _, x := range c.Connections {
-		fmt.Fprintf(w, "\t%q -> %q [label=%q color=\"gold2\" fontcolor=\"darkgreen\"]\n", x.Src.String(), x.Dst.String(), x.Conns.String())
+		fmt.Fprintf(w, "\t%q -> %q [label=%q color=\"gold2\" fontcolor=\"darkgreen\"]\n", x.Src.String(), x.Dst.String(), x.ConnText())
 	}
 	w.WriteString("}\n")
 }
@@ -150,6 +155,9 @@ func WriteExplanations(w io.Writer, ex []Explanation) error {
 		verdict := "DENIED"
 		if !e.Allowed.IsEmpty() {
 			verdict = "ALLOWED " + e.Allowed.String()
+		}
+		if !e.Unknown.IsEmpty() {
+			verdict += ", UNKNOWN " + e.Unknown.String()
 		}
 		fmt.Fprintf(bw, "%s => %s : %s\n", e.Src, e.Dst, verdict)
 		for _, r := range e.Egress {

@@ -13,28 +13,26 @@ import (
 // would print connectivity the cluster does not have, so each one is an
 // error (the command exits 2) naming the object.
 var unmodelledKinds = map[string]string{
-	"policy.networking.k8s.io/ClusterNetworkPolicy": "cluster-wide policies evaluated around NetworkPolicies",
-	"networking.k8s.io/Ingress":                     "exposes workloads through an ingress controller",
-	"extensions/Ingress":                            "exposes workloads through an ingress controller",
-	"route.openshift.io/Route":                      "exposes workloads through the OpenShift router",
-	"gateway.networking.k8s.io/HTTPRoute":           "exposes workloads through a Gateway",
-	"gateway.networking.k8s.io/GRPCRoute":           "exposes workloads through a Gateway",
-	"gateway.networking.k8s.io/TCPRoute":            "exposes workloads through a Gateway",
-	"gateway.networking.k8s.io/TLSRoute":            "exposes workloads through a Gateway",
-	"gateway.networking.k8s.io/UDPRoute":            "exposes workloads through a Gateway",
-	"cilium.io/CiliumNetworkPolicy":                 "Cilium policies add to or override NetworkPolicies",
-	"cilium.io/CiliumClusterwideNetworkPolicy":      "Cilium policies add to or override NetworkPolicies",
-	"crd.projectcalico.org/NetworkPolicy":           "Calico policies add to or override NetworkPolicies",
-	"crd.projectcalico.org/GlobalNetworkPolicy":     "Calico policies add to or override NetworkPolicies",
-	"projectcalico.org/NetworkPolicy":               "Calico policies add to or override NetworkPolicies",
-	"projectcalico.org/GlobalNetworkPolicy":         "Calico policies add to or override NetworkPolicies",
-	"security.istio.io/AuthorizationPolicy":         "Istio denies or allows requests in its proxies",
+	"networking.k8s.io/Ingress":                 "exposes workloads through an ingress controller",
+	"extensions/Ingress":                        "exposes workloads through an ingress controller",
+	"route.openshift.io/Route":                  "exposes workloads through the OpenShift router",
+	"gateway.networking.k8s.io/HTTPRoute":       "exposes workloads through a Gateway",
+	"gateway.networking.k8s.io/GRPCRoute":       "exposes workloads through a Gateway",
+	"gateway.networking.k8s.io/TCPRoute":        "exposes workloads through a Gateway",
+	"gateway.networking.k8s.io/TLSRoute":        "exposes workloads through a Gateway",
+	"gateway.networking.k8s.io/UDPRoute":        "exposes workloads through a Gateway",
+	"cilium.io/CiliumNetworkPolicy":             "Cilium policies add to or override NetworkPolicies",
+	"cilium.io/CiliumClusterwideNetworkPolicy":  "Cilium policies add to or override NetworkPolicies",
+	"crd.projectcalico.org/NetworkPolicy":       "Calico policies add to or override NetworkPolicies",
+	"crd.projectcalico.org/GlobalNetworkPolicy": "Calico policies add to or override NetworkPolicies",
+	"projectcalico.org/NetworkPolicy":           "Calico policies add to or override NetworkPolicies",
+	"projectcalico.org/GlobalNetworkPolicy":     "Calico policies add to or override NetworkPolicies",
+	"security.istio.io/AuthorizationPolicy":     "Istio denies or allows requests in its proxies",
 }
 
 // clusterWide are the kinds of unmodelledKinds that have no namespace (the
 // inventory places unknown kinds in the default namespace).
 var clusterWide = map[string]bool{
-	"ClusterNetworkPolicy":           true,
 	"CiliumClusterwideNetworkPolicy": true, "GlobalNetworkPolicy": true,
 }
 

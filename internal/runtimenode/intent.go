@@ -12,15 +12,18 @@ package runtimenode
 // as before; the other nodes' pods name the peers of the workloads'
 // observations.
 //
-// AdminNetworkPolicies and the BaselineAdminNetworkPolicy are custom
-// resources (the network-policy-api project's CRDs): the sensor asks the
-// API server's discovery whether it serves them, at start and every
+// AdminNetworkPolicies and the BaselineAdminNetworkPolicy (v1alpha1) and
+// ClusterNetworkPolicies (v1alpha2) are custom resources (the
+// network-policy-api project's CRDs): the sensor asks the API server's
+// discovery whether it serves them, at start and every
 // AdminDiscoverEvery, and watches each kind served in the version the
-// model reads (netpol.AdminAPIVersion) with a dynamic informer. Every
+// model reads (netpol.ModelledResources) with a dynamic informer. Every
 // answer is in the sensor state: served and modelled (IntentPolicies),
 // not served (IntentPolicies says "NetworkPolicies only"), served in a
 // form the model does not read, or not listable (IntentReason: nothing
-// is judged, a coverage gap).
+// is judged, a coverage gap). The sensor has no Node informer: a nodes
+// peer leaves the connections to external addresses it could cover
+// undecided, as domain names do.
 
 import (
 	"context"
@@ -34,10 +37,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -54,17 +55,6 @@ const intentEvery = 2 * time.Second
 // again whether it serves the admin tiers (a CRD installed or removed
 // while the sensor runs): one small request per node.
 const adminDiscoverEvery = 5 * time.Minute
-
-// adminPolicyGroups are the versions of policy.networking.k8s.io that
-// serve, or have served, kinds that change connectivity.
-var adminPolicyGroups = []string{"policy.networking.k8s.io/v1alpha1", "policy.networking.k8s.io/v1alpha2", "policy.networking.k8s.io/v1"}
-
-// adminKinds are the resources of netpol.AdminAPIVersion the model reads,
-// and their kinds.
-var adminKinds = map[string]string{
-	"adminnetworkpolicies":         netpol.KindAdminNetworkPolicy,
-	"baselineadminnetworkpolicies": netpol.KindBaselineAdminNetworkPolicy,
-}
 
 // intentWatch keeps the judge's snapshot in step with the informers.
 type intentWatch struct {
@@ -174,70 +164,37 @@ func (w *intentWatch) watch(inf cache.SharedIndexInformer, fn cache.TransformFun
 	return err
 }
 
-// adminServed asks discovery which admin tiers the API server serves:
-// the resources of netpol.AdminAPIVersion to watch, and why judging must
-// be off ("" when it need not): policy kinds served in a version the
-// model does not read, or discovery failing (whether they are served is
-// then unknown, so the model could be wrong either way).
-func (w *intentWatch) adminServed(ctx context.Context) (watch []string, off string) {
-	for _, gv := range adminPolicyGroups {
-		res, err := w.discover(ctx, gv)
-		if apierrors.IsNotFound(err) {
-			continue
-		}
-		if err != nil {
-			return nil, "cannot tell whether the API server serves " + gv + " (AdminNetworkPolicies): " + err.Error()
-		}
-		if res == nil {
-			continue
-		}
-		for _, r := range res.APIResources {
-			if strings.Contains(r.Name, "/") {
-				continue // a subresource (status)
-			}
-			if _, read := adminKinds[r.Name]; read && gv == netpol.AdminAPIVersion {
-				watch = append(watch, r.Name)
-				continue
-			}
-			if _, policy := adminKinds[r.Name]; policy || r.Name == "clusternetworkpolicies" {
-				return nil, "the API server serves " + gv + " " + r.Name + ", which the sensor does not model"
-			}
-		}
-	}
-	sort.Strings(watch)
-	return watch, ""
-}
-
 // syncAdmin asks discovery and starts or stops the admin tiers' informers
 // to match. A kind newly served leaves nothing judged until its informer
 // has synced: the snapshot without it could be wrong either way.
 func (w *intentWatch) syncAdmin(ctx context.Context) {
-	served, off := w.adminServed(ctx)
+	served, off := netpol.ServedPolicies(ctx, w.discover)
 	w.judge.Disable(off)
 	if off != "" {
 		return
 	}
-	if len(served) > 0 && w.dyn == nil {
-		w.judge.Disable("the API server serves " + strings.Join(served, " and ") + ", which the sensor has no client to watch")
-		return
+	var names []string
+	for _, r := range served {
+		names = append(names, r.Resource+" ("+r.GroupVersion().String()+")")
 	}
-	gv, err := schema.ParseGroupVersion(netpol.AdminAPIVersion)
-	if err != nil {
-		w.judge.Disable(fmt.Sprintf("%s: %v", netpol.AdminAPIVersion, err))
+	sort.Strings(names)
+	if len(served) > 0 && w.dyn == nil {
+		w.judge.Disable("the API server serves " + strings.Join(names, " and ") + ", which the sensor has no client to watch")
 		return
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	changed := false
 	want := map[string]bool{}
-	for _, res := range served {
+	for _, r := range served {
+		res := r.Resource
 		want[res] = true
 		if w.admin[res] != nil {
 			continue
 		}
-		gvr := gv.WithResource(res)
+		gvr := r.GroupVersionResource
 		inf := dynamicinformer.NewFilteredDynamicInformer(w.dyn, gvr, metav1.NamespaceAll, 0, cache.Indexers{}, nil).Informer()
-		if err := w.watch(inf, stripAdmin(adminKinds[res])); err != nil {
+		if err := w.watch(inf, stripAdmin(r)); err != nil {
 			w.judge.Disable(fmt.Sprintf("%s: %v", res, err))
 			return
 		}
@@ -259,9 +216,9 @@ func (w *intentWatch) syncAdmin(ctx context.Context) {
 		w.judge.Set(nil)
 		w.dirty.Store(true)
 	}
-	note := "NetworkPolicies only: the API server serves no AdminNetworkPolicies or BaselineAdminNetworkPolicies (" + netpol.AdminAPIVersion + ")"
+	note := "NetworkPolicies only: the API server serves no AdminNetworkPolicies, BaselineAdminNetworkPolicies or ClusterNetworkPolicies"
 	if len(served) > 0 {
-		note = "NetworkPolicies and " + strings.Join(served, ", ") + " (" + netpol.AdminAPIVersion + ")"
+		note = "NetworkPolicies and " + strings.Join(names, ", ")
 	}
 	w.tiers.Store(&note)
 }
@@ -298,7 +255,7 @@ func (w *intentWatch) policiesNote() string {
 		if s.Baseline {
 			base = "a BaselineAdminNetworkPolicy"
 		}
-		note += fmt.Sprintf(", %d AdminNetworkPolicies, %s", s.AdminPolicies, base)
+		note += fmt.Sprintf(", %d AdminNetworkPolicies, %s, %d ClusterNetworkPolicies", s.AdminPolicies, base, s.ClusterPolicies)
 	}
 	return note
 }
@@ -428,15 +385,15 @@ func stripService(obj any) (any, error) {
 }
 
 // stripAdmin keeps of an admin policy what the model reads: its kind,
-// name and spec (no managed fields, annotations or status). The kind is
-// set from the resource where a list left it out.
-func stripAdmin(kind string) cache.TransformFunc {
+// name and spec (no managed fields, annotations or status). The kind and
+// version are set from the resource where a list left them out.
+func stripAdmin(r netpol.ModelledResource) cache.TransformFunc {
 	return func(obj any) (any, error) {
 		u, ok := obj.(*unstructured.Unstructured)
 		if !ok {
 			return obj, nil
 		}
-		out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": netpol.AdminAPIVersion, "kind": kind, "spec": u.Object["spec"]}}
+		out := &unstructured.Unstructured{Object: map[string]any{"apiVersion": r.GroupVersion().String(), "kind": r.Kind, "spec": u.Object["spec"]}}
 		if u.GetKind() != "" {
 			out.SetKind(u.GetKind())
 		}

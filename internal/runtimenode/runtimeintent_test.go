@@ -180,6 +180,10 @@ func TestAdminTiersDiscovery(t *testing.T) {
 		"spec": map[string]any{"priority": int64(10), "subject": map[string]any{"namespaces": map[string]any{}},
 			"egress": []any{map[string]any{"action": "Deny", "to": []any{map[string]any{"networks": []any{"0.0.0.0/0"}}}}}},
 		"status": map[string]any{"conditions": []any{}}}}
+	cnp := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "policy.networking.k8s.io/v1alpha2", "kind": "ClusterNetworkPolicy",
+		"metadata": map[string]any{"name": "accept-all"},
+		"spec": map[string]any{"tier": "Admin", "priority": int64(5), "subject": map[string]any{"namespaces": map[string]any{}},
+			"egress": []any{map[string]any{"action": "Accept", "to": []any{map[string]any{"namespaces": map[string]any{}}}}}}}}
 	served := func(gv string, names ...string) *metav1.APIResourceList {
 		l := &metav1.APIResourceList{GroupVersion: gv}
 		for _, n := range names {
@@ -193,17 +197,23 @@ func TestAdminTiersDiscovery(t *testing.T) {
 		noDynamic bool
 		failing   bool
 		// then, if set, is discovery's answer after the first snapshot.
-		then            []*metav1.APIResourceList
-		reason, tiers   string
-		adminInSnapshot int
+		then                           []*metav1.APIResourceList
+		reason, tiers                  string
+		adminInSnapshot, cnpInSnapshot int
+		// incomplete is the reason the snapshot cannot be judged from.
+		incomplete string
 	}{
 		{name: "not served", tiers: "NetworkPolicies only: the API server serves no AdminNetworkPolicies"},
 		{name: "served and watched", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies", "baselineadminnetworkpolicies")},
-			tiers: "NetworkPolicies and adminnetworkpolicies, baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 0 NetworkPolicies, 1 AdminNetworkPolicies, no BaselineAdminNetworkPolicy", adminInSnapshot: 1},
+			tiers: "NetworkPolicies and adminnetworkpolicies (policy.networking.k8s.io/v1alpha1), baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 0 NetworkPolicies, 1 AdminNetworkPolicies, no BaselineAdminNetworkPolicy, 0 ClusterNetworkPolicies", adminInSnapshot: 1},
+		{name: "both versions served", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies", "baselineadminnetworkpolicies"),
+			served("policy.networking.k8s.io/v1alpha2", "clusternetworkpolicies")},
+			tiers:           "NetworkPolicies and adminnetworkpolicies (policy.networking.k8s.io/v1alpha1), baselineadminnetworkpolicies (policy.networking.k8s.io/v1alpha1), clusternetworkpolicies (policy.networking.k8s.io/v1alpha2); 0 NetworkPolicies, 1 AdminNetworkPolicies, no BaselineAdminNetworkPolicy, 1 ClusterNetworkPolicies",
+			adminInSnapshot: 1, cnpInSnapshot: 1, incomplete: "does not define how the two versions compose"},
 		{name: "served, no client to watch them", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies")}, noDynamic: true,
-			reason: "the API server serves adminnetworkpolicies, which the sensor has no client to watch"},
-		{name: "a version the model does not read", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha2", "clusternetworkpolicies")},
-			reason: "the API server serves policy.networking.k8s.io/v1alpha2 clusternetworkpolicies, which the sensor does not model"},
+			reason: "the API server serves adminnetworkpolicies (policy.networking.k8s.io/v1alpha1), which the sensor has no client to watch"},
+		{name: "a version the model does not read", resources: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1beta1", "clusternetworkpolicies")},
+			reason: "the API server serves policy.networking.k8s.io/v1beta1 clusternetworkpolicies, which the model does not read"},
 		{name: "discovery fails", failing: true, reason: "cannot tell whether the API server serves policy.networking.k8s.io/v1alpha1"},
 		{name: "the CRD installed later", then: []*metav1.APIResourceList{served("policy.networking.k8s.io/v1alpha1", "adminnetworkpolicies")},
 			tiers: "NetworkPolicies and adminnetworkpolicies (policy.networking.k8s.io/v1alpha1); 0 NetworkPolicies, 1 AdminNetworkPolicies", adminInSnapshot: 1},
@@ -223,7 +233,8 @@ func TestAdminTiersDiscovery(t *testing.T) {
 				dyn = dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtimeobj.NewScheme(), map[schema.GroupVersionResource]string{
 					{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "adminnetworkpolicies"}:         "AdminNetworkPolicyList",
 					{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: "baselineadminnetworkpolicies"}: "BaselineAdminNetworkPolicyList",
-				}, anp.DeepCopy())
+					{Group: "policy.networking.k8s.io", Version: "v1alpha2", Resource: "clusternetworkpolicies"}:       "ClusterNetworkPolicyList",
+				}, anp.DeepCopy(), cnp.DeepCopy())
 			}
 			n, err := New(Config{Client: client, Dynamic: dyn, Node: "n1", PolicyIntent: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 			if err != nil {
@@ -252,20 +263,24 @@ func TestAdminTiersDiscovery(t *testing.T) {
 			}
 			cancel()
 			<-done
-			if got := w.reason(w.judge.Stats().Reason); !strings.Contains(got, tc.reason) || (tc.reason == "") != (got == "") {
-				t.Errorf("reason %q, want %q", got, tc.reason)
+			want := tc.reason
+			if tc.incomplete != "" {
+				want = "policy model incomplete: 1 policies not understood (AdminNetworkPolicy deny-all and 0 other v1alpha1 admin policies beside 1 ClusterNetworkPolicies (policy.networking.k8s.io/v1alpha2): the network-policy-api " + tc.incomplete
+			}
+			if got := w.reason(w.judge.Stats().Reason); !strings.Contains(got, want) || (want == "") != (got == "") {
+				t.Errorf("reason %q, want %q", got, want)
 			}
 			if got := w.policiesNote(); !strings.HasPrefix(got, tc.tiers) || (tc.tiers == "") != (got == "") {
 				t.Errorf("IntentPolicies %q, want it to start with %q", got, tc.tiers)
 			}
-			if s := w.judge.Snapshot(); tc.reason == "" && (s == nil || s.AdminPolicies != tc.adminInSnapshot) {
-				t.Errorf("snapshot %+v, want %d AdminNetworkPolicies", s, tc.adminInSnapshot)
+			if s := w.judge.Snapshot(); tc.reason == "" && (s == nil || s.AdminPolicies != tc.adminInSnapshot || s.ClusterPolicies != tc.cnpInSnapshot) {
+				t.Errorf("snapshot %+v, want %d AdminNetworkPolicies and %d ClusterNetworkPolicies", s, tc.adminInSnapshot, tc.cnpInSnapshot)
 			}
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			for _, a := range w.admin {
 				for _, o := range a.inf.GetStore().List() {
-					if u := o.(*unstructured.Unstructured); u.GetManagedFields() != nil || u.Object["status"] != nil || u.GetKind() != "AdminNetworkPolicy" {
+					if u := o.(*unstructured.Unstructured); u.GetManagedFields() != nil || u.Object["status"] != nil || (u.GetKind() != "AdminNetworkPolicy" && u.GetKind() != "ClusterNetworkPolicy") {
 						t.Errorf("kept %v, want it stripped to the model's fields", u.Object)
 					}
 				}

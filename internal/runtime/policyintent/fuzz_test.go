@@ -10,12 +10,13 @@ import (
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 )
 
-// FuzzBuildAdmin feeds arbitrary admin policy objects (as a dynamic
+// FuzzBuildAdmin feeds arbitrary admin policy objects, v1alpha1 and
+// ClusterNetworkPolicies (v1alpha2) alike (as a dynamic
 // informer would hand them over) to Build and judges connections of every
 // kind from the snapshot: no panic, and a snapshot the model could not
 // fully read judges nothing (never a verdict from a partial model).
 func FuzzBuildAdmin(f *testing.F) {
-	for _, y := range adminTiers {
+	for _, y := range append(append([]string{}, adminTiers...), clusterTiers...) {
 		j, err := yaml.YAMLToJSON([]byte(y))
 		if err != nil {
 			f.Fatal(err)
@@ -23,6 +24,7 @@ func FuzzBuildAdmin(f *testing.F) {
 		f.Add(j)
 	}
 	f.Add([]byte(`{"apiVersion":"policy.networking.k8s.io/v1alpha1","kind":"AdminNetworkPolicy","metadata":{"name":"x"},"spec":null}`))
+	f.Add([]byte(`{"apiVersion":"policy.networking.k8s.io/v1alpha2","kind":"ClusterNetworkPolicy","metadata":{"name":"n"},"spec":{"tier":"Admin","priority":1,"subject":{"namespaces":{}},"egress":[{"action":"Accept","to":[{"domainNames":["*.example.com"]},{"nodes":{}}],"protocols":[{"tcp":{"destinationPort":{"number":443}}}]}]}}`))
 	flows := []rt.Flow{
 		{Pod: web, Outbound: true, Remote: ap("203.0.113.9:443"), Port: 443},
 		{Pod: api, Outbound: true, Remote: ap("10.244.2.7:5432"), Port: 5432},

@@ -6,6 +6,11 @@
 // that was nevertheless established means enforcement is missing or
 // broken (runtime.RuleIntent, PAL-RT-011).
 //
+// ClusterNetworkPolicies (v1alpha2) are judged the same way. A connection
+// to an external address whose verdict a rule with domain names (or nodes:
+// the sensor has no Node objects) could change is undecided, never
+// reported nor taken as allowed.
+//
 // The node sensor builds a Snapshot from its informers (pods, namespaces,
 // NetworkPolicies, Services and the admin tiers, cluster-wide) whenever
 // they change, at most every few seconds, and the Judge answers
@@ -60,19 +65,22 @@ type Snapshot struct {
 	// informer has not reported yet, not an external host.
 	podNets map[netip.Prefix]bool
 	// Pods, Policies and Services count what the snapshot was built from;
-	// AdminPolicies the AdminNetworkPolicies and Baseline whether a
+	// AdminPolicies the AdminNetworkPolicies, ClusterPolicies the
+	// ClusterNetworkPolicies and Baseline whether a
 	// BaselineAdminNetworkPolicy was among the admin objects.
-	Pods, Policies, Services, AdminPolicies int
-	Baseline                                bool
+	Pods, Policies, Services, AdminPolicies, ClusterPolicies int
+	Baseline                                                 bool
 }
 
 // Build makes a snapshot. Objects are read, never kept or modified
-// (the informers' caches own them). admin are the AdminNetworkPolicies
-// and BaselineAdminNetworkPolicies (policy.networking.k8s.io, the
-// version netpol.AdminAPIVersion names), as a dynamic informer keeps
-// them; nil where the API server serves neither kind. The model compiles
-// them as `palisade netpol analyze` does: one it cannot read (another
-// version, a node or domain-name peer) makes the snapshot incomplete.
+// (the informers' caches own them). admin are the AdminNetworkPolicies,
+// BaselineAdminNetworkPolicies and ClusterNetworkPolicies
+// (policy.networking.k8s.io, the versions netpol.ModelledResources
+// name), as a dynamic informer keeps them; nil where the API server
+// serves none of the kinds. The model compiles them as `palisade netpol
+// analyze` does: one it cannot read (another version, an unknown field),
+// or v1alpha1 and v1alpha2 policies together, makes the snapshot
+// incomplete.
 func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*networkingv1.NetworkPolicy, services []*corev1.Service, admin []*unstructured.Unstructured) *Snapshot {
 	s := &Snapshot{peerOf: map[string]*netpol.Peer{}, hostOf: map[string]netip.Addr{}, podAt: map[netip.Addr]string{},
 		nodes: map[netip.Addr]bool{}, services: map[netip.Addr]*corev1.Service{}, podNets: map[netip.Prefix]bool{},
@@ -97,6 +105,8 @@ func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*netwo
 			s.AdminPolicies++
 		case netpol.KindBaselineAdminNetworkPolicy:
 			s.Baseline = true
+		case netpol.KindClusterNetworkPolicy:
+			s.ClusterPolicies++
 		}
 		// The model reads an admin policy from its source's JSON, as it
 		// does for a manifest; File names it in the model's problems.
@@ -372,6 +382,10 @@ func (s *Snapshot) decide(src, dst netpol.Endpoint, port int32, dstName string, 
 		srcName = src.IPs.First.String() + "[External]"
 	}
 	v := rt.IntentVerdict{Decided: true, Src: srcName, Dst: dstName}
+	if e.Unknown.Allows(proto, port) {
+		// A domain-name or nodes peer could change the verdict.
+		return rt.IntentVerdict{}
+	}
 	if e.Allowed.Allows(proto, port) {
 		return v
 	}

@@ -353,21 +353,27 @@ func TestJudgeAdminTiers(t *testing.T) {
 	}
 }
 
-// TestAdminTierNotUnderstood: an admin policy the model cannot read (a
-// nodes peer, another version) leaves nothing judged, with the reason:
+// TestAdminTierNotUnderstood: an admin policy the model cannot read
+// (another version, an unknown field, a rule outside the API's bounds) leaves nothing judged, with the reason:
 // leaving it out could turn a denied connection into an allowed one.
 func TestAdminTierNotUnderstood(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, reason string }{
-		{"nodes peer", `
+		{"domain names in a Deny rule", `
 apiVersion: policy.networking.k8s.io/v1alpha1
 kind: AdminNetworkPolicy
-metadata: {name: to-nodes}
+metadata: {name: to-names}
 spec:
   priority: 3
   subject: {namespaces: {}}
   egress:
-  - {action: Deny, to: [{nodes: {matchLabels: {role: control-plane}}}]}
-`, "to-nodes: spec.egress[0]: to[0]: nodes peers are not modelled"},
+  - {action: Deny, to: [{domainNames: [example.com]}]}
+`, "to-names: spec.egress[0]: to[0].domainNames: only Allow rules may name domains"},
+		{"a ClusterNetworkPolicy of another version", `
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: future}
+spec: {tier: Admin, priority: 3, subject: {namespaces: {}}}
+`, "is not policy.networking.k8s.io/v1alpha2"},
 		{"another version", `
 apiVersion: policy.networking.k8s.io/v1alpha9
 kind: AdminNetworkPolicy
@@ -391,5 +397,119 @@ spec: {priority: 3, subject: {namespaces: {}}, tier: Emergency}
 				t.Errorf("stats %+v, want the reason to contain %q", st, tc.reason)
 			}
 		})
+	}
+}
+
+// clusterTiers are adminTiers written as ClusterNetworkPolicies
+// (v1alpha2): the same verdicts are expected of them.
+var clusterTiers = []string{`
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: allow-web-partner}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {pods: {namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: shop}}, podSelector: {matchLabels: {app: web}}}}
+  egress:
+  - {name: partner, action: Accept, to: [{networks: [198.51.100.0/24]}], protocols: [{tcp: {destinationPort: {number: 443}}}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: pass-dns}
+spec:
+  tier: Admin
+  priority: 5
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: web}}}}
+  egress:
+  - {action: Pass, to: [{networks: [0.0.0.0/0]}], protocols: [{udp: {destinationPort: {number: 53}}}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: deny-shop-udp}
+spec:
+  tier: Admin
+  priority: 20
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - {action: Deny, to: [{networks: [0.0.0.0/0]}], protocols: [{udp: {destinationPort: {range: {start: 1, end: 65535}}}}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: deny-shop-testnet}
+spec:
+  tier: Admin
+  priority: 30
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{networks: [203.0.113.0/24]}]}
+`, `
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: baseline}
+spec:
+  tier: Baseline
+  priority: 0
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{networks: [192.0.2.0/24]}]}
+`}
+
+// TestJudgeClusterNetworkPolicies: the admin tiers of TestJudgeAdminTiers
+// as ClusterNetworkPolicies give the same verdicts; a rule naming domains
+// or nodes (the sensor has no Node objects) leaves undecided the
+// connections to external addresses whose verdict it could change, and
+// only those.
+func TestJudgeClusterNetworkPolicies(t *testing.T) {
+	names := `
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: allowlist}
+spec:
+  tier: Admin
+  priority: 25
+  subject: {pods: {namespaceSelector: {}, podSelector: {matchLabels: {app: api}}}}
+  egress:
+  - {action: Accept, to: [{domainNames: ["*.example.com"]}], protocols: [{tcp: {destinationPort: {number: 443}}}]}
+  - {action: Deny, to: [{nodes: {matchLabels: {role: control-plane}}}], protocols: [{tcp: {destinationPort: {number: 6443}}}]}
+`
+	for _, tc := range []struct {
+		name            string
+		f               rt.Flow
+		decided, denied bool
+		why             string
+	}{
+		{"Deny: api to the test network", rt.Flow{Pod: api, Outbound: true, Remote: ap("203.0.113.9:80"), Port: 80}, true, true, "ClusterNetworkPolicy deny-shop-testnet (Admin tier, priority 30) Egress rule #1: Deny"},
+		{"Accept over a NetworkPolicy's denial: web to the partner", rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.4:443"), Port: 443}, true, false, ""},
+		{"Accept is for its port only", rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.4:80"), Port: 80}, true, true, "web-egress"},
+		{"Pass, then the NetworkPolicy allows web's DNS", rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.53:53"), Port: 53, UDP: true}, true, false, ""},
+		{"Deny after no Pass: api's UDP", rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.53:53"), Port: 53, UDP: true}, true, true, "ClusterNetworkPolicy deny-shop-udp"},
+		{"Baseline Deny where no NetworkPolicy isolates: api", rt.Flow{Pod: api, Outbound: true, Remote: ap("192.0.2.1:80"), Port: 80}, true, true, "ClusterNetworkPolicy baseline (Baseline tier, priority 0) Egress rule #1: Deny"},
+		{"Baseline Deny, but web's NetworkPolicy isolates it", rt.Flow{Pod: web, Outbound: true, Remote: ap("192.0.2.1:53"), Port: 53, UDP: true}, true, false, ""},
+		{"a name could be the test network's: undecided", rt.Flow{Pod: api, Outbound: true, Remote: ap("203.0.113.7:443"), Port: 443}, false, false, ""},
+		{"a node could be the partner: undecided", rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:6443"), Port: 6443}, false, false, ""},
+		{"names and nodes change nothing there: decided", rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:8443"), Port: 8443}, true, false, ""},
+		{"pods are never names or nodes: decided", rt.Flow{Pod: api, Outbound: true, Remote: ap("10.244.2.7:5432"), Port: 5432}, true, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := &Judge{}
+			j.Set(clusterWith(append(append([]string{}, clusterTiers...), names)))
+			v := j.Judge(tc.f)
+			if v.Decided != tc.decided || v.Denied != tc.denied {
+				t.Fatalf("verdict %+v, want decided %v, denied %v (stats %+v)", v, tc.decided, tc.denied, j.Stats())
+			}
+			if !strings.Contains(v.Why, tc.why) {
+				t.Errorf("why %q, want it to contain %q", v.Why, tc.why)
+			}
+			if st := j.Stats(); st.Reason != "" {
+				t.Errorf("stats %+v: judging is off", st)
+			}
+		})
+	}
+	if s := clusterWith(clusterTiers); s.ClusterPolicies != 5 || s.AdminPolicies != 0 || s.Baseline || s.incomplete != "" {
+		t.Errorf("snapshot: %d cluster policies, %d admin, baseline %v, incomplete %q", s.ClusterPolicies, s.AdminPolicies, s.Baseline, s.incomplete)
+	}
+	// Both versions at once: the API does not say how they compose.
+	if s := clusterWith(append(append([]string{}, clusterTiers...), adminTiers...)); !strings.Contains(s.incomplete, "does not define how the two versions compose") {
+		t.Errorf("both versions: incomplete %q", s.incomplete)
 	}
 }
