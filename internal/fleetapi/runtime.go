@@ -99,9 +99,9 @@ type RuntimeSensorState struct {
 	IntentUndecided uint64 `json:"intentUndecided,omitempty"`
 	IntentReason    string `json:"intentReason,omitempty"`
 	// IntentPolicies says which policy tiers the connections are judged
-	// against: NetworkPolicies, and AdminNetworkPolicies and the
-	// BaselineAdminNetworkPolicy where the API server serves them, with
-	// their counts ("NetworkPolicies only: …" where it does not). Not a
+	// against: NetworkPolicies, and the admin tiers where the API server
+	// serves them (AdminNetworkPolicies and the BaselineAdminNetworkPolicy,
+	// v1alpha1, or ClusterNetworkPolicies, v1alpha2), with their counts ("NetworkPolicies only: …" where it does not). Not a
 	// gap: a cluster without the admin tiers' CRDs has none in force.
 	IntentPolicies string `json:"intentPolicies,omitempty"`
 	// IntentUDPNotJudged counts pods' UDP sends to a destination (one per
