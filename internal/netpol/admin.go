@@ -35,8 +35,10 @@ import (
 // Rule peers are namespaces or namespaced pods (and, for egress, networks:
 // CIDRs). As with ipBlocks, a network matches external addresses only,
 // except one covering a whole address family (0.0.0.0/0, ::/0), which
-// surely holds every pod's address too. Node and domain-name peers cannot
-// be evaluated from manifests: a policy using them is an error.
+// surely holds every pod's address too. Egress nodes and domainNames
+// peers are judged as for a ClusterNetworkPolicy (see cnp.go): against
+// Node objects' addresses when the input has them, otherwise the
+// connections they could change are unknown.
 
 // Kinds of the admin tiers.
 const (
