@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/palisade-sec/palisade/internal/buildinfo"
 	"github.com/palisade-sec/palisade/internal/cli/clitest"
+	"github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
 )
 
 // scan runs palisade-scan in process.
@@ -51,6 +54,56 @@ func TestUsage(t *testing.T) {
 			out, errb, code := scan(tc.args...)
 			if code != tc.code || !strings.Contains(out, tc.wantOut) || !strings.Contains(errb, tc.wantErr) {
 				t.Errorf("palisade-scan %v: exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)", tc.args, code, tc.code, out, tc.wantOut, errb, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestMessagesNameThisBinary: what the library tells the user to run
+// names palisade-scan, never a palisade binary the user may not have:
+// the missing database (an error, exit 2), an ecosystem without
+// advisories (exit 2) and a stale database (a warning), each from a
+// different package (imagescan, vulnmatch, vulndb).
+func TestMessagesNameThisBinary(t *testing.T) {
+	root := t.TempDir()
+	for name, body := range map[string]string{
+		"etc/os-release":      imagescantest.OSRelease,
+		"var/lib/dpkg/status": imagescantest.DpkgStatus(imagescantest.DpkgStanza("zlib1g", "1:1.2.13.dfsg-1", "zlib")),
+	} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A database of Alpine advisories only: the Debian packages are not
+	// checked.
+	alpineOnly := t.TempDir()
+	recs := imagescantest.WriteRecords(t, map[string][]byte{"ALPINE-CVE-2099-0001": []byte(`{"id": "ALPINE-CVE-2099-0001", "modified": "2026-01-01T00:00:00Z",
+ "affected": [{"package": {"ecosystem": "Alpine:v3.20", "name": "zlib"}, "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1.3.1-r0"}]}]}]}`)})
+	if _, errb, code := scan("db", "import", recs, "--name", "alpine", "--cache-dir", alpineOnly); code != 0 {
+		t.Fatalf("db import: exit %d: %s", code, errb)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no database", []string{"--cache-dir", t.TempDir()}, 2,
+			"run `palisade-scan db update` or `palisade-scan db import` (for air-gapped hosts, import a bundle made by `palisade-scan db export`)"},
+		{"no advisories of the ecosystem", []string{"--cache-dir", alpineOnly}, 2,
+			"no vulnerability data for ecosystem Debian:12 (1 package not checked); run `palisade-scan db update` or `palisade-scan db import`"},
+		{"stale database", []string{"--cache-dir", alpineOnly, "--allow-missing-data", "--db-max-age", "1ns"}, 0,
+			"older than 1ns): run `palisade-scan db update`"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errb, code := scan(append([]string{"image", "rootfs:" + root, "--no-cache", "--scanners", "vuln"}, tc.args...)...)
+			all := out + errb
+			if code != tc.code || !strings.Contains(all, tc.want) || strings.Contains(all, "`palisade db") {
+				t.Errorf("exit %d (want %d), want %q and no `palisade db` in:\n%s", code, tc.code, tc.want, all)
 			}
 		})
 	}

@@ -39,10 +39,10 @@ func dpkgStatusOf(t *testing.T, path string) []byte {
 // database built from that distribution's advisories in its vendor's
 // format: the packages are matched (never "not checked"), in the
 // distribution's version order and release, with its fix states and
-// severities. Photon OS, Fedora and Amazon Linux have no real rpm
-// database small enough to keep here: their root file systems hold the
-// real CBL-Mariner 2.0 database under their own os-release, which is
-// what decides the ecosystem.
+// severities (Alpine's from NVD: it rates nothing). Photon OS, Fedora
+// and Amazon Linux have no real rpm database small enough to keep here:
+// their root file systems hold the real CBL-Mariner 2.0 database under
+// their own os-release, which is what decides the ecosystem.
 func TestDistributions(t *testing.T) {
 	ctx := context.Background()
 	ubuntuStatus := dpkgStatusOf(t, oracleData+"dpkg/trivy/testdata/valid.txtar")
@@ -56,6 +56,7 @@ func TestDistributions(t *testing.T) {
 	mariner := read(oracleData + "rpm/go-rpmdb/cbl-mariner-2.0/rpmdb.sqlite")
 	libuuid := read(oracleData + "rpm/go-rpmdb/libuuid/Packages")
 	sle := read(oracleData + "rpm/go-rpmdb/sle15-bci/Packages.db")
+	apk := read(oracleData + "apk/trivy/testdata/apk")
 	type source struct{ path, name string }
 	type want struct {
 		pkg, id, fixed, state string
@@ -81,6 +82,16 @@ func TestDistributions(t *testing.T) {
 				{"bash", "UBUNTU-CVE-2022-3715", "", finding.FixStateAffected, finding.SeverityMedium, vulndb.SourceUbuntuTracker},
 			},
 			[]string{"tar UBUNTU-CVE-2022-48303"}},
+		// Alpine rates nothing: the severity is NVD's, of the record's
+		// upstream CVE. A v3.5 record does not apply to 3.4, nor a fix
+		// below the installed release (apk order: -r2 after -r1).
+		{"Alpine 3.4", "ID=alpine\nVERSION_ID=3.4.6\n", "lib/apk/db/installed", apk,
+			[]source{{"testdata/distros/alpine-osv", "alpine"}, {vuln + "enrich/nvdcve-2.0-2024.json", "nvd-2024"}},
+			[]want{
+				{"libssl1.0", "ALPINE-CVE-2024-0727", "1.0.2h-r2", finding.FixStateFixed, finding.SeverityMedium, "NVD"},
+				{"libcrypto1.0", "ALPINE-CVE-2024-0727", "1.0.2h-r2", finding.FixStateFixed, finding.SeverityMedium, "NVD"},
+			},
+			[]string{"musl ALPINE-CVE-2099-0010", "zlib ALPINE-CVE-2099-0011"}},
 		{"UBI 8", "ID=\"rhel\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
 			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}},
 			[]want{{"libuuid", "REDHAT-CVE-2022-0563", "", finding.FixStateWillNotFix, finding.SeverityLow, "Red Hat"}}, nil},

@@ -124,6 +124,10 @@ type Options struct {
 	Now func() time.Time
 	// ToolName and ToolVersion name the producer in the SBOM.
 	ToolName, ToolVersion string
+	// Program is the binary that errors and warnings telling the user to
+	// create or update the database name (`palisade-scan db update`); ""
+	// means vulndb.DefaultProgram.
+	Program string
 }
 
 // SuppliedPackages are an image's packages from somewhere other than its
@@ -283,7 +287,7 @@ func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
 			if maxAge == 0 {
 				maxAge = vulndb.DefaultMaxAge
 			}
-			if w := meta.StaleWarning(now(), maxAge); w != "" {
+			if w := meta.StaleWarning(now(), maxAge, opts.Program); w != "" {
 				res.Warnings = append(res.Warnings, w)
 				problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: w})
 			}
@@ -321,6 +325,7 @@ func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Option
 		Products:         products(inv.Image),
 		ContentSets:      inv.ContentSets,
 		AllowMissingData: opts.AllowMissingData,
+		Program:          opts.Program,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("image %s: matching vulnerabilities: %w", inv.Image.Name(), err)
@@ -362,10 +367,10 @@ func openDB(ctx context.Context, opts Options) (vulnmatch.Source, *vulndb.Metada
 			return nil, nil, nil, err
 		}
 	}
-	c := vulndb.Cache{Dir: dir}
+	c := vulndb.Cache{Dir: dir, Program: opts.Program}
 	db, err := c.Open(ctx)
 	if errors.Is(err, vulndb.ErrNoDatabase) {
-		return nil, nil, nil, fmt.Errorf("no vulnerability database in %s: run `palisade db update` or `palisade db import` (for air-gapped hosts, import a bundle made by `palisade db export`)", dir)
+		return nil, nil, nil, fmt.Errorf("no vulnerability database in %s: run `%s db update` or `%[2]s db import` (for air-gapped hosts, import a bundle made by `%[2]s db export`)", dir, vulndb.ProgramName(opts.Program))
 	}
 	if err != nil {
 		return nil, nil, nil, err

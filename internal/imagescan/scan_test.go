@@ -146,9 +146,15 @@ func TestParseScanners(t *testing.T) {
 
 func TestNoDatabase(t *testing.T) {
 	dir := Layout(t, Image(t, "linux/amd64", Layer(t, File("etc/os-release", OSRelease))))
-	_, err := Scan(context.Background(), "oci:"+dir, Options{CacheDir: t.TempDir()})
-	if err == nil || !strings.Contains(err.Error(), "run `palisade db update` or `palisade db import`") || !strings.Contains(err.Error(), "oci:"+dir) {
-		t.Fatalf("error %v", err)
+	// The error names the binary the caller says it is, palisade by default.
+	for program, want := range map[string]string{
+		"":              "run `palisade db update` or `palisade db import` (for air-gapped hosts, import a bundle made by `palisade db export`)",
+		"palisade-scan": "run `palisade-scan db update` or `palisade-scan db import` (for air-gapped hosts, import a bundle made by `palisade-scan db export`)",
+	} {
+		_, err := Scan(context.Background(), "oci:"+dir, Options{CacheDir: t.TempDir(), Program: program})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "oci:"+dir) {
+			t.Fatalf("program %q: error %v, want %q in it", program, err, want)
+		}
 	}
 	// Secrets alone need no database.
 	if _, err := Scan(context.Background(), "oci:"+dir, Options{CacheDir: t.TempDir(), Scanners: Scanners{Secret: true}}); err != nil {

@@ -217,7 +217,7 @@ func (c Cache) ImportBundle(ctx context.Context, r io.Reader, trusted []ed25519.
 	}
 	// The bytes are the signed ones; opening the file checks that it is a
 	// database of this version before it replaces the live one.
-	db, err := Open(ctx, tmp)
+	db, err := open(ctx, tmp, c.Program)
 	if err != nil {
 		return nil, fmt.Errorf("import bundle: %w", err)
 	}

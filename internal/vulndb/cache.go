@@ -46,13 +46,16 @@ func CacheDir(flag string, getenv func(string) string) (string, error) {
 // vulndb/ subdirectory.
 type Cache struct {
 	Dir string
+	// Program is the binary that errors telling the user to rebuild the
+	// database name (`palisade-scan db update`); "" means DefaultProgram.
+	Program string
 }
 
 // DBPath is the live database file.
 func (c Cache) DBPath() string { return filepath.Join(c.Dir, "vulndb", "osv.db") }
 
 // Open opens the live database read-only.
-func (c Cache) Open(ctx context.Context) (*DB, error) { return Open(ctx, c.DBPath()) }
+func (c Cache) Open(ctx context.Context) (*DB, error) { return open(ctx, c.DBPath(), c.Program) }
 
 // openOld opens the live database for carrying sources into a rebuild. A
 // missing or unreadable database is no error: the rebuild replaces it.
@@ -279,11 +282,26 @@ func (m Metadata) Stale(now time.Time, maxAge time.Duration) bool {
 }
 
 // StaleWarning returns the warning a scan should print for a database older
-// than maxAge, or "" when it is fresh enough.
-func (m Metadata) StaleWarning(now time.Time, maxAge time.Duration) string {
+// than maxAge, or "" when it is fresh enough. program is the binary the
+// warning tells the user to run ("palisade-scan"; ProgramName).
+func (m Metadata) StaleWarning(now time.Time, maxAge time.Duration, program string) string {
 	if !m.Stale(now, maxAge) {
 		return ""
 	}
-	return fmt.Sprintf("the vulnerability database was last updated %s ago (older than %s): run `palisade db update`, or import a newer bundle",
-		m.Age(now).Round(time.Hour), maxAge)
+	return fmt.Sprintf("the vulnerability database was last updated %s ago (older than %s): run `%s db update`, or import a newer bundle",
+		m.Age(now).Round(time.Hour), maxAge, ProgramName(program))
+}
+
+// DefaultProgram is the binary that messages telling the user what to run
+// name when their caller names none.
+const DefaultProgram = "palisade"
+
+// ProgramName returns program, or DefaultProgram when it is empty: the
+// binary a message's `db update` advice names, which only the caller knows
+// (`palisade`, the lean `palisade-scan`).
+func ProgramName(program string) string {
+	if program == "" {
+		return DefaultProgram
+	}
+	return program
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -91,11 +92,14 @@ func TestImportOSVDirectory(t *testing.T) {
 	if !st.Exists || !st.Stale || st.Records != 2 || st.Age != 8*24*time.Hour || len(st.Sources) != 1 {
 		t.Errorf("status: %+v", st)
 	}
-	if w := m.StaleWarning(testNow.Add(time.Hour), DefaultMaxAge); w != "" {
+	if w := m.StaleWarning(testNow.Add(time.Hour), DefaultMaxAge, ""); w != "" {
 		t.Errorf("fresh database warns: %s", w)
 	}
-	if w := m.StaleWarning(testNow.Add(30*24*time.Hour), DefaultMaxAge); w == "" {
-		t.Error("stale database does not warn")
+	// The warning names the binary its caller gives, palisade by default.
+	for program, want := range map[string]string{"": "run `palisade db update`", "palisade-scan": "run `palisade-scan db update`"} {
+		if w := m.StaleWarning(testNow.Add(30*24*time.Hour), DefaultMaxAge, program); !strings.Contains(w, want) {
+			t.Errorf("stale database, program %q: warning %q, want %q in it", program, w, want)
+		}
 	}
 }
 

@@ -119,7 +119,11 @@ type DB struct {
 var ErrNoDatabase = errors.New("no vulnerability database (run `palisade db update` or `palisade db import`)")
 
 // Open opens the database file at path read-only.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string) (*DB, error) { return open(ctx, path, "") }
+
+// open opens the database file at path read-only; program is the binary
+// an error tells the user to rebuild it with (ProgramName).
+func open(ctx context.Context, path, program string) (*DB, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -143,7 +147,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	if db.meta.SchemaVersion != SchemaVersion {
 		b.Close()
-		return nil, fmt.Errorf("vulnerability database %s: schema version %d, want %d (run `palisade db update`)", path, db.meta.SchemaVersion, SchemaVersion)
+		return nil, fmt.Errorf("vulnerability database %s: schema version %d, want %d (run `%s db update`)", path, db.meta.SchemaVersion, SchemaVersion, ProgramName(program))
 	}
 	return db, nil
 }

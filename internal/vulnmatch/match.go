@@ -71,6 +71,10 @@ type Options struct {
 	// ecosystem has no advisories in the source, or no version order in
 	// Palisade) warnings instead of errors.
 	AllowMissingData bool
+	// Program is the binary that problems telling the user to update the
+	// database name (`palisade-scan db update`); "" means
+	// vulndb.DefaultProgram.
+	Program string
 }
 
 // Result is what Match found.
@@ -231,11 +235,12 @@ func (u Unchecked) problem(opts Options) finding.Problem {
 	if u.Packages != 1 {
 		pkgs = fmt.Sprintf("%d packages", u.Packages)
 	}
-	msg := fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked); run `palisade db update` or `palisade db import` with advisories of %s",
-		subject, u.Ecosystem, pkgs, vulndb.BaseEcosystem(u.Ecosystem))
+	prog := vulndb.ProgramName(opts.Program)
+	msg := fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked); run `%s db update` or `%[4]s db import` with advisories of %s",
+		subject, u.Ecosystem, pkgs, prog, vulndb.BaseEcosystem(u.Ecosystem))
 	if _, cpeOnly := vulndb.CPEMapped(u.Ecosystem, ""); cpeOnly {
-		msg = fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked): its advisories come from NVD's CPE configurations; import NVD's feeds (`palisade db update --source nvd-YYYY … --source nvd-modified`)",
-			subject, u.Ecosystem, pkgs)
+		msg = fmt.Sprintf("%sno vulnerability data for ecosystem %s (%s not checked): its advisories come from NVD's CPE configurations; import NVD's feeds (`%s db update --source nvd-YYYY … --source nvd-modified`)",
+			subject, u.Ecosystem, pkgs, prog)
 	}
 	switch {
 	case u.NoVersionOrder:

@@ -221,6 +221,15 @@ func TestMatchProblems(t *testing.T) {
 			t.Errorf("unchecked: %+v", res.Unchecked)
 		}
 	}
+	// The advice names the binary the caller says it is.
+	res, err := Match(context.Background(), db, pkgs, Options{Object: obj, Program: "palisade-scan"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "no vulnerability data for ecosystem Wolfi (1 package not checked); run `palisade-scan db update` or `palisade-scan db import` with advisories of Wolfi"
+	if len(res.Problems) < 3 || !strings.Contains(res.Problems[2].Message, want) {
+		t.Errorf("program palisade-scan: problems %+v, want %q", res.Problems, want)
+	}
 }
 
 func filter(ws []want, keep func(want) bool) []want {

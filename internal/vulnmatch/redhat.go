@@ -52,7 +52,7 @@ func redHatStreams(src Source, pkgs []sbom.Package, opts Options) ([]string, []f
 	rs, ok := src.(RepositorySource)
 	if !ok || !rs.HasRepositoryMapping() {
 		return nil, []finding.Problem{warn("the image names Red Hat content sets (%s) but the vulnerability database has no repository-to-CPE mapping; "+
-			"Red Hat packages are matched by their release only (run `palisade db update --source redhat-cpe`)", strings.Join(opts.ContentSets, ", "))}, nil
+			"Red Hat packages are matched by their release only (run `%s db update --source redhat-cpe`)", strings.Join(opts.ContentSets, ", "), vulndb.ProgramName(opts.Program))}, nil
 	}
 	var streams, unknown []string
 	for _, cs := range opts.ContentSets {

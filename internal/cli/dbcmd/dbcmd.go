@@ -36,7 +36,7 @@ func (o *dbOptions) cache() (vulndb.Cache, error) {
 	if err != nil {
 		return vulndb.Cache{}, &cli.ExitError{Code: cli.CodeError, Err: err}
 	}
-	return vulndb.Cache{Dir: dir}, nil
+	return vulndb.Cache{Dir: dir, Program: o.program}, nil
 }
 
 // New returns the db command of the binary named program ("palisade" or

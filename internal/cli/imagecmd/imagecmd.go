@@ -249,6 +249,7 @@ database could not be read, or packages were left unchecked.` + attestationsHelp
 				MaxDBAge:         maxAge,
 				ToolName:         "palisade",
 				ToolVersion:      buildinfo.Get().Version,
+				Program:          c.Program,
 			}
 			if maxAge <= 0 {
 				opts.MaxDBAge = -1
