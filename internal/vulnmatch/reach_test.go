@@ -1,14 +1,9 @@
 package vulnmatch
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,8 +13,6 @@ import (
 	"github.com/palisade-sec/palisade/internal/vulndb"
 	"github.com/palisade-sec/palisade/internal/vulndb/vulndbtest"
 )
-
-const govulncheck = "golang.org/x/vuln/cmd/govulncheck@v1.9.0"
 
 // catalogBinary catalogs a binary as an image scan does, through the Go
 // binary stream cataloger, symbols included.
@@ -54,94 +47,15 @@ func reachOf(t *testing.T, db *vulndb.DB, pkgs []sbom.Package) map[string]*findi
 	return out
 }
 
-// govulncheckDB writes a govulncheck database (index/ and ID/) holding
-// the Go vulnerability database's records of golang.org/x/text.
-func govulncheckDB(t *testing.T, osvDir string) string {
+// govulncheckTextReach runs govulncheck on binary and returns, by
+// advisory of golang.org/x/text, whether it found a vulnerable symbol.
+func govulncheckTextReach(t *testing.T, tool, db, binary string) map[string]bool {
 	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{"ID", "index"} {
-		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	type entry struct {
-		ID       string `json:"id"`
-		Modified string `json:"modified"`
-	}
-	var vulns []entry
-	files, err := filepath.Glob(filepath.Join(osvDir, "*.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Contains(b, []byte(`"golang.org/x/text"`)) {
-			continue
-		}
-		var rec struct {
-			ID       string `json:"id"`
-			Modified string `json:"modified"`
-		}
-		if err := json.Unmarshal(b, &rec); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		vulns = append(vulns, entry{rec.ID, rec.Modified})
-		if err := os.WriteFile(filepath.Join(dir, "ID", rec.ID+".json"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write := func(name string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "index", name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("db.json", map[string]string{"modified": "2026-11-05T00:00:00Z"})
-	write("modules.json", []map[string]any{{"path": "golang.org/x/text", "vulns": vulns}})
-	return dir
-}
-
-// govulncheckSymbols runs govulncheck's binary mode and returns, by
-// advisory ID, whether it found a vulnerable symbol (a finding whose
-// trace names a function) or only the module or package.
-func govulncheckSymbols(t *testing.T, db, binary string) map[string]bool {
-	t.Helper()
-	cmd := exec.Command("go", "run", govulncheck, "-mode=binary", "-json", "-db", "file://"+db, binary)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		if os.Getenv("PALISADE_REQUIRE_NETWORK_DATA") == "" {
-			t.Skipf("go run %s (needs the module proxy): %v\n%s", govulncheck, err, stderr.String())
-		}
-		t.Fatalf("go run %s: %v\n%s", govulncheck, err, stderr.String())
-	}
+	v := runGovulncheck(t, tool, db, binary)
 	found := map[string]bool{}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var msg struct {
-			Finding *struct {
-				OSV   string `json:"osv"`
-				Trace []struct {
-					Function string `json:"function"`
-				} `json:"trace"`
-			} `json:"finding"`
-		}
-		if err := dec.Decode(&msg); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("govulncheck output: %v", err)
-		}
-		if f := msg.Finding; f != nil {
-			found[f.OSV] = found[f.OSV] || (len(f.Trace) > 0 && f.Trace[0].Function != "")
+	for k := range v.fixed {
+		if id, ok := strings.CutSuffix(k, " golang.org/x/text"); ok {
+			found[id] = v.symbols[id] != nil
 		}
 	}
 	return found
@@ -155,6 +69,7 @@ func govulncheckSymbols(t *testing.T, db, binary string) map[string]bool {
 func TestReachabilityAgainstGovulncheck(t *testing.T) {
 	db := openGoVulnDB(t)
 	gvdb := govulncheckDB(t, vulndbtest.GoVulnDB(t))
+	tool := installGovulncheck(t)
 	tests := []struct {
 		name  string
 		dir   string
@@ -182,7 +97,7 @@ func TestReachabilityAgainstGovulncheck(t *testing.T) {
 			if len(tt.flags) > 0 {
 				ref = buildTestApp(t, tt.dir, nil)
 			}
-			want := govulncheckSymbols(t, gvdb, ref)
+			want := govulncheckTextReach(t, tool, gvdb, ref)
 			if len(got) == 0 {
 				t.Fatal("no golang.org/x/text findings")
 			}
