@@ -17,9 +17,15 @@ import (
 // when it wrote it (packages.tsv: rpm -qa): name, epoch:version-release,
 // arch and source rpm, every one, no more.
 func TestOwnRPMDatabases(t *testing.T) {
-	dirs, err := os.ReadDir("testdata/rpmdb")
+	entries, err := os.ReadDir("testdata/rpmdb")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var dirs []os.DirEntry
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e)
+		}
 	}
 	paths := map[string]string{
 		"rpmdb.sqlite": "var/lib/rpm/rpmdb.sqlite",
