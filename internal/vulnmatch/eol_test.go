@@ -123,3 +123,24 @@ func TestEndOfLife(t *testing.T) {
 		t.Error("no OS gave a warning")
 	}
 }
+
+// FuzzEndOfLife: an image's os-release is hostile input. Whatever its ID,
+// VERSION_ID and NAME, the end-of-life check neither panics nor both
+// reports a release ended and unknown.
+func FuzzEndOfLife(f *testing.F) {
+	for _, s := range [][3]string{
+		{"amzn", "2018.03", ""}, {"centos", "9", "CentOS Stream"}, {"photon", "5", ""}, {"rhel", "9.4", ""},
+		{"sles", "15.5", ""}, {"alpine", "3.20.3", ""}, {"debian", "", ""}, {"amzn", "2010.1", ""}, {"", "", ""},
+	} {
+		f.Add(s[0], s[1], s[2])
+	}
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, id, version, name string) {
+		o := &sbom.OS{ID: id, VersionID: version, Name: name}
+		_, ended := EndOfLife(o, now, finding.ObjectRef{})
+		p, unknown := EndOfLifeUnknown(o)
+		if ended && unknown {
+			t.Fatalf("%q %q %q: ended and unknown: %s", id, version, name, p.Message)
+		}
+	})
+}
