@@ -130,8 +130,9 @@ build() {
 sel=("$@")
 on() { [[ ${#sel[@]} -eq 0 ]] && return 0; local s; for s in "${sel[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
-# Fedora 40 (rpm 4.19, sqlite since Fedora 33; the database moved to
-# /usr/lib/sysimage/rpm in Fedora 36). Versions of the Fedora 40 GA
+# Fedora 40 (rpm 4.19, sqlite since Fedora 33: fedoraproject.org/wiki/
+# Changes/Sqlite_Rpmdb; the database moved to /usr/lib/sysimage/rpm in
+# Fedora 36). Versions of the Fedora 40 GA
 # compose.
 on fedora-40 && build fedora-40 sqlite rpmdb.sqlite "Fedora Project" "Fedora Project" <<'PKGS'
 glibc                 glibc        -  2.39      2.fc40   x86_64  LGPL-2.1-or-later
@@ -149,8 +150,9 @@ tzdata                tzdata       -  2024a     5.fc40   noarch  LicenseRef-Fedo
 fedora-release-common fedora-release - 40       38       noarch  MIT
 PKGS
 
-# Amazon Linux 2023 (rpm 4.16, sqlite as in Fedora 34-36 it derives
-# from). Versions of the 2023.0.20230315 release.
+# Amazon Linux 2023 (rpm 4.16, sqlite as in the Fedora 34-36 it derives
+# from; not checked against an AL2023 image, which cannot be downloaded
+# here). Versions of the 2023.0.20230315 release.
 on amzn-2023 && build amzn-2023 sqlite rpmdb.sqlite "Amazon Linux" "Amazon Linux" <<'PKGS'
 glibc                 glibc        -  2.34      52.amzn2023.0.2  x86_64  LGPLv2+
 glibc-common          glibc        -  2.34      52.amzn2023.0.2  x86_64  LGPLv2+
@@ -185,8 +187,9 @@ rpm-libs              rpm          -  4.11.3    48.amzn2.0.3     x86_64  GPLv2+
 tzdata                tzdata       -  2023c     1.amzn2.0.1      noarch  Public-Domain
 PKGS
 
-# Photon OS 5.0 (rpm 4.18 with the sqlite backend). Versions of the
-# 5.0 GA release.
+# Photon OS 5.0 (rpm 4.18; sqlite assumed, rpm's upstream default since
+# 4.16; not checked against an image here). Versions of the 5.0 GA
+# release.
 on photon-5.0 && build photon-5.0 sqlite rpmdb.sqlite "VMware, Inc." "VMware Photon OS" <<'PKGS'
 glibc                 glibc        -  2.36      4.ph5    x86_64  LGPLv2+
 openssl               openssl      -  3.0.8     1.ph5    x86_64  OpenSSL
@@ -219,7 +222,7 @@ ca-certificates       ca-certificates - 3.0.0 4.azl3   noarch  MPLv2.0
 libgcc                gcc          -  13.2.0    7.azl3   x86_64  GPLv3+
 PKGS
 
-# The el9 family (rpm 4.16, sqlite since RHEL 9): the same packages
+# The el9 family (rpm 4.16, sqlite since RHEL 9, /var/lib/rpm/rpmdb.sqlite): the same packages
 # under each distribution's vendor and release package; Oracle rebuilds
 # some with ".0.1" before the dist tag.
 el9() {
