@@ -83,7 +83,7 @@ func TestDistributions(t *testing.T) {
 	today := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	eol := map[string]string{
 		"Ubuntu 18.04":     "2023-05-31",
-		"Alpine 3.4":       "unknown",
+		"Alpine 3.4":       "2018-05-01",
 		"SLE 15 SP3 (BCI)": "2022-12-31",
 		"CBL-Mariner 2.0":  "2025-07-31",
 		"Photon OS 5.0":    "unknown",
