@@ -11,6 +11,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/vulndb"
+	"github.com/palisade-sec/palisade/internal/vulnmatch"
 )
 
 // oracleData is where the catalogers' tests keep real package databases
@@ -39,10 +40,21 @@ func dpkgStatusOf(t *testing.T, path string) []byte {
 // database built from that distribution's advisories in its vendor's
 // format: the packages are matched (never "not checked"), in the
 // distribution's version order and release, with its fix states and
-// severities (Alpine's from NVD: it rates nothing). Photon OS, Fedora
-// and Amazon Linux have no real rpm database small enough to keep here:
-// their root file systems hold the real CBL-Mariner 2.0 database under
-// their own os-release, which is what decides the ecosystem.
+// severities (Alpine's from NVD: it rates nothing), and the release is
+// reported past its end of life, or its end of life unknown, as the
+// dates of 2026-12-07 say.
+//
+// The databases under testdata/rpmdb were written here by the real rpm
+// 4.18 (hack/rpmdb/gen.sh) in each distribution's own backend, naming
+// that distribution's packages: Fedora 40, Amazon Linux 2023, Photon OS
+// 5.0, Azure Linux 3.0 and the el9 family (sqlite), Amazon Linux 2
+// (Berkeley DB). The others are real databases from Trivy's and
+// go-rpmdb's test data: el8's Berkeley DB (written by el8's own rpm,
+// kept), SLE 15's NDB (Debian's rpm is built without ndb), which
+// openSUSE Leap 15.5 shares (Leap 15 ships SLE's binary packages), and
+// CBL-Mariner 2.0's sqlite. rpm 4.18 cannot write Berkeley DB: Amazon
+// Linux 2's was written by Berkeley DB's db_load from the headers rpm
+// stored, and read back by rpm's bdb_ro backend (gen.sh says how).
 func TestDistributions(t *testing.T) {
 	ctx := context.Background()
 	ubuntuStatus := dpkgStatusOf(t, oracleData+"dpkg/trivy/testdata/valid.txtar")
@@ -57,6 +69,8 @@ func TestDistributions(t *testing.T) {
 	libuuid := read(oracleData + "rpm/go-rpmdb/libuuid/Packages")
 	sle := read(oracleData + "rpm/go-rpmdb/sle15-bci/Packages.db")
 	apk := read(oracleData + "apk/trivy/testdata/apk")
+	own := func(distro, file string) []byte { return read("testdata/rpmdb/" + distro + "/" + file) }
+	el9 := func(distro string) []byte { return own(distro, "rpmdb.sqlite") }
 	type source struct{ path, name string }
 	type want struct {
 		pkg, id, fixed, state string
@@ -64,6 +78,19 @@ func TestDistributions(t *testing.T) {
 		source                string
 	}
 	const vuln = "../vulndb/testdata/"
+	// The end of life each release is reported with on 2026-12-07: the
+	// date in the finding, "unknown" for the warning, none otherwise.
+	today := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	eol := map[string]string{
+		"Ubuntu 18.04":     "2023-05-31",
+		"Alpine 3.4":       "2018-05-01",
+		"SLE 15 SP3 (BCI)": "2022-12-31",
+		"CBL-Mariner 2.0":  "2025-07-31",
+		"Photon OS 5.0":    "unknown",
+		"Fedora 40":        "2025-05-13",
+		"Amazon Linux 2 (both releases' advisories imported)": "2026-06-30",
+		"openSUSE Leap 15.5 (SLE 15's NDB database)":          "2024-12-31",
+	}
 	for _, tc := range []struct {
 		distro    string
 		osRelease string
@@ -95,8 +122,10 @@ func TestDistributions(t *testing.T) {
 		{"UBI 8", "ID=\"rhel\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
 			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}},
 			[]want{{"libuuid", "REDHAT-CVE-2022-0563", "", finding.FixStateWillNotFix, finding.SeverityLow, "Red Hat"}}, nil},
-		{"UBI 9 (the same rpm, a stream Red Hat declares not affected)", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/Packages", libuuid,
-			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}}, nil, []string{"libuuid REDHAT-CVE-2022-0563"}},
+		{"UBI 9 (libuuid in a stream Red Hat declares not affected)", "ID=\"rhel\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/rpmdb.sqlite", el9("ubi-9"),
+			[]source{{"testdata/distros/redhat-vex", "redhat-vex"}, {"testdata/distros/redhat-el9-osv", "redhat-osv"}},
+			[]want{{"openssl-libs", "RHSA-2099:0901", "1:3.0.7-27.el9", finding.FixStateFixed, finding.SeverityMedium, "Red Hat"}},
+			[]string{"libuuid REDHAT-CVE-2022-0563"}},
 		{"Rocky Linux 8", "ID=\"rocky\"\nVERSION_ID=\"8.8\"\n", "var/lib/rpm/Packages", libuuid,
 			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
 			[]want{{"libuuid", "RLSA-2023:7877", "2.32.1-43.el8_9", finding.FixStateFixed, finding.SeverityLow, "Rocky Linux"}},
@@ -118,22 +147,47 @@ func TestDistributions(t *testing.T) {
 				{"curl", "MARINER-2.0-41001-1", "7.76.0-7.cm2", finding.FixStateFixed, finding.SeverityHigh, "Mariner"},
 				{"openssl", "MARINER-2.0-41002-1", "", finding.FixStateAffected, finding.SeverityMedium, "Mariner"},
 			}, nil},
-		{"Photon OS 5.0", "ID=photon\nVERSION_ID=5.0\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+		{"Photon OS 5.0", "ID=photon\nVERSION_ID=5.0\nPRETTY_NAME=\"VMware Photon OS/Linux\"\n", "var/lib/rpm/rpmdb.sqlite", own("photon-5.0", "rpmdb.sqlite"),
 			[]source{{vuln + "photon/cve_data_photon5.0.json", "photon-5.0"}},
 			[]want{
 				{"openssl", "PHOTON-5.0-CVE-2023-0464", "3.0.8-2.ph5", finding.FixStateFixed, finding.SeverityHigh, "Photon OS"},
 				{"glibc", "PHOTON-5.0-CVE-2024-2961", "", finding.FixStateAffected, finding.SeverityHigh, "Photon OS"},
 			}, nil},
-		{"Fedora 40", "ID=fedora\nVERSION_ID=40\n", "var/lib/rpm/rpmdb.sqlite", mariner,
-			[]source{{vuln + "bodhi/updates-page-1.json", "bodhi"}},
+		{"Fedora 40", "ID=fedora\nVERSION_ID=40\nNAME=\"Fedora Linux\"\nPRETTY_NAME=\"Fedora Linux 40 (Container Image)\"\n", "usr/lib/sysimage/rpm/rpmdb.sqlite", own("fedora-40", "rpmdb.sqlite"),
+			[]source{{"testdata/distros/bodhi-f40/updates-page-1.json", "bodhi-f40"}},
 			[]want{
-				{"openssl", "FEDORA-2024-1b2d3c4e5f", "1:3.1.4-3.fc40", finding.FixStateFixed, finding.SeverityMedium, "Fedora"},
-				{"openssl-libs", "FEDORA-2024-1b2d3c4e5f", "1:3.1.4-3.fc40", finding.FixStateFixed, finding.SeverityMedium, "Fedora"},
-			}, nil},
-		{"Amazon Linux 2023", "ID=\"amzn\"\nVERSION_ID=\"2023\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+				{"openssl", "FEDORA-2099-f40a000001", "1:3.2.2-1.fc40", finding.FixStateFixed, finding.SeverityMedium, "Fedora"},
+				{"openssl-libs", "FEDORA-2099-f40a000001", "1:3.2.2-1.fc40", finding.FixStateFixed, finding.SeverityMedium, "Fedora"},
+				{"libcurl", "FEDORA-2099-f40a000002", "8.6.0-8.fc40", finding.FixStateFixed, finding.SeverityHigh, "Fedora"},
+			},
+			[]string{"bash FEDORA-2099-f40a000003"}},
+		{"Amazon Linux 2023", "ID=\"amzn\"\nVERSION_ID=\"2023\"\nPRETTY_NAME=\"Amazon Linux 2023\"\n", "var/lib/rpm/rpmdb.sqlite", own("amzn-2023", "rpmdb.sqlite"),
 			[]source{{vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
 			[]want{{"openssl-libs", "ALAS2023-2024-507", "1:3.0.8-1.amzn2023.0.3", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}}, nil},
-		{"Amazon Linux 2 (both releases' advisories imported)", "ID=\"amzn\"\nVERSION_ID=\"2\"\n", "var/lib/rpm/rpmdb.sqlite", mariner,
+		{"Azure Linux 3.0", "ID=azurelinux\nVERSION_ID=\"3.0\"\nNAME=\"Microsoft Azure Linux\"\n", "var/lib/rpm/rpmdb.sqlite", own("azurelinux-3.0", "rpmdb.sqlite"),
+			[]source{{"testdata/distros/oval-azurelinux-3.0.xml", "oval-azurelinux-3.0"}},
+			[]want{
+				{"curl", "MARINER-3.0-51001-1", "8.8.0-2.azl3", finding.FixStateFixed, finding.SeverityHigh, "Mariner"},
+				{"openssl", "MARINER-3.0-51002-1", "", finding.FixStateAffected, finding.SeverityMedium, "Mariner"},
+			}, nil},
+		{"Rocky Linux 9", "ID=\"rocky\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/rpmdb.sqlite", el9("rocky-9"),
+			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
+			[]want{{"libuuid", "RLSA-2023:7877", "2.37.4-15.el9", finding.FixStateFixed, finding.SeverityLow, "Rocky Linux"}},
+			[]string{"libuuid ALSA-2099:0901"}},
+		{"AlmaLinux 9", "ID=\"almalinux\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/rpmdb.sqlite", el9("almalinux-9"),
+			[]source{{"testdata/distros/rocky-alma-osv", "rocky-alma"}},
+			[]want{{"libuuid", "ALSA-2099:0901", "2.37.4-15.el9", finding.FixStateFixed, finding.SeverityLow, "AlmaLinux"}},
+			[]string{"libuuid RLSA-2023:7877", "libuuid ALSA-2023:7877"}},
+		{"Oracle Linux 9", "ID=\"ol\"\nVERSION_ID=\"9.4\"\n", "var/lib/rpm/rpmdb.sqlite", el9("oraclelinux-9"),
+			[]source{{vuln + "oval/com.oracle.elsa-test.xml", "oval-oracle"}},
+			[]want{{"openssl-libs", "ELSA-2024-2447", "1:3.0.7-27.0.1.el9", finding.FixStateFixed, finding.SeverityMedium, "Oracle Linux"}}, nil},
+		{"CentOS Stream 9", "ID=\"centos\"\nNAME=\"CentOS Stream\"\nVERSION_ID=\"9\"\n", "var/lib/rpm/rpmdb.sqlite", el9("centos-stream-9"),
+			[]source{{"testdata/distros/redhat-el9-osv", "redhat-osv"}},
+			[]want{{"openssl-libs", "RHSA-2099:0901", "1:3.0.7-27.el9", finding.FixStateFixed, finding.SeverityMedium, "Red Hat"}}, nil},
+		{"openSUSE Leap 15.5 (SLE 15's NDB database)", "ID=\"opensuse-leap\"\nVERSION_ID=\"15.5\"\n", "usr/lib/sysimage/rpm/Packages.db", sle,
+			[]source{{"testdata/distros/opensuse-osv", "openSUSE"}},
+			[]want{{"glibc", "openSUSE-SU-2099:0901-1", "2.31-150300.63.1", finding.FixStateFixed, finding.SeverityHigh, "CVSS_V3"}}, nil},
+		{"Amazon Linux 2 (both releases' advisories imported)", "ID=\"amzn\"\nVERSION_ID=\"2\"\n", "var/lib/rpm/Packages", own("amzn-2", "Packages"),
 			[]source{{vuln + "alas/updateinfo-al2.xml", "alas-2"}, {vuln + "alas/updateinfo-al2023.xml", "alas-2023"}},
 			[]want{{"openssl-libs", "ALAS2-2024-2450", "1:1.0.2k-24.amzn2.0.8", finding.FixStateFixed, finding.SeverityMedium, "Amazon Linux"}},
 			[]string{"openssl-libs ALAS2023-2024-507"}},
@@ -154,13 +208,37 @@ func TestDistributions(t *testing.T) {
 					t.Fatalf("import %s: %v", s.name, err)
 				}
 			}
-			res, err := Scan(ctx, "rootfs:"+root, Options{CacheDir: c.Dir, MaxDBAge: -1})
+			res, err := Scan(ctx, "rootfs:"+root, Options{CacheDir: c.Dir, MaxDBAge: -1, Now: func() time.Time { return today }})
 			if err != nil {
 				t.Fatal(err)
 			}
+			unknown := false
 			for _, p := range res.Report.Problems {
 				if p.Level == finding.LevelError {
 					t.Errorf("problem: %s", p.Message)
+				}
+				if p.Level == finding.LevelWarning && strings.Contains(p.Message, "end of life unknown") {
+					unknown = true
+				}
+			}
+			var ended []string
+			for _, f := range res.Report.Findings {
+				if f.RuleID == vulnmatch.RuleOSEndOfLife {
+					ended = append(ended, f.Message)
+				}
+			}
+			switch want := eol[tc.distro]; {
+			case want == "unknown":
+				if !unknown || len(ended) != 0 {
+					t.Errorf("end of life: unknown warning %v, findings %q; want the warning only", unknown, ended)
+				}
+			case want == "":
+				if unknown || len(ended) != 0 {
+					t.Errorf("end of life: unknown warning %v, findings %q; want neither", unknown, ended)
+				}
+			default:
+				if unknown || len(ended) != 1 || !strings.Contains(ended[0], "on "+want) {
+					t.Errorf("end of life: unknown warning %v, findings %q; want one ended on %s", unknown, ended, want)
 				}
 			}
 			got := map[string]*finding.Vulnerability{}

@@ -337,6 +337,9 @@ func Match(ctx context.Context, inv *Inventory, db vulnmatch.Source, opts Option
 	if f, ok := vulnmatch.EndOfLife(inv.OS, now(), inv.Image.Object()); ok {
 		m.Findings = append(m.Findings, f)
 	}
+	if p, ok := vulnmatch.EndOfLifeUnknown(inv.OS); ok {
+		m.Problems = append(m.Problems, p)
+	}
 	return m, nil
 }
 
