@@ -58,15 +58,7 @@ func TestSameConfigOutputAsPalisade(t *testing.T) {
 			if want.code != tc.code {
 				t.Fatalf("palisade scan config: exit %d, want %d: %s", want.code, tc.code, want.stderr)
 			}
-			if got.code != want.code {
-				t.Errorf("exit %d, palisade's %d", got.code, want.code)
-			}
-			if got.stdout != want.stdout {
-				t.Errorf("report differs from palisade's (%d and %d bytes) at %s", len(got.stdout), len(want.stdout), firstDiff(got.stdout, want.stdout))
-			}
-			if got.stderr != want.stderr {
-				t.Errorf("stderr %q, palisade's %q", got.stderr, want.stderr)
-			}
+			sameResult(t, got, want)
 		})
 	}
 	chart := t.TempDir()

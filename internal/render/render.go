@@ -75,7 +75,6 @@ func Discover(ctx context.Context, paths []string) (*Plan, error) {
 var (
 	kustomizationFileNames = discover.KustomizationFileNames
 	kustomizationFile      = discover.KustomizationFile
-	isArchiveName          = discover.IsArchiveName
 )
 
 // Result is the rendered output of a plan.

@@ -110,8 +110,8 @@ func isChartDir(dir string) bool {
 	return err == nil && info.Mode().IsRegular()
 }
 
-// IsArchiveName reports whether a file name is a packaged chart's.
-func IsArchiveName(name string) bool {
+// isArchiveName reports whether a file name is a packaged chart's.
+func isArchiveName(name string) bool {
 	n := strings.ToLower(name)
 	return strings.HasSuffix(n, ".tgz") || strings.HasSuffix(n, ".tar.gz")
 }
@@ -150,7 +150,7 @@ func Discover(ctx context.Context, paths []string) (*Plan, error) {
 			continue // the loader reports it
 		}
 		if !info.IsDir() {
-			if IsArchiveName(root) {
+			if isArchiveName(root) {
 				add(KindHelmArchive, root)
 			}
 			continue
@@ -179,7 +179,7 @@ func Discover(ctx context.Context, paths []string) (*Plan, error) {
 				}
 				return nil
 			}
-			if d.Type().IsRegular() && IsArchiveName(name) && archiveHasChart(path) {
+			if d.Type().IsRegular() && isArchiveName(name) && archiveHasChart(path) {
 				add(KindHelmArchive, path)
 			}
 			return nil
