@@ -391,6 +391,15 @@ found in PATH are refused (exit 2): ` + env.Program + ` does not link Helm or
 kustomize to render them, nor CEL for --policy, nor the catalog for
 --framework; use 'palisade scan config' for them.`
 	}
+	example := `  ` + env.Path + ` ./deploy
+  helm template my-chart | ` + env.Path + ` -
+  ` + env.Path + ` k8s/ --rules pss-restricted,hardening -o sarif --output-file palisade.sarif`
+	if env.Policy != nil {
+		example += "\n  " + env.Path + " . --policy policy.yaml --fail-on high"
+	}
+	if env.Frameworks != nil {
+		example += "\n  " + env.Path + " ./deploy --framework cis,nsa -o json"
+	}
 	cmd := &cobra.Command{
 		Use:   "config PATH... | -",
 		Short: "Scan Kubernetes manifests and Dockerfiles for insecure configuration",
@@ -413,11 +422,7 @@ hardening/deprecated-api-version.
 Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 --fail-on; 2 usage or input error (the report still covers the rest;
 --ignore-input-errors decides by the findings alone).`,
-		Example: `  ` + env.Path + ` ./deploy
-  helm template my-chart | ` + env.Path + ` -
-  ` + env.Path + ` k8s/ --rules pss-restricted,hardening -o sarif --output-file palisade.sarif
-  ` + env.Path + ` . --policy policy.yaml --fail-on high
-  ` + env.Path + ` ./deploy --framework cis,nsa -o json`,
+		Example: example,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("scan config needs at least one PATH (or - for standard input)")}
