@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-sec/palisade/internal/cli"
+	"github.com/palisade-sec/palisade/internal/cli/configcmd"
 	"github.com/palisade-sec/palisade/internal/cli/dbcmd"
 	"github.com/palisade-sec/palisade/internal/cli/imagecmd"
 )
@@ -52,6 +53,7 @@ Exit codes: 0 no findings at or above --fail-on, 1 findings at or above
 nothing could be checked.`)
 	root.AddCommand(
 		imagecmd.New(s, g, imagecmd.Config{Program: program, Path: program + " image"}),
+		configcmd.New(s, g, configcmd.Env{Program: program, Path: program + " config"}),
 		dbcmd.New(s, g, program),
 		cli.NewVersionCommand(s, g, program),
 	)

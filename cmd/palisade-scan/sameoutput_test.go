@@ -102,16 +102,23 @@ func TestSameOutputAsPalisade(t *testing.T) {
 			if !strings.Contains(want.stdout, "CVE-2099-0001") {
 				t.Fatalf("palisade scan image reported no finding of the records:\n%s", want.stdout)
 			}
-			if got.code != want.code {
-				t.Errorf("exit %d, palisade's %d", got.code, want.code)
-			}
-			if got.stdout != want.stdout {
-				t.Errorf("report differs from palisade's (%d and %d bytes) at %s", len(got.stdout), len(want.stdout), firstDiff(got.stdout, want.stdout))
-			}
-			if got.stderr != want.stderr {
-				t.Errorf("stderr %q, palisade's %q", got.stderr, want.stderr)
-			}
+			sameResult(t, got, want)
 		})
+	}
+}
+
+// sameResult requires palisade-scan's run, got, to be palisade's, want:
+// exit code, report and stderr.
+func sameResult(t *testing.T, got, want result) {
+	t.Helper()
+	if got.code != want.code {
+		t.Errorf("exit %d, palisade's %d", got.code, want.code)
+	}
+	if got.stdout != want.stdout {
+		t.Errorf("report differs from palisade's (%d and %d bytes) at %s", len(got.stdout), len(want.stdout), firstDiff(got.stdout, want.stdout))
+	}
+	if got.stderr != want.stderr {
+		t.Errorf("stderr %q, palisade's %q", got.stderr, want.stderr)
 	}
 }
 

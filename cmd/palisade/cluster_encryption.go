@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/palisade-sec/palisade/internal/cli"
+	"github.com/palisade-sec/palisade/internal/cli/configcmd"
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/encryption"
 	"github.com/palisade-sec/palisade/internal/encryption/etcdkv"
@@ -78,7 +79,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			if err != nil {
 				return &exitCodeError{Code: exitError, Err: err}
 			}
-			so := &scanOptions{ReportOptions: cli.ReportOptions{FailOn: o.failOn, OutputFile: o.outputFile}}
+			so := &scanOptions{configcmd.ScanFlags{ReportOptions: cli.ReportOptions{FailOn: o.failOn, OutputFile: o.outputFile}}}
 			if _, _, err := so.FailThreshold(); err != nil {
 				return &exitCodeError{Code: exitError, Err: err}
 			}

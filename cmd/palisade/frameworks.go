@@ -7,19 +7,28 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/catalog/frameworks"
+	"github.com/palisade-sec/palisade/internal/cli/configcmd"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/rule"
 )
 
 // addFrameworkFlag adds --framework to a command that reports compliance.
-func (o *scanOptions) addFrameworkFlag(cmd *cobra.Command) {
-	cmd.Flags().StringSliceVar(&o.frameworks, "framework", nil,
-		"also report compliance per control with a score for these frameworks: cis, nsa, mitre, pss-baseline, pss-restricted, edge (see docs/frameworks.md)")
+func (o *scanOptions) addFrameworkFlag(cmd *cobra.Command) { o.AddFrameworkFlag(cmd) }
+
+// catalogFrameworks is --framework for configcmd.
+type catalogFrameworks struct{}
+
+func (catalogFrameworks) Names(values []string) ([]string, error) {
+	return (&scanOptions{configcmd.ScanFlags{Frameworks: values}}).frameworkNames()
+}
+
+func (catalogFrameworks) AssessConfig(r *finding.Report, names []string, set *rule.Set) error {
+	return assessRules(r, names, set, "scan config", catalog.AnalyserWorkload, catalog.AnalyserDockerfile, catalog.AnalyserRBAC)
 }
 
 // frameworkNames validates --framework before anything is scanned.
 func (o *scanOptions) frameworkNames() ([]string, error) {
-	names, err := catalog.FrameworkNames(o.frameworks)
+	names, err := catalog.FrameworkNames(o.Frameworks)
 	if err != nil {
 		return nil, fmt.Errorf("--framework: %w", err)
 	}
@@ -33,6 +42,12 @@ func (o *scanOptions) assessFrameworks(r *finding.Report, set *rule.Set, command
 	if err != nil || len(names) == 0 {
 		return err
 	}
+	return assessRules(r, names, set, command, analysers...)
+}
+
+// assessRules adds the compliance results of the named frameworks to a
+// rule engine scan's report.
+func assessRules(r *finding.Report, names []string, set *rule.Set, command string, analysers ...string) error {
 	evaluated := map[string]bool{}
 	for _, ru := range set.Rules() {
 		evaluated[ru.ID] = true

@@ -9,6 +9,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/catalog"
 	"github.com/palisade-sec/palisade/internal/catalog/frameworks"
 	"github.com/palisade-sec/palisade/internal/cli"
+	"github.com/palisade-sec/palisade/internal/cli/configcmd"
 	"github.com/palisade-sec/palisade/internal/nodeaudit"
 	"github.com/palisade-sec/palisade/internal/report"
 )
@@ -64,7 +65,7 @@ Exit codes: 0 no findings at or above --fail-on; 1 findings at or above
 			if err != nil {
 				return &exitCodeError{Code: exitError, Err: err}
 			}
-			o := &scanOptions{ReportOptions: cli.ReportOptions{FailOn: failOn, OutputFile: outputFile}, frameworks: fws}
+			o := &scanOptions{configcmd.ScanFlags{ReportOptions: cli.ReportOptions{FailOn: failOn, OutputFile: outputFile}, Frameworks: fws}}
 			if _, _, err := o.FailThreshold(); err != nil {
 				return &exitCodeError{Code: exitError, Err: err}
 			}

@@ -74,7 +74,7 @@ system:unauthenticated, system:serviceaccounts) are.`,
 			if err != nil {
 				return &exitCodeError{Code: exitError, Err: err}
 			}
-			o.rules = []string{rbacrules.TagRBAC}
+			o.Rules = []string{rbacrules.TagRBAC}
 			opts, err := o.prepare(cmd, src.live)
 			if err != nil {
 				return &exitCodeError{Code: exitError, Err: err}
@@ -100,7 +100,7 @@ system:unauthenticated, system:serviceaccounts) are.`,
 	}
 	cmd.Flags().StringVar(&o.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or none")
 	cmd.Flags().StringVar(&o.OutputFile, "output-file", "", "write the report to this file")
-	cmd.Flags().StringVar(&o.policyFile, "policy", "", "policy file (exceptions)")
+	cmd.Flags().StringVar(&o.PolicyFile, "policy", "", "policy file (exceptions)")
 	src.addFlags(cmd)
 	return cmd
 }

@@ -6,87 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/palisade-sec/palisade/internal/baseline"
-	"github.com/palisade-sec/palisade/internal/catalog"
-	"github.com/palisade-sec/palisade/internal/finding"
-	"github.com/palisade-sec/palisade/internal/render"
-	"github.com/palisade-sec/palisade/internal/report"
-	"github.com/palisade-sec/palisade/internal/scan"
+	"github.com/palisade-sec/palisade/internal/cli/configcmd"
 )
 
-// renderFlags are the `helm template`-like flags of configuration scans.
-type renderFlags struct {
-	values      []string
-	set         []string
-	setString   []string
-	releaseName string
-	kubeVersion string
-}
-
-func (r *renderFlags) addFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.StringArrayVarP(&r.values, "values", "f", nil, "Helm values file merged over every chart's values.yaml (repeatable)")
-	f.StringArrayVar(&r.set, "set", nil, "Helm value override, key=value[,key=value] (repeatable)")
-	f.StringArrayVar(&r.setString, "set-string", nil, "Helm string value override, key=value (repeatable)")
-	f.StringVar(&r.releaseName, "release-name", "", "Helm .Release.Name (default release-name)")
-	f.StringVar(&r.kubeVersion, "kube-version", "", "Kubernetes version for Helm's .Capabilities.KubeVersion")
-}
-
-func (r *renderFlags) options(g *globalOptions) render.Options {
-	return render.Options{
-		ValuesFiles: r.values, Set: r.set, SetString: r.setString,
-		ReleaseName: r.releaseName, Namespace: g.namespace, KubeVersion: r.kubeVersion,
-	}
-}
-
-// baselineFlags are --baseline and --write-baseline.
-type baselineFlags struct {
-	read, write string
-}
-
-func (b *baselineFlags) addFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.StringVar(&b.read, "baseline", "", "accepted findings (from --write-baseline): report and fail only on findings not in it")
-	f.StringVar(&b.write, "write-baseline", "", "write every current finding to this baseline file and exit 0 (unless the input had errors)")
-}
-
-// apply reads the baseline and marks the findings it accepts as
-// suppressed; or writes the baseline. root is what finding paths are made
-// relative to. It reports whether the command should stop with success
-// (a baseline was written).
-func (b *baselineFlags) apply(s *streams, g *globalOptions, r *finding.Report, root string) (written bool, err error) {
-	if b.write != "" {
-		bf := baseline.FromReport(r, root)
-		if err := bf.WriteFile(b.write); err != nil {
-			return false, &exitCodeError{Code: exitError, Err: err}
-		}
-		if !g.Quiet {
-			fmt.Fprintf(s.Err, "note: baseline %s written with %d accepted finding(s)\n", b.write, len(r.Findings)-r.Summary.Suppressed)
-		}
-		return true, nil
-	}
-	if b.read == "" {
-		return false, nil
-	}
-	bf, err := baseline.Read(b.read)
-	if err != nil {
-		return false, &exitCodeError{Code: exitError, Err: err}
-	}
-	accepted, stale := bf.Apply(r, root, b.read)
-	if !g.Quiet {
-		fmt.Fprintf(s.Err, "note: baseline %s accepted %d finding(s); %d new\n", b.read, accepted, r.Summary.Total)
-		if stale > 0 {
-			fmt.Fprintf(s.Err, "note: %d baseline entr(ies) matched nothing (fixed?): rewrite it with --write-baseline to shrink it\n", stale)
-		}
-	}
-	return false, nil
-}
-
 func newScanRepoCommand(s *streams, g *globalOptions) *cobra.Command {
-	o := &scanOptions{}
-	rf := &renderFlags{}
-	bf := &baselineFlags{}
-	cf := &ciFlags{}
+	o := &configcmd.Options{}
 	df := &depFlags{}
 	cmd := &cobra.Command{
 		Use:   "repo DIR",
@@ -142,73 +66,12 @@ decides by the findings alone).`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runConfigScan(cmd, s, g, o, rf, bf, cf, df, args, args[0])
+			env := configEnv(g, "palisade scan repo")
+			return configcmd.Run(cmd, s, &g.Global, &env, o, df, args, args[0])
 		},
 	}
-	o.addFlags(cmd)
-	df.addFlags(cmd, o)
-	o.addInputErrorFlag(cmd)
-	o.addFrameworkFlag(cmd)
-	rf.addFlags(cmd)
-	bf.addFlags(cmd)
-	cf.addFlags(cmd)
+	o.ScanFlags.AddFlags(cmd)
+	df.addFlags(cmd, &o.ScanFlags)
+	o.AddFlags(cmd)
 	return cmd
-}
-
-// runConfigScan is scan config and scan repo: render, scan, baseline,
-// report. root is what baseline paths are relative to. df (scan repo's,
-// nil for scan config) adds the dependencies of the lock files under root.
-func runConfigScan(cmd *cobra.Command, s *streams, g *globalOptions, o *scanOptions, rf *renderFlags, bf *baselineFlags, cf *ciFlags, df *depFlags, paths []string, root string) error {
-	format, err := report.ParseFormat(g.Output)
-	if err != nil {
-		return &exitCodeError{Code: exitError, Err: err}
-	}
-	if _, _, err := o.FailThreshold(); err != nil {
-		return &exitCodeError{Code: exitError, Err: err}
-	}
-	if df != nil {
-		if err := df.check(); err != nil {
-			return &exitCodeError{Code: exitError, Err: err}
-		}
-	}
-	if bf.read != "" && bf.write != "" {
-		return &exitCodeError{Code: exitError, Err: fmt.Errorf("--baseline and --write-baseline exclude each other")}
-	}
-	mode, err := cf.mode()
-	if err != nil {
-		return &exitCodeError{Code: exitError, Err: err}
-	}
-	opts, err := o.prepare(cmd, false)
-	if err != nil {
-		return &exitCodeError{Code: exitError, Err: err}
-	}
-	defer withScanMemoryLimit(os.Getenv)()
-	var r *finding.Report
-	if df == nil || df.enabled(repoScannerConfig) {
-		if r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: paths, Stdin: s.In, DefaultNamespace: g.namespace, Render: rf.options(g)}, opts); err != nil {
-			return &exitCodeError{Code: exitError, Err: err}
-		}
-		// Compliance counts every finding, before a baseline hides accepted ones.
-		if err := o.assessFrameworks(r, opts.Rules, "scan config", catalog.AnalyserWorkload, catalog.AnalyserDockerfile, catalog.AnalyserRBAC); err != nil {
-			return &exitCodeError{Code: exitError, Err: err}
-		}
-	}
-	if df != nil && df.enabled(repoScannerVuln) {
-		dep, err := df.scanDependencies(cmd.Context(), root)
-		if err != nil {
-			return &exitCodeError{Code: exitError, Err: err}
-		}
-		r = mergeDependencies(r, dep, root)
-	}
-	written, err := bf.apply(s, g, r, root)
-	if err != nil {
-		return err
-	}
-	if written {
-		if r.Summary.Errors > 0 && !o.IgnoreInputErrors {
-			return &exitCodeError{Code: exitError, Err: fmt.Errorf("%d input error(s); the baseline covers the rest of the input", r.Summary.Errors)}
-		}
-		return nil
-	}
-	return writeCIReport(s, g, o, mode, format, r)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/cli/configcmd"
 	"github.com/palisade-sec/palisade/internal/depscan"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/sbom/catalog"
@@ -36,7 +37,7 @@ type depFlags struct {
 	vex *vulnmatch.VEX
 }
 
-func (d *depFlags) addFlags(cmd *cobra.Command, o *scanOptions) {
+func (d *depFlags) addFlags(cmd *cobra.Command, o *configcmd.ScanFlags) {
 	f := cmd.Flags()
 	f.BoolVar(&o.IgnoreUnknownSeverity, "ignore-unknown-severity", false, "do not let dependency vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
 	f.StringSliceVar(&d.scanners, "scanners", []string{repoScannerConfig, repoScannerVuln}, "what to scan: config (manifests, charts, kustomizations, Dockerfiles), vuln (dependencies pinned by lock files, matched against the vulnerability database)")
@@ -47,8 +48,8 @@ func (d *depFlags) addFlags(cmd *cobra.Command, o *scanOptions) {
 	f.StringArrayVar(&d.vexFiles, "vex", nil, "OpenVEX document whose not_affected and fixed statements suppress dependency findings (repeatable; products name packages by PURL)")
 }
 
-// check validates the flags.
-func (d *depFlags) check() error {
+// Check validates the flags (configcmd.Deps).
+func (d *depFlags) Check() error {
 	if len(d.scanners) == 0 {
 		return fmt.Errorf("--scanners: name at least one of config, vuln")
 	}
@@ -75,7 +76,21 @@ func (d *depFlags) check() error {
 	return nil
 }
 
-func (d *depFlags) enabled(scanner string) bool { return slices.Contains(d.scanners, scanner) }
+// Scanners says which of config and vuln --scanners asks for
+// (configcmd.Deps).
+func (d *depFlags) Scanners() (config, deps bool) {
+	return slices.Contains(d.scanners, repoScannerConfig), slices.Contains(d.scanners, repoScannerVuln)
+}
+
+// Scan scans the dependencies of the lock files under root and merges
+// them into the configuration scan's report r (configcmd.Deps).
+func (d *depFlags) Scan(ctx context.Context, root string, r *finding.Report) (*finding.Report, error) {
+	dep, err := d.scanDependencies(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	return mergeDependencies(r, dep, root), nil
+}
 
 // scanDependencies finds the lock files under root and matches their
 // dependencies; paths in the result are joined to root, as the

@@ -155,15 +155,4 @@ func TestCIGroups(t *testing.T) {
 			}
 		})
 	}
-	for env, want := range map[string]string{"GITHUB_ACTIONS": ciGitHub, "GITLAB_CI": ciGitLab, "CI": ciPlain, "": ciOff} {
-		c := ciFlags{value: "auto", getenv: func(k string) string {
-			if k == env {
-				return "true"
-			}
-			return ""
-		}}
-		if got, _ := c.mode(); got != want {
-			t.Errorf("%s=true: mode %s, want %s", env, got, want)
-		}
-	}
 }

@@ -1,12 +1,9 @@
 package render
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -54,32 +51,6 @@ func (o Options) values() (map[string]any, error) {
 		}
 	}
 	return base, nil
-}
-
-// archiveHasChart reports whether a gzipped tar holds a Chart.yaml among
-// its first entries (a packaged chart starts with its directory).
-func archiveHasChart(file string) bool {
-	f, err := os.Open(file)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(io.LimitReader(f, 64<<20))
-	if err != nil {
-		return false
-	}
-	tr := tar.NewReader(zr)
-	for range 64 {
-		h, err := tr.Next()
-		if err != nil {
-			return false
-		}
-		parts := strings.Split(strings.TrimPrefix(path.Clean(h.Name), "/"), "/")
-		if len(parts) == 2 && parts[1] == "Chart.yaml" {
-			return true
-		}
-	}
-	return false
 }
 
 // templateErrorAt finds the template and line in the errors of Helm's

@@ -20,35 +20,13 @@ package render
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/render/discover"
 )
-
-// Kind says how a source is rendered.
-type Kind string
-
-// The kinds of source.
-const (
-	KindHelmChart   Kind = "helm-chart"
-	KindHelmArchive Kind = "helm-archive"
-	KindKustomize   Kind = "kustomize"
-)
-
-// Source is one chart or overlay found in the input.
-type Source struct {
-	Kind Kind
-	// Path is the chart directory, the .tgz file or the directory holding
-	// the kustomization file, as found (relative when the input was).
-	Path string
-}
 
 // Options configure rendering, like the flags of `helm template`.
 type Options struct {
@@ -71,156 +49,33 @@ type Options struct {
 
 const defaultMaxOutput = 64 << 20
 
-// Plan is what Discover found: the sources and which input paths they own.
-type Plan struct {
-	Sources []Source
-	// Problems are sources that were found but cannot be rendered at all.
-	Problems []finding.Problem
+// Kind says how a source is rendered (discover.Kind).
+type Kind = discover.Kind
 
-	charts    map[string]bool // chart directories and archives, cleaned
-	kustomize map[string]bool // kustomization directories, cleaned
-	explicit  map[string]bool // paths given on the command line, cleaned
-}
+// The kinds of source.
+const (
+	KindHelmChart   = discover.KindHelmChart
+	KindHelmArchive = discover.KindHelmArchive
+	KindKustomize   = discover.KindKustomize
+)
 
-// Counts reports how many sources of each kind the plan has.
-func (p *Plan) Counts() (charts, overlays int) {
-	for _, s := range p.Sources {
-		if s.Kind == KindKustomize {
-			overlays++
-		} else {
-			charts++
-		}
-	}
-	return charts, overlays
-}
+// Source is one chart or overlay found in the input (discover.Source).
+type Source = discover.Source
 
-// Skip is the manifest.Options.Skip of the plan: chart directories and
-// archives are left to the renderer whole; inside a kustomization
-// directory, YAML and JSON files are the overlay's input and are left out
-// (Dockerfiles there are still read), unless they were named explicitly.
-func (p *Plan) Skip(path string, isDir bool) bool {
-	c := filepath.Clean(path)
-	if p.charts[c] {
-		return true
-	}
-	if isDir || p.explicit[c] || !manifest.IsManifestFile(c) {
-		return false
-	}
-	for dir := filepath.Dir(c); ; dir = filepath.Dir(dir) {
-		if p.kustomize[dir] {
-			return true
-		}
-		if p.charts[dir] {
-			return true
-		}
-		next := filepath.Dir(dir)
-		if next == dir {
-			return false
-		}
-	}
-}
+// Plan is what Discover found (discover.Plan).
+type Plan = discover.Plan
 
-// KustomizationFileNames are the names kustomize reads, in its order.
-var kustomizationFileNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
-// kustomizationFile returns the kustomization file of dir, or "".
-func kustomizationFile(dir string) string {
-	for _, n := range kustomizationFileNames {
-		p := filepath.Join(dir, n)
-		if info, err := os.Stat(p); err == nil && info.Mode().IsRegular() {
-			return p
-		}
-	}
-	return ""
-}
-
-// isChartDir reports whether dir holds a Chart.yaml.
-func isChartDir(dir string) bool {
-	info, err := os.Stat(filepath.Join(dir, "Chart.yaml"))
-	return err == nil && info.Mode().IsRegular()
-}
-
-// isArchiveName reports whether a file name is a packaged chart's.
-func isArchiveName(name string) bool {
-	n := strings.ToLower(name)
-	return strings.HasSuffix(n, ".tgz") || strings.HasSuffix(n, ".tar.gz")
-}
-
-// Discover walks the input paths (as manifest.Load will) and finds charts
-// and overlays. A directory that is a chart is not walked further: its
-// subcharts are rendered with it. Archives met in a walk count only when
-// they hold a Chart.yaml; archives named explicitly always count.
+// Discover walks the input paths and finds charts and overlays
+// (discover.Discover).
 func Discover(ctx context.Context, paths []string) (*Plan, error) {
-	p := &Plan{charts: map[string]bool{}, kustomize: map[string]bool{}, explicit: map[string]bool{}}
-	add := func(kind Kind, path string) {
-		c := filepath.Clean(path)
-		if kind == KindKustomize {
-			if p.kustomize[c] {
-				return
-			}
-			p.kustomize[c] = true
-		} else {
-			if p.charts[c] {
-				return
-			}
-			p.charts[c] = true
-		}
-		p.Sources = append(p.Sources, Source{Kind: kind, Path: path})
-	}
-	for _, root := range paths {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if root == manifest.StdinPath {
-			continue
-		}
-		p.explicit[filepath.Clean(root)] = true
-		info, err := os.Stat(root)
-		if err != nil {
-			continue // the loader reports it
-		}
-		if !info.IsDir() {
-			if isArchiveName(root) {
-				add(KindHelmArchive, root)
-			}
-			continue
-		}
-		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err != nil {
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			name := d.Name()
-			if d.IsDir() {
-				if path != root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "vendor") {
-					return fs.SkipDir
-				}
-				if isChartDir(path) {
-					add(KindHelmChart, path)
-					return fs.SkipDir
-				}
-				if kustomizationFile(path) != "" {
-					add(KindKustomize, path)
-				}
-				return nil
-			}
-			if d.Type().IsRegular() && isArchiveName(name) && archiveHasChart(path) {
-				add(KindHelmArchive, path)
-			}
-			return nil
-		})
-		if err != nil && ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	sort.SliceStable(p.Sources, func(i, j int) bool { return p.Sources[i].Path < p.Sources[j].Path })
-	return p, nil
+	return discover.Discover(ctx, paths)
 }
+
+// The file names and tests of internal/render/discover, used here too.
+var (
+	kustomizationFileNames = discover.KustomizationFileNames
+	kustomizationFile      = discover.KustomizationFile
+)
 
 // Result is the rendered output of a plan.
 type Result struct {
@@ -338,19 +193,9 @@ func Load(ctx context.Context, paths []string, opts Options, mopts manifest.Opti
 	if err != nil {
 		return nil, nil, err
 	}
-	mopts.Skip = plan.Skip
-	mopts.Streams = append(mopts.Streams, res.Streams...)
-	set, err := manifest.Load(ctx, paths, mopts)
+	set, err := plan.Load(ctx, paths, mopts, res.Streams, res.Problems)
 	if err != nil {
 		return nil, nil, err
 	}
-	set.Problems = append(set.Problems, res.Problems...)
-	sort.SliceStable(set.Problems, func(i, j int) bool {
-		a, b := set.Problems[i], set.Problems[j]
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		return a.Line < b.Line
-	})
 	return set, &Loaded{Plan: plan, Patched: res.Patched}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/configscan"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
@@ -23,14 +24,11 @@ func Cluster(ctx context.Context, client kubernetes.Interface, read cluster.Read
 	// controller, is named after its owner as in a configuration scan.
 	inv := snap.Inventory
 	inv.FoldOwned(workload.OwnersOfInventory(inv))
-	folded := map[finding.ObjectRef]bool{}
-	noteFolded(folded, inv)
 	r, err := Evaluate(ctx, inv, nil, len(inv.Objects), snap.Problems, opts)
 	if err != nil {
 		return nil, nil, err
 	}
-	r.Findings = foldFindings(r.Findings, folded, nil)
-	r.Summary = recount(r.Summary, r.Findings)
+	configscan.FoldOwned(r, inv)
 	r.Summary.Partial = snap.Partial
 	// Objects read from the API server are always of served kinds and
 	// decode: none is "not understood"; what could not be listed at all

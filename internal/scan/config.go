@@ -1,35 +1,23 @@
 // Package scan runs Palisade's scans end to end: it loads the input,
 // normalises it, evaluates the selected rules and returns a report. It never
-// prints; the command decides the output format.
+// prints; the command decides the output format. The configuration scan
+// after loading is internal/configscan's, which links no renderer.
 package scan
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"slices"
-	"strings"
-	"time"
 
+	"github.com/palisade-sec/palisade/internal/configscan"
 	"github.com/palisade-sec/palisade/internal/dockerfile"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/render"
-	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
-// Options configure a scan.
-type Options struct {
-	// Rules are the selected rules, built-in and custom.
-	Rules *rule.Set
-	// Settings are what rules read (PSS default level, allow-list).
-	Settings rule.Settings
-	// Exceptions come from the policy file.
-	Exceptions []rule.Exception
-	// Now decides whether exceptions have expired; zero means time.Now.
-	Now time.Time
-}
+// Options configure a scan (configscan.Options).
+type Options = configscan.Options
 
 // ConfigInput is what a configuration scan reads.
 type ConfigInput struct {
@@ -45,179 +33,28 @@ type ConfigInput struct {
 // Config scans manifests and Dockerfiles, and Helm charts and kustomize
 // overlays rendered as `helm template` and `kustomize build` would.
 func Config(ctx context.Context, in ConfigInput, opts Options) (*finding.Report, error) {
-	set, loaded, err := render.Load(ctx, in.Paths, in.Render, manifest.Options{Stdin: in.Stdin})
-	if err != nil {
-		return nil, err
-	}
-	problems := set.Problems
-	inv, workloads, decodeProblems := workload.Partition(set, in.DefaultNamespace)
-	problems = append(problems, decodeProblems...)
-	owners := workload.OwnersOf(workloads, in.DefaultNamespace)
-	folded := map[finding.ObjectRef]bool{}
-	sources := newOwnerSources(set.Objects)
-	var dfs []*dockerfile.File
-	for _, d := range set.Dockerfiles {
-		f, err := dockerfile.Parse(d.Path, d.Content)
+	return configscan.Run(ctx, configscan.Input{Paths: in.Paths, Stdin: in.Stdin, DefaultNamespace: in.DefaultNamespace,
+		Load: RenderLoader(in.Render)}, opts)
+}
+
+// RenderLoader is the configscan.Loader that renders Helm charts and
+// kustomize overlays with ropts (render.Load).
+func RenderLoader(ropts render.Options) configscan.Loader {
+	return func(ctx context.Context, paths []string, mopts manifest.Options) (*manifest.Set, []configscan.Patched, error) {
+		set, loaded, err := render.Load(ctx, paths, ropts, mopts)
 		if err != nil {
-			problems = append(problems, finding.Problem{File: d.Path, Level: finding.LevelError, Message: err.Error()})
-			continue
+			return nil, nil, err
 		}
-		dfs = append(dfs, f)
-	}
-	scanned := len(inv.Objects) + len(dfs)
-	// Context objects first...
-	c := rule.NewContext(inv, opts.Settings, opts.Rules)
-	findings, err := opts.Rules.EvaluateObjects(ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	now := opts.now()
-	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
-	// ...then workloads in batches, so only one batch of typed objects is
-	// in memory at a time: typed workloads are most of a large scan's heap.
-	// Of each batch only the pod templates' summary stays, for the
-	// inventory-wide rules run last.
-	templates := make([]workload.PodTemplate, 0, len(workloads))
-	for start := 0; start < len(workloads); start += workloadBatch {
-		batch, batchProblems := inv.WithBatch(workloads[start:min(start+workloadBatch, len(workloads))], in.DefaultNamespace)
-		problems = append(problems, batchProblems...)
-		scanned += len(batch.Objects)
-		batch.FoldOwned(owners)
-		noteFolded(folded, batch)
-		sources.note(batch)
-		done, before := min(start+workloadBatch, len(workloads)), len(findings)
-		findings, err = opts.Rules.AppendObjects(ctx, c.ForInventory(batch), findings,
-			func(fs []finding.Finding, n int) []finding.Finding { return growProjected(fs, n, done, len(workloads)) })
-		if err != nil {
-			return nil, err
+		patched := make([]configscan.Patched, 0, len(loaded.Patched))
+		for _, p := range loaded.Patched {
+			patched = append(patched, configscan.Patched{Stream: p.Stream, Unpatched: p.Unpatched, File: p.Patch.File, Locate: p.Patch.Locate})
 		}
-		problems = append(problems, rule.ApplyExemptions(findings[before:], opts.Rules, batch, opts.Exceptions, now)...)
-		// Every finding of the batch is located: the rest of the scan
-		// (inventory-wide rules, patches, folding) locates none in
-		// these objects, so their line indexes (~10 MB on 10,000
-		// workloads) need not stay live to the end.
-		for _, o := range workloads[start:done] {
-			o.ReleaseLines()
-		}
-		for _, w := range batch.Workloads {
-			templates = append(templates, workload.TemplateOf(w))
-		}
+		return set, patched, nil
 	}
-	// Inventory-wide rules and Dockerfiles, with every workload known.
-	inv.Templates = templates
-	global, err := opts.Rules.EvaluateGlobal(ctx, c, dfs)
-	if err != nil {
-		return nil, err
-	}
-	problems = append(problems, rule.ApplyExemptions(global, opts.Rules, inv, opts.Exceptions, now)...)
-	findings = append(findings, global...)
-	// Every error so far is an input (object, document, file, overlay)
-	// that was not understood; exemption problems are warnings.
-	if err := locatePatchedFindings(ctx, findings, loaded.Patched, inv, in.DefaultNamespace, opts); err != nil {
-		return nil, err
-	}
-	findings = foldFindings(findings, folded, sources.own)
-	problems = uniqueProblems(problems)
-	notUnderstood := countErrors(problems)
-	if scanned == 0 {
-		problems = append(problems, nothingToScan(in))
-	}
-	r := finding.NewReport(findings, problems, scanned, ruleInfos(opts.Rules, findings))
-	r.Summary.NotUnderstood = &notUnderstood
-	r.Inputs = inputs(inv, len(workloads), dfs)
-	return r, nil
-}
-
-// nothingToScan is the error of an input with no object and no
-// Dockerfile: a scan of nothing must never pass as a clean scan.
-func nothingToScan(in ConfigInput) finding.Problem {
-	what := strings.Join(in.Paths, ", ")
-	if what == "-" {
-		what = "standard input"
-	}
-	return finding.Problem{Level: finding.LevelError,
-		Message: fmt.Sprintf("nothing to scan: no Kubernetes object or Dockerfile found in %s", what)}
-}
-
-func countErrors(ps []finding.Problem) int {
-	n := 0
-	for _, p := range ps {
-		if p.Level == finding.LevelError {
-			n++
-		}
-	}
-	return n
-}
-
-// growProjected makes room for a batch of n more findings, done of total
-// workloads evaluated with it. The slice grows to the total that the
-// findings per workload so far project for all workloads (plus a
-// twentieth), instead of doubling: a large scan's findings are its
-// largest live data, and each doubling copied them all and held both
-// copies at once.
-func growProjected(findings []finding.Finding, n, done, total int) []finding.Finding {
-	if need := len(findings) + n; need > cap(findings) && done > 0 {
-		projected := need * max(total, done) / done
-		return slices.Grow(findings, max(projected+projected/20-len(findings), n))
-	}
-	return slices.Grow(findings, n)
-}
-
-// workloadBatch is how many workloads are decoded and evaluated at once.
-const workloadBatch = 512
-
-func (o Options) now() time.Time {
-	if o.Now.IsZero() {
-		return time.Now()
-	}
-	return o.Now
-}
-
-// uniqueProblems drops repeated problems (an expired exception is reported
-// by every batch that applies exceptions).
-func uniqueProblems(ps []finding.Problem) []finding.Problem {
-	seen := make(map[finding.Problem]bool, len(ps))
-	out := ps[:0]
-	for _, p := range ps {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // Evaluate runs the rules over an inventory (from manifests or a live
-// cluster) and builds the report.
+// cluster) and builds the report (configscan.Evaluate).
 func Evaluate(ctx context.Context, inv *workload.Inventory, dfs []*dockerfile.File, objects int, problems []finding.Problem, opts Options) (*finding.Report, error) {
-	c := rule.NewContext(inv, opts.Settings, opts.Rules)
-	findings, err := opts.Rules.Evaluate(ctx, c, dfs)
-	if err != nil {
-		return nil, err
-	}
-	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, opts.now())...)
-	r := finding.NewReport(findings, problems, objects, ruleInfos(opts.Rules, findings))
-	r.Inputs = inputs(inv, 0, dfs)
-	return r, nil
-}
-
-// ruleInfos describes the rules that produced findings, for SARIF.
-func ruleInfos(set *rule.Set, findings []finding.Finding) []finding.RuleInfo {
-	seen := map[string]bool{}
-	var out []finding.RuleInfo
-	last := ""
-	for _, f := range findings {
-		// Findings of one rule mostly come in runs: the comparison with
-		// the previous ID spares most of the map look-ups (120,000 on
-		// 10,000 workloads, on one core).
-		if f.RuleID == last || seen[f.RuleID] {
-			continue
-		}
-		last = f.RuleID
-		seen[f.RuleID] = true
-		if r, ok := set.Get(f.RuleID); ok {
-			out = append(out, r.Info())
-		}
-	}
-	return out
+	return configscan.Evaluate(ctx, inv, dfs, objects, problems, opts)
 }

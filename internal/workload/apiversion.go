@@ -2,13 +2,13 @@ package workload
 
 import (
 	"fmt"
+	"iter"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // APIStatus says how Palisade understands an object's apiVersion for its kind.
@@ -124,6 +124,25 @@ var replacedAPIs = []replacedAPI{
 	{"flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema PriorityLevelConfiguration", "1.32", "flowcontrol.apiserver.k8s.io/v1", ""},
 }
 
+// schemeKindList yields the kinds of schemeKinds: those of client-go's
+// scheme, compiled in rather than read from the scheme, which client-go
+// builds at init in every binary that links it (TestSchemeKindsMatchClientGo
+// keeps them equal).
+func schemeKindList() iter.Seq[schema.GroupVersionKind] {
+	return func(yield func(schema.GroupVersionKind) bool) {
+		for line := range strings.Lines(schemeKinds) {
+			apiVersion, kind, _ := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
+			gv, err := schema.ParseGroupVersion(apiVersion)
+			if err != nil || kind == "" {
+				continue
+			}
+			if !yield(gv.WithKind(kind)) {
+				return
+			}
+		}
+	}
+}
+
 // servedOutsideScheme are built-in group/versions served by the API server
 // but not in client-go's scheme (their types live in the API extension and
 // aggregation servers).
@@ -158,7 +177,7 @@ var apis = sync.OnceValue(func() *apiTables {
 		t.groups[gvk.Group] = true
 		t.versions[gvk.Kind] = append(t.versions[gvk.Kind], gvk.GroupVersion().String())
 	}
-	for gvk := range scheme.Scheme.AllKnownTypes() {
+	for gvk := range schemeKindList() {
 		add(gvk)
 	}
 	for _, gvk := range servedOutsideScheme {

@@ -1,4 +1,4 @@
-package main
+package configcmd
 
 import (
 	"fmt"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/palisade-sec/palisade/internal/cli"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/report"
 )
@@ -64,13 +65,13 @@ func (c *ciFlags) mode() (string, error) {
 // that file, most severe first in the group's title), then the problems,
 // then a one-line summary outside any group, all without colour. The
 // exit code is decided exactly as writeReport decides it.
-func writeCIReport(s *streams, g *globalOptions, o *scanOptions, mode string, format report.Format, r *finding.Report) error {
+func writeCIReport(s *cli.Streams, g *cli.Global, o *cli.ReportOptions, mode string, format report.Format, r *finding.Report) error {
 	if mode == ciOff || format != report.FormatTable || o.OutputFile != "" {
-		return o.writeReport(s, g, format, r)
+		return o.WriteReport(s, g, format, r)
 	}
 	writeGrouped(s.Out, mode, r, o.ShowSuppressed, time.Now())
-	quiet := &streams{In: s.In, Out: io.Discard, Err: io.Discard}
-	return o.writeReport(quiet, g, format, r)
+	quiet := &cli.Streams{In: s.In, Out: io.Discard, Err: io.Discard}
+	return o.WriteReport(quiet, g, format, r)
 }
 
 // writeGrouped renders the grouped CI log. now stamps GitLab's sections.

@@ -1,11 +1,10 @@
-package scan
+package configscan
 
 import (
 	"context"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
-	"github.com/palisade-sec/palisade/internal/render"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
@@ -23,11 +22,11 @@ func keyOfFinding(f *finding.Finding) findingKey {
 // locatePatchedFindings points the findings a kustomize patch caused at
 // the patch: a finding of an object a patch changed, which the object
 // without that patch does not have, is located at the line of the patch
-// that sets its field (render.Patch.Locate), in the patch file (or the
+// that sets its field (Patched.Locate), in the patch file (or the
 // kustomization file, for an inline patch). Findings the base already had
 // keep the base file. Each finding moves at most once (the first patch
 // that caused it). ctx bounds the extra evaluations.
-func locatePatchedFindings(ctx context.Context, findings []finding.Finding, patched []render.Patched, inv *workload.Inventory, defaultNamespace string, opts Options) error {
+func locatePatchedFindings(ctx context.Context, findings []finding.Finding, patched []Patched, inv *workload.Inventory, defaultNamespace string, opts Options) error {
 	if len(patched) == 0 {
 		return nil
 	}
@@ -73,7 +72,7 @@ func locatePatchedFindings(ctx context.Context, findings []finding.Finding, patc
 			if moved[i] || had[keyOfFinding(f)] {
 				continue
 			}
-			f.File, f.Line = p.Patch.File, p.Patch.Locate(f.Field)
+			f.File, f.Line = p.File, p.Locate(f.Field)
 			moved[i] = true
 		}
 	}

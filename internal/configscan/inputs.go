@@ -1,4 +1,4 @@
-package scan
+package configscan
 
 import (
 	"github.com/palisade-sec/palisade/internal/dockerfile"
