@@ -281,17 +281,20 @@ func (s *findingScan) rawName() ([]byte, bool) {
 	if !s.byte('"') {
 		return nil, false
 	}
-	// A name with an escape, a control character or a non-ASCII byte
-	// is none the decoder knows: the run of plain bytes must end at the
-	// closing quote.
 	start := s.pos
-	s.pos += plainRun(s.data, s.pos)
-	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-		return nil, false
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		if c == '"' {
+			name := s.data[start:s.pos]
+			s.pos++
+			return name, true
+		}
+		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return nil, false
+		}
+		s.pos++
 	}
-	name := s.data[start:s.pos]
-	s.pos++
-	return name, true
+	return nil, false
 }
 
 // plainByte marks the bytes a string value holds as they are: not the
