@@ -339,9 +339,6 @@ func ExecOutside(t interface{ Fatal(...any) }, s Store, kept bool, stmts ...stri
 	}
 }
 
-// IsPostgres reports whether s is a PostgreSQL store.
-func IsPostgres(s Store) bool { return inner(s).d.dollar }
-
 // CachedDigests is the agent's entry in s's digest cache as
 // ObjectDigests lists rows, and its cluster; ok false when none.
 func CachedDigests(s Store, agentID string) (rows []string, cluster string, ok bool) {
