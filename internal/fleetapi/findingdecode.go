@@ -384,6 +384,9 @@ func (s *findingScan) str(intern bool) (string, bool) {
 // escaped finishes reading a string value that holds escapes, from its
 // first byte at start (s.pos is at the first backslash).
 func (s *findingScan) escaped(start int, intern bool) (string, bool) {
+	if s.skip {
+		return "", s.skipEscaped(start)
+	}
 	b := append(s.d.scratch[:0], s.data[start:s.pos]...)
 	defer func() { s.d.scratch = b[:0] }()
 	for {
@@ -439,6 +442,55 @@ func (s *findingScan) escaped(start int, intern bool) (string, bool) {
 		default:
 			return "", false
 		}
+	}
+}
+
+// skipEscaped checks the rest of a string value that holds escapes as
+// escaped does, without making it. The value's bytes between escapes
+// are checked as UTF-8 run by run: an escape stands for ASCII or a whole
+// character, never a byte that continues or starts a sequence across it,
+// so the value decoded is valid UTF-8 exactly when every run is
+// (TestDecodeReportBodyPartial, FuzzDecodeReportBodyPartial).
+func (s *findingScan) skipEscaped(start int) bool {
+	run, ascii := start, false // str did not say whether its run was ASCII
+	for {
+		s.pos += plainRun(s.data, s.pos)
+		if s.pos >= len(s.data) {
+			return false
+		}
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			ok := ascii || utf8.Valid(s.data[run:s.pos])
+			s.pos++
+			return ok
+		case c < 0x20:
+			return false
+		case c != '\\':
+			ascii = false
+			s.pos++
+			continue
+		}
+		if !ascii && !utf8.Valid(s.data[run:s.pos]) {
+			return false
+		}
+		if s.pos+1 >= len(s.data) {
+			return false
+		}
+		e := s.data[s.pos+1]
+		s.pos += 2
+		switch e {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			r, ok := hex4(s.data, s.pos)
+			if !ok || (r >= 0xD800 && r <= 0xDFFF) {
+				return false
+			}
+			s.pos += 4
+		default:
+			return false
+		}
+		run, ascii = s.pos, true
 	}
 }
 

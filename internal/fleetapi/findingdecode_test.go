@@ -425,6 +425,19 @@ func TestDecodeReportBodyPartial(t *testing.T) {
 		strings.Replace(body, msg, msg+"\xff", 1),   // invalid UTF-8
 		strings.Replace(body, msg, msg+`\ud800`, 1), // a lone surrogate
 		strings.Replace(body, msg, msg+"\x01", 1),   // a control character
+		// Invalid UTF-8 in an ignored string with escapes: before its
+		// first escape, cut by an escape, after a \u escape; and valid
+		// non-ASCII beside escapes.
+		strings.Replace(body, msg, `"message":"\u00e9`+"\xff"+msg[len(`"message":"`):], 1),
+		strings.Replace(body, msg, `"message":"`+"\xff"+msg[len(`"message":"`):], 1),
+		strings.Replace(body, msg, msg+"\xc3\\n\xa9", 1),
+		strings.Replace(body, msg, msg+"\xc3\\nabc", 1),
+		strings.Replace(body, msg, msg+"\\n\xff", 1),
+		strings.Replace(body, "risk\\\" \u00e9\"", "risk\\\" \u00e9\xff\"", 1),     // after the last escape
+		strings.Replace(body, msg, `"mess\u0061ge":"`+msg[len(`"message":"`):], 1), // an escaped member name
+		strings.Replace(body, msg, `"messag`+"\u00e9"+`":"`+msg[len(`"message":"`):], 1),
+		strings.Replace(body, msg, msg+`\u00e9`+"\xa9", 1),
+		strings.Replace(body, msg, msg+"\u00e9\\n\u00e9\\u00e9", 1),
 		strings.Replace(body, msg, `"message":"m",`+msg, 1),
 		strings.Replace(body, `"container":"app"`, `"container":"app`+"\u00e9\xc3"+`"`, 1),
 		strings.Replace(body, `"kind":"annotation"`, `"kind":"annotation","expires":"2026-01-01T00:00:00Z"`, 1),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -260,7 +261,7 @@ func ObjectDigests(t interface{ Fatal(...any) }, s Store, cluster string) []stri
 // trigger dropped).
 func DowngradeTo15(t interface{ Fatal(...any) }, s Store) {
 	ss := inner(s)
-	qs := []string{`DROP TABLE object_digests`, `DELETE FROM schema_migrations WHERE version >= 16`}
+	qs := []string{`DROP TABLE object_digests`, `ALTER TABLE clusters DROP COLUMN digests_tag`, `DELETE FROM schema_migrations WHERE version >= 16`}
 	if ss.d.dollar {
 		qs = append([]string{`DROP TRIGGER findings_outside_digests ON findings`, `DROP FUNCTION palisade_findings_outside_digests()`}, qs...)
 	}
@@ -295,4 +296,62 @@ func DisableWALSync(s *SQLite) {
 func WrapWALSync(s *SQLite, wrap func(sync func() error) error) {
 	inner := s.walSync.sync
 	s.walSync.sync = func() error { return wrap(inner) }
+}
+
+// DigestReads is how many snapshots read their cluster's object_digests
+// rows back (the digest cache's misses).
+func DigestReads(s Store) int64 { return inner(s).digestReads.Load() }
+
+// DowngradeTo17 takes s's database back to schema 17, data kept.
+func DowngradeTo17(t interface{ Fatal(...any) }, s Store) {
+	ss := inner(s)
+	for _, q := range []string{`ALTER TABLE clusters DROP COLUMN digests_tag`, `DELETE FROM schema_migrations WHERE version >= 18`} {
+		if _, err := ss.db.ExecContext(context.Background(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// ExecOutside runs statements in one transaction of s's database as an
+// operator's SQL would; kept marks the transaction as one that keeps
+// object_digests (as claimSeq does), so migration 17's trigger leaves
+// them alone.
+func ExecOutside(t interface{ Fatal(...any) }, s Store, kept bool, stmts ...string) {
+	ss := inner(s)
+	ctx := context.Background()
+	tx, err := ss.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if kept && ss.d.dollar {
+		if _, err := tx.ExecContext(ctx, `SELECT set_config('palisade.object_digests', 'kept', true)`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			t.Fatal(fmt.Errorf("%s: %w", q, err))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CachedDigests is the agent's entry in s's digest cache as
+// ObjectDigests lists rows, and its cluster; ok false when none.
+func CachedDigests(s Store, agentID string) (rows []string, cluster string, ok bool) {
+	c := inner(s).digests
+	c.mu.Lock()
+	e := c.clusters[agentID]
+	c.mu.Unlock()
+	if e == nil {
+		return nil, "", false
+	}
+	for _, d := range e.rows {
+		rows = append(rows, fmt.Sprintf("%s|%s|%d", d.okey, d.digest, d.seen))
+	}
+	sort.Strings(rows)
+	return rows, e.cluster, true
 }

@@ -65,6 +65,9 @@ type commitItem struct {
 
 	applied []bool
 	err     error
+	// digests: what the batch leaves in object_digests, published
+	// once its group committed (digestcache.go).
+	digests digestNext
 	done    chan struct{}
 	// state: itemQueued until a committer starts the item's group
 	// (itemStarted) or its caller stops waiting first (itemAbandoned); the
@@ -321,7 +324,7 @@ func (c *committer) apply(ctx context.Context, tx *sql.Tx, cp copyFunc, it *comm
 		}
 		return
 	}
-	it.applied, it.err = c.s.ingestIn(ctx, tx, cp, it.agentID, it.envs, it.prep, it.now)
+	it.applied, it.err = c.s.ingestIn(ctx, tx, cp, it.agentID, it.envs, it.prep, it.now, &it.digests)
 }
 
 // run applies a group in one transaction.
@@ -416,6 +419,11 @@ func (c *committer) run(group []*commitItem) {
 			it.err, it.applied = err, nil
 		case it.err != nil:
 			it.applied = nil
+		}
+		if it.envs != nil {
+			// In group order: a later item of the same cluster
+			// publishes its later gen last.
+			c.s.publishDigests(&it.digests, it.err == nil)
 		}
 	}
 	if err == nil && c.s.walSync != nil {

@@ -80,11 +80,13 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 		return it.applied, nil
 	}
 	var applied []bool
+	var next digestNext
 	err := s.txCopy(ctx, func(tx *sql.Tx, cp copyFunc) error {
 		var err error
-		applied, err = s.ingestIn(ctx, tx, cp, agentID, envs, prep, now)
+		applied, err = s.ingestIn(ctx, tx, cp, agentID, envs, prep, now, &next)
 		return err
 	})
+	s.publishDigests(&next, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +96,13 @@ func (s *sqlStore) IngestBatch(ctx context.Context, agentID string, envs []*flee
 // ingestIn applies the envelopes in tx (IngestBatch's contract); prep
 // holds the findings envelopes prepared outside it; cp, when not nil,
 // COPYs rows in tx (PostgreSQL).
-func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentID string, envs []*fleetapi.Envelope, prep []*preparedFindings, now time.Time) ([]bool, error) {
+//
+// next, when not nil, is set to what the batch leaves in object_digests
+// for the digest cache (digestcache.go), published once committed.
+func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentID string, envs []*fleetapi.Envelope, prep []*preparedFindings, now time.Time, next *digestNext) ([]bool, error) {
+	if next != nil {
+		*next = digestNext{agentID: agentID}
+	}
 	applied := make([]bool, len(envs))
 	// Deduplication: the update takes the agent's row lock, which
 	// serialises its reports across replicas, and returns the highest
@@ -129,14 +137,26 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	}
 	gen := c.gen
 	if !c.claimed {
+		var tag int64
 		if err := s.queryRow(ctx, tx, clusterGenSQL,
-			ms(now), dropped, dropped, clusterID).Scan(&gen); err != nil {
+			ms(now), dropped, dropped, c.wantTag, c.newTag, c.newTag, clusterID).Scan(&gen, &tag); err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", clusterID, err)
 		}
+		// One hub process owns a SQLite database: its completeness
+		// row changes only through this hub's commits.
+		c.gen, c.tag, c.tagKept, c.complete = gen, tag, tag == c.newTag, true
+	}
+	// The object_digests rows the batch starts from, if the cache
+	// holds them (nil: read when needed), then those each report leaves.
+	var digests map[string]objectDigest
+	known := false
+	if !s.noDigests {
+		digests = s.digests.valid(agentID, c)
+		known = digests != nil
 	}
 	for _, i := range fresh {
 		env := envs[i]
-		a := applier{s: s, tx: tx, cp: cp, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq}
+		a := applier{s: s, tx: tx, cp: cp, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq, digests: digests, digestsKnown: known}
 		switch env.Kind {
 		case fleetapi.KindFindings:
 			p := prep[i]
@@ -146,6 +166,7 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 				}
 			}
 			err = a.findings(ctx, p)
+			digests, known = a.digests, a.digestsKnown
 		case fleetapi.KindInventory:
 			err = a.inventory(ctx, env.Inventory)
 		case fleetapi.KindImages:
@@ -164,6 +185,9 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 		}
 		applied[i] = true
 	}
+	if next != nil && known {
+		*next = digestNext{agentID: agentID, cluster: clusterID, gen: c.gen, tag: c.tag, rows: digests}
+	}
 	if c.claimed {
 		return applied, nil
 	}
@@ -177,8 +201,9 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 // it all (SQLite; see claimSeq).
 const (
 	sqliteClaimSQL = `UPDATE agents SET last_seen = ? WHERE id = ? RETURNING cluster_id, last_seq`
-	clusterGenSQL  = `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END WHERE id = ? RETURNING gen`
-	agentSeqSQL    = `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`
+	clusterGenSQL  = `UPDATE clusters SET gen = gen + 1, last_seen = ?, dropped = CASE WHEN dropped < ? THEN ? ELSE dropped END,
+		digests_tag = CASE WHEN digests_tag = ? THEN ? ELSE -? END WHERE id = ? RETURNING gen, digests_tag`
+	agentSeqSQL = `UPDATE agents SET last_seq = ?, last_report = ? WHERE id = ?`
 )
 
 // claim is what claimSeq found and did: the agent's cluster, the highest
@@ -192,6 +217,13 @@ type claim struct {
 	// and dropped as ingestIn would.
 	claimed bool
 	gen     int64
+	// The digest cache's proof (digestcache.go): wantTag is the
+	// digests_tag the cache expects, newTag the one the claim sets
+	// (negated in the column if the column did not hold wantTag); tag
+	// is the column's new value, tagKept whether it held wantTag, and
+	// complete whether the cluster's completeness row was there.
+	wantTag, newTag, tag int64
+	tagKept, complete    bool
 }
 
 // claimSeq takes the agent's row lock, which serialises its reports
@@ -209,6 +241,7 @@ type claim struct {
 // statements in-process) ingestIn runs the other updates itself.
 func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, now time.Time) (c claim, err error) {
 	maxSeq := envs[len(envs)-1].Seq
+	c.wantTag, c.newTag = s.digests.expectedTag(agentID), newDigestsTag()
 	if !s.d.dollar || maxSeq > math.MaxInt64 {
 		// (Past MaxInt64 the batch is refused anyway.)
 		err = s.queryRow(ctx, tx, sqliteClaimSQL, ms(now), agentID).Scan(&c.cluster, &c.lastSeq)
@@ -225,18 +258,23 @@ func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, env
 	// that one ends), so o.last_seq is what the batch is deduplicated
 	// against. The cluster's row is locked after the agent's, the order
 	// every writer keeps.
-	var gen sql.NullInt64
+	// c also moves digests_tag, and the statement reads whether the
+	// cluster's completeness row is there (digestcache.go).
+	var gen, tag sql.NullInt64
 	err = s.queryRow(ctx, tx, `WITH o AS (SELECT id, cluster_id, last_seq, last_report FROM agents WHERE id = $1 FOR UPDATE),
 		a AS (UPDATE agents AS a SET last_seen = $2,
 				last_seq = CASE WHEN o.last_seq < $3 THEN $3 ELSE o.last_seq END,
 				last_report = CASE WHEN o.last_seq < $3 THEN $2 ELSE o.last_report END
 			FROM o WHERE a.id = o.id RETURNING a.id),
 		d AS (SELECT COALESCE(MAX(u.d), 0) AS v FROM o, unnest($4::bigint[], $5::bigint[]) AS u(s, d) WHERE u.s > o.last_seq),
-		c AS (UPDATE clusters SET gen = gen + 1, last_seen = $2, dropped = CASE WHEN dropped < d.v THEN d.v ELSE dropped END
-			FROM o, d WHERE clusters.id = o.cluster_id AND o.last_seq < $3 RETURNING clusters.gen)
-		SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c) FROM o, a
-		WHERE set_config('palisade.object_digests', 'kept', true) = 'kept'`, agentID, ms(now), int64(maxSeq), seqs, dropped).Scan(&c.cluster, &c.lastSeq, &gen)
-	c.claimed, c.gen = true, gen.Int64
+		c AS (UPDATE clusters SET gen = gen + 1, last_seen = $2, dropped = CASE WHEN dropped < d.v THEN d.v ELSE dropped END,
+				digests_tag = CASE WHEN digests_tag = $6::bigint THEN $7::bigint ELSE -$7::bigint END
+			FROM o, d WHERE clusters.id = o.cluster_id AND o.last_seq < $3 RETURNING clusters.gen, clusters.digests_tag)
+		SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c), (SELECT digests_tag FROM c),
+			EXISTS (SELECT 1 FROM object_digests WHERE cluster_id = o.cluster_id AND object_key = '') FROM o, a
+		WHERE set_config('palisade.object_digests', 'kept', true) = 'kept'`, agentID, ms(now), int64(maxSeq), seqs, dropped, c.wantTag, c.newTag).Scan(&c.cluster, &c.lastSeq, &gen, &tag, &c.complete)
+	c.claimed, c.gen, c.tag = true, gen.Int64, tag.Int64
+	c.tagKept = tag.Valid && tag.Int64 == c.newTag
 	return c, err
 }
 
@@ -249,6 +287,11 @@ type applier struct {
 	gen     int64
 	now     int64
 	seq     uint64
+	// digests are the cluster's object_digests rows before the report
+	// when digestsKnown (the digest cache's, or those an earlier report
+	// of the batch left), and after it once findings returns.
+	digests      map[string]objectDigest
+	digestsKnown bool
 }
 
 // ObjectKey identifies an object within a cluster.
@@ -721,6 +764,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 		if err := a.writeFindings(ctx, charge, write, gone, counters, digests); err != nil {
 			return err
 		}
+		a.afterDigests(p.full, plan, digests)
 	} else {
 		if !charge.done {
 			if err := a.chargeFindings(ctx, charge); err != nil {
@@ -742,6 +786,7 @@ func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 			if err := a.writeDigests(ctx, digests); err != nil {
 				return fmt.Errorf("findings: object digests: %w", err)
 			}
+			a.afterDigests(p.full, plan, digests)
 		}
 	}
 	if recount {

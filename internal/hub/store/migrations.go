@@ -339,6 +339,13 @@ CREATE TABLE object_digests (
 	// migration 16 (which never checks the schema again once started)
 	// keeps applying reports without digests (objectdigest.go).
 	{17, "object digests: a write of findings by a hub that does not keep them voids every cluster's digests (PostgreSQL)", ``, findingsOutsideDigests},
+	// The hub caches each cluster's object_digests rows (digestcache.go);
+	// a report's claim moves the tag, which proves a restored database
+	// is not the one the cache was taken from. 0 until a claim sets it:
+	// the first snapshot after the upgrade reads its digests back.
+	{18, "clusters: digests_tag, which the object digests a hub caches are checked against", `
+ALTER TABLE clusters ADD COLUMN digests_tag BIGINT NOT NULL DEFAULT 0;
+`, nil},
 }
 
 // findingsOutsideDigests (migration 17, PostgreSQL; SQLite has one hub

@@ -69,6 +69,9 @@ type digestPlan struct {
 	// report's findings of those objects.
 	scope  []string
 	wanted []*wantedFinding
+	// stored, for a snapshot: the cluster's rows before it (read back,
+	// or the digest cache's).
+	stored map[string]objectDigest
 }
 
 // planDigests reads the cluster's object digests for a snapshot and picks
@@ -77,15 +80,19 @@ func (a *applier) planDigests(ctx context.Context, p *preparedFindings) (*digest
 	if !p.full {
 		return &digestPlan{}, nil
 	}
-	stored, err := a.readDigests(ctx)
-	if err != nil {
-		return nil, err
+	stored := a.digests
+	if !a.digestsKnown {
+		var err error
+		if stored, err = a.readDigests(ctx); err != nil {
+			return nil, err
+		}
+		a.s.digestReads.Add(1)
 	}
 	if _, ok := stored[completeDigests]; !ok {
-		return &digestPlan{all: true}, nil
+		return &digestPlan{all: true, stored: stored}, nil
 	}
 	refresh := lastSeenRefresh.Milliseconds()
-	plan := &digestPlan{}
+	plan := &digestPlan{stored: stored}
 	for okey, po := range p.objects {
 		d, ok := stored[okey]
 		if !ok || d.digest != po.digest || a.now-d.seen >= refresh {
@@ -107,7 +114,7 @@ func (a *applier) planDigests(ctx context.Context, p *preparedFindings) (*digest
 	if 2*len(plan.scope) > max(len(p.objects), len(stored)) {
 		// Reading most objects one list at a time costs more than
 		// reading the cluster.
-		return &digestPlan{all: true}, nil
+		return &digestPlan{all: true, stored: stored}, nil
 	}
 	sort.Strings(plan.scope)
 	return plan, nil
@@ -158,6 +165,27 @@ func (plan *digestPlan) writes(p *preparedFindings) digestWrites {
 		dw.upsert = append(dw.upsert, objectDigest{okey: completeDigests, digest: "complete"})
 	}
 	return dw
+}
+
+// afterDigests sets a.digests to the cluster's rows after the report's
+// writes dw (digestcache.go): known after a snapshot that knew or read
+// them before, or replaced them all. A delta forgets them: keeping them
+// would copy the cluster's rows (about 500) per delta for the rare
+// snapshot after it, which reads them back instead.
+func (a *applier) afterDigests(full bool, plan *digestPlan, dw digestWrites) {
+	if a.s.noDigests {
+		return
+	}
+	if !full {
+		a.digests, a.digestsKnown = nil, false
+		return
+	}
+	base := a.digests
+	if !a.digestsKnown {
+		base = plan.stored // read back by a snapshot; nil for a delta
+	}
+	a.digests = digestsAfter(base, dw)
+	a.digestsKnown = a.digests != nil
 }
 
 // readDigests reads the cluster's object_digests rows by object key.

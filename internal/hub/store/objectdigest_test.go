@@ -181,6 +181,7 @@ func TestObjectDigestsStoreTheSame(t *testing.T) {
 						byDigest++
 					}
 					sameAsWhole(t, digests, whole, cd.ID, cw.ID, fmt.Sprintf("seed %d, step %d", seed, step))
+					cacheMatches(t, digests, agent, cd.ID, fmt.Sprintf("seed %d, step %d", seed, step))
 				}
 			}
 			// The sequences exercise both outcomes and the shortcut.

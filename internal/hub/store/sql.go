@@ -103,6 +103,12 @@ type sqlStore struct {
 	// a snapshot diffs the cluster's rows whole (the path before them;
 	// set only by tests, before any report).
 	noDigests bool
+	// digests caches, per agent, its cluster's object_digests rows as
+	// last committed by this hub (digestcache.go); nil: none kept.
+	digests *digestCache
+	// digestReads counts the object_digests reads of snapshots (the
+	// cache's misses; tests).
+	digestReads atomic.Int64
 	// diffRows counts the stored findings rows read back by the diffs of
 	// findings reports (TestSnapshotReadsChangedObjectsOnly).
 	diffRows atomic.Int64
