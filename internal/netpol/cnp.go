@@ -480,3 +480,35 @@ func (m *Model) readNodes(inv *workload.Inventory) []finding.Problem {
 	}
 	return probs
 }
+
+// EgressIsolated reports whether NetworkPolicies isolate p for egress.
+func (m *Model) EgressIsolated(p *Peer) bool { return m.egressIsolated[p.Index] }
+
+// EgressToNode is what src may open to a, an address of one of the
+// cluster's nodes (not src's own: traffic to it is always allowed), and
+// what is unknown. The admin tiers judge node addresses as the API
+// defines them (nodes peers select them, networks peers hold them); the
+// NetworkPolicy API leaves it to the implementation whether ipBlocks
+// apply to node addresses. So when NetworkPolicies isolate src for
+// egress, what their ipBlocks would add is unknown: a connection is
+// allowed only if the tiers allow it whether the NetworkPolicies allow
+// all of it to a or only what their rules without peers (every
+// destination) allow, and unknown if the answer differs.
+func (m *Model) EgressToNode(src *Peer, a netip.Addr) (allowed, unknown ConnSet) {
+	at := IPRange{First: a, Last: a}
+	if !m.egressIsolated[src.Index] {
+		return m.egressToExternal(src, at)
+	}
+	hit := func(r *AdminRule) bool { return r.ips.containsRange(at) }
+	maybe := func(r *AdminRule) bool { return r.uncertain }
+	all, allUnknown := tieredUnknown(m.adminOut[src.Index], m.baseOut[src.Index], hit, maybe, nil, func() (ConnSet, bool) { return AllConns(), true })
+	sure := NoConns()
+	for _, r := range m.egressOf[src.Index] {
+		if r.AllPeers {
+			sure = sure.Union(r.conns(nil))
+		}
+	}
+	none, noneUnknown := tieredUnknown(m.adminOut[src.Index], m.baseOut[src.Index], hit, maybe, nil, func() (ConnSet, bool) { return sure, true })
+	allowed = all.Intersect(none)
+	return allowed, all.Union(allUnknown).Union(none).Union(noneUnknown).Subtract(allowed)
+}
