@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,6 +277,14 @@ func TestRuntimePolicyIntentAdminTiers(t *testing.T) {
 // deleted first: they are not this sensor's.
 func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admin kubernetes.Interface, ns, node, sa string, conns []rt.Event, wantSnapshot bool) (*Node, func()) {
 	t.Helper()
+	n, _, stop := runRecordedSensorMore(ctx, t, env, admin, ns, node, sa, conns, wantSnapshot)
+	return n, stop
+}
+
+// runRecordedSensorMore is runRecordedSensor that also returns a function
+// feeding the sensor more recorded events (attributed to the same pod).
+func runRecordedSensorMore(ctx context.Context, t *testing.T, env *testenv.Env, admin kubernetes.Interface, ns, node, sa string, conns []rt.Event, wantSnapshot bool) (*Node, func(...rt.Event), func()) {
+	t.Helper()
 	root := t.TempDir()
 	cg := fakeCgroup(t, root)
 	evs := slices.Clone(conns)
@@ -290,7 +299,8 @@ func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admi
 	if err := admin.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	src := &recordedSource{events: evs, state: rt.State{Mode: "ok", Decoded: uint64(len(evs))}}
+	more := make(chan rt.Event)
+	src := &recordedSource{events: evs, state: rt.State{Mode: "ok", Decoded: uint64(len(evs))}, more: more}
 	n, err := New(Config{Client: testenv.NewClient(t, cfg), Dynamic: dyn, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 50 * time.Millisecond, Ledger: "", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
@@ -299,7 +309,10 @@ func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admi
 	}
 	src.before = func() {
 		for ctx.Err() == nil {
-			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && (n.intent.built.Load() > 0 || !wantSnapshot) {
+			// A snapshot with the Node objects, or after their list
+			// was refused.
+			nodes := n.intent.nodesIn.Load() || n.intent.nodesErr.Load() != nil
+			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && (n.intent.built.Load() > 0 && nodes || !wantSnapshot) {
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -308,11 +321,24 @@ func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admi
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- n.Run(runCtx) }()
-	return n, func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
+	feed := func(evs ...rt.Event) {
+		for _, e := range evs {
+			e.CgroupID = cg
+			select {
+			case more <- e:
+			case <-ctx.Done():
+				return
+			}
 		}
+	}
+	var once sync.Once
+	return n, feed, func() {
+		once.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -442,7 +468,7 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	if st.IntentReason != "" || st.IntentDenied != 2 {
 		t.Errorf("state %+v: want 5 judged, 2 denied, 1 undecided, judging on", st)
 	}
-	if want := "NetworkPolicies and clusternetworkpolicies (policy.networking.k8s.io/v1alpha2); "; !strings.HasPrefix(st.IntentPolicies, want) || !strings.HasSuffix(st.IntentPolicies, ", 5 ClusterNetworkPolicies") {
+	if want := "NetworkPolicies and clusternetworkpolicies (policy.networking.k8s.io/v1alpha2); "; !strings.HasPrefix(st.IntentPolicies, want) || !strings.Contains(st.IntentPolicies, ", 5 ClusterNetworkPolicies; ") {
 		t.Errorf("IntentPolicies %q, want it to start with %q and count 5 ClusterNetworkPolicies", st.IntentPolicies, want)
 	}
 	if len(got) != 2 || !strings.Contains(got["5432"], "ClusterNetworkPolicy "+ns+"-deny (Admin tier, priority 3) Egress rule #1 \"no-db\": Deny") ||
