@@ -408,7 +408,11 @@ func installCRDsAndPolicies(ctx context.Context, b *testing.B, env *testenv.Env,
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		b.Fatal(err)
 	}
-	list.SetUnstructuredContent(doc)
+	if doc["kind"] == "List" {
+		list.SetUnstructuredContent(doc)
+	} else {
+		list.Items = []unstructured.Unstructured{{Object: doc}} // one CRD
+	}
 	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	for i := range list.Items {
 		if _, err := dyn.Resource(crds).Create(ctx, &list.Items[i], metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

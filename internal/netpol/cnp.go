@@ -360,12 +360,11 @@ type Node struct {
 }
 
 // nodeOf reads a Node object's labels and the IP addresses of its
-// status.addresses (host names are not addresses).
+// status.addresses (host names are not addresses). The labels are
+// shared, never written: the runtime sensor's model reads them from its
+// informer's cache without a copy per node.
 func nodeOf(n *corev1.Node) *Node {
-	out := &Node{Name: n.Name, Labels: labels.Set{}}
-	for k, v := range n.Labels {
-		out.Labels[k] = v
-	}
+	out := &Node{Name: n.Name, Labels: labels.Set(n.Labels)}
 	for _, a := range n.Status.Addresses {
 		if ip, err := netip.ParseAddr(a.Address); err == nil {
 			out.Addrs = append(out.Addrs, ip.Unmap())
