@@ -28,7 +28,9 @@ package runtimenode
 // other nodes' addresses. Their informer is apart from the others: until
 // it has listed (the API server refuses it to a role from before the
 // nodes rule, or has not answered yet), snapshots are built without Node
-// objects, so connections a nodes peer could change stay undecided,
+// objects (and it lists only after the first snapshot, so its list and
+// the pods' are not decoded at once), so connections a nodes peer could
+// change stay undecided,
 // never allowed or denied, and IntentPolicies says why; everything else
 // is judged as before. A refused list is logged once.
 
@@ -347,11 +349,16 @@ func (w *intentWatch) run(ctx context.Context) {
 		}
 		w.mu.Unlock()
 	}()
-	if w.nodes != nil {
-		go w.nodes.RunWithContext(ctx)
-	}
+	nodesStarted := false
 	var discovered time.Time
 	for {
+		// The Nodes are listed after the first snapshot: their list (the
+		// whole objects, decoded before the transform strips them) and
+		// the pods' would otherwise be in memory at once, at start-up.
+		if w.nodes != nil && !nodesStarted && w.built.Load() > 0 {
+			go w.nodes.RunWithContext(ctx)
+			nodesStarted = true
+		}
 		if discovered.IsZero() || time.Since(discovered) >= w.discoverEvery {
 			w.syncAdmin(ctx)
 			discovered = time.Now()
