@@ -71,7 +71,7 @@ func realisticNode(i int) (*corev1.Node, corev1.NodeStatus) {
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: 10250}},
 		NodeInfo: corev1.NodeSystemInfo{MachineID: fmt.Sprintf("ec2%029x", i), SystemUUID: fmt.Sprintf("ec2%05x-0000-4000-8000-%012x", i, i), BootID: fmt.Sprintf("%08x-1111-4222-8333-%012x", i, i),
 			KernelVersion: "6.1.0-28-cloud-amd64", OSImage: "Debian GNU/Linux 12 (bookworm)", ContainerRuntimeVersion: "containerd://1.7.24",
-			KubeletVersion: "v1.31.4", KubeProxyVersion: "v1.31.4", OperatingSystem: "linux", Architecture: "amd64"},
+			KubeletVersion: "v1.31.4", OperatingSystem: "linux", Architecture: "amd64"},
 	}
 	for k := range 40 {
 		repo := fmt.Sprintf("registry.example.com/team-%d/service-%02d", k%6, (k+i)%60)
