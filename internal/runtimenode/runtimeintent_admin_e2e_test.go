@@ -390,26 +390,9 @@ func intentFindings(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 // one of *.example.com's addresses. A role without the new rule judges
 // nothing and names the refusal.
 func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
-	env := testenv.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin := env.AdminClient(t)
-	adminDyn, err := dynamic.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cnpGVR := netpol.ModelledResources["clusternetworkpolicies"].GroupVersionResource
-	installPolicyCRDs(ctx, t, adminDyn, admin, "testdata/crds/policy.networking.k8s.io_v1alpha2.yaml", cnpGVR)
-	ns := env.CreateNamespace(ctx, t, "", nil).Name
-
-	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
-	bindClusterRole(ctx, t, admin, role, ns, "runtime")
-	old := role.DeepCopy()
-	old.Rules = slices.DeleteFunc(old.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "clusternetworkpolicies") })
-	if len(old.Rules) != len(role.Rules)-1 {
-		t.Fatalf("deploy/runtime's role has %d rules for clusternetworkpolicies, want 1", len(role.Rules)-len(old.Rules))
-	}
-	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
+	env, admin, adminDyn, ns, cnpGVR := clusterPolicySetup(ctx, t, "clusternetworkpolicies")
 
 	subject := fmt.Sprintf(`{namespaces: {matchLabels: {kubernetes.io/metadata.name: %s}}}`, ns)
 	peer := func(app string) string {
@@ -455,7 +438,7 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	n, stop := runRecordedSensor(ctx, t, env, admin, ns, node, "runtime", conns, true)
 	ports := []string{"5432", "8080", "6379", "6380", "9090", "443"}
 	var got map[string]string
-	err = testenv.WaitFor(ctx, func(context.Context) (bool, error) {
+	err := testenv.WaitFor(ctx, func(context.Context) (bool, error) {
 		st := n.State()
 		got = intentFindings(ctx, t, admin, ns, ports...)
 		return st.IntentJudged == 5 && st.IntentUndecided == 1 && len(got) >= 2, nil
@@ -486,6 +469,32 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	if err != nil || st.IntentJudged != 0 || !strings.Contains(st.IntentReason, "clusternetworkpolicies") {
 		t.Errorf("without the rule for clusternetworkpolicies: state %+v (%v): want nothing judged and the refusal as the reason", st, err)
 	}
+}
+
+// clusterPolicySetup serves the ClusterNetworkPolicy CRD, creates a
+// namespace and binds in it the ServiceAccount runtime to deploy/runtime's
+// ClusterRole and runtime-old to that role without its one rule for
+// resource (as a role from before that rule).
+func clusterPolicySetup(ctx context.Context, t *testing.T, resource string) (*testenv.Env, kubernetes.Interface, dynamic.Interface, string, schema.GroupVersionResource) {
+	t.Helper()
+	env := testenv.Shared(t)
+	admin := env.AdminClient(t)
+	adminDyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnpGVR := netpol.ModelledResources["clusternetworkpolicies"].GroupVersionResource
+	installPolicyCRDs(ctx, t, adminDyn, admin, "testdata/crds/policy.networking.k8s.io_v1alpha2.yaml", cnpGVR)
+	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
+	bindClusterRole(ctx, t, admin, role, ns, "runtime")
+	old := role.DeepCopy()
+	old.Rules = slices.DeleteFunc(old.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, resource) })
+	if len(old.Rules) != len(role.Rules)-1 {
+		t.Fatalf("deploy/runtime's role has %d rules for %s, want 1", len(role.Rules)-len(old.Rules), resource)
+	}
+	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
+	return env, admin, adminDyn, ns, cnpGVR
 }
 
 // createIntentWorkloads creates in ns the NetworkPolicy web-egress (web

@@ -10,15 +10,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/palisade-sec/palisade/internal/fleetapi"
-	"github.com/palisade-sec/palisade/internal/netpol"
 	rt "github.com/palisade-sec/palisade/internal/runtime"
 	"github.com/palisade-sec/palisade/internal/runtime/policyintent"
 	"github.com/palisade-sec/palisade/internal/testenv"
@@ -84,26 +81,9 @@ func intentMessages(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 // role lacks the nodes rule judges everything else and leaves the
 // connections a nodes peer could change undecided, saying why.
 func TestRuntimePolicyIntentNodes(t *testing.T) {
-	env := testenv.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin := env.AdminClient(t)
-	adminDyn, err := dynamic.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cnpGVR := netpol.ModelledResources["clusternetworkpolicies"].GroupVersionResource
-	installPolicyCRDs(ctx, t, adminDyn, admin, "testdata/crds/policy.networking.k8s.io_v1alpha2.yaml", cnpGVR)
-	ns := env.CreateNamespace(ctx, t, "", nil).Name
-
-	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
-	bindClusterRole(ctx, t, admin, role, ns, "runtime")
-	old := role.DeepCopy()
-	old.Rules = slices.DeleteFunc(old.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "nodes") })
-	if len(old.Rules) != len(role.Rules)-1 {
-		t.Fatalf("deploy/runtime's role has %d rules for nodes, want 1", len(role.Rules)-len(old.Rules))
-	}
-	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
+	env, admin, adminDyn, ns, cnpGVR := clusterPolicySetup(ctx, t, "nodes")
 
 	ip := func(typ corev1.NodeAddressType, a string) corev1.NodeAddress {
 		return corev1.NodeAddress{Type: typ, Address: a}
