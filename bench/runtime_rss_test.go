@@ -39,8 +39,10 @@ import (
 // pods on its node in the real API server (each with a container status,
 // as the pod index keeps them, and an address), the cluster policy intent
 // judges by (rssCluster: 200 NetworkPolicies in 20 namespaces, 250
-// Services, and AdminNetworkPolicies and a BaselineAdminNetworkPolicy
-// through their CRDs), the eBPF sensor loaded and the target
+// Services, ClusterNetworkPolicies through their CRD, or with
+// PALISADE_RUNTIME_RSS_ADMIN=v1alpha1 AdminNetworkPolicies and a
+// BaselineAdminNetworkPolicy, and PALISADE_RUNTIME_NODES realistic Nodes,
+// default 1,000), the eBPF sensor loaded and the target
 // load's connects and execs running (runtime_loadgen_test.go) for
 // PALISADE_RUNTIME_BENCH_SECONDS (default 20). It reports the RSS at the
 // end and the peak (VmHWM), when the peak was sampled and what it was
@@ -257,9 +259,10 @@ func slicesContainsReason(evs []corev1.Event, reason string) bool {
 // address) in 20 namespaces labelled by team; per namespace a default
 // deny of ingress and egress, DNS egress, egress to the namespace's own
 // pods and 7 ingress rules by role and team (200 NetworkPolicies); a
-// Service per Deployment; and, through the AdminNetworkPolicy and
-// BaselineAdminNetworkPolicy CRDs of internal/runtimenode's tests, 3
-// AdminNetworkPolicies (Allow, Pass, Deny) and the baseline.
+// Service per Deployment; through the CRDs of internal/runtimenode's
+// tests, 5 ClusterNetworkPolicies (rssClusterPolicies: Accept, Pass,
+// Deny, nodes peers, a Baseline) or the v1alpha1 admin tiers
+// (rssAdminTiers); and 1,000 realistic Nodes (createNodes).
 func rssCluster(ctx context.Context, b *testing.B, env *testenv.Env) []string {
 	client := env.AdminClient(b)
 	const nNamespaces, nPods, replicas = 20, 1000, 4
@@ -333,33 +336,43 @@ func rssCluster(ctx context.Context, b *testing.B, env *testenv.Env) []string {
 			b.Fatal(err)
 		}
 	}
-	rssAdminTiers(ctx, b, env)
+	// PALISADE_RUNTIME_RSS_ADMIN=v1alpha1 installs the v1alpha1 admin
+	// tiers of the earlier figures instead of ClusterNetworkPolicies.
+	if os.Getenv("PALISADE_RUNTIME_RSS_ADMIN") == "v1alpha1" {
+		rssAdminTiers(ctx, b, env)
+	} else {
+		rssClusterPolicies(ctx, b, env)
+	}
+	createNodes(ctx, b, client, int(benchSeconds(b, "PALISADE_RUNTIME_NODES", 1000)))
 	return nss
+}
+
+// rssClusterPolicies installs the ClusterNetworkPolicy CRD (v1alpha2) and
+// rssAdminTiers' policies as ClusterNetworkPolicies, with one more whose
+// egress rules have nodes peers (the control plane's API port denied, the
+// workers' kubelets accepted for team t0).
+func rssClusterPolicies(ctx context.Context, b *testing.B, env *testenv.Env) {
+	policies := []string{
+		`{metadata: {name: rss-allow-monitoring}, spec: {tier: Admin, priority: 1, subject: {namespaces: {}}, ingress: [{action: Accept,
+  from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}], protocols: [{tcp: {destinationPort: {number: 9090}}}]}]}}`,
+		`{metadata: {name: rss-pass-team-t0}, spec: {tier: Admin, priority: 5, subject: {namespaces: {matchLabels: {team: t0}}},
+  egress: [{action: Pass, to: [{namespaces: {matchLabels: {team: t0}}}]}]}}`,
+		`{metadata: {name: rss-deny-metadata}, spec: {tier: Admin, priority: 10, subject: {namespaces: {}},
+  egress: [{action: Deny, to: [{networks: [169.254.169.254/32]}]}, {action: Deny, to: [{namespaces: {matchLabels: {team: t4}}}], protocols: [{tcp: {destinationPort: {range: {start: 5000, end: 5999}}}}]}]}}`,
+		`{metadata: {name: rss-nodes}, spec: {tier: Admin, priority: 20, subject: {namespaces: {}},
+  egress: [{action: Deny, to: [{nodes: {matchExpressions: [{key: node-role.kubernetes.io/control-plane, operator: Exists}]}}], protocols: [{tcp: {destinationPort: {number: 6443}}}]},
+    {action: Accept, to: [{nodes: {matchLabels: {node-role.kubernetes.io/worker: ""}}}], protocols: [{tcp: {destinationPort: {number: 10250}}}]}]}}`,
+		`{metadata: {name: rss-default}, spec: {tier: Baseline, priority: 0, subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}}`,
+	}
+	installCRDsAndPolicies(ctx, b, env, "../internal/runtimenode/testdata/crds/policy.networking.k8s.io_v1alpha2.yaml", "v1alpha2", policies, func(u *unstructured.Unstructured) string {
+		u.SetKind("ClusterNetworkPolicy")
+		return "clusternetworkpolicies"
+	})
 }
 
 // rssAdminTiers installs the admin tiers' CRDs (if the API server does not
 // serve them yet) and 3 AdminNetworkPolicies and the baseline.
 func rssAdminTiers(ctx context.Context, b *testing.B, env *testenv.Env) {
-	dyn, err := dynamic.NewForConfig(env.Config)
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := os.ReadFile("../internal/runtimenode/testdata/crds/policy.networking.k8s.io_v1alpha1.yaml")
-	if err != nil {
-		b.Fatal(err)
-	}
-	var list unstructured.UnstructuredList
-	var doc map[string]any
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		b.Fatal(err)
-	}
-	list.SetUnstructuredContent(doc)
-	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	for i := range list.Items {
-		if _, err := dyn.Resource(crds).Create(ctx, &list.Items[i], metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			b.Fatal(err)
-		}
-	}
 	policies := []string{
 		`{kind: AdminNetworkPolicy, metadata: {name: rss-allow-monitoring}, spec: {priority: 1, subject: {namespaces: {}}, ingress: [{action: Allow,
   from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}], ports: [{portNumber: {port: 9090}}]}]}}`,
@@ -369,17 +382,51 @@ func rssAdminTiers(ctx context.Context, b *testing.B, env *testenv.Env) {
   egress: [{action: Deny, to: [{networks: [169.254.169.254/32]}]}, {action: Deny, to: [{namespaces: {matchLabels: {team: t4}}}], ports: [{portRange: {start: 5000, end: 5999}}]}]}}`,
 		`{kind: BaselineAdminNetworkPolicy, metadata: {name: default}, spec: {subject: {namespaces: {}}, ingress: [{action: Deny, from: [{namespaces: {}}]}]}}`,
 	}
+	installCRDsAndPolicies(ctx, b, env, "../internal/runtimenode/testdata/crds/policy.networking.k8s.io_v1alpha1.yaml", "v1alpha1", policies, func(u *unstructured.Unstructured) string {
+		if u.GetKind() == "BaselineAdminNetworkPolicy" {
+			return "baselineadminnetworkpolicies"
+		}
+		return "adminnetworkpolicies"
+	})
+}
+
+// installCRDsAndPolicies installs the CRDs of file (if the API server
+// does not serve them yet) and the policies (YAML) in version of
+// policy.networking.k8s.io; resource sets a policy's kind if it must and
+// names its resource.
+func installCRDsAndPolicies(ctx context.Context, b *testing.B, env *testenv.Env, file, version string, policies []string, resource func(*unstructured.Unstructured) string) {
+	dyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var list unstructured.UnstructuredList
+	var doc map[string]any
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		b.Fatal(err)
+	}
+	if doc["kind"] == "List" {
+		list.SetUnstructuredContent(doc)
+	} else {
+		list.Items = []unstructured.Unstructured{{Object: doc}} // one CRD
+	}
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	for i := range list.Items {
+		if _, err := dyn.Resource(crds).Create(ctx, &list.Items[i], metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			b.Fatal(err)
+		}
+	}
 	for _, y := range policies {
 		u := &unstructured.Unstructured{}
 		if err := yaml.Unmarshal([]byte(y), &u.Object); err != nil {
 			b.Fatal(err)
 		}
-		u.SetAPIVersion("policy.networking.k8s.io/v1alpha1")
-		res := "adminnetworkpolicies"
-		if u.GetKind() == "BaselineAdminNetworkPolicy" {
-			res = "baselineadminnetworkpolicies"
-		}
-		gvr := schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: "v1alpha1", Resource: res}
+		res := resource(u)
+		u.SetAPIVersion("policy.networking.k8s.io/" + version)
+		gvr := schema.GroupVersionResource{Group: "policy.networking.k8s.io", Version: version, Resource: res}
 		// The CRDs may need a moment to be served.
 		err := testenv.WaitFor(ctx, func(ctx context.Context) (bool, error) {
 			_, err := dyn.Resource(gvr).Create(ctx, u, metav1.CreateOptions{})

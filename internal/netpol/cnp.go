@@ -360,12 +360,11 @@ type Node struct {
 }
 
 // nodeOf reads a Node object's labels and the IP addresses of its
-// status.addresses (host names are not addresses).
+// status.addresses (host names are not addresses). The labels are
+// shared, never written: the runtime sensor's model reads them from its
+// informer's cache without a copy per node.
 func nodeOf(n *corev1.Node) *Node {
-	out := &Node{Name: n.Name, Labels: labels.Set{}}
-	for k, v := range n.Labels {
-		out.Labels[k] = v
-	}
+	out := &Node{Name: n.Name, Labels: labels.Set(n.Labels)}
 	for _, a := range n.Status.Addresses {
 		if ip, err := netip.ParseAddr(a.Address); err == nil {
 			out.Addrs = append(out.Addrs, ip.Unmap())
@@ -479,4 +478,36 @@ func (m *Model) readNodes(inv *workload.Inventory) []finding.Problem {
 		}
 	}
 	return probs
+}
+
+// EgressIsolated reports whether NetworkPolicies isolate p for egress.
+func (m *Model) EgressIsolated(p *Peer) bool { return m.egressIsolated[p.Index] }
+
+// EgressToNode is what src may open to a, an address of one of the
+// cluster's nodes (not src's own: traffic to it is always allowed), and
+// what is unknown. The admin tiers judge node addresses as the API
+// defines them (nodes peers select them, networks peers hold them); the
+// NetworkPolicy API leaves it to the implementation whether ipBlocks
+// apply to node addresses. So when NetworkPolicies isolate src for
+// egress, what their ipBlocks would add is unknown: a connection is
+// allowed only if the tiers allow it whether the NetworkPolicies allow
+// all of it to a or only what their rules without peers (every
+// destination) allow, and unknown if the answer differs.
+func (m *Model) EgressToNode(src *Peer, a netip.Addr) (allowed, unknown ConnSet) {
+	at := IPRange{First: a, Last: a}
+	if !m.egressIsolated[src.Index] {
+		return m.egressToExternal(src, at)
+	}
+	hit := func(r *AdminRule) bool { return r.ips.containsRange(at) }
+	maybe := func(r *AdminRule) bool { return r.uncertain }
+	all, allUnknown := tieredUnknown(m.adminOut[src.Index], m.baseOut[src.Index], hit, maybe, nil, func() (ConnSet, bool) { return AllConns(), true })
+	sure := NoConns()
+	for _, r := range m.egressOf[src.Index] {
+		if r.AllPeers {
+			sure = sure.Union(r.conns(nil))
+		}
+	}
+	none, noneUnknown := tieredUnknown(m.adminOut[src.Index], m.baseOut[src.Index], hit, maybe, nil, func() (ConnSet, bool) { return sure, true })
+	allowed = all.Intersect(none)
+	return allowed, all.Union(allUnknown).Union(none).Union(noneUnknown).Subtract(allowed)
 }

@@ -21,14 +21,25 @@ package runtimenode
 // answer is in the sensor state: served and modelled (IntentPolicies),
 // not served (IntentPolicies says "NetworkPolicies only"), served in a
 // form the model does not read, or not listable (IntentReason: nothing
-// is judged, a coverage gap). The sensor has no Node informer: a nodes
-// peer leaves the connections to external addresses it could cover
-// undecided, as domain names do.
+// is judged, a coverage gap).
+//
+// Node objects, stripped to name, labels and status.addresses, let the
+// model judge ClusterNetworkPolicies' nodes peers and connections to
+// other nodes' addresses. Their informer is apart from the others: until
+// it has listed (the API server refuses it to a role from before the
+// nodes rule, or has not answered yet), snapshots are built without Node
+// objects (and it lists only after the first snapshot, so its list and
+// the pods' are not decoded at once), so connections a nodes peer could
+// change stay undecided,
+// never allowed or denied, and IntentPolicies says why; everything else
+// is judged as before. A refused list is logged once.
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -42,6 +53,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/netpol"
@@ -80,6 +92,14 @@ type intentWatch struct {
 	// tiers says which tiers the snapshot holds (the state's
 	// IntentPolicies).
 	tiers atomic.Pointer[string]
+
+	// nodes watches the Node objects (nil: not watched); nodesErr is its
+	// last list/watch error, nodesWarned whether it was logged;
+	// nodesIn whether the last snapshot was built with them.
+	nodes       cache.SharedIndexInformer
+	nodesErr    atomic.Pointer[string]
+	nodesWarned atomic.Bool
+	nodesIn     atomic.Bool
 }
 
 // adminInformer watches one admin tier's kind until stop.
@@ -125,6 +145,9 @@ func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactor
 			return nil, err
 		}
 	}
+	if err := w.watchNodes(coreinformers.NewNodeInformer(n.cfg.Client, 0, cache.Indexers{})); err != nil {
+		return nil, err
+	}
 	own := n.pods.handler()
 	onNode := func(obj any) bool {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
@@ -162,6 +185,54 @@ func (w *intentWatch) watch(inf cache.SharedIndexInformer, fn cache.TransformFun
 	}
 	_, err := inf.AddEventHandler(w.changed())
 	return err
+}
+
+// watchNodes sets up the Node informer: stripped by StripNode, its list
+// errors kept (and the first logged) without holding up the others.
+func (w *intentWatch) watchNodes(inf cache.SharedIndexInformer) error {
+	if err := inf.SetTransform(StripNode); err != nil {
+		return err
+	}
+	if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+		msg := err.Error()
+		w.nodesErr.Store(&msg)
+		if !w.nodesWarned.Swap(true) {
+			w.log.Warn("policy intent: Node objects not listed: connections a nodes peer could change stay undecided", slog.String("error", msg))
+		}
+		cache.DefaultWatchErrorHandler(ctx, r, err)
+	}); err != nil {
+		return err
+	}
+	// A Node's status is written every few minutes (1,000 nodes: a few
+	// updates a second): only a change of what is kept rebuilds.
+	mark := func() { w.dirty.Store(true) }
+	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(any) { mark() }, DeleteFunc: func(any) { mark() },
+		UpdateFunc: func(old, cur any) {
+			o, ok1 := old.(*corev1.Node)
+			c, ok2 := cur.(*corev1.Node)
+			if !ok1 || !ok2 || !maps.Equal(o.Labels, c.Labels) || !slices.Equal(o.Status.Addresses, c.Status.Addresses) {
+				mark()
+			}
+		}}); err != nil {
+		return err
+	}
+	w.nodes = inf
+	return nil
+}
+
+// nodesNote says whether the judged snapshot has the Node objects.
+func (w *intentWatch) nodesNote(s *policyintent.Snapshot) string {
+	switch {
+	case s.NodesKnown:
+		return fmt.Sprintf("; %d Nodes", s.Nodes)
+	case w.nodes != nil && w.nodes.HasSynced():
+		return "; no Nodes listed: connections a nodes peer could change are undecided"
+	}
+	why := "not listed yet"
+	if e := w.nodesErr.Load(); e != nil {
+		why = *e
+	}
+	return "; Node addresses unknown (" + why + "): connections a nodes peer could change are undecided"
 }
 
 // syncAdmin asks discovery and starts or stops the admin tiers' informers
@@ -257,7 +328,7 @@ func (w *intentWatch) policiesNote() string {
 		}
 		note += fmt.Sprintf(", %d AdminNetworkPolicies, %s, %d ClusterNetworkPolicies", s.AdminPolicies, base, s.ClusterPolicies)
 	}
-	return note
+	return note + w.nodesNote(s)
 }
 
 func (w *intentWatch) changed() cache.ResourceEventHandler {
@@ -278,11 +349,22 @@ func (w *intentWatch) run(ctx context.Context) {
 		}
 		w.mu.Unlock()
 	}()
+	nodesStarted := false
 	var discovered time.Time
 	for {
+		// The Nodes are listed after the first snapshot: their list (the
+		// whole objects, decoded before the transform strips them) and
+		// the pods' would otherwise be in memory at once, at start-up.
+		if w.nodes != nil && !nodesStarted && w.built.Load() > 0 {
+			go w.nodes.RunWithContext(ctx)
+			nodesStarted = true
+		}
 		if discovered.IsZero() || time.Since(discovered) >= w.discoverEvery {
 			w.syncAdmin(ctx)
 			discovered = time.Now()
+		}
+		if w.nodes != nil && w.nodes.HasSynced() != w.nodesIn.Load() {
+			w.dirty.Store(true) // listed (even none): judge with them
 		}
 		if w.synced() && w.dirty.Swap(false) {
 			w.judge.Set(w.snapshot())
@@ -307,7 +389,14 @@ func (w *intentWatch) snapshot() *policyintent.Snapshot {
 		admin = append(admin, listOf[*unstructured.Unstructured](a.inf)...)
 	}
 	w.mu.Unlock()
-	return policyintent.Build(pods, ns, pols, svcs, admin)
+	// Node objects only once listed: a partial list could leave out the
+	// node a nodes peer selects.
+	var nodes []*corev1.Node
+	w.nodesIn.Store(w.nodes != nil && w.nodes.HasSynced())
+	if w.nodesIn.Load() {
+		nodes = listOf[*corev1.Node](w.nodes)
+	}
+	return policyintent.BuildWithNodes(pods, ns, pols, svcs, admin, nodes)
 }
 
 func listOf[T any](inf cache.SharedIndexInformer) []T {
@@ -356,6 +445,18 @@ func stripPodForIntent(node string) cache.TransformFunc {
 			Status: status,
 		}, nil
 	}
+}
+
+// StripNode is the Node informer's transform: it keeps of a Node what
+// nodes peers read, its name, labels and status.addresses. The rest (images, conditions, capacity, managed
+// fields, annotations: most of a Node's size) is never cached.
+func StripNode(obj any) (any, error) {
+	nd, ok := obj.(*corev1.Node)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Node{TypeMeta: nd.TypeMeta, ObjectMeta: metav1.ObjectMeta{Name: nd.Name, UID: nd.UID, ResourceVersion: nd.ResourceVersion, Labels: nd.Labels},
+		Status: corev1.NodeStatus{Addresses: nd.Status.Addresses}}, nil
 }
 
 func stripNamespace(obj any) (any, error) {

@@ -101,6 +101,8 @@ type recordedSource struct {
 	events []rt.Event
 	state  rt.State
 	before func()
+	// more are events fed after events, as they come (nil: none).
+	more <-chan rt.Event
 }
 
 func (s *recordedSource) Run(ctx context.Context, fn func(rt.Event)) error {
@@ -110,8 +112,14 @@ func (s *recordedSource) Run(ctx context.Context, fn func(rt.Event)) error {
 	for _, e := range s.events {
 		fn(e)
 	}
-	<-ctx.Done()
-	return nil
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-s.more:
+			fn(e)
+		}
+	}
 }
 func (s *recordedSource) State() rt.State { return s.state }
 func (s *recordedSource) Close() error    { return nil }

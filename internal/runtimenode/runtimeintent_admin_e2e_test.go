@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,6 +277,14 @@ func TestRuntimePolicyIntentAdminTiers(t *testing.T) {
 // deleted first: they are not this sensor's.
 func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admin kubernetes.Interface, ns, node, sa string, conns []rt.Event, wantSnapshot bool) (*Node, func()) {
 	t.Helper()
+	n, _, stop := runRecordedSensorMore(ctx, t, env, admin, ns, node, sa, conns, wantSnapshot)
+	return n, stop
+}
+
+// runRecordedSensorMore is runRecordedSensor that also returns a function
+// feeding the sensor more recorded events (attributed to the same pod).
+func runRecordedSensorMore(ctx context.Context, t *testing.T, env *testenv.Env, admin kubernetes.Interface, ns, node, sa string, conns []rt.Event, wantSnapshot bool) (*Node, func(...rt.Event), func()) {
+	t.Helper()
 	root := t.TempDir()
 	cg := fakeCgroup(t, root)
 	evs := slices.Clone(conns)
@@ -290,7 +299,8 @@ func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admi
 	if err := admin.CoreV1().Events(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	src := &recordedSource{events: evs, state: rt.State{Mode: "ok", Decoded: uint64(len(evs))}}
+	more := make(chan rt.Event)
+	src := &recordedSource{events: evs, state: rt.State{Mode: "ok", Decoded: uint64(len(evs))}, more: more}
 	n, err := New(Config{Client: testenv.NewClient(t, cfg), Dynamic: dyn, Node: node, Namespace: ns, CgroupRoot: root, StateEvery: 50 * time.Millisecond,
 		PolicyIntent: true, IntentEvery: 50 * time.Millisecond, Ledger: "", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Open: func(context.Context, rt.Options) (Source, error) { return src, nil }})
@@ -299,7 +309,10 @@ func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admi
 	}
 	src.before = func() {
 		for ctx.Err() == nil {
-			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && (n.intent.built.Load() > 0 || !wantSnapshot) {
+			// A snapshot with the Node objects, or after their list
+			// was refused.
+			nodes := n.intent.nodesIn.Load() || n.intent.nodesErr.Load() != nil
+			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && (n.intent.built.Load() > 0 && nodes || !wantSnapshot) {
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -308,11 +321,24 @@ func runRecordedSensor(ctx context.Context, t *testing.T, env *testenv.Env, admi
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- n.Run(runCtx) }()
-	return n, func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
+	feed := func(evs ...rt.Event) {
+		for _, e := range evs {
+			e.CgroupID = cg
+			select {
+			case more <- e:
+			case <-ctx.Done():
+				return
+			}
 		}
+	}
+	var once sync.Once
+	return n, feed, func() {
+		once.Do(func() {
+			stop()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 
@@ -364,26 +390,9 @@ func intentFindings(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 // one of *.example.com's addresses. A role without the new rule judges
 // nothing and names the refusal.
 func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
-	env := testenv.Shared(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	admin := env.AdminClient(t)
-	adminDyn, err := dynamic.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cnpGVR := netpol.ModelledResources["clusternetworkpolicies"].GroupVersionResource
-	installPolicyCRDs(ctx, t, adminDyn, admin, "testdata/crds/policy.networking.k8s.io_v1alpha2.yaml", cnpGVR)
-	ns := env.CreateNamespace(ctx, t, "", nil).Name
-
-	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
-	bindClusterRole(ctx, t, admin, role, ns, "runtime")
-	old := role.DeepCopy()
-	old.Rules = slices.DeleteFunc(old.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "clusternetworkpolicies") })
-	if len(old.Rules) != len(role.Rules)-1 {
-		t.Fatalf("deploy/runtime's role has %d rules for clusternetworkpolicies, want 1", len(role.Rules)-len(old.Rules))
-	}
-	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
+	env, admin, adminDyn, ns, cnpGVR := clusterPolicySetup(ctx, t, "clusternetworkpolicies")
 
 	subject := fmt.Sprintf(`{namespaces: {matchLabels: {kubernetes.io/metadata.name: %s}}}`, ns)
 	peer := func(app string) string {
@@ -429,7 +438,7 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	n, stop := runRecordedSensor(ctx, t, env, admin, ns, node, "runtime", conns, true)
 	ports := []string{"5432", "8080", "6379", "6380", "9090", "443"}
 	var got map[string]string
-	err = testenv.WaitFor(ctx, func(context.Context) (bool, error) {
+	err := testenv.WaitFor(ctx, func(context.Context) (bool, error) {
 		st := n.State()
 		got = intentFindings(ctx, t, admin, ns, ports...)
 		return st.IntentJudged == 5 && st.IntentUndecided == 1 && len(got) >= 2, nil
@@ -442,7 +451,7 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	if st.IntentReason != "" || st.IntentDenied != 2 {
 		t.Errorf("state %+v: want 5 judged, 2 denied, 1 undecided, judging on", st)
 	}
-	if want := "NetworkPolicies and clusternetworkpolicies (policy.networking.k8s.io/v1alpha2); "; !strings.HasPrefix(st.IntentPolicies, want) || !strings.HasSuffix(st.IntentPolicies, ", 5 ClusterNetworkPolicies") {
+	if want := "NetworkPolicies and clusternetworkpolicies (policy.networking.k8s.io/v1alpha2); "; !strings.HasPrefix(st.IntentPolicies, want) || !strings.Contains(st.IntentPolicies, ", 5 ClusterNetworkPolicies; ") {
 		t.Errorf("IntentPolicies %q, want it to start with %q and count 5 ClusterNetworkPolicies", st.IntentPolicies, want)
 	}
 	if len(got) != 2 || !strings.Contains(got["5432"], "ClusterNetworkPolicy "+ns+"-deny (Admin tier, priority 3) Egress rule #1 \"no-db\": Deny") ||
@@ -460,6 +469,32 @@ func TestRuntimePolicyIntentClusterNetworkPolicies(t *testing.T) {
 	if err != nil || st.IntentJudged != 0 || !strings.Contains(st.IntentReason, "clusternetworkpolicies") {
 		t.Errorf("without the rule for clusternetworkpolicies: state %+v (%v): want nothing judged and the refusal as the reason", st, err)
 	}
+}
+
+// clusterPolicySetup serves the ClusterNetworkPolicy CRD, creates a
+// namespace and binds in it the ServiceAccount runtime to deploy/runtime's
+// ClusterRole and runtime-old to that role without its one rule for
+// resource (as a role from before that rule).
+func clusterPolicySetup(ctx context.Context, t *testing.T, resource string) (*testenv.Env, kubernetes.Interface, dynamic.Interface, string, schema.GroupVersionResource) {
+	t.Helper()
+	env := testenv.Shared(t)
+	admin := env.AdminClient(t)
+	adminDyn, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cnpGVR := netpol.ModelledResources["clusternetworkpolicies"].GroupVersionResource
+	installPolicyCRDs(ctx, t, adminDyn, admin, "testdata/crds/policy.networking.k8s.io_v1alpha2.yaml", cnpGVR)
+	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
+	bindClusterRole(ctx, t, admin, role, ns, "runtime")
+	old := role.DeepCopy()
+	old.Rules = slices.DeleteFunc(old.Rules, func(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, resource) })
+	if len(old.Rules) != len(role.Rules)-1 {
+		t.Fatalf("deploy/runtime's role has %d rules for %s, want 1", len(role.Rules)-len(old.Rules), resource)
+	}
+	bindClusterRole(ctx, t, admin, old, ns, "runtime-old")
+	return env, admin, adminDyn, ns, cnpGVR
 }
 
 // createIntentWorkloads creates in ns the NetworkPolicy web-egress (web

@@ -58,6 +58,9 @@ type Snapshot struct {
 	// own node is always allowed, traffic to other nodes is left to the
 	// network plugin by the NetworkPolicy API.
 	nodes map[netip.Addr]bool
+	// nodeAt maps the addresses of the Node objects (status.addresses)
+	// to their node's name; empty when the sensor has no Node objects.
+	nodeAt map[netip.Addr]string
 	// services maps a ClusterIP to its Service.
 	services map[netip.Addr]*corev1.Service
 	// podNets are the /24 (IPv4) and /64 (IPv6) networks pod addresses
@@ -70,6 +73,10 @@ type Snapshot struct {
 	// BaselineAdminNetworkPolicy was among the admin objects.
 	Pods, Policies, Services, AdminPolicies, ClusterPolicies int
 	Baseline                                                 bool
+	// Nodes counts the Node objects; NodesKnown says the snapshot was
+	// built with them, so nodes peers are judged.
+	Nodes      int
+	NodesKnown bool
 }
 
 // Build makes a snapshot. Objects are read, never kept or modified
@@ -82,10 +89,29 @@ type Snapshot struct {
 // or v1alpha1 and v1alpha2 policies together, makes the snapshot
 // incomplete.
 func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*networkingv1.NetworkPolicy, services []*corev1.Service, admin []*unstructured.Unstructured) *Snapshot {
+	return BuildWithNodes(pods, namespaces, policies, services, admin, nil)
+}
+
+// BuildWithNodes is Build with the cluster's Node objects (every one: a
+// synced informer's list; nil when the sensor has none). With them,
+// nodes peers select the addresses of the nodes they match, and
+// connections to other nodes' addresses are judged (Model.EgressToNode);
+// without them, connections such a peer could change stay undecided.
+func BuildWithNodes(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*networkingv1.NetworkPolicy, services []*corev1.Service, admin []*unstructured.Unstructured, nodes []*corev1.Node) *Snapshot {
 	s := &Snapshot{peerOf: map[string]*netpol.Peer{}, hostOf: map[string]netip.Addr{}, podAt: map[netip.Addr]string{},
-		nodes: map[netip.Addr]bool{}, services: map[netip.Addr]*corev1.Service{}, podNets: map[netip.Prefix]bool{},
-		Pods: len(pods), Policies: len(policies), Services: len(services)}
+		nodes: map[netip.Addr]bool{}, nodeAt: map[netip.Addr]string{}, services: map[netip.Addr]*corev1.Service{}, podNets: map[netip.Prefix]bool{},
+		Pods: len(pods), Policies: len(policies), Services: len(services), Nodes: len(nodes)}
 	inv := workload.NewInventory()
+	for _, nd := range nodes {
+		// Read, not kept: the model copies labels and addresses.
+		inv.Add(nd, finding.ObjectRef{APIVersion: "v1", Kind: "Node", Name: nd.Name}, nil)
+		for _, a := range nd.Status.Addresses {
+			if ip, err := netip.ParseAddr(a.Address); err == nil {
+				s.nodeAt[ip.Unmap()] = nd.Name
+				s.nodes[ip.Unmap()] = true
+			}
+		}
+	}
 	for _, ns := range namespaces {
 		inv.Add(ns.DeepCopy(), finding.ObjectRef{APIVersion: "v1", Kind: "Namespace", Name: ns.Name}, nil)
 	}
@@ -151,6 +177,7 @@ func Build(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies []*netwo
 	}
 	res := netpol.FromInventory(inv)
 	s.model = res.Model
+	s.NodesKnown = s.model.NodesKnown
 	for _, pr := range res.Problems {
 		if pr.Level == finding.LevelError {
 			errs = append(errs, pr.Message)
@@ -365,6 +392,9 @@ func (s *Snapshot) judge(local *netpol.Peer, pod *rt.Pod, outbound bool, remote 
 	if remote == s.hostOf[pod.Namespace+"/"+pod.Name] {
 		return rt.IntentVerdict{Decided: true}
 	}
+	if node, ok := s.nodeAt[remote]; ok && s.NodesKnown {
+		return s.decideNode(local, remote, node, port, proto)
+	}
 	if s.nodes[remote] || s.podNets[podNet(remote)] {
 		return rt.IntentVerdict{}
 	}
@@ -391,6 +421,24 @@ func (s *Snapshot) decide(src, dst netpol.Endpoint, port int32, dstName string, 
 	}
 	v.Denied = true
 	v.Why = why(e, port, proto)
+	return v
+}
+
+// decideNode judges a connection to another node's address by the admin
+// tiers (nodes peers) and, where NetworkPolicies isolate the pod for
+// egress, only if their verdict does not depend on whether ipBlocks apply
+// to node addresses (implementation-defined): Model.EgressToNode.
+func (s *Snapshot) decideNode(local *netpol.Peer, remote netip.Addr, node string, port uint16, proto corev1.Protocol) rt.IntentVerdict {
+	allowed, unknown := s.model.EgressToNode(local, remote)
+	if unknown.Allows(proto, int32(port)) {
+		return rt.IntentVerdict{}
+	}
+	v := rt.IntentVerdict{Decided: true, Src: local.String(), Dst: remote.String() + "[Node " + node + "]"}
+	if allowed.Allows(proto, int32(port)) {
+		return v
+	}
+	v.Denied = true
+	v.Why = why(s.model.Explain(netpol.Endpoint{Peer: local}, netpol.AddressEndpoint(remote)), int32(port), proto)
 	return v
 }
 

@@ -48,6 +48,11 @@ func clusterWith(admin []string, extra ...*networkingv1.NetworkPolicy) *Snapshot
 
 // clusterWithObjects is the cluster with admin objects as given.
 func clusterWithObjects(admin []*unstructured.Unstructured, extra ...*networkingv1.NetworkPolicy) *Snapshot {
+	return clusterWithNodes(admin, nil, extra...)
+}
+
+// clusterWithNodes is the cluster with admin objects and Node objects.
+func clusterWithNodes(admin []*unstructured.Unstructured, nodes []*corev1.Node, extra ...*networkingv1.NetworkPolicy) *Snapshot {
 	ctrl := true
 	pod := func(name, ip, host string, lbl map[string]string, owner *metav1.OwnerReference, ports ...corev1.ContainerPort) *corev1.Pod {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: name, Labels: lbl},
@@ -93,7 +98,7 @@ func clusterWithObjects(admin []*unstructured.Unstructured, extra ...*networking
 		Selector: map[string]string{"app": "db"}, ClusterIP: "10.96.0.20", ClusterIPs: []string{"10.96.0.20"},
 		Ports: []corev1.ServicePort{{Port: 5432, Protocol: tcp, TargetPort: pg}}}}
 	ns := []*corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}}
-	return Build(pods, ns, policies, []*corev1.Service{svc}, admin)
+	return BuildWithNodes(pods, ns, policies, []*corev1.Service{svc}, admin, nodes)
 }
 
 var (
@@ -511,5 +516,103 @@ spec:
 	// Both versions at once: the API does not say how they compose.
 	if s := clusterWith(append(append([]string{}, clusterTiers...), adminTiers...)); !strings.Contains(s.incomplete, "does not define how the two versions compose") {
 		t.Errorf("both versions: incomplete %q", s.incomplete)
+	}
+}
+
+// nodesPolicy is an Admin tier ClusterNetworkPolicy with nodes peers:
+// shop's pods may not reach the control plane's nodes on TCP 6443 and
+// may reach the workers' kubelets (TCP 10250).
+const nodesPolicy = `
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: nodes}
+spec:
+  tier: Admin
+  priority: 25
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: shop}}}
+  egress:
+  - {name: no-apiserver, action: Deny, to: [{nodes: {matchLabels: {role: control-plane}}}], protocols: [{tcp: {destinationPort: {number: 6443}}}]}
+  - {name: kubelets, action: Accept, to: [{nodes: {matchLabels: {role: worker}}}], protocols: [{tcp: {destinationPort: {number: 10250}}}]}
+`
+
+// node is a Node object as the sensor's informer keeps it.
+func node(name, role string, addrs ...corev1.NodeAddress) *corev1.Node {
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"role": role, "kubernetes.io/hostname": name}},
+		Status: corev1.NodeStatus{Addresses: addrs}}
+}
+
+// clusterNodes are the test cluster's nodes: cp-1 (control plane,
+// 192.168.1.1, 198.51.100.9 and fd00::1, and a host name), w-1 and w-2
+// (workers: web-7d9f-a's and db-0's nodes). role relabels cp-1; drop
+// leaves a node out (deleted).
+func clusterNodes(cpRole, drop string) []*corev1.Node {
+	var out []*corev1.Node
+	for _, n := range []*corev1.Node{
+		node("cp-1", cpRole, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "192.168.1.1"}, corev1.NodeAddress{Type: corev1.NodeExternalIP, Address: "198.51.100.9"},
+			corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "fd00::1"}, corev1.NodeAddress{Type: corev1.NodeHostName, Address: "cp-1"}),
+		node("w-1", "worker", corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "192.168.1.10"}),
+		node("w-2", "worker", corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: "192.168.1.11"}),
+	} {
+		if n.Name != drop {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestJudgeNodesPeers: with the Node objects, nodes peers select their
+// nodes' addresses (InternalIP, ExternalIP, IPv4 and IPv6), so the
+// connections they could change are decided; a connection to another
+// node's address is decided where the verdict does not depend on whether
+// NetworkPolicies' ipBlocks apply to node addresses (implementation-
+// defined), undecided where it does; relabelling or deleting a node
+// changes the verdicts; without Node objects they stay undecided.
+func TestJudgeNodesPeers(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		nodes           []*corev1.Node
+		f               rt.Flow
+		decided, denied bool
+		why             string
+	}{
+		{"Deny: api to the control plane's ExternalIP", clusterNodes("control-plane", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:6443"), Port: 6443}, true, true, `ClusterNetworkPolicy nodes (Admin tier, priority 25) Egress rule #1 "no-apiserver": Deny`},
+		{"Deny: api to the control plane's InternalIP", clusterNodes("control-plane", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("192.168.1.1:6443"), Port: 6443}, true, true, `"no-apiserver": Deny`},
+		{"Deny: api to the control plane's IPv6 address", clusterNodes("control-plane", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("[fd00::1]:6443"), Port: 6443}, true, true, `"no-apiserver": Deny`},
+		{"Deny over web's NetworkPolicy", clusterNodes("control-plane", ""), rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.1:6443"), Port: 6443}, true, true, `"no-apiserver": Deny`},
+		{"the Deny is for its port only", clusterNodes("control-plane", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:443"), Port: 443}, true, false, ""},
+		{"not a node's address: decided", clusterNodes("control-plane", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.10:6443"), Port: 6443}, true, false, ""},
+		{"Accept to another worker over web's NetworkPolicy", clusterNodes("control-plane", ""), rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.11:10250"), Port: 10250}, true, false, ""},
+		{"web's NetworkPolicy and a node's address: ipBlocks may or may not apply", clusterNodes("control-plane", ""), rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.11:8080"), Port: 8080}, false, false, ""},
+		{"web's rule for every destination covers nodes too", clusterNodes("control-plane", ""), rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.11:53"), Port: 53, UDP: true}, true, false, ""},
+		{"api is not isolated: another node's address is allowed", clusterNodes("control-plane", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("192.168.1.11:8080"), Port: 8080}, true, false, ""},
+		{"own node: always allowed", clusterNodes("control-plane", ""), rt.Flow{Pod: web, Outbound: true, Remote: ap("192.168.1.10:8080"), Port: 8080}, true, false, ""},
+		{"relabelled a worker: Accept", clusterNodes("worker", ""), rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.9:10250"), Port: 10250}, true, false, ""},
+		{"relabelled a worker: no Deny", clusterNodes("worker", ""), rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:6443"), Port: 6443}, true, false, ""},
+		{"deleted: an external address", clusterNodes("control-plane", "cp-1"), rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:6443"), Port: 6443}, true, false, ""},
+		{"deleted: web's NetworkPolicy denies an external address", clusterNodes("control-plane", "cp-1"), rt.Flow{Pod: web, Outbound: true, Remote: ap("198.51.100.9:6443"), Port: 6443}, true, true, "web-egress"},
+		{"no Node objects: undecided", nil, rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.9:6443"), Port: 6443}, false, false, ""},
+		{"no Node objects: any external address could be a node's", nil, rt.Flow{Pod: api, Outbound: true, Remote: ap("198.51.100.10:6443"), Port: 6443}, false, false, ""},
+		{"no Node objects: other nodes stay undecided", nil, rt.Flow{Pod: api, Outbound: true, Remote: ap("192.168.1.11:8080"), Port: 8080}, false, false, ""},
+		{"inbound from another node: undecided", clusterNodes("control-plane", ""), rt.Flow{Pod: db, Remote: ap("192.168.1.1:40000"), Port: 5432}, false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := &unstructured.Unstructured{}
+			if err := yaml.Unmarshal([]byte(nodesPolicy), &u.Object); err != nil {
+				t.Fatal(err)
+			}
+			s := clusterWithNodes([]*unstructured.Unstructured{u}, tc.nodes)
+			if s.incomplete != "" || s.NodesKnown != (tc.nodes != nil) || s.Nodes != len(tc.nodes) {
+				t.Fatalf("snapshot: incomplete %q, nodes known %v, %d nodes", s.incomplete, s.NodesKnown, s.Nodes)
+			}
+			j := &Judge{}
+			j.Set(s)
+			v := j.Judge(tc.f)
+			if v.Decided != tc.decided || v.Denied != tc.denied {
+				t.Fatalf("verdict %+v, want decided %v, denied %v", v, tc.decided, tc.denied)
+			}
+			if !strings.Contains(v.Why, tc.why) {
+				t.Errorf("why %q, want it to contain %q", v.Why, tc.why)
+			}
+		})
 	}
 }
