@@ -98,8 +98,9 @@ func TestScanImageMissingData(t *testing.T) {
 
 // TestScanImageFailOnPriority: the fixture's finding, of unknown severity
 // (P3) and without a fix (one step lower), is P4. --fail-on-priority
-// gates on it alone, both gates apply when --fail-on is given too, and
-// every format carries the priority.
+// gates on it alone, both gates apply when --fail-on is given too,
+// --fail-on P1..P4 is the same priority gate, and every format carries
+// the priority.
 func TestScanImageFailOnPriority(t *testing.T) {
 	fx := newGateFixture(t)
 	tests := []struct {
@@ -112,6 +113,10 @@ func TestScanImageFailOnPriority(t *testing.T) {
 		{"P1 with --fail-on low: severity gate still fails", []string{"--fail-on-priority", "P1", "--fail-on", "low"}, exitFindings},
 		{"P1 with --fail-on none", []string{"--fail-on-priority", "P1", "--fail-on", "none"}, exitClean},
 		{"not a priority", []string{"--fail-on-priority", "high"}, exitError},
+		{"--fail-on P4 fails", []string{"--fail-on", "P4"}, exitFindings},
+		{"--fail-on p3 passes, replacing the severity gate", []string{"--fail-on", "p3"}, exitClean},
+		{"--fail-on P2 and --fail-on-priority P2: ambiguous", []string{"--fail-on", "P2", "--fail-on-priority", "P2"}, exitError},
+		{"--fail-on neither severity nor priority", []string{"--fail-on", "P5"}, exitError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -183,7 +183,7 @@ beside its severity: the severity sets it, an EPSS score of 0.1 or more
 raises it, no fix available lowers it, and so do vulnerable Go symbols the
 binary does not link ("reachable": false, read from the binary's own
 symbol table); CISA KEV makes it P1 (P2 when not reachable).
---fail-on-priority P2 exits 1 on P1 and P2 findings only.
+--fail-on-priority P2 (or --fail-on P2) exits 1 on P1 and P2 findings only.
 
 Packages of an ecosystem the database has no advisories of (an Alpine
 image and a database of Debian's only, Wolfi, Amazon Linux ...) were not
@@ -207,8 +207,16 @@ database could not be read, or packages were left unchecked.` + attestationsHelp
 			if err != nil {
 				return &cli.ExitError{Code: cli.CodeError, Err: err}
 			}
-			if _, _, err := o.FailThreshold(); err != nil {
-				return &cli.ExitError{Code: cli.CodeError, Err: err}
+			// --fail-on also takes a fix-first priority (P1..P4): the
+			// same gate as --fail-on-priority, in the flag pipelines
+			// already pass. Given both ways it is ambiguous: refused.
+			if _, err := finding.ParsePriority(o.FailOn); err == nil {
+				if o.FailOnPriority != "" {
+					return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("--fail-on %s and --fail-on-priority %s: give the priority once", o.FailOn, o.FailOnPriority)}
+				}
+				o.FailOnPriority, o.FailOn = o.FailOn, "none"
+			} else if _, _, err := o.FailThreshold(); err != nil {
+				return &cli.ExitError{Code: cli.CodeError, Err: fmt.Errorf("%w, or a priority P1..P4", err)}
 			}
 			if o.FailOnPriority != "" {
 				if _, err := finding.ParsePriority(o.FailOnPriority); err != nil {
@@ -314,7 +322,7 @@ database could not be read, or packages were left unchecked.` + attestationsHelp
 	}
 	img.Add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&o.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or of unknown severity: critical, high, medium, low, unknown (any finding), or none")
+	f.StringVar(&o.FailOn, "fail-on", "low", "exit 1 when a finding is at or above this severity, or of unknown severity: critical, high, medium, low, unknown (any finding), or none; or at or above a fix-first priority: P1, P2, P3, P4 (as --fail-on-priority)")
 	f.StringVar(&o.FailOnPriority, "fail-on-priority", "", "exit 1 when a vulnerability's fix-first priority is at or above this: P1, P2, P3 or P4 (replaces --fail-on's severity gate unless --fail-on is given too)")
 	f.BoolVar(&o.IgnoreUnknownSeverity, "ignore-unknown-severity", false, "do not let vulnerabilities of unknown severity fail --fail-on (they still appear in the report)")
 	f.BoolVar(&o.ShowSuppressed, "show-suppressed", false, "list findings suppressed by VEX in table output (other formats always include them, marked)")
