@@ -201,13 +201,14 @@ func TestSymbolStreamPE(t *testing.T) {
 	}
 }
 
-// FuzzSymbolStreamPE: hostile PE streams end in an error or a name set,
+// FuzzSymbolStreamPE: hostile PE (and Mach-O) streams end in an error or a name set,
 // within the bounds, and GoSymbols neither panics nor over-allocates.
 func FuzzSymbolStreamPE(f *testing.F) {
 	good := synthPE(true, "a.F", "net/http.(*Client).Do")
 	f.Add(good, uint16(7))
 	f.Add(synthPE(false, "a.F"), uint16(4095))
 	f.Add(good[:len(good)/2], uint16(64))
+	f.Add(synthMachO("a.F", "net/http.(*Client).Do"), uint16(5))
 	f.Fuzz(func(t *testing.T, data []byte, chunk uint16) {
 		var s symbolStream
 		c := int(chunk%4096) + 1
@@ -220,4 +221,78 @@ func FuzzSymbolStreamPE(f *testing.F) {
 		}
 		_, _ = GoSymbols(bytes.NewReader(data))
 	})
+}
+
+// synthMachO is a 64-bit little-endian Mach-O file whose one segment
+// holds the section __gopclntab: a pclntab of funcs.
+func synthMachO(funcs ...string) []byte {
+	le := binary.LittleEndian
+	tab := pclntab120(funcs...)
+	const cmdSize = 72 + 80
+	tabOff := 32 + cmdSize
+	out := make([]byte, tabOff+len(tab))
+	le.PutUint32(out, 0xfeedfacf)
+	le.PutUint32(out[16:], 1)
+	le.PutUint32(out[20:], cmdSize)
+	lc := out[32:]
+	le.PutUint32(lc, 0x19)
+	le.PutUint32(lc[4:], cmdSize)
+	copy(lc[8:], "__TEXT")
+	le.PutUint64(lc[40:], uint64(len(out)))
+	le.PutUint64(lc[48:], uint64(len(out)))
+	le.PutUint32(lc[64:], 1)
+	sec := lc[72:]
+	copy(sec, "__gopclntab")
+	copy(sec[16:], "__TEXT")
+	le.PutUint64(sec[40:], uint64(len(tab)))
+	le.PutUint32(sec[48:], uint32(tabOff))
+	copy(out[tabOff:], tab)
+	return out
+}
+
+// TestSymbolStreamMachO: a synthetic Mach-O file, whole or broken.
+func TestSymbolStreamMachO(t *testing.T) {
+	le := binary.LittleEndian
+	good := synthMachO("a.F", "b.(*T).M")
+	edit := func(f func(b []byte)) []byte { b := bytes.Clone(good); f(b); return b }
+	tests := []struct {
+		name    string
+		data    []byte
+		wantErr bool
+	}{
+		{"section", good, false},
+		{"truncated", good[:len(good)-4], true},
+		{"no __gopclntab", bytes.Replace(good, []byte("__gopclntab"), []byte("__gopclntax"), 1), true},
+		{"section offset past EOF", edit(func(b []byte) { le.PutUint32(b[32+72+48:], 1<<30) }), true},
+		{"section too short", edit(func(b []byte) { le.PutUint64(b[32+72+40:], 20) }), true},
+		{"huge load commands", edit(func(b []byte) { le.PutUint32(b[20:], 0xffffffff) }), true},
+		{"load command size zero", edit(func(b []byte) { le.PutUint32(b[36:], 0) }), true},
+		{"huge section count", edit(func(b []byte) { le.PutUint32(b[32+64:], 0xffffffff) }), false},
+	}
+	for _, tt := range tests {
+		for _, chunk := range []int{1, 7, 1 << 20} {
+			var s symbolStream
+			for rest := tt.data; len(rest) > 0; rest = rest[min(chunk, len(rest)):] {
+				s.Write(rest[:min(chunk, len(rest))])
+			}
+			got, err := s.symbols()
+			if tt.wantErr {
+				if err == nil {
+					t.Errorf("%s/%d: no error: %v", tt.name, chunk, slices.Sorted(maps.Keys(got)))
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s/%d: %v", tt.name, chunk, err)
+			}
+			for _, want := range []string{"a.F", "b.T.M", "b"} {
+				if _, ok := got[want]; !ok {
+					t.Errorf("%s/%d: %s missing from %v", tt.name, chunk, want, got)
+				}
+			}
+		}
+	}
+	if _, err := GoSymbols(bytes.NewReader(good)); err != nil {
+		t.Errorf("GoSymbols: %v", err)
+	}
 }
