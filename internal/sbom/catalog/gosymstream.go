@@ -14,6 +14,10 @@ package catalog
 // a 100 MiB binary) instead of the whole binary. Pre-1.16 tables, which
 // debug/gosym must decode whole, are not read from a stream: their
 // binaries' reachability is unknown.
+//
+// PE and Mach-O binaries are streamed the same way, only the confirmation
+// differs: PE's COFF symbol runtime.pclntab (gosympe.go), Mach-O's
+// __gopclntab section in the load commands (gosymmacho.go).
 
 import (
 	"bytes"
