@@ -85,7 +85,7 @@ type Package struct {
 	// and "import/path.Type.Method", and each linked package's bare
 	// "import/path", read from its pclntab; the matcher
 	// decides from them whether an advisory's vulnerable symbols are
-	// reachable. nil means the table was not read (not an ELF binary, too
+	// reachable. nil means the table was not read (stripped PE binary, too
 	// large, unreadable): reachability is then unknown. Not part of the
 	// SBOM output.
 	GoSymbols map[string]struct{} `json:"-"`

@@ -296,6 +296,13 @@ type crossCheckCase struct {
 	// same build stamped with it is govulncheck's reference, because
 	// govulncheck cannot read this binary's version (see the test's comment).
 	refStamp string
+	// flags are more go build flags (-ldflags=-s -w).
+	flags []string
+	// refUnstripped, for a stripped build whose pclntab Palisade still
+	// reads (ELF, Mach-O), makes govulncheck's reference the same build
+	// without flags: govulncheck reads no symbols from a stripped binary
+	// and reports every vulnerable symbol as found.
+	refUnstripped bool
 	// noSymbols, when set, says why Palisade reads no symbols from this
 	// binary: its findings' reachability must all be unknown, and only
 	// the findings themselves are compared.
@@ -305,12 +312,17 @@ type crossCheckCase struct {
 	want, notWant []string
 }
 
-// peSymbols is why Palisade's reachability is unknown on Windows.
-const peSymbols = "Palisade reads Go symbol tables from ELF binaries only (catalog.GoSymbols); govulncheck reads PE too"
+// strippedPE is why neither tool reads symbols from a stripped Windows
+// binary: `-ldflags=-s` drops its COFF symbols, and with them
+// runtime.pclntab, the only pointer to the pclntab inside .rdata.
+const strippedPE = "a stripped PE binary has no COFF symbols: govulncheck reports every vulnerable symbol as found, Palisade reachability unknown"
 
 // TestGovulncheckWholeDatabase builds a program linking vulnerable
 // standard library packages and one linking vulnerable golang.org/x
-// modules, for linux/amd64 and windows/amd64, with and without a Go
+// modules, for linux/amd64, windows/amd64, windows/386, windows/arm64
+// (PE: the pclntab found through the COFF symbol runtime.pclntab),
+// darwin/arm64 and darwin/amd64 (Mach-O: the __gopclntab section), and
+// stripped builds of each format, with and without a Go
 // experiment, runs govulncheck's binary mode with the whole Go
 // vulnerability database in its offline layout and Palisade's matcher
 // with the same database imported, and compares: the same advisories
@@ -323,7 +335,13 @@ const peSymbols = "Palisade reads Go symbol tables from ELF binaries only (catal
 //     when no exported one is found (shownSymbols applies its rule);
 //   - govulncheck v1.9.0 reads no standard library version from Go 1.26's
 //     "go1.26.8-X:jsonv2" and reports nothing for it (refStamp);
-//   - Palisade reads no symbol table from PE binaries (noSymbols).
+//   - on a stripped PE binary govulncheck finds no symbols and reports
+//     every vulnerable symbol as found, Palisade reads none and says
+//     unknown (noSymbols): the findings themselves are compared;
+//   - on a stripped ELF or Mach-O binary govulncheck finds no symbols
+//     either, but Palisade reads the pclntab, which stripping keeps:
+//     its symbols are compared with govulncheck's on the same build
+//     unstripped (refUnstripped).
 func TestGovulncheckWholeDatabase(t *testing.T) {
 	db := openGoVulnDB(t)
 	gvdb := govulncheckDB(t, vulndbtest.GoVulnDB(t))
@@ -331,21 +349,31 @@ func TestGovulncheckWholeDatabase(t *testing.T) {
 	release := releaseOf(runtime.Version())
 	linux := []string{"GOOS=linux", "GOARCH=amd64"}
 	windows := []string{"GOOS=windows", "GOARCH=amd64"}
+	darwin := []string{"GOOS=darwin", "GOARCH=arm64"}
+	stripped := []string{"-ldflags=-s -w"}
 	jsonv2 := func(env []string) []string { return append(slices.Clone(env), "GOEXPERIMENT=jsonv2") }
 	tests := []crossCheckCase{
 		{name: "stdlib, " + release + ", linux", dir: "testdata/stdapp", env: linux},
 		{name: "stdlib, as go1.22.0, linux", dir: "testdata/stdapp", env: linux, stamp: "go1.22.0",
 			notWant: []string{"GO-2026-6604"}},
 		{name: "stdlib, as go1.22.0, windows", dir: "testdata/stdapp", env: windows, stamp: "go1.22.0",
-			want: []string{"GO-2026-6604"}, noSymbols: peSymbols},
+			want: []string{"GO-2026-6604"}},
 		{name: "stdlib, " + release + "-X:jsonv2, linux", dir: "testdata/stdapp", env: jsonv2(linux), refStamp: release},
 		{name: "stdlib, as go1.25.0 X:jsonv2, linux", dir: "testdata/stdapp", env: jsonv2(linux), stamp: "go1.25.0 X:jsonv2"},
 		{name: "modules, linux", dir: "testdata/modapp", env: linux},
-		{name: "modules, windows", dir: "testdata/modapp", env: windows, noSymbols: peSymbols},
+		{name: "modules, windows", dir: "testdata/modapp", env: windows},
+		{name: "modules, windows/386", dir: "testdata/modapp", env: []string{"GOOS=windows", "GOARCH=386"}},
+		{name: "modules, windows/arm64", dir: "testdata/modapp", env: []string{"GOOS=windows", "GOARCH=arm64"}},
+		{name: "modules, windows, stripped", dir: "testdata/modapp", env: windows, flags: stripped, noSymbols: strippedPE},
+		{name: "modules, linux, stripped", dir: "testdata/modapp", env: linux, flags: stripped, refUnstripped: true},
+		{name: "stdlib, as go1.22.0, darwin/arm64", dir: "testdata/stdapp", env: darwin, stamp: "go1.22.0"},
+		{name: "modules, darwin/arm64", dir: "testdata/modapp", env: darwin},
+		{name: "modules, darwin/amd64", dir: "testdata/modapp", env: []string{"GOOS=darwin", "GOARCH=amd64"}},
+		{name: "modules, darwin/arm64, stripped", dir: "testdata/modapp", env: darwin, flags: stripped, refUnstripped: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			bin := buildTestApp(t, tt.dir, stampFlags(tt.stamp), tt.env...)
+			bin := buildTestApp(t, tt.dir, append(stampFlags(tt.stamp), tt.flags...), tt.env...)
 			got, findings := palisadeVerdict(t, db, bin)
 			ref := bin
 			if tt.refStamp != "" {
@@ -353,6 +381,14 @@ func TestGovulncheckWholeDatabase(t *testing.T) {
 				// The reason refStamp is needed must still hold.
 				if own := runGovulncheck(t, tool, gvdb, bin); len(own.fixed) != 0 || own.goVersion == got.goVersion {
 					t.Errorf("govulncheck now reads %s (%d findings): compare it directly", own.goVersion, len(own.fixed))
+				}
+			}
+			if tt.refUnstripped {
+				ref = buildTestApp(t, tt.dir, stampFlags(tt.stamp), tt.env...)
+				// The reason must still hold: govulncheck reads no
+				// symbols from the stripped build.
+				if own, full := runGovulncheck(t, tool, gvdb, bin), runGovulncheck(t, tool, gvdb, ref); len(diffVerdicts(own, full)) == 0 {
+					t.Error("govulncheck reads the stripped build's symbols now: compare it directly")
 				}
 			}
 			want := runGovulncheck(t, tool, gvdb, ref)

@@ -29,13 +29,24 @@ const (
 // errSymbolsTooLarge reports a binary over maxSymbolBinary.
 var errSymbolsTooLarge = errors.New("binary too large to read its symbol table")
 
-// GoSymbols reads the functions of an ELF Go binary from its pclntab,
-// named as OSV's ecosystem_specific.imports name them, prefixed by the
+// GoSymbols reads the functions of an ELF, PE or Mach-O Go binary from
+// its pclntab (PE: the one the COFF symbol runtime.pclntab points at, so
+// none in a stripped PE binary), named as OSV's ecosystem_specific.imports name them, prefixed by the
 // package path: "golang.org/x/text/language.Parse",
 // "net/http.Client.Do" (the pointer receiver dropped). Generic functions
 // lose their type arguments. Each linked package's bare path is in the
 // set too ("golang.org/x/text/language").
 func GoSymbols(r io.ReaderAt) (map[string]struct{}, error) {
+	var magic [4]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
+		return nil, fmt.Errorf("read binary: %w", err)
+	}
+	switch {
+	case bytes.HasPrefix(magic[:], []byte("MZ")):
+		return peGoSymbols(r)
+	case isMachO(magic[:]):
+		return machoGoSymbols(r)
+	}
 	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("read ELF: %w", err)

@@ -14,6 +14,10 @@ package catalog
 // a 100 MiB binary) instead of the whole binary. Pre-1.16 tables, which
 // debug/gosym must decode whole, are not read from a stream: their
 // binaries' reachability is unknown.
+//
+// PE and Mach-O binaries are streamed the same way, only the confirmation
+// differs: PE's COFF symbol runtime.pclntab (gosympe.go), Mach-O's
+// __gopclntab section in the load commands (gosymmacho.go).
 
 import (
 	"bytes"
@@ -66,7 +70,9 @@ func (s *span) full() bool { return s != nil && s.fill == int64(len(s.data)) }
 // symbolStream is an io.Writer fed every byte of a binary in order.
 type symbolStream struct {
 	off      int64
-	head     []byte // the ELF header, first 64 bytes
+	head     []byte    // the ELF header, or PE's DOS header: first 64 bytes
+	pe       *peStream // a PE binary's headers and COFF symbols
+	macho    *machoStream
 	order    binary.ByteOrder
 	is64     bool
 	shent    int
@@ -108,7 +114,7 @@ func (s *symbolStream) Write(p []byte) (int, error) {
 		if len(s.head) < 64 {
 			return n, nil
 		}
-		if s.err = s.readELFHeader(); s.err != nil {
+		if s.err = s.readHeader(); s.err != nil {
 			return n, nil
 		}
 		s.tail = append(s.tail[:0], s.head[57:]...)
@@ -123,14 +129,22 @@ func (s *symbolStream) Write(p []byte) (int, error) {
 		s.feed(c, seam, s.off-int64(len(s.tail)))
 		s.feed(c, p, s.off)
 	}
-	s.window.feed(p, s.off)
-	s.shdrs.feed(p, s.off)
-	if s.sections == nil && s.shdrs.full() {
-		if s.err = s.readSectionHeaders(); s.err != nil {
-			return n, nil
+	switch {
+	case s.pe != nil:
+		s.err = s.pe.feed(p, s.off)
+	case s.macho != nil:
+		s.err = s.macho.feed(p, s.off)
+	default:
+		s.window.feed(p, s.off)
+		s.shdrs.feed(p, s.off)
+		if s.sections == nil && s.shdrs.full() {
+			s.err = s.readSectionHeaders()
 		}
+		s.names.feed(p, s.off)
 	}
-	s.names.feed(p, s.off)
+	if s.err != nil {
+		return n, nil
+	}
 	s.off += int64(len(p))
 	if len(p) >= 7 {
 		s.tail = append(s.tail[:0], p[len(p)-7:]...)
@@ -141,10 +155,32 @@ func (s *symbolStream) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// readHeader reads the first 64 bytes: an ELF header, or a PE binary's
+// DOS header.
+func (s *symbolStream) readHeader() error {
+	if bytes.HasPrefix(s.head, []byte("MZ")) {
+		pe, err := newPEStream(s.head)
+		if err != nil {
+			return err
+		}
+		s.pe, s.order = pe, binary.LittleEndian
+		return pe.feed(s.head, 0)
+	}
+	if isMachO(s.head) {
+		m, err := newMachOStream(s.head)
+		if err != nil {
+			return err
+		}
+		s.macho, s.order = m, m.order
+		return m.feed(s.head, 0)
+	}
+	return s.readELFHeader()
+}
+
 func (s *symbolStream) readELFHeader() error {
 	h := s.head
 	if !bytes.HasPrefix(h, []byte("\x7fELF")) {
-		return errors.New("not an ELF binary")
+		return errors.New("not an ELF, PE or Mach-O binary")
 	}
 	switch h[5] {
 	case 1:
@@ -244,6 +280,12 @@ func (s *symbolStream) addCandidate(off int64, magic uint32, ptr int) {
 	if s.sections != nil && s.sectionAt(off) == nil {
 		return // the section headers are known, and no section starts here
 	}
+	if s.pe != nil && !s.pe.inSection(off) {
+		return // in no PE section
+	}
+	if m := s.macho; m != nil && m.pcln != nil && m.pcln.off != uint64(off) {
+		return // not where __gopclntab starts
+	}
 	for _, c := range s.cands {
 		if c.off == off {
 			return
@@ -317,6 +359,19 @@ func (s *symbolStream) symbols() (map[string]struct{}, error) {
 	if s.err != nil {
 		return nil, s.err
 	}
+	switch {
+	case s.pe != nil:
+		off, end, err := s.pe.pclntab()
+		if err != nil {
+			return nil, err
+		}
+		return s.symbolsAt(off, end)
+	case s.macho != nil:
+		if s.macho.pcln == nil {
+			return nil, errors.New("truncated Mach-O binary: load commands incomplete")
+		}
+		return s.symbolsAt(s.macho.pcln.off, s.macho.pcln.off+s.macho.pcln.size)
+	}
 	if s.sections == nil || !s.names.full() {
 		return nil, errors.New("truncated ELF binary, or its section names are out of reach")
 	}
@@ -345,4 +400,20 @@ func (s *symbolStream) sectionName(off uint32) string {
 		d = d[:i]
 	}
 	return string(d)
+}
+
+// symbolsAt returns the function names of the candidate that starts at
+// file offset off (PE: where the COFF symbol runtime.pclntab points;
+// Mach-O: the section __gopclntab), its names before end (its section's).
+func (s *symbolStream) symbolsAt(off, end uint64) (map[string]struct{}, error) {
+	for _, c := range s.cands {
+		if c.dead || c.off != int64(off) || !c.names.full() {
+			continue
+		}
+		if uint64(c.names.off)+uint64(len(c.names.data)) > end {
+			return nil, errors.New("pclntab's function names run past its section")
+		}
+		return symbolsFromNames(c.names.data)
+	}
+	return nil, fmt.Errorf("no Go 1.16 or later pclntab at file offset %d", off)
 }
