@@ -2,7 +2,9 @@ package netpol
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -78,12 +80,31 @@ func Findings(m *Model) []finding.Finding {
 	}
 	dns := ConnsOf("UDP", PortSet{{53, 53}}).Union(ConnsOf("TCP", PortSet{{53, 53}}))
 	for _, p := range m.Peers {
-		if !m.ingressIsolated[p.Index] {
+		switch {
+		case m.ingressIsolated[p.Index]:
+		case len(m.adminIn[p.Index])+len(m.baseIn[p.Index]) == 0:
 			add(RuleNoIngress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Ingress; every source may connect", p))
+		default:
+			open, _ := m.tierIsolation(p, DirIngress)
+			add(RuleNoIngress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Ingress and the rules of %s leave %s to the default: it may connect", p, m.tierNames(p, DirIngress), open))
 		}
-		if !m.egressIsolated[p.Index] {
+		byTiers := false
+		switch {
+		case m.egressIsolated[p.Index]:
+		case len(m.adminOut[p.Index])+len(m.baseOut[p.Index]) == 0:
 			add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress; it may connect anywhere", p))
 			continue
+		default:
+			open, unknown := m.tierIsolation(p, DirEgress)
+			if open != "" {
+				add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress and the rules of %s leave %s to the default: it may connect there", p, m.tierNames(p, DirEgress), open))
+				continue
+			}
+			if unknown != "" {
+				add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress and whether the rules of %s isolate it is unknown: %s may be left to the default", p, m.tierNames(p, DirEgress), unknown))
+				continue
+			}
+			byTiers = true
 		}
 		reach := NoConns()
 		for _, q := range m.Peers {
@@ -96,7 +117,13 @@ func Findings(m *Model) []finding.Finding {
 			reach = reach.Union(c.Union(unknown).Intersect(dns))
 		}
 		if reach.IsEmpty() {
-			add(RuleEgressDenyNoDNS, p.Ref, p.File, p.Line, fmt.Sprintf("%s is isolated for egress and may not reach port 53 anywhere: DNS lookups will fail", p))
+			msg := fmt.Sprintf("%s is isolated for egress and may not reach port 53 anywhere: DNS lookups will fail", p)
+			if names := m.tierNames(p, DirEgress); byTiers {
+				msg = fmt.Sprintf("%s is isolated for egress by the rules of %s and may not reach port 53 anywhere: DNS lookups will fail", p, names)
+			} else if names != "" {
+				msg = fmt.Sprintf("%s is isolated for egress and, with the rules of %s, may not reach port 53 anywhere: DNS lookups will fail", p, names)
+			}
+			add(RuleEgressDenyNoDNS, p.Ref, p.File, p.Line, msg)
 		}
 	}
 	for _, pol := range m.Policies {
@@ -126,6 +153,7 @@ func Findings(m *Model) []finding.Finding {
 			}
 		}
 	}
+	adminBroad(m, add)
 	out = append(out, shadowed(m)...)
 	for i := range out {
 		if out[i].RuleID == RuleShadowed {
@@ -233,4 +261,146 @@ func ipSubset(a, b IPSet) bool {
 		}
 	}
 	return true
+}
+
+// defaultReach is what the implicit default (allow) of the tiers still
+// lets through in one direction for a pod no NetworkPolicy isolates: the
+// traffic no Admin tier rule decides and no Baseline rule denies or
+// allows (a Baseline tier Pass hands it to the default). Explicit Allow
+// and Accept rules decide, as a NetworkPolicy rule does. maybe marks
+// rules whose match is unknown (domainNames, nodes without Node
+// objects): sure is what the default lets through whatever they match,
+// some what it may.
+func defaultReach(admin, base []*AdminRule, hit, maybe func(*AdminRule) bool, dst *Peer) (sure, some ConnSet) {
+	var open []*AdminRule
+	for _, rules := range [][]*AdminRule{admin, base} {
+		for _, r := range rules {
+			if !hit(r) && maybe(r) {
+				open = append(open, r)
+			}
+		}
+	}
+	if len(open) > maxUncertain {
+		return NoConns(), AllConns()
+	}
+	sure, some = AllConns(), NoConns()
+	for mask := 0; mask < 1<<len(open); mask++ {
+		on := func(r *AdminRule) bool {
+			if hit(r) {
+				return true
+			}
+			for i, o := range open {
+				if o == r {
+					return mask&(1<<i) != 0
+				}
+			}
+			return false
+		}
+		decided, passed := NoConns(), NoConns()
+		for _, r := range admin {
+			if !on(r) {
+				continue
+			}
+			c := r.conns(dst).Subtract(decided).Subtract(passed)
+			if r.Action == ActionPass {
+				passed = passed.Union(c)
+			} else {
+				decided = decided.Union(c)
+			}
+		}
+		rest := AllConns().Subtract(decided)
+		for _, r := range base {
+			if on(r) && r.Action != ActionPass {
+				rest = rest.Subtract(r.conns(dst))
+			}
+		}
+		sure, some = sure.Intersect(rest), some.Union(rest)
+	}
+	return sure, some.Subtract(sure)
+}
+
+// tierIsolation judges a pod no NetworkPolicy isolates in one direction
+// but admin policies select for it: open names one end the default still
+// lets through (with what), unknown one it may; both empty when the
+// tiers decide everything. Ingress from external addresses is never
+// decided by the tiers (their ingress peers are pods only).
+func (m *Model) tierIsolation(p *Peer, dir Direction) (open, unknown string) {
+	admin, base := m.adminOut[p.Index], m.baseOut[p.Index]
+	if dir == DirIngress {
+		admin, base = m.adminIn[p.Index], m.baseIn[p.Index]
+	}
+	never := func(*AdminRule) bool { return false }
+	for _, q := range m.Peers {
+		if q == p {
+			continue
+		}
+		dst := q
+		if dir == DirIngress {
+			dst = p
+		}
+		if c, _ := defaultReach(admin, base, func(r *AdminRule) bool { return r.matched.has(q.Index) }, never, dst); !c.IsEmpty() {
+			return fmt.Sprintf("%s (%s)", q, c), ""
+		}
+	}
+	if dir == DirIngress {
+		return "every external address", ""
+	}
+	ext := append([]IPRange{}, m.egressAtoms...)
+	if !slices.ContainsFunc(ext, func(a IPRange) bool { return a.First.Is6() }) {
+		ext = append(ext, universe6)
+	}
+	for _, a := range ext {
+		sure, some := defaultReach(admin, base, func(r *AdminRule) bool { return r.ips.containsRange(a) }, func(r *AdminRule) bool { return r.uncertain }, nil)
+		if !sure.IsEmpty() {
+			return fmt.Sprintf("%s (%s)", Endpoint{IPs: a}, sure), ""
+		}
+		if !some.IsEmpty() && unknown == "" {
+			for _, r := range append(append([]*AdminRule{}, admin...), base...) {
+				if r.uncertain && !r.ips.containsRange(a) {
+					unknown = fmt.Sprintf("%s (%s): %s", Endpoint{IPs: a}, some, r.uncertainWhy())
+					break
+				}
+			}
+		}
+	}
+	return "", unknown
+}
+
+// tierNames lists the admin policies with rules for p in one direction.
+func (m *Model) tierNames(p *Peer, dir Direction) string {
+	admin, base := m.adminOut[p.Index], m.baseOut[p.Index]
+	if dir == DirIngress {
+		admin, base = m.adminIn[p.Index], m.baseIn[p.Index]
+	}
+	var names []string
+	for _, r := range append(append([]*AdminRule{}, admin...), base...) {
+		if s := r.Admin.String(); !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
+// adminBroad reports the admin rules that allow egress to a whole
+// address family or ingress from every namespace: Allow and Accept
+// rules of any tier (a Baseline rule applies where no NetworkPolicy
+// isolates the pod).
+func adminBroad(m *Model, add func(id string, ref finding.ObjectRef, file string, line int, msg string)) {
+	for _, pol := range m.allAdmin() {
+		ref := finding.ObjectRef{APIVersion: adminVersion, Kind: pol.Kind, Name: pol.Name}
+		if pol.Kind == KindClusterNetworkPolicy {
+			ref.APIVersion = ClusterAPIVersion
+		}
+		allows := func(r *AdminRule) bool { return r.Action == ActionAllow || r.Action == ActionAccept }
+		for _, r := range pol.Egress {
+			if allows(r) && (coversUniverse(r.ips) || slices.Contains(r.ips, universe6)) {
+				add(RuleEgressInternet, ref, pol.File, pol.Line, fmt.Sprintf("%s: %s egress to every external address (%s)", r, r.Action, r.conns(nil)))
+			}
+		}
+		for _, r := range pol.Ingress {
+			if allows(r) && slices.ContainsFunc(r.peers, func(ap adminPeer) bool { return ap.ns != nil && ap.ns.Empty() && (ap.pods == nil || ap.pods.Empty()) }) {
+				add(RuleAllNamespaces, ref, pol.File, pol.Line, fmt.Sprintf("%s: %s from every pod of every namespace (namespaces: {})", r, r.Action))
+			}
+		}
+	}
 }
