@@ -86,7 +86,7 @@ func Findings(m *Model) []finding.Finding {
 			add(RuleNoIngress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Ingress; every source may connect", p))
 		default:
 			open, _ := m.tierIsolation(p, DirIngress)
-			add(RuleNoIngress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Ingress and the rules of %s leave %s to the default: it may connect", p, m.tierNames(p, DirIngress), open))
+			add(RuleNoIngress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Ingress and under the rules of %s the default still admits %s", p, m.tierNames(p, DirIngress), open))
 		}
 		byTiers := false
 		switch {
@@ -97,11 +97,11 @@ func Findings(m *Model) []finding.Finding {
 		default:
 			open, unknown := m.tierIsolation(p, DirEgress)
 			if open != "" {
-				add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress and the rules of %s leave %s to the default: it may connect there", p, m.tierNames(p, DirEgress), open))
+				add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress and under the rules of %s the default still lets it reach %s", p, m.tierNames(p, DirEgress), open))
 				continue
 			}
 			if unknown != "" {
-				add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress and whether the rules of %s isolate it is unknown: %s may be left to the default", p, m.tierNames(p, DirEgress), unknown))
+				add(RuleNoEgress, p.Ref, p.File, p.Line, fmt.Sprintf("%s: no NetworkPolicy selects it for Egress and whether the rules of %s isolate it is unknown: the default may let it reach %s", p, m.tierNames(p, DirEgress), unknown))
 				continue
 			}
 			byTiers = true

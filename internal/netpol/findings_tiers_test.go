@@ -53,12 +53,12 @@ spec: {containers: [{name: c, image: x}]}
 		"v1alpha1 baseline deny of IPv4 only leaves IPv6 open": {
 			banp(subjA + "egress: [{action: Deny, to: [{networks: [0.0.0.0/0]}]}]"),
 			noPolicies,
-			RuleNoEgress, "the rules of BaselineAdminNetworkPolicy default leave ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff[External] (All Connections) to the default",
+			RuleNoEgress, "under the rules of BaselineAdminNetworkPolicy default the default still lets it reach ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff[External] (All Connections)",
 		},
 		"v1alpha2 admin deny of pods only leaves the internet open": {
 			cnp("pods", "Admin", 10, subjA+"egress: [{action: Deny, to: [{namespaces: {}}]}]"),
 			noPolicies,
-			RuleNoEgress, "the rules of ClusterNetworkPolicy pods leave 0.0.0.0-255.255.255.255[External] (All Connections) to the default",
+			RuleNoEgress, "under the rules of ClusterNetworkPolicy pods the default still lets it reach 0.0.0.0-255.255.255.255[External] (All Connections)",
 		},
 		"v1alpha2 pass to nodes without Node objects: isolation unknown": {
 			cnp("nodes", "Admin", 10, subjA+"egress:\n- {action: Pass, to: [{nodes: {}}]}\n- {action: Deny, to: [{networks: [0.0.0.0/0, '::/0']}]}"),
@@ -69,6 +69,16 @@ spec: {containers: [{name: c, image: x}]}
 			anp("iso", 10, subjA+"egress:\n- {action: Allow, to: ["+dnsToB+"], ports: [{portNumber: {protocol: UDP, port: 53}}]}\n- {action: Deny, to: [{networks: [0.0.0.0/0, '::/0']}]}"),
 			[]string{"netpol/no-egress-policy Pod b/api", "netpol/no-ingress-policy Pod a/web", "netpol/no-ingress-policy Pod b/api"},
 			"", "",
+		},
+		"v1alpha2 admin accept of DNS under an isolating deny": {
+			cnp("iso", "Admin", 10, subjA+"egress:\n- {action: Accept, to: ["+dnsToB+"], protocols: [{udp: {destinationPort: {number: 53}}}]}\n- {action: Deny, to: [{networks: [0.0.0.0/0, '::/0']}]}"),
+			[]string{"netpol/no-egress-policy Pod b/api", "netpol/no-ingress-policy Pod a/web", "netpol/no-ingress-policy Pod b/api"},
+			"", "",
+		},
+		"v1alpha1 pass to nodes without Node objects: isolation unknown": {
+			anp("nodes", 10, subjA+"egress:\n- {action: Pass, to: [{nodes: {}}]}\n- {action: Deny, to: [{networks: [0.0.0.0/0, '::/0']}]}"),
+			noPolicies,
+			RuleNoEgress, "whether the rules of AdminNetworkPolicy nodes isolate it is unknown",
 		},
 		"NetworkPolicy allows DNS only": {
 			npEgressDNS,
@@ -118,12 +128,12 @@ spec: {containers: [{name: c, image: x}]}
 		"v1alpha1 admin deny of every pod source leaves external sources": {
 			anp("in", 3, subjA+"ingress: [{action: Deny, from: [{namespaces: {}}]}]"),
 			noPolicies,
-			RuleNoIngress, "a/web[Pod]: no NetworkPolicy selects it for Ingress and the rules of AdminNetworkPolicy in leave every external address to the default",
+			RuleNoIngress, "a/web[Pod]: no NetworkPolicy selects it for Ingress and under the rules of AdminNetworkPolicy in the default still admits every external address",
 		},
 		"v1alpha2 baseline deny of one namespace leaves the others": {
 			cnp("in", "Baseline", 3, "subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: b}}}\ningress: [{action: Deny, from: [{namespaces: {matchLabels: {kubernetes.io/metadata.name: c}}}]}]"),
 			noPolicies,
-			RuleNoIngress, "b/api[Pod]: no NetworkPolicy selects it for Ingress and the rules of ClusterNetworkPolicy in leave a/web[Pod] (All Connections) to the default",
+			RuleNoIngress, "b/api[Pod]: no NetworkPolicy selects it for Ingress and under the rules of ClusterNetworkPolicy in the default still admits a/web[Pod] (All Connections)",
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
