@@ -346,7 +346,7 @@ func TestGovulncheckWholeDatabase(t *testing.T) {
 	db := openGoVulnDB(t)
 	gvdb := govulncheckDB(t, vulndbtest.GoVulnDB(t))
 	tool := installGovulncheck(t)
-	release := releaseOf(runtime.Version())
+	release := goReleaseOf(runtime.Version())
 	linux := []string{"GOOS=linux", "GOARCH=amd64"}
 	windows := []string{"GOOS=windows", "GOARCH=amd64"}
 	darwin := []string{"GOOS=darwin", "GOARCH=arm64"}
@@ -437,9 +437,9 @@ func stampFlags(version string) []string {
 	return []string{"-ldflags=-X 'runtime.buildVersion=" + version + "'"}
 }
 
-// releaseOf is the release of a Go version string: "go1.26.8" for
+// goReleaseOf is the release of a Go version string: "go1.26.8" for
 // "go1.26.8-X:jsonv2" or "go1.26.8 X:boringcrypto".
-func releaseOf(v string) string {
+func goReleaseOf(v string) string {
 	if i := strings.IndexAny(v, " -"); i >= 0 {
 		return v[:i]
 	}
@@ -460,7 +460,7 @@ func without(a, b []string) []string {
 // diffVerdicts lists how got (Palisade) differs from want (govulncheck).
 func diffVerdicts(got, want verdict) []string {
 	var out []string
-	if bareVersion(releaseOf(got.goVersion)) != bareVersion(releaseOf(want.goVersion)) {
+	if bareVersion(goReleaseOf(got.goVersion)) != bareVersion(goReleaseOf(want.goVersion)) {
 		out = append(out, fmt.Sprintf("Go version %q, govulncheck read %q", got.goVersion, want.goVersion))
 	}
 	for k, fixed := range got.fixed {
