@@ -37,10 +37,29 @@ import (
 // an item rolled back to its savepoint or a commit whose outcome is
 // unknown publishes nothing and drops the cluster's entry.
 
-// digestCacheRows bounds the rows cached over all clusters (about 150
-// bytes each: 20 MB). Past it, whole clusters are dropped at random (Go's
-// map order); a dropped cluster's next snapshot reads its rows back.
-const digestCacheRows = 1 << 17
+// digestCacheBytes bounds the memory of the rows cached over all clusters
+// (about 150 bytes a row for ordinary object names: some 140,000 rows).
+// It counts bytes, not rows: an object's key is the agent's
+// Kind/Namespace/Name, whose length only the report's size limits, so a
+// row bound would let a few hostile agents pin gigabytes. Past it, whole
+// clusters are dropped at random (Go's map order); a dropped cluster's
+// next snapshot reads its rows back.
+const digestCacheBytes = 20 << 20
+
+// digestRowOverhead is what a cached row costs besides its strings' bytes:
+// the map entry, the key's and the two strings' headers, seen.
+const digestRowOverhead = 96
+
+// digestRowsCost is the memory rows hold in the cache, as counted against
+// digestCacheBytes (the key and okey may share their bytes; both are
+// counted).
+func digestRowsCost(rows map[string]objectDigest) int {
+	n := 0
+	for k, d := range rows {
+		n += len(k) + len(d.okey) + len(d.digest) + digestRowOverhead
+	}
+	return n
+}
 
 // digestCache is the hub's cached object_digests rows by the agent that
 // last wrote them (its cluster's: the claim names the cluster only after
@@ -48,8 +67,8 @@ const digestCacheRows = 1 << 17
 type digestCache struct {
 	mu       sync.Mutex
 	clusters map[string]*cachedDigests
-	rows     int
-	max      int
+	bytes    int // the cost of every cached cluster's rows
+	max      int // bound of bytes
 }
 
 // cachedDigests are a cluster's object_digests rows as committed, with the
@@ -59,6 +78,7 @@ type cachedDigests struct {
 	cluster  string
 	gen, tag int64
 	rows     map[string]objectDigest
+	cost     int // digestRowsCost(rows)
 }
 
 func newDigestCache(max int) *digestCache {
@@ -109,17 +129,21 @@ func (c *digestCache) publish(agentID, cluster string, gen, tag int64, rows map[
 		return
 	}
 	c.dropLocked(agentID)
-	if rows == nil || len(rows) > c.max {
+	if rows == nil {
 		return
 	}
-	for c.rows+len(rows) > c.max {
+	cost := digestRowsCost(rows)
+	if cost > c.max {
+		return
+	}
+	for c.bytes+cost > c.max {
 		for k := range c.clusters {
 			c.dropLocked(k)
 			break
 		}
 	}
-	c.clusters[agentID] = &cachedDigests{cluster: cluster, gen: gen, tag: tag, rows: rows}
-	c.rows += len(rows)
+	c.clusters[agentID] = &cachedDigests{cluster: cluster, gen: gen, tag: tag, rows: rows, cost: cost}
+	c.bytes += cost
 }
 
 // drop forgets the rows of an agent's cluster.
@@ -134,7 +158,7 @@ func (c *digestCache) drop(agentID string) {
 
 func (c *digestCache) dropLocked(agentID string) {
 	if e := c.clusters[agentID]; e != nil {
-		c.rows -= len(e.rows)
+		c.bytes -= e.cost
 		delete(c.clusters, agentID)
 	}
 }

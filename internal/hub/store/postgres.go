@@ -62,7 +62,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Postgres, error) {
 	adb.SetMaxOpenConns(pgCertConns)
 	adb.SetMaxIdleConns(pgCertConns)
 	adb.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Postgres{&sqlStore{db: db, commitDB: cdb, certDB: adb, d: postgresDialect, digests: newDigestCache(digestCacheRows)}}
+	s := &Postgres{&sqlStore{db: db, commitDB: cdb, certDB: adb, d: postgresDialect, digests: newDigestCache(digestCacheBytes)}}
 	s.startCommitters(pgCommitters)
 	s.startCertLookups(pgCertConns)
 	s.startHeartbeats()

@@ -86,7 +86,7 @@ func openSQLite(ctx context.Context, path string, lim walLimits) (*SQLite, error
 	}
 	// A few readers in WAL mode (they never wait for the writer).
 	db.SetMaxOpenConns(4)
-	s := &SQLite{sqlStore: &sqlStore{db: db, d: sqliteDialect, digests: newDigestCache(digestCacheRows)}, wal: lim}
+	s := &SQLite{sqlStore: &sqlStore{db: db, d: sqliteDialect, digests: newDigestCache(digestCacheBytes)}, wal: lim}
 	// Transactions (ingest, heartbeats, enrolment) go through one writer
 	// connection: SQLite has one writer at a time anyway, and queueing in
 	// Go is first come, first served, where several connections contending
