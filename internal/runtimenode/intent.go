@@ -197,7 +197,14 @@ func (w *intentWatch) watchNodes(inf cache.SharedIndexInformer) error {
 		msg := err.Error()
 		w.nodesErr.Store(&msg)
 		if !w.nodesWarned.Swap(true) {
-			w.log.Warn("policy intent: Node objects not listed: connections a nodes peer could change stay undecided", slog.String("error", msg))
+			// Before the first list nothing is judged by Node; after it the
+			// informer keeps the last Nodes it saw (as the other informers
+			// keep theirs) while the reflector retries.
+			if w.nodes != nil && w.nodes.HasSynced() {
+				w.log.Warn("policy intent: watching Node objects failed: judging on with the Nodes last listed while it retries", slog.String("error", msg))
+			} else {
+				w.log.Warn("policy intent: Node objects not listed: connections a nodes peer could change stay undecided", slog.String("error", msg))
+			}
 		}
 		cache.DefaultWatchErrorHandler(ctx, r, err)
 	}); err != nil {
@@ -205,9 +212,13 @@ func (w *intentWatch) watchNodes(inf cache.SharedIndexInformer) error {
 	}
 	// A Node's status is written every few minutes (1,000 nodes: a few
 	// updates a second): only a change of what is kept rebuilds.
-	mark := func() { w.dirty.Store(true) }
+	// Any event means the list or watch works again: a past error no
+	// longer describes the Nodes held (a relist after a failed watch
+	// delivers every Node as an update).
+	mark := func() { w.nodesErr.Store(nil); w.dirty.Store(true) }
 	if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: func(any) { mark() }, DeleteFunc: func(any) { mark() },
 		UpdateFunc: func(old, cur any) {
+			w.nodesErr.Store(nil)
 			o, ok1 := old.(*corev1.Node)
 			c, ok2 := cur.(*corev1.Node)
 			if !ok1 || !ok2 || !maps.Equal(o.Labels, c.Labels) || !slices.Equal(o.Status.Addresses, c.Status.Addresses) {
@@ -224,6 +235,9 @@ func (w *intentWatch) watchNodes(inf cache.SharedIndexInformer) error {
 func (w *intentWatch) nodesNote(s *policyintent.Snapshot) string {
 	switch {
 	case s.NodesKnown:
+		if e := w.nodesErr.Load(); e != nil {
+			return fmt.Sprintf("; %d Nodes as last listed (watching them failed since: %s)", s.Nodes, *e)
+		}
 		return fmt.Sprintf("; %d Nodes", s.Nodes)
 	case w.nodes != nil && w.nodes.HasSynced():
 		return "; no Nodes listed: connections a nodes peer could change are undecided"
