@@ -488,8 +488,9 @@ func (h *Hub) health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 503 while the database is unreachable (checked at most
-// every readyCheckEvery), without details.
+// readyz answers 503 while the database is unreachable or the store has
+// stopped writing reports (checked at most every readyCheckEvery),
+// without details.
 // caCert serves the hub CA's certificate, public by nature: browsers and
 // tools that should trust the hub import it; its SHA-256 is what agents
 // pin (X-Palisade-CA-Fingerprint says it too).
@@ -505,8 +506,15 @@ func (h *Hub) readyz(w http.ResponseWriter, r *http.Request) {
 		_, err := h.st.SchemaVersion(ctx)
 		if err != nil {
 			h.log.WarnContext(ctx, "readiness: database unreachable", slog.Any("error", err))
+			return err
 		}
-		return err
+		// The store refuses every report after a failed WAL sync until
+		// the hub restarts: not ready, though reads still work.
+		if err := h.st.WriteFailure(); err != nil {
+			h.log.ErrorContext(ctx, "readiness: the store stopped writing reports; restart the hub", slog.Any("error", err))
+			return err
+		}
+		return nil
 	})
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})

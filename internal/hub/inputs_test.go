@@ -25,8 +25,16 @@ import (
 // the hub's log, once broken is set.
 type brokenStore struct {
 	store.Store
-	broken atomic.Bool
-	pings  atomic.Int32 // SchemaVersion calls
+	broken      atomic.Bool
+	writeFailed atomic.Bool  // WriteFailure answers an error
+	pings       atomic.Int32 // SchemaVersion calls
+}
+
+func (b *brokenStore) WriteFailure() error {
+	if b.writeFailed.Load() {
+		return errors.New(storeSecret)
+	}
+	return b.Store.WriteFailure()
 }
 
 func (b *brokenStore) err() error {
@@ -264,6 +272,17 @@ func TestHealthAndReadiness(t *testing.T) {
 		status, m := get(PathReady, nil)
 		if status != http.StatusServiceUnavailable || len(m) != 1 || m["status"] != "unavailable" {
 			t.Fatalf("readyz with the database down: %d %v", status, m)
+		}
+	})
+	t.Run("readiness fails without details when the store stopped writing", func(t *testing.T) {
+		bs.writeFailed.Store(true)
+		defer bs.writeFailed.Store(false)
+		th.ready.mu.Lock()
+		th.ready.every, th.ready.at = time.Millisecond, time.Time{}
+		th.ready.mu.Unlock()
+		status, m := get(PathReady, nil)
+		if status != http.StatusServiceUnavailable || len(m) != 1 || m["status"] != "unavailable" {
+			t.Fatalf("readyz after a failed WAL sync: %d %v", status, m)
 		}
 	})
 	t.Run("details need a signed-in caller", func(t *testing.T) {

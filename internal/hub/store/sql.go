@@ -167,6 +167,16 @@ func (s *sqlStore) close() error {
 	return err
 }
 
+// WriteFailure reports the WAL sync failure that stopped the committers
+// (SQLite); PostgreSQL stops on a failed WAL flush itself, and its
+// readiness shows through the database check.
+func (s *sqlStore) WriteFailure() error {
+	if s.walSync != nil {
+		return s.walSync.err()
+	}
+	return nil
+}
+
 func (s *sqlStore) SchemaVersion(ctx context.Context) (int, error) {
 	var v sql.NullInt64
 	if err := s.db.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_migrations`).Scan(&v); err != nil {

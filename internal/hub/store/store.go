@@ -104,6 +104,10 @@ type Store interface {
 	Backend() string
 	// SchemaVersion is the highest applied migration.
 	SchemaVersion(ctx context.Context) (int, error)
+	// WriteFailure is the failure that stopped the store's report
+	// writes until the hub restarts (SQLite: a failed WAL sync), or nil.
+	// Reads go on; readiness reports it.
+	WriteFailure() error
 	Close() error
 
 	// Secret returns the hub secret called name (CA, bundle key), creating

@@ -139,6 +139,9 @@ func TestWALSyncFailureStopsReports(t *testing.T) {
 	if applied, err := s.Ingest(ctx, "ag", rolloutEnv(1, "ag", 1), t0); err != nil || !applied {
 		t.Fatalf("seq 1: %v, %v", applied, err)
 	}
+	if err := s.WriteFailure(); err != nil {
+		t.Fatalf("WriteFailure before any failed sync: %v", err)
+	}
 	broken := errors.New("EIO")
 	store.WrapWALSync(s, func(func() error) error { return broken })
 	for seq := uint64(2); seq <= 3; seq++ {
@@ -149,6 +152,9 @@ func TestWALSyncFailureStopsReports(t *testing.T) {
 	}
 	if st := s.WALStats(); !st.SyncFailed || st.WALSyncs != 2 {
 		t.Errorf("WALStats: failed %v after %d syncs; want true after 2 (the third report refused before it is applied)", st.SyncFailed, st.WALSyncs)
+	}
+	if err := s.WriteFailure(); !errors.Is(err, broken) {
+		t.Errorf("WriteFailure after a failed sync: %v, want the sync's error (readiness reports it)", err)
 	}
 	if _, err := s.GetCluster(ctx, c.ID); err != nil {
 		t.Errorf("reads after a failed sync: %v", err)
