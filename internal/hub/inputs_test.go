@@ -263,28 +263,25 @@ func TestHealthAndReadiness(t *testing.T) {
 			t.Fatalf("20 readiness checks queried the database %d times, want 1", n)
 		}
 	})
-	t.Run("readiness fails without details when the database does", func(t *testing.T) {
-		bs.broken.Store(true)
-		defer bs.broken.Store(false)
-		th.ready.mu.Lock()
-		th.ready.every, th.ready.at = time.Millisecond, time.Time{}
-		th.ready.mu.Unlock()
-		status, m := get(PathReady, nil)
-		if status != http.StatusServiceUnavailable || len(m) != 1 || m["status"] != "unavailable" {
-			t.Fatalf("readyz with the database down: %d %v", status, m)
-		}
-	})
-	t.Run("readiness fails without details when the store stopped writing", func(t *testing.T) {
-		bs.writeFailed.Store(true)
-		defer bs.writeFailed.Store(false)
-		th.ready.mu.Lock()
-		th.ready.every, th.ready.at = time.Millisecond, time.Time{}
-		th.ready.mu.Unlock()
-		status, m := get(PathReady, nil)
-		if status != http.StatusServiceUnavailable || len(m) != 1 || m["status"] != "unavailable" {
-			t.Fatalf("readyz after a failed WAL sync: %d %v", status, m)
-		}
-	})
+	for _, tt := range []struct {
+		name  string
+		fault *atomic.Bool
+	}{
+		{"readiness fails without details when the database does", &bs.broken},
+		{"readiness fails without details when the store stopped writing (a failed WAL sync)", &bs.writeFailed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.fault.Store(true)
+			defer tt.fault.Store(false)
+			th.ready.mu.Lock()
+			th.ready.every, th.ready.at = time.Millisecond, time.Time{}
+			th.ready.mu.Unlock()
+			status, m := get(PathReady, nil)
+			if status != http.StatusServiceUnavailable || len(m) != 1 || m["status"] != "unavailable" {
+				t.Fatalf("readyz: %d %v, want 503 {status: unavailable} only", status, m)
+			}
+		})
+	}
 	t.Run("details need a signed-in caller", func(t *testing.T) {
 		if status, _ := get("/api/v1/status", nil); status != http.StatusUnauthorized {
 			t.Fatalf("anonymous status: %d", status)
