@@ -125,8 +125,17 @@ func TestDashboardInChromium(t *testing.T) {
 	if !session {
 		t.Error("no session cookie after login")
 	}
-	// The stylesheet loaded under the CSP (the header is dark only with it).
-	bg, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header.top")).backgroundColor`))
+	// The stylesheet loaded under the CSP (the header is dark only with
+	// it). The page may show before the stylesheet is applied (a CI run
+	// at load 30 saw it), so wait for it; a CSP that blocks it never
+	// gets there.
+	var bg string
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		bg, err = chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header.top")).backgroundColor`))
+		if (err == nil && bg == "rgb(15, 23, 42)") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || bg != "rgb(15, 23, 42)" {
 		t.Errorf("stylesheet not applied: header background %q (%v)", bg, err)
 	}
