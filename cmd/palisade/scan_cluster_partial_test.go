@@ -18,7 +18,7 @@ import (
 func TestScanClusterPartialExitCodes(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := context.Background()
-	ns := env.CreateNamespace(ctx, t, "cli-partial", nil).Name
+	ns := env.CreateNamespace(ctx, t, "cli-partial-", nil).Name
 	admin := env.AdminClient(t)
 	yes := true
 	if _, err := admin.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: ns},

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestScanClusterCommand(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := context.Background()
-	ns := env.CreateNamespace(ctx, t, "cli-scan", nil).Name
+	ns := env.CreateNamespace(ctx, t, "cli-scan-", nil).Name
 	c := env.AdminClient(t)
 	yes := true
 	_, err := c.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "bad", Namespace: ns},

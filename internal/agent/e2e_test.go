@@ -241,7 +241,7 @@ func TestFleetEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "clusters online", 10*time.Second, func() bool {
+	waitFor(t, "clusters online", time.Minute, func() bool {
 		cs, _ := p.st.ListClusters(ctx)
 		online := 0
 		for _, c := range cs {

@@ -51,9 +51,15 @@ func TestFindingsQuotaWithRealAgent(t *testing.T) {
 		}
 	}
 	waitFor(t, "a report refused over the quota", time.Minute, func() bool { return cluster().QuotaRefused >= 2 })
+	// How many of the new Deployments reached the hub before the quota
+	// refused a report depends on how the agent's debounce grouped the
+	// creations (all in one report on a fast machine, one by one on a
+	// loaded one). Whatever the grouping: every applied report fitted,
+	// and a refused one left nothing behind (whole Deployments only).
 	c := cluster()
-	if c.FindingRows != per || c.QuotaRefusedAt.IsZero() {
-		t.Errorf("over quota: the hub holds %d findings rows (want the %d before), refused at %v", c.FindingRows, per, c.QuotaRefusedAt)
+	if c.FindingRows < per || c.FindingRows > 3*per || c.FindingRows%per != 0 || c.QuotaRefusedAt.IsZero() {
+		t.Errorf("over quota: the hub holds %d findings rows (want whole Deployments of %d rows within the quota of %d), refused at %v",
+			c.FindingRows, per, 3*per, c.QuotaRefusedAt)
 	}
 	if st := a.OutboxStats(); st.Dropped != 0 {
 		t.Errorf("the outbox dropped reports: %+v", st)

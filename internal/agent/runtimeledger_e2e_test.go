@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
@@ -184,7 +185,10 @@ func TestRuntimeLedgerOutlivesEvents(t *testing.T) {
 		<-ln.src.processed
 		advance(time.Second)
 	}
-	type entry struct{ node, id, msg string }
+	type entry struct {
+		node, id, msg string
+		at            time.Time
+	}
 	ledger := func() map[string]entry { // by key
 		cm, err := admin.CoreV1().ConfigMaps(ns).Get(ctx, fleetapi.RuntimeLedgerName, metav1.GetOptions{})
 		if err != nil {
@@ -197,7 +201,7 @@ func TestRuntimeLedgerOutlivesEvents(t *testing.T) {
 			if json.Unmarshal([]byte(v), &le) != nil || json.Unmarshal(le.Event, &rep) != nil || len(rep.Findings) != 1 {
 				t.Fatalf("ledger entry %s: %s", k, v)
 			}
-			out[k] = entry{rep.Node, rep.Findings[0].ID, rep.Findings[0].F.Message}
+			out[k] = entry{rep.Node, rep.Findings[0].ID, rep.Findings[0].F.Message, rep.Findings[0].Time}
 		}
 		return out
 	}
@@ -219,10 +223,24 @@ func TestRuntimeLedgerOutlivesEvents(t *testing.T) {
 	connect(n2, "n2", 0)
 	connect(n2, "n2", 1)
 	advance(11 * time.Minute)
+	again := now()
 	connect(n1, "n1", 5) // the newest again: replaces its own entry
+	// The ledger is written every 50 ms while the findings arrive, so
+	// the right counts can show before the last write (n1's first four):
+	// wait for exactly the final entries, n1's repeat included.
+	has := func(l map[string]entry, node string, i int, since time.Time) bool {
+		for _, e := range l {
+			if e.node == node && strings.Contains(e.msg, fmt.Sprintf("10.0.2.%d:10250", i)) && !e.at.Before(since) {
+				return true
+			}
+		}
+		return false
+	}
 	waitFor(t, "the ledger with both nodes' findings", time.Minute, func() bool {
-		c := perNode(ledger())
-		return c["n1"] == keep && c["n2"] == 2
+		l := ledger()
+		c := perNode(l)
+		return c["n1"] == keep && c["n2"] == 2 && has(l, "n1", 2, time.Time{}) && has(l, "n1", 3, time.Time{}) && has(l, "n1", 4, time.Time{}) &&
+			has(l, "n1", 5, again) && has(l, "n2", 0, time.Time{}) && has(l, "n2", 1, time.Time{})
 	})
 	time.Sleep(200 * time.Millisecond) // a few more applies: nothing changes
 	before := ledger()

@@ -151,7 +151,7 @@ func TestAgentReportsEncryptionAtRest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	client := env.AdminClient(t)
-	ns := env.CreateNamespace(ctx, t, "enc-agent", map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}).Name
+	ns := env.CreateNamespace(ctx, t, "enc-agent-", map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}).Name
 	mk := func(name string) {
 		t.Helper()
 		if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},

@@ -87,7 +87,7 @@ func TestIdleConnectionsBounded(t *testing.T) {
 // connections have gone idle at least once: idle now, or closed as idle.
 func waitIdled(t *testing.T, ic *idleConns, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		ic.mu.Lock()
 		got := int64(ic.lru.Len()) + ic.shed.Load()
@@ -127,7 +127,7 @@ func send(t *testing.T, c *clientConn, path string) {
 // answer reads one response's body ("" if the connection ended).
 func (c *clientConn) answer(t *testing.T) string {
 	t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.c.SetReadDeadline(time.Now().Add(time.Minute))
 	resp, err := http.ReadResponse(c.r, nil)
 	if err != nil {
 		return ""
@@ -141,7 +141,7 @@ func (c *clientConn) answer(t *testing.T) string {
 // the server to close c.
 func (c *clientConn) closedByServer(t *testing.T) bool {
 	t.Helper()
-	_ = c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.c.SetReadDeadline(time.Now().Add(time.Minute))
 	_, err := c.r.ReadByte()
 	return err == io.EOF
 }

@@ -139,9 +139,12 @@ func TestHandshakeErrorsCounted(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The server's goroutine logs the failure after the client
-			// sees it: wait for the count (bounded by the test's timeout).
-			for handshakeErrors(t, th, tc.reason) == before {
-				time.Sleep(5 * time.Millisecond)
+			// sees it: wait for the count (a minute: a failure, not a
+			// timing; without a bound a broken count hung the package).
+			for deadline := time.Now().Add(time.Minute); handshakeErrors(t, th, tc.reason) == before; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no handshake error counted as %q a minute after the client saw it", tc.reason)
+				}
 			}
 		})
 	}

@@ -66,18 +66,25 @@ func TestAgreesWithSubjectAccessReview(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := context.Background()
 	admin := env.AdminClient(t)
-	a := env.CreateNamespace(ctx, t, "rbac-oracle-a", nil).Name
-	b := env.CreateNamespace(ctx, t, "rbac-oracle-b", nil).Name
+	a := env.CreateNamespace(ctx, t, "rbac-oracle-a-", nil).Name
+	b := env.CreateNamespace(ctx, t, "rbac-oracle-b-", nil).Name
 	crs, crbs, roles, rbs := rbacSet(a, b)
+	// Cluster-wide objects outlive the test's namespaces: removed at the
+	// end, so a second run (-count=2) on the shared API server starts
+	// from the same state.
 	for _, o := range crs {
 		if _, err := admin.RbacV1().ClusterRoles().Create(ctx, o, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = admin.RbacV1().ClusterRoles().Delete(context.Background(), o.Name, metav1.DeleteOptions{}) })
 	}
 	for _, o := range crbs {
 		if _, err := admin.RbacV1().ClusterRoleBindings().Create(ctx, o, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() {
+			_ = admin.RbacV1().ClusterRoleBindings().Delete(context.Background(), o.Name, metav1.DeleteOptions{})
+		})
 	}
 	for _, o := range roles {
 		if _, err := admin.RbacV1().Roles(o.Namespace).Create(ctx, o, metav1.CreateOptions{}); err != nil {

@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 func TestClusterFoldsPodsOfCustomControllers(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := context.Background()
-	ns := env.CreateNamespace(ctx, t, "scan-fold", nil).Name
+	ns := env.CreateNamespace(ctx, t, "scan-fold-", nil).Name
 	c := env.AdminClient(t)
 	yes := true
 	newPod := func(name string, owned bool) *corev1.Pod {

@@ -37,8 +37,10 @@ type Options struct {
 	// flags the last occurrence wins, so they override the defaults.
 	ExtraAPIServerFlags []string
 
-	// StartTimeout bounds the start of each process (default 60s). The error
-	// on timeout includes the tail of the process's log.
+	// StartTimeout bounds the start of each process (default 3 minutes:
+	// a failure bound, generous for a loaded or slow machine, where the
+	// apiserver can take a minute). The error on timeout includes the tail
+	// of the process's log.
 	StartTimeout time.Duration
 }
 
@@ -46,7 +48,7 @@ func (o Options) startTimeout() time.Duration {
 	if o.StartTimeout > 0 {
 		return o.StartTimeout
 	}
-	return 60 * time.Second
+	return 3 * time.Minute
 }
 
 // StaticToken is one line of the apiserver's --token-auth-file.
