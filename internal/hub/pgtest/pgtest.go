@@ -179,7 +179,7 @@ func (s *Server) launch(bin, data string, cred *syscall.Credential) error {
 	s.cmd = cmd
 	s.done = make(chan struct{})
 	go func() { _ = cmd.Wait(); logf.Close(); close(s.done) }()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute) // a failure bound only: a loaded machine (load 30) starts slowly
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.done:
@@ -197,7 +197,7 @@ func (s *Server) launch(bin, data string, cred *syscall.Credential) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.Stop()
-	return fmt.Errorf("postgres not ready after 60s: %s", tail(filepath.Join(s.dir, "postgres.log")))
+	return fmt.Errorf("postgres not ready after 3m: %s", tail(filepath.Join(s.dir, "postgres.log")))
 }
 
 // credential returns the user to run PostgreSQL as: the current one, or
