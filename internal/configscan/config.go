@@ -103,20 +103,16 @@ func Run(ctx context.Context, in Input, opts Options) (*finding.Report, error) {
 	// ...then workloads in batches, so only one batch of typed objects is
 	// in memory at a time: typed workloads are most of a large scan's heap.
 	// Of each batch only the pod templates' summary stays, for the
-	// inventory-wide rules run last. The next batch is decoded while this
-	// one is evaluated (decodeAhead): each phase runs on every core, but
-	// waits at its end for its slowest worker, and with the two phases
-	// apart a core sat idle at every batch's two ends.
+	// inventory-wide rules run last.
 	templates := make([]workload.PodTemplate, 0, len(workloads))
-	batches, stop := decodeAhead(ctx, inv, workloads, owners, in.DefaultNamespace)
-	defer stop()
-	for b := range batches {
-		problems = append(problems, b.problems...)
-		batch := b.inv
+	for start := 0; start < len(workloads); start += workloadBatch {
+		batch, batchProblems := inv.WithBatch(workloads[start:min(start+workloadBatch, len(workloads))], in.DefaultNamespace)
+		problems = append(problems, batchProblems...)
 		scanned += len(batch.Objects)
+		batch.FoldOwned(owners)
 		noteFolded(folded, batch)
 		sources.note(batch)
-		done, before := b.done, len(findings)
+		done, before := min(start+workloadBatch, len(workloads)), len(findings)
 		findings, err = opts.Rules.AppendObjects(ctx, c.ForInventory(batch), findings,
 			func(fs []finding.Finding, n int) []finding.Finding { return growProjected(fs, n, done, len(workloads)) })
 		if err != nil {
@@ -127,15 +123,12 @@ func Run(ctx context.Context, in Input, opts Options) (*finding.Report, error) {
 		// (inventory-wide rules, patches, folding) locates none in
 		// these objects, so their line indexes (~10 MB on 10,000
 		// workloads) need not stay live to the end.
-		for _, o := range workloads[b.start:done] {
+		for _, o := range workloads[start:done] {
 			o.ReleaseLines()
 		}
 		for _, w := range batch.Workloads {
 			templates = append(templates, workload.TemplateOf(w))
 		}
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	// Inventory-wide rules and Dockerfiles, with every workload known.
 	inv.Templates = templates
@@ -198,49 +191,12 @@ func growProjected(findings []finding.Finding, n, done, total int) []finding.Fin
 }
 
 // workloadBatch is how many workloads are decoded and evaluated at once.
+// Decoding the next batch while one is evaluated was tried and dropped
+// (bench/README.md, 2026-12-07 16:40): the output was the same, but the
+// extra batch in memory raised palisade's peak RSS by ~3.5 MiB, over the
+// 150 MiB goal, and halving the batch to pay for it gave outliers of
+// +11 MiB.
 const workloadBatch = 512
-
-// decodedBatch is one batch of workloads decoded and folded into their
-// owners, workloads[start:done] of the scan.
-type decodedBatch struct {
-	inv         *workload.Inventory
-	problems    []finding.Problem
-	start, done int
-}
-
-// decodeAhead decodes the workloads batch by batch on another goroutine,
-// at most one batch ahead of the caller, and sends the batches in order.
-// The channel is closed after the last batch, or early when ctx ends
-// (the caller checks ctx after the loop). stop must be called once the
-// caller is done, also when it returns early: it ends the goroutine and
-// waits for it, so no decoding outlives the scan. The batches share only
-// what is read-only by then: inv's context objects and owners.
-func decodeAhead(ctx context.Context, inv *workload.Inventory, workloads []*manifest.Object, owners *workload.Owners, defaultNamespace string) (<-chan decodedBatch, func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	out := make(chan decodedBatch) // unbuffered: one batch decoded ahead, not two
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		defer close(out)
-		for start := 0; start < len(workloads); start += workloadBatch {
-			if ctx.Err() != nil {
-				return
-			}
-			done := min(start+workloadBatch, len(workloads))
-			b, probs := inv.WithBatch(workloads[start:done], defaultNamespace)
-			b.FoldOwned(owners)
-			select {
-			case out <- decodedBatch{inv: b, problems: probs, start: start, done: done}:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, func() {
-		cancel()
-		<-finished
-	}
-}
 
 func (o Options) now() time.Time {
 	if o.Now.IsZero() {

@@ -75,8 +75,8 @@ func plainLoad(ctx context.Context, paths []string, mopts manifest.Options) (*ma
 }
 
 // TestRunInBatchesMatchesOnePass: a scan of more workloads than a batch,
-// each batch decoded while the one before is evaluated, finds and
-// reports exactly what one pass over the whole input does (every object
+// decoded and evaluated batch by batch, finds and reports exactly what one
+// pass over the whole input does (every object
 // decoded at once, then every rule evaluated), in the same order: the
 // same findings, files and lines, suppressions and problems.
 func TestRunInBatchesMatchesOnePass(t *testing.T) {
@@ -141,61 +141,5 @@ func TestRunCancelledMidScan(t *testing.T) {
 	r, err := Run(ctx, Input{Paths: []string{dir}, Load: plainLoad}, Options{Rules: set})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run: report %v, error %v; want context.Canceled", r != nil, err)
-	}
-}
-
-// TestDecodeAheadStops: once stop returns, the decoding goroutine has
-// ended, so no batch is decoded or sent after the scan gave up on them.
-func TestDecodeAheadStops(t *testing.T) {
-	dir := batchedInput(t, 4*workloadBatch)
-	loaded, err := manifest.Load(context.Background(), []string{dir}, manifest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, workloads, _ := workload.Partition(loaded, "")
-	owners := workload.OwnersOf(workloads, "")
-	batches, stop := decodeAhead(context.Background(), inv, workloads, owners, "")
-	first, ok := <-batches
-	if !ok || first.start != 0 || first.done != workloadBatch || len(first.inv.Workloads) == 0 {
-		t.Fatalf("first batch: %v %d..%d, %d workloads", ok, first.start, first.done, len(first.inv.Workloads))
-	}
-	stop()
-	if b, ok := <-batches; ok {
-		t.Errorf("a batch (%d..%d) was sent after stop returned", b.start, b.done)
-	}
-	stop() // a second stop is harmless
-}
-
-// TestDecodeAheadInOrder: the batches come in order, cover every workload
-// once, and are at most workloadBatch long.
-func TestDecodeAheadInOrder(t *testing.T) {
-	n := 3*workloadBatch + 5
-	dir := batchedInput(t, n)
-	loaded, err := manifest.Load(context.Background(), []string{dir}, manifest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	inv, workloads, _ := workload.Partition(loaded, "")
-	batches, stop := decodeAhead(context.Background(), inv, workloads, workload.OwnersOf(workloads, ""), "")
-	defer stop()
-	next, problems := 0, 0
-	for b := range batches {
-		if b.start != next || b.done <= b.start || b.done-b.start > workloadBatch {
-			t.Fatalf("batch %d..%d after %d", b.start, b.done, next)
-		}
-		// Every workload is in the batch's objects, or its problem is.
-		if got := len(b.inv.Objects) + len(b.problems); got != b.done-b.start {
-			t.Errorf("batch %d..%d: %d objects and %d problems", b.start, b.done, len(b.inv.Objects), len(b.problems))
-		}
-		for i, o := range b.inv.Objects {
-			if o.Source == nil || o.Source.Index < workloads[b.start].Index || o.Source.Index > workloads[b.done-1].Index {
-				t.Fatalf("batch %d..%d: object %d is %v", b.start, b.done, i, o.Ref)
-			}
-		}
-		problems += len(b.problems)
-		next = b.done
-	}
-	if next != n || problems == 0 {
-		t.Errorf("batches ended at %d of %d, %d problems", next, n, problems)
 	}
 }
