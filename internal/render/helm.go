@@ -24,6 +24,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/render/discover"
 )
 
 // values merges --values files, then --set and --set-string, as helm does.
@@ -62,7 +63,7 @@ var templateErrorAt = sync.OnceValue(func() *regexp.Regexp { return regexp.MustC
 // renderHelm renders one chart as `helm template` would: values merged,
 // dependencies enabled by their conditions and tags, templates rendered,
 // partials (_*) and NOTES.txt dropped, CRDs from crds/ included.
-func renderHelm(ctx context.Context, src Source, vals map[string]any, opts Options) (streams []manifest.Stream, probs []finding.Problem) {
+func renderHelm(ctx context.Context, src discover.Source, vals map[string]any, opts Options) (streams []manifest.Stream, probs []finding.Problem) {
 	fail := func(file string, line int, format string, args ...any) {
 		probs = append(probs, finding.Problem{File: file, Line: line, Level: finding.LevelError,
 			Message: fmt.Sprintf("helm chart %s: ", src.Path) + fmt.Sprintf(format, args...)})
@@ -201,7 +202,7 @@ func withSource(key string, data []byte) []byte {
 // chartFile maps a template key ("app/templates/x.yaml",
 // "app/charts/db/templates/y.yaml") to a path under the chart's source: a
 // real file for a chart directory, a path inside the archive for a .tgz.
-func chartFile(src Source, chartName, key string) string {
+func chartFile(src discover.Source, chartName, key string) string {
 	rel := strings.TrimPrefix(key, chartName+"/")
 	return filepath.Join(src.Path, filepath.FromSlash(rel))
 }

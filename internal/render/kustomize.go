@@ -18,6 +18,7 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
+	"github.com/palisade-sec/palisade/internal/render/discover"
 )
 
 // maxKustomizeDepth bounds the chain of bases followed when checking an
@@ -41,7 +42,7 @@ type kustomizationRefs struct {
 // It also returns, for each patch of the overlay and its bases, the
 // objects the patch changed as they would be without it (Patched), so
 // findings the patch caused can be located in the patch.
-func renderKustomize(ctx context.Context, src Source, opts Options) ([]manifest.Stream, []Patched, []finding.Problem) {
+func renderKustomize(ctx context.Context, src discover.Source, opts Options) ([]manifest.Stream, []Patched, []finding.Problem) {
 	kfile := kustomizationFile(src.Path)
 	fail := func(format string, args ...any) ([]manifest.Stream, []Patched, []finding.Problem) {
 		return nil, nil, []finding.Problem{{File: kfile, Level: finding.LevelError,

@@ -49,28 +49,6 @@ type Options struct {
 
 const defaultMaxOutput = 64 << 20
 
-// Kind says how a source is rendered (discover.Kind).
-type Kind = discover.Kind
-
-// The kinds of source.
-const (
-	KindHelmChart   = discover.KindHelmChart
-	KindHelmArchive = discover.KindHelmArchive
-	KindKustomize   = discover.KindKustomize
-)
-
-// Source is one chart or overlay found in the input (discover.Source).
-type Source = discover.Source
-
-// Plan is what Discover found (discover.Plan).
-type Plan = discover.Plan
-
-// Discover walks the input paths and finds charts and overlays
-// (discover.Discover).
-func Discover(ctx context.Context, paths []string) (*Plan, error) {
-	return discover.Discover(ctx, paths)
-}
-
 // The file names and tests of internal/render/discover, used here too.
 var (
 	kustomizationFileNames = discover.KustomizationFileNames
@@ -95,7 +73,7 @@ type Result struct {
 // Render renders every source of the plan. One failing source is a
 // problem in the result; the others are still rendered. The error is
 // only ctx's.
-func Render(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
+func Render(ctx context.Context, plan *discover.Plan, opts Options) (*Result, error) {
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -128,7 +106,7 @@ func Render(ctx context.Context, plan *Plan, opts Options) (*Result, error) {
 				var patched []Patched
 				var probs []finding.Problem
 				switch src.Kind {
-				case KindKustomize:
+				case discover.KindKustomize:
 					streams, patched, probs = renderKustomize(ctx, src, opts)
 				default:
 					if err != nil {
@@ -176,7 +154,7 @@ func hasError(ps []finding.Problem) bool {
 // Loaded is what Load found besides the objects: the plan, and the
 // objects kustomize patches changed, as they would be without each patch.
 type Loaded struct {
-	*Plan
+	*discover.Plan
 	Patched []Patched
 }
 
@@ -185,7 +163,7 @@ type Loaded struct {
 // Dockerfiles of paths and the rendered objects, with rendering problems
 // among its problems.
 func Load(ctx context.Context, paths []string, opts Options, mopts manifest.Options) (*manifest.Set, *Loaded, error) {
-	plan, err := Discover(ctx, paths)
+	plan, err := discover.Discover(ctx, paths)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,12 +14,13 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/render"
+	"github.com/palisade-sec/palisade/internal/render/discover"
 	"github.com/palisade-sec/palisade/internal/rule"
 	"github.com/palisade-sec/palisade/internal/rules"
 	"github.com/palisade-sec/palisade/internal/scan"
 )
 
-func renderPaths(t *testing.T, opts render.Options, paths ...string) (*manifest.Set, *render.Plan) {
+func renderPaths(t *testing.T, opts render.Options, paths ...string) (*manifest.Set, *discover.Plan) {
 	t.Helper()
 	set, plan, err := render.Load(context.Background(), paths, opts, manifest.Options{})
 	if err != nil {
@@ -195,7 +196,7 @@ func TestPackagedChart(t *testing.T) {
 	// Named explicitly, and met in a directory walk.
 	for _, path := range []string{tgz, filepath.Dir(tgz)} {
 		set, plan := renderPaths(t, render.Options{}, path)
-		if len(plan.Sources) != 1 || plan.Sources[0].Kind != render.KindHelmArchive {
+		if len(plan.Sources) != 1 || plan.Sources[0].Kind != discover.KindHelmArchive {
 			t.Fatalf("%s: sources %v", path, plan.Sources)
 		}
 		got := objectsByFile(set)
