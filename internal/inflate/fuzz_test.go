@@ -67,6 +67,17 @@ func FuzzGunzipMatchesStdlib(f *testing.F) {
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("GunzipBuffers: output differs: %d bytes, stdlib %d", len(got), len(want))
 		}
+		// GunzipAppend, in place or not, with one Decoder: the same.
+		var z Decoder
+		for room, extra := range appendRooms {
+			got, err = collect(gunzipAppendRoom(&z, extra), bytes.NewReader(in))
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("GunzipAppend, %s: err = %v, stdlib err = %v", room, err, werr)
+			}
+			if err == nil && !bytes.Equal(got, want) {
+				t.Fatalf("GunzipAppend, %s: output differs: %d bytes, stdlib %d", room, len(got), len(want))
+			}
+		}
 	})
 }
 

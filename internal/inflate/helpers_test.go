@@ -1,6 +1,9 @@
 package inflate
 
 import (
+	"bytes"
+	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"io"
 )
@@ -57,3 +60,48 @@ func gunzipBuffersCheckingTrailers(src io.Reader, emit func([]byte) error) error
 		return nil
 	})
 }
+
+// appendPrefix is what gunzipAppendRoom's dst holds before the output:
+// GunzipAppend must keep it and append after it.
+var appendPrefix = []byte("prefix:")
+
+// gunzipAppendRoom returns GunzipAppend adapted to collect: the stream
+// read whole, inflated with z (kept across calls, as the hub keeps its
+// decoders) after appendPrefix into a dst whose spare capacity is the
+// size the stream's last trailer states plus extra (negative: less
+// than a window, so the output leaves dst's room part way), filled with
+// garbage that must not show through; a limit of 64 MiB (the fuzz
+// tests' bound on the standard library's output).
+func gunzipAppendRoom(z *Decoder, extra int) func(io.Reader, func([]byte) error) error {
+	return func(src io.Reader, emit func([]byte) error) error {
+		gz, err := io.ReadAll(src)
+		if err != nil {
+			return err
+		}
+		room := extra
+		if len(gz) >= 4 {
+			room += int(min(binary.LittleEndian.Uint32(gz[len(gz)-4:]), 4<<20))
+		}
+		dst := make([]byte, len(appendPrefix), len(appendPrefix)+max(0, room))
+		copy(dst, appendPrefix)
+		spare := dst[len(dst):cap(dst)]
+		for i := range spare {
+			spare[i] = 0xaa
+		}
+		out, err := z.GunzipAppend(dst, gz, 64<<20)
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(out, appendPrefix) {
+			return errors.New("GunzipAppend lost dst's bytes")
+		}
+		return emit(out[len(appendPrefix):])
+	}
+}
+
+// appendRooms are the dst shapes gunzipAppendRoom is tried with: none,
+// 300 KiB less than the output or half a window more (the output leaves
+// dst part way, or for its last window), exactly a window past it
+// (decoded in place throughout), more.
+var appendRooms = map[string]int{"no room": -1 << 30, "short of the output": -300 << 10, "half a window": OutBufferLen / 2,
+	"a window": OutBufferLen, "more": 3*OutBufferLen + 12345}
