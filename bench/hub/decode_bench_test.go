@@ -91,18 +91,22 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 		}},
 	}
 	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(js)))
-			start, n := processCPU(), 0
-			for b.Loop() {
-				if err := c.op(); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			b.ReportMetric(float64(processCPU()-start)/float64(n)/1e6, "cpu-ms/op")
-		})
+		b.Run(c.name, func(b *testing.B) { runCPU(b, len(js), c.op, time.Millisecond, "cpu-ms/op") })
 	}
+}
+
+// runCPU runs op as the benchmark's loop, over size bytes, and reports
+// the process's CPU time per operation in unit.
+func runCPU(b *testing.B, size int, op func() error, unit time.Duration, name string) {
+	b.SetBytes(int64(size))
+	start, n := processCPU(), 0
+	for b.Loop() {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(processCPU()-start)/float64(n)/float64(unit), name)
 }
 
 // processCPU is the process's user and system CPU time.
@@ -174,16 +178,6 @@ func BenchmarkDeltaInflate(b *testing.B) {
 			return err
 		}},
 	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(js)))
-			start, n := processCPU(), 0
-			for b.Loop() {
-				if err := c.op(); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			b.ReportMetric(float64(processCPU()-start)/float64(n)/1e3, "cpu-µs/op")
-		})
+		b.Run(c.name, func(b *testing.B) { runCPU(b, len(js), c.op, time.Microsecond, "cpu-µs/op") })
 	}
 }

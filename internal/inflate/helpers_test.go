@@ -45,9 +45,7 @@ func gunzipBuffersCheckingTrailers(src io.Reader, emit func([]byte) error) error
 	}, func(p []byte) error {
 		for i, b := range pool {
 			if i != cur {
-				for j := range b {
-					b[j] = 0xaa
-				}
+				fill(b, 0xaa)
 			}
 		}
 		crc = crc32.Update(crc, crc32.IEEETable, p)
@@ -80,14 +78,11 @@ func gunzipAppendRoom(z *Decoder, extra int) func(io.Reader, func([]byte) error)
 		}
 		room := extra
 		if len(gz) >= 4 {
-			room += int(min(binary.LittleEndian.Uint32(gz[len(gz)-4:]), 4<<20))
+			room += int(min(binary.LittleEndian.Uint32(gz[len(gz)-4:]), 4<<20)) // the corpus's largest output; a fuzzed trailer may say anything
 		}
 		dst := make([]byte, len(appendPrefix), len(appendPrefix)+max(0, room))
 		copy(dst, appendPrefix)
-		spare := dst[len(dst):cap(dst)]
-		for i := range spare {
-			spare[i] = 0xaa
-		}
+		fill(dst[len(dst):cap(dst)], 0xaa)
 		out, err := z.GunzipAppend(dst, gz, 64<<20)
 		if err != nil {
 			return err
@@ -104,4 +99,17 @@ func gunzipAppendRoom(z *Decoder, extra int) func(io.Reader, func([]byte) error)
 // dst part way, or for its last window), exactly a window past it
 // (decoded in place throughout), more.
 var appendRooms = map[string]int{"no room": -1 << 30, "short of the output": -300 << 10, "half a window": OutBufferLen / 2,
-	"a window": OutBufferLen, "more": 3*OutBufferLen + 12345}
+	"a window": OutBufferLen, "more": OutBufferLen + 12345}
+
+// fill sets every byte of b to v, by doubling copies: a byte loop over
+// megabytes, instrumented for coverage, held the fuzz tests to a few
+// inputs a second.
+func fill(b []byte, v byte) {
+	if len(b) == 0 {
+		return
+	}
+	b[0] = v
+	for n := 1; n < len(b); n *= 2 {
+		copy(b[n:], b[:n])
+	}
+}
