@@ -18,7 +18,10 @@ import (
 // BenchmarkSnapshotDecode: the hub's CPU time for reading a 500-pod
 // snapshot body (7,130 findings of the agent's shape, 14.3 per pod, as
 // bench/cmd/hubload sends them): inflating its gzip with compress/gzip
-// and with internal/inflate, counting its items, and decoding it with
+// and with internal/inflate (to a callback; copied from a new decoder
+// into a kept buffer, the hub's path until the seventh session of
+// 2026-12-07; in place into a kept buffer with a kept decoder, the hub's
+// path since), counting its items, and decoding it with
 // the hand-written decoders (fleetapi.DecodeReport; and counting the
 // items as they decode, DecodeReportBodyWithin, the hub's path until
 // 2026-12-07; partially, DecodeReportBodyPartial, the hub's path since:
@@ -36,6 +39,10 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 	_, _ = zw.Write(js)
 	_ = zw.Close()
 	b.Logf("%d bytes of JSON, %d of gzip", len(js), z.Len())
+	// The hub's body buffer and decoder, kept from one report to the
+	// next, with room for the body and a window.
+	var dec inflate.Decoder
+	kept := make([]byte, 0, len(js)+inflate.OutBufferLen)
 	cases := []struct {
 		name string
 		op   func() error
@@ -50,6 +57,18 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 		}},
 		{"inflate/internal-inflate", func() error {
 			return inflate.Gunzip(bytes.NewReader(z.Bytes()), func([]byte) error { return nil })
+		}},
+		{"inflate/copied", func() error { // the hub's path until then: a new decoder, the output copied into the kept buffer
+			kept = kept[:0]
+			return inflate.Gunzip(bytes.NewReader(z.Bytes()), func(p []byte) error {
+				kept = append(kept, p...)
+				return nil
+			})
+		}},
+		{"inflate/in-place", func() error { // the hub's path since 2026-12-07 (seventh session)
+			var err error
+			kept, err = dec.GunzipAppend(kept[:0], z.Bytes(), fleetapi.MaxReportBytes)
+			return err
 		}},
 		{"count-items", func() error {
 			return (&fleetapi.ItemLimitReader{Max: fleetapi.MaxReportItems}).Count(js)
@@ -72,18 +91,22 @@ func BenchmarkSnapshotDecode(b *testing.B) {
 		}},
 	}
 	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			b.SetBytes(int64(len(js)))
-			start, n := processCPU(), 0
-			for b.Loop() {
-				if err := c.op(); err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
-			b.ReportMetric(float64(processCPU()-start)/float64(n)/1e6, "cpu-ms/op")
-		})
+		b.Run(c.name, func(b *testing.B) { runCPU(b, len(js), c.op, time.Millisecond, "cpu-ms/op") })
 	}
+}
+
+// runCPU runs op as the benchmark's loop, over size bytes, and reports
+// the process's CPU time per operation in unit.
+func runCPU(b *testing.B, size int, op func() error, unit time.Duration, name string) {
+	b.SetBytes(int64(size))
+	start, n := processCPU(), 0
+	for b.Loop() {
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(processCPU()-start)/float64(n)/float64(unit), name)
 }
 
 // processCPU is the process's user and system CPU time.
@@ -122,4 +145,39 @@ func snapshotJSON(b *testing.B, pods int) []byte {
 		b.Fatal(err)
 	}
 	return js
+}
+
+// BenchmarkDeltaInflate: the hub's CPU time for inflating a findings
+// delta's body (a rollout of 5 pods, about 33 KB of JSON, the median
+// delta of bench/cmd/hubload) into a new buffer of its size: with a new
+// decoder each time (its 64 KiB input and 512 KiB window allocated and
+// cleared; the hub until the seventh session of 2026-12-07) and with a
+// kept one (inflate.Decoder.GunzipAppend, the hub since).
+//
+//	go test -run '^$' -bench DeltaInflate -benchtime 2000x ./bench/hub/
+func BenchmarkDeltaInflate(b *testing.B) {
+	js := snapshotJSON(b, 5)
+	var z bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&z, gzip.BestSpeed)
+	_, _ = zw.Write(js)
+	_ = zw.Close()
+	var dec inflate.Decoder
+	for _, c := range []struct {
+		name string
+		op   func() error
+	}{
+		{"new-decoder", func() error {
+			body := make([]byte, 0, len(js))
+			return inflate.Gunzip(bytes.NewReader(z.Bytes()), func(p []byte) error {
+				body = append(body, p...)
+				return nil
+			})
+		}},
+		{"kept-decoder", func() error {
+			_, err := dec.GunzipAppend(make([]byte, 0, len(js)), z.Bytes(), fleetapi.MaxReportBytes)
+			return err
+		}},
+	} {
+		b.Run(c.name, func(b *testing.B) { runCPU(b, len(js), c.op, time.Microsecond, "cpu-µs/op") })
+	}
 }

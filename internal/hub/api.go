@@ -15,7 +15,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -221,11 +220,46 @@ func readAgentReportInto(w http.ResponseWriter, r *http.Request, bodies *bodyPoo
 // decoded at once (ingestGate), of minPooledBody to maxPooledBody bytes
 // each (deltas are left to the allocator; a rare huge body is not held):
 // at most a few times 16 MiB, held for the hub's life.
-type bodyPool struct{ free chan []byte }
+//
+// It also keeps the gzip decoders bodies are inflated with (their 64 KiB
+// input buffer, 512 KiB window and tables), as many as are in use at once
+// at most: made afresh, they were 600 KiB allocated and cleared for each
+// report, a delta's too.
+type bodyPool struct {
+	free     chan []byte
+	decoders chan *inflate.Decoder
+}
 
 const minPooledBody, maxPooledBody = 512 << 10, 16 << 20
 
-func newBodyPool(n int) *bodyPool { return &bodyPool{free: make(chan []byte, n)} }
+// newBodyPool keeps n buffers and 4n decoders (every small report being
+// inflated holds one, briefly).
+func newBodyPool(n int) *bodyPool {
+	return &bodyPool{free: make(chan []byte, n), decoders: make(chan *inflate.Decoder, 4*n)}
+}
+
+// decoder is a kept decoder, or a new one.
+func (b *bodyPool) decoder() *inflate.Decoder {
+	if b != nil {
+		select {
+		case z := <-b.decoders:
+			return z
+		default:
+		}
+	}
+	return new(inflate.Decoder)
+}
+
+// putDecoder keeps z for the next body, when there is room.
+func (b *bodyPool) putDecoder(z *inflate.Decoder) {
+	if b == nil {
+		return
+	}
+	select {
+	case b.decoders <- z:
+	default:
+	}
+}
 
 // get is a buffer of capacity at least n from the pool, or nil.
 func (b *bodyPool) get(n int) []byte {
@@ -317,38 +351,32 @@ func readWire(src io.Reader, length int64) ([]byte, error) {
 }
 
 // inflateBodyInto inflates gz, within limit bytes, into one buffer
-// (one of bodies when it has one of the first room's size). The
-// first room made is inflatedSizeHint's; what does not fit goes to
-// chunks that double, joined once at the end: at most the body twice
-// over (the doubling of one buffer from a guess allocated up to four
-// times the body and copied it as often as it grew).
+// (one of bodies when it has one large enough), with one of bodies'
+// decoders. A body the pool would keep (a snapshot) gets the room
+// inflatedSizeHint gives plus a decoder's window
+// (inflate.Decoder.GunzipAppend), so that, when the hint is right, it is
+// inflated in place: each byte written once, into the body, where it was
+// written into the decoder's window and then copied to the body (a
+// 500-pod snapshot's 3.2 MB), with the window's 512 KiB allocated and
+// cleared for each request. A smaller one (a delta) goes through the
+// decoder's window, kept with the decoder. A wrong hint costs copies, not
+// memory: the body grows by doubling, never past limit.
 func inflateBodyInto(gz []byte, limit int64, bodies *bodyPool) ([]byte, error) {
-	hint := inflatedSizeHint(gz, limit)
-	cur := bodies.get(hint)
+	room := inflatedSizeHint(gz, limit)
+	if room >= minPooledBody {
+		room += inflate.OutBufferLen
+	}
+	cur := bodies.get(room)
 	if cur == nil {
-		cur = make([]byte, 0, hint)
+		cur = make([]byte, 0, room)
 	}
-	var full [][]byte
-	total := 0
-	err := inflate.Gunzip(bytes.NewReader(gz), func(p []byte) error {
-		if int64(total+len(p)) > limit {
-			return errDecompressedTooLarge
-		}
-		total += len(p)
-		for len(p) > 0 {
-			if len(cur) == cap(cur) {
-				full = append(full, cur)
-				cur = make([]byte, 0, min(2*cap(cur), 8<<20))
-			}
-			n := copy(cur[len(cur):cap(cur)], p)
-			cur, p = cur[:len(cur)+n], p[n:]
-		}
-		return nil
-	})
-	if err != nil || len(full) == 0 {
-		return cur, err
+	z := bodies.decoder()
+	body, err := z.GunzipAppend(cur, gz, limit)
+	bodies.putDecoder(z)
+	if errors.Is(err, inflate.ErrLimit) {
+		return nil, errDecompressedTooLarge
 	}
-	return slices.Concat(append(full, cur)...), nil
+	return body, err
 }
 
 // inflatedSizeHint is the room to make first for gz inflated: the

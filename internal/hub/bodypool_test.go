@@ -1,10 +1,14 @@
 package hub
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
 	"github.com/palisade-sec/palisade/internal/hub/store"
+	"github.com/palisade-sec/palisade/internal/inflate"
 )
 
 // TestSnapshotBodiesReused: a large report's body buffer serves the next
@@ -119,4 +124,70 @@ func TestBodyPoolBounds(t *testing.T) {
 	if none.get(minPooledBody) != nil {
 		t.Fatal("no pool served a buffer")
 	}
+}
+
+// TestInflateBodyInPlaceBounded: a body of the pool's size is inflated
+// into the pool's buffer itself (no new buffer), with a kept decoder; a
+// body one byte past the limit, a bomb, or a trailer that understates
+// the size is refused as too large (413) or inflated within the limit,
+// the body never growing past it, in the pool's buffer or not.
+func TestInflateBodyInPlaceBounded(t *testing.T) {
+	const limit = 2 << 20
+	js := []byte(strings.Repeat(`{"ruleID":"pss/privileged","message":"container app of pod team/web: privileged"},`, limit/81+1))[:limit]
+	gzipOf := gzipBestSpeed
+	understated := gzipOf(js)
+	copy(understated[len(understated)-4:], []byte{0, 0, 1, 0}) // ISIZE 64 KiB: the length check then fails
+	bomb := gzipOf(make([]byte, 64<<20))
+	for _, tc := range []struct {
+		name    string
+		gz      []byte
+		want    []byte
+		tooBig  bool
+		inPlace bool
+	}{
+		{"exactly the limit", gzipOf(js), js, false, true},
+		{"one byte past it", gzipOf(append(bytes.Clone(js), ' ')), nil, true, false},
+		{"a bomb", bomb, nil, true, false},
+		{"the limit in members, the last one small", slices.Concat(gzipOf(js[:1]), gzipOf(js[1:len(js)-2]), gzipOf(js[len(js)-2:])), js, false, false},
+		{"understated size", understated, nil, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newBodyPool(1)
+			pooled := make([]byte, 0, limit+inflate.OutBufferLen)
+			p.put(pooled)
+			z := new(inflate.Decoder)
+			p.putDecoder(z)
+			body, err := inflateBodyInto(tc.gz, limit, p)
+			switch {
+			case tc.tooBig:
+				if !errors.Is(err, fleetapi.ErrTooLarge) {
+					t.Fatalf("err = %v, want too large", err)
+				}
+			case tc.want == nil:
+				if err == nil || errors.Is(err, fleetapi.ErrTooLarge) {
+					t.Fatalf("err = %v, want a gzip error", err)
+				}
+			case err != nil || !bytes.Equal(body, tc.want):
+				t.Fatalf("%d bytes (want %d), err %v", len(body), len(tc.want), err)
+			}
+			if cap(body) > cap(pooled) {
+				t.Errorf("the body grew to %d bytes, past the limit and a window (%d)", cap(body), cap(pooled))
+			}
+			if tc.inPlace && &body[:1][0] != &pooled[:1][0] {
+				t.Error("not inflated into the pool's buffer")
+			}
+			if got := p.decoder(); got != z {
+				t.Error("the decoder was not given back")
+			}
+		})
+	}
+}
+
+// gzipBestSpeed is p in one gzip member at the agent's outbox level.
+func gzipBestSpeed(p []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
+	_, _ = zw.Write(p)
+	_ = zw.Close()
+	return b.Bytes()
 }

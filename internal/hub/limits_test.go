@@ -224,13 +224,7 @@ func TestAgentBodyInflatedOnce(t *testing.T) {
 	copy(lying[len(lying)-4:], []byte{0xff, 0xff, 0xff, 0xff}) // ISIZE 4 GiB: the CRC check then fails
 	// As the agent sends a batch: members for the head, the report and
 	// the tail, the last one's trailer stating 2 bytes.
-	member := func(p []byte) []byte {
-		var b bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed)
-		_, _ = zw.Write(p)
-		_ = zw.Close()
-		return b.Bytes()
-	}
+	member := gzipBestSpeed
 	js := jsb.Bytes()
 	members := slices.Concat(member(js[:1]), member(js[1:len(js)-2]), member(js[len(js)-2:]))
 	for _, tc := range []struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/gzip"
+	"encoding/binary"
 	"io"
 	"testing"
 )
@@ -66,6 +67,22 @@ func FuzzGunzipMatchesStdlib(f *testing.F) {
 		}
 		if err == nil && !bytes.Equal(got, want) {
 			t.Fatalf("GunzipBuffers: output differs: %d bytes, stdlib %d", len(got), len(want))
+		}
+		// GunzipAppend, in place or not, with one Decoder: the same. A
+		// fuzzed trailer's size is not the output's: the real one's room
+		// is tried too.
+		var z Decoder
+		for room, extra := range appendRooms {
+			if len(in) >= 4 && werr == nil {
+				extra += len(want) - int(min(binary.LittleEndian.Uint32(in[len(in)-4:]), 4<<20))
+			}
+			got, err = collect(gunzipAppendRoom(&z, extra), bytes.NewReader(in))
+			if (err == nil) != (werr == nil) {
+				t.Fatalf("GunzipAppend, %s: err = %v, stdlib err = %v", room, err, werr)
+			}
+			if err == nil && !bytes.Equal(got, want) {
+				t.Fatalf("GunzipAppend, %s: output differs: %d bytes, stdlib %d", room, len(got), len(want))
+			}
 		}
 	})
 }

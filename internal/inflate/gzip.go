@@ -70,17 +70,9 @@ func gunzip(src io.Reader, emit func([]byte) error, trailer func(crc uint32) err
 }
 
 func gunzipWith(src io.Reader, next func() ([]byte, error), emit func([]byte) error, trailer func(crc uint32) error) error {
-	crc, size := uint32(0), uint32(0)
-	count := func(p []byte) error {
-		if trailer == nil {
-			crc = crc32.Update(crc, crc32.IEEETable, p)
-		}
-		size += uint32(len(p))
-		return emit(p)
-	}
 	var d *decoder
 	if next == nil {
-		d = newDecoder(src, count)
+		d = newDecoder(src, emit)
 	} else {
 		buf, err := next()
 		if err != nil {
@@ -89,7 +81,23 @@ func gunzipWith(src io.Reader, next func() ([]byte, error), emit func([]byte) er
 		if len(buf) != outLen {
 			return fmt.Errorf("inflate: output buffer of %d bytes, want %d", len(buf), outLen)
 		}
-		d = &decoder{src: src, in: make([]byte, inLen), out: buf, emit: count, next: next}
+		d = &decoder{src: src, in: make([]byte, inLen), out: buf, emit: emit, next: next}
+	}
+	return d.gunzip(trailer)
+}
+
+// gunzip decodes the members of a gzip stream with d, whose source,
+// buffers and emit are set; it checks each member's CRC-32 itself when
+// trailer is nil.
+func (d *decoder) gunzip(trailer func(crc uint32) error) error {
+	emit := d.emit
+	crc, size := uint32(0), uint32(0)
+	d.emit = func(p []byte) error {
+		if trailer == nil {
+			crc = crc32.Update(crc, crc32.IEEETable, p)
+		}
+		size += uint32(len(p))
+		return emit(p)
 	}
 	for member := 0; ; member++ {
 		if member > 0 {
@@ -106,6 +114,9 @@ func gunzipWith(src io.Reader, next func() ([]byte, error), emit func([]byte) er
 		}
 		crc, size = 0, 0
 		d.w, d.flushed = 0, 0
+		if d.app != nil {
+			d.app.begin(d)
+		}
 		if err := d.inflate(); err != nil {
 			return err
 		}

@@ -257,6 +257,9 @@ type decoder struct {
 	// next, when set, provides the buffer to go on in after each emit
 	// (GunzipBuffers): the emitted one is the caller's.
 	next func() ([]byte, error)
+	// app, when set, appends the output to a caller's slice
+	// (Decoder.GunzipAppend).
+	app *appender
 
 	lit, dist, cl table
 	lens          [288 + 32]uint8
@@ -296,8 +299,10 @@ func (z *Decoder) Inflate(src io.Reader, emit func([]byte) error) error {
 	d := &z.d
 	in, out, lit, dist, cl := d.in, d.out, d.lit, d.dist, d.cl
 	if in == nil {
-		fresh := newDecoder(src, emit)
-		in, out = fresh.in, fresh.out
+		in = make([]byte, inLen)
+	}
+	if out == nil {
+		out = make([]byte, outLen) // none yet, or GunzipAppend needed none
 	}
 	// Every field but the buffers and the tables' storage starts over;
 	// build clears a table before filling it.
@@ -434,6 +439,11 @@ func (d *decoder) flush() error {
 			d.out, d.w, d.flushed = buf, h, h
 			return nil
 		}
+	}
+	if d.app != nil {
+		d.app.slide(d)
+		d.flushed = d.w
+		return nil
 	}
 	if d.w > histSize+outSize/2 {
 		copy(d.out, d.out[d.w-histSize:d.w])

@@ -153,7 +153,12 @@ func TestGunzipMembersAndHeaders(t *testing.T) {
 	} {
 		// GunzipTrailers, with the caller checking each member's CRC-32,
 		// must answer as Gunzip does.
-		for fname, fn := range map[string]func(io.Reader, func([]byte) error) error{"Gunzip": Gunzip, "GunzipTrailers": gunzipCheckingTrailers, "GunzipBuffers": gunzipBuffersCheckingTrailers} {
+		funcs := map[string]func(io.Reader, func([]byte) error) error{"Gunzip": Gunzip, "GunzipTrailers": gunzipCheckingTrailers, "GunzipBuffers": gunzipBuffersCheckingTrailers}
+		var z Decoder // one for every case: each starts from what the last left
+		for room, extra := range appendRooms {
+			funcs["GunzipAppend, "+room] = gunzipAppendRoom(&z, extra)
+		}
+		for fname, fn := range funcs {
 			t.Run(fname+"/"+tc.name, func(t *testing.T) {
 				got, err := collect(fn, bytes.NewReader(tc.in))
 				if tc.wantErr != nil {
