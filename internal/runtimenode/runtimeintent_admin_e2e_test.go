@@ -353,14 +353,16 @@ func runRecordedSensorMore(ctx context.Context, t *testing.T, env *testenv.Env, 
 	}
 	src.before = func(ctx context.Context) {
 		for ctx.Err() == nil {
-			// The judge's snapshot holds the Node objects, or their list
-			// was refused (RBAC: for good). Not nodesIn: it is set before
-			// the snapshot with the Nodes is built and handed to the
-			// judge, and under -race at load 30 the events judged in
-			// between found no Nodes.
+			// The judge's snapshot holds the Node objects, or none were
+			// listed (with none, a snapshot judges as one without), or
+			// their list was refused (RBAC: for good). Not nodesIn alone:
+			// it is set before the snapshot with the Nodes is built and
+			// handed to the judge, and under -race at load 30 the events
+			// judged in between found no Nodes.
 			s := n.intent.judge.Snapshot()
 			e := n.intent.nodesErr.Load()
-			nodes := s != nil && s.NodesKnown || e != nil && strings.Contains(*e, "forbidden")
+			none := n.intent.nodesIn.Load() && len(n.intent.nodes.GetStore().ListKeys()) == 0
+			nodes := s != nil && s.NodesKnown || none || e != nil && strings.Contains(*e, "forbidden")
 			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && (n.intent.built.Load() > 0 && nodes || !wantSnapshot) {
 				return
 			}
