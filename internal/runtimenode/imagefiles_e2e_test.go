@@ -59,10 +59,10 @@ func manifestRole(t *testing.T, path, name string) *rbacv1.Role {
 func TestImageFilesReachSensor(t *testing.T) {
 	bookworm := imagescantest.Bookworm(t)
 	env := testenv.Shared(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	admin := env.AdminClient(t)
-	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	ns := sensorNamespace(ctx, t, env, admin)
 	must := func(_ any, err error) {
 		t.Helper()
 		if err != nil {
@@ -195,7 +195,7 @@ func TestImageFilesReachSensor(t *testing.T) {
 	}
 	// Events are fed once the pod is known and its image's set was
 	// fetched (the sensor fetches in the background, on first use).
-	src.before = func() {
+	src.before = func(ctx context.Context) {
 		for ctx.Err() == nil {
 			if p, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && n.files.ImageFilesOf(p.Image) != nil {
 				return

@@ -53,7 +53,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
-	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/netpol"
@@ -145,7 +144,11 @@ func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactor
 			return nil, err
 		}
 	}
-	if err := w.watchNodes(coreinformers.NewNodeInformer(n.cfg.Client, 0, cache.Indexers{})); err != nil {
+	nodes, err := newNodeInformer(n.cfg.Client, listPage)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.watchNodes(nodes); err != nil {
 		return nil, err
 	}
 	own := n.pods.handler()
@@ -187,12 +190,9 @@ func (w *intentWatch) watch(inf cache.SharedIndexInformer, fn cache.TransformFun
 	return err
 }
 
-// watchNodes sets up the Node informer: stripped by StripNode, its list
+// watchNodes sets up the Node informer (newNodeInformer): its list
 // errors kept (and the first logged) without holding up the others.
 func (w *intentWatch) watchNodes(inf cache.SharedIndexInformer) error {
-	if err := inf.SetTransform(StripNode); err != nil {
-		return err
-	}
 	if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		msg := err.Error()
 		w.nodesErr.Store(&msg)

@@ -100,14 +100,17 @@ func TestPodIndexChurn(t *testing.T) {
 type recordedSource struct {
 	events []rt.Event
 	state  rt.State
-	before func()
+	// before, if set, runs first with Run's context and returns once the
+	// sensor is ready for the events (or that context ends: a stopped
+	// sensor must not wait on a condition that no longer comes true).
+	before func(context.Context)
 	// more are events fed after events, as they come (nil: none).
 	more <-chan rt.Event
 }
 
 func (s *recordedSource) Run(ctx context.Context, fn func(rt.Event)) error {
 	if s.before != nil {
-		s.before()
+		s.before(ctx)
 	}
 	for _, e := range s.events {
 		fn(e)
@@ -160,9 +163,12 @@ func runtimeEvents(t *testing.T, c *fake.Clientset) (findings []fleetapi.Runtime
 	return findings, states, evs
 }
 
+// waitUntil polls cond until it holds, failing the test after two
+// minutes: generous, so a machine several times slower (or -race under
+// load) still passes, while a wrong expectation fails instead of hanging.
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
@@ -192,9 +198,9 @@ func TestRuntimeNodeRecordedEvents(t *testing.T) {
 	}
 	// Replay only once the informer holds the pod: a real sensor's
 	// events arrive long after the pod was scheduled.
-	src.before = func() {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if _, ok := n.pods.LookupPod(context.Background(), rtCID, ""); ok {
+	src.before = func(ctx context.Context) {
+		for ; ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok {
 				return
 			}
 		}

@@ -29,10 +29,10 @@ import (
 // datagram web sent to db as not judged.
 func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	env := testenv.Shared(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	admin := env.AdminClient(t)
-	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	ns := sensorNamespace(ctx, t, env, admin)
 
 	role := testenv.ManifestClusterRole(t, "../../deploy/runtime/runtime.yaml")
 	for _, r := range role.Rules {
@@ -86,7 +86,7 @@ func TestRuntimePolicyIntentLiveRBAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.before = func() {
+	src.before = func(ctx context.Context) {
 		for ctx.Err() == nil {
 			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && n.intent.built.Load() > 0 {
 				return

@@ -81,7 +81,7 @@ func intentMessages(ctx context.Context, t *testing.T, admin kubernetes.Interfac
 // role lacks the nodes rule judges everything else and leaves the
 // connections a nodes peer could change undecided, saying why.
 func TestRuntimePolicyIntentNodes(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	env, admin, adminDyn, ns, cnpGVR := clusterPolicySetup(ctx, t, "nodes")
 

@@ -67,9 +67,9 @@ func TestRuntimeNodePolicyIntent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.before = func() {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if _, ok := n.pods.LookupPod(context.Background(), rtCID, ""); ok && n.intent.built.Load() > 0 {
+	src.before = func(ctx context.Context) {
+		for ; ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+			if _, ok := n.pods.LookupPod(ctx, rtCID, ""); ok && n.intent.built.Load() > 0 {
 				return
 			}
 		}

@@ -74,9 +74,9 @@ func testRuntimeNodeObservations(t *testing.T, intent bool, cachePeer string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.before = func() {
-		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			_, ok1 := n.pods.LookupPod(context.Background(), rtCID, "")
+	src.before = func(ctx context.Context) {
+		for ; ctx.Err() == nil; time.Sleep(10 * time.Millisecond) {
+			_, ok1 := n.pods.LookupPod(ctx, rtCID, "")
 			_, ok2 := n.pods.LookupPeer(netip.MustParseAddr("10.244.0.7"))
 			_, ok3 := n.pods.LookupPeer(netip.MustParseAddr("10.244.3.3"))
 			if ok1 && ok2 && (ok3 || !intent) {
