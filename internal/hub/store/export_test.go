@@ -355,3 +355,18 @@ func CachedDigests(s Store, agentID string) (rows []string, cluster string, ok b
 	sort.Strings(rows)
 	return rows, e.cluster, true
 }
+
+// PlanCacheModes is plan_cache_mode in a session of each PostgreSQL pool
+// of s: the shared one, the committers' and the certificate lookups'.
+func PlanCacheModes(ctx context.Context, s Store) (shared, commit, certs string, err error) {
+	in := inner(s)
+	for _, p := range []struct {
+		db  *sql.DB
+		out *string
+	}{{in.db, &shared}, {in.commitDB, &commit}, {in.certDB, &certs}} {
+		if err = p.db.QueryRowContext(ctx, "SHOW plan_cache_mode").Scan(p.out); err != nil {
+			return
+		}
+	}
+	return
+}
