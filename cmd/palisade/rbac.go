@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -117,7 +118,15 @@ in the namespace given with -n (cluster-wide bindings only without -n),
 evaluated like the API server's RBAC authorizer: wildcards, subresources,
 resourceNames (which only match with --name), RoleBindings to
 ClusterRoles. Members of system:masters always may. In manifests,
-ClusterRoles with an aggregationRule are aggregated first.`,
+ClusterRoles with an aggregationRule are aggregated first.
+
+From manifests the answer comes only from the RBAC read: input without any
+Role, ClusterRole or binding is an error, and a binding to a role not in
+the input (nor built in) is named on stderr with exit 2, as its subjects
+may hold grants the input does not show.
+
+Exit codes: 0 answered; 2 usage error, unreadable input, or an answer that
+may be incomplete.`,
 		Example: `  palisade rbac who-can get secrets -n shop --cluster
   palisade rbac who-can create pods/exec -n prod ./rbac/
   palisade rbac who-can get secrets --name tls -n shop --cluster -o json`,
@@ -131,40 +140,62 @@ ClusterRoles with an aggregationRule are aggregated first.`,
 			if err != nil {
 				return err
 			}
+			r := inv.RBAC
+			if !src.live && len(r.Roles)+len(r.ClusterRoles)+len(r.RoleBindings)+len(r.ClusterRoleBindings) == 0 {
+				// Only system:masters would be listed: an answer from no
+				// RBAC at all is not "nobody else may".
+				return &exitCodeError{Code: exitError, Err: fmt.Errorf("no Role, ClusterRole, RoleBinding or ClusterRoleBinding in %s: nothing to answer from", strings.Join(paths, ", "))}
+			}
 			group, res, sub := rbac.ParseResource(resource)
 			req := rbac.Request{Verb: verb, Group: group, Resource: res, Subresource: sub, Namespace: g.namespace, Name: name}
-			grants := rbac.NewModel(inv.RBAC, !src.live).WhoCan(req)
-			switch g.Output {
-			case "json":
-				b, _ := json.MarshalIndent(map[string]any{"request": req, "subjects": grants}, "", "  ")
-				fmt.Fprintln(s.Out, string(b))
-			case "yaml":
-				b, _ := yaml.Marshal(map[string]any{"request": req, "subjects": grants})
-				fmt.Fprint(s.Out, string(b))
-			case "table", "":
-				tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "KIND\tSUBJECT\tBINDING\tROLE")
-				for _, gr := range grants {
-					subj := gr.Subject.Name
-					if gr.Subject.Namespace != "" {
-						subj = gr.Subject.Namespace + "/" + subj
-					}
-					role := gr.Role
-					if role == "" {
-						role = "(superuser: bypasses RBAC)"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", gr.Subject.Kind, subj, gr.Binding, role)
-				}
-				return tw.Flush()
-			default:
-				return &exitCodeError{Code: exitError, Err: fmt.Errorf("who-can supports -o table, json or yaml, not %q", g.Output)}
+			model := rbac.NewModel(r, !src.live)
+			grants := model.WhoCan(req)
+			var incomplete error
+			if unresolved := model.Unresolved(); !src.live && len(unresolved) > 0 {
+				// The subjects of these bindings may hold the grant
+				// through a role the input lacks: the list printed is a
+				// lower bound, so the exit code says it is not the answer.
+				incomplete = &exitCodeError{Code: exitError, Err: fmt.Errorf("the answer may be incomplete: %d binding(s) refer to a role not in the input: %s", len(unresolved), strings.Join(unresolved, "; "))}
 			}
-			return nil
+			if err := writeWhoCan(s, g.Output, req, grants); err != nil {
+				return err
+			}
+			return incomplete
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the object's name, for roles that use resourceNames")
 	src.addFlags(cmd)
 	return cmd
+}
+
+// writeWhoCan prints who-can's answer in the output format.
+func writeWhoCan(s *streams, output string, req rbac.Request, grants []rbac.Grant) error {
+	switch output {
+	case "json":
+		b, _ := json.MarshalIndent(map[string]any{"request": req, "subjects": grants}, "", "  ")
+		fmt.Fprintln(s.Out, string(b))
+	case "yaml":
+		b, _ := yaml.Marshal(map[string]any{"request": req, "subjects": grants})
+		fmt.Fprint(s.Out, string(b))
+	case "table", "":
+		tw := tabwriter.NewWriter(s.Out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tSUBJECT\tBINDING\tROLE")
+		for _, gr := range grants {
+			subj := gr.Subject.Name
+			if gr.Subject.Namespace != "" {
+				subj = gr.Subject.Namespace + "/" + subj
+			}
+			role := gr.Role
+			if role == "" {
+				role = "(superuser: bypasses RBAC)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", gr.Subject.Kind, subj, gr.Binding, role)
+		}
+		return tw.Flush()
+	default:
+		return &exitCodeError{Code: exitError, Err: fmt.Errorf("who-can supports -o table, json or yaml, not %q", output)}
+	}
+	return nil
 }
 
 func liveClient(g *globalOptions) (kubernetes.Interface, error) {

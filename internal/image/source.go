@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -115,6 +116,11 @@ func Open(ctx context.Context, ref string, opts Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
+	if kind == KindRegistry {
+		if err := localPathRef(rest, rest == ref); err != nil {
+			return nil, fmt.Errorf("image %s: %w", ref, err)
+		}
+	}
 	src := &Source{Kind: kind, Ref: ref}
 	switch kind {
 	case KindRootFS:
@@ -138,6 +144,47 @@ func Open(ctx context.Context, ref string, opts Options) (*Source, error) {
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
 	return src, nil
+}
+
+// localPathRef refuses a registry reference that is a local path. One
+// that starts like a path ("/", "./", "../", "~") is never a valid
+// reference: sent on, it would dial a registry named "." or fail on
+// Docker Hub, and the error would name DNS, not the mistake. A plain name
+// (bare: no "registry:" prefix) that is an existing file, or a directory
+// holding an OCI layout, is refused too: "registry:NAME" still means the
+// registry. The error names the prefix that reads the path.
+func localPathRef(rest string, bare bool) error {
+	pathLike := strings.HasPrefix(rest, "/") || strings.HasPrefix(rest, "./") ||
+		strings.HasPrefix(rest, "../") || strings.HasPrefix(rest, "~") || rest == "." || rest == ".."
+	st, statErr := os.Stat(rest)
+	if !pathLike && (!bare || statErr != nil) {
+		return nil
+	}
+	prefix := ""
+	switch {
+	case statErr != nil:
+		if lower := strings.ToLower(rest); strings.HasSuffix(lower, ".tar") || strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tgz") {
+			prefix = "docker-archive:"
+		}
+	case st.Mode().IsRegular():
+		prefix = "docker-archive:"
+	case st.IsDir():
+		if _, err := os.Stat(filepath.Join(rest, "oci-layout")); err == nil {
+			prefix = "oci:"
+		} else if pathLike {
+			prefix = "rootfs:"
+		} else {
+			return nil // a plain name that is also a directory: the registry is meant
+		}
+	default:
+		if !pathLike {
+			return nil
+		}
+	}
+	if prefix == "" {
+		return fmt.Errorf("%q is a local path, not a registry reference: name it docker-archive:FILE (docker save), oci:DIR (OCI layout) or rootfs:DIR", rest)
+	}
+	return fmt.Errorf("%q is a local path, not a registry reference: use %s%s (or docker-archive:FILE, oci:DIR, rootfs:DIR; registry:REF for a registry)", rest, prefix, rest)
 }
 
 func wantPlatform(s string) (v1.Platform, bool, error) {

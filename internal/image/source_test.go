@@ -336,3 +336,54 @@ func TestParseRef(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenLocalPathAsRegistry: a plain reference that names a local file
+// or directory ("./app.tar", "/tmp/layout", "app.tar") is refused before any
+// registry is contacted, with the prefix that would read it. Before, it was
+// sent to a registry named "." or to Docker Hub, and the error named a DNS
+// failure, not the user's mistake.
+func TestOpenLocalPathAsRegistry(t *testing.T) {
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "app.tar")
+	if err := os.WriteFile(archive, []byte("not read"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ocidir := filepath.Join(dir, "layout")
+	if err := os.MkdirAll(ocidir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ocidir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rootdir := filepath.Join(dir, "root")
+	if err := os.MkdirAll(rootdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	tests := []struct {
+		ref  string
+		want string
+	}{
+		{"./app.tar", "docker-archive:./app.tar"},
+		{archive, "docker-archive:" + archive},
+		{"app.tar", "docker-archive:app.tar"},
+		{"./layout", "oci:./layout"},
+		{ocidir, "oci:" + ocidir},
+		{"./root", "rootfs:./root"},
+		{"../missing.tar", "docker-archive:../missing.tar"},
+		{"/no/such/dir", "is a local path"},
+		{"registry:./app.tar", "is a local path"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.ref, func(t *testing.T) {
+			// A registry would be dialled (and time out) if the
+			// reference got through; the bound keeps a regression short.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := Open(ctx, tc.ref, Options{Keychain: authn.NewMultiKeychain()})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Open(%q) = %v; want an error naming %q", tc.ref, err, tc.want)
+			}
+		})
+	}
+}

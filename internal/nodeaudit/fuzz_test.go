@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // Seeds come from the fixture trees and testdata/fuzz/<FuzzName>/ (Go's
@@ -140,6 +142,26 @@ func FuzzEtcdConfigFile(f *testing.F) {
 		}
 		if v, ok := c.Flags.Get("client-cert-auth"); ok && !strings.Contains(string(data), "client-transport-security") {
 			t.Fatalf("client-cert-auth=%s without a client-transport-security section in %q", v, data)
+		}
+	})
+}
+
+// FuzzComponentConfigType: any decoded configuration is judged without a
+// panic, and one naming a kind other than the component's is refused.
+func FuzzComponentConfigType(f *testing.F) {
+	f.Add([]byte("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"))
+	f.Add([]byte("apiVersion: apps/v1\nkind: Deployment\n"))
+	f.Add([]byte("kind: [1, {a: b}]\napiVersion: {x: 1}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var cfg map[string]any
+		if yaml.Unmarshal(data, &cfg) != nil {
+			return
+		}
+		for name, want := range configTypes {
+			err := checkConfigType(name, cfg)
+			if k, ok := cfg["kind"].(string); ok && k != want.kind && err == nil {
+				t.Errorf("%s: kind %q accepted", name, k)
+			}
 		}
 	})
 }

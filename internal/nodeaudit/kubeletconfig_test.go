@@ -99,3 +99,55 @@ func TestKubeletConfigLayouts(t *testing.T) {
 		})
 	}
 }
+
+// TestComponentConfigType: a --config file or kubelet drop-in of another
+// kind or an apiVersion the component does not read is an error naming the
+// file, and is not audited as the component's settings (the component
+// would not start with it). Before, a Deployment at
+// /var/lib/kubelet/config.yaml was read as a KubeletConfiguration and its
+// absent keys passed as v1beta1's defaults.
+func TestComponentConfigType(t *testing.T) {
+	const cfg = "/var/lib/kubelet/config.yaml"
+	const dropDir = "/etc/kubernetes/kubelet.conf.d"
+	cmdline := "/usr/bin/kubelet\x00--kubeconfig=/etc/kubernetes/kubelet.conf\x00--config=" + cfg + "\x00--config-dir=" + dropDir + "\x00"
+	tests := []struct {
+		name    string
+		file    string // written under the root, beside the running kubelet
+		data    string
+		wantErr string // "" : no problem about the file
+	}{
+		{name: "kubelet config of the right type", file: cfg, data: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 0\n"},
+		{name: "kubelet config naming neither", file: cfg, data: "readOnlyPort: 0\n"},
+		{name: "a Deployment as kubelet config", file: cfg, data: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\n", wantErr: "kind is Deployment, want KubeletConfiguration"},
+		{name: "unknown kubelet config version", file: cfg, data: "apiVersion: kubelet.config.k8s.io/v2alpha9\nkind: KubeletConfiguration\n", wantErr: "apiVersion kubelet.config.k8s.io/v2alpha9 is not one"},
+		{name: "another group's version", file: cfg, data: "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeletConfiguration\n", wantErr: "apiVersion kubeproxy.config.k8s.io/v1alpha1 is not one"},
+		{name: "drop-in of another kind", file: dropDir + "/50-x.conf", data: "apiVersion: v1\nkind: ConfigMap\n", wantErr: "kind is ConfigMap, want KubeletConfiguration"},
+		{name: "drop-in of the right type", file: dropDir + "/50-x.conf", data: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 0\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "kubeadm", "good"), true)
+			writeFile(t, filepath.Join(root, "proc/4242/cmdline"), cmdline)
+			writeFile(t, filepath.Join(root, tt.file), tt.data)
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string // each "level: message"
+			for _, p := range n.Problems {
+				if p.File == tt.file {
+					got = append(got, p.Level+": "+p.Message)
+				}
+			}
+			switch {
+			case tt.wantErr == "" && len(got) > 0:
+				t.Errorf("problems about %s: %q; want none", tt.file, got)
+			case tt.wantErr != "" && (len(got) != 1 || !strings.HasPrefix(got[0], "error: ") || !strings.Contains(got[0], tt.wantErr)):
+				t.Errorf("problems about %s: %q; want one naming %q", tt.file, got, tt.wantErr)
+			}
+			if tt.wantErr != "" && tt.file == cfg && n.Components[Kubelet].ConfigPath == cfg {
+				t.Errorf("the refused file is still the kubelet's configuration")
+			}
+		})
+	}
+}

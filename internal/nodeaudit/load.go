@@ -788,6 +788,10 @@ func loadComponentConfigs(h *Host, n *Node) {
 		if cfg == nil {
 			cfg = map[string]any{}
 		}
+		if err := checkConfigType(name, cfg); err != nil {
+			n.problem(finding.LevelError, p, "%s --config file: %v", name, err)
+			continue
+		}
 		c.Config, c.ConfigPath, c.ConfigPos = cfg, p, yamlKeyLines(data, p)
 		if name != Kubelet {
 			continue
@@ -796,6 +800,46 @@ func loadComponentConfigs(h *Host, n *Node) {
 			loadKubeletDropIns(h, n, c, dir)
 		}
 	}
+}
+
+// configTypes are the kind and API group of each component's --config
+// file, and the versions the component reads (none listed: any).
+var configTypes = map[ComponentName]struct {
+	kind, group string
+	versions    []string
+}{
+	Kubelet:   {"KubeletConfiguration", "kubelet.config.k8s.io", []string{"v1beta1"}},
+	Scheduler: {"KubeSchedulerConfiguration", "kubescheduler.config.k8s.io", nil},
+	KubeProxy: {"KubeProxyConfiguration", "kubeproxy.config.k8s.io", nil},
+}
+
+// checkConfigType refuses a component configuration whose kind or
+// apiVersion is not the component's: the component refuses to start with
+// it, so auditing its keys (or the defaults they leave) as that
+// component's settings would judge a file that is not in effect. A file
+// that names neither is read as before.
+func checkConfigType(name ComponentName, cfg map[string]any) error {
+	want, ok := configTypes[name]
+	if !ok {
+		return nil
+	}
+	if kind, ok := cfg["kind"]; ok && kind != want.kind {
+		return fmt.Errorf("kind is %v, want %s: not audited (%s does not start with it)", kind, want.kind, name)
+	}
+	av, ok := cfg["apiVersion"]
+	if !ok {
+		return nil
+	}
+	s, _ := av.(string)
+	group, version, _ := strings.Cut(s, "/")
+	if group != want.group || (len(want.versions) > 0 && !slices.Contains(want.versions, version)) {
+		wants := want.group + "/*"
+		if len(want.versions) > 0 {
+			wants = want.group + "/" + strings.Join(want.versions, ", ")
+		}
+		return fmt.Errorf("apiVersion %v is not one %s reads (%s): not audited", av, name, wants)
+	}
+	return nil
 }
 
 // loadKubeletDropIns applies the *.conf drop-ins of the kubelet's
@@ -818,6 +862,10 @@ func loadKubeletDropIns(h *Host, n *Node, c *Component, dir string) {
 			var drop map[string]any
 			if err := yaml.Unmarshal(data, &drop); err != nil {
 				n.problem(finding.LevelError, dp, "parse kubelet drop-in: %v", err)
+				continue
+			}
+			if err := checkConfigType(Kubelet, drop); err != nil {
+				n.problem(finding.LevelError, dp, "kubelet drop-in: %v", err)
 				continue
 			}
 			mergeMaps(c.Config, drop)

@@ -206,6 +206,31 @@ func (m *Model) RoleRules(ref rbacv1.RoleRef, ns string) (rules []rbacv1.PolicyR
 	return nil, false
 }
 
+// Unresolved lists the bindings whose role the model does not hold, as
+// "RoleBinding ns/name → Role ns/role" (sorted). From manifests, such a
+// binding's subjects may hold grants the input does not show, so an
+// answer about them is incomplete; on a live cluster the authorizer
+// grants nothing through it.
+func (m *Model) Unresolved() []string {
+	var out []string
+	for _, b := range m.roleBindings {
+		if _, ok := m.RoleRules(b.RoleRef, b.Namespace); !ok {
+			role := b.RoleRef.Name
+			if b.RoleRef.Kind == "Role" {
+				role = b.Namespace + "/" + role
+			}
+			out = append(out, fmt.Sprintf("RoleBinding %s/%s → %s %s", b.Namespace, b.Name, b.RoleRef.Kind, role))
+		}
+	}
+	for _, b := range m.clusterRoleBindings {
+		if _, ok := m.RoleRules(b.RoleRef, ""); !ok {
+			out = append(out, fmt.Sprintf("ClusterRoleBinding %s → %s %s", b.Name, b.RoleRef.Kind, b.RoleRef.Name))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (m *Model) ruleIndex(ref rbacv1.RoleRef, ns string, req Request) int {
 	rules, _ := m.RoleRules(ref, ns)
 	for i, r := range rules {

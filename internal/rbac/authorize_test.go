@@ -158,3 +158,34 @@ func TestBuiltinClusterRolesDecodedOnce(t *testing.T) {
 		t.Errorf("builtinClusterRoles: %.0f allocations a call for %d roles and %d rules; decoded each time?", allocs, len(second), rules)
 	}
 }
+
+// TestUnresolved: a binding whose role the model lacks is listed; one to
+// a role of the input or (from manifests) a built-in role is not.
+func TestUnresolved(t *testing.T) {
+	crb := func(name, kind, role string) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, RoleRef: rbacv1.RoleRef{Kind: kind, Name: role}}
+	}
+	rb := func(ns, name, kind, role string) *rbacv1.RoleBinding {
+		return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, RoleRef: rbacv1.RoleRef{Kind: kind, Name: role}}
+	}
+	input := workload.RBAC{
+		Roles:        []*rbacv1.Role{{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "r"}}},
+		ClusterRoles: []*rbacv1.ClusterRole{{ObjectMeta: metav1.ObjectMeta{Name: "reader"}}},
+		ClusterRoleBindings: []*rbacv1.ClusterRoleBinding{
+			crb("to-reader", "ClusterRole", "reader"), crb("to-view", "ClusterRole", "view"), crb("to-missing", "ClusterRole", "elsewhere")},
+		RoleBindings: []*rbacv1.RoleBinding{
+			rb("shop", "to-r", "Role", "r"), rb("other", "to-r", "Role", "r"), rb("shop", "to-reader", "ClusterRole", "reader")},
+	}
+	tests := []struct {
+		manifests bool
+		want      []string
+	}{
+		{true, []string{"ClusterRoleBinding to-missing → ClusterRole elsewhere", "RoleBinding other/to-r → Role other/r"}},
+		{false, []string{"ClusterRoleBinding to-missing → ClusterRole elsewhere", "ClusterRoleBinding to-view → ClusterRole view", "RoleBinding other/to-r → Role other/r"}},
+	}
+	for _, tc := range tests {
+		if got := NewModel(input, tc.manifests).Unresolved(); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("manifests %v: Unresolved() = %q, want %q", tc.manifests, got, tc.want)
+		}
+	}
+}

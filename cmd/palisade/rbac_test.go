@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRBACWhoCanFromManifests: who-can answers only from RBAC it read.
+// Input with no RBAC object (an empty directory, a Deployment) is an error,
+// not "only system:masters may"; a binding to a role the input lacks
+// makes the printed list a lower bound, so the exit code is 2 and the
+// binding is named.
+func TestRBACWhoCanFromManifests(t *testing.T) {
+	const role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules:\n- apiGroups: [\"\"]\n  resources: [secrets]\n  verbs: [get]\n"
+	const binding = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: b\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: reader\nsubjects:\n- kind: User\n  name: alice\n"
+	const deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n"
+	tests := []struct {
+		name    string
+		files   map[string]string
+		code    int
+		out     string // in stdout
+		errText string // in stderr
+	}{
+		{name: "empty directory", code: exitError, errText: "no Role, ClusterRole, RoleBinding or ClusterRoleBinding"},
+		{name: "a Deployment only", files: map[string]string{"web.yaml": deployment}, code: exitError, errText: "nothing to answer from"},
+		{name: "binding to a role not in the input", files: map[string]string{"b.yaml": binding}, code: exitError, out: "system:masters", errText: "ClusterRoleBinding b → ClusterRole reader"},
+		{name: "role and binding", files: map[string]string{"b.yaml": binding, "r.yaml": role}, code: exitClean, out: "alice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, data := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, o := range []string{"table", "json"} {
+				out, stderr, code := palisade(t, "", "rbac", "who-can", "get", "secrets", dir, "-o", o)
+				if code != tc.code || !strings.Contains(out, tc.out) || !strings.Contains(stderr, tc.errText) {
+					t.Errorf("-o %s: exit %d, want %d\nstdout (want %q):\n%s\nstderr (want %q):\n%s", o, code, tc.code, tc.out, out, tc.errText, stderr)
+				}
+			}
+		})
+	}
+}
