@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // ErrLimit is wrapped by GunzipAppend's error for a stream whose output
@@ -64,7 +65,7 @@ func (a *appender) emit(p []byte) error {
 	if need := len(a.dst) + len(p); need > cap(a.dst) {
 		// Doubled (copies add up to the output once at most), never past
 		// what the limit lets the output reach.
-		grown := make([]byte, len(a.dst), max(need, int(min(int64(2*cap(a.dst)), int64(a.start)+a.limit))))
+		grown := make([]byte, len(a.dst), max(need, int(min(int64(2*cap(a.dst)), int64(a.start)+min(a.limit, math.MaxInt64-int64(a.start))))))
 		copy(grown, a.dst)
 		a.dst = grown
 	}

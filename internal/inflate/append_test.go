@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"math"
+	"runtime"
 	"testing"
 )
 
@@ -112,5 +114,33 @@ func TestGunzipAppendLimit(t *testing.T) {
 				t.Errorf("%d bytes, want %d", len(out), limit)
 			}
 		})
+	}
+}
+
+// TestGunzipAppendNoLimitGrowsByDoubling: with no practical limit
+// (math.MaxInt64) and a dst already holding bytes, the output still grows
+// by doubling. start+limit overflowed to a negative bound, and the buffer
+// then grew to exactly what each emit needed: 523 MiB allocated for a
+// 16 MiB output (audit, session 13).
+func TestGunzipAppendNoLimitGrowsByDoubling(t *testing.T) {
+	data := bytes.Repeat(corpus()["mixed"], 1)
+	for len(data) < 4<<20 {
+		data = append(data, data...)
+	}
+	gz := gzipOf(t, gzip.BestSpeed, data)
+	var z Decoder
+	if _, err := z.GunzipAppend([]byte("x"), gz, math.MaxInt64); err != nil { // decoder's own buffers made
+		t.Fatal(err)
+	}
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	out, err := z.GunzipAppend([]byte("x"), gz, math.MaxInt64)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(out) != 1+len(data) || !bytes.Equal(out[1:], data) {
+		t.Fatalf("%d bytes, err %v; want %d", len(out), err, 1+len(data))
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(4*len(data)) {
+		t.Errorf("%d bytes out: allocated %d, want at most %d (growth by doubling)", len(data), grew, 4*len(data))
 	}
 }
