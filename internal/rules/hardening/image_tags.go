@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/imageref"
@@ -25,7 +26,7 @@ func imageNotPinned() *rule.Rule {
 			if ref.Pinned() {
 				return ""
 			}
-			return fmt.Sprintf("container %q image %q is not pinned by digest", c.Name, c.Image)
+			return "container " + strconv.Quote(c.Name) + " image " + strconv.Quote(c.Image) + " is not pinned by digest"
 		}),
 	}
 }
@@ -47,9 +48,9 @@ func latestTag() *rule.Rule {
 			case !ref.Latest():
 				return ""
 			case ref.Tag == "":
-				return fmt.Sprintf("container %q image %q has no tag, so it runs whatever \"latest\" is", c.Name, c.Image)
+				return "container " + strconv.Quote(c.Name) + " image " + strconv.Quote(c.Image) + " has no tag, so it runs whatever \"latest\" is"
 			}
-			return fmt.Sprintf("container %q image %q uses the mutable \"latest\" tag", c.Name, c.Image)
+			return "container " + strconv.Quote(c.Name) + " image " + strconv.Quote(c.Image) + " uses the mutable \"latest\" tag"
 		}),
 	}
 }

@@ -1,7 +1,7 @@
 package hardening
 
 import (
-	"fmt"
+	"strconv"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/rule"
@@ -28,7 +28,7 @@ func readOnlyRootFS() *rule.Rule {
 					continue
 				}
 				out = append(out, rule.Violation{
-					Message:   fmt.Sprintf("container %q does not set securityContext.readOnlyRootFilesystem: true", c.Name),
+					Message:   "container " + strconv.Quote(c.Name) + " does not set securityContext.readOnlyRootFilesystem: true",
 					Field:     w.Field(c.Path + ".securityContext.readOnlyRootFilesystem"),
 					Container: c.Name,
 				})

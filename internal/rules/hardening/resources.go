@@ -2,6 +2,7 @@ package hardening
 
 import (
 	"fmt"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -55,6 +56,7 @@ func memoryLimits() *rule.Rule {
 
 func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severity, title, description, fix string) *rule.Rule {
 	field := kind + "." + string(name)
+	unset := " sets no resources." + field // the message's constant part, built once
 	return &rule.Rule{
 		ID:              id,
 		Aliases:         []string{resourcesAlias},
@@ -78,7 +80,7 @@ func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severit
 					continue
 				}
 				out = append(out, rule.Violation{
-					Message:   fmt.Sprintf("container %q sets no resources.%s", c.Name, field),
+					Message:   "container " + strconv.Quote(c.Name) + unset,
 					Field:     w.Field(c.Path + ".resources"),
 					Container: c.Name,
 				})

@@ -19,6 +19,7 @@ package pss
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -154,7 +155,7 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 			if res.ForbiddenDetail != "" {
 				msg += " (" + res.ForbiddenDetail + ")"
 			}
-			msg = fmt.Sprintf("violates Pod Security %q (%s): %s", nsLevel, ps.Source, msg)
+			msg = "violates Pod Security " + strconv.Quote(nsLevel) + " (" + ps.Source + "): " + msg
 			v := rule.Violation{Message: msg, Field: w.SpecPath, Suppression: ps.Suppression}
 			if nsLevel == rule.LevelRestricted {
 				v.Severity = baselineSeverity(overridden, w.PodMeta, spec)

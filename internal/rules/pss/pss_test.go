@@ -521,3 +521,24 @@ func TestPolarisInsecureCapabilitiesMapping(t *testing.T) {
 		})
 	}
 }
+
+// TestMessageAsFormatted: the message built by concatenation starts as
+// fmt.Sprintf's "violates Pod Security %q (%s): " did, at both levels.
+func TestMessageAsFormatted(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "w.yaml")
+	doc := agentDeployment + "      containers:\n      - {name: agent, image: agent:1, securityContext: {privileged: true}}\n"
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []string{"baseline", "restricted"} {
+		fs := evaluate(t, pssRules(t), []string{file}, level)
+		if len(fs) == 0 {
+			t.Fatalf("%s: no finding", level)
+		}
+		for _, f := range fs {
+			if prefix := fmt.Sprintf("violates Pod Security %q (", level); !strings.HasPrefix(f.Message, prefix) || !strings.Contains(f.Message, "): ") {
+				t.Errorf("%s: message %q, want it to start with %q and hold \"): \"", level, f.Message, prefix)
+			}
+		}
+	}
+}
