@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -64,15 +65,18 @@ func (c *DiskCache) Get(key string) (*Inventory, bool) {
 	if err := json.Unmarshal(b, &e); err != nil || e.Analyzer != AnalyzerVersion || e.Key != key || e.Inventory == nil {
 		return nil, false
 	}
-	for i, syms := range e.GoSymbols {
-		if i < 0 || i >= len(e.Inventory.Packages) {
+	sets := make([]map[string]struct{}, len(e.GoSymbolSets))
+	for i, set := range e.GoSymbolSets { // shared, as the walk shares them
+		sets[i] = make(map[string]struct{}, len(set))
+		for _, s := range set {
+			sets[i][s] = struct{}{}
+		}
+	}
+	for i, set := range e.GoSymbols {
+		if i < 0 || i >= len(e.Inventory.Packages) || set < 0 || set >= len(sets) {
 			return nil, false
 		}
-		set := make(map[string]struct{}, len(syms))
-		for _, s := range syms {
-			set[s] = struct{}{}
-		}
-		e.Inventory.Packages[i].GoSymbols = set
+		e.Inventory.Packages[i].GoSymbols = sets[set]
 	}
 	return e.Inventory, true
 }
@@ -83,31 +87,63 @@ type diskEntry struct {
 	Analyzer  string     `json:"analyzer"`
 	Key       string     `json:"key"`
 	Inventory *Inventory `json:"inventory"`
-	// GoSymbols are the Go binaries' function names by package index:
+	// GoSymbolSets are the Go binaries' function names, each binary's
+	// once, and GoSymbols the set of each package by package index:
 	// sbom.Package does not serialise them, and without them a warm scan
 	// would call every Go finding's reachability unknown where the cold
-	// scan decided it.
-	GoSymbols map[int][]string `json:"goSymbols,omitempty"`
+	// scan decided it. Every module of a binary shares its binary's set;
+	// written once per package, a binary of 300 modules and 60,000
+	// functions made an entry of gigabytes (never kept: it is over
+	// maxEntryBytes), built in 40 s and 5 GB on every scan.
+	GoSymbolSets [][]string  `json:"goSymbolSets,omitempty"`
+	GoSymbols    map[int]int `json:"goSymbols,omitempty"`
 }
 
 // Put stores inv under key and evicts the least recently used entries
 // beyond the size bound. Failures to write are ignored: the cache is an
 // optimisation and the scan's result does not depend on it.
 func (c *DiskCache) Put(key string, inv *Inventory) {
-	var buf bytes.Buffer
 	e := diskEntry{Analyzer: AnalyzerVersion, Key: key, Inventory: inv}
+	seen := map[uintptr]int{} // a set's map, by identity → its index
 	for i := range inv.Packages {
-		if syms := inv.Packages[i].GoSymbols; syms != nil {
-			if e.GoSymbols == nil {
-				e.GoSymbols = map[int][]string{}
-			}
-			e.GoSymbols[i] = slices.Sorted(maps.Keys(syms))
+		syms := inv.Packages[i].GoSymbols
+		if syms == nil {
+			continue
 		}
+		id := reflect.ValueOf(syms).Pointer()
+		set, ok := seen[id]
+		if !ok {
+			set = len(e.GoSymbolSets)
+			seen[id] = set
+			e.GoSymbolSets = append(e.GoSymbolSets, slices.Sorted(maps.Keys(syms)))
+		}
+		if e.GoSymbols == nil {
+			e.GoSymbols = map[int]int{}
+		}
+		e.GoSymbols[i] = set
 	}
-	if err := json.NewEncoder(&buf).Encode(e); err != nil || buf.Len() > maxEntryBytes {
+	// Encoding stops at maxEntryBytes: an entry too large to keep is
+	// never built whole.
+	buf := &cappedBuffer{max: maxEntryBytes}
+	if err := json.NewEncoder(buf).Encode(e); err != nil {
 		return
 	}
 	c.files.write(key, buf.Bytes())
+}
+
+// cappedBuffer is a bytes.Buffer that refuses to grow past max.
+type cappedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+var errEntryTooLarge = errors.New("cache entry over its bound")
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if b.Len()+len(p) > b.max {
+		return 0, errEntryTooLarge
+	}
+	return b.Buffer.Write(p)
 }
 
 // Size is the bytes of entries in the cache directory.

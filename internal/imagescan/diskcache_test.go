@@ -2,6 +2,7 @@ package imagescan
 
 import (
 	"context"
+	"fmt"
 	"github.com/palisade-sec/palisade/internal/sbom"
 	"os"
 	"path/filepath"
@@ -200,5 +201,49 @@ func TestDiskCacheKeepsGoSymbols(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got.Packages[1].GoSymbols, inv.Packages[1].GoSymbols) {
 		t.Errorf("symbols: got %v, want %v", got.Packages[1].GoSymbols, inv.Packages[1].GoSymbols)
+	}
+}
+
+// TestDiskCacheSharedGoSymbols: every module of a Go binary shares the
+// binary's symbol set. Written once per package, the palisade image's
+// entry (300 modules × 60,000 functions) grew past maxEntryBytes, so it
+// was never kept, after 40 s and 5 GB of encoding on every scan (found by
+// the release check). Now each set is written once, kept shared on
+// reading, and the entry is kept.
+func TestDiskCacheSharedGoSymbols(t *testing.T) {
+	c, err := NewDiskCache(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := map[string]struct{}{}
+	for i := range 20000 {
+		bin[fmt.Sprintf("github.com/example/module%d/internal/pkg.(*Type).Method%d", i%300, i)] = struct{}{}
+	}
+	other := map[string]struct{}{"main.main": {}}
+	inv := &Inventory{}
+	for i := range 300 {
+		inv.Packages = append(inv.Packages, sbom.Package{Name: fmt.Sprintf("github.com/example/module%d", i), Version: "v1.0.0", Type: "go-module", GoSymbols: bin})
+	}
+	inv.Packages = append(inv.Packages, sbom.Package{Name: "example.com/tool", Version: "v0.1.0", Type: "go-module", GoSymbols: other}, sbom.Package{Name: "zlib", Version: "1.2", Type: "deb"})
+	c.Put("img", inv)
+	if size := c.Size(); size > 4<<20 {
+		t.Errorf("entry of %d bytes: the shared set written more than once", size)
+	}
+	got, ok := c.Get("img")
+	if !ok {
+		t.Fatal("inventory with a shared symbol set not cached")
+	}
+	for i, p := range got.Packages {
+		switch {
+		case i < 300 && !reflect.DeepEqual(p.GoSymbols, bin):
+			t.Fatalf("package %d: %d symbols, want the binary's %d", i, len(p.GoSymbols), len(bin))
+		case i == 300 && !reflect.DeepEqual(p.GoSymbols, other):
+			t.Fatalf("package %d: symbols %v, want %v", i, p.GoSymbols, other)
+		case i == 301 && p.GoSymbols != nil:
+			t.Fatalf("package without symbols got %d", len(p.GoSymbols))
+		}
+	}
+	if reflect.ValueOf(got.Packages[0].GoSymbols).Pointer() != reflect.ValueOf(got.Packages[299].GoSymbols).Pointer() {
+		t.Error("one binary's set read back as separate copies")
 	}
 }
