@@ -64,7 +64,11 @@ binding in the input adds who receives it. The roles Kubernetes ships
 (cluster-admin, admin, edit, view, system:*) are reported only through
 their bindings. System subjects (system: users and groups, kube-system
 service accounts) are not reported; broad groups (system:authenticated,
-system:unauthenticated, system:serviceaccounts) are.`,
+system:unauthenticated, system:serviceaccounts) are.
+
+Exit codes: 0 no finding at or above --fail-on; 1 findings; 2 usage error,
+unreadable input, or input without any Role, ClusterRole or binding
+(nothing to audit).`,
 		Example: `  palisade rbac analyze ./manifests
   palisade rbac analyze --cluster -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -94,6 +98,11 @@ system:unauthenticated, system:serviceaccounts) are.`,
 				r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.In, DefaultNamespace: g.namespace}, opts)
 				if err != nil {
 					return &exitCodeError{Code: exitError, Err: err}
+				}
+				// No RBAC object read: "No findings" would be a false
+				// clean (the rules had nothing to look at).
+				if r.Inputs["rbac"] == 0 {
+					return &exitCodeError{Code: exitError, Err: fmt.Errorf("no Role, ClusterRole, RoleBinding or ClusterRoleBinding in %s: nothing to audit", strings.Join(args, ", "))}
 				}
 			}
 			return o.writeReport(s, g, format, r)

@@ -45,3 +45,35 @@ func TestRBACWhoCanFromManifests(t *testing.T) {
 		})
 	}
 }
+
+// TestRBACAnalyzeNothingToAudit: rbac analyze of input without any RBAC
+// object said "No findings", exit 0 (its rules had nothing to look at);
+// it is now an error, exit 2. Input with RBAC is analysed as before.
+func TestRBACAnalyzeNothingToAudit(t *testing.T) {
+	const deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n"
+	const role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: viewer\n  namespace: shop\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [get]\n"
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		code    int
+		errText string
+	}{
+		{name: "a Deployment only", files: map[string]string{"web.yaml": deployment}, code: exitError, errText: "nothing to audit"},
+		{name: "a harmless Role", files: map[string]string{"web.yaml": deployment, "role.yaml": role}, code: exitClean},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, data := range tc.files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, o := range []string{"table", "json", "sarif"} {
+				out, stderr, code := palisade(t, "", "rbac", "analyze", dir, "-o", o)
+				if code != tc.code || !strings.Contains(stderr, tc.errText) {
+					t.Errorf("-o %s: exit %d, want %d\nstdout:\n%s\nstderr (want %q):\n%s", o, code, tc.code, out, tc.errText, stderr)
+				}
+			}
+		})
+	}
+}
