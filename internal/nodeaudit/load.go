@@ -802,15 +802,25 @@ func loadComponentConfigs(h *Host, n *Node) {
 	}
 }
 
-// configTypes are the kind and API group of each component's --config
-// file, and the versions the component reads (none listed: any).
-var configTypes = map[ComponentName]struct {
+// configType is the kind and API group of a component's --config file,
+// and the versions the component reads (none listed: any).
+type configType struct {
 	kind, group string
 	versions    []string
-}{
-	Kubelet:   {"KubeletConfiguration", "kubelet.config.k8s.io", []string{"v1beta1"}},
-	Scheduler: {"KubeSchedulerConfiguration", "kubescheduler.config.k8s.io", nil},
-	KubeProxy: {"KubeProxyConfiguration", "kubeproxy.config.k8s.io", nil},
+}
+
+// configTypeOf returns name's configType (a switch, not a map: nothing
+// is allocated at package init, TestPackageInitHeap).
+func configTypeOf(name ComponentName) (configType, bool) {
+	switch name {
+	case Kubelet:
+		return configType{"KubeletConfiguration", "kubelet.config.k8s.io", []string{"v1beta1"}}, true
+	case Scheduler:
+		return configType{"KubeSchedulerConfiguration", "kubescheduler.config.k8s.io", nil}, true
+	case KubeProxy:
+		return configType{"KubeProxyConfiguration", "kubeproxy.config.k8s.io", nil}, true
+	}
+	return configType{}, false
 }
 
 // checkConfigType refuses a component configuration whose kind or
@@ -819,7 +829,7 @@ var configTypes = map[ComponentName]struct {
 // component's settings would judge a file that is not in effect. A file
 // that names neither is read as before.
 func checkConfigType(name ComponentName, cfg map[string]any) error {
-	want, ok := configTypes[name]
+	want, ok := configTypeOf(name)
 	if !ok {
 		return nil
 	}
