@@ -186,9 +186,6 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 	set := &Set{}
 	jobs := make(chan docJob, 4*workers)
 	results := make(chan docResult, 4*workers)
-	// As many buffers as documents can be in flight: queued, parsed, and
-	// the one being split.
-	bufs := newDocBuffers(5*workers + 1)
 
 	var wg sync.WaitGroup
 	for range workers {
@@ -197,11 +194,7 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 			defer wg.Done()
 			var fp fastParser
 			for j := range jobs {
-				res := parseDocument(j, &fp)
-				if j.doc.recycle {
-					bufs.put(j.doc.data)
-				}
-				results <- res
+				results <- parseDocument(j, &fp)
 			}
 		}()
 	}
@@ -214,7 +207,7 @@ func Load(ctx context.Context, paths []string, opts Options) (*Set, error) {
 		close(done)
 	}()
 
-	r := &reader{ctx: ctx, set: set, jobs: jobs, opts: opts, bufs: bufs}
+	r := &reader{ctx: ctx, set: set, jobs: jobs, opts: opts}
 	for _, p := range paths {
 		if ctx.Err() != nil {
 			break
@@ -281,8 +274,6 @@ type reader struct {
 	br *bufio.Reader
 	// lineMap is the Lines of the stream being read (nil for files).
 	lineMap []int
-	// bufs holds the buffers of parsed documents for the next ones.
-	bufs *docBuffers
 }
 
 func (r *reader) problem(file string, line int, level, format string, args ...any) {
@@ -501,7 +492,7 @@ func (r *reader) readStream(name string, in io.Reader) {
 		}
 		if !looksLikeJSON(bytes.TrimPrefix(data, []byte("\ufeff"))) {
 			// YAML flow style ("{a: b}", "[a, b]") starts the same way.
-			if err := r.splitYAML(bytes.NewReader(data), emit); err != nil && r.ctx.Err() == nil {
+			if err := splitYAML(bytes.NewReader(data), emit); err != nil && r.ctx.Err() == nil {
 				r.problem(name, 0, finding.LevelError, "read: %v", err)
 			}
 			return
@@ -513,14 +504,9 @@ func (r *reader) readStream(name string, in io.Reader) {
 		}
 		return
 	}
-	if err := r.splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
+	if err := splitYAML(br, emit); err != nil && r.ctx.Err() == nil {
 		r.problem(name, 0, finding.LevelError, "read: %v", err)
 	}
-}
-
-// splitYAML is splitYAML with the reader's document buffers.
-func (r *reader) splitYAML(in io.Reader, emit func(document) error) error {
-	return yamlSplitter{limit: maxDocumentBytes, listLimit: maxListBytes, bufs: r.bufs}.split(in, emit)
 }
 
 // utf16BOM returns the byte order of a stream that starts with a UTF-16

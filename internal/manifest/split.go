@@ -36,9 +36,6 @@ type document struct {
 	list *listInfo
 	// oversized is set (and data dropped) when the chunk exceeded the limit.
 	oversized bool
-	// recycle is set when data came from a docBuffers, to which it goes
-	// back once the document is parsed.
-	recycle bool
 }
 
 var helmSourcePrefix = []byte("# Source: ")
@@ -58,12 +55,8 @@ func splitYAML(r io.Reader, emit func(document) error) error {
 	return yamlSplitter{limit: maxDocumentBytes, listLimit: maxListBytes}.split(r, emit)
 }
 
-// yamlSplitter holds the limits of splitYAML (tests lower them) and the
-// buffers the documents are copied into (nil: a new one each).
-type yamlSplitter struct {
-	limit, listLimit int
-	bufs             *docBuffers
-}
+// yamlSplitter holds the limits of splitYAML; tests lower them.
+type yamlSplitter struct{ limit, listLimit int }
 
 func (sp yamlSplitter) split(r io.Reader, emit func(document) error) error {
 	br := bufioReader(r)
@@ -80,7 +73,7 @@ func (sp yamlSplitter) split(r io.Reader, emit func(document) error) error {
 			if isBlankYAML(buf.Bytes()) {
 				d.data = nil
 			} else {
-				d.data, d.recycle = sp.bufs.clone(buf.Bytes())
+				d.data = bytes.Clone(buf.Bytes())
 			}
 		}
 		big := buf.Len() > sp.limit
@@ -445,44 +438,4 @@ func (c *lineCounter) at(off int64) int {
 	c.line += bytes.Count(c.data[c.prev:off], []byte("\n"))
 	c.prev = off
 	return c.line
-}
-
-// docBuffers passes the buffers of parsed documents back to the reader,
-// which copies the next documents into them. Copying every document into
-// a new buffer was a tenth of a scan's CPU on the 10,000-workload corpus,
-// nearly all of it the first touch of fresh pages; the parse workers keep
-// nothing of a document's text (objects hold copies), so a few buffers go
-// round instead. It keeps at most cap(free) buffers of at most
-// maxRecycledDocument bytes, so its memory is bounded whatever the input.
-type docBuffers struct{ free chan []byte }
-
-// maxRecycledDocument bounds the size of a buffer kept for reuse: nearly
-// every manifest is a few KiB, and a rare large one is left to the GC.
-const maxRecycledDocument = 64 << 10
-
-func newDocBuffers(n int) *docBuffers { return &docBuffers{free: make(chan []byte, n)} }
-
-// clone copies src into a free buffer, or a new one, and reports whether
-// the copy may go back with put.
-func (b *docBuffers) clone(src []byte) ([]byte, bool) {
-	if b == nil || len(src) > maxRecycledDocument {
-		return bytes.Clone(src), false
-	}
-	select {
-	case buf := <-b.free:
-		return append(buf[:0], src...), true
-	default:
-		return append(make([]byte, 0, max(len(src), 4<<10)), src...), true
-	}
-}
-
-// put returns a document's buffer once nothing refers to it any more.
-func (b *docBuffers) put(buf []byte) {
-	if b == nil || cap(buf) > maxRecycledDocument {
-		return
-	}
-	select {
-	case b.free <- buf[:0]:
-	default:
-	}
 }
