@@ -140,7 +140,15 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 	if d.now != nil {
 		now = d.now()
 	}
-	rule.ApplyExemptions(findings, p.rules, inv, p.exceptions, now)
+	// The exempt annotation is written by the requester: it counts only
+	// for the groups the policy trusts with it. Otherwise only the
+	// policy's exceptions apply.
+	annotated := inv
+	if ann := exemptAnnotation(w); ann != "" && !inGroups(p.annotationGroup, req) {
+		annotated = workload.NewInventory()
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("palisade: %s annotation ignored (%q): %s", rule.ExemptAnnotation, ann, annotationIgnoredWhy(p)))
+	}
+	rule.ApplyExemptions(findings, p.rules, annotated, p.exceptions, now)
 
 	sort.SliceStable(findings, func(i, j int) bool {
 		if findings[i].RuleID != findings[j].RuleID {
@@ -321,15 +329,38 @@ func workloadImages(w *workload.Workload) []string {
 // breakGlassAllowed: the policy enables break-glass and the requester is
 // in one of its break-glass groups.
 func breakGlassAllowed(p *Policy, req *admissionv1.AdmissionRequest) bool {
-	if !p.breakGlass {
-		return false
-	}
+	return p.breakGlass && inGroups(p.breakGlassGroup, req)
+}
+
+// inGroups reports whether the requester is in a group matching globs.
+func inGroups(globs []string, req *admissionv1.AdmissionRequest) bool {
 	for _, g := range req.UserInfo.Groups {
-		if exemptBy(p.breakGlassGroup, g) {
+		if exemptBy(globs, g) {
 			return true
 		}
 	}
 	return false
+}
+
+// exemptAnnotation returns the exempt annotation of the object or its pod
+// template (the first set, as written), or "".
+func exemptAnnotation(w *workload.Workload) string {
+	for _, m := range []*metav1.ObjectMeta{w.Meta, w.PodMeta} {
+		if m == nil {
+			continue
+		}
+		if v, ok := m.Annotations[rule.ExemptAnnotation]; ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func annotationIgnoredWhy(p *Policy) string {
+	if len(p.annotationGroup) == 0 {
+		return "the policy trusts no group with it (spec.exemptions.annotationGroups)"
+	}
+	return "the requester is in none of the policy's annotationGroups"
 }
 
 // breakGlassReason returns the break-glass annotation's reason on the

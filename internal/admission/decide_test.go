@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -29,6 +30,7 @@ const decidePolicy = policyHeader + `spec:
     groups: [breakers]
     breakGlass: true
     breakGlassGroups: ["oncall-*"]
+    annotationGroups: ["platform-*"]
   customRules:
   - id: team-label
     severity: LOW
@@ -80,11 +82,31 @@ func TestDecisions(t *testing.T) {
 		{name: "baseline namespace passes the same pod", obj: pod("p", container("a", good)), gvk: podGVK, ns: "prod", allowed: true},
 		{name: "policy exception", obj: pod("gw", hostPort), gvk: podGVK, ns: "edge", allowed: true},
 		{name: "no exception elsewhere", obj: pod("gw", hostPort), gvk: podGVK, ns: "prod", message: []string{"[pss/host-ports]"}, eventType: EventDenied},
-		{name: "annotation exemption", obj: func() runtime.Object {
+		{name: "annotation exemption by a trusted group", obj: func() runtime.Object {
 			p := pod("x", privileged(container("a", good)))
 			p.Annotations = map[string]string{"palisade.io/exempt": "pss/privileged: device plugin"}
 			return p
-		}(), gvk: podGVK, ns: "prod", allowed: true},
+		}(), gvk: podGVK, ns: "prod", o: reviewOpts{groups: []string{"platform-team"}}, allowed: true},
+		// The annotation is the requester's own: anyone else's is
+		// ignored, or every rule could be exempted by whoever is judged.
+		{name: "annotation exemption by another requester is ignored", obj: func() runtime.Object {
+			p := pod("x", privileged(container("a", good)))
+			p.Annotations = map[string]string{"palisade.io/exempt": "pss/privileged: device plugin"}
+			return p
+		}(), gvk: podGVK, ns: "prod", o: reviewOpts{groups: []string{"developers"}}, message: []string{"[pss/privileged]"},
+			warnings: []string{"palisade.io/exempt annotation ignored", "annotationGroups"}, eventType: EventDenied},
+		{name: "wildcard annotation exemption by a requester without groups is ignored", obj: func() runtime.Object {
+			p := pod("x", privileged(container("a", "evil.example/x:1")))
+			p.Annotations = map[string]string{"palisade.io/exempt": "*: trust me"}
+			return p
+		}(), gvk: podGVK, ns: "prod", message: []string{"[pss/privileged]", "[hardening/registry-not-allowed]"},
+			warnings: []string{"palisade.io/exempt annotation ignored"}, eventType: EventDenied},
+		{name: "pod template annotation exemption by another requester is ignored", obj: func() runtime.Object {
+			d := team(deployment("tpl", nil, privileged(container("a", good)))).(*appsv1.Deployment)
+			d.Spec.Template.Annotations = map[string]string{"palisade.io/exempt": "pss/*: legacy"}
+			return d
+		}(), gvk: deploymentGVK, ns: "prod", o: reviewOpts{groups: []string{"developers"}}, message: []string{"[pss/privileged]"},
+			warnings: []string{"palisade.io/exempt annotation ignored"}, eventType: EventDenied},
 		{name: "exempt namespace", obj: pod("p", privileged(container("a", "evil.example/x"))), gvk: podGVK, ns: "kube-system", allowed: true},
 		{name: "exempt user", obj: pod("p", privileged(container("a", good))), gvk: podGVK, ns: "prod", o: reviewOpts{user: "system:serviceaccount:ops:deployer"}, allowed: true},
 		{name: "exempt group", obj: pod("p", privileged(container("a", good))), gvk: podGVK, ns: "prod", o: reviewOpts{groups: []string{"breakers"}}, allowed: true},
@@ -188,6 +210,36 @@ func TestBreakGlassOffByDefault(t *testing.T) {
 			evs := ts.events.all()
 			if len(evs) != 1 || evs[0].Type != EventDenied || evs[0].BreakGlassReason != "INC-1" {
 				t.Fatalf("events %+v, want one denial recording the break-glass attempt", evs)
+			}
+		})
+	}
+}
+
+// TestExemptAnnotationUntrustedByDefault: a policy that names no
+// annotationGroups ignores the palisade.io/exempt annotation of every
+// requester, system:masters included: the annotation is written by the
+// object's author, so it must not exempt that author's own object from
+// the rules unless the policy says who may use it.
+func TestExemptAnnotationUntrustedByDefault(t *testing.T) {
+	good := "registry.example.com/app:1.0@sha256:" + strings.Repeat("a", 64)
+	for _, tc := range []struct{ name, policy string }{
+		{"no exemptions block", policyHeader + "spec:\n  mode: enforce\n  podSecurity: {level: baseline}\n"},
+		{"exemptions without annotationGroups", policyHeader + "spec:\n  mode: enforce\n  podSecurity: {level: baseline}\n  exemptions:\n    namespaces: [kube-system]\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, tc.policy, Options{})
+			obj := deployment("ex", map[string]string{"palisade.io/exempt": "pss/privileged: needs devices"}, privileged(container("a", good)))
+			for _, endpoint := range []string{EndpointValidate, EndpointMutate} {
+				resp, code, body := ts.post(t, endpoint, reviewFor(t, obj, deploymentGVK, "prod", reviewOpts{groups: []string{"system:masters"}}))
+				if code != 200 {
+					t.Fatalf("%s: status %d: %s", endpoint, code, body)
+				}
+				if endpoint == EndpointValidate && resp.Allowed {
+					t.Fatalf("%s: allowed, want a denial: %s", endpoint, body)
+				}
+				if !strings.Contains(strings.Join(resp.Warnings, "\n"), "spec.exemptions.annotationGroups") {
+					t.Errorf("%s: warnings %q do not say the annotation was ignored and why", endpoint, resp.Warnings)
+				}
 			}
 		})
 	}

@@ -131,9 +131,15 @@ func (s *KubeEventSink) Collectors() []prometheus.Collector {
 // Emit queues break-glass uses and attempts (any event with a
 // BreakGlassReason: a refused attempt is a denial, warning or
 // break-glass-refused event) without blocking; other events are ignored
-// (the log has them).
+// (the log has them). A dry-run request's event is ignored too: nothing
+// was admitted, and dry runs cost nothing, so they would otherwise record
+// break-glass uses that never happened and push real ones out of the
+// bounded ledger.
 func (s *KubeEventSink) Emit(_ context.Context, e *Event) {
 	if e.Type != EventBreakGlass && e.Type != EventBreakGlassRefused && e.BreakGlassReason == "" {
+		return
+	}
+	if e.DryRun {
 		return
 	}
 	if !s.limiter.Allow() {

@@ -218,6 +218,12 @@ type Exemptions struct {
 	// only for requesters in BreakGlassGroups (required then).
 	BreakGlass       *bool    `json:"breakGlass,omitempty"`
 	BreakGlassGroups []string `json:"breakGlassGroups,omitempty"`
+	// AnnotationGroups are the requesters' groups (globs) whose objects'
+	// palisade.io/exempt annotation is honoured. Default none: the
+	// annotation is written by whoever creates the object, so honouring
+	// it for everyone would let any requester exempt itself from every
+	// rule, the image-signature check included.
+	AnnotationGroups []string `json:"annotationGroups,omitempty"`
 }
 
 // Duration is a time.Duration written as "3s" or "500ms".
@@ -278,6 +284,7 @@ type Policy struct {
 	exemptGroups    []string
 	breakGlass      bool
 	breakGlassGroup []string
+	annotationGroup []string
 	registryTimeout time.Duration
 	registryFail    FailurePolicy
 	cacheTTL        time.Duration
@@ -582,6 +589,12 @@ func compile(ctx context.Context, f *PolicyFile, baseDir string, updated time.Ti
 			}
 		}
 		p.breakGlassGroup = ex.BreakGlassGroups
+		for i, g := range ex.AnnotationGroups {
+			if strings.TrimSpace(g) == "" {
+				return nil, fieldErr(fmt.Sprintf("spec.exemptions.annotationGroups[%d]", i), "must not be empty")
+			}
+		}
+		p.annotationGroup = ex.AnnotationGroups
 	} else {
 		p.exemptNS = []string{"kube-system", DefaultNamespace}
 	}

@@ -42,6 +42,7 @@ func TestLoadPolicyErrors(t *testing.T) {
 		{"not YAML", "\x00\x01\x02", "admission policy"},
 		{"break-glass for everyone", policyHeader + "spec:\n  exemptions:\n    breakGlass: true\n", "spec.exemptions.breakGlassGroups: must name the groups"},
 		{"empty break-glass group", policyHeader + "spec:\n  exemptions:\n    breakGlass: true\n    breakGlassGroups: [\"\"]\n", "spec.exemptions.breakGlassGroups[0]"},
+		{"empty annotation group", policyHeader + "spec:\n  exemptions:\n    annotationGroups: [\"\"]\n", "spec.exemptions.annotationGroups[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

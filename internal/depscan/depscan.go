@@ -54,7 +54,15 @@ type LockFile struct {
 	Cataloger string
 	// Dependencies are its packages, in the cataloger's order.
 	Dependencies []Dependency
+	// Unpinned are the first maxUnpinned requirements of a pip
+	// requirements file that pin no version, and Unchecked is how many
+	// there are: they were not checked.
+	Unpinned  []catalog.UnpinnedRequirement
+	Unchecked int
 }
+
+// maxUnpinned bounds the unpinned requirements named per file.
+const maxUnpinned = 5
 
 // Find reads the lock files under root that one of catalogers wants.
 // Files that cannot be parsed are error problems naming the file.
@@ -124,6 +132,13 @@ func Find(ctx context.Context, root string, catalogers []catalog.Cataloger) ([]L
 		lines, err := readLines(fsys, j.path)
 		if err != nil {
 			return nil, nil, fmt.Errorf("repository %s: %s: %w", root, j.path, err)
+		}
+		if j.c.Name() == catalog.Requirements().Name() {
+			// Only exact pins are versions; any other requirement is
+			// resolved at install time and cannot be checked here.
+			if lf.Unpinned, lf.Unchecked, err = unpinned(fsys, j.path); err != nil {
+				return nil, nil, fmt.Errorf("repository %s: %s: %w", root, j.path, err)
+			}
 		}
 		finder := newLineFinder(lines, pkgs)
 		for _, p := range pkgs {
@@ -339,6 +354,11 @@ func Scan(ctx context.Context, root string, src vulnmatch.Source, opts vulnmatch
 // problems Find met) in src, as Scan does.
 func Match(ctx context.Context, files []LockFile, problems []finding.Problem, src vulnmatch.Source, opts vulnmatch.Options) (*Result, error) {
 	res := &Result{Files: files, Problems: problems}
+	for _, lf := range files {
+		if lf.Unchecked > 0 {
+			res.Problems = append(res.Problems, unpinnedProblem(lf, opts.AllowMissingData))
+		}
+	}
 	if src == nil {
 		if n := res.Packages(); n > 0 {
 			level := finding.LevelError
@@ -381,6 +401,38 @@ func Match(ctx context.Context, files []LockFile, problems []finding.Problem, sr
 	}
 	sortProblems(res.Problems)
 	return res, nil
+}
+
+func unpinned(fsys fs.FS, p string) ([]catalog.UnpinnedRequirement, int, error) {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	return catalog.UnpinnedRequirements(f, maxUnpinned)
+}
+
+// unpinnedProblem says which requirements of a requirements file were
+// not checked: an error (the scan exits 2) unless missing data is allowed.
+func unpinnedProblem(lf LockFile, allowMissing bool) finding.Problem {
+	level := finding.LevelError
+	if allowMissing {
+		level = finding.LevelWarning
+	}
+	names := make([]string, len(lf.Unpinned))
+	for i, u := range lf.Unpinned {
+		names[i] = fmt.Sprintf("%q (line %d)", u.Text, u.Line)
+	}
+	list := strings.Join(names, ", ")
+	if more := lf.Unchecked - len(lf.Unpinned); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	p := finding.Problem{Level: level, File: lf.Path,
+		Message: fmt.Sprintf("%d requirement(s) not pinned to one version (name==version), not checked: %s; pin them (pip-compile, pip freeze) or scan the lock file that does", lf.Unchecked, list)}
+	if len(lf.Unpinned) > 0 {
+		p.Line = lf.Unpinned[0].Line
+	}
+	return p
 }
 
 func sortProblems(ps []finding.Problem) {

@@ -235,3 +235,71 @@ func FuzzLineOf(f *testing.F) {
 		}
 	})
 }
+
+// TestUnpinnedRequirements: a requirements file's requirements that pin
+// no version are not checked, and the scan says so, naming the file and
+// the line: an error (exit 2), a warning with AllowMissingData. Before,
+// a requirements.txt of ranges only was "No findings" with exit 0 and no
+// database even opened.
+func TestUnpinnedRequirements(t *testing.T) {
+	tests := []struct {
+		name, body   string
+		allowMissing bool
+		noDB         bool
+		wantLevel    string // "" for no problem
+		wantLine     int
+		want         []string // in the message
+	}{
+		{name: "ranges only", body: "flask>=2.0\nDjango\nrequests~=2.31\n",
+			wantLevel: finding.LevelError, wantLine: 1, want: []string{"3 requirement(s)", `"flask>=2.0" (line 1)`, `"Django" (line 2)`, `"requests~=2.31" (line 3)`}},
+		{name: "ranges only, no database", body: "flask>=2.0\n", noDB: true,
+			wantLevel: finding.LevelError, wantLine: 1, want: []string{`"flask>=2.0" (line 1)`}},
+		{name: "allowed missing data", body: "flask>=2.0\n", allowMissing: true,
+			wantLevel: finding.LevelWarning, wantLine: 1, want: []string{`"flask>=2.0" (line 1)`}},
+		{name: "pins with one range", body: "# locked\n-r base.txt\n--index-url https://pypi.org/simple\nflask==2.3.3 \\\n    --hash=sha256:00\nurllib3 >= 1.26 ; python_version > \"3\"  # any\n",
+			wantLevel: finding.LevelError, wantLine: 6, want: []string{"1 requirement(s)", `"urllib3 >= 1.26 ; python_version > \"3\"" (line 6)`}},
+		{name: "wildcard is not a pin", body: "requests==2.*\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"requests==2.*"`}},
+		{name: "direct reference", body: "pkg @ https://example.com/pkg-1.0.tar.gz\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"pkg @ https://example.com/pkg-1.0.tar.gz"`}},
+		{name: "continued range starts on its first line", body: "a==1\nflask \\\n  >=2\n", wantLevel: finding.LevelError, wantLine: 2, want: []string{`(line 2)`}},
+		{name: "many, bounded", body: strings.Repeat("x>=1\n", 40), wantLevel: finding.LevelError, wantLine: 1, want: []string{"40 requirement(s)", "and 35 more"}},
+		{name: "pins only", body: "# pinned\nflask==2.3.3\nzope.interface===6.1\n-e .\n./local/pkg\n"},
+		{name: "empty", body: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := writeTree(t, map[string]string{"api/requirements.txt": tt.body})
+			var src vulnmatch.Source
+			if !tt.noDB {
+				src = openDB(t, osvRecord("PYSEC-x", "PyPI", "flask", "9.0"))
+			}
+			res, err := Scan(context.Background(), root, src, vulnmatch.Options{AllowMissingData: tt.allowMissing})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []finding.Problem
+			for _, p := range res.Problems {
+				if strings.Contains(p.Message, "not pinned") {
+					got = append(got, p)
+				}
+			}
+			if tt.wantLevel == "" {
+				if len(got) != 0 {
+					t.Fatalf("problems %+v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("problems %+v, want one about unpinned requirements", res.Problems)
+			}
+			p := got[0]
+			if p.Level != tt.wantLevel || p.File != "api/requirements.txt" || p.Line != tt.wantLine {
+				t.Errorf("problem %+v, want level %s at api/requirements.txt:%d", p, tt.wantLevel, tt.wantLine)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(p.Message, w) {
+					t.Errorf("message %q lacks %q", p.Message, w)
+				}
+			}
+		})
+	}
+}

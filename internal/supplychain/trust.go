@@ -241,9 +241,23 @@ func ResolveKey(ctx context.Context, ref string, secrets SecretReader) (crypto.P
 // (P-256, P-384, P-521), Ed25519 or RSA (2048 bits or more) key, the
 // formats cosign writes.
 func ParsePublicKey(data []byte) (crypto.PublicKey, error) {
-	block, _ := pem.Decode(data)
+	block, rest := pem.Decode(data)
+	// openssl writes the curve's parameters before an EC key.
+	for block != nil && block.Type == "EC PARAMETERS" {
+		block, rest = pem.Decode(rest)
+	}
 	if block == nil {
 		return nil, fmt.Errorf("no PEM block")
+	}
+	switch {
+	case block.Type == "PUBLIC KEY":
+	case strings.Contains(block.Type, "PRIVATE KEY"):
+		// Never echo any of it: the message names the block type only.
+		return nil, fmt.Errorf("PEM block %q is a private key: give the public key (cosign public-key --key FILE, or openssl pkey -pubout)", block.Type)
+	case block.Type == "CERTIFICATE":
+		return nil, fmt.Errorf("PEM block %q is a certificate, not a key: for a keyless signer give its identity and issuer; for a key, extract it (openssl x509 -pubkey -noout)", block.Type)
+	default:
+		return nil, fmt.Errorf("PEM block %q, want \"PUBLIC KEY\" (PKIX, as cosign writes it)", block.Type)
 	}
 	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
 	if err != nil {

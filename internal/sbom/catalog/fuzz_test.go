@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Every parser of untrusted image content is fuzzed. Seeds are in
@@ -302,6 +303,37 @@ func FuzzPipfileLock(f *testing.F) {
 
 func FuzzRequirements(f *testing.F) {
 	fuzzLock(f, parseRequirements, "requirements.txt", "pypi", "a==1.0 \\\n  --hash=sha256:00\nb[x]===2 ; python_version>'3'\nc>=1\n")
+}
+
+// FuzzUnpinnedRequirements: hostile requirements files never panic; every
+// requirement listed is within the file, bounded, valid UTF-8, and not one
+// the parser took as a pinned version; the count covers the list.
+func FuzzUnpinnedRequirements(f *testing.F) {
+	f.Add([]byte("a==1.0 \\\n  --hash=sha256:00\nb[x]===2 ; python_version>'3'\nc>=1\n-r x.txt\nd @ https://x/d.whl # c\n"))
+	f.Add([]byte("\\\n\\\nx\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bounded(t, func() {
+			const limit = 3
+			out, n, err := UnpinnedRequirements(bytes.NewReader(data), limit)
+			if err != nil {
+				return
+			}
+			if len(out) > limit || n < len(out) || (n > 0 && len(out) == 0) {
+				t.Fatalf("%d listed of %d (limit %d)", len(out), n, limit)
+			}
+			lines := bytes.Count(data, []byte("\n")) + 1
+			last := 0
+			for _, u := range out {
+				if u.Line < 1 || u.Line > lines || u.Line <= last || len(u.Text) > maxUnpinnedText+3 || !utf8.ValidString(u.Text) || u.Text == "" {
+					t.Fatalf("requirement %+v (file of %d lines, previous at %d)", u, lines, last)
+				}
+				last = u.Line
+				if requirementPin().MatchString(u.Text) {
+					t.Fatalf("pinned requirement %q listed as unpinned", u.Text)
+				}
+			}
+		})
+	})
 }
 
 // FuzzRuntimeBinary searches hostile content for every runtime's marker:

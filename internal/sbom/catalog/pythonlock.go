@@ -53,9 +53,12 @@ func PipfileLock() Cataloger {
 	return Glob{ID: "pipfile-lock", Patterns: []string{"**/Pipfile.lock"}, MaxSize: 32 << 20, Parse: parsePipfileLock}
 }
 
+// requirementsMaxSize bounds a requirements file.
+const requirementsMaxSize = 8 << 20
+
 // Requirements returns the cataloger of pip requirements files.
 func Requirements() Cataloger {
-	return Glob{ID: "requirements", Patterns: []string{"**/requirements*.txt", "**/requirements/*.txt"}, MaxSize: 8 << 20, Parse: parseRequirements}
+	return Glob{ID: "requirements", Patterns: []string{"**/requirements*.txt", "**/requirements/*.txt"}, MaxSize: requirementsMaxSize, Parse: parseRequirements}
 }
 
 // pypiSet collects PyPI packages once per normalised name and version.
@@ -161,17 +164,38 @@ func parsePipfileLock(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) 
 }
 
 // requirementPin matches "name[extras] == version" at the start of a
-// requirement, before any marker (";") or hash option.
+// requirement, before any marker (";"), option ("--hash", "--config-settings") or comment.
 var requirementPin = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:$|;|\s--hash|\s#)`)
+	return regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([A-Za-z0-9][A-Za-z0-9.+!_-]*)\s*(?:$|;|\s--|\s#)`)
 })
 
 func parseRequirements(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader) ([]sbom.Package, error) {
+	var set pypiSet
+	err := eachRequirement(r, func(line int, req string) error {
+		if m := requirementPin().FindStringSubmatch(req); m != nil {
+			if err := set.add(m[1], m[2]); err != nil {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return set.out, nil
+}
+
+// eachRequirement calls fn with each logical line of a requirements file
+// (continuation lines joined, trimmed) and the line it starts on.
+func eachRequirement(r io.Reader, fn func(line int, req string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	var set pypiSet
 	var logical strings.Builder
+	start := 0
 	for line := 1; sc.Scan(); line++ {
+		if logical.Len() == 0 {
+			start = line
+		}
 		t := sc.Text()
 		if c, ok := strings.CutSuffix(t, "\\"); ok {
 			if logical.Len() < 1<<20 {
@@ -182,14 +206,53 @@ func parseRequirements(_ context.Context, _ Env, _ fs.FS, _ string, r io.Reader)
 		logical.WriteString(t)
 		req := strings.TrimSpace(logical.String())
 		logical.Reset()
-		if m := requirementPin().FindStringSubmatch(req); m != nil {
-			if err := set.add(m[1], m[2]); err != nil {
-				return nil, fmt.Errorf("line %d: %w", line, err)
-			}
+		if err := fn(start, req); err != nil {
+			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return set.out, nil
+	return sc.Err()
+}
+
+// UnpinnedRequirement is a requirement of a requirements file that names
+// a package but not one version of it ("flask>=2", "django",
+// "pkg @ https://..."): its version is chosen at install time, so it
+// cannot be checked.
+type UnpinnedRequirement struct {
+	Line int
+	// Text is the requirement as written, continuation lines joined,
+	// without options and comments, at most maxUnpinnedText bytes.
+	Text string
+}
+
+// maxUnpinnedText bounds UnpinnedRequirement.Text.
+const maxUnpinnedText = 200
+
+// UnpinnedRequirements lists the requirements of a pip requirements file
+// that are not exact pins (at most limit of them, and how many there
+// are). Options (-r, -c, -e, --index-url ...), comments, blank lines and
+// local paths are not requirements. It reads at most the cataloger's size.
+func UnpinnedRequirements(r io.Reader, limit int) ([]UnpinnedRequirement, int, error) {
+	var out []UnpinnedRequirement
+	n := 0
+	err := eachRequirement(io.LimitReader(r, requirementsMaxSize), func(line int, req string) error {
+		if req == "" || !isAlnum(req[0]) || requirementPin().MatchString(req) {
+			return nil // blank, comment, option, local path, or a pin
+		}
+		n++
+		if len(out) < limit {
+			text, _, _ := strings.Cut(req, " #")
+			text, _, _ = strings.Cut(text, " --")
+			text = strings.TrimSpace(text)
+			if len(text) > maxUnpinnedText {
+				text = text[:maxUnpinnedText] + "..."
+			}
+			out = append(out, UnpinnedRequirement{Line: line, Text: strings.ToValidUTF8(text, "?")})
+		}
+		return nil
+	})
+	return out, n, err
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }

@@ -47,5 +47,6 @@ func TestRequirements(t *testing.T) {
 	checkParser(t, parseRequirements, "requirements.txt", "PyPI", "pypi", nameVersionPURL, []parseCase{
 		{"pins only", reqs, []string{"requests@2.31.0 pkg:pypi/requests@2.31.0", "Django@4.2.7 pkg:pypi/django@4.2.7", "zope.interface@6.1 pkg:pypi/zope-interface@6.1", "numpy@1.26.2 pkg:pypi/numpy@1.26.2"}, ""},
 		{"no pins", "flask>=2\n", nil, ""},
+		{"pin with a per-requirement option", "cffi==1.16.0 --config-settings=x=y\n", []string{"cffi@1.16.0 pkg:pypi/cffi@1.16.0"}, ""},
 	})
 }
