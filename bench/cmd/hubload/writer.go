@@ -28,6 +28,8 @@ type writerMeter struct {
 var writerMetrics = []string{
 	"palisade_hub_store_commit_seconds_sum", "palisade_hub_store_commits_total", "palisade_hub_store_committed_items_total",
 	"palisade_hub_sqlite_wal_syncs_total", "palisade_hub_sqlite_wal_sync_seconds_total",
+	"palisade_hub_sqlite_wal_restarts_total", "palisade_hub_sqlite_writer_paused_seconds_total",
+	"palisade_hub_sqlite_writer_pause_max_seconds", "palisade_hub_store_commit_max_seconds",
 }
 
 func (w *writerMeter) reset(ctx context.Context) {
@@ -58,6 +60,16 @@ func (w *writerMeter) per(ctx context.Context, reports int64) string {
 		commits, d("palisade_hub_store_committed_items_total")/commits, 1000*txn/float64(reports), 100*txn/wall, wall)
 	if syncs := d("palisade_hub_sqlite_wal_syncs_total"); syncs > 0 {
 		s += fmt.Sprintf("; WAL syncs off the writer %.0f, %.2f ms each", syncs, 1000*d("palisade_hub_sqlite_wal_sync_seconds_total")/syncs)
+	}
+	// What can hold a report past its group's commit and sync: the
+	// WAL restarts, which hold the writer, and the longest transaction
+	// (both maxima since the hub started).
+	if r := d("palisade_hub_sqlite_wal_restarts_total"); r > 0 {
+		s += fmt.Sprintf("; WAL restarts %.0f holding the writer %.1f ms each", r, 1000*d("palisade_hub_sqlite_writer_paused_seconds_total")/r)
+	}
+	if after["palisade_hub_store_commit_max_seconds"] > 0 {
+		s += fmt.Sprintf("; longest since start: transaction %.0f ms, restart %.0f ms",
+			1000*after["palisade_hub_store_commit_max_seconds"], 1000*after["palisade_hub_sqlite_writer_pause_max_seconds"])
 	}
 	return s
 }

@@ -370,3 +370,6 @@ func PlanCacheModes(ctx context.Context, s Store) (shared, commit, certs string,
 	}
 	return
 }
+
+// WriterCachePages is the SQLite writer connection's page cache.
+const WriterCachePages = writerCachePages
