@@ -191,13 +191,13 @@ func (f *File) globalArgs(lex *shell.Lex) *argValues {
 				}
 				continue
 			}
-			res, err := lex.ProcessWordWithMatches(kv.raw, a)
-			if err != nil || len(res.Unmatched) > 0 || a.usesUnknown(res.Matched) {
+			v, ok := a.expand(lex, kv.raw)
+			if !ok {
 				a.unknown[kv.Key] = true
 				delete(a.values, kv.Key)
 				continue
 			}
-			a.values[kv.Key] = res.Result
+			a.values[kv.Key] = v
 			delete(a.unknown, kv.Key)
 		}
 	}
@@ -224,11 +224,39 @@ func (f *File) ResolveBaseImage(s *Stage) (ref string, known bool) {
 	}
 	lex := shell.NewLex(f.escapeToken())
 	args := f.globalArgs(lex)
+	if tooLong(s.BaseImage) {
+		return s.BaseImage, false
+	}
 	res, err := lex.ProcessWordWithMatches(s.BaseImage, args)
 	if err != nil {
 		return s.BaseImage, false
 	}
 	return res.Result, len(res.Unmatched) == 0 && !args.usesUnknown(res.Matched) && res.Result != ""
+}
+
+// maxValue bounds a variable's expanded value, and tooLong the expansion
+// of a word: a hostile Dockerfile doubling a value with each ARG or ENV
+// ("ENV X=$X$X" sixty times) would otherwise build strings of exabytes.
+// A value past the bound is unknown, and rules do not judge it.
+const maxValue = 1 << 10
+
+// tooLong reports whether expanding word could exceed 64 KiB: each
+// reference adds at most maxValue bytes.
+func tooLong(word string) bool {
+	return len(word)+strings.Count(word, "$")*maxValue > 64<<10
+}
+
+// expand expands word with the values known so far; ok is false when it
+// uses an unknown or unset variable, or its value exceeds maxValue.
+func (a *argValues) expand(lex *shell.Lex, word string) (string, bool) {
+	if tooLong(word) {
+		return "", false
+	}
+	res, err := lex.ProcessWordWithMatches(word, a)
+	if err != nil || len(res.Unmatched) > 0 || a.usesUnknown(res.Matched) || len(res.Result) > maxValue {
+		return "", false
+	}
+	return res.Result, true
 }
 
 func (f *File) escapeToken() rune {
@@ -252,4 +280,87 @@ func (f *File) BaseStage(s *Stage) *Stage {
 		}
 	}
 	return nil
+}
+
+// ExpandInStage expands $VAR and ${VAR} in word as BuildKit would for the
+// instruction at index at of stage s, with the build's defaults: the ENV
+// of the stage and of the stages it builds on, the stage's ARG defaults,
+// and global ARGs the stage declares again without a default. known is
+// false when word uses a variable whose value only exists at build time
+// (an ARG without a default, a built-in such as TARGETPLATFORM) or that is
+// not set at all; word is then returned as written and rules should not
+// judge it. An ARG default can be overridden with --build-arg: the value
+// returned is what a build without one produces.
+func (f *File) ExpandInStage(s *Stage, at int, word string) (value string, known bool) {
+	if !strings.Contains(word, "$") {
+		return word, true
+	}
+	lex := shell.NewLex(f.escapeToken())
+	vars, _ := f.stageVars(lex, s, at, 0)
+	v, ok := vars.expand(lex, word)
+	if !ok {
+		return word, false
+	}
+	return v, true
+}
+
+// maxStageDepth bounds the walk through "FROM earlier-stage" chains; a
+// chain longer than the stages there are cannot occur, so this only guards
+// against a malformed model.
+const maxStageDepth = 64
+
+// stageVars evaluates the variables in scope before instruction at of s,
+// and names those set by ENV. ENV values carry over from the stage s
+// builds on; ARG values do not.
+func (f *File) stageVars(lex *shell.Lex, s *Stage, at, depth int) (*argValues, map[string]bool) {
+	vars := &argValues{values: map[string]string{}, unknown: map[string]bool{}}
+	env := map[string]bool{}
+	if base := f.BaseStage(s); base != nil && depth < maxStageDepth {
+		inherited, baseEnv := f.stageVars(lex, base, len(base.Instructions), depth+1)
+		for k := range baseEnv {
+			env[k] = true
+			if v, ok := inherited.values[k]; ok {
+				vars.values[k] = v
+			} else {
+				vars.unknown[k] = true
+			}
+		}
+	}
+	var global *argValues
+	for i := 0; i < at && i < len(s.Instructions); i++ {
+		in := &s.Instructions[i]
+		if in.Command != "arg" && in.Command != "env" {
+			continue
+		}
+		for _, kv := range in.KeyValues {
+			if in.Command == "env" {
+				env[kv.Key] = true
+			} else if env[kv.Key] {
+				// An ENV of the same name overrides an ARG, before or after it.
+				continue
+			}
+			if in.Command == "arg" && !kv.HasValue {
+				if global == nil {
+					global = f.globalArgs(lex)
+				}
+				if v, ok := global.values[kv.Key]; ok {
+					vars.values[kv.Key] = v
+					delete(vars.unknown, kv.Key)
+				} else {
+					delete(vars.values, kv.Key)
+					vars.unknown[kv.Key] = true
+				}
+				continue
+			}
+			v, ok := vars.expand(lex, kv.raw)
+			if !ok {
+				delete(vars.values, kv.Key)
+				vars.unknown[kv.Key] = true
+				continue
+			}
+			vars.values[kv.Key] = v
+			delete(vars.unknown, kv.Key)
+		}
+	}
+	return vars, env
 }

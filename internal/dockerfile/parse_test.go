@@ -108,6 +108,9 @@ func TestResolveBaseImage(t *testing.T) {
 		{"default uses unknown", "ARG A\nARG B=x${A}\nFROM img:$B\n", "img:", false},
 		{"later arg wins", "ARG T=1\nARG T=2\nFROM img:$T\n", "img:2", true},
 		{"fallback default", "ARG T\nFROM img:${T:-3}\n", "img:3", false},
+		// Each ARG doubles the last: before values were bounded, resolving
+		// FROM built a string of 16 << 60 bytes.
+		{"doubling bomb", "ARG X=aaaaaaaaaaaaaaaa\n" + strings.Repeat("ARG X=$X$X\n", 60) + "FROM img:$X\n", "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,6 +121,55 @@ func TestResolveBaseImage(t *testing.T) {
 			ref, known := f.ResolveBaseImage(f.Stages[0])
 			if known != tt.wantKnown || (known && ref != tt.wantRef) {
 				t.Errorf("ResolveBaseImage = %q, %v; want %q, %v", ref, known, tt.wantRef, tt.wantKnown)
+			}
+		})
+	}
+}
+
+// TestExpandInStage expands the USER word (the last instruction of the last
+// stage) as a build with the default arguments would.
+func TestExpandInStage(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      string
+		wantKnown bool
+	}{
+		{"literal", "FROM a\nUSER app\n", "app", true},
+		{"arg default", "FROM a\nARG U=root\nUSER $U\n", "root", true},
+		{"arg default braces and group", "FROM a\nARG U=0\nUSER ${U}:${U}\n", "0:0", true},
+		{"arg without default", "FROM a\nARG U\nUSER $U\n", "$U", false},
+		{"global arg redeclared", "ARG U=root\nFROM a\nARG U\nUSER $U\n", "root", true},
+		{"global arg not redeclared", "ARG U=root\nFROM a\nUSER $U\n", "$U", false},
+		{"env", "FROM a\nENV APP_USER=10001\nUSER $APP_USER\n", "10001", true},
+		{"env from arg", "FROM a\nARG UID=0\nENV U=$UID\nUSER $U\n", "0", true},
+		{"env overrides later arg", "FROM a\nENV U=0\nARG U=1000\nUSER $U\n", "0", true},
+		{"env inherited from base stage", "FROM a AS base\nENV U=0\nFROM base\nUSER $U\n", "0", true},
+		{"env of grand-base stage", "FROM a AS one\nENV U=root\nFROM one AS two\nRUN true\nFROM two\nUSER $U\n", "root", true},
+		{"arg not inherited from base stage", "FROM a AS base\nARG U=0\nFROM base\nUSER $U\n", "$U", false},
+		{"set after the USER", "FROM a\nUSER $U\nARG U=root\n", "$U", false},
+		{"built-in", "FROM a\nUSER $TARGETARCH\n", "$TARGETARCH", false},
+		{"doubling bomb", "FROM a\nENV X=aaaaaaaaaaaaaaaa\n" + strings.Repeat("ENV X=$X$X\n", 60) + "USER $X\n", "$X", false},
+		{"fallback uses an unset variable", "FROM a\nUSER ${U:-root}\n", "${U:-root}", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse("Dockerfile", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := f.Final()
+			at := -1
+			for i, in := range s.Instructions {
+				if in.Command == "user" {
+					at = i
+				}
+			}
+			if at < 0 {
+				t.Fatal("no USER in the last stage")
+			}
+			got, known := f.ExpandInStage(s, at, s.Instructions[at].Args[0])
+			if got != tt.want || known != tt.wantKnown {
+				t.Errorf("ExpandInStage = %q, %v; want %q, %v", got, known, tt.want, tt.wantKnown)
 			}
 		})
 	}
@@ -193,7 +245,12 @@ func FuzzParse(f *testing.F) {
 			}
 			_, _ = file.ResolveBaseImage(s)
 			_ = file.BaseStage(s)
-			for _, in := range s.Instructions {
+			for j, in := range s.Instructions {
+				for _, a := range in.Args {
+					if v, known := file.ExpandInStage(s, j, a); known && len(v) > 64<<10 {
+						t.Fatalf("instruction %q: %q expands to %d bytes", in.Command, a, len(v))
+					}
+				}
 				if in.StartLine < s.Line || in.EndLine < in.StartLine || in.EndLine > lines {
 					t.Fatalf("instruction %q lines %d-%d outside stage at %d (file has %d)", in.Command, in.StartLine, in.EndLine, s.Line, lines)
 				}

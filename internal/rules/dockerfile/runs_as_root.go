@@ -14,9 +14,10 @@ import (
 // USER inherits the one of the stage it builds FROM, and from an image
 // (or scratch) it runs as root unless the image sets a user, which a
 // static scan cannot see. Images whose reference says "nonroot" (the
-// distroless and Chainguard convention) are trusted to set one. A USER
-// given by a variable is not judged. Earlier stages may use root: they are
-// not shipped.
+// distroless and Chainguard convention) are trusted to set one. Earlier
+// stages may use root: they are not shipped. A USER given by a variable is judged by the value a build
+// with the defaults gives it (ARG defaults, ENV); one whose value only
+// exists at build time is not judged.
 func runsAsRoot() *rule.Rule {
 	return &rule.Rule{
 		ID:          "dockerfile/runs-as-root",
@@ -39,13 +40,18 @@ func runsAsRoot() *rule.Rule {
 				return nil
 			}
 			for _, s := range imageStages(f) {
-				if user := lastUser(s); user != nil {
+				if i := lastUser(s); i >= 0 {
+					user := &s.Instructions[i]
 					name := user.Args[0]
-					if !isRoot(name) {
+					value, known := f.ExpandInStage(s, i, name)
+					if !known || !isRoot(value) {
 						return nil
 					}
-					return []rule.Violation{{Line: user.StartLine,
-						Message: fmt.Sprintf("the image runs as root: the last USER is %q", name)}}
+					msg := fmt.Sprintf("the image runs as root: the last USER is %q", name)
+					if value != name {
+						msg = fmt.Sprintf("the image runs as root: the last USER is %q, which a build with the default arguments makes %q", name, value)
+					}
+					return []rule.Violation{{Line: user.StartLine, Message: msg}}
 				}
 				if ref, ok := f.ResolveBaseImage(s); f.BaseStage(s) == nil && (!ok || strings.Contains(strings.ToLower(ref), "nonroot")) {
 					return nil
@@ -57,18 +63,19 @@ func runsAsRoot() *rule.Rule {
 	}
 }
 
-// lastUser is the stage's last USER instruction with an argument.
-func lastUser(s *dockerfile.Stage) *dockerfile.Instruction {
+// lastUser is the index of the stage's last USER instruction with an
+// argument, or -1.
+func lastUser(s *dockerfile.Stage) int {
 	for i := len(s.Instructions) - 1; i >= 0; i-- {
 		if in := &s.Instructions[i]; in.Command == "user" && len(in.Args) > 0 {
-			return in
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // isRoot reports whether a USER value names root: "root", "0", or either
-// with any group. A value with a variable is not known to be root.
+// with any group.
 func isRoot(user string) bool {
 	name, _, _ := strings.Cut(user, ":")
 	return name == "root" || strings.Trim(name, "0") == "" && name != ""
