@@ -144,9 +144,9 @@ func (d *Decider) decide(ctx context.Context, endpoint string, req *admissionv1.
 	// for the groups the policy trusts with it. Otherwise only the
 	// policy's exceptions apply.
 	annotated := inv
-	if ann := exemptAnnotation(w); ann != "" && !inGroups(p.annotationGroup, req) {
+	if anns, present := exemptAnnotations(w); present && !inGroups(p.annotationGroup, req) {
 		annotated = workload.NewInventory()
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("palisade: %s annotation ignored (%q): %s", rule.ExemptAnnotation, ann, annotationIgnoredWhy(p)))
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("palisade: %s annotation ignored (%q): %s", rule.ExemptAnnotation, strings.Join(anns, "; "), annotationIgnoredWhy(p)))
 	}
 	rule.ApplyExemptions(findings, p.rules, annotated, p.exceptions, now)
 
@@ -344,16 +344,21 @@ func inGroups(globs []string, req *admissionv1.AdmissionRequest) bool {
 
 // exemptAnnotation returns the exempt annotation of the object or its pod
 // template (the first set, as written), or "".
-func exemptAnnotation(w *workload.Workload) string {
+// exemptAnnotations returns the exempt annotation's values on the object
+// and on its pod template, and whether either carries the key at all.
+// rule.ApplyExemptions reads both, so both must be judged: an empty value
+// on the object must not hide the template's "*: reason".
+func exemptAnnotations(w *workload.Workload) (values []string, present bool) {
 	for _, m := range []*metav1.ObjectMeta{w.Meta, w.PodMeta} {
 		if m == nil {
 			continue
 		}
 		if v, ok := m.Annotations[rule.ExemptAnnotation]; ok {
-			return v
+			present = true
+			values = append(values, v)
 		}
 	}
-	return ""
+	return values, present
 }
 
 func annotationIgnoredWhy(p *Policy) string {

@@ -229,16 +229,22 @@ func TestExemptAnnotationUntrustedByDefault(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t, tc.policy, Options{})
 			obj := deployment("ex", map[string]string{"palisade.io/exempt": "pss/privileged: needs devices"}, privileged(container("a", good)))
-			for _, endpoint := range []string{EndpointValidate, EndpointMutate} {
-				resp, code, body := ts.post(t, endpoint, reviewFor(t, obj, deploymentGVK, "prod", reviewOpts{groups: []string{"system:masters"}}))
-				if code != 200 {
-					t.Fatalf("%s: status %d: %s", endpoint, code, body)
-				}
-				if endpoint == EndpointValidate && resp.Allowed {
-					t.Fatalf("%s: allowed, want a denial: %s", endpoint, body)
-				}
-				if !strings.Contains(strings.Join(resp.Warnings, "\n"), "spec.exemptions.annotationGroups") {
-					t.Errorf("%s: warnings %q do not say the annotation was ignored and why", endpoint, resp.Warnings)
+			// An empty annotation on the object must not hide the pod
+			// template's, which rule.ApplyExemptions also reads (audit14).
+			hidden := deployment("hidden", map[string]string{"palisade.io/exempt": ""}, privileged(container("a", good)))
+			hidden.Spec.Template.Annotations = map[string]string{"palisade.io/exempt": "*: trust me"}
+			for _, obj := range []*appsv1.Deployment{obj, hidden} {
+				for _, endpoint := range []string{EndpointValidate, EndpointMutate} {
+					resp, code, body := ts.post(t, endpoint, reviewFor(t, obj, deploymentGVK, "prod", reviewOpts{groups: []string{"system:masters"}}))
+					if code != 200 {
+						t.Fatalf("%s: status %d: %s", endpoint, code, body)
+					}
+					if endpoint == EndpointValidate && resp.Allowed {
+						t.Fatalf("%s: allowed, want a denial: %s", endpoint, body)
+					}
+					if !strings.Contains(strings.Join(resp.Warnings, "\n"), "spec.exemptions.annotationGroups") {
+						t.Errorf("%s: warnings %q do not say the annotation was ignored and why", endpoint, resp.Warnings)
+					}
 				}
 			}
 		})
