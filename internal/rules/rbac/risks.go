@@ -154,7 +154,7 @@ var grants = []grant{
 		fix:  "Let only the storage provisioners and cluster operators create PersistentVolumes; applications claim storage through a StorageClass with PersistentVolumeClaims.",
 		role: allows([]access{{req: rbaceval.Request{Resource: "persistentvolumes"}, cluster: true}}, []string{"create"}, false)},
 	{id: "rbac/roles-write", title: "Can create or change roles and bindings", severity: finding.SeverityMedium, cis: "5.1.x",
-		why:  "Whoever writes roles and bindings can hand the permissions they hold to any identity, including ones outside the cluster, and keep access after their own is removed; with escalate or bind it is every permission.",
+		why:  "Whoever writes roles and bindings can hand the permissions they hold to any identity, including ones outside the cluster, and keep access after their own is removed; with escalate or bind it is every permission. Reported MEDIUM, not CRITICAL as Trivy's KSV050 (\"equivalent to cluster-admin\"): the API server's escalation prevention lets a role or binding grant only what its writer already holds, so it spreads and keeps access rather than raising it; rbac/escalation reports escalate and bind (CRITICAL), and rbac/wildcard a \"*\" that holds them.",
 		fix:  "Keep RBAC changes to cluster operators and the GitOps controller that applies reviewed changes.",
 		role: allows(rbacResources, writeVerbs, false)},
 	{id: "rbac/create-workloads", title: "Can create or change pods or workloads", severity: finding.SeverityMedium, cis: "5.1.4",
