@@ -103,6 +103,12 @@ var rbacCases = []rbacCase{
 		"audit/rbac-admission-webhooks":   "update validatingwebhookconfigurations",
 		"audit/rbac-serviceaccount-token": "create serviceaccounts/token (rules[2].verbs)",
 	}},
+	{name: "a storage operator's ClusterRole", event: operatorClusterRole, edit: func(m map[string]any) {
+		m["requestObject"].(map[string]any)["rules"] = []any{map[string]any{
+			"apiGroups": []any{""}, "resources": []any{"persistentvolumes", "persistentvolumeclaims"}, "verbs": []any{"get", "create"}}}
+	}, want: map[string]string{
+		"audit/rbac-persistent-volumes-create": "create persistentvolumes (rules[0].verbs)",
+	}},
 	{name: "bound to everyone", event: everyoneBinding, want: map[string]string{
 		"audit/rbac-authenticated-binding":  "ClusterRole cert-operator to Group system:authenticated (subjects[0])",
 		"audit/rbac-system-masters-binding": "(subjects[1])",

@@ -148,7 +148,22 @@ func Evaluate(n *Node, checks []Check) []Outcome {
 			out = append(out, o)
 			continue
 		}
-		for _, r := range c.Evaluate(n) {
+		for _, comp := range n.Components {
+			comp.unreadConsulted = false
+		}
+		results := c.Evaluate(n)
+		// A check that needed a setting of a file that was not read and
+		// still found nothing to report has not passed: say it could
+		// not verify (its own messages say so when it reports).
+		if len(results) == 0 {
+			for _, name := range AllComponents() {
+				if comp := n.Components[name]; comp != nil && comp.unreadConsulted {
+					results = append(results, Result{Status: Fail, Object: componentRef(name), File: comp.Source,
+						Message: fmt.Sprintf("cannot be verified: a setting it needs is not on %s's command line, and %s", name, comp.ConfigErr)})
+				}
+			}
+		}
+		for _, r := range results {
 			r.CheckID = c.ID
 			o.Results = append(o.Results, r)
 			switch {
@@ -275,14 +290,24 @@ func contains(list []string, s string) bool {
 //     the flags are ignored; without it, the flag.
 //
 // field names the flag or key the value came from, for the finding.
+//
+// When the --config file (or a drop-in) was not read (ConfigErr), a
+// setting not on the command line is unknown, not unset: ok is false as
+// for an unset one, and the lookup is recorded so that Evaluate says the
+// check could not verify it (the checks' messages say so too, see
+// configUnread) instead of judging the default.
 func componentSetting(c *Component, flag string, keys ...string) (value string, src Setting, field string, ok bool) {
-	configWins := c.Config != nil && (c.Name == Scheduler || c.Name == KubeProxy)
+	configWins := (c.Config != nil || c.ConfigErr != "") && (c.Name == Scheduler || c.Name == KubeProxy)
 	if !configWins {
 		if s, ok := c.Flags.Lookup(flag); ok {
 			return s.Value, s, "--" + flag, true
 		}
 	}
 	if len(keys) == 0 {
+		return "", Setting{}, "", false
+	}
+	if c.ConfigErr != "" {
+		c.unreadConsulted = true
 		return "", Setting{}, "", false
 	}
 	var cur any = c.Config
@@ -313,6 +338,18 @@ func componentSetting(c *Component, flag string, keys ...string) (value string, 
 		return "", Setting{}, "", false
 	}
 	return scalar(cur), src, field, true
+}
+
+// configUnread reports whether a setting of c that is not on the command
+// line may be in a configuration file that was not read; its message
+// says so, naming the setting and what the check wants.
+func configUnread(c *Component, flag string, keys []string, want string) (Result, bool) {
+	if c.ConfigErr == "" || len(keys) == 0 {
+		return Result{}, false
+	}
+	return Result{Status: Fail, Object: componentRef(c.Name), File: c.Source, Field: "--" + flag,
+		Message: fmt.Sprintf("--%s (config %s) cannot be verified: it is not on the command line, and %s; want %s",
+			flag, strings.Join(keys, "."), c.ConfigErr, want)}, true
 }
 
 // kubeletSetting returns a kubelet setting (see componentSetting).

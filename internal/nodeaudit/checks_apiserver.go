@@ -54,6 +54,10 @@ func tlsCiphers(comp ComponentName) func(n *Node) []Result {
 		v, src, field, ok := componentSetting(c, "tls-cipher-suites", "tlsCipherSuites")
 		switch {
 		case !ok || v == "":
+			if r, unread := configUnread(c, "tls-cipher-suites", []string{"tlsCipherSuites"}, "AEAD suites only"); unread && !ok {
+				out = append(out, r)
+				break
+			}
 			r := failFlag(c, "tls-cipher-suites", "--tls-cipher-suites is not set: Go's default suites include ECDHE CBC-SHA suites without AEAD")
 			out = append(out, r)
 		default:

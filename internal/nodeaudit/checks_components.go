@@ -97,6 +97,9 @@ func settingBool(comp ComponentName, flag string, keys []string, want, def bool)
 		c := n.Component(comp)
 		v, src, field, ok := componentSetting(c, flag, keys...)
 		if !ok {
+			if r, unread := configUnread(c, flag, keys, strconv.FormatBool(want)); unread {
+				return []Result{r}
+			}
 			if def == want {
 				return nil
 			}
@@ -123,6 +126,9 @@ func kubeletIs(flag string, keys []string, want, flagDef, cfgDef string) func(n 
 		k := n.Component(Kubelet)
 		v, src, field, ok := componentSetting(k, flag, keys...)
 		if !ok {
+			if r, unread := configUnread(k, flag, keys, want); unread {
+				return []Result{r}
+			}
 			def := flagDef
 			if k.Config != nil {
 				def = cfgDef
@@ -172,6 +178,9 @@ func kubeletChecks() []Check {
 				c := n.Component(k)
 				if v, _, ok := kubeletSetting(c, "client-ca-file", "authentication", "x509", "clientCAFile"); ok && v != "" {
 					return nil
+				}
+				if r, unread := configUnread(c, "client-ca-file", []string{"authentication", "x509", "clientCAFile"}, "a client CA file"); unread {
+					return []Result{r}
 				}
 				return []Result{{Status: Fail, Object: componentRef(k), File: c.Source, Field: "--client-ca-file", Message: "no client CA file (--client-ca-file or authentication.x509.clientCAFile)"}}
 			}},

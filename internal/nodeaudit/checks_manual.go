@@ -42,6 +42,9 @@ func observeKubelet(flag string, keys []string, def, hint string) func(n *Node) 
 		c := n.Component(Kubelet)
 		v, src, field, ok := componentSetting(c, flag, keys...)
 		if !ok {
+			if c.ConfigErr != "" {
+				return manualResult(c, "", "--%s (config %s) is not on the command line, and %s: its value is unknown; %s", flag, strings.Join(keys, "."), c.ConfigErr, hint)
+			}
 			return manualResult(c, "", "--%s (config %s) is not set (default %s); %s", flag, strings.Join(keys, "."), def, hint)
 		}
 		r := manualResult(c, "", "%s is %s; %s", field, v, hint)

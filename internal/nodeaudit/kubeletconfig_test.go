@@ -151,3 +151,69 @@ func TestComponentConfigType(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadConfigIsNotJudgedAsDefault: when the kubelet's --config file
+// or a drop-in is not read (it does not parse, or is of another kind),
+// the settings it may hold are unknown. No kubelet check may judge them
+// as unset ("is not set and defaults to ...") or pass on them: each says
+// it cannot verify the setting and names the file. A setting on the
+// command line is still judged as before. The same host with the file
+// readable is the control: nothing says "cannot be verified" there.
+func TestUnreadConfigIsNotJudgedAsDefault(t *testing.T) {
+	const cfg = "/var/lib/kubelet/config.yaml"
+	const dropDir = "/etc/kubernetes/kubelet.conf.d"
+	cmdline := "/usr/bin/kubelet\x00--kubeconfig=/etc/kubernetes/kubelet.conf\x00--config=" + cfg + "\x00--config-dir=" + dropDir +
+		"\x00--anonymous-auth=false\x00"
+	tests := []struct {
+		name, file, data string
+		unread           bool
+	}{
+		{name: "readable config (control)", file: dropDir + "/10-ok.conf", data: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: 0\n"},
+		{name: "config that does not parse", file: cfg, data: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [0\n", unread: true},
+		{name: "config of another kind", file: cfg, data: "apiVersion: v1\nkind: ConfigMap\n", unread: true},
+		{name: "drop-in that does not parse", file: dropDir + "/50-x.conf", data: "readOnlyPort: 10255\n  tlsMinVersion: [\n", unread: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "kubeadm", "good"), true)
+			writeFile(t, filepath.Join(root, "proc/4242/cmdline"), cmdline)
+			writeFile(t, filepath.Join(root, tt.file), tt.data)
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			unverified := map[string]bool{}
+			for _, o := range Evaluate(n, Checks()) {
+				for _, r := range o.Results {
+					if r.Status == NotApplicable {
+						continue
+					}
+					if o.Check.Component == Kubelet && (strings.Contains(r.Message, "defaults to") || strings.Contains(r.Message, "is not set")) && tt.unread {
+						t.Errorf("%s: %q judges a setting of the unread file as unset", o.Check.ID, r.Message)
+					}
+					if strings.Contains(r.Message, "cannot be verified") || strings.Contains(r.Message, "its value is unknown") {
+						if !tt.unread {
+							t.Errorf("%s: %q, but the file was read", o.Check.ID, r.Message)
+						} else if !strings.Contains(r.Message, tt.file) {
+							t.Errorf("%s: %q does not name %s", o.Check.ID, r.Message, tt.file)
+						}
+						unverified[o.Check.ID] = true
+					}
+				}
+				if o.Check.ID == "node/kubelet-anonymous-auth" && o.Status != Pass {
+					t.Errorf("node/kubelet-anonymous-auth: %s %v; --anonymous-auth=false is on the command line", o.Status, o.Results)
+				}
+			}
+			if !tt.unread {
+				return
+			}
+			// A check that fails on the default, one that passes on it,
+			// and one that passes when the key is absent.
+			for _, id := range []string{"node/kubelet-read-only-port", "node/kubelet-authorization-mode", "node/kubelet-streaming-connection-idle-timeout"} {
+				if !unverified[id] {
+					t.Errorf("%s does not say it cannot verify the setting", id)
+				}
+			}
+		})
+	}
+}

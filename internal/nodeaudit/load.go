@@ -783,6 +783,7 @@ func loadComponentConfigs(h *Host, n *Node) {
 		var cfg map[string]any
 		if err := yaml.Unmarshal(data, &cfg); err != nil {
 			n.problem(finding.LevelError, p, "parse %s config: %v", name, err)
+			c.ConfigErr = fmt.Sprintf("its --config file %s was not read (%v)", p, err)
 			continue
 		}
 		if cfg == nil {
@@ -790,6 +791,7 @@ func loadComponentConfigs(h *Host, n *Node) {
 		}
 		if err := checkConfigType(name, cfg); err != nil {
 			n.problem(finding.LevelError, p, "%s --config file: %v", name, err)
+			c.ConfigErr = fmt.Sprintf("its --config file %s was not read (%v)", p, err)
 			continue
 		}
 		c.Config, c.ConfigPath, c.ConfigPos = cfg, p, yamlKeyLines(data, p)
@@ -872,10 +874,12 @@ func loadKubeletDropIns(h *Host, n *Node, c *Component, dir string) {
 			var drop map[string]any
 			if err := yaml.Unmarshal(data, &drop); err != nil {
 				n.problem(finding.LevelError, dp, "parse kubelet drop-in: %v", err)
+				c.ConfigErr = fmt.Sprintf("its drop-in %s was not read (%v)", dp, err)
 				continue
 			}
 			if err := checkConfigType(Kubelet, drop); err != nil {
 				n.problem(finding.LevelError, dp, "kubelet drop-in: %v", err)
+				c.ConfigErr = fmt.Sprintf("its drop-in %s was not read (%v)", dp, err)
 				continue
 			}
 			mergeMaps(c.Config, drop)

@@ -70,6 +70,14 @@ type Component struct {
 	// Absent explains why a component that is normally there is not
 	// (for example "MicroK8s stores cluster state in dqlite, not etcd").
 	Absent string
+	// ConfigErr says why its --config file, or a kubelet drop-in, was
+	// not read (it does not parse, or is of another kind): the settings
+	// it may hold are unknown, so checks that need one say they cannot
+	// verify it instead of judging the default (see componentSetting).
+	ConfigErr string
+	// unreadConsulted records, during one check's evaluation, that the
+	// check looked up a setting the unread file may hold (Evaluate).
+	unreadConsulted bool
 }
 
 // FileRole says what a file is for, which decides the checks on it.

@@ -95,9 +95,16 @@ var mutations = map[string]func(obj, spec map[string]any){
 	"no-cpu-limit": forContainers(func(c map[string]any) {
 		delete(c["resources"].(map[string]any)["limits"].(map[string]any), "cpu")
 	}),
-	"latest-tag":       forContainers(func(c map[string]any) { c["image"] = imageName(c["image"]) + ":latest" }),
-	"no-tag":           forContainers(func(c map[string]any) { c["image"] = imageName(c["image"]) }),
-	"writable-root-fs": forContainers(func(c map[string]any) { secCtx(c)["readOnlyRootFilesystem"] = false }),
+	"cpu-request-below-limit":    forContainers(func(c map[string]any) { requests(c)["cpu"] = "100m" }),
+	"memory-request-below-limit": forContainers(func(c map[string]any) { requests(c)["memory"] = "64Mi" }),
+	"ephemeral-storage-request-below-limit": forContainers(func(c map[string]any) {
+		requests(c)["ephemeral-storage"] = "256Mi"
+	}),
+	"dns-ndots-default": func(_, s map[string]any) { delete(s, "dnsConfig") },
+	"no-node-affinity":  func(_, s map[string]any) { delete(s, "affinity") },
+	"latest-tag":        forContainers(func(c map[string]any) { c["image"] = imageName(c["image"]) + ":latest" }),
+	"no-tag":            forContainers(func(c map[string]any) { c["image"] = imageName(c["image"]) }),
+	"writable-root-fs":  forContainers(func(c map[string]any) { secCtx(c)["readOnlyRootFilesystem"] = false }),
 	"automount-token-default": func(_, s map[string]any) {
 		delete(s, "automountServiceAccountToken")
 	},
@@ -178,6 +185,11 @@ const kindListItems = 300
 
 const pinnedDigest = "@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
+// requests is a container's resources.requests (harden sets it).
+func requests(c map[string]any) map[string]any {
+	return c["resources"].(map[string]any)["requests"].(map[string]any)
+}
+
 // harden rewrites a pod template (metadata and spec) so that it passes
 // the restricted profile and every hardening rule the mutations test:
 // the fixed twin.
@@ -196,6 +208,11 @@ func harden(meta, spec map[string]any) {
 	}
 	spec["automountServiceAccountToken"] = false
 	spec["serviceAccountName"] = "app"
+	// kube-linter's opt-in placement and resolver checks pass.
+	spec["dnsConfig"] = map[string]any{"options": []any{map[string]any{"name": "ndots", "value": "2"}}}
+	spec["affinity"] = map[string]any{"nodeAffinity": map[string]any{
+		"preferredDuringSchedulingIgnoredDuringExecution": []any{map[string]any{"weight": int64(1),
+			"preference": map[string]any{"matchExpressions": []any{map[string]any{"key": "kubernetes.io/os", "operator": "In", "values": []any{"linux"}}}}}}}}
 	kept := map[string]bool{}
 	var vols []any
 	list, _ := spec["volumes"].([]any)
@@ -217,9 +234,12 @@ func harden(meta, spec map[string]any) {
 			"capabilities":           map[string]any{"drop": []any{"ALL"}},
 			"seccompProfile":         map[string]any{"type": "RuntimeDefault"},
 		}
+		// Requests equal to limits, so that the mutations lowering one
+		// request stand out (the reliability rules of kube-score's
+		// requests-equal-limits checks).
 		c["resources"] = map[string]any{
-			"requests": map[string]any{"cpu": "100m", "memory": "64Mi"},
-			"limits":   map[string]any{"cpu": "500m", "memory": "128Mi"},
+			"requests": map[string]any{"cpu": "500m", "memory": "128Mi", "ephemeral-storage": "1Gi"},
+			"limits":   map[string]any{"cpu": "500m", "memory": "128Mi", "ephemeral-storage": "1Gi"},
 		}
 		c["image"] = imageName(c["image"]) + ":1.0" + pinnedDigest
 		for _, k := range []string{"livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "volumeDevices"} {

@@ -29,6 +29,7 @@ func Builtin() (*rule.Set, error) {
 	all = append(all, clusterrules.Rules()...)
 	all = append(all, rbacrules.Rules()...)
 	all = append(all, reliability.Rules()...)
+	all = append(all, reliability.KubeLinterRules()...)
 	if err := annotate(all, pss.Frameworks(), hardening.Frameworks(), dockerfilerules.Frameworks(),
 		clusterrules.Frameworks(), rbacrules.Frameworks(), reliability.Frameworks()); err != nil {
 		return nil, err
@@ -67,9 +68,10 @@ func annotate(all []*rule.Rule, tables ...map[string]finding.Frameworks) error {
 // DefaultSelectors completes the rule selectors a user gave (--rules, a
 // policy's rules) with what the default security gate leaves out: when no
 // selector names rules to include, only removals or none at all, the
-// reliability rules are removed, so that "every rule" means every
-// security rule and reliability findings appear only when asked for
-// (--rules reliability, or a reliability rule's ID).
+// reliability rules and kube-linter's opt-in checks are removed, so that
+// "every rule" means every security rule and the others appear only when
+// asked for (--rules reliability, --rules kube-linter, or a rule's ID or
+// peer check ID).
 func DefaultSelectors(selectors []string) []string {
 	for _, sel := range selectors {
 		for _, part := range strings.Split(sel, ",") {
@@ -78,11 +80,12 @@ func DefaultSelectors(selectors []string) []string {
 			}
 		}
 	}
-	return append(append([]string{}, selectors...), "-"+reliability.Tag)
+	return append(append([]string{}, selectors...), "-"+reliability.Tag, "-"+reliability.TagKubeLinter)
 }
 
 // Default returns the built-in rules of the default security gate: every
-// built-in rule but the reliability ones (see DefaultSelectors).
+// built-in rule but the reliability and opt-in kube-linter ones (see
+// DefaultSelectors).
 func Default() (*rule.Set, error) {
 	all, err := Builtin()
 	if err != nil {

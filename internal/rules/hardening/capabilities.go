@@ -61,16 +61,16 @@ func dangerousAdds(c *corev1.Container) []int {
 // dangerous capability to its securityContext.capabilities.add, whatever
 // it drops (an added capability is granted even with drop: [ALL]). One
 // finding per container, at its first dangerous capability, naming them
-// as the manifest writes them. It applies where the Pod Security
-// capability controls it takes over apply (the baseline and restricted
-// levels), and is suppressed like them in a namespace labelled
-// privileged.
+// as the manifest writes them. It applies at every Pod Security level,
+// the privileged one included (severity follows the risk, not the
+// profile), and is suppressed like the capability controls in a
+// namespace labelled privileged.
 func dangerousCaps() *rule.Rule {
 	return &rule.Rule{
 		ID:              DangerousCapabilitiesID,
 		Title:           "Dangerous capabilities added",
 		Severity:        finding.SeverityHigh,
-		Description:     "Capabilities such as SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH or BPF (or ALL) give the container powers over the kernel, the node's network or other processes: mounting file systems, loading kernel modules, sniffing and spoofing neighbour traffic, reading any host file. Most container escapes start from one of them. This rule reports them, HIGH, at the baseline and restricted Pod Security levels, as its own finding that can be fixed or exempted apart; the Pod Security capability controls report them too, with their upstream verdicts.",
+		Description:     "Capabilities such as SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH or BPF (or ALL) give the container powers over the kernel, the node's network or other processes: mounting file systems, loading kernel modules, sniffing and spoofing neighbour traffic, reading any host file. Most container escapes start from one of them. This rule reports them, HIGH, at every Pod Security level (the privileged one included), as its own finding that can be fixed or exempted apart; the Pod Security capability controls report them too, with their upstream verdicts.",
 		Remediation:     "Remove the capability from capabilities.add; drop ALL and add back only what the process needs (usually NET_BIND_SERVICE at most).",
 		RemediationYAML: "securityContext:\n  capabilities:\n    drop: [\"ALL\"]\n    add: [\"NET_BIND_SERVICE\"]   # only if binding a port below 1024",
 		References: []finding.Reference{
@@ -81,9 +81,6 @@ func dangerousCaps() *rule.Rule {
 		Tags: tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 			ps := ctx.PodSecurityFor(w.Namespace())
-			if !ps.Applies(rule.LevelBaseline) {
-				return nil
-			}
 			var out []rule.Violation
 			for _, c := range w.Containers() {
 				idx := dangerousAdds(c.Container)

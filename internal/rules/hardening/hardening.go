@@ -52,6 +52,7 @@ func Rules() []*rule.Rule {
 		ingressNoTLS(),
 		secretEnvRef(),
 		netRawNotDropped(),
+		defaultCapabilitiesKept(),
 		noLinuxHardening(),
 	}
 }

@@ -42,13 +42,19 @@ func hostAliases() *rule.Rule {
 // noSecurityContext: a pod with no securityContext at the pod level and
 // none on any of its containers has taken no decision about users,
 // privileges or profiles at all; every setting is the runtime's default
-// (Trivy KSV118). One finding per pod, at the pod spec.
+// (Trivy KSV118). One finding per pod, at the pod spec. HIGH, as Trivy
+// rates it: each default is reported by its own rule at MEDIUM, but all
+// of them at once (the image's user, often root, privilege escalation,
+// the runtime's capabilities, and no seccomp filter unless the kubelet
+// sets one) leave a compromised process every step of a container escape
+// at the same time; and at --pss-level privileged this is the finding
+// that still says so.
 func noSecurityContext() *rule.Rule {
 	return &rule.Rule{
 		ID:              "hardening/no-security-context",
 		Title:           "No security context at all",
-		Severity:        finding.SeverityLow,
-		Description:     "Neither the pod nor any of its containers sets a securityContext: the container runs as the image's user, keeps the runtime's default capabilities, allows privilege escalation and has a writable root file system. The other rules report each of these; this one says no hardening was attempted.",
+		Severity:        finding.SeverityHigh,
+		Description:     "Neither the pod nor any of its containers sets a securityContext: the container runs as the image's user (often root), keeps the runtime's default capabilities, allows privilege escalation, runs without a seccomp filter unless the kubelet sets a default, and has a writable root file system. The other rules report each of these; together they leave an attacker in the container every step of an escape at once, so this finding is HIGH (as Trivy's KSV118).",
 		Remediation:     "Add a securityContext to the pod and its containers with at least runAsNonRoot, a seccomp profile, allowPrivilegeEscalation: false and dropped capabilities.",
 		RemediationYAML: "securityContext:\n  runAsNonRoot: true\n  seccompProfile:\n    type: RuntimeDefault\ncontainers:\n- name: app\n  securityContext:\n    allowPrivilegeEscalation: false\n    readOnlyRootFilesystem: true\n    capabilities:\n      drop: [\"ALL\"]",
 		References: []finding.Reference{

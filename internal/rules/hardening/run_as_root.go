@@ -67,16 +67,15 @@ func explicitRoot(spec *corev1.PodSpec, c *corev1.Container) (rootSetting, bool)
 // runAsNonRoot: false with no runAsUser. A container that merely does not
 // say (the image decides) is the Pod Security runAsNonRoot control's
 // finding, a lesser one: here the manifest asks for root. Severity follows
-// the risk, not the profile: it applies at the baseline and restricted
-// levels alike (not when a scan asks for the privileged level), and is
-// suppressed like the Pod Security controls in a namespace labelled
-// privileged.
+// the risk, not the profile: it applies at every level, the privileged
+// one included, and is suppressed like the Pod Security controls in a
+// namespace labelled privileged.
 func runAsRoot() *rule.Rule {
 	return &rule.Rule{
 		ID:              RunAsRootID,
 		Title:           "Runs as root",
 		Severity:        finding.SeverityHigh,
-		Description:     "The manifest explicitly runs the container as root (runAsUser: 0, or runAsNonRoot: false with no other user). Root in a container is root on the node's kernel: one runtime or kernel bug, a writable hostPath or an added capability away from owning the node. Reported at the baseline and restricted Pod Security levels, as its own finding; pss/run-as-user and pss/run-as-non-root report the restricted profile's verdict beside it.",
+		Description:     "The manifest explicitly runs the container as root (runAsUser: 0, or runAsNonRoot: false with no other user). Root in a container is root on the node's kernel: one runtime or kernel bug, a writable hostPath or an added capability away from owning the node. Reported at every Pod Security level (the privileged one included), as its own finding; pss/run-as-user and pss/run-as-non-root report the restricted profile's verdict beside it.",
 		Remediation:     "Set a non-zero runAsUser and runAsNonRoot: true (in the pod's or the container's securityContext), and build the image with a numeric non-root USER.",
 		RemediationYAML: "securityContext:\n  runAsNonRoot: true\n  runAsUser: 10001",
 		References: []finding.Reference{
@@ -86,9 +85,6 @@ func runAsRoot() *rule.Rule {
 		Tags: tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 			ps := ctx.PodSecurityFor(w.Namespace())
-			if !ps.Applies(rule.LevelBaseline) {
-				return nil
-			}
 			var out []rule.Violation
 			for _, c := range w.Containers() {
 				s, ok := explicitRoot(w.Spec, c.Container)

@@ -13,7 +13,15 @@
 // a restricted control replacing a baseline one that the pod also fails
 // keeps the baseline's severity. A namespace labelled privileged switches
 // the controls off; its workloads' findings at the default level are
-// still reported, as suppressed.
+// still reported, as suppressed. The privileged level itself
+// (--pss-level privileged) restricts nothing, so no control is enforced
+// there; the baseline controls' findings are still reported, at their
+// severity, suppressed with the level as the reason (SuppressionPSSLevel),
+// so that choosing the level never makes a privileged container look
+// clean; the hardening rules that carry the same risks
+// (hardening/run-as-root, dangerous-capabilities,
+// default-capabilities-kept, no-security-context ...) report them
+// unsuppressed at every level.
 package pss
 
 import (
@@ -35,6 +43,10 @@ import (
 
 // IDPrefix starts every Pod Security rule ID.
 const IDPrefix = "pss/"
+
+// SuppressionPSSLevel marks the findings of the baseline controls at the
+// privileged level (--pss-level privileged), which enforces none.
+const SuppressionPSSLevel = "pss-level"
 
 // control is Palisade's metadata for one library check.
 type control struct {
@@ -124,6 +136,10 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 	for i, o := range overriders {
 		overriderIDs[i] = RuleID(o)
 	}
+	// At the privileged level the baseline controls are reported,
+	// suppressed with this reason (shared by the findings, read only).
+	notEnforced := &finding.Suppression{Kind: SuppressionPSSLevel,
+		Reason: "the Pod Security level is privileged, which enforces no control; shown for the risk"}
 	return &rule.Rule{
 		ID:              id,
 		Title:           meta.title,
@@ -135,10 +151,18 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 		Tags:            tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
 			ps := ctx.PodSecurityFor(w.Namespace())
-			if !ps.Applies(level) {
+			nsLevel, suppression := ps.Level, ps.Suppression
+			switch {
+			case nsLevel == rule.LevelPrivileged && level == rule.LevelBaseline:
+				// Judged at baseline, reported suppressed (see the
+				// package comment).
+				nsLevel = rule.LevelBaseline
+				if suppression == nil {
+					suppression = notEnforced
+				}
+			case !ps.Applies(level):
 				return nil
 			}
-			nsLevel := ps.Level
 			if nsLevel == rule.LevelRestricted {
 				for _, o := range overriderIDs {
 					if ctx.Selected(o) {
@@ -155,8 +179,12 @@ func newRule(c policy.Check, meta control, overriders []policy.CheckID, overridd
 			if res.ForbiddenDetail != "" {
 				msg += " (" + res.ForbiddenDetail + ")"
 			}
-			msg = "violates Pod Security " + strconv.Quote(nsLevel) + " (" + ps.Source + "): " + msg
-			v := rule.Violation{Message: msg, Field: w.SpecPath, Suppression: ps.Suppression}
+			source := ps.Source
+			if ps.Level == rule.LevelPrivileged {
+				source += "; privileged, not enforced"
+			}
+			msg = "violates Pod Security " + strconv.Quote(nsLevel) + " (" + source + "): " + msg
+			v := rule.Violation{Message: msg, Field: w.SpecPath, Suppression: suppression}
 			if nsLevel == rule.LevelRestricted {
 				v.Severity = baselineSeverity(overridden, w.PodMeta, spec)
 			}

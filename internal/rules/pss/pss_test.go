@@ -223,14 +223,28 @@ func TestLevelFromNamespaceLabel(t *testing.T) {
 		t.Errorf("findings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
-	// With privileged as the default level too, nothing applies anywhere
-	// in the labelled namespace.
+	// With privileged as the default level too, no control is enforced
+	// outside the namespace labelled baseline; the baseline controls'
+	// findings are still there, at their severity, suppressed with the
+	// level (or the namespace's label) as the reason.
 	c = rule.NewContext(inv, rule.Settings{DefaultPSSLevel: rule.LevelPrivileged}, rules)
 	fs, _ = rules.Evaluate(context.Background(), c, nil)
+	got = nil
 	for _, f := range fs {
-		if f.Object.Namespace == "relaxed" || f.Object.Namespace == "other" {
-			t.Errorf("finding at the privileged level: %+v", f)
+		s := f.Object.Namespace + " " + f.RuleID + " " + f.Severity.String()
+		if f.Suppressed {
+			s += " suppressed " + f.Suppression.Kind
 		}
+		got = append(got, s)
+	}
+	sort.Strings(got)
+	want = []string{
+		"other pss/privileged CRITICAL suppressed pss-level",
+		"relaxed pss/privileged CRITICAL suppressed namespace-policy",
+		"strict pss/privileged CRITICAL",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("at the privileged level:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -414,10 +428,10 @@ func keys(m map[string]bool) []string {
 	return out
 }
 
-// The two hardening rules apply at the baseline and restricted levels
-// alike (severity follows the risk, not the profile), nothing at
-// privileged, and are suppressed like the controls in a namespace
-// labelled privileged.
+// The two hardening rules apply at every level alike, the privileged one
+// included (severity follows the risk, not the profile), and are
+// suppressed like the controls in a namespace labelled privileged. At the
+// privileged level the baseline controls are shown suppressed.
 func TestHardeningRulesFollowTheLevel(t *testing.T) {
 	const in = `apiVersion: v1
 kind: Namespace
@@ -438,7 +452,8 @@ spec:
       capabilities: {drop: [ALL], add: [NET_ADMIN]}
 `
 	tests := []struct{ ns, level, want string }{
-		{"apps", rule.LevelPrivileged, ""},
+		{"apps", rule.LevelPrivileged, "hardening/dangerous-capabilities hardening/run-as-root pss/capabilities-baseline=pss-level"},
+		{"relaxed", rule.LevelPrivileged, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy pss/capabilities-baseline=namespace-policy"},
 		{"apps", rule.LevelBaseline, "hardening/dangerous-capabilities hardening/run-as-root pss/capabilities-baseline"},
 		{"apps", rule.LevelRestricted, "hardening/dangerous-capabilities hardening/run-as-root pss/capabilities-restricted pss/run-as-user"},
 		{"relaxed", rule.LevelRestricted, "hardening/dangerous-capabilities=namespace-policy hardening/run-as-root=namespace-policy pss/capabilities-restricted=namespace-policy pss/run-as-user=namespace-policy"},
@@ -539,6 +554,58 @@ func TestMessageAsFormatted(t *testing.T) {
 			if prefix := fmt.Sprintf("violates Pod Security %q (", level); !strings.HasPrefix(f.Message, prefix) || !strings.Contains(f.Message, "): ") {
 				t.Errorf("%s: message %q, want it to start with %q and hold \"): \"", level, f.Message, prefix)
 			}
+		}
+	}
+}
+
+// TestDefaultCapabilitiesOnceAtEveryLevel: a container that drops
+// NET_RAW alone keeps the runtime's other default capabilities. At every
+// level exactly one rule reports it, at the same severity:
+// pss/capabilities-restricted where the restricted level applies,
+// hardening/default-capabilities-kept elsewhere.
+func TestDefaultCapabilitiesOnceAtEveryLevel(t *testing.T) {
+	all, err := Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range hardening.Rules() {
+		if r.ID == "hardening/default-capabilities-kept" {
+			all = append(all, r)
+		}
+	}
+	set, err := rule.NewSet(all...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const pod = `apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: apps}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: x
+    securityContext:
+      allowPrivilegeEscalation: false
+      capabilities: {drop: [NET_RAW]}
+`
+	file := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(file, []byte(pod), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for level, want := range map[string]string{
+		rule.LevelPrivileged: "hardening/default-capabilities-kept MEDIUM",
+		rule.LevelBaseline:   "hardening/default-capabilities-kept MEDIUM",
+		rule.LevelRestricted: "pss/capabilities-restricted MEDIUM",
+	} {
+		var got []string
+		for _, f := range evaluate(t, set, []string{file}, level) {
+			if !f.Suppressed {
+				got = append(got, f.RuleID+" "+f.Severity.String())
+			}
+		}
+		if strings.Join(got, ", ") != want {
+			t.Errorf("at %s: %v, want %s", level, got, want)
 		}
 	}
 }

@@ -18,6 +18,7 @@ func Frameworks() map[string]finding.Frameworks {
 		"rbac/exec":                               {NSA: rbac, MITRE: []string{"T1609"}},
 		"rbac/kube-system-configmaps":             {NSA: rbac, MITRE: []string{"T1098"}},
 		"rbac/nodes-proxy":                        {CIS: []string{"5.1.10"}, NSA: rbac, MITRE: []string{"T1609"}},
+		"rbac/persistent-volumes-create":          {CIS: []string{"5.1.9"}, NSA: rbac, MITRE: []string{"T1611"}},
 		"rbac/roles-write":                        {CIS: []string{"5.1.8"}, NSA: rbac, MITRE: []string{"T1098.006"}},
 		"rbac/secrets-read":                       {CIS: []string{"5.1.2"}, NSA: rbac, MITRE: []string{"T1552.007"}},
 		"rbac/secrets-write":                      {CIS: []string{"5.1.2"}, NSA: rbac},

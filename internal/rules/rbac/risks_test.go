@@ -87,8 +87,10 @@ func TestRoleRisks(t *testing.T) {
 		{"everything (Argo CD's application controller)", []rbacv1.PolicyRule{pr(l("*"), l("*"), l("*")), {NonResourceURLs: l("*"), Verbs: l("*")}}, "", l(
 			"rbac/admission-webhooks rules[0].verbs", "rbac/create-workloads rules[0].verbs", "rbac/csr-approval rules[0].verbs",
 			"rbac/delete-logs-or-events rules[0].verbs", "rbac/networking-write rules[0].verbs", "rbac/escalation rules[0].verbs", "rbac/exec rules[0].verbs", "rbac/kube-system-configmaps rules[0].verbs",
-			"rbac/nodes-proxy rules[0].verbs", "rbac/roles-write rules[0].verbs", "rbac/secrets-read rules[0].verbs",
+			"rbac/nodes-proxy rules[0].verbs", "rbac/persistent-volumes-create rules[0].verbs", "rbac/roles-write rules[0].verbs", "rbac/secrets-read rules[0].verbs",
 			"rbac/secrets-write rules[0].verbs", "rbac/serviceaccount-token rules[0].verbs", "rbac/wildcard rules[0].verbs")},
+		{"persistent volumes cluster-wide", []rbacv1.PolicyRule{pr(core, l("persistentvolumes"), l("create", "get"))}, "", l("rbac/persistent-volumes-create rules[0].verbs")},
+		{"persistent volumes read, claims created", []rbacv1.PolicyRule{pr(core, l("persistentvolumes"), l("get", "list")), pr(core, l("persistentvolumeclaims"), l("create"))}, "", nil},
 		{"everything bound in a namespace", []rbacv1.PolicyRule{pr(l("*"), l("*"), l("*"))}, "shop", l(
 			"rbac/create-workloads rules[0].verbs", "rbac/delete-logs-or-events rules[0].verbs", "rbac/networking-write rules[0].verbs", "rbac/escalation rules[0].verbs", "rbac/exec rules[0].verbs",
 			"rbac/roles-write rules[0].verbs", "rbac/secrets-read rules[0].verbs", "rbac/secrets-write rules[0].verbs",

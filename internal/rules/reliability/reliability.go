@@ -8,7 +8,10 @@
 // gate (see rules.DefaultSelectors). Severity follows what the mistake
 // costs: LOW for hygiene, MEDIUM where it breaks traffic or node
 // maintenance. One rule (or a small family) per file, each opening with its
-// contract.
+// contract. KubeLinterRules are kube-linter's opt-in conventions (owner
+// metadata, node affinity, DNS options, Job clean-up), tagged
+// "kube-linter" only: outside the default gate and --rules reliability
+// alike (kubelinter.go).
 package reliability
 
 import (
@@ -66,6 +69,9 @@ func Rules() []*rule.Rule {
 		invalidLabelValue(),
 		jobRestartPolicy(),
 		deprecatedRegistry(),
+		cpuRequestsEqualLimits(),
+		memoryRequestsEqualLimits(),
+		ephemeralStorageRequestEqualsLimit(),
 	}
 }
 
