@@ -81,3 +81,16 @@ func strictPolicyFields(data []byte) error {
 	}
 	return errors.New(strings.Join(msgs, "; ") + ": not a field of a networking.k8s.io/v1 NetworkPolicy (names are case-sensitive); kubectl apply refuses it and other clients drop it, so the policy is left out")
 }
+
+// decodeStrict decodes an admin policy's JSON as the API server does with
+// strict field validation: names are case-sensitive ("Priority" is not
+// "priority") and an unknown or repeated field is an error naming its
+// path. encoding/json would match names regardless of case, and so apply
+// a field the cluster does not know.
+func decodeStrict(data []byte, v any) error {
+	strictErrs, err := kjson.UnmarshalStrict(data, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strictErrs...)
+}
