@@ -1,7 +1,6 @@
 package netpol
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -195,9 +194,7 @@ func isAdminKind(group, kind string) bool {
 // BaselineAdminNetworkPolicy. Errors name the policy and the field.
 func CompileAdminPolicy(data []byte) (*AdminPolicy, error) {
 	var obj anpObject
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&obj)
+	err := decodeStrict(data, &obj)
 	p := &AdminPolicy{Kind: obj.Kind, Name: obj.Metadata.Name}
 	fail := func(format string, args ...any) (*AdminPolicy, error) {
 		return nil, fmt.Errorf("%s %s: %s", p.Kind, p.Name, fmt.Sprintf(format, args...))

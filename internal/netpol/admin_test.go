@@ -171,8 +171,10 @@ func TestBadAdminPolicies(t *testing.T) {
 		"port range backwards": {anp("x", 1, "subject: {namespaces: {}}\negress: [{action: Deny, to: [{namespaces: {}}], ports: [{portRange: {start: 90, end: 80}}]}]"), "ports[0]: portRange: start 90 must be less than end 80"},
 		"two port fields":      {anp("x", 1, "subject: {namespaces: {}}\negress: [{action: Deny, to: [{namespaces: {}}], ports: [{namedPort: http, portNumber: {port: 80}}]}]"), "ports[0]: exactly one of portNumber, portRange and namedPort"},
 		"protocol":             {anp("x", 1, "subject: {namespaces: {}}\negress: [{action: Deny, to: [{namespaces: {}}], ports: [{portNumber: {protocol: ICMP, port: 1}}]}]"), `ports[0]: protocol: "ICMP" is not TCP, UDP or SCTP`},
-		"unknown field":        {anp("x", 1, "subject: {namespaces: {}}\ntier: Admin"), `AdminNetworkPolicy x: json: unknown field "tier"`},
-		"bad selector":         {anp("x", 1, "subject: {namespaces: {matchExpressions: [{key: a, operator: Within}]}}"), "AdminNetworkPolicy x: spec.subject"},
+		"unknown field":        {anp("x", 1, "subject: {namespaces: {}}\ntier: Admin"), `AdminNetworkPolicy x: unknown field "spec.tier"`},
+		// Field names are case-sensitive, as the API server reads them.
+		"capitalised field": {anp("x", 1, "subject: {namespaces: {}}\ningress: [{Action: Deny, from: [{namespaces: {}}]}]"), `AdminNetworkPolicy x: unknown field "spec.ingress[0].Action"`},
+		"bad selector":      {anp("x", 1, "subject: {namespaces: {matchExpressions: [{key: a, operator: Within}]}}"), "AdminNetworkPolicy x: spec.subject"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := strings.Replace(tc.doc, "priority: 999", "priority: 1001", 1)

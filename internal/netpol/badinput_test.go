@@ -36,6 +36,11 @@ func TestBadPolicies(t *testing.T) {
 		"empty peer":         {"podSelector: {}\ningress: [{from: [{}]}]", "peer has no podSelector, namespaceSelector or ipBlock"},
 		"policy type":        {"podSelector: {}\npolicyTypes: [Sideways]", `spec.policyTypes[0]: "Sideways" is neither Ingress nor Egress`},
 		"does not decode":    {"podSelector: [app]", `NetworkPolicy "bad": field spec.podSelector`},
+		// The API server's field names, as strict validation reads them.
+		"misspelt field":     {"podSelector: {}\ningres: [{}]", `networkpolicy a/bad: unknown field "spec.ingres": not a field`},
+		"capitalised field":  {"podSelector: {}\nIngress: [{}]", `unknown field "spec.Ingress"`},
+		"unknown peer field": {"podSelector: {}\ningress: [{from: [{podSelector: {}, namespace: prod}]}]", `unknown field "spec.ingress[0].from[0].namespace"`},
+		"unknown port field": {"podSelector: {}\ningress: [{ports: [{port: 80, end: 90}]}]", `unknown field "spec.ingress[0].ports[0].end"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := badWorkload + "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: a}\nspec:\n  " + strings.ReplaceAll(tc.spec, "\n", "\n  ") + "\n"

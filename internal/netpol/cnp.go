@@ -1,7 +1,6 @@
 package netpol
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,9 +110,7 @@ func isClusterKind(group, kind string) bool {
 // read as allowing anything.
 func CompileClusterNetworkPolicy(data []byte) (*AdminPolicy, error) {
 	var obj cnpObject
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&obj)
+	err := decodeStrict(data, &obj)
 	p := &AdminPolicy{Kind: KindClusterNetworkPolicy, Name: obj.Metadata.Name}
 	fail := func(format string, args ...any) (*AdminPolicy, error) {
 		return nil, fmt.Errorf("%s %s: %s", p.Kind, p.Name, fmt.Sprintf(format, args...))

@@ -2,11 +2,16 @@ package netpol
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	kjson "sigs.k8s.io/json"
 )
 
 // FuzzPolicyParser feeds arbitrary documents through the loader, the policy
@@ -116,6 +121,35 @@ func FuzzCompileClusterNetworkPolicy(f *testing.F) {
 				_ = r.conns(nil)
 				_ = r.String()
 			}
+		}
+	})
+}
+
+// FuzzStrictPolicyFields holds the strict field check to its purpose: a
+// NetworkPolicy it accepts decodes to the same policy under the
+// inventory's rules (encoding/json: names matched without regard to case,
+// unknown fields skipped) as under the API server's (sigs.k8s.io/json:
+// case-sensitive), so what is analysed is what the cluster would hold.
+func FuzzStrictPolicyFields(f *testing.F) {
+	f.Add(`{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"p"},"spec":{"podSelector":{},"ingress":[{"from":[{"podSelector":{}}]}]}}`)
+	f.Add(`{"spec":{"podSelector":{},"Ingress":[{}]}}`)
+	f.Add(`{"spec":{"ingres":[{}],"egress":[{"ports":[{"port":"dns","protocol":"UDP"}]}]},"status":{}}`)
+	f.Add(`{"spec":{"podSelector":{"matchLabels":{"a":"b"}},"policyTypes":["Egress"],"egress":[{"to":[{"ipBlock":{"cidr":"10.0.0.0/8","except":["10.1.0.0/16"]}}],"ports":[{"port":80,"endPort":90}]}]}}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		if len(doc) > 16<<10 {
+			return
+		}
+		if strictPolicyFields([]byte(doc)) != nil {
+			return
+		}
+		var loose, exact networkingv1.NetworkPolicy
+		errLoose := json.Unmarshal([]byte(doc), &loose)
+		errExact := kjson.UnmarshalCaseSensitivePreserveInts([]byte(doc), &exact)
+		if errLoose != nil || errExact != nil {
+			return
+		}
+		if !reflect.DeepEqual(loose, exact) {
+			t.Fatalf("accepted, yet the decoders disagree:\nencoding/json: %+v\ncase-sensitive: %+v", loose, exact)
 		}
 	})
 }

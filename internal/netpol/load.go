@@ -16,7 +16,9 @@ func LoadInventory(ctx context.Context, paths []string, stdin io.Reader, default
 	if err != nil {
 		return nil, nil, err
 	}
+	strictProbs := dropLooseNetworkPolicies(set, defaultNamespace)
 	inv, probs := workload.FromManifests(set, defaultNamespace)
+	probs = append(strictProbs, probs...)
 	return inv, append(set.Problems, probs...), nil
 }
 

@@ -231,6 +231,7 @@ func FromInventory(inv *workload.Inventory) *BuildResult {
 	res.Problems = append(res.Problems, adminProbs...)
 	res.Problems = append(res.Problems, m.readNodes(inv)...)
 	m.index()
+	res.Problems = append(res.Problems, m.namespaceLabelProblems()...)
 	res.Problems = append(res.Problems, m.labelConflicts()...)
 	res.Problems = append(res.Problems, unmodelled(inv)...)
 	return res

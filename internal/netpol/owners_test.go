@@ -231,3 +231,65 @@ func TestLabelConflictsScoped(t *testing.T) {
 		})
 	}
 }
+
+// TestNamedPortsOfFoldedPods: the named ports of every pod of an owner
+// count (each pod's, not only those before the first one already seen),
+// and pods whose named port stands for different numbers are named in a
+// note, since the peer then shows the ports of all of them.
+func TestNamedPortsOfFoldedPods(t *testing.T) {
+	pod := func(name, ports string) string {
+		return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: a, labels: {app: web}, ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: web, uid: u, controller: true}]}\nspec: {containers: [{name: c, image: x, ports: " + ports + "}]}\n"
+	}
+	const cli = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: cli, namespace: a, labels: {app: cli}}\nspec: {containers: [{name: c, image: x}]}\n"
+	policy := func(port string) string {
+		return "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: a}\nspec: {podSelector: {matchLabels: {app: web}}, ingress: [{from: [{podSelector: {matchLabels: {app: cli}}}], ports: [{port: " + port + "}]}]}\n"
+	}
+	for name, tc := range map[string]struct {
+		doc  string
+		want string // cli => web
+		note string // "" for none
+	}{
+		// web-2 lists metrics after the http port web-1 already gave.
+		"port after a known one": {pod("web-1", "[{name: http, containerPort: 8080}]") + pod("web-2", "[{name: http, containerPort: 8080}, {name: metrics, containerPort: 9100}]") + cli + policy("metrics"),
+			"TCP 9100", ""},
+		"same ports": {pod("web-1", "[{name: http, containerPort: 8080}]") + pod("web-2", "[{name: http, containerPort: 8080}]") + cli + policy("http"),
+			"TCP 8080", ""},
+		// Each pod accepts one of the two; the peer shows both.
+		"port differs": {pod("web-1", "[{name: http, containerPort: 8080}]") + pod("web-2", "[{name: http, containerPort: 9090}]") + cli + policy("http"),
+			"TCP 8080,9090", `their named ports differ: "http" is TCP 8080 or TCP 9090`},
+		// The policy's port has the default protocol, TCP: a named port
+		// matches a container port of its name and protocol, so web-2's
+		// UDP one never does; the note still says the pods differ.
+		"protocol differs": {pod("web-1", "[{name: dns, containerPort: 53}]") + pod("web-2", "[{name: dns, containerPort: 53, protocol: UDP}]") + cli + policy("dns"),
+			"TCP 53", `"dns" is TCP 53 or UDP 53`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := FromInventory(loadInventory(t, tc.doc))
+			c, err := Analyze(context.Background(), b.Model)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ""
+			for _, x := range c.Connections {
+				if x.Src.String() == "a/cli[Pod]" && x.Dst.String() == "a/web[ReplicaSet]" {
+					got = x.Conns.String()
+				}
+			}
+			if got != tc.want {
+				t.Errorf("a/cli => a/web = %q, want %q", got, tc.want)
+			}
+			var notes []string
+			for _, p := range b.Problems {
+				if strings.Contains(p.Message, "do not behave as one peer") {
+					notes = append(notes, p.Message)
+				}
+			}
+			switch {
+			case tc.note == "" && len(notes) > 0:
+				t.Errorf("notes %q, want none", notes)
+			case tc.note != "" && (len(notes) != 1 || !strings.Contains(notes[0], tc.note)):
+				t.Errorf("notes %q, want one containing %q", notes, tc.note)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package netpol
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -257,12 +258,9 @@ func addNamedPorts(p *Peer, spec *corev1.PodSpec) {
 			if np.Protocol == "" {
 				np.Protocol = corev1.ProtocolTCP
 			}
-			for _, have := range p.NamedPorts[cp.Name] {
-				if have == np {
-					return
-				}
+			if !slices.Contains(p.NamedPorts[cp.Name], np) {
+				p.NamedPorts[cp.Name] = append(p.NamedPorts[cp.Name], np)
 			}
-			p.NamedPorts[cp.Name] = append(p.NamedPorts[cp.Name], np)
 		}
 	}
 	for i := range spec.InitContainers {
@@ -323,6 +321,19 @@ func (m *Model) labelConflicts() []finding.Problem {
 			sort.Strings(ks)
 			why = append(why, "their labels differ in "+strings.Join(ks, ", "))
 		}
+		// A pod's port names are unique, so a name with several ports
+		// means pods that disagree: a policy naming it allows each pod
+		// one of them, and the peer shows them all.
+		var ports []string
+		for name, nps := range p.NamedPorts {
+			if len(nps) > 1 {
+				ports = append(ports, fmt.Sprintf("%q is %s", name, namedPortList(nps)))
+			}
+		}
+		if len(ports) > 0 {
+			sort.Strings(ports)
+			why = append(why, "their named ports differ: "+strings.Join(ports, ", ")+", and the peer has them all")
+		}
 		for _, s := range sels {
 			if s.applies(p) && splitsPods(s.sel, p.podLabels) {
 				why = append(why, fmt.Sprintf("selector %q selects some of them and not others", s.sel))
@@ -361,4 +372,14 @@ func splitsPods(s labels.Selector, sets []labels.Set) bool {
 		}
 	}
 	return false
+}
+
+// namedPortList renders the ports one name stands for: "TCP 8080 or TCP 9090".
+func namedPortList(nps []NamedPort) string {
+	out := make([]string, len(nps))
+	for i, np := range nps {
+		out[i] = fmt.Sprintf("%s %d", np.Protocol, np.Port)
+	}
+	sort.Strings(out)
+	return strings.Join(out, " or ")
 }
