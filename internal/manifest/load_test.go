@@ -111,7 +111,7 @@ data:
 		t.Fatalf("invalid JSON %s: %v", set.Objects[0].JSON, err)
 	}
 	data := got["data"].(map[string]any)
-	checks := map[string]any{"int": 16.0, "float": 1500.0, "bool": true, "yes": "yes", "nul": nil, "inf": ".inf"}
+	checks := map[string]any{"int": 16.0, "float": 1500.0, "bool": true, "yes": true /* a YAML 1.1 boolean, as kubectl reads it */, "nul": nil, "inf": ".inf"}
 	for k, want := range checks {
 		if data[k] != want {
 			t.Errorf("data.%s = %#v, want %#v", k, data[k], want)
