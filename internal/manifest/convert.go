@@ -230,9 +230,41 @@ func scalarKey(k *yaml.Node) (string, error) {
 
 // scalar writes a scalar with the type YAML resolved for it, as
 // sigs.k8s.io/yaml would when converting to JSON.
+//
+// A plain (unquoted, untagged) scalar that YAML 1.1 reads as a boolean
+// (yes, no, on, off, y, n in their three casings) is a boolean, as
+// sigs.k8s.io/yaml (go-yaml v2) reads it: kubectl, Helm and the API server
+// all do, so "allowPrivilegeEscalation: yes" is true on the cluster.
+// yaml.v3 reads those words as strings, which made the field not
+// understood instead of the finding it is.
 func (c *converter) scalar(n *yaml.Node) error {
+	if n.Style == 0 && n.ShortTag() == "!!str" {
+		if b, ok := yaml11Bool(n.Value); ok {
+			c.buf.Write(strconv.AppendBool(c.buf.AvailableBuffer(), b))
+			return nil
+		}
+	}
 	c.buf.Write(appendScalarJSON(c.buf.AvailableBuffer(), n.ShortTag(), n.Value))
 	return nil
+}
+
+// yaml11Bool reports the boolean that go-yaml v2, which sigs.k8s.io/yaml
+// and so kubectl and the API server use, resolves a plain scalar to when
+// yaml.v3 leaves it a string. "true" and "false" in their casings are
+// booleans in both and not listed.
+//
+// go-yaml v2 also reads y, Y, n and N as booleans; they stay strings
+// here. As booleans they would only turn names such as "namespace: n",
+// which kubectl refuses, into errors, and a bool field set to y is
+// already an error here ("cannot use string as bool"), never a value.
+func yaml11Bool(v string) (value, ok bool) {
+	switch v {
+	case "yes", "Yes", "YES", "on", "On", "ON":
+		return true, true
+	case "no", "No", "NO", "off", "Off", "OFF":
+		return false, true
+	}
+	return false, false
 }
 
 // appendScalarJSON appends the JSON for a scalar whose resolved YAML tag is
@@ -247,6 +279,9 @@ func appendScalarJSON(dst []byte, tag, value string) []byte {
 			return append(dst, "true"...)
 		case "false":
 			return append(dst, "false"...)
+		}
+		if b, ok := yaml11Bool(value); ok { // "!!bool yes", as go-yaml v2 reads it
+			return strconv.AppendBool(dst, b)
 		}
 	case "!!int":
 		v := strings.ReplaceAll(value, "_", "")

@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -521,7 +522,8 @@ func (p *fastParser) scalar(li, pos int, inline bool) (int, bool) {
 	return end, true
 }
 
-// plainJSON writes a plain scalar with the type yaml.v3 resolves for it.
+// plainJSON writes a plain scalar with the type yaml.v3 resolves for it,
+// except the YAML 1.1 booleans go-yaml v2 reads (yaml11Bool).
 func (p *fastParser) plainJSON(v []byte) {
 	p.valScalar, p.valRaw = true, v
 	switch v[0] {
@@ -561,6 +563,10 @@ func (p *fastParser) plainJSON(v []byte) {
 		return
 	case "false":
 		p.out = append(p.out, "false"...)
+		return
+	}
+	if b, ok := yaml11Bool(string(v)); ok {
+		p.out = strconv.AppendBool(p.out, b) // as go-yaml v2 reads it (converter.scalar)
 		return
 	}
 	// Ask yaml.v3 itself how it resolves the rest.

@@ -333,8 +333,12 @@ func (r *reader) readPath(p string) {
 			}
 			return nil
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			r.readSymlink(path, name)
+			return nil
+		}
 		if !d.Type().IsRegular() {
-			return nil // symlinks and devices are not followed in a walk
+			return nil // devices, pipes and sockets are not manifests
 		}
 		switch {
 		case IsManifestFile(name):
@@ -346,6 +350,31 @@ func (r *reader) readPath(p string) {
 	})
 	if err != nil && r.ctx.Err() == nil {
 		r.problem(p, 0, finding.LevelError, "%v", err)
+	}
+}
+
+// readSymlink reads a symlink met in a directory walk as kubectl apply -f
+// does: a link to a manifest file (or a Dockerfile) is read under the
+// link's name; a dangling one is an error, since kubectl fails on it; a
+// link to a directory is not followed (as kubectl's walk does not
+// follow it, and so that a loop cannot make the walk endless), said in a
+// note so that a scan does not look complete when it is not.
+func (r *reader) readSymlink(path, name string) {
+	manifest := IsManifestFile(name)
+	docker := IsDockerfile(name) && !manifest && !r.opts.SkipDockerfiles
+	info, err := os.Stat(path)
+	switch {
+	case err != nil:
+		if manifest || docker {
+			r.problem(path, 0, finding.LevelError, "symlink: %s", describeFSError(err))
+		}
+	case info.IsDir():
+		r.problem(path, 0, finding.LevelNote, "symlink to a directory; not followed")
+	case !info.Mode().IsRegular():
+	case manifest:
+		r.readFile(path, false)
+	case docker:
+		r.readDockerfile(path)
 	}
 }
 

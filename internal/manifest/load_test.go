@@ -111,7 +111,7 @@ data:
 		t.Fatalf("invalid JSON %s: %v", set.Objects[0].JSON, err)
 	}
 	data := got["data"].(map[string]any)
-	checks := map[string]any{"int": 16.0, "float": 1500.0, "bool": true, "yes": "yes", "nul": nil, "inf": ".inf"}
+	checks := map[string]any{"int": 16.0, "float": 1500.0, "bool": true, "yes": true /* a YAML 1.1 boolean, as kubectl reads it */, "nul": nil, "inf": ".inf"}
 	for k, want := range checks {
 		if data[k] != want {
 			t.Errorf("data.%s = %#v, want %#v", k, data[k], want)
@@ -226,5 +226,80 @@ func TestReleaseLines(t *testing.T) {
 	}
 	if l := set.Objects[1].LineOf("spec"); l <= set.Objects[1].Line {
 		t.Errorf("another object's lines: LineOf(spec) = %d", l)
+	}
+}
+
+// TestLoadSymlinksInDirectory: a directory walk reads symlinked manifests
+// as kubectl apply -f does, and says what it does not read.
+func TestLoadSymlinksInDirectory(t *testing.T) {
+	pod := "apiVersion: v1\nkind: Pod\nmetadata: {name: %s}\n"
+	for _, tt := range []struct {
+		name     string
+		setup    func(t *testing.T, dir, outside string)
+		objects  []string
+		problems []string
+	}{
+		{"link to a manifest file", func(t *testing.T, dir, outside string) {
+			writeFile(t, filepath.Join(outside, "shared.yaml"), fmt.Sprintf(pod, "shared"))
+			symlink(t, filepath.Join(outside, "shared.yaml"), filepath.Join(dir, "shared.yaml"))
+		}, []string{"shared"}, nil},
+		{"relative link in the tree", func(t *testing.T, dir, outside string) {
+			writeFile(t, filepath.Join(dir, "base", "pod.txt"), fmt.Sprintf(pod, "rel"))
+			symlink(t, filepath.Join("base", "pod.txt"), filepath.Join(dir, "pod.yaml"))
+		}, []string{"rel"}, nil},
+		{"dangling link", func(t *testing.T, dir, outside string) {
+			symlink(t, filepath.Join(outside, "gone.yaml"), filepath.Join(dir, "gone.yaml"))
+		}, nil, []string{"error gone.yaml symlink: no such file or directory"}},
+		{"dangling link, not a manifest name", func(t *testing.T, dir, outside string) {
+			symlink(t, filepath.Join(outside, "gone"), filepath.Join(dir, "notes.txt"))
+		}, nil, nil},
+		{"link to a directory", func(t *testing.T, dir, outside string) {
+			writeFile(t, filepath.Join(outside, "sub", "p.yaml"), fmt.Sprintf(pod, "sub"))
+			symlink(t, filepath.Join(outside, "sub"), filepath.Join(dir, "sub"))
+		}, nil, []string{"note sub symlink to a directory; not followed"}},
+		{"link loop", func(t *testing.T, dir, outside string) {
+			symlink(t, dir, filepath.Join(dir, "loop"))
+		}, nil, []string{"note loop symlink to a directory; not followed"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, outside := t.TempDir(), t.TempDir()
+			writeFile(t, filepath.Join(dir, "own.yaml"), fmt.Sprintf(pod, "own"))
+			tt.setup(t, dir, outside)
+			set, err := Load(context.Background(), []string{dir}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			objects := []string{}
+			for _, o := range set.Objects {
+				if o.Name != "own" {
+					objects = append(objects, o.Name)
+				}
+			}
+			problems := []string{}
+			for _, p := range set.Problems {
+				rel, _ := filepath.Rel(dir, p.File)
+				problems = append(problems, p.Level+" "+rel+" "+p.Message)
+			}
+			if fmt.Sprint(objects) != fmt.Sprint(append([]string{}, tt.objects...)) || fmt.Sprint(problems) != fmt.Sprint(append([]string{}, tt.problems...)) {
+				t.Errorf("objects %q problems %q, want %q %q", objects, problems, tt.objects, tt.problems)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
 	}
 }

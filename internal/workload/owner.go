@@ -2,11 +2,11 @@ package workload
 
 import (
 	"bytes"
-	"encoding/json"
 	"runtime"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kjson "sigs.k8s.io/json"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
@@ -88,7 +88,8 @@ func OwnersOf(objs []*manifest.Object, defaultNamespace string) *Owners {
 				OwnerReferences []metav1.OwnerReference `json:"ownerReferences"`
 			} `json:"metadata"`
 		}
-		if json.Unmarshal(src.JSON, &meta) != nil {
+		// Names match exactly, as the API server reads them (decode.go).
+		if kjson.UnmarshalCaseSensitivePreserveInts(src.JSON, &meta) != nil {
 			continue // the decoder reports the object itself
 		}
 		ref := finding.ObjectRef{Kind: src.Kind, Namespace: src.Namespace, Name: src.Name}

@@ -109,3 +109,26 @@ func TestMentionOwners(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnersOfMatchesNamesExactly: a name that only folds to
+// ownerReferences is an unknown field to the API server, so it makes no
+// owner, and does not replace the real one.
+func TestOwnersOfMatchesNamesExactly(t *testing.T) {
+	for _, tt := range []struct {
+		name, meta string
+		folded     bool
+	}{
+		{"exact", `"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u","controller":true}]`, true},
+		{"folded name after an empty exact one", `"ownerReferences":[],"OwnerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u","controller":true}]`, false},
+		{"folded name after the exact one", `"ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"rs","uid":"u","controller":true}],"OwnerReferences":[]`, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			obj := &manifest.Object{Kind: "Pod", Namespace: "shop", Name: "p", APIVersion: "v1",
+				JSON: []byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"shop",` + tt.meta + `}}`)}
+			_, folded := OwnersOf([]*manifest.Object{obj}, "").Top(finding.ObjectRef{Kind: "Pod", Namespace: "shop", Name: "p"})
+			if folded != tt.folded {
+				t.Errorf("owned: %v, the API server reads %v", folded, tt.folded)
+			}
+		})
+	}
+}
