@@ -428,7 +428,7 @@ func unpinnedProblem(lf LockFile, allowMissing bool) finding.Problem {
 		list += fmt.Sprintf(" and %d more", more)
 	}
 	p := finding.Problem{Level: level, File: lf.Path,
-		Message: fmt.Sprintf("%d requirement(s) not pinned to one version (name==version), not checked: %s; pin them (pip-compile, pip freeze) or scan the lock file that does", lf.Unchecked, list)}
+		Message: fmt.Sprintf("%d requirement(s) not checked, not pinned to one version (name==version) or bringing in a file or source the scan does not read (-r, -c, -e): %s; pin them (pip-compile, pip freeze) or scan the lock file that does", lf.Unchecked, list)}
 	if len(lf.Unpinned) > 0 {
 		p.Line = lf.Unpinned[0].Line
 	}

@@ -256,13 +256,23 @@ func TestUnpinnedRequirements(t *testing.T) {
 			wantLevel: finding.LevelError, wantLine: 1, want: []string{`"flask>=2.0" (line 1)`}},
 		{name: "allowed missing data", body: "flask>=2.0\n", allowMissing: true,
 			wantLevel: finding.LevelWarning, wantLine: 1, want: []string{`"flask>=2.0" (line 1)`}},
-		{name: "pins with one range", body: "# locked\n-r base.txt\n--index-url https://pypi.org/simple\nflask==2.3.3 \\\n    --hash=sha256:00\nurllib3 >= 1.26 ; python_version > \"3\"  # any\n",
+		{name: "pins with one range", body: "# locked\n-r requirements-base.txt\n--index-url https://pypi.org/simple\nflask==2.3.3 \\\n    --hash=sha256:00\nurllib3 >= 1.26 ; python_version > \"3\"  # any\n",
 			wantLevel: finding.LevelError, wantLine: 6, want: []string{"1 requirement(s)", `"urllib3 >= 1.26 ; python_version > \"3\"" (line 6)`}},
 		{name: "wildcard is not a pin", body: "requests==2.*\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"requests==2.*"`}},
 		{name: "direct reference", body: "pkg @ https://example.com/pkg-1.0.tar.gz\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"pkg @ https://example.com/pkg-1.0.tar.gz"`}},
 		{name: "continued range starts on its first line", body: "a==1\nflask \\\n  >=2\n", wantLevel: finding.LevelError, wantLine: 2, want: []string{`(line 2)`}},
 		{name: "many, bounded", body: strings.Repeat("x>=1\n", 40), wantLevel: finding.LevelError, wantLine: 1, want: []string{"40 requirement(s)", "and 35 more"}},
 		{name: "pins only", body: "# pinned\nflask==2.3.3\nzope.interface===6.1\n-e .\n./local/pkg\n"},
+		// Includes and editable sources bring in packages the scan does not
+		// read unless the included file is a requirements*.txt it reads on
+		// its own (audit14: each was a clean answer).
+		{name: "include of another file", body: "-r base.txt\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"-r base.txt" (line 1)`}},
+		{name: "include, long form", body: "flask==2.3.3\n--requirement=common.txt\n", wantLevel: finding.LevelError, wantLine: 2, want: []string{`"--requirement=common.txt"`}},
+		{name: "include, joined", body: "-rbase.txt\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"-rbase.txt"`}},
+		{name: "constraints file", body: "-c constraints.txt\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"-c constraints.txt"`}},
+		{name: "include by URL", body: "-r https://example.com/requirements.txt\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"-r https://example.com/requirements.txt"`}},
+		{name: "editable VCS source", body: "-e git+https://github.com/org/pkg@main#egg=pkg\n", wantLevel: finding.LevelError, wantLine: 1, want: []string{`"-e git+https://github.com/org/pkg@main#egg=pkg"`}},
+		{name: "includes the scan reads", body: "-r requirements-base.txt\n--requirement requirements/dev.txt\n-e ./libs/core\n--index-url https://pypi.org/simple\nflask==2.3.3\n"},
 		{name: "empty", body: ""},
 	}
 	for _, tt := range tests {

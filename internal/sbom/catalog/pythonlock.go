@@ -25,6 +25,7 @@ import (
 	"io"
 	"io/fs"
 	"maps"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -229,14 +230,22 @@ const maxUnpinnedText = 200
 
 // UnpinnedRequirements lists the requirements of a pip requirements file
 // that are not exact pins (at most limit of them, and how many there
-// are). Options (-r, -c, -e, --index-url ...), comments, blank lines and
-// local paths are not requirements. It reads at most the cataloger's size.
+// are). Comments, blank lines, local paths and options that name no
+// package (--index-url ...) are not requirements. An editable install of
+// a remote source (-e git+https://...) and an included file (-r, -c) that
+// is not itself a requirements*.txt the scan reads are not checked and
+// listed too: pip installs their packages. It reads at most the
+// cataloger's size.
 func UnpinnedRequirements(r io.Reader, limit int) ([]UnpinnedRequirement, int, error) {
 	var out []UnpinnedRequirement
 	n := 0
 	err := eachRequirement(io.LimitReader(r, requirementsMaxSize), func(line int, req string) error {
-		if req == "" || !isAlnum(req[0]) || requirementPin().MatchString(req) {
-			return nil // blank, comment, option, local path, or a pin
+		if req != "" && req[0] == '-' {
+			if !optionUnchecked(req) {
+				return nil // an option that names no package
+			}
+		} else if req == "" || !isAlnum(req[0]) || requirementPin().MatchString(req) {
+			return nil // blank, comment, local path, or a pin
 		}
 		n++
 		if len(out) < limit {
@@ -251,6 +260,42 @@ func UnpinnedRequirements(r io.Reader, limit int) ([]UnpinnedRequirement, int, e
 		return nil
 	})
 	return out, n, err
+}
+
+// optionUnchecked reports whether a requirements-file option brings in
+// packages the scan does not read: an editable install of anything but a
+// local path, or an included requirements or constraints file whose name
+// is not one the requirements cataloger reads on its own.
+func optionUnchecked(opt string) bool {
+	name, arg := opt, ""
+	if i := strings.IndexAny(opt, " \t="); i >= 0 {
+		name, arg = opt[:i], strings.TrimLeft(opt[i+1:], " \t=")
+	}
+	for _, short := range []string{"-r", "-c", "-e"} {
+		if name != short && strings.HasPrefix(name, short) && !strings.HasPrefix(name, "--") {
+			name, arg = short, strings.TrimSpace(opt[len(short):]) // -rbase.txt
+		}
+	}
+	arg, _, _ = strings.Cut(arg, " #")
+	arg = strings.TrimSpace(arg)
+	if f := strings.Fields(arg); len(f) > 0 {
+		arg = f[0]
+	}
+	switch name {
+	case "-e", "--editable":
+		local := strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, "file:")
+		return !local
+	case "-r", "--requirement", "-c", "--constraint":
+		if arg == "" || strings.Contains(arg, "://") {
+			return true
+		}
+		p := path.Clean(strings.ReplaceAll(arg, "\\", "/"))
+		base := path.Base(p)
+		read := strings.HasPrefix(base, "requirements") && strings.HasSuffix(base, ".txt") ||
+			path.Base(path.Dir(p)) == "requirements" && strings.HasSuffix(base, ".txt")
+		return !read
+	}
+	return false
 }
 
 func isAlnum(c byte) bool {
