@@ -216,14 +216,15 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("runtime sensor: policy intent informers: %w", err)
 		}
 	} else {
-		f = informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-				o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
-			}))
-		inf := f.Core().V1().Pods().Informer()
-		if err := inf.SetTransform(stripPodForRuntime); err != nil {
+		f = informers.NewSharedInformerFactory(n.cfg.Client, 0)
+		inf, err := newPodInformer(n.cfg.Client, listPage, stripPodForRuntime, func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
+		})
+		if err != nil {
 			return fmt.Errorf("runtime sensor: %w", err)
 		}
+		// The factory starts it and stops it with the others.
+		f.InformerFor(&corev1.Pod{}, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer { return inf })
 		reg, err := inf.AddEventHandler(n.pods.handler())
 		if err != nil {
 			return fmt.Errorf("runtime sensor: pod informer: %w", err)
