@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -231,6 +232,13 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.podsSynced = append(n.podsSynced, reg.HasSynced)
 	}
+	// The sensor first, then the informers: loading the programs parses
+	// the kernel's BTF for each form (about 20 MiB allocated, garbage once
+	// loaded), and the informers' first lists decode at the same time if
+	// started together. That garbage goes back to the OS before the lists
+	// start; the ring buffer is read as soon as they have.
+	src, p, err := n.open(ctx)
+	debug.FreeOSMemory()
 	f.Start(ctx.Done())
 	defer f.Shutdown()
 
@@ -251,7 +259,6 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 
-	src, p, err := n.open(ctx)
 	if n.cfg.Started != nil {
 		wg.Add(1)
 		go func() {
