@@ -75,8 +75,9 @@ func (r *imageFilesReader) ImageFilesOf(image string) *rt.ImageFiles {
 	e := r.sets[digest]
 	if e != nil && (e.set != nil || now.Sub(e.asked) < imageFilesRetry) {
 		e.used = now
+		set := e.set // run sets it under mu
 		r.mu.Unlock()
-		return e.set
+		return set
 	}
 	if e == nil {
 		r.evictLocked()

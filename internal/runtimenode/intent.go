@@ -53,6 +53,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/palisade-sec/palisade/internal/netpol"
@@ -132,14 +133,21 @@ func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactor
 	// The first snapshot is built once the informers have synced, even
 	// if they listed nothing.
 	w.dirty.Store(true)
-	w.pods = f.Core().V1().Pods().Informer()
+	// The pods, the largest list, are listed page by page where the
+	// server does not stream (lists.go); the factory starts the
+	// informer with the others.
+	pods, err := newPodInformer(n.cfg.Client, listPage, stripPodForIntent(n.cfg.Node), nil)
+	if err != nil {
+		return nil, err
+	}
+	w.pods = f.InformerFor(&corev1.Pod{}, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer { return pods })
 	w.ns = f.Core().V1().Namespaces().Informer()
 	w.policies = f.Networking().V1().NetworkPolicies().Informer()
 	w.svcs = f.Core().V1().Services().Informer()
 	for _, t := range []struct {
 		inf cache.SharedIndexInformer
 		fn  cache.TransformFunc
-	}{{w.pods, stripPodForIntent(n.cfg.Node)}, {w.ns, stripNamespace}, {w.policies, stripPolicy}, {w.svcs, stripService}} {
+	}{{w.pods, nil}, {w.ns, stripNamespace}, {w.policies, stripPolicy}, {w.svcs, stripService}} {
 		if err := w.watch(t.inf, t.fn); err != nil {
 			return nil, err
 		}
@@ -173,11 +181,13 @@ func (n *Node) startIntent(ctx context.Context, f informers.SharedInformerFactor
 	return w, nil
 }
 
-// watch sets an informer's transform, its list error handler and the
+// watch sets an informer's transform (fn, unless nil), its list error handler and the
 // handler that marks the snapshot stale.
 func (w *intentWatch) watch(inf cache.SharedIndexInformer, fn cache.TransformFunc) error {
-	if err := inf.SetTransform(fn); err != nil {
-		return err
+	if fn != nil { // nil: set when the informer was made
+		if err := inf.SetTransform(fn); err != nil {
+			return err
+		}
 	}
 	if err := inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
 		msg := err.Error()

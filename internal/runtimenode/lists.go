@@ -1,17 +1,19 @@
 package runtimenode
 
-// The Node informer's first list, bounded. An informer fills its cache
-// in one of two ways. Where the API server streams initial lists
-// (WatchList: Kubernetes 1.34 and later by default, and client-go from
-// v0.35), the reflector opens a watch that sends every object as an
-// event and strips each one by the informer's transform as it arrives,
-// so only one whole object at a time is decoded. Where it does not
-// (1.33 and older, or the feature turned off), the reflector lists, and
-// client-go's pager gathers every page into one list before the
-// transform runs: 1,000 realistic Nodes are 13 MB of JSON and about
-// 19 MiB of decoded objects at once, for a cache of 2.3 MiB. The Node
-// informer's list function therefore asks for listPage Nodes at a time
-// and strips each page before fetching the next (listPaged).
+// The first lists of the sensor's Node and pod informers, bounded. An
+// informer fills its cache in one of two ways. Where the API server
+// streams initial lists (WatchList: Kubernetes 1.34 and later by
+// default, and client-go from v0.35), the reflector opens a watch that
+// sends every object as an event and strips each one by the informer's
+// transform as it arrives, so only one whole object at a time is
+// decoded. Where it does not (1.33 and older, or the feature turned
+// off), the reflector lists, and client-go's pager gathers every page
+// into one list before the transform runs: 1,000 realistic Nodes are
+// 13 MB of JSON and about 19 MiB of decoded objects at once, for a
+// cache of 2.3 MiB; 1,000 pods with their statuses about 10 MiB for a
+// cache of a few. The informers' list functions therefore ask for
+// listPage objects at a time and strip each page before fetching the
+// next (listPaged, newPagedInformer).
 
 import (
 	"context"
@@ -35,22 +37,56 @@ const listPage = 100
 // page (each page stripped before the next) where it does not.
 func newNodeInformer(client kubernetes.Interface, page int64) (cache.SharedIndexInformer, error) {
 	nodes := client.CoreV1().Nodes()
+	return newPagedInformer(client, &corev1.Node{}, "nodes", page, StripNode, nil,
+		func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return nodes.List(ctx, opts)
+		},
+		func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return nodes.Watch(ctx, opts)
+		})
+}
+
+// newPodInformer is the sensor's pod informer, in every namespace, its
+// lists and watches narrowed by tweak (nil: every pod), stripped by
+// strip, listed page by page where the API server does not stream.
+func newPodInformer(client kubernetes.Interface, page int64, strip cache.TransformFunc, tweak func(*metav1.ListOptions)) (cache.SharedIndexInformer, error) {
+	pods := client.CoreV1().Pods(metav1.NamespaceAll)
+	return newPagedInformer(client, &corev1.Pod{}, "pods", page, strip, tweak,
+		func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return pods.List(ctx, opts)
+		},
+		func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return pods.Watch(ctx, opts)
+		})
+}
+
+// newPagedInformer is an informer of example's type (what names it in
+// the reflector's logs) over list and watch, both given the options
+// after tweak (nil: as asked), with strip as its transform: streamed
+// where the API server streams initial lists, listed page by page
+// (listPaged) where it does not. No indexers: the sensor reads its
+// informers' stores whole or through their handlers.
+func newPagedInformer(client kubernetes.Interface, example runtime.Object, what string, page int64, strip cache.TransformFunc, tweak func(*metav1.ListOptions),
+	list func(context.Context, metav1.ListOptions) (runtime.Object, error), watchFn func(context.Context, metav1.ListOptions) (watch.Interface, error)) (cache.SharedIndexInformer, error) {
+	if tweak == nil {
+		tweak = func(*metav1.ListOptions) {}
+	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			return listPaged(ctx, opts, page, StripNode, func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-				return nodes.List(ctx, opts)
-			})
+			tweak(&opts)
+			return listPaged(ctx, opts, page, strip, list)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-			return nodes.Watch(ctx, opts)
+			tweak(&opts)
+			return watchFn(ctx, opts)
 		},
 	}
 	// As client-go's own informers: the client says whether it can
 	// stream (a fake client cannot).
-	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &corev1.Node{},
-		cache.SharedIndexInformerOptions{ObjectDescription: "nodes"})
-	if err := inf.SetTransform(StripNode); err != nil {
-		return nil, err
+	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), example,
+		cache.SharedIndexInformerOptions{ObjectDescription: what})
+	if err := inf.SetTransform(strip); err != nil {
+		return nil, fmt.Errorf("%s informer: %w", what, err)
 	}
 	return inf, nil
 }
@@ -61,7 +97,9 @@ func newNodeInformer(client kubernetes.Interface, page int64) (cache.SharedIndex
 // replaced, at the first page's resource version (every page of a list
 // is read at that version). strip must give the same result when run
 // again (the informer's store runs its transform on the list too). An
-// expired continue token fails the list, which the reflector retries.
+// expired continue token (410) fails the list, as does a continued page
+// at another version than the first; the reflector then lists again
+// from the start, so no object is cached from a part of a list.
 //
 // The reflector's first list asks for resource version "0", the API
 // server's watch cache, which ignores the limit and answers with every
@@ -76,6 +114,7 @@ func listPaged(ctx context.Context, opts metav1.ListOptions, page int64, strip c
 		opts.ResourceVersion, opts.ResourceVersionMatch = "", ""
 	}
 	var first runtime.Object
+	var rv string
 	var items []runtime.Object
 	for {
 		got, err := list(ctx, opts)
@@ -103,7 +142,10 @@ func listPaged(ctx context.Context, opts metav1.ListOptions, page int64, strip c
 		}
 		next := lm.GetContinue()
 		if first == nil {
-			first = got
+			first, rv = got, lm.GetResourceVersion()
+		} else if v := lm.GetResourceVersion(); v != rv {
+			// Not one list: the reflector lists again.
+			return nil, fmt.Errorf("paged list: a continued page at resource version %q, the first at %q", v, rv)
 		}
 		if next == "" {
 			break

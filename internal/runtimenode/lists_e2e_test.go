@@ -2,7 +2,10 @@ package runtimenode
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -149,6 +152,229 @@ func TestNodeInformerPages(t *testing.T) {
 			create(late, count)
 			if err := testenv.WaitFor(ctx, func(context.Context) (bool, error) { _, ok := ours()[late]; return ok, nil }); err != nil {
 				t.Fatalf("Node %s created after the list never arrived: %v", late, err)
+			}
+		})
+	}
+}
+
+// podLists records the pod list requests and their answers, and can
+// spoil the first continued request of a list (spoil, if not ""):
+// "gone" answers it 410 Expired without asking the server, as the API
+// server answers a continue token older than etcd's compaction (the
+// 1.37 server here continues lists from its watch cache, which etcd's
+// compaction does not reach, so a real one cannot be provoked at will);
+// "forged" sends it with its token naming revision 2 instead of its own,
+// which the server answers from another version than the list's.
+type podLists struct {
+	mu      sync.Mutex
+	queries []url.Values
+	codes   []int
+	next    http.RoundTripper
+	spoil   string
+	spoiled bool
+}
+
+func (r *podLists) RoundTrip(req *http.Request) (*http.Response, error) {
+	q := req.URL.Query()
+	if req.URL.Path != "/api/v1/pods" || q.Get("watch") == "true" {
+		return r.next.RoundTrip(req)
+	}
+	r.mu.Lock()
+	spoil := r.spoil != "" && !r.spoiled && q.Get("continue") != ""
+	r.spoiled = r.spoiled || spoil
+	r.mu.Unlock()
+	var resp *http.Response
+	var err error
+	switch {
+	case spoil && r.spoil == "gone":
+		body := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.","reason":"Expired","code":410}`
+		resp = &http.Response{StatusCode: http.StatusGone, Status: "410 Gone", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req,
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}
+	case spoil:
+		var tok string
+		if tok, err = forgedToken(q.Get("continue")); err == nil {
+			fq := req.URL.Query()
+			fq.Set("continue", tok)
+			req = req.Clone(req.Context())
+			req.URL.RawQuery = fq.Encode()
+			resp, err = r.next.RoundTrip(req)
+		}
+	default:
+		resp, err = r.next.RoundTrip(req)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.queries = append(r.queries, q)
+	code := 0
+	if err == nil {
+		code = resp.StatusCode
+	}
+	r.codes = append(r.codes, code)
+	return resp, err
+}
+
+func (r *podLists) seen() ([]url.Values, []int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.queries), slices.Clone(r.codes)
+}
+
+// forgedToken is the continue token tok naming revision 2 instead of its
+// own.
+func forgedToken(tok string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
+	if err != nil {
+		return "", fmt.Errorf("continue token %q: %w", tok, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", fmt.Errorf("continue token %q: %w", raw, err)
+	}
+	if _, ok := m["rv"]; !ok {
+		return "", fmt.Errorf("continue token %s names no revision", raw)
+	}
+	m["rv"] = 2
+	out, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(out), nil
+}
+
+// TestPodInformerPages runs the sensor's pod informer (newPodInformer,
+// pages of 10, stripped for the runtime) against the real API server
+// holding 35 pods of this test with container statuses, cluster-wide:
+// streamed as the server offers; listed in pages through a client that
+// cannot stream; and listed in pages with the first continued request
+// spoiled (podLists: answered 410 Expired, or sent with a forged token
+// the server answers at another version), which must fail that list and
+// make the reflector list again from the start. Every way, each of the
+// pods must reach the handler exactly once (added, never deleted or
+// added again) and be cached stripped, and a pod created afterwards must
+// arrive by the watch.
+func TestPodInformerPages(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	admin := env.AdminClient(t)
+	ns := env.CreateNamespace(ctx, t, "", nil).Name
+	const count, page = 35, 10
+	create := func(name string, i int) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{"i": fmt.Sprint(i)}},
+			Spec: corev1.PodSpec{NodeName: "node-" + ns, Containers: []corev1.Container{{Name: "app", Image: "registry.example/app:1"}}},
+			Status: corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+				ContainerStatuses: []corev1.ContainerStatus{{Name: "app", ContainerID: fmt.Sprintf("containerd://%064d", i), Image: "registry.example/app:1",
+					ImageID: "registry.example/app@sha256:" + strings.Repeat("a", 64), Ready: true}}}}
+		createRunningPod(ctx, t, admin, pod, fmt.Sprintf("10.%d.%d.%d", 200+i/60000, i/250%250, i%250+1), "192.0.2.1")
+	}
+	for i := range count {
+		create(fmt.Sprintf("p%02d", i), i)
+	}
+
+	for run, tc := range []struct {
+		name   string
+		stream bool
+		spoil  string // podLists.spoil
+	}{{"streamed", true, ""}, {"listed in pages", false, ""}, {"listed, continue token expired", false, "gone"}, {"listed, continued at another version", false, "forged"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			reqs := &podLists{spoil: tc.spoil}
+			cfg := rest.CopyConfig(env.Config)
+			cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { reqs.next = next; return reqs })
+			var client kubernetes.Interface = testenv.NewClient(t, cfg)
+			if !tc.stream {
+				client = noWatchList{client}
+			}
+			inf, err := newPodInformer(client, page, stripPodForRuntime, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			adds, dels := map[string]int{}, map[string]int{}
+			ours := func(obj any) (string, bool) {
+				if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+					obj = d.Obj
+				}
+				if p, ok := obj.(*corev1.Pod); ok && p.Namespace == ns {
+					return p.Name, true
+				}
+				return "", false
+			}
+			if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+				AddFunc: func(obj any) {
+					if name, ok := ours(obj); ok {
+						mu.Lock()
+						adds[name]++
+						mu.Unlock()
+					}
+				},
+				DeleteFunc: func(obj any) {
+					if name, ok := ours(obj); ok {
+						mu.Lock()
+						dels[name]++
+						mu.Unlock()
+					}
+				},
+			}); err != nil {
+				t.Fatal(err)
+			}
+			runCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			go inf.RunWithContext(runCtx)
+			if !cache.WaitForCacheSync(runCtx.Done(), inf.HasSynced) {
+				q, codes := reqs.seen()
+				t.Fatalf("the pod informer never synced: requests %v, answers %v", q, codes)
+			}
+			var cached int
+			for _, o := range inf.GetStore().List() {
+				p := o.(*corev1.Pod)
+				if p.Namespace != ns || strings.Contains(p.Name, "late") {
+					continue
+				}
+				cached++
+				if len(p.ManagedFields) != 0 || len(p.Status.Conditions) != 0 || p.Status.HostIP != "" || len(p.Status.ContainerStatuses) != 1 || p.Status.ContainerStatuses[0].ContainerID == "" || len(p.Status.PodIPs) != 1 {
+					t.Fatalf("pod %s cached as %+v: want it stripped for the runtime", p.Name, p)
+				}
+			}
+			if cached != count {
+				q, codes := reqs.seen()
+				t.Fatalf("%d of the %d pods cached (requests %v, answers %v)", cached, count, q, codes)
+			}
+			mu.Lock()
+			for i := range count {
+				if name := fmt.Sprintf("p%02d", i); adds[name] != 1 || dels[name] != 0 {
+					t.Errorf("pod %s added %d times, deleted %d: want added once", name, adds[name], dels[name])
+				}
+			}
+			mu.Unlock()
+			queries, codes := reqs.seen()
+			var lists, firsts int
+			for _, q := range queries {
+				lists++
+				if q.Get("continue") == "" {
+					firsts++
+				}
+				if q.Get("limit") != fmt.Sprint(page) {
+					t.Errorf("list request %v: want limit=%d", q, page)
+				}
+			}
+			switch {
+			case tc.stream && lists != 0:
+				t.Errorf("streamed, yet %d list requests: %v", lists, queries)
+			// Other tests' pods may be listed too: at least one page more.
+			case !tc.stream && lists < count/page+1:
+				t.Errorf("%d list requests (%v): want pages of %d", lists, queries, page)
+			case !tc.stream && (tc.spoil != "") != (firsts > 1):
+				t.Errorf("%d lists started (%v, answers %v): want a list again %v", firsts, queries, codes, tc.spoil != "")
+			}
+
+			late := fmt.Sprintf("late-%d", run)
+			create(late, count+run)
+			if err := testenv.WaitFor(ctx, func(context.Context) (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return adds[late] == 1, nil
+			}); err != nil {
+				t.Fatalf("pod %s created after the list never arrived: %v", late, err)
 			}
 		})
 	}

@@ -19,7 +19,8 @@ import (
 // token; each request must ask for the page size, the first at the
 // latest version where the reflector asked for "0" (the watch cache
 // would ignore the limit), the following ones by continue token alone;
-// errors of a page or of the transform fail the list.
+// errors of a page or of the transform, and a continued page at another
+// version than the first, fail the list.
 func TestListPaged(t *testing.T) {
 	fat := func(i int) corev1.Node {
 		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%03d", i), Labels: map[string]string{"i": fmt.Sprint(i)}},
@@ -34,6 +35,7 @@ func TestListPaged(t *testing.T) {
 		wantRequests   int
 		wantErr        string
 		serverNoLimits bool // the server answers everything at once
+		otherVersion   bool // continued pages come at another version
 	}{
 		{name: "pages", n: 25, page: 10, rv: "0", wantFirst: "", wantRequests: 3},
 		{name: "exact pages", n: 20, page: 10, rv: "0", wantFirst: "", wantRequests: 2},
@@ -42,6 +44,7 @@ func TestListPaged(t *testing.T) {
 		{name: "relist at a version", n: 15, page: 10, rv: "77", wantFirst: "77", wantRequests: 2},
 		{name: "server ignores the limit", n: 15, page: 10, rv: "0", wantFirst: "", wantRequests: 1, serverNoLimits: true},
 		{name: "second page fails", n: 25, page: 10, rv: "0", failPage: 2, wantErr: "page 2 refused"},
+		{name: "continued at another version", n: 25, page: 10, rv: "0", otherVersion: true, wantErr: `a continued page at resource version "other", the first at "500"`},
 		{name: "transform fails", n: 5, page: 10, rv: "0", strip: func(any) (any, error) { return nil, errors.New("bad node") }, wantErr: "bad node"},
 		{name: "transform returns no object", n: 5, page: 10, rv: "0", strip: func(any) (any, error) { return "x", nil }, wantErr: "the transform returned string"},
 	} {
@@ -69,8 +72,8 @@ func TestListPaged(t *testing.T) {
 					rest := int64(tc.n - to)
 					l.RemainingItemCount = &rest
 				}
-				if o.Continue != "" {
-					l.ResourceVersion = "other" // must not be taken
+				if o.Continue != "" && tc.otherVersion {
+					l.ResourceVersion = "other"
 				}
 				return l, nil
 			}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -216,20 +217,28 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("runtime sensor: policy intent informers: %w", err)
 		}
 	} else {
-		f = informers.NewSharedInformerFactoryWithOptions(n.cfg.Client, 0,
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-				o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
-			}))
-		inf := f.Core().V1().Pods().Informer()
-		if err := inf.SetTransform(stripPodForRuntime); err != nil {
+		f = informers.NewSharedInformerFactory(n.cfg.Client, 0)
+		inf, err := newPodInformer(n.cfg.Client, listPage, stripPodForRuntime, func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", n.cfg.Node).String()
+		})
+		if err != nil {
 			return fmt.Errorf("runtime sensor: %w", err)
 		}
+		// The factory starts it and stops it with the others.
+		f.InformerFor(&corev1.Pod{}, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer { return inf })
 		reg, err := inf.AddEventHandler(n.pods.handler())
 		if err != nil {
 			return fmt.Errorf("runtime sensor: pod informer: %w", err)
 		}
 		n.podsSynced = append(n.podsSynced, reg.HasSynced)
 	}
+	// The sensor first, then the informers: loading the programs parses
+	// the kernel's BTF for each form (about 20 MiB allocated, garbage once
+	// loaded), and the informers' first lists decode at the same time if
+	// started together. That garbage goes back to the OS before the lists
+	// start; the ring buffer is read as soon as they have.
+	src, p, err := n.open(ctx)
+	debug.FreeOSMemory()
 	f.Start(ctx.Done())
 	defer f.Shutdown()
 
@@ -250,7 +259,6 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 
-	src, p, err := n.open(ctx)
 	if n.cfg.Started != nil {
 		wg.Add(1)
 		go func() {
@@ -522,16 +530,40 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// stripPodForRuntime keeps of a pod what podEntryOf reads: metadata
-// (without managed fields), the spec, its addresses, and each container
-// status's name, container ID and image ID.
+// stripPodForRuntime keeps of a pod what podEntryOf and the policy model
+// read, in a new object (so nothing of the decoded pod, or of the list
+// page it came in, stays reachable): name, namespace, UID, labels and
+// owners; the node, host network and the users the pod and each
+// container ask to run as; each container's name, image, ports and
+// restart policy; the addresses; and each container status's name,
+// container ID and image ID. Environment, volumes, probes, resources,
+// annotations and managed fields, most of a pod's size, are dropped.
 func stripPodForRuntime(obj any) (any, error) {
 	p, ok := obj.(*corev1.Pod)
 	if !ok {
 		return obj, nil
 	}
-	p.ManagedFields = nil
-	delete(p.Annotations, corev1.LastAppliedConfigAnnotation)
+	runAs := func(sc *corev1.SecurityContext) *corev1.SecurityContext {
+		if sc == nil || sc.RunAsNonRoot == nil && sc.RunAsUser == nil {
+			return nil
+		}
+		return &corev1.SecurityContext{RunAsNonRoot: sc.RunAsNonRoot, RunAsUser: sc.RunAsUser}
+	}
+	containers := func(in []corev1.Container) []corev1.Container {
+		out := make([]corev1.Container, 0, len(in))
+		for _, c := range in {
+			out = append(out, corev1.Container{Name: c.Name, Image: c.Image, Ports: c.Ports, RestartPolicy: c.RestartPolicy, SecurityContext: runAs(c.SecurityContext)})
+		}
+		return out
+	}
+	var ephemeral []corev1.EphemeralContainer
+	for _, c := range p.Spec.EphemeralContainers {
+		ephemeral = append(ephemeral, corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: c.Name, Image: c.Image, SecurityContext: runAs(c.SecurityContext)}})
+	}
+	var podSC *corev1.PodSecurityContext
+	if sc := p.Spec.SecurityContext; sc != nil && (sc.RunAsNonRoot != nil || sc.RunAsUser != nil) {
+		podSC = &corev1.PodSecurityContext{RunAsNonRoot: sc.RunAsNonRoot, RunAsUser: sc.RunAsUser}
+	}
 	keep := func(in []corev1.ContainerStatus) []corev1.ContainerStatus {
 		out := make([]corev1.ContainerStatus, 0, len(in))
 		for _, cs := range in {
@@ -539,7 +571,13 @@ func stripPodForRuntime(obj any) (any, error) {
 		}
 		return out
 	}
-	p.Status = corev1.PodStatus{PodIPs: p.Status.PodIPs, InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
-		EphemeralContainerStatuses: keep(p.Status.EphemeralContainerStatuses)}
-	return p, nil
+	return &corev1.Pod{
+		TypeMeta: p.TypeMeta,
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, UID: p.UID, ResourceVersion: p.ResourceVersion,
+			Labels: p.Labels, OwnerReferences: p.OwnerReferences},
+		Spec: corev1.PodSpec{NodeName: p.Spec.NodeName, HostNetwork: p.Spec.HostNetwork, SecurityContext: podSC,
+			Containers: containers(p.Spec.Containers), InitContainers: containers(p.Spec.InitContainers), EphemeralContainers: ephemeral},
+		Status: corev1.PodStatus{PodIPs: p.Status.PodIPs, InitContainerStatuses: keep(p.Status.InitContainerStatuses), ContainerStatuses: keep(p.Status.ContainerStatuses),
+			EphemeralContainerStatuses: keep(p.Status.EphemeralContainerStatuses)},
+	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -490,4 +491,85 @@ func maxWithoutImageFiles(states []fleetapi.RuntimeSensorState) uint64 {
 		n = max(n, s.ExecsWithoutImageFiles)
 	}
 	return n
+}
+
+// TestStripPodForRuntimeSameEntry: the pod index reads the same from a
+// stripped pod as from the whole one (podEntryOf: owner, containers,
+// images, users, addresses), the strip runs again to the same result,
+// and what it drops (environment, volumes, probes, resources,
+// annotations, managed fields) is gone.
+func TestStripPodForRuntimeSameEntry(t *testing.T) {
+	yes, no, root, user := true, false, int64(0), int64(1000)
+	fat := func(p *corev1.Pod) *corev1.Pod {
+		p.Annotations = map[string]string{"big": strings.Repeat("x", 4096), corev1.LastAppliedConfigAnnotation: "{}"}
+		p.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}
+		p.Spec.Volumes = []corev1.Volume{{Name: "data"}}
+		for i := range p.Spec.Containers {
+			c := &p.Spec.Containers[i]
+			c.Env = []corev1.EnvVar{{Name: "A", Value: "b"}}
+			c.Command = []string{"/app"}
+			c.LivenessProbe = &corev1.Probe{}
+			c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}}
+		}
+		p.Status.PodIPs = []corev1.PodIP{{IP: "10.244.1.5"}, {IP: "fd00::5"}}
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady}}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		pod  *corev1.Pod
+	}{
+		{"non-root pod", fat(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))},
+		{"root pod", fat(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, false))},
+		{"container users override the pod's", func() *corev1.Pod {
+			p := fat(runtimePod(rtPodUID, "web-7d9f-x2", rtCID, true))
+			p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{RunAsUser: &root, Privileged: &yes}
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "side", Image: "registry.example/side:2", SecurityContext: &corev1.SecurityContext{RunAsNonRoot: &no}})
+			p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{Name: "side", ContainerID: "cri-o://" + strings.Repeat("1", 64), ImageID: "registry.example/side@sha256:" + strings.Repeat("cd", 32)})
+			return p
+		}()},
+		{"pod user, init and ephemeral containers", func() *corev1.Pod {
+			p := fat(runtimePod(rtPodUID, "job-1", rtCID, false))
+			p.OwnerReferences = nil
+			p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: &user, FSGroup: &user}
+			p.Spec.InitContainers = []corev1.Container{{Name: "init", Image: "registry.example/init:1", RestartPolicy: func() *corev1.ContainerRestartPolicy { r := corev1.ContainerRestartPolicyAlways; return &r }(),
+				Ports: []corev1.ContainerPort{{Name: "metrics", ContainerPort: 9090}}}}
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug", Image: "busybox", SecurityContext: &corev1.SecurityContext{RunAsUser: &root}}}}
+			p.Status.InitContainerStatuses = []corev1.ContainerStatus{{Name: "init", ContainerID: "containerd://" + strings.Repeat("2", 64)}}
+			p.Status.EphemeralContainerStatuses = []corev1.ContainerStatus{{Name: "debug", ContainerID: "containerd://" + strings.Repeat("3", 64)}}
+			return p
+		}()},
+		{"host network, no security context", func() *corev1.Pod {
+			p := fat(runtimePod(rtPodUID, "node-exporter", rtCID, false))
+			p.Spec.SecurityContext, p.Spec.HostNetwork = nil, true
+			return p
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want := podEntryOf(tc.pod.DeepCopy())
+			out, err := stripPodForRuntime(tc.pod.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := out.(*corev1.Pod)
+			if got := podEntryOf(q); !reflect.DeepEqual(got, want) {
+				t.Errorf("entry of the stripped pod %+v, want %+v", got, want)
+			}
+			again, _ := stripPodForRuntime(q.DeepCopy())
+			if !reflect.DeepEqual(again, q) {
+				t.Errorf("stripped again: %+v, want %+v", again, q)
+			}
+			if q.Annotations != nil || q.ManagedFields != nil || q.Spec.Volumes != nil || q.Status.Conditions != nil {
+				t.Errorf("stripped pod keeps metadata, volumes or conditions: %+v", q)
+			}
+			for i, c := range q.Spec.Containers {
+				if c.Env != nil || c.Command != nil || c.LivenessProbe != nil || !reflect.DeepEqual(c.Ports, tc.pod.Spec.Containers[i].Ports) {
+					t.Errorf("stripped container %+v: want name, image, ports and users only", c)
+				}
+			}
+			if q.Labels["pod-template-hash"] != tc.pod.Labels["pod-template-hash"] || q.Spec.NodeName != "n1" || len(q.Status.PodIPs) != 2 {
+				t.Errorf("stripped pod lost what the policy model reads: %+v", q)
+			}
+		})
+	}
 }
