@@ -107,7 +107,7 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	// Deduplication: the update takes the agent's row lock, which
 	// serialises its reports across replicas, and returns the highest
 	// Seq applied so far (re-read after the lock on PostgreSQL).
-	c, err := s.claimRead(ctx, tx, agentID, envs, readAhead(envs, prep), now)
+	c, err := s.claimSeq(ctx, tx, agentID, envs, readAhead(envs, prep), now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 	}
@@ -228,31 +228,14 @@ type claim struct {
 	wantTag, newTag, tag int64
 	tagKept, complete    bool
 	// read: stored are the stored findings rows of the first report's
-	// scope, read by the claim (claimRead).
+	// scope, read by the claim (claimSeq).
 	read   bool
 	stored []storedFinding
 }
 
-// claimSeq takes the agent's row lock, which serialises its reports
-// across replicas, records the contact, and returns its cluster and the
-// highest Seq applied before this batch (as committed by any replica).
-//
-// On PostgreSQL one statement does all the bookkeeping of the batch: it
-// moves last_seq (and last_report) to the batch's last Seq when that is
-// ahead, and then also locks the cluster's row and advances its gen,
-// last_seen and dropped (the highest Dropped of the reports after the old
-// last_seq) — two round trips and two statements' parse, plan and
-// executor start per report fewer than one statement each
-// (TestStatementsPerDelta). ingestIn then refuses a batch that is too far
-// ahead, rolling the statement back with it. On SQLite (one writer,
-// statements in-process) ingestIn runs the other updates itself.
-func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, now time.Time) (claim, error) {
-	return s.claimRead(ctx, tx, agentID, envs, nil, now)
-}
-
 // claimPostgresSQL is claimSeq's statement on PostgreSQL; with a scope
 // ($9), it also reads the stored findings rows of those objects when
-// the first report ($8) is after the agent's last Seq (claimRead).
+// the first report ($8) is after the agent's last Seq (claimSeq).
 //
 // set_config marks the transaction as one that keeps object_digests
 // (migration 17: findings written without the mark void them). o locks
@@ -286,20 +269,33 @@ const claimPostgresSQL = `WITH o AS (SELECT id, cluster_id, last_seq, last_repor
 	UNION ALL
 	SELECT NULL, NULL, NULL, NULL, NULL, NULL, f.* FROM f, k`
 
-// claimRead is claimSeq, and on PostgreSQL, given the first report's
-// scope (readAhead), also the read of the stored findings rows of that
-// scope, in the same statement: a delta is two statements, not three
-// (TestStatementsPerDelta). claim.read says whether the rows it returns
+// claimSeq takes the agent's row lock, which serialises its reports
+// across replicas, records the contact, and returns its cluster and the
+// highest Seq applied before this batch (as committed by any replica).
+//
+// On PostgreSQL one statement does all the bookkeeping of the batch: it
+// moves last_seq (and last_report) to the batch's last Seq when that is
+// ahead, and then also locks the cluster's row and advances its gen,
+// last_seen and dropped (the highest Dropped of the reports after the old
+// last_seq) — two round trips and two statements' parse, plan and
+// executor start per report fewer than one statement each
+// (TestStatementsPerDelta). ingestIn then refuses a batch that is too far
+// ahead, rolling the statement back with it. On SQLite (one writer,
+// statements in-process) ingestIn runs the other updates itself.
+//
+// On PostgreSQL, given the first report's scope (readAhead), the same
+// statement also reads the stored findings rows of that scope: a delta
+// is two statements, not three (TestStatementsPerDelta). claim.read says whether the rows it returns
 // (claim.stored) are those the delta's diff would read.
 //
 // They are read in the statement's snapshot, taken before it waited for
 // the agent's or the cluster's row lock, so they may miss what the
 // transaction it waited for wrote. Every transaction that writes a
 // cluster's findings advances its gen while holding the lock
-// (claimRead here, clusterGenSQL on SQLite), so a gen one past the
+// (claimSeq here, clusterGenSQL on SQLite), so a gen one past the
 // snapshot's says no other writer committed in between; otherwise the
 // rows are dropped and read again (TestClaimReadAfterLockWait).
-func (s *sqlStore) claimRead(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, scope []string, now time.Time) (c claim, err error) {
+func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, scope []string, now time.Time) (c claim, err error) {
 	maxSeq := envs[len(envs)-1].Seq
 	c.wantTag, c.newTag = s.digests.expectedTag(agentID), newDigestsTag()
 	if !s.d.dollar || maxSeq > math.MaxInt64 {
@@ -351,7 +347,7 @@ func (s *sqlStore) claimRead(ctx context.Context, tx *sql.Tx, agentID string, en
 	return c, nil
 }
 
-// readAhead is the scope whose stored findings rows claimRead reads with
+// readAhead is the scope whose stored findings rows claimSeq reads with
 // the claim: the first report's, when it is a findings delta (a snapshot
 // reads its object digests first, and a delta naming no object reads
 // nothing); nil otherwise.
@@ -377,7 +373,7 @@ type applier struct {
 	digests      map[string]objectDigest
 	digestsKnown bool
 	// stored, when storedRead, are the stored rows of the report's scope
-	// as claimRead read them: the delta's diff reads them no more.
+	// as claimSeq read them: the delta's diff reads them no more.
 	stored     []storedFinding
 	storedRead bool
 }
@@ -742,7 +738,7 @@ func (p *preparedFindings) keyObjects(objects []string) {
 // recounts the cluster, which also repairs counters of any older hub.
 //
 // On PostgreSQL the writes of a delta are one statement (writeFindings):
-// with claimRead's, which also reads the stored rows, a delta is two
+// with claimSeq's, which also reads the stored rows, a delta is two
 // statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	// sub are the report's findings whose objects' rows are read: all
@@ -1101,7 +1097,7 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string, 
 	}
 	if a.s.d.dollar {
 		if a.storedRead {
-			return a.stored, nil // read with the claim (claimRead)
+			return a.stored, nil // read with the claim (claimSeq)
 		}
 		// One statement text whatever the scope's size (see
 		// upsertFindings).

@@ -43,7 +43,7 @@ func TestStatementsPerDelta(t *testing.T) {
 		sqlit    int // statements, none of them parsed
 	}{
 		// PostgreSQL: a delta's claim, which also reads the scope's
-		// rows (claimRead), and writeFindings (which keeps the object
+		// rows (claimSeq), and writeFindings (which keeps the object
 		// digests too); a snapshot's claim, the read of the rows it
 		// diffs and writeFindings: it takes the object digests from
 		// this hub's cache (digestcache.go). SQLite: prepared
