@@ -172,6 +172,9 @@ func TestUnreadConfigIsNotJudgedAsDefault(t *testing.T) {
 		{name: "config that does not parse", file: cfg, data: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nreadOnlyPort: [0\n", unread: true},
 		{name: "config of another kind", file: cfg, data: "apiVersion: v1\nkind: ConfigMap\n", unread: true},
 		{name: "drop-in that does not parse", file: dropDir + "/50-x.conf", data: "readOnlyPort: 10255\n  tlsMinVersion: [\n", unread: true},
+		// Files that exist but cannot be read (audit14: judged as defaults).
+		{name: "config too large to read", file: cfg, data: "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n#" + strings.Repeat("x", maxConfigFile) + "\n", unread: true},
+		{name: "drop-in too large to read", file: dropDir + "/50-x.conf", data: "readOnlyPort: 0\n#" + strings.Repeat("x", maxConfigFile) + "\n", unread: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

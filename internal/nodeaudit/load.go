@@ -266,14 +266,23 @@ func applyProcs(n *Node, procs map[string][]process) {
 }
 
 func (n *Node) readConfig(h *Host, p string) ([]byte, bool) {
+	data, _, ok := n.readConfigFile(h, p)
+	return data, ok
+}
+
+// readConfigFile is readConfig that also returns why a file that exists
+// could not be read (too large, no permission): its settings are then
+// unknown, not absent.
+func (n *Node) readConfigFile(h *Host, p string) (data []byte, unreadable error, ok bool) {
 	data, err := h.ReadFile(p, maxConfigFile)
 	if err != nil {
 		if h.Exists(p) {
 			n.problem(finding.LevelError, p, "cannot read: %v", err)
+			return nil, err, false
 		}
-		return nil, false
+		return nil, nil, false
 	}
-	return data, true
+	return data, nil, true
 }
 
 func loadKubeadm(h *Host, n *Node) {
@@ -767,7 +776,11 @@ func loadComponentConfigs(h *Host, n *Node) {
 			}
 			continue
 		}
-		data, ok := n.readConfig(h, p)
+		data, unreadable, ok := n.readConfigFile(h, p)
+		if unreadable != nil {
+			c.ConfigErr = fmt.Sprintf("its --config file %s was not read (%v)", p, unreadable)
+			continue
+		}
 		if !ok {
 			switch name {
 			case Kubelet:
@@ -867,7 +880,11 @@ func loadKubeletDropIns(h *Host, n *Node, c *Component, dir string) {
 				continue
 			}
 			dp := path.Join(dir, f)
-			data, ok := n.readConfig(h, dp)
+			data, unreadable, ok := n.readConfigFile(h, dp)
+			if unreadable != nil {
+				c.ConfigErr = fmt.Sprintf("its drop-in %s was not read (%v)", dp, unreadable)
+				continue
+			}
 			if !ok {
 				continue
 			}
