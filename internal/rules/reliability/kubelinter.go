@@ -145,62 +145,52 @@ func nodeAffinity() *rule.Rule {
 	}
 }
 
-// objectLabels returns an object's metadata labels.
-func objectLabels(o *workload.Object) map[string]string {
-	if l, ok := o.Typed.(interface{ GetLabels() map[string]string }); ok {
-		return l.GetLabels()
-	}
-	content, err := o.Content()
-	if err != nil {
-		return nil
-	}
-	md, _ := content["metadata"].(map[string]any)
-	raw, _ := md["labels"].(map[string]any)
-	out := make(map[string]string, len(raw))
-	for k, v := range raw {
-		if s, ok := v.(string); ok {
-			out[k] = s
-		}
-	}
-	return out
-}
-
-// ownerLabel: every object should carry an "owner" label (kube-linter
-// required-label-owner, default key "owner", any value), so that whoever
-// finds it in a cluster knows whom to ask.
+// ownerLabel: every workload should carry an "owner" label (kube-linter
+// required-label-owner, default key "owner", any value, on its
+// DeploymentLike objects: Pods and the controllers of pod templates), so
+// that whoever finds it in a cluster knows whom to ask. The label is read
+// from the workload's own metadata, not its pod template's.
 func ownerLabel() *rule.Rule {
 	return &rule.Rule{
 		ID: "reliability/owner-label", Title: "Owner label missing", Severity: finding.SeverityLow,
-		Description:     "An object without an owner label leaves the operator who finds it failing, or in an audit, without anyone to ask: it is kept for fear of breaking something, or deleted on a guess.",
-		Remediation:     "Label every object with the team or person that owns it.",
+		Description:     "A workload without an owner label leaves the operator who finds it failing, or in an audit, without anyone to ask: it is kept for fear of breaking something, or deleted on a guess.",
+		Remediation:     "Label every workload with the team or person that owns it.",
 		RemediationYAML: "metadata:\n  labels:\n    owner: team-payments",
 		References:      []finding.Reference{ref("Kubernetes: Labels and Selectors", "https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/")}, Tags: kubeLinterTags,
-		Object: func(_ *rule.Context, o *workload.Object) []rule.Violation {
-			if _, ok := objectLabels(o)["owner"]; ok {
-				return nil
+		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
+			if w.Meta != nil {
+				if _, ok := w.Meta.Labels["owner"]; ok {
+					return nil
+				}
 			}
-			return []rule.Violation{{Field: "metadata", Message: fmt.Sprintf("%s %s has no owner label", o.Ref.Kind, o.Ref.Name)}}
+			return []rule.Violation{{Field: "metadata", Message: fmt.Sprintf("%s %s has no owner label", w.Ref.Kind, w.Ref.Name)}}
 		},
 	}
 }
 
-// emailAnnotation: every object should carry an "email" annotation with
-// an e-mail address (kube-linter required-annotation-email, whose default
-// value pattern is local part, "@", and a dotted domain).
+// emailAnnotation: every workload should carry an "email" annotation with
+// an e-mail address (kube-linter required-annotation-email, on its
+// DeploymentLike objects, whose default value pattern is local part, "@",
+// and a dotted domain). The annotation is read from the workload's own
+// metadata.
 func emailAnnotation() *rule.Rule {
 	return &rule.Rule{
 		ID: "reliability/owner-email-annotation", Title: "Owner e-mail annotation missing", Severity: finding.SeverityLow,
-		Description:     "An object without an e-mail annotation gives whoever finds it failing, or an auditor, no address to reach its owner.",
-		Remediation:     "Annotate every object with the e-mail address of its owner.",
+		Description:     "A workload without an e-mail annotation gives whoever finds it failing, or an auditor, no address to reach its owner.",
+		Remediation:     "Annotate every workload with the e-mail address of its owner.",
 		RemediationYAML: "metadata:\n  annotations:\n    email: payments@example.com",
 		References:      []finding.Reference{ref("Kubernetes: Annotations", "https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/")}, Tags: kubeLinterTags,
-		Object: func(_ *rule.Context, o *workload.Object) []rule.Violation {
-			v, ok := o.Annotations()["email"]
+		Workload: func(_ *rule.Context, w *workload.Workload) []rule.Violation {
+			var v string
+			ok := false
+			if w.Meta != nil {
+				v, ok = w.Meta.Annotations["email"]
+			}
 			switch {
 			case !ok:
-				return []rule.Violation{{Field: "metadata", Message: fmt.Sprintf("%s %s has no email annotation", o.Ref.Kind, o.Ref.Name)}}
+				return []rule.Violation{{Field: "metadata", Message: fmt.Sprintf("%s %s has no email annotation", w.Ref.Kind, w.Ref.Name)}}
 			case !isEmail(v):
-				return []rule.Violation{{Field: "metadata.annotations.email", Message: fmt.Sprintf("%s %s: email annotation %q is not an e-mail address", o.Ref.Kind, o.Ref.Name, v)}}
+				return []rule.Violation{{Field: "metadata.annotations.email", Message: fmt.Sprintf("%s %s: email annotation %q is not an e-mail address", w.Ref.Kind, w.Ref.Name, v)}}
 			}
 			return nil
 		},
