@@ -28,10 +28,7 @@ import (
 //	  go test -run TestPostgresDeltaStatements -v ./bench/hub/
 //
 // 100 clusters of 100 pods (14 findings each) are seeded, then
-// PALISADE_BENCH_DELTAS deltas (3,000) are sent by
-// PALISADE_BENCH_CALLERS callers (16; 1 runs each delta in its own
-// transaction, so that the cost per statement is not mixed with the
-// group sizes the callers make), each
+// PALISADE_BENCH_DELTAS deltas (3,000) are sent by 16 callers, each
 // cluster's in order: a pod deleted, a new one added, one finding's
 // message changed. plan_cache_mode=auto in the URL gives PostgreSQL's
 // default plans, for comparison.
@@ -47,8 +44,7 @@ func TestPostgresDeltaStatements(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const clusters, pods = 100, 100
-	callers := envInt("PALISADE_BENCH_CALLERS", 16)
+	const clusters, pods, callers = 100, 100, 16
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	pod := func(name, message string) fleetapi.ObjectFindings {
 		o := fleetapi.ObjectFindings{Object: finding.ObjectRef{Kind: "Pod", Namespace: "shop", Name: name}}
@@ -119,13 +115,6 @@ func TestPostgresDeltaStatements(t *testing.T) {
 		t.Logf("no pg_stat_statements: %v", statsErr)
 		return
 	}
-	// The transactions: a group commit's BEGIN and COMMIT are paid per
-	// group, so fewer deltas per group cost more per delta.
-	var commits int64
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements WHERE lower(query) = 'commit'`).Scan(&commits); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("%d transactions, %.2f deltas per transaction", commits, float64(n)/float64(max(commits, 1)))
 	rows, err := db.QueryContext(ctx, `SELECT calls, plans, total_plan_time, total_exec_time, left(regexp_replace(query, '\s+', ' ', 'g'), 70)
 		FROM pg_stat_statements WHERE calls > 0 ORDER BY total_plan_time + total_exec_time DESC LIMIT 8`)
 	if err != nil {

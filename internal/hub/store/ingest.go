@@ -107,7 +107,7 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	// Deduplication: the update takes the agent's row lock, which
 	// serialises its reports across replicas, and returns the highest
 	// Seq applied so far (re-read after the lock on PostgreSQL).
-	c, err := s.claimSeq(ctx, tx, agentID, envs, readAhead(envs, prep), now)
+	c, err := s.claimSeq(ctx, tx, agentID, envs, now)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("agent %s: %w", agentID, ErrNotFound)
 	}
@@ -157,9 +157,6 @@ func (s *sqlStore) ingestIn(ctx context.Context, tx *sql.Tx, cp copyFunc, agentI
 	for _, i := range fresh {
 		env := envs[i]
 		a := applier{s: s, tx: tx, cp: cp, cluster: clusterID, gen: gen, now: ms(now), seq: env.Seq, digests: digests, digestsKnown: known}
-		if i == 0 && c.read {
-			a.stored, a.storedRead = c.stored, true
-		}
 		switch env.Kind {
 		case fleetapi.KindFindings:
 			p := prep[i]
@@ -227,47 +224,7 @@ type claim struct {
 	// complete whether the cluster's completeness row was there.
 	wantTag, newTag, tag int64
 	tagKept, complete    bool
-	// read: stored are the stored findings rows of the first report's
-	// scope, read by the claim (claimSeq).
-	read   bool
-	stored []storedFinding
 }
-
-// claimPostgresSQL is claimSeq's statement on PostgreSQL; with a scope
-// ($9), it also reads the stored findings rows of those objects when
-// the first report ($8) is after the agent's last Seq (claimSeq).
-//
-// set_config marks the transaction as one that keeps object_digests
-// (migration 17: findings written without the mark void them). o locks
-// the agent's row and reads its last committed version (READ COMMITTED
-// re-reads a row locked by another transaction once that one ends), so
-// o.last_seq is what the batch is deduplicated against. The cluster's
-// row is locked after the agent's, the order every writer keeps. c also
-// moves digests_tag, and the statement reads whether the cluster's
-// completeness row is there (digestcache.go). sgen is the cluster's gen
-// in the statement's snapshot, taken before any lock wait; the findings
-// rows f are read in that snapshot too.
-//
-// The claim's row has f's columns NULL, each finding's row the claim's:
-// a finding's object key is never NULL, so the two are never mixed up.
-const claimPostgresSQL = `WITH o AS (SELECT id, cluster_id, last_seq, last_report FROM agents WHERE id = $1 FOR UPDATE),
-	a AS (UPDATE agents AS a SET last_seen = $2,
-			last_seq = CASE WHEN o.last_seq < $3 THEN $3 ELSE o.last_seq END,
-			last_report = CASE WHEN o.last_seq < $3 THEN $2 ELSE o.last_report END
-		FROM o WHERE a.id = o.id RETURNING a.id),
-	d AS (SELECT COALESCE(MAX(u.d), 0) AS v FROM o, unnest($4::bigint[], $5::bigint[]) AS u(s, d) WHERE u.s > o.last_seq),
-	c AS (UPDATE clusters SET gen = gen + 1, last_seen = $2, dropped = CASE WHEN dropped < d.v THEN d.v ELSE dropped END,
-			digests_tag = CASE WHEN digests_tag = $6::bigint THEN $7::bigint ELSE -$7::bigint END
-		FROM o, d WHERE clusters.id = o.cluster_id AND o.last_seq < $3 RETURNING clusters.gen, clusters.digests_tag),
-	k AS (SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c) AS gen, (SELECT digests_tag FROM c) AS tag,
-			EXISTS (SELECT 1 FROM object_digests WHERE cluster_id = o.cluster_id AND object_key = '') AS complete,
-			(SELECT gen FROM clusters WHERE id = o.cluster_id) AS sgen
-		FROM o, a WHERE set_config('palisade.object_digests', 'kept', true) = 'kept'),
-	f AS (SELECT f.object_key, f.fkey, f.rule_id, f.title, f.dhash, f.severity, f.suppressed, f.last_seen
-		FROM o, findings AS f WHERE o.last_seq < $8 AND f.cluster_id = o.cluster_id AND f.object_key = ANY($9::text[]))
-	SELECT k.cluster_id, k.last_seq, k.gen, k.tag, k.complete, k.sgen, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM k
-	UNION ALL
-	SELECT NULL, NULL, NULL, NULL, NULL, NULL, f.* FROM f, k`
 
 // claimSeq takes the agent's row lock, which serialises its reports
 // across replicas, records the contact, and returns its cluster and the
@@ -282,20 +239,7 @@ const claimPostgresSQL = `WITH o AS (SELECT id, cluster_id, last_seq, last_repor
 // (TestStatementsPerDelta). ingestIn then refuses a batch that is too far
 // ahead, rolling the statement back with it. On SQLite (one writer,
 // statements in-process) ingestIn runs the other updates itself.
-//
-// On PostgreSQL, given the first report's scope (readAhead), the same
-// statement also reads the stored findings rows of that scope: a delta
-// is two statements, not three (TestStatementsPerDelta). claim.read says whether the rows it returns
-// (claim.stored) are those the delta's diff would read.
-//
-// They are read in the statement's snapshot, taken before it waited for
-// the agent's or the cluster's row lock, so they may miss what the
-// transaction it waited for wrote. Every transaction that writes a
-// cluster's findings advances its gen while holding the lock
-// (claimSeq here, clusterGenSQL on SQLite), so a gen one past the
-// snapshot's says no other writer committed in between; otherwise the
-// rows are dropped and read again (TestClaimReadAfterLockWait).
-func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, scope []string, now time.Time) (c claim, err error) {
+func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, envs []*fleetapi.Envelope, now time.Time) (c claim, err error) {
 	maxSeq := envs[len(envs)-1].Seq
 	c.wantTag, c.newTag = s.digests.expectedTag(agentID), newDigestsTag()
 	if !s.d.dollar || maxSeq > math.MaxInt64 {
@@ -307,55 +251,31 @@ func (s *sqlStore) claimSeq(ctx context.Context, tx *sql.Tx, agentID string, env
 	for i, env := range envs {
 		seqs[i], dropped[i] = int64(env.Seq), int64(env.Dropped)
 	}
-	if scope == nil {
-		scope = []string{}
-	}
-	rows, err := s.query(ctx, tx, claimPostgresSQL, agentID, ms(now), int64(maxSeq), seqs, dropped, c.wantTag, c.newTag, int64(envs[0].Seq), scope)
-	if err != nil {
-		return c, err
-	}
-	defer rows.Close()
-	found, current := false, false
-	for rows.Next() {
-		var cluster, okey, fkey, rule, title, dhash sql.NullString
-		var lastSeq, gen, tag, sgen, sev, sup, seen sql.NullInt64
-		var complete sql.NullBool
-		if err := rows.Scan(&cluster, &lastSeq, &gen, &tag, &complete, &sgen, &okey, &fkey, &rule, &title, &dhash, &sev, &sup, &seen); err != nil {
-			return c, err
-		}
-		if !okey.Valid { // the claim's row
-			found = true
-			c.cluster, c.lastSeq, c.gen, c.tag, c.complete = cluster.String, lastSeq.Int64, gen.Int64, tag.Int64, complete.Bool
-			c.tagKept = tag.Valid && tag.Int64 == c.newTag
-			current = gen.Valid && sgen.Valid && gen.Int64 == sgen.Int64+1
-			continue
-		}
-		c.stored = append(c.stored, storedFinding{okey: okey.String, fkey: fkey.String, rule: rule.String, title: title.String,
-			dhash: dhash.String, sev: int(sev.Int64), suppressed: sup.Int64 != 0, lastSeen: seen.Int64})
-	}
-	if err := rows.Err(); err != nil {
-		return c, err
-	}
-	if !found {
-		return c, sql.ErrNoRows
-	}
-	c.claimed = true
-	c.read = len(scope) > 0 && current && c.lastSeq < int64(envs[0].Seq)
-	if !c.read {
-		c.stored = nil
-	}
-	return c, nil
-}
-
-// readAhead is the scope whose stored findings rows claimSeq reads with
-// the claim: the first report's, when it is a findings delta (a snapshot
-// reads its object digests first, and a delta naming no object reads
-// nothing); nil otherwise.
-func readAhead(envs []*fleetapi.Envelope, prep []*preparedFindings) []string {
-	if len(prep) == 0 || prep[0] == nil || prep[0].full || envs[0].Kind != fleetapi.KindFindings {
-		return nil
-	}
-	return prep[0].scope
+	// set_config marks the transaction as one that keeps object_digests
+	// (migration 17: findings written without the mark void them).
+	// o locks the agent's row and reads its last committed version
+	// (READ COMMITTED re-reads a row locked by another transaction once
+	// that one ends), so o.last_seq is what the batch is deduplicated
+	// against. The cluster's row is locked after the agent's, the order
+	// every writer keeps.
+	// c also moves digests_tag, and the statement reads whether the
+	// cluster's completeness row is there (digestcache.go).
+	var gen, tag sql.NullInt64
+	err = s.queryRow(ctx, tx, `WITH o AS (SELECT id, cluster_id, last_seq, last_report FROM agents WHERE id = $1 FOR UPDATE),
+		a AS (UPDATE agents AS a SET last_seen = $2,
+				last_seq = CASE WHEN o.last_seq < $3 THEN $3 ELSE o.last_seq END,
+				last_report = CASE WHEN o.last_seq < $3 THEN $2 ELSE o.last_report END
+			FROM o WHERE a.id = o.id RETURNING a.id),
+		d AS (SELECT COALESCE(MAX(u.d), 0) AS v FROM o, unnest($4::bigint[], $5::bigint[]) AS u(s, d) WHERE u.s > o.last_seq),
+		c AS (UPDATE clusters SET gen = gen + 1, last_seen = $2, dropped = CASE WHEN dropped < d.v THEN d.v ELSE dropped END,
+				digests_tag = CASE WHEN digests_tag = $6::bigint THEN $7::bigint ELSE -$7::bigint END
+			FROM o, d WHERE clusters.id = o.cluster_id AND o.last_seq < $3 RETURNING clusters.gen, clusters.digests_tag)
+		SELECT o.cluster_id, o.last_seq, (SELECT gen FROM c), (SELECT digests_tag FROM c),
+			EXISTS (SELECT 1 FROM object_digests WHERE cluster_id = o.cluster_id AND object_key = '') FROM o, a
+		WHERE set_config('palisade.object_digests', 'kept', true) = 'kept'`, agentID, ms(now), int64(maxSeq), seqs, dropped, c.wantTag, c.newTag).Scan(&c.cluster, &c.lastSeq, &gen, &tag, &c.complete)
+	c.claimed, c.gen, c.tag = true, gen.Int64, tag.Int64
+	c.tagKept = tag.Valid && tag.Int64 == c.newTag
+	return c, err
 }
 
 // applier writes one envelope inside its transaction.
@@ -372,10 +292,6 @@ type applier struct {
 	// of the batch left), and after it once findings returns.
 	digests      map[string]objectDigest
 	digestsKnown bool
-	// stored, when storedRead, are the stored rows of the report's scope
-	// as claimSeq read them: the delta's diff reads them no more.
-	stored     []storedFinding
-	storedRead bool
 }
 
 // ObjectKey identifies an object within a cluster.
@@ -738,7 +654,7 @@ func (p *preparedFindings) keyObjects(objects []string) {
 // recounts the cluster, which also repairs counters of any older hub.
 //
 // On PostgreSQL the writes of a delta are one statement (writeFindings):
-// with claimSeq's, which also reads the stored rows, a delta is two
+// with the read of the stored rows and claimSeq's, a delta is three
 // statements (TestStatementsPerDelta).
 func (a *applier) findings(ctx context.Context, p *preparedFindings) error {
 	// sub are the report's findings whose objects' rows are read: all
@@ -1096,9 +1012,6 @@ func (a *applier) storedFindings(ctx context.Context, all bool, scope []string, 
 		return out, read(`SELECT object_key, fkey, dhash, last_seen FROM findings WHERE cluster_id = ?`, a.cluster)
 	}
 	if a.s.d.dollar {
-		if a.storedRead {
-			return a.stored, nil // read with the claim (claimSeq)
-		}
 		// One statement text whatever the scope's size (see
 		// upsertFindings).
 		if len(scope) == 0 {
