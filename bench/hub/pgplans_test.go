@@ -2,7 +2,6 @@ package hubbench
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"fmt"
 	"os"
@@ -54,28 +53,7 @@ func TestPostgresDeltaStatements(t *testing.T) {
 		}
 		return o
 	}
-	for c := range clusters {
-		cl, err := s.EnsureCluster(ctx, fmt.Sprintf("edge-%d", c), t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		secret := sha256.Sum256([]byte(fmt.Sprintf("secret-%d", c)))
-		tok := store.BootstrapToken{ID: fmt.Sprintf("tok-%d", c), ClusterID: cl.ID, Hash: secret[:], CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		if err := s.CreateBootstrapToken(ctx, tok); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.EnrollAgent(ctx, tok.ID, secret[:], store.Agent{ID: fmt.Sprintf("ag-%d", c)}, t0); err != nil {
-			t.Fatal(err)
-		}
-		var objs []fleetapi.ObjectFindings
-		for p := range pods {
-			objs = append(objs, pod(fmt.Sprintf("web-%d", p), ""))
-		}
-		env := &fleetapi.Envelope{Seq: 1, Time: t0, Kind: fleetapi.KindFindings, Findings: &fleetapi.FindingsDelta{Full: true, Objects: objs}}
-		if _, err := s.Ingest(ctx, fmt.Sprintf("ag-%d", c), env, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedClusters(ctx, t, s, clusters, pods, t0, pod)
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		t.Fatal(err)
