@@ -108,6 +108,8 @@ func sqliteCollectors(st any) []prometheus.Collector {
 			func(s store.WALStats) float64 { return s.PassiveTime.Seconds() }),
 		counter("palisade_hub_sqlite_wal_restarts_total", "RESTART checkpoints run on the writer's connection between two transactions, when the WAL reached its soft limit.",
 			func(s store.WALStats) float64 { return float64(s.Restarts) }),
+		counter("palisade_hub_sqlite_wal_free_restarts_total", "Times the WAL reached its soft limit with all of it already copied by the PASSIVE checkpoints, so the writer started it over by itself without being held.",
+			func(s store.WALStats) float64 { return float64(s.FreeRestarts) }),
 		counter("palisade_hub_sqlite_writer_paused_seconds_total", "Time the RESTART checkpoints held the writer.",
 			func(s store.WALStats) float64 { return s.WriterPause.Seconds() }),
 		gauge("palisade_hub_sqlite_writer_pause_max_seconds", "The longest a RESTART checkpoint held the writer since the hub started.",
