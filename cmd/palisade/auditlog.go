@@ -85,6 +85,10 @@ Reading streams in constant memory. Every line that is not an audit event
 (not JSON, JSON of something else, truncated, over --max-event-size) is a
 problem with its file and line, and makes the exit code 2 unless
 --ignore-input-errors; reading no event at all is always exit code 2.
+So do requests a detection is about but cannot judge because the audit
+policy did not log the body it reads (pods, workloads, RBAC objects,
+Services or ConfigMaps written at Metadata level): the detections are
+named with the count and the first such request.
 
 With --summary, print the per-identity access summary instead: who read
 which Secrets, who exec'd, attached or port-forwarded where.
@@ -135,7 +139,7 @@ read error, or input not understood.`,
 	cmd.Flags().StringVar(&so.OutputFile, "output-file", "", "write the report to this file")
 	cmd.Flags().IntVar(&maxEvent, "max-event-size", auditlog.DefaultMaxEventBytes, "skip events larger than this many bytes")
 	cmd.Flags().BoolVar(&summary, "summary", false, "print the per-identity access summary instead of findings")
-	cmd.Flags().BoolVar(&allowUnreadable, "ignore-input-errors", false, "report lines that are not audit events as warnings instead of exiting 2 (reading no event at all still exits 2)")
+	cmd.Flags().BoolVar(&allowUnreadable, "ignore-input-errors", false, "report lines that are not audit events, and requests logged without the body a detection needs, as warnings instead of exiting 2 (reading no event at all still exits 2)")
 	return cmd
 }
 

@@ -13,9 +13,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/cluster"
+	"github.com/palisade-sec/palisade/internal/configscan"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/manifest"
 	"github.com/palisade-sec/palisade/internal/rbac"
+	"github.com/palisade-sec/palisade/internal/render"
 	"github.com/palisade-sec/palisade/internal/report"
 	rbacrules "github.com/palisade-sec/palisade/internal/rules/rbac"
 	"github.com/palisade-sec/palisade/internal/scan"
@@ -95,7 +97,19 @@ unreadable input, or input without any Role, ClusterRole or binding
 					return &exitCodeError{Code: exitError, Err: err}
 				}
 			} else {
-				r, err = scan.Config(cmd.Context(), scan.ConfigInput{Paths: args, Stdin: s.In, DefaultNamespace: g.namespace}, opts)
+				// The bindings whose role the rules cannot judge are
+				// found as the objects are loaded (the scan releases
+				// them as it goes).
+				var unresolved []string
+				load := scan.RenderLoader(render.Options{})
+				r, err = configscan.Run(cmd.Context(), configscan.Input{Paths: args, Stdin: s.In, DefaultNamespace: g.namespace,
+					Load: func(ctx context.Context, paths []string, mopts manifest.Options) (*manifest.Set, []configscan.Patched, error) {
+						set, patched, err := load(ctx, paths, mopts)
+						if err == nil && set != nil {
+							unresolved = unresolvedBindings(set, g.namespace)
+						}
+						return set, patched, err
+					}}, opts)
 				if err != nil {
 					return &exitCodeError{Code: exitError, Err: err}
 				}
@@ -104,6 +118,7 @@ unreadable input, or input without any Role, ClusterRole or binding
 				if r.Inputs["rbac"] == 0 {
 					return &exitCodeError{Code: exitError, Err: fmt.Errorf("no Role, ClusterRole, RoleBinding or ClusterRoleBinding in %s: nothing to audit", strings.Join(args, ", "))}
 				}
+				addUnresolvedBindings(r, unresolved)
 			}
 			return o.writeReport(s, g, format, r)
 		},
@@ -113,6 +128,37 @@ unreadable input, or input without any Role, ClusterRole or binding
 	cmd.Flags().StringVar(&o.PolicyFile, "policy", "", "policy file (exceptions)")
 	src.addFlags(cmd)
 	return cmd
+}
+
+// unresolvedBindings decodes copies of the set's RBAC objects (decoding
+// releases an object's JSON, which the scan still needs) and lists the
+// bindings whose role cannot be judged (rbac.Model.Unresolved).
+func unresolvedBindings(set *manifest.Set, namespace string) []string {
+	var objs []*manifest.Object
+	for _, o := range set.Objects {
+		switch o.Kind {
+		case "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding":
+			if strings.HasPrefix(o.APIVersion, "rbac.authorization.k8s.io/") {
+				cp := *o
+				objs = append(objs, &cp)
+			}
+		}
+	}
+	inv, _ := workload.FromManifests(&manifest.Set{Objects: objs}, namespace)
+	return rbac.NewModel(inv.RBAC, true).Unresolved()
+}
+
+// addUnresolvedBindings adds an error to the report for each binding of
+// the manifests whose role is not in the input (nor shipped by every
+// cluster) or is an aggregated ClusterRole whose rules the input does not
+// hold (rbac.Model.Unresolved): what such a binding gives its subjects
+// cannot be judged, so "No findings" would be a false clean (exit 2).
+func addUnresolvedBindings(r *finding.Report, unresolved []string) {
+	for _, u := range unresolved {
+		r.Problems = append(r.Problems, finding.Problem{Level: finding.LevelError,
+			Message: u + ": the role is not in the input, so what the binding grants cannot be judged (add the file holding the role, or use --cluster)"})
+		r.Summary.Errors++
+	}
 }
 
 func newRBACWhoCanCommand(s *streams, g *globalOptions) *cobra.Command {

@@ -77,3 +77,45 @@ func TestRBACAnalyzeNothingToAudit(t *testing.T) {
 		})
 	}
 }
+
+// TestRBACAnalyzeUnresolvedBinding: rbac analyze of a binding whose role
+// is not in the input, or is an aggregated ClusterRole whose parts are
+// not, said "No findings", exit 0, though what the binding gives could
+// not be judged. It is now an error naming the binding, exit 2, from files
+// and from stdin; a binding to a role of the input or to a shipped role
+// (view) is judged as before.
+func TestRBACAnalyzeUnresolvedBinding(t *testing.T) {
+	const missing = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: read-secrets\n  namespace: shop\nsubjects:\n- kind: User\n  name: alice\n  apiGroup: rbac.authorization.k8s.io\nroleRef:\n  kind: ClusterRole\n  name: secret-reader\n  apiGroup: rbac.authorization.k8s.io\n"
+	const role = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: secret-reader\nrules:\n- apiGroups: [\"\"]\n  resources: [configmaps]\n  verbs: [get]\n"
+	const aggregated = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: monitoring\naggregationRule:\n  clusterRoleSelectors:\n  - matchLabels:\n      rbac.example.com/aggregate-to-monitoring: \"true\"\nrules: []\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: monitoring\nsubjects:\n- kind: User\n  name: alice\n  apiGroup: rbac.authorization.k8s.io\nroleRef:\n  kind: ClusterRole\n  name: monitoring\n  apiGroup: rbac.authorization.k8s.io\n"
+	const view = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: viewers\n  namespace: shop\nsubjects:\n- kind: User\n  name: alice\n  apiGroup: rbac.authorization.k8s.io\nroleRef:\n  kind: ClusterRole\n  name: view\n  apiGroup: rbac.authorization.k8s.io\n"
+	for _, tc := range []struct {
+		name string
+		in   string
+		code int
+		text string // in stdout or stderr
+	}{
+		{name: "binding to a role not in the input", in: missing, code: exitError, text: "RoleBinding shop/read-secrets → ClusterRole secret-reader"},
+		{name: "binding to an aggregated role whose parts are not in the input", in: aggregated, code: exitError,
+			text: "ClusterRoleBinding monitoring → ClusterRole monitoring (aggregated: no ClusterRole in the input matches its aggregationRule)"},
+		{name: "binding and its role", in: missing + "---\n" + role, code: exitClean},
+		{name: "binding to view", in: view, code: exitClean},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "rbac.yaml"), []byte(tc.in), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range []string{"table", "json"} {
+				out, stderr, code := palisade(t, "", "rbac", "analyze", dir, "-o", o)
+				if code != tc.code || !strings.Contains(out+stderr, tc.text) {
+					t.Errorf("-o %s: exit %d, want %d\nstdout:\n%s\nstderr (want %q):\n%s", o, code, tc.code, out, tc.text, stderr)
+				}
+			}
+			out, stderr, code := palisade(t, tc.in, "rbac", "analyze", "-")
+			if code != tc.code || !strings.Contains(out+stderr, tc.text) {
+				t.Errorf("stdin: exit %d, want %d\nstdout:\n%s\nstderr (want %q):\n%s", code, tc.code, out, tc.text, stderr)
+			}
+		})
+	}
+}

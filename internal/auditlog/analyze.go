@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 )
@@ -65,6 +66,14 @@ func Analyze(ctx context.Context, engine *Engine, reader Reader, paths []string,
 	if extra := stats.Skipped - len(stats.Details); extra > 0 {
 		problems = append(problems, finding.Problem{Level: level, Message: fmt.Sprintf("%d more lines or items not read", extra)})
 	}
+	// A detection that could not judge the requests it is about (the
+	// policy logged no body) found nothing because it saw nothing: say
+	// so, as an error unless the caller accepts partial input.
+	for _, b := range engine.Blind() {
+		problems = append(problems, finding.Problem{File: b.File, Line: b.Line, Level: level, Message: fmt.Sprintf(
+			"%s cannot tell for %d request(s): %s (first: %s); log them at Request level or above, as 'palisade auditlog policy' does",
+			listDetections(b.Detections), b.Requests, b.Reason, b.Example)})
+	}
 	if dropped > 0 {
 		problems = append(problems, finding.Problem{Level: finding.LevelWarning, Message: fmt.Sprintf("%d findings beyond the first %d not kept", dropped, maxFindings)})
 	}
@@ -82,4 +91,13 @@ func Analyze(ctx context.Context, engine *Engine, reader Reader, paths []string,
 	}
 	r := finding.NewReport(findings, problems, stats.Events, infos)
 	return &Analysis{Report: r, Access: summary.build(), Stats: stats, Requests: requests, Dropped: dropped}, nil
+}
+
+// listDetections names the detections of a blind spot, the first three
+// and a count of the rest (the RBAC detections share their blind spots).
+func listDetections(ids []string) string {
+	if len(ids) <= 4 {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:3], ", "), len(ids)-3)
 }

@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,24 @@ type Detection struct {
 	Frameworks finding.Frameworks
 	// Match returns a non-empty message when the event is suspicious.
 	Match func(e *Event) string
+	// Blind, when set, returns why the event is one the detection is
+	// about but cannot judge (the audit policy did not log the body it
+	// reads), or "". The engine counts such requests (Engine.Blind), so
+	// a log that cannot show what the detection looks for is not read as
+	// a log where it found nothing.
+	Blind func(e *Event) string
+}
+
+// BlindSpot counts the requests some detections could not judge for one
+// reason, with the first of them.
+type BlindSpot struct {
+	Reason     string
+	Detections []string
+	Requests   int
+	// File and Line locate the first such request; Example describes it.
+	File    string
+	Line    int
+	Example string
 }
 
 // Info is the detection's metadata for reports.
@@ -48,6 +67,9 @@ type Engine struct {
 	burst      *burstTracker
 	burstRule  *Detection
 	requests   *requestTracker
+	// blind is keyed by BlindSpot.Reason: one entry per reason, so it
+	// stays bounded whatever the log holds.
+	blind map[string]*BlindSpot
 }
 
 // EngineOptions configure an engine.
@@ -149,9 +171,37 @@ func (e *Engine) Flush(fn func(Record, []finding.Finding)) {
 func (e *Engine) judge(rec Record) []finding.Finding {
 	ev := rec.Event
 	var out []finding.Finding
+	var counted map[string]bool
 	for _, d := range e.detections {
 		if msg := d.Match(ev); msg != "" {
 			out = append(out, newFinding(d, rec, msg))
+			continue
+		}
+		if d.Blind == nil {
+			continue
+		}
+		reason := d.Blind(ev)
+		if reason == "" {
+			continue
+		}
+		if e.blind == nil {
+			e.blind = map[string]*BlindSpot{}
+		}
+		b := e.blind[reason]
+		if b == nil {
+			b = &BlindSpot{Reason: reason, File: rec.File, Line: rec.Line,
+				Example: fmt.Sprintf("%s by %s of %s (auditID %s)", ev.Verb, ev.Who(), describeTarget(ev), ev.AuditID)}
+			e.blind[reason] = b
+		}
+		if !slices.Contains(b.Detections, d.ID) {
+			b.Detections = append(b.Detections, d.ID)
+		}
+		if counted == nil {
+			counted = map[string]bool{}
+		}
+		if !counted[reason] {
+			counted[reason] = true
+			b.Requests++
 		}
 	}
 	if e.burst != nil && ev.Code() == 403 {
@@ -160,6 +210,20 @@ func (e *Engine) judge(rec Record) []finding.Finding {
 				ev.Who(), n, e.burst.window, ev.Verb, describeTarget(ev))))
 		}
 	}
+	return out
+}
+
+// Blind lists, by reason, the requests that detections were about but
+// could not judge, sorted by reason.
+func (e *Engine) Blind() []BlindSpot {
+	out := make([]BlindSpot, 0, len(e.blind))
+	for _, b := range e.blind {
+		c := *b
+		c.Detections = append([]string(nil), b.Detections...)
+		sort.Strings(c.Detections)
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Reason < out[j].Reason })
 	return out
 }
 

@@ -189,6 +189,9 @@ func eventDetections() []*Detection {
 			Description: "NodePort and LoadBalancer services open ports on every node or to the outside.",
 			Remediation: "Expose applications through an Ingress or Gateway; restrict who may create such services.",
 			References:  []finding.Reference{refNSA},
+			Blind: func(e *Event) string {
+				return bodyBlind(e, "services", "Service")
+			},
 			Match: func(e *Event) string {
 				if !e.Is("", "services", "") || !(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() {
 					return ""
@@ -209,6 +212,9 @@ func eventDetections() []*Detection {
 			Description: "ConfigMaps are not protected like Secrets (no encryption at rest, broad read access); credentials in them leak.",
 			Remediation: "Move the value into a Secret and rotate it.",
 			References:  []finding.Reference{{Title: "CIS Kubernetes Benchmark 5.4.1"}},
+			Blind: func(e *Event) string {
+				return bodyBlind(e, "configmaps", "ConfigMap")
+			},
 			Match: func(e *Event) string {
 				if !e.Is("", "configmaps", "") || !(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() {
 					return ""
@@ -316,6 +322,7 @@ func podSpecDetection(id, title string, sev finding.Severity, why string, check 
 		ID: id, Title: title, Severity: sev, Description: why + " Outside the control plane such pods should be rare and reviewed.",
 		Remediation: "Enforce Pod Security (baseline at least) on the namespace; review who created the workload.",
 		References:  []finding.Reference{{Title: "Pod Security Standards", URL: "https://kubernetes.io/docs/concepts/security/pod-security-standards/"}},
+		Blind:       podSpecBlind,
 		Match: func(e *Event) string {
 			if e.ObjectRef == nil || e.ObjectRef.Subresource != "" || !(e.Verb == "create" || e.Verb == "update") || !e.Allowed() || len(e.RequestObject) == 0 {
 				return ""
@@ -332,6 +339,43 @@ func podSpecDetection(id, title string, sev finding.Severity, why string, check 
 	}
 }
 
+// podSpecBlind is the pod-spec detections' Blind: a successful create or
+// update of a pod or workload (core group, apps or batch) whose request
+// body was not logged or holds no pod spec.
+func podSpecBlind(e *Event) string {
+	if e.ObjectRef == nil || e.ObjectRef.Subresource != "" || !(e.Verb == "create" || e.Verb == "update") || !e.Allowed() {
+		return ""
+	}
+	switch e.ObjectRef.APIGroup + "/" + e.ObjectRef.Resource {
+	case "/pods", "/replicationcontrollers", "apps/deployments", "apps/statefulsets", "apps/daemonsets", "apps/replicasets", "batch/jobs", "batch/cronjobs":
+	default:
+		return ""
+	}
+	if len(e.RequestObject) == 0 {
+		return "pod and workload writes logged without a request body (audit level Metadata)"
+	}
+	if podSpecOf(e.ObjectRef.Resource, e.RequestObject) == nil {
+		return "pod and workload request bodies that are not a pod or workload"
+	}
+	return ""
+}
+
+// bodyBlind is the Blind of a detection that reads the request body of a
+// successful create, update or patch of one core resource.
+func bodyBlind(e *Event, resource, kind string) string {
+	if !e.Is("", resource, "") || !(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() {
+		return ""
+	}
+	if len(e.RequestObject) == 0 {
+		return kind + " writes logged without a request body (audit level Metadata)"
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(e.RequestObject, &obj) != nil {
+		return kind + " writes whose logged body is not an object (a JSON patch)"
+	}
+	return ""
+}
+
 // podSpecOf decodes the pod spec of a pod or workload request body.
 func podSpecOf(resource string, body json.RawMessage) *corev1.PodSpec {
 	switch resource {
@@ -340,7 +384,7 @@ func podSpecOf(resource string, body json.RawMessage) *corev1.PodSpec {
 		if json.Unmarshal(body, &p) == nil {
 			return &p.Spec
 		}
-	case "deployments", "statefulsets", "daemonsets", "replicasets":
+	case "deployments", "statefulsets", "daemonsets", "replicasets", "replicationcontrollers":
 		var d struct {
 			Spec struct {
 				Template corev1.PodTemplateSpec `json:"template"`

@@ -60,7 +60,7 @@ rules:
   verbs: ["create", "update", "patch", "delete", "deletecollection"]
   resources:
   - group: ""
-    resources: ["pods", "services", "serviceaccounts", "namespaces"]
+    resources: ["pods", "replicationcontrollers", "services", "serviceaccounts", "namespaces"]
   - group: "apps"
   - group: "batch"
   - group: "rbac.authorization.k8s.io"

@@ -66,6 +66,7 @@ func rbacDetections() []*Detection {
 			Description: r.Description + " Fires when a non-system identity creates, updates or patches a Role, ClusterRole or binding that grants it, judged like " + r.ID + " in 'palisade rbac analyze'.",
 			Remediation: r.Remediation,
 			References:  r.References,
+			Blind:       rbacBlind,
 			Match: func(e *Event) string {
 				w := writtenRBAC(e)
 				if w == nil {
@@ -134,20 +135,8 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 // writtenRBAC decodes the RBAC object a successful write by a non-system
 // identity left, or returns nil.
 func writtenRBAC(e *Event) *rbacObject {
-	if e.ObjectRef == nil || e.ObjectRef.APIGroup != rbacv1.GroupName || e.ObjectRef.Subresource != "" ||
-		!(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() || !nonSystem(e) {
-		return nil
-	}
-	var binding, namespaced bool
-	switch e.ObjectRef.Resource {
-	case "roles":
-		namespaced = true
-	case "clusterroles":
-	case "rolebindings":
-		binding, namespaced = true, true
-	case "clusterrolebindings":
-		binding = true
-	default:
+	binding, namespaced, ok := rbacWrite(e)
+	if !ok {
 		return nil
 	}
 	bodies := []json.RawMessage{e.RequestObject, e.ResponseObject}
@@ -176,4 +165,37 @@ func writtenRBAC(e *Event) *rbacObject {
 		return o
 	}
 	return nil
+}
+
+// rbacWrite reports whether the event is a successful write of a Role,
+// ClusterRole or binding by a non-system identity: what the RBAC
+// detections judge.
+func rbacWrite(e *Event) (binding, namespaced, ok bool) {
+	if e.ObjectRef == nil || e.ObjectRef.APIGroup != rbacv1.GroupName || e.ObjectRef.Subresource != "" ||
+		!(e.Verb == "create" || e.Verb == "update" || e.Verb == "patch") || !e.Allowed() || !nonSystem(e) {
+		return false, false, false
+	}
+	switch e.ObjectRef.Resource {
+	case "roles":
+		return false, true, true
+	case "clusterroles":
+		return false, false, true
+	case "rolebindings":
+		return true, true, true
+	case "clusterrolebindings":
+		return true, false, true
+	}
+	return false, false, false
+}
+
+// rbacBlind is the RBAC detections' Blind: an RBAC write whose logged
+// bodies do not show the object written.
+func rbacBlind(e *Event) string {
+	if _, _, ok := rbacWrite(e); !ok || writtenRBAC(e) != nil {
+		return ""
+	}
+	if len(e.RequestObject) == 0 && len(e.ResponseObject) == 0 {
+		return "Role, ClusterRole and binding writes logged without a request body (audit level Metadata)"
+	}
+	return "Role, ClusterRole and binding writes whose logged body does not show the object (a JSON patch logged without its response)"
 }

@@ -3,6 +3,7 @@ package nodeaudit
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -454,6 +455,11 @@ type staticPod struct {
 			Name    string   `json:"name"`
 			Command []string `json:"command"`
 			Args    []string `json:"args"`
+			Env     []struct {
+				Name      string          `json:"name"`
+				Value     string          `json:"value"`
+				ValueFrom json.RawMessage `json:"valueFrom"`
+			} `json:"env"`
 		} `json:"containers"`
 		Volumes []struct {
 			HostPath *struct {
@@ -464,7 +470,12 @@ type staticPod struct {
 }
 
 // ParseStaticPod returns the command line (command then args) of the first
-// container of a static Pod manifest, as kubeadm writes them.
+// container of a static Pod manifest, as kubeadm writes them, with the
+// kubelet's "$(NAME)" references to the container's env expanded as the
+// kubelet expands them ("$$" is a "$"; a name the env does not define
+// stays as written). A reference to a variable set through valueFrom is
+// an error: its value is only known at run time, and a flag read as
+// "$(NAME)" would pass checks it fails.
 func ParseStaticPod(data []byte) ([]string, error) {
 	var p staticPod
 	if err := yaml.Unmarshal(data, &p); err != nil {
@@ -477,7 +488,65 @@ func ParseStaticPod(data []byte) ([]string, error) {
 		return nil, fmt.Errorf("parse static pod: no containers")
 	}
 	c := p.Spec.Containers[0]
-	return append(append([]string{}, c.Command...), c.Args...), nil
+	env := map[string]string{}
+	fromRef := map[string]bool{}
+	for _, e := range c.Env {
+		if len(e.ValueFrom) > 0 && string(e.ValueFrom) != "null" {
+			fromRef[e.Name], env[e.Name] = true, ""
+			continue
+		}
+		// Like the kubelet, an env value may use the variables before it.
+		v, unknown := expandRefs(e.Value, env, fromRef)
+		env[e.Name], fromRef[e.Name] = v, unknown != ""
+	}
+	words := append(append([]string{}, c.Command...), c.Args...)
+	for i, w := range words {
+		v, unknown := expandRefs(w, env, fromRef)
+		if unknown != "" {
+			return nil, fmt.Errorf("parse static pod: container %q: %q uses $(%s), set from valueFrom: its value is known only at run time", c.Name, w, unknown)
+		}
+		words[i] = v
+	}
+	return words, nil
+}
+
+// expandRefs expands "$(NAME)" in s as the kubelet does for a container's
+// command and args (k8s.io/kubernetes third_party expansion): "$$" is "$",
+// a defined NAME is its value, any other "$(...)" or "$" stays. unknown is
+// the first name whose value fromRef says is not known.
+func expandRefs(s string, env map[string]string, fromRef map[string]bool) (out, unknown string) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 == len(s) {
+			b.WriteByte(s[i])
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '(':
+			end := strings.IndexByte(s[i+2:], ')')
+			if end < 0 {
+				b.WriteString(s[i:])
+				return b.String(), unknown
+			}
+			name := s[i+2 : i+2+end]
+			if v, ok := env[name]; ok && name != "" {
+				if fromRef[name] && unknown == "" {
+					unknown = name
+				}
+				b.WriteString(v)
+			} else {
+				b.WriteString(s[i : i+3+end])
+			}
+			i += 2 + end
+			continue
+		}
+		b.WriteByte('$')
+	}
+	return b.String(), unknown
 }
 
 // K3sConfig is a merged k3s configuration: keys are k3s CLI flag names.

@@ -5,9 +5,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/palisade-sec/palisade/internal/finding"
 )
 
 // copyTree copies a fixture host tree to a temporary directory and sets
@@ -364,5 +367,61 @@ func TestNothingToAudit(t *testing.T) {
 	}
 	if n, err := Load(context.Background(), Options{Root: root}); err != nil || n.NothingFound() {
 		t.Errorf("worker node: nothing found (%v)", err)
+	}
+}
+
+// TestStaticPodEnvReference: a kubeadm API server whose authorization
+// mode comes from the container's env ("--authorization-mode=$(AUTHZ)",
+// AUTHZ=AlwaysAllow) passed CIS 1.2.6: the audit read "$(AUTHZ)", not
+// AlwaysAllow. The reference is now expanded as the kubelet expands it;
+// one to a valueFrom variable is an error naming the manifest (exit 2).
+func TestStaticPodEnvReference(t *testing.T) {
+	const manifest = "etc/kubernetes/manifests/kube-apiserver.yaml"
+	for _, tc := range []struct {
+		name, env string
+		fails     bool   // node/apiserver-authorization-always-allow
+		wantErr   string // an error problem on the manifest
+	}{
+		{name: "env value", env: "    env:\n    - {name: AUTHZ, value: AlwaysAllow}\n", fails: true},
+		{name: "env value built from another", env: "    env:\n    - {name: A, value: Always}\n    - {name: AUTHZ, value: \"$(A)Allow\"}\n", fails: true},
+		{name: "valueFrom", env: "    env:\n    - name: AUTHZ\n      valueFrom: {fieldRef: {fieldPath: metadata.name}}\n", wantErr: "uses $(AUTHZ), set from valueFrom"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, _ := copyTree(t, filepath.Join("testdata", "hosts", "kubeadm", "good"), true)
+			p := filepath.Join(root, manifest)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := regexp.MustCompile(`--authorization-mode=[^\s"]*`).ReplaceAllString(string(data), `--authorization-mode=$$(AUTHZ)`)
+			s = strings.Replace(s, "  - command:\n", "  - "+strings.TrimPrefix(tc.env, "    ")+"    command:\n", 1)
+			if s == string(data) || !strings.Contains(s, "$(AUTHZ)") || !strings.Contains(s, "AUTHZ,") && !strings.Contains(s, "name: AUTHZ") {
+				t.Fatalf("fixture not edited:\n%s", s)
+			}
+			if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n, err := Load(context.Background(), Options{Root: root})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Report(n, Evaluate(n, Checks()))
+			failed := false
+			for _, f := range r.Findings {
+				failed = failed || f.RuleID == "node/apiserver-authorization-always-allow"
+			}
+			if failed != tc.fails {
+				t.Errorf("always-allow failed %v, want %v", failed, tc.fails)
+			}
+			gotErr := false
+			for _, pr := range r.Problems {
+				if pr.Level == finding.LevelError && strings.Contains(pr.Message, tc.wantErr) && strings.HasSuffix(pr.File, manifest) {
+					gotErr = true
+				}
+			}
+			if tc.wantErr != "" && (!gotErr || r.Summary.Errors == 0) {
+				t.Errorf("no error %q on %s: %+v", tc.wantErr, manifest, r.Problems)
+			}
+		})
 	}
 }

@@ -306,3 +306,44 @@ func TestRancherArgChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestParseStaticPodEnvRefs: the kubelet expands "$(NAME)" in a
+// container's command and args from its env. The audit read
+// "--authorization-mode=$(AUTHZ)" literally, so with AUTHZ=AlwaysAllow
+// CIS 1.2.6 passed. References are now expanded as the kubelet does; one
+// to a valueFrom variable (known only at run time) is an error naming it.
+func TestParseStaticPodEnvRefs(t *testing.T) {
+	pod := func(env string, args ...string) []byte {
+		return []byte("apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: kube-apiserver\n    env:\n" + env +
+			"    command: [kube-apiserver]\n    args: [" + strings.Join(args, ", ") + "]\n")
+	}
+	tests := []struct {
+		name    string
+		data    []byte
+		want    []string
+		wantErr string
+	}{
+		{name: "value", data: pod("    - {name: AUTHZ, value: AlwaysAllow}\n", `"--authorization-mode=$(AUTHZ)"`),
+			want: []string{"kube-apiserver", "--authorization-mode=AlwaysAllow"}},
+		{name: "a value built from an earlier one", data: pod("    - {name: A, value: Always}\n    - {name: B, value: \"$(A)Allow\"}\n", `"--authorization-mode=Node,$(B)"`),
+			want: []string{"kube-apiserver", "--authorization-mode=Node,AlwaysAllow"}},
+		{name: "escaped and undefined stay", data: pod("    - {name: A, value: x}\n", `"--a=$$(A)"`, `"--b=$(NOPE)"`, `"--c=$"`, `"--d=$(A"`),
+			want: []string{"kube-apiserver", "--a=$(A)", "--b=$(NOPE)", "--c=$", "--d=$(A"}},
+		{name: "valueFrom", data: pod("    - name: AUTHZ\n      valueFrom: {fieldRef: {fieldPath: \"metadata.annotations['authz']\"}}\n", `"--authorization-mode=$(AUTHZ)"`),
+			wantErr: `"--authorization-mode=$(AUTHZ)" uses $(AUTHZ), set from valueFrom`},
+		{name: "a value built from a valueFrom one", data: pod("    - name: A\n      valueFrom: {fieldRef: {fieldPath: status.podIP}}\n    - {name: B, value: \"$(A)\"}\n", `"--advertise-address=$(B)"`),
+			wantErr: "uses $(B), set from valueFrom"},
+	}
+	for _, tc := range tests {
+		got, err := ParseStaticPod(tc.data)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s: err %v, want %q", tc.name, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		}
+	}
+}

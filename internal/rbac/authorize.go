@@ -58,6 +58,11 @@ type Model struct {
 	clusterRoles        map[string]*rbacv1.ClusterRole
 	roleBindings        []*rbacv1.RoleBinding
 	clusterRoleBindings []*rbacv1.ClusterRoleBinding
+	// unaggregated names the aggregated ClusterRoles (from manifests)
+	// whose rules are unknown, with why: no ClusterRole in the input
+	// matches their aggregationRule, or a selector is not valid. The
+	// controller would fill them from roles defined elsewhere.
+	unaggregated map[string]string
 }
 
 // NewModel indexes the inventory's RBAC objects. With manifests true (the
@@ -102,13 +107,36 @@ func (m *Model) aggregate() {
 			continue
 		}
 		selectors[n] = nil
-		for _, sel := range cr.AggregationRule.ClusterRoleSelectors {
-			if s, err := metav1.LabelSelectorAsSelector(&sel); err == nil {
-				selectors[n] = append(selectors[n], s)
+		for i, sel := range cr.AggregationRule.ClusterRoleSelectors {
+			s, err := metav1.LabelSelectorAsSelector(&sel)
+			if err != nil {
+				m.markUnaggregated(n, fmt.Sprintf("aggregationRule.clusterRoleSelectors[%d]: %v", i, err))
+				continue
 			}
+			selectors[n] = append(selectors[n], s)
 		}
 		// Never modify the input's objects.
 		m.clusterRoles[n] = cr.DeepCopy()
+	}
+	// A selector that matches no ClusterRole of the input leaves the
+	// role's rules to roles the input does not hold: what it grants is
+	// unknown, not nothing.
+	for _, n := range names {
+		sels, ok := selectors[n]
+		if !ok {
+			continue
+		}
+		matched := false
+		for _, sel := range sels {
+			for _, other := range names {
+				if other != n && sel.Matches(labels.Set(m.clusterRoles[other].Labels)) {
+					matched = true
+				}
+			}
+		}
+		if !matched && m.unaggregated[n] == "" {
+			m.markUnaggregated(n, "no ClusterRole in the input matches its aggregationRule")
+		}
 	}
 	for pass := 0; pass <= len(names); pass++ {
 		changed := false
@@ -141,6 +169,15 @@ func (m *Model) aggregate() {
 		if !changed {
 			return
 		}
+	}
+}
+
+func (m *Model) markUnaggregated(name, why string) {
+	if m.unaggregated == nil {
+		m.unaggregated = map[string]string{}
+	}
+	if m.unaggregated[name] == "" {
+		m.unaggregated[name] = why
 	}
 }
 
@@ -207,28 +244,45 @@ func (m *Model) RoleRules(ref rbacv1.RoleRef, ns string) (rules []rbacv1.PolicyR
 }
 
 // Unresolved lists the bindings whose role the model does not hold, as
-// "RoleBinding ns/name → Role ns/role" (sorted). From manifests, such a
-// binding's subjects may hold grants the input does not show, so an
+// "RoleBinding ns/name → Role ns/role" (sorted), and, from manifests, the
+// bindings to an aggregated ClusterRole whose rules are unknown
+// ("ClusterRoleBinding name → ClusterRole role (aggregated: why)"). Such
+// a binding's subjects may hold grants the input does not show, so an
 // answer about them is incomplete; on a live cluster the authorizer
-// grants nothing through it.
+// grants nothing through a binding to a missing role.
 func (m *Model) Unresolved() []string {
 	var out []string
 	for _, b := range m.roleBindings {
-		if _, ok := m.RoleRules(b.RoleRef, b.Namespace); !ok {
-			role := b.RoleRef.Name
-			if b.RoleRef.Kind == "Role" {
-				role = b.Namespace + "/" + role
-			}
-			out = append(out, fmt.Sprintf("RoleBinding %s/%s → %s %s", b.Namespace, b.Name, b.RoleRef.Kind, role))
+		role := b.RoleRef.Name
+		if b.RoleRef.Kind == "Role" {
+			role = b.Namespace + "/" + role
+		}
+		if why, ok := m.unresolvedWhy(b.RoleRef, b.Namespace); !ok {
+			out = append(out, fmt.Sprintf("RoleBinding %s/%s → %s %s%s", b.Namespace, b.Name, b.RoleRef.Kind, role, why))
 		}
 	}
 	for _, b := range m.clusterRoleBindings {
-		if _, ok := m.RoleRules(b.RoleRef, ""); !ok {
-			out = append(out, fmt.Sprintf("ClusterRoleBinding %s → %s %s", b.Name, b.RoleRef.Kind, b.RoleRef.Name))
+		if why, ok := m.unresolvedWhy(b.RoleRef, ""); !ok {
+			out = append(out, fmt.Sprintf("ClusterRoleBinding %s → %s %s%s", b.Name, b.RoleRef.Kind, b.RoleRef.Name, why))
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+// unresolvedWhy reports whether the role a binding refers to is known
+// (ok) and, for an aggregated ClusterRole whose rules are not, the suffix
+// Unresolved prints after it.
+func (m *Model) unresolvedWhy(ref rbacv1.RoleRef, ns string) (why string, ok bool) {
+	if _, ok := m.RoleRules(ref, ns); !ok {
+		return "", false
+	}
+	if ref.Kind == "ClusterRole" {
+		if why := m.unaggregated[ref.Name]; why != "" {
+			return " (aggregated: " + why + ")", false
+		}
+	}
+	return "", true
 }
 
 func (m *Model) ruleIndex(ref rbacv1.RoleRef, ns string, req Request) int {

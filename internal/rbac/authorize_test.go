@@ -189,3 +189,45 @@ func TestUnresolved(t *testing.T) {
 		}
 	}
 }
+
+// TestUnresolvedAggregated: from manifests, a binding to an aggregated
+// ClusterRole whose aggregationRule matches no ClusterRole of the input
+// (or whose selector is not valid) is unresolved: the controller fills its
+// rules from roles the input lacks, so "grants nothing" would be a false
+// clean. One whose selector matches a role of the input is resolved.
+func TestUnresolvedAggregated(t *testing.T) {
+	agg := func(name string, sel metav1.LabelSelector) *rbacv1.ClusterRole {
+		return &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name},
+			AggregationRule: &rbacv1.AggregationRule{ClusterRoleSelectors: []metav1.LabelSelector{sel}}}
+	}
+	label := func(k string) metav1.LabelSelector {
+		return metav1.LabelSelector{MatchLabels: map[string]string{k: "true"}}
+	}
+	crb := func(role string) *rbacv1.ClusterRoleBinding {
+		return &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "to-" + role}, RoleRef: rbacv1.RoleRef{Kind: "ClusterRole", Name: role},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "alice"}}}
+	}
+	input := workload.RBAC{
+		ClusterRoles: []*rbacv1.ClusterRole{
+			agg("monitoring", label("example.com/aggregate-to-monitoring")),
+			agg("filled", label("example.com/aggregate-to-filled")),
+			agg("bad", metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "Bogus"}}}),
+			{ObjectMeta: metav1.ObjectMeta{Name: "part", Labels: map[string]string{"example.com/aggregate-to-filled": "true"}},
+				Rules: []rbacv1.PolicyRule{{Verbs: []string{"get"}, APIGroups: []string{""}, Resources: []string{"secrets"}}}},
+		},
+		ClusterRoleBindings: []*rbacv1.ClusterRoleBinding{crb("monitoring"), crb("filled"), crb("bad"), crb("admin")},
+	}
+	got := NewModel(input, true).Unresolved()
+	want := []string{
+		`ClusterRoleBinding to-bad → ClusterRole bad (aggregated: aggregationRule.clusterRoleSelectors[0]: "Bogus" is not a valid label selector operator)`,
+		"ClusterRoleBinding to-monitoring → ClusterRole monitoring (aggregated: no ClusterRole in the input matches its aggregationRule)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Unresolved() = %q\nwant %q", got, want)
+	}
+	// On a live cluster the controller has already aggregated: an
+	// aggregated role with no rules grants nothing, and says nothing here.
+	if got := NewModel(input, false).Unresolved(); len(got) != 1 || got[0] != "ClusterRoleBinding to-admin → ClusterRole admin" {
+		t.Errorf("live Unresolved() = %q, want only the missing admin", got)
+	}
+}
