@@ -280,7 +280,10 @@ func New(ctx context.Context, cfg Config) (*Agent, error) {
 	}
 	a.lastDrop = a.outbox.Stats().Dropped
 	a.applyCachedBundles(ctx)
-	a.watch = newWatcher(cfg.Client, cfg.Namespace, 0)
+	if a.watch, err = newWatcher(cfg.Client, cfg.Namespace, 0, 0); err != nil {
+		_ = a.outbox.Close()
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
@@ -24,6 +25,7 @@ import (
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/fleetapi"
+	"github.com/palisade-sec/palisade/internal/kubelist"
 	"github.com/palisade-sec/palisade/internal/workload"
 )
 
@@ -127,7 +129,10 @@ type watcher struct {
 
 func objectKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name }
 
-func newWatcher(client kubernetes.Interface, namespace string, resync time.Duration) *watcher {
+// newWatcher makes the informers of every watched kind, in namespace
+// ("": all). Pods are listed listPage at a time (0: kubelist.Page) where
+// the API server does not stream initial lists (podInformer).
+func newWatcher(client kubernetes.Interface, namespace string, resync time.Duration, listPage int64) (*watcher, error) {
 	opts := []informers.SharedInformerOption{informers.WithTransform(stripForCache)}
 	if namespace != "" {
 		// Cluster-scoped kinds (namespaces, cluster RBAC, nodes) are still
@@ -139,7 +144,12 @@ func newWatcher(client kubernetes.Interface, namespace string, resync time.Durat
 	add := func(apiVersion, kind string, inf cache.SharedIndexInformer, wl, pods, nodes bool) {
 		w.kinds = append(w.kinds, &watchedKind{apiVersion: apiVersion, kind: kind, informer: inf, workload: wl, pods: pods, nodes: nodes})
 	}
-	add("v1", "Pod", f.Core().V1().Pods().Informer(), true, true, false)
+	pods, err := podInformer(client, namespace, resync, listPage)
+	if err != nil {
+		return nil, err
+	}
+	// The factory's listers (w.pods) then read this informer.
+	add("v1", "Pod", f.InformerFor(&corev1.Pod{}, func(kubernetes.Interface, time.Duration) cache.SharedIndexInformer { return pods }), true, true, false)
 	add("apps/v1", "Deployment", f.Apps().V1().Deployments().Informer(), true, false, false)
 	add("apps/v1", "StatefulSet", f.Apps().V1().StatefulSets().Informer(), true, false, false)
 	add("apps/v1", "DaemonSet", f.Apps().V1().DaemonSets().Informer(), true, false, false)
@@ -170,7 +180,32 @@ func newWatcher(client kubernetes.Interface, namespace string, resync time.Durat
 	for _, k := range w.kinds {
 		_, _ = k.informer.AddEventHandler(w.handler(k))
 	}
-	return w
+	return w, nil
+}
+
+// podInformer is the agent's pod informer in namespace ("": all), with
+// stripForCache as its transform and client-go's namespace index (as
+// the factory's own): streamed where the API server streams initial
+// lists; where it does not, listed page of page pods at a time, each
+// page stripped before the next is fetched, and a list whose continue
+// token expired or whose pages come at different resource versions
+// failed, so the reflector lists again from the start rather than
+// caching part of a list (kubelist.Paged). client-go's pager would hold
+// every pod of the list, with status and managed fields, at once.
+func podInformer(client kubernetes.Interface, namespace string, resync time.Duration, page int64) (cache.SharedIndexInformer, error) {
+	pods := client.CoreV1().Pods(namespace)
+	inf, err := kubelist.NewInformer(client, kubelist.Informer{Example: &corev1.Pod{}, What: "pods", Page: page, Strip: stripForCache,
+		Resync: resync, Indexers: cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc},
+		List: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return pods.List(ctx, opts)
+		},
+		Watch: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return pods.Watch(ctx, opts)
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	return inf, nil
 }
 
 func (w *watcher) handler(k *watchedKind) cache.ResourceEventHandler {

@@ -80,7 +80,10 @@ func TestWatcherReadsRuleInputs(t *testing.T) {
 			Port: networkingv1.ServiceBackendPort{Number: 80}}}}}, metav1.CreateOptions{}))
 
 	client := testenv.NewClient(t, env.ServiceAccountConfig(ctx, t, ns, "agent"))
-	w := newWatcher(client, ns, 0)
+	w, err := newWatcher(client, ns, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := w.start(ctx); err != nil {
 		t.Fatalf("informers with the shipped role: %v", err)
 	}

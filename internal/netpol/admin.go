@@ -122,6 +122,17 @@ type adminPeer struct {
 	ns, pods labels.Selector
 }
 
+// String shows the selectors as a subject or peer names them.
+func (a adminPeer) String() string {
+	switch {
+	case a.ns == nil:
+		return "nothing"
+	case a.pods == nil:
+		return fmt.Sprintf("namespaces %q", a.ns.String())
+	}
+	return fmt.Sprintf("pods %q of namespaces %q", a.pods.String(), a.ns.String())
+}
+
 func (a adminPeer) matches(m *Model, q *Peer) bool {
 	if a.ns == nil {
 		return false

@@ -384,12 +384,16 @@ func (m *Model) tierNames(p *Peer, dir Direction) string {
 // adminBroad reports the admin rules that allow egress to a whole
 // address family or ingress from every namespace: Allow and Accept
 // rules of any tier (a Baseline rule applies where no NetworkPolicy
-// isolates the pod).
+// isolates the pod); and admin policies of any tier whose subject
+// selects no workload (selects-nothing), as for a NetworkPolicy.
 func adminBroad(m *Model, add func(id string, ref finding.ObjectRef, file string, line int, msg string)) {
 	for _, pol := range m.allAdmin() {
 		ref := finding.ObjectRef{APIVersion: adminVersion, Kind: pol.Kind, Name: pol.Name}
 		if pol.Kind == KindClusterNetworkPolicy {
 			ref.APIVersion = ClusterAPIVersion
+		}
+		if len(pol.selected) == 0 {
+			add(RuleSelectsNothing, ref, pol.File, pol.Line, fmt.Sprintf("%s: its subject (%s) matches no workload of the input: its rules have no effect", pol, pol.subject))
 		}
 		allows := func(r *AdminRule) bool { return r.Action == ActionAllow || r.Action == ActionAccept }
 		for _, r := range pol.Egress {

@@ -2,10 +2,7 @@ package runtimenode
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -23,12 +20,6 @@ import (
 
 	"github.com/palisade-sec/palisade/internal/testenv"
 )
-
-// noWatchList is a client that says it cannot stream initial lists, as
-// one of an API server without WatchList: the informer lists instead.
-type noWatchList struct{ kubernetes.Interface }
-
-func (noWatchList) IsWatchListSemanticsUnSupported() bool { return true }
 
 // nodeRequests records the query of every request for the Nodes
 // collection.
@@ -99,7 +90,7 @@ func TestNodeInformerPages(t *testing.T) {
 			cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { reqs.next = next; return reqs })
 			var client kubernetes.Interface = testenv.NewClient(t, cfg)
 			if !tc.stream {
-				client = noWatchList{client}
+				client = testenv.NoWatchList{Interface: client}
 			}
 			inf, err := newNodeInformer(client, page)
 			if err != nil {
@@ -157,96 +148,12 @@ func TestNodeInformerPages(t *testing.T) {
 	}
 }
 
-// podLists records the pod list requests and their answers, and can
-// spoil the first continued request of a list (spoil, if not ""):
-// "gone" answers it 410 Expired without asking the server, as the API
-// server answers a continue token older than etcd's compaction (the
-// 1.37 server here continues lists from its watch cache, which etcd's
-// compaction does not reach, so a real one cannot be provoked at will);
-// "forged" sends it with its token naming revision 2 instead of its own,
-// which the server answers from another version than the list's.
-type podLists struct {
-	mu      sync.Mutex
-	queries []url.Values
-	codes   []int
-	next    http.RoundTripper
-	spoil   string
-	spoiled bool
-}
-
-func (r *podLists) RoundTrip(req *http.Request) (*http.Response, error) {
-	q := req.URL.Query()
-	if req.URL.Path != "/api/v1/pods" || q.Get("watch") == "true" {
-		return r.next.RoundTrip(req)
-	}
-	r.mu.Lock()
-	spoil := r.spoil != "" && !r.spoiled && q.Get("continue") != ""
-	r.spoiled = r.spoiled || spoil
-	r.mu.Unlock()
-	var resp *http.Response
-	var err error
-	switch {
-	case spoil && r.spoil == "gone":
-		body := `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.","reason":"Expired","code":410}`
-		resp = &http.Response{StatusCode: http.StatusGone, Status: "410 Gone", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Request: req,
-			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}
-	case spoil:
-		var tok string
-		if tok, err = forgedToken(q.Get("continue")); err == nil {
-			fq := req.URL.Query()
-			fq.Set("continue", tok)
-			req = req.Clone(req.Context())
-			req.URL.RawQuery = fq.Encode()
-			resp, err = r.next.RoundTrip(req)
-		}
-	default:
-		resp, err = r.next.RoundTrip(req)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.queries = append(r.queries, q)
-	code := 0
-	if err == nil {
-		code = resp.StatusCode
-	}
-	r.codes = append(r.codes, code)
-	return resp, err
-}
-
-func (r *podLists) seen() ([]url.Values, []int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.queries), slices.Clone(r.codes)
-}
-
-// forgedToken is the continue token tok naming revision 2 instead of its
-// own.
-func forgedToken(tok string) (string, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(tok, "="))
-	if err != nil {
-		return "", fmt.Errorf("continue token %q: %w", tok, err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return "", fmt.Errorf("continue token %q: %w", raw, err)
-	}
-	if _, ok := m["rv"]; !ok {
-		return "", fmt.Errorf("continue token %s names no revision", raw)
-	}
-	m["rv"] = 2
-	out, err := json.Marshal(m)
-	if err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(out), nil
-}
-
 // TestPodInformerPages runs the sensor's pod informer (newPodInformer,
 // pages of 10, stripped for the runtime) against the real API server
 // holding 35 pods of this test with container statuses, cluster-wide:
 // streamed as the server offers; listed in pages through a client that
 // cannot stream; and listed in pages with the first continued request
-// spoiled (podLists: answered 410 Expired, or sent with a forged token
+// spoiled (testenv.ListRequests: answered 410 Expired, or sent with a forged token
 // the server answers at another version), which must fail that list and
 // make the reflector list again from the start. Every way, each of the
 // pods must reach the handler exactly once (added, never deleted or
@@ -274,15 +181,15 @@ func TestPodInformerPages(t *testing.T) {
 	for run, tc := range []struct {
 		name   string
 		stream bool
-		spoil  string // podLists.spoil
+		spoil  string // testenv.ListRequests.Spoil
 	}{{"streamed", true, ""}, {"listed in pages", false, ""}, {"listed, continue token expired", false, "gone"}, {"listed, continued at another version", false, "forged"}} {
 		t.Run(tc.name, func(t *testing.T) {
-			reqs := &podLists{spoil: tc.spoil}
+			reqs := &testenv.ListRequests{Path: "/api/v1/pods", Spoil: tc.spoil}
 			cfg := rest.CopyConfig(env.Config)
-			cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { reqs.next = next; return reqs })
+			cfg.Wrap(func(next http.RoundTripper) http.RoundTripper { reqs.Next = next; return reqs })
 			var client kubernetes.Interface = testenv.NewClient(t, cfg)
 			if !tc.stream {
-				client = noWatchList{client}
+				client = testenv.NoWatchList{Interface: client}
 			}
 			inf, err := newPodInformer(client, page, stripPodForRuntime, nil)
 			if err != nil {
@@ -321,7 +228,7 @@ func TestPodInformerPages(t *testing.T) {
 			defer stop()
 			go inf.RunWithContext(runCtx)
 			if !cache.WaitForCacheSync(runCtx.Done(), inf.HasSynced) {
-				q, codes := reqs.seen()
+				q, codes := reqs.Seen()
 				t.Fatalf("the pod informer never synced: requests %v, answers %v", q, codes)
 			}
 			var cached int
@@ -336,7 +243,7 @@ func TestPodInformerPages(t *testing.T) {
 				}
 			}
 			if cached != count {
-				q, codes := reqs.seen()
+				q, codes := reqs.Seen()
 				t.Fatalf("%d of the %d pods cached (requests %v, answers %v)", cached, count, q, codes)
 			}
 			mu.Lock()
@@ -346,26 +253,8 @@ func TestPodInformerPages(t *testing.T) {
 				}
 			}
 			mu.Unlock()
-			queries, codes := reqs.seen()
-			var lists, firsts int
-			for _, q := range queries {
-				lists++
-				if q.Get("continue") == "" {
-					firsts++
-				}
-				if q.Get("limit") != fmt.Sprint(page) {
-					t.Errorf("list request %v: want limit=%d", q, page)
-				}
-			}
-			switch {
-			case tc.stream && lists != 0:
-				t.Errorf("streamed, yet %d list requests: %v", lists, queries)
 			// Other tests' pods may be listed too: at least one page more.
-			case !tc.stream && lists < count/page+1:
-				t.Errorf("%d list requests (%v): want pages of %d", lists, queries, page)
-			case !tc.stream && (tc.spoil != "") != (firsts > 1):
-				t.Errorf("%d lists started (%v, answers %v): want a list again %v", firsts, queries, codes, tc.spoil != "")
-			}
+			reqs.CheckPages(t, tc.stream, page, count/page+1)
 
 			late := fmt.Sprintf("late-%d", run)
 			create(late, count+run)

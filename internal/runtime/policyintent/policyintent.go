@@ -186,6 +186,15 @@ func BuildWithNodes(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies
 	if len(errs) > 0 {
 		sort.Strings(errs)
 		s.incomplete = fmt.Sprintf("%d policies not understood (%s)", len(errs), errs[0])
+		// Pods can reach the pod informer before their Namespace reaches
+		// the namespace informer (at start-up, or a namespace just
+		// created): until it does, the model errs on selectors of its
+		// unknown labels. Say so: the state passes, the next snapshot
+		// after the Namespace arrives judges again.
+		if missing := missingNamespaces(pods, namespaces); len(missing) > 0 {
+			s.incomplete = fmt.Sprintf("waiting for the Namespace objects of %s, which the pods name but the namespace informer has not delivered; %s",
+				strings.Join(missing, ", "), s.incomplete)
+		}
 	}
 	for key, name := range peerName {
 		if q, err := s.model.Peer(name); err == nil {
@@ -193,6 +202,24 @@ func BuildWithNodes(pods []*corev1.Pod, namespaces []*corev1.Namespace, policies
 		}
 	}
 	return s
+}
+
+// missingNamespaces are the namespaces of pods with no Namespace object
+// among namespaces, sorted.
+func missingNamespaces(pods []*corev1.Pod, namespaces []*corev1.Namespace) []string {
+	have := make(map[string]bool, len(namespaces))
+	for _, ns := range namespaces {
+		have[ns.Name] = true
+	}
+	var missing []string
+	for _, p := range pods {
+		if !have[p.Namespace] {
+			have[p.Namespace] = true
+			missing = append(missing, p.Namespace)
+		}
+	}
+	sort.Strings(missing)
+	return missing
 }
 
 func podNet(a netip.Addr) netip.Prefix {

@@ -1,4 +1,4 @@
-package runtimenode
+package kubelist
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
-// TestListPaged lists n Nodes (each with images) through listPaged from a
+// TestListPaged lists n Nodes (each with images) through Paged from a
 // server answering pages of at most the asked limit: every Node must come
 // back once, stripped, at the first page's version, with no continue
 // token; each request must ask for the page size, the first at the
@@ -22,6 +22,15 @@ import (
 // errors of a page or of the transform, and a continued page at another
 // version than the first, fail the list.
 func TestListPaged(t *testing.T) {
+	// stripNode keeps a Node's name, labels and addresses, as the
+	// runtime sensor's transform does.
+	stripNode := func(obj any) (any, error) {
+		nd, ok := obj.(*corev1.Node)
+		if !ok {
+			return obj, nil
+		}
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nd.Name, Labels: nd.Labels}, Status: corev1.NodeStatus{Addresses: nd.Status.Addresses}}, nil
+	}
 	fat := func(i int) corev1.Node {
 		return corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("n%03d", i), Labels: map[string]string{"i": fmt.Sprint(i)}},
 			Status: corev1.NodeStatus{Images: []corev1.ContainerImage{{Names: []string{"a"}}}, Addresses: []corev1.NodeAddress{{Type: corev1.NodeInternalIP, Address: "10.0.0.1"}}}}
@@ -77,11 +86,11 @@ func TestListPaged(t *testing.T) {
 				}
 				return l, nil
 			}
-			strip := StripNode
+			strip := stripNode
 			if tc.strip != nil {
 				strip = tc.strip
 			}
-			got, err := listPaged(context.Background(), metav1.ListOptions{ResourceVersion: tc.rv, Limit: 500}, int64(tc.page), strip, list)
+			got, err := Paged(context.Background(), metav1.ListOptions{ResourceVersion: tc.rv, Limit: 500}, int64(tc.page), strip, list)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error %v, want %q", err, tc.wantErr)
