@@ -91,7 +91,9 @@ func Run(ctx context.Context, in Input, opts Options) (*finding.Report, error) {
 		}
 		dfs = append(dfs, f)
 	}
-	scanned := len(inv.Objects) + len(dfs)
+	unchecked := uncheckedPodTemplates(inv)
+	problems = append(problems, unchecked...)
+	scanned := len(inv.Objects) - len(unchecked) + len(dfs)
 	// Context objects first...
 	c := rule.NewContext(inv, opts.Settings, opts.Rules)
 	findings, err := opts.Rules.EvaluateObjects(ctx, c)
