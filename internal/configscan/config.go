@@ -91,7 +91,9 @@ func Run(ctx context.Context, in Input, opts Options) (*finding.Report, error) {
 		}
 		dfs = append(dfs, f)
 	}
-	scanned := len(inv.Objects) + len(dfs)
+	unchecked := uncheckedPodTemplates(inv)
+	problems = append(problems, unchecked...)
+	scanned := len(inv.Objects) - len(unchecked) + len(dfs)
 	// Context objects first...
 	c := rule.NewContext(inv, opts.Settings, opts.Rules)
 	findings, err := opts.Rules.EvaluateObjects(ctx, c)
@@ -99,6 +101,7 @@ func Run(ctx context.Context, in Input, opts Options) (*finding.Report, error) {
 		return nil, err
 	}
 	now := opts.now()
+	problems = append(problems, rule.IdleExceptions(opts.Rules, opts.Exceptions, now)...)
 	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, now)...)
 	// ...then workloads in batches, so only one batch of typed objects is
 	// in memory at a time: typed workloads are most of a large scan's heap.
@@ -227,6 +230,7 @@ func Evaluate(ctx context.Context, inv *workload.Inventory, dfs []*dockerfile.Fi
 	if err != nil {
 		return nil, err
 	}
+	problems = append(problems, rule.IdleExceptions(opts.Rules, opts.Exceptions, opts.now())...)
 	problems = append(problems, rule.ApplyExemptions(findings, opts.Rules, inv, opts.Exceptions, opts.now())...)
 	r := finding.NewReport(findings, problems, objects, ruleInfos(opts.Rules, findings))
 	r.Inputs = inputs(inv, 0, dfs)

@@ -31,6 +31,8 @@ type Policy struct {
 	Spec       Spec     `json:"spec"`
 	// File is where the policy was read from.
 	File string `json:"-"`
+	// exceptionLines are the lines of Spec.Exceptions' entries in File.
+	exceptionLines []int
 }
 
 // Metadata names the policy.
@@ -127,8 +129,10 @@ func (p *Policy) validate(src *manifest.Object) error {
 	default:
 		return at("spec.podSecurity.defaultLevel", "must be privileged, baseline or restricted, not %q", p.Spec.PodSecurity.DefaultLevel)
 	}
+	p.exceptionLines = make([]int, len(p.Spec.Exceptions))
 	for i, e := range p.Spec.Exceptions {
 		field := fmt.Sprintf("spec.exceptions[%d]", i)
+		p.exceptionLines[i] = src.LineOf(field)
 		if len(e.Rules) == 0 {
 			return at(field, "rules is required")
 		}
@@ -161,8 +165,12 @@ func parseExpiry(s string) (time.Time, error) {
 // Exceptions returns the policy's exceptions for the rule engine.
 func (p *Policy) Exceptions() []rule.Exception {
 	var out []rule.Exception
-	for _, e := range p.Spec.Exceptions {
-		ex := rule.Exception{Rules: e.Rules, Namespaces: e.Namespaces, Kinds: e.Kinds, Names: e.Names, Reason: e.Reason}
+	for i, e := range p.Spec.Exceptions {
+		ex := rule.Exception{Rules: e.Rules, Namespaces: e.Namespaces, Kinds: e.Kinds, Names: e.Names, Reason: e.Reason,
+			Source: fmt.Sprintf("policy %s: spec.exceptions[%d]", p.File, i)}
+		if i < len(p.exceptionLines) && p.exceptionLines[i] > 0 {
+			ex.Source = fmt.Sprintf("policy %s:%d: spec.exceptions[%d]", p.File, p.exceptionLines[i], i)
+		}
 		if e.Expires != "" {
 			if t, err := parseExpiry(e.Expires); err == nil {
 				ex.Expires = &t

@@ -30,6 +30,10 @@ func TestLoad(t *testing.T) {
 	if len(ex) != 3 || ex[0].Expires == nil || ex[0].Expires.Year() != 2099 {
 		t.Errorf("exceptions = %+v", ex)
 	}
+	// Warnings and errors about an exception name its file and line.
+	if len(ex) == 3 && (ex[0].Source != "policy testdata/policy.yaml:28: spec.exceptions[0]" || ex[1].Source != "policy testdata/policy.yaml:32: spec.exceptions[1]") {
+		t.Errorf("exception sources %q, %q", ex[0].Source, ex[1].Source)
+	}
 }
 
 func TestLoadErrors(t *testing.T) {

@@ -33,6 +33,32 @@ type Exception struct {
 	// Expires, when set, ends the exception (at the start of that day, UTC,
 	// when given as a date).
 	Expires *time.Time `json:"expires,omitempty"`
+	// Source says where the exception is written ("policy p.yaml:12:
+	// spec.exceptions[0]"), for the warnings about it; "" when unknown.
+	Source string `json:"-"`
+}
+
+// where names the exception for messages: its source, or its rules.
+func (e *Exception) where() string {
+	if e.Source != "" {
+		return e.Source + " (rules " + strings.Join(e.Rules, ",") + ")"
+	}
+	return "policy exception for " + strings.Join(e.Rules, ",")
+}
+
+// CheckExceptionRules returns an error for the first rule selector of
+// the exceptions that designates no rule of all (every rule the scan
+// could run: built-in and custom), naming the exception: a typo in a
+// rule ID would otherwise exempt nothing, silently, as --rules refuses.
+func CheckExceptionRules(all *Set, exceptions []Exception) error {
+	for i := range exceptions {
+		for _, sel := range exceptions[i].Rules {
+			if _, err := all.Select([]string{sel}); err != nil || strings.HasPrefix(strings.TrimSpace(sel), "-") {
+				return fmt.Errorf("%s: rule %q matches no rule ID, tag, framework control or peer check ID (see 'palisade rules list')", exceptions[i].where(), sel)
+			}
+		}
+	}
+	return nil
 }
 
 // Validate checks an exception's mandatory fields.
@@ -174,4 +200,36 @@ func ApplyExemptions(findings []finding.Finding, rules *Set, inv *workload.Inven
 		}
 	}
 	return probs
+}
+
+// IdleExceptions warns, once per scan, of each exception whose rules
+// designate none of the rules the scan runs (left out by --rules, or
+// cluster-level rules in a manifest scan): it exempts nothing, which its
+// author does not expect. Expired exceptions are left to ApplyExemptions.
+func IdleExceptions(rules *Set, exceptions []Exception, now time.Time) []finding.Problem {
+	var probs []finding.Problem
+	for i := range exceptions {
+		e := &exceptions[i]
+		if e.Expires != nil && !now.Before(*e.Expires) {
+			continue
+		}
+		if !matchesAnyRule(rules, e.Rules) {
+			probs = append(probs, finding.Problem{Level: finding.LevelWarning,
+				Message: fmt.Sprintf("%s matches no rule this scan runs and exempts nothing", e.where())})
+		}
+	}
+	return probs
+}
+
+// matchesAnyRule reports whether the selectors designate a rule of the set.
+func matchesAnyRule(rules *Set, selectors []string) bool {
+	if rules == nil {
+		return false
+	}
+	for _, r := range rules.Rules() {
+		if rules.Matches(selectors, r.ID) {
+			return true
+		}
+	}
+	return false
 }

@@ -109,3 +109,41 @@ func TestPolicyExceptionAliases(t *testing.T) {
 		t.Errorf("suppressed %q, want %q", got, want)
 	}
 }
+
+// TestExceptionRulesChecked: an exception whose rule ID designates no
+// rule at all (a typo) is an error naming where it is written, as --rules
+// refuses a typo; one for rules the scan does not run is a warning, once;
+// tags, globs and former IDs designate rules.
+func TestExceptionRulesChecked(t *testing.T) {
+	all, err := NewSet(testRule("hardening/latest-tag", []string{"hardening/old-tag"}, TagHardening), testRule("pss/privileged", nil, TagPSSBaseline))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := "policy p.yaml:7: spec.exceptions[1]"
+	for _, rules := range [][]string{{"hardening/latest-tag"}, {"hardening/*"}, {"pss-baseline"}, {"hardening/old-tag"}} {
+		if err := CheckExceptionRules(all, []Exception{{Rules: rules, Reason: "r", Source: src}}); err != nil {
+			t.Errorf("%v: %v", rules, err)
+		}
+	}
+	for _, rules := range [][]string{{"hardening/latest-tags"}, {"hardening/latest-tag", "pss/privilegd"}, {"-pss/privileged"}} {
+		err := CheckExceptionRules(all, []Exception{{Rules: []string{"pss/privileged"}, Reason: "r"}, {Rules: rules, Reason: "r", Source: src}})
+		if err == nil || !strings.Contains(err.Error(), src) || !strings.Contains(err.Error(), rules[len(rules)-1]) {
+			t.Errorf("%v: error %v, want one naming %q and the rule", rules, err, src)
+		}
+	}
+
+	selected, err := all.Select([]string{"pss/*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	past := now.Add(-time.Hour)
+	probs := IdleExceptions(selected, []Exception{
+		{Rules: []string{"pss/privileged"}, Reason: "used"},
+		{Rules: []string{"hardening/latest-tag"}, Reason: "not selected", Source: src},
+		{Rules: []string{"hardening/*"}, Reason: "expired: ApplyExemptions says so", Expires: &past},
+	}, now)
+	if len(probs) != 1 || probs[0].Level != finding.LevelWarning || !strings.Contains(probs[0].Message, src) || !strings.Contains(probs[0].Message, "hardening/latest-tag") {
+		t.Errorf("warnings %+v, want one naming %q and its rule", probs, src)
+	}
+}

@@ -134,6 +134,9 @@ func (o *ScanFlags) Prepare(ctx context.Context, env *Env, liveCluster bool) (co
 		if all, err = builtin.With(p.Rules...); err != nil {
 			return opts, fmt.Errorf("policy %s: %w", o.PolicyFile, err)
 		}
+		if err := rule.CheckExceptionRules(all, p.Exceptions); err != nil {
+			return opts, err
+		}
 		opts.Exceptions = p.Exceptions
 		opts.Settings.AllowedRegistries = p.AllowedRegistries
 		opts.Settings.DefaultPSSLevel = p.DefaultPSSLevel

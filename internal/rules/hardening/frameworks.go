@@ -47,6 +47,13 @@ func Frameworks() map[string]finding.Frameworks {
 		"hardening/configmap-secret":          {CIS: []string{"5.4.1"}, NSA: []string{"network.secrets"}, MITRE: []string{"T1552.001"}},
 		"hardening/service-external-ips":      {NSA: []string{"network.worker-segmentation"}, MITRE: []string{"T1557"}},
 		"hardening/ingress-no-tls":            {NSA: []string{"network.encryption"}, MITRE: []string{"T1557"}},
+		PrivilegedContainerID:                 {CIS: []string{"5.2.2"}, NSA: enforce, MITRE: []string{"T1611", "T1610"}, PSS: []string{"baseline/privileged-containers"}},
+		HostPIDID:                             {CIS: []string{"5.2.3"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/host-namespaces"}},
+		HostIPCID:                             {CIS: []string{"5.2.4"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/host-namespaces"}},
+		HostNetworkID:                         {CIS: []string{"5.2.5"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/host-namespaces"}},
+		HostPortID:                            {CIS: []string{"5.2.12"}, NSA: enforce, PSS: []string{"baseline/host-ports"}},
+		HostPathVolumeID:                      {CIS: []string{"5.2.11"}, NSA: enforce, MITRE: []string{"T1611"}, PSS: []string{"baseline/hostpath-volumes"}},
+		PrivilegeEscalationID:                 {CIS: []string{"5.2.6"}, NSA: enforce, MITRE: []string{"T1548.001"}, PSS: []string{"restricted/privilege-escalation"}},
 		"hardening/secret-env-ref":            {CIS: []string{"5.4.1"}, NSA: []string{"network.secrets"}, MITRE: []string{"T1552"}},
 	}
 }

@@ -6,7 +6,10 @@
 // on their own, what the Pod Security controls also forbid
 // (dangerous-capabilities, run-as-root): they apply at the baseline and
 // restricted levels and are suppressed in a namespace labelled privileged,
-// like the controls.
+// like the controls. The rules of host_access.go (privileged containers,
+// host namespaces, ports and paths, privilege escalation) take over from
+// the Pod Security controls wherever those are not in force, the
+// privileged level above all, so that the level chosen never hides them.
 package hardening
 
 import (
@@ -54,6 +57,13 @@ func Rules() []*rule.Rule {
 		netRawNotDropped(),
 		defaultCapabilitiesKept(),
 		noLinuxHardening(),
+		privilegedContainer(),
+		hostPID(),
+		hostIPC(),
+		hostNetwork(),
+		hostPort(),
+		hostPathAny(),
+		privilegeEscalation(),
 	}
 }
 

@@ -19,9 +19,11 @@
 // severity, suppressed with the level as the reason (SuppressionPSSLevel),
 // so that choosing the level never makes a privileged container look
 // clean; the hardening rules that carry the same risks
-// (hardening/run-as-root, dangerous-capabilities,
-// default-capabilities-kept, no-security-context ...) report them
-// unsuppressed at every level.
+// (hardening/privileged-container, host-pid, host-ipc, host-network,
+// host-port, host-path-volume, privilege-escalation, run-as-root,
+// dangerous-capabilities, default-capabilities-kept ...) report them
+// unsuppressed there (docs/policy.md: each setting is reported once, by
+// the control where it is in force, else by the hardening rule).
 package pss
 
 import (
