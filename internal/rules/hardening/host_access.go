@@ -26,8 +26,11 @@ import (
 // privileged level (where the controls' findings are only shown,
 // suppressed), and whenever the Pod Security rules are not selected
 // (--rules hardening). In a namespace labelled privileged the controls
-// report, suppressed with the label as reason, and these rules stay
-// silent.
+// report, suppressed with the label as reason, and these rules report
+// too, unsuppressed: the label is a Pod Security level like the
+// --pss-level flag, and in 'scan config' the change being gated can add
+// it, so it must not hide the risk (the controls' suppressed findings
+// show what the label switched off).
 
 // pssControl is a Pod Security rule and the level at which it is enforced.
 type pssControl struct {
@@ -37,15 +40,16 @@ type pssControl struct {
 
 // pssCovers reports whether one of the Pod Security controls reports the
 // risk for the workload: selected, and its level in force in the
-// workload's namespace. In a namespace labelled privileged the controls
-// of the default level report, suppressed with the label as reason, and
-// the baseline ones do so even when the default level is privileged
-// (see package pss): they cover the risk there too, so that one
-// suppressed finding shows it, not two.
+// workload's namespace, unsuppressed. In a namespace labelled privileged
+// the controls report only suppressed findings, which do not gate, so
+// they cover nothing there and the hardening rules report.
 func pssCovers(ctx *rule.Context, w *workload.Workload, controls ...pssControl) bool {
 	ps := ctx.PodSecurityFor(w.Namespace())
+	if ps.Suppression != nil {
+		return false
+	}
 	for _, c := range controls {
-		inForce := ps.Applies(c.level) || ps.Suppression != nil && c.level == rule.LevelBaseline
+		inForce := ps.Applies(c.level)
 		if inForce && ctx.Selected(c.id) {
 			return true
 		}
@@ -77,22 +81,42 @@ func privilegedContainer() *rule.Rule {
 		ID:              PrivilegedContainerID,
 		Title:           "Privileged container (any Pod Security level)",
 		Severity:        finding.SeverityCritical,
-		Description:     "A privileged container runs with every capability, every host device and no seccomp, AppArmor or SELinux confinement: it is root on the node in all but name, and escaping takes one mount. This rule reports it at every Pod Security level, the privileged one included, where pss/privileged does not.",
+		Description:     "A privileged container runs with every capability, every host device and no seccomp, AppArmor or SELinux confinement: it is root on the node in all but name, and escaping takes one mount. A Windows HostProcess container (windowsOptions.hostProcess: true) is the same on a Windows node and is reported too. This rule reports both at every Pod Security level, the privileged one included, where pss/privileged and pss/windows-host-process do not.",
 		Remediation:     "Remove privileged: true; grant only the capabilities or the device (through a device plugin) the process needs.",
 		RemediationYAML: "securityContext:\n  privileged: false\n  allowPrivilegeEscalation: false\n  capabilities:\n    drop: [\"ALL\"]",
 		References:      []finding.Reference{pssRef("baseline", "baseline, Privileged Containers"), cis("5.2.2"), nsaGuide("Pod security")},
 		Tags:            tags,
 		Workload: func(ctx *rule.Context, w *workload.Workload) []rule.Violation {
-			if pssCovers(ctx, w, pssControl{"pss/privileged", rule.LevelBaseline}) {
+			privCovered := pssCovers(ctx, w, pssControl{"pss/privileged", rule.LevelBaseline})
+			hostProcCovered := pssCovers(ctx, w, pssControl{"pss/windows-host-process", rule.LevelBaseline})
+			if privCovered && hostProcCovered {
 				return nil
 			}
-			sup := ctx.PodSecurityFor(w.Namespace()).Suppression
+			// A Windows HostProcess container runs on the node as SYSTEM:
+			// the Windows form of privileged. Set on the pod, it applies to
+			// every container that does not set it false.
+			var podHostProcess *bool
+			if psc := w.Spec.SecurityContext; psc != nil && psc.WindowsOptions != nil {
+				podHostProcess = psc.WindowsOptions.HostProcess
+			}
 			var out []rule.Violation
 			for _, c := range w.Containers() {
-				if sc := c.SecurityContext; sc != nil && sc.Privileged != nil && *sc.Privileged {
-					out = append(out, rule.Violation{Container: c.Name, Suppression: sup,
+				sc := c.SecurityContext
+				if !privCovered && sc != nil && sc.Privileged != nil && *sc.Privileged {
+					out = append(out, rule.Violation{Container: c.Name,
 						Field:   w.Field(c.Path + ".securityContext.privileged"),
 						Message: "container " + strconv.Quote(c.Name) + " is privileged (securityContext.privileged: true)"})
+				}
+				if hostProcCovered {
+					continue
+				}
+				hp, field := podHostProcess, w.Field("securityContext.windowsOptions.hostProcess")
+				if sc != nil && sc.WindowsOptions != nil && sc.WindowsOptions.HostProcess != nil {
+					hp, field = sc.WindowsOptions.HostProcess, w.Field(c.Path+".securityContext.windowsOptions.hostProcess")
+				}
+				if hp != nil && *hp {
+					out = append(out, rule.Violation{Container: c.Name, Field: field,
+						Message: "container " + strconv.Quote(c.Name) + " is a Windows HostProcess container (windowsOptions.hostProcess: true): it runs on the node with the node's privileges"})
 				}
 			}
 			return out
@@ -129,7 +153,7 @@ func hostNamespace(id, field, title, desc, cisSection string) *rule.Rule {
 			if !on || pssCovers(ctx, w, pssControl{"pss/host-namespaces", rule.LevelBaseline}) {
 				return nil
 			}
-			return []rule.Violation{{Field: w.Field(field), Suppression: ctx.PodSecurityFor(w.Namespace()).Suppression,
+			return []rule.Violation{{Field: w.Field(field),
 				Message: "the pod shares the node's " + map[string]string{"hostPID": "PID", "hostIPC": "IPC", "hostNetwork": "network"}[field] + " namespace (" + field + ": true)"}}
 		},
 	}
@@ -167,12 +191,11 @@ func hostPort() *rule.Rule {
 			if pssCovers(ctx, w, pssControl{"pss/host-ports", rule.LevelBaseline}) {
 				return nil
 			}
-			sup := ctx.PodSecurityFor(w.Namespace()).Suppression
 			var out []rule.Violation
 			for _, c := range w.Containers() {
 				for i, p := range c.Ports {
 					if p.HostPort != 0 {
-						out = append(out, rule.Violation{Container: c.Name, Suppression: sup,
+						out = append(out, rule.Violation{Container: c.Name,
 							Field:   w.Field(fmt.Sprintf("%s.ports[%d].hostPort", c.Path, i)),
 							Message: fmt.Sprintf("container %q binds host port %d", c.Name, p.HostPort)})
 						break
@@ -205,10 +228,9 @@ func hostPathAny() *rule.Rule {
 			if len(vols) == 0 || pssCovers(ctx, w, pssControl{"pss/host-path-volumes", rule.LevelBaseline}, pssControl{"pss/restricted-volumes", rule.LevelRestricted}) {
 				return nil
 			}
-			sup := ctx.PodSecurityFor(w.Namespace()).Suppression
 			out := make([]rule.Violation, 0, len(vols))
 			for _, v := range vols {
-				out = append(out, rule.Violation{Field: volumeField(w, v.index), Suppression: sup,
+				out = append(out, rule.Violation{Field: volumeField(w, v.index),
 					Message: fmt.Sprintf("volume %q mounts the node path %s (hostPath)", v.vol.Name, v.path)})
 			}
 			return out
@@ -243,7 +265,6 @@ func privilegeEscalation() *rule.Rule {
 			if pssCovers(ctx, w, pssControl{"pss/allow-privilege-escalation", rule.LevelRestricted}) {
 				return nil
 			}
-			sup := ctx.PodSecurityFor(w.Namespace()).Suppression
 			var out []rule.Violation
 			for _, c := range w.Containers() {
 				sc := c.SecurityContext
@@ -257,7 +278,7 @@ func privilegeEscalation() *rule.Rule {
 				if sc != nil && sc.AllowPrivilegeEscalation != nil {
 					field, msg = w.Field(c.Path+".securityContext.allowPrivilegeEscalation"), "container "+strconv.Quote(c.Name)+" sets allowPrivilegeEscalation: true"
 				}
-				out = append(out, rule.Violation{Container: c.Name, Field: field, Message: msg, Suppression: sup})
+				out = append(out, rule.Violation{Container: c.Name, Field: field, Message: msg})
 			}
 			return out
 		},
