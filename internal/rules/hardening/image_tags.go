@@ -32,7 +32,8 @@ func imageNotPinned() *rule.Rule {
 }
 
 // latestTag: no container image may use ":latest" or omit the tag (which
-// pulls latest).
+// pulls latest). An image pinned by digest passes whatever its tag: the
+// runtime pulls the digest and ignores the tag beside it.
 func latestTag() *rule.Rule {
 	return &rule.Rule{
 		ID:              "hardening/latest-tag",
@@ -45,7 +46,7 @@ func latestTag() *rule.Rule {
 		Tags:            tags,
 		Workload: imageCheck(func(c workload.Container, ref imageref.Ref) string {
 			switch {
-			case !ref.Latest():
+			case !ref.Latest() || ref.Pinned():
 				return ""
 			case ref.Tag == "":
 				return "container " + strconv.Quote(c.Name) + " image " + strconv.Quote(c.Image) + " has no tag, so it runs whatever \"latest\" is"

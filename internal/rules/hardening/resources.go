@@ -18,7 +18,9 @@ const resourcesAlias = "hardening/resources"
 // cpuRequests, cpuLimits, memoryRequests, memoryLimits: every regular and
 // init container must set a CPU request, a CPU limit, a memory request and
 // a memory limit; a limit alone counts as the request (the API server
-// copies it). Ephemeral containers cannot have resources and are skipped.
+// copies it). A quantity of 0 counts as unset: the scheduler reserves
+// nothing for it and the kubelet enforces no zero limit. Ephemeral
+// containers cannot have resources and are skipped.
 // One rule per resource and kind, because teams fix and exempt them
 // separately: many deliberately run without CPU limits. On a 1-CPU edge
 // node one unbounded container starves everything else, Palisade
@@ -56,7 +58,8 @@ func memoryLimits() *rule.Rule {
 
 func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severity, title, description, fix string) *rule.Rule {
 	field := kind + "." + string(name)
-	unset := " sets no resources." + field // the message's constant part, built once
+	unset := " sets no resources." + field // the message's constant parts, built once
+	zero := " sets resources." + field + " to 0, which counts as unset"
 	return &rule.Rule{
 		ID:              id,
 		Aliases:         []string{resourcesAlias},
@@ -73,14 +76,28 @@ func resourceRule(id, kind string, name corev1.ResourceName, sev finding.Severit
 				if c.Ephemeral { // ephemeral containers cannot have resources
 					continue
 				}
-				if _, ok := c.Resources.Limits[name]; ok {
-					continue // a limit is always set, and also sets the request
+				q, ok := c.Resources.Limits[name]
+				if kind == "requests" {
+					// An explicit request is what the scheduler counts; a
+					// limit sets the request only when none is written.
+					if r, set := c.Resources.Requests[name]; set {
+						q, ok = r, true
+					}
 				}
-				if _, ok := c.Resources.Requests[name]; ok && kind == "requests" {
+				var msg string
+				switch {
+				case !ok:
+					msg = "container " + strconv.Quote(c.Name) + unset
+				case q.IsZero():
+					// "0" is written but means nothing: the scheduler
+					// reserves nothing and the kubelet sets no bound
+					// (kube-linter and kube-score judge it unset too).
+					msg = "container " + strconv.Quote(c.Name) + zero
+				default:
 					continue
 				}
 				out = append(out, rule.Violation{
-					Message:   "container " + strconv.Quote(c.Name) + unset,
+					Message:   msg,
 					Field:     w.Field(c.Path + ".resources"),
 					Container: c.Name,
 				})

@@ -85,7 +85,8 @@ func duplicateEnv() *rule.Rule {
 // container-ephemeral-storage-request-and-limit, which asks for both):
 // logs, caches and temporary files otherwise fill the node's disk, and the
 // kubelet evicts every pod on it; without a request the scheduler places
-// pods on nodes whose disk is already spoken for. One finding per
+// pods on nodes whose disk is already spoken for. Both must be written,
+// as kube-score asks; a quantity of 0 counts as unset. One finding per
 // container, naming what is missing.
 func ephemeralStorage() *rule.Rule {
 	return &rule.Rule{
@@ -101,10 +102,14 @@ func ephemeralStorage() *rule.Rule {
 					continue
 				}
 				var missing []string
-				if _, ok := c.Resources.Requests[corev1.ResourceEphemeralStorage]; !ok {
+				// A quantity of 0 bounds and reserves nothing: it counts
+				// as unset.
+				lim, limSet := c.Resources.Limits[corev1.ResourceEphemeralStorage]
+				req, reqSet := c.Resources.Requests[corev1.ResourceEphemeralStorage]
+				if !reqSet || req.IsZero() {
 					missing = append(missing, "resources.requests.ephemeral-storage")
 				}
-				if _, ok := c.Resources.Limits[corev1.ResourceEphemeralStorage]; !ok {
+				if !limSet || lim.IsZero() {
 					missing = append(missing, "resources.limits.ephemeral-storage")
 				}
 				if len(missing) > 0 {
