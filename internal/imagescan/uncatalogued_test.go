@@ -10,6 +10,16 @@ import (
 	. "github.com/palisade-sec/palisade/internal/imagescan/imagescantest"
 )
 
+// zlibDB is a database of one Debian 12 advisory, about zlib (fixed in
+// 1:1.3), that the zlib1g of these tests' images has.
+func zlibDB(t *testing.T) string {
+	t.Helper()
+	const vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+	return debianDB(t, map[string][]byte{
+		"DEBIAN-CVE-2026-1000": DebianRecord("DEBIAN-CVE-2026-1000", "CVE-2026-1000", "zlib", "1:1.3", vector),
+	}, time.Now())
+}
+
 // TestUncataloguedSoftwareIsNotClean: software in an image that the
 // catalogers could not read (a dpkg stanza without a version, a version
 // dpkg cannot parse, an unreadable package.json, METADATA or gemspec) was
@@ -17,10 +27,7 @@ import (
 // each is an error naming the file (exit 2), a warning under
 // AllowMissingData, and the readable packages are still matched.
 func TestUncataloguedSoftwareIsNotClean(t *testing.T) {
-	const vector = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
-	cacheDir := debianDB(t, map[string][]byte{
-		"DEBIAN-CVE-2026-1000": DebianRecord("DEBIAN-CVE-2026-1000", "CVE-2026-1000", "zlib", "1:1.3", vector),
-	}, time.Now())
+	cacheDir := zlibDB(t)
 	zlib := DpkgStanza("zlib1g", "1:1.2.13.dfsg-1", "zlib")
 	for _, tc := range []struct {
 		name    string
