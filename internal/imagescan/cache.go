@@ -39,8 +39,10 @@ func cacheKey(digest string, sc Scanners, opts Options, set *catalog.Set) string
 	return fmt.Sprintf("%s|secret=%t|%d|%d|catalogers=%s|inventory=%d|executables=%d", digest, sc.Secret, opts.Secrets.MaxFileSize, len(opts.Secrets.SkipDirs), strings.Join(names, ","), inventoryVersion, opts.Executables)
 }
 
-// inventoryVersion: 2 added Red Hat content sets (Inventory.ContentSets).
-const inventoryVersion = 2
+// inventoryVersion: 2 added Red Hat content sets (Inventory.ContentSets);
+// 3 made files and entries the catalogers could not read errors of
+// Inventory.Problems (and reported skipped dpkg and apk entries).
+const inventoryVersion = 3
 
 // MemoryCache is an InventoryCache in memory that keeps the most recently
 // used entries. An inventory is a few hundred bytes per package.

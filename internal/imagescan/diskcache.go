@@ -24,7 +24,7 @@ import (
 // cataloger, the secret rules or the Inventory encoding changes what a walk
 // of the same image yields, so entries written by an older Palisade are
 // never read as current.
-const AnalyzerVersion = "imagescan/3"
+const AnalyzerVersion = "imagescan/4"
 
 // DefaultDiskCacheBytes bounds a DiskCache made with max <= 0.
 const DefaultDiskCacheBytes = 256 << 20

@@ -214,7 +214,10 @@ func TestDistributions(t *testing.T) {
 			}
 			unknown := false
 			for _, p := range res.Report.Problems {
-				if p.Level == finding.LevelError {
+				// Trivy's apk database keeps a stanza without V: on
+				// purpose; it is said, as not catalogued.
+				expected := tc.distro == "Alpine 3.4" && strings.Contains(p.Message, `package "invalidPackageWithoutAVersion" without name or version: not catalogued`)
+				if p.Level == finding.LevelError && !expected {
 					t.Errorf("problem: %s", p.Message)
 				}
 				if p.Level == finding.LevelWarning && strings.Contains(p.Message, "end of life unknown") {

@@ -93,8 +93,9 @@ type Options struct {
 	// (finding.FixStates).
 	IgnoreStatus []string
 	// AllowMissingData makes packages of an ecosystem the database has no
-	// advisories of (or whose versions Palisade cannot compare) warnings
-	// of the report instead of errors.
+	// advisories of (or whose versions Palisade cannot compare), and files
+	// or entries the catalogers could not read, warnings of the report
+	// instead of errors.
 	AllowMissingData bool
 	// VEX statements suppress findings (they stay in the report, marked).
 	VEX *vulnmatch.VEX
@@ -270,6 +271,15 @@ func Scan(ctx context.Context, ref string, opts Options) (*Result, error) {
 	res := &Result{Image: inv.Image, DB: meta, Cached: cached, SBOM: inv.Document(opts.ToolName, opts.ToolVersion)}
 	var findings []finding.Finding
 	problems := append([]finding.Problem(nil), inv.Problems...)
+	if opts.AllowMissingData || !sc.Vuln {
+		// Software that was not catalogued is unchecked, which missing
+		// data accepts and a secret scan alone does not care about.
+		for i := range problems {
+			if problems[i].Level == finding.LevelError {
+				problems[i].Level = finding.LevelWarning
+			}
+		}
+	}
 	if sc.Vuln {
 		report(opts, Progress{Stage: "matching"})
 		m, err := Match(ctx, inv, db, opts)

@@ -258,7 +258,7 @@ func catalogFS(ctx context.Context, fsys *image.FS, set *catalog.Set, info Image
 	}
 	inv := &Inventory{Image: info, OS: res.OS, Packages: res.Packages}
 	for _, w := range res.Warnings {
-		inv.Problems = append(inv.Problems, finding.Problem{Level: finding.LevelWarning, Message: w.Error()})
+		inv.Problems = append(inv.Problems, notCatalogued("", w))
 	}
 	var csProblems []finding.Problem
 	inv.ContentSets, csProblems = contentSets(fsys)
@@ -268,8 +268,7 @@ func catalogFS(ctx context.Context, fsys *image.FS, set *catalog.Set, info Image
 	for _, c := range set.Streams {
 		for _, r := range fsys.Results(streamPrefix + c.Name()) {
 			if r.Err != nil {
-				inv.Problems = append(inv.Problems, finding.Problem{Level: finding.LevelWarning, File: "/" + r.Path,
-					Message: fmt.Sprintf("cataloger %s: %v", c.Name(), r.Err)})
+				inv.Problems = append(inv.Problems, notCatalogued("/"+r.Path, fmt.Errorf("cataloger %s: %w", c.Name(), r.Err)))
 				continue
 			}
 			pkgs, _ := r.Value.([]sbom.Package)
@@ -404,3 +403,13 @@ func (r *progressReader) Read(b []byte) (int, error) {
 }
 
 func (r *progressReader) Close() error { return r.rc.Close() }
+
+// notCatalogued is a file, or entries of one, that a cataloger could not
+// read: the software there is missing from the SBOM and was not checked
+// for vulnerabilities. That is an error (Scan makes it a warning under
+// Options.AllowMissingData), since "no findings" would be a clean answer
+// about software nobody looked at.
+func notCatalogued(file string, err error) finding.Problem {
+	return finding.Problem{Level: finding.LevelError, File: file,
+		Message: err.Error() + " (its software is missing from the SBOM and was not checked for vulnerabilities)"}
+}

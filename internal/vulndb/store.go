@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -61,6 +62,12 @@ type Metadata struct {
 	Sources []SourceState `json:"sources"`
 	// Ecosystems counts records per base OSV ecosystem ("Debian", "Go").
 	Ecosystems map[string]int `json:"ecosystems"`
+	// Releases are the release-qualified ecosystems of the distributions
+	// whose advisories name the release they apply to (Debian, Ubuntu,
+	// Alpine: "Debian:12", "Alpine:v3.20"), so that a package of a release
+	// the database has no advisories of is reported as not checked rather
+	// than clean. Empty in a file built before they were recorded.
+	Releases []string `json:"releases,omitempty"`
 	// Records is the number of records.
 	Records int `json:"records"`
 	// CVEs is the number of CVE enrichment entries (NVD, KEV, EPSS).
@@ -177,6 +184,35 @@ func (m Metadata) HasEcosystem(ecosystem string) bool {
 		}
 	}
 	return false
+}
+
+// releaseRecorded reports whether Metadata.Releases lists the releases
+// of a base ecosystem: the distributions whose OSV records and packages
+// both name their release the same way.
+func releaseRecorded(base string) bool {
+	switch strings.ToLower(base) {
+	case "debian", "ubuntu", "alpine":
+		return true
+	}
+	return false
+}
+
+// Releases returns the release-qualified ecosystems of ecosystem's base
+// that the database holds records of ("Debian:11", "Debian:12"); nil
+// when it does not record releases of that base (a distribution without
+// releases, or a file built before they were recorded).
+func (db *DB) Releases(ecosystem string) []string { return db.meta.ReleasesOf(ecosystem) }
+
+// ReleasesOf returns the entries of m.Releases of ecosystem's base.
+func (m Metadata) ReleasesOf(ecosystem string) []string {
+	base := BaseEcosystem(ecosystem)
+	var out []string
+	for _, r := range m.Releases {
+		if b, _, _ := strings.Cut(r, ":"); strings.EqualFold(b, base) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Lookup returns the records that name the package in an ecosystem. The
@@ -387,6 +423,9 @@ type builder struct {
 	// hundred bytes a record); its values are therefore numbers into the
 	// tables below, not strings and lists of their own.
 	records map[string]storedRecord
+	// releases are the release-qualified ecosystems met of the
+	// distributions in releaseRecorded (Metadata.Releases).
+	releases map[string]bool
 	// sources are the names of the sources, numbered by storedRecord.
 	sources []string
 	// keys are the distinct index keys met, numbered from 1 (keyIDs);
@@ -531,7 +570,7 @@ func newBuilder(dest string) (*builder, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("vulnerability database %s: %w", tmp, err)
 	}
-	return &builder{bolt: b, tmp: tmp, records: map[string]storedRecord{}, keyIDs: map[string]uint32{},
+	return &builder{bolt: b, tmp: tmp, records: map[string]storedRecord{}, releases: map[string]bool{}, keyIDs: map[string]uint32{},
 		spellings: map[string]uint32{}, maxTxNodes: maxTxNodes}, nil
 }
 
@@ -582,6 +621,9 @@ func appendStripped(dst, raw []byte) []byte {
 func (b *builder) store(source string, rec *Record, value ...[]byte) error {
 	r := storedRecord{source: b.sourceNumber(source), moreAt: uint32(len(b.more))}
 	for _, a := range rec.Affected {
+		if base, rel, ok := strings.Cut(a.Package.Ecosystem, ":"); ok && rel != "" && releaseRecorded(base) && !b.releases[a.Package.Ecosystem] {
+			b.releases[strings.Clone(a.Package.Ecosystem)] = true
+		}
 		k := b.indexKey(a.Package)
 		switch {
 		case r.key == 0:
@@ -818,6 +860,7 @@ func (b *builder) commit(meta Metadata, dest string) (Metadata, error) {
 		named[displayEcosystem(eco)] = n
 	}
 	meta.Ecosystems = named
+	meta.Releases = slices.Sorted(maps.Keys(b.releases))
 	meta.Records = len(b.records)
 	cveCounts, err := b.countBySource(bucketCVEs)
 	if err != nil {

@@ -45,6 +45,17 @@ type Coverage interface {
 	HasEcosystem(ecosystem string) bool
 }
 
+// ReleaseCoverage is implemented by sources that know which releases of a
+// distribution they hold records of (*vulndb.DB does, for Debian, Ubuntu
+// and Alpine). Match reports a package of a release none of them applies
+// to (Debian 13 against a database of Debian 11 and 12) as not checked:
+// no record could ever match it, which says nothing about its safety.
+type ReleaseCoverage interface {
+	// Releases returns the release-qualified ecosystems of ecosystem's
+	// base ("Debian:12"); nil when the source does not know them.
+	Releases(ecosystem string) []string
+}
+
 // Options tune Match.
 type Options struct {
 	// IgnoreUnfixed drops vulnerabilities that have no fixed version yet.
@@ -122,6 +133,7 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 		res.Unchecked[i].Packages++
 	}
 	coverage, _ := src.(Coverage)
+	releases, _ := src.(ReleaseCoverage)
 	enrich, _ := src.(CVESource)
 	streams, problems, err := redHatStreams(src, pkgs, opts)
 	if err != nil {
@@ -155,6 +167,10 @@ func Match(ctx context.Context, src Source, pkgs []sbom.Package, opts Options) (
 			continue
 		}
 		if coverage != nil && !coverage.HasEcosystem(p.Ecosystem) {
+			skip(p, false, false)
+			continue
+		}
+		if releases != nil && !releaseCovered(releases, q.ecosystem) {
 			skip(p, false, false)
 			continue
 		}
@@ -443,6 +459,21 @@ func (q query) releaseOK(recordEcosystem string) bool {
 		return inRedHatStreams(release(recordEcosystem), q.streams)
 	}
 	return releaseApplies(q.ecosystem, release(recordEcosystem), release(q.ecosystem))
+}
+
+// releaseCovered reports whether src holds records of the release of a
+// package of ecosystem, or cannot say: true when the package names no
+// release (matched against every release) or src lists none of its base.
+func releaseCovered(src ReleaseCoverage, ecosystem string) bool {
+	pkg := release(ecosystem)
+	if pkg == "" {
+		return true
+	}
+	known := src.Releases(ecosystem)
+	if len(known) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(known, func(r string) bool { return releaseApplies(ecosystem, release(r), pkg) })
 }
 
 // releaseApplies reports whether what a source says of release record

@@ -4,7 +4,9 @@ package catalog
 // blank lines (P name, V version, A arch, L licence, o origin). The
 // origin is the source package that Alpine's advisories name; it shares
 // the binary's version. A stanza without P or V is skipped (a half-written
-// database), and lines that are not "K:value" are ignored, as apk does.
+// or tampered database) and returned as a PartialError naming its line, so
+// the package is reported as not catalogued rather than dropped in
+// silence; lines that are not "K:value" are ignored, as apk does.
 
 import (
 	"bufio"
@@ -28,7 +30,7 @@ func Apk() Cataloger {
 }
 
 func parseApk(_ context.Context, env Env, _ fs.FS, p string, r io.Reader) ([]sbom.Package, error) {
-	entries, _, err := parseApkInstalled(r)
+	entries, skipped, err := parseApkInstalled(r)
 	if err != nil {
 		return nil, err
 	}
@@ -36,6 +38,9 @@ func parseApk(_ context.Context, env Env, _ fs.FS, p string, r io.Reader) ([]sbo
 	pkgs := make([]sbom.Package, 0, len(entries))
 	for _, e := range entries {
 		pkgs = append(pkgs, e.pkg(eco, vendor, distro, p))
+	}
+	if len(skipped) > 0 {
+		return pkgs, &PartialError{Errs: skipped}
 	}
 	return pkgs, nil
 }
@@ -78,13 +83,13 @@ func parseApkInstalled(r io.Reader) (entries []apkEntry, skipped []error, err er
 	br := bufio.NewReaderSize(r, 64<<10)
 	var cur apkEntry
 	seen := false
-	lineNo := 0
+	lineNo, start := 0, 0 // start: the line of the stanza's first field
 	flush := func() {
 		if !seen {
 			return
 		}
 		if cur.Name == "" || cur.Version == "" {
-			skipped = append(skipped, fmt.Errorf("line %d: package %q without name or version", lineNo, cur.Name))
+			skipped = append(skipped, fmt.Errorf("stanza at line %d: package %q without name or version: not catalogued", start, cur.Name))
 		} else {
 			entries = append(entries, cur)
 		}
@@ -105,6 +110,9 @@ func parseApkInstalled(r io.Reader) (entries []apkEntry, skipped []error, err er
 		}
 		if len(line) < 2 || line[1] != ':' {
 			continue
+		}
+		if !seen {
+			start = lineNo
 		}
 		seen = true
 		v := strings.TrimSpace(line[2:])

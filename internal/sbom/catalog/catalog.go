@@ -114,7 +114,12 @@ func (g Glob) Catalog(ctx context.Context, env Env, fsys fs.FS, paths []string) 
 			return nil, err
 		}
 		got, err := g.parseFile(ctx, env, fsys, p)
-		if err != nil {
+		var partial *PartialError
+		if errors.As(err, &partial) {
+			// Some entries of the file were skipped: the others stand, and
+			// the skipped ones are said, never dropped in silence.
+			errs = append(errs, partial.Errs...)
+		} else if err != nil {
 			if g.Lenient {
 				errs = append(errs, err)
 				continue
@@ -148,6 +153,14 @@ func (g Glob) parseFile(ctx context.Context, env Env, fsys fs.FS, p string) ([]s
 	if r.over {
 		err = fmt.Errorf("larger than %d bytes", g.maxSize())
 	}
+	var partial *PartialError
+	if errors.As(err, &partial) {
+		errs := make([]error, len(partial.Errs))
+		for i, e := range partial.Errs {
+			errs[i] = fmt.Errorf("%s: %w", p, e)
+		}
+		return pkgs, &PartialError{Errs: errs}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
@@ -155,7 +168,9 @@ func (g Glob) parseFile(ctx context.Context, env Env, fsys fs.FS, p string) ([]s
 }
 
 // PartialError is returned with the packages that were found when some
-// files could not be parsed; callers may report it as a warning.
+// files, or some entries of a file, could not be parsed: what they hold
+// was not catalogued, so callers must say so (an image scan reports it as
+// not checked). A ParseFunc returns one for the entries it skipped.
 type PartialError struct{ Errs []error }
 
 func (e *PartialError) Error() string { return errors.Join(e.Errs...).Error() }

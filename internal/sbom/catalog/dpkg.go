@@ -5,9 +5,11 @@ package catalog
 // usually without a Status field). A package is reported when dpkg would
 // have its files on disk: Status is present and its state is neither
 // not-installed nor config-files (removed, only conffiles left). Entries
-// of status.d/ without Status are installed by construction. A stanza
-// whose Version does not parse as a Debian version is dropped, as
-// dpkg-query drops it with a warning.
+// of status.d/ without Status are installed by construction. A stanza of
+// an installed package without Package or Version, or whose Version does
+// not parse as a Debian version, is left out (dpkg-query drops it with a
+// warning) and returned as a PartialError naming its line: its package
+// was not catalogued, which a scan must say.
 
 import (
 	"bufio"
@@ -46,7 +48,7 @@ func parseDpkg(_ context.Context, env Env, _ fs.FS, p string, r io.Reader) ([]sb
 			}
 		}
 	}
-	entries, _, err := parseDpkgStatus(r, statusD)
+	entries, skipped, err := parseDpkgStatus(r, statusD)
 	if err != nil {
 		return nil, err
 	}
@@ -57,6 +59,9 @@ func parseDpkg(_ context.Context, env Env, _ fs.FS, p string, r io.Reader) ([]sb
 			continue
 		}
 		pkgs = append(pkgs, e.pkg(eco, vendor, distro, p))
+	}
+	if len(skipped) > 0 {
+		return pkgs, &PartialError{Errs: skipped}
 	}
 	return pkgs, nil
 }
@@ -141,21 +146,30 @@ func parseDpkgStatus(r io.Reader, statusD bool) (entries []dpkgEntry, skipped []
 	br := bufio.NewReaderSize(r, 64<<10)
 	var cur dpkgEntry
 	var fields int
-	var last string // field name a continuation line belongs to
-	lineNo := 0
+	var last string       // field name a continuation line belongs to
+	lineNo, start := 0, 0 // start: the line of the stanza's first field
 	flush := func() {
 		if fields == 0 {
 			return
 		}
 		cur.statusD = statusD
+		// A stanza of a package whose files are not on disk (removed,
+		// purged, no Status in the status file) hides nothing when it is
+		// left out.
+		gone := !cur.filesPresent()
+		skip := func(err error) {
+			if !gone {
+				skipped = append(skipped, err)
+			}
+		}
 		switch {
 		case cur.Package == "":
-			skipped = append(skipped, fmt.Errorf("line %d: stanza without Package", lineNo))
+			skip(fmt.Errorf("stanza at line %d: stanza without Package: not catalogued", start))
 		case cur.Version == "":
-			skipped = append(skipped, fmt.Errorf("line %d: package %s: no Version", lineNo, cur.Package))
+			skip(fmt.Errorf("stanza at line %d: package %s: no Version: not catalogued", start, cur.Package))
 		default:
 			if _, verr := deb.Parse(cur.Version); verr != nil {
-				skipped = append(skipped, fmt.Errorf("line %d: package %s: %w", lineNo, cur.Package, verr))
+				skip(fmt.Errorf("stanza at line %d: package %s: %w: not catalogued", start, cur.Package, verr))
 			} else {
 				entries = append(entries, cur)
 			}
@@ -183,6 +197,9 @@ func parseDpkgStatus(r io.Reader, statusD bool) (entries []dpkgEntry, skipped []
 			name, value, ok := strings.Cut(line, ":")
 			if !ok || name == "" || strings.ContainsAny(name, " \t") {
 				return nil, nil, fmt.Errorf("line %d: %w: field name %q not followed by a colon", lineNo, errDpkgSyntax, truncate(name, 40))
+			}
+			if fields == 0 {
+				start = lineNo
 			}
 			fields++
 			if fields > maxDpkgFields {

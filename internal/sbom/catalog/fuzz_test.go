@@ -51,7 +51,7 @@ func FuzzApkInstalled(f *testing.F) {
 	f.Add([]byte("P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nP:x\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		bounded(t, func() {
-			entries, _, err := parseApkInstalled(bytes.NewReader(data))
+			entries, skipped, err := parseApkInstalled(bytes.NewReader(data))
 			if err != nil {
 				return
 			}
@@ -60,8 +60,29 @@ func FuzzApkInstalled(f *testing.F) {
 					t.Fatalf("entry without name or version: %+v", e)
 				}
 			}
+			// Nothing is dropped in silence: every stanza with a field
+			// is an entry or a skipped entry.
+			if n := apkStanzas(data); len(entries)+len(skipped) != n {
+				t.Fatalf("%d entries and %d skipped of %d stanzas", len(entries), len(skipped), n)
+			}
 		})
 	})
+}
+
+// apkStanzas counts the stanzas of an apk database that have at least
+// one "K:value" line, independently of the parser.
+func apkStanzas(data []byte) int {
+	n, open := 0, false
+	for _, l := range strings.Split(string(data), "\n") {
+		l = strings.TrimSuffix(l, "\r")
+		switch {
+		case strings.TrimSpace(l) == "":
+			open = false
+		case len(l) >= 2 && l[1] == ':' && !open:
+			n, open = n+1, true
+		}
+	}
+	return n
 }
 
 func FuzzOSRelease(f *testing.F) {

@@ -3,6 +3,7 @@ package catalog
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,7 +88,7 @@ func readDpkgInput(t *testing.T, input string) []byte {
 // package's files.
 func compareDpkg(t *testing.T, input string, data []byte, want []dpkgQueryRow) {
 	t.Helper()
-	entries, _, err := parseDpkgStatus(strings.NewReader(string(data)), false)
+	entries, skipped, err := parseDpkgStatus(strings.NewReader(string(data)), false)
 	if err != nil {
 		t.Fatalf("%s: %v", input, err)
 	}
@@ -115,7 +116,13 @@ func compareDpkg(t *testing.T, input string, data []byte, want []dpkgQueryRow) {
 	if strings.Join(got, "\n") != strings.Join(exp, "\n") {
 		t.Errorf("%s: parsed entries differ from dpkg-query -W\ngot:\n%s\nwant:\n%s", input, strings.Join(got, "\n"), strings.Join(exp, "\n"))
 	}
+	// Stanzas of installed packages that dpkg-query drops (with a
+	// warning) are said by the cataloger, one error each.
 	pkgs, err := parseDpkg(t.Context(), Env{}, nil, "var/lib/dpkg/status", strings.NewReader(string(data)))
+	var partial *PartialError
+	if errors.As(err, &partial) && len(partial.Errs) == len(skipped) {
+		err = nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,9 +242,12 @@ func TestApkOracle(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	// The database holds one stanza without V:, which Trivy drops; it is
+	// said here (the package was not catalogued), not dropped in silence.
 	pkgs, err := parseApk(t.Context(), Env{}, nil, "lib/apk/db/installed", f)
-	if err != nil {
-		t.Fatal(err)
+	var partial *PartialError
+	if !errors.As(err, &partial) || len(partial.Errs) != 1 || !strings.Contains(partial.Errs[0].Error(), `package "invalidPackageWithoutAVersion" without name or version`) {
+		t.Fatalf("error %v, want the stanza without a version named", err)
 	}
 	var got, want []string
 	for _, p := range pkgs {
