@@ -33,7 +33,7 @@ func TestFieldNamesMatchExactly(t *testing.T) {
 			if err != nil || len(set.Objects) != 1 {
 				t.Fatalf("load: %v %v", err, set.Problems)
 			}
-			typed, err := decodeTyped(set.Objects[0])
+			typed, err := decodeTyped(set.Objects[0], nil)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}

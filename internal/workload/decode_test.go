@@ -65,13 +65,34 @@ func checkDirect(t *testing.T, what string, kind [2]string, data []byte, want an
 	got, ok := decodeDirect(data, kind[0], kind[1])
 	switch {
 	case !ok:
+		checkDirectShared(t, what, kind, data, false, nil)
 		return false
 	case wantErr != nil:
 		t.Fatalf("%s (%s/%s): the direct decoder accepted what the API server rejects (%v)\n%s", what, kind[0], kind[1], wantErr, data)
 	case !reflect.DeepEqual(got, want):
 		t.Fatalf("%s (%s/%s): direct and API server decodings differ\nAPI server:    %+v\ndirect:        %+v\ninput: %s", what, kind[0], kind[1], want, got, data)
 	}
+	checkDirectShared(t, what, kind, data, true, want)
 	return true
+}
+
+// checkDirectShared decodes data twice through one directCache, as a
+// decoding goroutine does with the objects it takes: the first time
+// fills the cache, the second takes its resource lists from it. Both
+// must decide as decodeDirect alone did (accepted, and then equal to
+// want).
+func checkDirectShared(t *testing.T, what string, kind [2]string, data []byte, wantOK bool, want any) {
+	t.Helper()
+	var cache directCache
+	for pass := range 2 {
+		got, ok := decodeDirectShared(data, kind[0], kind[1], &cache)
+		switch {
+		case ok != wantOK:
+			t.Fatalf("%s (%s/%s), pass %d through a cache: accepted %v, without one %v\n%s", what, kind[0], kind[1], pass, ok, wantOK, data)
+		case ok && !reflect.DeepEqual(got, want):
+			t.Fatalf("%s (%s/%s), pass %d through a cache: decodings differ\nAPI server: %+v\ncached:     %+v\ninput: %s", what, kind[0], kind[1], pass, want, got, data)
+		}
+	}
 }
 
 // TestFastDecodeMatchesAPIServer decodes every object of every YAML

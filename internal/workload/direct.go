@@ -7,6 +7,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/palisade-sec/palisade/internal/jsonenc"
 )
 
@@ -32,6 +34,45 @@ type direct struct {
 	i     int
 	bad   bool
 	depth int
+	cache *directCache
+}
+
+// directCache shares the resource lists that identical JSON decodes to
+// between the objects one goroutine decodes. Nearly every container of
+// a large input repeats one of a few lists ({"cpu":"100m","memory":
+// "128Mi"}), and each decoded list is a map of its own (~600 bytes, the
+// largest allocation of typed decoding after the containers). Sharing is
+// safe because nothing after decoding writes to a workload's resource
+// lists (rules are pure), and a list is shared only when its quantities
+// hold no pointer (Quantity.DeepCopy returns an equal value), so that no
+// copy of a shared quantity can change another's. Bounded against
+// hostile input: at most maxSharedLists lists of at most
+// maxSharedListBytes of JSON each; past that, lists decode as before.
+//
+// A directCache is owned by one goroutine; the zero value is ready.
+type directCache struct {
+	lists map[string]corev1.ResourceList
+}
+
+const (
+	maxSharedLists     = 256
+	maxSharedListBytes = 256
+)
+
+// keep remembers the list that raw decoded to, when it may be shared.
+func (c *directCache) keep(raw []byte, l corev1.ResourceList) {
+	if len(raw) > maxSharedListBytes || len(c.lists) >= maxSharedLists {
+		return
+	}
+	for _, q := range l {
+		if q != q.DeepCopy() {
+			return
+		}
+	}
+	if c.lists == nil {
+		c.lists = make(map[string]corev1.ResourceList)
+	}
+	c.lists[string(raw)] = l
 }
 
 const maxDirectDepth = 200

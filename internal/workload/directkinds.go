@@ -14,7 +14,14 @@ import (
 // (direct.go). ok is false for other kinds and for anything the direct
 // decoder leaves to unmarshalTyped.
 func decodeDirect(data []byte, group, kind string) (typed any, ok bool) {
-	d := &direct{b: data}
+	return decodeDirectShared(data, group, kind, nil)
+}
+
+// decodeDirectShared is decodeDirect with the values that identical
+// input decodes to shared through cache (directCache), which one
+// decoding goroutine owns; a nil cache shares nothing.
+func decodeDirectShared(data []byte, group, kind string, cache *directCache) (typed any, ok bool) {
+	d := &direct{b: data, cache: cache}
 	if d.peek() != '{' {
 		// A top-level null decodes to the zero object in encoding/json,
 		// and anything else that is not an object is an error: leave
@@ -822,6 +829,27 @@ func (d *direct) resourceList() corev1.ResourceList {
 	if d.null() {
 		return nil
 	}
+	if d.cache == nil {
+		return d.resourceListFresh()
+	}
+	start := d.i
+	raw := d.raw()
+	if d.bad {
+		return nil
+	}
+	if l, ok := d.cache.lists[string(raw)]; ok {
+		return l
+	}
+	d.i = start
+	l := d.resourceListFresh()
+	if !d.bad {
+		d.cache.keep(raw, l)
+	}
+	return l
+}
+
+// resourceListFresh decodes a resource list into a map of its own.
+func (d *direct) resourceListFresh() corev1.ResourceList {
 	out := corev1.ResourceList{}
 	for k := range d.object {
 		if d.peek() == 'n' {

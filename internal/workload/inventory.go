@@ -188,12 +188,13 @@ func decodeAll(objs []*manifest.Object) ([]any, []error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var cache directCache
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(objs) {
 					return
 				}
-				typed[i], errs[i] = decodeTyped(objs[i])
+				typed[i], errs[i] = decodeTyped(objs[i], &cache)
 				if typed[i] != nil && errs[i] == nil {
 					objs[i].JSON = nil
 				}
@@ -316,7 +317,10 @@ func apiGroup(src *manifest.Object) string {
 // enforced by a current cluster, so counting it as isolation would be a
 // false clean. It stays an untyped object (hardening/deprecated-api-version
 // reports it; netpol names it as not modelled).
-func decodeTyped(src *manifest.Object) (any, error) {
+//
+// cache shares decoded values between the objects one goroutine decodes
+// (directCache); nil shares nothing.
+func decodeTyped(src *manifest.Object, cache *directCache) (any, error) {
 	info := LookupAPIVersion(src.APIVersion, src.Kind)
 	switch {
 	case info.Status == APIUnknown:
@@ -326,7 +330,7 @@ func decodeTyped(src *manifest.Object) (any, error) {
 	}
 	// The workload kinds, most of a large input, decode without
 	// reflection unless they use what only encoding/json decides.
-	if typed, ok := decodeDirect(src.JSON, info.Group, src.Kind); ok {
+	if typed, ok := decodeDirectShared(src.JSON, info.Group, src.Kind, cache); ok {
 		return typed, nil
 	}
 	typed := newTyped(info.Group, src.Kind)
