@@ -102,10 +102,11 @@ func TestWatcherPodsPaged(t *testing.T) {
 				p, _ := obj.(*corev1.Pod)
 				return p
 			}
-			if _, err := w.factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+			reg, err := w.factory.Core().V1().Pods().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 				AddFunc:    func(obj any) { mu.Lock(); adds[pod(obj).Name]++; mu.Unlock() },
 				DeleteFunc: func(obj any) { mu.Lock(); dels[pod(obj).Name]++; mu.Unlock() },
-			}); err != nil {
+			})
+			if err != nil {
 				t.Fatal(err)
 			}
 			runCtx, stop := context.WithCancel(ctx)
@@ -133,6 +134,11 @@ func TestWatcherPodsPaged(t *testing.T) {
 					wantStatuses == 1 && (p.Status.ContainerStatuses[0].ImageID == "" || p.Status.ContainerStatuses[0].ContainerID != "") {
 					t.Fatalf("pod %s cached as %+v: want it stripped to its containers' image IDs", p.Name, p)
 				}
+			}
+			// The informer's store syncs before its handlers have been
+			// told of every object: wait for this handler's own sync.
+			if !cache.WaitForCacheSync(runCtx.Done(), reg.HasSynced) {
+				t.Fatal("the handler never saw the initial list")
 			}
 			mu.Lock()
 			for i := range count {
