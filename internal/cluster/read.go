@@ -262,6 +262,9 @@ func verifiedControllers(obj any, listed map[types.UID]typedObject) []metav1.Own
 		return nil
 	}
 	if _, ok := verifiedOwner(obj, listed); ok {
+		if !createsFromTemplate(c.Kind, kindOf(obj)) {
+			return nil // a real object, but not one that creates this kind: the claim is false
+		}
 		return []metav1.OwnerReference{c}
 	}
 	if podTemplateKind(c.Kind) {
