@@ -22,10 +22,12 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/palisade-sec/palisade/internal/finding"
@@ -62,7 +64,10 @@ type Snapshot struct {
 	Problems []finding.Problem
 	// Partial is true when some resource could not be listed.
 	Partial bool
-	Stats   Stats
+	// Owners name each object read under the controller the scan verified
+	// (read, with the UID the object names), for workload.FoldOwned.
+	Owners *workload.Owners
+	Stats  Stats
 }
 
 // resource lists one kind into the inventory.
@@ -133,11 +138,15 @@ func Read(ctx context.Context, client kubernetes.Interface, opts ReadOptions) (*
 			cont = next
 		}
 	}
+	listed := listedOwners(typed)
+	snap.Owners = workload.NewOwners()
 	for _, t := range typed {
-		if controlledByScannedKind(t.obj) {
+		if shadowedByOwner(t.obj, listed) {
 			continue // its owner is scanned: the same template, reported once
 		}
-		snap.Inventory.Add(t.obj, ref(t.obj, t.typeMeta), nil)
+		r := ref(t.obj, t.typeMeta)
+		snap.Inventory.Add(t.obj, r, nil)
+		snap.Owners.Note(r, verifiedControllers(t.obj, listed))
 	}
 	snap.Stats = Stats{Requests: requests.Load(), Objects: len(snap.Inventory.Objects), Duration: time.Since(start)}
 	return snap, nil
@@ -153,29 +162,212 @@ func ref(obj any, tm metav1.TypeMeta) finding.ObjectRef {
 	return finding.ObjectRef{APIVersion: tm.APIVersion, Kind: tm.Kind, Namespace: m.GetNamespace(), Name: m.GetName()}
 }
 
-// scannedOwnerKinds are the owners whose pod templates are scanned
-// themselves; objects they control are skipped to avoid duplicates.
-var scannedOwnerKinds = map[string]bool{
-	"Deployment": true, "ReplicaSet": true, "StatefulSet": true, "DaemonSet": true,
-	"Job": true, "CronJob": true, "ReplicationController": true,
-}
+// An object is skipped as a duplicate of its controller only when the
+// scan itself read that controller and saw the same template in it: an
+// owner reference is written by whoever creates the object, so a Pod that
+// names a ReplicaSet (or a CronJob, or a UID that exists nowhere) as its
+// controller must not hide from the scan by that claim alone, and a
+// replica that no longer matches its template (an ephemeral debug
+// container added by `kubectl debug`, an image set on the Pod) runs what
+// the template does not say.
 
-func controlledByScannedKind(obj any) bool {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return false
-	}
-	switch obj.(type) {
-	case *corev1.Pod, *appsv1.ReplicaSet, *batchv1.Job:
-	default:
-		return false
-	}
-	for _, o := range m.GetOwnerReferences() {
-		if o.Controller != nil && *o.Controller && scannedOwnerKinds[o.Kind] {
-			return true
+// listedOwners indexes, by UID, the objects read that create others from
+// a pod template.
+func listedOwners(typed []typedObject) map[types.UID]typedObject {
+	out := map[types.UID]typedObject{}
+	for _, t := range typed {
+		if podTemplate(t.obj) == nil {
+			continue
+		}
+		if m, ok := t.obj.(metav1.Object); ok && m.GetUID() != "" {
+			out[m.GetUID()] = t
 		}
 	}
+	return out
+}
+
+// createsFromTemplate reports whether a controller of kind owner creates
+// objects of kind child from its pod template, as the built-in
+// controllers do.
+func createsFromTemplate(owner, child string) bool {
+	switch child {
+	case "Pod":
+		return owner == "ReplicaSet" || owner == "StatefulSet" || owner == "DaemonSet" || owner == "Job" || owner == "ReplicationController"
+	case "ReplicaSet":
+		return owner == "Deployment"
+	case "Job":
+		return owner == "CronJob"
+	}
 	return false
+}
+
+// controllerRef returns the controller among an object's owner references.
+func controllerRef(obj any) (metav1.OwnerReference, bool) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return metav1.OwnerReference{}, false
+	}
+	for _, o := range m.GetOwnerReferences() {
+		if o.Controller != nil && *o.Controller {
+			return o, true
+		}
+	}
+	return metav1.OwnerReference{}, false
+}
+
+// verifiedOwner returns the controller the scan read of obj: the object
+// with the reference's UID, of the reference's kind and name, in obj's
+// namespace.
+func verifiedOwner(obj any, listed map[types.UID]typedObject) (typedObject, bool) {
+	c, ok := controllerRef(obj)
+	if !ok {
+		return typedObject{}, false
+	}
+	owner, ok := listed[c.UID]
+	if !ok || owner.typeMeta.Kind != c.Kind {
+		return typedObject{}, false
+	}
+	om, m := owner.obj.(metav1.Object), obj.(metav1.Object)
+	if om.GetName() != c.Name || om.GetNamespace() != m.GetNamespace() {
+		return typedObject{}, false
+	}
+	return owner, true
+}
+
+func shadowedByOwner(obj any, listed map[types.UID]typedObject) bool {
+	own := podTemplate(obj)
+	if own == nil {
+		if p, ok := obj.(*corev1.Pod); ok {
+			own = &p.Spec
+		}
+	}
+	if own == nil {
+		return false
+	}
+	owner, ok := verifiedOwner(obj, listed)
+	if !ok || !createsFromTemplate(owner.typeMeta.Kind, kindOf(obj)) {
+		return false
+	}
+	return sameRuntime(own, podTemplate(owner.obj))
+}
+
+// verifiedControllers returns the owner references under which obj may be
+// reported (workload.Owners): its controller when the scan read it, or
+// when it is of a kind the scan does not read (a custom controller's
+// resource, which it cannot check); nothing for a claimed controller of a
+// kind it reads that is not there (or could not be listed).
+func verifiedControllers(obj any, listed map[types.UID]typedObject) []metav1.OwnerReference {
+	c, ok := controllerRef(obj)
+	if !ok {
+		return nil
+	}
+	if _, ok := verifiedOwner(obj, listed); ok {
+		if !createsFromTemplate(c.Kind, kindOf(obj)) {
+			return nil // a real object, but not one that creates this kind: the claim is false
+		}
+		return []metav1.OwnerReference{c}
+	}
+	if podTemplateKind(c.Kind) {
+		return nil
+	}
+	return []metav1.OwnerReference{c}
+}
+
+// podTemplateKind reports whether Read lists objects of kind and reads
+// their pod template (podTemplate).
+func podTemplateKind(kind string) bool {
+	switch kind {
+	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicationController":
+		return true
+	}
+	return false
+}
+
+func kindOf(obj any) string {
+	switch obj.(type) {
+	case *corev1.Pod:
+		return "Pod"
+	case *appsv1.ReplicaSet:
+		return "ReplicaSet"
+	case *batchv1.Job:
+		return "Job"
+	}
+	return ""
+}
+
+// podTemplate returns the pod template of a workload controller.
+func podTemplate(obj any) *corev1.PodSpec {
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template.Spec
+	case *appsv1.ReplicaSet:
+		return &o.Spec.Template.Spec
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template.Spec
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template.Spec
+	case *batchv1.Job:
+		return &o.Spec.Template.Spec
+	case *batchv1.CronJob:
+		return &o.Spec.JobTemplate.Spec.Template.Spec
+	case *corev1.ReplicationController:
+		if o.Spec.Template != nil {
+			return &o.Spec.Template.Spec
+		}
+	}
+	return nil
+}
+
+// sameRuntime reports whether a replica runs what its owner's template
+// says, in what the rules read of a pod: its containers (no ephemeral
+// ones), their images and security contexts, the pod's security context,
+// host namespaces and host paths. Admission adds a service account token
+// volume and tolerations to every Pod; those are not compared.
+func sameRuntime(own, tmpl *corev1.PodSpec) bool {
+	if tmpl == nil || len(own.EphemeralContainers) > 0 || len(tmpl.EphemeralContainers) > 0 {
+		return false
+	}
+	if own.HostNetwork != tmpl.HostNetwork || own.HostPID != tmpl.HostPID || own.HostIPC != tmpl.HostIPC ||
+		!equality.Semantic.DeepEqual(own.HostUsers, tmpl.HostUsers) ||
+		!equality.Semantic.DeepEqual(own.SecurityContext, tmpl.SecurityContext) ||
+		!sameContainers(own.InitContainers, tmpl.InitContainers) || !sameContainers(own.Containers, tmpl.Containers) {
+		return false
+	}
+	return equality.Semantic.DeepEqual(hostPaths(own.Volumes), hostPaths(tmpl.Volumes))
+}
+
+func sameContainers(a, b []corev1.Container) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || a[i].Image != b[i].Image ||
+			!equality.Semantic.DeepEqual(a[i].SecurityContext, b[i].SecurityContext) ||
+			!equality.Semantic.DeepEqual(hostPorts(a[i].Ports), hostPorts(b[i].Ports)) {
+			return false
+		}
+	}
+	return true
+}
+
+func hostPaths(vs []corev1.Volume) []string {
+	var out []string
+	for _, v := range vs {
+		if v.HostPath != nil {
+			out = append(out, v.Name+"="+v.HostPath.Path)
+		}
+	}
+	return out
+}
+
+func hostPorts(ps []corev1.ContainerPort) []int32 {
+	var out []int32
+	for _, p := range ps {
+		if p.HostPort != 0 {
+			out = append(out, p.HostPort)
+		}
+	}
+	return out
 }
 
 // probe makes one cheap request so that an unreachable server or bad

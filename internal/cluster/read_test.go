@@ -10,12 +10,14 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -141,15 +143,32 @@ func TestScanFindsKnownProblems(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// What the controllers would create: a ReplicaSet and its Pod, both
-	// controlled by a scanned owner, so they must not be reported again.
+	// What the controllers would create: a ReplicaSet of its template and
+	// (of a second Deployment, as baseline enforcement rejects a
+	// privileged Pod) a ReplicaSet and its Pod, each controlled by a
+	// scanned owner with the same template, so they must not be reported
+	// again.
 	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: enforced,
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: created.UID, Controller: ptr(true)}}},
-		Spec: appsv1.ReplicaSetSpec{Selector: dep.Spec.Selector, Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "priv"}},
-			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.example.com/app:1"}}}}}}
+		Spec: appsv1.ReplicaSetSpec{Selector: dep.Spec.Selector, Template: dep.Spec.Template}}
 	create(t, ctx, c, rs)
-	owned := pod(enforced, "web-1-abcde", func(p *corev1.Pod) {
-		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web-1", UID: "00000000-0000-0000-0000-000000000001", Controller: ptr(true)}}
+	plain := pod(enforced, "plain", nil)
+	plainDep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "plain", Namespace: enforced},
+		Spec: appsv1.DeploymentSpec{Selector: &metav1.LabelSelector{MatchLabels: plain.Labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: plain.Labels}, Spec: plain.Spec}}}
+	createdPlain, err := c.AppsV1().Deployments(enforced).Create(ctx, plainDep, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plainRS, err := c.AppsV1().ReplicaSets(enforced).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "plain-1", Namespace: enforced,
+		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "plain", UID: createdPlain.UID, Controller: ptr(true)}}},
+		Spec: appsv1.ReplicaSetSpec{Selector: plainDep.Spec.Selector, Template: plainDep.Spec.Template}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owned := pod(enforced, "plain-1-abcde", func(p *corev1.Pod) {
+		p.Labels = plain.Labels
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "plain-1", UID: plainRS.UID, Controller: ptr(true)}}
 	})
 	create(t, ctx, c,
 		owned,
@@ -184,7 +203,7 @@ func TestScanFindsKnownProblems(t *testing.T) {
 		}
 	}
 	for _, f := range r.Findings {
-		if f.Object.Name == "web-1" || f.Object.Name == "web-1-abcde" {
+		if f.Object.Name == "web-1" || f.Object.Name == "plain-1" || f.Object.Name == "plain-1-abcde" {
 			t.Errorf("object controlled by a scanned owner reported: %v", f.Object)
 		}
 		if f.File != "" {
@@ -420,5 +439,111 @@ func TestKubeconfigLoading(t *testing.T) {
 	}
 	if _, err := cluster.RESTConfig(cluster.ClientOptions{Kubeconfig: "/does/not/exist"}); err == nil {
 		t.Error("missing kubeconfig: no error")
+	}
+}
+
+// An owner reference is written by whoever creates the object: a Pod
+// that names a controller must be scanned unless the read saw that
+// controller (by UID, of a kind that creates Pods) with the same
+// template, and is reported under the owner's name only then, so that
+// the owner's exemptions do not cover it. Before, a privileged Pod that
+// named any Deployment, ReplicaSet, CronJob... as its controller, even
+// one that does not exist, was never scanned.
+func TestClaimedOwnerDoesNotHideAPod(t *testing.T) {
+	env := testenv.Shared(t)
+	ctx := context.Background()
+	c := env.AdminClient(t)
+	ns := env.CreateNamespace(ctx, t, "scan-owners-", nil).Name
+	privileged := func(p *corev1.Pod) {
+		p.Spec.Containers[0].SecurityContext = &corev1.SecurityContext{Privileged: ptr(true)}
+	}
+	benign := pod(ns, "benign", nil)
+	tmpl := corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: benign.Labels}, Spec: benign.Spec}
+	cj, err := c.BatchV1().CronJobs(ns).Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: ns},
+		Spec: batchv1.CronJobSpec{Schedule: "0 1 * * *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: func() corev1.PodTemplateSpec {
+			t := tmpl
+			t.Spec.RestartPolicy = corev1.RestartPolicyNever
+			return t
+		}()}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := c.AppsV1().ReplicaSets(ns).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "rs-1", Namespace: ns},
+		Spec: appsv1.ReplicaSetSpec{Selector: &metav1.LabelSelector{MatchLabels: benign.Labels}, Template: tmpl}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	controlledBy := func(kind, name string, uid types.UID) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Labels = benign.Labels
+			apiVersion := "apps/v1"
+			if kind == "CronJob" {
+				apiVersion = "batch/v1"
+			}
+			p.OwnerReferences = []metav1.OwnerReference{{APIVersion: apiVersion, Kind: kind, Name: name, UID: uid, Controller: ptr(true)}}
+		}
+	}
+	both := func(fs ...func(*corev1.Pod)) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			for _, f := range fs {
+				f(p)
+			}
+		}
+	}
+	create(t, ctx, c,
+		// A CronJob creates Jobs, never Pods.
+		pod(ns, "claims-cronjob", both(privileged, controlledBy("CronJob", cj.Name, cj.UID))),
+		// No such ReplicaSet.
+		pod(ns, "claims-missing-rs", both(privileged, controlledBy("ReplicaSet", "gone", "00000000-0000-0000-0000-000000000001"))),
+		// The ReplicaSet's UID under another name.
+		pod(ns, "claims-renamed-rs", both(privileged, controlledBy("ReplicaSet", "other", rs.UID))),
+		// A real replica whose template says otherwise.
+		pod(ns, "rs-1-privileged", both(controlledBy("ReplicaSet", rs.Name, rs.UID), privileged)),
+		// A real replica, as the template says: reported through rs-1.
+		pod(ns, "rs-1-same", controlledBy("ReplicaSet", rs.Name, rs.UID)),
+		pod(ns, "rs-1-debugged", controlledBy("ReplicaSet", rs.Name, rs.UID)),
+	)
+	// `kubectl debug --profile=sysadmin` adds a privileged ephemeral container.
+	dbg, err := c.CoreV1().Pods(ns).Get(ctx, "rs-1-debugged", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbg.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger",
+		Image: "registry.example.com/debug:1", SecurityContext: &corev1.SecurityContext{Privileged: ptr(true)}}}}
+	if _, err := c.CoreV1().Pods(ns).UpdateEphemeralContainers(ctx, dbg.Name, dbg, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	snap, err := cluster.Read(ctx, c, cluster.ReadOptions{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, o := range snap.Inventory.Objects {
+		if o.Ref.Kind == "Pod" {
+			read = append(read, o.Ref.Name)
+		}
+	}
+	sort.Strings(read)
+	if want := []string{"claims-cronjob", "claims-missing-rs", "claims-renamed-rs", "rs-1-debugged", "rs-1-privileged"}; strings.Join(read, " ") != strings.Join(want, " ") {
+		t.Errorf("pods read %v, want %v", read, want)
+	}
+
+	got := ids(scanAll(t, ctx, c, cluster.ReadOptions{Namespace: ns}), ns)
+	for _, want := range []string{
+		"Pod/claims-cronjob pss/privileged",
+		"Pod/claims-missing-rs pss/privileged",
+		"Pod/claims-renamed-rs pss/privileged",
+		// Replicas of a ReplicaSet that was read are named after it.
+		"ReplicaSet/rs-1 pss/privileged",
+	} {
+		if !contains(got, want) {
+			t.Errorf("missing finding %q in:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
+	for _, f := range got {
+		if strings.HasPrefix(f, "CronJob/") && strings.HasSuffix(f, "pss/privileged") {
+			t.Errorf("a Pod's finding is named after the CronJob it claims: %s", f)
+		}
 	}
 }

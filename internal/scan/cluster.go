@@ -8,7 +8,6 @@ import (
 	"github.com/palisade-sec/palisade/internal/cluster"
 	"github.com/palisade-sec/palisade/internal/configscan"
 	"github.com/palisade-sec/palisade/internal/finding"
-	"github.com/palisade-sec/palisade/internal/workload"
 )
 
 // Cluster scans a live cluster with the same rules as Config, plus the
@@ -21,9 +20,11 @@ func Cluster(ctx context.Context, client kubernetes.Interface, read cluster.Read
 	}
 	// The read already skips objects whose owner it scans (the Pods of a
 	// ReplicaSet); what remains controlled, such as the Pods of a custom
-	// controller, is named after its owner as in a configuration scan.
+	// controller, is named after its owner as in a configuration scan,
+	// but only after an owner the read verified (cluster.Snapshot.Owners):
+	// a claimed owner reference must not carry the owner's exemptions.
 	inv := snap.Inventory
-	inv.FoldOwned(workload.OwnersOfInventory(inv))
+	inv.FoldOwned(snap.Owners)
 	r, err := Evaluate(ctx, inv, nil, len(inv.Objects), snap.Problems, opts)
 	if err != nil {
 		return nil, nil, err
