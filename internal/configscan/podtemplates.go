@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/palisade-sec/palisade/internal/finding"
 	"github.com/palisade-sec/palisade/internal/workload"
@@ -86,6 +87,9 @@ func uncheckedPodTemplates(inv *workload.Inventory) []finding.Problem {
 		if o.Typed != nil || src == nil || !bytes.Contains(src.JSON, []byte(`"image"`)) {
 			continue
 		}
+		if builtinGroup(src.APIVersion) {
+			continue // a PodTemplate, an ImageReview: Kubernetes' own kinds that run nothing
+		}
 		var v any
 		if json.Unmarshal(src.JSON, &v) != nil {
 			continue
@@ -95,12 +99,7 @@ func uncheckedPodTemplates(inv *workload.Inventory) []finding.Problem {
 			continue
 		}
 		nodes := 0
-		var field string
-		for _, k := range []string{"spec", "template"} { // the object's own metadata and status hold no templates
-			if field = findContainers(top[k], k, 1, &nodes); field != "" {
-				break
-			}
-		}
+		field := findContainers(top["spec"], "spec", 1, &nodes) // metadata and status hold no templates
 		if field == "" {
 			continue
 		}
@@ -109,4 +108,17 @@ func uncheckedPodTemplates(inv *workload.Inventory) []finding.Problem {
 				o.Ref, src.APIVersion, field)})
 	}
 	return out
+}
+
+// builtinGroup reports whether apiVersion is of one of Kubernetes' own API
+// groups (the core group, a group without a dot like apps or batch, or
+// one under k8s.io), whose kinds are decoded when they run pods; custom
+// resources' groups have dots, and the SIGs' own (JobSet, Cluster API)
+// end in x-k8s.io.
+func builtinGroup(apiVersion string) bool {
+	group, _, ok := strings.Cut(apiVersion, "/")
+	if !ok || !strings.Contains(group, ".") {
+		return true
+	}
+	return strings.HasSuffix(group, ".k8s.io") && !strings.HasSuffix(group, ".x-k8s.io")
 }
